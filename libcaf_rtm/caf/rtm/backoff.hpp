@@ -1,0 +1,38 @@
+// Retry timing shared by the Web API caller and the supervisor.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string_view>
+
+#include <caf/timespan.hpp>
+
+#include "caf/rtm/client_config.hpp"
+
+namespace caf::rtm {
+
+/// The ceiling of the backoff before attempt `attempt + 1` (attempt >= 1):
+/// min(max_delay, initial_delay * 2^(attempt - 1)).
+caf::timespan backoff_ceiling(const retry_policy& policy, uint32_t attempt);
+
+/// Full jitter: a delay drawn uniformly from [0, backoff_ceiling]. Spreads the
+/// reconnects of many clients instead of synchronising them.
+template <class RandomEngine>
+caf::timespan backoff_delay(const retry_policy& policy, uint32_t attempt,
+                            RandomEngine& rng) {
+  auto ceiling = backoff_ceiling(policy, attempt).count();
+  std::uniform_int_distribution<int64_t> dist{0, ceiling};
+  return caf::timespan{dist(rng)};
+}
+
+/// Parses a `Retry-After` header: delta-seconds or an HTTP date (RFC 9110).
+/// Returns the delay from `now`, never negative; nullopt if unparsable.
+std::optional<caf::timespan>
+parse_retry_after(std::string_view value,
+                  std::chrono::system_clock::time_point now
+                  = std::chrono::system_clock::now());
+
+} // namespace caf::rtm

@@ -1,0 +1,150 @@
+// Configuration of an RTM client: everything the seed's RTMClient constructor
+// takes, plus reconnect, keep-alive and sending policies. The same options can
+// come from CAF's configuration (config file, command line) under the
+// `caf-rtm` category; see `add_options` and `client_config::from`.
+
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/config_option_set.hpp>
+#include <caf/error.hpp>
+#include <caf/timespan.hpp>
+
+#include "caf/rtm/logger.hpp"
+
+namespace caf::rtm {
+
+/// Exponential backoff with full jitter: the delay before attempt n+1 is
+/// uniform in [0, min(max_delay, initial_delay * 2^(n-1))].
+struct retry_policy {
+  caf::timespan initial_delay = std::chrono::milliseconds{500};
+  caf::timespan max_delay = std::chrono::seconds{30};
+  /// Attempts in a row before giving up; 0 = never give up.
+  uint32_t max_attempts = 0;
+};
+
+/// How the ping monitor checks the link.
+enum class ping_mode {
+  /// WebSocket ping frames with a session-tagged payload.
+  websocket,
+  /// RTM JSON pings (`{"type":"ping"}`) answered by `pong` events.
+  rtm,
+};
+
+struct client_config {
+  // -- Slack ------------------------------------------------------------------
+
+  /// A classic-app bot token (xoxb-) or a user token (xoxp-).
+  std::string token;
+  /// Where the Web API lives; `http://` for local fakes and proxies.
+  std::string base_url = "https://slack.com/api/";
+  /// Extra arguments of rtm.connect (e.g. batch_presence_aware=1).
+  bool batch_presence_aware = false;
+  bool presence_sub = false;
+
+  // -- network ----------------------------------------------------------------
+
+  /// HTTP CONNECT proxy, e.g. http://user:pass@proxy:3128. Empty: taken from
+  /// HTTPS_PROXY, https_proxy, HTTP_PROXY or http_proxy when
+  /// `proxy_from_environment` is set.
+  std::string proxy;
+  /// Hosts that bypass the proxy (NO_PROXY syntax). Empty: from NO_PROXY or
+  /// no_proxy when `proxy_from_environment` is set.
+  std::string no_proxy;
+  bool proxy_from_environment = true;
+  /// PEM file with extra CA certificates, trusted besides the system store.
+  std::string ca_file;
+  /// Limit for resolving, TCP connect, proxy CONNECT and TLS handshake.
+  caf::timespan connect_timeout = std::chrono::seconds{10};
+  /// Limit for one whole Web API request (the seed's `timeout`).
+  caf::timespan request_timeout = std::chrono::seconds{30};
+  /// Threads of the I/O pool shared by all clients of the process (the first
+  /// client that starts the pool decides).
+  size_t io_threads = 1;
+
+  // -- Web API retries ----------------------------------------------------------
+
+  /// Transient failures (5xx, network, timeouts) of one Web API call.
+  retry_policy api_retry{std::chrono::milliseconds{250}, std::chrono::seconds{8},
+                         4};
+  /// How often one call waits out `Retry-After` before failing.
+  uint32_t max_rate_limit_waits = 5;
+
+  // -- sessions -----------------------------------------------------------------
+
+  caf::timespan ping_interval = std::chrono::seconds{5};
+  /// How long a pong may take; 0 means `ping_interval`.
+  caf::timespan pong_timeout{0};
+  ping_mode pings = ping_mode::websocket;
+  /// Largest incoming message; a larger one closes the session with 1009.
+  size_t max_message_size = 16 * 1024 * 1024;
+  /// Limit for the WebSocket handshake plus the server's hello.
+  caf::timespan hello_timeout = std::chrono::seconds{30};
+
+  // -- reconnecting -------------------------------------------------------------
+
+  /// Start a new session when one ends (as the seed's auto_reconnect_enabled).
+  bool auto_reconnect = true;
+  /// Delays between failed attempts; the first reconnect after a healthy
+  /// session is immediate.
+  retry_policy reconnect{std::chrono::milliseconds{500}, std::chrono::seconds{60},
+                         0};
+
+  // -- delivery -----------------------------------------------------------------
+
+  /// Listener actors that run callbacks (the seed's `concurrency`).
+  size_t concurrency = 10;
+  /// Skip events whose bot_id is the client's own (only when known).
+  bool skip_own_events = true;
+
+  // -- sending ------------------------------------------------------------------
+
+  /// Messages waiting to be sent (while reconnecting or rate limited).
+  size_t send_queue_size = 1000;
+  /// Sustained messages per second and burst size of the token bucket.
+  double send_rate = 1.0;
+  size_t send_burst = 5;
+  caf::timespan ack_timeout = std::chrono::seconds{10};
+  /// Largest outgoing message (Slack disconnects above 16 KB).
+  size_t max_send_size = 16 * 1024;
+
+  // -- diagnostics --------------------------------------------------------------
+
+  /// Where diagnostics go; null: warnings and errors to stderr.
+  logger_ptr log;
+
+  // -- derived values -----------------------------------------------------------
+
+  caf::timespan effective_pong_timeout() const {
+    return pong_timeout.count() > 0 ? pong_timeout : ping_interval;
+  }
+
+  /// Checks values that cannot work (empty token, bad URL, zero sizes, ...).
+  caf::error validate() const;
+
+  /// Reads the `caf-rtm.*` options of `cfg`; absent options keep the
+  /// defaults above.
+  static client_config from(const caf::actor_system_config& cfg);
+};
+
+/// Declares the `caf-rtm.*` options (config file and command line), e.g.
+/// `--caf-rtm.token=...`. Call from the constructor of your
+/// `actor_system_config` with its `custom_options_`.
+void add_options(caf::config_option_set& opts);
+
+/// Registers caf-rtm's message types and its error category.
+void add_message_types(caf::actor_system_config& cfg);
+
+/// Both of the above.
+inline void configure(caf::actor_system_config& cfg,
+                      caf::config_option_set& opts) {
+  add_options(opts);
+  add_message_types(cfg);
+}
+
+} // namespace caf::rtm

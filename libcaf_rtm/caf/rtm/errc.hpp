@@ -1,0 +1,114 @@
+// Error codes of caf-rtm. Errors travel as `caf::error` values (category
+// `caf_rtm`); the context of an error carries details such as the Slack error
+// code string or the WebSocket close code.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+
+namespace caf::rtm {
+
+enum class errc : uint8_t {
+  none = 0,
+  /// Slack answered `ok:false`; context: the Slack error code (string).
+  slack_error,
+  /// Unexpected HTTP status; context: the status (uint16_t).
+  http_error,
+  /// Still rate limited after the allowed number of waits.
+  rate_limited,
+  /// The response body is not the JSON the method promises.
+  malformed_response,
+  /// DNS, TCP connect, reset or EOF while talking HTTP.
+  connect_failed,
+  /// A connect, TLS, request, WebSocket handshake or hello timeout.
+  timeout,
+  /// TLS handshake failure; context: the reason (e.g. certificate checks).
+  tls_error,
+  /// The HTTP proxy refused the CONNECT request; context: the status.
+  proxy_error,
+  /// A URL (base URL, proxy, WebSocket URL) that cannot be used.
+  invalid_url,
+  /// A configuration value that cannot be used; context: which and why.
+  invalid_config,
+  /// WebSocket handshake or protocol failure; context: the reason.
+  websocket_error,
+  /// The server sent a close frame; context: close code, reason.
+  connection_closed,
+  /// The connection ended without a close frame (EOF, reset).
+  connection_lost,
+  /// No matching pong arrived within the pong timeout.
+  dead_link,
+  /// An incoming message exceeded the maximum message size.
+  message_too_big,
+  /// The server sent an `error` event; context: code, message.
+  server_error,
+  /// No session and none being established.
+  not_connected,
+  /// The client is closed.
+  closed,
+  /// An outgoing message is larger than Slack accepts (16 KB).
+  message_too_large,
+  /// The `text` of an outgoing message exceeds 4,000 characters.
+  text_too_long,
+  /// The bounded queue of messages waiting to be sent is full.
+  send_queue_full,
+  /// No ack arrived within the ack timeout.
+  ack_timeout,
+  /// The session died before the ack and no later session acked it: the
+  /// message may or may not have been delivered.
+  delivery_unknown,
+  /// Slack answered a message with `ok:false`; context: code, message.
+  send_rejected,
+  /// Reconnecting gave up after the configured number of attempts; context:
+  /// the last error (rendered).
+  gave_up,
+  /// A malformed argument in a request to an actor.
+  invalid_argument,
+  /// A listener callback threw; context: what it said.
+  listener_failed,
+};
+
+std::string to_string(errc x);
+
+caf::error make_error(errc x);
+
+template <class T, class... Ts>
+caf::error make_error(errc x, T&& y, Ts&&... ys) {
+  return caf::error{static_cast<uint8_t>(x), caf::atom("caf_rtm"),
+                    caf::make_message(std::forward<T>(y),
+                                      std::forward<Ts>(ys)...)};
+}
+
+/// The error category of caf-rtm errors.
+constexpr caf::atom_value error_category = caf::atom("caf_rtm");
+
+/// True if `err` belongs to caf-rtm and has code `code`.
+bool is(const caf::error& err, errc code);
+
+/// The Slack error code carried by an `errc::slack_error` or
+/// `errc::send_rejected` error, or "" for other errors.
+std::string slack_error_code(const caf::error& err);
+
+/// Slack error codes that retrying cannot fix (invalid_auth, not_authed, ...).
+bool is_fatal_slack_error(const std::string& code);
+
+/// Slack error codes worth retrying later (ratelimited, internal_error, ...).
+bool is_transient_slack_error(const std::string& code);
+
+/// True if retrying cannot fix `err`: fatal Slack errors, certificate
+/// failures, invalid URLs and configuration.
+bool is_fatal(const caf::error& err);
+
+/// The WebSocket close code carried by an `errc::connection_closed` error,
+/// or 0.
+uint16_t close_code(const caf::error& err);
+
+/// Renders any error of caf-rtm as "caf_rtm: <code> (<context>)".
+std::string render(const caf::error& err);
+
+} // namespace caf::rtm

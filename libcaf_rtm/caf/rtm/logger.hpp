@@ -1,0 +1,80 @@
+// Diagnostics of caf-rtm. A logger filters by level and hands each line to a
+// sink; it masks every registered secret (the token) in every line, so no
+// log line can carry it even by accident. Thread-safe: the sink is called
+// under a lock, from actors and from I/O threads.
+
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace caf::rtm {
+
+enum class log_level { quiet = 0, error, warn, info, debug };
+
+std::string_view to_string(log_level x);
+
+/// Parses quiet|error|warn|info|debug.
+std::optional<log_level> parse_log_level(std::string_view x);
+
+class logger {
+public:
+  using sink_type = std::function<void(log_level, const std::string&)>;
+
+  /// Writes lines at `level` and above to stderr.
+  explicit logger(log_level level = log_level::warn);
+
+  logger(log_level level, sink_type sink);
+
+  log_level level() const noexcept {
+    return level_;
+  }
+
+  bool enabled(log_level x) const noexcept {
+    return x != log_level::quiet && x <= level_;
+  }
+
+  /// Masks `secret` in every later line (ignored when shorter than 4).
+  void add_secret(std::string secret);
+
+  /// Writes one line (the sink adds the newline, if any).
+  void log(log_level x, std::string_view component, std::string_view text);
+
+  /// Returns `text` with every secret replaced by `<redacted>`.
+  std::string redact(std::string text) const;
+
+private:
+  log_level level_;
+  sink_type sink_;
+  mutable std::mutex mtx_;
+  std::vector<std::string> secrets_;
+};
+
+using logger_ptr = std::shared_ptr<logger>;
+
+namespace detail {
+
+template <class... Ts>
+std::string concat(const Ts&... xs) {
+  std::ostringstream out;
+  (out << ... << xs);
+  return out.str();
+}
+
+} // namespace detail
+
+} // namespace caf::rtm
+
+// Formats only when the level is enabled: `CAF_RTM_LOG(log, info, "net", "x=", x)`.
+#define CAF_RTM_LOG(log_ptr, lvl, component, ...)                              \
+  do {                                                                         \
+    if ((log_ptr) && (log_ptr)->enabled(::caf::rtm::log_level::lvl))           \
+      (log_ptr)->log(::caf::rtm::log_level::lvl, component,                    \
+                     ::caf::rtm::detail::concat(__VA_ARGS__));                 \
+  } while (false)

@@ -1,0 +1,265 @@
+// A Slack-compatible fake server for tests, the demo and benchmarks.
+//
+// One loopback port serves both Slack's Web API (`POST /api/<method>`) and the
+// RTM WebSocket endpoint (`GET /ws/<ticket>` with an upgrade), over plain TCP or
+// TLS with a certificate generated at start-up. The server runs on its own I/O
+// thread; every public member function is thread-safe and may be called from a
+// test's thread while clients talk to the server.
+//
+// WebSocket frames are written by the fake itself (not by a WebSocket library)
+// so that tests can send what a real library refuses to produce: fragmented,
+// masked, oversized or malformed frames, and floods of pre-encoded frames.
+
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace caf::rtm::testing {
+
+using clock_type = std::chrono::steady_clock;
+
+/// A scripted answer to one Web API call.
+struct http_response {
+  unsigned status = 200;
+  /// Extra response headers, e.g. {"Retry-After", "2"}.
+  std::vector<std::pair<std::string, std::string>> headers;
+  /// Response body; `content_type` defaults to JSON.
+  std::string body;
+  std::string content_type = "application/json; charset=utf-8";
+  /// Waits this long before answering (slow responses, client timeouts).
+  std::chrono::milliseconds delay{0};
+  /// Closes the TCP connection instead of answering.
+  bool drop_connection = false;
+
+  /// `{"ok":true, ...fields}` with status 200.
+  static http_response ok(std::string json_fields = "");
+  /// `{"ok":false,"error":"<code>"}` with status 200.
+  static http_response error(std::string code);
+  /// Status 429 with `Retry-After: <retry_after>` (omitted when empty).
+  static http_response rate_limited(std::string retry_after);
+};
+
+/// One request the fake received on its Web API.
+struct recorded_request {
+  /// Slack method name, e.g. "auth.test" (the path after `/api/`).
+  std::string method;
+  std::string http_method;
+  std::string target;
+  /// Header names in lower case.
+  std::map<std::string, std::string> headers;
+  std::string body;
+  /// The form-decoded body (application/x-www-form-urlencoded).
+  std::map<std::string, std::string> form;
+  clock_type::time_point received_at;
+  bool tls = false;
+};
+
+/// How a WebSocket session answers client messages that carry an `id`
+/// (everything but pings, which are answered as long as the session is not
+/// silent).
+enum class ack_policy {
+  /// `{"ok":true,"reply_to":ID,"ts":"<generated>","text":<echoed text>}`.
+  ok,
+  /// `{"ok":false,"reply_to":ID,"error":{"code":2,"msg":"message text is missing"}}`.
+  error,
+  /// No answer; the test acks by hand with `ws_session::ack` (any order).
+  manual,
+};
+
+struct fake_slack_options {
+  bool tls = false;
+  /// Host names and IP addresses the generated certificate is valid for.
+  std::vector<std::string> cert_names = {"localhost", "127.0.0.1"};
+  /// The only token the fake accepts; other tokens get `invalid_auth`.
+  std::string token = "xoxb-test-token";
+  /// Identity returned by `auth.test` and `rtm.connect`. An empty `bot_id` is
+  /// a user token: `auth.test` then carries no `bot_id` field.
+  std::string user_id = "U0BOT";
+  std::string user_name = "testbot";
+  std::string bot_id = "B0BOT";
+  std::string team_id = "T0TEAM";
+  std::string team_name = "Test Team";
+  std::string team_domain = "testteam";
+  /// Sends `{"type":"hello"}` as soon as a WebSocket session opens.
+  bool send_hello = true;
+  /// A `rtm.connect` URL is single-use and expires after this long; a session
+  /// opened with a used or expired URL gets the Slack error event
+  /// `{"type":"error","error":{"code":1,"msg":"Socket URL has expired"}}`
+  /// followed by a close frame.
+  std::chrono::milliseconds url_ttl{30000};
+  ack_policy acks = ack_policy::ok;
+  /// Delay before each automatic ack.
+  std::chrono::milliseconds ack_delay{0};
+  /// Before acking, echo each client `message` back as an event that carries
+  /// `reply_to` but no `ok` (as real Slack sometimes does).
+  bool echo_messages = false;
+};
+
+class fake_slack;
+
+/// One WebSocket session on the fake server. Handles stay valid after the
+/// session ends (calls on an ended session do nothing).
+class ws_session {
+public:
+  virtual ~ws_session();
+
+  /// Zero-based index of this session on its server (order of opening).
+  virtual std::size_t index() const = 0;
+
+  // -- sending -------------------------------------------------------------
+
+  /// Sends one text frame.
+  virtual void send(std::string text) = 0;
+  /// Sends `text` as a text frame followed by `parts - 1` continuation frames.
+  virtual void send_fragmented(std::string text, std::size_t parts) = 0;
+  /// Sends one binary frame.
+  virtual void send_binary(std::string bytes) = 0;
+  /// Writes bytes to the stream as they are (malformed or masked frames,
+  /// headers announcing huge payloads, ...).
+  virtual void send_raw(std::string bytes) = 0;
+  /// Sends `{"type":"goodbye"}`.
+  virtual void send_goodbye() = 0;
+  /// Writes `n` text frames as fast as the socket takes them. Frames are
+  /// encoded in chunks right before each write; `make(i, now_ns)` gives the
+  /// text of frame i, `now_ns` being `steady_clock` nanoseconds at encoding.
+  virtual void flood(std::size_t n,
+                     std::function<std::string(std::size_t, int64_t)> make)
+    = 0;
+  /// Writes `n` text frames at `per_second` frames per second, each encoded
+  /// right before it is written.
+  virtual void pace(std::size_t n, double per_second,
+                    std::function<std::string(std::size_t, int64_t)> make)
+    = 0;
+  /// Acks client message `id` by hand (for `ack_policy::manual`).
+  virtual void ack(int64_t id, std::string ts) = 0;
+  /// Answers client message `id` with an error by hand.
+  virtual void ack_error(int64_t id, int code, std::string msg) = 0;
+  /// Changes how this session acks from now on.
+  virtual void set_ack_policy(ack_policy policy) = 0;
+
+  // -- ending --------------------------------------------------------------
+
+  /// Sends a close frame, waits (up to 2 s) for the client's, then closes TCP.
+  virtual void close(uint16_t code = 1000, std::string reason = "") = 0;
+  /// Closes TCP at once, without a close frame (an abrupt drop).
+  virtual void drop() = 0;
+  /// Stops answering pings and sending anything; keeps the socket open.
+  virtual void go_silent() = 0;
+
+  // -- observing -----------------------------------------------------------
+
+  /// Text frames received from the client, in order.
+  virtual std::vector<std::string> received() const = 0;
+  /// Waits until at least `n` text frames arrived; false on timeout.
+  virtual bool wait_received(std::size_t n, std::chrono::milliseconds timeout)
+    = 0;
+  /// WebSocket ping frames received from the client.
+  virtual std::size_t pings_received() const = 0;
+  /// True once the TCP connection is gone.
+  virtual bool ended() const = 0;
+  /// Waits until the TCP connection is gone; false on timeout.
+  virtual bool wait_ended(std::chrono::milliseconds timeout) = 0;
+  /// The close code the client sent, if it sent a close frame.
+  virtual std::optional<uint16_t> close_code_received() const = 0;
+  /// Frames written by `flood`/`pace` so far.
+  virtual std::size_t frames_written() const = 0;
+  /// Waits until `flood` or `pace` wrote all its frames; false on timeout.
+  virtual bool wait_written(std::chrono::milliseconds timeout) = 0;
+};
+
+using ws_session_ptr = std::shared_ptr<ws_session>;
+
+/// The fake server. Starts listening on 127.0.0.1 (an ephemeral port) in the
+/// constructor and stops in the destructor, ending every session.
+class fake_slack {
+public:
+  explicit fake_slack(fake_slack_options options = {});
+  ~fake_slack();
+
+  fake_slack(const fake_slack&) = delete;
+  fake_slack& operator=(const fake_slack&) = delete;
+
+  const fake_slack_options& options() const;
+  uint16_t port() const;
+  /// `http://127.0.0.1:<port>/api/` or `https://localhost:<port>/api/`.
+  std::string base_url() const;
+  /// PEM of the CA that signed the server certificate (TLS only).
+  std::string ca_pem() const;
+  /// A file holding `ca_pem()`, removed by the destructor (TLS only).
+  std::string ca_file() const;
+
+  // -- Web API -------------------------------------------------------------
+
+  /// Queues a one-shot answer for the next call of `method`; queued answers
+  /// are used in order before the default handling resumes.
+  void script(const std::string& method, http_response response);
+  /// Replaces the default handling of `method` (called on the I/O thread).
+  void on(const std::string& method,
+          std::function<http_response(const recorded_request&)> handler);
+  /// Every Web API request so far, in order of arrival.
+  std::vector<recorded_request> requests() const;
+  /// Web API requests for `method` so far.
+  std::vector<recorded_request> requests(const std::string& method) const;
+  /// Waits until `n` requests for `method` arrived; false on timeout.
+  bool wait_requests(const std::string& method, std::size_t n,
+                     std::chrono::milliseconds timeout) const;
+
+  // -- WebSocket sessions --------------------------------------------------
+
+  /// Waits for the session with this index (0 = first ever opened); nullptr
+  /// on timeout.
+  ws_session_ptr session(std::size_t index,
+                         std::chrono::milliseconds timeout) const;
+  /// Sessions opened so far.
+  std::size_t session_count() const;
+  /// Sessions whose TCP connection is still open.
+  std::size_t open_sessions() const;
+  /// Ends every session at once with `drop()` semantics.
+  void drop_all();
+
+private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+/// A minimal HTTP CONNECT proxy on 127.0.0.1 for tests: tunnels bytes to the
+/// requested host:port and records every CONNECT request.
+class connect_proxy {
+public:
+  /// With non-empty `user`, requires `Proxy-Authorization: Basic` with
+  /// `user:password` and answers 407 otherwise.
+  explicit connect_proxy(std::string user = "", std::string password = "");
+  ~connect_proxy();
+
+  connect_proxy(const connect_proxy&) = delete;
+  connect_proxy& operator=(const connect_proxy&) = delete;
+
+  uint16_t port() const;
+  /// `http://127.0.0.1:<port>` (with `user:password@` when required).
+  std::string url() const;
+  /// The `host:port` of every CONNECT request, in order.
+  std::vector<std::string> targets() const;
+  /// The `Proxy-Authorization` header of every CONNECT request ("" if none).
+  std::vector<std::string> authorizations() const;
+
+private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+/// Encodes one server-to-client WebSocket frame (RFC 6455 section 5.2):
+/// `opcode` 0x0 continuation, 0x1 text, 0x2 binary, 0x8 close, 0x9 ping,
+/// 0xA pong. `mask` produces a masked frame, which servers must not send.
+std::string encode_frame(uint8_t opcode, const std::string& payload,
+                         bool fin = true, bool mask = false);
+
+} // namespace caf::rtm::testing

@@ -1,0 +1,45 @@
+// Parses frames into events, reusing one JSON parser (and its scratch memory)
+// for every frame of a connection.
+
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "caf/rtm/messages.hpp"
+
+namespace boost::json {
+class parser;
+} // namespace boost::json
+
+namespace caf::rtm {
+
+class event_parser {
+public:
+  enum class failure { none, malformed, not_object };
+
+  explicit event_parser(size_t max_depth = 64);
+  ~event_parser();
+
+  event_parser(const event_parser&) = delete;
+  event_parser& operator=(const event_parser&) = delete;
+
+  /// Returns an invalid event on failure; `last_failure()` says why.
+  event parse(std::string raw, uint64_t session);
+
+  failure last_failure() const noexcept {
+    return last_kind_;
+  }
+
+  const std::string& last_error() const noexcept {
+    return last_error_;
+  }
+
+private:
+  std::unique_ptr<boost::json::parser> parser_;
+  failure last_kind_ = failure::none;
+  std::string last_error_;
+};
+
+} // namespace caf::rtm

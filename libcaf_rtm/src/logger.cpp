@@ -1,0 +1,81 @@
+#include "caf/rtm/logger.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace caf::rtm {
+
+std::string_view to_string(log_level x) {
+  switch (x) {
+    case log_level::quiet: return "quiet";
+    case log_level::error: return "error";
+    case log_level::warn: return "warn";
+    case log_level::info: return "info";
+    case log_level::debug: return "debug";
+  }
+  return "?";
+}
+
+std::optional<log_level> parse_log_level(std::string_view x) {
+  for (auto lvl : {log_level::quiet, log_level::error, log_level::warn,
+                   log_level::info, log_level::debug})
+    if (x == to_string(lvl))
+      return lvl;
+  return std::nullopt;
+}
+
+namespace {
+
+void write_to_stderr(log_level lvl, const std::string& line) {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  auto secs = system_clock::to_time_t(now);
+  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+  std::fprintf(stderr, "%s.%03d %-5s %s\n", stamp, static_cast<int>(ms),
+               std::string{to_string(lvl)}.c_str(), line.c_str());
+}
+
+} // namespace
+
+logger::logger(log_level level) : logger(level, write_to_stderr) {
+}
+
+logger::logger(log_level level, sink_type sink)
+  : level_(level), sink_(std::move(sink)) {
+}
+
+void logger::add_secret(std::string secret) {
+  if (secret.size() < 4)
+    return;
+  std::lock_guard<std::mutex> guard{mtx_};
+  secrets_.push_back(std::move(secret));
+}
+
+std::string logger::redact(std::string text) const {
+  for (const auto& secret : secrets_) {
+    for (auto pos = text.find(secret); pos != std::string::npos;
+         pos = text.find(secret, pos))
+      text.replace(pos, secret.size(), "<redacted>");
+  }
+  return text;
+}
+
+void logger::log(log_level x, std::string_view component,
+                 std::string_view text) {
+  if (!enabled(x))
+    return;
+  std::string line{component};
+  line += ": ";
+  line += text;
+  std::lock_guard<std::mutex> guard{mtx_};
+  line = redact(std::move(line));
+  if (sink_)
+    sink_(x, line);
+}
+
+} // namespace caf::rtm

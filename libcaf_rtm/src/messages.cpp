@@ -1,0 +1,191 @@
+#include "caf/rtm/messages.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/parser.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "detail/event_parser.hpp"
+
+namespace json = boost::json;
+
+namespace caf::rtm {
+
+// -- json_object --------------------------------------------------------------
+
+std::string to_json(const json_object& x) {
+  return json::serialize(x.value);
+}
+
+json_object json_object_from(std::string_view text) {
+  json::error_code ec;
+  auto value = json::parse(text, ec);
+  if (ec || !value.is_object())
+    return {};
+  return json_object{std::move(value.get_object())};
+}
+
+// -- event --------------------------------------------------------------------
+
+// One allocation holds the frame, the arena of its parsed JSON and the views of
+// the fields every subscriber looks at.
+struct event::data {
+  explicit data(std::string frame, uint64_t session_nr)
+    : raw(std::move(frame)),
+      arena(raw.size() * 2 + 256),
+      value(json::storage_ptr{&arena}),
+      session(session_nr) {
+    // nop
+  }
+
+  std::string raw;
+  // Declared before `value`: the arena must outlive the value it holds.
+  json::monotonic_resource arena;
+  json::value value;
+  std::string_view type;
+  std::string_view subtype;
+  std::string_view channel;
+  std::string_view user;
+  std::string_view bot_id;
+  std::string_view ts;
+  std::optional<int64_t> reply_to;
+  std::optional<bool> ok;
+  uint64_t session;
+};
+
+namespace {
+
+std::string_view string_field(const json::object& obj, std::string_view key) {
+  if (auto* x = obj.if_contains(key); x && x->is_string())
+    return x->get_string();
+  return {};
+}
+
+// A string field, or the `id` of an object in that field (some events carry
+// whole channel or user objects).
+std::string_view string_or_id(const json::object& obj, std::string_view key) {
+  if (auto* x = obj.if_contains(key)) {
+    if (x->is_string())
+      return x->get_string();
+    if (x->is_object())
+      return string_field(x->get_object(), "id");
+  }
+  return {};
+}
+
+void extract_fields(event::data& d) {
+  const auto& obj = d.value.get_object();
+  d.type = string_field(obj, "type");
+  d.subtype = string_field(obj, "subtype");
+  d.channel = string_or_id(obj, "channel");
+  if (d.channel.empty()) {
+    if (auto* item = obj.if_contains("item"); item && item->is_object())
+      d.channel = string_field(item->get_object(), "channel");
+  }
+  d.user = string_or_id(obj, "user");
+  d.bot_id = string_field(obj, "bot_id");
+  d.ts = string_field(obj, "ts");
+  if (d.ts.empty())
+    d.ts = string_field(obj, "event_ts");
+  if (auto* x = obj.if_contains("reply_to"); x && x->is_int64())
+    d.reply_to = x->get_int64();
+  else if (x && x->is_uint64() && x->get_uint64() <= INT64_MAX)
+    d.reply_to = static_cast<int64_t>(x->get_uint64());
+  if (auto* x = obj.if_contains("ok"); x && x->is_bool())
+    d.ok = x->get_bool();
+}
+
+} // namespace
+
+event event::parse(std::string raw, uint64_t session, std::string* why) {
+  event_parser parser;
+  auto result = parser.parse(std::move(raw), session);
+  if (!result && why)
+    *why = parser.last_error();
+  return result;
+}
+
+std::string_view event::type() const noexcept {
+  return data_ ? data_->type : std::string_view{};
+}
+
+std::string_view event::subtype() const noexcept {
+  return data_ ? data_->subtype : std::string_view{};
+}
+
+std::string_view event::channel() const noexcept {
+  return data_ ? data_->channel : std::string_view{};
+}
+
+std::string_view event::user() const noexcept {
+  return data_ ? data_->user : std::string_view{};
+}
+
+std::string_view event::bot_id() const noexcept {
+  return data_ ? data_->bot_id : std::string_view{};
+}
+
+std::string_view event::ts() const noexcept {
+  return data_ ? data_->ts : std::string_view{};
+}
+
+std::optional<int64_t> event::reply_to() const noexcept {
+  return data_ ? data_->reply_to : std::nullopt;
+}
+
+std::optional<bool> event::ok() const noexcept {
+  return data_ ? data_->ok : std::nullopt;
+}
+
+const boost::json::object& event::json() const noexcept {
+  static const json::object empty;
+  return data_ ? data_->value.get_object() : empty;
+}
+
+const std::string& event::raw() const noexcept {
+  static const std::string empty;
+  return data_ ? data_->raw : empty;
+}
+
+std::string event::to_json() const {
+  return json::serialize(json());
+}
+
+uint64_t event::session() const noexcept {
+  return data_ ? data_->session : 0;
+}
+
+// -- event_parser -------------------------------------------------------------
+
+event_parser::event_parser(size_t max_depth) {
+  json::parse_options opts;
+  opts.max_depth = max_depth;
+  parser_ = std::make_unique<json::parser>(json::storage_ptr{}, opts);
+}
+
+event_parser::~event_parser() = default;
+
+event event_parser::parse(std::string raw, uint64_t session) {
+  auto d = std::make_shared<event::data>(std::move(raw), session);
+  parser_->reset(json::storage_ptr{&d->arena});
+  json::error_code ec;
+  parser_->write(d->raw.data(), d->raw.size(), ec);
+  if (ec) {
+    last_error_ = "malformed JSON: " + ec.message();
+    parser_->reset();
+    last_kind_ = failure::malformed;
+    return {};
+  }
+  d->value = parser_->release();
+  if (!d->value.is_object()) {
+    last_error_ = "not a JSON object";
+    last_kind_ = failure::not_object;
+    return {};
+  }
+  extract_fields(*d);
+  last_kind_ = failure::none;
+  return event{std::shared_ptr<const event::data>{std::move(d)}};
+}
+
+} // namespace caf::rtm

@@ -1,0 +1,192 @@
+// The HTTP exchange as a template over the stream type; included only by
+// plain_streams.cpp and tls_streams.cpp.
+
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "caf/rtm/errc.hpp"
+#include "net/http_client.hpp"
+#include "net/transport.hpp"
+
+namespace caf::rtm::net {
+
+namespace detail {
+
+// Picks the stream of type Stream out of an opened stream.
+inline std::unique_ptr<tcp_stream> take(opened_stream& x, tcp_stream*) {
+  return std::move(x.plain);
+}
+
+inline std::unique_ptr<tls_stream> take(opened_stream& x, tls_stream*) {
+  return std::move(x.tls);
+}
+
+} // namespace detail
+
+template <class Stream>
+class http_exchange
+  : public http_call,
+    public std::enable_shared_from_this<http_exchange<Stream>> {
+public:
+  using error_code = boost::system::error_code;
+  using request_type
+    = boost::beast::http::request<boost::beast::http::string_body>;
+  using parser_type
+    = boost::beast::http::response_parser<boost::beast::http::string_body>;
+
+  http_exchange(const net_context& ctx, http_request_data req,
+                handler_type handler)
+    : ex_(boost::asio::make_strand(ctx.pool->context())),
+      ctx_(ctx),
+      data_(std::move(req)),
+      handler_(std::move(handler)),
+      deadline_(std::chrono::steady_clock::now() + data_.timeout) {
+    // The exchange must not keep the pool alive (see io_pool.hpp).
+    ctx_.pool.reset();
+  }
+
+  /// Starts the exchange on its strand.
+  void start() {
+    boost::asio::post(ex_, [self = this->shared_from_this()] { self->run(); });
+  }
+
+private:
+  void run() {
+    // The connect phase is bounded by connect_timeout, but never beyond the
+    // deadline of the whole request.
+    auto remaining = std::chrono::duration_cast<caf::timespan>(
+      deadline_ - std::chrono::steady_clock::now());
+    if (remaining < ctx_.connect_timeout)
+      ctx_.connect_timeout = remaining;
+    opening_ = transport_open::start(
+      ex_, ctx_, data_.url,
+      [self = this->shared_from_this()](caf::error err, opened_stream s) {
+        self->on_open(std::move(err), std::move(s));
+      });
+  }
+
+public:
+  void cancel() override {
+    boost::asio::post(ex_, [self = this->shared_from_this()] {
+      if (self->done_)
+        return;
+      self->cancelled_ = true;
+      if (self->stream_)
+        close_socket(boost::beast::get_lowest_layer(*self->stream_));
+      else if (self->opening_)
+        self->opening_->cancel(make_error(errc::closed, "request cancelled"));
+    });
+  }
+
+private:
+  void on_open(caf::error err, opened_stream s) {
+    opening_.reset();
+    if (err)
+      return finish(std::move(err));
+    stream_ = detail::take(s, static_cast<Stream*>(nullptr));
+    if (cancelled_)
+      return finish(make_error(errc::closed, "request cancelled"));
+    auto& lowest = boost::beast::get_lowest_layer(*stream_);
+    lowest.expires_at(deadline_);
+    req_.method(http::verb::post);
+    req_.target(data_.url.target);
+    req_.version(11);
+    req_.set(http::field::host, data_.url.host_header());
+    req_.set(http::field::user_agent, ctx_.user_agent);
+    req_.set(http::field::content_type, data_.content_type);
+    req_.set(http::field::accept, "application/json");
+    if (!data_.authorization.empty())
+      req_.set(http::field::authorization, data_.authorization);
+    req_.keep_alive(false);
+    req_.body() = std::move(data_.body);
+    req_.prepare_payload();
+    http::async_write(*stream_, req_,
+                      boost::beast::bind_front_handler(
+                        &http_exchange::on_write, this->shared_from_this()));
+  }
+
+  void on_write(error_code ec, size_t) {
+    if (ec)
+      return fail(ec, "write request");
+    parser_.emplace();
+    parser_->body_limit(data_.body_limit);
+    http::async_read(*stream_, buffer_, *parser_,
+                     boost::beast::bind_front_handler(
+                       &http_exchange::on_read, this->shared_from_this()));
+  }
+
+  void on_read(error_code ec, size_t) {
+    if (ec == http::error::body_limit)
+      return finish(make_error(errc::malformed_response,
+                               "response body over the size limit"));
+    if (ec)
+      return fail(ec, "read response");
+    auto& res = parser_->get();
+    http_response_data result;
+    result.status = res.result_int();
+    if (auto it = res.find(http::field::retry_after); it != res.end())
+      result.retry_after = std::string{it->value()};
+    result.body = std::move(res.body());
+    // One request per connection: close at once, no TLS close_notify wait.
+    close_socket(boost::beast::get_lowest_layer(*stream_));
+    complete(std::move(result));
+  }
+
+  void fail(error_code ec, const char* step) {
+    if (cancelled_)
+      return finish(make_error(errc::closed, "request cancelled"));
+    finish(to_error(ec, step));
+  }
+
+  void finish(caf::error err) {
+    if (stream_)
+      close_socket(boost::beast::get_lowest_layer(*stream_));
+    http_response_data result;
+    result.error = std::move(err);
+    complete(std::move(result));
+  }
+
+  void complete(http_response_data result) {
+    if (done_)
+      return;
+    done_ = true;
+    auto handler = std::move(handler_);
+    handler(std::move(result));
+  }
+
+  executor_type ex_;
+  net_context ctx_;
+  http_request_data data_;
+  handler_type handler_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::shared_ptr<transport_open> opening_;
+  std::unique_ptr<Stream> stream_;
+  boost::beast::flat_buffer buffer_;
+  request_type req_;
+  std::optional<parser_type> parser_;
+  bool cancelled_ = false;
+  bool done_ = false;
+};
+
+template <class Stream>
+http_call_ptr start_http_exchange(const net_context& ctx,
+                                  http_request_data req,
+                                  http_call::handler_type handler) {
+  auto call = std::make_shared<http_exchange<Stream>>(ctx, std::move(req),
+                                                      std::move(handler));
+  call->start();
+  return call;
+}
+
+} // namespace caf::rtm::net

@@ -1,0 +1,75 @@
+#include "net/net_context.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <map>
+#include <mutex>
+
+#include "caf/rtm/errc.hpp"
+
+namespace ssl = boost::asio::ssl;
+
+namespace caf::rtm::net {
+
+namespace {
+
+caf::expected<std::shared_ptr<ssl::context>>
+make_tls_context(const std::string& ca_file, const logger_ptr& log) {
+  auto tls = std::make_shared<ssl::context>(ssl::context::tls_client);
+  boost::system::error_code ec;
+  tls->set_default_verify_paths(ec);
+  if (ec)
+    CAF_RTM_LOG(log, warn, "tls", "no system CA store: ", ec.message());
+  if (!ca_file.empty()) {
+    tls->load_verify_file(ca_file, ec);
+    if (ec)
+      return make_error(errc::invalid_config,
+                        "ca_file " + ca_file + ": " + ec.message());
+  }
+  tls->set_verify_mode(ssl::verify_peer);
+  SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+  return tls;
+}
+
+// A TLS context holds the parsed CA store (hundreds of KB): clients with the
+// same CA file share one, for as long as any of them uses it.
+caf::expected<std::shared_ptr<ssl::context>>
+shared_tls_context(const std::string& ca_file, const logger_ptr& log) {
+  static std::mutex mtx;
+  static std::map<std::string, std::weak_ptr<ssl::context>> cache;
+  std::lock_guard<std::mutex> guard{mtx};
+  if (auto ptr = cache[ca_file].lock())
+    return ptr;
+  auto ptr = make_tls_context(ca_file, log);
+  if (ptr)
+    cache[ca_file] = *ptr;
+  return ptr;
+}
+
+} // namespace
+
+logger_ptr make_logger(const client_config& cfg) {
+  auto log = cfg.log ? cfg.log : std::make_shared<logger>(log_level::warn);
+  log->add_secret(cfg.token);
+  return log;
+}
+
+caf::expected<net_context_ptr> make_net_context(const client_config& cfg,
+                                                logger_ptr log) {
+  auto proxy = make_proxy_settings(cfg);
+  if (!proxy)
+    return std::move(proxy.error());
+  auto tls = shared_tls_context(cfg.ca_file, log);
+  if (!tls)
+    return std::move(tls.error());
+  auto result = std::make_shared<net_context>();
+  result->pool = io_pool::shared(cfg.io_threads);
+  result->tls = std::move(*tls);
+  result->proxy = std::move(*proxy);
+  result->connect_timeout = cfg.connect_timeout;
+  result->log = std::move(log);
+  return net_context_ptr{std::move(result)};
+}
+
+} // namespace caf::rtm::net

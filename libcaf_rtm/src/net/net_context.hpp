@@ -1,0 +1,42 @@
+// What every network operation of one client needs: the I/O pool, the TLS
+// settings, the proxy and the logger. Actors own it; operations copy the parts
+// they use, so an operation never keeps the pool alive.
+
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <boost/asio/ssl/context.hpp>
+
+#include <caf/expected.hpp>
+#include <caf/timespan.hpp>
+
+#include "caf/rtm/client_config.hpp"
+#include "caf/rtm/logger.hpp"
+#include "net/io_pool.hpp"
+#include "net/url.hpp"
+
+namespace caf::rtm::net {
+
+struct net_context {
+  std::shared_ptr<io_pool> pool;
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  proxy_settings proxy;
+  caf::timespan connect_timeout;
+  logger_ptr log;
+  std::string user_agent = "caf-rtm/0.1";
+};
+
+using net_context_ptr = std::shared_ptr<const net_context>;
+
+/// Builds the context of a client; fails on an unreadable CA file or a bad
+/// proxy URL.
+caf::expected<net_context_ptr> make_net_context(const client_config& cfg,
+                                                logger_ptr log);
+
+/// The logger of `cfg`, or a new one writing warnings to stderr; either way
+/// the token is registered as a secret.
+logger_ptr make_logger(const client_config& cfg);
+
+} // namespace caf::rtm::net

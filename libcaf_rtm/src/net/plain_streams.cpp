@@ -1,0 +1,24 @@
+// Instantiates the HTTP exchange and the WebSocket session over plain TCP.
+// Kept apart from tls_streams.cpp: each is a heavy translation unit, and the
+// two compile in parallel.
+
+#include "net/http_exchange.hpp"
+#include "net/ws_session.hpp"
+
+namespace caf::rtm::net {
+
+http_call_ptr start_plain_http_post(const net_context& ctx,
+                                    http_request_data req,
+                                    http_call::handler_type handler) {
+  return start_http_exchange<tcp_stream>(ctx, std::move(req),
+                                         std::move(handler));
+}
+
+ws_client_ptr start_plain_ws_client(const net_context& ctx,
+                                    const endpoint_url& url,
+                                    const ws_options& opts,
+                                    connection_actor owner) {
+  return start_ws_session<tcp_stream>(ctx, url, opts, std::move(owner));
+}
+
+} // namespace caf::rtm::net

@@ -1,0 +1,260 @@
+#include "net/transport.hpp"
+
+#include <optional>
+#include <string>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "caf/rtm/errc.hpp"
+
+namespace asio = boost::asio;         // from <boost/asio.hpp>
+namespace beast = boost::beast;       // from <boost/beast.hpp>
+namespace http = boost::beast::http;  // from <boost/beast/http.hpp>
+namespace ssl = boost::asio::ssl;     // from <boost/asio/ssl.hpp>
+using tcp = boost::asio::ip::tcp;     // from <boost/asio/ip/tcp.hpp>
+using error_code = boost::system::error_code;
+
+namespace caf::rtm::net {
+
+transport_open::~transport_open() = default;
+
+caf::error to_error(const error_code& ec, const char* step) {
+  auto what = std::string{step} + ": " + ec.message();
+  if (ec == beast::error::timeout || ec == asio::error::timed_out)
+    return make_error(errc::timeout, std::move(what));
+  if (ec.category() == asio::error::get_ssl_category()
+      || ec == ssl::error::stream_truncated)
+    return make_error(errc::tls_error, std::move(what));
+  return make_error(errc::connect_failed, std::move(what));
+}
+
+void close_socket(tcp_stream& stream) {
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream.socket().close(ignored);
+}
+
+namespace {
+
+class open_op : public transport_open,
+                public std::enable_shared_from_this<open_op> {
+public:
+  open_op(executor_type ex, const net_context& ctx, const endpoint_url& url,
+          handler_type handler)
+    : resolver_(ex),
+      deadline_(ex),
+      stream_(std::make_unique<tcp_stream>(ex)),
+      tls_ctx_(ctx.tls),
+      proxy_(ctx.proxy),
+      url_(url),
+      use_proxy_(ctx.proxy.applies_to(url.host)),
+      timeout_(ctx.connect_timeout),
+      log_(ctx.log),
+      handler_(std::move(handler)) {
+    // nop
+  }
+
+  void run() {
+    deadline_.expires_after(timeout_);
+    deadline_.async_wait(
+      beast::bind_front_handler(&open_op::on_deadline, shared_from_this()));
+    const auto& host = use_proxy_ ? proxy_.host : url_.host;
+    const auto& port = use_proxy_ ? proxy_.port : url_.port;
+    CAF_RTM_LOG(log_, debug, "net", "connecting to ", host, ":", port,
+                use_proxy_ ? " (proxy)" : "");
+    resolver_.async_resolve(
+      host, port,
+      beast::bind_front_handler(&open_op::on_resolve, shared_from_this()));
+  }
+
+  void cancel(caf::error reason) override {
+    if (finished_)
+      return;
+    abort_reason_ = std::move(reason);
+    stop_everything();
+  }
+
+private:
+  // -- steps ------------------------------------------------------------------
+
+  void on_resolve(error_code ec, tcp::resolver::results_type results) {
+    if (ec)
+      return fail(ec, "resolve");
+    stream_->async_connect(
+      results,
+      beast::bind_front_handler(&open_op::on_connect, shared_from_this()));
+  }
+
+  void on_connect(error_code ec, const tcp::endpoint&) {
+    if (ec)
+      return fail(ec, "connect");
+    stream_->socket().set_option(tcp::no_delay{true}, ec);
+    if (use_proxy_)
+      return send_connect_request();
+    start_tls_or_finish();
+  }
+
+  void send_connect_request() {
+    auto authority = url_.host_is_ip() && url_.host.find(':') != std::string::npos
+                       ? "[" + url_.host + "]:" + url_.port
+                       : url_.host + ":" + url_.port;
+    connect_req_.method(http::verb::connect);
+    connect_req_.target(authority);
+    connect_req_.version(11);
+    connect_req_.set(http::field::host, authority);
+    if (!proxy_.authorization.empty())
+      connect_req_.set(http::field::proxy_authorization,
+                       proxy_.authorization);
+    http::async_write(*stream_, connect_req_,
+                      beast::bind_front_handler(&open_op::on_connect_sent,
+                                                shared_from_this()));
+  }
+
+  void on_connect_sent(error_code ec, size_t) {
+    if (ec)
+      return fail(ec, "proxy write");
+    connect_res_.emplace();
+    // A 2xx answer to CONNECT has no body: the tunnel starts right after.
+    connect_res_->skip(true);
+    http::async_read(*stream_, buffer_, *connect_res_,
+                     beast::bind_front_handler(&open_op::on_connect_reply,
+                                               shared_from_this()));
+  }
+
+  void on_connect_reply(error_code ec, size_t) {
+    if (ec)
+      return fail(ec, "proxy read");
+    auto status = connect_res_->get().result_int();
+    if (status != 200)
+      return finish(make_error(errc::proxy_error,
+                               static_cast<uint16_t>(status),
+                               "proxy refused CONNECT with status "
+                                 + std::to_string(status)));
+    start_tls_or_finish();
+  }
+
+  void start_tls_or_finish() {
+    if (!url_.tls)
+      return finish(caf::none);
+    tls_ = std::make_unique<tls_stream>(std::move(*stream_), *tls_ctx_);
+    auto* native = tls_->native_handle();
+    if (url_.host_is_ip()) {
+      // RFC 6066 forbids IP literals in SNI; check the address instead.
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(native), url_.host.c_str());
+    } else {
+      // SNI: servers behind shared IPs pick their certificate by name.
+      SSL_set_tlsext_host_name(native, url_.host.c_str());
+      // OpenSSL's own host check reports a precise verify error on mismatch.
+      SSL_set1_host(native, url_.host.c_str());
+    }
+    tls_->async_handshake(ssl::stream_base::client,
+                          beast::bind_front_handler(&open_op::on_handshake,
+                                                    shared_from_this()));
+  }
+
+  void on_handshake(error_code ec) {
+    if (ec) {
+      if (finished_)
+        return;
+      auto verify = SSL_get_verify_result(tls_->native_handle());
+      if (verify != X509_V_OK && !abort_reason_ && !timed_out_)
+        return finish(make_error(
+          errc::tls_error,
+          std::string{"certificate verify failed: "}
+            + X509_verify_cert_error_string(verify) + " (" + url_.host + ")"));
+      return fail(ec, "TLS handshake");
+    }
+    finish(caf::none);
+  }
+
+  void on_deadline(error_code ec) {
+    if (ec || finished_)
+      return;
+    timed_out_ = true;
+    stop_everything();
+  }
+
+  // -- completion -------------------------------------------------------------
+
+  void stop_everything() {
+    resolver_.cancel();
+    if (tls_)
+      close_socket(beast::get_lowest_layer(*tls_));
+    else if (stream_)
+      close_socket(*stream_);
+  }
+
+  void fail(error_code ec, const char* step) {
+    if (abort_reason_)
+      return finish(std::move(abort_reason_));
+    if (timed_out_) {
+      auto where = url_.host + ":" + url_.port;
+      return finish(make_error(errc::timeout, std::string{"connect to "}
+                                                + where + " timed out"));
+    }
+    auto err = to_error(ec, step);
+    if (is(err, errc::connect_failed))
+      err = make_error(errc::connect_failed,
+                       std::string{step} + " " + (use_proxy_ ? proxy_.host
+                                                             : url_.host)
+                         + ": " + ec.message());
+    finish(std::move(err));
+  }
+
+  void finish(caf::error err) {
+    if (finished_)
+      return;
+    finished_ = true;
+    deadline_.cancel();
+    opened_stream result;
+    if (!err) {
+      if (tls_)
+        result.tls = std::move(tls_);
+      else
+        result.plain = std::move(stream_);
+    }
+    auto handler = std::move(handler_);
+    handler(std::move(err), std::move(result));
+  }
+
+  tcp::resolver resolver_;
+  asio::steady_timer deadline_;
+  std::unique_ptr<tcp_stream> stream_;
+  std::unique_ptr<tls_stream> tls_;
+  std::shared_ptr<ssl::context> tls_ctx_;
+  proxy_settings proxy_;
+  endpoint_url url_;
+  bool use_proxy_;
+  caf::timespan timeout_;
+  logger_ptr log_;
+  handler_type handler_;
+  beast::flat_buffer buffer_;
+  http::request<http::empty_body> connect_req_;
+  std::optional<http::response_parser<http::empty_body>> connect_res_;
+  caf::error abort_reason_;
+  bool timed_out_ = false;
+  bool finished_ = false;
+};
+
+} // namespace
+
+std::shared_ptr<transport_open>
+transport_open::start(executor_type ex, const net_context& ctx,
+                      const endpoint_url& url, handler_type handler) {
+  auto op = std::make_shared<open_op>(ex, ctx, url, std::move(handler));
+  asio::post(ex, [op] { op->run(); });
+  return op;
+}
+
+} // namespace caf::rtm::net

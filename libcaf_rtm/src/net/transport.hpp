@@ -1,0 +1,67 @@
+// Opens a byte stream to an endpoint: resolve, TCP connect, optional HTTP
+// CONNECT through a proxy, optional TLS handshake with peer verification. Both
+// the Web API calls and the WebSocket sessions start here.
+
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <caf/error.hpp>
+
+#include "net/net_context.hpp"
+#include "net/url.hpp"
+
+namespace caf::rtm::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+
+/// Every stream of caf-rtm runs on its own strand of the I/O pool, so
+/// handlers of one stream never run concurrently.
+using executor_type = boost::asio::strand<boost::asio::io_context::executor_type>;
+using tcp_stream = boost::beast::basic_stream<boost::asio::ip::tcp,
+                                              executor_type>;
+using tls_stream = boost::beast::ssl_stream<tcp_stream>;
+
+/// The result of an open: exactly one of the two is set on success.
+struct opened_stream {
+  std::unique_ptr<tcp_stream> plain;
+  std::unique_ptr<tls_stream> tls;
+};
+
+/// One open operation in progress.
+class transport_open {
+public:
+  using handler_type = std::function<void(caf::error, opened_stream)>;
+
+  virtual ~transport_open();
+
+  /// Aborts the operation; the handler then receives `aborted`. Call on the
+  /// operation's strand.
+  virtual void cancel(caf::error reason) = 0;
+
+  /// Starts opening a stream to `url` within `ctx.connect_timeout`. The
+  /// handler runs once, on `ex`.
+  static std::shared_ptr<transport_open>
+  start(executor_type ex, const net_context& ctx, const endpoint_url& url,
+        handler_type handler);
+};
+
+/// Maps an error of a stream operation to a caf-rtm error; `step` names what
+/// failed (e.g. "read") in the context.
+caf::error to_error(const boost::system::error_code& ec, const char* step);
+
+/// Closes the TCP socket under any stream at once (no TLS close_notify).
+void close_socket(tcp_stream& stream);
+
+} // namespace caf::rtm::net

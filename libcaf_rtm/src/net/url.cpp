@@ -1,0 +1,215 @@
+#include "net/url.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+#include <openssl/evp.h>
+
+#include "caf/rtm/errc.hpp"
+
+namespace urls = boost::urls;
+
+namespace caf::rtm::net {
+
+namespace {
+
+std::string lower(std::string_view x) {
+  std::string result{x};
+  std::transform(result.begin(), result.end(), result.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return result;
+}
+
+std::string base64(std::string_view x) {
+  std::string out(4 * ((x.size() + 2) / 3) + 1, '\0');
+  auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                           reinterpret_cast<const unsigned char*>(x.data()),
+                           static_cast<int>(x.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+const char* getenv_nonempty(const char* name) {
+  auto* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : nullptr;
+}
+
+} // namespace
+
+std::string endpoint_url::host_header() const {
+  std::string result = host.find(':') != std::string::npos
+                         ? "[" + host + "]"
+                         : host;
+  auto default_port = tls ? "443" : "80";
+  if (port != default_port) {
+    result += ':';
+    result += port;
+  }
+  return result;
+}
+
+bool endpoint_url::host_is_ip() const {
+  auto parsed = urls::parse_authority(host.find(':') != std::string::npos
+                                        ? "[" + host + "]"
+                                        : host);
+  if (!parsed)
+    return false;
+  auto kind = parsed->host_type();
+  return kind == urls::host_type::ipv4 || kind == urls::host_type::ipv6;
+}
+
+caf::expected<endpoint_url> parse_endpoint(std::string_view text) {
+  auto parsed = urls::parse_uri(text);
+  if (!parsed)
+    return make_error(errc::invalid_url, std::string{"not a URL: "}
+                                           + parsed.error().message());
+  const auto& u = *parsed;
+  endpoint_url result;
+  auto scheme = lower(u.scheme());
+  if (scheme == "https" || scheme == "wss")
+    result.tls = true;
+  else if (scheme != "http" && scheme != "ws")
+    return make_error(errc::invalid_url, "unsupported scheme: " + scheme);
+  result.websocket = scheme == "ws" || scheme == "wss";
+  switch (u.host_type()) {
+    case urls::host_type::ipv6:
+      result.host = u.encoded_host_address();
+      break;
+    case urls::host_type::name:
+    case urls::host_type::ipv4:
+      result.host = u.host();
+      break;
+    default:
+      return make_error(errc::invalid_url, "URL without a usable host");
+  }
+  if (result.host.empty())
+    return make_error(errc::invalid_url, "URL without a host");
+  result.port = u.has_port() ? std::string{u.port()}
+                             : std::string{result.tls ? "443" : "80"};
+  result.target = u.encoded_path().empty() ? "/"
+                                           : std::string{u.encoded_path()};
+  if (u.has_query()) {
+    result.target += '?';
+    result.target += u.encoded_query();
+  }
+  return result;
+}
+
+std::string join_url(std::string_view base, std::string_view method) {
+  std::string result{base};
+  if (result.empty() || result.back() != '/')
+    result += '/';
+  result += method;
+  return result;
+}
+
+std::string
+form_encode(const std::vector<std::pair<std::string, std::string>>& args) {
+  urls::url u;
+  for (const auto& [key, value] : args)
+    u.params().append({key, value});
+  // Boost.URL keeps '+' literal in query values; in a form body it would mean
+  // a space, so encode it.
+  std::string result;
+  for (char c : u.encoded_query()) {
+    if (c == '+')
+      result += "%2B";
+    else
+      result += c;
+  }
+  return result;
+}
+
+bool proxy_settings::applies_to(std::string_view target_host) const {
+  if (!enabled() || bypass_all)
+    return false;
+  auto host = lower(target_host);
+  for (const auto& entry : no_proxy) {
+    if (host == entry)
+      return false;
+    if (host.size() > entry.size()
+        && host.compare(host.size() - entry.size(), entry.size(), entry) == 0
+        && host[host.size() - entry.size() - 1] == '.')
+      return false;
+  }
+  return true;
+}
+
+void parse_no_proxy(std::string_view list, proxy_settings& out) {
+  size_t pos = 0;
+  while (pos < list.size()) {
+    auto end = list.find_first_of(", \t", pos);
+    if (end == std::string_view::npos)
+      end = list.size();
+    auto entry = lower(list.substr(pos, end - pos));
+    pos = end + 1;
+    if (entry.empty())
+      continue;
+    if (entry == "*") {
+      out.bypass_all = true;
+      continue;
+    }
+    if (entry.rfind("*.", 0) == 0)
+      entry.erase(0, 2);
+    else if (entry[0] == '.')
+      entry.erase(0, 1);
+    // Drop a port ("host:8080"), but not the colons of an IPv6 address.
+    if (auto colon = entry.rfind(':');
+        colon != std::string::npos && entry.find(':') == colon)
+      entry.erase(colon);
+    if (entry.size() > 2 && entry.front() == '[' && entry.back() == ']')
+      entry = entry.substr(1, entry.size() - 2);
+    if (!entry.empty())
+      out.no_proxy.push_back(std::move(entry));
+  }
+}
+
+caf::expected<proxy_settings> make_proxy_settings(const client_config& cfg) {
+  proxy_settings result;
+  std::string url = cfg.proxy;
+  if (url.empty() && cfg.proxy_from_environment) {
+    for (auto name : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"})
+      if (auto* value = getenv_nonempty(name)) {
+        url = value;
+        break;
+      }
+  }
+  std::string no_proxy = cfg.no_proxy;
+  if (no_proxy.empty() && cfg.proxy_from_environment) {
+    for (auto name : {"NO_PROXY", "no_proxy"})
+      if (auto* value = getenv_nonempty(name)) {
+        no_proxy = value;
+        break;
+      }
+  }
+  parse_no_proxy(no_proxy, result);
+  if (url.empty())
+    return result;
+  // "proxy:3128" without a scheme is common in environment variables.
+  if (url.find("://") == std::string::npos)
+    url = "http://" + url;
+  auto parsed = urls::parse_uri(url);
+  if (!parsed)
+    return make_error(errc::invalid_url, "proxy: not a URL");
+  if (lower(parsed->scheme()) != "http")
+    return make_error(errc::invalid_url,
+                      "proxy: only http:// proxies are supported");
+  if (parsed->host().empty())
+    return make_error(errc::invalid_url, "proxy: URL without a host");
+  result.host = parsed->host_type() == urls::host_type::ipv6
+                  ? std::string{parsed->encoded_host_address()}
+                  : std::string{parsed->host()};
+  result.port = parsed->has_port() ? std::string{parsed->port()} : "80";
+  if (parsed->has_userinfo()) {
+    std::string credentials = parsed->user();
+    credentials += ':';
+    credentials += parsed->password();
+    result.authorization = "Basic " + base64(credentials);
+  }
+  return result;
+}
+
+} // namespace caf::rtm::net

@@ -1,0 +1,71 @@
+// URLs as the network layer needs them: where to connect, whether to speak
+// TLS (decided by the scheme, never by the port) and through which proxy.
+
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "caf/rtm/client_config.hpp"
+
+namespace caf::rtm::net {
+
+struct endpoint_url {
+  /// https or wss.
+  bool tls = false;
+  /// ws or wss.
+  bool websocket = false;
+  /// Host name or address, without IPv6 brackets.
+  std::string host;
+  /// Explicit port or the scheme's default.
+  std::string port;
+  /// Path and query, at least "/".
+  std::string target;
+
+  /// The Host header value: host, plus the port when not the default.
+  std::string host_header() const;
+
+  /// True if `host` is an IP address (no SNI, IP certificate check).
+  bool host_is_ip() const;
+};
+
+/// Parses an http, https, ws or wss URL.
+caf::expected<endpoint_url> parse_endpoint(std::string_view url);
+
+/// Joins a base URL ending in '/' (or not) and a Web API method name.
+std::string join_url(std::string_view base, std::string_view method);
+
+/// Form-encodes arguments (application/x-www-form-urlencoded).
+std::string form_encode(const std::vector<std::pair<std::string, std::string>>&
+                          args);
+
+/// An HTTP CONNECT proxy and the hosts that bypass it.
+struct proxy_settings {
+  std::string host;
+  std::string port;
+  /// "Basic ..." when the proxy URL carries credentials.
+  std::string authorization;
+  /// Lower-case NO_PROXY entries (a leading dot removed).
+  std::vector<std::string> no_proxy;
+  bool bypass_all = false;
+
+  bool enabled() const noexcept {
+    return !host.empty();
+  }
+
+  /// True if connections to `host` go through the proxy.
+  bool applies_to(std::string_view host) const;
+};
+
+/// Reads proxy settings from the config, falling back to the environment
+/// (HTTPS_PROXY, https_proxy, HTTP_PROXY, http_proxy; NO_PROXY, no_proxy).
+caf::expected<proxy_settings> make_proxy_settings(const client_config& cfg);
+
+/// Parses NO_PROXY syntax: comma- or space-separated host names, domain
+/// suffixes (".example.com" or "example.com"), IP addresses, or "*".
+void parse_no_proxy(std::string_view list, proxy_settings& out);
+
+} // namespace caf::rtm::net

@@ -1,0 +1,71 @@
+// The I/O side of one RTM WebSocket session, behind a non-template interface.
+//
+// The session reports to its connection actor with CAF messages: opened,
+// frame batches, pongs and finally exactly one closed(error). Frames are handed
+// over in batches with one batch in flight: while the actor works on a batch,
+// the next one fills up, and the actor returns the credit with `consumed()`.
+// When too many bytes wait, reading pauses (backpressure up to the socket).
+
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/timespan.hpp>
+
+#include "caf/rtm/actors.hpp"
+#include "net/net_context.hpp"
+#include "net/url.hpp"
+
+namespace caf::rtm::net {
+
+struct ws_options {
+  size_t max_message_size = 16 * 1024 * 1024;
+  /// Limit for the WebSocket handshake (the connect phase has its own).
+  caf::timespan handshake_timeout = std::chrono::seconds{10};
+  /// Limit for the close handshake before the socket is closed anyway.
+  caf::timespan close_timeout = std::chrono::seconds{2};
+  /// Bytes waiting for the actor before reading pauses.
+  size_t max_buffered_bytes = 8 * 1024 * 1024;
+};
+
+class ws_client {
+public:
+  virtual ~ws_client();
+
+  /// Queues one text frame.
+  virtual void send_text(std::string text) = 0;
+
+  /// Queues a ping frame (payload at most 125 bytes).
+  virtual void send_ping(std::string payload) = 0;
+
+  /// Sends a close frame after the queued frames, waits for the server's
+  /// close frame (bounded by close_timeout), then closes the socket.
+  virtual void close(uint16_t code) = 0;
+
+  /// Closes the socket at once; the session then reports `reason`.
+  virtual void abort(caf::error reason) = 0;
+
+  /// The actor finished the batch it was given.
+  virtual void consumed() = 0;
+};
+
+using ws_client_ptr = std::shared_ptr<ws_client>;
+
+/// Starts connecting to `url` (ws:// or wss://); all calls are thread-safe.
+ws_client_ptr start_ws_client(const net_context& ctx, const endpoint_url& url,
+                              const ws_options& opts, connection_actor owner);
+
+// Defined in plain_streams.cpp and tls_streams.cpp.
+ws_client_ptr start_plain_ws_client(const net_context& ctx,
+                                    const endpoint_url& url,
+                                    const ws_options& opts,
+                                    connection_actor owner);
+ws_client_ptr start_tls_ws_client(const net_context& ctx,
+                                  const endpoint_url& url,
+                                  const ws_options& opts,
+                                  connection_actor owner);
+
+} // namespace caf::rtm::net

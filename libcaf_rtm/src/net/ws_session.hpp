@@ -1,0 +1,375 @@
+// The WebSocket session as a template over the stream type; included only by
+// plain_streams.cpp and tls_streams.cpp.
+
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/websocket/error.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <caf/send.hpp>
+
+#include "caf/rtm/errc.hpp"
+#include "net/http_exchange.hpp"
+#include "net/transport.hpp"
+#include "net/ws_client.hpp"
+
+namespace caf::rtm::net {
+
+template <class Stream>
+class ws_session : public ws_client,
+                   public std::enable_shared_from_this<ws_session<Stream>> {
+public:
+  using error_code = boost::system::error_code;
+  using ws_stream = boost::beast::websocket::stream<Stream>;
+
+  ws_session(const net_context& ctx, const endpoint_url& url,
+             const ws_options& opts, connection_actor owner)
+    : ex_(asio::make_strand(ctx.pool->context())),
+      ctx_(ctx),
+      url_(url),
+      opts_(opts),
+      owner_(std::move(owner)),
+      close_timer_(ex_) {
+    // The session must not keep the pool alive (see io_pool.hpp).
+    ctx_.pool.reset();
+  }
+
+  void start() {
+    post([](ws_session& self) { self.open(); });
+  }
+
+  // -- ws_client interface (any thread) ----------------------------------------
+
+  void send_text(std::string text) override {
+    post([text = std::move(text)](ws_session& self) mutable {
+      self.enqueue(outgoing{outgoing::text, std::move(text), 0});
+    });
+  }
+
+  void send_ping(std::string payload) override {
+    post([payload = std::move(payload)](ws_session& self) mutable {
+      self.enqueue(outgoing{outgoing::ping, std::move(payload), 0});
+    });
+  }
+
+  void close(uint16_t code) override {
+    post([code](ws_session& self) { self.start_close(code); });
+  }
+
+  void abort(caf::error reason) override {
+    post([reason = std::move(reason)](ws_session& self) mutable {
+      self.teardown(std::move(reason));
+    });
+  }
+
+  void consumed() override {
+    post([](ws_session& self) { self.on_consumed(); });
+  }
+
+private:
+  struct outgoing {
+    enum kind_type { text, ping, close } kind;
+    std::string payload;
+    uint16_t code;
+  };
+
+  enum class state_type { opening, handshaking, open, closing, ended };
+
+  template <class F>
+  void post(F f) {
+    asio::post(ex_, [self = this->shared_from_this(), f = std::move(f)]() mutable {
+      f(*self);
+    });
+  }
+
+  // -- opening -----------------------------------------------------------------
+
+  void open() {
+    if (state_ != state_type::opening)
+      return;
+    opening_ = transport_open::start(
+      ex_, ctx_, url_,
+      [self = this->shared_from_this()](caf::error err, opened_stream s) {
+        self->on_open(std::move(err), std::move(s));
+      });
+  }
+
+  void on_open(caf::error err, opened_stream s) {
+    opening_.reset();
+    if (state_ != state_type::opening)
+      return; // aborted meanwhile: already reported
+    if (err)
+      return report_down(std::move(err));
+    ws_.emplace(std::move(*detail::take(s, static_cast<Stream*>(nullptr))));
+    namespace websocket = boost::beast::websocket;
+    ws_->read_message_max(opts_.max_message_size);
+    ws_->auto_fragment(false);
+    websocket::stream_base::timeout timeouts;
+    timeouts.handshake_timeout = opts_.handshake_timeout;
+    timeouts.idle_timeout = websocket::stream_base::none();
+    timeouts.keep_alive_pings = false; // the ping monitor does this
+    ws_->set_option(timeouts);
+    ws_->set_option(websocket::stream_base::decorator(
+      [ua = ctx_.user_agent](websocket::request_type& req) {
+        req.set(http::field::user_agent, ua);
+      }));
+    // Pongs are how the ping monitor learns the link is alive.
+    ws_->control_callback(
+      [this](websocket::frame_type kind, boost::beast::string_view payload) {
+        if (kind == websocket::frame_type::pong)
+          caf::anon_send(owner_, pong_atom_v, std::string{payload});
+      });
+    state_ = state_type::handshaking;
+    ws_->async_handshake(handshake_res_, url_.host_header(), url_.target,
+                         beast::bind_front_handler(&ws_session::on_handshake,
+                                                   this->shared_from_this()));
+  }
+
+  void on_handshake(error_code ec) {
+    if (ec) {
+      if (state_ == state_type::ended)
+        return;
+      auto status = handshake_res_.result_int();
+      if (status != 0 && status != 101)
+        return report_down(make_error(
+          errc::websocket_error,
+          "handshake rejected with HTTP status " + std::to_string(status)));
+      return report_down(read_error(ec, "WebSocket handshake"));
+    }
+    if (state_ != state_type::handshaking)
+      return;
+    state_ = state_type::open;
+    caf::anon_send(owner_, opened_atom_v);
+    do_read();
+    do_write();
+  }
+
+  // -- reading -----------------------------------------------------------------
+
+  void do_read() {
+    reading_ = true;
+    ws_->async_read(buffer_,
+                    beast::bind_front_handler(&ws_session::on_read,
+                                              this->shared_from_this()));
+  }
+
+  void on_read(error_code ec, size_t n) {
+    reading_ = false;
+    if (ec)
+      return report_down(read_error(ec, "read"));
+    if (ws_->got_text())
+      pending_.emplace_back(beast::buffers_to_string(buffer_.data()));
+    else
+      ++pending_binary_;
+    buffer_.consume(buffer_.size());
+    if (buffer_.capacity() > 1024 * 1024)
+      buffer_.shrink_to_fit(); // after a rare huge message
+    buffered_bytes_ += n;
+    pending_bytes_ += n;
+    hand_over();
+    if (buffered_bytes_ < opts_.max_buffered_bytes)
+      do_read();
+  }
+
+  // Hands the pending frames to the actor unless a batch is in flight.
+  void hand_over() {
+    if (batch_in_flight_ || (pending_.empty() && pending_binary_ == 0))
+      return;
+    frame_batch batch;
+    batch.frames.swap(pending_);
+    batch.binary = pending_binary_;
+    pending_binary_ = 0;
+    in_flight_bytes_ = pending_bytes_;
+    pending_bytes_ = 0;
+    batch_in_flight_ = true;
+    caf::anon_send(owner_, std::move(batch));
+  }
+
+  void on_consumed() {
+    batch_in_flight_ = false;
+    buffered_bytes_ -= in_flight_bytes_;
+    in_flight_bytes_ = 0;
+    hand_over();
+    // Resume reading if backpressure had paused it.
+    if (!reading_ && buffered_bytes_ < opts_.max_buffered_bytes
+        && (state_ == state_type::open || state_ == state_type::closing))
+      do_read();
+  }
+
+  caf::error read_error(error_code ec, const char* step) {
+    namespace websocket = boost::beast::websocket;
+    if (abort_reason_)
+      return abort_reason_;
+    if (ec == websocket::error::closed) {
+      auto reason = ws_->reason();
+      return make_error(errc::connection_closed,
+                        static_cast<uint16_t>(reason.code),
+                        std::string{reason.reason.c_str()});
+    }
+    if (ec == websocket::error::message_too_big)
+      return make_error(errc::message_too_big,
+                        "message over " + std::to_string(opts_.max_message_size)
+                          + " bytes; closed with 1009");
+    if (ec == beast::error::timeout)
+      return make_error(errc::timeout, std::string{step} + ": timeout");
+    if (ec == asio::error::eof || ec == asio::error::connection_reset
+        || ec == asio::error::broken_pipe || ec == asio::error::connection_aborted
+        || ec == asio::error::operation_aborted
+        || ec == ssl::error::stream_truncated || ec == http::error::end_of_stream)
+      return make_error(errc::connection_lost, std::string{step} + ": "
+                                                 + ec.message());
+    if (ec.category() == make_error_code(websocket::error::closed).category())
+      return make_error(errc::websocket_error, std::string{step} + ": "
+                                                 + ec.message());
+    return to_error(ec, step);
+  }
+
+  // -- writing -----------------------------------------------------------------
+
+  void enqueue(outgoing x) {
+    if (state_ == state_type::ended
+        || (state_ == state_type::closing && x.kind != outgoing::close))
+      return;
+    writes_.push_back(std::move(x));
+    if (state_ == state_type::open || state_ == state_type::closing)
+      do_write();
+  }
+
+  void do_write() {
+    if (writing_ || writes_.empty())
+      return;
+    writing_ = true;
+    auto& x = writes_.front();
+    auto next = beast::bind_front_handler(&ws_session::on_write,
+                                          this->shared_from_this());
+    namespace websocket = boost::beast::websocket;
+    switch (x.kind) {
+      case outgoing::text:
+        ws_->text(true);
+        ws_->async_write(asio::buffer(x.payload), std::move(next));
+        break;
+      case outgoing::ping:
+        ws_->async_ping(websocket::ping_data{x.payload.substr(0, 125).c_str()},
+                        [self = this->shared_from_this()](error_code ec) {
+                          self->on_write(ec, 0);
+                        });
+        break;
+      case outgoing::close:
+        ws_->async_close(websocket::close_reason{x.code},
+                         [self = this->shared_from_this()](error_code ec) {
+                           self->on_write(ec, 0);
+                         });
+        break;
+    }
+  }
+
+  void on_write(error_code ec, size_t) {
+    writing_ = false;
+    if (ec) {
+      // The pending read reports why; make sure it does.
+      teardown(read_error(ec, "write"));
+      return;
+    }
+    writes_.pop_front();
+    do_write();
+  }
+
+  // -- ending ------------------------------------------------------------------
+
+  void start_close(uint16_t code) {
+    switch (state_) {
+      case state_type::opening:
+      case state_type::handshaking:
+        teardown(make_error(errc::closed, "closed before the session opened"));
+        return;
+      case state_type::open:
+        state_ = state_type::closing;
+        close_timer_.expires_after(opts_.close_timeout);
+        close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+          if (!ec)
+            self->teardown(make_error(errc::timeout, "close handshake"));
+        });
+        enqueue(outgoing{outgoing::close, {}, code});
+        return;
+      default:
+        return;
+    }
+  }
+
+  // Closes the socket at once; pending operations then finish with errors.
+  void teardown(caf::error reason) {
+    if (state_ == state_type::ended)
+      return;
+    if (!abort_reason_)
+      abort_reason_ = std::move(reason);
+    if (opening_) {
+      opening_->cancel(abort_reason_);
+      return; // on_open reports
+    }
+    if (ws_)
+      close_socket(beast::get_lowest_layer(*ws_));
+    if (!reading_)
+      report_down(abort_reason_);
+  }
+
+  void report_down(caf::error err) {
+    if (state_ == state_type::ended)
+      return;
+    state_ = state_type::ended;
+    close_timer_.cancel();
+    if (ws_)
+      close_socket(beast::get_lowest_layer(*ws_));
+    writes_.clear();
+    // Frames read before the end still reach the actor first.
+    batch_in_flight_ = false;
+    hand_over();
+    caf::anon_send(owner_, closed_atom_v, std::move(err));
+  }
+
+  executor_type ex_;
+  net_context ctx_;
+  endpoint_url url_;
+  ws_options opts_;
+  connection_actor owner_;
+  asio::steady_timer close_timer_;
+  state_type state_ = state_type::opening;
+  std::shared_ptr<transport_open> opening_;
+  std::optional<ws_stream> ws_;
+  boost::beast::websocket::response_type handshake_res_;
+  beast::flat_buffer buffer_;
+  std::vector<std::string> pending_;
+  uint32_t pending_binary_ = 0;
+  size_t pending_bytes_ = 0;
+  size_t in_flight_bytes_ = 0;
+  size_t buffered_bytes_ = 0;
+  bool batch_in_flight_ = false;
+  bool reading_ = false;
+  std::deque<outgoing> writes_;
+  bool writing_ = false;
+  caf::error abort_reason_;
+};
+
+template <class Stream>
+ws_client_ptr start_ws_session(const net_context& ctx, const endpoint_url& url,
+                               const ws_options& opts, connection_actor owner) {
+  auto session = std::make_shared<ws_session<Stream>>(ctx, url, opts,
+                                                      std::move(owner));
+  session->start();
+  return session;
+}
+
+} // namespace caf::rtm::net

@@ -1,0 +1,958 @@
+// The RTM client end to end: the client's actors against the fake Slack over
+// real loopback sockets (plain and TLS).
+
+#include <catch2/catch.hpp>
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+
+#include <boost/json/parse.hpp>
+
+#include <caf/event_based_actor.hpp>
+
+#include "caf/rtm/client.hpp"
+#include "caf/rtm/testing/fake_slack.hpp"
+#include "test_support.hpp"
+
+using namespace caf::rtm;
+using namespace caf::rtm::test;
+using caf::rtm::testing::ack_policy;
+using caf::rtm::testing::encode_frame;
+using caf::rtm::testing::fake_slack;
+using caf::rtm::testing::fake_slack_options;
+using caf::rtm::testing::http_response;
+using caf::rtm::testing::ws_session_ptr;
+
+namespace {
+
+struct client_fixture : system_fixture {
+  log_capture logs;
+
+  client_config config(const fake_slack& srv) {
+    return config_for(srv, logs.get());
+  }
+
+  ws_session_ptr session(const fake_slack& srv, size_t i) {
+    auto s = srv.session(i, 10s);
+    if (!s)
+      throw std::runtime_error("no session " + std::to_string(i));
+    return s;
+  }
+
+  caf::expected<send_ack> send(const client_actor& hdl, std::string text,
+                               std::string channel = "C1") {
+    json_object msg;
+    msg.value["type"] = "message";
+    msg.value["channel"] = channel;
+    msg.value["text"] = text;
+    return request<send_ack>(*self, hdl, caf::timespan{20s}, send_atom_v,
+                             std::move(msg));
+  }
+
+  client_status status(const client_actor& hdl) {
+    auto st = request<client_status>(*self, hdl, caf::timespan{5s},
+                                     status_atom_v);
+    if (!st)
+      throw std::runtime_error("status failed");
+    return *st;
+  }
+};
+
+std::string message(int n, std::string channel = "C1") {
+  return R"({"type":"message","channel":")" + channel + R"(","user":"U1","text":"m)"
+         + std::to_string(n) + R"(","ts":")" + std::to_string(n) + R"(.0"})";
+}
+
+// The numbers of the "mN" texts of the message events received.
+std::vector<int> texts(const std::vector<event>& events) {
+  std::vector<int> result;
+  for (auto& ev : events) {
+    if (ev.type() != "message")
+      continue;
+    auto* t = ev.json().if_contains("text");
+    if (t == nullptr || !t->is_string())
+      continue;
+    std::string text{t->get_string()};
+    if (text.size() > 1 && text[0] == 'm'
+        && text.find_first_not_of("0123456789", 1) == std::string::npos)
+      result.push_back(std::stoi(text.substr(1)));
+  }
+  return result;
+}
+
+std::vector<int> range(int first, int last) {
+  std::vector<int> result;
+  for (int i = first; i <= last; ++i)
+    result.push_back(i);
+  return result;
+}
+
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+         + static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec)
+             / 1e6;
+}
+
+} // namespace
+
+// -- connecting and receiving ---------------------------------------------------
+
+TEST_CASE_METHOD(client_fixture, "connect, receive events in order",
+                 "[client]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  auto s = session(srv, 0);
+  for (int i = 1; i <= 5; ++i)
+    s->send(message(i));
+  // The client's own bot is skipped; other bots are not.
+  s->send(R"({"type":"message","bot_id":"B0BOT","text":"m100"})");
+  s->send(R"({"type":"message","bot_id":"BOTHER","text":"m6"})");
+  REQUIRE(c.rec->wait_events(7)); // hello + 6 messages
+  auto events = c.rec->events();
+  CHECK(events.front().type() == "hello");
+  CHECK(texts(events) == range(1, 6));
+  CHECK(c.rec->lifecycle_count("connected:1") == 1);
+  auto st = status(c.hdl);
+  CHECK(st.state == "connected");
+  CHECK(st.session == 1);
+  CHECK(st.events_own_skipped == 1);
+  // auth.test once, rtm.connect once, the token as Bearer.
+  CHECK(srv.requests("auth.test").size() == 1);
+  REQUIRE(srv.requests("rtm.connect").size() == 1);
+  CHECK(srv.requests("rtm.connect")[0].headers["authorization"]
+        == "Bearer xoxb-test-token");
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "a user token filters nothing",
+                 "[client]") {
+  fake_slack_options opts;
+  opts.bot_id = "";
+  opts.token = "xoxp-user";
+  fake_slack srv{opts};
+  auto c = connect_client(*this, config(srv), {"message"});
+  auto s = session(srv, 0);
+  s->send(R"({"type":"message","text":"m1"})");
+  s->send(R"({"type":"message","bot_id":"B1","text":"m2"})");
+  s->send(R"({"type":"reaction_added","user":"U1"})");
+  s->send(R"({"type":"message","text":"m3"})");
+  REQUIRE(c.rec->wait_events(3));
+  CHECK(texts(c.rec->events()) == range(1, 3)); // reaction not subscribed
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "WebSocket over TLS", "[client][tls]") {
+  fake_slack_options opts;
+  opts.tls = true;
+  fake_slack srv{opts};
+  auto c = connect_client(*this, config(srv));
+  auto s = session(srv, 0);
+  s->send(message(1));
+  REQUIRE(c.rec->wait_events(2));
+  CHECK(texts(c.rec->events()) == range(1, 1));
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "odd frames are counted and skipped",
+                 "[client][frames]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  auto s = session(srv, 0);
+  s->send(message(1));
+  s->send("{\"type\": \"message\", broken");
+  s->send("[1,2,3]");
+  s->send("\"just a string\"");
+  s->send_binary(std::string("\x00\x01\x02", 3));
+  s->send_fragmented(message(2), 4);
+  s->send(message(3));
+  REQUIRE(c.rec->wait_events(4));
+  CHECK(texts(c.rec->events()) == range(1, 3));
+  REQUIRE(eventually([&] { return status(c.hdl).frames_binary == 1; }));
+  auto st = status(c.hdl);
+  CHECK(st.frames_malformed == 1);
+  CHECK(st.frames_not_object == 2);
+  CHECK(st.state == "connected");
+  close_client(*this, c.hdl);
+}
+
+// -- reconnect triggers ---------------------------------------------------------
+
+TEST_CASE_METHOD(client_fixture, "goodbye: make-before-break, nothing lost or "
+                                 "duplicated",
+                 "[client][reconnect]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  auto s0 = session(srv, 0);
+  for (int i = 1; i <= 3; ++i)
+    s0->send(message(i));
+  s0->send_goodbye();
+  s0->send(message(4));
+  s0->send(message(5));
+  auto s1 = session(srv, 1);
+  // Slack may deliver the same events on both sockets while they overlap.
+  s1->send(message(4));
+  s1->send(message(5));
+  for (int i = 6; i <= 8; ++i)
+    s1->send(message(i));
+  REQUIRE(c.rec->wait_lifecycle("connected:2", 1));
+  REQUIRE(eventually([&] { return texts(c.rec->events()).size() >= 8; }));
+  // The old session is closed by the client once the new one said hello.
+  REQUIRE(s0->wait_ended(5s));
+  CHECK(s0->close_code_received() == std::optional<uint16_t>{1000});
+  std::this_thread::sleep_for(100ms); // any duplicate would arrive by now
+  CHECK(texts(c.rec->events()) == range(1, 8));
+  CHECK(status(c.hdl).events_duplicate == 2);
+  // The new session came up before the old one was gone.
+  auto lc = c.rec->lifecycle();
+  auto up2 = std::find(lc.begin(), lc.end(), "connected:2");
+  auto down1 = std::find_if(lc.begin(), lc.end(), [](auto& x) {
+    return x.rfind("disconnected:1:", 0) == 0;
+  });
+  REQUIRE(up2 != lc.end());
+  REQUIRE(down1 != lc.end());
+  CHECK(up2 < down1);
+  CHECK(srv.requests("rtm.connect").size() == 2);
+  CHECK(srv.requests("auth.test").size() == 1);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "a close frame reconnects at once",
+                 "[client][reconnect]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  session(srv, 0)->close(4000, "maintenance");
+  auto s1 = session(srv, 1);
+  s1->send(message(1));
+  REQUIRE(c.rec->wait_events(3)); // hello, hello, m1
+  CHECK(texts(c.rec->events()) == range(1, 1));
+  CHECK(c.rec->lifecycle_count("disconnected:1:connection_closed:4000") == 1);
+  // Immediate: no backoff step between the sessions.
+  CHECK(c.rec->lifecycle_count("reconnecting") == 0);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "EOF reconnects at once and spins no core",
+                 "[client][reconnect]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  auto c = connect_client(*this, cfg);
+  session(srv, 0)->drop();
+  auto s1 = session(srv, 1);
+  s1->send(message(1));
+  REQUIRE(c.rec->wait_events(3));
+  CHECK(c.rec->lifecycle_count("disconnected:1:connection_lost") == 1);
+  CHECK(c.rec->lifecycle_count("reconnecting") == 0);
+  // With reconnecting off, a dropped socket leaves an idle client: it must
+  // not burn CPU.
+  close_client(*this, c.hdl);
+  cfg.auto_reconnect = false;
+  auto d = connect_client(*this, cfg);
+  session(srv, 2)->drop();
+  REQUIRE(d.rec->wait_lifecycle("disconnected:", 1));
+  auto before = cpu_seconds();
+  std::this_thread::sleep_for(1s);
+  CHECK(cpu_seconds() - before < 0.3);
+  CHECK(status(d.hdl).state == "idle");
+  CHECK(srv.session_count() == 3);
+  close_client(*this, d.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "a peer that never answers pings is detected",
+                 "[client][reconnect][ping]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.ping_interval = 200ms;
+  cfg.pong_timeout = 200ms;
+  auto c = connect_client(*this, cfg);
+  session(srv, 0)->go_silent(); // not a single pong, ever
+  auto s1 = session(srv, 1);
+  s1->send(message(1));
+  REQUIRE(c.rec->wait_events(3));
+  CHECK(c.rec->lifecycle_count("disconnected:1:dead_link") == 1);
+  // The healthy session keeps answering pings and stays up.
+  std::this_thread::sleep_for(1s);
+  CHECK(srv.session_count() == 2);
+  CHECK(s1->pings_received() >= 3);
+  auto st = status(c.hdl);
+  CHECK(st.session == 2);
+  CHECK(st.last_rtt > caf::timespan{0});
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "RTM JSON pings detect a silent peer too",
+                 "[client][reconnect][ping]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.pings = ping_mode::rtm;
+  cfg.ping_interval = 200ms;
+  auto c = connect_client(*this, cfg);
+  auto s0 = session(srv, 0);
+  std::this_thread::sleep_for(700ms);
+  CHECK(srv.session_count() == 1); // pongs keep it alive
+  CHECK(status(c.hdl).last_rtt > caf::timespan{0});
+  s0->go_silent();
+  session(srv, 1);
+  REQUIRE(c.rec->wait_lifecycle("disconnected:1:dead_link", 1));
+  // RTM pongs are internal: no subscriber saw one.
+  for (auto& ev : c.rec->events())
+    CHECK(ev.type() != "pong");
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "an expired URL error reconnects",
+                 "[client][reconnect]") {
+  fake_slack srv;
+  srv.script("rtm.connect",
+             http_response::ok(R"("url":"ws://127.0.0.1:)"
+                               + std::to_string(srv.port())
+                               + R"(/ws/expired","self":{"id":"U0BOT"})"));
+  auto cfg = config(srv);
+  auto c = connect_client(*this, cfg, {"*"}, false);
+  REQUIRE(c.rec->wait_lifecycle("connected:", 1));
+  CHECK(c.rec->lifecycle_count("error:server_error") == 1);
+  auto s = session(srv, 1);
+  s->send(message(1));
+  REQUIRE(eventually([&] { return texts(c.rec->events()) == range(1, 1); }));
+  CHECK(srv.requests("rtm.connect").size() == 2);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "team migration reconnects with backoff while "
+                                 "rtm.connect says migration_in_progress",
+                 "[client][reconnect]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.api_retry.max_attempts = 1;
+  auto c = connect_client(*this, cfg);
+  srv.script("rtm.connect", http_response::error("migration_in_progress"));
+  srv.script("rtm.connect", http_response::error("migration_in_progress"));
+  auto s0 = session(srv, 0);
+  s0->send(R"({"type":"team_migration_started"})");
+  s0->drop();
+  auto s1 = session(srv, 1);
+  s1->send(message(1));
+  REQUIRE(eventually([&] { return texts(c.rec->events()) == range(1, 1); }));
+  CHECK(srv.requests("rtm.connect").size() == 4);
+  CHECK(c.rec->lifecycle_count("reconnecting") == 2);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "failed attempts back off within bounds",
+                 "[client][reconnect]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.api_retry.max_attempts = 1;
+  cfg.reconnect = retry_policy{20ms, 80ms, 0};
+  for (int i = 0; i < 4; ++i)
+    srv.script("rtm.connect", http_response{503, {}, "busy", "text/plain"});
+  auto c = connect_client(*this, cfg);
+  CHECK(srv.requests("rtm.connect").size() == 5);
+  auto lc = c.rec->lifecycle();
+  std::vector<std::string> steps;
+  for (auto& x : lc)
+    if (x.rfind("connecting", 0) == 0 || x.rfind("reconnecting", 0) == 0)
+      steps.push_back(x);
+  CHECK(steps
+        == std::vector<std::string>{"connecting:1", "reconnecting:2",
+                                    "connecting:2", "reconnecting:3",
+                                    "connecting:3", "reconnecting:4",
+                                    "connecting:4", "reconnecting:5",
+                                    "connecting:5"});
+  auto reqs = srv.requests("rtm.connect");
+  // Full jitter may pick 0, but never more than the cap (80 ms) plus the
+  // time an attempt takes.
+  for (size_t i = 1; i < reqs.size(); ++i)
+    CHECK(reqs[i].received_at - reqs[i - 1].received_at < 3s);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "a fatal error stops with one rtm.connect",
+                 "[client][reconnect]") {
+  fake_slack srv;
+  srv.script("rtm.connect", http_response::error("not_allowed_token_type"));
+  auto c = connect_client(*this, config(srv), {"*"}, false);
+  REQUIRE(c.rec->wait_lifecycle("fatal:slack_error", 1));
+  std::this_thread::sleep_for(300ms);
+  CHECK(srv.requests("rtm.connect").size() == 1);
+  CHECK(c.rec->lifecycle_count("fatal:") == 1);
+  auto again = request<connected>(*self, c.hdl, caf::timespan{5s},
+                                  connect_atom_v);
+  REQUIRE_FALSE(again);
+  CHECK(slack_error_code(again.error()) == "not_allowed_token_type");
+  CHECK(status(c.hdl).state == "failed");
+  auto sent = send(c.hdl, "x");
+  REQUIRE_FALSE(sent);
+  CHECK(slack_error_code(sent.error()) == "not_allowed_token_type");
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "invalid_auth fails connect without rtm.connect",
+                 "[client]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.token = "xoxb-revoked";
+  auto hdl = track(sys->spawn(client, cfg));
+  auto up = request<connected>(*self, hdl, caf::timespan{10s}, connect_atom_v);
+  REQUIRE_FALSE(up);
+  CHECK(slack_error_code(up.error()) == "invalid_auth");
+  CHECK(srv.requests("auth.test").size() == 1);
+  CHECK(srv.requests("rtm.connect").empty());
+  for (auto& line : logs.lines())
+    CHECK(line.find("xoxb-revoked") == std::string::npos);
+  close_client(*this, hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "reconnecting off: connect fails at once",
+                 "[client]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.auto_reconnect = false;
+  cfg.api_retry.max_attempts = 1;
+  srv.script("rtm.connect", http_response{500, {}, "no", "text/plain"});
+  auto hdl = track(sys->spawn(client, cfg));
+  auto up = request<connected>(*self, hdl, caf::timespan{10s}, connect_atom_v);
+  REQUIRE_FALSE(up);
+  CHECK(code_of(up.error()) == "http_error");
+  CHECK(srv.requests("rtm.connect").size() == 1);
+  close_client(*this, hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "reconnect attempts are capped when asked",
+                 "[client]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.api_retry.max_attempts = 1;
+  cfg.reconnect.max_attempts = 3;
+  for (int i = 0; i < 5; ++i)
+    srv.script("rtm.connect", http_response{502, {}, "no", "text/plain"});
+  auto hdl = track(sys->spawn(client, cfg));
+  auto up = request<connected>(*self, hdl, caf::timespan{10s}, connect_atom_v);
+  REQUIRE_FALSE(up);
+  CHECK(code_of(up.error()) == "gave_up");
+  CHECK(srv.requests("rtm.connect").size() == 3);
+  close_client(*this, hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "disconnect starts a fresh session",
+                 "[client]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  auto ok = request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                  disconnect_atom_v);
+  REQUIRE(ok);
+  REQUIRE(session(srv, 0)->wait_ended(5s));
+  CHECK(session(srv, 0)->close_code_received() == std::optional<uint16_t>{1000});
+  REQUIRE(c.rec->wait_lifecycle("connected:2", 1));
+  close_client(*this, c.hdl);
+}
+
+// -- closing and resources --------------------------------------------------------
+
+TEST_CASE_METHOD(client_fixture, "close leaves no actor, socket or thread",
+                 "[client][close]") {
+  fake_slack srv;
+  auto threads_before = thread_count();
+  auto actors_before = sys->registry().running();
+  {
+    auto c = connect_client(*this, config(srv));
+    auto s = session(srv, 0);
+    s->send(message(1));
+    REQUIRE(c.rec->wait_events(2));
+    CHECK(thread_count() > threads_before); // the I/O thread
+    close_client(*this, c.hdl);
+    CHECK(s->close_code_received() == std::optional<uint16_t>{1000});
+    REQUIRE(s->wait_ended(5s));
+    anon_send_exit(c.listener, caf::exit_reason::user_shutdown);
+  }
+  CHECK(srv.open_sessions() == 0);
+  CHECK(eventually([&] { return sys->registry().running() <= actors_before; }));
+  CHECK(eventually([&] { return thread_count() == threads_before; }));
+  // The actor system shuts down without waiting on anything of ours.
+  self.reset();
+  sys.reset();
+}
+
+TEST_CASE_METHOD(client_fixture, "close stops reconnecting", "[client][close]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  auto c = connect_client(*this, cfg);
+  srv.script("rtm.connect", http_response{503, {}, "busy", "text/plain"});
+  srv.script("rtm.connect", http_response{503, {}, "busy", "text/plain"});
+  session(srv, 0)->drop();
+  close_client(*this, c.hdl);
+  auto calls = srv.requests("rtm.connect").size();
+  std::this_thread::sleep_for(500ms);
+  CHECK(srv.requests("rtm.connect").size() == calls);
+  CHECK(srv.open_sessions() == 0);
+}
+
+// -- throughput and ordering -------------------------------------------------------
+
+TEST_CASE_METHOD(client_fixture, "100,000 flooded events arrive once, in order",
+                 "[client][flood]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv), {"hello"});
+  auto counter = std::make_shared<std::atomic<int64_t>>(0);
+  auto disorder = std::make_shared<std::atomic<int64_t>>(0);
+  auto counting = track(sys->spawn([counter, disorder](caf::event_based_actor*)
+                               -> caf::behavior {
+    return {[counter, disorder](const event& ev) {
+      auto n = std::stoll(std::string{ev.ts()});
+      if (n != counter->load() + 1)
+        ++*disorder;
+      counter->store(n);
+    }};
+  }));
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                subscribe_atom_v, counting,
+                                std::vector<std::string>{"message"}));
+  constexpr size_t n = 100000;
+  auto s = session(srv, 0);
+  s->flood(n, [](size_t i, int64_t) {
+    return R"({"type":"message","channel":"C1","text":"flood","ts":")"
+           + std::to_string(i + 1) + "\"}";
+  });
+  REQUIRE(eventually([&] { return counter->load() == int64_t{n}; }, 60s));
+  CHECK(disorder->load() == 0);
+  auto st = status(c.hdl);
+  CHECK(st.events_received == n + 1);
+  CHECK(st.state == "connected");
+  anon_send_exit(counting, caf::exit_reason::user_shutdown);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "callbacks: per-channel order, throwing "
+                                 "callbacks lose nothing",
+                 "[client][callbacks]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.concurrency = 4;
+  auto c = connect_client(*this, cfg, {"hello"});
+  struct shared {
+    std::mutex mtx;
+    std::map<std::string, int> last;
+    int disorder = 0;
+    int seen = 0;
+    std::set<std::thread::id> threads;
+  };
+  auto data = std::make_shared<shared>();
+  auto thrown = std::make_shared<std::atomic<int>>(0);
+  callback_listener ordered{{"message"}, [data](const event& ev) {
+                              std::lock_guard<std::mutex> guard{data->mtx};
+                              auto n = std::stoi(std::string{ev.ts()});
+                              auto& last = data->last[std::string{ev.channel()}];
+                              if (n <= last)
+                                ++data->disorder;
+                              last = n;
+                              ++data->seen;
+                              data->threads.insert(std::this_thread::get_id());
+                            }};
+  callback_listener throwing{{"*"}, [thrown](const event& ev) {
+                               if (ev.type() == "message"
+                                   && std::stoi(std::string{ev.ts()}) % 10 == 0) {
+                                 ++*thrown;
+                                 throw std::runtime_error("listener bug");
+                               }
+                             }};
+  REQUIRE(request<uint64_t>(*self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
+                            throwing));
+  REQUIRE(request<uint64_t>(*self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
+                            ordered));
+  constexpr size_t n = 4000;
+  session(srv, 0)->flood(n, [](size_t i, int64_t) {
+    return R"({"type":"message","channel":"C)" + std::to_string(i % 8)
+           + R"(","ts":")" + std::to_string(i + 1) + "\"}";
+  });
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> guard{data->mtx};
+    return data->seen == int{n};
+  }));
+  REQUIRE(c.rec->wait_lifecycle("error:listener_failed", n / 10));
+  std::lock_guard<std::mutex> guard{data->mtx};
+  CHECK(data->disorder == 0);
+  CHECK(thrown->load() == int{n / 10});
+  CHECK(status(c.hdl).listener_errors == n / 10);
+  close_client(*this, c.hdl);
+}
+
+// -- sending --------------------------------------------------------------------
+
+TEST_CASE_METHOD(client_fixture, "send: ids, acks and echoes", "[client][send]") {
+  fake_slack_options opts;
+  opts.echo_messages = true;
+  fake_slack srv{opts};
+  auto c = connect_client(*this, config(srv));
+  auto ack = send(c.hdl, "hello there");
+  REQUIRE(ack);
+  CHECK(ack->id > 0);
+  CHECK_FALSE(ack->ts.empty());
+  CHECK(ack->text == "hello there");
+  auto s = session(srv, 0);
+  auto frame = boost::json::parse(s->received().at(0)).as_object();
+  CHECK(frame.at("id").as_int64() == ack->id);
+  CHECK(frame.at("type").as_string() == "message");
+  // The echo (reply_to without ok) is an event, not an ack.
+  REQUIRE(eventually([&] {
+    for (auto& ev : c.rec->events())
+      if (ev.reply_to() == std::optional<int64_t>{ack->id})
+        return ev.type() == "message" && !ev.ok();
+    return false;
+  }));
+  auto second = send(c.hdl, "again");
+  REQUIRE(second);
+  CHECK(second->id > ack->id);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "acks matched out of order; error acks",
+                 "[client][send]") {
+  fake_slack_options opts;
+  opts.acks = ack_policy::manual;
+  fake_slack srv{opts};
+  auto c = connect_client(*this, config(srv));
+  auto s = session(srv, 0);
+  std::mutex mtx;
+  std::map<std::string, std::string> results;
+  for (auto text : {"a", "b", "c"}) {
+    sys->spawn([&, text, hdl = c.hdl](caf::event_based_actor* a) {
+      json_object msg;
+      msg.value["type"] = "message";
+      msg.value["channel"] = "C1";
+      msg.value["text"] = text;
+      a->request(hdl, caf::timespan{20s}, send_atom_v, std::move(msg))
+        .then(
+          [&, text](send_ack& x) {
+            std::lock_guard<std::mutex> guard{mtx};
+            results[text] = "ok:" + x.ts;
+          },
+          [&, text](caf::error& err) {
+            std::lock_guard<std::mutex> guard{mtx};
+            results[text] = "error:" + code_of(err);
+          });
+    });
+  }
+  REQUIRE(s->wait_received(3, 5s));
+  std::map<std::string, int64_t> ids;
+  for (size_t i = 0; i < 3; ++i) {
+    auto frame = boost::json::parse(s->received().at(i)).as_object();
+    ids[std::string{frame.at("text").as_string()}] = frame.at("id").as_int64();
+  }
+  s->ack(ids["c"], "3.0");
+  s->ack_error(ids["b"], 2, "message text is missing");
+  s->ack(ids["a"], "1.0");
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> guard{mtx};
+    return results.size() == 3;
+  }));
+  std::lock_guard<std::mutex> guard{mtx};
+  CHECK(results["a"] == "ok:1.0");
+  CHECK(results["b"] == "error:send_rejected");
+  CHECK(results["c"] == "ok:3.0");
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "ack timeout", "[client][send]") {
+  fake_slack_options opts;
+  opts.acks = ack_policy::manual;
+  fake_slack srv{opts};
+  auto cfg = config(srv);
+  cfg.ack_timeout = 300ms;
+  auto c = connect_client(*this, cfg);
+  auto ack = send(c.hdl, "nobody answers");
+  REQUIRE_FALSE(ack);
+  CHECK(code_of(ack.error()) == "ack_timeout");
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "sends queued while reconnecting go out after "
+                                 "hello",
+                 "[client][send]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  // Keep the next session away for a moment: the first new attempt fails,
+  // slowly.
+  srv.script("rtm.connect",
+             http_response{503, {}, "busy", "text/plain", 1000ms});
+  session(srv, 0)->drop();
+  REQUIRE(c.rec->wait_lifecycle("disconnected:1", 1));
+  std::mutex mtx;
+  std::vector<std::string> results;
+  for (int i = 0; i < 3; ++i) {
+    sys->spawn([&, i, hdl = c.hdl](caf::event_based_actor* a) {
+      json_object msg;
+      msg.value["type"] = "message";
+      msg.value["channel"] = "C1";
+      msg.value["text"] = "queued " + std::to_string(i);
+      a->request(hdl, caf::timespan{20s}, send_atom_v, std::move(msg))
+        .then(
+          [&](send_ack&) {
+            std::lock_guard<std::mutex> guard{mtx};
+            results.push_back("ok");
+          },
+          [&](caf::error& err) {
+            std::lock_guard<std::mutex> guard{mtx};
+            results.push_back(code_of(err));
+          });
+    });
+  }
+  REQUIRE(eventually([&] { return status(c.hdl).send_queue == 3; }));
+  auto s1 = session(srv, 1);
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> guard{mtx};
+    return results.size() == 3;
+  }));
+  CHECK(results == std::vector<std::string>{"ok", "ok", "ok"});
+  CHECK(s1->received().size() == 3);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "unacked sends of a dead session: the next "
+                                 "session's ack, else delivery_unknown",
+                 "[client][send]") {
+  fake_slack_options opts;
+  opts.acks = ack_policy::manual;
+  fake_slack srv{opts};
+  auto c = connect_client(*this, config(srv));
+  auto s0 = session(srv, 0);
+  std::mutex mtx;
+  std::map<std::string, std::string> results;
+  for (auto text : {"acked later", "lost"}) {
+    sys->spawn([&, text, hdl = c.hdl](caf::event_based_actor* a) {
+      json_object msg;
+      msg.value["type"] = "message";
+      msg.value["channel"] = "C1";
+      msg.value["text"] = text;
+      a->request(hdl, caf::timespan{30s}, send_atom_v, std::move(msg))
+        .then(
+          [&, text](send_ack& x) {
+            std::lock_guard<std::mutex> guard{mtx};
+            results[text] = "ok:" + x.ts;
+          },
+          [&, text](caf::error& err) {
+            std::lock_guard<std::mutex> guard{mtx};
+            results[text] = code_of(err);
+          });
+    });
+  }
+  REQUIRE(s0->wait_received(2, 5s));
+  std::map<std::string, int64_t> ids;
+  for (size_t i = 0; i < 2; ++i) {
+    auto frame = boost::json::parse(s0->received().at(i)).as_object();
+    ids[std::string{frame.at("text").as_string()}] = frame.at("id").as_int64();
+  }
+  s0->drop();
+  auto s1 = session(srv, 1);
+  s1->ack(ids["acked later"], "9.0"); // right after hello, as Slack does
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> guard{mtx};
+    return results.size() == 2;
+  }));
+  std::lock_guard<std::mutex> guard{mtx};
+  CHECK(results["acked later"] == "ok:9.0");
+  CHECK(results["lost"] == "delivery_unknown");
+  // Never resent blindly.
+  CHECK(s1->received().empty());
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "the rate limiter spaces sends",
+                 "[client][send]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.send_rate = 10.0;
+  cfg.send_burst = 2;
+  auto c = connect_client(*this, cfg);
+  std::atomic<int> done{0};
+  for (int i = 0; i < 6; ++i) {
+    sys->spawn([&, i, hdl = c.hdl](caf::event_based_actor* a) {
+      json_object msg;
+      msg.value["type"] = "message";
+      msg.value["channel"] = "C1";
+      msg.value["text"] = std::to_string(i);
+      a->request(hdl, caf::timespan{20s}, send_atom_v, std::move(msg))
+        .then([&](send_ack&) { ++done; }, [&](caf::error&) { ++done; });
+    });
+  }
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE(eventually([&] { return done.load() == 6; }));
+  // Two go at once, the other four one every 100 ms at the least.
+  CHECK(std::chrono::steady_clock::now() - start >= 350ms);
+  CHECK(session(srv, 0)->received().size() == 6);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "oversized and invalid messages are refused "
+                                 "before sending",
+                 "[client][send]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  json_object big;
+  big.value["type"] = "message";
+  big.value["channel"] = "C1";
+  big.value["text"] = "short";
+  big.value["attachments"] = std::string(17 * 1024, 'x');
+  auto r1 = request<send_ack>(*self, c.hdl, caf::timespan{5s}, send_atom_v, big);
+  REQUIRE_FALSE(r1);
+  CHECK(code_of(r1.error()) == "message_too_large");
+  std::string long_text;
+  for (int i = 0; i < 4001; ++i)
+    long_text += "ü";
+  auto r2 = send(c.hdl, long_text);
+  REQUIRE_FALSE(r2);
+  CHECK(code_of(r2.error()) == "text_too_long");
+  json_object untyped;
+  untyped.value["text"] = "no type";
+  auto r3 = request<send_ack>(*self, c.hdl, caf::timespan{5s}, send_atom_v,
+                              untyped);
+  REQUIRE_FALSE(r3);
+  CHECK(code_of(r3.error()) == "invalid_argument");
+  std::string ok_text;
+  for (int i = 0; i < 4000; ++i)
+    ok_text += "ü"; // 4,000 characters, 8,000 bytes: fine
+  CHECK(send(c.hdl, ok_text));
+  CHECK(session(srv, 0)->received().size() == 1);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "sending before connect or after close",
+                 "[client][send]") {
+  fake_slack srv;
+  auto hdl = track(sys->spawn(client, config(srv)));
+  auto r1 = send(hdl, "too early");
+  REQUIRE_FALSE(r1);
+  CHECK(code_of(r1.error()) == "not_connected");
+  close_client(*this, hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "a full send queue refuses at once",
+                 "[client][send]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.send_queue_size = 2;
+  cfg.send_rate = 0.01;
+  cfg.send_burst = 1;
+  auto c = connect_client(*this, cfg);
+  std::atomic<int> failed{0};
+  for (int i = 0; i < 4; ++i) {
+    sys->spawn([&, hdl = c.hdl](caf::event_based_actor* a) {
+      json_object msg;
+      msg.value["type"] = "message";
+      msg.value["channel"] = "C1";
+      msg.value["text"] = "x";
+      a->request(hdl, caf::timespan{20s}, send_atom_v, std::move(msg))
+        .then([](send_ack&) {},
+              [&](caf::error& err) {
+                if (code_of(err) == "send_queue_full")
+                  ++failed;
+              });
+    });
+  }
+  // One goes out, two wait, one is refused.
+  REQUIRE(eventually([&] { return failed.load() == 1; }));
+  CHECK(status(c.hdl).send_queue == 2);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "typing indicators and RTM pings",
+                 "[client][send]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  auto t1 = request<bool>(*self, c.hdl, caf::timespan{5s}, typing_atom_v,
+                          std::string{"C1"});
+  auto t2 = request<bool>(*self, c.hdl, caf::timespan{5s}, typing_atom_v,
+                          std::string{"C1"});
+  auto t3 = request<bool>(*self, c.hdl, caf::timespan{5s}, typing_atom_v,
+                          std::string{"C2"});
+  REQUIRE((t1 && t2 && t3));
+  CHECK(*t1);
+  CHECK_FALSE(*t2); // within 3 s of the previous one
+  CHECK(*t3);
+  auto rtt = request<caf::timespan>(*self, c.hdl, caf::timespan{5s},
+                                    ping_atom_v);
+  REQUIRE(rtt);
+  CHECK(*rtt > caf::timespan{0});
+  auto frames = session(srv, 0)->received();
+  REQUIRE(frames.size() == 3);
+  CHECK(frames[0].find("\"typing\"") != std::string::npos);
+  CHECK(frames[2].find("\"ping\"") != std::string::npos);
+  close_client(*this, c.hdl);
+}
+
+// -- hostile frames ---------------------------------------------------------------
+
+TEST_CASE_METHOD(client_fixture, "an oversized frame closes with 1009 without "
+                                 "allocating it",
+                 "[client][frames]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.max_message_size = 64 * 1024;
+  auto c = connect_client(*this, cfg);
+  auto s0 = session(srv, 0);
+  auto rss_before = resident_bytes();
+  // A text frame header announcing 1 GiB, followed by a little data.
+  std::string header{"\x81\x7f", 2};
+  uint64_t len = uint64_t{1} << 30;
+  for (int i = 7; i >= 0; --i)
+    header.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+  s0->send_raw(header + std::string(1000, 'x'));
+  REQUIRE(c.rec->wait_lifecycle("disconnected:1:message_too_big", 1));
+  CHECK(s0->close_code_received() == std::optional<uint16_t>{1009});
+  CHECK(resident_bytes() < rss_before + 256 * 1024 * 1024);
+  auto s1 = session(srv, 1);
+  s1->send(message(1));
+  REQUIRE(eventually([&] { return texts(c.rec->events()) == range(1, 1); }));
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "a masked server frame ends the session",
+                 "[client][frames]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  session(srv, 0)->send_raw(encode_frame(0x1, message(1), true, true));
+  REQUIRE(c.rec->wait_lifecycle("disconnected:1:websocket_error", 1));
+  session(srv, 1)->send(message(2));
+  REQUIRE(eventually([&] { return texts(c.rec->events()) == range(2, 2); }));
+  close_client(*this, c.hdl);
+}
+
+// -- scale --------------------------------------------------------------------------
+
+TEST_CASE_METHOD(client_fixture, "200 clients in one actor system",
+                 "[client][scale]") {
+  fake_slack srv;
+  constexpr size_t n = 200;
+  auto threads_before = thread_count();
+  std::vector<connected_client> clients;
+  for (size_t i = 0; i < n; ++i)
+    clients.push_back(connect_client(*this, config(srv), {"message"}));
+  REQUIRE(srv.session_count() == n);
+  for (size_t i = 0; i < n; ++i)
+    srv.session(i, 1s)->send(message(static_cast<int>(i)));
+  for (auto& c : clients)
+    REQUIRE(c.rec->wait_events(1));
+  // One shared I/O thread (plus Asio's resolver thread), however many
+  // clients.
+  CHECK(thread_count() <= threads_before + 2);
+  for (auto& c : clients)
+    close_client(*this, c.hdl);
+  CHECK(eventually([&] { return srv.open_sessions() == 0; }));
+}
+
+TEST_CASE_METHOD(client_fixture, "sessions through an HTTP CONNECT proxy",
+                 "[client][proxy]") {
+  fake_slack srv;
+  caf::rtm::testing::connect_proxy proxy;
+  auto cfg = config(srv);
+  cfg.proxy = proxy.url();
+  auto c = connect_client(*this, cfg);
+  session(srv, 0)->send(message(1));
+  REQUIRE(eventually([&] { return texts(c.rec->events()) == range(1, 1); }));
+  // auth.test, rtm.connect and the WebSocket: three tunnels.
+  CHECK(proxy.targets().size() == 3);
+  close_client(*this, c.hdl);
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds caf-rtm twice and runs the whole test suite in each build: once
+# optimised (build/release), once with AddressSanitizer and
+# UndefinedBehaviorSanitizer (build/asan). Exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+run_suite() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" "$@"
+  cmake --build "$dir" --parallel "$jobs"
+  ctest --test-dir "$dir" --output-on-failure --parallel "$jobs" --timeout 300
+}
+
+run_suite build/release -DCMAKE_BUILD_TYPE=Release
+# halt_on_error: the first sanitizer report fails the test that caused it.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCAF_RTM_SANITIZERS=ON \
+  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"

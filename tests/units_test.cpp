@@ -1,0 +1,384 @@
+// Pure building blocks: backoff, Retry-After, the token bucket, URLs and
+// NO_PROXY, event parsing, the overlap filter, errors, configuration and the
+// serialization of every message type.
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
+#include <boost/json/parse.hpp>
+
+#include "caf/rtm/backoff.hpp"
+#include "caf/rtm/client_config.hpp"
+#include "caf/rtm/errc.hpp"
+#include "caf/rtm/messages.hpp"
+#include "caf/rtm/overlap_filter.hpp"
+#include "caf/rtm/ping_monitor.hpp"
+#include "caf/rtm/token_bucket.hpp"
+#include "net/url.hpp"
+
+using namespace caf::rtm;
+using namespace std::chrono_literals;
+
+TEST_CASE("backoff doubles up to the cap", "[units][backoff]") {
+  retry_policy p{100ms, 1s, 0};
+  CHECK(backoff_ceiling(p, 1) == caf::timespan{100ms});
+  CHECK(backoff_ceiling(p, 2) == caf::timespan{200ms});
+  CHECK(backoff_ceiling(p, 4) == caf::timespan{800ms});
+  CHECK(backoff_ceiling(p, 5) == caf::timespan{1s});
+  CHECK(backoff_ceiling(p, 1000) == caf::timespan{1s});
+}
+
+TEST_CASE("full jitter stays within [0, ceiling] and spreads",
+          "[units][backoff]") {
+  retry_policy p{100ms, 1s, 0};
+  std::minstd_rand rng{42};
+  for (uint32_t attempt = 1; attempt < 8; ++attempt) {
+    std::set<int64_t> seen;
+    for (int i = 0; i < 200; ++i) {
+      auto d = backoff_delay(p, attempt, rng);
+      REQUIRE(d >= caf::timespan{0});
+      REQUIRE(d <= backoff_ceiling(p, attempt));
+      seen.insert(d.count());
+    }
+    CHECK(seen.size() > 150); // jitter, not a fixed delay
+  }
+}
+
+TEST_CASE("Retry-After as seconds or HTTP date", "[units][backoff]") {
+  CHECK(parse_retry_after("5") == caf::timespan{5s});
+  CHECK(parse_retry_after(" 0 ") == caf::timespan{0});
+  CHECK_FALSE(parse_retry_after(""));
+  CHECK_FALSE(parse_retry_after("soon"));
+  CHECK_FALSE(parse_retry_after("-3"));
+  auto now = std::chrono::system_clock::from_time_t(784111777); // 1994-11-06 08:49:37
+  CHECK(parse_retry_after("Sun, 06 Nov 1994 08:49:40 GMT", now)
+        == caf::timespan{3s});
+  CHECK(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now)
+        == caf::timespan{0});
+}
+
+TEST_CASE("token bucket: burst, then the sustained rate", "[units][rate]") {
+  auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  token_bucket bucket{2.0, 3, t0};
+  CHECK(bucket.try_take(t0));
+  CHECK(bucket.try_take(t0));
+  CHECK(bucket.try_take(t0));
+  CHECK_FALSE(bucket.try_take(t0));
+  auto wait = bucket.time_to_next(t0);
+  CHECK(wait > caf::timespan{490ms});
+  CHECK(wait < caf::timespan{510ms});
+  CHECK_FALSE(bucket.try_take(t0 + 400ms));
+  CHECK(bucket.try_take(t0 + 510ms));
+  // Never more than the burst, however long the pause.
+  CHECK(bucket.tokens(t0 + 1h) == Approx(3.0));
+}
+
+TEST_CASE("URLs: TLS by scheme, ports, targets", "[units][url]") {
+  auto a = net::parse_endpoint("https://slack.com/api/");
+  REQUIRE(a);
+  CHECK(a->tls);
+  CHECK(a->port == "443");
+  CHECK(a->target == "/api/");
+  CHECK(a->host_header() == "slack.com");
+  auto b = net::parse_endpoint("wss://127.0.0.1:8080/ws/abc?x=1");
+  REQUIRE(b);
+  CHECK(b->tls);
+  CHECK(b->websocket);
+  CHECK(b->port == "8080");
+  CHECK(b->target == "/ws/abc?x=1");
+  CHECK(b->host_is_ip());
+  CHECK(b->host_header() == "127.0.0.1:8080");
+  auto c = net::parse_endpoint("ws://[::1]:443/");
+  REQUIRE(c);
+  CHECK_FALSE(c->tls); // port 443 does not make it TLS
+  CHECK(c->host == "::1");
+  CHECK(c->host_is_ip());
+  CHECK(c->host_header() == "[::1]:443");
+  CHECK_FALSE(net::parse_endpoint("ftp://x/"));
+  CHECK_FALSE(net::parse_endpoint("not a url"));
+  CHECK(net::join_url("http://h/api", "auth.test") == "http://h/api/auth.test");
+  CHECK(net::join_url("http://h/api/", "auth.test") == "http://h/api/auth.test");
+}
+
+TEST_CASE("form encoding", "[units][url]") {
+  auto body = net::form_encode({{"text", "a+b c&d=e"}, {"channel", "C1"}});
+  CHECK(body.find("a%2Bb") != std::string::npos);
+  CHECK(body.find('&') != std::string::npos);
+  CHECK(body.find("channel=C1") != std::string::npos);
+  CHECK(body.find(' ') == std::string::npos);
+}
+
+TEST_CASE("NO_PROXY matching", "[units][proxy]") {
+  net::proxy_settings p;
+  p.host = "proxy";
+  p.port = "3128";
+  net::parse_no_proxy("localhost, .internal.example ,10.0.0.1:8080 *.corp",
+                      p);
+  CHECK_FALSE(p.applies_to("localhost"));
+  CHECK_FALSE(p.applies_to("a.internal.example"));
+  CHECK_FALSE(p.applies_to("internal.example"));
+  CHECK_FALSE(p.applies_to("10.0.0.1"));
+  CHECK_FALSE(p.applies_to("x.corp"));
+  CHECK_FALSE(p.applies_to("LOCALHOST"));
+  CHECK(p.applies_to("slack.com"));
+  CHECK(p.applies_to("notinternal.example"));
+  net::proxy_settings all = p;
+  net::parse_no_proxy("*", all);
+  CHECK_FALSE(all.applies_to("slack.com"));
+}
+
+TEST_CASE("proxy settings from config and environment", "[units][proxy]") {
+  client_config cfg;
+  cfg.proxy = "http://user:p%40ss@proxy.example:3128";
+  auto p = net::make_proxy_settings(cfg);
+  REQUIRE(p);
+  CHECK(p->host == "proxy.example");
+  CHECK(p->port == "3128");
+  CHECK(p->authorization == "Basic dXNlcjpwQHNz"); // user:p@ss
+  cfg.proxy = "socks5://proxy:1080";
+  CHECK_FALSE(net::make_proxy_settings(cfg));
+  cfg.proxy.clear();
+  setenv("https_proxy", "proxy2:8080", 1);
+  auto q = net::make_proxy_settings(cfg);
+  unsetenv("https_proxy");
+  REQUIRE(q);
+  CHECK(q->host == "proxy2");
+  cfg.proxy_from_environment = false;
+  setenv("HTTPS_PROXY", "proxy2:8080", 1);
+  auto r = net::make_proxy_settings(cfg);
+  unsetenv("HTTPS_PROXY");
+  REQUIRE(r);
+  CHECK_FALSE(r->enabled());
+}
+
+TEST_CASE("events: fields, nested ids, acks", "[units][event]") {
+  auto ev = event::parse(
+    R"({"type":"message","subtype":"bot_message","channel":"C1","user":"U1",)"
+    R"("bot_id":"B1","ts":"1.000200","text":"hi"})",
+    7);
+  REQUIRE(ev);
+  CHECK(ev.type() == "message");
+  CHECK(ev.subtype() == "bot_message");
+  CHECK(ev.channel() == "C1");
+  CHECK(ev.user() == "U1");
+  CHECK(ev.bot_id() == "B1");
+  CHECK(ev.ts() == "1.000200");
+  CHECK(ev.session() == 7);
+  CHECK_FALSE(ev.reply_to());
+  CHECK(ev.json().at("text").as_string() == "hi");
+  auto copy = ev;
+  CHECK(&copy.json() == &ev.json()); // shared, not copied
+
+  auto created = event::parse(
+    R"({"type":"channel_created","channel":{"id":"C9","name":"x"},)"
+    R"("event_ts":"5.5","user":{"id":"U9"}})");
+  CHECK(created.channel() == "C9");
+  CHECK(created.user() == "U9");
+  CHECK(created.ts() == "5.5");
+
+  auto reaction = event::parse(
+    R"({"type":"reaction_added","item":{"type":"message","channel":"C3"}})");
+  CHECK(reaction.channel() == "C3");
+
+  auto ack = event::parse(R"({"ok":true,"reply_to":12,"ts":"1.1"})");
+  REQUIRE(ack.reply_to());
+  CHECK(*ack.reply_to() == 12);
+  REQUIRE(ack.ok());
+  CHECK(*ack.ok());
+  CHECK(ack.type().empty());
+  auto echo = event::parse(R"({"type":"message","reply_to":12})");
+  CHECK(echo.reply_to());
+  CHECK_FALSE(echo.ok());
+}
+
+TEST_CASE("events: malformed and non-object frames", "[units][event]") {
+  std::string why;
+  CHECK_FALSE(event::parse("{\"type\":", 0, &why));
+  CHECK(why.find("malformed") != std::string::npos);
+  CHECK_FALSE(event::parse("[1,2]", 0, &why));
+  CHECK(why.find("not a JSON object") != std::string::npos);
+  CHECK_FALSE(event::parse("", 0, &why));
+  std::string deep(1000, '[');
+  CHECK_FALSE(event::parse(deep, 0, &why)); // depth limit, no stack overflow
+  auto ev = event::parse(R"({"type":"message","text":"a\u00fc"})");
+  REQUIRE(ev);
+  auto round = boost::json::parse(ev.to_json());
+  CHECK(round.as_object().at("text").as_string() == "aü");
+}
+
+TEST_CASE("overlap filter drops copies from the other session only",
+          "[units][overlap]") {
+  overlap_filter f{100ms};
+  auto t0 = std::chrono::steady_clock::now();
+  auto a1 = event::parse(R"({"type":"message","ts":"1"})", 1);
+  auto a1_again = event::parse(R"({"type":"message","ts":"1"})", 1);
+  auto b1 = event::parse(R"({"type":"message","ts":"1"})", 2);
+  auto b2 = event::parse(R"({"type":"message","ts":"2"})", 2);
+  CHECK_FALSE(f.duplicate(a1, t0)); // not active yet
+  f.begin(1);
+  CHECK_FALSE(f.duplicate(a1, t0));
+  CHECK_FALSE(f.duplicate(a1_again, t0)); // same session: not a copy
+  CHECK(f.duplicate(b1, t0));
+  CHECK_FALSE(f.duplicate(b2, t0));
+  f.session_ended(1, t0);
+  CHECK(f.duplicate(b1, t0 + 50ms));
+  CHECK_FALSE(f.duplicate(b1, t0 + 150ms)); // grace over
+  CHECK_FALSE(f.active());
+}
+
+TEST_CASE("errors: classification and rendering", "[units][errc]") {
+  auto fatal = make_error(errc::slack_error, std::string{"invalid_auth"});
+  CHECK(is_fatal(fatal));
+  CHECK(slack_error_code(fatal) == "invalid_auth");
+  CHECK(render(fatal) == "caf_rtm: slack_error (invalid_auth)");
+  CHECK_FALSE(is_fatal(make_error(errc::slack_error, std::string{"ratelimited"})));
+  CHECK(is_transient_slack_error("migration_in_progress"));
+  CHECK_FALSE(is_fatal(make_error(errc::connect_failed, std::string{"x"})));
+  CHECK(is_fatal(make_error(errc::tls_error,
+                            std::string{"certificate verify failed: x"})));
+  CHECK_FALSE(is_fatal(make_error(errc::tls_error,
+                                  std::string{"handshake: short read"})));
+  auto closed = make_error(errc::connection_closed, uint16_t{4000},
+                           std::string{"bye"});
+  CHECK(close_code(closed) == 4000);
+  CHECK(close_code(fatal) == 0);
+  CHECK(render(closed) == "caf_rtm: connection_closed (4000, bye)");
+  CHECK(is(closed, errc::connection_closed));
+  CHECK_FALSE(is(caf::error{}, errc::connection_closed));
+}
+
+TEST_CASE("ping payloads", "[units][ping]") {
+  uint64_t session = 0;
+  uint64_t n = 0;
+  REQUIRE(parse_ping_payload(ping_payload(3, 17), session, n));
+  CHECK(session == 3);
+  CHECK(n == 17);
+  CHECK_FALSE(parse_ping_payload("3:17", session, n));
+  CHECK_FALSE(parse_ping_payload("caf-rtm:3:", session, n));
+  CHECK_FALSE(parse_ping_payload("caf-rtm:x:1", session, n));
+}
+
+TEST_CASE("config validation", "[units][config]") {
+  client_config cfg;
+  CHECK(cfg.validate()); // no token
+  cfg.token = "xoxb-1";
+  CHECK_FALSE(cfg.validate());
+  cfg.base_url = "ftp://x/";
+  CHECK(is(cfg.validate(), errc::invalid_url));
+  cfg.base_url = "http://127.0.0.1:1/api/";
+  cfg.ping_interval = caf::timespan{0};
+  CHECK(is(cfg.validate(), errc::invalid_config));
+  cfg.ping_interval = 5s;
+  CHECK(cfg.effective_pong_timeout() == caf::timespan{5s});
+  cfg.pong_timeout = 2s;
+  CHECK(cfg.effective_pong_timeout() == caf::timespan{2s});
+}
+
+namespace {
+
+struct options_config : caf::actor_system_config {
+  options_config() {
+    configure(*this, custom_options_);
+  }
+};
+
+} // namespace
+
+TEST_CASE("options come from CAF's config (command line)", "[units][config]") {
+  options_config cfg;
+  std::vector<std::string> args{"--caf-rtm.token=xoxb-cli",
+                                "--caf-rtm.ping-interval=250ms",
+                                "--caf-rtm.rtm-pings",
+                                "--caf-rtm.concurrency=3",
+                                "--caf-rtm.send-rate=2.5",
+                                "--caf-rtm.reconnect-max-attempts=7"};
+  auto err = cfg.parse(args);
+  REQUIRE_FALSE(err);
+  auto x = client_config::from(cfg);
+  CHECK(x.token == "xoxb-cli");
+  CHECK(x.ping_interval == caf::timespan{250ms});
+  CHECK(x.pings == ping_mode::rtm);
+  CHECK(x.auto_reconnect); // untouched default
+  CHECK(x.concurrency == 3);
+  CHECK(x.send_rate == Approx(2.5));
+  CHECK(x.reconnect.max_attempts == 7);
+  CHECK(x.base_url == "https://slack.com/api/"); // untouched default
+}
+
+TEST_CASE("options come from a CAF config file", "[units][config]") {
+  options_config cfg;
+  auto path = std::string{"caf-rtm-units-test.conf"};
+  {
+    std::ofstream out{path};
+    out << "caf-rtm {\n  auto-reconnect = false\n  base-url = \"http://x/\"\n"
+        << "  ack-timeout = 3s\n}\n";
+  }
+  auto err = cfg.parse(std::vector<std::string>{"--config-file=" + path});
+  std::remove(path.c_str());
+  REQUIRE_FALSE(err);
+  auto x = client_config::from(cfg);
+  CHECK_FALSE(x.auto_reconnect);
+  CHECK(x.base_url == "http://x/");
+  CHECK(x.ack_timeout == caf::timespan{3s});
+}
+
+namespace {
+
+template <class T>
+T roundtrip(caf::actor_system& sys, T x) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  REQUIRE_FALSE(sink(x));
+  T y;
+  caf::binary_deserializer source{sys, buf};
+  REQUIRE_FALSE(source(y));
+  return y;
+}
+
+} // namespace
+
+TEST_CASE("every message type survives serialization", "[units][serialize]") {
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  caf::actor_system sys{cfg};
+  auto ev = roundtrip(sys, event::parse(R"({"type":"message","channel":"C1"})",
+                                        4));
+  REQUIRE(ev);
+  CHECK(ev.channel() == "C1");
+  CHECK(ev.session() == 4);
+  CHECK_FALSE(roundtrip(sys, event{}));
+  json_object obj;
+  obj.value["type"] = "message";
+  obj.value["n"] = 3;
+  CHECK(roundtrip(sys, obj).value == obj.value);
+  client_status st;
+  st.state = "connected";
+  st.events_received = 42;
+  st.last_rtt = 3ms;
+  auto st2 = roundtrip(sys, st);
+  CHECK(st2.state == "connected");
+  CHECK(st2.events_received == 42);
+  CHECK(st2.last_rtt == caf::timespan{3ms});
+  disconnected d{3, make_error(errc::dead_link), 0};
+  auto d2 = roundtrip(sys, d);
+  CHECK(d2.session == 3);
+  CHECK(is(d2.cause, errc::dead_link));
+  auto ack = roundtrip(sys, send_ack{5, "1.1", "hi"});
+  CHECK(ack.id == 5);
+  CHECK(ack.text == "hi");
+  event_batch batch{9, {ev, ev}, 1, 2, 3};
+  auto batch2 = roundtrip(sys, batch);
+  CHECK(batch2.events.size() == 2);
+  CHECK(batch2.not_object == 2);
+  CHECK(roundtrip(sys, identity{"U1", "u", "T1", "t", "B1", "x"}).bot_id
+        == "B1");
+}
