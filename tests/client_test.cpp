@@ -53,8 +53,8 @@ struct client_fixture : system_fixture {
   }
 
   client_status status(const client_actor& hdl) {
-    auto st = request<client_status>(*self, hdl, caf::timespan{5s},
-                                     status_atom_v);
+    auto st =
+        request<client_status>(*self, hdl, caf::timespan{5s}, status_atom_v);
     if (!st)
       throw std::runtime_error("status failed");
     return *st;
@@ -62,8 +62,9 @@ struct client_fixture : system_fixture {
 };
 
 std::string message(int n, std::string channel = "C1") {
-  return R"({"type":"message","channel":")" + channel + R"(","user":"U1","text":"m)"
-         + std::to_string(n) + R"(","ts":")" + std::to_string(n) + R"(.0"})";
+  return R"({"type":"message","channel":")" + channel +
+         R"(","user":"U1","text":"m)" + std::to_string(n) + R"(","ts":")" +
+         std::to_string(n) + R"(.0"})";
 }
 
 // The numbers of the "mN" texts of the message events received.
@@ -76,8 +77,8 @@ std::vector<int> texts(const std::vector<event>& events) {
     if (t == nullptr || !t->is_string())
       continue;
     std::string text{t->get_string()};
-    if (text.size() > 1 && text[0] == 'm'
-        && text.find_first_not_of("0123456789", 1) == std::string::npos)
+    if (text.size() > 1 && text[0] == 'm' &&
+        text.find_first_not_of("0123456789", 1) == std::string::npos)
       result.push_back(std::stoi(text.substr(1)));
   }
   return result;
@@ -93,14 +94,14 @@ std::vector<int> range(int first, int last) {
 double cpu_seconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
-         + static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec)
-             / 1e6;
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 } // namespace
 
-// -- connecting and receiving ---------------------------------------------------
+// -- connecting and receiving
+// ---------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture, "connect, receive events in order",
                  "[client]") {
@@ -124,13 +125,12 @@ TEST_CASE_METHOD(client_fixture, "connect, receive events in order",
   // auth.test once, rtm.connect once, the token as Bearer.
   CHECK(srv.requests("auth.test").size() == 1);
   REQUIRE(srv.requests("rtm.connect").size() == 1);
-  CHECK(srv.requests("rtm.connect")[0].headers["authorization"]
-        == "Bearer xoxb-test-token");
+  CHECK(srv.requests("rtm.connect")[0].headers["authorization"] ==
+        "Bearer xoxb-test-token");
   close_client(*this, c.hdl);
 }
 
-TEST_CASE_METHOD(client_fixture, "a user token filters nothing",
-                 "[client]") {
+TEST_CASE_METHOD(client_fixture, "a user token filters nothing", "[client]") {
   fake_slack_options opts;
   opts.bot_id = "";
   opts.token = "xoxp-user";
@@ -180,10 +180,12 @@ TEST_CASE_METHOD(client_fixture, "odd frames are counted and skipped",
   close_client(*this, c.hdl);
 }
 
-// -- reconnect triggers ---------------------------------------------------------
+// -- reconnect triggers
+// ---------------------------------------------------------
 
-TEST_CASE_METHOD(client_fixture, "goodbye: make-before-break, nothing lost or "
-                                 "duplicated",
+TEST_CASE_METHOD(client_fixture,
+                 "goodbye: make-before-break, nothing lost or "
+                 "duplicated",
                  "[client][reconnect]") {
   fake_slack srv;
   auto c = connect_client(*this, config(srv));
@@ -308,9 +310,9 @@ TEST_CASE_METHOD(client_fixture, "an expired URL error reconnects",
                  "[client][reconnect]") {
   fake_slack srv;
   srv.script("rtm.connect",
-             http_response::ok(R"("url":"ws://127.0.0.1:)"
-                               + std::to_string(srv.port())
-                               + R"(/ws/expired","self":{"id":"U0BOT"})"));
+             http_response::ok(R"("url":"ws://127.0.0.1:)" +
+                               std::to_string(srv.port()) +
+                               R"(/ws/expired","self":{"id":"U0BOT"})"));
   auto cfg = config(srv);
   auto c = connect_client(*this, cfg, {"*"}, false);
   REQUIRE(c.rec->wait_lifecycle("connected:", 1));
@@ -322,8 +324,9 @@ TEST_CASE_METHOD(client_fixture, "an expired URL error reconnects",
   close_client(*this, c.hdl);
 }
 
-TEST_CASE_METHOD(client_fixture, "team migration reconnects with backoff while "
-                                 "rtm.connect says migration_in_progress",
+TEST_CASE_METHOD(client_fixture,
+                 "team migration reconnects with backoff while "
+                 "rtm.connect says migration_in_progress",
                  "[client][reconnect]") {
   fake_slack srv;
   auto cfg = config(srv);
@@ -357,12 +360,10 @@ TEST_CASE_METHOD(client_fixture, "failed attempts back off within bounds",
   for (auto& x : lc)
     if (x.rfind("connecting", 0) == 0 || x.rfind("reconnecting", 0) == 0)
       steps.push_back(x);
-  CHECK(steps
-        == std::vector<std::string>{"connecting:1", "reconnecting:2",
-                                    "connecting:2", "reconnecting:3",
-                                    "connecting:3", "reconnecting:4",
-                                    "connecting:4", "reconnecting:5",
-                                    "connecting:5"});
+  CHECK(steps == std::vector<std::string>{
+                     "connecting:1", "reconnecting:2", "connecting:2",
+                     "reconnecting:3", "connecting:3", "reconnecting:4",
+                     "connecting:4", "reconnecting:5", "connecting:5"});
   auto reqs = srv.requests("rtm.connect");
   // Full jitter may pick 0, but never more than the cap (80 ms) plus the
   // time an attempt takes.
@@ -380,8 +381,8 @@ TEST_CASE_METHOD(client_fixture, "a fatal error stops with one rtm.connect",
   std::this_thread::sleep_for(300ms);
   CHECK(srv.requests("rtm.connect").size() == 1);
   CHECK(c.rec->lifecycle_count("fatal:") == 1);
-  auto again = request<connected>(*self, c.hdl, caf::timespan{5s},
-                                  connect_atom_v);
+  auto again =
+      request<connected>(*self, c.hdl, caf::timespan{5s}, connect_atom_v);
   REQUIRE_FALSE(again);
   CHECK(slack_error_code(again.error()) == "not_allowed_token_type");
   CHECK(status(c.hdl).state == "failed");
@@ -391,8 +392,8 @@ TEST_CASE_METHOD(client_fixture, "a fatal error stops with one rtm.connect",
   close_client(*this, c.hdl);
 }
 
-TEST_CASE_METHOD(client_fixture, "invalid_auth fails connect without rtm.connect",
-                 "[client]") {
+TEST_CASE_METHOD(client_fixture,
+                 "invalid_auth fails connect without rtm.connect", "[client]") {
   fake_slack srv;
   auto cfg = config(srv);
   cfg.token = "xoxb-revoked";
@@ -442,16 +443,18 @@ TEST_CASE_METHOD(client_fixture, "disconnect starts a fresh session",
                  "[client]") {
   fake_slack srv;
   auto c = connect_client(*this, config(srv));
-  auto ok = request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
-                                  disconnect_atom_v);
+  auto ok =
+      request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s}, disconnect_atom_v);
   REQUIRE(ok);
   REQUIRE(session(srv, 0)->wait_ended(5s));
-  CHECK(session(srv, 0)->close_code_received() == std::optional<uint16_t>{1000});
+  CHECK(session(srv, 0)->close_code_received() ==
+        std::optional<uint16_t>{1000});
   REQUIRE(c.rec->wait_lifecycle("connected:2", 1));
   close_client(*this, c.hdl);
 }
 
-// -- closing and resources --------------------------------------------------------
+// -- closing and resources
+// --------------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture, "close leaves no actor, socket or thread",
                  "[client][close]") {
@@ -477,7 +480,8 @@ TEST_CASE_METHOD(client_fixture, "close leaves no actor, socket or thread",
   sys.reset();
 }
 
-TEST_CASE_METHOD(client_fixture, "close stops reconnecting", "[client][close]") {
+TEST_CASE_METHOD(client_fixture, "close stops reconnecting",
+                 "[client][close]") {
   fake_slack srv;
   auto cfg = config(srv);
   auto c = connect_client(*this, cfg);
@@ -491,7 +495,8 @@ TEST_CASE_METHOD(client_fixture, "close stops reconnecting", "[client][close]") 
   CHECK(srv.open_sessions() == 0);
 }
 
-// -- throughput and ordering -------------------------------------------------------
+// -- throughput and ordering
+// -------------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture, "100,000 flooded events arrive once, in order",
                  "[client][flood]") {
@@ -499,23 +504,23 @@ TEST_CASE_METHOD(client_fixture, "100,000 flooded events arrive once, in order",
   auto c = connect_client(*this, config(srv), {"hello"});
   auto counter = std::make_shared<std::atomic<int64_t>>(0);
   auto disorder = std::make_shared<std::atomic<int64_t>>(0);
-  auto counting = track(sys->spawn([counter, disorder](caf::event_based_actor*)
-                               -> caf::behavior {
-    return {[counter, disorder](const event& ev) {
-      auto n = std::stoll(std::string{ev.ts()});
-      if (n != counter->load() + 1)
-        ++*disorder;
-      counter->store(n);
-    }};
-  }));
+  auto counting = track(spawn_fn(
+      *sys, [counter, disorder](caf::event_based_actor*) -> caf::behavior {
+        return {[counter, disorder](const event& ev) {
+          auto n = std::stoll(std::string{ev.ts()});
+          if (n != counter->load() + 1)
+            ++*disorder;
+          counter->store(n);
+        }};
+      }));
   REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
                                 subscribe_atom_v, counting,
                                 std::vector<std::string>{"message"}));
   constexpr size_t n = 100000;
   auto s = session(srv, 0);
   s->flood(n, [](size_t i, int64_t) {
-    return R"({"type":"message","channel":"C1","text":"flood","ts":")"
-           + std::to_string(i + 1) + "\"}";
+    return R"({"type":"message","channel":"C1","text":"flood","ts":")" +
+           std::to_string(i + 1) + "\"}";
   });
   REQUIRE(eventually([&] { return counter->load() == int64_t{n}; }, 60s));
   CHECK(disorder->load() == 0);
@@ -526,8 +531,9 @@ TEST_CASE_METHOD(client_fixture, "100,000 flooded events arrive once, in order",
   close_client(*this, c.hdl);
 }
 
-TEST_CASE_METHOD(client_fixture, "callbacks: per-channel order, throwing "
-                                 "callbacks lose nothing",
+TEST_CASE_METHOD(client_fixture,
+                 "callbacks: per-channel order, throwing "
+                 "callbacks lose nothing",
                  "[client][callbacks]") {
   fake_slack srv;
   auto cfg = config(srv);
@@ -545,7 +551,8 @@ TEST_CASE_METHOD(client_fixture, "callbacks: per-channel order, throwing "
   callback_listener ordered{{"message"}, [data](const event& ev) {
                               std::lock_guard<std::mutex> guard{data->mtx};
                               auto n = std::stoi(std::string{ev.ts()});
-                              auto& last = data->last[std::string{ev.channel()}];
+                              auto& last =
+                                  data->last[std::string{ev.channel()}];
                               if (n <= last)
                                 ++data->disorder;
                               last = n;
@@ -553,8 +560,8 @@ TEST_CASE_METHOD(client_fixture, "callbacks: per-channel order, throwing "
                               data->threads.insert(std::this_thread::get_id());
                             }};
   callback_listener throwing{{"*"}, [thrown](const event& ev) {
-                               if (ev.type() == "message"
-                                   && std::stoi(std::string{ev.ts()}) % 10 == 0) {
+                               if (ev.type() == "message" &&
+                                   std::stoi(std::string{ev.ts()}) % 10 == 0) {
                                  ++*thrown;
                                  throw std::runtime_error("listener bug");
                                }
@@ -565,8 +572,8 @@ TEST_CASE_METHOD(client_fixture, "callbacks: per-channel order, throwing "
                             ordered));
   constexpr size_t n = 4000;
   session(srv, 0)->flood(n, [](size_t i, int64_t) {
-    return R"({"type":"message","channel":"C)" + std::to_string(i % 8)
-           + R"(","ts":")" + std::to_string(i + 1) + "\"}";
+    return R"({"type":"message","channel":"C)" + std::to_string(i % 8) +
+           R"(","ts":")" + std::to_string(i + 1) + "\"}";
   });
   REQUIRE(eventually([&] {
     std::lock_guard<std::mutex> guard{data->mtx};
@@ -580,9 +587,11 @@ TEST_CASE_METHOD(client_fixture, "callbacks: per-channel order, throwing "
   close_client(*this, c.hdl);
 }
 
-// -- sending --------------------------------------------------------------------
+// -- sending
+// --------------------------------------------------------------------
 
-TEST_CASE_METHOD(client_fixture, "send: ids, acks and echoes", "[client][send]") {
+TEST_CASE_METHOD(client_fixture, "send: ids, acks and echoes",
+                 "[client][send]") {
   fake_slack_options opts;
   opts.echo_messages = true;
   fake_slack srv{opts};
@@ -619,21 +628,21 @@ TEST_CASE_METHOD(client_fixture, "acks matched out of order; error acks",
   std::mutex mtx;
   std::map<std::string, std::string> results;
   for (auto text : {"a", "b", "c"}) {
-    sys->spawn([&, text, hdl = c.hdl](caf::event_based_actor* a) {
+    spawn_fn(*sys, [&, text, hdl = c.hdl](caf::event_based_actor* a) {
       json_object msg;
       msg.value["type"] = "message";
       msg.value["channel"] = "C1";
       msg.value["text"] = text;
       a->request(hdl, caf::timespan{20s}, send_atom_v, std::move(msg))
-        .then(
-          [&, text](send_ack& x) {
-            std::lock_guard<std::mutex> guard{mtx};
-            results[text] = "ok:" + x.ts;
-          },
-          [&, text](caf::error& err) {
-            std::lock_guard<std::mutex> guard{mtx};
-            results[text] = "error:" + code_of(err);
-          });
+          .then(
+              [&, text](send_ack& x) {
+                std::lock_guard<std::mutex> guard{mtx};
+                results[text] = "ok:" + x.ts;
+              },
+              [&, text](caf::error& err) {
+                std::lock_guard<std::mutex> guard{mtx};
+                results[text] = "error:" + code_of(err);
+              });
     });
   }
   REQUIRE(s->wait_received(3, 5s));
@@ -669,8 +678,9 @@ TEST_CASE_METHOD(client_fixture, "ack timeout", "[client][send]") {
   close_client(*this, c.hdl);
 }
 
-TEST_CASE_METHOD(client_fixture, "sends queued while reconnecting go out after "
-                                 "hello",
+TEST_CASE_METHOD(client_fixture,
+                 "sends queued while reconnecting go out after "
+                 "hello",
                  "[client][send]") {
   fake_slack srv;
   auto c = connect_client(*this, config(srv));
@@ -683,21 +693,21 @@ TEST_CASE_METHOD(client_fixture, "sends queued while reconnecting go out after "
   std::mutex mtx;
   std::vector<std::string> results;
   for (int i = 0; i < 3; ++i) {
-    sys->spawn([&, i, hdl = c.hdl](caf::event_based_actor* a) {
+    spawn_fn(*sys, [&, i, hdl = c.hdl](caf::event_based_actor* a) {
       json_object msg;
       msg.value["type"] = "message";
       msg.value["channel"] = "C1";
       msg.value["text"] = "queued " + std::to_string(i);
       a->request(hdl, caf::timespan{20s}, send_atom_v, std::move(msg))
-        .then(
-          [&](send_ack&) {
-            std::lock_guard<std::mutex> guard{mtx};
-            results.push_back("ok");
-          },
-          [&](caf::error& err) {
-            std::lock_guard<std::mutex> guard{mtx};
-            results.push_back(code_of(err));
-          });
+          .then(
+              [&](send_ack&) {
+                std::lock_guard<std::mutex> guard{mtx};
+                results.push_back("ok");
+              },
+              [&](caf::error& err) {
+                std::lock_guard<std::mutex> guard{mtx};
+                results.push_back(code_of(err));
+              });
     });
   }
   REQUIRE(eventually([&] { return status(c.hdl).send_queue == 3; }));
@@ -711,8 +721,9 @@ TEST_CASE_METHOD(client_fixture, "sends queued while reconnecting go out after "
   close_client(*this, c.hdl);
 }
 
-TEST_CASE_METHOD(client_fixture, "unacked sends of a dead session: the next "
-                                 "session's ack, else delivery_unknown",
+TEST_CASE_METHOD(client_fixture,
+                 "unacked sends of a dead session: the next "
+                 "session's ack, else delivery_unknown",
                  "[client][send]") {
   fake_slack_options opts;
   opts.acks = ack_policy::manual;
@@ -722,21 +733,21 @@ TEST_CASE_METHOD(client_fixture, "unacked sends of a dead session: the next "
   std::mutex mtx;
   std::map<std::string, std::string> results;
   for (auto text : {"acked later", "lost"}) {
-    sys->spawn([&, text, hdl = c.hdl](caf::event_based_actor* a) {
+    spawn_fn(*sys, [&, text, hdl = c.hdl](caf::event_based_actor* a) {
       json_object msg;
       msg.value["type"] = "message";
       msg.value["channel"] = "C1";
       msg.value["text"] = text;
       a->request(hdl, caf::timespan{30s}, send_atom_v, std::move(msg))
-        .then(
-          [&, text](send_ack& x) {
-            std::lock_guard<std::mutex> guard{mtx};
-            results[text] = "ok:" + x.ts;
-          },
-          [&, text](caf::error& err) {
-            std::lock_guard<std::mutex> guard{mtx};
-            results[text] = code_of(err);
-          });
+          .then(
+              [&, text](send_ack& x) {
+                std::lock_guard<std::mutex> guard{mtx};
+                results[text] = "ok:" + x.ts;
+              },
+              [&, text](caf::error& err) {
+                std::lock_guard<std::mutex> guard{mtx};
+                results[text] = code_of(err);
+              });
     });
   }
   REQUIRE(s0->wait_received(2, 5s));
@@ -769,13 +780,13 @@ TEST_CASE_METHOD(client_fixture, "the rate limiter spaces sends",
   auto c = connect_client(*this, cfg);
   std::atomic<int> done{0};
   for (int i = 0; i < 6; ++i) {
-    sys->spawn([&, i, hdl = c.hdl](caf::event_based_actor* a) {
+    spawn_fn(*sys, [&, i, hdl = c.hdl](caf::event_based_actor* a) {
       json_object msg;
       msg.value["type"] = "message";
       msg.value["channel"] = "C1";
       msg.value["text"] = std::to_string(i);
       a->request(hdl, caf::timespan{20s}, send_atom_v, std::move(msg))
-        .then([&](send_ack&) { ++done; }, [&](caf::error&) { ++done; });
+          .then([&](send_ack&) { ++done; }, [&](caf::error&) { ++done; });
     });
   }
   auto start = std::chrono::steady_clock::now();
@@ -786,8 +797,9 @@ TEST_CASE_METHOD(client_fixture, "the rate limiter spaces sends",
   close_client(*this, c.hdl);
 }
 
-TEST_CASE_METHOD(client_fixture, "oversized and invalid messages are refused "
-                                 "before sending",
+TEST_CASE_METHOD(client_fixture,
+                 "oversized and invalid messages are refused "
+                 "before sending",
                  "[client][send]") {
   fake_slack srv;
   auto c = connect_client(*this, config(srv));
@@ -796,7 +808,8 @@ TEST_CASE_METHOD(client_fixture, "oversized and invalid messages are refused "
   big.value["channel"] = "C1";
   big.value["text"] = "short";
   big.value["attachments"] = std::string(17 * 1024, 'x');
-  auto r1 = request<send_ack>(*self, c.hdl, caf::timespan{5s}, send_atom_v, big);
+  auto r1 =
+      request<send_ack>(*self, c.hdl, caf::timespan{5s}, send_atom_v, big);
   REQUIRE_FALSE(r1);
   CHECK(code_of(r1.error()) == "message_too_large");
   std::string long_text;
@@ -807,8 +820,8 @@ TEST_CASE_METHOD(client_fixture, "oversized and invalid messages are refused "
   CHECK(code_of(r2.error()) == "text_too_long");
   json_object untyped;
   untyped.value["text"] = "no type";
-  auto r3 = request<send_ack>(*self, c.hdl, caf::timespan{5s}, send_atom_v,
-                              untyped);
+  auto r3 =
+      request<send_ack>(*self, c.hdl, caf::timespan{5s}, send_atom_v, untyped);
   REQUIRE_FALSE(r3);
   CHECK(code_of(r3.error()) == "invalid_argument");
   std::string ok_text;
@@ -839,17 +852,17 @@ TEST_CASE_METHOD(client_fixture, "a full send queue refuses at once",
   auto c = connect_client(*this, cfg);
   std::atomic<int> failed{0};
   for (int i = 0; i < 4; ++i) {
-    sys->spawn([&, hdl = c.hdl](caf::event_based_actor* a) {
+    spawn_fn(*sys, [&, hdl = c.hdl](caf::event_based_actor* a) {
       json_object msg;
       msg.value["type"] = "message";
       msg.value["channel"] = "C1";
       msg.value["text"] = "x";
       a->request(hdl, caf::timespan{20s}, send_atom_v, std::move(msg))
-        .then([](send_ack&) {},
-              [&](caf::error& err) {
-                if (code_of(err) == "send_queue_full")
-                  ++failed;
-              });
+          .then([](send_ack&) {},
+                [&](caf::error& err) {
+                  if (code_of(err) == "send_queue_full")
+                    ++failed;
+                });
     });
   }
   // One goes out, two wait, one is refused.
@@ -872,8 +885,8 @@ TEST_CASE_METHOD(client_fixture, "typing indicators and RTM pings",
   CHECK(*t1);
   CHECK_FALSE(*t2); // within 3 s of the previous one
   CHECK(*t3);
-  auto rtt = request<caf::timespan>(*self, c.hdl, caf::timespan{5s},
-                                    ping_atom_v);
+  auto rtt =
+      request<caf::timespan>(*self, c.hdl, caf::timespan{5s}, ping_atom_v);
   REQUIRE(rtt);
   CHECK(*rtt > caf::timespan{0});
   auto frames = session(srv, 0)->received();
@@ -883,10 +896,12 @@ TEST_CASE_METHOD(client_fixture, "typing indicators and RTM pings",
   close_client(*this, c.hdl);
 }
 
-// -- hostile frames ---------------------------------------------------------------
+// -- hostile frames
+// ---------------------------------------------------------------
 
-TEST_CASE_METHOD(client_fixture, "an oversized frame closes with 1009 without "
-                                 "allocating it",
+TEST_CASE_METHOD(client_fixture,
+                 "an oversized frame closes with 1009 without "
+                 "allocating it",
                  "[client][frames]") {
   fake_slack srv;
   auto cfg = config(srv);
@@ -920,7 +935,8 @@ TEST_CASE_METHOD(client_fixture, "a masked server frame ends the session",
   close_client(*this, c.hdl);
 }
 
-// -- scale --------------------------------------------------------------------------
+// -- scale
+// --------------------------------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture, "200 clients in one actor system",
                  "[client][scale]") {

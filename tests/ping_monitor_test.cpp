@@ -29,28 +29,30 @@ struct observed {
 
 connection_actor::behavior_type fake_connection(std::shared_ptr<observed> obs) {
   return {
-    [](send_atom, std::string&) {},
-    [obs](ping_atom, std::string& payload) { obs->pings.push_back(payload); },
-    [obs](dead_link_atom) { ++obs->dead_links; },
-    [](close_atom, uint16_t) {},
-    [](opened_atom) {},
-    [](frame_batch&) {},
-    [](pong_atom, std::string&) {},
-    [](closed_atom, caf::error&) {},
-    [](timeout_atom) {},
+      [](send_atom, std::string&) {},
+      [obs](ping_atom, std::string& payload) { obs->pings.push_back(payload); },
+      [obs](dead_link_atom) { ++obs->dead_links; },
+      [](close_atom, uint16_t) {},
+      [](opened_atom) {},
+      [](frame_batch&) {},
+      [](pong_atom, std::string&) {},
+      [](closed_atom, caf::error&) {},
+      [](timeout_atom) {},
   };
 }
 
 supervisor_actor::behavior_type fake_supervisor(std::shared_ptr<observed> obs) {
   return {
-    [](connect_atom) -> connected { return {}; },
-    [](disconnect_atom) { return caf::ok_atom_v; },
-    [](close_atom) { return caf::ok_atom_v; },
-    [](status_atom) -> client_status { return {}; },
-    [](hello_atom, uint64_t) {},
-    [](goodbye_atom, uint64_t, std::string&) {},
-    [obs](rtt_atom, uint64_t, caf::timespan rtt) { obs->rtts.push_back(rtt); },
-    [](retry_atom, uint64_t) {},
+      [](connect_atom) -> connected { return {}; },
+      [](disconnect_atom) { return caf::ok_atom_v; },
+      [](close_atom) { return caf::ok_atom_v; },
+      [](status_atom) -> client_status { return {}; },
+      [](hello_atom, uint64_t) {},
+      [](goodbye_atom, uint64_t, std::string&) {},
+      [obs](rtt_atom, uint64_t, caf::timespan rtt) {
+        obs->rtts.push_back(rtt);
+      },
+      [](retry_atom, uint64_t) {},
   };
 }
 
@@ -122,9 +124,9 @@ TEST_CASE_METHOD(deterministic_fixture,
   CHECK(obs->rtts.front() == caf::timespan{300ms});
 }
 
-TEST_CASE_METHOD(deterministic_fixture,
-                 "a link dying after a pong is caught within interval + timeout",
-                 "[ping]") {
+TEST_CASE_METHOD(
+    deterministic_fixture,
+    "a link dying after a pong is caught within interval + timeout", "[ping]") {
   auto m = start(5s, 3s);
   caf::anon_send(m, pong_atom_v, obs->pings.back());
   sched->run();
@@ -141,7 +143,7 @@ TEST_CASE_METHOD(deterministic_fixture,
                  "pongs of another session or unknown pings do not count",
                  "[ping]") {
   auto m = start(10s, 2s);
-  caf::anon_send(m, pong_atom_v, ping_payload(8, 1)); // another session
+  caf::anon_send(m, pong_atom_v, ping_payload(8, 1));  // another session
   caf::anon_send(m, pong_atom_v, ping_payload(7, 99)); // no such ping
   caf::anon_send(m, pong_atom_v, std::string{"garbage"});
   sched->run();
@@ -150,8 +152,8 @@ TEST_CASE_METHOD(deterministic_fixture,
   CHECK(obs->rtts.empty());
 }
 
-TEST_CASE_METHOD(deterministic_fixture,
-                 "the monitor ends with its connection", "[ping]") {
+TEST_CASE_METHOD(deterministic_fixture, "the monitor ends with its connection",
+                 "[ping]") {
   auto m = start(1s, 1s);
   auto before = sys->registry().running();
   caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);

@@ -96,29 +96,29 @@ bool recorder::wait_lifecycle(const std::string& prefix, size_t n,
 }
 
 caf::actor spawn_recorder(caf::actor_system& sys, recorder_ptr rec) {
-  return sys.spawn([rec](caf::event_based_actor*) -> caf::behavior {
+  return spawn_fn(sys, [rec](caf::event_based_actor*) -> caf::behavior {
     return {
-      [rec](const event& ev) { rec->add_event(ev); },
-      [rec](const connecting& x) {
-        rec->add_lifecycle("connecting:" + std::to_string(x.attempt));
-      },
-      [rec](const connected& x) {
-        rec->add_lifecycle("connected:" + std::to_string(x.session));
-      },
-      [rec](const disconnected& x) {
-        rec->add_lifecycle("disconnected:" + std::to_string(x.session) + ":"
-                           + code_of(x.cause) + ":"
-                           + std::to_string(x.close_code));
-      },
-      [rec](const reconnecting& x) {
-        rec->add_lifecycle("reconnecting:" + std::to_string(x.attempt));
-      },
-      [rec](const error_event& x) {
-        rec->add_lifecycle("error:" + code_of(x.reason));
-      },
-      [rec](const fatal_event& x) {
-        rec->add_lifecycle("fatal:" + code_of(x.reason));
-      },
+        [rec](const event& ev) { rec->add_event(ev); },
+        [rec](const connecting& x) {
+          rec->add_lifecycle("connecting:" + std::to_string(x.attempt));
+        },
+        [rec](const connected& x) {
+          rec->add_lifecycle("connected:" + std::to_string(x.session));
+        },
+        [rec](const disconnected& x) {
+          rec->add_lifecycle("disconnected:" + std::to_string(x.session) + ":" +
+                             code_of(x.cause) + ":" +
+                             std::to_string(x.close_code));
+        },
+        [rec](const reconnecting& x) {
+          rec->add_lifecycle("reconnecting:" + std::to_string(x.attempt));
+        },
+        [rec](const error_event& x) {
+          rec->add_lifecycle("error:" + code_of(x.reason));
+        },
+        [rec](const fatal_event& x) {
+          rec->add_lifecycle("fatal:" + code_of(x.reason));
+        },
     };
   });
 }
@@ -141,16 +141,16 @@ connected_client connect_client(system_fixture& fx, const client_config& cfg,
                              result.listener);
   if (!ok)
     throw std::runtime_error("subscribe failed: " + render(ok.error()));
-  auto up = request<connected>(self, result.hdl, caf::timespan{20s},
-                               connect_atom_v);
+  auto up =
+      request<connected>(self, result.hdl, caf::timespan{20s}, connect_atom_v);
   if (expect_success && !up)
     throw std::runtime_error("connect failed: " + render(up.error()));
   return result;
 }
 
 void close_client(system_fixture& fx, const client_actor& hdl) {
-  auto ok = request<caf::ok_atom>(*fx.self, hdl, caf::timespan{20s},
-                                  close_atom_v);
+  auto ok =
+      request<caf::ok_atom>(*fx.self, hdl, caf::timespan{20s}, close_atom_v);
   if (!ok)
     throw std::runtime_error("close failed: " + render(ok.error()));
 }

@@ -15,6 +15,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "caf/rtm/actors.hpp"
@@ -31,15 +32,14 @@ using namespace std::chrono_literals;
 class log_capture {
 public:
   log_capture()
-    : log_(std::make_shared<logger>(
-      log_level::debug, [this](log_level, const std::string& line) {
-        std::lock_guard<std::mutex> guard{mtx_};
-        // CAF_RTM_TEST_LOG=1 shows the client's log while a test runs.
-        if (std::getenv("CAF_RTM_TEST_LOG") != nullptr)
-          std::fprintf(stderr, "[log] %s\n", line.c_str());
-        lines_.push_back(line);
-      })) {
-  }
+      : log_(std::make_shared<logger>(
+            log_level::debug, [this](log_level, const std::string& line) {
+              std::lock_guard<std::mutex> guard{mtx_};
+              // CAF_RTM_TEST_LOG=1 shows the client's log while a test runs.
+              if (std::getenv("CAF_RTM_TEST_LOG") != nullptr)
+                std::fprintf(stderr, "[log] %s\n", line.c_str());
+              lines_.push_back(line);
+            })) {}
 
   logger_ptr get() const {
     return log_;
@@ -103,9 +103,18 @@ caf::expected<T> request(caf::scoped_actor& self, const Handle& dest,
                          caf::timespan timeout, Ts&&... xs) {
   caf::expected<T> result{caf::error{}};
   self->request(dest, timeout, std::forward<Ts>(xs)...)
-    .receive([&](T& x) { result = std::move(x); },
-             [&](caf::error& err) { result = std::move(err); });
+      .receive([&](T& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
   return result;
+}
+
+/// Spawns an event-based actor running `f(self)`. The function travels as a
+/// spawn argument: CAF 0.17 dereferences a null argument tuple when a function
+/// is spawned without arguments (undefined behaviour, flagged by UBSan).
+template <class F>
+caf::actor spawn_fn(caf::actor_system& sys, F f) {
+  return sys.spawn([](caf::event_based_actor* self, F fn) { return fn(self); },
+                   std::move(f));
 }
 
 /// errc of a caf-rtm error, for readable assertions.

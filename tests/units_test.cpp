@@ -59,11 +59,12 @@ TEST_CASE("Retry-After as seconds or HTTP date", "[units][backoff]") {
   CHECK_FALSE(parse_retry_after(""));
   CHECK_FALSE(parse_retry_after("soon"));
   CHECK_FALSE(parse_retry_after("-3"));
-  auto now = std::chrono::system_clock::from_time_t(784111777); // 1994-11-06 08:49:37
-  CHECK(parse_retry_after("Sun, 06 Nov 1994 08:49:40 GMT", now)
-        == caf::timespan{3s});
-  CHECK(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now)
-        == caf::timespan{0});
+  auto now =
+      std::chrono::system_clock::from_time_t(784111777); // 1994-11-06 08:49:37
+  CHECK(parse_retry_after("Sun, 06 Nov 1994 08:49:40 GMT", now) ==
+        caf::timespan{3s});
+  CHECK(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now) ==
+        caf::timespan{0});
 }
 
 TEST_CASE("token bucket: burst, then the sustained rate", "[units][rate]") {
@@ -106,7 +107,8 @@ TEST_CASE("URLs: TLS by scheme, ports, targets", "[units][url]") {
   CHECK_FALSE(net::parse_endpoint("ftp://x/"));
   CHECK_FALSE(net::parse_endpoint("not a url"));
   CHECK(net::join_url("http://h/api", "auth.test") == "http://h/api/auth.test");
-  CHECK(net::join_url("http://h/api/", "auth.test") == "http://h/api/auth.test");
+  CHECK(net::join_url("http://h/api/", "auth.test") ==
+        "http://h/api/auth.test");
 }
 
 TEST_CASE("form encoding", "[units][url]") {
@@ -121,8 +123,7 @@ TEST_CASE("NO_PROXY matching", "[units][proxy]") {
   net::proxy_settings p;
   p.host = "proxy";
   p.port = "3128";
-  net::parse_no_proxy("localhost, .internal.example ,10.0.0.1:8080 *.corp",
-                      p);
+  net::parse_no_proxy("localhost, .internal.example ,10.0.0.1:8080 *.corp", p);
   CHECK_FALSE(p.applies_to("localhost"));
   CHECK_FALSE(p.applies_to("a.internal.example"));
   CHECK_FALSE(p.applies_to("internal.example"));
@@ -162,9 +163,9 @@ TEST_CASE("proxy settings from config and environment", "[units][proxy]") {
 
 TEST_CASE("events: fields, nested ids, acks", "[units][event]") {
   auto ev = event::parse(
-    R"({"type":"message","subtype":"bot_message","channel":"C1","user":"U1",)"
-    R"("bot_id":"B1","ts":"1.000200","text":"hi"})",
-    7);
+      R"({"type":"message","subtype":"bot_message","channel":"C1","user":"U1",)"
+      R"("bot_id":"B1","ts":"1.000200","text":"hi"})",
+      7);
   REQUIRE(ev);
   CHECK(ev.type() == "message");
   CHECK(ev.subtype() == "bot_message");
@@ -179,14 +180,14 @@ TEST_CASE("events: fields, nested ids, acks", "[units][event]") {
   CHECK(&copy.json() == &ev.json()); // shared, not copied
 
   auto created = event::parse(
-    R"({"type":"channel_created","channel":{"id":"C9","name":"x"},)"
-    R"("event_ts":"5.5","user":{"id":"U9"}})");
+      R"({"type":"channel_created","channel":{"id":"C9","name":"x"},)"
+      R"("event_ts":"5.5","user":{"id":"U9"}})");
   CHECK(created.channel() == "C9");
   CHECK(created.user() == "U9");
   CHECK(created.ts() == "5.5");
 
   auto reaction = event::parse(
-    R"({"type":"reaction_added","item":{"type":"message","channel":"C3"}})");
+      R"({"type":"reaction_added","item":{"type":"message","channel":"C3"}})");
   CHECK(reaction.channel() == "C3");
 
   auto ack = event::parse(R"({"ok":true,"reply_to":12,"ts":"1.1"})");
@@ -240,15 +241,16 @@ TEST_CASE("errors: classification and rendering", "[units][errc]") {
   CHECK(is_fatal(fatal));
   CHECK(slack_error_code(fatal) == "invalid_auth");
   CHECK(render(fatal) == "caf_rtm: slack_error (invalid_auth)");
-  CHECK_FALSE(is_fatal(make_error(errc::slack_error, std::string{"ratelimited"})));
+  CHECK_FALSE(
+      is_fatal(make_error(errc::slack_error, std::string{"ratelimited"})));
   CHECK(is_transient_slack_error("migration_in_progress"));
   CHECK_FALSE(is_fatal(make_error(errc::connect_failed, std::string{"x"})));
   CHECK(is_fatal(make_error(errc::tls_error,
                             std::string{"certificate verify failed: x"})));
-  CHECK_FALSE(is_fatal(make_error(errc::tls_error,
-                                  std::string{"handshake: short read"})));
-  auto closed = make_error(errc::connection_closed, uint16_t{4000},
-                           std::string{"bye"});
+  CHECK_FALSE(is_fatal(
+      make_error(errc::tls_error, std::string{"handshake: short read"})));
+  auto closed =
+      make_error(errc::connection_closed, uint16_t{4000}, std::string{"bye"});
   CHECK(close_code(closed) == 4000);
   CHECK(close_code(fatal) == 0);
   CHECK(render(closed) == "caf_rtm: connection_closed (4000, bye)");
@@ -295,12 +297,10 @@ struct options_config : caf::actor_system_config {
 
 TEST_CASE("options come from CAF's config (command line)", "[units][config]") {
   options_config cfg;
-  std::vector<std::string> args{"--caf-rtm.token=xoxb-cli",
-                                "--caf-rtm.ping-interval=250ms",
-                                "--caf-rtm.rtm-pings",
-                                "--caf-rtm.concurrency=3",
-                                "--caf-rtm.send-rate=2.5",
-                                "--caf-rtm.reconnect-max-attempts=7"};
+  std::vector<std::string> args{
+      "--caf-rtm.token=xoxb-cli", "--caf-rtm.ping-interval=250ms",
+      "--caf-rtm.rtm-pings",      "--caf-rtm.concurrency=3",
+      "--caf-rtm.send-rate=2.5",  "--caf-rtm.reconnect-max-attempts=7"};
   auto err = cfg.parse(args);
   REQUIRE_FALSE(err);
   auto x = client_config::from(cfg);
@@ -350,8 +350,8 @@ TEST_CASE("every message type survives serialization", "[units][serialize]") {
   caf::actor_system_config cfg;
   add_message_types(cfg);
   caf::actor_system sys{cfg};
-  auto ev = roundtrip(sys, event::parse(R"({"type":"message","channel":"C1"})",
-                                        4));
+  auto ev =
+      roundtrip(sys, event::parse(R"({"type":"message","channel":"C1"})", 4));
   REQUIRE(ev);
   CHECK(ev.channel() == "C1");
   CHECK(ev.session() == 4);
@@ -379,6 +379,6 @@ TEST_CASE("every message type survives serialization", "[units][serialize]") {
   auto batch2 = roundtrip(sys, batch);
   CHECK(batch2.events.size() == 2);
   CHECK(batch2.not_object == 2);
-  CHECK(roundtrip(sys, identity{"U1", "u", "T1", "t", "B1", "x"}).bot_id
-        == "B1");
+  CHECK(roundtrip(sys, identity{"U1", "u", "T1", "t", "B1", "x"}).bot_id ==
+        "B1");
 }

@@ -33,16 +33,16 @@ struct api_fixture : system_fixture {
   }
 
   void close(const web_api_actor& api) {
-    auto res = request<caf::ok_atom>(*self, api, caf::timespan{10s},
-                                     close_atom_v);
+    auto res =
+        request<caf::ok_atom>(*self, api, caf::timespan{10s}, close_atom_v);
     CHECK(res);
   }
 
   log_capture logs;
 };
 
-fake_slack_options tls_options(std::vector<std::string> names = {
-                                 "localhost", "127.0.0.1"}) {
+fake_slack_options tls_options(std::vector<std::string> names = {"localhost",
+                                                                 "127.0.0.1"}) {
   fake_slack_options opts;
   opts.tls = true;
   opts.cert_names = std::move(names);
@@ -51,8 +51,7 @@ fake_slack_options tls_options(std::vector<std::string> names = {
 
 } // namespace
 
-TEST_CASE_METHOD(api_fixture, "auth.test over plain HTTP",
-                 "[web_api]") {
+TEST_CASE_METHOD(api_fixture, "auth.test over plain HTTP", "[web_api]") {
   fake_slack srv;
   auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
   auto me = auth_test(api);
@@ -64,8 +63,7 @@ TEST_CASE_METHOD(api_fixture, "auth.test over plain HTTP",
   REQUIRE(reqs.size() == 1);
   CHECK(reqs[0].http_method == "POST");
   CHECK(reqs[0].headers["authorization"] == "Bearer xoxb-test-token");
-  CHECK(reqs[0].headers["content-type"]
-        == "application/x-www-form-urlencoded");
+  CHECK(reqs[0].headers["content-type"] == "application/x-www-form-urlencoded");
   CHECK_FALSE(reqs[0].tls);
   close(api);
 }
@@ -107,8 +105,8 @@ TEST_CASE_METHOD(api_fixture, "an unknown CA is rejected and not retried",
   auto me = auth_test(api);
   REQUIRE_FALSE(me);
   CHECK(code_of(me.error()) == "tls_error");
-  CHECK(render(me.error()).find("certificate verify failed")
-        != std::string::npos);
+  CHECK(render(me.error()).find("certificate verify failed") !=
+        std::string::npos);
   CHECK(is_fatal(me.error()));
   CHECK(srv.requests().empty());
   close(api);
@@ -201,7 +199,8 @@ TEST_CASE_METHOD(api_fixture, "5xx is retried with backoff up to the cap",
                  "[web_api][retry]") {
   fake_slack srv;
   for (int i = 0; i < 5; ++i)
-    srv.script("auth.test", http_response{503, {}, "unavailable", "text/plain"});
+    srv.script("auth.test",
+               http_response{503, {}, "unavailable", "text/plain"});
   auto cfg = config_for(srv, logs.get());
   cfg.api_retry = retry_policy{20ms, 100ms, 3};
   auto api = track(sys->spawn(web_api, cfg));
@@ -242,10 +241,12 @@ TEST_CASE_METHOD(api_fixture, "fatal Slack errors are not retried",
 TEST_CASE_METHOD(api_fixture, "malformed and non-JSON bodies are typed errors",
                  "[web_api]") {
   fake_slack srv;
-  srv.script("auth.test", http_response{200, {}, "{\"ok\": tru", "application/json"});
+  srv.script("auth.test",
+             http_response{200, {}, "{\"ok\": tru", "application/json"});
   srv.script("auth.test",
              http_response{200, {}, "<html>maintenance</html>", "text/html"});
-  srv.script("auth.test", http_response{200, {}, "[1,2,3]", "application/json"});
+  srv.script("auth.test",
+             http_response{200, {}, "[1,2,3]", "application/json"});
   auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
   for (int i = 0; i < 3; ++i) {
     auto me = auth_test(api);
@@ -328,17 +329,17 @@ TEST_CASE_METHOD(api_fixture, "calls go on while another waits for a retry",
     std::lock_guard<std::mutex> guard{mtx};
     order.push_back(std::move(what));
   };
-  sys->spawn([&](caf::event_based_actor* a) {
+  spawn_fn(*sys, [&](caf::event_based_actor* a) {
     a->request(api, caf::timespan{20s}, call_atom_v, std::string{"slow.method"},
                api_args{})
-      .then([&](json_object&) { record("slow"); },
-            [&](caf::error&) { record("slow failed"); });
+        .then([&](json_object&) { record("slow"); },
+              [&](caf::error&) { record("slow failed"); });
   });
   REQUIRE(srv.wait_requests("slow.method", 1, 5s));
-  sys->spawn([&](caf::event_based_actor* a) {
+  spawn_fn(*sys, [&](caf::event_based_actor* a) {
     a->request(api, caf::timespan{20s}, auth_test_atom_v)
-      .then([&](identity&) { record("auth"); },
-            [&](caf::error&) { record("auth failed"); });
+        .then([&](identity&) { record("auth"); },
+              [&](caf::error&) { record("auth failed"); });
   });
   REQUIRE(eventually([&] {
     std::lock_guard<std::mutex> guard{mtx};
@@ -448,8 +449,7 @@ TEST_CASE_METHOD(api_fixture, "the token appears in no log line or error",
     CHECK(text.find(cfg.token) == std::string::npos);
 }
 
-TEST_CASE_METHOD(api_fixture, "close cancels calls in flight",
-                 "[web_api]") {
+TEST_CASE_METHOD(api_fixture, "close cancels calls in flight", "[web_api]") {
   fake_slack srv;
   auto slow = http_response::ok(R"("user_id":"U1")");
   slow.delay = 5s;
@@ -457,17 +457,17 @@ TEST_CASE_METHOD(api_fixture, "close cancels calls in flight",
   auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
   std::mutex mtx;
   std::optional<caf::error> outcome;
-  sys->spawn([&](caf::event_based_actor* a) {
+  spawn_fn(*sys, [&](caf::event_based_actor* a) {
     a->request(api, caf::timespan{20s}, auth_test_atom_v)
-      .then(
-        [&](identity&) {
-          std::lock_guard<std::mutex> guard{mtx};
-          outcome = caf::error{};
-        },
-        [&](caf::error& err) {
-          std::lock_guard<std::mutex> guard{mtx};
-          outcome = err;
-        });
+        .then(
+            [&](identity&) {
+              std::lock_guard<std::mutex> guard{mtx};
+              outcome = caf::error{};
+            },
+            [&](caf::error& err) {
+              std::lock_guard<std::mutex> guard{mtx};
+              outcome = err;
+            });
   });
   REQUIRE(srv.wait_requests("auth.test", 1, 5s));
   auto start = std::chrono::steady_clock::now();

@@ -23,8 +23,8 @@ parse_retry_after(std::string_view value,
                   std::chrono::system_clock::time_point now) {
   while (!value.empty() && std::isspace(static_cast<unsigned char>(value[0])))
     value.remove_prefix(1);
-  while (!value.empty()
-         && std::isspace(static_cast<unsigned char>(value.back())))
+  while (!value.empty() &&
+         std::isspace(static_cast<unsigned char>(value.back())))
     value.remove_suffix(1);
   if (value.empty())
     return std::nullopt;

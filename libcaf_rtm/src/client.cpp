@@ -74,8 +74,8 @@ void fail_awaiting(self_ptr self, const caf::error& err) {
   auto& st = self->state;
   for (auto& [id, x] : st.acks)
     x.rp.deliver(make_error(errc::delivery_unknown,
-                            "message " + std::to_string(id)
-                              + " sent, no ack: " + render(err)));
+                            "message " + std::to_string(id) +
+                                " sent, no ack: " + render(err)));
   st.stats.messages_failed += st.acks.size();
   st.acks.clear();
   for (auto& [id, x] : st.pongs)
@@ -99,8 +99,8 @@ void pump(self_ptr self) {
     st.queue.pop_front();
     auto id = st.next_id++;
     self->send(st.conn, send_atom_v, with_id(id, msg.body));
-    st.acks.emplace(id, client_state::awaiting_ack{std::move(msg.rp),
-                                                   st.session, false});
+    st.acks.emplace(
+        id, client_state::awaiting_ack{std::move(msg.rp), st.session, false});
     ++st.stats.messages_sent;
     self->delayed_send(self, st.cfg->ack_timeout, timeout_atom_v, id);
   }
@@ -119,19 +119,19 @@ caf::result<send_ack> enqueue_message(self_ptr self, json_object& msg) {
   if (type == nullptr || !type->is_string())
     return make_error(errc::invalid_argument,
                       "an RTM message needs a string \"type\"");
-  if (auto* text = obj.if_contains("text"); text && text->is_string()
-                                             && utf8_chars(text->get_string())
-                                                  > max_text_chars)
-    return make_error(errc::text_too_long,
-                      "text over " + std::to_string(max_text_chars)
-                        + " characters");
+  if (auto* text = obj.if_contains("text");
+      text && text->is_string() &&
+      utf8_chars(text->get_string()) > max_text_chars)
+    return make_error(errc::text_too_long, "text over " +
+                                               std::to_string(max_text_chars) +
+                                               " characters");
   obj.erase("id"); // ids are the client's business
   auto body = json::serialize(obj);
   // Room for the id the client adds: `"id":<up to 19 digits>,`.
   if (body.size() + 26 > st.cfg->max_send_size)
     return make_error(errc::message_too_large,
-                      std::to_string(body.size()) + " bytes, limit "
-                        + std::to_string(st.cfg->max_send_size));
+                      std::to_string(body.size()) + " bytes, limit " +
+                          std::to_string(st.cfg->max_send_size));
   if (st.queue.size() >= st.cfg->send_queue_size)
     return make_error(errc::send_queue_full,
                       std::to_string(st.queue.size()) + " messages waiting");
@@ -219,8 +219,8 @@ void on_timeout(self_ptr self, int64_t id) {
     st.acks.erase(i);
     if (orphaned)
       rp.deliver(make_error(errc::delivery_unknown,
-                            "session ended before the ack of message "
-                              + std::to_string(id)));
+                            "session ended before the ack of message " +
+                                std::to_string(id)));
     else
       rp.deliver(make_error(errc::ack_timeout,
                             "no ack for message " + std::to_string(id)));
@@ -239,10 +239,9 @@ void deliver(self_ptr self, const event& ev) {
     if (subscribed_to(sub.types, type))
       caf::anon_send(sub.hdl, ev);
   if (!st.callbacks.empty()) {
-    auto wanted = std::any_of(st.callbacks.begin(), st.callbacks.end(),
-                              [type](const auto& cb) {
-                                return subscribed_to(cb.types, type);
-                              });
+    auto wanted = std::any_of(
+        st.callbacks.begin(), st.callbacks.end(),
+        [type](const auto& cb) { return subscribed_to(cb.types, type); });
     if (wanted)
       self->send(st.pool.pick(ev.channel()), ev);
   }
@@ -264,8 +263,8 @@ void on_batch(self_ptr self, event_batch& batch) {
       }
       if (auto i = st.pongs.find(*reply_to);
           i != st.pongs.end() && ev.type() == "pong") {
-        i->second.rp.deliver(std::chrono::duration_cast<caf::timespan>(
-          now - i->second.sent));
+        i->second.rp.deliver(
+            std::chrono::duration_cast<caf::timespan>(now - i->second.sent));
         st.pongs.erase(i);
         continue;
       }
@@ -276,8 +275,8 @@ void on_batch(self_ptr self, event_batch& batch) {
     }
     if (ev.type() == "goodbye" || ev.type() == "team_migration_started")
       st.overlap.begin(ev.session());
-    if (st.cfg->skip_own_events && !st.own_bot_id.empty()
-        && ev.bot_id() == st.own_bot_id) {
+    if (st.cfg->skip_own_events && !st.own_bot_id.empty() &&
+        ev.bot_id() == st.own_bot_id) {
       ++st.stats.events_own_skipped;
       continue;
     }
@@ -294,9 +293,9 @@ void on_session_up(self_ptr self, connected& info, connection_actor& conn) {
   // Acks of messages from a dead session come right after hello, or never.
   for (auto& [id, x] : st.acks)
     if (x.orphaned)
-      self->delayed_send(self, std::min<caf::timespan>(orphan_grace,
-                                                       st.cfg->ack_timeout),
-                         timeout_atom_v, id);
+      self->delayed_send(
+          self, std::min<caf::timespan>(orphan_grace, st.cfg->ack_timeout),
+          timeout_atom_v, id);
   tell_lifecycle(self, info);
   pump(self);
 }
@@ -339,13 +338,13 @@ caf::result<caf::ok_atom> start_close(self_ptr self) {
   fail_queue(self, make_error(errc::closed, "client closed"));
   // Sessions first (close frames), then the web-API caller (its sockets).
   self->request(st.supervisor, caf::infinite, close_atom_v)
-    .then(
-      [self](caf::ok_atom) {
-        self->request(self->state.api, caf::infinite, close_atom_v)
-          .then([self](caf::ok_atom) { finish_close(self); },
-                [self](caf::error&) { finish_close(self); });
-      },
-      [self](caf::error&) { finish_close(self); });
+      .then(
+          [self](caf::ok_atom) {
+            self->request(self->state.api, caf::infinite, close_atom_v)
+                .then([self](caf::ok_atom) { finish_close(self); },
+                      [self](caf::error&) { finish_close(self); });
+          },
+          [self](caf::error&) { finish_close(self); });
   return rp;
 }
 
@@ -361,177 +360,170 @@ client(client_actor::stateful_pointer<client_state> self, client_config cfg) {
   if (st.setup_error)
     CAF_RTM_LOG(st.log, error, "client", render(st.setup_error));
   st.cfg = std::make_shared<const client_config>(std::move(cfg));
-  st.bucket = std::make_unique<token_bucket>(st.cfg->send_rate,
-                                             st.cfg->send_burst,
-                                             self->clock().now());
+  st.bucket = std::make_unique<token_bucket>(
+      st.cfg->send_rate, st.cfg->send_burst, self->clock().now());
   st.api = self->spawn<caf::linked>(web_api, *st.cfg);
   st.supervisor = self->spawn<caf::linked>(
-    supervisor, st.cfg, caf::actor_cast<client_actor>(self), st.api);
+      supervisor, st.cfg, caf::actor_cast<client_actor>(self), st.api);
   // Subscribers that die leave the lists.
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     auto& subs = st.subscribers;
-    subs.erase(std::remove_if(subs.begin(), subs.end(),
-                              [&](const auto& x) {
-                                return x.hdl.address() == dm.source;
-                              }),
+    subs.erase(std::remove_if(
+                   subs.begin(), subs.end(),
+                   [&](const auto& x) { return x.hdl.address() == dm.source; }),
                subs.end());
     auto& lc = st.lifecycle_subscribers;
-    lc.erase(std::remove_if(lc.begin(), lc.end(),
-                            [&](const auto& x) {
-                              return x.address() == dm.source;
-                            }),
-             lc.end());
+    lc.erase(
+        std::remove_if(lc.begin(), lc.end(),
+                       [&](const auto& x) { return x.address() == dm.source; }),
+        lc.end());
   });
   return {
-    // -- public -------------------------------------------------------------
-    [self](connect_atom) -> caf::result<connected> {
-      auto& st = self->state;
-      if (st.setup_error)
-        return st.setup_error;
-      if (st.closing)
-        return make_error(errc::closed, "client is closed");
-      st.started = true;
-      return self->delegate(st.supervisor, connect_atom_v);
-    },
-    [self](subscribe_atom, caf::actor& hdl,
-           std::vector<std::string>& types) -> caf::result<caf::ok_atom> {
-      if (!hdl || types.empty())
-        return make_error(errc::invalid_argument,
-                          "subscribe needs an actor and event types");
-      auto& subs = self->state.subscribers;
-      auto i = std::find_if(subs.begin(), subs.end(),
-                            [&](const auto& x) { return x.hdl == hdl; });
-      if (i == subs.end()) {
-        self->monitor(hdl);
-        subs.push_back({std::move(hdl), std::move(types)});
-      } else {
-        i->types.insert(i->types.end(), types.begin(), types.end());
-      }
-      return caf::ok_atom_v;
-    },
-    [self](subscribe_atom, lifecycle_atom,
-           caf::actor& hdl) -> caf::result<caf::ok_atom> {
-      if (!hdl)
-        return make_error(errc::invalid_argument, "invalid actor handle");
-      auto& lc = self->state.lifecycle_subscribers;
-      if (std::find(lc.begin(), lc.end(), hdl) == lc.end()) {
-        self->monitor(hdl);
-        lc.push_back(std::move(hdl));
-      }
-      return caf::ok_atom_v;
-    },
-    [self](subscribe_atom,
-           callback_listener& listener) -> caf::result<uint64_t> {
-      auto& st = self->state;
-      if (!listener.fn || listener.types.empty())
-        return make_error(errc::invalid_argument,
-                          "a callback listener needs a function and types");
-      if (!st.pool.started())
-        st.pool.start(self, st.cfg->concurrency);
-      auto id = st.next_callback_id++;
-      st.callbacks.push_back({id, listener.types});
-      for (auto& worker : st.pool.workers())
-        self->send(worker, subscribe_atom_v, id, listener);
-      return id;
-    },
-    [self](unsubscribe_atom, const caf::actor& hdl) -> caf::ok_atom {
-      auto& st = self->state;
-      st.subscribers.erase(std::remove_if(st.subscribers.begin(),
-                                          st.subscribers.end(),
-                                          [&](const auto& x) {
-                                            return x.hdl == hdl;
-                                          }),
-                           st.subscribers.end());
-      st.lifecycle_subscribers.erase(
-        std::remove(st.lifecycle_subscribers.begin(),
-                    st.lifecycle_subscribers.end(), hdl),
-        st.lifecycle_subscribers.end());
-      return caf::ok_atom_v;
-    },
-    [self](unsubscribe_atom, uint64_t id) -> caf::ok_atom {
-      auto& st = self->state;
-      st.callbacks.erase(std::remove_if(st.callbacks.begin(),
-                                        st.callbacks.end(),
-                                        [id](const auto& x) {
-                                          return x.id == id;
-                                        }),
-                         st.callbacks.end());
-      for (auto& worker : st.pool.workers())
-        self->send(worker, unsubscribe_atom_v, id);
-      return caf::ok_atom_v;
-    },
-    [self](send_atom, json_object& msg) -> caf::result<send_ack> {
-      return enqueue_message(self, msg);
-    },
-    [self](typing_atom, const std::string& channel) -> bool {
-      return send_typing(self, channel);
-    },
-    [self](ping_atom) -> caf::result<caf::timespan> {
-      return send_rtm_ping(self);
-    },
-    [self](call_atom, std::string& method,
-           api_args& args) -> caf::result<json_object> {
-      return self->delegate(self->state.api, call_atom_v, std::move(method),
-                            std::move(args));
-    },
-    [self](disconnect_atom) -> caf::result<caf::ok_atom> {
-      return self->delegate(self->state.supervisor, disconnect_atom_v);
-    },
-    [self](close_atom) -> caf::result<caf::ok_atom> {
-      return start_close(self);
-    },
-    [self](status_atom) -> caf::result<client_status> {
-      auto rp = self->make_response_promise<client_status>();
-      self->request(self->state.supervisor, caf::infinite, status_atom_v)
-        .then(
-          [self, rp](client_status& sup) mutable {
-            auto result = self->state.stats;
-            result.state = std::move(sup.state);
-            result.session = sup.session;
-            result.sessions = sup.sessions;
-            result.last_rtt = sup.last_rtt;
-            result.send_queue = self->state.queue.size();
-            result.awaiting_ack = self->state.acks.size();
-            rp.deliver(std::move(result));
-          },
-          [self, rp](caf::error&) mutable {
-            auto result = self->state.stats;
-            result.state = "closed";
-            rp.deliver(std::move(result));
-          });
-      return rp;
-    },
-    // -- internal -----------------------------------------------------------
-    [self](event_batch& batch) { on_batch(self, batch); },
-    [self](identity& me) { self->state.own_bot_id = me.bot_id; },
-    [self](session_atom, connected& info, connection_actor& conn) {
-      on_session_up(self, info, conn);
-    },
-    [self](const connecting& msg) { tell_lifecycle(self, msg); },
-    [self](disconnected& msg) { on_session_down(self, msg); },
-    [self](const reconnecting& msg) { tell_lifecycle(self, msg); },
-    [self](const error_event& msg) {
-      auto& st = self->state;
-      if (is(msg.reason, errc::listener_failed)) {
-        ++st.stats.listener_errors;
-        CAF_RTM_LOG(st.log, warn, "client", msg.what, ": ",
-                    render(msg.reason));
-      }
-      tell_lifecycle(self, msg);
-    },
-    [self](const fatal_event& msg) {
-      auto& st = self->state;
-      st.fatal = msg.reason;
-      fail_queue(self, msg.reason);
-      fail_awaiting(self, msg.reason);
-      tell_lifecycle(self, msg);
-    },
-    [self](tick_atom) {
-      self->state.tick_scheduled = false;
-      pump(self);
-    },
-    [self](timeout_atom, int64_t id) { on_timeout(self, id); },
+      // -- public -------------------------------------------------------------
+      [self](connect_atom) -> caf::result<connected> {
+        auto& st = self->state;
+        if (st.setup_error)
+          return st.setup_error;
+        if (st.closing)
+          return make_error(errc::closed, "client is closed");
+        st.started = true;
+        return self->delegate(st.supervisor, connect_atom_v);
+      },
+      [self](subscribe_atom, caf::actor& hdl,
+             std::vector<std::string>& types) -> caf::result<caf::ok_atom> {
+        if (!hdl || types.empty())
+          return make_error(errc::invalid_argument,
+                            "subscribe needs an actor and event types");
+        auto& subs = self->state.subscribers;
+        auto i = std::find_if(subs.begin(), subs.end(),
+                              [&](const auto& x) { return x.hdl == hdl; });
+        if (i == subs.end()) {
+          self->monitor(hdl);
+          subs.push_back({std::move(hdl), std::move(types)});
+        } else {
+          i->types.insert(i->types.end(), types.begin(), types.end());
+        }
+        return caf::ok_atom_v;
+      },
+      [self](subscribe_atom, lifecycle_atom,
+             caf::actor& hdl) -> caf::result<caf::ok_atom> {
+        if (!hdl)
+          return make_error(errc::invalid_argument, "invalid actor handle");
+        auto& lc = self->state.lifecycle_subscribers;
+        if (std::find(lc.begin(), lc.end(), hdl) == lc.end()) {
+          self->monitor(hdl);
+          lc.push_back(std::move(hdl));
+        }
+        return caf::ok_atom_v;
+      },
+      [self](subscribe_atom,
+             callback_listener& listener) -> caf::result<uint64_t> {
+        auto& st = self->state;
+        if (!listener.fn || listener.types.empty())
+          return make_error(errc::invalid_argument,
+                            "a callback listener needs a function and types");
+        if (!st.pool.started())
+          st.pool.start(self, st.cfg->concurrency);
+        auto id = st.next_callback_id++;
+        st.callbacks.push_back({id, listener.types});
+        for (auto& worker : st.pool.workers())
+          self->send(worker, subscribe_atom_v, id, listener);
+        return id;
+      },
+      [self](unsubscribe_atom, const caf::actor& hdl) -> caf::ok_atom {
+        auto& st = self->state;
+        st.subscribers.erase(
+            std::remove_if(st.subscribers.begin(), st.subscribers.end(),
+                           [&](const auto& x) { return x.hdl == hdl; }),
+            st.subscribers.end());
+        st.lifecycle_subscribers.erase(
+            std::remove(st.lifecycle_subscribers.begin(),
+                        st.lifecycle_subscribers.end(), hdl),
+            st.lifecycle_subscribers.end());
+        return caf::ok_atom_v;
+      },
+      [self](unsubscribe_atom, uint64_t id) -> caf::ok_atom {
+        auto& st = self->state;
+        st.callbacks.erase(
+            std::remove_if(st.callbacks.begin(), st.callbacks.end(),
+                           [id](const auto& x) { return x.id == id; }),
+            st.callbacks.end());
+        for (auto& worker : st.pool.workers())
+          self->send(worker, unsubscribe_atom_v, id);
+        return caf::ok_atom_v;
+      },
+      [self](send_atom, json_object& msg) -> caf::result<send_ack> {
+        return enqueue_message(self, msg);
+      },
+      [self](typing_atom, const std::string& channel) -> bool {
+        return send_typing(self, channel);
+      },
+      [self](ping_atom) -> caf::result<caf::timespan> {
+        return send_rtm_ping(self);
+      },
+      [self](call_atom, std::string& method,
+             api_args& args) -> caf::result<json_object> {
+        return self->delegate(self->state.api, call_atom_v, std::move(method),
+                              std::move(args));
+      },
+      [self](disconnect_atom) -> caf::result<caf::ok_atom> {
+        return self->delegate(self->state.supervisor, disconnect_atom_v);
+      },
+      [self](close_atom) -> caf::result<caf::ok_atom> {
+        return start_close(self);
+      },
+      [self](status_atom) -> caf::result<client_status> {
+        auto rp = self->make_response_promise<client_status>();
+        self->request(self->state.supervisor, caf::infinite, status_atom_v)
+            .then(
+                [self, rp](client_status& sup) mutable {
+                  auto result = self->state.stats;
+                  result.state = std::move(sup.state);
+                  result.session = sup.session;
+                  result.sessions = sup.sessions;
+                  result.last_rtt = sup.last_rtt;
+                  result.send_queue = self->state.queue.size();
+                  result.awaiting_ack = self->state.acks.size();
+                  rp.deliver(std::move(result));
+                },
+                [self, rp](caf::error&) mutable {
+                  auto result = self->state.stats;
+                  result.state = "closed";
+                  rp.deliver(std::move(result));
+                });
+        return rp;
+      },
+      // -- internal -----------------------------------------------------------
+      [self](event_batch& batch) { on_batch(self, batch); },
+      [self](identity& me) { self->state.own_bot_id = me.bot_id; },
+      [self](session_atom, connected& info, connection_actor& conn) {
+        on_session_up(self, info, conn);
+      },
+      [self](const connecting& msg) { tell_lifecycle(self, msg); },
+      [self](disconnected& msg) { on_session_down(self, msg); },
+      [self](const reconnecting& msg) { tell_lifecycle(self, msg); },
+      [self](const error_event& msg) {
+        auto& st = self->state;
+        if (is(msg.reason, errc::listener_failed)) {
+          ++st.stats.listener_errors;
+          CAF_RTM_LOG(st.log, warn, "client", msg.what, ": ",
+                      render(msg.reason));
+        }
+        tell_lifecycle(self, msg);
+      },
+      [self](const fatal_event& msg) {
+        auto& st = self->state;
+        st.fatal = msg.reason;
+        fail_queue(self, msg.reason);
+        fail_awaiting(self, msg.reason);
+        tell_lifecycle(self, msg);
+      },
+      [self](tick_atom) {
+        self->state.tick_scheduled = false;
+        pump(self);
+      },
+      [self](timeout_atom, int64_t id) { on_timeout(self, id); },
   };
 }
 

@@ -45,16 +45,17 @@ caf::error client_config::validate() const {
   if (token.empty())
     return invalid("token is empty");
   auto url = boost::urls::parse_uri(base_url);
-  if (!url || (url->scheme() != "https" && url->scheme() != "http")
-      || url->host().empty())
+  if (!url || (url->scheme() != "https" && url->scheme() != "http") ||
+      url->host().empty())
     return make_error(errc::invalid_url,
                       "base_url must be an http:// or https:// URL");
   if (ping_interval.count() <= 0)
     return invalid("ping_interval must be positive");
   if (pong_timeout.count() < 0)
     return invalid("pong_timeout must not be negative");
-  if (connect_timeout.count() <= 0 || request_timeout.count() <= 0
-      || hello_timeout.count() <= 0 || ack_timeout.count() <= 0)
+  if (connect_timeout.count() <= 0 || request_timeout.count() <= 0 ||
+      hello_timeout.count() <= 0 || ack_timeout.count() <= 0 ||
+      close_timeout.count() <= 0)
     return invalid("timeouts must be positive");
   if (max_message_size < 1024)
     return invalid("max_message_size must be at least 1024");
@@ -67,8 +68,8 @@ caf::error client_config::validate() const {
   if (send_queue_size == 0)
     return invalid("send_queue_size must be at least 1");
   for (auto* policy : {&api_retry, &reconnect})
-    if (policy->initial_delay.count() <= 0
-        || policy->max_delay < policy->initial_delay)
+    if (policy->initial_delay.count() <= 0 ||
+        policy->max_delay < policy->initial_delay)
       return invalid("retry delays must be positive, max >= initial");
   return caf::none;
 }
@@ -98,6 +99,7 @@ client_config client_config::from(const caf::actor_system_config& cfg) {
   result.pings = rtm_pings ? ping_mode::rtm : ping_mode::websocket;
   read_count(xs, "max-message-size", result.max_message_size);
   read(xs, "hello-timeout", result.hello_timeout);
+  read(xs, "close-timeout", result.close_timeout);
   read(xs, "auto-reconnect", result.auto_reconnect);
   read(xs, "reconnect-initial-delay", result.reconnect.initial_delay);
   read(xs, "reconnect-max-delay", result.reconnect.max_delay);
@@ -117,69 +119,69 @@ client_config client_config::from(const caf::actor_system_config& cfg) {
 
 void add_options(caf::config_option_set& opts) {
   caf::config_option_adder{opts, category}
-    .add<std::string>("token", "Slack token (bot xoxb- or user xoxp-)")
-    .add<std::string>("base-url", "Web API base URL")
-    .add<bool>("batch-presence-aware", "rtm.connect batch_presence_aware")
-    .add<bool>("presence-sub", "rtm.connect presence_sub")
-    .add<std::string>("proxy", "HTTP CONNECT proxy URL")
-    .add<std::string>("no-proxy", "hosts that bypass the proxy")
-    .add<bool>("proxy-from-environment", "read HTTPS_PROXY/NO_PROXY & co.")
-    .add<std::string>("ca-file", "extra trusted CA certificates (PEM)")
-    .add<caf::timespan>("connect-timeout", "connect + proxy + TLS limit")
-    .add<caf::timespan>("request-timeout", "limit for one Web API request")
-    .add<int64_t>("io-threads", "threads of the shared I/O pool")
-    .add<caf::timespan>("api-retry-initial-delay", "first Web API retry delay")
-    .add<caf::timespan>("api-retry-max-delay", "largest Web API retry delay")
-    .add<int64_t>("api-retry-max-attempts", "Web API attempts per call")
-    .add<int64_t>("max-rate-limit-waits", "Retry-After waits per call")
-    .add<caf::timespan>("ping-interval", "time between pings")
-    .add<caf::timespan>("pong-timeout", "time a pong may take")
-    .add<bool>("rtm-pings", "RTM JSON pings instead of WebSocket pings")
-    .add<int64_t>("max-message-size", "largest incoming message (bytes)")
-    .add<caf::timespan>("hello-timeout", "handshake + hello limit")
-    .add<bool>("auto-reconnect", "start a new session when one ends")
-    .add<caf::timespan>("reconnect-initial-delay", "first reconnect backoff")
-    .add<caf::timespan>("reconnect-max-delay", "largest reconnect backoff")
-    .add<int64_t>("reconnect-max-attempts", "attempts in a row (0: no cap)")
-    .add<int64_t>("concurrency", "listener actors running callbacks")
-    .add<bool>("skip-own-events", "skip events of the client's own bot")
-    .add<int64_t>("send-queue-size", "messages waiting to be sent")
-    .add<double>("send-rate", "sustained messages per second")
-    .add<int64_t>("send-burst", "messages sent back to back at most")
-    .add<caf::timespan>("ack-timeout", "time an ack may take")
-    .add<std::string>("log-level", "quiet, error, warn, info or debug");
+      .add<std::string>("token", "Slack token (bot xoxb- or user xoxp-)")
+      .add<std::string>("base-url", "Web API base URL")
+      .add<bool>("batch-presence-aware", "rtm.connect batch_presence_aware")
+      .add<bool>("presence-sub", "rtm.connect presence_sub")
+      .add<std::string>("proxy", "HTTP CONNECT proxy URL")
+      .add<std::string>("no-proxy", "hosts that bypass the proxy")
+      .add<bool>("proxy-from-environment", "read HTTPS_PROXY/NO_PROXY & co.")
+      .add<std::string>("ca-file", "extra trusted CA certificates (PEM)")
+      .add<caf::timespan>("connect-timeout", "connect + proxy + TLS limit")
+      .add<caf::timespan>("request-timeout", "limit for one Web API request")
+      .add<int64_t>("io-threads", "threads of the shared I/O pool")
+      .add<caf::timespan>("api-retry-initial-delay",
+                          "first Web API retry delay")
+      .add<caf::timespan>("api-retry-max-delay", "largest Web API retry delay")
+      .add<int64_t>("api-retry-max-attempts", "Web API attempts per call")
+      .add<int64_t>("max-rate-limit-waits", "Retry-After waits per call")
+      .add<caf::timespan>("ping-interval", "time between pings")
+      .add<caf::timespan>("pong-timeout", "time a pong may take")
+      .add<bool>("rtm-pings", "RTM JSON pings instead of WebSocket pings")
+      .add<int64_t>("max-message-size", "largest incoming message (bytes)")
+      .add<caf::timespan>("hello-timeout", "handshake + hello limit")
+      .add<caf::timespan>("close-timeout", "wait for the server's close frame")
+      .add<bool>("auto-reconnect", "start a new session when one ends")
+      .add<caf::timespan>("reconnect-initial-delay", "first reconnect backoff")
+      .add<caf::timespan>("reconnect-max-delay", "largest reconnect backoff")
+      .add<int64_t>("reconnect-max-attempts", "attempts in a row (0: no cap)")
+      .add<int64_t>("concurrency", "listener actors running callbacks")
+      .add<bool>("skip-own-events", "skip events of the client's own bot")
+      .add<int64_t>("send-queue-size", "messages waiting to be sent")
+      .add<double>("send-rate", "sustained messages per second")
+      .add<int64_t>("send-burst", "messages sent back to back at most")
+      .add<caf::timespan>("ack-timeout", "time an ack may take")
+      .add<std::string>("log-level", "quiet, error, warn, info or debug");
 }
 
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<json_object>("caf::rtm::json_object")
-    .add_message_type<api_args>("caf::rtm::api_args")
-    .add_message_type<identity>("caf::rtm::identity")
-    .add_message_type<rtm_endpoint>("caf::rtm::rtm_endpoint")
-    .add_message_type<event>("caf::rtm::event")
-    .add_message_type<send_ack>("caf::rtm::send_ack")
-    .add_message_type<connecting>("caf::rtm::connecting")
-    .add_message_type<connected>("caf::rtm::connected")
-    .add_message_type<disconnected>("caf::rtm::disconnected")
-    .add_message_type<reconnecting>("caf::rtm::reconnecting")
-    .add_message_type<error_event>("caf::rtm::error_event")
-    .add_message_type<fatal_event>("caf::rtm::fatal_event")
-    .add_message_type<client_status>("caf::rtm::client_status")
-    .add_message_type<frame_batch>("caf::rtm::frame_batch")
-    .add_message_type<event_batch>("caf::rtm::event_batch")
-    .add_message_type<http_result>("caf::rtm::http_result")
-    .add_message_type<web_api_actor>("caf::rtm::web_api_actor")
-    .add_message_type<connection_actor>("caf::rtm::connection_actor")
-    .add_message_type<ping_monitor_actor>("caf::rtm::ping_monitor_actor")
-    .add_message_type<supervisor_actor>("caf::rtm::supervisor_actor")
-    .add_message_type<listener_worker_actor>(
-      "caf::rtm::listener_worker_actor")
-    .add_message_type<client_actor>("caf::rtm::client_actor");
-  cfg.add_error_category(error_category,
-                         [](uint8_t code, caf::atom_value,
-                            const caf::message& ctx) {
-                           return render(
-                             caf::error{code, error_category, ctx});
-                         });
+      .add_message_type<api_args>("caf::rtm::api_args")
+      .add_message_type<identity>("caf::rtm::identity")
+      .add_message_type<rtm_endpoint>("caf::rtm::rtm_endpoint")
+      .add_message_type<event>("caf::rtm::event")
+      .add_message_type<send_ack>("caf::rtm::send_ack")
+      .add_message_type<connecting>("caf::rtm::connecting")
+      .add_message_type<connected>("caf::rtm::connected")
+      .add_message_type<disconnected>("caf::rtm::disconnected")
+      .add_message_type<reconnecting>("caf::rtm::reconnecting")
+      .add_message_type<error_event>("caf::rtm::error_event")
+      .add_message_type<fatal_event>("caf::rtm::fatal_event")
+      .add_message_type<client_status>("caf::rtm::client_status")
+      .add_message_type<frame_batch>("caf::rtm::frame_batch")
+      .add_message_type<event_batch>("caf::rtm::event_batch")
+      .add_message_type<http_result>("caf::rtm::http_result")
+      .add_message_type<web_api_actor>("caf::rtm::web_api_actor")
+      .add_message_type<connection_actor>("caf::rtm::connection_actor")
+      .add_message_type<ping_monitor_actor>("caf::rtm::ping_monitor_actor")
+      .add_message_type<supervisor_actor>("caf::rtm::supervisor_actor")
+      .add_message_type<listener_worker_actor>(
+          "caf::rtm::listener_worker_actor")
+      .add_message_type<client_actor>("caf::rtm::client_actor");
+  cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
+                                            const caf::message& ctx) {
+    return render(caf::error{code, error_category, ctx});
+  });
 }
 
 } // namespace caf::rtm

@@ -51,8 +51,8 @@ bool inspect_event(self_ptr self, const event& ev) {
       self->send(st.args.supervisor, hello_atom_v, st.args.session);
     }
   } else if (type == "goodbye" || type == "team_migration_started") {
-    CAF_RTM_LOG(st.log, info, "connection", "session ", st.args.session,
-                ": ", type);
+    CAF_RTM_LOG(st.log, info, "connection", "session ", st.args.session, ": ",
+                type);
     self->send(st.args.supervisor, goodbye_atom_v, st.args.session,
                std::string{type});
   } else if (type == "error" && !ev.reply_to()) {
@@ -72,8 +72,7 @@ bool inspect_event(self_ptr self, const event& ev) {
     if (auto* marker = ev.json().if_contains(ping_marker);
         marker && marker->is_string()) {
       if (st.monitor)
-        self->send(st.monitor, pong_atom_v,
-                   std::string{marker->get_string()});
+        self->send(st.monitor, pong_atom_v, std::string{marker->get_string()});
       return false;
     }
   }
@@ -93,8 +92,8 @@ void on_frames(self_ptr self, frame_batch& batch) {
         ++out.malformed;
       else
         ++out.not_object;
-      CAF_RTM_LOG(st.log, debug, "connection", "dropped a frame: ",
-                  st.parser->last_error());
+      CAF_RTM_LOG(st.log, debug, "connection",
+                  "dropped a frame: ", st.parser->last_error());
       continue;
     }
     if (inspect_event(self, ev))
@@ -154,6 +153,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
   net::ws_options opts;
   opts.max_message_size = cfg.max_message_size;
   opts.handshake_timeout = cfg.hello_timeout;
+  opts.close_timeout = cfg.close_timeout;
   // The URL is single-use but still a credential: log the host only.
   CAF_RTM_LOG(st.log, info, "connection", "session ", st.args.session,
               ": connecting to ", url->host, ":", url->port);
@@ -161,49 +161,51 @@ connection(connection_actor::stateful_pointer<connection_state> self,
                                caf::actor_cast<connection_actor>(self));
   self->delayed_send(self, cfg.hello_timeout, timeout_atom_v);
   return {
-    [self](send_atom, std::string& text) {
-      if (self->state.ws && !self->state.ending)
-        self->state.ws->send_text(std::move(text));
-    },
-    [self](ping_atom, const std::string& payload) { send_ping(self, payload); },
-    [self](dead_link_atom) {
-      auto& st = self->state;
-      CAF_RTM_LOG(st.log, warn, "connection", "session ", st.args.session,
-                  ": no pong in time, link is dead");
-      end_session(self,
-                  make_error(errc::dead_link, "no pong within pong_timeout"),
-                  false);
-    },
-    [self](close_atom, uint16_t) { end_session(self, caf::none, true); },
-    [self](opened_atom) {
-      auto& st = self->state;
-      CAF_RTM_LOG(st.log, debug, "connection", "session ", st.args.session,
-                  ": WebSocket open");
-      ping_monitor_args margs;
-      margs.session = st.args.session;
-      margs.interval = st.args.cfg->ping_interval;
-      margs.timeout = st.args.cfg->effective_pong_timeout();
-      margs.connection = caf::actor_cast<connection_actor>(self);
-      margs.supervisor = st.args.supervisor;
-      st.monitor = self->spawn(ping_monitor, std::move(margs));
-    },
-    [self](frame_batch& batch) { on_frames(self, batch); },
-    [self](pong_atom, std::string& payload) {
-      if (self->state.monitor)
-        self->send(self->state.monitor, pong_atom_v, std::move(payload));
-    },
-    [self](closed_atom, caf::error& err) {
-      auto& st = self->state;
-      CAF_RTM_LOG(st.log, info, "connection", "session ", st.args.session,
-                  " ended: ", render(st.ending ? st.end_reason : err));
-      self->quit(st.ending ? st.end_reason : std::move(err));
-    },
-    [self](timeout_atom) {
-      if (!self->state.hello)
+      [self](send_atom, std::string& text) {
+        if (self->state.ws && !self->state.ending)
+          self->state.ws->send_text(std::move(text));
+      },
+      [self](ping_atom, const std::string& payload) {
+        send_ping(self, payload);
+      },
+      [self](dead_link_atom) {
+        auto& st = self->state;
+        CAF_RTM_LOG(st.log, warn, "connection", "session ", st.args.session,
+                    ": no pong in time, link is dead");
         end_session(self,
-                    make_error(errc::timeout, "no hello within hello_timeout"),
+                    make_error(errc::dead_link, "no pong within pong_timeout"),
                     false);
-    },
+      },
+      [self](close_atom, uint16_t) { end_session(self, caf::none, true); },
+      [self](opened_atom) {
+        auto& st = self->state;
+        CAF_RTM_LOG(st.log, debug, "connection", "session ", st.args.session,
+                    ": WebSocket open");
+        ping_monitor_args margs;
+        margs.session = st.args.session;
+        margs.interval = st.args.cfg->ping_interval;
+        margs.timeout = st.args.cfg->effective_pong_timeout();
+        margs.connection = caf::actor_cast<connection_actor>(self);
+        margs.supervisor = st.args.supervisor;
+        st.monitor = self->spawn(ping_monitor, std::move(margs));
+      },
+      [self](frame_batch& batch) { on_frames(self, batch); },
+      [self](pong_atom, std::string& payload) {
+        if (self->state.monitor)
+          self->send(self->state.monitor, pong_atom_v, std::move(payload));
+      },
+      [self](closed_atom, caf::error& err) {
+        auto& st = self->state;
+        CAF_RTM_LOG(st.log, info, "connection", "session ", st.args.session,
+                    " ended: ", render(st.ending ? st.end_reason : err));
+        self->quit(st.ending ? st.end_reason : std::move(err));
+      },
+      [self](timeout_atom) {
+        if (!self->state.hello)
+          end_session(
+              self, make_error(errc::timeout, "no hello within hello_timeout"),
+              false);
+      },
   };
 }
 

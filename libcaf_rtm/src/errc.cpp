@@ -10,34 +10,62 @@ namespace caf::rtm {
 
 std::string to_string(errc x) {
   switch (x) {
-    case errc::none: return "none";
-    case errc::slack_error: return "slack_error";
-    case errc::http_error: return "http_error";
-    case errc::rate_limited: return "rate_limited";
-    case errc::malformed_response: return "malformed_response";
-    case errc::connect_failed: return "connect_failed";
-    case errc::timeout: return "timeout";
-    case errc::tls_error: return "tls_error";
-    case errc::proxy_error: return "proxy_error";
-    case errc::invalid_url: return "invalid_url";
-    case errc::invalid_config: return "invalid_config";
-    case errc::websocket_error: return "websocket_error";
-    case errc::connection_closed: return "connection_closed";
-    case errc::connection_lost: return "connection_lost";
-    case errc::dead_link: return "dead_link";
-    case errc::message_too_big: return "message_too_big";
-    case errc::server_error: return "server_error";
-    case errc::not_connected: return "not_connected";
-    case errc::closed: return "closed";
-    case errc::message_too_large: return "message_too_large";
-    case errc::text_too_long: return "text_too_long";
-    case errc::send_queue_full: return "send_queue_full";
-    case errc::ack_timeout: return "ack_timeout";
-    case errc::delivery_unknown: return "delivery_unknown";
-    case errc::send_rejected: return "send_rejected";
-    case errc::gave_up: return "gave_up";
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::listener_failed: return "listener_failed";
+  case errc::none:
+    return "none";
+  case errc::slack_error:
+    return "slack_error";
+  case errc::http_error:
+    return "http_error";
+  case errc::rate_limited:
+    return "rate_limited";
+  case errc::malformed_response:
+    return "malformed_response";
+  case errc::connect_failed:
+    return "connect_failed";
+  case errc::timeout:
+    return "timeout";
+  case errc::tls_error:
+    return "tls_error";
+  case errc::proxy_error:
+    return "proxy_error";
+  case errc::invalid_url:
+    return "invalid_url";
+  case errc::invalid_config:
+    return "invalid_config";
+  case errc::websocket_error:
+    return "websocket_error";
+  case errc::connection_closed:
+    return "connection_closed";
+  case errc::connection_lost:
+    return "connection_lost";
+  case errc::dead_link:
+    return "dead_link";
+  case errc::message_too_big:
+    return "message_too_big";
+  case errc::server_error:
+    return "server_error";
+  case errc::not_connected:
+    return "not_connected";
+  case errc::closed:
+    return "closed";
+  case errc::message_too_large:
+    return "message_too_large";
+  case errc::text_too_long:
+    return "text_too_long";
+  case errc::send_queue_full:
+    return "send_queue_full";
+  case errc::ack_timeout:
+    return "ack_timeout";
+  case errc::delivery_unknown:
+    return "delivery_unknown";
+  case errc::send_rejected:
+    return "send_rejected";
+  case errc::gave_up:
+    return "gave_up";
+  case errc::invalid_argument:
+    return "invalid_argument";
+  case errc::listener_failed:
+    return "listener_failed";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }
@@ -48,8 +76,8 @@ caf::error make_error(errc x) {
 
 bool is(const caf::error& err, errc code) {
   // A default-constructed caf::error has no category to look at.
-  return err && err.category() == error_category
-         && err.code() == static_cast<uint8_t>(code);
+  return err && err.category() == error_category &&
+         err.code() == static_cast<uint8_t>(code);
 }
 
 std::string slack_error_code(const caf::error& err) {
@@ -74,19 +102,17 @@ namespace {
 
 // From Slack's documentation of rtm.connect and the Web API's common errors.
 constexpr std::array<std::string_view, 14> fatal_slack_errors = {
-  "invalid_auth",          "not_authed",
-  "account_inactive",      "token_revoked",
-  "token_expired",         "no_permission",
-  "not_allowed_token_type", "missing_scope",
-  "team_disabled",         "user_removed_from_team",
-  "invalid_arg_name",      "invalid_arguments",
-  "org_login_required",    "ekm_access_denied",
+    "invalid_auth",           "not_authed",        "account_inactive",
+    "token_revoked",          "token_expired",     "no_permission",
+    "not_allowed_token_type", "missing_scope",     "team_disabled",
+    "user_removed_from_team", "invalid_arg_name",  "invalid_arguments",
+    "org_login_required",     "ekm_access_denied",
 };
 
 constexpr std::array<std::string_view, 7> transient_slack_errors = {
-  "ratelimited",         "fatal_error",     "internal_error",
-  "service_unavailable", "request_timeout", "migration_in_progress",
-  "team_added_to_org",
+    "ratelimited",         "fatal_error",     "internal_error",
+    "service_unavailable", "request_timeout", "migration_in_progress",
+    "team_added_to_org",
 };
 
 template <class Array>
@@ -108,22 +134,21 @@ bool is_fatal(const caf::error& err) {
   if (!err || err.category() != error_category)
     return false;
   switch (static_cast<errc>(err.code())) {
-    case errc::slack_error:
-      return is_fatal_slack_error(slack_error_code(err));
-    case errc::tls_error: {
-      // A certificate that fails verification stays invalid; a handshake cut
-      // short by the network is worth another try.
-      const auto& ctx = err.context();
-      return !ctx.empty() && ctx.match_element<std::string>(0)
-             && ctx.get_as<std::string>(0).find("certificate")
-                  != std::string::npos;
-    }
-    case errc::invalid_url:
-    case errc::invalid_config:
-    case errc::closed:
-      return true;
-    default:
-      return false;
+  case errc::slack_error:
+    return is_fatal_slack_error(slack_error_code(err));
+  case errc::tls_error: {
+    // A certificate that fails verification stays invalid; a handshake cut
+    // short by the network is worth another try.
+    const auto& ctx = err.context();
+    return !ctx.empty() && ctx.match_element<std::string>(0) &&
+           ctx.get_as<std::string>(0).find("certificate") != std::string::npos;
+  }
+  case errc::invalid_url:
+  case errc::invalid_config:
+  case errc::closed:
+    return true;
+  default:
+    return false;
   }
 }
 

@@ -8,11 +8,16 @@ namespace caf::rtm {
 
 std::string_view to_string(log_level x) {
   switch (x) {
-    case log_level::quiet: return "quiet";
-    case log_level::error: return "error";
-    case log_level::warn: return "warn";
-    case log_level::info: return "info";
-    case log_level::debug: return "debug";
+  case log_level::quiet:
+    return "quiet";
+  case log_level::error:
+    return "error";
+  case log_level::warn:
+    return "warn";
+  case log_level::info:
+    return "info";
+  case log_level::debug:
+    return "debug";
   }
   return "?";
 }
@@ -42,12 +47,10 @@ void write_to_stderr(log_level lvl, const std::string& line) {
 
 } // namespace
 
-logger::logger(log_level level) : logger(level, write_to_stderr) {
-}
+logger::logger(log_level level) : logger(level, write_to_stderr) {}
 
 logger::logger(log_level level, sink_type sink)
-  : level_(level), sink_(std::move(sink)) {
-}
+    : level_(level), sink_(std::move(sink)) {}
 
 void logger::add_secret(std::string secret) {
   if (secret.size() < 4)

@@ -32,10 +32,8 @@ json_object json_object_from(std::string_view text) {
 // the fields every subscriber looks at.
 struct event::data {
   explicit data(std::string frame, uint64_t session_nr)
-    : raw(std::move(frame)),
-      arena(raw.size() * 2 + 256),
-      value(json::storage_ptr{&arena}),
-      session(session_nr) {
+      : raw(std::move(frame)), arena(raw.size() * 2 + 256),
+        value(json::storage_ptr{&arena}), session(session_nr) {
     // nop
   }
 

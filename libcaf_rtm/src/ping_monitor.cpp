@@ -34,40 +34,41 @@ ping_monitor(ping_monitor_actor::stateful_pointer<ping_monitor_state> self,
   self->set_down_handler([self](caf::down_msg&) { self->quit(); });
   self->send(self, tick_atom_v);
   return {
-    [self](tick_atom) {
-      auto& st = self->state;
-      if (st.dead)
-        return;
-      auto n = st.next_ping++;
-      st.outstanding.emplace(n, self->clock().now());
-      self->send(st.args.connection, ping_atom_v,
-                 ping_payload(st.args.session, n));
-      self->delayed_send(self, st.args.timeout, timeout_atom_v, n);
-      self->delayed_send(self, st.args.interval, tick_atom_v);
-    },
-    [self](timeout_atom, uint64_t n) {
-      auto& st = self->state;
-      if (st.dead || st.outstanding.count(n) == 0)
-        return;
-      st.dead = true;
-      self->send(st.args.connection, dead_link_atom_v);
-    },
-    [self](pong_atom, const std::string& payload) {
-      auto& st = self->state;
-      uint64_t session = 0;
-      uint64_t n = 0;
-      // A pong counts only if it answers one of this session's pings.
-      if (!parse_ping_payload(payload, session, n) || session != st.args.session)
-        return;
-      auto i = st.outstanding.find(n);
-      if (i == st.outstanding.end())
-        return;
-      auto rtt = self->clock().now() - i->second;
-      // The link is alive: earlier pings without pongs no longer matter.
-      st.outstanding.erase(st.outstanding.begin(), std::next(i));
-      self->send(st.args.supervisor, rtt_atom_v, st.args.session,
-                 std::chrono::duration_cast<caf::timespan>(rtt));
-    },
+      [self](tick_atom) {
+        auto& st = self->state;
+        if (st.dead)
+          return;
+        auto n = st.next_ping++;
+        st.outstanding.emplace(n, self->clock().now());
+        self->send(st.args.connection, ping_atom_v,
+                   ping_payload(st.args.session, n));
+        self->delayed_send(self, st.args.timeout, timeout_atom_v, n);
+        self->delayed_send(self, st.args.interval, tick_atom_v);
+      },
+      [self](timeout_atom, uint64_t n) {
+        auto& st = self->state;
+        if (st.dead || st.outstanding.count(n) == 0)
+          return;
+        st.dead = true;
+        self->send(st.args.connection, dead_link_atom_v);
+      },
+      [self](pong_atom, const std::string& payload) {
+        auto& st = self->state;
+        uint64_t session = 0;
+        uint64_t n = 0;
+        // A pong counts only if it answers one of this session's pings.
+        if (!parse_ping_payload(payload, session, n) ||
+            session != st.args.session)
+          return;
+        auto i = st.outstanding.find(n);
+        if (i == st.outstanding.end())
+          return;
+        auto rtt = self->clock().now() - i->second;
+        // The link is alive: earlier pings without pongs no longer matter.
+        st.outstanding.erase(st.outstanding.begin(), std::next(i));
+        self->send(st.args.supervisor, rtt_atom_v, st.args.session,
+                   std::chrono::duration_cast<caf::timespan>(rtt));
+      },
   };
 }
 

@@ -13,13 +13,20 @@ namespace caf::rtm {
 std::string to_string(supervisor_state::phase x) {
   using phase = supervisor_state::phase;
   switch (x) {
-    case phase::idle: return "idle";
-    case phase::connecting: return "connecting";
-    case phase::connected: return "connected";
-    case phase::reconnecting: return "reconnecting";
-    case phase::closing: return "closing";
-    case phase::closed: return "closed";
-    case phase::failed: return "failed";
+  case phase::idle:
+    return "idle";
+  case phase::connecting:
+    return "connecting";
+  case phase::connected:
+    return "connected";
+  case phase::reconnecting:
+    return "reconnecting";
+  case phase::closing:
+    return "closing";
+  case phase::closed:
+    return "closed";
+  case phase::failed:
+    return "failed";
   }
   return "?";
 }
@@ -39,8 +46,8 @@ bool stopping(self_ptr self) {
 }
 
 connected make_connected(uint64_t session, const rtm_endpoint& ep) {
-  return connected{session,      ep.self_id,   ep.self_name,
-                   ep.team_id,   ep.team_name, ep.team_domain};
+  return connected{session,    ep.self_id,   ep.self_name,
+                   ep.team_id, ep.team_name, ep.team_domain};
 }
 
 void close_sessions(self_ptr self) {
@@ -82,8 +89,8 @@ void attempt_failed(self_ptr self, caf::error err) {
   CAF_RTM_LOG(st.log, warn, "supervisor", "connection attempt ", st.failures,
               " failed: ", render(err));
   self->send(st.client,
-             error_event{err, "connection attempt " + std::to_string(st.failures)
-                                + " failed"});
+             error_event{err, "connection attempt " +
+                                  std::to_string(st.failures) + " failed"});
   if (is_fatal(err))
     return enter_failed(self, std::move(err));
   if (st.current == 0 && !st.cfg->auto_reconnect) {
@@ -95,10 +102,9 @@ void attempt_failed(self_ptr self, caf::error err) {
   }
   auto cap = st.cfg->reconnect.max_attempts;
   if (cap > 0 && st.failures >= cap)
-    return enter_failed(self, make_error(errc::gave_up,
-                                         std::to_string(st.failures)
-                                           + " attempts, last: "
-                                           + render(err)));
+    return enter_failed(
+        self, make_error(errc::gave_up, std::to_string(st.failures) +
+                                            " attempts, last: " + render(err)));
   auto delay = backoff_delay(st.cfg->reconnect, st.failures, st.rng);
   if (st.current == 0)
     st.state = st.sessions_up == 0 ? phase::connecting : phase::reconnecting;
@@ -129,15 +135,15 @@ void request_url(self_ptr self) {
   if (st.cfg->presence_sub)
     args["presence_sub"] = "true";
   self->request(st.api, caf::infinite, rtm_connect_atom_v, std::move(args))
-    .then(
-      [self](rtm_endpoint& ep) {
-        if (!stopping(self))
-          open_session(self, std::move(ep));
-      },
-      [self](caf::error& err) {
-        if (!stopping(self))
-          attempt_failed(self, std::move(err));
-      });
+      .then(
+          [self](rtm_endpoint& ep) {
+            if (!stopping(self))
+              open_session(self, std::move(ep));
+          },
+          [self](caf::error& err) {
+            if (!stopping(self))
+              attempt_failed(self, std::move(err));
+          });
 }
 
 void start_attempt(self_ptr self) {
@@ -149,28 +155,30 @@ void start_attempt(self_ptr self) {
   if (st.me)
     return request_url(self);
   self->request(st.api, caf::infinite, auth_test_atom_v)
-    .then(
-      [self](identity& me) {
-        if (stopping(self))
-          return;
-        auto& st = self->state;
-        CAF_RTM_LOG(st.log, info, "supervisor", "authenticated as ", me.user,
-                    " (", me.user_id, ")",
-                    me.bot_id.empty() ? "" : ", bot ", me.bot_id);
-        st.me = me;
-        self->send(st.client, std::move(me));
-        request_url(self);
-      },
-      [self](caf::error& err) {
-        if (!stopping(self))
-          attempt_failed(self, std::move(err));
-      });
+      .then(
+          [self](identity& me) {
+            if (stopping(self))
+              return;
+            auto& st = self->state;
+            CAF_RTM_LOG(st.log, info, "supervisor", "authenticated as ",
+                        me.user, " (", me.user_id, ")",
+                        me.bot_id.empty() ? "" : ", bot ", me.bot_id);
+            st.me = me;
+            self->send(st.client, std::move(me));
+            request_url(self);
+          },
+          [self](caf::error& err) {
+            if (!stopping(self))
+              attempt_failed(self, std::move(err));
+          });
 }
 
 void on_hello(self_ptr self, uint64_t id) {
   auto& st = self->state;
   auto i = st.sessions.find(id);
-  if (i == st.sessions.end() || i->second.hello || id != st.pending)
+  // A session that says hello while the client closes is closing already.
+  if (i == st.sessions.end() || i->second.hello || id != st.pending
+      || stopping(self))
     return;
   i->second.hello = true;
   st.pending = 0;
@@ -218,8 +226,12 @@ void on_session_down(self_ptr self, uint64_t id, caf::error cause) {
   }
   st.state = phase::reconnecting;
   auto now = self->clock().now();
-  if (st.last_immediate && now - *st.last_immediate < immediate_reconnect_window) {
+  if (st.last_immediate &&
+      now - *st.last_immediate < immediate_reconnect_window) {
     // Two drops in quick succession: treat this one as a failure.
+    if (!cause)
+      cause = make_error(errc::connection_closed, uint16_t{1000},
+                         std::string{"closed by the client"});
     attempt_failed(self, std::move(cause));
     return;
   }
@@ -256,9 +268,9 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     }
   });
   return {
-    [self](connect_atom) -> caf::result<connected> {
-      auto& st = self->state;
-      switch (st.state) {
+      [self](connect_atom) -> caf::result<connected> {
+        auto& st = self->state;
+        switch (st.state) {
         case phase::failed:
           return st.fatal;
         case phase::closing:
@@ -272,61 +284,62 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
           break;
         default:
           break;
-      }
-      auto rp = self->make_response_promise<connected>();
-      st.connect_promises.push_back(rp);
-      return rp;
-    },
-    [self](disconnect_atom) -> caf::ok_atom {
-      auto& st = self->state;
-      if (auto i = st.sessions.find(st.current); i != st.sessions.end())
-        self->send(i->second.conn, close_atom_v, uint16_t{1000});
-      return caf::ok_atom_v;
-    },
-    [self](close_atom) -> caf::result<caf::ok_atom> {
-      auto& st = self->state;
-      if (st.state == phase::closed)
+        }
+        auto rp = self->make_response_promise<connected>();
+        st.connect_promises.push_back(rp);
+        return rp;
+      },
+      [self](disconnect_atom) -> caf::ok_atom {
+        auto& st = self->state;
+        if (auto i = st.sessions.find(st.current); i != st.sessions.end())
+          self->send(i->second.conn, close_atom_v, uint16_t{1000});
         return caf::ok_atom_v;
-      auto rp = self->make_response_promise<caf::ok_atom>();
-      st.close_promises.push_back(rp);
-      if (st.state != phase::closing) {
-        st.state = phase::closing;
-        ++st.retry_token;
-        for (auto& p : st.connect_promises)
-          p.deliver(make_error(errc::closed, "client closed"));
-        st.connect_promises.clear();
-        close_sessions(self);
-      }
-      maybe_finish_close(self);
-      return rp;
-    },
-    [self](status_atom) -> client_status {
-      auto& st = self->state;
-      client_status result;
-      result.state = to_string(st.state);
-      result.session = st.current;
-      result.sessions = st.sessions_up;
-      result.last_rtt = st.last_rtt;
-      return result;
-    },
-    [self](hello_atom, uint64_t id) { on_hello(self, id); },
-    [self](goodbye_atom, uint64_t id, const std::string& reason) {
-      auto& st = self->state;
-      if (id != st.current || st.attempt_running || st.state != phase::connected)
-        return;
-      CAF_RTM_LOG(st.log, info, "supervisor", "session ", id, ": ", reason,
-                  ", opening the next session");
-      start_attempt(self);
-    },
-    [self](rtt_atom, uint64_t id, caf::timespan rtt) {
-      if (id == self->state.current)
-        self->state.last_rtt = rtt;
-    },
-    [self](retry_atom, uint64_t token) {
-      auto& st = self->state;
-      if (token == st.retry_token && !st.attempt_running && !stopping(self))
+      },
+      [self](close_atom) -> caf::result<caf::ok_atom> {
+        auto& st = self->state;
+        if (st.state == phase::closed)
+          return caf::ok_atom_v;
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        st.close_promises.push_back(rp);
+        if (st.state != phase::closing) {
+          st.state = phase::closing;
+          ++st.retry_token;
+          for (auto& p : st.connect_promises)
+            p.deliver(make_error(errc::closed, "client closed"));
+          st.connect_promises.clear();
+          close_sessions(self);
+        }
+        maybe_finish_close(self);
+        return rp;
+      },
+      [self](status_atom) -> client_status {
+        auto& st = self->state;
+        client_status result;
+        result.state = to_string(st.state);
+        result.session = st.current;
+        result.sessions = st.sessions_up;
+        result.last_rtt = st.last_rtt;
+        return result;
+      },
+      [self](hello_atom, uint64_t id) { on_hello(self, id); },
+      [self](goodbye_atom, uint64_t id, const std::string& reason) {
+        auto& st = self->state;
+        if (id != st.current || st.attempt_running ||
+            st.state != phase::connected)
+          return;
+        CAF_RTM_LOG(st.log, info, "supervisor", "session ", id, ": ", reason,
+                    ", opening the next session");
         start_attempt(self);
-    },
+      },
+      [self](rtt_atom, uint64_t id, caf::timespan rtt) {
+        if (id == self->state.current)
+          self->state.last_rtt = rtt;
+      },
+      [self](retry_atom, uint64_t token) {
+        auto& st = self->state;
+        if (token == st.retry_token && !st.attempt_running && !stopping(self))
+          start_attempt(self);
+      },
   };
 }
 

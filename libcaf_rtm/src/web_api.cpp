@@ -73,7 +73,8 @@ void issue(self_ptr self, uint64_t id) {
     return;
   auto& call = i->second;
   // Another call of this method ran into a rate limit: wait for it to pass.
-  if (auto b = st.blocked_until.find(call.method); b != st.blocked_until.end()) {
+  if (auto b = st.blocked_until.find(call.method);
+      b != st.blocked_until.end()) {
     auto now = clock_type::now();
     if (b->second > now) {
       self->delayed_send(self, b->second - now, retry_atom_v, id);
@@ -92,12 +93,12 @@ void issue(self_ptr self, uint64_t id) {
   CAF_RTM_LOG(st.log, debug, "web_api", "POST ", st.cfg.base_url, call.method);
   auto hdl = caf::actor_cast<web_api_actor>(self);
   call.http = net::start_http_post(
-    *st.net, std::move(req), [hdl, id](net::http_response_data res) {
-      caf::anon_send(hdl, http_result{id, std::move(res.error),
-                                      static_cast<uint16_t>(res.status),
-                                      std::move(res.retry_after),
-                                      std::move(res.body)});
-    });
+      *st.net, std::move(req), [hdl, id](net::http_response_data res) {
+        caf::anon_send(hdl, http_result{id, std::move(res.error),
+                                        static_cast<uint16_t>(res.status),
+                                        std::move(res.retry_after),
+                                        std::move(res.body)});
+      });
 }
 
 void retry_or_fail(self_ptr self, uint64_t id, caf::error err) {
@@ -108,11 +109,11 @@ void retry_or_fail(self_ptr self, uint64_t id, caf::error err) {
   if (st.closing || (cap > 0 && call.failures >= cap))
     return finish(self, id, std::move(err));
   auto delay = backoff_delay(st.cfg.api_retry, call.failures, st.rng);
-  CAF_RTM_LOG(st.log, info, "web_api", call.method, ": ", render(err),
-              "; retry ", call.failures, " in ",
-              std::chrono::duration_cast<std::chrono::milliseconds>(delay)
-                .count(),
-              " ms");
+  CAF_RTM_LOG(
+      st.log, info, "web_api", call.method, ": ", render(err), "; retry ",
+      call.failures, " in ",
+      std::chrono::duration_cast<std::chrono::milliseconds>(delay).count(),
+      " ms");
   self->delayed_send(self, delay, retry_atom_v, id);
 }
 
@@ -123,18 +124,17 @@ void wait_out_rate_limit(self_ptr self, uint64_t id,
   if (st.closing || ++call.rate_limit_waits > st.cfg.max_rate_limit_waits)
     return finish(self, id,
                   make_error(errc::rate_limited,
-                             call.method + " still rate limited after "
-                               + std::to_string(call.rate_limit_waits - 1)
-                               + " waits"));
+                             call.method + " still rate limited after " +
+                                 std::to_string(call.rate_limit_waits - 1) +
+                                 " waits"));
   caf::timespan wait = parse_retry_after(retry_after)
-                         .value_or(caf::timespan{default_retry_after});
+                           .value_or(caf::timespan{default_retry_after});
   auto& until = st.blocked_until[call.method];
   until = std::max(until, clock_type::now() + wait);
-  CAF_RTM_LOG(st.log, info, "web_api", call.method,
-              " rate limited; retrying in ",
-              std::chrono::duration_cast<std::chrono::milliseconds>(wait)
-                .count(),
-              " ms");
+  CAF_RTM_LOG(
+      st.log, info, "web_api", call.method, " rate limited; retrying in ",
+      std::chrono::duration_cast<std::chrono::milliseconds>(wait).count(),
+      " ms");
   self->delayed_send(self, wait, retry_atom_v, id);
 }
 
@@ -155,15 +155,15 @@ void on_http_result(self_ptr self, http_result& res) {
   if (res.status == 429)
     return wait_out_rate_limit(self, id, res.retry_after);
   if (res.status >= 500)
-    return retry_or_fail(self, id,
-                         make_error(errc::http_error, res.status,
-                                    "server error"));
+    return retry_or_fail(
+        self, id, make_error(errc::http_error, res.status, "server error"));
   json::error_code ec;
   auto body = json::parse(res.body, ec);
   if (ec || !body.is_object()) {
     if (res.status != 200)
-      return finish(self, id, make_error(errc::http_error, res.status,
-                                         "unexpected HTTP status"));
+      return finish(
+          self, id,
+          make_error(errc::http_error, res.status, "unexpected HTTP status"));
     return finish(self, id,
                   make_error(errc::malformed_response,
                              ec ? "body is not JSON: " + ec.message()
@@ -176,10 +176,12 @@ void on_http_result(self_ptr self, http_result& res) {
   auto code = string_at(obj, "error");
   if (code.empty()) {
     if (res.status != 200)
-      return finish(self, id, make_error(errc::http_error, res.status,
-                                         "unexpected HTTP status"));
-    return finish(self, id, make_error(errc::malformed_response,
-                                       "answer has neither ok:true nor error"));
+      return finish(
+          self, id,
+          make_error(errc::http_error, res.status, "unexpected HTTP status"));
+    return finish(self, id,
+                  make_error(errc::malformed_response,
+                             "answer has neither ok:true nor error"));
   }
   if (code == "ratelimited")
     return wait_out_rate_limit(self, id, res.retry_after);
@@ -276,47 +278,47 @@ web_api(web_api_actor::stateful_pointer<web_api_state> self,
     CAF_RTM_LOG(st.log, error, "web_api", render(st.setup_error));
   st.cfg = std::move(cfg);
   return {
-    [self](auth_test_atom) -> caf::typed_response_promise<identity> {
-      auto rp = self->make_response_promise<identity>();
-      start_call(self, "auth.test", {}, make_deliver(rp, to_identity));
-      return rp;
-    },
-    [self](rtm_connect_atom,
-           api_args& args) -> caf::typed_response_promise<rtm_endpoint> {
-      auto rp = self->make_response_promise<rtm_endpoint>();
-      start_call(self, "rtm.connect", std::move(args),
-                 make_deliver(rp, to_rtm_endpoint));
-      return rp;
-    },
-    [self](call_atom, std::string& method,
-           api_args& args) -> caf::typed_response_promise<json_object> {
-      auto rp = self->make_response_promise<json_object>();
-      auto as_is = [](json::object& x) -> caf::expected<json_object> {
-        return json_object{std::move(x)};
-      };
-      start_call(self, std::move(method), std::move(args),
-                 make_deliver(rp, as_is));
-      return rp;
-    },
-    [self](close_atom) -> caf::typed_response_promise<caf::ok_atom> {
-      auto& st = self->state;
-      auto rp = self->make_response_promise<caf::ok_atom>();
-      st.close_promises.push_back(rp);
-      st.closing = true;
-      std::vector<uint64_t> waiting;
-      for (auto& [id, call] : st.calls) {
-        if (call.http)
-          call.http->cancel(); // its result finishes the call
-        else
-          waiting.push_back(id);
-      }
-      for (auto id : waiting)
-        finish(self, id, make_error(errc::closed, "web API caller closed"));
-      maybe_finish_close(self);
-      return rp;
-    },
-    [self](http_result& res) { on_http_result(self, res); },
-    [self](retry_atom, uint64_t id) { issue(self, id); },
+      [self](auth_test_atom) -> caf::typed_response_promise<identity> {
+        auto rp = self->make_response_promise<identity>();
+        start_call(self, "auth.test", {}, make_deliver(rp, to_identity));
+        return rp;
+      },
+      [self](rtm_connect_atom,
+             api_args& args) -> caf::typed_response_promise<rtm_endpoint> {
+        auto rp = self->make_response_promise<rtm_endpoint>();
+        start_call(self, "rtm.connect", std::move(args),
+                   make_deliver(rp, to_rtm_endpoint));
+        return rp;
+      },
+      [self](call_atom, std::string& method,
+             api_args& args) -> caf::typed_response_promise<json_object> {
+        auto rp = self->make_response_promise<json_object>();
+        auto as_is = [](json::object& x) -> caf::expected<json_object> {
+          return json_object{std::move(x)};
+        };
+        start_call(self, std::move(method), std::move(args),
+                   make_deliver(rp, as_is));
+        return rp;
+      },
+      [self](close_atom) -> caf::typed_response_promise<caf::ok_atom> {
+        auto& st = self->state;
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        st.close_promises.push_back(rp);
+        st.closing = true;
+        std::vector<uint64_t> waiting;
+        for (auto& [id, call] : st.calls) {
+          if (call.http)
+            call.http->cancel(); // its result finishes the call
+          else
+            waiting.push_back(id);
+        }
+        for (auto id : waiting)
+          finish(self, id, make_error(errc::closed, "web API caller closed"));
+        maybe_finish_close(self);
+        return rp;
+      },
+      [self](http_result& res) { on_http_result(self, res); },
+      [self](retry_atom, uint64_t id) { issue(self, id); },
   };
 }
 

@@ -32,7 +32,7 @@ caf::timespan backoff_delay(const retry_policy& policy, uint32_t attempt,
 /// Returns the delay from `now`, never negative; nullopt if unparsable.
 std::optional<caf::timespan>
 parse_retry_after(std::string_view value,
-                  std::chrono::system_clock::time_point now
-                  = std::chrono::system_clock::now());
+                  std::chrono::system_clock::time_point now =
+                      std::chrono::system_clock::now());
 
 } // namespace caf::rtm

@@ -82,7 +82,8 @@ struct client_state {
   std::string own_bot_id;
   overlap_filter overlap;
 
-  // -- sessions and sending ------------------------------------------------------
+  // -- sessions and sending
+  // ------------------------------------------------------
 
   bool started = false;
   bool closing = false;

@@ -67,15 +67,17 @@ struct client_config {
   /// client that starts the pool decides).
   size_t io_threads = 1;
 
-  // -- Web API retries ----------------------------------------------------------
+  // -- Web API retries
+  // ----------------------------------------------------------
 
   /// Transient failures (5xx, network, timeouts) of one Web API call.
-  retry_policy api_retry{std::chrono::milliseconds{250}, std::chrono::seconds{8},
-                         4};
+  retry_policy api_retry{std::chrono::milliseconds{250},
+                         std::chrono::seconds{8}, 4};
   /// How often one call waits out `Retry-After` before failing.
   uint32_t max_rate_limit_waits = 5;
 
-  // -- sessions -----------------------------------------------------------------
+  // -- sessions
+  // -----------------------------------------------------------------
 
   caf::timespan ping_interval = std::chrono::seconds{5};
   /// How long a pong may take; 0 means `ping_interval`.
@@ -85,24 +87,29 @@ struct client_config {
   size_t max_message_size = 16 * 1024 * 1024;
   /// Limit for the WebSocket handshake plus the server's hello.
   caf::timespan hello_timeout = std::chrono::seconds{30};
+  /// How long an orderly close waits for the server's close frame.
+  caf::timespan close_timeout = std::chrono::milliseconds{500};
 
-  // -- reconnecting -------------------------------------------------------------
+  // -- reconnecting
+  // -------------------------------------------------------------
 
   /// Start a new session when one ends (as the seed's auto_reconnect_enabled).
   bool auto_reconnect = true;
   /// Delays between failed attempts; the first reconnect after a healthy
   /// session is immediate.
-  retry_policy reconnect{std::chrono::milliseconds{500}, std::chrono::seconds{60},
-                         0};
+  retry_policy reconnect{std::chrono::milliseconds{500},
+                         std::chrono::seconds{60}, 0};
 
-  // -- delivery -----------------------------------------------------------------
+  // -- delivery
+  // -----------------------------------------------------------------
 
   /// Listener actors that run callbacks (the seed's `concurrency`).
   size_t concurrency = 10;
   /// Skip events whose bot_id is the client's own (only when known).
   bool skip_own_events = true;
 
-  // -- sending ------------------------------------------------------------------
+  // -- sending
+  // ------------------------------------------------------------------
 
   /// Messages waiting to be sent (while reconnecting or rate limited).
   size_t send_queue_size = 1000;
@@ -113,12 +120,14 @@ struct client_config {
   /// Largest outgoing message (Slack disconnects above 16 KB).
   size_t max_send_size = 16 * 1024;
 
-  // -- diagnostics --------------------------------------------------------------
+  // -- diagnostics
+  // --------------------------------------------------------------
 
   /// Where diagnostics go; null: warnings and errors to stderr.
   logger_ptr log;
 
-  // -- derived values -----------------------------------------------------------
+  // -- derived values
+  // -----------------------------------------------------------
 
   caf::timespan effective_pong_timeout() const {
     return pong_timeout.count() > 0 ? pong_timeout : ping_interval;

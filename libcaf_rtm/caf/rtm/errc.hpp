@@ -79,9 +79,9 @@ caf::error make_error(errc x);
 
 template <class T, class... Ts>
 caf::error make_error(errc x, T&& y, Ts&&... ys) {
-  return caf::error{static_cast<uint8_t>(x), caf::atom("caf_rtm"),
-                    caf::make_message(std::forward<T>(y),
-                                      std::forward<Ts>(ys)...)};
+  return caf::error{
+      static_cast<uint8_t>(x), caf::atom("caf_rtm"),
+      caf::make_message(std::forward<T>(y), std::forward<Ts>(ys)...)};
 }
 
 /// The error category of caf-rtm errors.

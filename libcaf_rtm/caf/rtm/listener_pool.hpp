@@ -18,7 +18,8 @@
 namespace caf::rtm {
 
 /// Does a subscription to `types` ("*" = all) cover events of `type`?
-bool subscribed_to(const std::vector<std::string>& types, std::string_view type);
+bool subscribed_to(const std::vector<std::string>& types,
+                   std::string_view type);
 
 struct listener_worker_state {
   static inline const char* name = "caf.rtm.listener";
@@ -32,9 +33,9 @@ struct listener_worker_state {
   std::vector<entry> callbacks;
 };
 
-listener_worker_actor::behavior_type
-listener_worker(listener_worker_actor::stateful_pointer<listener_worker_state> self,
-                client_actor client);
+listener_worker_actor::behavior_type listener_worker(
+    listener_worker_actor::stateful_pointer<listener_worker_state> self,
+    client_actor client);
 
 /// The client's pool: workers are spawned when the first callback subscribes.
 class listener_pool {
@@ -52,8 +53,8 @@ public:
   void start(Self* self, size_t size) {
     auto client = caf::actor_cast<client_actor>(self);
     for (size_t i = 0; i < size; ++i)
-      workers_.push_back(self->template spawn<caf::linked>(listener_worker,
-                                                           client));
+      workers_.push_back(
+          self->template spawn<caf::linked>(listener_worker, client));
   }
 
   /// The worker for events of `channel`.

@@ -71,7 +71,8 @@ std::string concat(const Ts&... xs) {
 
 } // namespace caf::rtm
 
-// Formats only when the level is enabled: `CAF_RTM_LOG(log, info, "net", "x=", x)`.
+// Formats only when the level is enabled: `CAF_RTM_LOG(log, info, "net", "x=",
+// x)`.
 #define CAF_RTM_LOG(log_ptr, lvl, component, ...)                              \
   do {                                                                         \
     if ((log_ptr) && (log_ptr)->enabled(::caf::rtm::log_level::lvl))           \

@@ -192,8 +192,7 @@ public:
 private:
   friend class event_parser;
 
-  explicit event(std::shared_ptr<const data> ptr) : data_(std::move(ptr)) {
-  }
+  explicit event(std::shared_ptr<const data> ptr) : data_(std::move(ptr)) {}
 
   std::shared_ptr<const data> data_;
 };
@@ -242,7 +241,8 @@ typename Inspector::result_type inspect(Inspector& f, send_ack& x) {
   return f(caf::meta::type_name("caf::rtm::send_ack"), x.id, x.ts, x.text);
 }
 
-// -- lifecycle (for subscribers that ask for it) -------------------------------
+// -- lifecycle (for subscribers that ask for it)
+// -------------------------------
 
 /// A connection attempt starts (1 for the first attempt in a row).
 struct connecting {
@@ -291,8 +291,7 @@ struct reconnecting {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reconnecting& x) {
-  return f(caf::meta::type_name("caf::rtm::reconnecting"), x.attempt,
-           x.delay);
+  return f(caf::meta::type_name("caf::rtm::reconnecting"), x.attempt, x.delay);
 }
 
 /// Something went wrong but the client goes on (a failed attempt, a dropped
@@ -354,7 +353,8 @@ typename Inspector::result_type inspect(Inspector& f, client_status& x) {
            x.listener_errors, x.last_rtt);
 }
 
-// -- internal messages between the client's actors -----------------------------
+// -- internal messages between the client's actors
+// -----------------------------
 
 /// Text frames read by the I/O layer, handed to the connection actor.
 struct frame_batch {
@@ -395,8 +395,8 @@ struct http_result {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_result& x) {
-  return f(caf::meta::type_name("caf::rtm::http_result"), x.request_id,
-           x.error, x.status, x.retry_after, x.body);
+  return f(caf::meta::type_name("caf::rtm::http_result"), x.request_id, x.error,
+           x.status, x.retry_after, x.body);
 }
 
 } // namespace caf::rtm

@@ -21,10 +21,10 @@ class overlap_filter {
 public:
   using time_point = std::chrono::steady_clock::time_point;
 
-  explicit overlap_filter(std::chrono::milliseconds grace
-                          = std::chrono::seconds{3},
-                          size_t capacity = 65536)
-    : grace_(grace), capacity_(capacity) {
+  explicit overlap_filter(
+      std::chrono::milliseconds grace = std::chrono::seconds{3},
+      size_t capacity = 65536)
+      : grace_(grace), capacity_(capacity) {
     // nop
   }
 

@@ -18,8 +18,8 @@ public:
 
   /// `rate` tokens per second, at most `burst` stored; starts full.
   token_bucket(double rate, size_t burst, clock_type::time_point now)
-    : rate_(rate), burst_(static_cast<double>(burst)), tokens_(burst_),
-      last_(now) {
+      : rate_(rate), burst_(static_cast<double>(burst)), tokens_(burst_),
+        last_(now) {
     // nop
   }
 
@@ -39,8 +39,8 @@ public:
       return caf::timespan{0};
     auto secs = (1.0 - tokens_) / rate_;
     return std::chrono::duration_cast<caf::timespan>(
-             std::chrono::duration<double>{secs})
-           + caf::timespan{1};
+               std::chrono::duration<double>{secs}) +
+           caf::timespan{1};
   }
 
   double tokens(clock_type::time_point now) {

@@ -69,8 +69,7 @@ struct web_api_state {
 
 /// Spawn with `sys.spawn(caf::rtm::web_api, cfg)`.
 web_api_actor::behavior_type
-web_api(web_api_actor::stateful_pointer<web_api_state> self,
-        client_config cfg);
+web_api(web_api_actor::stateful_pointer<web_api_state> self, client_config cfg);
 
 /// Converts an `auth.test` answer.
 caf::expected<identity> to_identity(const boost::json::object& x);

@@ -58,8 +58,7 @@ http_call_ptr start_http_post(const net_context& ctx, http_request_data req,
 http_call_ptr start_plain_http_post(const net_context& ctx,
                                     http_request_data req,
                                     http_call::handler_type handler);
-http_call_ptr start_tls_http_post(const net_context& ctx,
-                                  http_request_data req,
+http_call_ptr start_tls_http_post(const net_context& ctx, http_request_data req,
                                   http_call::handler_type handler);
 
 } // namespace caf::rtm::net

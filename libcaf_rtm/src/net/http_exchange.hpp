@@ -36,22 +36,20 @@ inline std::unique_ptr<tls_stream> take(opened_stream& x, tls_stream*) {
 
 template <class Stream>
 class http_exchange
-  : public http_call,
-    public std::enable_shared_from_this<http_exchange<Stream>> {
+    : public http_call,
+      public std::enable_shared_from_this<http_exchange<Stream>> {
 public:
   using error_code = boost::system::error_code;
-  using request_type
-    = boost::beast::http::request<boost::beast::http::string_body>;
-  using parser_type
-    = boost::beast::http::response_parser<boost::beast::http::string_body>;
+  using request_type =
+      boost::beast::http::request<boost::beast::http::string_body>;
+  using parser_type =
+      boost::beast::http::response_parser<boost::beast::http::string_body>;
 
   http_exchange(const net_context& ctx, http_request_data req,
                 handler_type handler)
-    : ex_(boost::asio::make_strand(ctx.pool->context())),
-      ctx_(ctx),
-      data_(std::move(req)),
-      handler_(std::move(handler)),
-      deadline_(std::chrono::steady_clock::now() + data_.timeout) {
+      : ex_(boost::asio::make_strand(ctx.pool->context())), ctx_(ctx),
+        data_(std::move(req)), handler_(std::move(handler)),
+        deadline_(std::chrono::steady_clock::now() + data_.timeout) {
     // The exchange must not keep the pool alive (see io_pool.hpp).
     ctx_.pool.reset();
   }
@@ -66,14 +64,14 @@ private:
     // The connect phase is bounded by connect_timeout, but never beyond the
     // deadline of the whole request.
     auto remaining = std::chrono::duration_cast<caf::timespan>(
-      deadline_ - std::chrono::steady_clock::now());
+        deadline_ - std::chrono::steady_clock::now());
     if (remaining < ctx_.connect_timeout)
       ctx_.connect_timeout = remaining;
     opening_ = transport_open::start(
-      ex_, ctx_, data_.url,
-      [self = this->shared_from_this()](caf::error err, opened_stream s) {
-        self->on_open(std::move(err), std::move(s));
-      });
+        ex_, ctx_, data_.url,
+        [self = this->shared_from_this()](caf::error err, opened_stream s) {
+          self->on_open(std::move(err), std::move(s));
+        });
   }
 
 public:
@@ -113,7 +111,7 @@ private:
     req_.prepare_payload();
     http::async_write(*stream_, req_,
                       boost::beast::bind_front_handler(
-                        &http_exchange::on_write, this->shared_from_this()));
+                          &http_exchange::on_write, this->shared_from_this()));
   }
 
   void on_write(error_code ec, size_t) {
@@ -123,7 +121,7 @@ private:
     parser_->body_limit(data_.body_limit);
     http::async_read(*stream_, buffer_, *parser_,
                      boost::beast::bind_front_handler(
-                       &http_exchange::on_read, this->shared_from_this()));
+                         &http_exchange::on_read, this->shared_from_this()));
   }
 
   void on_read(error_code ec, size_t) {
@@ -180,8 +178,7 @@ private:
 };
 
 template <class Stream>
-http_call_ptr start_http_exchange(const net_context& ctx,
-                                  http_request_data req,
+http_call_ptr start_http_exchange(const net_context& ctx, http_request_data req,
                                   http_call::handler_type handler) {
   auto call = std::make_shared<http_exchange<Stream>>(ctx, std::move(req),
                                                       std::move(handler));

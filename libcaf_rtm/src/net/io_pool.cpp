@@ -5,8 +5,9 @@
 namespace caf::rtm::net {
 
 io_pool::io_pool(size_t threads)
-  : ioc_(std::make_shared<boost::asio::io_context>(static_cast<int>(threads))),
-    work_(boost::asio::make_work_guard(*ioc_)) {
+    : ioc_(
+          std::make_shared<boost::asio::io_context>(static_cast<int>(threads))),
+      work_(boost::asio::make_work_guard(*ioc_)) {
   threads_.reserve(threads);
   for (size_t i = 0; i < threads; ++i)
     threads_.emplace_back([ctx = ioc_] { ctx->run(); });

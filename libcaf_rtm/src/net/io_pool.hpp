@@ -40,7 +40,7 @@ private:
   // own threads, that thread is detached and destroys the context on exit.
   std::shared_ptr<boost::asio::io_context> ioc_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type>
-    work_;
+      work_;
   std::vector<std::thread> threads_;
 };
 

@@ -7,8 +7,7 @@
 
 namespace caf::rtm::net {
 
-http_call_ptr start_tls_http_post(const net_context& ctx,
-                                  http_request_data req,
+http_call_ptr start_tls_http_post(const net_context& ctx, http_request_data req,
                                   http_call::handler_type handler) {
   return start_http_exchange<tls_stream>(ctx, std::move(req),
                                          std::move(handler));

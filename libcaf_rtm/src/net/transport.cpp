@@ -18,11 +18,11 @@
 
 #include "caf/rtm/errc.hpp"
 
-namespace asio = boost::asio;         // from <boost/asio.hpp>
-namespace beast = boost::beast;       // from <boost/beast.hpp>
-namespace http = boost::beast::http;  // from <boost/beast/http.hpp>
-namespace ssl = boost::asio::ssl;     // from <boost/asio/ssl.hpp>
-using tcp = boost::asio::ip::tcp;     // from <boost/asio/ip/tcp.hpp>
+namespace asio = boost::asio;        // from <boost/asio.hpp>
+namespace beast = boost::beast;      // from <boost/beast.hpp>
+namespace http = boost::beast::http; // from <boost/beast/http.hpp>
+namespace ssl = boost::asio::ssl;    // from <boost/asio/ssl.hpp>
+using tcp = boost::asio::ip::tcp;    // from <boost/asio/ip/tcp.hpp>
 using error_code = boost::system::error_code;
 
 namespace caf::rtm::net {
@@ -33,8 +33,8 @@ caf::error to_error(const error_code& ec, const char* step) {
   auto what = std::string{step} + ": " + ec.message();
   if (ec == beast::error::timeout || ec == asio::error::timed_out)
     return make_error(errc::timeout, std::move(what));
-  if (ec.category() == asio::error::get_ssl_category()
-      || ec == ssl::error::stream_truncated)
+  if (ec.category() == asio::error::get_ssl_category() ||
+      ec == ssl::error::stream_truncated)
     return make_error(errc::tls_error, std::move(what));
   return make_error(errc::connect_failed, std::move(what));
 }
@@ -52,30 +52,25 @@ class open_op : public transport_open,
 public:
   open_op(executor_type ex, const net_context& ctx, const endpoint_url& url,
           handler_type handler)
-    : resolver_(ex),
-      deadline_(ex),
-      stream_(std::make_unique<tcp_stream>(ex)),
-      tls_ctx_(ctx.tls),
-      proxy_(ctx.proxy),
-      url_(url),
-      use_proxy_(ctx.proxy.applies_to(url.host)),
-      timeout_(ctx.connect_timeout),
-      log_(ctx.log),
-      handler_(std::move(handler)) {
+      : resolver_(ex), deadline_(ex), stream_(std::make_unique<tcp_stream>(ex)),
+        tls_ctx_(ctx.tls), proxy_(ctx.proxy), url_(url),
+        use_proxy_(ctx.proxy.applies_to(url.host)),
+        timeout_(ctx.connect_timeout), log_(ctx.log),
+        handler_(std::move(handler)) {
     // nop
   }
 
   void run() {
     deadline_.expires_after(timeout_);
     deadline_.async_wait(
-      beast::bind_front_handler(&open_op::on_deadline, shared_from_this()));
+        beast::bind_front_handler(&open_op::on_deadline, shared_from_this()));
     const auto& host = use_proxy_ ? proxy_.host : url_.host;
     const auto& port = use_proxy_ ? proxy_.port : url_.port;
     CAF_RTM_LOG(log_, debug, "net", "connecting to ", host, ":", port,
                 use_proxy_ ? " (proxy)" : "");
     resolver_.async_resolve(
-      host, port,
-      beast::bind_front_handler(&open_op::on_resolve, shared_from_this()));
+        host, port,
+        beast::bind_front_handler(&open_op::on_resolve, shared_from_this()));
   }
 
   void cancel(caf::error reason) override {
@@ -92,8 +87,8 @@ private:
     if (ec)
       return fail(ec, "resolve");
     stream_->async_connect(
-      results,
-      beast::bind_front_handler(&open_op::on_connect, shared_from_this()));
+        results,
+        beast::bind_front_handler(&open_op::on_connect, shared_from_this()));
   }
 
   void on_connect(error_code ec, const tcp::endpoint&) {
@@ -106,16 +101,16 @@ private:
   }
 
   void send_connect_request() {
-    auto authority = url_.host_is_ip() && url_.host.find(':') != std::string::npos
-                       ? "[" + url_.host + "]:" + url_.port
-                       : url_.host + ":" + url_.port;
+    auto authority =
+        url_.host_is_ip() && url_.host.find(':') != std::string::npos
+            ? "[" + url_.host + "]:" + url_.port
+            : url_.host + ":" + url_.port;
     connect_req_.method(http::verb::connect);
     connect_req_.target(authority);
     connect_req_.version(11);
     connect_req_.set(http::field::host, authority);
     if (!proxy_.authorization.empty())
-      connect_req_.set(http::field::proxy_authorization,
-                       proxy_.authorization);
+      connect_req_.set(http::field::proxy_authorization, proxy_.authorization);
     http::async_write(*stream_, connect_req_,
                       beast::bind_front_handler(&open_op::on_connect_sent,
                                                 shared_from_this()));
@@ -137,10 +132,9 @@ private:
       return fail(ec, "proxy read");
     auto status = connect_res_->get().result_int();
     if (status != 200)
-      return finish(make_error(errc::proxy_error,
-                               static_cast<uint16_t>(status),
-                               "proxy refused CONNECT with status "
-                                 + std::to_string(status)));
+      return finish(make_error(errc::proxy_error, static_cast<uint16_t>(status),
+                               "proxy refused CONNECT with status " +
+                                   std::to_string(status)));
     start_tls_or_finish();
   }
 
@@ -158,9 +152,9 @@ private:
       // OpenSSL's own host check reports a precise verify error on mismatch.
       SSL_set1_host(native, url_.host.c_str());
     }
-    tls_->async_handshake(ssl::stream_base::client,
-                          beast::bind_front_handler(&open_op::on_handshake,
-                                                    shared_from_this()));
+    tls_->async_handshake(
+        ssl::stream_base::client,
+        beast::bind_front_handler(&open_op::on_handshake, shared_from_this()));
   }
 
   void on_handshake(error_code ec) {
@@ -169,10 +163,10 @@ private:
         return;
       auto verify = SSL_get_verify_result(tls_->native_handle());
       if (verify != X509_V_OK && !abort_reason_ && !timed_out_)
-        return finish(make_error(
-          errc::tls_error,
-          std::string{"certificate verify failed: "}
-            + X509_verify_cert_error_string(verify) + " (" + url_.host + ")"));
+        return finish(make_error(errc::tls_error,
+                                 std::string{"certificate verify failed: "} +
+                                     X509_verify_cert_error_string(verify) +
+                                     " (" + url_.host + ")"));
       return fail(ec, "TLS handshake");
     }
     finish(caf::none);
@@ -200,15 +194,15 @@ private:
       return finish(std::move(abort_reason_));
     if (timed_out_) {
       auto where = url_.host + ":" + url_.port;
-      return finish(make_error(errc::timeout, std::string{"connect to "}
-                                                + where + " timed out"));
+      return finish(make_error(errc::timeout, std::string{"connect to "} +
+                                                  where + " timed out"));
     }
     auto err = to_error(ec, step);
     if (is(err, errc::connect_failed))
       err = make_error(errc::connect_failed,
-                       std::string{step} + " " + (use_proxy_ ? proxy_.host
-                                                             : url_.host)
-                         + ": " + ec.message());
+                       std::string{step} + " " +
+                           (use_proxy_ ? proxy_.host : url_.host) + ": " +
+                           ec.message());
     finish(std::move(err));
   }
 
@@ -249,9 +243,10 @@ private:
 
 } // namespace
 
-std::shared_ptr<transport_open>
-transport_open::start(executor_type ex, const net_context& ctx,
-                      const endpoint_url& url, handler_type handler) {
+std::shared_ptr<transport_open> transport_open::start(executor_type ex,
+                                                      const net_context& ctx,
+                                                      const endpoint_url& url,
+                                                      handler_type handler) {
   auto op = std::make_shared<open_op>(ex, ctx, url, std::move(handler));
   asio::post(ex, [op] { op->run(); });
   return op;

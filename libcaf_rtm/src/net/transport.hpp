@@ -28,9 +28,10 @@ namespace ssl = boost::asio::ssl;
 
 /// Every stream of caf-rtm runs on its own strand of the I/O pool, so
 /// handlers of one stream never run concurrently.
-using executor_type = boost::asio::strand<boost::asio::io_context::executor_type>;
-using tcp_stream = boost::beast::basic_stream<boost::asio::ip::tcp,
-                                              executor_type>;
+using executor_type =
+    boost::asio::strand<boost::asio::io_context::executor_type>;
+using tcp_stream =
+    boost::beast::basic_stream<boost::asio::ip::tcp, executor_type>;
 using tls_stream = boost::beast::ssl_stream<tcp_stream>;
 
 /// The result of an open: exactly one of the two is set on success.
@@ -52,9 +53,10 @@ public:
 
   /// Starts opening a stream to `url` within `ctx.connect_timeout`. The
   /// handler runs once, on `ex`.
-  static std::shared_ptr<transport_open>
-  start(executor_type ex, const net_context& ctx, const endpoint_url& url,
-        handler_type handler);
+  static std::shared_ptr<transport_open> start(executor_type ex,
+                                               const net_context& ctx,
+                                               const endpoint_url& url,
+                                               handler_type handler);
 };
 
 /// Maps an error of a stream operation to a caf-rtm error; `step` names what

@@ -40,9 +40,8 @@ const char* getenv_nonempty(const char* name) {
 } // namespace
 
 std::string endpoint_url::host_header() const {
-  std::string result = host.find(':') != std::string::npos
-                         ? "[" + host + "]"
-                         : host;
+  std::string result =
+      host.find(':') != std::string::npos ? "[" + host + "]" : host;
   auto default_port = tls ? "443" : "80";
   if (port != default_port) {
     result += ':';
@@ -52,9 +51,8 @@ std::string endpoint_url::host_header() const {
 }
 
 bool endpoint_url::host_is_ip() const {
-  auto parsed = urls::parse_authority(host.find(':') != std::string::npos
-                                        ? "[" + host + "]"
-                                        : host);
+  auto parsed = urls::parse_authority(
+      host.find(':') != std::string::npos ? "[" + host + "]" : host);
   if (!parsed)
     return false;
   auto kind = parsed->host_type();
@@ -64,8 +62,8 @@ bool endpoint_url::host_is_ip() const {
 caf::expected<endpoint_url> parse_endpoint(std::string_view text) {
   auto parsed = urls::parse_uri(text);
   if (!parsed)
-    return make_error(errc::invalid_url, std::string{"not a URL: "}
-                                           + parsed.error().message());
+    return make_error(errc::invalid_url,
+                      std::string{"not a URL: "} + parsed.error().message());
   const auto& u = *parsed;
   endpoint_url result;
   auto scheme = lower(u.scheme());
@@ -75,22 +73,22 @@ caf::expected<endpoint_url> parse_endpoint(std::string_view text) {
     return make_error(errc::invalid_url, "unsupported scheme: " + scheme);
   result.websocket = scheme == "ws" || scheme == "wss";
   switch (u.host_type()) {
-    case urls::host_type::ipv6:
-      result.host = u.encoded_host_address();
-      break;
-    case urls::host_type::name:
-    case urls::host_type::ipv4:
-      result.host = u.host();
-      break;
-    default:
-      return make_error(errc::invalid_url, "URL without a usable host");
+  case urls::host_type::ipv6:
+    result.host = u.encoded_host_address();
+    break;
+  case urls::host_type::name:
+  case urls::host_type::ipv4:
+    result.host = u.host();
+    break;
+  default:
+    return make_error(errc::invalid_url, "URL without a usable host");
   }
   if (result.host.empty())
     return make_error(errc::invalid_url, "URL without a host");
   result.port = u.has_port() ? std::string{u.port()}
                              : std::string{result.tls ? "443" : "80"};
-  result.target = u.encoded_path().empty() ? "/"
-                                           : std::string{u.encoded_path()};
+  result.target =
+      u.encoded_path().empty() ? "/" : std::string{u.encoded_path()};
   if (u.has_query()) {
     result.target += '?';
     result.target += u.encoded_query();
@@ -130,9 +128,9 @@ bool proxy_settings::applies_to(std::string_view target_host) const {
   for (const auto& entry : no_proxy) {
     if (host == entry)
       return false;
-    if (host.size() > entry.size()
-        && host.compare(host.size() - entry.size(), entry.size(), entry) == 0
-        && host[host.size() - entry.size() - 1] == '.')
+    if (host.size() > entry.size() &&
+        host.compare(host.size() - entry.size(), entry.size(), entry) == 0 &&
+        host[host.size() - entry.size() - 1] == '.')
       return false;
   }
   return true;
@@ -200,8 +198,8 @@ caf::expected<proxy_settings> make_proxy_settings(const client_config& cfg) {
   if (parsed->host().empty())
     return make_error(errc::invalid_url, "proxy: URL without a host");
   result.host = parsed->host_type() == urls::host_type::ipv6
-                  ? std::string{parsed->encoded_host_address()}
-                  : std::string{parsed->host()};
+                    ? std::string{parsed->encoded_host_address()}
+                    : std::string{parsed->host()};
   result.port = parsed->has_port() ? std::string{parsed->port()} : "80";
   if (parsed->has_userinfo()) {
     std::string credentials = parsed->user();

@@ -39,8 +39,8 @@ caf::expected<endpoint_url> parse_endpoint(std::string_view url);
 std::string join_url(std::string_view base, std::string_view method);
 
 /// Form-encodes arguments (application/x-www-form-urlencoded).
-std::string form_encode(const std::vector<std::pair<std::string, std::string>>&
-                          args);
+std::string
+form_encode(const std::vector<std::pair<std::string, std::string>>& args);
 
 /// An HTTP CONNECT proxy and the hosts that bypass it.
 struct proxy_settings {

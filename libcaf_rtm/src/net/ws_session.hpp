@@ -38,12 +38,8 @@ public:
 
   ws_session(const net_context& ctx, const endpoint_url& url,
              const ws_options& opts, connection_actor owner)
-    : ex_(asio::make_strand(ctx.pool->context())),
-      ctx_(ctx),
-      url_(url),
-      opts_(opts),
-      owner_(std::move(owner)),
-      close_timer_(ex_) {
+      : ex_(asio::make_strand(ctx.pool->context())), ctx_(ctx), url_(url),
+        opts_(opts), owner_(std::move(owner)), close_timer_(ex_) {
     // The session must not keep the pool alive (see io_pool.hpp).
     ctx_.pool.reset();
   }
@@ -52,7 +48,8 @@ public:
     post([](ws_session& self) { self.open(); });
   }
 
-  // -- ws_client interface (any thread) ----------------------------------------
+  // -- ws_client interface (any thread)
+  // ----------------------------------------
 
   void send_text(std::string text) override {
     post([text = std::move(text)](ws_session& self) mutable {
@@ -91,21 +88,21 @@ private:
 
   template <class F>
   void post(F f) {
-    asio::post(ex_, [self = this->shared_from_this(), f = std::move(f)]() mutable {
-      f(*self);
-    });
+    asio::post(ex_, [self = this->shared_from_this(),
+                     f = std::move(f)]() mutable { f(*self); });
   }
 
-  // -- opening -----------------------------------------------------------------
+  // -- opening
+  // -----------------------------------------------------------------
 
   void open() {
     if (state_ != state_type::opening)
       return;
     opening_ = transport_open::start(
-      ex_, ctx_, url_,
-      [self = this->shared_from_this()](caf::error err, opened_stream s) {
-        self->on_open(std::move(err), std::move(s));
-      });
+        ex_, ctx_, url_,
+        [self = this->shared_from_this()](caf::error err, opened_stream s) {
+          self->on_open(std::move(err), std::move(s));
+        });
   }
 
   void on_open(caf::error err, opened_stream s) {
@@ -124,15 +121,15 @@ private:
     timeouts.keep_alive_pings = false; // the ping monitor does this
     ws_->set_option(timeouts);
     ws_->set_option(websocket::stream_base::decorator(
-      [ua = ctx_.user_agent](websocket::request_type& req) {
-        req.set(http::field::user_agent, ua);
-      }));
+        [ua = ctx_.user_agent](websocket::request_type& req) {
+          req.set(http::field::user_agent, ua);
+        }));
     // Pongs are how the ping monitor learns the link is alive.
     ws_->control_callback(
-      [this](websocket::frame_type kind, boost::beast::string_view payload) {
-        if (kind == websocket::frame_type::pong)
-          caf::anon_send(owner_, pong_atom_v, std::string{payload});
-      });
+        [this](websocket::frame_type kind, boost::beast::string_view payload) {
+          if (kind == websocket::frame_type::pong)
+            caf::anon_send(owner_, pong_atom_v, std::string{payload});
+        });
     state_ = state_type::handshaking;
     ws_->async_handshake(handshake_res_, url_.host_header(), url_.target,
                          beast::bind_front_handler(&ws_session::on_handshake,
@@ -145,9 +142,9 @@ private:
         return;
       auto status = handshake_res_.result_int();
       if (status != 0 && status != 101)
-        return report_down(make_error(
-          errc::websocket_error,
-          "handshake rejected with HTTP status " + std::to_string(status)));
+        return report_down(make_error(errc::websocket_error,
+                                      "handshake rejected with HTTP status " +
+                                          std::to_string(status)));
       return report_down(read_error(ec, "WebSocket handshake"));
     }
     if (state_ != state_type::handshaking)
@@ -158,7 +155,8 @@ private:
     do_write();
   }
 
-  // -- reading -----------------------------------------------------------------
+  // -- reading
+  // -----------------------------------------------------------------
 
   void do_read() {
     reading_ = true;
@@ -205,8 +203,8 @@ private:
     in_flight_bytes_ = 0;
     hand_over();
     // Resume reading if backpressure had paused it.
-    if (!reading_ && buffered_bytes_ < opts_.max_buffered_bytes
-        && (state_ == state_type::open || state_ == state_type::closing))
+    if (!reading_ && buffered_bytes_ < opts_.max_buffered_bytes &&
+        (state_ == state_type::open || state_ == state_type::closing))
       do_read();
   }
 
@@ -222,27 +220,30 @@ private:
     }
     if (ec == websocket::error::message_too_big)
       return make_error(errc::message_too_big,
-                        "message over " + std::to_string(opts_.max_message_size)
-                          + " bytes; closed with 1009");
+                        "message over " +
+                            std::to_string(opts_.max_message_size) +
+                            " bytes; closed with 1009");
     if (ec == beast::error::timeout)
       return make_error(errc::timeout, std::string{step} + ": timeout");
-    if (ec == asio::error::eof || ec == asio::error::connection_reset
-        || ec == asio::error::broken_pipe || ec == asio::error::connection_aborted
-        || ec == asio::error::operation_aborted
-        || ec == ssl::error::stream_truncated || ec == http::error::end_of_stream)
-      return make_error(errc::connection_lost, std::string{step} + ": "
-                                                 + ec.message());
+    if (ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::error::broken_pipe ||
+        ec == asio::error::connection_aborted ||
+        ec == asio::error::operation_aborted ||
+        ec == ssl::error::stream_truncated || ec == http::error::end_of_stream)
+      return make_error(errc::connection_lost,
+                        std::string{step} + ": " + ec.message());
     if (ec.category() == make_error_code(websocket::error::closed).category())
-      return make_error(errc::websocket_error, std::string{step} + ": "
-                                                 + ec.message());
+      return make_error(errc::websocket_error,
+                        std::string{step} + ": " + ec.message());
     return to_error(ec, step);
   }
 
-  // -- writing -----------------------------------------------------------------
+  // -- writing
+  // -----------------------------------------------------------------
 
   void enqueue(outgoing x) {
-    if (state_ == state_type::ended
-        || (state_ == state_type::closing && x.kind != outgoing::close))
+    if (state_ == state_type::ended ||
+        (state_ == state_type::closing && x.kind != outgoing::close))
       return;
     writes_.push_back(std::move(x));
     if (state_ == state_type::open || state_ == state_type::closing)
@@ -258,22 +259,22 @@ private:
                                           this->shared_from_this());
     namespace websocket = boost::beast::websocket;
     switch (x.kind) {
-      case outgoing::text:
-        ws_->text(true);
-        ws_->async_write(asio::buffer(x.payload), std::move(next));
-        break;
-      case outgoing::ping:
-        ws_->async_ping(websocket::ping_data{x.payload.substr(0, 125).c_str()},
-                        [self = this->shared_from_this()](error_code ec) {
-                          self->on_write(ec, 0);
-                        });
-        break;
-      case outgoing::close:
-        ws_->async_close(websocket::close_reason{x.code},
-                         [self = this->shared_from_this()](error_code ec) {
-                           self->on_write(ec, 0);
-                         });
-        break;
+    case outgoing::text:
+      ws_->text(true);
+      ws_->async_write(asio::buffer(x.payload), std::move(next));
+      break;
+    case outgoing::ping:
+      ws_->async_ping(websocket::ping_data{x.payload.substr(0, 125).c_str()},
+                      [self = this->shared_from_this()](error_code ec) {
+                        self->on_write(ec, 0);
+                      });
+      break;
+    case outgoing::close:
+      ws_->async_close(websocket::close_reason{x.code},
+                       [self = this->shared_from_this()](error_code ec) {
+                         self->on_write(ec, 0);
+                       });
+      break;
     }
   }
 
@@ -288,25 +289,26 @@ private:
     do_write();
   }
 
-  // -- ending ------------------------------------------------------------------
+  // -- ending
+  // ------------------------------------------------------------------
 
   void start_close(uint16_t code) {
     switch (state_) {
-      case state_type::opening:
-      case state_type::handshaking:
-        teardown(make_error(errc::closed, "closed before the session opened"));
-        return;
-      case state_type::open:
-        state_ = state_type::closing;
-        close_timer_.expires_after(opts_.close_timeout);
-        close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
-          if (!ec)
-            self->teardown(make_error(errc::timeout, "close handshake"));
-        });
-        enqueue(outgoing{outgoing::close, {}, code});
-        return;
-      default:
-        return;
+    case state_type::opening:
+    case state_type::handshaking:
+      teardown(make_error(errc::closed, "closed before the session opened"));
+      return;
+    case state_type::open:
+      state_ = state_type::closing;
+      close_timer_.expires_after(opts_.close_timeout);
+      close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+        if (!ec)
+          self->teardown(make_error(errc::timeout, "close handshake"));
+      });
+      enqueue(outgoing{outgoing::close, {}, code});
+      return;
+    default:
+      return;
     }
   }
 
@@ -366,8 +368,8 @@ private:
 template <class Stream>
 ws_client_ptr start_ws_session(const net_context& ctx, const endpoint_url& url,
                                const ws_options& opts, connection_actor owner) {
-  auto session = std::make_shared<ws_session<Stream>>(ctx, url, opts,
-                                                      std::move(owner));
+  auto session =
+      std::make_shared<ws_session<Stream>>(ctx, url, opts, std::move(owner));
   session->start();
   return session;
 }

@@ -1,10 +1,10 @@
 // A Slack-compatible fake server for tests, the demo and benchmarks.
 //
 // One loopback port serves both Slack's Web API (`POST /api/<method>`) and the
-// RTM WebSocket endpoint (`GET /ws/<ticket>` with an upgrade), over plain TCP or
-// TLS with a certificate generated at start-up. The server runs on its own I/O
-// thread; every public member function is thread-safe and may be called from a
-// test's thread while clients talk to the server.
+// RTM WebSocket endpoint (`GET /ws/<ticket>` with an upgrade), over plain TCP
+// or TLS with a certificate generated at start-up. The server runs on its own
+// I/O thread; every public member function is thread-safe and may be called
+// from a test's thread while clients talk to the server.
 //
 // WebSocket frames are written by the fake itself (not by a WebSocket library)
 // so that tests can send what a real library refuses to produce: fragmented,
@@ -69,7 +69,8 @@ struct recorded_request {
 enum class ack_policy {
   /// `{"ok":true,"reply_to":ID,"ts":"<generated>","text":<echoed text>}`.
   ok,
-  /// `{"ok":false,"reply_to":ID,"error":{"code":2,"msg":"message text is missing"}}`.
+  /// `{"ok":false,"reply_to":ID,"error":{"code":2,"msg":"message text is
+  /// missing"}}`.
   error,
   /// No answer; the test acks by hand with `ws_session::ack` (any order).
   manual,
@@ -132,13 +133,11 @@ public:
   /// encoded in chunks right before each write; `make(i, now_ns)` gives the
   /// text of frame i, `now_ns` being `steady_clock` nanoseconds at encoding.
   virtual void flood(std::size_t n,
-                     std::function<std::string(std::size_t, int64_t)> make)
-    = 0;
+                     std::function<std::string(std::size_t, int64_t)> make) = 0;
   /// Writes `n` text frames at `per_second` frames per second, each encoded
   /// right before it is written.
   virtual void pace(std::size_t n, double per_second,
-                    std::function<std::string(std::size_t, int64_t)> make)
-    = 0;
+                    std::function<std::string(std::size_t, int64_t)> make) = 0;
   /// Acks client message `id` by hand (for `ack_policy::manual`).
   virtual void ack(int64_t id, std::string ts) = 0;
   /// Answers client message `id` with an error by hand.
@@ -160,8 +159,8 @@ public:
   /// Text frames received from the client, in order.
   virtual std::vector<std::string> received() const = 0;
   /// Waits until at least `n` text frames arrived; false on timeout.
-  virtual bool wait_received(std::size_t n, std::chrono::milliseconds timeout)
-    = 0;
+  virtual bool wait_received(std::size_t n,
+                             std::chrono::milliseconds timeout) = 0;
   /// WebSocket ping frames received from the client.
   virtual std::size_t pings_received() const = 0;
   /// True once the TCP connection is gone.

@@ -1,0 +1,273 @@
+#include "caf-rtm/driver.hpp"
+
+#include <cstdio>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "caf/rtm/errc.hpp"
+#include "common/cli.hpp"
+
+namespace json = boost::json;
+
+namespace caf::rtm::cli {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<driver_state>*;
+
+void flush(self_ptr self) {
+  auto& st = self->state;
+  st.flush_pending = false;
+  if (st.out.empty())
+    return;
+  std::fwrite(st.out.data(), 1, st.out.size(), stdout);
+  std::fflush(stdout);
+  st.out.clear();
+}
+
+// Writes a line; the flush happens once the events queued so far are done,
+// so a burst costs one write instead of one per line.
+void emit(self_ptr self, const std::string& line) {
+  auto& st = self->state;
+  st.out += line;
+  st.out += '\n';
+  if (st.out.size() > 64 * 1024)
+    return flush(self);
+  if (!st.flush_pending) {
+    st.flush_pending = true;
+    self->send(self, caf::flush_atom_v);
+  }
+}
+
+bool wanted(const driver_options& opts, std::string_view type) {
+  for (auto& x : opts.events)
+    if (x == "*" || x == type)
+      return true;
+  return false;
+}
+
+std::string describe(const caf::error& err) {
+  auto text = render(err);
+  constexpr std::string_view prefix = "caf_rtm: ";
+  if (text.compare(0, prefix.size(), prefix) == 0)
+    text.erase(0, prefix.size());
+  return text;
+}
+
+void complete(self_ptr self, int code, const client_status* st) {
+  auto& s = self->state;
+  flush(self);
+  if (s.opts.stats) {
+
+    auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
+    json::object stats;
+    stats["events"] = s.printed;
+    stats["elapsed_s"] = elapsed;
+    stats["events_per_s"] =
+        elapsed > 0 ? static_cast<double>(s.printed) / elapsed : 0.0;
+    stats["reconnects"] = s.sessions > 0 ? s.sessions - 1 : 0;
+    stats["rtt_ms"] =
+        st ? std::chrono::duration<double, std::milli>(st->last_rtt).count() : 0.0;
+    if (st) {
+      stats["events_received"] = st->events_received;
+      stats["dropped_frames"] =
+          st->frames_malformed + st->frames_not_object + st->frames_binary;
+      stats["messages_sent"] = st->messages_sent;
+      stats["messages_acked"] = st->messages_acked;
+    }
+    std::fprintf(stderr, "%s\n", json::serialize(stats).c_str());
+  }
+  if (auto f = std::move(s.opts.on_exit))
+    f(code);
+  self->quit();
+}
+
+// Ends the program: status (for --stats), then an orderly close of the
+// client, both bounded so a signal exits within a second.
+void finish(self_ptr self, int code) {
+  auto& st = self->state;
+  if (st.finishing)
+    return;
+  st.finishing = true;
+  flush(self);
+  auto close_then_complete = [self, code](std::optional<client_status> status) {
+    self->request(self->state.client, std::chrono::milliseconds{800},
+                  close_atom_v)
+        .then(
+            [self, code, status](caf::ok_atom) {
+              complete(self, code, status ? &*status : nullptr);
+            },
+            [self, code, status](caf::error&) {
+              complete(self, code, status ? &*status : nullptr);
+            });
+  };
+  self->request(st.client, std::chrono::milliseconds{150}, status_atom_v)
+      .then([=](client_status& s) { close_then_complete(std::move(s)); },
+            [=](caf::error&) { close_then_complete(std::nullopt); });
+}
+
+void maybe_done_sending(self_ptr self) {
+  auto& st = self->state;
+  if (st.input_lines && st.next_result > *st.input_lines)
+    finish(self, exit_ok);
+}
+
+void store_result(self_ptr self, uint64_t n, std::string line) {
+  auto& st = self->state;
+  st.results.emplace(n, std::move(line));
+  for (auto i = st.results.find(st.next_result); i != st.results.end();
+       i = st.results.find(st.next_result)) {
+    emit(self, i->second);
+    st.results.erase(i);
+    ++st.next_result;
+  }
+  maybe_done_sending(self);
+}
+
+std::string result_line(uint64_t n, const caf::expected<send_ack>& res) {
+  json::object line;
+  line["sent"] = n;
+  line["ok"] = static_cast<bool>(res);
+  if (res)
+    line["ts"] = res->ts;
+  else
+    line["error"] = describe(res.error());
+  return json::serialize(line);
+}
+
+void send_line(self_ptr self, uint64_t n, const std::string& text) {
+  json::error_code ec;
+  auto value = json::parse(text, ec);
+  if (ec || !value.is_object())
+    return store_result(
+        self, n,
+        result_line(n, make_error(errc::invalid_argument,
+                                  "line is not a JSON object")));
+  self->request(self->state.client, caf::infinite, send_atom_v,
+                json_object{std::move(value.get_object())})
+      .then([self,
+             n](send_ack& ack) { store_result(self, n, result_line(n, ack)); },
+            [self, n](caf::error& err) {
+              store_result(self, n, result_line(n, std::move(err)));
+            });
+}
+
+// The demo's bot: answer messages that mention it.
+void answer_mention(self_ptr self, const event& ev) {
+  auto& st = self->state;
+  auto* text = ev.json().if_contains("text");
+  if (st.own_id.empty() || text == nullptr || !text->is_string())
+    return;
+  std::string_view t = text->get_string();
+  auto mention = "<@" + st.own_id + ">";
+  auto pos = t.find(mention);
+  if (pos == std::string_view::npos)
+    return;
+  std::string rest{t.substr(pos + mention.size())};
+  json_object reply;
+  reply.value["type"] = "message";
+  reply.value["channel"] = std::string{ev.channel()};
+  reply.value["text"] = "You said:" + rest;
+  auto n = ++st.replies;
+  self->request(st.client, caf::infinite, send_atom_v, std::move(reply))
+      .then([self, n](send_ack& ack) { emit(self, result_line(n, ack)); },
+            [self, n](caf::error& err) {
+              emit(self, result_line(n, std::move(err)));
+            });
+}
+
+} // namespace
+
+caf::behavior driver(caf::stateful_actor<driver_state>* self,
+                     client_actor client, driver_options opts) {
+  auto& st = self->state;
+  st.client = std::move(client);
+  st.opts = std::move(opts);
+  st.started = std::chrono::steady_clock::now();
+  if (st.opts.duration.count() > 0)
+    self->delayed_send(self, st.opts.duration, caf::timeout_atom_v);
+  self->request(st.client, caf::infinite, connect_atom_v)
+      .then(
+          [self](connected& info) {
+            self->state.own_id = info.self_id;
+            CAF_RTM_LOG(self->state.opts.log, info, "caf-rtm", "connected as ",
+                        info.self_name, " in ", info.team_name);
+          },
+          [self](caf::error& err) {
+            auto& st = self->state;
+            if (st.finishing) // a fatal_event said it already
+              return;
+            if (auto code = slack_error_code(err); !code.empty())
+              std::fprintf(stderr, "caf-rtm: Slack error: %s\n", code.c_str());
+            else
+              std::fprintf(stderr, "caf-rtm: could not connect: %s\n",
+                           describe(err).c_str());
+            finish(self, exit_code_for(err, st.opts.reconnect_on));
+          });
+  return {
+      [self](const event& ev) {
+        auto& st = self->state;
+        if (st.finishing)
+          return;
+        if (st.opts.answer_mentions && ev.type() == "message")
+          answer_mention(self, ev);
+        if (!wanted(st.opts, ev.type()))
+          return;
+        emit(self, ev.to_json());
+        ++st.printed;
+        if (st.opts.count > 0 && st.printed >= st.opts.count)
+          finish(self, exit_ok);
+      },
+      [self](caf::flush_atom) { flush(self); },
+      [self](line_atom, uint64_t n, const std::string& text) {
+        send_line(self, n, text);
+      },
+      [self](eof_atom, uint64_t lines) {
+        self->state.input_lines = lines;
+        maybe_done_sending(self);
+      },
+      [self](close_atom) { finish(self, exit_ok); },
+      [self](caf::timeout_atom) { finish(self, exit_ok); },
+      // Lifecycle: diagnostics on stderr, exits on fatal errors.
+      [self](const connected& x) {
+        ++self->state.sessions;
+        CAF_RTM_LOG(self->state.opts.log, info, "caf-rtm", "session ",
+                    x.session, " is up");
+      },
+      [self](const disconnected& x) {
+        auto& st = self->state;
+        CAF_RTM_LOG(st.opts.log, info, "caf-rtm", "session ", x.session,
+                    " ended: ", x.cause ? describe(x.cause) : "closed");
+        if (!st.opts.reconnect_on)
+          finish(self, exit_no_connection);
+      },
+      [self](const connecting& x) {
+        CAF_RTM_LOG(self->state.opts.log, debug, "caf-rtm",
+                    "connecting, attempt ", x.attempt);
+      },
+      [self](const reconnecting& x) {
+        CAF_RTM_LOG(
+            self->state.opts.log, info, "caf-rtm", "reconnecting in ",
+            std::chrono::duration_cast<std::chrono::milliseconds>(x.delay)
+                .count(),
+            " ms");
+      },
+      [self](const error_event& x) {
+        CAF_RTM_LOG(self->state.opts.log, warn, "caf-rtm", x.what, ": ",
+                    describe(x.reason));
+      },
+      [self](const fatal_event& x) {
+        if (self->state.finishing)
+          return;
+        auto code = slack_error_code(x.reason);
+        std::fprintf(stderr, "caf-rtm: %s\n",
+                     code.empty() ? describe(x.reason).c_str()
+                                  : ("Slack error: " + code).c_str());
+        finish(self, exit_code_for(x.reason, self->state.opts.reconnect_on));
+      },
+  };
+}
+
+} // namespace caf::rtm::cli

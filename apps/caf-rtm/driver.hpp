@@ -1,0 +1,69 @@
+// The actor behind the caf-rtm tool: prints events as JSON lines, sends the
+// lines of stdin (--send), answers mentions (demo), keeps the counters for
+// --stats, and decides when and with which code the program exits.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "caf/rtm/actors.hpp"
+#include "caf/rtm/logger.hpp"
+
+namespace caf::rtm::cli {
+
+using eof_atom = caf::atom_constant<caf::atom("eof")>;
+using line_atom = caf::atom_constant<caf::atom("line")>;
+constexpr eof_atom eof_atom_v = eof_atom{};
+constexpr line_atom line_atom_v = line_atom{};
+
+struct driver_options {
+  /// Event types to print; "*" for all.
+  std::vector<std::string> events{"*"};
+  /// Exit 0 after this many printed events (0: no limit).
+  uint64_t count = 0;
+  /// Exit 0 after this long (0: no limit).
+  caf::timespan duration{0};
+  bool stats = false;
+  bool reconnect_on = true;
+  /// Reply to messages that mention the bot (the demo).
+  bool answer_mentions = false;
+  logger_ptr log;
+  /// Called once with the exit code.
+  std::function<void(int)> on_exit;
+};
+
+struct driver_state {
+  static inline const char* name = "caf-rtm.driver";
+
+  client_actor client;
+  driver_options opts;
+  std::string own_id;
+  bool finishing = false;
+  std::chrono::steady_clock::time_point started;
+  uint64_t printed = 0;
+  uint64_t sessions = 0;
+  // --send: results are printed in input order.
+  uint64_t next_result = 1;
+  std::map<uint64_t, std::string> results;
+  std::optional<uint64_t> input_lines;
+  uint64_t replies = 0;
+  // Output is batched until the mailbox is drained.
+  std::string out;
+  bool flush_pending = false;
+};
+
+/// Messages: events and lifecycle (from the client), (line, N, text) and
+/// (eof, lines) from the stdin reader, close_atom to stop (signals).
+caf::behavior driver(caf::stateful_actor<driver_state>* self,
+                     client_actor client, driver_options opts);
+
+} // namespace caf::rtm::cli

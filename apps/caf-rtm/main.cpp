@@ -1,0 +1,197 @@
+// caf-rtm: a command-line Slack RTM client. Events go to stdout as JSON lines,
+// diagnostics to stderr. See --help and README.md.
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <future>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "caf-rtm/demo.hpp"
+#include "caf-rtm/driver.hpp"
+#include "caf/rtm/client.hpp"
+#include "caf/rtm/testing/fake_slack.hpp"
+#include "common/cli.hpp"
+
+namespace cli = caf::rtm::cli;
+
+namespace {
+
+class tool_config : public cli::config {
+public:
+  tool_config() {
+    add_value(events, "events", "event types to print, comma-separated");
+    add_value(count, "count", "exit after printing N events");
+    add_value(duration, "duration", "exit after SECONDS");
+    add_flag(send, "send", "send each stdin line (a JSON object)");
+    add_flag(stats, "stats", "print statistics on stderr at exit");
+    add_flag(demo, "demo", "run against an embedded fake Slack");
+  }
+
+  std::string events = "*";
+  int64_t count = 0;
+  double duration = 0;
+  bool send = false;
+  bool stats = false;
+  bool demo = false;
+};
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> result;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    auto end = list.find(',', pos);
+    if (end == std::string::npos)
+      end = list.size();
+    if (end > pos)
+      result.push_back(list.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return result;
+}
+
+// Reads stdin line by line without blocking forever, so the thread can be
+// joined when the program ends first.
+void read_stdin(caf::actor driver, const std::atomic<bool>& stop) {
+  std::string pending;
+  uint64_t lines = 0;
+  char buf[4096];
+  auto send_line = [&](std::string line) {
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    if (line.empty())
+      return;
+    caf::anon_send(driver, cli::line_atom_v, ++lines, std::move(line));
+  };
+  while (!stop) {
+    pollfd pfd{STDIN_FILENO, POLLIN, 0};
+    auto ready = poll(&pfd, 1, 100);
+    if (ready <= 0)
+      continue;
+    auto n = read(STDIN_FILENO, buf, sizeof(buf));
+    if (n <= 0)
+      break;
+    pending.append(buf, static_cast<size_t>(n));
+    for (auto nl = pending.find('\n'); nl != std::string::npos;
+         nl = pending.find('\n')) {
+      send_line(pending.substr(0, nl));
+      pending.erase(0, nl + 1);
+    }
+  }
+  if (!stop) {
+    send_line(std::move(pending));
+    caf::anon_send(driver, cli::eof_atom_v, lines);
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  cli::block_termination_signals();
+  tool_config cfg;
+  caf::rtm::add_message_types(cfg);
+  auto parsed = cli::parse(cfg, argc, argv);
+  if (parsed.exit != 0 || !parsed.error.empty()) {
+    if (!parsed.error.empty())
+      std::fprintf(stderr, "caf-rtm: %s (see --help)\n", parsed.error.c_str());
+    return parsed.exit;
+  }
+  if (cfg.cli_helptext_printed)
+    return cli::exit_ok;
+  if (cfg.count < 0 || cfg.duration < 0 || (cfg.send && cfg.demo)) {
+    std::fprintf(stderr, "caf-rtm: %s (see --help)\n",
+                 cfg.count < 0      ? "--count must be >= 0"
+                 : cfg.duration < 0 ? "--duration must be >= 0"
+                                    : "--send and --demo do not mix");
+    return cli::exit_usage;
+  }
+  // The demo brings its own Slack.
+  std::optional<caf::rtm::testing::fake_slack> fake;
+  if (cfg.demo) {
+    fake.emplace();
+    cfg.conn.token = fake->options().token;
+    cfg.conn.base_url = fake->base_url();
+    if (cfg.conn.log_level == "warn")
+      cfg.conn.log_level = "info";
+  }
+  caf::rtm::client_config rtm_cfg;
+  if (auto res = cli::to_client_config(cfg, rtm_cfg); res.exit != 0) {
+    std::fprintf(stderr, "caf-rtm: %s (see --help)\n", res.error.c_str());
+    return res.exit;
+  }
+  if (cfg.demo)
+    rtm_cfg.proxy_from_environment = false; // the fake is on loopback
+  std::promise<int> exit_promise;
+  auto exit_code = exit_promise.get_future();
+  int code = cli::exit_other;
+  {
+    caf::actor_system sys{cfg};
+    auto rtm = sys.spawn(caf::rtm::client, rtm_cfg);
+    cli::driver_options opts;
+    opts.events = split(cfg.events);
+    opts.count = static_cast<uint64_t>(cfg.count);
+    opts.duration = std::chrono::duration_cast<caf::timespan>(
+        std::chrono::duration<double>{cfg.duration});
+    opts.stats = cfg.stats;
+    opts.reconnect_on = rtm_cfg.auto_reconnect;
+    opts.log = rtm_cfg.log;
+    opts.answer_mentions = cfg.demo;
+    if (cfg.demo && opts.count == 0)
+      opts.count = 9; // every event of the scripted workspace
+    opts.on_exit = [&exit_promise](int x) {
+      exit_promise.set_value(x);
+    };
+    auto drv = sys.spawn(cli::driver, rtm, opts);
+    caf::scoped_actor self{sys, true};
+    auto subscribed = [&](auto&&... xs) {
+      bool ok = false;
+      self->request(rtm, std::chrono::seconds{5}, xs...)
+          .receive([&](caf::ok_atom) { ok = true; }, [](caf::error&) {});
+      return ok;
+    };
+    if (!subscribed(caf::rtm::subscribe_atom_v, drv, opts.events) ||
+        !subscribed(caf::rtm::subscribe_atom_v, caf::rtm::lifecycle_atom_v,
+                    drv)) {
+      std::fprintf(stderr, "caf-rtm: internal error: subscribe failed\n");
+      caf::anon_send_exit(drv, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(rtm, caf::exit_reason::user_shutdown);
+      return cli::exit_other;
+    }
+    std::atomic<bool> stop{false};
+    std::thread input;
+    if (cfg.send)
+      input = std::thread{read_stdin, drv, std::cref(stop)};
+    cli::signal_watcher signals{[drv] {
+      caf::anon_send(drv, caf::rtm::close_atom_v);
+    }};
+    std::thread demo;
+    std::atomic<bool> demo_failed{false};
+    if (cfg.demo)
+      demo = std::thread{[&] {
+        cli::play_demo(*fake, [&](bool ok) {
+          if (!ok) {
+            demo_failed = true;
+            caf::anon_send(drv, caf::rtm::close_atom_v);
+          }
+        });
+      }};
+    code = exit_code.get();
+    if (demo_failed && code == cli::exit_ok)
+      code = cli::exit_other;
+    stop = true;
+    if (input.joinable())
+      input.join();
+    if (demo.joinable())
+      demo.join();
+  }
+  return code;
+}

@@ -1,0 +1,324 @@
+// The caf-rtm tool and the echo bot as black boxes: real processes against the
+// fake Slack, checked by their stdout, stderr and exit codes.
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "caf/rtm/testing/fake_slack.hpp"
+#include "process.hpp"
+#include "test_support.hpp"
+
+using namespace caf::rtm::test;
+using caf::rtm::testing::ack_policy;
+using caf::rtm::testing::fake_slack;
+using caf::rtm::testing::fake_slack_options;
+using caf::rtm::testing::http_response;
+
+namespace json = boost::json;
+
+namespace {
+
+const std::string tool = CAF_RTM_TOOL;
+const std::string echo_bot = CAF_RTM_ECHO_BOT;
+
+// Connection options for the fake, `--name value` style.
+std::vector<std::string> args_for(const fake_slack& srv,
+                                  std::vector<std::string> more = {}) {
+  std::vector<std::string> args{"--token", srv.options().token, "--base-url",
+                                srv.base_url()};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+// The environment of the tool: no proxy from the test's environment.
+const std::vector<std::string> clean_env{
+    "HTTPS_PROXY=", "https_proxy=", "HTTP_PROXY=", "http_proxy=",
+    "SLACK_BOT_TOKEN="};
+
+json::object parse_object(const std::string& line) {
+  return json::parse(line).as_object();
+}
+
+std::string message(int n) {
+  return R"({"type":"message","channel":"C1","user":"U1","text":"m)" +
+         std::to_string(n) + R"(","ts":")" + std::to_string(n) +
+         R"(.0","blocks":[{"type":"rich_text"}]})";
+}
+
+} // namespace
+
+TEST_CASE("events go to stdout as JSON lines, in order", "[cli]") {
+  fake_slack srv;
+  process p{tool, args_for(srv, {"--count", "4"}), clean_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  for (int i = 1; i <= 3; ++i)
+    s->send(message(i));
+  REQUIRE(p.wait(10s) == 0);
+  auto lines = p.out_lines();
+  REQUIRE(lines.size() == 4);
+  CHECK(parse_object(lines[0]).at("type").as_string() == "hello");
+  for (int i = 1; i <= 3; ++i) {
+    auto obj = parse_object(lines[static_cast<size_t>(i)]);
+    CHECK(obj.at("text").as_string() == "m" + std::to_string(i));
+    // Compact, every field kept in order.
+    CHECK(lines[static_cast<size_t>(i)] == message(i));
+  }
+}
+
+TEST_CASE("event filter; --name=value works too", "[cli]") {
+  fake_slack srv;
+  process p{tool,
+            {"--token=" + srv.options().token, "--base-url=" + srv.base_url(),
+             "--events=reaction_added,message", "--count=2"},
+            clean_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  s->send(R"({"type":"user_typing","channel":"C1","user":"U1"})");
+  s->send(R"({"type":"reaction_added","user":"U1","reaction":"+1"})");
+  s->send(R"({"type":"presence_change","user":"U1"})");
+  s->send(message(1));
+  REQUIRE(p.wait(10s) == 0);
+  auto lines = p.out_lines();
+  REQUIRE(lines.size() == 2);
+  CHECK(parse_object(lines[0]).at("type").as_string() == "reaction_added");
+  CHECK(parse_object(lines[1]).at("type").as_string() == "message");
+}
+
+TEST_CASE("send mode: one result per input line, in input order", "[cli]") {
+  fake_slack_options opts;
+  opts.acks = ack_policy::manual;
+  fake_slack srv{opts};
+  process p{tool, args_for(srv, {"--send", "--events", "none"}), clean_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  p.write(R"({"type":"message","channel":"C1","text":"one"})"
+          "\n"
+          "this is not json\n"
+          R"({"type":"message","channel":"C1","text":"two"})"
+          "\n"
+          R"({"type":"message","channel":"C1","text":"three"})"
+          "\n");
+  p.close_stdin();
+  REQUIRE(s->wait_received(3, 10s));
+  std::vector<int64_t> ids;
+  for (auto& frame : s->received())
+    ids.push_back(parse_object(frame).at("id").as_int64());
+  // Acks out of order, one of them an error.
+  s->ack(ids[2], "3.0");
+  s->ack_error(ids[1], 2, "message text is missing");
+  s->ack(ids[0], "1.0");
+  REQUIRE(p.wait(10s) == 0);
+  auto lines = p.out_lines();
+  REQUIRE(lines.size() == 4);
+  auto r1 = parse_object(lines[0]);
+  CHECK(r1.at("sent").as_int64() == 1);
+  CHECK(r1.at("ok").as_bool());
+  CHECK(r1.at("ts").as_string() == "1.0");
+  auto r2 = parse_object(lines[1]);
+  CHECK(r2.at("sent").as_int64() == 2);
+  CHECK_FALSE(r2.at("ok").as_bool());
+  auto r3 = parse_object(lines[2]);
+  CHECK(r3.at("sent").as_int64() == 3);
+  CHECK_FALSE(r3.at("ok").as_bool()); // the failed ack
+  CHECK(std::string{r3.at("error").as_string()}.find("send_rejected") !=
+        std::string::npos);
+  auto r4 = parse_object(lines[3]);
+  CHECK(r4.at("sent").as_int64() == 4);
+  CHECK(r4.at("ts").as_string() == "3.0");
+}
+
+TEST_CASE("stats: one JSON line on stderr", "[cli]") {
+  fake_slack srv;
+  process p{tool, args_for(srv, {"--count", "3", "--stats"}), clean_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  s->send(message(1));
+  s->send(message(2));
+  REQUIRE(p.wait(10s) == 0);
+  auto err = p.err();
+  auto start = err.rfind("{\"events\"");
+  REQUIRE(start != std::string::npos);
+  auto stats = parse_object(err.substr(start, err.find('\n', start) - start));
+  CHECK(stats.at("events").as_int64() == 3);
+  CHECK(stats.contains("elapsed_s"));
+  CHECK(stats.contains("events_per_s"));
+  CHECK(stats.at("reconnects").as_int64() == 0);
+  CHECK(stats.contains("rtt_ms"));
+}
+
+TEST_CASE("a duration ends the run with 0", "[cli]") {
+  fake_slack srv;
+  process p{tool, args_for(srv, {"--duration", "0.5"}), clean_env};
+  REQUIRE(p.wait(10s) == 0);
+  CHECK(p.out_lines().size() == 1); // hello
+}
+
+TEST_CASE("usage errors exit 2 and name the option", "[cli]") {
+  fake_slack srv;
+  {
+    process p{tool, args_for(srv, {"--bogus"}), clean_env};
+    CHECK(p.wait(10s) == 2);
+    CHECK(p.err().find("--bogus") != std::string::npos);
+  }
+  {
+    process p{tool, args_for(srv, {"--log-level", "loud"}), clean_env};
+    CHECK(p.wait(10s) == 2);
+    CHECK(p.err().find("--log-level") != std::string::npos);
+  }
+  {
+    process p{tool, args_for(srv, {"--count"}), clean_env};
+    CHECK(p.wait(10s) == 2);
+    CHECK(p.err().find("--count") != std::string::npos);
+  }
+  {
+    process p{tool, args_for(srv, {"--ping-interval", "0"}), clean_env};
+    CHECK(p.wait(10s) == 2);
+    CHECK(p.err().find("--ping-interval") != std::string::npos);
+  }
+  {
+    process p{tool, {"--base-url", srv.base_url()}, clean_env};
+    CHECK(p.wait(10s) == 2);
+    CHECK(p.err().find("SLACK_BOT_TOKEN") != std::string::npos);
+  }
+  CHECK(srv.requests().empty());
+}
+
+TEST_CASE("help exits 0", "[cli]") {
+  process p{tool, {"--help"}, clean_env};
+  CHECK(p.wait(10s) == 0);
+  auto text = p.out() + p.err();
+  for (auto opt : {"--token", "--events", "--count", "--send", "--stats",
+                   "--no-reconnect", "--demo"})
+    CHECK(text.find(opt) != std::string::npos);
+}
+
+TEST_CASE("the token comes from SLACK_BOT_TOKEN", "[cli]") {
+  fake_slack srv;
+  auto env = clean_env;
+  env.back() = "SLACK_BOT_TOKEN=" + srv.options().token;
+  process p{tool, {"--base-url", srv.base_url(), "--count", "1"}, env};
+  CHECK(p.wait(10s) == 0);
+  CHECK(p.out_lines().size() == 1);
+}
+
+TEST_CASE("a fatal Slack error exits 3 and names the code, not the token",
+          "[cli]") {
+  fake_slack srv;
+  std::string token = "xoxb-not-valid-1234";
+  process p{
+      tool,
+      {"--token", token, "--base-url", srv.base_url(), "--log-level", "debug"},
+      clean_env};
+  CHECK(p.wait(10s) == 3);
+  CHECK(p.err().find("invalid_auth") != std::string::npos);
+  CHECK(p.err().find(token) == std::string::npos);
+  CHECK(p.out().find(token) == std::string::npos);
+}
+
+TEST_CASE("no connection with reconnecting off exits 4", "[cli]") {
+  uint16_t port = 0;
+  {
+    fake_slack gone;
+    port = gone.port();
+  }
+  process p{tool,
+            {"--token", "xoxb-x", "--base-url",
+             "http://127.0.0.1:" + std::to_string(port) + "/api/",
+             "--no-reconnect"},
+            clean_env};
+  CHECK(p.wait(30s) == 4);
+}
+
+TEST_CASE("giving up after --max-attempts exits 4", "[cli]") {
+  fake_slack srv;
+  for (int i = 0; i < 10; ++i)
+    srv.script("rtm.connect", http_response{503, {}, "busy", "text/plain"});
+  process p{tool, args_for(srv, {"--max-attempts", "2"}), clean_env};
+  CHECK(p.wait(60s) == 4);
+}
+
+TEST_CASE("a dropped session with reconnecting off exits 4", "[cli]") {
+  fake_slack srv;
+  process p{tool, args_for(srv, {"--no-reconnect"}), clean_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  REQUIRE(p.wait_out_lines(1, 10s));
+  s->drop();
+  CHECK(p.wait(10s) == 4);
+}
+
+TEST_CASE("SIGTERM and SIGINT: close frame, exit 0 within a second", "[cli]") {
+  for (int sig : {SIGTERM, SIGINT}) {
+    fake_slack srv;
+    process p{tool, args_for(srv), clean_env};
+    auto s = srv.session(0, 10s);
+    REQUIRE(s);
+    REQUIRE(p.wait_out_lines(1, 10s)); // hello printed: fully up
+    auto start = std::chrono::steady_clock::now();
+    p.signal(sig);
+    CHECK(p.wait(5s) == 0);
+    CHECK(std::chrono::steady_clock::now() - start < 1500ms);
+    CHECK(s->close_code_received() == std::optional<uint16_t>{1000});
+  }
+}
+
+TEST_CASE("the token never shows at --log-level debug", "[cli][secrets]") {
+  fake_slack srv;
+  srv.script("auth.test", http_response{500, {}, "oops", "text/plain"});
+  process p{tool, args_for(srv, {"--log-level", "debug", "--count", "2"}),
+            clean_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  s->send(message(1));
+  REQUIRE(p.wait(10s) == 0);
+  CHECK(p.err().find("web_api") != std::string::npos); // it did log
+  CHECK(p.err().find(srv.options().token) == std::string::npos);
+  CHECK(p.out().find(srv.options().token) == std::string::npos);
+}
+
+TEST_CASE("the demo runs and exits 0", "[cli][demo]") {
+  process p{tool, {"--demo"}, clean_env};
+  REQUIRE(p.wait(60s) == 0);
+  auto lines = p.out_lines();
+  std::vector<std::string> types;
+  int acked = 0;
+  for (auto& line : lines) {
+    auto obj = parse_object(line);
+    if (obj.contains("sent")) {
+      CHECK(obj.at("ok").as_bool());
+      ++acked;
+    } else {
+      types.emplace_back(obj.at("type").as_string());
+    }
+  }
+  CHECK(acked == 1);
+  CHECK(types == std::vector<std::string>{"hello", "message", "user_typing",
+                                          "message", "reaction_added",
+                                          "message", "goodbye", "hello",
+                                          "message"});
+  CHECK(p.err().find("demo: done") != std::string::npos);
+}
+
+TEST_CASE("the echo bot answers mentions", "[cli][echo_bot]") {
+  fake_slack srv;
+  process p{echo_bot, args_for(srv, {"--replies", "1"}), clean_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  REQUIRE(p.wait_err_contains("connected as", 10s));
+  s->send(
+      R"({"type":"message","channel":"C7","user":"U1","text":"no mention"})");
+  s->send(R"({"type":"message","channel":"C7","user":"U1",)"
+          R"("text":"<@U0BOT> hello bot"})");
+  REQUIRE(s->wait_received(1, 10s));
+  auto reply = parse_object(s->received().at(0));
+  CHECK(reply.at("type").as_string() == "message");
+  CHECK(reply.at("channel").as_string() == "C7");
+  CHECK(reply.at("text").as_string() == "echo: hello bot");
+  CHECK(p.wait(10s) == 0);
+  CHECK(s->received().size() == 1); // the message without mention: no reply
+}

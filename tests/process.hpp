@@ -1,0 +1,56 @@
+// Runs a program as a child process with pipes on stdin, stdout and stderr,
+// for black-box tests of the command-line programs.
+
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace caf::rtm::test {
+
+class process {
+public:
+  /// Starts `exe` with `args`; `env` entries ("NAME=value") are added to (or
+  /// replace) the test's environment.
+  process(const std::string& exe, const std::vector<std::string>& args,
+          const std::vector<std::string>& env = {});
+  ~process();
+
+  process(const process&) = delete;
+  process& operator=(const process&) = delete;
+
+  void write(const std::string& data);
+  void close_stdin();
+  void signal(int sig);
+
+  /// Waits for the exit; the exit code, 128 + signal, or -1 on timeout (the
+  /// child is then killed).
+  int wait(std::chrono::milliseconds timeout);
+
+  std::string out() const;
+  std::string err() const;
+  /// Lines of stdout so far (complete lines only).
+  std::vector<std::string> out_lines() const;
+  bool wait_out_lines(size_t n, std::chrono::milliseconds timeout) const;
+  bool wait_err_contains(const std::string& needle,
+                         std::chrono::milliseconds timeout) const;
+
+private:
+  void drain(int fd, std::string& sink);
+
+  pid_t pid_ = -1;
+  int in_ = -1;
+  int exit_ = -2;
+  mutable std::mutex mtx_;
+  std::string out_;
+  std::string err_;
+  std::thread out_reader_;
+  std::thread err_reader_;
+};
+
+} // namespace caf::rtm::test
