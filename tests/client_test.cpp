@@ -899,6 +899,40 @@ TEST_CASE_METHOD(client_fixture, "typing indicators and RTM pings",
 // -- hostile frames
 // ---------------------------------------------------------------
 
+TEST_CASE_METHOD(client_fixture, "server pings are answered with pongs",
+                 "[client][frames]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  auto s = session(srv, 0);
+  s->send_raw(encode_frame(0x9, "are you there?"));
+  s->send(message(1)); // and the stream goes on
+  REQUIRE(eventually([&] { return !s->pongs_received().empty(); }));
+  CHECK(s->pongs_received().front() == "are you there?");
+  REQUIRE(eventually([&] { return texts(c.rec->events()) == range(1, 1); }));
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "dead subscribers are dropped, others still "
+                 "get events",
+                 "[client]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  auto other = std::make_shared<recorder>();
+  auto doomed = spawn_recorder(*sys, other);
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                subscribe_atom_v, doomed,
+                                std::vector<std::string>{"message"}));
+  caf::anon_send_exit(doomed, caf::exit_reason::user_shutdown);
+  doomed = nullptr;
+  auto s = session(srv, 0);
+  for (int i = 1; i <= 3; ++i)
+    s->send(message(i));
+  REQUIRE(eventually([&] { return texts(c.rec->events()) == range(1, 3); }));
+  CHECK(other->event_count() == 0);
+  close_client(*this, c.hdl);
+}
+
 TEST_CASE_METHOD(client_fixture,
                  "an oversized frame closes with 1009 without "
                  "allocating it",

@@ -487,10 +487,13 @@ private:
         control_q_.push_back(out_item{std::move(pong)});
       }
       break;
+    case op_pong:
+      rec_->add_pong(std::move(ev.payload));
+      break;
     case op_close:
       on_client_close(ev.payload);
       break;
-    default: // binary frames and pongs need no answer
+    default: // binary frames need no answer
       break;
     }
   }

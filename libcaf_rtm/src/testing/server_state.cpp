@@ -216,6 +216,11 @@ std::size_t session_record::pings_received() const {
   return pings_;
 }
 
+std::vector<std::string> session_record::pongs_received() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return pongs_;
+}
+
 bool session_record::ended() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return ended_;
@@ -268,6 +273,12 @@ void session_record::add_text(std::string text) {
 void session_record::add_ping() {
   std::lock_guard<std::mutex> guard{mtx_};
   ++pings_;
+  cv_.notify_all();
+}
+
+void session_record::add_pong(std::string payload) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  pongs_.push_back(std::move(payload));
   cv_.notify_all();
 }
 

@@ -59,6 +59,7 @@ public:
   std::vector<std::string> received() const override;
   bool wait_received(std::size_t n, std::chrono::milliseconds timeout) override;
   std::size_t pings_received() const override;
+  std::vector<std::string> pongs_received() const override;
   bool ended() const override;
   bool wait_ended(std::chrono::milliseconds timeout) override;
   std::optional<uint16_t> close_code_received() const override;
@@ -73,6 +74,7 @@ public:
   ack_policy policy() const;
   void add_text(std::string text);
   void add_ping();
+  void add_pong(std::string payload);
   void set_close_code(uint16_t code);
   void add_written(std::size_t frames);
   void mark_ended();
@@ -94,6 +96,7 @@ private:
   ack_policy policy_;
   std::vector<std::string> texts_;
   std::size_t pings_ = 0;
+  std::vector<std::string> pongs_;
   std::optional<uint16_t> close_code_;
   bool ended_ = false;
   std::size_t written_ = 0;
