@@ -463,9 +463,17 @@ TEST_CASE_METHOD(client_fixture, "close leaves no actor, socket or thread",
   auto actors_before = sys->registry().running();
   {
     auto c = connect_client(*this, config(srv));
+    // A callback, so the listener pool exists too.
+    auto calls = std::make_shared<std::atomic<int>>(0);
+    REQUIRE(
+        request<uint64_t>(*self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
+                          callback_listener{{"message"}, [calls](const event&) {
+                                              ++*calls;
+                                            }}));
     auto s = session(srv, 0);
     s->send(message(1));
     REQUIRE(c.rec->wait_events(2));
+    REQUIRE(eventually([&] { return calls->load() == 1; }));
     CHECK(thread_count() > threads_before); // the I/O thread
     close_client(*this, c.hdl);
     CHECK(s->close_code_received() == std::optional<uint16_t>{1000});
@@ -473,6 +481,8 @@ TEST_CASE_METHOD(client_fixture, "close leaves no actor, socket or thread",
     anon_send_exit(c.listener, caf::exit_reason::user_shutdown);
   }
   CHECK(srv.open_sessions() == 0);
+  // Nothing of the client runs once close replied (the recorder may still
+  // be on its way out).
   CHECK(eventually([&] { return sys->registry().running() <= actors_before; }));
   CHECK(eventually([&] { return thread_count() == threads_before; }));
   // The actor system shuts down without waiting on anything of ours.

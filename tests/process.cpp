@@ -125,11 +125,20 @@ int process::wait(std::chrono::milliseconds timeout) {
       ::kill(pid_, SIGKILL);
       waitpid(pid_, &status, 0);
       exit_ = -1;
+      if (out_reader_.joinable())
+        out_reader_.join();
+      if (err_reader_.joinable())
+        err_reader_.join();
       return exit_;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds{5});
   }
   exit_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  // Everything the child wrote is read before anyone looks at it.
+  if (out_reader_.joinable())
+    out_reader_.join();
+  if (err_reader_.joinable())
+    err_reader_.join();
   return exit_;
 }
 

@@ -318,14 +318,25 @@ void on_session_down(self_ptr self, disconnected& msg) {
 
 // -- closing ------------------------------------------------------------------
 
-void finish_close(self_ptr self) {
+void reply_closed(self_ptr self) {
   auto& st = self->state;
-  fail_awaiting(self, make_error(errc::closed, "client closed"));
-  st.pool.stop();
   for (auto& rp : st.close_promises)
     rp.deliver(caf::ok_atom_v);
   st.close_promises.clear();
   self->quit();
+}
+
+// Sessions and the web-API caller are gone; the listener workers finish the
+// events they have, then the close is complete.
+void finish_close(self_ptr self) {
+  auto& st = self->state;
+  fail_awaiting(self, make_error(errc::closed, "client closed"));
+  for (auto& w : st.pool.stop(self)) {
+    st.ending_workers.push_back(w.address());
+    self->monitor(w);
+  }
+  if (st.ending_workers.empty())
+    reply_closed(self);
 }
 
 caf::result<caf::ok_atom> start_close(self_ptr self) {
@@ -365,9 +376,17 @@ client(client_actor::stateful_pointer<client_state> self, client_config cfg) {
   st.api = self->spawn<caf::linked>(web_api, *st.cfg);
   st.supervisor = self->spawn<caf::linked>(
       supervisor, st.cfg, caf::actor_cast<client_actor>(self), st.api);
-  // Subscribers that die leave the lists.
+  // Subscribers that die leave the lists; workers that end complete a close.
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
+    auto& ending = st.ending_workers;
+    if (auto i = std::find(ending.begin(), ending.end(), dm.source);
+        i != ending.end()) {
+      ending.erase(i);
+      if (ending.empty())
+        reply_closed(self);
+      return;
+    }
     auto& subs = st.subscribers;
     subs.erase(std::remove_if(
                    subs.begin(), subs.end(),

@@ -66,11 +66,4 @@ listener_pool::pick(std::string_view channel) const {
   return workers_[h % workers_.size()];
 }
 
-void listener_pool::stop() {
-  // An ordinary message, so it queues behind the events already sent.
-  for (auto& w : workers_)
-    caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
-  workers_.clear();
-}
-
 } // namespace caf::rtm

@@ -177,8 +177,8 @@ void on_hello(self_ptr self, uint64_t id) {
   auto& st = self->state;
   auto i = st.sessions.find(id);
   // A session that says hello while the client closes is closing already.
-  if (i == st.sessions.end() || i->second.hello || id != st.pending
-      || stopping(self))
+  if (i == st.sessions.end() || i->second.hello || id != st.pending ||
+      stopping(self))
     return;
   i->second.hello = true;
   st.pending = 0;

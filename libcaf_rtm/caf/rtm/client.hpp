@@ -98,6 +98,8 @@ struct client_state {
   bool tick_scheduled = false;
   std::unordered_map<std::string, time_point> last_typing;
   std::vector<caf::typed_response_promise<caf::ok_atom>> close_promises;
+  /// Listener workers still ending after a close.
+  std::vector<caf::actor_addr> ending_workers;
 
   client_status stats;
 };

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "caf/rtm/actors.hpp"
@@ -60,8 +61,19 @@ public:
   /// The worker for events of `channel`.
   const listener_worker_actor& pick(std::string_view channel) const;
 
-  /// Ends every worker after the events already sent to it.
-  void stop();
+  /// Ends every worker after the events already sent to it; returns them so
+  /// the caller can wait for their termination.
+  template <class Self>
+  std::vector<listener_worker_actor> stop(Self* self) {
+    auto result = std::move(workers_);
+    workers_.clear();
+    for (auto& w : result) {
+      // Unlinked first: the worker's exit must not take the owner along.
+      self->unlink_from(w);
+      caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+    }
+    return result;
+  }
 
 private:
   std::vector<listener_worker_actor> workers_;
