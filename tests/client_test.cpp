@@ -5,6 +5,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <set>
@@ -88,6 +89,68 @@ std::vector<int> range(int first, int last) {
   std::vector<int> result;
   for (int i = first; i <= last; ++i)
     result.push_back(i);
+  return result;
+}
+
+// Outcomes of sends made in the background, by the text sent: "ok:<ts>" or
+// the errc name.
+class send_outcomes {
+public:
+  void put(const std::string& text, std::string outcome) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    by_text_[text] = std::move(outcome);
+    order_.push_back(text);
+  }
+
+  std::map<std::string, std::string> all() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return by_text_;
+  }
+
+  size_t size() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return order_.size();
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::map<std::string, std::string> by_text_;
+  std::vector<std::string> order_;
+};
+
+using send_outcomes_ptr = std::shared_ptr<send_outcomes>;
+
+// Sends a message with `text` from an actor of its own, so that several sends
+// can wait for their acks at once, and records the outcome.
+void send_in_background(caf::actor_system& sys, const client_actor& hdl,
+                        std::string text, send_outcomes_ptr out) {
+  spawn_fn(sys, [hdl, text, out](caf::event_based_actor* a) {
+    json_object msg;
+    msg.value["type"] = "message";
+    msg.value["channel"] = "C1";
+    msg.value["text"] = text;
+    a->request(hdl, caf::timespan{30s}, send_atom_v, std::move(msg))
+        .then([text, out](send_ack& x) { out->put(text, "ok:" + x.ts); },
+              [text, out](caf::error& err) { out->put(text, code_of(err)); });
+  });
+}
+
+// The texts of the messages the session received, in order.
+std::vector<std::string> texts_sent(const ws_session_ptr& s) {
+  std::vector<std::string> result;
+  for (auto& frame : s->received())
+    result.emplace_back(
+        boost::json::parse(frame).as_object().at("text").as_string());
+  return result;
+}
+
+// The ids the session received, by the text of the message.
+std::map<std::string, int64_t> ids_by_text(const ws_session_ptr& s) {
+  std::map<std::string, int64_t> result;
+  for (auto& frame : s->received()) {
+    auto obj = boost::json::parse(frame).as_object();
+    result[std::string{obj.at("text").as_string()}] = obj.at("id").as_int64();
+  }
   return result;
 }
 
@@ -635,42 +698,18 @@ TEST_CASE_METHOD(client_fixture, "acks matched out of order; error acks",
   fake_slack srv{opts};
   auto c = connect_client(*this, config(srv));
   auto s = session(srv, 0);
-  std::mutex mtx;
-  std::map<std::string, std::string> results;
-  for (auto text : {"a", "b", "c"}) {
-    spawn_fn(*sys, [&, text, hdl = c.hdl](caf::event_based_actor* a) {
-      json_object msg;
-      msg.value["type"] = "message";
-      msg.value["channel"] = "C1";
-      msg.value["text"] = text;
-      a->request(hdl, caf::timespan{20s}, send_atom_v, std::move(msg))
-          .then(
-              [&, text](send_ack& x) {
-                std::lock_guard<std::mutex> guard{mtx};
-                results[text] = "ok:" + x.ts;
-              },
-              [&, text](caf::error& err) {
-                std::lock_guard<std::mutex> guard{mtx};
-                results[text] = "error:" + code_of(err);
-              });
-    });
-  }
+  auto out = std::make_shared<send_outcomes>();
+  for (auto text : {"a", "b", "c"})
+    send_in_background(*sys, c.hdl, text, out);
   REQUIRE(s->wait_received(3, 5s));
-  std::map<std::string, int64_t> ids;
-  for (size_t i = 0; i < 3; ++i) {
-    auto frame = boost::json::parse(s->received().at(i)).as_object();
-    ids[std::string{frame.at("text").as_string()}] = frame.at("id").as_int64();
-  }
+  auto ids = ids_by_text(s);
   s->ack(ids["c"], "3.0");
   s->ack_error(ids["b"], 2, "message text is missing");
   s->ack(ids["a"], "1.0");
-  REQUIRE(eventually([&] {
-    std::lock_guard<std::mutex> guard{mtx};
-    return results.size() == 3;
-  }));
-  std::lock_guard<std::mutex> guard{mtx};
+  REQUIRE(eventually([&] { return out->size() == 3; }));
+  auto results = out->all();
   CHECK(results["a"] == "ok:1.0");
-  CHECK(results["b"] == "error:send_rejected");
+  CHECK(results["b"] == "send_rejected");
   CHECK(results["c"] == "ok:3.0");
   close_client(*this, c.hdl);
 }
@@ -700,34 +739,19 @@ TEST_CASE_METHOD(client_fixture,
              http_response{503, {}, "busy", "text/plain", 1000ms});
   session(srv, 0)->drop();
   REQUIRE(c.rec->wait_lifecycle("disconnected:1", 1));
-  std::mutex mtx;
-  std::vector<std::string> results;
-  for (int i = 0; i < 3; ++i) {
-    spawn_fn(*sys, [&, i, hdl = c.hdl](caf::event_based_actor* a) {
-      json_object msg;
-      msg.value["type"] = "message";
-      msg.value["channel"] = "C1";
-      msg.value["text"] = "queued " + std::to_string(i);
-      a->request(hdl, caf::timespan{20s}, send_atom_v, std::move(msg))
-          .then(
-              [&](send_ack&) {
-                std::lock_guard<std::mutex> guard{mtx};
-                results.push_back("ok");
-              },
-              [&](caf::error& err) {
-                std::lock_guard<std::mutex> guard{mtx};
-                results.push_back(code_of(err));
-              });
-    });
-  }
+  auto out = std::make_shared<send_outcomes>();
+  for (auto text : {"q1", "q2", "q3"})
+    send_in_background(*sys, c.hdl, text, out);
   REQUIRE(eventually([&] { return status(c.hdl).send_queue == 3; }));
   auto s1 = session(srv, 1);
-  REQUIRE(eventually([&] {
-    std::lock_guard<std::mutex> guard{mtx};
-    return results.size() == 3;
-  }));
-  CHECK(results == std::vector<std::string>{"ok", "ok", "ok"});
-  CHECK(s1->received().size() == 3);
+  REQUIRE(eventually([&] { return out->size() == 3; }));
+  for (auto& [text, outcome] : out->all())
+    CHECK(outcome.rfind("ok:", 0) == 0);
+  // Each went out once, on the new session (the three senders race, so
+  // their order is not fixed).
+  auto sent = texts_sent(s1);
+  std::sort(sent.begin(), sent.end());
+  CHECK(sent == std::vector<std::string>{"q1", "q2", "q3"});
   close_client(*this, c.hdl);
 }
 
@@ -740,40 +764,16 @@ TEST_CASE_METHOD(client_fixture,
   fake_slack srv{opts};
   auto c = connect_client(*this, config(srv));
   auto s0 = session(srv, 0);
-  std::mutex mtx;
-  std::map<std::string, std::string> results;
-  for (auto text : {"acked later", "lost"}) {
-    spawn_fn(*sys, [&, text, hdl = c.hdl](caf::event_based_actor* a) {
-      json_object msg;
-      msg.value["type"] = "message";
-      msg.value["channel"] = "C1";
-      msg.value["text"] = text;
-      a->request(hdl, caf::timespan{30s}, send_atom_v, std::move(msg))
-          .then(
-              [&, text](send_ack& x) {
-                std::lock_guard<std::mutex> guard{mtx};
-                results[text] = "ok:" + x.ts;
-              },
-              [&, text](caf::error& err) {
-                std::lock_guard<std::mutex> guard{mtx};
-                results[text] = code_of(err);
-              });
-    });
-  }
+  auto out = std::make_shared<send_outcomes>();
+  for (auto text : {"acked later", "lost"})
+    send_in_background(*sys, c.hdl, text, out);
   REQUIRE(s0->wait_received(2, 5s));
-  std::map<std::string, int64_t> ids;
-  for (size_t i = 0; i < 2; ++i) {
-    auto frame = boost::json::parse(s0->received().at(i)).as_object();
-    ids[std::string{frame.at("text").as_string()}] = frame.at("id").as_int64();
-  }
+  auto ids = ids_by_text(s0);
   s0->drop();
   auto s1 = session(srv, 1);
   s1->ack(ids["acked later"], "9.0"); // right after hello, as Slack does
-  REQUIRE(eventually([&] {
-    std::lock_guard<std::mutex> guard{mtx};
-    return results.size() == 2;
-  }));
-  std::lock_guard<std::mutex> guard{mtx};
+  REQUIRE(eventually([&] { return out->size() == 2; }));
+  auto results = out->all();
   CHECK(results["acked later"] == "ok:9.0");
   CHECK(results["lost"] == "delivery_unknown");
   // Never resent blindly.
@@ -788,19 +788,11 @@ TEST_CASE_METHOD(client_fixture, "the rate limiter spaces sends",
   cfg.send_rate = 10.0;
   cfg.send_burst = 2;
   auto c = connect_client(*this, cfg);
-  std::atomic<int> done{0};
-  for (int i = 0; i < 6; ++i) {
-    spawn_fn(*sys, [&, i, hdl = c.hdl](caf::event_based_actor* a) {
-      json_object msg;
-      msg.value["type"] = "message";
-      msg.value["channel"] = "C1";
-      msg.value["text"] = std::to_string(i);
-      a->request(hdl, caf::timespan{20s}, send_atom_v, std::move(msg))
-          .then([&](send_ack&) { ++done; }, [&](caf::error&) { ++done; });
-    });
-  }
+  auto out = std::make_shared<send_outcomes>();
   auto start = std::chrono::steady_clock::now();
-  REQUIRE(eventually([&] { return done.load() == 6; }));
+  for (int i = 0; i < 6; ++i)
+    send_in_background(*sys, c.hdl, std::to_string(i), out);
+  REQUIRE(eventually([&] { return out->size() == 6; }));
   // Two go at once, the other four one every 100 ms at the least.
   CHECK(std::chrono::steady_clock::now() - start >= 350ms);
   CHECK(session(srv, 0)->received().size() == 6);
@@ -842,7 +834,7 @@ TEST_CASE_METHOD(client_fixture,
   close_client(*this, c.hdl);
 }
 
-TEST_CASE_METHOD(client_fixture, "sending before connect or after close",
+TEST_CASE_METHOD(client_fixture, "sending before connect fails at once",
                  "[client][send]") {
   fake_slack srv;
   auto hdl = track(sys->spawn(client, config(srv)));
@@ -860,23 +852,17 @@ TEST_CASE_METHOD(client_fixture, "a full send queue refuses at once",
   cfg.send_rate = 0.01;
   cfg.send_burst = 1;
   auto c = connect_client(*this, cfg);
-  std::atomic<int> failed{0};
-  for (int i = 0; i < 4; ++i) {
-    spawn_fn(*sys, [&, hdl = c.hdl](caf::event_based_actor* a) {
-      json_object msg;
-      msg.value["type"] = "message";
-      msg.value["channel"] = "C1";
-      msg.value["text"] = "x";
-      a->request(hdl, caf::timespan{20s}, send_atom_v, std::move(msg))
-          .then([](send_ack&) {},
-                [&](caf::error& err) {
-                  if (code_of(err) == "send_queue_full")
-                    ++failed;
-                });
-    });
-  }
+  auto out = std::make_shared<send_outcomes>();
+  for (auto text : {"1", "2", "3", "4"})
+    send_in_background(*sys, c.hdl, text, out);
+  auto failed = [&] {
+    size_t n = 0;
+    for (auto& [text, outcome] : out->all())
+      n += outcome == "send_queue_full" ? 1 : 0;
+    return n;
+  };
   // One goes out, two wait, one is refused.
-  REQUIRE(eventually([&] { return failed.load() == 1; }));
+  REQUIRE(eventually([&] { return failed() == 1; }));
   CHECK(status(c.hdl).send_queue == 2);
   close_client(*this, c.hdl);
 }

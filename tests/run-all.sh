@@ -20,4 +20,4 @@ run_suite build/release -DCMAKE_BUILD_TYPE=Release
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCAF_RTM_SANITIZERS=ON \
-  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
+  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"

@@ -1,5 +1,9 @@
 #include "caf/rtm/client_config.hpp"
 
+#include <functional>
+#include <type_traits>
+#include <vector>
+
 #include <caf/config_option_adder.hpp>
 #include <caf/settings.hpp>
 
@@ -22,18 +26,128 @@ std::string key(const char* name) {
   return result;
 }
 
-// Overwrites `x` only if the option is present and has the right type.
-template <class T>
-void read(const caf::settings& xs, const char* name, T& x) {
-  if (auto value = caf::get_if<T>(&xs, key(name)))
-    x = *value;
+// Stores an option's value in its field; counts (sizes, attempts) come as
+// int64_t and must not be negative.
+template <class Field, class Value>
+void assign(Field& field, const Value& value) {
+  if constexpr (std::is_integral_v<Field> && !std::is_same_v<Field, bool>) {
+    if (value >= 0)
+      field = static_cast<Field>(value);
+  } else {
+    field = value;
+  }
 }
 
-template <class T>
-void read_count(const caf::settings& xs, const char* name, T& x) {
-  if (auto value = caf::get_if<int64_t>(&xs, key(name)); value && *value >= 0)
-    x = static_cast<T>(*value);
+// One option: how CAF declares it and how client_config reads it. The table
+// below is the single list of options, so the two cannot drift apart.
+struct option {
+  const char* name;
+  const char* help;
+  void (*declare)(caf::config_option_adder&, const char*, const char*);
+  std::function<void(const caf::settings&, const char*, client_config&)> read;
+};
+
+// An option of CAF type T stored in the field that `field` selects.
+template <class T, class Select>
+option opt(const char* name, const char* help, Select field) {
+  return {name, help,
+          [](caf::config_option_adder& adder, const char* n, const char* h) {
+            adder.add<T>(n, h);
+          },
+          [field](const caf::settings& xs, const char* n, client_config& cfg) {
+            if (auto value = caf::get_if<T>(&xs, key(n)))
+              assign(field(cfg), *value);
+          }};
 }
+
+#define CAF_RTM_FIELD(member)                                                  \
+  [](client_config & c) -> auto& {                                             \
+    return c.member;                                                           \
+  }
+
+const std::vector<option>& options() {
+  using caf::timespan;
+  static const std::vector<option> result = {
+      opt<std::string>("token", "Slack token (bot xoxb- or user xoxp-)",
+                       CAF_RTM_FIELD(token)),
+      opt<std::string>("base-url", "Web API base URL", CAF_RTM_FIELD(base_url)),
+      opt<bool>("batch-presence-aware", "rtm.connect batch_presence_aware",
+                CAF_RTM_FIELD(batch_presence_aware)),
+      opt<bool>("presence-sub", "rtm.connect presence_sub",
+                CAF_RTM_FIELD(presence_sub)),
+      opt<std::string>("proxy", "HTTP CONNECT proxy URL", CAF_RTM_FIELD(proxy)),
+      opt<std::string>("no-proxy", "hosts that bypass the proxy",
+                       CAF_RTM_FIELD(no_proxy)),
+      opt<bool>("proxy-from-environment", "read HTTPS_PROXY/NO_PROXY & co.",
+                CAF_RTM_FIELD(proxy_from_environment)),
+      opt<std::string>("ca-file", "extra trusted CA certificates (PEM)",
+                       CAF_RTM_FIELD(ca_file)),
+      opt<timespan>("connect-timeout", "connect + proxy + TLS limit",
+                    CAF_RTM_FIELD(connect_timeout)),
+      opt<timespan>("request-timeout", "limit for one Web API request",
+                    CAF_RTM_FIELD(request_timeout)),
+      opt<int64_t>("io-threads", "threads of the shared I/O pool",
+                   CAF_RTM_FIELD(io_threads)),
+      opt<timespan>("api-retry-initial-delay", "first Web API retry delay",
+                    CAF_RTM_FIELD(api_retry.initial_delay)),
+      opt<timespan>("api-retry-max-delay", "largest Web API retry delay",
+                    CAF_RTM_FIELD(api_retry.max_delay)),
+      opt<int64_t>("api-retry-max-attempts", "Web API attempts per call",
+                   CAF_RTM_FIELD(api_retry.max_attempts)),
+      opt<int64_t>("max-rate-limit-waits", "Retry-After waits per call",
+                   CAF_RTM_FIELD(max_rate_limit_waits)),
+      opt<timespan>("ping-interval", "time between pings",
+                    CAF_RTM_FIELD(ping_interval)),
+      opt<timespan>("pong-timeout", "time a pong may take",
+                    CAF_RTM_FIELD(pong_timeout)),
+      {"rtm-pings", "RTM JSON pings instead of WebSocket pings",
+       [](caf::config_option_adder& adder, const char* n, const char* h) {
+         adder.add<bool>(n, h);
+       },
+       [](const caf::settings& xs, const char* n, client_config& cfg) {
+         if (auto value = caf::get_if<bool>(&xs, key(n)))
+           cfg.pings = *value ? ping_mode::rtm : ping_mode::websocket;
+       }},
+      opt<int64_t>("max-message-size", "largest incoming message (bytes)",
+                   CAF_RTM_FIELD(max_message_size)),
+      opt<timespan>("hello-timeout", "handshake + hello limit",
+                    CAF_RTM_FIELD(hello_timeout)),
+      opt<timespan>("close-timeout", "wait for the server's close frame",
+                    CAF_RTM_FIELD(close_timeout)),
+      opt<bool>("auto-reconnect", "start a new session when one ends",
+                CAF_RTM_FIELD(auto_reconnect)),
+      opt<timespan>("reconnect-initial-delay", "first reconnect backoff",
+                    CAF_RTM_FIELD(reconnect.initial_delay)),
+      opt<timespan>("reconnect-max-delay", "largest reconnect backoff",
+                    CAF_RTM_FIELD(reconnect.max_delay)),
+      opt<int64_t>("reconnect-max-attempts", "attempts in a row (0: no cap)",
+                   CAF_RTM_FIELD(reconnect.max_attempts)),
+      opt<int64_t>("concurrency", "listener actors running callbacks",
+                   CAF_RTM_FIELD(concurrency)),
+      opt<bool>("skip-own-events", "skip events of the client's own bot",
+                CAF_RTM_FIELD(skip_own_events)),
+      opt<int64_t>("send-queue-size", "messages waiting to be sent",
+                   CAF_RTM_FIELD(send_queue_size)),
+      opt<double>("send-rate", "sustained messages per second",
+                  CAF_RTM_FIELD(send_rate)),
+      opt<int64_t>("send-burst", "messages sent back to back at most",
+                   CAF_RTM_FIELD(send_burst)),
+      opt<timespan>("ack-timeout", "time an ack may take",
+                    CAF_RTM_FIELD(ack_timeout)),
+      {"log-level", "quiet, error, warn, info or debug",
+       [](caf::config_option_adder& adder, const char* n, const char* h) {
+         adder.add<std::string>(n, h);
+       },
+       [](const caf::settings& xs, const char* n, client_config& cfg) {
+         if (auto value = caf::get_if<std::string>(&xs, key(n)))
+           if (auto lvl = parse_log_level(*value))
+             cfg.log = std::make_shared<logger>(*lvl);
+       }},
+  };
+  return result;
+}
+
+#undef CAF_RTM_FIELD
 
 caf::error invalid(std::string what) {
   return make_error(errc::invalid_config, std::move(what));
@@ -77,81 +191,15 @@ caf::error client_config::validate() const {
 client_config client_config::from(const caf::actor_system_config& cfg) {
   const auto& xs = caf::content(cfg);
   client_config result;
-  read(xs, "token", result.token);
-  read(xs, "base-url", result.base_url);
-  read(xs, "batch-presence-aware", result.batch_presence_aware);
-  read(xs, "presence-sub", result.presence_sub);
-  read(xs, "proxy", result.proxy);
-  read(xs, "no-proxy", result.no_proxy);
-  read(xs, "proxy-from-environment", result.proxy_from_environment);
-  read(xs, "ca-file", result.ca_file);
-  read(xs, "connect-timeout", result.connect_timeout);
-  read(xs, "request-timeout", result.request_timeout);
-  read_count(xs, "io-threads", result.io_threads);
-  read(xs, "api-retry-initial-delay", result.api_retry.initial_delay);
-  read(xs, "api-retry-max-delay", result.api_retry.max_delay);
-  read_count(xs, "api-retry-max-attempts", result.api_retry.max_attempts);
-  read_count(xs, "max-rate-limit-waits", result.max_rate_limit_waits);
-  read(xs, "ping-interval", result.ping_interval);
-  read(xs, "pong-timeout", result.pong_timeout);
-  bool rtm_pings = false;
-  read(xs, "rtm-pings", rtm_pings);
-  result.pings = rtm_pings ? ping_mode::rtm : ping_mode::websocket;
-  read_count(xs, "max-message-size", result.max_message_size);
-  read(xs, "hello-timeout", result.hello_timeout);
-  read(xs, "close-timeout", result.close_timeout);
-  read(xs, "auto-reconnect", result.auto_reconnect);
-  read(xs, "reconnect-initial-delay", result.reconnect.initial_delay);
-  read(xs, "reconnect-max-delay", result.reconnect.max_delay);
-  read_count(xs, "reconnect-max-attempts", result.reconnect.max_attempts);
-  read_count(xs, "concurrency", result.concurrency);
-  read(xs, "skip-own-events", result.skip_own_events);
-  read_count(xs, "send-queue-size", result.send_queue_size);
-  read(xs, "send-rate", result.send_rate);
-  read_count(xs, "send-burst", result.send_burst);
-  read(xs, "ack-timeout", result.ack_timeout);
-  std::string level;
-  read(xs, "log-level", level);
-  if (auto lvl = parse_log_level(level))
-    result.log = std::make_shared<logger>(*lvl);
+  for (const auto& x : options())
+    x.read(xs, x.name, result);
   return result;
 }
 
 void add_options(caf::config_option_set& opts) {
-  caf::config_option_adder{opts, category}
-      .add<std::string>("token", "Slack token (bot xoxb- or user xoxp-)")
-      .add<std::string>("base-url", "Web API base URL")
-      .add<bool>("batch-presence-aware", "rtm.connect batch_presence_aware")
-      .add<bool>("presence-sub", "rtm.connect presence_sub")
-      .add<std::string>("proxy", "HTTP CONNECT proxy URL")
-      .add<std::string>("no-proxy", "hosts that bypass the proxy")
-      .add<bool>("proxy-from-environment", "read HTTPS_PROXY/NO_PROXY & co.")
-      .add<std::string>("ca-file", "extra trusted CA certificates (PEM)")
-      .add<caf::timespan>("connect-timeout", "connect + proxy + TLS limit")
-      .add<caf::timespan>("request-timeout", "limit for one Web API request")
-      .add<int64_t>("io-threads", "threads of the shared I/O pool")
-      .add<caf::timespan>("api-retry-initial-delay",
-                          "first Web API retry delay")
-      .add<caf::timespan>("api-retry-max-delay", "largest Web API retry delay")
-      .add<int64_t>("api-retry-max-attempts", "Web API attempts per call")
-      .add<int64_t>("max-rate-limit-waits", "Retry-After waits per call")
-      .add<caf::timespan>("ping-interval", "time between pings")
-      .add<caf::timespan>("pong-timeout", "time a pong may take")
-      .add<bool>("rtm-pings", "RTM JSON pings instead of WebSocket pings")
-      .add<int64_t>("max-message-size", "largest incoming message (bytes)")
-      .add<caf::timespan>("hello-timeout", "handshake + hello limit")
-      .add<caf::timespan>("close-timeout", "wait for the server's close frame")
-      .add<bool>("auto-reconnect", "start a new session when one ends")
-      .add<caf::timespan>("reconnect-initial-delay", "first reconnect backoff")
-      .add<caf::timespan>("reconnect-max-delay", "largest reconnect backoff")
-      .add<int64_t>("reconnect-max-attempts", "attempts in a row (0: no cap)")
-      .add<int64_t>("concurrency", "listener actors running callbacks")
-      .add<bool>("skip-own-events", "skip events of the client's own bot")
-      .add<int64_t>("send-queue-size", "messages waiting to be sent")
-      .add<double>("send-rate", "sustained messages per second")
-      .add<int64_t>("send-burst", "messages sent back to back at most")
-      .add<caf::timespan>("ack-timeout", "time an ack may take")
-      .add<std::string>("log-level", "quiet, error, warn, info or debug");
+  caf::config_option_adder adder{opts, category};
+  for (const auto& x : options())
+    x.declare(adder, x.name, x.help);
 }
 
 void add_message_types(caf::actor_system_config& cfg) {

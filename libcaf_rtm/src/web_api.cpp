@@ -157,13 +157,15 @@ void on_http_result(self_ptr self, http_result& res) {
   if (res.status >= 500)
     return retry_or_fail(
         self, id, make_error(errc::http_error, res.status, "server error"));
+  auto unexpected_status = [&] {
+    finish(self, id,
+           make_error(errc::http_error, res.status, "unexpected HTTP status"));
+  };
   json::error_code ec;
   auto body = json::parse(res.body, ec);
   if (ec || !body.is_object()) {
     if (res.status != 200)
-      return finish(
-          self, id,
-          make_error(errc::http_error, res.status, "unexpected HTTP status"));
+      return unexpected_status();
     return finish(self, id,
                   make_error(errc::malformed_response,
                              ec ? "body is not JSON: " + ec.message()
@@ -176,9 +178,7 @@ void on_http_result(self_ptr self, http_result& res) {
   auto code = string_at(obj, "error");
   if (code.empty()) {
     if (res.status != 200)
-      return finish(
-          self, id,
-          make_error(errc::http_error, res.status, "unexpected HTTP status"));
+      return unexpected_status();
     return finish(self, id,
                   make_error(errc::malformed_response,
                              "answer has neither ok:true nor error"));
