@@ -33,7 +33,7 @@ void emit(self_ptr self, const std::string& line) {
   auto& st = self->state;
   st.out += line;
   st.out += '\n';
-  if (st.out.size() > 64 * 1024)
+  if (st.out.size() > size_t{64} * 1024)
     return flush(self);
   if (!st.flush_pending) {
     st.flush_pending = true;
@@ -61,7 +61,9 @@ void complete(self_ptr self, int code, const client_status* st) {
   flush(self);
   if (s.opts.stats) {
 
-    auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
+    auto elapsed = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - s.started)
+                       .count();
     json::object stats;
     stats["events"] = s.printed;
     stats["elapsed_s"] = elapsed;
@@ -69,7 +71,8 @@ void complete(self_ptr self, int code, const client_status* st) {
         elapsed > 0 ? static_cast<double>(s.printed) / elapsed : 0.0;
     stats["reconnects"] = s.sessions > 0 ? s.sessions - 1 : 0;
     stats["rtt_ms"] =
-        st ? std::chrono::duration<double, std::milli>(st->last_rtt).count() : 0.0;
+        st ? std::chrono::duration<double, std::milli>(st->last_rtt).count()
+           : 0.0;
     if (st) {
       stats["events_received"] = st->events_received;
       stats["dropped_frames"] =
@@ -92,17 +95,18 @@ void finish(self_ptr self, int code) {
     return;
   st.finishing = true;
   flush(self);
-  auto close_then_complete = [self, code](std::optional<client_status> status) {
-    self->request(self->state.client, std::chrono::milliseconds{800},
-                  close_atom_v)
-        .then(
-            [self, code, status](caf::ok_atom) {
-              complete(self, code, status ? &*status : nullptr);
-            },
-            [self, code, status](caf::error&) {
-              complete(self, code, status ? &*status : nullptr);
-            });
-  };
+  auto close_then_complete =
+      [self, code](const std::optional<client_status>& status) {
+        self->request(self->state.client, std::chrono::milliseconds{800},
+                      close_atom_v)
+            .then(
+                [self, code, status](caf::ok_atom) {
+                  complete(self, code, status ? &*status : nullptr);
+                },
+                [self, code, status](caf::error&) {
+                  complete(self, code, status ? &*status : nullptr);
+                });
+      };
   self->request(st.client, std::chrono::milliseconds{150}, status_atom_v)
       .then([=](client_status& s) { close_then_complete(std::move(s)); },
             [=](caf::error&) { close_then_complete(std::nullopt); });

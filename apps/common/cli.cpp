@@ -157,7 +157,7 @@ void block_termination_signals() {
 signal_watcher::signal_watcher(std::function<void()> on_signal)
     : thread_([this, f = std::move(on_signal)] {
         auto set = termination_signals();
-        timespec tick{0, 100 * 1000 * 1000};
+        timespec tick{0, 100'000'000};
         // A timed wait, so the destructor can stop the thread.
         while (!done_) {
           if (sigtimedwait(&set, nullptr, &tick) > 0) {

@@ -60,6 +60,7 @@ option opt(const char* name, const char* help, Select field) {
           }};
 }
 
+// NOLINTNEXTLINE(bugprone-macro-parentheses): expands to a lambda
 #define CAF_RTM_FIELD(member)                                                  \
   [](client_config & c) -> auto& {                                             \
     return c.member;                                                           \

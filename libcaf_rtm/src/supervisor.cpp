@@ -66,7 +66,7 @@ void maybe_finish_close(self_ptr self) {
   self->quit();
 }
 
-void enter_failed(self_ptr self, caf::error err) {
+void enter_failed(self_ptr self, const caf::error& err) {
   auto& st = self->state;
   st.state = phase::failed;
   st.fatal = err;
@@ -92,7 +92,7 @@ void attempt_failed(self_ptr self, caf::error err) {
              error_event{err, "connection attempt " +
                                   std::to_string(st.failures) + " failed"});
   if (is_fatal(err))
-    return enter_failed(self, std::move(err));
+    return enter_failed(self, err);
   if (st.current == 0 && !st.cfg->auto_reconnect) {
     st.state = phase::idle;
     for (auto& rp : st.connect_promises)

@@ -84,7 +84,7 @@ struct client_config {
   caf::timespan pong_timeout{0};
   ping_mode pings = ping_mode::websocket;
   /// Largest incoming message; a larger one closes the session with 1009.
-  size_t max_message_size = 16 * 1024 * 1024;
+  size_t max_message_size = size_t{16} * 1024 * 1024;
   /// Limit for the WebSocket handshake plus the server's hello.
   caf::timespan hello_timeout = std::chrono::seconds{30};
   /// How long an orderly close waits for the server's close frame.
@@ -118,7 +118,7 @@ struct client_config {
   size_t send_burst = 5;
   caf::timespan ack_timeout = std::chrono::seconds{10};
   /// Largest outgoing message (Slack disconnects above 16 KB).
-  size_t max_send_size = 16 * 1024;
+  size_t max_send_size = size_t{16} * 1024;
 
   // -- diagnostics
   // --------------------------------------------------------------

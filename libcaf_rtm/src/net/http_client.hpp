@@ -26,7 +26,7 @@ struct http_request_data {
   /// Limit for the whole exchange, connect included.
   caf::timespan timeout;
   /// Largest response body accepted.
-  size_t body_limit = 64 * 1024 * 1024;
+  size_t body_limit = size_t{64} * 1024 * 1024;
 };
 
 struct http_response_data {

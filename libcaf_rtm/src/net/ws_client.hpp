@@ -22,13 +22,13 @@
 namespace caf::rtm::net {
 
 struct ws_options {
-  size_t max_message_size = 16 * 1024 * 1024;
+  size_t max_message_size = size_t{16} * 1024 * 1024;
   /// Limit for the WebSocket handshake (the connect phase has its own).
   caf::timespan handshake_timeout = std::chrono::seconds{10};
   /// Limit for the close handshake before the socket is closed anyway.
   caf::timespan close_timeout = std::chrono::seconds{2};
   /// Bytes waiting for the actor before reading pauses.
-  size_t max_buffered_bytes = 8 * 1024 * 1024;
+  size_t max_buffered_bytes = size_t{8} * 1024 * 1024;
 };
 
 class ws_client {
