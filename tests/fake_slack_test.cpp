@@ -674,7 +674,7 @@ TEST_CASE("fake_slack: TLS with a generated certificate") {
     opts.tls = true;
     fake_slack fake{opts};
     CHECK(fake.base_url() ==
-          "https://localhost:" + std::to_string(fake.port()) + "/api/");
+          "https://127.0.0.1:" + std::to_string(fake.port()) + "/api/");
     CHECK(contains(fake.ca_pem(), "BEGIN CERTIFICATE"));
     ca_path = fake.ca_file();
     CHECK(fake.ca_file() == ca_path);
@@ -698,7 +698,7 @@ TEST_CASE("fake_slack: TLS with a generated certificate") {
       beast::flat_buffer buf;
       auto res = post_on(https, buf, "/api/rtm.connect", "", token);
       auto url = field(res.body(), "url");
-      CHECK(url.rfind("wss://localhost:", 0) == 0);
+      CHECK(url.rfind("wss://127.0.0.1:", 0) == 0);
       REQUIRE(fake.requests().size() == 1);
       CHECK(fake.requests().front().tls);
 

@@ -397,7 +397,7 @@ TEST_CASE_METHOD(api_fixture, "HTTPS through the proxy from the environment",
   unsetenv("HTTPS_PROXY");
   REQUIRE(me);
   REQUIRE(proxy.targets().size() == 1);
-  CHECK(proxy.targets()[0] == "localhost:" + std::to_string(srv.port()));
+  CHECK(proxy.targets()[0] == "127.0.0.1:" + std::to_string(srv.port()));
   close(api);
 }
 

@@ -313,8 +313,9 @@ server_state::server_state(fake_slack_options options)
 }
 
 std::string server_state::host() const {
-  // With TLS the certificate names "localhost"; clients verify against it.
-  return opts.tls ? "localhost" : "127.0.0.1";
+  // An address, not "localhost": minimal systems may have no /etc/hosts. The
+  // certificate carries the address as an IP subjectAltName.
+  return "127.0.0.1";
 }
 
 std::string server_state::base_url() const {

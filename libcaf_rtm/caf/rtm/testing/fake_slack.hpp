@@ -192,7 +192,7 @@ public:
 
   const fake_slack_options& options() const;
   uint16_t port() const;
-  /// `http://127.0.0.1:<port>/api/` or `https://localhost:<port>/api/`.
+  /// `http://127.0.0.1:<port>/api/` or `https://127.0.0.1:<port>/api/`.
   std::string base_url() const;
   /// PEM of the CA that signed the server certificate (TLS only).
   std::string ca_pem() const;
