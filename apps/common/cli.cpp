@@ -11,6 +11,10 @@
 namespace caf::rtm::cli {
 
 config::config() {
+  // Latency over throughput for an interactive tool: CAF 0.17's default
+  // work-stealing workers sleep up to 10 ms when idle, sharing workers wake at
+  // once. `--scheduler.policy=stealing` restores the default.
+  set("scheduler.policy", caf::atom("sharing"));
   add_value(conn.token, "token", "Slack token (default: $SLACK_BOT_TOKEN)");
   add_value(conn.base_url, "base-url", "Web API base URL");
   add_value(conn.ca_file, "ca-file", "extra trusted CA certificates (PEM)");

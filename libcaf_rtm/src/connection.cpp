@@ -84,9 +84,12 @@ void on_frames(self_ptr self, frame_batch& batch) {
   event_batch out;
   out.session = st.args.session;
   out.binary = batch.binary;
-  out.events.reserve(batch.frames.size());
-  for (auto& frame : batch.frames) {
-    auto ev = st.parser->parse(std::move(frame), st.args.session);
+  out.events.reserve(batch.sizes.size());
+  std::string_view bytes{batch.bytes};
+  size_t offset = 0;
+  for (auto size : batch.sizes) {
+    auto ev = st.parser->parse(bytes.substr(offset, size), st.args.session);
+    offset += size;
     if (!ev) {
       if (st.parser->last_failure() == event_parser::failure::malformed)
         ++out.malformed;

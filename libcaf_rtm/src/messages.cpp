@@ -1,5 +1,10 @@
 #include "caf/rtm/messages.hpp"
 
+#include <atomic>
+#include <cstddef>
+#include <cstring>
+#include <new>
+
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/parser.hpp>
@@ -28,16 +33,39 @@ json_object json_object_from(std::string_view text) {
 
 // -- event --------------------------------------------------------------------
 
-// One allocation holds the frame, the arena of its parsed JSON and the views of
-// the fields every subscriber looks at.
+// One allocation holds this struct, the frame right behind it, and the arena
+// of the parsed JSON behind the frame. Freed when the last event referring to
+// it goes away, on whichever thread that happens.
 struct event::data {
-  explicit data(std::string frame, uint64_t session_nr)
-      : raw(std::move(frame)), arena(raw.size() * 2 + 256),
+  data(std::string_view frame, unsigned char* arena_mem, size_t arena_size,
+       uint64_t session_nr)
+      : raw(frame), arena(arena_mem, arena_size),
         value(json::storage_ptr{&arena}), session(session_nr) {
     // nop
   }
 
-  std::string raw;
+  static data* make(std::string_view frame, uint64_t session) {
+    constexpr size_t align = alignof(std::max_align_t);
+    auto arena_offset =
+        (sizeof(data) + frame.size() + align - 1) / align * align;
+    // Enough for the DOM of a typical event; bigger ones spill to the heap.
+    auto arena_size = frame.size() * 2 + 256;
+    auto* mem =
+        static_cast<unsigned char*>(::operator new(arena_offset + arena_size));
+    auto* text = mem + sizeof(data);
+    std::memcpy(text, frame.data(), frame.size());
+    return new (mem)
+        data(std::string_view{reinterpret_cast<char*>(text), frame.size()},
+             mem + arena_offset, arena_size, session);
+  }
+
+  static void destroy(const data* ptr) noexcept {
+    ptr->~data();
+    ::operator delete(const_cast<data*>(ptr));
+  }
+
+  mutable std::atomic<size_t> refs{1};
+  std::string_view raw;
   // Declared before `value`: the arena must outlive the value it holds.
   json::monotonic_resource arena;
   json::value value;
@@ -51,6 +79,15 @@ struct event::data {
   std::optional<bool> ok;
   uint64_t session;
 };
+
+void intrusive_ptr_add_ref(const event::data* ptr) noexcept {
+  ptr->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+void intrusive_ptr_release(const event::data* ptr) noexcept {
+  if (ptr->refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+    event::data::destroy(ptr);
+}
 
 namespace {
 
@@ -98,7 +135,7 @@ void extract_fields(event::data& d) {
 
 event event::parse(std::string raw, uint64_t session, std::string* why) {
   event_parser parser;
-  auto result = parser.parse(std::move(raw), session);
+  auto result = parser.parse(raw, session);
   if (!result && why)
     *why = parser.last_error();
   return result;
@@ -141,9 +178,8 @@ const boost::json::object& event::json() const noexcept {
   return data_ ? data_->value.get_object() : empty;
 }
 
-const std::string& event::raw() const noexcept {
-  static const std::string empty;
-  return data_ ? data_->raw : empty;
+std::string_view event::raw() const noexcept {
+  return data_ ? data_->raw : std::string_view{};
 }
 
 std::string event::to_json() const {
@@ -164,8 +200,9 @@ event_parser::event_parser(size_t max_depth) {
 
 event_parser::~event_parser() = default;
 
-event event_parser::parse(std::string raw, uint64_t session) {
-  auto d = std::make_shared<event::data>(std::move(raw), session);
+event event_parser::parse(std::string_view frame, uint64_t session) {
+  // The event owns its data from here; an early return frees it.
+  caf::intrusive_ptr<event::data> d{event::data::make(frame, session), false};
   parser_->reset(json::storage_ptr{&d->arena});
   json::error_code ec;
   parser_->write(d->raw.data(), d->raw.size(), ec);
@@ -183,7 +220,7 @@ event event_parser::parse(std::string raw, uint64_t session) {
   }
   extract_fields(*d);
   last_kind_ = failure::none;
-  return event{std::shared_ptr<const event::data>{std::move(d)}};
+  return event{caf::intrusive_ptr<const event::data>{std::move(d)}};
 }
 
 } // namespace caf::rtm

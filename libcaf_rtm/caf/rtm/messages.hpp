@@ -18,6 +18,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
+#include <caf/intrusive_ptr.hpp>
 #include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
@@ -145,7 +146,8 @@ class event_parser;
 // -- events -------------------------------------------------------------------
 
 /// One RTM event, parsed once and shared immutably: copying an event copies a
-/// pointer, so every subscriber sees the same parsed JSON.
+/// pointer, so every subscriber sees the same parsed JSON. The frame, its
+/// parsed JSON and the field views live in a single allocation.
 class event {
 public:
   event() = default;
@@ -181,7 +183,7 @@ public:
   /// The whole payload.
   const boost::json::object& json() const noexcept;
   /// The frame as received.
-  const std::string& raw() const noexcept;
+  std::string_view raw() const noexcept;
   /// Compact JSON of the payload (every field, in the received order).
   std::string to_json() const;
   /// The client-local number of the session that received this event.
@@ -192,10 +194,13 @@ public:
 private:
   friend class event_parser;
 
-  explicit event(std::shared_ptr<const data> ptr) : data_(std::move(ptr)) {}
+  explicit event(caf::intrusive_ptr<const data> ptr) : data_(std::move(ptr)) {}
 
-  std::shared_ptr<const data> data_;
+  caf::intrusive_ptr<const data> data_;
 };
+
+void intrusive_ptr_add_ref(const event::data* ptr) noexcept;
+void intrusive_ptr_release(const event::data* ptr) noexcept;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event& x) {
@@ -203,7 +208,7 @@ typename Inspector::result_type inspect(Inspector& f, event& x) {
   uint64_t session = 0;
   if constexpr (Inspector::reads_state) {
     if (x.valid()) {
-      raw = x.raw();
+      raw = std::string{x.raw()};
       session = x.session();
     }
   }
@@ -356,15 +361,23 @@ typename Inspector::result_type inspect(Inspector& f, client_status& x) {
 // -- internal messages between the client's actors
 // -----------------------------
 
-/// Text frames read by the I/O layer, handed to the connection actor.
+/// Text frames read by the I/O layer, handed to the connection actor: the
+/// frames back to back in one buffer (one allocation per batch, not per
+/// frame) and the size of each.
 struct frame_batch {
-  std::vector<std::string> frames;
+  std::string bytes;
+  std::vector<uint32_t> sizes;
   uint32_t binary = 0;
+
+  bool empty() const noexcept {
+    return sizes.empty() && binary == 0;
+  }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, frame_batch& x) {
-  return f(caf::meta::type_name("caf::rtm::frame_batch"), x.frames, x.binary);
+  return f(caf::meta::type_name("caf::rtm::frame_batch"), x.bytes, x.sizes,
+           x.binary);
 }
 
 /// Parsed events of one session, handed to the client actor, plus the frames

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "caf/rtm/messages.hpp"
 
@@ -25,8 +26,9 @@ public:
   event_parser(const event_parser&) = delete;
   event_parser& operator=(const event_parser&) = delete;
 
-  /// Returns an invalid event on failure; `last_failure()` says why.
-  event parse(std::string raw, uint64_t session);
+  /// Copies `frame` into a new event and parses it. Returns an invalid event
+  /// on failure; `last_failure()` says why.
+  event parse(std::string_view frame, uint64_t session);
 
   failure last_failure() const noexcept {
     return last_kind_;

@@ -13,7 +13,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/bind_handler.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/websocket/error.hpp>
@@ -169,10 +168,14 @@ private:
     reading_ = false;
     if (ec)
       return report_down(read_error(ec, "read"));
-    if (ws_->got_text())
-      pending_.emplace_back(beast::buffers_to_string(buffer_.data()));
-    else
-      ++pending_binary_;
+    if (ws_->got_text()) {
+      // A flat_buffer holds the whole message contiguously.
+      auto data = buffer_.data();
+      pending_.bytes.append(static_cast<const char*>(data.data()), data.size());
+      pending_.sizes.push_back(static_cast<uint32_t>(data.size()));
+    } else {
+      ++pending_.binary;
+    }
     buffer_.consume(buffer_.size());
     if (buffer_.capacity() > 1024 * 1024)
       buffer_.shrink_to_fit(); // after a rare huge message
@@ -185,12 +188,13 @@ private:
 
   // Hands the pending frames to the actor unless a batch is in flight.
   void hand_over() {
-    if (batch_in_flight_ || (pending_.empty() && pending_binary_ == 0))
+    if (batch_in_flight_ || pending_.empty())
       return;
     frame_batch batch;
-    batch.frames.swap(pending_);
-    batch.binary = pending_binary_;
-    pending_binary_ = 0;
+    std::swap(batch, pending_);
+    // The next batch is likely as big as this one.
+    pending_.bytes.reserve(batch.bytes.size());
+    pending_.sizes.reserve(batch.sizes.size());
     in_flight_bytes_ = pending_bytes_;
     pending_bytes_ = 0;
     batch_in_flight_ = true;
@@ -353,8 +357,7 @@ private:
   std::optional<ws_stream> ws_;
   boost::beast::websocket::response_type handshake_res_;
   beast::flat_buffer buffer_;
-  std::vector<std::string> pending_;
-  uint32_t pending_binary_ = 0;
+  frame_batch pending_;
   size_t pending_bytes_ = 0;
   size_t in_flight_bytes_ = 0;
   size_t buffered_bytes_ = 0;

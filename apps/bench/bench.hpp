@@ -1,0 +1,388 @@
+// caf-rtm-bench: throughput, latency, reconnect times, memory and scale of
+// the RTM client against the fake Slack on loopback. Every scenario is one
+// function that adds rows to a shared report; main.cpp runs them in order.
+
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "caf/rtm/actors.hpp"
+#include "caf/rtm/client_config.hpp"
+#include "caf/rtm/logger.hpp"
+#include "caf/rtm/testing/fake_slack.hpp"
+
+namespace caf::rtm::bench {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+using frame_maker = std::function<std::string(std::size_t, int64_t)>;
+
+// -- options ------------------------------------------------------------------
+
+struct options {
+  bool quick = false;
+  std::string json_file;
+  std::string plot_file;
+  /// Flood size of the throughput runs.
+  size_t events = 200000;
+  /// Idle clients of the largest scale step.
+  size_t clients = 1000;
+  /// Clients of the aggregated throughput run.
+  size_t busy_clients = 100;
+  /// Duration of the paced latency run.
+  double paced_seconds = 2.0;
+  double paced_rate = 10000;
+  /// Runs of each reconnect scenario (the median is reported).
+  size_t repetitions = 5;
+  /// Rounds of the throughput runs (the median is reported).
+  size_t throughput_rounds = 3;
+  /// Value of `scheduler.max-threads`.
+  size_t scheduler_threads = 0;
+  /// The command line as typed (for the report).
+  std::string command;
+};
+
+// -- the report ---------------------------------------------------------------
+
+enum class verdict { none, pass, miss };
+
+/// One line of the result table.
+struct row {
+  /// Stable key for the JSON document, e.g. "throughput.small.actor".
+  std::string id;
+  std::string section;
+  std::string label;
+  double value = 0;
+  std::string unit;
+  int decimals = 0;
+  /// Empty: no target for this row.
+  std::string target;
+  verdict status = verdict::none;
+  /// Raw samples behind a median (throughput and reconnect runs).
+  std::vector<double> samples;
+};
+
+class report {
+public:
+  row& add(std::string id, std::string section, std::string label, double value,
+           std::string unit, int decimals);
+
+  /// Adds a row with a target; `met` decides PASS or MISS.
+  row& add_target(std::string id, std::string section, std::string label,
+                  double value, std::string unit, int decimals,
+                  std::string target, bool met);
+
+  /// Free-form facts shown with the settings (payload sizes, ...).
+  void note(std::string key, std::string text);
+
+  /// A wrong count or a broken run: the program exits non-zero.
+  void fail(std::string what);
+
+  /// A latency distribution, kept for the plot (nanoseconds).
+  void distribution(std::string name, std::vector<int64_t> samples_ns);
+
+  const std::vector<row>& rows() const noexcept {
+    return rows_;
+  }
+
+  const std::vector<std::pair<std::string, std::string>>& notes() const {
+    return notes_;
+  }
+
+  const std::vector<std::string>& failures() const noexcept {
+    return failures_;
+  }
+
+  const std::map<std::string, std::vector<int64_t>>& distributions() const {
+    return distributions_;
+  }
+
+private:
+  std::vector<row> rows_;
+  std::vector<std::pair<std::string, std::string>> notes_;
+  std::vector<std::string> failures_;
+  std::map<std::string, std::vector<int64_t>> distributions_;
+};
+
+/// What every scenario needs.
+struct env {
+  caf::actor_system& sys;
+  const options& opts;
+  report& out;
+  logger_ptr log;
+};
+
+// -- scenarios (throughput.cpp, reconnect.cpp, scale.cpp) ---------------------
+
+/// Floor, client -> actor and client -> callbacks, for two payload sizes;
+/// latency under flood comes from the small client -> actor run.
+void run_throughput(env& e);
+
+/// Latency of a paced run.
+void run_latency(env& e);
+
+/// Goodbye, drop, silent peer and sends queued during a reconnect.
+void run_reconnect(env& e);
+
+/// RSS and threads of idle clients (plain and TLS), against a fake Slack in a
+/// child process.
+void run_idle_clients(env& e);
+
+/// Aggregated events/s of many busy clients in one actor system.
+void run_busy_clients(env& e);
+
+// -- where clients connect to -------------------------------------------------
+
+struct endpoint {
+  std::string base_url;
+  std::string token;
+  std::string ca_file;
+};
+
+endpoint endpoint_of(const testing::fake_slack& srv);
+
+/// The bench's client configuration: no proxy from the environment, a send
+/// rate that never throttles the bench, the bench's logger.
+client_config config_for(const endpoint& ep, const logger_ptr& log);
+
+// -- a fake Slack in a child process ------------------------------------------
+
+/// The hidden `--serve [--tls]` mode: runs a fake Slack, prints its base URL,
+/// token and CA file ("-" without TLS) on three lines of stdout and lives
+/// until stdin closes.
+int serve_main(bool tls);
+
+/// This program in serve mode, so that the fake's memory and threads are not
+/// counted with the clients'.
+class child_server {
+public:
+  explicit child_server(bool tls);
+  ~child_server();
+
+  child_server(const child_server&) = delete;
+  child_server& operator=(const child_server&) = delete;
+
+  const endpoint& where() const noexcept {
+    return ep_;
+  }
+
+private:
+  void stop();
+
+  int pid_ = -1;
+  int to_child_ = -1;
+  endpoint ep_;
+};
+
+// -- payloads -----------------------------------------------------------------
+
+/// Pre-rendered Slack events. Frame `seq` is one of the templates (chosen by
+/// `seq`) completed with `"seq":<seq>,"sent_ns":<now>}`, so making a frame is
+/// one copy and two number conversions. The channel of frame `seq` is channel
+/// number `seq % channels`.
+class payload_set {
+public:
+  static constexpr size_t channels = 64;
+
+  /// Messages (some with blocks) and reactions of 100 to 300 bytes.
+  static std::shared_ptr<const payload_set> small_events();
+
+  /// Messages with blocks of about 4 KB.
+  static std::shared_ptr<const payload_set> large_events();
+
+  std::string make(size_t seq, int64_t now_ns) const;
+
+  /// A frame maker for the fake (keeps the set alive).
+  static frame_maker maker(std::shared_ptr<const payload_set> set);
+
+  /// Sizes of the frames as sent (with realistic seq and timestamp).
+  size_t min_bytes() const noexcept {
+    return min_;
+  }
+  size_t max_bytes() const noexcept {
+    return max_;
+  }
+  double mean_bytes() const noexcept {
+    return mean_;
+  }
+
+private:
+  void measure();
+
+  std::vector<std::string> prefixes_;
+  size_t min_ = 0;
+  size_t max_ = 0;
+  double mean_ = 0;
+};
+
+/// An event that carries `"mark":<mark>` (reconnect runs).
+std::string mark_event(int64_t mark);
+
+// -- counting what arrives ----------------------------------------------------
+
+/// Counts events by their `seq` field: every seq in [0, expected) must arrive
+/// exactly once. Thread-safe; optionally records latencies and checks the
+/// order within `lanes` lanes (lane = seq % lanes; each lane must be fed by
+/// one actor at a time, as the client guarantees per channel).
+class sink {
+public:
+  sink(size_t expected, bool keep_latency, size_t lanes);
+
+  void on_event(const event& ev);
+
+  /// Waits until every event arrived; false if nothing arrived for `stall`.
+  bool wait(std::chrono::milliseconds stall);
+
+  size_t expected() const noexcept {
+    return expected_;
+  }
+  size_t received() const noexcept {
+    return received_.load();
+  }
+  size_t duplicates() const noexcept {
+    return duplicates_.load();
+  }
+  size_t out_of_range() const noexcept {
+    return out_of_range_.load();
+  }
+  size_t disorder() const noexcept {
+    return disorder_.load();
+  }
+  /// Events without a seq (hello and the like).
+  size_t other() const noexcept {
+    return other_.load();
+  }
+  bool exact() const noexcept {
+    return received() == expected_ && duplicates() == 0 &&
+           out_of_range() == 0 && disorder() == 0;
+  }
+  /// When the last expected event arrived.
+  clock_type::time_point done_at() const;
+  /// Latencies in nanoseconds, one per event (after wait() succeeded).
+  const std::vector<int64_t>& latencies() const noexcept {
+    return latency_;
+  }
+  /// "received 999/1000, 1 duplicate(s), ..." for failure messages.
+  std::string describe() const;
+
+private:
+  size_t expected_;
+  bool keep_latency_;
+  std::vector<std::atomic<uint8_t>> seen_;
+  std::vector<int64_t> latency_;
+  std::vector<int64_t> last_in_lane_;
+  std::atomic<size_t> received_{0};
+  std::atomic<size_t> duplicates_{0};
+  std::atomic<size_t> out_of_range_{0};
+  std::atomic<size_t> disorder_{0};
+  std::atomic<size_t> other_{0};
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  clock_type::time_point done_at_;
+};
+
+/// Spawns an event-based actor running `f(self)`. The function travels as a
+/// spawn argument: CAF 0.17 dereferences a null argument tuple when a function
+/// is spawned without arguments (undefined behaviour).
+template <class F>
+caf::actor spawn_fn(caf::actor_system& sys, F f) {
+  return sys.spawn([](caf::event_based_actor* self, F fn) { return fn(self); },
+                   std::move(f));
+}
+
+/// An actor that feeds every event it receives into `s`.
+caf::actor spawn_counter(caf::actor_system& sys, std::shared_ptr<sink> s);
+
+// -- working with clients -----------------------------------------------------
+
+/// Connects and waits for the first hello.
+caf::expected<connected> connect(caf::scoped_actor& self,
+                                 const client_actor& hdl);
+
+/// Subscribes `listener` to every event type.
+bool subscribe(caf::scoped_actor& self, const client_actor& hdl,
+               const caf::actor& listener);
+
+/// Connects (or closes) many clients, at most `parallel` at a time; returns
+/// how many failed.
+size_t connect_all(caf::actor_system& sys,
+                   const std::vector<client_actor>& hdls, size_t parallel);
+size_t close_all(caf::actor_system& sys, const std::vector<client_actor>& hdls,
+                 size_t parallel);
+
+/// Closes its clients and ends its listener actors when it goes out of scope,
+/// so that a scenario that throws half-way leaves nothing running.
+class cleanup {
+public:
+  explicit cleanup(caf::actor_system& sys) : sys_(sys) {
+    // nop
+  }
+
+  ~cleanup();
+
+  cleanup(const cleanup&) = delete;
+  cleanup& operator=(const cleanup&) = delete;
+
+  client_actor add(client_actor hdl) {
+    clients_.push_back(hdl);
+    return hdl;
+  }
+
+  caf::actor add(caf::actor listener) {
+    listeners_.push_back(listener);
+    return listener;
+  }
+
+  /// Closes every client now; false if one did not close in time.
+  bool run();
+
+private:
+  caf::actor_system& sys_;
+  std::vector<client_actor> clients_;
+  std::vector<caf::actor> listeners_;
+};
+
+/// Waits for session `index` of `srv`; throws if it does not come.
+testing::ws_session_ptr session_of(const testing::fake_slack& srv,
+                                   size_t index);
+
+// -- numbers ------------------------------------------------------------------
+
+/// `n` with thousands separators: "200,000".
+std::string grouped(long long n);
+
+/// Nearest-rank percentile (q in [0, 1]) of sorted samples.
+int64_t percentile(const std::vector<int64_t>& sorted, double q);
+
+double median(std::vector<double> xs);
+
+double seconds_between(clock_type::time_point from, clock_type::time_point to);
+
+double millis_between(clock_type::time_point from, clock_type::time_point to);
+
+int64_t now_ns();
+
+/// Resident set size of this process in bytes, after returning free heap
+/// pages to the system (so that freed memory does not hide new allocations).
+size_t resident_bytes();
+
+/// Threads of this process.
+size_t thread_count();
+
+} // namespace caf::rtm::bench

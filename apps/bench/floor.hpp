@@ -1,0 +1,28 @@
+// The floor of the throughput runs: Beast alone reading WebSocket frames, no
+// JSON, no actors. Kept behind this small non-template interface because its
+// translation unit is the only one of the bench that instantiates Beast.
+
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+
+namespace caf::rtm::bench {
+
+struct floor_result {
+  /// Text frames read after `start` returned.
+  size_t frames = 0;
+  /// From just before `start` to the last frame.
+  double seconds = 0;
+  /// Empty on success.
+  std::string error;
+};
+
+/// Opens `ws_url` (ws://host:port/path) with a synchronous Beast stream,
+/// reads the server's first frame (hello), calls `start` (which makes the
+/// server send `expected` frames) and reads until they all arrived.
+floor_result read_frames(const std::string& ws_url, size_t expected,
+                         const std::function<void()>& start);
+
+} // namespace caf::rtm::bench

@@ -1,0 +1,256 @@
+// caf-rtm-bench: measures the RTM client against the fake Slack on loopback
+// and compares the results with the project's targets. Prints the machine,
+// the command line and a table on stdout; `--json FILE` writes the same as one
+// JSON document. Exits non-zero only when a run delivered wrong counts or
+// broke; a missed target is reported, not fatal.
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/defaults.hpp>
+
+#include "bench/bench.hpp"
+#include "bench/report.hpp"
+#include "caf/rtm/client_config.hpp"
+
+namespace bench = caf::rtm::bench;
+
+namespace {
+
+class bench_config : public caf::actor_system_config {
+public:
+  bench_config() {
+    opt_group{custom_options_, "global"}
+        .add(quick, "quick",
+             "a run of a few seconds: small floods, few clients")
+        .add(json, "json", "also write the results as JSON to FILE")
+        .add(events, "events",
+             "flood size of the throughput runs (default 200000, quick 20000)")
+        .add(clients, "clients",
+             "idle clients of the largest scale step (default 1000, quick 20)")
+        .add(plot, "plot",
+             "render the latency distribution to FILE.png (needs gnuplot)");
+  }
+
+  bool quick = false;
+  std::string json;
+  // -1: not given (the mode's default applies).
+  int64_t events = -1;
+  int64_t clients = -1;
+  std::string plot;
+
+  /// Long names of options that take a value, and of flags.
+  std::vector<std::string> value_options{"json", "events", "clients", "plot",
+                                         "config-file"};
+  std::vector<std::string> flag_options{"quick", "long-help", "dump-config"};
+};
+
+bool contains(const std::vector<std::string>& xs, const std::string& x) {
+  return std::find(xs.begin(), xs.end(), x) != xs.end();
+}
+
+// CAF 0.17 reads `--name=value` only: GNU-style `--name value` becomes that
+// first. Returns an error message for unknown options or missing values.
+std::optional<std::string> normalise(const bench_config& cfg, int argc,
+                                     char** argv,
+                                     std::vector<std::string>& args) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "-?" || arg == "--help") {
+      args.push_back("--help");
+      continue;
+    }
+    if (arg.rfind("--caf#", 0) == 0) {
+      args.push_back(std::move(arg));
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0)
+      return "unexpected argument: " + arg;
+    auto eq = arg.find('=');
+    auto name =
+        arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    // CAF's own options (`--scheduler.max-threads`, ...) all take a value.
+    bool takes_value = contains(cfg.value_options, name) ||
+                       name.find('.') != std::string::npos;
+    if (!takes_value && !contains(cfg.flag_options, name))
+      return "unknown option: --" + name;
+    if (!takes_value && eq != std::string::npos)
+      return "--" + name + " takes no value";
+    if (takes_value && eq == std::string::npos) {
+      if (i + 1 >= argc)
+        return "--" + name + " needs a value";
+      arg += '=';
+      arg += argv[++i];
+    }
+    args.push_back(std::move(arg));
+  }
+  return std::nullopt;
+}
+
+std::string command_line(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    bool plain =
+        !arg.empty() && arg.find_first_of(" \t\"'\\$`") == std::string::npos;
+    if (i > 0)
+      out += ' ';
+    if (plain) {
+      out += arg;
+      continue;
+    }
+    out += '\'';
+    for (auto c : arg)
+      out += c == '\'' ? std::string{"'\\''"} : std::string(1, c);
+    out += '\'';
+  }
+  return out;
+}
+
+// A thousand clients need a few thousand descriptors (here and in the fake).
+void raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+bench::options resolve(const bench_config& cfg, size_t cores) {
+  bench::options opts;
+  opts.quick = cfg.quick;
+  opts.json_file = cfg.json;
+  opts.plot_file = cfg.plot;
+  if (cfg.quick) {
+    opts.events = 20000;
+    opts.clients = 20;
+    opts.busy_clients = 10;
+    opts.paced_seconds = 0.5;
+    opts.repetitions = 3;
+    opts.throughput_rounds = 1;
+  }
+  if (cfg.events >= 0)
+    opts.events = static_cast<size_t>(cfg.events);
+  if (cfg.clients >= 0)
+    opts.clients = static_cast<size_t>(cfg.clients);
+  opts.scheduler_threads = caf::get_or(cfg, "scheduler.max-threads", cores);
+  return opts;
+}
+
+// One scenario; an exception fails the run but not the scenarios after it.
+template <class F>
+void step(bench::env& e, const char* name, F f) {
+  std::fprintf(stderr, "caf-rtm-bench: %s ...\n", name);
+  auto t0 = bench::clock_type::now();
+  try {
+    f(e);
+  } catch (const std::exception& ex) {
+    e.out.fail(std::string{name} + ": " + ex.what());
+  }
+  std::fprintf(stderr, "caf-rtm-bench: %s done in %.1f s\n", name,
+               bench::seconds_between(t0, bench::clock_type::now()));
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  raise_fd_limit();
+  if (argc >= 2 && std::string_view{argv[1]} == "--serve")
+    return bench::serve_main(argc >= 3 && std::string_view{argv[2]} == "--tls");
+  bench_config cfg;
+  caf::rtm::add_message_types(cfg);
+  std::vector<std::string> args;
+  if (auto err = normalise(cfg, argc, argv, args)) {
+    std::fprintf(stderr, "caf-rtm-bench: %s (see --help)\n", err->c_str());
+    return 2;
+  }
+  if (auto err = cfg.parse(std::move(args))) {
+    std::fprintf(stderr, "caf-rtm-bench: invalid command line: %s\n",
+                 caf::to_string(err).c_str());
+    return 2;
+  }
+  if (cfg.cli_helptext_printed)
+    return 0;
+  if (cfg.events == 0 || cfg.events < -1 || cfg.clients == 0 ||
+      cfg.clients < -1) {
+    std::fprintf(stderr, "caf-rtm-bench: --events and --clients must be "
+                         "positive (see --help)\n");
+    return 2;
+  }
+  auto machine = bench::describe_machine();
+  // Scheduler threads: the core count, unless configured otherwise.
+  bool threads_given =
+      caf::get_if(&caf::content(cfg), "scheduler.max-threads") != nullptr;
+  if (!threads_given)
+    cfg.set("scheduler.max-threads", static_cast<size_t>(machine.cores));
+  // Scheduler policy: sharing, unless configured otherwise. CAF 0.17's
+  // work-stealing workers poll and then sleep (50 us, later 10 ms) when idle,
+  // which adds that much latency to a message arriving at a quiet actor;
+  // sharing workers wait on a condition variable and wake at once.
+  bool policy_given =
+      caf::get_if(&caf::content(cfg), "scheduler.policy") != nullptr;
+  if (!policy_given)
+    cfg.set("scheduler.policy", caf::atom("sharing"));
+  auto policy = caf::to_string(
+      caf::get_or(cfg, "scheduler.policy", caf::atom("stealing")));
+  auto opts = resolve(cfg, machine.cores);
+  opts.command = command_line(argc, argv);
+  caf::rtm::client_config defaults;
+  bench::settings_list settings{
+      {"scheduler",
+       "scheduler.max-threads = " + std::to_string(opts.scheduler_threads) +
+           (threads_given ? " (configured)" : " (the core count)") +
+           ", scheduler.policy = " + policy +
+           (policy_given ? " (configured)" : " (for latency)")},
+      {"client", "library defaults: " + std::to_string(defaults.io_threads) +
+                     " I/O thread, listener pool of " +
+                     std::to_string(defaults.concurrency) +
+                     " actors; send_rate 100/s; log level warn"},
+      {"runs", std::to_string(opts.events) + " events per flood (median of " +
+                   std::to_string(opts.throughput_rounds) +
+                   (opts.throughput_rounds == 1 ? " round), " : " rounds), ") +
+                   std::to_string(opts.clients) + " idle clients, " +
+                   std::to_string(opts.busy_clients) + " busy clients, " +
+                   std::to_string(opts.repetitions) +
+                   " runs per reconnect scenario (median)"},
+  };
+  bench::print_header(stdout, machine, opts, settings);
+  std::fflush(stdout);
+  bench::report out;
+  {
+    caf::actor_system sys{cfg};
+    bench::env e{sys, opts, out,
+                 std::make_shared<caf::rtm::logger>(caf::rtm::log_level::warn)};
+    // Memory first, while the heap holds nothing of the other runs.
+    step(e, "idle clients (memory)", bench::run_idle_clients);
+    step(e, "latency (paced)", bench::run_latency);
+    step(e, "throughput", bench::run_throughput);
+    step(e, "reconnect", bench::run_reconnect);
+    step(e, "busy clients", bench::run_busy_clients);
+  }
+  for (auto& [key, text] : out.notes())
+    std::printf("  %s: %s\n", key.c_str(), text.c_str());
+  bench::print_table(stdout, out);
+  if (!opts.json_file.empty() &&
+      !bench::write_json(opts.json_file, out, machine, opts, settings))
+    out.fail("cannot write " + opts.json_file);
+  if (!opts.plot_file.empty())
+    std::printf("\n%s\n", bench::plot(opts.plot_file, out).c_str());
+  if (!out.failures().empty()) {
+    std::printf("\nFAILED (%zu):\n", out.failures().size());
+    for (auto& f : out.failures())
+      std::printf("  %s\n", f.c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,158 @@
+// Memory and scale: idle clients against a fake Slack in a child process
+// (plain and TLS), then many busy clients in one actor system.
+
+#include "bench/bench.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+
+#include "caf/rtm/client.hpp"
+#include "caf/rtm/errc.hpp"
+
+namespace caf::rtm::bench {
+
+namespace {
+
+// Connection attempts in flight while many clients start.
+constexpr size_t parallel_connects = 50;
+
+void idle_clients(env& e, bool tls) {
+  const std::string key = tls ? "tls" : "plain";
+  const std::string name = tls ? "TLS" : "plain ws";
+  const std::string section = "memory";
+  child_server child{tls};
+  auto cfg = config_for(child.where(), e.log);
+  std::vector<size_t> steps{1, 100, e.opts.clients};
+  steps.erase(std::remove_if(steps.begin(), steps.end(),
+                             [&](size_t n) { return n > e.opts.clients; }),
+              steps.end());
+  steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
+  cleanup guard{e.sys};
+  auto rss_before = resident_bytes();
+  auto threads_before = thread_count();
+  e.out.add("memory." + key + ".rss_before", section,
+            name + ": RSS before any client", rss_before / 1048576.0, "MB", 1);
+  e.out.add("memory." + key + ".threads_before", section,
+            name + ": threads before any client",
+            static_cast<double>(threads_before), "", 0);
+  std::vector<client_actor> all;
+  std::vector<size_t> threads;
+  std::vector<size_t> rss_at;
+  for (auto step : steps) {
+    std::vector<client_actor> fresh;
+    while (all.size() < step) {
+      fresh.push_back(guard.add(e.sys.spawn(client, cfg)));
+      all.push_back(fresh.back());
+    }
+    if (auto failed = connect_all(e.sys, fresh, parallel_connects); failed > 0)
+      throw std::runtime_error(name + ": " + std::to_string(failed) + " of " +
+                               std::to_string(fresh.size()) +
+                               " clients failed to connect");
+    // Let the last handshakes and first pings settle.
+    std::this_thread::sleep_for(500ms);
+    auto rss = resident_bytes();
+    rss_at.push_back(rss);
+    threads.push_back(thread_count());
+    auto per_client = (static_cast<double>(rss) - rss_before) / step / 1024.0;
+    auto id = "memory." + key + "." + std::to_string(step);
+    auto label = name + ": RSS per client, " + grouped(step) + " idle";
+    if (!tls && step == steps.back())
+      e.out.add_target(id + ".rss_per_client", section, label, per_client, "KB",
+                       1, "< 64 KB", per_client < 64.0);
+    else
+      e.out.add(id + ".rss_per_client", section, label, per_client, "KB", 1);
+    e.out.add(id + ".threads", section,
+              name + ": threads, " + grouped(step) + " idle",
+              static_cast<double>(threads.back()), "", 0);
+  }
+  // Without the one-time costs of the first client (I/O thread, TLS
+  // context, ...): what each further client adds.
+  if (steps.size() > 1) {
+    auto added = static_cast<double>(rss_at.back()) -
+                 static_cast<double>(rss_at.front());
+    e.out.add("memory." + key + ".marginal_rss_per_client", section,
+              name + ": RSS per further client, 1 -> " + grouped(steps.back()),
+              added / static_cast<double>(steps.back() - steps.front()) /
+                  1024.0,
+              "KB", 1);
+  }
+  // Threads added by going from the first to the last step.
+  auto extra = static_cast<double>(threads.back()) -
+               static_cast<double>(threads.front());
+  auto flat = std::all_of(threads.begin(), threads.end(),
+                          [&](size_t n) { return n == threads.front(); });
+  e.out.add_target("memory." + key + ".extra_threads", section,
+                   name + ": threads added from 1 to " + grouped(steps.back()) +
+                       " clients",
+                   extra, "", 0, "0 (independent)", flat);
+  if (!guard.run())
+    e.out.fail(name + ": not every idle client closed in time");
+}
+
+} // namespace
+
+void run_idle_clients(env& e) {
+  idle_clients(e, false);
+  idle_clients(e, true);
+}
+
+void run_busy_clients(env& e) {
+  auto n_clients = std::max<size_t>(e.opts.busy_clients, 1);
+  auto share = std::max<size_t>(e.opts.events / n_clients, 1);
+  auto payload = payload_set::small_events();
+  auto maker = payload_set::maker(payload);
+  testing::fake_slack srv;
+  cleanup guard{e.sys};
+  caf::scoped_actor self{e.sys, true};
+  auto cfg = config_for(endpoint_of(srv), e.log);
+  std::vector<client_actor> hdls;
+  std::vector<std::shared_ptr<sink>> sinks;
+  for (size_t i = 0; i < n_clients; ++i) {
+    hdls.push_back(guard.add(e.sys.spawn(client, cfg)));
+    sinks.push_back(std::make_shared<sink>(share, false, 1));
+    if (!subscribe(self, hdls.back(),
+                   guard.add(spawn_counter(e.sys, sinks.back()))))
+      throw std::runtime_error("busy clients: subscribe failed");
+  }
+  if (auto failed = connect_all(e.sys, hdls, parallel_connects); failed > 0)
+    throw std::runtime_error("busy clients: " + std::to_string(failed) +
+                             " failed to connect");
+  // Each session floods its share: every client expects seqs [0, share).
+  std::vector<testing::ws_session_ptr> sessions;
+  for (size_t i = 0; i < n_clients; ++i)
+    sessions.push_back(session_of(srv, i));
+  auto t0 = clock_type::now();
+  for (auto& s : sessions)
+    s->flood(share, maker);
+  bool complete = true;
+  for (auto& s : sinks)
+    complete = s->wait(15s) && complete;
+  guard.run();
+  auto last = t0;
+  for (size_t i = 0; i < sinks.size(); ++i) {
+    if (!complete || !sinks[i]->exact()) {
+      e.out.fail("busy clients: client " + std::to_string(i) + ": " +
+                 sinks[i]->describe());
+      return;
+    }
+    last = std::max(last, sinks[i]->done_at());
+  }
+  auto total = static_cast<double>(share * n_clients);
+  auto rate = total / seconds_between(t0, last);
+  const std::string section = "scale";
+  e.out.add("scale.busy.events_per_s", section,
+            std::to_string(n_clients) + " busy clients x " + grouped(share) +
+                " events (200 B): aggregated",
+            rate, "ev/s", 0);
+  double single = 0;
+  for (auto& r : e.out.rows())
+    if (r.id == "throughput.small.actor")
+      single = r.value;
+  if (single > 0)
+    e.out.add("scale.busy.vs_single", section,
+              "aggregated / one client -> actor (200 B)", 100.0 * rate / single,
+              "%", 1);
+}
+
+} // namespace caf::rtm::bench

@@ -1,0 +1,235 @@
+// Throughput (floor, client -> actor, client -> callbacks) and latency.
+//
+// Every run gets a fresh in-process fake Slack whose session floods (or paces)
+// pre-rendered frames; the clock starts right before the fake is told to send
+// and stops when the last expected event arrived.
+
+#include "bench/bench.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "bench/floor.hpp"
+#include "caf/rtm/client.hpp"
+#include "caf/rtm/errc.hpp"
+#include "caf/rtm/web_api.hpp"
+
+namespace caf::rtm::bench {
+
+namespace {
+
+enum class delivery { actor, callback };
+
+struct payload_case {
+  /// Key in row ids ("small", "large").
+  std::string key;
+  /// Label in the table ("200 B").
+  std::string label;
+  std::shared_ptr<const payload_set> payload;
+};
+
+struct run_spec {
+  std::shared_ptr<const payload_set> payload;
+  size_t events = 0;
+  delivery via = delivery::actor;
+  /// Events per second; 0 floods.
+  double rate = 0;
+  bool keep_latency = false;
+};
+
+struct run_result {
+  bool ok = false;
+  double events_per_s = 0;
+  /// Sorted, in nanoseconds (when asked for).
+  std::vector<int64_t> latencies;
+};
+
+std::string describe(delivery via) {
+  return via == delivery::actor ? "client -> actor" : "client -> callback";
+}
+
+// Beast alone: a WebSocket URL from the library's web-API caller, then a
+// synchronous stream reading the same flood the client gets.
+double run_floor(env& e, const payload_case& pc, size_t events) {
+  testing::fake_slack srv;
+  caf::scoped_actor self{e.sys, true};
+  auto api = e.sys.spawn(web_api, config_for(endpoint_of(srv), e.log));
+  std::string url;
+  caf::error err;
+  self->request(api, caf::timespan{10s}, rtm_connect_atom_v, api_args{})
+      .receive([&](rtm_endpoint& ep) { url = std::move(ep.url); },
+               [&](caf::error& x) { err = std::move(x); });
+  self->request(api, caf::timespan{10s}, close_atom_v)
+      .receive([](caf::ok_atom) {},
+               [&](caf::error&) {
+                 caf::anon_send_exit(api, caf::exit_reason::kill);
+               });
+  if (err)
+    throw std::runtime_error("rtm.connect for the floor: " + render(err));
+  auto maker = payload_set::maker(pc.payload);
+  auto result = read_frames(url, events,
+                            [&] { session_of(srv, 0)->flood(events, maker); });
+  if (!result.error.empty()) {
+    e.out.fail("floor, " + pc.label + ": " + result.error);
+    return 0;
+  }
+  return static_cast<double>(result.frames) / result.seconds;
+}
+
+// The full client delivering `spec.events` events to a counting actor or a
+// callback on the listener pool.
+run_result run_client(env& e, const run_spec& spec, const std::string& what) {
+  run_result result;
+  testing::fake_slack srv;
+  cleanup guard{e.sys};
+  caf::scoped_actor self{e.sys, true};
+  auto hdl =
+      guard.add(e.sys.spawn(client, config_for(endpoint_of(srv), e.log)));
+  // Callbacks run on several workers: order holds per channel only.
+  auto lanes = spec.via == delivery::actor ? 1 : payload_set::channels;
+  auto counts = std::make_shared<sink>(spec.events, spec.keep_latency, lanes);
+  if (spec.via == delivery::actor) {
+    if (!subscribe(self, hdl, guard.add(spawn_counter(e.sys, counts))))
+      throw std::runtime_error(what + ": subscribe failed");
+  } else {
+    callback_listener listener{{"*"}, [counts](const event& ev) {
+                                 counts->on_event(ev);
+                               }};
+    bool ok = false;
+    self->request(hdl, caf::timespan{10s}, subscribe_atom_v, listener)
+        .receive([&](uint64_t) { ok = true; }, [](caf::error&) {});
+    if (!ok)
+      throw std::runtime_error(what + ": callback subscription failed");
+  }
+  if (auto up = connect(self, hdl); !up)
+    throw std::runtime_error(what + ": connect failed: " + render(up.error()));
+  auto s = session_of(srv, 0);
+  auto maker = payload_set::maker(spec.payload);
+  auto t0 = clock_type::now();
+  if (spec.rate > 0)
+    s->pace(spec.events, spec.rate, maker);
+  else
+    s->flood(spec.events, maker);
+  auto complete = counts->wait(15s);
+  // Close first: a duplicate still in flight would show up by then.
+  guard.run();
+  if (!complete || !counts->exact()) {
+    e.out.fail(what + ": " + counts->describe());
+    return result;
+  }
+  result.ok = true;
+  result.events_per_s =
+      static_cast<double>(spec.events) / seconds_between(t0, counts->done_at());
+  if (spec.keep_latency) {
+    result.latencies = counts->latencies();
+    std::sort(result.latencies.begin(), result.latencies.end());
+  }
+  return result;
+}
+
+void add_latency_rows(env& e, const std::string& id, const std::string& label,
+                      const std::vector<int64_t>& sorted, bool with_target) {
+  auto us = [&](double q) {
+    return static_cast<double>(percentile(sorted, q)) / 1000.0;
+  };
+  const std::string section = "latency";
+  e.out.add(id + ".p50", section, label + ": p50", us(0.5), "us", 1);
+  if (with_target)
+    e.out.add_target(id + ".p99", section, label + ": p99", us(0.99), "us", 1,
+                     "< 1000 us", us(0.99) < 1000.0);
+  else
+    e.out.add(id + ".p99", section, label + ": p99", us(0.99), "us", 1);
+  e.out.add(id + ".p999", section, label + ": p99.9", us(0.999), "us", 1);
+  e.out.add(id + ".max", section, label + ": max", us(1.0), "us", 1);
+}
+
+std::string size_note(const payload_set& p) {
+  return std::to_string(p.min_bytes()) + "-" + std::to_string(p.max_bytes()) +
+         " bytes per event, mean " +
+         std::to_string(static_cast<int>(p.mean_bytes() + 0.5));
+}
+
+} // namespace
+
+void run_throughput(env& e) {
+  auto n = e.opts.events;
+  std::vector<payload_case> cases{
+      {"small", "200 B", payload_set::small_events()},
+      {"large", "4 KB", payload_set::large_events()},
+  };
+  const std::string section = "throughput";
+  const std::vector<delivery> paths{delivery::actor, delivery::callback};
+  for (auto& pc : cases) {
+    e.out.note("payload " + pc.label, size_note(*pc.payload));
+    auto prefix = "throughput." + pc.key;
+    // Rounds interleave floor and client runs, so that a noisy neighbour
+    // hits all of them alike; each figure is the median of its rounds.
+    std::vector<double> floors;
+    std::vector<std::vector<run_result>> runs(paths.size());
+    for (size_t round = 0; round < e.opts.throughput_rounds; ++round) {
+      floors.push_back(run_floor(e, pc, n));
+      for (size_t i = 0; i < paths.size(); ++i) {
+        run_spec spec{pc.payload, n, paths[i], 0, paths[i] == delivery::actor};
+        runs[i].push_back(
+            run_client(e, spec, pc.label + ", " + describe(paths[i])));
+      }
+    }
+    auto floor = median(floors);
+    e.out
+        .add(prefix + ".floor", section, pc.label + ": floor (Beast alone)",
+             floor, "ev/s", 0)
+        .samples = floors;
+    for (size_t i = 0; i < paths.size(); ++i) {
+      auto& results = runs[i];
+      if (!std::all_of(results.begin(), results.end(),
+                       [](const run_result& x) { return x.ok; }))
+        continue; // reported as a failure already
+      std::vector<double> rates;
+      for (auto& x : results)
+        rates.push_back(x.events_per_s);
+      auto rate = median(rates);
+      auto actor = paths[i] == delivery::actor;
+      auto key = prefix + (actor ? ".actor" : ".callback");
+      auto label = pc.label + ": " + describe(paths[i]);
+      e.out.add(key, section, label, rate, "ev/s", 0).samples = rates;
+      if (floor > 0) {
+        auto ratio = 100.0 * rate / floor;
+        if (actor)
+          e.out.add_target(key + "_ratio", section, label + " / floor", ratio,
+                           "%", 1, ">= 75 %", ratio >= 75.0);
+        else
+          e.out.add(key + "_ratio", section, label + " / floor", ratio, "%", 1);
+      }
+      if (!actor)
+        continue;
+      // Latency under flood from the median round.
+      auto mid = std::min_element(results.begin(), results.end(),
+                                  [&](const auto& a, const auto& b) {
+                                    return std::abs(a.events_per_s - rate) <
+                                           std::abs(b.events_per_s - rate);
+                                  });
+      add_latency_rows(e, "latency.flood." + pc.key,
+                       "flood, " + pc.label + " (queueing included)",
+                       mid->latencies, false);
+      e.out.distribution("flood, " + pc.label, std::move(mid->latencies));
+    }
+  }
+}
+
+void run_latency(env& e) {
+  auto rate = e.opts.paced_rate;
+  auto n = static_cast<size_t>(rate * e.opts.paced_seconds);
+  run_spec spec{payload_set::small_events(), n, delivery::actor, rate, true};
+  auto label = "paced " + std::to_string(static_cast<int>(rate)) + "/s, 200 B";
+  auto res = run_client(e, spec, label);
+  if (!res.ok)
+    return;
+  add_latency_rows(e, "latency.paced", label, res.latencies, true);
+  e.out.distribution(label, std::move(res.latencies));
+}
+
+} // namespace caf::rtm::bench
