@@ -267,6 +267,30 @@ TEST_CASE("SIGTERM and SIGINT: close frame, exit 0 within a second", "[cli]") {
   }
 }
 
+TEST_CASE("an unreadable CA file is a usage error", "[cli]") {
+  fake_slack srv;
+  process p{tool, args_for(srv, {"--ca-file", "/nonexistent/ca.pem"}),
+            clean_env};
+  CHECK(p.wait(10s) == 2);
+  CHECK(p.err().find("ca_file") != std::string::npos);
+}
+
+TEST_CASE("a closed stdout ends the run with 1", "[cli]") {
+  fake_slack srv;
+  // The tool's stdout goes to `head`, which leaves after one line.
+  std::string command = tool + " --token " + srv.options().token +
+                        " --base-url " + srv.base_url() +
+                        " | head -n 1; exit ${PIPESTATUS[0]}";
+  process p{"/bin/bash", {"-c", command}, clean_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  REQUIRE(p.wait_out_lines(1, 10s)); // hello, through head
+  for (int i = 1; i <= 3; ++i)
+    s->send(message(i));
+  CHECK(p.wait(10s) == 1);
+  CHECK(p.err().find("stdout") != std::string::npos);
+}
+
 TEST_CASE("the token never shows at --log-level debug", "[cli][secrets]") {
   fake_slack srv;
   srv.script("auth.test", http_response{500, {}, "oops", "text/plain"});

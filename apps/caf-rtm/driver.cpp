@@ -17,14 +17,23 @@ namespace {
 
 using self_ptr = caf::stateful_actor<driver_state>*;
 
+void finish(self_ptr self, int code);
+
 void flush(self_ptr self) {
   auto& st = self->state;
   st.flush_pending = false;
   if (st.out.empty())
     return;
-  std::fwrite(st.out.data(), 1, st.out.size(), stdout);
-  std::fflush(stdout);
+  bool ok =
+      std::fwrite(st.out.data(), 1, st.out.size(), stdout) == st.out.size();
+  ok = std::fflush(stdout) == 0 && ok;
   st.out.clear();
+  // The reader went away (`caf-rtm | head -1`): nobody reads the events.
+  if (!ok && !st.stdout_closed) {
+    st.stdout_closed = true;
+    std::fprintf(stderr, "caf-rtm: cannot write to stdout\n");
+    finish(self, exit_other);
+  }
 }
 
 // Writes a line; the flush happens once the events queued so far are done,

@@ -48,6 +48,7 @@ struct driver_state {
   driver_options opts;
   std::string own_id;
   bool finishing = false;
+  bool stdout_closed = false;
   std::chrono::steady_clock::time_point started;
   uint64_t printed = 0;
   uint64_t sessions = 0;

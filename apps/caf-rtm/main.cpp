@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <future>
 #include <iostream>
@@ -97,6 +98,8 @@ void read_stdin(caf::actor driver, const std::atomic<bool>& stop) {
 
 int main(int argc, char** argv) {
   cli::block_termination_signals();
+  // A closed stdout is an error to report (exit 1), not a reason to die.
+  std::signal(SIGPIPE, SIG_IGN);
   tool_config cfg;
   caf::rtm::add_message_types(cfg);
   auto parsed = cli::parse(cfg, argc, argv);

@@ -136,6 +136,9 @@ parse_result to_client_config(const config& cfg, client_config& out) {
 int exit_code_for(const caf::error& err, bool reconnect_on) {
   if (is(err, errc::slack_error) && is_fatal(err))
     return exit_fatal_slack;
+  // An option whose value cannot work (say, an unreadable --ca-file).
+  if (is(err, errc::invalid_config) || is(err, errc::invalid_url))
+    return exit_usage;
   if (is(err, errc::gave_up) || !reconnect_on || is_fatal(err))
     return exit_no_connection;
   return exit_other;
