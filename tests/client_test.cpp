@@ -1002,3 +1002,112 @@ TEST_CASE_METHOD(client_fixture, "sessions through an HTTP CONNECT proxy",
   CHECK(proxy.targets().size() == 3);
   close_client(*this, c.hdl);
 }
+
+// -- regressions
+// ------------------------------------------------------------------
+
+TEST_CASE_METHOD(client_fixture,
+                 "a stale backoff timer does not open an extra session",
+                 "[client][reconnect]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.api_retry.max_attempts = 1;
+  cfg.reconnect = retry_policy{300ms, 300ms, 0};
+  auto c = connect_client(*this, cfg);
+  // The make-before-break attempt after goodbye fails and arms a backoff
+  // timer while the old session is still up ...
+  srv.script("rtm.connect", http_response{503, {}, "busy", "text/plain"});
+  auto s0 = session(srv, 0);
+  s0->send_goodbye();
+  REQUIRE(c.rec->wait_lifecycle("reconnecting:", 1));
+  // ... then the old session drops and an immediate attempt succeeds.
+  s0->drop();
+  REQUIRE(c.rec->wait_lifecycle("connected:2", 1));
+  std::this_thread::sleep_for(700ms); // the old timer fires meanwhile
+  CHECK(srv.session_count() == 2);
+  CHECK(c.rec->lifecycle_count("connected:") == 2);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "with reconnecting off, sends fail at once when no session "
+                 "is coming",
+                 "[client][send]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.auto_reconnect = false;
+  cfg.api_retry.max_attempts = 1;
+  auto c = connect_client(*this, cfg);
+  session(srv, 0)->drop();
+  REQUIRE(c.rec->wait_lifecycle("disconnected:1", 1));
+  auto r1 = send(c.hdl, "after the drop");
+  REQUIRE_FALSE(r1);
+  CHECK(code_of(r1.error()) == "not_connected");
+  // A failed connect leaves no session coming either.
+  srv.script("rtm.connect", http_response{500, {}, "no", "text/plain"});
+  auto up =
+      request<connected>(*self, c.hdl, caf::timespan{10s}, connect_atom_v);
+  REQUIRE_FALSE(up);
+  auto r2 = send(c.hdl, "after a failed connect");
+  REQUIRE_FALSE(r2);
+  CHECK(code_of(r2.error()) == "not_connected");
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "after goodbye, sends wait for the next session",
+                 "[client][send]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  auto s0 = session(srv, 0);
+  s0->send_goodbye();
+  // The subscriber sees the goodbye only after the client handled it.
+  REQUIRE(eventually([&] {
+    for (auto& ev : c.rec->events())
+      if (ev.type() == "goodbye")
+        return true;
+    return false;
+  }));
+  auto ack = send(c.hdl, "after goodbye");
+  REQUIRE(ack);
+  auto s1 = session(srv, 1);
+  CHECK(s1->received().size() == 1);
+  CHECK(s0->received().empty());
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "slow callbacks slow the socket instead of piling up events",
+                 "[client][callbacks]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.callback_backlog = 200;
+  cfg.concurrency = 1;
+  auto c = connect_client(*this, cfg, {"hello"});
+  auto slow = std::make_shared<std::atomic<bool>>(true);
+  auto done = std::make_shared<std::atomic<int>>(0);
+  REQUIRE(request<uint64_t>(
+      *self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
+      callback_listener{{"message"}, [slow, done](const event&) {
+                          if (*slow)
+                            std::this_thread::sleep_for(1ms);
+                          ++*done;
+                        }}));
+  constexpr size_t n = 20000;
+  auto s = session(srv, 0);
+  s->flood(n, [](size_t i, int64_t) {
+    return R"({"type":"message","channel":"C1","ts":")" + std::to_string(i) +
+           R"(","text":")" + std::string(4000, 'x') + "\"}";
+  });
+  std::this_thread::sleep_for(1500ms);
+  // About 1,000 callbacks ran; the rest of the 80 MB flood waits in the
+  // socket buffers and at the server, not in the client.
+  auto st = status(c.hdl);
+  CHECK(st.events_received < n / 2);
+  CHECK(s->frames_written() < n);
+  CHECK(st.state == "connected"); // a slow consumer is not a dead link
+  *slow = false;
+  REQUIRE(eventually([&] { return done->load() == int{n}; }, 60s));
+  CHECK(srv.session_count() == 1);
+  close_client(*this, c.hdl);
+}

@@ -29,7 +29,7 @@ struct observed {
 
 connection_actor::behavior_type fake_connection(std::shared_ptr<observed> obs) {
   return {
-      [](send_atom, std::string&) {},
+      [](send_atom, int64_t, std::string&) {},
       [obs](ping_atom, std::string& payload) { obs->pings.push_back(payload); },
       [obs](dead_link_atom) { ++obs->dead_links; },
       [](close_atom, uint16_t) {},

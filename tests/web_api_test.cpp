@@ -2,6 +2,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
@@ -479,4 +484,33 @@ TEST_CASE_METHOD(api_fixture, "close cancels calls in flight", "[web_api]") {
   CHECK(std::chrono::steady_clock::now() - start < 4s);
   std::lock_guard<std::mutex> guard{mtx};
   CHECK(code_of(*outcome) == "closed");
+}
+
+TEST_CASE_METHOD(api_fixture, "a TLS handshake that never completes times out",
+                 "[web_api][tls]") {
+  // A listener that accepts in the kernel and never answers.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(::listen(fd, 16) == 0);
+  socklen_t len = sizeof(addr);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  client_config cfg;
+  cfg.token = "xoxb-test-token";
+  cfg.base_url =
+      "https://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/api/";
+  cfg.proxy_from_environment = false;
+  cfg.connect_timeout = 500ms;
+  cfg.request_timeout = 2s;
+  cfg.api_retry.max_attempts = 1;
+  cfg.log = logs.get();
+  auto api = track(sys->spawn(web_api, cfg));
+  auto me = auth_test(api);
+  ::close(fd);
+  REQUIRE_FALSE(me);
+  CHECK(code_of(me.error()) == "timeout");
+  close(api);
 }

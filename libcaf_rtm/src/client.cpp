@@ -64,10 +64,12 @@ bool session_up(self_ptr self) {
 
 void fail_queue(self_ptr self, const caf::error& err) {
   auto& st = self->state;
-  for (auto& x : st.queue)
-    x.rp.deliver(err);
-  st.stats.messages_failed += st.queue.size();
-  st.queue.clear();
+  for (auto* q : {&st.unsent, &st.queue}) {
+    for (auto& x : *q)
+      x.rp.deliver(err);
+    st.stats.messages_failed += q->size();
+    q->clear();
+  }
 }
 
 void fail_awaiting(self_ptr self, const caf::error& err) {
@@ -86,7 +88,7 @@ void fail_awaiting(self_ptr self, const caf::error& err) {
 // Sends queued messages while the session is up and the bucket has tokens.
 void pump(self_ptr self) {
   auto& st = self->state;
-  while (!st.queue.empty() && session_up(self)) {
+  while (session_up(self) && (!st.unsent.empty() || !st.queue.empty())) {
     auto now = self->clock().now();
     if (!st.bucket->try_take(now)) {
       if (!st.tick_scheduled) {
@@ -95,14 +97,33 @@ void pump(self_ptr self) {
       }
       return;
     }
-    auto msg = std::move(st.queue.front());
-    st.queue.pop_front();
+    auto& from = st.unsent.empty() ? st.queue : st.unsent;
+    auto msg = std::move(from.front());
+    from.pop_front();
+    // A fresh id even for a message that comes back unsent: ids are unique
+    // per connection, and the old one may have reached the old connection.
     auto id = st.next_id++;
-    self->send(st.conn, send_atom_v, with_id(id, msg.body));
-    st.acks.emplace(
-        id, client_state::awaiting_ack{std::move(msg.rp), st.session, false});
+    self->send(st.conn, send_atom_v, id, with_id(id, msg.body));
+    st.acks.emplace(id,
+                    client_state::awaiting_ack{std::move(msg.rp), st.session,
+                                               false, std::move(msg.body)});
     ++st.stats.messages_sent;
     self->delayed_send(self, st.cfg->ack_timeout, timeout_atom_v, id);
+  }
+}
+
+// The connection never wrote message `id`: it goes out again, first thing on
+// the next session (never a blind duplicate: it was not written).
+void on_unsent(self_ptr self, int64_t id) {
+  auto& st = self->state;
+  if (auto i = st.acks.find(id); i != st.acks.end()) {
+    --st.stats.messages_sent;
+    st.unsent.push_back({std::move(i->second.body), std::move(i->second.rp)});
+    st.acks.erase(i);
+    pump(self);
+  } else if (auto j = st.pongs.find(id); j != st.pongs.end()) {
+    j->second.rp.deliver(make_error(errc::not_connected, "session ended"));
+    st.pongs.erase(j);
   }
 }
 
@@ -132,7 +153,7 @@ caf::result<send_ack> enqueue_message(self_ptr self, json_object& msg) {
     return make_error(errc::message_too_large,
                       std::to_string(body.size()) + " bytes, limit " +
                           std::to_string(st.cfg->max_send_size));
-  if (st.queue.size() >= st.cfg->send_queue_size)
+  if (st.queue.size() + st.unsent.size() >= st.cfg->send_queue_size)
     return make_error(errc::send_queue_full,
                       std::to_string(st.queue.size()) + " messages waiting");
   auto rp = self->make_response_promise<send_ack>();
@@ -157,7 +178,8 @@ bool send_typing(self_ptr self, const std::string& channel) {
   msg["id"] = st.next_id++;
   msg["type"] = "typing";
   msg["channel"] = channel;
-  self->send(st.conn, send_atom_v, json::serialize(msg));
+  self->send(st.conn, send_atom_v, msg.at("id").as_int64(),
+             json::serialize(msg));
   return true;
 }
 
@@ -169,7 +191,7 @@ caf::result<caf::timespan> send_rtm_ping(self_ptr self) {
   json::object msg;
   msg["id"] = id;
   msg["type"] = "ping";
-  self->send(st.conn, send_atom_v, json::serialize(msg));
+  self->send(st.conn, send_atom_v, id, json::serialize(msg));
   auto rp = self->make_response_promise<caf::timespan>();
   st.pongs.emplace(id, client_state::awaiting_pong{rp, self->clock().now()});
   self->delayed_send(self, st.cfg->ack_timeout, timeout_atom_v, id);
@@ -242,8 +264,10 @@ void deliver(self_ptr self, const event& ev) {
     auto wanted = std::any_of(
         st.callbacks.begin(), st.callbacks.end(),
         [type](const auto& cb) { return subscribed_to(cb.types, type); });
-    if (wanted)
+    if (wanted) {
       self->send(st.pool.pick(ev.channel()), ev);
+      ++st.callback_backlog;
+    }
   }
   ++st.stats.events_delivered;
 }
@@ -273,8 +297,12 @@ void on_batch(self_ptr self, event_batch& batch) {
       ++st.stats.events_duplicate;
       continue;
     }
-    if (ev.type() == "goodbye" || ev.type() == "team_migration_started")
+    if (ev.type() == "goodbye" || ev.type() == "team_migration_started") {
       st.overlap.begin(ev.session());
+      // That session is going away: new sends wait for the next one.
+      if (ev.session() == st.session)
+        st.conn = nullptr;
+    }
     if (st.cfg->skip_own_events && !st.own_bot_id.empty() &&
         ev.bot_id() == st.own_bot_id) {
       ++st.stats.events_own_skipped;
@@ -309,9 +337,12 @@ void on_session_down(self_ptr self, disconnected& msg) {
   if (msg.session == st.session) {
     st.session = 0;
     st.conn = nullptr;
-    if (!st.cfg->auto_reconnect)
+    if (!st.cfg->auto_reconnect) {
+      // No session is coming: sends must fail now, not wait for one.
+      st.started = false;
       fail_queue(self, make_error(errc::not_connected,
                                   "session ended and auto_reconnect is off"));
+    }
   }
   tell_lifecycle(self, msg);
 }
@@ -407,7 +438,19 @@ client(client_actor::stateful_pointer<client_state> self, client_config cfg) {
         if (st.closing)
           return make_error(errc::closed, "client is closed");
         st.started = true;
-        return self->delegate(st.supervisor, connect_atom_v);
+        auto rp = self->make_response_promise<connected>();
+        self->request(st.supervisor, caf::infinite, connect_atom_v)
+            .then([rp](connected& info) mutable { rp.deliver(info); },
+                  [self, rp](caf::error& err) mutable {
+                    // No session and none coming (reconnecting off, fatal,
+                    // gave up): queued sends must not wait for one.
+                    if (!session_up(self)) {
+                      self->state.started = false;
+                      fail_queue(self, err);
+                    }
+                    rp.deliver(err);
+                  });
+        return rp;
       },
       [self](subscribe_atom, caf::actor& hdl,
              std::vector<std::string>& types) -> caf::result<caf::ok_atom> {
@@ -514,7 +557,26 @@ client(client_actor::stateful_pointer<client_state> self, client_config cfg) {
         return rp;
       },
       // -- internal -----------------------------------------------------------
-      [self](event_batch& batch) { on_batch(self, batch); },
+      [self](event_batch& batch) -> caf::result<caf::ok_atom> {
+        on_batch(self, batch);
+        auto& st = self->state;
+        if (st.callback_backlog <= st.cfg->callback_backlog)
+          return caf::ok_atom_v;
+        // The callbacks lag behind: hold the connection's next read.
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        st.held_batches.push_back(rp);
+        return rp;
+      },
+      [self](unsent_atom, int64_t id) { on_unsent(self, id); },
+      [self](progress_atom, uint64_t n) {
+        auto& st = self->state;
+        st.callback_backlog -= std::min(n, st.callback_backlog);
+        if (st.callback_backlog > st.cfg->callback_backlog)
+          return;
+        for (auto& rp : st.held_batches)
+          rp.deliver(caf::ok_atom_v);
+        st.held_batches.clear();
+      },
       [self](identity& me) { self->state.own_bot_id = me.bot_id; },
       [self](session_atom, connected& info, connection_actor& conn) {
         on_session_up(self, info, conn);

@@ -46,7 +46,8 @@ bool inspect_event(self_ptr self, const event& ev) {
   auto& st = self->state;
   auto type = ev.type();
   if (type == "hello") {
-    if (!st.hello) {
+    // A session that is ending (hello timeout, close) stays unannounced.
+    if (!st.hello && !st.ending) {
       st.hello = true;
       self->send(st.args.supervisor, hello_atom_v, st.args.session);
     }
@@ -79,6 +80,8 @@ bool inspect_event(self_ptr self, const event& ev) {
   return true;
 }
 
+void start_monitor(self_ptr self);
+
 void on_frames(self_ptr self, frame_batch& batch) {
   auto& st = self->state;
   event_batch out;
@@ -105,9 +108,36 @@ void on_frames(self_ptr self, frame_batch& batch) {
   if (out.binary > 0)
     CAF_RTM_LOG(st.log, debug, "connection", "dropped ", out.binary,
                 " binary frame(s)");
-  self->send(st.args.client, std::move(out));
-  // Return the credit only now: the I/O side reads ahead by one batch.
-  st.ws->consumed();
+  // The I/O side reads on once the client took the batch; the client answers
+  // late while its callbacks lag behind, so a slow consumer slows the socket.
+  ++st.held_batches;
+  self->request(st.args.client, caf::infinite, std::move(out))
+      .then(
+          [self](caf::ok_atom) {
+            auto& st = self->state;
+            --st.held_batches;
+            if (st.ws)
+              st.ws->consumed();
+            if (st.monitor_stopped && !st.ending)
+              start_monitor(self);
+          },
+          [](caf::error&) {
+            // The client is gone; so is this connection shortly.
+          });
+}
+
+void start_monitor(self_ptr self) {
+  auto& st = self->state;
+  ping_monitor_args args;
+  args.session = st.args.session;
+  args.interval = st.args.cfg->ping_interval;
+  args.timeout = st.args.cfg->effective_pong_timeout();
+  args.connection = caf::actor_cast<connection_actor>(self);
+  args.supervisor = st.args.supervisor;
+  if (st.monitor)
+    caf::anon_send_exit(st.monitor, caf::exit_reason::user_shutdown);
+  st.monitor = self->spawn(ping_monitor, std::move(args));
+  st.monitor_stopped = false;
 }
 
 void send_ping(self_ptr self, const std::string& payload) {
@@ -164,15 +194,25 @@ connection(connection_actor::stateful_pointer<connection_state> self,
                                caf::actor_cast<connection_actor>(self));
   self->delayed_send(self, cfg.hello_timeout, timeout_atom_v);
   return {
-      [self](send_atom, std::string& text) {
-        if (self->state.ws && !self->state.ending)
-          self->state.ws->send_text(std::move(text));
+      [self](send_atom, int64_t id, std::string& text) {
+        auto& st = self->state;
+        if (st.ws && !st.ending)
+          st.ws->send_text(std::move(text));
+        else // never written: the client may send it on the next session
+          self->send(st.args.client, unsent_atom_v, id);
       },
       [self](ping_atom, const std::string& payload) {
         send_ping(self, payload);
       },
       [self](dead_link_atom) {
         auto& st = self->state;
+        if (st.held_batches > 0) {
+          // Reading pauses while the client holds a batch (slow callbacks),
+          // so pongs wait unread: a slow consumer, not a dead link. A new
+          // monitor starts once the client takes the batch.
+          st.monitor_stopped = true;
+          return;
+        }
         CAF_RTM_LOG(st.log, warn, "connection", "session ", st.args.session,
                     ": no pong in time, link is dead");
         end_session(self,
@@ -182,15 +222,11 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       [self](close_atom, uint16_t) { end_session(self, caf::none, true); },
       [self](opened_atom) {
         auto& st = self->state;
+        if (st.ending)
+          return; // no pings for a session on its way out
         CAF_RTM_LOG(st.log, debug, "connection", "session ", st.args.session,
                     ": WebSocket open");
-        ping_monitor_args margs;
-        margs.session = st.args.session;
-        margs.interval = st.args.cfg->ping_interval;
-        margs.timeout = st.args.cfg->effective_pong_timeout();
-        margs.connection = caf::actor_cast<connection_actor>(self);
-        margs.supervisor = st.args.supervisor;
-        st.monitor = self->spawn(ping_monitor, std::move(margs));
+        start_monitor(self);
       },
       [self](frame_batch& batch) { on_frames(self, batch); },
       [self](pong_atom, std::string& payload) {

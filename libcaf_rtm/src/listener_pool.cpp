@@ -25,6 +25,13 @@ listener_worker_actor::behavior_type listener_worker(
   self->state.client = std::move(client);
   return {
       [self](const event& ev) {
+        // Progress goes to the client in chunks: it holds the socket while
+        // too many events wait here.
+        if (++self->state.unreported >= listener_worker_state::report_every) {
+          caf::anon_send(self->state.client, progress_atom_v,
+                         self->state.unreported);
+          self->state.unreported = 0;
+        }
         for (auto& [id, listener] : self->state.callbacks) {
           if (!subscribed_to(listener.types, ev.type()))
             continue;

@@ -1,5 +1,6 @@
 #include "caf/rtm/logger.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -56,10 +57,17 @@ void logger::add_secret(std::string secret) {
   if (secret.size() < 4)
     return;
   std::lock_guard<std::mutex> guard{mtx_};
-  secrets_.push_back(std::move(secret));
+  // Every session of a client registers its token again: keep one copy.
+  if (std::find(secrets_.begin(), secrets_.end(), secret) == secrets_.end())
+    secrets_.push_back(std::move(secret));
 }
 
 std::string logger::redact(std::string text) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return redact_locked(std::move(text));
+}
+
+std::string logger::redact_locked(std::string text) const {
   for (const auto& secret : secrets_) {
     for (auto pos = text.find(secret); pos != std::string::npos;
          pos = text.find(secret, pos))
@@ -76,7 +84,7 @@ void logger::log(log_level x, std::string_view component,
   line += ": ";
   line += text;
   std::lock_guard<std::mutex> guard{mtx_};
-  line = redact(std::move(line));
+  line = redact_locked(std::move(line));
   if (sink_)
     sink_(x, line);
 }

@@ -149,6 +149,8 @@ void request_url(self_ptr self) {
 void start_attempt(self_ptr self) {
   auto& st = self->state;
   st.attempt_running = true;
+  // Whatever started this attempt, a backoff timer armed earlier is stale.
+  ++st.retry_token;
   if (st.current == 0)
     st.state = st.sessions_up == 0 ? phase::connecting : phase::reconnecting;
   self->send(st.client, connecting{st.failures + 1});

@@ -25,6 +25,10 @@ using clock_type = web_api_state::clock_type;
 
 constexpr auto default_retry_after = std::chrono::seconds{30};
 
+// A Retry-After beyond this is treated as this: a broken or hostile answer
+// must not block a method for years.
+constexpr auto max_retry_after = std::chrono::minutes{5};
+
 std::string string_at(const json::object& x, std::string_view key) {
   if (auto* v = x.if_contains(key); v && v->is_string())
     return std::string{v->get_string()};
@@ -127,8 +131,10 @@ void wait_out_rate_limit(self_ptr self, uint64_t id,
                              call.method + " still rate limited after " +
                                  std::to_string(call.rate_limit_waits - 1) +
                                  " waits"));
-  caf::timespan wait = parse_retry_after(retry_after)
-                           .value_or(caf::timespan{default_retry_after});
+  caf::timespan wait =
+      std::min(parse_retry_after(retry_after)
+                   .value_or(caf::timespan{default_retry_after}),
+               caf::timespan{max_retry_after});
   auto& until = st.blocked_until[call.method];
   until = std::max(until, clock_type::now() + wait);
   CAF_RTM_LOG(

@@ -34,8 +34,9 @@ using web_api_actor = caf::typed_actor<
 
 /// One WebSocket session.
 using connection_actor = caf::typed_actor<
-    // From the client: write one text frame.
-    caf::reacts_to<send_atom, std::string>,
+    // From the client: write message N as one text frame. A message that
+    // cannot be written any more comes back as (unsent, N).
+    caf::reacts_to<send_atom, int64_t, std::string>,
     // From the ping monitor: send a ping carrying this payload.
     caf::reacts_to<ping_atom, std::string>,
     // From the ping monitor: no pong in time.
@@ -107,8 +108,13 @@ using client_actor = caf::typed_actor<
     // Stops for good; replies when every actor and socket is gone.
     caf::replies_to<close_atom>::with<caf::ok_atom>,
     caf::replies_to<status_atom>::with<client_status>,
-    // Internal: events from connections.
-    caf::reacts_to<event_batch>,
+    // Internal: events from connections; the reply lets the connection read
+    // on (late while callbacks lag behind: backpressure).
+    caf::replies_to<event_batch>::with<caf::ok_atom>,
+    // Internal: a message the connection could not write any more; events
+    // the listener workers are done with.
+    caf::reacts_to<unsent_atom, int64_t>,
+    caf::reacts_to<progress_atom, uint64_t>,
     // Internal, from the supervisor: own identity; the session to send on.
     caf::reacts_to<identity>,
     caf::reacts_to<session_atom, connected, connection_actor>,

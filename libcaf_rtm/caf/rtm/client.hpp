@@ -58,6 +58,9 @@ struct client_state {
     uint64_t session = 0;
     /// Its session ended before the ack.
     bool orphaned = false;
+    /// Kept until the ack: a message the connection could not write goes
+    /// out again on the next session.
+    std::string body;
   };
 
   struct awaiting_pong {
@@ -92,12 +95,20 @@ struct client_state {
   connection_actor conn;
   int64_t next_id = 1;
   std::deque<queued_message> queue;
+  /// Messages sent to a connection that could not write them any more; they
+  /// go out again before the queue.
+  std::deque<queued_message> unsent;
   std::unordered_map<int64_t, awaiting_ack> acks;
   std::unordered_map<int64_t, awaiting_pong> pongs;
   std::unique_ptr<token_bucket> bucket;
   bool tick_scheduled = false;
   std::unordered_map<std::string, time_point> last_typing;
   std::vector<caf::typed_response_promise<caf::ok_atom>> close_promises;
+  /// Events handed to the listener workers and not yet done.
+  uint64_t callback_backlog = 0;
+  /// Event batches not yet acknowledged to their connection because the
+  /// callbacks lag behind.
+  std::vector<caf::typed_response_promise<caf::ok_atom>> held_batches;
   /// Listener workers still ending after a close.
   std::vector<caf::actor_addr> ending_workers;
 

@@ -107,6 +107,9 @@ struct client_config {
   size_t concurrency = 10;
   /// Skip events whose bot_id is the client's own (only when known).
   bool skip_own_events = true;
+  /// Events waiting for callbacks before the client stops reading from the
+  /// socket (backpressure from slow callbacks).
+  size_t callback_backlog = 10000;
 
   // -- sending
   // ------------------------------------------------------------------

@@ -50,6 +50,10 @@ struct connection_state {
   std::shared_ptr<net::ws_client> ws;
   std::shared_ptr<event_parser> parser;
   ping_monitor_actor monitor;
+  /// Event batches the client has not taken yet (reading pauses meanwhile).
+  size_t held_batches = 0;
+  /// The monitor gave up while a batch was held; restart it.
+  bool monitor_stopped = false;
   bool hello = false;
   /// Set once this side decided to end the session; becomes the exit reason
   /// (none: closed on request, a normal exit).

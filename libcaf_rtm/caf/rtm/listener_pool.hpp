@@ -30,8 +30,12 @@ struct listener_worker_state {
     callback_listener listener;
   };
 
+  /// Events are reported done in chunks of this many.
+  static constexpr uint64_t report_every = 64;
+
   client_actor client;
   std::vector<entry> callbacks;
+  uint64_t unreported = 0;
 };
 
 listener_worker_actor::behavior_type listener_worker(

@@ -50,6 +50,8 @@ public:
   std::string redact(std::string text) const;
 
 private:
+  std::string redact_locked(std::string text) const;
+
   log_level level_;
   sink_type sink_;
   mutable std::mutex mtx_;

@@ -40,6 +40,7 @@ using lifecycle_atom = caf::atom_constant<caf::atom("lifecycle")>;
 using opened_atom = caf::atom_constant<caf::atom("opened")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using pong_atom = caf::atom_constant<caf::atom("pong")>;
+using progress_atom = caf::atom_constant<caf::atom("progress")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using rtm_connect_atom = caf::atom_constant<caf::atom("rtm_conn")>;
 using rtt_atom = caf::atom_constant<caf::atom("rtt")>;
@@ -51,6 +52,7 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using typing_atom = caf::atom_constant<caf::atom("typing")>;
 using unsubscribe_atom = caf::atom_constant<caf::atom("unsubscr")>;
+using unsent_atom = caf::atom_constant<caf::atom("unsent")>;
 
 // The `_v` constants as in later CAF versions: `caf::rtm::connect_atom_v`.
 constexpr auth_test_atom auth_test_atom_v = auth_test_atom{};
@@ -66,6 +68,7 @@ constexpr lifecycle_atom lifecycle_atom_v = lifecycle_atom{};
 constexpr opened_atom opened_atom_v = opened_atom{};
 constexpr ping_atom ping_atom_v = ping_atom{};
 constexpr pong_atom pong_atom_v = pong_atom{};
+constexpr progress_atom progress_atom_v = progress_atom{};
 constexpr retry_atom retry_atom_v = retry_atom{};
 constexpr rtm_connect_atom rtm_connect_atom_v = rtm_connect_atom{};
 constexpr rtt_atom rtt_atom_v = rtt_atom{};
@@ -77,6 +80,7 @@ constexpr tick_atom tick_atom_v = tick_atom{};
 constexpr timeout_atom timeout_atom_v = timeout_atom{};
 constexpr typing_atom typing_atom_v = typing_atom{};
 constexpr unsubscribe_atom unsubscribe_atom_v = unsubscribe_atom{};
+constexpr unsent_atom unsent_atom_v = unsent_atom{};
 
 // -- JSON ---------------------------------------------------------------------
 

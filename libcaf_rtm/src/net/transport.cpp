@@ -83,8 +83,15 @@ public:
 private:
   // -- steps ------------------------------------------------------------------
 
+  // A cancel or the deadline may come while a step is under way that cannot
+  // be interrupted (getaddrinfo runs on Asio's resolver thread): every step
+  // checks before it goes on.
+  bool stopped() const noexcept {
+    return abort_reason_ || timed_out_;
+  }
+
   void on_resolve(error_code ec, tcp::resolver::results_type results) {
-    if (ec)
+    if (ec || stopped())
       return fail(ec, "resolve");
     stream_->async_connect(
         results,
@@ -92,7 +99,7 @@ private:
   }
 
   void on_connect(error_code ec, const tcp::endpoint&) {
-    if (ec)
+    if (ec || stopped())
       return fail(ec, "connect");
     stream_->socket().set_option(tcp::no_delay{true}, ec);
     if (use_proxy_)
@@ -117,7 +124,7 @@ private:
   }
 
   void on_connect_sent(error_code ec, size_t) {
-    if (ec)
+    if (ec || stopped())
       return fail(ec, "proxy write");
     connect_res_.emplace();
     // A 2xx answer to CONNECT has no body: the tunnel starts right after.
@@ -128,7 +135,7 @@ private:
   }
 
   void on_connect_reply(error_code ec, size_t) {
-    if (ec)
+    if (ec || stopped())
       return fail(ec, "proxy read");
     auto status = connect_res_->get().result_int();
     if (status != 200)
@@ -169,6 +176,8 @@ private:
                                      " (" + url_.host + ")"));
       return fail(ec, "TLS handshake");
     }
+    if (stopped())
+      return fail(ec, "TLS handshake");
     finish(caf::none);
   }
 

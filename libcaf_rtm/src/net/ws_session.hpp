@@ -110,6 +110,14 @@ private:
       return; // aborted meanwhile: already reported
     if (err)
       return report_down(std::move(err));
+    if (abort_reason_) {
+      // Aborted while the transport finished opening: close what it opened.
+      if (auto plain = std::move(s.plain))
+        close_socket(*plain);
+      if (auto tls = std::move(s.tls))
+        close_socket(beast::get_lowest_layer(*tls));
+      return report_down(abort_reason_);
+    }
     ws_.emplace(std::move(*detail::take(s, static_cast<Stream*>(nullptr))));
     namespace websocket = boost::beast::websocket;
     ws_->read_message_max(opts_.max_message_size);
