@@ -1,9 +1,6 @@
 #include "test_support.hpp"
 
-#include <dirent.h>
-#include <unistd.h>
 
-#include <fstream>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
@@ -153,25 +150,6 @@ void close_client(system_fixture& fx, const client_actor& hdl) {
       request<caf::ok_atom>(*fx.self, hdl, caf::timespan{20s}, close_atom_v);
   if (!ok)
     throw std::runtime_error("close failed: " + render(ok.error()));
-}
-
-size_t thread_count() {
-  size_t n = 0;
-  if (auto* dir = opendir("/proc/self/task")) {
-    while (auto* entry = readdir(dir))
-      if (entry->d_name[0] != '.')
-        ++n;
-    closedir(dir);
-  }
-  return n;
-}
-
-size_t resident_bytes() {
-  std::ifstream in{"/proc/self/statm"};
-  size_t pages = 0;
-  size_t resident = 0;
-  in >> pages >> resident;
-  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
 } // namespace caf::rtm::test

@@ -23,6 +23,7 @@
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/logger.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
+#include "caf/rtm/testing/process_stats.hpp"
 
 namespace caf::rtm::test {
 
@@ -164,10 +165,7 @@ connected_client connect_client(system_fixture& fx, const client_config& cfg,
 /// Closes a client and waits for the reply.
 void close_client(system_fixture& fx, const client_actor& hdl);
 
-/// Threads of this process (from /proc/self/task).
-size_t thread_count();
-
-/// Resident set size of this process in bytes.
-size_t resident_bytes();
+using testing::resident_bytes;
+using testing::thread_count;
 
 } // namespace caf::rtm::test

@@ -3,14 +3,10 @@
 
 #include "bench/bench.hpp"
 
-#include <dirent.h>
-#include <malloc.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <future>
 #include <stdexcept>
 
@@ -20,6 +16,7 @@
 #include <caf/send.hpp>
 
 #include "caf/rtm/client.hpp"
+#include "caf/rtm/testing/process_stats.hpp"
 
 namespace caf::rtm::bench {
 
@@ -524,23 +521,11 @@ int64_t now_ns() {
 }
 
 size_t resident_bytes() {
-  malloc_trim(0);
-  std::ifstream in{"/proc/self/statm"};
-  size_t pages = 0;
-  size_t resident = 0;
-  in >> pages >> resident;
-  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return testing::resident_bytes(true);
 }
 
 size_t thread_count() {
-  size_t n = 0;
-  if (auto* dir = opendir("/proc/self/task")) {
-    while (auto* entry = readdir(dir))
-      if (entry->d_name[0] != '.')
-        ++n;
-    closedir(dir);
-  }
-  return n;
+  return testing::thread_count();
 }
 
 } // namespace caf::rtm::bench
