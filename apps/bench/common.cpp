@@ -3,7 +3,6 @@
 
 #include "bench/bench.hpp"
 
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>

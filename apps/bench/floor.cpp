@@ -91,8 +91,10 @@ private:
 
 } // namespace
 
-floor_result read_frames(const std::string& ws_url, size_t expected,
-                         const std::function<void()>& start) {
+floor_result
+read_frames(const std::string& ws_url, size_t expected,
+            const std::function<void()>& start,
+            const std::function<void(std::string_view)>& on_frame) {
   floor_result result;
   ws_url_parts url;
   if (!split_url(ws_url, url)) {
@@ -116,8 +118,12 @@ floor_result read_frames(const std::string& ws_url, size_t expected,
     start();
     for (size_t n = 0; n < expected;) {
       ws.read(buffer);
-      if (ws.got_text())
+      if (ws.got_text()) {
+        if (on_frame)
+          on_frame(
+              {static_cast<const char*>(buffer.data().data()), buffer.size()});
         frames.store(++n, std::memory_order_relaxed);
+      }
       buffer.consume(buffer.size());
     }
     result.seconds =

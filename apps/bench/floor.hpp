@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace caf::rtm::bench {
 
@@ -21,8 +22,11 @@ struct floor_result {
 
 /// Opens `ws_url` (ws://host:port/path) with a synchronous Beast stream,
 /// reads the server's first frame (hello), calls `start` (which makes the
-/// server send `expected` frames) and reads until they all arrived.
-floor_result read_frames(const std::string& ws_url, size_t expected,
-                         const std::function<void()>& start);
+/// server send `expected` frames) and reads until they all arrived, handing
+/// each text frame to `on_frame` when given.
+floor_result
+read_frames(const std::string& ws_url, size_t expected,
+            const std::function<void()>& start,
+            const std::function<void(std::string_view)>& on_frame = nullptr);
 
 } // namespace caf::rtm::bench

@@ -39,7 +39,10 @@ public:
         .add(clients, "clients",
              "idle clients of the largest scale step (default 1000, quick 20)")
         .add(plot, "plot",
-             "render the latency distribution to FILE.png (needs gnuplot)");
+             "render the latency distribution to FILE.png (needs gnuplot)")
+        .add(only, "only",
+             "run only these scenarios (comma-separated: memory, latency, "
+             "throughput, reconnect, busy); for profiling one of them");
   }
 
   bool quick = false;
@@ -48,10 +51,11 @@ public:
   int64_t events = -1;
   int64_t clients = -1;
   std::string plot;
+  std::string only;
 
   /// Long names of options that take a value, and of flags.
-  std::vector<std::string> value_options{"json", "events", "clients", "plot",
-                                         "config-file"};
+  std::vector<std::string> value_options{"json", "events", "clients",
+                                         "plot", "only",   "config-file"};
   std::vector<std::string> flag_options{"quick", "long-help", "dump-config"};
 };
 
@@ -147,9 +151,30 @@ bench::options resolve(const bench_config& cfg, size_t cores) {
   return opts;
 }
 
+// Names of the scenarios `--only` may pick.
+const std::vector<std::string> scenario_names{"memory", "latency", "throughput",
+                                              "reconnect", "busy"};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    auto end = text.find(',', pos);
+    if (end == std::string::npos)
+      end = text.size();
+    if (end > pos)
+      out.push_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
 // One scenario; an exception fails the run but not the scenarios after it.
 template <class F>
-void step(bench::env& e, const char* name, F f) {
+void step(bench::env& e, const std::vector<std::string>& only, const char* key,
+          const char* name, F f) {
+  if (!only.empty() && !contains(only, key))
+    return;
   std::fprintf(stderr, "caf-rtm-bench: %s ...\n", name);
   auto t0 = bench::clock_type::now();
   try {
@@ -187,6 +212,15 @@ int main(int argc, char** argv) {
                          "positive (see --help)\n");
     return 2;
   }
+  auto only = split_list(cfg.only);
+  for (auto& name : only)
+    if (!contains(scenario_names, name)) {
+      std::fprintf(stderr,
+                   "caf-rtm-bench: --only: unknown scenario '%s' (one of "
+                   "memory, latency, throughput, reconnect, busy)\n",
+                   name.c_str());
+      return 2;
+    }
   auto machine = bench::describe_machine();
   // Scheduler threads: the core count, unless configured otherwise.
   bool threads_given =
@@ -232,11 +266,11 @@ int main(int argc, char** argv) {
     bench::env e{sys, opts, out,
                  std::make_shared<caf::rtm::logger>(caf::rtm::log_level::warn)};
     // Memory first, while the heap holds nothing of the other runs.
-    step(e, "idle clients (memory)", bench::run_idle_clients);
-    step(e, "latency (paced)", bench::run_latency);
-    step(e, "throughput", bench::run_throughput);
-    step(e, "reconnect", bench::run_reconnect);
-    step(e, "busy clients", bench::run_busy_clients);
+    step(e, only, "memory", "idle clients (memory)", bench::run_idle_clients);
+    step(e, only, "latency", "latency (paced)", bench::run_latency);
+    step(e, only, "throughput", "throughput", bench::run_throughput);
+    step(e, only, "reconnect", "reconnect", bench::run_reconnect);
+    step(e, only, "busy", "busy clients", bench::run_busy_clients);
   }
   for (auto& [key, text] : out.notes())
     std::printf("  %s: %s\n", key.c_str(), text.c_str());

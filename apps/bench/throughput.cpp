@@ -10,6 +10,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parser.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
@@ -52,9 +54,43 @@ std::string describe(delivery via) {
   return via == delivery::actor ? "client -> actor" : "client -> callback";
 }
 
+// Parses each frame the way the client does (one reused parser, the DOM in an
+// arena), without anything else the client does with an event.
+class json_only {
+public:
+  json_only() : arena_(64 * 1024) {
+    // nop
+  }
+
+  void operator()(std::string_view text) {
+    boost::json::monotonic_resource mr{arena_.data(), arena_.size()};
+    parser_.reset(boost::json::storage_ptr{&mr});
+    boost::json::error_code ec;
+    parser_.write(text.data(), text.size(), ec);
+    if (ec) {
+      parser_.reset();
+      return;
+    }
+    auto value = parser_.release();
+    if (value.is_object())
+      ++objects_;
+  }
+
+  size_t objects() const noexcept {
+    return objects_;
+  }
+
+private:
+  boost::json::parser parser_;
+  std::vector<unsigned char> arena_;
+  size_t objects_ = 0;
+};
+
 // Beast alone: a WebSocket URL from the library's web-API caller, then a
-// synchronous stream reading the same flood the client gets.
-double run_floor(env& e, const payload_case& pc, size_t events) {
+// synchronous stream reading the same flood the client gets. With `parse`,
+// every frame is also parsed as JSON: the floor of any client that looks
+// into its events.
+double run_floor(env& e, const payload_case& pc, size_t events, bool parse) {
   testing::fake_slack srv;
   caf::scoped_actor self{e.sys, true};
   auto api = e.sys.spawn(web_api, config_for(endpoint_of(srv), e.log));
@@ -71,10 +107,22 @@ double run_floor(env& e, const payload_case& pc, size_t events) {
   if (err)
     throw std::runtime_error("rtm.connect for the floor: " + render(err));
   auto maker = payload_set::maker(pc.payload);
-  auto result = read_frames(url, events,
-                            [&] { session_of(srv, 0)->flood(events, maker); });
+  json_only parser;
+  std::function<void(std::string_view)> on_frame;
+  if (parse)
+    on_frame = [&parser](std::string_view text) {
+      parser(text);
+    };
+  auto result = read_frames(
+      url, events, [&] { session_of(srv, 0)->flood(events, maker); }, on_frame);
+  auto what = std::string{parse ? "floor + JSON, " : "floor, "} + pc.label;
   if (!result.error.empty()) {
-    e.out.fail("floor, " + pc.label + ": " + result.error);
+    e.out.fail(what + ": " + result.error);
+    return 0;
+  }
+  if (parse && parser.objects() != events) {
+    e.out.fail(what + ": " + std::to_string(parser.objects()) + " of " +
+               std::to_string(events) + " frames parsed as JSON objects");
     return 0;
   }
   return static_cast<double>(result.frames) / result.seconds;
@@ -169,9 +217,11 @@ void run_throughput(env& e) {
     // Rounds interleave floor and client runs, so that a noisy neighbour
     // hits all of them alike; each figure is the median of its rounds.
     std::vector<double> floors;
+    std::vector<double> json_floors;
     std::vector<std::vector<run_result>> runs(paths.size());
     for (size_t round = 0; round < e.opts.throughput_rounds; ++round) {
-      floors.push_back(run_floor(e, pc, n));
+      floors.push_back(run_floor(e, pc, n, false));
+      json_floors.push_back(run_floor(e, pc, n, true));
       for (size_t i = 0; i < paths.size(); ++i) {
         run_spec spec{pc.payload, n, paths[i], 0, paths[i] == delivery::actor};
         runs[i].push_back(
@@ -183,6 +233,12 @@ void run_throughput(env& e) {
         .add(prefix + ".floor", section, pc.label + ": floor (Beast alone)",
              floor, "ev/s", 0)
         .samples = floors;
+    auto json_floor = median(json_floors);
+    e.out
+        .add(prefix + ".floor_json", section,
+             pc.label + ": floor + JSON (Beast and Boost.JSON alone)",
+             json_floor, "ev/s", 0)
+        .samples = json_floors;
     for (size_t i = 0; i < paths.size(); ++i) {
       auto& results = runs[i];
       if (!std::all_of(results.begin(), results.end(),
@@ -204,6 +260,9 @@ void run_throughput(env& e) {
         else
           e.out.add(key + "_ratio", section, label + " / floor", ratio, "%", 1);
       }
+      if (json_floor > 0)
+        e.out.add(key + "_json_ratio", section, label + " / floor + JSON",
+                  100.0 * rate / json_floor, "%", 1);
       if (!actor)
         continue;
       // Latency under flood from the median round.
