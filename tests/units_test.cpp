@@ -283,6 +283,10 @@ TEST_CASE("config validation", "[units][config]") {
   CHECK(cfg.effective_pong_timeout() == caf::timespan{5s});
   cfg.pong_timeout = 2s;
   CHECK(cfg.effective_pong_timeout() == caf::timespan{2s});
+  cfg.api_keep_alive = caf::timespan{0}; // off
+  CHECK_FALSE(cfg.validate());
+  cfg.api_keep_alive = caf::timespan{-1};
+  CHECK(is(cfg.validate(), errc::invalid_config));
 }
 
 namespace {
@@ -298,9 +302,10 @@ struct options_config : caf::actor_system_config {
 TEST_CASE("options come from CAF's config (command line)", "[units][config]") {
   options_config cfg;
   std::vector<std::string> args{
-      "--caf-rtm.token=xoxb-cli", "--caf-rtm.ping-interval=250ms",
-      "--caf-rtm.rtm-pings",      "--caf-rtm.concurrency=3",
-      "--caf-rtm.send-rate=2.5",  "--caf-rtm.reconnect-max-attempts=7"};
+      "--caf-rtm.token=xoxb-cli",   "--caf-rtm.ping-interval=250ms",
+      "--caf-rtm.rtm-pings",        "--caf-rtm.concurrency=3",
+      "--caf-rtm.send-rate=2.5",    "--caf-rtm.reconnect-max-attempts=7",
+      "--caf-rtm.api-keep-alive=5s"};
   auto err = cfg.parse(args);
   REQUIRE_FALSE(err);
   auto x = client_config::from(cfg);
@@ -311,6 +316,7 @@ TEST_CASE("options come from CAF's config (command line)", "[units][config]") {
   CHECK(x.concurrency == 3);
   CHECK(x.send_rate == Approx(2.5));
   CHECK(x.reconnect.max_attempts == 7);
+  CHECK(x.api_keep_alive == caf::timespan{5s});
   CHECK(x.base_url == "https://slack.com/api/"); // untouched default
 }
 

@@ -7,10 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
@@ -23,6 +25,7 @@ using namespace caf::rtm::test;
 using caf::rtm::testing::fake_slack;
 using caf::rtm::testing::fake_slack_options;
 using caf::rtm::testing::http_response;
+using caf::rtm::testing::recorded_request;
 
 namespace {
 
@@ -513,4 +516,122 @@ TEST_CASE_METHOD(api_fixture, "a TLS handshake that never completes times out",
   REQUIRE_FALSE(me);
   CHECK(code_of(me.error()) == "timeout");
   close(api);
+}
+
+// -- keep-alive ---------------------------------------------------------------
+
+namespace {
+
+std::set<uint64_t> connections_of(const std::vector<recorded_request>& reqs) {
+  std::set<uint64_t> result;
+  for (auto& r : reqs)
+    result.insert(r.connection);
+  return result;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(api_fixture, "calls reuse an idle keep-alive connection",
+                 "[web_api][keep-alive]") {
+  auto tls = GENERATE(false, true);
+  CAPTURE(tls);
+  fake_slack srv{tls ? tls_options() : fake_slack_options{}};
+  srv.script("chat.postMessage", http_response::ok(R"("ts":"1.2")"));
+  auto cfg = config_for(srv, logs.get());
+  auto api = track(sys->spawn(web_api, cfg));
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(auth_test(api));
+  REQUIRE(call(api, "chat.postMessage", {{"channel", "C1"}, {"text", "hi"}}));
+  auto reqs = srv.requests();
+  REQUIRE(reqs.size() == 4);
+  CHECK(connections_of(reqs).size() == 1);
+  for (auto& r : reqs)
+    CHECK(r.headers["connection"] != "close");
+  // Kept open between calls, closed by close().
+  CHECK(srv.open_connections() == 1);
+  close(api);
+  CHECK(eventually([&] { return srv.open_connections() == 0; }));
+}
+
+TEST_CASE_METHOD(api_fixture, "api_keep_alive 0 opens a connection per call",
+                 "[web_api][keep-alive]") {
+  fake_slack srv;
+  auto cfg = config_for(srv, logs.get());
+  cfg.api_keep_alive = caf::timespan{0};
+  auto api = track(sys->spawn(web_api, cfg));
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(auth_test(api));
+  auto reqs = srv.requests();
+  REQUIRE(reqs.size() == 3);
+  CHECK(connections_of(reqs).size() == 3);
+  for (auto& r : reqs)
+    CHECK(r.headers["connection"] == "close");
+  CHECK(eventually([&] { return srv.open_connections() == 0; }));
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "a connection the server closed while idle is not reused",
+                 "[web_api][keep-alive]") {
+  auto tls = GENERATE(false, true);
+  // Right after the answer, or with time for the close to arrive first.
+  auto pause = GENERATE(0ms, 100ms);
+  CAPTURE(tls, pause);
+  fake_slack srv{tls ? tls_options() : fake_slack_options{}};
+  auto closing = http_response::ok(R"("user_id":"U0BOT")");
+  closing.close_after = true;
+  srv.script("auth.test", closing);
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  REQUIRE(auth_test(api));
+  // Without a pause the close may still be on its way when the next call
+  // takes the connection: then that attempt fails and the retry succeeds.
+  std::this_thread::sleep_for(pause);
+  auto second = auth_test(api);
+  REQUIRE(second);
+  CHECK(second->user_id == "U0BOT");
+  auto reqs = srv.requests("auth.test");
+  // The server saw each request exactly once, the second on a new
+  // connection (a request written into the closing one was never read).
+  REQUIRE(reqs.size() == 2);
+  CHECK(connections_of(reqs).size() == 2);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture, "an idle connection is closed after its timeout",
+                 "[web_api][keep-alive]") {
+  fake_slack srv;
+  auto cfg = config_for(srv, logs.get());
+  cfg.api_keep_alive = 200ms;
+  auto api = track(sys->spawn(web_api, cfg));
+  REQUIRE(auth_test(api));
+  CHECK(srv.open_connections() == 1);
+  CHECK(eventually([&] { return srv.open_connections() == 0; }, 5s));
+  // The next call opens a new one.
+  REQUIRE(auth_test(api));
+  CHECK(connections_of(srv.requests()).size() == 2);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture, "concurrent calls use separate connections",
+                 "[web_api][keep-alive]") {
+  fake_slack srv;
+  auto slow = http_response::ok(R"("user_id":"U0BOT")");
+  slow.delay = 300ms;
+  for (int i = 0; i < 3; ++i)
+    srv.script("auth.test", slow);
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto results = std::make_shared<std::atomic<int>>(0);
+  for (int i = 0; i < 3; ++i)
+    spawn_fn(*sys, [api, results](caf::event_based_actor* a) {
+      a->request(api, caf::timespan{20s}, auth_test_atom_v)
+          .then([results](identity&) { ++*results; }, [](caf::error&) {});
+    });
+  REQUIRE(eventually([&] { return results->load() == 3; }));
+  CHECK(connections_of(srv.requests()).size() == 3);
+  // All three are kept: the next three calls open nothing new.
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(auth_test(api));
+  CHECK(connections_of(srv.requests()).size() == 3);
+  close(api);
+  CHECK(eventually([&] { return srv.open_connections() == 0; }));
 }

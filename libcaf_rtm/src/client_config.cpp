@@ -87,6 +87,9 @@ const std::vector<option>& options() {
                     CAF_RTM_FIELD(connect_timeout)),
       opt<timespan>("request-timeout", "limit for one Web API request",
                     CAF_RTM_FIELD(request_timeout)),
+      opt<timespan>("api-keep-alive",
+                    "idle Web API connections kept this long (0: off)",
+                    CAF_RTM_FIELD(api_keep_alive)),
       opt<int64_t>("io-threads", "threads of the shared I/O pool",
                    CAF_RTM_FIELD(io_threads)),
       opt<timespan>("api-retry-initial-delay", "first Web API retry delay",
@@ -175,6 +178,8 @@ caf::error client_config::validate() const {
       hello_timeout.count() <= 0 || ack_timeout.count() <= 0 ||
       close_timeout.count() <= 0)
     return invalid("timeouts must be positive");
+  if (api_keep_alive.count() < 0)
+    return invalid("api_keep_alive must not be negative");
   if (max_message_size < 1024)
     return invalid("max_message_size must be at least 1024");
   if (concurrency == 0)

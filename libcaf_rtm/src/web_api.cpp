@@ -29,6 +29,9 @@ constexpr auto default_retry_after = std::chrono::seconds{30};
 // must not block a method for years.
 constexpr auto max_retry_after = std::chrono::minutes{5};
 
+// Idle keep-alive connections kept at most (all to the same host, normally).
+constexpr size_t max_idle_connections = 4;
+
 std::string string_at(const json::object& x, std::string_view key) {
   if (auto* v = x.if_contains(key); v && v->is_string())
     return std::string{v->get_string()};
@@ -46,7 +49,7 @@ std::string nested_string(const json::object& x, std::string_view outer,
 
 void maybe_finish_close(self_ptr self) {
   auto& st = self->state;
-  if (!st.closing || !st.calls.empty())
+  if (!st.closing || !st.calls.empty() || st.closing_idle)
     return;
   for (auto& rp : st.close_promises)
     rp.deliver(caf::ok_atom_v);
@@ -94,6 +97,7 @@ void issue(self_ptr self, uint64_t id) {
   req.authorization = st.authorization;
   req.timeout = st.cfg.request_timeout;
   req.body = net::form_encode({call.args.begin(), call.args.end()});
+  req.cache = st.idle_connections;
   CAF_RTM_LOG(st.log, debug, "web_api", "POST ", st.cfg.base_url, call.method);
   auto hdl = caf::actor_cast<web_api_actor>(self);
   call.http = net::start_http_post(
@@ -238,6 +242,8 @@ web_api_state::~web_api_state() {
   for (auto& [id, call] : calls)
     if (call.http)
       call.http->cancel();
+  if (idle_connections)
+    net::shutdown_connection_cache(idle_connections, nullptr);
 }
 
 caf::expected<identity> to_identity(const json::object& x) {
@@ -282,6 +288,9 @@ web_api(web_api_actor::stateful_pointer<web_api_state> self,
   }
   if (st.setup_error)
     CAF_RTM_LOG(st.log, error, "web_api", render(st.setup_error));
+  else if (cfg.api_keep_alive.count() > 0)
+    st.idle_connections = net::make_connection_cache(
+        *st.net, cfg.api_keep_alive, max_idle_connections);
   st.cfg = std::move(cfg);
   return {
       [self](auth_test_atom) -> caf::typed_response_promise<identity> {
@@ -320,8 +329,21 @@ web_api(web_api_actor::stateful_pointer<web_api_state> self,
         }
         for (auto id : waiting)
           finish(self, id, make_error(errc::closed, "web API caller closed"));
+        // After the cancellations above (same strand): a call that still
+        // completes cannot put its connection back.
+        if (st.idle_connections) {
+          st.closing_idle = true;
+          auto hdl = caf::actor_cast<web_api_actor>(self);
+          net::shutdown_connection_cache(
+              std::exchange(st.idle_connections, nullptr),
+              [hdl] { caf::anon_send(hdl, closed_atom_v); });
+        }
         maybe_finish_close(self);
         return rp;
+      },
+      [self](closed_atom) {
+        self->state.closing_idle = false;
+        maybe_finish_close(self);
       },
       [self](http_result& res) { on_http_result(self, res); },
       [self](retry_atom, uint64_t id) { issue(self, id); },

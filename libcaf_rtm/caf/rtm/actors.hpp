@@ -29,8 +29,10 @@ using web_api_actor = caf::typed_actor<
     caf::replies_to<call_atom, std::string, api_args>::with<json_object>,
     // Cancels every call in flight; replies once their sockets are closed.
     caf::replies_to<close_atom>::with<caf::ok_atom>,
-    // Internal: an HTTP exchange finished; a delayed retry is due.
-    caf::reacts_to<http_result>, caf::reacts_to<retry_atom, uint64_t>>;
+    // Internal: an HTTP exchange finished; a delayed retry is due; the idle
+    // keep-alive connections are closed.
+    caf::reacts_to<http_result>, caf::reacts_to<retry_atom, uint64_t>,
+    caf::reacts_to<closed_atom>>;
 
 /// One WebSocket session.
 using connection_actor = caf::typed_actor<

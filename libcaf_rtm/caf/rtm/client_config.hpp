@@ -63,6 +63,9 @@ struct client_config {
   caf::timespan connect_timeout = std::chrono::seconds{10};
   /// Limit for one whole Web API request (the seed's `timeout`).
   caf::timespan request_timeout = std::chrono::seconds{30};
+  /// How long an idle Web API connection is kept for the next call (HTTP
+  /// keep-alive, no new TCP and TLS handshake); 0: one connection per call.
+  caf::timespan api_keep_alive = std::chrono::seconds{30};
   /// Threads of the I/O pool shared by all clients of the process (the first
   /// client that starts the pool decides).
   size_t io_threads = 1;

@@ -30,6 +30,7 @@ namespace caf::rtm {
 namespace net {
 struct net_context;
 class http_call;
+class connection_cache;
 } // namespace net
 
 struct web_api_state {
@@ -63,7 +64,11 @@ struct web_api_state {
   /// Per method: no request before this point (after a 429 or ratelimited).
   std::unordered_map<std::string, clock_type::time_point> blocked_until;
   std::minstd_rand rng;
+  /// Idle keep-alive connections (null when `api_keep_alive` is 0).
+  std::shared_ptr<net::connection_cache> idle_connections;
   bool closing = false;
+  /// Waiting for the idle connections to close before `close` replies.
+  bool closing_idle = false;
   std::vector<caf::typed_response_promise<caf::ok_atom>> close_promises;
 };
 

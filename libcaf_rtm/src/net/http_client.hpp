@@ -1,5 +1,6 @@
-// One HTTP POST to the Web API: open a stream (transport), send the request,
-// read the response, close. Behind a non-template interface so that only
+// One HTTP POST to the Web API: open a stream (transport) or take an idle one
+// from a connection cache, send the request, read the response, then keep the
+// stream in the cache or close it. Behind a non-template interface so that only
 // plain_streams.cpp and tls_streams.cpp instantiate Beast's HTTP code.
 
 #pragma once
@@ -17,6 +18,8 @@
 
 namespace caf::rtm::net {
 
+class connection_cache;
+
 struct http_request_data {
   endpoint_url url;
   std::string body;
@@ -27,6 +30,10 @@ struct http_request_data {
   caf::timespan timeout;
   /// Largest response body accepted.
   size_t body_limit = size_t{64} * 1024 * 1024;
+  /// Idle keep-alive connections to reuse and to return this one to; null:
+  /// one connection for this request only. The exchange runs on the cache's
+  /// strand.
+  std::shared_ptr<connection_cache> cache;
 };
 
 struct http_response_data {
@@ -49,6 +56,17 @@ public:
 };
 
 using http_call_ptr = std::shared_ptr<http_call>;
+
+/// A cache of idle keep-alive connections on a new strand of `ctx`'s pool,
+/// keeping at most `max_idle` connections for `idle_timeout` each.
+std::shared_ptr<connection_cache>
+make_connection_cache(const net_context& ctx, caf::timespan idle_timeout,
+                      size_t max_idle);
+
+/// Closes the idle connections of `cache` and every connection returned to it
+/// later, then runs `done` (on an I/O thread). Thread-safe.
+void shutdown_connection_cache(const std::shared_ptr<connection_cache>& cache,
+                               std::function<void()> done);
 
 /// Starts an exchange; `handler` runs once, on an I/O thread.
 http_call_ptr start_http_post(const net_context& ctx, http_request_data req,

@@ -16,6 +16,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "net/connection_cache.hpp"
 #include "net/http_client.hpp"
 #include "net/transport.hpp"
 
@@ -30,6 +31,18 @@ inline std::unique_ptr<tcp_stream> take(opened_stream& x, tcp_stream*) {
 
 inline std::unique_ptr<tls_stream> take(opened_stream& x, tls_stream*) {
   return std::move(x.tls);
+}
+
+inline opened_stream wrap(std::unique_ptr<tcp_stream> x) {
+  opened_stream result;
+  result.plain = std::move(x);
+  return result;
+}
+
+inline opened_stream wrap(std::unique_ptr<tls_stream> x) {
+  opened_stream result;
+  result.tls = std::move(x);
+  return result;
 }
 
 } // namespace detail
@@ -47,11 +60,15 @@ public:
 
   http_exchange(const net_context& ctx, http_request_data req,
                 handler_type handler)
-      : ex_(boost::asio::make_strand(ctx.pool->context())), ctx_(ctx),
-        data_(std::move(req)), handler_(std::move(handler)),
+      : ex_(req.cache ? req.cache->executor()
+                      : boost::asio::make_strand(ctx.pool->context())),
+        ctx_(ctx), data_(std::move(req)), handler_(std::move(handler)),
         deadline_(std::chrono::steady_clock::now() + data_.timeout) {
     // The exchange must not keep the pool alive (see io_pool.hpp).
     ctx_.pool.reset();
+    if (data_.cache)
+      cache_key_ = connection_cache::key_of(data_.url);
+    prepare_request();
   }
 
   /// Starts the exchange on its strand.
@@ -61,6 +78,15 @@ public:
 
 private:
   void run() {
+    if (data_.cache) {
+      auto idle = data_.cache->take(cache_key_);
+      if (idle.plain || idle.tls)
+        return on_open(caf::error{}, std::move(idle));
+    }
+    open_fresh();
+  }
+
+  void open_fresh() {
     // The connect phase is bounded by connect_timeout, but never beyond the
     // deadline of the whole request.
     auto remaining = std::chrono::duration_cast<caf::timespan>(
@@ -97,6 +123,12 @@ private:
       return finish(make_error(errc::closed, "request cancelled"));
     auto& lowest = boost::beast::get_lowest_layer(*stream_);
     lowest.expires_at(deadline_);
+    http::async_write(*stream_, req_,
+                      boost::beast::bind_front_handler(
+                          &http_exchange::on_write, this->shared_from_this()));
+  }
+
+  void prepare_request() {
     req_.method(http::verb::post);
     req_.target(data_.url.target);
     req_.version(11);
@@ -106,12 +138,9 @@ private:
     req_.set(http::field::accept, "application/json");
     if (!data_.authorization.empty())
       req_.set(http::field::authorization, data_.authorization);
-    req_.keep_alive(false);
+    req_.keep_alive(data_.cache != nullptr);
     req_.body() = std::move(data_.body);
     req_.prepare_payload();
-    http::async_write(*stream_, req_,
-                      boost::beast::bind_front_handler(
-                          &http_exchange::on_write, this->shared_from_this()));
   }
 
   void on_write(error_code ec, size_t) {
@@ -135,9 +164,12 @@ private:
     result.status = res.result_int();
     if (auto it = res.find(http::field::retry_after); it != res.end())
       result.retry_after = std::string{it->value()};
+    auto keep = data_.cache && res.keep_alive() && !cancelled_;
     result.body = std::move(res.body());
-    // One request per connection: close at once, no TLS close_notify wait.
-    close_socket(boost::beast::get_lowest_layer(*stream_));
+    if (keep)
+      data_.cache->put(cache_key_, detail::wrap(std::move(stream_)));
+    else // at once, no TLS close_notify wait
+      close_socket(boost::beast::get_lowest_layer(*stream_));
     complete(std::move(result));
   }
 
@@ -173,6 +205,7 @@ private:
   boost::beast::flat_buffer buffer_;
   request_type req_;
   std::optional<parser_type> parser_;
+  std::string cache_key_;
   bool cancelled_ = false;
   bool done_ = false;
 };

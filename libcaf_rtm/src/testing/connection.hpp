@@ -52,7 +52,8 @@ public:
 
   template <class... Args>
   explicit connection(std::shared_ptr<server_state> state, Args&&... args)
-      : state_(std::move(state)), stream_(std::forward<Args>(args)...),
+      : state_(std::move(state)), id_(state_->connection_opened()),
+        stream_(std::forward<Args>(args)...),
         delay_timer_(stream_.get_executor()),
         close_timer_(stream_.get_executor()), rbuf_(64 * 1024),
         frames_(max_message_size) {
@@ -62,6 +63,7 @@ public:
   ~connection() override {
     if (rec_)
       rec_->mark_ended();
+    state_->connection_closed();
   }
 
   /// Starts serving; called right after accepting.
@@ -310,6 +312,7 @@ private:
       rr.body = std::move(req.body());
       rr.received_at = clock_type::now();
       rr.tls = is_tls;
+      rr.connection = id_;
       return respond(state_->handle_api(std::move(rr)));
     }
     respond(plain_response(404, "not found"));
@@ -378,6 +381,7 @@ private:
     }
     res_.body() = std::move(res.body);
     res_.keep_alive(keep_alive_);
+    close_after_ = res.close_after;
     res_.prepare_payload();
     http::async_write(stream_, res_,
                       beast::bind_front_handler(&connection::on_write_response,
@@ -387,6 +391,8 @@ private:
   void on_write_response(error_code ec, std::size_t) {
     if (ec)
       return fail(ec, "write response");
+    if (close_after_)
+      return hard_close();
     if (!keep_alive_)
       return graceful_shutdown();
     do_read_request();
@@ -732,6 +738,7 @@ private:
   // -- state -----------------------------------------------------------------
 
   std::shared_ptr<server_state> state_;
+  const uint64_t id_;
   Stream stream_;
   net::steady_timer delay_timer_;
   net::steady_timer close_timer_;
@@ -743,6 +750,7 @@ private:
   std::optional<http::response<http::empty_body>> upgrade_;
   http_response delayed_;
   bool keep_alive_ = false;
+  bool close_after_ = false;
 
   // WebSocket
   std::shared_ptr<session_record> rec_;

@@ -217,6 +217,10 @@ std::size_t fake_slack::open_sessions() const {
   return impl_->state->open_sessions();
 }
 
+std::size_t fake_slack::open_connections() const {
+  return impl_->state->open_connections();
+}
+
 void fake_slack::drop_all() {
   for (auto& rec : impl_->state->all_sessions())
     rec->drop();

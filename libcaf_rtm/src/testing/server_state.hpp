@@ -6,6 +6,7 @@
 
 #include "caf/rtm/testing/fake_slack.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -127,6 +128,20 @@ public:
   uint16_t port() const;
   void set_port(uint16_t port);
 
+  /// Numbers accepted connections from 1 and counts them as open.
+  uint64_t connection_opened() noexcept {
+    ++open_connections_;
+    return ++connections_;
+  }
+
+  void connection_closed() noexcept {
+    --open_connections_;
+  }
+
+  std::size_t open_connections() const noexcept {
+    return open_connections_.load();
+  }
+
   // -- Web API ---------------------------------------------------------------
 
   /// Records `req` (filling in `form`) and picks its answer. Runs `on()`
@@ -160,6 +175,9 @@ public:
 private:
   http_response default_response(const recorded_request& req);
   std::string next_ts();
+
+  std::atomic<uint64_t> connections_{0};
+  std::atomic<std::size_t> open_connections_{0};
 
   mutable std::mutex mtx_;
   mutable std::condition_variable cv_;

@@ -39,6 +39,9 @@ struct http_response {
   std::chrono::milliseconds delay{0};
   /// Closes the TCP connection instead of answering.
   bool drop_connection = false;
+  /// Answers as if the connection stayed open for the next request, then
+  /// closes it (a server closing an idle keep-alive connection).
+  bool close_after = false;
 
   /// `{"ok":true, ...fields}` with status 200.
   static http_response ok(std::string json_fields = "");
@@ -61,6 +64,9 @@ struct recorded_request {
   std::map<std::string, std::string> form;
   clock_type::time_point received_at;
   bool tls = false;
+  /// The TCP connection that carried it, numbered from 1 in accept order
+  /// (requests with the same number shared one connection).
+  uint64_t connection = 0;
 };
 
 /// How a WebSocket session answers client messages that carry an `id`
@@ -225,6 +231,8 @@ public:
   std::size_t session_count() const;
   /// Sessions whose TCP connection is still open.
   std::size_t open_sessions() const;
+  /// TCP connections open right now, Web API and WebSocket alike.
+  std::size_t open_connections() const;
   /// Ends every session at once with `drop()` semantics.
   void drop_all();
 
