@@ -597,15 +597,60 @@ TEST_CASE_METHOD(api_fixture,
   close(api);
 }
 
+TEST_CASE_METHOD(api_fixture,
+                 "a kept-alive connection failing before any answer is "
+                 "retried once on a new one",
+                 "[web_api][keep-alive]") {
+  auto tls = GENERATE(false, true);
+  CAPTURE(tls);
+  fake_slack srv{tls ? tls_options() : fake_slack_options{}};
+  // The second request arrives on the kept connection, which then closes
+  // without an answer: to the client, a close by the server while idle.
+  http_response drop;
+  drop.drop_connection = true;
+  srv.script("auth.test", http_response::ok(R"("user_id":"U0BOT")"));
+  srv.script("auth.test", drop);
+  auto cfg = config_for(srv, logs.get());
+  cfg.api_retry.max_attempts = 1; // a counted failure would fail the call
+  auto api = track(sys->spawn(web_api, cfg));
+  REQUIRE(auth_test(api));
+  auto second = auth_test(api);
+  REQUIRE(second);
+  auto reqs = srv.requests("auth.test");
+  REQUIRE(reqs.size() == 3);
+  CHECK(reqs[0].connection == reqs[1].connection);
+  CHECK(reqs[2].connection != reqs[1].connection);
+  CHECK(logs.contains("sending on a new one"));
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "a new connection failing before any answer "
+                 "counts as a failed attempt",
+                 "[web_api][keep-alive]") {
+  fake_slack srv;
+  http_response drop;
+  drop.drop_connection = true;
+  srv.script("auth.test", drop);
+  auto cfg = config_for(srv, logs.get());
+  cfg.api_retry.max_attempts = 1;
+  auto api = track(sys->spawn(web_api, cfg));
+  auto me = auth_test(api);
+  REQUIRE_FALSE(me);
+  CHECK(code_of(me.error()) == "connect_failed");
+  CHECK(srv.requests("auth.test").size() == 1);
+  close(api);
+}
+
 TEST_CASE_METHOD(api_fixture, "an idle connection is closed after its timeout",
                  "[web_api][keep-alive]") {
   fake_slack srv;
   auto cfg = config_for(srv, logs.get());
-  cfg.api_keep_alive = 200ms;
+  cfg.api_keep_alive = 1s;
   auto api = track(sys->spawn(web_api, cfg));
   REQUIRE(auth_test(api));
   CHECK(srv.open_connections() == 1);
-  CHECK(eventually([&] { return srv.open_connections() == 0; }, 5s));
+  CHECK(eventually([&] { return srv.open_connections() == 0; }, 10s));
   // The next call opens a new one.
   REQUIRE(auth_test(api));
   CHECK(connections_of(srv.requests()).size() == 2);
@@ -616,7 +661,7 @@ TEST_CASE_METHOD(api_fixture, "concurrent calls use separate connections",
                  "[web_api][keep-alive]") {
   fake_slack srv;
   auto slow = http_response::ok(R"("user_id":"U0BOT")");
-  slow.delay = 300ms;
+  slow.delay = 1s;
   for (int i = 0; i < 3; ++i)
     srv.script("auth.test", slow);
   auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));

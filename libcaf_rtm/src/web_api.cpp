@@ -327,10 +327,9 @@ web_api(web_api_actor::stateful_pointer<web_api_state> self,
           else
             waiting.push_back(id);
         }
-        for (auto id : waiting)
-          finish(self, id, make_error(errc::closed, "web API caller closed"));
         // After the cancellations above (same strand): a call that still
-        // completes cannot put its connection back.
+        // completes cannot put its connection back. Before finishing the
+        // waiting calls: the last of them must not reply to close early.
         if (st.idle_connections) {
           st.closing_idle = true;
           auto hdl = caf::actor_cast<web_api_actor>(self);
@@ -338,6 +337,8 @@ web_api(web_api_actor::stateful_pointer<web_api_state> self,
               std::exchange(st.idle_connections, nullptr),
               [hdl] { caf::anon_send(hdl, closed_atom_v); });
         }
+        for (auto id : waiting)
+          finish(self, id, make_error(errc::closed, "web API caller closed"));
         maybe_finish_close(self);
         return rp;
       },

@@ -8,7 +8,9 @@
 #include <optional>
 #include <string>
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -43,6 +45,17 @@ inline opened_stream wrap(std::unique_ptr<tls_stream> x) {
   opened_stream result;
   result.tls = std::move(x);
   return result;
+}
+
+// What a request on a connection that the server closed while it sat idle
+// fails with (the close was on its way when the connection was taken).
+inline bool closed_by_peer(const boost::system::error_code& ec) {
+  namespace asio = boost::asio;
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe ||
+         ec == boost::beast::http::error::end_of_stream ||
+         ec == boost::beast::http::error::partial_message ||
+         ec == asio::ssl::error::stream_truncated;
 }
 
 } // namespace detail
@@ -80,8 +93,10 @@ private:
   void run() {
     if (data_.cache) {
       auto idle = data_.cache->take(cache_key_);
-      if (idle.plain || idle.tls)
+      if (idle.plain || idle.tls) {
+        reused_ = true;
         return on_open(caf::error{}, std::move(idle));
+      }
     }
     open_fresh();
   }
@@ -143,9 +158,29 @@ private:
     req_.prepare_payload();
   }
 
+  // A reused connection that the server closed in the meantime fails before
+  // a single byte of an answer: the request goes out once more on a new
+  // connection, without counting as a failed attempt.
+  bool retry_on_new_connection(error_code ec) {
+    if (!reused_ || cancelled_ || !detail::closed_by_peer(ec) ||
+        (parser_ && parser_->got_some()) || buffer_.size() > 0)
+      return false;
+    CAF_RTM_LOG(ctx_.log, debug, "net", "kept-alive connection closed by the ",
+                "server (", ec.message(), "); sending on a new one");
+    reused_ = false;
+    close_socket(boost::beast::get_lowest_layer(*stream_));
+    stream_.reset();
+    parser_.reset();
+    open_fresh();
+    return true;
+  }
+
   void on_write(error_code ec, size_t) {
-    if (ec)
+    if (ec) {
+      if (retry_on_new_connection(ec))
+        return;
       return fail(ec, "write request");
+    }
     parser_.emplace();
     parser_->body_limit(data_.body_limit);
     http::async_read(*stream_, buffer_, *parser_,
@@ -157,14 +192,20 @@ private:
     if (ec == http::error::body_limit)
       return finish(make_error(errc::malformed_response,
                                "response body over the size limit"));
-    if (ec)
+    if (ec) {
+      if (retry_on_new_connection(ec))
+        return;
       return fail(ec, "read response");
+    }
     auto& res = parser_->get();
     http_response_data result;
     result.status = res.result_int();
     if (auto it = res.find(http::field::retry_after); it != res.end())
       result.retry_after = std::string{it->value()};
-    auto keep = data_.cache && res.keep_alive() && !cancelled_;
+    // Not kept: a body that ended with the connection, or bytes beyond the
+    // answer (nothing may follow an answer the client did not ask for).
+    auto keep = data_.cache && parser_->keep_alive() && buffer_.size() == 0 &&
+                !cancelled_;
     result.body = std::move(res.body());
     if (keep)
       data_.cache->put(cache_key_, detail::wrap(std::move(stream_)));
@@ -206,6 +247,8 @@ private:
   request_type req_;
   std::optional<parser_type> parser_;
   std::string cache_key_;
+  /// The stream came from the cache.
+  bool reused_ = false;
   bool cancelled_ = false;
   bool done_ = false;
 };
