@@ -22,6 +22,7 @@
 #include "bench/bench.hpp"
 #include "bench/report.hpp"
 #include "caf/rtm/client_config.hpp"
+#include "common/cli.hpp"
 
 namespace bench = caf::rtm::bench;
 
@@ -155,20 +156,6 @@ bench::options resolve(const bench_config& cfg, size_t cores) {
 const std::vector<std::string> scenario_names{"memory", "latency", "throughput",
                                               "reconnect", "busy"};
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    auto end = text.find(',', pos);
-    if (end == std::string::npos)
-      end = text.size();
-    if (end > pos)
-      out.push_back(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return out;
-}
-
 // One scenario; an exception fails the run but not the scenarios after it.
 template <class F>
 void step(bench::env& e, const std::vector<std::string>& only, const char* key,
@@ -212,7 +199,7 @@ int main(int argc, char** argv) {
                          "positive (see --help)\n");
     return 2;
   }
-  auto only = split_list(cfg.only);
+  auto only = caf::rtm::cli::split_list(cfg.only);
   for (auto& name : only)
     if (!contains(scenario_names, name)) {
       std::fprintf(stderr,

@@ -46,20 +46,6 @@ public:
   bool demo = false;
 };
 
-std::vector<std::string> split(const std::string& list) {
-  std::vector<std::string> result;
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    auto end = list.find(',', pos);
-    if (end == std::string::npos)
-      end = list.size();
-    if (end > pos)
-      result.push_back(list.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return result;
-}
-
 // Reads stdin line by line without blocking forever, so the thread can be
 // joined when the program ends first.
 void read_stdin(caf::actor driver, const std::atomic<bool>& stop) {
@@ -140,7 +126,7 @@ int main(int argc, char** argv) {
     caf::actor_system sys{cfg};
     auto rtm = sys.spawn(caf::rtm::client, rtm_cfg);
     cli::driver_options opts;
-    opts.events = split(cfg.events);
+    opts.events = cli::split_list(cfg.events);
     opts.count = static_cast<uint64_t>(cfg.count);
     opts.duration = std::chrono::duration_cast<caf::timespan>(
         std::chrono::duration<double>{cfg.duration});

@@ -179,4 +179,18 @@ signal_watcher::~signal_watcher() {
   thread_.join();
 }
 
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> result;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    auto end = list.find(',', pos);
+    if (end == std::string::npos)
+      end = list.size();
+    if (end > pos)
+      result.push_back(list.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return result;
+}
+
 } // namespace caf::rtm::cli

@@ -82,6 +82,9 @@ parse_result parse(config& cfg, int argc, char** argv);
 /// into a client configuration; exit_usage on bad values.
 parse_result to_client_config(const config& cfg, client_config& out);
 
+/// Splits a comma-separated list, skipping empty items ("a,,b" -> a, b).
+std::vector<std::string> split_list(const std::string& list);
+
 /// Maps how a connection attempt failed to an exit code.
 int exit_code_for(const caf::error& err, bool reconnect_on);
 
