@@ -201,6 +201,38 @@ TEST_CASE("events: fields, nested ids, acks", "[units][event]") {
   CHECK_FALSE(echo.ok());
 }
 
+TEST_CASE("events: field precedence and odd field types", "[units][event]") {
+  // ts wins over event_ts, channel over item.channel, whatever the order.
+  auto a = event::parse(
+      R"({"event_ts":"2.0","item":{"channel":"C2"},"ts":"1.0","channel":"C1"})");
+  CHECK(a.ts() == "1.0");
+  CHECK(a.channel() == "C1");
+  // An empty ts falls back to event_ts; an empty channel to item.channel.
+  auto b = event::parse(
+      R"({"ts":"","event_ts":"2.0","channel":"","item":{"channel":"C2"}})");
+  CHECK(b.ts() == "2.0");
+  CHECK(b.channel() == "C2");
+  // Fields of the wrong type read as absent.
+  auto c = event::parse(
+      R"({"type":1,"channel":["C1"],"user":{"name":"x"},"bot_id":null,)"
+      R"("ok":"yes","reply_to":"3"})");
+  REQUIRE(c);
+  CHECK(c.type().empty());
+  CHECK(c.channel().empty());
+  CHECK(c.user().empty());
+  CHECK(c.bot_id().empty());
+  CHECK_FALSE(c.ok());
+  CHECK_FALSE(c.reply_to());
+  // reply_to beyond int64 is not an id; a nested "type" is not the type.
+  auto d = event::parse(
+      R"({"reply_to":18446744073709551615,"message":{"type":"inner"}})");
+  CHECK_FALSE(d.reply_to());
+  CHECK(d.type().empty());
+  auto e = event::parse(R"({"reply_to":9223372036854775807})");
+  REQUIRE(e.reply_to());
+  CHECK(*e.reply_to() == INT64_MAX);
+}
+
 TEST_CASE("events: malformed and non-object frames", "[units][event]") {
   std::string why;
   CHECK_FALSE(event::parse("{\"type\":", 0, &why));

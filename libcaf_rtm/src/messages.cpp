@@ -97,38 +97,71 @@ std::string_view string_field(const json::object& obj, std::string_view key) {
   return {};
 }
 
-// A string field, or the `id` of an object in that field (some events carry
-// whole channel or user objects).
-std::string_view string_or_id(const json::object& obj, std::string_view key) {
-  if (auto* x = obj.if_contains(key)) {
-    if (x->is_string())
-      return x->get_string();
-    if (x->is_object())
-      return string_field(x->get_object(), "id");
-  }
+std::string_view as_string(const json::value& x) {
+  if (x.is_string())
+    return x.get_string();
   return {};
 }
 
+// A string, or the `id` of an object (some events carry whole channel or
+// user objects).
+std::string_view as_string_or_id(const json::value& x) {
+  if (x.is_object())
+    return string_field(x.get_object(), "id");
+  return as_string(x);
+}
+
+// One pass over the top-level members instead of a lookup per field: this
+// runs for every event.
 void extract_fields(event::data& d) {
   const auto& obj = d.value.get_object();
-  d.type = string_field(obj, "type");
-  d.subtype = string_field(obj, "subtype");
-  d.channel = string_or_id(obj, "channel");
-  if (d.channel.empty()) {
-    if (auto* item = obj.if_contains("item"); item && item->is_object())
-      d.channel = string_field(item->get_object(), "channel");
+  std::string_view event_ts;
+  const json::object* item = nullptr;
+  for (const auto& member : obj) {
+    auto key = std::string_view{member.key()};
+    const auto& x = member.value();
+    switch (key.size()) {
+    case 2:
+      if (key == "ts")
+        d.ts = as_string(x);
+      else if (key == "ok" && x.is_bool())
+        d.ok = x.get_bool();
+      break;
+    case 4:
+      if (key == "type")
+        d.type = as_string(x);
+      else if (key == "user")
+        d.user = as_string_or_id(x);
+      else if (key == "item" && x.is_object())
+        item = &x.get_object();
+      break;
+    case 6:
+      if (key == "bot_id")
+        d.bot_id = as_string(x);
+      break;
+    case 7:
+      if (key == "subtype")
+        d.subtype = as_string(x);
+      else if (key == "channel")
+        d.channel = as_string_or_id(x);
+      break;
+    case 8:
+      if (key == "event_ts")
+        event_ts = as_string(x);
+      else if (key == "reply_to" && x.is_int64())
+        d.reply_to = x.get_int64();
+      else if (key == "reply_to" && x.is_uint64() &&
+               x.get_uint64() <= INT64_MAX)
+        d.reply_to = static_cast<int64_t>(x.get_uint64());
+      break;
+    default:
+      break;
+    }
   }
-  d.user = string_or_id(obj, "user");
-  d.bot_id = string_field(obj, "bot_id");
-  d.ts = string_field(obj, "ts");
   if (d.ts.empty())
-    d.ts = string_field(obj, "event_ts");
-  if (auto* x = obj.if_contains("reply_to"); x && x->is_int64())
-    d.reply_to = x->get_int64();
-  else if (x && x->is_uint64() && x->get_uint64() <= INT64_MAX)
-    d.reply_to = static_cast<int64_t>(x->get_uint64());
-  if (auto* x = obj.if_contains("ok"); x && x->is_bool())
-    d.ok = x->get_bool();
+    d.ts = event_ts;
+  if (d.channel.empty() && item != nullptr)
+    d.channel = string_field(*item, "channel");
 }
 
 } // namespace
