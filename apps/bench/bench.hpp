@@ -56,6 +56,9 @@ struct options {
   size_t scheduler_threads = 0;
   /// The command line as typed (for the report).
   std::string command;
+  /// `caf-rtm.*` options from the command line or a config file: the base of
+  /// every client configuration of the run.
+  client_config client;
 };
 
 // -- the report ---------------------------------------------------------------
@@ -157,9 +160,10 @@ struct endpoint {
 
 endpoint endpoint_of(const testing::fake_slack& srv);
 
-/// The bench's client configuration: no proxy from the environment, a send
-/// rate that never throttles the bench, the bench's logger.
-client_config config_for(const endpoint& ep, const logger_ptr& log);
+/// The bench's client configuration: the run's `caf-rtm.*` options, then the
+/// fake's endpoint, no proxy from the environment, a send rate that never
+/// throttles the bench, the bench's logger.
+client_config config_for(const env& e, const endpoint& ep);
 
 // -- a fake Slack in a child process ------------------------------------------
 

@@ -64,8 +64,8 @@ endpoint endpoint_of(const testing::fake_slack& srv) {
           srv.options().tls ? srv.ca_file() : std::string{}};
 }
 
-client_config config_for(const endpoint& ep, const logger_ptr& log) {
-  client_config cfg;
+client_config config_for(const env& e, const endpoint& ep) {
+  auto cfg = e.opts.client;
   cfg.token = ep.token;
   cfg.base_url = ep.base_url;
   cfg.ca_file = ep.ca_file;
@@ -74,7 +74,7 @@ client_config config_for(const endpoint& ep, const logger_ptr& log) {
   cfg.connect_timeout = 20s;
   cfg.request_timeout = 20s;
   cfg.hello_timeout = 20s;
-  cfg.log = log;
+  cfg.log = e.log;
   return cfg;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -22,6 +23,7 @@
 #include "bench/bench.hpp"
 #include "bench/report.hpp"
 #include "caf/rtm/client_config.hpp"
+#include "caf/rtm/errc.hpp"
 #include "common/cli.hpp"
 
 namespace bench = caf::rtm::bench;
@@ -31,6 +33,9 @@ namespace {
 class bench_config : public caf::actor_system_config {
 public:
   bench_config() {
+    // The client options too: `--caf-rtm.api-keep-alive=0s` applies to every
+    // client of the run.
+    caf::rtm::add_options(custom_options_);
     opt_group{custom_options_, "global"}
         .add(quick, "quick",
              "a run of a few seconds: small floods, few clients")
@@ -149,6 +154,7 @@ bench::options resolve(const bench_config& cfg, size_t cores) {
   if (cfg.clients >= 0)
     opts.clients = static_cast<size_t>(cfg.clients);
   opts.scheduler_threads = caf::get_or(cfg, "scheduler.max-threads", cores);
+  opts.client = caf::rtm::client_config::from(cfg);
   return opts;
 }
 
@@ -226,17 +232,38 @@ int main(int argc, char** argv) {
       caf::get_or(cfg, "scheduler.policy", caf::atom("stealing")));
   auto opts = resolve(cfg, machine.cores);
   opts.command = command_line(argc, argv);
-  caf::rtm::client_config defaults;
+  {
+    // Token and URL come from the fake; everything else must be valid.
+    auto check = opts.client;
+    check.token = "xoxb-bench";
+    check.base_url = "http://127.0.0.1/api/";
+    if (auto err = check.validate()) {
+      std::fprintf(stderr, "caf-rtm-bench: %s (see --help)\n",
+                   caf::rtm::render(err).c_str());
+      return 2;
+    }
+  }
+  // Which client options the command line or a config file changed.
+  bool client_configured = false;
+  if (auto group = caf::get_if<caf::settings>(&caf::content(cfg), "caf-rtm"))
+    client_configured = !group->empty();
+  auto keep_alive_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           opts.client.api_keep_alive)
+                           .count();
   bench::settings_list settings{
       {"scheduler",
        "scheduler.max-threads = " + std::to_string(opts.scheduler_threads) +
            (threads_given ? " (configured)" : " (the core count)") +
            ", scheduler.policy = " + policy +
            (policy_given ? " (configured)" : " (for latency)")},
-      {"client", "library defaults: " + std::to_string(defaults.io_threads) +
-                     " I/O thread, listener pool of " +
-                     std::to_string(defaults.concurrency) +
-                     " actors; send_rate 100/s; log level warn"},
+      {"client",
+       std::string{client_configured ? "caf-rtm.* options as configured"
+                                     : "library defaults"} +
+           ": " + std::to_string(opts.client.io_threads) +
+           " I/O thread(s), listener pool of " +
+           std::to_string(opts.client.concurrency) +
+           " actors, Web API keep-alive " + std::to_string(keep_alive_ms) +
+           " ms; send_rate 100/s; log level warn"},
       {"runs", std::to_string(opts.events) + " events per flood (median of " +
                    std::to_string(opts.throughput_rounds) +
                    (opts.throughput_rounds == 1 ? " round), " : " rounds), ") +

@@ -163,8 +163,7 @@ std::vector<double> goodbye_runs(env& e) {
   testing::fake_slack srv;
   cleanup guard{e.sys};
   caf::scoped_actor self{e.sys, true};
-  auto c =
-      start_probed(e, guard, self, srv, config_for(endpoint_of(srv), e.log));
+  auto c = start_probed(e, guard, self, srv, config_for(e, endpoint_of(srv)));
   std::vector<double> ms;
   for (size_t k = 0; k < e.opts.repetitions; ++k) {
     auto current = session_of(srv, c.first_session + k);
@@ -185,8 +184,7 @@ std::vector<double> goodbye_runs(env& e) {
 double drop_run(env& e, testing::fake_slack& srv, int64_t mark) {
   cleanup guard{e.sys};
   caf::scoped_actor self{e.sys, true};
-  auto c =
-      start_probed(e, guard, self, srv, config_for(endpoint_of(srv), e.log));
+  auto c = start_probed(e, guard, self, srv, config_for(e, endpoint_of(srv)));
   auto t0 = clock_type::now();
   session_of(srv, c.first_session)->drop();
   auto at = marked_event_on(srv, c.first_session + 1, *c.log, mark);
@@ -225,8 +223,7 @@ struct queued_result {
 queued_result queued_run(env& e, testing::fake_slack& srv, size_t sends) {
   cleanup guard{e.sys};
   caf::scoped_actor self{e.sys, true};
-  auto c =
-      start_probed(e, guard, self, srv, config_for(endpoint_of(srv), e.log));
+  auto c = start_probed(e, guard, self, srv, config_for(e, endpoint_of(srv)));
   auto& log = *c.log;
   log.update([&] { log.sends_on_down = sends; });
   auto t0 = clock_type::now();
@@ -267,7 +264,7 @@ void run_reconnect(env& e) {
     drops.push_back(drop_run(e, srv, static_cast<int64_t>(1000 + i)));
   add_median(e, "reconnect.drop", "drop -> first event, new session",
              std::move(drops));
-  auto cfg = config_for(endpoint_of(srv), e.log);
+  auto cfg = config_for(e, endpoint_of(srv));
   cfg.ping_interval = 200ms;
   cfg.pong_timeout = 200ms;
   std::vector<double> silent;

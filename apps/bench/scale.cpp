@@ -22,7 +22,7 @@ void idle_clients(env& e, bool tls) {
   const std::string name = tls ? "TLS" : "plain ws";
   const std::string section = "memory";
   child_server child{tls};
-  auto cfg = config_for(child.where(), e.log);
+  auto cfg = config_for(e, child.where());
   std::vector<size_t> steps{1, 100, e.opts.clients};
   steps.erase(std::remove_if(steps.begin(), steps.end(),
                              [&](size_t n) { return n > e.opts.clients; }),
@@ -105,7 +105,7 @@ void run_busy_clients(env& e) {
   testing::fake_slack srv;
   cleanup guard{e.sys};
   caf::scoped_actor self{e.sys, true};
-  auto cfg = config_for(endpoint_of(srv), e.log);
+  auto cfg = config_for(e, endpoint_of(srv));
   std::vector<client_actor> hdls;
   std::vector<std::shared_ptr<sink>> sinks;
   for (size_t i = 0; i < n_clients; ++i) {

@@ -93,7 +93,7 @@ private:
 double run_floor(env& e, const payload_case& pc, size_t events, bool parse) {
   testing::fake_slack srv;
   caf::scoped_actor self{e.sys, true};
-  auto api = e.sys.spawn(web_api, config_for(endpoint_of(srv), e.log));
+  auto api = e.sys.spawn(web_api, config_for(e, endpoint_of(srv)));
   std::string url;
   caf::error err;
   self->request(api, caf::timespan{10s}, rtm_connect_atom_v, api_args{})
@@ -135,8 +135,7 @@ run_result run_client(env& e, const run_spec& spec, const std::string& what) {
   testing::fake_slack srv;
   cleanup guard{e.sys};
   caf::scoped_actor self{e.sys, true};
-  auto hdl =
-      guard.add(e.sys.spawn(client, config_for(endpoint_of(srv), e.log)));
+  auto hdl = guard.add(e.sys.spawn(client, config_for(e, endpoint_of(srv))));
   // Callbacks run on several workers: order holds per channel only.
   auto lanes = spec.via == delivery::actor ? 1 : payload_set::channels;
   auto counts = std::make_shared<sink>(spec.events, spec.keep_latency, lanes);
