@@ -1,7 +1,5 @@
 #include "test_support.hpp"
 
-
-
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
