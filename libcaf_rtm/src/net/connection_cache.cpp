@@ -44,8 +44,8 @@ void close_stream(opened_stream& s) {
 
 } // namespace
 
-connection_cache::connection_cache(executor_type ex, caf::timespan idle_timeout,
-                                   size_t max_idle)
+connection_cache::connection_cache(const executor_type& ex,
+                                   caf::timespan idle_timeout, size_t max_idle)
     : ex_(ex), idle_timeout_(idle_timeout), max_idle_(max_idle), timer_(ex) {
   // nop
 }
@@ -93,7 +93,7 @@ void connection_cache::put(const std::string& key, opened_stream stream) {
   arm_timer();
 }
 
-void connection_cache::shutdown(std::function<void()> done) {
+void connection_cache::shutdown(const std::function<void()>& done) {
   down_ = true;
   for (auto& x : idle_)
     close_stream(x.stream);
@@ -137,9 +137,7 @@ make_connection_cache(const net_context& ctx, caf::timespan idle_timeout,
 void shutdown_connection_cache(const std::shared_ptr<connection_cache>& cache,
                                std::function<void()> done) {
   boost::asio::post(cache->executor(),
-                    [cache, done = std::move(done)]() mutable {
-                      cache->shutdown(std::move(done));
-                    });
+                    [cache, done = std::move(done)] { cache->shutdown(done); });
 }
 
 } // namespace caf::rtm::net

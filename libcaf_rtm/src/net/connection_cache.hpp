@@ -23,7 +23,7 @@ public:
   using clock_type = std::chrono::steady_clock;
 
   /// Keeps at most `max_idle` streams, each for at most `idle_timeout`.
-  connection_cache(executor_type ex, caf::timespan idle_timeout,
+  connection_cache(const executor_type& ex, caf::timespan idle_timeout,
                    size_t max_idle);
   ~connection_cache();
 
@@ -44,7 +44,7 @@ public:
 
   /// Closes every idle stream now and every stream put later, then runs
   /// `done` (on the strand).
-  void shutdown(std::function<void()> done);
+  void shutdown(const std::function<void()>& done);
 
   /// Idle streams held right now.
   size_t size() const noexcept {
