@@ -135,6 +135,22 @@ TEST_CASE("NO_PROXY matching", "[units][proxy]") {
   net::proxy_settings all = p;
   net::parse_no_proxy("*", all);
   CHECK_FALSE(all.applies_to("slack.com"));
+  // CIDR ranges match hosts given as IP addresses (not names).
+  net::proxy_settings ranges;
+  ranges.host = "proxy";
+  net::parse_no_proxy("10.0.0.0/8, 192.168.1.7/32,fd00::/8", ranges);
+  CHECK_FALSE(ranges.applies_to("10.1.2.3"));
+  CHECK_FALSE(ranges.applies_to("192.168.1.7"));
+  CHECK(ranges.applies_to("192.168.1.8"));
+  CHECK(ranges.applies_to("11.0.0.1"));
+  CHECK_FALSE(ranges.applies_to("fd12::1"));
+  CHECK_FALSE(ranges.applies_to("[fd12::1]"));
+  CHECK(ranges.applies_to("fe80::1"));
+  CHECK(ranges.applies_to("ten.example")); // names are not resolved
+  net::proxy_settings broken;
+  broken.host = "proxy";
+  net::parse_no_proxy("10.0.0.0/99,/8,x/8", broken);
+  CHECK(broken.applies_to("10.1.2.3"));
 }
 
 TEST_CASE("proxy settings from config and environment", "[units][proxy]") {

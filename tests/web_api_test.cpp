@@ -411,10 +411,13 @@ TEST_CASE_METHOD(api_fixture, "HTTPS through the proxy from the environment",
 
 TEST_CASE_METHOD(api_fixture, "NO_PROXY bypasses the proxy",
                  "[web_api][proxy]") {
+  // By address, or by a CIDR range holding it.
+  std::string no_proxy = GENERATE("example.com, 127.0.0.1", "127.0.0.0/8");
+  CAPTURE(no_proxy);
   fake_slack srv;
   caf::rtm::testing::connect_proxy proxy;
   setenv("HTTP_PROXY", proxy.url().c_str(), 1);
-  setenv("NO_PROXY", "example.com, 127.0.0.1", 1);
+  setenv("NO_PROXY", no_proxy.c_str(), 1);
   auto cfg = config_for(srv, logs.get());
   cfg.proxy_from_environment = true;
   auto api = track(sys->spawn(web_api, cfg));

@@ -4,6 +4,9 @@
 #include <cctype>
 #include <cstdlib>
 
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <openssl/evp.h>
@@ -121,12 +124,40 @@ form_encode(const std::vector<std::pair<std::string, std::string>>& args) {
   return result;
 }
 
+namespace {
+
+// True if `addr` lies in `cidr` ("10.0.0.0/8", "fd00::/8"); false for
+// anything that is not a range of the same address family.
+bool in_range(const boost::asio::ip::address& addr, const std::string& cidr) {
+  namespace ip = boost::asio::ip;
+  boost::system::error_code ec;
+  if (addr.is_v4()) {
+    auto range = ip::make_network_v4(cidr, ec);
+    return !ec &&
+           ip::network_v4{addr.to_v4(), range.prefix_length()}.canonical() ==
+               range.canonical();
+  }
+  auto range = ip::make_network_v6(cidr, ec);
+  return !ec &&
+         ip::network_v6{addr.to_v6(), range.prefix_length()}.canonical() ==
+             range.canonical();
+}
+
+} // namespace
+
 bool proxy_settings::applies_to(std::string_view target_host) const {
   if (!enabled() || bypass_all)
     return false;
   auto host = lower(target_host);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  boost::system::error_code not_ip;
+  auto addr = boost::asio::ip::make_address(host, not_ip);
   for (const auto& entry : no_proxy) {
     if (host == entry)
+      return false;
+    if (!not_ip && entry.find('/') != std::string::npos &&
+        in_range(addr, entry))
       return false;
     if (host.size() > entry.size() &&
         host.compare(host.size() - entry.size(), entry.size(), entry) == 0 &&

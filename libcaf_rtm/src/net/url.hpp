@@ -48,7 +48,8 @@ struct proxy_settings {
   std::string port;
   /// "Basic ..." when the proxy URL carries credentials.
   std::string authorization;
-  /// Lower-case NO_PROXY entries (a leading dot removed).
+  /// Lower-case NO_PROXY entries (a leading dot removed); entries with a
+  /// slash are CIDR ranges, matched against hosts given as IP addresses.
   std::vector<std::string> no_proxy;
   bool bypass_all = false;
 
@@ -65,7 +66,8 @@ struct proxy_settings {
 caf::expected<proxy_settings> make_proxy_settings(const client_config& cfg);
 
 /// Parses NO_PROXY syntax: comma- or space-separated host names, domain
-/// suffixes (".example.com" or "example.com"), IP addresses, or "*".
+/// suffixes (".example.com" or "example.com"), IP addresses, CIDR ranges of
+/// IP addresses ("10.0.0.0/8", "fd00::/8"), or "*".
 void parse_no_proxy(std::string_view list, proxy_settings& out);
 
 } // namespace caf::rtm::net
