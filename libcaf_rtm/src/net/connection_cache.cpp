@@ -22,10 +22,6 @@ tcp_stream& lowest_of(opened_stream& s) {
   return *s.plain;
 }
 
-bool empty(const opened_stream& s) {
-  return !s.tls && !s.plain;
-}
-
 // An idle stream is still usable when its socket is open and has nothing to
 // read: no EOF, no reset, no TLS alert or close_notify from the peer.
 bool still_usable(opened_stream& s) {
@@ -38,7 +34,7 @@ bool still_usable(opened_stream& s) {
 }
 
 void close_stream(opened_stream& s) {
-  if (!empty(s))
+  if (!s.empty())
     close_socket(lowest_of(s));
 }
 

@@ -46,11 +46,6 @@ public:
   /// `done` (on the strand).
   void shutdown(const std::function<void()>& done);
 
-  /// Idle streams held right now.
-  size_t size() const noexcept {
-    return idle_.size();
-  }
-
 private:
   struct entry {
     std::string key;

@@ -93,7 +93,7 @@ private:
   void run() {
     if (data_.cache) {
       auto idle = data_.cache->take(cache_key_);
-      if (idle.plain || idle.tls) {
+      if (!idle.empty()) {
         reused_ = true;
         return on_open(caf::error{}, std::move(idle));
       }

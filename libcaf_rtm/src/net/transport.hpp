@@ -38,6 +38,10 @@ using tls_stream = boost::beast::ssl_stream<tcp_stream>;
 struct opened_stream {
   std::unique_ptr<tcp_stream> plain;
   std::unique_ptr<tls_stream> tls;
+
+  bool empty() const noexcept {
+    return !plain && !tls;
+  }
 };
 
 /// One open operation in progress.
