@@ -208,10 +208,13 @@ int main(int argc, char** argv) {
   auto only = caf::rtm::cli::split_list(cfg.only);
   for (auto& name : only)
     if (!contains(scenario_names, name)) {
+      std::string known;
+      for (auto& x : scenario_names)
+        known += (known.empty() ? "" : ", ") + x;
       std::fprintf(stderr,
                    "caf-rtm-bench: --only: unknown scenario '%s' (one of "
-                   "memory, latency, throughput, reconnect, busy)\n",
-                   name.c_str());
+                   "%s)\n",
+                   name.c_str(), known.c_str());
       return 2;
     }
   auto machine = bench::describe_machine();

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 
 #include <boost/json/monotonic_resource.hpp>
@@ -110,9 +111,7 @@ double run_floor(env& e, const payload_case& pc, size_t events, bool parse) {
   json_only parser;
   std::function<void(std::string_view)> on_frame;
   if (parse)
-    on_frame = [&parser](std::string_view text) {
-      parser(text);
-    };
+    on_frame = std::ref(parser);
   auto result = read_frames(
       url, events, [&] { session_of(srv, 0)->flood(events, maker); }, on_frame);
   auto what = std::string{parse ? "floor + JSON, " : "floor, "} + pc.label;
