@@ -14,7 +14,7 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include "caf/rtm/client.hpp"
+#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
 #include "test_support.hpp"
 
@@ -43,7 +43,7 @@ struct client_fixture : system_fixture {
     return s;
   }
 
-  caf::expected<send_ack> send(const client_actor& hdl, std::string text,
+  caf::expected<send_ack> send(const rtm_client_actor& hdl, std::string text,
                                std::string channel = "C1") {
     json_object msg;
     msg.value["type"] = "message";
@@ -53,7 +53,7 @@ struct client_fixture : system_fixture {
                              std::move(msg));
   }
 
-  client_status status(const client_actor& hdl) {
+  client_status status(const rtm_client_actor& hdl) {
     auto st =
         request<client_status>(*self, hdl, caf::timespan{5s}, status_atom_v);
     if (!st)
@@ -122,7 +122,7 @@ using send_outcomes_ptr = std::shared_ptr<send_outcomes>;
 
 // Sends a message with `text` from an actor of its own, so that several sends
 // can wait for their acks at once, and records the outcome.
-void send_in_background(caf::actor_system& sys, const client_actor& hdl,
+void send_in_background(caf::actor_system& sys, const rtm_client_actor& hdl,
                         std::string text, send_outcomes_ptr out) {
   spawn_fn(sys, [hdl, text, out](caf::event_based_actor* a) {
     json_object msg;
@@ -463,7 +463,7 @@ TEST_CASE_METHOD(client_fixture,
   fake_slack srv;
   auto cfg = config(srv);
   cfg.token = "xoxb-revoked";
-  auto hdl = track(sys->spawn(client, cfg));
+  auto hdl = track(sys->spawn(rtm_client, cfg));
   auto up = request<connected>(*self, hdl, caf::timespan{10s}, connect_atom_v);
   REQUIRE_FALSE(up);
   CHECK(slack_error_code(up.error()) == "invalid_auth");
@@ -481,7 +481,7 @@ TEST_CASE_METHOD(client_fixture, "reconnecting off: connect fails at once",
   cfg.auto_reconnect = false;
   cfg.api_retry.max_attempts = 1;
   srv.script("rtm.connect", http_response{500, {}, "no", "text/plain"});
-  auto hdl = track(sys->spawn(client, cfg));
+  auto hdl = track(sys->spawn(rtm_client, cfg));
   auto up = request<connected>(*self, hdl, caf::timespan{10s}, connect_atom_v);
   REQUIRE_FALSE(up);
   CHECK(code_of(up.error()) == "http_error");
@@ -497,7 +497,7 @@ TEST_CASE_METHOD(client_fixture, "reconnect attempts are capped when asked",
   cfg.reconnect.max_attempts = 3;
   for (int i = 0; i < 5; ++i)
     srv.script("rtm.connect", http_response{502, {}, "no", "text/plain"});
-  auto hdl = track(sys->spawn(client, cfg));
+  auto hdl = track(sys->spawn(rtm_client, cfg));
   auto up = request<connected>(*self, hdl, caf::timespan{10s}, connect_atom_v);
   REQUIRE_FALSE(up);
   CHECK(code_of(up.error()) == "gave_up");
@@ -842,7 +842,7 @@ TEST_CASE_METHOD(client_fixture,
 TEST_CASE_METHOD(client_fixture, "sending before connect fails at once",
                  "[client][send]") {
   fake_slack srv;
-  auto hdl = track(sys->spawn(client, config(srv)));
+  auto hdl = track(sys->spawn(rtm_client, config(srv)));
   auto r1 = send(hdl, "too early");
   REQUIRE_FALSE(r1);
   CHECK(code_of(r1.error()) == "not_connected");
@@ -950,7 +950,7 @@ TEST_CASE_METHOD(client_fixture,
   for (int i = 7; i >= 0; --i)
     header.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
   s0->send_raw(header + std::string(1000, 'x'));
-  REQUIRE(c.rec->wait_lifecycle("disconnected:1:message_too_big", 1));
+  REQUIRE(c.rec->wait_lifecycle("disconnected:1:incoming_too_large", 1));
   CHECK(s0->close_code_received() == std::optional<uint16_t>{1009});
   CHECK(resident_bytes() < rss_before + 256 * 1024 * 1024);
   auto s1 = session(srv, 1);

@@ -13,9 +13,10 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "caf/rtm/ping_monitor.hpp"
+#include "detail/ping_monitor.hpp"
 
 using namespace caf::rtm;
+using namespace caf::rtm::detail;
 using namespace std::chrono_literals;
 
 namespace {
@@ -27,32 +28,21 @@ struct observed {
   std::vector<caf::timespan> rtts;
 };
 
-connection_actor::behavior_type fake_connection(std::shared_ptr<observed> obs) {
+// The monitor needs two messages of its connection and one of the
+// supervisor: the stand-ins implement exactly those roles.
+ping_target_actor::behavior_type
+fake_connection(std::shared_ptr<observed> obs) {
   return {
-      [](send_atom, int64_t, std::string&) {},
       [obs](ping_atom, std::string& payload) { obs->pings.push_back(payload); },
       [obs](dead_link_atom) { ++obs->dead_links; },
-      [](close_atom, uint16_t) {},
-      [](opened_atom) {},
-      [](frame_batch&) {},
-      [](pong_atom, std::string&) {},
-      [](closed_atom, caf::error&) {},
-      [](timeout_atom) {},
   };
 }
 
-supervisor_actor::behavior_type fake_supervisor(std::shared_ptr<observed> obs) {
+rtt_sink_actor::behavior_type fake_supervisor(std::shared_ptr<observed> obs) {
   return {
-      [](connect_atom) -> connected { return {}; },
-      [](disconnect_atom) { return caf::ok_atom_v; },
-      [](close_atom) { return caf::ok_atom_v; },
-      [](status_atom) -> client_status { return {}; },
-      [](hello_atom, uint64_t) {},
-      [](goodbye_atom, uint64_t, std::string&) {},
       [obs](rtt_atom, uint64_t, caf::timespan rtt) {
         obs->rtts.push_back(rtt);
       },
-      [](retry_atom, uint64_t) {},
   };
 }
 
@@ -88,8 +78,8 @@ struct deterministic_fixture {
   std::unique_ptr<caf::actor_system> sys;
   caf::scheduler::test_coordinator* sched = nullptr;
   std::shared_ptr<observed> obs;
-  connection_actor conn;
-  supervisor_actor sup;
+  ping_target_actor conn;
+  rtt_sink_actor sup;
 };
 
 } // namespace

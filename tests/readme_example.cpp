@@ -10,7 +10,7 @@
 namespace rtm = caf::rtm;
 
 // Your listener: an ordinary actor that receives rtm::event messages.
-caf::behavior greeter(caf::event_based_actor* self, rtm::client_actor client) {
+caf::behavior greeter(caf::event_based_actor* self, rtm::rtm_client_actor client) {
   return {
     [=](const rtm::event& ev) {
       // type(), subtype(), channel(), user(), bot_id(), ts() are views into
@@ -49,7 +49,7 @@ void caf_main(caf::actor_system& sys, const config& cfg) {
   auto opts = rtm::client_config::from(cfg); // or fill the struct yourself
   if (auto* token = std::getenv("SLACK_BOT_TOKEN"))
     opts.token = token;
-  auto client = sys.spawn(rtm::client, opts);
+  auto client = sys.spawn(rtm::rtm_client, opts);
   auto listener = sys.spawn(greeter, client);
   caf::scoped_actor self{sys};
   // Events of these types ("*" for all) go to the listener as rtm::event.
@@ -69,7 +69,7 @@ void caf_main(caf::actor_system& sys, const config& cfg) {
     .receive([](uint64_t /*subscription id*/) {}, [](caf::error&) {});
   // Connect: replies once the first session said hello, or with an error.
   self->request(client, std::chrono::seconds{60}, rtm::connect_atom_v)
-    .receive([](const rtm::connected& c) { std::cout << "hello from " << c.team_name << "\n"; },
+    .receive([](const rtm::connected& c) { std::cout << "hello from " << c.endpoint.team_name << "\n"; },
              [](const caf::error& err) { std::cerr << rtm::render(err); });
   // ... later: stop for good; replies when every actor and socket is gone.
   self->request(client, caf::infinite, rtm::close_atom_v)

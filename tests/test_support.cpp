@@ -3,7 +3,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
-#include "caf/rtm/client.hpp"
+#include "caf/rtm/rtm_client.hpp"
 
 namespace caf::rtm::test {
 
@@ -123,7 +123,7 @@ connected_client connect_client(system_fixture& fx, const client_config& cfg,
                                 bool expect_success) {
   connected_client result;
   result.rec = std::make_shared<recorder>();
-  result.hdl = fx.track(fx.sys->spawn(client, cfg));
+  result.hdl = fx.track(fx.sys->spawn(rtm_client, cfg));
   result.listener = fx.track(spawn_recorder(*fx.sys, result.rec));
   auto& self = *fx.self;
   auto ok = request<caf::ok_atom>(self, result.hdl, caf::timespan{5s},
@@ -143,7 +143,7 @@ connected_client connect_client(system_fixture& fx, const client_config& cfg,
   return result;
 }
 
-void close_client(system_fixture& fx, const client_actor& hdl) {
+void close_client(system_fixture& fx, const rtm_client_actor& hdl) {
   auto ok =
       request<caf::ok_atom>(*fx.self, hdl, caf::timespan{20s}, close_atom_v);
   if (!ok)

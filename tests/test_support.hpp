@@ -18,7 +18,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "caf/rtm/actors.hpp"
+#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/client_config.hpp"
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/logger.hpp"
@@ -153,7 +153,7 @@ caf::actor spawn_recorder(caf::actor_system& sys, recorder_ptr rec);
 /// Spawns a client for `srv`, subscribes a recorder to `types` and to the
 /// lifecycle, and connects. Fails the test if the connect fails.
 struct connected_client {
-  client_actor hdl;
+  rtm_client_actor hdl;
   recorder_ptr rec;
   caf::actor listener;
 };
@@ -163,7 +163,7 @@ connected_client connect_client(system_fixture& fx, const client_config& cfg,
                                 bool expect_success = true);
 
 /// Closes a client and waits for the reply.
-void close_client(system_fixture& fx, const client_actor& hdl);
+void close_client(system_fixture& fx, const rtm_client_actor& hdl);
 
 using testing::resident_bytes;
 using testing::thread_count;

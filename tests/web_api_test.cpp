@@ -18,6 +18,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "caf/rtm/web_api.hpp"
+#include "detail/slack_answers.hpp"
 #include "test_support.hpp"
 
 using namespace caf::rtm;
@@ -30,8 +31,19 @@ using caf::rtm::testing::recorded_request;
 namespace {
 
 struct api_fixture : system_fixture {
+  // auth.test through the public interface, converted as the client does.
   caf::expected<identity> auth_test(const web_api_actor& api) {
-    return request<identity>(*self, api, caf::timespan{20s}, auth_test_atom_v);
+    auto answer = call(api, "auth.test");
+    if (!answer)
+      return std::move(answer.error());
+    return detail::to_identity(answer->value);
+  }
+
+  caf::expected<rtm_endpoint> rtm_connect(const web_api_actor& api) {
+    auto answer = call(api, "rtm.connect");
+    if (!answer)
+      return std::move(answer.error());
+    return detail::to_rtm_endpoint(answer->value);
   }
 
   caf::expected<json_object> call(const web_api_actor& api, std::string method,
@@ -92,8 +104,7 @@ TEST_CASE_METHOD(api_fixture, "rtm.connect over HTTPS with a custom CA",
                  "[web_api][tls]") {
   fake_slack srv{tls_options()};
   auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
-  auto ep = request<rtm_endpoint>(*self, api, caf::timespan{20s},
-                                  rtm_connect_atom_v, api_args{});
+  auto ep = rtm_connect(api);
   REQUIRE(ep);
   CHECK(ep->url.rfind("wss://", 0) == 0);
   CHECK(ep->self_id == "U0BOT");
@@ -194,8 +205,7 @@ TEST_CASE_METHOD(api_fixture, "ratelimited in the body is honoured",
   limited.headers.emplace_back("Retry-After", "1");
   srv.script("rtm.connect", limited);
   auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
-  auto ep = request<rtm_endpoint>(*self, api, caf::timespan{20s},
-                                  rtm_connect_atom_v, api_args{});
+  auto ep = rtm_connect(api);
   REQUIRE(ep);
   auto reqs = srv.requests("rtm.connect");
   REQUIRE(reqs.size() == 2);
@@ -345,8 +355,8 @@ TEST_CASE_METHOD(api_fixture, "calls go on while another waits for a retry",
   });
   REQUIRE(srv.wait_requests("slow.method", 1, 5s));
   spawn_fn(*sys, [&](caf::event_based_actor* a) {
-    a->request(api, caf::timespan{20s}, auth_test_atom_v)
-        .then([&](identity&) { record("auth"); },
+    a->request(api, caf::timespan{20s}, call_atom_v, "auth.test", api_args{})
+        .then([&](json_object&) { record("auth"); },
               [&](caf::error&) { record("auth failed"); });
   });
   REQUIRE(eventually([&] {
@@ -445,8 +455,7 @@ TEST_CASE_METHOD(api_fixture, "the token appears in no log line or error",
     if (!me)
       rendered.push_back(render(me.error()));
   }
-  auto ep = request<rtm_endpoint>(*self, api, caf::timespan{20s},
-                                  rtm_connect_atom_v, api_args{});
+  auto ep = rtm_connect(api);
   REQUIRE_FALSE(ep);
   rendered.push_back(render(ep.error()));
   auto bad = call(api, "method with spaces");
@@ -469,9 +478,9 @@ TEST_CASE_METHOD(api_fixture, "close cancels calls in flight", "[web_api]") {
   std::mutex mtx;
   std::optional<caf::error> outcome;
   spawn_fn(*sys, [&](caf::event_based_actor* a) {
-    a->request(api, caf::timespan{20s}, auth_test_atom_v)
+    a->request(api, caf::timespan{20s}, call_atom_v, "auth.test", api_args{})
         .then(
-            [&](identity&) {
+            [&](json_object&) {
               std::lock_guard<std::mutex> guard{mtx};
               outcome = caf::error{};
             },
@@ -671,8 +680,9 @@ TEST_CASE_METHOD(api_fixture, "concurrent calls use separate connections",
   auto results = std::make_shared<std::atomic<int>>(0);
   for (int i = 0; i < 3; ++i)
     spawn_fn(*sys, [api, results](caf::event_based_actor* a) {
-      a->request(api, caf::timespan{20s}, auth_test_atom_v)
-          .then([results](identity&) { ++*results; }, [](caf::error&) {});
+      a->request(api, caf::timespan{20s}, call_atom_v, "auth.test", api_args{})
+          .then([results](json_object&) { ++*results; },
+                [](caf::error&) {});
     });
   REQUIRE(eventually([&] { return results->load() == 3; }));
   CHECK(connections_of(srv.requests()).size() == 3);

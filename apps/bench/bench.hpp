@@ -22,7 +22,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "caf/rtm/actors.hpp"
+#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/client_config.hpp"
 #include "caf/rtm/logger.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
@@ -317,17 +317,17 @@ caf::actor spawn_counter(caf::actor_system& sys, std::shared_ptr<sink> s);
 
 /// Connects and waits for the first hello.
 caf::expected<connected> connect(caf::scoped_actor& self,
-                                 const client_actor& hdl);
+                                 const rtm_client_actor& hdl);
 
 /// Subscribes `listener` to every event type.
-bool subscribe(caf::scoped_actor& self, const client_actor& hdl,
+bool subscribe(caf::scoped_actor& self, const rtm_client_actor& hdl,
                const caf::actor& listener);
 
 /// Connects (or closes) many clients, at most `parallel` at a time; returns
 /// how many failed.
 size_t connect_all(caf::actor_system& sys,
-                   const std::vector<client_actor>& hdls, size_t parallel);
-size_t close_all(caf::actor_system& sys, const std::vector<client_actor>& hdls,
+                   const std::vector<rtm_client_actor>& hdls, size_t parallel);
+size_t close_all(caf::actor_system& sys, const std::vector<rtm_client_actor>& hdls,
                  size_t parallel);
 
 /// Closes its clients and ends its listener actors when it goes out of scope,
@@ -343,7 +343,7 @@ public:
   cleanup(const cleanup&) = delete;
   cleanup& operator=(const cleanup&) = delete;
 
-  client_actor add(client_actor hdl) {
+  rtm_client_actor add(rtm_client_actor hdl) {
     clients_.push_back(hdl);
     return hdl;
   }
@@ -358,7 +358,7 @@ public:
 
 private:
   caf::actor_system& sys_;
-  std::vector<client_actor> clients_;
+  std::vector<rtm_client_actor> clients_;
   std::vector<caf::actor> listeners_;
 };
 

@@ -14,7 +14,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
-#include "caf/rtm/client.hpp"
+#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/testing/process_stats.hpp"
 
 namespace caf::rtm::bench {
@@ -79,7 +79,7 @@ client_config config_for(const env& e, const endpoint& ep) {
 }
 
 caf::expected<connected> connect(caf::scoped_actor& self,
-                                 const client_actor& hdl) {
+                                 const rtm_client_actor& hdl) {
   caf::expected<connected> result{caf::error{}};
   self->request(hdl, caf::timespan{30s}, connect_atom_v)
       .receive([&](connected& x) { result = std::move(x); },
@@ -87,7 +87,7 @@ caf::expected<connected> connect(caf::scoped_actor& self,
   return result;
 }
 
-bool subscribe(caf::scoped_actor& self, const client_actor& hdl,
+bool subscribe(caf::scoped_actor& self, const rtm_client_actor& hdl,
                const caf::actor& listener) {
   bool ok = false;
   self->request(hdl, caf::timespan{10s}, subscribe_atom_v, listener,
@@ -101,7 +101,7 @@ namespace {
 // Requests `connect` (or `close`) from many clients, a bounded number at a
 // time, from one short-lived actor.
 struct batch {
-  std::vector<client_actor> hdls;
+  std::vector<rtm_client_actor> hdls;
   size_t parallel = 1;
   bool closing = false;
   size_t next = 0;
@@ -136,7 +136,7 @@ void request_next(caf::event_based_actor* self, std::shared_ptr<batch> b) {
   }
 }
 
-size_t run_batch(caf::actor_system& sys, const std::vector<client_actor>& hdls,
+size_t run_batch(caf::actor_system& sys, const std::vector<rtm_client_actor>& hdls,
                  size_t parallel, bool closing) {
   if (hdls.empty())
     return 0;
@@ -152,11 +152,11 @@ size_t run_batch(caf::actor_system& sys, const std::vector<client_actor>& hdls,
 } // namespace
 
 size_t connect_all(caf::actor_system& sys,
-                   const std::vector<client_actor>& hdls, size_t parallel) {
+                   const std::vector<rtm_client_actor>& hdls, size_t parallel) {
   return run_batch(sys, hdls, parallel, false);
 }
 
-size_t close_all(caf::actor_system& sys, const std::vector<client_actor>& hdls,
+size_t close_all(caf::actor_system& sys, const std::vector<rtm_client_actor>& hdls,
                  size_t parallel) {
   auto failed = run_batch(sys, hdls, parallel, true);
   if (failed > 0)

@@ -12,7 +12,7 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include "caf/rtm/client.hpp"
+#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/errc.hpp"
 
 namespace caf::rtm::bench {
@@ -65,7 +65,7 @@ struct probe_log {
 using probe_ptr = std::shared_ptr<probe_log>;
 
 caf::actor spawn_probe(caf::actor_system& sys, probe_ptr log,
-                       client_actor hdl) {
+                       rtm_client_actor hdl) {
   return spawn_fn(
       sys, [log, hdl](caf::event_based_actor* self) -> caf::behavior {
         auto send_now = [self, log, hdl](size_t n) {
@@ -119,7 +119,7 @@ caf::actor spawn_probe(caf::actor_system& sys, probe_ptr log,
 }
 
 struct probed_client {
-  client_actor hdl;
+  rtm_client_actor hdl;
   probe_ptr log;
   /// Index (on the fake) of the client's first session.
   size_t first_session = 0;
@@ -129,7 +129,7 @@ probed_client start_probed(env& e, cleanup& guard, caf::scoped_actor& self,
                            const testing::fake_slack& srv,
                            const client_config& cfg) {
   probed_client c;
-  c.hdl = guard.add(e.sys.spawn(client, cfg));
+  c.hdl = guard.add(e.sys.spawn(rtm_client, cfg));
   c.log = std::make_shared<probe_log>();
   auto probe = guard.add(spawn_probe(e.sys, c.log, c.hdl));
   bool ok = subscribe(self, c.hdl, probe);

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "caf/rtm/client.hpp"
+#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/errc.hpp"
 
 namespace caf::rtm::bench {
@@ -36,13 +36,13 @@ void idle_clients(env& e, bool tls) {
   e.out.add("memory." + key + ".threads_before", section,
             name + ": threads before any client",
             static_cast<double>(threads_before), "", 0);
-  std::vector<client_actor> all;
+  std::vector<rtm_client_actor> all;
   std::vector<size_t> threads;
   std::vector<size_t> rss_at;
   for (auto step : steps) {
-    std::vector<client_actor> fresh;
+    std::vector<rtm_client_actor> fresh;
     while (all.size() < step) {
-      fresh.push_back(guard.add(e.sys.spawn(client, cfg)));
+      fresh.push_back(guard.add(e.sys.spawn(rtm_client, cfg)));
       all.push_back(fresh.back());
     }
     if (auto failed = connect_all(e.sys, fresh, parallel_connects); failed > 0)
@@ -106,10 +106,10 @@ void run_busy_clients(env& e) {
   cleanup guard{e.sys};
   caf::scoped_actor self{e.sys, true};
   auto cfg = config_for(e, endpoint_of(srv));
-  std::vector<client_actor> hdls;
+  std::vector<rtm_client_actor> hdls;
   std::vector<std::shared_ptr<sink>> sinks;
   for (size_t i = 0; i < n_clients; ++i) {
-    hdls.push_back(guard.add(e.sys.spawn(client, cfg)));
+    hdls.push_back(guard.add(e.sys.spawn(rtm_client, cfg)));
     sinks.push_back(std::make_shared<sink>(share, false, 1));
     if (!subscribe(self, hdls.back(),
                    guard.add(spawn_counter(e.sys, sinks.back()))))

@@ -17,7 +17,7 @@
 #include <caf/send.hpp>
 
 #include "bench/floor.hpp"
-#include "caf/rtm/client.hpp"
+#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/web_api.hpp"
 
@@ -97,9 +97,13 @@ double run_floor(env& e, const payload_case& pc, size_t events, bool parse) {
   auto api = e.sys.spawn(web_api, config_for(e, endpoint_of(srv)));
   std::string url;
   caf::error err;
-  self->request(api, caf::timespan{10s}, rtm_connect_atom_v, api_args{})
-      .receive([&](rtm_endpoint& ep) { url = std::move(ep.url); },
-               [&](caf::error& x) { err = std::move(x); });
+  self->request(api, caf::timespan{10s}, call_atom_v, "rtm.connect", api_args{})
+      .receive(
+          [&](json_object& answer) {
+            if (auto* x = answer.value.if_contains("url"); x && x->is_string())
+              url = std::string{x->get_string()};
+          },
+          [&](caf::error& x) { err = std::move(x); });
   self->request(api, caf::timespan{10s}, close_atom_v)
       .receive([](caf::ok_atom) {},
                [&](caf::error&) {
@@ -134,7 +138,7 @@ run_result run_client(env& e, const run_spec& spec, const std::string& what) {
   testing::fake_slack srv;
   cleanup guard{e.sys};
   caf::scoped_actor self{e.sys, true};
-  auto hdl = guard.add(e.sys.spawn(client, config_for(e, endpoint_of(srv))));
+  auto hdl = guard.add(e.sys.spawn(rtm_client, config_for(e, endpoint_of(srv))));
   // Callbacks run on several workers: order holds per channel only.
   auto lanes = spec.via == delivery::actor ? 1 : payload_set::channels;
   auto counts = std::make_shared<sink>(spec.events, spec.keep_latency, lanes);

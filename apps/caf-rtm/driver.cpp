@@ -194,7 +194,7 @@ void answer_mention(self_ptr self, const event& ev) {
 } // namespace
 
 caf::behavior driver(caf::stateful_actor<driver_state>* self,
-                     client_actor client, driver_options opts) {
+                     rtm_client_actor client, driver_options opts) {
   auto& st = self->state;
   st.client = std::move(client);
   st.opts = std::move(opts);
@@ -204,9 +204,9 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self,
   self->request(st.client, caf::infinite, connect_atom_v)
       .then(
           [self](connected& info) {
-            self->state.own_id = info.self_id;
+            self->state.own_id = info.endpoint.self_id;
             CAF_RTM_LOG(self->state.opts.log, info, "caf-rtm", "connected as ",
-                        info.self_name, " in ", info.team_name);
+                        info.endpoint.self_name, " in ", info.endpoint.team_name);
           },
           [self](caf::error& err) {
             auto& st = self->state;

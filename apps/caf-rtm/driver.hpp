@@ -15,7 +15,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "caf/rtm/actors.hpp"
+#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/logger.hpp"
 
 namespace caf::rtm::cli {
@@ -44,7 +44,7 @@ struct driver_options {
 struct driver_state {
   static inline const char* name = "caf-rtm.driver";
 
-  client_actor client;
+  rtm_client_actor client;
   driver_options opts;
   std::string own_id;
   bool finishing = false;
@@ -65,6 +65,6 @@ struct driver_state {
 /// Messages: events and lifecycle (from the client), (line, N, text) and
 /// (eof, lines) from the stdin reader, close_atom to stop (signals).
 caf::behavior driver(caf::stateful_actor<driver_state>* self,
-                     client_actor client, driver_options opts);
+                     rtm_client_actor client, driver_options opts);
 
 } // namespace caf::rtm::cli

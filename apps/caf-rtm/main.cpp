@@ -19,7 +19,7 @@
 
 #include "caf-rtm/demo.hpp"
 #include "caf-rtm/driver.hpp"
-#include "caf/rtm/client.hpp"
+#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
 #include "common/cli.hpp"
 
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
   int code = cli::exit_other;
   {
     caf::actor_system sys{cfg};
-    auto rtm = sys.spawn(caf::rtm::client, rtm_cfg);
+    auto rtm = sys.spawn(caf::rtm::rtm_client, rtm_cfg);
     cli::driver_options opts;
     opts.events = cli::split_list(cfg.events);
     opts.count = static_cast<uint64_t>(cfg.count);

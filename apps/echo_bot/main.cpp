@@ -14,7 +14,7 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "caf/rtm/client.hpp"
+#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/errc.hpp"
 #include "common/cli.hpp"
 
@@ -35,7 +35,7 @@ public:
 struct echo_bot_state {
   static inline const char* name = "echo_bot";
 
-  rtm::client_actor client;
+  rtm::rtm_client_actor client;
   std::string mention; // "<@U...>", known once connected
   int64_t max_replies = 0;
   int64_t replies = 0;
@@ -46,7 +46,7 @@ struct echo_bot_state {
 // The listener: reacts to message events, answers mentions through the
 // client's send API, and reports every typed error instead of losing it.
 caf::behavior echo_bot(caf::stateful_actor<echo_bot_state>* self,
-                       rtm::client_actor client, int64_t max_replies,
+                       rtm::rtm_client_actor client, int64_t max_replies,
                        std::function<void(int)> on_exit) {
   auto& st = self->state;
   st.client = client;
@@ -64,9 +64,9 @@ caf::behavior echo_bot(caf::stateful_actor<echo_bot_state>* self,
   self->request(client, caf::infinite, rtm::connect_atom_v)
       .then(
           [self](rtm::connected& info) {
-            self->state.mention = "<@" + info.self_id + ">";
+            self->state.mention = "<@" + info.endpoint.self_id + ">";
             std::fprintf(stderr, "echo_bot: connected as %s (%s)\n",
-                         info.self_name.c_str(), info.self_id.c_str());
+                         info.endpoint.self_name.c_str(), info.endpoint.self_id.c_str());
           },
           [stop](caf::error& err) {
             std::fprintf(stderr, "echo_bot: cannot connect: %s\n",
@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
   std::promise<int> exit_promise;
   auto exit_code = exit_promise.get_future();
   caf::actor_system sys{cfg};
-  auto client = sys.spawn(rtm::client, rtm_cfg);
+  auto client = sys.spawn(rtm::rtm_client, rtm_cfg);
   auto bot =
       sys.spawn(echo_bot, client, cfg.replies,
                 [&exit_promise](int code) { exit_promise.set_value(code); });

@@ -9,9 +9,7 @@
 
 #include <boost/url/parse.hpp>
 
-#include "caf/rtm/actors.hpp"
 #include "caf/rtm/errc.hpp"
-#include "caf/rtm/messages.hpp"
 
 namespace caf::rtm {
 
@@ -126,6 +124,9 @@ const std::vector<option>& options() {
                     CAF_RTM_FIELD(reconnect.max_delay)),
       opt<int64_t>("reconnect-max-attempts", "attempts in a row (0: no cap)",
                    CAF_RTM_FIELD(reconnect.max_attempts)),
+      opt<timespan>("reconnect-healthy-session",
+                    "sessions ending sooner count as failed attempts",
+                    CAF_RTM_FIELD(healthy_session)),
       opt<int64_t>("concurrency", "listener actors running callbacks",
                    CAF_RTM_FIELD(concurrency)),
       opt<bool>("skip-own-events", "skip events of the client's own bot",
@@ -180,6 +181,8 @@ caf::error client_config::validate() const {
     return invalid("timeouts must be positive");
   if (api_keep_alive.count() < 0)
     return invalid("api_keep_alive must not be negative");
+  if (healthy_session.count() < 0)
+    return invalid("healthy_session must not be negative");
   if (max_message_size < 1024)
     return invalid("max_message_size must be at least 1024");
   if (concurrency == 0)
@@ -209,36 +212,6 @@ void add_options(caf::config_option_set& opts) {
   caf::config_option_adder adder{opts, category};
   for (const auto& x : options())
     x.declare(adder, x.name, x.help);
-}
-
-void add_message_types(caf::actor_system_config& cfg) {
-  cfg.add_message_type<json_object>("caf::rtm::json_object")
-      .add_message_type<api_args>("caf::rtm::api_args")
-      .add_message_type<identity>("caf::rtm::identity")
-      .add_message_type<rtm_endpoint>("caf::rtm::rtm_endpoint")
-      .add_message_type<event>("caf::rtm::event")
-      .add_message_type<send_ack>("caf::rtm::send_ack")
-      .add_message_type<connecting>("caf::rtm::connecting")
-      .add_message_type<connected>("caf::rtm::connected")
-      .add_message_type<disconnected>("caf::rtm::disconnected")
-      .add_message_type<reconnecting>("caf::rtm::reconnecting")
-      .add_message_type<error_event>("caf::rtm::error_event")
-      .add_message_type<fatal_event>("caf::rtm::fatal_event")
-      .add_message_type<client_status>("caf::rtm::client_status")
-      .add_message_type<frame_batch>("caf::rtm::frame_batch")
-      .add_message_type<event_batch>("caf::rtm::event_batch")
-      .add_message_type<http_result>("caf::rtm::http_result")
-      .add_message_type<web_api_actor>("caf::rtm::web_api_actor")
-      .add_message_type<connection_actor>("caf::rtm::connection_actor")
-      .add_message_type<ping_monitor_actor>("caf::rtm::ping_monitor_actor")
-      .add_message_type<supervisor_actor>("caf::rtm::supervisor_actor")
-      .add_message_type<listener_worker_actor>(
-          "caf::rtm::listener_worker_actor")
-      .add_message_type<client_actor>("caf::rtm::client_actor");
-  cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
-                                            const caf::message& ctx) {
-    return render(caf::error{code, error_category, ctx});
-  });
 }
 
 } // namespace caf::rtm

@@ -40,8 +40,8 @@ std::string to_string(errc x) {
     return "connection_lost";
   case errc::dead_link:
     return "dead_link";
-  case errc::message_too_big:
-    return "message_too_big";
+  case errc::incoming_too_large:
+    return "incoming_too_large";
   case errc::server_error:
     return "server_error";
   case errc::not_connected:

@@ -17,7 +17,7 @@ int main() {
   rtm_cfg.token = srv.options().token;
   rtm_cfg.base_url = srv.base_url();
   rtm_cfg.proxy_from_environment = false;
-  auto rtm = sys.spawn(caf::rtm::client, rtm_cfg);
+  auto rtm = sys.spawn(caf::rtm::rtm_client, rtm_cfg);
   caf::scoped_actor self{sys, true};
   int rc = 1;
   self->request(rtm, std::chrono::seconds{10}, caf::rtm::connect_atom_v)

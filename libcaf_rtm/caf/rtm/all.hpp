@@ -1,12 +1,14 @@
 // Everything a user of caf-rtm needs: the client actor, its configuration,
-// the message vocabulary, errors and the web-API caller.
+// the message vocabulary, errors, the logger and the web-API caller.
 
 #pragma once
 
-#include "caf/rtm/actors.hpp"
-#include "caf/rtm/client.hpp"
 #include "caf/rtm/client_config.hpp"
 #include "caf/rtm/errc.hpp"
+#include "caf/rtm/event.hpp"
+#include "caf/rtm/json_object.hpp"
 #include "caf/rtm/logger.hpp"
 #include "caf/rtm/messages.hpp"
+#include "caf/rtm/rtm_client.hpp"
+#include "caf/rtm/type_ids.hpp"
 #include "caf/rtm/web_api.hpp"

@@ -16,6 +16,7 @@
 #include <caf/timespan.hpp>
 
 #include "caf/rtm/logger.hpp"
+#include "caf/rtm/type_ids.hpp"
 
 namespace caf::rtm {
 
@@ -70,8 +71,7 @@ struct client_config {
   /// client that starts the pool decides).
   size_t io_threads = 1;
 
-  // -- Web API retries
-  // ----------------------------------------------------------
+  // -- Web API retries --------------------------------------------------------
 
   /// Transient failures (5xx, network, timeouts) of one Web API call.
   retry_policy api_retry{std::chrono::milliseconds{250},
@@ -79,8 +79,7 @@ struct client_config {
   /// How often one call waits out `Retry-After` before failing.
   uint32_t max_rate_limit_waits = 5;
 
-  // -- sessions
-  // -----------------------------------------------------------------
+  // -- sessions ---------------------------------------------------------------
 
   caf::timespan ping_interval = std::chrono::seconds{5};
   /// How long a pong may take; 0 means `ping_interval`.
@@ -93,8 +92,7 @@ struct client_config {
   /// How long an orderly close waits for the server's close frame.
   caf::timespan close_timeout = std::chrono::milliseconds{500};
 
-  // -- reconnecting
-  // -------------------------------------------------------------
+  // -- reconnecting -----------------------------------------------------------
 
   /// Start a new session when one ends (as the seed's auto_reconnect_enabled).
   bool auto_reconnect = true;
@@ -102,9 +100,12 @@ struct client_config {
   /// session is immediate.
   retry_policy reconnect{std::chrono::milliseconds{500},
                          std::chrono::seconds{60}, 0};
+  /// A session that ends sooner after hello counts as a failed attempt: the
+  /// backoff grows and `reconnect.max_attempts` applies, so a server that
+  /// says hello and drops at once cannot cause a reconnect storm.
+  caf::timespan healthy_session = std::chrono::seconds{10};
 
-  // -- delivery
-  // -----------------------------------------------------------------
+  // -- delivery ---------------------------------------------------------------
 
   /// Listener actors that run callbacks (the seed's `concurrency`).
   size_t concurrency = 10;
@@ -114,8 +115,7 @@ struct client_config {
   /// socket (backpressure from slow callbacks).
   size_t callback_backlog = 10000;
 
-  // -- sending
-  // ------------------------------------------------------------------
+  // -- sending ----------------------------------------------------------------
 
   /// Messages waiting to be sent (while reconnecting or rate limited).
   size_t send_queue_size = 1000;
@@ -126,14 +126,12 @@ struct client_config {
   /// Largest outgoing message (Slack disconnects above 16 KB).
   size_t max_send_size = size_t{16} * 1024;
 
-  // -- diagnostics
-  // --------------------------------------------------------------
+  // -- diagnostics ------------------------------------------------------------
 
   /// Where diagnostics go; null: warnings and errors to stderr.
   logger_ptr log;
 
-  // -- derived values
-  // -----------------------------------------------------------
+  // -- derived values ---------------------------------------------------------
 
   caf::timespan effective_pong_timeout() const {
     return pong_timeout.count() > 0 ? pong_timeout : ping_interval;
@@ -151,9 +149,6 @@ struct client_config {
 /// `--caf-rtm.token=...`. Call from the constructor of your
 /// `actor_system_config` with its `custom_options_`.
 void add_options(caf::config_option_set& opts);
-
-/// Registers caf-rtm's message types and its error category.
-void add_message_types(caf::actor_system_config& cfg);
 
 /// Both of the above.
 inline void configure(caf::actor_system_config& cfg,

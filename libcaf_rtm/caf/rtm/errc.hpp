@@ -43,8 +43,9 @@ enum class errc : uint8_t {
   connection_lost,
   /// No matching pong arrived within the pong timeout.
   dead_link,
-  /// An incoming message exceeded the maximum message size.
-  message_too_big,
+  /// An incoming message exceeded `max_message_size` (the session is closed
+  /// with 1009).
+  incoming_too_large,
   /// The server sent an `error` event; context: code, message.
   server_error,
   /// No session and none being established.

@@ -60,6 +60,11 @@ private:
 
 using logger_ptr = std::shared_ptr<logger>;
 
+/// The logger a client uses: `configured`, or a new one writing warnings and
+/// errors to stderr; either way `secrets` (tokens) are masked in every line.
+logger_ptr make_logger(const logger_ptr& configured,
+                       const std::vector<std::string>& secrets);
+
 namespace detail {
 
 template <class... Ts>

@@ -1,5 +1,9 @@
-// The web-API caller: performs Slack Web API calls (auth.test, rtm.connect or
-// any method) for the client's actors and for users.
+// The web-API caller: performs Slack Web API calls for the client's actors and
+// for users.
+//
+//   auto api = sys.spawn(caf::rtm::web_api, cfg);
+//   self->request(api, 30s, caf::rtm::call_atom_v, "chat.postMessage",
+//                 caf::rtm::api_args{{"channel", "C1"}, {"text", "hi"}});
 //
 // Every call is an HTTP POST to `{base_url}{method}` with the token as
 // `Authorization: Bearer` and form-encoded arguments. Transient failures (5xx,
@@ -9,77 +13,28 @@
 
 #pragma once
 
-#include <chrono>
-#include <cstdint>
-#include <functional>
-#include <memory>
-#include <random>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
-#include <caf/expected.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-#include <caf/typed_response_promise.hpp>
 
-#include "caf/rtm/actors.hpp"
 #include "caf/rtm/client_config.hpp"
+#include "caf/rtm/messages.hpp"
 
 namespace caf::rtm {
 
-namespace net {
-struct net_context;
-class http_call;
-class connection_cache;
-} // namespace net
+/// The web-API caller, as users see it.
+using web_api_actor = caf::typed_actor<
+    // Any Web API method; replies with Slack's answer (`ok:true`) or an error
+    // (`errc::slack_error` with Slack's code, HTTP and network errors).
+    caf::replies_to<call_atom, std::string, api_args>::with<json_object>,
+    // Cancels every call in flight; replies once their sockets are closed.
+    caf::replies_to<close_atom>::with<caf::ok_atom>>;
 
-struct web_api_state {
-  static inline const char* name = "caf.rtm.web_api";
-
-  /// Whatever ends the actor, no exchange outlives it.
-  ~web_api_state();
-
-  using clock_type = std::chrono::steady_clock;
-  using deliver_fn = std::function<void(caf::expected<json_object>)>;
-
-  struct pending_call {
-    std::string method;
-    api_args args;
-    deliver_fn deliver;
-    /// Failed attempts so far (rate-limit waits not included).
-    uint32_t failures = 0;
-    uint32_t rate_limit_waits = 0;
-    /// The HTTP exchange in flight, if any.
-    std::shared_ptr<net::http_call> http;
-  };
-
-  client_config cfg;
-  logger_ptr log;
-  std::shared_ptr<const net::net_context> net;
-  /// Why the network context could not be built (bad CA file, proxy URL).
-  caf::error setup_error;
-  std::string authorization;
-  uint64_t next_id = 1;
-  std::unordered_map<uint64_t, pending_call> calls;
-  /// Per method: no request before this point (after a 429 or ratelimited).
-  std::unordered_map<std::string, clock_type::time_point> blocked_until;
-  std::minstd_rand rng;
-  /// Idle keep-alive connections (null when `api_keep_alive` is 0).
-  std::shared_ptr<net::connection_cache> idle_connections;
-  bool closing = false;
-  /// Waiting for the idle connections to close before `close` replies.
-  bool closing_idle = false;
-  std::vector<caf::typed_response_promise<caf::ok_atom>> close_promises;
-};
-
-/// Spawn with `sys.spawn(caf::rtm::web_api, cfg)`.
-web_api_actor::behavior_type
-web_api(web_api_actor::stateful_pointer<web_api_state> self, client_config cfg);
-
-/// Converts an `auth.test` answer.
-caf::expected<identity> to_identity(const boost::json::object& x);
-
-/// Converts an `rtm.connect` answer (fails without a `url`).
-caf::expected<rtm_endpoint> to_rtm_endpoint(const boost::json::object& x);
+/// Spawn with `sys.spawn(caf::rtm::web_api, cfg)`; uses `cfg.token` and the
+/// network and retry options of `cfg`.
+web_api_actor::behavior_type web_api(web_api_actor::pointer self,
+                                     client_config cfg);
 
 } // namespace caf::rtm

@@ -8,13 +8,13 @@
 #include <string>
 #include <string_view>
 
-#include "caf/rtm/messages.hpp"
+#include "caf/rtm/event.hpp"
 
 namespace boost::json {
 class parser;
 } // namespace boost::json
 
-namespace caf::rtm {
+namespace caf::rtm::detail {
 
 class event_parser {
 public:
@@ -44,4 +44,4 @@ private:
   std::string last_error_;
 };
 
-} // namespace caf::rtm
+} // namespace caf::rtm::detail

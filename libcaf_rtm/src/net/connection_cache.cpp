@@ -16,10 +16,11 @@ namespace caf::rtm::net {
 
 namespace {
 
+// Call only on a stream that holds one.
 tcp_stream& lowest_of(opened_stream& s) {
-  if (s.tls)
-    return boost::beast::get_lowest_layer(*s.tls);
-  return *s.plain;
+  if (auto* tls = std::get_if<std::unique_ptr<tls_stream>>(&s))
+    return boost::beast::get_lowest_layer(**tls);
+  return *std::get<std::unique_ptr<tcp_stream>>(s);
 }
 
 // An idle stream is still usable when its socket is open and has nothing to
@@ -34,7 +35,7 @@ bool still_usable(opened_stream& s) {
 }
 
 void close_stream(opened_stream& s) {
-  if (!s.empty())
+  if (!empty(s))
     close_socket(lowest_of(s));
 }
 

@@ -24,42 +24,6 @@
 
 namespace caf::rtm::net {
 
-namespace detail {
-
-// Picks the stream of type Stream out of an opened stream.
-inline std::unique_ptr<tcp_stream> take(opened_stream& x, tcp_stream*) {
-  return std::move(x.plain);
-}
-
-inline std::unique_ptr<tls_stream> take(opened_stream& x, tls_stream*) {
-  return std::move(x.tls);
-}
-
-inline opened_stream wrap(std::unique_ptr<tcp_stream> x) {
-  opened_stream result;
-  result.plain = std::move(x);
-  return result;
-}
-
-inline opened_stream wrap(std::unique_ptr<tls_stream> x) {
-  opened_stream result;
-  result.tls = std::move(x);
-  return result;
-}
-
-// What a request on a connection that the server closed while it sat idle
-// fails with (the close was on its way when the connection was taken).
-inline bool closed_by_peer(const boost::system::error_code& ec) {
-  namespace asio = boost::asio;
-  return ec == asio::error::eof || ec == asio::error::connection_reset ||
-         ec == asio::error::broken_pipe ||
-         ec == boost::beast::http::error::end_of_stream ||
-         ec == boost::beast::http::error::partial_message ||
-         ec == asio::ssl::error::stream_truncated;
-}
-
-} // namespace detail
-
 template <class Stream>
 class http_exchange
     : public http_call,
@@ -90,10 +54,21 @@ public:
   }
 
 private:
+  // What a request on a connection that the server closed while it sat idle
+  // fails with (the close was on its way when the connection was taken).
+  static bool closed_by_peer(const boost::system::error_code& ec) {
+    namespace asio = boost::asio;
+    return ec == asio::error::eof || ec == asio::error::connection_reset ||
+           ec == asio::error::broken_pipe ||
+           ec == boost::beast::http::error::end_of_stream ||
+           ec == boost::beast::http::error::partial_message ||
+           ec == asio::ssl::error::stream_truncated;
+  }
+
   void run() {
     if (data_.cache) {
       auto idle = data_.cache->take(cache_key_);
-      if (!idle.empty()) {
+      if (!empty(idle)) {
         reused_ = true;
         return on_open(caf::error{}, std::move(idle));
       }
@@ -133,7 +108,7 @@ private:
     opening_.reset();
     if (err)
       return finish(std::move(err));
-    stream_ = detail::take(s, static_cast<Stream*>(nullptr));
+    stream_ = take_stream<Stream>(s);
     if (cancelled_)
       return finish(make_error(errc::closed, "request cancelled"));
     auto& lowest = boost::beast::get_lowest_layer(*stream_);
@@ -162,7 +137,7 @@ private:
   // a single byte of an answer: the request goes out once more on a new
   // connection, without counting as a failed attempt.
   bool retry_on_new_connection(error_code ec) {
-    if (!reused_ || cancelled_ || !detail::closed_by_peer(ec) ||
+    if (!reused_ || cancelled_ || !closed_by_peer(ec) ||
         (parser_ && parser_->got_some()) || buffer_.size() > 0)
       return false;
     CAF_RTM_LOG(ctx_.log, debug, "net", "kept-alive connection closed by the ",
@@ -208,7 +183,7 @@ private:
                 !cancelled_;
     result.body = std::move(res.body());
     if (keep)
-      data_.cache->put(cache_key_, detail::wrap(std::move(stream_)));
+      data_.cache->put(cache_key_, opened_stream{std::move(stream_)});
     else // at once, no TLS close_notify wait
       close_socket(boost::beast::get_lowest_layer(*stream_));
     complete(std::move(result));

@@ -27,10 +27,6 @@ public:
     return *ioc_;
   }
 
-  size_t size() const noexcept {
-    return threads_.size();
-  }
-
   /// The process-wide pool: created by its first user with `threads` threads,
   /// destroyed with its last user.
   static std::shared_ptr<io_pool> shared(size_t threads);

@@ -49,12 +49,6 @@ shared_tls_context(const std::string& ca_file, const logger_ptr& log) {
 
 } // namespace
 
-logger_ptr make_logger(const client_config& cfg) {
-  auto log = cfg.log ? cfg.log : std::make_shared<logger>(log_level::warn);
-  log->add_secret(cfg.token);
-  return log;
-}
-
 caf::expected<net_context_ptr> make_net_context(const client_config& cfg,
                                                 logger_ptr log) {
   auto proxy = make_proxy_settings(cfg);

@@ -35,8 +35,4 @@ using net_context_ptr = std::shared_ptr<const net_context>;
 caf::expected<net_context_ptr> make_net_context(const client_config& cfg,
                                                 logger_ptr log);
 
-/// The logger of `cfg`, or a new one writing warnings to stderr; either way
-/// the token is registered as a secret.
-logger_ptr make_logger(const client_config& cfg);
-
 } // namespace caf::rtm::net

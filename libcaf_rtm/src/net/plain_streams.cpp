@@ -3,7 +3,7 @@
 // two compile in parallel.
 
 #include "net/http_exchange.hpp"
-#include "net/ws_session.hpp"
+#include "net/websocket_session.hpp"
 
 namespace caf::rtm::net {
 
@@ -17,8 +17,8 @@ http_call_ptr start_plain_http_post(const net_context& ctx,
 ws_client_ptr start_plain_ws_client(const net_context& ctx,
                                     const endpoint_url& url,
                                     const ws_options& opts,
-                                    connection_actor owner) {
-  return start_ws_session<tcp_stream>(ctx, url, opts, std::move(owner));
+                                    detail::io_sink_actor owner) {
+  return start_websocket_session<tcp_stream>(ctx, url, opts, std::move(owner));
 }
 
 } // namespace caf::rtm::net

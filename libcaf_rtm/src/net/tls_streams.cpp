@@ -3,7 +3,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include "net/http_exchange.hpp"
-#include "net/ws_session.hpp"
+#include "net/websocket_session.hpp"
 
 namespace caf::rtm::net {
 
@@ -16,8 +16,8 @@ http_call_ptr start_tls_http_post(const net_context& ctx, http_request_data req,
 ws_client_ptr start_tls_ws_client(const net_context& ctx,
                                   const endpoint_url& url,
                                   const ws_options& opts,
-                                  connection_actor owner) {
-  return start_ws_session<tls_stream>(ctx, url, opts, std::move(owner));
+                                  detail::io_sink_actor owner) {
+  return start_websocket_session<tls_stream>(ctx, url, opts, std::move(owner));
 }
 
 } // namespace caf::rtm::net

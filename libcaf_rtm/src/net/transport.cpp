@@ -223,9 +223,9 @@ private:
     opened_stream result;
     if (!err) {
       if (tls_)
-        result.tls = std::move(tls_);
+        result = std::move(tls_);
       else
-        result.plain = std::move(stream_);
+        result = std::move(stream_);
     }
     auto handler = std::move(handler_);
     handler(std::move(err), std::move(result));

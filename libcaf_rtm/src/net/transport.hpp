@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <variant>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -34,15 +35,22 @@ using tcp_stream =
     boost::beast::basic_stream<boost::asio::ip::tcp, executor_type>;
 using tls_stream = boost::beast::ssl_stream<tcp_stream>;
 
-/// The result of an open: exactly one of the two is set on success.
-struct opened_stream {
-  std::unique_ptr<tcp_stream> plain;
-  std::unique_ptr<tls_stream> tls;
+/// The result of an open: nothing (it failed), a plain or a TLS stream.
+using opened_stream = std::variant<std::monostate, std::unique_ptr<tcp_stream>,
+                                   std::unique_ptr<tls_stream>>;
 
-  bool empty() const noexcept {
-    return !plain && !tls;
-  }
-};
+/// True if `x` holds no stream.
+inline bool empty(const opened_stream& x) noexcept {
+  return std::holds_alternative<std::monostate>(x);
+}
+
+/// Moves the stream of type `Stream` out of `x` (null if `x` holds another).
+template <class Stream>
+std::unique_ptr<Stream> take_stream(opened_stream& x) {
+  if (auto* ptr = std::get_if<std::unique_ptr<Stream>>(&x))
+    return std::move(*ptr);
+  return nullptr;
+}
 
 /// One open operation in progress.
 class transport_open {

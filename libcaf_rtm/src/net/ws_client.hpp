@@ -15,7 +15,7 @@
 
 #include <caf/timespan.hpp>
 
-#include "caf/rtm/actors.hpp"
+#include "detail/interfaces.hpp"
 #include "net/net_context.hpp"
 #include "net/url.hpp"
 
@@ -56,16 +56,17 @@ using ws_client_ptr = std::shared_ptr<ws_client>;
 
 /// Starts connecting to `url` (ws:// or wss://); all calls are thread-safe.
 ws_client_ptr start_ws_client(const net_context& ctx, const endpoint_url& url,
-                              const ws_options& opts, connection_actor owner);
+                              const ws_options& opts,
+                              detail::io_sink_actor owner);
 
 // Defined in plain_streams.cpp and tls_streams.cpp.
 ws_client_ptr start_plain_ws_client(const net_context& ctx,
                                     const endpoint_url& url,
                                     const ws_options& opts,
-                                    connection_actor owner);
+                                    detail::io_sink_actor owner);
 ws_client_ptr start_tls_ws_client(const net_context& ctx,
                                   const endpoint_url& url,
                                   const ws_options& opts,
-                                  connection_actor owner);
+                                  detail::io_sink_actor owner);
 
 } // namespace caf::rtm::net

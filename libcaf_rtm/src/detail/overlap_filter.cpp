@@ -1,9 +1,9 @@
-#include "caf/rtm/overlap_filter.hpp"
+#include "detail/overlap_filter.hpp"
 
 #include <functional>
 #include <string_view>
 
-namespace caf::rtm {
+namespace caf::rtm::detail {
 
 bool overlap_filter::duplicate(const event& ev, time_point now) {
   if (!active_)
@@ -26,4 +26,4 @@ bool overlap_filter::duplicate(const event& ev, time_point now) {
   return false;
 }
 
-} // namespace caf::rtm
+} // namespace caf::rtm::detail

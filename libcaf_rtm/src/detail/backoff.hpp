@@ -12,7 +12,7 @@
 
 #include "caf/rtm/client_config.hpp"
 
-namespace caf::rtm {
+namespace caf::rtm::detail {
 
 /// The ceiling of the backoff before attempt `attempt + 1` (attempt >= 1):
 /// min(max_delay, initial_delay * 2^(attempt - 1)).
@@ -35,4 +35,4 @@ parse_retry_after(std::string_view value,
                   std::chrono::system_clock::time_point now =
                       std::chrono::system_clock::now());
 
-} // namespace caf::rtm
+} // namespace caf::rtm::detail

@@ -15,17 +15,18 @@
 #include <caf/actor_clock.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "caf/rtm/actors.hpp"
+#include "detail/interfaces.hpp"
 
-namespace caf::rtm {
+namespace caf::rtm::detail {
 
 struct ping_monitor_args {
   uint64_t session = 0;
   caf::timespan interval{0};
   caf::timespan timeout{0};
-  connection_actor connection;
-  /// Receives (rtt, session, round-trip time) for every matching pong.
-  supervisor_actor supervisor;
+  /// Gets the pings to send and the verdict when pongs stop.
+  ping_target_actor connection;
+  /// Gets (rtt, session, round-trip time) for every matching pong.
+  rtt_sink_actor rtt_sink;
 };
 
 struct ping_monitor_state {
@@ -49,4 +50,4 @@ ping_monitor_actor::behavior_type
 ping_monitor(ping_monitor_actor::stateful_pointer<ping_monitor_state> self,
              ping_monitor_args args);
 
-} // namespace caf::rtm
+} // namespace caf::rtm::detail

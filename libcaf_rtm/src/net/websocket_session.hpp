@@ -1,5 +1,5 @@
-// The WebSocket session as a template over the stream type; included only by
-// plain_streams.cpp and tls_streams.cpp.
+// The WebSocket session of a connection actor as a template over the stream
+// type; included only by plain_streams.cpp and tls_streams.cpp.
 
 #pragma once
 
@@ -29,14 +29,14 @@
 namespace caf::rtm::net {
 
 template <class Stream>
-class ws_session : public ws_client,
-                   public std::enable_shared_from_this<ws_session<Stream>> {
+class websocket_session : public ws_client,
+                   public std::enable_shared_from_this<websocket_session<Stream>> {
 public:
   using error_code = boost::system::error_code;
   using ws_stream = boost::beast::websocket::stream<Stream>;
 
-  ws_session(const net_context& ctx, const endpoint_url& url,
-             const ws_options& opts, connection_actor owner)
+  websocket_session(const net_context& ctx, const endpoint_url& url,
+             const ws_options& opts, detail::io_sink_actor owner)
       : ex_(asio::make_strand(ctx.pool->context())), ctx_(ctx), url_(url),
         opts_(opts), owner_(std::move(owner)), close_timer_(ex_) {
     // The session must not keep the pool alive (see io_pool.hpp).
@@ -44,36 +44,36 @@ public:
   }
 
   void start() {
-    post([](ws_session& self) { self.open(); });
+    post([](websocket_session& self) { self.open(); });
   }
 
   // -- ws_client interface (any thread)
   // ----------------------------------------
 
   void send_text(std::string text) override {
-    post([text = std::move(text)](ws_session& self) mutable {
+    post([text = std::move(text)](websocket_session& self) mutable {
       self.enqueue(outgoing{outgoing::text, std::move(text), 0});
     });
   }
 
   void send_ping(std::string payload) override {
-    post([payload = std::move(payload)](ws_session& self) mutable {
+    post([payload = std::move(payload)](websocket_session& self) mutable {
       self.enqueue(outgoing{outgoing::ping, std::move(payload), 0});
     });
   }
 
   void close(uint16_t code) override {
-    post([code](ws_session& self) { self.start_close(code); });
+    post([code](websocket_session& self) { self.start_close(code); });
   }
 
   void abort(caf::error reason) override {
-    post([reason = std::move(reason)](ws_session& self) mutable {
+    post([reason = std::move(reason)](websocket_session& self) mutable {
       self.teardown(std::move(reason));
     });
   }
 
   void consumed() override {
-    post([](ws_session& self) { self.on_consumed(); });
+    post([](websocket_session& self) { self.on_consumed(); });
   }
 
 private:
@@ -112,13 +112,11 @@ private:
       return report_down(std::move(err));
     if (abort_reason_) {
       // Aborted while the transport finished opening: close what it opened.
-      if (auto plain = std::move(s.plain))
-        close_socket(*plain);
-      if (auto tls = std::move(s.tls))
-        close_socket(beast::get_lowest_layer(*tls));
+      if (auto stream = take_stream<Stream>(s))
+        close_socket(beast::get_lowest_layer(*stream));
       return report_down(abort_reason_);
     }
-    ws_.emplace(std::move(*detail::take(s, static_cast<Stream*>(nullptr))));
+    ws_.emplace(std::move(*take_stream<Stream>(s)));
     namespace websocket = boost::beast::websocket;
     ws_->read_message_max(opts_.max_message_size);
     ws_->auto_fragment(false);
@@ -135,11 +133,11 @@ private:
     ws_->control_callback(
         [this](websocket::frame_type kind, boost::beast::string_view payload) {
           if (kind == websocket::frame_type::pong)
-            caf::anon_send(owner_, pong_atom_v, std::string{payload});
+            caf::anon_send(owner_, detail::pong_atom_v, std::string{payload});
         });
     state_ = state_type::handshaking;
     ws_->async_handshake(handshake_res_, url_.host_header(), url_.target,
-                         beast::bind_front_handler(&ws_session::on_handshake,
+                         beast::bind_front_handler(&websocket_session::on_handshake,
                                                    this->shared_from_this()));
   }
 
@@ -157,7 +155,7 @@ private:
     if (state_ != state_type::handshaking)
       return;
     state_ = state_type::open;
-    caf::anon_send(owner_, opened_atom_v);
+    caf::anon_send(owner_, detail::opened_atom_v);
     do_read();
     do_write();
   }
@@ -168,7 +166,7 @@ private:
   void do_read() {
     reading_ = true;
     ws_->async_read(buffer_,
-                    beast::bind_front_handler(&ws_session::on_read,
+                    beast::bind_front_handler(&websocket_session::on_read,
                                               this->shared_from_this()));
   }
 
@@ -198,7 +196,7 @@ private:
   void hand_over() {
     if (batch_in_flight_ || pending_.empty())
       return;
-    frame_batch batch;
+    detail::frame_batch batch;
     std::swap(batch, pending_);
     // The next batch is likely as big as this one.
     pending_.bytes.reserve(batch.bytes.size());
@@ -231,7 +229,7 @@ private:
                         std::string{reason.reason.c_str()});
     }
     if (ec == websocket::error::message_too_big)
-      return make_error(errc::message_too_big,
+      return make_error(errc::incoming_too_large,
                         "message over " +
                             std::to_string(opts_.max_message_size) +
                             " bytes; closed with 1009");
@@ -267,7 +265,7 @@ private:
       return;
     writing_ = true;
     auto& x = writes_.front();
-    auto next = beast::bind_front_handler(&ws_session::on_write,
+    auto next = beast::bind_front_handler(&websocket_session::on_write,
                                           this->shared_from_this());
     namespace websocket = boost::beast::websocket;
     switch (x.kind) {
@@ -351,21 +349,21 @@ private:
     // Frames read before the end still reach the actor first.
     batch_in_flight_ = false;
     hand_over();
-    caf::anon_send(owner_, closed_atom_v, std::move(err));
+    caf::anon_send(owner_, detail::closed_atom_v, std::move(err));
   }
 
   executor_type ex_;
   net_context ctx_;
   endpoint_url url_;
   ws_options opts_;
-  connection_actor owner_;
+  detail::io_sink_actor owner_;
   asio::steady_timer close_timer_;
   state_type state_ = state_type::opening;
   std::shared_ptr<transport_open> opening_;
   std::optional<ws_stream> ws_;
   boost::beast::websocket::response_type handshake_res_;
   beast::flat_buffer buffer_;
-  frame_batch pending_;
+  detail::frame_batch pending_;
   size_t pending_bytes_ = 0;
   size_t in_flight_bytes_ = 0;
   size_t buffered_bytes_ = 0;
@@ -377,10 +375,10 @@ private:
 };
 
 template <class Stream>
-ws_client_ptr start_ws_session(const net_context& ctx, const endpoint_url& url,
-                               const ws_options& opts, connection_actor owner) {
+ws_client_ptr start_websocket_session(const net_context& ctx, const endpoint_url& url,
+                               const ws_options& opts, detail::io_sink_actor owner) {
   auto session =
-      std::make_shared<ws_session<Stream>>(ctx, url, opts, std::move(owner));
+      std::make_shared<websocket_session<Stream>>(ctx, url, opts, std::move(owner));
   session->start();
   return session;
 }

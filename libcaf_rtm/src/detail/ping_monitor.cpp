@@ -1,10 +1,10 @@
-#include "caf/rtm/ping_monitor.hpp"
+#include "detail/ping_monitor.hpp"
 
 #include <cstdlib>
 
 #include <caf/event_based_actor.hpp>
 
-namespace caf::rtm {
+namespace caf::rtm::detail {
 
 std::string ping_payload(uint64_t session, uint64_t n) {
   return "caf-rtm:" + std::to_string(session) + ":" + std::to_string(n);
@@ -66,10 +66,10 @@ ping_monitor(ping_monitor_actor::stateful_pointer<ping_monitor_state> self,
         auto rtt = self->clock().now() - i->second;
         // The link is alive: earlier pings without pongs no longer matter.
         st.outstanding.erase(st.outstanding.begin(), std::next(i));
-        self->send(st.args.supervisor, rtt_atom_v, st.args.session,
+        self->send(st.args.rtt_sink, rtt_atom_v, st.args.session,
                    std::chrono::duration_cast<caf::timespan>(rtt));
       },
   };
 }
 
-} // namespace caf::rtm
+} // namespace caf::rtm::detail

@@ -2,20 +2,23 @@
 //
 //   idle ──connect──► connecting ──hello──► connected
 //                        ▲   │                 │ close frame, EOF, dead link,
-//                        │   │ failure         │ error event, migration
+//                        │   │ failure         │ error event, goodbye
 //                        │   ▼                 ▼
-//                    reconnecting ◄─────── (immediate first retry)
+//                    reconnecting ◄─────── (first retry immediate)
 //
 // An attempt is auth.test (once per client) + rtm.connect (a fresh URL each
-// time) + a new connection actor that must say hello. The first reconnect
-// after a healthy session is immediate; failed attempts back off with full
-// jitter. On `goodbye` the next session is made before the old one is broken.
-// Fatal errors (invalid_auth, certificate failures, ...) stop everything and
-// are reported once. Nothing here blocks: all waiting is timers and replies.
+// time) + a new connection actor that must say hello. On `goodbye` the next
+// session is made before the old one is broken. A session that ended after
+// living at least `healthy_session` is followed by an immediate reconnect; one
+// that died sooner counts as a failed attempt, so a server that says hello and
+// drops at once meets a growing backoff and `max_attempts`. Fatal errors
+// (invalid_auth, certificate failures, ...) stop everything and are reported
+// once. Nothing here blocks: all waiting is timers and replies.
 
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,16 +27,37 @@
 #include <vector>
 
 #include <caf/actor_clock.hpp>
+#include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "caf/rtm/actors.hpp"
 #include "caf/rtm/client_config.hpp"
+#include "detail/connection.hpp"
+#include "detail/interfaces.hpp"
 
-namespace caf::rtm {
+namespace caf::rtm::detail {
+
+/// Starts the actor of one session; tests replace it with a stand-in.
+using connection_factory =
+    std::function<connection_actor(caf::actor_system&, connection_args)>;
+
+struct supervisor_args {
+  std::shared_ptr<const client_config> cfg;
+  /// Gets identity, sessions and lifecycle messages.
+  session_listener_actor router;
+  /// Where connections hand their events.
+  batch_sink_actor batch_sink;
+  web_api_actor api;
+  /// Null: the real connection actor.
+  connection_factory spawn_connection;
+  /// Seeds the backoff jitter (0: random).
+  uint32_t seed = 0;
+};
 
 struct supervisor_state {
   static inline const char* name = "caf.rtm.supervisor";
+
+  using time_point = caf::actor_clock::time_point;
 
   /// Whatever ends the supervisor, no connection outlives it.
   ~supervisor_state();
@@ -51,13 +75,12 @@ struct supervisor_state {
   struct session_entry {
     connection_actor conn;
     rtm_endpoint endpoint;
-    bool hello = false;
+    /// When the server said hello (none: not yet).
+    std::optional<time_point> up_since;
   };
 
-  std::shared_ptr<const client_config> cfg;
+  supervisor_args args;
   logger_ptr log;
-  client_actor client;
-  web_api_actor api;
 
   phase state = phase::idle;
   /// Known after the first successful auth.test.
@@ -69,15 +92,13 @@ struct supervisor_state {
   /// The session of the attempt in progress, once its actor exists (0: none).
   uint64_t pending = 0;
   bool attempt_running = false;
-  /// Failed attempts in a row.
+  /// Failed attempts in a row, sessions that died young included.
   uint32_t failures = 0;
   /// Identifies the backoff timer that may start the next attempt.
   uint64_t retry_token = 0;
   uint64_t next_session = 1;
   uint64_t sessions_up = 0;
   caf::timespan last_rtt{0};
-  /// When the latest immediate (no backoff) reconnect started.
-  std::optional<caf::actor_clock::time_point> last_immediate;
   caf::error fatal;
   std::minstd_rand rng;
   std::vector<caf::typed_response_promise<connected>> connect_promises;
@@ -88,7 +109,6 @@ std::string to_string(supervisor_state::phase x);
 
 supervisor_actor::behavior_type
 supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
-           std::shared_ptr<const client_config> cfg, client_actor client,
-           web_api_actor api);
+           supervisor_args args);
 
-} // namespace caf::rtm
+} // namespace caf::rtm::detail

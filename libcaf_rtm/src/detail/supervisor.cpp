@@ -1,14 +1,13 @@
-#include "caf/rtm/supervisor.hpp"
+#include "detail/supervisor.hpp"
 
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
-#include "caf/rtm/backoff.hpp"
-#include "caf/rtm/connection.hpp"
 #include "caf/rtm/errc.hpp"
-#include "net/net_context.hpp"
+#include "detail/backoff.hpp"
+#include "detail/slack_answers.hpp"
 
-namespace caf::rtm {
+namespace caf::rtm::detail {
 
 std::string to_string(supervisor_state::phase x) {
   using phase = supervisor_state::phase;
@@ -36,18 +35,14 @@ namespace {
 using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
 using phase = supervisor_state::phase;
 
-// At most one immediate reconnect per window: a server that says hello and
-// drops the socket at once must not cause a reconnect storm.
-constexpr auto immediate_reconnect_window = std::chrono::seconds{10};
-
 bool stopping(self_ptr self) {
   auto s = self->state.state;
   return s == phase::closing || s == phase::closed || s == phase::failed;
 }
 
-connected make_connected(uint64_t session, const rtm_endpoint& ep) {
-  return connected{session,    ep.self_id,   ep.self_name,
-                   ep.team_id, ep.team_name, ep.team_domain};
+connected make_connected(uint64_t session, rtm_endpoint ep) {
+  ep.url.clear(); // a used single-use URL; nobody needs it
+  return connected{session, std::move(ep)};
 }
 
 void close_sessions(self_ptr self) {
@@ -72,7 +67,7 @@ void enter_failed(self_ptr self, const caf::error& err) {
   st.fatal = err;
   ++st.retry_token;
   CAF_RTM_LOG(st.log, error, "supervisor", "giving up: ", render(err));
-  self->send(st.client, fatal_event{err});
+  self->send(st.args.router, fatal_event{err});
   for (auto& rp : st.connect_promises)
     rp.deliver(err);
   st.connect_promises.clear();
@@ -81,34 +76,63 @@ void enter_failed(self_ptr self, const caf::error& err) {
 
 void start_attempt(self_ptr self);
 
+// Counts a failed attempt (or a session that died young) and schedules the
+// next attempt: at once after the first failure in a row, then after a
+// growing, jittered delay. Returns false if the client gave up.
+bool count_failure(self_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  ++st.failures;
+  auto cap = st.args.cfg->reconnect.max_attempts;
+  if (cap > 0 && st.failures >= cap) {
+    enter_failed(self,
+                 make_error(errc::gave_up, std::to_string(st.failures) +
+                                               " attempts, last: " +
+                                               render(err)));
+    return false;
+  }
+  return true;
+}
+
+void schedule_retry(self_ptr self) {
+  auto& st = self->state;
+  auto delay = st.failures <= 1 ? caf::timespan{0}
+                                : backoff_delay(st.args.cfg->reconnect,
+                                                st.failures - 1, st.rng);
+  if (delay.count() == 0)
+    return start_attempt(self);
+  if (st.current == 0)
+    st.state = st.sessions_up == 0 ? phase::connecting : phase::reconnecting;
+  self->send(st.args.router, reconnecting{st.failures + 1, delay});
+  self->delayed_send(self, delay, retry_atom_v, ++st.retry_token);
+}
+
 void attempt_failed(self_ptr self, caf::error err) {
   auto& st = self->state;
   st.attempt_running = false;
   st.pending = 0;
-  ++st.failures;
-  CAF_RTM_LOG(st.log, warn, "supervisor", "connection attempt ", st.failures,
-              " failed: ", render(err));
-  self->send(st.client,
+  CAF_RTM_LOG(st.log, warn, "supervisor", "connection attempt ",
+              st.failures + 1, " failed: ", render(err));
+  self->send(st.args.router,
              error_event{err, "connection attempt " +
-                                  std::to_string(st.failures) + " failed"});
+                                  std::to_string(st.failures + 1) +
+                                  " failed"});
   if (is_fatal(err))
     return enter_failed(self, err);
-  if (st.current == 0 && !st.cfg->auto_reconnect) {
+  if (st.current == 0 && !st.args.cfg->auto_reconnect) {
+    ++st.failures;
     st.state = phase::idle;
     for (auto& rp : st.connect_promises)
       rp.deliver(err);
     st.connect_promises.clear();
     return;
   }
-  auto cap = st.cfg->reconnect.max_attempts;
-  if (cap > 0 && st.failures >= cap)
-    return enter_failed(
-        self, make_error(errc::gave_up, std::to_string(st.failures) +
-                                            " attempts, last: " + render(err)));
-  auto delay = backoff_delay(st.cfg->reconnect, st.failures, st.rng);
+  if (!count_failure(self, err))
+    return;
+  // Unlike a session that died young, a failed attempt always waits.
+  auto delay = backoff_delay(st.args.cfg->reconnect, st.failures, st.rng);
   if (st.current == 0)
     st.state = st.sessions_up == 0 ? phase::connecting : phase::reconnecting;
-  self->send(st.client, reconnecting{st.failures + 1, delay});
+  self->send(st.args.router, reconnecting{st.failures + 1, delay});
   self->delayed_send(self, delay, retry_atom_v, ++st.retry_token);
 }
 
@@ -118,27 +142,34 @@ void open_session(self_ptr self, rtm_endpoint ep) {
   connection_args args;
   args.session = id;
   args.url = ep.url;
-  args.cfg = st.cfg;
-  args.client = st.client;
-  args.supervisor = caf::actor_cast<supervisor_actor>(self);
-  auto conn = self->spawn(connection, std::move(args));
+  args.cfg = st.args.cfg;
+  args.router = st.args.batch_sink;
+  args.observer = caf::actor_cast<session_observer_actor>(self);
+  args.rtt_sink = caf::actor_cast<rtt_sink_actor>(self);
+  auto conn = st.args.spawn_connection(self->system(), std::move(args));
   self->monitor(conn);
-  st.sessions.emplace(id, supervisor_state::session_entry{conn, std::move(ep)});
+  st.sessions.emplace(id, supervisor_state::session_entry{conn, std::move(ep),
+                                                          std::nullopt});
   st.pending = id;
 }
 
 void request_url(self_ptr self) {
   auto& st = self->state;
   api_args args;
-  if (st.cfg->batch_presence_aware)
+  if (st.args.cfg->batch_presence_aware)
     args["batch_presence_aware"] = "true";
-  if (st.cfg->presence_sub)
+  if (st.args.cfg->presence_sub)
     args["presence_sub"] = "true";
-  self->request(st.api, caf::infinite, rtm_connect_atom_v, std::move(args))
+  self->request(st.args.api, caf::infinite, call_atom_v, "rtm.connect",
+                std::move(args))
       .then(
-          [self](rtm_endpoint& ep) {
-            if (!stopping(self))
-              open_session(self, std::move(ep));
+          [self](json_object& answer) {
+            if (stopping(self))
+              return;
+            auto ep = to_rtm_endpoint(answer.value);
+            if (!ep)
+              return attempt_failed(self, std::move(ep.error()));
+            open_session(self, std::move(*ep));
           },
           [self](caf::error& err) {
             if (!stopping(self))
@@ -153,20 +184,24 @@ void start_attempt(self_ptr self) {
   ++st.retry_token;
   if (st.current == 0)
     st.state = st.sessions_up == 0 ? phase::connecting : phase::reconnecting;
-  self->send(st.client, connecting{st.failures + 1});
+  self->send(st.args.router, connecting{st.failures + 1});
   if (st.me)
     return request_url(self);
-  self->request(st.api, caf::infinite, auth_test_atom_v)
+  self->request(st.args.api, caf::infinite, call_atom_v, "auth.test",
+                api_args{})
       .then(
-          [self](identity& me) {
+          [self](json_object& answer) {
             if (stopping(self))
               return;
+            auto me = to_identity(answer.value);
+            if (!me)
+              return attempt_failed(self, std::move(me.error()));
             auto& st = self->state;
             CAF_RTM_LOG(st.log, info, "supervisor", "authenticated as ",
-                        me.user, " (", me.user_id, ")",
-                        me.bot_id.empty() ? "" : ", bot ", me.bot_id);
-            st.me = me;
-            self->send(st.client, std::move(me));
+                        me->user, " (", me->user_id, ")",
+                        me->bot_id.empty() ? "" : ", bot ", me->bot_id);
+            st.me = *me;
+            self->send(st.args.router, std::move(*me));
             request_url(self);
           },
           [self](caf::error& err) {
@@ -175,24 +210,34 @@ void start_attempt(self_ptr self) {
           });
 }
 
+// A session that lived long enough wipes the slate: the next drop of it is
+// followed by an immediate reconnect.
+bool healthy(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto i = st.sessions.find(id);
+  if (i == st.sessions.end() || !i->second.up_since)
+    return false;
+  return self->clock().now() - *i->second.up_since >=
+         st.args.cfg->healthy_session;
+}
+
 void on_hello(self_ptr self, uint64_t id) {
   auto& st = self->state;
   auto i = st.sessions.find(id);
   // A session that says hello while the client closes is closing already.
-  if (i == st.sessions.end() || i->second.hello || id != st.pending ||
+  if (i == st.sessions.end() || i->second.up_since || id != st.pending ||
       stopping(self))
     return;
-  i->second.hello = true;
+  i->second.up_since = self->clock().now();
   st.pending = 0;
   st.attempt_running = false;
-  st.failures = 0;
   ++st.sessions_up;
   auto old = st.current;
   st.current = id;
   st.state = phase::connected;
   auto info = make_connected(id, i->second.endpoint);
   CAF_RTM_LOG(st.log, info, "supervisor", "session ", id, " is up");
-  self->send(st.client, session_atom_v, info, i->second.conn);
+  self->send(st.args.router, info, frame_writer_actor{i->second.conn});
   for (auto& rp : st.connect_promises)
     rp.deliver(info);
   st.connect_promises.clear();
@@ -201,7 +246,25 @@ void on_hello(self_ptr self, uint64_t id) {
     self->send(j->second.conn, close_atom_v, uint16_t{1000});
 }
 
-void on_session_down(self_ptr self, uint64_t id, caf::error cause) {
+void on_goodbye(self_ptr self, const session_goodbye& msg) {
+  auto& st = self->state;
+  if (msg.session != st.current || st.attempt_running ||
+      st.state != phase::connected)
+    return;
+  CAF_RTM_LOG(st.log, info, "supervisor", "session ", msg.session, ": ",
+              msg.reason, ", opening the next session");
+  if (healthy(self, msg.session)) {
+    st.failures = 0;
+  } else if (!count_failure(self, make_error(errc::connection_closed,
+                                             "goodbye soon after hello"))) {
+    return;
+  }
+  // The old session keeps delivering until the next one is up.
+  schedule_retry(self);
+}
+
+void on_session_down(self_ptr self, uint64_t id, bool was_healthy,
+                     caf::error cause) {
   auto& st = self->state;
   if (id == st.pending) {
     st.pending = 0;
@@ -211,7 +274,7 @@ void on_session_down(self_ptr self, uint64_t id, caf::error cause) {
       cause = make_error(errc::connection_lost, "session ended before hello");
     return attempt_failed(self, std::move(cause));
   }
-  self->send(st.client, disconnected{id, cause, close_code(cause)});
+  self->send(st.args.router, disconnected{id, cause, close_code(cause)});
   if (id != st.current || stopping(self))
     return maybe_finish_close(self);
   CAF_RTM_LOG(st.log, info, "supervisor", "session ", id,
@@ -222,23 +285,21 @@ void on_session_down(self_ptr self, uint64_t id, caf::error cause) {
     st.state = phase::reconnecting;
     return;
   }
-  if (!st.cfg->auto_reconnect) {
+  if (!st.args.cfg->auto_reconnect) {
     st.state = phase::idle;
     return;
   }
   st.state = phase::reconnecting;
-  auto now = self->clock().now();
-  if (st.last_immediate &&
-      now - *st.last_immediate < immediate_reconnect_window) {
-    // Two drops in quick succession: treat this one as a failure.
+  if (was_healthy) {
+    st.failures = 0;
+  } else {
     if (!cause)
       cause = make_error(errc::connection_closed, uint16_t{1000},
                          std::string{"closed by the client"});
-    attempt_failed(self, std::move(cause));
-    return;
+    if (!count_failure(self, cause))
+      return;
   }
-  st.last_immediate = now;
-  start_attempt(self);
+  schedule_retry(self);
 }
 
 } // namespace
@@ -250,21 +311,24 @@ supervisor_state::~supervisor_state() {
 
 supervisor_actor::behavior_type
 supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
-           std::shared_ptr<const client_config> cfg, client_actor client,
-           web_api_actor api) {
+           supervisor_args args) {
   auto& st = self->state;
-  st.cfg = std::move(cfg);
-  st.log = net::make_logger(*st.cfg);
-  st.client = std::move(client);
-  st.api = std::move(api);
-  st.rng.seed(std::random_device{}());
+  st.args = std::move(args);
+  st.log = st.args.cfg->log;
+  if (!st.args.spawn_connection)
+    st.args.spawn_connection = [](caf::actor_system& sys,
+                                  connection_args x) -> connection_actor {
+      return sys.spawn(connection, std::move(x));
+    };
+  st.rng.seed(st.args.seed != 0 ? st.args.seed : std::random_device{}());
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto& [id, entry] : st.sessions) {
       if (entry.conn.address() == dm.source) {
         auto session = id;
+        auto was_healthy = healthy(self, session);
         st.sessions.erase(session);
-        on_session_down(self, session, std::move(dm.reason));
+        on_session_down(self, session, was_healthy, std::move(dm.reason));
         return;
       }
     }
@@ -314,25 +378,12 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         maybe_finish_close(self);
         return rp;
       },
-      [self](status_atom) -> client_status {
+      [self](status_atom) -> supervisor_status {
         auto& st = self->state;
-        client_status result;
-        result.state = to_string(st.state);
-        result.session = st.current;
-        result.sessions = st.sessions_up;
-        result.last_rtt = st.last_rtt;
-        return result;
+        return {to_string(st.state), st.current, st.sessions_up, st.last_rtt};
       },
-      [self](hello_atom, uint64_t id) { on_hello(self, id); },
-      [self](goodbye_atom, uint64_t id, const std::string& reason) {
-        auto& st = self->state;
-        if (id != st.current || st.attempt_running ||
-            st.state != phase::connected)
-          return;
-        CAF_RTM_LOG(st.log, info, "supervisor", "session ", id, ": ", reason,
-                    ", opening the next session");
-        start_attempt(self);
-      },
+      [self](const session_hello& msg) { on_hello(self, msg.session); },
+      [self](const session_goodbye& msg) { on_goodbye(self, msg); },
       [self](rtt_atom, uint64_t id, caf::timespan rtt) {
         if (id == self->state.current)
           self->state.last_rtt = rtt;
@@ -345,4 +396,4 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   };
 }
 
-} // namespace caf::rtm
+} // namespace caf::rtm::detail

@@ -1,4 +1,4 @@
-#include "caf/rtm/backoff.hpp"
+#include "detail/backoff.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -8,7 +8,7 @@
 #include <sstream>
 #include <string>
 
-namespace caf::rtm {
+namespace caf::rtm::detail {
 
 caf::timespan backoff_ceiling(const retry_policy& policy, uint32_t attempt) {
   auto delay = policy.initial_delay;
@@ -48,4 +48,4 @@ parse_retry_after(std::string_view value,
   return std::chrono::duration_cast<caf::timespan>(at - now);
 }
 
-} // namespace caf::rtm
+} // namespace caf::rtm::detail

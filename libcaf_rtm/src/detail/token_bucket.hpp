@@ -10,7 +10,7 @@
 
 #include <caf/timespan.hpp>
 
-namespace caf::rtm {
+namespace caf::rtm::detail {
 
 class token_bucket {
 public:
@@ -63,4 +63,4 @@ private:
   clock_type::time_point last_;
 };
 
-} // namespace caf::rtm
+} // namespace caf::rtm::detail

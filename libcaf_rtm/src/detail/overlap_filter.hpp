@@ -13,9 +13,9 @@
 #include <optional>
 #include <unordered_map>
 
-#include "caf/rtm/messages.hpp"
+#include "caf/rtm/event.hpp"
 
-namespace caf::rtm {
+namespace caf::rtm::detail {
 
 class overlap_filter {
 public:
@@ -58,4 +58,4 @@ private:
   std::deque<size_t> order_;
 };
 
-} // namespace caf::rtm
+} // namespace caf::rtm::detail

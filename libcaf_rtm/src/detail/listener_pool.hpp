@@ -1,8 +1,10 @@
 // The pool of listener actors that run callback listeners (the seed's
 // `concurrency` worker threads, as actors). Events of one channel always go to
 // the same worker, so each channel's events run in wire order while different
-// channels run in parallel. A callback that throws is reported to the client as
-// an error_event; the worker goes on with the next event.
+// channels run in parallel. The router hands each worker the events of one
+// batch in one message; the worker runs them and reports them done, exactly,
+// so the router's count of events waiting for callbacks is never stale. A
+// callback that throws is reported to the router; the worker goes on.
 
 #pragma once
 
@@ -14,13 +16,9 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "caf/rtm/actors.hpp"
+#include "detail/interfaces.hpp"
 
-namespace caf::rtm {
-
-/// Does a subscription to `types` ("*" = all) cover events of `type`?
-bool subscribed_to(const std::vector<std::string>& types,
-                   std::string_view type);
+namespace caf::rtm::detail {
 
 struct listener_worker_state {
   static inline const char* name = "caf.rtm.listener";
@@ -30,19 +28,15 @@ struct listener_worker_state {
     callback_listener listener;
   };
 
-  /// Events are reported done in chunks of this many.
-  static constexpr uint64_t report_every = 64;
-
-  client_actor client;
+  worker_sink_actor router;
   std::vector<entry> callbacks;
-  uint64_t unreported = 0;
 };
 
 listener_worker_actor::behavior_type listener_worker(
     listener_worker_actor::stateful_pointer<listener_worker_state> self,
-    client_actor client);
+    worker_sink_actor router);
 
-/// The client's pool: workers are spawned when the first callback subscribes.
+/// The router's pool: workers are spawned when the first callback subscribes.
 class listener_pool {
 public:
   bool started() const noexcept {
@@ -56,14 +50,14 @@ public:
   /// Spawns `size` workers linked to `self`.
   template <class Self>
   void start(Self* self, size_t size) {
-    auto client = caf::actor_cast<client_actor>(self);
+    worker_sink_actor router = caf::actor_cast<worker_sink_actor>(self);
     for (size_t i = 0; i < size; ++i)
       workers_.push_back(
-          self->template spawn<caf::linked>(listener_worker, client));
+          self->template spawn<caf::linked>(listener_worker, router));
   }
 
-  /// The worker for events of `channel`.
-  const listener_worker_actor& pick(std::string_view channel) const;
+  /// The index of the worker for events of `channel`.
+  size_t pick(std::string_view channel) const;
 
   /// Ends every worker after the events already sent to it; returns them so
   /// the caller can wait for their termination.
@@ -83,4 +77,4 @@ private:
   std::vector<listener_worker_actor> workers_;
 };
 
-} // namespace caf::rtm
+} // namespace caf::rtm::detail

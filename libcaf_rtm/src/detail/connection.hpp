@@ -1,13 +1,14 @@
 // The connection actor: one RTM WebSocket session.
 //
 // It opens the socket (TLS for wss://, whatever the port), turns frames into
-// events (parsed once), hands them to the client in batches, tells the
-// supervisor about hello, goodbye and team migrations, and starts a ping
-// monitor once the handshake is done. It terminates when the session ends,
-// with the reason as exit reason: connection_closed (close frame, with its
-// code), connection_lost (EOF, reset), dead_link, message_too_big,
-// server_error (an `error` event), timeout (no hello), or normally when the
-// supervisor closed it.
+// events (parsed once) and classifies the control frames once: hello and
+// goodbye (or team migration) go to the supervisor, an `error` event ends the
+// session, pongs of RTM pings go to the ping monitor. Everything else reaches
+// the router in batches. It starts a ping monitor once the handshake is done
+// and terminates when the session ends, with the reason as exit reason:
+// connection_closed (close frame, with its code), connection_lost (EOF,
+// reset), dead_link, incoming_too_large, server_error (an `error` event),
+// timeout (no hello), or normally when the supervisor closed it.
 
 #pragma once
 
@@ -17,15 +18,15 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
-#include "caf/rtm/actors.hpp"
 #include "caf/rtm/client_config.hpp"
+#include "detail/interfaces.hpp"
 
-namespace caf::rtm {
-
-namespace net {
+namespace caf::rtm::net {
 struct net_context;
 class ws_client;
-} // namespace net
+} // namespace caf::rtm::net
+
+namespace caf::rtm::detail {
 
 class event_parser;
 
@@ -34,8 +35,12 @@ struct connection_args {
   /// The single-use WebSocket URL from rtm.connect.
   std::string url;
   std::shared_ptr<const client_config> cfg;
-  client_actor client;
-  supervisor_actor supervisor;
+  /// Gets the events.
+  batch_sink_actor router;
+  /// Gets hello and goodbye.
+  session_observer_actor observer;
+  /// Gets the ping monitor's round-trip times.
+  rtt_sink_actor rtt_sink;
 };
 
 struct connection_state {
@@ -50,7 +55,7 @@ struct connection_state {
   std::shared_ptr<net::ws_client> ws;
   std::shared_ptr<event_parser> parser;
   ping_monitor_actor monitor;
-  /// Event batches the client has not taken yet (reading pauses meanwhile).
+  /// Event batches the router has not taken yet (reading pauses meanwhile).
   size_t held_batches = 0;
   /// The monitor gave up while a batch was held; restart it.
   bool monitor_stopped = false;
@@ -59,12 +64,12 @@ struct connection_state {
   /// (none: closed on request, a normal exit).
   bool ending = false;
   caf::error end_reason;
-  /// Ids of RTM-level pings of the ping monitor, far above the client's ids.
-  int64_t next_rtm_ping_id = int64_t{1} << 40;
+  /// Ids of the ping monitor's RTM pings.
+  int64_t next_monitor_ping_id;
 };
 
 connection_actor::behavior_type
 connection(connection_actor::stateful_pointer<connection_state> self,
            connection_args args);
 
-} // namespace caf::rtm
+} // namespace caf::rtm::detail

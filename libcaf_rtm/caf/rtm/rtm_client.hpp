@@ -1,0 +1,63 @@
+// The RTM client: what users spawn and talk to.
+//
+//   auto client = sys.spawn(caf::rtm::rtm_client, cfg);
+//   self->request(client, 30s, caf::rtm::connect_atom_v).receive(...);
+//
+// The handle accepts exactly the messages listed in `rtm_client_actor`; the
+// client's own actors (supervisor, connections, ping monitors, listener
+// workers, web-API caller) talk to each other through handles users never
+// see, so no holder of this handle, local or remote, can inject their
+// messages.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "caf/rtm/client_config.hpp"
+#include "caf/rtm/messages.hpp"
+
+namespace caf::rtm {
+
+/// The RTM client, as users see it.
+using rtm_client_actor = caf::typed_actor<
+    // Starts the client; replies once the first session said hello, or with an
+    // error (fatal, or gave up, or reconnecting is off).
+    caf::replies_to<connect_atom>::with<connected>,
+    // Delivers events of these types ("*" = all) to the actor as `event`.
+    caf::replies_to<subscribe_atom, caf::actor,
+                    std::vector<std::string>>::with<caf::ok_atom>,
+    // Delivers lifecycle messages (connecting, connected, ...) to the actor.
+    caf::replies_to<subscribe_atom, lifecycle_atom,
+                    caf::actor>::with<caf::ok_atom>,
+    // Runs a callback on the listener pool; replies with a subscription id.
+    caf::replies_to<subscribe_atom, callback_listener>::with<uint64_t>,
+    caf::replies_to<unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
+    caf::replies_to<unsubscribe_atom, uint64_t>::with<caf::ok_atom>,
+    // Sends a message (the client sets `id`); replies with Slack's ack.
+    caf::replies_to<send_atom, json_object>::with<send_ack>,
+    // Sends a typing indicator for a channel; false if one went out < 3 s ago.
+    caf::replies_to<typing_atom, std::string>::with<bool>,
+    // RTM-level ping; replies with the round-trip time.
+    caf::replies_to<ping_atom>::with<caf::timespan>,
+    // Any Web API method through the client's web-API caller.
+    caf::replies_to<call_atom, std::string, api_args>::with<json_object>,
+    // Ends the current session (a new one follows with auto-reconnect).
+    caf::replies_to<disconnect_atom>::with<caf::ok_atom>,
+    // Stops for good; replies when every actor and socket is gone.
+    caf::replies_to<close_atom>::with<caf::ok_atom>,
+    caf::replies_to<status_atom>::with<client_status>>;
+
+/// Spawn with `sys.spawn(caf::rtm::rtm_client, cfg)`; see `rtm_client_actor`
+/// for the messages it understands. A configuration that cannot work (see
+/// `client_config::validate`) makes `connect` fail with that error.
+rtm_client_actor::behavior_type rtm_client(rtm_client_actor::pointer self,
+                                           client_config cfg);
+
+} // namespace caf::rtm

@@ -1,0 +1,70 @@
+// The atoms and type IDs of caf-rtm's public messages, declared with CAF's
+// type-ID block macros. Everything in this block has an `inspect` overload and
+// is registered by `add_message_types`, so it can cross CAF's network layer.
+// The messages the client's own actors exchange are not in here on purpose:
+// they are never registered, so no remote node can send them.
+
+#pragma once
+
+#include <caf/type_id.hpp>
+
+namespace caf {
+class actor_system_config;
+} // namespace caf
+
+namespace caf::rtm {
+
+struct json_object;
+class event;
+struct identity;
+struct rtm_endpoint;
+struct send_ack;
+struct connecting;
+struct connected;
+struct disconnected;
+struct reconnecting;
+struct error_event;
+struct fatal_event;
+struct client_status;
+
+} // namespace caf::rtm
+
+// Well above `caf::first_custom_type_id`, where an application's own block
+// usually starts.
+CAF_BEGIN_TYPE_ID_BLOCK(caf_rtm, caf::first_custom_type_id + 1000)
+
+  CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::json_object))
+  CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::event))
+  CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::identity))
+  CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::rtm_endpoint))
+  CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::send_ack))
+  CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::connecting))
+  CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::connected))
+  CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::disconnected))
+  CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::reconnecting))
+  CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::error_event))
+  CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::fatal_event))
+  CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::client_status))
+
+  // What users send (CAF 0.17 atoms: at most 10 characters).
+  CAF_ADD_ATOM(caf_rtm, caf::rtm, call_atom, "call")
+  CAF_ADD_ATOM(caf_rtm, caf::rtm, close_atom, "close")
+  CAF_ADD_ATOM(caf_rtm, caf::rtm, connect_atom, "connect")
+  CAF_ADD_ATOM(caf_rtm, caf::rtm, disconnect_atom, "disconnect")
+  CAF_ADD_ATOM(caf_rtm, caf::rtm, lifecycle_atom, "lifecycle")
+  CAF_ADD_ATOM(caf_rtm, caf::rtm, ping_atom, "ping")
+  CAF_ADD_ATOM(caf_rtm, caf::rtm, send_atom, "send")
+  CAF_ADD_ATOM(caf_rtm, caf::rtm, status_atom, "status")
+  CAF_ADD_ATOM(caf_rtm, caf::rtm, subscribe_atom, "subscribe")
+  CAF_ADD_ATOM(caf_rtm, caf::rtm, typing_atom, "typing")
+  CAF_ADD_ATOM(caf_rtm, caf::rtm, unsubscribe_atom, "unsubscr")
+
+CAF_END_TYPE_ID_BLOCK(caf_rtm)
+
+namespace caf::rtm {
+
+/// Registers caf-rtm's message types, the handle types of its public actors
+/// and its error category with `cfg`.
+void add_message_types(caf::actor_system_config& cfg);
+
+} // namespace caf::rtm

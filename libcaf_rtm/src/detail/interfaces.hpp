@@ -1,0 +1,153 @@
+// The typed interfaces of the client's internal actors. Each actor's full
+// interface is put together from narrow role handles: what one actor may send
+// to another, and nothing more.
+//
+//   user ─► rtm_client ─► router ──► supervisor ──► web_api (auth.test,
+//           (public                │      │              rtm.connect)
+//            handle)               │      └─spawns─► connection ◄─► ping_monitor
+//                                  │                    │  ▲
+//                                  └─► listener workers │  └── I/O layer
+//                                  ▲                    │
+//                                  └──── event_batch ───┘
+//
+// The public handle (`rtm_client_actor`) belongs to a small actor that only
+// forwards what users may send; everything else reaches the router through
+// the handles below, which never leave the client.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "caf/rtm/rtm_client.hpp"
+#include "caf/rtm/web_api.hpp"
+#include "detail/internal_messages.hpp"
+
+namespace caf::rtm::detail {
+
+// -- the connection -----------------------------------------------------------
+
+/// What the router may send a connection: message N as one text frame. A
+/// message that cannot be written any more comes back as (unsent, N).
+using frame_writer_actor =
+    caf::typed_actor<caf::reacts_to<send_atom, int64_t, std::string>>;
+
+/// What a ping monitor may send its connection: ping with this payload; no
+/// pong came in time.
+using ping_target_actor =
+    caf::typed_actor<caf::reacts_to<ping_atom, std::string>,
+                     caf::reacts_to<dead_link_atom>>;
+
+/// What the I/O layer reports: handshake done; frames; a pong; the session is
+/// over (exactly once).
+using io_sink_actor = caf::typed_actor<
+    caf::reacts_to<opened_atom>, caf::reacts_to<frame_batch>,
+    caf::reacts_to<pong_atom, std::string>,
+    caf::reacts_to<closed_atom, caf::error>>;
+
+/// What the supervisor may send a connection: close with this code, then
+/// terminate.
+using session_closer_actor =
+    caf::typed_actor<caf::reacts_to<close_atom, uint16_t>>;
+
+/// One WebSocket session: the roles above plus its hello deadline.
+using connection_actor =
+    frame_writer_actor::extend_with<ping_target_actor, io_sink_actor,
+                                    session_closer_actor>::
+        extend<caf::reacts_to<timeout_atom>>;
+
+// -- the ping monitor ---------------------------------------------------------
+
+/// What a connection tells its ping monitor: a pong with this payload.
+using pong_sink_actor = caf::typed_actor<caf::reacts_to<pong_atom, std::string>>;
+
+/// Pings one connection and declares the link dead when pongs stop: the pong
+/// role plus its own timers (next ping; the deadline of ping N).
+using ping_monitor_actor =
+    pong_sink_actor::extend<caf::reacts_to<tick_atom>,
+                            caf::reacts_to<timeout_atom, uint64_t>>;
+
+// -- the supervisor -----------------------------------------------------------
+
+/// What the router asks the supervisor.
+using session_control_actor = caf::typed_actor<
+    caf::replies_to<connect_atom>::with<connected>,
+    caf::replies_to<disconnect_atom>::with<caf::ok_atom>,
+    caf::replies_to<close_atom>::with<caf::ok_atom>,
+    caf::replies_to<status_atom>::with<supervisor_status>>;
+
+/// What a connection tells the supervisor: hello; the server announced the
+/// end of the session.
+using session_observer_actor =
+    caf::typed_actor<caf::reacts_to<session_hello>,
+                     caf::reacts_to<session_goodbye>>;
+
+/// What a ping monitor tells the supervisor: a round-trip time of a session.
+using rtt_sink_actor =
+    caf::typed_actor<caf::reacts_to<rtt_atom, uint64_t, caf::timespan>>;
+
+/// Owns the connection state machine: the roles above plus its backoff timer
+/// (the number identifies the attempt).
+using supervisor_actor =
+    session_control_actor::extend_with<session_observer_actor, rtt_sink_actor>::
+        extend<caf::reacts_to<retry_atom, uint64_t>>;
+
+// -- the listener workers -----------------------------------------------------
+
+/// A callback threw; reported to the router.
+struct callback_failure {
+  caf::error reason;
+  std::string what;
+};
+
+/// One actor of the listener pool: runs callback listeners on the events of
+/// one batch that fall to it.
+using listener_worker_actor = caf::typed_actor<
+    caf::reacts_to<std::vector<event>>,
+    caf::reacts_to<subscribe_atom, uint64_t, callback_listener>,
+    caf::reacts_to<unsubscribe_atom, uint64_t>>;
+
+// -- the router ---------------------------------------------------------------
+
+/// What a connection hands the router: events (the reply lets the connection
+/// read on; late while callbacks lag behind: backpressure); a message it could
+/// not write any more.
+using batch_sink_actor =
+    caf::typed_actor<caf::replies_to<event_batch>::with<caf::ok_atom>,
+                     caf::reacts_to<unsent_atom, int64_t>>;
+
+/// What the supervisor tells the router: the token's identity; a session is
+/// up (and the connection to send on); lifecycle messages.
+using session_listener_actor = caf::typed_actor<
+    caf::reacts_to<identity>, caf::reacts_to<connected, frame_writer_actor>,
+    caf::reacts_to<connecting>, caf::reacts_to<disconnected>,
+    caf::reacts_to<reconnecting>, caf::reacts_to<error_event>,
+    caf::reacts_to<fatal_event>>;
+
+/// What listener workers tell the router: events done; a callback threw.
+using worker_sink_actor =
+    caf::typed_actor<caf::reacts_to<progress_atom, uint64_t>,
+                     caf::reacts_to<callback_failure>>;
+
+/// The RTM client's router: everything users may send (forwarded by the
+/// public handle), the roles above, and its send timer.
+using rtm_router_actor = rtm_client_actor::extend_with<
+    batch_sink_actor, session_listener_actor,
+    worker_sink_actor>::extend<caf::reacts_to<tick_atom>>;
+
+// -- the web-API caller -------------------------------------------------------
+
+/// The web-API caller's full interface: the public one plus its I/O results,
+/// retry timers and the end of its idle connections.
+using web_api_core_actor =
+    web_api_actor::extend<caf::reacts_to<http_result>,
+                          caf::reacts_to<retry_atom, uint64_t>,
+                          caf::reacts_to<closed_atom>>;
+
+} // namespace caf::rtm::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::callback_failure)

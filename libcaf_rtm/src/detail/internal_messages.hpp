@@ -1,0 +1,100 @@
+// The messages the client's own actors exchange. None of them is registered
+// with CAF (they never cross the network), and users never see them: the
+// public handles do not accept them.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/error.hpp>
+#include <caf/timespan.hpp>
+
+#include "caf/rtm/event.hpp"
+#include "caf/rtm/messages.hpp"
+#include "caf/rtm/type_ids.hpp"
+
+// Internal atoms (the public ones are in type_ids.hpp).
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, closed_atom, "closed")
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, dead_link_atom, "dead_link")
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, opened_atom, "opened")
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, pong_atom, "pong")
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, progress_atom, "progress")
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, retry_atom, "retry")
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, rtt_atom, "rtt")
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, tick_atom, "tick")
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, timeout_atom, "timeout")
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, unsent_atom, "unsent")
+
+namespace caf::rtm::detail {
+
+/// Text frames read by the I/O layer, handed to the connection actor: the
+/// frames back to back in one buffer (one allocation per batch, not per
+/// frame) and the size of each.
+struct frame_batch {
+  std::string bytes;
+  std::vector<uint32_t> sizes;
+  uint32_t binary = 0;
+
+  bool empty() const noexcept {
+    return sizes.empty() && binary == 0;
+  }
+};
+
+/// Parsed events of one session, handed to the client's router, plus the
+/// frames the connection dropped since its previous batch.
+struct event_batch {
+  uint64_t session = 0;
+  std::vector<event> events;
+  uint32_t malformed = 0;
+  uint32_t not_object = 0;
+  uint32_t binary = 0;
+  /// The server announced the end of this session (goodbye, team migration)
+  /// in this batch: new sends wait for the next session, and events both
+  /// sessions deliver are dropped once.
+  bool session_ending = false;
+};
+
+/// The connection saw the server's hello: the session is live.
+struct session_hello {
+  uint64_t session = 0;
+};
+
+/// The server announced that a live session goes away (goodbye, team
+/// migration): the supervisor makes the next session before breaking this
+/// one.
+struct session_goodbye {
+  uint64_t session = 0;
+  std::string reason;
+};
+
+/// What the supervisor answers the router's status request with.
+struct supervisor_status {
+  /// idle, connecting, connected, reconnecting, closing, closed or failed.
+  std::string state;
+  uint64_t session = 0;
+  uint64_t sessions_up = 0;
+  caf::timespan last_rtt{0};
+};
+
+/// The outcome of one HTTP exchange of the Web API caller.
+struct http_result {
+  uint64_t request_id = 0;
+  /// Set when no HTTP response arrived (connect, TLS, timeout, ...).
+  caf::error error;
+  uint16_t status = 0;
+  std::string retry_after;
+  std::string body;
+};
+
+} // namespace caf::rtm::detail
+
+// Local messages only: never serialized.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::frame_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::event_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::session_hello)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::session_goodbye)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::supervisor_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::http_result)

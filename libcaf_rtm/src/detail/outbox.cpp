@@ -1,0 +1,331 @@
+#include "detail/outbox.hpp"
+
+#include <algorithm>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "caf/rtm/errc.hpp"
+#include "detail/message_ids.hpp"
+
+namespace json = boost::json;
+
+namespace caf::rtm::detail {
+
+namespace {
+
+// How long an ack of a message whose session died may still come from the
+// next session (Slack sends it right after hello, if at all).
+constexpr auto orphan_grace = std::chrono::seconds{2};
+
+// Slack ignores typing indicators closer together than this per channel.
+constexpr auto typing_interval = std::chrono::seconds{3};
+
+// Channels remembered for the typing interval before old ones are pruned.
+constexpr size_t typing_channels_kept = 1024;
+
+// Slack's limit on message text, in characters.
+constexpr size_t max_text_chars = 4000;
+
+// Room for the id the client adds: `"id":<up to 19 digits>,`.
+constexpr size_t id_overhead = 26;
+
+size_t utf8_chars(std::string_view x) {
+  return static_cast<size_t>(std::count_if(x.begin(), x.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+std::string with_id(int64_t id, const std::string& body) {
+  std::string result = "{\"id\":";
+  result += std::to_string(id);
+  if (body.size() > 2) {
+    result += ',';
+    result.append(body, 1, std::string::npos);
+  } else {
+    result += '}';
+  }
+  return result;
+}
+
+} // namespace
+
+outbox::outbox(limits lim, time_point now)
+    : limits_(lim), bucket_(lim.rate, lim.burst, now),
+      next_id_(message_ids::first_router_id) {
+  // nop
+}
+
+// -- commands -----------------------------------------------------------------
+
+caf::error outbox::enqueue(json::object msg, send_handler done,
+                           time_point now) {
+  auto* type = msg.if_contains("type");
+  if (type == nullptr || !type->is_string())
+    return make_error(errc::invalid_argument,
+                      "an RTM message needs a string \"type\"");
+  if (auto* text = msg.if_contains("text");
+      text && text->is_string() &&
+      utf8_chars(text->get_string()) > max_text_chars)
+    return make_error(errc::text_too_long, "text over " +
+                                               std::to_string(max_text_chars) +
+                                               " characters");
+  msg.erase("id"); // ids are the client's business
+  auto body = json::serialize(msg);
+  if (body.size() + id_overhead > limits_.max_message_size)
+    return make_error(errc::message_too_large,
+                      std::to_string(body.size()) + " bytes, limit " +
+                          std::to_string(limits_.max_message_size));
+  if (queued() >= limits_.queue_size)
+    return make_error(errc::send_queue_full,
+                      std::to_string(queued()) + " messages waiting");
+  queue_.push_back({std::move(body), std::move(done), nullptr});
+  pump(now);
+  return caf::none;
+}
+
+bool outbox::typing(const std::string& channel, time_point now) {
+  if (!write_ || channel.empty())
+    return false;
+  if (auto i = last_typing_.find(channel);
+      i != last_typing_.end() && now - i->second < typing_interval)
+    return false;
+  // Typing is best effort: it never waits for, nor delays, real messages.
+  if (!queue_.empty() || !unsent_.empty() || !bucket_.try_take(now))
+    return false;
+  if (last_typing_.size() >= typing_channels_kept) {
+    for (auto i = last_typing_.begin(); i != last_typing_.end();)
+      i = now - i->second >= typing_interval ? last_typing_.erase(i) : ++i;
+  }
+  last_typing_[channel] = now;
+  json::object msg;
+  auto id = next_id_++;
+  msg["id"] = id;
+  msg["type"] = "typing";
+  msg["channel"] = channel;
+  write_(id, json::serialize(msg));
+  return true;
+}
+
+caf::error outbox::ping(ping_handler done, time_point now) {
+  if (!write_)
+    return make_error(errc::not_connected, "no session");
+  if (queued() >= limits_.queue_size)
+    return make_error(errc::send_queue_full,
+                      std::to_string(queued()) + " messages waiting");
+  queue_.push_back({R"({"type":"ping"})", nullptr, std::move(done)});
+  pump(now);
+  return caf::none;
+}
+
+// -- sessions -----------------------------------------------------------------
+
+void outbox::session_up(uint64_t session, writer write, time_point now) {
+  session_ = session;
+  write_ = std::move(write);
+  auto grace = std::min<caf::timespan>(orphan_grace, limits_.ack_timeout);
+  for (auto& [id, x] : acks_)
+    if (x.orphaned)
+      x.deadline = std::min(x.deadline, now + grace);
+  pump(now);
+}
+
+void outbox::session_ending(uint64_t session) {
+  if (session == session_)
+    write_ = nullptr;
+}
+
+void outbox::session_down(uint64_t session) {
+  for (auto& [id, x] : acks_)
+    if (x.session == session)
+      x.orphaned = true;
+  if (session == session_) {
+    session_ = 0;
+    write_ = nullptr;
+  }
+  // A ping's pong comes on its own session or never.
+  for (auto i = pongs_.begin(); i != pongs_.end();) {
+    if (!write_) {
+      i->second.on_pong(make_error(errc::not_connected, "session ended"));
+      i = pongs_.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+void outbox::unsent(int64_t id, time_point now) {
+  if (auto i = acks_.find(id); i != acks_.end()) {
+    --stats_.sent;
+    unsent_.push_back({std::move(i->second.body), std::move(i->second.on_ack),
+                       nullptr});
+    acks_.erase(i);
+    pump(now);
+  } else if (auto j = pongs_.find(id); j != pongs_.end()) {
+    j->second.on_pong(make_error(errc::not_connected, "session ended"));
+    pongs_.erase(j);
+  }
+}
+
+// -- the wire -----------------------------------------------------------------
+
+bool outbox::on_reply(const event& ev, time_point now) {
+  auto reply_to = ev.reply_to();
+  if (!reply_to)
+    return false;
+  if (ev.ok()) {
+    on_ack(ev, *reply_to);
+    return true;
+  }
+  if (auto i = pongs_.find(*reply_to);
+      i != pongs_.end() && ev.type() == "pong") {
+    i->second.on_pong(
+        std::chrono::duration_cast<caf::timespan>(now - i->second.sent));
+    pongs_.erase(i);
+    return true;
+  }
+  return false;
+}
+
+void outbox::on_ack(const event& ev, int64_t id) {
+  auto i = acks_.find(id);
+  if (i == acks_.end())
+    return; // e.g. the ack of a typing indicator, or of a timed-out message
+  auto done = std::move(i->second.on_ack);
+  acks_.erase(i);
+  if (*ev.ok()) {
+    ++stats_.acked;
+    send_ack ack;
+    ack.id = id;
+    ack.ts = std::string{ev.ts()};
+    if (auto* text = ev.json().if_contains("text"); text && text->is_string())
+      ack.text = std::string{text->get_string()};
+    done(std::move(ack));
+    return;
+  }
+  ++stats_.failed;
+  std::string code = "unknown";
+  std::string msg;
+  if (auto* e = ev.json().if_contains("error"); e && e->is_object()) {
+    const auto& obj = e->get_object();
+    if (auto* c = obj.if_contains("code"))
+      code = json::serialize(*c);
+    if (auto* m = obj.if_contains("msg"); m && m->is_string())
+      msg = std::string{m->get_string()};
+  } else if (e && e->is_string()) {
+    code = std::string{e->get_string()};
+  }
+  done(make_error(errc::send_rejected, code, msg));
+}
+
+// -- time ---------------------------------------------------------------------
+
+void outbox::on_wakeup(time_point now) {
+  expire(now);
+  pump(now);
+}
+
+std::optional<outbox::time_point> outbox::next_wakeup(time_point now) {
+  std::optional<time_point> result;
+  auto consider = [&result](time_point t) {
+    if (!result || t < *result)
+      result = t;
+  };
+  if (write_ && queued() > 0)
+    consider(now + bucket_.time_to_next(now));
+  for (auto& [id, x] : acks_)
+    consider(x.deadline);
+  for (auto& [id, x] : pongs_)
+    consider(x.deadline);
+  return result;
+}
+
+void outbox::pump(time_point now) {
+  while (write_ && (!unsent_.empty() || !queue_.empty())) {
+    if (!bucket_.try_take(now))
+      return; // the router wakes us at next_wakeup()
+    auto& from = unsent_.empty() ? queue_ : unsent_;
+    auto item = std::move(from.front());
+    from.pop_front();
+    // A fresh id even for a message that comes back unsent: ids are unique
+    // per connection, and the old one may have reached the old connection.
+    auto id = next_id_++;
+    if (item.on_pong) {
+      pongs_.emplace(id, awaiting_pong{std::move(item.on_pong), now,
+                                       now + limits_.ack_timeout});
+      write_(id, with_id(id, item.body));
+      continue;
+    }
+    auto frame = with_id(id, item.body);
+    acks_.emplace(id, awaiting{std::move(item.on_ack), session_,
+                               now + limits_.ack_timeout, false,
+                               std::move(item.body)});
+    ++stats_.sent;
+    write_(id, std::move(frame));
+  }
+}
+
+void outbox::expire(time_point now) {
+  for (auto i = acks_.begin(); i != acks_.end();) {
+    if (i->second.deadline > now) {
+      ++i;
+      continue;
+    }
+    ++stats_.failed;
+    auto id = i->first;
+    auto done = std::move(i->second.on_ack);
+    auto orphaned = i->second.orphaned;
+    i = acks_.erase(i);
+    if (orphaned)
+      done(make_error(errc::delivery_unknown,
+                      "session ended before the ack of message " +
+                          std::to_string(id)));
+    else
+      done(make_error(errc::ack_timeout,
+                      "no ack for message " + std::to_string(id)));
+  }
+  for (auto i = pongs_.begin(); i != pongs_.end();) {
+    if (i->second.deadline > now) {
+      ++i;
+      continue;
+    }
+    auto done = std::move(i->second.on_pong);
+    i = pongs_.erase(i);
+    done(make_error(errc::ack_timeout, "no pong"));
+  }
+}
+
+// -- ending -------------------------------------------------------------------
+
+void outbox::fail_queued(const caf::error& err) {
+  for (auto* q : {&unsent_, &queue_}) {
+    auto items = std::move(*q);
+    q->clear();
+    for (auto& x : items) {
+      if (x.on_pong) {
+        x.on_pong(err);
+      } else {
+        ++stats_.failed;
+        x.on_ack(err);
+      }
+    }
+  }
+}
+
+void outbox::fail_awaiting(const caf::error& err) {
+  auto acks = std::move(acks_);
+  acks_.clear();
+  for (auto& [id, x] : acks) {
+    ++stats_.failed;
+    x.on_ack(make_error(errc::delivery_unknown, "message " +
+                                                    std::to_string(id) +
+                                                    " sent, no ack: " +
+                                                    render(err)));
+  }
+  auto pongs = std::move(pongs_);
+  pongs_.clear();
+  for (auto& [id, x] : pongs)
+    x.on_pong(err);
+}
+
+} // namespace caf::rtm::detail

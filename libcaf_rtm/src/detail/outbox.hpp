@@ -1,0 +1,190 @@
+// The RTM send pipeline of one client, as a plain class: the queue of messages
+// waiting for a session or for the rate limiter, their ids, the acks they wait
+// for (also across a session that died), messages a connection could not
+// write, typing indicators and user pings.
+//
+// It does no I/O and reads no clock: the router passes the time in, hands it
+// a writer for the current session, and arms one timer for `next_wakeup()`.
+// That keeps every rule here testable without sockets or actors.
+
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include <boost/json/object.hpp>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <caf/timespan.hpp>
+
+#include "caf/rtm/event.hpp"
+#include "caf/rtm/messages.hpp"
+#include "detail/token_bucket.hpp"
+
+namespace caf::rtm::detail {
+
+class outbox {
+public:
+  using clock_type = std::chrono::steady_clock;
+  using time_point = clock_type::time_point;
+
+  /// Receives Slack's ack of a message, or why there is none.
+  using send_handler = std::function<void(caf::expected<send_ack>)>;
+
+  /// Receives the round-trip time of a user ping, or why there is none.
+  using ping_handler = std::function<void(caf::expected<caf::timespan>)>;
+
+  /// Writes message `id` as one text frame on the current session.
+  using writer = std::function<void(int64_t id, std::string frame)>;
+
+  struct limits {
+    /// Sustained messages per second and burst of the rate limiter.
+    double rate = 1.0;
+    size_t burst = 5;
+    /// Messages waiting to be sent at most.
+    size_t queue_size = 1000;
+    /// Largest message in bytes, id included.
+    size_t max_message_size = size_t{16} * 1024;
+    caf::timespan ack_timeout = std::chrono::seconds{10};
+  };
+
+  /// Counters for the client's status.
+  struct counters {
+    uint64_t sent = 0;
+    uint64_t acked = 0;
+    uint64_t failed = 0;
+  };
+
+  outbox(limits lim, time_point now);
+
+  // -- commands ---------------------------------------------------------------
+
+  /// Queues a message (it goes out at once when a session is up and the rate
+  /// limiter allows). Returns why the message cannot be sent at all; `done`
+  /// is not called then.
+  caf::error enqueue(boost::json::object msg, send_handler done,
+                     time_point now);
+
+  /// Sends a typing indicator for `channel` right away, or returns false:
+  /// no session, one went out for that channel less than 3 s ago, messages
+  /// are waiting, or the rate limiter has no token. Typing never waits.
+  bool typing(const std::string& channel, time_point now);
+
+  /// Queues an RTM ping like a message (it counts against the rate limit);
+  /// fails at once without a session.
+  caf::error ping(ping_handler done, time_point now);
+
+  // -- sessions ---------------------------------------------------------------
+
+  /// Session `session` said hello: send on it with `write`. Messages whose
+  /// session died get the ack from this session right after hello, if at
+  /// all, so they wait at most a short grace from now.
+  void session_up(uint64_t session, writer write, time_point now);
+
+  /// The current session announced its end (goodbye): new sends wait for the
+  /// next one.
+  void session_ending(uint64_t session);
+
+  /// Session `session` is gone: its unacked messages are orphaned.
+  void session_down(uint64_t session);
+
+  /// The connection never wrote message `id`: it goes out again first thing
+  /// on the next session (it was never written, so this is no duplicate).
+  void unsent(int64_t id, time_point now);
+
+  // -- the wire ---------------------------------------------------------------
+
+  /// Consumes `ev` if it answers a message or a user ping: an ack (`reply_to`
+  /// and `ok`) or a `pong`. Returns false for events to deliver.
+  bool on_reply(const event& ev, time_point now);
+
+  // -- time -------------------------------------------------------------------
+
+  /// Sends what the rate limiter allows and fails what timed out.
+  void on_wakeup(time_point now);
+
+  /// When `on_wakeup` has something to do next, if ever.
+  std::optional<time_point> next_wakeup(time_point now);
+
+  // -- ending -----------------------------------------------------------------
+
+  /// Fails every message that was not sent yet.
+  void fail_queued(const caf::error& err);
+
+  /// Fails every message and ping waiting for an answer.
+  void fail_awaiting(const caf::error& err);
+
+  // -- observers --------------------------------------------------------------
+
+  const counters& stats() const noexcept {
+    return stats_;
+  }
+
+  size_t queued() const noexcept {
+    return queue_.size() + unsent_.size();
+  }
+
+  size_t awaiting_ack() const noexcept {
+    return acks_.size();
+  }
+
+  bool session_up() const noexcept {
+    return static_cast<bool>(write_);
+  }
+
+private:
+  /// A message or ping waiting for its turn.
+  struct queued_item {
+    /// Compact JSON without "id"; the id is spliced in when it is sent.
+    std::string body;
+    send_handler on_ack;
+    /// Set for a user ping instead of `on_ack`.
+    ping_handler on_pong;
+  };
+
+  /// A message written and not acked yet.
+  struct awaiting {
+    send_handler on_ack;
+    uint64_t session = 0;
+    time_point deadline;
+    /// Its session ended before the ack.
+    bool orphaned = false;
+    /// Kept until the ack: a message the connection could not write goes out
+    /// again on the next session.
+    std::string body;
+  };
+
+  struct awaiting_pong {
+    ping_handler on_pong;
+    time_point sent;
+    time_point deadline;
+  };
+
+  void pump(time_point now);
+
+  void on_ack(const event& ev, int64_t id);
+
+  void expire(time_point now);
+
+  limits limits_;
+  token_bucket bucket_;
+  int64_t next_id_;
+  uint64_t session_ = 0;
+  writer write_;
+  std::deque<queued_item> queue_;
+  /// Messages a connection could not write; they go out before the queue.
+  std::deque<queued_item> unsent_;
+  std::unordered_map<int64_t, awaiting> acks_;
+  std::unordered_map<int64_t, awaiting_pong> pongs_;
+  std::unordered_map<std::string, time_point> last_typing_;
+  counters stats_;
+};
+
+} // namespace caf::rtm::detail

@@ -1,0 +1,435 @@
+#include "detail/rtm_router.hpp"
+
+#include <algorithm>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "caf/rtm/errc.hpp"
+#include "detail/supervisor.hpp"
+
+namespace caf::rtm::detail {
+
+namespace {
+
+using self_ptr = rtm_router_actor::stateful_pointer<rtm_router_state>;
+
+template <class T>
+void tell_lifecycle(self_ptr self, const T& msg) {
+  for (auto& hdl : self->state.subs.lifecycle())
+    caf::anon_send(hdl, msg);
+}
+
+// -- sending ------------------------------------------------------------------
+
+// Arms the outbox timer for its next deadline, unless an earlier one is set.
+void schedule_wakeup(self_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  auto next = st.out->next_wakeup(now);
+  if (!next || (st.wakeup_at && *st.wakeup_at <= *next))
+    return;
+  st.wakeup_at = *next;
+  self->delayed_send(self, *next - now, tick_atom_v);
+}
+
+void on_wakeup(self_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  if (st.wakeup_at && *st.wakeup_at <= now)
+    st.wakeup_at.reset();
+  st.out->on_wakeup(now);
+  schedule_wakeup(self);
+}
+
+caf::result<send_ack> enqueue_message(self_ptr self, json_object& msg) {
+  auto& st = self->state;
+  if (st.fatal)
+    return st.fatal;
+  if (st.closing)
+    return make_error(errc::closed, "client is closed");
+  if (!st.started)
+    return make_error(errc::not_connected, "connect first");
+  auto rp = self->make_response_promise<send_ack>();
+  auto done = [rp](caf::expected<send_ack> x) mutable {
+    if (x)
+      rp.deliver(std::move(*x));
+    else
+      rp.deliver(std::move(x.error()));
+  };
+  // The promise took over the request: refusals go through it too.
+  if (auto err =
+          st.out->enqueue(std::move(msg.value), done, self->clock().now()))
+    rp.deliver(std::move(err));
+  schedule_wakeup(self);
+  return rp;
+}
+
+caf::result<caf::timespan> send_ping(self_ptr self) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<caf::timespan>();
+  auto done = [rp](caf::expected<caf::timespan> x) mutable {
+    if (x)
+      rp.deliver(*x);
+    else
+      rp.deliver(std::move(x.error()));
+  };
+  if (auto err = st.out->ping(done, self->clock().now()))
+    rp.deliver(std::move(err));
+  schedule_wakeup(self);
+  return rp;
+}
+
+// The connection writes; a message it cannot write any more comes back.
+outbox::writer make_writer(frame_writer_actor conn) {
+  return [conn](int64_t id, std::string frame) {
+    caf::anon_send(conn, send_atom_v, id, std::move(frame));
+  };
+}
+
+// -- delivery -----------------------------------------------------------------
+
+// Hands out the events of one batch: to subscribed actors one by one, to the
+// listener workers in one message per worker.
+void deliver(self_ptr self, std::vector<event>& events) {
+  auto& st = self->state;
+  std::vector<std::vector<event>> runs;
+  if (st.pool.started())
+    runs.resize(st.pool.workers().size());
+  for (auto& ev : events) {
+    auto type = ev.type();
+    st.subs.for_each_actor(type,
+                           [&ev](const caf::actor& hdl) {
+                             caf::anon_send(hdl, ev);
+                           });
+    if (!runs.empty() && st.subs.callback_wants(type))
+      runs[st.pool.pick(ev.channel())].push_back(ev);
+    ++st.stats.events_delivered;
+  }
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (runs[i].empty())
+      continue;
+    st.callback_backlog += runs[i].size();
+    self->send(st.pool.workers()[i], std::move(runs[i]));
+  }
+}
+
+void on_batch(self_ptr self, event_batch& batch) {
+  auto& st = self->state;
+  st.stats.frames_malformed += batch.malformed;
+  st.stats.frames_not_object += batch.not_object;
+  st.stats.frames_binary += batch.binary;
+  if (batch.session_ending) {
+    // That session is going away: new sends wait for the next one, and
+    // events both sessions deliver meanwhile are dropped once.
+    st.overlap.begin(batch.session);
+    st.out->session_ending(batch.session);
+  }
+  auto now = self->clock().now();
+  std::vector<event> events;
+  events.reserve(batch.events.size());
+  for (auto& ev : batch.events) {
+    ++st.stats.events_received;
+    if (st.out->on_reply(ev, now))
+      continue;
+    if (st.overlap.duplicate(ev, now)) {
+      ++st.stats.events_duplicate;
+      continue;
+    }
+    if (st.cfg->skip_own_events && !st.own_bot_id.empty() &&
+        ev.bot_id() == st.own_bot_id) {
+      ++st.stats.events_own_skipped;
+      continue;
+    }
+    events.push_back(std::move(ev));
+  }
+  deliver(self, events);
+  schedule_wakeup(self);
+}
+
+void release_held_batches(self_ptr self) {
+  auto& st = self->state;
+  if (st.callback_backlog > st.cfg->callback_backlog)
+    return;
+  for (auto& rp : st.held_batches)
+    rp.deliver(caf::ok_atom_v);
+  st.held_batches.clear();
+}
+
+// -- sessions -----------------------------------------------------------------
+
+void on_session_up(self_ptr self, connected& info, frame_writer_actor& conn) {
+  auto& st = self->state;
+  st.out->session_up(info.session, make_writer(std::move(conn)),
+                     self->clock().now());
+  schedule_wakeup(self);
+  tell_lifecycle(self, info);
+}
+
+void on_session_down(self_ptr self, disconnected& msg) {
+  auto& st = self->state;
+  st.overlap.session_ended(msg.session, self->clock().now());
+  st.out->session_down(msg.session);
+  if (!st.out->session_up() && !st.cfg->auto_reconnect) {
+    // No session is coming: sends must fail now, not wait for one.
+    st.started = false;
+    st.out->fail_queued(make_error(errc::not_connected,
+                                   "session ended and auto_reconnect is off"));
+  }
+  schedule_wakeup(self);
+  tell_lifecycle(self, msg);
+}
+
+// -- closing ------------------------------------------------------------------
+
+void reply_closed(self_ptr self) {
+  auto& st = self->state;
+  for (auto& rp : st.close_promises)
+    rp.deliver(caf::ok_atom_v);
+  st.close_promises.clear();
+  self->quit();
+}
+
+// Sessions and the web-API caller are gone; the listener workers finish the
+// events they have, then the close is complete.
+void finish_close(self_ptr self) {
+  auto& st = self->state;
+  st.out->fail_awaiting(make_error(errc::closed, "client closed"));
+  for (auto& w : st.pool.stop(self)) {
+    st.ending_workers.push_back(w.address());
+    self->monitor(w);
+  }
+  if (st.ending_workers.empty())
+    reply_closed(self);
+}
+
+caf::result<caf::ok_atom> start_close(self_ptr self) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<caf::ok_atom>();
+  st.close_promises.push_back(rp);
+  if (st.closing)
+    return rp;
+  st.closing = true;
+  st.out->fail_queued(make_error(errc::closed, "client closed"));
+  // Sessions first (close frames), then the web-API caller (its sockets).
+  self->request(st.supervisor, caf::infinite, close_atom_v)
+      .then(
+          [self](caf::ok_atom) {
+            self->request(self->state.api, caf::infinite, close_atom_v)
+                .then([self](caf::ok_atom) { finish_close(self); },
+                      [self](caf::error&) { finish_close(self); });
+          },
+          [self](caf::error&) { finish_close(self); });
+  return rp;
+}
+
+void on_down(self_ptr self, caf::down_msg& dm) {
+  auto& st = self->state;
+  auto& ending = st.ending_workers;
+  if (auto i = std::find(ending.begin(), ending.end(), dm.source);
+      i != ending.end()) {
+    ending.erase(i);
+    if (ending.empty())
+      reply_closed(self);
+    return;
+  }
+  // A subscriber died: it leaves every list.
+  st.subs.remove_actor(dm.source);
+}
+
+caf::result<client_status> status(self_ptr self) {
+  auto rp = self->make_response_promise<client_status>();
+  auto fill = [self](client_status result) {
+    auto& st = self->state;
+    const auto& out = st.out->stats();
+    result.messages_sent = out.sent;
+    result.messages_acked = out.acked;
+    result.messages_failed = out.failed;
+    result.send_queue = st.out->queued();
+    result.awaiting_ack = st.out->awaiting_ack();
+    return result;
+  };
+  self->request(self->state.supervisor, caf::infinite, status_atom_v)
+      .then(
+          [self, rp, fill](supervisor_status& sup) mutable {
+            auto result = fill(self->state.stats);
+            result.state = std::move(sup.state);
+            result.session = sup.session;
+            result.sessions = sup.sessions_up;
+            result.last_rtt = sup.last_rtt;
+            rp.deliver(std::move(result));
+          },
+          [self, rp, fill](caf::error&) mutable {
+            auto result = fill(self->state.stats);
+            result.state = "closed";
+            rp.deliver(std::move(result));
+          });
+  return rp;
+}
+
+} // namespace
+
+rtm_router_actor::behavior_type
+rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
+           client_config cfg) {
+  auto& st = self->state;
+  cfg.log = make_logger(cfg.log, {cfg.token});
+  st.log = cfg.log;
+  st.setup_error = cfg.validate();
+  if (st.setup_error)
+    CAF_RTM_LOG(st.log, error, "client", render(st.setup_error));
+  st.cfg = std::make_shared<const client_config>(std::move(cfg));
+  outbox::limits lim;
+  lim.rate = st.cfg->send_rate;
+  lim.burst = st.cfg->send_burst;
+  lim.queue_size = st.cfg->send_queue_size;
+  lim.max_message_size = st.cfg->max_send_size;
+  lim.ack_timeout = st.cfg->ack_timeout;
+  st.out.emplace(lim, self->clock().now());
+  st.api = self->spawn<caf::linked>(web_api, *st.cfg);
+  supervisor_args args;
+  args.cfg = st.cfg;
+  args.router = caf::actor_cast<session_listener_actor>(self);
+  args.batch_sink = caf::actor_cast<batch_sink_actor>(self);
+  args.api = st.api;
+  st.supervisor = self->spawn<caf::linked>(supervisor, std::move(args));
+  self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
+  return {
+      // -- what users send (through the public handle) ------------------------
+      [self](connect_atom) -> caf::result<connected> {
+        auto& st = self->state;
+        if (st.setup_error)
+          return st.setup_error;
+        if (st.closing)
+          return make_error(errc::closed, "client is closed");
+        st.started = true;
+        auto rp = self->make_response_promise<connected>();
+        self->request(st.supervisor, caf::infinite, connect_atom_v)
+            .then([rp](connected& info) mutable { rp.deliver(info); },
+                  [self, rp](caf::error& err) mutable {
+                    // No session and none coming (reconnecting off, fatal,
+                    // gave up): queued sends must not wait for one.
+                    if (!self->state.out->session_up()) {
+                      self->state.started = false;
+                      self->state.out->fail_queued(err);
+                    }
+                    rp.deliver(err);
+                  });
+        return rp;
+      },
+      [self](subscribe_atom, caf::actor& hdl,
+             std::vector<std::string>& types) -> caf::result<caf::ok_atom> {
+        if (!hdl || types.empty())
+          return make_error(errc::invalid_argument,
+                            "subscribe needs an actor and event types");
+        if (self->state.subs.add_actor(hdl, types))
+          self->monitor(hdl);
+        return caf::ok_atom_v;
+      },
+      [self](subscribe_atom, lifecycle_atom,
+             caf::actor& hdl) -> caf::result<caf::ok_atom> {
+        if (!hdl)
+          return make_error(errc::invalid_argument, "invalid actor handle");
+        if (self->state.subs.add_lifecycle(hdl))
+          self->monitor(hdl);
+        return caf::ok_atom_v;
+      },
+      [self](subscribe_atom,
+             callback_listener& listener) -> caf::result<uint64_t> {
+        auto& st = self->state;
+        if (!listener.fn || listener.types.empty())
+          return make_error(errc::invalid_argument,
+                            "a callback listener needs a function and types");
+        if (!st.pool.started())
+          st.pool.start(self, st.cfg->concurrency);
+        auto id = st.subs.add_callback(listener.types);
+        for (auto& worker : st.pool.workers())
+          self->send(worker, subscribe_atom_v, id, listener);
+        return id;
+      },
+      [self](unsubscribe_atom, const caf::actor& hdl) -> caf::ok_atom {
+        // The monitor stays; a later down message finds nothing to remove.
+        self->state.subs.remove_actor(hdl.address());
+        return caf::ok_atom_v;
+      },
+      [self](unsubscribe_atom, uint64_t id) -> caf::ok_atom {
+        auto& st = self->state;
+        st.subs.remove_callback(id);
+        for (auto& worker : st.pool.workers())
+          self->send(worker, unsubscribe_atom_v, id);
+        return caf::ok_atom_v;
+      },
+      [self](send_atom, json_object& msg) -> caf::result<send_ack> {
+        return enqueue_message(self, msg);
+      },
+      [self](typing_atom, const std::string& channel) -> bool {
+        auto& st = self->state;
+        return !st.closing && st.out->typing(channel, self->clock().now());
+      },
+      [self](ping_atom) -> caf::result<caf::timespan> {
+        return send_ping(self);
+      },
+      [self](call_atom, std::string& method,
+             api_args& args) -> caf::result<json_object> {
+        return self->delegate(self->state.api, call_atom_v, std::move(method),
+                              std::move(args));
+      },
+      [self](disconnect_atom) -> caf::result<caf::ok_atom> {
+        return self->delegate(self->state.supervisor, disconnect_atom_v);
+      },
+      [self](close_atom) -> caf::result<caf::ok_atom> {
+        return start_close(self);
+      },
+      [self](status_atom) -> caf::result<client_status> {
+        return status(self);
+      },
+      // -- from connections ---------------------------------------------------
+      [self](event_batch& batch) -> caf::result<caf::ok_atom> {
+        on_batch(self, batch);
+        auto& st = self->state;
+        if (st.callback_backlog <= st.cfg->callback_backlog)
+          return caf::ok_atom_v;
+        // The callbacks lag behind: hold the connection's next read.
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        st.held_batches.push_back(rp);
+        return rp;
+      },
+      [self](unsent_atom, int64_t id) {
+        self->state.out->unsent(id, self->clock().now());
+        schedule_wakeup(self);
+      },
+      // -- from the supervisor ------------------------------------------------
+      [self](identity& me) { self->state.own_bot_id = me.bot_id; },
+      [self](connected& info, frame_writer_actor& conn) {
+        on_session_up(self, info, conn);
+      },
+      [self](const connecting& msg) { tell_lifecycle(self, msg); },
+      [self](disconnected& msg) { on_session_down(self, msg); },
+      [self](const reconnecting& msg) { tell_lifecycle(self, msg); },
+      [self](const error_event& msg) { tell_lifecycle(self, msg); },
+      [self](const fatal_event& msg) {
+        auto& st = self->state;
+        st.fatal = msg.reason;
+        st.out->fail_queued(msg.reason);
+        st.out->fail_awaiting(msg.reason);
+        tell_lifecycle(self, msg);
+      },
+      // -- from listener workers ----------------------------------------------
+      [self](progress_atom, uint64_t n) {
+        auto& st = self->state;
+        st.callback_backlog -= std::min(n, st.callback_backlog);
+        release_held_batches(self);
+      },
+      [self](callback_failure& x) {
+        auto& st = self->state;
+        ++st.stats.listener_errors;
+        CAF_RTM_LOG(st.log, warn, "client", x.what, ": ", render(x.reason));
+        tell_lifecycle(self, error_event{std::move(x.reason), std::move(x.what)});
+      },
+      // -- its own timer ------------------------------------------------------
+      [self](tick_atom) { on_wakeup(self); },
+  };
+}
+
+} // namespace caf::rtm::detail

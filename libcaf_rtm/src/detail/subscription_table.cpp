@@ -1,0 +1,75 @@
+#include "detail/subscription_table.hpp"
+
+#include <algorithm>
+
+namespace caf::rtm::detail {
+
+bool subscribed_to(const std::vector<std::string>& types,
+                   std::string_view type) {
+  for (const auto& x : types)
+    if (x == "*" || x == type)
+      return true;
+  return false;
+}
+
+bool subscription_table::known(const caf::actor_addr& addr) const {
+  return std::any_of(actors_.begin(), actors_.end(),
+                     [&](const auto& x) { return x.hdl.address() == addr; }) ||
+         std::any_of(lifecycle_.begin(), lifecycle_.end(),
+                     [&](const auto& x) { return x.address() == addr; });
+}
+
+bool subscription_table::add_actor(const caf::actor& hdl,
+                                   const std::vector<std::string>& types) {
+  auto i = std::find_if(actors_.begin(), actors_.end(),
+                        [&](const auto& x) { return x.hdl == hdl; });
+  auto is_new = !known(hdl.address());
+  if (i == actors_.end()) {
+    actors_.push_back({hdl, {}});
+    i = std::prev(actors_.end());
+  }
+  for (const auto& type : types)
+    if (std::find(i->types.begin(), i->types.end(), type) == i->types.end())
+      i->types.push_back(type);
+  return is_new;
+}
+
+bool subscription_table::add_lifecycle(const caf::actor& hdl) {
+  auto is_new = !known(hdl.address());
+  if (std::find(lifecycle_.begin(), lifecycle_.end(), hdl) == lifecycle_.end())
+    lifecycle_.push_back(hdl);
+  return is_new;
+}
+
+uint64_t subscription_table::add_callback(std::vector<std::string> types) {
+  auto id = next_callback_id_++;
+  callbacks_.push_back({id, std::move(types)});
+  return id;
+}
+
+void subscription_table::remove_actor(const caf::actor_addr& addr) {
+  actors_.erase(std::remove_if(actors_.begin(), actors_.end(),
+                               [&](const auto& x) {
+                                 return x.hdl.address() == addr;
+                               }),
+                actors_.end());
+  lifecycle_.erase(std::remove_if(lifecycle_.begin(), lifecycle_.end(),
+                                  [&](const auto& x) {
+                                    return x.address() == addr;
+                                  }),
+                   lifecycle_.end());
+}
+
+void subscription_table::remove_callback(uint64_t id) {
+  callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(),
+                                  [id](const auto& x) { return x.id == id; }),
+                   callbacks_.end());
+}
+
+bool subscription_table::callback_wants(std::string_view type) const {
+  return std::any_of(callbacks_.begin(), callbacks_.end(), [type](const auto& x) {
+    return subscribed_to(x.types, type);
+  });
+}
+
+} // namespace caf::rtm::detail

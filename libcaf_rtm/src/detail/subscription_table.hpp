@@ -1,0 +1,87 @@
+// Who gets what: actors subscribed to event types, actors subscribed to
+// lifecycle messages, and the callbacks of the listener pool, as a plain
+// class. The router maps subscribe/unsubscribe messages and down messages
+// onto it and asks it, per event, where the event goes.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+
+namespace caf::rtm::detail {
+
+/// Does a subscription to `types` ("*" = all) cover events of `type`?
+bool subscribed_to(const std::vector<std::string>& types,
+                   std::string_view type);
+
+class subscription_table {
+public:
+  struct actor_entry {
+    caf::actor hdl;
+    std::vector<std::string> types;
+  };
+
+  struct callback_entry {
+    uint64_t id;
+    std::vector<std::string> types;
+  };
+
+  // -- changes ----------------------------------------------------------------
+
+  /// Adds `types` to the subscription of `hdl` (a type given twice counts
+  /// once). Returns true if `hdl` had no subscription of any kind before (the
+  /// caller then monitors it).
+  bool add_actor(const caf::actor& hdl, const std::vector<std::string>& types);
+
+  /// Subscribes `hdl` to lifecycle messages. Returns true if `hdl` had no
+  /// subscription of any kind before.
+  bool add_lifecycle(const caf::actor& hdl);
+
+  /// Adds a callback subscription; returns its id.
+  uint64_t add_callback(std::vector<std::string> types);
+
+  /// Ends every subscription of `addr` (unsubscribe, or the actor died).
+  void remove_actor(const caf::actor_addr& addr);
+
+  void remove_callback(uint64_t id);
+
+  // -- lookups ----------------------------------------------------------------
+
+  /// Calls `f(hdl)` for every actor subscribed to events of `type`.
+  template <class F>
+  void for_each_actor(std::string_view type, F&& f) const {
+    for (const auto& x : actors_)
+      if (subscribed_to(x.types, type))
+        f(x.hdl);
+  }
+
+  /// True if a callback wants events of `type`.
+  bool callback_wants(std::string_view type) const;
+
+  const std::vector<caf::actor>& lifecycle() const noexcept {
+    return lifecycle_;
+  }
+
+  const std::vector<actor_entry>& actors() const noexcept {
+    return actors_;
+  }
+
+  const std::vector<callback_entry>& callbacks() const noexcept {
+    return callbacks_;
+  }
+
+private:
+  bool known(const caf::actor_addr& addr) const;
+
+  std::vector<actor_entry> actors_;
+  std::vector<caf::actor> lifecycle_;
+  std::vector<callback_entry> callbacks_;
+  uint64_t next_callback_id_ = 1;
+};
+
+} // namespace caf::rtm::detail

@@ -1,0 +1,310 @@
+#include "detail/web_api_caller.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "detail/backoff.hpp"
+#include "caf/rtm/errc.hpp"
+#include "net/http_client.hpp"
+#include "net/net_context.hpp"
+
+namespace json = boost::json;
+
+namespace caf::rtm::detail {
+
+namespace {
+
+using self_ptr = web_api_core_actor::stateful_pointer<web_api_state>;
+using clock_type = web_api_state::clock_type;
+
+constexpr auto default_retry_after = std::chrono::seconds{30};
+
+// A Retry-After beyond this is treated as this: a broken or hostile answer
+// must not block a method for years.
+constexpr auto max_retry_after = std::chrono::minutes{5};
+
+// Idle keep-alive connections kept at most (all to the same host, normally).
+constexpr size_t max_idle_connections = 4;
+
+std::string string_at(const json::object& x, std::string_view key) {
+  if (auto* v = x.if_contains(key); v && v->is_string())
+    return std::string{v->get_string()};
+  return {};
+}
+
+// -- completing calls ---------------------------------------------------------
+
+void maybe_finish_close(self_ptr self) {
+  auto& st = self->state;
+  if (!st.closing || !st.calls.empty() || st.closing_idle)
+    return;
+  for (auto& rp : st.close_promises)
+    rp.deliver(caf::ok_atom_v);
+  st.close_promises.clear();
+  self->quit();
+}
+
+void finish(self_ptr self, uint64_t id, caf::expected<json_object> result) {
+  auto& calls = self->state.calls;
+  auto i = calls.find(id);
+  if (i == calls.end())
+    return;
+  auto deliver = std::move(i->second.deliver);
+  if (!result)
+    CAF_RTM_LOG(self->state.log, info, "web_api", i->second.method,
+                " failed: ", render(result.error()));
+  calls.erase(i);
+  deliver(std::move(result));
+  maybe_finish_close(self);
+}
+
+// -- issuing requests ---------------------------------------------------------
+
+void issue(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto i = st.calls.find(id);
+  if (i == st.calls.end())
+    return;
+  auto& call = i->second;
+  // Another call of this method ran into a rate limit: wait for it to pass.
+  if (auto b = st.blocked_until.find(call.method);
+      b != st.blocked_until.end()) {
+    auto now = clock_type::now();
+    if (b->second > now) {
+      self->delayed_send(self, b->second - now, retry_atom_v, id);
+      return;
+    }
+    st.blocked_until.erase(b);
+  }
+  auto url = net::parse_endpoint(net::join_url(st.cfg.base_url, call.method));
+  if (!url)
+    return finish(self, id, std::move(url.error()));
+  net::http_request_data req;
+  req.url = std::move(*url);
+  req.authorization = st.authorization;
+  req.timeout = st.cfg.request_timeout;
+  req.body = net::form_encode({call.args.begin(), call.args.end()});
+  req.cache = st.idle_connections;
+  CAF_RTM_LOG(st.log, debug, "web_api", "POST ", st.cfg.base_url, call.method);
+  auto hdl = caf::actor_cast<web_api_core_actor>(self);
+  call.http = net::start_http_post(
+      *st.net, std::move(req), [hdl, id](net::http_response_data res) {
+        caf::anon_send(hdl, http_result{id, std::move(res.error),
+                                        static_cast<uint16_t>(res.status),
+                                        std::move(res.retry_after),
+                                        std::move(res.body)});
+      });
+}
+
+void retry_or_fail(self_ptr self, uint64_t id, caf::error err) {
+  auto& st = self->state;
+  auto& call = st.calls.at(id);
+  ++call.failures;
+  auto cap = st.cfg.api_retry.max_attempts;
+  if (st.closing || (cap > 0 && call.failures >= cap))
+    return finish(self, id, std::move(err));
+  auto delay = backoff_delay(st.cfg.api_retry, call.failures, st.rng);
+  CAF_RTM_LOG(
+      st.log, info, "web_api", call.method, ": ", render(err), "; retry ",
+      call.failures, " in ",
+      std::chrono::duration_cast<std::chrono::milliseconds>(delay).count(),
+      " ms");
+  self->delayed_send(self, delay, retry_atom_v, id);
+}
+
+void wait_out_rate_limit(self_ptr self, uint64_t id,
+                         const std::string& retry_after) {
+  auto& st = self->state;
+  auto& call = st.calls.at(id);
+  if (st.closing || ++call.rate_limit_waits > st.cfg.max_rate_limit_waits)
+    return finish(self, id,
+                  make_error(errc::rate_limited,
+                             call.method + " still rate limited after " +
+                                 std::to_string(call.rate_limit_waits - 1) +
+                                 " waits"));
+  caf::timespan wait =
+      std::min(parse_retry_after(retry_after)
+                   .value_or(caf::timespan{default_retry_after}),
+               caf::timespan{max_retry_after});
+  auto& until = st.blocked_until[call.method];
+  until = std::max(until, clock_type::now() + wait);
+  CAF_RTM_LOG(
+      st.log, info, "web_api", call.method, " rate limited; retrying in ",
+      std::chrono::duration_cast<std::chrono::milliseconds>(wait).count(),
+      " ms");
+  self->delayed_send(self, wait, retry_atom_v, id);
+}
+
+// Slack answers most errors with status 200 and `ok:false`; anything else is
+// HTTP-level trouble.
+void on_http_result(self_ptr self, http_result& res) {
+  auto& st = self->state;
+  auto i = st.calls.find(res.request_id);
+  if (i == st.calls.end())
+    return;
+  auto id = res.request_id;
+  i->second.http.reset();
+  if (res.error) {
+    if (is_fatal(res.error) || is(res.error, errc::closed))
+      return finish(self, id, std::move(res.error));
+    return retry_or_fail(self, id, std::move(res.error));
+  }
+  if (res.status == 429)
+    return wait_out_rate_limit(self, id, res.retry_after);
+  if (res.status >= 500)
+    return retry_or_fail(
+        self, id, make_error(errc::http_error, res.status, "server error"));
+  auto unexpected_status = [&] {
+    finish(self, id,
+           make_error(errc::http_error, res.status, "unexpected HTTP status"));
+  };
+  json::error_code ec;
+  auto body = json::parse(res.body, ec);
+  if (ec || !body.is_object()) {
+    if (res.status != 200)
+      return unexpected_status();
+    return finish(self, id,
+                  make_error(errc::malformed_response,
+                             ec ? "body is not JSON: " + ec.message()
+                                : std::string{"body is not a JSON object"}));
+  }
+  auto& obj = body.get_object();
+  auto* ok = obj.if_contains("ok");
+  if (ok != nullptr && ok->is_bool() && ok->get_bool() && res.status == 200)
+    return finish(self, id, json_object{std::move(obj)});
+  auto code = string_at(obj, "error");
+  if (code.empty()) {
+    if (res.status != 200)
+      return unexpected_status();
+    return finish(self, id,
+                  make_error(errc::malformed_response,
+                             "answer has neither ok:true nor error"));
+  }
+  if (code == "ratelimited")
+    return wait_out_rate_limit(self, id, res.retry_after);
+  if (is_transient_slack_error(code))
+    return retry_or_fail(self, id, make_error(errc::slack_error, code));
+  finish(self, id, make_error(errc::slack_error, code));
+}
+
+void start_call(self_ptr self, std::string method, api_args args,
+                web_api_state::deliver_fn deliver) {
+  auto& st = self->state;
+  if (st.setup_error)
+    return deliver(st.setup_error);
+  if (st.closing)
+    return deliver(make_error(errc::closed, "web API caller is closing"));
+  if (method.empty() || method.find_first_of("/?# ") != std::string::npos)
+    return deliver(make_error(errc::invalid_argument,
+                              "not a Web API method name: " + method));
+  auto id = st.next_id++;
+  auto& call = st.calls[id];
+  call.method = std::move(method);
+  call.args = std::move(args);
+  call.deliver = std::move(deliver);
+  issue(self, id);
+}
+
+// Wraps a typed response promise into a deliver function that converts the
+// JSON answer with `convert`.
+template <class T, class Convert>
+web_api_state::deliver_fn make_deliver(caf::typed_response_promise<T> rp,
+                                       Convert convert) {
+  return [rp, convert](caf::expected<json_object> x) mutable {
+    if (!x) {
+      rp.deliver(std::move(x.error()));
+      return;
+    }
+    auto converted = convert(x->value);
+    if (converted)
+      rp.deliver(std::move(*converted));
+    else
+      rp.deliver(std::move(converted.error()));
+  };
+}
+
+} // namespace
+
+web_api_state::~web_api_state() {
+  for (auto& [id, call] : calls)
+    if (call.http)
+      call.http->cancel();
+  if (idle_connections)
+    net::shutdown_connection_cache(idle_connections, nullptr);
+}
+
+web_api_core_actor::behavior_type
+web_api_caller(web_api_core_actor::stateful_pointer<web_api_state> self,
+               client_config cfg) {
+  auto& st = self->state;
+  cfg.log = make_logger(cfg.log, {cfg.token});
+  st.log = cfg.log;
+  st.authorization = "Bearer " + cfg.token;
+  st.rng.seed(std::random_device{}());
+  if (auto err = cfg.validate()) {
+    st.setup_error = std::move(err);
+  } else if (auto ctx = net::make_net_context(cfg, st.log)) {
+    st.net = std::move(*ctx);
+  } else {
+    st.setup_error = std::move(ctx.error());
+  }
+  if (st.setup_error)
+    CAF_RTM_LOG(st.log, error, "web_api", render(st.setup_error));
+  else if (cfg.api_keep_alive.count() > 0)
+    st.idle_connections = net::make_connection_cache(
+        *st.net, cfg.api_keep_alive, max_idle_connections);
+  st.cfg = std::move(cfg);
+  return {
+      [self](call_atom, std::string& method,
+             api_args& args) -> caf::typed_response_promise<json_object> {
+        auto rp = self->make_response_promise<json_object>();
+        auto as_is = [](json::object& x) -> caf::expected<json_object> {
+          return json_object{std::move(x)};
+        };
+        start_call(self, std::move(method), std::move(args),
+                   make_deliver(rp, as_is));
+        return rp;
+      },
+      [self](close_atom) -> caf::typed_response_promise<caf::ok_atom> {
+        auto& st = self->state;
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        st.close_promises.push_back(rp);
+        st.closing = true;
+        std::vector<uint64_t> waiting;
+        for (auto& [id, call] : st.calls) {
+          if (call.http)
+            call.http->cancel(); // its result finishes the call
+          else
+            waiting.push_back(id);
+        }
+        // After the cancellations above (same strand): a call that still
+        // completes cannot put its connection back. Before finishing the
+        // waiting calls: the last of them must not reply to close early.
+        if (st.idle_connections) {
+          st.closing_idle = true;
+          auto hdl = caf::actor_cast<web_api_core_actor>(self);
+          net::shutdown_connection_cache(
+              std::exchange(st.idle_connections, nullptr),
+              [hdl] { caf::anon_send(hdl, closed_atom_v); });
+        }
+        for (auto id : waiting)
+          finish(self, id, make_error(errc::closed, "web API caller closed"));
+        maybe_finish_close(self);
+        return rp;
+      },
+      [self](closed_atom) {
+        self->state.closing_idle = false;
+        maybe_finish_close(self);
+      },
+      [self](http_result& res) { on_http_result(self, res); },
+      [self](retry_atom, uint64_t id) { issue(self, id); },
+  };
+}
+
+} // namespace caf::rtm::detail

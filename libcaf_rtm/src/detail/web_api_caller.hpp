@@ -1,0 +1,74 @@
+// The actor behind the public `web_api` handle: it issues the HTTP exchanges,
+// retries transient failures, waits out rate limits and keeps idle
+// connections for the next call.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/expected.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "caf/rtm/client_config.hpp"
+#include "detail/interfaces.hpp"
+
+namespace caf::rtm::net {
+struct net_context;
+class http_call;
+class connection_cache;
+} // namespace caf::rtm::net
+
+namespace caf::rtm::detail {
+
+struct web_api_state {
+  static inline const char* name = "caf.rtm.web_api";
+
+  /// Whatever ends the actor, no exchange outlives it.
+  ~web_api_state();
+
+  using clock_type = std::chrono::steady_clock;
+  using deliver_fn = std::function<void(caf::expected<json_object>)>;
+
+  struct pending_call {
+    std::string method;
+    api_args args;
+    deliver_fn deliver;
+    /// Failed attempts so far (rate-limit waits not included).
+    uint32_t failures = 0;
+    uint32_t rate_limit_waits = 0;
+    /// The HTTP exchange in flight, if any.
+    std::shared_ptr<net::http_call> http;
+  };
+
+  client_config cfg;
+  logger_ptr log;
+  std::shared_ptr<const net::net_context> net;
+  /// Why the network context could not be built (bad CA file, proxy URL).
+  caf::error setup_error;
+  std::string authorization;
+  uint64_t next_id = 1;
+  std::unordered_map<uint64_t, pending_call> calls;
+  /// Per method: no request before this point (after a 429 or ratelimited).
+  std::unordered_map<std::string, clock_type::time_point> blocked_until;
+  std::minstd_rand rng;
+  /// Idle keep-alive connections (null when `api_keep_alive` is 0).
+  std::shared_ptr<net::connection_cache> idle_connections;
+  bool closing = false;
+  /// Waiting for the idle connections to close before `close` replies.
+  bool closing_idle = false;
+  std::vector<caf::typed_response_promise<caf::ok_atom>> close_promises;
+};
+
+web_api_core_actor::behavior_type
+web_api_caller(web_api_core_actor::stateful_pointer<web_api_state> self,
+               client_config cfg);
+
+} // namespace caf::rtm::detail

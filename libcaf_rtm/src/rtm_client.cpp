@@ -1,0 +1,51 @@
+#include "caf/rtm/rtm_client.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include "detail/rtm_router.hpp"
+
+namespace caf::rtm {
+
+// The public handle belongs to this actor: it accepts exactly what users may
+// send and forwards it to the router, which also takes the messages of the
+// client's own actors. Delegation keeps the original sender, so the router
+// answers users directly. When the router ends (close, or an error), so does
+// this actor.
+rtm_client_actor::behavior_type rtm_client(rtm_client_actor::pointer self,
+                                           client_config cfg) {
+  auto router = self->spawn<caf::linked>(detail::rtm_router, std::move(cfg));
+  self->set_exit_handler([self](caf::exit_msg& msg) { self->quit(msg.reason); });
+  return {
+      [=](connect_atom x) { return self->delegate(router, x); },
+      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
+        return self->delegate(router, x, std::move(hdl), std::move(types));
+      },
+      [=](subscribe_atom x, lifecycle_atom y, caf::actor& hdl) {
+        return self->delegate(router, x, y, std::move(hdl));
+      },
+      [=](subscribe_atom x, callback_listener& listener) {
+        return self->delegate(router, x, std::move(listener));
+      },
+      [=](unsubscribe_atom x, caf::actor& hdl) {
+        return self->delegate(router, x, std::move(hdl));
+      },
+      [=](unsubscribe_atom x, uint64_t id) {
+        return self->delegate(router, x, id);
+      },
+      [=](send_atom x, json_object& msg) {
+        return self->delegate(router, x, std::move(msg));
+      },
+      [=](typing_atom x, std::string& channel) {
+        return self->delegate(router, x, std::move(channel));
+      },
+      [=](ping_atom x) { return self->delegate(router, x); },
+      [=](call_atom x, std::string& method, api_args& args) {
+        return self->delegate(router, x, std::move(method), std::move(args));
+      },
+      [=](disconnect_atom x) { return self->delegate(router, x); },
+      [=](close_atom x) { return self->delegate(router, x); },
+      [=](status_atom x) { return self->delegate(router, x); },
+  };
+}
+
+} // namespace caf::rtm
