@@ -322,12 +322,74 @@ TEST_CASE("the demo runs and exits 0", "[cli][demo]") {
       types.emplace_back(obj.at("type").as_string());
     }
   }
-  CHECK(acked == 1);
+  CHECK(acked == 2); // both mentions answered
   CHECK(types == std::vector<std::string>{"hello", "message", "user_typing",
                                           "message", "reaction_added",
                                           "message", "goodbye", "hello",
                                           "message"});
   CHECK(p.err().find("demo: done") != std::string::npos);
+}
+
+TEST_CASE("the demo ends by itself whatever is printed", "[cli][demo]") {
+  // Nothing printed but the answers to the two mentions.
+  process none{tool, {"--demo", "--events", "none"}, clean_env};
+  REQUIRE(none.wait(60s) == 0);
+  for (auto& line : none.out_lines())
+    CHECK(parse_object(line).contains("sent"));
+  CHECK(none.err().find("demo: done") != std::string::npos);
+  // Only messages.
+  process messages{tool, {"--demo", "--events", "message"}, clean_env};
+  REQUIRE(messages.wait(60s) == 0);
+  size_t printed = 0;
+  for (auto& line : messages.out_lines())
+    if (!parse_object(line).contains("sent"))
+      ++printed;
+  CHECK(printed == 4);
+  // --count ends the demo early, without waiting for the script.
+  process two{tool, {"--demo", "--count", "2"}, clean_env};
+  REQUIRE(two.wait(60s) == 0);
+  CHECK(two.out_lines().size() == 2);
+  // A log level given wins over the demo's narration default.
+  process quiet{
+      tool, {"--demo", "--log-level", "warn", "--events", "none"}, clean_env};
+  REQUIRE(quiet.wait(60s) == 0);
+  CHECK(quiet.err().find(" info ") == std::string::npos);
+}
+
+TEST_CASE("the library's caf-rtm.* options work on every program",
+          "[cli][options]") {
+  fake_slack srv;
+  // The long forms instead of --token and --base-url; GNU style.
+  process p{tool,
+            {"--caf-rtm.token", srv.options().token, "--caf-rtm.base-url",
+             srv.base_url(), "--caf-rtm.ping-interval=2s", "--count", "1"},
+            clean_env};
+  REQUIRE(srv.session(0, 10s));
+  REQUIRE(p.wait(10s) == 0);
+  CHECK(parse_object(p.out_lines().at(0)).at("type").as_string() == "hello");
+  // A short form overrides its long form.
+  process q{tool,
+            {"--caf-rtm.token", "xoxb-wrong", "--token", srv.options().token,
+             "--caf-rtm.base-url=" + srv.base_url(), "--count", "1"},
+            clean_env};
+  REQUIRE(q.wait(10s) == 0);
+  // A bad value of a long form is a usage error that never shows a token.
+  process bad{tool,
+              {"--caf-rtm.token", "xoxb-secret-value",
+               "--caf-rtm.ping-interval", "soon"},
+              clean_env};
+  CHECK(bad.wait(10s) == 2);
+  CHECK(bad.err().find("xoxb-secret-value") == std::string::npos);
+  // The echo bot takes them too.
+  process bot{echo_bot,
+              {"--caf-rtm.token", srv.options().token, "--caf-rtm.base-url",
+               srv.base_url(), "--replies", "1"},
+              clean_env};
+  auto s = srv.session(2, 10s);
+  REQUIRE(s);
+  s->send(R"({"type":"message","channel":"C1","user":"U1",)"
+          R"("text":"<@U0BOT> ping","ts":"1.0"})");
+  REQUIRE(bot.wait(10s) == 0);
 }
 
 TEST_CASE("the echo bot answers mentions", "[cli][echo_bot]") {

@@ -16,6 +16,7 @@
 
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
+#include "caf/rtm/web_api.hpp"
 #include "test_support.hpp"
 
 using namespace caf::rtm;
@@ -163,8 +164,7 @@ double cpu_seconds() {
 
 } // namespace
 
-// -- connecting and receiving
-// ---------------------------------------------------
+// -- connecting and receiving -------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture, "connect, receive events in order",
                  "[client]") {
@@ -243,8 +243,7 @@ TEST_CASE_METHOD(client_fixture, "odd frames are counted and skipped",
   close_client(*this, c.hdl);
 }
 
-// -- reconnect triggers
-// ---------------------------------------------------------
+// -- reconnect triggers -------------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture,
                  "goodbye: make-before-break, nothing lost or "
@@ -519,8 +518,7 @@ TEST_CASE_METHOD(client_fixture, "disconnect starts a fresh session",
   close_client(*this, c.hdl);
 }
 
-// -- closing and resources
-// --------------------------------------------------------
+// -- closing and resources ----------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture, "close leaves no actor, socket or thread",
                  "[client][close]") {
@@ -573,8 +571,7 @@ TEST_CASE_METHOD(client_fixture, "close stops reconnecting",
   CHECK(srv.open_sessions() == 0);
 }
 
-// -- throughput and ordering
-// -------------------------------------------------------
+// -- throughput and ordering --------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture, "100,000 flooded events arrive once, in order",
                  "[client][flood]") {
@@ -665,8 +662,7 @@ TEST_CASE_METHOD(client_fixture,
   close_client(*this, c.hdl);
 }
 
-// -- sending
-// --------------------------------------------------------------------
+// -- sending ------------------------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture, "send: ids, acks and echoes",
                  "[client][send]") {
@@ -897,8 +893,7 @@ TEST_CASE_METHOD(client_fixture, "typing indicators and RTM pings",
   close_client(*this, c.hdl);
 }
 
-// -- hostile frames
-// ---------------------------------------------------------------
+// -- hostile frames -----------------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture, "server pings are answered with pongs",
                  "[client][frames]") {
@@ -970,8 +965,7 @@ TEST_CASE_METHOD(client_fixture, "a masked server frame ends the session",
   close_client(*this, c.hdl);
 }
 
-// -- scale
-// --------------------------------------------------------------------------
+// -- scale --------------------------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture, "200 clients in one actor system",
                  "[client][scale]") {
@@ -1010,8 +1004,7 @@ TEST_CASE_METHOD(client_fixture, "sessions through an HTTP CONNECT proxy",
   close_client(*this, c.hdl);
 }
 
-// -- regressions
-// ------------------------------------------------------------------
+// -- regressions --------------------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture,
                  "a stale backoff timer does not open an extra session",
@@ -1117,4 +1110,62 @@ TEST_CASE_METHOD(client_fixture,
   REQUIRE(eventually([&] { return done->load() == int{n}; }, 60s));
   CHECK(srv.session_count() == 1);
   close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "the public handle rejects what only the client's own actors "
+                 "may send",
+                 "[client][interface]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  // Whoever holds the handle (locally, or remotely once it is published)
+  // might try to forge what the supervisor, the connections or the listener
+  // workers tell the router.
+  auto untyped = caf::actor_cast<caf::actor>(c.hdl);
+  auto rejected = [&](auto... xs) {
+    caf::error err;
+    (*self)
+        ->request(untyped, caf::timespan{5s}, xs...)
+        .receive([](caf::ok_atom) {}, [&](caf::error& x) { err = x; });
+    return err == caf::sec::unexpected_message;
+  };
+  CHECK(rejected(fatal_event{make_error(errc::slack_error, "invalid_auth")}));
+  CHECK(rejected(disconnected{1, make_error(errc::connection_lost), 0}));
+  CHECK(rejected(connecting{1}));
+  CHECK(rejected(error_event{make_error(errc::server_error), "forged"}));
+  CHECK(rejected(identity{"U1", "u", "T1", "t", "B0OTHER", ""}));
+  CHECK(rejected(caf::atom("progress"), uint64_t{1000}));
+  CHECK(rejected(caf::atom("unsent"), int64_t{1}));
+  CHECK(rejected(caf::atom("tick")));
+  CHECK(rejected(caf::atom("retry"), uint64_t{1}));
+  // The client is unaffected and still works.
+  session(srv, 0)->send(message(1));
+  REQUIRE(c.rec->wait_events(1));
+  auto st = status(c.hdl);
+  CHECK(st.state == "connected");
+  CHECK(c.rec->lifecycle_count("fatal") == 0);
+  CHECK(c.rec->lifecycle_count("error") == 0);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "the web-API caller's public handle rejects internal messages",
+                 "[client][interface]") {
+  fake_slack srv;
+  auto api = track(sys->spawn(web_api, config(srv)));
+  auto untyped = caf::actor_cast<caf::actor>(api);
+  caf::error err;
+  (*self)
+      ->request(untyped, caf::timespan{5s}, caf::atom("retry"), uint64_t{1})
+      .receive([](caf::ok_atom) {}, [&](caf::error& x) { err = x; });
+  CHECK(err == caf::sec::unexpected_message);
+  err = caf::error{};
+  (*self)
+      ->request(untyped, caf::timespan{5s}, caf::atom("closed"))
+      .receive([](caf::ok_atom) {}, [&](caf::error& x) { err = x; });
+  CHECK(err == caf::sec::unexpected_message);
+  auto me = request<json_object>(*self, api, caf::timespan{10s}, call_atom_v,
+                                 "auth.test", api_args{});
+  CHECK(me);
+  REQUIRE(request<caf::ok_atom>(*self, api, caf::timespan{10s}, close_atom_v));
 }

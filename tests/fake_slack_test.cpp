@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "caf/rtm/testing/fake_slack.hpp"
+#include "detail/base64.hpp"
 
 #include <boost/asio/connect.hpp>                    // net::connect
 #include <boost/asio/io_context.hpp>                 // net::io_context
@@ -27,7 +28,9 @@
 #include <fstream>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 namespace beast = boost::beast;
@@ -61,15 +64,6 @@ std::string field(const std::string& json, const std::string& key) {
   if (json[pos] == '"')
     return json.substr(pos + 1, json.find('"', pos + 1) - pos - 1);
   return json.substr(pos, json.find_first_of(",}", pos) - pos);
-}
-
-std::string base64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                           reinterpret_cast<const unsigned char*>(in.data()),
-                           static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
 }
 
 using response = http::response<http::string_body>;
@@ -205,6 +199,67 @@ uint16_t close_code_of(const std::string& payload) {
   REQUIRE(payload.size() >= 2);
   return static_cast<uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
                                static_cast<unsigned char>(payload[1]));
+}
+
+// -- Socket Mode helpers ------------------------------------------------------
+
+const std::string app_token = "xapp-1-test-token";
+
+/// Calls apps.connections.open and returns the answer's body.
+std::string connections_open(fake_slack& fake,
+                             const std::string& bearer = app_token,
+                             const std::string& body = "") {
+  http_client client{fake.port()};
+  return client.post("/api/apps.connections.open", body, bearer).body();
+}
+
+/// Path and query of a ws:// or wss:// URL.
+std::string path_of(const std::string& url) {
+  auto pos = url.find('/', url.find("//") + 2);
+  REQUIRE(pos != std::string::npos);
+  return url.substr(pos);
+}
+
+/// A fresh Socket Mode ticket URL's path and query.
+std::string link_path(fake_slack& fake) {
+  auto url = field(connections_open(fake), "url");
+  REQUIRE(!url.empty());
+  return path_of(url);
+}
+
+/// The hello a Socket Mode session gets with default options.
+std::string socket_mode_hello(std::size_t num_connections) {
+  return R"({"type":"hello","num_connections":)" +
+         std::to_string(num_connections) +
+         R"(,"debug_info":{"host":"fake-slack","build_number":1,)"
+         R"("approximate_connection_time":18060},)"
+         R"("connection_info":{"app_id":"A0APP"}})";
+}
+
+std::string disconnect(const std::string& reason) {
+  return R"({"type":"disconnect","reason":")" + reason +
+         R"(","debug_info":{"host":"fake-slack"}})";
+}
+
+/// The HTTP status answering a WebSocket handshake on `path`.
+unsigned handshake_status(uint16_t port, const std::string& path) {
+  net::io_context ioc;
+  websocket::stream<beast::tcp_stream> ws{ioc};
+  beast::get_lowest_layer(ws).connect(loopback(port));
+  websocket::response_type res;
+  beast::error_code ec;
+  ws.handshake(res, "127.0.0.1:" + std::to_string(port), path, ec);
+  return res.result_int();
+}
+
+/// Envelopes sent so far for `event_id`.
+std::vector<sent_envelope> envelopes_of(const fake_slack& fake,
+                                        const std::string& event_id) {
+  std::vector<sent_envelope> result;
+  for (auto& env : fake.envelopes())
+    if (env.event_id == event_id)
+      result.push_back(env);
+  return result;
 }
 
 } // namespace
@@ -665,6 +720,455 @@ TEST_CASE("fake_slack: garbage and hang-ups end only their own connection") {
   CHECK(survivor->frames_written() < 1000000);
 }
 
+// -- Socket Mode --------------------------------------------------------------
+
+TEST_CASE("fake_slack: apps.connections.open wants the app token") {
+  fake_slack fake;
+  auto body = connections_open(fake);
+  CHECK(field(body, "ok") == "true");
+  auto url = field(body, "url");
+  auto prefix =
+      "ws://127.0.0.1:" + std::to_string(fake.port()) + "/link/?ticket=";
+  REQUIRE(url.rfind(prefix, 0) == 0);
+  auto rest = url.substr(prefix.size());
+  auto amp = rest.find('&');
+  REQUIRE(amp != std::string::npos);
+  CHECK(amp >= 16); // a random ticket
+  CHECK(rest.substr(amp) == "&app_id=A0APP");
+  CHECK(field(connections_open(fake), "url") != url); // fresh each time
+  CHECK(field(connections_open(fake, "xapp-1-other"), "error") ==
+        "invalid_auth");
+  CHECK(field(connections_open(fake, token), "error") ==
+        "not_allowed_token_type");
+  CHECK(field(connections_open(fake, ""), "error") == "not_authed");
+  // App tokens count only in the Authorization header.
+  CHECK(field(connections_open(fake, "", "token=" + app_token), "error") ==
+        "not_authed");
+  // The app token is no bot token.
+  http_client client{fake.port()};
+  CHECK(field(client.post("/api/auth.test", "", app_token).body(), "error") ==
+        "invalid_auth");
+  REQUIRE(fake.wait_requests("apps.connections.open", 6, 1s));
+
+  SECTION("scripted answers and handlers work for it too") {
+    fake.script("apps.connections.open", http_response::rate_limited("3"));
+    fake.script("apps.connections.open", http_response::ok());
+    auto limited = client.post("/api/apps.connections.open", "", app_token);
+    CHECK(limited.result_int() == 429);
+    CHECK(limited[http::field::retry_after] == "3");
+    CHECK(client.post("/api/apps.connections.open", "", app_token).body() ==
+          R"({"ok":true})");
+    fake.on("apps.connections.open", [](const recorded_request&) {
+      return http_response::error("internal_error");
+    });
+    CHECK(field(connections_open(fake), "error") == "internal_error");
+  }
+}
+
+TEST_CASE("fake_slack: Socket Mode hello counts sessions and ghosts") {
+  fake_slack_options opts;
+  opts.ghost_connections = 2;
+  fake_slack fake{opts};
+  ws_client first{fake.port(), link_path(fake)};
+  CHECK(first.read() == socket_mode_hello(1 + 2));
+  ws_client second{fake.port(), link_path(fake)};
+  CHECK(second.read() == socket_mode_hello(2 + 2));
+  auto session = fake.session(0, 1s);
+  REQUIRE(session != nullptr);
+  CHECK(session->socket_mode());
+  CHECK(fake.live_socket_mode_sessions() == 2);
+  // RTM sessions are no Socket Mode sessions.
+  ws_client rtm{fake.port(), ws_path(fake)};
+  CHECK(rtm.read() == R"({"type":"hello"})");
+  CHECK_FALSE(fake.session(2, 1s)->socket_mode());
+  CHECK(fake.live_socket_mode_sessions() == 2);
+  // A session the client closes no longer counts.
+  first.ws.close(websocket::close_code::normal);
+  REQUIRE(session->wait_ended(2s));
+  CHECK(session->close_code_received() == uint16_t{1000});
+  CHECK(fake.live_socket_mode_sessions() == 1);
+  ws_client third{fake.port(), link_path(fake)};
+  CHECK(third.read() == socket_mode_hello(2 + 2));
+}
+
+TEST_CASE("fake_slack: Socket Mode tickets are single-use") {
+  fake_slack_options opts;
+  opts.url_ttl = 100ms;
+  fake_slack fake{opts};
+  auto path = link_path(fake);
+  {
+    ws_client client{fake.port(), path};
+    CHECK(client.read() == socket_mode_hello(1));
+  }
+  CHECK(fake.rejected_handshakes() == 0);
+  CHECK(handshake_status(fake.port(), path) == 401); // used
+  auto late = link_path(fake);
+  std::this_thread::sleep_for(150ms);
+  CHECK(handshake_status(fake.port(), late) == 401); // expired
+  CHECK(handshake_status(fake.port(), "/link/?ticket=nope&app_id=A0APP") ==
+        401);
+  CHECK(handshake_status(fake.port(), "/link/") == 401);
+  // An RTM ticket does not open Socket Mode.
+  auto rtm = ws_path(fake);
+  CHECK(handshake_status(fake.port(), "/link/?ticket=" + rtm.substr(4) +
+                                          "&app_id=A0APP") == 401);
+  CHECK(fake.rejected_handshakes() == 5);
+  CHECK(fake.session_count() == 1);
+  // A client that sends no upgrade gets 400, as on the RTM endpoint.
+  http_client client{fake.port()};
+  CHECK(client.post(link_path(fake)).result_int() == 400);
+}
+
+TEST_CASE("fake_slack: scripted handshake failures") {
+  fake_slack fake;
+  fake.script_handshake(409);
+  fake.script_handshake(503);
+  auto refused = link_path(fake);
+  CHECK(handshake_status(fake.port(), refused) == 409);
+  // The scripts apply to RTM handshakes as well.
+  CHECK(handshake_status(fake.port(), ws_path(fake)) == 503);
+  CHECK(fake.rejected_handshakes() == 2);
+  // The refused handshake used its ticket up; a new one works.
+  CHECK(handshake_status(fake.port(), refused) == 401);
+  ws_client client{fake.port(), link_path(fake)};
+  CHECK(client.read() == socket_mode_hello(1));
+  CHECK(fake.rejected_handshakes() == 3);
+  CHECK(fake.session_count() == 1);
+}
+
+TEST_CASE("fake_slack: envelopes, events and acks") {
+  fake_slack fake;
+  ws_client client{fake.port(), link_path(fake)};
+  CHECK(client.read() == socket_mode_hello(1));
+  auto session = fake.session(0, 1s);
+  REQUIRE(session != nullptr);
+
+  SECTION("an envelope on a session, acked with a payload") {
+    auto id = session->send_envelope(
+        "slash_commands", R"({"command":"/hi", "text":"a \"b\""})", true);
+    CHECK(id.size() == 36); // a UUID, as Slack's
+    CHECK(client.read() ==
+          R"({"envelope_id":")" + id +
+              R"(","type":"slash_commands",)"
+              R"("payload":{"command":"/hi","text":"a \"b\""},)"
+              R"("accepts_response_payload":true})");
+    auto ack = R"({"envelope_id":")" + id + R"(","payload":{ "text" : "ok" }})";
+    client.write(ack);
+    client.write("not an ack");
+    client.write(R"({"envelope_id":42})");
+    REQUIRE(fake.wait_acks(1, 1s));
+    REQUIRE(session->wait_received(3, 1s));
+    auto acks = fake.acks();
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].envelope_id == id);
+    CHECK(acks[0].payload == std::string{R"({"text":"ok"})"});
+    CHECK(acks[0].raw == ack);
+    CHECK(acks[0].session == 0);
+    CHECK(session->received().front() == ack);
+    auto sent = fake.envelopes();
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].envelope_id == id);
+    CHECK(sent[0].type == "slash_commands");
+    CHECK(sent[0].event_id.empty());
+    CHECK(sent[0].retry_attempt == 0);
+    CHECK(sent[0].session == 0);
+    // No RTM answers on a Socket Mode session.
+    client.write(R"({"id":1,"type":"ping"})");
+    session->send("marker");
+    CHECK(client.read() == "marker");
+  }
+
+  SECTION("an event, acked without a payload") {
+    auto event_id =
+        session->send_event(R"({"type":"app_mention","text":"<@U0BOT> hi"})");
+    CHECK(event_id.rfind("Ev", 0) == 0);
+    auto frame = client.read();
+    auto envelope_id = field(frame, "envelope_id");
+    CHECK(field(frame, "type") == "events_api");
+    CHECK(field(frame, "accepts_response_payload") == "false");
+    CHECK(field(frame, "retry_attempt") == "0");
+    CHECK(field(frame, "retry_reason").empty());
+    CHECK(contains(frame, R"("retry_reason":"")"));
+    CHECK(contains(frame, R"("payload":{"token":"x","team_id":"T0TEAM",)"
+                          R"("api_app_id":"A0APP",)"
+                          R"("event":{"type":"app_mention",)"
+                          R"("text":"<@U0BOT> hi"},)"
+                          R"("type":"event_callback","event_id":")" +
+                              event_id + R"(","event_time":)"));
+    CHECK(std::stoll(field(frame, "event_time")) > 1700000000);
+    client.write(R"({"envelope_id":")" + envelope_id + "\"}");
+    REQUIRE(fake.wait_acks(1, 1s));
+    CHECK(fake.acks()[0].envelope_id == envelope_id);
+    CHECK_FALSE(fake.acks()[0].payload);
+    auto sent = fake.envelopes();
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].event_id == event_id);
+    CHECK(sent[0].envelope_id == envelope_id);
+    CHECK(session->send_event("{}") != event_id);
+  }
+
+  SECTION("server-level sends pick a live session") {
+    auto id =
+        fake.send_envelope("interactive", R"({"type":"block_actions"})", false);
+    CHECK(field(client.read(), "envelope_id") == id);
+    auto event_id = fake.send_event(R"({"type":"message"})");
+    CHECK(field(client.read(), "event_id") == event_id);
+    CHECK(fake.envelopes().size() == 2);
+  }
+
+  SECTION("flooded envelopes are acked and recorded") {
+    session->flood(3, [](std::size_t i, int64_t) {
+      return R"({"envelope_id":"pre-)" + std::to_string(i) +
+             R"(","type":"events_api","payload":{}})";
+    });
+    for (int i = 0; i < 3; ++i)
+      client.write(R"({"envelope_id":")" + field(client.read(), "envelope_id") +
+                   "\"}");
+    REQUIRE(fake.wait_acks(3, 1s));
+    CHECK(fake.acks()[2].envelope_id == "pre-2");
+    CHECK(fake.envelopes().empty()); // not sent by send_envelope
+  }
+
+  SECTION("payloads must be JSON") {
+    CHECK_THROWS_AS(session->send_envelope("interactive", "{oops", false),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(fake.send_event("nope"), std::invalid_argument);
+    CHECK(fake.envelopes().empty());
+  }
+
+  SECTION("disconnect frames") {
+    session->send_disconnect("warning");
+    CHECK(client.read() == disconnect("warning"));
+    session->send_disconnect("link_disabled");
+    CHECK(client.read() == disconnect("link_disabled"));
+  }
+}
+
+TEST_CASE("fake_slack: unacked events are redelivered") {
+  fake_slack_options opts;
+  opts.redelivery_delays = {200ms, 1500ms};
+  fake_slack fake{opts};
+  ws_client client{fake.port(), link_path(fake)};
+  CHECK(client.read() == socket_mode_hello(1));
+  auto session = fake.session(0, 1s);
+  REQUIRE(session != nullptr);
+
+  SECTION("until an ack of any copy") {
+    auto event_id = session->send_event(R"({"type":"message","text":"x"})");
+    auto first = client.read();
+    auto second = client.read(); // not acked: comes again
+    CHECK(field(second, "event_id") == event_id);
+    CHECK(field(second, "envelope_id") != field(first, "envelope_id"));
+    CHECK(field(second, "retry_attempt") == "1");
+    CHECK(field(second, "retry_reason") == "timeout");
+    // Same payload, apart from the envelope's fields.
+    auto payload_of = [](const std::string& frame) {
+      auto begin = frame.find("\"payload\":");
+      return frame.substr(begin,
+                          frame.find(",\"accepts_response_payload\"") - begin);
+    };
+    CHECK(payload_of(second) == payload_of(first));
+    // Acking the retry stops the third attempt (due 1.5 s later).
+    client.write(R"({"envelope_id":")" + field(second, "envelope_id") + "\"}");
+    REQUIRE(fake.wait_acks(1, 1s));
+    std::this_thread::sleep_for(2s);
+    auto sent = envelopes_of(fake, event_id);
+    REQUIRE(sent.size() == 2);
+    CHECK(sent[0].retry_attempt == 0);
+    CHECK(sent[1].retry_attempt == 1);
+    CHECK(sent[1].envelope_id == field(second, "envelope_id"));
+  }
+
+  SECTION("up to the last delay") {
+    auto event_id = session->send_event(R"({"type":"message"})");
+    for (int attempt = 0; attempt < 3; ++attempt)
+      CHECK(field(client.read(), "retry_attempt") == std::to_string(attempt));
+    std::this_thread::sleep_for(2s);
+    CHECK(envelopes_of(fake, event_id).size() == 3);
+  }
+
+  SECTION("slash commands are not redelivered") {
+    session->send_envelope("slash_commands", R"({"command":"/x"})", true);
+    client.read();
+    std::this_thread::sleep_for(500ms);
+    CHECK(fake.envelopes().size() == 1);
+  }
+
+  SECTION("an events_api envelope sent by hand is tracked too") {
+    auto id = session->send_envelope(
+        "events_api", R"({"event_id":"Ev0HAND","event":{"type":"x"}})", false);
+    auto first = client.read();
+    CHECK(field(first, "retry_attempt") == "0");
+    auto second = client.read();
+    CHECK(field(second, "event_id") == "Ev0HAND");
+    CHECK(field(second, "envelope_id") != id);
+    CHECK(field(second, "retry_attempt") == "1");
+  }
+}
+
+TEST_CASE("fake_slack: redelivery moves to another session") {
+  fake_slack_options opts;
+  opts.redelivery_delays = {200ms, 1000ms, 5000ms};
+  fake_slack fake{opts};
+
+  SECTION("when the first one is gone") {
+    std::string event_id;
+    std::string first_id;
+    {
+      ws_client first{fake.port(), link_path(fake)};
+      CHECK(first.read() == socket_mode_hello(1));
+      event_id = fake.session(0, 1s)->send_event(R"({"type":"message"})");
+      first_id = field(first.read(), "envelope_id");
+      first.ws.close(websocket::close_code::normal);
+    }
+    REQUIRE(fake.session(0, 1s)->wait_ended(2s));
+    ws_client second{fake.port(), link_path(fake)};
+    CHECK(second.read() == socket_mode_hello(1));
+    auto retry = second.read();
+    CHECK(field(retry, "event_id") == event_id);
+    CHECK(field(retry, "envelope_id") != first_id);
+    CHECK(field(retry, "retry_attempt") == "1");
+    auto sent = envelopes_of(fake, event_id);
+    REQUIRE(sent.size() == 2);
+    CHECK(sent[0].session == 0);
+    CHECK(sent[1].session == 1);
+    // An ack on another session than the delivery's counts as well.
+    second.write(R"({"envelope_id":")" + first_id + "\"}");
+    REQUIRE(fake.wait_acks(1, 1s));
+    CHECK(fake.acks()[0].session == 1);
+  }
+
+  SECTION("when there was none at first") {
+    CHECK(fake.send_envelope("interactive", "{}", false).empty());
+    auto event_id = fake.send_event(R"({"type":"message"})");
+    CHECK_FALSE(event_id.empty());
+    CHECK(fake.envelopes().empty());
+    ws_client client{fake.port(), link_path(fake)};
+    CHECK(client.read() == socket_mode_hello(1));
+    auto frame = client.read();
+    CHECK(field(frame, "event_id") == event_id);
+    CHECK(field(frame, "retry_attempt") == "1");
+    CHECK(field(frame, "retry_reason") == "timeout");
+  }
+}
+
+TEST_CASE("fake_slack: the same seed makes the same choices") {
+  auto choices = [](uint32_t seed) {
+    fake_slack_options opts;
+    opts.seed = seed;
+    fake_slack fake{opts};
+    std::vector<std::unique_ptr<ws_client>> clients;
+    for (int i = 0; i < 3; ++i) {
+      clients.push_back(
+          std::make_unique<ws_client>(fake.port(), link_path(fake)));
+      clients.back()->read();
+    }
+    std::vector<std::size_t> result;
+    for (int i = 0; i < 12; ++i) {
+      fake.send_envelope("interactive", "{}", false);
+      result.push_back(fake.envelopes().back().session);
+    }
+    return result;
+  };
+  auto first = choices(7);
+  CHECK(first == choices(7));
+  CHECK(std::set<std::size_t>(first.begin(), first.end()).size() > 1);
+}
+
+TEST_CASE("fake_slack: too many Socket Mode connections") {
+  fake_slack_options opts;
+  opts.max_socket_mode_connections = 1;
+  fake_slack fake{opts};
+  ws_client first{fake.port(), link_path(fake)};
+  CHECK(first.read() == socket_mode_hello(1));
+  {
+    ws_client second{fake.port(), link_path(fake)};
+    CHECK(second.read() == disconnect("too_many_websockets"));
+    beast::flat_buffer buf;
+    beast::error_code ec;
+    second.ws.read(buf, ec);
+    CHECK(ec);
+    CHECK(ec != websocket::error::closed); // no close frame: 1006
+    auto turned_away = fake.session(1, 1s);
+    REQUIRE(turned_away != nullptr);
+    CHECK(turned_away->socket_mode());
+    REQUIRE(turned_away->wait_ended(2s));
+    CHECK_FALSE(turned_away->close_code_received());
+  }
+  CHECK(fake.live_socket_mode_sessions() == 1);
+  // Envelopes never go to the session that was turned away.
+  for (int i = 0; i < 5; ++i)
+    fake.send_envelope("interactive", "{}", false);
+  for (auto& env : fake.envelopes())
+    CHECK(env.session == 0);
+  // Once the first one is gone, there is room again.
+  fake.session(0, 1s)->drop();
+  REQUIRE(fake.session(0, 1s)->wait_ended(2s));
+  CHECK(fake.live_socket_mode_sessions() == 0);
+  ws_client third{fake.port(), link_path(fake)};
+  CHECK(third.read() == socket_mode_hello(1));
+}
+
+TEST_CASE("fake_slack: debug_reconnects asks for a refresh") {
+  fake_slack_options opts;
+  opts.debug_reconnect_interval = 100ms;
+  fake_slack fake{opts};
+  ws_client debug{fake.port(), link_path(fake) + "&debug_reconnects=true"};
+  CHECK(debug.read() == socket_mode_hello(1));
+  CHECK(debug.read() == disconnect("refresh_requested"));
+  ws_client plain{fake.port(), link_path(fake)};
+  CHECK(plain.read() == socket_mode_hello(2));
+  std::this_thread::sleep_for(300ms);
+  fake.session(1, 1s)->send("marker");
+  CHECK(plain.read() == "marker"); // no refresh without the flag
+}
+
+TEST_CASE("fake_slack: server pings on Socket Mode sessions") {
+  fake_slack_options opts;
+  opts.server_ping_interval = 50ms;
+  fake_slack fake{opts};
+  ws_client client{fake.port(), link_path(fake)};
+  CHECK(client.read() == socket_mode_hello(1));
+  auto session = fake.session(0, 1s);
+  REQUIRE(session != nullptr);
+  std::vector<std::string> pings;
+  client.ws.control_callback(
+      [&](websocket::frame_type kind, beast::string_view payload) {
+        if (kind == websocket::frame_type::ping)
+          pings.emplace_back(payload);
+      });
+  // Beast answers pings while a read is pending.
+  beast::flat_buffer buf;
+  bool done = false;
+  client.ws.async_read(buf,
+                       [&](beast::error_code, std::size_t) { done = true; });
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (session->pongs_received().size() < 2 &&
+         std::chrono::steady_clock::now() < deadline)
+    client.ioc.run_for(20ms);
+  REQUIRE(session->pongs_received().size() >= 2);
+  CHECK(session->pongs_received()[0] == "1");
+  CHECK(session->pongs_received()[1] == "2");
+  session->send("marker");
+  client.ioc.run_for(5s);
+  CHECK(done);
+  CHECK(beast::buffers_to_string(buf.data()) == "marker");
+  REQUIRE(pings.size() >= 2);
+  CHECK(pings[0] == "1");
+  // A silent session pings no more. Pings sent before it fell silent are
+  // answered first.
+  session->go_silent();
+  std::this_thread::sleep_for(100ms);
+  buf.clear();
+  client.ws.async_read(buf, [](beast::error_code, std::size_t) {});
+  client.ioc.restart();
+  client.ioc.run_for(200ms);
+  std::this_thread::sleep_for(100ms); // the last pongs on their way
+  auto count = session->pongs_received().size();
+  client.ioc.run_for(300ms);
+  CHECK(session->pongs_received().size() == count);
+}
+
 // -- TLS ----------------------------------------------------------------------
 
 TEST_CASE("fake_slack: TLS with a generated certificate") {
@@ -724,6 +1228,48 @@ TEST_CASE("fake_slack: TLS with a generated certificate") {
       CHECK(session->close_code_received() == uint16_t{1000});
     }
 
+    SECTION("Socket Mode over TLS") {
+      beast::ssl_stream<beast::tcp_stream> https{ioc, ctx};
+      REQUIRE(SSL_set_tlsext_host_name(https.native_handle(), "localhost"));
+      beast::get_lowest_layer(https).connect(loopback(fake.port()));
+      https.handshake(ssl::stream_base::client);
+      beast::flat_buffer buf;
+      auto res =
+          post_on(https, buf, "/api/apps.connections.open", "", app_token);
+      auto url = field(res.body(), "url");
+      CHECK(url.rfind("wss://127.0.0.1:" + std::to_string(fake.port()) +
+                          "/link/?ticket=",
+                      0) == 0);
+
+      websocket::stream<beast::ssl_stream<beast::tcp_stream>> wss{ioc, ctx};
+      REQUIRE(SSL_set_tlsext_host_name(wss.next_layer().native_handle(),
+                                       "localhost"));
+      beast::get_lowest_layer(wss).connect(loopback(fake.port()));
+      wss.next_layer().handshake(ssl::stream_base::client);
+      wss.handshake("localhost:" + std::to_string(fake.port()), path_of(url));
+      auto read = [&] {
+        beast::flat_buffer msg;
+        wss.read(msg);
+        return beast::buffers_to_string(msg.data());
+      };
+      CHECK(read() == socket_mode_hello(1));
+      auto session = fake.session(0, 1s);
+      REQUIRE(session != nullptr);
+      auto event_id = session->send_event(R"({"type":"message"})");
+      auto frame = read();
+      CHECK(field(frame, "event_id") == event_id);
+      wss.text(true);
+      wss.write(net::buffer(R"({"envelope_id":")" +
+                            field(frame, "envelope_id") + "\"}"));
+      REQUIRE(fake.wait_acks(1, 1s));
+      CHECK(fake.acks()[0].envelope_id == field(frame, "envelope_id"));
+      session->send_disconnect("warning");
+      CHECK(read() == disconnect("warning"));
+      wss.close(websocket::close_code::normal);
+      CHECK(session->wait_ended(2s));
+      CHECK(fake.live_socket_mode_sessions() == 0);
+    }
+
     SECTION("a client with another host name rejects the certificate") {
       beast::ssl_stream<beast::tcp_stream> https{ioc, ctx};
       https.set_verify_callback(ssl::host_name_verification("example.com"));
@@ -749,7 +1295,8 @@ TEST_CASE("fake_slack: connect_proxy tunnels and checks credentials") {
     std::string req =
         "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n";
     if (!credentials.empty())
-      req += "Proxy-Authorization: Basic " + base64(credentials) + "\r\n";
+      req += "Proxy-Authorization: Basic " +
+             caf::rtm::detail::base64(credentials) + "\r\n";
     req += "\r\n";
     net::write(socket, net::buffer(req));
     std::string head;
@@ -772,7 +1319,7 @@ TEST_CASE("fake_slack: connect_proxy tunnels and checks credentials") {
   CHECK(proxy.targets() == std::vector<std::string>(3, target));
   auto auths = proxy.authorizations();
   REQUIRE(auths.size() == 3);
-  CHECK(auths[0] == "Basic " + base64("user:secret"));
+  CHECK(auths[0] == "Basic " + caf::rtm::detail::base64("user:secret"));
   CHECK(auths[2].empty());
   CHECK(fake.requests("auth.test").size() == 1);
 }

@@ -18,10 +18,10 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/client_config.hpp"
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/logger.hpp"
+#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
 #include "caf/rtm/testing/process_stats.hpp"
 

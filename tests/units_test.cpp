@@ -512,14 +512,15 @@ TEST_CASE("every registered message type survives serialization",
   caf::actor_system sys{cfg};
   using block = caf::id_block::caf_rtm;
   check_registered_types(
-      sys, std::make_integer_sequence<caf::type_id_t, block::end - block::begin>{});
+      sys,
+      std::make_integer_sequence<caf::type_id_t, block::end - block::begin>{});
   // Spot checks of the values themselves.
   auto ev = deserialize<event>(sys, serialize(sys, sample(tag<event>{})));
   REQUIRE(ev);
   CHECK(ev.channel() == "C1");
   CHECK(ev.session() == 4);
-  auto d = deserialize<disconnected>(sys,
-                                     serialize(sys, sample(tag<disconnected>{})));
+  auto d = deserialize<disconnected>(
+      sys, serialize(sys, sample(tag<disconnected>{})));
   CHECK(close_code(d.cause) == 1001);
   // The public actor handles are registered too.
   CHECK(sys.types().make_value("caf::rtm::rtm_client_actor") != nullptr);

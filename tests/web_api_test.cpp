@@ -681,8 +681,7 @@ TEST_CASE_METHOD(api_fixture, "concurrent calls use separate connections",
   for (int i = 0; i < 3; ++i)
     spawn_fn(*sys, [api, results](caf::event_based_actor* a) {
       a->request(api, caf::timespan{20s}, call_atom_v, "auth.test", api_args{})
-          .then([results](json_object&) { ++*results; },
-                [](caf::error&) {});
+          .then([results](json_object&) { ++*results; }, [](caf::error&) {});
     });
   REQUIRE(eventually([&] { return results->load() == 3; }));
   CHECK(connections_of(srv.requests()).size() == 3);

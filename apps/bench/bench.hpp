@@ -22,9 +22,9 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/client_config.hpp"
 #include "caf/rtm/logger.hpp"
+#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
 
 namespace caf::rtm::bench {
@@ -327,8 +327,8 @@ bool subscribe(caf::scoped_actor& self, const rtm_client_actor& hdl,
 /// how many failed.
 size_t connect_all(caf::actor_system& sys,
                    const std::vector<rtm_client_actor>& hdls, size_t parallel);
-size_t close_all(caf::actor_system& sys, const std::vector<rtm_client_actor>& hdls,
-                 size_t parallel);
+size_t close_all(caf::actor_system& sys,
+                 const std::vector<rtm_client_actor>& hdls, size_t parallel);
 
 /// Closes its clients and ends its listener actors when it goes out of scope,
 /// so that a scenario that throws half-way leaves nothing running.

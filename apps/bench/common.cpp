@@ -136,8 +136,9 @@ void request_next(caf::event_based_actor* self, std::shared_ptr<batch> b) {
   }
 }
 
-size_t run_batch(caf::actor_system& sys, const std::vector<rtm_client_actor>& hdls,
-                 size_t parallel, bool closing) {
+size_t run_batch(caf::actor_system& sys,
+                 const std::vector<rtm_client_actor>& hdls, size_t parallel,
+                 bool closing) {
   if (hdls.empty())
     return 0;
   auto b = std::make_shared<batch>();
@@ -156,8 +157,8 @@ size_t connect_all(caf::actor_system& sys,
   return run_batch(sys, hdls, parallel, false);
 }
 
-size_t close_all(caf::actor_system& sys, const std::vector<rtm_client_actor>& hdls,
-                 size_t parallel) {
+size_t close_all(caf::actor_system& sys,
+                 const std::vector<rtm_client_actor>& hdls, size_t parallel) {
   auto failed = run_batch(sys, hdls, parallel, true);
   if (failed > 0)
     for (auto& hdl : hdls)

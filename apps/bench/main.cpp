@@ -30,25 +30,25 @@ namespace bench = caf::rtm::bench;
 
 namespace {
 
-class bench_config : public caf::actor_system_config {
+// The client options too (from the base): `--caf-rtm.api-keep-alive 0s`
+// applies to every client of the run.
+class bench_config : public caf::rtm::cli::base_config {
 public:
   bench_config() {
-    // The client options too: `--caf-rtm.api-keep-alive=0s` applies to every
-    // client of the run.
-    caf::rtm::add_options(custom_options_);
-    opt_group{custom_options_, "global"}
-        .add(quick, "quick",
-             "a run of a few seconds: small floods, few clients")
-        .add(json, "json", "also write the results as JSON to FILE")
-        .add(events, "events",
-             "flood size of the throughput runs (default 200000, quick 20000)")
-        .add(clients, "clients",
-             "idle clients of the largest scale step (default 1000, quick 20)")
-        .add(plot, "plot",
-             "render the latency distribution to FILE.png (needs gnuplot)")
-        .add(only, "only",
-             "run only these scenarios (comma-separated: memory, latency, "
-             "throughput, reconnect, busy); for profiling one of them");
+    add_flag(quick, "quick",
+             "a run of a few seconds: small floods, few clients");
+    add_value(json, "json", "also write the results as JSON to FILE");
+    add_value(events, "events",
+              "flood size of the throughput runs (default 200000, quick "
+              "20000)");
+    add_value(
+        clients, "clients",
+        "idle clients of the largest scale step (default 1000, quick 20)");
+    add_value(plot, "plot",
+              "render the latency distribution to FILE.png (needs gnuplot)");
+    add_value(only, "only",
+              "run only these scenarios (comma-separated: memory, latency, "
+              "throughput, reconnect, busy); for profiling one of them");
   }
 
   bool quick = false;
@@ -58,53 +58,10 @@ public:
   int64_t clients = -1;
   std::string plot;
   std::string only;
-
-  /// Long names of options that take a value, and of flags.
-  std::vector<std::string> value_options{"json", "events", "clients",
-                                         "plot", "only",   "config-file"};
-  std::vector<std::string> flag_options{"quick", "long-help", "dump-config"};
 };
 
 bool contains(const std::vector<std::string>& xs, const std::string& x) {
   return std::find(xs.begin(), xs.end(), x) != xs.end();
-}
-
-// CAF 0.17 reads `--name=value` only: GNU-style `--name value` becomes that
-// first. Returns an error message for unknown options or missing values.
-std::optional<std::string> normalise(const bench_config& cfg, int argc,
-                                     char** argv,
-                                     std::vector<std::string>& args) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "-h" || arg == "-?" || arg == "--help") {
-      args.push_back("--help");
-      continue;
-    }
-    if (arg.rfind("--caf#", 0) == 0) {
-      args.push_back(std::move(arg));
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0)
-      return "unexpected argument: " + arg;
-    auto eq = arg.find('=');
-    auto name =
-        arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-    // CAF's own options (`--scheduler.max-threads`, ...) all take a value.
-    bool takes_value = contains(cfg.value_options, name) ||
-                       name.find('.') != std::string::npos;
-    if (!takes_value && !contains(cfg.flag_options, name))
-      return "unknown option: --" + name;
-    if (!takes_value && eq != std::string::npos)
-      return "--" + name + " takes no value";
-    if (takes_value && eq == std::string::npos) {
-      if (i + 1 >= argc)
-        return "--" + name + " needs a value";
-      arg += '=';
-      arg += argv[++i];
-    }
-    args.push_back(std::move(arg));
-  }
-  return std::nullopt;
 }
 
 std::string command_line(int argc, char** argv) {
@@ -187,18 +144,13 @@ int main(int argc, char** argv) {
     return bench::serve_main(argc >= 3 && std::string_view{argv[2]} == "--tls");
   bench_config cfg;
   caf::rtm::add_message_types(cfg);
-  std::vector<std::string> args;
-  if (auto err = normalise(cfg, argc, argv, args)) {
-    std::fprintf(stderr, "caf-rtm-bench: %s (see --help)\n", err->c_str());
-    return 2;
+  if (auto res = cfg.parse_command_line(argc, argv);
+      res.exit != 0 || !res.error.empty() || cfg.cli_helptext_printed) {
+    if (!res.error.empty())
+      std::fprintf(stderr, "caf-rtm-bench: %s (see --help)\n",
+                   res.error.c_str());
+    return res.exit;
   }
-  if (auto err = cfg.parse(std::move(args))) {
-    std::fprintf(stderr, "caf-rtm-bench: invalid command line: %s\n",
-                 caf::to_string(err).c_str());
-    return 2;
-  }
-  if (cfg.cli_helptext_printed)
-    return 0;
   if (cfg.events == 0 || cfg.events < -1 || cfg.clients == 0 ||
       cfg.clients < -1) {
     std::fprintf(stderr, "caf-rtm-bench: --events and --clients must be "

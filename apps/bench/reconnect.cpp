@@ -12,8 +12,8 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/errc.hpp"
+#include "caf/rtm/rtm_client.hpp"
 
 namespace caf::rtm::bench {
 

@@ -7,8 +7,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/errc.hpp"
+#include "caf/rtm/rtm_client.hpp"
 
 namespace caf::rtm::bench {
 

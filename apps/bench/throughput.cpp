@@ -17,8 +17,8 @@
 #include <caf/send.hpp>
 
 #include "bench/floor.hpp"
-#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/errc.hpp"
+#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/web_api.hpp"
 
 namespace caf::rtm::bench {
@@ -138,7 +138,8 @@ run_result run_client(env& e, const run_spec& spec, const std::string& what) {
   testing::fake_slack srv;
   cleanup guard{e.sys};
   caf::scoped_actor self{e.sys, true};
-  auto hdl = guard.add(e.sys.spawn(rtm_client, config_for(e, endpoint_of(srv))));
+  auto hdl =
+      guard.add(e.sys.spawn(rtm_client, config_for(e, endpoint_of(srv))));
   // Callbacks run on several workers: order holds per channel only.
   auto lanes = spec.via == delivery::actor ? 1 : payload_set::channels;
   auto counts = std::make_shared<sink>(spec.events, spec.keep_latency, lanes);

@@ -14,18 +14,35 @@ void say(const char* text) {
   std::fprintf(stderr, "demo: %s\n", text);
 }
 
-// Gives a human reader a moment to follow.
-void pause() {
-  std::this_thread::sleep_for(150ms);
+// Waits for `pred` up to `timeout`, checking `stop` in between, so the
+// program can end at once when the client finished first (--count).
+template <class Pred>
+bool wait_for(const std::atomic<bool>& stop, std::chrono::milliseconds timeout,
+              Pred pred) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!stop) {
+    if (pred())
+      return true;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
 }
 
 } // namespace
 
-void play_demo(testing::fake_slack& srv,
+void play_demo(testing::fake_slack& srv, const std::atomic<bool>& stop,
                const std::function<void(bool)>& done) {
-  auto s0 = srv.session(0, 10s);
-  if (!s0) {
-    say("the client never connected");
+  // Gives a human reader a moment to follow.
+  auto pause = [&stop] {
+    wait_for(stop, 150ms, [] { return false; });
+  };
+  testing::ws_session_ptr s0;
+  if (!wait_for(stop, 10s,
+                [&] { return (s0 = srv.session(0, 0ms)) != nullptr; })) {
+    if (!stop)
+      say("the client never connected");
     return done(false);
   }
   say("connected; #general (C0GENERAL) wakes up");
@@ -45,24 +62,32 @@ void play_demo(testing::fake_slack& srv,
   say("Bob mentions the bot; the client answers and Slack acks");
   s0->send(R"({"type":"message","channel":"C0GENERAL","user":"U0BOB",)"
            R"("text":"<@U0BOT> are you there?","ts":"1700000004.000400"})");
-  if (!s0->wait_received(1, 5s)) {
-    say("no reply from the client");
+  if (!wait_for(stop, 5s, [&] { return s0->received().size() >= 1; })) {
+    if (!stop)
+      say("no reply from the client");
     return done(false);
   }
   pause();
   say("Slack says goodbye: the next session opens before this one closes");
   s0->send_goodbye();
-  auto s1 = srv.session(1, 10s);
-  if (!s1 || !s0->wait_ended(5s)) {
-    say("no new session after goodbye");
+  testing::ws_session_ptr s1;
+  if (!wait_for(stop, 10s, [&] {
+        return (s1 = srv.session(1, 0ms)) != nullptr && s0->ended();
+      })) {
+    if (!stop)
+      say("no new session after goodbye");
     return done(false);
   }
   say("the new session is up and the old one closed");
   pause();
-  s1->send(
-      R"({"type":"message","channel":"C0GENERAL","user":"U0ALICE",)"
-      R"("text":"Still here after the reconnect?","ts":"1700000005.000500"})");
-  pause();
+  s1->send(R"({"type":"message","channel":"C0GENERAL","user":"U0ALICE",)"
+           R"("text":"<@U0BOT> still here after the reconnect?",)"
+           R"("ts":"1700000005.000500"})");
+  if (!wait_for(stop, 5s, [&] { return s1->received().size() >= 1; })) {
+    if (!stop)
+      say("no reply on the new session");
+    return done(false);
+  }
   say("done");
   done(true);
 }

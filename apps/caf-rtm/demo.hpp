@@ -2,17 +2,20 @@
 
 #pragma once
 
+#include <atomic>
 #include <functional>
-#include <string>
 
 #include "caf/rtm/testing/fake_slack.hpp"
 
 namespace caf::rtm::cli {
 
 /// Plays the workspace on `srv` (call from its own thread): messages, a
-/// reaction, typing, a mention the client answers, then a goodbye and the
-/// next session. Narrates on stderr. Calls `done` at the end (true if every
-/// step was observed).
-void play_demo(testing::fake_slack& srv, const std::function<void(bool)>& done);
+/// reaction, typing, a mention the client answers, then a goodbye, the next
+/// session and a last mention. Narrates on stderr. Calls `done` once at the
+/// end: true if every step was observed (the answer to the last mention
+/// proves the client has handled everything before it). Returns early, with
+/// `done(false)`, once `stop` is set.
+void play_demo(testing::fake_slack& srv, const std::atomic<bool>& stop,
+               const std::function<void(bool)>& done);
 
 } // namespace caf::rtm::cli

@@ -50,13 +50,6 @@ void emit(self_ptr self, const std::string& line) {
   }
 }
 
-bool wanted(const driver_options& opts, std::string_view type) {
-  for (auto& x : opts.events)
-    if (x == "*" || x == type)
-      return true;
-  return false;
-}
-
 std::string describe(const caf::error& err) {
   auto text = render(err);
   constexpr std::string_view prefix = "caf_rtm: ";
@@ -97,11 +90,17 @@ void complete(self_ptr self, int code, const client_status* st) {
 }
 
 // Ends the program: status (for --stats), then an orderly close of the
-// client, both bounded so a signal exits within a second.
+// client, both bounded so a signal exits within a second. Replies to mentions
+// that are on their way get a moment to be acked first.
 void finish(self_ptr self, int code) {
   auto& st = self->state;
   if (st.finishing)
     return;
+  if (st.replies_pending > 0 && !st.exit_when_drained) {
+    st.exit_when_drained = code;
+    self->delayed_send(self, std::chrono::milliseconds{500}, drained_atom_v);
+    return;
+  }
   st.finishing = true;
   flush(self);
   auto close_then_complete =
@@ -184,11 +183,17 @@ void answer_mention(self_ptr self, const event& ev) {
   reply.value["channel"] = std::string{ev.channel()};
   reply.value["text"] = "You said:" + rest;
   auto n = ++st.replies;
+  ++st.replies_pending;
+  auto done = [self](std::string line) {
+    auto& st = self->state;
+    emit(self, line);
+    if (--st.replies_pending == 0 && st.exit_when_drained)
+      finish(self, *st.exit_when_drained);
+  };
   self->request(st.client, caf::infinite, send_atom_v, std::move(reply))
-      .then([self, n](send_ack& ack) { emit(self, result_line(n, ack)); },
-            [self, n](caf::error& err) {
-              emit(self, result_line(n, std::move(err)));
-            });
+      .then(
+          [done, n](send_ack& ack) { done(result_line(n, ack)); },
+          [done, n](caf::error& err) { done(result_line(n, std::move(err))); });
 }
 
 } // namespace
@@ -206,7 +211,8 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self,
           [self](connected& info) {
             self->state.own_id = info.endpoint.self_id;
             CAF_RTM_LOG(self->state.opts.log, info, "caf-rtm", "connected as ",
-                        info.endpoint.self_name, " in ", info.endpoint.team_name);
+                        info.endpoint.self_name, " in ",
+                        info.endpoint.team_name);
           },
           [self](caf::error& err) {
             auto& st = self->state;
@@ -226,7 +232,7 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self,
           return;
         if (st.opts.answer_mentions && ev.type() == "message")
           answer_mention(self, ev);
-        if (!wanted(st.opts, ev.type()))
+        if (!matches(st.opts.events, ev.type()))
           return;
         emit(self, ev.to_json());
         ++st.printed;
@@ -234,6 +240,13 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self,
           finish(self, exit_ok);
       },
       [self](caf::flush_atom) { flush(self); },
+      [self](drained_atom) {
+        // The replies took too long: end anyway.
+        auto& st = self->state;
+        st.replies_pending = 0;
+        if (st.exit_when_drained)
+          finish(self, *st.exit_when_drained);
+      },
       [self](line_atom, uint64_t n, const std::string& text) {
         send_line(self, n, text);
       },

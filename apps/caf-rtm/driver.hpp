@@ -14,16 +14,16 @@
 
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/type_id.hpp>
 
-#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/logger.hpp"
+#include "caf/rtm/rtm_client.hpp"
+
+CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, eof_atom, "eof")
+CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, line_atom, "line")
+CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, drained_atom, "drained")
 
 namespace caf::rtm::cli {
-
-using eof_atom = caf::atom_constant<caf::atom("eof")>;
-using line_atom = caf::atom_constant<caf::atom("line")>;
-constexpr eof_atom eof_atom_v = eof_atom{};
-constexpr line_atom line_atom_v = line_atom{};
 
 struct driver_options {
   /// Event types to print; "*" for all.
@@ -57,6 +57,10 @@ struct driver_state {
   std::map<uint64_t, std::string> results;
   std::optional<uint64_t> input_lines;
   uint64_t replies = 0;
+  /// Mention replies not answered by Slack yet.
+  uint64_t replies_pending = 0;
+  /// Set when the program should end once the pending replies are done.
+  std::optional<int> exit_when_drained;
   // Output is batched until the mailbox is drained.
   std::string out;
   bool flush_pending = false;

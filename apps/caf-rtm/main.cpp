@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   tool_config cfg;
   caf::rtm::add_message_types(cfg);
-  auto parsed = cli::parse(cfg, argc, argv);
+  auto parsed = cfg.parse_command_line(argc, argv);
   if (parsed.exit != 0 || !parsed.error.empty()) {
     if (!parsed.error.empty())
       std::fprintf(stderr, "caf-rtm: %s (see --help)\n", parsed.error.c_str());
@@ -109,7 +109,9 @@ int main(int argc, char** argv) {
     fake.emplace();
     cfg.conn.token = fake->options().token;
     cfg.conn.base_url = fake->base_url();
-    if (cfg.conn.log_level == "warn")
+    // Narrated by default; a log level given still wins.
+    if (cfg.conn.log_level.empty() &&
+        !caf::get_if(&caf::content(cfg), "caf-rtm.log-level"))
       cfg.conn.log_level = "info";
   }
   caf::rtm::client_config rtm_cfg;
@@ -134,8 +136,6 @@ int main(int argc, char** argv) {
     opts.reconnect_on = rtm_cfg.auto_reconnect;
     opts.log = rtm_cfg.log;
     opts.answer_mentions = cfg.demo;
-    if (cfg.demo && opts.count == 0)
-      opts.count = 9; // every event of the scripted workspace
     opts.on_exit = [&exit_promise](int x) {
       exit_promise.set_value(x);
     };
@@ -147,7 +147,11 @@ int main(int argc, char** argv) {
           .receive([&](caf::ok_atom) { ok = true; }, [](caf::error&) {});
       return ok;
     };
-    if (!subscribed(caf::rtm::subscribe_atom_v, drv, opts.events) ||
+    // The demo's bot answers mentions, whatever is printed.
+    auto types = opts.events;
+    if (opts.answer_mentions)
+      types.emplace_back("message");
+    if (!subscribed(caf::rtm::subscribe_atom_v, drv, types) ||
         !subscribed(caf::rtm::subscribe_atom_v, caf::rtm::lifecycle_atom_v,
                     drv)) {
       std::fprintf(stderr, "caf-rtm: internal error: subscribe failed\n");
@@ -166,11 +170,12 @@ int main(int argc, char** argv) {
     std::atomic<bool> demo_failed{false};
     if (cfg.demo)
       demo = std::thread{[&] {
-        cli::play_demo(*fake, [&](bool ok) {
-          if (!ok) {
+        // The script knows when it is done: then the program ends (unless
+        // --count or --duration ended it first).
+        cli::play_demo(*fake, stop, [&](bool ok) {
+          if (!ok && !stop)
             demo_failed = true;
-            caf::anon_send(drv, caf::rtm::close_atom_v);
-          }
+          caf::anon_send(drv, caf::rtm::close_atom_v);
         });
       }};
     code = exit_code.get();

@@ -10,38 +10,16 @@
 
 namespace caf::rtm::cli {
 
-config::config() {
-  // Latency over throughput for an interactive tool: CAF 0.17's default
-  // work-stealing workers sleep up to 10 ms when idle, sharing workers wake at
-  // once. `--scheduler.policy=stealing` restores the default.
-  set("scheduler.policy", caf::atom("sharing"));
-  add_value(conn.token, "token", "Slack token (default: $SLACK_BOT_TOKEN)");
-  add_value(conn.base_url, "base-url", "Web API base URL");
-  add_value(conn.ca_file, "ca-file", "extra trusted CA certificates (PEM)");
-  add_value(conn.proxy, "proxy",
-            "HTTP CONNECT proxy (default: $HTTPS_PROXY, $HTTP_PROXY)");
-  add_value(conn.ping_interval, "ping-interval", "seconds between pings");
-  add_value(conn.pong_timeout, "pong-timeout",
-            "seconds a pong may take (default: ping interval)");
-  add_flag(conn.no_reconnect, "no-reconnect", "do not reconnect");
-  add_value(conn.max_attempts, "max-attempts",
-            "connection attempts in a row before giving up (0: no cap)");
-  add_value(conn.log_level, "log-level", "quiet|error|warn|info|debug");
+base_config::base_config() {
+  add_options(custom_options_);
 }
 
-namespace {
-
-bool starts_with(const std::string& x, const std::string& prefix) {
-  return x.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool contains(const std::vector<std::string>& xs, const std::string& x) {
-  return std::find(xs.begin(), xs.end(), x) != xs.end();
-}
-
-} // namespace
-
-parse_result parse(config& cfg, int argc, char** argv) {
+parse_result base_config::parse_command_line(int argc, char** argv) {
+  auto starts_with = [](const std::string& x, const char* prefix) {
+    return x.rfind(prefix, 0) == 0;
+  };
+  // Tokens given on the command line, masked in any message.
+  logger masker{log_level::quiet};
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -50,45 +28,66 @@ parse_result parse(config& cfg, int argc, char** argv) {
         args.emplace_back(argv[i]);
       break;
     }
-    if (arg == "-h" || arg == "-?" || arg == "--help") {
+    if (arg == "-h" || arg == "-?") {
       args.push_back("--help");
       continue;
     }
-    if (!starts_with(arg, "--") || starts_with(arg, "--caf#")) {
-      if (!starts_with(arg, "--"))
-        return {exit_usage, "unexpected argument: " + arg};
+    if (!starts_with(arg, "--"))
+      return {exit_usage, "unexpected argument: " + arg};
+    if (starts_with(arg, "--caf#")) {
       args.push_back(std::move(arg));
       continue;
     }
     auto eq = arg.find('=');
     auto name =
         arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-    bool takes_value =
-        contains(cfg.value_options, name) || name == "config-file";
-    if (!takes_value && !contains(cfg.flag_options, name))
+    // Every option CAF knows: the program's, `caf-rtm.*`, `scheduler.*`, ...
+    auto opt = custom_options_.cli_long_name_lookup(name);
+    if (opt == nullptr)
       return {exit_usage, "unknown option: --" + name};
-    if (!takes_value && eq != std::string::npos)
+    if (opt->is_flag() && eq != std::string::npos)
       return {exit_usage, "--" + name + " takes no value"};
-    if (takes_value && eq == std::string::npos) {
+    if (!opt->is_flag() && eq == std::string::npos) {
       if (i + 1 >= argc)
         return {exit_usage, "--" + name + " needs a value"};
       arg += '=';
       arg += argv[++i];
     }
+    if (name.find("token") != std::string::npos)
+      masker.add_secret(arg.substr(arg.find('=') + 1));
     args.push_back(std::move(arg));
   }
-  if (auto err = cfg.parse(std::move(args))) {
-    // CAF's message quotes the argument, which could hold the token.
-    std::string msg = "invalid command line: " + caf::to_string(err);
-    if (!cfg.conn.token.empty())
-      for (auto pos = msg.find(cfg.conn.token); pos != std::string::npos;
-           pos = msg.find(cfg.conn.token))
-        msg.replace(pos, cfg.conn.token.size(), "<redacted>");
-    return {exit_usage, msg};
-  }
-  if (cfg.cli_helptext_printed)
+  if (auto err = parse(std::move(args)))
+    // CAF's message quotes the argument, which could hold a token.
+    return {exit_usage,
+            masker.redact("invalid command line: " + caf::to_string(err))};
+  if (cli_helptext_printed)
     return {exit_ok, ""};
   return {};
+}
+
+config::config() {
+  // Latency over throughput for an interactive tool: CAF 0.17's default
+  // work-stealing workers sleep up to 10 ms when idle, sharing workers wake at
+  // once. `--scheduler.policy=stealing` restores the default.
+  set("scheduler.policy", caf::atom("sharing"));
+  add_value(conn.token, "token",
+            "Slack token (default: caf-rtm.token or $SLACK_BOT_TOKEN)");
+  add_value(conn.base_url, "base-url",
+            "Web API base URL (default: https://slack.com/api/)");
+  add_value(conn.ca_file, "ca-file", "extra trusted CA certificates (PEM)");
+  add_value(conn.proxy, "proxy",
+            "HTTP CONNECT proxy (default: $HTTPS_PROXY, $HTTP_PROXY)");
+  add_value(conn.ping_interval, "ping-interval",
+            "seconds between pings (default 5)");
+  add_value(conn.pong_timeout, "pong-timeout",
+            "seconds a pong may take (default: the ping interval)");
+  add_flag(conn.no_reconnect, "no-reconnect", "do not reconnect");
+  add_value(conn.max_attempts, "max-attempts",
+            "connection attempts in a row before giving up (default 0: no "
+            "cap)");
+  add_value(conn.log_level, "log-level",
+            "quiet|error|warn|info|debug (default warn)");
 }
 
 namespace {
@@ -105,29 +104,41 @@ bool to_timespan(double seconds, caf::timespan& out) {
 
 parse_result to_client_config(const config& cfg, client_config& out) {
   const auto& c = cfg.conn;
-  out.token = c.token;
+  out = client_config::from(cfg);
+  if (!c.token.empty())
+    out.token = c.token;
   if (out.token.empty())
     if (auto* env = std::getenv("SLACK_BOT_TOKEN"))
       out.token = env;
   if (out.token.empty())
     return {exit_usage, "no token: use --token or set SLACK_BOT_TOKEN"};
-  out.base_url = c.base_url;
-  out.ca_file = c.ca_file;
-  out.proxy = c.proxy;
-  if (!to_timespan(c.ping_interval, out.ping_interval) ||
-      out.ping_interval.count() == 0)
+  if (!c.base_url.empty())
+    out.base_url = c.base_url;
+  if (!c.ca_file.empty())
+    out.ca_file = c.ca_file;
+  if (!c.proxy.empty())
+    out.proxy = c.proxy;
+  if (c.ping_interval != -1 &&
+      (!to_timespan(c.ping_interval, out.ping_interval) ||
+       out.ping_interval.count() == 0))
     return {exit_usage, "--ping-interval must be a positive number of seconds"};
-  if (!to_timespan(c.pong_timeout, out.pong_timeout))
+  if (c.pong_timeout != -1 && !to_timespan(c.pong_timeout, out.pong_timeout))
     return {exit_usage, "--pong-timeout must be a number of seconds >= 0"};
-  out.auto_reconnect = !c.no_reconnect;
-  if (c.max_attempts < 0)
+  if (c.no_reconnect)
+    out.auto_reconnect = false;
+  if (c.max_attempts < -1)
     return {exit_usage, "--max-attempts must be >= 0"};
-  out.reconnect.max_attempts = static_cast<uint32_t>(c.max_attempts);
-  auto level = parse_log_level(c.log_level);
-  if (!level)
-    return {exit_usage,
-            "--log-level must be quiet, error, warn, info or debug"};
-  out.log = std::make_shared<logger>(*level);
+  if (c.max_attempts >= 0)
+    out.reconnect.max_attempts = static_cast<uint32_t>(c.max_attempts);
+  if (!c.log_level.empty()) {
+    auto level = parse_log_level(c.log_level);
+    if (!level)
+      return {exit_usage,
+              "--log-level must be quiet, error, warn, info or debug"};
+    out.log = std::make_shared<logger>(*level);
+  } else if (!out.log) {
+    out.log = std::make_shared<logger>(log_level::warn);
+  }
   if (auto err = out.validate())
     return {exit_usage, "invalid configuration: " + render(err)};
   return {};

@@ -1,7 +1,8 @@
-// Command-line options shared by the caf-rtm tool and the echo bot, on top of
-// CAF's own option system (so a caf-application.ini works too). CAF 0.17 only
-// accepts `--name=value`; argv is normalised first so that GNU-style
-// `--name value` works as well.
+// Command-line options shared by the caf-rtm tool, the echo bot and the
+// benchmark, on top of CAF's own option system: the library's `caf-rtm.*`
+// options work everywhere (command line and caf-application.ini), plus short
+// forms such as `--token`. CAF 0.17 only accepts `--name=value`; argv is
+// normalised first so that GNU-style `--name value` works as well.
 
 #pragma once
 
@@ -28,45 +29,6 @@ enum exit_code : int {
   exit_no_connection = 4,
 };
 
-/// Connection options every program takes.
-struct connection_options {
-  std::string token;
-  std::string base_url = "https://slack.com/api/";
-  std::string ca_file;
-  std::string proxy;
-  double ping_interval = 5.0;
-  double pong_timeout = 0.0;
-  bool no_reconnect = false;
-  int64_t max_attempts = 0;
-  std::string log_level = "warn";
-};
-
-/// An actor_system_config with the connection options; programs add theirs
-/// in their constructor with `opt_group{custom_options_, "global"}`.
-class config : public caf::actor_system_config {
-public:
-  config();
-
-  connection_options conn;
-
-  /// Long names of options that take a value (for argv normalisation).
-  std::vector<std::string> value_options;
-  /// Long names of flags.
-  std::vector<std::string> flag_options;
-
-protected:
-  template <class T>
-  void add_value(T& ref, const char* name, const char* help) {
-    opt_group{custom_options_, "global"}.add(ref, name, help);
-    value_options.emplace_back(name);
-  }
-
-  void add_flag(bool& ref, const char* name, const char* help) {
-    opt_group{custom_options_, "global"}.add(ref, name, help);
-    flag_options.emplace_back(name);
-  }
-};
-
 /// The result of parsing a command line.
 struct parse_result {
   /// 0: go on; otherwise exit with this code (help printed: exit_ok).
@@ -74,12 +36,57 @@ struct parse_result {
   std::string error;
 };
 
-/// Normalises argv and lets CAF parse it. Unknown options and bad values give
-/// exit_usage with a message that names the option (never its value).
-parse_result parse(config& cfg, int argc, char** argv);
+/// An actor_system_config that knows the library's `caf-rtm.*` options and
+/// parses the command line GNU-style: `--name value` and `--name=value` both
+/// work for every option that takes a value. Programs add their own options
+/// in their constructor.
+class base_config : public caf::actor_system_config {
+public:
+  base_config();
 
-/// Turns the connection options (plus SLACK_BOT_TOKEN when --token is absent)
-/// into a client configuration; exit_usage on bad values.
+  /// Normalises argv and lets CAF parse it. Unknown options and bad values
+  /// give exit_usage with a message that names the option and never shows a
+  /// token given on the command line.
+  parse_result parse_command_line(int argc, char** argv);
+
+protected:
+  template <class T>
+  void add_value(T& ref, const char* name, const char* help) {
+    opt_group{custom_options_, "global"}.add(ref, name, help);
+  }
+
+  void add_flag(bool& ref, const char* name, const char* help) {
+    opt_group{custom_options_, "global"}.add(ref, name, help);
+  }
+};
+
+/// Short forms of the connection options every client program takes. Each
+/// one given overrides its `caf-rtm.*` counterpart; the defaults below mean
+/// "not given".
+struct connection_options {
+  std::string token;
+  std::string base_url;
+  std::string ca_file;
+  std::string proxy;
+  double ping_interval = -1;
+  double pong_timeout = -1;
+  bool no_reconnect = false;
+  int64_t max_attempts = -1;
+  std::string log_level;
+};
+
+/// A base_config with the short connection options.
+class config : public base_config {
+public:
+  config();
+
+  connection_options conn;
+};
+
+/// The client configuration: the `caf-rtm.*` options (config file, command
+/// line), then the short forms given, then SLACK_BOT_TOKEN when no token was
+/// given at all. Log level `warn` unless configured. exit_usage on values that
+/// cannot work.
 parse_result to_client_config(const config& cfg, client_config& out);
 
 /// Splits a comma-separated list, skipping empty items ("a,,b" -> a, b).

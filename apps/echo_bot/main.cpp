@@ -14,8 +14,8 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/errc.hpp"
+#include "caf/rtm/rtm_client.hpp"
 #include "common/cli.hpp"
 
 namespace cli = caf::rtm::cli;
@@ -66,7 +66,8 @@ caf::behavior echo_bot(caf::stateful_actor<echo_bot_state>* self,
           [self](rtm::connected& info) {
             self->state.mention = "<@" + info.endpoint.self_id + ">";
             std::fprintf(stderr, "echo_bot: connected as %s (%s)\n",
-                         info.endpoint.self_name.c_str(), info.endpoint.self_id.c_str());
+                         info.endpoint.self_name.c_str(),
+                         info.endpoint.self_id.c_str());
           },
           [stop](caf::error& err) {
             std::fprintf(stderr, "echo_bot: cannot connect: %s\n",
@@ -124,7 +125,7 @@ int main(int argc, char** argv) {
   cli::block_termination_signals();
   bot_config cfg;
   rtm::add_message_types(cfg);
-  auto parsed = cli::parse(cfg, argc, argv);
+  auto parsed = cfg.parse_command_line(argc, argv);
   if (!parsed.error.empty()) {
     std::fprintf(stderr, "echo_bot: %s (see --help)\n", parsed.error.c_str());
     return parsed.exit;

@@ -75,4 +75,11 @@ uint64_t event::session() const noexcept {
   return data_ ? data_->session : 0;
 }
 
+bool matches(const std::vector<std::string>& types, std::string_view type) {
+  for (const auto& x : types)
+    if (x == "*" || x == type)
+      return true;
+  return false;
+}
+
 } // namespace caf::rtm

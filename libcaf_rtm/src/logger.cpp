@@ -91,7 +91,8 @@ void logger::log(log_level x, std::string_view component,
 
 logger_ptr make_logger(const logger_ptr& configured,
                        const std::vector<std::string>& secrets) {
-  auto log = configured ? configured : std::make_shared<logger>(log_level::warn);
+  auto log =
+      configured ? configured : std::make_shared<logger>(log_level::warn);
   for (const auto& secret : secrets)
     log->add_secret(secret);
   return log;

@@ -14,7 +14,8 @@ namespace caf::rtm {
 rtm_client_actor::behavior_type rtm_client(rtm_client_actor::pointer self,
                                            client_config cfg) {
   auto router = self->spawn<caf::linked>(detail::rtm_router, std::move(cfg));
-  self->set_exit_handler([self](caf::exit_msg& msg) { self->quit(msg.reason); });
+  self->set_exit_handler(
+      [self](caf::exit_msg& msg) { self->quit(msg.reason); });
   return {
       [=](connect_atom x) { return self->delegate(router, x); },
       [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {

@@ -11,9 +11,10 @@ namespace caf::rtm {
 // HTTP exchanges and its own timers. It ends with the caller.
 web_api_actor::behavior_type web_api(web_api_actor::pointer self,
                                      client_config cfg) {
-  auto caller = self->spawn<caf::linked>(detail::web_api_caller,
-                                         std::move(cfg));
-  self->set_exit_handler([self](caf::exit_msg& msg) { self->quit(msg.reason); });
+  auto caller =
+      self->spawn<caf::linked>(detail::web_api_caller, std::move(cfg));
+  self->set_exit_handler(
+      [self](caf::exit_msg& msg) { self->quit(msg.reason); });
   return {
       [=](call_atom x, std::string& method, api_args& args) {
         return self->delegate(caller, x, std::move(method), std::move(args));

@@ -99,6 +99,9 @@ typename Inspector::result_type inspect(Inspector& f, event& x) {
   return f(caf::meta::type_name("caf::rtm::event"), session, raw, load);
 }
 
+/// Does a subscription to `types` cover events of `type`? `"*"` covers all.
+bool matches(const std::vector<std::string>& types, std::string_view type);
+
 /// What a listener callback looks like. Callbacks run on the client's pool of
 /// listener actors, concurrently for events of different channels.
 using event_callback = std::function<void(const event&)>;

@@ -4,7 +4,8 @@
 //
 //   user ─► rtm_client ─► router ──► supervisor ──► web_api (auth.test,
 //           (public                │      │              rtm.connect)
-//            handle)               │      └─spawns─► connection ◄─► ping_monitor
+//            handle)               │      └─spawns─► connection ◄─►
+//            ping_monitor
 //                                  │                    │  ▲
 //                                  └─► listener workers │  └── I/O layer
 //                                  ▲                    │
@@ -44,10 +45,10 @@ using ping_target_actor =
 
 /// What the I/O layer reports: handshake done; frames; a pong; the session is
 /// over (exactly once).
-using io_sink_actor = caf::typed_actor<
-    caf::reacts_to<opened_atom>, caf::reacts_to<frame_batch>,
-    caf::reacts_to<pong_atom, std::string>,
-    caf::reacts_to<closed_atom, caf::error>>;
+using io_sink_actor =
+    caf::typed_actor<caf::reacts_to<opened_atom>, caf::reacts_to<frame_batch>,
+                     caf::reacts_to<pong_atom, std::string>,
+                     caf::reacts_to<closed_atom, caf::error>>;
 
 /// What the supervisor may send a connection: close with this code, then
 /// terminate.
@@ -55,15 +56,15 @@ using session_closer_actor =
     caf::typed_actor<caf::reacts_to<close_atom, uint16_t>>;
 
 /// One WebSocket session: the roles above plus its hello deadline.
-using connection_actor =
-    frame_writer_actor::extend_with<ping_target_actor, io_sink_actor,
-                                    session_closer_actor>::
-        extend<caf::reacts_to<timeout_atom>>;
+using connection_actor = frame_writer_actor::extend_with<
+    ping_target_actor, io_sink_actor,
+    session_closer_actor>::extend<caf::reacts_to<timeout_atom>>;
 
 // -- the ping monitor ---------------------------------------------------------
 
 /// What a connection tells its ping monitor: a pong with this payload.
-using pong_sink_actor = caf::typed_actor<caf::reacts_to<pong_atom, std::string>>;
+using pong_sink_actor =
+    caf::typed_actor<caf::reacts_to<pong_atom, std::string>>;
 
 /// Pings one connection and declares the link dead when pongs stop: the pong
 /// role plus its own timers (next ping; the deadline of ping N).
@@ -74,11 +75,11 @@ using ping_monitor_actor =
 // -- the supervisor -----------------------------------------------------------
 
 /// What the router asks the supervisor.
-using session_control_actor = caf::typed_actor<
-    caf::replies_to<connect_atom>::with<connected>,
-    caf::replies_to<disconnect_atom>::with<caf::ok_atom>,
-    caf::replies_to<close_atom>::with<caf::ok_atom>,
-    caf::replies_to<status_atom>::with<supervisor_status>>;
+using session_control_actor =
+    caf::typed_actor<caf::replies_to<connect_atom>::with<connected>,
+                     caf::replies_to<disconnect_atom>::with<caf::ok_atom>,
+                     caf::replies_to<close_atom>::with<caf::ok_atom>,
+                     caf::replies_to<status_atom>::with<supervisor_status>>;
 
 /// What a connection tells the supervisor: hello; the server announced the
 /// end of the session.
@@ -122,11 +123,12 @@ using batch_sink_actor =
 
 /// What the supervisor tells the router: the token's identity; a session is
 /// up (and the connection to send on); lifecycle messages.
-using session_listener_actor = caf::typed_actor<
-    caf::reacts_to<identity>, caf::reacts_to<connected, frame_writer_actor>,
-    caf::reacts_to<connecting>, caf::reacts_to<disconnected>,
-    caf::reacts_to<reconnecting>, caf::reacts_to<error_event>,
-    caf::reacts_to<fatal_event>>;
+using session_listener_actor =
+    caf::typed_actor<caf::reacts_to<identity>,
+                     caf::reacts_to<connected, frame_writer_actor>,
+                     caf::reacts_to<connecting>, caf::reacts_to<disconnected>,
+                     caf::reacts_to<reconnecting>, caf::reacts_to<error_event>,
+                     caf::reacts_to<fatal_event>>;
 
 /// What listener workers tell the router: events done; a callback threw.
 using worker_sink_actor =

@@ -8,18 +8,16 @@
 #include <caf/send.hpp>
 
 #include "caf/rtm/errc.hpp"
-#include "detail/subscription_table.hpp"
 
 namespace caf::rtm::detail {
 
 namespace {
 
-using self_ptr =
-    listener_worker_actor::stateful_pointer<listener_worker_state>;
+using self_ptr = listener_worker_actor::stateful_pointer<listener_worker_state>;
 
 void run_callbacks(self_ptr self, const event& ev) {
   for (auto& [id, listener] : self->state.callbacks) {
-    if (!subscribed_to(listener.types, ev.type()))
+    if (!matches(listener.types, ev.type()))
       continue;
     // A throwing callback must not cost the other callbacks this event, nor
     // the worker its later events.

@@ -157,8 +157,8 @@ void outbox::session_down(uint64_t session) {
 void outbox::unsent(int64_t id, time_point now) {
   if (auto i = acks_.find(id); i != acks_.end()) {
     --stats_.sent;
-    unsent_.push_back({std::move(i->second.body), std::move(i->second.on_ack),
-                       nullptr});
+    unsent_.push_back(
+        {std::move(i->second.body), std::move(i->second.on_ack), nullptr});
     acks_.erase(i);
     pump(now);
   } else if (auto j = pongs_.find(id); j != pongs_.end()) {
@@ -317,10 +317,9 @@ void outbox::fail_awaiting(const caf::error& err) {
   acks_.clear();
   for (auto& [id, x] : acks) {
     ++stats_.failed;
-    x.on_ack(make_error(errc::delivery_unknown, "message " +
-                                                    std::to_string(id) +
-                                                    " sent, no ack: " +
-                                                    render(err)));
+    x.on_ack(make_error(errc::delivery_unknown,
+                        "message " + std::to_string(id) +
+                            " sent, no ack: " + render(err)));
   }
   auto pongs = std::move(pongs_);
   pongs_.clear();

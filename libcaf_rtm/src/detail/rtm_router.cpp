@@ -99,10 +99,8 @@ void deliver(self_ptr self, std::vector<event>& events) {
     runs.resize(st.pool.workers().size());
   for (auto& ev : events) {
     auto type = ev.type();
-    st.subs.for_each_actor(type,
-                           [&ev](const caf::actor& hdl) {
-                             caf::anon_send(hdl, ev);
-                           });
+    st.subs.for_each_actor(
+        type, [&ev](const caf::actor& hdl) { caf::anon_send(hdl, ev); });
     if (!runs.empty() && st.subs.callback_wants(type))
       runs[st.pool.pick(ev.channel())].push_back(ev);
     ++st.stats.events_delivered;
@@ -425,7 +423,8 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         auto& st = self->state;
         ++st.stats.listener_errors;
         CAF_RTM_LOG(st.log, warn, "client", x.what, ": ", render(x.reason));
-        tell_lifecycle(self, error_event{std::move(x.reason), std::move(x.what)});
+        tell_lifecycle(self,
+                       error_event{std::move(x.reason), std::move(x.what)});
       },
       // -- its own timer ------------------------------------------------------
       [self](tick_atom) { on_wakeup(self); },

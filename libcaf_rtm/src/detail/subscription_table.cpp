@@ -4,14 +4,6 @@
 
 namespace caf::rtm::detail {
 
-bool subscribed_to(const std::vector<std::string>& types,
-                   std::string_view type) {
-  for (const auto& x : types)
-    if (x == "*" || x == type)
-      return true;
-  return false;
-}
-
 bool subscription_table::known(const caf::actor_addr& addr) const {
   return std::any_of(actors_.begin(), actors_.end(),
                      [&](const auto& x) { return x.hdl.address() == addr; }) ||
@@ -48,16 +40,14 @@ uint64_t subscription_table::add_callback(std::vector<std::string> types) {
 }
 
 void subscription_table::remove_actor(const caf::actor_addr& addr) {
-  actors_.erase(std::remove_if(actors_.begin(), actors_.end(),
-                               [&](const auto& x) {
-                                 return x.hdl.address() == addr;
-                               }),
-                actors_.end());
-  lifecycle_.erase(std::remove_if(lifecycle_.begin(), lifecycle_.end(),
-                                  [&](const auto& x) {
-                                    return x.address() == addr;
-                                  }),
-                   lifecycle_.end());
+  actors_.erase(
+      std::remove_if(actors_.begin(), actors_.end(),
+                     [&](const auto& x) { return x.hdl.address() == addr; }),
+      actors_.end());
+  lifecycle_.erase(
+      std::remove_if(lifecycle_.begin(), lifecycle_.end(),
+                     [&](const auto& x) { return x.address() == addr; }),
+      lifecycle_.end());
 }
 
 void subscription_table::remove_callback(uint64_t id) {
@@ -67,9 +57,8 @@ void subscription_table::remove_callback(uint64_t id) {
 }
 
 bool subscription_table::callback_wants(std::string_view type) const {
-  return std::any_of(callbacks_.begin(), callbacks_.end(), [type](const auto& x) {
-    return subscribed_to(x.types, type);
-  });
+  return std::any_of(callbacks_.begin(), callbacks_.end(),
+                     [type](const auto& x) { return matches(x.types, type); });
 }
 
 } // namespace caf::rtm::detail

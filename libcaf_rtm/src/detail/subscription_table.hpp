@@ -13,11 +13,9 @@
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
 
-namespace caf::rtm::detail {
+#include "caf/rtm/event.hpp"
 
-/// Does a subscription to `types` ("*" = all) cover events of `type`?
-bool subscribed_to(const std::vector<std::string>& types,
-                   std::string_view type);
+namespace caf::rtm::detail {
 
 class subscription_table {
 public:
@@ -56,7 +54,7 @@ public:
   template <class F>
   void for_each_actor(std::string_view type, F&& f) const {
     for (const auto& x : actors_)
-      if (subscribed_to(x.types, type))
+      if (matches(x.types, type))
         f(x.hdl);
   }
 

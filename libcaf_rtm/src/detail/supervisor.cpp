@@ -84,10 +84,9 @@ bool count_failure(self_ptr self, const caf::error& err) {
   ++st.failures;
   auto cap = st.args.cfg->reconnect.max_attempts;
   if (cap > 0 && st.failures >= cap) {
-    enter_failed(self,
-                 make_error(errc::gave_up, std::to_string(st.failures) +
-                                               " attempts, last: " +
-                                               render(err)));
+    enter_failed(
+        self, make_error(errc::gave_up, std::to_string(st.failures) +
+                                            " attempts, last: " + render(err)));
     return false;
   }
   return true;
@@ -114,8 +113,7 @@ void attempt_failed(self_ptr self, caf::error err) {
               st.failures + 1, " failed: ", render(err));
   self->send(st.args.router,
              error_event{err, "connection attempt " +
-                                  std::to_string(st.failures + 1) +
-                                  " failed"});
+                                  std::to_string(st.failures + 1) + " failed"});
   if (is_fatal(err))
     return enter_failed(self, err);
   if (st.current == 0 && !st.args.cfg->auto_reconnect) {
@@ -148,8 +146,8 @@ void open_session(self_ptr self, rtm_endpoint ep) {
   args.rtt_sink = caf::actor_cast<rtt_sink_actor>(self);
   auto conn = st.args.spawn_connection(self->system(), std::move(args));
   self->monitor(conn);
-  st.sessions.emplace(id, supervisor_state::session_entry{conn, std::move(ep),
-                                                          std::nullopt});
+  st.sessions.emplace(
+      id, supervisor_state::session_entry{conn, std::move(ep), std::nullopt});
   st.pending = id;
 }
 

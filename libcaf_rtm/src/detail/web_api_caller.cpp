@@ -9,8 +9,8 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "detail/backoff.hpp"
 #include "caf/rtm/errc.hpp"
+#include "detail/backoff.hpp"
 #include "net/http_client.hpp"
 #include "net/net_context.hpp"
 

@@ -18,7 +18,8 @@ http_call_ptr start_http_post(const net_context& ctx, http_request_data req,
 }
 
 ws_client_ptr start_ws_client(const net_context& ctx, const endpoint_url& url,
-                              const ws_options& opts, detail::io_sink_actor owner) {
+                              const ws_options& opts,
+                              detail::io_sink_actor owner) {
   if (url.tls)
     return start_tls_ws_client(ctx, url, opts, std::move(owner));
   return start_plain_ws_client(ctx, url, opts, std::move(owner));

@@ -9,9 +9,9 @@
 #include <boost/asio/ip/network_v6.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
-#include <openssl/evp.h>
 
 #include "caf/rtm/errc.hpp"
+#include "detail/base64.hpp"
 
 namespace urls = boost::urls;
 
@@ -24,15 +24,6 @@ std::string lower(std::string_view x) {
   std::transform(result.begin(), result.end(), result.begin(),
                  [](unsigned char c) { return std::tolower(c); });
   return result;
-}
-
-std::string base64(std::string_view x) {
-  std::string out(4 * ((x.size() + 2) / 3) + 1, '\0');
-  auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                           reinterpret_cast<const unsigned char*>(x.data()),
-                           static_cast<int>(x.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
 }
 
 const char* getenv_nonempty(const char* name) {
@@ -236,7 +227,7 @@ caf::expected<proxy_settings> make_proxy_settings(const client_config& cfg) {
     std::string credentials = parsed->user();
     credentials += ':';
     credentials += parsed->password();
-    result.authorization = "Basic " + base64(credentials);
+    result.authorization = "Basic " + detail::base64(credentials);
   }
   return result;
 }

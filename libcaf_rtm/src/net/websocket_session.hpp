@@ -29,14 +29,15 @@
 namespace caf::rtm::net {
 
 template <class Stream>
-class websocket_session : public ws_client,
-                   public std::enable_shared_from_this<websocket_session<Stream>> {
+class websocket_session
+    : public ws_client,
+      public std::enable_shared_from_this<websocket_session<Stream>> {
 public:
   using error_code = boost::system::error_code;
   using ws_stream = boost::beast::websocket::stream<Stream>;
 
   websocket_session(const net_context& ctx, const endpoint_url& url,
-             const ws_options& opts, detail::io_sink_actor owner)
+                    const ws_options& opts, detail::io_sink_actor owner)
       : ex_(asio::make_strand(ctx.pool->context())), ctx_(ctx), url_(url),
         opts_(opts), owner_(std::move(owner)), close_timer_(ex_) {
     // The session must not keep the pool alive (see io_pool.hpp).
@@ -47,8 +48,7 @@ public:
     post([](websocket_session& self) { self.open(); });
   }
 
-  // -- ws_client interface (any thread)
-  // ----------------------------------------
+  // -- ws_client interface (any thread) ---------------------------------------
 
   void send_text(std::string text) override {
     post([text = std::move(text)](websocket_session& self) mutable {
@@ -91,8 +91,7 @@ private:
                      f = std::move(f)]() mutable { f(*self); });
   }
 
-  // -- opening
-  // -----------------------------------------------------------------
+  // -- opening ----------------------------------------------------------------
 
   void open() {
     if (state_ != state_type::opening)
@@ -136,9 +135,10 @@ private:
             caf::anon_send(owner_, detail::pong_atom_v, std::string{payload});
         });
     state_ = state_type::handshaking;
-    ws_->async_handshake(handshake_res_, url_.host_header(), url_.target,
-                         beast::bind_front_handler(&websocket_session::on_handshake,
-                                                   this->shared_from_this()));
+    ws_->async_handshake(
+        handshake_res_, url_.host_header(), url_.target,
+        beast::bind_front_handler(&websocket_session::on_handshake,
+                                  this->shared_from_this()));
   }
 
   void on_handshake(error_code ec) {
@@ -160,8 +160,7 @@ private:
     do_write();
   }
 
-  // -- reading
-  // -----------------------------------------------------------------
+  // -- reading ----------------------------------------------------------------
 
   void do_read() {
     reading_ = true;
@@ -248,8 +247,7 @@ private:
     return to_error(ec, step);
   }
 
-  // -- writing
-  // -----------------------------------------------------------------
+  // -- writing ----------------------------------------------------------------
 
   void enqueue(outgoing x) {
     if (state_ == state_type::ended ||
@@ -299,8 +297,7 @@ private:
     do_write();
   }
 
-  // -- ending
-  // ------------------------------------------------------------------
+  // -- ending -----------------------------------------------------------------
 
   void start_close(uint16_t code) {
     switch (state_) {
@@ -375,10 +372,11 @@ private:
 };
 
 template <class Stream>
-ws_client_ptr start_websocket_session(const net_context& ctx, const endpoint_url& url,
-                               const ws_options& opts, detail::io_sink_actor owner) {
-  auto session =
-      std::make_shared<websocket_session<Stream>>(ctx, url, opts, std::move(owner));
+ws_client_ptr
+start_websocket_session(const net_context& ctx, const endpoint_url& url,
+                        const ws_options& opts, detail::io_sink_actor owner) {
+  auto session = std::make_shared<websocket_session<Stream>>(ctx, url, opts,
+                                                             std::move(owner));
   session->start();
   return session;
 }

@@ -1,12 +1,13 @@
 #include "caf/rtm/testing/fake_slack.hpp"
 
+#include "detail/base64.hpp"
 #include "wire.hpp"
 
-#include <boost/asio/connect.hpp>             // net::async_connect
-#include <boost/asio/io_context.hpp>          // net::io_context
+#include <boost/asio/connect.hpp>             // asio::async_connect
+#include <boost/asio/io_context.hpp>          // asio::io_context
 #include <boost/asio/ip/tcp.hpp>              // tcp::acceptor, tcp::resolver
-#include <boost/asio/read_until.hpp>          // net::async_read_until
-#include <boost/asio/write.hpp>               // net::async_write
+#include <boost/asio/read_until.hpp>          // asio::async_read_until
+#include <boost/asio/write.hpp>               // asio::async_write
 #include <boost/url/encode.hpp>               // urls::encode
 #include <boost/url/rfc/unreserved_chars.hpp> // urls::unreserved_chars
 
@@ -15,9 +16,9 @@
 #include <mutex>
 #include <thread>
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 namespace urls = boost::urls;
-using tcp = net::ip::tcp;
+using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
 namespace caf::rtm::testing {
@@ -58,8 +59,8 @@ public:
 
   void start() {
     // Requests with a head beyond 64 KiB are not worth serving.
-    net::async_read_until(
-        client_, net::dynamic_buffer(head_, 64 * 1024), "\r\n\r\n",
+    asio::async_read_until(
+        client_, asio::dynamic_buffer(head_, 64 * 1024), "\r\n\r\n",
         [self = shared_from_this()](error_code ec, std::size_t n) {
           self->on_head(ec, n);
         });
@@ -141,21 +142,21 @@ private:
   bool authorized(const std::string& authorization) const {
     if (lower(authorization.substr(0, 6)) != "basic ")
       return false;
-    auto expected = detail::base64(state_->user + ":" + state_->password);
+    auto expected = rtm::detail::base64(state_->user + ":" + state_->password);
     return trim(authorization.substr(6)) == expected;
   }
 
   void reply_and_close(std::string response) {
     reply_ = std::move(response);
-    net::async_write(client_, net::buffer(reply_),
-                     [self = shared_from_this()](error_code ec, std::size_t) {
-                       if (ec)
-                         return self->fail(ec, "proxy: write error reply");
-                       error_code ignored;
-                       self->client_.shutdown(tcp::socket::shutdown_send,
-                                              ignored);
-                       self->close_both();
-                     });
+    asio::async_write(client_, asio::buffer(reply_),
+                      [self = shared_from_this()](error_code ec, std::size_t) {
+                        if (ec)
+                          return self->fail(ec, "proxy: write error reply");
+                        error_code ignored;
+                        self->client_.shutdown(tcp::socket::shutdown_send,
+                                               ignored);
+                        self->close_both();
+                      });
   }
 
   void on_resolve(error_code ec, tcp::resolver::results_type results) {
@@ -163,7 +164,7 @@ private:
       return reply_and_close("HTTP/1.1 502 Bad Gateway\r\n"
                              "Content-Length: 0\r\n"
                              "Connection: close\r\n\r\n");
-    net::async_connect(
+    asio::async_connect(
         upstream_, results,
         [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
           self->on_connect(ec);
@@ -178,10 +179,10 @@ private:
     error_code ignored;
     upstream_.set_option(tcp::no_delay(true), ignored);
     reply_ = "HTTP/1.1 200 Connection established\r\n\r\n";
-    net::async_write(client_, net::buffer(reply_),
-                     [self = shared_from_this()](error_code ec, std::size_t) {
-                       self->on_established(ec);
-                     });
+    asio::async_write(client_, asio::buffer(reply_),
+                      [self = shared_from_this()](error_code ec, std::size_t) {
+                        self->on_established(ec);
+                      });
   }
 
   void on_established(error_code ec) {
@@ -189,15 +190,15 @@ private:
       return fail(ec, "proxy: write 200");
     if (leftover_.empty())
       return start_relay();
-    net::async_write(upstream_, net::buffer(leftover_),
-                     [self = shared_from_this()](error_code ec, std::size_t) {
-                       if (ec)
-                         return self->fail(ec, "proxy: write leftover");
-                       self->start_relay();
-                     });
+    asio::async_write(upstream_, asio::buffer(leftover_),
+                      [self = shared_from_this()](error_code ec, std::size_t) {
+                        if (ec)
+                          return self->fail(ec, "proxy: write leftover");
+                        self->start_relay();
+                      });
   }
 
-  // -- relay -----------------------------------------------------------------
+  // -- relay ------------------------------------------------------------------
 
   struct direction {
     tcp::socket* from;
@@ -217,14 +218,14 @@ private:
 
   void do_relay(direction& dir) {
     dir.from->async_read_some(
-        net::buffer(dir.buf),
+        asio::buffer(dir.buf),
         [self = shared_from_this(), &dir](error_code ec, std::size_t n) {
           self->on_relay_read(dir, ec, n);
         });
   }
 
   void on_relay_read(direction& dir, error_code ec, std::size_t n) {
-    if (ec == net::error::eof) {
+    if (ec == asio::error::eof) {
       // Pass the half-close on; the tunnel ends once both sides are done.
       error_code ignored;
       dir.to->shutdown(tcp::socket::shutdown_send, ignored);
@@ -235,8 +236,8 @@ private:
     }
     if (ec)
       return fail(ec, "proxy: relay read");
-    net::async_write(
-        *dir.to, net::buffer(dir.buf.data(), n),
+    asio::async_write(
+        *dir.to, asio::buffer(dir.buf.data(), n),
         [self = shared_from_this(), &dir](error_code ec, std::size_t) {
           if (ec)
             return self->fail(ec, "proxy: relay write");
@@ -260,7 +261,7 @@ private:
 struct connect_proxy::impl {
   void do_accept() {
     acceptor.async_accept(ioc, [this](error_code ec, tcp::socket socket) {
-      if (ec == net::error::operation_aborted)
+      if (ec == asio::error::operation_aborted)
         return;
       if (!ec) {
         error_code ignored;
@@ -274,7 +275,7 @@ struct connect_proxy::impl {
   }
 
   std::shared_ptr<proxy_state> state = std::make_shared<proxy_state>();
-  net::io_context ioc{1};
+  asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
   std::thread thread;
   uint16_t port = 0;
@@ -285,11 +286,11 @@ connect_proxy::connect_proxy(std::string user, std::string password)
   auto& self = *impl_;
   self.state->user = std::move(user);
   self.state->password = std::move(password);
-  tcp::endpoint endpoint{net::ip::make_address("127.0.0.1"), 0};
+  tcp::endpoint endpoint{asio::ip::make_address("127.0.0.1"), 0};
   self.acceptor.open(endpoint.protocol());
   self.acceptor.set_option(tcp::acceptor::reuse_address(true));
   self.acceptor.bind(endpoint);
-  self.acceptor.listen(net::socket_base::max_listen_connections);
+  self.acceptor.listen(asio::socket_base::max_listen_connections);
   self.port = self.acceptor.local_endpoint().port();
   self.do_accept();
   self.thread = std::thread{[ptr = impl_.get()] {

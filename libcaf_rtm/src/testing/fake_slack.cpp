@@ -1,15 +1,16 @@
 #include "caf/rtm/testing/fake_slack.hpp"
 
 #include "certs.hpp"
-#include "listener.hpp"
+#include "serve.hpp"
 #include "server_state.hpp"
 #include "wire.hpp"
 
-#include <boost/asio/io_context.hpp>  // net::io_context
-#include <boost/asio/ip/tcp.hpp>      // tcp::acceptor
-#include <boost/asio/ssl/context.hpp> // ssl::context
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp> // net::make_strand
+#include <boost/asio/io_context.hpp>   // asio::io_context
+#include <boost/asio/ip/tcp.hpp>       // tcp::acceptor
+#include <boost/asio/post.hpp>         // asio::post
+#include <boost/asio/ssl/context.hpp>  // ssl::context
+#include <boost/asio/steady_timer.hpp> // asio::steady_timer
+#include <boost/asio/strand.hpp>       // asio::make_strand
 
 #include <cstdio>
 #include <cstdlib>
@@ -19,12 +20,41 @@
 
 #include <unistd.h>
 
-namespace net = boost::asio;
-namespace ssl = net::ssl;
-using tcp = net::ip::tcp;
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
 namespace caf::rtm::testing {
+
+namespace {
+
+/// Server-wide timers on the I/O thread. The server state drops its
+/// reference before the I/O context goes away.
+class io_scheduler final : public detail::scheduler {
+public:
+  explicit io_scheduler(asio::io_context& ioc) : ioc_(ioc) {
+    // nop
+  }
+
+  void run_after(std::chrono::milliseconds delay,
+                 std::function<void()> fn) override {
+    // The deadline counts from now, not from when the I/O thread gets to it.
+    auto deadline = clock_type::now() + delay;
+    asio::post(ioc_, [&ioc = ioc_, deadline, fn = std::move(fn)]() mutable {
+      auto timer = std::make_shared<asio::steady_timer>(ioc, deadline);
+      timer->async_wait([timer, fn = std::move(fn)](error_code ec) {
+        if (!ec)
+          fn();
+      });
+    });
+  }
+
+private:
+  asio::io_context& ioc_;
+};
+
+} // namespace
 
 struct fake_slack::impl {
   explicit impl(fake_slack_options opts)
@@ -33,14 +63,14 @@ struct fake_slack::impl {
   }
 
   void do_accept() {
-    acceptor.async_accept(net::make_strand(ioc),
+    acceptor.async_accept(asio::make_strand(ioc),
                           [this](error_code ec, tcp::socket socket) {
                             on_accept(ec, std::move(socket));
                           });
   }
 
   void on_accept(error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted)
+    if (ec == asio::error::operation_aborted)
       return;
     if (ec) {
       // E.g. out of file descriptors: retry a little later instead of
@@ -82,9 +112,9 @@ struct fake_slack::impl {
   // Declared before the I/O objects: connections use it until the context
   // destroys them.
   std::unique_ptr<ssl::context> tls_ctx;
-  net::io_context ioc{1};
+  asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
-  net::steady_timer retry_timer{ioc};
+  asio::steady_timer retry_timer{ioc};
   std::thread thread;
   std::mutex file_mtx;
   std::string ca_path;
@@ -98,16 +128,17 @@ fake_slack::fake_slack(fake_slack_options options)
     self.tls_ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
     self.tls_ctx->set_options(ssl::context::default_workarounds |
                               ssl::context::no_sslv2 | ssl::context::no_sslv3);
-    self.tls_ctx->use_certificate_chain(net::buffer(self.certs.cert_pem));
-    self.tls_ctx->use_private_key(net::buffer(self.certs.key_pem),
+    self.tls_ctx->use_certificate_chain(asio::buffer(self.certs.cert_pem));
+    self.tls_ctx->use_private_key(asio::buffer(self.certs.key_pem),
                                   ssl::context::pem);
   }
-  tcp::endpoint endpoint{net::ip::make_address("127.0.0.1"), 0};
+  tcp::endpoint endpoint{asio::ip::make_address("127.0.0.1"), 0};
   self.acceptor.open(endpoint.protocol());
   self.acceptor.set_option(tcp::acceptor::reuse_address(true));
   self.acceptor.bind(endpoint);
-  self.acceptor.listen(net::socket_base::max_listen_connections);
+  self.acceptor.listen(asio::socket_base::max_listen_connections);
   self.state->set_port(self.acceptor.local_endpoint().port());
+  self.state->set_scheduler(std::make_shared<io_scheduler>(self.ioc));
   self.do_accept();
   self.thread = std::thread{[ptr = impl_.get()] {
     ptr->run();
@@ -224,6 +255,42 @@ std::size_t fake_slack::open_connections() const {
 void fake_slack::drop_all() {
   for (auto& rec : impl_->state->all_sessions())
     rec->drop();
+}
+
+void fake_slack::script_handshake(unsigned status) {
+  impl_->state->script_handshake(status);
+}
+
+std::size_t fake_slack::rejected_handshakes() const {
+  return impl_->state->rejected_handshakes();
+}
+
+std::string fake_slack::send_event(std::string event_json) {
+  return impl_->state->send_event(nullptr, event_json);
+}
+
+std::string fake_slack::send_envelope(std::string type,
+                                      std::string payload_json,
+                                      bool accepts_response_payload) {
+  return impl_->state->send_envelope(nullptr, type, payload_json,
+                                     accepts_response_payload);
+}
+
+std::vector<recorded_ack> fake_slack::acks() const {
+  return impl_->state->acks();
+}
+
+bool fake_slack::wait_acks(std::size_t n,
+                           std::chrono::milliseconds timeout) const {
+  return impl_->state->wait_acks(n, timeout);
+}
+
+std::vector<sent_envelope> fake_slack::envelopes() const {
+  return impl_->state->envelopes();
+}
+
+std::size_t fake_slack::live_socket_mode_sessions() const {
+  return impl_->state->live_socket_mode_sessions();
 }
 
 } // namespace caf::rtm::testing

@@ -2,13 +2,17 @@
 
 #include "wire.hpp"
 
-#include <boost/json.hpp> // json::object, json::parse, json::serialize
-#include <boost/url/parse_query.hpp> // urls::parse_query
+#include <boost/json.hpp>       // json::object, json::parse, json::serialize
+#include <boost/url/encode.hpp> // urls::encode
+#include <boost/url/parse_query.hpp>          // urls::parse_query
+#include <boost/url/rfc/unreserved_chars.hpp> // urls::unreserved_chars
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <iterator>
 #include <limits>
+#include <stdexcept>
 
 namespace json = boost::json;
 namespace urls = boost::urls;
@@ -70,7 +74,63 @@ std::string text_frame(const std::string& text) {
   return out;
 }
 
+/// The token of `Authorization: Bearer <token>` ("" if none).
+std::string bearer_token(const recorded_request& req) {
+  auto i = req.headers.find("authorization");
+  if (i == req.headers.end() || !starts_with_nocase(i->second, "Bearer "))
+    return {};
+  auto token = i->second.substr(7);
+  auto first = token.find_first_not_of(' ');
+  auto last = token.find_last_not_of(' ');
+  return first == std::string::npos ? std::string{}
+                                    : token.substr(first, last - first + 1);
+}
+
+/// Parses JSON given by a test; a typo there is the test's bug, reported on
+/// the test's thread.
+json::value parse_test_json(const std::string& text, const char* what) {
+  json::error_code ec;
+  auto result = json::parse(text, ec);
+  if (ec)
+    throw std::invalid_argument(std::string{"fake_slack: "} + what +
+                                " is not JSON: " + ec.message());
+  return result;
+}
+
+/// Envelope ids look like Slack's: a random UUID.
+std::string new_envelope_id() {
+  auto hex = random_hex(16);
+  return hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) +
+         '-' + hex.substr(16, 4) + '-' + hex.substr(20);
+}
+
+std::string envelope_json(const std::string& envelope_id,
+                          const std::string& type, const std::string& payload,
+                          bool accepts_response_payload,
+                          std::optional<uint32_t> retry_attempt) {
+  json::object obj;
+  obj["envelope_id"] = envelope_id;
+  obj["type"] = type;
+  obj["payload"] = json::parse(payload); // compact JSON we made ourselves
+  obj["accepts_response_payload"] = accepts_response_payload;
+  if (retry_attempt) {
+    obj["retry_attempt"] = *retry_attempt;
+    obj["retry_reason"] = *retry_attempt == 0 ? "" : "timeout";
+  }
+  return json::serialize(obj);
+}
+
+json::object debug_info() {
+  json::object obj;
+  obj["host"] = "fake-slack";
+  return obj;
+}
+
 } // namespace
+
+scheduler::~scheduler() {
+  // nop
+}
 
 session_control::~session_control() {
   // nop
@@ -78,8 +138,11 @@ session_control::~session_control() {
 
 // -- session_record -----------------------------------------------------------
 
-session_record::session_record(std::size_t index, ack_policy policy)
-    : index_(index), policy_(policy) {
+session_record::session_record(std::size_t index, ack_policy policy,
+                               bool socket_mode,
+                               std::weak_ptr<server_state> server)
+    : index_(index), socket_mode_(socket_mode), server_(std::move(server)),
+      policy_(policy) {
   // nop
 }
 
@@ -98,6 +161,10 @@ void session_record::with_control(F&& f) {
 
 std::size_t session_record::index() const {
   return index_;
+}
+
+bool session_record::socket_mode() const {
+  return socket_mode_;
 }
 
 void session_record::send(std::string text) {
@@ -133,6 +200,25 @@ void session_record::send_raw(std::string bytes) {
 
 void session_record::send_goodbye() {
   send(R"({"type":"goodbye"})");
+}
+
+void session_record::send_disconnect(std::string reason) {
+  send(disconnect_json(reason));
+}
+
+std::string session_record::send_envelope(std::string type,
+                                          std::string payload_json,
+                                          bool accepts_response_payload) {
+  if (auto server = server_.lock())
+    return server->send_envelope(this, type, payload_json,
+                                 accepts_response_payload);
+  return {};
+}
+
+std::string session_record::send_event(std::string event_json) {
+  if (auto server = server_.lock())
+    return server->send_event(this, event_json);
+  return {};
 }
 
 void session_record::flood(
@@ -308,8 +394,13 @@ void session_record::remember_text(int64_t id, std::string text) {
 // -- server_state -------------------------------------------------------------
 
 server_state::server_state(fake_slack_options options)
-    : opts(std::move(options)) {
+    : opts(std::move(options)), rng_(opts.seed) {
   // nop
+}
+
+void server_state::set_scheduler(std::shared_ptr<scheduler> sched) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  scheduler_ = std::move(sched);
 }
 
 std::string server_state::host() const {
@@ -378,15 +469,9 @@ http_response server_state::handle_api(recorded_request req) {
 }
 
 http_response server_state::default_response(const recorded_request& req) {
-  std::string token;
-  if (auto i = req.headers.find("authorization");
-      i != req.headers.end() && starts_with_nocase(i->second, "Bearer ")) {
-    token = i->second.substr(7);
-    auto first = token.find_first_not_of(' ');
-    auto last = token.find_last_not_of(' ');
-    token = first == std::string::npos ? std::string{}
-                                       : token.substr(first, last - first + 1);
-  }
+  if (req.method == "apps.connections.open")
+    return connections_open(req);
+  auto token = bearer_token(req);
   if (token.empty())
     if (auto i = req.form.find("token"); i != req.form.end())
       token = i->second;
@@ -428,6 +513,30 @@ http_response server_state::default_response(const recorded_request& req) {
   return http_response::error("unknown_method");
 }
 
+http_response server_state::connections_open(const recorded_request& req) {
+  // App-level tokens travel only in the header; the form is not looked at.
+  auto token = bearer_token(req);
+  if (token.empty())
+    return http_response::error("not_authed");
+  if (token.rfind("xapp-", 0) != 0)
+    return http_response::error("not_allowed_token_type");
+  if (token != opts.app_token)
+    return http_response::error("invalid_auth");
+  auto ticket = random_hex(16);
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    app_tickets_[ticket] = clock_type::now();
+  }
+  json::object obj;
+  obj["ok"] = true;
+  obj["url"] = (opts.tls ? "wss://" : "ws://") + host() + ":" +
+               std::to_string(port()) + "/link/?ticket=" + ticket +
+               "&app_id=" + urls::encode(opts.app_id, urls::unreserved_chars);
+  http_response result;
+  result.body = json::serialize(obj);
+  return result;
+}
+
 void server_state::script(const std::string& method, http_response response) {
   std::lock_guard<std::mutex> guard{mtx_};
   scripts_[method].push_back(std::move(response));
@@ -466,25 +575,79 @@ bool server_state::wait_requests(const std::string& method, std::size_t n,
   });
 }
 
-bool server_state::redeem_ticket(const std::string& ticket) {
+handshake_plan server_state::plan_handshake(ws_endpoint endpoint,
+                                            const std::string& ticket,
+                                            const std::string& query) {
+  handshake_plan plan;
+  plan.endpoint = endpoint;
+  auto key = ticket;
+  if (endpoint == ws_endpoint::socket_mode) {
+    auto params = parse_form(query);
+    key = params["ticket"];
+    plan.debug_reconnects = params["debug_reconnects"] == "true";
+  }
   std::lock_guard<std::mutex> guard{mtx_};
-  auto i = tickets_.find(ticket);
-  if (i == tickets_.end())
-    return false;
-  auto issued = i->second;
-  tickets_.erase(i);
-  return clock_type::now() - issued <= opts.url_ttl;
+  auto& tickets = endpoint == ws_endpoint::rtm ? tickets_ : app_tickets_;
+  if (auto i = tickets.find(key); i != tickets.end()) {
+    plan.ticket_valid = clock_type::now() - i->second <= opts.url_ttl;
+    tickets.erase(i); // single-use, also when the handshake is refused
+  }
+  if (!handshake_scripts_.empty()) {
+    plan.status = handshake_scripts_.front();
+    handshake_scripts_.pop_front();
+  }
+  // A scripted 101 is no refusal: the handshake goes on as usual.
+  if (plan.status == 101 && endpoint == ws_endpoint::socket_mode &&
+      !plan.ticket_valid)
+    plan.status = 401;
+  if (plan.status != 101)
+    ++rejected_handshakes_;
+  return plan;
+}
+
+void server_state::script_handshake(unsigned status) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  handshake_scripts_.push_back(status);
+}
+
+std::size_t server_state::rejected_handshakes() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return rejected_handshakes_;
 }
 
 std::shared_ptr<session_record>
 server_state::open_session(std::weak_ptr<session_control> control) {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto rec = std::make_shared<session_record>(sessions_.size(), opts.acks);
+  auto rec = std::make_shared<session_record>(sessions_.size(), opts.acks,
+                                              false, weak_from_this());
   if (!shut_down_)
     rec->attach(std::move(control));
   sessions_.push_back(rec);
   cv_.notify_all();
   return rec;
+}
+
+socket_mode_admission
+server_state::open_socket_mode_session(std::weak_ptr<session_control> control) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  socket_mode_admission result;
+  result.rec = std::make_shared<session_record>(sessions_.size(), opts.acks,
+                                                true, weak_from_this());
+  if (!shut_down_)
+    result.rec->attach(std::move(control));
+  sessions_.push_back(result.rec);
+  if (live_socket_mode_.size() < opts.max_socket_mode_connections) {
+    live_socket_mode_.insert(result.rec->index());
+    result.admitted = true;
+    result.num_connections = live_socket_mode_.size() + opts.ghost_connections;
+  }
+  cv_.notify_all();
+  return result;
+}
+
+void server_state::socket_mode_session_gone(std::size_t index) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  live_socket_mode_.erase(index);
 }
 
 ws_session_ptr server_state::session(std::size_t index,
@@ -517,6 +680,8 @@ void server_state::shut_down() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     shut_down_ = true;
+    // The scheduler refers to the I/O context, which goes away next.
+    scheduler_.reset();
     all = sessions_;
   }
   for (auto& rec : all)
@@ -608,6 +773,228 @@ rtm_replies server_state::on_client_text(session_record& rec,
   return result;
 }
 
+// -- Socket Mode --------------------------------------------------------------
+
+void server_state::on_socket_mode_text(std::size_t index,
+                                       const std::string& text) {
+  json::error_code ec;
+  auto val = json::parse(text, ec);
+  if (ec || !val.is_object())
+    return;
+  auto& obj = val.get_object();
+  auto id = obj.if_contains("envelope_id");
+  if (id == nullptr || !id->is_string())
+    return;
+  recorded_ack ack;
+  ack.envelope_id = id->get_string();
+  if (auto payload = obj.if_contains("payload"))
+    ack.payload = json::serialize(*payload);
+  ack.raw = text;
+  ack.session = index;
+  ack.received_at = clock_type::now();
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (auto i = envelope_events_.find(ack.envelope_id);
+      i != envelope_events_.end())
+    forget_event_locked(i->second); // acked: no more redeliveries
+  acks_.push_back(std::move(ack));
+  cv_.notify_all();
+}
+
+std::string server_state::send_envelope(session_record* rec,
+                                        const std::string& type,
+                                        const std::string& payload_json,
+                                        bool accepts_response_payload) {
+  auto payload = parse_test_json(payload_json, "envelope payload");
+  tracked_event ev;
+  ev.type = type;
+  ev.payload = json::serialize(payload);
+  ev.accepts_response_payload = accepts_response_payload;
+  if (payload.is_object())
+    if (auto id = payload.get_object().if_contains("event_id");
+        id != nullptr && id->is_string())
+      ev.event_id = id->get_string();
+  std::shared_ptr<session_record> picked;
+  std::string frame;
+  std::string envelope_id;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (rec == nullptr) {
+      picked = pick_live_locked();
+      if (!picked)
+        return {};
+      rec = picked.get();
+    }
+    if (type == "events_api") {
+      track_locked(std::move(ev), rec, frame);
+      envelope_id = envelopes_.back().envelope_id;
+    } else {
+      // Slack retries only events; other envelopes go out once.
+      envelope_id = new_envelope_id();
+      sent_envelope env;
+      env.envelope_id = envelope_id;
+      env.type = type;
+      env.session = rec->index();
+      env.sent_at = clock_type::now();
+      envelopes_.push_back(std::move(env));
+      frame = envelope_json(envelope_id, type, ev.payload,
+                            accepts_response_payload, std::nullopt);
+    }
+  }
+  rec->send(std::move(frame));
+  return envelope_id;
+}
+
+std::string server_state::send_event(session_record* rec,
+                                     const std::string& event_json) {
+  auto event = parse_test_json(event_json, "event");
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  std::shared_ptr<session_record> picked;
+  std::string frame;
+  std::string event_id;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "Ev%010llu",
+                  static_cast<unsigned long long>(++event_counter_));
+    event_id = buf;
+    json::object payload;
+    payload["token"] = "x";
+    payload["team_id"] = opts.team_id;
+    payload["api_app_id"] = opts.app_id;
+    payload["event"] = std::move(event);
+    payload["type"] = "event_callback";
+    payload["event_id"] = event_id;
+    payload["event_time"] = now;
+    tracked_event ev;
+    ev.type = "events_api";
+    ev.event_id = event_id;
+    ev.payload = json::serialize(payload);
+    if (rec == nullptr) {
+      picked = pick_live_locked();
+      rec = picked.get();
+    }
+    track_locked(std::move(ev), rec, frame);
+  }
+  if (rec != nullptr)
+    rec->send(std::move(frame));
+  return event_id;
+}
+
+std::vector<recorded_ack> server_state::acks() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return acks_;
+}
+
+bool server_state::wait_acks(std::size_t n,
+                             std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> guard{mtx_};
+  return cv_.wait_for(guard, timeout, [&] { return acks_.size() >= n; });
+}
+
+std::vector<sent_envelope> server_state::envelopes() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return envelopes_;
+}
+
+std::size_t server_state::live_socket_mode_sessions() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return live_socket_mode_.size();
+}
+
+std::string server_state::socket_mode_hello(std::size_t num_connections) const {
+  json::object info = debug_info();
+  info["build_number"] = 1;
+  info["approximate_connection_time"] = opts.approximate_connection_time;
+  json::object connection_info;
+  connection_info["app_id"] = opts.app_id;
+  json::object obj;
+  obj["type"] = "hello";
+  obj["num_connections"] = num_connections;
+  obj["debug_info"] = std::move(info);
+  obj["connection_info"] = std::move(connection_info);
+  return json::serialize(obj);
+}
+
+std::shared_ptr<session_record> server_state::pick_live_locked() {
+  if (live_socket_mode_.empty())
+    return nullptr;
+  // Plain modulo rather than a distribution: the same seed then makes the
+  // same choices with every standard library.
+  auto n = static_cast<std::size_t>(rng_() % live_socket_mode_.size());
+  return sessions_[*std::next(live_socket_mode_.begin(),
+                              static_cast<std::ptrdiff_t>(n))];
+}
+
+std::string server_state::deliver_locked(uint64_t key, tracked_event& ev,
+                                         session_record& rec) {
+  sent_envelope env;
+  env.envelope_id = new_envelope_id();
+  env.type = ev.type;
+  env.event_id = ev.event_id;
+  env.retry_attempt = ev.next_attempt++;
+  env.session = rec.index();
+  env.sent_at = clock_type::now();
+  auto frame = envelope_json(env.envelope_id, ev.type, ev.payload,
+                             ev.accepts_response_payload, env.retry_attempt);
+  ev.envelope_ids.push_back(env.envelope_id);
+  envelope_events_[env.envelope_id] = key;
+  envelopes_.push_back(std::move(env));
+  return frame;
+}
+
+void server_state::track_locked(tracked_event ev, session_record* rec,
+                                std::string& frame) {
+  auto key = next_event_key_++;
+  // An event that finds no session counts as missed: its first delivery is
+  // already a retry.
+  if (rec == nullptr)
+    ev.next_attempt = 1;
+  auto& tracked = events_.emplace(key, std::move(ev)).first->second;
+  if (rec != nullptr)
+    frame = deliver_locked(key, tracked, *rec);
+  schedule_redelivery_locked(key, 0);
+}
+
+void server_state::schedule_redelivery_locked(uint64_t key, std::size_t k) {
+  if (!scheduler_ || k >= opts.redelivery_delays.size()) {
+    forget_event_locked(key);
+    return;
+  }
+  std::weak_ptr<server_state> weak = weak_from_this();
+  scheduler_->run_after(opts.redelivery_delays[k], [weak, key, k] {
+    if (auto self = weak.lock())
+      self->on_redelivery_deadline(key, k);
+  });
+}
+
+void server_state::on_redelivery_deadline(uint64_t key, std::size_t k) {
+  std::shared_ptr<session_record> target;
+  std::string frame;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = events_.find(key);
+    if (shut_down_ || i == events_.end())
+      return; // acked
+    target = pick_live_locked();
+    if (target)
+      frame = deliver_locked(key, i->second, *target);
+    schedule_redelivery_locked(key, k + 1);
+  }
+  if (target)
+    target->send(std::move(frame));
+}
+
+void server_state::forget_event_locked(uint64_t key) {
+  auto i = events_.find(key);
+  if (i == events_.end())
+    return;
+  for (auto& id : i->second.envelope_ids)
+    envelope_events_.erase(id);
+  events_.erase(i);
+}
+
 // -- free functions -----------------------------------------------------------
 
 std::map<std::string, std::string> parse_form(const std::string& body) {
@@ -641,6 +1028,14 @@ std::string ack_error_json(int64_t id, int code, const std::string& msg) {
   obj["ok"] = false;
   obj["reply_to"] = id;
   obj["error"] = {{"code", code}, {"msg", msg}};
+  return json::serialize(obj);
+}
+
+std::string disconnect_json(const std::string& reason) {
+  json::object obj;
+  obj["type"] = "disconnect";
+  obj["reason"] = reason;
+  obj["debug_info"] = debug_info();
   return json::serialize(obj);
 }
 

@@ -1,6 +1,7 @@
-// Shared state of the fake Slack: recorded requests, scripted answers, tickets
-// and WebSocket session records. Free of Asio and Beast so that the heavy
-// translation units only add the stream code on top.
+// Shared state of the fake Slack: recorded requests, scripted answers, tickets,
+// WebSocket session records and Socket Mode envelopes. Free of Asio and Beast
+// so that the heavy translation units only add the stream code on top; timers
+// come in through the small `scheduler` interface.
 
 #pragma once
 
@@ -10,11 +11,26 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <random>
 #include <set>
 
 namespace caf::rtm::testing::detail {
 
 using frame_maker = std::function<std::string(std::size_t, int64_t)>;
+
+class server_state;
+
+/// Runs work later on the server's I/O thread (server-wide timers, which
+/// outlive any one session: Socket Mode redeliveries).
+class scheduler {
+public:
+  virtual ~scheduler();
+
+  /// Calls `fn` on the I/O thread `delay` from now, unless the server stops
+  /// first. Thread-safe.
+  virtual void run_after(std::chrono::milliseconds delay,
+                         std::function<void()> fn) = 0;
+};
 
 /// What a session handle asks of its live connection. Implementations post
 /// the work onto the connection's strand and return at once.
@@ -32,21 +48,27 @@ public:
   virtual void post_silent() = 0;
 };
 
-/// The `ws_session` handed to tests: recorded data plus a weak link to the
-/// connection, which may end (or whose server may go away) at any time.
+/// The `ws_session` handed to tests: recorded data plus weak links to the
+/// connection and the server, which may end (or go away) at any time.
 class session_record final : public ws_session {
 public:
-  session_record(std::size_t index, ack_policy policy);
+  session_record(std::size_t index, ack_policy policy, bool socket_mode,
+                 std::weak_ptr<server_state> server);
   ~session_record() override;
 
-  // -- ws_session ------------------------------------------------------------
+  // -- ws_session -------------------------------------------------------------
 
   std::size_t index() const override;
+  bool socket_mode() const override;
   void send(std::string text) override;
   void send_fragmented(std::string text, std::size_t parts) override;
   void send_binary(std::string bytes) override;
   void send_raw(std::string bytes) override;
   void send_goodbye() override;
+  void send_disconnect(std::string reason) override;
+  std::string send_envelope(std::string type, std::string payload_json,
+                            bool accepts_response_payload) override;
+  std::string send_event(std::string event_json) override;
   void flood(std::size_t n,
              std::function<std::string(std::size_t, int64_t)> make) override;
   void pace(std::size_t n, double per_second,
@@ -67,7 +89,7 @@ public:
   std::size_t frames_written() const override;
   bool wait_written(std::chrono::milliseconds timeout) override;
 
-  // -- called by the connection (I/O thread) ---------------------------------
+  // -- called by the connection (I/O thread) ----------------------------------
 
   void attach(std::weak_ptr<session_control> control);
   /// Cuts the link to the connection for good (server shutdown).
@@ -87,6 +109,8 @@ private:
   void with_control(F&& f);
 
   const std::size_t index_;
+  const bool socket_mode_;
+  const std::weak_ptr<server_state> server_;
 
   // Guards only the link; never held while taking `mtx_` from the other side.
   std::mutex link_mtx_;
@@ -113,12 +137,45 @@ struct rtm_replies {
   std::vector<std::string> later;
 };
 
+/// The two WebSocket endpoints of the fake.
+enum class ws_endpoint {
+  /// `/ws/<ticket>`, URLs from `rtm.connect`.
+  rtm,
+  /// `/link/?ticket=...`, URLs from `apps.connections.open`.
+  socket_mode,
+};
+
+/// How the server answers one WebSocket handshake.
+struct handshake_plan {
+  ws_endpoint endpoint = ws_endpoint::rtm;
+  /// 101 upgrades; anything else is the HTTP status of a refusal.
+  unsigned status = 101;
+  /// RTM only: an upgrade with an invalid ticket gets Slack's error event
+  /// and a close frame (Socket Mode refuses those handshakes instead).
+  bool ticket_valid = false;
+  /// Socket Mode only: the URL asked for a refresh after
+  /// `debug_reconnect_interval`.
+  bool debug_reconnects = false;
+};
+
+/// The outcome of opening a Socket Mode session.
+struct socket_mode_admission {
+  std::shared_ptr<session_record> rec;
+  /// False: over `max_socket_mode_connections`, turn it away.
+  bool admitted = false;
+  /// For hello: live sessions including this one, plus the ghosts.
+  std::size_t num_connections = 0;
+};
+
 /// Everything the connections of one fake server share.
-class server_state {
+class server_state : public std::enable_shared_from_this<server_state> {
 public:
   using handler = std::function<http_response(const recorded_request&)>;
 
   explicit server_state(fake_slack_options opts);
+
+  /// Installs the timer source for redeliveries (before serving starts).
+  void set_scheduler(std::shared_ptr<scheduler> sched);
 
   const fake_slack_options opts;
 
@@ -142,7 +199,7 @@ public:
     return open_connections_.load();
   }
 
-  // -- Web API ---------------------------------------------------------------
+  // -- Web API ----------------------------------------------------------------
 
   /// Records `req` (filling in `form`) and picks its answer. Runs `on()`
   /// handlers outside the lock; turns their exceptions into a 500.
@@ -155,12 +212,25 @@ public:
   bool wait_requests(const std::string& method, std::size_t n,
                      std::chrono::milliseconds timeout) const;
 
-  // -- WebSocket sessions ----------------------------------------------------
+  // -- WebSocket sessions -----------------------------------------------------
 
-  /// True if `ticket` was issued, is unused and not expired; uses it up.
-  bool redeem_ticket(const std::string& ticket);
+  /// Decides the answer to a handshake on `endpoint`: `ticket` is the path
+  /// rest for RTM, `query` the query string for Socket Mode. Uses up the
+  /// ticket and counts refusals.
+  handshake_plan plan_handshake(ws_endpoint endpoint, const std::string& ticket,
+                                const std::string& query);
+  void script_handshake(unsigned status);
+  std::size_t rejected_handshakes() const;
+  /// Opens the record of an RTM session.
   std::shared_ptr<session_record>
   open_session(std::weak_ptr<session_control> control);
+  /// Opens the record of a Socket Mode session and, unless there are too
+  /// many, makes it live.
+  socket_mode_admission
+  open_socket_mode_session(std::weak_ptr<session_control> control);
+  /// The session with this index closes or ended: no more envelopes for it.
+  /// Idempotent.
+  void socket_mode_session_gone(std::size_t index);
   ws_session_ptr session(std::size_t index,
                          std::chrono::milliseconds timeout) const;
   std::size_t session_count() const;
@@ -169,12 +239,60 @@ public:
   /// Detaches every session record from its connection, for good.
   void shut_down();
 
-  /// The answers to one client text frame on session `rec`.
+  /// The answers to one client text frame on RTM session `rec`.
   rtm_replies on_client_text(session_record& rec, const std::string& text);
 
+  // -- Socket Mode ------------------------------------------------------------
+
+  /// Records a client text frame on Socket Mode session `index` as an ack
+  /// if it is one.
+  void on_socket_mode_text(std::size_t index, const std::string& text);
+  /// Sends an envelope on `rec`, or on a random live session if null (then
+  /// "" and nothing sent if none is live). Throws `std::invalid_argument`
+  /// for a `payload_json` that is not JSON.
+  std::string send_envelope(session_record* rec, const std::string& type,
+                            const std::string& payload_json,
+                            bool accepts_response_payload);
+  /// Sends an event on `rec`, or on a random live session if null (then
+  /// waiting for a redelivery deadline if none is live); returns its id.
+  std::string send_event(session_record* rec, const std::string& event_json);
+  std::vector<recorded_ack> acks() const;
+  bool wait_acks(std::size_t n, std::chrono::milliseconds timeout) const;
+  std::vector<sent_envelope> envelopes() const;
+  std::size_t live_socket_mode_sessions() const;
+  /// The hello of a Socket Mode session.
+  std::string socket_mode_hello(std::size_t num_connections) const;
+
 private:
+  /// An `events_api` envelope the fake redelivers until acked.
+  struct tracked_event {
+    std::string type;
+    std::string event_id;
+    /// Compact JSON, the same for every attempt.
+    std::string payload;
+    bool accepts_response_payload = false;
+    /// `retry_attempt` of the next delivery.
+    uint32_t next_attempt = 0;
+    /// Every envelope id it went out with (an ack of any of them counts).
+    std::vector<std::string> envelope_ids;
+  };
+
   http_response default_response(const recorded_request& req);
+  http_response connections_open(const recorded_request& req);
   std::string next_ts();
+  /// A random live Socket Mode session (nullptr if none); needs `mtx_`.
+  std::shared_ptr<session_record> pick_live_locked();
+  /// Records one delivery of `ev` on `rec` and returns the frame text;
+  /// needs `mtx_`.
+  std::string deliver_locked(uint64_t key, tracked_event& ev,
+                             session_record& rec);
+  /// Starts tracking `ev`; delivers it at once on `rec` (frame text in
+  /// `frame`) unless `rec` is null. Needs `mtx_`.
+  void track_locked(tracked_event ev, session_record* rec, std::string& frame);
+  /// Schedules the check of event `key` after `redelivery_delays[k]`.
+  void schedule_redelivery_locked(uint64_t key, std::size_t k);
+  void on_redelivery_deadline(uint64_t key, std::size_t k);
+  void forget_event_locked(uint64_t key);
 
   std::atomic<uint64_t> connections_{0};
   std::atomic<std::size_t> open_connections_{0};
@@ -189,6 +307,58 @@ private:
   std::map<std::string, clock_type::time_point> tickets_;
   std::vector<std::shared_ptr<session_record>> sessions_;
   uint64_t ts_counter_ = 0;
+
+  // Socket Mode
+  std::shared_ptr<scheduler> scheduler_;
+  std::map<std::string, clock_type::time_point> app_tickets_;
+  std::deque<unsigned> handshake_scripts_;
+  std::size_t rejected_handshakes_ = 0;
+  /// Indices of the live Socket Mode sessions.
+  std::set<std::size_t> live_socket_mode_;
+  std::mt19937 rng_;
+  uint64_t event_counter_ = 0;
+  uint64_t next_event_key_ = 0;
+  std::map<uint64_t, tracked_event> events_;
+  /// Envelope id -> key in `events_`, for the events still tracked.
+  std::map<std::string, uint64_t> envelope_events_;
+  std::vector<recorded_ack> acks_;
+  std::vector<sent_envelope> envelopes_;
+};
+
+/// One accepted TCP connection as the server counts it: numbered at accept,
+/// open until the slot is destroyed. Moves from the HTTP session to the
+/// WebSocket peer together with the stream, so that an upgrade neither ends
+/// nor recounts the connection.
+class connection_slot {
+public:
+  explicit connection_slot(std::shared_ptr<server_state> state)
+      : state_(std::move(state)), id_(state_->connection_opened()) {
+    // nop
+  }
+
+  connection_slot(connection_slot&& other) noexcept
+      : state_(std::move(other.state_)), id_(other.id_) {
+    // nop
+  }
+
+  connection_slot& operator=(connection_slot&&) = delete;
+
+  ~connection_slot() {
+    if (state_)
+      state_->connection_closed();
+  }
+
+  server_state& state() const noexcept {
+    return *state_;
+  }
+
+  uint64_t id() const noexcept {
+    return id_;
+  }
+
+private:
+  std::shared_ptr<server_state> state_;
+  uint64_t id_;
 };
 
 /// Decodes an application/x-www-form-urlencoded body (`+` is a space);
@@ -199,5 +369,6 @@ std::map<std::string, std::string> parse_form(const std::string& body);
 std::string ack_ok_json(int64_t id, const std::string& ts,
                         const std::optional<std::string>& text);
 std::string ack_error_json(int64_t id, int code, const std::string& msg);
+std::string disconnect_json(const std::string& reason);
 
 } // namespace caf::rtm::testing::detail

@@ -1,5 +1,7 @@
 #include "wire.hpp"
 
+#include "detail/base64.hpp"
+
 #include "caf/rtm/testing/fake_slack.hpp"
 
 #include <openssl/evp.h>
@@ -66,16 +68,6 @@ std::string close_payload(uint16_t code, std::string_view reason) {
   return result;
 }
 
-std::string base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  auto len =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(bytes.data()),
-                      static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(len));
-  return out;
-}
-
 std::string websocket_accept(std::string_view key) {
   std::string input{key};
   input += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -84,7 +76,7 @@ std::string websocket_accept(std::string_view key) {
   if (EVP_Digest(input.data(), input.size(), digest, &digest_len, EVP_sha1(),
                  nullptr) != 1)
     throw std::runtime_error("SHA-1 failed");
-  return base64(
+  return rtm::detail::base64(
       std::string_view{reinterpret_cast<const char*>(digest), digest_len});
 }
 

@@ -1,5 +1,5 @@
 // Byte-level helpers of the fake Slack: WebSocket frames (RFC 6455), the
-// opening handshake key, base64 and random tokens. Plain C++ plus OpenSSL's
+// opening handshake key and random tokens. Plain C++ plus OpenSSL's
 // libcrypto, so that the Beast translation units stay small.
 
 #pragma once
@@ -31,8 +31,6 @@ std::string close_payload(uint16_t code, std::string_view reason);
 
 /// `Sec-WebSocket-Accept` for a given `Sec-WebSocket-Key`.
 std::string websocket_accept(std::string_view key);
-
-std::string base64(std::string_view bytes);
 
 /// `n` random bytes as lower-case hex.
 std::string random_hex(std::size_t n);

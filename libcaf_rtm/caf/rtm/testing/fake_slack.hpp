@@ -1,10 +1,11 @@
 // A Slack-compatible fake server for tests, the demo and benchmarks.
 //
-// One loopback port serves both Slack's Web API (`POST /api/<method>`) and the
-// RTM WebSocket endpoint (`GET /ws/<ticket>` with an upgrade), over plain TCP
-// or TLS with a certificate generated at start-up. The server runs on its own
-// I/O thread; every public member function is thread-safe and may be called
-// from a test's thread while clients talk to the server.
+// One loopback port serves Slack's Web API (`POST /api/<method>`), the RTM
+// WebSocket endpoint (`GET /ws/<ticket>` with an upgrade) and the Socket Mode
+// endpoint (`GET /link/?ticket=...`, URLs from `apps.connections.open`), over
+// plain TCP or TLS with a certificate generated at start-up. The server runs
+// on its own I/O thread; every public member function is thread-safe and may
+// be called from a test's thread while clients talk to the server.
 //
 // WebSocket frames are written by the fake itself (not by a WebSocket library)
 // so that tests can send what a real library refuses to produce: fragmented,
@@ -109,20 +110,95 @@ struct fake_slack_options {
   /// Before acking, echo each client `message` back as an event that carries
   /// `reply_to` but no `ok` (as real Slack sometimes does).
   bool echo_messages = false;
+
+  // -- Socket Mode ------------------------------------------------------------
+
+  /// The only app-level token `apps.connections.open` accepts, and only in
+  /// `Authorization: Bearer`. Other `xapp-` tokens get `invalid_auth`, tokens
+  /// of another kind (e.g. `token`) `not_allowed_token_type`, no token
+  /// `not_authed`.
+  std::string app_token = "xapp-1-test-token";
+  /// Reported in ticket URLs, hello frames and event payloads.
+  std::string app_id = "A0APP";
+  /// Seconds until Slack would refresh a connection, reported in hello.
+  int approximate_connection_time = 18060;
+  /// Added to `num_connections` in every Socket Mode hello: half-open sockets
+  /// Slack still counts for the app. They do not count against
+  /// `max_socket_mode_connections`.
+  std::size_t ghost_connections = 0;
+  /// A Socket Mode session opened while this many are live gets
+  /// `{"type":"disconnect","reason":"too_many_websockets",...}` instead of
+  /// hello, then its TCP connection ends without a close frame (the client
+  /// sees close code 1006).
+  std::size_t max_socket_mode_connections = 10;
+  /// An `events_api` envelope not acked within `redelivery_delays[k]` after
+  /// delivery attempt k goes out again as attempt k + 1 (new envelope id,
+  /// same payload, `"retry_attempt":k+1,"retry_reason":"timeout"`) on a
+  /// randomly chosen live Socket Mode session; no more attempts after the
+  /// last delay. An ack of any envelope id of the event stops the retries.
+  /// An event that finds no live session is delivered (as attempt 1) at the
+  /// first deadline that finds one. Empty: no redelivery.
+  std::vector<std::chrono::milliseconds> redelivery_delays = {
+      std::chrono::milliseconds{3000}, std::chrono::milliseconds{60000},
+      std::chrono::milliseconds{300000}};
+  /// Seeds the random choice of session for server-level sends and
+  /// redeliveries: the same seed makes the same choices.
+  uint32_t seed = 1;
+  /// A session whose ticket URL carries `debug_reconnects=true` gets
+  /// `{"type":"disconnect","reason":"refresh_requested",...}` this long after
+  /// it opened.
+  std::chrono::milliseconds debug_reconnect_interval{360000};
+  /// When positive, Socket Mode sessions get a WebSocket ping at this
+  /// interval, with payloads "1", "2", ... (the client's pongs show in
+  /// `ws_session::pongs_received`).
+  std::chrono::milliseconds server_ping_interval{0};
+};
+
+/// One Socket Mode acknowledgement: a text frame from the client that is a
+/// JSON object with a string `envelope_id` (whether or not the fake sent an
+/// envelope with that id).
+struct recorded_ack {
+  std::string envelope_id;
+  /// The ack's `payload` as compact JSON text, if it had one.
+  std::optional<std::string> payload;
+  /// The whole frame as received.
+  std::string raw;
+  /// Index of the `ws_session` it came on.
+  std::size_t session = 0;
+  clock_type::time_point received_at;
+};
+
+/// One Socket Mode envelope the fake sent (or tried to: a session may have
+/// ended or gone silent meanwhile).
+struct sent_envelope {
+  std::string envelope_id;
+  /// `events_api`, `slash_commands`, `interactive`, ...
+  std::string type;
+  /// The payload's `event_id` (`events_api` only, else empty).
+  std::string event_id;
+  /// 0 for the first delivery, k for the k-th redelivery.
+  uint32_t retry_attempt = 0;
+  /// Index of the `ws_session` it went to.
+  std::size_t session = 0;
+  clock_type::time_point sent_at;
 };
 
 class fake_slack;
 
-/// One WebSocket session on the fake server. Handles stay valid after the
-/// session ends (calls on an ended session do nothing).
+/// One WebSocket session on the fake server, RTM or Socket Mode. Handles stay
+/// valid after the session ends (calls on an ended session send nothing).
 class ws_session {
 public:
   virtual ~ws_session();
 
   /// Zero-based index of this session on its server (order of opening).
   virtual std::size_t index() const = 0;
+  /// True for a session opened on the Socket Mode endpoint. Such a session
+  /// records acks (`fake_slack::acks`) and does not answer RTM messages (RTM
+  /// JSON pings included; WebSocket pings get their pong as everywhere).
+  virtual bool socket_mode() const = 0;
 
-  // -- sending -------------------------------------------------------------
+  // -- sending ----------------------------------------------------------------
 
   /// Sends one text frame.
   virtual void send(std::string text) = 0;
@@ -135,6 +211,26 @@ public:
   virtual void send_raw(std::string bytes) = 0;
   /// Sends `{"type":"goodbye"}`.
   virtual void send_goodbye() = 0;
+  /// Sends `{"type":"disconnect","reason":<reason>,"debug_info":{...}}`
+  /// (Socket Mode's `warning`, `refresh_requested`, `link_disabled`, ...).
+  virtual void send_disconnect(std::string reason) = 0;
+  /// Sends `{"envelope_id":<new id>,"type":<type>,"payload":<payload_json>,
+  /// "accepts_response_payload":<accepts_response_payload>}` and returns the
+  /// envelope id. An `events_api` envelope also carries `retry_attempt` 0 and
+  /// an empty `retry_reason` and is redelivered until acked (see
+  /// `fake_slack_options::redelivery_delays`). On a session that ended the
+  /// envelope is still recorded as sent (a delivery that got lost), so an
+  /// `events_api` one comes again on a live session. Throws
+  /// `std::invalid_argument` if `payload_json` is not JSON.
+  virtual std::string send_envelope(std::string type, std::string payload_json,
+                                    bool accepts_response_payload) = 0;
+  /// Sends an `events_api` envelope (`accepts_response_payload` false) with
+  /// the payload `{"token":"x","team_id":<team_id>,"api_app_id":<app_id>,
+  /// "event":<event_json>,"type":"event_callback","event_id":"Ev<n>",
+  /// "event_time":<now, in s>}` and returns the new `event_id`. Redelivered
+  /// until acked, as `send_envelope`. Throws `std::invalid_argument` if
+  /// `event_json` is not JSON.
+  virtual std::string send_event(std::string event_json) = 0;
   /// Writes `n` text frames as fast as the socket takes them. Frames are
   /// encoded in chunks right before each write; `make(i, now_ns)` gives the
   /// text of frame i, `now_ns` being `steady_clock` nanoseconds at encoding.
@@ -151,7 +247,7 @@ public:
   /// Changes how this session acks from now on.
   virtual void set_ack_policy(ack_policy policy) = 0;
 
-  // -- ending --------------------------------------------------------------
+  // -- ending -----------------------------------------------------------------
 
   /// Sends a close frame, waits (up to 2 s) for the client's, then closes TCP.
   virtual void close(uint16_t code = 1000, std::string reason = "") = 0;
@@ -160,7 +256,7 @@ public:
   /// Stops answering pings and sending anything; keeps the socket open.
   virtual void go_silent() = 0;
 
-  // -- observing -----------------------------------------------------------
+  // -- observing --------------------------------------------------------------
 
   /// Text frames received from the client, in order.
   virtual std::vector<std::string> received() const = 0;
@@ -205,7 +301,7 @@ public:
   /// A file holding `ca_pem()`, removed by the destructor (TLS only).
   std::string ca_file() const;
 
-  // -- Web API -------------------------------------------------------------
+  // -- Web API ----------------------------------------------------------------
 
   /// Queues a one-shot answer for the next call of `method`; queued answers
   /// are used in order before the default handling resumes.
@@ -221,8 +317,15 @@ public:
   bool wait_requests(const std::string& method, std::size_t n,
                      std::chrono::milliseconds timeout) const;
 
-  // -- WebSocket sessions --------------------------------------------------
+  // -- WebSocket sessions -----------------------------------------------------
 
+  /// Answers the next WebSocket handshake (RTM or Socket Mode) with HTTP
+  /// `status` (e.g. 408, 409, 503) instead of 101; its ticket is used up. One
+  /// handshake per call, in order.
+  void script_handshake(unsigned status);
+  /// Handshakes answered with something else than 101: scripted ones and
+  /// Socket Mode tickets that were used, expired or unknown (HTTP 401).
+  std::size_t rejected_handshakes() const;
   /// Waits for the session with this index (0 = first ever opened); nullptr
   /// on timeout.
   ws_session_ptr session(std::size_t index,
@@ -235,6 +338,29 @@ public:
   std::size_t open_connections() const;
   /// Ends every session at once with `drop()` semantics.
   void drop_all();
+
+  // -- Socket Mode ------------------------------------------------------------
+
+  /// Sends an event as `ws_session::send_event` does, on a randomly chosen
+  /// live Socket Mode session, and returns its `event_id`. With no live
+  /// session the event waits for the first redelivery deadline that finds
+  /// one (and is lost if `redelivery_delays` is empty).
+  std::string send_event(std::string event_json);
+  /// Sends an envelope as `ws_session::send_envelope` does, on a randomly
+  /// chosen live Socket Mode session; returns the envelope id, or "" if no
+  /// session is live (nothing is sent).
+  std::string send_envelope(std::string type, std::string payload_json,
+                            bool accepts_response_payload);
+  /// Every ack received so far, in order of arrival.
+  std::vector<recorded_ack> acks() const;
+  /// Waits until at least `n` acks arrived; false on timeout.
+  bool wait_acks(std::size_t n, std::chrono::milliseconds timeout) const;
+  /// Every envelope sent so far (explicit sends and redeliveries), in order.
+  std::vector<sent_envelope> envelopes() const;
+  /// Socket Mode sessions admitted (not turned away as too many) that are
+  /// neither closing nor gone: the ones envelopes go to. A silent session
+  /// still counts, as Slack cannot tell a dead peer from a quiet one.
+  std::size_t live_socket_mode_sessions() const;
 
 private:
   struct impl;

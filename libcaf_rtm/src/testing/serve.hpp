@@ -1,5 +1,6 @@
 // Entry points from the acceptor into the connection code, one per stream
-// type, each compiled in its own translation unit.
+// type, each compiled in its own translation unit (serve_plain.cpp,
+// serve_tls.cpp) because the Beast instantiations are heavy.
 
 #pragma once
 

@@ -1,5 +1,6 @@
-#include "connection.hpp"
-#include "listener.hpp"
+#include "serve.hpp"
+
+#include "http_session.hpp"
 
 #include <boost/asio/ssl/context.hpp> // ssl::context
 
@@ -7,8 +8,9 @@ namespace caf::rtm::testing::detail {
 
 void serve_tls(std::shared_ptr<server_state> state, tcp::socket socket,
                ssl::context& ctx) {
-  std::make_shared<connection<ssl::stream<tcp::socket>>>(std::move(state),
-                                                         std::move(socket), ctx)
+  using stream = ssl::stream<tcp::socket>;
+  std::make_shared<http_session<stream>>(connection_slot{std::move(state)},
+                                         std::move(socket), ctx)
       ->start();
 }
 

@@ -1,0 +1,333 @@
+// The RTM send pipeline and the subscription table as plain classes: time is
+// passed in, the writer records, so every rule is checked exactly.
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/parse.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "caf/rtm/errc.hpp"
+#include "detail/message_ids.hpp"
+#include "detail/outbox.hpp"
+#include "detail/subscription_table.hpp"
+
+using namespace caf::rtm;
+using namespace caf::rtm::detail;
+using namespace std::chrono_literals;
+
+namespace {
+
+using time_point = outbox::time_point;
+
+struct written {
+  int64_t id;
+  boost::json::object json;
+};
+
+// An outbox with a recording writer and recording handlers.
+struct outbox_fixture {
+  outbox_fixture() : out(limits(), t0) {
+    // nop
+  }
+
+  static outbox::limits limits() {
+    outbox::limits lim;
+    lim.rate = 1.0;
+    lim.burst = 2;
+    lim.queue_size = 4;
+    lim.max_message_size = 1024;
+    lim.ack_timeout = 10s;
+    return lim;
+  }
+
+  outbox::writer writer() {
+    return [this](int64_t id, std::string frame) {
+      auto value = boost::json::parse(frame);
+      frames.push_back({id, value.as_object()});
+    };
+  }
+
+  // Queues a message; its outcome lands in results[n].
+  caf::error send(int n, time_point now, std::string text = "hi") {
+    boost::json::object msg;
+    msg["type"] = "message";
+    msg["channel"] = "C1";
+    msg["text"] = text;
+    return out.enqueue(
+        std::move(msg),
+        [this, n](caf::expected<send_ack> x) {
+          results.insert_or_assign(n, std::move(x));
+        },
+        now);
+  }
+
+  // Slack's ack of message `id`.
+  static event ack(int64_t id, bool ok = true) {
+    std::string text = R"({"ok":)" + std::string{ok ? "true" : "false"} +
+                       R"(,"reply_to":)" + std::to_string(id) +
+                       R"(,"ts":"1.5","text":"hi")";
+    if (!ok)
+      text += R"(,"error":{"code":2,"msg":"no text"})";
+    text += "}";
+    return event::parse(text);
+  }
+
+  std::string outcome(int n) {
+    auto i = results.find(n);
+    if (i == results.end())
+      return "pending";
+    if (i->second)
+      return "acked";
+    return to_string(static_cast<errc>(i->second.error().code()));
+  }
+
+  time_point t0 = time_point{} + 1h;
+  outbox out;
+  std::vector<written> frames;
+  std::map<int, caf::expected<send_ack>> results;
+};
+
+} // namespace
+
+TEST_CASE_METHOD(outbox_fixture, "outbox: messages wait for a session",
+                 "[outbox]") {
+  REQUIRE_FALSE(send(1, t0));
+  CHECK(frames.empty());
+  CHECK(out.queued() == 1);
+  CHECK_FALSE(out.next_wakeup(t0)); // nothing to do without a session
+  out.session_up(1, writer(), t0);
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0].id == message_ids::first_router_id);
+  CHECK(frames[0].json.at("id").as_int64() == frames[0].id);
+  CHECK(frames[0].json.at("text").as_string() == "hi");
+  CHECK(out.awaiting_ack() == 1);
+  CHECK(out.stats().sent == 1);
+}
+
+TEST_CASE_METHOD(outbox_fixture, "outbox: burst, then the sustained rate",
+                 "[outbox]") {
+  out.session_up(1, writer(), t0);
+  for (int i = 1; i <= 3; ++i)
+    REQUIRE_FALSE(send(i, t0));
+  CHECK(frames.size() == 2); // the burst
+  auto wake = out.next_wakeup(t0);
+  REQUIRE(wake);
+  CHECK(*wake > t0 + 999ms);
+  CHECK(*wake < t0 + 1001ms);
+  out.on_wakeup(t0 + 500ms);
+  CHECK(frames.size() == 2);
+  out.on_wakeup(*wake);
+  REQUIRE(frames.size() == 3);
+  // Ids are increasing and unique.
+  CHECK(frames[0].id < frames[1].id);
+  CHECK(frames[1].id < frames[2].id);
+}
+
+TEST_CASE_METHOD(outbox_fixture, "outbox: acks, rejections and timeouts",
+                 "[outbox]") {
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(send(1, t0));
+  REQUIRE_FALSE(send(2, t0));
+  REQUIRE(frames.size() == 2);
+  CHECK(out.on_reply(ack(frames[1].id, false), t0));
+  CHECK(outcome(2) == "send_rejected");
+  CHECK(slack_error_code(results.at(2).error()) == "2");
+  CHECK(out.on_reply(ack(frames[0].id), t0));
+  REQUIRE(outcome(1) == "acked");
+  CHECK(results.at(1)->ts == "1.5");
+  CHECK(results.at(1)->text == "hi");
+  // An ack of nothing we wait for is consumed (not an event) and ignored.
+  CHECK(out.on_reply(ack(999), t0));
+  // An echoed message carries reply_to without ok: an event.
+  CHECK_FALSE(
+      out.on_reply(event::parse(R"({"type":"message","reply_to":1})"), t0));
+  REQUIRE_FALSE(send(3, t0 + 2s));
+  out.on_wakeup(t0 + 2s + 9999ms);
+  CHECK(outcome(3) == "pending");
+  auto wake = out.next_wakeup(t0 + 2s + 9999ms);
+  REQUIRE(wake);
+  out.on_wakeup(*wake);
+  CHECK(outcome(3) == "ack_timeout");
+  CHECK(out.stats().acked == 1);
+  CHECK(out.stats().failed == 2);
+}
+
+TEST_CASE_METHOD(outbox_fixture, "outbox: refusals before sending",
+                 "[outbox]") {
+  boost::json::object no_type;
+  no_type["text"] = "x";
+  auto never = [](caf::expected<send_ack>) {
+    FAIL("handler called");
+  };
+  CHECK(is(out.enqueue(no_type, never, t0), errc::invalid_argument));
+  CHECK(is(send(1, t0, std::string(4001, 'x')), errc::text_too_long));
+  // 4,000 characters are fine, counted as UTF-8 characters, not bytes.
+  std::string umlauts;
+  for (int i = 0; i < 300; ++i)
+    umlauts += "\xc3\xa4";
+  CHECK_FALSE(send(2, t0, umlauts));
+  CHECK(is(send(3, t0, std::string(1100, 'x')), errc::message_too_large));
+  for (int i = 4; i < 7; ++i)
+    REQUIRE_FALSE(send(i, t0));
+  CHECK(is(send(7, t0), errc::send_queue_full));
+}
+
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: a message the connection could not write goes out "
+                 "again, first, with a new id",
+                 "[outbox]") {
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(send(1, t0));
+  auto first_id = frames.at(0).id;
+  out.session_down(1);
+  REQUIRE_FALSE(send(2, t0));
+  out.unsent(first_id, t0);
+  CHECK(out.stats().sent == 0);
+  CHECK(out.queued() == 2);
+  out.session_up(2, writer(), t0 + 1s);
+  REQUIRE(frames.size() == 3);
+  CHECK(frames[1].json.at("text") == frames[0].json.at("text"));
+  CHECK(frames[1].id > first_id);
+  CHECK(out.stats().sent == 2);
+}
+
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: an ack lost with its session comes from the next "
+                 "one or the message is reported as delivery_unknown",
+                 "[outbox]") {
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(send(1, t0));
+  REQUIRE_FALSE(send(2, t0));
+  auto id1 = frames.at(0).id;
+  out.session_down(1);
+  CHECK(outcome(1) == "pending");
+  out.session_up(2, writer(), t0 + 1s);
+  // The next session acks message 1 right after hello, never message 2.
+  CHECK(out.on_reply(ack(id1), t0 + 1s));
+  CHECK(outcome(1) == "acked");
+  auto wake = out.next_wakeup(t0 + 1s);
+  REQUIRE(wake);
+  CHECK(*wake <= t0 + 3s); // a short grace, not the whole ack timeout
+  out.on_wakeup(*wake);
+  CHECK(outcome(2) == "delivery_unknown");
+}
+
+TEST_CASE_METHOD(outbox_fixture, "outbox: after goodbye new sends wait",
+                 "[outbox]") {
+  out.session_up(1, writer(), t0);
+  out.session_ending(1);
+  REQUIRE_FALSE(send(1, t0));
+  CHECK(frames.empty());
+  out.session_up(2, writer(), t0);
+  CHECK(frames.size() == 1);
+}
+
+TEST_CASE_METHOD(outbox_fixture, "outbox: typing indicators never wait",
+                 "[outbox]") {
+  CHECK_FALSE(out.typing("C1", t0)); // no session
+  out.session_up(1, writer(), t0);
+  CHECK(out.typing("C1", t0));
+  CHECK_FALSE(out.typing("C1", t0 + 2s)); // < 3 s for that channel
+  CHECK_FALSE(out.typing("", t0 + 2s));
+  CHECK(out.typing("C2", t0 + 2s));
+  CHECK(out.typing("C3", t0 + 2s));
+  CHECK_FALSE(out.typing("C4", t0 + 2s)); // the burst of 2 is used up
+  CHECK(out.typing("C1", t0 + 3s));
+  REQUIRE(frames.size() == 4);
+  CHECK(frames[0].json.at("type") == "typing");
+  CHECK(frames[0].json.at("channel") == "C1");
+  // Typing never waits for an ack either.
+  CHECK(out.awaiting_ack() == 0);
+}
+
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: user pings count against the rate and get the RTT",
+                 "[outbox]") {
+  std::optional<caf::expected<caf::timespan>> rtt;
+  auto on_pong = [&](caf::expected<caf::timespan> x) {
+    rtt = std::move(x);
+  };
+  CHECK(is(out.ping(on_pong, t0), errc::not_connected));
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(send(1, t0));
+  REQUIRE_FALSE(send(2, t0));
+  REQUIRE_FALSE(out.ping(on_pong, t0));
+  CHECK(frames.size() == 2); // the ping waits for a token like a message
+  auto sent_at = *out.next_wakeup(t0);
+  out.on_wakeup(sent_at);
+  REQUIRE(frames.size() == 3);
+  CHECK(frames[2].json.at("type") == "ping");
+  auto pong = event::parse(R"({"type":"pong","reply_to":)" +
+                           std::to_string(frames[2].id) + "}");
+  CHECK(out.on_reply(pong, sent_at + 40ms));
+  REQUIRE(rtt);
+  REQUIRE(*rtt);
+  CHECK(**rtt == caf::timespan{40ms});
+}
+
+TEST_CASE_METHOD(outbox_fixture, "outbox: failing what waits", "[outbox]") {
+  REQUIRE_FALSE(send(1, t0));
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(send(2, t0));
+  REQUIRE_FALSE(send(3, t0));
+  out.fail_queued(make_error(errc::closed));
+  CHECK(outcome(3) == "closed");
+  CHECK(outcome(1) == "pending");
+  out.fail_awaiting(make_error(errc::closed));
+  CHECK(outcome(1) == "delivery_unknown");
+  CHECK(outcome(2) == "delivery_unknown");
+  CHECK(out.queued() == 0);
+  CHECK(out.awaiting_ack() == 0);
+  CHECK_FALSE(out.next_wakeup(t0));
+}
+
+// -- subscription table -------------------------------------------------------
+
+TEST_CASE("subscription table: types, lifecycle, callbacks",
+          "[subscriptions]") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto a = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+    return {[](int) {
+    }};
+  });
+  auto b = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+    return {[](int) {
+    }};
+  });
+  subscription_table subs;
+  CHECK(subs.add_actor(a, {"message"}));
+  CHECK_FALSE(subs.add_actor(a, {"message", "reaction_added"}));
+  REQUIRE(subs.actors().size() == 1);
+  CHECK(subs.actors()[0].types.size() == 2); // idempotent per type
+  CHECK(subs.add_lifecycle(b));
+  CHECK_FALSE(subs.add_lifecycle(b));
+  CHECK_FALSE(subs.add_actor(b, {"*"})); // b is known already
+  std::vector<caf::actor> got;
+  subs.for_each_actor("message",
+                      [&](const caf::actor& x) { got.push_back(x); });
+  CHECK(got.size() == 2);
+  got.clear();
+  subs.for_each_actor("hello", [&](const caf::actor& x) { got.push_back(x); });
+  REQUIRE(got.size() == 1);
+  CHECK(got[0] == b);
+  auto id = subs.add_callback({"reaction_added"});
+  CHECK(subs.callback_wants("reaction_added"));
+  CHECK_FALSE(subs.callback_wants("message"));
+  subs.remove_callback(id);
+  CHECK_FALSE(subs.callback_wants("reaction_added"));
+  subs.remove_actor(b.address());
+  CHECK(subs.lifecycle().empty());
+  CHECK(subs.actors().size() == 1);
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+}

@@ -1,0 +1,389 @@
+// The supervisor's state machine under CAF's deterministic test scheduler.
+// Stand-ins play the web-API caller (scripted answers), the connections (the
+// test says hello for them or ends them) and the router (records lifecycle
+// messages); time moves only when the test says so.
+
+#include <catch2/catch.hpp>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/send.hpp>
+
+#include "caf/rtm/errc.hpp"
+#include "detail/supervisor.hpp"
+
+using namespace caf::rtm;
+using namespace caf::rtm::detail;
+using namespace std::chrono_literals;
+
+namespace {
+
+// What the stand-ins saw and what they answer.
+struct world {
+  // Web API: calls in order; scripted answers per method (default: ok).
+  std::vector<std::string> calls;
+  std::map<std::string, std::deque<caf::error>> failures;
+  // Connections by session, and the close codes each one was told.
+  std::map<uint64_t, connection_actor> conns;
+  std::map<uint64_t, std::vector<uint16_t>> closes;
+  // Router: lifecycle messages as text, and sessions handed over.
+  std::vector<std::string> lifecycle;
+  std::vector<uint64_t> sessions_up;
+  // Replies to the test's requests.
+  std::vector<std::string> replies;
+
+  size_t count(const std::string& prefix) const {
+    size_t n = 0;
+    for (auto& x : lifecycle)
+      if (x.rfind(prefix, 0) == 0)
+        ++n;
+    return n;
+  }
+
+  size_t calls_of(const std::string& method) const {
+    return static_cast<size_t>(std::count(calls.begin(), calls.end(), method));
+  }
+};
+
+using world_ptr = std::shared_ptr<world>;
+
+std::string code(const caf::error& err) {
+  return err ? to_string(static_cast<errc>(err.code())) : "none";
+}
+
+web_api_actor::behavior_type fake_api(web_api_actor::pointer, world_ptr w) {
+  return {
+      [w](call_atom, std::string& method,
+          api_args&) -> caf::result<json_object> {
+        w->calls.push_back(method);
+        if (auto& q = w->failures[method]; !q.empty()) {
+          auto err = q.front();
+          q.pop_front();
+          return err;
+        }
+        if (method == "auth.test")
+          return json_object_from(
+              R"({"ok":true,"user_id":"U1","user":"bot","bot_id":"B1"})");
+        return json_object_from(R"({"ok":true,"url":"ws://127.0.0.1:1/ws/x",)"
+                                R"("self":{"id":"U1","name":"bot"},)"
+                                R"("team":{"id":"T1","name":"Team"}})");
+      },
+      [](close_atom) { return caf::ok_atom_v; },
+  };
+}
+
+connection_actor::behavior_type fake_connection(connection_actor::pointer self,
+                                                world_ptr w, uint64_t session) {
+  return {
+      [](send_atom, int64_t, std::string&) {},
+      [](ping_atom, std::string&) {},
+      [](dead_link_atom) {},
+      [](opened_atom) {},
+      [](frame_batch&) {},
+      [](pong_atom, std::string&) {},
+      [self](closed_atom, caf::error& reason) {
+        self->quit(std::move(reason));
+      },
+      [self, w, session](close_atom, uint16_t code) {
+        w->closes[session].push_back(code);
+        self->quit();
+      },
+      [](timeout_atom) {},
+  };
+}
+
+session_listener_actor::behavior_type fake_router(world_ptr w) {
+  return {
+      [w](identity& me) { w->lifecycle.push_back("identity:" + me.bot_id); },
+      [w](connected& x, frame_writer_actor&) {
+        w->sessions_up.push_back(x.session);
+        w->lifecycle.push_back("connected:" + std::to_string(x.session));
+      },
+      [w](connecting& x) {
+        w->lifecycle.push_back("connecting:" + std::to_string(x.attempt));
+      },
+      [w](disconnected& x) {
+        w->lifecycle.push_back("disconnected:" + std::to_string(x.session) +
+                               ":" + code(x.cause));
+      },
+      [w](reconnecting& x) {
+        w->lifecycle.push_back("reconnecting:" + std::to_string(x.attempt));
+      },
+      [w](error_event& x) {
+        w->lifecycle.push_back("error:" + code(x.reason));
+      },
+      [w](fatal_event& x) {
+        w->lifecycle.push_back("fatal:" + code(x.reason));
+      },
+  };
+}
+
+struct supervisor_fixture {
+  supervisor_fixture() {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    sys = std::make_unique<caf::actor_system>(cfg);
+    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    w = std::make_shared<world>();
+    api = sys->spawn(fake_api, w);
+    router = sys->spawn(fake_router, w);
+    client.token = "xoxb-test";
+    client.reconnect = {1s, 8s, 0};
+    client.healthy_session = 10s;
+  }
+
+  ~supervisor_fixture() {
+    for (auto& [id, conn] : w->conns)
+      caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+    sched->run();
+  }
+
+  void start() {
+    supervisor_args args;
+    args.cfg = std::make_shared<const client_config>(client);
+    args.router = router;
+    args.api = api;
+    args.seed = 42;
+    args.spawn_connection = [wp = w](caf::actor_system& sys,
+                                     connection_args x) -> connection_actor {
+      auto conn = sys.spawn(fake_connection, wp, x.session);
+      wp->conns[x.session] = conn;
+      return conn;
+    };
+    sup = sys->spawn(supervisor, std::move(args));
+    sched->run();
+  }
+
+  // Sends a request to the supervisor; its reply lands in w->replies as
+  // text, made by `show`.
+  template <class Result, class Atom>
+  void ask(Atom x, std::function<std::string(Result&)> show) {
+    auto wp = w;
+    sys->spawn(
+        [wp, x, show](caf::event_based_actor* self, supervisor_actor dest) {
+          self->request(dest, caf::infinite, x)
+              .then(
+                  [wp, show](Result& res) { wp->replies.push_back(show(res)); },
+                  [wp](caf::error& err) {
+                    wp->replies.push_back("error:" + code(err));
+                  });
+        },
+        sup);
+    sched->run();
+  }
+
+  void ask_connect() {
+    ask<connected>(connect_atom_v, [](connected& x) {
+      return "connected:" + std::to_string(x.session);
+    });
+  }
+
+  void ask_status() {
+    ask<supervisor_status>(status_atom_v, [](supervisor_status& x) {
+      return "status:" + x.state;
+    });
+  }
+
+  void ask_close() {
+    ask<caf::ok_atom>(close_atom_v,
+                      [](caf::ok_atom&) { return std::string{"ok"}; });
+  }
+
+  void hello(uint64_t session) {
+    caf::anon_send(sup, session_hello{session});
+    sched->run();
+  }
+
+  void goodbye(uint64_t session) {
+    caf::anon_send(sup, session_goodbye{session, "goodbye"});
+    sched->run();
+  }
+
+  // The connection of `session` ends with `reason`, as when its I/O side
+  // reports the end.
+  void drop(uint64_t session, caf::error reason) {
+    caf::anon_send(w->conns.at(session), closed_atom_v, std::move(reason));
+    sched->run();
+  }
+
+  void advance(caf::timespan d) {
+    sched->advance_time(d);
+    sched->run();
+  }
+
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+  world_ptr w;
+  web_api_actor api;
+  session_listener_actor router;
+  supervisor_actor sup;
+  client_config client;
+};
+
+} // namespace
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: connect is auth.test, rtm.connect and hello",
+                 "[supervisor]") {
+  start();
+  ask_connect();
+  CHECK(w->calls == std::vector<std::string>{"auth.test", "rtm.connect"});
+  REQUIRE(w->conns.size() == 1);
+  CHECK(w->replies.empty()); // not before hello
+  ask_status();
+  CHECK(w->replies.back() == "status:connecting");
+  hello(1);
+  CHECK(w->replies.back() == "connected:1");
+  CHECK(w->sessions_up == std::vector<uint64_t>{1});
+  CHECK(w->lifecycle ==
+        std::vector<std::string>{"connecting:1", "identity:B1", "connected:1"});
+  ask_status();
+  CHECK(w->replies.back() == "status:connected");
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: goodbye makes the next session before breaking "
+                 "the old one",
+                 "[supervisor]") {
+  start();
+  ask_connect();
+  hello(1);
+  advance(1min); // a healthy session
+  goodbye(1);
+  CHECK(w->calls_of("rtm.connect") == 2);
+  CHECK(w->calls_of("auth.test") == 1); // identity is known
+  REQUIRE(w->conns.size() == 2);
+  CHECK(w->closes[1].empty()); // the old session still delivers
+  hello(2);
+  CHECK(w->closes[1] == std::vector<uint16_t>{1000});
+  CHECK(w->sessions_up == std::vector<uint64_t>{1, 2});
+  CHECK(w->count("reconnecting") == 0);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: a healthy session that drops is replaced at once",
+                 "[supervisor]") {
+  start();
+  ask_connect();
+  hello(1);
+  advance(1min);
+  drop(1, make_error(errc::connection_lost));
+  CHECK(w->count("disconnected:1:connection_lost") == 1);
+  CHECK(w->calls_of("rtm.connect") == 2); // no backoff
+  hello(2);
+  ask_status();
+  CHECK(w->replies.back() == "status:connected");
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: sessions that die right after hello back off "
+                 "with growing delays",
+                 "[supervisor]") {
+  start();
+  ask_connect();
+  hello(1);
+  drop(1, make_error(errc::connection_lost));
+  // The first early death is followed by an immediate attempt...
+  CHECK(w->calls_of("rtm.connect") == 2);
+  hello(2);
+  drop(2, make_error(errc::connection_lost));
+  // ... the second one waits (up to 1 s, the first backoff step) ...
+  CHECK(w->calls_of("rtm.connect") == 2);
+  CHECK(w->count("reconnecting:3") == 1);
+  advance(1s);
+  CHECK(w->calls_of("rtm.connect") == 3);
+  hello(3);
+  drop(3, make_error(errc::connection_lost));
+  // ... and the third up to 2 s: nothing after 0 s, an attempt by 2 s.
+  CHECK(w->calls_of("rtm.connect") == 3);
+  advance(2s);
+  CHECK(w->calls_of("rtm.connect") == 4);
+  // A session that lives long enough resets the count.
+  hello(4);
+  advance(10s);
+  drop(4, make_error(errc::connection_lost));
+  CHECK(w->calls_of("rtm.connect") == 5);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: max_attempts applies to sessions that die young",
+                 "[supervisor]") {
+  client.reconnect.max_attempts = 3;
+  start();
+  ask_connect();
+  for (uint64_t id = 1; id <= 3; ++id) {
+    REQUIRE(w->conns.count(id) == 1);
+    hello(id);
+    drop(id, make_error(errc::connection_lost));
+    advance(8s);
+  }
+  CHECK(w->count("fatal:gave_up") == 1);
+  CHECK(w->calls_of("rtm.connect") == 3);
+  ask_connect();
+  CHECK(w->replies.back() == "error:gave_up");
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: failed attempts back off; fatal errors stop",
+                 "[supervisor]") {
+  w->failures["rtm.connect"].push_back(
+      make_error(errc::http_error, uint16_t{503}, "server error"));
+  w->failures["rtm.connect"].push_back(
+      make_error(errc::slack_error, "invalid_auth"));
+  start();
+  ask_connect();
+  CHECK(w->count("error:http_error") == 1);
+  CHECK(w->count("reconnecting:2") == 1);
+  CHECK(w->calls_of("rtm.connect") == 1);
+  advance(1s); // the first delay is at most initial_delay
+  CHECK(w->calls_of("rtm.connect") == 2);
+  CHECK(w->count("fatal:slack_error") == 1);
+  CHECK(w->replies.back() == "error:slack_error");
+  advance(1min);
+  CHECK(w->calls_of("rtm.connect") == 2); // no more attempts
+  ask_status();
+  CHECK(w->replies.back() == "status:failed");
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: without auto_reconnect a failed connect fails",
+                 "[supervisor]") {
+  client.auto_reconnect = false;
+  w->failures["auth.test"].push_back(make_error(errc::connect_failed));
+  start();
+  ask_connect();
+  CHECK(w->replies.back() == "error:connect_failed");
+  CHECK(w->calls_of("rtm.connect") == 0);
+  ask_status();
+  CHECK(w->replies.back() == "status:idle");
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: close closes every session with 1000, then "
+                 "replies",
+                 "[supervisor]") {
+  start();
+  ask_connect();
+  hello(1);
+  advance(1min);
+  goodbye(1); // two sessions alive: 1 and the pending 2
+  REQUIRE(w->conns.size() == 2);
+  ask_close();
+  CHECK(w->closes[1] == std::vector<uint16_t>{1000});
+  CHECK(w->closes[2] == std::vector<uint16_t>{1000});
+  CHECK(w->replies.back() == "ok");
+  ask_connect();
+  CHECK(w->replies.back().rfind("error:", 0) == 0);
+}
