@@ -85,6 +85,7 @@ connection_actor::behavior_type fake_connection(connection_actor::pointer self,
                                                 world_ptr w, uint64_t session) {
   return {
       [](send_atom, int64_t, std::string&) {},
+      [](ack_atom, std::string&) {},
       [](ping_atom, std::string&) {},
       [](dead_link_atom) {},
       [](opened_atom) {},
@@ -152,6 +153,7 @@ struct supervisor_fixture {
   void start() {
     supervisor_args args;
     args.cfg = std::make_shared<const client_config>(client);
+    args.proto = make_rtm_protocol(client);
     args.router = router;
     args.api = api;
     args.seed = 42;
@@ -201,7 +203,7 @@ struct supervisor_fixture {
   }
 
   void hello(uint64_t session) {
-    caf::anon_send(sup, session_hello{session});
+    caf::anon_send(sup, session_hello{session, {}});
     sched->run();
   }
 

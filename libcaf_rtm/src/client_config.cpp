@@ -70,6 +70,17 @@ const std::vector<option>& options() {
       opt<std::string>("token", "Slack token (bot xoxb- or user xoxp-)",
                        CAF_RTM_FIELD(token)),
       opt<std::string>("base-url", "Web API base URL", CAF_RTM_FIELD(base_url)),
+      opt<std::string>("app-token", "Socket Mode app-level token (xapp-)",
+                       CAF_RTM_FIELD(app_token)),
+      opt<std::string>("bot-token", "Socket Mode: bot token for Web API calls",
+                       CAF_RTM_FIELD(bot_token)),
+      opt<int64_t>("connections", "Socket Mode connections (1-10)",
+                   CAF_RTM_FIELD(connections)),
+      opt<timespan>("ack-deadline",
+                    "Socket Mode: time to answer an envelope (< 3 s)",
+                    CAF_RTM_FIELD(ack_deadline)),
+      opt<bool>("debug-reconnects", "Socket Mode: refresh every 360 s",
+                CAF_RTM_FIELD(debug_reconnects)),
       opt<bool>("batch-presence-aware", "rtm.connect batch_presence_aware",
                 CAF_RTM_FIELD(batch_presence_aware)),
       opt<bool>("presence-sub", "rtm.connect presence_sub",
@@ -163,9 +174,19 @@ caf::error invalid(std::string what) {
 
 } // namespace
 
-caf::error client_config::validate() const {
-  if (token.empty())
+caf::error client_config::validate(client_kind kind) const {
+  if (kind == client_kind::rtm && token.empty())
     return invalid("token is empty");
+  if (kind == client_kind::socket_mode) {
+    if (app_token.empty())
+      return invalid("app_token is empty");
+    if (app_token.rfind("xapp-", 0) != 0)
+      return invalid("app_token must be an app-level token (xapp-...)");
+    if (connections < 1 || connections > 10)
+      return invalid("connections must be 1 to 10");
+    if (ack_deadline.count() <= 0 || ack_deadline >= std::chrono::seconds{3})
+      return invalid("ack_deadline must be positive and under 3 s");
+  }
   auto url = boost::urls::parse_uri(base_url);
   if (!url || (url->scheme() != "https" && url->scheme() != "http") ||
       url->host().empty())

@@ -66,6 +66,12 @@ std::string to_string(errc x) {
     return "invalid_argument";
   case errc::listener_failed:
     return "listener_failed";
+  case errc::stale_connections:
+    return "stale_connections";
+  case errc::no_response:
+    return "no_response";
+  case errc::not_waiting:
+    return "not_waiting";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }
@@ -100,13 +106,15 @@ uint16_t close_code(const caf::error& err) {
 
 namespace {
 
-// From Slack's documentation of rtm.connect and the Web API's common errors.
-constexpr std::array<std::string_view, 14> fatal_slack_errors = {
+// From Slack's documentation of rtm.connect, apps.connections.open and the
+// Web API's common errors; link_disabled is Socket Mode switched off for the
+// app (a disconnect reason).
+constexpr std::array<std::string_view, 15> fatal_slack_errors = {
     "invalid_auth",           "not_authed",        "account_inactive",
     "token_revoked",          "token_expired",     "no_permission",
     "not_allowed_token_type", "missing_scope",     "team_disabled",
     "user_removed_from_team", "invalid_arg_name",  "invalid_arguments",
-    "org_login_required",     "ekm_access_denied",
+    "org_login_required",     "ekm_access_denied", "link_disabled",
 };
 
 constexpr std::array<std::string_view, 7> transient_slack_errors = {

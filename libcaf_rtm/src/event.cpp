@@ -3,24 +3,78 @@
 #include <boost/json/serialize.hpp>
 
 #include "detail/event_data.hpp"
-#include "detail/event_parser.hpp"
+#include "detail/frame_parser.hpp"
+#include "detail/json_views.hpp"
 
 namespace json = boost::json;
 
 namespace caf::rtm {
 
 void intrusive_ptr_add_ref(const event::data* ptr) noexcept {
-  ptr->refs.fetch_add(1, std::memory_order_relaxed);
+  detail::add_frame_ref(ptr);
 }
 
 void intrusive_ptr_release(const event::data* ptr) noexcept {
-  if (ptr->refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
-    event::data::destroy(ptr);
+  detail::release_frame(ptr);
+}
+
+// One pass over the top-level members instead of a lookup per field: this
+// runs for every event.
+void event::data::index() {
+  using namespace detail;
+  const auto& obj = value.get_object();
+  std::string_view event_ts;
+  const json::object* item = nullptr;
+  for (const auto& member : obj) {
+    auto key = std::string_view{member.key()};
+    const auto& x = member.value();
+    switch (key.size()) {
+    case 2:
+      if (key == "ts")
+        ts = as_string(x);
+      else if (key == "ok" && x.is_bool())
+        ok = x.get_bool();
+      break;
+    case 4:
+      if (key == "type")
+        type = as_string(x);
+      else if (key == "user")
+        user = as_string_or_id(x);
+      else if (key == "item" && x.is_object())
+        item = &x.get_object();
+      break;
+    case 6:
+      if (key == "bot_id")
+        bot_id = as_string(x);
+      break;
+    case 7:
+      if (key == "subtype")
+        subtype = as_string(x);
+      else if (key == "channel")
+        channel = as_string_or_id(x);
+      break;
+    case 8:
+      if (key == "event_ts")
+        event_ts = as_string(x);
+      else if (key == "reply_to" && x.is_int64())
+        reply_to = x.get_int64();
+      else if (key == "reply_to" && x.is_uint64() &&
+               x.get_uint64() <= INT64_MAX)
+        reply_to = static_cast<int64_t>(x.get_uint64());
+      break;
+    default:
+      break;
+    }
+  }
+  if (ts.empty())
+    ts = event_ts;
+  if (channel.empty() && item != nullptr)
+    channel = string_field(*item, "channel");
 }
 
 event event::parse(std::string_view raw, uint64_t session, std::string* why) {
-  detail::event_parser parser;
-  auto result = parser.parse(raw, session);
+  detail::frame_parser parser;
+  auto result = parser.parse_event(raw, session);
   if (!result && why)
     *why = parser.last_error();
   return result;

@@ -37,6 +37,14 @@ enum class ping_mode {
   rtm,
 };
 
+/// Which client a configuration is for (the options to check differ).
+enum class client_kind {
+  /// `rtm_client`: needs `token`.
+  rtm,
+  /// `socket_mode_client`: needs `app_token`; `bot_token` is optional.
+  socket_mode,
+};
+
 struct client_config {
   // -- Slack ------------------------------------------------------------------
 
@@ -47,6 +55,24 @@ struct client_config {
   /// Extra arguments of rtm.connect (e.g. batch_presence_aware=1).
   bool batch_presence_aware = false;
   bool presence_sub = false;
+
+  // -- Socket Mode ------------------------------------------------------------
+
+  /// The app-level token (xapp-, scope connections:write): opens connections
+  /// only.
+  std::string app_token;
+  /// The bot token (xoxb-) for Web API calls through the client and for its
+  /// identity (auth.test); optional.
+  std::string bot_token;
+  /// Connections kept open at once (1 to 10: Slack's limit per app). Slack
+  /// sends each envelope to one of them; more give redundancy and gapless
+  /// refreshes.
+  size_t connections = 1;
+  /// How long a subscriber may take to answer an envelope that accepts a
+  /// response payload before the client acks it empty. Slack's limit is 3 s.
+  caf::timespan ack_deadline = std::chrono::milliseconds{2500};
+  /// Asks Slack to refresh each connection every 360 s (to test refreshes).
+  bool debug_reconnects = false;
 
   // -- network ----------------------------------------------------------------
 
@@ -137,8 +163,9 @@ struct client_config {
     return pong_timeout.count() > 0 ? pong_timeout : ping_interval;
   }
 
-  /// Checks values that cannot work (empty token, bad URL, zero sizes, ...).
-  caf::error validate() const;
+  /// Checks values that cannot work for a client of `kind` (missing token,
+  /// bad URL, zero sizes, ...).
+  caf::error validate(client_kind kind = client_kind::rtm) const;
 
   /// Reads the `caf-rtm.*` options of `cfg`; absent options keep the
   /// defaults above.

@@ -72,6 +72,15 @@ enum class errc : uint8_t {
   invalid_argument,
   /// A listener callback threw; context: what it said.
   listener_failed,
+  /// Slack counts more connections for the app than the client holds: stale
+  /// sockets eat the limit of 10; context: the numbers.
+  stale_connections,
+  /// A Socket Mode envelope that accepts a response payload got none by
+  /// `ack_deadline` and was acked empty; context: the envelope id.
+  no_response,
+  /// A response payload for an envelope that is not waiting for one
+  /// (unknown, acked already, or its connection is gone).
+  not_waiting,
 };
 
 std::string to_string(errc x);

@@ -22,7 +22,7 @@
 namespace caf::rtm {
 
 namespace detail {
-class event_parser;
+class frame_parser;
 } // namespace detail
 
 /// One RTM event, parsed once and shared immutably: copying an event copies a
@@ -72,7 +72,7 @@ public:
   struct data;
 
 private:
-  friend class detail::event_parser;
+  friend class detail::frame_parser;
 
   explicit event(caf::intrusive_ptr<const data> ptr) : data_(std::move(ptr)) {}
 

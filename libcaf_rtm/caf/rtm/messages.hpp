@@ -84,14 +84,21 @@ typename Inspector::result_type inspect(Inspector& f, connecting& x) {
 /// A session is up: the server said hello.
 struct connected {
   uint64_t session = 0;
-  /// Who the session is for, as `rtm.connect` said. The URL is left out: it
-  /// was a single-use credential.
+  /// Who the session is for, as `rtm.connect` said (Socket Mode: empty). The
+  /// URL is left out: it was a single-use credential.
   rtm_endpoint endpoint;
+  /// Socket Mode's hello: the connections Slack counts for the app (more than
+  /// the client runs means stale sockets eat the limit of 10), when Slack
+  /// will refresh this one, and the app. Zero and empty for RTM.
+  uint32_t num_connections = 0;
+  caf::timespan approximate_connection_time{0};
+  std::string app_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, connected& x) {
-  return f(caf::meta::type_name("caf::rtm::connected"), x.session, x.endpoint);
+  return f(caf::meta::type_name("caf::rtm::connected"), x.session, x.endpoint,
+           x.num_connections, x.approximate_connection_time, x.app_id);
 }
 
 /// A session ended. `close_code` is the WebSocket close code (0 if none).
@@ -142,14 +149,17 @@ typename Inspector::result_type inspect(Inspector& f, fatal_event& x) {
 
 // -- status -------------------------------------------------------------------
 
-/// A snapshot of the client's state and counters.
+/// A snapshot of the client's state and counters. For a Socket Mode client
+/// the event counters count envelopes.
 struct client_status {
   /// idle, connecting, connected, reconnecting, closing, closed or failed.
   std::string state;
-  /// Number of the current session (0: none).
+  /// Number of the newest live session (0: none).
   uint64_t session = 0;
   /// Sessions that reached hello.
   uint64_t sessions = 0;
+  /// Sessions live right now (Socket Mode may run several).
+  uint64_t connections = 0;
   uint64_t events_received = 0;
   uint64_t events_delivered = 0;
   uint64_t events_own_skipped = 0;
@@ -165,6 +175,23 @@ struct client_status {
   uint64_t listener_errors = 0;
   /// Round-trip time of the latest ping (0 before the first pong).
   caf::timespan last_rtt{0};
+  // -- Socket Mode ------------------------------------------------------------
+  /// JSON frames that are neither control frames nor envelopes.
+  uint64_t frames_unknown = 0;
+  /// Acks written, on receipt or with a response payload.
+  uint64_t envelopes_acked = 0;
+  /// Envelopes that accept a response payload and got none by
+  /// `ack_deadline`: acked empty.
+  uint64_t acks_late = 0;
+  /// Acks that could not be written (their connection was gone).
+  uint64_t acks_failed = 0;
+  /// Ack latency, from reading the frame to writing the ack: mean and max.
+  caf::timespan ack_latency_mean{0};
+  caf::timespan ack_latency_max{0};
+  /// What Slack counted at the latest hello (more than `connections` means
+  /// stale sockets), and the app.
+  uint64_t num_connections = 0;
+  std::string app_id;
 };
 
 template <class Inspector>
@@ -174,7 +201,9 @@ typename Inspector::result_type inspect(Inspector& f, client_status& x) {
            x.events_own_skipped, x.events_duplicate, x.frames_malformed,
            x.frames_not_object, x.frames_binary, x.messages_sent,
            x.messages_acked, x.messages_failed, x.send_queue, x.awaiting_ack,
-           x.listener_errors, x.last_rtt);
+           x.listener_errors, x.last_rtt, x.connections, x.frames_unknown,
+           x.envelopes_acked, x.acks_late, x.acks_failed, x.ack_latency_mean,
+           x.ack_latency_max, x.num_connections, x.app_id);
 }
 
 } // namespace caf::rtm

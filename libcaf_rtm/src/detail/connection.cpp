@@ -6,7 +6,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "caf/rtm/errc.hpp"
-#include "detail/event_parser.hpp"
+#include "detail/frame_parser.hpp"
 #include "detail/message_ids.hpp"
 #include "detail/ping_monitor.hpp"
 #include "net/net_context.hpp"
@@ -19,10 +19,6 @@ namespace caf::rtm::detail {
 namespace {
 
 using self_ptr = connection_actor::stateful_pointer<connection_state>;
-
-// The field that marks RTM pings of the ping monitor; Slack echoes scalar
-// fields of a ping in its pong.
-constexpr std::string_view ping_marker = "caf_rtm_ping";
 
 // Ends the session: `reason` becomes the exit reason once the I/O side is
 // done (none = normal exit). An orderly end sends a close frame with `code`.
@@ -42,109 +38,71 @@ void end_session(self_ptr self, caf::error reason, bool orderly,
                                : make_error(errc::closed, "closed"));
 }
 
-// What a frame means to the session itself.
-enum class control {
-  /// An event for the router.
-  none,
-  hello,
-  /// The server ends the session soon (goodbye, team migration).
-  goodbye,
-  /// A session-level error (e.g. an expired URL): the session is over.
-  error,
-  /// A pong of the ping monitor's RTM ping: internal.
-  monitor_pong,
-};
-
-control classify(const event& ev) {
-  auto type = ev.type();
-  if (type == "hello")
-    return control::hello;
-  if (type == "goodbye" || type == "team_migration_started")
-    return control::goodbye;
-  if (type == "error" && !ev.reply_to())
-    return control::error;
-  if (type == "pong") {
-    if (auto* marker = ev.json().if_contains(ping_marker);
-        marker && marker->is_string())
-      return control::monitor_pong;
+// How the protocol part acts on this session.
+class context_impl final : public session_context {
+public:
+  explicit context_impl(self_ptr self) : self_(self) {
+    // nop
   }
-  return control::none;
-}
 
-caf::error server_error(const event& ev) {
-  std::string msg = "error event";
-  int64_t code = 0;
-  if (auto* e = ev.json().if_contains("error"); e && e->is_object()) {
-    if (auto* m = e->get_object().if_contains("msg"); m && m->is_string())
-      msg = std::string{m->get_string()};
-    if (auto* c = e->get_object().if_contains("code"); c && c->is_int64())
-      code = c->get_int64();
+  uint64_t session() const noexcept override {
+    return self_->state.args.session;
   }
-  return make_error(errc::server_error, code, msg);
-}
 
-// Acts on a control frame; returns false if the frame is internal and must
-// not reach the router.
-bool on_control(self_ptr self, const event& ev, event_batch& out) {
-  auto& st = self->state;
-  switch (classify(ev)) {
-  case control::none:
-    return true;
-  case control::hello:
+  frame_parser& parser() noexcept override {
+    return *self_->state.parser;
+  }
+
+  const logger_ptr& log() const noexcept override {
+    return self_->state.log;
+  }
+
+  void hello(hello_info info) override {
+    auto& st = self_->state;
     // A session that is ending (hello timeout, close) stays unannounced.
-    if (!st.hello && !st.ending) {
-      st.hello = true;
-      self->send(st.args.observer, session_hello{st.args.session});
-    }
-    return true;
-  case control::goodbye:
-    CAF_RTM_LOG(st.log, info, "connection", "session ", st.args.session, ": ",
-                ev.type());
-    out.session_ending = true;
-    self->send(st.args.observer,
-               session_goodbye{st.args.session, std::string{ev.type()}});
-    return true;
-  case control::error: {
-    auto err = server_error(ev);
-    CAF_RTM_LOG(st.log, warn, "connection", "session ", st.args.session,
-                ": server ", render(err));
-    end_session(self, std::move(err), true);
-    return true;
+    if (st.hello || st.ending)
+      return;
+    st.hello = true;
+    self_->send(st.args.observer, session_hello{session(), std::move(info)});
   }
-  case control::monitor_pong:
-    if (st.monitor)
-      self->send(st.monitor, pong_atom_v,
-                 std::string{ev.json().at(ping_marker).get_string()});
-    return false;
+
+  void goodbye(std::string reason) override {
+    auto& st = self_->state;
+    CAF_RTM_LOG(st.log, info, "connection", "session ", session(), ": ",
+                reason);
+    self_->send(st.args.observer,
+                session_goodbye{session(), std::move(reason)});
   }
-  return true;
-}
+
+  void end(caf::error reason, bool orderly) override {
+    CAF_RTM_LOG(self_->state.log, warn, "connection", "session ", session(),
+                ": ", render(reason));
+    end_session(self_, std::move(reason), orderly);
+  }
+
+  void monitor_pong(std::string payload) override {
+    if (self_->state.monitor)
+      self_->send(self_->state.monitor, pong_atom_v, std::move(payload));
+  }
+
+  void write_first(std::string text) override {
+    auto& st = self_->state;
+    if (st.ws && !st.ending)
+      st.ws->send_text_first(std::move(text));
+  }
+
+private:
+  self_ptr self_;
+};
 
 void start_monitor(self_ptr self);
 
 void on_frames(self_ptr self, frame_batch& batch) {
   auto& st = self->state;
-  event_batch out;
+  inbound_batch out;
   out.session = st.args.session;
   out.binary = batch.binary;
-  out.events.reserve(batch.sizes.size());
-  std::string_view bytes{batch.bytes};
-  size_t offset = 0;
-  for (auto size : batch.sizes) {
-    auto ev = st.parser->parse(bytes.substr(offset, size), st.args.session);
-    offset += size;
-    if (!ev) {
-      if (st.parser->last_failure() == event_parser::failure::malformed)
-        ++out.malformed;
-      else
-        ++out.not_object;
-      CAF_RTM_LOG(st.log, debug, "connection",
-                  "dropped a frame: ", st.parser->last_error());
-      continue;
-    }
-    if (on_control(self, ev, out))
-      out.events.push_back(std::move(ev));
-  }
+  st.args.proto->on_frames(batch, out, *st.context);
   if (out.binary > 0)
     CAF_RTM_LOG(st.log, debug, "connection", "dropped ", out.binary,
                 " binary frame(s)");
@@ -184,14 +142,15 @@ void send_ping(self_ptr self, const std::string& payload) {
   auto& st = self->state;
   if (!st.ws)
     return;
-  if (st.args.cfg->pings == ping_mode::websocket) {
+  if (st.args.cfg->pings == ping_mode::websocket ||
+      !st.args.proto->json_pings()) {
     st.ws->send_ping(payload);
     return;
   }
   json::object ping;
   ping["id"] = st.next_monitor_ping_id++;
   ping["type"] = "ping";
-  ping[ping_marker] = payload;
+  ping[message_ids::ping_marker] = payload;
   st.ws->send_text(json::serialize(ping));
 }
 
@@ -209,7 +168,8 @@ connection(connection_actor::stateful_pointer<connection_state> self,
   st.args = std::move(args);
   const auto& cfg = *st.args.cfg;
   st.log = cfg.log;
-  st.parser = std::make_shared<event_parser>();
+  st.parser = std::make_unique<frame_parser>();
+  st.context = std::make_unique<context_impl>(self);
   st.next_monitor_ping_id = message_ids::first_monitor_ping_id;
   auto fail = [self](caf::error err) -> connection_actor::behavior_type {
     self->quit(std::move(err));
@@ -219,7 +179,9 @@ connection(connection_actor::stateful_pointer<connection_state> self,
   if (!url)
     return fail(std::move(url.error()));
   if (!url->websocket)
-    return fail(make_error(errc::invalid_url, "rtm.connect URL is not ws(s)"));
+    return fail(
+        make_error(errc::invalid_url,
+                   std::string{st.args.proto->name()} + " URL is not ws(s)"));
   auto ctx = net::make_net_context(cfg, st.log);
   if (!ctx)
     return fail(std::move(ctx.error()));
@@ -242,6 +204,11 @@ connection(connection_actor::stateful_pointer<connection_state> self,
           st.ws->send_text(std::move(text));
         else // never written: the router may send it on the next session
           self->send(st.args.router, unsent_atom_v, id);
+      },
+      [self](ack_atom, std::string& text) {
+        // A Socket Mode ack with a response payload: ahead of anything
+        // queued, on the connection the envelope came from.
+        self->state.context->write_first(std::move(text));
       },
       // -- from the ping monitor ----------------------------------------------
       [self](ping_atom, const std::string& payload) {

@@ -1,14 +1,16 @@
-// The connection actor: one RTM WebSocket session.
+// The connection actor: one WebSocket session, RTM or Socket Mode.
 //
-// It opens the socket (TLS for wss://, whatever the port), turns frames into
-// events (parsed once) and classifies the control frames once: hello and
-// goodbye (or team migration) go to the supervisor, an `error` event ends the
-// session, pongs of RTM pings go to the ping monitor. Everything else reaches
-// the router in batches. It starts a ping monitor once the handshake is done
-// and terminates when the session ends, with the reason as exit reason:
-// connection_closed (close frame, with its code), connection_lost (EOF,
-// reset), dead_link, incoming_too_large, server_error (an `error` event),
-// timeout (no hello), or normally when the supervisor closed it.
+// It opens the socket (TLS for wss://, whatever the port) and hands each
+// batch of frames to its protocol part, which parses them once, acts on the
+// control frames through the connection (hello and goodbye go to the
+// supervisor, a fatal frame ends the session, Socket Mode acks go out first)
+// and leaves the rest for the router, which gets them in batches. It starts a
+// ping monitor once the handshake is done and terminates when the session
+// ends, with the reason as exit reason: connection_closed (close frame, with
+// its code), connection_lost (EOF, reset), dead_link, incoming_too_large,
+// server_error (an RTM `error` event), slack_error (a Socket Mode disconnect
+// such as link_disabled), timeout (no hello), or normally when the supervisor
+// closed it.
 
 #pragma once
 
@@ -19,7 +21,9 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "caf/rtm/client_config.hpp"
+#include "detail/frame_parser.hpp"
 #include "detail/interfaces.hpp"
+#include "detail/protocol.hpp"
 
 namespace caf::rtm::net {
 struct net_context;
@@ -28,14 +32,14 @@ class ws_client;
 
 namespace caf::rtm::detail {
 
-class event_parser;
-
 struct connection_args {
   uint64_t session = 0;
   /// The single-use WebSocket URL from rtm.connect.
   std::string url;
   std::shared_ptr<const client_config> cfg;
-  /// Gets the events.
+  /// What the frames mean.
+  protocol_ptr proto;
+  /// Gets the events or envelopes.
   batch_sink_actor router;
   /// Gets hello and goodbye.
   session_observer_actor observer;
@@ -53,7 +57,9 @@ struct connection_state {
   logger_ptr log;
   std::shared_ptr<const net::net_context> net;
   std::shared_ptr<net::ws_client> ws;
-  std::shared_ptr<event_parser> parser;
+  std::unique_ptr<frame_parser> parser;
+  /// How the protocol part acts on the session.
+  std::unique_ptr<session_context> context;
   ping_monitor_actor monitor;
   /// Event batches the router has not taken yet (reading pauses meanwhile).
   size_t held_batches = 0;
@@ -64,7 +70,7 @@ struct connection_state {
   /// (none: closed on request, a normal exit).
   bool ending = false;
   caf::error end_reason;
-  /// Ids of the ping monitor's RTM pings.
+  /// Ids of the ping monitor's JSON pings (RTM).
   int64_t next_monitor_ping_id;
 };
 

@@ -9,7 +9,7 @@
 //                                  │                    │  ▲
 //                                  └─► listener workers │  └── I/O layer
 //                                  ▲                    │
-//                                  └──── event_batch ───┘
+//                                  └─── inbound_batch ──┘
 //
 // The public handle (`rtm_client_actor`) belongs to a small actor that only
 // forwards what users may send; everything else reaches the router through
@@ -32,10 +32,12 @@ namespace caf::rtm::detail {
 
 // -- the connection -----------------------------------------------------------
 
-/// What the router may send a connection: message N as one text frame. A
-/// message that cannot be written any more comes back as (unsent, N).
+/// What the router may send a connection: RTM message N as one text frame
+/// (a message that cannot be written any more comes back as (unsent, N)); a
+/// Socket Mode ack, written ahead of anything queued.
 using frame_writer_actor =
-    caf::typed_actor<caf::reacts_to<send_atom, int64_t, std::string>>;
+    caf::typed_actor<caf::reacts_to<send_atom, int64_t, std::string>,
+                     caf::reacts_to<ack_atom, std::string>>;
 
 /// What a ping monitor may send its connection: ping with this payload; no
 /// pong came in time.
@@ -114,11 +116,11 @@ using listener_worker_actor = caf::typed_actor<
 
 // -- the router ---------------------------------------------------------------
 
-/// What a connection hands the router: events (the reply lets the connection
-/// read on; late while callbacks lag behind: backpressure); a message it could
-/// not write any more.
+/// What a connection hands the router: events or envelopes (the reply lets
+/// the connection read on; late while callbacks lag behind: backpressure); a
+/// message it could not write any more.
 using batch_sink_actor =
-    caf::typed_actor<caf::replies_to<event_batch>::with<caf::ok_atom>,
+    caf::typed_actor<caf::replies_to<inbound_batch>::with<caf::ok_atom>,
                      caf::reacts_to<unsent_atom, int64_t>>;
 
 /// What the supervisor tells the router: the token's identity; a session is

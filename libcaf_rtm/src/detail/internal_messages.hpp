@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,11 +13,13 @@
 #include <caf/error.hpp>
 #include <caf/timespan.hpp>
 
+#include "caf/rtm/envelope.hpp"
 #include "caf/rtm/event.hpp"
 #include "caf/rtm/messages.hpp"
 #include "caf/rtm/type_ids.hpp"
 
 // Internal atoms (the public ones are in type_ids.hpp).
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, ack_atom, "ack")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, closed_atom, "closed")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, dead_link_atom, "dead_link")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, opened_atom, "opened")
@@ -37,34 +40,55 @@ struct frame_batch {
   std::string bytes;
   std::vector<uint32_t> sizes;
   uint32_t binary = 0;
+  /// When the I/O layer read the first of these frames (for ack latency).
+  std::chrono::steady_clock::time_point read_at;
 
   bool empty() const noexcept {
     return sizes.empty() && binary == 0;
   }
 };
 
-/// Parsed events of one session, handed to the client's router, plus the
-/// frames the connection dropped since its previous batch.
-struct event_batch {
+/// What the connection made of the frames of one batch, for the router:
+/// events (RTM) or envelopes (Socket Mode), plus the frames it dropped and
+/// the acks it sent since its previous batch.
+struct inbound_batch {
   uint64_t session = 0;
   std::vector<event> events;
+  std::vector<envelope> envelopes;
   uint32_t malformed = 0;
   uint32_t not_object = 0;
   uint32_t binary = 0;
-  /// The server announced the end of this session (goodbye, team migration)
-  /// in this batch: new sends wait for the next session, and events both
-  /// sessions deliver are dropped once.
+  /// JSON objects that are neither control frames nor envelopes.
+  uint32_t unknown = 0;
+  /// Envelopes acked on receipt, and how long those acks took at most and in
+  /// sum (from the I/O layer reading the frame to writing the ack).
+  uint32_t acked = 0;
+  caf::timespan ack_latency_max{0};
+  caf::timespan ack_latency_sum{0};
+  /// The server announced the end of this session (goodbye, team migration,
+  /// refresh) in this batch: new sends wait for the next session, and events
+  /// both sessions deliver are dropped once.
   bool session_ending = false;
+};
+
+/// What a hello says (Socket Mode fills it; RTM's hello has nothing).
+struct hello_info {
+  /// Connections Slack counts for the app, this one included.
+  uint32_t num_connections = 0;
+  /// When Slack will refresh the connection, from now.
+  caf::timespan approximate_connection_time{0};
+  std::string app_id;
 };
 
 /// The connection saw the server's hello: the session is live.
 struct session_hello {
   uint64_t session = 0;
+  hello_info info;
 };
 
 /// The server announced that a live session goes away (goodbye, team
-/// migration): the supervisor makes the next session before breaking this
-/// one.
+/// migration, refresh): the supervisor makes the next session before breaking
+/// this one.
 struct session_goodbye {
   uint64_t session = 0;
   std::string reason;
@@ -74,9 +98,14 @@ struct session_goodbye {
 struct supervisor_status {
   /// idle, connecting, connected, reconnecting, closing, closed or failed.
   std::string state;
+  /// The newest live session (0: none).
   uint64_t session = 0;
+  /// Sessions that reached hello, and those live now.
   uint64_t sessions_up = 0;
+  uint64_t live = 0;
   caf::timespan last_rtt{0};
+  /// The latest hello's details (Socket Mode).
+  hello_info hello;
 };
 
 /// The outcome of one HTTP exchange of the Web API caller.
@@ -93,7 +122,7 @@ struct http_result {
 
 // Local messages only: never serialized.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::frame_batch)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::event_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::inbound_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::session_hello)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::session_goodbye)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::supervisor_status)

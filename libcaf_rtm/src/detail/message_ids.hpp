@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 namespace caf::rtm::detail::message_ids {
 
@@ -16,6 +17,10 @@ constexpr int64_t first_router_id = 1;
 /// RTM JSON pings of the ping monitor (`ping_mode::rtm`): per connection,
 /// increasing from here.
 constexpr int64_t first_monitor_ping_id = int64_t{1} << 40;
+
+/// The field that marks the ping monitor's JSON pings; Slack echoes scalar
+/// fields of a ping in its pong.
+constexpr std::string_view ping_marker = "caf_rtm_ping";
 
 /// True if `id` belongs to the router's range.
 constexpr bool is_router_id(int64_t id) noexcept {

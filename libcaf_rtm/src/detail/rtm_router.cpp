@@ -7,6 +7,7 @@
 #include <caf/send.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "detail/protocol.hpp"
 #include "detail/supervisor.hpp"
 
 namespace caf::rtm::detail {
@@ -113,7 +114,7 @@ void deliver(self_ptr self, std::vector<event>& events) {
   }
 }
 
-void on_batch(self_ptr self, event_batch& batch) {
+void on_batch(self_ptr self, inbound_batch& batch) {
   auto& st = self->state;
   st.stats.frames_malformed += batch.malformed;
   st.stats.frames_not_object += batch.not_object;
@@ -288,6 +289,7 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
   st.api = self->spawn<caf::linked>(web_api, *st.cfg);
   supervisor_args args;
   args.cfg = st.cfg;
+  args.proto = make_rtm_protocol(*st.cfg);
   args.router = caf::actor_cast<session_listener_actor>(self);
   args.batch_sink = caf::actor_cast<batch_sink_actor>(self);
   args.api = st.api;
@@ -383,7 +385,7 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         return status(self);
       },
       // -- from connections ---------------------------------------------------
-      [self](event_batch& batch) -> caf::result<caf::ok_atom> {
+      [self](inbound_batch& batch) -> caf::result<caf::ok_atom> {
         on_batch(self, batch);
         auto& st = self->state;
         if (st.callback_backlog <= st.cfg->callback_backlog)

@@ -40,9 +40,50 @@ bool stopping(self_ptr self) {
   return s == phase::closing || s == phase::closed || s == phase::failed;
 }
 
-connected make_connected(uint64_t session, rtm_endpoint ep) {
+bool live(const supervisor_state::session_entry& x) {
+  return x.up_since && !x.ending;
+}
+
+// Sessions that said hello and did not announce their end.
+size_t live_count(self_ptr self) {
+  size_t n = 0;
+  for (auto& [id, x] : self->state.sessions)
+    if (live(x))
+      ++n;
+  return n;
+}
+
+// The newest live session (0: none): the one RTM sends on.
+uint64_t newest_live(self_ptr self) {
+  auto& xs = self->state.sessions;
+  for (auto i = xs.rbegin(); i != xs.rend(); ++i)
+    if (live(i->second))
+      return i->first;
+  return 0;
+}
+
+// Fewer sessions live (or on their way) than the client should run.
+bool wants_more(self_ptr self) {
+  auto& st = self->state;
+  return live_count(self) + (st.attempt_running ? 1 : 0) < st.args.target;
+}
+
+// The phase after sessions came or went.
+void update_phase(self_ptr self) {
+  auto& st = self->state;
+  if (stopping(self))
+    return;
+  if (live_count(self) > 0)
+    st.state = phase::connected;
+  else
+    st.state = st.sessions_up == 0 ? phase::connecting : phase::reconnecting;
+}
+
+connected make_connected(uint64_t session, rtm_endpoint ep,
+                         const hello_info& hello) {
   ep.url.clear(); // a used single-use URL; nobody needs it
-  return connected{session, std::move(ep)};
+  return connected{session, std::move(ep), hello.num_connections,
+                   hello.approximate_connection_time, hello.app_id};
 }
 
 void close_sessions(self_ptr self) {
@@ -76,9 +117,8 @@ void enter_failed(self_ptr self, const caf::error& err) {
 
 void start_attempt(self_ptr self);
 
-// Counts a failed attempt (or a session that died young) and schedules the
-// next attempt: at once after the first failure in a row, then after a
-// growing, jittered delay. Returns false if the client gave up.
+// Counts a failed attempt (or a session that died young). Returns false if
+// the client gave up.
 bool count_failure(self_ptr self, const caf::error& err) {
   auto& st = self->state;
   ++st.failures;
@@ -92,15 +132,15 @@ bool count_failure(self_ptr self, const caf::error& err) {
   return true;
 }
 
-void schedule_retry(self_ptr self) {
+// Replaces a session that went (or goes) away: at once after the first
+// failure in a row, then after a growing, jittered delay.
+void schedule_replacement(self_ptr self) {
   auto& st = self->state;
-  auto delay = st.failures <= 1 ? caf::timespan{0}
-                                : backoff_delay(st.args.cfg->reconnect,
-                                                st.failures - 1, st.rng);
-  if (delay.count() == 0)
+  if (st.attempt_running || !wants_more(self))
+    return;
+  if (st.failures <= 1)
     return start_attempt(self);
-  if (st.current == 0)
-    st.state = st.sessions_up == 0 ? phase::connecting : phase::reconnecting;
+  auto delay = backoff_delay(st.args.cfg->reconnect, st.failures - 1, st.rng);
   self->send(st.args.router, reconnecting{st.failures + 1, delay});
   self->delayed_send(self, delay, retry_atom_v, ++st.retry_token);
 }
@@ -116,7 +156,7 @@ void attempt_failed(self_ptr self, caf::error err) {
                                   std::to_string(st.failures + 1) + " failed"});
   if (is_fatal(err))
     return enter_failed(self, err);
-  if (st.current == 0 && !st.args.cfg->auto_reconnect) {
+  if (live_count(self) == 0 && !st.args.cfg->auto_reconnect) {
     ++st.failures;
     st.state = phase::idle;
     for (auto& rp : st.connect_promises)
@@ -128,8 +168,7 @@ void attempt_failed(self_ptr self, caf::error err) {
     return;
   // Unlike a session that died young, a failed attempt always waits.
   auto delay = backoff_delay(st.args.cfg->reconnect, st.failures, st.rng);
-  if (st.current == 0)
-    st.state = st.sessions_up == 0 ? phase::connecting : phase::reconnecting;
+  update_phase(self);
   self->send(st.args.router, reconnecting{st.failures + 1, delay});
   self->delayed_send(self, delay, retry_atom_v, ++st.retry_token);
 }
@@ -141,30 +180,27 @@ void open_session(self_ptr self, rtm_endpoint ep) {
   args.session = id;
   args.url = ep.url;
   args.cfg = st.args.cfg;
+  args.proto = st.args.proto;
   args.router = st.args.batch_sink;
   args.observer = caf::actor_cast<session_observer_actor>(self);
   args.rtt_sink = caf::actor_cast<rtt_sink_actor>(self);
   auto conn = st.args.spawn_connection(self->system(), std::move(args));
   self->monitor(conn);
-  st.sessions.emplace(
-      id, supervisor_state::session_entry{conn, std::move(ep), std::nullopt});
+  st.sessions.emplace(id, supervisor_state::session_entry{conn, std::move(ep),
+                                                          std::nullopt, false});
   st.pending = id;
 }
 
 void request_url(self_ptr self) {
   auto& st = self->state;
-  api_args args;
-  if (st.args.cfg->batch_presence_aware)
-    args["batch_presence_aware"] = "true";
-  if (st.args.cfg->presence_sub)
-    args["presence_sub"] = "true";
-  self->request(st.args.api, caf::infinite, call_atom_v, "rtm.connect",
-                std::move(args))
+  self->request(st.args.endpoint_api, caf::infinite, call_atom_v,
+                st.args.proto->endpoint_method(),
+                st.args.proto->endpoint_args())
       .then(
           [self](json_object& answer) {
             if (stopping(self))
               return;
-            auto ep = to_rtm_endpoint(answer.value);
+            auto ep = self->state.args.proto->to_endpoint(answer.value);
             if (!ep)
               return attempt_failed(self, std::move(ep.error()));
             open_session(self, std::move(*ep));
@@ -180,10 +216,10 @@ void start_attempt(self_ptr self) {
   st.attempt_running = true;
   // Whatever started this attempt, a backoff timer armed earlier is stale.
   ++st.retry_token;
-  if (st.current == 0)
+  if (live_count(self) == 0)
     st.state = st.sessions_up == 0 ? phase::connecting : phase::reconnecting;
   self->send(st.args.router, connecting{st.failures + 1});
-  if (st.me)
+  if (st.me || !st.args.proto->wants_identity())
     return request_url(self);
   self->request(st.args.api, caf::infinite, call_atom_v, "auth.test",
                 api_args{})
@@ -208,8 +244,8 @@ void start_attempt(self_ptr self) {
           });
 }
 
-// A session that lived long enough wipes the slate: the next drop of it is
-// followed by an immediate reconnect.
+// A session that lived long enough wipes the slate: its end is followed by
+// an immediate replacement.
 bool healthy(self_ptr self, uint64_t id) {
   auto& st = self->state;
   auto i = st.sessions.find(id);
@@ -219,7 +255,7 @@ bool healthy(self_ptr self, uint64_t id) {
          st.args.cfg->healthy_session;
 }
 
-void on_hello(self_ptr self, uint64_t id) {
+void on_hello(self_ptr self, uint64_t id, hello_info info) {
   auto& st = self->state;
   auto i = st.sessions.find(id);
   // A session that says hello while the client closes is closing already.
@@ -230,39 +266,59 @@ void on_hello(self_ptr self, uint64_t id) {
   st.pending = 0;
   st.attempt_running = false;
   ++st.sessions_up;
-  auto old = st.current;
-  st.current = id;
   st.state = phase::connected;
-  auto info = make_connected(id, i->second.endpoint);
-  CAF_RTM_LOG(st.log, info, "supervisor", "session ", id, " is up");
-  self->send(st.args.router, info, frame_writer_actor{i->second.conn});
+  st.last_hello = info;
+  auto msg = make_connected(id, i->second.endpoint, info);
+  CAF_RTM_LOG(st.log, info, "supervisor", st.args.proto->name(), " session ",
+              id, " is up");
+  self->send(st.args.router, msg, frame_writer_actor{i->second.conn});
   for (auto& rp : st.connect_promises)
-    rp.deliver(info);
+    rp.deliver(msg);
   st.connect_promises.clear();
-  // Make-before-break: the old session goes only now that the new one is up.
-  if (auto j = st.sessions.find(old); j != st.sessions.end())
-    self->send(j->second.conn, close_atom_v, uint16_t{1000});
-}
-
-void on_goodbye(self_ptr self, const session_goodbye& msg) {
-  auto& st = self->state;
-  if (msg.session != st.current || st.attempt_running ||
-      st.state != phase::connected)
-    return;
-  CAF_RTM_LOG(st.log, info, "supervisor", "session ", msg.session, ": ",
-              msg.reason, ", opening the next session");
-  if (healthy(self, msg.session)) {
-    st.failures = 0;
-  } else if (!count_failure(self, make_error(errc::connection_closed,
-                                             "goodbye soon after hello"))) {
-    return;
+  // Slack counts every socket it still believes open; more than this client
+  // holds means stale ones eat the app's limit.
+  if (info.num_connections > st.sessions.size()) {
+    auto what = "Slack counts " + std::to_string(info.num_connections) +
+                " connections, this client holds " +
+                std::to_string(st.sessions.size());
+    CAF_RTM_LOG(st.log, warn, "supervisor", what);
+    self->send(st.args.router,
+               error_event{make_error(errc::stale_connections, what), what});
   }
-  // The old session keeps delivering until the next one is up.
-  schedule_retry(self);
+  // Make-before-break: the oldest session that announced its end goes only
+  // now that its successor is up.
+  for (auto& [old, entry] : st.sessions) {
+    if (entry.ending && entry.up_since) {
+      entry.up_since.reset(); // closing: neither live nor to be closed again
+      self->send(entry.conn, close_atom_v, uint16_t{1000});
+      break;
+    }
+  }
+  // More to run (Socket Mode with several connections)?
+  schedule_replacement(self);
 }
 
-void on_session_down(self_ptr self, uint64_t id, bool was_healthy,
-                     caf::error cause) {
+// Session `id` goes away soon (goodbye, refresh, user's disconnect): the
+// next one is made first.
+void replace_session(self_ptr self, uint64_t id, bool count_as_failure) {
+  auto& st = self->state;
+  auto i = st.sessions.find(id);
+  if (i == st.sessions.end() || !live(i->second) || stopping(self))
+    return;
+  if (count_as_failure) {
+    if (healthy(self, id))
+      st.failures = 0;
+    else if (!count_failure(self, make_error(errc::connection_closed,
+                                             "goodbye soon after hello")))
+      return;
+  }
+  i->second.ending = true;
+  // The old session keeps delivering until the next one is up.
+  schedule_replacement(self);
+}
+
+void on_session_down(self_ptr self, uint64_t id, bool was_live,
+                     bool was_healthy, caf::error cause) {
   auto& st = self->state;
   if (id == st.pending) {
     st.pending = 0;
@@ -273,21 +329,23 @@ void on_session_down(self_ptr self, uint64_t id, bool was_healthy,
     return attempt_failed(self, std::move(cause));
   }
   self->send(st.args.router, disconnected{id, cause, close_code(cause)});
-  if (id != st.current || stopping(self))
+  if (stopping(self))
     return maybe_finish_close(self);
   CAF_RTM_LOG(st.log, info, "supervisor", "session ", id,
               " ended: ", cause ? render(cause) : std::string{"closed"});
-  st.current = 0;
-  if (st.attempt_running) {
-    // A goodbye started the next session already.
-    st.state = phase::reconnecting;
+  if (is_fatal(cause))
+    return enter_failed(self, cause);
+  update_phase(self);
+  if (!was_live) {
+    // Replaced already (or being replaced): nothing more to do.
+    schedule_replacement(self);
     return;
   }
   if (!st.args.cfg->auto_reconnect) {
-    st.state = phase::idle;
+    if (live_count(self) == 0 && !st.attempt_running)
+      st.state = phase::idle;
     return;
   }
-  st.state = phase::reconnecting;
   if (was_healthy) {
     st.failures = 0;
   } else {
@@ -297,7 +355,19 @@ void on_session_down(self_ptr self, uint64_t id, bool was_healthy,
     if (!count_failure(self, cause))
       return;
   }
-  schedule_retry(self);
+  schedule_replacement(self);
+}
+
+supervisor_status status_of(self_ptr self) {
+  auto& st = self->state;
+  supervisor_status result;
+  result.state = to_string(st.state);
+  result.session = newest_live(self);
+  result.sessions_up = st.sessions_up;
+  result.live = live_count(self);
+  result.last_rtt = st.last_rtt;
+  result.hello = st.last_hello;
+  return result;
 }
 
 } // namespace
@@ -313,6 +383,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   auto& st = self->state;
   st.args = std::move(args);
   st.log = st.args.cfg->log;
+  if (!st.args.endpoint_api)
+    st.args.endpoint_api = st.args.api;
   if (!st.args.spawn_connection)
     st.args.spawn_connection = [](caf::actor_system& sys,
                                   connection_args x) -> connection_actor {
@@ -324,9 +396,11 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     for (auto& [id, entry] : st.sessions) {
       if (entry.conn.address() == dm.source) {
         auto session = id;
+        auto was_live = live(entry);
         auto was_healthy = healthy(self, session);
         st.sessions.erase(session);
-        on_session_down(self, session, was_healthy, std::move(dm.reason));
+        on_session_down(self, session, was_live, was_healthy,
+                        std::move(dm.reason));
         return;
       }
     }
@@ -340,8 +414,10 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         case phase::closing:
         case phase::closed:
           return make_error(errc::closed, "client is closed");
-        case phase::connected:
-          return make_connected(st.current, st.sessions[st.current].endpoint);
+        case phase::connected: {
+          auto id = newest_live(self);
+          return make_connected(id, st.sessions[id].endpoint, st.last_hello);
+        }
         case phase::idle:
           st.failures = 0;
           start_attempt(self);
@@ -355,8 +431,18 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       },
       [self](disconnect_atom) -> caf::ok_atom {
         auto& st = self->state;
-        if (auto i = st.sessions.find(st.current); i != st.sessions.end())
-          self->send(i->second.conn, close_atom_v, uint16_t{1000});
+        std::vector<uint64_t> ids;
+        for (auto& [id, entry] : st.sessions)
+          if (live(entry))
+            ids.push_back(id);
+        for (auto id : ids) {
+          if (st.args.cfg->auto_reconnect) {
+            // A fresh session replaces each one, made before the old breaks.
+            replace_session(self, id, false);
+          } else {
+            self->send(st.sessions[id].conn, close_atom_v, uint16_t{1000});
+          }
+        }
         return caf::ok_atom_v;
       },
       [self](close_atom) -> caf::result<caf::ok_atom> {
@@ -376,19 +462,24 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         maybe_finish_close(self);
         return rp;
       },
-      [self](status_atom) -> supervisor_status {
-        auto& st = self->state;
-        return {to_string(st.state), st.current, st.sessions_up, st.last_rtt};
+      [self](status_atom) -> supervisor_status { return status_of(self); },
+      [self](session_hello& msg) {
+        on_hello(self, msg.session, std::move(msg.info));
       },
-      [self](const session_hello& msg) { on_hello(self, msg.session); },
-      [self](const session_goodbye& msg) { on_goodbye(self, msg); },
+      [self](const session_goodbye& msg) {
+        CAF_RTM_LOG(self->state.log, info, "supervisor", "session ",
+                    msg.session, ": ", msg.reason,
+                    ", opening the next session");
+        replace_session(self, msg.session, true);
+      },
       [self](rtt_atom, uint64_t id, caf::timespan rtt) {
-        if (id == self->state.current)
+        if (id == newest_live(self))
           self->state.last_rtt = rtt;
       },
       [self](retry_atom, uint64_t token) {
         auto& st = self->state;
-        if (token == st.retry_token && !st.attempt_running && !stopping(self))
+        if (token == st.retry_token && !stopping(self) && !st.attempt_running &&
+            wants_more(self))
           start_attempt(self);
       },
   };

@@ -1,18 +1,21 @@
-// The supervisor: the client's connection state machine.
+// The supervisor: the client's connection state machine, for either
+// protocol. It keeps `target` sessions live (RTM: 1; Socket Mode: the
+// configured number of connections), starting one attempt at a time.
 //
 //   idle ──connect──► connecting ──hello──► connected
 //                        ▲   │                 │ close frame, EOF, dead link,
-//                        │   │ failure         │ error event, goodbye
+//                        │   │ failure         │ error event, goodbye/refresh
 //                        │   ▼                 ▼
 //                    reconnecting ◄─────── (first retry immediate)
 //
-// An attempt is auth.test (once per client) + rtm.connect (a fresh URL each
-// time) + a new connection actor that must say hello. On `goodbye` the next
-// session is made before the old one is broken. A session that ended after
-// living at least `healthy_session` is followed by an immediate reconnect; one
-// that died sooner counts as a failed attempt, so a server that says hello and
-// drops at once meets a growing backoff and `max_attempts`. Fatal errors
-// (invalid_auth, certificate failures, ...) stop everything and are reported
+// An attempt is auth.test (once per client, if the protocol wants the
+// identity) + the protocol's URL method (a fresh single-use URL each time) + a
+// new connection actor that must say hello. On goodbye or a refresh request
+// the next session is made before the old one is broken. A session that ended
+// after living at least `healthy_session` is replaced at once; one that died
+// sooner counts as a failed attempt, so a server that says hello and drops at
+// once meets a growing backoff and `max_attempts`. Fatal errors (invalid_auth,
+// certificate failures, link_disabled, ...) stop everything and are reported
 // once. Nothing here blocks: all waiting is timers and replies.
 
 #pragma once
@@ -34,6 +37,7 @@
 #include "caf/rtm/client_config.hpp"
 #include "detail/connection.hpp"
 #include "detail/interfaces.hpp"
+#include "detail/protocol.hpp"
 
 namespace caf::rtm::detail {
 
@@ -43,11 +47,18 @@ using connection_factory =
 
 struct supervisor_args {
   std::shared_ptr<const client_config> cfg;
+  /// How URLs are obtained and what frames mean.
+  protocol_ptr proto;
+  /// Sessions kept live at once.
+  size_t target = 1;
   /// Gets identity, sessions and lifecycle messages.
   session_listener_actor router;
   /// Where connections hand their events.
   batch_sink_actor batch_sink;
+  /// Answers auth.test (the client's identity).
   web_api_actor api;
+  /// Answers the protocol's URL method (Socket Mode: with the app token).
+  web_api_actor endpoint_api;
   /// Null: the real connection actor.
   connection_factory spawn_connection;
   /// Seeds the backoff jitter (0: random).
@@ -77,6 +88,9 @@ struct supervisor_state {
     rtm_endpoint endpoint;
     /// When the server said hello (none: not yet).
     std::optional<time_point> up_since;
+    /// Announced its end (goodbye, refresh) or being replaced: no longer
+    /// counts as live; closed once its successor said hello.
+    bool ending = false;
   };
 
   supervisor_args args;
@@ -87,8 +101,6 @@ struct supervisor_state {
   std::optional<identity> me;
   /// Every connection actor alive, by session number.
   std::map<uint64_t, session_entry> sessions;
-  /// The session users send on (0: none).
-  uint64_t current = 0;
   /// The session of the attempt in progress, once its actor exists (0: none).
   uint64_t pending = 0;
   bool attempt_running = false;
@@ -99,6 +111,8 @@ struct supervisor_state {
   uint64_t next_session = 1;
   uint64_t sessions_up = 0;
   caf::timespan last_rtt{0};
+  /// The latest hello's details (Socket Mode).
+  hello_info last_hello;
   caf::error fatal;
   std::minstd_rand rng;
   std::vector<caf::typed_response_promise<connected>> connect_promises;

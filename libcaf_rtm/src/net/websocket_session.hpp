@@ -56,6 +56,12 @@ public:
     });
   }
 
+  void send_text_first(std::string text) override {
+    post([text = std::move(text)](websocket_session& self) mutable {
+      self.enqueue(outgoing{outgoing::text, std::move(text), 0}, true);
+    });
+  }
+
   void send_ping(std::string payload) override {
     post([payload = std::move(payload)](websocket_session& self) mutable {
       self.enqueue(outgoing{outgoing::ping, std::move(payload), 0});
@@ -173,6 +179,8 @@ private:
     reading_ = false;
     if (ec)
       return report_down(read_error(ec, "read"));
+    if (pending_.empty())
+      pending_.read_at = std::chrono::steady_clock::now();
     if (ws_->got_text()) {
       // A flat_buffer holds the whole message contiguously.
       auto data = buffer_.data();
@@ -249,11 +257,16 @@ private:
 
   // -- writing ----------------------------------------------------------------
 
-  void enqueue(outgoing x) {
+  // `first`: ahead of every frame not yet being written (the front one is in
+  // flight while `writing_`).
+  void enqueue(outgoing x, bool first = false) {
     if (state_ == state_type::ended ||
         (state_ == state_type::closing && x.kind != outgoing::close))
       return;
-    writes_.push_back(std::move(x));
+    if (first)
+      writes_.insert(writes_.begin() + (writing_ ? 1 : 0), std::move(x));
+    else
+      writes_.push_back(std::move(x));
     if (state_ == state_type::open || state_ == state_type::closing)
       do_write();
   }
@@ -288,6 +301,10 @@ private:
 
   void on_write(error_code ec, size_t) {
     writing_ = false;
+    // A teardown may have ended the session (and dropped the queue) while
+    // this write was in flight.
+    if (state_ == state_type::ended)
+      return;
     if (ec) {
       // The pending read reports why; make sure it does.
       teardown(read_error(ec, "write"));

@@ -38,6 +38,10 @@ public:
   /// Queues one text frame.
   virtual void send_text(std::string text) = 0;
 
+  /// Queues one text frame ahead of every frame not yet being written (Socket
+  /// Mode acks must not wait behind other traffic).
+  virtual void send_text_first(std::string text) = 0;
+
   /// Queues a ping frame (payload at most 125 bytes).
   virtual void send_ping(std::string payload) = 0;
 

@@ -1,0 +1,133 @@
+// A Socket Mode envelope as subscribers receive it, and callback
+// subscriptions for envelopes.
+
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/error.hpp>
+#include <caf/intrusive_ptr.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "caf/rtm/type_ids.hpp"
+
+namespace caf::rtm {
+
+namespace detail {
+class frame_parser;
+} // namespace detail
+
+/// One Socket Mode envelope (`events_api`, `slash_commands`, `interactive`,
+/// or a type this library does not know), parsed once and shared immutably:
+/// copying an envelope copies a pointer. The client has acknowledged it to
+/// Slack already, unless it accepts a response payload (then the first
+/// subscriber's answer, or an empty ack at `ack_deadline`, does).
+class envelope {
+public:
+  envelope() = default;
+
+  /// Parses a frame that arrived on connection `connection`. Returns an empty
+  /// envelope for malformed JSON or JSON that is not an object; `why` then
+  /// says which.
+  static envelope parse(std::string_view raw, uint64_t connection = 0,
+                        std::string* why = nullptr);
+
+  /// False for a default-constructed or unparsable envelope.
+  bool valid() const noexcept {
+    return data_ != nullptr;
+  }
+
+  explicit operator bool() const noexcept {
+    return valid();
+  }
+
+  /// `envelope_id` ("" for frames that are no envelope, e.g. hello).
+  std::string_view id() const noexcept;
+  /// The envelope type: `events_api`, `slash_commands`, `interactive`, ...
+  std::string_view type() const noexcept;
+  /// What happened inside: `payload.event.type` for events_api (e.g.
+  /// `app_mention`), `payload.type` for interactive (e.g. `block_actions`),
+  /// `payload.command` for slash_commands (e.g. `/echo`).
+  std::string_view event_type() const noexcept;
+  /// `payload.event_id` (events_api): the same for every redelivery.
+  std::string_view event_id() const noexcept;
+  /// The channel of the inner event, command or interaction.
+  std::string_view channel() const noexcept;
+  /// The user of the inner event, command or interaction.
+  std::string_view user() const noexcept;
+  /// `payload.event.bot_id`, if the event was caused by a bot.
+  std::string_view bot_id() const noexcept;
+  /// `retry_attempt` (0 for a first delivery) and `retry_reason`.
+  uint32_t retry_attempt() const noexcept;
+  std::string_view retry_reason() const noexcept;
+  /// Whether Slack takes a response payload with the ack (slash commands,
+  /// some interactions).
+  bool accepts_response_payload() const noexcept;
+  /// The whole envelope.
+  const boost::json::object& json() const noexcept;
+  /// `payload` (an empty object if absent).
+  const boost::json::object& payload() const noexcept;
+  /// The frame as received.
+  std::string_view raw() const noexcept;
+  /// Compact JSON of the envelope (every field, in the received order).
+  std::string to_json() const;
+  /// The client-local number of the connection it arrived on.
+  uint64_t connection() const noexcept;
+
+  struct data;
+
+private:
+  friend class detail::frame_parser;
+
+  explicit envelope(caf::intrusive_ptr<const data> ptr)
+      : data_(std::move(ptr)) {}
+
+  caf::intrusive_ptr<const data> data_;
+};
+
+void intrusive_ptr_add_ref(const envelope::data* ptr) noexcept;
+void intrusive_ptr_release(const envelope::data* ptr) noexcept;
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, envelope& x) {
+  std::string raw;
+  uint64_t connection = 0;
+  if constexpr (Inspector::reads_state) {
+    if (x.valid()) {
+      raw = std::string{x.raw()};
+      connection = x.connection();
+    }
+  }
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x = raw.empty() ? envelope{} : envelope::parse(raw, connection);
+    return caf::none;
+  });
+  return f(caf::meta::type_name("caf::rtm::envelope"), connection, raw, load);
+}
+
+/// Does a subscription to `types` cover `x`? A type matches the envelope type
+/// or the inner event type; `"*"` matches all.
+bool matches(const std::vector<std::string>& types, const envelope& x);
+
+/// What an envelope callback looks like. Callbacks run on the client's pool
+/// of listener actors, concurrently for envelopes of different channels.
+using envelope_callback = std::function<void(const envelope&)>;
+
+/// Subscribes a callback to envelope or inner event types ("*" for all).
+struct envelope_listener {
+  std::vector<std::string> types;
+  envelope_callback fn;
+};
+
+} // namespace caf::rtm
+
+// Callbacks are local by nature: they never cross the network.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::envelope_listener)

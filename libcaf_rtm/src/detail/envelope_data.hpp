@@ -1,0 +1,34 @@
+// What an `envelope` points to: the parsed frame plus the fields it indexes.
+
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+
+#include "caf/rtm/envelope.hpp"
+#include "detail/frame_data.hpp"
+
+namespace caf::rtm {
+
+struct envelope::data : detail::frame_data {
+  using frame_data::frame_data;
+
+  /// Fills the fields below from `value` (a JSON object).
+  void index();
+
+  std::string_view id;
+  std::string_view type;
+  std::string_view event_type;
+  std::string_view event_id;
+  std::string_view channel;
+  std::string_view user;
+  std::string_view bot_id;
+  std::string_view retry_reason;
+  uint32_t retry_attempt = 0;
+  bool accepts_response_payload = false;
+  const boost::json::object* payload = nullptr;
+};
+
+} // namespace caf::rtm

@@ -1,0 +1,73 @@
+// The single allocation behind an event or an envelope: the data struct, the
+// frame right behind it, and the arena of the parsed JSON behind the frame.
+// Freed when the last handle referring to it goes away, on whichever thread
+// that happens.
+
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <string_view>
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/value.hpp>
+
+namespace caf::rtm::detail {
+
+/// What every parsed frame holds; event::data and envelope::data add the
+/// fields they index.
+struct frame_data {
+  frame_data(std::string_view frame, unsigned char* arena_mem,
+             size_t arena_size, uint64_t session_nr)
+      : raw(frame), arena(arena_mem, arena_size),
+        value(boost::json::storage_ptr{&arena}), session(session_nr) {
+    // nop
+  }
+
+  mutable std::atomic<size_t> refs{1};
+  std::string_view raw;
+  // Declared before `value`: the arena must outlive the value it holds.
+  boost::json::monotonic_resource arena;
+  boost::json::value value;
+  /// The client-local number of the session that received the frame.
+  uint64_t session;
+};
+
+/// Allocates a `T` (derived from frame_data) with a copy of `frame` and room
+/// for its parsed JSON in one block.
+template <class T>
+T* make_frame(std::string_view frame, uint64_t session) {
+  constexpr size_t align = alignof(std::max_align_t);
+  auto arena_offset = (sizeof(T) + frame.size() + align - 1) / align * align;
+  // Enough for the DOM of a typical frame; bigger ones spill to the heap.
+  auto arena_size = frame.size() * 2 + 256;
+  auto* mem =
+      static_cast<unsigned char*>(::operator new(arena_offset + arena_size));
+  auto* text = mem + sizeof(T);
+  std::memcpy(text, frame.data(), frame.size());
+  return new (mem)
+      T(std::string_view{reinterpret_cast<char*>(text), frame.size()},
+        mem + arena_offset, arena_size, session);
+}
+
+template <class T>
+void destroy_frame(const T* ptr) noexcept {
+  ptr->~T();
+  ::operator delete(const_cast<T*>(ptr));
+}
+
+template <class T>
+void add_frame_ref(const T* ptr) noexcept {
+  ptr->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+template <class T>
+void release_frame(const T* ptr) noexcept {
+  if (ptr->refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+    destroy_frame(ptr);
+}
+
+} // namespace caf::rtm::detail

@@ -1,0 +1,58 @@
+// Parses frames into events or envelopes, reusing one JSON parser (and its
+// scratch memory) for every frame of a connection.
+
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <caf/intrusive_ptr.hpp>
+
+#include "caf/rtm/envelope.hpp"
+#include "caf/rtm/event.hpp"
+
+namespace boost::json {
+class parser;
+} // namespace boost::json
+
+namespace caf::rtm::detail {
+
+class frame_parser {
+public:
+  enum class failure { none, malformed, not_object };
+
+  explicit frame_parser(size_t max_depth = 64);
+  ~frame_parser();
+
+  frame_parser(const frame_parser&) = delete;
+  frame_parser& operator=(const frame_parser&) = delete;
+
+  /// Copies `frame` into a new event and parses it. Returns an invalid event
+  /// on failure; `last_failure()` says why.
+  event parse_event(std::string_view frame, uint64_t session);
+
+  /// Copies `frame` into a new envelope and parses it. Returns an invalid
+  /// envelope on failure; `last_failure()` says why. Any JSON object parses:
+  /// whether it is an envelope (has an envelope_id) is the caller's question.
+  envelope parse_envelope(std::string_view frame, uint64_t session);
+
+  failure last_failure() const noexcept {
+    return last_kind_;
+  }
+
+  const std::string& last_error() const noexcept {
+    return last_error_;
+  }
+
+private:
+  template <class T>
+  caf::intrusive_ptr<T> parse(std::string_view frame, uint64_t session);
+
+  std::unique_ptr<boost::json::parser> parser_;
+  failure last_kind_ = failure::none;
+  std::string last_error_;
+};
+
+} // namespace caf::rtm::detail

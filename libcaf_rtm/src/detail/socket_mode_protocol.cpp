@@ -1,0 +1,163 @@
+// The Socket Mode protocol part: `apps.connections.open` (with the app-level
+// token) hands out the URL; `hello` and `disconnect` are control frames;
+// every envelope is acknowledged on this connection as it arrives, before the
+// router sees it, unless it accepts a response payload (the router acks those
+// once a subscriber answered, or at the deadline). Frames that are neither
+// are counted and dropped; the connection stays.
+
+#include "detail/protocol.hpp"
+
+#include <chrono>
+#include <string_view>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "caf/rtm/errc.hpp"
+#include "detail/frame_parser.hpp"
+#include "detail/json_views.hpp"
+
+namespace json = boost::json;
+
+namespace caf::rtm::detail {
+
+namespace {
+
+hello_info to_hello_info(const json::object& hello) {
+  hello_info info;
+  if (auto* x = hello.if_contains("num_connections");
+      x && x->is_int64() && x->get_int64() >= 0)
+    info.num_connections = static_cast<uint32_t>(x->get_int64());
+  if (auto* debug = object_field(hello, "debug_info"))
+    if (auto* x = debug->if_contains("approximate_connection_time");
+        x && x->is_int64() && x->get_int64() >= 0)
+      info.approximate_connection_time = std::chrono::seconds{x->get_int64()};
+  if (auto* conn = object_field(hello, "connection_info"))
+    info.app_id = std::string{string_field(*conn, "app_id")};
+  return info;
+}
+
+class socket_mode_protocol : public protocol {
+public:
+  explicit socket_mode_protocol(const client_config& cfg)
+      : with_identity_(!cfg.bot_token.empty()),
+        debug_reconnects_(cfg.debug_reconnects) {
+    // nop
+  }
+
+  const char* name() const noexcept override {
+    return "Socket Mode";
+  }
+
+  bool wants_identity() const noexcept override {
+    return with_identity_;
+  }
+
+  std::string endpoint_method() const override {
+    return "apps.connections.open";
+  }
+
+  api_args endpoint_args() const override {
+    return {};
+  }
+
+  caf::expected<rtm_endpoint>
+  to_endpoint(const json::object& answer) const override {
+    rtm_endpoint result;
+    result.url = std::string{string_field(answer, "url")};
+    if (result.url.empty())
+      return make_error(errc::malformed_response,
+                        "apps.connections.open without url");
+    // Slack then refreshes the connection every 360 s: for testing refreshes.
+    if (debug_reconnects_)
+      result.url += result.url.find('?') == std::string::npos
+                        ? "?debug_reconnects=true"
+                        : "&debug_reconnects=true";
+    return result;
+  }
+
+  bool json_pings() const noexcept override {
+    return false;
+  }
+
+  void on_frames(const frame_batch& in, inbound_batch& out,
+                 session_context& ctx) const override {
+    out.envelopes.reserve(in.sizes.size());
+    std::string_view bytes{in.bytes};
+    size_t offset = 0;
+    for (auto size : in.sizes) {
+      auto frame = bytes.substr(offset, size);
+      offset += size;
+      auto env = ctx.parser().parse_envelope(frame, ctx.session());
+      if (!env) {
+        // E.g. `UNAUTHENTICATED: cache_error` as plain text.
+        if (ctx.parser().last_failure() == frame_parser::failure::malformed)
+          ++out.malformed;
+        else
+          ++out.not_object;
+        CAF_RTM_LOG(ctx.log(), debug, "connection", "session ", ctx.session(),
+                    ": dropped a frame: ", ctx.parser().last_error());
+        continue;
+      }
+      if (!env.id().empty()) {
+        if (!env.accepts_response_payload())
+          ack(env, in, out, ctx);
+        out.envelopes.push_back(std::move(env));
+        continue;
+      }
+      auto type = env.type();
+      if (type == "hello") {
+        ctx.hello(to_hello_info(env.json()));
+      } else if (type == "disconnect") {
+        on_disconnect(std::string{string_field(env.json(), "reason")}, out,
+                      ctx);
+      } else {
+        ++out.unknown;
+        CAF_RTM_LOG(ctx.log(), debug, "connection", "session ", ctx.session(),
+                    ": dropped a frame that is no envelope: type '", type, "'");
+      }
+    }
+  }
+
+private:
+  static void ack(const envelope& env, const frame_batch& in,
+                  inbound_batch& out, session_context& ctx) {
+    json::object ack;
+    ack["envelope_id"] = env.id();
+    ctx.write_first(json::serialize(ack));
+    auto latency = std::chrono::duration_cast<caf::timespan>(
+        std::chrono::steady_clock::now() - in.read_at);
+    ++out.acked;
+    out.ack_latency_sum += latency;
+    out.ack_latency_max = std::max(out.ack_latency_max, latency);
+  }
+
+  static void on_disconnect(const std::string& reason, inbound_batch& out,
+                            session_context& ctx) {
+    if (reason == "link_disabled") {
+      // Socket Mode was switched off for the app: no reconnect can help.
+      ctx.end(make_error(errc::slack_error, reason), true);
+    } else if (reason == "too_many_websockets") {
+      // This connection is one too many: it goes, and the supervisor backs
+      // off before it tries again.
+      ctx.end(make_error(errc::slack_error, reason), true);
+    } else {
+      // `warning` (a refresh comes in about 10 s), `refresh_requested`, or a
+      // reason this library does not know: the next connection is made
+      // before this one goes.
+      out.session_ending = true;
+      ctx.goodbye(reason.empty() ? std::string{"disconnect"} : reason);
+    }
+  }
+
+  bool with_identity_;
+  bool debug_reconnects_;
+};
+
+} // namespace
+
+protocol_ptr make_socket_mode_protocol(const client_config& cfg) {
+  return std::make_shared<socket_mode_protocol>(cfg);
+}
+
+} // namespace caf::rtm::detail
