@@ -39,6 +39,14 @@ client_config config_for(const testing::fake_slack& srv, logger_ptr log) {
   return cfg;
 }
 
+client_config socket_mode_config_for(const testing::fake_slack& srv,
+                                     logger_ptr log) {
+  auto cfg = config_for(srv, std::move(log));
+  cfg.token.clear();
+  cfg.app_token = srv.options().app_token;
+  return cfg;
+}
+
 std::string code_of(const caf::error& err) {
   if (!err)
     return "none";
@@ -50,6 +58,26 @@ std::string code_of(const caf::error& err) {
 void recorder::add_event(const event& ev) {
   std::lock_guard<std::mutex> guard{mtx_};
   events_.push_back(ev);
+}
+
+void recorder::add_envelope(const envelope& env) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  envelopes_.push_back(env);
+}
+
+std::vector<envelope> recorder::envelopes() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return envelopes_;
+}
+
+size_t recorder::envelope_count() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return envelopes_.size();
+}
+
+bool recorder::wait_envelopes(size_t n,
+                              std::chrono::milliseconds timeout) const {
+  return eventually([&] { return envelope_count() >= n; }, timeout);
 }
 
 void recorder::add_lifecycle(std::string what) {
@@ -94,6 +122,7 @@ caf::actor spawn_recorder(caf::actor_system& sys, recorder_ptr rec) {
   return spawn_fn(sys, [rec](caf::event_based_actor*) -> caf::behavior {
     return {
         [rec](const event& ev) { rec->add_event(ev); },
+        [rec](const envelope& env) { rec->add_envelope(env); },
         [rec](const connecting& x) {
           rec->add_lifecycle("connecting:" + std::to_string(x.attempt));
         },

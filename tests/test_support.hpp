@@ -22,6 +22,7 @@
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/logger.hpp"
 #include "caf/rtm/rtm_client.hpp"
+#include "caf/rtm/socket_mode_client.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
 #include "caf/rtm/testing/process_stats.hpp"
 
@@ -86,6 +87,11 @@ struct system_fixture {
 /// fast retries, and the given logger.
 client_config config_for(const testing::fake_slack& srv, logger_ptr log);
 
+/// A Socket Mode config for `srv`: its app token, base URL and CA, no proxy
+/// from the environment, fast retries, and the given logger.
+client_config socket_mode_config_for(const testing::fake_slack& srv,
+                                     logger_ptr log);
+
 /// Waits up to `timeout` for `pred` to hold, polling.
 template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
@@ -121,11 +127,17 @@ caf::actor spawn_fn(caf::actor_system& sys, F f) {
 /// errc of a caf-rtm error, for readable assertions.
 std::string code_of(const caf::error& err);
 
-/// What a listener actor received: events and lifecycle messages, in order.
+/// What a listener actor received: events, envelopes and lifecycle messages,
+/// in order.
 class recorder {
 public:
   void add_event(const event& ev);
+  void add_envelope(const envelope& env);
   void add_lifecycle(std::string what);
+
+  std::vector<envelope> envelopes() const;
+  size_t envelope_count() const;
+  bool wait_envelopes(size_t n, std::chrono::milliseconds timeout = 10s) const;
 
   std::vector<event> events() const;
   std::vector<std::string> lifecycle() const;
@@ -140,12 +152,14 @@ public:
 private:
   mutable std::mutex mtx_;
   std::vector<event> events_;
+  std::vector<envelope> envelopes_;
   std::vector<std::string> lifecycle_;
 };
 
 using recorder_ptr = std::shared_ptr<recorder>;
 
-/// Spawns an actor that records into `rec` every event and lifecycle message
+/// Spawns an actor that records into `rec` every event, envelope (answered
+/// without a payload) and lifecycle message
 /// ("connecting:N", "connected:S", "disconnected:S:<errc>:<close code>",
 /// "reconnecting:N", "error:<errc>", "fatal:<errc>").
 caf::actor spawn_recorder(caf::actor_system& sys, recorder_ptr rec);

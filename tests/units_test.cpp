@@ -425,6 +425,13 @@ event sample(tag<event>) {
   return event::parse(R"({"type":"message","channel":"C1"})", 4);
 }
 
+envelope sample(tag<envelope>) {
+  return envelope::parse(
+      R"({"envelope_id":"E1","type":"events_api","payload":{"event":)"
+      R"({"type":"app_mention","channel":"C1"},"event_id":"Ev1"}})",
+      2);
+}
+
 identity sample(tag<identity>) {
   return {"U1", "u", "T1", "t", "B1", "https://x.slack.com/"};
 }
@@ -442,7 +449,8 @@ connecting sample(tag<connecting>) {
 }
 
 connected sample(tag<connected>) {
-  return {7, sample(tag<rtm_endpoint>{})};
+  return {7, sample(tag<rtm_endpoint>{}), 2, std::chrono::seconds{18060},
+          "A0APP"};
 }
 
 disconnected sample(tag<disconnected>) {
@@ -480,6 +488,15 @@ client_status sample(tag<client_status>) {
   x.awaiting_ack = 1;
   x.listener_errors = 1;
   x.last_rtt = std::chrono::milliseconds{3};
+  x.connections = 2;
+  x.frames_unknown = 1;
+  x.envelopes_acked = 5;
+  x.acks_late = 1;
+  x.acks_failed = 1;
+  x.ack_latency_mean = std::chrono::microseconds{40};
+  x.ack_latency_max = std::chrono::microseconds{90};
+  x.num_connections = 3;
+  x.app_id = "A0APP";
   return x;
 }
 
@@ -522,7 +539,13 @@ TEST_CASE("every registered message type survives serialization",
   auto d = deserialize<disconnected>(
       sys, serialize(sys, sample(tag<disconnected>{})));
   CHECK(close_code(d.cause) == 1001);
+  auto env =
+      deserialize<envelope>(sys, serialize(sys, sample(tag<envelope>{})));
+  CHECK(env.event_type() == "app_mention");
+  CHECK(env.connection() == 2);
   // The public actor handles are registered too.
   CHECK(sys.types().make_value("caf::rtm::rtm_client_actor") != nullptr);
   CHECK(sys.types().make_value("caf::rtm::web_api_actor") != nullptr);
+  CHECK(sys.types().make_value("caf::rtm::socket_mode_client_actor") !=
+        nullptr);
 }

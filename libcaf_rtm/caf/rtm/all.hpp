@@ -4,11 +4,13 @@
 #pragma once
 
 #include "caf/rtm/client_config.hpp"
+#include "caf/rtm/envelope.hpp"
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/event.hpp"
 #include "caf/rtm/json_object.hpp"
 #include "caf/rtm/logger.hpp"
 #include "caf/rtm/messages.hpp"
 #include "caf/rtm/rtm_client.hpp"
+#include "caf/rtm/socket_mode_client.hpp"
 #include "caf/rtm/type_ids.hpp"
 #include "caf/rtm/web_api.hpp"

@@ -16,6 +16,7 @@ namespace caf::rtm {
 
 struct json_object;
 class event;
+class envelope;
 struct identity;
 struct rtm_endpoint;
 struct send_ack;
@@ -35,6 +36,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(caf_rtm, caf::first_custom_type_id + 1000)
 
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::json_object))
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::event))
+CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::envelope))
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::identity))
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::rtm_endpoint))
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::send_ack))

@@ -25,6 +25,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "caf/rtm/rtm_client.hpp"
+#include "caf/rtm/socket_mode_client.hpp"
 #include "caf/rtm/web_api.hpp"
 #include "detail/internal_messages.hpp"
 
@@ -107,11 +108,12 @@ struct callback_failure {
   std::string what;
 };
 
-/// One actor of the listener pool: runs callback listeners on the events of
-/// one batch that fall to it.
+/// One actor of the listener pool: runs callback listeners on the events (or
+/// envelopes) of one batch that fall to it.
 using listener_worker_actor = caf::typed_actor<
-    caf::reacts_to<std::vector<event>>,
+    caf::reacts_to<std::vector<event>>, caf::reacts_to<std::vector<envelope>>,
     caf::reacts_to<subscribe_atom, uint64_t, callback_listener>,
+    caf::reacts_to<subscribe_atom, uint64_t, envelope_listener>,
     caf::reacts_to<unsubscribe_atom, uint64_t>>;
 
 // -- the router ---------------------------------------------------------------
@@ -142,6 +144,13 @@ using worker_sink_actor =
 using rtm_router_actor = rtm_client_actor::extend_with<
     batch_sink_actor, session_listener_actor,
     worker_sink_actor>::extend<caf::reacts_to<tick_atom>>;
+
+/// The Socket Mode client's router: everything users may send (forwarded by
+/// the public handle), the roles above, and the ack deadline of an envelope
+/// that accepts a response payload.
+using socket_mode_router_actor = socket_mode_client_actor::extend_with<
+    batch_sink_actor, session_listener_actor,
+    worker_sink_actor>::extend<caf::reacts_to<timeout_atom, std::string>>;
 
 // -- the web-API caller -------------------------------------------------------
 

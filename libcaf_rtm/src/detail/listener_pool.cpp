@@ -15,46 +15,72 @@ namespace {
 
 using self_ptr = listener_worker_actor::stateful_pointer<listener_worker_state>;
 
-void run_callbacks(self_ptr self, const event& ev) {
-  for (auto& [id, listener] : self->state.callbacks) {
-    if (!matches(listener.types, ev.type()))
-      continue;
-    // A throwing callback must not cost the other callbacks this event, nor
-    // the worker its later events.
-    std::string what;
-    try {
-      listener.fn(ev);
-      continue;
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-      what = "unknown exception";
-    }
-    self->send(self->state.router,
-               callback_failure{make_error(errc::listener_failed, what),
-                                "callback " + std::to_string(id) +
-                                    " threw on a " + std::string{ev.type()} +
-                                    " event"});
+// Runs `f`; a throwing callback must not cost the other callbacks this item,
+// nor the worker its later items.
+template <class F>
+void guarded(self_ptr self, uint64_t id, std::string_view type, F f) {
+  std::string what;
+  try {
+    f();
+    return;
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+    what = "unknown exception";
   }
+  self->send(self->state.router,
+             callback_failure{make_error(errc::listener_failed, what),
+                              "callback " + std::to_string(id) +
+                                  " threw on a " + std::string{type} +
+                                  " event"});
+}
+
+template <class T>
+void run_all(self_ptr self, const std::vector<T>& items) {
+  for (const auto& x : items)
+    for (auto& cb : self->state.callbacks)
+      if (cb.wants(x))
+        guarded(self, cb.id, x.type(), [&] { cb.run(x); });
+  // Done means done: the router holds the socket while too many items wait
+  // here, so it must learn exactly when they are through.
+  self->send(self->state.router, progress_atom_v,
+             static_cast<uint64_t>(items.size()));
 }
 
 } // namespace
+
+bool listener_worker_state::entry::wants(const event& ev) const {
+  return on_event && matches(types, ev.type());
+}
+
+bool listener_worker_state::entry::wants(const envelope& env) const {
+  return on_envelope && matches(types, env);
+}
+
+void listener_worker_state::entry::run(const event& ev) const {
+  on_event(ev);
+}
+
+void listener_worker_state::entry::run(const envelope& env) const {
+  on_envelope(env);
+}
 
 listener_worker_actor::behavior_type listener_worker(
     listener_worker_actor::stateful_pointer<listener_worker_state> self,
     worker_sink_actor router) {
   self->state.router = std::move(router);
   return {
-      [self](const std::vector<event>& events) {
-        for (const auto& ev : events)
-          run_callbacks(self, ev);
-        // Done means done: the router holds the socket while too many events
-        // wait here, so it must learn exactly when they are through.
-        self->send(self->state.router, progress_atom_v,
-                   static_cast<uint64_t>(events.size()));
+      [self](const std::vector<event>& events) { run_all(self, events); },
+      [self](const std::vector<envelope>& envelopes) {
+        run_all(self, envelopes);
       },
       [self](subscribe_atom, uint64_t id, callback_listener& listener) {
-        self->state.callbacks.push_back({id, std::move(listener)});
+        self->state.callbacks.push_back(
+            {id, std::move(listener.types), std::move(listener.fn), nullptr});
+      },
+      [self](subscribe_atom, uint64_t id, envelope_listener& listener) {
+        self->state.callbacks.push_back(
+            {id, std::move(listener.types), nullptr, std::move(listener.fn)});
       },
       [self](unsubscribe_atom, uint64_t id) {
         auto& xs = self->state.callbacks;

@@ -23,9 +23,17 @@ namespace caf::rtm::detail {
 struct listener_worker_state {
   static inline const char* name = "caf.rtm.listener";
 
+  /// One callback subscription (of events or of envelopes).
   struct entry {
     uint64_t id;
-    callback_listener listener;
+    std::vector<std::string> types;
+    event_callback on_event;
+    envelope_callback on_envelope;
+
+    bool wants(const event& ev) const;
+    bool wants(const envelope& env) const;
+    void run(const event& ev) const;
+    void run(const envelope& env) const;
   };
 
   worker_sink_actor router;

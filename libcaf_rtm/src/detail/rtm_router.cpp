@@ -16,12 +16,6 @@ namespace {
 
 using self_ptr = rtm_router_actor::stateful_pointer<rtm_router_state>;
 
-template <class T>
-void tell_lifecycle(self_ptr self, const T& msg) {
-  for (auto& hdl : self->state.subs.lifecycle())
-    caf::anon_send(hdl, msg);
-}
-
 // -- sending ------------------------------------------------------------------
 
 // Arms the outbox timer for its next deadline, unless an earlier one is set.
@@ -147,15 +141,6 @@ void on_batch(self_ptr self, inbound_batch& batch) {
   schedule_wakeup(self);
 }
 
-void release_held_batches(self_ptr self) {
-  auto& st = self->state;
-  if (st.callback_backlog > st.cfg->callback_backlog)
-    return;
-  for (auto& rp : st.held_batches)
-    rp.deliver(caf::ok_atom_v);
-  st.held_batches.clear();
-}
-
 // -- sessions -----------------------------------------------------------------
 
 void on_session_up(self_ptr self, connected& info, frame_writer_actor& conn) {
@@ -180,66 +165,8 @@ void on_session_down(self_ptr self, disconnected& msg) {
   tell_lifecycle(self, msg);
 }
 
-// -- closing ------------------------------------------------------------------
-
-void reply_closed(self_ptr self) {
-  auto& st = self->state;
-  for (auto& rp : st.close_promises)
-    rp.deliver(caf::ok_atom_v);
-  st.close_promises.clear();
-  self->quit();
-}
-
-// Sessions and the web-API caller are gone; the listener workers finish the
-// events they have, then the close is complete.
-void finish_close(self_ptr self) {
-  auto& st = self->state;
-  st.out->fail_awaiting(make_error(errc::closed, "client closed"));
-  for (auto& w : st.pool.stop(self)) {
-    st.ending_workers.push_back(w.address());
-    self->monitor(w);
-  }
-  if (st.ending_workers.empty())
-    reply_closed(self);
-}
-
-caf::result<caf::ok_atom> start_close(self_ptr self) {
-  auto& st = self->state;
-  auto rp = self->make_response_promise<caf::ok_atom>();
-  st.close_promises.push_back(rp);
-  if (st.closing)
-    return rp;
-  st.closing = true;
-  st.out->fail_queued(make_error(errc::closed, "client closed"));
-  // Sessions first (close frames), then the web-API caller (its sockets).
-  self->request(st.supervisor, caf::infinite, close_atom_v)
-      .then(
-          [self](caf::ok_atom) {
-            self->request(self->state.api, caf::infinite, close_atom_v)
-                .then([self](caf::ok_atom) { finish_close(self); },
-                      [self](caf::error&) { finish_close(self); });
-          },
-          [self](caf::error&) { finish_close(self); });
-  return rp;
-}
-
-void on_down(self_ptr self, caf::down_msg& dm) {
-  auto& st = self->state;
-  auto& ending = st.ending_workers;
-  if (auto i = std::find(ending.begin(), ending.end(), dm.source);
-      i != ending.end()) {
-    ending.erase(i);
-    if (ending.empty())
-      reply_closed(self);
-    return;
-  }
-  // A subscriber died: it leaves every list.
-  st.subs.remove_actor(dm.source);
-}
-
-caf::result<client_status> status(self_ptr self) {
-  auto rp = self->make_response_promise<client_status>();
-  auto fill = [self](client_status result) {
+caf::result<client_status> client_status_of(self_ptr self) {
+  return status(self, [self](client_status& result) {
     auto& st = self->state;
     const auto& out = st.out->stats();
     result.messages_sent = out.sent;
@@ -247,24 +174,7 @@ caf::result<client_status> status(self_ptr self) {
     result.messages_failed = out.failed;
     result.send_queue = st.out->queued();
     result.awaiting_ack = st.out->awaiting_ack();
-    return result;
-  };
-  self->request(self->state.supervisor, caf::infinite, status_atom_v)
-      .then(
-          [self, rp, fill](supervisor_status& sup) mutable {
-            auto result = fill(self->state.stats);
-            result.state = std::move(sup.state);
-            result.session = sup.session;
-            result.sessions = sup.sessions_up;
-            result.last_rtt = sup.last_rtt;
-            rp.deliver(std::move(result));
-          },
-          [self, rp, fill](caf::error&) mutable {
-            auto result = fill(self->state.stats);
-            result.state = "closed";
-            rp.deliver(std::move(result));
-          });
-  return rp;
+  });
 }
 
 } // namespace
@@ -287,6 +197,10 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
   lim.ack_timeout = st.cfg->ack_timeout;
   st.out.emplace(lim, self->clock().now());
   st.api = self->spawn<caf::linked>(web_api, *st.cfg);
+  st.own_apis.push_back(st.api);
+  st.sessions_closed = [self] {
+    self->state.out->fail_awaiting(make_error(errc::closed, "client closed"));
+  };
   supervisor_args args;
   args.cfg = st.cfg;
   args.proto = make_rtm_protocol(*st.cfg);
@@ -320,33 +234,15 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       },
       [self](subscribe_atom, caf::actor& hdl,
              std::vector<std::string>& types) -> caf::result<caf::ok_atom> {
-        if (!hdl || types.empty())
-          return make_error(errc::invalid_argument,
-                            "subscribe needs an actor and event types");
-        if (self->state.subs.add_actor(hdl, types))
-          self->monitor(hdl);
-        return caf::ok_atom_v;
+        return subscribe_actor(self, hdl, types);
       },
       [self](subscribe_atom, lifecycle_atom,
              caf::actor& hdl) -> caf::result<caf::ok_atom> {
-        if (!hdl)
-          return make_error(errc::invalid_argument, "invalid actor handle");
-        if (self->state.subs.add_lifecycle(hdl))
-          self->monitor(hdl);
-        return caf::ok_atom_v;
+        return subscribe_lifecycle(self, hdl);
       },
       [self](subscribe_atom,
              callback_listener& listener) -> caf::result<uint64_t> {
-        auto& st = self->state;
-        if (!listener.fn || listener.types.empty())
-          return make_error(errc::invalid_argument,
-                            "a callback listener needs a function and types");
-        if (!st.pool.started())
-          st.pool.start(self, st.cfg->concurrency);
-        auto id = st.subs.add_callback(listener.types);
-        for (auto& worker : st.pool.workers())
-          self->send(worker, subscribe_atom_v, id, listener);
-        return id;
+        return subscribe_callback(self, listener);
       },
       [self](unsubscribe_atom, const caf::actor& hdl) -> caf::ok_atom {
         // The monitor stays; a later down message finds nothing to remove.
@@ -354,11 +250,7 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         return caf::ok_atom_v;
       },
       [self](unsubscribe_atom, uint64_t id) -> caf::ok_atom {
-        auto& st = self->state;
-        st.subs.remove_callback(id);
-        for (auto& worker : st.pool.workers())
-          self->send(worker, unsubscribe_atom_v, id);
-        return caf::ok_atom_v;
+        return unsubscribe_callback(self, id);
       },
       [self](send_atom, json_object& msg) -> caf::result<send_ack> {
         return enqueue_message(self, msg);
@@ -379,21 +271,18 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         return self->delegate(self->state.supervisor, disconnect_atom_v);
       },
       [self](close_atom) -> caf::result<caf::ok_atom> {
-        return start_close(self);
+        return start_close(self, [self] {
+          self->state.out->fail_queued(
+              make_error(errc::closed, "client closed"));
+        });
       },
       [self](status_atom) -> caf::result<client_status> {
-        return status(self);
+        return client_status_of(self);
       },
       // -- from connections ---------------------------------------------------
       [self](inbound_batch& batch) -> caf::result<caf::ok_atom> {
         on_batch(self, batch);
-        auto& st = self->state;
-        if (st.callback_backlog <= st.cfg->callback_backlog)
-          return caf::ok_atom_v;
-        // The callbacks lag behind: hold the connection's next read.
-        auto rp = self->make_response_promise<caf::ok_atom>();
-        st.held_batches.push_back(rp);
-        return rp;
+        return batch_done(self);
       },
       [self](unsent_atom, int64_t id) {
         self->state.out->unsent(id, self->clock().now());
@@ -416,18 +305,8 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         tell_lifecycle(self, msg);
       },
       // -- from listener workers ----------------------------------------------
-      [self](progress_atom, uint64_t n) {
-        auto& st = self->state;
-        st.callback_backlog -= std::min(n, st.callback_backlog);
-        release_held_batches(self);
-      },
-      [self](callback_failure& x) {
-        auto& st = self->state;
-        ++st.stats.listener_errors;
-        CAF_RTM_LOG(st.log, warn, "client", x.what, ": ", render(x.reason));
-        tell_lifecycle(self,
-                       error_event{std::move(x.reason), std::move(x.what)});
-      },
+      [self](progress_atom, uint64_t n) { on_progress(self, n); },
+      [self](callback_failure& x) { on_callback_failure(self, x); },
       // -- its own timer ------------------------------------------------------
       [self](tick_atom) { on_wakeup(self); },
   };

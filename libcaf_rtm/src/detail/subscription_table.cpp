@@ -56,6 +56,11 @@ void subscription_table::remove_callback(uint64_t id) {
                    callbacks_.end());
 }
 
+bool subscription_table::callback_wants(const envelope& x) const {
+  return std::any_of(callbacks_.begin(), callbacks_.end(),
+                     [&x](const auto& cb) { return matches(cb.types, x); });
+}
+
 bool subscription_table::callback_wants(std::string_view type) const {
   return std::any_of(callbacks_.begin(), callbacks_.end(),
                      [type](const auto& x) { return matches(x.types, type); });

@@ -13,6 +13,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
 
+#include "caf/rtm/envelope.hpp"
 #include "caf/rtm/event.hpp"
 
 namespace caf::rtm::detail {
@@ -58,8 +59,20 @@ public:
         f(x.hdl);
   }
 
+  /// Calls `f(hdl)` for every actor subscribed to envelopes like `x` (by
+  /// envelope type or inner event type).
+  template <class F>
+  void for_each_actor(const envelope& x, F&& f) const {
+    for (const auto& sub : actors_)
+      if (matches(sub.types, x))
+        f(sub.hdl);
+  }
+
   /// True if a callback wants events of `type`.
   bool callback_wants(std::string_view type) const;
+
+  /// True if a callback wants envelopes like `x`.
+  bool callback_wants(const envelope& x) const;
 
   const std::vector<caf::actor>& lifecycle() const noexcept {
     return lifecycle_;

@@ -1,0 +1,253 @@
+// What the routers of both protocols share: the state that outlives a
+// session (subscriptions, listener pool, backpressure, lifecycle
+// subscribers, closing) and the handlers that work on it. Each router's state
+// derives from `router_base`; the functions below take the router's self
+// pointer, whatever its protocol.
+
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "caf/rtm/client_config.hpp"
+#include "caf/rtm/errc.hpp"
+#include "detail/interfaces.hpp"
+#include "detail/listener_pool.hpp"
+#include "detail/subscription_table.hpp"
+
+namespace caf::rtm::detail {
+
+struct router_base {
+  std::shared_ptr<const client_config> cfg;
+  logger_ptr log;
+  /// Why the configuration cannot work; `connect` fails with it.
+  caf::error setup_error;
+  session_control_actor supervisor;
+  /// Web-API callers the client spawned; closed (sockets and all) by close.
+  std::vector<web_api_actor> own_apis;
+
+  // -- delivery ---------------------------------------------------------------
+
+  subscription_table subs;
+  listener_pool pool;
+  /// Events handed to the listener workers and not yet done.
+  uint64_t callback_backlog = 0;
+  /// Batches not yet acknowledged to their connection because the callbacks
+  /// lag behind.
+  std::vector<caf::typed_response_promise<caf::ok_atom>> held_batches;
+  /// The client's own bot (from auth.test); empty for user tokens.
+  std::string own_bot_id;
+
+  // -- lifecycle --------------------------------------------------------------
+
+  bool started = false;
+  bool closing = false;
+  caf::error fatal;
+  std::vector<caf::typed_response_promise<caf::ok_atom>> close_promises;
+  /// Listener workers still ending after a close.
+  std::vector<caf::actor_addr> ending_workers;
+  /// Runs once the sessions and web-API callers are gone while closing.
+  std::function<void()> sessions_closed;
+
+  /// Counters of the router (the supervisor adds the session counts).
+  client_status stats;
+};
+
+template <class Self, class T>
+void tell_lifecycle(Self* self, const T& msg) {
+  for (auto& hdl : self->state.subs.lifecycle())
+    caf::anon_send(hdl, msg);
+}
+
+// -- subscriptions ------------------------------------------------------------
+
+template <class Self>
+caf::result<caf::ok_atom>
+subscribe_actor(Self* self, const caf::actor& hdl,
+                const std::vector<std::string>& types) {
+  if (!hdl || types.empty())
+    return make_error(errc::invalid_argument,
+                      "subscribe needs an actor and event types");
+  if (self->state.subs.add_actor(hdl, types))
+    self->monitor(hdl);
+  return caf::ok_atom_v;
+}
+
+template <class Self>
+caf::result<caf::ok_atom> subscribe_lifecycle(Self* self,
+                                              const caf::actor& hdl) {
+  if (!hdl)
+    return make_error(errc::invalid_argument, "invalid actor handle");
+  if (self->state.subs.add_lifecycle(hdl))
+    self->monitor(hdl);
+  return caf::ok_atom_v;
+}
+
+/// Adds a callback subscription (`Listener` is callback_listener or
+/// envelope_listener) and hands it to every listener worker.
+template <class Self, class Listener>
+caf::result<uint64_t> subscribe_callback(Self* self, Listener& listener) {
+  auto& st = self->state;
+  if (!listener.fn || listener.types.empty())
+    return make_error(errc::invalid_argument,
+                      "a callback listener needs a function and types");
+  if (!st.pool.started())
+    st.pool.start(self, st.cfg->concurrency);
+  auto id = st.subs.add_callback(listener.types);
+  for (auto& worker : st.pool.workers())
+    self->send(worker, subscribe_atom_v, id, listener);
+  return id;
+}
+
+template <class Self>
+caf::ok_atom unsubscribe_callback(Self* self, uint64_t id) {
+  auto& st = self->state;
+  st.subs.remove_callback(id);
+  for (auto& worker : st.pool.workers())
+    self->send(worker, unsubscribe_atom_v, id);
+  return caf::ok_atom_v;
+}
+
+// -- backpressure -------------------------------------------------------------
+
+/// Acknowledges a batch to its connection at once, or later while the
+/// callbacks lag behind (the connection reads on only then).
+template <class Self>
+caf::result<caf::ok_atom> batch_done(Self* self) {
+  auto& st = self->state;
+  if (st.callback_backlog <= st.cfg->callback_backlog)
+    return caf::ok_atom_v;
+  auto rp = self->template make_response_promise<caf::ok_atom>();
+  st.held_batches.push_back(rp);
+  return rp;
+}
+
+/// The listener workers finished `n` events or envelopes.
+template <class Self>
+void on_progress(Self* self, uint64_t n) {
+  auto& st = self->state;
+  st.callback_backlog -= std::min(n, st.callback_backlog);
+  if (st.callback_backlog > st.cfg->callback_backlog)
+    return;
+  for (auto& rp : st.held_batches)
+    rp.deliver(caf::ok_atom_v);
+  st.held_batches.clear();
+}
+
+template <class Self>
+void on_callback_failure(Self* self, callback_failure& x) {
+  auto& st = self->state;
+  ++st.stats.listener_errors;
+  CAF_RTM_LOG(st.log, warn, "client", x.what, ": ", render(x.reason));
+  tell_lifecycle(self, error_event{std::move(x.reason), std::move(x.what)});
+}
+
+// -- closing ------------------------------------------------------------------
+
+template <class Self>
+void reply_closed(Self* self) {
+  auto& st = self->state;
+  for (auto& rp : st.close_promises)
+    rp.deliver(caf::ok_atom_v);
+  st.close_promises.clear();
+  self->quit();
+}
+
+// Sessions and the web-API callers are gone; the listener workers finish the
+// events they have, then the close is complete.
+template <class Self>
+void finish_close(Self* self) {
+  auto& st = self->state;
+  if (st.sessions_closed)
+    st.sessions_closed();
+  for (auto& w : st.pool.stop(self)) {
+    st.ending_workers.push_back(w.address());
+    self->monitor(w);
+  }
+  if (st.ending_workers.empty())
+    reply_closed(self);
+}
+
+template <class Self>
+void close_apis(Self* self, size_t i) {
+  auto& apis = self->state.own_apis;
+  if (i >= apis.size())
+    return finish_close(self);
+  self->request(apis[i], caf::infinite, close_atom_v)
+      .then([self, i](caf::ok_atom) { close_apis(self, i + 1); },
+            [self, i](caf::error&) { close_apis(self, i + 1); });
+}
+
+/// Closes the sessions (close frames), then the web-API callers (their
+/// sockets), then the listener workers; replies when all are gone.
+/// `on_start` runs once, when the close begins.
+template <class Self, class OnStart>
+caf::result<caf::ok_atom> start_close(Self* self, OnStart on_start) {
+  auto& st = self->state;
+  auto rp = self->template make_response_promise<caf::ok_atom>();
+  st.close_promises.push_back(rp);
+  if (st.closing)
+    return rp;
+  st.closing = true;
+  on_start();
+  self->request(st.supervisor, caf::infinite, close_atom_v)
+      .then([self](caf::ok_atom) { close_apis(self, 0); },
+            [self](caf::error&) { close_apis(self, 0); });
+  return rp;
+}
+
+/// A listener worker ended (closing) or a subscriber died.
+template <class Self>
+void on_down(Self* self, caf::down_msg& dm) {
+  auto& st = self->state;
+  auto& ending = st.ending_workers;
+  if (auto i = std::find(ending.begin(), ending.end(), dm.source);
+      i != ending.end()) {
+    ending.erase(i);
+    if (ending.empty())
+      reply_closed(self);
+    return;
+  }
+  // A subscriber died: it leaves every list.
+  st.subs.remove_actor(dm.source);
+}
+
+// -- status -------------------------------------------------------------------
+
+/// The router's counters plus the supervisor's view; `fill` adds what only
+/// the protocol's router knows.
+template <class Self, class Fill>
+caf::result<client_status> status(Self* self, Fill fill) {
+  auto rp = self->template make_response_promise<client_status>();
+  self->request(self->state.supervisor, caf::infinite, status_atom_v)
+      .then(
+          [self, rp, fill](supervisor_status& sup) mutable {
+            auto result = self->state.stats;
+            fill(result);
+            result.state = std::move(sup.state);
+            result.session = sup.session;
+            result.sessions = sup.sessions_up;
+            result.connections = sup.live;
+            result.last_rtt = sup.last_rtt;
+            result.num_connections = sup.hello.num_connections;
+            result.app_id = sup.hello.app_id;
+            rp.deliver(std::move(result));
+          },
+          [self, rp, fill](caf::error&) mutable {
+            auto result = self->state.stats;
+            fill(result);
+            result.state = "closed";
+            rp.deliver(std::move(result));
+          });
+  return rp;
+}
+
+} // namespace caf::rtm::detail

@@ -1,0 +1,333 @@
+#include "detail/socket_mode_router.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "caf/rtm/errc.hpp"
+#include "detail/protocol.hpp"
+#include "detail/supervisor.hpp"
+
+namespace json = boost::json;
+
+namespace caf::rtm::detail {
+
+namespace {
+
+using self_ptr =
+    socket_mode_router_actor::stateful_pointer<socket_mode_router_state>;
+
+// Slack silently drops acks above this size.
+constexpr size_t max_ack_size = 20 * 1024;
+
+void report(self_ptr self, caf::error reason, std::string what) {
+  CAF_RTM_LOG(self->state.log, warn, "client", what, ": ", render(reason));
+  tell_lifecycle(self, error_event{std::move(reason), std::move(what)});
+}
+
+// -- acks ---------------------------------------------------------------------
+
+// Writes the ack of envelope `id` (with `payload`, if any) on the connection
+// `session`.
+void write_ack(self_ptr self, uint64_t session, const std::string& id,
+               const std::optional<json::object>& payload) {
+  auto& st = self->state;
+  auto i = st.writers.find(session);
+  if (i == st.writers.end()) {
+    ++st.stats.acks_failed;
+    report(self, make_error(errc::not_waiting, id),
+           "cannot ack envelope " + id + ": its connection is gone");
+    return;
+  }
+  json::object ack;
+  ack["envelope_id"] = id;
+  if (payload)
+    ack["payload"] = *payload;
+  caf::anon_send(i->second, ack_atom_v, json::serialize(ack));
+  ++st.stats.envelopes_acked;
+}
+
+// Envelope `id` gets its ack now; `payload` is the first answer, if any.
+void complete(self_ptr self, const std::string& id,
+              const std::optional<json::object>& payload) {
+  auto& st = self->state;
+  auto i = st.awaiting.find(id);
+  if (i == st.awaiting.end())
+    return; // acked already (an answer after the deadline, say)
+  auto session = i->second.session;
+  st.awaiting.erase(i);
+  write_ack(self, session, id, payload);
+}
+
+// A subscriber answered envelope `id` with a payload.
+void on_payload(self_ptr self, const std::string& id, json::object& payload) {
+  auto size = json::serialize(payload).size();
+  if (size + id.size() + 32 > max_ack_size) {
+    report(self,
+           make_error(errc::message_too_large,
+                      std::to_string(size) + " bytes, limit " +
+                          std::to_string(max_ack_size)),
+           "response payload of envelope " + id + " refused");
+    // As if that subscriber had no answer: another one may still have one.
+    if (auto i = self->state.awaiting.find(id);
+        i != self->state.awaiting.end() && --i->second.pending_replies == 0)
+      complete(self, id, std::nullopt);
+    return;
+  }
+  complete(self, id, std::move(payload));
+}
+
+// A subscriber answered envelope `id` without a payload (or failed).
+void on_no_payload(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto i = st.awaiting.find(id);
+  if (i == st.awaiting.end())
+    return;
+  if (--i->second.pending_replies == 0)
+    complete(self, id, std::nullopt);
+}
+
+// -- delivery -----------------------------------------------------------------
+
+// Asks the subscribed actors of an envelope that accepts a response payload;
+// acks it empty right away when nobody could answer.
+void request_payload(self_ptr self, const envelope& env,
+                     std::vector<caf::actor> actors) {
+  auto& st = self->state;
+  std::string id{env.id()};
+  if (actors.empty()) {
+    write_ack(self, env.connection(), id, std::nullopt);
+    return;
+  }
+  st.awaiting[id] = {env.connection(), actors.size()};
+  for (auto& hdl : actors) {
+    self->request(hdl, st.cfg->ack_deadline, env)
+        .then(
+            [self, id](json_object& payload) {
+              on_payload(self, id, payload.value);
+            },
+            [self, id](caf::error& err) {
+              // The deadline has its own timer; anything else (no payload
+              // in the reply, no handler) is an answer without payload.
+              if (err != caf::sec::request_timeout)
+                on_no_payload(self, id);
+            });
+  }
+  self->delayed_send(self, st.cfg->ack_deadline, timeout_atom_v, id);
+}
+
+void on_batch(self_ptr self, inbound_batch& batch) {
+  auto& st = self->state;
+  st.stats.frames_malformed += batch.malformed;
+  st.stats.frames_not_object += batch.not_object;
+  st.stats.frames_binary += batch.binary;
+  st.stats.frames_unknown += batch.unknown;
+  st.stats.envelopes_acked += batch.acked;
+  st.acks_timed += batch.acked;
+  st.ack_latency_sum += batch.ack_latency_sum;
+  st.stats.ack_latency_max =
+      std::max(st.stats.ack_latency_max, batch.ack_latency_max);
+  auto now = self->clock().now();
+  std::vector<std::vector<envelope>> runs;
+  if (st.pool.started())
+    runs.resize(st.pool.workers().size());
+  for (auto& env : batch.envelopes) {
+    ++st.stats.events_received;
+    auto skip = [&] {
+      // Acked on receipt, or now: every copy gets its ack.
+      if (env.accepts_response_payload())
+        write_ack(self, env.connection(), std::string{env.id()}, std::nullopt);
+    };
+    if (st.filter.seen(env.id(), env.event_id(), now)) {
+      ++st.stats.events_duplicate;
+      skip();
+      continue;
+    }
+    if (st.cfg->skip_own_events && !st.own_bot_id.empty() &&
+        env.bot_id() == st.own_bot_id) {
+      ++st.stats.events_own_skipped;
+      skip();
+      continue;
+    }
+    if (env.accepts_response_payload()) {
+      std::vector<caf::actor> actors;
+      st.subs.for_each_actor(
+          env, [&actors](const caf::actor& hdl) { actors.push_back(hdl); });
+      request_payload(self, env, std::move(actors));
+    } else {
+      st.subs.for_each_actor(
+          env, [&env](const caf::actor& hdl) { caf::anon_send(hdl, env); });
+    }
+    if (!runs.empty() && st.subs.callback_wants(env))
+      runs[st.pool.pick(env.channel())].push_back(env);
+    ++st.stats.events_delivered;
+  }
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (runs[i].empty())
+      continue;
+    st.callback_backlog += runs[i].size();
+    self->send(st.pool.workers()[i], std::move(runs[i]));
+  }
+}
+
+// -- sessions -----------------------------------------------------------------
+
+void on_session_down(self_ptr self, disconnected& msg) {
+  auto& st = self->state;
+  st.writers.erase(msg.session);
+  // Envelopes of that connection that waited for an answer cannot be acked
+  // any more; Slack redelivers what it retries.
+  for (auto i = st.awaiting.begin(); i != st.awaiting.end();) {
+    if (i->second.session != msg.session) {
+      ++i;
+      continue;
+    }
+    ++st.stats.acks_failed;
+    auto id = i->first;
+    i = st.awaiting.erase(i);
+    report(self, make_error(errc::not_waiting, id),
+           "cannot ack envelope " + id + ": its connection is gone");
+  }
+  tell_lifecycle(self, msg);
+}
+
+caf::result<client_status> client_status_of(self_ptr self) {
+  return status(self, [self](client_status& result) {
+    auto& st = self->state;
+    if (st.acks_timed > 0)
+      result.ack_latency_mean =
+          st.ack_latency_sum / static_cast<int64_t>(st.acks_timed);
+  });
+}
+
+} // namespace
+
+socket_mode_router_actor::behavior_type socket_mode_router(
+    socket_mode_router_actor::stateful_pointer<socket_mode_router_state> self,
+    client_config cfg) {
+  auto& st = self->state;
+  cfg.log = make_logger(cfg.log, {cfg.app_token, cfg.bot_token});
+  st.log = cfg.log;
+  st.setup_error = cfg.validate(client_kind::socket_mode);
+  if (st.setup_error)
+    CAF_RTM_LOG(st.log, error, "client", render(st.setup_error));
+  st.cfg = std::make_shared<const client_config>(cfg);
+  // The app token opens connections, the bot token makes Web API calls; each
+  // has its own caller.
+  auto endpoint_cfg = cfg;
+  endpoint_cfg.token = cfg.app_token;
+  st.endpoint_api = self->spawn<caf::linked>(web_api, endpoint_cfg);
+  st.own_apis.push_back(st.endpoint_api);
+  if (!cfg.bot_token.empty()) {
+    auto api_cfg = cfg;
+    api_cfg.token = cfg.bot_token;
+    st.api = self->spawn<caf::linked>(web_api, api_cfg);
+    st.own_apis.push_back(st.api);
+  }
+  supervisor_args args;
+  args.cfg = st.cfg;
+  args.proto = make_socket_mode_protocol(*st.cfg);
+  args.target = st.cfg->connections;
+  args.router = caf::actor_cast<session_listener_actor>(self);
+  args.batch_sink = caf::actor_cast<batch_sink_actor>(self);
+  args.api = st.api;
+  args.endpoint_api = st.endpoint_api;
+  st.supervisor = self->spawn<caf::linked>(supervisor, std::move(args));
+  st.sessions_closed = [self] {
+    self->state.awaiting.clear();
+  };
+  self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
+  return {
+      // -- what users send (through the public handle) ------------------------
+      [self](connect_atom) -> caf::result<connected> {
+        auto& st = self->state;
+        if (st.setup_error)
+          return st.setup_error;
+        if (st.closing)
+          return make_error(errc::closed, "client is closed");
+        st.started = true;
+        return self->delegate(st.supervisor, connect_atom_v);
+      },
+      [self](subscribe_atom, caf::actor& hdl,
+             std::vector<std::string>& types) -> caf::result<caf::ok_atom> {
+        return subscribe_actor(self, hdl, types);
+      },
+      [self](subscribe_atom, lifecycle_atom,
+             caf::actor& hdl) -> caf::result<caf::ok_atom> {
+        return subscribe_lifecycle(self, hdl);
+      },
+      [self](subscribe_atom,
+             envelope_listener& listener) -> caf::result<uint64_t> {
+        return subscribe_callback(self, listener);
+      },
+      [self](unsubscribe_atom, const caf::actor& hdl) -> caf::ok_atom {
+        self->state.subs.remove_actor(hdl.address());
+        return caf::ok_atom_v;
+      },
+      [self](unsubscribe_atom, uint64_t id) -> caf::ok_atom {
+        return unsubscribe_callback(self, id);
+      },
+      [self](call_atom, std::string& method,
+             api_args& args) -> caf::result<json_object> {
+        auto& st = self->state;
+        if (!st.api)
+          return make_error(errc::invalid_config,
+                            "Web API calls need a bot_token");
+        return self->delegate(st.api, call_atom_v, std::move(method),
+                              std::move(args));
+      },
+      [self](disconnect_atom) -> caf::result<caf::ok_atom> {
+        return self->delegate(self->state.supervisor, disconnect_atom_v);
+      },
+      [self](close_atom) -> caf::result<caf::ok_atom> {
+        return start_close(self, [] {});
+      },
+      [self](status_atom) -> caf::result<client_status> {
+        return client_status_of(self);
+      },
+      // -- from connections ---------------------------------------------------
+      [self](inbound_batch& batch) -> caf::result<caf::ok_atom> {
+        on_batch(self, batch);
+        return batch_done(self);
+      },
+      [](unsent_atom, int64_t) {
+        // RTM only: Socket Mode sends nothing but acks.
+      },
+      // -- from the supervisor ------------------------------------------------
+      [self](identity& me) { self->state.own_bot_id = me.bot_id; },
+      [self](connected& info, frame_writer_actor& conn) {
+        self->state.writers[info.session] = std::move(conn);
+        tell_lifecycle(self, info);
+      },
+      [self](const connecting& msg) { tell_lifecycle(self, msg); },
+      [self](disconnected& msg) { on_session_down(self, msg); },
+      [self](const reconnecting& msg) { tell_lifecycle(self, msg); },
+      [self](const error_event& msg) { tell_lifecycle(self, msg); },
+      [self](const fatal_event& msg) {
+        self->state.fatal = msg.reason;
+        tell_lifecycle(self, msg);
+      },
+      // -- from listener workers ----------------------------------------------
+      [self](progress_atom, uint64_t n) { on_progress(self, n); },
+      [self](callback_failure& x) { on_callback_failure(self, x); },
+      // -- its own timers -----------------------------------------------------
+      [self](timeout_atom, const std::string& id) {
+        auto& st = self->state;
+        if (st.awaiting.count(id) == 0)
+          return;
+        ++st.stats.acks_late;
+        report(self, make_error(errc::no_response, id),
+               "no response payload for envelope " + id +
+                   " by ack_deadline; acked empty");
+        complete(self, id, std::nullopt);
+      },
+  };
+}
+
+} // namespace caf::rtm::detail

@@ -1,0 +1,53 @@
+// The router of a Socket Mode client: it delivers each envelope once
+// (envelope_filter) to the subscribed actors and the listener pool, collects
+// response payloads for envelopes that accept one and acks those on the
+// connection they came on (every other envelope was acked by its connection
+// on receipt). The connections live in the supervisor, which keeps
+// `connections` of them live.
+
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+
+#include <caf/actor_clock.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "caf/rtm/client_config.hpp"
+#include "detail/envelope_filter.hpp"
+#include "detail/interfaces.hpp"
+#include "detail/router_base.hpp"
+
+namespace caf::rtm::detail {
+
+struct socket_mode_router_state : router_base {
+  static inline const char* name = "caf.rtm.socket_mode_client";
+
+  /// An envelope that accepts a response payload, waiting for one.
+  struct awaiting_response {
+    /// The connection it came on: the ack goes there.
+    uint64_t session = 0;
+    /// Subscribed actors that have not answered yet.
+    size_t pending_replies = 0;
+  };
+
+  /// Web API calls with the bot token (null without one).
+  web_api_actor api;
+  /// apps.connections.open with the app-level token.
+  web_api_actor endpoint_api;
+  envelope_filter filter;
+  /// Where to write acks, by live session.
+  std::map<uint64_t, frame_writer_actor> writers;
+  std::unordered_map<std::string, awaiting_response> awaiting;
+  /// Acks on receipt (from the connections' batches).
+  uint64_t acks_timed = 0;
+  caf::timespan ack_latency_sum{0};
+};
+
+socket_mode_router_actor::behavior_type socket_mode_router(
+    socket_mode_router_actor::stateful_pointer<socket_mode_router_state> self,
+    client_config cfg);
+
+} // namespace caf::rtm::detail

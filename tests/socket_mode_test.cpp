@@ -1,0 +1,775 @@
+// The Socket Mode client end to end: the client's actors against the fake
+// Slack over real loopback sockets (plain and TLS).
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <caf/event_based_actor.hpp>
+
+#include "caf/rtm/socket_mode_client.hpp"
+#include "caf/rtm/testing/fake_slack.hpp"
+#include "test_support.hpp"
+
+using namespace caf::rtm;
+using namespace caf::rtm::test;
+using caf::rtm::testing::fake_slack;
+using caf::rtm::testing::fake_slack_options;
+using caf::rtm::testing::http_response;
+using caf::rtm::testing::ws_session_ptr;
+
+namespace json = boost::json;
+
+namespace {
+
+struct sm_client {
+  socket_mode_client_actor hdl;
+  recorder_ptr rec;
+  caf::actor listener;
+};
+
+struct sm_fixture : system_fixture {
+  log_capture logs;
+
+  client_config config(const fake_slack& srv) {
+    return socket_mode_config_for(srv, logs.get());
+  }
+
+  ws_session_ptr session(const fake_slack& srv, size_t i) {
+    auto s = srv.session(i, 10s);
+    if (!s)
+      throw std::runtime_error("no session " + std::to_string(i));
+    return s;
+  }
+
+  // Spawns a client, subscribes a recorder to `types` and to the lifecycle,
+  // and connects.
+  sm_client connect(const client_config& cfg,
+                    std::vector<std::string> types = {"*"},
+                    bool expect_success = true) {
+    sm_client result;
+    result.rec = std::make_shared<recorder>();
+    result.hdl = track(sys->spawn(socket_mode_client, cfg));
+    result.listener = track(spawn_recorder(*sys, result.rec));
+    REQUIRE(request<caf::ok_atom>(*self, result.hdl, caf::timespan{5s},
+                                  subscribe_atom_v, result.listener,
+                                  std::move(types)));
+    REQUIRE(request<caf::ok_atom>(*self, result.hdl, caf::timespan{5s},
+                                  subscribe_atom_v, lifecycle_atom_v,
+                                  result.listener));
+    auto up = request<connected>(*self, result.hdl, caf::timespan{20s},
+                                 connect_atom_v);
+    if (expect_success)
+      REQUIRE(up);
+    return result;
+  }
+
+  client_status status(const socket_mode_client_actor& hdl) {
+    auto st =
+        request<client_status>(*self, hdl, caf::timespan{5s}, status_atom_v);
+    if (!st)
+      throw std::runtime_error("status failed");
+    return *st;
+  }
+
+  void close(const socket_mode_client_actor& hdl) {
+    REQUIRE(
+        request<caf::ok_atom>(*self, hdl, caf::timespan{20s}, close_atom_v));
+  }
+};
+
+std::string app_mention(int n, std::string channel = "C1") {
+  return R"({"type":"app_mention","channel":")" + channel +
+         R"(","user":"U1","text":"<@U0BOT> m)" + std::to_string(n) +
+         R"(","ts":")" + std::to_string(n) + R"(.0"})";
+}
+
+// An events_api envelope as raw text, for duplicates the fake would not make.
+std::string raw_event_envelope(const std::string& envelope_id,
+                               const std::string& event_id, int n,
+                               int retry_attempt = 0) {
+  return R"({"envelope_id":")" + envelope_id +
+         R"(","type":"events_api","accepts_response_payload":false,)" +
+         R"("retry_attempt":)" + std::to_string(retry_attempt) +
+         R"(,"retry_reason":")" + (retry_attempt > 0 ? "timeout" : "") +
+         R"(","payload":{"event_id":")" + event_id +
+         R"(","type":"event_callback","event":)" + app_mention(n) + "}}";
+}
+
+// The number in "m<N>" of an envelope's inner event text.
+int number_of(const envelope& env) {
+  auto* ev = env.payload().if_contains("event");
+  if (ev == nullptr || !ev->is_object())
+    return -1;
+  auto* text = ev->get_object().if_contains("text");
+  if (text == nullptr || !text->is_string())
+    return -1;
+  std::string str{text->get_string()};
+  auto pos = str.rfind('m');
+  return pos == std::string::npos ? -1 : std::stoi(str.substr(pos + 1));
+}
+
+std::optional<json::object> payload_of(const testing::recorded_ack& ack) {
+  if (!ack.payload)
+    return std::nullopt;
+  return json::parse(*ack.payload).as_object();
+}
+
+// An actor that answers envelopes with `payload` (nothing if null).
+caf::actor spawn_responder(caf::actor_system& sys,
+                           std::optional<json::object> payload) {
+  return spawn_fn(sys, [payload](caf::event_based_actor*) -> caf::behavior {
+    return {
+        [payload](const envelope&) -> caf::result<json_object> {
+          if (payload)
+            return json_object{*payload};
+          return make_error(errc::invalid_argument, "no answer");
+        },
+    };
+  });
+}
+
+// An actor that takes envelopes as requests and never answers them.
+caf::actor spawn_silent_subscriber(caf::actor_system& sys) {
+  return spawn_fn(sys, [](caf::event_based_actor* self) -> caf::behavior {
+    return {
+        [self](const envelope&) {
+          // Keeps the request open without ever delivering it.
+          auto rp = self->make_response_promise();
+          return rp;
+        },
+    };
+  });
+}
+
+} // namespace
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: apps.connections.open with the app token, then "
+                 "hello",
+                 "[socket_mode]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.bot_token = srv.options().token;
+  auto c = connect(cfg);
+  auto opens = srv.requests("apps.connections.open");
+  REQUIRE(opens.size() == 1);
+  CHECK(opens[0].headers["authorization"] ==
+        "Bearer " + srv.options().app_token);
+  CHECK(opens[0].form.empty()); // the token never travels in the body
+  // The bot token identifies the client (own bot id, team).
+  auto auth = srv.requests("auth.test");
+  REQUIRE(auth.size() == 1);
+  CHECK(auth[0].headers["authorization"] == "Bearer " + srv.options().token);
+  REQUIRE(c.rec->wait_lifecycle("connected:1", 1));
+  auto up = request<connected>(*self, c.hdl, caf::timespan{5s}, connect_atom_v);
+  REQUIRE(up);
+  CHECK(up->num_connections == 1);
+  CHECK(up->approximate_connection_time == caf::timespan{18060s});
+  CHECK(up->app_id == "A0APP");
+  auto st = status(c.hdl);
+  CHECK(st.state == "connected");
+  CHECK(st.connections == 1);
+  CHECK(st.num_connections == 1);
+  CHECK(st.app_id == "A0APP");
+  close(c.hdl);
+  for (auto& line : logs.lines()) {
+    CHECK(line.find(srv.options().app_token) == std::string::npos);
+    CHECK(line.find(srv.options().token) == std::string::npos);
+  }
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: envelopes of every type are delivered with "
+                 "their views and acked on their connection",
+                 "[socket_mode]") {
+  fake_slack srv;
+  auto c = connect(config(srv));
+  auto s0 = session(srv, 0);
+  auto event_id = s0->send_event(app_mention(1));
+  auto slash = s0->send_envelope(
+      "slash_commands",
+      R"({"command":"/echo","text":"hi","channel_id":"C2","user_id":"U2"})",
+      true);
+  auto click = s0->send_envelope(
+      "interactive",
+      R"({"type":"block_actions","user":{"id":"U3"},"channel":{"id":"C3"}})",
+      false);
+  auto unknown = s0->send_envelope("future_type", R"({"x":1})", false);
+  REQUIRE(c.rec->wait_envelopes(4));
+  auto envs = c.rec->envelopes();
+  CHECK(envs[0].type() == "events_api");
+  CHECK(envs[0].event_type() == "app_mention");
+  CHECK(envs[0].event_id() == event_id);
+  CHECK(envs[0].channel() == "C1");
+  CHECK(envs[0].user() == "U1");
+  CHECK(envs[0].retry_attempt() == 0);
+  CHECK_FALSE(envs[0].accepts_response_payload());
+  CHECK(envs[0].connection() == 1);
+  CHECK(envs[1].id() == slash);
+  CHECK(envs[1].type() == "slash_commands");
+  CHECK(envs[1].event_type() == "/echo");
+  CHECK(envs[1].channel() == "C2");
+  CHECK(envs[1].user() == "U2");
+  CHECK(envs[1].accepts_response_payload());
+  CHECK(envs[2].id() == click);
+  CHECK(envs[2].event_type() == "block_actions");
+  CHECK(envs[2].channel() == "C3");
+  CHECK(envs[2].user() == "U3");
+  CHECK(envs[3].id() == unknown);
+  CHECK(envs[3].type() == "future_type");
+  // Every envelope acked, on the connection it came on.
+  REQUIRE(srv.wait_acks(4, 10s));
+  std::set<std::string> acked;
+  for (auto& ack : srv.acks()) {
+    acked.insert(ack.envelope_id);
+    CHECK(ack.session == 0);
+  }
+  CHECK(acked ==
+        std::set<std::string>{envs[0].id().data(), slash, click, unknown});
+  auto st = status(c.hdl);
+  CHECK(st.events_received == 4);
+  CHECK(st.envelopes_acked == 4);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: subscriptions match the envelope type or the "
+                 "inner event type",
+                 "[socket_mode]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  auto hdl = track(sys->spawn(socket_mode_client, cfg));
+  auto mentions = std::make_shared<recorder>();
+  auto clicks = std::make_shared<recorder>();
+  auto all_events = std::make_shared<recorder>();
+  for (auto [rec, types] :
+       {std::pair{mentions, std::vector<std::string>{"app_mention"}},
+        std::pair{clicks, std::vector<std::string>{"interactive"}},
+        std::pair{all_events, std::vector<std::string>{"events_api"}}}) {
+    auto listener = track(spawn_recorder(*sys, rec));
+    REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{5s},
+                                  subscribe_atom_v, listener, types));
+  }
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  auto s0 = session(srv, 0);
+  s0->send_event(app_mention(1));
+  s0->send_event(R"({"type":"message","channel":"C1","text":"x","ts":"2"})");
+  s0->send_envelope("interactive", R"({"type":"block_actions"})", false);
+  REQUIRE(all_events->wait_envelopes(2));
+  REQUIRE(clicks->wait_envelopes(1));
+  REQUIRE(mentions->wait_envelopes(1));
+  REQUIRE(srv.wait_acks(3, 10s));
+  CHECK(mentions->envelope_count() == 1);
+  CHECK(clicks->envelope_count() == 1);
+  CHECK(all_events->envelope_count() == 2);
+  close(hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: a subscriber's answer becomes the ack's payload",
+                 "[socket_mode][respond]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  auto hdl = track(sys->spawn(socket_mode_client, cfg));
+  json::object answer;
+  answer["text"] = "pong";
+  auto responder = track(spawn_responder(*sys, answer));
+  // A subscriber without an answer does not hold up the one with it.
+  auto quiet = track(spawn_responder(*sys, std::nullopt));
+  for (auto& x : {responder, quiet})
+    REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{5s},
+                                  subscribe_atom_v, x,
+                                  std::vector<std::string>{"/ping"}));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  auto id = session(srv, 0)->send_envelope(
+      "slash_commands", R"({"command":"/ping","channel_id":"C1"})", true);
+  REQUIRE(srv.wait_acks(1, 10s));
+  auto ack = srv.acks().at(0);
+  CHECK(ack.envelope_id == id);
+  REQUIRE(payload_of(ack));
+  CHECK(*payload_of(ack) == answer);
+  close(hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: without an answer by ack_deadline the envelope "
+                 "is acked empty and reported",
+                 "[socket_mode][respond]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.ack_deadline = 300ms;
+  auto c = connect(cfg, {"events_api"});
+  auto silent = track(spawn_silent_subscriber(*sys));
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                subscribe_atom_v, silent,
+                                std::vector<std::string>{"slash_commands"}));
+  auto id = session(srv, 0)->send_envelope(
+      "slash_commands", R"({"command":"/slow","channel_id":"C1"})", true);
+  REQUIRE(srv.wait_acks(1, 10s));
+  CHECK(srv.acks().at(0).envelope_id == id);
+  CHECK_FALSE(srv.acks().at(0).payload);
+  REQUIRE(c.rec->wait_lifecycle("error:no_response", 1));
+  CHECK(status(c.hdl).acks_late == 1);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: nobody to answer, or an answer without payload: "
+                 "acked empty at once",
+                 "[socket_mode][respond]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.ack_deadline = 2500ms;
+  // The recorder answers envelopes without a payload.
+  auto c = connect(cfg);
+  auto s0 = session(srv, 0);
+  s0->send_envelope("slash_commands", R"({"command":"/a"})", true);
+  REQUIRE(srv.wait_acks(1, 10s));
+  CHECK_FALSE(srv.acks().at(0).payload);
+  CHECK(c.rec->lifecycle_count("error:no_response") == 0);
+  CHECK(status(c.hdl).acks_late == 0);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: a response payload over 20 KB is refused",
+                 "[socket_mode][respond]") {
+  fake_slack srv;
+  auto c = connect(config(srv), {"events_api"});
+  json::object huge;
+  huge["text"] = std::string(21 * 1024, 'x');
+  auto responder = track(spawn_responder(*sys, huge));
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                subscribe_atom_v, responder,
+                                std::vector<std::string>{"/big"}));
+  session(srv, 0)->send_envelope("slash_commands", R"({"command":"/big"})",
+                                 true);
+  REQUIRE(srv.wait_acks(1, 10s));
+  CHECK_FALSE(srv.acks().at(0).payload);
+  REQUIRE(c.rec->wait_lifecycle("error:message_too_large", 1));
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: acks go out on receipt, not behind slow "
+                 "listeners",
+                 "[socket_mode]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.concurrency = 1;
+  auto hdl = track(sys->spawn(socket_mode_client, cfg));
+  // The first callback blocks until every ack has reached Slack: if acks
+  // waited for listeners, it would wait for ever (or 20 s).
+  std::atomic<bool> acks_first{false};
+  std::atomic<int> done{0};
+  envelope_listener slow{{"*"}, [&](const envelope&) {
+                           if (done == 0)
+                             acks_first = srv.wait_acks(5, 20s);
+                           ++done;
+                         }};
+  REQUIRE(
+      request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v, slow));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  auto s0 = session(srv, 0);
+  for (int i = 1; i <= 5; ++i)
+    s0->send_event(app_mention(i));
+  REQUIRE(eventually([&] { return done == 5; }, 30s));
+  CHECK(acks_first);
+  close(hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: every copy is acked, each event delivered once",
+                 "[socket_mode][dedupe]") {
+  fake_slack srv;
+  auto c = connect(config(srv));
+  auto s0 = session(srv, 0);
+  s0->send(raw_event_envelope("E1", "Ev1", 1));
+  // Slack's retry of the same event: a new envelope id.
+  s0->send(raw_event_envelope("E2", "Ev1", 1, 1));
+  // The same envelope again (seen with retry_attempt 0 too).
+  s0->send(raw_event_envelope("E1", "Ev1", 1));
+  // A retry of an event never seen: the first copy never reached us.
+  s0->send(raw_event_envelope("E3", "Ev2", 2, 2));
+  REQUIRE(srv.wait_acks(4, 10s));
+  REQUIRE(c.rec->wait_envelopes(2));
+  std::this_thread::sleep_for(100ms); // room for a wrong third delivery
+  auto envs = c.rec->envelopes();
+  REQUIRE(envs.size() == 2);
+  CHECK(envs[0].event_id() == "Ev1");
+  CHECK(envs[1].event_id() == "Ev2");
+  CHECK(envs[1].retry_attempt() == 2);
+  CHECK(envs[1].retry_reason() == "timeout");
+  std::multiset<std::string> acked;
+  for (auto& ack : srv.acks())
+    acked.insert(ack.envelope_id);
+  CHECK(acked == std::multiset<std::string>{"E1", "E1", "E2", "E3"});
+  CHECK(status(c.hdl).events_duplicate == 2);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: a retry on another connection is acked there "
+                 "and delivered once",
+                 "[socket_mode][dedupe]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.connections = 2;
+  auto c = connect(cfg);
+  REQUIRE(eventually([&] { return srv.live_socket_mode_sessions() == 2; }));
+  REQUIRE(eventually([&] { return status(c.hdl).connections == 2; }));
+  session(srv, 0)->send(raw_event_envelope("E1", "Ev7", 7));
+  session(srv, 1)->send(raw_event_envelope("E2", "Ev7", 7, 1));
+  REQUIRE(srv.wait_acks(2, 10s));
+  std::map<std::string, size_t> ack_session;
+  for (auto& ack : srv.acks())
+    ack_session[ack.envelope_id] = ack.session;
+  CHECK(ack_session["E1"] == 0);
+  CHECK(ack_session["E2"] == 1);
+  REQUIRE(c.rec->wait_envelopes(1));
+  std::this_thread::sleep_for(100ms);
+  CHECK(c.rec->envelope_count() == 1);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: refresh_requested makes the next connection "
+                 "before the old one breaks; nothing lost or doubled",
+                 "[socket_mode][refresh]") {
+  fake_slack srv;
+  auto c = connect(config(srv));
+  auto s0 = session(srv, 0);
+  for (int i = 1; i <= 3; ++i)
+    s0->send_event(app_mention(i));
+  s0->send_disconnect("refresh_requested");
+  // The old connection keeps delivering (and acking) until the new one is up.
+  for (int i = 4; i <= 6; ++i)
+    s0->send_event(app_mention(i));
+  auto s1 = session(srv, 1);
+  REQUIRE(c.rec->wait_lifecycle("connected:2", 1));
+  REQUIRE(s0->wait_ended(10s));
+  CHECK(s0->close_code_received() == std::optional<uint16_t>{1000});
+  for (int i = 7; i <= 9; ++i)
+    s1->send_event(app_mention(i));
+  REQUIRE(c.rec->wait_envelopes(9));
+  std::this_thread::sleep_for(100ms);
+  std::vector<int> numbers;
+  for (auto& env : c.rec->envelopes())
+    numbers.push_back(number_of(env));
+  CHECK(numbers == std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8, 9});
+  REQUIRE(srv.wait_acks(9, 10s));
+  CHECK(srv.requests("apps.connections.open").size() == 2);
+  // No lost events means no redelivery either.
+  CHECK(srv.envelopes().size() == 9);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: a warning starts the next connection early",
+                 "[socket_mode][refresh]") {
+  fake_slack srv;
+  auto c = connect(config(srv));
+  auto s0 = session(srv, 0);
+  s0->send_disconnect("warning");
+  REQUIRE(c.rec->wait_lifecycle("connected:2", 1));
+  REQUIRE(s0->wait_ended(10s));
+  // The refresh that would have followed finds the old one gone already.
+  session(srv, 1)->send_event(app_mention(1));
+  REQUIRE(c.rec->wait_envelopes(1));
+  CHECK(status(c.hdl).connections == 1);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture, "socket mode: link_disabled is fatal",
+                 "[socket_mode]") {
+  fake_slack srv;
+  auto c = connect(config(srv));
+  session(srv, 0)->send_disconnect("link_disabled");
+  REQUIRE(c.rec->wait_lifecycle("fatal:slack_error", 1));
+  CHECK(status(c.hdl).state == "failed");
+  std::this_thread::sleep_for(200ms);
+  CHECK(srv.requests("apps.connections.open").size() == 1);
+  auto again =
+      request<connected>(*self, c.hdl, caf::timespan{5s}, connect_atom_v);
+  REQUIRE_FALSE(again);
+  CHECK(slack_error_code(again.error()) == "link_disabled");
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: too_many_websockets closes the surplus "
+                 "connection and backs off without a storm",
+                 "[socket_mode]") {
+  fake_slack_options opts;
+  opts.max_socket_mode_connections = 1;
+  fake_slack srv{opts};
+  auto cfg = config(srv);
+  cfg.connections = 2;
+  cfg.reconnect = retry_policy{200ms, 2s, 0};
+  auto c = connect(cfg);
+  std::this_thread::sleep_for(3s);
+  // Without backoff this would be hundreds of attempts.
+  auto opens = srv.requests("apps.connections.open").size();
+  CHECK(opens >= 3);
+  CHECK(opens <= 12);
+  auto st = status(c.hdl);
+  CHECK(st.connections == 1);
+  CHECK(st.state == "connected");
+  // The live connection still delivers.
+  session(srv, 0)->send_event(app_mention(1));
+  REQUIRE(c.rec->wait_envelopes(1));
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: handshakes answered 409 or 503 are retried with "
+                 "a fresh URL",
+                 "[socket_mode]") {
+  fake_slack srv;
+  srv.script_handshake(409);
+  srv.script_handshake(503);
+  auto c = connect(config(srv));
+  CHECK(srv.rejected_handshakes() == 2);
+  CHECK(srv.requests("apps.connections.open").size() == 3);
+  CHECK(c.rec->lifecycle_count("error:websocket_error") == 2);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: apps.connections.open honours Retry-After and "
+                 "retries 5xx and answers without url",
+                 "[socket_mode]") {
+  fake_slack srv;
+  srv.script("apps.connections.open", http_response::rate_limited("1"));
+  srv.script("apps.connections.open", http_response::ok());
+  srv.script("apps.connections.open",
+             http_response{503, {}, "down", "text/plain"});
+  auto c = connect(config(srv));
+  auto opens = srv.requests("apps.connections.open");
+  REQUIRE(opens.size() == 4);
+  CHECK(opens[1].received_at - opens[0].received_at >= 1s);
+  CHECK(c.rec->lifecycle_count("error:malformed_response") == 1);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: fatal codes of apps.connections.open stop the "
+                 "client",
+                 "[socket_mode]") {
+  for (auto code : {"invalid_auth", "not_authed", "account_inactive",
+                    "token_revoked", "token_expired", "not_allowed_token_type",
+                    "missing_scope", "team_disabled"}) {
+    INFO(code);
+    fake_slack srv;
+    srv.script("apps.connections.open", http_response::error(code));
+    auto hdl = track(sys->spawn(socket_mode_client, config(srv)));
+    auto up =
+        request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v);
+    REQUIRE_FALSE(up);
+    CHECK(slack_error_code(up.error()) == code);
+    CHECK(srv.requests("apps.connections.open").size() == 1);
+    close(hdl);
+  }
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: frames that are no envelopes are counted, the "
+                 "connection stays",
+                 "[socket_mode]") {
+  fake_slack srv;
+  auto c = connect(config(srv));
+  auto s0 = session(srv, 0);
+  s0->send("UNAUTHENTICATED: cache_error"); // plain text: not JSON at all
+  s0->send("{\"broken");
+  s0->send("[1,2]");
+  s0->send_binary("\x01\x02");
+  s0->send(R"({"type":"something_new"})");
+  s0->send(R"({"envelope_id":"E9","type":"events_api","payload":7})");
+  s0->send_event(app_mention(1));
+  REQUIRE(c.rec->wait_envelopes(2));
+  auto st = status(c.hdl);
+  CHECK(st.frames_not_object == 1);
+  CHECK(st.frames_malformed == 2);
+  CHECK(st.frames_binary == 1);
+  CHECK(st.frames_unknown == 1);
+  CHECK(st.connections == 1);
+  CHECK(st.sessions == 1);
+  // The envelope with an odd payload is acked and delivered like any other.
+  REQUIRE(srv.wait_acks(2, 10s));
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: N connections, envelopes spread at random, "
+                 "each delivered once and in order per connection",
+                 "[socket_mode]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.connections = 3;
+  auto c = connect(cfg);
+  REQUIRE(eventually([&] { return srv.live_socket_mode_sessions() == 3; }));
+  REQUIRE(eventually([&] { return status(c.hdl).connections == 3; }));
+  constexpr int n = 90;
+  std::set<std::string> ids;
+  for (int i = 1; i <= n; ++i)
+    ids.insert(srv.send_event(app_mention(i)));
+  REQUIRE(c.rec->wait_envelopes(n));
+  std::this_thread::sleep_for(100ms);
+  auto envs = c.rec->envelopes();
+  REQUIRE(envs.size() == static_cast<size_t>(n));
+  std::set<std::string> got;
+  std::map<uint64_t, std::vector<int>> per_connection;
+  for (auto& env : envs) {
+    got.insert(std::string{env.event_id()});
+    per_connection[env.connection()].push_back(number_of(env));
+  }
+  CHECK(got == ids);
+  CHECK(per_connection.size() == 3); // spread over all of them
+  for (auto& [conn, numbers] : per_connection)
+    CHECK(std::is_sorted(numbers.begin(), numbers.end()));
+  REQUIRE(srv.wait_acks(n, 10s));
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: more connections counted by Slack than held "
+                 "are reported",
+                 "[socket_mode]") {
+  fake_slack_options opts;
+  opts.ghost_connections = 2;
+  fake_slack srv{opts};
+  auto c = connect(config(srv));
+  REQUIRE(c.rec->wait_lifecycle("error:stale_connections", 1));
+  CHECK(status(c.hdl).num_connections == 3);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: server pings answered, a silent link detected "
+                 "and replaced",
+                 "[socket_mode]") {
+  fake_slack_options opts;
+  opts.server_ping_interval = 50ms;
+  fake_slack srv{opts};
+  auto cfg = config(srv);
+  cfg.ping_interval = 200ms;
+  cfg.pong_timeout = 200ms;
+  auto c = connect(cfg);
+  auto s0 = session(srv, 0);
+  REQUIRE(eventually([&] { return !s0->pongs_received().empty(); }));
+  s0->go_silent();
+  REQUIRE(c.rec->wait_lifecycle("disconnected:1:dead_link", 1));
+  REQUIRE(c.rec->wait_lifecycle("connected:2", 1));
+  session(srv, 1)->send_event(app_mention(1));
+  REQUIRE(c.rec->wait_envelopes(1));
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: a close frame Slack never answers does not "
+                 "hold up close",
+                 "[socket_mode]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.close_timeout = 200ms;
+  auto c = connect(cfg);
+  session(srv, 0)->go_silent();
+  auto t0 = std::chrono::steady_clock::now();
+  close(c.hdl);
+  // Bounded by close_timeout, not by the fake's 2 s wait or TCP timeouts.
+  CHECK(std::chrono::steady_clock::now() - t0 < 1900ms);
+}
+
+TEST_CASE_METHOD(sm_fixture, "socket mode: over TLS", "[socket_mode][tls]") {
+  fake_slack_options opts;
+  opts.tls = true;
+  fake_slack srv{opts};
+  auto c = connect(config(srv));
+  auto opens = srv.requests("apps.connections.open");
+  REQUIRE(opens.size() == 1);
+  CHECK(opens[0].tls);
+  session(srv, 0)->send_event(app_mention(1));
+  REQUIRE(c.rec->wait_envelopes(1));
+  REQUIRE(srv.wait_acks(1, 10s));
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: Web API calls use the bot token, never the app "
+                 "token",
+                 "[socket_mode]") {
+  fake_slack srv;
+  srv.script("chat.postMessage", http_response::ok(R"("ts":"1.5")"));
+  auto cfg = config(srv);
+  auto without = track(sys->spawn(socket_mode_client, cfg));
+  auto refused =
+      request<json_object>(*self, without, caf::timespan{10s}, call_atom_v,
+                           "chat.postMessage", api_args{{"channel", "C1"}});
+  REQUIRE_FALSE(refused);
+  CHECK(code_of(refused.error()) == "invalid_config");
+  close(without);
+  cfg.bot_token = srv.options().token;
+  auto hdl = track(sys->spawn(socket_mode_client, cfg));
+  auto posted =
+      request<json_object>(*self, hdl, caf::timespan{10s}, call_atom_v,
+                           "chat.postMessage", api_args{{"channel", "C1"}});
+  REQUIRE(posted);
+  auto reqs = srv.requests("chat.postMessage");
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0].headers["authorization"] == "Bearer " + srv.options().token);
+  close(hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: the public handle rejects internal messages",
+                 "[socket_mode][interface]") {
+  fake_slack srv;
+  auto c = connect(config(srv));
+  auto untyped = caf::actor_cast<caf::actor>(c.hdl);
+  auto rejected = [&](auto... xs) {
+    caf::error err;
+    (*self)
+        ->request(untyped, caf::timespan{5s}, xs...)
+        .receive([](caf::ok_atom) {}, [&](caf::error& x) { err = x; });
+    return err == caf::sec::unexpected_message;
+  };
+  CHECK(rejected(fatal_event{make_error(errc::slack_error, "link_disabled")}));
+  CHECK(rejected(caf::atom("timeout"), std::string{"E1"}));
+  CHECK(rejected(caf::atom("progress"), uint64_t{1}));
+  CHECK(status(c.hdl).state == "connected");
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: configuration that cannot work fails connect",
+                 "[socket_mode]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  for (auto [field, value, what] :
+       {std::tuple{"app_token", "", "app_token is empty"},
+        std::tuple{"app_token", "xoxb-bot", "app-level token"},
+        std::tuple{"connections", "11", "connections must be 1 to 10"},
+        std::tuple{"ack_deadline", "3000", "under 3 s"}}) {
+    INFO(field);
+    auto bad = cfg;
+    if (std::string{field} == "app_token")
+      bad.app_token = value;
+    else if (std::string{field} == "connections")
+      bad.connections = 11;
+    else
+      bad.ack_deadline = 3s;
+    auto hdl = track(sys->spawn(socket_mode_client, bad));
+    auto up = request<connected>(*self, hdl, caf::timespan{5s}, connect_atom_v);
+    REQUIRE_FALSE(up);
+    CHECK(render(up.error()).find(what) != std::string::npos);
+    close(hdl);
+  }
+}
