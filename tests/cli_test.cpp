@@ -5,6 +5,8 @@
 
 #include <signal.h>
 
+#include <set>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -409,4 +411,238 @@ TEST_CASE("the echo bot answers mentions", "[cli][echo_bot]") {
   CHECK(reply.at("text").as_string() == "echo: hello bot");
   CHECK(p.wait(10s) == 0);
   CHECK(s->received().size() == 1); // the message without mention: no reply
+}
+
+// -- Socket Mode
+// ---------------------------------------------------------------
+
+namespace {
+
+std::vector<std::string> sm_args_for(const fake_slack& srv,
+                                     std::vector<std::string> more = {}) {
+  std::vector<std::string> args{"--socket-mode", "--app-token",
+                                srv.options().app_token, "--base-url",
+                                srv.base_url()};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+const std::vector<std::string> clean_sm_env{
+    "HTTPS_PROXY=", "https_proxy=",     "HTTP_PROXY=",
+    "http_proxy=",  "SLACK_BOT_TOKEN=", "SLACK_APP_TOKEN="};
+
+std::string mention_event(int n) {
+  return R"({"type":"app_mention","channel":"C1","user":"U1","text":"<@U0BOT> m)" +
+         std::to_string(n) + R"(","ts":")" + std::to_string(n) + R"(.0"})";
+}
+
+} // namespace
+
+TEST_CASE("socket mode: envelopes as received, acked, duplicates not printed",
+          "[cli][socket_mode]") {
+  fake_slack srv;
+  process p{tool, sm_args_for(srv, {"--count", "3", "--stats"}), clean_sm_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  auto event = R"("type":"events_api","accepts_response_payload":false,)"
+               R"("payload":{"event_id":"Ev1","event":{"type":"app_mention"}})";
+  auto first = std::string{R"({"envelope_id":"E1",)"} + event + "}";
+  s->send(first);
+  s->send(std::string{R"({"envelope_id":"E2","retry_attempt":1,)"} + event +
+          "}");
+  s->send_envelope("future_type", R"({"x":1})", false);
+  s->send_envelope("slash_commands", R"({"command":"/x"})", true);
+  REQUIRE(p.wait(10s) == 0);
+  auto lines = p.out_lines();
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0] == first); // the envelope as received
+  CHECK(parse_object(lines[1]).at("type").as_string() == "future_type");
+  CHECK(parse_object(lines[2]).at("type").as_string() == "slash_commands");
+  REQUIRE(srv.wait_acks(4, 5s));
+  auto stats = parse_object(p.err().substr(p.err().rfind('{')));
+  CHECK(stats.at("duplicates").as_int64() == 1);
+  CHECK(stats.at("acks").as_int64() >= 4);
+  CHECK(stats.at("late_acks").as_int64() == 0);
+  CHECK(stats.at("connections").as_int64() == 1);
+}
+
+TEST_CASE("socket mode: --events matches the envelope or the inner type",
+          "[cli][socket_mode]") {
+  fake_slack srv;
+  process p{
+      tool,
+      sm_args_for(srv, {"--events", "interactive,app_mention", "--count", "2"}),
+      clean_sm_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  s->send_event(R"({"type":"message","channel":"C1","text":"x"})");
+  s->send_event(mention_event(1));
+  s->send_envelope("interactive", R"({"type":"block_actions"})", false);
+  REQUIRE(p.wait(10s) == 0);
+  auto lines = p.out_lines();
+  REQUIRE(lines.size() == 2);
+  CHECK(parse_object(lines[0]).at("type").as_string() == "events_api");
+  CHECK(parse_object(lines[1]).at("type").as_string() == "interactive");
+  CHECK(srv.acks().size() == 3); // the one not printed is acked too
+}
+
+TEST_CASE("socket mode: --respond answers from stdin, else empty at the "
+          "deadline",
+          "[cli][socket_mode]") {
+  fake_slack srv;
+  process p{tool,
+            sm_args_for(srv, {"--respond", "--caf-rtm.ack-deadline", "500ms"}),
+            clean_sm_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  auto answered =
+      s->send_envelope("slash_commands", R"({"command":"/a"})", true);
+  REQUIRE(p.wait_out_lines(1, 10s));
+  CHECK(srv.acks().empty()); // waits for its answer
+  p.write(R"({"envelope_id":")" + answered +
+          R"(","payload":{"text":"answer"}})"
+          "\n");
+  REQUIRE(srv.wait_acks(1, 10s));
+  auto ack = srv.acks().at(0);
+  CHECK(ack.envelope_id == answered);
+  REQUIRE(ack.payload);
+  CHECK(parse_object(*ack.payload).at("text").as_string() == "answer");
+  auto ignored =
+      s->send_envelope("slash_commands", R"({"command":"/b"})", true);
+  REQUIRE(srv.wait_acks(2, 10s));
+  CHECK(srv.acks().at(1).envelope_id == ignored);
+  CHECK_FALSE(srv.acks().at(1).payload);
+  // One still waiting when the program ends is acked (empty) before the
+  // connection closes.
+  auto last = s->send_envelope("slash_commands", R"({"command":"/c"})", true);
+  REQUIRE(p.wait_out_lines(3, 10s));
+  p.signal(SIGTERM);
+  REQUIRE(p.wait(10s) == 0);
+  REQUIRE(srv.wait_acks(3, 10s));
+  CHECK(srv.acks().at(2).envelope_id == last);
+}
+
+TEST_CASE("socket mode: exit codes", "[cli][socket_mode]") {
+  SECTION("no app token: 2") {
+    fake_slack srv;
+    process p{
+        tool, {"--socket-mode", "--base-url", srv.base_url()}, clean_sm_env};
+    CHECK(p.wait(10s) == 2);
+    CHECK(p.err().find("app token") != std::string::npos);
+  }
+  SECTION("a bad app token: 3") {
+    fake_slack srv;
+    process p{tool,
+              {"--socket-mode", "--app-token", "xapp-wrong", "--base-url",
+               srv.base_url()},
+              clean_sm_env};
+    CHECK(p.wait(10s) == 3);
+    CHECK(p.err().find("invalid_auth") != std::string::npos);
+    CHECK(p.err().find("xapp-wrong") == std::string::npos);
+  }
+  SECTION("link_disabled: 3") {
+    fake_slack srv;
+    process p{tool, sm_args_for(srv), clean_sm_env};
+    auto s = srv.session(0, 10s);
+    REQUIRE(s);
+    s->send_disconnect("link_disabled");
+    CHECK(p.wait(10s) == 3);
+    CHECK(p.err().find("link_disabled") != std::string::npos);
+  }
+  SECTION("--no-reconnect: 4 when the first connection fails") {
+    fake_slack srv;
+    srv.script_handshake(503);
+    process p{tool, sm_args_for(srv, {"--no-reconnect"}), clean_sm_env};
+    CHECK(p.wait(10s) == 4);
+  }
+  SECTION("--no-reconnect: 4 when a live one ends") {
+    fake_slack srv;
+    process p{tool, sm_args_for(srv, {"--no-reconnect"}), clean_sm_env};
+    auto s = srv.session(0, 10s);
+    REQUIRE(s);
+    s->drop();
+    CHECK(p.wait(10s) == 4);
+  }
+  SECTION("--max-attempts: 4 after N failed attempts in a row") {
+    fake_slack srv;
+    for (int i = 0; i < 3; ++i)
+      srv.script_handshake(503);
+    process p{tool,
+              sm_args_for(srv, {"--max-attempts", "2",
+                                "--caf-rtm.reconnect-"
+                                "initial-delay",
+                                "10ms"}),
+              clean_sm_env};
+    CHECK(p.wait(10s) == 4);
+    CHECK(srv.requests("apps.connections.open").size() == 2);
+  }
+}
+
+TEST_CASE("socket mode: SIGTERM closes every connection with 1000, exit 0",
+          "[cli][socket_mode]") {
+  fake_slack srv;
+  process p{tool, sm_args_for(srv, {"--connections", "2"}), clean_sm_env};
+  auto s0 = srv.session(0, 10s);
+  auto s1 = srv.session(1, 10s);
+  REQUIRE(s0);
+  REQUIRE(s1);
+  REQUIRE(eventually([&] { return srv.live_socket_mode_sessions() == 2; }));
+  p.signal(SIGTERM);
+  CHECK(p.wait(5s) == 0);
+  REQUIRE(s0->wait_ended(5s));
+  REQUIRE(s1->wait_ended(5s));
+  CHECK(s0->close_code_received() == std::optional<uint16_t>{1000});
+  CHECK(s1->close_code_received() == std::optional<uint16_t>{1000});
+}
+
+TEST_CASE("socket mode: the demo runs and exits 0",
+          "[cli][demo][socket_mode]") {
+  process p{tool, {"--demo", "--socket-mode"}, clean_sm_env};
+  REQUIRE(p.wait(60s) == 0);
+  size_t envelopes = 0;
+  size_t posted = 0;
+  std::set<std::string> event_ids;
+  for (auto& line : p.out_lines()) {
+    auto obj = parse_object(line);
+    if (obj.contains("posted")) {
+      CHECK(obj.at("ok").as_bool());
+      ++posted;
+      continue;
+    }
+    ++envelopes;
+    if (auto* payload = obj.at("payload").as_object().if_contains("event_id"))
+      CHECK(event_ids.insert(std::string{payload->as_string()}).second);
+  }
+  CHECK(envelopes == 5); // the retried one once
+  CHECK(posted == 1);
+  CHECK(p.err().find("demo: done") != std::string::npos);
+}
+
+TEST_CASE("socket mode: the echo bot answers mentions and /echo",
+          "[cli][echo_bot][socket_mode]") {
+  fake_slack srv;
+  srv.script("chat.postMessage", http_response::ok(R"("ts":"2.0")"));
+  process p{
+      echo_bot,
+      sm_args_for(srv, {"--token", srv.options().token, "--replies", "2"}),
+      clean_sm_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  s->send_event(mention_event(1));
+  REQUIRE(srv.wait_requests("chat.postMessage", 1, 10s));
+  auto post = srv.requests("chat.postMessage").at(0);
+  CHECK(post.form["channel"] == "C1");
+  CHECK(post.form["text"] == "echo: m1");
+  CHECK(post.headers["authorization"] == "Bearer " + srv.options().token);
+  auto id = s->send_envelope("slash_commands",
+                             R"({"command":"/echo","text":"hello"})", true);
+  REQUIRE(p.wait(10s) == 0);
+  bool found = false;
+  for (auto& ack : srv.acks())
+    if (ack.envelope_id == id) {
+      REQUIRE(ack.payload);
+      CHECK(parse_object(*ack.payload).at("text").as_string() == "echo: hello");
+      found = true;
+    }
+  CHECK(found);
 }

@@ -18,4 +18,12 @@ namespace caf::rtm::cli {
 void play_demo(testing::fake_slack& srv, const std::atomic<bool>& stop,
                const std::function<void(bool)>& done);
 
+/// Plays a Slack app on `srv` in Socket Mode, as `play_demo` does: an event,
+/// a mention the client answers with chat.postMessage, a slash command it
+/// answers through the ack, a retried envelope it delivers once, a refresh,
+/// and a last slash command (its answer ends the demo).
+void play_socket_mode_demo(testing::fake_slack& srv,
+                           const std::atomic<bool>& stop,
+                           const std::function<void(bool)>& done);
+
 } // namespace caf::rtm::cli

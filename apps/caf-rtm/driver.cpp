@@ -77,10 +77,21 @@ void complete(self_ptr self, int code, const client_status* st) {
            : 0.0;
     if (st) {
       stats["events_received"] = st->events_received;
-      stats["dropped_frames"] =
-          st->frames_malformed + st->frames_not_object + st->frames_binary;
-      stats["messages_sent"] = st->messages_sent;
-      stats["messages_acked"] = st->messages_acked;
+      stats["dropped_frames"] = st->frames_malformed + st->frames_not_object +
+                                st->frames_binary + st->frames_unknown;
+      if (s.opts.socket_mode) {
+        stats["acks"] = st->envelopes_acked;
+        stats["duplicates"] = st->events_duplicate;
+        stats["late_acks"] = st->acks_late;
+        stats["failed_acks"] = st->acks_failed;
+        stats["connections"] = st->connections;
+        stats["ack_latency_max_ms"] =
+            std::chrono::duration<double, std::milli>(st->ack_latency_max)
+                .count();
+      } else {
+        stats["messages_sent"] = st->messages_sent;
+        stats["messages_acked"] = st->messages_acked;
+      }
     }
     std::fprintf(stderr, "%s\n", json::serialize(stats).c_str());
   }
@@ -166,40 +177,163 @@ void send_line(self_ptr self, uint64_t n, const std::string& text) {
             });
 }
 
-// The demo's bot: answer messages that mention it.
-void answer_mention(self_ptr self, const event& ev) {
-  auto& st = self->state;
-  auto* text = ev.json().if_contains("text");
-  if (st.own_id.empty() || text == nullptr || !text->is_string())
-    return;
+// What follows a mention of `own_id` in `text`, if it mentions it.
+std::optional<std::string> after_mention(const std::string& own_id,
+                                         const json::object& obj) {
+  auto* text = obj.if_contains("text");
+  if (own_id.empty() || text == nullptr || !text->is_string())
+    return std::nullopt;
   std::string_view t = text->get_string();
-  auto mention = "<@" + st.own_id + ">";
+  auto mention = "<@" + own_id + ">";
   auto pos = t.find(mention);
   if (pos == std::string_view::npos)
-    return;
-  std::string rest{t.substr(pos + mention.size())};
-  json_object reply;
-  reply.value["type"] = "message";
-  reply.value["channel"] = std::string{ev.channel()};
-  reply.value["text"] = "You said:" + rest;
-  auto n = ++st.replies;
-  ++st.replies_pending;
-  auto done = [self](std::string line) {
+    return std::nullopt;
+  return std::string{t.substr(pos + mention.size())};
+}
+
+// Counts a reply in flight; `line` reports it once done.
+std::function<void(std::string)> start_reply(self_ptr self) {
+  ++self->state.replies_pending;
+  return [self](std::string line) {
     auto& st = self->state;
     emit(self, line);
     if (--st.replies_pending == 0 && st.exit_when_drained)
       finish(self, *st.exit_when_drained);
   };
+}
+
+// The demo's RTM bot: answer messages that mention it over RTM.
+void answer_mention(self_ptr self, const event& ev) {
+  auto& st = self->state;
+  auto rest = after_mention(st.own_id, ev.json());
+  if (!rest)
+    return;
+  json_object reply;
+  reply.value["type"] = "message";
+  reply.value["channel"] = std::string{ev.channel()};
+  reply.value["text"] = "You said:" + *rest;
+  auto n = ++st.replies;
+  auto done = start_reply(self);
   self->request(st.client, caf::infinite, send_atom_v, std::move(reply))
       .then(
           [done, n](send_ack& ack) { done(result_line(n, ack)); },
           [done, n](caf::error& err) { done(result_line(n, std::move(err))); });
 }
 
+// The demo's Socket Mode bot: answer app mentions with chat.postMessage.
+void answer_app_mention(self_ptr self, const envelope& env) {
+  auto* ev = env.payload().if_contains("event");
+  if (ev == nullptr || !ev->is_object())
+    return;
+  auto text = ev->get_object().if_contains("text");
+  std::string rest = text && text->is_string() ? std::string{text->get_string()}
+                                               : std::string{};
+  if (auto pos = rest.find('>'); pos != std::string::npos)
+    rest.erase(0, pos + 1);
+  auto n = ++self->state.replies;
+  auto done = start_reply(self);
+  api_args args{{"channel", std::string{env.channel()}},
+                {"text", "You said:" + rest}};
+  self->request(self->state.client, caf::infinite, call_atom_v,
+                std::string{"chat.postMessage"}, std::move(args))
+      .then(
+          [done, n](json_object& answer) {
+            json::object line;
+            line["posted"] = n;
+            line["ok"] = true;
+            if (auto* ts = answer.value.if_contains("ts"))
+              line["ts"] = *ts;
+            done(json::serialize(line));
+          },
+          [done, n](caf::error& err) {
+            json::object line;
+            line["posted"] = n;
+            line["ok"] = false;
+            line["error"] = describe(err);
+            done(json::serialize(line));
+          });
+}
+
+// One JSON line of an event or envelope: the frame as received when it is
+// one line already (Slack sends compact JSON), else serialized again.
+template <class T>
+std::string line_of(const T& x) {
+  auto raw = x.raw();
+  if (raw.find_first_of("\r\n") == std::string_view::npos)
+    return std::string{raw};
+  return x.to_json();
+}
+
+// An envelope that accepts a response payload, under --respond: the stdin
+// line `{"envelope_id":...,"payload":{...}}` answers it.
+void answer_from_stdin(self_ptr self, const std::string& text) {
+  auto& st = self->state;
+  json::error_code ec;
+  auto value = json::parse(text, ec);
+  const json::object* obj =
+      !ec && value.is_object() ? &value.get_object() : nullptr;
+  const json::value* id = obj ? obj->if_contains("envelope_id") : nullptr;
+  const json::value* payload = obj ? obj->if_contains("payload") : nullptr;
+  if (id == nullptr || !id->is_string() ||
+      (payload != nullptr && !payload->is_object())) {
+    std::fprintf(stderr, "caf-rtm: --respond: not an answer: want "
+                         "{\"envelope_id\":...,\"payload\":{...}}\n");
+    return;
+  }
+  auto i = st.responses.find(std::string{id->get_string()});
+  if (i == st.responses.end()) {
+    std::fprintf(stderr,
+                 "caf-rtm: --respond: envelope %s waits for no answer (acked "
+                 "already?)\n",
+                 std::string{id->get_string()}.c_str());
+    return;
+  }
+  json_object answer;
+  if (payload != nullptr)
+    answer.value = payload->get_object();
+  i->second.deliver(std::move(answer));
+  st.responses.erase(i);
+}
+
+// Prints an envelope (if wanted); answers it where the program should.
+caf::result<json_object> on_envelope(self_ptr self, const envelope& env) {
+  auto& st = self->state;
+  if (st.finishing)
+    return make_error(errc::closed, "exiting");
+  if (matches(st.opts.events, env)) {
+    emit(self, line_of(env));
+    ++st.printed;
+  }
+  if (st.opts.answer_mentions && env.event_type() == "app_mention")
+    answer_app_mention(self, env);
+  std::optional<caf::result<json_object>> answer;
+  if (env.accepts_response_payload()) {
+    if (st.opts.answer_mentions && env.event_type() == "/echo") {
+      // The demo answers /echo through the ack's payload.
+      json_object payload;
+      auto* text = env.payload().if_contains("text");
+      payload.value["text"] = "echo: " + (text && text->is_string()
+                                              ? std::string{text->get_string()}
+                                              : std::string{});
+      answer = std::move(payload);
+    } else if (st.opts.respond) {
+      auto rp = self->make_response_promise();
+      st.responses.emplace(std::string{env.id()}, rp);
+      answer = caf::result<json_object>{caf::delegated<json_object>{}};
+    }
+  }
+  if (st.opts.count > 0 && st.printed >= st.opts.count)
+    finish(self, exit_ok);
+  if (answer)
+    return std::move(*answer);
+  // No payload: the client acks it empty at once.
+  return make_error(errc::not_waiting, "no response payload");
+}
+
 } // namespace
 
-caf::behavior driver(caf::stateful_actor<driver_state>* self,
-                     rtm_client_actor client, driver_options opts) {
+caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
+                     driver_options opts) {
   auto& st = self->state;
   st.client = std::move(client);
   st.opts = std::move(opts);
@@ -210,9 +344,13 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self,
       .then(
           [self](connected& info) {
             self->state.own_id = info.endpoint.self_id;
-            CAF_RTM_LOG(self->state.opts.log, info, "caf-rtm", "connected as ",
-                        info.endpoint.self_name, " in ",
-                        info.endpoint.team_name);
+            if (self->state.opts.socket_mode)
+              CAF_RTM_LOG(self->state.opts.log, info, "caf-rtm",
+                          "connected in Socket Mode as app ", info.app_id);
+            else
+              CAF_RTM_LOG(self->state.opts.log, info, "caf-rtm",
+                          "connected as ", info.endpoint.self_name, " in ",
+                          info.endpoint.team_name);
           },
           [self](caf::error& err) {
             auto& st = self->state;
@@ -234,10 +372,13 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self,
           answer_mention(self, ev);
         if (!matches(st.opts.events, ev.type()))
           return;
-        emit(self, ev.to_json());
+        emit(self, line_of(ev));
         ++st.printed;
         if (st.opts.count > 0 && st.printed >= st.opts.count)
           finish(self, exit_ok);
+      },
+      [self](const envelope& env) -> caf::result<json_object> {
+        return on_envelope(self, env);
       },
       [self](caf::flush_atom) { flush(self); },
       [self](drained_atom) {
@@ -248,9 +389,15 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self,
           finish(self, *st.exit_when_drained);
       },
       [self](line_atom, uint64_t n, const std::string& text) {
-        send_line(self, n, text);
+        if (self->state.opts.respond)
+          answer_from_stdin(self, text);
+        else
+          send_line(self, n, text);
       },
       [self](eof_atom, uint64_t lines) {
+        // --respond goes on answering until the end; --send is done.
+        if (self->state.opts.respond)
+          return;
         self->state.input_lines = lines;
         maybe_done_sending(self);
       },

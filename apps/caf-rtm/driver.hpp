@@ -1,6 +1,8 @@
-// The actor behind the caf-rtm tool: prints events as JSON lines, sends the
-// lines of stdin (--send), answers mentions (demo), keeps the counters for
-// --stats, and decides when and with which code the program exits.
+// The actor behind the caf-rtm tool: prints events (RTM) or envelopes (Socket
+// Mode) as JSON lines, sends the lines of stdin (--send) or answers envelopes
+// with them (--respond), answers mentions and slash commands (demo), keeps the
+// counters for --stats, and decides when and with which code the program
+// exits.
 
 #pragma once
 
@@ -17,7 +19,11 @@
 #include <caf/type_id.hpp>
 
 #include "caf/rtm/logger.hpp"
-#include "caf/rtm/rtm_client.hpp"
+#include <caf/response_promise.hpp>
+
+#include "caf/rtm/envelope.hpp"
+#include "caf/rtm/logger.hpp"
+#include "caf/rtm/messages.hpp"
 
 CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, eof_atom, "eof")
 CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, line_atom, "line")
@@ -34,7 +40,11 @@ struct driver_options {
   caf::timespan duration{0};
   bool stats = false;
   bool reconnect_on = true;
-  /// Reply to messages that mention the bot (the demo).
+  /// The client is a socket_mode_client (else an rtm_client).
+  bool socket_mode = false;
+  /// Socket Mode: stdin lines answer envelopes that accept a response.
+  bool respond = false;
+  /// Answer mentions and `/echo` (the demo).
   bool answer_mentions = false;
   logger_ptr log;
   /// Called once with the exit code.
@@ -44,7 +54,8 @@ struct driver_options {
 struct driver_state {
   static inline const char* name = "caf-rtm.driver";
 
-  rtm_client_actor client;
+  /// The client (rtm_client or socket_mode_client).
+  caf::actor client;
   driver_options opts;
   std::string own_id;
   bool finishing = false;
@@ -61,14 +72,17 @@ struct driver_state {
   uint64_t replies_pending = 0;
   /// Set when the program should end once the pending replies are done.
   std::optional<int> exit_when_drained;
+  /// --respond: envelopes waiting for their stdin line, by envelope id.
+  std::map<std::string, caf::response_promise> responses;
   // Output is batched until the mailbox is drained.
   std::string out;
   bool flush_pending = false;
 };
 
-/// Messages: events and lifecycle (from the client), (line, N, text) and
-/// (eof, lines) from the stdin reader, close_atom to stop (signals).
-caf::behavior driver(caf::stateful_actor<driver_state>* self,
-                     rtm_client_actor client, driver_options opts);
+/// Messages: events or envelopes and lifecycle (from the client), (line, N,
+/// text) and (eof, lines) from the stdin reader, close_atom to stop
+/// (signals).
+caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
+                     driver_options opts);
 
 } // namespace caf::rtm::cli

@@ -1,5 +1,6 @@
-// caf-rtm: a command-line Slack RTM client. Events go to stdout as JSON lines,
-// diagnostics to stderr. See --help and README.md.
+// caf-rtm: a command-line Slack client (RTM or Socket Mode). Events or
+// envelopes go to stdout as JSON lines, diagnostics to stderr. See --help and
+// README.md.
 
 #include <poll.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "caf-rtm/demo.hpp"
 #include "caf-rtm/driver.hpp"
 #include "caf/rtm/rtm_client.hpp"
+#include "caf/rtm/socket_mode_client.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
 #include "common/cli.hpp"
 
@@ -33,7 +35,10 @@ public:
     add_value(events, "events", "event types to print, comma-separated");
     add_value(count, "count", "exit after printing N events");
     add_value(duration, "duration", "exit after SECONDS");
-    add_flag(send, "send", "send each stdin line (a JSON object)");
+    add_flag(send, "send", "RTM: send each stdin line (a JSON object)");
+    add_flag(respond, "respond",
+             "Socket Mode: answer envelopes that accept a response payload "
+             "with stdin lines {\"envelope_id\":...,\"payload\":{...}}");
     add_flag(stats, "stats", "print statistics on stderr at exit");
     add_flag(demo, "demo", "run against an embedded fake Slack");
   }
@@ -42,6 +47,7 @@ public:
   int64_t count = 0;
   double duration = 0;
   bool send = false;
+  bool respond = false;
   bool stats = false;
   bool demo = false;
 };
@@ -96,11 +102,20 @@ int main(int argc, char** argv) {
   }
   if (cfg.cli_helptext_printed)
     return cli::exit_ok;
-  if (cfg.count < 0 || cfg.duration < 0 || (cfg.send && cfg.demo)) {
-    std::fprintf(stderr, "caf-rtm: %s (see --help)\n",
-                 cfg.count < 0      ? "--count must be >= 0"
-                 : cfg.duration < 0 ? "--duration must be >= 0"
-                                    : "--send and --demo do not mix");
+  const char* usage_error = nullptr;
+  auto socket_mode = cfg.conn.socket_mode;
+  if (cfg.count < 0)
+    usage_error = "--count must be >= 0";
+  else if (cfg.duration < 0 || cfg.duration > 1e8)
+    usage_error = "--duration must be 0 to 100,000,000 seconds";
+  else if ((cfg.send || cfg.respond) && cfg.demo)
+    usage_error = "--send and --respond do not mix with --demo";
+  else if (cfg.send && socket_mode)
+    usage_error = "--send is RTM only (Socket Mode sends through the Web API)";
+  else if (cfg.respond && !socket_mode)
+    usage_error = "--respond needs --socket-mode";
+  if (usage_error != nullptr) {
+    std::fprintf(stderr, "caf-rtm: %s (see --help)\n", usage_error);
     return cli::exit_usage;
   }
   // The demo brings its own Slack.
@@ -108,6 +123,7 @@ int main(int argc, char** argv) {
   if (cfg.demo) {
     fake.emplace();
     cfg.conn.token = fake->options().token;
+    cfg.conn.app_token = fake->options().app_token;
     cfg.conn.base_url = fake->base_url();
     // Narrated by default; a log level given still wins.
     if (cfg.conn.log_level.empty() &&
@@ -115,7 +131,9 @@ int main(int argc, char** argv) {
       cfg.conn.log_level = "info";
   }
   caf::rtm::client_config rtm_cfg;
-  if (auto res = cli::to_client_config(cfg, rtm_cfg); res.exit != 0) {
+  auto kind = socket_mode ? caf::rtm::client_kind::socket_mode
+                          : caf::rtm::client_kind::rtm;
+  if (auto res = cli::to_client_config(cfg, rtm_cfg, kind); res.exit != 0) {
     std::fprintf(stderr, "caf-rtm: %s (see --help)\n", res.error.c_str());
     return res.exit;
   }
@@ -126,7 +144,12 @@ int main(int argc, char** argv) {
   int code = cli::exit_other;
   {
     caf::actor_system sys{cfg};
-    auto rtm = sys.spawn(caf::rtm::rtm_client, rtm_cfg);
+    // The driver talks to either client through an untyped handle: both
+    // answer connect, subscribe, status and close alike.
+    auto rtm = socket_mode ? caf::actor_cast<caf::actor>(sys.spawn(
+                                 caf::rtm::socket_mode_client, rtm_cfg))
+                           : caf::actor_cast<caf::actor>(
+                                 sys.spawn(caf::rtm::rtm_client, rtm_cfg));
     cli::driver_options opts;
     opts.events = cli::split_list(cfg.events);
     opts.count = static_cast<uint64_t>(cfg.count);
@@ -136,6 +159,8 @@ int main(int argc, char** argv) {
     opts.reconnect_on = rtm_cfg.auto_reconnect;
     opts.log = rtm_cfg.log;
     opts.answer_mentions = cfg.demo;
+    opts.socket_mode = socket_mode;
+    opts.respond = cfg.respond;
     opts.on_exit = [&exit_promise](int x) {
       exit_promise.set_value(x);
     };
@@ -147,10 +172,13 @@ int main(int argc, char** argv) {
           .receive([&](caf::ok_atom) { ok = true; }, [](caf::error&) {});
       return ok;
     };
-    // The demo's bot answers mentions, whatever is printed.
+    // The demo's bot answers mentions (and /echo), whatever is printed.
     auto types = opts.events;
-    if (opts.answer_mentions)
-      types.emplace_back("message");
+    if (opts.answer_mentions) {
+      types.emplace_back(socket_mode ? "app_mention" : "message");
+      if (socket_mode)
+        types.emplace_back("/echo");
+    }
     if (!subscribed(caf::rtm::subscribe_atom_v, drv, types) ||
         !subscribed(caf::rtm::subscribe_atom_v, caf::rtm::lifecycle_atom_v,
                     drv)) {
@@ -161,7 +189,7 @@ int main(int argc, char** argv) {
     }
     std::atomic<bool> stop{false};
     std::thread input;
-    if (cfg.send)
+    if (cfg.send || cfg.respond)
       input = std::thread{read_stdin, drv, std::cref(stop)};
     cli::signal_watcher signals{[drv] {
       caf::anon_send(drv, caf::rtm::close_atom_v);
@@ -172,7 +200,8 @@ int main(int argc, char** argv) {
       demo = std::thread{[&] {
         // The script knows when it is done: then the program ends (unless
         // --count or --duration ended it first).
-        cli::play_demo(*fake, stop, [&](bool ok) {
+        auto play = socket_mode ? cli::play_socket_mode_demo : cli::play_demo;
+        play(*fake, stop, [&](bool ok) {
           if (!ok && !stop)
             demo_failed = true;
           caf::anon_send(drv, caf::rtm::close_atom_v);

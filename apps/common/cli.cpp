@@ -71,8 +71,16 @@ config::config() {
   // work-stealing workers sleep up to 10 ms when idle, sharing workers wake at
   // once. `--scheduler.policy=stealing` restores the default.
   set("scheduler.policy", caf::atom("sharing"));
+  add_flag(conn.socket_mode, "socket-mode",
+           "Socket Mode (a Slack app) instead of RTM");
   add_value(conn.token, "token",
-            "Slack token (default: caf-rtm.token or $SLACK_BOT_TOKEN)");
+            "Slack token (default: caf-rtm.token or $SLACK_BOT_TOKEN); with "
+            "--socket-mode the optional bot token");
+  add_value(conn.app_token, "app-token",
+            "Socket Mode app-level token (default: caf-rtm.app-token or "
+            "$SLACK_APP_TOKEN)");
+  add_value(conn.connections, "connections",
+            "Socket Mode connections, 1 to 10 (default 1)");
   add_value(conn.base_url, "base-url",
             "Web API base URL (default: https://slack.com/api/)");
   add_value(conn.ca_file, "ca-file", "extra trusted CA certificates (PEM)");
@@ -102,16 +110,36 @@ bool to_timespan(double seconds, caf::timespan& out) {
 
 } // namespace
 
-parse_result to_client_config(const config& cfg, client_config& out) {
+parse_result to_client_config(const config& cfg, client_config& out,
+                              client_kind kind) {
   const auto& c = cfg.conn;
   out = client_config::from(cfg);
-  if (!c.token.empty())
-    out.token = c.token;
-  if (out.token.empty())
-    if (auto* env = std::getenv("SLACK_BOT_TOKEN"))
-      out.token = env;
-  if (out.token.empty())
-    return {exit_usage, "no token: use --token or set SLACK_BOT_TOKEN"};
+  auto from_env = [](std::string& field, const char* name) {
+    if (field.empty())
+      if (auto* env = std::getenv(name); env != nullptr && *env != '\0')
+        field = env;
+  };
+  if (kind == client_kind::rtm) {
+    if (!c.token.empty())
+      out.token = c.token;
+    from_env(out.token, "SLACK_BOT_TOKEN");
+    if (out.token.empty())
+      return {exit_usage, "no token: use --token or set SLACK_BOT_TOKEN"};
+  } else {
+    if (!c.app_token.empty())
+      out.app_token = c.app_token;
+    from_env(out.app_token, "SLACK_APP_TOKEN");
+    if (out.app_token.empty())
+      return {exit_usage,
+              "no app token: use --app-token or set SLACK_APP_TOKEN"};
+    if (!c.token.empty())
+      out.bot_token = c.token;
+    from_env(out.bot_token, "SLACK_BOT_TOKEN");
+    if (c.connections == 0 || c.connections < -1 || c.connections > 10)
+      return {exit_usage, "--connections must be 1 to 10"};
+    if (c.connections > 0)
+      out.connections = static_cast<size_t>(c.connections);
+  }
   if (!c.base_url.empty())
     out.base_url = c.base_url;
   if (!c.ca_file.empty())
@@ -139,7 +167,7 @@ parse_result to_client_config(const config& cfg, client_config& out) {
   } else if (!out.log) {
     out.log = std::make_shared<logger>(log_level::warn);
   }
-  if (auto err = out.validate())
+  if (auto err = out.validate(kind))
     return {exit_usage, "invalid configuration: " + render(err)};
   return {};
 }

@@ -64,7 +64,10 @@ protected:
 /// one given overrides its `caf-rtm.*` counterpart; the defaults below mean
 /// "not given".
 struct connection_options {
+  bool socket_mode = false;
   std::string token;
+  std::string app_token;
+  int64_t connections = -1;
   std::string base_url;
   std::string ca_file;
   std::string proxy;
@@ -84,10 +87,12 @@ public:
 };
 
 /// The client configuration: the `caf-rtm.*` options (config file, command
-/// line), then the short forms given, then SLACK_BOT_TOKEN when no token was
-/// given at all. Log level `warn` unless configured. exit_usage on values that
-/// cannot work.
-parse_result to_client_config(const config& cfg, client_config& out);
+/// line), then the short forms given, then SLACK_BOT_TOKEN (and for Socket
+/// Mode SLACK_APP_TOKEN) when no token was given at all. For Socket Mode,
+/// `--token` is the bot token (optional). Log level `warn` unless configured.
+/// exit_usage on values that cannot work.
+parse_result to_client_config(const config& cfg, client_config& out,
+                              client_kind kind = client_kind::rtm);
 
 /// Splits a comma-separated list, skipping empty items ("a,,b" -> a, b).
 std::vector<std::string> split_list(const std::string& list);

@@ -1,8 +1,13 @@
 // echo_bot: a small Slack bot written the way README.md tells users to write
-// one. It spawns the RTM client, subscribes its own listener actor to message
-// events, and answers every message that mentions it by echoing the text.
+// one. It spawns a client (RTM, or Socket Mode with --socket-mode), subscribes
+// its own listener actor, and echoes what it is told:
+//
+// - RTM: every message that mentions the bot, through the client's send API;
+// - Socket Mode: every app_mention through chat.postMessage (Web API, bot
+//   token), and the slash command /echo through the ack's response payload.
 //
 //   echo_bot --token xoxb-... [--replies N] [connection options, see --help]
+//   echo_bot --socket-mode --app-token xapp-... --token xoxb-... [...]
 
 #include <cstdio>
 #include <future>
@@ -16,6 +21,7 @@
 
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/rtm_client.hpp"
+#include "caf/rtm/socket_mode_client.hpp"
 #include "common/cli.hpp"
 
 namespace cli = caf::rtm::cli;
@@ -26,7 +32,7 @@ namespace {
 class bot_config : public cli::config {
 public:
   bot_config() {
-    add_value(replies, "replies", "exit after answering N mentions");
+    add_value(replies, "replies", "exit after answering N times");
   }
 
   int64_t replies = 0;
@@ -35,87 +41,165 @@ public:
 struct echo_bot_state {
   static inline const char* name = "echo_bot";
 
-  rtm::rtm_client_actor client;
-  std::string mention; // "<@U...>", known once connected
+  /// The client, rtm_client or socket_mode_client.
+  caf::actor client;
+  bool socket_mode = false;
+  std::string mention; // "<@U...>", known once connected (RTM)
   int64_t max_replies = 0;
   int64_t replies = 0;
   bool stopping = false;
   std::function<void(int)> on_exit;
 };
 
-// The listener: reacts to message events, answers mentions through the
-// client's send API, and reports every typed error instead of losing it.
-caf::behavior echo_bot(caf::stateful_actor<echo_bot_state>* self,
-                       rtm::rtm_client_actor client, int64_t max_replies,
-                       std::function<void(int)> on_exit) {
+using self_ptr = caf::stateful_actor<echo_bot_state>*;
+
+// Closes the client, then reports the exit code (once).
+void stop(self_ptr self, int code) {
+  if (self->state.stopping)
+    return;
+  self->state.stopping = true;
+  self->request(self->state.client, std::chrono::seconds{2}, rtm::close_atom_v)
+      .then([self, code](caf::ok_atom) { self->state.on_exit(code); },
+            [self, code](caf::error&) { self->state.on_exit(code); });
+}
+
+void replied(self_ptr self, const std::string& how) {
+  std::fprintf(stderr, "echo_bot: replied (%s)\n", how.c_str());
+  auto& st = self->state;
+  // Stops after the current message: an answer returned by this handler
+  // (the /echo payload) must reach the client before the close does.
+  if (st.max_replies > 0 && ++st.replies >= st.max_replies)
+    self->send(self, rtm::close_atom_v);
+}
+
+// The text after the bot's mention, if `text` mentions it.
+std::optional<std::string> after_mention(const std::string& mention,
+                                         const boost::json::object& obj) {
+  auto* text = obj.if_contains("text");
+  if (mention.empty() || text == nullptr || !text->is_string())
+    return std::nullopt;
+  std::string said{text->get_string()};
+  auto pos = said.find(mention);
+  if (pos == std::string::npos)
+    return std::nullopt;
+  said.erase(pos, mention.size());
+  return said;
+}
+
+// RTM: answers mentions through the client's send API.
+void on_event(self_ptr self, const rtm::event& ev) {
+  auto& st = self->state;
+  auto said = after_mention(st.mention, ev.json());
+  if (!said)
+    return;
+  rtm::json_object reply;
+  reply.value["type"] = "message";
+  reply.value["channel"] = std::string{ev.channel()};
+  reply.value["text"] = "echo:" + *said;
+  self->request(st.client, std::chrono::seconds{30}, rtm::send_atom_v,
+                std::move(reply))
+      .then([self](rtm::send_ack& ack) { replied(self, "ts " + ack.ts); },
+            [](caf::error& err) {
+              // e.g. send_rejected, ack_timeout, delivery_unknown, rate
+              // limits: never silent.
+              std::fprintf(stderr, "echo_bot: reply failed: %s\n",
+                           rtm::render(err).c_str());
+            });
+}
+
+// Socket Mode: app mentions get a chat.postMessage, /echo its ack payload.
+caf::result<rtm::json_object> on_envelope(self_ptr self,
+                                          const rtm::envelope& env) {
+  if (env.event_type() == "/echo") {
+    rtm::json_object payload;
+    auto* text = env.payload().if_contains("text");
+    payload.value["text"] =
+        "echo: " + (text && text->is_string() ? std::string{text->get_string()}
+                                              : std::string{});
+    replied(self, "/echo through the ack");
+    return payload;
+  }
+  if (env.event_type() == "app_mention") {
+    auto* ev = env.payload().if_contains("event");
+    std::string said;
+    if (ev != nullptr && ev->is_object())
+      if (auto* text = ev->get_object().if_contains("text");
+          text && text->is_string())
+        said = std::string{text->get_string()};
+    if (auto pos = said.find('>'); pos != std::string::npos)
+      said.erase(0, pos + 1);
+    rtm::api_args args{{"channel", std::string{env.channel()}},
+                       {"text", "echo:" + said}};
+    self->request(self->state.client, std::chrono::seconds{30},
+                  rtm::call_atom_v, std::string{"chat.postMessage"},
+                  std::move(args))
+        .then([self](rtm::json_object&) { replied(self, "chat.postMessage"); },
+              [](caf::error& err) {
+                std::fprintf(stderr, "echo_bot: chat.postMessage failed: %s\n",
+                             rtm::render(err).c_str());
+              });
+  }
+  // No response payload for anything else: the client acks it empty.
+  return rtm::make_error(rtm::errc::not_waiting, "no response payload");
+}
+
+// The listener: events or envelopes, and every lifecycle message.
+caf::behavior echo_bot(self_ptr self, caf::actor client, bool socket_mode,
+                       int64_t max_replies, std::function<void(int)> on_exit) {
   auto& st = self->state;
   st.client = client;
+  st.socket_mode = socket_mode;
   st.max_replies = max_replies;
   st.on_exit = std::move(on_exit);
-  auto stop = [self](int code) {
-    if (self->state.stopping)
-      return;
-    self->state.stopping = true;
-    self->request(self->state.client, std::chrono::seconds{2},
-                  rtm::close_atom_v)
-        .then([self, code](caf::ok_atom) { self->state.on_exit(code); },
-              [self, code](caf::error&) { self->state.on_exit(code); });
-  };
   self->request(client, caf::infinite, rtm::connect_atom_v)
       .then(
           [self](rtm::connected& info) {
+            if (self->state.socket_mode) {
+              std::fprintf(stderr, "echo_bot: connected as app %s\n",
+                           info.app_id.c_str());
+              return;
+            }
             self->state.mention = "<@" + info.endpoint.self_id + ">";
             std::fprintf(stderr, "echo_bot: connected as %s (%s)\n",
                          info.endpoint.self_name.c_str(),
                          info.endpoint.self_id.c_str());
           },
-          [stop](caf::error& err) {
+          [self](caf::error& err) {
             std::fprintf(stderr, "echo_bot: cannot connect: %s\n",
                          rtm::render(err).c_str());
-            stop(cli::exit_code_for(err, true));
+            stop(self, cli::exit_code_for(err, true));
           });
   return {
-      [self, stop](const rtm::event& ev) {
-        auto& st = self->state;
-        auto* text = ev.json().if_contains("text");
-        if (st.mention.empty() || text == nullptr || !text->is_string())
-          return;
-        std::string said{text->get_string()};
-        auto pos = said.find(st.mention);
-        if (pos == std::string::npos)
-          return;
-        said.erase(pos, st.mention.size());
-        rtm::json_object reply;
-        reply.value["type"] = "message";
-        reply.value["channel"] = std::string{ev.channel()};
-        reply.value["text"] = "echo:" + said;
-        self->request(st.client, std::chrono::seconds{30}, rtm::send_atom_v,
-                      std::move(reply))
-            .then(
-                [self, stop](rtm::send_ack& ack) {
-                  std::fprintf(stderr, "echo_bot: replied (ts %s)\n",
-                               ack.ts.c_str());
-                  auto& st = self->state;
-                  if (st.max_replies > 0 && ++st.replies >= st.max_replies)
-                    stop(cli::exit_ok);
-                },
-                [](caf::error& err) {
-                  // e.g. send_rejected, ack_timeout, delivery_unknown, rate
-                  // limits.
-                  std::fprintf(stderr, "echo_bot: reply failed: %s\n",
-                               rtm::render(err).c_str());
-                });
-      },
-      [stop](const rtm::fatal_event& x) {
-        std::fprintf(stderr, "echo_bot: giving up: %s\n",
-                     rtm::render(x.reason).c_str());
-        stop(cli::exit_code_for(x.reason, true));
-      },
-      [](const rtm::disconnected& x) {
-        std::fprintf(stderr, "echo_bot: session %llu ended\n",
+      [self](const rtm::event& ev) { on_event(self, ev); },
+      [self](const rtm::envelope& env) { return on_envelope(self, env); },
+      [](const rtm::connecting&) {},
+      [](const rtm::connected& x) {
+        std::fprintf(stderr, "echo_bot: session %llu up\n",
                      static_cast<unsigned long long>(x.session));
       },
-      [stop](rtm::close_atom) { stop(cli::exit_ok); },
+      [](const rtm::disconnected& x) {
+        std::fprintf(stderr, "echo_bot: session %llu ended%s%s\n",
+                     static_cast<unsigned long long>(x.session),
+                     x.cause ? ": " : "",
+                     x.cause ? rtm::render(x.cause).c_str() : "");
+      },
+      [](const rtm::reconnecting& x) {
+        std::fprintf(
+            stderr, "echo_bot: reconnecting in %lld ms\n",
+            static_cast<long long>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(x.delay)
+                    .count()));
+      },
+      [](const rtm::error_event& x) {
+        std::fprintf(stderr, "echo_bot: %s: %s\n", x.what.c_str(),
+                     rtm::render(x.reason).c_str());
+      },
+      [self](const rtm::fatal_event& x) {
+        std::fprintf(stderr, "echo_bot: giving up: %s\n",
+                     rtm::render(x.reason).c_str());
+        stop(self, cli::exit_code_for(x.reason, true));
+      },
+      [self](rtm::close_atom) { stop(self, cli::exit_ok); },
   };
 }
 
@@ -132,22 +216,32 @@ int main(int argc, char** argv) {
   }
   if (cfg.cli_helptext_printed)
     return cli::exit_ok;
+  auto socket_mode = cfg.conn.socket_mode;
   rtm::client_config rtm_cfg;
-  if (auto res = cli::to_client_config(cfg, rtm_cfg); res.exit != 0) {
+  if (auto res = cli::to_client_config(
+          cfg, rtm_cfg,
+          socket_mode ? rtm::client_kind::socket_mode : rtm::client_kind::rtm);
+      res.exit != 0) {
     std::fprintf(stderr, "echo_bot: %s (see --help)\n", res.error.c_str());
     return res.exit;
   }
   std::promise<int> exit_promise;
   auto exit_code = exit_promise.get_future();
   caf::actor_system sys{cfg};
-  auto client = sys.spawn(rtm::rtm_client, rtm_cfg);
+  auto client =
+      socket_mode
+          ? caf::actor_cast<caf::actor>(
+                sys.spawn(rtm::socket_mode_client, rtm_cfg))
+          : caf::actor_cast<caf::actor>(sys.spawn(rtm::rtm_client, rtm_cfg));
   auto bot =
-      sys.spawn(echo_bot, client, cfg.replies,
+      sys.spawn(echo_bot, client, socket_mode, cfg.replies,
                 [&exit_promise](int code) { exit_promise.set_value(code); });
   caf::scoped_actor self{sys, true};
-  // Events of type "message" go to the bot; lifecycle messages too.
+  // What the bot answers goes to it; lifecycle messages too.
+  auto types = socket_mode ? std::vector<std::string>{"app_mention", "/echo"}
+                           : std::vector<std::string>{"message"};
   self->request(client, std::chrono::seconds{5}, rtm::subscribe_atom_v, bot,
-                std::vector<std::string>{"message"})
+                types)
       .receive([](caf::ok_atom) {}, [](caf::error&) {});
   self->request(client, std::chrono::seconds{5}, rtm::subscribe_atom_v,
                 rtm::lifecycle_atom_v, bot)

@@ -245,8 +245,9 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       },
       [self](closed_atom, caf::error& err) {
         auto& st = self->state;
+        const auto& reason = st.ending ? st.end_reason : err;
         CAF_RTM_LOG(st.log, info, "connection", "session ", st.args.session,
-                    " ended: ", render(st.ending ? st.end_reason : err));
+                    " ended: ", reason ? render(reason) : "closed");
         self->quit(st.ending ? st.end_reason : std::move(err));
       },
       // -- from the supervisor ------------------------------------------------

@@ -286,7 +286,16 @@ socket_mode_router_actor::behavior_type socket_mode_router(
         return self->delegate(self->state.supervisor, disconnect_atom_v);
       },
       [self](close_atom) -> caf::result<caf::ok_atom> {
-        return start_close(self, [] {});
+        return start_close(self, [self] {
+          // Whatever still waits for an answer is acked (empty) before the
+          // connections close: the acks reach each connection's mailbox
+          // before its close does.
+          std::vector<std::string> ids;
+          for (auto& [id, x] : self->state.awaiting)
+            ids.push_back(id);
+          for (auto& id : ids)
+            complete(self, id, std::nullopt);
+        });
       },
       [self](status_atom) -> caf::result<client_status> {
         return client_status_of(self);
