@@ -327,7 +327,7 @@ caf::result<json_object> on_envelope(self_ptr self, const envelope& env) {
   if (answer)
     return std::move(*answer);
   // No payload: the client acks it empty at once.
-  return make_error(errc::not_waiting, "no response payload");
+  return no_payload();
 }
 
 } // namespace

@@ -140,7 +140,7 @@ caf::result<rtm::json_object> on_envelope(self_ptr self,
               });
   }
   // No response payload for anything else: the client acks it empty.
-  return rtm::make_error(rtm::errc::not_waiting, "no response payload");
+  return rtm::no_payload();
 }
 
 // The listener: events or envelopes, and every lifecycle message.

@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "caf/rtm/errc.hpp"
 #include "detail/envelope_data.hpp"
 #include "detail/frame_parser.hpp"
 #include "detail/json_views.hpp"
@@ -133,6 +134,10 @@ std::string envelope::to_json() const {
 
 uint64_t envelope::connection() const noexcept {
   return data_ ? data_->session : 0;
+}
+
+response no_payload() {
+  return make_error(errc::no_payload);
 }
 
 bool matches(const std::vector<std::string>& types, const envelope& x) {

@@ -70,6 +70,8 @@ std::string to_string(errc x) {
     return "stale_connections";
   case errc::no_response:
     return "no_response";
+  case errc::no_payload:
+    return "no_payload";
   case errc::not_waiting:
     return "not_waiting";
   }

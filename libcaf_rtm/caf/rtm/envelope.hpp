@@ -16,7 +16,9 @@
 #include <caf/intrusive_ptr.hpp>
 #include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/result.hpp>
 
+#include "caf/rtm/json_object.hpp"
 #include "caf/rtm/type_ids.hpp"
 
 namespace caf::rtm {
@@ -116,6 +118,14 @@ typename Inspector::result_type inspect(Inspector& f, envelope& x) {
 /// Does a subscription to `types` cover `x`? A type matches the envelope type
 /// or the inner event type; `"*"` matches all.
 bool matches(const std::vector<std::string>& types, const envelope& x);
+
+/// What a subscribed actor answers an envelope with: a `json_object` becomes
+/// the ack's payload (for envelopes that accept one); `no_payload()` lets the
+/// client ack it empty right away.
+using response = caf::result<json_object>;
+
+/// The answer without a response payload.
+response no_payload();
 
 /// What an envelope callback looks like. Callbacks run on the client's pool
 /// of listener actors, concurrently for envelopes of different channels.

@@ -78,6 +78,9 @@ enum class errc : uint8_t {
   /// A Socket Mode envelope that accepts a response payload got none by
   /// `ack_deadline` and was acked empty; context: the envelope id.
   no_response,
+  /// A subscriber answered an envelope without a response payload (see
+  /// `no_payload()`): not a failure, the envelope is acked empty.
+  no_payload,
   /// A response payload for an envelope that is not waiting for one
   /// (unknown, acked already, or its connection is gone).
   not_waiting,
