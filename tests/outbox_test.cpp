@@ -296,14 +296,14 @@ TEST_CASE("subscription table: types, lifecycle, callbacks",
           "[subscriptions]") {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  auto a = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+  // An argument for each: CAF 0.17 spawns a function without arguments by
+  // dereferencing a null argument tuple.
+  auto idle = [](caf::event_based_actor*, int) -> caf::behavior {
     return {[](int) {
     }};
-  });
-  auto b = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
-    return {[](int) {
-    }};
-  });
+  };
+  auto a = sys.spawn(idle, 0);
+  auto b = sys.spawn(idle, 0);
   subscription_table subs;
   CHECK(subs.add_actor(a, {"message"}));
   CHECK_FALSE(subs.add_actor(a, {"message", "reaction_added"}));

@@ -77,6 +77,9 @@ web_api_actor::behavior_type fake_api(web_api_actor::pointer, world_ptr w) {
                                 R"("self":{"id":"U1","name":"bot"},)"
                                 R"("team":{"id":"T1","name":"Team"}})");
       },
+      [](call_atom, api_call&) -> caf::result<json_object> {
+        return make_error(errc::invalid_argument, "not used here");
+      },
       [](close_atom) { return caf::ok_atom_v; },
   };
 }

@@ -425,6 +425,16 @@ event sample(tag<event>) {
   return event::parse(R"({"type":"message","channel":"C1"})", 4);
 }
 
+api_call sample(tag<api_call>) {
+  api_call x;
+  x.method = "chat.postMessage";
+  x.args = {{"channel", "C1"}};
+  x.json.value["blocks"] = boost::json::array{};
+  x.token = "xoxb-other";
+  x.retry = api_retry::always;
+  return x;
+}
+
 envelope sample(tag<envelope>) {
   return envelope::parse(
       R"({"envelope_id":"E1","type":"events_api","payload":{"event":)"

@@ -692,3 +692,173 @@ TEST_CASE_METHOD(api_fixture, "concurrent calls use separate connections",
   close(api);
   CHECK(eventually([&] { return srv.open_connections() == 0; }));
 }
+
+// -- what is retried ----------------------------------------------------------
+
+namespace {
+
+caf::expected<json_object> post(api_fixture& fx, const web_api_actor& api,
+                                api_retry retry = api_retry::automatic) {
+  api_call x;
+  x.method = "chat.postMessage";
+  x.args = {{"channel", "C1"}, {"text", "once"}};
+  x.retry = retry;
+  return request<json_object>(*fx.self, api, caf::timespan{20s}, call_atom_v,
+                              std::move(x));
+}
+
+} // namespace
+
+TEST_CASE_METHOD(api_fixture,
+                 "a post that may have reached Slack is not repeated",
+                 "[web_api][retry]") {
+  SECTION("5xx") {
+    fake_slack srv;
+    srv.script("chat.postMessage",
+               http_response{500, {}, "oops", "text/plain"});
+    auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+    auto res = post(*this, api);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "delivery_unknown");
+    CHECK(srv.requests("chat.postMessage").size() == 1);
+    close(api);
+  }
+  SECTION("Slack's internal_error") {
+    fake_slack srv;
+    srv.script("chat.postMessage", http_response::error("internal_error"));
+    auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+    auto res = post(*this, api);
+    REQUIRE_FALSE(res);
+    CHECK(slack_error_code(res.error()) == "internal_error");
+    CHECK(srv.requests("chat.postMessage").size() == 1);
+    close(api);
+  }
+  SECTION("a timeout while waiting for the answer") {
+    fake_slack srv;
+    auto slow = http_response::ok(R"("ts":"1.0")");
+    slow.delay = 1500ms;
+    srv.script("chat.postMessage", slow);
+    auto cfg = config_for(srv, logs.get());
+    cfg.request_timeout = 500ms;
+    auto api = track(sys->spawn(web_api, cfg));
+    auto res = post(*this, api);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "delivery_unknown");
+    std::this_thread::sleep_for(1500ms);
+    CHECK(srv.requests("chat.postMessage").size() == 1);
+    close(api);
+  }
+  SECTION("a kept-alive connection lost after the request went out") {
+    fake_slack srv;
+    http_response drop;
+    drop.drop_connection = true;
+    srv.script("auth.test", http_response::ok(R"("user_id":"U0BOT")"));
+    srv.script("chat.postMessage", drop);
+    auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+    REQUIRE(auth_test(api)); // leaves a kept connection
+    auto res = post(*this, api);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "delivery_unknown");
+    CHECK(srv.requests("chat.postMessage").size() == 1);
+    close(api);
+  }
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "reads are retried; a call marked always is retried",
+                 "[web_api][retry]") {
+  fake_slack srv;
+  srv.script("users.info", http_response{500, {}, "oops", "text/plain"});
+  srv.script("users.info", http_response::error("internal_error"));
+  srv.script("users.info", http_response::ok(R"("user":{"id":"U1"})"));
+  srv.script("chat.postMessage", http_response{502, {}, "bad", "text/plain"});
+  srv.script("chat.postMessage", http_response::ok(R"("ts":"1.0")"));
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  CHECK(call(api, "users.info", {{"user", "U1"}}));
+  CHECK(srv.requests("users.info").size() == 3);
+  CHECK(post(*this, api, api_retry::always));
+  CHECK(srv.requests("chat.postMessage").size() == 2);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "a post that surely did not reach Slack is retried",
+                 "[web_api][retry]") {
+  uint16_t port = 0;
+  {
+    fake_slack srv; // take a port, then free it
+    port = srv.port();
+  }
+  client_config cfg;
+  cfg.token = "xoxb-test-token";
+  cfg.base_url = "http://127.0.0.1:" + std::to_string(port) + "/api/";
+  cfg.proxy_from_environment = false;
+  cfg.api_retry = retry_policy{10ms, 20ms, 3};
+  cfg.log = logs.get();
+  auto api = track(sys->spawn(web_api, cfg));
+  auto res = post(*this, api);
+  REQUIRE_FALSE(res);
+  CHECK(code_of(res.error()) == "connect_failed");
+  // Three attempts: two retries logged.
+  size_t retries = 0;
+  for (auto& line : logs.lines())
+    if (line.find("chat.postMessage") != std::string::npos &&
+        line.find("; retry ") != std::string::npos)
+      ++retries;
+  CHECK(retries == 2);
+  close(api);
+}
+
+TEST_CASE("which methods are safe to repeat", "[web_api][retry]") {
+  for (auto m :
+       {"auth.test", "rtm.connect", "apps.connections.open", "users.info",
+        "conversations.list", "conversations.history", "conversations.replies",
+        "conversations.members", "users.getPresence", "users.lookupByEmail",
+        "search.messages", "conversations.open"})
+    CHECK(safe_to_repeat(m));
+  for (auto m : {"chat.postMessage", "chat.update", "reactions.add",
+                 "files.completeUploadExternal", "conversations.invite",
+                 "chat.delete", "nonsense"})
+    CHECK_FALSE(safe_to_repeat(m));
+}
+
+TEST_CASE_METHOD(api_fixture, "JSON bodies and a token for one call",
+                 "[web_api]") {
+  fake_slack srv;
+  srv.script("chat.postMessage", http_response::ok(R"("ts":"1.0")"));
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  api_call x;
+  x.method = "chat.postMessage";
+  x.json =
+      json_object_from(R"({"channel":"C1","blocks":[{"type":"section","text":)"
+                       R"({"type":"mrkdwn","text":"*hi*"}}]})");
+  x.token = "xoxb-another-workspace";
+  auto res =
+      request<json_object>(*self, api, caf::timespan{20s}, call_atom_v, x);
+  REQUIRE(res);
+  auto reqs = srv.requests("chat.postMessage");
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0].headers["content-type"] == "application/json; charset=utf-8");
+  CHECK(reqs[0].headers["authorization"] == "Bearer xoxb-another-workspace");
+  CHECK(json_object_from(reqs[0].body).value == x.json.value);
+  // The call's token is masked like the caller's own.
+  x.token = "xoxb-bad\r\nX-Injected: 1";
+  auto bad =
+      request<json_object>(*self, api, caf::timespan{20s}, call_atom_v, x);
+  REQUIRE_FALSE(bad);
+  CHECK(code_of(bad.error()) == "invalid_config");
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture, "a response body over the limit is not retried",
+                 "[web_api][retry]") {
+  fake_slack srv;
+  srv.script("users.list", http_response::ok(R"("junk":")" +
+                                             std::string(5 << 20, 'x') + "\""));
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto res = call(api, "users.list");
+  REQUIRE_FALSE(res);
+  CHECK(code_of(res.error()) == "response_too_large");
+  CHECK(srv.requests("users.list").size() == 1);
+  close(api);
+}

@@ -174,12 +174,41 @@ caf::error invalid(std::string what) {
 
 } // namespace
 
+caf::error check_token(std::string_view token, std::string_view what) {
+  if (token.empty())
+    return invalid(std::string{what} + " is empty");
+  for (auto c : token)
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f)
+      return invalid(std::string{what} +
+                     " contains whitespace or control characters");
+  return caf::none;
+}
+
+std::string trim_token(std::string_view token) {
+  auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+  };
+  while (!token.empty() && space(token.front()))
+    token.remove_prefix(1);
+  while (!token.empty() && space(token.back()))
+    token.remove_suffix(1);
+  return std::string{token};
+}
+
 caf::error client_config::validate(client_kind kind) const {
   if (kind == client_kind::rtm && token.empty())
     return invalid("token is empty");
+  if (kind == client_kind::rtm)
+    if (auto err = check_token(token))
+      return err;
   if (kind == client_kind::socket_mode) {
     if (app_token.empty())
       return invalid("app_token is empty");
+    if (auto err = check_token(app_token, "app_token"))
+      return err;
+    if (!bot_token.empty())
+      if (auto err = check_token(bot_token, "bot_token"))
+        return err;
     if (app_token.rfind("xapp-", 0) != 0)
       return invalid("app_token must be an app-level token (xapp-...)");
     if (connections < 1 || connections > 10)
@@ -226,6 +255,8 @@ client_config client_config::from(const caf::actor_system_config& cfg) {
   client_config result;
   for (const auto& x : options())
     x.read(xs, x.name, result);
+  for (auto* token : {&result.token, &result.app_token, &result.bot_token})
+    *token = trim_token(*token);
   return result;
 }
 

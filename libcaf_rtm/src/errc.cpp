@@ -20,6 +20,8 @@ std::string to_string(errc x) {
     return "rate_limited";
   case errc::malformed_response:
     return "malformed_response";
+  case errc::response_too_large:
+    return "response_too_large";
   case errc::connect_failed:
     return "connect_failed";
   case errc::timeout:

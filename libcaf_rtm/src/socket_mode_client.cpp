@@ -37,6 +37,9 @@ socket_mode_client(socket_mode_client_actor::pointer self, client_config cfg) {
       [=](call_atom x, std::string& method, api_args& args) {
         return self->delegate(router, x, std::move(method), std::move(args));
       },
+      [=](call_atom x, api_call& call) {
+        return self->delegate(router, x, std::move(call));
+      },
       [=](disconnect_atom x) { return self->delegate(router, x); },
       [=](close_atom x) { return self->delegate(router, x); },
       [=](status_atom x) { return self->delegate(router, x); },

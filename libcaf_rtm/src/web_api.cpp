@@ -6,6 +6,36 @@
 
 namespace caf::rtm {
 
+namespace {
+
+bool starts_with(std::string_view x, std::string_view prefix) {
+  return x.substr(0, prefix.size()) == prefix;
+}
+
+} // namespace
+
+bool safe_to_repeat(std::string_view method) {
+  // Methods that only hand out something (an identity, a single-use URL) or
+  // open what exists already.
+  for (auto x : {"auth.test", "rtm.connect", "rtm.start",
+                 "apps.connections.open", "conversations.open", "api.test"})
+    if (method == x)
+      return true;
+  if (starts_with(method, "search."))
+    return true;
+  // Reads: the last part of the name says so (users.info, conversations.list,
+  // conversations.history, users.getPresence, users.lookupByEmail, ...).
+  auto dot = method.rfind('.');
+  if (dot == std::string_view::npos)
+    return false;
+  auto verb = method.substr(dot + 1);
+  for (auto x :
+       {"list", "info", "history", "replies", "members", "get", "lookup"})
+    if (starts_with(verb, x))
+      return true;
+  return false;
+}
+
 // The public handle belongs to this actor: it accepts exactly what users may
 // send and forwards it to the caller, which also takes the results of its
 // HTTP exchanges and its own timers. It ends with the caller.
@@ -18,6 +48,9 @@ web_api_actor::behavior_type web_api(web_api_actor::pointer self,
   return {
       [=](call_atom x, std::string& method, api_args& args) {
         return self->delegate(caller, x, std::move(method), std::move(args));
+      },
+      [=](call_atom x, api_call& call) {
+        return self->delegate(caller, x, std::move(call));
       },
       [=](close_atom x) { return self->delegate(caller, x); },
   };

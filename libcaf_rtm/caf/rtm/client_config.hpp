@@ -172,6 +172,15 @@ struct client_config {
   static client_config from(const caf::actor_system_config& cfg);
 };
 
+/// Checks a token: not empty, no whitespace or control characters inside
+/// (a header line must not be split by it).
+/// `what` names it in the error.
+caf::error check_token(std::string_view token, std::string_view what = "token");
+
+/// `token` without leading and trailing whitespace (a token pasted with a
+/// line break, read from a file with one).
+std::string trim_token(std::string_view token);
+
 /// Declares the `caf-rtm.*` options (config file and command line), e.g.
 /// `--caf-rtm.token=...`. Call from the constructor of your
 /// `actor_system_config` with its `custom_options_`.

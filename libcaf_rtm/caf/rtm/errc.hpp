@@ -23,6 +23,8 @@ enum class errc : uint8_t {
   rate_limited,
   /// The response body is not the JSON the method promises.
   malformed_response,
+  /// The response body exceeds what any Slack answer needs (not retried).
+  response_too_large,
   /// DNS, TCP connect, reset or EOF while talking HTTP.
   connect_failed,
   /// A connect, TLS, request, WebSocket handshake or hello timeout.

@@ -22,6 +22,7 @@
 
 #include "caf/rtm/client_config.hpp"
 #include "caf/rtm/messages.hpp"
+#include "caf/rtm/web_api.hpp"
 
 namespace caf::rtm {
 
@@ -48,6 +49,7 @@ using rtm_client_actor = caf::typed_actor<
     caf::replies_to<ping_atom>::with<caf::timespan>,
     // Any Web API method through the client's web-API caller.
     caf::replies_to<call_atom, std::string, api_args>::with<json_object>,
+    caf::replies_to<call_atom, api_call>::with<json_object>,
     // Ends the current session (a new one follows with auto-reconnect).
     caf::replies_to<disconnect_atom>::with<caf::ok_atom>,
     // Stops for good; replies when every actor and socket is gone.

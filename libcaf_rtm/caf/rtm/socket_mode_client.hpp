@@ -24,6 +24,7 @@
 #include "caf/rtm/client_config.hpp"
 #include "caf/rtm/envelope.hpp"
 #include "caf/rtm/messages.hpp"
+#include "caf/rtm/web_api.hpp"
 
 namespace caf::rtm {
 
@@ -48,6 +49,7 @@ using socket_mode_client_actor = caf::typed_actor<
     caf::replies_to<unsubscribe_atom, uint64_t>::with<caf::ok_atom>,
     // Any Web API method with the bot token (fails without `bot_token`).
     caf::replies_to<call_atom, std::string, api_args>::with<json_object>,
+    caf::replies_to<call_atom, api_call>::with<json_object>,
     // Refreshes every connection (a new one is made before the old breaks).
     caf::replies_to<disconnect_atom>::with<caf::ok_atom>,
     // Stops for good; replies when every actor and socket is gone.

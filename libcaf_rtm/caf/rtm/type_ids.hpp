@@ -15,6 +15,7 @@ class actor_system_config;
 namespace caf::rtm {
 
 struct json_object;
+struct api_call;
 class event;
 class envelope;
 struct identity;
@@ -35,6 +36,7 @@ struct client_status;
 CAF_BEGIN_TYPE_ID_BLOCK(caf_rtm, caf::first_custom_type_id + 1000)
 
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::json_object))
+CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::api_call))
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::event))
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::envelope))
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::identity))

@@ -13,7 +13,9 @@
 
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -24,11 +26,52 @@
 
 namespace caf::rtm {
 
+/// Whether a Web API call is retried after a failure that may have reached
+/// Slack (a timeout while waiting for the answer, a 5xx, `internal_error`, a
+/// connection lost after the request went out). Failures that surely did not
+/// reach Slack (connect, TLS, the request not written) and rate limits are
+/// retried whatever the mode.
+enum class api_retry : uint8_t {
+  /// Retried only if the method is safe to repeat: reads (`*.list`,
+  /// `*.info`, `*.history`, `*.replies`, `*.members`, `*.get*`,
+  /// `*.lookup*`, `search.*`), `auth.test`, `rtm.connect`,
+  /// `apps.connections.open`, `conversations.open`. Anything else (say
+  /// `chat.postMessage`) fails with `delivery_unknown` instead of posting
+  /// twice.
+  automatic,
+  /// Always retried: for calls the caller knows to be idempotent.
+  always,
+};
+
+/// Whether `method` can be repeated without effect (see api_retry).
+bool safe_to_repeat(std::string_view method);
+
+/// A Web API call with everything a call can say.
+struct api_call {
+  std::string method;
+  /// Form-encoded arguments (what most methods take).
+  api_args args;
+  /// A JSON body instead of `args`, sent as application/json when not empty:
+  /// for nested arguments such as `blocks`, `attachments` or `metadata`.
+  json_object json;
+  /// A token for this call only (a bot serving several workspaces, a user
+  /// token); empty: the caller's own.
+  std::string token;
+  api_retry retry = api_retry::automatic;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, api_call& x) {
+  return f(caf::meta::type_name("caf::rtm::api_call"), x.method, x.args, x.json,
+           x.token, x.retry);
+}
+
 /// The web-API caller, as users see it.
 using web_api_actor = caf::typed_actor<
     // Any Web API method; replies with Slack's answer (`ok:true`) or an error
     // (`errc::slack_error` with Slack's code, HTTP and network errors).
     caf::replies_to<call_atom, std::string, api_args>::with<json_object>,
+    caf::replies_to<call_atom, api_call>::with<json_object>,
     // Cancels every call in flight; replies once their sockets are closed.
     caf::replies_to<close_atom>::with<caf::ok_atom>>;
 

@@ -113,6 +113,9 @@ struct http_result {
   uint64_t request_id = 0;
   /// Set when no HTTP response arrived (connect, TLS, timeout, ...).
   caf::error error;
+  /// The whole request went out before the failure (it may have reached
+  /// Slack).
+  bool sent = false;
   uint16_t status = 0;
   std::string retry_after;
   std::string body;

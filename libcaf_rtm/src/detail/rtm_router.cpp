@@ -183,6 +183,7 @@ rtm_router_actor::behavior_type
 rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
            client_config cfg) {
   auto& st = self->state;
+  cfg.token = trim_token(cfg.token);
   cfg.log = make_logger(cfg.log, {cfg.token});
   st.log = cfg.log;
   st.setup_error = cfg.validate();
@@ -266,6 +267,9 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
              api_args& args) -> caf::result<json_object> {
         return self->delegate(self->state.api, call_atom_v, std::move(method),
                               std::move(args));
+      },
+      [self](call_atom, api_call& call) -> caf::result<json_object> {
+        return self->delegate(self->state.api, call_atom_v, std::move(call));
       },
       [self](disconnect_atom) -> caf::result<caf::ok_atom> {
         return self->delegate(self->state.supervisor, disconnect_atom_v);

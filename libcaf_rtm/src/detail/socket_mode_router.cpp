@@ -212,6 +212,8 @@ socket_mode_router_actor::behavior_type socket_mode_router(
     socket_mode_router_actor::stateful_pointer<socket_mode_router_state> self,
     client_config cfg) {
   auto& st = self->state;
+  cfg.app_token = trim_token(cfg.app_token);
+  cfg.bot_token = trim_token(cfg.bot_token);
   cfg.log = make_logger(cfg.log, {cfg.app_token, cfg.bot_token});
   st.log = cfg.log;
   st.setup_error = cfg.validate(client_kind::socket_mode);
@@ -281,6 +283,17 @@ socket_mode_router_actor::behavior_type socket_mode_router(
                             "Web API calls need a bot_token");
         return self->delegate(st.api, call_atom_v, std::move(method),
                               std::move(args));
+      },
+      [self](call_atom, api_call& call) -> caf::result<json_object> {
+        auto& st = self->state;
+        if (st.api)
+          return self->delegate(st.api, call_atom_v, std::move(call));
+        // A call that brings its own token needs no bot token; the app
+        // token's caller serves it (its token is replaced for the call).
+        if (call.token.empty())
+          return make_error(errc::invalid_config,
+                            "Web API calls need a bot_token");
+        return self->delegate(st.endpoint_api, call_atom_v, std::move(call));
       },
       [self](disconnect_atom) -> caf::result<caf::ok_atom> {
         return self->delegate(self->state.supervisor, disconnect_atom_v);

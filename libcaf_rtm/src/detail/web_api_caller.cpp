@@ -32,6 +32,13 @@ constexpr auto max_retry_after = std::chrono::minutes{5};
 // Idle keep-alive connections kept at most (all to the same host, normally).
 constexpr size_t max_idle_connections = 4;
 
+// HTTP exchanges of one caller at once; more calls wait for a free slot, so
+// a burst of calls cannot open connections without bound.
+constexpr size_t max_exchanges = 16;
+
+// Methods whose rate-limit state is remembered at most; expired ones go first.
+constexpr size_t max_blocked_methods = 256;
+
 std::string string_at(const json::object& x, std::string_view key) {
   if (auto* v = x.if_contains(key); v && v->is_string())
     return std::string{v->get_string()};
@@ -64,6 +71,19 @@ void finish(self_ptr self, uint64_t id, caf::expected<json_object> result) {
   maybe_finish_close(self);
 }
 
+void issue(self_ptr self, uint64_t id);
+
+// An exchange ended: the next waiting call may start.
+void release_slot(self_ptr self) {
+  auto& st = self->state;
+  --st.running;
+  while (!st.waiting_for_slot.empty() && st.running < max_exchanges) {
+    auto next = st.waiting_for_slot.front();
+    st.waiting_for_slot.pop_front();
+    issue(self, next);
+  }
+}
+
 // -- issuing requests ---------------------------------------------------------
 
 void issue(self_ptr self, uint64_t id) {
@@ -82,25 +102,36 @@ void issue(self_ptr self, uint64_t id) {
     }
     st.blocked_until.erase(b);
   }
+  if (st.running >= max_exchanges) {
+    st.waiting_for_slot.push_back(id);
+    return;
+  }
   auto url = net::parse_endpoint(net::join_url(st.cfg.base_url, call.method));
   if (!url)
     return finish(self, id, std::move(url.error()));
   net::http_request_data req;
   req.url = std::move(*url);
-  req.authorization = st.authorization;
+  req.authorization = call.authorization;
   req.timeout = st.cfg.request_timeout;
-  req.body = net::form_encode({call.args.begin(), call.args.end()});
+  req.body = call.body;
+  req.content_type = call.content_type;
+  req.replay_safe = call.repeatable;
   req.cache = st.idle_connections;
   CAF_RTM_LOG(st.log, debug, "web_api", "POST ", st.cfg.base_url, call.method);
   auto hdl = caf::actor_cast<web_api_core_actor>(self);
+  ++st.running;
   call.http = net::start_http_post(
       *st.net, std::move(req), [hdl, id](net::http_response_data res) {
-        caf::anon_send(hdl, http_result{id, std::move(res.error),
+        caf::anon_send(hdl, http_result{id, std::move(res.error), res.sent,
                                         static_cast<uint16_t>(res.status),
                                         std::move(res.retry_after),
                                         std::move(res.body)});
       });
 }
+
+// A failure that may have reached Slack: retried only if repeating the call
+// is harmless, else reported as such (never a blind second post).
+void retry_if_repeatable(self_ptr self, uint64_t id, caf::error err);
 
 void retry_or_fail(self_ptr self, uint64_t id, caf::error err) {
   auto& st = self->state;
@@ -132,6 +163,11 @@ void wait_out_rate_limit(self_ptr self, uint64_t id,
       std::min(parse_retry_after(retry_after)
                    .value_or(caf::timespan{default_retry_after}),
                caf::timespan{max_retry_after});
+  if (st.blocked_until.size() >= max_blocked_methods) {
+    auto now = clock_type::now();
+    for (auto i = st.blocked_until.begin(); i != st.blocked_until.end();)
+      i = i->second <= now ? st.blocked_until.erase(i) : std::next(i);
+  }
   auto& until = st.blocked_until[call.method];
   until = std::max(until, clock_type::now() + wait);
   CAF_RTM_LOG(
@@ -150,15 +186,19 @@ void on_http_result(self_ptr self, http_result& res) {
     return;
   auto id = res.request_id;
   i->second.http.reset();
+  release_slot(self);
   if (res.error) {
-    if (is_fatal(res.error) || is(res.error, errc::closed))
+    if (is_fatal(res.error) || is(res.error, errc::closed) ||
+        is(res.error, errc::response_too_large))
       return finish(self, id, std::move(res.error));
+    if (res.sent)
+      return retry_if_repeatable(self, id, std::move(res.error));
     return retry_or_fail(self, id, std::move(res.error));
   }
   if (res.status == 429)
     return wait_out_rate_limit(self, id, res.retry_after);
   if (res.status >= 500)
-    return retry_or_fail(
+    return retry_if_repeatable(
         self, id, make_error(errc::http_error, res.status, "server error"));
   auto unexpected_status = [&] {
     finish(self, id,
@@ -188,44 +228,62 @@ void on_http_result(self_ptr self, http_result& res) {
   }
   if (code == "ratelimited")
     return wait_out_rate_limit(self, id, res.retry_after);
-  if (is_transient_slack_error(code))
+  // Slack's own trouble (internal_error, ...): the call may have had its
+  // effect, so only a harmless one is repeated.
+  if (is_transient_slack_error(code) && i->second.repeatable)
     return retry_or_fail(self, id, make_error(errc::slack_error, code));
   finish(self, id, make_error(errc::slack_error, code));
 }
 
-void start_call(self_ptr self, std::string method, api_args args,
-                web_api_state::deliver_fn deliver) {
+void retry_if_repeatable(self_ptr self, uint64_t id, caf::error err) {
+  auto& call = self->state.calls.at(id);
+  if (call.repeatable)
+    return retry_or_fail(self, id, std::move(err));
+  finish(self, id,
+         make_error(errc::delivery_unknown,
+                    call.method + " may have reached Slack; not repeated (" +
+                        render(err) + ")"));
+}
+
+void start_call(self_ptr self, api_call x, web_api_state::deliver_fn deliver) {
   auto& st = self->state;
   if (st.setup_error)
     return deliver(st.setup_error);
   if (st.closing)
     return deliver(make_error(errc::closed, "web API caller is closing"));
+  const auto& method = x.method;
   if (method.empty() || method.find_first_of("/?# ") != std::string::npos)
     return deliver(make_error(errc::invalid_argument,
                               "not a Web API method name: " + method));
+  if (!x.token.empty()) {
+    if (auto err = check_token(x.token, "the call's token"))
+      return deliver(std::move(err));
+    st.log->add_secret(x.token);
+  }
   auto id = st.next_id++;
   auto& call = st.calls[id];
-  call.method = std::move(method);
-  call.args = std::move(args);
+  if (!x.json.value.empty()) {
+    call.body = to_json(x.json);
+    call.content_type = "application/json; charset=utf-8";
+  } else {
+    call.body = net::form_encode({x.args.begin(), x.args.end()});
+    call.content_type = "application/x-www-form-urlencoded";
+  }
+  call.authorization = x.token.empty() ? st.authorization : "Bearer " + x.token;
+  call.repeatable = x.retry == api_retry::always || safe_to_repeat(method);
+  call.method = std::move(x.method);
   call.deliver = std::move(deliver);
   issue(self, id);
 }
 
-// Wraps a typed response promise into a deliver function that converts the
-// JSON answer with `convert`.
-template <class T, class Convert>
-web_api_state::deliver_fn make_deliver(caf::typed_response_promise<T> rp,
-                                       Convert convert) {
-  return [rp, convert](caf::expected<json_object> x) mutable {
-    if (!x) {
-      rp.deliver(std::move(x.error()));
-      return;
-    }
-    auto converted = convert(x->value);
-    if (converted)
-      rp.deliver(std::move(*converted));
+// Wraps a typed response promise into a deliver function.
+web_api_state::deliver_fn
+make_deliver(caf::typed_response_promise<json_object> rp) {
+  return [rp](caf::expected<json_object> x) mutable {
+    if (x)
+      rp.deliver(std::move(*x));
     else
-      rp.deliver(std::move(converted.error()));
+      rp.deliver(std::move(x.error()));
   };
 }
 
@@ -243,6 +301,7 @@ web_api_core_actor::behavior_type
 web_api_caller(web_api_core_actor::stateful_pointer<web_api_state> self,
                client_config cfg) {
   auto& st = self->state;
+  cfg.token = trim_token(cfg.token);
   cfg.log = make_logger(cfg.log, {cfg.token});
   st.log = cfg.log;
   st.authorization = "Bearer " + cfg.token;
@@ -264,11 +323,16 @@ web_api_caller(web_api_core_actor::stateful_pointer<web_api_state> self,
       [self](call_atom, std::string& method,
              api_args& args) -> caf::typed_response_promise<json_object> {
         auto rp = self->make_response_promise<json_object>();
-        auto as_is = [](json::object& x) -> caf::expected<json_object> {
-          return json_object{std::move(x)};
-        };
-        start_call(self, std::move(method), std::move(args),
-                   make_deliver(rp, as_is));
+        api_call x;
+        x.method = std::move(method);
+        x.args = std::move(args);
+        start_call(self, std::move(x), make_deliver(rp));
+        return rp;
+      },
+      [self](call_atom,
+             api_call& x) -> caf::typed_response_promise<json_object> {
+        auto rp = self->make_response_promise<json_object>();
+        start_call(self, std::move(x), make_deliver(rp));
         return rp;
       },
       [self](close_atom) -> caf::typed_response_promise<caf::ok_atom> {
@@ -293,6 +357,8 @@ web_api_caller(web_api_core_actor::stateful_pointer<web_api_state> self,
               std::exchange(st.idle_connections, nullptr),
               [hdl] { caf::anon_send(hdl, closed_atom_v); });
         }
+        // Calls waiting for a slot have no exchange: finished below.
+        st.waiting_for_slot.clear();
         for (auto id : waiting)
           finish(self, id, make_error(errc::closed, "web API caller closed"));
         maybe_finish_close(self);

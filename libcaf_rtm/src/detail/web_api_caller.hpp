@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <random>
@@ -39,7 +40,13 @@ struct web_api_state {
 
   struct pending_call {
     std::string method;
-    api_args args;
+    /// The encoded request body and its content type.
+    std::string body;
+    std::string content_type;
+    /// `Bearer <token>` (the caller's or the call's own token).
+    std::string authorization;
+    /// May a failure that might have reached Slack be retried?
+    bool repeatable = false;
     deliver_fn deliver;
     /// Failed attempts so far (rate-limit waits not included).
     uint32_t failures = 0;
@@ -58,6 +65,10 @@ struct web_api_state {
   std::unordered_map<uint64_t, pending_call> calls;
   /// Per method: no request before this point (after a 429 or ratelimited).
   std::unordered_map<std::string, clock_type::time_point> blocked_until;
+  /// Calls waiting for a free exchange slot (at most `max_exchanges` run at
+  /// once), oldest first.
+  std::deque<uint64_t> waiting_for_slot;
+  size_t running = 0;
   std::minstd_rand rng;
   /// Idle keep-alive connections (null when `api_keep_alive` is 0).
   std::shared_ptr<net::connection_cache> idle_connections;

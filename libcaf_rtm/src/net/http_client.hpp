@@ -28,8 +28,12 @@ struct http_request_data {
   std::string authorization;
   /// Limit for the whole exchange, connect included.
   caf::timespan timeout;
-  /// Largest response body accepted.
-  size_t body_limit = size_t{64} * 1024 * 1024;
+  /// Largest response body accepted (Slack's answers are far smaller).
+  size_t body_limit = size_t{4} * 1024 * 1024;
+  /// A kept-alive connection that fails after the request went out may have
+  /// delivered it: send it once more on a new connection only if repeating
+  /// it is harmless.
+  bool replay_safe = false;
   /// Idle keep-alive connections to reuse and to return this one to; null:
   /// one connection for this request only. The exchange runs on the cache's
   /// strand.
@@ -39,6 +43,9 @@ struct http_request_data {
 struct http_response_data {
   /// Set when no complete response arrived.
   caf::error error;
+  /// The whole request went out: a failure after that may have reached the
+  /// server.
+  bool sent = false;
   unsigned status = 0;
   std::string retry_after;
   std::string body;

@@ -135,11 +135,14 @@ private:
 
   // A reused connection that the server closed in the meantime fails before
   // a single byte of an answer: the request goes out once more on a new
-  // connection, without counting as a failed attempt.
+  // connection, without counting as a failed attempt. If the whole request
+  // went out, the server may have read it: only when repeating is harmless.
   bool retry_on_new_connection(error_code ec) {
     if (!reused_ || cancelled_ || !closed_by_peer(ec) ||
-        (parser_ && parser_->got_some()) || buffer_.size() > 0)
+        (parser_ && parser_->got_some()) || buffer_.size() > 0 ||
+        (sent_ && !data_.replay_safe))
       return false;
+    sent_ = false;
     CAF_RTM_LOG(ctx_.log, debug, "net", "kept-alive connection closed by the ",
                 "server (", ec.message(), "); sending on a new one");
     reused_ = false;
@@ -156,6 +159,7 @@ private:
         return;
       return fail(ec, "write request");
     }
+    sent_ = true;
     parser_.emplace();
     parser_->body_limit(data_.body_limit);
     http::async_read(*stream_, buffer_, *parser_,
@@ -165,8 +169,9 @@ private:
 
   void on_read(error_code ec, size_t) {
     if (ec == http::error::body_limit)
-      return finish(make_error(errc::malformed_response,
-                               "response body over the size limit"));
+      return finish(make_error(
+          errc::response_too_large,
+          "response body over " + std::to_string(data_.body_limit) + " bytes"));
     if (ec) {
       if (retry_on_new_connection(ec))
         return;
@@ -174,6 +179,7 @@ private:
     }
     auto& res = parser_->get();
     http_response_data result;
+    result.sent = true;
     result.status = res.result_int();
     if (auto it = res.find(http::field::retry_after); it != res.end())
       result.retry_after = std::string{it->value()};
@@ -200,6 +206,7 @@ private:
       close_socket(boost::beast::get_lowest_layer(*stream_));
     http_response_data result;
     result.error = std::move(err);
+    result.sent = sent_;
     complete(std::move(result));
   }
 
@@ -224,6 +231,8 @@ private:
   std::string cache_key_;
   /// The stream came from the cache.
   bool reused_ = false;
+  /// The whole request was written.
+  bool sent_ = false;
   bool cancelled_ = false;
   bool done_ = false;
 };
