@@ -1,6 +1,7 @@
 // caf-rtm-bench: throughput, latency, reconnect times, memory and scale of
-// the RTM client against the fake Slack on loopback. Every scenario is one
-// function that adds rows to a shared report; main.cpp runs them in order.
+// the RTM client and the Socket Mode client against the fake Slack on
+// loopback. Every scenario is one or two functions that add rows to a shared
+// report; main.cpp runs them in order.
 
 #pragma once
 
@@ -23,8 +24,10 @@
 #include <caf/scoped_actor.hpp>
 
 #include "caf/rtm/client_config.hpp"
+#include "caf/rtm/envelope.hpp"
 #include "caf/rtm/logger.hpp"
 #include "caf/rtm/rtm_client.hpp"
+#include "caf/rtm/socket_mode_client.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
 
 namespace caf::rtm::bench {
@@ -39,16 +42,17 @@ struct options {
   bool quick = false;
   std::string json_file;
   std::string plot_file;
-  /// Flood size of the throughput runs.
+  /// Flood size of the throughput runs (RTM and Socket Mode).
   size_t events = 200000;
   /// Idle clients of the largest scale step.
   size_t clients = 1000;
   /// Clients of the aggregated throughput run.
   size_t busy_clients = 100;
-  /// Duration of the paced latency run.
+  /// Duration of the paced latency runs (RTM events, Socket Mode acks).
   double paced_seconds = 2.0;
   double paced_rate = 10000;
-  /// Runs of each reconnect scenario (the median is reported).
+  /// Runs of each reconnect scenario, Socket Mode's refresh included (the
+  /// median is reported).
   size_t repetitions = 5;
   /// Rounds of the throughput runs (the median is reported).
   size_t throughput_rounds = 3;
@@ -131,7 +135,7 @@ struct env {
   logger_ptr log;
 };
 
-// -- scenarios (throughput.cpp, reconnect.cpp, scale.cpp) ---------------------
+// -- scenarios (throughput.cpp, reconnect.cpp, scale.cpp, socket_mode.cpp) ----
 
 /// Floor, client -> actor and client -> callbacks, for two payload sizes;
 /// latency under flood comes from the small client -> actor run.
@@ -143,12 +147,30 @@ void run_latency(env& e);
 /// Goodbye, drop, silent peer and sends queued during a reconnect.
 void run_reconnect(env& e);
 
-/// RSS and threads of idle clients (plain and TLS), against a fake Slack in a
-/// child process.
+/// RSS and threads of idle RTM clients (plain and TLS), against a fake Slack
+/// in a child process.
 void run_idle_clients(env& e);
 
 /// Aggregated events/s of many busy clients in one actor system.
 void run_busy_clients(env& e);
+
+/// RSS and threads of idle Socket Mode clients (plain and TLS), as
+/// `run_idle_clients` measures them for RTM clients.
+void run_socket_mode_idle_clients(env& e);
+
+/// Socket Mode: envelopes/s to an actor (and the ratio to the RTM client ->
+/// actor row of the run, if there is one), ack latency of a paced run, and
+/// refresh -> first envelope on the new connection.
+void run_socket_mode(env& e);
+
+/// One series of idle clients of `kind` (1, 100, ... `opts.clients`), plain
+/// or TLS: the rows of both idle-client scenarios.
+void measure_idle_clients(env& e, client_kind kind, bool tls);
+
+/// Latency rows `<id>.p50`, `.p99` (with the target < 1 ms if asked),
+/// `.p999` and `.max` in the latency section, from sorted nanoseconds.
+void add_latency_rows(env& e, const std::string& id, const std::string& label,
+                      const std::vector<int64_t>& sorted, bool with_target);
 
 // -- where clients connect to -------------------------------------------------
 
@@ -156,6 +178,8 @@ struct endpoint {
   std::string base_url;
   std::string token;
   std::string ca_file;
+  /// What `apps.connections.open` accepts (Socket Mode).
+  std::string app_token;
 };
 
 endpoint endpoint_of(const testing::fake_slack& srv);
@@ -165,11 +189,16 @@ endpoint endpoint_of(const testing::fake_slack& srv);
 /// throttles the bench, the bench's logger.
 client_config config_for(const env& e, const endpoint& ep);
 
+/// The same for a Socket Mode client: the app token, no bot token (no
+/// `auth.test`, so that connecting costs what it costs an app without Web API
+/// calls) and no RTM token.
+client_config socket_mode_config_for(const env& e, const endpoint& ep);
+
 // -- a fake Slack in a child process ------------------------------------------
 
-/// The hidden `--serve [--tls]` mode: runs a fake Slack, prints its base URL,
-/// token and CA file ("-" without TLS) on three lines of stdout and lives
-/// until stdin closes.
+/// The hidden `--serve [--tls]` mode: runs a fake Slack (RTM and Socket
+/// Mode), prints its base URL, token, CA file ("-" without TLS) and app token
+/// on four lines of stdout and lives until stdin closes.
 int serve_main(bool tls);
 
 /// This program in serve mode, so that the fake's memory and threads are not
@@ -250,6 +279,10 @@ public:
 
   void on_event(const event& ev);
 
+  /// The same for the event inside an `events_api` envelope
+  /// (`payload.event`).
+  void on_envelope(const envelope& env);
+
   /// Waits until every event arrived; false if nothing arrived for `stall`.
   bool wait(std::chrono::milliseconds stall);
 
@@ -286,6 +319,8 @@ public:
   std::string describe() const;
 
 private:
+  void on_json(const boost::json::object& obj);
+
   size_t expected_;
   bool keep_latency_;
   std::vector<std::atomic<uint8_t>> seen_;
@@ -313,22 +348,35 @@ caf::actor spawn_fn(caf::actor_system& sys, F f) {
 /// An actor that feeds every event it receives into `s`.
 caf::actor spawn_counter(caf::actor_system& sys, std::shared_ptr<sink> s);
 
+/// An actor that feeds every envelope it receives into `s`.
+caf::actor spawn_envelope_counter(caf::actor_system& sys,
+                                  std::shared_ptr<sink> s);
+
 // -- working with clients -----------------------------------------------------
 
 /// Connects and waits for the first hello.
 caf::expected<connected> connect(caf::scoped_actor& self,
                                  const rtm_client_actor& hdl);
+caf::expected<connected> connect(caf::scoped_actor& self,
+                                 const socket_mode_client_actor& hdl);
 
-/// Subscribes `listener` to every event type.
+/// Subscribes `listener` to every event (or envelope) type.
 bool subscribe(caf::scoped_actor& self, const rtm_client_actor& hdl,
+               const caf::actor& listener);
+bool subscribe(caf::scoped_actor& self, const socket_mode_client_actor& hdl,
                const caf::actor& listener);
 
 /// Connects (or closes) many clients, at most `parallel` at a time; returns
-/// how many failed.
+/// how many failed. Both clients answer `connect` and `close` alike, so the
+/// untyped overloads take either kind.
 size_t connect_all(caf::actor_system& sys,
                    const std::vector<rtm_client_actor>& hdls, size_t parallel);
+size_t connect_all(caf::actor_system& sys, const std::vector<caf::actor>& hdls,
+                   size_t parallel);
 size_t close_all(caf::actor_system& sys,
                  const std::vector<rtm_client_actor>& hdls, size_t parallel);
+size_t close_all(caf::actor_system& sys, const std::vector<caf::actor>& hdls,
+                 size_t parallel);
 
 /// Closes its clients and ends its listener actors when it goes out of scope,
 /// so that a scenario that throws half-way leaves nothing running.
@@ -344,7 +392,12 @@ public:
   cleanup& operator=(const cleanup&) = delete;
 
   rtm_client_actor add(rtm_client_actor hdl) {
-    clients_.push_back(hdl);
+    clients_.push_back(caf::actor_cast<caf::actor>(hdl));
+    return hdl;
+  }
+
+  socket_mode_client_actor add(socket_mode_client_actor hdl) {
+    clients_.push_back(caf::actor_cast<caf::actor>(hdl));
     return hdl;
   }
 
@@ -358,7 +411,8 @@ public:
 
 private:
   caf::actor_system& sys_;
-  std::vector<rtm_client_actor> clients_;
+  /// RTM and Socket Mode clients alike.
+  std::vector<caf::actor> clients_;
   std::vector<caf::actor> listeners_;
 };
 

@@ -61,7 +61,8 @@ void report::distribution(std::string name, std::vector<int64_t> samples_ns) {
 
 endpoint endpoint_of(const testing::fake_slack& srv) {
   return {srv.base_url(), srv.options().token,
-          srv.options().tls ? srv.ca_file() : std::string{}};
+          srv.options().tls ? srv.ca_file() : std::string{},
+          srv.options().app_token};
 }
 
 client_config config_for(const env& e, const endpoint& ep) {
@@ -78,8 +79,25 @@ client_config config_for(const env& e, const endpoint& ep) {
   return cfg;
 }
 
+client_config socket_mode_config_for(const env& e, const endpoint& ep) {
+  auto cfg = config_for(e, ep);
+  cfg.token.clear();
+  cfg.bot_token.clear();
+  cfg.app_token = ep.app_token;
+  return cfg;
+}
+
 caf::expected<connected> connect(caf::scoped_actor& self,
                                  const rtm_client_actor& hdl) {
+  caf::expected<connected> result{caf::error{}};
+  self->request(hdl, caf::timespan{30s}, connect_atom_v)
+      .receive([&](connected& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+caf::expected<connected> connect(caf::scoped_actor& self,
+                                 const socket_mode_client_actor& hdl) {
   caf::expected<connected> result{caf::error{}};
   self->request(hdl, caf::timespan{30s}, connect_atom_v)
       .receive([&](connected& x) { result = std::move(x); },
@@ -96,12 +114,21 @@ bool subscribe(caf::scoped_actor& self, const rtm_client_actor& hdl,
   return ok;
 }
 
+bool subscribe(caf::scoped_actor& self, const socket_mode_client_actor& hdl,
+               const caf::actor& listener) {
+  bool ok = false;
+  self->request(hdl, caf::timespan{10s}, subscribe_atom_v, listener,
+                std::vector<std::string>{"*"})
+      .receive([&](caf::ok_atom) { ok = true; }, [](caf::error&) {});
+  return ok;
+}
+
 namespace {
 
 // Requests `connect` (or `close`) from many clients, a bounded number at a
 // time, from one short-lived actor.
 struct batch {
-  std::vector<rtm_client_actor> hdls;
+  std::vector<caf::actor> hdls;
   size_t parallel = 1;
   bool closing = false;
   size_t next = 0;
@@ -136,9 +163,8 @@ void request_next(caf::event_based_actor* self, std::shared_ptr<batch> b) {
   }
 }
 
-size_t run_batch(caf::actor_system& sys,
-                 const std::vector<rtm_client_actor>& hdls, size_t parallel,
-                 bool closing) {
+size_t run_batch(caf::actor_system& sys, const std::vector<caf::actor>& hdls,
+                 size_t parallel, bool closing) {
   if (hdls.empty())
     return 0;
   auto b = std::make_shared<batch>();
@@ -150,15 +176,33 @@ size_t run_batch(caf::actor_system& sys,
   return result.get();
 }
 
+std::vector<caf::actor> untyped(const std::vector<rtm_client_actor>& hdls) {
+  std::vector<caf::actor> result;
+  result.reserve(hdls.size());
+  for (auto& hdl : hdls)
+    result.push_back(caf::actor_cast<caf::actor>(hdl));
+  return result;
+}
+
 } // namespace
 
 size_t connect_all(caf::actor_system& sys,
                    const std::vector<rtm_client_actor>& hdls, size_t parallel) {
+  return connect_all(sys, untyped(hdls), parallel);
+}
+
+size_t connect_all(caf::actor_system& sys, const std::vector<caf::actor>& hdls,
+                   size_t parallel) {
   return run_batch(sys, hdls, parallel, false);
 }
 
 size_t close_all(caf::actor_system& sys,
                  const std::vector<rtm_client_actor>& hdls, size_t parallel) {
+  return close_all(sys, untyped(hdls), parallel);
+}
+
+size_t close_all(caf::actor_system& sys, const std::vector<caf::actor>& hdls,
+                 size_t parallel) {
   auto failed = run_batch(sys, hdls, parallel, true);
   if (failed > 0)
     for (auto& hdl : hdls)
@@ -404,8 +448,19 @@ sink::sink(size_t expected, bool keep_latency, size_t lanes)
 }
 
 void sink::on_event(const event& ev) {
+  on_json(ev.json());
+}
+
+void sink::on_envelope(const envelope& env) {
+  const auto& payload = env.payload();
+  if (auto* inner = payload.if_contains("event"); inner && inner->is_object())
+    on_json(inner->get_object());
+  else
+    ++other_;
+}
+
+void sink::on_json(const boost::json::object& obj) {
   auto now = clock_type::now();
-  const auto& obj = ev.json();
   auto* seq = obj.if_contains("seq");
   if (seq == nullptr || !seq->is_int64()) {
     ++other_;
@@ -475,6 +530,33 @@ caf::actor spawn_counter(caf::actor_system& sys, std::shared_ptr<sink> s) {
         [s](const event& ev) { s->on_event(ev); },
     };
   });
+}
+
+caf::actor spawn_envelope_counter(caf::actor_system& sys,
+                                  std::shared_ptr<sink> s) {
+  return spawn_fn(sys, [s](caf::event_based_actor*) -> caf::behavior {
+    return {
+        [s](const envelope& env) { s->on_envelope(env); },
+    };
+  });
+}
+
+// -- latency rows -------------------------------------------------------------
+
+void add_latency_rows(env& e, const std::string& id, const std::string& label,
+                      const std::vector<int64_t>& sorted, bool with_target) {
+  auto us = [&](double q) {
+    return static_cast<double>(percentile(sorted, q)) / 1000.0;
+  };
+  const std::string section = "latency";
+  e.out.add(id + ".p50", section, label + ": p50", us(0.5), "us", 1);
+  if (with_target)
+    e.out.add_target(id + ".p99", section, label + ": p99", us(0.99), "us", 1,
+                     "< 1000 us", us(0.99) < 1000.0);
+  else
+    e.out.add(id + ".p99", section, label + ": p99", us(0.99), "us", 1);
+  e.out.add(id + ".p999", section, label + ": p99.9", us(0.999), "us", 1);
+  e.out.add(id + ".max", section, label + ": max", us(1.0), "us", 1);
 }
 
 // -- numbers ------------------------------------------------------------------

@@ -129,7 +129,12 @@ probed_client start_probed(env& e, cleanup& guard, caf::scoped_actor& self,
                            const testing::fake_slack& srv,
                            const client_config& cfg) {
   probed_client c;
-  c.hdl = guard.add(e.sys.spawn(rtm_client, cfg));
+  // The scenarios end sessions again and again within seconds: measured is
+  // how fast a replacement is up, not the backoff that protects against a
+  // server ending every session right after hello.
+  auto quick_sessions = cfg;
+  quick_sessions.healthy_session = caf::timespan{0};
+  c.hdl = guard.add(e.sys.spawn(rtm_client, quick_sessions));
   c.log = std::make_shared<probe_log>();
   auto probe = guard.add(spawn_probe(e.sys, c.log, c.hdl));
   bool ok = subscribe(self, c.hdl, probe);

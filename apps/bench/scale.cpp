@@ -1,5 +1,5 @@
-// Memory and scale: idle clients against a fake Slack in a child process
-// (plain and TLS), then many busy clients in one actor system.
+// Memory and scale: idle clients (RTM or Socket Mode) against a fake Slack in
+// a child process (plain and TLS), then many busy clients in one actor system.
 
 #include "bench/bench.hpp"
 
@@ -9,6 +9,7 @@
 
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/rtm_client.hpp"
+#include "caf/rtm/socket_mode_client.hpp"
 
 namespace caf::rtm::bench {
 
@@ -17,12 +18,25 @@ namespace {
 // Connection attempts in flight while many clients start.
 constexpr size_t parallel_connects = 50;
 
-void idle_clients(env& e, bool tls) {
-  const std::string key = tls ? "tls" : "plain";
-  const std::string name = tls ? "TLS" : "plain ws";
+} // namespace
+
+void measure_idle_clients(env& e, client_kind kind, bool tls) {
+  auto rtm = kind == client_kind::rtm;
+  // RTM rows keep their original ids and labels.
+  const std::string key =
+      std::string{rtm ? "" : "socket_mode_"} + (tls ? "tls" : "plain");
+  const std::string name =
+      std::string{rtm ? "" : "Socket Mode "} + (tls ? "TLS" : "plain ws");
   const std::string section = "memory";
   child_server child{tls};
-  auto cfg = config_for(e, child.where());
+  auto cfg = rtm ? config_for(e, child.where())
+                 : socket_mode_config_for(e, child.where());
+  if (!rtm) {
+    // Each hello reports every connection of the fake's single app, so each
+    // client would warn that Slack counts stale connections: not what this
+    // run is about, and a thousand lines of noise.
+    cfg.log = std::make_shared<logger>(log_level::error);
+  }
   std::vector<size_t> steps{1, 100, e.opts.clients};
   steps.erase(std::remove_if(steps.begin(), steps.end(),
                              [&](size_t n) { return n > e.opts.clients; }),
@@ -36,15 +50,20 @@ void idle_clients(env& e, bool tls) {
   e.out.add("memory." + key + ".threads_before", section,
             name + ": threads before any client",
             static_cast<double>(threads_before), "", 0);
-  std::vector<rtm_client_actor> all;
+  auto spawn_client = [&]() -> caf::actor {
+    if (rtm)
+      return caf::actor_cast<caf::actor>(
+          guard.add(e.sys.spawn(rtm_client, cfg)));
+    return caf::actor_cast<caf::actor>(
+        guard.add(e.sys.spawn(socket_mode_client, cfg)));
+  };
+  size_t spawned = 0;
   std::vector<size_t> threads;
   std::vector<size_t> rss_at;
   for (auto step : steps) {
-    std::vector<rtm_client_actor> fresh;
-    while (all.size() < step) {
-      fresh.push_back(guard.add(e.sys.spawn(rtm_client, cfg)));
-      all.push_back(fresh.back());
-    }
+    std::vector<caf::actor> fresh;
+    for (; spawned < step; ++spawned)
+      fresh.push_back(spawn_client());
     if (auto failed = connect_all(e.sys, fresh, parallel_connects); failed > 0)
       throw std::runtime_error(name + ": " + std::to_string(failed) + " of " +
                                std::to_string(fresh.size()) +
@@ -57,7 +76,8 @@ void idle_clients(env& e, bool tls) {
     auto per_client = (static_cast<double>(rss) - rss_before) / step / 1024.0;
     auto id = "memory." + key + "." + std::to_string(step);
     auto label = name + ": RSS per client, " + grouped(step) + " idle";
-    if (!tls && step == steps.back())
+    // The target is the RTM client's; Socket Mode has none of its own.
+    if (rtm && !tls && step == steps.back())
       e.out.add_target(id + ".rss_per_client", section, label, per_client, "KB",
                        1, "< 64 KB", per_client < 64.0);
     else
@@ -90,11 +110,9 @@ void idle_clients(env& e, bool tls) {
     e.out.fail(name + ": not every idle client closed in time");
 }
 
-} // namespace
-
 void run_idle_clients(env& e) {
-  idle_clients(e, false);
-  idle_clients(e, true);
+  measure_idle_clients(e, client_kind::rtm, false);
+  measure_idle_clients(e, client_kind::rtm, true);
 }
 
 void run_busy_clients(env& e) {

@@ -11,6 +11,7 @@
 
 #include <climits>
 #include <cstdio>
+#include <limits>
 #include <stdexcept>
 #include <thread>
 
@@ -21,10 +22,14 @@ namespace caf::rtm::bench {
 int serve_main(bool tls) {
   testing::fake_slack_options opts;
   opts.tls = tls;
+  // Every idle Socket Mode client is an app of its own, but the fake knows
+  // one app: it would turn the eleventh connection away as Slack does.
+  opts.max_socket_mode_connections = std::numeric_limits<std::size_t>::max();
   testing::fake_slack srv{opts};
   auto ep = endpoint_of(srv);
-  std::printf("%s\n%s\n%s\n", ep.base_url.c_str(), ep.token.c_str(),
-              ep.ca_file.empty() ? "-" : ep.ca_file.c_str());
+  std::printf("%s\n%s\n%s\n%s\n", ep.base_url.c_str(), ep.token.c_str(),
+              ep.ca_file.empty() ? "-" : ep.ca_file.c_str(),
+              ep.app_token.c_str());
   std::fflush(stdout);
   char buf[256];
   while (::read(STDIN_FILENO, buf, sizeof(buf)) > 0) {
@@ -91,10 +96,11 @@ child_server::child_server(bool tls) {
   ep_.base_url = read_line(from_child);
   ep_.token = read_line(from_child);
   ep_.ca_file = read_line(from_child);
+  ep_.app_token = read_line(from_child);
   std::fclose(from_child);
   if (ep_.ca_file == "-")
     ep_.ca_file.clear();
-  if (ep_.base_url.empty() || ep_.token.empty() ||
+  if (ep_.base_url.empty() || ep_.token.empty() || ep_.app_token.empty() ||
       (tls && ep_.ca_file.empty())) {
     stop();
     throw std::runtime_error("the fake Slack process did not start");

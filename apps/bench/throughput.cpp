@@ -182,22 +182,6 @@ run_result run_client(env& e, const run_spec& spec, const std::string& what) {
   return result;
 }
 
-void add_latency_rows(env& e, const std::string& id, const std::string& label,
-                      const std::vector<int64_t>& sorted, bool with_target) {
-  auto us = [&](double q) {
-    return static_cast<double>(percentile(sorted, q)) / 1000.0;
-  };
-  const std::string section = "latency";
-  e.out.add(id + ".p50", section, label + ": p50", us(0.5), "us", 1);
-  if (with_target)
-    e.out.add_target(id + ".p99", section, label + ": p99", us(0.99), "us", 1,
-                     "< 1000 us", us(0.99) < 1000.0);
-  else
-    e.out.add(id + ".p99", section, label + ": p99", us(0.99), "us", 1);
-  e.out.add(id + ".p999", section, label + ": p99.9", us(0.999), "us", 1);
-  e.out.add(id + ".max", section, label + ": max", us(1.0), "us", 1);
-}
-
 std::string size_note(const payload_set& p) {
   return std::to_string(p.min_bytes()) + "-" + std::to_string(p.max_bytes()) +
          " bytes per event, mean " +

@@ -56,6 +56,8 @@ std::string to_string(errc x) {
     return "text_too_long";
   case errc::send_queue_full:
     return "send_queue_full";
+  case errc::send_expired:
+    return "send_expired";
   case errc::ack_timeout:
     return "ack_timeout";
   case errc::delivery_unknown:

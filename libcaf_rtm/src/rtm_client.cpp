@@ -36,6 +36,9 @@ rtm_client_actor::behavior_type rtm_client(rtm_client_actor::pointer self,
       [=](send_atom x, json_object& msg) {
         return self->delegate(router, x, std::move(msg));
       },
+      [=](send_atom x, json_object& msg, caf::timespan max_wait) {
+        return self->delegate(router, x, std::move(msg), max_wait);
+      },
       [=](typing_atom x, std::string& channel) {
         return self->delegate(router, x, std::move(channel));
       },

@@ -60,6 +60,9 @@ enum class errc : uint8_t {
   text_too_long,
   /// The bounded queue of messages waiting to be sent is full.
   send_queue_full,
+  /// A message given a `max_wait` could not be written in time; it never
+  /// will be.
+  send_expired,
   /// No ack arrived within the ack timeout.
   ack_timeout,
   /// The session died before the ack and no later session acked it: the

@@ -41,8 +41,14 @@ using rtm_client_actor = caf::typed_actor<
     caf::replies_to<subscribe_atom, callback_listener>::with<uint64_t>,
     caf::replies_to<unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
     caf::replies_to<unsubscribe_atom, uint64_t>::with<caf::ok_atom>,
-    // Sends a message (the client sets `id`); replies with Slack's ack.
+    // Sends a message (the client sets `id`); replies with Slack's ack, or
+    // with why there is none: the client always answers (wait with
+    // caf::infinite, not a shorter request timeout).
     caf::replies_to<send_atom, json_object>::with<send_ack>,
+    // The same, but a message not written within this time (waiting for a
+    // session or the rate limiter) fails with `send_expired` and is never
+    // written.
+    caf::replies_to<send_atom, json_object, caf::timespan>::with<send_ack>,
     // Sends a typing indicator for a channel; false if one went out < 3 s ago.
     caf::replies_to<typing_atom, std::string>::with<bool>,
     // RTM-level ping; replies with the round-trip time.

@@ -201,7 +201,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       [self](send_atom, int64_t id, std::string& text) {
         auto& st = self->state;
         if (st.ws && !st.ending)
-          st.ws->send_text(std::move(text));
+          st.ws->send_text(std::move(text), id);
         else // never written: the router may send it on the next session
           self->send(st.args.router, unsent_atom_v, id);
       },
@@ -242,6 +242,10 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       [self](pong_atom, std::string& payload) {
         if (self->state.monitor)
           self->send(self->state.monitor, pong_atom_v, std::move(payload));
+      },
+      [self](unsent_atom, const std::vector<int64_t>& ids) {
+        for (auto id : ids)
+          self->send(self->state.args.router, unsent_atom_v, id);
       },
       [self](closed_atom, caf::error& err) {
         auto& st = self->state;

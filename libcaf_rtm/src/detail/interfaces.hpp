@@ -46,11 +46,12 @@ using ping_target_actor =
     caf::typed_actor<caf::reacts_to<ping_atom, std::string>,
                      caf::reacts_to<dead_link_atom>>;
 
-/// What the I/O layer reports: handshake done; frames; a pong; the session is
-/// over (exactly once).
+/// What the I/O layer reports: handshake done; frames; a pong; messages it
+/// never wrote; the session is over (exactly once, after everything else).
 using io_sink_actor =
     caf::typed_actor<caf::reacts_to<opened_atom>, caf::reacts_to<frame_batch>,
                      caf::reacts_to<pong_atom, std::string>,
+                     caf::reacts_to<unsent_atom, std::vector<int64_t>>,
                      caf::reacts_to<closed_atom, caf::error>>;
 
 /// What the supervisor may send a connection: close with this code, then

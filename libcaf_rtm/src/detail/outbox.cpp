@@ -58,8 +58,8 @@ outbox::outbox(limits lim, time_point now)
 
 // -- commands -----------------------------------------------------------------
 
-caf::error outbox::enqueue(json::object msg, send_handler done,
-                           time_point now) {
+caf::error outbox::enqueue(json::object msg, send_handler done, time_point now,
+                           std::optional<time_point> deadline) {
   auto* type = msg.if_contains("type");
   if (type == nullptr || !type->is_string())
     return make_error(errc::invalid_argument,
@@ -79,7 +79,7 @@ caf::error outbox::enqueue(json::object msg, send_handler done,
   if (queued() >= limits_.queue_size)
     return make_error(errc::send_queue_full,
                       std::to_string(queued()) + " messages waiting");
-  queue_.push_back({std::move(body), std::move(done), nullptr});
+  queue_.push_back({std::move(body), std::move(done), nullptr, deadline});
   pump(now);
   return caf::none;
 }
@@ -113,7 +113,8 @@ caf::error outbox::ping(ping_handler done, time_point now) {
   if (queued() >= limits_.queue_size)
     return make_error(errc::send_queue_full,
                       std::to_string(queued()) + " messages waiting");
-  queue_.push_back({R"({"type":"ping"})", nullptr, std::move(done)});
+  queue_.push_back(
+      {R"({"type":"ping"})", nullptr, std::move(done), std::nullopt});
   pump(now);
   return caf::none;
 }
@@ -157,8 +158,8 @@ void outbox::session_down(uint64_t session) {
 void outbox::unsent(int64_t id, time_point now) {
   if (auto i = acks_.find(id); i != acks_.end()) {
     --stats_.sent;
-    unsent_.push_back(
-        {std::move(i->second.body), std::move(i->second.on_ack), nullptr});
+    unsent_.push_back({std::move(i->second.body), std::move(i->second.on_ack),
+                       nullptr, std::nullopt});
     acks_.erase(i);
     pump(now);
   } else if (auto j = pongs_.find(id); j != pongs_.end()) {
@@ -237,6 +238,9 @@ std::optional<outbox::time_point> outbox::next_wakeup(time_point now) {
     consider(x.deadline);
   for (auto& [id, x] : pongs_)
     consider(x.deadline);
+  for (auto& x : queue_)
+    if (x.deadline)
+      consider(*x.deadline);
   return result;
 }
 
@@ -266,6 +270,17 @@ void outbox::pump(time_point now) {
 }
 
 void outbox::expire(time_point now) {
+  // Messages that could not go out in time never will: the caller gave up.
+  for (auto i = queue_.begin(); i != queue_.end();) {
+    if (!i->deadline || *i->deadline > now) {
+      ++i;
+      continue;
+    }
+    auto done = std::move(i->on_ack);
+    i = queue_.erase(i);
+    ++stats_.failed;
+    done(make_error(errc::send_expired, "not sent within its max_wait"));
+  }
   for (auto i = acks_.begin(); i != acks_.end();) {
     if (i->second.deadline > now) {
       ++i;

@@ -68,9 +68,10 @@ public:
 
   /// Queues a message (it goes out at once when a session is up and the rate
   /// limiter allows). Returns why the message cannot be sent at all; `done`
-  /// is not called then.
-  caf::error enqueue(boost::json::object msg, send_handler done,
-                     time_point now);
+  /// is not called then. A message not written by `deadline` (if any) fails
+  /// with `send_expired` and is never written.
+  caf::error enqueue(boost::json::object msg, send_handler done, time_point now,
+                     std::optional<time_point> deadline = std::nullopt);
 
   /// Sends a typing indicator for `channel` right away, or returns false:
   /// no session, one went out for that channel less than 3 s ago, messages
@@ -147,6 +148,8 @@ private:
     send_handler on_ack;
     /// Set for a user ping instead of `on_ack`.
     ping_handler on_pong;
+    /// Not written by then: fails instead.
+    std::optional<time_point> deadline;
   };
 
   /// A message written and not acked yet.

@@ -38,7 +38,9 @@ void on_wakeup(self_ptr self) {
   schedule_wakeup(self);
 }
 
-caf::result<send_ack> enqueue_message(self_ptr self, json_object& msg) {
+caf::result<send_ack>
+enqueue_message(self_ptr self, json_object& msg,
+                std::optional<caf::timespan> max_wait = std::nullopt) {
   auto& st = self->state;
   if (st.fatal)
     return st.fatal;
@@ -54,8 +56,11 @@ caf::result<send_ack> enqueue_message(self_ptr self, json_object& msg) {
       rp.deliver(std::move(x.error()));
   };
   // The promise took over the request: refusals go through it too.
-  if (auto err =
-          st.out->enqueue(std::move(msg.value), done, self->clock().now()))
+  auto now = self->clock().now();
+  std::optional<outbox::time_point> deadline;
+  if (max_wait)
+    deadline = now + *max_wait;
+  if (auto err = st.out->enqueue(std::move(msg.value), done, now, deadline))
     rp.deliver(std::move(err));
   schedule_wakeup(self);
   return rp;
@@ -255,6 +260,10 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       },
       [self](send_atom, json_object& msg) -> caf::result<send_ack> {
         return enqueue_message(self, msg);
+      },
+      [self](send_atom, json_object& msg,
+             caf::timespan max_wait) -> caf::result<send_ack> {
+        return enqueue_message(self, msg, max_wait);
       },
       [self](typing_atom, const std::string& channel) -> bool {
         auto& st = self->state;

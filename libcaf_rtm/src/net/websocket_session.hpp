@@ -50,21 +50,21 @@ public:
 
   // -- ws_client interface (any thread) ---------------------------------------
 
-  void send_text(std::string text) override {
-    post([text = std::move(text)](websocket_session& self) mutable {
-      self.enqueue(outgoing{outgoing::text, std::move(text), 0});
+  void send_text(std::string text, int64_t id) override {
+    post([text = std::move(text), id](websocket_session& self) mutable {
+      self.enqueue(outgoing{outgoing::text, std::move(text), 0, id});
     });
   }
 
   void send_text_first(std::string text) override {
     post([text = std::move(text)](websocket_session& self) mutable {
-      self.enqueue(outgoing{outgoing::text, std::move(text), 0}, true);
+      self.enqueue(outgoing{outgoing::text, std::move(text), 0, 0}, true);
     });
   }
 
   void send_ping(std::string payload) override {
     post([payload = std::move(payload)](websocket_session& self) mutable {
-      self.enqueue(outgoing{outgoing::ping, std::move(payload), 0});
+      self.enqueue(outgoing{outgoing::ping, std::move(payload), 0, 0});
     });
   }
 
@@ -87,6 +87,8 @@ private:
     enum kind_type { text, ping, close } kind;
     std::string payload;
     uint16_t code;
+    /// The message's id (RTM sends; 0 for anything else).
+    int64_t id;
   };
 
   enum class state_type { opening, handshaking, open, closing, ended };
@@ -195,7 +197,8 @@ private:
     buffered_bytes_ += n;
     pending_bytes_ += n;
     hand_over();
-    if (buffered_bytes_ < opts_.max_buffered_bytes)
+    if (buffered_bytes_ < opts_.max_buffered_bytes ||
+        state_ == state_type::closing)
       do_read();
   }
 
@@ -261,8 +264,13 @@ private:
   // flight while `writing_`).
   void enqueue(outgoing x, bool first = false) {
     if (state_ == state_type::ended ||
-        (state_ == state_type::closing && x.kind != outgoing::close))
+        (state_ == state_type::closing && x.kind != outgoing::close)) {
+      // Never written: the actor may send it on the next session.
+      if (x.id != 0)
+        caf::anon_send(owner_, detail::unsent_atom_v,
+                       std::vector<int64_t>{x.id});
       return;
+    }
     if (first)
       writes_.insert(writes_.begin() + (writing_ ? 1 : 0), std::move(x));
     else
@@ -329,7 +337,11 @@ private:
         if (!ec)
           self->teardown(make_error(errc::timeout, "close handshake"));
       });
-      enqueue(outgoing{outgoing::close, {}, code});
+      enqueue(outgoing{outgoing::close, {}, code, 0});
+      // The server's close frame must be read even while the actor lags
+      // behind (backpressure paused reading): read on until the end.
+      if (!reading_)
+        do_read();
       return;
     default:
       return;
@@ -359,7 +371,15 @@ private:
     close_timer_.cancel();
     if (ws_)
       close_socket(beast::get_lowest_layer(*ws_));
+    // Messages still queued were never written (the front one may be
+    // partly written when a write is in flight): the actor gets them back.
+    std::vector<int64_t> unwritten;
+    for (size_t i = writing_ ? 1 : 0; i < writes_.size(); ++i)
+      if (writes_[i].id != 0)
+        unwritten.push_back(writes_[i].id);
     writes_.clear();
+    if (!unwritten.empty())
+      caf::anon_send(owner_, detail::unsent_atom_v, std::move(unwritten));
     // Frames read before the end still reach the actor first.
     batch_in_flight_ = false;
     hand_over();

@@ -35,8 +35,9 @@ class ws_client {
 public:
   virtual ~ws_client();
 
-  /// Queues one text frame.
-  virtual void send_text(std::string text) = 0;
+  /// Queues one text frame. A frame with an `id` (an RTM message) that is
+  /// never written comes back to the owner as (unsent, [id, ...]).
+  virtual void send_text(std::string text, int64_t id = 0) = 0;
 
   /// Queues one text frame ahead of every frame not yet being written (Socket
   /// Mode acks must not wait behind other traffic).
