@@ -365,6 +365,9 @@ TEST_CASE_METHOD(sm_fixture,
   fake_slack srv;
   auto cfg = config(srv);
   cfg.concurrency = 1;
+  // The router holds the connection's batches while more than one envelope
+  // waits for callbacks: the connection must read on and ack anyway.
+  cfg.callback_backlog = 1;
   auto hdl = track(sys->spawn(socket_mode_client, cfg));
   // The first callback blocks until every ack has reached Slack: if acks
   // waited for listeners, it would wait for ever (or 20 s).
@@ -379,8 +382,11 @@ TEST_CASE_METHOD(sm_fixture,
       request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v, slow));
   REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
   auto s0 = session(srv, 0);
-  for (int i = 1; i <= 5; ++i)
+  for (int i = 1; i <= 5; ++i) {
     s0->send_event(app_mention(i));
+    // Separate batches, most of them arriving while the callback blocks.
+    std::this_thread::sleep_for(30ms);
+  }
   REQUIRE(eventually([&] { return done == 5; }, 30s));
   CHECK(acks_first);
   close(hdl);

@@ -97,6 +97,28 @@ private:
 
 void start_monitor(self_ptr self);
 
+// How far a connection that acks on receipt reads ahead of a lagging router.
+constexpr size_t max_unrouted_bytes = size_t{16} * 1024 * 1024;
+
+// May the I/O layer read on?
+bool may_read_on(self_ptr self) {
+  auto& st = self->state;
+  return st.args.proto->acks_on_receipt() &&
+         st.held_bytes <= max_unrouted_bytes;
+}
+
+// Lets the I/O layer read on (it waits for the credit of its latest batch).
+void credit(self_ptr self) {
+  auto& st = self->state;
+  if (!st.io_paused)
+    return;
+  st.io_paused = false;
+  if (st.ws)
+    st.ws->consumed();
+  if (st.monitor_stopped && !st.ending)
+    start_monitor(self);
+}
+
 void on_frames(self_ptr self, frame_batch& batch) {
   auto& st = self->state;
   inbound_batch out;
@@ -108,16 +130,20 @@ void on_frames(self_ptr self, frame_batch& batch) {
                 " binary frame(s)");
   // The I/O side reads on once the router took the batch; the router answers
   // late while its callbacks lag behind, so a slow consumer slows the socket.
-  ++st.held_batches;
+  // A protocol that acks on receipt reads on at once instead (bounded), so
+  // that its acks never wait for slow subscribers.
+  auto bytes = batch.bytes.size();
+  st.held_bytes += bytes;
+  st.io_paused = true;
+  if (may_read_on(self))
+    credit(self);
   self->request(st.args.router, caf::infinite, std::move(out))
       .then(
-          [self](caf::ok_atom) {
+          [self, bytes](caf::ok_atom) {
             auto& st = self->state;
-            --st.held_batches;
-            if (st.ws)
-              st.ws->consumed();
-            if (st.monitor_stopped && !st.ending)
-              start_monitor(self);
+            st.held_bytes -= bytes;
+            if (!st.args.proto->acks_on_receipt() || may_read_on(self))
+              credit(self);
           },
           [](caf::error&) {
             // The router is gone; so is this connection shortly.
@@ -216,7 +242,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       },
       [self](dead_link_atom) {
         auto& st = self->state;
-        if (st.held_batches > 0) {
+        if (st.io_paused) {
           // Reading pauses while the router holds a batch (slow callbacks),
           // so pongs wait unread: a slow consumer, not a dead link. A new
           // monitor starts once the router takes the batch.

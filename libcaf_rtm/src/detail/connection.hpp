@@ -61,8 +61,11 @@ struct connection_state {
   /// How the protocol part acts on the session.
   std::unique_ptr<session_context> context;
   ping_monitor_actor monitor;
-  /// Event batches the router has not taken yet (reading pauses meanwhile).
-  size_t held_batches = 0;
+  /// Bytes of the batches the router has not taken yet.
+  size_t held_bytes = 0;
+  /// The I/O layer waits for the credit of its latest batch: reading is
+  /// paused (backpressure from the router).
+  bool io_paused = false;
   /// The monitor gave up while a batch was held; restart it.
   bool monitor_stopped = false;
   bool hello = false;

@@ -5,13 +5,18 @@
 // envelope for `window` (longer than Slack's last retry, so that one is caught
 // too) and at most `capacity` of them, oldest dropped first; memory is
 // bounded by the capacity whatever the rate.
+//
+// Ids are remembered as 64-bit hashes (with the kind of id): small, cheap to
+// look up and to rehash, so a growing table never stalls the router. Two
+// different ids with the same hash within the window would be taken for one:
+// about one chance in 10^9 even at the capacity.
 
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
-#include <string>
 #include <string_view>
 #include <unordered_set>
 
@@ -47,17 +52,17 @@ public:
 private:
   struct entry {
     time_point at;
-    std::string key;
+    uint64_t key;
   };
 
-  bool check_and_add(std::string key, time_point now);
+  bool check_and_add(uint64_t key, time_point now);
 
   void expire(time_point now);
 
   std::chrono::milliseconds window_;
   size_t capacity_;
   std::deque<entry> order_;
-  std::unordered_set<std::string> keys_;
+  std::unordered_set<uint64_t> keys_;
 };
 
 } // namespace caf::rtm::detail

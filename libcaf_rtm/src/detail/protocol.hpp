@@ -82,6 +82,11 @@ public:
   /// Whether the ping monitor may use JSON pings (`ping_mode::rtm`).
   virtual bool json_pings() const noexcept = 0;
 
+  /// Whether the connection answers frames itself on receipt (Socket Mode
+  /// acks): then it reads on while the router lags behind (up to a bound),
+  /// so that acks never wait for slow subscribers.
+  virtual bool acks_on_receipt() const noexcept = 0;
+
   /// Turns the frames of one batch into `out`, acting on control frames
   /// through `ctx`.
   virtual void on_frames(const frame_batch& in, inbound_batch& out,

@@ -70,6 +70,10 @@ public:
     return true;
   }
 
+  bool acks_on_receipt() const noexcept override {
+    return false;
+  }
+
   void on_frames(const frame_batch& in, inbound_batch& out,
                  session_context& ctx) const override {
     out.events.reserve(in.sizes.size());

@@ -80,6 +80,10 @@ public:
     return false;
   }
 
+  bool acks_on_receipt() const noexcept override {
+    return true;
+  }
+
   void on_frames(const frame_batch& in, inbound_batch& out,
                  session_context& ctx) const override {
     out.envelopes.reserve(in.sizes.size());
