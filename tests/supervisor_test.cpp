@@ -32,6 +32,8 @@ struct world {
   // Web API: calls in order; scripted answers per method (default: ok).
   std::vector<std::string> calls;
   std::map<std::string, std::deque<caf::error>> failures;
+  // The URL rtm.connect hands out.
+  std::string url = "ws://127.0.0.1:1/ws/x";
   // Connections by session, and the close codes each one was told.
   std::map<uint64_t, connection_actor> conns;
   std::map<uint64_t, std::vector<uint16_t>> closes;
@@ -73,9 +75,11 @@ web_api_actor::behavior_type fake_api(web_api_actor::pointer, world_ptr w) {
         if (method == "auth.test")
           return json_object_from(
               R"({"ok":true,"user_id":"U1","user":"bot","bot_id":"B1"})");
-        return json_object_from(R"({"ok":true,"url":"ws://127.0.0.1:1/ws/x",)"
-                                R"("self":{"id":"U1","name":"bot"},)"
-                                R"("team":{"id":"T1","name":"Team"}})");
+        auto answer = json_object_from(R"({"ok":true,)"
+                                       R"("self":{"id":"U1","name":"bot"},)"
+                                       R"("team":{"id":"T1","name":"Team"}})");
+        answer.value["url"] = w->url;
+        return answer;
       },
       [](call_atom, api_call&) -> caf::result<json_object> {
         return make_error(errc::invalid_argument, "not used here");
@@ -141,6 +145,7 @@ struct supervisor_fixture {
     api = sys->spawn(fake_api, w);
     router = sys->spawn(fake_router, w);
     client.token = "xoxb-test";
+    client.base_url = "http://127.0.0.1:1/api/";
     client.reconnect = {1s, 8s, 0};
     client.healthy_session = 10s;
   }
@@ -392,4 +397,30 @@ TEST_CASE_METHOD(supervisor_fixture,
   CHECK(w->replies.back() == "ok");
   ask_connect();
   CHECK(w->replies.back().rfind("error:", 0) == 0);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: a WebSocket URL elsewhere or in clear is a "
+                 "failed attempt, retried",
+                 "[supervisor]") {
+  client.base_url = "https://slack.com/api/";
+  start();
+  for (auto url : {"ws://wss-primary.slack.com/link", // a downgrade
+                   "wss://evil.example.com/link",     // another domain
+                   "wss://slack.com.evil.example/x"}) {
+    INFO(url);
+    w->url = url;
+    w->lifecycle.clear();
+    if (w->calls.empty())
+      ask_connect();
+    else
+      advance(8s);
+    CHECK(w->count("error:untrusted_url") == 1);
+    CHECK(w->conns.empty());
+  }
+  // Slack's own hosts are fine.
+  w->url = "wss://wss-primary.slack.com/link/?ticket=x";
+  advance(8s);
+  REQUIRE(w->conns.size() == 1);
+  CHECK(w->count("fatal") == 0);
 }

@@ -559,3 +559,65 @@ TEST_CASE("every registered message type survives serialization",
   CHECK(sys.types().make_value("caf::rtm::socket_mode_client_actor") !=
         nullptr);
 }
+
+TEST_CASE("WebSocket URLs from the Web API are checked",
+          "[units][url][security]") {
+  client_config cfg;
+  cfg.token = "xoxb-x";
+  cfg.base_url = "https://slack.com/api/";
+  CHECK_FALSE(net::check_ws_url(cfg, "wss://wss-primary.slack.com/link/?t=1"));
+  CHECK_FALSE(net::check_ws_url(cfg, "wss://slack.com/x"));
+  for (auto bad : {"ws://wss-primary.slack.com/link", "wss://evil.example/x",
+                   "wss://slack.com.evil.example/x", "wss://notslack.com/x",
+                   "https://wss-primary.slack.com/x", "not a url"})
+    CHECK(is(net::check_ws_url(cfg, bad), errc::untrusted_url));
+  cfg.ws_hosts = "gateway.example, .corp.example";
+  CHECK_FALSE(net::check_ws_url(cfg, "wss://gateway.example/x"));
+  CHECK_FALSE(net::check_ws_url(cfg, "wss://a.corp.example/x"));
+  CHECK(net::check_ws_url(cfg, "wss://other.example/x"));
+  // Plain ws:// only on loopback with a plain base URL, or when allowed.
+  cfg.base_url = "http://127.0.0.1:8080/api/";
+  CHECK_FALSE(net::check_ws_url(cfg, "ws://127.0.0.1:8080/ws/1"));
+  CHECK(net::check_ws_url(cfg, "ws://10.0.0.1:8080/ws/1"));
+  cfg.base_url = "https://api.example.co.uk/";
+  CHECK(net::check_ws_url(cfg, "ws://ws.example.co.uk/x"));
+  cfg.allow_insecure = true;
+  CHECK_FALSE(net::check_ws_url(cfg, "ws://ws.example.co.uk/x"));
+}
+
+TEST_CASE("hosts that cannot be host names are refused",
+          "[units][url][security]") {
+  CHECK(net::parse_endpoint("https://slack.com/api/"));
+  CHECK(net::parse_endpoint("https://[::1]:8443/x"));
+  for (auto bad : {"https://evil%0d%0aHost:%20x/", "https://a%20b/",
+                   "https://a%00b/", "http://ex%09ample.com/"})
+    CHECK(is(net::parse_endpoint(bad).error(), errc::invalid_url));
+}
+
+TEST_CASE("a plain http:// base URL needs loopback or allow_insecure",
+          "[units][config][security]") {
+  client_config cfg;
+  cfg.token = "xoxb-x";
+  cfg.base_url = "http://slack.example/api/";
+  CHECK(is(cfg.validate(), errc::invalid_config));
+  cfg.allow_insecure = true;
+  CHECK_FALSE(cfg.validate());
+  cfg.allow_insecure = false;
+  for (auto ok : {"http://127.0.0.1:1/api/", "http://localhost/api/",
+                  "http://[::1]/api/", "https://slack.example/api/"}) {
+    cfg.base_url = ok;
+    CHECK_FALSE(cfg.validate());
+  }
+}
+
+TEST_CASE("tokens with whitespace or control characters are refused",
+          "[units][config][security]") {
+  CHECK(trim_token(" xoxb-1\r\n") == "xoxb-1");
+  client_config cfg;
+  cfg.token = "xoxb-1\r\nX-Evil: 1";
+  CHECK(is(cfg.validate(), errc::invalid_config));
+  cfg.token = "xoxb 1";
+  CHECK(is(cfg.validate(), errc::invalid_config));
+  cfg.token = "xoxb-1";
+  CHECK_FALSE(cfg.validate());
+}

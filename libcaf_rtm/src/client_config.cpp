@@ -7,7 +7,7 @@
 #include <caf/config_option_adder.hpp>
 #include <caf/settings.hpp>
 
-#include <boost/url/parse.hpp>
+#include "net/url.hpp"
 
 #include "caf/rtm/errc.hpp"
 
@@ -70,6 +70,13 @@ const std::vector<option>& options() {
       opt<std::string>("token", "Slack token (bot xoxb- or user xoxp-)",
                        CAF_RTM_FIELD(token)),
       opt<std::string>("base-url", "Web API base URL", CAF_RTM_FIELD(base_url)),
+      opt<bool>("allow-insecure",
+                "allow http:// and ws:// to hosts that are not loopback",
+                CAF_RTM_FIELD(allow_insecure)),
+      opt<std::string>("ws-hosts",
+                       "WebSocket hosts accepted besides the base URL's "
+                       "domain",
+                       CAF_RTM_FIELD(ws_hosts)),
       opt<std::string>("app-token", "Socket Mode app-level token (xapp-)",
                        CAF_RTM_FIELD(app_token)),
       opt<std::string>("bot-token", "Socket Mode: bot token for Web API calls",
@@ -216,11 +223,15 @@ caf::error client_config::validate(client_kind kind) const {
     if (ack_deadline.count() <= 0 || ack_deadline >= std::chrono::seconds{3})
       return invalid("ack_deadline must be positive and under 3 s");
   }
-  auto url = boost::urls::parse_uri(base_url);
-  if (!url || (url->scheme() != "https" && url->scheme() != "http") ||
-      url->host().empty())
+  auto url = net::parse_endpoint(base_url);
+  if (!url || url->websocket)
     return make_error(errc::invalid_url,
-                      "base_url must be an http:// or https:// URL");
+                      "base_url must be an http:// or https:// URL" +
+                          (url ? std::string{} : ": " + render(url.error())));
+  if (!url->tls && !allow_insecure && !net::is_loopback_host(url->host))
+    return invalid("base_url is http:// for a host that is not loopback: the "
+                   "token would travel in clear (set allow_insecure to allow "
+                   "it)");
   if (ping_interval.count() <= 0)
     return invalid("ping_interval must be positive");
   if (pong_timeout.count() < 0)

@@ -32,6 +32,8 @@ std::string to_string(errc x) {
     return "proxy_error";
   case errc::invalid_url:
     return "invalid_url";
+  case errc::untrusted_url:
+    return "untrusted_url";
   case errc::invalid_config:
     return "invalid_config";
   case errc::websocket_error:

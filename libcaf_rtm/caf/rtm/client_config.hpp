@@ -50,8 +50,16 @@ struct client_config {
 
   /// A classic-app bot token (xoxb-) or a user token (xoxp-).
   std::string token;
-  /// Where the Web API lives; `http://` for local fakes and proxies.
+  /// Where the Web API lives; `http://` only for loopback (local fakes) or
+  /// with `allow_insecure`.
   std::string base_url = "https://slack.com/api/";
+  /// Allows plain http:// and ws:// to hosts that are not loopback: the
+  /// token and the events then travel in clear.
+  bool allow_insecure = false;
+  /// WebSocket hosts accepted besides the base URL's domain (comma-separated
+  /// host names or `.suffix`es): the Web API hands out the WebSocket URL, and
+  /// one pointing elsewhere is refused.
+  std::string ws_hosts;
   /// Extra arguments of rtm.connect (e.g. batch_presence_aware=1).
   bool batch_presence_aware = false;
   bool presence_sub = false;

@@ -35,6 +35,9 @@ enum class errc : uint8_t {
   proxy_error,
   /// A URL (base URL, proxy, WebSocket URL) that cannot be used.
   invalid_url,
+  /// A WebSocket URL from the Web API that points elsewhere or downgrades to
+  /// plain ws:// (retried: a server error, not a configuration one).
+  untrusted_url,
   /// A configuration value that cannot be used; context: which and why.
   invalid_config,
   /// WebSocket handshake or protocol failure; context: the reason.

@@ -6,6 +6,7 @@
 #include "caf/rtm/errc.hpp"
 #include "detail/backoff.hpp"
 #include "detail/slack_answers.hpp"
+#include "net/url.hpp"
 
 namespace caf::rtm::detail {
 
@@ -203,6 +204,8 @@ void request_url(self_ptr self) {
             auto ep = self->state.args.proto->to_endpoint(answer.value);
             if (!ep)
               return attempt_failed(self, std::move(ep.error()));
+            if (auto err = net::check_ws_url(*self->state.args.cfg, ep->url))
+              return attempt_failed(self, std::move(err));
             open_session(self, std::move(*ep));
           },
           [self](caf::error& err) {

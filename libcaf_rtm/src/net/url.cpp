@@ -79,6 +79,13 @@ caf::expected<endpoint_url> parse_endpoint(std::string_view text) {
   }
   if (result.host.empty())
     return make_error(errc::invalid_url, "URL without a host");
+  // Percent-decoding can produce anything; a host name never holds more than
+  // letters, digits, dots, dashes and underscores (and colons for IPv6).
+  for (auto c : result.host)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' &&
+        c != '_' && c != ':')
+      return make_error(errc::invalid_url,
+                        "URL with characters that cannot be in a host");
   result.port = u.has_port() ? std::string{u.port()}
                              : std::string{result.tls ? "443" : "80"};
   result.target =
@@ -88,6 +95,75 @@ caf::expected<endpoint_url> parse_endpoint(std::string_view text) {
     result.target += u.encoded_query();
   }
   return result;
+}
+
+bool is_loopback_host(std::string_view host) {
+  if (lower(host) == "localhost")
+    return true;
+  boost::system::error_code ec;
+  auto addr = boost::asio::ip::make_address(std::string{host}, ec);
+  return !ec && addr.is_loopback();
+}
+
+namespace {
+
+// The domain a host name belongs to: the name itself with two labels or
+// fewer (slack.com), else without its first label (api.slack.com ->
+// slack.com). An address stands for itself.
+std::string domain_of(const endpoint_url& url) {
+  if (url.host_is_ip())
+    return lower(url.host);
+  auto host = lower(url.host);
+  auto labels = std::count(host.begin(), host.end(), '.') + 1;
+  if (labels <= 2)
+    return host;
+  return host.substr(host.find('.') + 1);
+}
+
+bool in_domain(const std::string& host, const std::string& domain) {
+  return host == domain || (host.size() > domain.size() &&
+                            host.compare(host.size() - domain.size(),
+                                         domain.size(), domain) == 0 &&
+                            host[host.size() - domain.size() - 1] == '.');
+}
+
+caf::error untrusted(std::string what) {
+  return make_error(errc::untrusted_url, std::move(what));
+}
+
+} // namespace
+
+caf::error check_ws_url(const client_config& cfg, std::string_view text) {
+  auto url = parse_endpoint(text);
+  if (!url)
+    return untrusted("WebSocket URL from the Web API: " + render(url.error()));
+  if (!url->websocket)
+    return untrusted("WebSocket URL from the Web API is not ws:// or wss://");
+  auto base = parse_endpoint(cfg.base_url);
+  if (!base)
+    return std::move(base.error());
+  if (!url->tls && !cfg.allow_insecure &&
+      (base->tls || !is_loopback_host(url->host)))
+    return untrusted("the Web API handed out a plain ws:// URL (set "
+                     "allow_insecure to allow it)");
+  auto host = lower(url->host);
+  if (in_domain(host, domain_of(*base)))
+    return caf::none;
+  for (size_t pos = 0; pos <= cfg.ws_hosts.size();) {
+    auto end = cfg.ws_hosts.find(',', pos);
+    if (end == std::string::npos)
+      end = cfg.ws_hosts.size();
+    auto entry = lower(std::string_view{cfg.ws_hosts}.substr(pos, end - pos));
+    entry.erase(std::remove(entry.begin(), entry.end(), ' '), entry.end());
+    if (!entry.empty() && entry.front() == '.')
+      entry.erase(0, 1);
+    if (!entry.empty() && in_domain(host, entry))
+      return caf::none;
+    pos = end + 1;
+  }
+  return untrusted("the Web API handed out a WebSocket URL for " + host +
+                   ", outside " + domain_of(*base) +
+                   " (list it in ws_hosts to allow it)");
 }
 
 std::string join_url(std::string_view base, std::string_view method) {

@@ -32,8 +32,19 @@ struct endpoint_url {
   bool host_is_ip() const;
 };
 
-/// Parses an http, https, ws or wss URL.
+/// Parses an http, https, ws or wss URL. A host with characters that cannot
+/// be in a host name (controls, spaces, ...) is refused: it would end up in
+/// Host and CONNECT lines.
 caf::expected<endpoint_url> parse_endpoint(std::string_view url);
+
+/// True for `localhost` and loopback addresses (127.0.0.0/8, ::1).
+bool is_loopback_host(std::string_view host);
+
+/// Whether a WebSocket URL the Web API handed out may be used: ws or wss;
+/// wss when the base URL is https, plain ws only for a loopback host or with
+/// `allow_insecure`; the host is the base URL's host, in its domain, or in
+/// `ws_hosts`. Fails with `untrusted_url`, a server error worth retrying.
+caf::error check_ws_url(const client_config& cfg, std::string_view url);
 
 /// Joins a base URL ending in '/' (or not) and a Web API method name.
 std::string join_url(std::string_view base, std::string_view method);

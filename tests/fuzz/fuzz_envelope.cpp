@@ -1,0 +1,170 @@
+// Fuzz target: a Socket Mode frame as the server sends it, parsed into an
+// envelope. Hostile input must give an invalid envelope with a reason, never
+// a crash; a valid envelope's views must agree with its JSON, survive copies,
+// and survive a round trip through to_json() and CAF's serialization.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
+#include "caf/rtm/envelope.hpp"
+#include "detail/json_views.hpp"
+#include "fuzz_check.hpp"
+
+namespace json = boost::json;
+
+using caf::rtm::envelope;
+using caf::rtm::detail::as_string_or_id;
+using caf::rtm::detail::object_field;
+using caf::rtm::detail::string_field;
+
+namespace {
+
+constexpr uint64_t connection_nr = 3;
+
+// What the views must show, field by field as the documentation of envelope
+// describes them for events_api, slash_commands and interactive payloads.
+struct expected_views {
+  explicit expected_views(const json::object& obj) {
+    id = string_field(obj, "envelope_id");
+    type = string_field(obj, "type");
+    retry_reason = string_field(obj, "retry_reason");
+    if (auto* x = obj.if_contains("retry_attempt");
+        x && x->is_int64() && x->get_int64() >= 0 &&
+        x->get_int64() <= UINT32_MAX)
+      retry_attempt = static_cast<uint32_t>(x->get_int64());
+    if (auto* x = obj.if_contains("accepts_response_payload");
+        x && x->is_bool())
+      accepts_response_payload = x->get_bool();
+    payload = object_field(obj, "payload");
+    if (payload == nullptr)
+      return;
+    event_id = string_field(*payload, "event_id");
+    if (auto* ev = object_field(*payload, "event")) {
+      event_type = string_field(*ev, "type");
+      bot_id = string_field(*ev, "bot_id");
+      channel = id_of(*ev, "channel");
+      if (channel.empty())
+        if (auto* item = object_field(*ev, "item"))
+          channel = string_field(*item, "channel");
+      user = id_of(*ev, "user");
+    } else if (auto cmd = string_field(*payload, "command"); !cmd.empty()) {
+      event_type = cmd;
+      channel = string_field(*payload, "channel_id");
+      user = string_field(*payload, "user_id");
+    } else {
+      event_type = string_field(*payload, "type");
+      channel = id_of(*payload, "channel");
+      if (channel.empty())
+        if (auto* container = object_field(*payload, "container"))
+          channel = string_field(*container, "channel_id");
+      user = id_of(*payload, "user");
+    }
+  }
+
+  static std::string_view id_of(const json::object& obj, std::string_view key) {
+    if (auto* x = obj.if_contains(key))
+      return as_string_or_id(*x);
+    return {};
+  }
+
+  std::string_view id, type, event_type, event_id, channel, user, bot_id;
+  std::string_view retry_reason;
+  uint32_t retry_attempt = 0;
+  bool accepts_response_payload = false;
+  const json::object* payload = nullptr;
+};
+
+void check_views(const envelope& env) {
+  using caf::rtm::fuzz::touch;
+  for (auto x :
+       {env.id(), env.type(), env.event_type(), env.event_id(), env.channel(),
+        env.user(), env.bot_id(), env.retry_reason(), env.raw()})
+    touch(x);
+  expected_views want{env.json()};
+  CAF_RTM_FUZZ_CHECK_MSG(env.id() == want.id, env.id());
+  CAF_RTM_FUZZ_CHECK_MSG(env.type() == want.type, env.type());
+  CAF_RTM_FUZZ_CHECK_MSG(env.event_type() == want.event_type, env.event_type());
+  CAF_RTM_FUZZ_CHECK_MSG(env.event_id() == want.event_id, env.event_id());
+  CAF_RTM_FUZZ_CHECK_MSG(env.channel() == want.channel, env.channel());
+  CAF_RTM_FUZZ_CHECK_MSG(env.user() == want.user, env.user());
+  CAF_RTM_FUZZ_CHECK_MSG(env.bot_id() == want.bot_id, env.bot_id());
+  CAF_RTM_FUZZ_CHECK_MSG(env.retry_reason() == want.retry_reason,
+                         env.retry_reason());
+  CAF_RTM_FUZZ_CHECK(env.retry_attempt() == want.retry_attempt);
+  CAF_RTM_FUZZ_CHECK(env.accepts_response_payload() ==
+                     want.accepts_response_payload);
+  if (want.payload != nullptr)
+    CAF_RTM_FUZZ_CHECK(&env.payload() == want.payload);
+  else
+    CAF_RTM_FUZZ_CHECK(env.payload().empty());
+  // Subscriptions: "*" covers everything, a type covers its envelopes and
+  // the envelopes whose inner event has that type.
+  CAF_RTM_FUZZ_CHECK(caf::rtm::matches({"*", "app_mention"}, env));
+  CAF_RTM_FUZZ_CHECK(!caf::rtm::matches({}, env));
+  CAF_RTM_FUZZ_CHECK(
+      caf::rtm::matches({"app_mention"}, env) ==
+      (env.type() == "app_mention" || env.event_type() == "app_mention"));
+  CAF_RTM_FUZZ_CHECK(caf::rtm::matches({std::string{env.type()}}, env));
+}
+
+void check_invalid(const envelope& env, const std::string& why) {
+  CAF_RTM_FUZZ_CHECK(!env.valid());
+  CAF_RTM_FUZZ_CHECK(!why.empty());
+  CAF_RTM_FUZZ_CHECK(env.id().empty() && env.type().empty());
+  CAF_RTM_FUZZ_CHECK(env.event_type().empty() && env.channel().empty());
+  CAF_RTM_FUZZ_CHECK(env.raw().empty() && env.json().empty());
+  CAF_RTM_FUZZ_CHECK(env.payload().empty());
+  CAF_RTM_FUZZ_CHECK(env.retry_attempt() == 0);
+  CAF_RTM_FUZZ_CHECK(!env.accepts_response_payload());
+  CAF_RTM_FUZZ_CHECK(env.to_json() == "{}");
+  // An invalid envelope is no subscription's match, except for "*".
+  CAF_RTM_FUZZ_CHECK(!caf::rtm::matches({"app_mention"}, env));
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view input{reinterpret_cast<const char*>(data), size};
+  std::string why;
+  auto env = envelope::parse(input, connection_nr, &why);
+  if (!env) {
+    check_invalid(env, why);
+    return 0;
+  }
+  CAF_RTM_FUZZ_CHECK(env.raw() == input);
+  CAF_RTM_FUZZ_CHECK(env.connection() == connection_nr);
+  check_views(env);
+  // Copies share the parsed frame: views of a copy stay valid after the
+  // original handle is gone.
+  auto copy = env;
+  env = envelope{};
+  check_views(copy);
+  auto text = copy.to_json();
+  auto again = envelope::parse(text, connection_nr, &why);
+  CAF_RTM_FUZZ_CHECK_MSG(again.valid(), text);
+  CAF_RTM_FUZZ_CHECK_MSG(again.json() == copy.json(), text);
+  CAF_RTM_FUZZ_CHECK(again.id() == copy.id());
+  CAF_RTM_FUZZ_CHECK(again.event_type() == copy.event_type());
+  CAF_RTM_FUZZ_CHECK(again.channel() == copy.channel());
+  CAF_RTM_FUZZ_CHECK(again.user() == copy.user());
+  CAF_RTM_FUZZ_CHECK(again.payload() == copy.payload());
+  std::vector<caf::byte> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  CAF_RTM_FUZZ_CHECK(!sink(copy));
+  envelope loaded;
+  caf::binary_deserializer source{nullptr, buf};
+  CAF_RTM_FUZZ_CHECK(!source(loaded));
+  CAF_RTM_FUZZ_CHECK(loaded.valid());
+  CAF_RTM_FUZZ_CHECK(loaded.raw() == copy.raw());
+  CAF_RTM_FUZZ_CHECK(loaded.connection() == connection_nr);
+  CAF_RTM_FUZZ_CHECK(loaded.json() == copy.json());
+  return 0;
+}
