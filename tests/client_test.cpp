@@ -1169,3 +1169,95 @@ TEST_CASE_METHOD(client_fixture,
   CHECK(me);
   REQUIRE(request<caf::ok_atom>(*self, api, caf::timespan{10s}, close_atom_v));
 }
+
+TEST_CASE_METHOD(client_fixture, "callbacks that block do not stall the client",
+                 "[client][callbacks]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.concurrency = 4;
+  cfg.ping_interval = 200ms;
+  cfg.pong_timeout = 300ms;
+  auto hdl = track(sys->spawn(rtm_client, cfg));
+  // More blocked callbacks than CAF scheduler threads (2 here).
+  std::atomic<int> blocked{0};
+  std::atomic<bool> release{false};
+  callback_listener sleepy{{"message"}, [&](const event&) {
+                             ++blocked;
+                             while (!release)
+                               std::this_thread::sleep_for(5ms);
+                           }};
+  REQUIRE(request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                            sleepy));
+  auto rec = std::make_shared<recorder>();
+  auto listener = track(spawn_recorder(*sys, rec));
+  REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                                lifecycle_atom_v, listener));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  auto s = session(srv, 0);
+  // One channel per worker: every worker ends up blocked.
+  for (int i = 0; i < 16; ++i)
+    s->send(message(i, "C" + std::to_string(i)));
+  REQUIRE(eventually([&] { return blocked >= 3; }));
+  // Meanwhile the client answers, pings and stays connected.
+  for (int i = 0; i < 5; ++i) {
+    auto st =
+        request<client_status>(*self, hdl, caf::timespan{2s}, status_atom_v);
+    REQUIRE(st);
+    CHECK(st->state == "connected");
+    std::this_thread::sleep_for(200ms);
+  }
+  CHECK(rec->lifecycle_count("disconnected") == 0);
+  CHECK(s->pings_received() >= 3);
+  release = true;
+  close_client(*this, hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "a small callback backlog never freezes delivery",
+                 "[client][callbacks]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.concurrency = 1;
+  cfg.callback_backlog = 10;
+  auto hdl = track(sys->spawn(rtm_client, cfg));
+  std::atomic<int> seen{0};
+  callback_listener counter{{"message"}, [&](const event&) {
+                              ++seen;
+                            }};
+  REQUIRE(request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                            counter));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  auto s = session(srv, 0);
+  s->flood(5000,
+           [](size_t i, int64_t) { return message(static_cast<int>(i)); });
+  REQUIRE(eventually([&] { return seen == 5000; }, 30s));
+  CHECK(status(hdl).state == "connected");
+  close_client(*this, hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "a server that ends every session right after hello meets "
+                 "the attempt cap",
+                 "[client][storm]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.reconnect = retry_policy{50ms, 1s, 4};
+  auto c = connect_client(*this, cfg);
+  // Every session dies 20 ms after its hello.
+  std::atomic<bool> stop{false};
+  std::thread killer{[&] {
+    for (size_t i = 0; !stop; ++i) {
+      auto s = srv.session(i, 5s);
+      if (!s)
+        return;
+      std::this_thread::sleep_for(20ms);
+      s->drop();
+    }
+  }};
+  REQUIRE(c.rec->wait_lifecycle("fatal:gave_up", 1, 30s));
+  stop = true;
+  killer.join();
+  // The first session plus four short ones, and no storm.
+  CHECK(srv.requests("rtm.connect").size() == 4);
+  close_client(*this, c.hdl);
+}

@@ -55,13 +55,16 @@ public:
     return workers_;
   }
 
-  /// Spawns `size` workers linked to `self`.
+  /// Spawns `size` workers linked to `self`, each on a thread of its own: a
+  /// callback that blocks (a database call, a sleep) must not take a thread
+  /// of CAF's scheduler from the client's own actors, or pings, reads and
+  /// status would stall with it.
   template <class Self>
   void start(Self* self, size_t size) {
     worker_sink_actor router = caf::actor_cast<worker_sink_actor>(self);
     for (size_t i = 0; i < size; ++i)
-      workers_.push_back(
-          self->template spawn<caf::linked>(listener_worker, router));
+      workers_.push_back(self->template spawn<caf::linked + caf::detached>(
+          listener_worker, router));
   }
 
   /// The index of the worker for events of `channel`.

@@ -1,0 +1,148 @@
+// Fuzz target: arbitrary text as a CAF config file (caf-application.ini)
+// with the library's `caf-rtm.*` options, read into a client_config and
+// validated for both kinds of client. Reading must never crash; what
+// validate() accepts must then be usable by the parts that consume it (no
+// overflowing backoff, no absurd send pacing, no crashing proxy setup), and
+// no error message may show a token.
+
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/settings.hpp>
+
+#include "caf/rtm/client_config.hpp"
+#include "caf/rtm/errc.hpp"
+#include "detail/backoff.hpp"
+#include "detail/protocol.hpp"
+#include "detail/token_bucket.hpp"
+#include "fuzz_check.hpp"
+#include "net/url.hpp"
+
+using namespace caf::rtm;
+
+namespace {
+
+// The config of a program that uses the library: CAF's own options plus the
+// `caf-rtm.*` ones. Built once (that is the expensive part); each input
+// starts again from the content right after construction.
+class program_config : public caf::actor_system_config {
+public:
+  program_config() {
+    add_options(custom_options_);
+    initial_content = content;
+  }
+
+  void reset() {
+    content = initial_content;
+    remainder.clear();
+    cli_helptext_printed = false;
+  }
+
+  caf::settings initial_content;
+};
+
+program_config& shared_config() {
+  static program_config cfg;
+  return cfg;
+}
+
+void check_no_token_in(const client_config& cfg, const std::string& msg) {
+  for (const auto* token : {&cfg.token, &cfg.app_token, &cfg.bot_token})
+    // Short values match ordinary words of a message by chance.
+    if (token->size() >= 8)
+      CAF_RTM_FUZZ_CHECK_MSG(msg.find(*token) == std::string::npos, msg);
+}
+
+void check_policy(const retry_policy& policy) {
+  for (uint32_t attempt : {1u, 2u, 3u, 10u, 31u, 32u, 33u, 62u, 63u, 64u, 65u,
+                           1000u, std::numeric_limits<uint32_t>::max()}) {
+    auto ceiling = detail::backoff_ceiling(policy, attempt);
+    CAF_RTM_FUZZ_CHECK(ceiling >= policy.initial_delay);
+    CAF_RTM_FUZZ_CHECK(ceiling <= policy.max_delay);
+  }
+}
+
+// What the outbox does with send_rate and send_burst: drain the bucket, then
+// ask how long until the next message may go.
+void check_send_pacing(const client_config& cfg) {
+  using clock = detail::token_bucket::clock_type;
+  auto t0 = clock::time_point{std::chrono::hours{1}};
+  detail::token_bucket bucket{cfg.send_rate, cfg.send_burst, t0};
+  // Bounded: the burst may be huge.
+  for (int i = 0; i < 16 && bucket.try_take(t0); ++i)
+    ; // nop
+  auto wait = bucket.time_to_next(t0);
+  CAF_RTM_FUZZ_CHECK(wait.count() >= 0);
+  bucket.try_take(t0 + wait);
+}
+
+void check_usable(const client_config& cfg, client_kind kind) {
+  CAF_RTM_FUZZ_CHECK(cfg.effective_pong_timeout().count() > 0);
+  check_policy(cfg.api_retry);
+  check_policy(cfg.reconnect);
+  check_send_pacing(cfg);
+  auto url = net::parse_endpoint(cfg.base_url);
+  CAF_RTM_FUZZ_CHECK_MSG(url && !url->websocket, cfg.base_url);
+  CAF_RTM_FUZZ_CHECK_MSG(url->host_header().find_first_of("\r\n") ==
+                             std::string::npos,
+                         cfg.base_url);
+  if (auto proxy = net::make_proxy_settings(cfg))
+    fuzz::touch(proxy->host);
+  else
+    check_no_token_in(cfg, render(proxy.error()));
+  auto proto = kind == client_kind::rtm
+                   ? detail::make_rtm_protocol(cfg)
+                   : detail::make_socket_mode_protocol(cfg);
+  for (const auto& [key, value] : proto->endpoint_args())
+    fuzz::touch(key + value);
+  boost::json::object answer;
+  answer["ok"] = true;
+  answer["url"] = "wss://wss-primary.slack.com/link/?ticket=1";
+  if (auto ep = proto->to_endpoint(answer))
+    fuzz::touch(ep->url);
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  // make_proxy_settings falls back to these when the config names no proxy:
+  // runs must not depend on the environment.
+  for (auto name : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                    "NO_PROXY", "no_proxy"})
+    unsetenv(name);
+  shared_config();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  auto& sys_cfg = shared_config();
+  sys_cfg.reset();
+  std::istringstream ini{
+      std::string{reinterpret_cast<const char*>(data), size}};
+  if (auto err = sys_cfg.parse(caf::actor_system_config::string_list{}, ini))
+    fuzz::touch(caf::to_string(err));
+  auto cfg = client_config::from(sys_cfg);
+  // Tokens come trimmed: a token pasted with a line break still works.
+  for (const auto* token : {&cfg.token, &cfg.app_token, &cfg.bot_token})
+    CAF_RTM_FUZZ_CHECK_MSG(*token == trim_token(*token), *token);
+  for (auto kind : {client_kind::rtm, client_kind::socket_mode}) {
+    if (auto err = cfg.validate(kind)) {
+      auto msg = render(err);
+      CAF_RTM_FUZZ_CHECK(!msg.empty());
+      check_no_token_in(cfg, msg);
+      continue;
+    }
+    check_usable(cfg, kind);
+  }
+  return 0;
+}
