@@ -282,6 +282,10 @@ void session_record::drop() {
   with_control([](session_control& ctrl) { ctrl.post_drop(); });
 }
 
+void session_record::pause_reading() {
+  with_control([](session_control& ctrl) { ctrl.post_pause_reading(); });
+}
+
 void session_record::go_silent() {
   with_control([](session_control& ctrl) { ctrl.post_silent(); });
 }

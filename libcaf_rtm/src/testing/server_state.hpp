@@ -46,6 +46,7 @@ public:
   virtual void post_close(uint16_t code, std::string reason) = 0;
   virtual void post_drop() = 0;
   virtual void post_silent() = 0;
+  virtual void post_pause_reading() = 0;
 };
 
 /// The `ws_session` handed to tests: recorded data plus weak links to the
@@ -79,6 +80,7 @@ public:
   void close(uint16_t code, std::string reason) override;
   void drop() override;
   void go_silent() override;
+  void pause_reading() override;
   std::vector<std::string> received() const override;
   bool wait_received(std::size_t n, std::chrono::milliseconds timeout) override;
   std::size_t pings_received() const override;

@@ -112,6 +112,10 @@ public:
     post([](ws_peer& self) { self.hard_close(); });
   }
 
+  void post_pause_reading() override {
+    post([](ws_peer& self) { self.read_paused_ = true; });
+  }
+
   void post_silent() override {
     post([](ws_peer& self) {
       // Queued frames are dropped too: a silent peer writes nothing at all.
@@ -381,7 +385,7 @@ private:
   // -- reading ----------------------------------------------------------------
 
   void do_read() {
-    if (!reading())
+    if (!reading() || read_paused_)
       return;
     stream_.async_read_some(
         asio::buffer(rbuf_),
@@ -636,6 +640,8 @@ private:
   asio::steady_timer ping_timer_;
   asio::steady_timer refresh_timer_;
   phase phase_ = phase::open;
+  /// Set by pause_reading(): no more reads from the socket.
+  bool read_paused_ = false;
   /// Set by go_silent(): nothing is sent from then on except an explicit
   /// close, and client close frames are only recorded.
   bool silent_ = false;

@@ -255,6 +255,9 @@ public:
   virtual void drop() = 0;
   /// Stops answering pings and sending anything; keeps the socket open.
   virtual void go_silent() = 0;
+  /// Stops reading from the socket: what the client writes piles up in the
+  /// kernel's buffers and then in the client's own queue.
+  virtual void pause_reading() = 0;
 
   // -- observing --------------------------------------------------------------
 
