@@ -1318,8 +1318,16 @@ TEST_CASE_METHOD(client_fixture,
   // Written into the dead socket: unknown. Never written: sent again, acked.
   CHECK(outcome["acked"] + outcome["delivery_unknown"] == n);
   CHECK(outcome["acked"] > 0);
-  auto s1 = session(srv, 1);
-  CHECK(s1->received().size() == static_cast<size_t>(outcome["acked"]));
+  // Nothing reached the server twice; every ack answers a message the
+  // server got (a few may have been read before the reading stopped).
+  std::multiset<std::string> texts;
+  for (size_t i = 0; i < srv.session_count(); ++i)
+    for (auto& frame : session(srv, i)->received())
+      texts.insert(std::string{
+          boost::json::parse(frame).as_object().at("text").as_string()});
+  std::set<std::string> unique{texts.begin(), texts.end()};
+  CHECK(unique.size() == texts.size());
+  CHECK(texts.size() >= static_cast<size_t>(outcome["acked"]));
   close_client(*this, c.hdl);
 }
 

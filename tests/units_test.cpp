@@ -68,6 +68,11 @@ TEST_CASE("Retry-After as seconds or HTTP date", "[units][backoff]") {
         caf::timespan{3s});
   CHECK(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now) ==
         caf::timespan{0});
+  // Far in the future (past what a timespan holds): capped, no overflow.
+  auto far = parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now);
+  REQUIRE(far);
+  CHECK(*far > caf::timespan{0});
+  CHECK(*far <= caf::timespan{std::chrono::hours{24 * 365}});
 }
 
 TEST_CASE("token bucket: burst, then the sustained rate", "[units][rate]") {

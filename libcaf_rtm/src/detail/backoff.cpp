@@ -42,10 +42,16 @@ parse_retry_after(std::string_view value,
   in >> std::get_time(&tm, "%a, %d %b %Y %H:%M:%S GMT");
   if (in.fail())
     return std::nullopt;
-  auto at = std::chrono::system_clock::from_time_t(timegm(&tm));
-  if (at <= now)
+  // In seconds, before anything becomes nanoseconds: a date past 2262 does
+  // not fit a timespan. Anything beyond a year is capped (callers cap far
+  // lower anyway).
+  auto at = timegm(&tm);
+  auto from = std::chrono::system_clock::to_time_t(now);
+  if (at == static_cast<time_t>(-1) || at <= from)
     return caf::timespan{0};
-  return std::chrono::duration_cast<caf::timespan>(at - now);
+  constexpr time_t year = 365 * 24 * 3600;
+  auto secs = std::min<time_t>(at - from, year);
+  return std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{secs});
 }
 
 } // namespace caf::rtm::detail

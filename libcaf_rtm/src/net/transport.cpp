@@ -1,7 +1,15 @@
 #include "net/transport.hpp"
 
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -47,12 +55,71 @@ void close_socket(tcp_stream& stream) {
 
 namespace {
 
+using endpoints = std::vector<tcp::endpoint>;
+using lookup_handler = std::function<void(error_code, endpoints)>;
+
+// Resolves `host` on a thread of its own and posts the result to `ex`.
+// getaddrinfo cannot be interrupted, and Asio runs all lookups of an I/O
+// context one after the other on a single thread: one slow name server would
+// hold up every connection of the process, past any connect_timeout. Here a
+// lookup that outlives its caller finishes in the background and its result
+// is dropped. An address needs no lookup at all.
+void lookup(executor_type ex, const std::string& host, const std::string& port,
+            lookup_handler handler) {
+  error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (!ec) {
+    auto num = static_cast<unsigned short>(std::stoul(port));
+    asio::post(ex, [handler = std::move(handler), addr, num] {
+      handler(error_code{}, endpoints{tcp::endpoint{addr, num}});
+    });
+    return;
+  }
+  auto job = [ex, host, port, handler]() mutable {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG;
+    addrinfo* res = nullptr;
+    auto rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
+    endpoints result;
+    error_code err;
+    if (rc != 0) {
+      err = rc == EAI_NONAME || rc == EAI_NODATA
+                ? make_error_code(asio::error::host_not_found)
+                : make_error_code(asio::error::host_not_found_try_again);
+    } else {
+      for (auto* x = res; x != nullptr; x = x->ai_next) {
+        tcp::endpoint ep;
+        if (x->ai_addrlen <= ep.capacity()) {
+          std::memcpy(ep.data(), x->ai_addr, x->ai_addrlen);
+          ep.resize(x->ai_addrlen);
+          result.push_back(ep);
+        }
+      }
+      ::freeaddrinfo(res);
+    }
+    asio::post(ex, [handler = std::move(handler), err,
+                    result = std::move(result)]() mutable {
+      handler(err, std::move(result));
+    });
+  };
+  try {
+    std::thread{std::move(job)}.detach();
+  } catch (const std::system_error&) {
+    // No thread to be had (resource limits): a failed attempt, not a crash.
+    asio::post(ex, [handler = std::move(handler)] {
+      handler(make_error_code(asio::error::no_memory), endpoints{});
+    });
+  }
+}
+
 class open_op : public transport_open,
                 public std::enable_shared_from_this<open_op> {
 public:
   open_op(executor_type ex, const net_context& ctx, const endpoint_url& url,
           handler_type handler)
-      : resolver_(ex), deadline_(ex), stream_(std::make_unique<tcp_stream>(ex)),
+      : ex_(ex), deadline_(ex), stream_(std::make_unique<tcp_stream>(ex)),
         tls_ctx_(ctx.tls), proxy_(ctx.proxy), url_(url),
         use_proxy_(ctx.proxy.applies_to(url.host)),
         timeout_(ctx.connect_timeout), log_(ctx.log),
@@ -68,9 +135,9 @@ public:
     const auto& port = use_proxy_ ? proxy_.port : url_.port;
     CAF_RTM_LOG(log_, debug, "net", "connecting to ", host, ":", port,
                 use_proxy_ ? " (proxy)" : "");
-    resolver_.async_resolve(
-        host, port,
-        beast::bind_front_handler(&open_op::on_resolve, shared_from_this()));
+    resolving_ = true;
+    lookup(ex_, host, port,
+           beast::bind_front_handler(&open_op::on_resolve, shared_from_this()));
   }
 
   void cancel(caf::error reason) override {
@@ -80,17 +147,26 @@ public:
     stop_everything();
   }
 
+  // A lookup cannot be interrupted: stop waiting for it instead.
+  void stop_waiting_for_lookup() {
+    if (resolving_)
+      fail(error_code{}, "resolve");
+  }
+
 private:
   // -- steps ------------------------------------------------------------------
 
   // A cancel or the deadline may come while a step is under way that cannot
-  // be interrupted (getaddrinfo runs on Asio's resolver thread): every step
+  // be interrupted (getaddrinfo runs on a thread of its own): every step
   // checks before it goes on.
   bool stopped() const noexcept {
     return abort_reason_ || timed_out_;
   }
 
-  void on_resolve(error_code ec, tcp::resolver::results_type results) {
+  void on_resolve(error_code ec, endpoints results) {
+    resolving_ = false;
+    if (finished_)
+      return; // timed out or cancelled meanwhile: reported already
     if (ec || stopped())
       return fail(ec, "resolve");
     stream_->async_connect(
@@ -150,15 +226,23 @@ private:
       return finish(caf::none);
     tls_ = std::make_unique<tls_stream>(std::move(*stream_), *tls_ctx_);
     auto* native = tls_->native_handle();
+    // Without the host check the peer's certificate would be accepted for
+    // any host: a failure to set it up fails the attempt.
+    bool checked = false;
     if (url_.host_is_ip()) {
       // RFC 6066 forbids IP literals in SNI; check the address instead.
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(native), url_.host.c_str());
+      checked = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(native),
+                                              url_.host.c_str()) == 1;
     } else {
       // SNI: servers behind shared IPs pick their certificate by name.
-      SSL_set_tlsext_host_name(native, url_.host.c_str());
       // OpenSSL's own host check reports a precise verify error on mismatch.
-      SSL_set1_host(native, url_.host.c_str());
+      checked = SSL_set_tlsext_host_name(native, url_.host.c_str()) == 1 &&
+                SSL_set1_host(native, url_.host.c_str()) == 1;
     }
+    if (!checked)
+      return finish(
+          make_error(errc::tls_error,
+                     "cannot check the certificate for host " + url_.host));
     tls_->async_handshake(
         ssl::stream_base::client,
         beast::bind_front_handler(&open_op::on_handshake, shared_from_this()));
@@ -191,7 +275,7 @@ private:
   // -- completion -------------------------------------------------------------
 
   void stop_everything() {
-    resolver_.cancel();
+    stop_waiting_for_lookup();
     if (tls_)
       close_socket(beast::get_lowest_layer(*tls_));
     else if (stream_)
@@ -231,7 +315,7 @@ private:
     handler(std::move(err), std::move(result));
   }
 
-  tcp::resolver resolver_;
+  executor_type ex_;
   asio::steady_timer deadline_;
   std::unique_ptr<tcp_stream> stream_;
   std::unique_ptr<tls_stream> tls_;
@@ -248,6 +332,8 @@ private:
   caf::error abort_reason_;
   bool timed_out_ = false;
   bool finished_ = false;
+  /// A lookup is under way.
+  bool resolving_ = false;
 };
 
 } // namespace
