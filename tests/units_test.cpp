@@ -626,3 +626,38 @@ TEST_CASE("tokens with whitespace or control characters are refused",
   cfg.token = "xoxb-1";
   CHECK_FALSE(cfg.validate());
 }
+
+TEST_CASE("option values that do not fit their field are errors",
+          "[units][config]") {
+  struct config : caf::actor_system_config {
+    config() {
+      add_options(custom_options_);
+    }
+  } cfg;
+  cfg.set("caf-rtm.token", "xoxb-1");
+  cfg.set("caf-rtm.reconnect-max-attempts", int64_t{4294967296});
+  cfg.set("caf-rtm.concurrency", int64_t{-3});
+  auto x = client_config::from(cfg);
+  CHECK(x.reconnect.max_attempts == 0); // untouched, not wrapped
+  REQUIRE(x.option_error);
+  CHECK(render(x.validate()).find("reconnect-max-attempts") !=
+        std::string::npos);
+}
+
+TEST_CASE("server text in errors and log lines shows control characters",
+          "[units][errc][security]") {
+  auto err =
+      make_error(errc::connection_closed, uint16_t{1000},
+                 std::string{"bye\r\n12:00:00.000 error fake line\x1b[2J"});
+  auto text = render(err);
+  CHECK(text.find('\n') == std::string::npos);
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK(text.find("\\x0d\\x0a") != std::string::npos);
+  std::vector<std::string> lines;
+  logger log{log_level::debug, [&](log_level, const std::string& line) {
+               lines.push_back(line);
+             }};
+  log.log(log_level::warn, "test", "a\nb");
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0] == "test: a\\x0ab");
+}

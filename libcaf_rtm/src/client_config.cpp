@@ -1,6 +1,9 @@
 #include "caf/rtm/client_config.hpp"
 
+#include <cmath>
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -24,13 +27,23 @@ std::string key(const char* name) {
   return result;
 }
 
-// Stores an option's value in its field; counts (sizes, attempts) come as
-// int64_t and must not be negative.
+caf::error invalid(std::string what);
+
+// Stores an option's value in its field. Counts (sizes, attempts) come as
+// int64_t: a negative value or one too large for the field is an error, not
+// a silent clamp (2^32 attempts must not wrap to "no cap").
 template <class Field, class Value>
-void assign(Field& field, const Value& value) {
+void assign(Field& field, const Value& value, const char* name,
+            client_config& cfg) {
   if constexpr (std::is_integral_v<Field> && !std::is_same_v<Field, bool>) {
-    if (value >= 0)
-      field = static_cast<Field>(value);
+    if (value < 0 ||
+        static_cast<uint64_t>(value) > std::numeric_limits<Field>::max()) {
+      if (!cfg.option_error)
+        cfg.option_error = invalid(std::string{"caf-rtm."} + name + " = " +
+                                   std::to_string(value) + " is out of range");
+      return;
+    }
+    field = static_cast<Field>(value);
   } else {
     field = value;
   }
@@ -54,7 +67,7 @@ option opt(const char* name, const char* help, Select field) {
           },
           [field](const caf::settings& xs, const char* n, client_config& cfg) {
             if (auto value = caf::get_if<T>(&xs, key(n)))
-              assign(field(cfg), *value);
+              assign(field(cfg), *value, n, cfg);
           }};
 }
 
@@ -203,6 +216,8 @@ std::string trim_token(std::string_view token) {
 }
 
 caf::error client_config::validate(client_kind kind) const {
+  if (option_error)
+    return option_error;
   if (kind == client_kind::rtm && token.empty())
     return invalid("token is empty");
   if (kind == client_kind::rtm)
@@ -250,7 +265,7 @@ caf::error client_config::validate(client_kind kind) const {
     return invalid("concurrency must be at least 1");
   if (io_threads == 0)
     return invalid("io_threads must be at least 1");
-  if (!(send_rate > 0.0) || send_burst == 0)
+  if (!(send_rate > 0.0) || !std::isfinite(send_rate) || send_burst == 0)
     return invalid("send_rate and send_burst must be positive");
   if (send_queue_size == 0)
     return invalid("send_queue_size must be at least 1");

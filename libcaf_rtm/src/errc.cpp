@@ -6,6 +6,8 @@
 
 #include <caf/deep_to_string.hpp>
 
+#include "detail/printable.hpp"
+
 namespace caf::rtm {
 
 std::string to_string(errc x) {
@@ -182,7 +184,7 @@ std::string render(const caf::error& err) {
       if (i > 0)
         result += ", ";
       if (ctx.match_element<std::string>(i))
-        result += ctx.get_as<std::string>(i);
+        result += detail::printable(ctx.get_as<std::string>(i));
       else
         result += ctx.stringify(i);
     }

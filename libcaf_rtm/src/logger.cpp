@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "detail/printable.hpp"
+
 namespace caf::rtm {
 
 std::string_view to_string(log_level x) {
@@ -78,15 +80,18 @@ std::string logger::redact_locked(std::string text) const {
 
 void logger::log(log_level x, std::string_view component,
                  std::string_view text) {
-  if (!enabled(x))
+  if (!enabled(x) || !sink_)
     return;
   std::string line{component};
   line += ": ";
-  line += text;
-  std::lock_guard<std::mutex> guard{mtx_};
-  line = redact_locked(std::move(line));
-  if (sink_)
-    sink_(x, line);
+  line += detail::printable(text);
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    line = redact_locked(std::move(line));
+  }
+  // Outside the lock: a slow sink must not hold up the other threads
+  // (I/O threads log too), only the caller.
+  sink_(x, line);
 }
 
 logger_ptr make_logger(const logger_ptr& configured,

@@ -165,6 +165,10 @@ struct client_config {
   /// Where diagnostics go; null: warnings and errors to stderr.
   logger_ptr log;
 
+  /// Set by `from()` when an option's value cannot be stored (negative, or
+  /// too large for its field); `validate()` reports it.
+  caf::error option_error;
+
   // -- derived values ---------------------------------------------------------
 
   caf::timespan effective_pong_timeout() const {

@@ -1,7 +1,9 @@
 // Diagnostics of caf-rtm. A logger filters by level and hands each line to a
 // sink; it masks every registered secret (the token) in every line, so no
-// log line can carry it even by accident. Thread-safe: the sink is called
-// under a lock, from actors and from I/O threads.
+// log line can carry it even by accident, and shows control characters as
+// \xNN. Thread-safe; the sink is called from actors and from I/O threads,
+// possibly at the same time, without a lock held (a slow sink delays only
+// the line's own thread): it must be thread-safe itself.
 
 #pragma once
 

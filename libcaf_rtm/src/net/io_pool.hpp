@@ -32,6 +32,9 @@ public:
   static std::shared_ptr<io_pool> shared(size_t threads);
 
 private:
+  /// Runs the context until it stops, surviving handlers that throw.
+  static void run(boost::asio::io_context& ctx);
+
   // Each thread holds the context too: should the pool ever die on one of its
   // own threads, that thread is detached and destroys the context on exit.
   std::shared_ptr<boost::asio::io_context> ioc_;

@@ -51,16 +51,26 @@ shared_tls_context(const std::string& ca_file, const logger_ptr& log) {
 
 caf::expected<net_context_ptr> make_net_context(const client_config& cfg,
                                                 logger_ptr log) {
-  auto proxy = make_proxy_settings(cfg);
+  auto proxy = make_proxy_settings(cfg, true);
   if (!proxy)
     return std::move(proxy.error());
+  auto plain_proxy = make_proxy_settings(cfg, false);
+  if (!plain_proxy)
+    return std::move(plain_proxy.error());
   auto tls = shared_tls_context(cfg.ca_file, log);
   if (!tls)
     return std::move(tls.error());
   auto result = std::make_shared<net_context>();
-  result->pool = io_pool::shared(cfg.io_threads);
+  try {
+    result->pool = io_pool::shared(cfg.io_threads);
+  } catch (const std::exception& e) {
+    // E.g. a thread limit: an error for the caller, not std::terminate.
+    return make_error(errc::connect_failed,
+                      std::string{"cannot start the I/O threads: "} + e.what());
+  }
   result->tls = std::move(*tls);
   result->proxy = std::move(*proxy);
+  result->plain_proxy = std::move(*plain_proxy);
   result->connect_timeout = cfg.connect_timeout;
   result->log = std::move(log);
   return net_context_ptr{std::move(result)};

@@ -22,7 +22,9 @@ namespace caf::rtm::net {
 struct net_context {
   std::shared_ptr<io_pool> pool;
   std::shared_ptr<boost::asio::ssl::context> tls;
+  /// For TLS targets (https, wss) and for plain ones (http, ws).
   proxy_settings proxy;
+  proxy_settings plain_proxy;
   caf::timespan connect_timeout;
   logger_ptr log;
   std::string user_agent = "caf-rtm/0.1";

@@ -120,8 +120,8 @@ public:
   open_op(executor_type ex, const net_context& ctx, const endpoint_url& url,
           handler_type handler)
       : ex_(ex), deadline_(ex), stream_(std::make_unique<tcp_stream>(ex)),
-        tls_ctx_(ctx.tls), proxy_(ctx.proxy), url_(url),
-        use_proxy_(ctx.proxy.applies_to(url.host)),
+        tls_ctx_(ctx.tls), proxy_(url.tls ? ctx.proxy : ctx.plain_proxy),
+        url_(url), use_proxy_(proxy_.applies_to(url.host)),
         timeout_(ctx.connect_timeout), log_(ctx.log),
         handler_(std::move(handler)) {
     // nop

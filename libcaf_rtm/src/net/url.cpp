@@ -263,11 +263,16 @@ void parse_no_proxy(std::string_view list, proxy_settings& out) {
   }
 }
 
-caf::expected<proxy_settings> make_proxy_settings(const client_config& cfg) {
+caf::expected<proxy_settings> make_proxy_settings(const client_config& cfg,
+                                                  bool tls) {
   proxy_settings result;
   std::string url = cfg.proxy;
   if (url.empty() && cfg.proxy_from_environment) {
-    for (auto name : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"})
+    // HTTP_PROXY must not send TLS targets (the tokens) elsewhere: curl
+    // ignores it for https, and so do we.
+    auto names = tls ? std::vector<const char*>{"HTTPS_PROXY", "https_proxy"}
+                     : std::vector<const char*>{"http_proxy", "HTTP_PROXY"};
+    for (auto name : names)
       if (auto* value = getenv_nonempty(name)) {
         url = value;
         break;

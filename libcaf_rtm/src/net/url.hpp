@@ -72,9 +72,12 @@ struct proxy_settings {
   bool applies_to(std::string_view host) const;
 };
 
-/// Reads proxy settings from the config, falling back to the environment
-/// (HTTPS_PROXY, https_proxy, HTTP_PROXY, http_proxy; NO_PROXY, no_proxy).
-caf::expected<proxy_settings> make_proxy_settings(const client_config& cfg);
+/// Reads the proxy settings for TLS targets (https, wss: everything Slack)
+/// or plain ones from the config, falling back to the environment as curl
+/// does: HTTPS_PROXY or https_proxy for TLS targets, http_proxy (or
+/// HTTP_PROXY) for plain ones; NO_PROXY or no_proxy for both.
+caf::expected<proxy_settings> make_proxy_settings(const client_config& cfg,
+                                                  bool tls = true);
 
 /// Parses NO_PROXY syntax: comma- or space-separated host names, domain
 /// suffixes (".example.com" or "example.com"), IP addresses, CIDR ranges of
