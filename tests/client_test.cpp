@@ -1366,3 +1366,38 @@ TEST_CASE_METHOD(client_fixture,
   }
   close_client(*this, c.hdl);
 }
+
+TEST_CASE_METHOD(client_fixture,
+                 "a close under backpressure does not wait for close_timeout",
+                 "[client][close]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.concurrency = 1;
+  cfg.callback_backlog = 1;
+  cfg.close_timeout = 10s;
+  auto hdl = track(sys->spawn(rtm_client, cfg));
+  std::atomic<bool> release{false};
+  callback_listener slow{{"message"}, [&](const event&) {
+                           while (!release)
+                             std::this_thread::sleep_for(5ms);
+                         }};
+  REQUIRE(
+      request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v, slow));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  auto s = session(srv, 0);
+  // Enough that the client stops reading (backpressure).
+  s->flood(50000,
+           [](size_t i, int64_t) { return message(static_cast<int>(i)); });
+  std::this_thread::sleep_for(300ms);
+  spawn_fn(*sys, [hdl](caf::event_based_actor* a) {
+    a->request(hdl, caf::infinite, close_atom_v)
+        .then([](caf::ok_atom) {}, [](caf::error&) {});
+  });
+  // The client reads on to see the server's close frame: the session ends
+  // long before the 10 s close_timeout.
+  CHECK(s->wait_ended(5s));
+  CHECK(s->close_code_received() == std::optional<uint16_t>{1000});
+  // The callbacks refer to `release`: the client must be gone before it.
+  release = true;
+  close_client(*this, hdl);
+}
