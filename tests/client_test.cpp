@@ -518,6 +518,36 @@ TEST_CASE_METHOD(client_fixture, "disconnect starts a fresh session",
   close_client(*this, c.hdl);
 }
 
+TEST_CASE_METHOD(client_fixture,
+                 "reconnecting switched off and on at run time; status says "
+                 "who the client is",
+                 "[client]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  auto st = status(c.hdl);
+  CHECK(st.connected);
+  CHECK(st.auto_reconnect);
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                reconnect_atom_v, false));
+  session(srv, 0)->drop();
+  REQUIRE(c.rec->wait_lifecycle("disconnected:1", 1));
+  std::this_thread::sleep_for(300ms);
+  CHECK(srv.requests("rtm.connect").size() == 1);
+  st = status(c.hdl);
+  CHECK_FALSE(st.connected);
+  CHECK_FALSE(st.auto_reconnect);
+  CHECK(st.state == "idle");
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                reconnect_atom_v, true));
+  REQUIRE(c.rec->wait_lifecycle("connected:2", 1));
+  auto up = request<connected>(*self, c.hdl, caf::timespan{5s}, connect_atom_v);
+  REQUIRE(up);
+  CHECK(up->session == 2);
+  CHECK(up->self.user_id == "U0BOT");
+  CHECK(status(c.hdl).connected);
+  close_client(*this, c.hdl);
+}
+
 // -- closing and resources ----------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture, "close leaves no actor, socket or thread",

@@ -180,10 +180,15 @@ struct supervisor_fixture {
   // text, made by `show`.
   template <class Result, class Atom>
   void ask(Atom x, std::function<std::string(Result&)> show) {
+    ask_with<Result>(show, x);
+  }
+
+  template <class Result, class... Ts>
+  void ask_with(std::function<std::string(Result&)> show, Ts... xs) {
     auto wp = w;
     sys->spawn(
-        [wp, x, show](caf::event_based_actor* self, supervisor_actor dest) {
-          self->request(dest, caf::infinite, x)
+        [wp, xs..., show](caf::event_based_actor* self, supervisor_actor dest) {
+          self->request(dest, caf::infinite, xs...)
               .then(
                   [wp, show](Result& res) { wp->replies.push_back(show(res)); },
                   [wp](caf::error& err) {
@@ -423,4 +428,32 @@ TEST_CASE_METHOD(supervisor_fixture,
   advance(8s);
   REQUIRE(w->conns.size() == 1);
   CHECK(w->count("fatal") == 0);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: reconnecting switched off and on at run time",
+                 "[supervisor]") {
+  start();
+  ask_connect();
+  hello(1);
+  advance(1min);
+  ask_with<caf::ok_atom>([](caf::ok_atom&) { return std::string{"ok"}; },
+                         reconnect_atom_v, false);
+  ask<supervisor_status>(status_atom_v, [](supervisor_status& x) {
+    return std::string{x.auto_reconnect ? "on" : "off"};
+  });
+  CHECK(w->replies.back() == "off");
+  drop(1, make_error(errc::connection_lost));
+  advance(1min);
+  CHECK(w->calls_of("rtm.connect") == 1); // nothing replaces session 1
+  ask_status();
+  CHECK(w->replies.back() == "status:idle");
+  // Switched back on, the client connects again by itself.
+  ask_with<caf::ok_atom>([](caf::ok_atom&) { return std::string{"ok"}; },
+                         reconnect_atom_v, true);
+  advance(8s);
+  CHECK(w->calls_of("rtm.connect") == 2);
+  hello(2);
+  ask_status();
+  CHECK(w->replies.back() == "status:connected");
 }

@@ -50,6 +50,7 @@ rtm_client_actor::behavior_type rtm_client(rtm_client_actor::pointer self,
         return self->delegate(router, x, std::move(call));
       },
       [=](disconnect_atom x) { return self->delegate(router, x); },
+      [=](reconnect_atom x, bool on) { return self->delegate(router, x, on); },
       [=](close_atom x) { return self->delegate(router, x); },
       [=](status_atom x) { return self->delegate(router, x); },
   };

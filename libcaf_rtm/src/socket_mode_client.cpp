@@ -41,6 +41,7 @@ socket_mode_client(socket_mode_client_actor::pointer self, client_config cfg) {
         return self->delegate(router, x, std::move(call));
       },
       [=](disconnect_atom x) { return self->delegate(router, x); },
+      [=](reconnect_atom x, bool on) { return self->delegate(router, x, on); },
       [=](close_atom x) { return self->delegate(router, x); },
       [=](status_atom x) { return self->delegate(router, x); },
   };

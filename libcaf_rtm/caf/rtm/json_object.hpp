@@ -16,8 +16,15 @@
 
 namespace caf::rtm {
 
-/// A JSON object as a message. Serialized as its compact JSON text.
+/// A JSON object as a message. Serialized as its compact JSON text. A
+/// `boost::json::object` converts to it implicitly.
 struct json_object {
+  json_object() = default;
+
+  json_object(boost::json::object x) : value(std::move(x)) {
+    // nop
+  }
+
   boost::json::object value;
 };
 

@@ -19,7 +19,8 @@ namespace caf::rtm {
 
 // -- Web API results ----------------------------------------------------------
 
-/// Who the token belongs to (`auth.test`). `bot_id` is empty for user tokens.
+/// Who the token belongs to (`auth.test`). `bot_id` is empty for user
+/// tokens, `enterprise_id` outside Enterprise Grid.
 struct identity {
   std::string user_id;
   std::string user;
@@ -27,12 +28,13 @@ struct identity {
   std::string team;
   std::string bot_id;
   std::string url;
+  std::string enterprise_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, identity& x) {
   return f(caf::meta::type_name("caf::rtm::identity"), x.user_id, x.user,
-           x.team_id, x.team, x.bot_id, x.url);
+           x.team_id, x.team, x.bot_id, x.url, x.enterprise_id);
 }
 
 /// What `rtm.connect` answers: a fresh, single-use WebSocket URL and who it is
@@ -93,12 +95,15 @@ struct connected {
   uint32_t num_connections = 0;
   caf::timespan approximate_connection_time{0};
   std::string app_id;
+  /// Who the client is (`auth.test`): user id, bot id, team, enterprise.
+  /// Empty for Socket Mode without a bot token.
+  identity self;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, connected& x) {
   return f(caf::meta::type_name("caf::rtm::connected"), x.session, x.endpoint,
-           x.num_connections, x.approximate_connection_time, x.app_id);
+           x.num_connections, x.approximate_connection_time, x.app_id, x.self);
 }
 
 /// A session ended. `close_code` is the WebSocket close code (0 if none).
@@ -154,6 +159,10 @@ typename Inspector::result_type inspect(Inspector& f, fatal_event& x) {
 struct client_status {
   /// idle, connecting, connected, reconnecting, closing, closed or failed.
   std::string state;
+  /// A session is live right now (the seed's `is_connected()`).
+  bool connected = false;
+  /// Whether a session that ends is replaced (see `reconnect_atom`).
+  bool auto_reconnect = true;
   /// Number of the newest live session (0: none).
   uint64_t session = 0;
   /// Sessions that reached hello.
@@ -196,14 +205,15 @@ struct client_status {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, client_status& x) {
-  return f(caf::meta::type_name("caf::rtm::client_status"), x.state, x.session,
-           x.sessions, x.events_received, x.events_delivered,
-           x.events_own_skipped, x.events_duplicate, x.frames_malformed,
-           x.frames_not_object, x.frames_binary, x.messages_sent,
-           x.messages_acked, x.messages_failed, x.send_queue, x.awaiting_ack,
-           x.listener_errors, x.last_rtt, x.connections, x.frames_unknown,
-           x.envelopes_acked, x.acks_late, x.acks_failed, x.ack_latency_mean,
-           x.ack_latency_max, x.num_connections, x.app_id);
+  return f(caf::meta::type_name("caf::rtm::client_status"), x.state,
+           x.connected, x.auto_reconnect, x.session, x.sessions,
+           x.events_received, x.events_delivered, x.events_own_skipped,
+           x.events_duplicate, x.frames_malformed, x.frames_not_object,
+           x.frames_binary, x.messages_sent, x.messages_acked,
+           x.messages_failed, x.send_queue, x.awaiting_ack, x.listener_errors,
+           x.last_rtt, x.connections, x.frames_unknown, x.envelopes_acked,
+           x.acks_late, x.acks_failed, x.ack_latency_mean, x.ack_latency_max,
+           x.num_connections, x.app_id);
 }
 
 } // namespace caf::rtm

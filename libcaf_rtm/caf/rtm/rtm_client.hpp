@@ -58,6 +58,8 @@ using rtm_client_actor = caf::typed_actor<
     caf::replies_to<call_atom, api_call>::with<json_object>,
     // Ends the current session (a new one follows with auto-reconnect).
     caf::replies_to<disconnect_atom>::with<caf::ok_atom>,
+    // Switches reconnecting on or off at run time (`auto_reconnect`).
+    caf::replies_to<reconnect_atom, bool>::with<caf::ok_atom>,
     // Stops for good; replies when every actor and socket is gone.
     caf::replies_to<close_atom>::with<caf::ok_atom>,
     caf::replies_to<status_atom>::with<client_status>>;

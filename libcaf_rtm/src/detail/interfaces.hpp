@@ -82,6 +82,7 @@ using ping_monitor_actor =
 using session_control_actor =
     caf::typed_actor<caf::replies_to<connect_atom>::with<connected>,
                      caf::replies_to<disconnect_atom>::with<caf::ok_atom>,
+                     caf::replies_to<reconnect_atom, bool>::with<caf::ok_atom>,
                      caf::replies_to<close_atom>::with<caf::ok_atom>,
                      caf::replies_to<status_atom>::with<supervisor_status>>;
 

@@ -103,6 +103,7 @@ struct supervisor_status {
   /// Sessions that reached hello, and those live now.
   uint64_t sessions_up = 0;
   uint64_t live = 0;
+  bool auto_reconnect = true;
   caf::timespan last_rtt{0};
   /// The latest hello's details (Socket Mode).
   hello_info hello;

@@ -56,6 +56,8 @@ struct router_base {
   std::vector<caf::actor_addr> ending_workers;
   /// Runs once the sessions and web-API callers are gone while closing.
   std::function<void()> sessions_closed;
+  /// `auto_reconnect`, switchable at run time.
+  bool auto_reconnect = true;
 
   /// Counters of the router (the supervisor adds the session counts).
   client_status stats;
@@ -236,6 +238,8 @@ caf::result<client_status> status(Self* self, Fill fill) {
             result.session = sup.session;
             result.sessions = sup.sessions_up;
             result.connections = sup.live;
+            result.connected = sup.live > 0;
+            result.auto_reconnect = sup.auto_reconnect;
             result.last_rtt = sup.last_rtt;
             result.num_connections = sup.hello.num_connections;
             result.app_id = sup.hello.app_id;

@@ -160,7 +160,7 @@ void on_session_down(self_ptr self, disconnected& msg) {
   auto& st = self->state;
   st.overlap.session_ended(msg.session, self->clock().now());
   st.out->session_down(msg.session);
-  if (!st.out->session_up() && !st.cfg->auto_reconnect) {
+  if (!st.out->session_up() && !st.auto_reconnect) {
     // No session is coming: sends must fail now, not wait for one.
     st.started = false;
     st.out->fail_queued(make_error(errc::not_connected,
@@ -194,6 +194,7 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
   st.setup_error = cfg.validate();
   if (st.setup_error)
     CAF_RTM_LOG(st.log, error, "client", render(st.setup_error));
+  st.auto_reconnect = cfg.auto_reconnect;
   st.cfg = std::make_shared<const client_config>(std::move(cfg));
   outbox::limits lim;
   lim.rate = st.cfg->send_rate;
@@ -279,6 +280,10 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       },
       [self](call_atom, api_call& call) -> caf::result<json_object> {
         return self->delegate(self->state.api, call_atom_v, std::move(call));
+      },
+      [self](reconnect_atom, bool on) -> caf::result<caf::ok_atom> {
+        self->state.auto_reconnect = on;
+        return self->delegate(self->state.supervisor, reconnect_atom_v, on);
       },
       [self](disconnect_atom) -> caf::result<caf::ok_atom> {
         return self->delegate(self->state.supervisor, disconnect_atom_v);

@@ -36,6 +36,7 @@ caf::expected<identity> to_identity(const json::object& x) {
   result.team = string_at(x, "team");
   result.bot_id = string_at(x, "bot_id");
   result.url = string_at(x, "url");
+  result.enterprise_id = string_at(x, "enterprise_id");
   if (result.user_id.empty())
     return make_error(errc::malformed_response, "auth.test without user_id");
   return result;

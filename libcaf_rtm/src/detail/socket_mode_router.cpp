@@ -295,6 +295,10 @@ socket_mode_router_actor::behavior_type socket_mode_router(
                             "Web API calls need a bot_token");
         return self->delegate(st.endpoint_api, call_atom_v, std::move(call));
       },
+      [self](reconnect_atom, bool on) -> caf::result<caf::ok_atom> {
+        self->state.auto_reconnect = on;
+        return self->delegate(self->state.supervisor, reconnect_atom_v, on);
+      },
       [self](disconnect_atom) -> caf::result<caf::ok_atom> {
         return self->delegate(self->state.supervisor, disconnect_atom_v);
       },

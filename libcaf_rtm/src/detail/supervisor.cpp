@@ -80,11 +80,18 @@ void update_phase(self_ptr self) {
     st.state = st.sessions_up == 0 ? phase::connecting : phase::reconnecting;
 }
 
-connected make_connected(uint64_t session, rtm_endpoint ep,
+connected make_connected(self_ptr self, uint64_t session, rtm_endpoint ep,
                          const hello_info& hello) {
   ep.url.clear(); // a used single-use URL; nobody needs it
-  return connected{session, std::move(ep), hello.num_connections,
-                   hello.approximate_connection_time, hello.app_id};
+  connected result{session,
+                   std::move(ep),
+                   hello.num_connections,
+                   hello.approximate_connection_time,
+                   hello.app_id,
+                   identity{}};
+  if (self->state.me)
+    result.self = *self->state.me;
+  return result;
 }
 
 void close_sessions(self_ptr self) {
@@ -157,7 +164,7 @@ void attempt_failed(self_ptr self, caf::error err) {
                                   std::to_string(st.failures + 1) + " failed"});
   if (is_fatal(err))
     return enter_failed(self, err);
-  if (live_count(self) == 0 && !st.args.cfg->auto_reconnect) {
+  if (live_count(self) == 0 && !st.auto_reconnect) {
     ++st.failures;
     st.state = phase::idle;
     for (auto& rp : st.connect_promises)
@@ -271,7 +278,7 @@ void on_hello(self_ptr self, uint64_t id, hello_info info) {
   ++st.sessions_up;
   st.state = phase::connected;
   st.last_hello = info;
-  auto msg = make_connected(id, i->second.endpoint, info);
+  auto msg = make_connected(self, id, i->second.endpoint, info);
   CAF_RTM_LOG(st.log, info, "supervisor", st.args.proto->name(), " session ",
               id, " is up");
   self->send(st.args.router, msg, frame_writer_actor{i->second.conn});
@@ -344,7 +351,7 @@ void on_session_down(self_ptr self, uint64_t id, bool was_live,
     schedule_replacement(self);
     return;
   }
-  if (!st.args.cfg->auto_reconnect) {
+  if (!st.auto_reconnect) {
     if (live_count(self) == 0 && !st.attempt_running)
       st.state = phase::idle;
     return;
@@ -368,6 +375,7 @@ supervisor_status status_of(self_ptr self) {
   result.session = newest_live(self);
   result.sessions_up = st.sessions_up;
   result.live = live_count(self);
+  result.auto_reconnect = st.auto_reconnect;
   result.last_rtt = st.last_rtt;
   result.hello = st.last_hello;
   return result;
@@ -386,6 +394,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   auto& st = self->state;
   st.args = std::move(args);
   st.log = st.args.cfg->log;
+  st.auto_reconnect = st.args.cfg->auto_reconnect;
   if (!st.args.endpoint_api)
     st.args.endpoint_api = st.args.api;
   if (!st.args.spawn_connection)
@@ -419,7 +428,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
           return make_error(errc::closed, "client is closed");
         case phase::connected: {
           auto id = newest_live(self);
-          return make_connected(id, st.sessions[id].endpoint, st.last_hello);
+          return make_connected(self, id, st.sessions[id].endpoint,
+                                st.last_hello);
         }
         case phase::idle:
           st.failures = 0;
@@ -439,13 +449,21 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
           if (live(entry))
             ids.push_back(id);
         for (auto id : ids) {
-          if (st.args.cfg->auto_reconnect) {
+          if (st.auto_reconnect) {
             // A fresh session replaces each one, made before the old breaks.
             replace_session(self, id, false);
           } else {
             self->send(st.sessions[id].conn, close_atom_v, uint16_t{1000});
           }
         }
+        return caf::ok_atom_v;
+      },
+      [self](reconnect_atom, bool on) -> caf::ok_atom {
+        auto& st = self->state;
+        st.auto_reconnect = on;
+        // Switched back on while nothing runs: the client connects again.
+        if (on && st.state == phase::idle && st.sessions_up > 0)
+          schedule_replacement(self);
         return caf::ok_atom_v;
       },
       [self](close_atom) -> caf::result<caf::ok_atom> {

@@ -97,6 +97,8 @@ struct supervisor_state {
   logger_ptr log;
 
   phase state = phase::idle;
+  /// `auto_reconnect`, switchable at run time.
+  bool auto_reconnect = true;
   /// Known after the first successful auth.test.
   std::optional<identity> me;
   /// Every connection actor alive, by session number.
