@@ -193,6 +193,57 @@ TEST_CASE_METHOD(client_fixture, "connect, receive events in order",
   close_client(*this, c.hdl);
 }
 
+TEST_CASE_METHOD(client_fixture,
+                 "subtype patterns, refused patterns, per-type unsubscribe",
+                 "[client][subscribe]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv), {"reaction_added"});
+  auto bots = std::make_shared<recorder>();
+  auto all = std::make_shared<recorder>();
+  auto bot_listener = track(spawn_recorder(*sys, bots));
+  auto all_listener = track(spawn_recorder(*sys, all));
+  auto subscribe = [&](caf::actor hdl, std::vector<std::string> types) {
+    return request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                 subscribe_atom_v, hdl, std::move(types));
+  };
+  REQUIRE(subscribe(bot_listener, {"message::bot_message"}));
+  REQUIRE(subscribe(bot_listener, {"message::bot_message"})); // idempotent
+  REQUIRE(subscribe(all_listener, {"message"}));
+  for (auto bad : {"message:bot_message", "", "message ::x", "::"}) {
+    INFO(bad);
+    auto res = subscribe(all_listener, {"message", bad});
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "invalid_argument");
+  }
+  auto cb =
+      request<uint64_t>(*self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
+                        callback_listener{{"message::"}, [](const event&) {
+                                          }});
+  REQUIRE_FALSE(cb);
+  CHECK(code_of(cb.error()) == "invalid_argument");
+  auto s = session(srv, 0);
+  s->send(R"({"type":"message","subtype":"bot_message","bot_id":"B9",)"
+          R"("text":"m1"})");
+  s->send(message(2));
+  s->send(R"({"type":"message","subtype":"message_changed","text":"m3"})");
+  REQUIRE(all->wait_events(3));
+  REQUIRE(bots->wait_events(1));
+  CHECK(texts(all->events()) == std::vector<int>{1, 2, 3});
+  CHECK(texts(bots->events()) == std::vector<int>{1}); // once, not twice
+  // Taking off one pattern keeps the rest of a subscription.
+  REQUIRE(subscribe(all_listener, {"reaction_added"}));
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                unsubscribe_atom_v, all_listener,
+                                std::vector<std::string>{"message"}));
+  s->send(message(4));
+  s->send(R"({"type":"reaction_added","item":{"channel":"C1"}})");
+  REQUIRE(c.rec->wait_events(1)); // the reaction
+  REQUIRE(all->wait_events(4));
+  CHECK(all->events().back().type() == "reaction_added");
+  CHECK(texts(all->events()) == std::vector<int>{1, 2, 3});
+  close_client(*this, c.hdl);
+}
+
 TEST_CASE_METHOD(client_fixture, "a user token filters nothing", "[client]") {
   fake_slack_options opts;
   opts.bot_id = "";

@@ -313,11 +313,12 @@ TEST_CASE("subscription table: types, lifecycle, callbacks",
   CHECK_FALSE(subs.add_lifecycle(b));
   CHECK_FALSE(subs.add_actor(b, {"*"})); // b is known already
   std::vector<caf::actor> got;
-  subs.for_each_actor("message",
+  subs.for_each_actor("message", "",
                       [&](const caf::actor& x) { got.push_back(x); });
   CHECK(got.size() == 2);
   got.clear();
-  subs.for_each_actor("hello", [&](const caf::actor& x) { got.push_back(x); });
+  subs.for_each_actor("hello", "",
+                      [&](const caf::actor& x) { got.push_back(x); });
   REQUIRE(got.size() == 1);
   CHECK(got[0] == b);
   auto id = subs.add_callback({"reaction_added"});
@@ -328,6 +329,49 @@ TEST_CASE("subscription table: types, lifecycle, callbacks",
   subs.remove_actor(b.address());
   CHECK(subs.lifecycle().empty());
   CHECK(subs.actors().size() == 1);
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("subscription table: subtypes and per-type unsubscribe",
+          "[subscriptions]") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto idle = [](caf::event_based_actor*, int) -> caf::behavior {
+    return {[](int) {
+    }};
+  };
+  auto a = sys.spawn(idle, 0);
+  auto b = sys.spawn(idle, 0);
+  subscription_table subs;
+  subs.add_actor(a, {"message::bot_message", "reaction_added"});
+  subs.add_actor(b, {"message"});
+  auto who = [&](std::string_view type, std::string_view subtype) {
+    std::vector<caf::actor> got;
+    subs.for_each_actor(type, subtype,
+                        [&](const caf::actor& x) { got.push_back(x); });
+    return got;
+  };
+  // Plain "message" takes every subtype; the pattern only its own.
+  CHECK(who("message", "") == std::vector<caf::actor>{b});
+  CHECK(who("message", "bot_message") == std::vector<caf::actor>{a, b});
+  CHECK(who("message", "message_changed") == std::vector<caf::actor>{b});
+  // Taking off one pattern keeps the others...
+  CHECK_FALSE(subs.remove_types(a, {"reaction_added", "never_subscribed"}));
+  CHECK(who("reaction_added", "").empty());
+  CHECK(who("message", "bot_message") == std::vector<caf::actor>{a, b});
+  // ... and the last one ends the subscription.
+  CHECK(subs.remove_types(a, {"message::bot_message"}));
+  CHECK(subs.actors().size() == 1);
+  // An actor with a lifecycle subscription stays known.
+  subs.add_lifecycle(b);
+  CHECK_FALSE(subs.remove_types(b, {"message"}));
+  CHECK(subs.actors().empty());
+  CHECK(subs.lifecycle().size() == 1);
+  auto id = subs.add_callback({"message::message_changed"});
+  CHECK(subs.callback_wants("message", "message_changed"));
+  CHECK_FALSE(subs.callback_wants("message", ""));
+  subs.remove_callback(id);
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
 }

@@ -17,8 +17,10 @@
 #include <boost/json/parse.hpp>
 
 #include "caf/rtm/client_config.hpp"
+#include "caf/rtm/envelope.hpp"
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/messages.hpp"
+#include "caf/rtm/pattern.hpp"
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/web_api.hpp"
 #include "detail/backoff.hpp"
@@ -223,6 +225,44 @@ TEST_CASE("events: fields, nested ids, acks", "[units][event]") {
   auto echo = event::parse(R"({"type":"message","reply_to":12})");
   CHECK(echo.reply_to());
   CHECK_FALSE(echo.ok());
+}
+
+TEST_CASE("subscription patterns: types, subtypes, malformed ones",
+          "[units][pattern]") {
+  auto bot = event::parse(
+      R"({"type":"message","subtype":"bot_message","channel":"C1"})");
+  auto plain = event::parse(R"({"type":"message","channel":"C1"})");
+  CHECK(matches({"message"}, bot));
+  CHECK(matches({"message"}, plain));
+  CHECK(matches({"message::bot_message"}, bot));
+  CHECK_FALSE(matches({"message::bot_message"}, plain));
+  CHECK_FALSE(matches({"message::message_changed"}, bot));
+  CHECK_FALSE(matches({"message::bot"}, bot));
+  CHECK_FALSE(matches({"mess::bot_message"}, bot));
+  CHECK(matches({"*"}, bot));
+  CHECK_FALSE(matches({}, bot));
+  // Envelopes: by envelope type, inner type, or inner type::subtype.
+  auto env = envelope::parse(
+      R"({"envelope_id":"E1","type":"events_api","payload":{"event":)"
+      R"({"type":"message","subtype":"bot_message","channel":"C1"}}})");
+  CHECK(matches({"events_api"}, env));
+  CHECK(matches({"message"}, env));
+  CHECK(matches({"message::bot_message"}, env));
+  CHECK_FALSE(matches({"message::file_share"}, env));
+  CHECK(env.event_subtype() == "bot_message");
+  for (auto good : {"*", "message", "message::bot_message", "/deploy",
+                    "block_actions", "events_api"})
+    CHECK_FALSE(check_pattern(good));
+  for (auto bad : {"", " ", "message ", "message:bot_message", "::x",
+                   "x::", "a::b::c", "mes*", "*::bot_message", "a\nb"}) {
+    INFO(bad);
+    auto err = check_pattern(bad);
+    REQUIRE(err);
+    CHECK(err.code() == static_cast<uint8_t>(errc::invalid_argument));
+  }
+  CHECK(check_patterns({}));
+  CHECK(check_patterns({"message", ""}));
+  CHECK_FALSE(check_patterns({"message", "reaction_added"}));
 }
 
 TEST_CASE("events: field precedence and odd field types", "[units][event]") {

@@ -370,7 +370,7 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
           return;
         if (st.opts.answer_mentions && ev.type() == "message")
           answer_mention(self, ev);
-        if (!matches(st.opts.events, ev.type()))
+        if (!matches(st.opts.events, ev))
           return;
         emit(self, line_of(ev));
         ++st.printed;

@@ -20,6 +20,8 @@
 
 #include "caf-rtm/demo.hpp"
 #include "caf-rtm/driver.hpp"
+#include "caf/rtm/errc.hpp"
+#include "caf/rtm/pattern.hpp"
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/socket_mode_client.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
@@ -116,6 +118,11 @@ int main(int argc, char** argv) {
     usage_error = "--respond needs --socket-mode";
   if (usage_error != nullptr) {
     std::fprintf(stderr, "caf-rtm: %s (see --help)\n", usage_error);
+    return cli::exit_usage;
+  }
+  if (auto err = caf::rtm::check_patterns(cli::split_list(cfg.events))) {
+    std::fprintf(stderr, "caf-rtm: --events: %s (see --help)\n",
+                 caf::rtm::render(err).c_str());
     return cli::exit_usage;
   }
   // The demo brings its own Slack.

@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "caf/rtm/pattern.hpp"
 #include "detail/envelope_data.hpp"
 #include "detail/frame_parser.hpp"
 #include "detail/json_views.hpp"
@@ -37,6 +38,7 @@ void envelope::data::index() {
   if (auto* ev = object_field(*payload, "event")) {
     // events_api: what an Events API endpoint would get.
     event_type = string_field(*ev, "type");
+    event_subtype = string_field(*ev, "subtype");
     bot_id = string_field(*ev, "bot_id");
     if (auto* x = ev->if_contains("channel"))
       channel = as_string_or_id(*x);
@@ -84,6 +86,10 @@ std::string_view envelope::type() const noexcept {
 
 std::string_view envelope::event_type() const noexcept {
   return data_ ? data_->event_type : std::string_view{};
+}
+
+std::string_view envelope::event_subtype() const noexcept {
+  return data_ ? data_->event_subtype : std::string_view{};
 }
 
 std::string_view envelope::event_id() const noexcept {
@@ -143,7 +149,8 @@ response no_payload() {
 bool matches(const std::vector<std::string>& types, const envelope& x) {
   for (const auto& t : types)
     if (t == "*" || t == x.type() ||
-        (!x.event_type().empty() && t == x.event_type()))
+        (!x.event_type().empty() &&
+         pattern_matches(t, x.event_type(), x.event_subtype())))
       return true;
   return false;
 }

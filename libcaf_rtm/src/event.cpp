@@ -1,5 +1,7 @@
 #include "caf/rtm/event.hpp"
 
+#include "caf/rtm/pattern.hpp"
+
 #include <boost/json/serialize.hpp>
 
 #include "detail/event_data.hpp"
@@ -129,11 +131,16 @@ uint64_t event::session() const noexcept {
   return data_ ? data_->session : 0;
 }
 
-bool matches(const std::vector<std::string>& types, std::string_view type) {
+bool matches(const std::vector<std::string>& types, std::string_view type,
+             std::string_view subtype) {
   for (const auto& x : types)
-    if (x == "*" || x == type)
+    if (pattern_matches(x, type, subtype))
       return true;
   return false;
+}
+
+bool matches(const std::vector<std::string>& types, const event& ev) {
+  return matches(types, ev.type(), ev.subtype());
 }
 
 } // namespace caf::rtm

@@ -30,6 +30,10 @@ rtm_client_actor::behavior_type rtm_client(rtm_client_actor::pointer self,
       [=](unsubscribe_atom x, caf::actor& hdl) {
         return self->delegate(router, x, std::move(hdl));
       },
+      [=](unsubscribe_atom x, caf::actor& hdl,
+          std::vector<std::string>& types) {
+        return self->delegate(router, x, std::move(hdl), std::move(types));
+      },
       [=](unsubscribe_atom x, uint64_t id) {
         return self->delegate(router, x, id);
       },

@@ -31,6 +31,10 @@ socket_mode_client(socket_mode_client_actor::pointer self, client_config cfg) {
       [=](unsubscribe_atom x, caf::actor& hdl) {
         return self->delegate(router, x, std::move(hdl));
       },
+      [=](unsubscribe_atom x, caf::actor& hdl,
+          std::vector<std::string>& types) {
+        return self->delegate(router, x, std::move(hdl), std::move(types));
+      },
       [=](unsubscribe_atom x, uint64_t id) {
         return self->delegate(router, x, id);
       },

@@ -10,6 +10,7 @@
 #include "caf/rtm/json_object.hpp"
 #include "caf/rtm/logger.hpp"
 #include "caf/rtm/messages.hpp"
+#include "caf/rtm/pattern.hpp"
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/socket_mode_client.hpp"
 #include "caf/rtm/type_ids.hpp"

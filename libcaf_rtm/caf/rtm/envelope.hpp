@@ -59,6 +59,8 @@ public:
   /// `app_mention`), `payload.type` for interactive (e.g. `block_actions`),
   /// `payload.command` for slash_commands (e.g. `/echo`).
   std::string_view event_type() const noexcept;
+  /// `payload.event.subtype` (events_api), e.g. `bot_message`.
+  std::string_view event_subtype() const noexcept;
   /// `payload.event_id` (events_api): the same for every redelivery.
   std::string_view event_id() const noexcept;
   /// The channel of the inner event, command or interaction.
@@ -115,8 +117,10 @@ typename Inspector::result_type inspect(Inspector& f, envelope& x) {
   return f(caf::meta::type_name("caf::rtm::envelope"), connection, raw, load);
 }
 
-/// Does a subscription to `types` cover `x`? A type matches the envelope type
-/// or the inner event type; `"*"` matches all.
+/// Does a subscription to `types` cover `x`? A pattern matches the envelope
+/// type or the inner event type (`message` every message, whatever its
+/// subtype), `type::subtype` only that subtype of the inner event
+/// (`message::bot_message`); `"*"` matches all. See `check_pattern`.
 bool matches(const std::vector<std::string>& types, const envelope& x);
 
 /// What a subscribed actor answers an envelope with: a `json_object` becomes

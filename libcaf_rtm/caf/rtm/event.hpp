@@ -99,8 +99,14 @@ typename Inspector::result_type inspect(Inspector& f, event& x) {
   return f(caf::meta::type_name("caf::rtm::event"), session, raw, load);
 }
 
-/// Does a subscription to `types` cover events of `type`? `"*"` covers all.
-bool matches(const std::vector<std::string>& types, std::string_view type);
+/// Does a subscription to `types` cover events of `type` and `subtype`?
+/// `"*"` covers all, `message` every message whatever its subtype,
+/// `message::bot_message` only that subtype. See `check_pattern`.
+bool matches(const std::vector<std::string>& types, std::string_view type,
+             std::string_view subtype = {});
+
+/// The same for an event, by its `type` and `subtype` fields.
+bool matches(const std::vector<std::string>& types, const event& ev);
 
 /// What a listener callback looks like. Callbacks run on the client's pool of
 /// listener actors, concurrently for events of different channels.

@@ -39,7 +39,10 @@ using rtm_client_actor = caf::typed_actor<
                     caf::actor>::with<caf::ok_atom>,
     // Runs a callback on the listener pool; replies with a subscription id.
     caf::replies_to<subscribe_atom, callback_listener>::with<uint64_t>,
+    // Ends every subscription of the actor, or only these patterns.
     caf::replies_to<unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
+    caf::replies_to<unsubscribe_atom, caf::actor,
+                    std::vector<std::string>>::with<caf::ok_atom>,
     caf::replies_to<unsubscribe_atom, uint64_t>::with<caf::ok_atom>,
     // Sends a message (the client sets `id`); replies with Slack's ack, or
     // with why there is none: the client always answers (wait with

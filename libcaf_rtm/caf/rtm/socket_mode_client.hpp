@@ -45,7 +45,10 @@ using socket_mode_client_actor = caf::typed_actor<
                     caf::actor>::with<caf::ok_atom>,
     // Runs a callback on the listener pool; replies with a subscription id.
     caf::replies_to<subscribe_atom, envelope_listener>::with<uint64_t>,
+    // Ends every subscription of the actor, or only these patterns.
     caf::replies_to<unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
+    caf::replies_to<unsubscribe_atom, caf::actor,
+                    std::vector<std::string>>::with<caf::ok_atom>,
     caf::replies_to<unsubscribe_atom, uint64_t>::with<caf::ok_atom>,
     // Any Web API method with the bot token (fails without `bot_token`).
     caf::replies_to<call_atom, std::string, api_args>::with<json_object>,

@@ -21,6 +21,7 @@ struct envelope::data : detail::frame_data {
   std::string_view id;
   std::string_view type;
   std::string_view event_type;
+  std::string_view event_subtype;
   std::string_view event_id;
   std::string_view channel;
   std::string_view user;

@@ -50,7 +50,7 @@ void run_all(self_ptr self, const std::vector<T>& items) {
 } // namespace
 
 bool listener_worker_state::entry::wants(const event& ev) const {
-  return on_event && matches(types, ev.type());
+  return on_event && matches(types, ev);
 }
 
 bool listener_worker_state::entry::wants(const envelope& env) const {

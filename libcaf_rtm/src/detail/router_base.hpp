@@ -19,6 +19,7 @@
 
 #include "caf/rtm/client_config.hpp"
 #include "caf/rtm/errc.hpp"
+#include "caf/rtm/pattern.hpp"
 #include "detail/interfaces.hpp"
 #include "detail/listener_pool.hpp"
 #include "detail/subscription_table.hpp"
@@ -75,9 +76,10 @@ template <class Self>
 caf::result<caf::ok_atom>
 subscribe_actor(Self* self, const caf::actor& hdl,
                 const std::vector<std::string>& types) {
-  if (!hdl || types.empty())
-    return make_error(errc::invalid_argument,
-                      "subscribe needs an actor and event types");
+  if (!hdl)
+    return make_error(errc::invalid_argument, "subscribe needs an actor");
+  if (auto err = check_patterns(types))
+    return err;
   if (self->state.subs.add_actor(hdl, types))
     self->monitor(hdl);
   return caf::ok_atom_v;
@@ -98,15 +100,35 @@ caf::result<caf::ok_atom> subscribe_lifecycle(Self* self,
 template <class Self, class Listener>
 caf::result<uint64_t> subscribe_callback(Self* self, Listener& listener) {
   auto& st = self->state;
-  if (!listener.fn || listener.types.empty())
+  if (!listener.fn)
     return make_error(errc::invalid_argument,
-                      "a callback listener needs a function and types");
+                      "a callback listener needs a function");
+  if (auto err = check_patterns(listener.types))
+    return err;
   if (!st.pool.started())
     st.pool.start(self, st.cfg->concurrency);
   auto id = st.subs.add_callback(listener.types);
   for (auto& worker : st.pool.workers())
     self->send(worker, subscribe_atom_v, id, listener);
   return id;
+}
+
+/// Ends every subscription of `hdl`.
+template <class Self>
+caf::ok_atom unsubscribe_actor(Self* self, const caf::actor& hdl) {
+  self->state.subs.remove_actor(hdl.address());
+  self->demonitor(hdl);
+  return caf::ok_atom_v;
+}
+
+/// Takes `types` off the subscription of `hdl` (its lifecycle subscription
+/// stays).
+template <class Self>
+caf::ok_atom unsubscribe_types(Self* self, const caf::actor& hdl,
+                               const std::vector<std::string>& types) {
+  if (self->state.subs.remove_types(hdl, types))
+    self->demonitor(hdl);
+  return caf::ok_atom_v;
 }
 
 template <class Self>

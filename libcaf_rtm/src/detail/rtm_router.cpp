@@ -98,10 +98,9 @@ void deliver(self_ptr self, std::vector<event>& events) {
   if (st.pool.started())
     runs.resize(st.pool.workers().size());
   for (auto& ev : events) {
-    auto type = ev.type();
     st.subs.for_each_actor(
-        type, [&ev](const caf::actor& hdl) { caf::anon_send(hdl, ev); });
-    if (!runs.empty() && st.subs.callback_wants(type))
+        ev, [&ev](const caf::actor& hdl) { caf::anon_send(hdl, ev); });
+    if (!runs.empty() && st.subs.callback_wants(ev))
       runs[st.pool.pick(ev.channel())].push_back(ev);
     ++st.stats.events_delivered;
   }
@@ -252,9 +251,11 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         return subscribe_callback(self, listener);
       },
       [self](unsubscribe_atom, const caf::actor& hdl) -> caf::ok_atom {
-        // The monitor stays; a later down message finds nothing to remove.
-        self->state.subs.remove_actor(hdl.address());
-        return caf::ok_atom_v;
+        return unsubscribe_actor(self, hdl);
+      },
+      [self](unsubscribe_atom, const caf::actor& hdl,
+             const std::vector<std::string>& types) -> caf::ok_atom {
+        return unsubscribe_types(self, hdl, types);
       },
       [self](unsubscribe_atom, uint64_t id) -> caf::ok_atom {
         return unsubscribe_callback(self, id);

@@ -269,8 +269,11 @@ socket_mode_router_actor::behavior_type socket_mode_router(
         return subscribe_callback(self, listener);
       },
       [self](unsubscribe_atom, const caf::actor& hdl) -> caf::ok_atom {
-        self->state.subs.remove_actor(hdl.address());
-        return caf::ok_atom_v;
+        return unsubscribe_actor(self, hdl);
+      },
+      [self](unsubscribe_atom, const caf::actor& hdl,
+             const std::vector<std::string>& types) -> caf::ok_atom {
+        return unsubscribe_types(self, hdl, types);
       },
       [self](unsubscribe_atom, uint64_t id) -> caf::ok_atom {
         return unsubscribe_callback(self, id);

@@ -50,6 +50,24 @@ void subscription_table::remove_actor(const caf::actor_addr& addr) {
       lifecycle_.end());
 }
 
+bool subscription_table::remove_types(const caf::actor& hdl,
+                                      const std::vector<std::string>& types) {
+  auto i = std::find_if(actors_.begin(), actors_.end(),
+                        [&](const auto& x) { return x.hdl == hdl; });
+  if (i != actors_.end()) {
+    auto& mine = i->types;
+    mine.erase(std::remove_if(mine.begin(), mine.end(),
+                              [&](const std::string& x) {
+                                return std::find(types.begin(), types.end(),
+                                                 x) != types.end();
+                              }),
+               mine.end());
+    if (mine.empty())
+      actors_.erase(i);
+  }
+  return !known(hdl.address());
+}
+
 void subscription_table::remove_callback(uint64_t id) {
   callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(),
                                   [id](const auto& x) { return x.id == id; }),
@@ -61,9 +79,11 @@ bool subscription_table::callback_wants(const envelope& x) const {
                      [&x](const auto& cb) { return matches(cb.types, x); });
 }
 
-bool subscription_table::callback_wants(std::string_view type) const {
-  return std::any_of(callbacks_.begin(), callbacks_.end(),
-                     [type](const auto& x) { return matches(x.types, type); });
+bool subscription_table::callback_wants(std::string_view type,
+                                        std::string_view subtype) const {
+  return std::any_of(callbacks_.begin(), callbacks_.end(), [&](const auto& x) {
+    return matches(x.types, type, subtype);
+  });
 }
 
 } // namespace caf::rtm::detail

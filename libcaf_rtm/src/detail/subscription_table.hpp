@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -47,16 +48,29 @@ public:
   /// Ends every subscription of `addr` (unsubscribe, or the actor died).
   void remove_actor(const caf::actor_addr& addr);
 
+  /// Takes `types` off the event subscription of `hdl`. Returns true if `hdl`
+  /// has no subscription of any kind left (the caller then demonitors it).
+  bool remove_types(const caf::actor& hdl,
+                    const std::vector<std::string>& types);
+
   void remove_callback(uint64_t id);
 
   // -- lookups ----------------------------------------------------------------
 
-  /// Calls `f(hdl)` for every actor subscribed to events of `type`.
+  /// Calls `f(hdl)` for every actor subscribed to events of `type` and
+  /// `subtype`.
   template <class F>
-  void for_each_actor(std::string_view type, F&& f) const {
+  void for_each_actor(std::string_view type, std::string_view subtype,
+                      F&& f) const {
     for (const auto& x : actors_)
-      if (matches(x.types, type))
+      if (matches(x.types, type, subtype))
         f(x.hdl);
+  }
+
+  /// Calls `f(hdl)` for every actor subscribed to events like `ev`.
+  template <class F>
+  void for_each_actor(const event& ev, F&& f) const {
+    for_each_actor(ev.type(), ev.subtype(), std::forward<F>(f));
   }
 
   /// Calls `f(hdl)` for every actor subscribed to envelopes like `x` (by
@@ -68,8 +82,14 @@ public:
         f(sub.hdl);
   }
 
-  /// True if a callback wants events of `type`.
-  bool callback_wants(std::string_view type) const;
+  /// True if a callback wants events of `type` and `subtype`.
+  bool callback_wants(std::string_view type,
+                      std::string_view subtype = {}) const;
+
+  /// True if a callback wants events like `ev`.
+  bool callback_wants(const event& ev) const {
+    return callback_wants(ev.type(), ev.subtype());
+  }
 
   /// True if a callback wants envelopes like `x`.
   bool callback_wants(const envelope& x) const;
