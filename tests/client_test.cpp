@@ -863,6 +863,78 @@ TEST_CASE_METHOD(client_fixture,
   close_client(*this, c.hdl);
 }
 
+TEST_CASE_METHOD(client_fixture,
+                 "sends without acks; presence_sub again after every hello; "
+                 "thread replies",
+                 "[client][send]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.ack_timeout = 300ms;
+  auto c = connect_client(*this, cfg);
+  auto s1 = session(srv, 0);
+  json_object custom;
+  custom.value["type"] = "presence_query";
+  custom.value["ids"] = boost::json::array{"U7"};
+  // Answered once written; no ack_timeout follows.
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s}, send_atom_v,
+                                custom, no_ack_atom_v));
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                presence_atom_v,
+                                std::vector<std::string>{"U1", "U2"}));
+  REQUIRE(s1->wait_received(2, 5s));
+  auto presence = boost::json::parse(s1->received()[1]).as_object();
+  CHECK(presence.at("type") == "presence_sub");
+  CHECK(presence.at("ids") == boost::json::array{"U1", "U2"});
+  // Refused like any bad message.
+  auto bad = request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s}, send_atom_v,
+                                   json_object{}, no_ack_atom_v);
+  REQUIRE_FALSE(bad);
+  CHECK(code_of(bad.error()) == "invalid_argument");
+  auto bad_user =
+      request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s}, presence_atom_v,
+                            std::vector<std::string>{""});
+  REQUIRE_FALSE(bad_user);
+  // A thread reply is a message with thread_ts (and reply_broadcast).
+  json_object reply;
+  reply.value["type"] = "message";
+  reply.value["channel"] = "C1";
+  reply.value["text"] = "in the thread";
+  reply.value["thread_ts"] = "1.000100";
+  reply.value["reply_broadcast"] = true;
+  auto ack =
+      request<send_ack>(*self, c.hdl, caf::timespan{5s}, send_atom_v, reply);
+  REQUIRE(ack);
+  auto sent = boost::json::parse(s1->received()[2]).as_object();
+  CHECK(sent.at("thread_ts") == "1.000100");
+  CHECK(sent.at("reply_broadcast") == true);
+  std::this_thread::sleep_for(600ms); // two ack timeouts
+  auto st = status(c.hdl);
+  CHECK(st.messages_failed == 0);
+  CHECK(st.awaiting_ack == 0);
+  // A new session gets the presence subscription again, unasked.
+  s1->drop();
+  auto s2 = session(srv, 1);
+  REQUIRE(s2->wait_received(1, 5s));
+  presence = boost::json::parse(s2->received()[0]).as_object();
+  CHECK(presence.at("type") == "presence_sub");
+  CHECK(presence.at("ids") == boost::json::array{"U1", "U2"});
+  // An empty list ends it, and it is not sent again.
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                presence_atom_v, std::vector<std::string>{}));
+  REQUIRE(s2->wait_received(2, 5s));
+  CHECK(boost::json::parse(s2->received()[1])
+            .as_object()
+            .at("ids")
+            .as_array()
+            .empty());
+  s2->drop();
+  auto s3 = session(srv, 2);
+  REQUIRE(c.rec->wait_lifecycle("connected:3", 1));
+  std::this_thread::sleep_for(200ms);
+  CHECK(s3->received().empty());
+  close_client(*this, c.hdl);
+}
+
 TEST_CASE_METHOD(client_fixture, "the rate limiter spaces sends",
                  "[client][send]") {
   fake_slack srv;

@@ -290,6 +290,52 @@ TEST_CASE_METHOD(outbox_fixture, "outbox: failing what waits", "[outbox]") {
   CHECK_FALSE(out.next_wakeup(t0));
 }
 
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: messages without acks are answered when written, "
+                 "never time out, and go out again if never written",
+                 "[outbox]") {
+  auto sub = [this](int n, time_point now) {
+    boost::json::object msg;
+    msg["type"] = "presence_sub";
+    msg["ids"] = boost::json::array{"U1"};
+    return out.enqueue_unacked(
+        std::move(msg),
+        [this, n](caf::expected<send_ack> x) {
+          results.insert_or_assign(n, std::move(x));
+        },
+        now);
+  };
+  REQUIRE_FALSE(sub(1, t0));
+  CHECK(outcome(1) == "pending"); // no session yet
+  out.session_up(1, writer(), t0);
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0].json.at("type") == "presence_sub");
+  CHECK(outcome(1) == "acked"); // written
+  CHECK(results.at(1)->id == frames[0].id);
+  CHECK(out.awaiting_ack() == 0);
+  // Nothing ever fails for want of an ack.
+  out.on_wakeup(t0 + 1min);
+  CHECK(out.stats().failed == 0);
+  // Written, then handed back unwritten by the connection: it goes out on
+  // the next session, without a second answer.
+  REQUIRE_FALSE(sub(2, t0 + 1min));
+  REQUIRE(frames.size() == 2);
+  out.unsent(frames[1].id, t0 + 1min);
+  out.session_down(1);
+  out.session_up(2, writer(), t0 + 2min);
+  REQUIRE(frames.size() == 3);
+  CHECK(frames[2].json.at("type") == "presence_sub");
+  CHECK(frames[2].id > frames[1].id);
+  CHECK(out.stats().sent == 2);
+  // Written ones of an ended session are done; an ack, if any, is ignored.
+  out.session_down(2);
+  CHECK(out.on_reply(ack(frames[2].id), t0 + 2min));
+  CHECK_FALSE(out.next_wakeup(t0 + 2min));
+  // The same refusals as any message.
+  boost::json::object no_type;
+  CHECK(is(out.enqueue_unacked(no_type, nullptr, t0), errc::invalid_argument));
+}
+
 // -- subscription table -------------------------------------------------------
 
 TEST_CASE("subscription table: types, lifecycle, callbacks",

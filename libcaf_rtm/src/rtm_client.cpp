@@ -43,6 +43,12 @@ rtm_client_actor::behavior_type rtm_client(rtm_client_actor::pointer self,
       [=](send_atom x, json_object& msg, caf::timespan max_wait) {
         return self->delegate(router, x, std::move(msg), max_wait);
       },
+      [=](send_atom x, json_object& msg, no_ack_atom y) {
+        return self->delegate(router, x, std::move(msg), y);
+      },
+      [=](presence_atom x, std::vector<std::string>& users) {
+        return self->delegate(router, x, std::move(users));
+      },
       [=](typing_atom x, std::string& channel) {
         return self->delegate(router, x, std::move(channel));
       },

@@ -52,6 +52,15 @@ using rtm_client_actor = caf::typed_actor<
     // session or the rate limiter) fails with `send_expired` and is never
     // written.
     caf::replies_to<send_atom, json_object, caf::timespan>::with<send_ack>,
+    // Sends a message Slack does not ack (custom types; see presence_atom
+    // for presence_sub): replies once it is written to a session. One the
+    // connection could not write goes out on the next session.
+    caf::replies_to<send_atom, json_object, no_ack_atom>::with<caf::ok_atom>,
+    // Subscribes to presence changes of these users (`presence_sub`),
+    // replacing the previous list; sent again after every hello. An empty
+    // list ends the subscription.
+    caf::replies_to<presence_atom,
+                    std::vector<std::string>>::with<caf::ok_atom>,
     // Sends a typing indicator for a channel; false if one went out < 3 s ago.
     caf::replies_to<typing_atom, std::string>::with<bool>,
     // RTM-level ping; replies with the round-trip time.

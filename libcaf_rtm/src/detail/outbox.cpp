@@ -60,6 +60,26 @@ outbox::outbox(limits lim, time_point now)
 
 caf::error outbox::enqueue(json::object msg, send_handler done, time_point now,
                            std::optional<time_point> deadline) {
+  std::string body;
+  if (auto err = check(msg, body))
+    return err;
+  queue_.push_back({std::move(body), std::move(done), nullptr, deadline});
+  pump(now);
+  return caf::none;
+}
+
+caf::error outbox::enqueue_unacked(json::object msg, send_handler done,
+                                   time_point now) {
+  std::string body;
+  if (auto err = check(msg, body))
+    return err;
+  queue_.push_back(
+      {std::move(body), std::move(done), nullptr, std::nullopt, true});
+  pump(now);
+  return caf::none;
+}
+
+caf::error outbox::check(json::object& msg, std::string& body) const {
   auto* type = msg.if_contains("type");
   if (type == nullptr || !type->is_string())
     return make_error(errc::invalid_argument,
@@ -71,7 +91,7 @@ caf::error outbox::enqueue(json::object msg, send_handler done, time_point now,
                                                std::to_string(max_text_chars) +
                                                " characters");
   msg.erase("id"); // ids are the client's business
-  auto body = json::serialize(msg);
+  body = json::serialize(msg);
   if (body.size() + id_overhead > limits_.max_message_size)
     return make_error(errc::message_too_large,
                       std::to_string(body.size()) + " bytes, limit " +
@@ -79,8 +99,6 @@ caf::error outbox::enqueue(json::object msg, send_handler done, time_point now,
   if (queued() >= limits_.queue_size)
     return make_error(errc::send_queue_full,
                       std::to_string(queued()) + " messages waiting");
-  queue_.push_back({std::move(body), std::move(done), nullptr, deadline});
-  pump(now);
   return caf::none;
 }
 
@@ -140,6 +158,10 @@ void outbox::session_down(uint64_t session) {
   for (auto& [id, x] : acks_)
     if (x.session == session)
       x.orphaned = true;
+  // The connection handed back what it never wrote before it ended (its
+  // message came first); the rest reached the socket.
+  for (auto i = unacked_.begin(); i != unacked_.end();)
+    i = i->second.session == session ? unacked_.erase(i) : std::next(i);
   if (session == session_) {
     session_ = 0;
     write_ = nullptr;
@@ -161,6 +183,12 @@ void outbox::unsent(int64_t id, time_point now) {
     unsent_.push_back({std::move(i->second.body), std::move(i->second.on_ack),
                        nullptr, std::nullopt});
     acks_.erase(i);
+    pump(now);
+  } else if (auto k = unacked_.find(id); k != unacked_.end()) {
+    --stats_.sent;
+    unsent_.push_back(
+        {std::move(k->second.body), nullptr, nullptr, std::nullopt, true});
+    unacked_.erase(k);
     pump(now);
   } else if (auto j = pongs_.find(id); j != pongs_.end()) {
     j->second.on_pong(make_error(errc::not_connected, "session ended"));
@@ -238,6 +266,8 @@ std::optional<outbox::time_point> outbox::next_wakeup(time_point now) {
     consider(x.deadline);
   for (auto& [id, x] : pongs_)
     consider(x.deadline);
+  for (auto& [id, x] : unacked_)
+    consider(x.deadline);
   for (auto& x : queue_)
     if (x.deadline)
       consider(*x.deadline);
@@ -261,15 +291,32 @@ void outbox::pump(time_point now) {
       continue;
     }
     auto frame = with_id(id, item.body);
+    ++stats_.sent;
+    if (item.no_ack) {
+      // Answered now; kept until the ack timeout only in case the
+      // connection hands it back unwritten.
+      auto done = std::move(item.on_ack);
+      unacked_.emplace(id, written_unacked{session_, now + limits_.ack_timeout,
+                                           std::move(item.body)});
+      write_(id, std::move(frame));
+      if (done) {
+        send_ack ack;
+        ack.id = id;
+        done(std::move(ack));
+      }
+      continue;
+    }
     acks_.emplace(id, awaiting{std::move(item.on_ack), session_,
                                now + limits_.ack_timeout, false,
                                std::move(item.body)});
-    ++stats_.sent;
     write_(id, std::move(frame));
   }
 }
 
 void outbox::expire(time_point now) {
+  // Unacked messages long written: no hand-back comes any more.
+  for (auto i = unacked_.begin(); i != unacked_.end();)
+    i = i->second.deadline <= now ? unacked_.erase(i) : std::next(i);
   // Messages that could not go out in time never will: the caller gave up.
   for (auto i = queue_.begin(); i != queue_.end();) {
     if (!i->deadline || *i->deadline > now) {
@@ -321,7 +368,8 @@ void outbox::fail_queued(const caf::error& err) {
         x.on_pong(err);
       } else {
         ++stats_.failed;
-        x.on_ack(err);
+        if (x.on_ack)
+          x.on_ack(err);
       }
     }
   }
@@ -330,6 +378,7 @@ void outbox::fail_queued(const caf::error& err) {
 void outbox::fail_awaiting(const caf::error& err) {
   auto acks = std::move(acks_);
   acks_.clear();
+  unacked_.clear();
   for (auto& [id, x] : acks) {
     ++stats_.failed;
     x.on_ack(make_error(errc::delivery_unknown,

@@ -73,6 +73,13 @@ public:
   caf::error enqueue(boost::json::object msg, send_handler done, time_point now,
                      std::optional<time_point> deadline = std::nullopt);
 
+  /// Queues a message Slack does not ack (`presence_sub`, custom types):
+  /// `done` runs once it is written, with only the id set. A message the
+  /// connection hands back unwritten goes out on the next session like any
+  /// other; nothing waits for an ack.
+  caf::error enqueue_unacked(boost::json::object msg, send_handler done,
+                             time_point now);
+
   /// Sends a typing indicator for `channel` right away, or returns false:
   /// no session, one went out for that channel less than 3 s ago, messages
   /// are waiting, or the rate limiter has no token. Typing never waits.
@@ -132,6 +139,7 @@ public:
     return queue_.size() + unsent_.size();
   }
 
+  /// Messages written that wait for Slack's ack.
   size_t awaiting_ack() const noexcept {
     return acks_.size();
   }
@@ -150,6 +158,8 @@ private:
     ping_handler on_pong;
     /// Not written by then: fails instead.
     std::optional<time_point> deadline;
+    /// Slack sends no ack: `on_ack` runs when it is written.
+    bool no_ack = false;
   };
 
   /// A message written and not acked yet.
@@ -164,6 +174,15 @@ private:
     std::string body;
   };
 
+  /// A message written that Slack does not ack, kept only in case the
+  /// connection hands it back; forgotten at `deadline` or when its session
+  /// ends.
+  struct written_unacked {
+    uint64_t session = 0;
+    time_point deadline;
+    std::string body;
+  };
+
   struct awaiting_pong {
     ping_handler on_pong;
     time_point sent;
@@ -171,6 +190,8 @@ private:
   };
 
   void pump(time_point now);
+
+  caf::error check(boost::json::object& msg, std::string& body) const;
 
   void on_ack(const event& ev, int64_t id);
 
@@ -185,6 +206,7 @@ private:
   /// Messages a connection could not write; they go out before the queue.
   std::deque<queued_item> unsent_;
   std::unordered_map<int64_t, awaiting> acks_;
+  std::unordered_map<int64_t, written_unacked> unacked_;
   std::unordered_map<int64_t, awaiting_pong> pongs_;
   std::unordered_map<std::string, time_point> last_typing_;
   counters stats_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <boost/json/array.hpp>
+
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
@@ -64,6 +66,67 @@ enqueue_message(self_ptr self, json_object& msg,
     rp.deliver(std::move(err));
   schedule_wakeup(self);
   return rp;
+}
+
+// A message Slack does not ack; answered once written.
+caf::result<caf::ok_atom> enqueue_unacked(self_ptr self, json_object& msg) {
+  auto& st = self->state;
+  if (st.fatal)
+    return st.fatal;
+  if (st.closing)
+    return make_error(errc::closed, "client is closed");
+  if (!st.started)
+    return make_error(errc::not_connected, "connect first");
+  auto rp = self->make_response_promise<caf::ok_atom>();
+  auto done = [rp](caf::expected<send_ack> x) mutable {
+    if (x)
+      rp.deliver(caf::ok_atom_v);
+    else
+      rp.deliver(std::move(x.error()));
+  };
+  if (auto err = st.out->enqueue_unacked(std::move(msg.value), done,
+                                         self->clock().now()))
+    rp.deliver(std::move(err));
+  schedule_wakeup(self);
+  return rp;
+}
+
+// Queues `presence_sub` for the current list (the outbox sends it once a
+// session is up).
+void send_presence_sub(self_ptr self) {
+  auto& st = self->state;
+  json_object msg;
+  msg.value["type"] = "presence_sub";
+  boost::json::array ids;
+  for (auto& user : st.presence_users)
+    ids.emplace_back(user);
+  msg.value["ids"] = std::move(ids);
+  auto done = [log = st.log](caf::expected<send_ack> x) {
+    if (!x)
+      CAF_RTM_LOG(log, warn, "client",
+                  "presence_sub not sent: ", render(x.error()));
+  };
+  if (auto err = st.out->enqueue_unacked(std::move(msg.value), done,
+                                         self->clock().now()))
+    CAF_RTM_LOG(st.log, warn, "client", "presence_sub not sent: ", render(err));
+  schedule_wakeup(self);
+}
+
+caf::result<caf::ok_atom> set_presence(self_ptr self,
+                                       std::vector<std::string>& users) {
+  auto& st = self->state;
+  for (auto& user : users)
+    if (user.empty() || user.find_first_of(" \t\r\n\"") != std::string::npos)
+      return make_error(errc::invalid_argument,
+                        "presence: user ids must be non-empty, no spaces");
+  if (st.closing)
+    return make_error(errc::closed, "client is closed");
+  auto had_any = !st.presence_users.empty();
+  st.presence_users = std::move(users);
+  // An empty list ends the subscription Slack holds for this session.
+  if (st.out->session_up() && (had_any || !st.presence_users.empty()))
+    send_presence_sub(self);
+  return caf::ok_atom_v;
 }
 
 caf::result<caf::timespan> send_ping(self_ptr self) {
@@ -151,6 +214,9 @@ void on_session_up(self_ptr self, connected& info, frame_writer_actor& conn) {
   auto& st = self->state;
   st.out->session_up(info.session, make_writer(std::move(conn)),
                      self->clock().now());
+  // A new session knows nothing of the old one's presence subscription.
+  if (!st.presence_users.empty())
+    send_presence_sub(self);
   schedule_wakeup(self);
   tell_lifecycle(self, info);
 }
@@ -263,6 +329,10 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       [self](send_atom, json_object& msg) -> caf::result<send_ack> {
         return enqueue_message(self, msg);
       },
+      [self](send_atom, json_object& msg, no_ack_atom)
+          -> caf::result<caf::ok_atom> { return enqueue_unacked(self, msg); },
+      [self](presence_atom, std::vector<std::string>& users)
+          -> caf::result<caf::ok_atom> { return set_presence(self, users); },
       [self](send_atom, json_object& msg,
              caf::timespan max_wait) -> caf::result<send_ack> {
         return enqueue_message(self, msg, max_wait);

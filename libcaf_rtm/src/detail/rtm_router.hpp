@@ -8,6 +8,8 @@
 #pragma once
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include <caf/actor_clock.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -28,6 +30,9 @@ struct rtm_router_state : router_base {
   std::optional<outbox> out;
   /// When the outbox's timer fires next (none: no timer).
   std::optional<caf::actor_clock::time_point> wakeup_at;
+  /// Users whose presence changes the client subscribed to; `presence_sub`
+  /// goes out again after every hello.
+  std::vector<std::string> presence_users;
 };
 
 rtm_router_actor::behavior_type

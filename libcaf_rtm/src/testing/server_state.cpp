@@ -739,7 +739,8 @@ rtm_replies server_state::on_client_text(session_record& rec,
     result.now.push_back(json::serialize(pong));
     return result;
   }
-  if (type == "typing")
+  // Slack answers none of these.
+  if (type == "typing" || type == "presence_sub" || type == "presence_query")
     return result;
   auto ts = next_ts();
   auto text_val = obj.if_contains("text");
