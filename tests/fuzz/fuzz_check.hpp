@@ -4,8 +4,10 @@
 
 #pragma once
 
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 namespace caf::rtm::fuzz {
@@ -47,6 +49,26 @@ inline bool has_control_or_space(std::string_view x) {
     if (c <= 0x20 || c == 0x7f)
       return true;
   return false;
+}
+
+/// Another token of the same shape: letters and digits after the first five
+/// characters rotated (an `xapp-` prefix and escape sequences stay intact).
+/// A message that shows a token with the original but not with the disguise
+/// shows the token; one that shows it with both merely contains text that
+/// looks like it (an option name, another value).
+inline std::string disguise(std::string token) {
+  for (size_t i = 5; i < token.size(); ++i) {
+    if (token[i - 1] == '\\')
+      continue;
+    auto& c = token[i];
+    if (c >= 'a' && c <= 'z')
+      c = static_cast<char>('a' + (c - 'a' + 1) % 26);
+    else if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>('A' + (c - 'A' + 1) % 26);
+    else if (c >= '0' && c <= '9')
+      c = static_cast<char>('0' + (c - '0' + 1) % 10);
+  }
+  return token;
 }
 
 } // namespace caf::rtm::fuzz

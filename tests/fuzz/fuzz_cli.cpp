@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include <caf/config_option.hpp>
+
 #include "caf/rtm/client_config.hpp"
 #include "common/cli.hpp"
 #include "fuzz_check.hpp"
@@ -45,47 +47,80 @@ struct token_arg {
   std::string value;
 };
 
-// Finds the values of options whose name says "token", the way a user
-// writes them: `--name=value` or `--name value`; after `--` too, since CAF
-// still reads options there.
-std::vector<token_arg> find_tokens(const std::vector<std::string>& args) {
-  std::vector<token_arg> result;
-  bool raw = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const auto& arg = args[i];
-    if (arg == "--" && !raw) {
-      raw = true;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0)
-      continue;
-    auto eq = arg.find('=');
-    auto name = arg.substr(2, eq == std::string::npos ? eq : eq - 2);
-    if (name.find("token") == std::string::npos)
-      continue;
-    if (eq != std::string::npos)
-      result.push_back({i, eq + 1, arg.substr(eq + 1)});
-    else if (!raw && i + 1 < args.size())
-      result.push_back({i + 1, 0, args[i + 1]}), ++i;
+// The tool's options, to read argv as the tool does.
+class option_lookup : public cli::config {
+public:
+  const caf::config_option* find(std::string_view name) const {
+    return custom_options_.cli_long_name_lookup({name.data(), name.size()});
   }
-  return result;
+};
+
+const option_lookup& options() {
+  static option_lookup instance;
+  return instance;
 }
 
-// Another token of the same shape: letters and digits rotated (keeping an
-// `xapp-`-style prefix, and escapes intact), everything else unchanged, so
-// that parsing takes the same path.
-std::string disguise(const std::string& token) {
-  std::string result = token;
-  for (size_t i = 5; i < result.size(); ++i) {
-    if (result[i - 1] == '\\')
+bool is_token_option(const caf::config_option* opt) {
+  if (opt == nullptr)
+    return false;
+  auto full = opt->full_name();
+  std::string_view name{full.data(), full.size()};
+  return name == "global.token" || name == "global.app-token" ||
+         name == "caf-rtm.token" || name == "caf-rtm.app-token" ||
+         name == "caf-rtm.bot-token";
+}
+
+// The token values among `args`, read as parse_command_line reads them:
+// `--name=value` or `--name value` (then the next argument is the value,
+// whatever it looks like), up to the first argument it refuses. After `--`
+// and for `--caf#name=value`, only the first form (CAF reads those).
+std::vector<token_arg> find_tokens(const std::vector<std::string>& args) {
+  std::vector<token_arg> result;
+  auto name_of = [](const std::string& arg) {
+    auto eq = arg.find('=');
+    return std::string_view{arg}.substr(
+        2, eq == std::string::npos ? std::string::npos : eq - 2);
+  };
+  auto add_inline = [&](size_t i) {
+    const auto& arg = args[i];
+    auto eq = arg.find('=');
+    if (arg.rfind("--", 0) == 0 && eq != std::string::npos &&
+        is_token_option(options().find(name_of(arg))))
+      result.push_back({i, eq + 1, arg.substr(eq + 1)});
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& arg = args[i];
+    if (arg == "--") {
+      for (++i; i < args.size(); ++i)
+        add_inline(i);
+      break;
+    }
+    if (arg == "-h" || arg == "-?")
       continue;
-    auto& c = result[i];
-    if (c >= 'a' && c <= 'z')
-      c = static_cast<char>('a' + (c - 'a' + 1) % 26);
-    else if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>('A' + (c - 'A' + 1) % 26);
-    else if (c >= '0' && c <= '9')
-      c = static_cast<char>('0' + (c - '0' + 1) % 10);
+    if (arg.rfind("--", 0) != 0)
+      break;
+    if (arg.rfind("--caf#", 0) == 0) {
+      add_inline(i);
+      continue;
+    }
+    auto* opt = options().find(name_of(arg));
+    if (opt == nullptr)
+      break;
+    auto has_value = arg.find('=') != std::string::npos;
+    if (opt->is_flag()) {
+      if (has_value)
+        break;
+      continue;
+    }
+    if (has_value) {
+      add_inline(i);
+    } else if (i + 1 < args.size()) {
+      ++i;
+      if (is_token_option(opt))
+        result.push_back({i, 0, args[i]});
+    } else {
+      break;
+    }
   }
   return result;
 }
@@ -129,6 +164,37 @@ std::vector<std::string> messages(const std::vector<std::string>& args) {
   return result;
 }
 
+// How CAF quotes an argument in its errors (escapes \n, \t, \\ and \").
+std::string caf_escaped(std::string_view x) {
+  std::string result;
+  for (auto c : x) {
+    switch (c) {
+    case '\n':
+      result += "\\n";
+      break;
+    case '\t':
+      result += "\\t";
+      break;
+    case '\\':
+      result += "\\\\";
+      break;
+    case '"':
+      result += "\\\"";
+      break;
+    default:
+      result += c;
+    }
+  }
+  return result;
+}
+
+bool contains(const std::vector<std::string>& msgs, const std::string& x) {
+  for (const auto& msg : msgs)
+    if (msg.find(x) != std::string::npos)
+      return true;
+  return false;
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -145,30 +211,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto args = split_args({reinterpret_cast<const char*>(data), size});
   auto msgs = messages(args);
   auto tokens = find_tokens(args);
-  // A message that quotes a token: is it the token, or text that merely
-  // looks like it (an option name, another argument)? With the token
-  // disguised, text that merely looks like it stays in the message.
-  std::vector<std::string> disguised_args;
+  // A message that quotes a token (as given, or escaped as CAF quotes it):
+  // is it the token, or text that merely looks like it (an option name,
+  // another argument)? With the tokens disguised, text that merely looks
+  // like it stays in the message.
   std::vector<std::string> disguised_msgs;
+  bool disguised = false;
   for (const auto& tok : tokens) {
-    // Short values match ordinary words of a message by chance.
-    if (tok.value.size() < 4)
-      continue;
-    for (const auto& msg : msgs) {
-      if (msg.find(tok.value) == std::string::npos)
+    for (const auto& form : {tok.value, caf_escaped(tok.value)}) {
+      // Short values match ordinary words of a message by chance.
+      if (form.size() < 4 || !contains(msgs, form))
         continue;
-      if (disguised_args.empty()) {
-        disguised_args = args;
+      if (!disguised) {
+        auto other = args;
         for (const auto& t : tokens)
-          disguised_args[t.arg].replace(t.offset, t.value.size(),
-                                        disguise(t.value));
-        disguised_msgs = messages(disguised_args);
+          other[t.arg].replace(t.offset, t.value.size(),
+                               fuzz::disguise(t.value));
+        disguised_msgs = messages(other);
+        disguised = true;
       }
-      bool also_without = false;
-      for (const auto& other : disguised_msgs)
-        also_without =
-            also_without || other.find(tok.value) != std::string::npos;
-      CAF_RTM_FUZZ_CHECK_MSG(also_without, msg);
+      if (!contains(disguised_msgs, form))
+        for (const auto& msg : msgs)
+          CAF_RTM_FUZZ_CHECK_MSG(msg.find(form) == std::string::npos, msg);
     }
   }
   return 0;

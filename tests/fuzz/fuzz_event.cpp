@@ -18,6 +18,7 @@
 #include "caf/rtm/event.hpp"
 #include "detail/json_views.hpp"
 #include "fuzz_check.hpp"
+#include "json_compare.hpp"
 
 namespace json = boost::json;
 
@@ -118,7 +119,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto text = copy.to_json();
   auto again = event::parse(text, session_nr, &why);
   CAF_RTM_FUZZ_CHECK_MSG(again.valid(), text);
-  CAF_RTM_FUZZ_CHECK_MSG(again.json() == copy.json(), text);
+  CAF_RTM_FUZZ_CHECK_MSG(caf::rtm::fuzz::same_json(again.json(), copy.json()),
+                         text);
   CAF_RTM_FUZZ_CHECK(again.type() == copy.type());
   CAF_RTM_FUZZ_CHECK(again.channel() == copy.channel());
   CAF_RTM_FUZZ_CHECK(again.user() == copy.user());
@@ -126,7 +128,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CAF_RTM_FUZZ_CHECK(again.reply_to() == copy.reply_to());
   // Events cross actor (and node) boundaries via inspect(): the frame goes
   // as received and is parsed again on arrival.
-  std::vector<caf::byte> buf;
+  std::vector<char> buf;
   caf::binary_serializer sink{nullptr, buf};
   CAF_RTM_FUZZ_CHECK(!sink(copy));
   event loaded;

@@ -38,9 +38,16 @@ namespace {
 
 // A fixed "now" keeps runs reproducible: 2024-06-01 12:00:00 UTC.
 const auto now = std::chrono::system_clock::time_point{1717243200s};
+constexpr int64_t now_s = 1717243200;
 
-// The longest delay given as delta-seconds (9 digits; more is refused).
-constexpr timespan longest_delta = std::chrono::seconds{999'999'999};
+// The largest value parse_retry_after returns: 9 digits of delta-seconds
+// (more is refused). A date must not wait longer than that either.
+constexpr timespan longest = std::chrono::seconds{999'999'999};
+
+// Below this, a date gives the exact distance; above it the library may cap.
+constexpr timespan no_cap_below = std::chrono::minutes{1};
+
+constexpr const char* imf_fixdate = "%a, %d %b %Y %H:%M:%S GMT";
 
 std::string_view trim(std::string_view x) {
   auto space = [](char c) {
@@ -65,11 +72,43 @@ bool date_seconds(std::string_view x, __int128& out) {
   std::tm tm{};
   std::istringstream in{std::string{x}};
   in.imbue(std::locale::classic());
-  in >> std::get_time(&tm, "%a, %d %b %Y %H:%M:%S GMT");
+  in >> std::get_time(&tm, imf_fixdate);
   if (in.fail())
     return false;
   out = static_cast<__int128>(timegm(&tm));
   return true;
+}
+
+// Formats `secs` since the epoch as an IMF-fixdate.
+std::string format_date(time_t secs) {
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  std::ostringstream out;
+  out.imbue(std::locale::classic());
+  out << std::put_time(&tm, imf_fixdate);
+  return out.str();
+}
+
+// The delay in nanoseconds, in 128 bits: a wrapped value shows as such.
+__int128 ns(timespan x) {
+  return x.count();
+}
+
+void check_date(std::string_view text, std::string_view value, timespan got) {
+  __int128 at = 0;
+  CAF_RTM_FUZZ_CHECK_MSG(date_seconds(value, at), text);
+  __int128 exact = std::max<__int128>(at - now_s, 0) * 1'000'000'000;
+  // Never longer than asked, but the exact distance unless it is long
+  // enough for the library to cap it.
+  CAF_RTM_FUZZ_CHECK_MSG(ns(got) <= exact, text);
+  CAF_RTM_FUZZ_CHECK_MSG(ns(got) == exact || got >= no_cap_below, text);
+  // A later date never means a shorter wait (a wrapped-around value does).
+  if (at + 86400 < 253402300800) { // before the year 10000
+    auto later_text = format_date(static_cast<time_t>(at + 86400));
+    auto later = parse_retry_after(later_text, now);
+    CAF_RTM_FUZZ_CHECK_MSG(later.has_value(), later_text);
+    CAF_RTM_FUZZ_CHECK_MSG(*later >= got, later_text);
+  }
 }
 
 void check_retry_after(std::string_view text) {
@@ -83,27 +122,13 @@ void check_retry_after(std::string_view text) {
     return;
   }
   CAF_RTM_FUZZ_CHECK_MSG(result->count() >= 0, text);
+  CAF_RTM_FUZZ_CHECK_MSG(*result <= longest, text);
   if (all_digits(value)) {
-    CAF_RTM_FUZZ_CHECK_MSG(value.size() <= 9, text);
-    CAF_RTM_FUZZ_CHECK_MSG(*result <= longest_delta, text);
     CAF_RTM_FUZZ_CHECK_MSG(
         *result == std::chrono::seconds{std::stoll(std::string{value})}, text);
     return;
   }
-  // An HTTP date: the delay is the exact distance from now (0 for the past).
-  // A date too far ahead for a timespan may be refused or capped, but never
-  // wrap around to a shorter (or negative) delay.
-  __int128 at = 0;
-  CAF_RTM_FUZZ_CHECK_MSG(date_seconds(value, at), text);
-  auto now_s =
-      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch())
-          .count();
-  __int128 exact_ns = (at - now_s) * 1'000'000'000;
-  if (exact_ns < 0)
-    exact_ns = 0;
-  __int128 got_ns = result->count();
-  CAF_RTM_FUZZ_CHECK_MSG(got_ns <= exact_ns, text);
-  CAF_RTM_FUZZ_CHECK_MSG(got_ns == exact_ns || *result >= longest_delta, text);
+  check_date(text, value, *result);
 }
 
 // min(max_delay, initial_delay * 2^(attempt - 1)), in 128 bits.

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "caf/rtm/client_config.hpp"
+#include "caf/rtm/errc.hpp"
 #include "fuzz_check.hpp"
 #include "net/url.hpp"
 
@@ -45,12 +46,6 @@ std::vector<std::string_view> split_lines(std::string_view input) {
     pos = end + 1;
   }
   return result;
-}
-
-bool all_digits(std::string_view x) {
-  return !x.empty() && std::all_of(x.begin(), x.end(), [](char c) {
-    return std::isdigit(static_cast<unsigned char>(c));
-  });
 }
 
 std::string lower(std::string_view x) {
@@ -263,7 +258,7 @@ void check_ws_urls(const std::vector<std::string_view>& lines) {
       auto url = net::parse_endpoint(line);
       CAF_RTM_FUZZ_CHECK_MSG(url && url->websocket, line);
       CAF_RTM_FUZZ_CHECK_MSG(!fuzz::has_control_or_space(url->host), line);
-      CAF_RTM_FUZZ_CHECK_MSG(base.has_value(), cfg.base_url);
+      CAF_RTM_FUZZ_CHECK_MSG(static_cast<bool>(base), cfg.base_url);
       if (!insecure)
         CAF_RTM_FUZZ_CHECK_MSG(
             url->tls || (!base->tls && net::is_loopback_host(url->host)), line);
