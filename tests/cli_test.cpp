@@ -26,6 +26,7 @@ namespace {
 
 const std::string tool = CAF_RTM_TOOL;
 const std::string echo_bot = CAF_RTM_ECHO_BOT;
+const std::string readme_bot = CAF_RTM_README_BOT;
 
 // Connection options for the fake, `--name value` style.
 std::vector<std::string> args_for(const fake_slack& srv,
@@ -413,8 +414,42 @@ TEST_CASE("the echo bot answers mentions", "[cli][echo_bot]") {
   CHECK(s->received().size() == 1); // the message without mention: no reply
 }
 
-// -- Socket Mode
-// ---------------------------------------------------------------
+TEST_CASE("the README's bot answers ping in place and stops on SIGTERM",
+          "[cli][readme]") {
+  fake_slack srv;
+  process p{readme_bot,
+            {"--caf-rtm.base-url=" + srv.base_url()},
+            {"HTTPS_PROXY=", "https_proxy=", "HTTP_PROXY=", "http_proxy=",
+             "SLACK_BOT_TOKEN=" + srv.options().token}};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  REQUIRE(p.wait_out_lines(1, 10s));
+  CHECK(p.out_lines().at(0).rfind("connected to", 0) == 0);
+  s->send(R"({"type":"message","channel":"C7","user":"U1","text":"ping",)"
+          R"("ts":"5.1","thread_ts":"5.0"})");
+  REQUIRE(s->wait_received(1, 10s));
+  auto reply = parse_object(s->received().at(0));
+  CHECK(reply.at("text").as_string() == "pong");
+  CHECK(reply.at("channel").as_string() == "C7");
+  CHECK(reply.at("thread_ts").as_string() == "5.0");
+  REQUIRE(p.wait_out_lines(2, 10s)); // "answered, ts ..."
+  p.signal(SIGTERM);
+  CHECK(p.wait(10s) == 0);
+  CHECK(s->close_code_received() == std::optional<uint16_t>{1000});
+  CHECK(p.err().find("unexpected message") == std::string::npos);
+}
+
+TEST_CASE("the README's bot exits 1 on a fatal error", "[cli][readme]") {
+  fake_slack srv;
+  process p{readme_bot,
+            {"--caf-rtm.base-url=" + srv.base_url()},
+            {"HTTPS_PROXY=", "https_proxy=", "HTTP_PROXY=", "http_proxy=",
+             "SLACK_BOT_TOKEN=xoxb-wrong"}};
+  CHECK(p.wait(10s) == 1);
+  CHECK(p.err().find("invalid_auth") != std::string::npos);
+}
+
+// -- Socket Mode --------------------------------------------------------------
 
 namespace {
 

@@ -14,6 +14,8 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "caf/rtm/client_guard.hpp"
+#include "caf/rtm/hooks.hpp"
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
 #include "caf/rtm/web_api.hpp"
@@ -596,6 +598,152 @@ TEST_CASE_METHOD(client_fixture,
   CHECK(up->session == 2);
   CHECK(up->self.user_id == "U0BOT");
   CHECK(status(c.hdl).connected);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "hooks see every frame in order, errors and closes",
+                 "[client][hooks]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  struct seen_t {
+    std::mutex mtx;
+    std::vector<std::string> frames;
+    std::vector<std::string> errors;
+    std::vector<uint64_t> closes;
+  };
+  auto seen = std::make_shared<seen_t>();
+  hook_listener hooks;
+  hooks.on_frame = [seen](std::string_view text) {
+    std::lock_guard<std::mutex> guard{seen->mtx};
+    seen->frames.emplace_back(text);
+  };
+  hooks.on_error = [seen](const caf::error& err, bool fatal) {
+    {
+      std::lock_guard<std::mutex> guard{seen->mtx};
+      seen->errors.push_back(code_of(err) + (fatal ? ":fatal" : ""));
+    }
+    throw std::runtime_error("a hook that throws is not fed its failure");
+  };
+  hooks.on_close = [seen](const disconnected& x) {
+    std::lock_guard<std::mutex> guard{seen->mtx};
+    seen->closes.push_back(x.session);
+  };
+  auto id = request<uint64_t>(*self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
+                              hooks);
+  REQUIRE(id);
+  auto empty = request<uint64_t>(*self, c.hdl, caf::timespan{5s},
+                                 subscribe_atom_v, hook_listener{});
+  REQUIRE_FALSE(empty);
+  // A callback that throws makes an error_event.
+  REQUIRE(
+      request<uint64_t>(*self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
+                        callback_listener{{"reaction_added"}, [](const event&) {
+                                            throw std::runtime_error("x");
+                                          }}));
+  auto s = session(srv, 0);
+  s->send(message(1));
+  s->send("{oops");
+  s->send(R"({"type":"reaction_added","item":{"channel":"C9"}})");
+  s->send("[1,2]");
+  s->send(message(2));
+  REQUIRE(c.rec->wait_events(4)); // hello, m1, reaction, m2
+  auto frames = [&] {
+    std::lock_guard<std::mutex> guard{seen->mtx};
+    return seen->frames;
+  };
+  REQUIRE(eventually([&] { return frames().size() >= 5; }));
+  auto got = frames();
+  CHECK(got == std::vector<std::string>{
+                   message(1), "{oops",
+                   R"({"type":"reaction_added","item":{"channel":"C9"}})",
+                   "[1,2]", message(2)});
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> guard{seen->mtx};
+    return seen->errors.size() == 1;
+  }));
+  s->drop();
+  REQUIRE(c.rec->wait_lifecycle("connected:2", 1));
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> guard{seen->mtx};
+    return seen->closes == std::vector<uint64_t>{1};
+  }));
+  {
+    std::lock_guard<std::mutex> guard{seen->mtx};
+    CHECK(seen->errors == std::vector<std::string>{"listener_failed"});
+  }
+  // The throwing hook counted once, the throwing callback once.
+  CHECK(eventually([&] { return status(c.hdl).listener_errors == 2; }));
+  // Unsubscribed: nothing more.
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                unsubscribe_atom_v, *id));
+  auto before = frames().size();
+  session(srv, 1)->send(message(3));
+  REQUIRE(c.rec->wait_events(6)); // + hello, m3
+  std::this_thread::sleep_for(100ms);
+  CHECK(frames().size() == before);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "a client guard closes its client when it goes away",
+                 "[client][close]") {
+  fake_slack srv;
+  auto actors_before = sys->registry().running();
+  auto leave_early = [&] {
+    client_guard<rtm_client_actor> client{*sys,
+                                          sys->spawn(rtm_client, config(srv))};
+    auto up =
+        request<connected>(*self, *client, caf::timespan{10s}, connect_atom_v);
+    if (!up)
+      throw std::runtime_error("connect failed");
+    throw std::runtime_error("an early exit");
+  };
+  CHECK_THROWS_WITH(leave_early(), "an early exit");
+  // Closed with 1000, not dropped; nothing of it keeps running.
+  REQUIRE(session(srv, 0)->wait_ended(5s));
+  CHECK(session(srv, 0)->close_code_received() ==
+        std::optional<uint16_t>{1000});
+  CHECK(eventually([&] { return sys->registry().running() <= actors_before; }));
+  // Released, the handle is the caller's to close.
+  client_guard<rtm_client_actor> guard{*sys,
+                                       sys->spawn(rtm_client, config(srv))};
+  auto hdl = guard.release();
+  CHECK_FALSE(guard.get());
+  CHECK(guard.close()); // nothing to do
+  close_client(*this, hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "trace logs every frame in and out, pings and pongs",
+                 "[client][log]") {
+  fake_slack srv;
+  auto lines = std::make_shared<std::vector<std::string>>();
+  auto mtx = std::make_shared<std::mutex>();
+  auto cfg = config(srv);
+  cfg.log = std::make_shared<logger>(
+      log_level::trace, [lines, mtx](log_level, const std::string& line) {
+        std::lock_guard<std::mutex> guard{*mtx};
+        lines->push_back(line);
+      });
+  cfg.ping_interval = 100ms;
+  auto c = connect_client(*this, cfg);
+  auto s = session(srv, 0);
+  s->send(message(1));
+  REQUIRE(send(c.hdl, "traced"));
+  auto logged = [&](const std::string& needle) {
+    std::lock_guard<std::mutex> guard{*mtx};
+    return std::any_of(lines->begin(), lines->end(), [&](const auto& x) {
+      return x.find(needle) != std::string::npos;
+    });
+  };
+  CHECK(logged(R"(session 1 <- {"type":"hello"})"));
+  CHECK(logged("session 1 <- " + message(1)));
+  CHECK(logged(R"("text":"traced")"));
+  CHECK(logged("session 1 -> {\"id\":"));
+  CHECK(eventually([&] { return logged("-> ping"); }));
+  CHECK(eventually([&] { return logged("<- pong"); }));
+  CHECK_FALSE(logged("xoxb-test-token"));
   close_client(*this, c.hdl);
 }
 
@@ -1286,7 +1434,7 @@ TEST_CASE_METHOD(client_fixture,
   CHECK(rejected(disconnected{1, make_error(errc::connection_lost), 0}));
   CHECK(rejected(connecting{1}));
   CHECK(rejected(error_event{make_error(errc::server_error), "forged"}));
-  CHECK(rejected(identity{"U1", "u", "T1", "t", "B0OTHER", ""}));
+  CHECK(rejected(identity{"U1", "u", "T1", "t", "B0OTHER", "", ""}));
   CHECK(rejected(caf::atom("progress"), uint64_t{1000}));
   CHECK(rejected(caf::atom("unsent"), int64_t{1}));
   CHECK(rejected(caf::atom("tick")));

@@ -1,48 +1,71 @@
-// The usage example of README.md, compiled (not run) by the test suite so
-// that the README stays true. Keep the two in sync.
+// The usage example of README.md, compiled by the test suite and run against
+// the fake Slack (cli_test) so that the README stays true. Keep the two in
+// sync.
 
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "caf/rtm/all.hpp"
 #include <caf/all.hpp>
 
 namespace rtm = caf::rtm;
 
-// Your listener: an ordinary actor that receives rtm::event messages.
-caf::behavior greeter(caf::event_based_actor* self,
-                      rtm::rtm_client_actor client) {
+// Your bot: an ordinary actor that receives rtm::event messages and, if it
+// subscribes to them, every lifecycle message.
+caf::behavior bot(caf::event_based_actor* self, rtm::rtm_client_actor client) {
   return {
       [=](const rtm::event& ev) {
         // type(), subtype(), channel(), user(), bot_id(), ts() are views into
         // the JSON parsed once and shared by every subscriber; json() is all.
-        if (ev.json().contains("text") && ev.json().at("text") == "hi") {
-          rtm::json_object reply;
-          reply.value = {{"type", "message"},
-                         {"channel", std::string{ev.channel()}},
-                         {"text", "hello!"}};
-          // The client sets the id and replies with Slack's ack.
-          self->request(client, std::chrono::seconds{30}, rtm::send_atom_v,
-                        std::move(reply))
-              .then(
-                  [](const rtm::send_ack& ack) {
-                    std::cout << "posted " << ack.ts << "\n";
-                  },
-                  [](const caf::error& err) {
-                    // send_rejected, ack_timeout, delivery_unknown,
-                    // send_queue_full, message_too_large, ... never silent.
-                    std::cerr << rtm::render(err) << "\n";
-                  });
-        }
+        auto* text = ev.json().if_contains("text");
+        if (text == nullptr || *text != "ping")
+          return;
+        // The reply goes where "ping" was said (its thread, if any). The
+        // client sets the id and replies with Slack's ack.
+        self->request(client, caf::infinite, rtm::send_atom_v,
+                      rtm::reply_message(ev, "pong"))
+            .then(
+                [](const rtm::send_ack& ack) {
+                  std::cout << "answered, ts " << ack.ts << std::endl;
+                },
+                [](const caf::error& err) {
+                  // send_rejected, ack_timeout, delivery_unknown,
+                  // send_queue_full, message_too_large, ... never silent.
+                  std::cerr << rtm::render(err) << std::endl;
+                });
+      },
+      [](const rtm::connecting& x) {
+        std::cerr << "connecting (attempt " << x.attempt << ")" << std::endl;
       },
       [](const rtm::connected& x) {
-        std::cerr << "session " << x.session << " up\n";
+        std::cerr << "session " << x.session << " up as " << x.self.user
+                  << std::endl;
       },
       [](const rtm::disconnected& x) {
-        std::cerr << rtm::render(x.cause) << "\n";
+        std::cerr << "session " << x.session
+                  << " ended: " << (x.cause ? rtm::render(x.cause) : "closed")
+                  << std::endl;
+      },
+      [](const rtm::reconnecting& x) {
+        std::cerr << "reconnecting in "
+                  << std::chrono::duration_cast<std::chrono::milliseconds>(
+                         x.delay)
+                         .count()
+                  << " ms" << std::endl;
+      },
+      [](const rtm::error_event& x) {
+        std::cerr << x.what << ": " << rtm::render(x.reason) << std::endl;
       },
       [](const rtm::fatal_event& x) {
-        std::cerr << "stopped: " << rtm::render(x.reason) << "\n";
+        // invalid_auth, gave_up, ...: the client stopped for good. Wake up
+        // main(), which closes everything and exits.
+        std::cerr << "stopped: " << rtm::render(x.reason) << std::endl;
+        kill(getpid(), SIGTERM);
       },
   };
 }
@@ -50,43 +73,69 @@ caf::behavior greeter(caf::event_based_actor* self,
 struct config : caf::actor_system_config {
   config() {
     // Message types, error category, and the caf-rtm.* options
-    // (config file and command line).
+    // (caf-application.ini and the command line).
     rtm::configure(*this, custom_options_);
   }
 };
 
-void caf_main(caf::actor_system& sys, const config& cfg) {
+int main(int argc, char** argv) {
+  // SIGINT and SIGTERM wait for sigwait below, in every thread: blocked
+  // before the actor system starts its threads, which inherit the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  config cfg;
+  if (auto err = cfg.parse(argc, argv)) {
+    std::cerr << caf::to_string(err) << std::endl;
+    return EXIT_FAILURE;
+  }
+  if (cfg.cli_helptext_printed)
+    return EXIT_SUCCESS;
   auto opts = rtm::client_config::from(cfg); // or fill the struct yourself
   if (auto* token = std::getenv("SLACK_BOT_TOKEN"))
     opts.token = token;
-  auto client = sys.spawn(rtm::rtm_client, opts);
-  auto listener = sys.spawn(greeter, client);
+  caf::actor_system sys{cfg};
+  // The guard closes the client whenever main() returns: a client never
+  // closed would keep the actor system (and the program) running.
+  rtm::client_guard client{sys, sys.spawn(rtm::rtm_client, opts)};
+  auto listener = sys.spawn(bot, *client);
   caf::scoped_actor self{sys};
-  // Events of these types ("*" for all) go to the listener as rtm::event.
-  self->request(client, caf::infinite, rtm::subscribe_atom_v, listener,
+  auto ok = true;
+  auto fail = [&ok](const caf::error& err) {
+    std::cerr << rtm::render(err) << std::endl;
+    ok = false;
+  };
+  // Events of these types go to the listener as rtm::event: "*" for all,
+  // "message" for every message, "message::bot_message" for one subtype.
+  self->request(*client, caf::infinite, rtm::subscribe_atom_v, listener,
                 std::vector<std::string>{"message"})
-      .receive([](caf::ok_atom) {}, [](caf::error&) {});
-  // Lifecycle messages (connecting, connected, disconnected, reconnecting,
-  // error_event, fatal_event) go only to actors that ask for them.
-  self->request(client, caf::infinite, rtm::subscribe_atom_v,
+      .receive([](caf::ok_atom) {}, fail);
+  // Lifecycle messages go only to actors that ask for them.
+  self->request(*client, caf::infinite, rtm::subscribe_atom_v,
                 rtm::lifecycle_atom_v, listener)
-      .receive([](caf::ok_atom) {}, [](caf::error&) {});
+      .receive([](caf::ok_atom) {}, fail);
   // A callback, run on the client's listener pool (the seed's on(type)).
   rtm::callback_listener cb{{"reaction_added"}, [](const rtm::event& ev) {
-                              std::cout << ev.to_json() << "\n";
+                              std::cout << ev.to_json() << std::endl;
                             }};
-  self->request(client, caf::infinite, rtm::subscribe_atom_v, cb)
-      .receive([](uint64_t /*subscription id*/) {}, [](caf::error&) {});
+  self->request(*client, caf::infinite, rtm::subscribe_atom_v, cb)
+      .receive([](uint64_t /*subscription id*/) {}, fail);
   // Connect: replies once the first session said hello, or with an error.
-  self->request(client, std::chrono::seconds{60}, rtm::connect_atom_v)
+  self->request(*client, std::chrono::seconds{60}, rtm::connect_atom_v)
       .receive(
           [](const rtm::connected& c) {
-            std::cout << "hello from " << c.endpoint.team_name << "\n";
+            std::cout << "connected to " << c.endpoint.team_name << std::endl;
           },
-          [](const caf::error& err) { std::cerr << rtm::render(err); });
-  // ... later: stop for good; replies when every actor and socket is gone.
-  self->request(client, caf::infinite, rtm::close_atom_v)
-      .receive([](caf::ok_atom) {}, [](caf::error&) {});
+          fail);
+  if (ok) {
+    // Runs until SIGINT or SIGTERM (or a fatal error, see above).
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+  }
+  // Leaving main() closes the client (close frames, sockets, threads),
+  // then the actor system ends.
+  caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
+  return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
-
-CAF_MAIN()

@@ -84,6 +84,16 @@ web_api_actor::behavior_type fake_api(web_api_actor::pointer, world_ptr w) {
       [](call_atom, api_call&) -> caf::result<json_object> {
         return make_error(errc::invalid_argument, "not used here");
       },
+      [](call_atom, api_call&,
+         all_pages_atom) -> caf::result<std::vector<json_object>> {
+        return make_error(errc::invalid_argument, "not used here");
+      },
+      [](call_atom, api_call&, caf::actor&) -> caf::result<uint64_t> {
+        return make_error(errc::invalid_argument, "not used here");
+      },
+      [](upload_atom, file_upload&) -> caf::result<json_object> {
+        return make_error(errc::invalid_argument, "not used here");
+      },
       [](close_atom) { return caf::ok_atom_v; },
   };
 }

@@ -19,8 +19,10 @@
 #include "caf/rtm/client_config.hpp"
 #include "caf/rtm/envelope.hpp"
 #include "caf/rtm/errc.hpp"
+#include "caf/rtm/logger.hpp"
 #include "caf/rtm/messages.hpp"
 #include "caf/rtm/pattern.hpp"
+#include "caf/rtm/reply.hpp"
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/web_api.hpp"
 #include "detail/backoff.hpp"
@@ -263,6 +265,49 @@ TEST_CASE("subscription patterns: types, subtypes, malformed ones",
   CHECK(check_patterns({}));
   CHECK(check_patterns({"message", ""}));
   CHECK_FALSE(check_patterns({"message", "reaction_added"}));
+}
+
+TEST_CASE("replies go where the message was said", "[units][reply]") {
+  auto top = event::parse(
+      R"({"type":"message","channel":"C1","ts":"1.1","text":"hi"})");
+  auto threaded = event::parse(R"({"type":"message","channel":"C1",)"
+                               R"("ts":"2.2","thread_ts":"1.1"})");
+  auto msg = reply_message(top, "pong").value;
+  CHECK(msg.at("type") == "message");
+  CHECK(msg.at("channel") == "C1");
+  CHECK(msg.at("text") == "pong");
+  CHECK_FALSE(msg.contains("thread_ts"));
+  // In a thread, the reply stays there; asked for, a thread starts.
+  CHECK(reply_message(threaded, "x").value.at("thread_ts") == "1.1");
+  CHECK(reply_message(top, "x", reply_in::thread).value.at("thread_ts") ==
+        "1.1");
+  auto both = reply_message(top, "x", reply_in::thread_and_channel).value;
+  CHECK(both.at("reply_broadcast") == true);
+  auto call = reply_call(threaded, "x");
+  CHECK(call.method == "chat.postMessage");
+  CHECK(call.args.at("channel") == "C1");
+  CHECK(call.args.at("thread_ts") == "1.1");
+  CHECK(call.args.count("reply_broadcast") == 0);
+  // Envelopes: the inner event, or the message an interaction came from.
+  auto mention = envelope::parse(
+      R"({"envelope_id":"E","type":"events_api","payload":{"event":)"
+      R"({"type":"app_mention","channel":"C2","ts":"3.3","text":"hi"}}})");
+  auto in_thread = reply_call(mention, "yes", reply_in::thread);
+  CHECK(in_thread.args.at("channel") == "C2");
+  CHECK(in_thread.args.at("thread_ts") == "3.3");
+  CHECK(reply_call(mention, "yes").args.count("thread_ts") == 0);
+  auto click =
+      envelope::parse(R"({"envelope_id":"E","type":"interactive","payload":)"
+                      R"({"type":"block_actions","channel":{"id":"C3"},)"
+                      R"("message":{"ts":"4.4","thread_ts":"4.0"}}})");
+  CHECK(reply_call(click, "ok").args.at("thread_ts") == "4.0");
+  CHECK(reply_call(click, "ok").args.at("channel") == "C3");
+  auto command =
+      envelope::parse(R"({"envelope_id":"E","type":"slash_commands","payload":)"
+                      R"({"command":"/x","channel_id":"C4"}})");
+  CHECK(reply_call(command, "ok", reply_in::thread).args.count("thread_ts") ==
+        0);
+  CHECK(reply_call(command, "ok").args.at("channel") == "C4");
 }
 
 TEST_CASE("events: field precedence and odd field types", "[units][event]") {
@@ -555,6 +600,33 @@ client_status sample(tag<client_status>) {
   return x;
 }
 
+std::vector<json_object> sample(tag<std::vector<json_object>>) {
+  return {sample(tag<json_object>{}), sample(tag<json_object>{})};
+}
+
+api_page sample(tag<api_page>) {
+  return {"conversations.list", 2, sample(tag<json_object>{})};
+}
+
+file_upload sample(tag<file_upload>) {
+  file_upload x;
+  x.filename = "report.csv";
+  x.title = "Report";
+  x.content = "a,b\n1,2\n";
+  x.path = "/tmp/report.csv";
+  x.channel_id = "C1";
+  x.thread_ts = "1.2";
+  x.initial_comment = "here";
+  x.token = "xoxb-other";
+  x.retry = api_retry::always;
+  // `progress` stays null: an actor handle needs a live actor to serialize.
+  return x;
+}
+
+upload_progress sample(tag<upload_progress>) {
+  return {65536, 100000};
+}
+
 template <caf::type_id_t I>
 void check_registered_type(caf::actor_system& sys) {
   using type = typename caf::type_by_id<I>::type;
@@ -682,6 +754,26 @@ TEST_CASE("option values that do not fit their field are errors",
   REQUIRE(x.option_error);
   CHECK(render(x.validate()).find("reconnect-max-attempts") !=
         std::string::npos);
+}
+
+TEST_CASE("log lines mask tokens and WebSocket tickets", "[units][log]") {
+  std::vector<std::string> lines;
+  auto log = make_logger(
+      std::make_shared<logger>(
+          log_level::trace,
+          [&](log_level, const std::string& line) { lines.push_back(line); }),
+      {"xoxb-secret-token"});
+  log->log(log_level::trace, "connection",
+           "wss://wss.slack.com/link/?ticket=abc-123&app_id=A1 with "
+           "xoxb-secret-token");
+  log->log(log_level::trace, "connection", R"({"url":"wss://x/?ticket=t9"})");
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0] ==
+        "connection: wss://wss.slack.com/link/?ticket=<redacted>&app_id=A1 "
+        "with <redacted>");
+  CHECK(lines[1] == R"(connection: {"url":"wss://x/?ticket=<redacted>"})");
+  CHECK(parse_log_level("trace") == log_level::trace);
+  CHECK_FALSE(log->enabled(log_level::quiet));
 }
 
 TEST_CASE("server text in errors and log lines shows control characters",

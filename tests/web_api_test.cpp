@@ -1,4 +1,5 @@
-// The web-API caller against the fake Slack, over real loopback sockets.
+// The web-API caller against the fake Slack, over real loopback sockets:
+// single calls, paged lists, file uploads, user agent and extra headers.
 
 #include <catch2/catch.hpp>
 
@@ -8,17 +9,24 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
 #include <optional>
 #include <set>
 
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
+
+#include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
 #include "caf/rtm/web_api.hpp"
 #include "detail/slack_answers.hpp"
+#include "net/url.hpp"
 #include "test_support.hpp"
 
 using namespace caf::rtm;
@@ -861,4 +869,676 @@ TEST_CASE_METHOD(api_fixture, "a response body over the limit is not retried",
   CHECK(code_of(res.error()) == "response_too_large");
   CHECK(srv.requests("users.list").size() == 1);
   close(api);
+}
+
+// -- paged lists --------------------------------------------------------------
+
+namespace {
+
+api_call list_call(std::string limit) {
+  api_call x;
+  x.method = "conversations.list";
+  x.args = {{"limit", std::move(limit)}};
+  return x;
+}
+
+// The channel ids of one page of conversations.list.
+std::vector<std::string> channel_ids(const json_object& page) {
+  std::vector<std::string> result;
+  for (auto& ch : page.value.at("channels").as_array())
+    result.emplace_back(ch.as_object().at("id").as_string());
+  return result;
+}
+
+// What a page sink received, in order.
+struct page_log {
+  mutable std::mutex mtx;
+  std::vector<api_page> pages;
+
+  size_t size() const {
+    std::lock_guard<std::mutex> guard{mtx};
+    return pages.size();
+  }
+};
+
+caf::actor spawn_page_sink(caf::actor_system& sys,
+                           std::shared_ptr<page_log> log) {
+  return spawn_fn(sys, [log](caf::event_based_actor*) -> caf::behavior {
+    return {[log](api_page& x) {
+      std::lock_guard<std::mutex> guard{log->mtx};
+      log->pages.push_back(std::move(x));
+    }};
+  });
+}
+
+caf::expected<std::vector<json_object>>
+all_pages(api_fixture& fx, const web_api_actor& api, api_call x) {
+  return request<std::vector<json_object>>(*fx.self, api, caf::timespan{20s},
+                                           call_atom_v, std::move(x),
+                                           all_pages_atom_v);
+}
+
+// Answers every page of conversations.list with the same cursor.
+http_response looping_page(const recorded_request&) {
+  return http_response::ok(
+      R"("channels":[{"id":"C1"}],"response_metadata":{"next_cursor":"again"})");
+}
+
+} // namespace
+
+TEST_CASE_METHOD(api_fixture, "a paged list collects every page in order",
+                 "[web_api][pages]") {
+  fake_slack srv;
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto pages = all_pages(*this, api, list_call("2"));
+  REQUIRE(pages);
+  REQUIRE(pages->size() == 3);
+  CHECK(channel_ids((*pages)[0]) ==
+        std::vector<std::string>{"C0000001", "C0000002"});
+  CHECK(channel_ids((*pages)[1]) ==
+        std::vector<std::string>{"C0000003", "C0000004"});
+  CHECK(channel_ids((*pages)[2]) == std::vector<std::string>{"C0000005"});
+  auto reqs = srv.requests("conversations.list");
+  REQUIRE(reqs.size() == 3);
+  // The cursor goes into the form; `limit` stays as the caller set it.
+  CHECK(reqs[0].form.count("cursor") == 0);
+  CHECK(reqs[1].form["cursor"] == "next:2");
+  CHECK(reqs[2].form["cursor"] == "next:4");
+  for (auto& r : reqs)
+    CHECK(r.form["limit"] == "2");
+  // A list that fits one page is one call.
+  auto one = all_pages(*this, api, list_call("10"));
+  REQUIRE(one);
+  CHECK(one->size() == 1);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "a paged call with a JSON body gets the cursor "
+                 "in the body",
+                 "[web_api][pages]") {
+  fake_slack srv;
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  api_call x;
+  x.method = "conversations.list";
+  x.json = json_object_from(R"({"limit":3,"types":"public_channel"})");
+  auto pages = all_pages(*this, api, x);
+  REQUIRE(pages);
+  REQUIRE(pages->size() == 2);
+  auto reqs = srv.requests("conversations.list");
+  REQUIRE(reqs.size() == 2);
+  CHECK(reqs[1].headers["content-type"] == "application/json; charset=utf-8");
+  auto body = json_object_from(reqs[1].body);
+  CHECK(body.value.at("cursor").as_string() == "next:3");
+  CHECK(body.value.at("limit").as_int64() == 3);
+  CHECK(body.value.at("types").as_string() == "public_channel");
+  CHECK(reqs[1].form.empty());
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture, "pages stream to an actor in order",
+                 "[web_api][pages]") {
+  fake_slack_options opts;
+  opts.conversation_count = 7;
+  fake_slack srv{opts};
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto log = std::make_shared<page_log>();
+  auto sink = spawn_page_sink(*sys, log);
+  auto count = request<uint64_t>(*self, api, caf::timespan{20s}, call_atom_v,
+                                 list_call("2"), sink);
+  REQUIRE(count);
+  CHECK(*count == 4);
+  REQUIRE(eventually([&] { return log->size() == 4; }));
+  std::lock_guard<std::mutex> guard{log->mtx};
+  std::vector<std::string> ids;
+  for (uint64_t i = 0; i < 4; ++i) {
+    CHECK(log->pages[i].index == i);
+    CHECK(log->pages[i].method == "conversations.list");
+    for (auto& id : channel_ids(log->pages[i].page))
+      ids.push_back(id);
+  }
+  CHECK(ids == std::vector<std::string>{"C0000001", "C0000002", "C0000003",
+                                        "C0000004", "C0000005", "C0000006",
+                                        "C0000007"});
+  caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture, "a list handing out a cursor twice ends",
+                 "[web_api][pages]") {
+  fake_slack srv;
+  srv.on("conversations.list", looping_page);
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  SECTION("collected") {
+    auto pages = all_pages(*this, api, list_call("1"));
+    REQUIRE_FALSE(pages);
+    CHECK(code_of(pages.error()) == "cursor_loop");
+    CHECK(render(pages.error()).find("conversations.list") !=
+          std::string::npos);
+    CHECK(srv.requests("conversations.list").size() == 2);
+  }
+  SECTION("streamed: the pages sent stay sent") {
+    auto log = std::make_shared<page_log>();
+    auto sink = spawn_page_sink(*sys, log);
+    auto count = request<uint64_t>(*self, api, caf::timespan{20s}, call_atom_v,
+                                   list_call("1"), sink);
+    REQUIRE_FALSE(count);
+    CHECK(code_of(count.error()) == "cursor_loop");
+    CHECK(eventually([&] { return log->size() == 2; }));
+    caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  }
+  SECTION("a cursor the caller started from counts") {
+    auto x = list_call("1");
+    x.args["cursor"] = "again";
+    auto pages = all_pages(*this, api, x);
+    REQUIRE_FALSE(pages);
+    CHECK(code_of(pages.error()) == "cursor_loop");
+    CHECK(srv.requests("conversations.list").size() == 1);
+  }
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture, "a list longer than max_pages ends",
+                 "[web_api][pages]") {
+  fake_slack_options opts;
+  opts.conversation_count = 10;
+  fake_slack srv{opts};
+  auto cfg = config_for(srv, logs.get());
+  cfg.max_pages = 3;
+  auto api = track(sys->spawn(web_api, cfg));
+  auto pages = all_pages(*this, api, list_call("2"));
+  REQUIRE_FALSE(pages);
+  CHECK(code_of(pages.error()) == "too_many_pages");
+  CHECK(srv.requests("conversations.list").size() == 3);
+  // Exactly max_pages pages are fine.
+  auto fits = all_pages(*this, api, list_call("4"));
+  REQUIRE(fits);
+  CHECK(fits->size() == 3);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture, "a 429 between pages is waited out",
+                 "[web_api][pages][ratelimit]") {
+  fake_slack srv;
+  std::atomic<int> n{0};
+  srv.on("conversations.list", [&](const recorded_request& req) {
+    if (++n == 2)
+      return http_response::rate_limited("0");
+    return srv.default_answer(req);
+  });
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto pages = all_pages(*this, api, list_call("2"));
+  REQUIRE(pages);
+  REQUIRE(pages->size() == 3);
+  CHECK(channel_ids((*pages)[1]) ==
+        std::vector<std::string>{"C0000003", "C0000004"});
+  auto reqs = srv.requests("conversations.list");
+  REQUIRE(reqs.size() == 4);
+  // The rate-limited page is asked for again, with the same cursor.
+  CHECK(reqs[1].form["cursor"] == "next:2");
+  CHECK(reqs[2].form["cursor"] == "next:2");
+  CHECK(reqs[3].form["cursor"] == "next:4");
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture, "an error on a later page ends the list",
+                 "[web_api][pages]") {
+  fake_slack srv;
+  std::atomic<int> n{0};
+  srv.on("conversations.list", [&](const recorded_request& req) {
+    if (++n == 2)
+      return http_response::error("invalid_cursor");
+    return srv.default_answer(req);
+  });
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto pages = all_pages(*this, api, list_call("2"));
+  REQUIRE_FALSE(pages);
+  CHECK(slack_error_code(pages.error()) == "invalid_cursor");
+  CHECK(render(pages.error()).find("page 1") != std::string::npos);
+  CHECK(srv.requests("conversations.list").size() == 2);
+  close(api);
+}
+
+// -- file uploads -------------------------------------------------------------
+
+namespace {
+
+// What a progress actor received, in order.
+struct progress_log {
+  mutable std::mutex mtx;
+  std::vector<upload_progress> reports;
+
+  std::vector<upload_progress> get() const {
+    std::lock_guard<std::mutex> guard{mtx};
+    return reports;
+  }
+
+  bool done(uint64_t total) const {
+    auto xs = get();
+    return !xs.empty() && xs.back().sent == total;
+  }
+};
+
+caf::actor spawn_progress_sink(caf::actor_system& sys,
+                               std::shared_ptr<progress_log> log) {
+  return spawn_fn(sys, [log](caf::event_based_actor*) -> caf::behavior {
+    return {[log](upload_progress& x) {
+      std::lock_guard<std::mutex> guard{log->mtx};
+      log->reports.push_back(x);
+    }};
+  });
+}
+
+caf::expected<json_object> upload(api_fixture& fx, const web_api_actor& api,
+                                  file_upload x) {
+  return request<json_object>(*fx.self, api, caf::timespan{20s}, upload_atom_v,
+                              std::move(x));
+}
+
+std::string some_bytes(size_t n) {
+  std::string result;
+  result.reserve(n);
+  for (size_t i = 0; i < n; ++i)
+    result += static_cast<char>((i * 7 + i / 251) % 256);
+  return result;
+}
+
+// A temporary file, removed at the end of its scope.
+struct temp_file {
+  explicit temp_file(const std::string& bytes) {
+    char name[] = "/tmp/caf-rtm-upload-XXXXXX";
+    auto fd = ::mkstemp(name);
+    REQUIRE(fd >= 0);
+    path = name;
+    size_t done = 0;
+    while (done < bytes.size()) {
+      auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      REQUIRE(n > 0);
+      done += static_cast<size_t>(n);
+    }
+    ::close(fd);
+  }
+
+  ~temp_file() {
+    std::remove(path.c_str());
+  }
+
+  std::string path;
+};
+
+} // namespace
+
+TEST_CASE_METHOD(api_fixture, "a file uploads from memory, with progress",
+                 "[web_api][upload]") {
+  auto tls = GENERATE(false, true);
+  CAPTURE(tls);
+  fake_slack srv{tls ? tls_options() : fake_slack_options{}};
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto log = std::make_shared<progress_log>();
+  auto sink = spawn_progress_sink(*sys, log);
+  auto bytes = some_bytes(1024 * 1024 + 17);
+  file_upload x;
+  x.filename = "data.bin";
+  x.content = bytes;
+  x.channel_id = "C1";
+  x.initial_comment = "the data";
+  x.progress = sink;
+  auto res = upload(*this, api, x);
+  REQUIRE(res);
+  auto& files = res->value.at("files").as_array();
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].as_object().at("id").as_string() == "F1");
+  // The fake got the bytes and the three steps as Slack wants them.
+  auto ups = srv.uploads();
+  REQUIRE(ups.size() == 1);
+  CHECK(ups[0].filename == "data.bin");
+  CHECK(ups[0].length == bytes.size());
+  CHECK(ups[0].bytes == bytes);
+  CHECK(ups[0].posts == 1);
+  CHECK(ups[0].completed);
+  CHECK(ups[0].title == "data.bin"); // no title: the name
+  CHECK(ups[0].channel_id == "C1");
+  CHECK(ups[0].initial_comment == "the data");
+  CHECK(ups[0].thread_ts.empty());
+  auto get = srv.requests("files.getUploadURLExternal");
+  REQUIRE(get.size() == 1);
+  CHECK(get[0].form["filename"] == "data.bin");
+  CHECK(get[0].form["length"] == std::to_string(bytes.size()));
+  auto post = srv.requests(caf::rtm::testing::upload_method);
+  REQUIRE(post.size() == 1);
+  CHECK(post[0].tls == tls);
+  CHECK(post[0].headers["content-type"] == "application/octet-stream");
+  CHECK(post[0].headers.count("authorization") == 0); // the URL is signed
+  auto done = srv.requests("files.completeUploadExternal");
+  REQUIRE(done.size() == 1);
+  CHECK(json_object_from(R"({"x":)" + done[0].form["files"] + "}")
+            .value.at("x") == boost::json::array{boost::json::object{
+                                  {"id", "F1"}, {"title", "data.bin"}}});
+  CHECK(done[0].form.count("thread_ts") == 0);
+  // Progress: 0 first, then slices as they were written, then the total once
+  // the upload URL accepted the bytes.
+  uint64_t total = bytes.size();
+  REQUIRE(eventually([&] { return log->done(total); }));
+  auto reports = log->get();
+  CHECK(reports.front().sent == 0);
+  CHECK(reports.back().sent == total);
+  CHECK(reports.size() > 3); // 1 MiB goes out in 64 KiB slices
+  size_t finals = 0;
+  for (size_t i = 0; i < reports.size(); ++i) {
+    CHECK(reports[i].total == total);
+    if (i > 0)
+      CHECK(reports[i].sent >= reports[i - 1].sent);
+    if (reports[i].sent == total)
+      ++finals;
+  }
+  CHECK(finals == 1);
+  caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture, "a file uploads from a path",
+                 "[web_api][upload]") {
+  fake_slack srv;
+  auto bytes = some_bytes(200000);
+  temp_file file{bytes};
+  auto cfg = config_for(srv, logs.get());
+  cfg.token = "xoxb-not-this-one";
+  auto api = track(sys->spawn(web_api, cfg));
+  file_upload x;
+  x.filename = "log.txt";
+  x.title = "The log";
+  x.path = file.path;
+  x.channel_id = "C2";
+  x.thread_ts = "1700000000.000100";
+  x.token = srv.options().token; // the upload's own token
+  auto res = upload(*this, api, x);
+  REQUIRE(res);
+  auto ups = srv.uploads();
+  REQUIRE(ups.size() == 1);
+  CHECK(ups[0].bytes == bytes);
+  CHECK(ups[0].title == "The log");
+  CHECK(ups[0].thread_ts == "1700000000.000100");
+  CHECK(ups[0].channel_id == "C2");
+  for (auto& r : srv.requests())
+    if (r.method != caf::rtm::testing::upload_method)
+      CHECK(r.headers["authorization"] == "Bearer " + srv.options().token);
+  SECTION("a path that cannot be read") {
+    x.path = file.path + ".missing";
+    auto bad = upload(*this, api, x);
+    REQUIRE_FALSE(bad);
+    CHECK(code_of(bad.error()) == "invalid_argument");
+    x.path = "/tmp";
+    bad = upload(*this, api, x);
+    REQUIRE_FALSE(bad);
+    CHECK(code_of(bad.error()) == "invalid_argument");
+  }
+  SECTION("a file over max_upload_size") {
+    auto small_cfg = cfg;
+    small_cfg.max_upload_size = 1000;
+    auto small = track(sys->spawn(web_api, small_cfg));
+    auto bad = upload(*this, small, x);
+    REQUIRE_FALSE(bad);
+    CHECK(code_of(bad.error()) == "invalid_argument");
+    CHECK(render(bad.error()).find("max_upload_size") != std::string::npos);
+    x.path.clear();
+    x.content = bytes;
+    bad = upload(*this, small, x);
+    REQUIRE_FALSE(bad);
+    CHECK(code_of(bad.error()) == "invalid_argument");
+    close(small);
+  }
+  // Refused before any request.
+  CHECK(srv.uploads().size() == 1);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture, "upload arguments are checked first",
+                 "[web_api][upload]") {
+  fake_slack srv;
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  file_upload x;
+  x.content = "abc";
+  auto res = upload(*this, api, x); // no filename
+  REQUIRE_FALSE(res);
+  CHECK(code_of(res.error()) == "invalid_argument");
+  x.filename = "a.txt";
+  x.path = "/etc/hostname"; // and content
+  res = upload(*this, api, x);
+  REQUIRE_FALSE(res);
+  CHECK(code_of(res.error()) == "invalid_argument");
+  x.path.clear();
+  x.content.clear(); // neither
+  res = upload(*this, api, x);
+  REQUIRE_FALSE(res);
+  CHECK(code_of(res.error()) == "invalid_argument");
+  x.content = "abc";
+  x.thread_ts = "1.2"; // without a channel
+  res = upload(*this, api, x);
+  REQUIRE_FALSE(res);
+  CHECK(code_of(res.error()) == "invalid_argument");
+  CHECK(srv.requests().empty());
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture, "each upload step's failure names the step",
+                 "[web_api][upload]") {
+  fake_slack srv;
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  file_upload x;
+  x.filename = "a.txt";
+  x.content = "hello";
+  x.channel_id = "C1";
+  auto step_of = [](const caf::error& err) {
+    auto text = render(err);
+    auto pos = text.find("step: ");
+    return pos == std::string::npos
+               ? std::string{}
+               : text.substr(pos + 6, text.size() - pos - 7);
+  };
+  SECTION("files.getUploadURLExternal") {
+    srv.script("files.getUploadURLExternal",
+               http_response::error("not_allowed_token_type"));
+    auto res = upload(*this, api, x);
+    REQUIRE_FALSE(res);
+    CHECK(slack_error_code(res.error()) == "not_allowed_token_type");
+    CHECK(step_of(res.error()) == "files.getUploadURLExternal");
+    CHECK(srv.requests(caf::rtm::testing::upload_method).empty());
+  }
+  SECTION("files.getUploadURLExternal without an upload URL") {
+    srv.script("files.getUploadURLExternal",
+               http_response::ok(R"("file_id":"F9")"));
+    auto res = upload(*this, api, x);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "malformed_response");
+    CHECK(step_of(res.error()) == "files.getUploadURLExternal");
+  }
+  SECTION("an upload URL elsewhere") {
+    srv.script("files.getUploadURLExternal",
+               http_response::ok(R"("file_id":"F9",)"
+                                 R"("upload_url":"http://example.com/up/1")"));
+    auto res = upload(*this, api, x);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "untrusted_url");
+    CHECK(step_of(res.error()) == "upload_url");
+    CHECK(srv.requests(caf::rtm::testing::upload_method).empty());
+  }
+  SECTION("the bytes: a 5xx may have reached Slack") {
+    srv.script(caf::rtm::testing::upload_method,
+               http_response{500, {}, "oops", "text/plain"});
+    auto res = upload(*this, api, x);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "delivery_unknown");
+    CHECK(step_of(res.error()) == "upload_url");
+    CHECK(srv.requests(caf::rtm::testing::upload_method).size() == 1);
+    CHECK(srv.requests("files.completeUploadExternal").empty());
+  }
+  SECTION("the bytes: a 5xx, repeated with api_retry::always") {
+    srv.script(caf::rtm::testing::upload_method,
+               http_response{500, {}, "oops", "text/plain"});
+    x.retry = api_retry::always;
+    auto res = upload(*this, api, x);
+    REQUIRE(res);
+    REQUIRE(srv.uploads().size() == 1);
+    CHECK(srv.uploads()[0].posts == 1); // the scripted answer recorded none
+    CHECK(srv.requests(caf::rtm::testing::upload_method).size() == 2);
+  }
+  SECTION("the bytes: a 429 is waited out") {
+    srv.script(caf::rtm::testing::upload_method,
+               http_response::rate_limited("0"));
+    auto res = upload(*this, api, x);
+    REQUIRE(res);
+    CHECK(srv.requests(caf::rtm::testing::upload_method).size() == 2);
+    CHECK(srv.uploads()[0].bytes == "hello");
+  }
+  SECTION("the bytes: an answer that is no success") {
+    srv.script(caf::rtm::testing::upload_method,
+               http_response{403, {}, "expired", "text/plain"});
+    auto res = upload(*this, api, x);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "http_error");
+    CHECK(step_of(res.error()) == "upload_url");
+  }
+  SECTION("files.completeUploadExternal") {
+    srv.script("files.completeUploadExternal",
+               http_response::error("channel_not_found"));
+    auto res = upload(*this, api, x);
+    REQUIRE_FALSE(res);
+    CHECK(slack_error_code(res.error()) == "channel_not_found");
+    CHECK(step_of(res.error()) == "files.completeUploadExternal");
+    REQUIRE(srv.uploads().size() == 1);
+    CHECK(srv.uploads()[0].bytes == "hello");
+    CHECK_FALSE(srv.uploads()[0].completed);
+  }
+  SECTION("files.completeUploadExternal is not repeated blindly") {
+    srv.script("files.completeUploadExternal",
+               http_response{502, {}, "bad gateway", "text/plain"});
+    auto res = upload(*this, api, x);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "delivery_unknown");
+    CHECK(step_of(res.error()) == "files.completeUploadExternal");
+    CHECK(srv.requests("files.completeUploadExternal").size() == 1);
+  }
+  close(api);
+}
+
+// -- user agent and extra headers ---------------------------------------------
+
+TEST_CASE_METHOD(api_fixture, "the user agent and extra headers reach Slack",
+                 "[web_api][headers]") {
+  fake_slack srv;
+  auto cfg = config_for(srv, logs.get());
+  cfg.user_agent_suffix = "mybot/1.2 (+https://example.com)";
+  cfg.extra_headers = {{"X-Request-Source", "mybot"},
+                       {"X-Trace", "a b c"},
+                       {"X-Trace", "second"}};
+  auto api = track(sys->spawn(web_api, cfg));
+  REQUIRE(auth_test(api));
+  file_upload x;
+  x.filename = "a.txt";
+  x.content = "hi";
+  REQUIRE(upload(*this, api, x));
+  auto reqs = srv.requests();
+  REQUIRE(reqs.size() == 4);
+  for (auto& r : reqs) {
+    INFO(r.method);
+    // "caf-rtm/<version> <suffix>"
+    auto& ua = r.headers["user-agent"];
+    auto space = ua.find(' ');
+    REQUIRE(space != std::string::npos);
+    CHECK(ua.substr(0, space).rfind("caf-rtm/", 0) == 0);
+    CHECK(space > std::string{"caf-rtm/"}.size());
+    CHECK(ua.substr(space + 1) == cfg.user_agent_suffix);
+    CHECK(r.headers["x-request-source"] == "mybot");
+    CHECK(r.headers["x-trace"] == "a b c, second");
+  }
+  close(api);
+  // Without a suffix: the library's own name and version only.
+  fake_slack plain;
+  auto api2 = track(sys->spawn(web_api, config_for(plain, logs.get())));
+  REQUIRE(auth_test(api2));
+  auto ua = plain.requests()[0].headers["user-agent"];
+  CHECK(ua.rfind("caf-rtm/", 0) == 0);
+  CHECK(ua.find(' ') == std::string::npos);
+  CHECK(plain.requests()[0].headers.count("x-request-source") == 0);
+  close(api2);
+}
+
+TEST_CASE_METHOD(api_fixture, "bad user agents and headers are refused",
+                 "[web_api][headers]") {
+  fake_slack srv;
+  using headers = std::vector<std::pair<std::string, std::string>>;
+  auto bad = GENERATE(
+      as<headers>{}, headers{{"X-Bad\r\nInjected", "1"}}, headers{{"", "1"}},
+      headers{{"X Space", "1"}}, headers{{"X-Colon:", "1"}},
+      headers{{"X-A", "1\r\n"}}, headers{{"X-A", "a\nb"}},
+      headers{{"X-A", "\x01"}}, headers{{"X-A", "\x7f"}},
+      headers{{"Authorization", "x"}}, headers{{"content-length", "1"}},
+      headers{{"Host", "evil"}}, headers{{"Transfer-Encoding", "chunked"}});
+  auto cfg = config_for(srv, logs.get());
+  if (bad.empty())
+    cfg.user_agent_suffix = "app/1\r\nX-Injected: 1";
+  cfg.extra_headers = bad;
+  CAPTURE(bad.empty() ? cfg.user_agent_suffix : bad[0].first);
+  auto err = cfg.validate();
+  CHECK(code_of(err) == "invalid_config");
+  auto api = track(sys->spawn(web_api, cfg));
+  auto me = auth_test(api);
+  REQUIRE_FALSE(me);
+  CHECK(code_of(me.error()) == "invalid_config");
+  CHECK(srv.requests().empty());
+  close(api);
+}
+
+namespace {
+
+struct options_config : caf::actor_system_config {
+  options_config() {
+    configure(*this, custom_options_);
+  }
+};
+
+} // namespace
+
+TEST_CASE("Web API options come from CAF's config", "[web_api][headers]") {
+  options_config cfg;
+  std::vector<std::string> args{
+      "--caf-rtm.token=xoxb-cli", "--caf-rtm.user-agent=app/2.0",
+      R"(--caf-rtm.extra-headers=["X-A: 1", "X-B:two words"])",
+      "--caf-rtm.max-pages=7", "--caf-rtm.max-upload-size=4096"};
+  REQUIRE_FALSE(cfg.parse(args));
+  auto x = client_config::from(cfg);
+  CHECK(x.user_agent_suffix == "app/2.0");
+  using headers = std::vector<std::pair<std::string, std::string>>;
+  CHECK(x.extra_headers == headers{{"X-A", "1"}, {"X-B", "two words"}});
+  CHECK(x.max_pages == 7);
+  CHECK(x.max_upload_size == 4096);
+  CHECK_FALSE(x.validate());
+  options_config bad;
+  REQUIRE_FALSE(bad.parse(std::vector<std::string>{
+      "--caf-rtm.token=xoxb-cli", R"(--caf-rtm.extra-headers=["X-A"])"}));
+  CHECK(code_of(client_config::from(bad).validate()) == "invalid_config");
+  options_config zero;
+  REQUIRE_FALSE(zero.parse(std::vector<std::string>{"--caf-rtm.token=xoxb-cli",
+                                                    "--caf-rtm.max-pages=0"}));
+  CHECK(code_of(client_config::from(zero).validate()) == "invalid_config");
+}
+
+TEST_CASE("upload URLs from the Web API are checked",
+          "[web_api][upload][security]") {
+  client_config cfg;
+  cfg.token = "xoxb-1";
+  CHECK(net::check_upload_url(cfg, "https://files.slack.com/upload/v1/abc"));
+  auto plain = net::check_upload_url(cfg, "http://files.slack.com/upload/v1/a");
+  REQUIRE_FALSE(plain);
+  CHECK(code_of(plain.error()) == "untrusted_url");
+  auto elsewhere = net::check_upload_url(cfg, "https://evil.example/up/abc");
+  REQUIRE_FALSE(elsewhere);
+  CHECK(code_of(elsewhere.error()) == "untrusted_url");
+  // The URL is a credential: errors name the host only.
+  CHECK(render(elsewhere.error()).find("abc") == std::string::npos);
+  CHECK_FALSE(net::check_upload_url(cfg, "wss://files.slack.com/x"));
+  cfg.ws_hosts = ".example";
+  CHECK(net::check_upload_url(cfg, "https://evil.example/up/abc"));
+  cfg.base_url = "http://127.0.0.1:8080/api/";
+  CHECK(net::check_upload_url(cfg, "http://127.0.0.1:9090/upload/v1/x"));
 }

@@ -404,10 +404,8 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
       [self](close_atom) { finish(self, exit_ok); },
       [self](caf::timeout_atom) { finish(self, exit_ok); },
       // Lifecycle: diagnostics on stderr, exits on fatal errors.
-      [self](const connected& x) {
-        ++self->state.sessions;
-        CAF_RTM_LOG(self->state.opts.log, info, "caf-rtm", "session ",
-                    x.session, " is up");
+      [self](const connected&) {
+        ++self->state.sessions; // the client logs it
       },
       [self](const disconnected& x) {
         auto& st = self->state;
@@ -427,9 +425,8 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
                 .count(),
             " ms");
       },
-      [self](const error_event& x) {
-        CAF_RTM_LOG(self->state.opts.log, warn, "caf-rtm", x.what, ": ",
-                    describe(x.reason));
+      [](const error_event&) {
+        // The client logged it already (same logger).
       },
       [self](const fatal_event& x) {
         if (self->state.finishing)

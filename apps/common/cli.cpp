@@ -55,6 +55,18 @@ parse_result base_config::parse_command_line(int argc, char** argv) {
     }
     if (name.find("token") != std::string::npos)
       masker.add_secret(arg.substr(arg.find('=') + 1));
+    // A value of the wrong type gets a message that names option and type
+    // (CAF's own is a parser_error tuple).
+    if (!opt->is_flag()) {
+      auto value = arg.substr(arg.find('=') + 1);
+      if (!opt->parse(value)) {
+        auto type = opt->type_name();
+        return {exit_usage,
+                masker.redact("--" + name + ": expected " +
+                              std::string{type.data(), type.size()} +
+                              ", got '" + value + "'")};
+      }
+    }
     args.push_back(std::move(arg));
   }
   if (auto err = parse(std::move(args)))
@@ -95,7 +107,7 @@ config::config() {
             "connection attempts in a row before giving up (default 0: no "
             "cap)");
   add_value(conn.log_level, "log-level",
-            "quiet|error|warn|info|debug (default warn)");
+            "quiet|error|warn|info|debug|trace (default warn)");
 }
 
 namespace {

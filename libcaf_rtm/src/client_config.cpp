@@ -1,5 +1,6 @@
 #include "caf/rtm/client_config.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -49,6 +50,23 @@ void assign(Field& field, const Value& value, const char* name,
   }
 }
 
+// "Name: value" lines into `extra_headers`; a line without a colon is an
+// option error (checking names and values is validate()'s job).
+void read_headers(const std::vector<std::string>& lines, client_config& cfg) {
+  for (const auto& line : lines) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) {
+      if (!cfg.option_error)
+        cfg.option_error = invalid("caf-rtm.extra-headers: \"" + line +
+                                   "\" is not \"Name: value\"");
+      return;
+    }
+    auto value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    cfg.extra_headers.emplace_back(line.substr(0, colon), std::move(value));
+  }
+}
+
 // One option: how CAF declares it and how client_config reads it. The table
 // below is the single list of options, so the two cannot drift apart.
 struct option {
@@ -87,8 +105,8 @@ const std::vector<option>& options() {
                 "allow http:// and ws:// to hosts that are not loopback",
                 CAF_RTM_FIELD(allow_insecure)),
       opt<std::string>("ws-hosts",
-                       "WebSocket hosts accepted besides the base URL's "
-                       "domain",
+                       "WebSocket and upload hosts accepted besides the "
+                       "base URL's domain",
                        CAF_RTM_FIELD(ws_hosts)),
       opt<std::string>("app-token", "Socket Mode app-level token (xapp-)",
                        CAF_RTM_FIELD(app_token)),
@@ -121,6 +139,18 @@ const std::vector<option>& options() {
                     CAF_RTM_FIELD(api_keep_alive)),
       opt<int64_t>("io-threads", "threads of the shared I/O pool",
                    CAF_RTM_FIELD(io_threads)),
+      opt<std::string>("user-agent",
+                       "appended to the user agent (caf-rtm/<version> ...)",
+                       CAF_RTM_FIELD(user_agent_suffix)),
+      {"extra-headers",
+       "header fields for every Web API request, [\"Name: value\", ...]",
+       [](caf::config_option_adder& adder, const char* n, const char* h) {
+         adder.add<std::vector<std::string>>(n, h);
+       },
+       [](const caf::settings& xs, const char* n, client_config& cfg) {
+         if (auto value = caf::get_if<std::vector<std::string>>(&xs, key(n)))
+           read_headers(*value, cfg);
+       }},
       opt<timespan>("api-retry-initial-delay", "first Web API retry delay",
                     CAF_RTM_FIELD(api_retry.initial_delay)),
       opt<timespan>("api-retry-max-delay", "largest Web API retry delay",
@@ -129,6 +159,10 @@ const std::vector<option>& options() {
                    CAF_RTM_FIELD(api_retry.max_attempts)),
       opt<int64_t>("max-rate-limit-waits", "Retry-After waits per call",
                    CAF_RTM_FIELD(max_rate_limit_waits)),
+      opt<int64_t>("max-pages", "pages of one paged list at most",
+                   CAF_RTM_FIELD(max_pages)),
+      opt<int64_t>("max-upload-size", "largest file to upload (bytes)",
+                   CAF_RTM_FIELD(max_upload_size)),
       opt<timespan>("ping-interval", "time between pings",
                     CAF_RTM_FIELD(ping_interval)),
       opt<timespan>("pong-timeout", "time a pong may take",
@@ -190,6 +224,54 @@ const std::vector<option>& options() {
 
 caf::error invalid(std::string what) {
   return make_error(errc::invalid_config, std::move(what));
+}
+
+bool has_control_chars(std::string_view x) {
+  for (auto c : x)
+    if (static_cast<unsigned char>(c) < ' ' || c == 0x7f)
+      return true;
+  return false;
+}
+
+// RFC 9110 token: what a header name may be made of.
+bool is_token(std::string_view x) {
+  if (x.empty())
+    return false;
+  for (auto c : x)
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view{"!#$%&'*+-.^_`|~"}.find(c) == std::string_view::npos)
+      return false;
+  return true;
+}
+
+// Fields the client sets itself, or that change how the message is framed
+// or authorised: an extra header must not override or duplicate them.
+bool is_reserved_header(std::string_view name) {
+  std::string lower{name};
+  for (auto& c : lower)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto x : {"host", "authorization", "proxy-authorization", "content-type",
+                 "content-length", "transfer-encoding", "te", "trailer",
+                 "connection", "keep-alive", "upgrade", "expect", "user-agent",
+                 "accept", "proxy-connection"})
+    if (lower == x)
+      return true;
+  return false;
+}
+
+caf::error check_extra_headers(const client_config& cfg) {
+  if (has_control_chars(cfg.user_agent_suffix))
+    return invalid("user_agent_suffix contains control characters");
+  for (const auto& [name, value] : cfg.extra_headers) {
+    if (!is_token(name))
+      return invalid("extra_headers: \"" + name + "\" is not a header name");
+    if (is_reserved_header(name))
+      return invalid("extra_headers: " + name + " is set by the client itself");
+    if (has_control_chars(value))
+      return invalid("extra_headers: the value of " + name +
+                     " contains control characters");
+  }
+  return caf::none;
 }
 
 } // namespace
@@ -273,7 +355,11 @@ caf::error client_config::validate(client_kind kind) const {
     if (policy->initial_delay.count() <= 0 ||
         policy->max_delay < policy->initial_delay)
       return invalid("retry delays must be positive, max >= initial");
-  return caf::none;
+  if (max_pages == 0)
+    return invalid("max_pages must be at least 1");
+  if (max_upload_size == 0)
+    return invalid("max_upload_size must be at least 1");
+  return check_extra_headers(*this);
 }
 
 client_config client_config::from(const caf::actor_system_config& cfg) {

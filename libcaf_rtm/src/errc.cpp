@@ -82,6 +82,10 @@ std::string to_string(errc x) {
     return "no_payload";
   case errc::not_waiting:
     return "not_waiting";
+  case errc::cursor_loop:
+    return "cursor_loop";
+  case errc::too_many_pages:
+    return "too_many_pages";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

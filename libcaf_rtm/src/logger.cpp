@@ -21,13 +21,15 @@ std::string_view to_string(log_level x) {
     return "info";
   case log_level::debug:
     return "debug";
+  case log_level::trace:
+    return "trace";
   }
   return "?";
 }
 
 std::optional<log_level> parse_log_level(std::string_view x) {
   for (auto lvl : {log_level::quiet, log_level::error, log_level::warn,
-                   log_level::info, log_level::debug})
+                   log_level::info, log_level::debug, log_level::trace})
     if (x == to_string(lvl))
       return lvl;
   return std::nullopt;
@@ -74,6 +76,17 @@ std::string logger::redact_locked(std::string text) const {
     for (auto pos = text.find(secret); pos != std::string::npos;
          pos = text.find(secret, pos))
       text.replace(pos, secret.size(), "<redacted>");
+  }
+  // WebSocket URLs carry a single-use ticket: worthless once used, but not
+  // for anyone reading a log of a live session.
+  constexpr std::string_view ticket = "ticket=";
+  for (auto pos = text.find(ticket); pos != std::string::npos;
+       pos = text.find(ticket, pos)) {
+    pos += ticket.size();
+    auto end = text.find_first_of("&\"' \\", pos);
+    if (end == std::string::npos)
+      end = text.size();
+    text.replace(pos, end - pos, "<redacted>");
   }
   return text;
 }

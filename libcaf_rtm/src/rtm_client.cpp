@@ -27,6 +27,9 @@ rtm_client_actor::behavior_type rtm_client(rtm_client_actor::pointer self,
       [=](subscribe_atom x, callback_listener& listener) {
         return self->delegate(router, x, std::move(listener));
       },
+      [=](subscribe_atom x, hook_listener& hooks) {
+        return self->delegate(router, x, std::move(hooks));
+      },
       [=](unsubscribe_atom x, caf::actor& hdl) {
         return self->delegate(router, x, std::move(hdl));
       },

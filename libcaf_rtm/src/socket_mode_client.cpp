@@ -28,6 +28,9 @@ socket_mode_client(socket_mode_client_actor::pointer self, client_config cfg) {
       [=](subscribe_atom x, envelope_listener& listener) {
         return self->delegate(router, x, std::move(listener));
       },
+      [=](subscribe_atom x, hook_listener& hooks) {
+        return self->delegate(router, x, std::move(hooks));
+      },
       [=](unsubscribe_atom x, caf::actor& hdl) {
         return self->delegate(router, x, std::move(hdl));
       },

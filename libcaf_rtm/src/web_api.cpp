@@ -52,6 +52,15 @@ web_api_actor::behavior_type web_api(web_api_actor::pointer self,
       [=](call_atom x, api_call& call) {
         return self->delegate(caller, x, std::move(call));
       },
+      [=](call_atom x, api_call& call, all_pages_atom y) {
+        return self->delegate(caller, x, std::move(call), y);
+      },
+      [=](call_atom x, api_call& call, caf::actor& sink) {
+        return self->delegate(caller, x, std::move(call), std::move(sink));
+      },
+      [=](upload_atom x, file_upload& upload) {
+        return self->delegate(caller, x, std::move(upload));
+      },
       [=](close_atom x) { return self->delegate(caller, x); },
   };
 }

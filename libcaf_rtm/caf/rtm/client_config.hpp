@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/config_option_set.hpp>
@@ -56,9 +58,9 @@ struct client_config {
   /// Allows plain http:// and ws:// to hosts that are not loopback: the
   /// token and the events then travel in clear.
   bool allow_insecure = false;
-  /// WebSocket hosts accepted besides the base URL's domain (comma-separated
-  /// host names or `.suffix`es): the Web API hands out the WebSocket URL, and
-  /// one pointing elsewhere is refused.
+  /// WebSocket and upload hosts accepted besides the base URL's domain
+  /// (comma-separated host names or `.suffix`es): the Web API hands out the
+  /// WebSocket and upload URLs, and one pointing elsewhere is refused.
   std::string ws_hosts;
   /// Extra arguments of rtm.connect (e.g. batch_presence_aware=1).
   bool batch_presence_aware = false;
@@ -104,6 +106,16 @@ struct client_config {
   /// Threads of the I/O pool shared by all clients of the process (the first
   /// client that starts the pool decides).
   size_t io_threads = 1;
+  /// Appended to the library's own user agent ("caf-rtm/<version>
+  /// <suffix>"), e.g. "mybot/1.2": Slack's logs then tell your app apart.
+  /// No control characters.
+  std::string user_agent_suffix;
+  /// Header fields sent with every Web API request (upload URLs included),
+  /// e.g. {"X-Request-Source", "mybot"} for a gateway in between. Names are
+  /// HTTP tokens, values hold no control characters; names the client sets
+  /// itself (Host, Authorization, Content-Type, Content-Length, Connection,
+  /// User-Agent, ...) are refused.
+  std::vector<std::pair<std::string, std::string>> extra_headers;
 
   // -- Web API retries --------------------------------------------------------
 
@@ -112,6 +124,15 @@ struct client_config {
                          std::chrono::seconds{8}, 4};
   /// How often one call waits out `Retry-After` before failing.
   uint32_t max_rate_limit_waits = 5;
+
+  // -- Web API lists and uploads ----------------------------------------------
+
+  /// Pages one paged list may have (at least 1): a server that keeps handing
+  /// out new cursors ends with `too_many_pages`, never in an endless loop.
+  size_t max_pages = 1000;
+  /// Largest file an upload takes, from memory or read from disk (Slack's own
+  /// limit is 1 GB; the bytes are held in memory while they go out).
+  size_t max_upload_size = size_t{100} * 1024 * 1024;
 
   // -- sessions ---------------------------------------------------------------
 

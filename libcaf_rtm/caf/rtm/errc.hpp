@@ -92,6 +92,12 @@ enum class errc : uint8_t {
   /// A response payload for an envelope that is not waiting for one
   /// (unknown, acked already, or its connection is gone).
   not_waiting,
+  /// A paged list handed out a cursor it had handed out before: it would
+  /// never end; context: the method, which page did it.
+  cursor_loop,
+  /// A paged list has more than `max_pages` pages; context: the method, the
+  /// cap.
+  too_many_pages,
 };
 
 std::string to_string(errc x);

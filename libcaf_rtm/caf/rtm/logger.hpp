@@ -18,11 +18,13 @@
 
 namespace caf::rtm {
 
-enum class log_level { quiet = 0, error, warn, info, debug };
+/// `trace` adds every frame in and out, pings and pongs (tokens and
+/// WebSocket tickets masked).
+enum class log_level { quiet = 0, error, warn, info, debug, trace };
 
 std::string_view to_string(log_level x);
 
-/// Parses quiet|error|warn|info|debug.
+/// Parses quiet|error|warn|info|debug|trace.
 std::optional<log_level> parse_log_level(std::string_view x);
 
 class logger {

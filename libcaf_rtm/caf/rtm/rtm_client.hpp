@@ -21,6 +21,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "caf/rtm/client_config.hpp"
+#include "caf/rtm/hooks.hpp"
 #include "caf/rtm/messages.hpp"
 #include "caf/rtm/web_api.hpp"
 
@@ -39,6 +40,9 @@ using rtm_client_actor = caf::typed_actor<
                     caf::actor>::with<caf::ok_atom>,
     // Runs a callback on the listener pool; replies with a subscription id.
     caf::replies_to<subscribe_atom, callback_listener>::with<uint64_t>,
+    // Runs the hooks (raw frames, errors, closes) on the listener pool;
+    // replies with a subscription id.
+    caf::replies_to<subscribe_atom, hook_listener>::with<uint64_t>,
     // Ends every subscription of the actor, or only these patterns.
     caf::replies_to<unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
     caf::replies_to<unsubscribe_atom, caf::actor,

@@ -6,6 +6,8 @@
 
 #pragma once
 
+#include <vector>
+
 #include <caf/type_id.hpp>
 
 namespace caf {
@@ -28,6 +30,9 @@ struct reconnecting;
 struct error_event;
 struct fatal_event;
 struct client_status;
+struct api_page;
+struct file_upload;
+struct upload_progress;
 
 } // namespace caf::rtm
 
@@ -49,8 +54,13 @@ CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::reconnecting))
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::error_event))
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::fatal_event))
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::client_status))
+CAF_ADD_TYPE_ID(caf_rtm, (std::vector<caf::rtm::json_object>))
+CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::api_page))
+CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::file_upload))
+CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::upload_progress))
 
 // What users send (CAF 0.17 atoms: at most 10 characters).
+CAF_ADD_ATOM(caf_rtm, caf::rtm, all_pages_atom, "all_pages")
 CAF_ADD_ATOM(caf_rtm, caf::rtm, call_atom, "call")
 CAF_ADD_ATOM(caf_rtm, caf::rtm, close_atom, "close")
 CAF_ADD_ATOM(caf_rtm, caf::rtm, connect_atom, "connect")
@@ -65,6 +75,7 @@ CAF_ADD_ATOM(caf_rtm, caf::rtm, status_atom, "status")
 CAF_ADD_ATOM(caf_rtm, caf::rtm, subscribe_atom, "subscribe")
 CAF_ADD_ATOM(caf_rtm, caf::rtm, typing_atom, "typing")
 CAF_ADD_ATOM(caf_rtm, caf::rtm, unsubscribe_atom, "unsubscr")
+CAF_ADD_ATOM(caf_rtm, caf::rtm, upload_atom, "upload")
 
 CAF_END_TYPE_ID_BLOCK(caf_rtm)
 

@@ -87,6 +87,8 @@ public:
 
   void write_first(std::string text) override {
     auto& st = self_->state;
+    CAF_RTM_LOG(st.log, trace, "connection", "session ", st.args.session,
+                " -> ", text);
     if (st.ws && !st.ending)
       st.ws->send_text_first(std::move(text));
   }
@@ -121,6 +123,15 @@ void credit(self_ptr self) {
 
 void on_frames(self_ptr self, frame_batch& batch) {
   auto& st = self->state;
+  if (st.log && st.log->enabled(log_level::trace)) {
+    std::string_view bytes{batch.bytes};
+    size_t offset = 0;
+    for (auto size : batch.sizes) {
+      CAF_RTM_LOG(st.log, trace, "connection", "session ", st.args.session,
+                  " <- ", bytes.substr(offset, size));
+      offset += size;
+    }
+  }
   inbound_batch out;
   out.session = st.args.session;
   out.binary = batch.binary;
@@ -168,6 +179,8 @@ void send_ping(self_ptr self, const std::string& payload) {
   auto& st = self->state;
   if (!st.ws)
     return;
+  CAF_RTM_LOG(st.log, trace, "connection", "session ", st.args.session,
+              " -> ping ", payload);
   if (st.args.cfg->pings == ping_mode::websocket ||
       !st.args.proto->json_pings()) {
     st.ws->send_ping(payload);
@@ -226,6 +239,8 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       // -- from the router ----------------------------------------------------
       [self](send_atom, int64_t id, std::string& text) {
         auto& st = self->state;
+        CAF_RTM_LOG(st.log, trace, "connection", "session ", st.args.session,
+                    " -> ", text);
         if (st.ws && !st.ending)
           st.ws->send_text(std::move(text), id);
         else // never written: the router may send it on the next session
@@ -266,6 +281,8 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       },
       [self](frame_batch& batch) { on_frames(self, batch); },
       [self](pong_atom, std::string& payload) {
+        CAF_RTM_LOG(self->state.log, trace, "connection", "session ",
+                    self->state.args.session, " <- pong ", payload);
         if (self->state.monitor)
           self->send(self->state.monitor, pong_atom_v, std::move(payload));
       },

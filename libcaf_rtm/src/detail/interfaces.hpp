@@ -108,6 +108,8 @@ using supervisor_actor =
 struct callback_failure {
   caf::error reason;
   std::string what;
+  /// A hook threw: logged and counted, but not handed to the hooks again.
+  bool from_hook = false;
 };
 
 /// One actor of the listener pool: runs callback listeners on the events (or
@@ -116,6 +118,9 @@ using listener_worker_actor = caf::typed_actor<
     caf::reacts_to<std::vector<event>>, caf::reacts_to<std::vector<envelope>>,
     caf::reacts_to<subscribe_atom, uint64_t, callback_listener>,
     caf::reacts_to<subscribe_atom, uint64_t, envelope_listener>,
+    caf::reacts_to<subscribe_atom, uint64_t, hook_listener>,
+    caf::reacts_to<raw_frames>, caf::reacts_to<error_event>,
+    caf::reacts_to<fatal_event>, caf::reacts_to<disconnected>,
     caf::reacts_to<unsubscribe_atom, uint64_t>>;
 
 // -- the router ---------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -60,6 +61,11 @@ struct inbound_batch {
   uint32_t binary = 0;
   /// JSON objects that are neither control frames nor envelopes.
   uint32_t unknown = 0;
+  /// The text of frames that are no event or envelope of this batch
+  /// (malformed, consumed as control frames, unknown), each with the number
+  /// of events or envelopes before it: raw-frame hooks see every frame in
+  /// order.
+  std::vector<std::pair<uint32_t, std::string>> other_frames;
   /// Envelopes acked on receipt, and how long those acks took at most and in
   /// sum (from the I/O layer reading the frame to writing the ack).
   uint32_t acked = 0;
@@ -109,6 +115,11 @@ struct supervisor_status {
   hello_info hello;
 };
 
+/// Frame texts for the raw-frame hooks, in wire order.
+struct raw_frames {
+  std::vector<std::string> texts;
+};
+
 /// The outcome of one HTTP exchange of the Web API caller.
 struct http_result {
   uint64_t request_id = 0;
@@ -131,3 +142,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::session_hello)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::session_goodbye)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::supervisor_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::http_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::raw_frames)

@@ -18,7 +18,8 @@ using self_ptr = listener_worker_actor::stateful_pointer<listener_worker_state>;
 // Runs `f`; a throwing callback must not cost the other callbacks this item,
 // nor the worker its later items.
 template <class F>
-void guarded(self_ptr self, uint64_t id, std::string_view type, F f) {
+void guarded(self_ptr self, uint64_t id, std::string_view type, F f,
+             bool hook = false) {
   std::string what;
   try {
     f();
@@ -30,9 +31,20 @@ void guarded(self_ptr self, uint64_t id, std::string_view type, F f) {
   }
   self->send(self->state.router,
              callback_failure{make_error(errc::listener_failed, what),
-                              "callback " + std::to_string(id) +
-                                  " threw on a " + std::string{type} +
-                                  " event"});
+                              (hook ? "hook " : "callback ") +
+                                  std::to_string(id) + " threw on a " +
+                                  std::string{type} + " event",
+                              hook});
+}
+
+// Runs the `Member` hook of every hook subscription with `xs`.
+template <class Member, class... Ts>
+void run_hooks(self_ptr self, Member member, std::string_view what,
+               const Ts&... xs) {
+  for (auto& [id, hooks] : self->state.hooks)
+    if (auto& fn = hooks.*member)
+      guarded(
+          self, id, what, [&] { fn(xs...); }, true);
 }
 
 template <class T>
@@ -82,11 +94,35 @@ listener_worker_actor::behavior_type listener_worker(
         self->state.callbacks.push_back(
             {id, std::move(listener.types), nullptr, std::move(listener.fn)});
       },
+      [self](subscribe_atom, uint64_t id, hook_listener& hooks) {
+        self->state.hooks.emplace_back(id, std::move(hooks));
+      },
+      [self](const raw_frames& frames) {
+        for (const auto& text : frames.texts)
+          run_hooks(self, &hook_listener::on_frame, "raw frame",
+                    std::string_view{text});
+        // Frames count like events: reading waits while hooks lag behind.
+        self->send(self->state.router, progress_atom_v,
+                   static_cast<uint64_t>(frames.texts.size()));
+      },
+      [self](const error_event& x) {
+        run_hooks(self, &hook_listener::on_error, "error", x.reason, false);
+      },
+      [self](const fatal_event& x) {
+        run_hooks(self, &hook_listener::on_error, "error", x.reason, true);
+      },
+      [self](const disconnected& x) {
+        run_hooks(self, &hook_listener::on_close, "close", x);
+      },
       [self](unsubscribe_atom, uint64_t id) {
         auto& xs = self->state.callbacks;
         xs.erase(std::remove_if(xs.begin(), xs.end(),
                                 [id](const auto& x) { return x.id == id; }),
                  xs.end());
+        auto& hs = self->state.hooks;
+        hs.erase(std::remove_if(hs.begin(), hs.end(),
+                                [id](const auto& x) { return x.first == id; }),
+                 hs.end());
       },
   };
 }

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <caf/send.hpp>
@@ -38,6 +39,8 @@ struct listener_worker_state {
 
   worker_sink_actor router;
   std::vector<entry> callbacks;
+  /// Hooks (on the first worker only), by subscription id.
+  std::vector<std::pair<uint64_t, hook_listener>> hooks;
 };
 
 listener_worker_actor::behavior_type listener_worker(
@@ -69,6 +72,11 @@ public:
 
   /// The index of the worker for events of `channel`.
   size_t pick(std::string_view channel) const;
+
+  /// The worker that runs the hooks (in order, so always the same one).
+  const listener_worker_actor& hook_worker() const {
+    return workers_.front();
+  }
 
   /// Ends every worker after the events already sent to it; returns them so
   /// the caller can wait for their termination.

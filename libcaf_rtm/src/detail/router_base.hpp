@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <caf/actor_addr.hpp>
@@ -64,10 +65,44 @@ struct router_base {
   client_status stats;
 };
 
+/// Tells lifecycle subscribers, and the hooks what they take (errors and
+/// ends of sessions).
 template <class Self, class T>
-void tell_lifecycle(Self* self, const T& msg) {
-  for (auto& hdl : self->state.subs.lifecycle())
+void tell_lifecycle(Self* self, const T& msg, bool hooks_too = true) {
+  auto& st = self->state;
+  for (auto& hdl : st.subs.lifecycle())
     caf::anon_send(hdl, msg);
+  if constexpr (std::is_same_v<T, error_event> ||
+                std::is_same_v<T, fatal_event> ||
+                std::is_same_v<T, disconnected>)
+    if (hooks_too && st.subs.has_hooks() && st.pool.started())
+      self->send(st.pool.hook_worker(), msg);
+}
+
+/// Hands the raw-frame hooks every frame of `batch`, in wire order: the
+/// events or envelopes (`items`) with the other frames at their places.
+template <class Self, class Items>
+void forward_frames(Self* self, const inbound_batch& batch,
+                    const Items& items) {
+  auto& st = self->state;
+  if (!st.subs.has_frame_hooks() || !st.pool.started())
+    return;
+  raw_frames out;
+  out.texts.reserve(items.size() + batch.other_frames.size());
+  auto other = batch.other_frames.begin();
+  auto flush_until = [&](size_t pos) {
+    for (; other != batch.other_frames.end() && other->first <= pos; ++other)
+      out.texts.push_back(other->second);
+  };
+  for (size_t i = 0; i < items.size(); ++i) {
+    flush_until(i);
+    out.texts.emplace_back(items[i].raw());
+  }
+  flush_until(items.size());
+  if (out.texts.empty())
+    return;
+  st.callback_backlog += out.texts.size();
+  self->send(st.pool.hook_worker(), std::move(out));
 }
 
 // -- subscriptions ------------------------------------------------------------
@@ -131,6 +166,19 @@ caf::ok_atom unsubscribe_types(Self* self, const caf::actor& hdl,
   return caf::ok_atom_v;
 }
 
+/// Adds a hook subscription and hands it to the hook worker.
+template <class Self>
+caf::result<uint64_t> subscribe_hooks(Self* self, hook_listener& hooks) {
+  auto& st = self->state;
+  if (!hooks.on_frame && !hooks.on_error && !hooks.on_close)
+    return make_error(errc::invalid_argument, "a hook listener needs a hook");
+  if (!st.pool.started())
+    st.pool.start(self, st.cfg->concurrency);
+  auto id = st.subs.add_hooks(static_cast<bool>(hooks.on_frame));
+  self->send(st.pool.hook_worker(), subscribe_atom_v, id, std::move(hooks));
+  return id;
+}
+
 template <class Self>
 caf::ok_atom unsubscribe_callback(Self* self, uint64_t id) {
   auto& st = self->state;
@@ -171,7 +219,9 @@ void on_callback_failure(Self* self, callback_failure& x) {
   auto& st = self->state;
   ++st.stats.listener_errors;
   CAF_RTM_LOG(st.log, warn, "client", x.what, ": ", render(x.reason));
-  tell_lifecycle(self, error_event{std::move(x.reason), std::move(x.what)});
+  // A hook that throws on errors must not be fed its own failure.
+  tell_lifecycle(self, error_event{std::move(x.reason), std::move(x.what)},
+                 !x.from_hook);
 }
 
 // -- closing ------------------------------------------------------------------

@@ -80,9 +80,9 @@ public:
     std::string_view bytes{in.bytes};
     size_t offset = 0;
     for (auto size : in.sizes) {
-      auto ev =
-          ctx.parser().parse_event(bytes.substr(offset, size), ctx.session());
+      auto frame = bytes.substr(offset, size);
       offset += size;
+      auto ev = ctx.parser().parse_event(frame, ctx.session());
       if (!ev) {
         if (ctx.parser().last_failure() == frame_parser::failure::malformed)
           ++out.malformed;
@@ -90,14 +90,22 @@ public:
           ++out.not_object;
         CAF_RTM_LOG(ctx.log(), debug, "connection",
                     "dropped a frame: ", ctx.parser().last_error());
+        keep_other(frame, out);
         continue;
       }
       if (on_control(ev, out, ctx))
         out.events.push_back(std::move(ev));
+      else
+        keep_other(frame, out);
     }
   }
 
 private:
+  static void keep_other(std::string_view frame, inbound_batch& out) {
+    out.other_frames.emplace_back(static_cast<uint32_t>(out.events.size()),
+                                  std::string{frame});
+  }
+
   // Acts on a control frame; returns false if the frame is internal and must
   // not reach the router.
   static bool on_control(const event& ev, inbound_batch& out,

@@ -177,6 +177,7 @@ void deliver(self_ptr self, std::vector<event>& events) {
 
 void on_batch(self_ptr self, inbound_batch& batch) {
   auto& st = self->state;
+  forward_frames(self, batch, batch.events);
   st.stats.frames_malformed += batch.malformed;
   st.stats.frames_not_object += batch.not_object;
   st.stats.frames_binary += batch.binary;
@@ -315,6 +316,9 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       [self](subscribe_atom,
              callback_listener& listener) -> caf::result<uint64_t> {
         return subscribe_callback(self, listener);
+      },
+      [self](subscribe_atom, hook_listener& hooks) -> caf::result<uint64_t> {
+        return subscribe_hooks(self, hooks);
       },
       [self](unsubscribe_atom, const caf::actor& hdl) -> caf::ok_atom {
         return unsubscribe_actor(self, hdl);

@@ -101,6 +101,7 @@ public:
           ++out.not_object;
         CAF_RTM_LOG(ctx.log(), debug, "connection", "session ", ctx.session(),
                     ": dropped a frame: ", ctx.parser().last_error());
+        keep_other(frame, out);
         continue;
       }
       if (!env.id().empty()) {
@@ -109,6 +110,7 @@ public:
         out.envelopes.push_back(std::move(env));
         continue;
       }
+      keep_other(frame, out);
       auto type = env.type();
       if (type == "hello") {
         ctx.hello(to_hello_info(env.json()));
@@ -124,6 +126,11 @@ public:
   }
 
 private:
+  static void keep_other(std::string_view frame, inbound_batch& out) {
+    out.other_frames.emplace_back(static_cast<uint32_t>(out.envelopes.size()),
+                                  std::string{frame});
+  }
+
   static void ack(const envelope& env, const frame_batch& in,
                   inbound_batch& out, session_context& ctx) {
     json::object ack;

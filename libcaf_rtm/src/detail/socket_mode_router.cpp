@@ -124,6 +124,7 @@ void request_payload(self_ptr self, const envelope& env,
 
 void on_batch(self_ptr self, inbound_batch& batch) {
   auto& st = self->state;
+  forward_frames(self, batch, batch.envelopes);
   st.stats.frames_malformed += batch.malformed;
   st.stats.frames_not_object += batch.not_object;
   st.stats.frames_binary += batch.binary;
@@ -267,6 +268,9 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       [self](subscribe_atom,
              envelope_listener& listener) -> caf::result<uint64_t> {
         return subscribe_callback(self, listener);
+      },
+      [self](subscribe_atom, hook_listener& hooks) -> caf::result<uint64_t> {
+        return subscribe_hooks(self, hooks);
       },
       [self](unsubscribe_atom, const caf::actor& hdl) -> caf::ok_atom {
         return unsubscribe_actor(self, hdl);

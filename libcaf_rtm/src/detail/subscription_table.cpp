@@ -68,10 +68,24 @@ bool subscription_table::remove_types(const caf::actor& hdl,
   return !known(hdl.address());
 }
 
+uint64_t subscription_table::add_hooks(bool frames) {
+  auto id = next_callback_id_++;
+  hooks_.emplace_back(id, frames);
+  return id;
+}
+
+bool subscription_table::has_frame_hooks() const noexcept {
+  return std::any_of(hooks_.begin(), hooks_.end(),
+                     [](const auto& x) { return x.second; });
+}
+
 void subscription_table::remove_callback(uint64_t id) {
   callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(),
                                   [id](const auto& x) { return x.id == id; }),
                    callbacks_.end());
+  hooks_.erase(std::remove_if(hooks_.begin(), hooks_.end(),
+                              [id](const auto& x) { return x.first == id; }),
+               hooks_.end());
 }
 
 bool subscription_table::callback_wants(const envelope& x) const {

@@ -45,6 +45,10 @@ public:
   /// Adds a callback subscription; returns its id.
   uint64_t add_callback(std::vector<std::string> types);
 
+  /// Adds a hook subscription (`frames`: it wants every frame); returns its
+  /// id, from the same range as callbacks.
+  uint64_t add_hooks(bool frames);
+
   /// Ends every subscription of `addr` (unsubscribe, or the actor died).
   void remove_actor(const caf::actor_addr& addr);
 
@@ -98,6 +102,13 @@ public:
     return lifecycle_;
   }
 
+  /// Whether any hook subscription exists, and any that wants frames.
+  bool has_hooks() const noexcept {
+    return !hooks_.empty();
+  }
+
+  bool has_frame_hooks() const noexcept;
+
   const std::vector<actor_entry>& actors() const noexcept {
     return actors_;
   }
@@ -112,6 +123,8 @@ private:
   std::vector<actor_entry> actors_;
   std::vector<caf::actor> lifecycle_;
   std::vector<callback_entry> callbacks_;
+  /// Hook subscriptions: id and whether it wants frames.
+  std::vector<std::pair<uint64_t, bool>> hooks_;
   uint64_t next_callback_id_ = 1;
 };
 

@@ -157,13 +157,14 @@ void attempt_failed(self_ptr self, caf::error err) {
   auto& st = self->state;
   st.attempt_running = false;
   st.pending = 0;
+  // A fatal error is reported once, as such.
+  if (is_fatal(err))
+    return enter_failed(self, err);
   CAF_RTM_LOG(st.log, warn, "supervisor", "connection attempt ",
               st.failures + 1, " failed: ", render(err));
   self->send(st.args.router,
              error_event{err, "connection attempt " +
                                   std::to_string(st.failures + 1) + " failed"});
-  if (is_fatal(err))
-    return enter_failed(self, err);
   if (live_count(self) == 0 && !st.auto_reconnect) {
     ++st.failures;
     st.state = phase::idle;

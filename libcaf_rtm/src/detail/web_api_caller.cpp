@@ -11,6 +11,8 @@
 
 #include "caf/rtm/errc.hpp"
 #include "detail/backoff.hpp"
+#include "detail/file_uploader.hpp"
+#include "detail/paged_call.hpp"
 #include "net/http_client.hpp"
 #include "net/net_context.hpp"
 
@@ -20,7 +22,7 @@ namespace caf::rtm::detail {
 
 namespace {
 
-using self_ptr = web_api_core_actor::stateful_pointer<web_api_state>;
+using self_ptr = web_api_self;
 using clock_type = web_api_state::clock_type;
 
 constexpr auto default_retry_after = std::chrono::seconds{30};
@@ -106,7 +108,9 @@ void issue(self_ptr self, uint64_t id) {
     st.waiting_for_slot.push_back(id);
     return;
   }
-  auto url = net::parse_endpoint(net::join_url(st.cfg.base_url, call.method));
+  auto url = net::parse_endpoint(
+      call.url.empty() ? net::join_url(st.cfg.base_url, call.method)
+                       : call.url);
   if (!url)
     return finish(self, id, std::move(url.error()));
   net::http_request_data req;
@@ -117,7 +121,13 @@ void issue(self_ptr self, uint64_t id) {
   req.content_type = call.content_type;
   req.replay_safe = call.repeatable;
   req.cache = st.idle_connections;
-  CAF_RTM_LOG(st.log, debug, "web_api", "POST ", st.cfg.base_url, call.method);
+  req.body_progress = call.body_progress;
+  if (call.url.empty())
+    CAF_RTM_LOG(st.log, debug, "web_api", "POST ", st.cfg.base_url,
+                call.method);
+  else
+    CAF_RTM_LOG(st.log, debug, "web_api", "POST ", call.method, " (",
+                call.body.size(), " bytes)");
   auto hdl = caf::actor_cast<web_api_core_actor>(self);
   ++st.running;
   call.http = net::start_http_post(
@@ -200,6 +210,13 @@ void on_http_result(self_ptr self, http_result& res) {
   if (res.status >= 500)
     return retry_if_repeatable(
         self, id, make_error(errc::http_error, res.status, "server error"));
+  if (i->second.raw_answer) {
+    if (res.status >= 200 && res.status < 300)
+      return finish(self, id, json_object{});
+    return finish(
+        self, id,
+        make_error(errc::http_error, res.status, "unexpected HTTP status"));
+  }
   auto unexpected_status = [&] {
     finish(self, id,
            make_error(errc::http_error, res.status, "unexpected HTTP status"));
@@ -245,7 +262,32 @@ void retry_if_repeatable(self_ptr self, uint64_t id, caf::error err) {
                         render(err) + ")"));
 }
 
-void start_call(self_ptr self, api_call x, web_api_state::deliver_fn deliver) {
+// Wraps a typed response promise into a deliver function.
+web_api_state::deliver_fn
+make_deliver(caf::typed_response_promise<json_object> rp) {
+  return [rp](caf::expected<json_object> x) mutable {
+    if (x)
+      rp.deliver(std::move(*x));
+    else
+      rp.deliver(std::move(x.error()));
+  };
+}
+
+} // namespace
+
+void start_request(web_api_self self, web_api_state::pending_call call) {
+  auto& st = self->state;
+  if (st.setup_error)
+    return call.deliver(st.setup_error);
+  if (st.closing)
+    return call.deliver(make_error(errc::closed, "web API caller is closing"));
+  auto id = st.next_id++;
+  st.calls.emplace(id, std::move(call));
+  issue(self, id);
+}
+
+void start_call(web_api_self self, api_call x,
+                web_api_state::deliver_fn deliver) {
   auto& st = self->state;
   if (st.setup_error)
     return deliver(st.setup_error);
@@ -260,8 +302,7 @@ void start_call(self_ptr self, api_call x, web_api_state::deliver_fn deliver) {
       return deliver(std::move(err));
     st.log->add_secret(x.token);
   }
-  auto id = st.next_id++;
-  auto& call = st.calls[id];
+  web_api_state::pending_call call;
   if (!x.json.value.empty()) {
     call.body = to_json(x.json);
     call.content_type = "application/json; charset=utf-8";
@@ -273,21 +314,15 @@ void start_call(self_ptr self, api_call x, web_api_state::deliver_fn deliver) {
   call.repeatable = x.retry == api_retry::always || safe_to_repeat(method);
   call.method = std::move(x.method);
   call.deliver = std::move(deliver);
-  issue(self, id);
+  start_request(self, std::move(call));
 }
 
-// Wraps a typed response promise into a deliver function.
-web_api_state::deliver_fn
-make_deliver(caf::typed_response_promise<json_object> rp) {
-  return [rp](caf::expected<json_object> x) mutable {
-    if (x)
-      rp.deliver(std::move(*x));
-    else
-      rp.deliver(std::move(x.error()));
-  };
+caf::error add_context(caf::error err, std::string what) {
+  if (!err)
+    return err;
+  auto ctx = err.context() + caf::make_message(std::move(what));
+  return caf::error{err.code(), err.category(), std::move(ctx)};
 }
-
-} // namespace
 
 web_api_state::~web_api_state() {
   for (auto& [id, call] : calls)
@@ -297,9 +332,8 @@ web_api_state::~web_api_state() {
     net::shutdown_connection_cache(idle_connections, nullptr);
 }
 
-web_api_core_actor::behavior_type
-web_api_caller(web_api_core_actor::stateful_pointer<web_api_state> self,
-               client_config cfg) {
+web_api_core_actor::behavior_type web_api_caller(web_api_self self,
+                                                 client_config cfg) {
   auto& st = self->state;
   cfg.token = trim_token(cfg.token);
   cfg.log = make_logger(cfg.log, {cfg.token});
@@ -314,7 +348,8 @@ web_api_caller(web_api_core_actor::stateful_pointer<web_api_state> self,
     st.setup_error = std::move(ctx.error());
   }
   if (st.setup_error)
-    CAF_RTM_LOG(st.log, error, "web_api", render(st.setup_error));
+    // Every call fails with it; the callers report it.
+    CAF_RTM_LOG(st.log, debug, "web_api", render(st.setup_error));
   else if (cfg.api_keep_alive.count() > 0)
     st.idle_connections = net::make_connection_cache(
         *st.net, cfg.api_keep_alive, max_idle_connections);
@@ -333,6 +368,24 @@ web_api_caller(web_api_core_actor::stateful_pointer<web_api_state> self,
              api_call& x) -> caf::typed_response_promise<json_object> {
         auto rp = self->make_response_promise<json_object>();
         start_call(self, std::move(x), make_deliver(rp));
+        return rp;
+      },
+      [self](call_atom, api_call& x, all_pages_atom)
+          -> caf::typed_response_promise<std::vector<json_object>> {
+        auto rp = self->make_response_promise<std::vector<json_object>>();
+        collect_pages(self, std::move(x), rp);
+        return rp;
+      },
+      [self](call_atom, api_call& x,
+             caf::actor& sink) -> caf::typed_response_promise<uint64_t> {
+        auto rp = self->make_response_promise<uint64_t>();
+        stream_pages(self, std::move(x), std::move(sink), rp);
+        return rp;
+      },
+      [self](upload_atom,
+             file_upload& x) -> caf::typed_response_promise<json_object> {
+        auto rp = self->make_response_promise<json_object>();
+        start_upload(self, std::move(x), make_deliver(rp));
         return rp;
       },
       [self](close_atom) -> caf::typed_response_promise<caf::ok_atom> {

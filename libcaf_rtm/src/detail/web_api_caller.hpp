@@ -39,14 +39,24 @@ struct web_api_state {
   using deliver_fn = std::function<void(caf::expected<json_object>)>;
 
   struct pending_call {
+    /// The Web API method, or what the request is (`upload_url`) when it goes
+    /// to `url`: names it in logs and errors, and keys its rate limit.
     std::string method;
+    /// Where the request goes when it is no Web API method (an upload URL);
+    /// empty: `{base_url}{method}`. Never logged: it is a credential.
+    std::string url;
     /// The encoded request body and its content type.
     std::string body;
     std::string content_type;
-    /// `Bearer <token>` (the caller's or the call's own token).
+    /// `Bearer <token>` (the caller's or the call's own token); empty: none.
     std::string authorization;
     /// May a failure that might have reached Slack be retried?
     bool repeatable = false;
+    /// Any 2xx answer is success, whatever the body (an upload URL answers
+    /// with plain text); delivered as an empty object.
+    bool raw_answer = false;
+    /// Reports the body bytes written so far (on the I/O thread); optional.
+    std::function<void(uint64_t)> body_progress;
     deliver_fn deliver;
     /// Failed attempts so far (rate-limit waits not included).
     uint32_t failures = 0;
@@ -78,8 +88,23 @@ struct web_api_state {
   std::vector<caf::typed_response_promise<caf::ok_atom>> close_promises;
 };
 
-web_api_core_actor::behavior_type
-web_api_caller(web_api_core_actor::stateful_pointer<web_api_state> self,
-               client_config cfg);
+using web_api_self = web_api_core_actor::stateful_pointer<web_api_state>;
+
+web_api_core_actor::behavior_type web_api_caller(web_api_self self,
+                                                 client_config cfg);
+
+/// Starts one Web API call; `deliver` runs once, in the actor's context.
+/// Multi-call jobs (paged lists, uploads) chain their calls through it, so
+/// every call gets the same retries and rate-limit waits.
+void start_call(web_api_self self, api_call x,
+                web_api_state::deliver_fn deliver);
+
+/// Starts a prepared request that is no Web API method (the bytes of an
+/// upload): `call.method`, `url`, `body`, `content_type` and `deliver` set.
+void start_request(web_api_self self, web_api_state::pending_call call);
+
+/// `err` with `what` appended to its context (e.g. which step of an upload
+/// failed); Slack's error code stays the first element.
+caf::error add_context(caf::error err, std::string what);
 
 } // namespace caf::rtm::detail

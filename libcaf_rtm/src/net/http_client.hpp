@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -38,7 +39,14 @@ struct http_request_data {
   /// one connection for this request only. The exchange runs on the cache's
   /// strand.
   std::shared_ptr<connection_cache> cache;
+  /// Set: the body goes out in slices of `progress_slice` bytes, and this
+  /// runs (on the I/O thread) after each with the body bytes written so far
+  /// in this attempt. Null: the request is written in one go.
+  std::function<void(uint64_t)> body_progress;
 };
+
+/// Body bytes written at most between two `body_progress` reports.
+constexpr size_t progress_slice = size_t{64} * 1024;
 
 struct http_response_data {
   /// Set when no complete response arrived.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +35,8 @@ public:
       boost::beast::http::request<boost::beast::http::string_body>;
   using parser_type =
       boost::beast::http::response_parser<boost::beast::http::string_body>;
+  using serializer_type =
+      boost::beast::http::request_serializer<boost::beast::http::string_body>;
 
   http_exchange(const net_context& ctx, http_request_data req,
                 handler_type handler)
@@ -113,9 +116,39 @@ private:
       return finish(make_error(errc::closed, "request cancelled"));
     auto& lowest = boost::beast::get_lowest_layer(*stream_);
     lowest.expires_at(deadline_);
+    if (data_.body_progress)
+      return write_header();
     http::async_write(*stream_, req_,
                       boost::beast::bind_front_handler(
                           &http_exchange::on_write, this->shared_from_this()));
+  }
+
+  // With a progress report: the header first, then the body slice by slice
+  // (the serializer's limit caps each write), so that each slice written can
+  // be reported. Completion goes to on_write as with a single write.
+  void write_header() {
+    body_written_ = 0;
+    serializer_.emplace(req_);
+    serializer_->limit(progress_slice);
+    http::async_write_header(
+        *stream_, *serializer_,
+        boost::beast::bind_front_handler(&http_exchange::on_body_slice,
+                                         this->shared_from_this(), false));
+  }
+
+  void on_body_slice(bool is_body, error_code ec, size_t n) {
+    if (ec)
+      return on_write(ec, 0);
+    if (is_body) {
+      body_written_ += n;
+      data_.body_progress(body_written_);
+    }
+    if (serializer_->is_done())
+      return on_write(ec, 0);
+    http::async_write_some(
+        *stream_, *serializer_,
+        boost::beast::bind_front_handler(&http_exchange::on_body_slice,
+                                         this->shared_from_this(), true));
   }
 
   void prepare_request() {
@@ -128,6 +161,10 @@ private:
     req_.set(http::field::accept, "application/json");
     if (!data_.authorization.empty())
       req_.set(http::field::authorization, data_.authorization);
+    // Checked by client_config::validate: names are tokens and none of the
+    // fields set here, values hold no CR, LF or other control characters.
+    for (const auto& [name, value] : ctx_.extra_headers)
+      req_.insert(name, value);
     req_.keep_alive(data_.cache != nullptr);
     req_.body() = std::move(data_.body);
     req_.prepare_payload();
@@ -228,6 +265,9 @@ private:
   boost::beast::flat_buffer buffer_;
   request_type req_;
   std::optional<parser_type> parser_;
+  /// Writes the request in slices (only with `body_progress`).
+  std::optional<serializer_type> serializer_;
+  uint64_t body_written_ = 0;
   std::string cache_key_;
   /// The stream came from the cache.
   bool reused_ = false;

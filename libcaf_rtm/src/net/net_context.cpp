@@ -47,6 +47,21 @@ shared_tls_context(const std::string& ca_file, const logger_ptr& log) {
   return ptr;
 }
 
+// The version comes from CMake's project(); a build without it still says
+// who it is.
+#ifndef CAF_RTM_VERSION
+#  define CAF_RTM_VERSION "0"
+#endif
+
+std::string user_agent(const client_config& cfg) {
+  std::string result = "caf-rtm/" CAF_RTM_VERSION;
+  if (!cfg.user_agent_suffix.empty()) {
+    result += ' ';
+    result += cfg.user_agent_suffix;
+  }
+  return result;
+}
+
 } // namespace
 
 caf::expected<net_context_ptr> make_net_context(const client_config& cfg,
@@ -73,6 +88,8 @@ caf::expected<net_context_ptr> make_net_context(const client_config& cfg,
   result->plain_proxy = std::move(*plain_proxy);
   result->connect_timeout = cfg.connect_timeout;
   result->log = std::move(log);
+  result->user_agent = user_agent(cfg);
+  result->extra_headers = cfg.extra_headers;
   return net_context_ptr{std::move(result)};
 }
 

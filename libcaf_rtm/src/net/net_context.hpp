@@ -6,6 +6,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/ssl/context.hpp>
 
@@ -27,7 +29,10 @@ struct net_context {
   proxy_settings plain_proxy;
   caf::timespan connect_timeout;
   logger_ptr log;
-  std::string user_agent = "caf-rtm/0.1";
+  /// "caf-rtm/<version>", plus the configured suffix.
+  std::string user_agent = "caf-rtm";
+  /// Sent with every Web API request (not with WebSocket handshakes).
+  std::vector<std::pair<std::string, std::string>> extra_headers;
 };
 
 using net_context_ptr = std::shared_ptr<const net_context>;

@@ -131,6 +131,24 @@ caf::error untrusted(std::string what) {
   return make_error(errc::untrusted_url, std::move(what));
 }
 
+// True if `host` is in the domain of an entry of `list` (comma-separated host
+// names or `.suffix`es, as ws_hosts).
+bool listed(std::string_view list, const std::string& host) {
+  for (size_t pos = 0; pos <= list.size();) {
+    auto end = list.find(',', pos);
+    if (end == std::string::npos)
+      end = list.size();
+    auto entry = lower(list.substr(pos, end - pos));
+    entry.erase(std::remove(entry.begin(), entry.end(), ' '), entry.end());
+    if (!entry.empty() && entry.front() == '.')
+      entry.erase(0, 1);
+    if (!entry.empty() && in_domain(host, entry))
+      return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
 } // namespace
 
 caf::error check_ws_url(const client_config& cfg, std::string_view text) {
@@ -147,21 +165,32 @@ caf::error check_ws_url(const client_config& cfg, std::string_view text) {
     return untrusted("the Web API handed out a plain ws:// URL (set "
                      "allow_insecure to allow it)");
   auto host = lower(url->host);
-  if (in_domain(host, domain_of(*base)))
+  if (in_domain(host, domain_of(*base)) || listed(cfg.ws_hosts, host))
     return caf::none;
-  for (size_t pos = 0; pos <= cfg.ws_hosts.size();) {
-    auto end = cfg.ws_hosts.find(',', pos);
-    if (end == std::string::npos)
-      end = cfg.ws_hosts.size();
-    auto entry = lower(std::string_view{cfg.ws_hosts}.substr(pos, end - pos));
-    entry.erase(std::remove(entry.begin(), entry.end(), ' '), entry.end());
-    if (!entry.empty() && entry.front() == '.')
-      entry.erase(0, 1);
-    if (!entry.empty() && in_domain(host, entry))
-      return caf::none;
-    pos = end + 1;
-  }
   return untrusted("the Web API handed out a WebSocket URL for " + host +
+                   ", outside " + domain_of(*base) +
+                   " (list it in ws_hosts to allow it)");
+}
+
+caf::expected<endpoint_url> check_upload_url(const client_config& cfg,
+                                             std::string_view text) {
+  // The URL itself is a credential: no error repeats it.
+  auto url = parse_endpoint(text);
+  if (!url)
+    return untrusted("upload URL from the Web API: " + render(url.error()));
+  if (url->websocket)
+    return untrusted("upload URL from the Web API is not http:// or https://");
+  auto base = parse_endpoint(cfg.base_url);
+  if (!base)
+    return std::move(base.error());
+  if (!url->tls && !cfg.allow_insecure &&
+      (base->tls || !is_loopback_host(url->host)))
+    return untrusted("the Web API handed out a plain http:// upload URL (set "
+                     "allow_insecure to allow it)");
+  auto host = lower(url->host);
+  if (in_domain(host, domain_of(*base)) || listed(cfg.ws_hosts, host))
+    return url;
+  return untrusted("the Web API handed out an upload URL for " + host +
                    ", outside " + domain_of(*base) +
                    " (list it in ws_hosts to allow it)");
 }

@@ -235,6 +235,14 @@ bool fake_slack::wait_requests(const std::string& method, std::size_t n,
   return impl_->state->wait_requests(method, n, timeout);
 }
 
+http_response fake_slack::default_answer(const recorded_request& req) {
+  return impl_->state->default_answer(req);
+}
+
+std::vector<recorded_upload> fake_slack::uploads() const {
+  return impl_->state->uploads();
+}
+
 ws_session_ptr fake_slack::session(std::size_t index,
                                    std::chrono::milliseconds timeout) const {
   return impl_->state->session(index, timeout);

@@ -152,9 +152,10 @@ private:
       return on_handshake(req, ws_endpoint::rtm, path.substr(4), query, next);
     if (path == "/link" || path == "/link/")
       return on_handshake(req, ws_endpoint::socket_mode, "", query, next);
-    if (path.rfind("/api/", 0) == 0) {
+    auto api = path.rfind("/api/", 0) == 0;
+    if (api || path.rfind("/upload/", 0) == 0) {
       recorded_request rr;
-      rr.method = path.substr(5);
+      rr.method = api ? path.substr(5) : upload_method;
       rr.http_method = std::string{req.method_string()};
       rr.target = std::move(target);
       for (auto& field : req) {

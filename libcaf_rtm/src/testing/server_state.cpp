@@ -86,6 +86,31 @@ std::string bearer_token(const recorded_request& req) {
                                     : token.substr(first, last - first + 1);
 }
 
+/// A method's arguments, from the form or a JSON body (values that are no
+/// strings as their JSON text).
+std::map<std::string, std::string> args_of(const recorded_request& req) {
+  if (!req.form.empty())
+    return req.form;
+  json::error_code ec;
+  auto body = json::parse(req.body, ec);
+  std::map<std::string, std::string> result;
+  if (ec || !body.is_object())
+    return result;
+  for (auto& kv : body.get_object())
+    result[kv.key()] = kv.value().is_string()
+                           ? std::string{kv.value().get_string()}
+                           : json::serialize(kv.value());
+  return result;
+}
+
+/// A non-negative decimal number, nothing else.
+std::optional<std::size_t> parse_count(const std::string& text) {
+  if (text.empty() || text.size() > 12 ||
+      text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return static_cast<std::size_t>(std::stoull(text));
+}
+
 /// Parses JSON given by a test; a typo there is the test's bug, reported on
 /// the test's thread.
 json::value parse_test_json(const std::string& text, const char* what) {
@@ -475,6 +500,9 @@ http_response server_state::handle_api(recorded_request req) {
 http_response server_state::default_response(const recorded_request& req) {
   if (req.method == "apps.connections.open")
     return connections_open(req);
+  // The upload URL is the credential: no token needed.
+  if (req.method == upload_method)
+    return receive_upload(req);
   auto token = bearer_token(req);
   if (token.empty())
     if (auto i = req.form.find("token"); i != req.form.end())
@@ -514,7 +542,138 @@ http_response server_state::default_response(const recorded_request& req) {
     result.body = json::serialize(obj);
     return result;
   }
+  if (req.method == "conversations.list")
+    return conversations_list(req);
+  if (req.method == "files.getUploadURLExternal")
+    return get_upload_url(req);
+  if (req.method == "files.completeUploadExternal")
+    return complete_upload(req);
   return http_response::error("unknown_method");
+}
+
+http_response server_state::conversations_list(const recorded_request& req) {
+  auto args = args_of(req);
+  std::size_t offset = 0;
+  if (auto& cursor = args["cursor"]; !cursor.empty()) {
+    auto n = parse_count(cursor.rfind("next:", 0) == 0 ? cursor.substr(5) : "");
+    if (!n || *n == 0 || *n >= opts.conversation_count)
+      return http_response::error("invalid_cursor");
+    offset = *n;
+  }
+  std::size_t limit = 100;
+  if (auto& text = args["limit"]; !text.empty()) {
+    auto n = parse_count(text);
+    if (!n)
+      return http_response::error("invalid_limit");
+    limit = std::clamp<std::size_t>(*n == 0 ? 100 : *n, 1, 1000);
+  }
+  auto end = std::min(opts.conversation_count, offset + limit);
+  json::array channels;
+  for (auto i = offset; i < end; ++i) {
+    char id[32];
+    std::snprintf(id, sizeof(id), "C%07zu", i + 1);
+    channels.push_back(
+        {{"id", id}, {"name", "channel-" + std::to_string(i + 1)}});
+  }
+  json::object obj;
+  obj["ok"] = true;
+  obj["channels"] = std::move(channels);
+  obj["response_metadata"] = {
+      {"next_cursor",
+       end < opts.conversation_count ? "next:" + std::to_string(end) : ""}};
+  http_response result;
+  result.body = json::serialize(obj);
+  return result;
+}
+
+http_response server_state::get_upload_url(const recorded_request& req) {
+  auto args = args_of(req);
+  auto length = parse_count(args["length"]);
+  if (args["filename"].empty() || !length)
+    return http_response::error("invalid_arguments");
+  auto ticket = random_hex(16);
+  std::string file_id;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    file_id = "F" + std::to_string(uploads_.size() + 1);
+    recorded_upload rec;
+    rec.file_id = file_id;
+    rec.filename = args["filename"];
+    rec.length = *length;
+    upload_tickets_[ticket] = uploads_.size();
+    uploads_.push_back(std::move(rec));
+  }
+  json::object obj;
+  obj["ok"] = true;
+  obj["upload_url"] = (opts.tls ? "https://" : "http://") + host() + ":" +
+                      std::to_string(port()) + "/upload/v1/" + ticket;
+  obj["file_id"] = file_id;
+  http_response result;
+  result.body = json::serialize(obj);
+  return result;
+}
+
+http_response server_state::receive_upload(const recorded_request& req) {
+  auto path = req.target.substr(0, req.target.find('?'));
+  auto ticket = path.substr(path.rfind('/') + 1);
+  http_response result;
+  result.content_type = "text/plain";
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = upload_tickets_.find(ticket);
+  if (i == upload_tickets_.end()) {
+    result.status = 404;
+    result.body = "unknown upload URL";
+    return result;
+  }
+  auto& rec = uploads_[i->second];
+  rec.bytes = req.body;
+  ++rec.posts;
+  result.body = "OK - " + std::to_string(rec.bytes.size());
+  return result;
+}
+
+http_response server_state::complete_upload(const recorded_request& req) {
+  auto args = args_of(req);
+  json::error_code ec;
+  auto files = json::parse(args["files"], ec);
+  if (ec || !files.is_array() || files.get_array().empty())
+    return http_response::error("invalid_arguments");
+  json::array answer;
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& entry : files.get_array()) {
+    auto* obj = entry.if_object();
+    auto* id = obj != nullptr ? obj->if_contains("id") : nullptr;
+    if (id == nullptr || !id->is_string())
+      return http_response::error("invalid_arguments");
+    auto rec = std::find_if(uploads_.begin(), uploads_.end(), [&](auto& x) {
+      return x.file_id == id->get_string();
+    });
+    if (rec == uploads_.end() || rec->posts == 0)
+      return http_response::error("file_not_found");
+    rec->completed = true;
+    auto* title = obj->if_contains("title");
+    rec->title = title != nullptr && title->is_string()
+                     ? std::string{title->get_string()}
+                     : rec->filename;
+    rec->channel_id = args["channel_id"];
+    rec->thread_ts = args["thread_ts"];
+    rec->initial_comment = args["initial_comment"];
+    answer.push_back({{"id", rec->file_id},
+                      {"name", rec->filename},
+                      {"title", rec->title},
+                      {"size", rec->bytes.size()}});
+  }
+  json::object obj;
+  obj["ok"] = true;
+  obj["files"] = std::move(answer);
+  http_response result;
+  result.body = json::serialize(obj);
+  return result;
+}
+
+std::vector<recorded_upload> server_state::uploads() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return uploads_;
 }
 
 http_response server_state::connections_open(const recorded_request& req) {

@@ -213,6 +213,11 @@ public:
   std::vector<recorded_request> requests(const std::string& method) const;
   bool wait_requests(const std::string& method, std::size_t n,
                      std::chrono::milliseconds timeout) const;
+  /// The answer without scripts or handlers.
+  http_response default_answer(const recorded_request& req) {
+    return default_response(req);
+  }
+  std::vector<recorded_upload> uploads() const;
 
   // -- WebSocket sessions -----------------------------------------------------
 
@@ -281,6 +286,10 @@ private:
 
   http_response default_response(const recorded_request& req);
   http_response connections_open(const recorded_request& req);
+  http_response conversations_list(const recorded_request& req);
+  http_response get_upload_url(const recorded_request& req);
+  http_response receive_upload(const recorded_request& req);
+  http_response complete_upload(const recorded_request& req);
   std::string next_ts();
   /// A random live Socket Mode session (nullptr if none); needs `mtx_`.
   std::shared_ptr<session_record> pick_live_locked();
@@ -309,6 +318,9 @@ private:
   std::map<std::string, clock_type::time_point> tickets_;
   std::vector<std::shared_ptr<session_record>> sessions_;
   uint64_t ts_counter_ = 0;
+  std::vector<recorded_upload> uploads_;
+  /// Upload URL ticket -> index in `uploads_`.
+  std::map<std::string, std::size_t> upload_tickets_;
 
   // Socket Mode
   std::shared_ptr<scheduler> scheduler_;

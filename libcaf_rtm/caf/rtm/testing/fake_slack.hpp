@@ -1,6 +1,7 @@
 // A Slack-compatible fake server for tests, the demo and benchmarks.
 //
-// One loopback port serves Slack's Web API (`POST /api/<method>`), the RTM
+// One loopback port serves Slack's Web API (`POST /api/<method>`), upload URLs
+// (`POST /upload/v1/<ticket>`, from `files.getUploadURLExternal`), the RTM
 // WebSocket endpoint (`GET /ws/<ticket>` with an upgrade) and the Socket Mode
 // endpoint (`GET /link/?ticket=...`, URLs from `apps.connections.open`), over
 // plain TCP or TLS with a certificate generated at start-up. The server runs
@@ -52,9 +53,14 @@ struct http_response {
   static http_response rate_limited(std::string retry_after);
 };
 
+/// The method name under which requests to upload URLs are recorded, and
+/// can be scripted (`script`, `on`).
+inline const std::string upload_method = "upload";
+
 /// One request the fake received on its Web API.
 struct recorded_request {
-  /// Slack method name, e.g. "auth.test" (the path after `/api/`).
+  /// Slack method name, e.g. "auth.test" (the path after `/api/`), or
+  /// `upload_method` for a request to an upload URL.
   std::string method;
   std::string http_method;
   std::string target;
@@ -152,6 +158,37 @@ struct fake_slack_options {
   /// interval, with payloads "1", "2", ... (the client's pongs show in
   /// `ws_session::pongs_received`).
   std::chrono::milliseconds server_ping_interval{0};
+
+  // -- Web API lists and files ------------------------------------------------
+
+  /// Channels `conversations.list` pages through: ids C0000001, C0000002,
+  /// ..., names channel-1, channel-2, ... Pages hold `limit` channels (form
+  /// or JSON argument; default 100, at most 1000); `next_cursor` is empty on
+  /// the last page, and an unknown `cursor` gets `invalid_cursor`.
+  std::size_t conversation_count = 5;
+};
+
+/// One file announced by `files.getUploadURLExternal` (which answers with a
+/// file id F1, F2, ... and a single-use upload URL on the fake), its bytes
+/// POSTed to that URL (answered `200 OK - <size>` as Slack does, any token
+/// or none), and `files.completeUploadExternal` (`files` as a JSON array of
+/// `{"id","title"}`, as a form field or in a JSON body; `file_not_found` for
+/// an id without uploaded bytes).
+struct recorded_upload {
+  std::string file_id;
+  /// As `files.getUploadURLExternal` announced them.
+  std::string filename;
+  std::size_t length = 0;
+  /// The bytes of the latest POST to the upload URL.
+  std::string bytes;
+  /// POSTs to the upload URL.
+  std::size_t posts = 0;
+  /// Set by `files.completeUploadExternal`.
+  bool completed = false;
+  std::string title;
+  std::string channel_id;
+  std::string thread_ts;
+  std::string initial_comment;
 };
 
 /// One Socket Mode acknowledgement: a text frame from the client that is a
@@ -319,6 +356,11 @@ public:
   /// Waits until `n` requests for `method` arrived; false on timeout.
   bool wait_requests(const std::string& method, std::size_t n,
                      std::chrono::milliseconds timeout) const;
+  /// The answer the fake gives `req` without scripts or handlers: lets an
+  /// `on()` handler change some answers and leave the rest as they were.
+  http_response default_answer(const recorded_request& req);
+  /// Every file announced by `files.getUploadURLExternal`, in order.
+  std::vector<recorded_upload> uploads() const;
 
   // -- WebSocket sessions -----------------------------------------------------
 

@@ -1,0 +1,56 @@
+// Answering where something was said: the channel and thread of an event or
+// envelope, as an RTM message or a `chat.postMessage` call.
+//
+//   [=](const rtm::event& ev) {
+//     self->request(client, caf::infinite, rtm::send_atom_v,
+//                   rtm::reply_message(ev, "pong"));
+//   }
+//   [=](const rtm::envelope& env) -> rtm::response {
+//     self->request(client, caf::infinite, rtm::call_atom_v,
+//                   rtm::reply_call(env, "pong", rtm::reply_in::thread));
+//     return rtm::no_payload();
+//   }
+
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "caf/rtm/envelope.hpp"
+#include "caf/rtm/event.hpp"
+#include "caf/rtm/json_object.hpp"
+#include "caf/rtm/web_api.hpp"
+
+namespace caf::rtm {
+
+/// Where a reply goes.
+enum class reply_in {
+  /// Where the message was said: its thread if it was in one, else the
+  /// channel.
+  place,
+  /// Its thread, starting one under the message if there is none yet.
+  thread,
+  /// Its thread, and also to the channel (`reply_broadcast`).
+  thread_and_channel,
+};
+
+/// The `thread_ts` a reply to `ev` carries (empty: none), and the same for
+/// the inner event of an envelope.
+std::string reply_thread(const event& ev, reply_in where);
+std::string reply_thread(const envelope& env, reply_in where);
+
+/// An RTM message (`send_atom`) with `text` in the channel (and thread) of
+/// `ev`.
+json_object reply_message(const event& ev, std::string text,
+                          reply_in where = reply_in::place);
+
+/// A `chat.postMessage` call with `text` in the channel (and thread) of `ev`.
+api_call reply_call(const event& ev, std::string text,
+                    reply_in where = reply_in::place);
+
+/// A `chat.postMessage` call with `text` in the channel (and thread) of the
+/// event, command or interaction inside `env`.
+api_call reply_call(const envelope& env, std::string text,
+                    reply_in where = reply_in::place);
+
+} // namespace caf::rtm

@@ -1,0 +1,144 @@
+#include "detail/paged_call.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <utility>
+
+#include <boost/json/value.hpp>
+
+#include <caf/send.hpp>
+
+#include "caf/rtm/errc.hpp"
+
+namespace caf::rtm::detail {
+
+namespace {
+
+using page_fn = std::function<void(uint64_t, json_object)>;
+using done_fn = std::function<void(caf::expected<uint64_t>)>;
+
+struct paged_job {
+  /// The call of the next page (the previous page's cursor set).
+  api_call call;
+  /// Pages received so far.
+  uint64_t pages = 0;
+  /// Every cursor used so far: one handed out again means a loop.
+  std::unordered_set<std::string> cursors;
+  page_fn on_page;
+  done_fn done;
+};
+
+using job_ptr = std::shared_ptr<paged_job>;
+
+// The cursor goes where the call's other arguments are.
+void set_cursor(api_call& x, const std::string& cursor) {
+  if (!x.json.value.empty())
+    x.json.value["cursor"] = cursor;
+  else
+    x.args["cursor"] = cursor;
+}
+
+std::string cursor_of(const api_call& x) {
+  if (!x.json.value.empty()) {
+    if (auto* c = x.json.value.if_contains("cursor"); c && c->is_string())
+      return std::string{c->get_string()};
+    return {};
+  }
+  auto i = x.args.find("cursor");
+  return i != x.args.end() ? i->second : std::string{};
+}
+
+// `response_metadata.next_cursor`; empty on the last page.
+std::string next_cursor(const boost::json::object& page) {
+  auto* meta = page.if_contains("response_metadata");
+  if (meta == nullptr || !meta->is_object())
+    return {};
+  auto* cursor = meta->get_object().if_contains("next_cursor");
+  if (cursor == nullptr || !cursor->is_string())
+    return {};
+  return std::string{cursor->get_string()};
+}
+
+void fetch_next(web_api_self self, job_ptr job) {
+  start_call(self, job->call, [self, job](caf::expected<json_object> res) {
+    auto index = job->pages;
+    if (!res)
+      return job->done(
+          add_context(std::move(res.error()), "page " + std::to_string(index)));
+    auto cursor = next_cursor(res->value);
+    ++job->pages;
+    job->on_page(index, std::move(*res));
+    if (cursor.empty())
+      return job->done(job->pages);
+    const auto& method = job->call.method;
+    if (!job->cursors.insert(cursor).second)
+      return job->done(make_error(
+          errc::cursor_loop, method,
+          "page " + std::to_string(index) +
+              " handed out a cursor used before: the list would never end"));
+    auto cap = self->state.cfg.max_pages;
+    if (job->pages >= cap)
+      return job->done(
+          make_error(errc::too_many_pages, method,
+                     "more than max_pages (" + std::to_string(cap) + ")"));
+    set_cursor(job->call, cursor);
+    fetch_next(self, job);
+  });
+}
+
+void start_pages(web_api_self self, api_call first, page_fn on_page,
+                 done_fn done) {
+  auto job = std::make_shared<paged_job>();
+  // A cursor the caller starts from counts as used.
+  if (auto cursor = cursor_of(first); !cursor.empty())
+    job->cursors.insert(std::move(cursor));
+  job->call = std::move(first);
+  job->on_page = std::move(on_page);
+  job->done = std::move(done);
+  fetch_next(self, std::move(job));
+}
+
+} // namespace
+
+void collect_pages(web_api_self self, api_call first,
+                   caf::typed_response_promise<std::vector<json_object>> rp) {
+  auto pages = std::make_shared<std::vector<json_object>>();
+  start_pages(
+      self, std::move(first),
+      [pages](uint64_t, json_object page) {
+        pages->push_back(std::move(page));
+      },
+      [pages, rp](caf::expected<uint64_t> res) mutable {
+        if (res)
+          rp.deliver(std::move(*pages));
+        else
+          rp.deliver(std::move(res.error()));
+      });
+}
+
+void stream_pages(web_api_self self, api_call first, caf::actor sink,
+                  caf::typed_response_promise<uint64_t> rp) {
+  if (!sink) {
+    rp.deliver(make_error(errc::invalid_argument,
+                          "paged call without an actor for the pages"));
+    return;
+  }
+  auto method = first.method;
+  start_pages(
+      self, std::move(first),
+      // From the caller's own context, one page per handler run: the pages
+      // reach the sink's mailbox in order.
+      [sink, method](uint64_t index, json_object page) {
+        caf::anon_send(sink, api_page{method, index, std::move(page)});
+      },
+      [rp](caf::expected<uint64_t> res) mutable {
+        if (res)
+          rp.deliver(*res);
+        else
+          rp.deliver(std::move(res.error()));
+      });
+}
+
+} // namespace caf::rtm::detail

@@ -1,0 +1,89 @@
+#include "caf/rtm/reply.hpp"
+
+#include <boost/json/object.hpp>
+
+namespace json = boost::json;
+
+namespace caf::rtm {
+
+namespace {
+
+std::string_view string_field(const json::object& obj, std::string_view key) {
+  if (auto* x = obj.if_contains(key); x && x->is_string())
+    return x->get_string();
+  return {};
+}
+
+// The thread of a message with these `thread_ts` and `ts` fields.
+std::string thread_of(std::string_view thread_ts, std::string_view ts,
+                      reply_in where) {
+  if (!thread_ts.empty())
+    return std::string{thread_ts};
+  if (where == reply_in::place)
+    return {};
+  return std::string{ts};
+}
+
+// The object that holds the message fields of an envelope: the inner event
+// (events_api), the message an interaction came from, or none.
+const json::object* message_of(const envelope& env) {
+  const auto& payload = env.payload();
+  if (auto* ev = payload.if_contains("event"); ev && ev->is_object())
+    return &ev->get_object();
+  if (auto* msg = payload.if_contains("message"); msg && msg->is_object())
+    return &msg->get_object();
+  return nullptr;
+}
+
+api_call post(std::string_view channel, std::string text, std::string thread,
+              reply_in where) {
+  api_call call;
+  call.method = "chat.postMessage";
+  call.args["channel"] = std::string{channel};
+  call.args["text"] = std::move(text);
+  if (!thread.empty()) {
+    call.args["thread_ts"] = std::move(thread);
+    if (where == reply_in::thread_and_channel)
+      call.args["reply_broadcast"] = "true";
+  }
+  return call;
+}
+
+} // namespace
+
+std::string reply_thread(const event& ev, reply_in where) {
+  return thread_of(string_field(ev.json(), "thread_ts"), ev.ts(), where);
+}
+
+std::string reply_thread(const envelope& env, reply_in where) {
+  const auto* msg = message_of(env);
+  if (msg == nullptr)
+    return {};
+  auto ts = string_field(*msg, "ts");
+  if (ts.empty())
+    ts = string_field(*msg, "event_ts");
+  return thread_of(string_field(*msg, "thread_ts"), ts, where);
+}
+
+json_object reply_message(const event& ev, std::string text, reply_in where) {
+  json_object result;
+  result.value["type"] = "message";
+  result.value["channel"] = ev.channel();
+  result.value["text"] = std::move(text);
+  if (auto thread = reply_thread(ev, where); !thread.empty()) {
+    result.value["thread_ts"] = std::move(thread);
+    if (where == reply_in::thread_and_channel)
+      result.value["reply_broadcast"] = true;
+  }
+  return result;
+}
+
+api_call reply_call(const event& ev, std::string text, reply_in where) {
+  return post(ev.channel(), std::move(text), reply_thread(ev, where), where);
+}
+
+api_call reply_call(const envelope& env, std::string text, reply_in where) {
+  return post(env.channel(), std::move(text), reply_thread(env, where), where);
+}
+
+} // namespace caf::rtm
