@@ -10,6 +10,7 @@ packages=(
   libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev                    # OpenSSL 3
   catch2                        # Catch2 2.13
+  clang-14 libclang-rt-14-dev   # libFuzzer (tests/run-fuzz.sh)
 )
 
 missing=()

@@ -191,6 +191,45 @@ TEST_CASE("usage errors exit 2 and name the option", "[cli]") {
   CHECK(srv.requests().empty());
 }
 
+TEST_CASE("option errors say what was expected and never show a token",
+          "[cli][secrets]") {
+  auto run = [](std::vector<std::string> args) {
+    process p{tool, std::move(args), clean_env};
+    auto code = p.wait(10s);
+    return std::make_pair(code, p.err());
+  };
+  auto [code, err] = run({"--count", "abc"});
+  CHECK(code == 2);
+  CHECK(err.find("--count: expected int64, got 'abc'") != std::string::npos);
+  // A forgotten value does not swallow the next option and its token.
+  std::tie(code, err) = run({"--ca-file", "--token", "xoxb-forgot-1"});
+  CHECK(code == 2);
+  CHECK(err.find("--ca-file needs a value") != std::string::npos);
+  CHECK(err.find("xoxb-forgot-1") == std::string::npos);
+  std::tie(code, err) = run({"xoxb-stray-2"});
+  CHECK(code == 2);
+  CHECK(err.find("xoxb-stray-2") == std::string::npos);
+  std::tie(code, err) = run({"--", "--token=xoxb-after-3"});
+  CHECK(code == 2);
+  CHECK(err.find("xoxb-after-3") == std::string::npos);
+  std::tie(code, err) = run({"--caf#caf-rtm.token=xoxb-\"q\\w-4", "--count=x"});
+  CHECK(code == 2);
+  CHECK(err.find("xoxb-") == std::string::npos);
+}
+
+TEST_CASE("--dump-config shows the configuration, tokens redacted",
+          "[cli][secrets]") {
+  process p{tool,
+            {"--dump-config", "--token", "xoxb-dumped-5",
+             "--caf-rtm.app-token=xapp-dumped-6"},
+            clean_env};
+  CHECK(p.wait(10s) == 0);
+  auto text = p.out() + p.err();
+  CHECK(text.find("caf-rtm") != std::string::npos);
+  CHECK(text.find("<redacted>") != std::string::npos);
+  CHECK(text.find("dumped") == std::string::npos);
+}
+
 TEST_CASE("help exits 0", "[cli]") {
   process p{tool, {"--help"}, clean_env};
   CHECK(p.wait(10s) == 0);

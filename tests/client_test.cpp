@@ -747,6 +747,84 @@ TEST_CASE_METHOD(client_fixture,
   close_client(*this, c.hdl);
 }
 
+TEST_CASE_METHOD(client_fixture,
+                 "Web API calls through the client: answers, Slack's errors, "
+                 "JSON bodies, pages and uploads",
+                 "[client][web_api]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  srv.script("chat.postMessage", http_response::ok(R"("ts":"9.9")"));
+  auto posted = request<json_object>(
+      *self, c.hdl, caf::timespan{10s}, call_atom_v, "chat.postMessage",
+      api_args{{"channel", "C1"}, {"text", "x"}});
+  REQUIRE(posted);
+  CHECK(posted->value.at("ts") == "9.9");
+  // Slack's error comes through as slack_error with Slack's code.
+  srv.script("chat.postMessage", http_response::error("channel_not_found"));
+  auto failed =
+      request<json_object>(*self, c.hdl, caf::timespan{10s}, call_atom_v,
+                           "chat.postMessage", api_args{{"channel", "C404"}});
+  REQUIRE_FALSE(failed);
+  CHECK(code_of(failed.error()) == "slack_error");
+  CHECK(slack_error_code(failed.error()) == "channel_not_found");
+  // An api_call with a JSON body (blocks) and a token of its own.
+  api_call call;
+  call.method = "chat.postMessage";
+  call.json.value = {{"channel", "C1"},
+                     {"blocks", boost::json::array{{{"type", "divider"}}}}};
+  call.token = "xoxb-other-workspace";
+  srv.script("chat.postMessage", http_response::ok(R"("ts":"9.8")"));
+  REQUIRE(request<json_object>(*self, c.hdl, caf::timespan{10s}, call_atom_v,
+                               call));
+  auto reqs = srv.requests("chat.postMessage");
+  REQUIRE(reqs.size() == 3);
+  CHECK(reqs[2].headers["authorization"] == "Bearer xoxb-other-workspace");
+  CHECK(reqs[2].headers["content-type"].rfind("application/json", 0) == 0);
+  CHECK(boost::json::parse(reqs[2].body).at("blocks").as_array().size() == 1);
+  // A paged list and an upload, as the web-API caller does them.
+  api_call list;
+  list.method = "conversations.list";
+  list.args["limit"] = "2";
+  auto pages = request<std::vector<json_object>>(
+      *self, c.hdl, caf::timespan{10s}, call_atom_v, list, all_pages_atom_v);
+  REQUIRE(pages);
+  CHECK(pages->size() >= 2);
+  file_upload file;
+  file.filename = "notes.txt";
+  file.content = "hello";
+  file.channel_id = "C1";
+  auto uploaded = request<json_object>(*self, c.hdl, caf::timespan{10s},
+                                       upload_atom_v, file);
+  REQUIRE(uploaded);
+  REQUIRE(srv.uploads().size() == 1);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "clients share a web-API caller given to them",
+                 "[client][web_api]") {
+  fake_slack srv;
+  auto base = config(srv);
+  base.api_keep_alive = 30s;
+  auto api = track(sys->spawn(web_api, base));
+  auto cfg = base;
+  cfg.token.clear(); // the caller's token serves
+  cfg.api = api;
+  auto a = connect_client(*this, cfg);
+  auto b = connect_client(*this, cfg);
+  // Both clients' calls went through one caller: one keep-alive connection
+  // carried them in turn.
+  auto connects = srv.requests("rtm.connect");
+  REQUIRE(connects.size() == 2);
+  CHECK(connects[0].connection == connects[1].connection);
+  close_client(*this, a.hdl);
+  close_client(*this, b.hdl);
+  // The clients did not close what is not theirs.
+  auto me = request<json_object>(*self, api, caf::timespan{10s}, call_atom_v,
+                                 "auth.test", api_args{});
+  CHECK(me);
+  REQUIRE(request<caf::ok_atom>(*self, api, caf::timespan{10s}, close_atom_v));
+}
+
 // -- closing and resources ----------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture, "close leaves no actor, socket or thread",

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds caf-rtm twice and runs the whole test suite in each build: once
 # optimised (build/release), once with AddressSanitizer and
-# UndefinedBehaviorSanitizer (build/asan). Exits non-zero if anything fails.
+# UndefinedBehaviorSanitizer (build/asan). Then fuzzes the parsers briefly
+# (tests/run-fuzz.sh, build/fuzz): the saved inputs first, then every target
+# for CAF_RTM_FUZZ_SECONDS (default 10) each. Exits non-zero if anything fails
+# or the fuzzer finds anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,3 +24,6 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCAF_RTM_SANITIZERS=ON \
   -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
+
+# Seven targets: about a minute of fuzzing, after a two-CPU-minute build.
+tests/run-fuzz.sh "${CAF_RTM_FUZZ_SECONDS:-10}"

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the parsers of untrusted input (tests/fuzz):
 # configures and builds build/fuzz with clang-14 and libFuzzer (the fuzz
-# targets and what they link, nothing else), then runs every target for
-# SECONDS (default 20) on a copy of its seed corpus. Exits non-zero if any
-# target finds a crash, a timeout, a leak or runaway memory, and prints the
-# reproducer's path; `build/fuzz/tests/fuzz/<target> <reproducer>` replays it.
+# targets and what they link, nothing else), replays every saved input of
+# tests/fuzz/corpus/<target>/ (the seeds and the reproducers of fixed
+# defects, so that those stay fixed), then runs every target for SECONDS
+# (default 20) on a copy of its corpus. Exits non-zero if a saved input fails
+# or a target finds a crash, a timeout, a leak or runaway memory, and prints
+# the input's path; `build/fuzz/tests/fuzz/<target> <input>` replays it.
+# tests/run-all.sh runs it with a short budget.
 #
-# Needs, besides the project's own packages (install-deps.sh), the Debian 12
-# packages clang-14 and libclang-rt-14-dev.
+# Needs the Debian 12 packages clang-14 and libclang-rt-14-dev, which
+# install-deps.sh installs with the project's other packages.
 #
 # Usage: tests/run-fuzz.sh [SECONDS]
 # Environment: CAF_RTM_FUZZ_JOBS (build jobs; default: 2 cores when idle,
@@ -76,29 +79,60 @@ declare -A dicts=([fuzz_event]=json [fuzz_envelope]=json [fuzz_frames]=json)
 targets=(fuzz_event fuzz_envelope fuzz_frames fuzz_retry_after fuzz_url
          fuzz_config fuzz_cli)
 
-runs=$build/runs
-rm -rf "$runs"
-failed=0
-printf '%-17s %10s %8s %7s %7s %7s  %s\n' target executions exec/s cov ft \
-  rss_mb result
-for t in "${targets[@]}"; do
-  bin=$build/tests/fuzz/$t
-  dir=$runs/$t
-  mkdir -p "$dir/artifacts"
-  cp -r "$root/tests/fuzz/corpus/$t" "$dir/corpus"
-  args=(-max_total_time="$seconds" -timeout=5 -rss_limit_mb=1024
-        -max_len="${max_len[$t]}" -detect_leaks=1 -print_final_stats=1
-        -close_fd_mask=1 -artifact_prefix="$dir/artifacts/")
-  dict=$root/tests/fuzz/dict/${dicts[$t]:-$t}.dict
-  [ -f "$dict" ] && args+=(-dict="$dict")
-  # An empty working directory and no stdin: the CLI target must not pick
-  # up a caf-application.ini or wait for input. Help texts (stdout) are
-  # dropped by -close_fd_mask=1.
-  rc=0
+# Runs target $1 with the remaining arguments in the working directory
+# $dir, output to $log. An empty working directory and no stdin: the CLI
+# target must not pick up a caf-application.ini or wait for input. Help
+# texts (stdout) are dropped by -close_fd_mask=1.
+run_target() {
+  local t=$1
+  shift
   (cd "$dir" &&
     ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=64 \
     UBSAN_OPTIONS=print_stacktrace=1 \
-    "$bin" "${args[@]}" corpus </dev/null >"$dir/log" 2>&1) || rc=$?
+    "$build/tests/fuzz/$t" -timeout=5 -rss_limit_mb=1024 -detect_leaks=1 \
+      -close_fd_mask=1 "$@" </dev/null >"$log" 2>&1)
+}
+
+# What went wrong, from the log of a failed run.
+show_errors() {
+  { grep -E 'ERROR:|invariant violated|runtime error' "$1" || true; } |
+    head -3 | cut -c1-300 | sed 's/^/    /'
+}
+
+runs=$build/runs
+rm -rf "$runs"
+failed=0
+printf '%-17s %6s %10s %8s %7s %7s %7s  %s\n' target saved executions \
+  exec/s cov ft rss_mb result
+for t in "${targets[@]}"; do
+  dir=$runs/$t
+  mkdir -p "$dir/artifacts"
+  saved=("$root/tests/fuzz/corpus/$t"/*)
+  # Replay: each saved input once, as is. One that fails is named, and the
+  # target is not fuzzed (fuzzing would only find it again).
+  log=$dir/replay.log
+  if ! run_target "$t" "${saved[@]}"; then
+    printf '%-17s %6s %10s %8s %7s %7s %7s  %s\n' "$t" "${#saved[@]}" - - - \
+      - - "FAILED (saved input)"
+    failed=1
+    for f in "${saved[@]}"; do
+      log=$dir/replay-$(basename "$f").log
+      if ! run_target "$t" "$f"; then
+        echo "    saved input: ${f#"$root"/}"
+        show_errors "$log"
+        echo "    log: $log"
+      fi
+    done
+    continue
+  fi
+  cp -r "$root/tests/fuzz/corpus/$t" "$dir/corpus"
+  args=(-max_total_time="$seconds" -max_len="${max_len[$t]}"
+        -print_final_stats=1 -artifact_prefix="$dir/artifacts/")
+  dict=$root/tests/fuzz/dict/${dicts[$t]:-$t}.dict
+  [ -f "$dict" ] && args+=(-dict="$dict")
+  log=$dir/log
+  rc=0
+  run_target "$t" "${args[@]}" corpus || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log")
   rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$dir/log")
@@ -112,12 +146,11 @@ for t in "${targets[@]}"; do
   else
     result=ok
   fi
-  printf '%-17s %10s %8s %7s %7s %7s  %s\n' "$t" "${execs:--}" "${rate:--}" \
-    "${cov:--}" "${ft:--}" "${rss:--}" "$result"
+  printf '%-17s %6s %10s %8s %7s %7s %7s  %s\n' "$t" "${#saved[@]}" \
+    "${execs:--}" "${rate:--}" "${cov:--}" "${ft:--}" "${rss:--}" "$result"
   if [ "$result" != ok ]; then
     # What went wrong, then where the input is.
-    { grep -E 'ERROR:|invariant violated|runtime error' "$dir/log" || true; } |
-      head -3 | cut -c1-300 | sed 's/^/    /'
+    show_errors "$dir/log"
     for f in $found; do
       echo "    reproducer: $f"
       # A known finding kept in the seed corpus: name it.

@@ -4,10 +4,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -26,6 +29,7 @@
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/web_api.hpp"
 #include "detail/backoff.hpp"
+#include "detail/frame_parser.hpp"
 #include "detail/overlap_filter.hpp"
 #include "detail/ping_monitor.hpp"
 #include "detail/token_bucket.hpp"
@@ -42,6 +46,53 @@ TEST_CASE("backoff doubles up to the cap", "[units][backoff]") {
   CHECK(backoff_ceiling(p, 4) == caf::timespan{800ms});
   CHECK(backoff_ceiling(p, 5) == caf::timespan{1s});
   CHECK(backoff_ceiling(p, 1000) == caf::timespan{1s});
+}
+
+TEST_CASE("backoff saturates at max_delay for any delay and attempt",
+          "[units][backoff]") {
+  constexpr auto top = caf::timespan::max();
+  constexpr auto last_attempt = std::numeric_limits<uint32_t>::max();
+  // Delays validate() would once accept: doubling them overflowed.
+  retry_policy huge{top / 3, top, 0};
+  CHECK(backoff_ceiling(huge, 1) == top / 3);
+  CHECK(backoff_ceiling(huge, 2) == (top / 3) * 2);
+  for (uint32_t attempt : {3u, 4u, 63u, 64u, 65u, last_attempt})
+    CHECK(backoff_ceiling(huge, attempt) == top);
+  // The smallest delay doubles 62 times before it reaches the largest.
+  retry_policy tiny{caf::timespan{1}, top, 0};
+  CHECK(backoff_ceiling(tiny, 63) == caf::timespan{int64_t{1} << 62});
+  CHECK(backoff_ceiling(tiny, 64) == top);
+  CHECK(backoff_ceiling(tiny, last_attempt) == top);
+  // 25 days in hours, as in a config file: capped, not wrapped.
+  retry_policy days{1392000h, 2544000h, 0};
+  for (uint32_t attempt = 1; attempt < 100; ++attempt) {
+    auto ceiling = backoff_ceiling(days, attempt);
+    REQUIRE(ceiling >= days.initial_delay);
+    REQUIRE(ceiling <= days.max_delay);
+    REQUIRE(backoff_ceiling(days, attempt + 1) >= ceiling);
+  }
+  std::minstd_rand rng{7};
+  CHECK(backoff_delay(huge, last_attempt, rng) >= caf::timespan{0});
+}
+
+TEST_CASE("backoff of delays validate() refuses is harmless",
+          "[units][backoff]") {
+  constexpr auto last_attempt = std::numeric_limits<uint32_t>::max();
+  std::minstd_rand rng{7};
+  // A zero initial delay stays zero: no loop of 2^32 doublings.
+  retry_policy zero{caf::timespan{0}, 1s, 0};
+  CHECK(backoff_ceiling(zero, last_attempt) == caf::timespan{0});
+  CHECK(backoff_delay(zero, last_attempt, rng) == caf::timespan{0});
+  retry_policy negative{caf::timespan{-1'000'000'000}, 1s, 0};
+  CHECK(backoff_ceiling(negative, 1) == caf::timespan{0});
+  CHECK(backoff_ceiling(negative, last_attempt) == caf::timespan{0});
+  // max < initial, and a negative max: never above max, never a negative
+  // delay.
+  retry_policy inverted{2s, 1s, 0};
+  CHECK(backoff_ceiling(inverted, 1) == caf::timespan{1s});
+  retry_policy below_zero{caf::timespan{-5}, caf::timespan{-1}, 0};
+  CHECK(backoff_ceiling(below_zero, 3) <= below_zero.max_delay);
+  CHECK(backoff_delay(below_zero, 3, rng) == caf::timespan{0});
 }
 
 TEST_CASE("full jitter stays within [0, ceiling] and spreads",
@@ -93,6 +144,63 @@ TEST_CASE("token bucket: burst, then the sustained rate", "[units][rate]") {
   CHECK(bucket.try_take(t0 + 510ms));
   // Never more than the burst, however long the pause.
   CHECK(bucket.tokens(t0 + 1h) == Approx(3.0));
+}
+
+TEST_CASE("token bucket: a tiny or broken rate waits a bounded time",
+          "[units][rate]") {
+  auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  // 1e-11/s: the next token in 3,000 years, which no timespan holds.
+  for (double rate :
+       {1e-11, 1e-300, 0.0, -1.0, std::numeric_limits<double>::quiet_NaN()}) {
+    CAPTURE(rate);
+    token_bucket bucket{rate, 1, t0};
+    CHECK(bucket.try_take(t0));
+    auto wait = bucket.time_to_next(t0);
+    CHECK(wait == token_bucket::max_wait);
+    CHECK_FALSE(bucket.try_take(t0 + wait / 2));
+  }
+  // The slowest rate validate() accepts is not capped.
+  token_bucket slow{client_config::min_send_rate, 1, t0};
+  CHECK(slow.try_take(t0));
+  auto wait = slow.time_to_next(t0);
+  CHECK(wait > caf::timespan{99s});
+  CHECK(wait < caf::timespan{101s});
+  CHECK(slow.try_take(t0 + wait));
+}
+
+TEST_CASE("URLs: a port runs into no path, ports are numbers", "[units][url]") {
+  // Boost.URL reads these as port 443 and a path without its '/', or as an
+  // empty port and a path.
+  for (auto bad : {"https://slack.com:443api/chat.postMessage",
+                   "wss://wss-primary.slack.com:443link/?ticket=1",
+                   "http://h:x", "http://h:80x/", "http://h:0/",
+                   "http://h:65536/", "http://h:99999999999999999999/"}) {
+    CAPTURE(bad);
+    auto url = net::parse_endpoint(bad);
+    REQUIRE_FALSE(url);
+    CHECK(is(url.error(), errc::invalid_url));
+  }
+  // An empty port is the default; leading zeros are dropped.
+  auto a = net::parse_endpoint("http://h:/p");
+  REQUIRE(a);
+  CHECK(a->port == "80");
+  CHECK(a->target == "/p");
+  auto b = net::parse_endpoint("https://h:/");
+  REQUIRE(b);
+  CHECK(b->port == "443");
+  auto c = net::parse_endpoint("http://h:0080");
+  REQUIRE(c);
+  CHECK(c->port == "80");
+  CHECK(c->target == "/");
+  CHECK(c->host_header() == "h");
+  auto d = net::parse_endpoint("https://h:65535/x?y=1");
+  REQUIRE(d);
+  CHECK(d->port == "65535");
+  CHECK(d->target == "/x?y=1");
+  client_config cfg;
+  cfg.token = "xoxb-1";
+  cfg.base_url = "https://slack.com:443api/";
+  CHECK(is(cfg.validate(), errc::invalid_url));
 }
 
 TEST_CASE("URLs: TLS by scheme, ports, targets", "[units][url]") {
@@ -165,6 +273,20 @@ TEST_CASE("NO_PROXY matching", "[units][proxy]") {
   CHECK(broken.applies_to("10.1.2.3"));
 }
 
+TEST_CASE("NO_PROXY entries keep no brackets", "[units][proxy]") {
+  // Hosts are compared without one pair of brackets; an entry with more
+  // (found by fuzz_url) would be kept but match nothing, not even itself.
+  net::proxy_settings p;
+  p.host = "proxy";
+  net::parse_no_proxy("[[$[$]],[::1],[[::2]],[x", p);
+  CHECK(p.no_proxy == std::vector<std::string>{"::1"});
+  CHECK_FALSE(p.applies_to("[::1]"));
+  CHECK_FALSE(p.applies_to("::1"));
+  CHECK(p.applies_to("::2"));
+  for (const auto& entry : p.no_proxy)
+    CHECK_FALSE(p.applies_to(entry));
+}
+
 TEST_CASE("proxy settings from config and environment", "[units][proxy]") {
   client_config cfg;
   cfg.proxy = "http://user:p%40ss@proxy.example:3128";
@@ -187,6 +309,45 @@ TEST_CASE("proxy settings from config and environment", "[units][proxy]") {
   unsetenv("HTTPS_PROXY");
   REQUIRE(r);
   CHECK_FALSE(r->enabled());
+}
+
+TEST_CASE("proxy URLs: host and port checked like endpoints",
+          "[units][proxy][security]") {
+  client_config cfg;
+  cfg.token = "xoxb-1";
+  cfg.proxy_from_environment = false;
+  // A CR LF in the host would split the CONNECT request.
+  for (auto bad : {"http://%0d%0aproxy.example:3128", "http://a%20b:3128",
+                   "proxy%0a:3128", "http://proxy:3128x", "http://proxy:x",
+                   "http://proxy:70000", "http://:3128", "socks5://proxy:1080",
+                   "http://user:secret@proxy:3128api"}) {
+    CAPTURE(bad);
+    cfg.proxy = bad;
+    auto p = net::make_proxy_settings(cfg);
+    REQUIRE_FALSE(p);
+    CHECK(is(p.error(), errc::invalid_config));
+    CHECK(render(p.error()).find("secret") == std::string::npos);
+    CHECK(is(cfg.validate(), errc::invalid_config));
+  }
+  // Also from the environment, where the client reads it at connect time.
+  cfg.proxy.clear();
+  cfg.proxy_from_environment = true;
+  setenv("https_proxy", "http://%0d%0aproxy.example:3128", 1);
+  auto env = net::make_proxy_settings(cfg);
+  unsetenv("https_proxy");
+  REQUIRE_FALSE(env);
+  CHECK(is(env.error(), errc::invalid_config));
+  cfg.proxy = "http://proxy:/";
+  auto q = net::make_proxy_settings(cfg);
+  REQUIRE(q);
+  CHECK(q->host == "proxy");
+  CHECK(q->port == "80");
+  cfg.proxy = "http://[::1]:3128/";
+  auto r = net::make_proxy_settings(cfg);
+  REQUIRE(r);
+  CHECK(r->host == "::1");
+  CHECK(r->port == "3128");
+  CHECK_FALSE(cfg.validate());
 }
 
 TEST_CASE("events: fields, nested ids, acks", "[units][event]") {
@@ -357,6 +518,48 @@ TEST_CASE("events: malformed and non-object frames", "[units][event]") {
   CHECK(round.as_object().at("text").as_string() == "aü");
 }
 
+TEST_CASE("frames with numbers that are not finite doubles are malformed",
+          "[units][event]") {
+  // Boost.JSON reads these as inf or NaN, which to_json() would write as
+  // Infinity or NaN: not JSON.
+  std::string digits(400, '9');
+  for (const auto& number :
+       std::vector<std::string>{"1e999", "-1e999", "0e999", "1E400", digits}) {
+    CAPTURE(number);
+    auto frame = R"({"type":"message","channel":"C1","score":)" + number + "}";
+    std::string why;
+    CHECK_FALSE(event::parse(frame, 0, &why));
+    CHECK(why == "malformed JSON: a number out of range");
+    frame_parser parser;
+    CHECK_FALSE(parser.parse_event(frame, 1));
+    CHECK(parser.last_failure() == frame_parser::failure::malformed);
+    auto env = R"({"envelope_id":"e9","type":"events_api","payload":)"
+               R"({"event":{"type":"message","n":[)" +
+               number + "]}}}";
+    CHECK_FALSE(parser.parse_envelope(env, 1));
+    CHECK(parser.last_failure() == frame_parser::failure::malformed);
+    CHECK_FALSE(envelope::parse(env, 0, &why));
+    // Text that reaches users by other ways gets the same check.
+    CHECK(json_object_from(frame).value.empty());
+    boost::json::error_code ec;
+    parse_json(frame, ec);
+    CHECK(ec == boost::json::error::exponent_overflow);
+  }
+  // Large and small finite numbers, and -0, still parse and round-trip; the
+  // parser goes on after a refused frame.
+  frame_parser parser;
+  auto ev = parser.parse_event(
+      R"({"type":"x","big":1e308,"small":4.9e-324,"zero":-0.0,"tiny":1e-999})",
+      1);
+  REQUIRE(ev);
+  CHECK(parser.last_failure() == frame_parser::failure::none);
+  auto again = event::parse(ev.to_json());
+  REQUIRE(again);
+  CHECK(again.json() == ev.json());
+  CHECK(ev.json().at("big").as_double() == 1e308);
+  CHECK(ev.json().at("tiny").as_double() == 0.0);
+}
+
 TEST_CASE("overlap filter drops copies from the other session only",
           "[units][overlap]") {
   overlap_filter f{100ms};
@@ -430,6 +633,54 @@ TEST_CASE("config validation", "[units][config]") {
   CHECK(is(cfg.validate(), errc::invalid_config));
 }
 
+TEST_CASE("config validation: retry delays and send_rate in range",
+          "[units][config]") {
+  client_config cfg;
+  cfg.token = "xoxb-1";
+  REQUIRE_FALSE(cfg.validate());
+  auto refused = [](const client_config& x) {
+    return is(x.validate(), errc::invalid_config);
+  };
+  SECTION("reconnect delays: positive, at most a day") {
+    cfg.reconnect = retry_policy{1s, 24h, 0};
+    CHECK_FALSE(cfg.validate());
+    cfg.reconnect = retry_policy{1s, 25h, 0};
+    CHECK(refused(cfg));
+    cfg.reconnect = retry_policy{1392000h, 2544000h, 0};
+    CHECK(refused(cfg));
+    cfg.reconnect = retry_policy{caf::timespan{0}, 1s, 0};
+    CHECK(refused(cfg));
+    cfg.reconnect = retry_policy{caf::timespan{-1}, 1s, 0};
+    CHECK(refused(cfg));
+    cfg.reconnect = retry_policy{2s, 1s, 0};
+    CHECK(refused(cfg));
+  }
+  SECTION("Web API retry delays: positive, at most an hour") {
+    cfg.api_retry = retry_policy{1s, 1h, 4};
+    CHECK_FALSE(cfg.validate());
+    cfg.api_retry = retry_policy{1s, 2h, 4};
+    CHECK(refused(cfg));
+    cfg.api_retry = retry_policy{caf::timespan{0}, 1s, 4};
+    CHECK(refused(cfg));
+  }
+  SECTION("send_rate: 0.01 to 1e6 per second") {
+    for (double ok : {0.01, 1.0, 1e6}) {
+      cfg.send_rate = ok;
+      CHECK_FALSE(cfg.validate());
+    }
+    for (double bad : {1e-11, 0.0099, 0.0, -1.0, 1.1e6,
+                       std::numeric_limits<double>::infinity(),
+                       std::numeric_limits<double>::quiet_NaN()}) {
+      CAPTURE(bad);
+      cfg.send_rate = bad;
+      CHECK(refused(cfg));
+    }
+    cfg.send_rate = 1.0;
+    cfg.send_burst = 0;
+    CHECK(refused(cfg));
+  }
+}
+
 namespace {
 
 struct options_config : caf::actor_system_config {
@@ -459,6 +710,23 @@ TEST_CASE("options come from CAF's config (command line)", "[units][config]") {
   CHECK(x.reconnect.max_attempts == 7);
   CHECK(x.api_keep_alive == caf::timespan{5s});
   CHECK(x.base_url == "https://slack.com/api/"); // untouched default
+}
+
+TEST_CASE("absurd delays and rates from a config file are refused",
+          "[units][config]") {
+  // The inputs the fuzzer found (tests/fuzz/corpus/fuzz_config).
+  for (auto ini : {"[caf-rtm]\ntoken=\"xoxb-1-2-3\"\n"
+                   "reconnect-initial-delay=1392000h\n"
+                   "reconnect-max-delay=2544000h\n",
+                   "[caf-rtm]\ntoken=\"xoxb-1-2-3\"\nsend-rate=1e-11\n"}) {
+    CAPTURE(ini);
+    options_config cfg;
+    std::istringstream in{ini};
+    REQUIRE_FALSE(cfg.parse(caf::actor_system_config::string_list{}, in));
+    auto x = client_config::from(cfg);
+    CHECK(x.token == "xoxb-1-2-3");
+    CHECK(is(x.validate(), errc::invalid_config));
+  }
 }
 
 TEST_CASE("options come from a CAF config file", "[units][config]") {

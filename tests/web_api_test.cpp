@@ -283,6 +283,29 @@ TEST_CASE_METHOD(api_fixture, "malformed and non-JSON bodies are typed errors",
   close(api);
 }
 
+TEST_CASE_METHOD(api_fixture,
+                 "an answer with a number out of range is malformed",
+                 "[web_api]") {
+  // Boost.JSON reads 1e999 as inf: the answer would reach the caller with a
+  // value that serializes as Infinity, which is not JSON.
+  fake_slack srv;
+  srv.script("auth.test", http_response::ok(R"("user_id":"U1","n":1e999)"));
+  srv.script("auth.test", http_response::ok(R"("user_id":"U1","n":[0e999])"));
+  srv.script("auth.test", http_response::ok(R"("user_id":"U1","n":1e308)"));
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  for (int i = 0; i < 2; ++i) {
+    auto res = call(api, "auth.test");
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "malformed_response");
+  }
+  auto res = call(api, "auth.test");
+  REQUIRE(res);
+  CHECK(res->value.at("n").as_double() == 1e308);
+  CHECK(json_object_from(to_json(*res)).value == res->value);
+  CHECK(srv.requests("auth.test").size() == 3);
+  close(api);
+}
+
 TEST_CASE_METHOD(api_fixture, "a slow response times out", "[web_api]") {
   fake_slack srv;
   auto slow = http_response::ok(R"("user_id":"U1")");

@@ -14,27 +14,95 @@ base_config::base_config() {
   add_options(custom_options_);
 }
 
+namespace {
+
+bool starts_with(const std::string& x, const char* prefix) {
+  return x.rfind(prefix, 0) == 0;
+}
+
+// Anything shaped like a Slack token (xoxb-, xoxp-, xapp-, ...): an argument
+// in the wrong place may be one.
+std::string mask_token_like(std::string text) {
+  for (auto prefix : {"xox", "xapp-"}) {
+    for (auto pos = text.find(prefix); pos != std::string::npos;
+         pos = text.find(prefix, pos + 1)) {
+      auto end = text.find_first_of(" \t\r\n\"'\\,;)", pos);
+      if (end == std::string::npos)
+        end = text.size();
+      text.replace(pos, end - pos, "<redacted>");
+    }
+  }
+  return text;
+}
+
+// A secret as CAF quotes it in error messages (\ " \t \n escaped).
+std::string caf_escaped(const std::string& x) {
+  std::string result;
+  for (auto c : x) {
+    switch (c) {
+    case '\\':
+      result += "\\\\";
+      break;
+    case '"':
+      result += "\\\"";
+      break;
+    case '\t':
+      result += "\\t";
+      break;
+    case '\n':
+      result += "\\n";
+      break;
+    default:
+      result += c;
+    }
+  }
+  return result;
+}
+
+void redact_tokens(caf::settings& xs) {
+  for (auto& [key, value] : xs) {
+    if (auto* dict = caf::get_if<caf::settings>(&value)) {
+      redact_tokens(*dict);
+      continue;
+    }
+    if (key.find("token") != std::string::npos)
+      if (auto* str = caf::get_if<std::string>(&value); str && !str->empty())
+        *str = "<redacted>";
+  }
+}
+
+} // namespace
+
+caf::settings base_config::dump_content() const {
+  auto result = actor_system_config::dump_content();
+  redact_tokens(result);
+  return result;
+}
+
 parse_result base_config::parse_command_line(int argc, char** argv) {
-  auto starts_with = [](const std::string& x, const char* prefix) {
-    return x.rfind(prefix, 0) == 0;
-  };
   // Tokens given on the command line, masked in any message.
   logger masker{log_level::quiet};
+  auto secret = [&masker](const std::string& x) {
+    masker.add_secret(x);
+    masker.add_secret(caf_escaped(x));
+  };
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--") {
-      for (++i; i < argc; ++i)
-        args.emplace_back(argv[i]);
-      break;
-    }
+    if (arg == "--")
+      return {exit_usage,
+              i + 1 < argc ? "unexpected argument after --" : "unexpected --"};
     if (arg == "-h" || arg == "-?") {
       args.push_back("--help");
       continue;
     }
     if (!starts_with(arg, "--"))
-      return {exit_usage, "unexpected argument: " + arg};
+      return {exit_usage, "unexpected argument: " + mask_token_like(arg)};
     if (starts_with(arg, "--caf#")) {
+      // CAF's own spelling of any option (--caf#caf-rtm.token=...).
+      if (auto eq = arg.find('=');
+          eq != std::string::npos && arg.find("token") < eq)
+        secret(arg.substr(eq + 1));
       args.push_back(std::move(arg));
       continue;
     }
@@ -48,31 +116,34 @@ parse_result base_config::parse_command_line(int argc, char** argv) {
     if (opt->is_flag() && eq != std::string::npos)
       return {exit_usage, "--" + name + " takes no value"};
     if (!opt->is_flag() && eq == std::string::npos) {
-      if (i + 1 >= argc)
+      // A forgotten value must not swallow the next option.
+      if (i + 1 >= argc || starts_with(argv[i + 1], "--"))
         return {exit_usage, "--" + name + " needs a value"};
       arg += '=';
       arg += argv[++i];
     }
     if (name.find("token") != std::string::npos)
-      masker.add_secret(arg.substr(arg.find('=') + 1));
+      secret(arg.substr(arg.find('=') + 1));
     // A value of the wrong type gets a message that names option and type
     // (CAF's own is a parser_error tuple).
     if (!opt->is_flag()) {
       auto value = arg.substr(arg.find('=') + 1);
       if (!opt->parse(value)) {
         auto type = opt->type_name();
-        return {exit_usage,
-                masker.redact("--" + name + ": expected " +
-                              std::string{type.data(), type.size()} +
-                              ", got '" + value + "'")};
+        auto msg =
+            "--" + name + ": expected " + std::string{type.data(), type.size()};
+        // A token's value is never shown, not even a broken one.
+        if (name.find("token") == std::string::npos)
+          msg += ", got '" + value + "'";
+        return {exit_usage, mask_token_like(masker.redact(std::move(msg)))};
       }
     }
     args.push_back(std::move(arg));
   }
   if (auto err = parse(std::move(args)))
     // CAF's message quotes the argument, which could hold a token.
-    return {exit_usage,
-            masker.redact("invalid command line: " + caf::to_string(err))};
+    return {exit_usage, mask_token_like(masker.redact("invalid command line: " +
+                                                      caf::to_string(err)))};
   if (cli_helptext_printed)
     return {exit_ok, ""};
   return {};

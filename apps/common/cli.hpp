@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <thread>
@@ -49,14 +50,24 @@ public:
   /// token given on the command line.
   parse_result parse_command_line(int argc, char** argv);
 
+  /// What `--dump-config` prints: CAF's content with every token redacted.
+  caf::settings dump_content() const override;
+
 protected:
   template <class T>
   void add_value(T& ref, const char* name, const char* help) {
-    opt_group{custom_options_, "global"}.add(ref, name, help);
+    opt_group{custom_options_, "global"}.add(ref, sv(name), sv(help));
   }
 
   void add_flag(bool& ref, const char* name, const char* help) {
-    opt_group{custom_options_, "global"}.add(ref, name, help);
+    opt_group{custom_options_, "global"}.add(ref, sv(name), sv(help));
+  }
+
+private:
+  // CAF 0.17's string_view converts from `const char*` only when CAF is
+  // built as CAF_GCC (under clang it takes char arrays only).
+  static caf::string_view sv(const char* x) {
+    return {x, std::strlen(x)};
   }
 };
 

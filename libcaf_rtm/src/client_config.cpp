@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <type_traits>
@@ -20,6 +21,13 @@ namespace caf::rtm {
 namespace {
 
 constexpr const char* category = "caf-rtm";
+
+// CAF 0.17's string_view converts from `const char*` only when CAF is built
+// as CAF_GCC (under clang it takes char arrays only); the names and help
+// texts here are pointers.
+caf::string_view sv(const char* x) {
+  return {x, std::strlen(x)};
+}
 
 std::string key(const char* name) {
   std::string result = category;
@@ -81,7 +89,7 @@ template <class T, class Select>
 option opt(const char* name, const char* help, Select field) {
   return {name, help,
           [](caf::config_option_adder& adder, const char* n, const char* h) {
-            adder.add<T>(n, h);
+            adder.add<T>(sv(n), sv(h));
           },
           [field](const caf::settings& xs, const char* n, client_config& cfg) {
             if (auto value = caf::get_if<T>(&xs, key(n)))
@@ -145,7 +153,7 @@ const std::vector<option>& options() {
       {"extra-headers",
        "header fields for every Web API request, [\"Name: value\", ...]",
        [](caf::config_option_adder& adder, const char* n, const char* h) {
-         adder.add<std::vector<std::string>>(n, h);
+         adder.add<std::vector<std::string>>(sv(n), sv(h));
        },
        [](const caf::settings& xs, const char* n, client_config& cfg) {
          if (auto value = caf::get_if<std::vector<std::string>>(&xs, key(n)))
@@ -169,7 +177,7 @@ const std::vector<option>& options() {
                     CAF_RTM_FIELD(pong_timeout)),
       {"rtm-pings", "RTM JSON pings instead of WebSocket pings",
        [](caf::config_option_adder& adder, const char* n, const char* h) {
-         adder.add<bool>(n, h);
+         adder.add<bool>(sv(n), sv(h));
        },
        [](const caf::settings& xs, const char* n, client_config& cfg) {
          if (auto value = caf::get_if<bool>(&xs, key(n)))
@@ -209,7 +217,7 @@ const std::vector<option>& options() {
                     CAF_RTM_FIELD(ack_timeout)),
       {"log-level", "quiet, error, warn, info or debug",
        [](caf::config_option_adder& adder, const char* n, const char* h) {
-         adder.add<std::string>(n, h);
+         adder.add<std::string>(sv(n), sv(h));
        },
        [](const caf::settings& xs, const char* n, client_config& cfg) {
          if (auto value = caf::get_if<std::string>(&xs, key(n)))
@@ -300,9 +308,9 @@ std::string trim_token(std::string_view token) {
 caf::error client_config::validate(client_kind kind) const {
   if (option_error)
     return option_error;
-  if (kind == client_kind::rtm && token.empty())
+  if (kind == client_kind::rtm && token.empty() && !api)
     return invalid("token is empty");
-  if (kind == client_kind::rtm)
+  if (kind == client_kind::rtm && !token.empty())
     if (auto err = check_token(token))
       return err;
   if (kind == client_kind::socket_mode) {
@@ -347,14 +355,29 @@ caf::error client_config::validate(client_kind kind) const {
     return invalid("concurrency must be at least 1");
   if (io_threads == 0)
     return invalid("io_threads must be at least 1");
-  if (!(send_rate > 0.0) || !std::isfinite(send_rate) || send_burst == 0)
-    return invalid("send_rate and send_burst must be positive");
+  // NaN fails both comparisons. Below the range, the wait for a token does
+  // not fit a timespan; above it, there is no limit left to speak of.
+  if (!(send_rate >= client_config::min_send_rate &&
+        send_rate <= client_config::max_send_rate))
+    return invalid("send_rate must be 0.01 to 1000000 messages per second");
+  if (send_burst == 0)
+    return invalid("send_burst must be at least 1");
   if (send_queue_size == 0)
     return invalid("send_queue_size must be at least 1");
   for (auto* policy : {&api_retry, &reconnect})
     if (policy->initial_delay.count() <= 0 ||
         policy->max_delay < policy->initial_delay)
       return invalid("retry delays must be positive, max >= initial");
+  // Longer waits are mistakes (a unit off), not policies.
+  if (api_retry.max_delay > max_api_retry_delay)
+    return invalid("api_retry delays must be at most 1 hour");
+  if (reconnect.max_delay > max_reconnect_delay)
+    return invalid("reconnect delays must be at most 1 day");
+  // The proxy is used only when a connection opens: a broken URL is a
+  // configuration error now, not a connect failure later.
+  if (!proxy.empty())
+    if (auto settings = net::make_proxy_settings(*this); !settings)
+      return std::move(settings.error());
   if (max_pages == 0)
     return invalid("max_pages must be at least 1");
   if (max_upload_size == 0)
@@ -373,7 +396,7 @@ client_config client_config::from(const caf::actor_system_config& cfg) {
 }
 
 void add_options(caf::config_option_set& opts) {
-  caf::config_option_adder adder{opts, category};
+  caf::config_option_adder adder{opts, sv(category)};
   for (const auto& x : options())
     x.declare(adder, x.name, x.help);
 }

@@ -16,6 +16,10 @@ rtm_client_actor::behavior_type rtm_client(rtm_client_actor::pointer self,
   auto router = self->spawn<caf::linked>(detail::rtm_router, std::move(cfg));
   self->set_exit_handler(
       [self](caf::exit_msg& msg) { self->quit(msg.reason); });
+  // Anything else (a forged internal message, from this node or a remote
+  // one) is refused: a request gets `unexpected_message`, nothing is
+  // printed.
+  self->set_default_handler(caf::drop);
   return {
       [=](connect_atom x) { return self->delegate(router, x); },
       [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
@@ -61,6 +65,15 @@ rtm_client_actor::behavior_type rtm_client(rtm_client_actor::pointer self,
       },
       [=](call_atom x, api_call& call) {
         return self->delegate(router, x, std::move(call));
+      },
+      [=](call_atom x, api_call& call, all_pages_atom y) {
+        return self->delegate(router, x, std::move(call), y);
+      },
+      [=](call_atom x, api_call& call, caf::actor& sink) {
+        return self->delegate(router, x, std::move(call), std::move(sink));
+      },
+      [=](upload_atom x, file_upload& file) {
+        return self->delegate(router, x, std::move(file));
       },
       [=](disconnect_atom x) { return self->delegate(router, x); },
       [=](reconnect_atom x, bool on) { return self->delegate(router, x, on); },

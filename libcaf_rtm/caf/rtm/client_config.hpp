@@ -19,6 +19,7 @@
 
 #include "caf/rtm/logger.hpp"
 #include "caf/rtm/type_ids.hpp"
+#include "caf/rtm/web_api_actor.hpp"
 
 namespace caf::rtm {
 
@@ -65,6 +66,13 @@ struct client_config {
   /// Extra arguments of rtm.connect (e.g. batch_presence_aware=1).
   bool batch_presence_aware = false;
   bool presence_sub = false;
+  /// An existing web-API caller (`sys.spawn(web_api, cfg)`) to use instead
+  /// of one of the client's own, the seed's `web_client`: clients that share
+  /// it share its connections and its rate-limit state. It calls with its own
+  /// token (`token` may then stay empty for RTM); the client never closes it.
+  /// Socket Mode still opens connections with `app_token` on a caller of
+  /// its own and uses this one for the Web API calls users make.
+  web_api_actor api;
 
   // -- Socket Mode ------------------------------------------------------------
 
@@ -119,7 +127,8 @@ struct client_config {
 
   // -- Web API retries --------------------------------------------------------
 
-  /// Transient failures (5xx, network, timeouts) of one Web API call.
+  /// Transient failures (5xx, network, timeouts) of one Web API call. Delays
+  /// at most `max_api_retry_delay` (1 hour).
   retry_policy api_retry{std::chrono::milliseconds{250},
                          std::chrono::seconds{8}, 4};
   /// How often one call waits out `Retry-After` before failing.
@@ -152,7 +161,7 @@ struct client_config {
   /// Start a new session when one ends (as the seed's auto_reconnect_enabled).
   bool auto_reconnect = true;
   /// Delays between failed attempts; the first reconnect after a healthy
-  /// session is immediate.
+  /// session is immediate. Delays at most `max_reconnect_delay` (1 day).
   retry_policy reconnect{std::chrono::milliseconds{500},
                          std::chrono::seconds{60}, 0};
   /// A session that ends sooner after hello counts as a failed attempt: the
@@ -174,7 +183,8 @@ struct client_config {
 
   /// Messages waiting to be sent (while reconnecting or rate limited).
   size_t send_queue_size = 1000;
-  /// Sustained messages per second and burst size of the token bucket.
+  /// Sustained messages per second (`min_send_rate` to `max_send_rate`: one
+  /// per 100 s to a million per second) and burst size of the token bucket.
   double send_rate = 1.0;
   size_t send_burst = 5;
   caf::timespan ack_timeout = std::chrono::seconds{10};
@@ -189,6 +199,13 @@ struct client_config {
   /// Set by `from()` when an option's value cannot be stored (negative, or
   /// too large for its field); `validate()` reports it.
   caf::error option_error;
+
+  // -- limits of validate() ---------------------------------------------------
+
+  static constexpr caf::timespan max_api_retry_delay = std::chrono::hours{1};
+  static constexpr caf::timespan max_reconnect_delay = std::chrono::hours{24};
+  static constexpr double min_send_rate = 0.01;
+  static constexpr double max_send_rate = 1e6;
 
   // -- derived values ---------------------------------------------------------
 

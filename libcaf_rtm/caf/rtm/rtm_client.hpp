@@ -72,6 +72,11 @@ using rtm_client_actor = caf::typed_actor<
     // Any Web API method through the client's web-API caller.
     caf::replies_to<call_atom, std::string, api_args>::with<json_object>,
     caf::replies_to<call_atom, api_call>::with<json_object>,
+    // Paged lists and file uploads, as the web-API caller does them.
+    caf::replies_to<call_atom, api_call,
+                    all_pages_atom>::with<std::vector<json_object>>,
+    caf::replies_to<call_atom, api_call, caf::actor>::with<uint64_t>,
+    caf::replies_to<upload_atom, file_upload>::with<json_object>,
     // Ends the current session (a new one follows with auto-reconnect).
     caf::replies_to<disconnect_atom>::with<caf::ok_atom>,
     // Switches reconnecting on or off at run time (`auto_reconnect`).

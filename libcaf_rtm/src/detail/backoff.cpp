@@ -11,11 +11,21 @@
 namespace caf::rtm::detail {
 
 caf::timespan backoff_ceiling(const retry_policy& policy, uint32_t attempt) {
-  auto delay = policy.initial_delay;
-  // Doubling stops at max_delay, so the shift never overflows.
-  for (uint32_t i = 1; i < attempt && delay < policy.max_delay; ++i)
-    delay *= 2;
-  return std::min(delay, policy.max_delay);
+  // In ticks, without a loop: attempt may be anything up to 2^32 - 1.
+  // Delays validate() refuses (zero, negative) give 0 or max_delay, never an
+  // overflow.
+  auto initial = std::max<int64_t>(policy.initial_delay.count(), 0);
+  auto max = policy.max_delay.count();
+  if (max <= initial)
+    return policy.max_delay;
+  if (initial == 0)
+    return caf::timespan{0};
+  auto doublings = attempt > 1 ? attempt - 1 : 0u;
+  // initial * 2^doublings > max exactly when initial > max / 2^doublings:
+  // saturates at max_delay before the shift could overflow.
+  if (doublings >= 63 || initial > (max >> doublings))
+    return policy.max_delay;
+  return caf::timespan{initial << doublings};
 }
 
 std::optional<caf::timespan>

@@ -15,7 +15,8 @@
 namespace caf::rtm::detail {
 
 /// The ceiling of the backoff before attempt `attempt + 1` (attempt >= 1):
-/// min(max_delay, initial_delay * 2^(attempt - 1)).
+/// min(max_delay, initial_delay * 2^(attempt - 1)), without overflow and in
+/// constant time for any attempt. A negative initial_delay counts as 0.
 caf::timespan backoff_ceiling(const retry_policy& policy, uint32_t attempt);
 
 /// Full jitter: a delay drawn uniformly from [0, backoff_ceiling]. Spreads the
@@ -24,6 +25,10 @@ template <class RandomEngine>
 caf::timespan backoff_delay(const retry_policy& policy, uint32_t attempt,
                             RandomEngine& rng) {
   auto ceiling = backoff_ceiling(policy, attempt).count();
+  // Only a negative max_delay (refused by validate()) gives a negative
+  // ceiling; the distribution needs [0, ceiling] to be a range.
+  if (ceiling <= 0)
+    return caf::timespan{0};
   std::uniform_int_distribution<int64_t> dist{0, ceiling};
   return caf::timespan{dist(rng)};
 }

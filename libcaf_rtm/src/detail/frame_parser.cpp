@@ -1,6 +1,11 @@
 #include "detail/frame_parser.hpp"
 
-#include <boost/json/parser.hpp>
+#include <cmath>
+
+// basic_parser_impl.hpp: the parser's template code, instantiated here for
+// strict_handler (once in the library, as Boost.JSON asks).
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/value_stack.hpp>
 
 #include "detail/envelope_data.hpp"
 #include "detail/event_data.hpp"
@@ -9,10 +14,159 @@ namespace json = boost::json;
 
 namespace caf::rtm::detail {
 
-frame_parser::frame_parser(size_t max_depth) {
+namespace {
+
+// What json::parser does (Boost.JSON's detail::handler), except that a
+// number that is not a finite double fails the parse. Boost.JSON 1.81 has no
+// option for that; checking each number as the parser reads it costs nothing
+// and never walks a frame twice.
+struct strict_handler {
+  static constexpr size_t max_object_size = json::object::max_size();
+  static constexpr size_t max_array_size = json::array::max_size();
+  static constexpr size_t max_key_size = json::string::max_size();
+  static constexpr size_t max_string_size = json::string::max_size();
+
+  json::value_stack st;
+
+  bool on_document_begin(json::error_code&) {
+    return true;
+  }
+
+  bool on_document_end(json::error_code&) {
+    return true;
+  }
+
+  bool on_object_begin(json::error_code&) {
+    return true;
+  }
+
+  bool on_object_end(size_t n, json::error_code&) {
+    st.push_object(n);
+    return true;
+  }
+
+  bool on_array_begin(json::error_code&) {
+    return true;
+  }
+
+  bool on_array_end(size_t n, json::error_code&) {
+    st.push_array(n);
+    return true;
+  }
+
+  bool on_key_part(json::string_view s, size_t, json::error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+
+  bool on_key(json::string_view s, size_t, json::error_code&) {
+    st.push_key(s);
+    return true;
+  }
+
+  bool on_string_part(json::string_view s, size_t, json::error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+
+  bool on_string(json::string_view s, size_t, json::error_code&) {
+    st.push_string(s);
+    return true;
+  }
+
+  bool on_number_part(json::string_view, json::error_code&) {
+    return true;
+  }
+
+  bool on_int64(int64_t i, json::string_view, json::error_code&) {
+    st.push_int64(i);
+    return true;
+  }
+
+  bool on_uint64(uint64_t u, json::string_view, json::error_code&) {
+    st.push_uint64(u);
+    return true;
+  }
+
+  bool on_double(double d, json::string_view, json::error_code& ec) {
+    // 1e999 reads as inf, 0e999 as NaN: serialized, they would be Infinity
+    // and NaN, which are not JSON.
+    if (!std::isfinite(d)) {
+      ec = json::error::exponent_overflow;
+      return false;
+    }
+    st.push_double(d);
+    return true;
+  }
+
+  bool on_bool(bool b, json::error_code&) {
+    st.push_bool(b);
+    return true;
+  }
+
+  bool on_null(json::error_code&) {
+    st.push_null();
+    return true;
+  }
+
+  bool on_comment_part(json::string_view, json::error_code&) {
+    return true;
+  }
+
+  bool on_comment(json::string_view, json::error_code&) {
+    return true;
+  }
+};
+
+json::parse_options options_with_depth(size_t max_depth) {
   json::parse_options opts;
   opts.max_depth = max_depth;
-  parser_ = std::make_unique<json::parser>(json::storage_ptr{}, opts);
+  return opts;
+}
+
+} // namespace
+
+// json::parser's interface over strict_handler.
+class strict_json_parser {
+public:
+  explicit strict_json_parser(size_t max_depth)
+      : p_(options_with_depth(max_depth)) {
+    // nop
+  }
+
+  /// Parses all of `text` into a value allocated from `sp`; a null value and
+  /// `ec` set on failure.
+  json::value parse(std::string_view text, json::storage_ptr sp,
+                    json::error_code& ec) {
+    p_.reset();
+    p_.handler().st.reset(std::move(sp));
+    auto n = p_.write_some(false, text.data(), text.size(), ec);
+    if (!ec && n < text.size())
+      ec = json::error::extra_data;
+    if (ec || !p_.done()) {
+      if (!ec)
+        ec = json::error::incomplete;
+      // Drops what was built and the arena it points into.
+      p_.reset();
+      p_.handler().st.reset();
+      return nullptr;
+    }
+    return p_.handler().st.release();
+  }
+
+private:
+  json::basic_parser<strict_handler> p_;
+};
+
+json::value parse_json(std::string_view text, json::error_code& ec,
+                       size_t max_depth) {
+  strict_json_parser parser{max_depth};
+  return parser.parse(text, {}, ec);
+}
+
+frame_parser::frame_parser(size_t max_depth)
+    : parser_(std::make_unique<strict_json_parser>(max_depth)) {
+  // nop
 }
 
 frame_parser::~frame_parser() = default;
@@ -22,16 +176,16 @@ caf::intrusive_ptr<T> frame_parser::parse(std::string_view frame,
                                           uint64_t session) {
   // The handle owns its data from here; an early return frees it.
   caf::intrusive_ptr<T> d{make_frame<T>(frame, session), false};
-  parser_->reset(json::storage_ptr{&d->arena});
   json::error_code ec;
-  parser_->write(d->raw.data(), d->raw.size(), ec);
+  auto value = parser_->parse(d->raw, json::storage_ptr{&d->arena}, ec);
   if (ec) {
-    last_error_ = "malformed JSON: " + ec.message();
-    parser_->reset();
+    last_error_ = ec == json::error::exponent_overflow
+                      ? "malformed JSON: a number out of range"
+                      : "malformed JSON: " + ec.message();
     last_kind_ = failure::malformed;
     return nullptr;
   }
-  d->value = parser_->release();
+  d->value = std::move(value);
   if (!d->value.is_object()) {
     last_error_ = "not a JSON object";
     last_kind_ = failure::not_object;

@@ -8,16 +8,25 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/error.hpp>
+#include <boost/json/value.hpp>
 #include <caf/intrusive_ptr.hpp>
 
 #include "caf/rtm/envelope.hpp"
 #include "caf/rtm/event.hpp"
 
-namespace boost::json {
-class parser;
-} // namespace boost::json
-
 namespace caf::rtm::detail {
+
+class strict_json_parser;
+
+/// Like `boost::json::parse`, but a number that is not a finite double (1e999,
+/// 400 digits, 0e999) is an error (`exponent_overflow`) instead of inf or
+/// NaN: Boost.JSON 1.81 serializes those as Infinity and NaN, which no JSON
+/// parser reads back. For text from the network that is handed on (Web API
+/// answers).
+boost::json::value parse_json(std::string_view text,
+                              boost::json::error_code& ec,
+                              size_t max_depth = 32);
 
 class frame_parser {
 public:
@@ -30,7 +39,8 @@ public:
   frame_parser& operator=(const frame_parser&) = delete;
 
   /// Copies `frame` into a new event and parses it. Returns an invalid event
-  /// on failure; `last_failure()` says why.
+  /// on failure; `last_failure()` says why. A number that is not a finite
+  /// double makes the frame malformed (see `parse_json`).
   event parse_event(std::string_view frame, uint64_t session);
 
   /// Copies `frame` into a new envelope and parses it. Returns an invalid
@@ -50,7 +60,7 @@ private:
   template <class T>
   caf::intrusive_ptr<T> parse(std::string_view frame, uint64_t session);
 
-  std::unique_ptr<boost::json::parser> parser_;
+  std::unique_ptr<strict_json_parser> parser_;
   failure last_kind_ = failure::none;
   std::string last_error_;
 };

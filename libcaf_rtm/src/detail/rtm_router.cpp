@@ -269,8 +269,12 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
   lim.max_message_size = st.cfg->max_send_size;
   lim.ack_timeout = st.cfg->ack_timeout;
   st.out.emplace(lim, self->clock().now());
-  st.api = self->spawn<caf::linked>(web_api, *st.cfg);
-  st.own_apis.push_back(st.api);
+  if (st.cfg->api) {
+    st.api = st.cfg->api; // the user's, shared: never closed by the client
+  } else {
+    st.api = self->spawn<caf::linked>(web_api, *st.cfg);
+    st.own_apis.push_back(st.api);
+  }
   st.sessions_closed = [self] {
     self->state.out->fail_awaiting(make_error(errc::closed, "client closed"));
   };
@@ -355,6 +359,19 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       },
       [self](call_atom, api_call& call) -> caf::result<json_object> {
         return self->delegate(self->state.api, call_atom_v, std::move(call));
+      },
+      [self](call_atom, api_call& call,
+             all_pages_atom) -> caf::result<std::vector<json_object>> {
+        return self->delegate(self->state.api, call_atom_v, std::move(call),
+                              all_pages_atom_v);
+      },
+      [self](call_atom, api_call& call,
+             caf::actor& sink) -> caf::result<uint64_t> {
+        return self->delegate(self->state.api, call_atom_v, std::move(call),
+                              std::move(sink));
+      },
+      [self](upload_atom, file_upload& file) -> caf::result<json_object> {
+        return self->delegate(self->state.api, upload_atom_v, std::move(file));
       },
       [self](reconnect_atom, bool on) -> caf::result<caf::ok_atom> {
         self->state.auto_reconnect = on;

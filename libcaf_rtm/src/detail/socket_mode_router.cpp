@@ -26,6 +26,22 @@ using self_ptr =
 // Slack silently drops acks above this size.
 constexpr size_t max_ack_size = 20 * 1024;
 
+// The caller for a Web API call: the bot token's; without one, a call that
+// brings its own token goes through the app token's caller (its token is
+// replaced for the call); else none.
+web_api_actor caller_for(self_ptr self, const std::string& call_token) {
+  auto& st = self->state;
+  if (st.api)
+    return st.api;
+  if (!call_token.empty())
+    return st.endpoint_api;
+  return {};
+}
+
+caf::error no_bot_token() {
+  return make_error(errc::invalid_config, "Web API calls need a bot_token");
+}
+
 void report(self_ptr self, caf::error reason, std::string what) {
   CAF_RTM_LOG(self->state.log, warn, "client", what, ": ", render(reason));
   tell_lifecycle(self, error_event{std::move(reason), std::move(what)});
@@ -227,7 +243,9 @@ socket_mode_router_actor::behavior_type socket_mode_router(
   endpoint_cfg.token = cfg.app_token;
   st.endpoint_api = self->spawn<caf::linked>(web_api, endpoint_cfg);
   st.own_apis.push_back(st.endpoint_api);
-  if (!cfg.bot_token.empty()) {
+  if (cfg.api) {
+    st.api = cfg.api; // the user's, shared: never closed by the client
+  } else if (!cfg.bot_token.empty()) {
     auto api_cfg = cfg;
     api_cfg.token = cfg.bot_token;
     st.api = self->spawn<caf::linked>(web_api, api_cfg);
@@ -292,15 +310,32 @@ socket_mode_router_actor::behavior_type socket_mode_router(
                               std::move(args));
       },
       [self](call_atom, api_call& call) -> caf::result<json_object> {
-        auto& st = self->state;
-        if (st.api)
-          return self->delegate(st.api, call_atom_v, std::move(call));
-        // A call that brings its own token needs no bot token; the app
-        // token's caller serves it (its token is replaced for the call).
-        if (call.token.empty())
-          return make_error(errc::invalid_config,
-                            "Web API calls need a bot_token");
-        return self->delegate(st.endpoint_api, call_atom_v, std::move(call));
+        auto api = caller_for(self, call.token);
+        if (!api)
+          return no_bot_token();
+        return self->delegate(api, call_atom_v, std::move(call));
+      },
+      [self](call_atom, api_call& call,
+             all_pages_atom) -> caf::result<std::vector<json_object>> {
+        auto api = caller_for(self, call.token);
+        if (!api)
+          return no_bot_token();
+        return self->delegate(api, call_atom_v, std::move(call),
+                              all_pages_atom_v);
+      },
+      [self](call_atom, api_call& call,
+             caf::actor& sink) -> caf::result<uint64_t> {
+        auto api = caller_for(self, call.token);
+        if (!api)
+          return no_bot_token();
+        return self->delegate(api, call_atom_v, std::move(call),
+                              std::move(sink));
+      },
+      [self](upload_atom, file_upload& file) -> caf::result<json_object> {
+        auto api = caller_for(self, file.token);
+        if (!api)
+          return no_bot_token();
+        return self->delegate(api, upload_atom_v, std::move(file));
       },
       [self](reconnect_atom, bool on) -> caf::result<caf::ok_atom> {
         self->state.auto_reconnect = on;

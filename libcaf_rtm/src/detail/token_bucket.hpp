@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 
 #include <caf/timespan.hpp>
@@ -16,10 +17,16 @@ class token_bucket {
 public:
   using clock_type = std::chrono::steady_clock;
 
-  /// `rate` tokens per second, at most `burst` stored; starts full.
+  /// The longest time_to_next: what a tiny rate would make longer (1e-11
+  /// per second: 3,000 years, past what a timespan holds) waits this long,
+  /// then asks again.
+  static constexpr caf::timespan max_wait = std::chrono::hours{24};
+
+  /// `rate` tokens per second, at most `burst` stored; starts full. A rate
+  /// that is not positive and finite (validate() refuses it) never refills.
   token_bucket(double rate, size_t burst, clock_type::time_point now)
-      : rate_(rate), burst_(static_cast<double>(burst)), tokens_(burst_),
-        last_(now) {
+      : rate_(std::isfinite(rate) && rate > 0.0 ? rate : 0.0),
+        burst_(static_cast<double>(burst)), tokens_(burst_), last_(now) {
     // nop
   }
 
@@ -37,7 +44,12 @@ public:
     refill(now);
     if (tokens_ >= 1.0)
       return caf::timespan{0};
+    // Compared in double before any conversion: a double too large for a
+    // timespan (or inf, for rate 0) converts with undefined behaviour.
     auto secs = (1.0 - tokens_) / rate_;
+    constexpr auto max_secs = std::chrono::duration<double>{max_wait}.count();
+    if (!(secs < max_secs))
+      return max_wait;
     return std::chrono::duration_cast<caf::timespan>(
                std::chrono::duration<double>{secs}) +
            caf::timespan{1};

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include <caf/send.hpp>
@@ -12,6 +11,7 @@
 #include "caf/rtm/errc.hpp"
 #include "detail/backoff.hpp"
 #include "detail/file_uploader.hpp"
+#include "detail/frame_parser.hpp"
 #include "detail/paged_call.hpp"
 #include "net/http_client.hpp"
 #include "net/net_context.hpp"
@@ -222,7 +222,9 @@ void on_http_result(self_ptr self, http_result& res) {
            make_error(errc::http_error, res.status, "unexpected HTTP status"));
   };
   json::error_code ec;
-  auto body = json::parse(res.body, ec);
+  // Strict about numbers: the answer goes to the caller, who may serialize
+  // it, and 1e999 must not come out as Infinity.
+  auto body = parse_json(res.body, ec);
   if (ec || !body.is_object()) {
     if (res.status != 200)
       return unexpected_status();

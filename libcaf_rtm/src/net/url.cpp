@@ -31,6 +31,55 @@ const char* getenv_nonempty(const char* name) {
   return value != nullptr && *value != '\0' ? value : nullptr;
 }
 
+// Reads the host and port of `u` into `host` and `port`, checked; returns
+// what is wrong, or null. Boost.URL 1.81 is lenient where it must not be: it
+// reads "h:443api/x" as port 443 and path "api/x" and "h:x" as an empty port
+// and path "x", and percent-decoding puts any byte into a host.
+const char* read_authority(const urls::url_view& u,
+                           std::string_view default_port, std::string& host,
+                           std::string& port) {
+  switch (u.host_type()) {
+  case urls::host_type::ipv6:
+    host = u.encoded_host_address();
+    break;
+  case urls::host_type::name:
+  case urls::host_type::ipv4:
+    host = u.host();
+    break;
+  default:
+    return "URL without a usable host";
+  }
+  if (host.empty())
+    return "URL without a host";
+  // A host name never holds more than letters, digits, dots, dashes and
+  // underscores (and colons for IPv6): no controls for Host and CONNECT lines.
+  for (auto c : host)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' &&
+        c != '_' && c != ':')
+      return "URL with characters that cannot be in a host";
+  // With an authority, a path is empty or starts with '/'; anything else is
+  // a port run into a path ("host:443api/").
+  auto path = u.encoded_path();
+  if (!path.empty() && path.front() != '/')
+    return "URL with a bad port (a path must start with '/')";
+  port = default_port;
+  if (!u.has_port() || u.port().empty()) // "host:" means the default port
+    return nullptr;
+  auto digits = u.port();
+  unsigned long value = 0;
+  for (auto c : digits) {
+    if (!std::isdigit(static_cast<unsigned char>(c)))
+      return "URL with a port that is not a number";
+    value = value * 10 + static_cast<unsigned long>(c - '0');
+    if (value > 65535)
+      return "URL with a port above 65535";
+  }
+  if (value == 0)
+    return "URL with port 0";
+  port = std::to_string(value);
+  return nullptr;
+}
+
 } // namespace
 
 std::string endpoint_url::host_header() const {
@@ -66,28 +115,9 @@ caf::expected<endpoint_url> parse_endpoint(std::string_view text) {
   else if (scheme != "http" && scheme != "ws")
     return make_error(errc::invalid_url, "unsupported scheme: " + scheme);
   result.websocket = scheme == "ws" || scheme == "wss";
-  switch (u.host_type()) {
-  case urls::host_type::ipv6:
-    result.host = u.encoded_host_address();
-    break;
-  case urls::host_type::name:
-  case urls::host_type::ipv4:
-    result.host = u.host();
-    break;
-  default:
-    return make_error(errc::invalid_url, "URL without a usable host");
-  }
-  if (result.host.empty())
-    return make_error(errc::invalid_url, "URL without a host");
-  // Percent-decoding can produce anything; a host name never holds more than
-  // letters, digits, dots, dashes and underscores (and colons for IPv6).
-  for (auto c : result.host)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' &&
-        c != '_' && c != ':')
-      return make_error(errc::invalid_url,
-                        "URL with characters that cannot be in a host");
-  result.port = u.has_port() ? std::string{u.port()}
-                             : std::string{result.tls ? "443" : "80"};
+  if (auto why = read_authority(u, result.tls ? "443" : "80", result.host,
+                                result.port))
+    return make_error(errc::invalid_url, why);
   result.target =
       u.encoded_path().empty() ? "/" : std::string{u.encoded_path()};
   if (u.has_query()) {
@@ -287,7 +317,9 @@ void parse_no_proxy(std::string_view list, proxy_settings& out) {
       entry.erase(colon);
     if (entry.size() > 2 && entry.front() == '[' && entry.back() == ']')
       entry = entry.substr(1, entry.size() - 2);
-    if (!entry.empty())
+    // Hosts are compared without their brackets: an entry that still has
+    // some ("[[::1]]") would match nothing, not even itself.
+    if (!entry.empty() && entry.find_first_of("[]") == std::string::npos)
       out.no_proxy.push_back(std::move(entry));
   }
 }
@@ -321,18 +353,18 @@ caf::expected<proxy_settings> make_proxy_settings(const client_config& cfg,
   // "proxy:3128" without a scheme is common in environment variables.
   if (url.find("://") == std::string::npos)
     url = "http://" + url;
+  // A bad proxy is the configuration's fault (or the environment's): no
+  // message repeats the URL, which may hold credentials.
+  auto bad = [](std::string why) {
+    return make_error(errc::invalid_config, "proxy: " + std::move(why));
+  };
   auto parsed = urls::parse_uri(url);
   if (!parsed)
-    return make_error(errc::invalid_url, "proxy: not a URL");
+    return bad("not a URL");
   if (lower(parsed->scheme()) != "http")
-    return make_error(errc::invalid_url,
-                      "proxy: only http:// proxies are supported");
-  if (parsed->host().empty())
-    return make_error(errc::invalid_url, "proxy: URL without a host");
-  result.host = parsed->host_type() == urls::host_type::ipv6
-                    ? std::string{parsed->encoded_host_address()}
-                    : std::string{parsed->host()};
-  result.port = parsed->has_port() ? std::string{parsed->port()} : "80";
+    return bad("only http:// proxies are supported");
+  if (auto why = read_authority(*parsed, "80", result.host, result.port))
+    return bad(why);
   if (parsed->has_userinfo()) {
     std::string credentials = parsed->user();
     credentials += ':';

@@ -34,7 +34,8 @@ struct endpoint_url {
 
 /// Parses an http, https, ws or wss URL. A host with characters that cannot
 /// be in a host name (controls, spaces, ...) is refused: it would end up in
-/// Host and CONNECT lines.
+/// Host and CONNECT lines. So is a port that is not 1 to 65535 or runs into
+/// the path ("host:443api/"); an empty port is the scheme's default.
 caf::expected<endpoint_url> parse_endpoint(std::string_view url);
 
 /// True for `localhost` and loopback addresses (127.0.0.0/8, ::1).
@@ -83,7 +84,9 @@ struct proxy_settings {
 /// Reads the proxy settings for TLS targets (https, wss: everything Slack)
 /// or plain ones from the config, falling back to the environment as curl
 /// does: HTTPS_PROXY or https_proxy for TLS targets, http_proxy (or
-/// HTTP_PROXY) for plain ones; NO_PROXY or no_proxy for both.
+/// HTTP_PROXY) for plain ones; NO_PROXY or no_proxy for both. A malformed
+/// proxy URL (host and port checked as by `parse_endpoint`) fails with
+/// `invalid_config`.
 caf::expected<proxy_settings> make_proxy_settings(const client_config& cfg,
                                                   bool tls = true);
 

@@ -1,0 +1,150 @@
+// The web-API caller's interface and the types of its messages, apart from
+// the actor itself (web_api.hpp): the client configuration can name an
+// existing caller without a cycle of includes.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "caf/rtm/messages.hpp"
+
+namespace caf::rtm {
+
+/// Whether a Web API call is retried after a failure that may have reached
+/// Slack (a timeout while waiting for the answer, a 5xx, `internal_error`, a
+/// connection lost after the request went out). Failures that surely did not
+/// reach Slack (connect, TLS, the request not written) and rate limits are
+/// retried whatever the mode.
+enum class api_retry : uint8_t {
+  /// Retried only if the method is safe to repeat: reads (`*.list`,
+  /// `*.info`, `*.history`, `*.replies`, `*.members`, `*.get*`,
+  /// `*.lookup*`, `search.*`), `auth.test`, `rtm.connect`,
+  /// `apps.connections.open`, `conversations.open`. Anything else (say
+  /// `chat.postMessage`) fails with `delivery_unknown` instead of posting
+  /// twice.
+  automatic,
+  /// Always retried: for calls the caller knows to be idempotent.
+  always,
+};
+
+/// Whether `method` can be repeated without effect (see api_retry).
+bool safe_to_repeat(std::string_view method);
+
+/// A Web API call with everything a call can say.
+struct api_call {
+  std::string method;
+  /// Form-encoded arguments (what most methods take).
+  api_args args;
+  /// A JSON body instead of `args`, sent as application/json when not empty:
+  /// for nested arguments such as `blocks`, `attachments` or `metadata`.
+  json_object json;
+  /// A token for this call only (a bot serving several workspaces, a user
+  /// token); empty: the caller's own.
+  std::string token;
+  api_retry retry = api_retry::automatic;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, api_call& x) {
+  return f(caf::meta::type_name("caf::rtm::api_call"), x.method, x.args, x.json,
+           x.token, x.retry);
+}
+
+// -- paged lists --------------------------------------------------------------
+
+/// One page of a paged list, streamed to an actor (see `web_api_actor`).
+struct api_page {
+  std::string method;
+  /// 0 for the first page, then 1, 2, ... (pages arrive in order).
+  uint64_t index = 0;
+  /// Slack's whole answer for this page, `response_metadata` included.
+  json_object page;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, api_page& x) {
+  return f(caf::meta::type_name("caf::rtm::api_page"), x.method, x.index,
+           x.page);
+}
+
+// -- file uploads -------------------------------------------------------------
+
+/// A file to upload and where to share it. The bytes come from `content` or
+/// from the file at `path` (exactly one of the two), at most
+/// `client_config::max_upload_size` of them.
+struct file_upload {
+  /// The file's name in Slack (required), e.g. "report.csv".
+  std::string filename;
+  /// Shown instead of the name; empty: the name.
+  std::string title;
+  /// The bytes themselves...
+  std::string content;
+  /// ...or the file to read them from (read by the web-API caller).
+  std::string path;
+  /// The channel to share the file in; empty: uploaded but not shared.
+  std::string channel_id;
+  /// Shares it as a reply in this thread (needs `channel_id`).
+  std::string thread_ts;
+  /// A message posted with the file.
+  std::string initial_comment;
+  /// A token for this upload only; empty: the caller's own.
+  std::string token;
+  /// Whether the bytes and files.completeUploadExternal are sent again after
+  /// a failure that may have reached Slack (see api_retry; automatic: not).
+  api_retry retry = api_retry::automatic;
+  /// Receives `upload_progress` messages, if set.
+  caf::actor progress;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, file_upload& x) {
+  return f(caf::meta::type_name("caf::rtm::file_upload"), x.filename, x.title,
+           x.content, x.path, x.channel_id, x.thread_ts, x.initial_comment,
+           x.token, x.retry, x.progress);
+}
+
+/// How far the bytes of an upload went: `sent` of `total` bytes. The first
+/// report of an attempt has `sent == 0`; `sent == total` comes once, after
+/// the upload URL accepted the bytes.
+struct upload_progress {
+  uint64_t sent = 0;
+  uint64_t total = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, upload_progress& x) {
+  return f(caf::meta::type_name("caf::rtm::upload_progress"), x.sent, x.total);
+}
+
+// -- the actor ----------------------------------------------------------------
+
+/// The web-API caller, as users see it.
+using web_api_actor = caf::typed_actor<
+    // Any Web API method; replies with Slack's answer (`ok:true`) or an error
+    // (`errc::slack_error` with Slack's code, HTTP and network errors).
+    caf::replies_to<call_atom, std::string, api_args>::with<json_object>,
+    caf::replies_to<call_atom, api_call>::with<json_object>,
+    // A paged list (cursor pagination): every page's answer, in order. The
+    // cursor goes into `args` or `json`, whichever the call uses; `limit` is
+    // the caller's. More than `max_pages` pages fail with `too_many_pages`, a
+    // cursor handed out twice with `cursor_loop`.
+    caf::replies_to<call_atom, api_call,
+                    all_pages_atom>::with<std::vector<json_object>>,
+    // The same, sending each page as `api_page` to the actor as it arrives;
+    // replies with the number of pages, or with the error that ended the list
+    // (pages sent stay sent).
+    caf::replies_to<call_atom, api_call, caf::actor>::with<uint64_t>,
+    // Uploads a file; replies with files.completeUploadExternal's answer.
+    // Errors name the step that failed in their last context element.
+    caf::replies_to<upload_atom, file_upload>::with<json_object>,
+    // Cancels every call in flight; replies once their sockets are closed.
+    caf::replies_to<close_atom>::with<caf::ok_atom>>;
+
+} // namespace caf::rtm
