@@ -217,7 +217,7 @@ TEST_CASE("option errors say what was expected and never show a token",
   CHECK(err.find("xoxb-") == std::string::npos);
 }
 
-TEST_CASE("--dump-config shows the configuration, tokens redacted",
+TEST_CASE("the dump-config option shows the configuration, tokens redacted",
           "[cli][secrets]") {
   process p{tool,
             {"--dump-config", "--token", "xoxb-dumped-5",
