@@ -2,14 +2,12 @@
 // interface is put together from narrow role handles: what one actor may send
 // to another, and nothing more.
 //
-//   user ─► rtm_client ─► router ──► supervisor ──► web_api (auth.test,
-//           (public                │      │              rtm.connect)
-//            handle)               │      └─spawns─► connection ◄─►
-//            ping_monitor
-//                                  │                    │  ▲
-//                                  └─► listener workers │  └── I/O layer
-//                                  ▲                    │
-//                                  └─── inbound_batch ──┘
+//   user ─► rtm_client ─► router ─► supervisor ─► web_api (auth.test,
+//           (public        │  ▲        │             rtm.connect, ...)
+//            handle)       │  │        └─spawns─► connection ◄─► ping_monitor
+//                          │  │                     │  ▲
+//                          │  └── inbound_batch ────┘  └── I/O layer
+//                          └─► listener workers (callbacks, hooks)
 //
 // The public handle (`rtm_client_actor`) belongs to a small actor that only
 // forwards what users may send; everything else reaches the router through
