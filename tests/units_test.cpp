@@ -801,7 +801,7 @@ envelope sample(tag<envelope>) {
 }
 
 identity sample(tag<identity>) {
-  return {"U1", "u", "T1", "t", "B1", "https://x.slack.com/"};
+  return {"U1", "u", "T1", "t", "B1", "https://x.slack.com/", "E1"};
 }
 
 rtm_endpoint sample(tag<rtm_endpoint>) {
@@ -818,7 +818,7 @@ connecting sample(tag<connecting>) {
 
 connected sample(tag<connected>) {
   return {7, sample(tag<rtm_endpoint>{}), 2, std::chrono::seconds{18060},
-          "A0APP"};
+          "A0APP", sample(tag<identity>{})};
 }
 
 disconnected sample(tag<disconnected>) {

@@ -63,6 +63,15 @@ struct options {
   /// `caf-rtm.*` options from the command line or a config file: the base of
   /// every client configuration of the run.
   client_config client;
+  /// `--soak`: only the soak run (faults injected), no other scenario.
+  bool soak = false;
+  /// Minutes of faults per transport; 0: the default (30, `--quick` 5 s).
+  double soak_minutes = 0;
+  /// Seeds the fault plans of the proxy and the fake.
+  uint32_t soak_seed = 1;
+  /// The soak's clients use the fault proxy as their HTTP CONNECT proxy
+  /// instead of as the server.
+  bool soak_connect = false;
 };
 
 // -- the report ---------------------------------------------------------------
@@ -162,6 +171,16 @@ void run_socket_mode_idle_clients(env& e);
 /// actor row of the run, if there is one), ack latency of a paced run, and
 /// refresh -> first envelope on the new connection.
 void run_socket_mode(env& e);
+
+/// The caf-rtm tool flooded into a pipe: events/s with a fast reader (and
+/// the ratio to the client -> actor row of the run), peak RSS with a fast and
+/// a slow reader (cli_pipe.cpp).
+void run_cli_pipe(env& e);
+
+/// Minutes of one RTM client, plain and then TLS, with faults injected by a
+/// proxy and by the fake: nothing lost, duplicated or left without an answer,
+/// no growth of memory, threads or descriptors (soak.cpp).
+void run_soak(env& e);
 
 /// One series of idle clients of `kind` (1, 100, ... `opts.clients`), plain
 /// or TLS: the rows of both idle-client scenarios.

@@ -2,7 +2,10 @@
 // Slack on loopback and compares the results with the project's targets. Prints
 // the machine, the command line and a table on stdout; `--json FILE` writes the
 // same as one JSON document. Exits non-zero only when a run delivered wrong
-// counts or broke; a missed target is reported, not fatal.
+// counts or broke; a missed target is reported, not fatal. `--soak` runs
+// only the soak instead: minutes of injected faults, which fails the run on
+// any lost or duplicated event, unanswered send, or growth of memory,
+// threads or descriptors.
 
 #include <sys/resource.h>
 
@@ -32,7 +35,8 @@ namespace {
 
 // Names of the scenarios `--only` may pick (and `--help` lists).
 const std::vector<std::string> scenario_names{
-    "memory", "latency", "throughput", "reconnect", "busy", "socket_mode"};
+    "memory",    "latency", "throughput", "cli",
+    "reconnect", "busy",    "socket_mode"};
 
 std::string joined(const std::vector<std::string>& xs) {
   std::string out;
@@ -62,6 +66,17 @@ public:
         "run only these scenarios (comma-separated: " + joined(scenario_names) +
         "); for profiling one of them";
     add_value(only, "only", only_help.c_str());
+    add_flag(soak, "soak",
+             "run only the soak: one RTM client under injected faults, plain "
+             "then TLS (30 minutes each; with --quick 5 s each)");
+    add_value(soak_minutes, "soak-minutes",
+              "minutes of faults per transport of the soak (decimals "
+              "allowed)");
+    add_value(soak_seed, "soak-seed",
+              "seed of the soak's fault plans (default 1)");
+    add_flag(soak_connect, "soak-connect",
+             "the soak's client reaches the fake through the fault proxy as "
+             "its HTTP CONNECT proxy (instead of as the server)");
   }
 
   bool quick = false;
@@ -71,6 +86,11 @@ public:
   int64_t clients = -1;
   std::string plot;
   std::string only;
+  bool soak = false;
+  // Negative: not given.
+  double soak_minutes = -1;
+  int64_t soak_seed = -1;
+  bool soak_connect = false;
 };
 
 bool contains(const std::vector<std::string>& xs, const std::string& x) {
@@ -123,6 +143,12 @@ bench::options resolve(const bench_config& cfg, size_t cores) {
     opts.events = static_cast<size_t>(cfg.events);
   if (cfg.clients >= 0)
     opts.clients = static_cast<size_t>(cfg.clients);
+  opts.soak = cfg.soak;
+  opts.soak_connect = cfg.soak_connect;
+  if (cfg.soak_minutes > 0)
+    opts.soak_minutes = cfg.soak_minutes;
+  if (cfg.soak_seed >= 0)
+    opts.soak_seed = static_cast<uint32_t>(cfg.soak_seed);
   opts.scheduler_threads = caf::get_or(cfg, "scheduler.max-threads", cores);
   opts.client = caf::rtm::client_config::from(cfg);
   return opts;
@@ -166,6 +192,29 @@ int main(int argc, char** argv) {
                          "positive (see --help)\n");
     return 2;
   }
+  bool soak_option =
+      cfg.soak_minutes != -1 || cfg.soak_seed != -1 || cfg.soak_connect;
+  if (!cfg.soak && soak_option) {
+    std::fprintf(stderr, "caf-rtm-bench: --soak-minutes, --soak-seed and "
+                         "--soak-connect need --soak (see --help)\n");
+    return 2;
+  }
+  if (cfg.soak_minutes != -1 && !(cfg.soak_minutes > 0)) {
+    std::fprintf(
+        stderr,
+        "caf-rtm-bench: --soak-minutes must be positive (see --help)\n");
+    return 2;
+  }
+  if (cfg.soak_seed < -1 || cfg.soak_seed > int64_t{UINT32_MAX}) {
+    std::fprintf(stderr, "caf-rtm-bench: --soak-seed must be between 0 and "
+                         "4294967295 (see --help)\n");
+    return 2;
+  }
+  if (cfg.soak && !cfg.only.empty()) {
+    std::fprintf(stderr, "caf-rtm-bench: --soak runs only the soak; it does "
+                         "not combine with --only (see --help)\n");
+    return 2;
+  }
   auto only = caf::rtm::cli::split_list(cfg.only);
   for (auto& name : only)
     if (!contains(scenario_names, name)) {
@@ -175,6 +224,8 @@ int main(int argc, char** argv) {
                    name.c_str(), joined(scenario_names).c_str());
       return 2;
     }
+  if (cfg.soak)
+    only = {"soak"};
   auto machine = bench::describe_machine();
   // Scheduler threads: the core count, unless configured otherwise.
   bool threads_given =
@@ -211,6 +262,28 @@ int main(int argc, char** argv) {
   auto keep_alive_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                            opts.client.api_keep_alive)
                            .count();
+  std::string runs;
+  if (opts.soak) {
+    runs = "soak only: ";
+    if (opts.soak_minutes > 0) {
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%g", opts.soak_minutes);
+      runs += std::string{buf} + " min";
+    } else {
+      runs += opts.quick ? "5 s" : "30 min";
+    }
+    runs += " of faults per transport (plain, TLS), seed " +
+            std::to_string(opts.soak_seed) +
+            (opts.soak_connect ? ", through a CONNECT proxy" : "");
+  } else {
+    runs = std::to_string(opts.events) + " events per flood (median of " +
+           std::to_string(opts.throughput_rounds) +
+           (opts.throughput_rounds == 1 ? " round), " : " rounds), ") +
+           std::to_string(opts.clients) + " idle clients, " +
+           std::to_string(opts.busy_clients) + " busy clients, " +
+           std::to_string(opts.repetitions) +
+           " runs per reconnect scenario (median)";
+  }
   bench::settings_list settings{
       {"scheduler",
        "scheduler.max-threads = " + std::to_string(opts.scheduler_threads) +
@@ -225,13 +298,7 @@ int main(int argc, char** argv) {
            std::to_string(opts.client.concurrency) +
            " actors, Web API keep-alive " + std::to_string(keep_alive_ms) +
            " ms; send_rate 100/s; log level warn"},
-      {"runs", std::to_string(opts.events) + " events per flood (median of " +
-                   std::to_string(opts.throughput_rounds) +
-                   (opts.throughput_rounds == 1 ? " round), " : " rounds), ") +
-                   std::to_string(opts.clients) + " idle clients, " +
-                   std::to_string(opts.busy_clients) + " busy clients, " +
-                   std::to_string(opts.repetitions) +
-                   " runs per reconnect scenario (median)"},
+      {"runs", runs},
   };
   bench::print_header(stdout, machine, opts, settings);
   std::fflush(stdout);
@@ -240,6 +307,10 @@ int main(int argc, char** argv) {
     caf::actor_system sys{cfg};
     bench::env e{sys, opts, out,
                  std::make_shared<caf::rtm::logger>(caf::rtm::log_level::warn)};
+    // The soak is no scenario of a normal run: it runs alone (`only` names
+    // nothing else, so every scenario below is skipped).
+    if (opts.soak)
+      step(e, only, "soak", "soak (faults injected)", bench::run_soak);
     // Memory first, while the heap holds nothing of the other runs; so the
     // Socket Mode scenario's idle clients run here too.
     step(e, only, "memory", "idle clients (memory)", bench::run_idle_clients);
@@ -247,6 +318,7 @@ int main(int argc, char** argv) {
          bench::run_socket_mode_idle_clients);
     step(e, only, "latency", "latency (paced)", bench::run_latency);
     step(e, only, "throughput", "throughput", bench::run_throughput);
+    step(e, only, "cli", "caf-rtm in a pipe", bench::run_cli_pipe);
     // After throughput: its RTM client -> actor row is what Socket Mode's
     // envelope rate is compared with.
     step(e, only, "socket_mode", "Socket Mode", bench::run_socket_mode);

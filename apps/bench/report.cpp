@@ -244,6 +244,12 @@ bool write_json(const std::string& path, const report& rep,
   opt["repetitions"] = opts.repetitions;
   opt["throughput_rounds"] = opts.throughput_rounds;
   opt["scheduler_max_threads"] = opts.scheduler_threads;
+  if (opts.soak) {
+    opt["soak"] = true;
+    opt["soak_minutes"] = opts.soak_minutes;
+    opt["soak_seed"] = opts.soak_seed;
+    opt["soak_connect"] = opts.soak_connect;
+  }
   doc["options"] = std::move(opt);
   json::object notes;
   for (auto& [key, text] : settings)

@@ -6,7 +6,9 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "caf-rtm/printer.hpp"
 #include "caf/rtm/errc.hpp"
+#include "caf/rtm/hub/messages.hpp"
 #include "common/cli.hpp"
 
 namespace json = boost::json;
@@ -22,12 +24,15 @@ void finish(self_ptr self, int code);
 void flush(self_ptr self) {
   auto& st = self->state;
   st.flush_pending = false;
-  if (st.out.empty())
+  if (st.out.empty() && !st.opts.lines)
     return;
   bool ok =
       std::fwrite(st.out.data(), 1, st.out.size(), stdout) == st.out.size();
-  ok = std::fflush(stdout) == 0 && ok;
   st.out.clear();
+  // The printer's flush flushes stdout (and tells whether its own writes
+  // failed).
+  ok =
+      (st.opts.lines ? st.opts.lines->flush() : std::fflush(stdout) == 0) && ok;
   // The reader went away (`caf-rtm | head -1`): nobody reads the events.
   if (!ok && !st.stdout_closed) {
     st.stdout_closed = true;
@@ -67,10 +72,11 @@ void complete(self_ptr self, int code, const client_status* st) {
                        std::chrono::steady_clock::now() - s.started)
                        .count();
     json::object stats;
-    stats["events"] = s.printed;
+    auto printed = s.printed + (s.opts.lines ? s.opts.lines->printed() : 0);
+    stats["events"] = printed;
     stats["elapsed_s"] = elapsed;
     stats["events_per_s"] =
-        elapsed > 0 ? static_cast<double>(s.printed) / elapsed : 0.0;
+        elapsed > 0 ? static_cast<double>(printed) / elapsed : 0.0;
     stats["reconnects"] = s.sessions > 0 ? s.sessions - 1 : 0;
     stats["rtt_ms"] =
         st ? std::chrono::duration<double, std::milli>(st->last_rtt).count()
@@ -116,6 +122,11 @@ void finish(self_ptr self, int code) {
   flush(self);
   auto close_then_complete =
       [self, code](const std::optional<client_status>& status) {
+        // A hub's client is the hub's to close.
+        if (self->state.opts.from_hub) {
+          complete(self, code, status ? &*status : nullptr);
+          return;
+        }
         self->request(self->state.client, std::chrono::milliseconds{800},
                       close_atom_v)
             .then(
@@ -126,6 +137,8 @@ void finish(self_ptr self, int code) {
                   complete(self, code, status ? &*status : nullptr);
                 });
       };
+  if (!st.client) // a hub that never answered
+    return close_then_complete(std::nullopt);
   self->request(st.client, std::chrono::milliseconds{150}, status_atom_v)
       .then([=](client_status& s) { close_then_complete(std::move(s)); },
             [=](caf::error&) { close_then_complete(std::nullopt); });
@@ -254,16 +267,6 @@ void answer_app_mention(self_ptr self, const envelope& env) {
           });
 }
 
-// One JSON line of an event or envelope: the frame as received when it is
-// one line already (Slack sends compact JSON), else serialized again.
-template <class T>
-std::string line_of(const T& x) {
-  auto raw = x.raw();
-  if (raw.find_first_of("\r\n") == std::string_view::npos)
-    return std::string{raw};
-  return x.to_json();
-}
-
 // An envelope that accepts a response payload, under --respond: the stdin
 // line `{"envelope_id":...,"payload":{...}}` answers it.
 void answer_from_stdin(self_ptr self, const std::string& text) {
@@ -330,16 +333,10 @@ caf::result<json_object> on_envelope(self_ptr self, const envelope& env) {
   return no_payload();
 }
 
-} // namespace
-
-caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
-                     driver_options opts) {
+// Starts the client (a hub's is started already: then this only says who it
+// is) and reports how that went.
+void connect(self_ptr self) {
   auto& st = self->state;
-  st.client = std::move(client);
-  st.opts = std::move(opts);
-  st.started = std::chrono::steady_clock::now();
-  if (st.opts.duration.count() > 0)
-    self->delayed_send(self, st.opts.duration, caf::timeout_atom_v);
   self->request(st.client, caf::infinite, connect_atom_v)
       .then(
           [self](connected& info) {
@@ -363,6 +360,89 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
                            describe(err).c_str());
             finish(self, exit_code_for(err, st.opts.reconnect_on));
           });
+}
+
+// An error of the client or of CAF (connecting to a hub), readable.
+std::string describe_any(self_ptr self, const caf::error& err) {
+  if (err.category() == error_category)
+    return describe(err);
+  return self->system().render(err);
+}
+
+// --hub: a hub delivers (again); its client handle is the one to use now.
+void on_hub_up(self_ptr self, const hub::hub_up& x) {
+  auto& st = self->state;
+  if (st.finishing)
+    return;
+  auto first = !st.client;
+  st.client = x.info.handle();
+  st.opts.socket_mode = x.info.kind == client_kind::socket_mode;
+  // Only now is it known which kind of client the workspace has.
+  const char* mismatch = nullptr;
+  if (st.opts.sends && st.opts.socket_mode)
+    mismatch = "--send is RTM only, and the hub runs this workspace in "
+               "Socket Mode";
+  else if (st.opts.respond && !st.opts.socket_mode)
+    mismatch = "--respond needs Socket Mode, and the hub runs this workspace "
+               "over RTM";
+  if (mismatch != nullptr) {
+    std::fprintf(stderr, "caf-rtm: %s\n", mismatch);
+    return finish(self, exit_usage);
+  }
+  CAF_RTM_LOG(st.opts.log, info, "caf-rtm", "subscribed on hub ", x.hub);
+  if (first)
+    connect(self);
+}
+
+void on_hub_down(self_ptr self, const hub::hub_down& x) {
+  auto& st = self->state;
+  if (st.finishing)
+    return;
+  if (!x.final) {
+    CAF_RTM_LOG(
+        st.opts.log, warn, "caf-rtm", "hub ", x.hub, ": ",
+        describe_any(self, x.reason), "; next attempt in ",
+        std::chrono::duration_cast<std::chrono::milliseconds>(x.retry_in)
+            .count(),
+        " ms");
+    return;
+  }
+  std::fprintf(stderr, "caf-rtm: hub %s: %s\n", x.hub.c_str(),
+               describe_any(self, x.reason).c_str());
+  // A name the hub does not have is a usage error, as a bad option is.
+  finish(self, is(x.reason, errc::unknown_workspace) ||
+                       is(x.reason, errc::invalid_config)
+                   ? exit_usage
+                   : exit_no_connection);
+}
+
+void on_hub_gap(self_ptr self, const hub::hub_gap& x) {
+  auto& st = self->state;
+  auto span =
+      std::chrono::duration_cast<std::chrono::milliseconds>(x.until - x.since);
+  if (x.missed.known)
+    CAF_RTM_LOG(st.opts.log, warn, "caf-rtm", "no hub delivered for ",
+                span.count(), " ms: ", x.missed.count,
+                " events arrived at the hub meanwhile (of any type)");
+  else
+    CAF_RTM_LOG(st.opts.log, warn, "caf-rtm", "no hub delivered for ",
+                span.count(),
+                " ms: events of that time are lost (count "
+                "unknown)");
+}
+
+} // namespace
+
+caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
+                     driver_options opts) {
+  auto& st = self->state;
+  st.client = std::move(client);
+  st.opts = std::move(opts);
+  st.started = std::chrono::steady_clock::now();
+  if (st.opts.duration.count() > 0)
+    self->delayed_send(self, st.opts.duration, caf::timeout_atom_v);
+  if (st.client)
+    connect(self);
   return {
       [self](const event& ev) {
         auto& st = self->state;
@@ -403,6 +483,7 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
       },
       [self](close_atom) { finish(self, exit_ok); },
       [self](caf::timeout_atom) { finish(self, exit_ok); },
+      [self](enough_atom) { finish(self, exit_ok); },
       // Lifecycle: diagnostics on stderr, exits on fatal errors.
       [self](const connected&) {
         ++self->state.sessions; // the client logs it
@@ -428,6 +509,9 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
       [](const error_event&) {
         // The client logged it already (same logger).
       },
+      [self](const hub::hub_up& x) { on_hub_up(self, x); },
+      [self](const hub::hub_down& x) { on_hub_down(self, x); },
+      [self](const hub::hub_gap& x) { on_hub_gap(self, x); },
       [self](const fatal_event& x) {
         if (self->state.finishing)
           return;

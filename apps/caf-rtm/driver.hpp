@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,8 +29,11 @@
 CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, eof_atom, "eof")
 CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, line_atom, "line")
 CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, drained_atom, "drained")
+CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, enough_atom, "enough")
 
 namespace caf::rtm::cli {
+
+class printer;
 
 struct driver_options {
   /// Event types to print; "*" for all.
@@ -44,8 +48,18 @@ struct driver_options {
   bool socket_mode = false;
   /// Socket Mode: stdin lines answer envelopes that accept a response.
   bool respond = false;
+  /// RTM: stdin lines are messages to send (--send).
+  bool sends = false;
   /// Answer mentions and `/echo` (the demo).
   bool answer_mentions = false;
+  /// The client is a hub's (--hub): it arrives with `hub::hub_up` (and
+  /// again after the hub came back), is not closed at the end, and
+  /// losing the hub for good ends the program.
+  bool from_hub = false;
+  /// Prints events or envelopes from the client's listener pool (the
+  /// driver then only flushes it and counts); null: the driver prints what
+  /// it receives.
+  std::shared_ptr<printer> lines;
   logger_ptr log;
   /// Called once with the exit code.
   std::function<void(int)> on_exit;
@@ -80,8 +94,10 @@ struct driver_state {
 };
 
 /// Messages: events or envelopes and lifecycle (from the client), (line, N,
-/// text) and (eof, lines) from the stdin reader, close_atom to stop
-/// (signals).
+/// text) and (eof, lines) from the stdin reader, flush and enough from the
+/// printer, close_atom to stop
+/// (signals); with `from_hub`, hub_up, hub_down and hub_gap from the remote
+/// subscription (`client` is null until the first hub_up).
 caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
                      driver_options opts);
 

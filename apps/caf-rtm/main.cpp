@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -20,7 +21,10 @@
 
 #include "caf-rtm/demo.hpp"
 #include "caf-rtm/driver.hpp"
+#include "caf-rtm/printer.hpp"
 #include "caf/rtm/errc.hpp"
+#include "caf/rtm/hub/node.hpp"
+#include "caf/rtm/hub/remote_subscription.hpp"
 #include "caf/rtm/pattern.hpp"
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/socket_mode_client.hpp"
@@ -28,6 +32,7 @@
 #include "common/cli.hpp"
 
 namespace cli = caf::rtm::cli;
+namespace hub = caf::rtm::hub;
 
 namespace {
 
@@ -43,6 +48,14 @@ public:
              "with stdin lines {\"envelope_id\":...,\"payload\":{...}}");
     add_flag(stats, "stats", "print statistics on stderr at exit");
     add_flag(demo, "demo", "run against an embedded fake Slack");
+    add_value(hub, "hub",
+              "HOST:PORT of a caf-rtm-hub: print a workspace's events from "
+              "it instead of connecting to Slack (with --workspace)");
+    add_value(workspace, "workspace", "with --hub: the workspace's name");
+    add_value(hub_cert, "cert", "with --hub: TLS, this node's certificate");
+    add_value(hub_key, "key", "with --hub: TLS, this node's private key");
+    add_value(hub_ca, "tls-ca",
+              "with --hub: TLS (also --ca), the CA of the hub's certificate");
   }
 
   std::string events = "*";
@@ -52,7 +65,116 @@ public:
   bool respond = false;
   bool stats = false;
   bool demo = false;
+  std::string hub;
+  std::string workspace;
+  std::string hub_cert;
+  std::string hub_key;
+  std::string hub_ca;
 };
+
+// The usage mistakes of --hub and its options, or nullptr.
+const char* hub_usage_error(const tool_config& cfg) {
+  if (cfg.hub.empty()) {
+    if (!cfg.workspace.empty() || !cfg.hub_cert.empty() ||
+        !cfg.hub_key.empty() || !cfg.hub_ca.empty())
+      return "--workspace, --cert, --key and --ca go with --hub";
+    return nullptr;
+  }
+  if (cfg.workspace.empty())
+    return "--hub needs --workspace NAME";
+  if (cfg.demo)
+    return "--hub and --demo do not mix";
+  if (cfg.conn.socket_mode)
+    return "--hub: the hub's configuration says RTM or Socket Mode";
+  if (!cfg.conn.token.empty() || !cfg.conn.app_token.empty())
+    return "--hub: the hub holds the tokens (no --token or --app-token)";
+  return nullptr;
+}
+
+// `--ca` is `--tls-ca`: CAF 0.17 cannot look up an option named "c", "ca"
+// or "caf" (it takes them for its "caf#" prefix).
+std::vector<std::string> rename_ca(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (i > 0 && (arg == "--ca" || arg.rfind("--ca=", 0) == 0))
+      arg = "--tls-ca" + arg.substr(4);
+    args.push_back(std::move(arg));
+  }
+  return args;
+}
+
+// --hub: the remote subscription (its subscribers come later) and what the
+// driver takes from a client configuration; sets the node up for CAF::io
+// (and TLS) before the actor system starts.
+cli::parse_result hub_subscription(tool_config& cfg,
+                                   hub::remote_subscription_config& sub,
+                                   caf::rtm::client_config& rtm_cfg) {
+  auto where = hub::parse_endpoint(cfg.hub);
+  if (!where)
+    return {cli::exit_usage, "--hub: " + caf::rtm::render(where.error())};
+  sub.hubs = {*where};
+  sub.workspace = cfg.workspace;
+  hub::node_options node;
+  node.tls = {cfg.hub_cert, cfg.hub_key, cfg.hub_ca};
+  sub.tls = node.tls.enabled();
+  if (auto err = hub::configure_node(cfg, node))
+    return {cli::exit_usage, caf::rtm::render(err)};
+  const auto& c = cfg.conn;
+  if (c.max_attempts < -1)
+    return {cli::exit_usage, "--max-attempts must be >= 0"};
+  // As for Slack itself: --no-reconnect gives up after the first failure,
+  // --max-attempts after that many in a row.
+  if (c.no_reconnect)
+    sub.reconnect.max_attempts = 1;
+  else if (c.max_attempts > 0)
+    sub.reconnect.max_attempts = static_cast<uint32_t>(c.max_attempts);
+  rtm_cfg.auto_reconnect = !c.no_reconnect;
+  auto level = caf::rtm::log_level::warn;
+  auto name = c.log_level;
+  if (name.empty())
+    if (auto x =
+            caf::get_if<std::string>(&caf::content(cfg), "caf-rtm.log-level"))
+      name = *x;
+  if (!name.empty()) {
+    auto parsed = caf::rtm::parse_log_level(name);
+    if (!parsed)
+      return {cli::exit_usage,
+              "--log-level must be quiet, error, warn, info or debug"};
+    level = *parsed;
+  }
+  rtm_cfg.log = std::make_shared<caf::rtm::logger>(level);
+  return {};
+}
+
+// Subscribes the printer's callbacks to `types`.
+bool subscribed_printer(caf::scoped_actor& self, const caf::actor& client,
+                        bool socket_mode, const std::vector<std::string>& types,
+                        const std::shared_ptr<cli::printer>& lines) {
+  bool ok = false;
+  auto done = [&](uint64_t) {
+    ok = true;
+  };
+  auto failed = [](caf::error&) {
+  };
+  if (socket_mode)
+    self->request(
+            client, std::chrono::seconds{5}, caf::rtm::subscribe_atom_v,
+            caf::rtm::envelope_listener{types,
+                                        [lines](const caf::rtm::envelope& x) {
+                                          lines->print(x);
+                                        }})
+        .receive(done, failed);
+  else
+    self->request(
+            client, std::chrono::seconds{5}, caf::rtm::subscribe_atom_v,
+            caf::rtm::callback_listener{types,
+                                        [lines](const caf::rtm::event& x) {
+                                          lines->print(x);
+                                        }})
+        .receive(done, failed);
+  return ok;
+}
 
 // Reads stdin line by line without blocking forever, so the thread can be
 // joined when the program ends first.
@@ -96,7 +218,12 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   tool_config cfg;
   caf::rtm::add_message_types(cfg);
-  auto parsed = cfg.parse_command_line(argc, argv);
+  auto args = rename_ca(argc, argv);
+  std::vector<char*> arg_ptrs;
+  for (auto& arg : args)
+    arg_ptrs.push_back(arg.data());
+  auto parsed = cfg.parse_command_line(static_cast<int>(arg_ptrs.size()),
+                                       arg_ptrs.data());
   if (parsed.exit != 0 || !parsed.error.empty()) {
     if (!parsed.error.empty())
       std::fprintf(stderr, "caf-rtm: %s (see --help)\n", parsed.error.c_str());
@@ -114,8 +241,10 @@ int main(int argc, char** argv) {
     usage_error = "--send and --respond do not mix with --demo";
   else if (cfg.send && socket_mode)
     usage_error = "--send is RTM only (Socket Mode sends through the Web API)";
-  else if (cfg.respond && !socket_mode)
+  else if (cfg.respond && !socket_mode && cfg.hub.empty())
     usage_error = "--respond needs --socket-mode";
+  if (usage_error == nullptr)
+    usage_error = hub_usage_error(cfg);
   if (usage_error != nullptr) {
     std::fprintf(stderr, "caf-rtm: %s (see --help)\n", usage_error);
     return cli::exit_usage;
@@ -138,25 +267,54 @@ int main(int argc, char** argv) {
       cfg.conn.log_level = "info";
   }
   caf::rtm::client_config rtm_cfg;
-  auto kind = socket_mode ? caf::rtm::client_kind::socket_mode
-                          : caf::rtm::client_kind::rtm;
-  if (auto res = cli::to_client_config(cfg, rtm_cfg, kind); res.exit != 0) {
-    std::fprintf(stderr, "caf-rtm: %s (see --help)\n", res.error.c_str());
-    return res.exit;
+  auto from_hub = !cfg.hub.empty();
+  std::optional<hub::remote_subscription_config> sub;
+  if (from_hub) {
+    // The hub holds the client: only where it is, how to reach it and how
+    // long to keep trying matter here.
+    sub.emplace();
+    if (auto res = hub_subscription(cfg, *sub, rtm_cfg); res.exit != 0) {
+      std::fprintf(stderr, "caf-rtm: %s (see --help)\n", res.error.c_str());
+      return res.exit;
+    }
+  } else {
+    auto kind = socket_mode ? caf::rtm::client_kind::socket_mode
+                            : caf::rtm::client_kind::rtm;
+    if (auto res = cli::to_client_config(cfg, rtm_cfg, kind); res.exit != 0) {
+      std::fprintf(stderr, "caf-rtm: %s (see --help)\n", res.error.c_str());
+      return res.exit;
+    }
   }
   if (cfg.demo)
     rtm_cfg.proxy_from_environment = false; // the fake is on loopback
+  // Events are printed from the client's listener pool (backpressure on a
+  // slow pipe), unless the driver needs them itself: the demo answers
+  // mentions, --respond answers envelopes, and a hub's client is remote.
+  std::shared_ptr<cli::printer> lines;
+  if (!from_hub && !cfg.demo && !cfg.respond) {
+    lines = std::make_shared<cli::printer>(cli::split_list(cfg.events),
+                                           static_cast<uint64_t>(cfg.count));
+    // The tool runs no callbacks of its own but the printer's: one listener
+    // worker keeps the lines in wire order.
+    rtm_cfg.concurrency = 1;
+    // Events parsed ahead of the pipe cost memory and buy nothing: the pipe
+    // sets the pace.
+    rtm_cfg.callback_backlog = std::min<size_t>(rtm_cfg.callback_backlog, 1000);
+  }
   std::promise<int> exit_promise;
   auto exit_code = exit_promise.get_future();
   int code = cli::exit_other;
   {
     caf::actor_system sys{cfg};
     // The driver talks to either client through an untyped handle: both
-    // answer connect, subscribe, status and close alike.
-    auto rtm = socket_mode ? caf::actor_cast<caf::actor>(sys.spawn(
-                                 caf::rtm::socket_mode_client, rtm_cfg))
-                           : caf::actor_cast<caf::actor>(
-                                 sys.spawn(caf::rtm::rtm_client, rtm_cfg));
+    // answer connect, subscribe, status and close alike. A hub's client
+    // arrives later, with the subscription's hub_up.
+    caf::actor rtm;
+    if (!from_hub)
+      rtm = socket_mode ? caf::actor_cast<caf::actor>(
+                              sys.spawn(caf::rtm::socket_mode_client, rtm_cfg))
+                        : caf::actor_cast<caf::actor>(
+                              sys.spawn(caf::rtm::rtm_client, rtm_cfg));
     cli::driver_options opts;
     opts.events = cli::split_list(cfg.events);
     opts.count = static_cast<uint64_t>(cfg.count);
@@ -168,10 +326,15 @@ int main(int argc, char** argv) {
     opts.answer_mentions = cfg.demo;
     opts.socket_mode = socket_mode;
     opts.respond = cfg.respond;
+    opts.sends = cfg.send;
+    opts.from_hub = from_hub;
+    opts.lines = lines;
     opts.on_exit = [&exit_promise](int x) {
       exit_promise.set_value(x);
     };
     auto drv = sys.spawn(cli::driver, rtm, opts);
+    if (lines)
+      lines->notify(drv);
     caf::scoped_actor self{sys, true};
     auto subscribed = [&](auto&&... xs) {
       bool ok = false;
@@ -186,9 +349,16 @@ int main(int argc, char** argv) {
       if (socket_mode)
         types.emplace_back("/echo");
     }
-    if (!subscribed(caf::rtm::subscribe_atom_v, drv, types) ||
-        !subscribed(caf::rtm::subscribe_atom_v, caf::rtm::lifecycle_atom_v,
-                    drv)) {
+    hub::remote_subscription_actor hub_sub;
+    if (from_hub) {
+      sub->subscribers = {{drv, types}};
+      sub->lifecycle = drv;
+      hub_sub = sys.spawn(hub::remote_subscription, *sub);
+    } else if (!(lines
+                     ? subscribed_printer(self, rtm, socket_mode, types, lines)
+                     : subscribed(caf::rtm::subscribe_atom_v, drv, types)) ||
+               !subscribed(caf::rtm::subscribe_atom_v,
+                           caf::rtm::lifecycle_atom_v, drv)) {
       std::fprintf(stderr, "caf-rtm: internal error: subscribe failed\n");
       caf::anon_send_exit(drv, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(rtm, caf::exit_reason::user_shutdown);
@@ -222,6 +392,12 @@ int main(int argc, char** argv) {
       input.join();
     if (demo.joinable())
       demo.join();
+    // Unsubscribes on the hub (bounded), or ends the subscription anyway.
+    if (hub_sub) {
+      self->request(hub_sub, std::chrono::seconds{2}, caf::rtm::close_atom_v)
+          .receive([](caf::ok_atom) {}, [](caf::error&) {});
+      caf::anon_send_exit(hub_sub, caf::exit_reason::user_shutdown);
+    }
   }
   return code;
 }

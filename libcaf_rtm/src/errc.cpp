@@ -86,6 +86,10 @@ std::string to_string(errc x) {
     return "cursor_loop";
   case errc::too_many_pages:
     return "too_many_pages";
+  case errc::unknown_workspace:
+    return "unknown_workspace";
+  case errc::not_permitted:
+    return "not_permitted";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }
@@ -168,6 +172,7 @@ bool is_fatal(const caf::error& err) {
   case errc::invalid_url:
   case errc::invalid_config:
   case errc::closed:
+  case errc::unknown_workspace:
     return true;
   default:
     return false;

@@ -98,6 +98,11 @@ enum class errc : uint8_t {
   /// A paged list has more than `max_pages` pages; context: the method, the
   /// cap.
   too_many_pages,
+  /// A hub has no workspace of that name; context: the name.
+  unknown_workspace,
+  /// A hub refuses what only its owner may do (close, disconnect, reconnect,
+  /// read files); context: what and why.
+  not_permitted,
 };
 
 std::string to_string(errc x);

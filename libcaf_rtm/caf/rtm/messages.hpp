@@ -201,6 +201,12 @@ struct client_status {
   /// stale sockets), and the app.
   uint64_t num_connections = 0;
   std::string app_id;
+  // -- subscriptions ----------------------------------------------------------
+  /// Actors subscribed to events (envelopes), and to lifecycle messages. A
+  /// subscriber that terminates, or whose node goes away, leaves both counts
+  /// once its down message arrived.
+  uint64_t subscribers = 0;
+  uint64_t lifecycle_subscribers = 0;
 };
 
 template <class Inspector>
@@ -213,7 +219,7 @@ typename Inspector::result_type inspect(Inspector& f, client_status& x) {
            x.messages_failed, x.send_queue, x.awaiting_ack, x.listener_errors,
            x.last_rtt, x.connections, x.frames_unknown, x.envelopes_acked,
            x.acks_late, x.acks_failed, x.ack_latency_mean, x.ack_latency_max,
-           x.num_connections, x.app_id);
+           x.num_connections, x.app_id, x.subscribers, x.lifecycle_subscribers);
 }
 
 } // namespace caf::rtm

@@ -296,6 +296,12 @@ void on_down(Self* self, caf::down_msg& dm) {
 
 // -- status -------------------------------------------------------------------
 
+/// The subscriber counts of a status snapshot.
+inline void count_subscribers(const router_base& st, client_status& out) {
+  out.subscribers = st.subs.actors().size();
+  out.lifecycle_subscribers = st.subs.lifecycle().size();
+}
+
 /// The router's counters plus the supervisor's view; `fill` adds what only
 /// the protocol's router knows.
 template <class Self, class Fill>
@@ -306,6 +312,7 @@ caf::result<client_status> status(Self* self, Fill fill) {
           [self, rp, fill](supervisor_status& sup) mutable {
             auto result = self->state.stats;
             fill(result);
+            count_subscribers(self->state, result);
             result.state = std::move(sup.state);
             result.session = sup.session;
             result.sessions = sup.sessions_up;
@@ -320,6 +327,7 @@ caf::result<client_status> status(Self* self, Fill fill) {
           [self, rp, fill](caf::error&) mutable {
             auto result = self->state.stats;
             fill(result);
+            count_subscribers(self->state, result);
             result.state = "closed";
             rp.deliver(std::move(result));
           });

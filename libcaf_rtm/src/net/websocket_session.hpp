@@ -181,21 +181,25 @@ private:
     reading_ = false;
     if (ec)
       return report_down(read_error(ec, "read"));
-    if (pending_.empty())
-      pending_.read_at = std::chrono::steady_clock::now();
+    if (pending_.empty() || pending_.back().bytes >= max_batch_bytes) {
+      pending_.emplace_back();
+      pending_.back().batch.read_at = std::chrono::steady_clock::now();
+    }
+    auto& chunk = pending_.back();
     if (ws_->got_text()) {
       // A flat_buffer holds the whole message contiguously.
       auto data = buffer_.data();
-      pending_.bytes.append(static_cast<const char*>(data.data()), data.size());
-      pending_.sizes.push_back(static_cast<uint32_t>(data.size()));
+      chunk.batch.bytes.append(static_cast<const char*>(data.data()),
+                               data.size());
+      chunk.batch.sizes.push_back(static_cast<uint32_t>(data.size()));
     } else {
-      ++pending_.binary;
+      ++chunk.batch.binary;
     }
     buffer_.consume(buffer_.size());
     if (buffer_.capacity() > 1024 * 1024)
       buffer_.shrink_to_fit(); // after a rare huge message
     buffered_bytes_ += n;
-    pending_bytes_ += n;
+    chunk.bytes += n;
     hand_over();
     if (buffered_bytes_ < opts_.max_buffered_bytes ||
         state_ == state_type::closing)
@@ -206,15 +210,11 @@ private:
   void hand_over() {
     if (batch_in_flight_ || pending_.empty())
       return;
-    detail::frame_batch batch;
-    std::swap(batch, pending_);
-    // The next batch is likely as big as this one.
-    pending_.bytes.reserve(batch.bytes.size());
-    pending_.sizes.reserve(batch.sizes.size());
-    in_flight_bytes_ = pending_bytes_;
-    pending_bytes_ = 0;
+    auto chunk = std::move(pending_.front());
+    pending_.pop_front();
+    in_flight_bytes_ = chunk.bytes;
     batch_in_flight_ = true;
-    caf::anon_send(owner_, std::move(batch));
+    caf::anon_send(owner_, std::move(chunk.batch));
   }
 
   void on_consumed() {
@@ -397,8 +397,16 @@ private:
   std::optional<ws_stream> ws_;
   boost::beast::websocket::response_type handshake_res_;
   beast::flat_buffer buffer_;
-  detail::frame_batch pending_;
-  size_t pending_bytes_ = 0;
+  // Frames read while a batch is in flight, in batches of about
+  // `max_batch_bytes`: the actor parses a batch at once, so the batch size
+  // bounds what is parsed ahead of slow listeners (the read-ahead itself
+  // stays raw bytes, up to `max_buffered_bytes`).
+  struct pending_batch {
+    detail::frame_batch batch;
+    size_t bytes = 0;
+  };
+  static constexpr size_t max_batch_bytes = size_t{256} * 1024;
+  std::deque<pending_batch> pending_;
   size_t in_flight_bytes_ = 0;
   size_t buffered_bytes_ = 0;
   bool batch_in_flight_ = false;

@@ -28,7 +28,7 @@ struct ws_options {
   /// Limit for the close handshake before the socket is closed anyway.
   caf::timespan close_timeout = std::chrono::seconds{2};
   /// Bytes waiting for the actor before reading pauses.
-  size_t max_buffered_bytes = size_t{8} * 1024 * 1024;
+  size_t max_buffered_bytes = size_t{2} * 1024 * 1024;
 };
 
 class ws_client {

@@ -108,22 +108,26 @@ std::string to_pem(EVP_PKEY* key) {
   return std::string(data, static_cast<std::size_t>(len));
 }
 
-} // namespace
-
-generated_certs generate_certs(const std::vector<std::string>& names) {
-  check(!names.empty(), "no certificate names");
-  auto ca_key = make_key();
-  auto ca = make_cert(ca_key.get(), "caf-rtm fake Slack test CA");
+x509_ptr make_ca(EVP_PKEY* key, const std::string& common_name) {
+  auto ca = make_cert(key, common_name);
   check(X509_set_issuer_name(ca.get(), X509_get_subject_name(ca.get())) == 1,
         "issuer");
   add_ext(ca.get(), ca.get(), NID_basic_constraints, "critical,CA:TRUE");
   add_ext(ca.get(), ca.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
   add_ext(ca.get(), ca.get(), NID_subject_key_identifier, "hash");
-  check(X509_sign(ca.get(), ca_key.get(), EVP_sha256()) > 0, "sign CA");
+  check(X509_sign(ca.get(), key, EVP_sha256()) > 0, "sign CA");
+  return ca;
+}
 
+// A leaf for `names`, signed by `ca` with `ca_key`; `usage` is its extended
+// key usage.
+generated_certs make_leaf(X509* ca, EVP_PKEY* ca_key,
+                          const std::vector<std::string>& names,
+                          const char* usage) {
+  check(!names.empty(), "no certificate names");
   auto leaf_key = make_key();
   auto leaf = make_cert(leaf_key.get(), names.front());
-  check(X509_set_issuer_name(leaf.get(), X509_get_subject_name(ca.get())) == 1,
+  check(X509_set_issuer_name(leaf.get(), X509_get_subject_name(ca)) == 1,
         "issuer");
   std::string san;
   for (auto& name : names) {
@@ -132,15 +136,43 @@ generated_certs generate_certs(const std::vector<std::string>& names) {
     san += is_ip_address(name) ? "IP:" : "DNS:";
     san += name;
   }
-  add_ext(leaf.get(), ca.get(), NID_basic_constraints, "critical,CA:FALSE");
-  add_ext(leaf.get(), ca.get(), NID_key_usage, "critical,digitalSignature");
-  add_ext(leaf.get(), ca.get(), NID_ext_key_usage, "serverAuth");
-  add_ext(leaf.get(), ca.get(), NID_subject_key_identifier, "hash");
-  add_ext(leaf.get(), ca.get(), NID_authority_key_identifier, "keyid:always");
-  add_ext(leaf.get(), ca.get(), NID_subject_alt_name, san);
-  check(X509_sign(leaf.get(), ca_key.get(), EVP_sha256()) > 0, "sign leaf");
+  add_ext(leaf.get(), ca, NID_basic_constraints, "critical,CA:FALSE");
+  add_ext(leaf.get(), ca, NID_key_usage, "critical,digitalSignature");
+  add_ext(leaf.get(), ca, NID_ext_key_usage, usage);
+  add_ext(leaf.get(), ca, NID_subject_key_identifier, "hash");
+  add_ext(leaf.get(), ca, NID_authority_key_identifier, "keyid:always");
+  add_ext(leaf.get(), ca, NID_subject_alt_name, san);
+  check(X509_sign(leaf.get(), ca_key, EVP_sha256()) > 0, "sign leaf");
+  return {to_pem(ca), to_pem(leaf.get()), to_pem(leaf_key.get())};
+}
 
-  return {to_pem(ca.get()), to_pem(leaf.get()), to_pem(leaf_key.get())};
+} // namespace
+
+generated_certs generate_certs(const std::vector<std::string>& names) {
+  check(!names.empty(), "no certificate names");
+  auto ca_key = make_key();
+  auto ca = make_ca(ca_key.get(), "caf-rtm fake Slack test CA");
+  return make_leaf(ca.get(), ca_key.get(), names, "serverAuth");
+}
+
+certificate_authority generate_ca(const std::string& common_name) {
+  auto key = make_key();
+  auto ca = make_ca(key.get(), common_name);
+  return {to_pem(ca.get()), to_pem(key.get())};
+}
+
+generated_certs issue_cert(const certificate_authority& ca,
+                           const std::vector<std::string>& names) {
+  bio_ptr cert_bio{BIO_new_mem_buf(ca.cert_pem.data(),
+                                   static_cast<int>(ca.cert_pem.size()))};
+  bio_ptr key_bio{
+      BIO_new_mem_buf(ca.key_pem.data(), static_cast<int>(ca.key_pem.size()))};
+  check(cert_bio && key_bio, "BIO_new_mem_buf");
+  x509_ptr cert{PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr)};
+  pkey_ptr key{
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr)};
+  check(cert && key, "reading the CA");
+  return make_leaf(cert.get(), key.get(), names, "serverAuth,clientAuth");
 }
 
 } // namespace caf::rtm::testing::detail

@@ -22,4 +22,19 @@ struct generated_certs {
 /// one hour ago for seven days. Throws `std::runtime_error` on failure.
 generated_certs generate_certs(const std::vector<std::string>& names);
 
+/// A CA that can sign several leaves (mutual TLS: servers and clients).
+struct certificate_authority {
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+/// A self-signed CA as `generate_certs` makes one, named `common_name`.
+certificate_authority generate_ca(const std::string& common_name);
+
+/// A leaf signed by `ca` for `names`, usable by TLS servers and clients alike
+/// (extended key usage serverAuth and clientAuth); `ca_pem` of the result is
+/// the CA's certificate.
+generated_certs issue_cert(const certificate_authority& ca,
+                           const std::vector<std::string>& names);
+
 } // namespace caf::rtm::testing::detail

@@ -1,0 +1,33 @@
+// What caf-rtm-hub does once its configuration is checked: runs one client
+// per workspace, publishes the registry, says where it listens, and on SIGINT
+// or SIGTERM closes every client.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+
+#include "caf/rtm/hub/workspaces.hpp"
+#include "caf/rtm/logger.hpp"
+
+namespace caf::rtm::hub_app {
+
+struct serve_options {
+  std::vector<hub::workspace_config> workspaces;
+  /// Where to listen; TLS (CAF::openssl, set up by configure_node) or not.
+  std::string bind;
+  uint16_t port = 0;
+  bool tls = false;
+  /// The hub's own lines (and each client's, unless its entry sets one).
+  log_level level = log_level::info;
+};
+
+/// Runs the hub in `sys` until SIGINT or SIGTERM (blocked by the caller
+/// before the actor system started); returns the exit code: 0 after an
+/// orderly stop, 1 when the hub cannot listen.
+int serve(caf::actor_system& sys, serve_options opts);
+
+} // namespace caf::rtm::hub_app

@@ -1,0 +1,41 @@
+// The registry a hub publishes: bot nodes look a workspace up by name and get
+// a handle for its client, or list every workspace with its status.
+//
+//   auto reg = sys.spawn(caf::rtm::hub::registry, workspaces);
+//   caf::io::publish(reg, port, "127.0.0.1");
+//
+// The handle a lookup hands out is never the client's own: it belongs to a
+// gate in front of it (one per workspace), which answers every request
+// itself. No address of the client's internal actors reaches a remote node
+// that way, so none of their messages can be sent from there, and the gate
+// refuses what only the hub's owner may do (close, disconnect, reconnect,
+// uploads from the hub's disk). See README.md, "Running across machines".
+
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "caf/rtm/hub/messages.hpp"
+
+namespace caf::rtm::hub {
+
+using registry_actor = caf::typed_actor<
+    // The workspace's client (a gate's handle), and what the asking node
+    // missed since the hub saw it go away; `unknown_workspace` if none.
+    caf::replies_to<lookup_atom, std::string>::with<workspace_info>,
+    // Every workspace with its client's status, in name order.
+    caf::replies_to<list_atom>::with<std::vector<workspace_status>>>;
+
+/// Spawn with `sys.spawn(caf::rtm::hub::registry, workspaces)`: one entry per
+/// client the hub runs, with the client's own handle (the registry never
+/// hands it out). The registry does not own the clients: closing them is the
+/// hub's job. When the registry ends, so do its gates.
+registry_actor::behavior_type registry(registry_actor::pointer self,
+                                       std::vector<workspace_info> workspaces);
+
+} // namespace caf::rtm::hub

@@ -1,0 +1,49 @@
+// A hub's configuration file: one client per entry of its `[workspaces]`
+// section, each holding that client's `caf-rtm.*` options without the
+// prefix; the `[caf-rtm]` section gives defaults for every entry.
+//
+//   [caf-rtm]
+//   log-level = "info"
+//
+//   [workspaces]
+//   acme = {
+//     token = "xoxb-..."
+//   }
+//   shop = {
+//     app-token = "xapp-..."
+//     bot-token = "xoxb-..."
+//     connections = 2
+//   }
+//
+// An entry with an app token runs a Socket Mode client, any other an RTM
+// client.
+
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+#include <caf/settings.hpp>
+
+#include "caf/rtm/client_config.hpp"
+
+namespace caf::rtm::hub {
+
+struct workspace_config {
+  std::string name;
+  client_kind kind = client_kind::rtm;
+  client_config cfg;
+};
+
+/// Reads every entry of `workspaces` (a dictionary of dictionaries) on top of
+/// `defaults` (the `caf-rtm` section, possibly empty), in name order. Values
+/// are checked against the option's type (a number where a string belongs,
+/// say) and each client configuration is validated; an unknown option, an
+/// entry that is not a `{ ... }` block, a name that is not
+/// [A-Za-z0-9_.-]+ or no entry at all is an `invalid_config` error that
+/// names the entry.
+caf::expected<std::vector<workspace_config>>
+read_workspaces(const caf::settings& defaults, const caf::settings& workspaces);
+
+} // namespace caf::rtm::hub

@@ -1,0 +1,67 @@
+// What a hub remembers of the nodes it saw go away, per workspace: when, and
+// how many events the client had received by then. When such a node looks
+// the workspace up again, the difference to the client's count now is what
+// it missed. Bounded: at most `capacity` nodes, each for at most `ttl`.
+
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include <caf/node_id.hpp>
+#include <caf/timestamp.hpp>
+
+#include "caf/rtm/hub/messages.hpp"
+
+namespace caf::rtm::hub::detail {
+
+/// Shared by a workspace's gate (which notices nodes going away) and the
+/// registry (which answers their lookups): both run on the hub, so a mutex
+/// guards it instead of messages any remote node could send as well.
+class drop_log {
+public:
+  static constexpr size_t default_capacity = 1024;
+  static constexpr std::chrono::hours default_ttl{1};
+
+  explicit drop_log(size_t capacity = default_capacity,
+                    caf::timespan ttl = default_ttl)
+      : capacity_(capacity), ttl_(ttl) {
+    // nop
+  }
+
+  /// Node `node` went away at `at`, when the client had received
+  /// `events_received` events. The first record of a node stays until it is
+  /// taken (its subscribers go away one by one).
+  void record(const caf::node_id& node, caf::timestamp at,
+              uint64_t events_received);
+
+  /// Whether a record for `node` is waiting.
+  bool contains(const caf::node_id& node, caf::timestamp now);
+
+  /// Takes the record of `node`, if any: what it missed given the client's
+  /// count now.
+  missed_events take(const caf::node_id& node, uint64_t events_received,
+                     caf::timestamp now);
+
+  /// Records waiting.
+  size_t size(caf::timestamp now);
+
+private:
+  struct entry {
+    caf::timestamp at;
+    uint64_t events_received;
+  };
+
+  void expire(caf::timestamp now);
+
+  std::mutex mtx_;
+  size_t capacity_;
+  caf::timespan ttl_;
+  std::map<caf::node_id, entry> entries_;
+};
+
+} // namespace caf::rtm::hub::detail

@@ -1,0 +1,71 @@
+#include "hub/forwarder.hpp"
+
+#include <caf/send.hpp>
+
+#include "caf/rtm/envelope.hpp"
+#include "caf/rtm/event.hpp"
+#include "caf/rtm/messages.hpp"
+
+namespace caf::rtm::hub::detail {
+
+namespace {
+
+// Ends the forwarder with its target: the hubs then drop its subscriptions.
+template <class Self>
+void follow(Self* self, const caf::actor& target) {
+  self->monitor(target);
+  self->set_down_handler([self, addr = target.address()](caf::down_msg& dm) {
+    if (dm.source == addr)
+      self->quit();
+  });
+  self->set_default_handler(caf::drop);
+}
+
+} // namespace
+
+caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
+                        caf::actor target, std::chrono::milliseconds window,
+                        size_t capacity,
+                        std::shared_ptr<std::atomic<uint64_t>> duplicates) {
+  auto& st = self->state;
+  st.target = target;
+  st.filter = rtm::detail::envelope_filter{window, capacity};
+  st.duplicates = std::move(duplicates);
+  follow(self, target);
+  return {
+      // Anonymously, as the client itself sends them: a bot's handler may
+      // answer an envelope with `no_payload()`, an error that would come
+      // back to a sender and end it.
+      [self](const event& ev) { caf::anon_send(self->state.target, ev); },
+      [self](const envelope& env) -> caf::result<json_object> {
+        auto& st = self->state;
+        if (st.filter.seen(env.id(), env.event_id(),
+                           std::chrono::steady_clock::now())) {
+          ++*st.duplicates;
+          return no_payload();
+        }
+        if (env.accepts_response_payload() &&
+            self->current_message_id().is_request()) {
+          self->delegate(st.target, env);
+          return caf::delegated<json_object>{};
+        }
+        caf::anon_send(st.target, env);
+        return no_payload();
+      },
+  };
+}
+
+caf::behavior lifecycle_forwarder(caf::event_based_actor* self,
+                                  caf::actor target) {
+  follow(self, target);
+  return {
+      [=](const connecting& x) { caf::anon_send(target, x); },
+      [=](const connected& x) { caf::anon_send(target, x); },
+      [=](const disconnected& x) { caf::anon_send(target, x); },
+      [=](const reconnecting& x) { caf::anon_send(target, x); },
+      [=](const error_event& x) { caf::anon_send(target, x); },
+      [=](const fatal_event& x) { caf::anon_send(target, x); },
+  };
+}
+
+} // namespace caf::rtm::hub::detail

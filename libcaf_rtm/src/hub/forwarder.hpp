@@ -1,0 +1,45 @@
+// The bot side's subscribers on the hubs: one forwarder per bot actor (it is
+// what the hubs' clients deliver to) and one for the client lifecycle. A
+// forwarder subscribed on several hubs drops the envelopes it delivered
+// already (Slack may hand an unacked envelope to another hub's connection),
+// so each reaches the bot's actor once.
+
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "detail/envelope_filter.hpp"
+
+namespace caf::rtm::hub::detail {
+
+struct forwarder_state {
+  static inline const char* name = "caf-rtm.hub.forwarder";
+
+  caf::actor target;
+  rtm::detail::envelope_filter filter;
+  /// Shared with the remote subscription for its status.
+  std::shared_ptr<std::atomic<uint64_t>> duplicates;
+};
+
+/// Hands events and envelopes to `target`; an envelope that accepts a
+/// response payload goes as the request it came as (the answer goes straight
+/// back to the hub). Ends when `target` ends.
+caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
+                        caf::actor target, std::chrono::milliseconds window,
+                        size_t capacity,
+                        std::shared_ptr<std::atomic<uint64_t>> duplicates);
+
+/// Hands the client lifecycle messages of every hub to `target`. Ends when
+/// `target` ends.
+caf::behavior lifecycle_forwarder(caf::event_based_actor* self,
+                                  caf::actor target);
+
+} // namespace caf::rtm::hub::detail

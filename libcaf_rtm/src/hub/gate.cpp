@@ -1,0 +1,279 @@
+#include "hub/gate.hpp"
+
+#include <utility>
+
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "caf/rtm/errc.hpp"
+#include "hub/relay.hpp"
+
+namespace caf::rtm::hub::detail {
+
+gate_state::~gate_state() {
+  for (auto& [addr, relay] : relays)
+    caf::anon_send_exit(relay, caf::exit_reason::kill);
+}
+
+namespace {
+
+// Asks the client and answers with its reply: the reply's sender is the
+// gate, whoever answered inside the client.
+template <class R, class Self, class Client, class... Ts>
+caf::result<R> forward(Self* self, const Client& client, Ts&&... xs) {
+  auto rp = self->template make_response_promise<R>();
+  self->request(client, caf::infinite, std::forward<Ts>(xs)...)
+      .then([rp](R& x) mutable { rp.deliver(std::move(x)); },
+            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+caf::error owner_only(const char* what) {
+  return make_error(errc::not_permitted,
+                    std::string{what} +
+                        ": only the hub that runs the client may do that");
+}
+
+// Uploads through a hub carry their bytes: a remote node must not make the
+// hub read (and post to Slack) files of its own disk, its configuration
+// with the tokens included.
+caf::error check_upload(const file_upload& file) {
+  if (!file.path.empty())
+    return make_error(errc::not_permitted,
+                      "upload of a file by path: a hub reads no files for "
+                      "remote callers, send the bytes in `content`");
+  return caf::none;
+}
+
+template <class Self>
+bool is_remote(Self* self, const caf::actor& hdl) {
+  return hdl && hdl.node() != self->node();
+}
+
+// Monitors a remote subscriber once: its down message says when its node
+// went away.
+template <class Self>
+void watch(Self* self, const caf::actor& hdl) {
+  if (is_remote(self, hdl) && self->state.watched.insert(hdl.address()).second)
+    self->monitor(hdl);
+}
+
+// A remote subscriber went away. When its node is gone (rather than the
+// actor ending), the hub records what the client had received by then.
+template <class Self, class Client>
+void on_down(Self* self, const Client& client, caf::down_msg& dm) {
+  auto& st = self->state;
+  // Down messages can be forged by any node that reaches the gate: only
+  // actors the gate monitors count.
+  if (st.watched.erase(dm.source) == 0)
+    return;
+  if (auto i = st.relays.find(dm.source); i != st.relays.end()) {
+    caf::anon_send_exit(i->second, caf::exit_reason::kill);
+    st.relays.erase(i);
+  }
+  if (dm.reason != caf::exit_reason::remote_link_unreachable)
+    return;
+  auto node = dm.source.node();
+  auto at = caf::make_timestamp();
+  auto drops = st.args.drops;
+  self->request(client, std::chrono::seconds{10}, status_atom_v)
+      .then(
+          [drops, node, at](client_status& status) {
+            drops->record(node, at, status.events_received);
+          },
+          [](caf::error&) {
+            // The client is gone: nothing to count against.
+          });
+}
+
+// Gates are reachable from remote nodes: unknown messages are dropped, exit
+// messages end nothing (the registry ends gates with `kill`).
+template <class Self, class Client>
+void harden(Self* self, const Client& client) {
+  self->set_default_handler(caf::drop);
+  self->set_exit_handler([](caf::exit_msg&) {});
+  self->set_down_handler(
+      [self, client](caf::down_msg& dm) { on_down(self, client, dm); });
+}
+
+// Socket Mode: the relay that stands in for a remote subscriber (local
+// subscribers need none: their node sees every address anyway).
+template <class Self>
+caf::actor relay_for(Self* self, const caf::actor& hdl) {
+  if (!is_remote(self, hdl))
+    return hdl;
+  auto& relays = self->state.relays;
+  auto i = relays.find(hdl.address());
+  if (i == relays.end())
+    i = relays
+            .emplace(hdl.address(),
+                     self->spawn(relay, hdl, self->state.args.answer_timeout))
+            .first;
+  return i->second;
+}
+
+} // namespace
+
+rtm_client_actor::behavior_type
+rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
+         rtm_client_actor client, gate_args args) {
+  self->state.args = std::move(args);
+  harden(self, client);
+  using caf::ok_atom;
+  return {
+      [=](connect_atom x) { return forward<connected>(self, client, x); },
+      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
+        watch(self, hdl);
+        return forward<ok_atom>(self, client, x, std::move(hdl),
+                                std::move(types));
+      },
+      [=](subscribe_atom x, lifecycle_atom y, caf::actor& hdl) {
+        watch(self, hdl);
+        return forward<ok_atom>(self, client, x, y, std::move(hdl));
+      },
+      [=](subscribe_atom x, callback_listener& listener) {
+        return forward<uint64_t>(self, client, x, std::move(listener));
+      },
+      [=](subscribe_atom x, hook_listener& hooks) {
+        return forward<uint64_t>(self, client, x, std::move(hooks));
+      },
+      [=](unsubscribe_atom x, caf::actor& hdl) {
+        return forward<ok_atom>(self, client, x, std::move(hdl));
+      },
+      [=](unsubscribe_atom x, caf::actor& hdl,
+          std::vector<std::string>& types) {
+        return forward<ok_atom>(self, client, x, std::move(hdl),
+                                std::move(types));
+      },
+      [=](unsubscribe_atom x, uint64_t id) {
+        return forward<ok_atom>(self, client, x, id);
+      },
+      [=](send_atom x, json_object& msg) {
+        return forward<send_ack>(self, client, x, std::move(msg));
+      },
+      [=](send_atom x, json_object& msg, caf::timespan max_wait) {
+        return forward<send_ack>(self, client, x, std::move(msg), max_wait);
+      },
+      [=](send_atom x, json_object& msg, no_ack_atom y) {
+        return forward<ok_atom>(self, client, x, std::move(msg), y);
+      },
+      [=](presence_atom x, std::vector<std::string>& users) {
+        return forward<ok_atom>(self, client, x, std::move(users));
+      },
+      [=](typing_atom x, std::string& channel) {
+        return forward<bool>(self, client, x, std::move(channel));
+      },
+      [=](ping_atom x) { return forward<caf::timespan>(self, client, x); },
+      [=](call_atom x, std::string& method, api_args& args) {
+        return forward<json_object>(self, client, x, std::move(method),
+                                    std::move(args));
+      },
+      [=](call_atom x, api_call& call) {
+        return forward<json_object>(self, client, x, std::move(call));
+      },
+      [=](call_atom x, api_call& call, all_pages_atom y) {
+        return forward<std::vector<json_object>>(self, client, x,
+                                                 std::move(call), y);
+      },
+      [=](call_atom x, api_call& call, caf::actor& sink) {
+        return forward<uint64_t>(self, client, x, std::move(call),
+                                 std::move(sink));
+      },
+      [=](upload_atom x, file_upload& file) -> caf::result<json_object> {
+        if (auto err = check_upload(file))
+          return err;
+        return forward<json_object>(self, client, x, std::move(file));
+      },
+      [=](disconnect_atom) -> caf::result<ok_atom> {
+        return owner_only("disconnect");
+      },
+      [=](reconnect_atom, bool) -> caf::result<ok_atom> {
+        return owner_only("reconnect");
+      },
+      [=](close_atom) -> caf::result<ok_atom> { return owner_only("close"); },
+      [=](status_atom x) { return forward<client_status>(self, client, x); },
+  };
+}
+
+socket_mode_client_actor::behavior_type
+socket_mode_gate(socket_mode_client_actor::stateful_pointer<gate_state> self,
+                 socket_mode_client_actor client, gate_args args) {
+  self->state.args = std::move(args);
+  harden(self, client);
+  using caf::ok_atom;
+  return {
+      [=](connect_atom x) { return forward<connected>(self, client, x); },
+      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
+        watch(self, hdl);
+        return forward<ok_atom>(self, client, x, relay_for(self, hdl),
+                                std::move(types));
+      },
+      [=](subscribe_atom x, lifecycle_atom y, caf::actor& hdl) {
+        watch(self, hdl);
+        return forward<ok_atom>(self, client, x, y, std::move(hdl));
+      },
+      [=](subscribe_atom x, envelope_listener& listener) {
+        return forward<uint64_t>(self, client, x, std::move(listener));
+      },
+      [=](subscribe_atom x, hook_listener& hooks) {
+        return forward<uint64_t>(self, client, x, std::move(hooks));
+      },
+      [=](unsubscribe_atom x, caf::actor& hdl) {
+        // Lifecycle subscriptions are the remote actor's own; events went to
+        // its relay, which ends with the subscription.
+        auto& relays = self->state.relays;
+        if (auto i = relays.find(hdl.address()); i != relays.end()) {
+          auto relay = i->second;
+          relays.erase(i);
+          self->request(client, caf::infinite, x, relay)
+              .then(
+                  [relay](ok_atom) {
+                    caf::anon_send_exit(relay, caf::exit_reason::kill);
+                  },
+                  [relay](caf::error&) {
+                    caf::anon_send_exit(relay, caf::exit_reason::kill);
+                  });
+        }
+        return forward<ok_atom>(self, client, x, std::move(hdl));
+      },
+      [=](unsubscribe_atom x, caf::actor& hdl,
+          std::vector<std::string>& types) {
+        return forward<ok_atom>(self, client, x, relay_for(self, hdl),
+                                std::move(types));
+      },
+      [=](unsubscribe_atom x, uint64_t id) {
+        return forward<ok_atom>(self, client, x, id);
+      },
+      [=](call_atom x, std::string& method, api_args& args) {
+        return forward<json_object>(self, client, x, std::move(method),
+                                    std::move(args));
+      },
+      [=](call_atom x, api_call& call) {
+        return forward<json_object>(self, client, x, std::move(call));
+      },
+      [=](call_atom x, api_call& call, all_pages_atom y) {
+        return forward<std::vector<json_object>>(self, client, x,
+                                                 std::move(call), y);
+      },
+      [=](call_atom x, api_call& call, caf::actor& sink) {
+        return forward<uint64_t>(self, client, x, std::move(call),
+                                 std::move(sink));
+      },
+      [=](upload_atom x, file_upload& file) -> caf::result<json_object> {
+        if (auto err = check_upload(file))
+          return err;
+        return forward<json_object>(self, client, x, std::move(file));
+      },
+      [=](disconnect_atom) -> caf::result<ok_atom> {
+        return owner_only("disconnect");
+      },
+      [=](reconnect_atom, bool) -> caf::result<ok_atom> {
+        return owner_only("reconnect");
+      },
+      [=](close_atom) -> caf::result<ok_atom> { return owner_only("close"); },
+      [=](status_atom x) { return forward<client_status>(self, client, x); },
+  };
+}
+
+} // namespace caf::rtm::hub::detail

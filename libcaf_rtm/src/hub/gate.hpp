@@ -1,0 +1,56 @@
+// The handle a hub hands out for a workspace: a gate in front of the client,
+// with the client's own typed interface. It answers every request itself
+// (request and promise, never delegation), so the replies that reach a remote
+// node come from the gate and no address of the client's internal actors
+// (router, web-API callers) ever leaves the hub: their internal messages
+// cannot be sent from there. It refuses what only the hub's owner may do,
+// and notices when a remote subscriber's node goes away (for the missed
+// events of that node, see drop_log).
+
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/timespan.hpp>
+
+#include "caf/rtm/rtm_client.hpp"
+#include "caf/rtm/socket_mode_client.hpp"
+#include "hub/drop_log.hpp"
+
+namespace caf::rtm::hub::detail {
+
+struct gate_args {
+  std::string workspace;
+  std::shared_ptr<drop_log> drops;
+  /// How long a relay waits for a remote subscriber's response payload
+  /// (Slack's own limit is 3 s; the client's ack deadline is shorter).
+  caf::timespan answer_timeout = std::chrono::seconds{3};
+};
+
+struct gate_state {
+  static inline const char* name = "caf-rtm.hub.gate";
+
+  gate_args args;
+  /// Remote subscribers, monitored to notice their node going away.
+  std::set<caf::actor_addr> watched;
+  /// Socket Mode: the relay in front of each remote subscriber.
+  std::map<caf::actor_addr, caf::actor> relays;
+
+  ~gate_state();
+};
+
+rtm_client_actor::behavior_type
+rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
+         rtm_client_actor client, gate_args args);
+
+socket_mode_client_actor::behavior_type
+socket_mode_gate(socket_mode_client_actor::stateful_pointer<gate_state> self,
+                 socket_mode_client_actor client, gate_args args);
+
+} // namespace caf::rtm::hub::detail

@@ -1,0 +1,155 @@
+#include "caf/rtm/hub/registry.hpp"
+
+#include <map>
+#include <memory>
+
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+#include "caf/rtm/errc.hpp"
+#include "hub/drop_log.hpp"
+#include "hub/gate.hpp"
+
+namespace caf::rtm::hub {
+
+namespace {
+
+struct workspace_entry {
+  /// The client's own handles (never handed out).
+  workspace_info own;
+  /// The gate's handle, as lookups hand it out.
+  workspace_info shared;
+  std::shared_ptr<detail::drop_log> drops;
+};
+
+// Shared by the registry's handlers.
+struct registry_state {
+  std::map<std::string, workspace_entry> workspaces;
+  bool closed = false;
+
+  // The gates end with the registry.
+  void close() {
+    closed = true;
+    for (auto& [name, entry] : workspaces)
+      caf::anon_send_exit(entry.shared.handle(), caf::exit_reason::kill);
+  }
+};
+
+using self_ptr = registry_actor::pointer;
+using state_ptr = std::shared_ptr<registry_state>;
+
+// Spawns (or replaces) the gate of `entry` and watches it.
+void open_gate(self_ptr self, workspace_entry& entry) {
+  detail::gate_args args;
+  args.workspace = entry.own.name;
+  args.drops = entry.drops;
+  entry.shared = entry.own;
+  if (entry.own.kind == client_kind::rtm)
+    entry.shared.rtm = self->spawn(detail::rtm_gate, entry.own.rtm, args);
+  else
+    entry.shared.socket_mode =
+        self->spawn(detail::socket_mode_gate, entry.own.socket_mode, args);
+  self->monitor(entry.shared.handle());
+}
+
+struct listing {
+  std::vector<workspace_status> lines;
+  size_t pending = 0;
+  caf::typed_response_promise<std::vector<workspace_status>> rp;
+};
+
+caf::result<std::vector<workspace_status>> list(self_ptr self,
+                                                const state_ptr& st) {
+  auto& all = st->workspaces;
+  auto out = std::make_shared<listing>();
+  out->rp = self->make_response_promise<std::vector<workspace_status>>();
+  out->pending = all.size();
+  if (all.empty()) {
+    out->rp.deliver(std::vector<workspace_status>{});
+    return out->rp;
+  }
+  auto now = caf::make_timestamp();
+  for (auto& [name, entry] : all) {
+    auto index = out->lines.size();
+    workspace_status line;
+    line.name = name;
+    line.kind = entry.own.kind;
+    line.nodes_away = entry.drops->size(now);
+    out->lines.push_back(std::move(line));
+    auto done = [out, index](client_status* status) {
+      if (status != nullptr)
+        out->lines[index].status = std::move(*status);
+      else
+        out->lines[index].status.state = "closed";
+      if (--out->pending == 0)
+        out->rp.deliver(std::move(out->lines));
+    };
+    self->request(entry.own.handle(), std::chrono::seconds{5}, status_atom_v)
+        .then([done](client_status& status) { done(&status); },
+              [done](caf::error&) { done(nullptr); });
+  }
+  return out->rp;
+}
+
+caf::result<workspace_info> lookup(self_ptr self, const state_ptr& st,
+                                   const std::string& name) {
+  auto& all = st->workspaces;
+  auto i = all.find(name);
+  if (i == all.end())
+    return make_error(errc::unknown_workspace, name);
+  auto& entry = i->second;
+  auto sender = self->current_sender();
+  auto now = caf::make_timestamp();
+  if (sender == nullptr || !entry.drops->contains(sender->node(), now))
+    return entry.shared;
+  // The node was seen to go away: what it missed is the client's count now
+  // minus the count then.
+  auto node = sender->node();
+  auto info = entry.shared;
+  auto drops = entry.drops;
+  auto rp = self->make_response_promise<workspace_info>();
+  self->request(entry.own.handle(), std::chrono::seconds{5}, status_atom_v)
+      .then(
+          [rp, info, drops, node](client_status& status) mutable {
+            info.missed = drops->take(node, status.events_received,
+                                      caf::make_timestamp());
+            rp.deliver(std::move(info));
+          },
+          [rp, info](caf::error&) mutable { rp.deliver(std::move(info)); });
+  return rp;
+}
+
+} // namespace
+
+registry_actor::behavior_type registry(registry_actor::pointer self,
+                                       std::vector<workspace_info> workspaces) {
+  auto st = std::make_shared<registry_state>();
+  for (auto& ws : workspaces) {
+    auto& entry = st->workspaces[ws.name];
+    entry.own = std::move(ws);
+    entry.drops = std::make_shared<detail::drop_log>();
+    open_gate(self, entry);
+  }
+  // Published: unknown messages are dropped, exit messages end nothing (the
+  // hub ends the registry with `kill`).
+  self->set_default_handler(caf::drop);
+  self->set_exit_handler([](caf::exit_msg&) {});
+  // A gate can be killed by any node that reaches it (CAF delivers `kill`
+  // whoever sends it): the next lookup gets a new one.
+  self->attach_functor([st] { st->close(); });
+  self->set_down_handler([self, st](caf::down_msg& dm) {
+    if (st->closed)
+      return;
+    for (auto& [name, entry] : st->workspaces)
+      if (dm.source == entry.shared.handle().address())
+        open_gate(self, entry);
+  });
+  return {
+      [self, st](lookup_atom, const std::string& name) {
+        return lookup(self, st, name);
+      },
+      [self, st](list_atom) { return list(self, st); },
+  };
+}
+
+} // namespace caf::rtm::hub

@@ -1,0 +1,92 @@
+#include "caf/rtm/hub/workspaces.hpp"
+
+#include <cctype>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/config_option_set.hpp>
+#include <caf/config_value.hpp>
+
+#include "caf/rtm/errc.hpp"
+
+namespace caf::rtm::hub {
+
+namespace {
+
+caf::error invalid(const std::string& name, std::string what) {
+  return make_error(errc::invalid_config,
+                    "workspace " + name + ": " + std::move(what));
+}
+
+bool valid_name(const std::string& name) {
+  if (name.empty())
+    return false;
+  for (auto c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' &&
+        c != '.')
+      return false;
+  return true;
+}
+
+// The value of option `opt` as its own type. CAF's parser types a value by
+// its spelling (`1` is an integer even where a double belongs): a value that
+// does not fit is read again from its text, which converts what converts
+// and refuses the rest.
+caf::expected<caf::config_value> typed_value(const caf::config_option& opt,
+                                             const caf::config_value& x) {
+  if (!opt.check(x))
+    return x;
+  auto text = caf::holds_alternative<std::string>(x) ? caf::get<std::string>(x)
+                                                     : caf::to_string(x);
+  return opt.parse(text);
+}
+
+} // namespace
+
+caf::expected<std::vector<workspace_config>>
+read_workspaces(const caf::settings& defaults,
+                const caf::settings& workspaces) {
+  if (workspaces.empty())
+    return make_error(errc::invalid_config,
+                      "no workspaces: the [workspaces] section needs one "
+                      "entry per client, e.g. acme = { token = \"xoxb-...\" }");
+  // The `caf-rtm.*` options as the library declares them: names and types.
+  caf::config_option_set options;
+  add_options(options);
+  std::vector<workspace_config> result;
+  for (const auto& [name, value] : workspaces) {
+    if (!valid_name(name))
+      return invalid(name, "names are made of letters, digits, '_', '-' and "
+                           "'.'");
+    auto* entry = caf::get_if<caf::settings>(&value);
+    if (entry == nullptr)
+      return invalid(name, "want a block of options: " + name +
+                               " = { token = \"...\" }");
+    auto merged = defaults;
+    for (const auto& [key, x] : *entry) {
+      auto opt = options.qualified_name_lookup("caf-rtm", key);
+      if (opt == nullptr)
+        return invalid(name, "unknown option " + key);
+      auto typed = typed_value(*opt, x);
+      if (!typed) {
+        auto type = opt->type_name();
+        return invalid(name, key + ": expected " +
+                                 std::string{type.data(), type.size()});
+      }
+      merged[key] = std::move(*typed);
+    }
+    // client_config::from reads `caf-rtm.*` from a configuration's content.
+    caf::actor_system_config tmp;
+    tmp.content["caf-rtm"] = std::move(merged);
+    workspace_config ws;
+    ws.name = name;
+    ws.cfg = client_config::from(tmp);
+    ws.kind =
+        ws.cfg.app_token.empty() ? client_kind::rtm : client_kind::socket_mode;
+    if (auto err = ws.cfg.validate(ws.kind))
+      return invalid(name, render(err));
+    result.push_back(std::move(ws));
+  }
+  return result;
+}
+
+} // namespace caf::rtm::hub

@@ -1,0 +1,1280 @@
+// The hub across processes: caf-rtm-hub processes hold the clients (against a
+// fake Slack in this process), bot nodes (an actor system in this process, or
+// the caf-rtm tool) reach them over CAF's network layer on loopback.
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <caf/io/middleman.hpp>
+#include <caf/io/remote_actor.hpp>
+#include <caf/openssl/remote_actor.hpp>
+
+#include "caf/rtm/hub/all.hpp"
+#include "caf/rtm/testing/fake_slack.hpp"
+#include "process.hpp"
+#include "tcp_tap.hpp"
+#include "test_support.hpp"
+#include "testing/certs.hpp"
+
+using namespace caf::rtm::test;
+using caf::rtm::testing::fake_slack;
+using caf::rtm::testing::fake_slack_options;
+
+namespace rtm = caf::rtm;
+namespace hub = caf::rtm::hub;
+
+namespace {
+
+const std::string hub_exe = CAF_RTM_HUB;
+const std::string tool = CAF_RTM_TOOL;
+
+// No proxy from the test's environment for the programs.
+const std::vector<std::string> clean_env{
+    "HTTPS_PROXY=", "https_proxy=",     "HTTP_PROXY=",
+    "http_proxy=",  "SLACK_BOT_TOKEN=", "SLACK_APP_TOKEN="};
+
+// A directory for configuration files and certificates, removed at the end.
+struct temp_dir {
+  temp_dir() {
+    char tmpl[] = "/tmp/caf-rtm-hub-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+
+  std::string write(const std::string& name, const std::string& content) {
+    auto file = path + "/" + name;
+    std::ofstream{file} << content;
+    return file;
+  }
+
+  std::string path;
+};
+
+// Client options for the fake in a hub's configuration: quick retries.
+const std::string fast_defaults = R"([caf-rtm]
+proxy-from-environment = false
+reconnect-initial-delay = 20ms
+reconnect-max-delay = 200ms
+api-retry-initial-delay = 10ms
+api-retry-max-delay = 50ms
+log-level = "warn"
+)";
+
+std::string rtm_entry(const std::string& name, const fake_slack& srv) {
+  return name + " = {\n  token = \"" + srv.options().token +
+         "\"\n  base-url = \"" + srv.base_url() + "\"\n}\n";
+}
+
+std::string socket_mode_entry(const std::string& name, const fake_slack& srv) {
+  return name + " = {\n  app-token = \"" + srv.options().app_token +
+         "\"\n  bot-token = \"" + srv.options().token + "\"\n  base-url = \"" +
+         srv.base_url() + "\"\n}\n";
+}
+
+std::string hub_config(const std::string& entries) {
+  return fast_defaults + "[workspaces]\n" + entries;
+}
+
+// A caf-rtm-hub process, ready once it said where it listens.
+struct hub_proc {
+  hub_proc(const std::string& config, std::vector<std::string> more = {}) {
+    std::vector<std::string> args{"--config", config};
+    if (std::find(more.begin(), more.end(), "--port") == more.end()) {
+      args.emplace_back("--port");
+      args.emplace_back("0");
+    }
+    args.insert(args.end(), more.begin(), more.end());
+    proc = std::make_unique<process>(hub_exe, args, clean_env);
+    if (!proc->wait_out_lines(1, 30s))
+      throw std::runtime_error("hub did not start: " + proc->err());
+    auto line = proc->out_lines().front();
+    auto colon = line.rfind(':');
+    if (line.rfind("listening on ", 0) != 0 || colon == std::string::npos)
+      throw std::runtime_error("unexpected hub output: " + line);
+    port = static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
+  }
+
+  hub::hub_endpoint endpoint() const {
+    return {"127.0.0.1", port};
+  }
+
+  std::unique_ptr<process> proc;
+  uint16_t port = 0;
+};
+
+// What a bot's actor received through a remote subscription.
+struct bot_log {
+  mutable std::mutex mtx;
+  std::vector<rtm::event> events;
+  std::vector<rtm::envelope> envelopes;
+  std::vector<hub::hub_up> ups;
+  std::vector<hub::hub_down> downs;
+  std::vector<hub::hub_gap> gaps;
+  std::vector<std::string> lifecycle;
+  /// Every sender of a message the actor got (null for anonymous ones).
+  std::vector<caf::strong_actor_ptr> senders;
+
+  template <class F>
+  auto with(F f) const {
+    std::lock_guard<std::mutex> guard{mtx};
+    return f(*this);
+  }
+
+  size_t event_count() const {
+    return with([](auto& x) { return x.events.size(); });
+  }
+  size_t envelope_count() const {
+    return with([](auto& x) { return x.envelopes.size(); });
+  }
+  size_t up_count() const {
+    return with([](auto& x) { return x.ups.size(); });
+  }
+  size_t down_count() const {
+    return with([](auto& x) { return x.downs.size(); });
+  }
+  size_t gap_count() const {
+    return with([](auto& x) { return x.gaps.size(); });
+  }
+  hub::hub_up last_up() const {
+    return with([](auto& x) { return x.ups.back(); });
+  }
+  size_t lifecycle_count(const std::string& prefix) const {
+    return with([&](auto& x) {
+      size_t n = 0;
+      for (auto& line : x.lifecycle)
+        if (line.rfind(prefix, 0) == 0)
+          ++n;
+      return n;
+    });
+  }
+};
+
+using bot_log_ptr = std::shared_ptr<bot_log>;
+
+// A bot's actor: records everything; answers envelopes that accept a
+// response payload with {"text":"answered <envelope id>"}.
+caf::actor spawn_bot(caf::actor_system& sys, bot_log_ptr log) {
+  return spawn_fn(sys, [log](caf::event_based_actor* self) -> caf::behavior {
+    auto note = [self, log](auto&& f) {
+      std::lock_guard<std::mutex> guard{log->mtx};
+      log->senders.push_back(self->current_sender());
+      f(*log);
+    };
+    return {
+        [=](const rtm::event& ev) {
+          note([&](auto& x) { x.events.push_back(ev); });
+        },
+        [=](const rtm::envelope& env) -> caf::result<rtm::json_object> {
+          note([&](auto& x) { x.envelopes.push_back(env); });
+          if (!env.accepts_response_payload())
+            return rtm::no_payload();
+          rtm::json_object answer;
+          answer.value["text"] = "answered " + std::string{env.id()};
+          return answer;
+        },
+        [=](const hub::hub_up& x) {
+          note([&](auto& l) { l.ups.push_back(x); });
+        },
+        [=](const hub::hub_down& x) {
+          note([&](auto& l) { l.downs.push_back(x); });
+        },
+        [=](const hub::hub_gap& x) {
+          note([&](auto& l) { l.gaps.push_back(x); });
+        },
+        [=](const rtm::connecting&) {
+          note([](auto& l) { l.lifecycle.push_back("connecting"); });
+        },
+        [=](const rtm::connected&) {
+          note([](auto& l) { l.lifecycle.push_back("connected"); });
+        },
+        [=](const rtm::disconnected&) {
+          note([](auto& l) { l.lifecycle.push_back("disconnected"); });
+        },
+        [=](const rtm::reconnecting&) {
+          note([](auto& l) { l.lifecycle.push_back("reconnecting"); });
+        },
+        [=](const rtm::error_event& x) {
+          note([&](auto& l) {
+            l.lifecycle.push_back("error:" + code_of(x.reason));
+          });
+        },
+        [=](const rtm::fatal_event& x) {
+          note([&](auto& l) {
+            l.lifecycle.push_back("fatal:" + code_of(x.reason));
+          });
+        },
+    };
+  });
+}
+
+// An actor system acting as a bot node (CAF::io, optionally TLS).
+struct bot_node {
+  explicit bot_node(hub::node_options opts = {}) : tls(opts.tls.enabled()) {
+    cfg.set("scheduler.max-threads", 2);
+    if (auto err = hub::configure_node(cfg, opts))
+      throw std::runtime_error("configure_node: " + rtm::render(err));
+    sys = std::make_unique<caf::actor_system>(cfg);
+    self = std::make_unique<caf::scoped_actor>(*sys, true);
+  }
+
+  ~bot_node() {
+    for (auto& hdl : tracked)
+      caf::anon_send_exit(hdl, caf::exit_reason::kill);
+    self.reset();
+  }
+
+  template <class Handle>
+  Handle track(Handle hdl) {
+    tracked.push_back(caf::actor_cast<caf::actor>(hdl));
+    return hdl;
+  }
+
+  // A remote subscription of `bot` (to `patterns`, and to the lifecycle) to
+  // `workspace` on `hubs`, retrying quickly.
+  hub::remote_subscription_actor
+  subscribe(std::vector<hub::hub_endpoint> hubs, const std::string& workspace,
+            caf::actor bot, std::vector<std::string> patterns = {"*"}) {
+    hub::remote_subscription_config sub;
+    sub.hubs = std::move(hubs);
+    sub.workspace = workspace;
+    sub.subscribers = {{bot, std::move(patterns)}};
+    sub.lifecycle = bot;
+    sub.reconnect = rtm::retry_policy{20ms, 300ms, 0};
+    sub.tls = tls;
+    return track(sys->spawn(hub::remote_subscription, sub));
+  }
+
+  // The registry of the hub at `where`, reached directly.
+  hub::registry_actor registry(const hub::hub_endpoint& where) {
+    auto reg = tls ? caf::openssl::remote_actor<hub::registry_actor>(
+                         *sys, where.host, where.port)
+                   : caf::io::remote_actor<hub::registry_actor>(
+                         *sys, where.host, where.port);
+    if (!reg)
+      throw std::runtime_error("remote_actor: " + sys->render(reg.error()));
+    return *reg;
+  }
+
+  std::vector<hub::workspace_status> list(const hub::registry_actor& reg) {
+    auto res = request<std::vector<hub::workspace_status>>(
+        *self, reg, caf::timespan{10s}, hub::list_atom_v);
+    if (!res)
+      throw std::runtime_error("list: " + rtm::render(res.error()));
+    return *res;
+  }
+
+  bool tls;
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<caf::scoped_actor> self;
+  std::vector<caf::actor> tracked;
+};
+
+std::string message(int n, const std::string& type = "message") {
+  return R"({"type":")" + type + R"(","channel":"C1","user":"U1","text":"m)" +
+         std::to_string(n) + R"(","ts":")" + std::to_string(n) + R"(.0"})";
+}
+
+std::string text_of(const rtm::event& ev) {
+  auto* text = ev.json().if_contains("text");
+  return text && text->is_string() ? std::string{text->get_string()} : "";
+}
+
+// Names a reply type in a generic lambda.
+template <class T>
+struct reply_tag {
+  using type = T;
+};
+
+template <class T>
+constexpr reply_tag<T> reply{};
+
+const hub::workspace_status*
+find_status(const std::vector<hub::workspace_status>& xs,
+            const std::string& name) {
+  for (auto& x : xs)
+    if (x.name == name)
+      return &x;
+  return nullptr;
+}
+
+} // namespace
+
+// -- configuration and addresses ----------------------------------------------
+
+TEST_CASE("hub addresses: host:port and [v6]:port", "[hub]") {
+  auto x = hub::parse_endpoint("example.org:4270");
+  REQUIRE(x);
+  CHECK(x->host == "example.org");
+  CHECK(x->port == 4270);
+  auto v6 = hub::parse_endpoint("[::1]:80");
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  CHECK(hub::to_string(*v6) == "[::1]:80");
+  for (auto bad : {"example.org", ":80", "host:0", "host:65536", "host:x",
+                   "::1:80", "a b:1"})
+    CHECK_FALSE(hub::parse_endpoint(bad));
+  CHECK(hub::is_loopback("127.0.0.1"));
+  CHECK(hub::is_loopback("127.1.2.3"));
+  CHECK(hub::is_loopback("::1"));
+  CHECK(hub::is_loopback("localhost"));
+  CHECK_FALSE(hub::is_loopback("0.0.0.0"));
+  CHECK_FALSE(hub::is_loopback("::"));
+  CHECK_FALSE(hub::is_loopback("10.0.0.1"));
+  CHECK_FALSE(hub::is_loopback(""));
+}
+
+TEST_CASE("workspaces: entries on top of the caf-rtm defaults", "[hub]") {
+  caf::settings defaults;
+  defaults["send-rate"] = 2.0;
+  defaults["base-url"] = std::string{"http://127.0.0.1:1/api/"};
+  caf::settings acme;
+  acme["token"] = std::string{"xoxb-acme"};
+  acme["send-rate"] = int64_t{3}; // an integer where a double belongs
+  acme["ping-interval"] = caf::timespan{std::chrono::milliseconds{700}};
+  caf::settings shop;
+  shop["app-token"] = std::string{"xapp-1-shop"};
+  shop["connections"] = int64_t{2};
+  caf::settings all;
+  all["acme"] = acme;
+  all["shop"] = shop;
+  auto ws = hub::read_workspaces(defaults, all);
+  REQUIRE(ws);
+  REQUIRE(ws->size() == 2);
+  auto& a = (*ws)[0];
+  CHECK(a.name == "acme");
+  CHECK(a.kind == rtm::client_kind::rtm);
+  CHECK(a.cfg.token == "xoxb-acme");
+  CHECK(a.cfg.send_rate == 3.0);
+  CHECK(a.cfg.ping_interval == std::chrono::milliseconds{700});
+  CHECK(a.cfg.base_url == "http://127.0.0.1:1/api/");
+  auto& s = (*ws)[1];
+  CHECK(s.kind == rtm::client_kind::socket_mode);
+  CHECK(s.cfg.app_token == "xapp-1-shop");
+  CHECK(s.cfg.connections == 2);
+  CHECK(s.cfg.send_rate == 2.0);
+}
+
+TEST_CASE("workspaces: mistakes name the entry", "[hub]") {
+  auto error_of = [](caf::settings entry, const std::string& name = "acme") {
+    caf::settings all;
+    all[name] = std::move(entry);
+    auto ws = hub::read_workspaces({}, all);
+    REQUIRE_FALSE(ws);
+    return rtm::render(ws.error());
+  };
+  caf::settings typo;
+  typo["tokne"] = std::string{"xoxb-1"};
+  CHECK_THAT(error_of(typo), Catch::Contains("workspace acme: unknown option "
+                                             "tokne"));
+  caf::settings wrong_type;
+  wrong_type["token"] = std::string{"xoxb-1"};
+  wrong_type["connections"] = std::string{"many"};
+  CHECK_THAT(error_of(wrong_type), Catch::Contains("connections: expected"));
+  caf::settings no_token;
+  no_token["base-url"] = std::string{"http://127.0.0.1:1/api/"};
+  CHECK_THAT(error_of(no_token), Catch::Contains("token is empty"));
+  caf::settings ok;
+  ok["token"] = std::string{"xoxb-1"};
+  CHECK_THAT(error_of(ok, "a b"), Catch::Contains("names are made of"));
+  caf::settings not_a_block;
+  caf::settings all;
+  all["acme"] = std::string{"xoxb-1"};
+  auto ws = hub::read_workspaces({}, all);
+  REQUIRE_FALSE(ws);
+  CHECK_THAT(rtm::render(ws.error()), Catch::Contains("want a block"));
+  CHECK_FALSE(hub::read_workspaces({}, caf::settings{}));
+}
+
+// -- one hub, one bot node ----------------------------------------------------
+
+TEST_CASE("a bot node gets events through the hub and sends and calls "
+          "through it",
+          "[hub]") {
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  auto sub = bot.subscribe({h.endpoint()}, "acme", actor, {"message"});
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+  auto up = log->last_up();
+  CHECK(up.workspace == "acme");
+  CHECK(up.hub == "127.0.0.1:" + std::to_string(h.port));
+  CHECK(up.info.kind == rtm::client_kind::rtm);
+  REQUIRE(up.info.rtm);
+  CHECK_FALSE(up.info.missed.known);
+  auto client = up.info.rtm;
+  // Events of the subscribed type arrive in order, others do not.
+  auto s = srv.session(0, 20s);
+  REQUIRE(s);
+  auto& self = *bot.self;
+  REQUIRE(request<rtm::connected>(self, client, caf::timespan{20s},
+                                  rtm::connect_atom_v));
+  for (int i = 1; i <= 3; ++i) {
+    s->send(message(i, "reaction_added"));
+    s->send(message(i));
+  }
+  REQUIRE(eventually([&] { return log->event_count() == 3; }));
+  auto events = log->with([](auto& x) { return x.events; });
+  for (int i = 0; i < 3; ++i) {
+    CHECK(events[static_cast<size_t>(i)].type() == "message");
+    CHECK(text_of(events[static_cast<size_t>(i)]) ==
+          "m" + std::to_string(i + 1));
+  }
+  // Sends and Web API calls work as locally, replies and errors alike.
+  rtm::json_object msg;
+  msg.value = {{"type", "message"}, {"channel", "C1"}, {"text", "from afar"}};
+  auto ack = request<rtm::send_ack>(self, client, caf::timespan{20s},
+                                    rtm::send_atom_v, msg);
+  REQUIRE(ack);
+  CHECK(ack->text == "from afar");
+  CHECK_FALSE(ack->ts.empty());
+  srv.script("chat.postMessage", caf::rtm::testing::http_response::ok(
+                                     R"("channel":"C1","ts":"99.0")"));
+  rtm::api_args args{{"channel", "C1"}, {"text", "posted from afar"}};
+  auto posted = request<rtm::json_object>(
+      self, client, caf::timespan{20s}, rtm::call_atom_v,
+      std::string{"chat.postMessage"}, args);
+  INFO((posted ? "" : rtm::render(posted.error())));
+  REQUIRE(posted);
+  CHECK(posted->value.at("ts").as_string() == "99.0");
+  auto reqs = srv.requests("chat.postMessage");
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0].form["text"] == "posted from afar");
+  rtm::json_object too_long;
+  too_long.value = {
+      {"type", "message"}, {"channel", "C1"}, {"text", std::string(5000, 'x')}};
+  auto refused = request<rtm::send_ack>(self, client, caf::timespan{20s},
+                                        rtm::send_atom_v, too_long);
+  REQUIRE_FALSE(refused);
+  CHECK(code_of(refused.error()) == "text_too_long");
+  // The client counts one subscriber for events and one for the lifecycle;
+  // the hub's listing shows the same.
+  auto status = request<rtm::client_status>(self, client, caf::timespan{10s},
+                                            rtm::status_atom_v);
+  REQUIRE(status);
+  CHECK(status->connected);
+  CHECK(status->subscribers == 1);
+  CHECK(status->lifecycle_subscribers == 1);
+  auto listing = bot.list(bot.registry(h.endpoint()));
+  REQUIRE(listing.size() == 1);
+  CHECK(listing[0].name == "acme");
+  CHECK(listing[0].status.connected);
+  CHECK(listing[0].status.subscribers == 1);
+  // A lookup of a name the hub does not have fails as such.
+  auto unknown = request<hub::workspace_info>(
+      self, bot.registry(h.endpoint()), caf::timespan{10s}, hub::lookup_atom_v,
+      std::string{"nope"});
+  REQUIRE_FALSE(unknown);
+  CHECK(code_of(unknown.error()) == "unknown_workspace");
+  // Closing the subscription unsubscribes on the hub.
+  REQUIRE(
+      request<caf::ok_atom>(self, sub, caf::timespan{20s}, rtm::close_atom_v));
+  status = request<rtm::client_status>(self, client, caf::timespan{10s},
+                                       rtm::status_atom_v);
+  REQUIRE(status);
+  CHECK(status->subscribers == 0);
+  CHECK(status->lifecycle_subscribers == 0);
+  h.proc->signal(SIGTERM);
+  CHECK(h.proc->wait(30s) == 0);
+}
+
+TEST_CASE("remote nodes cannot close, disconnect or make the hub read files",
+          "[hub]") {
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
+  bot_node bot;
+  auto& self = *bot.self;
+  auto info = request<hub::workspace_info>(
+      self, bot.registry(h.endpoint()), caf::timespan{10s}, hub::lookup_atom_v,
+      std::string{"acme"});
+  REQUIRE(info);
+  auto client = info->rtm;
+  REQUIRE(request<rtm::connected>(self, client, caf::timespan{20s},
+                                  rtm::connect_atom_v));
+  auto closed = request<caf::ok_atom>(self, client, caf::timespan{10s},
+                                      rtm::close_atom_v);
+  REQUIRE_FALSE(closed);
+  CHECK(code_of(closed.error()) == "not_permitted");
+  auto dropped = request<caf::ok_atom>(self, client, caf::timespan{10s},
+                                       rtm::disconnect_atom_v);
+  REQUIRE_FALSE(dropped);
+  CHECK(code_of(dropped.error()) == "not_permitted");
+  auto off = request<caf::ok_atom>(self, client, caf::timespan{10s},
+                                   rtm::reconnect_atom_v, false);
+  REQUIRE_FALSE(off);
+  CHECK(code_of(off.error()) == "not_permitted");
+  rtm::file_upload file;
+  file.filename = "hub.ini";
+  file.path = dir.path + "/hub.ini"; // the tokens are in there
+  file.channel_id = "C1";
+  auto upload = request<rtm::json_object>(self, client, caf::timespan{10s},
+                                          rtm::upload_atom_v, file);
+  REQUIRE_FALSE(upload);
+  CHECK(code_of(upload.error()) == "not_permitted");
+  CHECK(srv.requests("files.getUploadURLExternal").empty());
+  // Bytes sent along are fine.
+  file.path.clear();
+  file.content = "a,b\n1,2\n";
+  auto uploaded = request<rtm::json_object>(self, client, caf::timespan{20s},
+                                            rtm::upload_atom_v, file);
+  REQUIRE(uploaded);
+  REQUIRE(srv.uploads().size() == 1);
+  CHECK(srv.uploads()[0].bytes == "a,b\n1,2\n");
+  // The client is still up, with its one session.
+  auto status = request<rtm::client_status>(self, client, caf::timespan{10s},
+                                            rtm::status_atom_v);
+  REQUIRE(status);
+  CHECK(status->connected);
+  CHECK(status->sessions == 1);
+  CHECK(srv.session_count() == 1);
+}
+
+TEST_CASE("remote nodes reach only the registry and the gates of a hub; "
+          "forged internal messages change nothing",
+          "[hub]") {
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  bot.subscribe({h.endpoint()}, "acme", actor, {"message"});
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+  auto client = log->last_up().info.rtm;
+  auto reg = bot.registry(h.endpoint());
+  auto& self = *bot.self;
+  // Every kind of reply, and events: who sent them?
+  std::vector<caf::strong_actor_ptr> senders;
+  auto ask = [&](auto reply_type, const auto& dest, auto&&... xs) {
+    using T = typename decltype(reply_type)::type;
+    bool ok = false;
+    self->request(dest, caf::timespan{20s}, xs...)
+        .receive(
+            [&](T&) {
+              ok = true;
+              senders.push_back(self->current_sender());
+            },
+            [&](caf::error&) { senders.push_back(self->current_sender()); });
+    return ok;
+  };
+  REQUIRE(ask(reply<rtm::connected>, client, rtm::connect_atom_v));
+  rtm::json_object msg;
+  msg.value = {{"type", "message"}, {"channel", "C1"}, {"text", "hi"}};
+  REQUIRE(ask(reply<rtm::send_ack>, client, rtm::send_atom_v, msg));
+  REQUIRE(ask(reply<caf::timespan>, client, rtm::ping_atom_v));
+  REQUIRE(ask(reply<hub::workspace_info>, reg, hub::lookup_atom_v,
+              std::string{"acme"}));
+  REQUIRE(
+      ask(reply<std::vector<hub::workspace_status>>, reg, hub::list_atom_v));
+  srv.script("auth.test", caf::rtm::testing::http_response::error("nope"));
+  REQUIRE_FALSE(ask(reply<rtm::json_object>, client, rtm::call_atom_v,
+                    std::string{"auth.test"}, rtm::api_args{}));
+  auto s = srv.session(0, 20s);
+  REQUIRE(s);
+  s->send(message(1));
+  REQUIRE(eventually([&] { return log->event_count() == 1; }));
+  for (auto& x : log->with([](auto& l) { return l.senders; }))
+    senders.push_back(x);
+  std::set<caf::actor_addr> hub_addrs;
+  for (auto& x : senders)
+    if (x && x->node() == client.node())
+      hub_addrs.insert(caf::actor_cast<caf::actor_addr>(x));
+  // Only what the hub hands out on purpose: nothing of the client itself.
+  std::set<caf::actor_addr> public_addrs{reg.address(), client.address()};
+  CHECK(hub_addrs == public_addrs);
+  auto before = request<rtm::client_status>(self, client, caf::timespan{10s},
+                                            rtm::status_atom_v);
+  REQUIRE(before);
+  // The client's internal messages, sent to whatever the node knows of the
+  // hub: supervisor reports, worker progress, timers, its identity.
+  for (auto& addr : hub_addrs) {
+    auto dest = caf::actor_cast<caf::actor>(addr);
+    caf::anon_send(dest, rtm::fatal_event{rtm::make_error(
+                             rtm::errc::slack_error, "invalid_auth")});
+    caf::anon_send(dest, rtm::error_event{rtm::make_error(rtm::errc::dead_link),
+                                          "forged"});
+    caf::anon_send(
+        dest, rtm::disconnected{1, rtm::make_error(rtm::errc::connection_lost),
+                                1006});
+    caf::anon_send(dest, rtm::connecting{7});
+    caf::anon_send(dest,
+                   rtm::identity{"U0EVIL", "evil", "T", "T", "B0BOT", "", ""});
+    caf::anon_send(dest, caf::atom("progress"), uint64_t{1000000});
+    caf::anon_send(dest, caf::atom("tick"));
+    caf::anon_send(dest, caf::atom("unsent"), int64_t{1});
+    caf::anon_send(dest, caf::atom("retry"), uint64_t{1});
+    caf::anon_send(dest, caf::atom("closed"));
+    caf::anon_send(dest, caf::atom("timeout"), std::string{"E1"});
+    // A request of that kind is answered with an error, not executed.
+    auto res = request<caf::ok_atom>(self, dest, caf::timespan{10s},
+                                     rtm::fatal_event{});
+    REQUIRE_FALSE(res);
+    CHECK(res.error() == caf::sec::unexpected_message);
+  }
+  // The client goes on as before: same session, no error, events flow.
+  s->send(message(2));
+  REQUIRE(eventually([&] { return log->event_count() == 2; }));
+  auto after = request<rtm::client_status>(self, client, caf::timespan{10s},
+                                           rtm::status_atom_v);
+  REQUIRE(after);
+  CHECK(after->state == "connected");
+  CHECK(after->session == before->session);
+  CHECK(after->events_received > before->events_received);
+  CHECK(after->listener_errors == before->listener_errors);
+  CHECK(log->lifecycle_count("fatal") == 0);
+  CHECK(log->lifecycle_count("error") == 0);
+  CHECK(log->lifecycle_count("disconnected") == 0);
+  CHECK(srv.session_count() == 1);
+}
+
+// -- the caf-rtm tool as a bot node -------------------------------------------
+
+namespace {
+
+// Waits until the hub's listing shows `n` event subscribers for `name`.
+bool wait_subscribers(bot_node& observer, const hub::registry_actor& reg,
+                      const std::string& name, uint64_t n,
+                      std::chrono::milliseconds timeout = 30s) {
+  return eventually(
+      [&] {
+        auto xs = observer.list(reg);
+        auto* x = find_status(xs, name);
+        return x != nullptr && x->status.subscribers == n;
+      },
+      timeout);
+}
+
+std::vector<std::string> hub_args(const hub_proc& h, const std::string& name,
+                                  std::vector<std::string> more = {}) {
+  std::vector<std::string> args{"--hub", "127.0.0.1:" + std::to_string(h.port),
+                                "--workspace", name};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+} // namespace
+
+TEST_CASE("caf-rtm --hub prints a workspace's events as from Slack itself",
+          "[hub][cli]") {
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
+  bot_node observer;
+  auto reg = observer.registry(h.endpoint());
+  process p{tool, hub_args(h, "acme", {"--events", "message", "--count", "3"}),
+            clean_env};
+  REQUIRE(wait_subscribers(observer, reg, "acme", 1));
+  auto s = srv.session(0, 20s);
+  REQUIRE(s);
+  for (int i = 1; i <= 3; ++i) {
+    s->send(message(i, "user_typing"));
+    s->send(message(i));
+  }
+  REQUIRE(p.wait(30s) == 0);
+  auto lines = p.out_lines();
+  REQUIRE(lines.size() == 3);
+  for (int i = 1; i <= 3; ++i)
+    CHECK(lines[static_cast<size_t>(i - 1)] == message(i));
+  // It unsubscribed on its way out; the hub's client goes on.
+  REQUIRE(wait_subscribers(observer, reg, "acme", 0));
+  auto xs = observer.list(reg);
+  CHECK(xs[0].status.connected);
+  CHECK(xs[0].status.lifecycle_subscribers == 0);
+}
+
+TEST_CASE("caf-rtm --hub: exit codes as from Slack itself", "[hub][cli]") {
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
+  SECTION("a workspace the hub does not have is a usage error") {
+    process p{tool, hub_args(h, "nope"), clean_env};
+    CHECK(p.wait(30s) == 2);
+    CHECK_THAT(p.err(), Catch::Contains("unknown_workspace"));
+  }
+  SECTION("no hub there, not reconnecting: no connection") {
+    process p{tool,
+              {"--hub", "127.0.0.1:1", "--workspace", "acme", "--no-reconnect"},
+              clean_env};
+    CHECK(p.wait(30s) == 4);
+    CHECK_THAT(p.err(), Catch::Contains("hub 127.0.0.1:1"));
+  }
+  SECTION("options that do not go with --hub") {
+    process no_ws{tool, {"--hub", "127.0.0.1:1"}, clean_env};
+    CHECK(no_ws.wait(30s) == 2);
+    CHECK_THAT(no_ws.err(), Catch::Contains("--workspace"));
+    process token{tool, hub_args(h, "acme", {"--token", "xoxb-1"}), clean_env};
+    CHECK(token.wait(30s) == 2);
+    CHECK_THAT(token.err(), Catch::Contains("the hub holds the tokens"));
+    process bad{tool, {"--hub", "nowhere", "--workspace", "acme"}, clean_env};
+    CHECK(bad.wait(30s) == 2);
+    process alone{tool, {"--workspace", "acme"}, clean_env};
+    CHECK(alone.wait(30s) == 2);
+  }
+  SECTION("SIGTERM ends it with 0") {
+    bot_node observer;
+    auto reg = observer.registry(h.endpoint());
+    process p{tool, hub_args(h, "acme"), clean_env};
+    REQUIRE(wait_subscribers(observer, reg, "acme", 1));
+    p.signal(SIGTERM);
+    CHECK(p.wait(30s) == 0);
+  }
+}
+
+TEST_CASE("a bot process that dies is dropped; the hub and its clients go on",
+          "[hub][cli]") {
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
+  bot_node bot;
+  auto reg = bot.registry(h.endpoint());
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  bot.subscribe({h.endpoint()}, "acme", actor, {"message"});
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+  process p{tool, hub_args(h, "acme", {"--events", "message"}), clean_env};
+  REQUIRE(wait_subscribers(bot, reg, "acme", 2));
+  auto s = srv.session(0, 20s);
+  REQUIRE(s);
+  s->send(message(1));
+  REQUIRE(p.wait_out_lines(1, 30s));
+  REQUIRE(eventually([&] { return log->event_count() == 1; }));
+  // kill -9: no unsubscribe, the hub notices the node is gone.
+  p.signal(SIGKILL);
+  CHECK(p.wait(30s) == 128 + SIGKILL);
+  REQUIRE(wait_subscribers(bot, reg, "acme", 1));
+  auto xs = bot.list(reg);
+  REQUIRE(xs.size() == 1);
+  CHECK(xs[0].status.connected);
+  CHECK(xs[0].status.sessions == 1);
+  CHECK(xs[0].status.lifecycle_subscribers == 1);
+  CHECK(xs[0].nodes_away == 1);
+  // The other bot gets the next events; nothing else changed on Slack's side.
+  s->send(message(2));
+  REQUIRE(eventually([&] { return log->event_count() == 2; }));
+  CHECK(srv.session_count() == 1);
+  CHECK_FALSE(s->ended());
+  CHECK(log->down_count() == 0);
+}
+
+// -- losing the hub -----------------------------------------------------------
+
+TEST_CASE("kill -9 the hub and start it again: the bot subscribes again and "
+          "reports the gap",
+          "[hub]") {
+  fake_slack srv;
+  temp_dir dir;
+  auto config = dir.write("hub.ini", hub_config(rtm_entry("acme", srv)));
+  auto first = std::make_unique<hub_proc>(config);
+  auto where = first->endpoint();
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  auto sub = bot.subscribe({where}, "acme", actor, {"message"});
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+  auto s0 = srv.session(0, 20s);
+  REQUIRE(s0);
+  s0->send(message(1));
+  REQUIRE(eventually([&] { return log->event_count() == 1; }));
+  first->proc->signal(SIGKILL);
+  CHECK(first->proc->wait(30s) == 128 + SIGKILL);
+  REQUIRE(eventually([&] { return log->down_count() >= 1; }, 30s));
+  auto down = log->with([](auto& x) { return x.downs.front(); });
+  CHECK(down.hub == hub::to_string(where));
+  CHECK_FALSE(down.final);
+  CHECK(s0->wait_ended(20s));
+  // The same port again: the bot keeps trying until it answers.
+  hub_proc second{config, {"--port", std::to_string(where.port)}};
+  REQUIRE(eventually([&] { return log->up_count() == 2; }, 60s));
+  REQUIRE(eventually([&] { return log->gap_count() == 1; }, 10s));
+  auto gap = log->with([](auto& x) { return x.gaps.front(); });
+  CHECK(gap.workspace == "acme");
+  CHECK(gap.hub == hub::to_string(where));
+  CHECK(gap.since <= gap.until);
+  CHECK_FALSE(gap.missed.known); // a new hub process knows nothing of it
+  // The new hub's client delivers; the old handle is gone, the new one works.
+  auto s1 = srv.session(1, 20s);
+  REQUIRE(s1);
+  s1->send(message(2));
+  REQUIRE(eventually([&] { return log->event_count() == 2; }));
+  CHECK(text_of(log->with([](auto& x) { return x.events.back(); })) == "m2");
+  auto status = request<hub::remote_subscription_status>(
+      *bot.self, sub, caf::timespan{10s}, rtm::status_atom_v);
+  REQUIRE(status);
+  CHECK(status->up == 1);
+  CHECK(status->gaps == 1);
+  REQUIRE(status->hubs.size() == 1);
+  CHECK(status->hubs[0].state == "up");
+  // SIGTERM: every client closes with a close frame, the hub exits 0.
+  second.proc->signal(SIGTERM);
+  CHECK(second.proc->wait(30s) == 0);
+  CHECK(s1->close_code_received() == uint16_t{1000});
+}
+
+TEST_CASE("a broken link to a live hub: the gap's count comes from the hub",
+          "[hub]") {
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
+  tcp_tap tap{h.port};
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  bot.subscribe({{"127.0.0.1", tap.port()}}, "acme", actor, {"message"});
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+  auto s = srv.session(0, 20s);
+  REQUIRE(s);
+  s->send(message(1));
+  REQUIRE(eventually([&] { return log->event_count() == 1; }));
+  // The link breaks; both processes live on.
+  bot_node observer;
+  auto reg = observer.registry(h.endpoint());
+  tap.refuse(true);
+  tap.cut();
+  REQUIRE(eventually([&] { return log->down_count() >= 1; }, 30s));
+  REQUIRE(eventually(
+      [&] {
+        auto xs = observer.list(reg);
+        return xs[0].status.subscribers == 0 && xs[0].nodes_away == 1;
+      },
+      30s));
+  auto received = observer.list(reg)[0].status.events_received;
+  for (int i = 2; i <= 6; ++i)
+    s->send(message(i));
+  REQUIRE(eventually(
+      [&] {
+        return observer.list(reg)[0].status.events_received == received + 5;
+      },
+      30s));
+  tap.refuse(false);
+  REQUIRE(eventually([&] { return log->gap_count() == 1; }, 60s));
+  auto gap = log->with([](auto& x) { return x.gaps.front(); });
+  CHECK(gap.missed.known);
+  CHECK(gap.missed.count == 5);
+  CHECK(log->up_count() == 2);
+  CHECK(log->event_count() == 1);
+  s->send(message(7));
+  REQUIRE(eventually([&] { return log->event_count() == 2; }));
+  auto xs = observer.list(reg);
+  CHECK(xs[0].nodes_away == 0);
+  CHECK(xs[0].status.subscribers == 1);
+}
+
+// -- TLS and where a hub listens ----------------------------------------------
+
+namespace {
+
+// Certificates for a hub and its bots (one CA), and a bot of another CA.
+struct test_pki {
+  explicit test_pki(temp_dir& dir) {
+    namespace certs = caf::rtm::testing::detail;
+    auto ca = certs::generate_ca("caf-rtm hub test CA");
+    auto hub = certs::issue_cert(ca, {"localhost", "127.0.0.1"});
+    auto bot = certs::issue_cert(ca, {"bot.example"});
+    auto rogue_ca = certs::generate_ca("some other CA");
+    auto rogue = certs::issue_cert(rogue_ca, {"bot.example"});
+    ca_file = dir.write("ca.pem", ca.cert_pem);
+    hub_files = {dir.write("hub.pem", hub.cert_pem),
+                 dir.write("hub.key", hub.key_pem), ca_file};
+    bot_files = {dir.write("bot.pem", bot.cert_pem),
+                 dir.write("bot.key", bot.key_pem), ca_file};
+    rogue_files = {dir.write("rogue.pem", rogue.cert_pem),
+                   dir.write("rogue.key", rogue.key_pem),
+                   dir.write("rogue-ca.pem", rogue_ca.cert_pem)};
+    // A bot certificate of the wrong CA that trusts the right one.
+    impostor_files = {rogue_files.cert, rogue_files.key, ca_file};
+  }
+
+  std::vector<std::string> hub_args() const {
+    return {"--cert",      hub_files.cert, "--key",
+            hub_files.key, "--ca",         hub_files.ca};
+  }
+
+  static std::vector<std::string> tool_args(const hub::tls_files& x) {
+    return {"--cert", x.cert, "--key", x.key, "--ca", x.ca};
+  }
+
+  std::string ca_file;
+  hub::tls_files hub_files;
+  hub::tls_files bot_files;
+  hub::tls_files rogue_files;
+  hub::tls_files impostor_files;
+};
+
+} // namespace
+
+TEST_CASE("TLS: bot nodes with a certificate of the hub's CA get in, others "
+          "do not",
+          "[hub][tls]") {
+  fake_slack srv;
+  temp_dir dir;
+  test_pki pki{dir};
+  // Any address, with TLS.
+  auto args = pki.hub_args();
+  args.insert(args.end(), {"--bind", "0.0.0.0"});
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv))), args};
+  CHECK(h.proc->out_lines().front().rfind("listening on 0.0.0.0:", 0) == 0);
+  hub::node_options tls;
+  tls.tls = pki.bot_files;
+  bot_node bot{tls};
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  bot.subscribe({h.endpoint()}, "acme", actor, {"message"});
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+  auto s = srv.session(0, 20s);
+  REQUIRE(s);
+  s->send(message(1));
+  REQUIRE(eventually([&] { return log->event_count() == 1; }));
+  auto reg = bot.registry(h.endpoint());
+  SECTION("without TLS: refused") {
+    process p{tool, hub_args(h, "acme", {"--no-reconnect"}), clean_env};
+    CHECK(p.wait(60s) == 4);
+  }
+  SECTION("with a certificate of another CA: refused") {
+    auto more = test_pki::tool_args(pki.impostor_files);
+    more.push_back("--no-reconnect");
+    process p{tool, hub_args(h, "acme", more), clean_env};
+    CHECK(p.wait(60s) == 4);
+  }
+  SECTION("trusting another CA: refused") {
+    auto more = test_pki::tool_args(pki.rogue_files);
+    more.push_back("--no-reconnect");
+    process p{tool, hub_args(h, "acme", more), clean_env};
+    CHECK(p.wait(60s) == 4);
+  }
+  SECTION("with a certificate of the hub's CA: in") {
+    auto more = test_pki::tool_args(pki.bot_files);
+    more.insert(more.end(), {"--events", "message", "--count", "1"});
+    process p{tool, hub_args(h, "acme", more), clean_env};
+    REQUIRE(wait_subscribers(bot, reg, "acme", 2));
+    s->send(message(2));
+    CHECK(p.wait(30s) == 0);
+    CHECK(p.out_lines() == std::vector<std::string>{message(2)});
+  }
+  // Whoever was refused, the hub serves on.
+  s->send(message(3));
+  REQUIRE(eventually([&] { return log->event_count() >= 2; }));
+  CHECK(bot.list(reg)[0].status.connected);
+}
+
+TEST_CASE("a hub refuses to start where it cannot be safe", "[hub][tls]") {
+  fake_slack srv;
+  temp_dir dir;
+  test_pki pki{dir};
+  auto config = dir.write("hub.ini", hub_config(rtm_entry("acme", srv)));
+  auto start = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--config", config, "--port", "0"});
+    auto p = std::make_unique<process>(hub_exe, args, clean_env);
+    auto code = p->wait(30s);
+    return std::make_pair(code, p->err());
+  };
+  auto [any, any_err] = start({"--bind", "0.0.0.0"});
+  CHECK(any == 2);
+  CHECK_THAT(any_err, Catch::Contains("listening on 0.0.0.0 needs TLS"));
+  auto [v6, v6_err] = start({"--bind", "::"});
+  CHECK(v6 == 2);
+  CHECK_THAT(v6_err, Catch::Contains("needs TLS"));
+  auto [half, half_err] =
+      start({"--bind", "0.0.0.0", "--cert", pki.hub_files.cert});
+  CHECK(half == 2);
+  CHECK_THAT(half_err, Catch::Contains("TLS needs key"));
+  auto [missing, missing_err] =
+      start({"--cert", dir.path + "/none.pem", "--key", pki.hub_files.key,
+             "--ca", pki.ca_file});
+  CHECK(missing == 2);
+  CHECK_THAT(missing_err, Catch::Contains("cannot be read"));
+  auto [mismatch, mismatch_err] =
+      start({"--cert", pki.hub_files.cert, "--key", pki.bot_files.key, "--ca",
+             pki.ca_file});
+  CHECK(mismatch == 2);
+  CHECK_THAT(mismatch_err, Catch::Contains("TLS key " + pki.bot_files.key));
+  // Mistakes in the configuration file name the workspace.
+  auto typo =
+      dir.write("typo.ini", fast_defaults + "[workspaces]\nacme = {\n"
+                                            "  tokne = \"xoxb-1\"\n}\n");
+  process p1{hub_exe, {"--config", typo, "--port", "0"}, clean_env};
+  CHECK(p1.wait(30s) == 2);
+  CHECK_THAT(p1.err(), Catch::Contains("workspace acme: unknown option tokne"));
+  auto none = dir.write("none.ini", fast_defaults);
+  process p2{hub_exe, {"--config", none, "--port", "0"}, clean_env};
+  CHECK(p2.wait(30s) == 2);
+  CHECK_THAT(p2.err(), Catch::Contains("no [workspaces] section"));
+  process p3{hub_exe, {"--config", dir.path + "/absent.ini"}, clean_env};
+  CHECK(p3.wait(30s) == 2);
+  CHECK_THAT(p3.err(), Catch::Contains("cannot read"));
+}
+
+// -- Socket Mode --------------------------------------------------------------
+
+namespace {
+
+std::string mention(int n) {
+  return R"({"type":"app_mention","channel":"C1","user":"U1","text":"hi )" +
+         std::to_string(n) + R"("})";
+}
+
+// How often each event id reached the bot.
+std::map<std::string, int> event_ids(const bot_log& log) {
+  std::map<std::string, int> result;
+  for (auto& env : log.with([](auto& x) { return x.envelopes; }))
+    ++result[std::string{env.event_id()}];
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("Socket Mode through the hub: envelopes, answers through the ack, "
+          "Web API calls",
+          "[hub][socket_mode]") {
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(socket_mode_entry("shop", srv)))};
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  bot.subscribe({h.endpoint()}, "shop", actor, {"app_mention", "/deploy"});
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+  auto info = log->last_up().info;
+  CHECK(info.kind == rtm::client_kind::socket_mode);
+  REQUIRE(info.socket_mode);
+  auto s = srv.session(0, 20s);
+  REQUIRE(s);
+  REQUIRE(eventually([&] { return srv.live_socket_mode_sessions() == 1; }));
+  srv.send_event(mention(1));
+  REQUIRE(eventually([&] { return log->envelope_count() == 1; }));
+  CHECK(log->with([](auto& x) { return x.envelopes[0].event_type(); }) ==
+        "app_mention");
+
+  // A slash command: the bot's answer, across the network, becomes the
+  // ack's payload.
+  auto id = s->send_envelope(
+      "slash_commands",
+      R"({"command":"/deploy","text":"now","channel_id":"C1","user_id":"U1"})",
+      true);
+  auto answered = eventually(
+      [&] {
+        for (auto& ack : srv.acks())
+          if (ack.envelope_id == id && ack.payload)
+            return true;
+        return false;
+      },
+      20s);
+  if (!answered) {
+    for (auto& ack : srv.acks())
+      WARN("ack " << ack.raw);
+    for (auto& env : log->with([](auto& x) { return x.envelopes; }))
+      WARN("env " << env.raw());
+    WARN("lifecycle " << log->with([](auto& x) { return x.lifecycle.size(); }));
+    WARN("hub err: " << h.proc->err());
+  }
+  REQUIRE(answered);
+  for (auto& ack : srv.acks())
+    if (ack.envelope_id == id)
+      CHECK(*ack.payload == R"({"text":"answered )" + id + R"("})");
+  // Web API calls go out with the hub's bot token.
+  srv.script("chat.postMessage", caf::rtm::testing::http_response::ok(
+                                     R"("channel":"C1","ts":"5.0")"));
+  auto& self = *bot.self;
+  auto posted = request<rtm::json_object>(
+      self, info.socket_mode, caf::timespan{20s}, rtm::call_atom_v,
+      std::string{"chat.postMessage"},
+      rtm::api_args{{"channel", "C1"}, {"text", "hi"}});
+  REQUIRE(posted);
+  auto reqs = srv.requests("chat.postMessage");
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0].headers["authorization"] == "Bearer " + srv.options().token);
+  // The hub's addresses this node saw: the gate, and the relay that asked
+  // for the payload. Neither takes the client's internal messages.
+  std::set<caf::actor_addr> hub_addrs;
+  for (auto& x : log->with([](auto& l) { return l.senders; }))
+    if (x && x->node() == info.socket_mode.node())
+      hub_addrs.insert(caf::actor_cast<caf::actor_addr>(x));
+  CHECK(hub_addrs.size() == 1); // the relay (events come anonymously)
+  for (auto& addr : hub_addrs) {
+    auto dest = caf::actor_cast<caf::actor>(addr);
+    caf::anon_send(dest, caf::atom("timeout"), id);
+    caf::anon_send(dest, rtm::fatal_event{rtm::make_error(
+                             rtm::errc::slack_error, "invalid_auth")});
+    caf::anon_send(dest, caf::atom("progress"), uint64_t{1000000});
+  }
+  srv.send_event(mention(2));
+  REQUIRE(eventually([&] { return log->envelope_count() == 3; }));
+  auto status = request<rtm::client_status>(
+      self, info.socket_mode, caf::timespan{10s}, rtm::status_atom_v);
+  REQUIRE(status);
+  CHECK(status->state == "connected");
+  CHECK(status->acks_late == 0);
+  CHECK(log->lifecycle_count("fatal") == 0);
+}
+
+TEST_CASE("two hubs for one Socket Mode app: kill -9 one, every event still "
+          "reaches the bot exactly once",
+          "[hub][socket_mode]") {
+  fake_slack_options fo;
+  // Envelopes that went to a dead connection come again soon.
+  fo.redelivery_delays = {300ms, 600ms, 1200ms, 2400ms};
+  fake_slack srv{fo};
+  temp_dir dir;
+  auto config =
+      dir.write("hub.ini", hub_config(socket_mode_entry("shop", srv)));
+  hub_proc a{config};
+  hub_proc b{config};
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  auto sub = bot.subscribe({a.endpoint(), b.endpoint()}, "shop", actor, {"*"});
+  REQUIRE(eventually([&] { return log->up_count() == 2; }, 30s));
+  REQUIRE(eventually([&] { return srv.live_socket_mode_sessions() == 2; }));
+  std::set<std::string> sent;
+  // Slack spreads the envelopes over both hubs' connections.
+  for (int i = 0; i < 20; ++i)
+    sent.insert(srv.send_event(mention(i)));
+  REQUIRE(eventually([&] { return event_ids(*log).size() == 20; }));
+  std::set<size_t> sessions;
+  for (auto& env : srv.envelopes())
+    sessions.insert(env.session);
+  CHECK(sessions.size() == 2);
+  // The same event through both hubs (a redelivery that crossed an ack)
+  // reaches the bot once.
+  auto payload =
+      R"({"token":"x","team_id":"T0TEAM","api_app_id":"A0APP",)"
+      R"("event":{"type":"app_mention","channel":"C1","text":"twice"},)"
+      R"("type":"event_callback","event_id":"EvTWICE"})";
+  std::vector<caf::rtm::testing::ws_session_ptr> live;
+  for (size_t i = 0; i < srv.session_count(); ++i)
+    if (auto x = srv.session(i, 1s); !x->ended())
+      live.push_back(x);
+  INFO("sessions: " << srv.session_count() << ", live: " << live.size());
+  REQUIRE(live.size() == 2);
+  for (auto& x : live)
+    x->send_envelope("events_api", payload, false);
+  sent.insert("EvTWICE");
+  REQUIRE(eventually([&] { return event_ids(*log).size() == 21; }));
+  auto dup_status = [&] {
+    return request<hub::remote_subscription_status>(
+        *bot.self, sub, caf::timespan{10s}, rtm::status_atom_v);
+  };
+  REQUIRE(eventually([&] {
+    auto st = dup_status();
+    return st && st->duplicates == 1;
+  }));
+  // One hub hangs (its connection stays open: Slack keeps sending to it and
+  // gets no acks), then dies without a word. The other one carries on, and
+  // Slack sends what went to the dead connection again.
+  auto before = srv.envelopes().size();
+  a.proc->signal(SIGSTOP);
+  for (int i = 20; i < 40; ++i)
+    sent.insert(srv.send_event(mention(i)));
+  a.proc->signal(SIGKILL);
+  CHECK(a.proc->wait(30s) == 128 + SIGKILL);
+  REQUIRE(eventually([&] { return event_ids(*log).size() == 41; }, 60s));
+  auto envelopes = srv.envelopes();
+  auto redelivered = std::count_if(
+      envelopes.begin() + static_cast<std::ptrdiff_t>(before), envelopes.end(),
+      [](auto& env) { return env.retry_attempt > 0; });
+  CHECK(redelivered > 0); // some went to the hung hub first
+  REQUIRE(eventually([&] { return log->down_count() >= 1; }, 30s));
+  auto ids = event_ids(*log);
+  std::set<std::string> got;
+  for (auto& [id, n] : ids) {
+    got.insert(id);
+    CHECK(n == 1);
+  }
+  CHECK(got == sent);
+  CHECK(log->gap_count() == 0); // one hub delivered all along
+  auto status = request<hub::remote_subscription_status>(
+      *bot.self, sub, caf::timespan{10s}, rtm::status_atom_v);
+  REQUIRE(status);
+  CHECK(status->up == 1);
+}
+
+TEST_CASE("no token crosses the wire between a hub and its bot nodes",
+          "[hub]") {
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv) +
+                                             socket_mode_entry("shop", srv)))};
+  tcp_tap tap{h.port};
+  hub::hub_endpoint via{"127.0.0.1", tap.port()};
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  bot.subscribe({via}, "acme", actor);
+  bot.subscribe({via}, "shop", actor);
+  REQUIRE(eventually([&] { return log->up_count() == 2; }, 30s));
+  rtm::rtm_client_actor acme;
+  rtm::socket_mode_client_actor shop;
+  for (auto& up : log->with([](auto& x) { return x.ups; })) {
+    if (up.info.rtm)
+      acme = up.info.rtm;
+    if (up.info.socket_mode)
+      shop = up.info.socket_mode;
+  }
+  REQUIRE(acme);
+  REQUIRE(shop);
+  auto& self = *bot.self;
+  // Everything a node can get: lookups, the listing, statuses, identities,
+  // acks, Web API answers and errors, lifecycle messages, events.
+  auto reg = bot.registry(via);
+  bot.list(reg);
+  REQUIRE(request<rtm::client_status>(self, acme, caf::timespan{10s},
+                                      rtm::status_atom_v));
+  REQUIRE(request<rtm::client_status>(self, shop, caf::timespan{10s},
+                                      rtm::status_atom_v));
+  auto who = request<rtm::connected>(self, acme, caf::timespan{20s},
+                                     rtm::connect_atom_v);
+  REQUIRE(who);
+  CHECK(who->self.user_id == srv.options().user_id);
+  REQUIRE(request<rtm::connected>(self, shop, caf::timespan{20s},
+                                  rtm::connect_atom_v));
+  rtm::json_object msg;
+  msg.value = {{"type", "message"}, {"channel", "C1"}, {"text", "tapped"}};
+  REQUIRE(request<rtm::send_ack>(self, acme, caf::timespan{20s},
+                                 rtm::send_atom_v, msg));
+  srv.script("auth.test",
+             caf::rtm::testing::http_response::error("invalid_auth"));
+  auto failed = request<rtm::json_object>(
+      self, shop, caf::timespan{20s}, rtm::call_atom_v,
+      std::string{"auth.test"}, rtm::api_args{});
+  REQUIRE_FALSE(failed);
+  // The fake holds both workspaces' sessions: the RTM one is not Socket
+  // Mode.
+  caf::rtm::testing::ws_session_ptr rtm_session;
+  for (size_t i = 0; i < srv.session_count(); ++i)
+    if (auto x = srv.session(i, 1s); !x->socket_mode())
+      rtm_session = x;
+  REQUIRE(rtm_session);
+  rtm_session->send(message(1));
+  srv.send_event(mention(1));
+  REQUIRE(eventually(
+      [&] { return log->event_count() >= 1 && log->envelope_count() >= 1; }));
+  // A dropped session: disconnected, connecting, connected cross as well.
+  rtm_session->drop();
+  REQUIRE(
+      eventually([&] { return log->lifecycle_count("connected") >= 1; }, 30s));
+  auto from_hub = tap.from_target();
+  auto to_hub = tap.to_target();
+  // The tap saw the traffic...
+  CHECK(from_hub.find("caf::rtm::hub::workspace_info") != std::string::npos);
+  CHECK(from_hub.find("m1") != std::string::npos);
+  CHECK(from_hub.find(srv.options().user_id) != std::string::npos);
+  // ...and not one token, in either direction.
+  for (auto& token : {srv.options().token, srv.options().app_token}) {
+    CHECK(from_hub.find(token) == std::string::npos);
+    CHECK(to_hub.find(token) == std::string::npos);
+  }
+}
