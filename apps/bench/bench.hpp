@@ -177,6 +177,10 @@ void run_socket_mode(env& e);
 /// a slow reader (cli_pipe.cpp).
 void run_cli_pipe(env& e);
 
+/// Hub -> remote bot on loopback: events/s of a flood and latency of a flood
+/// and a paced run, a caf-rtm-hub process in between (hub.cpp).
+void run_hub(env& e);
+
 /// Minutes of one RTM client, plain and then TLS, with faults injected by a
 /// proxy and by the fake: nothing lost, duplicated or left without an answer,
 /// no growth of memory, threads or descriptors (soak.cpp).

@@ -35,8 +35,8 @@ namespace {
 
 // Names of the scenarios `--only` may pick (and `--help` lists).
 const std::vector<std::string> scenario_names{
-    "memory",    "latency", "throughput", "cli",
-    "reconnect", "busy",    "socket_mode"};
+    "memory", "latency",   "throughput", "cli",
+    "hub",    "reconnect", "busy",       "socket_mode"};
 
 std::string joined(const std::vector<std::string>& xs) {
   std::string out;
@@ -319,6 +319,7 @@ int main(int argc, char** argv) {
     step(e, only, "latency", "latency (paced)", bench::run_latency);
     step(e, only, "throughput", "throughput", bench::run_throughput);
     step(e, only, "cli", "caf-rtm in a pipe", bench::run_cli_pipe);
+    step(e, only, "hub", "hub -> remote bot", bench::run_hub);
     // After throughput: its RTM client -> actor row is what Socket Mode's
     // envelope rate is compared with.
     step(e, only, "socket_mode", "Socket Mode", bench::run_socket_mode);
