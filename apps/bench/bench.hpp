@@ -439,6 +439,10 @@ private:
   std::vector<caf::actor> listeners_;
 };
 
+/// The path of program `name` next to caf-rtm-bench (the build tree and an
+/// installed bin/ alike); empty if there is none.
+std::string sibling_program(const std::string& name);
+
 /// Waits for session `index` of `srv`; throws if it does not come.
 testing::ws_session_ptr session_of(const testing::fake_slack& srv,
                                    size_t index);

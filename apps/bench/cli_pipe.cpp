@@ -28,18 +28,6 @@ namespace caf::rtm::bench {
 
 namespace {
 
-// caf-rtm next to caf-rtm-bench (the build tree and an installed bin/ alike).
-std::string tool_path() {
-  char buf[PATH_MAX];
-  auto n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0)
-    return {};
-  std::string path(buf, static_cast<size_t>(n));
-  auto slash = path.rfind('/');
-  path = path.substr(0, slash + 1) + "caf-rtm";
-  return ::access(path.c_str(), X_OK) == 0 ? path : std::string{};
-}
-
 // This environment without proxy settings: the fake is on loopback.
 std::vector<std::string> environment_without_proxies() {
   std::vector<std::string> out;
@@ -191,7 +179,7 @@ pipe_result run_tool(env& e, const std::string& tool, size_t events,
 
 void run_cli_pipe(env& e) {
   const std::string section = "cli";
-  auto tool = tool_path();
+  auto tool = sibling_program("caf-rtm");
   if (tool.empty()) {
     e.out.note("caf-rtm in a pipe",
                "not run: no caf-rtm next to caf-rtm-bench");

@@ -3,8 +3,11 @@
 
 #include "bench/bench.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <future>
 #include <stdexcept>
@@ -221,6 +224,16 @@ bool cleanup::run() {
     caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
   listeners_.clear();
   return failed == 0;
+}
+
+std::string sibling_program(const std::string& name) {
+  char buf[PATH_MAX];
+  auto n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0)
+    return {};
+  std::string path(buf, static_cast<size_t>(n));
+  path = path.substr(0, path.rfind('/') + 1) + name;
+  return ::access(path.c_str(), X_OK) == 0 ? path : std::string{};
 }
 
 testing::ws_session_ptr session_of(const testing::fake_slack& srv,

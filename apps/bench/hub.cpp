@@ -33,17 +33,6 @@ namespace caf::rtm::bench {
 
 namespace {
 
-// caf-rtm-hub next to caf-rtm-bench (the build tree and an installed bin/).
-std::string hub_path() {
-  char buf[PATH_MAX];
-  auto n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0)
-    return {};
-  std::string path(buf, static_cast<size_t>(n));
-  path = path.substr(0, path.rfind('/') + 1) + "caf-rtm-hub";
-  return ::access(path.c_str(), X_OK) == 0 ? path : std::string{};
-}
-
 // A caf-rtm-hub process for one workspace ("bench") of the fake; stops it
 // (SIGTERM: it closes its client) when it goes away.
 class hub_process {
@@ -213,7 +202,7 @@ double row_value(const report& out, const std::string& id) {
 
 void run_hub(env& e) {
   const std::string section = "hub";
-  auto exe = hub_path();
+  auto exe = sibling_program("caf-rtm-hub");
   if (exe.empty()) {
     e.out.note("hub", "not run: no caf-rtm-hub next to caf-rtm-bench");
     return;

@@ -1,5 +1,6 @@
 #include "hub/gate.hpp"
 
+#include <tuple>
 #include <utility>
 
 #include <caf/exit_reason.hpp>
@@ -113,58 +114,24 @@ caf::actor relay_for(Self* self, const caf::actor& hdl) {
   return i->second;
 }
 
-} // namespace
-
-rtm_client_actor::behavior_type
-rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
-         rtm_client_actor client, gate_args args) {
-  self->state.args = std::move(args);
-  harden(self, client);
+// What both gates answer alike: connecting, lifecycle and hook
+// subscriptions, Web API calls (uploads checked), status, and what only the
+// hub that runs the client may do.
+template <class Self, class Client>
+auto shared_handlers(Self* self, const Client& client) {
   using caf::ok_atom;
-  return {
+  return std::make_tuple(
       [=](connect_atom x) { return forward<connected>(self, client, x); },
-      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
-        watch(self, hdl);
-        return forward<ok_atom>(self, client, x, std::move(hdl),
-                                std::move(types));
-      },
       [=](subscribe_atom x, lifecycle_atom y, caf::actor& hdl) {
         watch(self, hdl);
         return forward<ok_atom>(self, client, x, y, std::move(hdl));
       },
-      [=](subscribe_atom x, callback_listener& listener) {
-        return forward<uint64_t>(self, client, x, std::move(listener));
-      },
       [=](subscribe_atom x, hook_listener& hooks) {
         return forward<uint64_t>(self, client, x, std::move(hooks));
-      },
-      [=](unsubscribe_atom x, caf::actor& hdl) {
-        return forward<ok_atom>(self, client, x, std::move(hdl));
-      },
-      [=](unsubscribe_atom x, caf::actor& hdl,
-          std::vector<std::string>& types) {
-        return forward<ok_atom>(self, client, x, std::move(hdl),
-                                std::move(types));
       },
       [=](unsubscribe_atom x, uint64_t id) {
         return forward<ok_atom>(self, client, x, id);
       },
-      [=](send_atom x, json_object& msg) {
-        return forward<send_ack>(self, client, x, std::move(msg));
-      },
-      [=](send_atom x, json_object& msg, caf::timespan max_wait) {
-        return forward<send_ack>(self, client, x, std::move(msg), max_wait);
-      },
-      [=](send_atom x, json_object& msg, no_ack_atom y) {
-        return forward<ok_atom>(self, client, x, std::move(msg), y);
-      },
-      [=](presence_atom x, std::vector<std::string>& users) {
-        return forward<ok_atom>(self, client, x, std::move(users));
-      },
-      [=](typing_atom x, std::string& channel) {
-        return forward<bool>(self, client, x, std::move(channel));
-      },
-      [=](ping_atom x) { return forward<caf::timespan>(self, client, x); },
       [=](call_atom x, std::string& method, api_args& args) {
         return forward<json_object>(self, client, x, std::move(method),
                                     std::move(args));
@@ -192,8 +159,61 @@ rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
         return owner_only("reconnect");
       },
       [=](close_atom) -> caf::result<ok_atom> { return owner_only("close"); },
-      [=](status_atom x) { return forward<client_status>(self, client, x); },
-  };
+      [=](status_atom x) { return forward<client_status>(self, client, x); });
+}
+
+// A gate's behaviour: its own handlers and the shared ones.
+template <class Behavior, class Shared, class... Handlers>
+Behavior gate_behavior(Shared shared, Handlers... handlers) {
+  return std::apply(
+      [&](auto&... xs) {
+        return Behavior{std::move(handlers)..., std::move(xs)...};
+      },
+      shared);
+}
+
+} // namespace
+
+rtm_client_actor::behavior_type
+rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
+         rtm_client_actor client, gate_args args) {
+  self->state.args = std::move(args);
+  harden(self, client);
+  using caf::ok_atom;
+  return gate_behavior<rtm_client_actor::behavior_type>(
+      shared_handlers(self, client),
+      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
+        watch(self, hdl);
+        return forward<ok_atom>(self, client, x, std::move(hdl),
+                                std::move(types));
+      },
+      [=](subscribe_atom x, callback_listener& listener) {
+        return forward<uint64_t>(self, client, x, std::move(listener));
+      },
+      [=](unsubscribe_atom x, caf::actor& hdl) {
+        return forward<ok_atom>(self, client, x, std::move(hdl));
+      },
+      [=](unsubscribe_atom x, caf::actor& hdl,
+          std::vector<std::string>& types) {
+        return forward<ok_atom>(self, client, x, std::move(hdl),
+                                std::move(types));
+      },
+      [=](send_atom x, json_object& msg) {
+        return forward<send_ack>(self, client, x, std::move(msg));
+      },
+      [=](send_atom x, json_object& msg, caf::timespan max_wait) {
+        return forward<send_ack>(self, client, x, std::move(msg), max_wait);
+      },
+      [=](send_atom x, json_object& msg, no_ack_atom y) {
+        return forward<ok_atom>(self, client, x, std::move(msg), y);
+      },
+      [=](presence_atom x, std::vector<std::string>& users) {
+        return forward<ok_atom>(self, client, x, std::move(users));
+      },
+      [=](typing_atom x, std::string& channel) {
+        return forward<bool>(self, client, x, std::move(channel));
+      },
+      [=](ping_atom x) { return forward<caf::timespan>(self, client, x); });
 }
 
 socket_mode_client_actor::behavior_type
@@ -202,22 +222,15 @@ socket_mode_gate(socket_mode_client_actor::stateful_pointer<gate_state> self,
   self->state.args = std::move(args);
   harden(self, client);
   using caf::ok_atom;
-  return {
-      [=](connect_atom x) { return forward<connected>(self, client, x); },
+  return gate_behavior<socket_mode_client_actor::behavior_type>(
+      shared_handlers(self, client),
       [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
         watch(self, hdl);
         return forward<ok_atom>(self, client, x, relay_for(self, hdl),
                                 std::move(types));
       },
-      [=](subscribe_atom x, lifecycle_atom y, caf::actor& hdl) {
-        watch(self, hdl);
-        return forward<ok_atom>(self, client, x, y, std::move(hdl));
-      },
       [=](subscribe_atom x, envelope_listener& listener) {
         return forward<uint64_t>(self, client, x, std::move(listener));
-      },
-      [=](subscribe_atom x, hook_listener& hooks) {
-        return forward<uint64_t>(self, client, x, std::move(hooks));
       },
       [=](unsubscribe_atom x, caf::actor& hdl) {
         // Lifecycle subscriptions are the remote actor's own; events went to
@@ -241,39 +254,7 @@ socket_mode_gate(socket_mode_client_actor::stateful_pointer<gate_state> self,
           std::vector<std::string>& types) {
         return forward<ok_atom>(self, client, x, relay_for(self, hdl),
                                 std::move(types));
-      },
-      [=](unsubscribe_atom x, uint64_t id) {
-        return forward<ok_atom>(self, client, x, id);
-      },
-      [=](call_atom x, std::string& method, api_args& args) {
-        return forward<json_object>(self, client, x, std::move(method),
-                                    std::move(args));
-      },
-      [=](call_atom x, api_call& call) {
-        return forward<json_object>(self, client, x, std::move(call));
-      },
-      [=](call_atom x, api_call& call, all_pages_atom y) {
-        return forward<std::vector<json_object>>(self, client, x,
-                                                 std::move(call), y);
-      },
-      [=](call_atom x, api_call& call, caf::actor& sink) {
-        return forward<uint64_t>(self, client, x, std::move(call),
-                                 std::move(sink));
-      },
-      [=](upload_atom x, file_upload& file) -> caf::result<json_object> {
-        if (auto err = check_upload(file))
-          return err;
-        return forward<json_object>(self, client, x, std::move(file));
-      },
-      [=](disconnect_atom) -> caf::result<ok_atom> {
-        return owner_only("disconnect");
-      },
-      [=](reconnect_atom, bool) -> caf::result<ok_atom> {
-        return owner_only("reconnect");
-      },
-      [=](close_atom) -> caf::result<ok_atom> { return owner_only("close"); },
-      [=](status_atom x) { return forward<client_status>(self, client, x); },
-  };
+      });
 }
 
 } // namespace caf::rtm::hub::detail
