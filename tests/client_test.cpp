@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include <boost/json/parse.hpp>
 
@@ -125,16 +127,28 @@ using send_outcomes_ptr = std::shared_ptr<send_outcomes>;
 
 // Sends a message with `text` from an actor of its own, so that several sends
 // can wait for their acks at once, and records the outcome.
+// With `max_wait`, the send carries its own deadline.
 void send_in_background(caf::actor_system& sys, const rtm_client_actor& hdl,
-                        std::string text, send_outcomes_ptr out) {
-  spawn_fn(sys, [hdl, text, out](caf::event_based_actor* a) {
+                        std::string text, send_outcomes_ptr out,
+                        std::optional<caf::timespan> max_wait = std::nullopt) {
+  spawn_fn(sys, [hdl, text, out, max_wait](caf::event_based_actor* a) {
     json_object msg;
     msg.value["type"] = "message";
     msg.value["channel"] = "C1";
     msg.value["text"] = text;
-    a->request(hdl, caf::timespan{30s}, send_atom_v, std::move(msg))
-        .then([text, out](send_ack& x) { out->put(text, "ok:" + x.ts); },
-              [text, out](caf::error& err) { out->put(text, code_of(err)); });
+    auto on_ack = [text, out](send_ack& x) {
+      out->put(text, "ok:" + x.ts);
+    };
+    auto on_error = [text, out](caf::error& err) {
+      out->put(text, code_of(err));
+    };
+    if (max_wait)
+      a->request(hdl, caf::timespan{30s}, send_atom_v, std::move(msg),
+                 *max_wait)
+          .then(on_ack, on_error);
+    else
+      a->request(hdl, caf::timespan{30s}, send_atom_v, std::move(msg))
+          .then(on_ack, on_error);
   });
 }
 
@@ -1176,6 +1190,42 @@ TEST_CASE_METHOD(client_fixture, "the rate limiter spaces sends",
   // Two go at once, the other four one every 100 ms at the least.
   CHECK(std::chrono::steady_clock::now() - start >= 350ms);
   CHECK(session(srv, 0)->received().size() == 6);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "a send with max_wait is either posted or refused with "
+                 "send_expired, never both",
+                 "[client][send]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.send_rate = 1.0;
+  cfg.send_burst = 1;
+  auto c = connect_client(*this, cfg);
+  auto out = std::make_shared<send_outcomes>();
+  // One message a second: the first goes at once, the second after a
+  // second, the others cannot go out within 1.5 s.
+  for (int i = 0; i < 5; ++i)
+    send_in_background(*sys, c.hdl, std::to_string(i), out,
+                       caf::timespan{1500ms});
+  REQUIRE(eventually([&] { return out->size() == 5; }, 10s));
+  // Whatever was refused would have gone out by now.
+  std::this_thread::sleep_for(2s);
+  auto outcomes = out->all();
+  auto received = texts_sent(session(srv, 0));
+  std::set<std::string> posted(received.begin(), received.end());
+  size_t expired = 0;
+  for (auto& [text, outcome] : outcomes) {
+    if (outcome == "send_expired") {
+      ++expired;
+      CHECK(posted.count(text) == 0);
+    } else {
+      CHECK(outcome.rfind("ok:", 0) == 0);
+      CHECK(posted.count(text) == 1);
+    }
+  }
+  CHECK(expired >= 2);
+  CHECK(posted.size() + expired == 5);
   close_client(*this, c.hdl);
 }
 

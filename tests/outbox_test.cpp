@@ -132,6 +132,49 @@ TEST_CASE_METHOD(outbox_fixture, "outbox: burst, then the sustained rate",
   CHECK(frames[1].id < frames[2].id);
 }
 
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: a send with max_wait either goes out in time or "
+                 "fails with send_expired and is never written",
+                 "[outbox]") {
+  auto send_by = [this](int n, time_point now, time_point deadline) {
+    boost::json::object msg;
+    msg["type"] = "message";
+    msg["channel"] = "C1";
+    msg["text"] = "n" + std::to_string(n);
+    return out.enqueue(
+        std::move(msg),
+        [this, n](caf::expected<send_ack> x) {
+          results.insert_or_assign(n, std::move(x));
+        },
+        now, deadline);
+  };
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(send(1, t0));
+  REQUIRE_FALSE(send(2, t0)); // the burst is spent
+  // The next token comes at t0 + 1 s: too late for 3, in time for 4.
+  REQUIRE_FALSE(send_by(3, t0, t0 + 500ms));
+  REQUIRE_FALSE(send_by(4, t0, t0 + 5s));
+  CHECK(frames.size() == 2);
+  // The deadline wakes the outbox: the caller hears of it in time.
+  auto wake = out.next_wakeup(t0);
+  REQUIRE(wake);
+  CHECK(*wake <= t0 + 500ms);
+  out.on_wakeup(*wake);
+  CHECK(outcome(3) == "send_expired");
+  CHECK(outcome(4) == "pending");
+  out.on_wakeup(t0 + 1s);
+  REQUIRE(frames.size() == 3);
+  CHECK(frames[2].json.at("text") == "n4");
+  // 3 never goes out, not even later or on another session.
+  out.on_wakeup(t0 + 10s);
+  out.session_down(1);
+  out.session_up(2, writer(), t0 + 11s);
+  out.on_wakeup(t0 + 12s);
+  for (auto& f : frames)
+    CHECK(f.json.at("text") != "n3");
+  CHECK(out.stats().failed >= 1);
+}
+
 TEST_CASE_METHOD(outbox_fixture, "outbox: acks, rejections and timeouts",
                  "[outbox]") {
   out.session_up(1, writer(), t0);

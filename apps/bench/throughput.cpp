@@ -239,17 +239,21 @@ void run_throughput(env& e) {
       auto key = prefix + (actor ? ".actor" : ".callback");
       auto label = pc.label + ": " + describe(paths[i]);
       e.out.add(key, section, label, rate, "ev/s", 0).samples = rates;
-      if (floor > 0) {
-        auto ratio = 100.0 * rate / floor;
-        if (actor)
-          e.out.add_target(key + "_ratio", section, label + " / floor", ratio,
-                           "%", 1, ">= 75 %", ratio >= 75.0);
+      if (floor > 0)
+        e.out.add(key + "_ratio", section, label + " / floor",
+                  100.0 * rate / floor, "%", 1);
+      // The target: a client that parses every event cannot beat the
+      // parsing floor; 75 % of it for small events to an actor.
+      if (json_floor > 0) {
+        auto ratio = 100.0 * rate / json_floor;
+        if (actor && pc.key == "small")
+          e.out.add_target(key + "_json_ratio", section,
+                           label + " / floor + JSON", ratio, "%", 1, ">= 75 %",
+                           ratio >= 75.0);
         else
-          e.out.add(key + "_ratio", section, label + " / floor", ratio, "%", 1);
+          e.out.add(key + "_json_ratio", section, label + " / floor + JSON",
+                    ratio, "%", 1);
       }
-      if (json_floor > 0)
-        e.out.add(key + "_json_ratio", section, label + " / floor + JSON",
-                  100.0 * rate / json_floor, "%", 1);
       if (!actor)
         continue;
       // Latency under flood from the median round.
