@@ -4,19 +4,24 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <limits>
+#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 
+#include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
 
 #include "caf/rtm/client_config.hpp"
@@ -33,6 +38,7 @@
 #include "detail/overlap_filter.hpp"
 #include "detail/ping_monitor.hpp"
 #include "detail/token_bucket.hpp"
+#include "net/io_pool.hpp"
 #include "net/url.hpp"
 
 using namespace caf::rtm;
@@ -817,7 +823,7 @@ connecting sample(tag<connecting>) {
 }
 
 connected sample(tag<connected>) {
-  return {7, sample(tag<rtm_endpoint>{}), 2, std::chrono::seconds{18060},
+  return {7,       sample(tag<rtm_endpoint>{}), 2, std::chrono::seconds{18060},
           "A0APP", sample(tag<identity>{})};
 }
 
@@ -1042,6 +1048,54 @@ TEST_CASE("log lines mask tokens and WebSocket tickets", "[units][log]") {
   CHECK(lines[1] == R"(connection: {"url":"wss://x/?ticket=<redacted>"})");
   CHECK(parse_log_level("trace") == log_level::trace);
   CHECK_FALSE(log->enabled(log_level::quiet));
+}
+
+TEST_CASE("an I/O handler that throws does not end its I/O thread",
+          "[units][io]") {
+  caf::rtm::net::io_pool pool{1};
+  boost::asio::post(pool.context(),
+                    [] { throw std::runtime_error("a handler failed"); });
+  std::promise<void> ran;
+  boost::asio::post(pool.context(), [&ran] { ran.set_value(); });
+  CHECK(ran.get_future().wait_for(std::chrono::seconds{10}) ==
+        std::future_status::ready);
+}
+
+TEST_CASE("the log sink runs without the logger's lock", "[units][log]") {
+  // A sink that blocks (a slow terminal, a full pipe) must not block the
+  // lines of other threads: an I/O thread must never wait for it.
+  std::mutex mtx;
+  std::vector<std::string> lines;
+  std::promise<void> entered;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<bool> first{true};
+  auto log = std::make_shared<logger>(
+      log_level::info, [&](log_level, const std::string& line) {
+        {
+          std::lock_guard<std::mutex> guard{mtx};
+          lines.push_back(line);
+        }
+        if (first.exchange(false)) {
+          entered.set_value();
+          released.wait();
+        }
+      });
+  std::thread slow{[&] {
+    log->log(log_level::info, "a", "first");
+  }};
+  entered.get_future().wait();
+  auto other = std::async(std::launch::async, [&] {
+    log->add_secret("xoxb-while-blocked");
+    log->log(log_level::info, "b", "second xoxb-while-blocked");
+  });
+  CHECK(other.wait_for(std::chrono::seconds{10}) == std::future_status::ready);
+  release.set_value();
+  slow.join();
+  other.wait();
+  std::lock_guard<std::mutex> guard{mtx};
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[1] == "b: second <redacted>");
 }
 
 TEST_CASE("server text in errors and log lines shows control characters",
