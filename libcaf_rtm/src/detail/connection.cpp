@@ -20,6 +20,18 @@ namespace {
 
 using self_ptr = connection_actor::stateful_pointer<connection_state>;
 
+// Hands the acks collected while a batch was parsed to the I/O layer at once;
+// from here on, writes go out one by one again.
+void flush_first_frames(self_ptr self) {
+  auto& st = self->state;
+  if (!st.first_frames)
+    return;
+  auto frames = std::move(*st.first_frames);
+  st.first_frames.reset();
+  if (!frames.empty() && st.ws)
+    st.ws->send_texts_first(std::move(frames));
+}
+
 // Ends the session: `reason` becomes the exit reason once the I/O side is
 // done (none = normal exit). An orderly end sends a close frame with `code`.
 void end_session(self_ptr self, caf::error reason, bool orderly,
@@ -75,6 +87,8 @@ public:
   }
 
   void end(caf::error reason, bool orderly) override {
+    // Acks of frames before the end still go out, ahead of the close frame.
+    flush_first_frames(self_);
     CAF_RTM_LOG(self_->state.log, warn, "connection", "session ", session(),
                 ": ", render(reason));
     end_session(self_, std::move(reason), orderly);
@@ -89,8 +103,12 @@ public:
     auto& st = self_->state;
     CAF_RTM_LOG(st.log, trace, "connection", "session ", st.args.session,
                 " -> ", text);
-    if (st.ws && !st.ending)
-      st.ws->send_text_first(std::move(text));
+    if (!st.ws || st.ending)
+      return;
+    if (st.first_frames)
+      st.first_frames->push_back(std::move(text));
+    else
+      st.ws->send_texts_first({std::move(text)});
   }
 
 private:
@@ -135,7 +153,9 @@ void on_frames(self_ptr self, frame_batch& batch) {
   inbound_batch out;
   out.session = st.args.session;
   out.binary = batch.binary;
+  st.first_frames.emplace();
   st.args.proto->on_frames(batch, out, *st.context);
+  flush_first_frames(self);
   if (out.binary > 0)
     CAF_RTM_LOG(st.log, debug, "connection", "dropped ", out.binary,
                 " binary frame(s)");

@@ -16,7 +16,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/typed_event_based_actor.hpp>
 
@@ -69,6 +71,9 @@ struct connection_state {
   /// The monitor gave up while a batch was held; restart it.
   bool monitor_stopped = false;
   bool hello = false;
+  /// While a batch is parsed: the frames the protocol writes first (acks),
+  /// handed to the I/O layer together once the batch is done.
+  std::optional<std::vector<std::string>> first_frames;
   /// Set once this side decided to end the session; becomes the exit reason
   /// (none: closed on request, a normal exit).
   bool ending = false;

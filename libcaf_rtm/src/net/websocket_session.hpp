@@ -56,9 +56,11 @@ public:
     });
   }
 
-  void send_text_first(std::string text) override {
-    post([text = std::move(text)](websocket_session& self) mutable {
-      self.enqueue(outgoing{outgoing::text, std::move(text), 0, 0}, true);
+  void send_texts_first(std::vector<std::string> texts) override {
+    post([texts = std::move(texts)](websocket_session& self) mutable {
+      // Each goes to the front: the last one first keeps them in order.
+      for (auto i = texts.rbegin(); i != texts.rend(); ++i)
+        self.enqueue(outgoing{outgoing::text, std::move(*i), 0, 0}, true);
     });
   }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/timespan.hpp>
 
@@ -39,9 +40,10 @@ public:
   /// never written comes back to the owner as (unsent, [id, ...]).
   virtual void send_text(std::string text, int64_t id = 0) = 0;
 
-  /// Queues one text frame ahead of every frame not yet being written (Socket
-  /// Mode acks must not wait behind other traffic).
-  virtual void send_text_first(std::string text) = 0;
+  /// Queues text frames, in this order, ahead of every frame not yet being
+  /// written (Socket Mode acks must not wait behind other traffic). One call
+  /// per batch: one hand-over to the I/O thread for all of its acks.
+  virtual void send_texts_first(std::vector<std::string> texts) = 0;
 
   /// Queues a ping frame (payload at most 125 bytes).
   virtual void send_ping(std::string payload) = 0;
