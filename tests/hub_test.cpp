@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include <caf/io/middleman.hpp>
 #include <caf/io/remote_actor.hpp>
@@ -640,6 +641,60 @@ TEST_CASE("remote nodes reach only the registry and the gates of a hub; "
   CHECK(log->lifecycle_count("error") == 0);
   CHECK(log->lifecycle_count("disconnected") == 0);
   CHECK(srv.session_count() == 1);
+}
+
+TEST_CASE("a remote node that kills the registry or a gate, or forges their "
+          "down messages, does not take the hub down",
+          "[hub]") {
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
+  bot_node bot;
+  auto& self = *bot.self;
+  auto lookup = [&](const hub::registry_actor& reg) {
+    return request<hub::workspace_info>(
+        self, reg, caf::timespan{10s}, hub::lookup_atom_v, std::string{"acme"});
+  };
+  auto reg = bot.registry(h.endpoint());
+  auto first = lookup(reg);
+  REQUIRE(first);
+  auto gate = first->handle();
+  auto alive = [&](const caf::actor& hdl) {
+    return static_cast<bool>(request<rtm::client_status>(
+        self, hdl, caf::timespan{10s}, rtm::status_atom_v));
+  };
+
+  REQUIRE(alive(gate));
+  // A forged down message for the gate: the registry checks and keeps it.
+  caf::anon_send(caf::actor_cast<caf::actor>(reg),
+                 caf::down_msg{gate.address(), caf::exit_reason::kill});
+  std::this_thread::sleep_for(500ms);
+  auto same = lookup(reg);
+  REQUIRE(same);
+  CHECK(same->handle() == gate);
+  // CAF delivers `kill` whatever the actor says: a killed gate is replaced.
+  caf::anon_send_exit(gate, caf::exit_reason::kill);
+  REQUIRE(eventually([&] {
+    auto x = lookup(reg);
+    return x && x->handle() != gate && alive(x->handle());
+  }));
+  // A killed registry is replaced on the same port.
+  caf::anon_send_exit(reg, caf::exit_reason::kill);
+  REQUIRE(eventually(
+      [&] {
+        try {
+          auto again = bot.registry(h.endpoint());
+          auto x = lookup(again);
+          return again != reg && x && alive(x->handle());
+        } catch (std::exception&) {
+          return false;
+        }
+      },
+      30s));
+  CHECK(h.proc->err().find("publishing a new one") != std::string::npos);
+  // And the hub still stops cleanly.
+  h.proc->signal(SIGTERM);
+  CHECK(h.proc->wait(30s) == 0);
 }
 
 // -- the caf-rtm tool as a bot node -------------------------------------------

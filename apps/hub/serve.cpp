@@ -6,10 +6,14 @@
 #include <cstdio>
 #include <ctime>
 #include <memory>
+#include <thread>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/function_view.hpp>
 #include <caf/io/publish.hpp>
+#include <caf/io/unpublish.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -95,6 +99,29 @@ void close_all(caf::actor_system& sys,
                  });
 }
 
+// Publishes the registry where the hub listens (SO_REUSEADDR: a hub
+// restarted at once gets its port back although the old connections linger
+// in TIME_WAIT).
+caf::expected<uint16_t> publish(const hub::registry_actor& registry,
+                                const serve_options& opts, uint16_t port) {
+  auto* bind = opts.bind.c_str();
+  return opts.tls ? caf::openssl::publish(registry, port, bind, true)
+                  : caf::io::publish(registry, port, bind, true);
+}
+
+// Frees the port of a registry that went away. (CAF 0.17's
+// caf::openssl::unpublish does not compile: it leaves out the address that
+// the manager's interface asks for.)
+void unpublish(caf::actor_system& sys, const hub::registry_actor& registry,
+               const serve_options& opts, uint16_t port) {
+  if (!opts.tls) {
+    caf::io::unpublish(registry, port);
+    return;
+  }
+  auto f = caf::make_function_view(sys.openssl_manager().actor_handle());
+  f(caf::unpublish_atom_v, registry.address(), port);
+}
+
 } // namespace
 
 int serve(caf::actor_system& sys, serve_options opts) {
@@ -114,11 +141,7 @@ int serve(caf::actor_system& sys, serve_options opts) {
     clients.push_back(std::move(info));
   }
   auto registry = sys.spawn(hub::registry, clients);
-  auto* bind = opts.bind.c_str();
-  // SO_REUSEADDR: a hub restarted at once gets its port back although the
-  // old connections linger in TIME_WAIT.
-  auto port = opts.tls ? caf::openssl::publish(registry, opts.port, bind, true)
-                       : caf::io::publish(registry, opts.port, bind, true);
+  auto port = publish(registry, opts, opts.port);
   auto stop = [&] {
     close_all(sys, clients, log);
     caf::anon_send_exit(registry, caf::exit_reason::kill);
@@ -136,10 +159,46 @@ int serve(caf::actor_system& sys, serve_options opts) {
   std::fflush(stdout);
   CAF_RTM_LOG(log, info, "hub", clients.size(), " workspaces, ",
               opts.tls ? "TLS with client certificates" : "plain TCP");
-  wait_for_signal();
-  CAF_RTM_LOG(log, info, "hub", "stopping: closing every client");
+  // Any node that reaches the registry can end it: CAF 0.17 delivers an
+  // exit message with reason `kill` whatever the actor says. A registry that
+  // goes away while the hub runs is replaced on the same port; bot nodes see
+  // theirs go and look the workspace up again on the new one.
+  caf::scoped_actor self{sys, true};
+  self->monitor(registry);
+  std::thread signals{[hdl = caf::actor_cast<caf::actor>(self)] {
+    wait_for_signal();
+    caf::anon_send(hdl, close_atom_v);
+  }};
+  int code = 0;
+  for (bool running = true; running;) {
+    self->receive(
+        [&](close_atom) { running = false; },
+        [&](caf::down_msg& dm) {
+          if (dm.source != registry.address())
+            return;
+          CAF_RTM_LOG(log, error, "hub", "the registry went away (",
+                      sys.render(dm.reason), "): publishing a new one");
+          unpublish(sys, registry, opts, *port);
+          registry = sys.spawn(hub::registry, clients);
+          self->monitor(registry);
+          if (auto again = publish(registry, opts, *port); !again) {
+            CAF_RTM_LOG(log, error, "hub",
+                        "cannot listen again: ", sys.render(again.error()));
+            code = 1;
+            running = false;
+          }
+        });
+  }
+  if (code == 0)
+    CAF_RTM_LOG(log, info, "hub", "stopping: closing every client");
   stop();
-  return 0;
+  // The signal thread ends with the first SIGINT or SIGTERM; after a failed
+  // publish it still waits for one.
+  if (code == 0)
+    signals.join();
+  else
+    signals.detach();
+  return code;
 }
 
 } // namespace caf::rtm::hub_app

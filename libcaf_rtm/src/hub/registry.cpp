@@ -140,9 +140,22 @@ registry_actor::behavior_type registry(registry_actor::pointer self,
   self->set_down_handler([self, st](caf::down_msg& dm) {
     if (st->closed)
       return;
-    for (auto& [name, entry] : st->workspaces)
-      if (dm.source == entry.shared.handle().address())
-        open_gate(self, entry);
+    for (auto& [name, entry] : st->workspaces) {
+      if (dm.source != entry.shared.handle().address())
+        continue;
+      // Down messages can be forged by any node that reaches the registry:
+      // a gate that still answers (even if only that it does not know the
+      // question) is alive and keeps serving.
+      auto gate = caf::actor_cast<caf::actor>(entry.shared.handle());
+      auto* e = &entry;
+      self->request(gate, std::chrono::seconds{5}, caf::atom("alive"))
+          .then([](caf::message&) {},
+                [self, st, gate, e](caf::error& err) {
+                  if (!st->closed && err == caf::sec::request_receiver_down &&
+                      e->shared.handle().address() == gate.address())
+                    open_gate(self, *e);
+                });
+    }
   });
   return {
       [self, st](lookup_atom, const std::string& name) {

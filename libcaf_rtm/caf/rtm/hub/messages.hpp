@@ -32,7 +32,8 @@ struct missed_events {
   bool known = false;
   /// Events (Socket Mode: envelopes) the client received from Slack between
   /// the moment the hub noticed the node was gone and the lookup, of every
-  /// type: an upper bound for what the node's patterns would have matched.
+  /// type. Events between the link's break and the hub noticing it (up to
+  /// the heartbeat timeout) are not counted: not a bound, an indication.
   uint64_t count = 0;
   /// When the hub noticed the node was gone.
   caf::timestamp since;
