@@ -1174,6 +1174,17 @@ TEST_CASE("Socket Mode through the hub: envelopes, answers through the ack, "
   CHECK(status->state == "connected");
   CHECK(status->acks_late == 0);
   CHECK(log->lifecycle_count("fatal") == 0);
+  // CAF delivers `kill` to any actor a node can address: a killed relay
+  // ends its gate, and the bot subscribes again through a new one (with a
+  // gap report) instead of waiting for envelopes that never come.
+  for (auto& addr : hub_addrs)
+    caf::anon_send_exit(caf::actor_cast<caf::actor>(addr),
+                        caf::exit_reason::kill);
+  REQUIRE(eventually([&] { return log->up_count() == 2; }, 30s));
+  CHECK(log->last_up().info.socket_mode != info.socket_mode);
+  CHECK(log->with([](auto& l) { return l.gaps.size(); }) == 1);
+  srv.send_event(mention(3));
+  REQUIRE(eventually([&] { return log->envelope_count() == 4; }, 20s));
 }
 
 TEST_CASE("two hubs for one Socket Mode app: kill -9 one, every event still "

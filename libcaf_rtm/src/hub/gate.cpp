@@ -60,11 +60,40 @@ void watch(Self* self, const caf::actor& hdl) {
     self->monitor(hdl);
 }
 
+template <class Self>
+bool is_relay(Self* self, const caf::actor_addr& addr) {
+  for (auto& [subscriber, relay] : self->state.relays)
+    if (relay.address() == addr)
+      return true;
+  return false;
+}
+
+// A relay went away while its subscriber still had it: killed by some node
+// (CAF 0.17 delivers `kill` whatever the relay says), so the client dropped
+// that subscription. The gate then ends as well: the registry opens a new
+// one, and the remote subscriptions see their gate go and subscribe again,
+// reporting the gap, instead of waiting for envelopes that never come. A
+// forged down message names a relay that still answers: it changes nothing.
+template <class Self>
+void on_relay_down(Self* self, const caf::actor_addr& addr) {
+  auto relay = caf::actor_cast<caf::actor>(addr);
+  self->request(relay, std::chrono::seconds{5}, caf::atom("alive"))
+      .then([](caf::message&) {},
+            [self, addr](caf::error& err) {
+              if (err == caf::sec::request_receiver_down &&
+                  is_relay(self, addr))
+                self->quit(
+                    make_error(errc::connection_lost, "a relay was killed"));
+            });
+}
+
 // A remote subscriber went away. When its node is gone (rather than the
 // actor ending), the hub records what the client had received by then.
 template <class Self, class Client>
 void on_down(Self* self, const Client& client, caf::down_msg& dm) {
   auto& st = self->state;
+  if (is_relay(self, dm.source))
+    return on_relay_down(self, dm.source);
   // Down messages can be forged by any node that reaches the gate: only
   // actors the gate monitors count.
   if (st.watched.erase(dm.source) == 0)
@@ -106,11 +135,11 @@ caf::actor relay_for(Self* self, const caf::actor& hdl) {
     return hdl;
   auto& relays = self->state.relays;
   auto i = relays.find(hdl.address());
-  if (i == relays.end())
-    i = relays
-            .emplace(hdl.address(),
-                     self->spawn(relay, hdl, self->state.args.answer_timeout))
-            .first;
+  if (i == relays.end()) {
+    auto x = self->spawn(relay, hdl, self->state.args.answer_timeout);
+    self->monitor(x);
+    i = relays.emplace(hdl.address(), std::move(x)).first;
+  }
   return i->second;
 }
 
