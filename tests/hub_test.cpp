@@ -1187,6 +1187,65 @@ TEST_CASE("Socket Mode through the hub: envelopes, answers through the ack, "
   REQUIRE(eventually([&] { return log->envelope_count() == 4; }, 20s));
 }
 
+TEST_CASE("two hubs for one RTM workspace: one delivers, the other stands by "
+          "and takes over when the first dies",
+          "[hub]") {
+  fake_slack srv;
+  temp_dir dir;
+  auto config = dir.write("hub.ini", hub_config(rtm_entry("acme", srv)));
+  hub_proc a{config};
+  hub_proc b{config};
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  auto sub =
+      bot.subscribe({a.endpoint(), b.endpoint()}, "acme", actor, {"message"});
+  auto status = [&] {
+    return request<hub::remote_subscription_status>(
+        *bot.self, sub, caf::timespan{10s}, rtm::status_atom_v);
+  };
+  // Every RTM connection gets every event: one hub delivers at a time.
+  REQUIRE(eventually([&] {
+    auto st = status();
+    if (!st || st->hubs.size() != 2)
+      return false;
+    std::multiset<std::string> states;
+    for (auto& x : st->hubs)
+      states.insert(x.state);
+    return states == std::multiset<std::string>{"standby", "up"};
+  }));
+  CHECK(log->up_count() == 1);
+  auto live_sessions = [&] {
+    size_t n = 0;
+    for (size_t i = 0; i < srv.session_count(); ++i)
+      if (auto x = srv.session(i, 1s); x && !x->ended())
+        ++n;
+    return n;
+  };
+  REQUIRE(eventually([&] { return live_sessions() == 2; }));
+  // As Slack does: the event on every live connection.
+  auto broadcast = [&](int n) {
+    for (size_t i = 0; i < srv.session_count(); ++i)
+      if (auto x = srv.session(i, 1s); x && !x->ended())
+        x->send(message(n));
+  };
+  broadcast(1);
+  REQUIRE(eventually([&] { return log->event_count() == 1; }));
+  std::this_thread::sleep_for(300ms);
+  CHECK(log->event_count() == 1);
+  // The delivering hub dies: the one standing by subscribes.
+  auto delivering = log->last_up().hub;
+  auto& dead = delivering == hub::to_string(a.endpoint()) ? a : b;
+  dead.proc->signal(SIGKILL);
+  CHECK(dead.proc->wait(30s) == 128 + SIGKILL);
+  REQUIRE(eventually([&] { return log->up_count() == 2; }, 30s));
+  CHECK(log->last_up().hub != delivering);
+  CHECK(log->gap_count() == 1);
+  REQUIRE(eventually([&] { return live_sessions() == 1; }));
+  broadcast(2);
+  REQUIRE(eventually([&] { return log->event_count() == 2; }));
+}
+
 TEST_CASE("two hubs for one Socket Mode app: kill -9 one, every event still "
           "reaches the bot exactly once",
           "[hub][socket_mode]") {

@@ -178,6 +178,7 @@ void fail(self_ptr self, size_t i, uint64_t attempt, caf::error err) {
       x.state == phase::failed)
     return;
   auto was_up = x.state == phase::up;
+  auto was_delivering = was_up || x.state == phase::subscribing;
   x.state = phase::waiting;
   if (x.registry)
     self->demonitor(x.registry.address());
@@ -190,16 +191,16 @@ void fail(self_ptr self, size_t i, uint64_t attempt, caf::error err) {
   x.last_error = err;
   ++x.failures;
   ++x.attempt; // replies still on their way are stale now
-  if (was_up && up_count(st) == 0) {
-    if (!st.gap_since)
-      st.gap_since = caf::make_timestamp();
-    // RTM: a hub standing by takes over.
+  if (was_up && up_count(st) == 0 && !st.gap_since)
+    st.gap_since = caf::make_timestamp();
+  // RTM: a hub standing by takes over once no other hub delivers or is about
+  // to (also when this one failed before its subscription was confirmed).
+  if (was_delivering && !other_delivers(st, i))
     for (size_t j = 0; j < st.links.size(); ++j)
       if (st.links[j].state == phase::standby) {
         subscribe(self, j);
         break;
       }
-  }
   hub_down msg;
   msg.workspace = st.cfg.workspace;
   msg.hub = x.name;
