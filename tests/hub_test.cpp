@@ -396,6 +396,45 @@ TEST_CASE("workspaces: mistakes name the entry", "[hub]") {
   REQUIRE_FALSE(ws);
   CHECK_THAT(rtm::render(ws.error()), Catch::Contains("want a block"));
   CHECK_FALSE(hub::read_workspaces({}, caf::settings{}));
+  caf::settings bad_level;
+  bad_level["token"] = std::string{"xoxb-1"};
+  bad_level["log-level"] = std::string{"loud"};
+  CHECK_THAT(error_of(bad_level), Catch::Contains("log-level: expected"));
+}
+
+TEST_CASE("workspaces: the [caf-rtm] defaults are checked like an entry",
+          "[hub]") {
+  // As written in the file; CAF itself drops a value of the wrong type.
+  caf::settings written;
+  written["send-rate"] = int64_t{2};
+  written["log-level"] = std::string{"info"};
+  caf::settings parsed;
+  parsed["log-level"] = std::string{"debug"}; // from the command line
+  auto defaults = hub::check_defaults(written, parsed);
+  REQUIRE(defaults);
+  CHECK(caf::get_or(*defaults, "send-rate", 0.0) == 2.0); // put back
+  CHECK(caf::get_or(*defaults, "log-level", std::string{}) == "debug");
+  auto error_of = [](caf::settings file) {
+    auto x = hub::check_defaults(file, {});
+    REQUIRE_FALSE(x);
+    return rtm::render(x.error());
+  };
+  caf::settings typo;
+  typo["ping-intervall"] = std::string{"5s"};
+  CHECK_THAT(error_of(typo),
+             Catch::Contains("[caf-rtm]: unknown option ping-intervall"));
+  caf::settings wrong;
+  wrong["connections"] = std::string{"many"};
+  CHECK_THAT(error_of(wrong), Catch::Contains("[caf-rtm]: connections"));
+  // The hub says so at start, and exits 2.
+  fake_slack srv;
+  temp_dir dir;
+  auto config =
+      dir.write("hub.ini", "[caf-rtm]\nconnections = \"many\"\n[workspaces]\n" +
+                               rtm_entry("acme", srv));
+  process p{hub_exe, {"--config", config, "--port", "0"}, clean_env};
+  CHECK(p.wait(30s) == 2);
+  CHECK_THAT(p.err(), Catch::Contains("[caf-rtm]: connections"));
 }
 
 // -- one hub, one bot node ----------------------------------------------------

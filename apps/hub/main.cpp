@@ -126,9 +126,19 @@ int main(int argc, char** argv) {
   auto section = caf::get_if<caf::settings>(&content, "workspaces");
   if (!section)
     return usage_error("the configuration file has no [workspaces] section");
-  auto defaults = caf::get_if<caf::settings>(&content, "caf-rtm");
-  auto workspaces =
-      hub::read_workspaces(defaults ? *defaults : caf::settings{}, *section);
+  // CAF drops a [caf-rtm] value whose type does not fit, silently: the
+  // section as written is checked like an entry.
+  auto file = caf::actor_system_config::parse_config_file(config_path->c_str());
+  if (!file)
+    return usage_error("cannot read the configuration file " + *config_path +
+                       ": " + cfg.render(file.error()));
+  auto written = caf::get_if<caf::settings>(&*file, "caf-rtm");
+  auto kept = caf::get_if<caf::settings>(&content, "caf-rtm");
+  auto defaults = hub::check_defaults(written ? *written : caf::settings{},
+                                      kept ? *kept : caf::settings{});
+  if (!defaults)
+    return usage_error(describe(defaults.error()));
+  auto workspaces = hub::read_workspaces(*defaults, *section);
   if (!workspaces)
     return usage_error(describe(workspaces.error()));
   if (cfg.port < 0 || cfg.port > 65535)

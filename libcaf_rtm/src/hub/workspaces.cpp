@@ -40,7 +40,48 @@ caf::expected<caf::config_value> typed_value(const caf::config_option& opt,
   return opt.parse(text);
 }
 
+// A value of option `key` as its option's type; `where` names the section or
+// entry in errors.
+caf::expected<caf::config_value>
+checked_value(const caf::config_option_set& options, const std::string& key,
+              const caf::config_value& x, const std::string& where) {
+  auto opt = options.qualified_name_lookup("caf-rtm", key);
+  if (opt == nullptr)
+    return make_error(errc::invalid_config, where + ": unknown option " + key);
+  auto typed = typed_value(*opt, x);
+  if (!typed) {
+    auto type = opt->type_name();
+    return make_error(errc::invalid_config,
+                      where + ": " + key + ": expected " +
+                          std::string{type.data(), type.size()});
+  }
+  // A log level is a string to CAF; the client ignores one it cannot read.
+  if (key == "log-level") {
+    auto* name = caf::get_if<std::string>(&*typed);
+    if (name == nullptr || !parse_log_level(*name))
+      return make_error(errc::invalid_config,
+                        where + ": log-level: expected quiet, error, warn, "
+                                "info, debug or trace");
+  }
+  return typed;
+}
+
 } // namespace
+
+caf::expected<caf::settings> check_defaults(const caf::settings& file,
+                                            const caf::settings& parsed) {
+  caf::config_option_set options;
+  add_options(options);
+  auto result = parsed;
+  for (const auto& [key, x] : file) {
+    auto typed = checked_value(options, key, x, "[caf-rtm]");
+    if (!typed)
+      return std::move(typed.error());
+    if (result.count(key) == 0)
+      result[key] = std::move(*typed);
+  }
+  return result;
+}
 
 caf::expected<std::vector<workspace_config>>
 read_workspaces(const caf::settings& defaults,
@@ -63,15 +104,9 @@ read_workspaces(const caf::settings& defaults,
                                " = { token = \"...\" }");
     auto merged = defaults;
     for (const auto& [key, x] : *entry) {
-      auto opt = options.qualified_name_lookup("caf-rtm", key);
-      if (opt == nullptr)
-        return invalid(name, "unknown option " + key);
-      auto typed = typed_value(*opt, x);
-      if (!typed) {
-        auto type = opt->type_name();
-        return invalid(name, key + ": expected " +
-                                 std::string{type.data(), type.size()});
-      }
+      auto typed = checked_value(options, key, x, "workspace " + name);
+      if (!typed)
+        return std::move(typed.error());
       merged[key] = std::move(*typed);
     }
     // client_config::from reads `caf-rtm.*` from a configuration's content.

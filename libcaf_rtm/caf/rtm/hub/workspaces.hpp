@@ -46,4 +46,14 @@ struct workspace_config {
 caf::expected<std::vector<workspace_config>>
 read_workspaces(const caf::settings& defaults, const caf::settings& workspaces);
 
+/// The `[caf-rtm]` defaults of a hub's configuration file, checked like an
+/// entry: `file` is the section as written (read without type checks),
+/// `parsed` what CAF kept of it and of the command line (CAF drops a value
+/// whose type does not fit its option, without a word). An unknown option or
+/// a value that does not fit is an `invalid_config` error naming the key; a
+/// value CAF dropped that converts (an integer for a decimal) is put back;
+/// what `parsed` holds wins (the command line overrides the file).
+caf::expected<caf::settings> check_defaults(const caf::settings& file,
+                                            const caf::settings& parsed);
+
 } // namespace caf::rtm::hub
