@@ -829,7 +829,8 @@ TEST_CASE("caf-rtm --hub: exit codes as from Slack itself", "[hub][cli]") {
   }
 }
 
-TEST_CASE("a bot process that dies is dropped; the hub and its clients go on",
+TEST_CASE("a bot process that dies is dropped; the hub, its clients and the "
+          "other bots go on",
           "[hub][cli]") {
   fake_slack srv;
   temp_dir dir;
@@ -840,29 +841,36 @@ TEST_CASE("a bot process that dies is dropped; the hub and its clients go on",
   auto actor = bot.track(spawn_bot(*bot.sys, log));
   bot.subscribe({h.endpoint()}, "acme", actor, {"message"});
   REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+  // Two bot processes besides this one.
   process p{tool, hub_args(h, "acme", {"--events", "message"}), clean_env};
-  REQUIRE(wait_subscribers(bot, reg, "acme", 2));
+  process other{tool, hub_args(h, "acme", {"--events", "message"}), clean_env};
+  REQUIRE(wait_subscribers(bot, reg, "acme", 3));
   auto s = srv.session(0, 20s);
   REQUIRE(s);
   s->send(message(1));
   REQUIRE(p.wait_out_lines(1, 30s));
+  REQUIRE(other.wait_out_lines(1, 30s));
   REQUIRE(eventually([&] { return log->event_count() == 1; }));
   // kill -9: no unsubscribe, the hub notices the node is gone.
   p.signal(SIGKILL);
   CHECK(p.wait(30s) == 128 + SIGKILL);
-  REQUIRE(wait_subscribers(bot, reg, "acme", 1));
+  REQUIRE(wait_subscribers(bot, reg, "acme", 2));
   auto xs = bot.list(reg);
   REQUIRE(xs.size() == 1);
   CHECK(xs[0].status.connected);
   CHECK(xs[0].status.sessions == 1);
-  CHECK(xs[0].status.lifecycle_subscribers == 1);
+  CHECK(xs[0].status.lifecycle_subscribers == 2);
   CHECK(xs[0].nodes_away == 1);
-  // The other bot gets the next events; nothing else changed on Slack's side.
+  // The other bots get the next events; nothing else changed on Slack's
+  // side.
   s->send(message(2));
   REQUIRE(eventually([&] { return log->event_count() == 2; }));
+  REQUIRE(other.wait_out_lines(2, 30s));
   CHECK(srv.session_count() == 1);
   CHECK_FALSE(s->ended());
   CHECK(log->down_count() == 0);
+  other.signal(SIGTERM);
+  CHECK(other.wait(30s) == 0);
 }
 
 // -- losing the hub -----------------------------------------------------------
