@@ -886,6 +886,9 @@ TEST_CASE_METHOD(client_fixture, "close stops reconnecting",
   srv.script("rtm.connect", http_response{503, {}, "busy", "text/plain"});
   session(srv, 0)->drop();
   close_client(*this, c.hdl);
+  // A request written before close may still be on its way into the fake's
+  // records; once the fake saw every connection end, none is.
+  CHECK(eventually([&] { return srv.open_connections() == 0; }));
   auto calls = srv.requests("rtm.connect").size();
   std::this_thread::sleep_for(500ms);
   CHECK(srv.requests("rtm.connect").size() == calls);
