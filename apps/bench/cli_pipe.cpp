@@ -82,11 +82,13 @@ pipe_result run_tool(env& e, const std::string& tool, size_t events,
                                 "--log-level",
                                 "error"};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& x : args)
     argv.push_back(x.data());
   argv.push_back(nullptr);
   auto env_strings = environment_without_proxies();
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (auto& x : env_strings)
     envp.push_back(x.data());
   envp.push_back(nullptr);

@@ -56,6 +56,7 @@ public:
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     std::vector<std::string> args{exe, "--config", config_, "--port", "0"};
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& x : args)
       argv.push_back(x.data());
     argv.push_back(nullptr);

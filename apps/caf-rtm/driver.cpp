@@ -207,7 +207,7 @@ std::optional<std::string> after_mention(const std::string& own_id,
 // Counts a reply in flight; `line` reports it once done.
 std::function<void(std::string)> start_reply(self_ptr self) {
   ++self->state.replies_pending;
-  return [self](std::string line) {
+  return [self](const std::string& line) {
     auto& st = self->state;
     emit(self, line);
     if (--st.replies_pending == 0 && st.exit_when_drained)

@@ -220,6 +220,7 @@ int main(int argc, char** argv) {
   caf::rtm::add_message_types(cfg);
   auto args = rename_ca(argc, argv);
   std::vector<char*> arg_ptrs;
+  arg_ptrs.reserve(args.size());
   for (auto& arg : args)
     arg_ptrs.push_back(arg.data());
   auto parsed = cfg.parse_command_line(static_cast<int>(arg_ptrs.size()),

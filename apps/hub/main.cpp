@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
   if (config_path && !std::ifstream{*config_path})
     return usage_error("cannot read the configuration file " + *config_path);
   std::vector<char*> argv2;
+  argv2.reserve(args.size());
   for (auto& arg : args)
     argv2.push_back(arg.data());
   auto parsed =

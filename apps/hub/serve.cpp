@@ -50,8 +50,8 @@ logger_ptr make_logger(log_level level, std::string who) {
 
 // Starts a client and says how that went. The hub serves the others (and
 // this one's status) whatever happens: a client reconnects on its own.
-caf::behavior starter(caf::event_based_actor* self, caf::actor client,
-                      logger_ptr log) {
+caf::behavior starter(caf::event_based_actor* self, const caf::actor& client,
+                      const logger_ptr& log) {
   self->request(client, caf::infinite, connect_atom_v)
       .then(
           [self, log](const connected& info) {

@@ -205,7 +205,7 @@ Behavior gate_behavior(Shared shared, Handlers... handlers) {
 
 rtm_client_actor::behavior_type
 rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
-         rtm_client_actor client, gate_args args) {
+         const rtm_client_actor& client, gate_args args) {
   self->state.args = std::move(args);
   harden(self, client);
   using caf::ok_atom;
@@ -247,7 +247,7 @@ rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
 
 socket_mode_client_actor::behavior_type
 socket_mode_gate(socket_mode_client_actor::stateful_pointer<gate_state> self,
-                 socket_mode_client_actor client, gate_args args) {
+                 const socket_mode_client_actor& client, gate_args args) {
   self->state.args = std::move(args);
   harden(self, client);
   using caf::ok_atom;

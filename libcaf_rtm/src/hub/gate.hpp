@@ -47,10 +47,10 @@ struct gate_state {
 
 rtm_client_actor::behavior_type
 rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
-         rtm_client_actor client, gate_args args);
+         const rtm_client_actor& client, gate_args args);
 
 socket_mode_client_actor::behavior_type
 socket_mode_gate(socket_mode_client_actor::stateful_pointer<gate_state> self,
-                 socket_mode_client_actor client, gate_args args);
+                 const socket_mode_client_actor& client, gate_args args);
 
 } // namespace caf::rtm::hub::detail

@@ -7,7 +7,7 @@
 
 namespace caf::rtm::hub::detail {
 
-caf::behavior relay(caf::event_based_actor* self, caf::actor target,
+caf::behavior relay(caf::event_based_actor* self, const caf::actor& target,
                     caf::timespan answer_timeout) {
   // Reachable from remote nodes: anything but envelopes is dropped, and an
   // exit message some node sends ends nothing (the gate ends relays with

@@ -16,7 +16,7 @@ namespace caf::rtm::hub::detail {
 /// Hands envelopes to `target` (a remote subscriber): the others as they
 /// come, those that accept a response payload as a request of its own whose
 /// answer (or error) it passes back, waiting at most `answer_timeout`.
-caf::behavior relay(caf::event_based_actor* self, caf::actor target,
+caf::behavior relay(caf::event_based_actor* self, const caf::actor& target,
                     caf::timespan answer_timeout);
 
 } // namespace caf::rtm::hub::detail

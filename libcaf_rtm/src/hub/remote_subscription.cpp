@@ -171,7 +171,7 @@ void subscribe(self_ptr self, size_t i);
 
 // Ends the attempt of hub i: the next one follows with backoff, unless the
 // error is fatal or the attempts are used up.
-void fail(self_ptr self, size_t i, uint64_t attempt, caf::error err) {
+void fail(self_ptr self, size_t i, uint64_t attempt, const caf::error& err) {
   auto& st = self->state;
   auto& x = st.links[i];
   if (st.closing || attempt != x.attempt || x.state == phase::waiting ||
@@ -254,7 +254,7 @@ void subscribe(self_ptr self, size_t i) {
       on_up(self, i);
   };
   auto on_error = [self, i, id](caf::error& err) {
-    fail(self, i, id, std::move(err));
+    fail(self, i, id, err);
   };
   auto timeout = st.cfg.step_timeout;
   if (st.lifecycle_fwd)
@@ -306,9 +306,7 @@ void on_registry(self_ptr self, size_t i, uint64_t id, caf::node_id&,
   self->request(x.registry, st.cfg.step_timeout, lookup_atom_v,
                 st.cfg.workspace)
       .then([self, i, id](workspace_info& info) { on_info(self, i, id, info); },
-            [self, i, id](caf::error& err) {
-              fail(self, i, id, std::move(err));
-            });
+            [self, i, id](caf::error& err) { fail(self, i, id, err); });
 }
 
 void start_attempt(self_ptr self, size_t i) {
@@ -328,9 +326,7 @@ void start_attempt(self_ptr self, size_t i) {
                         std::set<std::string>& ifs) {
             on_registry(self, i, id, nid, ptr, ifs);
           },
-          [self, i, id](caf::error& err) {
-            fail(self, i, id, std::move(err));
-          });
+          [self, i, id](caf::error& err) { fail(self, i, id, err); });
 }
 
 caf::error check_system(self_ptr self) {
