@@ -1374,6 +1374,51 @@ TEST_CASE("two hubs for one Socket Mode app: kill -9 one, every event still "
   CHECK(status->up == 1);
 }
 
+TEST_CASE("two hubs for one Socket Mode app: kill -9 one while envelopes are "
+          "on their way to the bot, every event still reaches it exactly once",
+          "[hub][socket_mode]") {
+  fake_slack_options fo;
+  fo.redelivery_delays = {300ms, 600ms, 1200ms, 2400ms};
+  fake_slack srv{fo};
+  temp_dir dir;
+  auto config =
+      dir.write("hub.ini", hub_config(socket_mode_entry("shop", srv)));
+  hub_proc a{config};
+  hub_proc b{config};
+  // The bot reaches hub a through a tap that can hold what a sends.
+  tcp_tap tap{a.port};
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  bot.subscribe({{"127.0.0.1", tap.port()}, b.endpoint()}, "shop", actor,
+                {"*"});
+  REQUIRE(eventually([&] { return log->up_count() == 2; }, 30s));
+  REQUIRE(eventually([&] { return srv.live_socket_mode_sessions() == 2; }));
+  // Hub a reads its envelopes and passes them on, but they hang on the way
+  // to the bot; then a dies. A hub acks an envelope only once the bot's
+  // node took it, so Slack sends what a held again, on b's connection.
+  tap.hold(true);
+  std::set<std::string> sent;
+  for (int i = 0; i < 40; ++i)
+    sent.insert(srv.send_event(mention(i)));
+  std::set<size_t> sessions;
+  for (auto& env : srv.envelopes())
+    sessions.insert(env.session);
+  CHECK(sessions.size() == 2); // some went to a
+  std::this_thread::sleep_for(200ms);
+  a.proc->signal(SIGKILL);
+  CHECK(a.proc->wait(30s) == 128 + SIGKILL);
+  tap.cut();
+  REQUIRE(
+      eventually([&] { return event_ids(*log).size() == sent.size(); }, 60s));
+  std::set<std::string> got;
+  for (auto& [id, n] : event_ids(*log)) {
+    got.insert(id);
+    CHECK(n == 1);
+  }
+  CHECK(got == sent);
+}
+
 TEST_CASE("no token crosses the wire between a hub and its bot nodes",
           "[hub]") {
   fake_slack srv;

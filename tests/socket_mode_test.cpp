@@ -6,13 +6,16 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <memory>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "caf/rtm/socket_mode_client.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
@@ -149,7 +152,54 @@ caf::actor spawn_silent_subscriber(caf::actor_system& sys) {
   });
 }
 
+// An actor that holds the envelopes it gets as requests until it receives
+// `ok_atom`, then answers them all with a payload.
+caf::actor spawn_gated_responder(caf::actor_system& sys) {
+  return spawn_fn(sys, [](caf::event_based_actor* self) -> caf::behavior {
+    auto held = std::make_shared<
+        std::vector<caf::typed_response_promise<json_object>>>();
+    return {
+        [self, held](const envelope&) {
+          held->push_back(self->make_response_promise<json_object>());
+          return held->back();
+        },
+        [held](caf::ok_atom) {
+          json_object answer;
+          answer.value["text"] = "taken";
+          for (auto& rp : *held)
+            rp.deliver(answer);
+          held->clear();
+        },
+    };
+  });
+}
+
 } // namespace
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: with ack_after_delivery an event is acked once "
+                 "its subscriber answered, without a payload",
+                 "[socket_mode][respond]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.ack_after_delivery = true;
+  cfg.ack_deadline = 2500ms;
+  auto hdl = track(sys->spawn(socket_mode_client, cfg));
+  auto gated = track(spawn_gated_responder(*sys));
+  REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                                gated, std::vector<std::string>{"*"}));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  srv.send_event(app_mention(1));
+  // Not on receipt: the subscriber holds it.
+  std::this_thread::sleep_for(500ms);
+  CHECK(srv.acks().empty());
+  caf::anon_send(gated, caf::ok_atom_v);
+  REQUIRE(srv.wait_acks(1, 10s));
+  // events_api acks carry no payload, whatever the subscriber said.
+  CHECK_FALSE(srv.acks().at(0).payload);
+  CHECK(status(hdl).acks_late == 0);
+  close(hdl);
+}
 
 TEST_CASE_METHOD(sm_fixture,
                  "socket mode: apps.connections.open with the app token, then "

@@ -118,6 +118,7 @@ void tcp_tap::pump(pair* p) {
   char buf[16384];
   pollfd fds[2] = {{client, POLLIN, 0}, {target, POLLIN, 0}};
   for (;;) {
+    fds[1].events = holding_ ? 0 : POLLIN;
     if (poll(fds, 2, 50) < 0)
       break;
     if (stop_ && fds[0].revents == 0 && fds[1].revents == 0)

@@ -41,6 +41,13 @@ public:
     refusing_ = on;
   }
 
+  /// While holding, nothing the target sends is passed on: it stays in the
+  /// kernel's buffers, written as far as the target can tell (a link that
+  /// hangs in one direction).
+  void hold(bool on) {
+    holding_ = on;
+  }
+
   /// Connections tunnelled so far.
   size_t connections() const;
 
@@ -59,6 +66,7 @@ private:
   int listener_ = -1;
   std::atomic<bool> stop_{false};
   std::atomic<bool> refusing_{false};
+  std::atomic<bool> holding_{false};
   mutable std::mutex mtx_;
   std::string from_target_;
   std::string to_target_;

@@ -91,6 +91,13 @@ struct client_config {
   caf::timespan ack_deadline = std::chrono::milliseconds{2500};
   /// Asks Slack to refresh each connection every 360 s (to test refreshes).
   bool debug_reconnects = false;
+  /// Acks `events_api` envelopes once the subscribed actors answered them
+  /// (request and reply, bounded by `ack_deadline`) instead of on receipt.
+  /// A client that dies before the ack leaves the envelope to Slack, which
+  /// sends it again on another connection of the app: what a hub sets for
+  /// its remote bots (two hubs for one app then lose nothing when one is
+  /// killed). Acks then wait for the subscribers.
+  bool ack_after_delivery = false;
 
   // -- network ----------------------------------------------------------------
 

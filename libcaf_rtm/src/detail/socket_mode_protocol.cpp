@@ -41,7 +41,8 @@ class socket_mode_protocol : public protocol {
 public:
   explicit socket_mode_protocol(const client_config& cfg)
       : with_identity_(!cfg.bot_token.empty()),
-        debug_reconnects_(cfg.debug_reconnects) {
+        debug_reconnects_(cfg.debug_reconnects),
+        ack_after_delivery_(cfg.ack_after_delivery) {
     // nop
   }
 
@@ -81,7 +82,7 @@ public:
   }
 
   bool acks_on_receipt() const noexcept override {
-    return true;
+    return !ack_after_delivery_;
   }
 
   void on_frames(const frame_batch& in, inbound_batch& out,
@@ -105,7 +106,8 @@ public:
         continue;
       }
       if (!env.id().empty()) {
-        if (!env.accepts_response_payload())
+        // The router acks the others once subscribers answered.
+        if (!env.accepts_response_payload() && !ack_after_delivery_)
           ack(env, in, out, ctx);
         out.envelopes.push_back(std::move(env));
         continue;
@@ -163,6 +165,7 @@ private:
 
   bool with_identity_;
   bool debug_reconnects_;
+  bool ack_after_delivery_;
 };
 
 } // namespace

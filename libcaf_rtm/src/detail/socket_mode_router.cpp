@@ -77,12 +77,18 @@ void complete(self_ptr self, const std::string& id,
   if (i == st.awaiting.end())
     return; // acked already (an answer after the deadline, say)
   auto session = i->second.session;
+  auto accepts_payload = i->second.accepts_payload;
   st.awaiting.erase(i);
-  write_ack(self, session, id, payload);
+  write_ack(self, session, id, accepts_payload ? payload : std::nullopt);
 }
 
 // A subscriber answered envelope `id` with a payload.
+void on_no_payload(self_ptr self, const std::string& id);
+
 void on_payload(self_ptr self, const std::string& id, json::object& payload) {
+  if (auto i = self->state.awaiting.find(id);
+      i != self->state.awaiting.end() && !i->second.accepts_payload)
+    return on_no_payload(self, id); // an answer all the same
   auto size = json::serialize(payload).size();
   if (size + id.size() + 32 > max_ack_size) {
     report(self,
@@ -111,8 +117,9 @@ void on_no_payload(self_ptr self, const std::string& id) {
 
 // -- delivery -----------------------------------------------------------------
 
-// Asks the subscribed actors of an envelope that accepts a response payload;
-// acks it empty right away when nobody could answer.
+// Asks the subscribed actors of an envelope whose ack waits for them (one
+// that accepts a response payload, or any with `ack_after_delivery`); acks it
+// empty right away when nobody could answer.
 void request_payload(self_ptr self, const envelope& env,
                      std::vector<caf::actor> actors) {
   auto& st = self->state;
@@ -121,7 +128,8 @@ void request_payload(self_ptr self, const envelope& env,
     write_ack(self, env.connection(), id, std::nullopt);
     return;
   }
-  st.awaiting[id] = {env.connection(), actors.size()};
+  st.awaiting[id] = {env.connection(), actors.size(),
+                     env.accepts_response_payload()};
   for (auto& hdl : actors) {
     self->request(hdl, st.cfg->ack_deadline, env)
         .then(
@@ -156,9 +164,12 @@ void on_batch(self_ptr self, inbound_batch& batch) {
     runs.resize(st.pool.workers().size());
   for (auto& env : batch.envelopes) {
     ++st.stats.events_received;
+    // Acked on receipt by the connection, or here once its subscribers
+    // answered.
+    auto held = env.accepts_response_payload() || st.cfg->ack_after_delivery;
     auto skip = [&] {
-      // Acked on receipt, or now: every copy gets its ack.
-      if (env.accepts_response_payload())
+      // Every copy gets its ack.
+      if (held)
         write_ack(self, env.connection(), std::string{env.id()}, std::nullopt);
     };
     if (st.filter.seen(env.id(), env.event_id(), now)) {
@@ -172,7 +183,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       skip();
       continue;
     }
-    if (env.accepts_response_payload()) {
+    if (held) {
       std::vector<caf::actor> actors;
       st.subs.for_each_actor(
           env, [&actors](const caf::actor& hdl) { actors.push_back(hdl); });
@@ -394,8 +405,10 @@ socket_mode_router_actor::behavior_type socket_mode_router(
           return;
         ++st.stats.acks_late;
         report(self, make_error(errc::no_response, id),
-               "no response payload for envelope " + id +
-                   " by ack_deadline; acked empty");
+               (st.awaiting[id].accepts_payload
+                    ? "no response payload for envelope "
+                    : "no answer from the subscribers of envelope ") +
+                   id + " by ack_deadline; acked empty");
         complete(self, id, std::nullopt);
       },
   };

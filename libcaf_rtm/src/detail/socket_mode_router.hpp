@@ -25,12 +25,15 @@ namespace caf::rtm::detail {
 struct socket_mode_router_state : router_base {
   static inline const char* name = "caf.rtm.socket_mode_client";
 
-  /// An envelope that accepts a response payload, waiting for one.
+  /// An envelope whose ack waits for its subscribers: one that accepts a
+  /// response payload, or any with `ack_after_delivery`.
   struct awaiting_response {
     /// The connection it came on: the ack goes there.
     uint64_t session = 0;
     /// Subscribed actors that have not answered yet.
     size_t pending_replies = 0;
+    /// False: the ack carries no payload, whatever the answer.
+    bool accepts_payload = true;
   };
 
   /// Web API calls with the bot token (null without one).

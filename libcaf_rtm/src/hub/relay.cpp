@@ -17,10 +17,13 @@ caf::behavior relay(caf::event_based_actor* self, const caf::actor& target,
   self->set_down_handler([](caf::down_msg&) {});
   return {
       [=](const envelope& env) -> caf::result<json_object> {
-        if (!env.accepts_response_payload()) {
+        // Sent without a request, the client acked it already.
+        if (!self->current_message_id().is_request()) {
           caf::anon_send(target, env);
           return no_payload();
         }
+        // A request: the client acks once the bot's node answered (for an
+        // envelope without a payload, once it took it).
         auto rp = self->make_response_promise<json_object>();
         self->request(target, answer_timeout, env)
             .then(

@@ -109,6 +109,10 @@ read_workspaces(const caf::settings& defaults,
         return std::move(typed.error());
       merged[key] = std::move(*typed);
     }
+    // A hub serves remote bots: Socket Mode envelopes are acked once a bot's
+    // node took them, so that Slack sends again what a killed hub held.
+    if (merged.count("ack-after-delivery") == 0)
+      merged["ack-after-delivery"] = true;
     // client_config::from reads `caf-rtm.*` from a configuration's content.
     caf::actor_system_config tmp;
     tmp.content["caf-rtm"] = std::move(merged);
