@@ -9,6 +9,7 @@
 
 #include "caf/rtm/errc.hpp"
 #include "hub/relay.hpp"
+#include "hub/when_gone.hpp"
 
 namespace caf::rtm::hub::detail {
 
@@ -76,15 +77,10 @@ bool is_relay(Self* self, const caf::actor_addr& addr) {
 // forged down message names a relay that still answers: it changes nothing.
 template <class Self>
 void on_relay_down(Self* self, const caf::actor_addr& addr) {
-  auto relay = caf::actor_cast<caf::actor>(addr);
-  self->request(relay, std::chrono::seconds{5}, caf::atom("alive"))
-      .then([](caf::message&) {},
-            [self, addr](caf::error& err) {
-              if (err == caf::sec::request_receiver_down &&
-                  is_relay(self, addr))
-                self->quit(
-                    make_error(errc::connection_lost, "a relay was killed"));
-            });
+  when_gone(self, caf::actor_cast<caf::actor>(addr), [self, addr] {
+    if (is_relay(self, addr))
+      self->quit(make_error(errc::connection_lost, "a relay was killed"));
+  });
 }
 
 // A remote subscriber went away. When its node is gone (rather than the

@@ -9,6 +9,7 @@
 #include "caf/rtm/errc.hpp"
 #include "hub/drop_log.hpp"
 #include "hub/gate.hpp"
+#include "hub/when_gone.hpp"
 
 namespace caf::rtm::hub {
 
@@ -143,18 +144,13 @@ registry_actor::behavior_type registry(registry_actor::pointer self,
     for (auto& [name, entry] : st->workspaces) {
       if (dm.source != entry.shared.handle().address())
         continue;
-      // Down messages can be forged by any node that reaches the registry:
-      // a gate that still answers (even if only that it does not know the
-      // question) is alive and keeps serving.
-      auto gate = caf::actor_cast<caf::actor>(entry.shared.handle());
+      // A gate that is still alive keeps serving.
+      auto gate = entry.shared.handle();
       auto* e = &entry;
-      self->request(gate, std::chrono::seconds{5}, caf::atom("alive"))
-          .then([](caf::message&) {},
-                [self, st, gate, e](caf::error& err) {
-                  if (!st->closed && err == caf::sec::request_receiver_down &&
-                      e->shared.handle().address() == gate.address())
-                    open_gate(self, *e);
-                });
+      detail::when_gone(self, gate, [self, st, gate, e] {
+        if (!st->closed && e->shared.handle() == gate)
+          open_gate(self, *e);
+      });
     }
   });
   return {
