@@ -5,6 +5,8 @@
 
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -438,6 +440,18 @@ private:
   std::vector<caf::actor> clients_;
   std::vector<caf::actor> listeners_;
 };
+
+/// A child process whose stdout is a pipe to this one.
+struct spawned_child {
+  pid_t pid = -1;
+  /// The pipe's read end (close-on-exec), the caller's to close.
+  int out = -1;
+};
+
+/// Starts `args[0]` with arguments `args` and environment `env` (null: this
+/// process's), its stdout a pipe; throws std::runtime_error if it cannot.
+spawned_child spawn_with_stdout(std::vector<std::string> args,
+                                std::vector<std::string>* env = nullptr);
 
 /// The path of program `name` next to caf-rtm-bench (the build tree and an
 /// installed bin/ alike); empty if there is none.

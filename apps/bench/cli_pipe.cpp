@@ -7,8 +7,6 @@
 
 #include "bench/bench.hpp"
 
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,48 +64,19 @@ pipe_result run_tool(env& e, const std::string& tool, size_t events,
   pipe_result result;
   testing::fake_slack srv;
   auto ep = endpoint_of(srv);
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0)
-    throw std::runtime_error(what + ": pipe failed");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  std::vector<std::string> args{tool,
-                                "--token",
-                                ep.token,
-                                "--base-url",
-                                ep.base_url,
-                                "--count",
-                                std::to_string(events),
-                                "--log-level",
-                                "error"};
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (auto& x : args)
-    argv.push_back(x.data());
-  argv.push_back(nullptr);
-  auto env_strings = environment_without_proxies();
-  std::vector<char*> envp;
-  envp.reserve(env_strings.size() + 1);
-  for (auto& x : env_strings)
-    envp.push_back(x.data());
-  envp.push_back(nullptr);
-  pid_t pid = -1;
-  auto rc = posix_spawn(&pid, tool.c_str(), &actions, nullptr, argv.data(),
-                        envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out[1]);
-  if (rc != 0) {
-    ::close(out[0]);
-    throw std::runtime_error(what + ": cannot start " + tool);
-  }
+  auto env = environment_without_proxies();
+  auto child = spawn_with_stdout(
+      {tool, "--token", ep.token, "--base-url", ep.base_url, "--count",
+       std::to_string(events), "--log-level", "error"},
+      &env);
+  auto pid = child.pid;
   // Reads until EOF, counting lines; the clock stops at the last one.
   size_t lines = 0;
   clock_type::time_point last_line;
   std::thread reader{[&] {
     std::vector<char> buf(chunk);
     for (;;) {
-      auto n = ::read(out[0], buf.data(), buf.size());
+      auto n = ::read(child.out, buf.data(), buf.size());
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
@@ -150,7 +119,7 @@ pipe_result run_tool(env& e, const std::string& tool, size_t events,
       // again
     }
     reader.join();
-    ::close(out[0]);
+    ::close(child.out);
     result.peak_rss_mb = static_cast<double>(peak_kb) / 1024.0;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   };

@@ -3,6 +3,8 @@
 
 #include "bench/bench.hpp"
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +21,8 @@
 
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/testing/process_stats.hpp"
+
+extern char** environ;
 
 namespace caf::rtm::bench {
 
@@ -224,6 +228,40 @@ bool cleanup::run() {
     caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
   listeners_.clear();
   return failed == 0;
+}
+
+spawned_child spawn_with_stdout(std::vector<std::string> args,
+                                std::vector<std::string>* env) {
+  auto to_pointers = [](std::vector<std::string>& xs) {
+    std::vector<char*> result;
+    result.reserve(xs.size() + 1);
+    for (auto& x : xs)
+      result.push_back(x.data());
+    result.push_back(nullptr);
+    return result;
+  };
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  // dup2 clears close-on-exec on the child's stdout.
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  auto argv = to_pointers(args);
+  std::vector<char*> envp;
+  if (env != nullptr)
+    envp = to_pointers(*env);
+  spawned_child child;
+  auto rc = posix_spawn(&child.pid, args[0].c_str(), &actions, nullptr,
+                        argv.data(), env != nullptr ? envp.data() : environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  if (rc != 0) {
+    ::close(out[0]);
+    throw std::runtime_error("cannot start " + args[0]);
+  }
+  child.out = out[0];
+  return child;
 }
 
 std::string sibling_program(const std::string& name) {

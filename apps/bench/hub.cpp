@@ -8,8 +8,6 @@
 
 #include "bench/bench.hpp"
 
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,8 +24,6 @@
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/hub/node.hpp"
 #include "caf/rtm/hub/remote_subscription.hpp"
-
-extern char** environ;
 
 namespace caf::rtm::bench {
 
@@ -48,28 +44,10 @@ public:
         << "[caf-rtm]\nproxy-from-environment = false\nlog-level = \"error\"\n"
         << "[workspaces]\nbench = {\n  token = \"" << srv.options().token
         << "\"\n  base-url = \"" << srv.base_url() << "\"\n}\n";
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0)
-      throw std::runtime_error("hub: pipe failed");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    std::vector<std::string> args{exe, "--config", config_, "--port", "0"};
-    std::vector<char*> argv;
-    argv.reserve(args.size() + 1);
-    for (auto& x : args)
-      argv.push_back(x.data());
-    argv.push_back(nullptr);
-    auto rc = posix_spawn(&pid_, exe.c_str(), &actions, nullptr, argv.data(),
-                          environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(out[1]);
-    if (rc != 0) {
-      ::close(out[0]);
-      throw std::runtime_error("hub: cannot start " + exe);
-    }
+    auto child = spawn_with_stdout({exe, "--config", config_, "--port", "0"});
+    pid_ = child.pid;
     // "listening on 127.0.0.1:PORT" once it is ready.
-    auto* in = ::fdopen(out[0], "r");
+    auto* in = ::fdopen(child.out, "r");
     char line[256] = {0};
     auto got = std::fgets(line, sizeof(line), in) != nullptr;
     std::fclose(in);
