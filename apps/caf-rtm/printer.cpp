@@ -11,12 +11,14 @@ namespace caf::rtm::cli {
 
 namespace {
 
+bool is_one_line(std::string_view text) {
+  return text.find_first_of("\r\n") == std::string_view::npos;
+}
+
 template <class T>
 std::string compact_line(const T& x) {
   auto raw = x.raw();
-  if (raw.find_first_of("\r\n") == std::string_view::npos)
-    return std::string{raw};
-  return x.to_json();
+  return is_one_line(raw) ? std::string{raw} : x.to_json();
 }
 
 } // namespace
@@ -42,16 +44,26 @@ void printer::notify(caf::actor driver) {
 }
 
 void printer::print(const event& x) {
-  if (matches(events_, x))
-    print_line(line_of(x));
+  print_matching(x);
 }
 
 void printer::print(const envelope& x) {
-  if (matches(events_, x))
-    print_line(line_of(x));
+  print_matching(x);
 }
 
-void printer::print_line(const std::string& line) {
+// The frame as received when it is one line already: written straight from
+// the event or envelope, without a copy.
+template <class T>
+void printer::print_matching(const T& x) {
+  if (!matches(events_, x))
+    return;
+  if (is_one_line(x.raw()))
+    print_line(x.raw());
+  else
+    print_line(x.to_json());
+}
+
+void printer::print_line(std::string_view line) {
   if (failed_.load(std::memory_order_relaxed))
     return;
   auto n = printed_.fetch_add(1, std::memory_order_relaxed) + 1;

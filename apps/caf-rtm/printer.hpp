@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -46,7 +47,10 @@ public:
   uint64_t printed() const noexcept;
 
 private:
-  void print_line(const std::string& line);
+  template <class T>
+  void print_matching(const T& x);
+
+  void print_line(std::string_view line);
 
   std::vector<std::string> events_;
   uint64_t count_;
