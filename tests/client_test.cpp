@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <map>
 #include <optional>
 #include <set>
@@ -829,11 +830,15 @@ TEST_CASE_METHOD(client_fixture, "clients share a web-API caller given to them",
   cfg.api = api;
   auto a = connect_client(*this, cfg);
   auto b = connect_client(*this, cfg);
-  // Both clients' calls went through one caller: one keep-alive connection
-  // carried them in turn.
-  auto connects = srv.requests("rtm.connect");
-  REQUIRE(connects.size() == 2);
-  CHECK(connects[0].connection == connects[1].connection);
+  REQUIRE(srv.requests("rtm.connect").size() == 2);
+  // Both clients' calls go through one caller: one keep-alive connection
+  // carries them in turn.
+  for (auto* hdl : {&a.hdl, &b.hdl})
+    REQUIRE(request<json_object>(*self, *hdl, caf::timespan{10s}, call_atom_v,
+                                 "conversations.list", api_args{}));
+  auto calls = srv.requests("conversations.list");
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[0].connection == calls[1].connection);
   close_client(*this, a.hdl);
   close_client(*this, b.hdl);
   // The clients did not close what is not theirs.
@@ -1799,6 +1804,44 @@ TEST_CASE_METHOD(client_fixture,
     REQUIRE(c.rec->wait_lifecycle("connected:" + std::to_string(round + 2), 1,
                                   20s));
     REQUIRE(eventually([&] { return answered == 50; }, 30s));
+  }
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "TLS sessions dropped while writes are in flight raise no "
+                 "SIGPIPE",
+                 "[client][send][tls]") {
+  // The process does not ignore SIGPIPE (a library must not need that):
+  // a write to a peer gone away must fail with an error, not kill it.
+  REQUIRE(std::signal(SIGPIPE, SIG_DFL) != SIG_ERR);
+  fake_slack_options opts;
+  opts.tls = true;
+  fake_slack srv{opts};
+  auto cfg = config(srv);
+  cfg.send_rate = 1e6;
+  cfg.send_burst = 500;
+  cfg.ack_timeout = 5s;
+  auto c = connect_client(*this, cfg);
+  for (size_t round = 0; round < 4; ++round) {
+    auto s = session(srv, round);
+    std::atomic<int> answered{0};
+    for (int i = 0; i < 200; ++i) {
+      json_object msg;
+      msg.value["type"] = "message";
+      msg.value["channel"] = "C1";
+      msg.value["text"] = std::string(2000, 'x');
+      auto hdl = c.hdl;
+      spawn_fn(*sys, [hdl, msg, &answered](caf::event_based_actor* a) {
+        a->request(hdl, caf::infinite, send_atom_v, msg)
+            .then([&answered](send_ack&) { ++answered; },
+                  [&answered](caf::error&) { ++answered; });
+      });
+    }
+    s->drop();
+    REQUIRE(c.rec->wait_lifecycle("connected:" + std::to_string(round + 2), 1,
+                                  20s));
+    REQUIRE(eventually([&] { return answered == 200; }, 30s));
   }
   close_client(*this, c.hdl);
 }

@@ -10,7 +10,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/stream_traits.hpp> // beast::get_lowest_layer
-#include <boost/beast/ssl.hpp>
 
 namespace caf::rtm::net {
 
@@ -78,7 +77,6 @@ void connection_cache::put(const std::string& key, opened_stream stream) {
     close_stream(stream);
     return;
   }
-  lowest_of(stream).expires_never();
   if (idle_.size() >= max_idle_) {
     close_stream(idle_.front().stream);
     idle_.pop_front();

@@ -39,6 +39,9 @@ struct http_request_data {
   /// one connection for this request only. The exchange runs on the cache's
   /// strand.
   std::shared_ptr<connection_cache> cache;
+  /// With a cache: return the connection to it after the answer. Not set:
+  /// an idle connection may serve this request, but none is kept after it.
+  bool keep_connection = true;
   /// Set: the body goes out in slices of `progress_slice` bytes, and this
   /// runs (on the I/O thread) after each with the body bytes written so far
   /// in this attempt. Null: the request is written in one go.

@@ -12,6 +12,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -43,7 +44,8 @@ public:
       : ex_(req.cache ? req.cache->executor()
                       : boost::asio::make_strand(ctx.pool->context())),
         ctx_(ctx), data_(std::move(req)), handler_(std::move(handler)),
-        deadline_(std::chrono::steady_clock::now() + data_.timeout) {
+        deadline_(std::chrono::steady_clock::now() + data_.timeout),
+        timer_(ex_) {
     // The exchange must not keep the pool alive (see io_pool.hpp).
     ctx_.pool.reset();
     if (data_.cache)
@@ -114,13 +116,29 @@ private:
     stream_ = take_stream<Stream>(s);
     if (cancelled_)
       return finish(make_error(errc::closed, "request cancelled"));
-    auto& lowest = boost::beast::get_lowest_layer(*stream_);
-    lowest.expires_at(deadline_);
+    arm_timer();
     if (data_.body_progress)
       return write_header();
     http::async_write(*stream_, req_,
                       boost::beast::bind_front_handler(
                           &http_exchange::on_write, this->shared_from_this()));
+  }
+
+  // The request must be answered by its deadline. The timer closes the
+  // socket: the pending operation fails, and `fail` reports the timeout. (A
+  // timer of our own rather than the TCP stream's: the TLS stream waits on
+  // the socket, which the stream's timeouts do not cover.)
+  void arm_timer() {
+    if (timer_armed_)
+      return;
+    timer_armed_ = true;
+    timer_.expires_at(deadline_);
+    timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+      if (ec || self->done_ || !self->stream_)
+        return;
+      self->timed_out_ = true;
+      close_socket(boost::beast::get_lowest_layer(*self->stream_));
+    });
   }
 
   // With a progress report: the header first, then the body slice by slice
@@ -165,7 +183,7 @@ private:
     // fields set here, values hold no CR, LF or other control characters.
     for (const auto& [name, value] : ctx_.extra_headers)
       req_.insert(name, value);
-    req_.keep_alive(data_.cache != nullptr);
+    req_.keep_alive(data_.cache != nullptr && data_.keep_connection);
     req_.body() = std::move(data_.body);
     req_.prepare_payload();
   }
@@ -175,7 +193,7 @@ private:
   // connection, without counting as a failed attempt. If the whole request
   // went out, the server may have read it: only when repeating is harmless.
   bool retry_on_new_connection(error_code ec) {
-    if (!reused_ || cancelled_ || !closed_by_peer(ec) ||
+    if (!reused_ || cancelled_ || timed_out_ || !closed_by_peer(ec) ||
         (parser_ && parser_->got_some()) || buffer_.size() > 0 ||
         (sent_ && !data_.replay_safe))
       return false;
@@ -222,8 +240,8 @@ private:
       result.retry_after = std::string{it->value()};
     // Not kept: a body that ended with the connection, or bytes beyond the
     // answer (nothing may follow an answer the client did not ask for).
-    auto keep = data_.cache && parser_->keep_alive() && buffer_.size() == 0 &&
-                !cancelled_;
+    auto keep = data_.cache && data_.keep_connection && parser_->keep_alive() &&
+                buffer_.size() == 0 && !cancelled_;
     result.body = std::move(res.body());
     if (keep)
       data_.cache->put(cache_key_, opened_stream{std::move(stream_)});
@@ -235,6 +253,8 @@ private:
   void fail(error_code ec, const char* step) {
     if (cancelled_)
       return finish(make_error(errc::closed, "request cancelled"));
+    if (timed_out_)
+      return finish(to_error(boost::beast::error::timeout, step));
     finish(to_error(ec, step));
   }
 
@@ -251,6 +271,7 @@ private:
     if (done_)
       return;
     done_ = true;
+    timer_.cancel();
     auto handler = std::move(handler_);
     handler(std::move(result));
   }
@@ -260,6 +281,9 @@ private:
   http_request_data data_;
   handler_type handler_;
   std::chrono::steady_clock::time_point deadline_;
+  boost::asio::steady_timer timer_;
+  bool timer_armed_ = false;
+  bool timed_out_ = false;
   std::shared_ptr<transport_open> opening_;
   std::unique_ptr<Stream> stream_;
   boost::beast::flat_buffer buffer_;

@@ -1,7 +1,5 @@
 // Instantiates the HTTP exchange and the WebSocket session over TLS.
 
-#include <boost/beast/websocket/ssl.hpp>
-
 #include "net/http_exchange.hpp"
 #include "net/websocket_session.hpp"
 

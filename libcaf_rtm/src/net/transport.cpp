@@ -20,7 +20,6 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -244,7 +243,6 @@ private:
           make_error(errc::tls_error,
                      "cannot check the certificate for host " + url_.host));
     tls_->async_handshake(
-        ssl::stream_base::client,
         beast::bind_front_handler(&open_op::on_handshake, shared_from_this()));
   }
 

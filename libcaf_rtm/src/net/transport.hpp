@@ -13,11 +13,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/field.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <caf/error.hpp>
 
 #include "net/net_context.hpp"
+#include "net/tls_stream.hpp"
 #include "net/url.hpp"
 
 namespace caf::rtm::net {
@@ -26,14 +26,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace ssl = boost::asio::ssl;
-
-/// Every stream of caf-rtm runs on its own strand of the I/O pool, so
-/// handlers of one stream never run concurrently.
-using executor_type =
-    boost::asio::strand<boost::asio::io_context::executor_type>;
-using tcp_stream =
-    boost::beast::basic_stream<boost::asio::ip::tcp, executor_type>;
-using tls_stream = boost::beast::ssl_stream<tcp_stream>;
 
 /// The result of an open: nothing (it failed), a plain or a TLS stream.
 using opened_stream = std::variant<std::monostate, std::unique_ptr<tcp_stream>,
