@@ -641,6 +641,33 @@ TEST_CASE_METHOD(api_fixture,
 }
 
 TEST_CASE_METHOD(api_fixture,
+                 "the connection of a call that opens a session is not kept",
+                 "[web_api][keep-alive]") {
+  auto tls = GENERATE(false, true);
+  CAPTURE(tls);
+  fake_slack srv{tls ? tls_options() : fake_slack_options{}};
+  auto cfg = config_for(srv, logs.get());
+  auto api = track(sys->spawn(web_api, cfg));
+  auto call = [&](const char* method) {
+    return request<json_object>(*self, api, caf::timespan{10s}, call_atom_v,
+                                method, api_args{});
+  };
+  // An idle connection serves rtm.connect, which then does not keep it: the
+  // session carries the client's traffic from then on.
+  REQUIRE(call("auth.test"));
+  REQUIRE(call("rtm.connect"));
+  REQUIRE(call("auth.test"));
+  REQUIRE(call("auth.test"));
+  auto reqs = srv.requests();
+  REQUIRE(reqs.size() == 4);
+  CHECK(reqs[1].method == "rtm.connect");
+  CHECK(reqs[1].connection == reqs[0].connection);
+  CHECK(reqs[2].connection != reqs[1].connection);
+  CHECK(reqs[3].connection == reqs[2].connection);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
                  "a kept-alive connection failing before any answer is "
                  "retried once on a new one",
                  "[web_api][keep-alive]") {

@@ -91,11 +91,18 @@ void measure_idle_clients(env& e, client_kind kind, bool tls) {
   if (steps.size() > 1) {
     auto added = static_cast<double>(rss_at.back()) -
                  static_cast<double>(rss_at.front());
-    e.out.add("memory." + key + ".marginal_rss_per_client", section,
-              name + ": RSS per further client, 1 -> " + grouped(steps.back()),
-              added / static_cast<double>(steps.back() - steps.front()) /
-                  1024.0,
-              "KB", 1);
+    auto per_client =
+        added / static_cast<double>(steps.back() - steps.front()) / 1024.0;
+    auto id = "memory." + key + ".marginal_rss_per_client";
+    auto label =
+        name + ": RSS per further client, 1 -> " + grouped(steps.back());
+    // Real Slack is always TLS: this figure decides how many workspaces
+    // fit in a process.
+    if (tls)
+      e.out.add_target(id, section, label, per_client, "KB", 1, "<= 48 KB",
+                       per_client <= 48.0);
+    else
+      e.out.add(id, section, label, per_client, "KB", 1);
   }
   // Threads added by going from the first to the last step.
   auto extra = static_cast<double>(threads.back()) -

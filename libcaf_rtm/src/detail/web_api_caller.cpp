@@ -34,6 +34,15 @@ constexpr auto max_retry_after = std::chrono::minutes{5};
 // Idle keep-alive connections kept at most (all to the same host, normally).
 constexpr size_t max_idle_connections = 4;
 
+// A call that opens a WebSocket session: the client's traffic goes over the
+// session from then on, and the next Web API call may be far off. Keeping its
+// connection would hold a second idle TLS connection per client (and one per
+// client of a reconnect wave) for nothing.
+bool opens_session(const std::string& method) {
+  return method == "rtm.connect" || method == "rtm.start" ||
+         method == "apps.connections.open";
+}
+
 // HTTP exchanges of one caller at once; more calls wait for a free slot, so
 // a burst of calls cannot open connections without bound.
 constexpr size_t max_exchanges = 16;
@@ -121,6 +130,7 @@ void issue(self_ptr self, uint64_t id) {
   req.content_type = call.content_type;
   req.replay_safe = call.repeatable;
   req.cache = st.idle_connections;
+  req.keep_connection = !opens_session(call.method);
   req.body_progress = call.body_progress;
   if (call.url.empty())
     CAF_RTM_LOG(st.log, debug, "web_api", "POST ", st.cfg.base_url,
