@@ -22,6 +22,7 @@
 #include <caf/send.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "net/corked_stream.hpp"
 #include "net/http_exchange.hpp"
 #include "net/transport.hpp"
 #include "net/ws_client.hpp"
@@ -34,7 +35,7 @@ class websocket_session
       public std::enable_shared_from_this<websocket_session<Stream>> {
 public:
   using error_code = boost::system::error_code;
-  using ws_stream = boost::beast::websocket::stream<Stream>;
+  using ws_stream = boost::beast::websocket::stream<corked_stream<Stream>>;
 
   websocket_session(const net_context& ctx, const endpoint_url& url,
                     const ws_options& opts, detail::io_sink_actor owner)
@@ -286,6 +287,10 @@ private:
       return;
     writing_ = true;
     auto& x = writes_.front();
+    // Text frames queued back to back (a batch of acks) leave in one write:
+    // the last one queued sends them all.
+    ws_->next_layer().cork(x.kind == outgoing::text && writes_.size() > 1 &&
+                           writes_[1].kind == outgoing::text);
     auto next = beast::bind_front_handler(&websocket_session::on_write,
                                           this->shared_from_this());
     namespace websocket = boost::beast::websocket;

@@ -1,0 +1,116 @@
+// A stream layer that gathers writes while corked and writes them in one go.
+//
+// A Socket Mode client acks every envelope: a batch of 200 envelopes meant 200
+// WebSocket frames, 200 write calls and 200 wake-ups of the server, each ack a
+// TCP segment of its own. Below Beast's WebSocket stream, this layer takes the
+// frames of a batch into one buffer while the session says more frames follow
+// (`cork(true)`), and the last frame writes them all (`cork(false)`), as
+// Linux's TCP_CORK would, but without its 200 ms timer: nothing stays
+// behind once the session's queue is empty.
+//
+// A corked write completes at once; the write that flushes completes when the
+// whole buffer went out, with its error if it failed. Reads pass through.
+
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <utility>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/role.hpp>
+#include <boost/system/error_code.hpp>
+
+namespace caf::rtm::net {
+
+template <class Next>
+class corked_stream {
+public:
+  using error_code = boost::system::error_code;
+  using executor_type = typename Next::executor_type;
+  using next_layer_type = Next;
+
+  explicit corked_stream(Next&& next) : next_(std::move(next)) {
+    // nop
+  }
+
+  executor_type get_executor() {
+    return next_.get_executor();
+  }
+
+  Next& next_layer() noexcept {
+    return next_;
+  }
+
+  /// While set, writes gather in a buffer (up to `max_gathered` bytes); the
+  /// first write after clearing it sends everything gathered.
+  void cork(bool value) noexcept {
+    corked_ = value;
+  }
+
+  template <class MutableBuffers, class Handler>
+  auto async_read_some(const MutableBuffers& buffers, Handler&& handler) {
+    return next_.async_read_some(buffers, std::forward<Handler>(handler));
+  }
+
+  template <class ConstBuffers, class Handler>
+  auto async_write_some(const ConstBuffers& buffers, Handler&& handler) {
+    if (!corked_ && gathered_.empty())
+      return next_.async_write_some(buffers, std::forward<Handler>(handler));
+    auto size = boost::asio::buffer_size(buffers);
+    auto end = boost::asio::buffer_sequence_end(buffers);
+    for (auto i = boost::asio::buffer_sequence_begin(buffers); i != end; ++i) {
+      boost::asio::const_buffer buf{*i};
+      gathered_.append(static_cast<const char*>(buf.data()), buf.size());
+    }
+    auto flush = !corked_ || gathered_.size() >= max_gathered;
+    return boost::asio::async_compose<Handler, void(error_code, size_t)>(
+        [this, size, flush, started = false](auto& self, error_code ec = {},
+                                             size_t = 0) mutable {
+          if (!started) {
+            started = true;
+            if (flush)
+              boost::asio::async_write(next_, boost::asio::buffer(gathered_),
+                                       std::move(self));
+            else
+              boost::asio::post(get_executor(), std::move(self));
+            return;
+          }
+          if (flush)
+            release();
+          self.complete(ec, ec ? 0 : size);
+        },
+        handler, *this);
+  }
+
+private:
+  // Keeps a small buffer for the next batch, not a large one for good.
+  void release() {
+    if (gathered_.capacity() > keep_capacity)
+      std::string{}.swap(gathered_);
+    else
+      gathered_.clear();
+  }
+
+  /// Bytes gathered before a write goes out even while corked.
+  static constexpr size_t max_gathered = size_t{64} * 1024;
+
+  static constexpr size_t keep_capacity = size_t{4} * 1024;
+
+  Next next_;
+  std::string gathered_;
+  bool corked_ = false;
+};
+
+/// Tears down the stream below (a closing WebSocket has nothing gathered:
+/// its close frame is written uncorked).
+template <class Next, class Handler>
+void async_teardown(boost::beast::role_type role, corked_stream<Next>& stream,
+                    Handler&& handler) {
+  async_teardown(role, stream.next_layer(), std::forward<Handler>(handler));
+}
+
+} // namespace caf::rtm::net
