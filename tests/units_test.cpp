@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <future>
 #include <limits>
@@ -34,6 +35,7 @@
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/web_api.hpp"
 #include "detail/backoff.hpp"
+#include "detail/envelope_filter.hpp"
 #include "detail/frame_parser.hpp"
 #include "detail/overlap_filter.hpp"
 #include "detail/ping_monitor.hpp"
@@ -1114,4 +1116,93 @@ TEST_CASE("server text in errors and log lines shows control characters",
   log.log(log_level::warn, "test", "a\nb");
   REQUIRE(lines.size() == 1);
   CHECK(lines[0] == "test: a\\x0ab");
+}
+
+// -- envelope filter ----------------------------------------------------------
+
+TEST_CASE("the envelope filter catches a repeat by envelope id or event id",
+          "[units][envelope_filter]") {
+  using caf::rtm::detail::envelope_filter;
+  envelope_filter filter;
+  auto now = std::chrono::steady_clock::now();
+  CHECK_FALSE(filter.seen("e1", "Ev1", now));
+  CHECK(filter.seen("e1", "", now));    // the same envelope again
+  CHECK(filter.seen("e2", "Ev1", now)); // a retry: new envelope, same event
+  CHECK(filter.seen("e2", "", now));    // the retry's id is remembered too
+  CHECK_FALSE(filter.seen("Ev1", "e1", now)); // kinds of ids stay apart
+  CHECK_FALSE(filter.seen("e3", "Ev3", now));
+  CHECK(filter.size() ==
+        7); // e1, Ev1, e2, Ev1 and e1 in the other kind, e3, Ev3
+}
+
+TEST_CASE("the envelope filter forgets ids after its window",
+          "[units][envelope_filter]") {
+  using caf::rtm::detail::envelope_filter;
+  envelope_filter filter{std::chrono::milliseconds{1000}, 100};
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(filter.seen("e1", "Ev1", t0));
+  CHECK(filter.seen("e1", "Ev1", t0 + std::chrono::milliseconds{999}));
+  CHECK_FALSE(filter.seen("e1", "Ev1", t0 + std::chrono::milliseconds{1000}));
+  CHECK(filter.size() == 2);
+}
+
+TEST_CASE("the envelope filter drops its oldest ids beyond its capacity",
+          "[units][envelope_filter]") {
+  using caf::rtm::detail::envelope_filter;
+  envelope_filter filter{std::chrono::minutes{15}, 3};
+  auto now = std::chrono::steady_clock::now();
+  for (auto id : {"e1", "e2", "e3", "e4"})
+    CHECK_FALSE(filter.seen(id, "", now));
+  CHECK(filter.size() == 3);
+  CHECK_FALSE(filter.seen("e1", "", now)); // dropped: new again (drops e2)
+  CHECK(filter.seen("e4", "", now));
+  CHECK(filter.size() == 3);
+}
+
+TEST_CASE("the envelope filter agrees with a plain set under heavy churn",
+          "[units][envelope_filter]") {
+  // Many ids from a small space, a small capacity and a short window: keys
+  // collide in the table, runs wrap around its end and removals shift keys
+  // back. A model with a std::set and a queue must answer alike throughout.
+  using caf::rtm::detail::envelope_filter;
+  using namespace std::chrono_literals;
+  constexpr size_t capacity = 700;
+  envelope_filter filter{std::chrono::milliseconds{5000}, capacity};
+  std::set<std::string> model;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>>
+      order;
+  std::mt19937_64 rng{42};
+  auto t = std::chrono::steady_clock::now();
+  auto remember = [&](const std::string& key) {
+    if (!model.insert(key).second)
+      return true;
+    order.emplace_back(t, key);
+    if (order.size() > capacity) {
+      model.erase(order.front().second);
+      order.pop_front();
+    }
+    return false;
+  };
+  size_t repeats = 0;
+  for (size_t i = 0; i < 200000; ++i) {
+    t += std::chrono::microseconds{rng() % 200};
+    while (!order.empty() && t - order.front().first >= 5000ms) {
+      model.erase(order.front().second);
+      order.pop_front();
+    }
+    auto env = "e" + std::to_string(rng() % 3000);
+    auto evt = rng() % 2 == 0 ? "v" + std::to_string(rng() % 3000) : "";
+    auto expected = remember("e:" + env);
+    if (!evt.empty())
+      expected = remember("v:" + evt) || expected;
+    auto got = filter.seen(env, evt, t);
+    if (got != expected)
+      FAIL("step " << i << ": filter " << got << ", model " << expected);
+    repeats += got ? 1 : 0;
+    if (filter.size() != model.size())
+      FAIL("step " << i << ": size " << filter.size() << ", model "
+                   << model.size());
+  }
+  CHECK(repeats > 10000); // the run did exercise both answers
+  CHECK(repeats < 190000);
 }

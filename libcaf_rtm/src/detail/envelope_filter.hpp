@@ -9,7 +9,10 @@
 // Ids are remembered as 64-bit hashes (with the kind of id): small, cheap to
 // look up and to rehash, so a growing table never stalls the router. Two
 // different ids with the same hash within the window would be taken for one:
-// about one chance in 10^9 even at the capacity.
+// about one chance in 10^9 even at the capacity. The hashes sit in one flat
+// table (open addressing, linear probing): every envelope checks two ids, and
+// a table of nodes cost a cache miss and an allocation per id, a quarter of
+// the time of the actor that reads the envelopes.
 
 #pragma once
 
@@ -18,7 +21,7 @@
 #include <cstdint>
 #include <deque>
 #include <string_view>
-#include <unordered_set>
+#include <vector>
 
 namespace caf::rtm::detail {
 
@@ -46,7 +49,7 @@ public:
 
   /// Ids remembered right now.
   size_t size() const noexcept {
-    return keys_.size();
+    return size_;
   }
 
 private:
@@ -59,10 +62,33 @@ private:
 
   void expire(time_point now);
 
+  // -- the set of remembered keys
+  // ----------------------------------------------
+
+  /// Adds `key`; false if it was there already.
+  bool insert(uint64_t key);
+
+  /// Removes `key`, which must be there.
+  void erase(uint64_t key);
+
+  /// Where the probe for `key` starts.
+  size_t home_of(uint64_t key) const noexcept;
+
+  /// The slot holding `key`, or the empty slot where it would go.
+  size_t find(uint64_t key) const noexcept;
+
+  /// Doubles the table.
+  void grow();
+
   std::chrono::milliseconds window_;
   size_t capacity_;
+  /// Keys in the order they came, for expiry and the capacity.
   std::deque<entry> order_;
-  std::unordered_set<uint64_t> keys_;
+  /// 0 marks an empty slot (a key 0 is stored as 1). At most half full.
+  std::vector<uint64_t> slots_;
+  size_t size_ = 0;
+  /// 64 minus log2 of the table size.
+  unsigned shift_ = 64;
 };
 
 } // namespace caf::rtm::detail
