@@ -291,6 +291,20 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: an envelope id with quotes and backslashes "
+                 "comes back intact in its ack",
+                 "[socket_mode]") {
+  fake_slack srv;
+  auto c = connect(config(srv));
+  auto s0 = session(srv, 0);
+  // As JSON: "E\"1\\x\u00e9", that is E"1\xé.
+  s0->send(raw_event_envelope(R"(E\"1\\x\u00e9)", "Ev1", 1));
+  REQUIRE(srv.wait_acks(1, 10s));
+  CHECK(srv.acks().at(0).envelope_id == "E\"1\\x\xc3\xa9");
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: subscriptions match the envelope type or the "
                  "inner event type",
                  "[socket_mode]") {

@@ -135,9 +135,11 @@ private:
 
   static void ack(const envelope& env, const frame_batch& in,
                   inbound_batch& out, session_context& ctx) {
-    json::object ack;
-    ack["envelope_id"] = env.id();
-    ctx.write_first(json::serialize(ack));
+    // Built as text: no JSON object per envelope. The id is escaped as JSON.
+    std::string ack = R"({"envelope_id":)";
+    ack += json::serialize(json::string_view{env.id().data(), env.id().size()});
+    ack += '}';
+    ctx.write_first(std::move(ack));
     auto latency = std::chrono::duration_cast<caf::timespan>(
         std::chrono::steady_clock::now() - in.read_at);
     ++out.acked;
