@@ -1772,6 +1772,29 @@ TEST_CASE_METHOD(client_fixture,
   close_client(*this, c.hdl);
 }
 
+namespace {
+
+// Sends a message with each of `texts` to channel C1, each from an actor of
+// its own (so that they arrive at once); `answered` counts the outcomes,
+// acks and errors alike.
+void send_all(caf::actor_system& sys, const rtm_client_actor& hdl,
+              const std::vector<std::string>& texts,
+              std::atomic<int>& answered) {
+  for (const auto& text : texts) {
+    json_object msg;
+    msg.value["type"] = "message";
+    msg.value["channel"] = "C1";
+    msg.value["text"] = text;
+    spawn_fn(sys, [hdl, msg, &answered](caf::event_based_actor* a) {
+      a->request(hdl, caf::infinite, send_atom_v, msg)
+          .then([&answered](send_ack&) { ++answered; },
+                [&answered](caf::error&) { ++answered; });
+    });
+  }
+}
+
+} // namespace
+
 TEST_CASE_METHOD(client_fixture,
                  "sessions torn down while writes are in flight",
                  "[client][send][stress]") {
@@ -1784,18 +1807,10 @@ TEST_CASE_METHOD(client_fixture,
   for (size_t round = 0; round < 20; ++round) {
     auto s = session(srv, round);
     std::atomic<int> answered{0};
-    for (int i = 0; i < 50; ++i) {
-      json_object msg;
-      msg.value["type"] = "message";
-      msg.value["channel"] = "C1";
-      msg.value["text"] = "r" + std::to_string(round) + "m" + std::to_string(i);
-      auto hdl = c.hdl;
-      spawn_fn(*sys, [hdl, msg, &answered](caf::event_based_actor* a) {
-        a->request(hdl, caf::infinite, send_atom_v, msg)
-            .then([&answered](send_ack&) { ++answered; },
-                  [&answered](caf::error&) { ++answered; });
-      });
-    }
+    std::vector<std::string> texts;
+    for (int i = 0; i < 50; ++i)
+      texts.push_back("r" + std::to_string(round) + "m" + std::to_string(i));
+    send_all(*sys, c.hdl, texts, answered);
     // Ends the session while the client is busy writing.
     if (round % 2 == 0)
       s->drop();
@@ -1826,18 +1841,8 @@ TEST_CASE_METHOD(client_fixture,
   for (size_t round = 0; round < 4; ++round) {
     auto s = session(srv, round);
     std::atomic<int> answered{0};
-    for (int i = 0; i < 200; ++i) {
-      json_object msg;
-      msg.value["type"] = "message";
-      msg.value["channel"] = "C1";
-      msg.value["text"] = std::string(2000, 'x');
-      auto hdl = c.hdl;
-      spawn_fn(*sys, [hdl, msg, &answered](caf::event_based_actor* a) {
-        a->request(hdl, caf::infinite, send_atom_v, msg)
-            .then([&answered](send_ack&) { ++answered; },
-                  [&answered](caf::error&) { ++answered; });
-      });
-    }
+    send_all(*sys, c.hdl, std::vector<std::string>(200, std::string(2000, 'x')),
+             answered);
     s->drop();
     REQUIRE(c.rec->wait_lifecycle("connected:" + std::to_string(round + 2), 1,
                                   20s));
