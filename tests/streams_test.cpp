@@ -11,7 +11,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/role.hpp>
 
 #include "net/corked_stream.hpp"
 #include "net/tls_stream.hpp"
@@ -21,6 +23,7 @@ using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 using caf::rtm::net::corked_stream;
 using caf::rtm::net::tcp_stream;
+using caf::rtm::net::tls_stream;
 
 namespace {
 
@@ -106,4 +109,66 @@ TEST_CASE("a corked stream writes once it gathered 64 KB", "[streams][cork]") {
   p.write(std::string(40 * 1024, 'b'), true);
   reader.join();
   CHECK(got == std::string(40 * 1024, 'a') + std::string(40 * 1024, 'b'));
+}
+
+TEST_CASE("a teardown writes what a corked stream gathered first",
+          "[streams][cork]") {
+  // Beast may answer the server's close frame while the session's acks are
+  // corked: the answer and the acks must still go out.
+  socket_pair p;
+  p.write("ack ack ", true);
+  std::string got(8, '\0');
+  std::thread peer{[&] {
+    error_code ec;
+    asio::read(p.peer, asio::buffer(got), ec);
+    // The server ends the TCP connection first; the client's teardown
+    // reads until then.
+    p.peer.shutdown(tcp::socket::shutdown_send, ec);
+    char rest[64];
+    while (!ec)
+      p.peer.read_some(asio::buffer(rest), ec);
+    p.peer.close(ec);
+  }};
+  bool done = false;
+  async_teardown(boost::beast::role_type::client, *p.stream,
+                 [&done](error_code) { done = true; });
+  p.io.run();
+  peer.join();
+  CHECK(done);
+  CHECK(got == "ack ack ");
+}
+
+TEST_CASE("a TLS stream whose socket was closed never touches the "
+          "descriptor number again",
+          "[streams][tls]") {
+  // A timeout closes the socket while an operation may still start; by then
+  // the number may belong to another connection of the process.
+  asio::io_context io;
+  tcp::acceptor acceptor{io, {asio::ip::address_v4::loopback(), 0}};
+  tcp_stream client{asio::make_strand(io)};
+  client.socket().connect(acceptor.local_endpoint());
+  tcp::socket server{io};
+  acceptor.accept(server);
+  asio::ssl::context ctx{asio::ssl::context::tls_client};
+  tls_stream tls{std::move(client), ctx};
+  auto fd = tls.next_layer().socket().native_handle();
+  tls.next_layer().socket().close();
+  // The next socket gets the lowest free number: the one just closed.
+  tcp::socket other{io};
+  other.connect(acceptor.local_endpoint());
+  tcp::socket other_peer{io};
+  acceptor.accept(other_peer);
+  REQUIRE(other.native_handle() == fd);
+  error_code result;
+  bool done = false;
+  tls.async_handshake([&](error_code ec) {
+    result = ec;
+    done = true;
+  });
+  io.run();
+  CHECK(done);
+  CHECK(result == asio::error::bad_descriptor);
+  // No ClientHello reached the other connection.
+  error_code ec;
+  CHECK(other_peer.available(ec) == 0);
 }

@@ -28,6 +28,10 @@ bool still_usable(opened_stream& s) {
   auto& sock = lowest_of(s).socket();
   if (!sock.is_open())
     return false;
+  // A TLS alert or close_notify that OpenSSL read ahead is off the socket.
+  if (auto* tls = std::get_if<std::unique_ptr<tls_stream>>(&s);
+      tls && has_buffered_input(**tls))
+    return false;
   char byte;
   auto n = ::recv(sock.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);

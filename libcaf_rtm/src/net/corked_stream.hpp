@@ -9,7 +9,10 @@
 // behind once the session's queue is empty.
 //
 // A corked write completes at once; the write that flushes completes when the
-// whole buffer went out, with its error if it failed. Reads pass through.
+// whole buffer went out, with its error if it failed. Reads pass through. The
+// session corks only frames that need no outcome of their own (acks): an RTM
+// message never waits in the buffer, so one that did not go out still comes
+// back as unsent.
 
 #pragma once
 
@@ -17,6 +20,7 @@
 #include <string>
 #include <utility>
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/post.hpp>
@@ -86,6 +90,28 @@ public:
         handler, *this);
   }
 
+  /// Writes what was gathered, if anything, and uncorks; `handler(error_code)`.
+  template <class Handler>
+  auto async_flush(Handler&& handler) {
+    return boost::asio::async_compose<Handler, void(error_code)>(
+        [this, started = false](auto& self, error_code ec = {},
+                                size_t = 0) mutable {
+          if (!started) {
+            started = true;
+            corked_ = false;
+            if (gathered_.empty())
+              boost::asio::post(get_executor(), std::move(self));
+            else
+              boost::asio::async_write(next_, boost::asio::buffer(gathered_),
+                                       std::move(self));
+            return;
+          }
+          release();
+          self.complete(ec);
+        },
+        handler, *this);
+  }
+
 private:
   // Keeps a small buffer for the next batch, not a large one for good.
   void release() {
@@ -105,12 +131,18 @@ private:
   bool corked_ = false;
 };
 
-/// Tears down the stream below (a closing WebSocket has nothing gathered:
-/// its close frame is written uncorked).
+/// Writes what was gathered, then tears down the stream below. Beast may
+/// answer a close frame from the server while the session's frames are
+/// corked: the answer, and the acks gathered before it, go out first.
 template <class Next, class Handler>
 void async_teardown(boost::beast::role_type role, corked_stream<Next>& stream,
                     Handler&& handler) {
-  async_teardown(role, stream.next_layer(), std::forward<Handler>(handler));
+  stream.async_flush(boost::asio::bind_executor(
+      stream.get_executor(),
+      [role, &stream, handler = std::forward<Handler>(handler)](
+          boost::system::error_code) mutable {
+        async_teardown(role, stream.next_layer(), std::move(handler));
+      }));
 }
 
 } // namespace caf::rtm::net

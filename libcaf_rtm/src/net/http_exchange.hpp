@@ -134,10 +134,13 @@ private:
     timer_armed_ = true;
     timer_.expires_at(deadline_);
     timer_.async_wait([self = this->shared_from_this()](error_code ec) {
-      if (ec || self->done_ || !self->stream_)
+      if (ec || self->done_)
         return;
       self->timed_out_ = true;
-      close_socket(boost::beast::get_lowest_layer(*self->stream_));
+      if (self->stream_)
+        close_socket(boost::beast::get_lowest_layer(*self->stream_));
+      else if (self->opening_) // a retry on a new connection
+        self->opening_->cancel(make_error(errc::timeout, "request timed out"));
     });
   }
 
@@ -241,7 +244,8 @@ private:
     // Not kept: a body that ended with the connection, or bytes beyond the
     // answer (nothing may follow an answer the client did not ask for).
     auto keep = data_.cache && data_.keep_connection && parser_->keep_alive() &&
-                buffer_.size() == 0 && !cancelled_;
+                buffer_.size() == 0 && !has_buffered_input(*stream_) &&
+                !cancelled_;
     result.body = std::move(res.body());
     if (keep)
       data_.cache->put(cache_key_, opened_stream{std::move(stream_)});

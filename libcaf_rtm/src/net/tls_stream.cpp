@@ -121,15 +121,26 @@ tls_stream::tls_stream(tcp_stream&& next, asio::ssl::context& ctx)
   SSL_set_bio(ssl, bio, bio); // one reference, now the SSL object's
 }
 
-tls_stream::~tls_stream() {
-  if (st_ && st_->ssl != nullptr)
-    SSL_free(st_->ssl);
+tls_stream::state::~state() {
+  if (ssl != nullptr)
+    SSL_free(ssl);
+}
+
+bool tls_stream::closed(error_code& ec) {
+  if (next_.socket().is_open())
+    return false;
+  ec = asio::error::bad_descriptor;
+  return true;
+}
+
+bool tls_stream::has_buffered_input() const noexcept {
+  return st_ && st_->ssl != nullptr && SSL_has_pending(st_->ssl) == 1;
 }
 
 void tls_stream::send_close_notify() noexcept {
   // OpenSSL forbids a shutdown after a fatal error.
   if (!st_ || st_->ssl == nullptr || st_->failed ||
-      SSL_is_init_finished(st_->ssl) != 1)
+      SSL_is_init_finished(st_->ssl) != 1 || !next_.socket().is_open())
     return;
   ERR_clear_error();
   SSL_shutdown(st_->ssl);
@@ -141,6 +152,8 @@ tls_stream::step tls_stream::try_handshake(error_code& ec) {
     ec = asio::error::no_memory;
     return step::done;
   }
+  if (closed(ec))
+    return step::done;
   ERR_clear_error();
   auto ret = SSL_do_handshake(st_->ssl);
   if (ret == 1)
@@ -151,7 +164,7 @@ tls_stream::step tls_stream::try_handshake(error_code& ec) {
 tls_stream::step tls_stream::try_read(void* data, size_t size, size_t& n,
                                       error_code& ec) {
   n = 0;
-  if (size == 0)
+  if (size == 0 || closed(ec))
     return step::done;
   ERR_clear_error();
   if (SSL_read_ex(st_->ssl, data, size, &n) == 1)
@@ -163,7 +176,7 @@ tls_stream::step tls_stream::try_read(void* data, size_t size, size_t& n,
 tls_stream::step tls_stream::try_write(const void* data, size_t size, size_t& n,
                                        error_code& ec) {
   n = 0;
-  if (size == 0)
+  if (size == 0 || closed(ec))
     return step::done;
   ERR_clear_error();
   if (SSL_write_ex(st_->ssl, data, size, &n) == 1)
@@ -192,7 +205,9 @@ tls_stream::step tls_stream::classify(int ret, error_code& ec) {
   default: {
     st_->failed = true;
     auto code = ERR_get_error();
-    if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+    if (code == 0) // a result this stream never asks for
+      ec = asio::ssl::error::unexpected_result;
+    else if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
       ec = asio::ssl::error::stream_truncated;
     else
       ec = error_code{static_cast<int>(code), asio::error::get_ssl_category()};

@@ -60,8 +60,6 @@ public:
   tls_stream(tls_stream&&) noexcept = default;
   tls_stream& operator=(tls_stream&&) noexcept = default;
 
-  ~tls_stream();
-
   executor_type get_executor() {
     return next_.get_executor();
   }
@@ -111,6 +109,9 @@ public:
   /// Sends a close_notify if the socket takes it at once; never waits.
   void send_close_notify() noexcept;
 
+  /// OpenSSL holds bytes read from the socket that no read took yet.
+  bool has_buffered_input() const noexcept;
+
   /// What OpenSSL's I/O on the socket needs to know.
   struct socket_state {
     int fd = -1;
@@ -119,6 +120,11 @@ public:
   };
 
 private:
+  // The socket was closed under the stream (a timeout, an abort): its
+  // descriptor number may belong to another connection by now, so OpenSSL
+  // must not touch it again.
+  bool closed(error_code& ec);
+
   step try_handshake(error_code& ec);
   step try_read(void* data, size_t size, size_t& n, error_code& ec);
   step try_write(const void* data, size_t size, size_t& n, error_code& ec);
@@ -209,6 +215,11 @@ private:
   tcp_stream next_;
   // On the heap: OpenSSL's BIO points at `sock`, and the stream moves.
   struct state {
+    state() = default;
+    state(const state&) = delete;
+    state& operator=(const state&) = delete;
+    ~state();
+
     socket_state sock;
     SSL* ssl = nullptr;
     /// OpenSSL reported a fatal error: no close_notify may follow.

@@ -225,6 +225,9 @@ private:
       return finish(caf::none);
     tls_ = std::make_unique<tls_stream>(std::move(*stream_), *tls_ctx_);
     auto* native = tls_->native_handle();
+    if (native == nullptr)
+      return finish(make_error(errc::tls_error, "cannot set up TLS (OpenSSL "
+                                                "out of memory)"));
     // Without the host check the peer's certificate would be accepted for
     // any host: a failure to set it up fails the attempt.
     bool checked = false;

@@ -36,6 +36,16 @@ inline bool empty(const opened_stream& x) noexcept {
   return std::holds_alternative<std::monostate>(x);
 }
 
+/// True if the stream holds bytes read from its socket that no read took
+/// yet (OpenSSL reads ahead; a plain stream never does).
+inline bool has_buffered_input(const tcp_stream&) noexcept {
+  return false;
+}
+
+inline bool has_buffered_input(const tls_stream& x) noexcept {
+  return x.has_buffered_input();
+}
+
 /// Moves the stream of type `Stream` out of `x` (null if `x` holds another).
 template <class Stream>
 std::unique_ptr<Stream> take_stream(opened_stream& x) {

@@ -288,8 +288,10 @@ private:
     writing_ = true;
     auto& x = writes_.front();
     // Text frames queued back to back (a batch of acks) leave in one write:
-    // the last one queued sends them all.
-    ws_->next_layer().cork(x.kind == outgoing::text && writes_.size() > 1 &&
+    // the last one queued sends them all. Not a frame with an id (an RTM
+    // message): one that never went out must come back as unsent.
+    ws_->next_layer().cork(x.kind == outgoing::text && x.id == 0 &&
+                           writes_.size() > 1 &&
                            writes_[1].kind == outgoing::text);
     auto next = beast::bind_front_handler(&websocket_session::on_write,
                                           this->shared_from_this());
