@@ -1293,18 +1293,34 @@ TEST_CASE("two hubs for one RTM workspace: one delivers, the other stands by "
   REQUIRE(eventually([&] { return log->event_count() == 2; }));
 }
 
-TEST_CASE("two hubs for one Socket Mode app: kill -9 one, every event still "
-          "reaches the bot exactly once",
-          "[hub][socket_mode]") {
-  fake_slack_options fo;
-  // Envelopes that went to a dead connection come again soon.
-  fo.redelivery_delays = {300ms, 600ms, 1200ms, 2400ms};
-  fake_slack srv{fo};
+namespace {
+
+// One Socket Mode app ("shop") served by two hubs, a and b. Envelopes that
+// went to a dead connection come again soon.
+struct two_socket_mode_hubs {
+  static fake_slack_options redelivering() {
+    fake_slack_options fo;
+    fo.redelivery_delays = {300ms, 600ms, 1200ms, 2400ms};
+    return fo;
+  }
+
+  fake_slack srv{redelivering()};
   temp_dir dir;
-  auto config =
+  std::string config =
       dir.write("hub.ini", hub_config(socket_mode_entry("shop", srv)));
   hub_proc a{config};
   hub_proc b{config};
+};
+
+} // namespace
+
+TEST_CASE("two hubs for one Socket Mode app: kill -9 one, every event still "
+          "reaches the bot exactly once",
+          "[hub][socket_mode]") {
+  two_socket_mode_hubs hubs;
+  auto& srv = hubs.srv;
+  auto& a = hubs.a;
+  auto& b = hubs.b;
   bot_node bot;
   auto log = std::make_shared<bot_log>();
   auto actor = bot.track(spawn_bot(*bot.sys, log));
@@ -1377,14 +1393,10 @@ TEST_CASE("two hubs for one Socket Mode app: kill -9 one, every event still "
 TEST_CASE("two hubs for one Socket Mode app: kill -9 one while envelopes are "
           "on their way to the bot, every event still reaches it exactly once",
           "[hub][socket_mode]") {
-  fake_slack_options fo;
-  fo.redelivery_delays = {300ms, 600ms, 1200ms, 2400ms};
-  fake_slack srv{fo};
-  temp_dir dir;
-  auto config =
-      dir.write("hub.ini", hub_config(socket_mode_entry("shop", srv)));
-  hub_proc a{config};
-  hub_proc b{config};
+  two_socket_mode_hubs hubs;
+  auto& srv = hubs.srv;
+  auto& a = hubs.a;
+  auto& b = hubs.b;
   // The bot reaches hub a through a tap that can hold what a sends.
   tcp_tap tap{a.port};
   bot_node bot;
