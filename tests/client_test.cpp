@@ -1429,6 +1429,54 @@ TEST_CASE_METHOD(client_fixture, "200 clients in one actor system",
   CHECK(eventually([&] { return srv.open_sessions() == 0; }));
 }
 
+TEST_CASE_METHOD(client_fixture,
+                 "clients spread over several I/O threads each keep their "
+                 "order",
+                 "[client][scale]") {
+  auto tls = GENERATE(false, true);
+  fake_slack_options opts;
+  opts.tls = tls;
+  fake_slack srv{opts};
+  auto threads_before = thread_count();
+  auto cfg = config(srv);
+  cfg.io_threads = 3; // the first client starts the process's pool
+  cfg.api_keep_alive = 30s;
+  constexpr size_t n_clients = 6;
+  constexpr int n_events = 2000;
+  std::vector<connected_client> clients;
+  for (size_t i = 0; i < n_clients; ++i)
+    clients.push_back(connect_client(*this, cfg, {"message"}));
+  // Each context of the pool has a thread of its own.
+  CHECK(thread_count() >= threads_before + 3);
+  for (size_t i = 0; i < n_clients; ++i)
+    srv.session(i, 1s)->flood(n_events, [](size_t k, int64_t) {
+      return message(static_cast<int>(k) + 1);
+    });
+  // Meanwhile, every client sends and calls the Web API (its keep-alive
+  // connection stays on the thread of its cache).
+  for (auto& c : clients) {
+    for (int k = 0; k < 5; ++k) {
+      auto ack = send(c.hdl, "out" + std::to_string(k));
+      CHECK(ack);
+    }
+    for (int k = 0; k < 2; ++k)
+      CHECK(request<json_object>(*self, c.hdl, caf::timespan{10s}, call_atom_v,
+                                 "conversations.list", api_args{}));
+  }
+  for (auto& c : clients) {
+    REQUIRE(eventually(
+        [&] { return texts(c.rec->events()).size() >= size_t{n_events}; },
+        30s));
+    CHECK(texts(c.rec->events()) == range(1, n_events));
+  }
+  for (size_t i = 0; i < n_clients; ++i)
+    CHECK(texts_sent(session(srv, i)) ==
+          std::vector<std::string>{"out0", "out1", "out2", "out3", "out4"});
+  for (auto& c : clients)
+    close_client(*this, c.hdl);
+  CHECK(eventually([&] { return srv.open_sessions() == 0; }));
+}
+
 TEST_CASE_METHOD(client_fixture, "sessions through an HTTP CONNECT proxy",
                  "[client][proxy]") {
   fake_slack srv;

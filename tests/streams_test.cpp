@@ -37,7 +37,7 @@ struct socket_pair {
 
   socket_pair() {
     tcp::acceptor acceptor{io, {asio::ip::address_v4::loopback(), 0}};
-    tcp_stream client{asio::make_strand(io)};
+    tcp_stream client{io.get_executor()};
     client.socket().connect(acceptor.local_endpoint());
     acceptor.accept(peer);
     stream.emplace(std::move(client));
@@ -145,7 +145,7 @@ TEST_CASE("a TLS stream whose socket was closed never touches the "
   // the number may belong to another connection of the process.
   asio::io_context io;
   tcp::acceptor acceptor{io, {asio::ip::address_v4::loopback(), 0}};
-  tcp_stream client{asio::make_strand(io)};
+  tcp_stream client{io.get_executor()};
   client.socket().connect(acceptor.local_endpoint());
   tcp::socket server{io};
   acceptor.accept(server);

@@ -412,9 +412,9 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
           else
             waiting.push_back(id);
         }
-        // After the cancellations above (same strand): a call that still
-        // completes cannot put its connection back. Before finishing the
-        // waiting calls: the last of them must not reply to close early.
+        // After the cancellations above (same executor, run in order): a call
+        // that still completes cannot put its connection back. Before finishing
+        // the waiting calls: the last of them must not reply to close early.
         if (st.idle_connections) {
           st.closing_idle = true;
           auto hdl = caf::actor_cast<web_api_core_actor>(self);

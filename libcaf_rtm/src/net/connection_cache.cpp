@@ -8,7 +8,6 @@
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core/stream_traits.hpp> // beast::get_lowest_layer
 
 namespace caf::rtm::net {
@@ -130,7 +129,7 @@ std::shared_ptr<connection_cache>
 make_connection_cache(const net_context& ctx, caf::timespan idle_timeout,
                       size_t max_idle) {
   return std::make_shared<connection_cache>(
-      boost::asio::make_strand(ctx.pool->context()), idle_timeout, max_idle);
+      ctx.pool->context().get_executor(), idle_timeout, max_idle);
 }
 
 void shutdown_connection_cache(const std::shared_ptr<connection_cache>& cache,

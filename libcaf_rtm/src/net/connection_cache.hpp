@@ -1,7 +1,7 @@
 // Idle keep-alive connections of one web-API caller, so that its next request
 // to the same host skips TCP, proxy and TLS set-up. Every member runs on the
-// cache's strand, which is also the strand of every exchange using the cache:
-// no lock, and a stream never changes strands.
+// cache's executor (one I/O thread), which is also the executor of every
+// exchange using the cache: no lock, and a stream never changes threads.
 
 #pragma once
 
@@ -43,7 +43,7 @@ public:
   void put(const std::string& key, opened_stream stream);
 
   /// Closes every idle stream now and every stream put later, then runs
-  /// `done` (on the strand).
+  /// `done` (on the executor).
   void shutdown(const std::function<void()>& done);
 
 private:

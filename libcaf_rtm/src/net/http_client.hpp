@@ -37,7 +37,7 @@ struct http_request_data {
   bool replay_safe = false;
   /// Idle keep-alive connections to reuse and to return this one to; null:
   /// one connection for this request only. The exchange runs on the cache's
-  /// strand.
+  /// executor.
   std::shared_ptr<connection_cache> cache;
   /// With a cache: return the connection to it after the answer. Not set:
   /// an idle connection may serve this request, but none is kept after it.
@@ -75,7 +75,7 @@ public:
 
 using http_call_ptr = std::shared_ptr<http_call>;
 
-/// A cache of idle keep-alive connections on a new strand of `ctx`'s pool,
+/// A cache of idle keep-alive connections on one thread of `ctx`'s pool,
 /// keeping at most `max_idle` connections for `idle_timeout` each.
 std::shared_ptr<connection_cache>
 make_connection_cache(const net_context& ctx, caf::timespan idle_timeout,

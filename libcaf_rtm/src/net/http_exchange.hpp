@@ -42,7 +42,7 @@ public:
   http_exchange(const net_context& ctx, http_request_data req,
                 handler_type handler)
       : ex_(req.cache ? req.cache->executor()
-                      : boost::asio::make_strand(ctx.pool->context())),
+                      : ctx.pool->context().get_executor()),
         ctx_(ctx), data_(std::move(req)), handler_(std::move(handler)),
         deadline_(std::chrono::steady_clock::now() + data_.timeout),
         timer_(ex_) {
@@ -53,7 +53,7 @@ public:
     prepare_request();
   }
 
-  /// Starts the exchange on its strand.
+  /// Starts the exchange on its executor.
   void start() {
     boost::asio::post(ex_, [self = this->shared_from_this()] { self->run(); });
   }

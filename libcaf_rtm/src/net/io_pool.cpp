@@ -4,22 +4,28 @@
 
 namespace caf::rtm::net {
 
-io_pool::io_pool(size_t threads)
-    : ioc_(
-          std::make_shared<boost::asio::io_context>(static_cast<int>(threads))),
-      work_(boost::asio::make_work_guard(*ioc_)) {
-  threads_.reserve(threads);
+io_pool::io_pool(size_t threads) {
+  lanes_.reserve(threads);
   try {
-    for (size_t i = 0; i < threads; ++i)
-      threads_.emplace_back([ctx = ioc_] { run(*ctx); });
+    for (size_t i = 0; i < threads; ++i) {
+      // Concurrency hint 1: one thread runs the context (others only post).
+      auto ioc = std::make_shared<boost::asio::io_context>(1);
+      auto work = boost::asio::make_work_guard(*ioc);
+      lanes_.push_back(lane{ioc, std::move(work), std::thread{}});
+      lanes_.back().thread = std::thread{[ctx = std::move(ioc)] {
+        run(*ctx);
+      }};
+    }
   } catch (...) {
     // No destructor runs for a half-built pool: end the threads started.
-    work_.reset();
-    ioc_->stop();
-    for (auto& t : threads_)
-      t.join();
+    stop();
     throw;
   }
+}
+
+boost::asio::io_context& io_pool::context() noexcept {
+  auto i = next_.fetch_add(1, std::memory_order_relaxed);
+  return *lanes_[i % lanes_.size()].ioc;
 }
 
 void io_pool::run(boost::asio::io_context& ctx) {
@@ -36,16 +42,24 @@ void io_pool::run(boost::asio::io_context& ctx) {
   }
 }
 
-io_pool::~io_pool() {
-  work_.reset();
+void io_pool::stop() noexcept {
   // Sockets still open belong to actors that are gone: abandon their handlers.
-  ioc_->stop();
-  for (auto& t : threads_) {
-    if (t.get_id() == std::this_thread::get_id())
-      t.detach();
-    else
-      t.join();
+  for (auto& x : lanes_) {
+    x.work.reset();
+    x.ioc->stop();
   }
+  for (auto& x : lanes_) {
+    if (!x.thread.joinable())
+      continue;
+    if (x.thread.get_id() == std::this_thread::get_id())
+      x.thread.detach();
+    else
+      x.thread.join();
+  }
+}
+
+io_pool::~io_pool() {
+  stop();
 }
 
 std::shared_ptr<io_pool> io_pool::shared(size_t threads) {

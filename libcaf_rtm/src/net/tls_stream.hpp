@@ -9,8 +9,9 @@
 // a buffer. Each operation tries OpenSSL first and waits for the socket only
 // when OpenSSL asks for it, so records OpenSSL read ahead are never missed.
 //
-// Client side only. Handlers of one stream must run on one strand (all of
-// caf-rtm's do): OpenSSL's state is not guarded otherwise. The stream may move
+// Client side only. Handlers of one stream must never run concurrently (all
+// of caf-rtm's run on one I/O thread): OpenSSL's state is not guarded
+// otherwise. The stream may move
 // (into a WebSocket stream) only while no operation is pending.
 
 #pragma once
@@ -27,7 +28,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/system/error_code.hpp>
@@ -36,10 +36,9 @@
 
 namespace caf::rtm::net {
 
-/// Every stream of caf-rtm runs on its own strand of the I/O pool, so
-/// handlers of one stream never run concurrently.
-using executor_type =
-    boost::asio::strand<boost::asio::io_context::executor_type>;
+/// Every stream of caf-rtm runs on one thread of the I/O pool (its context
+/// has that thread alone), so handlers of one stream never run concurrently.
+using executor_type = boost::asio::io_context::executor_type;
 using tcp_stream =
     boost::beast::basic_stream<boost::asio::ip::tcp, executor_type>;
 

@@ -10,7 +10,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/field.hpp>
 
@@ -62,7 +61,7 @@ public:
   virtual ~transport_open();
 
   /// Aborts the operation; the handler then receives `aborted`. Call on the
-  /// operation's strand.
+  /// operation's executor.
   virtual void cancel(caf::error reason) = 0;
 
   /// Starts opening a stream to `url` within `ctx.connect_timeout`. The

@@ -39,7 +39,7 @@ public:
 
   websocket_session(const net_context& ctx, const endpoint_url& url,
                     const ws_options& opts, detail::io_sink_actor owner)
-      : ex_(asio::make_strand(ctx.pool->context())), ctx_(ctx), url_(url),
+      : ex_(ctx.pool->context().get_executor()), ctx_(ctx), url_(url),
         opts_(opts), owner_(std::move(owner)), close_timer_(ex_) {
     // The session must not keep the pool alive (see io_pool.hpp).
     ctx_.pool.reset();
