@@ -38,7 +38,7 @@ struct socket_pair {
   socket_pair() {
     tcp::acceptor acceptor{io, {asio::ip::address_v4::loopback(), 0}};
     tcp_stream client{io.get_executor()};
-    client.socket().connect(acceptor.local_endpoint());
+    client.connect(acceptor.local_endpoint());
     acceptor.accept(peer);
     stream.emplace(std::move(client));
   }
@@ -146,13 +146,13 @@ TEST_CASE("a TLS stream whose socket was closed never touches the "
   asio::io_context io;
   tcp::acceptor acceptor{io, {asio::ip::address_v4::loopback(), 0}};
   tcp_stream client{io.get_executor()};
-  client.socket().connect(acceptor.local_endpoint());
+  client.connect(acceptor.local_endpoint());
   tcp::socket server{io};
   acceptor.accept(server);
   asio::ssl::context ctx{asio::ssl::context::tls_client};
   tls_stream tls{std::move(client), ctx};
-  auto fd = tls.next_layer().socket().native_handle();
-  tls.next_layer().socket().close();
+  auto fd = tls.next_layer().native_handle();
+  tls.next_layer().close();
   // The next socket gets the lowest free number: the one just closed.
   tcp::socket other{io};
   other.connect(acceptor.local_endpoint());

@@ -24,7 +24,7 @@ tcp_stream& lowest_of(opened_stream& s) {
 // An idle stream is still usable when its socket is open and has nothing to
 // read: no EOF, no reset, no TLS alert or close_notify from the peer.
 bool still_usable(opened_stream& s) {
-  auto& sock = lowest_of(s).socket();
+  auto& sock = lowest_of(s);
   if (!sock.is_open())
     return false;
   // A TLS alert or close_notify that OpenSSL read ahead is off the socket.
@@ -128,8 +128,8 @@ void connection_cache::on_timer(const boost::system::error_code& ec) {
 std::shared_ptr<connection_cache>
 make_connection_cache(const net_context& ctx, caf::timespan idle_timeout,
                       size_t max_idle) {
-  return std::make_shared<connection_cache>(
-      ctx.pool->context().get_executor(), idle_timeout, max_idle);
+  return std::make_shared<connection_cache>(ctx.pool->context().get_executor(),
+                                            idle_timeout, max_idle);
 }
 
 void shutdown_connection_cache(const std::shared_ptr<connection_cache>& cache,

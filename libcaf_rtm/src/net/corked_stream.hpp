@@ -26,6 +26,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/role.hpp>
+#include <boost/beast/websocket/teardown.hpp>
 #include <boost/system/error_code.hpp>
 
 namespace caf::rtm::net {
@@ -141,6 +142,8 @@ void async_teardown(boost::beast::role_type role, corked_stream<Next>& stream,
       stream.get_executor(),
       [role, &stream, handler = std::forward<Handler>(handler)](
           boost::system::error_code) mutable {
+        // Beast's teardown of a plain socket, or that of the stream below.
+        using boost::beast::websocket::async_teardown;
         async_teardown(role, stream.next_layer(), std::move(handler));
       }));
 }

@@ -107,7 +107,7 @@ tls_stream::tls_stream(tcp_stream&& next, asio::ssl::context& ctx)
                         SSL_MODE_RELEASE_BUFFERS);
   SSL_set_connect_state(ssl);
   error_code ec;
-  next_.socket().non_blocking(true, ec);
+  next_.non_blocking(true, ec);
   auto* method = socket_method();
   auto* bio = method != nullptr && !ec ? BIO_new(method) : nullptr;
   if (bio == nullptr) {
@@ -116,7 +116,7 @@ tls_stream::tls_stream(tcp_stream&& next, asio::ssl::context& ctx)
     return;
   }
   // The BIO does not close the descriptor: the socket object does.
-  st_->sock.fd = static_cast<int>(next_.socket().native_handle());
+  st_->sock.fd = static_cast<int>(next_.native_handle());
   BIO_set_data(bio, &st_->sock);
   SSL_set_bio(ssl, bio, bio); // one reference, now the SSL object's
 }
@@ -127,7 +127,7 @@ tls_stream::state::~state() {
 }
 
 bool tls_stream::closed(error_code& ec) {
-  if (next_.socket().is_open())
+  if (next_.is_open())
     return false;
   ec = asio::error::bad_descriptor;
   return true;
@@ -140,7 +140,7 @@ bool tls_stream::has_buffered_input() const noexcept {
 void tls_stream::send_close_notify() noexcept {
   // OpenSSL forbids a shutdown after a fatal error.
   if (!st_ || st_->ssl == nullptr || st_->failed ||
-      SSL_is_init_finished(st_->ssl) != 1 || !next_.socket().is_open())
+      SSL_is_init_finished(st_->ssl) != 1 || !next_.is_open())
     return;
   ERR_clear_error();
   SSL_shutdown(st_->ssl);

@@ -1,4 +1,4 @@
-// TLS over a tcp_stream with OpenSSL reading and writing the socket itself.
+// TLS over a TCP socket with OpenSSL reading and writing the socket itself.
 //
 // Asio's ssl::stream runs OpenSSL against memory BIOs and keeps four buffers
 // of 17 KB per stream for good (its own input and output buffers and the BIO
@@ -22,14 +22,15 @@
 #include <string>
 #include <utility>
 
+#include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/role.hpp>
+#include <boost/beast/websocket/teardown.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <openssl/ssl.h>
@@ -39,8 +40,12 @@ namespace caf::rtm::net {
 /// Every stream of caf-rtm runs on one thread of the I/O pool (its context
 /// has that thread alone), so handlers of one stream never run concurrently.
 using executor_type = boost::asio::io_context::executor_type;
+
+/// A plain socket on that executor. Beast's basic_stream would add timeouts,
+/// which nothing here uses (each operation has a deadline timer of its own),
+/// and a shared state copied into every read and write.
 using tcp_stream =
-    boost::beast::basic_stream<boost::asio::ip::tcp, executor_type>;
+    boost::asio::basic_stream_socket<boost::asio::ip::tcp, executor_type>;
 
 class tls_stream {
 public:
@@ -180,11 +185,10 @@ private:
             auto what = attempt(ec, n);
             if (what != step::done) {
               started = true;
-              next_.socket().async_wait(
-                  what == step::want_read
-                      ? boost::asio::socket_base::wait_read
-                      : boost::asio::socket_base::wait_write,
-                  std::move(self));
+              next_.async_wait(what == step::want_read
+                                   ? boost::asio::socket_base::wait_read
+                                   : boost::asio::socket_base::wait_write,
+                               std::move(self));
               return;
             }
           }
@@ -235,8 +239,8 @@ template <class Handler>
 void async_teardown(boost::beast::role_type role, tls_stream& stream,
                     Handler&& handler) {
   stream.send_close_notify();
-  boost::beast::async_teardown(role, stream.next_layer(),
-                               std::forward<Handler>(handler));
+  boost::beast::websocket::async_teardown(role, stream.next_layer(),
+                                          std::forward<Handler>(handler));
 }
 
 } // namespace caf::rtm::net

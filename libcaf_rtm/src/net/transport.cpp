@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/connect.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -48,8 +49,8 @@ caf::error to_error(const error_code& ec, const char* step) {
 
 void close_socket(tcp_stream& stream) {
   error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream.socket().close(ignored);
+  stream.shutdown(tcp::socket::shutdown_both, ignored);
+  stream.close(ignored);
 }
 
 namespace {
@@ -168,15 +169,15 @@ private:
       return; // timed out or cancelled meanwhile: reported already
     if (ec || stopped())
       return fail(ec, "resolve");
-    stream_->async_connect(
-        results,
+    asio::async_connect(
+        *stream_, results,
         beast::bind_front_handler(&open_op::on_connect, shared_from_this()));
   }
 
   void on_connect(error_code ec, const tcp::endpoint&) {
     if (ec || stopped())
       return fail(ec, "connect");
-    stream_->socket().set_option(tcp::no_delay{true}, ec);
+    stream_->set_option(tcp::no_delay{true}, ec);
     if (use_proxy_)
       return send_connect_request();
     start_tls_or_finish();
