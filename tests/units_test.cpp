@@ -479,6 +479,68 @@ TEST_CASE("replies go where the message was said", "[units][reply]") {
   CHECK(reply_call(command, "ok").args.at("channel") == "C4");
 }
 
+TEST_CASE("envelopes: every indexed field, in any order, odd types absent",
+          "[units][envelope]") {
+  // events_api, payload before the envelope's own fields, event before its
+  // id; the channel of a reaction is its item's, the user an object's id.
+  auto a = envelope::parse(
+      R"({"payload":{"event":{"item":{"channel":"C2"},"user":{"id":"U1"},)"
+      R"("subtype":"bot_message","bot_id":"B1","type":"message"},)"
+      R"("event_id":"Ev1"},"retry_reason":"timeout","retry_attempt":2,)"
+      R"("accepts_response_payload":true,"type":"events_api",)"
+      R"("envelope_id":"E1"})");
+  REQUIRE(a);
+  CHECK(a.id() == "E1");
+  CHECK(a.type() == "events_api");
+  CHECK(a.event_id() == "Ev1");
+  CHECK(a.event_type() == "message");
+  CHECK(a.event_subtype() == "bot_message");
+  CHECK(a.bot_id() == "B1");
+  CHECK(a.channel() == "C2");
+  CHECK(a.user() == "U1");
+  CHECK(a.retry_attempt() == 2);
+  CHECK(a.retry_reason() == "timeout");
+  CHECK(a.accepts_response_payload());
+  // The event's own channel wins over its item's.
+  auto b = envelope::parse(
+      R"({"envelope_id":"E2","payload":{"event":{"channel":"C1",)"
+      R"("item":{"channel":"C2"},"type":"reaction_added"}}})");
+  CHECK(b.channel() == "C1");
+  // slash_commands: the form post's fields.
+  auto c = envelope::parse(
+      R"({"envelope_id":"E3","type":"slash_commands","payload":)"
+      R"({"user_id":"U3","channel_id":"C3","command":"/deploy"}})");
+  CHECK(c.event_type() == "/deploy");
+  CHECK(c.channel() == "C3");
+  CHECK(c.user() == "U3");
+  // interactive: the container's channel when there is no channel.
+  auto d =
+      envelope::parse(R"({"envelope_id":"E4","type":"interactive","payload":)"
+                      R"({"user":{"id":"U4"},"container":{"channel_id":"C4"},)"
+                      R"("type":"block_actions"}})");
+  CHECK(d.event_type() == "block_actions");
+  CHECK(d.channel() == "C4");
+  CHECK(d.user() == "U4");
+  // Fields of the wrong type read as absent.
+  auto e = envelope::parse(
+      R"({"envelope_id":5,"type":null,"retry_attempt":-1,)"
+      R"("accepts_response_payload":"yes","payload":{"event_id":7,)"
+      R"("event":{"type":["message"],"channel":3,"bot_id":{}}}})");
+  REQUIRE(e);
+  CHECK(e.id().empty());
+  CHECK(e.type().empty());
+  CHECK(e.retry_attempt() == 0);
+  CHECK_FALSE(e.accepts_response_payload());
+  CHECK(e.event_id().empty());
+  CHECK(e.event_type().empty());
+  CHECK(e.channel().empty());
+  CHECK(e.bot_id().empty());
+  // An event that is not an object: the payload reads as an interaction.
+  auto f = envelope::parse(
+      R"({"envelope_id":"E6","payload":{"event":"x","type":"shortcut"}})");
+  CHECK(f.event_type() == "shortcut");
+}
+
 TEST_CASE("events: field precedence and odd field types", "[units][event]") {
   // ts wins over event_ts, channel over item.channel, whatever the order.
   auto a = event::parse(
