@@ -161,28 +161,31 @@ tls_stream::step tls_stream::try_handshake(error_code& ec) {
   return classify(ret, ec);
 }
 
-tls_stream::step tls_stream::try_read(void* data, size_t size, size_t& n,
-                                      error_code& ec) {
+template <class Call>
+tls_stream::step tls_stream::try_transfer(size_t size, size_t& n,
+                                          error_code& ec, Call call) {
   n = 0;
   if (size == 0 || closed(ec))
     return step::done;
   ERR_clear_error();
-  if (SSL_read_ex(st_->ssl, data, size, &n) == 1)
+  if (call(st_->ssl, &n) == 1)
     return step::done;
   n = 0;
   return classify(0, ec);
 }
 
+tls_stream::step tls_stream::try_read(void* data, size_t size, size_t& n,
+                                      error_code& ec) {
+  return try_transfer(size, n, ec, [data, size](SSL* ssl, size_t* got) {
+    return SSL_read_ex(ssl, data, size, got);
+  });
+}
+
 tls_stream::step tls_stream::try_write(const void* data, size_t size, size_t& n,
                                        error_code& ec) {
-  n = 0;
-  if (size == 0 || closed(ec))
-    return step::done;
-  ERR_clear_error();
-  if (SSL_write_ex(st_->ssl, data, size, &n) == 1)
-    return step::done;
-  n = 0;
-  return classify(0, ec);
+  return try_transfer(size, n, ec, [data, size](SSL* ssl, size_t* written) {
+    return SSL_write_ex(ssl, data, size, written);
+  });
 }
 
 tls_stream::step tls_stream::classify(int ret, error_code& ec) {

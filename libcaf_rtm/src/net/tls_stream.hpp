@@ -11,8 +11,8 @@
 //
 // Client side only. Handlers of one stream must never run concurrently (all
 // of caf-rtm's run on one I/O thread): OpenSSL's state is not guarded
-// otherwise. The stream may move
-// (into a WebSocket stream) only while no operation is pending.
+// otherwise. The stream may move (into a WebSocket stream) only while no
+// operation is pending.
 
 #pragma once
 
@@ -131,6 +131,10 @@ private:
 
   step try_handshake(error_code& ec);
   step try_read(void* data, size_t size, size_t& n, error_code& ec);
+  // What reads and writes share: `call(ssl, &n)` is SSL_read_ex or
+  // SSL_write_ex on the caller's bytes.
+  template <class Call>
+  step try_transfer(size_t size, size_t& n, error_code& ec, Call call);
   step try_write(const void* data, size_t size, size_t& n, error_code& ec);
 
   // Maps the result of an OpenSSL call to a step or an error.
