@@ -34,6 +34,7 @@ struct socket_pair {
   std::optional<corked_stream<tcp_stream>> stream;
   std::deque<std::string> texts; // alive until written
   size_t completed = 0;
+  bool saw_chunk = false;
 
   socket_pair() {
     tcp::acceptor acceptor{io, {asio::ip::address_v4::loopback(), 0}};
@@ -62,6 +63,23 @@ struct socket_pair {
   size_t available() {
     error_code ec;
     return peer.available(ec);
+  }
+
+  // Reads through the stream in pieces of `piece` bytes (as Beast does) until
+  // `n` bytes came or a read fails; `ec` tells why it stopped.
+  std::string read_through(size_t n, size_t piece, error_code& ec) {
+    std::string result;
+    std::string buf(piece, '\0');
+    while (result.size() < n && !ec) {
+      stream->async_read_some(asio::buffer(buf), [&](error_code err, size_t k) {
+        ec = err;
+        result.append(buf, 0, k);
+        saw_chunk |= stream->holds_chunk();
+      });
+      io.run();
+      io.restart();
+    }
+    return result;
   }
 
   std::string read_exactly(size_t n) {
@@ -109,6 +127,53 @@ TEST_CASE("a corked stream writes once it gathered 64 KB", "[streams][cork]") {
   p.write(std::string(40 * 1024, 'b'), true);
   reader.join();
   CHECK(got == std::string(40 * 1024, 'a') + std::string(40 * 1024, 'b'));
+}
+
+// Bytes 0, 1, ..., 250, 0, 1, ...: a misplaced piece shows.
+std::string pattern(size_t n) {
+  std::string result(n, '\0');
+  for (size_t i = 0; i < n; ++i)
+    result[i] = static_cast<char>(i % 251);
+  return result;
+}
+
+TEST_CASE("reads under a backlog come in chunks, in order, and a drained "
+          "stream keeps no chunk",
+          "[streams][chunk]") {
+  socket_pair p;
+  auto sent = pattern(300 * 1024);
+  std::thread writer{[&] {
+    asio::write(p.peer, asio::buffer(sent));
+  }};
+  error_code ec;
+  // A full first read: the next ones take a chunk while the writer is ahead.
+  auto got = p.read_through(1536, 1536, ec);
+  REQUIRE(!ec);
+  got += p.read_through(sent.size() - got.size(), 1536, ec);
+  writer.join();
+  CHECK(!ec);
+  CHECK(got == sent);
+  CHECK(p.saw_chunk);
+  // Everything read: a short read drained the socket, so the chunk is gone
+  // at the latest after one more message.
+  std::string tail = "tail";
+  asio::write(p.peer, asio::buffer(tail));
+  CHECK(p.read_through(4, 1536, ec) == "tail");
+  CHECK(!ec);
+  CHECK(!p.stream->holds_chunk());
+}
+
+TEST_CASE("bytes a chunk holds reach the reader before the end of the stream",
+          "[streams][chunk]") {
+  socket_pair p;
+  auto sent = pattern(100 * 1024);
+  asio::write(p.peer, asio::buffer(sent));
+  p.peer.close();
+  error_code ec;
+  auto got = p.read_through(sent.size() + 1, 1536, ec);
+  CHECK(got == sent);
+  CHECK(ec == asio::error::eof);
+  CHECK(!p.stream->holds_chunk());
 }
 
 TEST_CASE("a teardown writes what a corked stream gathered first",

@@ -1,22 +1,31 @@
-// A stream layer that gathers writes while corked and writes them in one go.
+// The stream layer under Beast's WebSocket stream: it saves system calls on
+// both sides of a busy session.
 //
-// A Socket Mode client acks every envelope: a batch of 200 envelopes meant 200
-// WebSocket frames, 200 write calls and 200 wake-ups of the server, each ack a
-// TCP segment of its own. Below Beast's WebSocket stream, this layer takes the
-// frames of a batch into one buffer while the session says more frames follow
-// (`cork(true)`), and the last frame writes them all (`cork(false)`), as
-// Linux's TCP_CORK would, but without its 200 ms timer: nothing stays
-// behind once the session's queue is empty.
+// Writes: a Socket Mode client acks every envelope: a batch of 200 envelopes
+// meant 200 WebSocket frames, 200 write calls and 200 wake-ups of the server,
+// each ack a TCP segment of its own. This layer takes the frames of a batch
+// into one buffer while the session says more frames follow (`cork(true)`),
+// and the last frame writes them all (`cork(false)`), as Linux's TCP_CORK
+// would, but without its 200 ms timer: nothing stays behind once the
+// session's queue is empty. A corked write completes at once; the write that
+// flushes completes when the whole buffer went out, with its error if it
+// failed. The session corks only frames that need no outcome of their own
+// (acks): an RTM message never waits in the buffer, so one that did not go
+// out still comes back as unsent.
 //
-// A corked write completes at once; the write that flushes completes when the
-// whole buffer went out, with its error if it failed. Reads pass through. The
-// session corks only frames that need no outcome of their own (acks): an RTM
-// message never waits in the buffer, so one that did not go out still comes
-// back as unsent.
+// Reads: Beast reads at most 1,536 bytes at a time, one system call per seven
+// small events under a flood. A read that filled Beast's whole buffer means
+// more is waiting, so the next read takes up to 64 KB into a chunk of this
+// layer, and Beast's reads are served from it. Once a read comes back short
+// (the socket is drained), the chunk is freed and reads go straight into
+// Beast's buffer again. So an idle session holds no chunk, unless a flood
+// stopped right at the end of a full chunk: then the read waiting for the next
+// frame holds one until that frame came.
 
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -25,6 +34,7 @@
 #include <boost/asio/compose.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 #include <boost/system/error_code.hpp>
@@ -50,6 +60,11 @@ public:
     return next_;
   }
 
+  /// Whether bytes read ahead wait in a chunk, or a read waits with one.
+  bool holds_chunk() const noexcept {
+    return chunk_ != nullptr;
+  }
+
   /// While set, writes gather in a buffer (up to `max_gathered` bytes); the
   /// first write after clearing it sends everything gathered.
   void cork(bool value) noexcept {
@@ -58,7 +73,48 @@ public:
 
   template <class MutableBuffers, class Handler>
   auto async_read_some(const MutableBuffers& buffers, Handler&& handler) {
-    return next_.async_read_some(buffers, std::forward<Handler>(handler));
+    enum step { start, direct, chunked, served };
+    return boost::asio::async_compose<Handler, void(error_code, size_t)>(
+        [this, buffers, at = start](auto& self, error_code ec = {},
+                                    size_t n = 0) mutable {
+          switch (at) {
+          case start:
+            if (chunk_pos_ < chunk_end_) {
+              // Served from the chunk, but never from within this call.
+              at = served;
+              boost::asio::post(
+                  get_executor(),
+                  boost::beast::bind_front_handler(
+                      std::move(self), error_code{}, take(buffers)));
+            } else if (!backlog_) {
+              at = direct;
+              next_.async_read_some(buffers, std::move(self));
+            } else {
+              at = chunked;
+              if (!chunk_)
+                chunk_.reset(new char[chunk_size]);
+              next_.async_read_some(
+                  boost::asio::buffer(chunk_.get(), chunk_size),
+                  std::move(self));
+            }
+            return;
+          case direct:
+            backlog_ = !ec && n == boost::asio::buffer_size(buffers);
+            self.complete(ec, n);
+            return;
+          case chunked:
+            chunk_pos_ = 0;
+            chunk_end_ = ec ? 0 : n;
+            backlog_ = !ec && n == chunk_size;
+            n = take(buffers);
+            self.complete(ec, ec ? 0 : n);
+            return;
+          case served:
+            self.complete(ec, n);
+            return;
+          }
+        },
+        handler, *this);
   }
 
   template <class ConstBuffers, class Handler>
@@ -114,6 +170,22 @@ public:
   }
 
 private:
+  // Copies from the chunk into `buffers`; frees a drained chunk once the
+  // socket had no more.
+  template <class MutableBuffers>
+  size_t take(const MutableBuffers& buffers) {
+    auto k = boost::asio::buffer_copy(
+        buffers, boost::asio::buffer(chunk_.get() + chunk_pos_,
+                                     chunk_end_ - chunk_pos_));
+    chunk_pos_ += k;
+    if (chunk_pos_ == chunk_end_) {
+      chunk_pos_ = chunk_end_ = 0;
+      if (!backlog_)
+        chunk_.reset();
+    }
+    return k;
+  }
+
   // Keeps a small buffer for the next batch, not a large one for good.
   void release() {
     if (gathered_.capacity() > keep_capacity)
@@ -127,9 +199,18 @@ private:
 
   static constexpr size_t keep_capacity = size_t{4} * 1024;
 
+  /// What one read takes from the socket while data backs up.
+  static constexpr size_t chunk_size = size_t{64} * 1024;
+
   Next next_;
   std::string gathered_;
   bool corked_ = false;
+  /// Read from the socket, not yet taken by Beast: [chunk_pos_, chunk_end_).
+  std::unique_ptr<char[]> chunk_;
+  size_t chunk_pos_ = 0;
+  size_t chunk_end_ = 0;
+  /// The last read filled its whole buffer: more is probably waiting.
+  bool backlog_ = false;
 };
 
 /// Writes what was gathered, then tears down the stream below. Beast may
