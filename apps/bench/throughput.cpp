@@ -6,6 +6,8 @@
 
 #include "bench/bench.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -47,9 +49,29 @@ struct run_spec {
 struct run_result {
   bool ok = false;
   double events_per_s = 0;
+  /// CPU time of the whole process (the fake's writer included) per event.
+  double cpu_us_per_event = 0;
   /// Sorted, in nanoseconds (when asked for).
   std::vector<int64_t> latencies;
 };
+
+// User and system time of every thread of the process so far. Unlike rates,
+// CPU time per event hardly moves when a noisy neighbour takes the cores.
+double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) +
+           static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
+double cpu_us_per_event(double cpu0, size_t events) {
+  return events == 0 ? 0.0
+                     : (process_cpu_seconds() - cpu0) * 1e6 /
+                           static_cast<double>(events);
+}
 
 std::string describe(delivery via) {
   return via == delivery::actor ? "client -> actor" : "client -> callback";
@@ -91,7 +113,8 @@ private:
 // synchronous stream reading the same flood the client gets. With `parse`,
 // every frame is also parsed as JSON: the floor of any client that looks
 // into its events.
-double run_floor(env& e, const payload_case& pc, size_t events, bool parse) {
+run_result run_floor(env& e, const payload_case& pc, size_t events,
+                     bool parse) {
   testing::fake_slack srv;
   caf::scoped_actor self{e.sys, true};
   auto api = e.sys.spawn(web_api, config_for(e, endpoint_of(srv)));
@@ -116,19 +139,25 @@ double run_floor(env& e, const payload_case& pc, size_t events, bool parse) {
   std::function<void(std::string_view)> on_frame;
   if (parse)
     on_frame = std::ref(parser);
+  auto cpu0 = process_cpu_seconds();
   auto result = read_frames(
       url, events, [&] { session_of(srv, 0)->flood(events, maker); }, on_frame);
+  auto cpu = cpu_us_per_event(cpu0, result.frames);
   auto what = std::string{parse ? "floor + JSON, " : "floor, "} + pc.label;
   if (!result.error.empty()) {
     e.out.fail(what + ": " + result.error);
-    return 0;
+    return {};
   }
   if (parse && parser.objects() != events) {
     e.out.fail(what + ": " + std::to_string(parser.objects()) + " of " +
                std::to_string(events) + " frames parsed as JSON objects");
-    return 0;
+    return {};
   }
-  return static_cast<double>(result.frames) / result.seconds;
+  run_result out;
+  out.ok = true;
+  out.events_per_s = static_cast<double>(result.frames) / result.seconds;
+  out.cpu_us_per_event = cpu;
+  return out;
 }
 
 // The full client delivering `spec.events` events to a counting actor or a
@@ -161,11 +190,13 @@ run_result run_client(env& e, const run_spec& spec, const std::string& what) {
   auto s = session_of(srv, 0);
   auto maker = payload_set::maker(spec.payload);
   auto t0 = clock_type::now();
+  auto cpu0 = process_cpu_seconds();
   if (spec.rate > 0)
     s->pace(spec.events, spec.rate, maker);
   else
     s->flood(spec.events, maker);
   auto complete = counts->wait(15s);
+  result.cpu_us_per_event = cpu_us_per_event(cpu0, spec.events);
   // Close first: a duplicate still in flight would show up by then.
   guard.run();
   if (!complete || !counts->exact()) {
@@ -205,10 +236,13 @@ void run_throughput(env& e) {
     // hits all of them alike; each figure is the median of its rounds.
     std::vector<double> floors;
     std::vector<double> json_floors;
+    std::vector<double> json_floor_cpu;
     std::vector<std::vector<run_result>> runs(paths.size());
     for (size_t round = 0; round < e.opts.throughput_rounds; ++round) {
-      floors.push_back(run_floor(e, pc, n, false));
-      json_floors.push_back(run_floor(e, pc, n, true));
+      floors.push_back(run_floor(e, pc, n, false).events_per_s);
+      auto json = run_floor(e, pc, n, true);
+      json_floors.push_back(json.events_per_s);
+      json_floor_cpu.push_back(json.cpu_us_per_event);
       for (size_t i = 0; i < paths.size(); ++i) {
         run_spec spec{pc.payload, n, paths[i], 0, paths[i] == delivery::actor};
         runs[i].push_back(
@@ -226,6 +260,12 @@ void run_throughput(env& e) {
              pc.label + ": floor + JSON (Beast and Boost.JSON alone)",
              json_floor, "ev/s", 0)
         .samples = json_floors;
+    auto floor_cpu = median(json_floor_cpu);
+    e.out
+        .add(prefix + ".floor_json_cpu", section,
+             pc.label + ": CPU per event, floor + JSON (fake included)",
+             floor_cpu, "us", 2)
+        .samples = json_floor_cpu;
     for (size_t i = 0; i < paths.size(); ++i) {
       auto& results = runs[i];
       if (!std::all_of(results.begin(), results.end(),
@@ -239,6 +279,18 @@ void run_throughput(env& e) {
       auto key = prefix + (actor ? ".actor" : ".callback");
       auto label = pc.label + ": " + describe(paths[i]);
       e.out.add(key, section, label, rate, "ev/s", 0).samples = rates;
+      std::vector<double> cpu;
+      for (auto& x : results)
+        cpu.push_back(x.cpu_us_per_event);
+      auto cpu_median = median(cpu);
+      e.out
+          .add(key + "_cpu", section, label + ": CPU per event (fake included)",
+               cpu_median, "us", 2)
+          .samples = cpu;
+      if (floor_cpu > 0)
+        e.out.add(key + "_cpu_ratio", section,
+                  label + ": CPU per event / floor + JSON's",
+                  100.0 * cpu_median / floor_cpu, "%", 0);
       if (floor > 0)
         e.out.add(key + "_ratio", section, label + " / floor",
                   100.0 * rate / floor, "%", 1);
