@@ -73,6 +73,28 @@ TEST_CASE("events go to stdout as JSON lines, in order", "[cli]") {
   }
 }
 
+TEST_CASE("the last lines of a burst show while the run goes on, and so does "
+          "a single line after it",
+          "[cli]") {
+  // Under a flood stdout is flushed at most once per millisecond: what a burst
+  // leaves in the buffer must still come out without further events.
+  fake_slack srv;
+  process p{tool, args_for(srv), clean_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  constexpr int burst = 3000;
+  for (int i = 1; i <= burst; ++i)
+    s->send(message(i));
+  REQUIRE(p.wait_out_lines(1 + burst, 10s));
+  s->send(message(burst + 1));
+  REQUIRE(p.wait_out_lines(2 + burst, 10s));
+  auto lines = p.out_lines();
+  CHECK(lines.back() == message(burst + 1));
+  CHECK(lines[burst] == message(burst));
+  p.signal(SIGTERM);
+  CHECK(p.wait(10s) == 0);
+}
+
 TEST_CASE("event filter; --name=value works too", "[cli]") {
   fake_slack srv;
   process p{tool,

@@ -30,6 +30,7 @@ CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, eof_atom, "eof")
 CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, line_atom, "line")
 CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, drained_atom, "drained")
 CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, enough_atom, "enough")
+CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, flush_due_atom, "flushDue")
 
 namespace caf::rtm::cli {
 
@@ -91,6 +92,10 @@ struct driver_state {
   // Output is batched until the mailbox is drained.
   std::string out;
   bool flush_pending = false;
+  /// Flushes of stdout are at least `flush_interval` apart; a request in
+  /// between waits for the timer.
+  std::chrono::steady_clock::time_point last_flush;
+  bool flush_timer_set = false;
 };
 
 /// Messages: events or envelopes and lifecycle (from the client), (line, N,
