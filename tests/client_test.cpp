@@ -1602,6 +1602,41 @@ TEST_CASE_METHOD(client_fixture,
 }
 
 TEST_CASE_METHOD(client_fixture,
+                 "frames read before a session ends reach the callbacks, "
+                 "however far the client read ahead of them",
+                 "[client][callbacks]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.callback_backlog = 100;
+  cfg.concurrency = 1;
+  auto c = connect_client(*this, cfg, {"hello"});
+  auto slow = std::make_shared<std::atomic<bool>>(true);
+  auto done = std::make_shared<std::atomic<int>>(0);
+  REQUIRE(request<uint64_t>(
+      *self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
+      callback_listener{{"message"}, [slow, done](const event&) {
+                          if (*slow)
+                            std::this_thread::sleep_for(1ms);
+                          ++*done;
+                        }}));
+  // 1.5 MB: less than the client reads ahead, so it reads all of it (and the
+  // close frame behind it) into batches while the callbacks lag behind.
+  constexpr size_t n = 1500;
+  auto s = session(srv, 0);
+  s->flood(n, [](size_t i, int64_t) {
+    return R"({"type":"message","channel":"C1","ts":")" + std::to_string(i) +
+           R"(","text":")" + std::string(1000, 'x') + "\"}";
+  });
+  REQUIRE(s->wait_written(10s));
+  s->close(1000);
+  REQUIRE(s->wait_ended(10s));
+  *slow = false;
+  CHECK(eventually([&] { return done->load() == int{n}; }, 20s));
+  CHECK(done->load() == int{n});
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
                  "the public handle rejects what only the client's own actors "
                  "may send",
                  "[client][interface]") {

@@ -209,7 +209,7 @@ private:
       do_read();
   }
 
-  // Hands the pending frames to the actor unless a batch is in flight.
+  // Hands the next pending batch to the actor unless one is in flight.
   void hand_over() {
     if (batch_in_flight_ || pending_.empty())
       return;
@@ -218,6 +218,14 @@ private:
     in_flight_bytes_ = chunk.bytes;
     batch_in_flight_ = true;
     caf::anon_send(owner_, std::move(chunk.batch));
+  }
+
+  // The session is over: every frame read reaches the actor, ahead of the
+  // end, however far reading got ahead of it (up to max_buffered_bytes).
+  void hand_over_all() {
+    for (auto& chunk : pending_)
+      caf::anon_send(owner_, std::move(chunk.batch));
+    pending_.clear();
   }
 
   void on_consumed() {
@@ -389,9 +397,7 @@ private:
     writes_.clear();
     if (!unwritten.empty())
       caf::anon_send(owner_, detail::unsent_atom_v, std::move(unwritten));
-    // Frames read before the end still reach the actor first.
-    batch_in_flight_ = false;
-    hand_over();
+    hand_over_all();
     caf::anon_send(owner_, detail::closed_atom_v, std::move(err));
   }
 
