@@ -249,44 +249,46 @@ void run_throughput(env& e) {
             run_client(e, spec, pc.label + ", " + describe(paths[i])));
       }
     }
-    auto floor = median(floors);
-    e.out
-        .add(prefix + ".floor", section, pc.label + ": floor (Beast alone)",
-             floor, "ev/s", 0)
-        .samples = floors;
-    auto json_floor = median(json_floors);
-    e.out
-        .add(prefix + ".floor_json", section,
-             pc.label + ": floor + JSON (Beast and Boost.JSON alone)",
-             json_floor, "ev/s", 0)
-        .samples = json_floors;
-    auto floor_cpu = median(json_floor_cpu);
-    e.out
-        .add(prefix + ".floor_json_cpu", section,
-             pc.label + ": CPU per event, floor + JSON (fake included)",
-             floor_cpu, "us", 2)
-        .samples = json_floor_cpu;
+    // A row with the median of the rounds, each round's figure kept.
+    auto add_median = [&](std::string id, std::string label,
+                          std::vector<double> samples, std::string unit,
+                          int digits) {
+      auto value = median(samples);
+      e.out
+          .add(std::move(id), section, std::move(label), value, std::move(unit),
+               digits)
+          .samples = std::move(samples);
+      return value;
+    };
+    auto floor =
+        add_median(prefix + ".floor", pc.label + ": floor (Beast alone)",
+                   floors, "ev/s", 0);
+    auto json_floor =
+        add_median(prefix + ".floor_json",
+                   pc.label + ": floor + JSON (Beast and Boost.JSON alone)",
+                   json_floors, "ev/s", 0);
+    auto floor_cpu =
+        add_median(prefix + ".floor_json_cpu",
+                   pc.label + ": CPU per event, floor + JSON (fake included)",
+                   json_floor_cpu, "us", 2);
     for (size_t i = 0; i < paths.size(); ++i) {
       auto& results = runs[i];
       if (!std::all_of(results.begin(), results.end(),
                        [](const run_result& x) { return x.ok; }))
         continue; // reported as a failure already
       std::vector<double> rates;
-      for (auto& x : results)
+      std::vector<double> cpu;
+      for (auto& x : results) {
         rates.push_back(x.events_per_s);
-      auto rate = median(rates);
+        cpu.push_back(x.cpu_us_per_event);
+      }
       auto actor = paths[i] == delivery::actor;
       auto key = prefix + (actor ? ".actor" : ".callback");
       auto label = pc.label + ": " + describe(paths[i]);
-      e.out.add(key, section, label, rate, "ev/s", 0).samples = rates;
-      std::vector<double> cpu;
-      for (auto& x : results)
-        cpu.push_back(x.cpu_us_per_event);
-      auto cpu_median = median(cpu);
-      e.out
-          .add(key + "_cpu", section, label + ": CPU per event (fake included)",
-               cpu_median, "us", 2)
-          .samples = cpu;
+      auto rate = add_median(key, label, std::move(rates), "ev/s", 0);
+      auto cpu_median =
+          add_median(key + "_cpu", label + ": CPU per event (fake included)",
+                     std::move(cpu), "us", 2);
       if (floor_cpu > 0)
         e.out.add(key + "_cpu_ratio", section,
                   label + ": CPU per event / floor + JSON's",
