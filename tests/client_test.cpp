@@ -1565,40 +1565,64 @@ TEST_CASE_METHOD(client_fixture,
   close_client(*this, c.hdl);
 }
 
-TEST_CASE_METHOD(client_fixture,
-                 "slow callbacks slow the socket instead of piling up events",
-                 "[client][callbacks]") {
-  fake_slack srv;
-  auto cfg = config(srv);
-  cfg.callback_backlog = 200;
+namespace {
+
+// A client with one listener worker whose callback on messages takes 1 ms per
+// event while `slow` is set; `done` counts the events it saw.
+struct lagging_client {
+  connected_client client;
+  std::shared_ptr<std::atomic<bool>> slow =
+      std::make_shared<std::atomic<bool>>(true);
+  std::shared_ptr<std::atomic<int>> done =
+      std::make_shared<std::atomic<int>>(0);
+};
+
+lagging_client connect_lagging(client_fixture& f, const fake_slack& srv,
+                               size_t callback_backlog) {
+  auto cfg = f.config(srv);
+  cfg.callback_backlog = callback_backlog;
   cfg.concurrency = 1;
-  auto c = connect_client(*this, cfg, {"hello"});
-  auto slow = std::make_shared<std::atomic<bool>>(true);
-  auto done = std::make_shared<std::atomic<int>>(0);
+  lagging_client result{connect_client(f, cfg, {"hello"})};
   REQUIRE(request<uint64_t>(
-      *self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
-      callback_listener{{"message"}, [slow, done](const event&) {
+      *f.self, result.client.hdl, caf::timespan{5s}, subscribe_atom_v,
+      callback_listener{{"message"},
+                        [slow = result.slow, done = result.done](const event&) {
                           if (*slow)
                             std::this_thread::sleep_for(1ms);
                           ++*done;
                         }}));
+  return result;
+}
+
+// Message i with a text of `size` bytes.
+auto messages_of(size_t size) {
+  return [size](size_t i, int64_t) {
+    return R"({"type":"message","channel":"C1","ts":")" + std::to_string(i) +
+           R"(","text":")" + std::string(size, 'x') + "\"}";
+  };
+}
+
+} // namespace
+
+TEST_CASE_METHOD(client_fixture,
+                 "slow callbacks slow the socket instead of piling up events",
+                 "[client][callbacks]") {
+  fake_slack srv;
+  auto c = connect_lagging(*this, srv, 200);
   constexpr size_t n = 20000;
   auto s = session(srv, 0);
-  s->flood(n, [](size_t i, int64_t) {
-    return R"({"type":"message","channel":"C1","ts":")" + std::to_string(i) +
-           R"(","text":")" + std::string(4000, 'x') + "\"}";
-  });
+  s->flood(n, messages_of(4000));
   std::this_thread::sleep_for(1500ms);
   // About 1,000 callbacks ran; the rest of the 80 MB flood waits in the
   // socket buffers and at the server, not in the client.
-  auto st = status(c.hdl);
+  auto st = status(c.client.hdl);
   CHECK(st.events_received < n / 2);
   CHECK(s->frames_written() < n);
   CHECK(st.state == "connected"); // a slow consumer is not a dead link
-  *slow = false;
-  REQUIRE(eventually([&] { return done->load() == int{n}; }, 60s));
+  *c.slow = false;
+  REQUIRE(eventually([&] { return c.done->load() == int{n}; }, 60s));
   CHECK(srv.session_count() == 1);
-  close_client(*this, c.hdl);
+  close_client(*this, c.client.hdl);
 }
 
 TEST_CASE_METHOD(client_fixture,
@@ -1606,34 +1630,19 @@ TEST_CASE_METHOD(client_fixture,
                  "however far the client read ahead of them",
                  "[client][callbacks]") {
   fake_slack srv;
-  auto cfg = config(srv);
-  cfg.callback_backlog = 100;
-  cfg.concurrency = 1;
-  auto c = connect_client(*this, cfg, {"hello"});
-  auto slow = std::make_shared<std::atomic<bool>>(true);
-  auto done = std::make_shared<std::atomic<int>>(0);
-  REQUIRE(request<uint64_t>(
-      *self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
-      callback_listener{{"message"}, [slow, done](const event&) {
-                          if (*slow)
-                            std::this_thread::sleep_for(1ms);
-                          ++*done;
-                        }}));
+  auto c = connect_lagging(*this, srv, 100);
   // 1.5 MB: less than the client reads ahead, so it reads all of it (and the
   // close frame behind it) into batches while the callbacks lag behind.
   constexpr size_t n = 1500;
   auto s = session(srv, 0);
-  s->flood(n, [](size_t i, int64_t) {
-    return R"({"type":"message","channel":"C1","ts":")" + std::to_string(i) +
-           R"(","text":")" + std::string(1000, 'x') + "\"}";
-  });
+  s->flood(n, messages_of(1000));
   REQUIRE(s->wait_written(10s));
   s->close(1000);
   REQUIRE(s->wait_ended(10s));
-  *slow = false;
-  CHECK(eventually([&] { return done->load() == int{n}; }, 20s));
-  CHECK(done->load() == int{n});
-  close_client(*this, c.hdl);
+  *c.slow = false;
+  CHECK(eventually([&] { return c.done->load() == int{n}; }, 20s));
+  CHECK(c.done->load() == int{n});
+  close_client(*this, c.client.hdl);
 }
 
 TEST_CASE_METHOD(client_fixture,
