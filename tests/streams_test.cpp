@@ -116,17 +116,18 @@ TEST_CASE("an uncorked stream writes each write as it comes",
 
 TEST_CASE("a corked stream writes once it gathered 64 KB", "[streams][cork]") {
   socket_pair p;
-  p.write(std::string(40 * 1024, 'a'), true);
+  p.write(std::string(size_t{40} * 1024, 'a'), true);
   CHECK(p.available() == 0);
   // Over the limit: everything gathered goes out though still corked. The
   // peer reads meanwhile (the socket buffers may hold less than 80 KB).
   std::string got;
   std::thread reader{[&] {
-    got = p.read_exactly(80 * 1024);
+    got = p.read_exactly(size_t{80} * 1024);
   }};
-  p.write(std::string(40 * 1024, 'b'), true);
+  p.write(std::string(size_t{40} * 1024, 'b'), true);
   reader.join();
-  CHECK(got == std::string(40 * 1024, 'a') + std::string(40 * 1024, 'b'));
+  CHECK(got == std::string(size_t{40} * 1024, 'a') +
+                   std::string(size_t{40} * 1024, 'b'));
 }
 
 // Bytes 0, 1, ..., 250, 0, 1, ...: a misplaced piece shows.
@@ -141,7 +142,7 @@ TEST_CASE("reads under a backlog come in chunks, in order, and a drained "
           "stream keeps no chunk",
           "[streams][chunk]") {
   socket_pair p;
-  auto sent = pattern(300 * 1024);
+  auto sent = pattern(size_t{300} * 1024);
   std::thread writer{[&] {
     asio::write(p.peer, asio::buffer(sent));
   }};
@@ -166,7 +167,7 @@ TEST_CASE("reads under a backlog come in chunks, in order, and a drained "
 TEST_CASE("bytes a chunk holds reach the reader before the end of the stream",
           "[streams][chunk]") {
   socket_pair p;
-  auto sent = pattern(100 * 1024);
+  auto sent = pattern(size_t{100} * 1024);
   asio::write(p.peer, asio::buffer(sent));
   p.peer.close();
   error_code ec;

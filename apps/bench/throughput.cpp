@@ -81,7 +81,7 @@ std::string describe(delivery via) {
 // arena), without anything else the client does with an event.
 class json_only {
 public:
-  json_only() : arena_(64 * 1024) {
+  json_only() : arena_(size_t{64} * 1024) {
     // nop
   }
 
@@ -216,7 +216,7 @@ run_result run_client(env& e, const run_spec& spec, const std::string& what) {
 std::string size_note(const payload_set& p) {
   return std::to_string(p.min_bytes()) + "-" + std::to_string(p.max_bytes()) +
          " bytes per event, mean " +
-         std::to_string(static_cast<int>(p.mean_bytes() + 0.5));
+         std::to_string(std::lround(p.mean_bytes()));
 }
 
 } // namespace

@@ -199,7 +199,7 @@ private:
       ++chunk.batch.binary;
     }
     buffer_.consume(buffer_.size());
-    if (buffer_.capacity() > 1024 * 1024)
+    if (buffer_.capacity() > size_t{1024} * 1024)
       buffer_.shrink_to_fit(); // after a rare huge message
     buffered_bytes_ += n;
     chunk.bytes += n;
