@@ -44,6 +44,8 @@ struct run_spec {
   /// Events per second; 0 floods.
   double rate = 0;
   bool keep_latency = false;
+  /// wss:// (and https:// for the Web API) instead of plain sockets.
+  bool tls = false;
 };
 
 struct run_result {
@@ -164,7 +166,9 @@ run_result run_floor(env& e, const payload_case& pc, size_t events,
 // callback on the listener pool.
 run_result run_client(env& e, const run_spec& spec, const std::string& what) {
   run_result result;
-  testing::fake_slack srv;
+  testing::fake_slack_options fopts;
+  fopts.tls = spec.tls;
+  testing::fake_slack srv{fopts};
   cleanup guard{e.sys};
   caf::scoped_actor self{e.sys, true};
   auto hdl =
@@ -238,6 +242,9 @@ void run_throughput(env& e) {
     std::vector<double> json_floors;
     std::vector<double> json_floor_cpu;
     std::vector<std::vector<run_result>> runs(paths.size());
+    // Real Slack is always TLS: small events to an actor once more over TLS.
+    auto with_tls = pc.key == "small";
+    std::vector<run_result> tls_runs;
     for (size_t round = 0; round < e.opts.throughput_rounds; ++round) {
       floors.push_back(run_floor(e, pc, n, false).events_per_s);
       auto json = run_floor(e, pc, n, true);
@@ -247,6 +254,11 @@ void run_throughput(env& e) {
         run_spec spec{pc.payload, n, paths[i], 0, paths[i] == delivery::actor};
         runs[i].push_back(
             run_client(e, spec, pc.label + ", " + describe(paths[i])));
+      }
+      if (with_tls) {
+        run_spec spec{pc.payload, n, delivery::actor, 0, false, true};
+        tls_runs.push_back(run_client(
+            e, spec, pc.label + ", TLS, " + describe(delivery::actor)));
       }
     }
     // A row with the median of the rounds, each round's figure kept.
@@ -271,6 +283,7 @@ void run_throughput(env& e) {
         add_median(prefix + ".floor_json_cpu",
                    pc.label + ": CPU per event, floor + JSON (fake included)",
                    json_floor_cpu, "us", 2);
+    double actor_rate = 0;
     for (size_t i = 0; i < paths.size(); ++i) {
       auto& results = runs[i];
       if (!std::all_of(results.begin(), results.end(),
@@ -286,6 +299,8 @@ void run_throughput(env& e) {
       auto key = prefix + (actor ? ".actor" : ".callback");
       auto label = pc.label + ": " + describe(paths[i]);
       auto rate = add_median(key, label, std::move(rates), "ev/s", 0);
+      if (actor)
+        actor_rate = rate;
       auto cpu_median =
           add_median(key + "_cpu", label + ": CPU per event (fake included)",
                      std::move(cpu), "us", 2);
@@ -320,6 +335,24 @@ void run_throughput(env& e) {
                        "flood, " + pc.label + " (queueing included)",
                        mid->latencies, false);
       e.out.distribution("flood, " + pc.label, std::move(mid->latencies));
+    }
+    if (with_tls && !tls_runs.empty() &&
+        std::all_of(tls_runs.begin(), tls_runs.end(),
+                    [](const run_result& x) { return x.ok; })) {
+      std::vector<double> rates;
+      std::vector<double> cpu;
+      for (auto& x : tls_runs) {
+        rates.push_back(x.events_per_s);
+        cpu.push_back(x.cpu_us_per_event);
+      }
+      auto key = prefix + ".actor_tls";
+      auto label = pc.label + ": client -> actor over TLS";
+      auto rate = add_median(key, label, std::move(rates), "ev/s", 0);
+      add_median(key + "_cpu", label + ": CPU per event (fake included)",
+                 std::move(cpu), "us", 2);
+      if (actor_rate > 0)
+        e.out.add(key + "_ratio", section, label + " / plain",
+                  100.0 * rate / actor_rate, "%", 1);
     }
   }
 }
