@@ -33,9 +33,9 @@ std::string line_of(const envelope& x) {
 
 printer::printer(std::vector<std::string> events, uint64_t count)
     : events_(std::move(events)), count_(count) {
-  // Lines go out in blocks of 64 KB under a flood (the driver flushes
-  // whatever is buffered as soon as it gets to it, so a quiet stream shows
-  // each line at once).
+  // Lines go out in blocks of 64 KB under a flood (the driver flushes what
+  // is buffered at most once per millisecond, and at once after a quiet
+  // spell, so a quiet stream shows each line at once).
   std::setvbuf(stdout, nullptr, _IOFBF, size_t{64} * 1024);
 }
 
