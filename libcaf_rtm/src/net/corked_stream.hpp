@@ -18,7 +18,8 @@
 // more is waiting, so the next read takes up to 64 KB into a chunk of this
 // layer, and Beast's reads are served from it. Once a read comes back short
 // (the socket is drained), the chunk is freed and reads go straight into
-// Beast's buffer again. So an idle session holds no chunk, unless a flood
+// Beast's buffer again, as do reads for which Beast asks at least 64 KB (the
+// payload of a big message). So an idle session holds no chunk, unless a flood
 // stopped right at the end of a full chunk: then the read waiting for the next
 // frame holds one until that frame came.
 
@@ -86,7 +87,10 @@ public:
                   get_executor(),
                   boost::beast::bind_front_handler(
                       std::move(self), error_code{}, take(buffers)));
-            } else if (!backlog_) {
+            } else if (!backlog_ ||
+                       boost::asio::buffer_size(buffers) >= chunk_size) {
+              // Beast asks for at least a chunk (the payload of a big
+              // message): the socket reads straight into it.
               at = direct;
               next_.async_read_some(buffers, std::move(self));
             } else {
