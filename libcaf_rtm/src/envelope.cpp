@@ -5,6 +5,7 @@
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/pattern.hpp"
 #include "detail/envelope_data.hpp"
+#include "detail/event_fields.hpp"
 #include "detail/frame_parser.hpp"
 #include "detail/json_views.hpp"
 
@@ -24,37 +25,8 @@ namespace {
 
 // Each object is walked once, taking the fields as they come: a lookup per
 // field walked its members again each time (a fifth of the thread that
-// parses envelopes).
-
-struct event_fields {
-  std::string_view type;
-  std::string_view subtype;
-  std::string_view bot_id;
-  const json::value* channel = nullptr;
-  const json::value* user = nullptr;
-  const json::object* item = nullptr;
-};
-
-event_fields fields_of_event(const json::object& ev) {
-  event_fields out;
-  for (const auto& member : ev) {
-    auto key = std::string_view{member.key()};
-    const auto& x = member.value();
-    if (key == "type")
-      out.type = detail::as_string(x);
-    else if (key == "subtype")
-      out.subtype = detail::as_string(x);
-    else if (key == "bot_id")
-      out.bot_id = detail::as_string(x);
-    else if (key == "channel")
-      out.channel = &x;
-    else if (key == "user")
-      out.user = &x;
-    else if (key == "item" && x.is_object())
-      out.item = &x.get_object();
-  }
-  return out;
-}
+// parses envelopes). The inner event is scanned as an RTM event is
+// (detail::scan_event).
 
 struct payload_fields {
   std::string_view event_id;
@@ -128,14 +100,12 @@ void envelope::data::index() {
   event_id = p.event_id;
   if (p.event != nullptr) {
     // events_api: what an Events API endpoint would get.
-    auto ev = fields_of_event(*p.event);
+    auto ev = scan_event(*p.event);
     event_type = ev.type;
     event_subtype = ev.subtype;
     bot_id = ev.bot_id;
-    channel = string_or_id(ev.channel);
-    if (channel.empty() && ev.item != nullptr)
-      channel = string_field(*ev.item, "channel");
-    user = string_or_id(ev.user);
+    channel = ev.channel;
+    user = ev.user;
     return;
   }
   if (!p.command.empty()) {

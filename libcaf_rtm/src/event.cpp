@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "detail/event_data.hpp"
+#include "detail/event_fields.hpp"
 #include "detail/frame_parser.hpp"
 #include "detail/json_views.hpp"
 
@@ -20,58 +21,74 @@ void intrusive_ptr_release(const event::data* ptr) noexcept {
   detail::release_frame(ptr);
 }
 
-// One pass over the top-level members instead of a lookup per field: this
-// runs for every event.
-void event::data::index() {
-  using namespace detail;
-  const auto& obj = value.get_object();
+namespace detail {
+
+// One pass over the members instead of a lookup per field: this runs for
+// every event and every envelope.
+event_fields scan_event(const json::object& ev) {
+  event_fields out;
   std::string_view event_ts;
   const json::object* item = nullptr;
-  for (const auto& member : obj) {
+  for (const auto& member : ev) {
     auto key = std::string_view{member.key()};
     const auto& x = member.value();
     switch (key.size()) {
     case 2:
       if (key == "ts")
-        ts = as_string(x);
+        out.ts = as_string(x);
       else if (key == "ok" && x.is_bool())
-        ok = x.get_bool();
+        out.ok = x.get_bool();
       break;
     case 4:
       if (key == "type")
-        type = as_string(x);
+        out.type = as_string(x);
       else if (key == "user")
-        user = as_string_or_id(x);
+        out.user = as_string_or_id(x);
       else if (key == "item" && x.is_object())
         item = &x.get_object();
       break;
     case 6:
       if (key == "bot_id")
-        bot_id = as_string(x);
+        out.bot_id = as_string(x);
       break;
     case 7:
       if (key == "subtype")
-        subtype = as_string(x);
+        out.subtype = as_string(x);
       else if (key == "channel")
-        channel = as_string_or_id(x);
+        out.channel = as_string_or_id(x);
       break;
     case 8:
       if (key == "event_ts")
         event_ts = as_string(x);
       else if (key == "reply_to" && x.is_int64())
-        reply_to = x.get_int64();
+        out.reply_to = x.get_int64();
       else if (key == "reply_to" && x.is_uint64() &&
                x.get_uint64() <= INT64_MAX)
-        reply_to = static_cast<int64_t>(x.get_uint64());
+        out.reply_to = static_cast<int64_t>(x.get_uint64());
       break;
     default:
       break;
     }
   }
-  if (ts.empty())
-    ts = event_ts;
-  if (channel.empty() && item != nullptr)
-    channel = string_field(*item, "channel");
+  if (out.ts.empty())
+    out.ts = event_ts;
+  if (out.channel.empty() && item != nullptr)
+    out.channel = string_field(*item, "channel");
+  return out;
+}
+
+} // namespace detail
+
+void event::data::index() {
+  auto f = detail::scan_event(value.get_object());
+  type = f.type;
+  subtype = f.subtype;
+  channel = f.channel;
+  user = f.user;
+  bot_id = f.bot_id;
+  ts = f.ts;
+  reply_to = f.reply_to;
+  ok = f.ok;
 }
 
 event event::parse(std::string_view raw, uint64_t session, std::string* why) {
