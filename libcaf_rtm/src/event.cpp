@@ -80,15 +80,8 @@ event_fields scan_event(const json::object& ev) {
 } // namespace detail
 
 void event::data::index() {
-  auto f = detail::scan_event(value.get_object());
-  type = f.type;
-  subtype = f.subtype;
-  channel = f.channel;
-  user = f.user;
-  bot_id = f.bot_id;
-  ts = f.ts;
-  reply_to = f.reply_to;
-  ok = f.ok;
+  static_cast<detail::event_fields&>(*this) =
+      detail::scan_event(value.get_object());
 }
 
 event event::parse(std::string_view raw, uint64_t session, std::string* why) {
