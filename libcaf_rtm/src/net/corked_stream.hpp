@@ -40,13 +40,16 @@
 #include <boost/beast/websocket/teardown.hpp>
 #include <boost/system/error_code.hpp>
 
+#include "net/burst_executor.hpp"
+
 namespace caf::rtm::net {
 
 template <class Next>
 class corked_stream {
 public:
   using error_code = boost::system::error_code;
-  using executor_type = typename Next::executor_type;
+  /// Handlers of the session run in bursts (see burst_executor.hpp).
+  using executor_type = burst_executor<typename Next::executor_type>;
   using next_layer_type = Next;
 
   explicit corked_stream(Next&& next) : next_(std::move(next)) {
@@ -54,7 +57,7 @@ public:
   }
 
   executor_type get_executor() {
-    return next_.get_executor();
+    return executor_type{next_.get_executor()};
   }
 
   Next& next_layer() noexcept {
