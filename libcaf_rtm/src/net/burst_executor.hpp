@@ -136,9 +136,15 @@ public:
                   : boost::asio::execution::blocking_t{blocking.possibly};
   }
 
-  boost::asio::execution::outstanding_work_t
-  query(boost::asio::execution::outstanding_work_t) const noexcept {
-    return boost::asio::query(inner_, boost::asio::execution::outstanding_work);
+  // No outstanding_work.tracked: asking for it (Beast's operations prefer it)
+  // yields this executor. The operations of a stream wait where the
+  // io_context counts them anyway (a socket, a timer, a post), and the pool
+  // keeps its contexts running. A tracked copy was an atomic add and subtract
+  // on the io_context's shared counter per copy, several per frame: a fifth
+  // of the I/O thread.
+  static constexpr boost::asio::execution::outstanding_work_t
+  query(boost::asio::execution::outstanding_work_t) noexcept {
+    return boost::asio::execution::outstanding_work.untracked;
   }
 
   burst_executor
@@ -149,17 +155,6 @@ public:
   burst_executor
   require(boost::asio::execution::blocking_t::possibly_t) const noexcept {
     return burst_executor{inner_, false};
-  }
-
-  auto require(boost::asio::execution::outstanding_work_t::tracked_t p) const {
-    using other = std::decay_t<decltype(boost::asio::require(inner_, p))>;
-    return burst_executor<other>{boost::asio::require(inner_, p), never_};
-  }
-
-  auto
-  require(boost::asio::execution::outstanding_work_t::untracked_t p) const {
-    using other = std::decay_t<decltype(boost::asio::require(inner_, p))>;
-    return burst_executor<other>{boost::asio::require(inner_, p), never_};
   }
 
   friend bool operator==(const burst_executor& x,
