@@ -36,6 +36,7 @@
 #include "caf/rtm/web_api.hpp"
 #include "detail/backoff.hpp"
 #include "detail/envelope_filter.hpp"
+#include "detail/frame_data.hpp"
 #include "detail/frame_parser.hpp"
 #include "detail/overlap_filter.hpp"
 #include "detail/ping_monitor.hpp"
@@ -628,6 +629,56 @@ TEST_CASE("frames with numbers that are not finite doubles are malformed",
   CHECK(again.json() == ev.json());
   CHECK(ev.json().at("big").as_double() == 1e308);
   CHECK(ev.json().at("tiny").as_double() == 0.0);
+}
+
+TEST_CASE("a frame parser sizes its arenas after the frames it saw",
+          "[units][event]") {
+  frame_parser parser;
+  // Small RTM events fit the smallest arenas.
+  auto event_text =
+      R"({"type":"message","channel":"C0123456789","user":"U0123456789",)"
+      R"("text":"hello world","ts":"1700000000.000100","team":"T0TEAM"})";
+  auto before = arena_overflow::count();
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(parser.parse_event(event_text, 1));
+  CHECK(arena_overflow::count() == before);
+  CHECK(parser.arena_factor() == 2);
+  // An envelope's DOM takes about five times its text: the first few spill to
+  // the heap, then the arenas grow and none does.
+  std::string envelope_text =
+      R"({"envelope_id":"e-123456-1700000000000000000","type":"events_api",)"
+      R"("accepts_response_payload":false,"retry_attempt":0,)"
+      R"("retry_reason":"","payload":{"token":"x","team_id":"T0TEAM",)"
+      R"("api_app_id":"A0APP","event":)" +
+      std::string{event_text} +
+      R"(,"type":"event_callback","event_id":"Ev123456",)"
+      R"("event_time":1700000000}})";
+  for (int i = 0; i < 10; ++i)
+    REQUIRE(parser.parse_envelope(envelope_text, 1));
+  auto grown = parser.arena_factor();
+  CHECK(grown > 2);
+  before = arena_overflow::count();
+  std::vector<envelope> kept;
+  for (int i = 0; i < 100; ++i) {
+    kept.push_back(parser.parse_envelope(envelope_text, 1));
+    REQUIRE(kept.back());
+    CHECK(kept.back().id() == "e-123456-1700000000000000000");
+  }
+  CHECK(arena_overflow::count() == before);
+  // A long run of small events shrinks the arenas again, a step at a time.
+  for (int i = 0; i < 1024; ++i)
+    REQUIRE(parser.parse_event(event_text, 1));
+  CHECK(parser.arena_factor() == grown - 1);
+  // A DOM far beyond any arena still parses (the rest is on the heap).
+  std::string big = R"({"type":"x","a":[)";
+  for (int i = 0; i < 1000; ++i)
+    big += (i == 0 ? "" : ",") + std::string{R"({"k":1})"};
+  big += "]}";
+  before = arena_overflow::count();
+  auto ev = parser.parse_event(big, 1);
+  REQUIRE(ev);
+  CHECK(ev.json().at("a").as_array().size() == 1000);
+  CHECK(arena_overflow::count() > before);
 }
 
 TEST_CASE("overlap filter drops copies from the other session only",

@@ -17,12 +17,30 @@
 
 namespace caf::rtm::detail {
 
+/// Where the JSON of a frame goes once it outgrew the frame's arena: the
+/// heap, each such allocation counted on the thread that made it, so that a
+/// parser learns how big to make its arenas (see frame_parser).
+class arena_overflow final : public boost::json::memory_resource {
+public:
+  /// The one instance; never destroyed (events may outlive everything).
+  static arena_overflow* instance() noexcept;
+
+  /// Allocations this thread made so far.
+  static size_t count() noexcept;
+
+private:
+  void* do_allocate(size_t n, size_t align) override;
+  void do_deallocate(void* p, size_t n, size_t align) override;
+  bool do_is_equal(const memory_resource& other) const noexcept override;
+};
+
 /// What every parsed frame holds; event::data and envelope::data add the
 /// fields they index.
 struct frame_data {
   frame_data(std::string_view frame, unsigned char* arena_mem,
              size_t arena_size, uint64_t session_nr)
-      : raw(frame), arena(arena_mem, arena_size),
+      : raw(frame), arena(arena_mem, arena_size,
+                          boost::json::storage_ptr{arena_overflow::instance()}),
         value(boost::json::storage_ptr{&arena}), session(session_nr) {
     // nop
   }
@@ -36,14 +54,12 @@ struct frame_data {
   uint64_t session;
 };
 
-/// Allocates a `T` (derived from frame_data) with a copy of `frame` and room
-/// for its parsed JSON in one block.
+/// Allocates a `T` (derived from frame_data) with a copy of `frame` and
+/// `arena_size` bytes for its parsed JSON in one block.
 template <class T>
-T* make_frame(std::string_view frame, uint64_t session) {
+T* make_frame(std::string_view frame, uint64_t session, size_t arena_size) {
   constexpr size_t align = alignof(std::max_align_t);
   auto arena_offset = (sizeof(T) + frame.size() + align - 1) / align * align;
-  // Enough for the DOM of a typical frame; bigger ones spill to the heap.
-  auto arena_size = frame.size() * 2 + 256;
   auto* mem =
       static_cast<unsigned char*>(::operator new(arena_offset + arena_size));
   auto* text = mem + sizeof(T);

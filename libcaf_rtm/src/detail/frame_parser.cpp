@@ -171,13 +171,58 @@ frame_parser::frame_parser(size_t max_depth)
 
 frame_parser::~frame_parser() = default;
 
+arena_overflow* arena_overflow::instance() noexcept {
+  static auto* ptr = new arena_overflow;
+  return ptr;
+}
+
+namespace {
+
+thread_local size_t arena_overflows = 0;
+
+} // namespace
+
+size_t arena_overflow::count() noexcept {
+  return arena_overflows;
+}
+
+void* arena_overflow::do_allocate(size_t n, size_t align) {
+  ++arena_overflows;
+  return ::operator new (n, std::align_val_t{align});
+}
+
+void arena_overflow::do_deallocate(void* p, size_t, size_t align) {
+  ::operator delete (p, std::align_val_t{align});
+}
+
+bool arena_overflow::do_is_equal(const memory_resource& other) const noexcept {
+  return this == &other;
+}
+
+void frame_parser::learn(bool overflowed) noexcept {
+  if (overflowed) {
+    if (arena_factor_ < max_arena_factor)
+      ++arena_factor_;
+    fitting_ = 0;
+  } else if (++fitting_ >= frames_before_shrinking) {
+    // Try one size smaller now and then: one odd frame must not keep every
+    // later event large for good.
+    if (arena_factor_ > min_arena_factor)
+      --arena_factor_;
+    fitting_ = 0;
+  }
+}
+
 template <class T>
 caf::intrusive_ptr<T> frame_parser::parse(std::string_view frame,
                                           uint64_t session) {
   // The handle owns its data from here; an early return frees it.
-  caf::intrusive_ptr<T> d{make_frame<T>(frame, session), false};
+  caf::intrusive_ptr<T> d{
+      make_frame<T>(frame, session, frame.size() * arena_factor_ + 256), false};
   json::error_code ec;
+  auto overflows = arena_overflow::count();
   auto value = parser_->parse(d->raw, json::storage_ptr{&d->arena}, ec);
+  learn(arena_overflow::count() != overflows);
   if (ec) {
     last_error_ = ec == json::error::exponent_overflow
                       ? "malformed JSON: a number out of range"

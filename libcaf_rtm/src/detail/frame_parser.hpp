@@ -56,11 +56,27 @@ public:
     return last_error_;
   }
 
+  /// Bytes of arena per byte of frame that the next frame gets.
+  size_t arena_factor() const noexcept {
+    return arena_factor_;
+  }
+
 private:
   template <class T>
   caf::intrusive_ptr<T> parse(std::string_view frame, uint64_t session);
 
+  // Sizes the arenas after the frames seen: a frame whose JSON outgrew its
+  // arena (an envelope's DOM takes over five times its text, a small event's
+  // under two) makes later ones bigger; a long run that fit, smaller.
+  void learn(bool overflowed) noexcept;
+
+  static constexpr size_t min_arena_factor = 2;
+  static constexpr size_t max_arena_factor = 8;
+  static constexpr size_t frames_before_shrinking = 1024;
+
   std::unique_ptr<strict_json_parser> parser_;
+  size_t arena_factor_ = min_arena_factor;
+  size_t fitting_ = 0;
   failure last_kind_ = failure::none;
   std::string last_error_;
 };
