@@ -7,6 +7,7 @@
 
 #include "detail/protocol.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <string_view>
 
@@ -135,10 +136,25 @@ private:
 
   static void ack(const envelope& env, const frame_batch& in,
                   inbound_batch& out, session_context& ctx) {
-    // Built as text: no JSON object per envelope. The id is escaped as JSON.
-    std::string ack = R"({"envelope_id":)";
-    ack += json::serialize(json::string_view{env.id().data(), env.id().size()});
-    ack += '}';
+    // Built as text in one allocation: no JSON object per envelope. An id
+    // with anything JSON must escape (never seen from Slack) is escaped.
+    auto id = env.id();
+    auto plain = std::all_of(id.begin(), id.end(), [](char c) {
+      auto u = static_cast<unsigned char>(c);
+      return u >= 0x20 && u < 0x80 && c != '"' && c != '\\';
+    });
+    constexpr std::string_view head = R"({"envelope_id":")";
+    std::string ack;
+    if (plain) {
+      ack.reserve(head.size() + id.size() + 2);
+      ack += head;
+      ack += id;
+      ack += "\"}";
+    } else {
+      ack = R"({"envelope_id":)";
+      ack += json::serialize(json::string_view{id.data(), id.size()});
+      ack += '}';
+    }
     ctx.write_first(std::move(ack));
     auto latency = std::chrono::duration_cast<caf::timespan>(
         std::chrono::steady_clock::now() - in.read_at);
