@@ -317,7 +317,7 @@ void session_record::go_silent() {
 
 std::vector<std::string> session_record::received() const {
   std::lock_guard<std::mutex> guard{mtx_};
-  return texts_;
+  return {texts_.begin(), texts_.end()};
 }
 
 bool session_record::wait_received(std::size_t n,
@@ -1048,7 +1048,7 @@ std::string server_state::send_event(session_record* rec,
 
 std::vector<recorded_ack> server_state::acks() const {
   std::lock_guard<std::mutex> guard{mtx_};
-  return acks_;
+  return {acks_.begin(), acks_.end()};
 }
 
 bool server_state::wait_acks(std::size_t n,

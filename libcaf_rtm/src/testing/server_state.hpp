@@ -121,7 +121,8 @@ private:
   mutable std::mutex mtx_;
   std::condition_variable cv_;
   ack_policy policy_;
-  std::vector<std::string> texts_;
+  // Deques: a flood of 200,000 frames must not copy the record as it grows.
+  std::deque<std::string> texts_;
   std::size_t pings_ = 0;
   std::vector<std::string> pongs_;
   std::optional<uint16_t> close_code_;
@@ -335,7 +336,7 @@ private:
   std::map<uint64_t, tracked_event> events_;
   /// Envelope id -> key in `events_`, for the events still tracked.
   std::map<std::string, uint64_t> envelope_events_;
-  std::vector<recorded_ack> acks_;
+  std::deque<recorded_ack> acks_;
   std::vector<sent_envelope> envelopes_;
 };
 
