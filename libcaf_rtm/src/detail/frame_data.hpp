@@ -23,7 +23,7 @@ namespace caf::rtm::detail {
 class arena_overflow final : public boost::json::memory_resource {
 public:
   /// The one instance; never destroyed (events may outlive everything).
-  static arena_overflow* instance() noexcept;
+  static arena_overflow* instance();
 
   /// Allocations this thread made so far.
   static size_t count() noexcept;

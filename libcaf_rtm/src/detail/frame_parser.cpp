@@ -171,7 +171,7 @@ frame_parser::frame_parser(size_t max_depth)
 
 frame_parser::~frame_parser() = default;
 
-arena_overflow* arena_overflow::instance() noexcept {
+arena_overflow* arena_overflow::instance() {
   static auto* ptr = new arena_overflow;
   return ptr;
 }
