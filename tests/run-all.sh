@@ -22,6 +22,8 @@ run_suite build/release -DCMAKE_BUILD_TYPE=Release
 # halt_on_error: the first sanitizer report fails the test that caused it.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# CAF's own BASP objects that can outlive a test's actor system (lsan.supp).
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp}
 run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCAF_RTM_SANITIZERS=ON \
   -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
 
