@@ -119,10 +119,6 @@ public:
     // nop
   }
 
-  const Inner& inner() const noexcept {
-    return inner_;
-  }
-
   // -- properties -------------------------------------------------------------
 
   auto& query(boost::asio::execution::context_t) const noexcept {
