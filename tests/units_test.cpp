@@ -643,15 +643,19 @@ TEST_CASE("a frame parser sizes its arenas after the frames it saw",
     REQUIRE(parser.parse_event(event_text, 1));
   CHECK(arena_overflow::count() == before);
   CHECK(parser.arena_factor() == 2);
-  // An envelope's DOM takes about five times its text: the first few spill to
+  // An envelope whose DOM outgrows the smallest arena (many small members:
+  // each takes a DOM entry several times its text): the first few spill to
   // the heap, then the arenas grow and none does.
+  std::string reactions;
+  for (int i = 0; i < 6; ++i)
+    reactions += (i == 0 ? "" : ",") + std::string{R"({"a":1,"b":2,"c":3})"};
   std::string envelope_text =
       R"({"envelope_id":"e-123456-1700000000000000000","type":"events_api",)"
       R"("accepts_response_payload":false,"retry_attempt":0,)"
       R"("retry_reason":"","payload":{"token":"x","team_id":"T0TEAM",)"
-      R"("api_app_id":"A0APP","event":)" +
-      std::string{event_text} +
-      R"(,"type":"event_callback","event_id":"Ev123456",)"
+      R"("api_app_id":"A0APP","event":{"type":"message","reactions":[)" +
+      reactions +
+      R"(]},"type":"event_callback","event_id":"Ev123456",)"
       R"("event_time":1700000000}})";
   for (int i = 0; i < 10; ++i)
     REQUIRE(parser.parse_envelope(envelope_text, 1));

@@ -1,7 +1,7 @@
 // The single allocation behind an event or an envelope: the data struct, the
 // frame right behind it, and the arena of the parsed JSON behind the frame.
 // Freed when the last handle referring to it goes away, on whichever thread
-// that happens.
+// that happens: back to the pool of the parser that made it (frame_pool).
 
 #pragma once
 
@@ -14,6 +14,8 @@
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value.hpp>
+
+#include "detail/frame_pool.hpp"
 
 namespace caf::rtm::detail {
 
@@ -52,27 +54,46 @@ struct frame_data {
   boost::json::value value;
   /// The client-local number of the session that received the frame.
   uint64_t session;
+  /// Where the block goes back to (null: the heap).
+  frame_pool* pool = nullptr;
+  uint8_t size_class = frame_pool::no_class;
 };
 
 /// Allocates a `T` (derived from frame_data) with a copy of `frame` and
-/// `arena_size` bytes for its parsed JSON in one block.
+/// `arena_size` bytes for its parsed JSON in one block, from `pool` (the heap
+/// if null). The arena takes what the pool's size class adds.
 template <class T>
-T* make_frame(std::string_view frame, uint64_t session, size_t arena_size) {
+T* make_frame(std::string_view frame, uint64_t session, size_t arena_size,
+              frame_pool* pool = nullptr) {
   constexpr size_t align = alignof(std::max_align_t);
   auto arena_offset = (sizeof(T) + frame.size() + align - 1) / align * align;
-  auto* mem =
-      static_cast<unsigned char*>(::operator new(arena_offset + arena_size));
+  auto size = arena_offset + arena_size;
+  void* block;
+  uint8_t size_class = frame_pool::no_class;
+  if (pool != nullptr) {
+    block = pool->allocate(size, size_class);
+    if (size_class != frame_pool::no_class)
+      arena_size = frame_pool::block_size(size_class) - arena_offset;
+  } else {
+    block = ::operator new(size);
+  }
+  auto* mem = static_cast<unsigned char*>(block);
   auto* text = mem + sizeof(T);
   std::memcpy(text, frame.data(), frame.size());
-  return new (mem)
-      T(std::string_view{reinterpret_cast<char*>(text), frame.size()},
-        mem + arena_offset, arena_size, session);
+  auto* result =
+      new (mem) T(std::string_view{reinterpret_cast<char*>(text), frame.size()},
+                  mem + arena_offset, arena_size, session);
+  result->pool = pool;
+  result->size_class = size_class;
+  return result;
 }
 
 template <class T>
 void destroy_frame(const T* ptr) noexcept {
+  auto* pool = ptr->pool;
+  auto size_class = ptr->size_class;
   ptr->~T();
-  ::operator delete(const_cast<T*>(ptr));
+  frame_pool::deallocate(pool, const_cast<T*>(ptr), size_class);
 }
 
 template <class T>

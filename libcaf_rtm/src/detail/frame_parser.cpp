@@ -165,11 +165,14 @@ json::value parse_json(std::string_view text, json::error_code& ec,
 }
 
 frame_parser::frame_parser(size_t max_depth)
-    : parser_(std::make_unique<strict_json_parser>(max_depth)) {
+    : parser_(std::make_unique<strict_json_parser>(max_depth)),
+      pool_(frame_pool::make()) {
   // nop
 }
 
-frame_parser::~frame_parser() = default;
+frame_parser::~frame_parser() {
+  pool_->release_owner();
+}
 
 arena_overflow* arena_overflow::instance() {
   static auto* ptr = new arena_overflow;
@@ -218,7 +221,8 @@ caf::intrusive_ptr<T> frame_parser::parse(std::string_view frame,
                                           uint64_t session) {
   // The handle owns its data from here; an early return frees it.
   caf::intrusive_ptr<T> d{
-      make_frame<T>(frame, session, frame.size() * arena_factor_ + 256), false};
+      make_frame<T>(frame, session, frame.size() * arena_factor_ + 256, pool_),
+      false};
   json::error_code ec;
   auto overflows = arena_overflow::count();
   auto value = parser_->parse(d->raw, json::storage_ptr{&d->arena}, ec);

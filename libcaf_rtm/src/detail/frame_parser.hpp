@@ -17,6 +17,7 @@
 
 namespace caf::rtm::detail {
 
+class frame_pool;
 class strict_json_parser;
 
 /// Like `boost::json::parse`, but a number that is not a finite double (1e999,
@@ -75,6 +76,8 @@ private:
   static constexpr size_t frames_before_shrinking = 1024;
 
   std::unique_ptr<strict_json_parser> parser_;
+  /// Where the events and envelopes of this parser get their memory.
+  frame_pool* pool_;
   size_t arena_factor_ = min_arena_factor;
   size_t fitting_ = 0;
   failure last_kind_ = failure::none;

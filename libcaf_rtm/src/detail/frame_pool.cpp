@@ -1,0 +1,117 @@
+#include "detail/frame_pool.hpp"
+
+#include <new>
+
+namespace caf::rtm::detail {
+
+namespace {
+
+// References the owner takes ahead at a time.
+constexpr size_t credit_step = 64;
+
+} // namespace
+
+frame_pool* frame_pool::make() {
+  return new frame_pool;
+}
+
+frame_pool::~frame_pool() {
+  for (uint8_t c = 0; c < classes; ++c) {
+    take_back(c);
+    while (auto* n = local_[c]) {
+      local_[c] = n->next;
+      ::operator delete(n);
+    }
+  }
+}
+
+void frame_pool::release_owner() noexcept {
+  unref(1 + credit_);
+}
+
+void frame_pool::unref(size_t n) noexcept {
+  if (refs_.fetch_sub(n, std::memory_order_acq_rel) == n)
+    delete this;
+}
+
+void* frame_pool::allocate(size_t n, uint8_t& size_class) {
+  if (n == 0 || n > max_pooled) {
+    size_class = no_class;
+    return ::operator new(n);
+  }
+  auto c = static_cast<uint8_t>((n - 1) / granularity);
+  if (credit_ == 0) {
+    refs_.fetch_add(credit_step, std::memory_order_relaxed);
+    credit_ = credit_step;
+  }
+  if (local_[c] == nullptr)
+    take_back(c);
+  void* result;
+  if (auto* head = local_[c]) {
+    local_[c] = head->next;
+    --local_count_[c];
+    local_bytes_ -= block_size(c);
+    result = head;
+  } else {
+    result = ::operator new(block_size(c));
+  }
+  --credit_;
+  size_class = c;
+  return result;
+}
+
+void frame_pool::take_back(uint8_t c) noexcept {
+  auto* list = remote_[c].exchange(nullptr, std::memory_order_acquire);
+  if (list == nullptr)
+    return;
+  auto size = block_size(c);
+  size_t taken = 0;
+  while (list != nullptr) {
+    auto* next = list->next;
+    ++taken;
+    if (local_bytes_ + size <= max_cached_bytes) {
+      list->next = local_[c];
+      local_[c] = list;
+      ++local_count_[c];
+      local_bytes_ += size;
+    } else {
+      ::operator delete(list);
+    }
+    list = next;
+  }
+  remote_bytes_.fetch_sub(taken * size, std::memory_order_relaxed);
+}
+
+void frame_pool::deallocate(frame_pool* pool, void* ptr,
+                            uint8_t size_class) noexcept {
+  if (pool == nullptr || size_class == no_class) {
+    ::operator delete(ptr);
+    return;
+  }
+  auto size = block_size(size_class);
+  // Over the bound (a flood's worth freed while the owner is quiet): back to
+  // the heap.
+  if (pool->remote_bytes_.fetch_add(size, std::memory_order_relaxed) + size >
+      max_cached_bytes) {
+    pool->remote_bytes_.fetch_sub(size, std::memory_order_relaxed);
+    ::operator delete(ptr);
+  } else {
+    auto* n = ::new (ptr) node{nullptr};
+    auto& head = pool->remote_[size_class];
+    auto* top = head.load(std::memory_order_relaxed);
+    do {
+      n->next = top;
+    } while (!head.compare_exchange_weak(top, n, std::memory_order_release,
+                                         std::memory_order_relaxed));
+  }
+  pool->unref(1);
+}
+
+size_t frame_pool::cached_blocks() const noexcept {
+  size_t result = 0;
+  for (auto n : local_count_)
+    result += n;
+  return result;
+}
+
+} // namespace caf::rtm::detail

@@ -1,0 +1,103 @@
+// The memory of the events and envelopes one parser makes: blocks in size
+// classes that come back to the parser's pool from whichever thread frees
+// them, for its next frames.
+//
+// Why: a connection allocates an event on the worker that parses, and the
+// subscriber frees it on another one, a batch of a thousand at a time. For
+// glibc's malloc that is its worst pattern: the blocks are too big for its
+// per-thread cache, so every free takes the parsing thread's arena lock and
+// every batch grows the heap again (page faults), about a third of the
+// workers' time under a flood of small events. A pool hands the same warm
+// blocks round: one atomic push per free, and the parser takes back all that
+// was freed in one exchange.
+//
+// Only the owner (one parser, used by one actor at a time) allocates; any
+// thread frees. The pool lives while its owner or any of its blocks does.
+
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace caf::rtm::detail {
+
+class frame_pool {
+public:
+  /// Blocks come in multiples of this size.
+  static constexpr size_t granularity = 256;
+
+  /// Larger blocks come from the heap directly (large frames are rare, and
+  /// malloc handles them as well).
+  static constexpr size_t max_pooled = 8 * 1024;
+
+  static constexpr size_t classes = max_pooled / granularity;
+
+  /// What a pool keeps of freed blocks at most, free in its lists and freed
+  /// but not yet taken back; more goes back to the heap. About two batches
+  /// of small events in flight.
+  static constexpr size_t max_cached_bytes = size_t{4} * 1024 * 1024;
+
+  /// The class of a block from the heap.
+  static constexpr uint8_t no_class = 0xff;
+
+  /// A pool whose owner holds the one reference.
+  static frame_pool* make();
+
+  /// The owner is done; the pool goes once its blocks are back, too.
+  void release_owner() noexcept;
+
+  frame_pool(const frame_pool&) = delete;
+  frame_pool& operator=(const frame_pool&) = delete;
+
+  /// A block of at least `n` bytes (owner only). `size_class` tells
+  /// `deallocate` where it goes back to.
+  void* allocate(size_t n, uint8_t& size_class);
+
+  /// Gives a block back to the pool of its class (any thread). `pool` may be
+  /// null for a block from the heap.
+  static void deallocate(frame_pool* pool, void* ptr,
+                         uint8_t size_class) noexcept;
+
+  /// The size of the blocks of a class.
+  static constexpr size_t block_size(uint8_t size_class) noexcept {
+    return (size_t{size_class} + 1) * granularity;
+  }
+
+  /// Blocks free in the owner's lists (for tests).
+  size_t cached_blocks() const noexcept;
+
+private:
+  struct node {
+    node* next;
+  };
+
+  frame_pool() = default;
+  ~frame_pool();
+
+  // Takes the blocks of `size_class` freed since the last call into the
+  // owner's list.
+  void take_back(uint8_t size_class) noexcept;
+
+  void unref(size_t n) noexcept;
+
+  // -- owner's side -----------------------------------------------------------
+
+  std::array<node*, classes> local_{};
+  std::array<size_t, classes> local_count_{};
+  size_t local_bytes_ = 0;
+  /// References the owner took ahead for blocks it hands out (one atomic add
+  /// per many blocks instead of one per block).
+  size_t credit_ = 0;
+
+  // -- shared -----------------------------------------------------------------
+
+  /// One for the owner, one per block out (plus the owner's credit).
+  std::atomic<size_t> refs_{1};
+  /// Bytes freed and not yet taken back by the owner (approximate bound).
+  std::atomic<size_t> remote_bytes_{0};
+  std::array<std::atomic<node*>, classes> remote_{};
+};
+
+} // namespace caf::rtm::detail
