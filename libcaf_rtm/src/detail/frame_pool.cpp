@@ -49,7 +49,6 @@ void* frame_pool::allocate(size_t n, uint8_t& size_class) {
   void* result;
   if (auto* head = local_[c]) {
     local_[c] = head->next;
-    --local_count_[c];
     local_bytes_ -= block_size(c);
     result = head;
   } else {
@@ -72,7 +71,6 @@ void frame_pool::take_back(uint8_t c) noexcept {
     if (local_bytes_ + size <= max_cached_bytes) {
       list->next = local_[c];
       local_[c] = list;
-      ++local_count_[c];
       local_bytes_ += size;
     } else {
       ::operator delete(list);
@@ -109,8 +107,9 @@ void frame_pool::deallocate(frame_pool* pool, void* ptr,
 
 size_t frame_pool::cached_blocks() const noexcept {
   size_t result = 0;
-  for (auto n : local_count_)
-    result += n;
+  for (auto* head : local_)
+    for (auto* n = head; n != nullptr; n = n->next)
+      ++result;
   return result;
 }
 

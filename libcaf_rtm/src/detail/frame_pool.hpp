@@ -85,7 +85,6 @@ private:
   // -- owner's side -----------------------------------------------------------
 
   std::array<node*, classes> local_{};
-  std::array<size_t, classes> local_count_{};
   size_t local_bytes_ = 0;
   /// References the owner took ahead for blocks it hands out (one atomic add
   /// per many blocks instead of one per block).
