@@ -9,6 +9,9 @@ namespace {
 // References the owner takes ahead at a time.
 constexpr size_t credit_step = 64;
 
+// Bytes of reused blocks the owner subtracts from the bound at a time.
+constexpr size_t reuse_batch_bytes = size_t{64} * 1024;
+
 } // namespace
 
 frame_pool* frame_pool::make() {
@@ -16,12 +19,16 @@ frame_pool* frame_pool::make() {
 }
 
 frame_pool::~frame_pool() {
-  for (uint8_t c = 0; c < classes; ++c) {
-    take_back(c);
-    while (auto* n = local_[c]) {
-      local_[c] = n->next;
+  auto free_list = [](node* n) {
+    while (n != nullptr) {
+      auto* next = n->next;
       ::operator delete(n);
+      n = next;
     }
+  };
+  for (uint8_t c = 0; c < classes; ++c) {
+    free_list(local_[c]);
+    free_list(remote_[c].load(std::memory_order_acquire));
   }
 }
 
@@ -44,40 +51,28 @@ void* frame_pool::allocate(size_t n, uint8_t& size_class) {
     refs_.fetch_add(credit_step, std::memory_order_relaxed);
     credit_ = credit_step;
   }
-  if (local_[c] == nullptr)
-    take_back(c);
-  void* result;
-  if (auto* head = local_[c]) {
-    local_[c] = head->next;
-    local_bytes_ -= block_size(c);
-    result = head;
-  } else {
-    result = ::operator new(block_size(c));
-  }
   --credit_;
   size_class = c;
-  return result;
+  if (local_[c] == nullptr)
+    take_back(c);
+  auto* head = local_[c];
+  if (head == nullptr)
+    return ::operator new(block_size(c));
+  local_[c] = head->next;
+  // The block is no longer cached: tell the bound, a batch at a time.
+  reused_bytes_ += block_size(c);
+  if (reused_bytes_ >= reuse_batch_bytes) {
+    cached_bytes_.fetch_sub(reused_bytes_, std::memory_order_relaxed);
+    reused_bytes_ = 0;
+  }
+  return head;
 }
 
 void frame_pool::take_back(uint8_t c) noexcept {
-  auto* list = remote_[c].exchange(nullptr, std::memory_order_acquire);
-  if (list == nullptr)
-    return;
-  auto size = block_size(c);
-  size_t taken = 0;
-  while (list != nullptr) {
-    auto* next = list->next;
-    ++taken;
-    if (local_bytes_ + size <= max_cached_bytes) {
-      list->next = local_[c];
-      local_[c] = list;
-      local_bytes_ += size;
-    } else {
-      ::operator delete(list);
-    }
-    list = next;
-  }
-  remote_bytes_.fetch_sub(taken * size, std::memory_order_relaxed);
+  // The whole list at once, without walking it: its nodes were last touched
+  // by the threads that freed them (a cache miss each), and allocate touches
+  // each one when it hands it out anyway.
+  local_[c] = remote_[c].exchange(nullptr, std::memory_order_acquire);
 }
 
 void frame_pool::deallocate(frame_pool* pool, void* ptr,
@@ -89,9 +84,9 @@ void frame_pool::deallocate(frame_pool* pool, void* ptr,
   auto size = block_size(size_class);
   // Over the bound (a flood's worth freed while the owner is quiet): back to
   // the heap.
-  if (pool->remote_bytes_.fetch_add(size, std::memory_order_relaxed) + size >
+  if (pool->cached_bytes_.fetch_add(size, std::memory_order_relaxed) + size >
       max_cached_bytes) {
-    pool->remote_bytes_.fetch_sub(size, std::memory_order_relaxed);
+    pool->cached_bytes_.fetch_sub(size, std::memory_order_relaxed);
     ::operator delete(ptr);
   } else {
     auto* n = ::new (ptr) node{nullptr};

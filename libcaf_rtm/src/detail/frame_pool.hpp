@@ -76,8 +76,8 @@ private:
   frame_pool() = default;
   ~frame_pool();
 
-  // Takes the blocks of `size_class` freed since the last call into the
-  // owner's list.
+  // Takes the blocks of `size_class` freed since the last call as the owner's
+  // list of that class (which is empty).
   void take_back(uint8_t size_class) noexcept;
 
   void unref(size_t n) noexcept;
@@ -85,7 +85,9 @@ private:
   // -- owner's side -----------------------------------------------------------
 
   std::array<node*, classes> local_{};
-  size_t local_bytes_ = 0;
+  /// Bytes of cached blocks handed out since the owner last told
+  /// `cached_bytes_`.
+  size_t reused_bytes_ = 0;
   /// References the owner took ahead for blocks it hands out (one atomic add
   /// per many blocks instead of one per block).
   size_t credit_ = 0;
@@ -94,8 +96,9 @@ private:
 
   /// One for the owner, one per block out (plus the owner's credit).
   std::atomic<size_t> refs_{1};
-  /// Bytes freed and not yet taken back by the owner (approximate bound).
-  std::atomic<size_t> remote_bytes_{0};
+  /// Bytes of freed blocks in the pool, in the owner's lists or not yet taken
+  /// back (approximate: the owner subtracts what it reuses in batches).
+  std::atomic<size_t> cached_bytes_{0};
   std::array<std::atomic<node*>, classes> remote_{};
 };
 
