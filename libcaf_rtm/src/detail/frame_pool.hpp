@@ -30,7 +30,7 @@ public:
 
   /// Larger blocks come from the heap directly (large frames are rare, and
   /// malloc handles them as well).
-  static constexpr size_t max_pooled = 8 * 1024;
+  static constexpr size_t max_pooled = size_t{8} * 1024;
 
   static constexpr size_t classes = max_pooled / granularity;
 
