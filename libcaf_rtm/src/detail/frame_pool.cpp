@@ -51,13 +51,17 @@ void* frame_pool::allocate(size_t n, uint8_t& size_class) {
     refs_.fetch_add(credit_step, std::memory_order_relaxed);
     credit_ = credit_step;
   }
-  --credit_;
-  size_class = c;
   if (local_[c] == nullptr)
     take_back(c);
   auto* head = local_[c];
-  if (head == nullptr)
-    return ::operator new(block_size(c));
+  if (head == nullptr) {
+    auto* result = ::operator new(block_size(c)); // may throw: no credit used
+    --credit_;
+    size_class = c;
+    return result;
+  }
+  --credit_;
+  size_class = c;
   local_[c] = head->next;
   // The block is no longer cached: tell the bound, a batch at a time.
   reused_bytes_ += block_size(c);
