@@ -152,9 +152,11 @@ TEST_CASE("an owner allocates while other threads free", "[frame_pool]") {
 }
 
 TEST_CASE("events outlive the parser that made them", "[frame_pool]") {
+  // A connection's parser (pooled) and a parser of one frame (heap).
+  auto mem = GENERATE(frame_parser::memory::pooled, frame_parser::memory::heap);
   std::vector<caf::rtm::event> kept;
   {
-    frame_parser parser;
+    frame_parser parser{frame_parser::default_max_depth, mem};
     for (int i = 0; i < 100; ++i)
       kept.push_back(parser.parse_event(
           R"({"type":"message","channel":"C1","text":"hello )" +

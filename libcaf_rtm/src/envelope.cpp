@@ -125,7 +125,10 @@ void envelope::data::index() {
 
 envelope envelope::parse(std::string_view raw, uint64_t connection,
                          std::string* why) {
-  detail::frame_parser parser;
+  // One frame: its block comes from the heap, not a pool of its own.
+  using detail::frame_parser;
+  frame_parser parser{frame_parser::default_max_depth,
+                      frame_parser::memory::heap};
   auto result = parser.parse_envelope(raw, connection);
   if (!result && why)
     *why = parser.last_error();

@@ -85,7 +85,10 @@ void event::data::index() {
 }
 
 event event::parse(std::string_view raw, uint64_t session, std::string* why) {
-  detail::frame_parser parser;
+  // One frame: its block comes from the heap, not a pool of its own.
+  using detail::frame_parser;
+  frame_parser parser{frame_parser::default_max_depth,
+                      frame_parser::memory::heap};
   auto result = parser.parse_event(raw, session);
   if (!result && why)
     *why = parser.last_error();

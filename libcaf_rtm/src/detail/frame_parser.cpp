@@ -164,14 +164,15 @@ json::value parse_json(std::string_view text, json::error_code& ec,
   return parser.parse(text, {}, ec);
 }
 
-frame_parser::frame_parser(size_t max_depth)
+frame_parser::frame_parser(size_t max_depth, memory mem)
     : parser_(std::make_unique<strict_json_parser>(max_depth)),
-      pool_(frame_pool::make()) {
+      pool_(mem == memory::pooled ? frame_pool::make() : nullptr) {
   // nop
 }
 
 frame_parser::~frame_parser() {
-  pool_->release_owner();
+  if (pool_ != nullptr)
+    pool_->release_owner();
 }
 
 arena_overflow* arena_overflow::instance() {

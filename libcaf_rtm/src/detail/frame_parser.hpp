@@ -33,7 +33,16 @@ class frame_parser {
 public:
   enum class failure { none, malformed, not_object };
 
-  explicit frame_parser(size_t max_depth = 64);
+  /// Where the events and envelopes get their memory: a pool of the
+  /// parser's, for a connection's stream of frames (see frame_pool), or the
+  /// heap, for a parser of one frame (a pool would outlive it with the event).
+  enum class memory { pooled, heap };
+
+  /// How deep a frame's JSON may nest.
+  static constexpr size_t default_max_depth = 64;
+
+  explicit frame_parser(size_t max_depth = default_max_depth,
+                        memory mem = memory::pooled);
   ~frame_parser();
 
   frame_parser(const frame_parser&) = delete;
@@ -76,7 +85,8 @@ private:
   static constexpr size_t frames_before_shrinking = 1024;
 
   std::unique_ptr<strict_json_parser> parser_;
-  /// Where the events and envelopes of this parser get their memory.
+  /// Where the events and envelopes of this parser get their memory (the
+  /// heap if null).
   frame_pool* pool_;
   size_t arena_factor_ = min_arena_factor;
   size_t fitting_ = 0;
