@@ -451,6 +451,9 @@ TEST_CASE("the library's caf-rtm.* options work on every program",
               clean_env};
   auto s = srv.session(2, 10s);
   REQUIRE(s);
+  // The bot knows its mention once connected; a message before that is not
+  // one for it.
+  REQUIRE(bot.wait_err_contains("connected as", 10s));
   s->send(R"({"type":"message","channel":"C1","user":"U1",)"
           R"("text":"<@U0BOT> ping","ts":"1.0"})");
   REQUIRE(bot.wait(10s) == 0);
