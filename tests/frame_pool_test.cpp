@@ -35,7 +35,7 @@ std::vector<block> allocate_n(frame_pool* pool, size_t n, size_t bytes) {
   std::vector<block> out;
   for (size_t i = 0; i < n; ++i) {
     block b{nullptr, 0};
-    b.ptr = pool->allocate(bytes, b.size_class);
+    b.ptr = frame_pool::allocate(pool, bytes, b.size_class);
     out.push_back(b);
   }
   return out;
@@ -52,18 +52,18 @@ TEST_CASE("a freed block comes back for the next frame of its size class",
           "[frame_pool]") {
   owned_pool p;
   uint8_t c1 = 0;
-  auto* first = p.pool->allocate(700, c1);
+  auto* first = frame_pool::allocate(p.pool, 700, c1);
   CHECK(c1 == 2); // 513..768 bytes
   CHECK(frame_pool::block_size(c1) == 768);
   frame_pool::deallocate(p.pool, first, c1);
   uint8_t c2 = 0;
-  auto* second = p.pool->allocate(600, c2);
+  auto* second = frame_pool::allocate(p.pool, 600, c2);
   CHECK(c2 == c1);
   CHECK(second == first);
   // Another class does not take it.
   frame_pool::deallocate(p.pool, second, c2);
   uint8_t c3 = 0;
-  auto* other = p.pool->allocate(1500, c3);
+  auto* other = frame_pool::allocate(p.pool, 1500, c3);
   CHECK(c3 != c1);
   CHECK(other != first);
   frame_pool::deallocate(p.pool, other, c3);
@@ -72,7 +72,7 @@ TEST_CASE("a freed block comes back for the next frame of its size class",
 TEST_CASE("blocks over the largest class come from the heap", "[frame_pool]") {
   owned_pool p;
   uint8_t c = 0;
-  auto* big = p.pool->allocate(frame_pool::max_pooled + 1, c);
+  auto* big = frame_pool::allocate(p.pool, frame_pool::max_pooled + 1, c);
   CHECK(c == frame_pool::no_class);
   frame_pool::deallocate(p.pool, big, c);
   CHECK(p.pool->cached_blocks() == 0);
@@ -110,7 +110,7 @@ TEST_CASE("a pool keeps a bounded amount of freed blocks", "[frame_pool]") {
   free_all(p.pool, blocks);
   // The next allocation takes back what was freed: the bound holds.
   uint8_t c = 0;
-  auto* x = p.pool->allocate(size, c);
+  auto* x = frame_pool::allocate(p.pool, size, c);
   CHECK(p.pool->cached_blocks() > 0);
   CHECK(p.pool->cached_blocks() * size <= frame_pool::max_cached_bytes);
   frame_pool::deallocate(p.pool, x, c);

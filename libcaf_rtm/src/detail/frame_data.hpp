@@ -67,17 +67,11 @@ T* make_frame(std::string_view frame, uint64_t session, size_t arena_size,
               frame_pool* pool = nullptr) {
   constexpr size_t align = alignof(std::max_align_t);
   auto arena_offset = (sizeof(T) + frame.size() + align - 1) / align * align;
-  auto size = arena_offset + arena_size;
-  void* block;
   uint8_t size_class = frame_pool::no_class;
-  if (pool != nullptr) {
-    block = pool->allocate(size, size_class);
-    if (size_class != frame_pool::no_class)
-      arena_size = frame_pool::block_size(size_class) - arena_offset;
-  } else {
-    block = ::operator new(size);
-  }
-  auto* mem = static_cast<unsigned char*>(block);
+  auto* mem = static_cast<unsigned char*>(
+      frame_pool::allocate(pool, arena_offset + arena_size, size_class));
+  if (size_class != frame_pool::no_class)
+    arena_size = frame_pool::block_size(size_class) - arena_offset;
   auto* text = mem + sizeof(T);
   std::memcpy(text, frame.data(), frame.size());
   auto* result =

@@ -41,11 +41,15 @@ void frame_pool::unref(size_t n) noexcept {
     delete this;
 }
 
-void* frame_pool::allocate(size_t n, uint8_t& size_class) {
-  if (n == 0 || n > max_pooled) {
+void* frame_pool::allocate(frame_pool* pool, size_t n, uint8_t& size_class) {
+  if (pool == nullptr || n == 0 || n > max_pooled) {
     size_class = no_class;
     return ::operator new(n);
   }
+  return pool->allocate_pooled(n, size_class);
+}
+
+void* frame_pool::allocate_pooled(size_t n, uint8_t& size_class) {
   auto c = static_cast<uint8_t>((n - 1) / granularity);
   if (credit_ == 0) {
     refs_.fetch_add(credit_step, std::memory_order_relaxed);
@@ -53,23 +57,22 @@ void* frame_pool::allocate(size_t n, uint8_t& size_class) {
   }
   if (local_[c] == nullptr)
     take_back(c);
-  auto* head = local_[c];
-  if (head == nullptr) {
-    auto* result = ::operator new(block_size(c)); // may throw: no credit used
-    --credit_;
-    size_class = c;
-    return result;
+  void* result;
+  if (auto* head = local_[c]) {
+    local_[c] = head->next;
+    // The block is no longer cached: tell the bound, a batch at a time.
+    reused_bytes_ += block_size(c);
+    if (reused_bytes_ >= reuse_batch_bytes) {
+      cached_bytes_.fetch_sub(reused_bytes_, std::memory_order_relaxed);
+      reused_bytes_ = 0;
+    }
+    result = head;
+  } else {
+    result = ::operator new(block_size(c)); // may throw: no credit used yet
   }
   --credit_;
   size_class = c;
-  local_[c] = head->next;
-  // The block is no longer cached: tell the bound, a batch at a time.
-  reused_bytes_ += block_size(c);
-  if (reused_bytes_ >= reuse_batch_bytes) {
-    cached_bytes_.fetch_sub(reused_bytes_, std::memory_order_relaxed);
-    reused_bytes_ = 0;
-  }
-  return head;
+  return result;
 }
 
 void frame_pool::take_back(uint8_t c) noexcept {

@@ -51,9 +51,10 @@ public:
   frame_pool(const frame_pool&) = delete;
   frame_pool& operator=(const frame_pool&) = delete;
 
-  /// A block of at least `n` bytes (owner only). `size_class` tells
-  /// `deallocate` where it goes back to.
-  void* allocate(size_t n, uint8_t& size_class);
+  /// A block of at least `n` bytes from `pool` (by its owner only), or from
+  /// the heap if `pool` is null. `size_class` tells `deallocate` where it
+  /// goes back to.
+  static void* allocate(frame_pool* pool, size_t n, uint8_t& size_class);
 
   /// Gives a block back to the pool of its class (any thread). `pool` may be
   /// null for a block from the heap.
@@ -75,6 +76,8 @@ private:
 
   frame_pool() = default;
   ~frame_pool();
+
+  void* allocate_pooled(size_t n, uint8_t& size_class);
 
   // Takes the blocks of `size_class` freed since the last call as the owner's
   // list of that class (which is empty).
