@@ -117,12 +117,19 @@ private:
 
 void start_monitor(self_ptr self);
 
+// Batches the router may hold before the I/O layer waits for its answer:
+// with two, this actor parses the next batch while the router delivers the
+// last one, instead of the two taking turns.
+constexpr size_t max_held_batches = 2;
+
 // How far a connection that acks on receipt reads ahead of a lagging router.
 constexpr size_t max_unrouted_bytes = size_t{16} * 1024 * 1024;
 
 // May the I/O layer read on?
 bool may_read_on(self_ptr self) {
   auto& st = self->state;
+  if (st.held_batches < max_held_batches)
+    return true;
   return st.args.proto->acks_on_receipt() &&
          st.held_bytes <= max_unrouted_bytes;
 }
@@ -159,12 +166,14 @@ void on_frames(self_ptr self, frame_batch& batch) {
   if (out.binary > 0)
     CAF_RTM_LOG(st.log, debug, "connection", "dropped ", out.binary,
                 " binary frame(s)");
-  // The I/O side reads on once the router took the batch; the router answers
-  // late while its callbacks lag behind, so a slow consumer slows the socket.
-  // A protocol that acks on receipt reads on at once instead (bounded), so
-  // that its acks never wait for slow subscribers.
+  // The I/O side reads on while the router holds fewer than two batches;
+  // the router answers late while its callbacks lag behind, so a slow
+  // consumer slows the socket. A protocol that acks on receipt reads on
+  // (bounded) however many the router holds, so that its acks never wait for
+  // slow subscribers.
   auto bytes = batch.bytes.size();
   st.held_bytes += bytes;
+  ++st.held_batches;
   st.io_paused = true;
   if (may_read_on(self))
     credit(self);
@@ -173,7 +182,8 @@ void on_frames(self_ptr self, frame_batch& batch) {
           [self, bytes](caf::ok_atom) {
             auto& st = self->state;
             st.held_bytes -= bytes;
-            if (!st.args.proto->acks_on_receipt() || may_read_on(self))
+            --st.held_batches;
+            if (may_read_on(self))
               credit(self);
           },
           [](caf::error&) {
@@ -278,7 +288,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       [self](dead_link_atom) {
         auto& st = self->state;
         if (st.io_paused) {
-          // Reading pauses while the router holds a batch (slow callbacks),
+          // Reading pauses while the router holds batches (slow callbacks),
           // so pongs wait unread: a slow consumer, not a dead link. A new
           // monitor starts once the router takes the batch.
           st.monitor_stopped = true;

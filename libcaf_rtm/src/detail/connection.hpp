@@ -65,6 +65,8 @@ struct connection_state {
   ping_monitor_actor monitor;
   /// Bytes of the batches the router has not taken yet.
   size_t held_bytes = 0;
+  /// Batches sent to the router and not answered yet.
+  size_t held_batches = 0;
   /// The I/O layer waits for the credit of its latest batch: reading is
   /// paused (backpressure from the router).
   bool io_paused = false;
