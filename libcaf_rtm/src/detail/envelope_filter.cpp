@@ -5,7 +5,7 @@ namespace caf::rtm::detail {
 namespace {
 
 // FNV-1a, 64 bit, seeded with the kind of id: an envelope id and an event id
-// that happen to be equal stay different keys.
+// that happen to be equal stay different keys. Never 0 (an empty slot).
 uint64_t key_of(char kind, std::string_view id) {
   uint64_t h = 14695981039346656037ull;
   auto mix = [&h](unsigned char c) {
@@ -15,24 +15,51 @@ uint64_t key_of(char kind, std::string_view id) {
   mix(static_cast<unsigned char>(kind));
   for (auto c : id)
     mix(static_cast<unsigned char>(c));
-  return h;
+  return h == 0 ? 1 : h;
 }
 
 } // namespace
 
-bool envelope_filter::seen(std::string_view envelope_id,
-                           std::string_view event_id, time_point now) {
+envelope_filter::keys
+envelope_filter::keys_of(std::string_view envelope_id,
+                         std::string_view event_id) noexcept {
+  keys result;
+  result.envelope = key_of('e', envelope_id);
+  if (!event_id.empty())
+    result.event = key_of('v', event_id);
+  return result;
+}
+
+bool envelope_filter::seen(const keys& k, time_point now) {
   expire(now);
   // Both are checked and both remembered: a retry with a new envelope id
   // must make the next copy of either id a duplicate too.
-  auto dup = check_and_add(key_of('e', envelope_id), now);
-  if (!event_id.empty())
-    dup = check_and_add(key_of('v', event_id), now) || dup;
+  auto dup = check_and_add(k.envelope, now);
+  if (k.event != 0)
+    dup = check_and_add(k.event, now) || dup;
   return dup;
 }
 
+void envelope_filter::prefetch(const keys& k) const noexcept {
+  if (slots_.empty())
+    return;
+  prefetch_slot(k.envelope);
+  if (k.event != 0)
+    prefetch_slot(k.event);
+  // At the capacity, each id added evicts the oldest: those evicted when the
+  // envelope `prefetch_distance` ahead is checked (two ids per envelope).
+  auto ahead = 2 * prefetch_distance;
+  if (order_.size() + ahead >= capacity_ && order_.size() > ahead + 1) {
+    prefetch_slot(order_[ahead].key);
+    prefetch_slot(order_[ahead + 1].key);
+  }
+}
+
+void envelope_filter::prefetch_slot(uint64_t key) const noexcept {
+  __builtin_prefetch(slots_.data() + home_of(key));
+}
+
 bool envelope_filter::check_and_add(uint64_t key, time_point now) {
-  key = key == 0 ? 1 : key;
   if (!insert(key))
     return true;
   order_.push_back({now, key});

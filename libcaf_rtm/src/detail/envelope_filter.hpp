@@ -42,10 +42,33 @@ public:
     // nop
   }
 
+  /// How many envelopes ahead a caller checking a batch prefetches.
+  static constexpr size_t prefetch_distance = 8;
+
+  /// The two ids of an envelope as the filter remembers them.
+  struct keys {
+    uint64_t envelope = 0;
+    /// 0: the envelope has no event id.
+    uint64_t event = 0;
+  };
+
+  static keys keys_of(std::string_view envelope_id,
+                      std::string_view event_id) noexcept;
+
   /// True if an envelope with `envelope_id` or with `event_id` (if not
   /// empty) arrived within the window; remembers both either way.
   bool seen(std::string_view envelope_id, std::string_view event_id,
-            time_point now);
+            time_point now) {
+    return seen(keys_of(envelope_id, event_id), now);
+  }
+
+  bool seen(const keys& k, time_point now);
+
+  /// Starts loading the table slots where `k` will be looked for. The table
+  /// is megabytes at the capacity: each lookup, and each eviction of the
+  /// oldest id, waits for memory unless it was asked for a few envelopes
+  /// earlier (`prefetch_distance`).
+  void prefetch(const keys& k) const noexcept;
 
   /// Ids remembered right now.
   size_t size() const noexcept {
@@ -59,6 +82,8 @@ private:
   };
 
   bool check_and_add(uint64_t key, time_point now);
+
+  void prefetch_slot(uint64_t key) const noexcept;
 
   void expire(time_point now);
 

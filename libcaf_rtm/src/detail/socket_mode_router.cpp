@@ -162,7 +162,21 @@ void on_batch(self_ptr self, inbound_batch& batch) {
   std::vector<std::vector<envelope>> runs;
   if (st.pool.started())
     runs.resize(st.pool.workers().size());
-  for (auto& env : batch.envelopes) {
+  // The filter's keys of the whole batch first, so that the lookups can be
+  // prefetched a few envelopes ahead.
+  auto& envs = batch.envelopes;
+  std::vector<envelope_filter::keys> keys;
+  keys.reserve(envs.size());
+  for (auto& env : envs)
+    keys.push_back(envelope_filter::keys_of(env.id(), env.event_id()));
+  for (size_t i = 0; i < keys.size() && i < envelope_filter::prefetch_distance;
+       ++i)
+    st.filter.prefetch(keys[i]);
+  for (size_t i = 0; i < envs.size(); ++i) {
+    auto& env = envs[i];
+    if (auto ahead = i + envelope_filter::prefetch_distance;
+        ahead < keys.size())
+      st.filter.prefetch(keys[ahead]);
     ++st.stats.events_received;
     // Acked on receipt by the connection, or here once its subscribers
     // answered.
@@ -172,7 +186,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       if (held)
         write_ack(self, env.connection(), std::string{env.id()}, std::nullopt);
     };
-    if (st.filter.seen(env.id(), env.event_id(), now)) {
+    if (st.filter.seen(keys[i], now)) {
       ++st.stats.events_duplicate;
       skip();
       continue;
