@@ -109,7 +109,7 @@ public:
       if (!env.id().empty()) {
         // The router acks the others once subscribers answered.
         if (!env.accepts_response_payload() && !ack_after_delivery_)
-          ack(env, in, out, ctx);
+          ack(env, out, ctx);
         out.envelopes.push_back(std::move(env));
         continue;
       }
@@ -126,6 +126,14 @@ public:
                     ": dropped a frame that is no envelope: type '", type, "'");
       }
     }
+    // The acks of a batch go to the I/O layer together, once it is parsed:
+    // one clock reading for all of them.
+    if (out.acked > 0) {
+      auto latency = std::chrono::duration_cast<caf::timespan>(
+          std::chrono::steady_clock::now() - in.read_at);
+      out.ack_latency_sum += latency * out.acked;
+      out.ack_latency_max = std::max(out.ack_latency_max, latency);
+    }
   }
 
 private:
@@ -134,8 +142,8 @@ private:
                                   std::string{frame});
   }
 
-  static void ack(const envelope& env, const frame_batch& in,
-                  inbound_batch& out, session_context& ctx) {
+  static void ack(const envelope& env, inbound_batch& out,
+                  session_context& ctx) {
     // Built as text in one allocation: no JSON object per envelope. An id
     // with anything JSON must escape (never seen from Slack) is escaped.
     auto id = env.id();
@@ -156,11 +164,7 @@ private:
       ack += '}';
     }
     ctx.write_first(std::move(ack));
-    auto latency = std::chrono::duration_cast<caf::timespan>(
-        std::chrono::steady_clock::now() - in.read_at);
     ++out.acked;
-    out.ack_latency_sum += latency;
-    out.ack_latency_max = std::max(out.ack_latency_max, latency);
   }
 
   static void on_disconnect(const std::string& reason, inbound_batch& out,
