@@ -252,9 +252,10 @@ public:
 
   // -- Socket Mode ------------------------------------------------------------
 
-  /// Records a client text frame on Socket Mode session `index` as an ack
-  /// if it is one.
-  void on_socket_mode_text(std::size_t index, const std::string& text);
+  /// Records a client text frame on Socket Mode session `index`, read at
+  /// `read_at`, as an ack if it is one.
+  void on_socket_mode_text(std::size_t index, const std::string& text,
+                           clock_type::time_point read_at);
   /// Sends an envelope on `rec`, or on a random live session if null (then
   /// "" and nothing sent if none is live). Throws `std::invalid_argument`
   /// for a `payload_json` that is not JSON.

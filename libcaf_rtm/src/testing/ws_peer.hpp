@@ -396,6 +396,7 @@ private:
     if (ec)
       return fail(ec, "read frame");
     frames_.feed(rbuf_.data(), n);
+    read_at_ = clock_type::now();
     process_frames();
     do_write();
     do_read();
@@ -445,7 +446,7 @@ private:
     if (rec_->socket_mode()) {
       // Acks are recorded before the text: a test that waits for the text
       // finds the ack too.
-      state().on_socket_mode_text(rec_->index(), text);
+      state().on_socket_mode_text(rec_->index(), text, read_at_);
       rec_->add_text(std::move(text));
       return;
     }
@@ -651,6 +652,8 @@ private:
 
   std::vector<char> rbuf_;
   frame_reader frames_;
+  /// When the bytes the frames are read from arrived.
+  clock_type::time_point read_at_;
 
   std::deque<out_item> control_q_;
   std::deque<out_item> data_q_;
