@@ -551,7 +551,11 @@ TEST_CASE("socket mode: envelopes as received, acked, duplicates not printed",
           "}");
   s->send_envelope("future_type", R"({"x":1})", false);
   s->send_envelope("slash_commands", R"({"command":"/x"})", true);
-  REQUIRE(p.wait(10s) == 0);
+  auto status = p.wait(10s);
+  // What the tool said, should anything below fail.
+  INFO("stderr: " << p.err());
+  INFO("stdout: " << p.out());
+  REQUIRE(status == 0);
   auto lines = p.out_lines();
   REQUIRE(lines.size() == 3);
   CHECK(lines[0] == first); // the envelope as received
