@@ -117,9 +117,9 @@ private:
 
 void start_monitor(self_ptr self);
 
-// Batches the router may hold before the I/O layer waits for its answer:
-// with two, this actor parses the next batch while the router delivers the
-// last one, instead of the two taking turns.
+// Batches the router may hold before the I/O layer waits for its answer
+// (one more, being parsed, may follow): this actor parses the next batch
+// while the router delivers the last one, instead of the two taking turns.
 constexpr size_t max_held_batches = 2;
 
 // How far a connection that acks on receipt reads ahead of a lagging router.
@@ -157,6 +157,15 @@ void on_frames(self_ptr self, frame_batch& batch) {
       offset += size;
     }
   }
+  // The I/O side reads on while the router holds fewer than two batches
+  // besides this one; the router answers late while its callbacks lag
+  // behind, so a slow consumer slows the socket. A protocol that acks on
+  // receipt reads on (bounded) however many the router holds, so that its
+  // acks never wait for slow subscribers. The credit comes before the parse:
+  // the next batch is on its way while this one is parsed.
+  st.io_paused = true;
+  if (may_read_on(self))
+    credit(self);
   inbound_batch out;
   out.session = st.args.session;
   out.binary = batch.binary;
@@ -166,17 +175,9 @@ void on_frames(self_ptr self, frame_batch& batch) {
   if (out.binary > 0)
     CAF_RTM_LOG(st.log, debug, "connection", "dropped ", out.binary,
                 " binary frame(s)");
-  // The I/O side reads on while the router holds fewer than two batches;
-  // the router answers late while its callbacks lag behind, so a slow
-  // consumer slows the socket. A protocol that acks on receipt reads on
-  // (bounded) however many the router holds, so that its acks never wait for
-  // slow subscribers.
   auto bytes = batch.bytes.size();
   st.held_bytes += bytes;
   ++st.held_batches;
-  st.io_paused = true;
-  if (may_read_on(self))
-    credit(self);
   self->request(st.args.router, caf::infinite, std::move(out))
       .then(
           [self, bytes](caf::ok_atom) {
