@@ -1,6 +1,7 @@
 #include "detail/socket_mode_router.hpp"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 
 #include <boost/json/serialize.hpp>
@@ -162,21 +163,23 @@ void on_batch(self_ptr self, inbound_batch& batch) {
   std::vector<std::vector<envelope>> runs;
   if (st.pool.started())
     runs.resize(st.pool.workers().size());
-  // The filter's keys of the whole batch first, so that the lookups can be
-  // prefetched a few envelopes ahead.
+  // The filter's keys are taken a few envelopes ahead, so that their
+  // lookups can be prefetched; a ring holds those taken and not yet checked.
   auto& envs = batch.envelopes;
-  std::vector<envelope_filter::keys> keys;
-  keys.reserve(envs.size());
-  for (auto& env : envs)
-    keys.push_back(envelope_filter::keys_of(env.id(), env.event_id()));
-  for (size_t i = 0; i < keys.size() && i < envelope_filter::prefetch_distance;
-       ++i)
-    st.filter.prefetch(keys[i]);
+  constexpr auto distance = envelope_filter::prefetch_distance;
+  std::array<envelope_filter::keys, distance> ahead;
+  auto take = [&](size_t i) {
+    auto& k = ahead[i % distance];
+    k = envelope_filter::keys_of(envs[i].id(), envs[i].event_id());
+    st.filter.prefetch(k);
+  };
+  for (size_t i = 0; i < envs.size() && i < distance; ++i)
+    take(i);
   for (size_t i = 0; i < envs.size(); ++i) {
     auto& env = envs[i];
-    if (auto ahead = i + envelope_filter::prefetch_distance;
-        ahead < keys.size())
-      st.filter.prefetch(keys[ahead]);
+    auto keys = ahead[i % distance];
+    if (i + distance < envs.size())
+      take(i + distance);
     ++st.stats.events_received;
     // Acked on receipt by the connection, or here once its subscribers
     // answered.
@@ -186,7 +189,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       if (held)
         write_ack(self, env.connection(), std::string{env.id()}, std::nullopt);
     };
-    if (st.filter.seen(keys[i], now)) {
+    if (st.filter.seen(keys, now)) {
       ++st.stats.events_duplicate;
       skip();
       continue;
