@@ -25,7 +25,7 @@ using self_ptr =
     socket_mode_router_actor::stateful_pointer<socket_mode_router_state>;
 
 // Slack silently drops acks above this size.
-constexpr size_t max_ack_size = 20 * 1024;
+constexpr size_t max_ack_size = size_t{20} * 1024;
 
 // The caller for a Web API call: the bot token's; without one, a call that
 // brings its own token goes through the app token's caller (its token is
@@ -122,7 +122,7 @@ void on_no_payload(self_ptr self, const std::string& id) {
 // that accepts a response payload, or any with `ack_after_delivery`); acks it
 // empty right away when nobody could answer.
 void request_payload(self_ptr self, const envelope& env,
-                     std::vector<caf::actor> actors) {
+                     const std::vector<caf::actor>& actors) {
   auto& st = self->state;
   std::string id{env.id()};
   if (actors.empty()) {
@@ -204,7 +204,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       std::vector<caf::actor> actors;
       st.subs.for_each_actor(
           env, [&actors](const caf::actor& hdl) { actors.push_back(hdl); });
-      request_payload(self, env, std::move(actors));
+      request_payload(self, env, actors);
     } else {
       st.subs.for_each_actor(
           env, [&env](const caf::actor& hdl) { caf::anon_send(hdl, env); });
