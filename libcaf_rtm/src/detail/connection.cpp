@@ -119,8 +119,8 @@ void start_monitor(self_ptr self);
 
 // Batches the router may hold while the I/O layer hands over the next one:
 // this actor parses a batch while the router delivers the last one, instead
-// of the two taking turns. One more (two held, the next on its way) bought
-// a few percent and cost the CLI 7 MB of peak RSS in a flood.
+// of the two taking turns. One more (two held, the next on its way) was no
+// faster beyond the noise and cost the CLI 7 MB of peak RSS in a flood.
 constexpr size_t max_held_batches = 1;
 
 // How far a connection that acks on receipt reads ahead of a lagging router.

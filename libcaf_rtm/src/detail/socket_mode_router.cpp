@@ -177,7 +177,8 @@ void on_batch(self_ptr self, inbound_batch& batch) {
     take(i);
   for (size_t i = 0; i < envs.size(); ++i) {
     auto& env = envs[i];
-    auto keys = ahead[i % distance];
+    // A copy: taking the envelope `distance` ahead reuses its slot.
+    auto ids = ahead[i % distance];
     if (i + distance < envs.size())
       take(i + distance);
     ++st.stats.events_received;
@@ -189,7 +190,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       if (held)
         write_ack(self, env.connection(), std::string{env.id()}, std::nullopt);
     };
-    if (st.filter.seen(keys, now)) {
+    if (st.filter.seen(ids, now)) {
       ++st.stats.events_duplicate;
       skip();
       continue;
