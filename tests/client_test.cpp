@@ -940,6 +940,101 @@ TEST_CASE_METHOD(client_fixture, "100,000 flooded events arrive once, in order",
 }
 
 TEST_CASE_METHOD(client_fixture,
+                 "batched subscriptions: every event once, in order, filtered",
+                 "[client][flood][subscribe]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv), {"hello"});
+  struct seen {
+    std::mutex mtx;
+    std::vector<int64_t> messages;
+    size_t batches = 0;
+    size_t empty_batches = 0;
+    size_t largest = 0;
+    size_t other_types = 0;
+    size_t singles = 0;
+  };
+  auto data = std::make_shared<seen>();
+  auto batched =
+      track(spawn_fn(*sys, [data](caf::event_based_actor*) -> caf::behavior {
+        return {
+            [data](const event_batch& batch) {
+              std::lock_guard<std::mutex> guard{data->mtx};
+              ++data->batches;
+              data->largest = std::max(data->largest, batch.events.size());
+              if (batch.events.empty())
+                ++data->empty_batches;
+              for (const auto& ev : batch.events)
+                if (ev.type() == "message")
+                  data->messages.push_back(std::stoll(std::string{ev.ts()}));
+                else
+                  ++data->other_types;
+            },
+            [data](const event&) {
+              std::lock_guard<std::mutex> guard{data->mtx};
+              ++data->singles;
+            },
+        };
+      }));
+  REQUIRE(request<caf::ok_atom>(
+      *self, c.hdl, caf::timespan{5s}, subscribe_atom_v, batched,
+      std::vector<std::string>{"message"}, batch_atom_v));
+  // Refused like any subscription.
+  auto bad =
+      request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
+                            batched, std::vector<std::string>{}, batch_atom_v);
+  REQUIRE_FALSE(bad);
+  CHECK(code_of(bad.error()) == "invalid_argument");
+  constexpr size_t n = 20000;
+  auto s = session(srv, 0);
+  // Every tenth frame is a reaction, which the subscription does not cover.
+  s->flood(n, [](size_t i, int64_t) {
+    if (i % 10 == 9)
+      return std::string{R"({"type":"reaction_added","item":{}})"};
+    return R"({"type":"message","channel":"C1","ts":")" +
+           std::to_string(i + 1) + "\"}";
+  });
+  auto expected = n - n / 10;
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> guard{data->mtx};
+    return data->messages.size() >= expected;
+  }));
+  {
+    std::lock_guard<std::mutex> guard{data->mtx};
+    CHECK(data->messages.size() == expected);
+    CHECK(std::is_sorted(data->messages.begin(), data->messages.end()));
+    CHECK(std::adjacent_find(data->messages.begin(), data->messages.end()) ==
+          data->messages.end());
+    CHECK(data->other_types == 0);
+    CHECK(data->singles == 0);
+    CHECK(data->empty_batches == 0);
+    // A flood comes in batches of many events, not one message each.
+    CHECK(data->batches < expected / 10);
+    CHECK(data->largest > 1);
+  }
+  // The same actor may also subscribe one by one: it then gets both.
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                subscribe_atom_v, batched,
+                                std::vector<std::string>{"message"}));
+  s->send(message(int{n} + 1));
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> guard{data->mtx};
+    return data->singles == 1 && data->messages.size() == expected + 1;
+  }));
+  // Unsubscribing the actor ends both.
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                unsubscribe_atom_v, batched));
+  s->send(message(int{n} + 2));
+  s->send(R"({"type":"hello"})");
+  REQUIRE(c.rec->wait_events(2)); // the marker passed the router
+  {
+    std::lock_guard<std::mutex> guard{data->mtx};
+    CHECK(data->singles == 1);
+    CHECK(data->messages.size() == expected + 1);
+  }
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
                  "callbacks: per-channel order, throwing "
                  "callbacks lose nothing",
                  "[client][callbacks]") {

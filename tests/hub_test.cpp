@@ -119,6 +119,9 @@ struct bot_log {
   mutable std::mutex mtx;
   std::vector<rtm::event> events;
   std::vector<rtm::envelope> envelopes;
+  /// Messages of a batched subscription (their items are in the lists
+  /// above).
+  size_t batches = 0;
   std::vector<hub::hub_up> ups;
   std::vector<hub::hub_down> downs;
   std::vector<hub::hub_gap> gaps;
@@ -175,6 +178,20 @@ caf::actor spawn_bot(caf::actor_system& sys, bot_log_ptr log) {
     return {
         [=](const rtm::event& ev) {
           note([&](auto& x) { x.events.push_back(ev); });
+        },
+        [=](const rtm::event_batch& batch) {
+          note([&](auto& x) {
+            ++x.batches;
+            x.events.insert(x.events.end(), batch.events.begin(),
+                            batch.events.end());
+          });
+        },
+        [=](const rtm::envelope_batch& batch) {
+          note([&](auto& x) {
+            ++x.batches;
+            x.envelopes.insert(x.envelopes.end(), batch.envelopes.begin(),
+                               batch.envelopes.end());
+          });
         },
         [=](const rtm::envelope& env) -> caf::result<rtm::json_object> {
           note([&](auto& x) { x.envelopes.push_back(env); });
@@ -520,6 +537,24 @@ TEST_CASE("a bot node gets events through the hub and sends and calls "
       std::string{"nope"});
   REQUIRE_FALSE(unknown);
   CHECK(code_of(unknown.error()) == "unknown_workspace");
+  // An actor of the bot's node may subscribe through the gate in batches:
+  // each crosses the network as one message.
+  auto batch_log = std::make_shared<bot_log>();
+  auto batch_actor = bot.track(spawn_bot(*bot.sys, batch_log));
+  REQUIRE(request<caf::ok_atom>(
+      self, client, caf::timespan{20s}, rtm::subscribe_atom_v, batch_actor,
+      std::vector<std::string>{"message"}, rtm::batch_atom_v));
+  for (int i = 4; i <= 6; ++i) {
+    s->send(message(i, "reaction_added"));
+    s->send(message(i));
+  }
+  REQUIRE(eventually([&] { return batch_log->event_count() == 3; }));
+  auto batched = batch_log->with([](auto& x) { return x.events; });
+  for (size_t i = 0; i < 3; ++i)
+    CHECK(text_of(batched[i]) == "m" + std::to_string(i + 4));
+  CHECK(batch_log->with([](auto& x) { return x.batches; }) >= 1);
+  REQUIRE(request<caf::ok_atom>(self, client, caf::timespan{20s},
+                                rtm::unsubscribe_atom_v, batch_actor));
   // Closing the subscription unsubscribes on the hub.
   REQUIRE(
       request<caf::ok_atom>(self, sub, caf::timespan{20s}, rtm::close_atom_v));
@@ -1221,6 +1256,18 @@ TEST_CASE("Socket Mode through the hub: envelopes, answers through the ack, "
   CHECK(status->state == "connected");
   CHECK(status->acks_late == 0);
   CHECK(log->lifecycle_count("fatal") == 0);
+  // A batched subscription through the gate. A hub acks after delivery (its
+  // default), so every envelope waits for the bot's answer and comes one by
+  // one, as a request, batched subscription or not.
+  auto batch_log = std::make_shared<bot_log>();
+  auto batch_actor = bot.track(spawn_bot(*bot.sys, batch_log));
+  REQUIRE(request<caf::ok_atom>(
+      self, info.socket_mode, caf::timespan{20s}, rtm::subscribe_atom_v,
+      batch_actor, std::vector<std::string>{"app_mention"}, rtm::batch_atom_v));
+  srv.send_event(mention(10));
+  REQUIRE(eventually([&] { return batch_log->envelope_count() == 1; }));
+  CHECK(batch_log->with([](auto& x) { return x.batches; }) == 0);
+  REQUIRE(eventually([&] { return log->envelope_count() == 4; }));
   // CAF delivers `kill` to any actor a node can address: a killed relay
   // ends its gate, and the bot subscribes again through a new one (with a
   // gap report) instead of waiting for envelopes that never come.
@@ -1231,7 +1278,7 @@ TEST_CASE("Socket Mode through the hub: envelopes, answers through the ack, "
   CHECK(log->last_up().info.socket_mode != info.socket_mode);
   CHECK(log->with([](auto& l) { return l.gaps.size(); }) == 1);
   srv.send_event(mention(3));
-  REQUIRE(eventually([&] { return log->envelope_count() == 4; }, 20s));
+  REQUIRE(eventually([&] { return log->envelope_count() == 5; }, 20s));
 }
 
 TEST_CASE("two hubs for one RTM workspace: one delivers, the other stands by "

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/json/parse.hpp>
@@ -403,11 +404,11 @@ TEST_CASE("subscription table: types, lifecycle, callbacks",
   CHECK_FALSE(subs.add_actor(b, {"*"})); // b is known already
   std::vector<caf::actor> got;
   subs.for_each_actor("message", "",
-                      [&](const caf::actor& x) { got.push_back(x); });
+                      [&](const auto& x, size_t) { got.push_back(x.hdl); });
   CHECK(got.size() == 2);
   got.clear();
   subs.for_each_actor("hello", "",
-                      [&](const caf::actor& x) { got.push_back(x); });
+                      [&](const auto& x, size_t) { got.push_back(x.hdl); });
   REQUIRE(got.size() == 1);
   CHECK(got[0] == b);
   auto id = subs.add_callback({"reaction_added"});
@@ -438,7 +439,7 @@ TEST_CASE("subscription table: subtypes and per-type unsubscribe",
   auto who = [&](std::string_view type, std::string_view subtype) {
     std::vector<caf::actor> got;
     subs.for_each_actor(type, subtype,
-                        [&](const caf::actor& x) { got.push_back(x); });
+                        [&](const auto& x, size_t) { got.push_back(x.hdl); });
     return got;
   };
   // Plain "message" takes every subtype; the pattern only its own.
@@ -463,4 +464,47 @@ TEST_CASE("subscription table: subtypes and per-type unsubscribe",
   subs.remove_callback(id);
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("subscription table: batched subscriptions are their own entries",
+          "[subscriptions]") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto idle = [](caf::event_based_actor*, int) -> caf::behavior {
+    return {[](int) {
+    }};
+  };
+  auto a = sys.spawn(idle, 0);
+  subscription_table subs;
+  CHECK_FALSE(subs.has_batched());
+  CHECK(subs.add_actor(a, {"message"}));
+  CHECK_FALSE(subs.add_actor(a, {"message", "reaction_added"}, true));
+  CHECK(subs.has_batched());
+  REQUIRE(subs.actors().size() == 2);
+  // Each match names its entry and index, so a router can tell them apart.
+  std::vector<std::pair<size_t, bool>> got;
+  subs.for_each_actor("message", "", [&](const auto& x, size_t i) {
+    CHECK(&subs.actors()[i] == &x);
+    got.emplace_back(i, x.batched);
+  });
+  CHECK(got == std::vector<std::pair<size_t, bool>>{{0, false}, {1, true}});
+  got.clear();
+  subs.for_each_actor("reaction_added", "", [&](const auto& x, size_t i) {
+    got.emplace_back(i, x.batched);
+  });
+  CHECK(got == std::vector<std::pair<size_t, bool>>{{1, true}});
+  // Per-type unsubscribe works on both; an entry left without types goes.
+  CHECK_FALSE(subs.remove_types(a, {"message"}));
+  REQUIRE(subs.actors().size() == 1);
+  CHECK(subs.actors()[0].batched);
+  CHECK(subs.actors()[0].types == std::vector<std::string>{"reaction_added"});
+  CHECK(subs.remove_types(a, {"reaction_added"}));
+  CHECK(subs.actors().empty());
+  CHECK_FALSE(subs.has_batched());
+  // Unsubscribing the actor ends both kinds at once.
+  subs.add_actor(a, {"*"});
+  subs.add_actor(a, {"*"}, true);
+  subs.remove_actor(a.address());
+  CHECK(subs.actors().empty());
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }

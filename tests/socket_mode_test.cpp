@@ -202,6 +202,84 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: batched subscriptions get envelopes in order, "
+                 "those that wait for an answer one by one",
+                 "[socket_mode][subscribe]") {
+  fake_slack srv;
+  auto c = connect(config(srv), {"hello"});
+  struct seen {
+    std::mutex mtx;
+    std::vector<int> numbers;
+    size_t batches = 0;
+    size_t empty_batches = 0;
+    std::vector<std::string> requests;
+  };
+  auto data = std::make_shared<seen>();
+  auto batched =
+      track(spawn_fn(*sys, [data](caf::event_based_actor*) -> caf::behavior {
+        return {
+            [data](const envelope_batch& batch) {
+              std::lock_guard<std::mutex> guard{data->mtx};
+              ++data->batches;
+              if (batch.envelopes.empty())
+                ++data->empty_batches;
+              for (const auto& env : batch.envelopes)
+                data->numbers.push_back(number_of(env));
+            },
+            [data](const envelope& env) -> caf::result<json_object> {
+              std::lock_guard<std::mutex> guard{data->mtx};
+              data->requests.emplace_back(env.id());
+              json_object answer;
+              answer.value["text"] = "from the batched subscriber";
+              return answer;
+            },
+        };
+      }));
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                subscribe_atom_v, batched,
+                                std::vector<std::string>{"*"}, batch_atom_v));
+  constexpr size_t n = 5000;
+  constexpr size_t slash_at = 2500;
+  session(srv, 0)->flood(n, [](size_t i, int64_t) {
+    if (i == slash_at)
+      return std::string{
+          R"({"envelope_id":"S1","type":"slash_commands",)"
+          R"("accepts_response_payload":true,"payload":{"command":"/echo",)"
+          R"("text":"hi","channel_id":"C2","user_id":"U2"}})"};
+    return raw_event_envelope("E" + std::to_string(i), "Ev" + std::to_string(i),
+                              static_cast<int>(i));
+  });
+  REQUIRE(srv.wait_acks(n, 20s));
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> guard{data->mtx};
+    return data->numbers.size() >= n - 1;
+  }));
+  {
+    std::lock_guard<std::mutex> guard{data->mtx};
+    std::vector<int> expected;
+    for (size_t i = 0; i < n; ++i)
+      if (i != slash_at)
+        expected.push_back(static_cast<int>(i));
+    CHECK(data->numbers == expected);
+    CHECK(data->empty_batches == 0);
+    CHECK(data->batches < n / 10);
+    // The slash command came alone, as a request, and its answer went into
+    // the ack.
+    CHECK(data->requests == std::vector<std::string>{"S1"});
+  }
+  auto acks = srv.acks();
+  auto slash = std::find_if(acks.begin(), acks.end(), [](const auto& ack) {
+    return ack.envelope_id == "S1";
+  });
+  REQUIRE(slash != acks.end());
+  auto payload = payload_of(*slash);
+  REQUIRE(payload);
+  CHECK(payload->at("text") == "from the batched subscriber");
+  CHECK(status(c.hdl).events_received == n);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: apps.connections.open with the app token, then "
                  "hello",
                  "[socket_mode]") {

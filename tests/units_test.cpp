@@ -1020,6 +1020,15 @@ upload_progress sample(tag<upload_progress>) {
   return {65536, 100000};
 }
 
+event_batch sample(tag<event_batch>) {
+  return {{sample(tag<event>{}),
+           event::parse(R"({"type":"reaction_added","item":{}})", 4)}};
+}
+
+envelope_batch sample(tag<envelope_batch>) {
+  return {{sample(tag<envelope>{})}};
+}
+
 template <caf::type_id_t I>
 void check_registered_type(caf::actor_system& sys) {
   using type = typename caf::type_by_id<I>::type;
@@ -1063,6 +1072,12 @@ TEST_CASE("every registered message type survives serialization",
       deserialize<envelope>(sys, serialize(sys, sample(tag<envelope>{})));
   CHECK(env.event_type() == "app_mention");
   CHECK(env.connection() == 2);
+  auto batch =
+      deserialize<event_batch>(sys, serialize(sys, sample(tag<event_batch>{})));
+  REQUIRE(batch.events.size() == 2);
+  CHECK(batch.events[0].channel() == "C1");
+  CHECK(batch.events[1].type() == "reaction_added");
+  CHECK(batch.events[1].session() == 4);
   // The public actor handles are registered too.
   CHECK(sys.types().make_value("caf::rtm::rtm_client_actor") != nullptr);
   CHECK(sys.types().make_value("caf::rtm::web_api_actor") != nullptr);

@@ -377,6 +377,11 @@ caf::actor spawn_counter(caf::actor_system& sys, std::shared_ptr<sink> s);
 caf::actor spawn_envelope_counter(caf::actor_system& sys,
                                   std::shared_ptr<sink> s);
 
+/// The same, for a subscription with `batch_atom`: takes `event_batch` and
+/// `envelope_batch` (and single envelopes, for those that wait for an
+/// answer).
+caf::actor spawn_batch_counter(caf::actor_system& sys, std::shared_ptr<sink> s);
+
 // -- working with clients -----------------------------------------------------
 
 /// Connects and waits for the first hello.
@@ -385,11 +390,12 @@ caf::expected<connected> connect(caf::scoped_actor& self,
 caf::expected<connected> connect(caf::scoped_actor& self,
                                  const socket_mode_client_actor& hdl);
 
-/// Subscribes `listener` to every event (or envelope) type.
+/// Subscribes `listener` to every event (or envelope) type, in batches if
+/// `batched`.
 bool subscribe(caf::scoped_actor& self, const rtm_client_actor& hdl,
-               const caf::actor& listener);
+               const caf::actor& listener, bool batched = false);
 bool subscribe(caf::scoped_actor& self, const socket_mode_client_actor& hdl,
-               const caf::actor& listener);
+               const caf::actor& listener, bool batched = false);
 
 /// Connects (or closes) many clients, at most `parallel` at a time; returns
 /// how many failed. Both clients answer `connect` and `close` alike, so the

@@ -112,22 +112,38 @@ caf::expected<connected> connect(caf::scoped_actor& self,
   return result;
 }
 
-bool subscribe(caf::scoped_actor& self, const rtm_client_actor& hdl,
-               const caf::actor& listener) {
+namespace {
+
+template <class Handle>
+bool subscribe_all(caf::scoped_actor& self, const Handle& hdl,
+                   const caf::actor& listener, bool batched) {
   bool ok = false;
-  self->request(hdl, caf::timespan{10s}, subscribe_atom_v, listener,
-                std::vector<std::string>{"*"})
-      .receive([&](caf::ok_atom) { ok = true; }, [](caf::error&) {});
+  auto on_ok = [&](caf::ok_atom) {
+    ok = true;
+  };
+  auto on_error = [](caf::error&) {
+  };
+  std::vector<std::string> all{"*"};
+  if (batched)
+    self->request(hdl, caf::timespan{10s}, subscribe_atom_v, listener, all,
+                  batch_atom_v)
+        .receive(on_ok, on_error);
+  else
+    self->request(hdl, caf::timespan{10s}, subscribe_atom_v, listener, all)
+        .receive(on_ok, on_error);
   return ok;
 }
 
+} // namespace
+
+bool subscribe(caf::scoped_actor& self, const rtm_client_actor& hdl,
+               const caf::actor& listener, bool batched) {
+  return subscribe_all(self, hdl, listener, batched);
+}
+
 bool subscribe(caf::scoped_actor& self, const socket_mode_client_actor& hdl,
-               const caf::actor& listener) {
-  bool ok = false;
-  self->request(hdl, caf::timespan{10s}, subscribe_atom_v, listener,
-                std::vector<std::string>{"*"})
-      .receive([&](caf::ok_atom) { ok = true; }, [](caf::error&) {});
-  return ok;
+               const caf::actor& listener, bool batched) {
+  return subscribe_all(self, hdl, listener, batched);
 }
 
 namespace {
@@ -587,6 +603,23 @@ caf::actor spawn_envelope_counter(caf::actor_system& sys,
                                   std::shared_ptr<sink> s) {
   return spawn_fn(sys, [s](caf::event_based_actor*) -> caf::behavior {
     return {
+        [s](const envelope& env) { s->on_envelope(env); },
+    };
+  });
+}
+
+caf::actor spawn_batch_counter(caf::actor_system& sys,
+                               std::shared_ptr<sink> s) {
+  return spawn_fn(sys, [s](caf::event_based_actor*) -> caf::behavior {
+    return {
+        [s](const event_batch& batch) {
+          for (const auto& ev : batch.events)
+            s->on_event(ev);
+        },
+        [s](const envelope_batch& batch) {
+          for (const auto& env : batch.envelopes)
+            s->on_envelope(env);
+        },
         [s](const envelope& env) { s->on_envelope(env); },
     };
   });

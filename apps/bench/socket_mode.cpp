@@ -163,9 +163,10 @@ struct envelope_run {
 };
 
 // One Socket Mode client delivering `n` envelopes (flooded, or paced at
-// `rate` per second) to a counting actor.
+// `rate` per second) to a counting actor, subscribed in batches if `batched`.
 envelope_run run_envelopes(env& e, const envelope_maker& maker, size_t n,
-                           double rate, const std::string& what) {
+                           double rate, const std::string& what,
+                           bool batched = false) {
   envelope_run result;
   testing::fake_slack srv;
   cleanup guard{e.sys};
@@ -174,7 +175,9 @@ envelope_run run_envelopes(env& e, const envelope_maker& maker, size_t n,
       socket_mode_client, socket_mode_config_for(e, endpoint_of(srv))));
   // One connection: the client keeps the order of a connection's envelopes.
   auto counts = std::make_shared<sink>(n, false, 1);
-  if (!subscribe(self, hdl, guard.add(spawn_envelope_counter(e.sys, counts))))
+  auto counter = batched ? spawn_batch_counter(e.sys, counts)
+                         : spawn_envelope_counter(e.sys, counts);
+  if (!subscribe(self, hdl, guard.add(counter), batched))
     throw std::runtime_error(what + ": subscribe failed");
   if (auto up = connect(self, hdl); !up)
     throw std::runtime_error(what + ": connect failed: " + render(up.error()));
@@ -290,31 +293,55 @@ std::string micros(caf::timespan x) {
 void run_socket_mode(env& e) {
   envelope_maker maker{payload_set::small_events()};
   e.out.note("payload Socket Mode", maker.describe_sizes());
-  // Envelopes/s, flooded, as the RTM client -> actor rows.
+  // Envelopes/s, flooded, as the RTM client -> actor rows: one message per
+  // envelope, then in batches (rounds interleaved).
   {
     const std::string section = "throughput";
     const std::string label = "200 B: Socket Mode client -> actor (acked)";
+    const std::string batch_label =
+        "200 B: Socket Mode client -> actor in batches (acked)";
     std::vector<double> rates;
+    std::vector<double> batch_rates;
     for (size_t round = 0; round < e.opts.throughput_rounds; ++round) {
       auto res = run_envelopes(e, maker, e.opts.events, 0, label);
       if (!res.ok)
         break; // reported as a failure already
       rates.push_back(res.envelopes_per_s);
+      res = run_envelopes(e, maker, e.opts.events, 0, batch_label, true);
+      if (!res.ok)
+        break;
+      batch_rates.push_back(res.envelopes_per_s);
     }
-    if (rates.size() == e.opts.throughput_rounds) {
+    if (batch_rates.size() == e.opts.throughput_rounds) {
       auto rate = median(rates);
+      auto batch_rate = median(batch_rates);
       e.out
           .add("throughput.small.socket_mode", section, label, rate, "env/s", 0)
           .samples = rates;
+      e.out
+          .add("throughput.small.socket_mode_batch", section, batch_label,
+               batch_rate, "env/s", 0)
+          .samples = batch_rates;
       double rtm = 0;
-      for (auto& r : e.out.rows())
+      double rtm_batch = 0;
+      for (auto& r : e.out.rows()) {
         if (r.id == "throughput.small.actor")
           rtm = r.value;
+        else if (r.id == "throughput.small.actor_batch")
+          rtm_batch = r.value;
+      }
       if (rtm > 0) {
         auto ratio = 100.0 * rate / rtm;
         e.out.add_target("throughput.small.socket_mode_vs_rtm", section,
                          "200 B: Socket Mode / RTM client -> actor", ratio, "%",
                          1, ">= 75 %", ratio >= 75.0);
+        if (rtm_batch > 0) {
+          auto batch_ratio = 100.0 * batch_rate / rtm_batch;
+          e.out.add_target("throughput.small.socket_mode_batch_vs_rtm", section,
+                           "200 B: Socket Mode / RTM client -> actor, both in "
+                           "batches",
+                           batch_ratio, "%", 1, ">= 75 %", batch_ratio >= 75.0);
+        }
       } else {
         e.out.note("Socket Mode / RTM",
                    "not computed: the RTM client -> actor row comes from the "

@@ -27,7 +27,7 @@ namespace caf::rtm::bench {
 
 namespace {
 
-enum class delivery { actor, callback };
+enum class delivery { actor, batch, callback };
 
 struct payload_case {
   /// Key in row ids ("small", "large").
@@ -76,7 +76,26 @@ double cpu_us_per_event(double cpu0, size_t events) {
 }
 
 std::string describe(delivery via) {
-  return via == delivery::actor ? "client -> actor" : "client -> callback";
+  switch (via) {
+  case delivery::actor:
+    return "client -> actor";
+  case delivery::batch:
+    return "client -> actor in batches";
+  default:
+    return "client -> callback";
+  }
+}
+
+// The row id's suffix of a delivery path.
+std::string key_of(delivery via) {
+  switch (via) {
+  case delivery::actor:
+    return ".actor";
+  case delivery::batch:
+    return ".actor_batch";
+  default:
+    return ".callback";
+  }
 }
 
 // Parses each frame the way the client does (one reused parser, the DOM in an
@@ -174,10 +193,14 @@ run_result run_client(env& e, const run_spec& spec, const std::string& what) {
   auto hdl =
       guard.add(e.sys.spawn(rtm_client, config_for(e, endpoint_of(srv))));
   // Callbacks run on several workers: order holds per channel only.
-  auto lanes = spec.via == delivery::actor ? 1 : payload_set::channels;
+  auto lanes = spec.via == delivery::callback ? payload_set::channels : 1;
   auto counts = std::make_shared<sink>(spec.events, spec.keep_latency, lanes);
   if (spec.via == delivery::actor) {
     if (!subscribe(self, hdl, guard.add(spawn_counter(e.sys, counts))))
+      throw std::runtime_error(what + ": subscribe failed");
+  } else if (spec.via == delivery::batch) {
+    if (!subscribe(self, hdl, guard.add(spawn_batch_counter(e.sys, counts)),
+                   true))
       throw std::runtime_error(what + ": subscribe failed");
   } else {
     callback_listener listener{{"*"}, [counts](const event& ev) {
@@ -232,7 +255,8 @@ void run_throughput(env& e) {
       {"large", "4 KB", payload_set::large_events()},
   };
   const std::string section = "throughput";
-  const std::vector<delivery> paths{delivery::actor, delivery::callback};
+  const std::vector<delivery> paths{delivery::actor, delivery::batch,
+                                    delivery::callback};
   for (auto& pc : cases) {
     e.out.note("payload " + pc.label, size_note(*pc.payload));
     auto prefix = "throughput." + pc.key;
@@ -251,7 +275,9 @@ void run_throughput(env& e) {
       json_floors.push_back(json.events_per_s);
       json_floor_cpu.push_back(json.cpu_us_per_event);
       for (size_t i = 0; i < paths.size(); ++i) {
-        run_spec spec{pc.payload, n, paths[i], 0, paths[i] == delivery::actor};
+        // Both actor paths do the same work per event (latency included).
+        run_spec spec{pc.payload, n, paths[i], 0,
+                      paths[i] != delivery::callback};
         runs[i].push_back(
             run_client(e, spec, pc.label + ", " + describe(paths[i])));
       }
@@ -296,7 +322,7 @@ void run_throughput(env& e) {
         cpu.push_back(x.cpu_us_per_event);
       }
       auto actor = paths[i] == delivery::actor;
-      auto key = prefix + (actor ? ".actor" : ".callback");
+      auto key = prefix + key_of(paths[i]);
       auto label = pc.label + ": " + describe(paths[i]);
       auto rate = add_median(key, label, std::move(rates), "ev/s", 0);
       if (actor)
@@ -315,7 +341,7 @@ void run_throughput(env& e) {
       // parsing floor; 75 % of it for small events to an actor.
       if (json_floor > 0) {
         auto ratio = 100.0 * rate / json_floor;
-        if (actor && pc.key == "small")
+        if (paths[i] != delivery::callback && pc.key == "small")
           e.out.add_target(key + "_json_ratio", section,
                            label + " / floor + JSON", ratio, "%", 1, ">= 75 %",
                            ratio >= 75.0);

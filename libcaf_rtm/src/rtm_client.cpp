@@ -25,6 +25,10 @@ rtm_client_actor::behavior_type rtm_client(rtm_client_actor::pointer self,
       [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
         return self->delegate(router, x, std::move(hdl), std::move(types));
       },
+      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types,
+          batch_atom y) {
+        return self->delegate(router, x, std::move(hdl), std::move(types), y);
+      },
       [=](subscribe_atom x, lifecycle_atom y, caf::actor& hdl) {
         return self->delegate(router, x, y, std::move(hdl));
       },

@@ -26,6 +26,10 @@ socket_mode_client(socket_mode_client_actor::pointer self, client_config cfg) {
       [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
         return self->delegate(router, x, std::move(hdl), std::move(types));
       },
+      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types,
+          batch_atom y) {
+        return self->delegate(router, x, std::move(hdl), std::move(types), y);
+      },
       [=](subscribe_atom x, lifecycle_atom y, caf::actor& hdl) {
         return self->delegate(router, x, y, std::move(hdl));
       },

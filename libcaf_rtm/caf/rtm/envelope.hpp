@@ -117,6 +117,23 @@ typename Inspector::result_type inspect(Inspector& f, envelope& x) {
   return f(caf::meta::type_name("caf::rtm::envelope"), connection, raw, load);
 }
 
+/// The envelopes of one batch the client read, for an actor subscribed with
+/// `batch_atom`: one message instead of one per envelope. Batches arrive in
+/// order, and the envelopes of a batch in the order they were received; a
+/// batch holds only the envelopes the actor subscribed to, already acked, and
+/// is never empty. Envelopes the client acks only once its subscribers
+/// answered (those that accept a response payload, or every one with
+/// `ack_after_delivery`) are not in a batch: they arrive one by one as
+/// requests, as for any subscriber.
+struct envelope_batch {
+  std::vector<envelope> envelopes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, envelope_batch& x) {
+  return f(caf::meta::type_name("caf::rtm::envelope_batch"), x.envelopes);
+}
+
 /// Does a subscription to `types` cover `x`? A pattern matches the envelope
 /// type or the inner event type (`message` every message, whatever its
 /// subtype), `type::subtype` only that subtype of the inner event

@@ -99,6 +99,19 @@ typename Inspector::result_type inspect(Inspector& f, event& x) {
   return f(caf::meta::type_name("caf::rtm::event"), session, raw, load);
 }
 
+/// The events of one batch the client received, for an actor subscribed with
+/// `batch_atom`: one message instead of one per event. Batches arrive in
+/// order, and the events of a batch in the order they were received; a
+/// batch holds only the events the actor subscribed to, and is never empty.
+struct event_batch {
+  std::vector<event> events;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_batch& x) {
+  return f(caf::meta::type_name("caf::rtm::event_batch"), x.events);
+}
+
 /// Does a subscription to `types` cover events of `type` and `subtype`?
 /// `"*"` covers all, `message` every message whatever its subtype,
 /// `message::bot_message` only that subtype. See `check_pattern`.

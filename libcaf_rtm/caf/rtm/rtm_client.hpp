@@ -35,6 +35,10 @@ using rtm_client_actor = caf::typed_actor<
     // Delivers events of these types ("*" = all) to the actor as `event`.
     caf::replies_to<subscribe_atom, caf::actor,
                     std::vector<std::string>>::with<caf::ok_atom>,
+    // The same, but one `event_batch` per batch of frames the client read
+    // instead of one message per event: cheaper for actors that take many.
+    caf::replies_to<subscribe_atom, caf::actor, std::vector<std::string>,
+                    batch_atom>::with<caf::ok_atom>,
     // Delivers lifecycle messages (connecting, connected, ...) to the actor.
     caf::replies_to<subscribe_atom, lifecycle_atom,
                     caf::actor>::with<caf::ok_atom>,

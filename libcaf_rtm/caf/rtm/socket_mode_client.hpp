@@ -41,6 +41,11 @@ using socket_mode_client_actor = caf::typed_actor<
     // `ack_deadline`, acks it empty.
     caf::replies_to<subscribe_atom, caf::actor,
                     std::vector<std::string>>::with<caf::ok_atom>,
+    // The same, but one `envelope_batch` per batch of frames the client read
+    // instead of one message per envelope: cheaper for actors that take many.
+    // Envelopes that wait for an answer still come one by one, as above.
+    caf::replies_to<subscribe_atom, caf::actor, std::vector<std::string>,
+                    batch_atom>::with<caf::ok_atom>,
     // Delivers lifecycle messages (connecting, connected, ...) to the actor.
     caf::replies_to<subscribe_atom, lifecycle_atom,
                     caf::actor>::with<caf::ok_atom>,

@@ -19,7 +19,9 @@ namespace caf::rtm {
 struct json_object;
 struct api_call;
 class event;
+struct event_batch;
 class envelope;
+struct envelope_batch;
 struct identity;
 struct rtm_endpoint;
 struct send_ack;
@@ -76,6 +78,12 @@ CAF_ADD_ATOM(caf_rtm, caf::rtm, subscribe_atom, "subscribe")
 CAF_ADD_ATOM(caf_rtm, caf::rtm, typing_atom, "typing")
 CAF_ADD_ATOM(caf_rtm, caf::rtm, unsubscribe_atom, "unsubscr")
 CAF_ADD_ATOM(caf_rtm, caf::rtm, upload_atom, "upload")
+
+// New entries go last, so that the IDs above keep their values (nodes of
+// different builds agree on them).
+CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::event_batch))
+CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::envelope_batch))
+CAF_ADD_ATOM(caf_rtm, caf::rtm, batch_atom, "batch")
 
 CAF_END_TYPE_ID_BLOCK(caf_rtm)
 

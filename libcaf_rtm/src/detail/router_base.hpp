@@ -107,15 +107,17 @@ void forward_frames(Self* self, const inbound_batch& batch,
 
 // -- subscriptions ------------------------------------------------------------
 
+/// Subscribes `hdl` to events (or envelopes) of `types`, one message each or,
+/// if `batched`, one message per batch.
 template <class Self>
-caf::result<caf::ok_atom>
-subscribe_actor(Self* self, const caf::actor& hdl,
-                const std::vector<std::string>& types) {
+caf::result<caf::ok_atom> subscribe_actor(Self* self, const caf::actor& hdl,
+                                          const std::vector<std::string>& types,
+                                          bool batched = false) {
   if (!hdl)
     return make_error(errc::invalid_argument, "subscribe needs an actor");
   if (auto err = check_patterns(types))
     return err;
-  if (self->state.subs.add_actor(hdl, types))
+  if (self->state.subs.add_actor(hdl, types, batched))
     self->monitor(hdl);
   return caf::ok_atom_v;
 }

@@ -153,20 +153,31 @@ outbox::writer make_writer(frame_writer_actor conn) {
 
 // -- delivery -----------------------------------------------------------------
 
-// Hands out the events of one batch: to subscribed actors one by one, to the
-// listener workers in one message per worker.
+// Hands out the events of one batch: to subscribed actors one by one or in
+// one `event_batch` each, to the listener workers in one message per worker.
 void deliver(self_ptr self, std::vector<event>& events) {
   auto& st = self->state;
   std::vector<std::vector<event>> runs;
   if (st.pool.started())
     runs.resize(st.pool.workers().size());
+  // Indexed like the subscriptions; only batched ones fill theirs.
+  std::vector<event_batch> batches;
+  if (st.subs.has_batched())
+    batches.resize(st.subs.actors().size());
   for (auto& ev : events) {
-    st.subs.for_each_actor(
-        ev, [&ev](const caf::actor& hdl) { caf::anon_send(hdl, ev); });
+    st.subs.for_each_actor(ev, [&](const auto& sub, size_t i) {
+      if (sub.batched)
+        batches[i].events.push_back(ev);
+      else
+        caf::anon_send(sub.hdl, ev);
+    });
     if (!runs.empty() && st.subs.callback_wants(ev))
       runs[st.pool.pick(ev.channel())].push_back(ev);
     ++st.stats.events_delivered;
   }
+  for (size_t i = 0; i < batches.size(); ++i)
+    if (!batches[i].events.empty())
+      caf::anon_send(st.subs.actors()[i].hdl, std::move(batches[i]));
   for (size_t i = 0; i < runs.size(); ++i) {
     if (runs[i].empty())
       continue;
@@ -312,6 +323,10 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       [self](subscribe_atom, caf::actor& hdl,
              std::vector<std::string>& types) -> caf::result<caf::ok_atom> {
         return subscribe_actor(self, hdl, types);
+      },
+      [self](subscribe_atom, caf::actor& hdl, std::vector<std::string>& types,
+             batch_atom) -> caf::result<caf::ok_atom> {
+        return subscribe_actor(self, hdl, types, true);
       },
       [self](subscribe_atom, lifecycle_atom,
              caf::actor& hdl) -> caf::result<caf::ok_atom> {

@@ -163,6 +163,10 @@ void on_batch(self_ptr self, inbound_batch& batch) {
   std::vector<std::vector<envelope>> runs;
   if (st.pool.started())
     runs.resize(st.pool.workers().size());
+  // Indexed like the subscriptions; only batched ones fill theirs.
+  std::vector<envelope_batch> batches;
+  if (st.subs.has_batched())
+    batches.resize(st.subs.actors().size());
   // The filter's keys are taken a few envelopes ahead, so that their
   // lookups can be prefetched; a ring holds those taken and not yet checked.
   auto& envs = batch.envelopes;
@@ -202,18 +206,28 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       continue;
     }
     if (held) {
+      // Batched subscribers too: each answers for itself, once.
       std::vector<caf::actor> actors;
-      st.subs.for_each_actor(
-          env, [&actors](const caf::actor& hdl) { actors.push_back(hdl); });
+      st.subs.for_each_actor(env, [&actors](const auto& sub, size_t) {
+        if (std::find(actors.begin(), actors.end(), sub.hdl) == actors.end())
+          actors.push_back(sub.hdl);
+      });
       request_payload(self, env, actors);
     } else {
-      st.subs.for_each_actor(
-          env, [&env](const caf::actor& hdl) { caf::anon_send(hdl, env); });
+      st.subs.for_each_actor(env, [&](const auto& sub, size_t i) {
+        if (sub.batched)
+          batches[i].envelopes.push_back(env);
+        else
+          caf::anon_send(sub.hdl, env);
+      });
     }
     if (!runs.empty() && st.subs.callback_wants(env))
       runs[st.pool.pick(env.channel())].push_back(env);
     ++st.stats.events_delivered;
   }
+  for (size_t i = 0; i < batches.size(); ++i)
+    if (!batches[i].envelopes.empty())
+      caf::anon_send(st.subs.actors()[i].hdl, std::move(batches[i]));
   for (size_t i = 0; i < runs.size(); ++i) {
     if (runs[i].empty())
       continue;
@@ -310,6 +324,10 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       [self](subscribe_atom, caf::actor& hdl,
              std::vector<std::string>& types) -> caf::result<caf::ok_atom> {
         return subscribe_actor(self, hdl, types);
+      },
+      [self](subscribe_atom, caf::actor& hdl, std::vector<std::string>& types,
+             batch_atom) -> caf::result<caf::ok_atom> {
+        return subscribe_actor(self, hdl, types, true);
       },
       [self](subscribe_atom, lifecycle_atom,
              caf::actor& hdl) -> caf::result<caf::ok_atom> {

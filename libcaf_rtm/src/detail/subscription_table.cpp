@@ -12,12 +12,14 @@ bool subscription_table::known(const caf::actor_addr& addr) const {
 }
 
 bool subscription_table::add_actor(const caf::actor& hdl,
-                                   const std::vector<std::string>& types) {
-  auto i = std::find_if(actors_.begin(), actors_.end(),
-                        [&](const auto& x) { return x.hdl == hdl; });
+                                   const std::vector<std::string>& types,
+                                   bool batched) {
+  auto i = std::find_if(actors_.begin(), actors_.end(), [&](const auto& x) {
+    return x.hdl == hdl && x.batched == batched;
+  });
   auto is_new = !known(hdl.address());
   if (i == actors_.end()) {
-    actors_.push_back({hdl, {}});
+    actors_.push_back({hdl, {}, batched});
     i = std::prev(actors_.end());
   }
   for (const auto& type : types)
@@ -52,19 +54,19 @@ void subscription_table::remove_actor(const caf::actor_addr& addr) {
 
 bool subscription_table::remove_types(const caf::actor& hdl,
                                       const std::vector<std::string>& types) {
-  auto i = std::find_if(actors_.begin(), actors_.end(),
-                        [&](const auto& x) { return x.hdl == hdl; });
-  if (i != actors_.end()) {
-    auto& mine = i->types;
-    mine.erase(std::remove_if(mine.begin(), mine.end(),
-                              [&](const std::string& x) {
-                                return std::find(types.begin(), types.end(),
-                                                 x) != types.end();
-                              }),
-               mine.end());
-    if (mine.empty())
-      actors_.erase(i);
-  }
+  auto listed = [&](const std::string& x) {
+    return std::find(types.begin(), types.end(), x) != types.end();
+  };
+  for (auto& entry : actors_)
+    if (entry.hdl == hdl)
+      entry.types.erase(
+          std::remove_if(entry.types.begin(), entry.types.end(), listed),
+          entry.types.end());
+  actors_.erase(std::remove_if(actors_.begin(), actors_.end(),
+                               [&](const auto& x) {
+                                 return x.hdl == hdl && x.types.empty();
+                               }),
+                actors_.end());
   return !known(hdl.address());
 }
 
@@ -72,6 +74,11 @@ uint64_t subscription_table::add_hooks(bool frames) {
   auto id = next_callback_id_++;
   hooks_.emplace_back(id, frames);
   return id;
+}
+
+bool subscription_table::has_batched() const noexcept {
+  return std::any_of(actors_.begin(), actors_.end(),
+                     [](const auto& x) { return x.batched; });
 }
 
 bool subscription_table::has_frame_hooks() const noexcept {

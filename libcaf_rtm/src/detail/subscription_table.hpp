@@ -24,6 +24,8 @@ public:
   struct actor_entry {
     caf::actor hdl;
     std::vector<std::string> types;
+    /// Takes one message per batch (`event_batch`) instead of one per event.
+    bool batched = false;
   };
 
   struct callback_entry {
@@ -34,9 +36,11 @@ public:
   // -- changes ----------------------------------------------------------------
 
   /// Adds `types` to the subscription of `hdl` (a type given twice counts
-  /// once). Returns true if `hdl` had no subscription of any kind before (the
-  /// caller then monitors it).
-  bool add_actor(const caf::actor& hdl, const std::vector<std::string>& types);
+  /// once), to its batched one if `batched`: an actor may hold both, and then
+  /// gets an event that both cover twice. Returns true if `hdl` had no
+  /// subscription of any kind before (the caller then monitors it).
+  bool add_actor(const caf::actor& hdl, const std::vector<std::string>& types,
+                 bool batched = false);
 
   /// Subscribes `hdl` to lifecycle messages. Returns true if `hdl` had no
   /// subscription of any kind before.
@@ -52,8 +56,9 @@ public:
   /// Ends every subscription of `addr` (unsubscribe, or the actor died).
   void remove_actor(const caf::actor_addr& addr);
 
-  /// Takes `types` off the event subscription of `hdl`. Returns true if `hdl`
-  /// has no subscription of any kind left (the caller then demonitors it).
+  /// Takes `types` off the event subscriptions of `hdl` (batched or not).
+  /// Returns true if `hdl` has no subscription of any kind left (the caller
+  /// then demonitors it).
   bool remove_types(const caf::actor& hdl,
                     const std::vector<std::string>& types);
 
@@ -61,30 +66,33 @@ public:
 
   // -- lookups ----------------------------------------------------------------
 
-  /// Calls `f(hdl)` for every actor subscribed to events of `type` and
-  /// `subtype`.
+  /// Calls `f(entry, i)` for every subscription (`actors()[i]`) that covers
+  /// events of `type` and `subtype`.
   template <class F>
   void for_each_actor(std::string_view type, std::string_view subtype,
                       F&& f) const {
-    for (const auto& x : actors_)
-      if (matches(x.types, type, subtype))
-        f(x.hdl);
+    for (size_t i = 0; i < actors_.size(); ++i)
+      if (matches(actors_[i].types, type, subtype))
+        f(actors_[i], i);
   }
 
-  /// Calls `f(hdl)` for every actor subscribed to events like `ev`.
+  /// Calls `f(entry, i)` for every subscription that covers events like `ev`.
   template <class F>
   void for_each_actor(const event& ev, F&& f) const {
     for_each_actor(ev.type(), ev.subtype(), std::forward<F>(f));
   }
 
-  /// Calls `f(hdl)` for every actor subscribed to envelopes like `x` (by
-  /// envelope type or inner event type).
+  /// Calls `f(entry, i)` for every subscription that covers envelopes like
+  /// `x` (by envelope type or inner event type).
   template <class F>
   void for_each_actor(const envelope& x, F&& f) const {
-    for (const auto& sub : actors_)
-      if (matches(sub.types, x))
-        f(sub.hdl);
+    for (size_t i = 0; i < actors_.size(); ++i)
+      if (matches(actors_[i].types, x))
+        f(actors_[i], i);
   }
+
+  /// Whether any subscription takes batches.
+  bool has_batched() const noexcept;
 
   /// True if a callback wants events of `type` and `subtype`.
   bool callback_wants(std::string_view type,

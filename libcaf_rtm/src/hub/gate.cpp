@@ -212,6 +212,12 @@ rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
         return forward<ok_atom>(self, client, x, std::move(hdl),
                                 std::move(types));
       },
+      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types,
+          batch_atom y) {
+        watch(self, hdl);
+        return forward<ok_atom>(self, client, x, std::move(hdl),
+                                std::move(types), y);
+      },
       [=](subscribe_atom x, callback_listener& listener) {
         return forward<uint64_t>(self, client, x, std::move(listener));
       },
@@ -253,6 +259,12 @@ socket_mode_gate(socket_mode_client_actor::stateful_pointer<gate_state> self,
         watch(self, hdl);
         return forward<ok_atom>(self, client, x, relay_for(self, hdl),
                                 std::move(types));
+      },
+      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types,
+          batch_atom y) {
+        watch(self, hdl);
+        return forward<ok_atom>(self, client, x, relay_for(self, hdl),
+                                std::move(types), y);
       },
       [=](subscribe_atom x, envelope_listener& listener) {
         return forward<uint64_t>(self, client, x, std::move(listener));

@@ -9,7 +9,8 @@ namespace caf::rtm::hub::detail {
 
 caf::behavior relay(caf::event_based_actor* self, const caf::actor& target,
                     caf::timespan answer_timeout) {
-  // Reachable from remote nodes: anything but envelopes is dropped, and an
+  // Reachable from remote nodes: anything but envelopes (one by one or in
+  // batches) is dropped, and an
   // exit message some node sends ends nothing (the gate ends relays with
   // `kill`).
   self->set_default_handler(caf::drop);
@@ -31,6 +32,7 @@ caf::behavior relay(caf::event_based_actor* self, const caf::actor& target,
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
         return rp;
       },
+      [=](envelope_batch& batch) { caf::anon_send(target, std::move(batch)); },
   };
 }
 
