@@ -302,11 +302,20 @@ class sink {
 public:
   sink(size_t expected, bool keep_latency, size_t lanes);
 
-  void on_event(const event& ev);
+  /// Counts an event that arrived at `now` (a batch arrives at one time).
+  void on_event(const event& ev, clock_type::time_point now);
+
+  void on_event(const event& ev) {
+    on_event(ev, clock_type::now());
+  }
 
   /// The same for the event inside an `events_api` envelope
   /// (`payload.event`).
-  void on_envelope(const envelope& env);
+  void on_envelope(const envelope& env, clock_type::time_point now);
+
+  void on_envelope(const envelope& env) {
+    on_envelope(env, clock_type::now());
+  }
 
   /// Waits until every event arrived; false if nothing arrived for `stall`.
   bool wait(std::chrono::milliseconds stall);
@@ -344,7 +353,7 @@ public:
   std::string describe() const;
 
 private:
-  void on_json(const boost::json::object& obj);
+  void on_json(const boost::json::object& obj, clock_type::time_point now);
 
   size_t expected_;
   bool keep_latency_;
