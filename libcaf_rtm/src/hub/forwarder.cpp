@@ -21,6 +21,17 @@ void follow(Self* self, const caf::actor& target) {
   self->set_default_handler(caf::drop);
 }
 
+// True (and counted) if another hub delivered `env` already.
+template <class Self>
+bool seen_before(Self* self, const envelope& env,
+                 std::chrono::steady_clock::time_point now) {
+  auto& st = self->state;
+  if (!st.filter.seen(env.id(), env.event_id(), now))
+    return false;
+  ++*st.duplicates;
+  return true;
+}
+
 } // namespace
 
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
@@ -37,13 +48,20 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
       // answer an envelope with `no_payload()`, an error that would come
       // back to a sender and end it.
       [self](const event& ev) { caf::anon_send(self->state.target, ev); },
+      [self](const event_batch& batch) {
+        for (const auto& ev : batch.events)
+          caf::anon_send(self->state.target, ev);
+      },
+      [self](const envelope_batch& batch) {
+        auto now = std::chrono::steady_clock::now();
+        for (const auto& env : batch.envelopes)
+          if (!seen_before(self, env, now))
+            caf::anon_send(self->state.target, env);
+      },
       [self](const envelope& env) -> caf::result<json_object> {
         auto& st = self->state;
-        if (st.filter.seen(env.id(), env.event_id(),
-                           std::chrono::steady_clock::now())) {
-          ++*st.duplicates;
+        if (seen_before(self, env, std::chrono::steady_clock::now()))
           return no_payload();
-        }
         if (env.accepts_response_payload() &&
             self->current_message_id().is_request()) {
           self->delegate(st.target, env);

@@ -29,9 +29,9 @@ struct forwarder_state {
   std::shared_ptr<std::atomic<uint64_t>> duplicates;
 };
 
-/// Hands events and envelopes to `target`; an envelope that accepts a
-/// response payload goes as the request it came as (the answer goes straight
-/// back to the hub). Ends when `target` ends.
+/// Hands events and envelopes to `target`, one by one (batches unpacked); an
+/// envelope that accepts a response payload goes as the request it came as
+/// (the answer goes straight back to the hub). Ends when `target` ends.
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
                         caf::actor target, std::chrono::milliseconds window,
                         size_t capacity,

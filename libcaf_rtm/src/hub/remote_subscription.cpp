@@ -261,8 +261,11 @@ void subscribe(self_ptr self, size_t i) {
     self->request(x.client, timeout, subscribe_atom_v, lifecycle_atom_v,
                   st.lifecycle_fwd)
         .then(on_ok, on_error);
+  // In batches: a batch crosses the network as one message, and the
+  // forwarder hands its items to the bot's actor one by one.
   for (auto& sub : st.subs)
-    self->request(x.client, timeout, subscribe_atom_v, sub.fwd, sub.patterns)
+    self->request(x.client, timeout, subscribe_atom_v, sub.fwd, sub.patterns,
+                  batch_atom_v)
         .then(on_ok, on_error);
 }
 
