@@ -1281,6 +1281,39 @@ TEST_CASE("Socket Mode through the hub: envelopes, answers through the ack, "
   REQUIRE(eventually([&] { return log->envelope_count() == 5; }, 20s));
 }
 
+TEST_CASE("Socket Mode through a hub that acks on receipt: envelopes cross "
+          "in batches and reach the bot once each, in order",
+          "[hub][socket_mode]") {
+  fake_slack srv;
+  temp_dir dir;
+  auto entry = "shop = {\n  app-token = \"" + srv.options().app_token +
+               "\"\n  base-url = \"" + srv.base_url() +
+               "\"\n  ack-after-delivery = false\n}\n";
+  hub_proc h{dir.write("hub.ini", hub_config(entry))};
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  bot.subscribe({h.endpoint()}, "shop", actor, {"app_mention"});
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+  REQUIRE(eventually([&] { return srv.live_socket_mode_sessions() == 1; }));
+  constexpr int n = 2000;
+  for (int i = 1; i <= n; ++i)
+    srv.send_event(mention(i));
+  REQUIRE(eventually([&] { return log->envelope_count() >= size_t{n}; }, 30s));
+  auto texts = log->with([](auto& x) {
+    std::vector<std::string> out;
+    for (auto& env : x.envelopes)
+      out.emplace_back(
+          env.payload().at("event").as_object().at("text").as_string());
+    return out;
+  });
+  REQUIRE(texts.size() == size_t{n});
+  for (int i = 0; i < n; ++i)
+    CHECK(texts[static_cast<size_t>(i)] == "hi " + std::to_string(i + 1));
+  REQUIRE(srv.wait_acks(size_t{n}, 10s));
+  CHECK(srv.acks().size() == size_t{n});
+}
+
 TEST_CASE("two hubs for one RTM workspace: one delivers, the other stands by "
           "and takes over when the first dies",
           "[hub]") {
