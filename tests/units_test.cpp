@@ -42,6 +42,7 @@
 #include "detail/ping_monitor.hpp"
 #include "detail/token_bucket.hpp"
 #include "net/io_pool.hpp"
+#include "net/text_frames.hpp"
 #include "net/url.hpp"
 
 using namespace caf::rtm;
@@ -1347,4 +1348,20 @@ TEST_CASE("the envelope filter agrees with a plain set under heavy churn",
   }
   CHECK(repeats > 10000); // the run did exercise both answers
   CHECK(repeats < 190000);
+}
+
+TEST_CASE("text frames: packed in one buffer, each read back as added",
+          "[units][net]") {
+  net::text_frames frames;
+  CHECK(frames.empty());
+  frames.add(R"({"envelope_id":"E1"})");
+  frames.add("");
+  frames.add(R"({"envelope_id":"E\\"2"})");
+  REQUIRE(frames.size() == 3);
+  CHECK(frames[0] == R"({"envelope_id":"E1"})");
+  CHECK(frames[1].empty());
+  CHECK(frames[2] == R"({"envelope_id":"E\\"2"})");
+  // Moving keeps every view's text (the I/O thread takes them this way).
+  auto moved = std::move(frames);
+  CHECK(moved[2] == R"({"envelope_id":"E\\"2"})");
 }

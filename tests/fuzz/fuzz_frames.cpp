@@ -78,8 +78,8 @@ public:
     pongs.push_back(std::move(payload));
   }
 
-  void write_first(std::string text) override {
-    writes.push_back(std::move(text));
+  void write_first(std::string_view text) override {
+    writes.emplace_back(text);
   }
 
   std::vector<hello_info> hellos;

@@ -99,16 +99,19 @@ public:
       self_->send(self_->state.monitor, pong_atom_v, std::move(payload));
   }
 
-  void write_first(std::string text) override {
+  void write_first(std::string_view text) override {
     auto& st = self_->state;
     CAF_RTM_LOG(st.log, trace, "connection", "session ", st.args.session,
                 " -> ", text);
     if (!st.ws || st.ending)
       return;
-    if (st.first_frames)
-      st.first_frames->push_back(std::move(text));
-    else
-      st.ws->send_texts_first({std::move(text)});
+    if (st.first_frames) {
+      st.first_frames->add(text);
+    } else {
+      net::text_frames one;
+      one.add(text);
+      st.ws->send_texts_first(std::move(one));
+    }
   }
 
 private:

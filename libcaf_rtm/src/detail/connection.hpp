@@ -26,6 +26,7 @@
 #include "detail/frame_parser.hpp"
 #include "detail/interfaces.hpp"
 #include "detail/protocol.hpp"
+#include "net/text_frames.hpp"
 
 namespace caf::rtm::net {
 struct net_context;
@@ -75,7 +76,7 @@ struct connection_state {
   bool hello = false;
   /// While a batch is parsed: the frames the protocol writes first (acks),
   /// handed to the I/O layer together once the batch is done.
-  std::optional<std::vector<std::string>> first_frames;
+  std::optional<net::text_frames> first_frames;
   /// Set once this side decided to end the session; becomes the exit reason
   /// (none: closed on request, a normal exit).
   bool ending = false;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <boost/json/object.hpp>
 
@@ -52,7 +53,7 @@ public:
   virtual void monitor_pong(std::string payload) = 0;
 
   /// Writes a text frame ahead of anything queued: acks must not wait.
-  virtual void write_first(std::string text) = 0;
+  virtual void write_first(std::string_view text) = 0;
 };
 
 class protocol {

@@ -58,11 +58,12 @@ public:
     });
   }
 
-  void send_texts_first(std::vector<std::string> texts) override {
-    post([texts = std::move(texts)](websocket_session& self) mutable {
+  void send_texts_first(text_frames texts) override {
+    auto packed = std::make_shared<const text_frames>(std::move(texts));
+    post([packed = std::move(packed)](websocket_session& self) {
       // Each goes to the front: the last one first keeps them in order.
-      for (auto i = texts.rbegin(); i != texts.rend(); ++i)
-        self.enqueue(outgoing{outgoing::text, std::move(*i), 0, 0}, true);
+      for (auto i = packed->size(); i-- > 0;)
+        self.enqueue(outgoing{outgoing::text, {}, 0, 0, packed, i}, true);
     });
   }
 
@@ -93,6 +94,13 @@ private:
     uint16_t code;
     /// The message's id (RTM sends; 0 for anything else).
     int64_t id;
+    /// Frames queued together (acks): the text is frame `index` of these.
+    std::shared_ptr<const text_frames> packed = nullptr;
+    size_t index = 0;
+
+    std::string_view bytes() const noexcept {
+      return packed ? (*packed)[index] : std::string_view{payload};
+    }
   };
 
   enum class state_type { opening, handshaking, open, closing, ended };
@@ -322,7 +330,8 @@ private:
     switch (x.kind) {
     case outgoing::text:
       ws_->text(true);
-      ws_->async_write(asio::buffer(x.payload), std::move(next));
+      ws_->async_write(asio::buffer(x.bytes().data(), x.bytes().size()),
+                       std::move(next));
       break;
     case outgoing::ping:
       ws_->async_ping(websocket::ping_data{x.payload.substr(0, 125).c_str()},

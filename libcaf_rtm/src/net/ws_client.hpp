@@ -18,6 +18,7 @@
 
 #include "detail/interfaces.hpp"
 #include "net/net_context.hpp"
+#include "net/text_frames.hpp"
 #include "net/url.hpp"
 
 namespace caf::rtm::net {
@@ -43,7 +44,7 @@ public:
   /// Queues text frames, in this order, ahead of every frame not yet being
   /// written (Socket Mode acks must not wait behind other traffic). One call
   /// per batch: one hand-over to the I/O thread for all of its acks.
-  virtual void send_texts_first(std::vector<std::string> texts) = 0;
+  virtual void send_texts_first(text_frames texts) = 0;
 
   /// Queues a ping frame (payload at most 125 bytes).
   virtual void send_ping(std::string payload) = 0;
