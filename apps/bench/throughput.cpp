@@ -75,27 +75,25 @@ double cpu_us_per_event(double cpu0, size_t events) {
                            static_cast<double>(events);
 }
 
-std::string describe(delivery via) {
+// How a delivery path is labelled in the table and named in row ids.
+struct path_names {
+  const char* label;
+  const char* key_suffix;
+};
+
+path_names names_of(delivery via) {
   switch (via) {
   case delivery::actor:
-    return "client -> actor";
+    return {"client -> actor", ".actor"};
   case delivery::batch:
-    return "client -> actor in batches";
+    return {"client -> actor in batches", ".actor_batch"};
   default:
-    return "client -> callback";
+    return {"client -> callback", ".callback"};
   }
 }
 
-// The row id's suffix of a delivery path.
-std::string key_of(delivery via) {
-  switch (via) {
-  case delivery::actor:
-    return ".actor";
-  case delivery::batch:
-    return ".actor_batch";
-  default:
-    return ".callback";
-  }
+std::string describe(delivery via) {
+  return names_of(via).label;
 }
 
 // Parses each frame the way the client does (one reused parser, the DOM in an
@@ -322,7 +320,7 @@ void run_throughput(env& e) {
         cpu.push_back(x.cpu_us_per_event);
       }
       auto actor = paths[i] == delivery::actor;
-      auto key = prefix + key_of(paths[i]);
+      auto key = prefix + names_of(paths[i]).key_suffix;
       auto label = pc.label + ": " + describe(paths[i]);
       auto rate = add_median(key, label, std::move(rates), "ev/s", 0);
       if (actor)
