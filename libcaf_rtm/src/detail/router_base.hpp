@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <caf/actor_addr.hpp>
@@ -104,6 +105,40 @@ void forward_frames(Self* self, const inbound_batch& batch,
   st.callback_backlog += out.texts.size();
   self->send(st.pool.hook_worker(), std::move(out));
 }
+
+/// Hands the items (events or envelopes) of one batch of frames to the
+/// subscribed actors that cover them: to per-item subscriptions one message
+/// each at once, to batched ones one `Batch` each, sent by `flush` once the
+/// whole batch is routed. Lives within one handler: the subscriptions must not
+/// change meanwhile.
+template <class Batch, class Item>
+class actor_fanout {
+public:
+  explicit actor_fanout(const subscription_table& subs) : subs_(subs) {
+    if (subs.has_batched())
+      batched_.resize(subs.actors().size());
+  }
+
+  void deliver(const Item& x) {
+    subs_.for_each_actor(x, [this, &x](const auto& sub, size_t i) {
+      if (sub.batched)
+        batched_[i].push_back(x);
+      else
+        caf::anon_send(sub.hdl, x);
+    });
+  }
+
+  void flush() {
+    for (size_t i = 0; i < batched_.size(); ++i)
+      if (!batched_[i].empty())
+        caf::anon_send(subs_.actors()[i].hdl, Batch{std::move(batched_[i])});
+  }
+
+private:
+  const subscription_table& subs_;
+  /// Indexed like `subs_.actors()`; only batched subscriptions fill theirs.
+  std::vector<std::vector<Item>> batched_;
+};
 
 // -- subscriptions ------------------------------------------------------------
 

@@ -160,24 +160,14 @@ void deliver(self_ptr self, std::vector<event>& events) {
   std::vector<std::vector<event>> runs;
   if (st.pool.started())
     runs.resize(st.pool.workers().size());
-  // Indexed like the subscriptions; only batched ones fill theirs.
-  std::vector<event_batch> batches;
-  if (st.subs.has_batched())
-    batches.resize(st.subs.actors().size());
+  actor_fanout<event_batch, event> to_actors{st.subs};
   for (auto& ev : events) {
-    st.subs.for_each_actor(ev, [&](const auto& sub, size_t i) {
-      if (sub.batched)
-        batches[i].events.push_back(ev);
-      else
-        caf::anon_send(sub.hdl, ev);
-    });
+    to_actors.deliver(ev);
     if (!runs.empty() && st.subs.callback_wants(ev))
       runs[st.pool.pick(ev.channel())].push_back(ev);
     ++st.stats.events_delivered;
   }
-  for (size_t i = 0; i < batches.size(); ++i)
-    if (!batches[i].events.empty())
-      caf::anon_send(st.subs.actors()[i].hdl, std::move(batches[i]));
+  to_actors.flush();
   for (size_t i = 0; i < runs.size(); ++i) {
     if (runs[i].empty())
       continue;

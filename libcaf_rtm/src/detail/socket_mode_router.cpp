@@ -163,10 +163,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
   std::vector<std::vector<envelope>> runs;
   if (st.pool.started())
     runs.resize(st.pool.workers().size());
-  // Indexed like the subscriptions; only batched ones fill theirs.
-  std::vector<envelope_batch> batches;
-  if (st.subs.has_batched())
-    batches.resize(st.subs.actors().size());
+  actor_fanout<envelope_batch, envelope> to_actors{st.subs};
   // The filter's keys are taken a few envelopes ahead, so that their
   // lookups can be prefetched; a ring holds those taken and not yet checked.
   auto& envs = batch.envelopes;
@@ -214,20 +211,13 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       });
       request_payload(self, env, actors);
     } else {
-      st.subs.for_each_actor(env, [&](const auto& sub, size_t i) {
-        if (sub.batched)
-          batches[i].envelopes.push_back(env);
-        else
-          caf::anon_send(sub.hdl, env);
-      });
+      to_actors.deliver(env);
     }
     if (!runs.empty() && st.subs.callback_wants(env))
       runs[st.pool.pick(env.channel())].push_back(env);
     ++st.stats.events_delivered;
   }
-  for (size_t i = 0; i < batches.size(); ++i)
-    if (!batches[i].envelopes.empty())
-      caf::anon_send(st.subs.actors()[i].hdl, std::move(batches[i]));
+  to_actors.flush();
   for (size_t i = 0; i < runs.size(); ++i) {
     if (runs[i].empty())
       continue;
