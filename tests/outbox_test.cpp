@@ -382,18 +382,28 @@ TEST_CASE_METHOD(outbox_fixture,
 
 // -- subscription table -------------------------------------------------------
 
+namespace {
+
+// An actor that only has to exist (a subscriber nothing is sent to). With an
+// argument: CAF 0.17 spawns a function without arguments by dereferencing a
+// null argument tuple.
+caf::actor spawn_idle(caf::actor_system& sys) {
+  return sys.spawn(
+      [](caf::event_based_actor*, int) -> caf::behavior {
+        return {[](int) {
+        }};
+      },
+      0);
+}
+
+} // namespace
+
 TEST_CASE("subscription table: types, lifecycle, callbacks",
           "[subscriptions]") {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  // An argument for each: CAF 0.17 spawns a function without arguments by
-  // dereferencing a null argument tuple.
-  auto idle = [](caf::event_based_actor*, int) -> caf::behavior {
-    return {[](int) {
-    }};
-  };
-  auto a = sys.spawn(idle, 0);
-  auto b = sys.spawn(idle, 0);
+  auto a = spawn_idle(sys);
+  auto b = spawn_idle(sys);
   subscription_table subs;
   CHECK(subs.add_actor(a, {"message"}));
   CHECK_FALSE(subs.add_actor(a, {"message", "reaction_added"}));
@@ -427,12 +437,8 @@ TEST_CASE("subscription table: subtypes and per-type unsubscribe",
           "[subscriptions]") {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  auto idle = [](caf::event_based_actor*, int) -> caf::behavior {
-    return {[](int) {
-    }};
-  };
-  auto a = sys.spawn(idle, 0);
-  auto b = sys.spawn(idle, 0);
+  auto a = spawn_idle(sys);
+  auto b = spawn_idle(sys);
   subscription_table subs;
   subs.add_actor(a, {"message::bot_message", "reaction_added"});
   subs.add_actor(b, {"message"});
@@ -470,11 +476,7 @@ TEST_CASE("subscription table: batched subscriptions are their own entries",
           "[subscriptions]") {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  auto idle = [](caf::event_based_actor*, int) -> caf::behavior {
-    return {[](int) {
-    }};
-  };
-  auto a = sys.spawn(idle, 0);
+  auto a = spawn_idle(sys);
   subscription_table subs;
   CHECK_FALSE(subs.has_batched());
   CHECK(subs.add_actor(a, {"message"}));

@@ -10,9 +10,8 @@ namespace caf::rtm::hub::detail {
 caf::behavior relay(caf::event_based_actor* self, const caf::actor& target,
                     caf::timespan answer_timeout) {
   // Reachable from remote nodes: anything but envelopes (one by one or in
-  // batches) is dropped, and an
-  // exit message some node sends ends nothing (the gate ends relays with
-  // `kill`).
+  // batches) is dropped, and an exit message some node sends ends nothing
+  // (the gate ends relays with `kill`).
   self->set_default_handler(caf::drop);
   self->set_exit_handler([](caf::exit_msg&) {});
   self->set_down_handler([](caf::down_msg&) {});
