@@ -245,6 +245,55 @@ TEST_CASE_METHOD(outbox_fixture,
 }
 
 TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: the session that hands a message back gets no more",
+                 "[outbox]") {
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(send(1, t0));
+  REQUIRE_FALSE(send(2, t0));
+  REQUIRE(frames.size() == 2);
+  // Message 1 came back before the router learned that session 1 ended:
+  // sending it (or message 3) there again would lose it with the session.
+  out.unsent(frames[0].id, t0);
+  REQUIRE_FALSE(send(3, t0 + 2s));
+  CHECK(frames.size() == 2);
+  CHECK_FALSE(out.session_up());
+  out.session_down(1);
+  out.session_up(2, writer(), t0 + 3s);
+  REQUIRE(frames.size() == 4);
+  CHECK(frames[2].json.at("text") == frames[0].json.at("text"));
+  CHECK(outcome(1) == "pending");
+}
+
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: messages after the last one a connection handed to "
+                 "its socket go out again, in order",
+                 "[outbox]") {
+  out.session_up(1, writer(), t0);
+  for (int i = 1; i <= 4; ++i)
+    REQUIRE_FALSE(
+        send(i, t0 + std::chrono::seconds{i}, "m" + std::to_string(i)));
+  REQUIRE(frames.size() == 4);
+  // The connection handed messages 1 and 2 to its socket; 3 and 4 were still
+  // in its mailbox when it ended. Message 1 is acked meanwhile.
+  CHECK(out.on_reply(ack(frames[0].id), t0 + 5s));
+  out.unsent_after(1, frames[1].id, t0 + 5s);
+  CHECK_FALSE(out.session_up());
+  CHECK(out.queued() == 2);
+  out.session_down(1);
+  out.session_up(2, writer(), t0 + 10s);
+  REQUIRE(frames.size() == 6);
+  CHECK(frames[4].json.at("text") == "m3");
+  CHECK(frames[5].json.at("text") == "m4");
+  // Message 2 reached the socket: its ack may still come; never sent twice.
+  CHECK(outcome(1) == "acked");
+  CHECK(outcome(2) == "pending");
+  // The same report again changes nothing.
+  out.unsent_after(1, frames[1].id, t0 + 10s);
+  CHECK(out.session_up());
+  CHECK(out.queued() == 0);
+}
+
+TEST_CASE_METHOD(outbox_fixture,
                  "outbox: an ack lost with its session comes from the next "
                  "one or the message is reported as delivery_unknown",
                  "[outbox]") {

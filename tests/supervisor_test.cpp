@@ -112,6 +112,7 @@ connection_actor::behavior_type fake_connection(connection_actor::pointer self,
       [self](closed_atom, caf::error& reason) {
         self->quit(std::move(reason));
       },
+      [](drained_atom) {},
       [self, w, session](close_atom, uint16_t code) {
         w->closes[session].push_back(code);
         self->quit();

@@ -276,10 +276,12 @@ connection(connection_actor::stateful_pointer<connection_state> self,
         auto& st = self->state;
         CAF_RTM_LOG(st.log, trace, "connection", "session ", st.args.session,
                     " -> ", text);
-        if (st.ws && !st.ending)
+        if (st.ws && !st.ending && !st.io_closed) {
           st.ws->send_text(std::move(text), id);
-        else // never written: the router may send it on the next session
+          st.last_handed = id;
+        } else { // never written: the router may send it on the next session
           self->send(st.args.router, unsent_atom_v, id);
+        }
       },
       [self](ack_atom, std::string& text) {
         // A Socket Mode ack with a response payload: ahead of anything
@@ -327,10 +329,25 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       },
       [self](closed_atom, caf::error& err) {
         auto& st = self->state;
-        const auto& reason = st.ending ? st.end_reason : err;
-        CAF_RTM_LOG(st.log, info, "connection", "session ", st.args.session,
-                    " ended: ", reason ? render(reason) : "closed");
-        self->quit(st.ending ? st.end_reason : std::move(err));
+        st.closed_reason = st.ending ? st.end_reason : std::move(err);
+        CAF_RTM_LOG(
+            st.log, info, "connection", "session ", st.args.session,
+            " ended: ", st.closed_reason ? render(st.closed_reason) : "closed");
+        // Sends handed over just before the end may still be on their way to
+        // the I/O thread; they come back as unsent before drained does.
+        st.io_closed = true;
+        if (st.ws)
+          st.ws->drain();
+        else
+          self->quit(std::move(st.closed_reason));
+      },
+      [self](drained_atom) {
+        auto& st = self->state;
+        // Sends still in the mailbox now are lost with the actor: the router
+        // sends everything after the latest one handed over again.
+        self->send(st.args.router,
+                   session_drained{st.args.session, st.last_handed});
+        self->quit(std::move(st.closed_reason));
       },
       // -- from the supervisor ------------------------------------------------
       [self](close_atom, uint16_t code) {

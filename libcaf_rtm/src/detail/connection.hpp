@@ -81,6 +81,11 @@ struct connection_state {
   /// (none: closed on request, a normal exit).
   bool ending = false;
   caf::error end_reason;
+  /// The I/O layer reported closed; the actor ends once it is drained.
+  bool io_closed = false;
+  caf::error closed_reason;
+  /// The id of the latest message handed to the I/O layer.
+  int64_t last_handed = 0;
   /// Ids of the ping monitor's JSON pings (RTM).
   int64_t next_monitor_ping_id;
 };

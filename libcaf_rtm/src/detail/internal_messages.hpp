@@ -23,6 +23,7 @@
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, ack_atom, "ack")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, closed_atom, "closed")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, dead_link_atom, "dead_link")
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, drained_atom, "drained")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, opened_atom, "opened")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, pong_atom, "pong")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, progress_atom, "progress")
@@ -115,6 +116,15 @@ struct supervisor_status {
   hello_info hello;
 };
 
+/// A connection ended: the messages of its session up to id `last_handed`
+/// reached its I/O layer (those never written came back as unsent before
+/// this), any later one never did (it was still in the connection's mailbox,
+/// or came after the I/O layer ended). The router sends those again.
+struct session_drained {
+  uint64_t session = 0;
+  int64_t last_handed = 0;
+};
+
 /// Frame texts for the raw-frame hooks, in wire order.
 struct raw_frames {
   std::vector<std::string> texts;
@@ -140,6 +150,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::frame_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::inbound_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::session_hello)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::session_goodbye)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::session_drained)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::supervisor_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::http_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::raw_frames)

@@ -1,6 +1,7 @@
 #include "detail/outbox.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -178,13 +179,17 @@ void outbox::session_down(uint64_t session) {
 }
 
 void outbox::unsent(int64_t id, time_point now) {
+  // A connection hands a message back only once its session writes no more:
+  // whatever went to that session from here on would be lost with it.
   if (auto i = acks_.find(id); i != acks_.end()) {
+    session_ending(i->second.session);
     --stats_.sent;
     unsent_.push_back({std::move(i->second.body), std::move(i->second.on_ack),
                        nullptr, std::nullopt});
     acks_.erase(i);
     pump(now);
   } else if (auto k = unacked_.find(id); k != unacked_.end()) {
+    session_ending(k->second.session);
     --stats_.sent;
     unsent_.push_back(
         {std::move(k->second.body), nullptr, nullptr, std::nullopt, true});
@@ -194,6 +199,21 @@ void outbox::unsent(int64_t id, time_point now) {
     j->second.on_pong(make_error(errc::not_connected, "session ended"));
     pongs_.erase(j);
   }
+}
+
+void outbox::unsent_after(uint64_t session, int64_t last_handed,
+                          time_point now) {
+  session_ending(session);
+  std::vector<int64_t> ids;
+  for (auto& [id, x] : acks_)
+    if (x.session == session && id > last_handed)
+      ids.push_back(id);
+  for (auto& [id, x] : unacked_)
+    if (x.session == session && id > last_handed)
+      ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (auto id : ids)
+    unsent(id, now);
 }
 
 // -- the wire -----------------------------------------------------------------

@@ -105,7 +105,13 @@ public:
 
   /// The connection never wrote message `id`: it goes out again first thing
   /// on the next session (it was never written, so this is no duplicate).
+  /// Its session writes no more (as after `session_ending`).
   void unsent(int64_t id, time_point now);
+
+  /// The connection of `session` handed messages up to id `last_handed` to
+  /// its I/O layer and ended: every later message of that session was never
+  /// written and goes out again, in order, like an unsent one.
+  void unsent_after(uint64_t session, int64_t last_handed, time_point now);
 
   // -- the wire ---------------------------------------------------------------
 

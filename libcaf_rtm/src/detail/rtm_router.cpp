@@ -403,6 +403,11 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         self->state.out->unsent(id, self->clock().now());
         schedule_wakeup(self);
       },
+      [self](const session_drained& msg) {
+        self->state.out->unsent_after(msg.session, msg.last_handed,
+                                      self->clock().now());
+        schedule_wakeup(self);
+      },
       // -- from the supervisor ------------------------------------------------
       [self](identity& me) { self->state.own_bot_id = me.bot_id; },
       [self](connected& info, frame_writer_actor& conn) {

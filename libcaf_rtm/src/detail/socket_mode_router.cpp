@@ -407,6 +407,9 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       [](unsent_atom, int64_t) {
         // RTM only: Socket Mode sends nothing but acks.
       },
+      [](const session_drained&) {
+        // Likewise: no message of Socket Mode waits for its session.
+      },
       // -- from the supervisor ------------------------------------------------
       [self](identity& me) { self->state.own_bot_id = me.bot_id; },
       [self](connected& info, frame_writer_actor& conn) {

@@ -87,6 +87,13 @@ public:
     post([](websocket_session& self) { self.on_consumed(); });
   }
 
+  void drain() override {
+    // Posted after every earlier call: they have run when this one does.
+    post([](websocket_session& self) {
+      caf::anon_send(self.owner_, detail::drained_atom_v);
+    });
+  }
+
 private:
   struct outgoing {
     enum kind_type { text, ping, close } kind;

@@ -1,10 +1,11 @@
 // The I/O side of one RTM WebSocket session, behind a non-template interface.
 //
 // The session reports to its connection actor with CAF messages: opened,
-// frame batches, pongs and finally exactly one closed(error). Frames are handed
-// over in batches with one batch in flight: while the actor works on a batch,
-// the next one fills up, and the actor returns the credit with `consumed()`.
-// When too many bytes wait, reading pauses (backpressure up to the socket).
+// frame batches, pongs, exactly one closed(error), and drained when asked.
+// Frames are handed over in batches with one batch in flight: while the actor
+// works on a batch, the next one fills up, and the actor returns the credit
+// with `consumed()`. When too many bytes wait, reading pauses (backpressure up
+// to the socket).
 
 #pragma once
 
@@ -58,6 +59,12 @@ public:
 
   /// The actor finished the batch it was given.
   virtual void consumed() = 0;
+
+  /// Answers (drained) once every call made before this one was handled.
+  /// After closed, calls still on their way to the I/O thread report their
+  /// messages as unsent; the actor waits for this before it ends, so that
+  /// those reports find it.
+  virtual void drain() = 0;
 };
 
 using ws_client_ptr = std::shared_ptr<ws_client>;
