@@ -36,7 +36,8 @@ public:
       : slot_(std::move(slot)), stream_(std::move(stream)),
         close_timer_(stream_.get_executor()),
         ping_timer_(stream_.get_executor()),
-        refresh_timer_(stream_.get_executor()), rbuf_(64 * 1024),
+        refresh_timer_(stream_.get_executor()),
+        pause_timer_(stream_.get_executor()), rbuf_(64 * 1024),
         frames_(max_message_size) {
     // nop
   }
@@ -113,7 +114,7 @@ public:
   }
 
   void post_pause_reading() override {
-    post([](ws_peer& self) { self.read_paused_ = true; });
+    post([](ws_peer& self) { self.pause_reading(); });
   }
 
   void post_silent() override {
@@ -309,6 +310,7 @@ private:
     ack_timers_.clear();
     ping_timer_.cancel();
     refresh_timer_.cancel();
+    pause_timer_.cancel();
   }
 
   void shut_down() {
@@ -383,6 +385,14 @@ private:
   }
 
   // -- reading ----------------------------------------------------------------
+
+  // No read in flight keeps the session alive any more: a timer that never
+  // fires does, until the session closes (or the server stops).
+  void pause_reading() {
+    read_paused_ = true;
+    pause_timer_.expires_at(asio::steady_timer::time_point::max());
+    pause_timer_.async_wait([self = this->shared_from_this()](error_code) {});
+  }
 
   void do_read() {
     if (!reading() || read_paused_)
@@ -640,6 +650,8 @@ private:
   asio::steady_timer close_timer_;
   asio::steady_timer ping_timer_;
   asio::steady_timer refresh_timer_;
+  /// Holds the session while reading is paused.
+  asio::steady_timer pause_timer_;
   phase phase_ = phase::open;
   /// Set by pause_reading(): no more reads from the socket.
   bool read_paused_ = false;
