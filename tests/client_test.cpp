@@ -1907,7 +1907,6 @@ enum class drop_when {
 // Sends 1,000 messages of 15 KB to a server that stops reading, drops the
 // session, and checks that what was never written went out on the next one.
 void check_unwritten_resent(client_fixture& fx, drop_when when) {
-  using namespace std::chrono_literals;
   fake_slack srv;
   auto cfg = fx.config(srv);
   cfg.send_rate = 1e6;

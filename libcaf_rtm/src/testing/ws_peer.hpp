@@ -72,6 +72,7 @@ public:
     socket().close(ec);
     stop_timers();
     close_timer_.cancel();
+    pause_timer_.cancel();
     control_q_.clear();
     data_q_.clear();
     if (rec_)
@@ -310,7 +311,6 @@ private:
     ack_timers_.clear();
     ping_timer_.cancel();
     refresh_timer_.cancel();
-    pause_timer_.cancel();
   }
 
   void shut_down() {
@@ -387,7 +387,8 @@ private:
   // -- reading ----------------------------------------------------------------
 
   // No read in flight keeps the session alive any more: a timer that never
-  // fires does, until the session closes (or the server stops).
+  // fires does, until hard_close() (every ending leads there) or the server
+  // stops.
   void pause_reading() {
     read_paused_ = true;
     pause_timer_.expires_at(asio::steady_timer::time_point::max());
