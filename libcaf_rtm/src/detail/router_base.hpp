@@ -24,6 +24,7 @@
 #include "caf/rtm/pattern.hpp"
 #include "detail/interfaces.hpp"
 #include "detail/listener_pool.hpp"
+#include "detail/pooled_message.hpp"
 #include "detail/subscription_table.hpp"
 
 namespace caf::rtm::detail {
@@ -40,6 +41,8 @@ struct router_base {
   // -- delivery ---------------------------------------------------------------
 
   subscription_table subs;
+  /// Memory of the messages to per-item subscribers.
+  message_pool messages;
   listener_pool pool;
   /// Events handed to the listener workers and not yet done.
   uint64_t callback_backlog = 0;
@@ -114,7 +117,8 @@ void forward_frames(Self* self, const inbound_batch& batch,
 template <class Batch, class Item>
 class actor_fanout {
 public:
-  explicit actor_fanout(const subscription_table& subs) : subs_(subs) {
+  actor_fanout(const subscription_table& subs, frame_pool* pool)
+      : subs_(subs), pool_(pool) {
     if (subs.has_batched())
       batched_.resize(subs.actors().size());
   }
@@ -124,7 +128,7 @@ public:
       if (sub.batched)
         batched_[i].push_back(x);
       else
-        caf::anon_send(sub.hdl, x);
+        send_pooled(pool_, sub.hdl, x);
     });
   }
 
@@ -136,6 +140,8 @@ public:
 
 private:
   const subscription_table& subs_;
+  /// The router's pool, for the messages to per-item subscriptions.
+  frame_pool* pool_;
   /// Indexed like `subs_.actors()`; only batched subscriptions fill theirs.
   std::vector<std::vector<Item>> batched_;
 };

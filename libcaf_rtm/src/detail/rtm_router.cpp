@@ -160,7 +160,7 @@ void deliver(self_ptr self, std::vector<event>& events) {
   std::vector<std::vector<event>> runs;
   if (st.pool.started())
     runs.resize(st.pool.workers().size());
-  actor_fanout<event_batch, event> to_actors{st.subs};
+  actor_fanout<event_batch, event> to_actors{st.subs, st.messages.get()};
   for (auto& ev : events) {
     to_actors.deliver(ev);
     if (!runs.empty() && st.subs.callback_wants(ev))

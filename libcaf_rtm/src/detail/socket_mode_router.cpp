@@ -163,7 +163,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
   std::vector<std::vector<envelope>> runs;
   if (st.pool.started())
     runs.resize(st.pool.workers().size());
-  actor_fanout<envelope_batch, envelope> to_actors{st.subs};
+  actor_fanout<envelope_batch, envelope> to_actors{st.subs, st.messages.get()};
   // The filter's keys are taken a few envelopes ahead, so that their
   // lookups can be prefetched; a ring holds those taken and not yet checked.
   auto& envs = batch.envelopes;

@@ -1,0 +1,108 @@
+// Asynchronous messages of one value whose memory comes from a frame_pool:
+// what a router sends each per-item subscriber, one message per event or
+// envelope.
+//
+// Why: CAF allocates each message with `new` on the router's worker and the
+// subscriber frees it on the other one, a batch of a thousand at a time. For
+// glibc's malloc that is the producer/consumer pattern that frame_pool
+// exists for (per-thread caches of seven blocks, then the arena's bins, and a
+// consolidation of all freed small blocks at the next larger request). A
+// router's pool hands the same blocks round instead. CAF gives every message
+// back through `request_deletion`, which this element overrides.
+
+#pragma once
+
+#include <cstdint>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include <caf/actor.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message_id.hpp>
+
+#include "detail/frame_pool.hpp"
+
+namespace caf::rtm::detail {
+
+/// A mailbox element like CAF's `mailbox_element_vals<T>`, but from a pool.
+template <class T>
+class pooled_element final
+    : public caf::mailbox_element,
+      public caf::detail::tuple_vals_impl<caf::type_erased_tuple, T> {
+public:
+  static_assert(std::is_nothrow_move_constructible_v<T>);
+
+  pooled_element(frame_pool* pool, uint8_t size_class, T&& x) noexcept
+      : caf::mailbox_element(nullptr, caf::make_message_id(), {}),
+        caf::detail::tuple_vals_impl<caf::type_erased_tuple, T>(std::move(x)),
+        pool_(pool), size_class_(size_class) {
+    // nop
+  }
+
+  caf::type_erased_tuple& content() override {
+    return *this;
+  }
+
+  const caf::type_erased_tuple& content() const override {
+    return *this;
+  }
+
+  caf::message move_content_to_message() override {
+    return caf::make_message(std::move(std::get<0>(this->data())));
+  }
+
+  caf::message copy_content_to_message() const override {
+    return caf::make_message(std::get<0>(this->data()));
+  }
+
+  void request_deletion(bool) const noexcept override {
+    auto* self = const_cast<pooled_element*>(this);
+    auto* pool = pool_;
+    auto size_class = size_class_;
+    self->~pooled_element();
+    frame_pool::deallocate(pool, self, size_class);
+  }
+
+private:
+  frame_pool* pool_;
+  uint8_t size_class_;
+};
+
+/// Sends `x` to `dest` as an anonymous asynchronous message, its memory from
+/// `pool` (only the pool's owner may call this; null means the heap).
+template <class T>
+void send_pooled(frame_pool* pool, const caf::actor& dest, T x) {
+  if (!dest)
+    return;
+  uint8_t size_class = 0;
+  auto* mem = frame_pool::allocate(pool, sizeof(pooled_element<T>), size_class);
+  caf::mailbox_element_ptr element{
+      ::new (mem) pooled_element<T>(pool, size_class, std::move(x))};
+  dest->enqueue(std::move(element), nullptr);
+}
+
+/// Owns a frame_pool for the messages one actor sends (see above).
+class message_pool {
+public:
+  message_pool() : pool_(frame_pool::make()) {
+    // nop
+  }
+
+  ~message_pool() {
+    pool_->release_owner();
+  }
+
+  message_pool(const message_pool&) = delete;
+  message_pool& operator=(const message_pool&) = delete;
+
+  frame_pool* get() const noexcept {
+    return pool_;
+  }
+
+private:
+  frame_pool* pool_;
+};
+
+} // namespace caf::rtm::detail
