@@ -97,8 +97,10 @@ private:
 
   // -- shared -----------------------------------------------------------------
 
-  /// One for the owner, one per block out (plus the owner's credit).
-  std::atomic<size_t> refs_{1};
+  /// One for the owner, one per block out (plus the owner's credit). On a
+  /// cache line of its own with what other threads change: the owner writes
+  /// its fields above on every allocation.
+  alignas(64) std::atomic<size_t> refs_{1};
   /// Bytes of freed blocks in the pool, in the owner's lists or not yet taken
   /// back (approximate: the owner subtracts what it reuses in batches).
   std::atomic<size_t> cached_bytes_{0};
