@@ -38,17 +38,22 @@ size_t free_blocks(frame_pool* pool) {
   return result;
 }
 
-} // namespace
-
-TEST_CASE("pooled messages arrive in order and their memory comes back",
-          "[pooled_message]") {
+// An actor system, a pool and a blocking actor to send and receive with.
+struct fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   message_pool pool;
+  caf::scoped_actor self{sys};
+};
+
+} // namespace
+
+TEST_CASE_METHOD(fixture,
+                 "pooled messages arrive in order and their memory comes back",
+                 "[pooled_message]") {
   constexpr size_t n = 500;
   // A blocking receiver holds all of them until it receives: the pool makes
   // n blocks, and gets all n back.
-  caf::scoped_actor self{sys};
   for (size_t i = 0; i < n; ++i)
     send_pooled(pool.get(), caf::actor{self}, std::to_string(i));
   size_t i = 0;
@@ -58,13 +63,9 @@ TEST_CASE("pooled messages arrive in order and their memory comes back",
   CHECK(free_blocks(pool.get()) == n);
 }
 
-TEST_CASE("an event-based actor gets pooled messages in order",
-          "[pooled_message]") {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  message_pool pool;
+TEST_CASE_METHOD(fixture, "an event-based actor gets pooled messages in order",
+                 "[pooled_message]") {
   constexpr int n = 2000;
-  caf::scoped_actor self{sys};
   auto sink = sys.spawn([](caf::event_based_actor*) {
     auto next = std::make_shared<int>(0);
     return caf::behavior{
@@ -86,16 +87,13 @@ TEST_CASE("an event-based actor gets pooled messages in order",
   self->wait_for(sink);
 }
 
-TEST_CASE("a pooled message to a dead actor comes back to the pool",
-          "[pooled_message]") {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  message_pool pool;
+TEST_CASE_METHOD(fixture,
+                 "a pooled message to a dead actor comes back to the pool",
+                 "[pooled_message]") {
   auto sink = sys.spawn([](caf::event_based_actor*) {
     return caf::behavior{[](const std::string&) {
     }};
   });
-  caf::scoped_actor self{sys};
   self->send_exit(sink, caf::exit_reason::user_shutdown);
   self->wait_for(sink);
   // The pool's one block of the class, at a known address.
@@ -134,15 +132,13 @@ TEST_CASE("a pooled element turns into a message by copy or by move",
   CHECK(free_blocks(pool.get()) == 1);
 }
 
-TEST_CASE("elements still out keep the pool alive after its owner is gone",
-          "[pooled_message]") {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
+TEST_CASE_METHOD(
+    fixture, "elements still out keep the pool alive after its owner is gone",
+    "[pooled_message]") {
   {
-    message_pool pool;
+    message_pool own;
     for (int i = 0; i < 3; ++i)
-      send_pooled(pool.get(), caf::actor{self}, std::string("late"));
+      send_pooled(own.get(), caf::actor{self}, std::string("late"));
   }
   // The owner is gone; receiving and dropping the elements frees the pool
   // (the sanitizer build sees a leak or a use after free otherwise).

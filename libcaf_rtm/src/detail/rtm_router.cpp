@@ -146,7 +146,7 @@ caf::result<caf::timespan> send_ping(self_ptr self) {
 
 // The connection writes; a message it cannot write any more comes back.
 outbox::writer make_writer(frame_writer_actor conn) {
-  return [conn](int64_t id, std::string frame) {
+  return [conn = std::move(conn)](int64_t id, std::string frame) {
     caf::anon_send(conn, send_atom_v, id, std::move(frame));
   };
 }
