@@ -11,8 +11,12 @@
 // blocks round: one atomic push per free, and the parser takes back all that
 // was freed in one exchange.
 //
-// Only the owner (one parser, used by one actor at a time) allocates; any
-// thread frees. The pool lives while its owner or any of its blocks does.
+// A router owns one too, for the messages it sends per-item subscribers
+// (pooled_message.hpp): the same pattern with smaller blocks.
+//
+// Only the owner (one parser or router, used by one actor at a time)
+// allocates; any thread frees. The pool lives while its owner or any of its
+// blocks does.
 
 #pragma once
 
