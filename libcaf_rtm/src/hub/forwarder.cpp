@@ -49,14 +49,16 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
       // back to a sender and end it.
       [self](const event& ev) { caf::anon_send(self->state.target, ev); },
       [self](const event_batch& batch) {
+        auto& st = self->state;
         for (const auto& ev : batch.events)
-          caf::anon_send(self->state.target, ev);
+          rtm::detail::send_pooled(st.messages.get(), st.target, ev);
       },
       [self](const envelope_batch& batch) {
+        auto& st = self->state;
         auto now = std::chrono::steady_clock::now();
         for (const auto& env : batch.envelopes)
           if (!seen_before(self, env, now))
-            caf::anon_send(self->state.target, env);
+            rtm::detail::send_pooled(st.messages.get(), st.target, env);
       },
       [self](const envelope& env) -> caf::result<json_object> {
         auto& st = self->state;

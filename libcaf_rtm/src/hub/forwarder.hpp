@@ -17,6 +17,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "detail/envelope_filter.hpp"
+#include "detail/pooled_message.hpp"
 
 namespace caf::rtm::hub::detail {
 
@@ -24,6 +25,8 @@ struct forwarder_state {
   static inline const char* name = "caf-rtm.hub.forwarder";
 
   caf::actor target;
+  /// Memory of the messages of unpacked batches (see pooled_message.hpp).
+  rtm::detail::message_pool messages;
   rtm::detail::envelope_filter filter;
   /// Shared with the remote subscription for its status.
   std::shared_ptr<std::atomic<uint64_t>> duplicates;
