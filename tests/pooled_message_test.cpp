@@ -19,11 +19,13 @@
 
 #include "detail/frame_pool.hpp"
 #include "detail/pooled_message.hpp"
+#include "test_support.hpp"
 
 using caf::rtm::detail::frame_pool;
 using caf::rtm::detail::message_pool;
 using caf::rtm::detail::pooled_element;
 using caf::rtm::detail::send_pooled;
+using caf::rtm::test::spawn_fn;
 
 namespace {
 
@@ -66,7 +68,7 @@ TEST_CASE_METHOD(fixture,
 TEST_CASE_METHOD(fixture, "an event-based actor gets pooled messages in order",
                  "[pooled_message]") {
   constexpr int n = 2000;
-  auto sink = sys.spawn([](caf::event_based_actor*) {
+  auto sink = spawn_fn(sys, [](caf::event_based_actor*) -> caf::behavior {
     auto next = std::make_shared<int>(0);
     return caf::behavior{
         [next](int x) {
@@ -90,8 +92,8 @@ TEST_CASE_METHOD(fixture, "an event-based actor gets pooled messages in order",
 TEST_CASE_METHOD(fixture,
                  "a pooled message to a dead actor comes back to the pool",
                  "[pooled_message]") {
-  auto sink = sys.spawn([](caf::event_based_actor*) {
-    return caf::behavior{[](const std::string&) {
+  auto sink = spawn_fn(sys, [](caf::event_based_actor*) -> caf::behavior {
+    return {[](const std::string&) {
     }};
   });
   self->send_exit(sink, caf::exit_reason::user_shutdown);
