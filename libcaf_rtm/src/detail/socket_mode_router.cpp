@@ -401,6 +401,14 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       },
       // -- from connections ---------------------------------------------------
       [self](inbound_batch& batch) -> caf::result<caf::ok_atom> {
+        // The connection's first batch may come before the supervisor's word
+        // that its session is up (they take different paths), and an
+        // envelope answered meanwhile needs the writer: the sender is it.
+        auto& writers = self->state.writers;
+        if (writers.count(batch.session) == 0)
+          if (auto conn =
+                  caf::actor_cast<frame_writer_actor>(self->current_sender()))
+            writers.emplace(batch.session, std::move(conn));
         on_batch(self, batch);
         return batch_done(self);
       },
