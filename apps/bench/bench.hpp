@@ -472,6 +472,12 @@ spawned_child spawn_with_stdout(std::vector<std::string> args,
 /// installed bin/ alike); empty if there is none.
 std::string sibling_program(const std::string& name);
 
+/// A WebSocket URL of `srv` from the library's web-API caller:
+/// `rtm.connect`'s, or `apps.connections.open`'s if `socket_mode`. Throws if
+/// the call fails.
+std::string websocket_url(env& e, const testing::fake_slack& srv,
+                          bool socket_mode);
+
 /// Waits for session `index` of `srv`; throws if it does not come.
 testing::ws_session_ptr session_of(const testing::fake_slack& srv,
                                    size_t index);
@@ -491,6 +497,14 @@ double seconds_between(clock_type::time_point from, clock_type::time_point to);
 double millis_between(clock_type::time_point from, clock_type::time_point to);
 
 int64_t now_ns();
+
+/// User and system time of every thread of the process so far, in seconds.
+/// Unlike rates, CPU time per event hardly moves when a noisy neighbour takes
+/// the cores.
+double process_cpu_seconds();
+
+/// CPU microseconds per event since `cpu0` (a `process_cpu_seconds()`).
+double cpu_us_per_event(double cpu0, size_t events);
 
 /// Resident set size of this process in bytes, after returning free heap
 /// pages to the system (so that freed memory does not hide new allocations).

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,8 +20,10 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
+#include "caf/rtm/errc.hpp"
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/testing/process_stats.hpp"
+#include "caf/rtm/web_api.hpp"
 
 extern char** environ;
 
@@ -288,6 +291,36 @@ std::string sibling_program(const std::string& name) {
   std::string path(buf, static_cast<size_t>(n));
   path = path.substr(0, path.rfind('/') + 1) + name;
   return ::access(path.c_str(), X_OK) == 0 ? path : std::string{};
+}
+
+std::string websocket_url(env& e, const testing::fake_slack& srv,
+                          bool socket_mode) {
+  auto ep = endpoint_of(srv);
+  auto cfg = config_for(e, ep);
+  if (socket_mode)
+    cfg.token = ep.app_token;
+  auto method = socket_mode ? "apps.connections.open" : "rtm.connect";
+  caf::scoped_actor self{e.sys, true};
+  auto api = e.sys.spawn(web_api, cfg);
+  std::string url;
+  caf::error err;
+  self->request(api, caf::timespan{10s}, call_atom_v, method, api_args{})
+      .receive(
+          [&](json_object& answer) {
+            if (auto* x = answer.value.if_contains("url"); x && x->is_string())
+              url = std::string{x->get_string()};
+          },
+          [&](caf::error& x) { err = std::move(x); });
+  self->request(api, caf::timespan{10s}, close_atom_v)
+      .receive([](caf::ok_atom) {},
+               [&](caf::error&) {
+                 caf::anon_send_exit(api, caf::exit_reason::kill);
+               });
+  if (err)
+    throw std::runtime_error(std::string{method} + ": " + render(err));
+  if (url.empty())
+    throw std::runtime_error(std::string{method} + ": no url");
+  return url;
 }
 
 testing::ws_session_ptr session_of(const testing::fake_slack& srv,
@@ -703,6 +736,22 @@ int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              clock_type::now().time_since_epoch())
       .count();
+}
+
+double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) +
+           static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
+double cpu_us_per_event(double cpu0, size_t events) {
+  return events == 0 ? 0.0
+                     : (process_cpu_seconds() - cpu0) * 1e6 /
+                           static_cast<double>(events);
 }
 
 size_t resident_bytes() {

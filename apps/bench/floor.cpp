@@ -8,12 +8,15 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/connect.hpp> // asio::connect
 #include <boost/asio/ip/tcp.hpp>  // tcp::resolver
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>  // beast::tcp_stream
 #include <boost/beast/websocket/stream.hpp> // websocket::stream
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parser.hpp>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -90,6 +93,33 @@ private:
 };
 
 } // namespace
+
+struct json_only::impl {
+  boost::json::parser parser;
+  std::vector<unsigned char> arena =
+      std::vector<unsigned char>(size_t{64} * 1024);
+};
+
+json_only::json_only() : impl_(std::make_unique<impl>()) {
+  // nop
+}
+
+json_only::~json_only() = default;
+
+void json_only::operator()(std::string_view text) {
+  boost::json::monotonic_resource mr{impl_->arena.data(), impl_->arena.size()};
+  auto& parser = impl_->parser;
+  parser.reset(boost::json::storage_ptr{&mr});
+  boost::json::error_code ec;
+  parser.write(text.data(), text.size(), ec);
+  if (ec) {
+    parser.reset();
+    return;
+  }
+  auto value = parser.release();
+  if (value.is_object())
+    ++objects_;
+}
 
 floor_result
 read_frames(const std::string& ws_url, size_t expected,

@@ -6,10 +6,35 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace caf::rtm::bench {
+
+/// Parses each frame the way the client does (one reused parser, the DOM in
+/// an arena), without anything else the client does with an event: the JSON
+/// part of "floor + JSON".
+class json_only {
+public:
+  json_only();
+  ~json_only();
+
+  json_only(const json_only&) = delete;
+  json_only& operator=(const json_only&) = delete;
+
+  void operator()(std::string_view text);
+
+  /// Frames that parsed as JSON objects.
+  size_t objects() const noexcept {
+    return objects_;
+  }
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+  size_t objects_ = 0;
+};
 
 struct floor_result {
   /// Text frames read after `start` returned.

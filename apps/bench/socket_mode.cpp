@@ -17,6 +17,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "bench/floor.hpp"
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/socket_mode_client.hpp"
 
@@ -156,6 +157,8 @@ ack_count count_acks(const std::vector<testing::recorded_ack>& acks,
 struct envelope_run {
   bool ok = false;
   double envelopes_per_s = 0;
+  /// CPU time of the whole process (the fake included) per envelope.
+  double cpu_us_per_envelope = 0;
   /// Sorted, in nanoseconds.
   std::vector<int64_t> ack_latencies;
   /// The client's own view, taken before it closed.
@@ -183,6 +186,7 @@ envelope_run run_envelopes(env& e, const envelope_maker& maker, size_t n,
     throw std::runtime_error(what + ": connect failed: " + render(up.error()));
   auto s = session_of(srv, 0);
   auto t0 = clock_type::now();
+  auto cpu0 = process_cpu_seconds();
   if (rate > 0)
     s->pace(n, rate, maker);
   else
@@ -192,6 +196,7 @@ envelope_run run_envelopes(env& e, const envelope_maker& maker, size_t n,
   // its own writes: the last ones may still be on their way.
   if (complete)
     srv.wait_acks(n, std::chrono::milliseconds{15000});
+  result.cpu_us_per_envelope = cpu_us_per_event(cpu0, n);
   self->request(hdl, caf::timespan{10s}, status_atom_v)
       .receive([&](client_status& x) { result.status = std::move(x); },
                [](caf::error&) {});
@@ -211,6 +216,33 @@ envelope_run run_envelopes(env& e, const envelope_maker& maker, size_t n,
   result.envelopes_per_s =
       static_cast<double>(n) / seconds_between(t0, counts->done_at());
   result.ack_latencies = std::move(acks.latencies);
+  return result;
+}
+
+// The same envelopes read by Beast alone and parsed by Boost.JSON alone, no
+// acks: what any Socket Mode client pays before it does anything of its own
+// (as the RTM floor + JSON row for events).
+envelope_run run_envelope_floor(env& e, const envelope_maker& maker, size_t n) {
+  envelope_run result;
+  testing::fake_slack srv;
+  auto url = websocket_url(e, srv, true);
+  json_only parser;
+  auto cpu0 = process_cpu_seconds();
+  auto frames = read_frames(
+      url, n, [&] { session_of(srv, 0)->flood(n, maker); }, std::ref(parser));
+  result.cpu_us_per_envelope = cpu_us_per_event(cpu0, frames.frames);
+  const std::string what = "Socket Mode floor + JSON";
+  if (!frames.error.empty()) {
+    e.out.fail(what + ": " + frames.error);
+    return result;
+  }
+  if (parser.objects() != n) {
+    e.out.fail(what + ": " + std::to_string(parser.objects()) + " of " +
+               std::to_string(n) + " frames parsed as JSON objects");
+    return result;
+  }
+  result.ok = true;
+  result.envelopes_per_s = static_cast<double>(frames.frames) / frames.seconds;
   return result;
 }
 
@@ -300,24 +332,54 @@ void run_socket_mode(env& e) {
     const std::string label = "200 B: Socket Mode client -> actor (acked)";
     const std::string batch_label =
         "200 B: Socket Mode client -> actor in batches (acked)";
+    const std::string floor_label =
+        "200 B: Socket Mode floor + JSON (Beast and Boost.JSON alone, no acks)";
+    std::vector<double> floor_rates;
+    std::vector<double> floor_cpu;
     std::vector<double> rates;
+    std::vector<double> cpu;
     std::vector<double> batch_rates;
     for (size_t round = 0; round < e.opts.throughput_rounds; ++round) {
-      auto res = run_envelopes(e, maker, e.opts.events, 0, label);
+      auto res = run_envelope_floor(e, maker, e.opts.events);
       if (!res.ok)
         break; // reported as a failure already
+      floor_rates.push_back(res.envelopes_per_s);
+      floor_cpu.push_back(res.cpu_us_per_envelope);
+      res = run_envelopes(e, maker, e.opts.events, 0, label);
+      if (!res.ok)
+        break;
       rates.push_back(res.envelopes_per_s);
+      cpu.push_back(res.cpu_us_per_envelope);
       res = run_envelopes(e, maker, e.opts.events, 0, batch_label, true);
       if (!res.ok)
         break;
       batch_rates.push_back(res.envelopes_per_s);
     }
     if (batch_rates.size() == e.opts.throughput_rounds) {
+      auto floor_rate = median(floor_rates);
       auto rate = median(rates);
       auto batch_rate = median(batch_rates);
       e.out
+          .add("throughput.small.socket_mode_floor_json", section, floor_label,
+               floor_rate, "env/s", 0)
+          .samples = floor_rates;
+      e.out
+          .add("throughput.small.socket_mode_floor_json_cpu", section,
+               "200 B: CPU per envelope, Socket Mode floor + JSON (fake "
+               "included)",
+               median(floor_cpu), "us", 2)
+          .samples = floor_cpu;
+      e.out
           .add("throughput.small.socket_mode", section, label, rate, "env/s", 0)
           .samples = rates;
+      e.out
+          .add("throughput.small.socket_mode_cpu", section,
+               label + ": CPU per envelope (fake included)", median(cpu), "us",
+               2)
+          .samples = cpu;
+      e.out.add("throughput.small.socket_mode_vs_floor_json", section,
+                "200 B: Socket Mode client -> actor / Socket Mode floor + JSON",
+                100.0 * rate / floor_rate, "%", 1);
       e.out
           .add("throughput.small.socket_mode_batch", section, batch_label,
                batch_rate, "env/s", 0)
@@ -335,6 +397,11 @@ void run_socket_mode(env& e) {
         e.out.add_target("throughput.small.socket_mode_vs_rtm", section,
                          "200 B: Socket Mode / RTM client -> actor", ratio, "%",
                          1, ">= 75 %", ratio >= 75.0);
+        // What the target row could reach at most: Beast and Boost.JSON alone
+        // on the envelopes, against the RTM client.
+        e.out.add("throughput.small.socket_mode_floor_json_vs_rtm", section,
+                  "200 B: Socket Mode floor + JSON / RTM client -> actor",
+                  100.0 * floor_rate / rtm, "%", 1);
         if (rtm_batch > 0) {
           auto batch_ratio = 100.0 * batch_rate / rtm_batch;
           e.out.add("throughput.small.socket_mode_batch_vs_rtm", section,

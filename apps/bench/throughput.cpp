@@ -6,15 +6,11 @@
 
 #include "bench/bench.hpp"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <stdexcept>
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parser.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
@@ -57,24 +53,6 @@ struct run_result {
   std::vector<int64_t> latencies;
 };
 
-// User and system time of every thread of the process so far. Unlike rates,
-// CPU time per event hardly moves when a noisy neighbour takes the cores.
-double process_cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto secs = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) +
-           static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  return secs(ru.ru_utime) + secs(ru.ru_stime);
-}
-
-double cpu_us_per_event(double cpu0, size_t events) {
-  return events == 0 ? 0.0
-                     : (process_cpu_seconds() - cpu0) * 1e6 /
-                           static_cast<double>(events);
-}
-
 // How a delivery path is labelled in the table and named in row ids.
 struct path_names {
   const char* label;
@@ -96,38 +74,6 @@ std::string describe(delivery via) {
   return names_of(via).label;
 }
 
-// Parses each frame the way the client does (one reused parser, the DOM in an
-// arena), without anything else the client does with an event.
-class json_only {
-public:
-  json_only() : arena_(size_t{64} * 1024) {
-    // nop
-  }
-
-  void operator()(std::string_view text) {
-    boost::json::monotonic_resource mr{arena_.data(), arena_.size()};
-    parser_.reset(boost::json::storage_ptr{&mr});
-    boost::json::error_code ec;
-    parser_.write(text.data(), text.size(), ec);
-    if (ec) {
-      parser_.reset();
-      return;
-    }
-    auto value = parser_.release();
-    if (value.is_object())
-      ++objects_;
-  }
-
-  size_t objects() const noexcept {
-    return objects_;
-  }
-
-private:
-  boost::json::parser parser_;
-  std::vector<unsigned char> arena_;
-  size_t objects_ = 0;
-};
-
 // Beast alone: a WebSocket URL from the library's web-API caller, then a
 // synchronous stream reading the same flood the client gets. With `parse`,
 // every frame is also parsed as JSON: the floor of any client that looks
@@ -135,24 +81,7 @@ private:
 run_result run_floor(env& e, const payload_case& pc, size_t events,
                      bool parse) {
   testing::fake_slack srv;
-  caf::scoped_actor self{e.sys, true};
-  auto api = e.sys.spawn(web_api, config_for(e, endpoint_of(srv)));
-  std::string url;
-  caf::error err;
-  self->request(api, caf::timespan{10s}, call_atom_v, "rtm.connect", api_args{})
-      .receive(
-          [&](json_object& answer) {
-            if (auto* x = answer.value.if_contains("url"); x && x->is_string())
-              url = std::string{x->get_string()};
-          },
-          [&](caf::error& x) { err = std::move(x); });
-  self->request(api, caf::timespan{10s}, close_atom_v)
-      .receive([](caf::ok_atom) {},
-               [&](caf::error&) {
-                 caf::anon_send_exit(api, caf::exit_reason::kill);
-               });
-  if (err)
-    throw std::runtime_error("rtm.connect for the floor: " + render(err));
+  auto url = websocket_url(e, srv, false);
   auto maker = payload_set::maker(pc.payload);
   json_only parser;
   std::function<void(std::string_view)> on_frame;
