@@ -15,16 +15,9 @@
 
 using caf::rtm::detail::frame_parser;
 using caf::rtm::detail::frame_pool;
+using caf::rtm::detail::frame_pool_owner;
 
 namespace {
-
-// The pool of one test, released by its owner at the end.
-struct owned_pool {
-  frame_pool* pool = frame_pool::make();
-  ~owned_pool() {
-    pool->release_owner();
-  }
-};
 
 struct block {
   void* ptr;
@@ -50,38 +43,38 @@ void free_all(frame_pool* pool, const std::vector<block>& blocks) {
 
 TEST_CASE("a freed block comes back for the next frame of its size class",
           "[frame_pool]") {
-  owned_pool p;
+  frame_pool_owner p;
   uint8_t c1 = 0;
-  auto* first = frame_pool::allocate(p.pool, 700, c1);
+  auto* first = frame_pool::allocate(p.get(), 700, c1);
   CHECK(c1 == 2); // 513..768 bytes
   CHECK(frame_pool::block_size(c1) == 768);
-  frame_pool::deallocate(p.pool, first, c1);
+  frame_pool::deallocate(p.get(), first, c1);
   uint8_t c2 = 0;
-  auto* second = frame_pool::allocate(p.pool, 600, c2);
+  auto* second = frame_pool::allocate(p.get(), 600, c2);
   CHECK(c2 == c1);
   CHECK(second == first);
   // Another class does not take it.
-  frame_pool::deallocate(p.pool, second, c2);
+  frame_pool::deallocate(p.get(), second, c2);
   uint8_t c3 = 0;
-  auto* other = frame_pool::allocate(p.pool, 1500, c3);
+  auto* other = frame_pool::allocate(p.get(), 1500, c3);
   CHECK(c3 != c1);
   CHECK(other != first);
-  frame_pool::deallocate(p.pool, other, c3);
+  frame_pool::deallocate(p.get(), other, c3);
 }
 
 TEST_CASE("blocks over the largest class come from the heap", "[frame_pool]") {
-  owned_pool p;
+  frame_pool_owner p;
   uint8_t c = 0;
-  auto* big = frame_pool::allocate(p.pool, frame_pool::max_pooled + 1, c);
+  auto* big = frame_pool::allocate(p.get(), frame_pool::max_pooled + 1, c);
   CHECK(c == frame_pool::no_class);
-  frame_pool::deallocate(p.pool, big, c);
-  CHECK(p.pool->cached_blocks() == 0);
+  frame_pool::deallocate(p.get(), big, c);
+  CHECK(p.get()->cached_blocks() == 0);
 }
 
 TEST_CASE("blocks freed on other threads come back to the owner",
           "[frame_pool]") {
-  owned_pool p;
-  auto blocks = allocate_n(p.pool, 1000, 1100);
+  frame_pool_owner p;
+  auto blocks = allocate_n(p.get(), 1000, 1100);
   std::set<void*> first;
   for (auto& b : blocks)
     first.insert(b.ptr);
@@ -89,31 +82,31 @@ TEST_CASE("blocks freed on other threads come back to the owner",
   std::vector<block> a(blocks.begin(), blocks.begin() + 500);
   std::vector<block> b(blocks.begin() + 500, blocks.end());
   std::thread t1{[&] {
-    free_all(p.pool, a);
+    free_all(p.get(), a);
   }};
   std::thread t2{[&] {
-    free_all(p.pool, b);
+    free_all(p.get(), b);
   }};
   t1.join();
   t2.join();
-  auto again = allocate_n(p.pool, 1000, 1100);
+  auto again = allocate_n(p.get(), 1000, 1100);
   for (auto& x : again)
     CHECK(first.count(x.ptr) == 1);
-  free_all(p.pool, again);
+  free_all(p.get(), again);
 }
 
 TEST_CASE("a pool keeps a bounded amount of freed blocks", "[frame_pool]") {
-  owned_pool p;
+  frame_pool_owner p;
   constexpr size_t size = 4096;
   auto n = 2 * frame_pool::max_cached_bytes / size;
-  auto blocks = allocate_n(p.pool, n, size);
-  free_all(p.pool, blocks);
+  auto blocks = allocate_n(p.get(), n, size);
+  free_all(p.get(), blocks);
   // The next allocation takes back what was freed: the bound holds.
   uint8_t c = 0;
-  auto* x = frame_pool::allocate(p.pool, size, c);
-  CHECK(p.pool->cached_blocks() > 0);
-  CHECK(p.pool->cached_blocks() * size <= frame_pool::max_cached_bytes);
-  frame_pool::deallocate(p.pool, x, c);
+  auto* x = frame_pool::allocate(p.get(), size, c);
+  CHECK(p.get()->cached_blocks() > 0);
+  CHECK(p.get()->cached_blocks() * size <= frame_pool::max_cached_bytes);
+  frame_pool::deallocate(p.get(), x, c);
 }
 
 TEST_CASE("blocks may outlive the pool's owner", "[frame_pool]") {
@@ -130,7 +123,7 @@ TEST_CASE("blocks may outlive the pool's owner", "[frame_pool]") {
 }
 
 TEST_CASE("an owner allocates while other threads free", "[frame_pool]") {
-  owned_pool p;
+  frame_pool_owner p;
   constexpr size_t rounds = 200;
   constexpr size_t per_round = 64;
   std::vector<std::vector<block>> handed(rounds);
@@ -139,11 +132,11 @@ TEST_CASE("an owner allocates while other threads free", "[frame_pool]") {
     for (size_t i = 0; i < rounds; ++i) {
       while (ready.load(std::memory_order_acquire) <= i)
         std::this_thread::yield();
-      free_all(p.pool, handed[i]);
+      free_all(p.get(), handed[i]);
     }
   }};
   for (size_t i = 0; i < rounds; ++i) {
-    handed[i] = allocate_n(p.pool, per_round, 200 + (i % 7) * 300);
+    handed[i] = allocate_n(p.get(), per_round, 200 + (i % 7) * 300);
     for (auto& b : handed[i])
       std::memset(b.ptr, static_cast<int>(i), 200);
     ready.store(i + 1, std::memory_order_release);

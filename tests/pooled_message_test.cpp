@@ -22,7 +22,7 @@
 #include "test_support.hpp"
 
 using caf::rtm::detail::frame_pool;
-using caf::rtm::detail::message_pool;
+using caf::rtm::detail::frame_pool_owner;
 using caf::rtm::detail::pooled_element;
 using caf::rtm::detail::send_pooled;
 using caf::rtm::test::spawn_fn;
@@ -44,7 +44,7 @@ size_t free_blocks(frame_pool* pool) {
 struct fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  message_pool pool;
+  frame_pool_owner pool;
   caf::scoped_actor self{sys};
 };
 
@@ -117,7 +117,7 @@ TEST_CASE_METHOD(fixture,
 
 TEST_CASE("a pooled element turns into a message by copy or by move",
           "[pooled_message]") {
-  message_pool pool;
+  frame_pool_owner pool;
   uint8_t c = 0;
   auto* mem =
       frame_pool::allocate(pool.get(), sizeof(pooled_element<std::string>), c);
@@ -138,7 +138,7 @@ TEST_CASE_METHOD(
     fixture, "elements still out keep the pool alive after its owner is gone",
     "[pooled_message]") {
   {
-    message_pool own;
+    frame_pool_owner own;
     for (int i = 0; i < 3; ++i)
       send_pooled(own.get(), caf::actor{self}, std::string("late"));
   }

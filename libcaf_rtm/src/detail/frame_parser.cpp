@@ -166,14 +166,12 @@ json::value parse_json(std::string_view text, json::error_code& ec,
 
 frame_parser::frame_parser(size_t max_depth, memory mem)
     : parser_(std::make_unique<strict_json_parser>(max_depth)),
-      pool_(mem == memory::pooled ? frame_pool::make() : nullptr) {
+      pool_(mem == memory::pooled ? frame_pool_owner{}
+                                  : frame_pool_owner{nullptr}) {
   // nop
 }
 
-frame_parser::~frame_parser() {
-  if (pool_ != nullptr)
-    pool_->release_owner();
-}
+frame_parser::~frame_parser() = default;
 
 arena_overflow* arena_overflow::instance() {
   static auto* ptr = new arena_overflow;
@@ -221,9 +219,10 @@ template <class T>
 caf::intrusive_ptr<T> frame_parser::parse(std::string_view frame,
                                           uint64_t session) {
   // The handle owns its data from here; an early return frees it.
-  caf::intrusive_ptr<T> d{
-      make_frame<T>(frame, session, frame.size() * arena_factor_ + 256, pool_),
-      false};
+  caf::intrusive_ptr<T> d{make_frame<T>(frame, session,
+                                        frame.size() * arena_factor_ + 256,
+                                        pool_.get()),
+                          false};
   json::error_code ec;
   auto overflows = arena_overflow::count();
   auto value = parser_->parse(d->raw, json::storage_ptr{&d->arena}, ec);

@@ -14,10 +14,10 @@
 
 #include "caf/rtm/envelope.hpp"
 #include "caf/rtm/event.hpp"
+#include "detail/frame_pool.hpp"
 
 namespace caf::rtm::detail {
 
-class frame_pool;
 class strict_json_parser;
 
 /// Like `boost::json::parse`, but a number that is not a finite double (1e999,
@@ -86,8 +86,8 @@ private:
 
   std::unique_ptr<strict_json_parser> parser_;
   /// Where the events and envelopes of this parser get their memory (the
-  /// heap if null).
-  frame_pool* pool_;
+  /// heap if it holds no pool).
+  frame_pool_owner pool_;
   size_t arena_factor_ = min_arena_factor;
   size_t fitting_ = 0;
   failure last_kind_ = failure::none;

@@ -111,4 +111,39 @@ private:
   std::array<std::atomic<node*>, classes> remote_{};
 };
 
+/// The owner's handle of a pool: makes it, and releases it when it goes (the
+/// pool itself goes once its blocks are back, too).
+class frame_pool_owner {
+public:
+  /// A new pool.
+  frame_pool_owner() : pool_(frame_pool::make()) {
+    // nop
+  }
+
+  /// No pool: `get()` is null, so blocks come from the heap.
+  explicit frame_pool_owner(std::nullptr_t) noexcept : pool_(nullptr) {
+    // nop
+  }
+
+  ~frame_pool_owner() {
+    if (pool_ != nullptr)
+      pool_->release_owner();
+  }
+
+  frame_pool_owner(frame_pool_owner&& other) noexcept : pool_(other.pool_) {
+    other.pool_ = nullptr;
+  }
+
+  frame_pool_owner(const frame_pool_owner&) = delete;
+  frame_pool_owner& operator=(const frame_pool_owner&) = delete;
+  frame_pool_owner& operator=(frame_pool_owner&&) = delete;
+
+  frame_pool* get() const noexcept {
+    return pool_;
+  }
+
+private:
+  frame_pool* pool_;
+};
+
 } // namespace caf::rtm::detail

@@ -83,26 +83,4 @@ void send_pooled(frame_pool* pool, const caf::actor& dest, T x) {
   dest->enqueue(std::move(element), nullptr);
 }
 
-/// Owns a frame_pool for the messages one actor sends (see above).
-class message_pool {
-public:
-  message_pool() : pool_(frame_pool::make()) {
-    // nop
-  }
-
-  ~message_pool() {
-    pool_->release_owner();
-  }
-
-  message_pool(const message_pool&) = delete;
-  message_pool& operator=(const message_pool&) = delete;
-
-  frame_pool* get() const noexcept {
-    return pool_;
-  }
-
-private:
-  frame_pool* pool_;
-};
-
 } // namespace caf::rtm::detail

@@ -42,7 +42,7 @@ struct router_base {
 
   subscription_table subs;
   /// Memory of the messages to per-item subscribers.
-  message_pool messages;
+  frame_pool_owner messages;
   listener_pool pool;
   /// Events handed to the listener workers and not yet done.
   uint64_t callback_backlog = 0;

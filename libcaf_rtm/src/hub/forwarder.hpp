@@ -26,7 +26,7 @@ struct forwarder_state {
 
   caf::actor target;
   /// Memory of the messages of unpacked batches (see pooled_message.hpp).
-  rtm::detail::message_pool messages;
+  rtm::detail::frame_pool_owner messages;
   rtm::detail::envelope_filter filter;
   /// Shared with the remote subscription for its status.
   std::shared_ptr<std::atomic<uint64_t>> duplicates;
