@@ -174,11 +174,12 @@ private:
   static void on_disconnect(const std::string& reason, inbound_batch& out,
                             session_context& ctx) {
     if (reason == "link_disabled" || reason == "too_many_websockets") {
-      // The connection goes now, with Slack's reason, and the supervisor
-      // decides by it: `link_disabled` (Socket Mode was switched off for the
-      // app) is a fatal Slack error, as no reconnect can help; after
-      // `too_many_websockets` (this connection is one too many) it backs off
-      // before it tries again.
+      // The connection goes now, with Slack's reason. `link_disabled`
+      // (Socket Mode was switched off for the app) is a fatal Slack error
+      // (is_fatal): no reconnect can help, the client stops.
+      // `too_many_websockets` (this connection is one too many) comes
+      // instead of a hello: a failed attempt, after which the supervisor
+      // backs off before it tries again.
       ctx.end(make_error(errc::slack_error, reason), true);
     } else {
       // `warning` (a refresh comes in about 10 s), `refresh_requested`, or a
