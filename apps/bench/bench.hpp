@@ -472,11 +472,19 @@ spawned_child spawn_with_stdout(std::vector<std::string> args,
 /// installed bin/ alike); empty if there is none.
 std::string sibling_program(const std::string& name);
 
-/// A WebSocket URL of `srv` from the library's web-API caller:
-/// `rtm.connect`'s, or `apps.connections.open`'s if `socket_mode`. Throws if
-/// the call fails.
-std::string websocket_url(env& e, const testing::fake_slack& srv,
-                          bool socket_mode);
+/// One floor run: a fresh fake floods `n` frames made by `maker` on its RTM
+/// (or, if `socket_mode`, its Socket Mode) endpoint, read by Beast alone and,
+/// if `parse`, parsed by Boost.JSON alone (bench/floor.hpp). A failure is
+/// reported as `what` and leaves `ok` false.
+struct floor_run {
+  bool ok = false;
+  double frames_per_s = 0;
+  /// CPU time of the whole process (the fake included) per frame.
+  double cpu_us_per_frame = 0;
+};
+
+floor_run measure_floor(env& e, bool socket_mode, size_t n, frame_maker maker,
+                        bool parse, const std::string& what);
 
 /// Waits for session `index` of `srv`; throws if it does not come.
 testing::ws_session_ptr session_of(const testing::fake_slack& srv,

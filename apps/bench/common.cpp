@@ -20,6 +20,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
+#include "bench/floor.hpp"
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/testing/process_stats.hpp"
@@ -293,6 +294,10 @@ std::string sibling_program(const std::string& name) {
   return ::access(path.c_str(), X_OK) == 0 ? path : std::string{};
 }
 
+namespace {
+
+// A WebSocket URL of `srv` from the library's web-API caller: `rtm.connect`'s,
+// or `apps.connections.open`'s if `socket_mode`. Throws if the call fails.
 std::string websocket_url(env& e, const testing::fake_slack& srv,
                           bool socket_mode) {
   auto ep = endpoint_of(srv);
@@ -321,6 +326,35 @@ std::string websocket_url(env& e, const testing::fake_slack& srv,
   if (url.empty())
     throw std::runtime_error(std::string{method} + ": no url");
   return url;
+}
+
+} // namespace
+
+floor_run measure_floor(env& e, bool socket_mode, size_t n, frame_maker maker,
+                        bool parse, const std::string& what) {
+  floor_run result;
+  testing::fake_slack srv;
+  auto url = websocket_url(e, srv, socket_mode);
+  json_only parser;
+  std::function<void(std::string_view)> on_frame;
+  if (parse)
+    on_frame = std::ref(parser);
+  auto cpu0 = process_cpu_seconds();
+  auto frames = read_frames(
+      url, n, [&] { session_of(srv, 0)->flood(n, maker); }, on_frame);
+  result.cpu_us_per_frame = cpu_us_per_event(cpu0, frames.frames);
+  if (!frames.error.empty()) {
+    e.out.fail(what + ": " + frames.error);
+    return result;
+  }
+  if (parse && parser.objects() != n) {
+    e.out.fail(what + ": " + std::to_string(parser.objects()) + " of " +
+               std::to_string(n) + " frames parsed as JSON objects");
+    return result;
+  }
+  result.ok = true;
+  result.frames_per_s = static_cast<double>(frames.frames) / frames.seconds;
+  return result;
 }
 
 testing::ws_session_ptr session_of(const testing::fake_slack& srv,

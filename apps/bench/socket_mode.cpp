@@ -17,7 +17,6 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include "bench/floor.hpp"
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/socket_mode_client.hpp"
 
@@ -223,26 +222,11 @@ envelope_run run_envelopes(env& e, const envelope_maker& maker, size_t n,
 // acks: what any Socket Mode client pays before it does anything of its own
 // (as the RTM floor + JSON row for events).
 envelope_run run_envelope_floor(env& e, const envelope_maker& maker, size_t n) {
+  auto x = measure_floor(e, true, n, maker, true, "Socket Mode floor + JSON");
   envelope_run result;
-  testing::fake_slack srv;
-  auto url = websocket_url(e, srv, true);
-  json_only parser;
-  auto cpu0 = process_cpu_seconds();
-  auto frames = read_frames(
-      url, n, [&] { session_of(srv, 0)->flood(n, maker); }, std::ref(parser));
-  result.cpu_us_per_envelope = cpu_us_per_event(cpu0, frames.frames);
-  const std::string what = "Socket Mode floor + JSON";
-  if (!frames.error.empty()) {
-    e.out.fail(what + ": " + frames.error);
-    return result;
-  }
-  if (parser.objects() != n) {
-    e.out.fail(what + ": " + std::to_string(parser.objects()) + " of " +
-               std::to_string(n) + " frames parsed as JSON objects");
-    return result;
-  }
-  result.ok = true;
-  result.envelopes_per_s = static_cast<double>(frames.frames) / frames.seconds;
+  result.ok = x.ok;
+  result.envelopes_per_s = x.frames_per_s;
+  result.cpu_us_per_envelope = x.cpu_us_per_frame;
   return result;
 }
 

@@ -8,16 +8,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <stdexcept>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
-#include "bench/floor.hpp"
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/rtm_client.hpp"
-#include "caf/rtm/web_api.hpp"
 
 namespace caf::rtm::bench {
 
@@ -80,31 +77,15 @@ std::string describe(delivery via) {
 // into its events.
 run_result run_floor(env& e, const payload_case& pc, size_t events,
                      bool parse) {
-  testing::fake_slack srv;
-  auto url = websocket_url(e, srv, false);
-  auto maker = payload_set::maker(pc.payload);
-  json_only parser;
-  std::function<void(std::string_view)> on_frame;
-  if (parse)
-    on_frame = std::ref(parser);
-  auto cpu0 = process_cpu_seconds();
-  auto result = read_frames(
-      url, events, [&] { session_of(srv, 0)->flood(events, maker); }, on_frame);
-  auto cpu = cpu_us_per_event(cpu0, result.frames);
   auto what = std::string{parse ? "floor + JSON, " : "floor, "} + pc.label;
-  if (!result.error.empty()) {
-    e.out.fail(what + ": " + result.error);
+  auto x = measure_floor(e, false, events, payload_set::maker(pc.payload),
+                         parse, what);
+  if (!x.ok)
     return {};
-  }
-  if (parse && parser.objects() != events) {
-    e.out.fail(what + ": " + std::to_string(parser.objects()) + " of " +
-               std::to_string(events) + " frames parsed as JSON objects");
-    return {};
-  }
   run_result out;
   out.ok = true;
-  out.events_per_s = static_cast<double>(result.frames) / result.seconds;
-  out.cpu_us_per_event = cpu;
+  out.events_per_s = x.frames_per_s;
+  out.cpu_us_per_event = x.cpu_us_per_frame;
   return out;
 }
 
