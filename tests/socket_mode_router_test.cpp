@@ -31,6 +31,10 @@ struct world {
   std::vector<std::string> answered;
   /// Batches the router confirmed.
   size_t batches_done = 0;
+  /// Answers a subscriber holds back (see `holding_subscriber`).
+  std::vector<caf::response_promise> held;
+  /// What the errors told to lifecycle subscribers were about.
+  std::vector<std::string> errors;
 };
 
 using world_ptr = std::shared_ptr<world>;
@@ -56,6 +60,32 @@ caf::behavior answering_subscriber(caf::event_based_actor*, world_ptr w) {
         w->answered.emplace_back(env.id());
         return json_object_from(R"({"text":"pong"})");
       },
+  };
+}
+
+// A subscriber whose answers wait until it is told `ok_atom`; then each is
+// a payload.
+caf::behavior holding_subscriber(caf::event_based_actor* self, world_ptr w) {
+  return {
+      [self, w](const envelope& env) {
+        w->answered.emplace_back(env.id());
+        auto rp = self->make_response_promise();
+        w->held.push_back(rp);
+        return rp;
+      },
+      [w](caf::ok_atom) {
+        for (auto& rp : w->held)
+          rp.deliver(json_object_from(R"({"text":"late"})"));
+        w->held.clear();
+      },
+  };
+}
+
+caf::behavior lifecycle_recorder(caf::event_based_actor* self, world_ptr w) {
+  // Other lifecycle messages do not matter here.
+  self->set_default_handler(caf::drop);
+  return {
+      [w](const error_event& x) { w->errors.push_back(x.what); },
   };
 }
 
@@ -100,6 +130,32 @@ struct router_fixture {
         router));
     sched->run();
     REQUIRE(*ok);
+  }
+
+  void subscribe_lifecycle(const caf::actor& listener) {
+    auto ok = std::make_shared<bool>(false);
+    actors.push_back(sys->spawn(
+        [ok, listener](caf::event_based_actor* self,
+                       socket_mode_router_actor dest) {
+          self->request(dest, caf::infinite, subscribe_atom_v, lifecycle_atom_v,
+                        listener)
+              .then([ok](caf::ok_atom) { *ok = true; });
+        },
+        router));
+    sched->run();
+    REQUIRE(*ok);
+  }
+
+  client_status status() {
+    auto result = std::make_shared<client_status>();
+    actors.push_back(sys->spawn(
+        [result](caf::event_based_actor* self, socket_mode_router_actor dest) {
+          self->request(dest, caf::infinite, status_atom_v)
+              .then([result](client_status& x) { *result = std::move(x); });
+        },
+        router));
+    sched->run();
+    return *result;
   }
 
   caf::actor_system_config cfg;
@@ -157,4 +213,104 @@ TEST_CASE_METHOD(router_fixture,
   CHECK(w->acks[0].find(R"("envelope_id":"E1")") != std::string::npos);
   REQUIRE(other->acks.size() == 1);
   CHECK(other->acks[0].find(R"("envelope_id":"E2")") != std::string::npos);
+}
+
+TEST_CASE_METHOD(router_fixture,
+                 "socket mode router: a connection that dies before the "
+                 "supervisor says its session is up takes its unanswered "
+                 "envelopes' acks with it",
+                 "[socket_mode_router]") {
+  // A server may send envelopes before its hello. A connection that then
+  // ends without a hello is a failed attempt to the supervisor: no
+  // `disconnected` for its session ever comes. The router must still see
+  // that the ack it owes cannot be written, and say so.
+  auto listener = sys->spawn(holding_subscriber, w);
+  actors.push_back(listener);
+  subscribe(listener);
+  auto watcher = sys->spawn(lifecycle_recorder, w);
+  actors.push_back(watcher);
+  subscribe_lifecycle(watcher);
+  inbound_batch batch;
+  batch.session = 1;
+  batch.envelopes.push_back(slash_command("E1", 1));
+  auto conn = sys->spawn(fake_connection, w, router, std::move(batch));
+  sched->run();
+  REQUIRE(w->held.size() == 1);
+  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+  sched->run();
+  REQUIRE(w->errors.size() == 1);
+  CHECK(w->errors[0] == "cannot ack envelope E1: its connection is gone");
+  // The answer that comes after writes nothing and counts nothing as acked.
+  caf::anon_send(listener, caf::ok_atom_v);
+  sched->run();
+  CHECK(w->held.empty());
+  CHECK(w->acks.empty());
+  auto st = status();
+  CHECK(st.acks_failed == 1);
+  CHECK(st.envelopes_acked == 0);
+}
+
+TEST_CASE_METHOD(router_fixture,
+                 "socket mode router: the supervisor's word that a session "
+                 "ended fails its unanswered envelopes once",
+                 "[socket_mode_router]") {
+  // Both `disconnected` and the end of the connection's actor tell of one
+  // loss; the envelope is reported and counted once.
+  auto listener = sys->spawn(holding_subscriber, w);
+  actors.push_back(listener);
+  subscribe(listener);
+  auto watcher = sys->spawn(lifecycle_recorder, w);
+  actors.push_back(watcher);
+  subscribe_lifecycle(watcher);
+  inbound_batch batch;
+  batch.session = 1;
+  batch.envelopes.push_back(slash_command("E1", 1));
+  auto conn = sys->spawn(fake_connection, w, router, std::move(batch));
+  sched->run();
+  REQUIRE(w->held.size() == 1);
+  disconnected gone;
+  gone.session = 1;
+  caf::anon_send(router, std::move(gone));
+  sched->run();
+  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+  sched->run();
+  CHECK(w->errors == std::vector<std::string>{
+                         "cannot ack envelope E1: its connection is gone"});
+  caf::anon_send(listener, caf::ok_atom_v);
+  sched->run();
+  CHECK(w->acks.empty());
+  auto st = status();
+  CHECK(st.acks_failed == 1);
+  CHECK(st.envelopes_acked == 0);
+}
+
+TEST_CASE_METHOD(router_fixture,
+                 "socket mode router: a connected that comes after the "
+                 "connection's first batch keeps its acks on that connection",
+                 "[socket_mode_router]") {
+  auto listener = sys->spawn(holding_subscriber, w);
+  actors.push_back(listener);
+  subscribe(listener);
+  auto watcher = sys->spawn(lifecycle_recorder, w);
+  actors.push_back(watcher);
+  subscribe_lifecycle(watcher);
+  inbound_batch batch;
+  batch.session = 1;
+  batch.envelopes.push_back(slash_command("E1", 1));
+  auto conn = sys->spawn(fake_connection, w, router, std::move(batch));
+  actors.push_back(caf::actor_cast<caf::actor>(conn));
+  sched->run();
+  REQUIRE(w->held.size() == 1);
+  connected up;
+  up.session = 1;
+  caf::anon_send(router, std::move(up), conn);
+  sched->run();
+  caf::anon_send(listener, caf::ok_atom_v);
+  sched->run();
+  REQUIRE(w->acks.size() == 1);
+  CHECK(w->acks[0] == R"({"envelope_id":"E1","payload":{"text":"late"}})");
+  CHECK(w->errors.empty());
+  auto st = status();
+  CHECK(st.envelopes_acked == 1);
+  CHECK(st.acks_failed == 0);
 }

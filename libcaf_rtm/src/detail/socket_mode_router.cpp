@@ -228,13 +228,31 @@ void on_batch(self_ptr self, inbound_batch& batch) {
 
 // -- sessions -----------------------------------------------------------------
 
-void on_session_down(self_ptr self, disconnected& msg) {
+// Acks go to `conn` for `session` from now on. The router watches it: a
+// connection that ends before its hello is a failed attempt to the
+// supervisor, which then sends no `disconnected`, yet its batches (a server
+// may send envelopes before the hello) came here all the same.
+void add_writer(self_ptr self, uint64_t session, frame_writer_actor conn) {
+  auto& writers = self->state.writers;
+  if (auto i = writers.find(session); i != writers.end()) {
+    if (i->second == conn)
+      return;
+    self->demonitor(i->second.address());
+  }
+  self->monitor(conn);
+  writers[session] = std::move(conn);
+}
+
+// Connection `session` is gone: envelopes of it that waited for an answer
+// cannot be acked any more; Slack redelivers what it retries.
+void forget_connection(self_ptr self, uint64_t session) {
   auto& st = self->state;
-  st.writers.erase(msg.session);
-  // Envelopes of that connection that waited for an answer cannot be acked
-  // any more; Slack redelivers what it retries.
+  if (auto i = st.writers.find(session); i != st.writers.end()) {
+    self->demonitor(i->second.address());
+    st.writers.erase(i);
+  }
   for (auto i = st.awaiting.begin(); i != st.awaiting.end();) {
-    if (i->second.session != msg.session) {
+    if (i->second.session != session) {
       ++i;
       continue;
     }
@@ -244,7 +262,19 @@ void on_session_down(self_ptr self, disconnected& msg) {
     report(self, make_error(errc::not_waiting, id),
            "cannot ack envelope " + id + ": its connection is gone");
   }
+}
+
+void on_session_down(self_ptr self, disconnected& msg) {
+  forget_connection(self, msg.session);
   tell_lifecycle(self, msg);
+}
+
+// A watched actor is gone: a connection (see add_writer) or a subscriber.
+void on_actor_down(self_ptr self, caf::down_msg& dm) {
+  for (auto& [session, conn] : self->state.writers)
+    if (conn.address() == dm.source)
+      return forget_connection(self, session);
+  on_down(self, dm);
 }
 
 caf::result<client_status> client_status_of(self_ptr self) {
@@ -299,7 +329,8 @@ socket_mode_router_actor::behavior_type socket_mode_router(
   st.sessions_closed = [self] {
     self->state.awaiting.clear();
   };
-  self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
+  self->set_down_handler(
+      [self](caf::down_msg& dm) { on_actor_down(self, dm); });
   return {
       // -- what users send (through the public handle) ------------------------
       [self](connect_atom) -> caf::result<connected> {
@@ -404,11 +435,10 @@ socket_mode_router_actor::behavior_type socket_mode_router(
         // The connection's first batch may come before the supervisor's word
         // that its session is up (they take different paths), and an
         // envelope answered meanwhile needs the writer: the sender is it.
-        auto& writers = self->state.writers;
-        if (writers.count(batch.session) == 0)
+        if (self->state.writers.count(batch.session) == 0)
           if (auto conn =
                   caf::actor_cast<frame_writer_actor>(self->current_sender()))
-            writers.emplace(batch.session, std::move(conn));
+            add_writer(self, batch.session, std::move(conn));
         on_batch(self, batch);
         return batch_done(self);
       },
@@ -421,7 +451,7 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       // -- from the supervisor ------------------------------------------------
       [self](identity& me) { self->state.own_bot_id = me.bot_id; },
       [self](connected& info, frame_writer_actor& conn) {
-        self->state.writers[info.session] = std::move(conn);
+        add_writer(self, info.session, std::move(conn));
         tell_lifecycle(self, info);
       },
       [self](const connecting& msg) { tell_lifecycle(self, msg); },
