@@ -118,44 +118,58 @@ struct router_fixture {
     sched->run();
   }
 
-  void subscribe(const caf::actor& listener) {
-    auto ok = std::make_shared<bool>(false);
+  // Asks the router `xs` from an actor of its own, as a user would, runs
+  // everything and hands the answer to `on_reply`.
+  template <class OnReply, class... Ts>
+  void ask(OnReply on_reply, Ts... xs) {
     actors.push_back(sys->spawn(
-        [ok, listener](caf::event_based_actor* self,
-                       socket_mode_router_actor dest) {
-          self->request(dest, caf::infinite, subscribe_atom_v, listener,
-                        std::vector<std::string>{"*"})
-              .then([ok](caf::ok_atom) { *ok = true; });
+        [on_reply, xs...](caf::event_based_actor* self,
+                          socket_mode_router_actor dest) {
+          self->request(dest, caf::infinite, xs...).then(on_reply);
         },
         router));
     sched->run();
-    REQUIRE(*ok);
+  }
+
+  void subscribe(const caf::actor& listener) {
+    bool ok = false;
+    ask([&ok](caf::ok_atom) { ok = true; }, subscribe_atom_v, listener,
+        std::vector<std::string>{"*"});
+    REQUIRE(ok);
   }
 
   void subscribe_lifecycle(const caf::actor& listener) {
-    auto ok = std::make_shared<bool>(false);
-    actors.push_back(sys->spawn(
-        [ok, listener](caf::event_based_actor* self,
-                       socket_mode_router_actor dest) {
-          self->request(dest, caf::infinite, subscribe_atom_v, lifecycle_atom_v,
-                        listener)
-              .then([ok](caf::ok_atom) { *ok = true; });
-        },
-        router));
-    sched->run();
-    REQUIRE(*ok);
+    bool ok = false;
+    ask([&ok](caf::ok_atom) { ok = true; }, subscribe_atom_v, lifecycle_atom_v,
+        listener);
+    REQUIRE(ok);
   }
 
   client_status status() {
-    auto result = std::make_shared<client_status>();
-    actors.push_back(sys->spawn(
-        [result](caf::event_based_actor* self, socket_mode_router_actor dest) {
-          self->request(dest, caf::infinite, status_atom_v)
-              .then([result](client_status& x) { *result = std::move(x); });
-        },
-        router));
-    sched->run();
-    return *result;
+    client_status result;
+    ask([&result](client_status& x) { result = std::move(x); }, status_atom_v);
+    return result;
+  }
+
+  // A subscriber to every envelope, made by `fn` with the world.
+  template <class Fn>
+  caf::actor add_subscriber(Fn fn) {
+    auto hdl = sys->spawn(fn, w);
+    actors.push_back(hdl);
+    subscribe(hdl);
+    return hdl;
+  }
+
+  // A connection of `session` that hands over the slash command `id`; what
+  // it is told to write goes to `into`.
+  frame_writer_actor add_connection(const world_ptr& into, uint64_t session,
+                                    const std::string& id) {
+    inbound_batch batch;
+    batch.session = session;
+    batch.envelopes.push_back(slash_command(id, session));
+    auto conn = sys->spawn(fake_connection, into, router, std::move(batch));
+    actors.push_back(caf::actor_cast<caf::actor>(conn));
+    return conn;
   }
 
   caf::actor_system_config cfg;
@@ -175,14 +189,8 @@ TEST_CASE_METHOD(router_fixture,
                  "[socket_mode_router]") {
   // The supervisor's `connected` never comes in this test: the connection's
   // first batch is all the router knows of session 1.
-  auto listener = sys->spawn(answering_subscriber, w);
-  actors.push_back(listener);
-  subscribe(listener);
-  inbound_batch batch;
-  batch.session = 1;
-  batch.envelopes.push_back(slash_command("E1", 1));
-  auto conn = sys->spawn(fake_connection, w, router, std::move(batch));
-  actors.push_back(caf::actor_cast<caf::actor>(conn));
+  add_subscriber(answering_subscriber);
+  add_connection(w, 1, "E1");
   sched->run();
   CHECK(w->batches_done == 1);
   CHECK(w->answered == std::vector<std::string>{"E1"});
@@ -194,20 +202,10 @@ TEST_CASE_METHOD(router_fixture,
                  "socket mode router: each connection's envelopes are acked "
                  "on that connection",
                  "[socket_mode_router]") {
-  auto listener = sys->spawn(answering_subscriber, w);
-  actors.push_back(listener);
-  subscribe(listener);
+  add_subscriber(answering_subscriber);
   auto other = std::make_shared<world>();
-  inbound_batch first;
-  first.session = 1;
-  first.envelopes.push_back(slash_command("E1", 1));
-  inbound_batch second;
-  second.session = 2;
-  second.envelopes.push_back(slash_command("E2", 2));
-  auto conn1 = sys->spawn(fake_connection, w, router, std::move(first));
-  auto conn2 = sys->spawn(fake_connection, other, router, std::move(second));
-  actors.push_back(caf::actor_cast<caf::actor>(conn1));
-  actors.push_back(caf::actor_cast<caf::actor>(conn2));
+  add_connection(w, 1, "E1");
+  add_connection(other, 2, "E2");
   sched->run();
   REQUIRE(w->acks.size() == 1);
   CHECK(w->acks[0].find(R"("envelope_id":"E1")") != std::string::npos);
@@ -215,7 +213,52 @@ TEST_CASE_METHOD(router_fixture,
   CHECK(other->acks[0].find(R"("envelope_id":"E2")") != std::string::npos);
 }
 
-TEST_CASE_METHOD(router_fixture,
+namespace {
+
+// A connection (session 1) handed over slash command E1, whose subscriber
+// holds its answer back until `answer()`; a lifecycle subscriber records the
+// errors.
+struct held_envelope_fixture : router_fixture {
+  held_envelope_fixture() {
+    listener = add_subscriber(holding_subscriber);
+    auto watcher = sys->spawn(lifecycle_recorder, w);
+    actors.push_back(watcher);
+    subscribe_lifecycle(watcher);
+    conn = add_connection(w, 1, "E1");
+    sched->run();
+    REQUIRE(w->held.size() == 1);
+  }
+
+  void answer() {
+    caf::anon_send(listener, caf::ok_atom_v);
+    sched->run();
+    CHECK(w->held.empty());
+  }
+
+  void end_connection() {
+    caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+    sched->run();
+  }
+
+  // E1 was reported lost once, and its late answer writes no ack and counts
+  // none as written.
+  void check_lost_once() {
+    CHECK(w->errors == std::vector<std::string>{
+                           "cannot ack envelope E1: its connection is gone"});
+    answer();
+    CHECK(w->acks.empty());
+    auto st = status();
+    CHECK(st.acks_failed == 1);
+    CHECK(st.envelopes_acked == 0);
+  }
+
+  caf::actor listener;
+  frame_writer_actor conn;
+};
+
+} // namespace
+
+TEST_CASE_METHOD(held_envelope_fixture,
                  "socket mode router: a connection that dies before the "
                  "supervisor says its session is up takes its unanswered "
                  "envelopes' acks with it",
@@ -224,89 +267,33 @@ TEST_CASE_METHOD(router_fixture,
   // ends without a hello is a failed attempt to the supervisor: no
   // `disconnected` for its session ever comes. The router must still see
   // that the ack it owes cannot be written, and say so.
-  auto listener = sys->spawn(holding_subscriber, w);
-  actors.push_back(listener);
-  subscribe(listener);
-  auto watcher = sys->spawn(lifecycle_recorder, w);
-  actors.push_back(watcher);
-  subscribe_lifecycle(watcher);
-  inbound_batch batch;
-  batch.session = 1;
-  batch.envelopes.push_back(slash_command("E1", 1));
-  auto conn = sys->spawn(fake_connection, w, router, std::move(batch));
-  sched->run();
-  REQUIRE(w->held.size() == 1);
-  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
-  sched->run();
-  REQUIRE(w->errors.size() == 1);
-  CHECK(w->errors[0] == "cannot ack envelope E1: its connection is gone");
-  // The answer that comes after writes nothing and counts nothing as acked.
-  caf::anon_send(listener, caf::ok_atom_v);
-  sched->run();
-  CHECK(w->held.empty());
-  CHECK(w->acks.empty());
-  auto st = status();
-  CHECK(st.acks_failed == 1);
-  CHECK(st.envelopes_acked == 0);
+  end_connection();
+  check_lost_once();
 }
 
-TEST_CASE_METHOD(router_fixture,
+TEST_CASE_METHOD(held_envelope_fixture,
                  "socket mode router: the supervisor's word that a session "
                  "ended fails its unanswered envelopes once",
                  "[socket_mode_router]") {
   // Both `disconnected` and the end of the connection's actor tell of one
   // loss; the envelope is reported and counted once.
-  auto listener = sys->spawn(holding_subscriber, w);
-  actors.push_back(listener);
-  subscribe(listener);
-  auto watcher = sys->spawn(lifecycle_recorder, w);
-  actors.push_back(watcher);
-  subscribe_lifecycle(watcher);
-  inbound_batch batch;
-  batch.session = 1;
-  batch.envelopes.push_back(slash_command("E1", 1));
-  auto conn = sys->spawn(fake_connection, w, router, std::move(batch));
-  sched->run();
-  REQUIRE(w->held.size() == 1);
   disconnected gone;
   gone.session = 1;
   caf::anon_send(router, std::move(gone));
   sched->run();
-  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
-  sched->run();
-  CHECK(w->errors == std::vector<std::string>{
-                         "cannot ack envelope E1: its connection is gone"});
-  caf::anon_send(listener, caf::ok_atom_v);
-  sched->run();
-  CHECK(w->acks.empty());
-  auto st = status();
-  CHECK(st.acks_failed == 1);
-  CHECK(st.envelopes_acked == 0);
+  end_connection();
+  check_lost_once();
 }
 
-TEST_CASE_METHOD(router_fixture,
+TEST_CASE_METHOD(held_envelope_fixture,
                  "socket mode router: a connected that comes after the "
                  "connection's first batch keeps its acks on that connection",
                  "[socket_mode_router]") {
-  auto listener = sys->spawn(holding_subscriber, w);
-  actors.push_back(listener);
-  subscribe(listener);
-  auto watcher = sys->spawn(lifecycle_recorder, w);
-  actors.push_back(watcher);
-  subscribe_lifecycle(watcher);
-  inbound_batch batch;
-  batch.session = 1;
-  batch.envelopes.push_back(slash_command("E1", 1));
-  auto conn = sys->spawn(fake_connection, w, router, std::move(batch));
-  actors.push_back(caf::actor_cast<caf::actor>(conn));
-  sched->run();
-  REQUIRE(w->held.size() == 1);
   connected up;
   up.session = 1;
   caf::anon_send(router, std::move(up), conn);
   sched->run();
-  caf::anon_send(listener, caf::ok_atom_v);
-  sched->run();
+  answer();
   REQUIRE(w->acks.size() == 1);
   CHECK(w->acks[0] == R"({"envelope_id":"E1","payload":{"text":"late"}})");
   CHECK(w->errors.empty());
