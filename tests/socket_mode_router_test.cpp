@@ -131,24 +131,27 @@ struct router_fixture {
     sched->run();
   }
 
+  // Subscribes `listener` with `how` (the arguments after subscribe_atom).
+  template <class... Ts>
+  void subscribe_with(Ts... how) {
+    // Shared: the reply handler may outlive this call in a failing test.
+    auto ok = std::make_shared<bool>(false);
+    ask([ok](caf::ok_atom) { *ok = true; }, subscribe_atom_v, how...);
+    REQUIRE(*ok);
+  }
+
   void subscribe(const caf::actor& listener) {
-    bool ok = false;
-    ask([&ok](caf::ok_atom) { ok = true; }, subscribe_atom_v, listener,
-        std::vector<std::string>{"*"});
-    REQUIRE(ok);
+    subscribe_with(listener, std::vector<std::string>{"*"});
   }
 
   void subscribe_lifecycle(const caf::actor& listener) {
-    bool ok = false;
-    ask([&ok](caf::ok_atom) { ok = true; }, subscribe_atom_v, lifecycle_atom_v,
-        listener);
-    REQUIRE(ok);
+    subscribe_with(lifecycle_atom_v, listener);
   }
 
   client_status status() {
-    client_status result;
-    ask([&result](client_status& x) { result = std::move(x); }, status_atom_v);
-    return result;
+    auto result = std::make_shared<client_status>();
+    ask([result](client_status& x) { *result = std::move(x); }, status_atom_v);
+    return *result;
   }
 
   // A subscriber to every envelope, made by `fn` with the world.
@@ -276,12 +279,21 @@ TEST_CASE_METHOD(held_envelope_fixture,
                  "ended fails its unanswered envelopes once",
                  "[socket_mode_router]") {
   // Both `disconnected` and the end of the connection's actor tell of one
-  // loss; the envelope is reported and counted once.
-  disconnected gone;
-  gone.session = 1;
-  caf::anon_send(router, std::move(gone));
-  sched->run();
-  end_connection();
+  // loss, in either order; the envelope is reported and counted once.
+  auto supervisor_says_so = [this] {
+    disconnected gone;
+    gone.session = 1;
+    caf::anon_send(router, std::move(gone));
+    sched->run();
+  };
+  SECTION("the supervisor's word first") {
+    supervisor_says_so();
+    end_connection();
+  }
+  SECTION("the connection's end first") {
+    end_connection();
+    supervisor_says_so();
+  }
   check_lost_once();
 }
 
@@ -293,11 +305,17 @@ TEST_CASE_METHOD(held_envelope_fixture,
   up.session = 1;
   caf::anon_send(router, std::move(up), conn);
   sched->run();
-  answer();
-  REQUIRE(w->acks.size() == 1);
-  CHECK(w->acks[0] == R"({"envelope_id":"E1","payload":{"text":"late"}})");
-  CHECK(w->errors.empty());
-  auto st = status();
-  CHECK(st.envelopes_acked == 1);
-  CHECK(st.acks_failed == 0);
+  SECTION("answered: acked there") {
+    answer();
+    REQUIRE(w->acks.size() == 1);
+    CHECK(w->acks[0] == R"({"envelope_id":"E1","payload":{"text":"late"}})");
+    CHECK(w->errors.empty());
+    auto st = status();
+    CHECK(st.envelopes_acked == 1);
+    CHECK(st.acks_failed == 0);
+  }
+  SECTION("the connection ends first: still watched") {
+    end_connection();
+    check_lost_once();
+  }
 }
