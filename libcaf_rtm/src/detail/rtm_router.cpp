@@ -404,8 +404,12 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         schedule_wakeup(self);
       },
       [self](const session_drained& msg) {
-        self->state.out->unsent_after(msg.session, msg.last_handed,
-                                      self->clock().now());
+        auto now = self->clock().now();
+        // Also the end of a session that never said hello (for which no
+        // `disconnected` comes): one that said goodbye before would keep
+        // the overlap going.
+        self->state.overlap.session_ended(msg.session, now);
+        self->state.out->unsent_after(msg.session, msg.last_handed, now);
         schedule_wakeup(self);
       },
       // -- from the supervisor ------------------------------------------------
