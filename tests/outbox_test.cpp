@@ -367,6 +367,25 @@ TEST_CASE_METHOD(outbox_fixture,
   CHECK(**rtt == caf::timespan{40ms});
 }
 
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: a ping fails when its session ends, although the "
+                 "next one is up",
+                 "[outbox]") {
+  std::optional<caf::expected<caf::timespan>> rtt;
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(out.ping(
+      [&](caf::expected<caf::timespan> x) { rtt = std::move(x); }, t0));
+  REQUIRE(frames.size() == 1);
+  // A goodbye: the next session comes up before the old one ends.
+  out.session_ending(1);
+  out.session_up(2, writer(), t0 + 1s);
+  out.session_down(1);
+  REQUIRE(rtt);
+  REQUIRE_FALSE(*rtt);
+  CHECK(is(rtt->error(), errc::not_connected));
+  CHECK_FALSE(out.next_wakeup(t0 + 1s)); // nothing left to time out
+}
+
 TEST_CASE_METHOD(outbox_fixture, "outbox: failing what waits", "[outbox]") {
   REQUIRE_FALSE(send(1, t0));
   out.session_up(1, writer(), t0);

@@ -169,7 +169,7 @@ void outbox::session_down(uint64_t session) {
   }
   // A ping's pong comes on its own session or never.
   for (auto i = pongs_.begin(); i != pongs_.end();) {
-    if (!write_) {
+    if (i->second.session == session || !write_) {
       i->second.on_pong(make_error(errc::not_connected, "session ended"));
       i = pongs_.erase(i);
     } else {
@@ -306,7 +306,7 @@ void outbox::pump(time_point now) {
     auto id = next_id_++;
     if (item.on_pong) {
       pongs_.emplace(id, awaiting_pong{std::move(item.on_pong), now,
-                                       now + limits_.ack_timeout});
+                                       now + limits_.ack_timeout, session_});
       write_(id, with_id(id, item.body));
       continue;
     }

@@ -193,6 +193,8 @@ private:
     ping_handler on_pong;
     time_point sent;
     time_point deadline;
+    /// Where it went: the pong comes on that session or never.
+    uint64_t session = 0;
   };
 
   void pump(time_point now);
