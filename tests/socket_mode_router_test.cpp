@@ -131,7 +131,7 @@ struct router_fixture {
     sched->run();
   }
 
-  // Subscribes `listener` with `how` (the arguments after subscribe_atom).
+  // Subscribes with `how`: the arguments of the request after subscribe_atom.
   template <class... Ts>
   void subscribe_with(Ts... how) {
     // Shared: the reply handler may outlive this call in a failing test.
