@@ -1011,6 +1011,78 @@ TEST_CASE("a broken link to a live hub: the gap's count comes from the hub",
   CHECK(xs[0].status.subscribers == 1);
 }
 
+TEST_CASE("a bot node that does not take events in time: the hub drops what "
+          "exceeds its window, and the bot learns how many",
+          "[hub]") {
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv))),
+             {"--remote-window-kb", "8"}};
+  tcp_tap tap{h.port};
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  auto sub =
+      bot.subscribe({{"127.0.0.1", tap.port()}}, "acme", actor, {"message"});
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+  auto s = srv.session(0, 20s);
+  REQUIRE(s);
+  s->send(message(1));
+  REQUIRE(eventually([&] { return log->event_count() == 1; }));
+  bot_node observer;
+  auto reg = observer.registry(h.endpoint());
+  auto received = observer.list(reg)[0].status.events_received;
+  // The link stalls towards the bot (what the hub writes stays in the
+  // kernel's buffers) while events come in waves of a hundred, about 80
+  // bytes each: the first wave fills the window of 8 KB, and what comes
+  // after it while the bot answers nothing is dropped.
+  tap.hold(true);
+  constexpr int n = 2000;
+  constexpr int wave = 100;
+  for (int first = 2; first <= n + 1; first += wave) {
+    for (int i = first; i < first + wave; ++i)
+      s->send(message(i));
+    auto expected = received + static_cast<uint64_t>(first - 2 + wave);
+    REQUIRE(eventually(
+        [&] {
+          return observer.list(reg)[0].status.events_received == expected;
+        },
+        30s));
+  }
+  tap.hold(false);
+  // What fitted arrives, then the report of the rest, and nothing twice.
+  REQUIRE(eventually([&] { return log->gap_count() == 1; }, 30s));
+  auto gap = log->with([](auto& x) { return x.gaps.front(); });
+  CHECK(gap.workspace == "acme");
+  CHECK(gap.hub == "127.0.0.1:" + std::to_string(tap.port()));
+  CHECK(gap.missed.known);
+  CHECK(gap.missed.count >= uint64_t{n} / 2);
+  CHECK(gap.since <= gap.until);
+  REQUIRE(eventually(
+      [&] { return log->event_count() + gap.missed.count == size_t{n} + 1; }));
+  auto events = log->with([](auto& x) { return x.events; });
+  int last = 0;
+  for (auto& ev : events) {
+    auto number = std::stoi(text_of(ev).substr(1));
+    CHECK(number > last);
+    last = number;
+  }
+  // The link itself held: no hub went away.
+  CHECK(log->up_count() == 1);
+  CHECK(log->down_count() == 0);
+  auto status = request<hub::remote_subscription_status>(
+      *bot.self, sub, caf::timespan{10s}, rtm::status_atom_v);
+  REQUIRE(status);
+  CHECK(status->dropped == gap.missed.count);
+  CHECK(status->gaps == 1);
+  // With room again, events go through as before.
+  s->send(message(n + 2));
+  REQUIRE(eventually(
+      [&] { return log->event_count() + gap.missed.count == size_t{n} + 2; }));
+  CHECK(text_of(log->with([](auto& x) { return x.events.back(); })) ==
+        "m" + std::to_string(n + 2));
+}
+
 // -- TLS and where a hub listens ----------------------------------------------
 
 namespace {

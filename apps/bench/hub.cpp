@@ -44,7 +44,12 @@ public:
         << "[caf-rtm]\nproxy-from-environment = false\nlog-level = \"error\"\n"
         << "[workspaces]\nbench = {\n  token = \"" << srv.options().token
         << "\"\n  base-url = \"" << srv.base_url() << "\"\n}\n";
-    auto child = spawn_with_stdout({exe, "--config", config_, "--port", "0"});
+    // The flood (200,000 events at the client's full rate, far above what
+    // Slack sends) runs ahead of the bot by more than the default window of
+    // unconfirmed events: a window that holds it measures the path, not the
+    // drops.
+    auto child = spawn_with_stdout({exe, "--config", config_, "--port", "0",
+                                    "--remote-window-kb", "1048576"});
     pid_ = child.pid;
     // "listening on 127.0.0.1:PORT" once it is ready.
     auto* in = ::fdopen(child.out, "r");

@@ -46,6 +46,11 @@ public:
     add_value(ca, "tls-ca",
               "TLS (also --ca): the CA bot nodes' certificates must chain to "
               "(or openssl.cafile)");
+    add_value(remote_window_kb, "remote-window-kb",
+              "KB of events sent to a remote subscriber and not yet "
+              "confirmed by its node, at most (default 16384); what a node "
+              "that falls further behind does not take is dropped and "
+              "reported to it as a hub_gap");
   }
 
   int64_t port = default_port;
@@ -53,6 +58,7 @@ public:
   std::string cert;
   std::string key;
   std::string ca;
+  int64_t remote_window_kb = int64_t{16} * 1024;
 };
 
 // `--config FILE` is CAF's `--config-file=FILE`: CAF reads the file first
@@ -144,6 +150,9 @@ int main(int argc, char** argv) {
     return usage_error(describe(workspaces.error()));
   if (cfg.port < 0 || cfg.port > 65535)
     return usage_error("--port must be 0 to 65535");
+  // At most 1 TB: the byte count must fit size_t with room to add a batch.
+  if (cfg.remote_window_kb < 1 || cfg.remote_window_kb > (int64_t{1} << 30))
+    return usage_error("--remote-window-kb must be 1 to 1073741824");
   hub::node_options node;
   node.tls.cert = cfg.cert.empty() ? cfg.openssl_certificate : cfg.cert;
   node.tls.key = cfg.key.empty() ? cfg.openssl_key : cfg.key;
@@ -167,6 +176,7 @@ int main(int argc, char** argv) {
   opts.port = static_cast<uint16_t>(cfg.port);
   opts.tls = node.tls.enabled();
   opts.level = level;
+  opts.remote_window = static_cast<size_t>(cfg.remote_window_kb) * 1024;
   caf::actor_system sys{cfg};
   return caf::rtm::hub_app::serve(sys, std::move(opts));
 }

@@ -140,7 +140,9 @@ int serve(caf::actor_system& sys, serve_options opts) {
     sys.spawn(starter, info.handle(), cfg.log);
     clients.push_back(std::move(info));
   }
-  auto registry = sys.spawn(hub::registry, clients);
+  hub::registry_options reg_opts;
+  reg_opts.remote_window = opts.remote_window;
+  auto registry = sys.spawn(hub::registry, clients, reg_opts);
   auto port = publish(registry, opts, opts.port);
   auto stop = [&] {
     close_all(sys, clients, log);
@@ -179,7 +181,7 @@ int serve(caf::actor_system& sys, serve_options opts) {
           CAF_RTM_LOG(log, error, "hub", "the registry went away (",
                       sys.render(dm.reason), "): publishing a new one");
           unpublish(sys, registry, opts, *port);
-          registry = sys.spawn(hub::registry, clients);
+          registry = sys.spawn(hub::registry, clients, reg_opts);
           self->monitor(registry);
           if (auto again = publish(registry, opts, *port); !again) {
             CAF_RTM_LOG(log, error, "hub",

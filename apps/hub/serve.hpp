@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,6 +24,8 @@ struct serve_options {
   bool tls = false;
   /// The hub's own lines (and each client's, unless its entry sets one).
   log_level level = log_level::info;
+  /// Bytes a remote subscriber may leave unconfirmed (registry_options).
+  size_t remote_window = size_t{16} * 1024 * 1024;
 };
 
 /// Runs the hub in `sys` until SIGINT or SIGTERM (blocked by the caller

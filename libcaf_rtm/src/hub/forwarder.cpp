@@ -4,6 +4,7 @@
 
 #include "caf/rtm/envelope.hpp"
 #include "caf/rtm/event.hpp"
+#include "caf/rtm/hub/messages.hpp"
 #include "caf/rtm/messages.hpp"
 
 namespace caf::rtm::hub::detail {
@@ -35,14 +36,17 @@ bool seen_before(Self* self, const envelope& env,
 } // namespace
 
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
-                        caf::actor target, std::chrono::milliseconds window,
-                        size_t capacity,
+                        caf::actor target, caf::actor subscription,
+                        std::chrono::milliseconds window, size_t capacity,
                         std::shared_ptr<std::atomic<uint64_t>> duplicates) {
   auto& st = self->state;
   st.target = target;
+  st.subscription = std::move(subscription);
   st.filter = rtm::detail::envelope_filter{window, capacity};
   st.duplicates = std::move(duplicates);
   follow(self, target);
+  // The hub's relay sends events as requests: the handlers below answer
+  // (empty) once they handed them on, which gives the relay room again.
   return {
       // Anonymously, as the client itself sends them: a bot's handler may
       // answer an envelope with `no_payload()`, an error that would come
@@ -59,6 +63,14 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
         for (const auto& env : batch.envelopes)
           if (!seen_before(self, env, now))
             rtm::detail::send_pooled(st.messages.get(), st.target, env);
+      },
+      [self](hub_gap& gap) {
+        // What a hub's relay dropped for this actor while this node did not
+        // take it in time.
+        auto sender = self->current_sender();
+        if (sender != nullptr && self->state.subscription)
+          caf::anon_send(self->state.subscription, std::move(gap),
+                         sender->node());
       },
       [self](const envelope& env) -> caf::result<json_object> {
         auto& st = self->state;

@@ -25,6 +25,8 @@ struct forwarder_state {
   static inline const char* name = "caf-rtm.hub.forwarder";
 
   caf::actor target;
+  /// The remote subscription: told of what a hub dropped for `target`.
+  caf::actor subscription;
   /// Memory of the messages of unpacked batches (see pooled_message.hpp).
   rtm::detail::frame_pool_owner messages;
   rtm::detail::envelope_filter filter;
@@ -34,10 +36,12 @@ struct forwarder_state {
 
 /// Hands events and envelopes to `target`, one by one (batches unpacked); an
 /// envelope that accepts a response payload goes as the request it came as
-/// (the answer goes straight back to the hub). Ends when `target` ends.
+/// (the answer goes straight back to the hub). Answers the hub's relay once it
+/// handed a message on, and passes the relay's report of what it dropped to
+/// `subscription`, with the hub's node. Ends when `target` ends.
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
-                        caf::actor target, std::chrono::milliseconds window,
-                        size_t capacity,
+                        caf::actor target, caf::actor subscription,
+                        std::chrono::milliseconds window, size_t capacity,
                         std::shared_ptr<std::atomic<uint64_t>> duplicates);
 
 /// Hands the client lifecycle messages of every hub to `target`. Ends when

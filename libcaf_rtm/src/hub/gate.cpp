@@ -123,8 +123,9 @@ void harden(Self* self, const Client& client) {
       [self, client](caf::down_msg& dm) { on_down(self, client, dm); });
 }
 
-// Socket Mode: the relay that stands in for a remote subscriber (local
-// subscribers need none: their node sees every address anyway).
+// The relay that stands in for a remote subscriber (local subscribers need
+// none: their node sees every address anyway, and their mailboxes are this
+// process's own).
 template <class Self>
 caf::actor relay_for(Self* self, const caf::actor& hdl) {
   if (!is_remote(self, hdl))
@@ -132,16 +133,27 @@ caf::actor relay_for(Self* self, const caf::actor& hdl) {
   auto& relays = self->state.relays;
   auto i = relays.find(hdl.address());
   if (i == relays.end()) {
-    auto x = self->spawn(relay, hdl, self->state.args.answer_timeout);
+    auto& args = self->state.args;
+    auto x = self->spawn(
+        relay, hdl,
+        relay_args{args.workspace, args.answer_timeout, args.remote_window});
     self->monitor(x);
     i = relays.emplace(hdl.address(), std::move(x)).first;
   }
   return i->second;
 }
 
-// What both gates answer alike: connecting, lifecycle and hook
-// subscriptions, Web API calls (uploads checked), status, and what only the
-// hub that runs the client may do.
+// What the client knows as `hdl`: its relay, if it has one.
+template <class Self>
+caf::actor subscriber_of(Self* self, const caf::actor& hdl) {
+  auto& relays = self->state.relays;
+  auto i = relays.find(hdl.address());
+  return i != relays.end() ? i->second : hdl;
+}
+
+// What both gates answer alike: connecting, subscriptions (a remote
+// subscriber's through its relay), Web API calls (uploads checked), status, and
+// what only the hub that runs the client may do.
 template <class Self, class Client>
 auto shared_handlers(Self* self, const Client& client) {
   using caf::ok_atom;
@@ -150,6 +162,40 @@ auto shared_handlers(Self* self, const Client& client) {
       [=](subscribe_atom x, lifecycle_atom y, caf::actor& hdl) {
         watch(self, hdl);
         return forward<ok_atom>(self, client, x, y, std::move(hdl));
+      },
+      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
+        watch(self, hdl);
+        return forward<ok_atom>(self, client, x, relay_for(self, hdl),
+                                std::move(types));
+      },
+      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types,
+          batch_atom y) {
+        watch(self, hdl);
+        return forward<ok_atom>(self, client, x, relay_for(self, hdl),
+                                std::move(types), y);
+      },
+      [=](unsubscribe_atom x, caf::actor& hdl) {
+        // Lifecycle subscriptions are the remote actor's own; events went to
+        // its relay, which ends with the subscription.
+        auto& relays = self->state.relays;
+        if (auto i = relays.find(hdl.address()); i != relays.end()) {
+          auto relay = i->second;
+          relays.erase(i);
+          self->request(client, caf::infinite, x, relay)
+              .then(
+                  [relay](ok_atom) {
+                    caf::anon_send_exit(relay, caf::exit_reason::kill);
+                  },
+                  [relay](caf::error&) {
+                    caf::anon_send_exit(relay, caf::exit_reason::kill);
+                  });
+        }
+        return forward<ok_atom>(self, client, x, std::move(hdl));
+      },
+      [=](unsubscribe_atom x, caf::actor& hdl,
+          std::vector<std::string>& types) {
+        return forward<ok_atom>(self, client, x, subscriber_of(self, hdl),
+                                std::move(types));
       },
       [=](subscribe_atom x, hook_listener& hooks) {
         return forward<uint64_t>(self, client, x, std::move(hooks));
@@ -207,27 +253,8 @@ rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
   using caf::ok_atom;
   return gate_behavior<rtm_client_actor::behavior_type>(
       shared_handlers(self, client),
-      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
-        watch(self, hdl);
-        return forward<ok_atom>(self, client, x, std::move(hdl),
-                                std::move(types));
-      },
-      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types,
-          batch_atom y) {
-        watch(self, hdl);
-        return forward<ok_atom>(self, client, x, std::move(hdl),
-                                std::move(types), y);
-      },
       [=](subscribe_atom x, callback_listener& listener) {
         return forward<uint64_t>(self, client, x, std::move(listener));
-      },
-      [=](unsubscribe_atom x, caf::actor& hdl) {
-        return forward<ok_atom>(self, client, x, std::move(hdl));
-      },
-      [=](unsubscribe_atom x, caf::actor& hdl,
-          std::vector<std::string>& types) {
-        return forward<ok_atom>(self, client, x, std::move(hdl),
-                                std::move(types));
       },
       [=](send_atom x, json_object& msg) {
         return forward<send_ack>(self, client, x, std::move(msg));
@@ -255,42 +282,8 @@ socket_mode_gate(socket_mode_client_actor::stateful_pointer<gate_state> self,
   using caf::ok_atom;
   return gate_behavior<socket_mode_client_actor::behavior_type>(
       shared_handlers(self, client),
-      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
-        watch(self, hdl);
-        return forward<ok_atom>(self, client, x, relay_for(self, hdl),
-                                std::move(types));
-      },
-      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types,
-          batch_atom y) {
-        watch(self, hdl);
-        return forward<ok_atom>(self, client, x, relay_for(self, hdl),
-                                std::move(types), y);
-      },
       [=](subscribe_atom x, envelope_listener& listener) {
         return forward<uint64_t>(self, client, x, std::move(listener));
-      },
-      [=](unsubscribe_atom x, caf::actor& hdl) {
-        // Lifecycle subscriptions are the remote actor's own; events went to
-        // its relay, which ends with the subscription.
-        auto& relays = self->state.relays;
-        if (auto i = relays.find(hdl.address()); i != relays.end()) {
-          auto relay = i->second;
-          relays.erase(i);
-          self->request(client, caf::infinite, x, relay)
-              .then(
-                  [relay](ok_atom) {
-                    caf::anon_send_exit(relay, caf::exit_reason::kill);
-                  },
-                  [relay](caf::error&) {
-                    caf::anon_send_exit(relay, caf::exit_reason::kill);
-                  });
-        }
-        return forward<ok_atom>(self, client, x, std::move(hdl));
-      },
-      [=](unsubscribe_atom x, caf::actor& hdl,
-          std::vector<std::string>& types) {
-        return forward<ok_atom>(self, client, x, relay_for(self, hdl),
-                                std::move(types));
       });
 }
 

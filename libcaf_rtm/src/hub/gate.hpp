@@ -4,11 +4,14 @@
 // node come from the gate and no address of the client's internal actors
 // (router, web-API callers) ever leaves the hub: their internal messages
 // cannot be sent from there. It refuses what only the hub's owner may do,
-// and notices when a remote subscriber's node goes away (for the missed
-// events of that node, see drop_log).
+// notices when a remote subscriber's node goes away (for the missed events
+// of that node, see drop_log), and puts a relay between the client and each
+// remote subscriber (relay.hpp: what a node does not take in time is
+// dropped and reported, not buffered without bound).
 
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <set>
@@ -31,6 +34,8 @@ struct gate_args {
   /// How long a relay waits for a remote subscriber's response payload
   /// (Slack's own limit is 3 s; the client's ack deadline is shorter).
   caf::timespan answer_timeout = std::chrono::seconds{3};
+  /// Bytes of events a remote subscriber may leave unanswered (see relay.hpp).
+  size_t remote_window = size_t{16} * 1024 * 1024;
 };
 
 struct gate_state {
@@ -39,7 +44,7 @@ struct gate_state {
   gate_args args;
   /// Remote subscribers, monitored to notice their node going away.
   std::set<caf::actor_addr> watched;
-  /// Socket Mode: the relay in front of each remote subscriber.
+  /// The relay in front of each remote subscriber (see relay.hpp).
   std::map<caf::actor_addr, caf::actor> relays;
 
   ~gate_state();

@@ -26,6 +26,7 @@ struct workspace_entry {
 // Shared by the registry's handlers.
 struct registry_state {
   std::map<std::string, workspace_entry> workspaces;
+  registry_options options;
   bool closed = false;
 
   // The gates end with the registry.
@@ -40,10 +41,13 @@ using self_ptr = registry_actor::pointer;
 using state_ptr = std::shared_ptr<registry_state>;
 
 // Spawns (or replaces) the gate of `entry` and watches it.
-void open_gate(self_ptr self, workspace_entry& entry) {
+void open_gate(self_ptr self, const registry_options& options,
+               workspace_entry& entry) {
   detail::gate_args args;
   args.workspace = entry.own.name;
   args.drops = entry.drops;
+  if (options.remote_window > 0)
+    args.remote_window = options.remote_window;
   entry.shared = entry.own;
   if (entry.own.kind == client_kind::rtm)
     entry.shared.rtm = self->spawn(detail::rtm_gate, entry.own.rtm, args);
@@ -123,13 +127,15 @@ caf::result<workspace_info> lookup(self_ptr self, const state_ptr& st,
 } // namespace
 
 registry_actor::behavior_type registry(registry_actor::pointer self,
-                                       std::vector<workspace_info> workspaces) {
+                                       std::vector<workspace_info> workspaces,
+                                       registry_options options) {
   auto st = std::make_shared<registry_state>();
+  st->options = options;
   for (auto& ws : workspaces) {
     auto& entry = st->workspaces[ws.name];
     entry.own = std::move(ws);
     entry.drops = std::make_shared<detail::drop_log>();
-    open_gate(self, entry);
+    open_gate(self, st->options, entry);
   }
   // Published: unknown messages are dropped, exit messages end nothing (the
   // hub ends the registry with `kill`).
@@ -149,7 +155,7 @@ registry_actor::behavior_type registry(registry_actor::pointer self,
       auto* e = &entry;
       detail::when_gone(self, gate, [self, st, gate, e] {
         if (!st->closed && e->shared.handle() == gate)
-          open_gate(self, *e);
+          open_gate(self, st->options, *e);
       });
     }
   });

@@ -1,37 +1,149 @@
 #include "hub/relay.hpp"
 
+#include <algorithm>
+
+#include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
 #include "caf/rtm/envelope.hpp"
+#include "caf/rtm/errc.hpp"
+#include "caf/rtm/event.hpp"
+#include "caf/rtm/hub/messages.hpp"
 #include "caf/rtm/json_object.hpp"
 
 namespace caf::rtm::hub::detail {
 
-caf::behavior relay(caf::event_based_actor* self, const caf::actor& target,
-                    caf::timespan answer_timeout) {
-  // Reachable from remote nodes: anything but envelopes (one by one or in
-  // batches) is dropped, and an exit message some node sends ends nothing
-  // (the gate ends relays with `kill`).
+namespace {
+
+using self_ptr = caf::stateful_actor<relay_state>*;
+
+size_t bytes_of(const event& ev) {
+  return ev.raw().size();
+}
+
+size_t bytes_of(const envelope& env) {
+  return env.raw().size();
+}
+
+template <class T>
+size_t bytes_of(const std::vector<T>& xs) {
+  size_t n = 0;
+  for (auto& x : xs)
+    n += bytes_of(x);
+  return n;
+}
+
+// The target answered (or failed) a request of `bytes`: that much room again.
+// What was dropped meanwhile is reported first, ahead of anything sent later.
+void answered(self_ptr self, size_t bytes) {
+  auto& st = self->state;
+  st.unanswered -= std::min(bytes, st.unanswered);
+  if (st.dropped == 0)
+    return;
+  hub_gap gap;
+  gap.workspace = st.args.workspace;
+  gap.since = st.first_drop;
+  gap.until = st.last_drop;
+  gap.missed.known = true;
+  gap.missed.count = st.dropped;
+  gap.missed.since = st.first_drop;
+  st.dropped = 0;
+  // From the relay: the bot node tells by the sender's node which hub it was.
+  self->send(st.target, std::move(gap));
+}
+
+// True if `bytes` more fit the window, or nothing is unanswered (a batch
+// larger than the window still goes, alone). Counts `count` items as dropped
+// otherwise.
+bool take_room(self_ptr self, size_t count, size_t bytes) {
+  auto& st = self->state;
+  if (st.unanswered == 0 || st.unanswered + bytes <= st.args.window) {
+    st.unanswered += bytes;
+    return true;
+  }
+  auto now = caf::make_timestamp();
+  if (st.dropped == 0)
+    st.first_drop = now;
+  st.last_drop = now;
+  st.dropped += count;
+  return false;
+}
+
+// Sends `msg` (`count` items, `bytes` of text) if the window has room for
+// it; drops and counts it otherwise.
+template <class T>
+void pass_on(self_ptr self, T&& msg, size_t count, size_t bytes) {
+  if (!take_room(self, count, bytes))
+    return;
+  // Any answer counts: the forwarder's is empty, other actors may answer
+  // with a value or an error (a value not expected here ends in the error
+  // handler as well).
+  self->request(self->state.target, caf::infinite, std::forward<T>(msg))
+      .then([self, bytes] { answered(self, bytes); },
+            [self, bytes](caf::error&) { answered(self, bytes); });
+}
+
+} // namespace
+
+caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
+                    relay_args args) {
+  self->state.target = std::move(target);
+  self->state.args = std::move(args);
+  // Reachable from remote nodes: anything but what the client delivers is
+  // dropped, and an exit message some node sends ends nothing (the gate ends
+  // relays with `kill`).
   self->set_default_handler(caf::drop);
   self->set_exit_handler([](caf::exit_msg&) {});
   self->set_down_handler([](caf::down_msg&) {});
   return {
-      [=](const envelope& env) -> caf::result<json_object> {
+      [self](event& ev) {
+        auto bytes = bytes_of(ev);
+        pass_on(self, std::move(ev), 1, bytes);
+      },
+      [self](event_batch& batch) {
+        auto count = batch.events.size();
+        auto bytes = bytes_of(batch.events);
+        pass_on(self, std::move(batch), count, bytes);
+      },
+      [self](envelope_batch& batch) {
+        auto count = batch.envelopes.size();
+        auto bytes = bytes_of(batch.envelopes);
+        pass_on(self, std::move(batch), count, bytes);
+      },
+      [self](envelope& env) -> caf::result<json_object> {
         // Sent without a request, the client acked it already.
         if (!self->current_message_id().is_request()) {
-          caf::anon_send(target, env);
+          auto bytes = bytes_of(env);
+          pass_on(self, std::move(env), 1, bytes);
           return no_payload();
         }
         // A request: the client acks once the bot's node answered (for an
-        // envelope without a payload, once it took it).
+        // envelope without a payload, once it took it), or empty after its
+        // `ack_deadline`. In the window as well: a dropped one is answered
+        // with an error at once, and the client acks it empty, as it would
+        // at the deadline. Its room comes back at the latest after
+        // `answer_timeout`, also if the node never took it: a node that
+        // stalls keeps a window more unconfirmed per `answer_timeout` until
+        // CAF's connection timeout ends the link.
+        auto bytes = bytes_of(env);
+        if (!take_room(self, 1, bytes))
+          return make_error(errc::send_queue_full,
+                            "the bot's node has not confirmed what the hub "
+                            "sent it: envelope dropped at the hub");
+        auto& st = self->state;
         auto rp = self->make_response_promise<json_object>();
-        self->request(target, answer_timeout, env)
+        self->request(st.target, st.args.answer_timeout, std::move(env))
             .then(
-                [rp](json_object& x) mutable { rp.deliver(std::move(x)); },
-                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+                [self, rp, bytes](json_object& x) mutable {
+                  answered(self, bytes);
+                  rp.deliver(std::move(x));
+                },
+                [self, rp, bytes](caf::error& err) mutable {
+                  answered(self, bytes);
+                  rp.deliver(std::move(err));
+                });
         return rp;
       },
-      [=](envelope_batch& batch) { caf::anon_send(target, std::move(batch)); },
   };
 }
 

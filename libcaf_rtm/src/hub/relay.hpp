@@ -1,22 +1,68 @@
-// Stands in for a remote subscriber of a Socket Mode client on the hub. The
+// Stands in for a remote subscriber on the hub: the client delivers to the
+// relay, the relay to the remote node.
+//
+// Why a relay at all: the sender of a request travels with it. The Socket Mode
 // client asks its subscribers for the response payload of an envelope that
-// accepts one with a request, and the sender of a request travels with it:
-// a remote subscriber would learn the address of the client's router and
-// could send it the router's internal messages. The relay makes that request
-// itself instead, so only the relay's address reaches the remote node.
+// accepts one with a request, so a remote subscriber would learn the address
+// of the client's router and could send it the router's internal messages.
+// The relay makes that request itself instead, so only the relay's address
+// reaches the remote node.
+//
+// Why a window: what the hub sends to a node that does not take it (a node
+// that hangs, a link that stalls in one direction) waits in CAF's outbound
+// buffer of that connection, which has no bound, while the client reads on:
+// one stuck bot node would grow the hub until it runs out of memory, and
+// holding the client's socket instead would stall every other subscriber of
+// the workspace. So the relay sends events as requests (the bot node's
+// forwarder answers once it handed them on), keeps at most `window` bytes
+// unanswered, and drops what does not fit, counted. Once the node answers
+// again, the relay tells it what it dropped (a `hub_gap`) before anything
+// else, and the remote subscription reports the gap to the bot.
 
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
 #include <caf/actor.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
 #include <caf/timespan.hpp>
+#include <caf/timestamp.hpp>
 
 namespace caf::rtm::hub::detail {
 
-/// Hands envelopes to `target` (a remote subscriber): the others as they
-/// come, those that accept a response payload as a request of its own whose
-/// answer (or error) it passes back, waiting at most `answer_timeout`.
-caf::behavior relay(caf::event_based_actor* self, const caf::actor& target,
-                    caf::timespan answer_timeout);
+struct relay_args {
+  std::string workspace;
+  /// How long a request for a response payload waits for the remote
+  /// subscriber's answer.
+  caf::timespan answer_timeout = std::chrono::seconds{3};
+  /// Bytes of events (their JSON text) sent to the remote subscriber and not
+  /// answered yet, at most; a batch that would exceed it is dropped, unless
+  /// nothing is unanswered.
+  size_t window = size_t{16} * 1024 * 1024;
+};
+
+struct relay_state {
+  static inline const char* name = "caf-rtm.hub.relay";
+
+  caf::actor target;
+  relay_args args;
+  /// Bytes sent and not answered yet.
+  size_t unanswered = 0;
+  /// Events (or envelopes) dropped since the last report, and when the first
+  /// and the last of them came.
+  uint64_t dropped = 0;
+  caf::timestamp first_drop;
+  caf::timestamp last_drop;
+};
+
+/// Hands events and envelopes to `target` (a remote subscriber): those that
+/// accept a response payload as a request of its own whose answer (or error)
+/// it passes back, waiting at most `answer_timeout`; the others within the
+/// window, as requests the target answers once it took them.
+caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
+                    relay_args args);
 
 } // namespace caf::rtm::hub::detail

@@ -57,7 +57,9 @@ caf::error remote_subscription_config::validate() const {
 namespace detail {
 
 using subscription_impl_actor = remote_subscription_actor::extend<
-    caf::reacts_to<attempt_atom, uint64_t, uint64_t>>;
+    caf::reacts_to<attempt_atom, uint64_t, uint64_t>,
+    // From a forwarder: what the relay on the hub of that node dropped.
+    caf::reacts_to<hub_gap, caf::node_id>>;
 
 } // namespace detail
 
@@ -129,6 +131,7 @@ struct subscription_state {
   std::optional<caf::timestamp> gap_since;
   bool ever_up = false;
   uint64_t gaps = 0;
+  uint64_t dropped = 0;
   caf::error config_error;
   bool closing = false;
 
@@ -366,8 +369,9 @@ void start(self_ptr self) {
     return;
   }
   for (auto& sub : st.cfg.subscribers) {
-    auto fwd = self->spawn(detail::forwarder, sub.hdl, st.cfg.dedupe_window,
-                           st.cfg.dedupe_capacity, st.duplicates);
+    auto fwd = self->spawn(
+        detail::forwarder, sub.hdl, caf::actor_cast<caf::actor>(self),
+        st.cfg.dedupe_window, st.cfg.dedupe_capacity, st.duplicates);
     self->monitor(fwd);
     st.subs.push_back({fwd, sub.patterns});
   }
@@ -400,6 +404,19 @@ void on_down(self_ptr self, caf::down_msg& dm) {
     st.lifecycle_fwd = nullptr;
 }
 
+// A hub dropped events for one of the bot's actors: its node did not take
+// them in time. The gap names the hub by the node the report came from.
+void on_dropped(self_ptr self, hub_gap& gap, const caf::node_id& node) {
+  auto& st = self->state;
+  gap.workspace = st.cfg.workspace;
+  for (auto& x : st.links)
+    if (x.client && x.client.node() == node)
+      gap.hub = x.name;
+  ++st.gaps;
+  st.dropped += gap.missed.count;
+  tell(self, std::move(gap));
+}
+
 remote_subscription_status status(self_ptr self) {
   auto& st = self->state;
   remote_subscription_status result;
@@ -410,6 +427,7 @@ remote_subscription_status status(self_ptr self) {
   result.up = up_count(st);
   result.gaps = st.gaps;
   result.duplicates = *st.duplicates;
+  result.dropped = st.dropped;
   return result;
 }
 
@@ -455,6 +473,7 @@ subscription_impl(self_ptr self, remote_subscription_config cfg) {
   start(self);
   return {
       [self](status_atom) { return status(self); },
+      [self](hub_gap& gap, caf::node_id& node) { on_dropped(self, gap, node); },
       [self](close_atom) { return close(self); },
       [self](detail::attempt_atom, uint64_t i, uint64_t attempt) {
         auto& st = self->state;

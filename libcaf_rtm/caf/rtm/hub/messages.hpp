@@ -130,6 +130,12 @@ typename Inspector::result_type inspect(Inspector& f, hub_down& x) {
 /// again (Socket Mode redelivers envelopes no connection acked). `missed`
 /// is what the hub the subscription came back on knows (see
 /// missed_events).
+///
+/// Also when a hub dropped events for one of the bot's actors because the
+/// bot's node did not take them in time (see `registry_options`): then
+/// `since` and `until` are when the first and the last of them arrived at
+/// the hub, and `missed.count` is exact (events, or envelopes the client had
+/// acked already).
 struct hub_gap {
   std::string workspace;
   /// The hub the subscription came back on.
@@ -174,13 +180,16 @@ struct remote_subscription_status {
   uint64_t gaps = 0;
   /// Envelopes dropped as already delivered through another hub.
   uint64_t duplicates = 0;
+  /// Events (or envelopes) a hub dropped for this node's actors because the
+  /// node did not take them in time (each drop also comes as a `hub_gap`).
+  uint64_t dropped = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f,
                                         remote_subscription_status& x) {
   return f(caf::meta::type_name("caf::rtm::hub::remote_subscription_status"),
-           x.workspace, x.hubs, x.up, x.gaps, x.duplicates);
+           x.workspace, x.hubs, x.up, x.gaps, x.duplicates, x.dropped);
 }
 
 } // namespace caf::rtm::hub

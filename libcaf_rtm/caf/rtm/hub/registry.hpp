@@ -1,7 +1,8 @@
 // The registry a hub publishes: bot nodes look a workspace up by name and get
 // a handle for its client, or list every workspace with its status.
 //
-//   auto reg = sys.spawn(caf::rtm::hub::registry, workspaces);
+//   auto reg = sys.spawn(caf::rtm::hub::registry, workspaces,
+//                        caf::rtm::hub::registry_options{});
 //   caf::io::publish(reg, port, "127.0.0.1");
 //
 // The handle a lookup hands out is never the client's own: it belongs to a
@@ -13,6 +14,7 @@
 
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -31,11 +33,23 @@ using registry_actor = caf::typed_actor<
     // Every workspace with its client's status, in name order.
     caf::replies_to<list_atom>::with<std::vector<workspace_status>>>;
 
-/// Spawn with `sys.spawn(caf::rtm::hub::registry, workspaces)`: one entry per
-/// client the hub runs, with the client's own handle (the registry never
-/// hands it out). The registry does not own the clients: closing them is the
-/// hub's job. When the registry ends, so do its gates.
+/// How the hub serves remote nodes.
+struct registry_options {
+  /// Bytes of events (their JSON text) the hub sends a remote subscriber
+  /// ahead of its node's confirmation that it took them. A node that falls
+  /// further behind (it hangs, or its link stalls) gets what does not fit
+  /// dropped, and a `hub_gap` with the count once it answers again, instead
+  /// of the hub buffering for it without bound. Large enough for a flood on
+  /// a fast link; 0 means the default.
+  size_t remote_window = size_t{16} * 1024 * 1024;
+};
+
+/// Spawn with `sys.spawn(caf::rtm::hub::registry, workspaces, options)`: one
+/// entry per client the hub runs, with the client's own handle (the registry
+/// never hands it out). The registry does not own the clients: closing them
+/// is the hub's job. When the registry ends, so do its gates.
 registry_actor::behavior_type registry(registry_actor::pointer self,
-                                       std::vector<workspace_info> workspaces);
+                                       std::vector<workspace_info> workspaces,
+                                       registry_options options);
 
 } // namespace caf::rtm::hub

@@ -14,8 +14,9 @@
 // with `tls`), looks the workspace up, monitors what it got and subscribes
 // with the client's usual messages. When a hub goes away (its node, its
 // registry or the workspace's gate) it tries again with jittered backoff
-// and subscribes again. Whatever was missed while no hub delivered is
-// reported as `hub_gap`, never silently.
+// and subscribes again. Whatever was missed while no hub delivered, and
+// what a hub dropped because this node did not take it in time, is reported
+// as `hub_gap`, never silently.
 //
 // Several hubs: for a Socket Mode app, the subscription runs on every hub
 // at once (Slack spreads envelopes over all connections and redelivers

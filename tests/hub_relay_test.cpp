@@ -1,0 +1,246 @@
+// A hub's relay under CAF's deterministic test scheduler: the client hands it
+// events, and a target that stands for a remote subscriber's node answers
+// them when the test says so.
+
+#include <catch2/catch.hpp>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/send.hpp>
+
+#include "caf/rtm/envelope.hpp"
+#include "caf/rtm/errc.hpp"
+#include "caf/rtm/event.hpp"
+#include "caf/rtm/hub/messages.hpp"
+#include "caf/rtm/hub/type_ids.hpp"
+#include "caf/rtm/json_object.hpp"
+#include "hub/relay.hpp"
+
+using namespace caf::rtm;
+
+namespace {
+
+// What the target got, in order ("events N" or "gap N"), and the answers it
+// holds back.
+struct target_log {
+  std::vector<std::string> got;
+  std::vector<hub::hub_gap> gaps;
+  std::deque<caf::response_promise> held;
+};
+
+// Answers the oldest held request on `ok_atom` (empty, as the bot node's
+// forwarder does), with an error on `delete_atom`, with a value on
+// `get_atom`, with a response payload on `put_atom`.
+caf::behavior holding_target(caf::event_based_actor* self,
+                             std::shared_ptr<target_log> log) {
+  auto hold = [self, log](size_t n) {
+    log->got.push_back("events " + std::to_string(n));
+    log->held.push_back(self->make_response_promise());
+    return log->held.back();
+  };
+  return {
+      [hold](const event_batch& batch) { return hold(batch.events.size()); },
+      [hold](const event&) { return hold(1); },
+      [hold](const envelope&) { return hold(1); },
+      [log](hub::hub_gap& gap) {
+        log->got.push_back("gap " + std::to_string(gap.missed.count));
+        log->gaps.push_back(std::move(gap));
+      },
+      [log](caf::ok_atom) {
+        auto rp = log->held.front();
+        log->held.pop_front();
+        rp.deliver(caf::unit);
+      },
+      [log](caf::delete_atom) {
+        auto rp = log->held.front();
+        log->held.pop_front();
+        rp.deliver(caf::make_error(caf::sec::runtime_error, "refused"));
+      },
+      [log](caf::get_atom) {
+        auto rp = log->held.front();
+        log->held.pop_front();
+        rp.deliver(std::string{"a value the relay does not expect"});
+      },
+      [log](caf::put_atom) {
+        auto rp = log->held.front();
+        log->held.pop_front();
+        json_object payload;
+        payload.value["text"] = "answered";
+        rp.deliver(std::move(payload));
+      },
+  };
+}
+
+// 100 bytes of JSON each.
+event make_event(int i) {
+  auto text = R"({"type":"message","channel":"C1","text":"event )" +
+              std::to_string(i) + "\"";
+  text += std::string(99 - text.size(), ' ');
+  text += '}';
+  return event::parse(text);
+}
+
+// An envelope that accepts a response payload, as the client asks for its
+// answer with a request.
+envelope make_envelope(int i) {
+  return envelope::parse(
+      R"({"envelope_id":"e)" + std::to_string(i) +
+      R"(","type":"slash_commands","accepts_response_payload":true,)"
+      R"("payload":{"command":"/deploy","text":")" +
+      std::string(80, 'x') + R"("}})");
+}
+
+event_batch make_batch(int first, int n) {
+  event_batch batch;
+  for (int i = 0; i < n; ++i)
+    batch.events.push_back(make_event(first + i));
+  return batch;
+}
+
+using strings = std::vector<std::string>;
+
+struct relay_fixture {
+  relay_fixture() {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    hub::add_message_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    target = sys->spawn(holding_target, log);
+    hub::detail::relay_args args;
+    args.workspace = "acme";
+    args.window = 300; // three events
+    relay = sys->spawn(hub::detail::relay, target, args);
+    sched->run();
+  }
+
+  ~relay_fixture() {
+    caf::anon_send_exit(relay, caf::exit_reason::kill);
+    caf::anon_send_exit(target, caf::exit_reason::kill);
+    sched->run();
+  }
+
+  template <class T>
+  void deliver(T msg) {
+    caf::anon_send(relay, std::move(msg));
+    sched->run();
+  }
+
+  // Asks the relay as the client does; the reply lands in `replies`.
+  void ask(envelope env) {
+    sys->spawn(
+        [](caf::event_based_actor* self, caf::actor dest, envelope x,
+           std::shared_ptr<strings> out) {
+          self->request(dest, caf::infinite, std::move(x))
+              .then(
+                  [out](json_object& payload) {
+                    out->push_back(
+                        "payload " +
+                        std::string{payload.value.at("text").as_string()});
+                  },
+                  [out](caf::error& err) {
+                    out->push_back(err == errc::send_queue_full ? "refused"
+                                                                : "error");
+                  });
+        },
+        relay, std::move(env), replies);
+    sched->run();
+  }
+
+  template <class T>
+  void target_does(T what) {
+    caf::anon_send(target, what);
+    sched->run();
+  }
+
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+  std::shared_ptr<target_log> log = std::make_shared<target_log>();
+  std::shared_ptr<strings> replies = std::make_shared<strings>();
+  caf::actor target;
+  caf::actor relay;
+};
+
+} // namespace
+
+TEST_CASE_METHOD(relay_fixture,
+                 "a relay keeps at most its window unanswered, drops the rest "
+                 "counted and reports the drop first once the node answers",
+                 "[hub]") {
+  REQUIRE(make_event(1).raw().size() == 100);
+  deliver(make_batch(1, 2)); // 200 bytes out
+  deliver(make_event(3));    // 300: the window is full
+  deliver(make_event(4));    // dropped
+  deliver(make_batch(5, 2)); // dropped
+  CHECK(log->got == strings{"events 2", "events 1"});
+  CHECK(log->gaps.empty());
+  // The node answers the first batch: room for 200 bytes, and the report of
+  // the three dropped events goes out before anything else.
+  target_does(caf::ok_atom_v);
+  deliver(make_batch(7, 2));
+  CHECK(log->got == strings{"events 2", "events 1", "gap 3", "events 2"});
+  REQUIRE(log->gaps.size() == 1);
+  auto& gap = log->gaps.front();
+  CHECK(gap.workspace == "acme");
+  CHECK(gap.missed.known);
+  CHECK(gap.missed.count == 3);
+  CHECK(gap.since <= gap.until);
+  CHECK(gap.missed.since == gap.since);
+  // Full again: dropped, and reported once an answer comes, an error too.
+  deliver(make_event(9));
+  target_does(caf::delete_atom_v);
+  CHECK(log->got.back() == "gap 1");
+  // Nothing unanswered: a batch larger than the window still goes.
+  target_does(caf::ok_atom_v);
+  REQUIRE(log->held.empty());
+  deliver(make_batch(10, 5));
+  CHECK(log->got.back() == "events 5");
+  CHECK(log->gaps.size() == 2);
+  // Answered without anything dropped meanwhile: no report.
+  target_does(caf::ok_atom_v);
+  deliver(make_event(15));
+  CHECK(log->got.back() == "events 1");
+  CHECK(log->gaps.size() == 2);
+}
+
+TEST_CASE_METHOD(relay_fixture,
+                 "a relay's window opens for every answer, whatever it is",
+                 "[hub]") {
+  deliver(make_batch(1, 3));
+  deliver(make_event(4)); // dropped
+  target_does(caf::get_atom_v);
+  CHECK(log->got == strings{"events 3", "gap 1"});
+  deliver(make_batch(5, 3));
+  CHECK(log->got.back() == "events 3");
+}
+
+TEST_CASE_METHOD(relay_fixture,
+                 "a relay's window covers envelopes that wait for an answer: "
+                 "one that does not fit is refused at once",
+                 "[hub]") {
+  auto size = make_envelope(1).raw().size();
+  // One fits the window of 300 bytes, two do not.
+  REQUIRE(size > 150);
+  REQUIRE(size <= 300);
+  ask(make_envelope(1));
+  ask(make_envelope(2)); // 2 * size > 300, and one is unanswered
+  CHECK(*replies == strings{"refused"});
+  CHECK(log->got == strings{"events 1"});
+  // The answer goes back to the client, then the report of the drop to the
+  // node, and the window has room again.
+  target_does(caf::put_atom_v);
+  CHECK(*replies == strings{"refused", "payload answered"});
+  CHECK(log->got == strings{"events 1", "gap 1"});
+  ask(make_envelope(3));
+  CHECK(log->got.back() == "events 1");
+  target_does(caf::delete_atom_v);
+  CHECK(replies->back() == "error");
+}
