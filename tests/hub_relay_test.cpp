@@ -190,6 +190,7 @@ TEST_CASE_METHOD(relay_fixture,
   REQUIRE(log->gaps.size() == 1);
   auto& gap = log->gaps.front();
   CHECK(gap.workspace == "acme");
+  CHECK(gap.dropped);
   CHECK(gap.missed.known);
   CHECK(gap.missed.count == 3);
   CHECK(gap.since <= gap.until);

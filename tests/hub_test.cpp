@@ -1002,6 +1002,7 @@ TEST_CASE("a broken link to a live hub: the gap's count comes from the hub",
   auto gap = log->with([](auto& x) { return x.gaps.front(); });
   CHECK(gap.missed.known);
   CHECK(gap.missed.count == 5);
+  CHECK_FALSE(gap.dropped);
   CHECK(log->up_count() == 2);
   CHECK(log->event_count() == 1);
   s->send(message(7));
@@ -1055,6 +1056,7 @@ TEST_CASE("a bot node that does not take events in time: the hub drops what "
   auto gap = log->with([](auto& x) { return x.gaps.front(); });
   CHECK(gap.workspace == "acme");
   CHECK(gap.hub == "127.0.0.1:" + std::to_string(tap.port()));
+  CHECK(gap.dropped);
   CHECK(gap.missed.known);
   CHECK(gap.missed.count >= uint64_t{n} / 2);
   CHECK(gap.since <= gap.until);

@@ -439,7 +439,13 @@ void on_hub_gap(self_ptr self, const hub::hub_gap& x) {
   auto& st = self->state;
   auto span =
       std::chrono::duration_cast<std::chrono::milliseconds>(x.until - x.since);
-  if (x.missed.known)
+  if (x.dropped)
+    CAF_RTM_LOG(st.opts.log, warn, "caf-rtm", "the hub dropped ",
+                x.missed.count,
+                " events for this node: it did not take them in time (they "
+                "arrived at the hub within ",
+                span.count(), " ms)");
+  else if (x.missed.known)
     CAF_RTM_LOG(st.opts.log, warn, "caf-rtm", "no hub delivered for ",
                 span.count(), " ms: ", x.missed.count,
                 " events arrived at the hub meanwhile (of any type)");

@@ -47,6 +47,7 @@ void answered(self_ptr self, size_t bytes) {
   gap.missed.known = true;
   gap.missed.count = st.dropped;
   gap.missed.since = st.first_drop;
+  gap.dropped = true;
   st.dropped = 0;
   // From the relay: the bot node tells by the sender's node which hub it was.
   self->send(st.target, std::move(gap));

@@ -131,24 +131,26 @@ typename Inspector::result_type inspect(Inspector& f, hub_down& x) {
 /// is what the hub the subscription came back on knows (see
 /// missed_events).
 ///
-/// Also when a hub dropped events for one of the bot's actors because the
-/// bot's node did not take them in time (see `registry_options`): then
-/// `since` and `until` are when the first and the last of them arrived at
-/// the hub, and `missed.count` is exact (events, or envelopes the client had
-/// acked already).
+/// With `dropped`, the hub delivered but dropped events for one of the bot's
+/// actors because the bot's node did not take them in time (see
+/// `registry_options`): `hub` is that hub, `since` and `until` are when the
+/// first and the last of them arrived there, and `missed.count` is exact
+/// (events or envelopes).
 struct hub_gap {
   std::string workspace;
-  /// The hub the subscription came back on.
+  /// The hub the subscription came back on (with `dropped`: that dropped).
   std::string hub;
   caf::timestamp since;
   caf::timestamp until;
   missed_events missed;
+  /// The hub dropped what its window of unconfirmed events did not hold.
+  bool dropped = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, hub_gap& x) {
   return f(caf::meta::type_name("caf::rtm::hub::hub_gap"), x.workspace, x.hub,
-           x.since, x.until, x.missed);
+           x.since, x.until, x.missed, x.dropped);
 }
 
 // -- status of a remote subscription ------------------------------------------
