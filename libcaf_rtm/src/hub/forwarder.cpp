@@ -36,7 +36,7 @@ bool seen_before(Self* self, const envelope& env,
 } // namespace
 
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
-                        caf::actor target, caf::actor subscription,
+                        caf::actor target, caf::actor_addr subscription,
                         std::chrono::milliseconds window, size_t capacity,
                         std::shared_ptr<std::atomic<uint64_t>> duplicates) {
   auto& st = self->state;
@@ -68,9 +68,9 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
         // What a hub's relay dropped for this actor while this node did not
         // take it in time.
         auto sender = self->current_sender();
-        if (sender != nullptr && self->state.subscription)
-          caf::anon_send(self->state.subscription, std::move(gap),
-                         sender->node());
+        auto dest = caf::actor_cast<caf::actor>(self->state.subscription);
+        if (sender != nullptr && dest)
+          caf::anon_send(dest, std::move(gap), sender->node());
       },
       [self](const envelope& env) -> caf::result<json_object> {
         auto& st = self->state;

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -25,8 +26,9 @@ struct forwarder_state {
   static inline const char* name = "caf-rtm.hub.forwarder";
 
   caf::actor target;
-  /// The remote subscription: told of what a hub dropped for `target`.
-  caf::actor subscription;
+  /// The remote subscription (weak: it holds the forwarder), told of what a
+  /// hub dropped for `target`.
+  caf::actor_addr subscription;
   /// Memory of the messages of unpacked batches (see pooled_message.hpp).
   rtm::detail::frame_pool_owner messages;
   rtm::detail::envelope_filter filter;
@@ -40,7 +42,7 @@ struct forwarder_state {
 /// handed a message on, and passes the relay's report of what it dropped to
 /// `subscription`, with the hub's node. Ends when `target` ends.
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
-                        caf::actor target, caf::actor subscription,
+                        caf::actor target, caf::actor_addr subscription,
                         std::chrono::milliseconds window, size_t capacity,
                         std::shared_ptr<std::atomic<uint64_t>> duplicates);
 

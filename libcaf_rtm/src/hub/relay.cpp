@@ -55,10 +55,13 @@ void answered(self_ptr self, size_t bytes) {
 
 // True if `bytes` more fit the window, or nothing is unanswered (a batch
 // larger than the window still goes, alone). Counts `count` items as dropped
-// otherwise.
+// otherwise. Once something was dropped, everything is until the next answer
+// reports it: what the node misses is one stretch, and the report comes
+// before anything sent after it.
 bool take_room(self_ptr self, size_t count, size_t bytes) {
   auto& st = self->state;
-  if (st.unanswered == 0 || st.unanswered + bytes <= st.args.window) {
+  if (st.dropped == 0 &&
+      (st.unanswered == 0 || st.unanswered + bytes <= st.args.window)) {
     st.unanswered += bytes;
     return true;
   }
@@ -79,7 +82,8 @@ void pass_on(self_ptr self, T&& msg, size_t count, size_t bytes) {
   // Any answer counts: the forwarder's is empty, other actors may answer
   // with a value or an error (a value not expected here ends in the error
   // handler as well).
-  self->request(self->state.target, caf::infinite, std::forward<T>(msg))
+  self->request(self->state.target, self->state.args.confirm_timeout,
+                std::forward<T>(msg))
       .then([self, bytes] { answered(self, bytes); },
             [self, bytes](caf::error&) { answered(self, bytes); });
 }
@@ -95,6 +99,9 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
   // relays with `kill`).
   self->set_default_handler(caf::drop);
   self->set_exit_handler([](caf::exit_msg&) {});
+  // A target that does not know the report (a bot's own actor subscribed
+  // directly, say) answers it with an error: that ends nothing either.
+  self->set_error_handler([](caf::error&) {});
   self->set_down_handler([](caf::down_msg&) {});
   return {
       [self](event& ev) {

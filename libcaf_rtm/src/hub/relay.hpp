@@ -15,9 +15,10 @@
 // holding the client's socket instead would stall every other subscriber of
 // the workspace. So the relay sends events as requests (the bot node's
 // forwarder answers once it handed them on), keeps at most `window` bytes
-// unanswered, and drops what does not fit, counted. Once the node answers
-// again, the relay tells it what it dropped (a `hub_gap`) before anything
-// else, and the remote subscription reports the gap to the bot.
+// unanswered, and drops what does not fit, counted, until the node answers
+// again. Then the relay tells it what it dropped (a `hub_gap`) before
+// anything else it sends, and the remote subscription reports the gap to the
+// bot.
 
 #pragma once
 
@@ -42,6 +43,11 @@ struct relay_args {
   /// answered yet, at most; a batch that would exceed it is dropped, unless
   /// nothing is unanswered.
   size_t window = size_t{16} * 1024 * 1024;
+  /// After this long without an answer, events count as taken: an answer
+  /// that never comes (a subscriber that drops them unanswered) must not
+  /// hold the window shut. Far above CAF's connection timeout, which ends a
+  /// link that stalls long before.
+  caf::timespan confirm_timeout = std::chrono::seconds{60};
 };
 
 struct relay_state {

@@ -369,9 +369,9 @@ void start(self_ptr self) {
     return;
   }
   for (auto& sub : st.cfg.subscribers) {
-    auto fwd = self->spawn(
-        detail::forwarder, sub.hdl, caf::actor_cast<caf::actor>(self),
-        st.cfg.dedupe_window, st.cfg.dedupe_capacity, st.duplicates);
+    auto fwd = self->spawn(detail::forwarder, sub.hdl, self->address(),
+                           st.cfg.dedupe_window, st.cfg.dedupe_capacity,
+                           st.duplicates);
     self->monitor(fwd);
     st.subs.push_back({fwd, sub.patterns});
   }

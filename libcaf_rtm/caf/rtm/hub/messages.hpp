@@ -134,8 +134,12 @@ typename Inspector::result_type inspect(Inspector& f, hub_down& x) {
 /// With `dropped`, the hub delivered but dropped events for one of the bot's
 /// actors because the bot's node did not take them in time (see
 /// `registry_options`): `hub` is that hub, `since` and `until` are when the
-/// first and the last of them arrived there, and `missed.count` is exact
-/// (events or envelopes).
+/// first and the last of them arrived there, and `missed.count` is exact.
+/// They are one stretch: the hub sends that actor nothing more until the
+/// node answers again. Socket Mode envelopes among them are acked (empty),
+/// so Slack does not send them again. The report goes through the remote
+/// subscription to the lifecycle actor, so it may reach the bot after some
+/// later events.
 struct hub_gap {
   std::string workspace;
   /// The hub the subscription came back on (with `dropped`: that dropped).

@@ -39,8 +39,9 @@ struct registry_options {
   /// ahead of its node's confirmation that it took them. A node that falls
   /// further behind (it hangs, or its link stalls) gets what does not fit
   /// dropped, and a `hub_gap` with the count once it answers again, instead
-  /// of the hub buffering for it without bound. Large enough for a flood on
-  /// a fast link; 0 means the default.
+  /// of the hub buffering for it without bound. The default holds minutes of
+  /// any workspace's real traffic (not a benchmark's flood at full speed);
+  /// 0 means the default.
   size_t remote_window = size_t{16} * 1024 * 1024;
 };
 
