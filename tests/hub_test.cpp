@@ -1079,6 +1079,13 @@ TEST_CASE("a bot node that does not take events in time: the hub drops what "
   REQUIRE(status);
   CHECK(status->dropped == gap.missed.count);
   CHECK(status->gaps == 1);
+  // The hub's log says so as well.
+  auto err = h.proc->err();
+  CHECK(err.find("acme: node ") != std::string::npos);
+  CHECK(err.find("dropping what comes for its subscriber") !=
+        std::string::npos);
+  CHECK(err.find("acme: dropped " + std::to_string(gap.missed.count) +
+                 " events") != std::string::npos);
   // With room again, events go through as before.
   s->send(message(n + 2));
   REQUIRE(eventually(

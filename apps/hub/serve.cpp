@@ -142,6 +142,7 @@ int serve(caf::actor_system& sys, serve_options opts) {
   }
   hub::registry_options reg_opts;
   reg_opts.remote_window = opts.remote_window;
+  reg_opts.log = log;
   auto registry = sys.spawn(hub::registry, clients, reg_opts);
   auto port = publish(registry, opts, opts.port);
   auto stop = [&] {

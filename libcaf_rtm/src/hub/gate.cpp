@@ -134,9 +134,12 @@ caf::actor relay_for(Self* self, const caf::actor& hdl) {
   auto i = relays.find(hdl.address());
   if (i == relays.end()) {
     auto& args = self->state.args;
-    auto x = self->spawn(
-        relay, hdl,
-        relay_args{args.workspace, args.answer_timeout, args.remote_window});
+    relay_args ra;
+    ra.workspace = args.workspace;
+    ra.answer_timeout = args.answer_timeout;
+    ra.window = args.remote_window;
+    ra.log = args.log;
+    auto x = self->spawn(relay, hdl, std::move(ra));
     self->monitor(x);
     i = relays.emplace(hdl.address(), std::move(x)).first;
   }

@@ -22,6 +22,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/timespan.hpp>
 
+#include "caf/rtm/logger.hpp"
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/socket_mode_client.hpp"
 #include "hub/drop_log.hpp"
@@ -36,6 +37,8 @@ struct gate_args {
   caf::timespan answer_timeout = std::chrono::seconds{3};
   /// Bytes of events a remote subscriber may leave unanswered (see relay.hpp).
   size_t remote_window = size_t{16} * 1024 * 1024;
+  /// The hub's own log (the relays' drops).
+  logger_ptr log;
 };
 
 struct gate_state {

@@ -48,6 +48,7 @@ void open_gate(self_ptr self, const registry_options& options,
   args.drops = entry.drops;
   if (options.remote_window > 0)
     args.remote_window = options.remote_window;
+  args.log = options.log;
   entry.shared = entry.own;
   if (entry.own.kind == client_kind::rtm)
     entry.shared.rtm = self->spawn(detail::rtm_gate, entry.own.rtm, args);

@@ -48,6 +48,10 @@ void answered(self_ptr self, size_t bytes) {
   gap.missed.count = st.dropped;
   gap.missed.since = st.first_drop;
   gap.dropped = true;
+  CAF_RTM_LOG(st.args.log, warn, "hub", st.args.workspace, ": dropped ",
+              st.dropped, " events for a subscriber on node ",
+              caf::to_string(st.target.node()),
+              " that did not take them in time; reported to it");
   st.dropped = 0;
   // From the relay: the bot node tells by the sender's node which hub it was.
   self->send(st.target, std::move(gap));
@@ -66,8 +70,13 @@ bool take_room(self_ptr self, size_t count, size_t bytes) {
     return true;
   }
   auto now = caf::make_timestamp();
-  if (st.dropped == 0)
+  if (st.dropped == 0) {
     st.first_drop = now;
+    CAF_RTM_LOG(st.args.log, warn, "hub", st.args.workspace, ": node ",
+                caf::to_string(st.target.node()), " has ", st.unanswered,
+                " bytes of events unconfirmed: dropping what comes for its "
+                "subscriber until it answers");
+  }
   st.last_drop = now;
   st.dropped += count;
   return false;

@@ -32,6 +32,8 @@
 #include <caf/timespan.hpp>
 #include <caf/timestamp.hpp>
 
+#include "caf/rtm/logger.hpp"
+
 namespace caf::rtm::hub::detail {
 
 struct relay_args {
@@ -48,6 +50,9 @@ struct relay_args {
   /// hold the window shut. Far above CAF's connection timeout, which ends a
   /// link that stalls long before.
   caf::timespan confirm_timeout = std::chrono::seconds{60};
+  /// The hub's log: where a stretch of drops begins, and its count once
+  /// reported.
+  logger_ptr log;
 };
 
 struct relay_state {

@@ -23,6 +23,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "caf/rtm/hub/messages.hpp"
+#include "caf/rtm/logger.hpp"
 
 namespace caf::rtm::hub {
 
@@ -43,6 +44,9 @@ struct registry_options {
   /// any workspace's real traffic (not a benchmark's flood at full speed);
   /// 0 means the default.
   size_t remote_window = size_t{16} * 1024 * 1024;
+  /// Where the gates say that they drop events for a node that fell behind
+  /// (and how many, once reported); none: they do so silently.
+  logger_ptr log;
 };
 
 /// Spawn with `sys.spawn(caf::rtm::hub::registry, workspaces, options)`: one
