@@ -962,21 +962,42 @@ TEST_CASE("kill -9 the hub and start it again: the bot subscribes again and "
   CHECK(s1->close_code_received() == uint16_t{1000});
 }
 
+namespace {
+
+// A bot subscribed to "acme" through a tap in front of the hub, past its
+// first event: where the tests of links that break or stall begin.
+struct tapped_bot {
+  tapped_bot(fake_slack& srv, uint16_t hub_port, hub::node_options opts = {})
+      : tap{hub_port}, bot{std::move(opts)} {
+    actor = bot.track(spawn_bot(*bot.sys, log));
+    sub =
+        bot.subscribe({{"127.0.0.1", tap.port()}}, "acme", actor, {"message"});
+    REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+    session = srv.session(0, 20s);
+    REQUIRE(session);
+    session->send(message(1));
+    REQUIRE(eventually([&] { return log->event_count() == 1; }));
+  }
+
+  tcp_tap tap;
+  bot_node bot;
+  bot_log_ptr log = std::make_shared<bot_log>();
+  caf::actor actor;
+  hub::remote_subscription_actor sub;
+  caf::rtm::testing::ws_session_ptr session;
+};
+
+} // namespace
+
 TEST_CASE("a broken link to a live hub: the gap's count comes from the hub",
           "[hub]") {
   fake_slack srv;
   temp_dir dir;
   hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
-  tcp_tap tap{h.port};
-  bot_node bot;
-  auto log = std::make_shared<bot_log>();
-  auto actor = bot.track(spawn_bot(*bot.sys, log));
-  bot.subscribe({{"127.0.0.1", tap.port()}}, "acme", actor, {"message"});
-  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
-  auto s = srv.session(0, 20s);
-  REQUIRE(s);
-  s->send(message(1));
-  REQUIRE(eventually([&] { return log->event_count() == 1; }));
+  tapped_bot t{srv, h.port};
+  auto& tap = t.tap;
+  auto& log = t.log;
+  auto& s = t.session;
   // The link breaks; both processes live on.
   bot_node observer;
   auto reg = observer.registry(h.endpoint());
@@ -1019,21 +1040,14 @@ TEST_CASE("a bot node that does not take events in time: the hub drops what "
   temp_dir dir;
   hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv))),
              {"--remote-window-kb", "8"}};
-  tcp_tap tap{h.port};
   // The bot hears nothing from the hub while the link stalls: its own
   // connection timeout must not end the link meanwhile.
   hub::node_options opts;
   opts.connection_timeout = 120s;
-  bot_node bot{opts};
-  auto log = std::make_shared<bot_log>();
-  auto actor = bot.track(spawn_bot(*bot.sys, log));
-  auto sub =
-      bot.subscribe({{"127.0.0.1", tap.port()}}, "acme", actor, {"message"});
-  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
-  auto s = srv.session(0, 20s);
-  REQUIRE(s);
-  s->send(message(1));
-  REQUIRE(eventually([&] { return log->event_count() == 1; }));
+  tapped_bot t{srv, h.port, opts};
+  auto& tap = t.tap;
+  auto& log = t.log;
+  auto& s = t.session;
   bot_node observer;
   auto reg = observer.registry(h.endpoint());
   auto received = observer.list(reg)[0].status.events_received;
@@ -1075,7 +1089,7 @@ TEST_CASE("a bot node that does not take events in time: the hub drops what "
   CHECK(log->up_count() == 1);
   CHECK(log->down_count() == 0);
   auto status = request<hub::remote_subscription_status>(
-      *bot.self, sub, caf::timespan{10s}, rtm::status_atom_v);
+      *t.bot.self, t.sub, caf::timespan{10s}, rtm::status_atom_v);
   REQUIRE(status);
   CHECK(status->dropped == gap.missed.count);
   CHECK(status->gaps == 1);

@@ -131,7 +131,7 @@ registry_actor::behavior_type registry(registry_actor::pointer self,
                                        std::vector<workspace_info> workspaces,
                                        registry_options options) {
   auto st = std::make_shared<registry_state>();
-  st->options = options;
+  st->options = std::move(options);
   for (auto& ws : workspaces) {
     auto& entry = st->workspaces[ws.name];
     entry.own = std::move(ws);
