@@ -116,7 +116,8 @@ struct relay_fixture {
     target = sys->spawn(holding_target, log);
     hub::detail::relay_args args;
     args.workspace = "acme";
-    args.window = 300; // three events
+    args.window = 300;         // three events
+    args.message_overhead = 0; // counted in a test of its own
     relay = sys->spawn(hub::detail::relay, target, args);
     sched->run();
   }
@@ -276,6 +277,7 @@ TEST_CASE_METHOD(relay_fixture,
       taken);
   hub::detail::relay_args args;
   args.window = 300;
+  args.message_overhead = 0;
   auto other = sys->spawn(hub::detail::relay, plain, args);
   caf::anon_send(other, make_batch(1, 3));
   caf::anon_send(other, make_batch(4, 1)); // dropped: nothing answered yet
@@ -295,4 +297,19 @@ TEST_CASE_METHOD(relay_fixture,
   CHECK(log->got == strings{"events 3", "gap 1", "events 1"});
   caf::anon_send_exit(other, caf::exit_reason::kill);
   caf::anon_send_exit(plain, caf::exit_reason::kill);
+}
+
+TEST_CASE_METHOD(relay_fixture,
+                 "a relay counts what each message holds besides its text",
+                 "[hub]") {
+  hub::detail::relay_args args;
+  args.window = 1000;
+  args.message_overhead = 200; // a 100-byte event counts 300
+  auto other = sys->spawn(hub::detail::relay, target, args);
+  for (int i = 1; i <= 4; ++i)
+    caf::anon_send(other, make_event(i));
+  sched->run();
+  // 900 bytes out; the fourth would make 1200.
+  CHECK(log->got == strings{"events 1", "events 1", "events 1"});
+  caf::anon_send_exit(other, caf::exit_reason::kill);
 }

@@ -33,6 +33,13 @@ size_t bytes_of(const std::vector<T>& xs) {
   return n;
 }
 
+// What a message of `text` bytes of JSON costs the window: its text, and
+// what the hub holds for it besides (CAF's message and framing, the pending
+// answer's handler).
+size_t charge(self_ptr self, size_t text) {
+  return text + self->state.args.message_overhead;
+}
+
 // The target answered (or failed) a request of `bytes`: that much room again.
 // What was dropped meanwhile is reported first, ahead of anything sent later.
 void answered(self_ptr self, size_t bytes) {
@@ -114,23 +121,23 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
   self->set_down_handler([](caf::down_msg&) {});
   return {
       [self](event& ev) {
-        auto bytes = bytes_of(ev);
+        auto bytes = charge(self, bytes_of(ev));
         pass_on(self, std::move(ev), 1, bytes);
       },
       [self](event_batch& batch) {
         auto count = batch.events.size();
-        auto bytes = bytes_of(batch.events);
+        auto bytes = charge(self, bytes_of(batch.events));
         pass_on(self, std::move(batch), count, bytes);
       },
       [self](envelope_batch& batch) {
         auto count = batch.envelopes.size();
-        auto bytes = bytes_of(batch.envelopes);
+        auto bytes = charge(self, bytes_of(batch.envelopes));
         pass_on(self, std::move(batch), count, bytes);
       },
       [self](envelope& env) -> caf::result<json_object> {
         // Sent without a request, the client acked it already.
         if (!self->current_message_id().is_request()) {
-          auto bytes = bytes_of(env);
+          auto bytes = charge(self, bytes_of(env));
           pass_on(self, std::move(env), 1, bytes);
           return no_payload();
         }
@@ -142,7 +149,7 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
         // `answer_timeout`, also if the node never took it: a node that
         // stalls keeps a window more unconfirmed per `answer_timeout` until
         // CAF's connection timeout ends the link.
-        auto bytes = bytes_of(env);
+        auto bytes = charge(self, bytes_of(env));
         if (!take_room(self, 1, bytes))
           return make_error(errc::send_queue_full,
                             "the bot's node has not confirmed what the hub "

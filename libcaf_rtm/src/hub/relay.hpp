@@ -41,10 +41,13 @@ struct relay_args {
   /// How long a request for a response payload waits for the remote
   /// subscriber's answer.
   caf::timespan answer_timeout = std::chrono::seconds{3};
-  /// Bytes of events (their JSON text) sent to the remote subscriber and not
-  /// answered yet, at most; a batch that would exceed it is dropped, unless
-  /// nothing is unanswered.
+  /// Bytes of events (their JSON text, and `message_overhead` per message)
+  /// sent to the remote subscriber and not answered yet, at most; a batch that
+  /// would exceed it is dropped, unless nothing is unanswered.
   size_t window = size_t{16} * 1024 * 1024;
+  /// Bytes each message counts in the window besides its events' text:
+  /// many small messages hold more of the hub than their text says.
+  size_t message_overhead = 256;
   /// After this long without an answer, events count as taken: an answer
   /// that never comes (a subscriber that drops them unanswered) must not
   /// hold the window shut. Far above CAF's connection timeout, which ends a

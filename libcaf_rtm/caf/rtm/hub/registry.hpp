@@ -36,13 +36,13 @@ using registry_actor = caf::typed_actor<
 
 /// How the hub serves remote nodes.
 struct registry_options {
-  /// Bytes of events (their JSON text) the hub sends a remote subscriber
-  /// ahead of its node's confirmation that it took them. A node that falls
-  /// further behind (it hangs, or its link stalls) gets what does not fit
-  /// dropped, and a `hub_gap` with the count once it answers again, instead
-  /// of the hub buffering for it without bound. The default holds minutes of
-  /// any workspace's real traffic (not a benchmark's flood at full speed);
-  /// 0 means the default.
+  /// Bytes of events (their JSON text and 256 per message) the hub sends a
+  /// remote subscriber ahead of its node's confirmation that it took them.
+  /// A node that falls further behind (it hangs, or its link stalls) gets
+  /// what does not fit dropped, and a `hub_gap` with the count once it
+  /// answers again, instead of the hub buffering for it without bound. The
+  /// default holds minutes of any workspace's real traffic (not a
+  /// benchmark's flood at full speed); 0 means the default.
   size_t remote_window = size_t{16} * 1024 * 1024;
   /// Where the gates say that they drop events for a node that fell behind
   /// (and how many, once reported); none: they do so silently.
