@@ -89,7 +89,7 @@ bool take_room(self_ptr self, size_t count, size_t bytes) {
   return false;
 }
 
-// Sends `msg` (`count` items, `bytes` of text) if the window has room for
+// Sends `msg` (`count` items, `bytes` charged) if the window has room for
 // it; drops and counts it otherwise.
 template <class T>
 void pass_on(self_ptr self, T&& msg, size_t count, size_t bytes) {
