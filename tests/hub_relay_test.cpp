@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <string>
@@ -118,6 +119,7 @@ struct relay_fixture {
     args.workspace = "acme";
     args.window = 300;         // three events
     args.message_overhead = 0; // counted in a test of its own
+    args.dropped = dropped;
     relay = sys->spawn(hub::detail::relay, target, args);
     sched->run();
   }
@@ -166,6 +168,8 @@ struct relay_fixture {
   caf::scheduler::test_coordinator* sched = nullptr;
   std::shared_ptr<target_log> log = std::make_shared<target_log>();
   std::shared_ptr<strings> replies = std::make_shared<strings>();
+  std::shared_ptr<std::atomic<uint64_t>> dropped =
+      std::make_shared<std::atomic<uint64_t>>(0);
   caf::actor target;
   caf::actor relay;
 };
@@ -183,6 +187,7 @@ TEST_CASE_METHOD(relay_fixture,
   deliver(make_batch(5, 2)); // dropped
   CHECK(log->got == strings{"events 2", "events 1"});
   CHECK(log->gaps.empty());
+  CHECK(*dropped == 3); // the hub's count, at once
   // The node answers the first batch: room for 200 bytes, and the report of
   // the three dropped events goes out before anything else.
   target_does(caf::ok_atom_v);

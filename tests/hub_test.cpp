@@ -1093,7 +1093,8 @@ TEST_CASE("a bot node that does not take events in time: the hub drops what "
   REQUIRE(status);
   CHECK(status->dropped == gap.missed.count);
   CHECK(status->gaps == 1);
-  // The hub's log says so as well.
+  // The hub's listing counts them, and its log says so as well.
+  CHECK(observer.list(reg)[0].dropped_for_nodes == gap.missed.count);
   auto err = h.proc->err();
   CHECK(err.find("acme: node ") != std::string::npos);
   CHECK(err.find("dropping what comes for its subscriber") !=

@@ -139,6 +139,7 @@ caf::actor relay_for(Self* self, const caf::actor& hdl) {
     ra.answer_timeout = args.answer_timeout;
     ra.window = args.remote_window;
     ra.log = args.log;
+    ra.dropped = args.dropped;
     auto x = self->spawn(relay, hdl, std::move(ra));
     self->monitor(x);
     i = relays.emplace(hdl.address(), std::move(x)).first;

@@ -11,7 +11,9 @@
 
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <set>
@@ -39,6 +41,8 @@ struct gate_args {
   size_t remote_window = size_t{16} * 1024 * 1024;
   /// The hub's own log (the relays' drops).
   logger_ptr log;
+  /// The relays' drops, counted for the registry's listing.
+  std::shared_ptr<std::atomic<uint64_t>> dropped;
 };
 
 struct gate_state {

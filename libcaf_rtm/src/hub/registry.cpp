@@ -1,5 +1,6 @@
 #include "caf/rtm/hub/registry.hpp"
 
+#include <atomic>
 #include <map>
 #include <memory>
 
@@ -21,6 +22,9 @@ struct workspace_entry {
   /// The gate's handle, as lookups hand it out.
   workspace_info shared;
   std::shared_ptr<detail::drop_log> drops;
+  /// What the gates' relays dropped for nodes that fell behind.
+  std::shared_ptr<std::atomic<uint64_t>> dropped =
+      std::make_shared<std::atomic<uint64_t>>(0);
 };
 
 // Shared by the registry's handlers.
@@ -49,6 +53,7 @@ void open_gate(self_ptr self, const registry_options& options,
   if (options.remote_window > 0)
     args.remote_window = options.remote_window;
   args.log = options.log;
+  args.dropped = entry.dropped;
   entry.shared = entry.own;
   if (entry.own.kind == client_kind::rtm)
     entry.shared.rtm = self->spawn(detail::rtm_gate, entry.own.rtm, args);
@@ -81,6 +86,7 @@ caf::result<std::vector<workspace_status>> list(self_ptr self,
     line.name = name;
     line.kind = entry.own.kind;
     line.nodes_away = entry.drops->size(now);
+    line.dropped_for_nodes = entry.dropped->load();
     out->lines.push_back(std::move(line));
     auto done = [out, index](client_status* status) {
       if (status != nullptr)

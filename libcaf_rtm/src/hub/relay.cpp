@@ -86,6 +86,8 @@ bool take_room(self_ptr self, size_t count, size_t bytes) {
   }
   st.last_drop = now;
   st.dropped += count;
+  if (st.args.dropped)
+    *st.args.dropped += count;
   return false;
 }
 

@@ -22,8 +22,10 @@
 
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -56,6 +58,8 @@ struct relay_args {
   /// The hub's log: where a stretch of drops begins, and its count once
   /// reported.
   logger_ptr log;
+  /// Counts every dropped item for the hub's listing, if set.
+  std::shared_ptr<std::atomic<uint64_t>> dropped;
 };
 
 struct relay_state {

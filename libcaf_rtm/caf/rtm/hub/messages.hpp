@@ -82,12 +82,16 @@ struct workspace_status {
   client_status status;
   /// Nodes the hub saw go away and keeps a missed-events record for.
   uint64_t nodes_away = 0;
+  /// Events (or envelopes) the hub dropped for remote subscribers whose
+  /// nodes did not take them in time, since the hub started (see
+  /// `registry_options`).
+  uint64_t dropped_for_nodes = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, workspace_status& x) {
   return f(caf::meta::type_name("caf::rtm::hub::workspace_status"), x.name,
-           x.kind, x.status, x.nodes_away);
+           x.kind, x.status, x.nodes_away, x.dropped_for_nodes);
 }
 
 // -- what a remote subscription reports (lifecycle subscribers) ---------------
