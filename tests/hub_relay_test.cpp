@@ -200,19 +200,23 @@ TEST_CASE_METHOD(relay_fixture,
   CHECK(gap.missed.known);
   CHECK(gap.missed.count == 3);
   CHECK(gap.missed.since == gap.since);
-  // Full again: dropped, and reported once an answer comes, an error too.
+  // Full again: dropped until half the window is free. An error answer
+  // frees room as well, but 200 bytes are still out; the next answer leaves
+  // none, and the report goes out.
   deliver(make_event(9));
   target_does(caf::delete_atom_v);
-  CHECK(log->got.back() == "gap 1");
-  // Nothing unanswered: a batch larger than the window still goes.
+  deliver(make_event(10));
+  CHECK(log->got.back() == "events 2");
   target_does(caf::ok_atom_v);
+  CHECK(log->got.back() == "gap 2");
   REQUIRE(log->held.empty());
-  deliver(make_batch(10, 5));
+  // Nothing unanswered: a batch larger than the window still goes.
+  deliver(make_batch(11, 5));
   CHECK(log->got.back() == "events 5");
   CHECK(log->gaps.size() == 2);
   // Answered without anything dropped meanwhile: no report.
   target_does(caf::ok_atom_v);
-  deliver(make_event(15));
+  deliver(make_event(16));
   CHECK(log->got.back() == "events 1");
   CHECK(log->gaps.size() == 2);
 }
@@ -252,9 +256,9 @@ TEST_CASE_METHOD(relay_fixture,
 }
 
 TEST_CASE_METHOD(relay_fixture,
-                 "after a drop a relay drops everything until the node "
-                 "answers, so the node misses one stretch and hears of it "
-                 "first",
+                 "after a drop a relay drops everything until half its "
+                 "window is free, so the node misses one stretch and hears "
+                 "of it first",
                  "[hub]") {
   deliver(make_batch(1, 2)); // 200 bytes out
   deliver(make_batch(3, 2)); // 400 would not fit: dropped
@@ -263,6 +267,18 @@ TEST_CASE_METHOD(relay_fixture,
   target_does(caf::ok_atom_v);
   deliver(make_event(6));
   CHECK(log->got == strings{"events 2", "gap 3", "events 1"});
+  // Three events fill the window; one more is dropped. One answer leaves
+  // 200 bytes out, more than half: still dropping. The second leaves 100.
+  deliver(make_event(7));
+  deliver(make_event(8));
+  deliver(make_event(9)); // dropped
+  target_does(caf::ok_atom_v);
+  deliver(make_event(10)); // dropped
+  CHECK(log->got.back() == "events 1");
+  target_does(caf::ok_atom_v);
+  CHECK(log->got.back() == "gap 2");
+  deliver(make_event(11));
+  CHECK(log->got.back() == "events 1");
 }
 
 TEST_CASE_METHOD(relay_fixture,

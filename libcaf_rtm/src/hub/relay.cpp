@@ -17,6 +17,9 @@ namespace {
 
 using self_ptr = caf::stateful_actor<relay_state>*;
 
+// The relay's log lines come at most this often (each kind).
+constexpr caf::timespan log_interval = std::chrono::seconds{10};
+
 size_t bytes_of(const event& ev) {
   return ev.raw().size();
 }
@@ -41,11 +44,13 @@ size_t charge(self_ptr self, size_t text) {
 }
 
 // The target answered (or failed) a request of `bytes`: that much room again.
-// What was dropped meanwhile is reported first, ahead of anything sent later.
+// Once half the window is free again, what was dropped is reported, ahead of
+// anything sent later, and sending resumes: a node that stays too slow misses
+// few long stretches rather than one batch in every other.
 void answered(self_ptr self, size_t bytes) {
   auto& st = self->state;
   st.unanswered -= std::min(bytes, st.unanswered);
-  if (st.dropped == 0)
+  if (st.dropped == 0 || st.unanswered > st.args.window / 2)
     return;
   hub_gap gap;
   gap.workspace = st.args.workspace;
@@ -55,10 +60,19 @@ void answered(self_ptr self, size_t bytes) {
   gap.missed.count = st.dropped;
   gap.missed.since = st.first_drop;
   gap.dropped = true;
-  CAF_RTM_LOG(st.args.log, warn, "hub", st.args.workspace, ": dropped ",
-              st.dropped, " events for a subscriber on node ",
-              caf::to_string(st.target.node()),
-              " that did not take them in time; reported to it");
+  // At most one line per `log_interval`, with what came since the last.
+  st.unlogged += st.dropped;
+  ++st.unlogged_stretches;
+  if (gap.until - st.last_report_log >= log_interval) {
+    CAF_RTM_LOG(st.args.log, warn, "hub", st.args.workspace, ": dropped ",
+                st.unlogged, " events (", st.unlogged_stretches,
+                " stretches) for a subscriber on node ",
+                caf::to_string(st.target.node()),
+                " that did not take them in time; reported to it");
+    st.last_report_log = gap.until;
+    st.unlogged = 0;
+    st.unlogged_stretches = 0;
+  }
   st.dropped = 0;
   // From the relay: the bot node tells by the sender's node which hub it was.
   self->send(st.target, std::move(gap));
@@ -66,9 +80,9 @@ void answered(self_ptr self, size_t bytes) {
 
 // True if `bytes` more fit the window, or nothing is unanswered (a batch
 // larger than the window still goes, alone). Counts `count` items as dropped
-// otherwise. Once something was dropped, everything is until the next answer
-// reports it: what the node misses is one stretch, and the report comes
-// before anything sent after it.
+// otherwise. Once something was dropped, everything is until the report
+// (see `answered`): what the node misses is one stretch, and the report
+// comes before anything sent after it.
 bool take_room(self_ptr self, size_t count, size_t bytes) {
   auto& st = self->state;
   if (st.dropped == 0 &&
@@ -79,10 +93,13 @@ bool take_room(self_ptr self, size_t count, size_t bytes) {
   auto now = caf::make_timestamp();
   if (st.dropped == 0) {
     st.first_drop = now;
-    CAF_RTM_LOG(st.args.log, warn, "hub", st.args.workspace, ": node ",
-                caf::to_string(st.target.node()), " has ", st.unanswered,
-                " bytes of events unconfirmed: dropping what comes for its "
-                "subscriber until it answers");
+    if (now - st.last_start_log >= log_interval) {
+      CAF_RTM_LOG(st.args.log, warn, "hub", st.args.workspace, ": node ",
+                  caf::to_string(st.target.node()), " has ", st.unanswered,
+                  " bytes of events unconfirmed: dropping what comes for "
+                  "its subscriber until it catches up");
+      st.last_start_log = now;
+    }
   }
   st.last_drop = now;
   st.dropped += count;

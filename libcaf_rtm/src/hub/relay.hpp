@@ -15,10 +15,10 @@
 // holding the client's socket instead would stall every other subscriber of
 // the workspace. So the relay sends events as requests (the bot node's
 // forwarder answers once it handed them on), keeps at most `window` bytes
-// unanswered, and drops what does not fit, counted, until the node answers
-// again. Then the relay tells it what it dropped (a `hub_gap`) before
-// anything else it sends, and the remote subscription reports the gap to the
-// bot.
+// unanswered, and drops what does not fit, counted, until half the window is
+// free again. Then the relay tells the node what it dropped (a `hub_gap`)
+// before anything else it sends, and the remote subscription reports the gap
+// to the bot.
 
 #pragma once
 
@@ -45,7 +45,8 @@ struct relay_args {
   caf::timespan answer_timeout = std::chrono::seconds{3};
   /// Bytes of events (their JSON text, and `message_overhead` per message)
   /// sent to the remote subscriber and not answered yet, at most; a batch that
-  /// would exceed it is dropped, unless nothing is unanswered.
+  /// would exceed it is dropped, unless nothing is unanswered, and so is
+  /// everything after it until half the window is free again.
   size_t window = size_t{16} * 1024 * 1024;
   /// Bytes each message counts in the window besides its events' text:
   /// many small messages hold more of the hub than their text says.
@@ -74,6 +75,12 @@ struct relay_state {
   uint64_t dropped = 0;
   caf::timestamp first_drop;
   caf::timestamp last_drop;
+  /// The log's rate limit: when the last lines were written, and the drops
+  /// reported since the last report line.
+  caf::timestamp last_start_log;
+  caf::timestamp last_report_log;
+  uint64_t unlogged = 0;
+  uint64_t unlogged_stretches = 0;
 };
 
 /// Hands events and envelopes to `target` (a remote subscriber): those that
