@@ -23,6 +23,7 @@
 #include "caf/rtm/hub/messages.hpp"
 #include "caf/rtm/hub/type_ids.hpp"
 #include "caf/rtm/json_object.hpp"
+#include "hub/drop_log.hpp"
 #include "hub/relay.hpp"
 
 using namespace caf::rtm;
@@ -333,4 +334,50 @@ TEST_CASE_METHOD(relay_fixture,
   // 900 bytes out; the fourth would make 1200.
   CHECK(log->got == strings{"events 1", "events 1", "events 1"});
   caf::anon_send_exit(other, caf::exit_reason::kill);
+}
+
+TEST_CASE("a drop log adds what relays could not report to what a node "
+          "missed, for a node it saw go away",
+          "[hub]") {
+  using namespace std::chrono_literals;
+  hub::detail::drop_log drops;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  const auto& node = sys.node();
+  auto t0 = caf::make_timestamp();
+  // Two relays of the node: their stretches overlap, the larger counts.
+  drops.add_unreported(node, t0 - 2s, 5);
+  drops.add_unreported(node, t0 - 1s, 7);
+  CHECK_FALSE(drops.contains(node, t0));
+  drops.record(node, t0, 100);
+  auto missed = drops.take(node, 110, t0 + 1s);
+  CHECK(missed.known);
+  CHECK(missed.count == 10 + 7);
+  CHECK(missed.since == t0 - 2s);
+  // Taken: nothing left, and unreported drops alone make no record.
+  drops.add_unreported(node, t0, 3);
+  CHECK_FALSE(drops.take(node, 200, t0 + 2s).known);
+}
+
+TEST_CASE_METHOD(relay_fixture,
+                 "a relay that ends while it drops leaves the count to the "
+                 "drop log",
+                 "[hub]") {
+  auto drops = std::make_shared<hub::detail::drop_log>();
+  hub::detail::relay_args args;
+  args.window = 300;
+  args.message_overhead = 0;
+  args.drops = drops;
+  auto other = sys->spawn(hub::detail::relay, target, args);
+  auto before = caf::make_timestamp();
+  caf::anon_send(other, make_batch(1, 3));
+  caf::anon_send(other, make_batch(4, 2)); // dropped, not yet reported
+  sched->run();
+  caf::anon_send_exit(other, caf::exit_reason::kill);
+  sched->run();
+  drops->record(sys->node(), caf::make_timestamp(), 50);
+  auto missed = drops->take(sys->node(), 50, caf::make_timestamp());
+  CHECK(missed.known);
+  CHECK(missed.count == 2);
+  CHECK(missed.since >= before);
 }

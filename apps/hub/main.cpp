@@ -3,7 +3,7 @@
 // README.md, "Running across machines").
 //
 //   caf-rtm-hub --config FILE [--port P] [--bind ADDR]
-//               [--cert FILE --key FILE --ca FILE]
+//               [--cert FILE --key FILE --ca FILE] [--remote-window-kb N]
 
 #include <csignal>
 #include <cstdio>

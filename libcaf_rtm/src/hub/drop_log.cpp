@@ -20,6 +20,25 @@ void drop_log::record(const caf::node_id& node, caf::timestamp at,
   entries_.emplace(node, entry{at, events_received});
 }
 
+void drop_log::add_unreported(const caf::node_id& node, caf::timestamp since,
+                              uint64_t count) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  expire(since);
+  if (auto i = unreported_.find(node); i != unreported_.end()) {
+    i->second.since = std::min(i->second.since, since);
+    i->second.count = std::max(i->second.count, count);
+    return;
+  }
+  if (unreported_.size() >= capacity_) {
+    auto oldest = std::min_element(unreported_.begin(), unreported_.end(),
+                                   [](const auto& x, const auto& y) {
+                                     return x.second.since < y.second.since;
+                                   });
+    unreported_.erase(oldest);
+  }
+  unreported_.emplace(node, unreported{since, count});
+}
+
 bool drop_log::contains(const caf::node_id& node, caf::timestamp now) {
   std::lock_guard<std::mutex> guard{mtx_};
   expire(now);
@@ -41,6 +60,11 @@ missed_events drop_log::take(const caf::node_id& node, uint64_t events_received,
                      ? events_received - i->second.events_received
                      : 0;
   entries_.erase(i);
+  if (auto j = unreported_.find(node); j != unreported_.end()) {
+    result.count += j->second.count;
+    result.since = std::min(result.since, j->second.since);
+    unreported_.erase(j);
+  }
   return result;
 }
 
@@ -54,6 +78,12 @@ void drop_log::expire(caf::timestamp now) {
   for (auto i = entries_.begin(); i != entries_.end();) {
     if (now - i->second.at > ttl_)
       i = entries_.erase(i);
+    else
+      ++i;
+  }
+  for (auto i = unreported_.begin(); i != unreported_.end();) {
+    if (now - i->second.since > ttl_)
+      i = unreported_.erase(i);
     else
       ++i;
   }

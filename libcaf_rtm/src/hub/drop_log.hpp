@@ -1,7 +1,9 @@
 // What a hub remembers of the nodes it saw go away, per workspace: when, and
-// how many events the client had received by then. When such a node looks
-// the workspace up again, the difference to the client's count now is what
-// it missed. Bounded: at most `capacity` nodes, each for at most `ttl`.
+// how many events the client had received by then, and what the relays in
+// front of its subscribers had dropped and not yet reported. When such a
+// node looks the workspace up again, the difference to the client's count
+// now (and those drops) is what it missed. Bounded: at most `capacity` nodes,
+// each for at most `ttl`.
 
 #pragma once
 
@@ -39,6 +41,14 @@ public:
   void record(const caf::node_id& node, caf::timestamp at,
               uint64_t events_received);
 
+  /// A relay in front of a subscriber on `node` ended with `count` events
+  /// dropped since `since` and not reported to the node (the node went away
+  /// before it answered again). If the node's record comes as well, they add
+  /// to what it missed; the largest count of its relays counts, as their
+  /// stretches overlap.
+  void add_unreported(const caf::node_id& node, caf::timestamp since,
+                      uint64_t count);
+
   /// Whether a record for `node` is waiting.
   bool contains(const caf::node_id& node, caf::timestamp now);
 
@@ -56,12 +66,18 @@ private:
     uint64_t events_received;
   };
 
+  struct unreported {
+    caf::timestamp since;
+    uint64_t count;
+  };
+
   void expire(caf::timestamp now);
 
   std::mutex mtx_;
   size_t capacity_;
   caf::timespan ttl_;
   std::map<caf::node_id, entry> entries_;
+  std::map<caf::node_id, unreported> unreported_;
 };
 
 } // namespace caf::rtm::hub::detail

@@ -140,6 +140,7 @@ caf::actor relay_for(Self* self, const caf::actor& hdl) {
     ra.window = args.remote_window;
     ra.log = args.log;
     ra.dropped = args.dropped;
+    ra.drops = args.drops;
     auto x = self->spawn(relay, hdl, std::move(ra));
     self->monitor(x);
     i = relays.emplace(hdl.address(), std::move(x)).first;

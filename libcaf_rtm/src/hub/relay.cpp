@@ -13,6 +13,11 @@
 
 namespace caf::rtm::hub::detail {
 
+relay_state::~relay_state() {
+  if (dropped > 0 && args.drops && target)
+    args.drops->add_unreported(target.node(), first_drop, dropped);
+}
+
 namespace {
 
 using self_ptr = caf::stateful_actor<relay_state>*;
@@ -114,7 +119,8 @@ template <class T>
 void pass_on(self_ptr self, T&& msg, size_t count, size_t bytes) {
   if (!take_room(self, count, bytes))
     return;
-  // Any answer counts: the forwarder's is empty, other actors may answer
+  // Any answer counts: the forwarder's is empty (for an envelope, the error
+  // `no_payload`), other actors may answer
   // with a value or an error (a value not expected here ends in the error
   // handler as well).
   self->request(self->state.target, self->state.args.confirm_timeout,

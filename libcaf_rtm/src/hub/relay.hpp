@@ -35,6 +35,7 @@
 #include <caf/timestamp.hpp>
 
 #include "caf/rtm/logger.hpp"
+#include "hub/drop_log.hpp"
 
 namespace caf::rtm::hub::detail {
 
@@ -61,6 +62,9 @@ struct relay_args {
   logger_ptr log;
   /// Counts every dropped item for the hub's listing, if set.
   std::shared_ptr<std::atomic<uint64_t>> dropped;
+  /// Takes what the relay dropped and could not report before it ended (its
+  /// node went away meanwhile), if set.
+  std::shared_ptr<drop_log> drops;
 };
 
 struct relay_state {
@@ -81,6 +85,11 @@ struct relay_state {
   caf::timestamp last_report_log;
   uint64_t unlogged = 0;
   uint64_t unlogged_stretches = 0;
+
+  /// Hands unreported drops to the drop log. The gate ends relays with
+  /// `kill` whether the node went away or the subscriber unsubscribed; the
+  /// drop log counts them only for a node it saw go away.
+  ~relay_state();
 };
 
 /// Hands events and envelopes to `target` (a remote subscriber): those that

@@ -34,8 +34,12 @@ struct missed_events {
   /// the moment the hub noticed the node was gone and the lookup, of every
   /// type. Events between the link's break and the hub noticing it (up to
   /// the heartbeat timeout) are not counted: not a bound, an indication.
+  /// Added: what the hub had dropped for the node's subscribers because the
+  /// node fell behind, and could not report before it went away (the largest
+  /// count of its subscribers).
   uint64_t count = 0;
-  /// When the hub noticed the node was gone.
+  /// When the hub noticed the node was gone, or when it began dropping for
+  /// it, if earlier.
   caf::timestamp since;
 };
 
@@ -83,7 +87,7 @@ struct workspace_status {
   /// Nodes the hub saw go away and keeps a missed-events record for.
   uint64_t nodes_away = 0;
   /// Events (or envelopes) the hub dropped for remote subscribers whose
-  /// nodes did not take them in time, since the hub started (see
+  /// nodes did not take them in time, since the registry started (see
   /// `registry_options`).
   uint64_t dropped_for_nodes = 0;
 };
@@ -137,13 +141,14 @@ typename Inspector::result_type inspect(Inspector& f, hub_down& x) {
 ///
 /// With `dropped`, the hub delivered but dropped events for one of the bot's
 /// actors because the bot's node did not take them in time (see
-/// `registry_options`): `hub` is that hub, `since` and `until` are when the
-/// first and the last of them arrived there, and `missed.count` is exact.
-/// They are one stretch: the hub sends that actor nothing more until the
-/// node answers again. Socket Mode envelopes among them are acked (empty),
-/// so Slack does not send them again. The report goes through the remote
-/// subscription to the lifecycle actor, so it may reach the bot after some
-/// later events.
+/// `registry_options`): `hub` is that hub (empty if the link to it failed
+/// meanwhile), `since` and `until` are when it dropped the first and the last
+/// of them, and `missed.count` is exact. They are one stretch: the hub sends
+/// that actor nothing more until the node has caught up. Socket Mode
+/// envelopes among them are acked (empty), so Slack does not send them
+/// again. The report goes through the remote subscription to the lifecycle
+/// actor, so it may reach the bot after some later events. If the node goes
+/// away before the report, the count joins `missed` of the next gap.
 struct hub_gap {
   std::string workspace;
   /// The hub the subscription came back on (with `dropped`: that dropped).

@@ -41,8 +41,9 @@ struct registry_options {
   /// A node that falls further behind (it hangs, or its link stalls) gets
   /// what does not fit dropped, and a `hub_gap` with the count once it
   /// answers again, instead of the hub buffering for it without bound. The
-  /// default holds minutes of any workspace's real traffic (not a
-  /// benchmark's flood at full speed); 0 means the default.
+  /// default holds some seconds of even a busy workspace's traffic (about
+  /// 10 s at 1,000 events/s of 1.5 KB), not a benchmark's flood at full
+  /// speed; 0 means the default.
   size_t remote_window = size_t{16} * 1024 * 1024;
   /// Where the gates say that they drop events for a node that fell behind
   /// (and how many, once reported); none: they do so silently.
