@@ -38,6 +38,12 @@ struct target_log {
   std::deque<caf::response_promise> held;
 };
 
+caf::response_promise take_oldest(target_log& log) {
+  auto rp = log.held.front();
+  log.held.pop_front();
+  return rp;
+}
+
 // Answers the oldest held request on `ok_atom` (empty, as the bot node's
 // forwarder does), with an error on `delete_atom`, with a value on
 // `get_atom`, with a response payload on `put_atom`.
@@ -56,27 +62,19 @@ caf::behavior holding_target(caf::event_based_actor* self,
         log->got.push_back("gap " + std::to_string(gap.missed.count));
         log->gaps.push_back(std::move(gap));
       },
-      [log](caf::ok_atom) {
-        auto rp = log->held.front();
-        log->held.pop_front();
-        rp.deliver(caf::unit);
-      },
+      [log](caf::ok_atom) { take_oldest(*log).deliver(caf::unit); },
       [log](caf::delete_atom) {
-        auto rp = log->held.front();
-        log->held.pop_front();
-        rp.deliver(caf::make_error(caf::sec::runtime_error, "refused"));
+        take_oldest(*log).deliver(
+            caf::make_error(caf::sec::runtime_error, "refused"));
       },
       [log](caf::get_atom) {
-        auto rp = log->held.front();
-        log->held.pop_front();
-        rp.deliver(std::string{"a value the relay does not expect"});
+        take_oldest(*log).deliver(
+            std::string{"a value the relay does not expect"});
       },
       [log](caf::put_atom) {
-        auto rp = log->held.front();
-        log->held.pop_front();
         json_object payload;
         payload.value["text"] = "answered";
-        rp.deliver(std::move(payload));
+        take_oldest(*log).deliver(std::move(payload));
       },
   };
 }

@@ -17,6 +17,7 @@
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/hub/endpoint.hpp"
 #include "caf/rtm/hub/node.hpp"
+#include "caf/rtm/hub/registry.hpp"
 #include "caf/rtm/hub/workspaces.hpp"
 #include "common/cli.hpp"
 #include "hub/serve.hpp"
@@ -58,7 +59,8 @@ public:
   std::string cert;
   std::string key;
   std::string ca;
-  int64_t remote_window_kb = int64_t{16} * 1024;
+  int64_t remote_window_kb =
+      static_cast<int64_t>(hub::default_remote_window / 1024);
 };
 
 // `--config FILE` is CAF's `--config-file=FILE`: CAF reads the file first

@@ -11,6 +11,7 @@
 
 #include <caf/actor_system.hpp>
 
+#include "caf/rtm/hub/registry.hpp"
 #include "caf/rtm/hub/workspaces.hpp"
 #include "caf/rtm/logger.hpp"
 
@@ -25,7 +26,7 @@ struct serve_options {
   /// The hub's own lines (and each client's, unless its entry sets one).
   log_level level = log_level::info;
   /// Bytes a remote subscriber may leave unconfirmed (registry_options).
-  size_t remote_window = size_t{16} * 1024 * 1024;
+  size_t remote_window = hub::default_remote_window;
 };
 
 /// Runs the hub in `sys` until SIGINT or SIGTERM (blocked by the caller

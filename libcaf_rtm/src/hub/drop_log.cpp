@@ -4,19 +4,39 @@
 
 namespace caf::rtm::hub::detail {
 
+namespace {
+
+// Makes room for one more record in `xs`: when full, the oldest goes (its
+// node is the least likely to return).
+template <class Map>
+void make_room(Map& xs, size_t capacity) {
+  if (xs.size() < capacity)
+    return;
+  auto oldest = std::min_element(xs.begin(), xs.end(), [](auto& x, auto& y) {
+    return x.second.at < y.second.at;
+  });
+  xs.erase(oldest);
+}
+
+template <class Map>
+void erase_expired(Map& xs, caf::timestamp now, caf::timespan ttl) {
+  for (auto i = xs.begin(); i != xs.end();) {
+    if (now - i->second.at > ttl)
+      i = xs.erase(i);
+    else
+      ++i;
+  }
+}
+
+} // namespace
+
 void drop_log::record(const caf::node_id& node, caf::timestamp at,
                       uint64_t events_received) {
   std::lock_guard<std::mutex> guard{mtx_};
   expire(at);
   if (entries_.count(node) > 0)
     return;
-  if (entries_.size() >= capacity_) {
-    // Full: the oldest record goes (its node is the least likely to return).
-    auto oldest = std::min_element(
-        entries_.begin(), entries_.end(),
-        [](const auto& x, const auto& y) { return x.second.at < y.second.at; });
-    entries_.erase(oldest);
-  }
+  make_room(entries_, capacity_);
   entries_.emplace(node, entry{at, events_received});
 }
 
@@ -25,17 +45,11 @@ void drop_log::add_unreported(const caf::node_id& node, caf::timestamp since,
   std::lock_guard<std::mutex> guard{mtx_};
   expire(since);
   if (auto i = unreported_.find(node); i != unreported_.end()) {
-    i->second.since = std::min(i->second.since, since);
+    i->second.at = std::min(i->second.at, since);
     i->second.count = std::max(i->second.count, count);
     return;
   }
-  if (unreported_.size() >= capacity_) {
-    auto oldest = std::min_element(unreported_.begin(), unreported_.end(),
-                                   [](const auto& x, const auto& y) {
-                                     return x.second.since < y.second.since;
-                                   });
-    unreported_.erase(oldest);
-  }
+  make_room(unreported_, capacity_);
   unreported_.emplace(node, unreported{since, count});
 }
 
@@ -62,7 +76,7 @@ missed_events drop_log::take(const caf::node_id& node, uint64_t events_received,
   entries_.erase(i);
   if (auto j = unreported_.find(node); j != unreported_.end()) {
     result.count += j->second.count;
-    result.since = std::min(result.since, j->second.since);
+    result.since = std::min(result.since, j->second.at);
     unreported_.erase(j);
   }
   return result;
@@ -75,18 +89,8 @@ size_t drop_log::size(caf::timestamp now) {
 }
 
 void drop_log::expire(caf::timestamp now) {
-  for (auto i = entries_.begin(); i != entries_.end();) {
-    if (now - i->second.at > ttl_)
-      i = entries_.erase(i);
-    else
-      ++i;
-  }
-  for (auto i = unreported_.begin(); i != unreported_.end();) {
-    if (now - i->second.since > ttl_)
-      i = unreported_.erase(i);
-    else
-      ++i;
-  }
+  erase_expired(entries_, now, ttl_);
+  erase_expired(unreported_, now, ttl_);
 }
 
 } // namespace caf::rtm::hub::detail

@@ -67,7 +67,8 @@ private:
   };
 
   struct unreported {
-    caf::timestamp since;
+    /// When the first relay began dropping.
+    caf::timestamp at;
     uint64_t count;
   };
 

@@ -102,7 +102,7 @@ void on_down(Self* self, const Client& client, caf::down_msg& dm) {
     return;
   auto node = dm.source.node();
   auto at = caf::make_timestamp();
-  auto drops = st.args.drops;
+  auto drops = st.args.relay.drops;
   self->request(client, std::chrono::seconds{10}, status_atom_v)
       .then(
           [drops, node, at](client_status& status) {
@@ -133,15 +133,7 @@ caf::actor relay_for(Self* self, const caf::actor& hdl) {
   auto& relays = self->state.relays;
   auto i = relays.find(hdl.address());
   if (i == relays.end()) {
-    auto& args = self->state.args;
-    relay_args ra;
-    ra.workspace = args.workspace;
-    ra.answer_timeout = args.answer_timeout;
-    ra.window = args.remote_window;
-    ra.log = args.log;
-    ra.dropped = args.dropped;
-    ra.drops = args.drops;
-    auto x = self->spawn(relay, hdl, std::move(ra));
+    auto x = self->spawn(relay, hdl, self->state.args.relay);
     self->monitor(x);
     i = relays.emplace(hdl.address(), std::move(x)).first;
   }

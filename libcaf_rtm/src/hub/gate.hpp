@@ -11,9 +11,7 @@
 
 #pragma once
 
-#include <atomic>
 #include <cstddef>
-#include <cstdint>
 #include <map>
 #include <memory>
 #include <set>
@@ -24,25 +22,18 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/timespan.hpp>
 
-#include "caf/rtm/logger.hpp"
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/socket_mode_client.hpp"
 #include "hub/drop_log.hpp"
+#include "hub/relay.hpp"
 
 namespace caf::rtm::hub::detail {
 
 struct gate_args {
-  std::string workspace;
-  std::shared_ptr<drop_log> drops;
-  /// How long a relay waits for a remote subscriber's response payload
-  /// (Slack's own limit is 3 s; the client's ack deadline is shorter).
-  caf::timespan answer_timeout = std::chrono::seconds{3};
-  /// Bytes of events a remote subscriber may leave unanswered (see relay.hpp).
-  size_t remote_window = size_t{16} * 1024 * 1024;
-  /// The hub's own log (the relays' drops).
-  logger_ptr log;
-  /// The relays' drops, counted for the registry's listing.
-  std::shared_ptr<std::atomic<uint64_t>> dropped;
+  /// What each relay of the gate gets: the workspace, the window, the hub's
+  /// log and counters, and the drop log, which the gate also keeps the
+  /// nodes it sees go away in.
+  relay_args relay;
 };
 
 struct gate_state {

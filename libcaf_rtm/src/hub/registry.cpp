@@ -48,12 +48,13 @@ using state_ptr = std::shared_ptr<registry_state>;
 void open_gate(self_ptr self, const registry_options& options,
                workspace_entry& entry) {
   detail::gate_args args;
-  args.workspace = entry.own.name;
-  args.drops = entry.drops;
+  auto& relay = args.relay;
+  relay.workspace = entry.own.name;
+  relay.drops = entry.drops;
   if (options.remote_window > 0)
-    args.remote_window = options.remote_window;
-  args.log = options.log;
-  args.dropped = entry.dropped;
+    relay.window = options.remote_window;
+  relay.log = options.log;
+  relay.dropped = entry.dropped;
   entry.shared = entry.own;
   if (entry.own.kind == client_kind::rtm)
     entry.shared.rtm = self->spawn(detail::rtm_gate, entry.own.rtm, args);

@@ -41,11 +41,35 @@ size_t bytes_of(const std::vector<T>& xs) {
   return n;
 }
 
-// What a message of `text` bytes of JSON costs the window: its text, and
-// what the hub holds for it besides (CAF's message and framing, the pending
-// answer's handler).
-size_t charge(self_ptr self, size_t text) {
-  return text + self->state.args.message_overhead;
+size_t bytes_of(const event_batch& x) {
+  return bytes_of(x.events);
+}
+
+size_t bytes_of(const envelope_batch& x) {
+  return bytes_of(x.envelopes);
+}
+
+size_t count_of(const event&) {
+  return 1;
+}
+
+size_t count_of(const envelope&) {
+  return 1;
+}
+
+size_t count_of(const event_batch& x) {
+  return x.events.size();
+}
+
+size_t count_of(const envelope_batch& x) {
+  return x.envelopes.size();
+}
+
+// What message `x` costs the window: its JSON text, and what the hub holds
+// for it besides (CAF's message and framing, the pending answer's handler).
+template <class T>
+size_t charge(self_ptr self, const T& x) {
+  return bytes_of(x) + self->state.args.message_overhead;
 }
 
 // The target answered (or failed) a request of `bytes`: that much room again.
@@ -113,18 +137,17 @@ bool take_room(self_ptr self, size_t count, size_t bytes) {
   return false;
 }
 
-// Sends `msg` (`count` items, `bytes` charged) if the window has room for
-// it; drops and counts it otherwise.
+// Sends `msg` if the window has room for it; drops and counts it otherwise.
 template <class T>
-void pass_on(self_ptr self, T&& msg, size_t count, size_t bytes) {
-  if (!take_room(self, count, bytes))
+void pass_on(self_ptr self, T msg) {
+  auto bytes = charge(self, msg);
+  if (!take_room(self, count_of(msg), bytes))
     return;
   // Any answer counts: the forwarder's is empty (for an envelope, the error
-  // `no_payload`), other actors may answer
-  // with a value or an error (a value not expected here ends in the error
-  // handler as well).
+  // `no_payload`), other actors may answer with a value or an error (a value
+  // not expected here ends in the error handler as well).
   self->request(self->state.target, self->state.args.confirm_timeout,
-                std::forward<T>(msg))
+                std::move(msg))
       .then([self, bytes] { answered(self, bytes); },
             [self, bytes](caf::error&) { answered(self, bytes); });
 }
@@ -145,25 +168,13 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
   self->set_error_handler([](caf::error&) {});
   self->set_down_handler([](caf::down_msg&) {});
   return {
-      [self](event& ev) {
-        auto bytes = charge(self, bytes_of(ev));
-        pass_on(self, std::move(ev), 1, bytes);
-      },
-      [self](event_batch& batch) {
-        auto count = batch.events.size();
-        auto bytes = charge(self, bytes_of(batch.events));
-        pass_on(self, std::move(batch), count, bytes);
-      },
-      [self](envelope_batch& batch) {
-        auto count = batch.envelopes.size();
-        auto bytes = charge(self, bytes_of(batch.envelopes));
-        pass_on(self, std::move(batch), count, bytes);
-      },
+      [self](event& ev) { pass_on(self, std::move(ev)); },
+      [self](event_batch& batch) { pass_on(self, std::move(batch)); },
+      [self](envelope_batch& batch) { pass_on(self, std::move(batch)); },
       [self](envelope& env) -> caf::result<json_object> {
         // Sent without a request, the client acked it already.
         if (!self->current_message_id().is_request()) {
-          auto bytes = charge(self, bytes_of(env));
-          pass_on(self, std::move(env), 1, bytes);
+          pass_on(self, std::move(env));
           return no_payload();
         }
         // A request: the client acks once the bot's node answered (for an
@@ -174,7 +185,7 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
         // `answer_timeout`, also if the node never took it: a node that
         // stalls keeps a window more unconfirmed per `answer_timeout` until
         // CAF's connection timeout ends the link.
-        auto bytes = charge(self, bytes_of(env));
+        auto bytes = charge(self, env);
         if (!take_room(self, 1, bytes))
           return make_error(errc::send_queue_full,
                             "the bot's node has not confirmed what the hub "

@@ -34,6 +34,7 @@
 #include <caf/timespan.hpp>
 #include <caf/timestamp.hpp>
 
+#include "caf/rtm/hub/registry.hpp"
 #include "caf/rtm/logger.hpp"
 #include "hub/drop_log.hpp"
 
@@ -42,13 +43,14 @@ namespace caf::rtm::hub::detail {
 struct relay_args {
   std::string workspace;
   /// How long a request for a response payload waits for the remote
-  /// subscriber's answer.
+  /// subscriber's answer (Slack's own limit is 3 s; the client's ack
+  /// deadline is shorter).
   caf::timespan answer_timeout = std::chrono::seconds{3};
   /// Bytes of events (their JSON text, and `message_overhead` per message)
   /// sent to the remote subscriber and not answered yet, at most; a batch that
   /// would exceed it is dropped, unless nothing is unanswered, and so is
   /// everything after it until half the window is free again.
-  size_t window = size_t{16} * 1024 * 1024;
+  size_t window = default_remote_window;
   /// Bytes each message counts in the window besides its events' text:
   /// many small messages hold more of the hub than their text says.
   size_t message_overhead = 256;

@@ -34,6 +34,9 @@ using registry_actor = caf::typed_actor<
     // Every workspace with its client's status, in name order.
     caf::replies_to<list_atom>::with<std::vector<workspace_status>>>;
 
+/// The default of `registry_options::remote_window`.
+inline constexpr size_t default_remote_window = size_t{16} * 1024 * 1024;
+
 /// How the hub serves remote nodes.
 struct registry_options {
   /// Bytes of events (their JSON text and 256 per message) the hub sends a
@@ -44,7 +47,7 @@ struct registry_options {
   /// default holds some seconds of even a busy workspace's traffic (about
   /// 10 s at 1,000 events/s of 1.5 KB), not a benchmark's flood at full
   /// speed; 0 means the default.
-  size_t remote_window = size_t{16} * 1024 * 1024;
+  size_t remote_window = default_remote_window;
   /// Where the gates say that they drop events for a node that fell behind
   /// (and how many, once reported); none: they do so silently.
   logger_ptr log;
