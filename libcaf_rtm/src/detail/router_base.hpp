@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -375,6 +376,58 @@ caf::result<client_status> status(Self* self, Fill fill) {
             rp.deliver(std::move(result));
           });
   return rp;
+}
+
+// -- handlers -----------------------------------------------------------------
+
+/// The handlers both routers have alike: subscriptions (`Listener` is the
+/// protocol's callback listener), switching reconnects, what the supervisor
+/// reports besides sessions, and the listener workers' reports. Each router
+/// adds its own (see behavior_with.hpp).
+template <class Listener, class Self>
+auto shared_handlers(Self* self) {
+  using caf::ok_atom;
+  return std::make_tuple(
+      // -- what users send (through the public handle) ------------------------
+      [self](subscribe_atom, caf::actor& hdl, std::vector<std::string>& types)
+          -> caf::result<ok_atom> { return subscribe_actor(self, hdl, types); },
+      [self](subscribe_atom, caf::actor& hdl, std::vector<std::string>& types,
+             batch_atom) -> caf::result<ok_atom> {
+        return subscribe_actor(self, hdl, types, true);
+      },
+      [self](subscribe_atom, lifecycle_atom, caf::actor& hdl)
+          -> caf::result<ok_atom> { return subscribe_lifecycle(self, hdl); },
+      [self](subscribe_atom, Listener& listener) -> caf::result<uint64_t> {
+        return subscribe_callback(self, listener);
+      },
+      [self](subscribe_atom, hook_listener& hooks) -> caf::result<uint64_t> {
+        return subscribe_hooks(self, hooks);
+      },
+      [self](unsubscribe_atom, const caf::actor& hdl) -> ok_atom {
+        return unsubscribe_actor(self, hdl);
+      },
+      [self](unsubscribe_atom, const caf::actor& hdl,
+             const std::vector<std::string>& types) -> ok_atom {
+        return unsubscribe_types(self, hdl, types);
+      },
+      [self](unsubscribe_atom, uint64_t id) -> ok_atom {
+        return unsubscribe_callback(self, id);
+      },
+      [self](reconnect_atom, bool on) -> caf::result<ok_atom> {
+        self->state.auto_reconnect = on;
+        return self->delegate(self->state.supervisor, reconnect_atom_v, on);
+      },
+      [self](disconnect_atom) -> caf::result<ok_atom> {
+        return self->delegate(self->state.supervisor, disconnect_atom_v);
+      },
+      // -- from the supervisor ------------------------------------------------
+      [self](identity& me) { self->state.own_bot_id = me.bot_id; },
+      [self](const connecting& msg) { tell_lifecycle(self, msg); },
+      [self](const reconnecting& msg) { tell_lifecycle(self, msg); },
+      [self](const error_event& msg) { tell_lifecycle(self, msg); },
+      // -- from listener workers ----------------------------------------------
+      [self](progress_atom, uint64_t n) { on_progress(self, n); },
+      [self](callback_failure& x) { on_callback_failure(self, x); });
 }
 
 } // namespace caf::rtm::detail

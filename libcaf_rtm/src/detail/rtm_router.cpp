@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "detail/behavior_with.hpp"
 #include "detail/protocol.hpp"
 #include "detail/supervisor.hpp"
 
@@ -287,7 +288,8 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
   args.api = st.api;
   st.supervisor = self->spawn<caf::linked>(supervisor, std::move(args));
   self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
-  return {
+  return behavior_with<rtm_router_actor::behavior_type>(
+      shared_handlers<callback_listener>(self),
       // -- what users send (through the public handle) ------------------------
       [self](connect_atom) -> caf::result<connected> {
         auto& st = self->state;
@@ -309,35 +311,6 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
                     rp.deliver(err);
                   });
         return rp;
-      },
-      [self](subscribe_atom, caf::actor& hdl,
-             std::vector<std::string>& types) -> caf::result<caf::ok_atom> {
-        return subscribe_actor(self, hdl, types);
-      },
-      [self](subscribe_atom, caf::actor& hdl, std::vector<std::string>& types,
-             batch_atom) -> caf::result<caf::ok_atom> {
-        return subscribe_actor(self, hdl, types, true);
-      },
-      [self](subscribe_atom, lifecycle_atom,
-             caf::actor& hdl) -> caf::result<caf::ok_atom> {
-        return subscribe_lifecycle(self, hdl);
-      },
-      [self](subscribe_atom,
-             callback_listener& listener) -> caf::result<uint64_t> {
-        return subscribe_callback(self, listener);
-      },
-      [self](subscribe_atom, hook_listener& hooks) -> caf::result<uint64_t> {
-        return subscribe_hooks(self, hooks);
-      },
-      [self](unsubscribe_atom, const caf::actor& hdl) -> caf::ok_atom {
-        return unsubscribe_actor(self, hdl);
-      },
-      [self](unsubscribe_atom, const caf::actor& hdl,
-             const std::vector<std::string>& types) -> caf::ok_atom {
-        return unsubscribe_types(self, hdl, types);
-      },
-      [self](unsubscribe_atom, uint64_t id) -> caf::ok_atom {
-        return unsubscribe_callback(self, id);
       },
       [self](send_atom, json_object& msg) -> caf::result<send_ack> {
         return enqueue_message(self, msg);
@@ -378,13 +351,6 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       [self](upload_atom, file_upload& file) -> caf::result<json_object> {
         return self->delegate(self->state.api, upload_atom_v, std::move(file));
       },
-      [self](reconnect_atom, bool on) -> caf::result<caf::ok_atom> {
-        self->state.auto_reconnect = on;
-        return self->delegate(self->state.supervisor, reconnect_atom_v, on);
-      },
-      [self](disconnect_atom) -> caf::result<caf::ok_atom> {
-        return self->delegate(self->state.supervisor, disconnect_atom_v);
-      },
       [self](close_atom) -> caf::result<caf::ok_atom> {
         return start_close(self, [self] {
           self->state.out->fail_queued(
@@ -413,14 +379,10 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         schedule_wakeup(self);
       },
       // -- from the supervisor ------------------------------------------------
-      [self](identity& me) { self->state.own_bot_id = me.bot_id; },
       [self](connected& info, frame_writer_actor& conn) {
         on_session_up(self, info, conn);
       },
-      [self](const connecting& msg) { tell_lifecycle(self, msg); },
       [self](disconnected& msg) { on_session_down(self, msg); },
-      [self](const reconnecting& msg) { tell_lifecycle(self, msg); },
-      [self](const error_event& msg) { tell_lifecycle(self, msg); },
       [self](const fatal_event& msg) {
         auto& st = self->state;
         st.fatal = msg.reason;
@@ -428,12 +390,8 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         st.out->fail_awaiting(msg.reason);
         tell_lifecycle(self, msg);
       },
-      // -- from listener workers ----------------------------------------------
-      [self](progress_atom, uint64_t n) { on_progress(self, n); },
-      [self](callback_failure& x) { on_callback_failure(self, x); },
       // -- its own timer ------------------------------------------------------
-      [self](tick_atom) { on_wakeup(self); },
-  };
+      [self](tick_atom) { on_wakeup(self); });
 }
 
 } // namespace caf::rtm::detail

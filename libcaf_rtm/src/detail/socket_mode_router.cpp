@@ -12,6 +12,7 @@
 #include <caf/send.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "detail/behavior_with.hpp"
 #include "detail/protocol.hpp"
 #include "detail/supervisor.hpp"
 
@@ -331,7 +332,8 @@ socket_mode_router_actor::behavior_type socket_mode_router(
   };
   self->set_down_handler(
       [self](caf::down_msg& dm) { on_actor_down(self, dm); });
-  return {
+  return behavior_with<socket_mode_router_actor::behavior_type>(
+      shared_handlers<envelope_listener>(self),
       // -- what users send (through the public handle) ------------------------
       [self](connect_atom) -> caf::result<connected> {
         auto& st = self->state;
@@ -341,35 +343,6 @@ socket_mode_router_actor::behavior_type socket_mode_router(
           return make_error(errc::closed, "client is closed");
         st.started = true;
         return self->delegate(st.supervisor, connect_atom_v);
-      },
-      [self](subscribe_atom, caf::actor& hdl,
-             std::vector<std::string>& types) -> caf::result<caf::ok_atom> {
-        return subscribe_actor(self, hdl, types);
-      },
-      [self](subscribe_atom, caf::actor& hdl, std::vector<std::string>& types,
-             batch_atom) -> caf::result<caf::ok_atom> {
-        return subscribe_actor(self, hdl, types, true);
-      },
-      [self](subscribe_atom, lifecycle_atom,
-             caf::actor& hdl) -> caf::result<caf::ok_atom> {
-        return subscribe_lifecycle(self, hdl);
-      },
-      [self](subscribe_atom,
-             envelope_listener& listener) -> caf::result<uint64_t> {
-        return subscribe_callback(self, listener);
-      },
-      [self](subscribe_atom, hook_listener& hooks) -> caf::result<uint64_t> {
-        return subscribe_hooks(self, hooks);
-      },
-      [self](unsubscribe_atom, const caf::actor& hdl) -> caf::ok_atom {
-        return unsubscribe_actor(self, hdl);
-      },
-      [self](unsubscribe_atom, const caf::actor& hdl,
-             const std::vector<std::string>& types) -> caf::ok_atom {
-        return unsubscribe_types(self, hdl, types);
-      },
-      [self](unsubscribe_atom, uint64_t id) -> caf::ok_atom {
-        return unsubscribe_callback(self, id);
       },
       [self](call_atom, std::string& method,
              api_args& args) -> caf::result<json_object> {
@@ -408,13 +381,6 @@ socket_mode_router_actor::behavior_type socket_mode_router(
           return no_bot_token();
         return self->delegate(api, upload_atom_v, std::move(file));
       },
-      [self](reconnect_atom, bool on) -> caf::result<caf::ok_atom> {
-        self->state.auto_reconnect = on;
-        return self->delegate(self->state.supervisor, reconnect_atom_v, on);
-      },
-      [self](disconnect_atom) -> caf::result<caf::ok_atom> {
-        return self->delegate(self->state.supervisor, disconnect_atom_v);
-      },
       [self](close_atom) -> caf::result<caf::ok_atom> {
         return start_close(self, [self] {
           // Whatever still waits for an answer is acked (empty) before the
@@ -449,22 +415,15 @@ socket_mode_router_actor::behavior_type socket_mode_router(
         // Likewise: no message of Socket Mode waits for its session.
       },
       // -- from the supervisor ------------------------------------------------
-      [self](identity& me) { self->state.own_bot_id = me.bot_id; },
       [self](connected& info, frame_writer_actor& conn) {
         add_writer(self, info.session, std::move(conn));
         tell_lifecycle(self, info);
       },
-      [self](const connecting& msg) { tell_lifecycle(self, msg); },
       [self](disconnected& msg) { on_session_down(self, msg); },
-      [self](const reconnecting& msg) { tell_lifecycle(self, msg); },
-      [self](const error_event& msg) { tell_lifecycle(self, msg); },
       [self](const fatal_event& msg) {
         self->state.fatal = msg.reason;
         tell_lifecycle(self, msg);
       },
-      // -- from listener workers ----------------------------------------------
-      [self](progress_atom, uint64_t n) { on_progress(self, n); },
-      [self](callback_failure& x) { on_callback_failure(self, x); },
       // -- its own timers -----------------------------------------------------
       [self](timeout_atom, const std::string& id) {
         auto& st = self->state;
@@ -477,8 +436,7 @@ socket_mode_router_actor::behavior_type socket_mode_router(
                     : "no answer from the subscribers of envelope ") +
                    id + " by ack_deadline; acked empty");
         complete(self, id, std::nullopt);
-      },
-  };
+      });
 }
 
 } // namespace caf::rtm::detail

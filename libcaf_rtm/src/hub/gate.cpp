@@ -8,6 +8,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "detail/behavior_with.hpp"
 #include "hub/relay.hpp"
 #include "hub/when_gone.hpp"
 
@@ -230,16 +231,6 @@ auto shared_handlers(Self* self, const Client& client) {
       [=](status_atom x) { return forward<client_status>(self, client, x); });
 }
 
-// A gate's behaviour: its own handlers and the shared ones.
-template <class Behavior, class Shared, class... Handlers>
-Behavior gate_behavior(Shared shared, Handlers... handlers) {
-  return std::apply(
-      [&](auto&... xs) {
-        return Behavior{std::move(handlers)..., std::move(xs)...};
-      },
-      shared);
-}
-
 } // namespace
 
 rtm_client_actor::behavior_type
@@ -248,7 +239,7 @@ rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
   self->state.args = std::move(args);
   harden(self, client);
   using caf::ok_atom;
-  return gate_behavior<rtm_client_actor::behavior_type>(
+  return caf::rtm::detail::behavior_with<rtm_client_actor::behavior_type>(
       shared_handlers(self, client),
       [=](subscribe_atom x, callback_listener& listener) {
         return forward<uint64_t>(self, client, x, std::move(listener));
@@ -277,7 +268,8 @@ socket_mode_gate(socket_mode_client_actor::stateful_pointer<gate_state> self,
   self->state.args = std::move(args);
   harden(self, client);
   using caf::ok_atom;
-  return gate_behavior<socket_mode_client_actor::behavior_type>(
+  return caf::rtm::detail::behavior_with<
+      socket_mode_client_actor::behavior_type>(
       shared_handlers(self, client),
       [=](subscribe_atom x, envelope_listener& listener) {
         return forward<uint64_t>(self, client, x, std::move(listener));

@@ -1,0 +1,90 @@
+// The public actor of either client. The public handle belongs to it: it
+// accepts exactly what users may send and forwards it to the router, which
+// also takes the messages of the client's own actors. Delegation keeps the
+// original sender, so the router answers users directly. When the router ends
+// (close, or an error), so does this actor.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/skip.hpp>
+
+#include "caf/rtm/messages.hpp"
+#include "caf/rtm/web_api.hpp"
+
+namespace caf::rtm::detail {
+
+/// Spawns the router, linked, and makes `self` end with it. Anything outside
+/// the interface (a forged internal message, from this node or a remote one)
+/// is refused: a request gets `unexpected_message`, nothing is printed.
+template <class Self, class Fun, class... Ts>
+auto start_front(Self* self, Fun router_fun, Ts&&... xs) {
+  auto router =
+      self->template spawn<caf::linked>(router_fun, std::forward<Ts>(xs)...);
+  self->set_exit_handler(
+      [self](caf::exit_msg& msg) { self->quit(msg.reason); });
+  self->set_default_handler(caf::drop);
+  return router;
+}
+
+/// What both public actors forward alike (`Listener` is the protocol's
+/// callback listener); each adds its own (see behavior_with.hpp).
+template <class Listener, class Self, class Router>
+auto forwarding_handlers(Self* self, const Router& router) {
+  return std::make_tuple(
+      [=](connect_atom x) { return self->delegate(router, x); },
+      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
+        return self->delegate(router, x, std::move(hdl), std::move(types));
+      },
+      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types,
+          batch_atom y) {
+        return self->delegate(router, x, std::move(hdl), std::move(types), y);
+      },
+      [=](subscribe_atom x, lifecycle_atom y, caf::actor& hdl) {
+        return self->delegate(router, x, y, std::move(hdl));
+      },
+      [=](subscribe_atom x, Listener& listener) {
+        return self->delegate(router, x, std::move(listener));
+      },
+      [=](subscribe_atom x, hook_listener& hooks) {
+        return self->delegate(router, x, std::move(hooks));
+      },
+      [=](unsubscribe_atom x, caf::actor& hdl) {
+        return self->delegate(router, x, std::move(hdl));
+      },
+      [=](unsubscribe_atom x, caf::actor& hdl,
+          std::vector<std::string>& types) {
+        return self->delegate(router, x, std::move(hdl), std::move(types));
+      },
+      [=](unsubscribe_atom x, uint64_t id) {
+        return self->delegate(router, x, id);
+      },
+      [=](call_atom x, std::string& method, api_args& args) {
+        return self->delegate(router, x, std::move(method), std::move(args));
+      },
+      [=](call_atom x, api_call& call) {
+        return self->delegate(router, x, std::move(call));
+      },
+      [=](call_atom x, api_call& call, all_pages_atom y) {
+        return self->delegate(router, x, std::move(call), y);
+      },
+      [=](call_atom x, api_call& call, caf::actor& sink) {
+        return self->delegate(router, x, std::move(call), std::move(sink));
+      },
+      [=](upload_atom x, file_upload& file) {
+        return self->delegate(router, x, std::move(file));
+      },
+      [=](disconnect_atom x) { return self->delegate(router, x); },
+      [=](reconnect_atom x, bool on) { return self->delegate(router, x, on); },
+      [=](close_atom x) { return self->delegate(router, x); },
+      [=](status_atom x) { return self->delegate(router, x); });
+}
+
+} // namespace caf::rtm::detail
