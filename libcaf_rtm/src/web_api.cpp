@@ -2,7 +2,9 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "detail/behavior_with.hpp"
 #include "detail/web_api_caller.hpp"
+#include "detail/web_api_forwarding.hpp"
 
 namespace caf::rtm {
 
@@ -45,24 +47,9 @@ web_api_actor::behavior_type web_api(web_api_actor::pointer self,
       self->spawn<caf::linked>(detail::web_api_caller, std::move(cfg));
   self->set_exit_handler(
       [self](caf::exit_msg& msg) { self->quit(msg.reason); });
-  return {
-      [=](call_atom x, std::string& method, api_args& args) {
-        return self->delegate(caller, x, std::move(method), std::move(args));
-      },
-      [=](call_atom x, api_call& call) {
-        return self->delegate(caller, x, std::move(call));
-      },
-      [=](call_atom x, api_call& call, all_pages_atom y) {
-        return self->delegate(caller, x, std::move(call), y);
-      },
-      [=](call_atom x, api_call& call, caf::actor& sink) {
-        return self->delegate(caller, x, std::move(call), std::move(sink));
-      },
-      [=](upload_atom x, file_upload& upload) {
-        return self->delegate(caller, x, std::move(upload));
-      },
-      [=](close_atom x) { return self->delegate(caller, x); },
-  };
+  return detail::behavior_with<web_api_actor::behavior_type>(
+      detail::web_api_forwarding(self, caller),
+      [=](close_atom x) { return self->delegate(caller, x); });
 }
 
 } // namespace caf::rtm

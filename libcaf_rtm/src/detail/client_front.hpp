@@ -14,10 +14,10 @@
 
 #include <caf/actor.hpp>
 #include <caf/exit_reason.hpp>
-#include <caf/skip.hpp>
+#include <caf/scheduled_actor.hpp>
 
 #include "caf/rtm/messages.hpp"
-#include "caf/rtm/web_api.hpp"
+#include "detail/web_api_forwarding.hpp"
 
 namespace caf::rtm::detail {
 
@@ -35,56 +35,48 @@ auto start_front(Self* self, Fun router_fun, Ts&&... xs) {
 }
 
 /// What both public actors forward alike (`Listener` is the protocol's
-/// callback listener); each adds its own (see behavior_with.hpp).
+/// callback listener), Web API requests included; each adds its own (see
+/// behavior_with.hpp).
 template <class Listener, class Self, class Router>
 auto forwarding_handlers(Self* self, const Router& router) {
-  return std::make_tuple(
-      [=](connect_atom x) { return self->delegate(router, x); },
-      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
-        return self->delegate(router, x, std::move(hdl), std::move(types));
-      },
-      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types,
-          batch_atom y) {
-        return self->delegate(router, x, std::move(hdl), std::move(types), y);
-      },
-      [=](subscribe_atom x, lifecycle_atom y, caf::actor& hdl) {
-        return self->delegate(router, x, y, std::move(hdl));
-      },
-      [=](subscribe_atom x, Listener& listener) {
-        return self->delegate(router, x, std::move(listener));
-      },
-      [=](subscribe_atom x, hook_listener& hooks) {
-        return self->delegate(router, x, std::move(hooks));
-      },
-      [=](unsubscribe_atom x, caf::actor& hdl) {
-        return self->delegate(router, x, std::move(hdl));
-      },
-      [=](unsubscribe_atom x, caf::actor& hdl,
-          std::vector<std::string>& types) {
-        return self->delegate(router, x, std::move(hdl), std::move(types));
-      },
-      [=](unsubscribe_atom x, uint64_t id) {
-        return self->delegate(router, x, id);
-      },
-      [=](call_atom x, std::string& method, api_args& args) {
-        return self->delegate(router, x, std::move(method), std::move(args));
-      },
-      [=](call_atom x, api_call& call) {
-        return self->delegate(router, x, std::move(call));
-      },
-      [=](call_atom x, api_call& call, all_pages_atom y) {
-        return self->delegate(router, x, std::move(call), y);
-      },
-      [=](call_atom x, api_call& call, caf::actor& sink) {
-        return self->delegate(router, x, std::move(call), std::move(sink));
-      },
-      [=](upload_atom x, file_upload& file) {
-        return self->delegate(router, x, std::move(file));
-      },
-      [=](disconnect_atom x) { return self->delegate(router, x); },
-      [=](reconnect_atom x, bool on) { return self->delegate(router, x, on); },
-      [=](close_atom x) { return self->delegate(router, x); },
-      [=](status_atom x) { return self->delegate(router, x); });
+  return std::tuple_cat(
+      web_api_forwarding(self, router),
+      std::make_tuple(
+          [=](connect_atom x) { return self->delegate(router, x); },
+          [=](subscribe_atom x, caf::actor& hdl,
+              std::vector<std::string>& types) {
+            return self->delegate(router, x, std::move(hdl), std::move(types));
+          },
+          [=](subscribe_atom x, caf::actor& hdl,
+              std::vector<std::string>& types, batch_atom y) {
+            return self->delegate(router, x, std::move(hdl), std::move(types),
+                                  y);
+          },
+          [=](subscribe_atom x, lifecycle_atom y, caf::actor& hdl) {
+            return self->delegate(router, x, y, std::move(hdl));
+          },
+          [=](subscribe_atom x, Listener& listener) {
+            return self->delegate(router, x, std::move(listener));
+          },
+          [=](subscribe_atom x, hook_listener& hooks) {
+            return self->delegate(router, x, std::move(hooks));
+          },
+          [=](unsubscribe_atom x, caf::actor& hdl) {
+            return self->delegate(router, x, std::move(hdl));
+          },
+          [=](unsubscribe_atom x, caf::actor& hdl,
+              std::vector<std::string>& types) {
+            return self->delegate(router, x, std::move(hdl), std::move(types));
+          },
+          [=](unsubscribe_atom x, uint64_t id) {
+            return self->delegate(router, x, id);
+          },
+          [=](disconnect_atom x) { return self->delegate(router, x); },
+          [=](reconnect_atom x, bool on) {
+            return self->delegate(router, x, on);
+          },
+          [=](close_atom x) { return self->delegate(router, x); },
+          [=](status_atom x) { return self->delegate(router, x); }));
 }
 
 } // namespace caf::rtm::detail
