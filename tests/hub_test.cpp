@@ -1400,8 +1400,7 @@ TEST_CASE("Socket Mode through a hub that acks on receipt: envelopes cross "
   auto texts = log->with([](auto& x) {
     std::vector<std::string> out;
     for (auto& env : x.envelopes)
-      out.emplace_back(
-          env.payload().at("event").as_object().at("text").as_string());
+      out.emplace_back(env.event().at("text").as_string());
     return out;
   });
   REQUIRE(texts.size() == size_t{n});

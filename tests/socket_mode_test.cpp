@@ -108,10 +108,7 @@ std::string raw_event_envelope(const std::string& envelope_id,
 
 // The number in "m<N>" of an envelope's inner event text.
 int number_of(const envelope& env) {
-  auto* ev = env.payload().if_contains("event");
-  if (ev == nullptr || !ev->is_object())
-    return -1;
-  auto* text = ev->get_object().if_contains("text");
+  auto* text = env.event().if_contains("text");
   if (text == nullptr || !text->is_string())
     return -1;
   std::string str{text->get_string()};

@@ -487,7 +487,7 @@ TEST_CASE("envelopes: every indexed field, in any order, odd types absent",
   // id; the channel of a reaction is its item's, the user an object's id.
   auto a = envelope::parse(
       R"({"payload":{"event":{"item":{"channel":"C2"},"user":{"id":"U1"},)"
-      R"("subtype":"bot_message","bot_id":"B1","type":"message"},)"
+      R"("subtype":"bot_message","bot_id":"B1","type":"message","ts":"1.5"},)"
       R"("event_id":"Ev1"},"retry_reason":"timeout","retry_attempt":2,)"
       R"("accepts_response_payload":true,"type":"events_api",)"
       R"("envelope_id":"E1"})");
@@ -503,11 +503,16 @@ TEST_CASE("envelopes: every indexed field, in any order, odd types absent",
   CHECK(a.retry_attempt() == 2);
   CHECK(a.retry_reason() == "timeout");
   CHECK(a.accepts_response_payload());
-  // The event's own channel wins over its item's.
+  CHECK(a.ts() == "1.5");
+  // The inner event itself, the same object the payload holds.
+  CHECK(&a.event() == &a.payload().at("event").as_object());
+  CHECK(a.event().at("bot_id").as_string() == "B1");
+  // The event's own channel wins over its item's; no ts: its event_ts.
   auto b = envelope::parse(
       R"({"envelope_id":"E2","payload":{"event":{"channel":"C1",)"
-      R"("item":{"channel":"C2"},"type":"reaction_added"}}})");
+      R"("item":{"channel":"C2"},"type":"reaction_added","event_ts":"2.5"}}})");
   CHECK(b.channel() == "C1");
+  CHECK(b.ts() == "2.5");
   // slash_commands: the form post's fields.
   auto c = envelope::parse(
       R"({"envelope_id":"E3","type":"slash_commands","payload":)"
@@ -515,6 +520,8 @@ TEST_CASE("envelopes: every indexed field, in any order, odd types absent",
   CHECK(c.event_type() == "/deploy");
   CHECK(c.channel() == "C3");
   CHECK(c.user() == "U3");
+  CHECK(c.event().empty()); // no inner event
+  CHECK(c.ts().empty());
   // interactive: the container's channel when there is no channel.
   auto d =
       envelope::parse(R"({"envelope_id":"E4","type":"interactive","payload":)"
@@ -541,6 +548,9 @@ TEST_CASE("envelopes: every indexed field, in any order, odd types absent",
   auto f = envelope::parse(
       R"({"envelope_id":"E6","payload":{"event":"x","type":"shortcut"}})");
   CHECK(f.event_type() == "shortcut");
+  CHECK(f.event().empty());
+  CHECK(envelope{}.event().empty());
+  CHECK(envelope{}.ts().empty());
 }
 
 TEST_CASE("events: field precedence and odd field types", "[units][event]") {

@@ -604,9 +604,8 @@ void sink::on_event(const event& ev, clock_type::time_point now) {
 }
 
 void sink::on_envelope(const envelope& env, clock_type::time_point now) {
-  const auto& payload = env.payload();
-  if (auto* inner = payload.if_contains("event"); inner && inner->is_object())
-    on_json(inner->get_object(), now);
+  if (const auto& inner = env.event(); !inner.empty())
+    on_json(inner, now);
   else
     ++other_;
 }

@@ -250,10 +250,7 @@ caf::actor spawn_mark_probe(caf::actor_system& sys,
     return {
         [log](const envelope& env) {
           auto now = clock_type::now();
-          auto* inner = env.payload().if_contains("event");
-          if (inner == nullptr || !inner->is_object())
-            return;
-          auto* mark = inner->get_object().if_contains("mark");
+          auto* mark = env.event().if_contains("mark");
           if (mark == nullptr || !mark->is_int64())
             return;
           {

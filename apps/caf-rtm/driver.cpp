@@ -254,10 +254,9 @@ void answer_mention(self_ptr self, const event& ev) {
 
 // The demo's Socket Mode bot: answer app mentions with chat.postMessage.
 void answer_app_mention(self_ptr self, const envelope& env) {
-  auto* ev = env.payload().if_contains("event");
-  if (ev == nullptr || !ev->is_object())
+  if (env.event().empty())
     return;
-  auto text = ev->get_object().if_contains("text");
+  auto* text = env.event().if_contains("text");
   std::string rest = text && text->is_string() ? std::string{text->get_string()}
                                                : std::string{};
   if (auto pos = rest.find('>'); pos != std::string::npos)

@@ -120,12 +120,9 @@ caf::result<rtm::json_object> on_envelope(self_ptr self,
     return payload;
   }
   if (env.event_type() == "app_mention") {
-    auto* ev = env.payload().if_contains("event");
     std::string said;
-    if (ev != nullptr && ev->is_object())
-      if (auto* text = ev->get_object().if_contains("text");
-          text && text->is_string())
-        said = std::string{text->get_string()};
+    if (auto* text = env.event().if_contains("text"); text && text->is_string())
+      said = std::string{text->get_string()};
     if (auto pos = said.find('>'); pos != std::string::npos)
       said.erase(0, pos + 1);
     rtm::api_args args{{"channel", std::string{env.channel()}},

@@ -100,10 +100,12 @@ void envelope::data::index() {
   event_id = p.event_id;
   if (p.event != nullptr) {
     // events_api: what an Events API endpoint would get.
+    event = p.event;
     auto ev = scan_event(*p.event);
     event_type = ev.type;
     event_subtype = ev.subtype;
     bot_id = ev.bot_id;
+    ts = ev.ts;
     channel = ev.channel;
     user = ev.user;
     return;
@@ -187,6 +189,15 @@ const json::object& envelope::json() const noexcept {
 const json::object& envelope::payload() const noexcept {
   static const json::object empty;
   return data_ && data_->payload ? *data_->payload : empty;
+}
+
+const json::object& envelope::event() const noexcept {
+  static const json::object empty;
+  return data_ && data_->event ? *data_->event : empty;
+}
+
+std::string_view envelope::ts() const noexcept {
+  return data_ ? data_->ts : std::string_view{};
 }
 
 std::string_view envelope::raw() const noexcept {

@@ -27,10 +27,9 @@ std::string thread_of(std::string_view thread_ts, std::string_view ts,
 // The object that holds the message fields of an envelope: the inner event
 // (events_api), the message an interaction came from, or none.
 const json::object* message_of(const envelope& env) {
-  const auto& payload = env.payload();
-  if (auto* ev = payload.if_contains("event"); ev && ev->is_object())
-    return &ev->get_object();
-  if (auto* msg = payload.if_contains("message"); msg && msg->is_object())
+  if (const auto& ev = env.event(); !ev.empty())
+    return &ev;
+  if (auto* msg = env.payload().if_contains("message"); msg && msg->is_object())
     return &msg->get_object();
   return nullptr;
 }

@@ -69,6 +69,9 @@ public:
   std::string_view user() const noexcept;
   /// `payload.event.bot_id`, if the event was caused by a bot.
   std::string_view bot_id() const noexcept;
+  /// `payload.event.ts`, else `payload.event.event_ts` (events_api): the
+  /// message to reply to or thread under.
+  std::string_view ts() const noexcept;
   /// `retry_attempt` (0 for a first delivery) and `retry_reason`.
   uint32_t retry_attempt() const noexcept;
   std::string_view retry_reason() const noexcept;
@@ -79,6 +82,9 @@ public:
   const boost::json::object& json() const noexcept;
   /// `payload` (an empty object if absent).
   const boost::json::object& payload() const noexcept;
+  /// `payload.event` of an events_api envelope: the event as the Events API
+  /// (or an RTM client) would get it; an empty object for other envelopes.
+  const boost::json::object& event() const noexcept;
   /// The frame as received.
   std::string_view raw() const noexcept;
   /// Compact JSON of the envelope (every field, in the received order).

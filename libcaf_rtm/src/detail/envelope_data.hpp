@@ -26,10 +26,13 @@ struct envelope::data : detail::frame_data {
   std::string_view channel;
   std::string_view user;
   std::string_view bot_id;
+  std::string_view ts;
   std::string_view retry_reason;
   uint32_t retry_attempt = 0;
   bool accepts_response_payload = false;
   const boost::json::object* payload = nullptr;
+  /// `payload.event` (events_api), else null.
+  const boost::json::object* event = nullptr;
 };
 
 } // namespace caf::rtm
