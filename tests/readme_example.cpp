@@ -20,10 +20,10 @@ namespace rtm = caf::rtm;
 caf::behavior bot(caf::event_based_actor* self, rtm::rtm_client_actor client) {
   return {
       [=](const rtm::event& ev) {
-        // type(), subtype(), channel(), user(), bot_id(), ts() are views into
-        // the JSON parsed once and shared by every subscriber; json() is all.
-        auto* text = ev.json().if_contains("text");
-        if (text == nullptr || *text != "ping")
+        // type(), subtype(), channel(), user(), bot_id(), ts(), text() are
+        // views into the JSON parsed once and shared by every subscriber;
+        // json() is all of it.
+        if (ev.text() != "ping")
           return;
         // The reply goes where "ping" was said (its thread, if any). The
         // client sets the id and replies with Slack's ack.

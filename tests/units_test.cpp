@@ -375,6 +375,7 @@ TEST_CASE("events: fields, nested ids, acks", "[units][event]") {
   CHECK(ev.session() == 7);
   CHECK_FALSE(ev.reply_to());
   CHECK(ev.json().at("text").as_string() == "hi");
+  CHECK(ev.text() == "hi");
   auto copy = ev;
   CHECK(&copy.json() == &ev.json()); // shared, not copied
 
@@ -487,7 +488,8 @@ TEST_CASE("envelopes: every indexed field, in any order, odd types absent",
   // id; the channel of a reaction is its item's, the user an object's id.
   auto a = envelope::parse(
       R"({"payload":{"event":{"item":{"channel":"C2"},"user":{"id":"U1"},)"
-      R"("subtype":"bot_message","bot_id":"B1","type":"message","ts":"1.5"},)"
+      R"("subtype":"bot_message","bot_id":"B1","type":"message","ts":"1.5",)"
+      R"("text":"hi \u00fc","thread_ts":"1.0"},)"
       R"("event_id":"Ev1"},"retry_reason":"timeout","retry_attempt":2,)"
       R"("accepts_response_payload":true,"type":"events_api",)"
       R"("envelope_id":"E1"})");
@@ -504,6 +506,8 @@ TEST_CASE("envelopes: every indexed field, in any order, odd types absent",
   CHECK(a.retry_reason() == "timeout");
   CHECK(a.accepts_response_payload());
   CHECK(a.ts() == "1.5");
+  CHECK(a.text() == "hi \xc3\xbc");
+  CHECK(a.thread_ts() == "1.0");
   // The inner event itself, the same object the payload holds.
   CHECK(&a.event() == &a.payload().at("event").as_object());
   CHECK(a.event().at("bot_id").as_string() == "B1");
@@ -522,6 +526,7 @@ TEST_CASE("envelopes: every indexed field, in any order, odd types absent",
   CHECK(c.user() == "U3");
   CHECK(c.event().empty()); // no inner event
   CHECK(c.ts().empty());
+  CHECK(c.text().empty()); // the form post's text is in payload()
   // interactive: the container's channel when there is no channel.
   auto d =
       envelope::parse(R"({"envelope_id":"E4","type":"interactive","payload":)"
@@ -559,6 +564,8 @@ TEST_CASE("events: field precedence and odd field types", "[units][event]") {
       R"({"event_ts":"2.0","item":{"channel":"C2"},"ts":"1.0","channel":"C1"})");
   CHECK(a.ts() == "1.0");
   CHECK(a.channel() == "C1");
+  CHECK(a.text().empty());
+  CHECK(a.thread_ts().empty());
   // An empty ts falls back to event_ts; an empty channel to item.channel.
   auto b = event::parse(
       R"({"ts":"","event_ts":"2.0","channel":"","item":{"channel":"C2"}})");
@@ -566,7 +573,7 @@ TEST_CASE("events: field precedence and odd field types", "[units][event]") {
   CHECK(b.channel() == "C2");
   // Fields of the wrong type read as absent.
   auto c = event::parse(
-      R"({"type":1,"channel":["C1"],"user":{"name":"x"},"bot_id":null,)"
+      R"({"type":1,"channel":["C1"],"user":{"name":"x"},"bot_id":null,"text":2,)"
       R"("ok":"yes","reply_to":"3"})");
   REQUIRE(c);
   CHECK(c.type().empty());
@@ -574,6 +581,7 @@ TEST_CASE("events: field precedence and odd field types", "[units][event]") {
   CHECK(c.user().empty());
   CHECK(c.bot_id().empty());
   CHECK_FALSE(c.ok());
+  CHECK(c.text().empty());
   CHECK_FALSE(c.reply_to());
   // reply_to beyond int64 is not an id; a nested "type" is not the type.
   auto d = event::parse(

@@ -256,9 +256,7 @@ void answer_mention(self_ptr self, const event& ev) {
 void answer_app_mention(self_ptr self, const envelope& env) {
   if (env.event().empty())
     return;
-  auto* text = env.event().if_contains("text");
-  std::string rest = text && text->is_string() ? std::string{text->get_string()}
-                                               : std::string{};
+  std::string rest{env.text()};
   if (auto pos = rest.find('>'); pos != std::string::npos)
     rest.erase(0, pos + 1);
   auto n = ++self->state.replies;

@@ -120,9 +120,7 @@ caf::result<rtm::json_object> on_envelope(self_ptr self,
     return payload;
   }
   if (env.event_type() == "app_mention") {
-    std::string said;
-    if (auto* text = env.event().if_contains("text"); text && text->is_string())
-      said = std::string{text->get_string()};
+    std::string said{env.text()};
     if (auto pos = said.find('>'); pos != std::string::npos)
       said.erase(0, pos + 1);
     rtm::api_args args{{"channel", std::string{env.channel()}},

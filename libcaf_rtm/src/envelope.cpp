@@ -106,6 +106,8 @@ void envelope::data::index() {
     event_subtype = ev.subtype;
     bot_id = ev.bot_id;
     ts = ev.ts;
+    text = ev.text;
+    thread_ts = ev.thread_ts;
     channel = ev.channel;
     user = ev.user;
     return;
@@ -189,6 +191,14 @@ const json::object& envelope::json() const noexcept {
 const json::object& envelope::payload() const noexcept {
   static const json::object empty;
   return data_ && data_->payload ? *data_->payload : empty;
+}
+
+std::string_view envelope::text() const noexcept {
+  return data_ ? data_->text : std::string_view{};
+}
+
+std::string_view envelope::thread_ts() const noexcept {
+  return data_ ? data_->thread_ts : std::string_view{};
 }
 
 const json::object& envelope::event() const noexcept {

@@ -46,6 +46,8 @@ event_fields scan_event(const json::object& ev) {
         out.user = as_string_or_id(x);
       else if (key == "item" && x.is_object())
         item = &x.get_object();
+      else if (key == "text")
+        out.text = as_string(x);
       break;
     case 6:
       if (key == "bot_id")
@@ -65,6 +67,10 @@ event_fields scan_event(const json::object& ev) {
       else if (key == "reply_to" && x.is_uint64() &&
                x.get_uint64() <= INT64_MAX)
         out.reply_to = static_cast<int64_t>(x.get_uint64());
+      break;
+    case 9:
+      if (key == "thread_ts")
+        out.thread_ts = as_string(x);
       break;
     default:
       break;
@@ -117,6 +123,14 @@ std::string_view event::bot_id() const noexcept {
 
 std::string_view event::ts() const noexcept {
   return data_ ? data_->ts : std::string_view{};
+}
+
+std::string_view event::text() const noexcept {
+  return data_ ? data_->text : std::string_view{};
+}
+
+std::string_view event::thread_ts() const noexcept {
+  return data_ ? data_->thread_ts : std::string_view{};
 }
 
 std::optional<int64_t> event::reply_to() const noexcept {

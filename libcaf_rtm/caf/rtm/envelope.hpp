@@ -72,6 +72,10 @@ public:
   /// `payload.event.ts`, else `payload.event.event_ts` (events_api): the
   /// message to reply to or thread under.
   std::string_view ts() const noexcept;
+  /// `payload.event.text` (events_api), JSON escapes decoded.
+  std::string_view text() const noexcept;
+  /// `payload.event.thread_ts` (events_api), for messages in a thread.
+  std::string_view thread_ts() const noexcept;
   /// `retry_attempt` (0 for a first delivery) and `retry_reason`.
   uint32_t retry_attempt() const noexcept;
   std::string_view retry_reason() const noexcept;

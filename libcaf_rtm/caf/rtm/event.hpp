@@ -56,6 +56,10 @@ public:
   std::string_view bot_id() const noexcept;
   /// `ts`, or `event_ts` when there is no `ts`.
   std::string_view ts() const noexcept;
+  /// `text` of a message, its JSON escapes decoded ("" if absent).
+  std::string_view text() const noexcept;
+  /// `thread_ts` of a message in a thread ("" otherwise).
+  std::string_view thread_ts() const noexcept;
   /// `reply_to`, if present and an integer.
   std::optional<int64_t> reply_to() const noexcept;
   /// `ok`, if present and a boolean (acks carry it, echoed messages do not).

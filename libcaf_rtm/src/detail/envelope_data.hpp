@@ -27,6 +27,8 @@ struct envelope::data : detail::frame_data {
   std::string_view user;
   std::string_view bot_id;
   std::string_view ts;
+  std::string_view text;
+  std::string_view thread_ts;
   std::string_view retry_reason;
   uint32_t retry_attempt = 0;
   bool accepts_response_payload = false;

@@ -23,6 +23,10 @@ struct event_fields {
   std::string_view bot_id;
   /// `ts`, else `event_ts`.
   std::string_view ts;
+  /// `text` (a message's text, escapes decoded).
+  std::string_view text;
+  /// `thread_ts` (set on replies in a thread).
+  std::string_view thread_ts;
   std::optional<int64_t> reply_to;
   std::optional<bool> ok;
 };
