@@ -101,30 +101,22 @@ void envelope::data::index() {
   if (p.event != nullptr) {
     // events_api: what an Events API endpoint would get.
     event = p.event;
-    auto ev = scan_event(*p.event);
-    event_type = ev.type;
-    event_subtype = ev.subtype;
-    bot_id = ev.bot_id;
-    ts = ev.ts;
-    text = ev.text;
-    thread_ts = ev.thread_ts;
-    channel = ev.channel;
-    user = ev.user;
+    inner = scan_event(*p.event);
     return;
   }
   if (!p.command.empty()) {
     // slash_commands: the fields of the command's form post.
-    event_type = p.command;
-    channel = p.channel_id;
-    user = p.user_id;
+    inner.type = p.command;
+    inner.channel = p.channel_id;
+    inner.user = p.user_id;
     return;
   }
   // interactive: block_actions, view_submission, shortcut, ...
-  event_type = p.type;
-  channel = string_or_id(p.channel);
-  if (channel.empty() && p.container != nullptr)
-    channel = string_field(*p.container, "channel_id");
-  user = string_or_id(p.user);
+  inner.type = p.type;
+  inner.channel = string_or_id(p.channel);
+  if (inner.channel.empty() && p.container != nullptr)
+    inner.channel = string_field(*p.container, "channel_id");
+  inner.user = string_or_id(p.user);
 }
 
 envelope envelope::parse(std::string_view raw, uint64_t connection,
@@ -148,11 +140,11 @@ std::string_view envelope::type() const noexcept {
 }
 
 std::string_view envelope::event_type() const noexcept {
-  return data_ ? data_->event_type : std::string_view{};
+  return data_ ? data_->inner.type : std::string_view{};
 }
 
 std::string_view envelope::event_subtype() const noexcept {
-  return data_ ? data_->event_subtype : std::string_view{};
+  return data_ ? data_->inner.subtype : std::string_view{};
 }
 
 std::string_view envelope::event_id() const noexcept {
@@ -160,15 +152,15 @@ std::string_view envelope::event_id() const noexcept {
 }
 
 std::string_view envelope::channel() const noexcept {
-  return data_ ? data_->channel : std::string_view{};
+  return data_ ? data_->inner.channel : std::string_view{};
 }
 
 std::string_view envelope::user() const noexcept {
-  return data_ ? data_->user : std::string_view{};
+  return data_ ? data_->inner.user : std::string_view{};
 }
 
 std::string_view envelope::bot_id() const noexcept {
-  return data_ ? data_->bot_id : std::string_view{};
+  return data_ ? data_->inner.bot_id : std::string_view{};
 }
 
 uint32_t envelope::retry_attempt() const noexcept {
@@ -194,11 +186,11 @@ const json::object& envelope::payload() const noexcept {
 }
 
 std::string_view envelope::text() const noexcept {
-  return data_ ? data_->text : std::string_view{};
+  return data_ ? data_->inner.text : std::string_view{};
 }
 
 std::string_view envelope::thread_ts() const noexcept {
-  return data_ ? data_->thread_ts : std::string_view{};
+  return data_ ? data_->inner.thread_ts : std::string_view{};
 }
 
 const json::object& envelope::event() const noexcept {
@@ -207,7 +199,7 @@ const json::object& envelope::event() const noexcept {
 }
 
 std::string_view envelope::ts() const noexcept {
-  return data_ ? data_->ts : std::string_view{};
+  return data_ ? data_->inner.ts : std::string_view{};
 }
 
 std::string_view envelope::raw() const noexcept {

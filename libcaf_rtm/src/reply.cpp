@@ -24,16 +24,6 @@ std::string thread_of(std::string_view thread_ts, std::string_view ts,
   return std::string{ts};
 }
 
-// The object that holds the message fields of an envelope: the inner event
-// (events_api), the message an interaction came from, or none.
-const json::object* message_of(const envelope& env) {
-  if (const auto& ev = env.event(); !ev.empty())
-    return &ev;
-  if (auto* msg = env.payload().if_contains("message"); msg && msg->is_object())
-    return &msg->get_object();
-  return nullptr;
-}
-
 api_call post(std::string_view channel, std::string text, std::string thread,
               reply_in where) {
   api_call call;
@@ -51,13 +41,18 @@ api_call post(std::string_view channel, std::string text, std::string thread,
 } // namespace
 
 std::string reply_thread(const event& ev, reply_in where) {
-  return thread_of(string_field(ev.json(), "thread_ts"), ev.ts(), where);
+  return thread_of(ev.thread_ts(), ev.ts(), where);
 }
 
 std::string reply_thread(const envelope& env, reply_in where) {
-  const auto* msg = message_of(env);
-  if (msg == nullptr)
+  // events_api: the inner event's fields, indexed at parse time.
+  if (!env.event().empty())
+    return thread_of(env.thread_ts(), env.ts(), where);
+  // An interaction: the message it came from, if any.
+  const auto* val = env.payload().if_contains("message");
+  if (val == nullptr || !val->is_object())
     return {};
+  const auto* msg = &val->get_object();
   auto ts = string_field(*msg, "ts");
   if (ts.empty())
     ts = string_field(*msg, "event_ts");

@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 
 #include "caf/rtm/envelope.hpp"
+#include "detail/event_fields.hpp"
 #include "detail/frame_data.hpp"
 
 namespace caf::rtm {
@@ -20,15 +21,10 @@ struct envelope::data : detail::frame_data {
 
   std::string_view id;
   std::string_view type;
-  std::string_view event_type;
-  std::string_view event_subtype;
   std::string_view event_id;
-  std::string_view channel;
-  std::string_view user;
-  std::string_view bot_id;
-  std::string_view ts;
-  std::string_view text;
-  std::string_view thread_ts;
+  /// The inner event's fields (events_api), as for an RTM event; for a
+  /// command or an interaction, its type, channel and user.
+  detail::event_fields inner;
   std::string_view retry_reason;
   uint32_t retry_attempt = 0;
   bool accepts_response_payload = false;
