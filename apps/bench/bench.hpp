@@ -380,16 +380,18 @@ caf::actor spawn_fn(caf::actor_system& sys, F f) {
 }
 
 /// An actor that feeds every event it receives into `s`.
-caf::actor spawn_counter(caf::actor_system& sys, std::shared_ptr<sink> s);
+caf::actor spawn_counter(caf::actor_system& sys,
+                         const std::shared_ptr<sink>& s);
 
 /// An actor that feeds every envelope it receives into `s`.
 caf::actor spawn_envelope_counter(caf::actor_system& sys,
-                                  std::shared_ptr<sink> s);
+                                  const std::shared_ptr<sink>& s);
 
 /// The same, for a subscription with `batch_atom`: takes `event_batch` and
 /// `envelope_batch` (and single envelopes, for those that wait for an
 /// answer).
-caf::actor spawn_batch_counter(caf::actor_system& sys, std::shared_ptr<sink> s);
+caf::actor spawn_batch_counter(caf::actor_system& sys,
+                               const std::shared_ptr<sink>& s);
 
 // -- working with clients -----------------------------------------------------
 

@@ -164,7 +164,8 @@ struct batch {
   std::promise<size_t> done;
 };
 
-void request_next(caf::event_based_actor* self, std::shared_ptr<batch> b) {
+void request_next(caf::event_based_actor* self,
+                  const std::shared_ptr<batch>& b) {
   while (b->pending < b->parallel && b->next < b->hdls.size()) {
     const auto& hdl = b->hdls[b->next++];
     ++b->pending;
@@ -674,7 +675,8 @@ std::string sink::describe() const {
          " unknown seq(s), " + std::to_string(disorder()) + " out of order";
 }
 
-caf::actor spawn_counter(caf::actor_system& sys, std::shared_ptr<sink> s) {
+caf::actor spawn_counter(caf::actor_system& sys,
+                         const std::shared_ptr<sink>& s) {
   return spawn_fn(sys, [s](caf::event_based_actor*) -> caf::behavior {
     return {
         [s](const event& ev) { s->on_event(ev); },
@@ -683,7 +685,7 @@ caf::actor spawn_counter(caf::actor_system& sys, std::shared_ptr<sink> s) {
 }
 
 caf::actor spawn_envelope_counter(caf::actor_system& sys,
-                                  std::shared_ptr<sink> s) {
+                                  const std::shared_ptr<sink>& s) {
   return spawn_fn(sys, [s](caf::event_based_actor*) -> caf::behavior {
     return {
         [s](const envelope& env) { s->on_envelope(env); },
@@ -692,7 +694,7 @@ caf::actor spawn_envelope_counter(caf::actor_system& sys,
 }
 
 caf::actor spawn_batch_counter(caf::actor_system& sys,
-                               std::shared_ptr<sink> s) {
+                               const std::shared_ptr<sink>& s) {
   return spawn_fn(sys, [s](caf::event_based_actor*) -> caf::behavior {
     return {
         [s](const event_batch& batch) {

@@ -103,7 +103,7 @@ public:
       return;
     }
     asio::async_read_until(
-        client_, asio::dynamic_buffer(head_, 8 * 1024), "\r\n\r\n",
+        client_, asio::dynamic_buffer(head_, std::size_t{8} * 1024), "\r\n\r\n",
         [self = shared_from_this()](error_code ec, std::size_t n) {
           self->on_head(ec, n);
         });
@@ -119,7 +119,7 @@ private:
 
     tcp::socket& from;
     tcp::socket& to;
-    std::array<char, 16 * 1024> buf;
+    std::array<char, std::size_t{16} * 1024> buf;
     size_t len = 0;
     size_t off = 0;
     /// Waits of this direction: stalls, pauses between pieces.

@@ -139,7 +139,7 @@ read_frames(const std::string& ws_url, size_t expected,
     lowest.connect(resolver.resolve(url.host, url.port));
     std::atomic<size_t> frames{0};
     watchdog guard{lowest.socket().native_handle(), frames};
-    ws.read_message_max(16 * 1024 * 1024);
+    ws.read_message_max(size_t{16} * 1024 * 1024);
     ws.handshake(url.host + ":" + url.port, url.target);
     beast::flat_buffer buffer;
     ws.read(buffer); // hello

@@ -64,8 +64,8 @@ struct probe_log {
 
 using probe_ptr = std::shared_ptr<probe_log>;
 
-caf::actor spawn_probe(caf::actor_system& sys, probe_ptr log,
-                       rtm_client_actor hdl) {
+caf::actor spawn_probe(caf::actor_system& sys, const probe_ptr& log,
+                       const rtm_client_actor& hdl) {
   return spawn_fn(
       sys, [log, hdl](caf::event_based_actor* self) -> caf::behavior {
         auto send_now = [self, log, hdl](size_t n) {

@@ -150,7 +150,8 @@ bool on_path(const std::string& program) {
   std::stringstream dirs{path};
   std::string dir;
   while (std::getline(dirs, dir, ':'))
-    if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0)
+    if (!dir.empty() &&
+        ::access(dir.append("/").append(program).c_str(), X_OK) == 0)
       return true;
   return false;
 }
@@ -200,9 +201,12 @@ void print_table(std::FILE* out, const report& rep) {
   auto print_line = [&](const std::vector<std::string>& cols) {
     std::string text;
     for (size_t i = 0; i < cols.size(); ++i) {
-      auto pad = std::string(width[i] - cols[i].size(), ' ');
+      auto pad = width[i] - cols[i].size();
       // Numbers right-aligned, text left-aligned.
-      text += i == 2 ? pad + cols[i] : cols[i] + pad;
+      if (i == 2)
+        text.append(pad, ' ').append(cols[i]);
+      else
+        text.append(cols[i]).append(pad, ' ');
       if (i + 1 < cols.size())
         text += "  ";
     }
@@ -213,6 +217,7 @@ void print_table(std::FILE* out, const report& rep) {
   std::fprintf(out, "\n");
   print_line(head);
   std::vector<std::string> rule;
+  rule.reserve(width.size());
   for (auto w : width)
     rule.push_back(std::string(w, '-'));
   print_line(rule);

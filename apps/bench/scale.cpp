@@ -46,7 +46,8 @@ void measure_idle_clients(env& e, client_kind kind, bool tls) {
   auto rss_before = resident_bytes();
   auto threads_before = thread_count();
   e.out.add("memory." + key + ".rss_before", section,
-            name + ": RSS before any client", rss_before / 1048576.0, "MB", 1);
+            name + ": RSS before any client",
+            static_cast<double>(rss_before) / 1048576.0, "MB", 1);
   e.out.add("memory." + key + ".threads_before", section,
             name + ": threads before any client",
             static_cast<double>(threads_before), "", 0);
@@ -73,9 +74,12 @@ void measure_idle_clients(env& e, client_kind kind, bool tls) {
     auto rss = resident_bytes();
     rss_at.push_back(rss);
     threads.push_back(thread_count());
-    auto per_client = (static_cast<double>(rss) - rss_before) / step / 1024.0;
+    auto per_client =
+        (static_cast<double>(rss) - static_cast<double>(rss_before)) /
+        static_cast<double>(step) / 1024.0;
     auto id = "memory." + key + "." + std::to_string(step);
-    auto label = name + ": RSS per client, " + grouped(step) + " idle";
+    auto label = name + ": RSS per client, " +
+                 grouped(static_cast<long long>(step)) + " idle";
     // The target is the RTM client's; Socket Mode has none of its own.
     if (rtm && !tls && step == steps.back())
       e.out.add_target(id + ".rss_per_client", section, label, per_client, "KB",
@@ -83,7 +87,8 @@ void measure_idle_clients(env& e, client_kind kind, bool tls) {
     else
       e.out.add(id + ".rss_per_client", section, label, per_client, "KB", 1);
     e.out.add(id + ".threads", section,
-              name + ": threads, " + grouped(step) + " idle",
+              name + ": threads, " + grouped(static_cast<long long>(step)) +
+                  " idle",
               static_cast<double>(threads.back()), "", 0);
   }
   // Without the one-time costs of the first client (I/O thread, TLS
@@ -94,8 +99,8 @@ void measure_idle_clients(env& e, client_kind kind, bool tls) {
     auto per_client =
         added / static_cast<double>(steps.back() - steps.front()) / 1024.0;
     auto id = "memory." + key + ".marginal_rss_per_client";
-    auto label =
-        name + ": RSS per further client, 1 -> " + grouped(steps.back());
+    auto label = name + ": RSS per further client, 1 -> " +
+                 grouped(static_cast<long long>(steps.back()));
     // Real Slack is always TLS: this figure decides how many workspaces
     // fit in a process.
     if (tls)
@@ -110,7 +115,8 @@ void measure_idle_clients(env& e, client_kind kind, bool tls) {
   auto flat = std::all_of(threads.begin(), threads.end(),
                           [&](size_t n) { return n == threads.front(); });
   e.out.add_target("memory." + key + ".extra_threads", section,
-                   name + ": threads added from 1 to " + grouped(steps.back()) +
+                   name + ": threads added from 1 to " +
+                       grouped(static_cast<long long>(steps.back())) +
                        " clients",
                    extra, "", 0, "0 (independent)", flat);
   if (!guard.run())
@@ -167,7 +173,8 @@ void run_busy_clients(env& e) {
   auto rate = total / seconds_between(t0, last);
   const std::string section = "scale";
   e.out.add("scale.busy.events_per_s", section,
-            std::to_string(n_clients) + " busy clients x " + grouped(share) +
+            std::to_string(n_clients) + " busy clients x " +
+                grouped(static_cast<long long>(share)) +
                 " events (200 B): aggregated",
             rate, "ev/s", 0);
   double single = 0;

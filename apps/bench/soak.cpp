@@ -183,7 +183,7 @@ struct ledger {
 
 using ledger_ptr = std::shared_ptr<ledger>;
 
-caf::actor spawn_subscriber(caf::actor_system& sys, ledger_ptr led) {
+caf::actor spawn_subscriber(caf::actor_system& sys, const ledger_ptr& led) {
   return spawn_fn(sys, [led](caf::event_based_actor*) -> caf::behavior {
     return {
         [led](const event& ev) { led->on_event(ev); },
@@ -213,9 +213,10 @@ caf::actor spawn_subscriber(caf::actor_system& sys, ledger_ptr led) {
 // until `stop` is set, waiting for each outcome without a timeout (the client
 // promises one). Stays alive after stopping: the outcomes of the last sends
 // still have to arrive.
-caf::actor spawn_sender(caf::actor_system& sys, ledger_ptr led,
-                        rtm_client_actor hdl, std::chrono::milliseconds every,
-                        std::shared_ptr<std::atomic<bool>> stop) {
+caf::actor spawn_sender(caf::actor_system& sys, const ledger_ptr& led,
+                        const rtm_client_actor& hdl,
+                        std::chrono::milliseconds every,
+                        const std::shared_ptr<std::atomic<bool>>& stop) {
   return spawn_fn(sys, [=](caf::event_based_actor* self) -> caf::behavior {
     self->send(self, caf::tick_atom_v);
     return {
@@ -369,8 +370,10 @@ driver_stats drive(const testing::fake_slack& srv, ledger& led,
     if (phase == driver_control::clean && ctl.clean_from.load() < 0)
       ctl.clean_from = static_cast<int64_t>(n);
     auto num = std::to_string(n);
-    s->send(R"({"type":"message","channel":"C1","user":"U0SOAK","text":"e)" +
-            num + R"(","ts":")" + num + R"(.0"})");
+    std::string text =
+        R"({"type":"message","channel":"C1","user":"U0SOAK","text":"e)";
+    text.append(num).append(R"(","ts":")").append(num).append(R"(.0"})");
+    s->send(std::move(text));
     int what = -1; // 0 goodbye, 1 close 1000, 2 close 1001
     if (phase == driver_control::faulty && now >= next_control) {
       next_control = now + next_control_in();
@@ -489,7 +492,8 @@ struct log_counter {
   size_t shown = 0;
 };
 
-logger_ptr counting_logger(std::shared_ptr<log_counter> c, const char* tag) {
+logger_ptr counting_logger(const std::shared_ptr<log_counter>& c,
+                           const char* tag) {
   return std::make_shared<logger>(
       log_level::warn, [c, tag](log_level lvl, const std::string& line) {
         std::lock_guard<std::mutex> guard{c->mtx};
@@ -507,13 +511,16 @@ logger_ptr counting_logger(std::shared_ptr<log_counter> c, const char* tag) {
 
 std::string counts_text(const std::map<std::string, size_t>& xs) {
   std::vector<std::pair<size_t, std::string>> sorted;
+  sorted.reserve(xs.size());
   for (auto& [k, v] : xs)
     sorted.emplace_back(v, k);
   std::sort(sorted.rbegin(), sorted.rend());
   std::string out;
   for (auto& [v, k] : sorted)
-    out += (out.empty() ? "" : ", ") + k + " " +
-           grouped(static_cast<long long>(v));
+    out.append(out.empty() ? "" : ", ")
+        .append(k)
+        .append(" ")
+        .append(grouped(static_cast<long long>(v)));
   return out.empty() ? "none" : out;
 }
 

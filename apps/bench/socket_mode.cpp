@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <stdexcept>
 #include <string_view>
 
@@ -69,7 +70,7 @@ public:
     }
     return std::to_string(lo) + "-" + std::to_string(hi) +
            " bytes per envelope, mean " +
-           std::to_string(static_cast<int>(total / n + 0.5)) +
+           std::to_string(std::lround(total / n)) +
            " (an events_api envelope around each 200 B event)";
   }
 
@@ -245,7 +246,7 @@ struct mark_log {
 };
 
 caf::actor spawn_mark_probe(caf::actor_system& sys,
-                            std::shared_ptr<mark_log> log) {
+                            const std::shared_ptr<mark_log>& log) {
   return spawn_fn(sys, [log](caf::event_based_actor*) -> caf::behavior {
     return {
         [log](const envelope& env) {

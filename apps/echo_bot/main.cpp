@@ -139,8 +139,9 @@ caf::result<rtm::json_object> on_envelope(self_ptr self,
 }
 
 // The listener: events or envelopes, and every lifecycle message.
-caf::behavior echo_bot(self_ptr self, caf::actor client, bool socket_mode,
-                       int64_t max_replies, std::function<void(int)> on_exit) {
+caf::behavior echo_bot(self_ptr self, const caf::actor& client,
+                       bool socket_mode, int64_t max_replies,
+                       std::function<void(int)> on_exit) {
   auto& st = self->state;
   st.client = client;
   st.socket_mode = socket_mode;

@@ -97,11 +97,13 @@ option opt(const char* name, const char* help, Select field) {
           }};
 }
 
-// NOLINTNEXTLINE(bugprone-macro-parentheses): expands to a lambda
+// Expands to a lambda: its parameter's type cannot be in parentheses.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define CAF_RTM_FIELD(member)                                                  \
   [](client_config & c) -> auto& {                                             \
     return c.member;                                                           \
   }
+// NOLINTEND(bugprone-macro-parentheses)
 
 const std::vector<option>& options() {
   using caf::timespan;

@@ -59,13 +59,15 @@ std::string reply_thread(const envelope& env, reply_in where) {
   return thread_of(string_field(*msg, "thread_ts"), ts, where);
 }
 
-json_object reply_message(const event& ev, std::string text, reply_in where) {
+json_object reply_message(const event& ev, std::string_view text,
+                          reply_in where) {
   json_object result;
   result.value["type"] = "message";
   result.value["channel"] = ev.channel();
-  result.value["text"] = std::move(text);
+  // A JSON value copies strings into its own storage: nothing to move.
+  result.value["text"] = text;
   if (auto thread = reply_thread(ev, where); !thread.empty()) {
-    result.value["thread_ts"] = std::move(thread);
+    result.value["thread_ts"] = thread;
     if (where == reply_in::thread_and_channel)
       result.value["reply_broadcast"] = true;
   }

@@ -41,7 +41,7 @@ std::string reply_thread(const envelope& env, reply_in where);
 
 /// An RTM message (`send_atom`) with `text` in the channel (and thread) of
 /// `ev`.
-json_object reply_message(const event& ev, std::string text,
+json_object reply_message(const event& ev, std::string_view text,
                           reply_in where = reply_in::place);
 
 /// A `chat.postMessage` call with `text` in the channel (and thread) of `ev`.

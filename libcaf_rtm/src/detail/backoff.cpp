@@ -59,7 +59,7 @@ parse_retry_after(std::string_view value,
   auto from = std::chrono::system_clock::to_time_t(now);
   if (at == static_cast<time_t>(-1) || at <= from)
     return caf::timespan{0};
-  constexpr time_t year = 365 * 24 * 3600;
+  constexpr time_t year = time_t{365} * 24 * 3600;
   auto secs = std::min<time_t>(at - from, year);
   return std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{secs});
 }

@@ -86,7 +86,7 @@ std::string string_at(const json::object& x, std::string_view key) {
   return {};
 }
 
-void complete(web_api_self self, job_ptr job) {
+void complete(web_api_self self, const job_ptr& job) {
   json::object entry;
   entry["id"] = job->file_id;
   entry["title"] = job->x.title.empty() ? job->x.filename : job->x.title;
@@ -109,7 +109,7 @@ void complete(web_api_self self, job_ptr job) {
   });
 }
 
-void send_bytes(web_api_self self, job_ptr job, std::string url) {
+void send_bytes(web_api_self self, const job_ptr& job, std::string url) {
   auto checked = net::check_upload_url(self->state.cfg, url);
   if (!checked)
     return job->fail(std::move(checked.error()), bytes_step);
@@ -141,7 +141,7 @@ void send_bytes(web_api_self self, job_ptr job, std::string url) {
   start_request(self, std::move(call));
 }
 
-void get_upload_url(web_api_self self, job_ptr job) {
+void get_upload_url(web_api_self self, const job_ptr& job) {
   api_call call;
   call.method = get_url_step;
   call.args["filename"] = job->x.filename;
@@ -194,7 +194,7 @@ void start_upload(web_api_self self, file_upload x,
   job->total = job->bytes.size();
   job->x = std::move(x);
   job->deliver = std::move(deliver);
-  get_upload_url(self, std::move(job));
+  get_upload_url(self, job);
 }
 
 } // namespace caf::rtm::detail

@@ -61,7 +61,7 @@ std::string next_cursor(const boost::json::object& page) {
   return std::string{cursor->get_string()};
 }
 
-void fetch_next(web_api_self self, job_ptr job) {
+void fetch_next(web_api_self self, const job_ptr& job) {
   start_call(self, job->call, [self, job](caf::expected<json_object> res) {
     auto index = job->pages;
     if (!res)
@@ -97,7 +97,7 @@ void start_pages(web_api_self self, api_call first, page_fn on_page,
   job->call = std::move(first);
   job->on_page = std::move(on_page);
   job->done = std::move(done);
-  fetch_next(self, std::move(job));
+  fetch_next(self, job);
 }
 
 } // namespace
@@ -118,7 +118,7 @@ void collect_pages(web_api_self self, api_call first,
       });
 }
 
-void stream_pages(web_api_self self, api_call first, caf::actor sink,
+void stream_pages(web_api_self self, api_call first, const caf::actor& sink,
                   caf::typed_response_promise<uint64_t> rp) {
   if (!sink) {
     rp.deliver(make_error(errc::invalid_argument,

@@ -22,7 +22,7 @@ void collect_pages(web_api_self self, api_call first,
 /// Fetches every page, sending each to `sink` as an `api_page` as it
 /// arrives; replies with the number of pages (or with the error that ended
 /// the list).
-void stream_pages(web_api_self self, api_call first, caf::actor sink,
+void stream_pages(web_api_self self, api_call first, const caf::actor& sink,
                   caf::typed_response_promise<uint64_t> rp);
 
 } // namespace caf::rtm::detail

@@ -153,7 +153,7 @@ void schedule_replacement(self_ptr self) {
   self->delayed_send(self, delay, retry_atom_v, ++st.retry_token);
 }
 
-void attempt_failed(self_ptr self, caf::error err) {
+void attempt_failed(self_ptr self, const caf::error& err) {
   auto& st = self->state;
   st.attempt_running = false;
   st.pending = 0;
@@ -211,14 +211,14 @@ void request_url(self_ptr self) {
               return;
             auto ep = self->state.args.proto->to_endpoint(answer.value);
             if (!ep)
-              return attempt_failed(self, std::move(ep.error()));
+              return attempt_failed(self, ep.error());
             if (auto err = net::check_ws_url(*self->state.args.cfg, ep->url))
-              return attempt_failed(self, std::move(err));
+              return attempt_failed(self, err);
             open_session(self, std::move(*ep));
           },
           [self](caf::error& err) {
             if (!stopping(self))
-              attempt_failed(self, std::move(err));
+              attempt_failed(self, err);
           });
 }
 
@@ -240,7 +240,7 @@ void start_attempt(self_ptr self) {
               return;
             auto me = to_identity(answer.value);
             if (!me)
-              return attempt_failed(self, std::move(me.error()));
+              return attempt_failed(self, me.error());
             auto& st = self->state;
             CAF_RTM_LOG(st.log, info, "supervisor", "authenticated as ",
                         me->user, " (", me->user_id, ")",
@@ -251,7 +251,7 @@ void start_attempt(self_ptr self) {
           },
           [self](caf::error& err) {
             if (!stopping(self))
-              attempt_failed(self, std::move(err));
+              attempt_failed(self, err);
           });
 }
 
@@ -266,7 +266,7 @@ bool healthy(self_ptr self, uint64_t id) {
          st.args.cfg->healthy_session;
 }
 
-void on_hello(self_ptr self, uint64_t id, hello_info info) {
+void on_hello(self_ptr self, uint64_t id, const hello_info& info) {
   auto& st = self->state;
   auto i = st.sessions.find(id);
   // A session that says hello while the client closes is closing already.
@@ -337,7 +337,7 @@ void on_session_down(self_ptr self, uint64_t id, bool was_live,
       return maybe_finish_close(self);
     if (!cause)
       cause = make_error(errc::connection_lost, "session ended before hello");
-    return attempt_failed(self, std::move(cause));
+    return attempt_failed(self, cause);
   }
   self->send(st.args.router, disconnected{id, cause, close_code(cause)});
   if (stopping(self))
@@ -485,9 +485,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         return rp;
       },
       [self](status_atom) -> supervisor_status { return status_of(self); },
-      [self](session_hello& msg) {
-        on_hello(self, msg.session, std::move(msg.info));
-      },
+      [self](session_hello& msg) { on_hello(self, msg.session, msg.info); },
       [self](const session_goodbye& msg) {
         CAF_RTM_LOG(self->state.log, info, "supervisor", "session ",
                     msg.session, ": ", msg.reason,

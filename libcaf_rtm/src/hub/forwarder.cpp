@@ -36,7 +36,7 @@ bool seen_before(Self* self, const envelope& env,
 } // namespace
 
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
-                        caf::actor target, caf::actor_addr subscription,
+                        const caf::actor& target, caf::actor_addr subscription,
                         std::chrono::milliseconds window, size_t capacity,
                         std::shared_ptr<std::atomic<uint64_t>> duplicates) {
   auto& st = self->state;
@@ -88,7 +88,7 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
 }
 
 caf::behavior lifecycle_forwarder(caf::event_based_actor* self,
-                                  caf::actor target) {
+                                  const caf::actor& target) {
   follow(self, target);
   return {
       [=](const connecting& x) { caf::anon_send(target, x); },

@@ -42,13 +42,13 @@ struct forwarder_state {
 /// handed a message on, and passes the relay's report of what it dropped to
 /// `subscription`, with the hub's node. Ends when `target` ends.
 caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
-                        caf::actor target, caf::actor_addr subscription,
+                        const caf::actor& target, caf::actor_addr subscription,
                         std::chrono::milliseconds window, size_t capacity,
                         std::shared_ptr<std::atomic<uint64_t>> duplicates);
 
 /// Hands the client lifecycle messages of every hub to `target`. Ends when
 /// `target` ends.
 caf::behavior lifecycle_forwarder(caf::event_based_actor* self,
-                                  caf::actor target);
+                                  const caf::actor& target);
 
 } // namespace caf::rtm::hub::detail

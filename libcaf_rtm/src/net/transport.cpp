@@ -26,11 +26,8 @@
 
 #include "caf/rtm/errc.hpp"
 
-namespace asio = boost::asio;        // from <boost/asio.hpp>
-namespace beast = boost::beast;      // from <boost/beast.hpp>
-namespace http = boost::beast::http; // from <boost/beast/http.hpp>
-namespace ssl = boost::asio::ssl;    // from <boost/asio/ssl.hpp>
-using tcp = boost::asio::ip::tcp;    // from <boost/asio/ip/tcp.hpp>
+// asio, beast, http and ssl: the aliases of net/transport.hpp.
+using tcp = boost::asio::ip::tcp; // from <boost/asio/ip/tcp.hpp>
 using error_code = boost::system::error_code;
 
 namespace caf::rtm::net {
@@ -64,8 +61,8 @@ using lookup_handler = std::function<void(error_code, endpoints)>;
 // hold up every connection of the process, past any connect_timeout. Here a
 // lookup that outlives its caller finishes in the background and its result
 // is dropped. An address needs no lookup at all.
-void lookup(executor_type ex, const std::string& host, const std::string& port,
-            lookup_handler handler) {
+void lookup(const executor_type& ex, const std::string& host,
+            const std::string& port, lookup_handler handler) {
   error_code ec;
   auto addr = asio::ip::make_address(host, ec);
   if (!ec) {
@@ -117,8 +114,8 @@ void lookup(executor_type ex, const std::string& host, const std::string& port,
 class open_op : public transport_open,
                 public std::enable_shared_from_this<open_op> {
 public:
-  open_op(executor_type ex, const net_context& ctx, const endpoint_url& url,
-          handler_type handler)
+  open_op(const executor_type& ex, const net_context& ctx,
+          const endpoint_url& url, handler_type handler)
       : ex_(ex), deadline_(ex), stream_(std::make_unique<tcp_stream>(ex)),
         tls_ctx_(ctx.tls), proxy_(url.tls ? ctx.proxy : ctx.plain_proxy),
         url_(url), use_proxy_(proxy_.applies_to(url.host)),
@@ -163,7 +160,7 @@ private:
     return abort_reason_ || timed_out_;
   }
 
-  void on_resolve(error_code ec, endpoints results) {
+  void on_resolve(error_code ec, const endpoints& results) {
     resolving_ = false;
     if (finished_)
       return; // timed out or cancelled meanwhile: reported already
@@ -340,7 +337,7 @@ private:
 
 } // namespace
 
-std::shared_ptr<transport_open> transport_open::start(executor_type ex,
+std::shared_ptr<transport_open> transport_open::start(const executor_type& ex,
                                                       const net_context& ctx,
                                                       const endpoint_url& url,
                                                       handler_type handler) {

@@ -65,7 +65,7 @@ public:
 
   /// Starts opening a stream to `url` within `ctx.connect_timeout`. The
   /// handler runs once, on `ex`.
-  static std::shared_ptr<transport_open> start(executor_type ex,
+  static std::shared_ptr<transport_open> start(const executor_type& ex,
                                                const net_context& ctx,
                                                const endpoint_url& url,
                                                handler_type handler);

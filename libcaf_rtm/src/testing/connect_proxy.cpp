@@ -60,8 +60,8 @@ public:
   void start() {
     // Requests with a head beyond 64 KiB are not worth serving.
     asio::async_read_until(
-        client_, asio::dynamic_buffer(head_, 64 * 1024), "\r\n\r\n",
-        [self = shared_from_this()](error_code ec, std::size_t n) {
+        client_, asio::dynamic_buffer(head_, std::size_t{64} * 1024),
+        "\r\n\r\n", [self = shared_from_this()](error_code ec, std::size_t n) {
           self->on_head(ec, n);
         });
   }
@@ -133,9 +133,9 @@ private:
       host = host.substr(1, host.size() - 2);
     resolver_.async_resolve(
         host, target.substr(colon + 1),
-        [self = shared_from_this()](error_code ec,
-                                    tcp::resolver::results_type results) {
-          self->on_resolve(ec, std::move(results));
+        [self = shared_from_this()](
+            error_code ec, const tcp::resolver::results_type& results) {
+          self->on_resolve(ec, results);
         });
   }
 
@@ -159,7 +159,7 @@ private:
                       });
   }
 
-  void on_resolve(error_code ec, tcp::resolver::results_type results) {
+  void on_resolve(error_code ec, const tcp::resolver::results_type& results) {
     if (ec)
       return reply_and_close("HTTP/1.1 502 Bad Gateway\r\n"
                              "Content-Length: 0\r\n"
@@ -203,7 +203,7 @@ private:
   struct direction {
     tcp::socket* from;
     tcp::socket* to;
-    std::array<char, 16 * 1024> buf;
+    std::array<char, std::size_t{16} * 1024> buf;
     bool done = false;
   };
 

@@ -273,12 +273,12 @@ std::size_t fake_slack::rejected_handshakes() const {
   return impl_->state->rejected_handshakes();
 }
 
-std::string fake_slack::send_event(std::string event_json) {
+std::string fake_slack::send_event(const std::string& event_json) {
   return impl_->state->send_event(nullptr, event_json);
 }
 
-std::string fake_slack::send_envelope(std::string type,
-                                      std::string payload_json,
+std::string fake_slack::send_envelope(const std::string& type,
+                                      const std::string& payload_json,
                                       bool accepts_response_payload) {
   return impl_->state->send_envelope(nullptr, type, payload_json,
                                      accepts_response_payload);

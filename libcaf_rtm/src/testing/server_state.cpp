@@ -21,7 +21,7 @@ namespace caf::rtm::testing {
 
 // -- http_response ------------------------------------------------------------
 
-http_response http_response::ok(std::string json_fields) {
+http_response http_response::ok(const std::string& json_fields) {
   http_response result;
   result.body = "{\"ok\":true";
   if (!json_fields.empty()) {
@@ -32,7 +32,7 @@ http_response http_response::ok(std::string json_fields) {
   return result;
 }
 
-http_response http_response::error(std::string code) {
+http_response http_response::error(const std::string& code) {
   http_response result;
   json::object obj;
   obj["ok"] = false;
@@ -859,7 +859,7 @@ std::string server_state::next_ts() {
   }
   char buf[48];
   std::snprintf(buf, sizeof(buf), "%llu.%06llu",
-                static_cast<unsigned long long>(1700000000 + n / 1000000),
+                1700000000ULL + static_cast<unsigned long long>(n / 1000000),
                 static_cast<unsigned long long>(n % 1000000));
   return buf;
 }

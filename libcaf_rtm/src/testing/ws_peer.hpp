@@ -26,7 +26,7 @@ namespace beast = boost::beast;
 
 /// Bytes per flood write: large enough that a client cannot keep up, small
 /// enough that pongs queued behind a chunk still go out quickly.
-constexpr std::size_t flood_chunk_size = 64 * 1024;
+constexpr std::size_t flood_chunk_size = std::size_t{64} * 1024;
 
 template <class Stream>
 class ws_peer : public session_control,
@@ -37,7 +37,7 @@ public:
         close_timer_(stream_.get_executor()),
         ping_timer_(stream_.get_executor()),
         refresh_timer_(stream_.get_executor()),
-        pause_timer_(stream_.get_executor()), rbuf_(64 * 1024),
+        pause_timer_(stream_.get_executor()), rbuf_(std::size_t{64} * 1024),
         frames_(max_message_size) {
     // nop
   }
@@ -485,7 +485,7 @@ private:
                                                 std::move(replies.later)));
   }
 
-  void on_ack_timer(std::shared_ptr<asio::steady_timer> timer,
+  void on_ack_timer(const std::shared_ptr<asio::steady_timer>& timer,
                     std::vector<std::string> replies, error_code ec) {
     auto i = std::find(ack_timers_.begin(), ack_timers_.end(), timer);
     if (i != ack_timers_.end())

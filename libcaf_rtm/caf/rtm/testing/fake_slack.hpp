@@ -46,9 +46,9 @@ struct http_response {
   bool close_after = false;
 
   /// `{"ok":true, ...fields}` with status 200.
-  static http_response ok(std::string json_fields = "");
+  static http_response ok(const std::string& json_fields = "");
   /// `{"ok":false,"error":"<code>"}` with status 200.
-  static http_response error(std::string code);
+  static http_response error(const std::string& code);
   /// Status 429 with `Retry-After: <retry_after>` (omitted when empty).
   static http_response rate_limited(std::string retry_after);
 };
@@ -390,11 +390,12 @@ public:
   /// live Socket Mode session, and returns its `event_id`. With no live
   /// session the event waits for the first redelivery deadline that finds
   /// one (and is lost if `redelivery_delays` is empty).
-  std::string send_event(std::string event_json);
+  std::string send_event(const std::string& event_json);
   /// Sends an envelope as `ws_session::send_envelope` does, on a randomly
   /// chosen live Socket Mode session; returns the envelope id, or "" if no
   /// session is live (nothing is sent).
-  std::string send_envelope(std::string type, std::string payload_json,
+  std::string send_envelope(const std::string& type,
+                            const std::string& payload_json,
                             bool accepts_response_payload);
   /// Every ack received so far, in order of arrival.
   std::vector<recorded_ack> acks() const;
