@@ -215,8 +215,8 @@ TEST_CASE("usage errors exit 2 and name the option", "[cli]") {
 
 TEST_CASE("option errors say what was expected and never show a token",
           "[cli][secrets]") {
-  auto run = [](std::vector<std::string> args) {
-    process p{tool, std::move(args), clean_env};
+  auto run = [](const std::vector<std::string>& args) {
+    process p{tool, args, clean_env};
     auto code = p.wait(10s);
     return std::make_pair(code, p.err());
   };

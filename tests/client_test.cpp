@@ -49,8 +49,9 @@ struct client_fixture : system_fixture {
     return s;
   }
 
-  caf::expected<send_ack> send(const rtm_client_actor& hdl, std::string text,
-                               std::string channel = "C1") {
+  caf::expected<send_ack> send(const rtm_client_actor& hdl,
+                               const std::string& text,
+                               const std::string& channel = "C1") {
     json_object msg;
     msg.value["type"] = "message";
     msg.value["channel"] = channel;
@@ -68,7 +69,7 @@ struct client_fixture : system_fixture {
   }
 };
 
-std::string message(int n, std::string channel = "C1") {
+std::string message(int n, const std::string& channel = "C1") {
   return R"({"type":"message","channel":")" + channel +
          R"(","user":"U1","text":"m)" + std::to_string(n) + R"(","ts":")" +
          std::to_string(n) + R"(.0"})";
@@ -130,7 +131,7 @@ using send_outcomes_ptr = std::shared_ptr<send_outcomes>;
 // can wait for their acks at once, and records the outcome.
 // With `max_wait`, the send carries its own deadline.
 void send_in_background(caf::actor_system& sys, const rtm_client_actor& hdl,
-                        std::string text, send_outcomes_ptr out,
+                        const std::string& text, const send_outcomes_ptr& out,
                         std::optional<caf::timespan> max_wait = std::nullopt) {
   spawn_fn(sys, [hdl, text, out, max_wait](caf::event_based_actor* a) {
     json_object msg;
@@ -219,7 +220,7 @@ TEST_CASE_METHOD(client_fixture,
   auto all = std::make_shared<recorder>();
   auto bot_listener = track(spawn_recorder(*sys, bots));
   auto all_listener = track(spawn_recorder(*sys, all));
-  auto subscribe = [&](caf::actor hdl, std::vector<std::string> types) {
+  auto subscribe = [&](const caf::actor& hdl, std::vector<std::string> types) {
     return request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
                                  subscribe_atom_v, hdl, std::move(types));
   };
@@ -1346,7 +1347,7 @@ TEST_CASE_METHOD(client_fixture,
   big.value["type"] = "message";
   big.value["channel"] = "C1";
   big.value["text"] = "short";
-  big.value["attachments"] = std::string(17 * 1024, 'x');
+  big.value["attachments"] = std::string(size_t{17} * 1024, 'x');
   auto r1 =
       request<send_ack>(*self, c.hdl, caf::timespan{5s}, send_atom_v, big);
   REQUIRE_FALSE(r1);
@@ -1471,7 +1472,7 @@ TEST_CASE_METHOD(client_fixture,
                  "[client][frames]") {
   fake_slack srv;
   auto cfg = config(srv);
-  cfg.max_message_size = 64 * 1024;
+  cfg.max_message_size = size_t{64} * 1024;
   auto c = connect_client(*this, cfg);
   auto s0 = session(srv, 0);
   auto rss_before = resident_bytes();
@@ -1483,7 +1484,7 @@ TEST_CASE_METHOD(client_fixture,
   s0->send_raw(header + std::string(1000, 'x'));
   REQUIRE(c.rec->wait_lifecycle("disconnected:1:incoming_too_large", 1));
   CHECK(s0->close_code_received() == std::optional<uint16_t>{1009});
-  CHECK(resident_bytes() < rss_before + 256 * 1024 * 1024);
+  CHECK(resident_bytes() < rss_before + size_t{256} * 1024 * 1024);
   auto s1 = session(srv, 1);
   s1->send(message(1));
   REQUIRE(eventually([&] { return texts(c.rec->events()) == range(1, 1); }));
@@ -1715,7 +1716,7 @@ TEST_CASE_METHOD(client_fixture,
   // Beyond the callbacks run, at most the backlog (200) and the two batches
   // the router may hold (each under 256 KB, 65 of these frames) reached it.
   CHECK(st.events_received <=
-        static_cast<uint64_t>(c.done->load()) + 200 + 3 * 65);
+        static_cast<uint64_t>(c.done->load()) + 200 + uint64_t{3} * 65);
   CHECK(s->frames_written() < n);
   CHECK(st.state == "connected"); // a slow consumer is not a dead link
   *c.slow = false;
@@ -2046,6 +2047,7 @@ TEST_CASE_METHOD(client_fixture,
     auto s = session(srv, round);
     std::atomic<int> answered{0};
     std::vector<std::string> texts;
+    texts.reserve(50);
     for (int i = 0; i < 50; ++i)
       texts.push_back("r" + std::to_string(round) + "m" + std::to_string(i));
     send_all(*sys, c.hdl, texts, answered);

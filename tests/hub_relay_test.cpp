@@ -48,7 +48,7 @@ caf::response_promise take_oldest(target_log& log) {
 // forwarder does), with an error on `delete_atom`, with a value on
 // `get_atom`, with a response payload on `put_atom`.
 caf::behavior holding_target(caf::event_based_actor* self,
-                             std::shared_ptr<target_log> log) {
+                             const std::shared_ptr<target_log>& log) {
   auto hold = [self, log](size_t n) {
     log->got.push_back("events " + std::to_string(n));
     log->held.push_back(self->make_response_promise());
@@ -138,8 +138,8 @@ struct relay_fixture {
   // Asks the relay as the client does; the reply lands in `replies`.
   void ask(envelope env) {
     sys->spawn(
-        [](caf::event_based_actor* self, caf::actor dest, envelope x,
-           std::shared_ptr<strings> out) {
+        [](caf::event_based_actor* self, const caf::actor& dest, envelope x,
+           const std::shared_ptr<strings>& out) {
           self->request(dest, caf::infinite, std::move(x))
               .then(
                   [out](json_object& payload) {
@@ -288,7 +288,7 @@ TEST_CASE_METHOD(relay_fixture,
   // back as an error (unexpected message).
   auto taken = std::make_shared<size_t>(0);
   auto plain = sys->spawn(
-      [](caf::event_based_actor* self, std::shared_ptr<size_t> n) {
+      [](caf::event_based_actor* self, const std::shared_ptr<size_t>& n) {
         self->set_default_handler(caf::drop);
         return caf::behavior{
             [n](const event_batch& batch) { *n += batch.events.size(); },

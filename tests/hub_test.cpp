@@ -168,7 +168,7 @@ using bot_log_ptr = std::shared_ptr<bot_log>;
 
 // A bot's actor: records everything; answers envelopes that accept a
 // response payload with {"text":"answered <envelope id>"}.
-caf::actor spawn_bot(caf::actor_system& sys, bot_log_ptr log) {
+caf::actor spawn_bot(caf::actor_system& sys, const bot_log_ptr& log) {
   return spawn_fn(sys, [log](caf::event_based_actor* self) -> caf::behavior {
     auto note = [self, log](auto&& f) {
       std::lock_guard<std::mutex> guard{log->mtx};
@@ -238,7 +238,8 @@ caf::actor spawn_bot(caf::actor_system& sys, bot_log_ptr log) {
 
 // An actor system acting as a bot node (CAF::io, optionally TLS).
 struct bot_node {
-  explicit bot_node(hub::node_options opts = {}) : tls(opts.tls.enabled()) {
+  explicit bot_node(const hub::node_options& opts = {})
+      : tls(opts.tls.enabled()) {
     cfg.set("scheduler.max-threads", 2);
     if (auto err = hub::configure_node(cfg, opts))
       throw std::runtime_error("configure_node: " + rtm::render(err));
@@ -431,7 +432,7 @@ TEST_CASE("workspaces: the [caf-rtm] defaults are checked like an entry",
   REQUIRE(defaults);
   CHECK(caf::get_or(*defaults, "send-rate", 0.0) == 2.0); // put back
   CHECK(caf::get_or(*defaults, "log-level", std::string{}) == "debug");
-  auto error_of = [](caf::settings file) {
+  auto error_of = [](const caf::settings& file) {
     auto x = hub::check_defaults(file, {});
     REQUIRE_FALSE(x);
     return rtm::render(x.error());
@@ -967,8 +968,9 @@ namespace {
 // A bot subscribed to "acme" through a tap in front of the hub, past its
 // first event: where the tests of links that break or stall begin.
 struct tapped_bot {
-  tapped_bot(fake_slack& srv, uint16_t hub_port, hub::node_options opts = {})
-      : tap{hub_port}, bot{std::move(opts)} {
+  tapped_bot(fake_slack& srv, uint16_t hub_port,
+             const hub::node_options& opts = {})
+      : tap{hub_port}, bot{opts} {
     actor = bot.track(spawn_bot(*bot.sys, log));
     sub =
         bot.subscribe({{"127.0.0.1", tap.port()}}, "acme", actor, {"message"});

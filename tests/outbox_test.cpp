@@ -51,14 +51,14 @@ struct outbox_fixture {
   }
 
   outbox::writer writer() {
-    return [this](int64_t id, std::string frame) {
+    return [this](int64_t id, const std::string& frame) {
       auto value = boost::json::parse(frame);
       frames.push_back({id, value.as_object()});
     };
   }
 
   // Queues a message; its outcome lands in results[n].
-  caf::error send(int n, time_point now, std::string text = "hi") {
+  caf::error send(int n, time_point now, const std::string& text = "hi") {
     boost::json::object msg;
     msg["type"] = "message";
     msg["channel"] = "C1";
@@ -209,7 +209,7 @@ TEST_CASE_METHOD(outbox_fixture, "outbox: refusals before sending",
                  "[outbox]") {
   boost::json::object no_type;
   no_type["text"] = "x";
-  auto never = [](caf::expected<send_ack>) {
+  auto never = [](const caf::expected<send_ack>&) {
     FAIL("handler called");
   };
   CHECK(is(out.enqueue(no_type, never, t0), errc::invalid_argument));

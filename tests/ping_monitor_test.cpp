@@ -31,14 +31,15 @@ struct observed {
 // The monitor needs two messages of its connection and one of the
 // supervisor: the stand-ins implement exactly those roles.
 ping_target_actor::behavior_type
-fake_connection(std::shared_ptr<observed> obs) {
+fake_connection(const std::shared_ptr<observed>& obs) {
   return {
       [obs](ping_atom, std::string& payload) { obs->pings.push_back(payload); },
       [obs](dead_link_atom) { ++obs->dead_links; },
   };
 }
 
-rtt_sink_actor::behavior_type fake_supervisor(std::shared_ptr<observed> obs) {
+rtt_sink_actor::behavior_type
+fake_supervisor(const std::shared_ptr<observed>& obs) {
   return {
       [obs](rtt_atom, uint64_t, caf::timespan rtt) {
         obs->rtts.push_back(rtt);

@@ -36,6 +36,7 @@ process::process(const std::string& exe, const std::vector<std::string>& args,
     argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;
+  envp.reserve(envs.size() + 1);
   for (auto& e : envs)
     envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);

@@ -17,7 +17,8 @@ namespace rtm = caf::rtm;
 
 // Your bot: an ordinary actor that receives rtm::event messages and, if it
 // subscribes to them, every lifecycle message.
-caf::behavior bot(caf::event_based_actor* self, rtm::rtm_client_actor client) {
+caf::behavior bot(caf::event_based_actor* self,
+                  const rtm::rtm_client_actor& client) {
   return {
       [=](const rtm::event& ev) {
         // type(), subtype(), channel(), user(), bot_id(), ts(), text() are

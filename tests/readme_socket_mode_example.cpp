@@ -11,7 +11,7 @@ namespace rtm = caf::rtm;
 
 // Your app: an ordinary actor that receives rtm::envelope messages.
 caf::behavior app(caf::event_based_actor* self,
-                  rtm::socket_mode_client_actor client) {
+                  const rtm::socket_mode_client_actor& client) {
   return {
       // The client acked the envelope already, unless it accepts a response
       // payload (slash commands, some interactions): then this handler's

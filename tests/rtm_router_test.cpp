@@ -25,7 +25,7 @@ using namespace std::chrono_literals;
 namespace {
 
 caf::behavior counting_subscriber(caf::event_based_actor*,
-                                  std::shared_ptr<size_t> count) {
+                                  const std::shared_ptr<size_t>& count) {
   return {
       [count](const event&) { ++*count; },
   };
@@ -44,8 +44,8 @@ struct rtm_router_fixture {
     actors.push_back(subscriber);
     auto ok = std::make_shared<bool>(false);
     actors.push_back(sys->spawn(
-        [ok](caf::event_based_actor* self, rtm_router_actor dest,
-             caf::actor listener) {
+        [ok](caf::event_based_actor* self, const rtm_router_actor& dest,
+             const caf::actor& listener) {
           self->request(dest, caf::infinite, subscribe_atom_v, listener,
                         std::vector<std::string>{"message"})
               .then([ok](caf::ok_atom) { *ok = true; });

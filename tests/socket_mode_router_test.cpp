@@ -42,8 +42,8 @@ using world_ptr = std::shared_ptr<world>;
 // A connection that hands `batch` to the router as its first act, as a real
 // one does with the frames it read, and then writes what it is told to.
 frame_writer_actor::behavior_type
-fake_connection(frame_writer_actor::pointer self, world_ptr w,
-                socket_mode_router_actor router, inbound_batch batch) {
+fake_connection(frame_writer_actor::pointer self, const world_ptr& w,
+                const socket_mode_router_actor& router, inbound_batch batch) {
   self->request(router, caf::infinite, std::move(batch))
       .then([w](caf::ok_atom) { ++w->batches_done; });
   return {
@@ -54,7 +54,8 @@ fake_connection(frame_writer_actor::pointer self, world_ptr w,
   };
 }
 
-caf::behavior answering_subscriber(caf::event_based_actor*, world_ptr w) {
+caf::behavior answering_subscriber(caf::event_based_actor*,
+                                   const world_ptr& w) {
   return {
       [w](const envelope& env) -> response {
         w->answered.emplace_back(env.id());
@@ -65,7 +66,8 @@ caf::behavior answering_subscriber(caf::event_based_actor*, world_ptr w) {
 
 // A subscriber whose answers wait until it is told `ok_atom`; then each is
 // a payload.
-caf::behavior holding_subscriber(caf::event_based_actor* self, world_ptr w) {
+caf::behavior holding_subscriber(caf::event_based_actor* self,
+                                 const world_ptr& w) {
   return {
       [self, w](const envelope& env) {
         w->answered.emplace_back(env.id());
@@ -81,7 +83,8 @@ caf::behavior holding_subscriber(caf::event_based_actor* self, world_ptr w) {
   };
 }
 
-caf::behavior lifecycle_recorder(caf::event_based_actor* self, world_ptr w) {
+caf::behavior lifecycle_recorder(caf::event_based_actor* self,
+                                 const world_ptr& w) {
   // Other lifecycle messages do not matter here.
   self->set_default_handler(caf::drop);
   return {

@@ -61,9 +61,11 @@ struct sm_fixture : system_fixture {
     result.rec = std::make_shared<recorder>();
     result.hdl = track(sys->spawn(socket_mode_client, cfg));
     result.listener = track(spawn_recorder(*sys, result.rec));
-    REQUIRE(request<caf::ok_atom>(*self, result.hdl, caf::timespan{5s},
-                                  subscribe_atom_v, result.listener,
-                                  std::move(types)));
+    // Outside REQUIRE, whose expansion names its expression twice.
+    auto subscribed = request<caf::ok_atom>(*self, result.hdl,
+                                            caf::timespan{5s}, subscribe_atom_v,
+                                            result.listener, std::move(types));
+    REQUIRE(subscribed);
     REQUIRE(request<caf::ok_atom>(*self, result.hdl, caf::timespan{5s},
                                   subscribe_atom_v, lifecycle_atom_v,
                                   result.listener));
@@ -88,7 +90,7 @@ struct sm_fixture : system_fixture {
   }
 };
 
-std::string app_mention(int n, std::string channel = "C1") {
+std::string app_mention(int n, const std::string& channel = "C1") {
   return R"({"type":"app_mention","channel":")" + channel +
          R"(","user":"U1","text":"<@U0BOT> m)" + std::to_string(n) +
          R"(","ts":")" + std::to_string(n) + R"(.0"})";
@@ -124,7 +126,7 @@ std::optional<json::object> payload_of(const testing::recorded_ack& ack) {
 
 // An actor that answers envelopes with `payload` (nothing if null).
 caf::actor spawn_responder(caf::actor_system& sys,
-                           std::optional<json::object> payload) {
+                           const std::optional<json::object>& payload) {
   return spawn_fn(sys, [payload](caf::event_based_actor*) -> caf::behavior {
     return {
         [payload](const envelope&) -> caf::result<json_object> {
@@ -484,7 +486,7 @@ TEST_CASE_METHOD(sm_fixture,
   fake_slack srv;
   auto c = connect(config(srv), {"events_api"});
   json::object huge;
-  huge["text"] = std::string(21 * 1024, 'x');
+  huge["text"] = std::string(size_t{21} * 1024, 'x');
   auto responder = track(spawn_responder(*sys, huge));
   REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
                                 subscribe_atom_v, responder,

@@ -62,7 +62,8 @@ std::string code(const caf::error& err) {
   return err ? to_string(static_cast<errc>(err.code())) : "none";
 }
 
-web_api_actor::behavior_type fake_api(web_api_actor::pointer, world_ptr w) {
+web_api_actor::behavior_type fake_api(web_api_actor::pointer,
+                                      const world_ptr& w) {
   return {
       [w](call_atom, std::string& method,
           api_args&) -> caf::result<json_object> {
@@ -99,7 +100,8 @@ web_api_actor::behavior_type fake_api(web_api_actor::pointer, world_ptr w) {
 }
 
 connection_actor::behavior_type fake_connection(connection_actor::pointer self,
-                                                world_ptr w, uint64_t session) {
+                                                const world_ptr& w,
+                                                uint64_t session) {
   return {
       [](send_atom, int64_t, std::string&) {},
       [](ack_atom, std::string&) {},
@@ -121,7 +123,7 @@ connection_actor::behavior_type fake_connection(connection_actor::pointer self,
   };
 }
 
-session_listener_actor::behavior_type fake_router(world_ptr w) {
+session_listener_actor::behavior_type fake_router(const world_ptr& w) {
   return {
       [w](identity& me) { w->lifecycle.push_back("identity:" + me.bot_id); },
       [w](connected& x, frame_writer_actor&) {

@@ -118,7 +118,7 @@ bool recorder::wait_lifecycle(const std::string& prefix, size_t n,
   return eventually([&] { return lifecycle_count(prefix) >= n; }, timeout);
 }
 
-caf::actor spawn_recorder(caf::actor_system& sys, recorder_ptr rec) {
+caf::actor spawn_recorder(caf::actor_system& sys, const recorder_ptr& rec) {
   return spawn_fn(sys, [rec](caf::event_based_actor*) -> caf::behavior {
     return {
         [rec](const event& ev) { rec->add_event(ev); },

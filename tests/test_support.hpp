@@ -162,7 +162,7 @@ using recorder_ptr = std::shared_ptr<recorder>;
 /// without a payload) and lifecycle message
 /// ("connecting:N", "connected:S", "disconnected:S:<errc>:<close code>",
 /// "reconnecting:N", "error:<errc>", "fatal:<errc>").
-caf::actor spawn_recorder(caf::actor_system& sys, recorder_ptr rec);
+caf::actor spawn_recorder(caf::actor_system& sys, const recorder_ptr& rec);
 
 /// Spawns a client for `srv`, subscribes a recorder to `types` and to the
 /// lifecycle, and connects. Fails the test if the connect fails.

@@ -952,7 +952,7 @@ struct page_log {
 };
 
 caf::actor spawn_page_sink(caf::actor_system& sys,
-                           std::shared_ptr<page_log> log) {
+                           const std::shared_ptr<page_log>& log) {
   return spawn_fn(sys, [log](caf::event_based_actor*) -> caf::behavior {
     return {[log](api_page& x) {
       std::lock_guard<std::mutex> guard{log->mtx};
@@ -1170,7 +1170,7 @@ struct progress_log {
 };
 
 caf::actor spawn_progress_sink(caf::actor_system& sys,
-                               std::shared_ptr<progress_log> log) {
+                               const std::shared_ptr<progress_log>& log) {
   return spawn_fn(sys, [log](caf::event_based_actor*) -> caf::behavior {
     return {[log](upload_progress& x) {
       std::lock_guard<std::mutex> guard{log->mtx};

@@ -391,7 +391,7 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
       [self](call_atom, api_call& x,
              caf::actor& sink) -> caf::typed_response_promise<uint64_t> {
         auto rp = self->make_response_promise<uint64_t>();
-        stream_pages(self, std::move(x), std::move(sink), rp);
+        stream_pages(self, std::move(x), sink, rp);
         return rp;
       },
       [self](upload_atom,

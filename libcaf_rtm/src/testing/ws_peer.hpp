@@ -515,7 +515,7 @@ private:
     data_q_.push_back(out_item{std::move(bytes), frames});
   }
 
-  void start_pace(std::size_t n, double per_second, frame_maker make) {
+  void start_pace(std::size_t n, double per_second, frame_maker&& make) {
     if (!may_send())
       return;
     if (!(per_second > 0) || per_second > 1e9) {
