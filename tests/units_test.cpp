@@ -474,6 +474,21 @@ TEST_CASE("replies go where the message was said", "[units][reply]") {
                       R"("message":{"ts":"4.4","thread_ts":"4.0"}}})");
   CHECK(reply_call(click, "ok").args.at("thread_ts") == "4.0");
   CHECK(reply_call(click, "ok").args.at("channel") == "C3");
+  // A message not in a thread starts one at its `ts`, else its `event_ts`.
+  auto top_click =
+      envelope::parse(R"({"envelope_id":"E","type":"interactive","payload":)"
+                      R"({"type":"block_actions","channel":{"id":"C3"},)"
+                      R"("message":{"event_ts":"5.0","ts":"5.5"}}})");
+  CHECK(reply_call(top_click, "ok").args.count("thread_ts") == 0);
+  CHECK(reply_call(top_click, "ok", reply_in::thread).args.at("thread_ts") ==
+        "5.5");
+  auto event_ts_click =
+      envelope::parse(R"({"envelope_id":"E","type":"interactive","payload":)"
+                      R"({"type":"block_actions","channel":{"id":"C3"},)"
+                      R"("message":{"event_ts":"6.0"}}})");
+  CHECK(
+      reply_call(event_ts_click, "ok", reply_in::thread).args.at("thread_ts") ==
+      "6.0");
   auto command =
       envelope::parse(R"({"envelope_id":"E","type":"slash_commands","payload":)"
                       R"({"command":"/x","channel_id":"C4"}})");

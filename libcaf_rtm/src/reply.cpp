@@ -2,17 +2,11 @@
 
 #include <boost/json/object.hpp>
 
-namespace json = boost::json;
+#include "detail/event_fields.hpp"
 
 namespace caf::rtm {
 
 namespace {
-
-std::string_view string_field(const json::object& obj, std::string_view key) {
-  if (auto* x = obj.if_contains(key); x && x->is_string())
-    return x->get_string();
-  return {};
-}
 
 // The thread of a message with these `thread_ts` and `ts` fields.
 std::string thread_of(std::string_view thread_ts, std::string_view ts,
@@ -48,15 +42,13 @@ std::string reply_thread(const envelope& env, reply_in where) {
   // events_api: the inner event's fields, indexed at parse time.
   if (!env.event().empty())
     return thread_of(env.thread_ts(), env.ts(), where);
-  // An interaction: the message it came from, if any.
+  // An interaction: the message it came from, if any, read by the same
+  // rules as an event (`ts`, else `event_ts`).
   const auto* val = env.payload().if_contains("message");
   if (val == nullptr || !val->is_object())
     return {};
-  const auto* msg = &val->get_object();
-  auto ts = string_field(*msg, "ts");
-  if (ts.empty())
-    ts = string_field(*msg, "event_ts");
-  return thread_of(string_field(*msg, "thread_ts"), ts, where);
+  auto msg = detail::scan_event(val->get_object());
+  return thread_of(msg.thread_ts, msg.ts, where);
 }
 
 json_object reply_message(const event& ev, std::string_view text,
