@@ -357,25 +357,57 @@ TEST_CASE("a drop log adds what relays could not report to what a node "
   CHECK_FALSE(drops.take(node, 200, t0 + 2s).known);
 }
 
-TEST_CASE_METHOD(relay_fixture,
-                 "a relay that ends while it drops leaves the count to the "
-                 "drop log",
-                 "[hub]") {
+namespace {
+
+// A relay with a window of three events and a drop log that drops two
+// events, unreported, and then ends; `node_gone` is what the gate set before
+// it ended the relay. What the drop log holds for the node afterwards.
+hub::missed_events drops_left_by_a_relay_that_ends(relay_fixture& fx,
+                                                   bool node_gone,
+                                                   caf::timestamp& before) {
   auto drops = std::make_shared<hub::detail::drop_log>();
   hub::detail::relay_args args;
   args.window = 300;
   args.message_overhead = 0;
   args.drops = drops;
-  auto other = sys->spawn(hub::detail::relay, target, args);
-  auto before = caf::make_timestamp();
+  args.node_gone = std::make_shared<std::atomic<bool>>(false);
+  auto flag = args.node_gone;
+  auto other = fx.sys->spawn(hub::detail::relay, fx.target, args);
+  before = caf::make_timestamp();
   caf::anon_send(other, make_batch(1, 3));
   caf::anon_send(other, make_batch(4, 2)); // dropped, not yet reported
-  sched->run();
+  fx.sched->run();
+  flag->store(node_gone);
   caf::anon_send_exit(other, caf::exit_reason::kill);
-  sched->run();
-  drops->record(sys->node(), caf::make_timestamp(), 50);
-  auto missed = drops->take(sys->node(), 50, caf::make_timestamp());
+  fx.sched->run();
+  // The node goes away (later, if it did not before) with the client at 50
+  // events, and looks the workspace up again with the client still there.
+  const auto& node = fx.sys->node();
+  drops->record(node, caf::make_timestamp(), 50);
+  return drops->take(node, 50, caf::make_timestamp());
+}
+
+} // namespace
+
+TEST_CASE_METHOD(relay_fixture,
+                 "a relay that ends while it drops because its node went away "
+                 "leaves the count to the drop log",
+                 "[hub]") {
+  caf::timestamp before;
+  auto missed = drops_left_by_a_relay_that_ends(*this, true, before);
   CHECK(missed.known);
   CHECK(missed.count == 2);
+  CHECK(missed.since >= before);
+}
+
+TEST_CASE_METHOD(relay_fixture,
+                 "a relay that ends while it drops after an unsubscribe "
+                 "leaves nothing that would count against its node later",
+                 "[hub]") {
+  caf::timestamp before;
+  auto missed = drops_left_by_a_relay_that_ends(*this, false, before);
+  // The node's own record only: no events came since it went.
+  CHECK(missed.known);
+  CHECK(missed.count == 0);
   CHECK(missed.since >= before);
 }

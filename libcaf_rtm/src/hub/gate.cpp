@@ -16,7 +16,7 @@ namespace caf::rtm::hub::detail {
 
 gate_state::~gate_state() {
   for (auto& [addr, relay] : relays)
-    caf::anon_send_exit(relay, caf::exit_reason::kill);
+    caf::anon_send_exit(relay.hdl, caf::exit_reason::kill);
 }
 
 namespace {
@@ -65,7 +65,7 @@ void watch(Self* self, const caf::actor& hdl) {
 template <class Self>
 bool is_relay(Self* self, const caf::actor_addr& addr) {
   for (auto& [subscriber, relay] : self->state.relays)
-    if (relay.address() == addr)
+    if (relay.hdl.address() == addr)
       return true;
   return false;
 }
@@ -95,11 +95,14 @@ void on_down(Self* self, const Client& client, caf::down_msg& dm) {
   // actors the gate monitors count.
   if (st.watched.erase(dm.source) == 0)
     return;
+  auto node_gone = dm.reason == caf::exit_reason::remote_link_unreachable;
   if (auto i = st.relays.find(dm.source); i != st.relays.end()) {
-    caf::anon_send_exit(i->second, caf::exit_reason::kill);
+    // Set before the kill: the relay reads it as it ends.
+    i->second.node_gone->store(node_gone);
+    caf::anon_send_exit(i->second.hdl, caf::exit_reason::kill);
     st.relays.erase(i);
   }
-  if (dm.reason != caf::exit_reason::remote_link_unreachable)
+  if (!node_gone)
     return;
   auto node = dm.source.node();
   auto at = caf::make_timestamp();
@@ -134,11 +137,14 @@ caf::actor relay_for(Self* self, const caf::actor& hdl) {
   auto& relays = self->state.relays;
   auto i = relays.find(hdl.address());
   if (i == relays.end()) {
-    auto x = self->spawn(relay, hdl, self->state.args.relay);
+    auto args = self->state.args.relay;
+    args.node_gone = std::make_shared<std::atomic<bool>>(false);
+    auto flag = args.node_gone;
+    auto x = self->spawn(relay, hdl, std::move(args));
     self->monitor(x);
-    i = relays.emplace(hdl.address(), std::move(x)).first;
+    i = relays.emplace(hdl.address(), relay_handle{std::move(x), flag}).first;
   }
-  return i->second;
+  return i->second.hdl;
 }
 
 // What the client knows as `hdl`: its relay, if it has one.
@@ -146,7 +152,7 @@ template <class Self>
 caf::actor subscriber_of(Self* self, const caf::actor& hdl) {
   auto& relays = self->state.relays;
   auto i = relays.find(hdl.address());
-  return i != relays.end() ? i->second : hdl;
+  return i != relays.end() ? i->second.hdl : hdl;
 }
 
 // What both gates answer alike: connecting, subscriptions (a remote
@@ -177,7 +183,8 @@ auto shared_handlers(Self* self, const Client& client) {
         // its relay, which ends with the subscription.
         auto& relays = self->state.relays;
         if (auto i = relays.find(hdl.address()); i != relays.end()) {
-          auto relay = i->second;
+          // Its flag stays unset: nobody misses what it did not report.
+          auto relay = i->second.hdl;
           relays.erase(i);
           self->request(client, caf::infinite, x, relay)
               .then(

@@ -11,6 +11,7 @@
 
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -36,6 +37,13 @@ struct gate_args {
   relay_args relay;
 };
 
+/// A relay of the gate and its flag that tells it, before it ends, that its
+/// subscriber's node went away (see `relay_args::node_gone`).
+struct relay_handle {
+  caf::actor hdl;
+  std::shared_ptr<std::atomic<bool>> node_gone;
+};
+
 struct gate_state {
   static inline const char* name = "caf-rtm.hub.gate";
 
@@ -43,7 +51,7 @@ struct gate_state {
   /// Remote subscribers, monitored to notice their node going away.
   std::set<caf::actor_addr> watched;
   /// The relay in front of each remote subscriber (see relay.hpp).
-  std::map<caf::actor_addr, caf::actor> relays;
+  std::map<caf::actor_addr, relay_handle> relays;
 
   ~gate_state();
 };

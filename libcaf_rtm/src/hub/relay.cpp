@@ -14,7 +14,8 @@
 namespace caf::rtm::hub::detail {
 
 relay_state::~relay_state() {
-  if (dropped > 0 && args.drops && target)
+  if (dropped > 0 && args.drops && target && args.node_gone &&
+      args.node_gone->load())
     args.drops->add_unreported(target.node(), first_drop, dropped);
 }
 

@@ -67,6 +67,12 @@ struct relay_args {
   /// Takes what the relay dropped and could not report before it ended (its
   /// node went away meanwhile), if set.
   std::shared_ptr<drop_log> drops;
+  /// The relay's own flag (the gate makes one per relay): set by the gate
+  /// before it ends the relay because the subscriber's node went away. Only
+  /// then do unreported drops go to `drops`: after an unsubscribe, or when
+  /// the subscriber itself ended, nobody misses them, and kept they would
+  /// count against the node should it go away and return later.
+  std::shared_ptr<std::atomic<bool>> node_gone;
 };
 
 struct relay_state {
@@ -88,9 +94,10 @@ struct relay_state {
   uint64_t unlogged = 0;
   uint64_t unlogged_stretches = 0;
 
-  /// Hands unreported drops to the drop log. The gate ends relays with
-  /// `kill` whether the node went away or the subscriber unsubscribed; the
-  /// drop log counts them only for a node it saw go away.
+  /// Hands unreported drops to the drop log if the gate ended the relay
+  /// because its node went away (`relay_args::node_gone`). The gate ends
+  /// relays with `kill` either way; the drop log counts them only for a node
+  /// it saw go away.
   ~relay_state();
 };
 
