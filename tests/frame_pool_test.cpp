@@ -164,3 +164,36 @@ TEST_CASE("events outlive the parser that made them", "[frame_pool]") {
   }};
   t.join();
 }
+
+TEST_CASE("an item's block spans its frame and parsed JSON, for prefetching",
+          "[frame_pool]") {
+  using caf::rtm::detail::memory_span;
+  using caf::rtm::detail::next_block;
+  auto mem = GENERATE(frame_parser::memory::pooled, frame_parser::memory::heap);
+  frame_parser parser{frame_parser::default_max_depth, mem};
+  std::vector<caf::rtm::event> events;
+  events.reserve(3);
+  for (int i = 0; i < 3; ++i)
+    events.push_back(parser.parse_event(
+        R"({"type":"message","channel":"C1","text":"hello )" +
+            std::to_string(i) + R"("})",
+        1));
+  auto within = [](memory_span block, const void* ptr, size_t size) {
+    auto* p = static_cast<const char*>(ptr);
+    return block.data <= p && p + size <= block.data + block.size;
+  };
+  for (auto& ev : events) {
+    auto block = frame_parser::block_of(ev);
+    REQUIRE(block.data != nullptr);
+    // The frame lies in the block; the parsed JSON does too, in a pool's
+    // block (a heap block's span ends with the frame).
+    CHECK(within(block, ev.raw().data(), ev.raw().size()));
+    if (mem == frame_parser::memory::pooled)
+      CHECK(within(block, &ev.json(), sizeof(ev.json())));
+  }
+  // The next item's block, none after the last, none for an invalid one.
+  CHECK(next_block(events, 0).data == frame_parser::block_of(events[1]).data);
+  CHECK(next_block(events, 2).data == nullptr);
+  CHECK(next_block(events, 2).size == 0);
+  CHECK(frame_parser::block_of(caf::rtm::event{}).data == nullptr);
+}

@@ -245,6 +245,29 @@ caf::intrusive_ptr<T> frame_parser::parse(std::string_view frame,
   return d;
 }
 
+namespace {
+
+// A frame's block as make_frame laid it out: from the data struct on.
+template <class T>
+memory_span block_span(const T* x) noexcept {
+  if (x == nullptr)
+    return {};
+  auto size = x->size_class != frame_pool::no_class
+                  ? frame_pool::block_size(x->size_class)
+                  : sizeof(T) + x->raw.size();
+  return {reinterpret_cast<const char*>(x), size};
+}
+
+} // namespace
+
+memory_span frame_parser::block_of(const event& x) noexcept {
+  return block_span(x.data_.get());
+}
+
+memory_span frame_parser::block_of(const envelope& x) noexcept {
+  return block_span(x.data_.get());
+}
+
 event frame_parser::parse_event(std::string_view frame, uint64_t session) {
   auto d = parse<event::data>(frame, session);
   if (!d)

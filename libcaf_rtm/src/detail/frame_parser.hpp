@@ -15,6 +15,7 @@
 #include "caf/rtm/envelope.hpp"
 #include "caf/rtm/event.hpp"
 #include "detail/frame_pool.hpp"
+#include "detail/prefetch.hpp"
 
 namespace caf::rtm::detail {
 
@@ -58,6 +59,11 @@ public:
   /// whether it is an envelope (has an envelope_id) is the caller's question.
   envelope parse_envelope(std::string_view frame, uint64_t session);
 
+  /// The block of `x` (its fields, its frame and its parsed JSON, as one
+  /// allocation), for a prefetch; empty for an invalid one.
+  static memory_span block_of(const event& x) noexcept;
+  static memory_span block_of(const envelope& x) noexcept;
+
   failure last_failure() const noexcept {
     return last_kind_;
   }
@@ -93,5 +99,12 @@ private:
   failure last_kind_ = failure::none;
   std::string last_error_;
 };
+
+/// The block of the item after `xs[i]` (see frame_parser::block_of); empty
+/// for the last one.
+template <class Items>
+memory_span next_block(const Items& xs, size_t i) noexcept {
+  return i + 1 < xs.size() ? frame_parser::block_of(xs[i + 1]) : memory_span{};
+}
 
 } // namespace caf::rtm::detail

@@ -23,6 +23,7 @@
 #include "caf/rtm/client_config.hpp"
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/pattern.hpp"
+#include "detail/frame_parser.hpp"
 #include "detail/interfaces.hpp"
 #include "detail/listener_pool.hpp"
 #include "detail/pooled_message.hpp"
@@ -124,12 +125,16 @@ public:
       batched_.resize(subs.actors().size());
   }
 
-  void deliver(const Item& x) {
-    subs_.for_each_actor(x, [this, &x](const auto& sub, size_t i) {
+  /// Routes `x`; `next` is the item routed after it, if any, whose memory a
+  /// per-item subscriber prefetches when it gets `x` (pooled_message.hpp).
+  void deliver(const Item& x, const Item* next = nullptr) {
+    subs_.for_each_actor(x, [&](const auto& sub, size_t i) {
       if (sub.batched)
         batched_[i].push_back(x);
       else
-        send_pooled(pool_, sub.hdl, x);
+        send_pooled(pool_, sub.hdl, x,
+                    next != nullptr ? frame_parser::block_of(*next)
+                                    : memory_span{});
     });
   }
 

@@ -162,8 +162,9 @@ void deliver(self_ptr self, std::vector<event>& events) {
   if (st.pool.started())
     runs.resize(st.pool.workers().size());
   actor_fanout<event_batch, event> to_actors{st.subs, st.messages.get()};
-  for (auto& ev : events) {
-    to_actors.deliver(ev);
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto& ev = events[i];
+    to_actors.deliver(ev, i + 1 < events.size() ? &events[i + 1] : nullptr);
     if (!runs.empty() && st.subs.callback_wants(ev))
       runs[st.pool.pick(ev.channel())].push_back(ev);
     ++st.stats.events_delivered;

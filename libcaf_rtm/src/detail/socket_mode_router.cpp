@@ -212,7 +212,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       });
       request_payload(self, env, actors);
     } else {
-      to_actors.deliver(env);
+      to_actors.deliver(env, i + 1 < envs.size() ? &envs[i + 1] : nullptr);
     }
     if (!runs.empty() && st.subs.callback_wants(env))
       runs[st.pool.pick(env.channel())].push_back(env);

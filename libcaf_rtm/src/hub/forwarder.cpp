@@ -6,6 +6,7 @@
 #include "caf/rtm/event.hpp"
 #include "caf/rtm/hub/messages.hpp"
 #include "caf/rtm/messages.hpp"
+#include "detail/frame_parser.hpp"
 
 namespace caf::rtm::hub::detail {
 
@@ -54,15 +55,19 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
       [self](const event& ev) { caf::anon_send(self->state.target, ev); },
       [self](const event_batch& batch) {
         auto& st = self->state;
-        for (const auto& ev : batch.events)
-          rtm::detail::send_pooled(st.messages.get(), st.target, ev);
+        const auto& evs = batch.events;
+        for (size_t i = 0; i < evs.size(); ++i)
+          rtm::detail::send_pooled(st.messages.get(), st.target, evs[i],
+                                   rtm::detail::next_block(evs, i));
       },
       [self](const envelope_batch& batch) {
         auto& st = self->state;
         auto now = std::chrono::steady_clock::now();
-        for (const auto& env : batch.envelopes)
-          if (!seen_before(self, env, now))
-            rtm::detail::send_pooled(st.messages.get(), st.target, env);
+        const auto& envs = batch.envelopes;
+        for (size_t i = 0; i < envs.size(); ++i)
+          if (!seen_before(self, envs[i], now))
+            rtm::detail::send_pooled(st.messages.get(), st.target, envs[i],
+                                     rtm::detail::next_block(envs, i));
       },
       [self](hub_gap& gap) {
         // What a hub's relay dropped for this actor while this node did not
