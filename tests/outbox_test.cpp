@@ -176,6 +176,61 @@ TEST_CASE_METHOD(outbox_fixture,
   CHECK(out.stats().failed >= 1);
 }
 
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: a send handed back unwritten keeps its max_wait",
+                 "[outbox]") {
+  auto send_by = [this](int n, time_point now, time_point deadline) {
+    boost::json::object msg;
+    msg["type"] = "message";
+    msg["channel"] = "C1";
+    msg["text"] = "n" + std::to_string(n);
+    return out.enqueue(
+        std::move(msg),
+        [this, n](caf::expected<send_ack> x) {
+          results.insert_or_assign(n, std::move(x));
+        },
+        now, deadline);
+  };
+  SECTION("the deadline passes while it waits for the next session") {
+    out.session_up(1, writer(), t0);
+    REQUIRE_FALSE(send_by(1, t0, t0 + 5s));
+    REQUIRE(frames.size() == 1);
+    out.unsent(frames[0].id, t0 + 1s);
+    out.session_down(1);
+    // Its deadline wakes the outbox even without a session.
+    auto wake = out.next_wakeup(t0 + 1s);
+    REQUIRE(wake);
+    CHECK(*wake <= t0 + 5s);
+    out.on_wakeup(t0 + 5s);
+    CHECK(outcome(1) == "send_expired");
+    out.session_up(2, writer(), t0 + 30s);
+    CHECK(frames.size() == 1);
+    CHECK(out.queued() == 0);
+  }
+  SECTION("the next session comes before the wakeup that fails it") {
+    out.session_up(1, writer(), t0);
+    REQUIRE_FALSE(send_by(1, t0, t0 + 5s));
+    REQUIRE_FALSE(send_by(2, t0, t0 + 60s));
+    REQUIRE(frames.size() == 2);
+    out.unsent_after(1, 0, t0 + 1s);
+    out.session_down(1);
+    out.session_up(2, writer(), t0 + 30s);
+    CHECK(outcome(1) == "send_expired");
+    REQUIRE(frames.size() == 3);
+    CHECK(frames[2].json.at("text") == "n2");
+  }
+  SECTION("in time, it goes out again") {
+    out.session_up(1, writer(), t0);
+    REQUIRE_FALSE(send_by(1, t0, t0 + 5s));
+    out.unsent(frames[0].id, t0 + 1s);
+    out.session_down(1);
+    out.session_up(2, writer(), t0 + 2s);
+    REQUIRE(frames.size() == 2);
+    CHECK(frames[1].json.at("text") == "n1");
+    CHECK(outcome(1) == "pending");
+  }
+}
+
 TEST_CASE_METHOD(outbox_fixture, "outbox: acks, rejections and timeouts",
                  "[outbox]") {
   out.session_up(1, writer(), t0);

@@ -185,7 +185,7 @@ void outbox::unsent(int64_t id, time_point now) {
     session_ending(i->second.session);
     --stats_.sent;
     unsent_.push_back({std::move(i->second.body), std::move(i->second.on_ack),
-                       nullptr, std::nullopt});
+                       nullptr, i->second.send_by});
     acks_.erase(i);
     pump(now);
   } else if (auto k = unacked_.find(id); k != unacked_.end()) {
@@ -288,17 +288,27 @@ std::optional<outbox::time_point> outbox::next_wakeup(time_point now) {
     consider(x.deadline);
   for (auto& [id, x] : unacked_)
     consider(x.deadline);
-  for (auto& x : queue_)
-    if (x.deadline)
-      consider(*x.deadline);
+  for (const auto* xs : {&unsent_, &queue_})
+    for (auto& x : *xs)
+      if (x.deadline)
+        consider(*x.deadline);
   return result;
 }
 
 void outbox::pump(time_point now) {
   while (write_ && (!unsent_.empty() || !queue_.empty())) {
+    auto& from = unsent_.empty() ? queue_ : unsent_;
+    // Past its max_wait (the wakeup that fails it may not have come yet):
+    // never written.
+    if (auto& x = from.front(); x.deadline && *x.deadline <= now) {
+      auto done = std::move(x.on_ack);
+      from.pop_front();
+      ++stats_.failed;
+      done(make_error(errc::send_expired, "not sent within its max_wait"));
+      continue;
+    }
     if (!bucket_.try_take(now))
       return; // the router wakes us at next_wakeup()
-    auto& from = unsent_.empty() ? queue_ : unsent_;
     auto item = std::move(from.front());
     from.pop_front();
     // A fresh id even for a message that comes back unsent: ids are unique
@@ -328,8 +338,22 @@ void outbox::pump(time_point now) {
     }
     acks_.emplace(id, awaiting{std::move(item.on_ack), session_,
                                now + limits_.ack_timeout, false,
-                               std::move(item.body)});
+                               std::move(item.body), item.deadline});
     write_(id, std::move(frame));
+  }
+}
+
+void outbox::expire_queued(std::deque<queued_item>& xs, time_point now) {
+  // Messages that could not go out in time never will: the caller gave up.
+  for (auto i = xs.begin(); i != xs.end();) {
+    if (!i->deadline || *i->deadline > now) {
+      ++i;
+      continue;
+    }
+    auto done = std::move(i->on_ack);
+    i = xs.erase(i);
+    ++stats_.failed;
+    done(make_error(errc::send_expired, "not sent within its max_wait"));
   }
 }
 
@@ -337,17 +361,8 @@ void outbox::expire(time_point now) {
   // Unacked messages long written: no hand-back comes any more.
   for (auto i = unacked_.begin(); i != unacked_.end();)
     i = i->second.deadline <= now ? unacked_.erase(i) : std::next(i);
-  // Messages that could not go out in time never will: the caller gave up.
-  for (auto i = queue_.begin(); i != queue_.end();) {
-    if (!i->deadline || *i->deadline > now) {
-      ++i;
-      continue;
-    }
-    auto done = std::move(i->on_ack);
-    i = queue_.erase(i);
-    ++stats_.failed;
-    done(make_error(errc::send_expired, "not sent within its max_wait"));
-  }
+  expire_queued(unsent_, now);
+  expire_queued(queue_, now);
   for (auto i = acks_.begin(); i != acks_.end();) {
     if (i->second.deadline > now) {
       ++i;

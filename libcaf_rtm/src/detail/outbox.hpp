@@ -178,6 +178,9 @@ private:
     /// Kept until the ack: a message the connection could not write goes out
     /// again on the next session.
     std::string body;
+    /// Its `max_wait` deadline: a message handed back unwritten still fails
+    /// instead of going out after it.
+    std::optional<time_point> send_by;
   };
 
   /// A message written that Slack does not ack, kept only in case the
@@ -204,6 +207,9 @@ private:
   void on_ack(const event& ev, int64_t id);
 
   void expire(time_point now);
+
+  /// Fails the messages of `xs` whose `max_wait` passed.
+  void expire_queued(std::deque<queued_item>& xs, time_point now);
 
   limits limits_;
   token_bucket bucket_;
