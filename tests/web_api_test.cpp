@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
@@ -218,6 +220,163 @@ TEST_CASE_METHOD(api_fixture, "ratelimited in the body is honoured",
   auto reqs = srv.requests("rtm.connect");
   REQUIRE(reqs.size() == 2);
   CHECK(reqs[1].received_at - reqs[0].received_at >= 1s);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "a call's max_wait: a wait past it fails the call with "
+                 "send_expired and it never goes out",
+                 "[web_api][ratelimit][max_wait]") {
+  fake_slack srv;
+  srv.script("chat.postMessage", http_response::rate_limited("2"));
+  srv.on("chat.postMessage", [](const recorded_request&) {
+    return http_response::ok(R"("ts":"1.5")");
+  });
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto post = [&](caf::timespan max_wait) {
+    api_call x;
+    x.method = "chat.postMessage";
+    x.args = {{"channel", "C1"}, {"text", "hi"}};
+    x.max_wait = max_wait;
+    return request<json_object>(*self, api, caf::timespan{20s}, call_atom_v,
+                                std::move(x));
+  };
+  SECTION("a negative max_wait is refused") {
+    auto res = post(caf::timespan{-1});
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "invalid_argument");
+    CHECK(srv.requests("chat.postMessage").empty());
+  }
+  SECTION("Retry-After ends after the deadline") {
+    auto res = post(caf::timespan{500ms});
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "send_expired");
+    // Past the Retry-After: the call was not repeated behind the caller.
+    std::this_thread::sleep_for(2500ms);
+    CHECK(srv.requests("chat.postMessage").size() == 1);
+  }
+  SECTION("Retry-After ends in time") {
+    auto res = post(caf::timespan{10s});
+    REQUIRE(res);
+    CHECK(srv.requests("chat.postMessage").size() == 2);
+  }
+  SECTION("a call waiting in the method's line") {
+    // The first post runs into the limit; the second, sent meanwhile with a
+    // short max_wait, waits in line and fails without going out.
+    std::mutex mtx;
+    std::optional<caf::expected<json_object>> first;
+    auto set_first = [&](caf::expected<json_object> x) {
+      std::lock_guard<std::mutex> guard{mtx};
+      first = std::move(x);
+    };
+    spawn_fn(*sys, [&](caf::event_based_actor* a) {
+      api_call x;
+      x.method = "chat.postMessage";
+      x.args = {{"channel", "C1"}, {"text", "first"}};
+      a->request(api, caf::timespan{20s}, call_atom_v, std::move(x))
+          .then([&](json_object& obj) { set_first(std::move(obj)); },
+                [&](caf::error& err) { set_first(std::move(err)); });
+    });
+    REQUIRE(srv.wait_requests("chat.postMessage", 1, 5s));
+    REQUIRE(eventually([&] {
+      // The limit is known once the first call's 429 is back.
+      return logs.contains("rate limited");
+    }));
+    auto res = post(caf::timespan{300ms});
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "send_expired");
+    REQUIRE(eventually([&] {
+      std::lock_guard<std::mutex> guard{mtx};
+      return first.has_value();
+    }));
+    std::lock_guard<std::mutex> guard{mtx};
+    CHECK(static_cast<bool>(*first));
+    auto reqs = srv.requests("chat.postMessage");
+    REQUIRE(reqs.size() == 2);
+    CHECK(reqs[1].form["text"] == "first");
+  }
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "a call's max_wait: after an attempt that may have reached "
+                 "Slack, its own error",
+                 "[web_api][retry][max_wait]") {
+  fake_slack srv;
+  // Enough 503s that the deadline ends the retries (jittered: one may come
+  // in time), not the script.
+  for (int i = 0; i < 20; ++i)
+    srv.script("auth.test",
+               http_response{503, {}, "unavailable", "text/plain"});
+  auto cfg = config_for(srv, logs.get());
+  cfg.api_retry = retry_policy{2s, 2s, 0};
+  auto api = track(sys->spawn(web_api, cfg));
+  api_call x;
+  x.method = "auth.test";
+  x.max_wait = caf::timespan{200ms};
+  auto res = request<json_object>(*self, api, caf::timespan{20s}, call_atom_v,
+                                  std::move(x));
+  REQUIRE_FALSE(res);
+  // The 503 may have done something: not reported as never sent.
+  CHECK(code_of(res.error()) == "http_error");
+  CHECK(srv.requests("auth.test").size() < 20);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "after a rate limit, a method's calls go out one at a time",
+                 "[web_api][ratelimit]") {
+  // Slack's per-channel limit for posts: one per interval, else 429 with
+  // Retry-After 1. Released together, the waiting posts would run into it
+  // together, and the later ones would use up their waits.
+  fake_slack srv;
+  std::mutex mtx;
+  std::optional<std::chrono::steady_clock::time_point> last_ok;
+  size_t limited = 0;
+  srv.on("chat.postMessage", [&](const recorded_request&) {
+    std::lock_guard<std::mutex> guard{mtx};
+    auto now = std::chrono::steady_clock::now();
+    if (last_ok && now - *last_ok < 300ms) {
+      ++limited;
+      return http_response::rate_limited("1");
+    }
+    last_ok = now;
+    return http_response::ok(R"("ts":"1.5")");
+  });
+  auto cfg = config_for(srv, logs.get());
+  cfg.max_rate_limit_waits = 2;
+  auto api = track(sys->spawn(web_api, cfg));
+  constexpr int n = 4;
+  std::vector<std::optional<caf::expected<json_object>>> results(n);
+  for (int i = 0; i < n; ++i)
+    spawn_fn(*sys, [&, i](caf::event_based_actor* a) {
+      a->request(api, caf::timespan{30s}, call_atom_v,
+                 std::string{"chat.postMessage"},
+                 api_args{{"channel", "C1"}, {"text", std::to_string(i)}})
+          .then(
+              [&, i](json_object& obj) {
+                std::lock_guard<std::mutex> guard{mtx};
+                results[i] = std::move(obj);
+              },
+              [&, i](caf::error& err) {
+                std::lock_guard<std::mutex> guard{mtx};
+                results[i] = std::move(err);
+              });
+    });
+  REQUIRE(eventually(
+      [&] {
+        std::lock_guard<std::mutex> guard{mtx};
+        return std::all_of(results.begin(), results.end(),
+                           [](auto& x) { return x.has_value(); });
+      },
+      30s));
+  std::lock_guard<std::mutex> guard{mtx};
+  for (int i = 0; i < n; ++i) {
+    INFO("post " << i);
+    CHECK(static_cast<bool>(*results[i]));
+  }
+  // At most the first burst and one per call after it.
+  CHECK(limited <= 2 * n);
   close(api);
 }
 

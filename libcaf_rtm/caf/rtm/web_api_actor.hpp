@@ -49,12 +49,21 @@ struct api_call {
   /// token); empty: the caller's own.
   std::string token;
   api_retry retry = api_retry::automatic;
+  /// Zero: no limit. Else no attempt of the call starts later than this
+  /// after it arrived (waiting out a rate limit, a retry's backoff or a free
+  /// connection): the call fails with `send_expired` instead, and sooner
+  /// when a wait surely ends too late. If no attempt reached Slack, it never
+  /// will. An attempt that started in time runs to its end (at most
+  /// `request_timeout`), so a caller that waits for the answer waits
+  /// `max_wait + request_timeout` and then knows what happened. For a paged
+  /// list, each page's call.
+  caf::timespan max_wait{0};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, api_call& x) {
   return f(caf::meta::type_name("caf::rtm::api_call"), x.method, x.args, x.json,
-           x.token, x.retry);
+           x.token, x.retry, x.max_wait);
 }
 
 // -- paged lists --------------------------------------------------------------

@@ -165,11 +165,12 @@ using socket_mode_router_actor = socket_mode_client_actor::extend_with<
 // -- the web-API caller -------------------------------------------------------
 
 /// The web-API caller's full interface: the public one plus its I/O results,
-/// retry timers and the end of its idle connections.
-using web_api_core_actor =
-    web_api_actor::extend<caf::reacts_to<http_result>,
-                          caf::reacts_to<retry_atom, uint64_t>,
-                          caf::reacts_to<closed_atom>>;
+/// retry timers (per call, and per method for the end of a rate limit),
+/// `max_wait` deadlines and the end of its idle connections.
+using web_api_core_actor = web_api_actor::extend<
+    caf::reacts_to<http_result>, caf::reacts_to<retry_atom, uint64_t>,
+    caf::reacts_to<retry_atom, std::string>,
+    caf::reacts_to<timeout_atom, uint64_t>, caf::reacts_to<closed_atom>>;
 
 } // namespace caf::rtm::detail
 

@@ -47,9 +47,6 @@ bool opens_session(const std::string& method) {
 // a burst of calls cannot open connections without bound.
 constexpr size_t max_exchanges = 16;
 
-// Methods whose rate-limit state is remembered at most; expired ones go first.
-constexpr size_t max_blocked_methods = 256;
-
 std::string string_at(const json::object& x, std::string_view key) {
   if (auto* v = x.if_contains(key); v && v->is_string())
     return std::string{v->get_string()};
@@ -68,21 +65,109 @@ void maybe_finish_close(self_ptr self) {
   self->quit();
 }
 
+void issue(self_ptr self, uint64_t id);
+
+void next_in_line(self_ptr self, const std::string& method);
+
+// The call `id` of `method` no longer holds its method's line (answered,
+// failed or waiting for a retry): the next call in line goes.
+void leave_line(self_ptr self, const std::string& method, uint64_t id) {
+  auto& limits = self->state.rate_limits;
+  if (auto r = limits.find(method);
+      r != limits.end() && r->second.probe == id) {
+    r->second.probe = 0;
+    next_in_line(self, method);
+  }
+}
+
 void finish(self_ptr self, uint64_t id, caf::expected<json_object> result) {
   auto& calls = self->state.calls;
   auto i = calls.find(id);
   if (i == calls.end())
     return;
   auto deliver = std::move(i->second.deliver);
+  auto method = std::move(i->second.method);
   if (!result)
-    CAF_RTM_LOG(self->state.log, info, "web_api", i->second.method,
+    CAF_RTM_LOG(self->state.log, info, "web_api", method,
                 " failed: ", render(result.error()));
   calls.erase(i);
   deliver(std::move(result));
+  leave_line(self, method, id);
   maybe_finish_close(self);
 }
 
-void issue(self_ptr self, uint64_t id);
+// -- deadlines ----------------------------------------------------------------
+
+bool too_late(const web_api_state::pending_call& call,
+              clock_type::time_point t) {
+  return call.deadline && t > *call.deadline;
+}
+
+// The call cannot start another attempt before its deadline: `send_expired`
+// if no attempt may have reached Slack (it never will), else what the last
+// attempt ended with.
+void expire(self_ptr self, uint64_t id) {
+  auto& call = self->state.calls.at(id);
+  if (call.may_have_reached && call.last_error)
+    return finish(self, id, std::move(call.last_error));
+  finish(self, id,
+         make_error(errc::send_expired,
+                    call.method + " not sent within its max_wait"));
+}
+
+// -- rate limits --------------------------------------------------------------
+
+// A `retry_atom` for `method` once its wait is over (one at a time).
+void arm(self_ptr self, const std::string& method,
+         web_api_state::rate_limit& rl) {
+  if (rl.timer_armed || rl.probe != 0)
+    return;
+  rl.timer_armed = true;
+  auto now = clock_type::now();
+  auto wait = rl.until > now ? rl.until - now : clock_type::duration{0};
+  self->delayed_send(self, std::chrono::duration_cast<caf::timespan>(wait),
+                     retry_atom_v, method);
+}
+
+// Puts call `id` in the line of `method` (in order of arrival: a call that
+// ran into the limit itself goes before later ones), or ends it if the wait
+// surely ends after its deadline.
+void hold(self_ptr self, const std::string& method, uint64_t id) {
+  auto& st = self->state;
+  auto& rl = st.rate_limits[method];
+  if (too_late(st.calls.at(id), rl.until)) {
+    expire(self, id); // not the probe: leaves `rl` alone
+  } else {
+    auto pos = std::lower_bound(rl.line.begin(), rl.line.end(), id);
+    if (pos == rl.line.end() || *pos != id)
+      rl.line.insert(pos, id);
+  }
+  arm(self, method, rl);
+}
+
+// The wait of `method` is over: the first call in line goes.
+void next_in_line(self_ptr self, const std::string& method) {
+  auto& st = self->state;
+  auto r = st.rate_limits.find(method);
+  if (r == st.rate_limits.end())
+    return;
+  auto& rl = r->second;
+  if (rl.probe != 0 || rl.timer_armed)
+    return;
+  if (clock_type::now() < rl.until)
+    return arm(self, method, rl);
+  while (!rl.line.empty()) {
+    auto id = rl.line.front();
+    rl.line.pop_front();
+    if (st.calls.count(id) > 0) {
+      rl.probe = id;
+      // May finish the call at once (its deadline passed): that moves the
+      // line on by itself.
+      return issue(self, id);
+    }
+  }
+  st.rate_limits.erase(r);
+}
 
 // An exchange ended: the next waiting call may start.
 void release_slot(self_ptr self) {
@@ -103,16 +188,16 @@ void issue(self_ptr self, uint64_t id) {
   if (i == st.calls.end())
     return;
   auto& call = i->second;
-  // Another call of this method ran into a rate limit: wait for it to pass.
-  if (auto b = st.blocked_until.find(call.method);
-      b != st.blocked_until.end()) {
-    auto now = clock_type::now();
-    if (b->second > now) {
-      self->delayed_send(self, b->second - now, retry_atom_v, id);
-      return;
-    }
-    st.blocked_until.erase(b);
-  }
+  // Nothing goes out once close began (a line moving on as close finishes
+  // the calls in it, say).
+  if (st.closing)
+    return finish(self, id, make_error(errc::closed, "web API caller closed"));
+  if (too_late(call, clock_type::now()))
+    return expire(self, id);
+  // The method ran into a rate limit: its calls go in line, one at a time.
+  if (auto r = st.rate_limits.find(call.method);
+      r != st.rate_limits.end() && r->second.probe != id)
+    return hold(self, r->first, id);
   if (st.running >= max_exchanges) {
     st.waiting_for_slot.push_back(id);
     return;
@@ -161,6 +246,11 @@ void retry_or_fail(self_ptr self, uint64_t id, caf::error err) {
   if (st.closing || (cap > 0 && call.failures >= cap))
     return finish(self, id, std::move(err));
   auto delay = backoff_delay(st.cfg.api_retry, call.failures, st.rng);
+  call.last_error = err;
+  if (too_late(call, clock_type::now() + delay))
+    return expire(self, id);
+  // Not the method's turn while it backs off.
+  leave_line(self, call.method, id);
   CAF_RTM_LOG(
       st.log, info, "web_api", call.method, ": ", render(err), "; retry ",
       call.failures, " in ",
@@ -183,18 +273,17 @@ void wait_out_rate_limit(self_ptr self, uint64_t id,
       std::min(parse_retry_after(retry_after)
                    .value_or(caf::timespan{default_retry_after}),
                caf::timespan{max_retry_after});
-  if (st.blocked_until.size() >= max_blocked_methods) {
-    auto now = clock_type::now();
-    for (auto i = st.blocked_until.begin(); i != st.blocked_until.end();)
-      i = i->second <= now ? st.blocked_until.erase(i) : std::next(i);
-  }
-  auto& until = st.blocked_until[call.method];
-  until = std::max(until, clock_type::now() + wait);
+  auto& rl = st.rate_limits[call.method];
+  rl.until = std::max(rl.until, clock_type::now() + wait);
+  if (rl.probe == id)
+    rl.probe = 0;
   CAF_RTM_LOG(
       st.log, info, "web_api", call.method, " rate limited; retrying in ",
       std::chrono::duration_cast<std::chrono::milliseconds>(wait).count(),
       " ms");
-  self->delayed_send(self, wait, retry_atom_v, id);
+  // Slack did not process this attempt; the call waits in line.
+  auto method = call.method;
+  hold(self, method, id);
 }
 
 // Slack answers most errors with status 200 and `ok:false`; anything else is
@@ -266,8 +355,10 @@ void on_http_result(self_ptr self, http_result& res) {
 
 void retry_if_repeatable(self_ptr self, uint64_t id, caf::error err) {
   auto& call = self->state.calls.at(id);
-  if (call.repeatable)
+  if (call.repeatable) {
+    call.may_have_reached = true;
     return retry_or_fail(self, id, std::move(err));
+  }
   finish(self, id,
          make_error(errc::delivery_unknown,
                     call.method + " may have reached Slack; not repeated (" +
@@ -294,7 +385,14 @@ void start_request(web_api_self self, web_api_state::pending_call call) {
   if (st.closing)
     return call.deliver(make_error(errc::closed, "web API caller is closing"));
   auto id = st.next_id++;
+  auto deadline = call.deadline;
   st.calls.emplace(id, std::move(call));
+  // Answers in time even while the call waits for a slot or in a line.
+  if (deadline)
+    self->delayed_send(self,
+                       std::chrono::duration_cast<caf::timespan>(
+                           *deadline - clock_type::now()),
+                       timeout_atom_v, id);
   issue(self, id);
 }
 
@@ -309,6 +407,9 @@ void start_call(web_api_self self, api_call x,
   if (method.empty() || method.find_first_of("/?# ") != std::string::npos)
     return deliver(make_error(errc::invalid_argument,
                               "not a Web API method name: " + method));
+  if (x.max_wait.count() < 0)
+    return deliver(
+        make_error(errc::invalid_argument, "max_wait must not be negative"));
   if (!x.token.empty()) {
     if (auto err = check_token(x.token, "the call's token"))
       return deliver(std::move(err));
@@ -326,6 +427,10 @@ void start_call(web_api_self self, api_call x,
   call.repeatable = x.retry == api_retry::always || safe_to_repeat(method);
   call.method = std::move(x.method);
   call.deliver = std::move(deliver);
+  if (x.max_wait.count() > 0)
+    call.deadline =
+        clock_type::now() +
+        std::chrono::duration_cast<clock_type::duration>(x.max_wait);
   start_request(self, std::move(call));
 }
 
@@ -435,6 +540,18 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
       },
       [self](http_result& res) { on_http_result(self, res); },
       [self](retry_atom, uint64_t id) { issue(self, id); },
+      [self](retry_atom, std::string& method) {
+        auto& limits = self->state.rate_limits;
+        if (auto r = limits.find(method); r != limits.end())
+          r->second.timer_armed = false;
+        next_in_line(self, method);
+      },
+      [self](timeout_atom, uint64_t id) {
+        auto& calls = self->state.calls;
+        // An attempt in flight started in time: its answer stands.
+        if (auto i = calls.find(id); i != calls.end() && !i->second.http)
+          expire(self, id);
+      },
   };
 }
 

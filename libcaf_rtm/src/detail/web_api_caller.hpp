@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -58,6 +59,14 @@ struct web_api_state {
     /// Reports the body bytes written so far (on the I/O thread); optional.
     std::function<void(uint64_t)> body_progress;
     deliver_fn deliver;
+    /// No attempt starts after this (`api_call::max_wait`).
+    std::optional<clock_type::time_point> deadline;
+    /// An attempt failed in a way that may have reached Slack (and the call
+    /// is repeatable, or it would have ended there).
+    bool may_have_reached = false;
+    /// What the last failed attempt ended with (reported if the deadline
+    /// ends the call after one may have reached Slack).
+    caf::error last_error;
     /// Failed attempts so far (rate-limit waits not included).
     uint32_t failures = 0;
     uint32_t rate_limit_waits = 0;
@@ -73,8 +82,20 @@ struct web_api_state {
   std::string authorization;
   uint64_t next_id = 1;
   std::unordered_map<uint64_t, pending_call> calls;
-  /// Per method: no request before this point (after a 429 or ratelimited).
-  std::unordered_map<std::string, clock_type::time_point> blocked_until;
+  /// A method after a 429 or `ratelimited`: its calls wait in line until
+  /// `until`, then go out one at a time (each after the previous one's
+  /// answer) until the line is empty. Released all at once, a burst would run
+  /// into the limit again together and use up its calls' waits.
+  struct rate_limit {
+    clock_type::time_point until;
+    /// Calls waiting, in order; finished ones are skipped.
+    std::deque<uint64_t> line;
+    /// The call out now on the method's behalf; 0: none.
+    uint64_t probe = 0;
+    /// A `retry_atom` for the method is on its way.
+    bool timer_armed = false;
+  };
+  std::unordered_map<std::string, rate_limit> rate_limits;
   /// Calls waiting for a free exchange slot (at most `max_exchanges` run at
   /// once), oldest first.
   std::deque<uint64_t> waiting_for_slot;
