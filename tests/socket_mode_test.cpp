@@ -620,6 +620,46 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: a refreshed connection closes only once the "
+                 "answers it owes are acked on it",
+                 "[socket_mode][refresh][respond]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.ack_deadline = 2500ms;
+  // The recorder takes only the lifecycle; the gated responder the command.
+  auto c = connect(cfg, {"hello"});
+  auto& hdl = c.hdl;
+  auto gated = track(spawn_gated_responder(*sys));
+  REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                                gated, std::vector<std::string>{"/deploy"}));
+  auto s0 = session(srv, 0);
+  // A slash command (never redelivered) whose answer is still being made
+  // when the connection is refreshed.
+  auto slash = s0->send_envelope(
+      "slash_commands",
+      R"({"command":"/deploy","text":"v2","channel_id":"C2","user_id":"U2"})",
+      true);
+  REQUIRE(eventually([&] { return status(hdl).events_received == 1; }));
+  s0->send_disconnect("refresh_requested");
+  REQUIRE(c.rec->wait_lifecycle("connected:2", 1));
+  // The new connection is up; the old one waits for the answer.
+  CHECK_FALSE(s0->wait_ended(300ms));
+  caf::anon_send(gated, caf::ok_atom_v);
+  REQUIRE(srv.wait_acks(1, 10s));
+  auto ack = srv.acks().at(0);
+  CHECK(ack.envelope_id == slash);
+  CHECK(ack.session == 0);
+  REQUIRE(ack.payload);
+  CHECK(ack.payload->find("taken") != std::string::npos);
+  REQUIRE(s0->wait_ended(10s));
+  CHECK(s0->close_code_received() == std::optional<uint16_t>{1000});
+  auto st = status(hdl);
+  CHECK(st.envelopes_acked == 1);
+  CHECK(st.acks_failed == 0);
+  close(hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: a warning starts the next connection early",
                  "[socket_mode][refresh]") {
   fake_slack srv;

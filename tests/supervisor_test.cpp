@@ -130,6 +130,10 @@ session_listener_actor::behavior_type fake_router(const world_ptr& w) {
         w->sessions_up.push_back(x.session);
         w->lifecycle.push_back("connected:" + std::to_string(x.session));
       },
+      // As the RTM router: a replaced session is closed at once.
+      [](close_atom, uint64_t, session_closer_actor& conn) {
+        caf::anon_send(conn, close_atom_v, uint16_t{1000});
+      },
       [w](connecting& x) {
         w->lifecycle.push_back("connecting:" + std::to_string(x.attempt));
       },

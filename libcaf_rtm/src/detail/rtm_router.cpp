@@ -383,6 +383,11 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       [self](connected& info, frame_writer_actor& conn) {
         on_session_up(self, info, conn);
       },
+      [](close_atom, uint64_t, session_closer_actor& conn) {
+        // Nothing waits: a message awaiting its ack on the old session gets
+        // it there until the close, or is reported as delivery_unknown.
+        caf::anon_send(conn, close_atom_v, uint16_t{1000});
+      },
       [self](disconnected& msg) { on_session_down(self, msg); },
       [self](const fatal_event& msg) {
         auto& st = self->state;

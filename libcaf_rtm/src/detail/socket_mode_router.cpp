@@ -71,6 +71,20 @@ void write_ack(self_ptr self, uint64_t session, const std::string& id,
   ++st.stats.envelopes_acked;
 }
 
+// Closes replaced session `session` unless an envelope of it still awaits
+// its ack (sent after the acks written so far: they reach the socket first).
+void close_if_done(self_ptr self, uint64_t session) {
+  auto& st = self->state;
+  auto i = st.replaced.find(session);
+  if (i == st.replaced.end())
+    return;
+  for (auto& [id, x] : st.awaiting)
+    if (x.session == session)
+      return;
+  caf::anon_send(i->second, close_atom_v, uint16_t{1000});
+  st.replaced.erase(i);
+}
+
 // Envelope `id` gets its ack now; `payload` is the first answer, if any.
 void complete(self_ptr self, const std::string& id,
               const std::optional<json::object>& payload) {
@@ -82,6 +96,8 @@ void complete(self_ptr self, const std::string& id,
   auto accepts_payload = i->second.accepts_payload;
   st.awaiting.erase(i);
   write_ack(self, session, id, accepts_payload ? payload : std::nullopt);
+  if (!st.replaced.empty())
+    close_if_done(self, session);
 }
 
 // A subscriber answered envelope `id` with a payload.
@@ -248,6 +264,7 @@ void add_writer(self_ptr self, uint64_t session, frame_writer_actor conn) {
 // cannot be acked any more; Slack redelivers what it retries.
 void forget_connection(self_ptr self, uint64_t session) {
   auto& st = self->state;
+  st.replaced.erase(session);
   if (auto i = st.writers.find(session); i != st.writers.end()) {
     self->demonitor(i->second.address());
     st.writers.erase(i);
@@ -418,6 +435,13 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       [self](connected& info, frame_writer_actor& conn) {
         add_writer(self, info.session, std::move(conn));
         tell_lifecycle(self, info);
+      },
+      [self](close_atom, uint64_t session, session_closer_actor& conn) {
+        // Make-before-break: the envelopes that wait for an answer on the old
+        // connection get their acks there first (a slash command is never
+        // redelivered).
+        self->state.replaced[session] = std::move(conn);
+        close_if_done(self, session);
       },
       [self](disconnected& msg) { on_session_down(self, msg); },
       [self](const fatal_event& msg) {

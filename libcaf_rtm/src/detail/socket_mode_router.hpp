@@ -44,6 +44,8 @@ struct socket_mode_router_state : router_base {
   /// Where to write acks, by live session.
   std::map<uint64_t, frame_writer_actor> writers;
   std::unordered_map<std::string, awaiting_response> awaiting;
+  /// Replaced sessions: closed once no envelope of theirs awaits its ack.
+  std::map<uint64_t, session_closer_actor> replaced;
   /// Acks on receipt (from the connections' batches).
   uint64_t acks_timed = 0;
   caf::timespan ack_latency_sum{0};

@@ -297,11 +297,13 @@ void on_hello(self_ptr self, uint64_t id, const hello_info& info) {
                error_event{make_error(errc::stale_connections, what), what});
   }
   // Make-before-break: the oldest session that announced its end goes only
-  // now that its successor is up.
+  // now that its successor is up, through the router: it closes the
+  // connection once the acks it owes on it are written.
   for (auto& [old, entry] : st.sessions) {
     if (entry.ending && entry.up_since) {
       entry.up_since.reset(); // closing: neither live nor to be closed again
-      self->send(entry.conn, close_atom_v, uint16_t{1000});
+      self->send(st.args.router, close_atom_v, old,
+                 session_closer_actor{entry.conn});
       break;
     }
   }
