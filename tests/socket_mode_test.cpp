@@ -717,6 +717,29 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: max_attempts does not close a working "
+                 "connection because a further one cannot be added",
+                 "[socket_mode]") {
+  fake_slack_options opts;
+  opts.max_socket_mode_connections = 1;
+  fake_slack srv{opts};
+  auto cfg = config(srv);
+  cfg.connections = 2;
+  cfg.reconnect = retry_policy{100ms, 500ms, 3};
+  auto c = connect(cfg);
+  // Well past three failed attempts for the second connection.
+  REQUIRE(eventually(
+      [&] { return srv.requests("apps.connections.open").size() >= 6; }, 20s));
+  CHECK(c.rec->lifecycle_count("fatal:gave_up") == 0);
+  auto st = status(c.hdl);
+  CHECK(st.connections == 1);
+  CHECK(st.state == "connected");
+  session(srv, 0)->send_event(app_mention(1));
+  REQUIRE(c.rec->wait_envelopes(1));
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: handshakes answered 409 or 503 are retried with "
                  "a fresh URL",
                  "[socket_mode]") {

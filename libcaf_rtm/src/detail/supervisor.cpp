@@ -126,12 +126,14 @@ void enter_failed(self_ptr self, const caf::error& err) {
 void start_attempt(self_ptr self);
 
 // Counts a failed attempt (or a session that died young). Returns false if
-// the client gave up.
+// the client gave up. The cap ends only a client that has no live session:
+// failing to add a further Socket Mode connection must not close the ones
+// that work (the attempts go on at the backoff's ceiling).
 bool count_failure(self_ptr self, const caf::error& err) {
   auto& st = self->state;
   ++st.failures;
   auto cap = st.args.cfg->reconnect.max_attempts;
-  if (cap > 0 && st.failures >= cap) {
+  if (cap > 0 && st.failures >= cap && live_count(self) == 0) {
     enter_failed(
         self, make_error(errc::gave_up, std::to_string(st.failures) +
                                             " attempts, last: " + render(err)));
