@@ -1347,6 +1347,21 @@ TEST_CASE("Socket Mode through the hub: envelopes, answers through the ack, "
                              rtm::errc::slack_error, "invalid_auth")});
     caf::anon_send(dest, caf::atom("progress"), uint64_t{1000000});
   }
+  // Nor does the gate let this node name actors of another node, the relay
+  // included: cutting off or widening its subscription is refused, and the
+  // subscription stays as it was.
+  for (auto& addr : hub_addrs) {
+    auto relay = caf::actor_cast<caf::actor>(addr);
+    auto cut = request<caf::ok_atom>(self, info.socket_mode, caf::timespan{10s},
+                                     rtm::unsubscribe_atom_v, relay);
+    REQUIRE_FALSE(cut);
+    CHECK(code_of(cut.error()) == "not_permitted");
+    auto widen = request<caf::ok_atom>(
+        self, info.socket_mode, caf::timespan{10s}, rtm::subscribe_atom_v,
+        relay, std::vector<std::string>{"*"});
+    REQUIRE_FALSE(widen);
+    CHECK(code_of(widen.error()) == "not_permitted");
+  }
   srv.send_event(mention(2));
   REQUIRE(eventually([&] { return log->envelope_count() == 3; }));
   auto status = request<rtm::client_status>(

@@ -127,6 +127,21 @@ void harden(Self* self, const Client& client) {
       [self, client](caf::down_msg& dm) { on_down(self, client, dm); });
 }
 
+// A remote caller may name only actors of its own node: naming another
+// node's subscriber, or a relay of this hub, would let it cut off, widen or
+// redirect someone else's events. Callers on this node name any actor; an
+// anonymous caller, which could be anywhere, none.
+template <class Self>
+caf::error check_named(Self* self, const caf::actor& hdl) {
+  auto sender = self->current_sender();
+  if (sender && sender->node() == self->node())
+    return caf::none;
+  if (sender && hdl && hdl.node() == sender->node())
+    return caf::none;
+  return make_error(errc::not_permitted,
+                    "a remote caller may name only actors of its own node");
+}
+
 // The relay that stands in for a remote subscriber (local subscribers need
 // none: their node sees every address anyway, and their mailboxes are this
 // process's own).
@@ -163,22 +178,32 @@ auto shared_handlers(Self* self, const Client& client) {
   using caf::ok_atom;
   return std::make_tuple(
       [=](connect_atom x) { return forward<connected>(self, client, x); },
-      [=](subscribe_atom x, lifecycle_atom y, caf::actor& hdl) {
+      [=](subscribe_atom x, lifecycle_atom y,
+          caf::actor& hdl) -> caf::result<ok_atom> {
+        if (auto err = check_named(self, hdl))
+          return err;
         watch(self, hdl);
         return forward<ok_atom>(self, client, x, y, std::move(hdl));
       },
-      [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types) {
+      [=](subscribe_atom x, caf::actor& hdl,
+          std::vector<std::string>& types) -> caf::result<ok_atom> {
+        if (auto err = check_named(self, hdl))
+          return err;
         watch(self, hdl);
         return forward<ok_atom>(self, client, x, relay_for(self, hdl),
                                 std::move(types));
       },
       [=](subscribe_atom x, caf::actor& hdl, std::vector<std::string>& types,
-          batch_atom y) {
+          batch_atom y) -> caf::result<ok_atom> {
+        if (auto err = check_named(self, hdl))
+          return err;
         watch(self, hdl);
         return forward<ok_atom>(self, client, x, relay_for(self, hdl),
                                 std::move(types), y);
       },
-      [=](unsubscribe_atom x, caf::actor& hdl) {
+      [=](unsubscribe_atom x, caf::actor& hdl) -> caf::result<ok_atom> {
+        if (auto err = check_named(self, hdl))
+          return err;
         // Lifecycle subscriptions are the remote actor's own; events went to
         // its relay, which ends with the subscription.
         auto& relays = self->state.relays;
@@ -198,7 +223,9 @@ auto shared_handlers(Self* self, const Client& client) {
         return forward<ok_atom>(self, client, x, std::move(hdl));
       },
       [=](unsubscribe_atom x, caf::actor& hdl,
-          std::vector<std::string>& types) {
+          std::vector<std::string>& types) -> caf::result<ok_atom> {
+        if (auto err = check_named(self, hdl))
+          return err;
         return forward<ok_atom>(self, client, x, subscriber_of(self, hdl),
                                 std::move(types));
       },
@@ -219,7 +246,10 @@ auto shared_handlers(Self* self, const Client& client) {
         return forward<std::vector<json_object>>(self, client, x,
                                                  std::move(call), y);
       },
-      [=](call_atom x, api_call& call, caf::actor& sink) {
+      [=](call_atom x, api_call& call,
+          caf::actor& sink) -> caf::result<uint64_t> {
+        if (auto err = check_named(self, sink))
+          return err;
         return forward<uint64_t>(self, client, x, std::move(call),
                                  std::move(sink));
       },
