@@ -1489,6 +1489,84 @@ TEST_CASE("two hubs for one RTM workspace: one delivers, the other stands by "
   REQUIRE(eventually([&] { return log->event_count() == 2; }));
 }
 
+TEST_CASE("two hubs for one RTM workspace: a takeover does not report the "
+          "missed count of an older gap again",
+          "[hub]") {
+  fake_slack srv;
+  temp_dir dir;
+  auto config = dir.write("hub.ini", hub_config(rtm_entry("acme", srv)));
+  hub_proc a{config};
+  hub_proc b{config};
+  tcp_tap tap_a{a.port};
+  tcp_tap tap_b{b.port};
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  auto via_a = hub::to_string(hub::hub_endpoint{"127.0.0.1", tap_a.port()});
+  auto via_b = hub::to_string(hub::hub_endpoint{"127.0.0.1", tap_b.port()});
+  auto sub =
+      bot.subscribe({{"127.0.0.1", tap_a.port()}, {"127.0.0.1", tap_b.port()}},
+                    "acme", actor, {"message"});
+  auto state_of = [&](const std::string& name) {
+    auto st = request<hub::remote_subscription_status>(
+        *bot.self, sub, caf::timespan{10s}, rtm::status_atom_v);
+    if (st)
+      for (auto& x : st->hubs)
+        if (x.hub == name)
+          return x.state;
+    return std::string{};
+  };
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+  auto first_hub = log->last_up().hub;
+  bool a_first = first_hub == via_a;
+  auto& tap_first = a_first ? tap_a : tap_b;
+  auto& proc_other = a_first ? b : a;
+  auto other = a_first ? via_b : via_a;
+  REQUIRE(eventually([&] { return state_of(other) == "standby"; }, 30s));
+  auto live_sessions = [&] {
+    size_t n = 0;
+    for (size_t i = 0; i < srv.session_count(); ++i)
+      if (auto x = srv.session(i, 1s); x && !x->ended())
+        ++n;
+    return n;
+  };
+  REQUIRE(eventually([&] { return live_sessions() == 2; }, 30s));
+  auto broadcast = [&](int n) {
+    for (size_t i = 0; i < srv.session_count(); ++i)
+      if (auto x = srv.session(i, 1s); x && !x->ended())
+        x->send(message(n));
+  };
+  // The link to the delivering hub breaks: the other takes over, and the
+  // first one records what the node misses from it.
+  bot_node observer;
+  auto reg_first = observer.registry(a_first ? a.endpoint() : b.endpoint());
+  tap_first.refuse(true);
+  tap_first.cut();
+  REQUIRE(eventually([&] { return log->gap_count() == 1; }, 60s));
+  REQUIRE(eventually(
+      [&] { return observer.list(reg_first)[0].nodes_away == 1; }, 30s));
+  for (int i = 1; i <= 5; ++i)
+    broadcast(i);
+  REQUIRE(eventually([&] { return log->event_count() == 5; }, 30s));
+  // Back, the first hub's lookup carries that record, but the other one
+  // delivers: the first stands by.
+  tap_first.refuse(false);
+  REQUIRE(eventually([&] { return state_of(first_hub) == "standby"; }, 60s));
+  REQUIRE(eventually(
+      [&] { return observer.list(reg_first)[0].nodes_away == 0; }, 30s));
+  // The delivering hub dies; the first takes over. What it recorded was
+  // delivered by the other hub meanwhile: no missed count of that time.
+  proc_other.proc->signal(SIGKILL);
+  CHECK(proc_other.proc->wait(30s) == 128 + SIGKILL);
+  REQUIRE(eventually([&] { return log->gap_count() == 2; }, 30s));
+  auto gap = log->with([](auto& x) { return x.gaps.back(); });
+  CHECK(gap.hub == first_hub);
+  CHECK_FALSE(gap.missed.known);
+  CHECK(gap.missed.count == 0);
+  broadcast(6);
+  REQUIRE(eventually([&] { return log->event_count() == 6; }, 30s));
+}
+
 namespace {
 
 // One Socket Mode app ("shop") served by two hubs, a and b. Envelopes that

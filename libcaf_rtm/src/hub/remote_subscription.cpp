@@ -238,6 +238,8 @@ void on_up(self_ptr self, size_t i) {
          hub_gap{st.cfg.workspace, x.name, *st.gap_since, now, x.info.missed});
     st.gap_since.reset();
   }
+  // The lookup's record counts once: a later gap is not this one.
+  x.info.missed = missed_events{};
   st.ever_up = true;
 }
 
@@ -287,6 +289,9 @@ void on_info(self_ptr self, size_t i, uint64_t id, workspace_info& info) {
   // one): either way this hub delivers no more.
   self->monitor(x.client);
   if (x.info.kind == client_kind::rtm && other_delivers(st, i)) {
+    // What this node missed is the delivering hub's to report; by the time
+    // this one takes over, its record tells of an older gap.
+    x.info.missed = missed_events{};
     x.state = phase::standby;
     return;
   }
