@@ -185,8 +185,23 @@ void fail(self_ptr self, size_t i, uint64_t attempt, const caf::error& err) {
   x.state = phase::waiting;
   if (x.registry)
     self->demonitor(x.registry.address());
-  if (x.client)
+  if (x.client) {
     self->demonitor(x.client.address());
+    // A subscribe that timed out may still be done at the gate (after this
+    // in the order the gate reads them, so it comes first): undone, or an
+    // RTM hub standing by would deliver the same events as this one.
+    if (was_delivering) {
+      auto undo = [self, &x](const caf::actor& fwd) {
+        self->request(x.client, self->state.cfg.step_timeout,
+                      unsubscribe_atom_v, fwd)
+            .then([](caf::ok_atom) {}, [](caf::error&) {});
+      };
+      for (auto& sub : st.subs)
+        undo(sub.fwd);
+      if (st.lifecycle_fwd)
+        undo(st.lifecycle_fwd);
+    }
+  }
   x.registry = nullptr;
   x.client = nullptr;
   x.info = workspace_info{};
