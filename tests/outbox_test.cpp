@@ -71,6 +71,20 @@ struct outbox_fixture {
         now);
   }
 
+  // Queues message "n<n>", to be written by `deadline` (its max_wait).
+  caf::error send_by(int n, time_point now, time_point deadline) {
+    boost::json::object msg;
+    msg["type"] = "message";
+    msg["channel"] = "C1";
+    msg["text"] = "n" + std::to_string(n);
+    return out.enqueue(
+        std::move(msg),
+        [this, n](caf::expected<send_ack> x) {
+          results.insert_or_assign(n, std::move(x));
+        },
+        now, deadline);
+  }
+
   // Slack's ack of message `id`.
   static event ack(int64_t id, bool ok = true) {
     std::string text = R"({"ok":)" + std::string{ok ? "true" : "false"} +
@@ -137,18 +151,6 @@ TEST_CASE_METHOD(outbox_fixture,
                  "outbox: a send with max_wait either goes out in time or "
                  "fails with send_expired and is never written",
                  "[outbox]") {
-  auto send_by = [this](int n, time_point now, time_point deadline) {
-    boost::json::object msg;
-    msg["type"] = "message";
-    msg["channel"] = "C1";
-    msg["text"] = "n" + std::to_string(n);
-    return out.enqueue(
-        std::move(msg),
-        [this, n](caf::expected<send_ack> x) {
-          results.insert_or_assign(n, std::move(x));
-        },
-        now, deadline);
-  };
   out.session_up(1, writer(), t0);
   REQUIRE_FALSE(send(1, t0));
   REQUIRE_FALSE(send(2, t0)); // the burst is spent
@@ -179,18 +181,6 @@ TEST_CASE_METHOD(outbox_fixture,
 TEST_CASE_METHOD(outbox_fixture,
                  "outbox: a send handed back unwritten keeps its max_wait",
                  "[outbox]") {
-  auto send_by = [this](int n, time_point now, time_point deadline) {
-    boost::json::object msg;
-    msg["type"] = "message";
-    msg["channel"] = "C1";
-    msg["text"] = "n" + std::to_string(n);
-    return out.enqueue(
-        std::move(msg),
-        [this, n](caf::expected<send_ack> x) {
-          results.insert_or_assign(n, std::move(x));
-        },
-        now, deadline);
-  };
   SECTION("the deadline passes while it waits for the next session") {
     out.session_up(1, writer(), t0);
     REQUIRE_FALSE(send_by(1, t0, t0 + 5s));
