@@ -863,6 +863,32 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: with app_connections, the connections of the "
+                 "app's other processes are no stale ones",
+                 "[socket_mode]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.app_connections = 2;
+  auto bad = cfg;
+  bad.connections = 3;
+  CHECK(bad.validate());
+  bad.app_connections = 11;
+  CHECK(bad.validate());
+  // Two processes of one app, one connection each: Slack counts both.
+  auto first = connect(cfg);
+  auto second = connect(cfg);
+  CHECK(status(second.hdl).num_connections == 2);
+  // Without the option, a third process reports the other two.
+  auto third = connect(config(srv));
+  REQUIRE(third.rec->wait_lifecycle("error:stale_connections", 1));
+  CHECK(first.rec->lifecycle_count("error:stale_connections") == 0);
+  CHECK(second.rec->lifecycle_count("error:stale_connections") == 0);
+  close(first.hdl);
+  close(second.hdl);
+  close(third.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: server pings answered, a silent link detected "
                  "and replaced",
                  "[socket_mode]") {

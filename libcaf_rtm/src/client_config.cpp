@@ -124,6 +124,10 @@ const std::vector<option>& options() {
                        CAF_RTM_FIELD(bot_token)),
       opt<int64_t>("connections", "Socket Mode connections (1-10)",
                    CAF_RTM_FIELD(connections)),
+      opt<int64_t>("app-connections",
+                   "Socket Mode: connections of all the app's processes "
+                   "(0: this client's own)",
+                   CAF_RTM_FIELD(app_connections)),
       opt<timespan>("ack-deadline",
                     "Socket Mode: time to answer an envelope (< 3 s)",
                     CAF_RTM_FIELD(ack_deadline)),
@@ -330,6 +334,9 @@ caf::error client_config::validate(client_kind kind) const {
       return invalid("app_token must be an app-level token (xapp-...)");
     if (connections < 1 || connections > 10)
       return invalid("connections must be 1 to 10");
+    if (app_connections != 0 &&
+        (app_connections < connections || app_connections > 10))
+      return invalid("app_connections must be 0, or connections to 10");
     if (ack_deadline.count() <= 0 || ack_deadline >= std::chrono::seconds{3})
       return invalid("ack_deadline must be positive and under 3 s");
   }

@@ -86,6 +86,11 @@ struct client_config {
   /// sends each envelope to one of them; more give redundancy and gapless
   /// refreshes.
   size_t connections = 1;
+  /// Connections the whole app keeps open, when more than one process serves
+  /// it (0: this client's own). Slack counts connections per app: a hello
+  /// that counts more than this (or than this client holds) is reported as
+  /// `stale_connections`.
+  size_t app_connections = 0;
   /// How long a subscriber may take to answer an envelope that accepts a
   /// response payload before the client acks it empty. Slack's limit is 3 s.
   caf::timespan ack_deadline = std::chrono::milliseconds{2500};

@@ -288,12 +288,15 @@ void on_hello(self_ptr self, uint64_t id, const hello_info& info) {
   for (auto& rp : st.connect_promises)
     rp.deliver(msg);
   st.connect_promises.clear();
-  // Slack counts every socket it still believes open; more than this client
-  // holds means stale ones eat the app's limit.
-  if (info.num_connections > st.sessions.size()) {
-    auto what = "Slack counts " + std::to_string(info.num_connections) +
-                " connections, this client holds " +
-                std::to_string(st.sessions.size());
+  // Slack counts every socket it still believes open, of every process of
+  // the app; more than they hold means stale ones eat the app's limit.
+  auto held = std::max(st.sessions.size(), st.args.cfg->app_connections);
+  if (info.num_connections > held) {
+    auto what =
+        "Slack counts " + std::to_string(info.num_connections) +
+        " connections, " +
+        (held > st.sessions.size() ? "the app holds " : "this client holds ") +
+        std::to_string(held);
     CAF_RTM_LOG(st.log, warn, "supervisor", what);
     self->send(st.args.router,
                error_event{make_error(errc::stale_connections, what), what});
