@@ -303,8 +303,7 @@ void outbox::pump(time_point now) {
     if (auto& x = from.front(); x.deadline && *x.deadline <= now) {
       auto done = std::move(x.on_ack);
       from.pop_front();
-      ++stats_.failed;
-      done(make_error(errc::send_expired, "not sent within its max_wait"));
+      fail_expired(done);
       continue;
     }
     if (!bucket_.try_take(now))
@@ -343,6 +342,11 @@ void outbox::pump(time_point now) {
   }
 }
 
+void outbox::fail_expired(const send_handler& done) {
+  ++stats_.failed;
+  done(make_error(errc::send_expired, "not sent within its max_wait"));
+}
+
 void outbox::expire_queued(std::deque<queued_item>& xs, time_point now) {
   // Messages that could not go out in time never will: the caller gave up.
   for (auto i = xs.begin(); i != xs.end();) {
@@ -352,8 +356,7 @@ void outbox::expire_queued(std::deque<queued_item>& xs, time_point now) {
     }
     auto done = std::move(i->on_ack);
     i = xs.erase(i);
-    ++stats_.failed;
-    done(make_error(errc::send_expired, "not sent within its max_wait"));
+    fail_expired(done);
   }
 }
 

@@ -208,6 +208,10 @@ private:
 
   void expire(time_point now);
 
+  /// Counts and answers a message that missed its `max_wait`; it is never
+  /// written.
+  void fail_expired(const send_handler& done);
+
   /// Fails the messages of `xs` whose `max_wait` passed.
   void expire_queued(std::deque<queued_item>& xs, time_point now);
 
