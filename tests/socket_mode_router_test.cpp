@@ -35,22 +35,44 @@ struct world {
   std::vector<caf::response_promise> held;
   /// What the errors told to lifecycle subscribers were about.
   std::vector<std::string> errors;
+  /// What the connection was told, in order: acks and closes.
+  std::vector<std::string> log;
 };
 
 using world_ptr = std::shared_ptr<world>;
 
+/// A stand-in connection: it writes what the router tells it to, closes
+/// when told, and hands over the batches the test gives it.
+using fake_connection_actor = frame_writer_actor::extend_with<
+    session_closer_actor>::extend<caf::reacts_to<inbound_batch>>;
+
 // A connection that hands `batch` to the router as its first act, as a real
-// one does with the frames it read, and then writes what it is told to.
-frame_writer_actor::behavior_type
-fake_connection(frame_writer_actor::pointer self, const world_ptr& w,
+// one does with the frames it read; what it is told goes to `w->log`.
+fake_connection_actor::behavior_type
+fake_connection(fake_connection_actor::pointer self, const world_ptr& w,
                 const socket_mode_router_actor& router, inbound_batch batch) {
-  self->request(router, caf::infinite, std::move(batch))
-      .then([w](caf::ok_atom) { ++w->batches_done; });
+  auto hand_over = [self, w, router](inbound_batch& x) {
+    self->request(router, caf::infinite, std::move(x)).then([w](caf::ok_atom) {
+      ++w->batches_done;
+    });
+  };
+  hand_over(batch);
   return {
       [](send_atom, int64_t, std::string&) {
         // Socket Mode writes acks only.
       },
-      [w](ack_atom, std::string& text) { w->acks.push_back(std::move(text)); },
+      [w](ack_atom, std::string&, std::string& text) {
+        w->log.push_back("ack " + text);
+        w->acks.push_back(std::move(text));
+      },
+      [w](close_atom, uint16_t code) {
+        w->log.push_back("close " + std::to_string(code));
+      },
+      [w](close_atom, uint16_t code, uint64_t seen) {
+        w->log.push_back("close " + std::to_string(code) + " after " +
+                         std::to_string(seen));
+      },
+      [hand_over](inbound_batch& x) mutable { hand_over(x); },
   };
 }
 
@@ -166,16 +188,34 @@ struct router_fixture {
     return hdl;
   }
 
-  // A connection of `session` that hands over the slash command `id`; what
-  // it is told to write goes to `into`.
-  frame_writer_actor add_connection(const world_ptr& into, uint64_t session,
-                                    const std::string& id) {
-    inbound_batch batch;
-    batch.session = session;
-    batch.envelopes.push_back(slash_command(id, session));
+  // A connection of `session` that hands over the slash command `id` in its
+  // first batch; what it is told goes to `into`.
+  fake_connection_actor add_connection(const world_ptr& into, uint64_t session,
+                                       const std::string& id) {
+    return add_connection(into, first_batch(session, id));
+  }
+
+  // A connection that hands over `batch` first.
+  fake_connection_actor add_connection(const world_ptr& into,
+                                       inbound_batch batch) {
     auto conn = sys->spawn(fake_connection, into, router, std::move(batch));
     actors.push_back(caf::actor_cast<caf::actor>(conn));
     return conn;
+  }
+
+  // Batch `seq` of `session`, with a slash command for each id.
+  static inbound_batch batch_of(uint64_t session, uint64_t seq,
+                                const std::vector<std::string>& ids) {
+    inbound_batch batch;
+    batch.session = session;
+    batch.seq = seq;
+    for (auto& id : ids)
+      batch.envelopes.push_back(slash_command(id, session));
+    return batch;
+  }
+
+  static inbound_batch first_batch(uint64_t session, const std::string& id) {
+    return batch_of(session, 1, {id});
   }
 
   caf::actor_system_config cfg;
@@ -259,7 +299,7 @@ struct held_envelope_fixture : router_fixture {
   }
 
   caf::actor listener;
-  frame_writer_actor conn;
+  fake_connection_actor conn;
 };
 
 } // namespace
@@ -306,7 +346,8 @@ TEST_CASE_METHOD(held_envelope_fixture,
                  "[socket_mode_router]") {
   connected up;
   up.session = 1;
-  caf::anon_send(router, std::move(up), conn);
+  caf::anon_send(router, std::move(up),
+                 caf::actor_cast<frame_writer_actor>(conn));
   sched->run();
   SECTION("answered: acked there") {
     answer();
@@ -321,4 +362,91 @@ TEST_CASE_METHOD(held_envelope_fixture,
     end_connection();
     check_lost_once();
   }
+}
+
+TEST_CASE_METHOD(held_envelope_fixture,
+                 "socket mode router: a replaced session is closed after the "
+                 "acks it owes, and only with all of its batches in hand",
+                 "[socket_mode_router]") {
+  // The supervisor's word that session 1 was replaced and the connection's
+  // next batch take different paths: the batch may come after the router
+  // asked the connection to close. The connection then stays open (it has
+  // handed over a batch the router had not seen) and the router asks again
+  // once that batch's acks are written.
+  auto replace = [this] {
+    caf::anon_send(router, close_atom_v, uint64_t{1},
+                   caf::actor_cast<session_closer_actor>(conn));
+    sched->run();
+  };
+  replace();
+  CHECK(w->log.empty()); // E1 waits for its answer
+  answer();
+  CHECK(w->log == std::vector<std::string>{
+                      R"(ack {"envelope_id":"E1","payload":{"text":"late"}})",
+                      "close 1000 after 1"});
+  // Batch 2 was on its way: the close that went out names batch 1 only.
+  caf::anon_send(conn, batch_of(1, 2, {"E2"}));
+  sched->run();
+  CHECK(w->log.size() == 2); // E2 waits for its answer
+  answer();
+  CHECK(w->log == std::vector<std::string>{
+                      R"(ack {"envelope_id":"E1","payload":{"text":"late"}})",
+                      "close 1000 after 1",
+                      R"(ack {"envelope_id":"E2","payload":{"text":"late"}})",
+                      "close 1000 after 2"});
+  // A batch with nothing owed in it brings the next request at once.
+  caf::anon_send(conn, batch_of(1, 3, {}));
+  sched->run();
+  CHECK(w->log.back() == "close 1000 after 3");
+  CHECK(w->errors.empty());
+  auto st = status();
+  CHECK(st.envelopes_acked == 2);
+  CHECK(st.acks_failed == 0);
+  // The supervisor's word again (it only ever says it once per session)
+  // asks nothing new.
+  replace();
+  CHECK(w->log.size() == 5);
+}
+
+TEST_CASE_METHOD(held_envelope_fixture,
+                 "socket mode router: envelopes read while their connection "
+                 "was closing are delivered, their acks counted as failed",
+                 "[socket_mode_router]") {
+  // The connection had sent its close frame: two acks on receipt were not
+  // written, and E2 can never be acked. E1, of the batch before, waits for
+  // its answer on a connection that can no longer take it either.
+  auto batch = batch_of(1, 2, {"E2"});
+  batch.closing = true;
+  batch.acks_unwritten = 2;
+  caf::anon_send(conn, std::move(batch));
+  sched->run();
+  CHECK(w->answered == std::vector<std::string>{"E1", "E2"});
+  answer();
+  CHECK(w->acks.empty());
+  CHECK(w->errors == std::vector<std::string>{
+                         "cannot ack envelope E1: its connection is gone",
+                         "cannot ack 2 envelope(s) of session 1: read while "
+                         "its connection was closing",
+                         "cannot ack envelope E2: its connection is gone"});
+  auto st = status();
+  CHECK(st.acks_failed == 4);
+  CHECK(st.envelopes_acked == 0);
+}
+
+TEST_CASE_METHOD(held_envelope_fixture,
+                 "socket mode router: an ack its connection could not write "
+                 "any more is counted as failed, not as acked",
+                 "[socket_mode_router]") {
+  // The connection began to close on its own (a dead link, say) while the
+  // ack was on its way to it, and sent it back.
+  answer();
+  REQUIRE(w->acks.size() == 1);
+  CHECK(status().envelopes_acked == 1);
+  caf::anon_send(router, unsent_atom_v, std::string{"E1"});
+  sched->run();
+  CHECK(w->errors == std::vector<std::string>{
+                         "cannot ack envelope E1: its connection was closing"});
+  auto st = status();
+  CHECK(st.envelopes_acked == 0);
+  CHECK(st.acks_failed == 1);
 }

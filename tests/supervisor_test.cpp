@@ -104,7 +104,7 @@ connection_actor::behavior_type fake_connection(connection_actor::pointer self,
                                                 uint64_t session) {
   return {
       [](send_atom, int64_t, std::string&) {},
-      [](ack_atom, std::string&) {},
+      [](ack_atom, std::string&, std::string&) {},
       [](ping_atom, std::string&) {},
       [](dead_link_atom) {},
       [](opened_atom) {},
@@ -118,6 +118,9 @@ connection_actor::behavior_type fake_connection(connection_actor::pointer self,
       [self, w, session](close_atom, uint16_t code) {
         w->closes[session].push_back(code);
         self->quit();
+      },
+      [](close_atom, uint16_t, uint64_t) {
+        // The Socket Mode router's; this router is the RTM one's kind.
       },
       [](timeout_atom) {},
   };

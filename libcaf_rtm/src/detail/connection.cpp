@@ -32,6 +32,13 @@ void flush_first_frames(self_ptr self) {
     st.ws->send_texts_first(std::move(frames));
 }
 
+// May anything still be written? Not once this side sent its close frame
+// (or aborted) or the socket is gone.
+bool writable(self_ptr self) {
+  auto& st = self->state;
+  return st.ws && !st.ending && !st.io_closed;
+}
+
 // Ends the session: `reason` becomes the exit reason once the I/O side is
 // done (none = normal exit). An orderly end sends a close frame with `code`.
 void end_session(self_ptr self, caf::error reason, bool orderly,
@@ -99,12 +106,12 @@ public:
       self_->send(self_->state.monitor, pong_atom_v, std::move(payload));
   }
 
-  void write_first(std::string_view text) override {
+  bool write_first(std::string_view text) override {
     auto& st = self_->state;
     CAF_RTM_LOG(st.log, trace, "connection", "session ", st.args.session,
                 " -> ", text);
-    if (!st.ws || st.ending)
-      return;
+    if (!writable(self_))
+      return false;
     if (st.first_frames) {
       st.first_frames->add(text);
     } else {
@@ -112,6 +119,7 @@ public:
       one.add(text);
       st.ws->send_texts_first(std::move(one));
     }
+    return true;
   }
 
 private:
@@ -132,6 +140,8 @@ constexpr size_t max_unrouted_bytes = size_t{16} * 1024 * 1024;
 // May the I/O layer read on?
 bool may_read_on(self_ptr self) {
   auto& st = self->state;
+  if (st.close_deferred)
+    return false; // what is read now could not be acked
   if (st.held_batches < max_held_batches)
     return true;
   return st.args.proto->acks_on_receipt() &&
@@ -172,10 +182,12 @@ void on_frames(self_ptr self, frame_batch& batch) {
     credit(self);
   inbound_batch out;
   out.session = st.args.session;
+  out.seq = ++st.batches_sent;
   out.binary = batch.binary;
   st.first_frames.emplace();
   st.args.proto->on_frames(batch, out, *st.context);
   flush_first_frames(self);
+  out.closing = !writable(self);
   if (out.binary > 0)
     CAF_RTM_LOG(st.log, debug, "connection", "dropped ", out.binary,
                 " binary frame(s)");
@@ -276,17 +288,18 @@ connection(connection_actor::stateful_pointer<connection_state> self,
         auto& st = self->state;
         CAF_RTM_LOG(st.log, trace, "connection", "session ", st.args.session,
                     " -> ", text);
-        if (st.ws && !st.ending && !st.io_closed) {
+        if (writable(self)) {
           st.ws->send_text(std::move(text), id);
           st.last_handed = id;
         } else { // never written: the router may send it on the next session
           self->send(st.args.router, unsent_atom_v, id);
         }
       },
-      [self](ack_atom, std::string& text) {
+      [self](ack_atom, std::string& id, std::string& text) {
         // A Socket Mode ack with a response payload: ahead of anything
         // queued, on the connection the envelope came from.
-        self->state.context->write_first(std::move(text));
+        if (!self->state.context->write_first(text))
+          self->send(self->state.args.router, unsent_atom_v, std::move(id));
       },
       // -- from the ping monitor ----------------------------------------------
       [self](ping_atom, const std::string& payload) {
@@ -351,6 +364,17 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       },
       // -- from the supervisor ------------------------------------------------
       [self](close_atom, uint16_t code) {
+        end_session(self, caf::none, true, code);
+      },
+      [self](close_atom, uint16_t code, uint64_t seen) {
+        auto& st = self->state;
+        if (seen < st.batches_sent) {
+          // A batch is on its way to the router, which may owe acks for its
+          // envelopes on this connection: read nothing more (it could not be
+          // acked) and wait until the router, with that batch, asks again.
+          st.close_deferred = true;
+          return;
+        }
         end_session(self, caf::none, true, code);
       },
       // -- its own timer ------------------------------------------------------

@@ -84,6 +84,11 @@ struct connection_state {
   /// The I/O layer reported closed; the actor ends once it is drained.
   bool io_closed = false;
   caf::error closed_reason;
+  /// Batches handed to the router so far (the latest one's `seq`).
+  uint64_t batches_sent = 0;
+  /// The router asked to close before it had every batch: reading stopped,
+  /// it asks again.
+  bool close_deferred = false;
   /// The id of the latest message handed to the I/O layer.
   int64_t last_handed = 0;
   /// Ids of the ping monitor's JSON pings (RTM).

@@ -32,11 +32,12 @@ namespace caf::rtm::detail {
 // -- the connection -----------------------------------------------------------
 
 /// What the router may send a connection: RTM message N as one text frame
-/// (a message that cannot be written any more comes back as (unsent, N)); a
-/// Socket Mode ack, written ahead of anything queued.
-using frame_writer_actor =
-    caf::typed_actor<caf::reacts_to<send_atom, int64_t, std::string>,
-                     caf::reacts_to<ack_atom, std::string>>;
+/// (a message that cannot be written any more comes back as (unsent, N)); the
+/// Socket Mode ack of envelope `id` with this text, written ahead of anything
+/// queued (one that cannot be written any more comes back as (unsent, id)).
+using frame_writer_actor = caf::typed_actor<
+    caf::reacts_to<send_atom, int64_t, std::string>,
+    caf::reacts_to<ack_atom, std::string /* id */, std::string /* text */>>;
 
 /// What a ping monitor may send its connection: ping with this payload; no
 /// pong came in time.
@@ -55,10 +56,14 @@ using io_sink_actor =
                      caf::reacts_to<closed_atom, caf::error>,
                      caf::reacts_to<drained_atom>>;
 
-/// What the supervisor may send a connection: close with this code, then
-/// terminate.
+/// What may close a connection: the supervisor, with this code; the Socket
+/// Mode router, with this code once it has the connection's batch N and all
+/// before it (`inbound_batch::seq`): a later batch may hold envelopes whose
+/// acks the router owes, so the connection then stops reading and waits for
+/// the router to ask again.
 using session_closer_actor =
-    caf::typed_actor<caf::reacts_to<close_atom, uint16_t>>;
+    caf::typed_actor<caf::reacts_to<close_atom, uint16_t>,
+                     caf::reacts_to<close_atom, uint16_t, uint64_t>>;
 
 /// One WebSocket session: the roles above plus its hello deadline.
 using connection_actor = frame_writer_actor::extend_with<
@@ -128,11 +133,13 @@ using listener_worker_actor = caf::typed_actor<
 
 /// What a connection hands the router: events or envelopes (the reply lets
 /// the connection read on; late while callbacks lag behind: backpressure); a
-/// message it could not write any more; as its last word, which messages
-/// never reached its I/O layer.
+/// message it could not write any more; the ack of an envelope it could not
+/// write any more; as its last word, which messages never reached its I/O
+/// layer.
 using batch_sink_actor =
     caf::typed_actor<caf::replies_to<inbound_batch>::with<caf::ok_atom>,
                      caf::reacts_to<unsent_atom, int64_t>,
+                     caf::reacts_to<unsent_atom, std::string>,
                      caf::reacts_to<session_drained>>;
 
 /// What the supervisor tells the router: the token's identity; a session is

@@ -55,6 +55,8 @@ struct frame_batch {
 /// the acks it sent since its previous batch.
 struct inbound_batch {
   uint64_t session = 0;
+  /// The connection's count of batches, this one included (from 1).
+  uint64_t seq = 0;
   std::vector<event> events;
   std::vector<envelope> envelopes;
   uint32_t malformed = 0;
@@ -72,6 +74,13 @@ struct inbound_batch {
   uint32_t acked = 0;
   caf::timespan ack_latency_max{0};
   caf::timespan ack_latency_sum{0};
+  /// Envelopes whose ack on receipt could not be written: the connection had
+  /// already begun to close (a WebSocket sends nothing after its close
+  /// frame).
+  uint32_t acks_unwritten = 0;
+  /// The connection was closing when it handed this batch over: nothing can
+  /// be written on it any more, acks included.
+  bool closing = false;
   /// The server announced the end of this session (goodbye, team migration,
   /// refresh) in this batch: new sends wait for the next session, and events
   /// both sessions deliver are dropped once.

@@ -52,8 +52,9 @@ public:
   /// A pong of the ping monitor's JSON ping (RTM).
   virtual void monitor_pong(std::string payload) = 0;
 
-  /// Writes a text frame ahead of anything queued: acks must not wait.
-  virtual void write_first(std::string_view text) = 0;
+  /// Writes a text frame ahead of anything queued: acks must not wait. False
+  /// when the session has begun to close and nothing can be written any more.
+  virtual bool write_first(std::string_view text) = 0;
 };
 
 class protocol {

@@ -366,6 +366,9 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         on_batch(self, batch);
         return batch_done(self);
       },
+      [](unsent_atom, const std::string&) {
+        // Socket Mode only: RTM writes no acks.
+      },
       [self](unsent_atom, int64_t id) {
         self->state.out->unsent(id, self->clock().now());
         schedule_wakeup(self);

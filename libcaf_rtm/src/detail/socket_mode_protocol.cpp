@@ -157,18 +157,23 @@ private:
     constexpr std::string_view head = R"({"envelope_id":")";
     constexpr std::string_view tail = "\"}";
     std::array<char, 256> buf;
+    bool written;
     if (plain && head.size() + id.size() + tail.size() <= buf.size()) {
       auto* pos = std::copy(head.begin(), head.end(), buf.data());
       pos = std::copy(id.begin(), id.end(), pos);
       pos = std::copy(tail.begin(), tail.end(), pos);
-      ctx.write_first({buf.data(), static_cast<size_t>(pos - buf.data())});
+      written =
+          ctx.write_first({buf.data(), static_cast<size_t>(pos - buf.data())});
     } else {
       std::string ack = R"({"envelope_id":)";
       ack += json::serialize(json::string_view{id.data(), id.size()});
       ack += '}';
-      ctx.write_first(ack);
+      written = ctx.write_first(ack);
     }
-    ++out.acked;
+    if (written)
+      ++out.acked;
+    else
+      ++out.acks_unwritten;
   }
 
   static void on_disconnect(const std::string& reason, inbound_batch& out,

@@ -67,12 +67,25 @@ void write_ack(self_ptr self, uint64_t session, const std::string& id,
   ack["envelope_id"] = id;
   if (payload)
     ack["payload"] = *payload;
-  caf::anon_send(i->second, ack_atom_v, json::serialize(ack));
+  caf::anon_send(i->second, ack_atom_v, id, json::serialize(ack));
   ++st.stats.envelopes_acked;
+}
+
+// The connection could not write the ack of envelope `id` after all: it had
+// begun to close (not at this router's request) before the ack reached it.
+void on_unwritten_ack(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  if (st.stats.envelopes_acked > 0)
+    --st.stats.envelopes_acked;
+  ++st.stats.acks_failed;
+  report(self, make_error(errc::not_waiting, id),
+         "cannot ack envelope " + id + ": its connection was closing");
 }
 
 // Closes replaced session `session` unless an envelope of it still awaits
 // its ack (sent after the acks written so far: they reach the socket first).
+// The connection closes only if this router has all its batches by then;
+// else it reads no more and the batch on its way here brings the next try.
 void close_if_done(self_ptr self, uint64_t session) {
   auto& st = self->state;
   auto i = st.replaced.find(session);
@@ -81,8 +94,12 @@ void close_if_done(self_ptr self, uint64_t session) {
   for (auto& [id, x] : st.awaiting)
     if (x.session == session)
       return;
-  caf::anon_send(i->second, close_atom_v, uint16_t{1000});
-  st.replaced.erase(i);
+  auto seen = st.seen.count(session) > 0 ? st.seen[session] : uint64_t{0};
+  auto& entry = i->second;
+  if (entry.asked && *entry.asked >= seen)
+    return; // asked with everything known; it closes or sends a batch
+  entry.asked = seen;
+  caf::anon_send(entry.conn, close_atom_v, uint16_t{1000}, seen);
 }
 
 // Envelope `id` gets its ack now; `payload` is the first answer, if any.
@@ -172,6 +189,15 @@ void on_batch(self_ptr self, inbound_batch& batch) {
   st.stats.frames_binary += batch.binary;
   st.stats.frames_unknown += batch.unknown;
   st.stats.envelopes_acked += batch.acked;
+  if (batch.acks_unwritten > 0) {
+    // Read after its close frame went out: Slack redelivers the events it
+    // retries (the filter drops the copy); slash commands it does not.
+    st.stats.acks_failed += batch.acks_unwritten;
+    report(self, make_error(errc::not_waiting),
+           "cannot ack " + std::to_string(batch.acks_unwritten) +
+               " envelope(s) of session " + std::to_string(batch.session) +
+               ": read while its connection was closing");
+  }
   st.acks_timed += batch.acked;
   st.ack_latency_sum += batch.ack_latency_sum;
   st.stats.ack_latency_max =
@@ -265,6 +291,7 @@ void add_writer(self_ptr self, uint64_t session, frame_writer_actor conn) {
 void forget_connection(self_ptr self, uint64_t session) {
   auto& st = self->state;
   st.replaced.erase(session);
+  st.seen.erase(session);
   if (auto i = st.writers.find(session); i != st.writers.end()) {
     self->demonitor(i->second.address());
     st.writers.erase(i);
@@ -415,18 +442,32 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       },
       // -- from connections ---------------------------------------------------
       [self](inbound_batch& batch) -> caf::result<caf::ok_atom> {
-        // The connection's first batch may come before the supervisor's word
-        // that its session is up (they take different paths), and an
-        // envelope answered meanwhile needs the writer: the sender is it.
-        if (self->state.writers.count(batch.session) == 0)
-          if (auto conn =
-                  caf::actor_cast<frame_writer_actor>(self->current_sender()))
-            add_writer(self, batch.session, std::move(conn));
+        auto& st = self->state;
+        auto session = batch.session;
+        if (batch.closing) {
+          // Nothing can be written on it any more: what waits for an answer
+          // fails now, this batch's envelopes once answered.
+          forget_connection(self, session);
+        } else {
+          // The connection's first batch may come before the supervisor's
+          // word that its session is up (they take different paths), and an
+          // envelope answered meanwhile needs the writer: the sender is it.
+          if (st.writers.count(session) == 0)
+            if (auto conn =
+                    caf::actor_cast<frame_writer_actor>(self->current_sender()))
+              add_writer(self, session, std::move(conn));
+          st.seen[session] = batch.seq;
+        }
         on_batch(self, batch);
+        if (!batch.closing)
+          close_if_done(self, session);
         return batch_done(self);
       },
       [](unsent_atom, int64_t) {
         // RTM only: Socket Mode sends nothing but acks.
+      },
+      [self](unsent_atom, const std::string& id) {
+        on_unwritten_ack(self, id);
       },
       [](const session_drained&) {
         // Likewise: no message of Socket Mode waits for its session.
@@ -440,7 +481,9 @@ socket_mode_router_actor::behavior_type socket_mode_router(
         // Make-before-break: the envelopes that wait for an answer on the old
         // connection get their acks there first (a slash command is never
         // redelivered).
-        self->state.replaced[session] = std::move(conn);
+        self->state.replaced.try_emplace(
+            session, socket_mode_router_state::replaced_session{std::move(conn),
+                                                                std::nullopt});
         close_if_done(self, session);
       },
       [self](disconnected& msg) { on_session_down(self, msg); },

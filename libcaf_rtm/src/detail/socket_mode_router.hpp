@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -41,11 +42,21 @@ struct socket_mode_router_state : router_base {
   /// apps.connections.open with the app-level token.
   web_api_actor endpoint_api;
   envelope_filter filter;
+  /// A session the supervisor replaced: closed once no envelope of it awaits
+  /// its ack.
+  struct replaced_session {
+    session_closer_actor conn;
+    /// The close went out with this `seen` (its batches up to there); the
+    /// connection waits if it handed over more.
+    std::optional<uint64_t> asked;
+  };
+
   /// Where to write acks, by live session.
   std::map<uint64_t, frame_writer_actor> writers;
+  /// The latest batch (`inbound_batch::seq`) of each live session.
+  std::map<uint64_t, uint64_t> seen;
   std::unordered_map<std::string, awaiting_response> awaiting;
-  /// Replaced sessions: closed once no envelope of theirs awaits its ack.
-  std::map<uint64_t, session_closer_actor> replaced;
+  std::map<uint64_t, replaced_session> replaced;
   /// Acks on receipt (from the connections' batches).
   uint64_t acks_timed = 0;
   caf::timespan ack_latency_sum{0};
