@@ -157,6 +157,47 @@ TEST_CASE("send mode: one result per input line, in input order", "[cli]") {
   CHECK(r4.at("ts").as_string() == "3.0");
 }
 
+TEST_CASE("send mode: --max-wait fails a line the rate limiter holds too "
+          "long, never sent",
+          "[cli]") {
+  fake_slack srv;
+  // One message now, the next in 100 s: the second line cannot make it.
+  process p{tool,
+            args_for(srv, {"--send", "--events", "none", "--max-wait", "0.3",
+                           "--caf-rtm.send-rate", "0.01",
+                           "--caf-rtm.send-burst", "1"}),
+            clean_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  p.write(R"({"type":"message","channel":"C1","text":"one"})"
+          "\n"
+          R"({"type":"message","channel":"C1","text":"two"})"
+          "\n");
+  p.close_stdin();
+  REQUIRE(p.wait(10s) == 0);
+  auto lines = p.out_lines();
+  REQUIRE(lines.size() == 2);
+  CHECK(parse_object(lines[0]).at("ok").as_bool());
+  auto r2 = parse_object(lines[1]);
+  CHECK(r2.at("sent").as_int64() == 2);
+  CHECK_FALSE(r2.at("ok").as_bool());
+  CHECK(std::string{r2.at("error").as_string()}.find("send_expired") !=
+        std::string::npos);
+  CHECK(s->received().size() == 1);
+}
+
+TEST_CASE("send mode: --max-wait needs --send and a sane value", "[cli]") {
+  fake_slack srv;
+  for (auto args : {std::vector<std::string>{"--max-wait", "1"},
+                    std::vector<std::string>{"--send", "--max-wait", "-1"},
+                    std::vector<std::string>{"--send", "--max-wait", "1e9"}}) {
+    process p{tool, args_for(srv, args), clean_env};
+    CHECK(p.wait(10s) == 2);
+    CHECK(p.err().find("--max-wait") != std::string::npos);
+  }
+  CHECK(srv.requests().empty());
+}
+
 TEST_CASE("stats: one JSON line on stderr", "[cli]") {
   fake_slack srv;
   process p{tool, args_for(srv, {"--count", "3", "--stats"}), clean_env};

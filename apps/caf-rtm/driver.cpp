@@ -200,13 +200,21 @@ void send_line(self_ptr self, uint64_t n, const std::string& text) {
         self, n,
         result_line(n, make_error(errc::invalid_argument,
                                   "line is not a JSON object")));
-  self->request(self->state.client, caf::infinite, send_atom_v,
-                json_object{std::move(value.get_object())})
-      .then([self,
-             n](send_ack& ack) { store_result(self, n, result_line(n, ack)); },
-            [self, n](caf::error& err) {
-              store_result(self, n, result_line(n, std::move(err)));
-            });
+  // The result line of `n`, in input order.
+  auto on_ack = [self, n](send_ack& ack) {
+    store_result(self, n, result_line(n, ack));
+  };
+  auto on_error = [self, n](caf::error& err) {
+    store_result(self, n, result_line(n, std::move(err)));
+  };
+  json_object msg{std::move(value.get_object())};
+  auto& client = self->state.client;
+  if (auto max_wait = self->state.opts.max_wait; max_wait.count() > 0)
+    self->request(client, caf::infinite, send_atom_v, std::move(msg), max_wait)
+        .then(on_ack, on_error);
+  else
+    self->request(client, caf::infinite, send_atom_v, std::move(msg))
+        .then(on_ack, on_error);
 }
 
 // What follows a mention of `own_id` in `text`, if it mentions it.

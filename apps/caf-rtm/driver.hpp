@@ -51,6 +51,8 @@ struct driver_options {
   bool respond = false;
   /// RTM: stdin lines are messages to send (--send).
   bool sends = false;
+  /// How long a line may wait to be written (--max-wait; 0: no limit).
+  caf::timespan max_wait{0};
   /// Answer mentions and `/echo` (the demo).
   bool answer_mentions = false;
   /// The client is a hub's (--hub): it arrives with `hub::hub_up` (and

@@ -43,6 +43,9 @@ public:
     add_value(count, "count", "exit after printing N events");
     add_value(duration, "duration", "exit after SECONDS");
     add_flag(send, "send", "RTM: send each stdin line (a JSON object)");
+    add_value(max_wait, "max-wait",
+              "with --send: SECONDS a line may wait to be written (for a "
+              "session or the rate limiter); then it fails, never sent");
     add_flag(respond, "respond",
              "Socket Mode: answer envelopes that accept a response payload "
              "with stdin lines {\"envelope_id\":...,\"payload\":{...}}");
@@ -62,6 +65,7 @@ public:
   int64_t count = 0;
   double duration = 0;
   bool send = false;
+  double max_wait = 0;
   bool respond = false;
   bool stats = false;
   bool demo = false;
@@ -236,8 +240,12 @@ int main(int argc, char** argv) {
   auto socket_mode = cfg.conn.socket_mode;
   if (cfg.count < 0)
     usage_error = "--count must be >= 0";
-  else if (cfg.duration < 0 || cfg.duration > 1e8)
+  else if (!(cfg.duration >= 0 && cfg.duration <= 1e8))
     usage_error = "--duration must be 0 to 100,000,000 seconds";
+  else if (!(cfg.max_wait >= 0 && cfg.max_wait <= 1e8))
+    usage_error = "--max-wait must be 0 to 100,000,000 seconds";
+  else if (cfg.max_wait > 0 && !cfg.send)
+    usage_error = "--max-wait goes with --send";
   else if ((cfg.send || cfg.respond) && cfg.demo)
     usage_error = "--send and --respond do not mix with --demo";
   else if (cfg.send && socket_mode)
@@ -328,6 +336,8 @@ int main(int argc, char** argv) {
     opts.socket_mode = socket_mode;
     opts.respond = cfg.respond;
     opts.sends = cfg.send;
+    opts.max_wait = std::chrono::duration_cast<caf::timespan>(
+        std::chrono::duration<double>{cfg.max_wait});
     opts.from_hub = from_hub;
     opts.lines = lines;
     opts.on_exit = [&exit_promise](int x) {
