@@ -1529,6 +1529,47 @@ TEST_CASE_METHOD(api_fixture, "upload arguments are checked first",
   close(api);
 }
 
+TEST_CASE_METHOD(api_fixture,
+                 "an upload's max_wait: a step that cannot start in time "
+                 "fails the upload, and the file is never shared after it",
+                 "[web_api][upload][max_wait]") {
+  fake_slack srv;
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  file_upload x;
+  x.filename = "a.txt";
+  x.content = "hello";
+  x.channel_id = "C1";
+  SECTION("a negative max_wait is refused") {
+    x.max_wait = caf::timespan{-1};
+    auto res = upload(*this, api, x);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "invalid_argument");
+    CHECK(srv.requests().empty());
+  }
+  SECTION("the share waits out a rate limit past the deadline") {
+    srv.script("files.completeUploadExternal",
+               http_response::rate_limited("2"));
+    x.max_wait = caf::timespan{500ms};
+    auto res = upload(*this, api, x);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "send_expired");
+    CHECK(render(res.error()).find("files.completeUploadExternal") !=
+          std::string::npos);
+    // Past the Retry-After: the share was not repeated behind the caller.
+    std::this_thread::sleep_for(2500ms);
+    CHECK(srv.requests("files.completeUploadExternal").size() == 1);
+  }
+  SECTION("in time") {
+    srv.script("files.completeUploadExternal",
+               http_response::rate_limited("0"));
+    x.max_wait = caf::timespan{10s};
+    auto res = upload(*this, api, x);
+    REQUIRE(res);
+    CHECK(srv.requests("files.completeUploadExternal").size() == 2);
+  }
+  close(api);
+}
+
 TEST_CASE_METHOD(api_fixture, "each upload step's failure names the step",
                  "[web_api][upload]") {
   fake_slack srv;

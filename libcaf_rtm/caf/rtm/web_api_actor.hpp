@@ -110,13 +110,19 @@ struct file_upload {
   api_retry retry = api_retry::automatic;
   /// Receives `upload_progress` messages, if set.
   caf::actor progress;
+  /// No step starts later than this after the upload arrived (0: no limit),
+  /// as `api_call::max_wait`: an upload whose caller gave up is never shared
+  /// behind its back. A step that cannot start in time fails the upload with
+  /// `send_expired` (or, after an attempt that may have reached Slack, with
+  /// that attempt's error). Negative: `invalid_argument`.
+  caf::timespan max_wait{0};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, file_upload& x) {
   return f(caf::meta::type_name("caf::rtm::file_upload"), x.filename, x.title,
            x.content, x.path, x.channel_id, x.thread_ts, x.initial_comment,
-           x.token, x.retry, x.progress);
+           x.token, x.retry, x.progress, x.max_wait);
 }
 
 /// How far the bytes of an upload went: `sent` of `total` bytes. The first

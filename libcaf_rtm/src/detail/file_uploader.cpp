@@ -1,8 +1,10 @@
 #include "detail/file_uploader.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -23,6 +25,8 @@ namespace caf::rtm::detail {
 
 namespace {
 
+using clock_type = web_api_state::clock_type;
+
 // Step names, as errors and logs show them.
 constexpr const char* get_url_step = "files.getUploadURLExternal";
 constexpr const char* bytes_step = "upload_url";
@@ -38,6 +42,8 @@ struct upload_job {
   std::string bytes;
   uint64_t total = 0;
   std::string file_id;
+  /// No step starts after this (`x.max_wait`).
+  std::optional<clock_type::time_point> deadline;
   web_api_state::deliver_fn deliver;
 
   void fail(caf::error err, const char* step) {
@@ -51,6 +57,25 @@ struct upload_job {
 };
 
 using job_ptr = std::shared_ptr<upload_job>;
+
+// Gives a Web API step what is left of the upload's max_wait; false (and the
+// upload failed) when nothing is.
+bool bound_step(const job_ptr& job, api_call& call) {
+  if (!job->deadline)
+    return true;
+  auto left = *job->deadline - clock_type::now();
+  if (left <= clock_type::duration{0}) {
+    job->fail(
+        make_error(errc::send_expired,
+                   call.method + " not sent within the upload's max_wait"),
+        call.method == get_url_step ? get_url_step : complete_step);
+    return false;
+  }
+  call.max_wait = std::chrono::duration_cast<caf::timespan>(left);
+  if (call.max_wait.count() == 0)
+    call.max_wait = caf::timespan{1}; // 0 would mean no limit
+  return true;
+}
 
 // Reads a whole file, refusing one over `limit` before reading it. Blocks
 // the caller for as long as reading `limit` bytes from disk takes, which the
@@ -102,6 +127,8 @@ void complete(web_api_self self, const job_ptr& job) {
     call.args["initial_comment"] = job->x.initial_comment;
   call.token = job->x.token;
   call.retry = job->x.retry;
+  if (!bound_step(job, call))
+    return;
   start_call(self, std::move(call), [job](caf::expected<json_object> res) {
     if (!res)
       return job->fail(std::move(res.error()), complete_step);
@@ -121,6 +148,7 @@ void send_bytes(web_api_self self, const job_ptr& job, std::string url) {
   call.content_type = "application/octet-stream";
   call.repeatable = job->x.retry == api_retry::always;
   call.raw_answer = true;
+  call.deadline = job->deadline;
   if (job->x.progress) {
     // Runs on the I/O thread, after the report below and before the answer
     // reaches this actor: the reports arrive in order. `sent == total` is
@@ -149,6 +177,8 @@ void get_upload_url(web_api_self self, const job_ptr& job) {
   call.token = job->x.token;
   // Only hands out an id and a URL: repeating it is harmless.
   call.retry = api_retry::always;
+  if (!bound_step(job, call))
+    return;
   start_call(
       self, std::move(call), [self, job](caf::expected<json_object> res) {
         if (!res)
@@ -176,6 +206,8 @@ void start_upload(web_api_self self, file_upload x,
     return invalid("file_upload needs either content or a path (not both)");
   if (!x.thread_ts.empty() && x.channel_id.empty())
     return invalid("file_upload with a thread_ts but no channel_id");
+  if (x.max_wait.count() < 0)
+    return invalid("file_upload with a negative max_wait");
   auto limit = self->state.cfg.max_upload_size;
   auto job = std::make_shared<upload_job>();
   if (!x.path.empty()) {
@@ -192,6 +224,10 @@ void start_upload(web_api_self self, file_upload x,
     x.content.clear();
   }
   job->total = job->bytes.size();
+  if (x.max_wait.count() > 0)
+    job->deadline =
+        clock_type::now() +
+        std::chrono::duration_cast<clock_type::duration>(x.max_wait);
   job->x = std::move(x);
   job->deliver = std::move(deliver);
   get_upload_url(self, job);
