@@ -1080,6 +1080,45 @@ TEST_CASE_METHOD(api_fixture, "a response body over the limit is not retried",
   close(api);
 }
 
+TEST_CASE_METHOD(api_fixture,
+                 "max_response_size sets how large an answer may be",
+                 "[web_api][config]") {
+  fake_slack srv;
+  auto big = R"("junk":")" + std::string(5 << 20, 'x') + "\"";
+  srv.script("users.list", http_response::ok(big));
+  srv.script("users.list",
+             http_response::ok(R"("junk":")" + std::string(2048, 'x') + "\""));
+  auto cfg = config_for(srv, logs.get());
+  SECTION("raised: the big answer arrives whole") {
+    cfg.max_response_size = size_t{8} << 20;
+    auto api = track(sys->spawn(web_api, cfg));
+    auto res = call(api, "users.list");
+    REQUIRE(res);
+    CHECK(res->value.at("junk").as_string().size() == size_t{5} << 20);
+    close(api);
+  }
+  SECTION("lowered: a 2 KiB answer is too large") {
+    cfg.max_response_size = 1024;
+    auto api = track(sys->spawn(web_api, cfg));
+    auto res = call(api, "users.list"); // the big one
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "response_too_large");
+    res = call(api, "users.list");
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "response_too_large");
+    close(api);
+  }
+  SECTION("under 1024: refused") {
+    cfg.max_response_size = 1023;
+    auto api = track(sys->spawn(web_api, cfg));
+    auto res = call(api, "users.list");
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "invalid_config");
+    CHECK(srv.requests().empty());
+    close(api);
+  }
+}
+
 // -- paged lists --------------------------------------------------------------
 
 namespace {
@@ -1752,9 +1791,12 @@ struct options_config : caf::actor_system_config {
 TEST_CASE("Web API options come from CAF's config", "[web_api][headers]") {
   options_config cfg;
   std::vector<std::string> args{
-      "--caf-rtm.token=xoxb-cli", "--caf-rtm.user-agent=app/2.0",
+      "--caf-rtm.token=xoxb-cli",
+      "--caf-rtm.user-agent=app/2.0",
       R"(--caf-rtm.extra-headers=["X-A: 1", "X-B:two words"])",
-      "--caf-rtm.max-pages=7", "--caf-rtm.max-upload-size=4096"};
+      "--caf-rtm.max-pages=7",
+      "--caf-rtm.max-upload-size=4096",
+      "--caf-rtm.max-response-size=65536"};
   REQUIRE_FALSE(cfg.parse(args));
   auto x = client_config::from(cfg);
   CHECK(x.user_agent_suffix == "app/2.0");
@@ -1762,6 +1804,7 @@ TEST_CASE("Web API options come from CAF's config", "[web_api][headers]") {
   CHECK(x.extra_headers == headers{{"X-A", "1"}, {"X-B", "two words"}});
   CHECK(x.max_pages == 7);
   CHECK(x.max_upload_size == 4096);
+  CHECK(x.max_response_size == 65536);
   CHECK_FALSE(x.validate());
   options_config bad;
   REQUIRE_FALSE(bad.parse(std::vector<std::string>{

@@ -180,6 +180,8 @@ const std::vector<option>& options() {
                    CAF_RTM_FIELD(max_pages)),
       opt<int64_t>("max-upload-size", "largest file to upload (bytes)",
                    CAF_RTM_FIELD(max_upload_size)),
+      opt<int64_t>("max-response-size", "largest Web API answer (bytes)",
+                   CAF_RTM_FIELD(max_response_size)),
       opt<timespan>("ping-interval", "time between pings",
                     CAF_RTM_FIELD(ping_interval)),
       opt<timespan>("pong-timeout", "time a pong may take",
@@ -394,6 +396,8 @@ caf::error client_config::validate(client_kind kind) const {
     return invalid("max_pages must be at least 1");
   if (max_upload_size == 0)
     return invalid("max_upload_size must be at least 1");
+  if (max_response_size < 1024)
+    return invalid("max_response_size must be at least 1024");
   return check_extra_headers(*this);
 }
 

@@ -154,6 +154,10 @@ struct client_config {
   /// Largest file an upload takes, from memory or read from disk (Slack's own
   /// limit is 1 GB; the bytes are held in memory while they go out).
   size_t max_upload_size = size_t{100} * 1024 * 1024;
+  /// Largest Web API answer taken (at least 1024): a larger one fails its
+  /// call with `response_too_large` and is never held in memory whole. Raise
+  /// it for big pages (`conversations.history` with `limit=1000`, say).
+  size_t max_response_size = size_t{4} * 1024 * 1024;
 
   // -- sessions ---------------------------------------------------------------
 

@@ -211,6 +211,7 @@ void issue(self_ptr self, uint64_t id) {
   req.url = std::move(*url);
   req.authorization = call.authorization;
   req.timeout = st.cfg.request_timeout;
+  req.body_limit = st.cfg.max_response_size;
   req.body = call.body;
   req.content_type = call.content_type;
   req.replay_safe = call.repeatable;

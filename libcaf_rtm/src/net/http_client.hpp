@@ -29,7 +29,7 @@ struct http_request_data {
   std::string authorization;
   /// Limit for the whole exchange, connect included.
   caf::timespan timeout;
-  /// Largest response body accepted (Slack's answers are far smaller).
+  /// Largest response body accepted (`client_config::max_response_size`).
   size_t body_limit = size_t{4} * 1024 * 1024;
   /// A kept-alive connection that fails after the request went out may have
   /// delivered it: send it once more on a new connection only if repeating
