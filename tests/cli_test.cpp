@@ -198,6 +198,54 @@ TEST_CASE("send mode: --max-wait needs --send and a sane value", "[cli]") {
   CHECK(srv.requests().empty());
 }
 
+TEST_CASE("send mode: a long input waits for the send queue instead of "
+          "overflowing it",
+          "[cli]") {
+  // A queue of 5 and 40 lines at once: the reader holds back while 5 wait
+  // for their result, so every line is sent.
+  fake_slack srv;
+  process p{
+      tool,
+      args_for(srv,
+               {"--send", "--events", "none", "--caf-rtm.send-queue-size", "5",
+                "--caf-rtm.send-rate", "1000", "--caf-rtm.send-burst", "2"}),
+      clean_env};
+  REQUIRE(srv.session(0, 10s));
+  std::string input;
+  for (int i = 0; i < 40; ++i)
+    input += R"({"type":"message","channel":"C1","text":"n)" +
+             std::to_string(i) + "\"}\n";
+  p.write(input);
+  p.close_stdin();
+  REQUIRE(p.wait(20s) == 0);
+  auto lines = p.out_lines();
+  REQUIRE(lines.size() == 40);
+  for (auto& line : lines)
+    CHECK(parse_object(line).at("ok").as_bool());
+}
+
+TEST_CASE("send mode: a line over 1 MiB is refused without being held",
+          "[cli]") {
+  fake_slack srv;
+  process p{tool, args_for(srv, {"--send", "--events", "none"}), clean_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  p.write(std::string(3 << 20, 'x') + "\n" +
+          R"({"type":"message","channel":"C1","text":"after"})" + "\n");
+  p.close_stdin();
+  REQUIRE(p.wait(20s) == 0);
+  auto lines = p.out_lines();
+  REQUIRE(lines.size() == 2);
+  auto r1 = parse_object(lines[0]);
+  CHECK(r1.at("sent").as_int64() == 1);
+  CHECK_FALSE(r1.at("ok").as_bool());
+  CHECK(std::string{r1.at("error").as_string()}.find("line over") !=
+        std::string::npos);
+  auto r2 = parse_object(lines[1]);
+  CHECK(r2.at("sent").as_int64() == 2);
+  CHECK(r2.at("ok").as_bool());
+}
+
 TEST_CASE("stats: one JSON line on stderr", "[cli]") {
   fake_slack srv;
   process p{tool, args_for(srv, {"--count", "3", "--stats"}), clean_env};
@@ -245,6 +293,16 @@ TEST_CASE("usage errors exit 2 and name the option", "[cli]") {
     process p{tool, args_for(srv, {"--ping-interval", "0"}), clean_env};
     CHECK(p.wait(10s) == 2);
     CHECK(p.err().find("--ping-interval") != std::string::npos);
+  }
+  // Values that once wrapped, read as "not given" or rounded to "no limit".
+  for (auto [opt, value] :
+       {std::pair{"--max-attempts", "4294967296"},
+        std::pair{"--max-attempts", "-1"}, std::pair{"--ping-interval", "-1"},
+        std::pair{"--pong-timeout", "1e-12"},
+        std::pair{"--duration", "1e-10"}}) {
+    process p{tool, args_for(srv, {opt, value}), clean_env};
+    CHECK(p.wait(10s) == 2);
+    CHECK(p.err().find(opt) != std::string::npos);
   }
   {
     process p{tool, {"--base-url", srv.base_url()}, clean_env};
@@ -372,6 +430,37 @@ TEST_CASE("SIGTERM and SIGINT: close frame, exit 0 within a second", "[cli]") {
     CHECK(std::chrono::steady_clock::now() - start < 3s);
     CHECK(s->close_code_received() == std::optional<uint16_t>{1000});
   }
+}
+
+TEST_CASE("a signal ends the tool even while nobody reads its stdout",
+          "[cli]") {
+  // The reader stalls (a pager nobody scrolls): the listener blocks on the
+  // full pipe, and with it anything else that writes to stdout.
+  fake_slack srv;
+  process p{tool, args_for(srv), clean_env, stdout_to{stdout_to::unread, {}}};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  // Far more than the pipe and stdio's buffer hold.
+  for (int i = 0; i < 5000; ++i)
+    s->send(message(i));
+  std::this_thread::sleep_for(500ms);
+  p.signal(SIGTERM);
+  // Within the 5 s of grace after the signal and the close (bounded); the
+  // bound here only catches a hang on a loaded machine.
+  CHECK(p.wait(20s) == 1);
+  CHECK(p.err().find("stdout is not being read") != std::string::npos);
+  CHECK(s->close_code_received() == std::optional<uint16_t>{1000});
+}
+
+TEST_CASE("a write to stdout that fails at the end still exits 1", "[cli]") {
+  fake_slack srv;
+  // One short line fits stdio's buffer: the only write that fails is the
+  // flush on the way out.
+  process p{tool, args_for(srv, {"--count", "1"}), clean_env,
+            stdout_to{stdout_to::file, "/dev/full"}};
+  REQUIRE(srv.session(0, 10s));
+  CHECK(p.wait(10s) == 1);
+  CHECK(p.err().find("cannot write to stdout") != std::string::npos);
 }
 
 TEST_CASE("an unreadable CA file is a usage error", "[cli]") {

@@ -1,5 +1,6 @@
 #include "process.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,7 +13,7 @@ extern char** environ;
 namespace caf::rtm::test {
 
 process::process(const std::string& exe, const std::vector<std::string>& args,
-                 const std::vector<std::string>& env) {
+                 const std::vector<std::string>& env, stdout_to stdout_dest) {
   int in[2];
   int out[2];
   int err[2];
@@ -45,7 +46,14 @@ process::process(const std::string& exe, const std::vector<std::string>& args,
     throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     dup2(in[0], STDIN_FILENO);
-    dup2(out[1], STDOUT_FILENO);
+    if (stdout_dest.to == stdout_to::file) {
+      auto fd = ::open(stdout_dest.path.c_str(), O_WRONLY);
+      if (fd < 0)
+        _exit(126);
+      dup2(fd, STDOUT_FILENO);
+    } else {
+      dup2(out[1], STDOUT_FILENO);
+    }
     dup2(err[1], STDERR_FILENO);
     // Nothing of the test (sockets of the fake server) leaks into the child.
     for (int fd = 3; fd < 4096; ++fd)
@@ -61,9 +69,12 @@ process::process(const std::string& exe, const std::vector<std::string>& args,
   ::close(out[1]);
   ::close(err[1]);
   in_ = in[1];
-  out_reader_ = std::thread{[this, fd = out[0]] {
-    drain(fd, out_);
-  }};
+  if (stdout_dest.to == stdout_to::unread)
+    unread_out_ = out[0];
+  else
+    out_reader_ = std::thread{[this, fd = out[0]] {
+      drain(fd, out_);
+    }};
   err_reader_ = std::thread{[this, fd = err[0]] {
     drain(fd, err_);
   }};
@@ -73,6 +84,8 @@ process::~process() {
   if (exit_ == -2)
     wait(std::chrono::milliseconds{0});
   close_stdin();
+  if (unread_out_ >= 0)
+    ::close(unread_out_);
   if (out_reader_.joinable())
     out_reader_.join();
   if (err_reader_.joinable())

@@ -13,12 +13,26 @@
 
 namespace caf::rtm::test {
 
+/// Where a child's stdout goes.
+struct stdout_to {
+  enum kind {
+    /// A pipe the test reads (`out()`).
+    captured,
+    /// A pipe nobody reads: the child's writes block once it is full.
+    unread,
+    /// The file at `path` (`/dev/full`, say).
+    file,
+  };
+  kind to = captured;
+  std::string path;
+};
+
 class process {
 public:
   /// Starts `exe` with `args`; `env` entries ("NAME=value") are added to (or
   /// replace) the test's environment.
   process(const std::string& exe, const std::vector<std::string>& args,
-          const std::vector<std::string>& env = {});
+          const std::vector<std::string>& env = {}, stdout_to out = {});
   ~process();
 
   process(const process&) = delete;
@@ -45,6 +59,8 @@ private:
 
   pid_t pid_ = -1;
   int in_ = -1;
+  /// The read end of an unread stdout, closed once the child is gone.
+  int unread_out_ = -1;
   int exit_ = -2;
   mutable std::mutex mtx_;
   std::string out_;

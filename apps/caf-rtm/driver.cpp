@@ -85,6 +85,10 @@ std::string describe(const caf::error& err) {
 void complete(self_ptr self, int code, const client_status* st) {
   auto& s = self->state;
   flush(self);
+  // Lines lost on the way out (the last flush failed, say) are a failure
+  // like any other write to stdout.
+  if (s.stdout_closed && code == exit_ok)
+    code = exit_other;
   if (s.opts.stats) {
 
     auto elapsed = std::chrono::duration<double>(
@@ -172,6 +176,8 @@ void maybe_done_sending(self_ptr self) {
 void store_result(self_ptr self, uint64_t n, std::string line) {
   auto& st = self->state;
   st.results.emplace(n, std::move(line));
+  if (st.opts.results_done)
+    ++*st.opts.results_done;
   for (auto i = st.results.find(st.next_result); i != st.results.end();
        i = st.results.find(st.next_result)) {
     emit(self, i->second);
@@ -507,6 +513,16 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
           answer_from_stdin(self, text);
         else
           send_line(self, n, text);
+      },
+      [self](long_line_atom, uint64_t n) {
+        auto what = "line over " + std::to_string(max_line_size) + " bytes";
+        if (self->state.opts.respond)
+          std::fprintf(stderr, "caf-rtm: --respond: %s, dropped\n",
+                       what.c_str());
+        else
+          store_result(self, n,
+                       result_line(n, make_error(errc::invalid_argument,
+                                                 std::move(what))));
       },
       [self](eof_atom, uint64_t lines) {
         // --respond goes on answering until the end; --send is done.

@@ -6,6 +6,7 @@
 
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -28,6 +29,7 @@
 
 CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, eof_atom, "eof")
 CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, line_atom, "line")
+CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, long_line_atom, "longLine")
 CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, drained_atom, "drained")
 CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, enough_atom, "enough")
 CAF_ADD_ATOM(caf_rtm_cli, caf::rtm::cli, flush_due_atom, "flushDue")
@@ -53,6 +55,9 @@ struct driver_options {
   bool sends = false;
   /// How long a line may wait to be written (--max-wait; 0: no limit).
   caf::timespan max_wait{0};
+  /// --send: counts the lines that have their result; the stdin reader
+  /// reads on while fewer than the client's send queue holds are open.
+  std::shared_ptr<std::atomic<uint64_t>> results_done;
   /// Answer mentions and `/echo` (the demo).
   bool answer_mentions = false;
   /// The client is a hub's (--hub): it arrives with `hub::hub_up` (and
@@ -100,11 +105,15 @@ struct driver_state {
   bool flush_timer_set = false;
 };
 
+/// Longest stdin line taken (a message Slack takes is at most 16 KB, a
+/// response payload 20 KB); the rest of a longer one is not even held.
+constexpr size_t max_line_size = size_t{1} << 20;
+
 /// Messages: events or envelopes and lifecycle (from the client), (line, N,
-/// text) and (eof, lines) from the stdin reader, flush and enough from the
-/// printer, close_atom to stop
-/// (signals); with `from_hub`, hub_up, hub_down and hub_gap from the remote
-/// subscription (`client` is null until the first hub_up).
+/// text), (longLine, N) and (eof, lines) from the stdin reader, flush and
+/// enough from the printer, close_atom to stop (signals); with `from_hub`,
+/// hub_up, hub_down and hub_gap from the remote subscription (`client` is null
+/// until the first hub_up).
 caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
                      driver_options opts);
 

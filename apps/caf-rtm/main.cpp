@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <iostream>
 #include <optional>
@@ -76,6 +78,12 @@ public:
   std::string hub_ca;
 };
 
+// A limit in seconds: 0 for none, else one that neither reads as 0 (none)
+// nor overflows; NaN fails both comparisons.
+bool seconds_or_none(double x) {
+  return x == 0 || (x >= 1e-6 && x <= 1e8);
+}
+
 // The usage mistakes of --hub and its options, or nullptr.
 const char* hub_usage_error(const tool_config& cfg) {
   if (cfg.hub.empty()) {
@@ -125,14 +133,16 @@ cli::parse_result hub_subscription(tool_config& cfg,
   if (auto err = hub::configure_node(cfg, node))
     return {cli::exit_usage, caf::rtm::render(err)};
   const auto& c = cfg.conn;
-  if (c.max_attempts < -1)
-    return {cli::exit_usage, "--max-attempts must be >= 0"};
+  std::optional<uint32_t> max_attempts;
+  if (c.max_attempts != c.not_given)
+    if (max_attempts = cli::max_attempts_of(c.max_attempts); !max_attempts)
+      return {cli::exit_usage, cli::max_attempts_range};
   // As for Slack itself: --no-reconnect gives up after the first failure,
   // --max-attempts after that many in a row.
   if (c.no_reconnect)
     sub.reconnect.max_attempts = 1;
-  else if (c.max_attempts > 0)
-    sub.reconnect.max_attempts = static_cast<uint32_t>(c.max_attempts);
+  else if (max_attempts && *max_attempts > 0)
+    sub.reconnect.max_attempts = *max_attempts;
   rtm_cfg.auto_reconnect = !c.no_reconnect;
   auto level = caf::rtm::log_level::warn;
   auto name = c.log_level;
@@ -182,15 +192,26 @@ bool subscribed_printer(caf::scoped_actor& self, const caf::actor& client,
 
 // Reads stdin line by line without blocking forever, so the thread can be
 // joined when the program ends first.
-void read_stdin(caf::actor driver, const std::atomic<bool>& stop) {
+// Hands stdin's lines to the driver. With `done` (--send), it reads on while
+// fewer than `window` lines wait for their result: a long input waits for
+// the rate limiter instead of overflowing the client's send queue.
+void read_stdin(caf::actor driver, const std::atomic<bool>& stop,
+                std::shared_ptr<std::atomic<uint64_t>> done, uint64_t window) {
   std::string pending;
+  size_t scanned = 0;    // pending[0, scanned) holds no newline
+  bool too_long = false; // the current line is over max_line_size: dropped
   uint64_t lines = 0;
   char buf[4096];
+  auto wait_for_room = [&] {
+    while (done && !stop && lines - done->load() >= window)
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  };
   auto send_line = [&](std::string line) {
     if (!line.empty() && line.back() == '\r')
       line.pop_back();
     if (line.empty())
       return;
+    wait_for_room();
     caf::anon_send(driver, cli::line_atom_v, ++lines, std::move(line));
   };
   while (!stop) {
@@ -202,14 +223,28 @@ void read_stdin(caf::actor driver, const std::atomic<bool>& stop) {
     if (n <= 0)
       break;
     pending.append(buf, static_cast<size_t>(n));
-    for (auto nl = pending.find('\n'); nl != std::string::npos;
+    for (auto nl = pending.find('\n', scanned); nl != std::string::npos;
          nl = pending.find('\n')) {
-      send_line(pending.substr(0, nl));
+      if (too_long)
+        too_long = false; // its end
+      else
+        send_line(pending.substr(0, nl));
       pending.erase(0, nl + 1);
+    }
+    scanned = pending.size();
+    if (scanned > cli::max_line_size) {
+      if (!too_long) {
+        too_long = true;
+        wait_for_room();
+        caf::anon_send(driver, cli::long_line_atom_v, ++lines);
+      }
+      pending.clear();
+      scanned = 0;
     }
   }
   if (!stop) {
-    send_line(std::move(pending));
+    if (!too_long)
+      send_line(std::move(pending));
     caf::anon_send(driver, cli::eof_atom_v, lines);
   }
 }
@@ -240,10 +275,12 @@ int main(int argc, char** argv) {
   auto socket_mode = cfg.conn.socket_mode;
   if (cfg.count < 0)
     usage_error = "--count must be >= 0";
-  else if (!(cfg.duration >= 0 && cfg.duration <= 1e8))
-    usage_error = "--duration must be 0 to 100,000,000 seconds";
-  else if (!(cfg.max_wait >= 0 && cfg.max_wait <= 1e8))
-    usage_error = "--max-wait must be 0 to 100,000,000 seconds";
+  else if (!seconds_or_none(cfg.duration))
+    usage_error = "--duration must be 0 (no limit) or 0.000001 to "
+                  "100,000,000 seconds";
+  else if (!seconds_or_none(cfg.max_wait))
+    usage_error = "--max-wait must be 0 (no limit) or 0.000001 to "
+                  "100,000,000 seconds";
   else if (cfg.max_wait > 0 && !cfg.send)
     usage_error = "--max-wait goes with --send";
   else if ((cfg.send || cfg.respond) && cfg.demo)
@@ -336,6 +373,8 @@ int main(int argc, char** argv) {
     opts.socket_mode = socket_mode;
     opts.respond = cfg.respond;
     opts.sends = cfg.send;
+    if (cfg.send)
+      opts.results_done = std::make_shared<std::atomic<uint64_t>>(0);
     opts.max_wait = std::chrono::duration_cast<caf::timespan>(
         std::chrono::duration<double>{cfg.max_wait});
     opts.from_hub = from_hub;
@@ -378,8 +417,16 @@ int main(int argc, char** argv) {
     std::atomic<bool> stop{false};
     std::thread input;
     if (cfg.send || cfg.respond)
-      input = std::thread{read_stdin, drv, std::cref(stop)};
-    cli::signal_watcher signals{[drv] {
+      input = std::thread{read_stdin, drv, std::cref(stop), opts.results_done,
+                          uint64_t{rtm_cfg.send_queue_size}};
+    // When the program must end: at a signal, or after --duration.
+    using clock = std::chrono::steady_clock;
+    std::atomic<clock::rep> end_due{
+        cfg.duration > 0
+            ? (clock::now() + opts.duration).time_since_epoch().count()
+            : clock::rep{0}};
+    cli::signal_watcher signals{[drv, &end_due] {
+      end_due = clock::now().time_since_epoch().count();
       caf::anon_send(drv, caf::rtm::close_atom_v);
     }};
     std::thread demo;
@@ -395,6 +442,26 @@ int main(int argc, char** argv) {
           caf::anon_send(drv, caf::rtm::close_atom_v);
         });
       }};
+    // The driver ends the program, but not while a stdout nobody reads (a
+    // full pipe) blocks its writes: then it ends here, a grace period after
+    // it was due, after closing the client (close frame sent, bounded).
+    constexpr auto grace = std::chrono::seconds{5};
+    while (exit_code.wait_for(std::chrono::milliseconds{100}) !=
+           std::future_status::ready) {
+      auto due = end_due.load();
+      if (due == 0 || clock::now().time_since_epoch().count() <
+                          due + clock::duration{grace}.count())
+        continue;
+      std::fprintf(stderr, "caf-rtm: stdout is not being read; exiting "
+                           "without the lines still to write\n");
+      if (rtm)
+        self->request(rtm, std::chrono::milliseconds{800},
+                      caf::rtm::close_atom_v)
+            .receive([](caf::ok_atom) {}, [](caf::error&) {});
+      // The actor system would wait for the listener blocked on stdout.
+      std::fflush(stderr);
+      std::_Exit(cli::exit_other);
+    }
     code = exit_code.get();
     if (demo_failed && code == cli::exit_ok)
       code = cli::exit_other;

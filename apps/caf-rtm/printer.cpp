@@ -70,11 +70,13 @@ void printer::print_line(std::string_view line) {
   if (count_ > 0 && n > count_)
     return;
   // Blocks while the pipe is full: the backpressure this class is for.
-  // stdio locks the stream per call, so the driver's own lines (--send
-  // results) never cut into one of these.
-  if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() ||
-      std::fputc('\n', stdout) == EOF)
+  // The line and its newline under one lock, so the driver's own lines
+  // (--send results) never cut in between.
+  flockfile(stdout);
+  if (fwrite_unlocked(line.data(), 1, line.size(), stdout) != line.size() ||
+      fputc_unlocked('\n', stdout) == EOF)
     failed_ = true;
+  funlockfile(stdout);
   if (count_ > 0 && n == count_)
     caf::anon_send(driver_, enough_atom_v);
   else if (!flush_pending_.exchange(true))

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <optional>
 
 #include "caf/rtm/errc.hpp"
 
@@ -181,14 +183,22 @@ config::config() {
             "quiet|error|warn|info|debug|trace (default warn)");
 }
 
+std::optional<uint32_t> max_attempts_of(int64_t n) {
+  if (n < 0 || n > int64_t{std::numeric_limits<uint32_t>::max()})
+    return std::nullopt;
+  return static_cast<uint32_t>(n);
+}
+
 namespace {
 
+// False for anything but 0 to 86,400 seconds, and for a positive value too
+// small for a timespan (it would read as 0, which often means "no limit").
 bool to_timespan(double seconds, caf::timespan& out) {
   if (!std::isfinite(seconds) || seconds < 0 || seconds > 86400)
     return false;
   out = std::chrono::duration_cast<caf::timespan>(
       std::chrono::duration<double>{seconds});
-  return true;
+  return seconds == 0 || out.count() > 0;
 }
 
 } // namespace
@@ -218,10 +228,11 @@ parse_result to_client_config(const config& cfg, client_config& out,
     if (!c.token.empty())
       out.bot_token = c.token;
     from_env(out.bot_token, "SLACK_BOT_TOKEN");
-    if (c.connections == 0 || c.connections < -1 || c.connections > 10)
-      return {exit_usage, "--connections must be 1 to 10"};
-    if (c.connections > 0)
+    if (c.connections != c.not_given) {
+      if (c.connections < 1 || c.connections > 10)
+        return {exit_usage, "--connections must be 1 to 10"};
       out.connections = static_cast<size_t>(c.connections);
+    }
   }
   if (!c.base_url.empty())
     out.base_url = c.base_url;
@@ -229,18 +240,21 @@ parse_result to_client_config(const config& cfg, client_config& out,
     out.ca_file = c.ca_file;
   if (!c.proxy.empty())
     out.proxy = c.proxy;
-  if (c.ping_interval != -1 &&
+  if (c.ping_interval != c.not_given_s &&
       (!to_timespan(c.ping_interval, out.ping_interval) ||
        out.ping_interval.count() == 0))
     return {exit_usage, "--ping-interval must be a positive number of seconds"};
-  if (c.pong_timeout != -1 && !to_timespan(c.pong_timeout, out.pong_timeout))
+  if (c.pong_timeout != c.not_given_s &&
+      !to_timespan(c.pong_timeout, out.pong_timeout))
     return {exit_usage, "--pong-timeout must be a number of seconds >= 0"};
   if (c.no_reconnect)
     out.auto_reconnect = false;
-  if (c.max_attempts < -1)
-    return {exit_usage, "--max-attempts must be >= 0"};
-  if (c.max_attempts >= 0)
-    out.reconnect.max_attempts = static_cast<uint32_t>(c.max_attempts);
+  if (c.max_attempts != c.not_given) {
+    if (auto n = max_attempts_of(c.max_attempts))
+      out.reconnect.max_attempts = *n;
+    else
+      return {exit_usage, max_attempts_range};
+  }
   if (!c.log_level.empty()) {
     auto level = parse_log_level(c.log_level);
     if (!level)

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <limits>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,21 +75,31 @@ private:
 
 /// Short forms of the connection options every client program takes. Each
 /// one given overrides its `caf-rtm.*` counterpart; the defaults below mean
-/// "not given".
+/// "not given" (values nobody types, so that a typed -1 is refused like any
+/// other bad value).
 struct connection_options {
+  static constexpr int64_t not_given = std::numeric_limits<int64_t>::min();
+  static constexpr double not_given_s = std::numeric_limits<double>::lowest();
+
   bool socket_mode = false;
   std::string token;
   std::string app_token;
-  int64_t connections = -1;
+  int64_t connections = not_given;
   std::string base_url;
   std::string ca_file;
   std::string proxy;
-  double ping_interval = -1;
-  double pong_timeout = -1;
+  double ping_interval = not_given_s;
+  double pong_timeout = not_given_s;
   bool no_reconnect = false;
-  int64_t max_attempts = -1;
+  int64_t max_attempts = not_given;
   std::string log_level;
 };
+
+/// The value of --max-attempts (0: never give up), if it fits.
+std::optional<uint32_t> max_attempts_of(int64_t n);
+
+constexpr const char* max_attempts_range =
+    "--max-attempts must be 0 to 4294967295";
 
 /// A base_config with the short connection options.
 class config : public base_config {
