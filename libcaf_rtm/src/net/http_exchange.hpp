@@ -26,6 +26,13 @@
 
 namespace caf::rtm::net {
 
+/// Unparsed bytes an answer may hold at once (its header, a chunk's
+/// framing); more fails the call as malformed instead of growing memory.
+constexpr size_t max_unparsed_bytes = size_t{1} << 20;
+
+/// Interim answers (1xx) taken before the real one.
+constexpr size_t max_interim_answers = 8;
+
 template <class Stream>
 class http_exchange
     : public http_call,
@@ -218,6 +225,10 @@ private:
       return fail(ec, "write request");
     }
     sent_ = true;
+    read_response();
+  }
+
+  void read_response() {
     parser_.emplace();
     parser_->body_limit(data_.body_limit);
     http::async_read(*stream_, buffer_, *parser_,
@@ -230,12 +241,30 @@ private:
       return finish(make_error(
           errc::response_too_large,
           "response body over " + std::to_string(data_.body_limit) + " bytes"));
+    // A chunk-size line or trailer without end: Beast checks no limit of
+    // its own there, the buffer's caps it.
+    if (ec == http::error::buffer_overflow)
+      return finish(make_error(errc::malformed_response,
+                               "response framing over " +
+                                   std::to_string(max_unparsed_bytes) +
+                                   " bytes without an end"));
     if (ec) {
       if (retry_on_new_connection(ec))
         return;
       return fail(ec, "read response");
     }
     auto& res = parser_->get();
+    if (res.result_int() / 100 == 1) {
+      // An interim answer (100 Continue, 103 Early Hints): the answer
+      // follows on this connection. A server that sends nothing else ends
+      // at the cap or at the request's deadline.
+      if (++interim_answers_ > max_interim_answers)
+        return finish(make_error(errc::malformed_response,
+                                 "more than " +
+                                     std::to_string(max_interim_answers) +
+                                     " interim answers (1xx)"));
+      return read_response();
+    }
     http_response_data result;
     result.sent = true;
     result.status = res.result_int();
@@ -290,7 +319,11 @@ private:
   bool timed_out_ = false;
   std::shared_ptr<transport_open> opening_;
   std::unique_ptr<Stream> stream_;
-  boost::beast::flat_buffer buffer_;
+  /// Bytes read and not parsed yet: a header, the framing of a chunk (the
+  /// body itself goes to the parser as it comes).
+  boost::beast::flat_buffer buffer_{max_unparsed_bytes};
+  /// Interim answers (1xx) read so far.
+  size_t interim_answers_ = 0;
   request_type req_;
   std::optional<parser_type> parser_;
   /// Writes the request in slices (only with `body_progress`).

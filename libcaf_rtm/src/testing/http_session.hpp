@@ -12,6 +12,7 @@
 #include "ws_peer.hpp"
 
 #include <boost/asio/dispatch.hpp>            // asio::dispatch
+#include <boost/asio/write.hpp>               // asio::async_write
 #include <boost/beast/core/bind_handler.hpp>  // beast::bind_front_handler
 #include <boost/beast/core/flat_buffer.hpp>   // beast::flat_buffer
 #include <boost/beast/core/stream_traits.hpp> // beast::get_lowest_layer
@@ -224,6 +225,15 @@ private:
     if (res.drop_connection)
       return hard_close();
     phase_ = phase::responding;
+    if (!res.raw.empty()) {
+      // Odd HTTP as scripted, byte for byte; the connection ends after it.
+      raw_ = std::move(res.raw);
+      asio::async_write(stream_, asio::buffer(raw_),
+                        beast::bind_front_handler(&http_session::on_response,
+                                                  this->shared_from_this(),
+                                                  next_step::shut_down));
+      return;
+    }
     res_ = {};
     res_.version(11);
     if (res.status >= 100 && res.status <= 999)
@@ -312,6 +322,8 @@ private:
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
+  /// A raw answer while it is written.
+  std::string raw_;
   http_response delayed_;
   next_step delayed_next_ = next_step::read_next;
   std::optional<http::response<http::empty_body>> upgrade_;

@@ -44,6 +44,10 @@ struct http_response {
   /// Answers as if the connection stayed open for the next request, then
   /// closes it (a server closing an idle keep-alive connection).
   bool close_after = false;
+  /// Set: these bytes go out as they are instead of an answer made of the
+  /// fields above (status line and headers included: interim answers,
+  /// broken framing), and the connection ends after them.
+  std::string raw{};
 
   /// `{"ok":true, ...fields}` with status 200.
   static http_response ok(const std::string& json_fields = "");
