@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include <boost/json/array.hpp>
@@ -30,6 +33,21 @@
 #include "detail/slack_answers.hpp"
 #include "net/url.hpp"
 #include "test_support.hpp"
+
+// Name lookups of this test program: `slow.test` is 127.0.0.1, found after
+// 1.5 s (a slow name server); every other name as usual.
+extern "C" int getaddrinfo(const char* node, const char* service,
+                           const addrinfo* hints, addrinfo** res) {
+  using lookup_fn =
+      int (*)(const char*, const char*, const addrinfo*, addrinfo**);
+  static auto real =
+      reinterpret_cast<lookup_fn>(dlsym(RTLD_NEXT, "getaddrinfo"));
+  if (node != nullptr && std::string_view{node} == "slow.test") {
+    std::this_thread::sleep_for(std::chrono::milliseconds{1500});
+    return real("127.0.0.1", service, hints, res);
+  }
+  return real(node, service, hints, res);
+}
 
 using namespace caf::rtm;
 using namespace caf::rtm::test;
@@ -1065,6 +1083,88 @@ TEST_CASE_METHOD(api_fixture, "JSON bodies and a token for one call",
   REQUIRE_FALSE(bad);
   CHECK(code_of(bad.error()) == "invalid_config");
   close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "odd HTTP: interim answers are read past, framing without "
+                 "end is cut off",
+                 "[web_api][hostile]") {
+  fake_slack srv;
+  const std::string final_answer = "HTTP/1.1 200 OK\r\n"
+                                   "Content-Type: application/json\r\n"
+                                   "Content-Length: 19\r\n\r\n"
+                                   R"({"ok":true,"n":42})"
+                                   "\n";
+  auto interim = [](int n) {
+    std::string result;
+    for (int i = 0; i < n; ++i)
+      result += "HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n";
+    return result;
+  };
+  auto raw = [](std::string bytes) {
+    http_response res;
+    res.raw = std::move(bytes);
+    return res;
+  };
+  // One attempt: a failed one of users.list is repeated, and the fake has
+  // no second script.
+  auto cfg = config_for(srv, logs.get());
+  cfg.api_retry.max_attempts = 1;
+  auto api = track(sys->spawn(web_api, cfg));
+  SECTION("100 Continue and 103 Early Hints, then the answer") {
+    srv.script("users.list", raw("HTTP/1.1 100 Continue\r\n\r\n" + interim(2) +
+                                 final_answer));
+    auto res = call(api, "users.list");
+    REQUIRE(res);
+    CHECK(res->value.at("n").as_int64() == 42);
+  }
+  SECTION("interim answers without end") {
+    srv.script("users.list", raw(interim(20) + final_answer));
+    auto res = call(api, "users.list");
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "malformed_response");
+  }
+  SECTION("a chunk-size line without end") {
+    srv.script("users.list", raw("HTTP/1.1 200 OK\r\n"
+                                 "Transfer-Encoding: chunked\r\n\r\n1;" +
+                                 std::string(size_t{3} << 20, 'a')));
+    auto res = call(api, "users.list");
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "malformed_response");
+  }
+  SECTION("a trailer without end") {
+    srv.script("users.list",
+               raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "2\r\n{}\r\n0\r\nX-Trailer: " +
+                   std::string(size_t{3} << 20, 'a')));
+    auto res = call(api, "users.list");
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "malformed_response");
+  }
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "a name lookup that outlives its call, its client and the "
+                 "I/O threads ends harmlessly",
+                 "[web_api][hostile]") {
+  // The lookup cannot be stopped: the call times out, the caller and with
+  // it the process's I/O threads go, and then the lookup's result comes.
+  fake_slack srv;
+  auto cfg = config_for(srv, logs.get());
+  auto port = srv.base_url().substr(srv.base_url().rfind(':'));
+  cfg.base_url = "http://slow.test" + port;
+  cfg.allow_insecure = true;
+  cfg.connect_timeout = 200ms;
+  cfg.api_retry.max_attempts = 1;
+  auto api = sys->spawn(web_api, cfg);
+  auto res = call(api, "auth.test");
+  REQUIRE_FALSE(res);
+  CHECK(code_of(res.error()) == "timeout");
+  close(api);
+  // The lookup ends meanwhile and posts to the context of its I/O thread.
+  std::this_thread::sleep_for(2500ms);
+  CHECK(srv.requests().empty());
 }
 
 TEST_CASE_METHOD(api_fixture, "a response body over the limit is not retried",

@@ -1,8 +1,27 @@
 #include "net/io_pool.hpp"
 
 #include <mutex>
+#include <unordered_map>
 
 namespace caf::rtm::net {
+
+namespace {
+
+// The contexts of every pool, for keep_alive (looked up once per name
+// lookup, far from any hot path).
+std::mutex contexts_mtx;
+std::unordered_map<const boost::asio::io_context*,
+                   std::weak_ptr<boost::asio::io_context>>
+    contexts;
+
+} // namespace
+
+std::shared_ptr<boost::asio::io_context>
+io_pool::keep_alive(boost::asio::io_context& ctx) {
+  std::lock_guard<std::mutex> guard{contexts_mtx};
+  auto i = contexts.find(&ctx);
+  return i != contexts.end() ? i->second.lock() : nullptr;
+}
 
 io_pool::io_pool(size_t threads) {
   lanes_.reserve(threads);
@@ -10,6 +29,10 @@ io_pool::io_pool(size_t threads) {
     for (size_t i = 0; i < threads; ++i) {
       // Concurrency hint 1: one thread runs the context (others only post).
       auto ioc = std::make_shared<boost::asio::io_context>(1);
+      {
+        std::lock_guard<std::mutex> guard{contexts_mtx};
+        contexts[ioc.get()] = ioc;
+      }
       auto work = boost::asio::make_work_guard(*ioc);
       lanes_.push_back(lane{ioc, std::move(work), std::thread{}});
       lanes_.back().thread = std::thread{[ctx = std::move(ioc)] {
@@ -43,6 +66,11 @@ void io_pool::run(boost::asio::io_context& ctx) {
 }
 
 void io_pool::stop() noexcept {
+  {
+    std::lock_guard<std::mutex> guard{contexts_mtx};
+    for (auto& x : lanes_)
+      contexts.erase(x.ioc.get());
+  }
   // Sockets still open belong to actors that are gone: abandon their handlers.
   for (auto& x : lanes_) {
     x.work.reset();

@@ -38,6 +38,14 @@ public:
   /// destroyed with its last user.
   static std::shared_ptr<io_pool> shared(size_t threads);
 
+  /// Keeps `ctx` (a context of any pool) alive past its pool, for work that
+  /// posts to it from a thread of its own and cannot be stopped (a name
+  /// lookup): the context then dies with that work, and with it what the
+  /// work posted, instead of taking the post after its end. Null for a
+  /// context of no pool, or of one that is gone.
+  static std::shared_ptr<boost::asio::io_context>
+  keep_alive(boost::asio::io_context& ctx);
+
 private:
   using work_guard =
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;

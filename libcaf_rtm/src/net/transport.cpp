@@ -25,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "caf/rtm/errc.hpp"
+#include "net/io_pool.hpp"
 
 // asio, beast, http and ssl: the aliases of net/transport.hpp.
 using tcp = boost::asio::ip::tcp; // from <boost/asio/ip/tcp.hpp>
@@ -72,7 +73,10 @@ void lookup(const executor_type& ex, const std::string& host,
     });
     return;
   }
-  auto job = [ex, host, port, handler]() mutable {
+  // The context outlives its pool while the lookup runs (see keep_alive):
+  // the result is posted to it, and its end destroys the handler.
+  auto job = [ex, host, port, handler,
+              keep = io_pool::keep_alive(ex.context())]() mutable {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -100,6 +104,8 @@ void lookup(const executor_type& ex, const std::string& host,
                     result = std::move(result)]() mutable {
       handler(err, std::move(result));
     });
+    // Last: a context whose pool is gone ends here, with what was posted.
+    keep.reset();
   };
   try {
     std::thread{std::move(job)}.detach();
