@@ -369,6 +369,28 @@ TEST_CASE_METHOD(client_fixture, "a close frame reconnects at once",
   close_client(*this, c.hdl);
 }
 
+TEST_CASE_METHOD(client_fixture,
+                 "a close frame from a server that then never ends the "
+                 "connection is reported with its code, after close_timeout",
+                 "[client][reconnect][hostile]") {
+  // The client answers the close frame and waits for the server to end the
+  // TCP connection; this server reads nothing more and never does. Pings
+  // are far apart: only close_timeout can end the wait in time.
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.ping_interval = 60s;
+  auto c = connect_client(*this, cfg);
+  auto s = session(srv, 0);
+  s->pause_reading();
+  s->send_raw(encode_frame(0x8, std::string{"\x0F\xA1"} + "going away"));
+  CHECK(c.rec->wait_lifecycle("disconnected:1:connection_closed:4001", 1, 10s));
+  auto s1 = session(srv, 1);
+  s1->send(message(1));
+  REQUIRE(c.rec->wait_events(3)); // hello, hello, m1
+  CHECK(c.rec->lifecycle_count("disconnected:1:dead_link") == 0);
+  close_client(*this, c.hdl);
+}
+
 TEST_CASE_METHOD(client_fixture, "EOF reconnects at once and spins no core",
                  "[client][reconnect]") {
   fake_slack srv;

@@ -160,6 +160,8 @@ private:
         [this](websocket::frame_type kind, boost::beast::string_view payload) {
           if (kind == websocket::frame_type::pong)
             caf::anon_send(owner_, detail::pong_atom_v, std::string{payload});
+          else if (kind == websocket::frame_type::close)
+            on_peer_close();
         });
     state_ = state_type::handshaking;
     ws_->async_handshake(
@@ -271,14 +273,17 @@ private:
 
   caf::error read_error(error_code ec, const char* step) {
     namespace websocket = boost::beast::websocket;
-    if (abort_reason_)
-      return abort_reason_;
-    if (ec == websocket::error::closed) {
+    // The server's close frame says why, however the TCP connection ended
+    // after it (a reset, or cut off at close_timeout: see on_peer_close).
+    if (ws_ && (ec == websocket::error::closed ||
+                ws_->reason().code != websocket::close_code::none)) {
       auto reason = ws_->reason();
       return make_error(errc::connection_closed,
                         static_cast<uint16_t>(reason.code),
                         std::string{reason.reason.c_str()});
     }
+    if (abort_reason_)
+      return abort_reason_;
     if (ec == websocket::error::message_too_big)
       return make_error(errc::incoming_too_large,
                         "message over " +
@@ -371,6 +376,20 @@ private:
   }
 
   // -- ending -----------------------------------------------------------------
+
+  // The server sent its close frame: Beast answers it and then waits for the
+  // server to end the TCP connection, which a broken server never does.
+  // Nothing can be written any more; the wait ends at close_timeout.
+  void on_peer_close() {
+    if (state_ != state_type::open)
+      return; // closing: our own close armed the timer already
+    state_ = state_type::closing;
+    close_timer_.expires_after(opts_.close_timeout);
+    close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+      if (!ec)
+        self->teardown(make_error(errc::timeout, "close handshake"));
+    });
+  }
 
   void start_close(uint16_t code) {
     switch (state_) {
