@@ -746,6 +746,14 @@ TEST_CASE("socket mode: --respond answers from stdin, else empty at the "
   REQUIRE(srv.wait_acks(2, 10s));
   CHECK(srv.acks().at(1).envelope_id == ignored);
   CHECK_FALSE(srv.acks().at(1).payload);
+  // An answer after the deadline is reported and changes nothing (the
+  // tool's own deadline runs out just after the client's).
+  std::this_thread::sleep_for(300ms);
+  p.write(R"({"envelope_id":")" + ignored +
+          R"(","payload":{"text":"late"}})"
+          "\n");
+  CHECK(p.wait_err_contains("waits for no answer", 10s));
+  CHECK(srv.acks().size() == 2);
   // One still waiting when the program ends is acked (empty) before the
   // connection closes.
   auto last = s->send_envelope("slash_commands", R"({"command":"/c"})", true);

@@ -351,7 +351,11 @@ caf::result<json_object> on_envelope(self_ptr self, const envelope& env) {
       answer = std::move(payload);
     } else if (st.opts.respond) {
       auto rp = self->make_response_promise();
-      st.responses.emplace(std::string{env.id()}, rp);
+      std::string id{env.id()};
+      st.responses.emplace(id, rp);
+      // Past the client's deadline nobody takes the answer any more.
+      self->delayed_send(self, st.opts.ack_deadline, caf::timeout_atom_v,
+                         std::move(id));
       answer = caf::result<json_object>{caf::delegated<json_object>{}};
     }
   }
@@ -533,6 +537,9 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
       },
       [self](close_atom) { finish(self, exit_ok); },
       [self](caf::timeout_atom) { finish(self, exit_ok); },
+      [self](caf::timeout_atom, const std::string& envelope_id) {
+        self->state.responses.erase(envelope_id);
+      },
       [self](enough_atom) { finish(self, exit_ok); },
       // Lifecycle: diagnostics on stderr, exits on fatal errors.
       [self](const connected&) {

@@ -51,6 +51,9 @@ struct driver_options {
   bool socket_mode = false;
   /// Socket Mode: stdin lines answer envelopes that accept a response.
   bool respond = false;
+  /// --respond: how long the client waits for an answer (its ack_deadline);
+  /// a line after that finds the envelope acked empty already.
+  caf::timespan ack_deadline = std::chrono::milliseconds{2500};
   /// RTM: stdin lines are messages to send (--send).
   bool sends = false;
   /// How long a line may wait to be written (--max-wait; 0: no limit).

@@ -372,6 +372,7 @@ int main(int argc, char** argv) {
     opts.answer_mentions = cfg.demo;
     opts.socket_mode = socket_mode;
     opts.respond = cfg.respond;
+    opts.ack_deadline = rtm_cfg.ack_deadline;
     opts.sends = cfg.send;
     if (cfg.send)
       opts.results_done = std::make_shared<std::atomic<uint64_t>>(0);
