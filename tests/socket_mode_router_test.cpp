@@ -450,3 +450,19 @@ TEST_CASE_METHOD(held_envelope_fixture,
   CHECK(st.envelopes_acked == 0);
   CHECK(st.acks_failed == 1);
 }
+
+TEST_CASE_METHOD(held_envelope_fixture,
+                 "socket mode router: acks its connection's I/O layer dropped "
+                 "are counted as failed, not as acked",
+                 "[socket_mode_router]") {
+  answer();
+  CHECK(status().envelopes_acked == 1);
+  caf::anon_send(router, unsent_atom_v, uint64_t{1}, uint32_t{1});
+  sched->run();
+  CHECK(w->errors ==
+        std::vector<std::string>{"cannot ack 1 envelope(s) of session 1: the "
+                                 "connection ended before they were written"});
+  auto st = status();
+  CHECK(st.envelopes_acked == 0);
+  CHECK(st.acks_failed == 1);
+}

@@ -176,6 +176,34 @@ caf::actor spawn_gated_responder(caf::actor_system& sys) {
 } // namespace
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: acks still queued when the connection drops "
+                 "are counted as failed, not as acked",
+                 "[socket_mode][hostile]") {
+  // The server stops reading: the acks fill the socket's buffers and then
+  // wait in the client's queue, where the drop finds them.
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.auto_reconnect = false;
+  cfg.ping_interval = 60s; // the silent server is not to be found dead first
+  auto c = connect(cfg, {"nothing"});
+  auto s0 = session(srv, 0);
+  s0->pause_reading();
+  constexpr size_t n = 300000;
+  s0->flood(n, [](size_t i, int64_t) {
+    return raw_event_envelope("E" + std::to_string(i), "Ev" + std::to_string(i),
+                              static_cast<int>(i));
+  });
+  REQUIRE(eventually([&] { return status(c.hdl).events_received == n; }, 60s));
+  s0->drop();
+  REQUIRE(c.rec->wait_lifecycle("disconnected", 1, 10s));
+  REQUIRE(eventually([&] { return status(c.hdl).acks_failed > 0; }, 10s));
+  auto st = status(c.hdl);
+  CHECK(st.envelopes_acked + st.acks_failed == n);
+  CHECK(st.envelopes_acked < n);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: with ack_after_delivery an event is acked once "
                  "its subscriber answered, without a payload",
                  "[socket_mode][respond]") {

@@ -111,6 +111,7 @@ connection_actor::behavior_type fake_connection(connection_actor::pointer self,
       [](frame_batch&) {},
       [](pong_atom, std::string&) {},
       [](unsent_atom, std::vector<int64_t>&) {},
+      [](unsent_atom, uint32_t) {},
       [self](closed_atom, caf::error& reason) {
         self->quit(std::move(reason));
       },

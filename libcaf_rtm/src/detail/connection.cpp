@@ -340,6 +340,11 @@ connection(connection_actor::stateful_pointer<connection_state> self,
         for (auto id : ids)
           self->send(self->state.args.router, unsent_atom_v, id);
       },
+      [self](unsent_atom, uint32_t acks) {
+        // Counted as written when handed over: the router corrects that.
+        self->send(self->state.args.router, unsent_atom_v,
+                   self->state.args.session, acks);
+      },
       [self](closed_atom, caf::error& err) {
         auto& st = self->state;
         st.closed_reason = st.ending ? st.end_reason : std::move(err);

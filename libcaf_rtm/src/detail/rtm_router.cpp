@@ -369,6 +369,9 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       [](unsent_atom, const std::string&) {
         // Socket Mode only: RTM writes no acks.
       },
+      [](unsent_atom, uint64_t, uint32_t) {
+        // Likewise.
+      },
       [self](unsent_atom, int64_t id) {
         self->state.out->unsent(id, self->clock().now());
         schedule_wakeup(self);

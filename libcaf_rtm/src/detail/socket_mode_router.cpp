@@ -469,6 +469,18 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       [self](unsent_atom, const std::string& id) {
         on_unwritten_ack(self, id);
       },
+      [self](unsent_atom, uint64_t session, uint32_t n) {
+        // Acks queued in the I/O layer when the socket ended: counted as
+        // written, they never were.
+        auto& st = self->state;
+        st.stats.envelopes_acked -=
+            std::min<uint64_t>(st.stats.envelopes_acked, n);
+        st.stats.acks_failed += n;
+        report(self, make_error(errc::not_waiting),
+               "cannot ack " + std::to_string(n) + " envelope(s) of session " +
+                   std::to_string(session) +
+                   ": the connection ended before they were written");
+      },
       [](const session_drained&) {
         // Likewise: no message of Socket Mode waits for its session.
       },

@@ -311,10 +311,13 @@ private:
   void enqueue(outgoing x, bool first = false) {
     if (state_ == state_type::ended ||
         (state_ == state_type::closing && x.kind != outgoing::close)) {
-      // Never written: the actor may send it on the next session.
+      // Never written: the actor may send it on the next session; an ack
+      // is counted as lost.
       if (x.id != 0)
         caf::anon_send(owner_, detail::unsent_atom_v,
                        std::vector<int64_t>{x.id});
+      else if (x.packed)
+        caf::anon_send(owner_, detail::unsent_atom_v, uint32_t{1});
       return;
     }
     if (first)
@@ -441,12 +444,17 @@ private:
     // Messages still queued were never written (the front one may be
     // partly written when a write is in flight): the actor gets them back.
     std::vector<int64_t> unwritten;
+    uint32_t acks = 0;
     for (size_t i = writing_ ? 1 : 0; i < writes_.size(); ++i)
       if (writes_[i].id != 0)
         unwritten.push_back(writes_[i].id);
+      else if (writes_[i].packed)
+        ++acks;
     writes_.clear();
     if (!unwritten.empty())
       caf::anon_send(owner_, detail::unsent_atom_v, std::move(unwritten));
+    if (acks > 0)
+      caf::anon_send(owner_, detail::unsent_atom_v, acks);
     hand_over_all();
     caf::anon_send(owner_, detail::closed_atom_v, std::move(err));
   }
