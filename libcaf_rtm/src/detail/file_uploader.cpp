@@ -58,17 +58,17 @@ struct upload_job {
 
 using job_ptr = std::shared_ptr<upload_job>;
 
-// Gives a Web API step what is left of the upload's max_wait; false (and the
-// upload failed) when nothing is.
-bool bound_step(const job_ptr& job, api_call& call) {
+// Gives Web API step `step` (`call`) what is left of the upload's max_wait;
+// false (and the upload failed) when nothing is.
+bool bound_step(const job_ptr& job, api_call& call, const char* step) {
   if (!job->deadline)
     return true;
   auto left = *job->deadline - clock_type::now();
   if (left <= clock_type::duration{0}) {
-    job->fail(
-        make_error(errc::send_expired,
-                   call.method + " not sent within the upload's max_wait"),
-        call.method == get_url_step ? get_url_step : complete_step);
+    job->fail(make_error(errc::send_expired,
+                         std::string{step} +
+                             " not sent within the upload's max_wait"),
+              step);
     return false;
   }
   call.max_wait = std::chrono::duration_cast<caf::timespan>(left);
@@ -127,7 +127,7 @@ void complete(web_api_self self, const job_ptr& job) {
     call.args["initial_comment"] = job->x.initial_comment;
   call.token = job->x.token;
   call.retry = job->x.retry;
-  if (!bound_step(job, call))
+  if (!bound_step(job, call, complete_step))
     return;
   start_call(self, std::move(call), [job](caf::expected<json_object> res) {
     if (!res)
@@ -177,7 +177,7 @@ void get_upload_url(web_api_self self, const job_ptr& job) {
   call.token = job->x.token;
   // Only hands out an id and a URL: repeating it is harmless.
   call.retry = api_retry::always;
-  if (!bound_step(job, call))
+  if (!bound_step(job, call, get_url_step))
     return;
   start_call(
       self, std::move(call), [self, job](caf::expected<json_object> res) {

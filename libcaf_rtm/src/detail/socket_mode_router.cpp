@@ -71,15 +71,14 @@ void write_ack(self_ptr self, uint64_t session, const std::string& id,
   ++st.stats.envelopes_acked;
 }
 
-// The connection could not write the ack of envelope `id` after all: it had
-// begun to close (not at this router's request) before the ack reached it.
-void on_unwritten_ack(self_ptr self, const std::string& id) {
+// `n` acks counted as written never were (their connection went first):
+// they count as failed instead, and `what` says so.
+void uncount_acks(self_ptr self, uint64_t n, caf::error reason,
+                  std::string what) {
   auto& st = self->state;
-  if (st.stats.envelopes_acked > 0)
-    --st.stats.envelopes_acked;
-  ++st.stats.acks_failed;
-  report(self, make_error(errc::not_waiting, id),
-         "cannot ack envelope " + id + ": its connection was closing");
+  st.stats.envelopes_acked -= std::min(st.stats.envelopes_acked, n);
+  st.stats.acks_failed += n;
+  report(self, std::move(reason), std::move(what));
 }
 
 // Closes replaced session `session` unless an envelope of it still awaits
@@ -94,7 +93,8 @@ void close_if_done(self_ptr self, uint64_t session) {
   for (auto& [id, x] : st.awaiting)
     if (x.session == session)
       return;
-  auto seen = st.seen.count(session) > 0 ? st.seen[session] : uint64_t{0};
+  auto last = st.seen.find(session);
+  auto seen = last != st.seen.end() ? last->second : uint64_t{0};
   auto& entry = i->second;
   if (entry.asked && *entry.asked >= seen)
     return; // asked with everything known; it closes or sends a batch
@@ -467,19 +467,18 @@ socket_mode_router_actor::behavior_type socket_mode_router(
         // RTM only: Socket Mode sends nothing but acks.
       },
       [self](unsent_atom, const std::string& id) {
-        on_unwritten_ack(self, id);
+        // The connection had begun to close (not at this router's request)
+        // before the ack reached it.
+        uncount_acks(self, 1, make_error(errc::not_waiting, id),
+                     "cannot ack envelope " + id +
+                         ": its connection was closing");
       },
       [self](unsent_atom, uint64_t session, uint32_t n) {
-        // Acks queued in the I/O layer when the socket ended: counted as
-        // written, they never were.
-        auto& st = self->state;
-        st.stats.envelopes_acked -=
-            std::min<uint64_t>(st.stats.envelopes_acked, n);
-        st.stats.acks_failed += n;
-        report(self, make_error(errc::not_waiting),
-               "cannot ack " + std::to_string(n) + " envelope(s) of session " +
-                   std::to_string(session) +
-                   ": the connection ended before they were written");
+        // Acks queued in the I/O layer when the socket ended.
+        uncount_acks(self, n, make_error(errc::not_waiting),
+                     "cannot ack " + std::to_string(n) +
+                         " envelope(s) of session " + std::to_string(session) +
+                         ": the connection ended before they were written");
       },
       [](const session_drained&) {
         // Likewise: no message of Socket Mode waits for its session.
