@@ -891,12 +891,17 @@ TEST_CASE("a bot process that dies is dropped; the hub, its clients and the "
   p.signal(SIGKILL);
   CHECK(p.wait(30s) == 128 + SIGKILL);
   REQUIRE(wait_subscribers(bot, reg, "acme", 2));
+  // The gate records the node once the client told it what it had received:
+  // after the subscriber count went down.
+  REQUIRE(eventually([&] {
+    auto ys = bot.list(reg);
+    return ys.size() == 1 && ys[0].nodes_away == 1;
+  }));
   auto xs = bot.list(reg);
   REQUIRE(xs.size() == 1);
   CHECK(xs[0].status.connected);
   CHECK(xs[0].status.sessions == 1);
   CHECK(xs[0].status.lifecycle_subscribers == 2);
-  CHECK(xs[0].nodes_away == 1);
   // The other bots get the next events; nothing else changed on Slack's
   // side.
   s->send(message(2));
@@ -1021,12 +1026,13 @@ TEST_CASE("a broken link to a live hub: the gap's count comes from the hub",
       },
       30s));
   tap.refuse(false);
-  REQUIRE(eventually([&] { return log->gap_count() == 1; }, 60s));
+  // The gap comes before the hub_up, as two messages.
+  REQUIRE(eventually(
+      [&] { return log->gap_count() == 1 && log->up_count() == 2; }, 60s));
   auto gap = log->with([](auto& x) { return x.gaps.front(); });
   CHECK(gap.missed.known);
   CHECK(gap.missed.count == 5);
   CHECK_FALSE(gap.dropped);
-  CHECK(log->up_count() == 2);
   CHECK(log->event_count() == 1);
   s->send(message(7));
   REQUIRE(eventually([&] { return log->event_count() == 2; }));
@@ -1483,7 +1489,7 @@ TEST_CASE("two hubs for one RTM workspace: one delivers, the other stands by "
   CHECK(dead.proc->wait(30s) == 128 + SIGKILL);
   REQUIRE(eventually([&] { return log->up_count() == 2; }, 30s));
   CHECK(log->last_up().hub != delivering);
-  CHECK(log->gap_count() == 1);
+  CHECK(log->gap_count() == 1); // reported before the hub_up
   REQUIRE(eventually([&] { return live_sessions() == 1; }));
   broadcast(2);
   REQUIRE(eventually([&] { return log->event_count() == 2; }));
@@ -1622,17 +1628,21 @@ TEST_CASE("two hubs for one Socket Mode app: kill -9 one, every event still "
       live.push_back(x);
   INFO("sessions: " << srv.session_count() << ", live: " << live.size());
   REQUIRE(live.size() == 2);
-  for (auto& x : live)
-    x->send_envelope("events_api", payload, false);
-  sent.insert("EvTWICE");
-  REQUIRE(eventually([&] { return event_ids(*log).size() == 21; }));
   auto dup_status = [&] {
     return request<hub::remote_subscription_status>(
         *bot.self, sub, caf::timespan{10s}, rtm::status_atom_v);
   };
+  // Counted from here: one of the envelopes above that was slow to be acked
+  // may have come again through the other hub already.
+  auto dups_before = dup_status();
+  REQUIRE(dups_before);
+  for (auto& x : live)
+    x->send_envelope("events_api", payload, false);
+  sent.insert("EvTWICE");
+  REQUIRE(eventually([&] { return event_ids(*log).size() == 21; }));
   REQUIRE(eventually([&] {
     auto st = dup_status();
-    return st && st->duplicates == 1;
+    return st && st->duplicates >= dups_before->duplicates + 1;
   }));
   // One hub hangs (its connection stays open: Slack keeps sending to it and
   // gets no acks), then dies without a word. The other one carries on, and

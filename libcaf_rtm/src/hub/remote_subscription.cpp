@@ -245,16 +245,17 @@ void on_up(self_ptr self, size_t i) {
   x.state = phase::up;
   x.failures = 0;
   x.last_error = caf::none;
-  tell(self, hub_up{st.cfg.workspace, x.name, x.info});
-  auto now = caf::make_timestamp();
+  // The gap first: a bot that sees hub_up knows of every gap before it.
   if (st.gap_since) {
     ++st.gaps;
-    tell(self,
-         hub_gap{st.cfg.workspace, x.name, *st.gap_since, now, x.info.missed});
+    tell(self, hub_gap{st.cfg.workspace, x.name, *st.gap_since,
+                       caf::make_timestamp(), x.info.missed});
     st.gap_since.reset();
   }
   // The lookup's record counts once: a later gap is not this one.
+  auto info = x.info;
   x.info.missed = missed_events{};
+  tell(self, hub_up{st.cfg.workspace, x.name, std::move(info)});
   st.ever_up = true;
 }
 

@@ -139,6 +139,9 @@ typename Inspector::result_type inspect(Inspector& f, hub_down& x) {
 /// is what the hub the subscription came back on knows (see
 /// missed_events).
 ///
+/// A gap without `dropped` reaches the lifecycle actor before the `hub_up`
+/// of the hub the subscription came back on.
+///
 /// With `dropped`, the hub delivered but dropped events for one of the bot's
 /// actors because the bot's node did not take them in time (see
 /// `registry_options`): `hub` is that hub (empty if the link to it failed
