@@ -725,7 +725,7 @@ TEST_CASE("socket mode: --respond answers from stdin, else empty at the "
           "[cli][socket_mode]") {
   fake_slack srv;
   process p{tool,
-            sm_args_for(srv, {"--respond", "--caf-rtm.ack-deadline", "500ms"}),
+            sm_args_for(srv, {"--respond", "--caf-rtm.ack-deadline", "2500ms"}),
             clean_sm_env};
   auto s = srv.session(0, 10s);
   REQUIRE(s);

@@ -340,7 +340,9 @@ TEST_CASE_METHOD(client_fixture,
   std::this_thread::sleep_for(100ms); // any duplicate would arrive by now
   CHECK(texts(c.rec->events()) == range(1, 8));
   CHECK(status(c.hdl).events_duplicate == 2);
-  // The new session came up before the old one was gone.
+  // The new session came up before the old one was gone (reported once the
+  // old connection actor ended, after its socket).
+  REQUIRE(c.rec->wait_lifecycle("disconnected:1:", 1));
   auto lc = c.rec->lifecycle();
   auto up2 = std::find(lc.begin(), lc.end(), "connected:2");
   auto down1 = std::find_if(lc.begin(), lc.end(), [](auto& x) {
@@ -1831,7 +1833,8 @@ TEST_CASE_METHOD(client_fixture, "callbacks that block do not stall the client",
   auto cfg = config(srv);
   cfg.concurrency = 4;
   cfg.ping_interval = 200ms;
-  cfg.pong_timeout = 300ms;
+  // Not a test of how fast a dead link is found: room for a loaded machine.
+  cfg.pong_timeout = 1s;
   auto hdl = track(sys->spawn(rtm_client, cfg));
   // More blocked callbacks than CAF scheduler threads (2 here).
   std::atomic<int> blocked{0};
