@@ -1,0 +1,213 @@
+// The connection actor on its own, over loopback against the fake Slack: a
+// stand-in router takes its batches and holds or answers them as a test
+// needs, and the test plays the supervisor.
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "caf/rtm/web_api.hpp"
+#include "detail/connection.hpp"
+#include "detail/interfaces.hpp"
+#include "detail/internal_messages.hpp"
+#include "detail/protocol.hpp"
+#include "test_support.hpp"
+
+using namespace caf::rtm;
+using namespace caf::rtm::test;
+using caf::rtm::testing::fake_slack;
+
+namespace {
+
+// What the stand-in router got, and the answers it still owes.
+struct router_log {
+  std::mutex mtx;
+  std::vector<detail::inbound_batch> batches;
+  std::vector<caf::typed_response_promise<caf::ok_atom>> held;
+  std::vector<std::string> unsent_acks;
+  bool drained = false;
+
+  template <class F>
+  auto with(F f) {
+    std::lock_guard<std::mutex> guard{mtx};
+    return f(*this);
+  }
+
+  size_t batch_count() {
+    return with([](auto& x) { return x.batches.size(); });
+  }
+
+  // Takes the oldest batch held: the connection may read on.
+  void release() {
+    auto rp = with([](auto& x) {
+      auto result = x.held.front();
+      x.held.erase(x.held.begin());
+      return result;
+    });
+    rp.deliver(caf::ok_atom_v);
+  }
+};
+
+using router_log_ptr = std::shared_ptr<router_log>;
+
+detail::batch_sink_actor::behavior_type
+stand_in_router(detail::batch_sink_actor::pointer self, router_log_ptr log) {
+  return {
+      [self, log](detail::inbound_batch& batch)
+          -> caf::typed_response_promise<caf::ok_atom> {
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        log->with([&](auto& x) {
+          x.batches.push_back(std::move(batch));
+          x.held.push_back(rp);
+        });
+        return rp;
+      },
+      [](detail::unsent_atom, int64_t) {},
+      [log](detail::unsent_atom, std::string& id) {
+        log->with([&](auto& x) { x.unsent_acks.push_back(std::move(id)); });
+      },
+      [](detail::unsent_atom, uint64_t, uint32_t) {},
+      [log](detail::session_drained&) {
+        log->with([](auto& x) { x.drained = true; });
+      },
+  };
+}
+
+detail::session_observer_actor::behavior_type
+stand_in_observer(detail::session_observer_actor::pointer,
+                  std::shared_ptr<std::atomic<bool>> hello) {
+  return {
+      [hello](detail::session_hello&) { *hello = true; },
+      [](detail::session_goodbye&) {},
+  };
+}
+
+// A Socket Mode connection whose envelopes wait for the router's ack (the
+// router owes acks for what it holds).
+struct connection_fixture {
+  connection_fixture() {
+    cfg = socket_mode_config_for(srv, logs.get());
+    cfg.ack_after_delivery = true;
+    cfg.ping_interval = std::chrono::seconds{60};
+    // The single-use URL, as the supervisor gets it.
+    auto api_cfg = cfg;
+    api_cfg.token = cfg.app_token;
+    auto api = fx.track(fx.sys->spawn(web_api, api_cfg));
+    auto opened =
+        request<json_object>(*fx.self, api, caf::timespan{10s}, call_atom_v,
+                             "apps.connections.open", api_args{});
+    REQUIRE(opened);
+    auto url = std::string{opened->value.at("url").as_string()};
+    auto shared_cfg = std::make_shared<const client_config>(cfg);
+    detail::connection_args args;
+    args.session = 1;
+    args.url = url;
+    args.cfg = shared_cfg;
+    args.proto = detail::make_socket_mode_protocol(*shared_cfg);
+    args.router = fx.sys->spawn(stand_in_router, router);
+    args.observer = fx.sys->spawn(stand_in_observer, hello);
+    fx.track(args.router);
+    fx.track(args.observer);
+    conn = fx.sys->spawn(detail::connection, std::move(args));
+    fx.track(conn);
+    REQUIRE(eventually([&] { return hello->load(); }));
+    session = srv.session(0, 10s);
+    REQUIRE(session);
+    // The hello came in a batch of its own: taken, the connection reads on.
+    REQUIRE(eventually([&] { return router->batch_count() == 1; }));
+    router->release();
+  }
+
+  fake_slack srv;
+  log_capture logs;
+  system_fixture fx;
+  client_config cfg;
+  router_log_ptr router = std::make_shared<router_log>();
+  std::shared_ptr<std::atomic<bool>> hello =
+      std::make_shared<std::atomic<bool>>(false);
+  detail::connection_actor conn;
+  testing::ws_session_ptr session;
+};
+
+std::string mention(int n) {
+  return R"({"type":"app_mention","channel":"C1","user":"U1","text":"m)" +
+         std::to_string(n) + R"(","ts":")" + std::to_string(n) + R"(.0"})";
+}
+
+std::string ack_of(const std::string& envelope_id) {
+  return R"({"envelope_id":")" + envelope_id + R"("})";
+}
+
+} // namespace
+
+TEST_CASE("connection: a close that names an earlier batch waits for the "
+          "router, still writes its acks and reads nothing more",
+          "[connection][socket_mode]") {
+  connection_fixture f;
+  f.session->send_event(mention(1));
+  REQUIRE(eventually([&] { return f.router->batch_count() == 2; }));
+  auto second = f.router->with([](auto& x) { return x.batches.back(); });
+  CHECK(second.seq == 2);
+  REQUIRE(second.envelopes.size() == 1);
+  auto id = std::string{second.envelopes.front().id()};
+  // The close names the hello's batch only, but batch 2 is on its way: the
+  // connection stays open for the ack the router owes.
+  caf::anon_send(f.conn, close_atom_v, uint16_t{1000}, uint64_t{1});
+  std::this_thread::sleep_for(300ms);
+  CHECK_FALSE(f.session->ended());
+  CHECK_FALSE(f.session->close_code_received().has_value());
+  caf::anon_send(f.conn, detail::ack_atom_v, id, ack_of(id));
+  REQUIRE(f.srv.wait_acks(1, 10s));
+  CHECK(f.srv.acks().front().envelope_id == id);
+  // The I/O layer had leave to read one more batch before the close came:
+  // that one still reaches the router (which then asks again).
+  f.router->release();
+  f.session->send_event(mention(2));
+  REQUIRE(eventually([&] { return f.router->batch_count() == 3; }));
+  // After it, nothing more is read: it could not be acked.
+  f.router->release();
+  f.session->send_event(mention(3));
+  std::this_thread::sleep_for(300ms);
+  CHECK(f.router->batch_count() == 3);
+  CHECK_FALSE(f.session->ended());
+  // Asked again with every batch seen: the close frame goes out.
+  caf::anon_send(f.conn, close_atom_v, uint16_t{1000}, uint64_t{3});
+  REQUIRE(f.session->wait_ended(10s));
+  CHECK(f.session->close_code_received() == uint16_t{1000});
+  REQUIRE(eventually(
+      [&] { return f.router->with([](auto& x) { return x.drained; }); }));
+  CHECK(f.srv.acks().size() == 1);
+  CHECK(f.router->with([](auto& x) { return x.unsent_acks.empty(); }));
+}
+
+TEST_CASE("connection: a close that names the latest batch closes at once; an "
+          "ack after it comes back unsent",
+          "[connection][socket_mode]") {
+  connection_fixture f;
+  f.session->send_event(mention(1));
+  REQUIRE(eventually([&] { return f.router->batch_count() == 2; }));
+  auto id = f.router->with([](auto& x) {
+    return std::string{x.batches.back().envelopes.at(0).id()};
+  });
+  caf::anon_send(f.conn, close_atom_v, uint16_t{1000}, uint64_t{2});
+  // Too late for this ack, which comes after the close (same sender, so in
+  // this order): the router learns it was not written (it counts it as
+  // failed, and Slack sends the envelope again).
+  caf::anon_send(f.conn, detail::ack_atom_v, id, ack_of(id));
+  REQUIRE(f.session->wait_ended(10s));
+  CHECK(f.session->close_code_received() == uint16_t{1000});
+  REQUIRE(eventually([&] {
+    return f.router->with([](auto& x) { return x.unsent_acks.size(); }) == 1;
+  }));
+  CHECK(f.router->with([](auto& x) { return x.unsent_acks.front(); }) == id);
+  CHECK(f.srv.acks().empty());
+}
