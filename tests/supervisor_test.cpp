@@ -187,6 +187,7 @@ struct supervisor_fixture {
     args.router = router;
     args.api = api;
     args.seed = 42;
+    args.target = target;
     args.spawn_connection = [wp = w](caf::actor_system& sys,
                                      connection_args x) -> connection_actor {
       auto conn = sys.spawn(fake_connection, wp, x.session);
@@ -267,6 +268,8 @@ struct supervisor_fixture {
   session_listener_actor router;
   supervisor_actor sup;
   client_config client;
+  /// Sessions to keep live (Socket Mode's `connections`).
+  size_t target = 1;
 };
 
 } // namespace
@@ -477,4 +480,145 @@ TEST_CASE_METHOD(supervisor_fixture,
   hello(2);
   ask_status();
   CHECK(w->replies.back() == "status:connected");
+}
+
+namespace {
+
+std::string show_ok(caf::ok_atom&) {
+  return "ok";
+}
+
+} // namespace
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: with every session on its way out, the state "
+                 "says so; connect waits for the next hello and close answers",
+                 "[supervisor]") {
+  target = 2;
+  start();
+  ask_connect();
+  hello(1);
+  hello(2);
+  advance(1min);
+  // Both replaced: one attempt at a time, so one waits for the other.
+  ask_with<caf::ok_atom>(show_ok, disconnect_atom_v);
+  ask_status();
+  CHECK(w->replies.back() == "status:reconnecting");
+  auto replies = w->replies.size();
+  ask_connect();
+  CHECK(w->replies.size() == replies); // no session to name yet
+  REQUIRE(w->conns.count(3) == 1);
+  hello(3);
+  CHECK(w->replies.back() == "connected:3");
+  ask_close();
+  CHECK(w->replies.back() == "ok");
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: max_attempts applies to sessions that say "
+                 "goodbye soon after hello",
+                 "[supervisor]") {
+  client.reconnect.max_attempts = 3;
+  start();
+  ask_connect();
+  for (uint64_t id = 1; id <= 5 && w->conns.count(id) == 1; ++id) {
+    hello(id);
+    goodbye(id);
+    advance(8s);
+  }
+  CHECK(w->count("fatal:gave_up") == 1);
+  CHECK(w->calls_of("rtm.connect") == 3);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: a disconnect after a healthy session replaces "
+                 "it at once, whatever failed before it",
+                 "[supervisor]") {
+  for (int i = 0; i < 2; ++i)
+    w->failures["rtm.connect"].push_back(
+        make_error(errc::http_error, uint16_t{503}, "server error"));
+  start();
+  ask_connect();
+  advance(1s);
+  advance(2s);
+  REQUIRE(w->conns.count(1) == 1);
+  hello(1);
+  advance(1min);
+  w->lifecycle.clear();
+  ask_with<caf::ok_atom>(show_ok, disconnect_atom_v);
+  CHECK(w->calls_of("rtm.connect") == 4);
+  CHECK(w->count("reconnecting") == 0);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: the end of a session being replaced does not "
+                 "cut short the backoff of its failed successor",
+                 "[supervisor]") {
+  start();
+  ask_connect();
+  hello(1);
+  advance(1min);
+  w->failures["rtm.connect"].push_back(
+      make_error(errc::http_error, uint16_t{503}, "server error"));
+  goodbye(1);
+  CHECK(w->calls_of("rtm.connect") == 2);
+  CHECK(w->count("reconnecting:2") == 1);
+  drop(1, make_error(errc::connection_lost));
+  CHECK(w->calls_of("rtm.connect") == 2);
+  CHECK(w->count("reconnecting") == 1); // not drawn again
+  advance(1s);
+  CHECK(w->calls_of("rtm.connect") == 3);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: reconnecting switched back on restores the "
+                 "connections lost while it was off",
+                 "[supervisor]") {
+  target = 2;
+  start();
+  ask_connect();
+  hello(1);
+  hello(2);
+  advance(1min);
+  ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
+  drop(2, make_error(errc::connection_lost));
+  advance(1min);
+  CHECK(w->calls_of("rtm.connect") == 2);
+  ask_status();
+  CHECK(w->replies.back() == "status:connected"); // session 1 runs
+  ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, true);
+  advance(8s);
+  CHECK(w->calls_of("rtm.connect") == 3);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: with reconnecting off, neither a goodbye nor a "
+                 "backoff timer armed before opens a session",
+                 "[supervisor]") {
+  SECTION("a goodbye") {
+    client.auto_reconnect = false;
+    start();
+    ask_connect();
+    hello(1);
+    advance(1min);
+    goodbye(1);
+    CHECK(w->calls_of("rtm.connect") == 1);
+    drop(1, make_error(errc::connection_closed));
+    ask_status();
+    CHECK(w->replies.back() == "status:idle");
+  }
+  SECTION("an armed timer") {
+    start();
+    ask_connect();
+    hello(1);
+    drop(1, make_error(errc::connection_lost));
+    hello(2);
+    drop(2, make_error(errc::connection_lost));
+    REQUIRE(w->count("reconnecting:3") == 1); // the timer runs
+    ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
+    advance(8s);
+    CHECK(w->calls_of("rtm.connect") == 2);
+    ask_status();
+    CHECK(w->replies.back() == "status:idle");
+  }
 }

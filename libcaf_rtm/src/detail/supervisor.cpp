@@ -144,15 +144,21 @@ bool count_failure(self_ptr self, const caf::error& err) {
 
 // Replaces a session that went (or goes) away: at once after the first
 // failure in a row, then after a growing, jittered delay.
+void arm_retry(self_ptr self, caf::timespan delay) {
+  auto& st = self->state;
+  st.retry_armed = true;
+  self->send(st.args.router, reconnecting{st.failures + 1, delay});
+  self->delayed_send(self, delay, retry_atom_v, ++st.retry_token);
+}
+
 void schedule_replacement(self_ptr self) {
   auto& st = self->state;
-  if (st.attempt_running || !wants_more(self))
+  if (st.attempt_running || st.retry_armed || !wants_more(self))
     return;
   if (st.failures <= 1)
     return start_attempt(self);
-  auto delay = backoff_delay(st.args.cfg->reconnect, st.failures - 1, st.rng);
-  self->send(st.args.router, reconnecting{st.failures + 1, delay});
-  self->delayed_send(self, delay, retry_atom_v, ++st.retry_token);
+  arm_retry(self,
+            backoff_delay(st.args.cfg->reconnect, st.failures - 1, st.rng));
 }
 
 void attempt_failed(self_ptr self, const caf::error& err) {
@@ -178,10 +184,8 @@ void attempt_failed(self_ptr self, const caf::error& err) {
   if (!count_failure(self, err))
     return;
   // Unlike a session that died young, a failed attempt always waits.
-  auto delay = backoff_delay(st.args.cfg->reconnect, st.failures, st.rng);
   update_phase(self);
-  self->send(st.args.router, reconnecting{st.failures + 1, delay});
-  self->delayed_send(self, delay, retry_atom_v, ++st.retry_token);
+  arm_retry(self, backoff_delay(st.args.cfg->reconnect, st.failures, st.rng));
 }
 
 void open_session(self_ptr self, rtm_endpoint ep) {
@@ -229,6 +233,7 @@ void start_attempt(self_ptr self) {
   st.attempt_running = true;
   // Whatever started this attempt, a backoff timer armed earlier is stale.
   ++st.retry_token;
+  st.retry_armed = false;
   if (live_count(self) == 0)
     st.state = st.sessions_up == 0 ? phase::connecting : phase::reconnecting;
   self->send(st.args.router, connecting{st.failures + 1});
@@ -323,14 +328,21 @@ void replace_session(self_ptr self, uint64_t id, bool count_as_failure) {
   auto i = st.sessions.find(id);
   if (i == st.sessions.end() || !live(i->second) || stopping(self))
     return;
-  if (count_as_failure) {
-    if (healthy(self, id))
-      st.failures = 0;
-    else if (!count_failure(self, make_error(errc::connection_closed,
-                                             "goodbye soon after hello")))
-      return;
-  }
+  // Reconnecting switched off: no next session; the server ends this one.
+  if (!st.auto_reconnect)
+    return;
+  // No longer live from here: a goodbye soon after hello counts towards
+  // `max_attempts` like a drop would (a server that says goodbye to every
+  // session must not keep the client trying for ever), and the phase says
+  // what runs.
   i->second.ending = true;
+  update_phase(self);
+  if (healthy(self, id))
+    st.failures = 0;
+  else if (count_as_failure &&
+           !count_failure(self, make_error(errc::connection_closed,
+                                           "goodbye soon after hello")))
+    return;
   // The old session keeps delivering until the next one is up.
   schedule_replacement(self);
 }
@@ -355,8 +367,10 @@ void on_session_down(self_ptr self, uint64_t id, bool was_live,
     return enter_failed(self, cause);
   update_phase(self);
   if (!was_live) {
-    // Replaced already (or being replaced): nothing more to do.
-    schedule_replacement(self);
+    // Replaced already (or being replaced): its successor is arranged, unless
+    // that attempt ended (fatal errors aside) with nothing armed after it.
+    if (st.auto_reconnect)
+      schedule_replacement(self);
     return;
   }
   if (!st.auto_reconnect) {
@@ -435,9 +449,11 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         case phase::closed:
           return make_error(errc::closed, "client is closed");
         case phase::connected: {
-          auto id = newest_live(self);
-          return make_connected(self, id, st.sessions[id].endpoint,
-                                st.last_hello);
+          auto i = st.sessions.find(newest_live(self));
+          if (i != st.sessions.end())
+            return make_connected(self, i->first, i->second.endpoint,
+                                  st.last_hello);
+          break; // none live after all: answered by the next hello
         }
         case phase::idle:
           st.failures = 0;
@@ -469,8 +485,26 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       [self](reconnect_atom, bool on) -> caf::ok_atom {
         auto& st = self->state;
         st.auto_reconnect = on;
-        // Switched back on while nothing runs: the client connects again.
-        if (on && st.state == phase::idle && st.sessions_up > 0)
+        if (stopping(self))
+          return caf::ok_atom_v;
+        if (!on) {
+          // A backoff timer no longer starts anything.
+          if (st.retry_armed) {
+            ++st.retry_token;
+            st.retry_armed = false;
+            if (live_count(self) == 0 && !st.attempt_running) {
+              st.state = phase::idle;
+              for (auto& rp : st.connect_promises)
+                rp.deliver(make_error(errc::not_connected,
+                                      "reconnecting was switched off"));
+              st.connect_promises.clear();
+            }
+          }
+          return caf::ok_atom_v;
+        }
+        // Switched back on: the client makes up for the sessions it let go
+        // (all of them, or some of several connections).
+        if (st.state != phase::idle || st.sessions_up > 0)
           schedule_replacement(self);
         return caf::ok_atom_v;
       },
@@ -505,8 +539,10 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       },
       [self](retry_atom, uint64_t token) {
         auto& st = self->state;
-        if (token == st.retry_token && !stopping(self) && !st.attempt_running &&
-            wants_more(self))
+        if (token != st.retry_token)
+          return;
+        st.retry_armed = false;
+        if (!stopping(self) && !st.attempt_running && wants_more(self))
           start_attempt(self);
       },
   };

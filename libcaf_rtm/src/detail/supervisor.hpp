@@ -110,6 +110,9 @@ struct supervisor_state {
   uint32_t failures = 0;
   /// Identifies the backoff timer that may start the next attempt.
   uint64_t retry_token = 0;
+  /// That timer is running: the next attempt is arranged, and whoever would
+  /// arrange it again must not cut its delay short or draw a new one.
+  bool retry_armed = false;
   uint64_t next_session = 1;
   uint64_t sessions_up = 0;
   caf::timespan last_rtt{0};
