@@ -1871,6 +1871,79 @@ TEST_CASE_METHOD(client_fixture, "callbacks that block do not stall the client",
 }
 
 TEST_CASE_METHOD(client_fixture,
+                 "a callback unsubscribed is not called again, also for "
+                 "events already waiting for it",
+                 "[client][callbacks]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.concurrency = 1;
+  auto hdl = track(sys->spawn(rtm_client, cfg));
+  std::atomic<int> calls{0};
+  std::atomic<bool> release{false};
+  callback_listener slow{{"message"}, [&](const event&) {
+                           ++calls;
+                           while (!release)
+                             std::this_thread::sleep_for(5ms);
+                         }};
+  auto id =
+      request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v, slow);
+  REQUIRE(id);
+  // An actor subscriber tells when the client has handed on all three.
+  auto rec = std::make_shared<recorder>();
+  auto listener = track(spawn_recorder(*sys, rec));
+  REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                                listener, std::vector<std::string>{"message"}));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  auto s = session(srv, 0);
+  for (int i = 1; i <= 3; ++i)
+    s->send(message(i));
+  REQUIRE(rec->wait_events(3));
+  REQUIRE(eventually([&] { return calls == 1; }));
+  // The first call still runs; the other two wait at the worker.
+  REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{5s},
+                                unsubscribe_atom_v, *id));
+  release = true;
+  s->send(message(4));
+  REQUIRE(rec->wait_events(4));
+  std::this_thread::sleep_for(300ms); // any further call would come by now
+  CHECK(calls == 1);
+  close_client(*this, hdl);
+}
+
+TEST_CASE_METHOD(client_fixture, "a hook that blocks holds up no callback",
+                 "[client][callbacks]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.concurrency = 1;
+  auto hdl = track(sys->spawn(rtm_client, cfg));
+  std::atomic<bool> release{false};
+  std::atomic<int> frames{0};
+  hook_listener hooks;
+  hooks.on_frame = [&](std::string_view) {
+    ++frames;
+    while (!release)
+      std::this_thread::sleep_for(5ms);
+  };
+  REQUIRE(request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                            hooks));
+  std::atomic<int> calls{0};
+  callback_listener counting{{"message"}, [&](const event&) {
+                               ++calls;
+                             }};
+  REQUIRE(request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                            counting));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  auto s = session(srv, 0);
+  REQUIRE(eventually([&] { return frames == 1; })); // blocked on the hello
+  s->send(message(1));
+  s->send(message(2));
+  CHECK(eventually([&] { return calls == 2; }));
+  release = true;
+  CHECK(eventually([&] { return frames == 3; }));
+  close_client(*this, hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
                  "a small callback backlog never freezes delivery",
                  "[client][callbacks]") {
   fake_slack srv;

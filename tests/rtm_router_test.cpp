@@ -104,3 +104,48 @@ TEST_CASE_METHOD(rtm_router_fixture,
   hand_over(2);
   CHECK(*delivered == 2); // no overlap any more: delivered
 }
+
+TEST_CASE("rtm router: callbacks and hooks are refused when no listener "
+          "could run them",
+          "[rtm_router]") {
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.policy", caf::atom("testing"));
+  caf::actor_system sys{cfg};
+  auto& sched =
+      dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  client_config client;
+  client.token = "xoxb-test";
+  client.base_url = "http://127.0.0.1:1/api/";
+  client.concurrency = 0; // `connect` refuses it; so do these
+  auto router = sys.spawn(rtm_router, client);
+  auto results = std::make_shared<std::vector<std::string>>();
+  hook_listener hooks;
+  hooks.on_error = [](const caf::error&, bool) {
+  };
+  callback_listener callback{{"message"}, [](const event&) {
+                             }};
+  auto asker = sys.spawn(
+      [results, hooks, callback](caf::event_based_actor* self,
+                                 const rtm_router_actor& dest) {
+        auto show = [results](caf::error& err) {
+          results->push_back(err.code() ==
+                                     static_cast<uint8_t>(errc::invalid_config)
+                                 ? "invalid_config"
+                                 : caf::to_string(err));
+        };
+        auto took = [results](uint64_t) {
+          results->push_back("id");
+        };
+        self->request(dest, caf::infinite, subscribe_atom_v, hooks)
+            .then(took, show);
+        self->request(dest, caf::infinite, subscribe_atom_v, callback)
+            .then(took, show);
+      },
+      router);
+  sched.run();
+  CHECK(*results ==
+        std::vector<std::string>{"invalid_config", "invalid_config"});
+  caf::anon_send_exit(asker, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+  sched.run();
+}

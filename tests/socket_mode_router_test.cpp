@@ -466,3 +466,53 @@ TEST_CASE_METHOD(held_envelope_fixture,
   CHECK(st.envelopes_acked == 0);
   CHECK(st.acks_failed == 1);
 }
+
+namespace {
+
+// A batched subscriber that records the order in which envelopes reach it,
+// batched or one by one (those that wait for its answer).
+caf::behavior ordering_subscriber(caf::event_based_actor*, const world_ptr& w) {
+  return {
+      [w](const envelope_batch& batch) {
+        for (auto& env : batch.envelopes)
+          w->answered.emplace_back(env.id());
+      },
+      [w](const envelope& env) -> response {
+        w->answered.emplace_back(env.id());
+        return no_payload();
+      },
+  };
+}
+
+envelope events_api(const std::string& id, uint64_t session) {
+  return envelope::parse(R"({"envelope_id":")" + id +
+                             R"(","type":"events_api",)"
+                             R"("accepts_response_payload":false,)"
+                             R"("payload":{"event_id":"Ev)" +
+                             id +
+                             R"(","type":"event_callback",)"
+                             R"("event":{"type":"app_mention",)"
+                             R"("channel":"C1","text":"hi"}}})",
+                         session);
+}
+
+} // namespace
+
+TEST_CASE_METHOD(router_fixture,
+                 "socket mode router: a batched subscriber gets an envelope "
+                 "that waits for its answer after the envelopes before it",
+                 "[socket_mode_router]") {
+  auto hdl = sys->spawn(ordering_subscriber, w);
+  actors.push_back(hdl);
+  subscribe_with(hdl, std::vector<std::string>{"*"}, batch_atom_v);
+  inbound_batch batch;
+  batch.session = 1;
+  batch.seq = 1;
+  batch.envelopes.push_back(events_api("E1", 1));
+  batch.envelopes.push_back(slash_command("S1", 1));
+  batch.envelopes.push_back(events_api("E2", 1));
+  add_connection(w, std::move(batch));
+  sched->run();
+  CHECK(w->answered == std::vector<std::string>{"E1", "S1", "E2"});
+  CHECK(w->batches_done == 1);
+}

@@ -7,8 +7,9 @@
 //   hooks.on_error = [](const caf::error& err, bool fatal) { ... };
 //   self->request(client, 5s, caf::rtm::subscribe_atom_v, hooks);
 //
-// Hooks run on one listener worker, in the order things happened, never on
-// the client's own actors: a hook that blocks slows only the hooks (and, for
+// Hooks run on a listener worker of their own (not one of the `concurrency`
+// workers that run callbacks), in the order things happened, never on the
+// client's own actors: a hook that blocks slows only the hooks (and, for
 // `on_frame`, reading: frames wait for it like events wait for callbacks).
 
 #pragma once

@@ -51,6 +51,8 @@ using rtm_client_actor = caf::typed_actor<
     caf::replies_to<unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
     caf::replies_to<unsubscribe_atom, caf::actor,
                     std::vector<std::string>>::with<caf::ok_atom>,
+    // Ends a callback or hook subscription: once answered, none of its calls
+    // starts any more (one already running may still be finishing).
     caf::replies_to<unsubscribe_atom, uint64_t>::with<caf::ok_atom>,
     // Sends a message (the client sets `id`); replies with Slack's ack, or
     // with why there is none: the client always answers (wait with

@@ -58,6 +58,8 @@ using socket_mode_client_actor = caf::typed_actor<
     caf::replies_to<unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
     caf::replies_to<unsubscribe_atom, caf::actor,
                     std::vector<std::string>>::with<caf::ok_atom>,
+    // Ends a callback or hook subscription: once answered, none of its calls
+    // starts any more (one already running may still be finishing).
     caf::replies_to<unsubscribe_atom, uint64_t>::with<caf::ok_atom>,
     // Any Web API method with the bot token (fails without `bot_token`).
     caf::replies_to<call_atom, std::string, api_args>::with<json_object>,

@@ -39,7 +39,7 @@ struct listener_worker_state {
 
   worker_sink_actor router;
   std::vector<entry> callbacks;
-  /// Hooks (on the first worker only), by subscription id.
+  /// Hooks (on the hook worker only), by subscription id.
   std::vector<std::pair<uint64_t, hook_listener>> hooks;
 };
 
@@ -47,13 +47,16 @@ listener_worker_actor::behavior_type listener_worker(
     listener_worker_actor::stateful_pointer<listener_worker_state> self,
     worker_sink_actor router);
 
-/// The router's pool: workers are spawned when the first callback subscribes.
+/// The router's pool: callback workers are spawned when the first callback
+/// subscribes, the hook worker when the first hooks do.
 class listener_pool {
 public:
+  /// The callback workers run.
   bool started() const noexcept {
     return !workers_.empty();
   }
 
+  /// The callback workers.
   const std::vector<listener_worker_actor>& workers() const noexcept {
     return workers_;
   }
@@ -64,26 +67,44 @@ public:
   /// status would stall with it.
   template <class Self>
   void start(Self* self, size_t size) {
-    worker_sink_actor router = caf::actor_cast<worker_sink_actor>(self);
     for (size_t i = 0; i < size; ++i)
-      workers_.push_back(self->template spawn<caf::linked + caf::detached>(
-          listener_worker, router));
+      workers_.push_back(spawn_worker(self));
   }
 
   /// The index of the worker for events of `channel`.
   size_t pick(std::string_view channel) const;
 
-  /// The worker that runs the hooks (in order, so always the same one).
-  const listener_worker_actor& hook_worker() const {
-    return workers_.front();
+  /// The worker that runs the hooks (in order, so always the same one), if
+  /// any hooks subscribed yet.
+  const listener_worker_actor& hook_worker() const noexcept {
+    return hook_worker_;
+  }
+
+  /// The hook worker, spawned on first use: a worker of its own, so that a
+  /// hook that blocks (a slow log sink) holds up no callback, and no
+  /// callback the hooks.
+  template <class Self>
+  const listener_worker_actor& hook_worker(Self* self) {
+    if (!hook_worker_)
+      hook_worker_ = spawn_worker(self);
+    return hook_worker_;
+  }
+
+  /// Every worker: the callback workers and the hook worker.
+  std::vector<listener_worker_actor> all() const {
+    auto result = workers_;
+    if (hook_worker_)
+      result.push_back(hook_worker_);
+    return result;
   }
 
   /// Ends every worker after the events already sent to it; returns them so
   /// the caller can wait for their termination.
   template <class Self>
   std::vector<listener_worker_actor> stop(Self* self) {
-    auto result = std::move(workers_);
+    auto result = all();
     workers_.clear();
+    hook_worker_ = listener_worker_actor{};
     for (auto& w : result) {
       // Unlinked first: the worker's exit must not take the owner along.
       self->unlink_from(w);
@@ -93,7 +114,15 @@ public:
   }
 
 private:
+  template <class Self>
+  static listener_worker_actor spawn_worker(Self* self) {
+    worker_sink_actor router = caf::actor_cast<worker_sink_actor>(self);
+    return self->template spawn<caf::linked + caf::detached>(listener_worker,
+                                                             router);
+  }
+
   std::vector<listener_worker_actor> workers_;
+  listener_worker_actor hook_worker_;
 };
 
 } // namespace caf::rtm::detail

@@ -7,8 +7,10 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -46,6 +48,8 @@ struct router_base {
   /// Memory of the messages to per-item subscribers.
   frame_pool_owner messages;
   listener_pool pool;
+  /// Per callback or hook subscription: set once it ends (see until_ended).
+  std::map<uint64_t, std::shared_ptr<std::atomic<bool>>> listener_ended;
   /// Events handed to the listener workers and not yet done.
   uint64_t callback_backlog = 0;
   /// Batches not yet acknowledged to their connection because the callbacks
@@ -81,7 +85,7 @@ void tell_lifecycle(Self* self, const T& msg, bool hooks_too = true) {
   if constexpr (std::is_same_v<T, error_event> ||
                 std::is_same_v<T, fatal_event> ||
                 std::is_same_v<T, disconnected>)
-    if (hooks_too && st.subs.has_hooks() && st.pool.started())
+    if (hooks_too && st.subs.has_hooks() && st.pool.hook_worker())
       self->send(st.pool.hook_worker(), msg);
 }
 
@@ -91,7 +95,7 @@ template <class Self, class Items>
 void forward_frames(Self* self, const inbound_batch& batch,
                     const Items& items) {
   auto& st = self->state;
-  if (!st.subs.has_frame_hooks() || !st.pool.started())
+  if (!st.subs.has_frame_hooks() || !st.pool.hook_worker())
     return;
   raw_frames out;
   out.texts.reserve(items.size() + batch.other_frames.size());
@@ -138,10 +142,15 @@ public:
     });
   }
 
+  /// Sends what the batched subscriptions have so far; call it before
+  /// anything else goes to them, or they get it out of order.
   void flush() {
-    for (size_t i = 0; i < batched_.size(); ++i)
-      if (!batched_[i].empty())
+    for (size_t i = 0; i < batched_.size(); ++i) {
+      if (!batched_[i].empty()) {
         caf::anon_send(subs_.actors()[i].hdl, Batch{std::move(batched_[i])});
+        batched_[i].clear();
+      }
+    }
   }
 
 private:
@@ -179,6 +188,33 @@ caf::result<caf::ok_atom> subscribe_lifecycle(Self* self,
   return caf::ok_atom_v;
 }
 
+/// Why callbacks or hooks cannot be taken now: without workers (a
+/// configuration that `connect` refuses, say `concurrency = 0`) nothing would
+/// run them, and workers started while closing would outlive the client.
+template <class Self>
+caf::error pool_unavailable(Self* self) {
+  auto& st = self->state;
+  if (st.closing)
+    return make_error(errc::closed, "the client is closing");
+  if (st.setup_error)
+    return st.setup_error;
+  return caf::none;
+}
+
+/// Makes `fn` do nothing once `ended` is set. An unsubscribe is answered at
+/// once, while calls of the subscription may still wait at the workers
+/// (up to `callback_backlog`): none may start after that answer, as what the
+/// callback uses may be gone by then.
+template <class F>
+void until_ended(F& fn, const std::shared_ptr<std::atomic<bool>>& ended) {
+  if (!fn)
+    return;
+  fn = [inner = std::move(fn), ended](const auto&... xs) {
+    if (!ended->load())
+      inner(xs...);
+  };
+}
+
 /// Adds a callback subscription (`Listener` is callback_listener or
 /// envelope_listener) and hands it to every listener worker.
 template <class Self, class Listener>
@@ -189,9 +225,14 @@ caf::result<uint64_t> subscribe_callback(Self* self, Listener& listener) {
                       "a callback listener needs a function");
   if (auto err = check_patterns(listener.types))
     return err;
+  if (auto err = pool_unavailable(self))
+    return err;
   if (!st.pool.started())
     st.pool.start(self, st.cfg->concurrency);
   auto id = st.subs.add_callback(listener.types);
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  until_ended(listener.fn, ended);
+  st.listener_ended.emplace(id, std::move(ended));
   for (auto& worker : st.pool.workers())
     self->send(worker, subscribe_atom_v, id, listener);
   return id;
@@ -221,10 +262,15 @@ caf::result<uint64_t> subscribe_hooks(Self* self, hook_listener& hooks) {
   auto& st = self->state;
   if (!hooks.on_frame && !hooks.on_error && !hooks.on_close)
     return make_error(errc::invalid_argument, "a hook listener needs a hook");
-  if (!st.pool.started())
-    st.pool.start(self, st.cfg->concurrency);
+  if (auto err = pool_unavailable(self))
+    return err;
   auto id = st.subs.add_hooks(static_cast<bool>(hooks.on_frame));
-  self->send(st.pool.hook_worker(), subscribe_atom_v, id, std::move(hooks));
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  until_ended(hooks.on_frame, ended);
+  until_ended(hooks.on_error, ended);
+  until_ended(hooks.on_close, ended);
+  st.listener_ended.emplace(id, std::move(ended));
+  self->send(st.pool.hook_worker(self), subscribe_atom_v, id, std::move(hooks));
   return id;
 }
 
@@ -232,7 +278,11 @@ template <class Self>
 caf::ok_atom unsubscribe_callback(Self* self, uint64_t id) {
   auto& st = self->state;
   st.subs.remove_callback(id);
-  for (auto& worker : st.pool.workers())
+  if (auto i = st.listener_ended.find(id); i != st.listener_ended.end()) {
+    i->second->store(true);
+    st.listener_ended.erase(i);
+  }
+  for (auto& worker : st.pool.all())
     self->send(worker, unsubscribe_atom_v, id);
   return caf::ok_atom_v;
 }

@@ -246,7 +246,9 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       continue;
     }
     if (held) {
-      // Batched subscribers too: each answers for itself, once.
+      // Batched subscribers too: each answers for itself, once, and gets
+      // this envelope after the ones before it in the batch.
+      to_actors.flush();
       std::vector<caf::actor> actors;
       st.subs.for_each_actor(env, [&actors](const auto& sub, size_t) {
         if (std::find(actors.begin(), actors.end(), sub.hdl) == actors.end())
