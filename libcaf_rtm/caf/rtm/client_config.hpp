@@ -174,7 +174,8 @@ struct client_config {
 
   // -- reconnecting -----------------------------------------------------------
 
-  /// Start a new session when one ends (as the seed's auto_reconnect_enabled).
+  /// Start a new session when one ends or announces its end (as the seed's
+  /// auto_reconnect_enabled).
   bool auto_reconnect = true;
   /// Delays between failed attempts; the first reconnect after a healthy
   /// session is immediate. Delays at most `max_reconnect_delay` (1 day).
