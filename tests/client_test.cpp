@@ -1910,6 +1910,53 @@ TEST_CASE_METHOD(client_fixture,
   close_client(*this, hdl);
 }
 
+TEST_CASE_METHOD(client_fixture,
+                 "callbacks and hooks subscribed while the client closes are "
+                 "refused",
+                 "[client][callbacks]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.concurrency = 1;
+  auto hdl = track(sys->spawn(rtm_client, cfg));
+  std::atomic<int> calls{0};
+  std::atomic<bool> release{false};
+  callback_listener slow{{"message"}, [&](const event&) {
+                           ++calls;
+                           while (!release)
+                             std::this_thread::sleep_for(5ms);
+                         }};
+  REQUIRE(
+      request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v, slow));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  session(srv, 0)->send(message(1));
+  REQUIRE(eventually([&] { return calls == 1; }));
+  // The close waits for the worker, which is busy with the callback.
+  caf::scoped_actor closer{*sys};
+  auto closing = closer->request(hdl, caf::infinite, close_atom_v);
+  REQUIRE(eventually([&] {
+    auto st =
+        request<client_status>(*self, hdl, caf::timespan{5s}, status_atom_v);
+    return st && st->state == "closed";
+  }));
+  callback_listener late{{"*"}, [](const event&) {
+                         }};
+  auto refused =
+      request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v, late);
+  REQUIRE_FALSE(refused);
+  CHECK(code_of(refused.error()) == "closed");
+  hook_listener hooks;
+  hooks.on_error = [](const caf::error&, bool) {
+  };
+  refused =
+      request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v, hooks);
+  REQUIRE_FALSE(refused);
+  CHECK(code_of(refused.error()) == "closed");
+  release = true;
+  bool closed = false;
+  closing.receive([&](caf::ok_atom) { closed = true; }, [](caf::error&) {});
+  CHECK(closed);
+}
+
 TEST_CASE_METHOD(client_fixture, "a hook that blocks holds up no callback",
                  "[client][callbacks]") {
   fake_slack srv;
