@@ -622,3 +622,40 @@ TEST_CASE_METHOD(supervisor_fixture,
     CHECK(w->replies.back() == "status:idle");
   }
 }
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: with reconnecting switched off during a "
+                 "replacement, the old session's end leaves the client idle",
+                 "[supervisor]") {
+  start();
+  ask_connect();
+  hello(1);
+  w->failures["rtm.connect"].push_back(
+      make_error(errc::http_error, uint16_t{503}, "server error"));
+  goodbye(1); // its successor fails, a timer is armed
+  REQUIRE(w->count("reconnecting") == 1);
+  ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
+  drop(1, make_error(errc::connection_closed));
+  ask_status();
+  CHECK(w->replies.back() == "status:idle");
+  ask_connect(); // starts again
+  CHECK(w->calls_of("rtm.connect") == 3);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: a healthy connection's goodbye is replaced at "
+                 "once while attempts to add another one back off",
+                 "[supervisor]") {
+  target = 2;
+  client.healthy_session = 1s;
+  start();
+  ask_connect();
+  for (int i = 0; i < 2; ++i)
+    w->failures["rtm.connect"].push_back(
+        make_error(errc::http_error, uint16_t{503}, "server error"));
+  hello(1);    // the attempt for the second connection fails ...
+  advance(1s); // ... and again: a timer is armed
+  REQUIRE(w->calls_of("rtm.connect") == 3);
+  goodbye(1);
+  CHECK(w->calls_of("rtm.connect") == 4);
+}

@@ -153,7 +153,12 @@ void arm_retry(self_ptr self, caf::timespan delay) {
 
 void schedule_replacement(self_ptr self) {
   auto& st = self->state;
-  if (st.attempt_running || st.retry_armed || !wants_more(self))
+  if (st.attempt_running || !wants_more(self))
+    return;
+  // An armed timer keeps its delay, unless a healthy session wiped the slate
+  // since (a refresh of a connection that worked while attempts to add
+  // another one back off).
+  if (st.retry_armed && st.failures > 0)
     return;
   if (st.failures <= 1)
     return start_attempt(self);
@@ -366,16 +371,15 @@ void on_session_down(self_ptr self, uint64_t id, bool was_live,
   if (is_fatal(cause))
     return enter_failed(self, cause);
   update_phase(self);
+  if (!st.auto_reconnect) {
+    if (live_count(self) == 0 && !st.attempt_running && !st.retry_armed)
+      st.state = phase::idle;
+    return;
+  }
   if (!was_live) {
     // Replaced already (or being replaced): its successor is arranged, unless
     // that attempt ended (fatal errors aside) with nothing armed after it.
-    if (st.auto_reconnect)
-      schedule_replacement(self);
-    return;
-  }
-  if (!st.auto_reconnect) {
-    if (live_count(self) == 0 && !st.attempt_running)
-      st.state = phase::idle;
+    schedule_replacement(self);
     return;
   }
   if (was_healthy) {
