@@ -1827,6 +1827,24 @@ TEST_CASE_METHOD(client_fixture,
   REQUIRE(request<caf::ok_atom>(*self, api, caf::timespan{10s}, close_atom_v));
 }
 
+namespace {
+
+// A callback that counts its calls and blocks until released.
+struct blocking_callback {
+  std::atomic<int> calls{0};
+  std::atomic<bool> release{false};
+
+  callback_listener listener(std::vector<std::string> types) {
+    return {std::move(types), [this](const event&) {
+              ++calls;
+              while (!release)
+                std::this_thread::sleep_for(5ms);
+            }};
+  }
+};
+
+} // namespace
+
 TEST_CASE_METHOD(client_fixture, "callbacks that block do not stall the client",
                  "[client][callbacks]") {
   fake_slack srv;
@@ -1837,15 +1855,9 @@ TEST_CASE_METHOD(client_fixture, "callbacks that block do not stall the client",
   cfg.pong_timeout = 1s;
   auto hdl = track(sys->spawn(rtm_client, cfg));
   // More blocked callbacks than CAF scheduler threads (2 here).
-  std::atomic<int> blocked{0};
-  std::atomic<bool> release{false};
-  callback_listener sleepy{{"message"}, [&](const event&) {
-                             ++blocked;
-                             while (!release)
-                               std::this_thread::sleep_for(5ms);
-                           }};
+  blocking_callback sleepy;
   REQUIRE(request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
-                            sleepy));
+                            sleepy.listener({"message"})));
   auto rec = std::make_shared<recorder>();
   auto listener = track(spawn_recorder(*sys, rec));
   REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
@@ -1855,7 +1867,7 @@ TEST_CASE_METHOD(client_fixture, "callbacks that block do not stall the client",
   // One channel per worker: every worker ends up blocked.
   for (int i = 0; i < 16; ++i)
     s->send(message(i, "C" + std::to_string(i)));
-  REQUIRE(eventually([&] { return blocked >= 3; }));
+  REQUIRE(eventually([&] { return sleepy.calls >= 3; }));
   // Meanwhile the client answers, pings and stays connected.
   for (int i = 0; i < 5; ++i) {
     auto st =
@@ -1866,7 +1878,7 @@ TEST_CASE_METHOD(client_fixture, "callbacks that block do not stall the client",
   }
   CHECK(rec->lifecycle_count("disconnected") == 0);
   CHECK(s->pings_received() >= 3);
-  release = true;
+  sleepy.release = true;
   close_client(*this, hdl);
 }
 
@@ -1878,15 +1890,9 @@ TEST_CASE_METHOD(client_fixture,
   auto cfg = config(srv);
   cfg.concurrency = 1;
   auto hdl = track(sys->spawn(rtm_client, cfg));
-  std::atomic<int> calls{0};
-  std::atomic<bool> release{false};
-  callback_listener slow{{"message"}, [&](const event&) {
-                           ++calls;
-                           while (!release)
-                             std::this_thread::sleep_for(5ms);
-                         }};
-  auto id =
-      request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v, slow);
+  blocking_callback slow;
+  auto id = request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                              slow.listener({"message"}));
   REQUIRE(id);
   // An actor subscriber tells when the client has handed on all three.
   auto rec = std::make_shared<recorder>();
@@ -1898,15 +1904,15 @@ TEST_CASE_METHOD(client_fixture,
   for (int i = 1; i <= 3; ++i)
     s->send(message(i));
   REQUIRE(rec->wait_events(3));
-  REQUIRE(eventually([&] { return calls == 1; }));
+  REQUIRE(eventually([&] { return slow.calls == 1; }));
   // The first call still runs; the other two wait at the worker.
   REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{5s},
                                 unsubscribe_atom_v, *id));
-  release = true;
+  slow.release = true;
   s->send(message(4));
   REQUIRE(rec->wait_events(4));
   std::this_thread::sleep_for(300ms); // any further call would come by now
-  CHECK(calls == 1);
+  CHECK(slow.calls == 1);
   close_client(*this, hdl);
 }
 
@@ -1918,18 +1924,12 @@ TEST_CASE_METHOD(client_fixture,
   auto cfg = config(srv);
   cfg.concurrency = 1;
   auto hdl = track(sys->spawn(rtm_client, cfg));
-  std::atomic<int> calls{0};
-  std::atomic<bool> release{false};
-  callback_listener slow{{"message"}, [&](const event&) {
-                           ++calls;
-                           while (!release)
-                             std::this_thread::sleep_for(5ms);
-                         }};
-  REQUIRE(
-      request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v, slow));
+  blocking_callback slow;
+  REQUIRE(request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                            slow.listener({"message"})));
   REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
   session(srv, 0)->send(message(1));
-  REQUIRE(eventually([&] { return calls == 1; }));
+  REQUIRE(eventually([&] { return slow.calls == 1; }));
   // The close waits for the worker, which is busy with the callback.
   caf::scoped_actor closer{*sys};
   auto closing = closer->request(hdl, caf::infinite, close_atom_v);
@@ -1951,7 +1951,7 @@ TEST_CASE_METHOD(client_fixture,
       request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v, hooks);
   REQUIRE_FALSE(refused);
   CHECK(code_of(refused.error()) == "closed");
-  release = true;
+  slow.release = true;
   bool closed = false;
   closing.receive([&](caf::ok_atom) { closed = true; }, [](caf::error&) {});
   CHECK(closed);
@@ -2245,13 +2245,9 @@ TEST_CASE_METHOD(client_fixture,
   cfg.callback_backlog = 1;
   cfg.close_timeout = 10s;
   auto hdl = track(sys->spawn(rtm_client, cfg));
-  std::atomic<bool> release{false};
-  callback_listener slow{{"message"}, [&](const event&) {
-                           while (!release)
-                             std::this_thread::sleep_for(5ms);
-                         }};
-  REQUIRE(
-      request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v, slow));
+  blocking_callback slow;
+  REQUIRE(request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                            slow.listener({"message"})));
   REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
   auto s = session(srv, 0);
   // Enough that the client stops reading (backpressure).
@@ -2266,7 +2262,7 @@ TEST_CASE_METHOD(client_fixture,
   // long before the 10 s close_timeout.
   CHECK(s->wait_ended(5s));
   CHECK(s->close_code_received() == std::optional<uint16_t>{1000});
-  // The callbacks refer to `release`: the client must be gone before it.
-  release = true;
+  // The callbacks refer to `slow`: the client must be gone before it.
+  slow.release = true;
   close_client(*this, hdl);
 }
