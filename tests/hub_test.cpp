@@ -1513,14 +1513,17 @@ TEST_CASE("two hubs for one RTM workspace: a takeover does not report the "
   auto sub =
       bot.subscribe({{"127.0.0.1", tap_a.port()}, {"127.0.0.1", tap_b.port()}},
                     "acme", actor, {"message"});
-  auto state_of = [&](const std::string& name) {
+  auto link_of = [&](const std::string& name) {
     auto st = request<hub::remote_subscription_status>(
         *bot.self, sub, caf::timespan{10s}, rtm::status_atom_v);
     if (st)
       for (auto& x : st->hubs)
         if (x.hub == name)
-          return x.state;
-    return std::string{};
+          return x;
+    return hub::hub_link_status{};
+  };
+  auto state_of = [&](const std::string& name) {
+    return link_of(name).state;
   };
   REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
   auto first_hub = log->last_up().hub;
@@ -1558,6 +1561,8 @@ TEST_CASE("two hubs for one RTM workspace: a takeover does not report the "
   // delivers: the first stands by.
   tap_first.refuse(false);
   REQUIRE(eventually([&] { return state_of(first_hub) == "standby"; }, 60s));
+  // Reached again: its failures in a row start from zero.
+  CHECK(link_of(first_hub).failures == 0);
   REQUIRE(eventually(
       [&] { return observer.list(reg_first)[0].nodes_away == 0; }, 30s));
   // The delivering hub dies; the first takes over. What it recorded was

@@ -309,6 +309,10 @@ void on_info(self_ptr self, size_t i, uint64_t id, workspace_info& info) {
     // this one takes over, its record tells of an older gap.
     x.info.missed = missed_events{};
     x.state = phase::standby;
+    // Reached: failures are counted in a row, and a standby hub whose link
+    // blips now and then must not reach `max_attempts` over days.
+    x.failures = 0;
+    x.last_error = caf::none;
     return;
   }
   subscribe(self, i);
