@@ -110,6 +110,15 @@ void maybe_finish_close(self_ptr self) {
   self->quit();
 }
 
+// Answers every waiting `connect` with `x` (the session, or why none).
+template <class T>
+void answer_connects(self_ptr self, const T& x) {
+  auto& st = self->state;
+  for (auto& rp : st.connect_promises)
+    rp.deliver(x);
+  st.connect_promises.clear();
+}
+
 void enter_failed(self_ptr self, const caf::error& err) {
   auto& st = self->state;
   st.state = phase::failed;
@@ -117,9 +126,7 @@ void enter_failed(self_ptr self, const caf::error& err) {
   ++st.retry_token;
   CAF_RTM_LOG(st.log, error, "supervisor", "giving up: ", render(err));
   self->send(st.args.router, fatal_event{err});
-  for (auto& rp : st.connect_promises)
-    rp.deliver(err);
-  st.connect_promises.clear();
+  answer_connects(self, err);
   close_sessions(self);
 }
 
@@ -142,8 +149,7 @@ bool count_failure(self_ptr self, const caf::error& err) {
   return true;
 }
 
-// Replaces a session that went (or goes) away: at once after the first
-// failure in a row, then after a growing, jittered delay.
+// The next attempt starts after `delay`; the router hears of it.
 void arm_retry(self_ptr self, caf::timespan delay) {
   auto& st = self->state;
   st.retry_armed = true;
@@ -151,6 +157,8 @@ void arm_retry(self_ptr self, caf::timespan delay) {
   self->delayed_send(self, delay, retry_atom_v, ++st.retry_token);
 }
 
+// Replaces a session that went (or goes) away: at once after the first
+// failure in a row, then after a growing, jittered delay.
 void schedule_replacement(self_ptr self) {
   auto& st = self->state;
   if (st.attempt_running || !wants_more(self))
@@ -181,9 +189,7 @@ void attempt_failed(self_ptr self, const caf::error& err) {
   if (live_count(self) == 0 && !st.auto_reconnect) {
     ++st.failures;
     st.state = phase::idle;
-    for (auto& rp : st.connect_promises)
-      rp.deliver(err);
-    st.connect_promises.clear();
+    answer_connects(self, err);
     return;
   }
   if (!count_failure(self, err))
@@ -295,9 +301,7 @@ void on_hello(self_ptr self, uint64_t id, const hello_info& info) {
   CAF_RTM_LOG(st.log, info, "supervisor", st.args.proto->name(), " session ",
               id, " is up");
   self->send(st.args.router, msg, frame_writer_actor{i->second.conn});
-  for (auto& rp : st.connect_promises)
-    rp.deliver(msg);
-  st.connect_promises.clear();
+  answer_connects(self, msg);
   // Slack counts every socket it still believes open, of every process of
   // the app; more than they hold means stale ones eat the app's limit.
   auto held = std::max(st.sessions.size(), st.args.cfg->app_connections);
@@ -498,10 +502,9 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
             st.retry_armed = false;
             if (live_count(self) == 0 && !st.attempt_running) {
               st.state = phase::idle;
-              for (auto& rp : st.connect_promises)
-                rp.deliver(make_error(errc::not_connected,
-                                      "reconnecting was switched off"));
-              st.connect_promises.clear();
+              answer_connects(self,
+                              make_error(errc::not_connected,
+                                         "reconnecting was switched off"));
             }
           }
           return caf::ok_atom_v;
@@ -521,9 +524,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         if (st.state != phase::closing) {
           st.state = phase::closing;
           ++st.retry_token;
-          for (auto& p : st.connect_promises)
-            p.deliver(make_error(errc::closed, "client closed"));
-          st.connect_promises.clear();
+          answer_connects(self, make_error(errc::closed, "client closed"));
           close_sessions(self);
         }
         maybe_finish_close(self);
