@@ -148,8 +148,12 @@ struct relay_fixture {
                         std::string{payload.value.at("text").as_string()});
                   },
                   [out](caf::error& err) {
-                    out->push_back(err == errc::send_queue_full ? "refused"
-                                                                : "error");
+                    if (err == errc::send_queue_full)
+                      out->push_back("refused");
+                    else if (err == caf::sec::request_receiver_down)
+                      out->push_back("not taken");
+                    else
+                      out->push_back("error");
                   });
         },
         relay, std::move(env), replies);
@@ -252,6 +256,25 @@ TEST_CASE_METHOD(relay_fixture,
   CHECK(log->got.back() == "events 1");
   target_does(caf::delete_atom_v);
   CHECK(replies->back() == "error");
+}
+
+TEST_CASE_METHOD(relay_fixture,
+                 "a relay tells the client when the node never took an "
+                 "envelope, and passes on the node's own answers",
+                 "[hub]") {
+  // The client leaves an envelope the node never took to Slack; an error
+  // of the subscriber is an answer all the same.
+  ask(make_envelope(1));
+  target_does(caf::delete_atom_v);
+  CHECK(*replies == strings{"error"});
+  ask(make_envelope(2)); // no answer in time
+  sched->trigger_timeouts();
+  sched->run();
+  CHECK(*replies == strings{"error", "not taken"});
+  caf::anon_send_exit(target, caf::exit_reason::kill);
+  sched->run();
+  ask(make_envelope(3)); // to a subscriber that is gone
+  CHECK(*replies == strings{"error", "not taken", "not taken"});
 }
 
 TEST_CASE_METHOD(relay_fixture,

@@ -383,6 +383,16 @@ TEST_CASE("workspaces: entries on top of the caf-rtm defaults", "[hub]") {
   CHECK(s.cfg.app_token == "xapp-1-shop");
   CHECK(s.cfg.connections == 2);
   CHECK(s.cfg.send_rate == 2.0);
+  // A hub's Socket Mode clients ack what a bot took, and leave the rest to
+  // Slack's retries, unless told otherwise.
+  CHECK(s.cfg.ack_after_delivery);
+  CHECK(s.cfg.redeliver_unclaimed);
+  shop["ack-after-delivery"] = false;
+  all["shop"] = shop;
+  ws = hub::read_workspaces(defaults, all);
+  REQUIRE(ws);
+  CHECK_FALSE((*ws)[1].cfg.ack_after_delivery);
+  CHECK_FALSE((*ws)[1].cfg.redeliver_unclaimed);
 }
 
 TEST_CASE("workspaces: mistakes name the entry", "[hub]") {
@@ -1718,6 +1728,156 @@ TEST_CASE("two hubs for one Socket Mode app: kill -9 one while envelopes are "
     CHECK(n == 1);
   }
   CHECK(got == sent);
+}
+
+namespace {
+
+// Two Socket Mode hubs for one app, a's connection the fake's session 0 and
+// b's session 1, with Slack's three retries (quicker than Slack's own), and
+// a bot that reaches a through a tap.
+struct two_hubs_tapped {
+  static fake_slack_options redelivering(std::chrono::milliseconds delay) {
+    fake_slack_options fo;
+    fo.redelivery_delays = {delay, delay, delay};
+    return fo;
+  }
+
+  explicit two_hubs_tapped(std::chrono::milliseconds delay)
+      : srv(redelivering(delay)) {
+    a = std::make_unique<hub_proc>(config);
+    REQUIRE(eventually([&] { return srv.live_socket_mode_sessions() == 1; }));
+    b = std::make_unique<hub_proc>(config);
+    REQUIRE(eventually([&] { return srv.live_socket_mode_sessions() == 2; }));
+    tap = std::make_unique<tcp_tap>(a->port);
+    auto actor = bot.track(spawn_bot(*bot.sys, log));
+    bot.subscribe({{"127.0.0.1", tap->port()}, b->endpoint()}, "shop", actor,
+                  {"*"});
+    REQUIRE(eventually([&] { return log->up_count() == 2; }, 30s));
+    reg = observer.registry(a->endpoint());
+  }
+
+  fake_slack srv;
+  temp_dir dir;
+  std::string config =
+      dir.write("hub.ini", hub_config(socket_mode_entry("shop", srv)));
+  std::unique_ptr<hub_proc> a;
+  std::unique_ptr<hub_proc> b;
+  std::unique_ptr<tcp_tap> tap;
+  bot_node bot;
+  std::shared_ptr<bot_log> log = std::make_shared<bot_log>();
+  bot_node observer;
+  hub::registry_actor reg;
+};
+
+// What became of events `sent`, all of them sent after envelope `before` of
+// the fake: an event Slack gave hub b at least once reached the bot exactly
+// once; one whose every attempt went to a (out of Slack's retries) did not.
+// Hub a acked only Slack's last retries, and left the rest, counted. Returns
+// how many events went to a first and reached the bot through b all the same.
+size_t check_left_to_b(two_hubs_tapped& t, const std::set<std::string>& sent,
+                       size_t before) {
+  auto envelopes = t.srv.envelopes();
+  std::map<std::string, std::set<size_t>> sessions_of;
+  std::map<std::string, uint32_t> retry_of;
+  std::set<std::string> first_to_a;
+  size_t left_by_a = 0;
+  for (auto i = before; i < envelopes.size(); ++i) {
+    auto& env = envelopes[i];
+    sessions_of[env.event_id].insert(env.session);
+    retry_of[env.envelope_id] = env.retry_attempt;
+    if (env.session == 0 && env.retry_attempt == 0)
+      first_to_a.insert(env.event_id);
+    if (env.session == 0 && env.retry_attempt < 3)
+      ++left_by_a;
+  }
+  auto got = event_ids(*t.log);
+  size_t through_b = 0;
+  for (auto& id : sent) {
+    INFO("event " << id);
+    if (sessions_of[id].count(1) > 0) {
+      CHECK(got[id] == 1);
+      if (first_to_a.count(id) > 0)
+        ++through_b;
+    } else {
+      CHECK(got.count(id) == 0);
+    }
+  }
+  for (auto& ack : t.srv.acks())
+    if (ack.session == 0 && retry_of.count(ack.envelope_id) > 0)
+      CHECK(retry_of[ack.envelope_id] == 3);
+  CHECK(t.observer.list(t.reg)[0].status.envelopes_unclaimed == left_by_a);
+  return through_b;
+}
+
+// True once every event of `sent` reached the bot, or had its last retry
+// and never went to hub b, and hub a counted every envelope it left.
+bool settled(two_hubs_tapped& t, const std::set<std::string>& sent,
+             size_t before) {
+  auto envelopes = t.srv.envelopes();
+  std::map<std::string, uint32_t> attempts;
+  std::set<std::string> to_b;
+  size_t left_by_a = 0;
+  for (auto i = before; i < envelopes.size(); ++i) {
+    auto& env = envelopes[i];
+    attempts[env.event_id] =
+        std::max(attempts[env.event_id], env.retry_attempt);
+    if (env.session == 1)
+      to_b.insert(env.event_id);
+    if (env.session == 0 && env.retry_attempt < 3)
+      ++left_by_a;
+  }
+  auto got = event_ids(*t.log);
+  for (auto& id : sent)
+    if (got.count(id) == 0 && (attempts[id] < 3 || to_b.count(id) > 0))
+      return false;
+  return t.observer.list(t.reg)[0].status.envelopes_unclaimed == left_by_a;
+}
+
+} // namespace
+
+TEST_CASE("two hubs for one Socket Mode app: a hub cut off from the bot "
+          "leaves what Slack gives it to the other hub",
+          "[hub][socket_mode]") {
+  two_hubs_tapped t{300ms};
+  // The link to a breaks; both hubs live on, and a drops the bot's
+  // subscription. Slack still gives a its share of the envelopes.
+  t.tap->refuse(true);
+  t.tap->cut();
+  REQUIRE(eventually([&] { return t.log->down_count() >= 1; }, 30s));
+  REQUIRE(eventually(
+      [&] { return t.observer.list(t.reg)[0].status.subscribers == 0; }, 30s));
+  auto before = t.srv.envelopes().size();
+  std::set<std::string> sent;
+  for (int i = 0; i < 20; ++i)
+    sent.insert(t.srv.send_event(mention(i)));
+  REQUIRE(eventually([&] { return settled(t, sent, before); }, 60s));
+  // Slack sends a its share: some of it must come through b.
+  CHECK(check_left_to_b(t, sent, before) > 0);
+  CHECK(t.log->gap_count() == 0); // b delivered all along
+}
+
+TEST_CASE("two hubs for one Socket Mode app: a hub whose link to the bot "
+          "stalls, then breaks, leaves what the bot did not confirm in time "
+          "to the other hub",
+          "[hub][socket_mode]") {
+  // Slack's first retry after 3 s, as Slack's: after the hub's deadline.
+  two_hubs_tapped t{3000ms};
+  // What a sends the bot hangs on the way: a's subscriber is still there,
+  // but it confirms nothing.
+  t.tap->hold(true);
+  auto before = t.srv.envelopes().size();
+  std::set<std::string> sent;
+  for (int i = 0; i < 20; ++i)
+    sent.insert(t.srv.send_event(mention(i)));
+  // Past a's deadline (2.5 s) for the first envelopes, the link breaks: what
+  // hung is lost with it.
+  REQUIRE(eventually(
+      [&] { return t.observer.list(t.reg)[0].status.envelopes_unclaimed > 0; },
+      30s));
+  t.tap->refuse(true);
+  t.tap->cut();
+  REQUIRE(eventually([&] { return settled(t, sent, before); }, 90s));
+  CHECK(check_left_to_b(t, sent, before) > 0);
 }
 
 TEST_CASE("no token crosses the wire between a hub and its bot nodes",

@@ -123,15 +123,19 @@ envelope slash_command(const std::string& id, uint64_t session) {
                          session);
 }
 
+client_config test_config() {
+  client_config client;
+  client.app_token = "xapp-1-A1-test";
+  client.base_url = "http://127.0.0.1:1/api/";
+  return client;
+}
+
 struct router_fixture {
-  router_fixture() {
+  explicit router_fixture(const client_config& client = test_config()) {
     cfg.set("scheduler.policy", caf::atom("testing"));
     sys = std::make_unique<caf::actor_system>(cfg);
     sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
     w = std::make_shared<world>();
-    client_config client;
-    client.app_token = "xapp-1-A1-test";
-    client.base_url = "http://127.0.0.1:1/api/";
     router = sys->spawn(socket_mode_router, client);
     sched->run();
   }
@@ -515,4 +519,231 @@ TEST_CASE_METHOD(router_fixture,
   sched->run();
   CHECK(w->answered == std::vector<std::string>{"E1", "S1", "E2"});
   CHECK(w->batches_done == 1);
+}
+
+namespace {
+
+// An `events_api` envelope `id` of event `event_id`, delivery attempt
+// `retry`.
+envelope events_api_copy(const std::string& id, const std::string& event_id,
+                         uint32_t retry, uint64_t session) {
+  return envelope::parse(
+      R"({"envelope_id":")" + id + R"(","type":"events_api",)" +
+          R"("accepts_response_payload":false,"retry_attempt":)" +
+          std::to_string(retry) +
+          R"(,"retry_reason":"timeout","payload":{"event_id":")" + event_id +
+          R"(","type":"event_callback","event":{"type":"app_mention",)"
+          R"("channel":"C1","text":"hi"}}})",
+      session);
+}
+
+// A subscriber that hands each envelope on to `target` (a relay does so to
+// its remote node): if `target` has ended, the request bounces.
+caf::behavior delegating_subscriber(caf::event_based_actor* self,
+                                    caf::actor target) {
+  return {
+      [self, target](const envelope& env) {
+        return self->delegate(target, env);
+      },
+  };
+}
+
+// A client that acks events once a subscriber took them, and leaves the
+// ones nobody took to Slack (a hub's clients); a connection of session 1
+// is up, and a lifecycle subscriber records the errors.
+struct unclaimed_fixture : router_fixture {
+  static client_config redelivering() {
+    auto client = test_config();
+    client.ack_after_delivery = true;
+    client.redeliver_unclaimed = true;
+    return client;
+  }
+
+  unclaimed_fixture() : router_fixture(redelivering()) {
+    auto watcher = sys->spawn(lifecycle_recorder, w);
+    actors.push_back(watcher);
+    subscribe_lifecycle(watcher);
+    conn = add_connection(w, batch(1, {}));
+    sched->run();
+  }
+
+  // Batch `seq` of session 1 with `envs`.
+  static inbound_batch batch(uint64_t seq, std::vector<envelope> envs) {
+    inbound_batch result;
+    result.session = 1;
+    result.seq = seq;
+    result.envelopes = std::move(envs);
+    return result;
+  }
+
+  void hand_over(uint64_t seq, std::vector<envelope> envs) {
+    caf::anon_send(conn, batch(seq, std::move(envs)));
+    sched->run();
+  }
+
+  // The copy Slack sends of an envelope left to it is delivered, and acked
+  // once the subscriber took it.
+  void check_copy_delivered(uint64_t seq) {
+    w->answered.clear();
+    w->acks.clear();
+    if (!copy_subscriber)
+      copy_subscriber = add_subscriber(ordering_subscriber);
+    hand_over(seq, {events_api_copy("E1b", "EvA", 1, 1)});
+    CHECK(w->answered == std::vector<std::string>{"E1b"});
+    CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1b"})"});
+    CHECK(status().events_duplicate == 0);
+  }
+
+  fake_connection_actor conn;
+  caf::actor copy_subscriber;
+};
+
+} // namespace
+
+TEST_CASE_METHOD(unclaimed_fixture,
+                 "socket mode router: an event no actor is subscribed to is "
+                 "left to Slack, and the copy Slack sends is delivered",
+                 "[socket_mode_router]") {
+  hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+  CHECK(w->acks.empty());
+  auto st = status();
+  CHECK(st.envelopes_unclaimed == 1);
+  CHECK(st.envelopes_acked == 0);
+  CHECK(w->errors.empty());
+  check_copy_delivered(3);
+  CHECK(status().envelopes_unclaimed == 1);
+}
+
+TEST_CASE_METHOD(unclaimed_fixture,
+                 "socket mode router: what Slack sends no more copies of is "
+                 "acked even if nobody took it",
+                 "[socket_mode_router]") {
+  // Slack's last retry, and a slash command (never retried).
+  hand_over(2, {events_api_copy("E3", "EvB", 3, 1), slash_command("S1", 1)});
+  CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E3"})",
+                                            R"({"envelope_id":"S1"})"});
+  CHECK(status().envelopes_unclaimed == 0);
+}
+
+TEST_CASE_METHOD(unclaimed_fixture,
+                 "socket mode router: an event no subscriber answered by the "
+                 "deadline is left to Slack",
+                 "[socket_mode_router]") {
+  auto listener = add_subscriber(holding_subscriber);
+  hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+  REQUIRE(w->held.size() == 1);
+  sched->advance_time(std::chrono::seconds{3});
+  sched->run();
+  CHECK(w->acks.empty());
+  auto st = status();
+  CHECK(st.envelopes_unclaimed == 1);
+  CHECK(st.acks_late == 0);
+  CHECK(w->errors.empty());
+  // Its answer after the deadline acks nothing.
+  caf::anon_send(listener, caf::ok_atom_v);
+  sched->run();
+  CHECK(w->acks.empty());
+  caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
+  sched->run();
+  check_copy_delivered(3);
+}
+
+TEST_CASE_METHOD(unclaimed_fixture,
+                 "socket mode router: an event whose subscriber ended before "
+                 "it took it is left to Slack",
+                 "[socket_mode_router]") {
+  auto gone = sys->spawn([]() -> caf::behavior {
+    return {[](int) {
+    }};
+  });
+  caf::anon_send_exit(gone, caf::exit_reason::user_shutdown);
+  sched->run();
+  auto hdl = sys->spawn(delegating_subscriber, gone);
+  actors.push_back(hdl);
+  subscribe(hdl);
+  hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+  CHECK(w->acks.empty());
+  CHECK(status().envelopes_unclaimed == 1);
+  CHECK(w->errors.empty());
+}
+
+TEST_CASE_METHOD(unclaimed_fixture,
+                 "socket mode router: an event a subscriber took is acked, "
+                 "late or not",
+                 "[socket_mode_router]") {
+  SECTION("in time") {
+    add_subscriber(ordering_subscriber);
+    hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+    CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})"});
+  }
+  SECTION("one of two subscribers took it, the other ended") {
+    add_subscriber(ordering_subscriber);
+    auto gone = sys->spawn([]() -> caf::behavior {
+      return {[](int) {
+      }};
+    });
+    caf::anon_send_exit(gone, caf::exit_reason::user_shutdown);
+    sched->run();
+    auto hdl = sys->spawn(delegating_subscriber, gone);
+    actors.push_back(hdl);
+    subscribe(hdl);
+    hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+    CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})"});
+  }
+  CHECK(status().envelopes_unclaimed == 0);
+}
+
+TEST_CASE_METHOD(unclaimed_fixture,
+                 "socket mode router: an event nobody took yet when its "
+                 "connection ended is left to Slack, and its copy delivered",
+                 "[socket_mode_router]") {
+  add_subscriber(holding_subscriber);
+  hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+  REQUIRE(w->held.size() == 1);
+  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+  sched->run();
+  CHECK(w->errors.empty()); // not a failed ack: nobody owed one
+  auto st = status();
+  CHECK(st.envelopes_unclaimed == 1);
+  CHECK(st.acks_failed == 0);
+  // Slack sends the copy on the connection that takes the old one's place.
+  conn = add_connection(w, batch(1, {}));
+  sched->run();
+  w->held.clear();
+  w->answered.clear();
+  hand_over(2, {events_api_copy("E1b", "EvA", 1, 1)});
+  CHECK(w->answered == std::vector<std::string>{"E1b"});
+  CHECK(status().events_duplicate == 0);
+}
+
+TEST_CASE_METHOD(unclaimed_fixture,
+                 "socket mode router: a copy that comes while its event waits "
+                 "for the subscribers shares its fate",
+                 "[socket_mode_router]") {
+  // Slack's retry came before the deadline (a router slow to read its
+  // batches): acked, the copy would end the retries of an event that may
+  // be left to Slack.
+  auto listener = add_subscriber(holding_subscriber);
+  hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+  hand_over(3, {events_api_copy("E1b", "EvA", 1, 1)});
+  CHECK(w->acks.empty());
+  CHECK(status().events_duplicate == 1);
+  SECTION("taken: the event is acked, and its next copy as a duplicate") {
+    caf::anon_send(listener, caf::ok_atom_v);
+    sched->run();
+    CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})"});
+    hand_over(4, {events_api_copy("E1c", "EvA", 2, 1)});
+    CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})",
+                                              R"({"envelope_id":"E1c"})"});
+    CHECK(status().envelopes_unclaimed == 1);
+  }
+  SECTION("nobody took it: both are left, and the next copy delivered") {
+    sched->advance_time(std::chrono::seconds{3});
+    sched->run();
+    CHECK(w->acks.empty());
+    CHECK(status().envelopes_unclaimed == 2);
+    w->answered.clear();
+    hand_over(4, {events_api_copy("E1c", "EvA", 2, 1)});
+    CHECK(w->answered == std::vector<std::string>{"E1c"});
+  }
 }

@@ -1021,13 +1021,17 @@ TEST_CASE_METHOD(sm_fixture,
        {std::tuple{"app_token", "", "app_token is empty"},
         std::tuple{"app_token", "xoxb-bot", "app-level token"},
         std::tuple{"connections", "11", "connections must be 1 to 10"},
-        std::tuple{"ack_deadline", "3000", "under 3 s"}}) {
+        std::tuple{"ack_deadline", "3000", "under 3 s"},
+        std::tuple{"redeliver_unclaimed", "true",
+                   "redeliver_unclaimed needs ack_after_delivery"}}) {
     INFO(field);
     auto bad = cfg;
     if (std::string{field} == "app_token")
       bad.app_token = value;
     else if (std::string{field} == "connections")
       bad.connections = 11;
+    else if (std::string{field} == "redeliver_unclaimed")
+      bad.redeliver_unclaimed = true;
     else
       bad.ack_deadline = 3s;
     auto hdl = track(sys->spawn(socket_mode_client, bad));

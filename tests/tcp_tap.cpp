@@ -6,11 +6,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 
 namespace caf::rtm::test {
 
 namespace {
+
+// How long a pump waits in one poll: how soon it sees `hold` or `cut`.
+constexpr std::chrono::milliseconds poll_interval{50};
 
 sockaddr_in loopback(uint16_t port) {
   sockaddr_in addr{};
@@ -107,6 +112,14 @@ void tcp_tap::accept_loop() {
   }
 }
 
+void tcp_tap::hold(bool on) {
+  holding_ = on;
+  // A pump may be in a poll that began before: it passes on what the target
+  // sends until that poll ends (after `poll_interval` at most).
+  if (on)
+    std::this_thread::sleep_for(2 * poll_interval);
+}
+
 void tcp_tap::pump(pair* p) {
   int client = 0;
   int target = 0;
@@ -119,7 +132,7 @@ void tcp_tap::pump(pair* p) {
   pollfd fds[2] = {{client, POLLIN, 0}, {target, POLLIN, 0}};
   for (;;) {
     fds[1].events = holding_ ? 0 : POLLIN;
-    if (poll(fds, 2, 50) < 0)
+    if (poll(fds, 2, static_cast<int>(poll_interval.count())) < 0)
       break;
     if (stop_ && fds[0].revents == 0 && fds[1].revents == 0)
       break;

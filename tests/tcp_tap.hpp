@@ -43,10 +43,8 @@ public:
 
   /// While holding, nothing the target sends is passed on: it stays in the
   /// kernel's buffers, written as far as the target can tell (a link that
-  /// hangs in one direction).
-  void hold(bool on) {
-    holding_ = on;
-  }
+  /// hangs in one direction). Holding starts once this returns.
+  void hold(bool on);
 
   /// Connections tunnelled so far.
   size_t connections() const;

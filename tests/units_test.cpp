@@ -1020,6 +1020,7 @@ client_status sample(tag<client_status>) {
   x.envelopes_acked = 5;
   x.acks_late = 1;
   x.acks_failed = 1;
+  x.envelopes_unclaimed = 2;
   x.ack_latency_mean = std::chrono::microseconds{40};
   x.ack_latency_max = std::chrono::microseconds{90};
   x.num_connections = 3;
@@ -1310,6 +1311,31 @@ TEST_CASE("the envelope filter forgets ids after its window",
   CHECK(filter.seen("e1", "Ev1", t0 + std::chrono::milliseconds{999}));
   CHECK_FALSE(filter.seen("e1", "Ev1", t0 + std::chrono::milliseconds{1000}));
   CHECK(filter.size() == 2);
+}
+
+TEST_CASE("the envelope filter forgets an envelope it is told to forget, "
+          "and only that one",
+          "[units][envelope_filter]") {
+  // An envelope left to Slack: its copy (a new envelope id, the same event
+  // id) must be new again; other ids stay remembered, and the forgotten
+  // one's old entry expiring later harms nothing.
+  using caf::rtm::detail::envelope_filter;
+  envelope_filter filter{std::chrono::milliseconds{1000}, 100};
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(filter.seen("e1", "Ev1", t0));
+  CHECK_FALSE(filter.seen("e2", "Ev2", t0));
+  filter.forget(envelope_filter::keys_of("e1", "Ev1"));
+  CHECK(filter.size() == 2);
+  CHECK(filter.seen("e2", "", t0));
+  auto t1 = t0 + std::chrono::milliseconds{500};
+  CHECK_FALSE(filter.seen("e1b", "Ev1", t1)); // the copy is new
+  CHECK(filter.seen("e1c", "Ev1", t1));       // and remembered
+  // The first entries of e1 and Ev1 expire at t0 + 1 s and take Ev1 along:
+  // Slack's retries count from the first delivery, as the window does.
+  CHECK_FALSE(filter.seen("e3", "", t0 + std::chrono::milliseconds{1000}));
+  CHECK(filter.seen("e1b", "", t0 + std::chrono::milliseconds{1000}));
+  filter.forget(envelope_filter::keys_of("never", "seen")); // no harm
+  CHECK(filter.seen("e3", "", t1 + std::chrono::milliseconds{600}));
 }
 
 TEST_CASE("the envelope filter drops its oldest ids beyond its capacity",

@@ -136,6 +136,10 @@ const std::vector<option>& options() {
       opt<bool>("ack-after-delivery",
                 "Socket Mode: ack events once subscribers answered them",
                 CAF_RTM_FIELD(ack_after_delivery)),
+      opt<bool>("redeliver-unclaimed",
+                "Socket Mode: leave events no subscriber took to Slack's "
+                "retries (with ack-after-delivery)",
+                CAF_RTM_FIELD(redeliver_unclaimed)),
       opt<bool>("batch-presence-aware", "rtm.connect batch_presence_aware",
                 CAF_RTM_FIELD(batch_presence_aware)),
       opt<bool>("presence-sub", "rtm.connect presence_sub",
@@ -341,6 +345,8 @@ caf::error client_config::validate(client_kind kind) const {
       return invalid("app_connections must be 0, or connections to 10");
     if (ack_deadline.count() <= 0 || ack_deadline >= std::chrono::seconds{3})
       return invalid("ack_deadline must be positive and under 3 s");
+    if (redeliver_unclaimed && !ack_after_delivery)
+      return invalid("redeliver_unclaimed needs ack_after_delivery");
   }
   auto url = net::parse_endpoint(base_url);
   if (!url || url->websocket)

@@ -194,6 +194,9 @@ struct client_status {
   uint64_t acks_late = 0;
   /// Acks that could not be written (their connection was gone).
   uint64_t acks_failed = 0;
+  /// Envelopes no subscriber took, left unacked for Slack to send again
+  /// (`redeliver_unclaimed`).
+  uint64_t envelopes_unclaimed = 0;
   /// Ack latency, from reading the frame to writing the ack: mean and max.
   caf::timespan ack_latency_mean{0};
   caf::timespan ack_latency_max{0};
@@ -218,8 +221,9 @@ typename Inspector::result_type inspect(Inspector& f, client_status& x) {
            x.frames_binary, x.messages_sent, x.messages_acked,
            x.messages_failed, x.send_queue, x.awaiting_ack, x.listener_errors,
            x.last_rtt, x.connections, x.frames_unknown, x.envelopes_acked,
-           x.acks_late, x.acks_failed, x.ack_latency_mean, x.ack_latency_max,
-           x.num_connections, x.app_id, x.subscribers, x.lifecycle_subscribers);
+           x.acks_late, x.acks_failed, x.envelopes_unclaimed,
+           x.ack_latency_mean, x.ack_latency_max, x.num_connections, x.app_id,
+           x.subscribers, x.lifecycle_subscribers);
 }
 
 } // namespace caf::rtm

@@ -40,6 +40,16 @@ bool envelope_filter::seen(const keys& k, time_point now) {
   return dup;
 }
 
+void envelope_filter::forget(const keys& k) {
+  if (slots_.empty())
+    return;
+  // Their entries in `order_` stay: expiring a key that is gone (or that a
+  // later copy added again) is harmless.
+  erase(k.envelope);
+  if (k.event != 0)
+    erase(k.event);
+}
+
 void envelope_filter::prefetch(const keys& k) const noexcept {
   if (slots_.empty())
     return;

@@ -64,6 +64,12 @@ public:
 
   bool seen(const keys& k, time_point now);
 
+  /// Forgets both ids of an envelope `seen` remembered, so that its next copy
+  /// is new again: an envelope left unacked for Slack to send again. A copy
+  /// that comes is remembered until the window of the first one ends, which
+  /// still covers Slack's retries (they count from the first delivery).
+  void forget(const keys& k);
+
   /// Starts loading the table slots where `k` will be looked for. The table
   /// is megabytes at the capacity: each lookup, and each eviction of the
   /// oldest id, waits for memory unless it was asked for a few envelopes
@@ -93,7 +99,7 @@ private:
   /// Adds `key`; false if it was there already.
   bool insert(uint64_t key);
 
-  /// Removes `key`, which must be there.
+  /// Removes `key`, if it is there.
   void erase(uint64_t key);
 
   /// Where the probe for `key` starts.

@@ -28,6 +28,9 @@ using self_ptr =
 // Slack silently drops acks above this size.
 constexpr size_t max_ack_size = size_t{20} * 1024;
 
+// Slack's last retry of an `events_api` envelope: it sends no copy after it.
+constexpr uint32_t last_retry = 3;
+
 // The caller for a Web API call: the bot token's; without one, a call that
 // brings its own token goes through the app token's caller (its token is
 // replaced for the call); else none.
@@ -102,28 +105,50 @@ void close_if_done(self_ptr self, uint64_t session) {
   caf::anon_send(entry.conn, close_atom_v, uint16_t{1000}, seen);
 }
 
-// Envelope `id` gets its ack now; `payload` is the first answer, if any.
+// Leaves envelope `id`, which no subscriber took, unacked
+// (`redeliver_unclaimed`): Slack sends it again, perhaps on a connection of
+// another process of the app. The filter forgets it, so that a copy that
+// comes here again is delivered.
+void leave_to_slack(self_ptr self, const std::string& id,
+                    const envelope_filter::keys& keys) {
+  auto& st = self->state;
+  st.filter.forget(keys);
+  ++st.stats.envelopes_unclaimed;
+  CAF_RTM_LOG(st.log, debug, "client", "envelope ", id,
+              " left unacked for Slack to send again: no subscriber took it");
+}
+
+// Envelope `id` gets its ack now, or is left to Slack if nobody took it;
+// `payload` is the first answer, if any.
 void complete(self_ptr self, const std::string& id,
               const std::optional<json::object>& payload) {
   auto& st = self->state;
   auto i = st.awaiting.find(id);
   if (i == st.awaiting.end())
     return; // acked already (an answer after the deadline, say)
-  auto session = i->second.session;
-  auto accepts_payload = i->second.accepts_payload;
+  auto x = i->second;
   st.awaiting.erase(i);
-  write_ack(self, session, id, accepts_payload ? payload : std::nullopt);
+  st.awaiting_events.erase(x.keys.event);
+  if (x.redeliverable && !x.taken)
+    leave_to_slack(self, id, x.keys);
+  else
+    write_ack(self, x.session, id, x.accepts_payload ? payload : std::nullopt);
   if (!st.replaced.empty())
-    close_if_done(self, session);
+    close_if_done(self, x.session);
 }
 
-// A subscriber answered envelope `id` with a payload.
-void on_no_payload(self_ptr self, const std::string& id);
+// A subscriber answered envelope `id` without a payload (`taken`), or ended
+// before it answered.
+void on_no_payload(self_ptr self, const std::string& id, bool taken);
 
+// A subscriber answered envelope `id` with a payload.
 void on_payload(self_ptr self, const std::string& id, json::object& payload) {
-  if (auto i = self->state.awaiting.find(id);
-      i != self->state.awaiting.end() && !i->second.accepts_payload)
-    return on_no_payload(self, id); // an answer all the same
+  auto i = self->state.awaiting.find(id);
+  if (i == self->state.awaiting.end())
+    return;
+  if (!i->second.accepts_payload)
+    return on_no_payload(self, id, true); // an answer all the same
+  i->second.taken = true;
   auto size = json::serialize(payload).size();
   if (size + id.size() + 32 > max_ack_size) {
     report(self,
@@ -132,20 +157,20 @@ void on_payload(self_ptr self, const std::string& id, json::object& payload) {
                           std::to_string(max_ack_size)),
            "response payload of envelope " + id + " refused");
     // As if that subscriber had no answer: another one may still have one.
-    if (auto i = self->state.awaiting.find(id);
-        i != self->state.awaiting.end() && --i->second.pending_replies == 0)
+    if (--i->second.pending_replies == 0)
       complete(self, id, std::nullopt);
     return;
   }
   complete(self, id, std::move(payload));
 }
 
-// A subscriber answered envelope `id` without a payload (or failed).
-void on_no_payload(self_ptr self, const std::string& id) {
+void on_no_payload(self_ptr self, const std::string& id, bool taken) {
   auto& st = self->state;
   auto i = st.awaiting.find(id);
   if (i == st.awaiting.end())
     return;
+  if (taken)
+    i->second.taken = true;
   if (--i->second.pending_replies == 0)
     complete(self, id, std::nullopt);
 }
@@ -154,17 +179,32 @@ void on_no_payload(self_ptr self, const std::string& id) {
 
 // Asks the subscribed actors of an envelope whose ack waits for them (one
 // that accepts a response payload, or any with `ack_after_delivery`); acks it
-// empty right away when nobody could answer.
+// empty right away when nobody could answer, or leaves it to Slack
+// (`redeliver_unclaimed`) when nobody took it: `claimed` tells whether a
+// callback did. `keys` are its ids in the filter.
 void request_payload(self_ptr self, const envelope& env,
-                     const std::vector<caf::actor>& actors) {
+                     const std::vector<caf::actor>& actors,
+                     const envelope_filter::keys& keys, bool claimed) {
   auto& st = self->state;
   std::string id{env.id()};
+  socket_mode_router_state::awaiting_response x;
+  x.session = env.connection();
+  x.pending_replies = actors.size();
+  x.accepts_payload = env.accepts_response_payload();
+  x.redeliverable = st.cfg->redeliver_unclaimed && env.type() == "events_api" &&
+                    env.retry_attempt() < last_retry;
+  x.taken = claimed;
+  x.keys = keys;
   if (actors.empty()) {
-    write_ack(self, env.connection(), id, std::nullopt);
+    if (x.redeliverable && !x.taken)
+      leave_to_slack(self, id, keys);
+    else
+      write_ack(self, x.session, id, std::nullopt);
     return;
   }
-  st.awaiting[id] = {env.connection(), actors.size(),
-                     env.accepts_response_payload()};
+  st.awaiting[id] = x;
+  if (x.redeliverable && x.keys.event != 0)
+    st.awaiting_events.insert(x.keys.event);
   for (auto& hdl : actors) {
     self->request(hdl, st.cfg->ack_deadline, env)
         .then(
@@ -172,10 +212,11 @@ void request_payload(self_ptr self, const envelope& env,
               on_payload(self, id, payload.value);
             },
             [self, id](caf::error& err) {
-              // The deadline has its own timer; anything else (no payload
-              // in the reply, no handler) is an answer without payload.
+              // The deadline has its own timer; a subscriber that ended
+              // took nothing; anything else (no payload in the reply, no
+              // handler) is an answer without payload.
               if (err != caf::sec::request_timeout)
-                on_no_payload(self, id);
+                on_no_payload(self, id, err != caf::sec::request_receiver_down);
             });
   }
   self->delayed_send(self, st.cfg->ack_deadline, timeout_atom_v, id);
@@ -230,9 +271,18 @@ void on_batch(self_ptr self, inbound_batch& batch) {
     // answered.
     auto held = env.accepts_response_payload() || st.cfg->ack_after_delivery;
     auto skip = [&] {
-      // Every copy gets its ack.
-      if (held)
-        write_ack(self, env.connection(), std::string{env.id()}, std::nullopt);
+      if (!held)
+        return;
+      // Every copy gets its ack, except a copy of an envelope that still
+      // waits for its subscribers and may be left to Slack: acked, it would
+      // end Slack's retries. It shares that envelope's fate: left to Slack,
+      // or, once that one is acked, Slack's next copy (if any) is acked as
+      // a duplicate.
+      if (ids.event != 0 && st.awaiting_events.count(ids.event) > 0) {
+        ++st.stats.envelopes_unclaimed;
+        return;
+      }
+      write_ack(self, env.connection(), std::string{env.id()}, std::nullopt);
     };
     if (st.filter.seen(ids, now)) {
       ++st.stats.events_duplicate;
@@ -254,7 +304,8 @@ void on_batch(self_ptr self, inbound_batch& batch) {
         if (std::find(actors.begin(), actors.end(), sub.hdl) == actors.end())
           actors.push_back(sub.hdl);
       });
-      request_payload(self, env, actors);
+      request_payload(self, env, actors, ids,
+                      !runs.empty() && st.subs.callback_wants(env));
     } else {
       to_actors.deliver(env, i + 1 < envs.size() ? &envs[i + 1] : nullptr);
     }
@@ -303,9 +354,16 @@ void forget_connection(self_ptr self, uint64_t session) {
       ++i;
       continue;
     }
-    ++st.stats.acks_failed;
     auto id = i->first;
+    auto x = i->second;
     i = st.awaiting.erase(i);
+    st.awaiting_events.erase(x.keys.event);
+    // Not acked either way; what nobody took yet may come again here.
+    if (x.redeliverable && !x.taken) {
+      leave_to_slack(self, id, x.keys);
+      continue;
+    }
+    ++st.stats.acks_failed;
     report(self, make_error(errc::not_waiting, id),
            "cannot ack envelope " + id + ": its connection is gone");
   }
@@ -375,6 +433,7 @@ socket_mode_router_actor::behavior_type socket_mode_router(
   st.supervisor = self->spawn<caf::linked>(supervisor, std::move(args));
   st.sessions_closed = [self] {
     self->state.awaiting.clear();
+    self->state.awaiting_events.clear();
   };
   self->set_down_handler(
       [self](caf::down_msg& dm) { on_actor_down(self, dm); });
@@ -507,14 +566,18 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       // -- its own timers -----------------------------------------------------
       [self](timeout_atom, const std::string& id) {
         auto& st = self->state;
-        if (st.awaiting.count(id) == 0)
+        auto i = st.awaiting.find(id);
+        if (i == st.awaiting.end())
           return;
-        ++st.stats.acks_late;
-        report(self, make_error(errc::no_response, id),
-               (st.awaiting[id].accepts_payload
-                    ? "no response payload for envelope "
-                    : "no answer from the subscribers of envelope ") +
-                   id + " by ack_deadline; acked empty");
+        // Unless nobody took it: then it is left to Slack.
+        if (!i->second.redeliverable || i->second.taken) {
+          ++st.stats.acks_late;
+          report(self, make_error(errc::no_response, id),
+                 (i->second.accepts_payload
+                      ? "no response payload for envelope "
+                      : "no answer from the subscribers of envelope ") +
+                     id + " by ack_deadline; acked empty");
+        }
         complete(self, id, std::nullopt);
       });
 }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <caf/actor_clock.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -35,6 +36,12 @@ struct socket_mode_router_state : router_base {
     size_t pending_replies = 0;
     /// False: the ack carries no payload, whatever the answer.
     bool accepts_payload = true;
+    /// Left unacked unless a subscriber takes it (`redeliver_unclaimed`).
+    bool redeliverable = false;
+    /// A subscribed actor answered (an actor that ended did not).
+    bool taken = false;
+    /// Its ids in the filter: forgotten when it is left to Slack.
+    envelope_filter::keys keys;
   };
 
   /// Web API calls with the bot token (null without one).
@@ -56,6 +63,10 @@ struct socket_mode_router_state : router_base {
   /// The latest batch (`inbound_batch::seq`) of each live session.
   std::map<uint64_t, uint64_t> seen;
   std::unordered_map<std::string, awaiting_response> awaiting;
+  /// The event ids (filter keys) of the envelopes in `awaiting` that are
+  /// left to Slack unless taken: a copy of one that comes meanwhile is not
+  /// acked, which would end Slack's retries of an envelope nobody may take.
+  std::unordered_set<uint64_t> awaiting_events;
   std::map<uint64_t, replaced_session> replaced;
   /// Acks on receipt (from the connections' batches).
   uint64_t acks_timed = 0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/sec.hpp>
 #include <caf/send.hpp>
 
 #include "caf/rtm/envelope.hpp"
@@ -138,6 +140,19 @@ bool take_room(self_ptr self, size_t count, size_t bytes) {
   return false;
 }
 
+// Whether `err`, the answer of the remote subscriber to an envelope, says
+// that it never took it: it ended, its link went, or it did not answer in
+// time. The client then may leave the envelope to Slack
+// (`redeliver_unclaimed`), which an answer of the subscriber (its errors
+// included) ends.
+bool not_taken(const caf::error& err) {
+  return err == caf::sec::request_receiver_down ||
+         err == caf::sec::request_timeout ||
+         err.category() ==
+             caf::make_error(caf::exit_reason::remote_link_unreachable)
+                 .category();
+}
+
 // Sends `msg` if the window has room for it; drops and counts it otherwise.
 template <class T>
 void pass_on(self_ptr self, T msg) {
@@ -180,9 +195,10 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
         }
         // A request: the client acks once the bot's node answered (for an
         // envelope without a payload, once it took it), or empty after its
-        // `ack_deadline`. In the window as well: a dropped one is answered
-        // with an error at once, and the client acks it empty, as it would
-        // at the deadline. Its room comes back at the latest after
+        // `ack_deadline` (or leaves it to Slack, if the node did not take
+        // it: see `not_taken`). In the window as well: a dropped one is
+        // answered with an error at once, and the client acks it empty, as it
+        // would at the deadline. Its room comes back at the latest after
         // `answer_timeout`, also if the node never took it: a node that
         // stalls keeps a window more unconfirmed per `answer_timeout` until
         // CAF's connection timeout ends the link.
@@ -201,7 +217,10 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
                 },
                 [self, rp, bytes](caf::error& err) mutable {
                   answered(self, bytes);
-                  rp.deliver(std::move(err));
+                  if (not_taken(err))
+                    rp.deliver(make_error(caf::sec::request_receiver_down));
+                  else
+                    rp.deliver(std::move(err));
                 });
         return rp;
       },

@@ -110,9 +110,13 @@ read_workspaces(const caf::settings& defaults,
       merged[key] = std::move(*typed);
     }
     // A hub serves remote bots: Socket Mode envelopes are acked once a bot's
-    // node took them, so that Slack sends again what a killed hub held.
+    // node took them, so that Slack sends again what a killed hub held; what
+    // no bot took is left unacked, so that Slack sends it again, perhaps to
+    // another hub of the app.
     if (merged.count("ack-after-delivery") == 0)
       merged["ack-after-delivery"] = true;
+    if (merged.count("redeliver-unclaimed") == 0)
+      merged["redeliver-unclaimed"] = merged["ack-after-delivery"];
     // client_config::from reads `caf-rtm.*` from a configuration's content.
     caf::actor_system_config tmp;
     tmp.content["caf-rtm"] = std::move(merged);

@@ -17,7 +17,8 @@
 //
 // An entry with an app token runs a Socket Mode client, any other an RTM
 // client. Unless an entry or the defaults say otherwise, a hub's Socket Mode
-// clients ack envelopes once a bot's node took them (`ack-after-delivery`).
+// clients ack envelopes once a bot's node took them (`ack-after-delivery`),
+// and leave those no bot took to Slack's retries (`redeliver-unclaimed`).
 
 #pragma once
 
