@@ -16,6 +16,7 @@
 #include <caf/send.hpp>
 
 #include "caf/rtm/envelope.hpp"
+#include "caf/rtm/errc.hpp"
 #include "caf/rtm/json_object.hpp"
 #include "detail/socket_mode_router.hpp"
 
@@ -735,15 +736,77 @@ TEST_CASE_METHOD(unclaimed_fixture,
     hand_over(4, {events_api_copy("E1c", "EvA", 2, 1)});
     CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})",
                                               R"({"envelope_id":"E1c"})"});
-    CHECK(status().envelopes_unclaimed == 1);
+    CHECK(status().envelopes_unclaimed == 0);
   }
-  SECTION("nobody took it: both are left, and the next copy delivered") {
+  SECTION("nobody took it: both are left, and what comes next delivered") {
     sched->advance_time(std::chrono::seconds{3});
     sched->run();
     CHECK(w->acks.empty());
     CHECK(status().envelopes_unclaimed == 2);
     w->answered.clear();
-    hand_over(4, {events_api_copy("E1c", "EvA", 2, 1)});
-    CHECK(w->answered == std::vector<std::string>{"E1c"});
+    // Slack has been seen to send an envelope id again: the copy's too is
+    // new.
+    hand_over(4, {events_api_copy("E1b", "EvA", 1, 1)});
+    CHECK(w->answered == std::vector<std::string>{"E1b"});
+  }
+  SECTION("Slack's last retry is acked all the same") {
+    hand_over(4, {events_api_copy("E1d", "EvA", 3, 1)});
+    CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1d"})"});
+  }
+}
+
+TEST_CASE_METHOD(unclaimed_fixture,
+                 "socket mode router: the deadline of an envelope left to "
+                 "Slack does not cut short the wait for its copy with the "
+                 "same id",
+                 "[socket_mode_router]") {
+  add_subscriber(holding_subscriber);
+  hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+  sched->advance_time(std::chrono::seconds{1});
+  // Its connection ends: left to Slack, which sends it again with the same
+  // envelope id on the next one, 1 s into E1's first deadline.
+  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+  sched->run();
+  CHECK(status().envelopes_unclaimed == 1);
+  conn = add_connection(w, batch(1, {}));
+  sched->run();
+  hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+  REQUIRE(w->held.size() == 2);
+  // The first deadline passes: not the copy's.
+  sched->advance_time(std::chrono::milliseconds{1600});
+  sched->run();
+  CHECK(status().envelopes_unclaimed == 1);
+  // Its own does.
+  sched->advance_time(std::chrono::seconds{1});
+  sched->run();
+  CHECK(status().envelopes_unclaimed == 2);
+  CHECK(w->acks.empty());
+}
+
+TEST_CASE_METHOD(unclaimed_fixture,
+                 "socket mode router: an event nobody subscribed to while "
+                 "others are is acked; one its subscriber refused is left",
+                 "[socket_mode_router]") {
+  SECTION("subscribers for other types only") {
+    auto hdl = sys->spawn(ordering_subscriber, w);
+    actors.push_back(hdl);
+    subscribe_with(hdl, std::vector<std::string>{"reaction_added"});
+    hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+    CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})"});
+    CHECK(status().envelopes_unclaimed == 0);
+  }
+  SECTION("refused: a hub's relay whose window is full") {
+    auto hdl = sys->spawn([]() -> caf::behavior {
+      return {
+          [](const envelope&) -> caf::result<json_object> {
+            return make_error(errc::send_queue_full, "window full");
+          },
+      };
+    });
+    actors.push_back(hdl);
+    subscribe(hdl);
+    hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+    CHECK(w->acks.empty());
+    CHECK(status().envelopes_unclaimed == 1);
   }
 }

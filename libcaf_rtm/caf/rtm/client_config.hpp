@@ -104,11 +104,13 @@ struct client_config {
   /// killed). Acks then wait for the subscribers.
   bool ack_after_delivery = false;
   /// With `ack_after_delivery`: an `events_api` envelope that no subscriber
-  /// took (no actor is subscribed to it, none answered by `ack_deadline`, or
-  /// the subscribed ones ended first) is left unacked, and forgotten by the
-  /// duplicate filter, so that Slack sends it again (about 3 s, 1 min and
-  /// 5 min later), possibly on a connection of another process that serves
-  /// the app; Slack's last retry (`retry_attempt` 3) is acked as before.
+  /// took (nobody is subscribed to anything, the subscribed actors did not
+  /// answer by `ack_deadline`, ended first or refused it) is left unacked,
+  /// and forgotten by the duplicate filter, so that Slack sends it again
+  /// (about 3 s, 1 min and 5 min later), possibly on a connection of another
+  /// process that serves the app; Slack's last retry (`retry_attempt` 3) is
+  /// acked as before, and so is an envelope nobody wants while others are
+  /// subscribed to other types.
   /// What a hub sets: a hub that lost its bot leaves the envelopes Slack
   /// gives it to the app's other hubs instead of acking them unseen. Not for
   /// a process that serves the app alone: nobody else would take them.

@@ -110,12 +110,38 @@ void close_if_done(self_ptr self, uint64_t session) {
 // another process of the app. The filter forgets it, so that a copy that
 // comes here again is delivered.
 void leave_to_slack(self_ptr self, const std::string& id,
-                    const envelope_filter::keys& keys) {
+                    const envelope_filter::keys& keys,
+                    const std::vector<uint64_t>& copies = {}) {
   auto& st = self->state;
   st.filter.forget(keys);
-  ++st.stats.envelopes_unclaimed;
+  // Copies that came meanwhile were not acked either; should Slack send one
+  // of them again, it is new too.
+  for (auto key : copies)
+    st.filter.forget(envelope_filter::keys{key, 0});
+  st.stats.envelopes_unclaimed += 1 + copies.size();
   CAF_RTM_LOG(st.log, debug, "client", "envelope ", id,
               " left unacked for Slack to send again: no subscriber took it");
+}
+
+// Whether `err`, a subscriber's answer to an envelope, says that it never
+// took it: it ended first, or refused it (a hub's relay whose window is
+// full). Any other answer, an error included, is the subscriber's.
+bool not_taken(const caf::error& err) {
+  return err == caf::sec::request_receiver_down || err == errc::send_queue_full;
+}
+
+// Takes the envelope at `i` out of `awaiting`, and its event out of
+// `awaiting_events`.
+socket_mode_router_state::awaiting_response
+take_awaiting(self_ptr self,
+              socket_mode_router_state::awaiting_map::iterator i) {
+  auto& st = self->state;
+  auto x = std::move(i->second);
+  if (auto j = st.awaiting_events.find(x.keys.event);
+      j != st.awaiting_events.end() && j->second == i->first)
+    st.awaiting_events.erase(j);
+  st.awaiting.erase(i);
+  return x;
 }
 
 // Envelope `id` gets its ack now, or is left to Slack if nobody took it;
@@ -126,11 +152,9 @@ void complete(self_ptr self, const std::string& id,
   auto i = st.awaiting.find(id);
   if (i == st.awaiting.end())
     return; // acked already (an answer after the deadline, say)
-  auto x = i->second;
-  st.awaiting.erase(i);
-  st.awaiting_events.erase(x.keys.event);
+  auto x = take_awaiting(self, i);
   if (x.redeliverable && !x.taken)
-    leave_to_slack(self, id, x.keys);
+    leave_to_slack(self, id, x.keys, x.copies);
   else
     write_ack(self, x.session, id, x.accepts_payload ? payload : std::nullopt);
   if (!st.replaced.empty())
@@ -182,6 +206,11 @@ void on_no_payload(self_ptr self, const std::string& id, bool taken) {
 // empty right away when nobody could answer, or leaves it to Slack
 // (`redeliver_unclaimed`) when nobody took it: `claimed` tells whether a
 // callback did. `keys` are its ids in the filter.
+//
+// With no actor for it, it is left only if nobody is subscribed to anything:
+// then the subscribers are gone (a hub that lost its bot); with subscribers
+// for other types, nobody wants this one, and Slack's retries would only
+// bring it back, four times in five minutes.
 void request_payload(self_ptr self, const envelope& env,
                      const std::vector<caf::actor>& actors,
                      const envelope_filter::keys& keys, bool claimed) {
@@ -195,16 +224,18 @@ void request_payload(self_ptr self, const envelope& env,
                     env.retry_attempt() < last_retry;
   x.taken = claimed;
   x.keys = keys;
+  x.due = self->clock().now() + st.cfg->ack_deadline;
   if (actors.empty()) {
-    if (x.redeliverable && !x.taken)
+    if (x.redeliverable && !x.taken && st.subs.actors().empty() &&
+        st.subs.callbacks().empty())
       leave_to_slack(self, id, keys);
     else
       write_ack(self, x.session, id, std::nullopt);
     return;
   }
-  st.awaiting[id] = x;
   if (x.redeliverable && x.keys.event != 0)
-    st.awaiting_events.insert(x.keys.event);
+    st.awaiting_events[x.keys.event] = id;
+  st.awaiting[id] = std::move(x);
   for (auto& hdl : actors) {
     self->request(hdl, st.cfg->ack_deadline, env)
         .then(
@@ -212,11 +243,11 @@ void request_payload(self_ptr self, const envelope& env,
               on_payload(self, id, payload.value);
             },
             [self, id](caf::error& err) {
-              // The deadline has its own timer; a subscriber that ended
-              // took nothing; anything else (no payload in the reply, no
-              // handler) is an answer without payload.
+              // The deadline has its own timer; a subscriber that ended or
+              // refused took nothing; anything else (no payload in the
+              // reply, no handler) is an answer without payload.
               if (err != caf::sec::request_timeout)
-                on_no_payload(self, id, err != caf::sec::request_receiver_down);
+                on_no_payload(self, id, !not_taken(err));
             });
   }
   self->delayed_send(self, st.cfg->ack_deadline, timeout_atom_v, id);
@@ -278,9 +309,12 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       // end Slack's retries. It shares that envelope's fate: left to Slack,
       // or, once that one is acked, Slack's next copy (if any) is acked as
       // a duplicate.
-      if (ids.event != 0 && st.awaiting_events.count(ids.event) > 0) {
-        ++st.stats.envelopes_unclaimed;
-        return;
+      if (ids.event != 0 && env.retry_attempt() < last_retry) {
+        if (auto i = st.awaiting_events.find(ids.event);
+            i != st.awaiting_events.end()) {
+          st.awaiting[i->second].copies.push_back(ids.envelope);
+          return;
+        }
       }
       write_ack(self, env.connection(), std::string{env.id()}, std::nullopt);
     };
@@ -355,12 +389,10 @@ void forget_connection(self_ptr self, uint64_t session) {
       continue;
     }
     auto id = i->first;
-    auto x = i->second;
-    i = st.awaiting.erase(i);
-    st.awaiting_events.erase(x.keys.event);
+    auto x = take_awaiting(self, i++);
     // Not acked either way; what nobody took yet may come again here.
     if (x.redeliverable && !x.taken) {
-      leave_to_slack(self, id, x.keys);
+      leave_to_slack(self, id, x.keys, x.copies);
       continue;
     }
     ++st.stats.acks_failed;
@@ -489,8 +521,8 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       [self](close_atom) -> caf::result<caf::ok_atom> {
         return start_close(self, [self] {
           // Whatever still waits for an answer is acked (empty) before the
-          // connections close: the acks reach each connection's mailbox
-          // before its close does.
+          // connections close, or left to Slack if nobody took it: the acks
+          // reach each connection's mailbox before its close does.
           std::vector<std::string> ids;
           for (auto& [id, x] : self->state.awaiting)
             ids.push_back(id);
@@ -567,7 +599,9 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       [self](timeout_atom, const std::string& id) {
         auto& st = self->state;
         auto i = st.awaiting.find(id);
-        if (i == st.awaiting.end())
+        // Not there: answered by now. Not due yet: the timer of an earlier
+        // envelope with this id, left to Slack and sent again.
+        if (i == st.awaiting.end() || self->clock().now() < i->second.due)
           return;
         // Unless nobody took it: then it is left to Slack.
         if (!i->second.redeliverable || i->second.taken) {

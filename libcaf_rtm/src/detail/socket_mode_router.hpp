@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
+#include <vector>
 
 #include <caf/actor_clock.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -42,6 +42,12 @@ struct socket_mode_router_state : router_base {
     bool taken = false;
     /// Its ids in the filter: forgotten when it is left to Slack.
     envelope_filter::keys keys;
+    /// The envelope ids (filter keys) of copies that came meanwhile and were
+    /// not acked: they share its fate.
+    std::vector<uint64_t> copies;
+    /// Its `ack_deadline`: a timer of an earlier envelope with the same id
+    /// (left to Slack and sent again) that fires before it is not its own.
+    caf::actor_clock::time_point due;
   };
 
   /// Web API calls with the bot token (null without one).
@@ -62,11 +68,12 @@ struct socket_mode_router_state : router_base {
   std::map<uint64_t, frame_writer_actor> writers;
   /// The latest batch (`inbound_batch::seq`) of each live session.
   std::map<uint64_t, uint64_t> seen;
-  std::unordered_map<std::string, awaiting_response> awaiting;
-  /// The event ids (filter keys) of the envelopes in `awaiting` that are
-  /// left to Slack unless taken: a copy of one that comes meanwhile is not
-  /// acked, which would end Slack's retries of an envelope nobody may take.
-  std::unordered_set<uint64_t> awaiting_events;
+  using awaiting_map = std::unordered_map<std::string, awaiting_response>;
+  awaiting_map awaiting;
+  /// The envelopes in `awaiting` that are left to Slack unless taken, by
+  /// event id (filter key): a copy of one that comes meanwhile is not acked,
+  /// which would end Slack's retries of an envelope nobody may take.
+  std::unordered_map<uint64_t, std::string> awaiting_events;
   std::map<uint64_t, replaced_session> replaced;
   /// Acks on receipt (from the connections' batches).
   uint64_t acks_timed = 0;

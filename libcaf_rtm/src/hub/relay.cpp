@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include <caf/event_based_actor.hpp>
-#include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 
@@ -140,17 +139,16 @@ bool take_room(self_ptr self, size_t count, size_t bytes) {
   return false;
 }
 
-// Whether `err`, the answer of the remote subscriber to an envelope, says
-// that it never took it: it ended, its link went, or it did not answer in
-// time. The client then may leave the envelope to Slack
-// (`redeliver_unclaimed`), which an answer of the subscriber (its errors
-// included) ends.
+// Whether `err`, the answer to an envelope sent to the remote subscriber,
+// says that it never took it: it was gone (CAF 0.17 bounces a request to an
+// actor that ended, or to a node that does not know it, with
+// `request_receiver_down`), or did not answer in time (a request in flight
+// when the link broke). The client then may leave the envelope to Slack
+// (`redeliver_unclaimed`); an answer of the subscriber, its errors included,
+// is one.
 bool not_taken(const caf::error& err) {
   return err == caf::sec::request_receiver_down ||
-         err == caf::sec::request_timeout ||
-         err.category() ==
-             caf::make_error(caf::exit_reason::remote_link_unreachable)
-                 .category();
+         err == caf::sec::request_timeout;
 }
 
 // Sends `msg` if the window has room for it; drops and counts it otherwise.
@@ -195,13 +193,14 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
         }
         // A request: the client acks once the bot's node answered (for an
         // envelope without a payload, once it took it), or empty after its
-        // `ack_deadline` (or leaves it to Slack, if the node did not take
-        // it: see `not_taken`). In the window as well: a dropped one is
-        // answered with an error at once, and the client acks it empty, as it
-        // would at the deadline. Its room comes back at the latest after
-        // `answer_timeout`, also if the node never took it: a node that
-        // stalls keeps a window more unconfirmed per `answer_timeout` until
-        // CAF's connection timeout ends the link.
+        // `ack_deadline`, or leaves it to Slack if the node did not take it
+        // (`redeliver_unclaimed`, see `not_taken`). In the window as well: a
+        // dropped one is refused at once, counted like any drop, and the
+        // client acks it empty or leaves it to Slack, as at the deadline.
+        // Its room comes back at the latest after `answer_timeout`, also if
+        // the node never took it: a node that stalls keeps a window more
+        // unconfirmed per `answer_timeout` until CAF's connection timeout
+        // ends the link.
         auto bytes = charge(self, env);
         if (!take_room(self, 1, bytes))
           return make_error(errc::send_queue_full,
