@@ -393,6 +393,11 @@ TEST_CASE("workspaces: entries on top of the caf-rtm defaults", "[hub]") {
   REQUIRE(ws);
   CHECK_FALSE((*ws)[1].cfg.ack_after_delivery);
   CHECK_FALSE((*ws)[1].cfg.redeliver_unclaimed);
+  // Also when the defaults turn it on.
+  defaults["redeliver-unclaimed"] = true;
+  ws = hub::read_workspaces(defaults, all);
+  REQUIRE(ws);
+  CHECK_FALSE((*ws)[1].cfg.redeliver_unclaimed);
 }
 
 TEST_CASE("workspaces: mistakes name the entry", "[hub]") {
@@ -1878,6 +1883,51 @@ TEST_CASE("two hubs for one Socket Mode app: a hub whose link to the bot "
   t.tap->cut();
   REQUIRE(eventually([&] { return settled(t, sent, before); }, 90s));
   CHECK(check_left_to_b(t, sent, before) > 0);
+}
+
+TEST_CASE("a Socket Mode hub cut off from its bot: the gap counts an event "
+          "once, and not at all if Slack sends it again",
+          "[hub][socket_mode]") {
+  fake_slack_options fo;
+  fo.redelivery_delays = {300ms, 2000ms, 2000ms};
+  fake_slack srv{fo};
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(socket_mode_entry("shop", srv)))};
+  tcp_tap tap{h.port};
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  bot.subscribe({{"127.0.0.1", tap.port()}}, "shop", actor, {"*"});
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+  bot_node observer;
+  auto reg = observer.registry(h.endpoint());
+  tap.refuse(true);
+  tap.cut();
+  REQUIRE(eventually(
+      [&] { return observer.list(reg)[0].status.subscribers == 0; }, 30s));
+  // The hub leaves the event and its first retry (two envelopes received)
+  // to Slack while the bot is away.
+  auto id = srv.send_event(mention(1));
+  REQUIRE(eventually(
+      [&] { return observer.list(reg)[0].status.envelopes_unclaimed >= 2; },
+      30s));
+  tap.refuse(false);
+  REQUIRE(eventually([&] { return log->gap_count() == 1; }, 60s));
+  auto gap = log->with([](auto& x) { return x.gaps.front(); });
+  CHECK(gap.missed.known);
+  // Either a later retry reaches the bot, or Slack's last one came while
+  // it was still away: then it was acked, and the gap counts it once.
+  REQUIRE(eventually(
+      [&] {
+        return event_ids(*log).count(id) == 1 || srv.envelopes().size() == 4;
+      },
+      30s));
+  if (gap.missed.count == 0) {
+    REQUIRE(eventually([&] { return event_ids(*log).count(id) == 1; }, 30s));
+  } else {
+    CHECK(gap.missed.count == 1);
+    CHECK(event_ids(*log).count(id) == 0);
+  }
 }
 
 TEST_CASE("no token crosses the wire between a hub and its bot nodes",

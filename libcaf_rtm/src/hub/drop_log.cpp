@@ -59,6 +59,11 @@ bool drop_log::contains(const caf::node_id& node, caf::timestamp now) {
   return entries_.count(node) > 0;
 }
 
+uint64_t events_counted(const client_status& status) {
+  return status.events_received -
+         std::min(status.envelopes_unclaimed, status.events_received);
+}
+
 missed_events drop_log::take(const caf::node_id& node, uint64_t events_received,
                              caf::timestamp now) {
   std::lock_guard<std::mutex> guard{mtx_};

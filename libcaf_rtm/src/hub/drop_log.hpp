@@ -24,6 +24,12 @@ namespace caf::rtm::hub::detail {
 /// Shared by a workspace's gate (which notices nodes going away) and the
 /// registry (which answers their lookups): both run on the hub, so a mutex
 /// guards it instead of messages any remote node could send as well.
+/// The client's count of events for what a node away missed: the events it
+/// received, less the Socket Mode envelopes it left to Slack
+/// (`redeliver_unclaimed`). Slack sends those again, and each copy would
+/// count; one whose last retry came while the node was away counts once.
+uint64_t events_counted(const client_status& status);
+
 class drop_log {
 public:
   static constexpr size_t default_capacity = 1024;

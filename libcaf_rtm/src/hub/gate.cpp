@@ -110,7 +110,7 @@ void on_down(Self* self, const Client& client, caf::down_msg& dm) {
   self->request(client, std::chrono::seconds{10}, status_atom_v)
       .then(
           [drops, node, at](client_status& status) {
-            drops->record(node, at, status.events_received);
+            drops->record(node, at, events_counted(status));
           },
           [](caf::error&) {
             // The client is gone: nothing to count against.

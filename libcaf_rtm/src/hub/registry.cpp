@@ -124,7 +124,7 @@ caf::result<workspace_info> lookup(self_ptr self, const state_ptr& st,
   self->request(entry.own.handle(), std::chrono::seconds{5}, status_atom_v)
       .then(
           [rp, info, drops, node](client_status& status) mutable {
-            info.missed = drops->take(node, status.events_received,
+            info.missed = drops->take(node, detail::events_counted(status),
                                       caf::make_timestamp());
             rp.deliver(std::move(info));
           },

@@ -115,8 +115,13 @@ read_workspaces(const caf::settings& defaults,
     // another hub of the app.
     if (merged.count("ack-after-delivery") == 0)
       merged["ack-after-delivery"] = true;
-    if (merged.count("redeliver-unclaimed") == 0)
-      merged["redeliver-unclaimed"] = merged["ack-after-delivery"];
+    // Follows ack-after-delivery unless the entry itself says otherwise (an
+    // entry that turns ack-after-delivery off turns this off too, whatever
+    // the defaults say).
+    auto ack = caf::get_or(merged, "ack-after-delivery", true);
+    if (merged.count("redeliver-unclaimed") == 0 ||
+        (!ack && entry->count("redeliver-unclaimed") == 0))
+      merged["redeliver-unclaimed"] = ack;
     // client_config::from reads `caf-rtm.*` from a configuration's content.
     caf::actor_system_config tmp;
     tmp.content["caf-rtm"] = std::move(merged);
