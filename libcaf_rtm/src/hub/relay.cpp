@@ -143,9 +143,10 @@ bool take_room(self_ptr self, size_t count, size_t bytes) {
 // says that it never took it: it was gone (CAF 0.17 bounces a request to an
 // actor that ended, or to a node that does not know it, with
 // `request_receiver_down`), or did not answer in time (a request in flight
-// when the link broke). The client then may leave the envelope to Slack
-// (`redeliver_unclaimed`); an answer of the subscriber, its errors included,
-// is one.
+// when the link broke; the client's `ack_deadline` comes first, so this only
+// matters to a client that asked without one). The client then may leave
+// the envelope to Slack (`redeliver_unclaimed`); an answer of the
+// subscriber, its errors included, is one.
 bool not_taken(const caf::error& err) {
   return err == caf::sec::request_receiver_down ||
          err == caf::sec::request_timeout;
