@@ -1840,17 +1840,20 @@ bool settled(two_hubs_tapped& t, const std::set<std::string>& sent,
 
 } // namespace
 
-TEST_CASE("two hubs for one Socket Mode app: a hub cut off from the bot "
-          "leaves what Slack gives it to the other hub",
-          "[hub][socket_mode]") {
-  two_hubs_tapped t{300ms};
-  // The link to a breaks; both hubs live on, and a drops the bot's
-  // subscription. Slack still gives a its share of the envelopes.
+namespace {
+
+// The bot's link to hub a breaks; both hubs live on, and a drops the bot's
+// subscription (`subscribers_left` remain). Slack still gives a its share of
+// the envelopes, and what a leaves comes through b.
+void check_cut_off(two_hubs_tapped& t, size_t subscribers_left) {
   t.tap->refuse(true);
   t.tap->cut();
   REQUIRE(eventually([&] { return t.log->down_count() >= 1; }, 30s));
   REQUIRE(eventually(
-      [&] { return t.observer.list(t.reg)[0].status.subscribers == 0; }, 30s));
+      [&] {
+        return t.observer.list(t.reg)[0].status.subscribers == subscribers_left;
+      },
+      30s));
   auto before = t.srv.envelopes().size();
   std::set<std::string> sent;
   for (int i = 0; i < 20; ++i)
@@ -1859,6 +1862,32 @@ TEST_CASE("two hubs for one Socket Mode app: a hub cut off from the bot "
   // Slack sends a its share: some of it must come through b.
   CHECK(check_left_to_b(t, sent, before) > 0);
   CHECK(t.log->gap_count() == 0); // b delivered all along
+}
+
+} // namespace
+
+TEST_CASE("two hubs for one Socket Mode app: a hub cut off from the bot "
+          "leaves what Slack gives it to the other hub",
+          "[hub][socket_mode]") {
+  two_hubs_tapped t{300ms};
+  check_cut_off(t, 0);
+}
+
+TEST_CASE("two hubs for one Socket Mode app: a hub cut off from one bot "
+          "leaves what only that bot wanted to the other hub, also while "
+          "it serves another bot",
+          "[hub][socket_mode]") {
+  two_hubs_tapped t{300ms};
+  // Another bot, on a node of its own, takes reactions from hub a.
+  bot_node other;
+  auto other_log = std::make_shared<bot_log>();
+  auto other_actor = other.track(spawn_bot(*other.sys, other_log));
+  other.subscribe({t.a->endpoint()}, "shop", other_actor, {"reaction_added"});
+  REQUIRE(eventually([&] { return other_log->up_count() == 1; }, 30s));
+  REQUIRE(eventually(
+      [&] { return t.observer.list(t.reg)[0].status.subscribers == 2; }, 30s));
+  check_cut_off(t, 1);
+  CHECK(other_log->event_count() == 0);
 }
 
 TEST_CASE("two hubs for one Socket Mode app: a hub whose link to the bot "

@@ -807,3 +807,35 @@ TEST_CASE_METHOD(unclaimed_fixture,
     CHECK(status().envelopes_unclaimed == 1);
   }
 }
+
+TEST_CASE_METHOD(unclaimed_fixture,
+                 "socket mode router: what only a subscriber whose node went "
+                 "away wanted is left to Slack for an hour, also while "
+                 "others are subscribed",
+                 "[socket_mode_router]") {
+  auto other = sys->spawn(ordering_subscriber, w);
+  actors.push_back(other);
+  subscribe_with(other, std::vector<std::string>{"reaction_added"});
+  auto gone = sys->spawn(ordering_subscriber, w);
+  actors.push_back(gone);
+  subscribe_with(gone, std::vector<std::string>{"app_mention"});
+  SECTION("its node went away") {
+    caf::anon_send_exit(gone, caf::exit_reason::remote_link_unreachable);
+    sched->run();
+    hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+    CHECK(w->acks.empty());
+    CHECK(status().envelopes_unclaimed == 1);
+    // An hour on, its bot subscribed again or went for good.
+    sched->advance_time(std::chrono::minutes{61});
+    sched->run();
+    hand_over(3, {events_api_copy("E2", "EvB", 0, 1)});
+    CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E2"})"});
+  }
+  SECTION("it ended, its node did not: it wants nothing any more") {
+    caf::anon_send_exit(gone, caf::exit_reason::user_shutdown);
+    sched->run();
+    hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+    CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})"});
+    CHECK(status().envelopes_unclaimed == 0);
+  }
+}

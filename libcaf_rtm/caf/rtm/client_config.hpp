@@ -110,7 +110,8 @@ struct client_config {
   /// (about 3 s, 1 min and 5 min later), possibly on a connection of another
   /// process that serves the app; Slack's last retry (`retry_attempt` 3) is
   /// acked as before, and so is an envelope nobody wants while others are
-  /// subscribed to other types.
+  /// subscribed to other types (unless a subscriber whose node went away
+  /// within the last hour wanted it).
   /// What a hub sets: a hub that lost its bot leaves the envelopes Slack
   /// gives it to the app's other hubs instead of acking them unseen. Not for
   /// a process that serves the app alone: nobody else would take them.

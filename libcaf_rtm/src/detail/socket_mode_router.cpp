@@ -31,6 +31,14 @@ constexpr size_t max_ack_size = size_t{20} * 1024;
 // Slack's last retry of an `events_api` envelope: it sends no copy after it.
 constexpr uint32_t last_retry = 3;
 
+// How long envelopes only a departed subscription wanted are left to Slack:
+// as long as a hub keeps a node's record of what it missed. The node's bot
+// subscribes again well before, or went for good.
+constexpr caf::timespan departed_memory = std::chrono::hours{1};
+
+// At most this many departed subscriptions are remembered, oldest dropped.
+constexpr size_t max_departed = 256;
+
 // The caller for a Web API call: the bot token's; without one, a call that
 // brings its own token goes through the app token's caller (its token is
 // replaced for the call); else none.
@@ -201,15 +209,40 @@ void on_no_payload(self_ptr self, const std::string& id, bool taken) {
 
 // -- delivery -----------------------------------------------------------------
 
+// Whether a subscription whose node went away lately wanted `env`.
+bool departed_wants(self_ptr self, const envelope& env) {
+  auto& xs = self->state.departed;
+  auto now = self->clock().now();
+  while (!xs.empty() && xs.front().until <= now)
+    xs.pop_front();
+  return std::any_of(xs.begin(), xs.end(),
+                     [&env](const auto& x) { return matches(x.types, env); });
+}
+
+// Subscriber `addr` ends because its node went away: what it wanted is left
+// to Slack for a while (`redeliver_unclaimed`), as its bot may take it
+// through another process of the app.
+void remember_departed(self_ptr self, const caf::actor_addr& addr) {
+  auto& st = self->state;
+  for (auto& sub : st.subs.actors()) {
+    if (sub.hdl.address() != addr)
+      continue;
+    if (st.departed.size() == max_departed)
+      st.departed.pop_front();
+    st.departed.push_back({sub.types, self->clock().now() + departed_memory});
+  }
+}
+
 // Asks the subscribed actors of an envelope whose ack waits for them (one
 // that accepts a response payload, or any with `ack_after_delivery`); acks it
 // empty right away when nobody could answer, or leaves it to Slack
 // (`redeliver_unclaimed`) when nobody took it: `claimed` tells whether a
 // callback did. `keys` are its ids in the filter.
 //
-// With no actor for it, it is left only if nobody is subscribed to anything:
-// then the subscribers are gone (a hub that lost its bot); with subscribers
-// for other types, nobody wants this one, and Slack's retries would only
+// With no actor for it, it is left only if nobody is subscribed to anything
+// (the subscribers are gone: a hub that lost its bot, or restarted), or if a
+// subscription whose node went away lately wanted it; with subscribers for
+// other types only, nobody wants this one, and Slack's retries would only
 // bring it back, four times in five minutes.
 void request_payload(self_ptr self, const envelope& env,
                      const std::vector<caf::actor>& actors,
@@ -226,8 +259,9 @@ void request_payload(self_ptr self, const envelope& env,
   x.keys = keys;
   x.due = self->clock().now() + st.cfg->ack_deadline;
   if (actors.empty()) {
-    if (x.redeliverable && !x.taken && st.subs.actors().empty() &&
-        st.subs.callbacks().empty())
+    if (x.redeliverable && !x.taken &&
+        ((st.subs.actors().empty() && st.subs.callbacks().empty()) ||
+         departed_wants(self, env)))
       leave_to_slack(self, id, keys);
     else
       write_ack(self, x.session, id, std::nullopt);
@@ -411,6 +445,9 @@ void on_actor_down(self_ptr self, caf::down_msg& dm) {
   for (auto& [session, conn] : self->state.writers)
     if (conn.address() == dm.source)
       return forget_connection(self, session);
+  if (self->state.cfg->redeliver_unclaimed &&
+      dm.reason == caf::exit_reason::remote_link_unreachable)
+    remember_departed(self, dm.source);
   on_down(self, dm);
 }
 

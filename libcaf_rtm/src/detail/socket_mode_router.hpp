@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -63,6 +64,18 @@ struct socket_mode_router_state : router_base {
     /// connection waits if it handed over more.
     std::optional<uint64_t> asked;
   };
+
+  /// The patterns of an actor subscription that ended because the actor's
+  /// node went away, remembered until `until`.
+  struct departed_subscription {
+    std::vector<std::string> types;
+    caf::actor_clock::time_point until;
+  };
+
+  /// Subscriptions whose node went away lately, oldest first
+  /// (`redeliver_unclaimed`): an envelope only they wanted is left to Slack
+  /// even while others are subscribed to other types.
+  std::deque<departed_subscription> departed;
 
   /// Where to write acks, by live session.
   std::map<uint64_t, frame_writer_actor> writers;

@@ -97,9 +97,13 @@ void on_down(Self* self, const Client& client, caf::down_msg& dm) {
     return;
   auto node_gone = dm.reason == caf::exit_reason::remote_link_unreachable;
   if (auto i = st.relays.find(dm.source); i != st.relays.end()) {
-    // Set before the kill: the relay reads it as it ends.
+    // Set before the exit message: the relay reads it as it ends, and ends
+    // with the node's reason, so that the client knows the subscriber's node
+    // went away rather than that it stopped wanting events.
     i->second.node_gone->store(node_gone);
-    caf::anon_send_exit(i->second.hdl, caf::exit_reason::kill);
+    caf::anon_send_exit(i->second.hdl,
+                        node_gone ? caf::exit_reason::remote_link_unreachable
+                                  : caf::exit_reason::kill);
     st.relays.erase(i);
   }
   if (!node_gone)

@@ -175,9 +175,16 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
   self->state.args = std::move(args);
   // Reachable from remote nodes: anything but what the client delivers is
   // dropped, and an exit message some node sends ends nothing (the gate ends
-  // relays with `kill`).
+  // relays with `kill`), but for the one the gate sends once it set the
+  // relay's `node_gone` flag: with that reason, the client learns that the
+  // subscriber's node went away (for `redeliver_unclaimed`).
   self->set_default_handler(caf::drop);
-  self->set_exit_handler([](caf::exit_msg&) {});
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    auto& gone = self->state.args.node_gone;
+    if (gone && gone->load() &&
+        msg.reason == caf::exit_reason::remote_link_unreachable)
+      self->quit(msg.reason);
+  });
   // A target that does not know the report (a bot's own actor subscribed
   // directly, say) answers it with an error: that ends nothing either.
   self->set_error_handler([](caf::error&) {});
