@@ -400,8 +400,11 @@ hub::missed_events drops_left_by_a_relay_that_ends(relay_fixture& fx,
   caf::anon_send(other, make_batch(1, 3));
   caf::anon_send(other, make_batch(4, 2)); // dropped, not yet reported
   fx.sched->run();
+  // As the gate ends it.
   flag->store(node_gone);
-  caf::anon_send_exit(other, caf::exit_reason::kill);
+  caf::anon_send_exit(other, node_gone
+                                 ? caf::exit_reason::remote_link_unreachable
+                                 : caf::exit_reason::kill);
   fx.sched->run();
   // The node goes away (later, if it did not before) with the client at 50
   // events, and looks the workspace up again with the client still there.
@@ -421,6 +424,32 @@ TEST_CASE_METHOD(relay_fixture,
   CHECK(missed.known);
   CHECK(missed.count == 2);
   CHECK(missed.since >= before);
+}
+
+TEST_CASE_METHOD(relay_fixture,
+                 "a relay ends with its node's reason only once the gate set "
+                 "its flag",
+                 "[hub]") {
+  // The client learns from that reason that the subscriber's node went away
+  // (not that it stopped wanting events: the two-hub test with a second bot
+  // checks that end to end); a remote node that sends the same exit message
+  // ends nothing.
+  hub::detail::relay_args args;
+  args.node_gone = std::make_shared<std::atomic<bool>>(false);
+  auto flag = args.node_gone;
+  auto other = sys->spawn(hub::detail::relay, target, args);
+  sched->run();
+  caf::anon_send_exit(other, caf::exit_reason::remote_link_unreachable);
+  sched->run();
+  caf::anon_send(other, make_event(1));
+  sched->run();
+  CHECK(log->got == strings{"events 1"}); // still there
+  flag->store(true);
+  caf::anon_send_exit(other, caf::exit_reason::remote_link_unreachable);
+  sched->run();
+  caf::anon_send(other, make_event(2));
+  sched->run();
+  CHECK(log->got == strings{"events 1"}); // gone
 }
 
 TEST_CASE_METHOD(relay_fixture,

@@ -597,10 +597,14 @@ struct unclaimed_fixture : router_fixture {
 
   // Subscribes an actor that hands each envelope on to one that has ended.
   void subscribe_to_gone() {
-    auto gone = sys->spawn([]() -> caf::behavior {
-      return {[](int) {
-      }};
-    });
+    // With an argument: CAF 0.17 spawns a function without one through a
+    // null pointer (UBSan's "reference binding to null pointer").
+    auto gone = sys->spawn(
+        [](caf::event_based_actor*, const world_ptr&) -> caf::behavior {
+          return {[](int) {
+          }};
+        },
+        w);
     caf::anon_send_exit(gone, caf::exit_reason::user_shutdown);
     sched->run();
     auto hdl = sys->spawn(delegating_subscriber, gone);
@@ -793,13 +797,15 @@ TEST_CASE_METHOD(unclaimed_fixture,
     CHECK(status().envelopes_unclaimed == 0);
   }
   SECTION("refused: a hub's relay whose window is full") {
-    auto hdl = sys->spawn([]() -> caf::behavior {
-      return {
-          [](const envelope&) -> caf::result<json_object> {
-            return make_error(errc::send_queue_full, "window full");
-          },
-      };
-    });
+    auto hdl = sys->spawn(
+        [](caf::event_based_actor*, const world_ptr&) -> caf::behavior {
+          return {
+              [](const envelope&) -> caf::result<json_object> {
+                return make_error(errc::send_queue_full, "window full");
+              },
+          };
+        },
+        w);
     actors.push_back(hdl);
     subscribe(hdl);
     hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});

@@ -227,9 +227,16 @@ void remember_departed(self_ptr self, const caf::actor_addr& addr) {
   for (auto& sub : st.subs.actors()) {
     if (sub.hdl.address() != addr)
       continue;
-    if (st.departed.size() == max_departed)
-      st.departed.pop_front();
-    st.departed.push_back({sub.types, self->clock().now() + departed_memory});
+    // The same patterns again (a bot whose link flaps) take the place of
+    // their earlier entry: they do not push out other bots' entries.
+    auto& xs = st.departed;
+    xs.erase(
+        std::remove_if(xs.begin(), xs.end(),
+                       [&sub](const auto& x) { return x.types == sub.types; }),
+        xs.end());
+    if (xs.size() == max_departed)
+      xs.pop_front();
+    xs.push_back({sub.types, self->clock().now() + departed_memory});
   }
 }
 

@@ -95,9 +95,9 @@ struct relay_state {
   uint64_t unlogged_stretches = 0;
 
   /// Hands unreported drops to the drop log if the gate ended the relay
-  /// because its node went away (`relay_args::node_gone`). The gate ends
-  /// relays with `kill` either way; the drop log counts them only for a node
-  /// it saw go away.
+  /// because its node went away (`relay_args::node_gone`; the gate then ends
+  /// it with `remote_link_unreachable`, else with `kill`): the drop log
+  /// counts them only for a node it saw go away.
   ~relay_state();
 };
 
