@@ -624,6 +624,29 @@ TEST_CASE_METHOD(supervisor_fixture,
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: a goodbye while reconnecting is off is replaced "
+                 "before the break once reconnecting is back on",
+                 "[supervisor]") {
+  client.auto_reconnect = false;
+  start();
+  ask_connect();
+  hello(1);
+  advance(1min);
+  goodbye(1);
+  REQUIRE(w->calls_of("rtm.connect") == 1);
+  ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, true);
+  CHECK(w->calls_of("rtm.connect") == 2);
+  REQUIRE(w->conns.size() == 2);
+  CHECK(w->closes[1].empty()); // the old session still delivers
+  hello(2);
+  CHECK(w->closes[1] == std::vector<uint16_t>{1000});
+  CHECK(w->sessions_up == std::vector<uint64_t>{1, 2});
+  CHECK(w->count("reconnecting") == 0);
+  ask_status();
+  CHECK(w->replies.back() == "status:connected");
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: with reconnecting switched off during a "
                  "replacement, the old session's end leaves the client idle",
                  "[supervisor]") {

@@ -337,9 +337,12 @@ void replace_session(self_ptr self, uint64_t id, bool count_as_failure) {
   auto i = st.sessions.find(id);
   if (i == st.sessions.end() || !live(i->second) || stopping(self))
     return;
-  // Reconnecting switched off: no next session; the server ends this one.
-  if (!st.auto_reconnect)
+  // Reconnecting switched off: no next session; the server ends this one,
+  // unless reconnecting comes back on first (then it is replaced as now).
+  if (!st.auto_reconnect) {
+    i->second.goodbye_unanswered = true;
     return;
+  }
   // No longer live from here: a goodbye soon after hello counts towards
   // `max_attempts` like a drop would (a server that says goodbye to every
   // session must not keep the client trying for ever), and the phase says
@@ -509,8 +512,15 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
           }
           return caf::ok_atom_v;
         }
-        // Switched back on: the client makes up for the sessions it let go
-        // (all of them, or some of several connections).
+        // Switched back on: sessions that said goodbye meanwhile get their
+        // successor before they break, and the client makes up for the
+        // sessions it let go (all of them, or some of several connections).
+        std::vector<uint64_t> leaving;
+        for (auto& [id, entry] : st.sessions)
+          if (live(entry) && entry.goodbye_unanswered)
+            leaving.push_back(id);
+        for (auto id : leaving)
+          replace_session(self, id, false);
         if (st.state != phase::idle || st.sessions_up > 0)
           schedule_replacement(self);
         return caf::ok_atom_v;

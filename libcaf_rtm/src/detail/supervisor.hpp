@@ -91,6 +91,9 @@ struct supervisor_state {
     /// Announced its end (goodbye, refresh) or being replaced: no longer
     /// counts as live; closed once its successor said hello.
     bool ending = false;
+    /// Announced its end while reconnecting was off: replaced, made before
+    /// the break, once reconnecting is switched back on.
+    bool goodbye_unanswered = false;
   };
 
   supervisor_args args;
