@@ -148,7 +148,7 @@ struct relay_fixture {
                         std::string{payload.value.at("text").as_string()});
                   },
                   [out](caf::error& err) {
-                    if (err == errc::send_queue_full)
+                    if (err == errc::not_taken)
                       out->push_back("refused");
                     else if (err == caf::sec::request_receiver_down)
                       out->push_back("not taken");

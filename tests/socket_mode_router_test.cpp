@@ -87,6 +87,13 @@ caf::behavior answering_subscriber(caf::event_based_actor*,
   };
 }
 
+// A subscriber that answers every envelope with the error `err`.
+caf::behavior answering_with(caf::event_based_actor*, caf::error err) {
+  return {
+      [err](const envelope&) -> caf::result<json_object> { return err; },
+  };
+}
+
 // A subscriber whose answers wait until it is told `ok_atom`; then each is
 // a payload.
 caf::behavior holding_subscriber(caf::event_based_actor* self,
@@ -796,21 +803,22 @@ TEST_CASE_METHOD(unclaimed_fixture,
     CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})"});
     CHECK(status().envelopes_unclaimed == 0);
   }
-  SECTION("refused: a hub's relay whose window is full") {
-    auto hdl = sys->spawn(
-        [](caf::event_based_actor*, const world_ptr&) -> caf::behavior {
-          return {
-              [](const envelope&) -> caf::result<json_object> {
-                return make_error(errc::send_queue_full, "window full");
-              },
-          };
-        },
-        w);
+  SECTION("declined: a hub's relay whose window is full") {
+    auto hdl = sys->spawn(answering_with, make_error(errc::not_taken));
     actors.push_back(hdl);
     subscribe(hdl);
     hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
     CHECK(w->acks.empty());
     CHECK(status().envelopes_unclaimed == 1);
+  }
+  SECTION("a subscriber's own error: it took the envelope") {
+    auto hdl =
+        sys->spawn(answering_with, make_error(errc::send_queue_full, "full"));
+    actors.push_back(hdl);
+    subscribe(hdl);
+    hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+    CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})"});
+    CHECK(status().envelopes_unclaimed == 0);
   }
 }
 

@@ -90,6 +90,8 @@ std::string to_string(errc x) {
     return "unknown_workspace";
   case errc::not_permitted:
     return "not_permitted";
+  case errc::not_taken:
+    return "not_taken";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

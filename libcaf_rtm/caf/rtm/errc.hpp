@@ -103,6 +103,11 @@ enum class errc : uint8_t {
   /// A hub refuses what only its owner may do (close, disconnect, reconnect,
   /// read files); context: what and why.
   not_permitted,
+  /// A subscriber's answer to an envelope it declines (a hub's relay whose
+  /// window toward the bot's node is full answers so): with
+  /// `redeliver_unclaimed`, an envelope no subscriber took is left to Slack
+  /// to send again; otherwise it is acked empty.
+  not_taken,
 };
 
 std::string to_string(errc x);

@@ -132,10 +132,12 @@ void leave_to_slack(self_ptr self, const std::string& id,
 }
 
 // Whether `err`, a subscriber's answer to an envelope, says that it never
-// took it: it ended first, or refused it (a hub's relay whose window is
-// full). Any other answer, an error included, is the subscriber's.
+// took it: it ended first, or declined it (`errc::not_taken`, as a hub's
+// relay whose window is full answers). Any other answer, an error included,
+// is the subscriber's: a subscriber whose own queue is full
+// (`send_queue_full`) took the envelope and failed with it.
 bool not_taken(const caf::error& err) {
-  return err == caf::sec::request_receiver_down || err == errc::send_queue_full;
+  return err == caf::sec::request_receiver_down || err == errc::not_taken;
 }
 
 // Takes the envelope at `i` out of `awaiting`, and its event out of

@@ -211,7 +211,7 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
         // ends the link.
         auto bytes = charge(self, env);
         if (!take_room(self, 1, bytes))
-          return make_error(errc::send_queue_full,
+          return make_error(errc::not_taken,
                             "the bot's node has not confirmed what the hub "
                             "sent it: envelope dropped at the hub");
         auto& st = self->state;
