@@ -170,6 +170,9 @@ struct client_status {
   /// Sessions live right now (Socket Mode may run several).
   uint64_t connections = 0;
   uint64_t events_received = 0;
+  /// Events that passed the duplicate and own-event filters and went to the
+  /// subscribers (if any); Socket Mode: not those left to Slack
+  /// (`envelopes_unclaimed`).
   uint64_t events_delivered = 0;
   uint64_t events_own_skipped = 0;
   uint64_t events_duplicate = 0;

@@ -127,6 +127,8 @@ void leave_to_slack(self_ptr self, const std::string& id,
   for (auto key : copies)
     st.filter.forget(envelope_filter::keys{key, 0});
   st.stats.envelopes_unclaimed += 1 + copies.size();
+  // Counted as delivered when it went to the subscribers, which took nothing.
+  --st.stats.events_delivered;
   CAF_RTM_LOG(st.log, debug, "client", "envelope ", id,
               " left unacked for Slack to send again: no subscriber took it");
 }
@@ -163,7 +165,7 @@ void complete(self_ptr self, const std::string& id,
   if (i == st.awaiting.end())
     return; // acked already (an answer after the deadline, say)
   auto x = take_awaiting(self, i);
-  if (x.redeliverable && !x.taken)
+  if (x.unclaimed())
     leave_to_slack(self, id, x.keys, x.copies);
   else
     write_ack(self, x.session, id, x.accepts_payload ? payload : std::nullopt);
@@ -268,7 +270,7 @@ void request_payload(self_ptr self, const envelope& env,
   x.keys = keys;
   x.due = self->clock().now() + st.cfg->ack_deadline;
   if (actors.empty()) {
-    if (x.redeliverable && !x.taken &&
+    if (x.unclaimed() &&
         ((st.subs.actors().empty() && st.subs.callbacks().empty()) ||
          departed_wants(self, env)))
       leave_to_slack(self, id, keys);
@@ -372,6 +374,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       skip();
       continue;
     }
+    ++st.stats.events_delivered;
     if (held) {
       // Batched subscribers too: each answers for itself, once, and gets
       // this envelope after the ones before it in the batch.
@@ -388,7 +391,6 @@ void on_batch(self_ptr self, inbound_batch& batch) {
     }
     if (!runs.empty() && st.subs.callback_wants(env))
       runs[st.pool.pick(env.channel())].push_back(env);
-    ++st.stats.events_delivered;
   }
   to_actors.flush();
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -434,7 +436,7 @@ void forget_connection(self_ptr self, uint64_t session) {
     auto id = i->first;
     auto x = take_awaiting(self, i++);
     // Not acked either way; what nobody took yet may come again here.
-    if (x.redeliverable && !x.taken) {
+    if (x.unclaimed()) {
       leave_to_slack(self, id, x.keys, x.copies);
       continue;
     }
@@ -650,7 +652,7 @@ socket_mode_router_actor::behavior_type socket_mode_router(
         if (i == st.awaiting.end() || self->clock().now() < i->second.due)
           return;
         // Unless nobody took it: then it is left to Slack.
-        if (!i->second.redeliverable || i->second.taken) {
+        if (!i->second.unclaimed()) {
           ++st.stats.acks_late;
           report(self, make_error(errc::no_response, id),
                  (i->second.accepts_payload

@@ -43,6 +43,11 @@ struct socket_mode_router_state : router_base {
     bool taken = false;
     /// Its ids in the filter: forgotten when it is left to Slack.
     envelope_filter::keys keys;
+    /// Left to Slack when its wait ends: nobody took it, and Slack sends
+    /// it again.
+    bool unclaimed() const {
+      return redeliverable && !taken;
+    }
     /// The envelope ids (filter keys) of copies that came meanwhile and were
     /// not acked: they share its fate.
     std::vector<uint64_t> copies;
