@@ -592,6 +592,62 @@ TEST_CASE_METHOD(supervisor_fixture,
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: an attempt running when reconnecting is switched "
+                 "off opens its session, but no further one follows",
+                 "[supervisor]") {
+  target = 2;
+  start();
+  ask_connect();
+  hello(1);
+  hello(2);
+  advance(1min);
+  SECTION("the attempt succeeds") {
+    drop(1, make_error(errc::connection_lost));
+    drop(2, make_error(errc::connection_lost));
+    REQUIRE(w->calls_of("rtm.connect") == 3); // one attempt at a time
+    ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
+    hello(3);
+    advance(1min);
+    CHECK(w->calls_of("rtm.connect") == 3);
+    ask_status();
+    CHECK(w->replies.back() == "status:connected");
+  }
+  SECTION("the attempt fails") {
+    drop(2, make_error(errc::connection_lost));
+    REQUIRE(w->conns.count(3) == 1);
+    ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
+    drop(3, make_error(errc::connection_lost)); // before its hello
+    advance(1min);
+    CHECK(w->calls_of("rtm.connect") == 3);
+    CHECK(w->count("reconnecting") == 0);
+    ask_status();
+    CHECK(w->replies.back() == "status:connected"); // session 1 runs
+  }
+  // Switched back on, the client makes up for what it let go.
+  ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, true);
+  advance(8s);
+  CHECK(w->calls_of("rtm.connect") == 4);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: with reconnecting off, the first connect still "
+                 "opens every connection",
+                 "[supervisor]") {
+  target = 2;
+  client.auto_reconnect = false;
+  start();
+  ask_connect();
+  hello(1);
+  CHECK(w->calls_of("rtm.connect") == 2);
+  hello(2);
+  ask_status();
+  CHECK(w->replies.back() == "status:connected");
+  drop(2, make_error(errc::connection_lost));
+  advance(1min);
+  CHECK(w->calls_of("rtm.connect") == 2);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: with reconnecting off, neither a goodbye nor a "
                  "backoff timer armed before opens a session",
                  "[supervisor]") {

@@ -63,6 +63,15 @@ uint64_t newest_live(self_ptr self) {
   return 0;
 }
 
+// Whether the client may add a session after an attempt: to reach its
+// connections after `connect`, or to replace lost ones while reconnecting is
+// on. An attempt that was running when reconnecting was switched off opens
+// its session, but no further one follows it.
+bool may_add(self_ptr self) {
+  auto& st = self->state;
+  return st.auto_reconnect || !st.filled;
+}
+
 // Fewer sessions live (or on their way) than the client should run.
 bool wants_more(self_ptr self) {
   auto& st = self->state;
@@ -194,8 +203,10 @@ void attempt_failed(self_ptr self, const caf::error& err) {
   }
   if (!count_failure(self, err))
     return;
-  // Unlike a session that died young, a failed attempt always waits.
   update_phase(self);
+  if (!may_add(self))
+    return;
+  // Unlike a session that died young, a failed attempt always waits.
   arm_retry(self, backoff_delay(st.args.cfg->reconnect, st.failures, st.rng));
 }
 
@@ -326,8 +337,11 @@ void on_hello(self_ptr self, uint64_t id, const hello_info& info) {
       break;
     }
   }
+  if (live_count(self) >= st.args.target)
+    st.filled = true;
   // More to run (Socket Mode with several connections)?
-  schedule_replacement(self);
+  if (may_add(self))
+    schedule_replacement(self);
 }
 
 // Session `id` goes away soon (goodbye, refresh, user's disconnect): the
@@ -468,6 +482,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         }
         case phase::idle:
           st.failures = 0;
+          st.filled = false;
           start_attempt(self);
           break;
         default:
