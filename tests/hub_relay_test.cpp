@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <memory>
@@ -119,6 +120,10 @@ struct relay_fixture {
     args.window = 300;         // three events
     args.message_overhead = 0; // counted in a test of its own
     args.dropped = dropped;
+    args.log = std::make_shared<logger>(
+        log_level::warn, [lines = lines](log_level, const std::string& line) {
+          lines->push_back(line);
+        });
     relay = sys->spawn(hub::detail::relay, target, args);
     sched->run();
   }
@@ -171,6 +176,8 @@ struct relay_fixture {
   caf::scheduler::test_coordinator* sched = nullptr;
   std::shared_ptr<target_log> log = std::make_shared<target_log>();
   std::shared_ptr<strings> replies = std::make_shared<strings>();
+  /// The hub's log lines.
+  std::shared_ptr<strings> lines = std::make_shared<strings>();
   std::shared_ptr<std::atomic<uint64_t>> dropped =
       std::make_shared<std::atomic<uint64_t>>(0);
   caf::actor target;
@@ -222,6 +229,33 @@ TEST_CASE_METHOD(relay_fixture,
   deliver(make_event(16));
   CHECK(log->got.back() == "events 1");
   CHECK(log->gaps.size() == 2);
+}
+
+TEST_CASE_METHOD(relay_fixture,
+                 "a relay logs its reports at most every 10 s, and what the "
+                 "limit held back once the 10 s are over",
+                 "[hub]") {
+  auto reported = [this] {
+    return std::count_if(lines->begin(), lines->end(), [](auto& x) {
+      return x.find("reported to it") != std::string::npos;
+    });
+  };
+  deliver(make_batch(1, 3));
+  deliver(make_event(4)); // dropped
+  target_does(caf::ok_atom_v);
+  REQUIRE(log->got.back() == "gap 1");
+  CHECK(reported() == 1);
+  // Another stretch, reported to the node at once, logged later.
+  deliver(make_batch(5, 3));
+  deliver(make_event(8)); // dropped
+  target_does(caf::ok_atom_v);
+  REQUIRE(log->got.back() == "gap 1");
+  CHECK(reported() == 1);
+  sched->advance_time(std::chrono::seconds{10});
+  sched->run();
+  REQUIRE(reported() == 2);
+  CHECK(lines->back().find("dropped 1 events (1 stretches)") !=
+        std::string::npos);
 }
 
 TEST_CASE_METHOD(relay_fixture,

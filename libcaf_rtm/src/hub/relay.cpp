@@ -11,10 +11,26 @@
 #include "caf/rtm/event.hpp"
 #include "caf/rtm/hub/messages.hpp"
 #include "caf/rtm/json_object.hpp"
+#include "detail/internal_messages.hpp"
 
 namespace caf::rtm::hub::detail {
 
+namespace {
+
+// The line that says what was reported to the node since the last one.
+void log_reported(const relay_state& st) {
+  CAF_RTM_LOG(st.args.log, warn, "hub", st.args.workspace, ": dropped ",
+              st.unlogged, " events (", st.unlogged_stretches,
+              " stretches) for a subscriber on node ",
+              caf::to_string(st.target.node()),
+              " that did not take them in time; reported to it");
+}
+
+} // namespace
+
 relay_state::~relay_state() {
+  if (unlogged > 0)
+    log_reported(*this);
   if (dropped > 0 && args.drops && target && args.node_gone &&
       args.node_gone->load())
     args.drops->add_unreported(target.node(), first_drop, dropped);
@@ -26,6 +42,17 @@ using self_ptr = caf::stateful_actor<relay_state>*;
 
 // The relay's log lines come at most this often (each kind).
 constexpr caf::timespan log_interval = std::chrono::seconds{10};
+
+// Writes the report line now, if any report waits for it.
+void flush_reported(self_ptr self) {
+  auto& st = self->state;
+  if (st.unlogged == 0)
+    return;
+  log_reported(st);
+  st.last_report_log = caf::make_timestamp();
+  st.unlogged = 0;
+  st.unlogged_stretches = 0;
+}
 
 size_t bytes_of(const event& ev) {
   return ev.raw().size();
@@ -91,18 +118,15 @@ void answered(self_ptr self, size_t bytes) {
   gap.missed.count = st.dropped;
   gap.missed.since = st.first_drop;
   gap.dropped = true;
-  // At most one line per `log_interval`, with what came since the last.
+  // At most one line per `log_interval`, with what came since the last; a
+  // timer writes what is held back, should no later report come.
   st.unlogged += st.dropped;
   ++st.unlogged_stretches;
   if (gap.until - st.last_report_log >= log_interval) {
-    CAF_RTM_LOG(st.args.log, warn, "hub", st.args.workspace, ": dropped ",
-                st.unlogged, " events (", st.unlogged_stretches,
-                " stretches) for a subscriber on node ",
-                caf::to_string(st.target.node()),
-                " that did not take them in time; reported to it");
-    st.last_report_log = gap.until;
-    st.unlogged = 0;
-    st.unlogged_stretches = 0;
+    flush_reported(self);
+  } else if (!st.log_flush_armed) {
+    st.log_flush_armed = true;
+    self->delayed_send(self, log_interval, caf::rtm::detail::timeout_atom_v);
   }
   st.dropped = 0;
   // From the relay: the bot node tells by the sender's node which hub it was.
@@ -193,6 +217,13 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
       [self](event& ev) { pass_on(self, std::move(ev)); },
       [self](event_batch& batch) { pass_on(self, std::move(batch)); },
       [self](envelope_batch& batch) { pass_on(self, std::move(batch)); },
+      [self](caf::rtm::detail::timeout_atom) {
+        // Its own timer only: the relay is reachable from remote nodes.
+        if (self->current_sender() != self->ctrl())
+          return;
+        self->state.log_flush_armed = false;
+        flush_reported(self);
+      },
       [self](envelope& env) -> caf::result<json_object> {
         // Sent without a request, the client acked it already.
         if (!self->current_message_id().is_request()) {

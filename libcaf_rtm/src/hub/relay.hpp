@@ -93,11 +93,15 @@ struct relay_state {
   caf::timestamp last_report_log;
   uint64_t unlogged = 0;
   uint64_t unlogged_stretches = 0;
+  /// A timer writes what the rate limit held back, should no later report
+  /// come to write it.
+  bool log_flush_armed = false;
 
   /// Hands unreported drops to the drop log if the gate ended the relay
   /// because its node went away (`relay_args::node_gone`; the gate then ends
   /// it with `remote_link_unreachable`, else with `kill`): the drop log
-  /// counts them only for a node it saw go away.
+  /// counts them only for a node it saw go away. Writes the reports the
+  /// log's rate limit held back.
   ~relay_state();
 };
 
