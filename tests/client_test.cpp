@@ -2156,6 +2156,122 @@ TEST_CASE_METHOD(client_fixture,
   check_unwritten_resent(*this, drop_when::sends_in_flight);
 }
 
+TEST_CASE_METHOD(client_fixture,
+                 "close answers every send, also those the socket never took",
+                 "[client][send][close]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.send_rate = 1e6;
+  cfg.send_burst = 1000;
+  cfg.ack_timeout = 20s;
+  cfg.close_timeout = 500ms;
+  auto c = connect_client(*this, cfg);
+  auto s0 = session(srv, 0);
+  // About 6 MB the server does not read: more than the kernel's buffers.
+  s0->pause_reading();
+  constexpr int n = 400;
+  auto out = std::make_shared<send_outcomes>();
+  std::string filler(15000, 'x');
+  for (int i = 0; i < n; ++i) {
+    json_object msg;
+    msg.value["type"] = "message";
+    msg.value["channel"] = "C1";
+    msg.value["text"] = "n" + std::to_string(i);
+    msg.value["filler"] = filler;
+    auto hdl = c.hdl;
+    spawn_fn(*sys, [hdl, msg, out, i](caf::event_based_actor* a) {
+      a->request(hdl, caf::infinite, send_atom_v, msg)
+          .then([out, i](send_ack&) { out->put(std::to_string(i), "acked"); },
+                [out, i](caf::error& err) {
+                  out->put(std::to_string(i), code_of(err));
+                });
+    });
+  }
+  REQUIRE(eventually([&] {
+    auto st = status(c.hdl);
+    return st.send_queue == 0 && st.awaiting_ack + st.messages_acked == n;
+  }));
+  // The connection hands back what it never wrote once close_timeout ends
+  // the session: the close must still answer those sends.
+  REQUIRE(
+      request<caf::ok_atom>(*self, c.hdl, caf::timespan{10s}, close_atom_v));
+  REQUIRE(eventually([&] { return out->size() == size_t{n}; }, 5s));
+  for (auto& [text, outcome] : out->all())
+    CHECK((outcome == "acked" || outcome == "closed" ||
+           outcome == "delivery_unknown"));
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "reconnecting switched off while a retry waits fails queued "
+                 "sends; a session that comes back takes sends again",
+                 "[client][send][reconnect]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  // No next session while `busy`: every attempt fails.
+  auto busy = std::make_shared<std::atomic<bool>>(true);
+  srv.on("rtm.connect", [&srv, busy](const auto& req) {
+    if (*busy)
+      return http_response{503, {}, "busy", "text/plain"};
+    return srv.default_answer(req);
+  });
+  session(srv, 0)->drop();
+  REQUIRE(c.rec->wait_lifecycle("disconnected:1", 1));
+  auto out = std::make_shared<send_outcomes>();
+  send_in_background(*sys, c.hdl, "q1", out);
+  REQUIRE(eventually([&] { return status(c.hdl).send_queue == 1; }));
+  REQUIRE(c.rec->wait_lifecycle("reconnecting", 1));
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                reconnect_atom_v, false));
+  // Failed with the last attempt's error, or as no session is coming.
+  REQUIRE(eventually([&] { return out->size() == 1; }));
+  auto q1 = out->all()["q1"];
+  CHECK((q1 == "not_connected" || q1 == "http_error"));
+  *busy = false;
+  auto refused = send(c.hdl, "q2");
+  REQUIRE_FALSE(refused);
+  CHECK(code_of(refused.error()) == "not_connected");
+  // Switched back on, the client connects by itself, and sends go out.
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                reconnect_atom_v, true));
+  REQUIRE(c.rec->wait_lifecycle("connected:", 2));
+  auto sent = send(c.hdl, "q3");
+  CHECK(sent);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "a send's max_wait of timespan::max() is no limit",
+                 "[client][send]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  auto out = std::make_shared<send_outcomes>();
+  send_in_background(*sys, c.hdl, "forever", out, caf::timespan::max());
+  send_in_background(*sys, c.hdl, "a year", out,
+                     caf::timespan{std::chrono::hours{24 * 365}});
+  REQUIRE(eventually([&] { return out->size() == 2; }));
+  for (auto& [text, outcome] : out->all())
+    CHECK(outcome.rfind("ok:", 0) == 0);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "a presence list too long for one message is refused",
+                 "[client][send]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  std::vector<std::string> users;
+  for (int i = 0; i < 2000; ++i)
+    users.push_back("U" + std::to_string(100000000 + i));
+  auto res = request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                   presence_atom_v, users);
+  REQUIRE_FALSE(res);
+  CHECK(code_of(res.error()) == "message_too_large");
+  users.resize(10);
+  CHECK(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s}, presence_atom_v,
+                              users));
+  close_client(*this, c.hdl);
+}
+
 namespace {
 
 // Sends a message with each of `texts` to channel C1, each from an actor of

@@ -87,6 +87,32 @@ struct rtm_router_fixture {
 } // namespace
 
 TEST_CASE_METHOD(rtm_router_fixture,
+                 "rtm router: an actor subscribed one by one and in batches "
+                 "counts as one subscriber",
+                 "[rtm_router]") {
+  auto subscribers = std::make_shared<uint64_t>(0);
+  auto ok = std::make_shared<bool>(false);
+  actors.push_back(sys->spawn(
+      [ok, subscribers](caf::event_based_actor* self,
+                        const rtm_router_actor& dest,
+                        const caf::actor& listener) {
+        self->request(dest, caf::infinite, subscribe_atom_v, listener,
+                      std::vector<std::string>{"reaction_added"}, batch_atom_v)
+            .then([=](caf::ok_atom) {
+              self->request(dest, caf::infinite, status_atom_v)
+                  .then([=](client_status& st) {
+                    *subscribers = st.subscribers;
+                    *ok = true;
+                  });
+            });
+      },
+      router, subscriber));
+  sched->run();
+  REQUIRE(*ok);
+  CHECK(*subscribers == 1);
+}
+
+TEST_CASE_METHOD(rtm_router_fixture,
                  "rtm router: the overlap after a goodbye drops what both "
                  "sessions deliver, and ends once the old session is drained",
                  "[rtm_router]") {

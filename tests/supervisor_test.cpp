@@ -138,6 +138,9 @@ session_listener_actor::behavior_type fake_router(const world_ptr& w) {
       [](close_atom, uint64_t, session_closer_actor& conn) {
         caf::anon_send(conn, close_atom_v, uint16_t{1000});
       },
+      [w](sessions_idle& x) {
+        w->lifecycle.push_back("idle:" + code(x.reason));
+      },
       [w](connecting& x) {
         w->lifecycle.push_back("connecting:" + std::to_string(x.attempt));
       },
@@ -645,6 +648,46 @@ TEST_CASE_METHOD(supervisor_fixture,
   drop(2, make_error(errc::connection_lost));
   advance(1min);
   CHECK(w->calls_of("rtm.connect") == 2);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: the router hears when no session is coming, and "
+                 "a waiting connect is answered",
+                 "[supervisor]") {
+  start();
+  ask_connect();
+  hello(1);
+  advance(1min);
+  SECTION("the last session ends while reconnecting is off") {
+    ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
+    drop(1, make_error(errc::connection_lost));
+    CHECK(w->count("idle:not_connected") == 1);
+  }
+  SECTION("reconnecting is switched off while a retry waits") {
+    w->failures["rtm.connect"].push_back(
+        make_error(errc::http_error, uint16_t{503}, "server error"));
+    drop(1, make_error(errc::connection_lost)); // its successor fails
+    REQUIRE(w->count("reconnecting") == 1);
+    ask_connect(); // waits for the next session
+    auto replies = w->replies.size();
+    ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
+    CHECK(w->count("idle:not_connected") == 1);
+    REQUIRE(w->replies.size() == replies + 2); // the connect and the switch
+    CHECK(w->replies[replies] == "error:not_connected");
+  }
+  SECTION("an attempt running when reconnecting is switched off fails") {
+    drop(1, make_error(errc::connection_lost));
+    REQUIRE(w->conns.count(2) == 1);
+    ask_connect(); // waits for the next session
+    auto replies = w->replies.size();
+    ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
+    drop(2, make_error(errc::connection_lost)); // before its hello
+    CHECK(w->count("idle:connection_lost") == 1);
+    REQUIRE(w->replies.size() == replies + 2);
+    CHECK(w->replies[replies + 1] == "error:connection_lost");
+  }
+  ask_status();
+  CHECK(w->replies.back() == "status:idle");
 }
 
 TEST_CASE_METHOD(supervisor_fixture,

@@ -838,6 +838,26 @@ TEST_CASE("config validation: retry delays and send_rate in range",
     cfg.send_burst = 0;
     CHECK(refused(cfg));
   }
+  SECTION("timeouts and intervals: at most a day") {
+    cfg.ack_timeout = 24h;
+    cfg.ping_interval = 24h;
+    CHECK_FALSE(cfg.validate());
+    cfg.ack_timeout = caf::timespan::max(); // deadlines would overflow
+    CHECK(refused(cfg));
+    cfg.ack_timeout = 10s;
+    cfg.healthy_session = 25h;
+    CHECK(refused(cfg));
+  }
+  SECTION("listener actors and I/O threads: bounded") {
+    cfg.concurrency = 1024;
+    cfg.io_threads = 256;
+    CHECK_FALSE(cfg.validate());
+    cfg.concurrency = 1025;
+    CHECK(refused(cfg));
+    cfg.concurrency = 10;
+    cfg.io_threads = 257;
+    CHECK(refused(cfg));
+  }
 }
 
 namespace {

@@ -369,12 +369,19 @@ caf::error client_config::validate(client_kind kind) const {
     return invalid("api_keep_alive must not be negative");
   if (healthy_session.count() < 0)
     return invalid("healthy_session must not be negative");
+  // Longer ones are mistakes (a unit off), and deadlines computed from
+  // them would overflow the clock.
+  for (auto x : {ping_interval, pong_timeout, connect_timeout, request_timeout,
+                 hello_timeout, ack_timeout, close_timeout, api_keep_alive,
+                 healthy_session})
+    if (x > client_config::max_timeout)
+      return invalid("timeouts and intervals must be at most 1 day");
   if (max_message_size < 1024)
     return invalid("max_message_size must be at least 1024");
-  if (concurrency == 0)
-    return invalid("concurrency must be at least 1");
-  if (io_threads == 0)
-    return invalid("io_threads must be at least 1");
+  if (concurrency == 0 || concurrency > client_config::max_concurrency)
+    return invalid("concurrency must be 1 to 1024");
+  if (io_threads == 0 || io_threads > client_config::max_io_threads)
+    return invalid("io_threads must be 1 to 256");
   // NaN fails both comparisons. Below the range, the wait for a token does
   // not fit a timespan; above it, there is no limit left to speak of.
   if (!(send_rate >= client_config::min_send_rate &&

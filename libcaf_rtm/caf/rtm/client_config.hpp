@@ -234,6 +234,12 @@ struct client_config {
 
   static constexpr caf::timespan max_api_retry_delay = std::chrono::hours{1};
   static constexpr caf::timespan max_reconnect_delay = std::chrono::hours{24};
+  /// Timeouts, intervals and `api_keep_alive`.
+  static constexpr caf::timespan max_timeout = std::chrono::hours{24};
+  /// A `max_wait` (of a send or a Web API call) above this is no limit.
+  static constexpr caf::timespan max_wait_limit = std::chrono::hours{24 * 365};
+  static constexpr size_t max_concurrency = 1024;
+  static constexpr size_t max_io_threads = 256;
   static constexpr double min_send_rate = 0.01;
   static constexpr double max_send_rate = 1e6;
 

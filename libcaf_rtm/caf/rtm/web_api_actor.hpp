@@ -56,7 +56,8 @@ struct api_call {
   /// will. An attempt that started in time runs to its end (at most
   /// `request_timeout`), so a caller that waits for the answer waits
   /// `max_wait + request_timeout` and then knows what happened. For a paged
-  /// list, each page's call.
+  /// list, each page's call. Above a year (`timespan::max()`, say): no
+  /// limit.
   caf::timespan max_wait{0};
 };
 
@@ -114,7 +115,8 @@ struct file_upload {
   /// as `api_call::max_wait`: an upload whose caller gave up is never shared
   /// behind its back. A step that cannot start in time fails the upload with
   /// `send_expired` (or, after an attempt that may have reached Slack, with
-  /// that attempt's error). Negative: `invalid_argument`.
+  /// that attempt's error). Negative: `invalid_argument`. Above a year: no
+  /// limit.
   caf::timespan max_wait{0};
 };
 

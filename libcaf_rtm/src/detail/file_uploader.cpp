@@ -224,7 +224,7 @@ void start_upload(web_api_self self, file_upload x,
     x.content.clear();
   }
   job->total = job->bytes.size();
-  if (x.max_wait.count() > 0)
+  if (x.max_wait.count() > 0 && x.max_wait <= client_config::max_wait_limit)
     job->deadline =
         clock_type::now() +
         std::chrono::duration_cast<clock_type::duration>(x.max_wait);

@@ -149,14 +149,15 @@ using batch_sink_actor =
 /// What the supervisor tells the router: the token's identity; a session is
 /// up (and the connection to send on); a session was replaced: close its
 /// connection with 1000 once nothing of it is owed (Socket Mode: the acks of
-/// envelopes that wait for their subscribers); lifecycle messages.
+/// envelopes that wait for their subscribers); no session is coming;
+/// lifecycle messages.
 using session_listener_actor =
     caf::typed_actor<caf::reacts_to<identity>,
                      caf::reacts_to<connected, frame_writer_actor>,
                      caf::reacts_to<close_atom, uint64_t, session_closer_actor>,
-                     caf::reacts_to<connecting>, caf::reacts_to<disconnected>,
-                     caf::reacts_to<reconnecting>, caf::reacts_to<error_event>,
-                     caf::reacts_to<fatal_event>>;
+                     caf::reacts_to<sessions_idle>, caf::reacts_to<connecting>,
+                     caf::reacts_to<disconnected>, caf::reacts_to<reconnecting>,
+                     caf::reacts_to<error_event>, caf::reacts_to<fatal_event>>;
 
 /// What listener workers tell the router: events done; a callback threw.
 using worker_sink_actor =

@@ -110,6 +110,12 @@ struct session_goodbye {
   std::string reason;
 };
 
+/// No session is live and none is coming (reconnecting is off): what waits
+/// for a session must fail now, with `reason`.
+struct sessions_idle {
+  caf::error reason;
+};
+
 /// What the supervisor answers the router's status request with.
 struct supervisor_status {
   /// idle, connecting, connected, reconnecting, closing, closed or failed.
@@ -159,6 +165,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::frame_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::inbound_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::session_hello)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::session_goodbye)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::sessions_idle)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::session_drained)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::supervisor_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::http_result)

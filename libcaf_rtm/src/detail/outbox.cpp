@@ -80,6 +80,14 @@ caf::error outbox::enqueue_unacked(json::object msg, send_handler done,
   return caf::none;
 }
 
+caf::error outbox::refusal(const json::object& msg) const {
+  auto copy = msg;
+  std::string body;
+  if (auto err = check(copy, body); err && err != errc::send_queue_full)
+    return err;
+  return caf::none;
+}
+
 caf::error outbox::check(json::object& msg, std::string& body) const {
   auto* type = msg.if_contains("type");
   if (type == nullptr || !type->is_string())

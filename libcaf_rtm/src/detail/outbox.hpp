@@ -80,6 +80,10 @@ public:
   caf::error enqueue_unacked(boost::json::object msg, send_handler done,
                              time_point now);
 
+  /// Why `msg` could never be sent (no string type, text or size over
+  /// Slack's limits), or none; also what `enqueue` checks first.
+  caf::error refusal(const boost::json::object& msg) const;
+
   /// Sends a typing indicator for `channel` right away, or returns false:
   /// no session, one went out for that channel less than 3 s ago, messages
   /// are waiting, or the rate limiter has no token. Typing never waits.

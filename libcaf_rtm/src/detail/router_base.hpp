@@ -68,8 +68,6 @@ struct router_base {
   std::vector<caf::actor_addr> ending_workers;
   /// Runs once the sessions and web-API callers are gone while closing.
   std::function<void()> sessions_closed;
-  /// `auto_reconnect`, switchable at run time.
-  bool auto_reconnect = true;
 
   /// Counters of the router (the supervisor adds the session counts).
   client_status stats;
@@ -397,7 +395,12 @@ void on_down(Self* self, caf::down_msg& dm) {
 
 /// The subscriber counts of a status snapshot.
 inline void count_subscribers(const router_base& st, client_status& out) {
-  out.subscribers = st.subs.actors().size();
+  // An actor subscribed one by one and in batches is one subscriber.
+  std::vector<caf::actor_addr> seen;
+  for (auto& sub : st.subs.actors())
+    if (std::find(seen.begin(), seen.end(), sub.hdl.address()) == seen.end())
+      seen.push_back(sub.hdl.address());
+  out.subscribers = seen.size();
   out.lifecycle_subscribers = st.subs.lifecycle().size();
 }
 
@@ -469,7 +472,6 @@ auto shared_handlers(Self* self) {
         return unsubscribe_callback(self, id);
       },
       [self](reconnect_atom, bool on) -> caf::result<ok_atom> {
-        self->state.auto_reconnect = on;
         return self->delegate(self->state.supervisor, reconnect_atom_v, on);
       },
       [self](disconnect_atom) -> caf::result<ok_atom> {

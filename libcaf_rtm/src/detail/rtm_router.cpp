@@ -61,7 +61,7 @@ enqueue_message(self_ptr self, json_object& msg,
   // The promise took over the request: refusals go through it too.
   auto now = self->clock().now();
   std::optional<outbox::time_point> deadline;
-  if (max_wait)
+  if (max_wait && *max_wait <= client_config::max_wait_limit)
     deadline = now + *max_wait;
   if (auto err = st.out->enqueue(std::move(msg.value), done, now, deadline))
     rp.deliver(std::move(err));
@@ -92,25 +92,32 @@ caf::result<caf::ok_atom> enqueue_unacked(self_ptr self, json_object& msg) {
   return rp;
 }
 
-// Queues `presence_sub` for the current list (the outbox sends it once a
-// session is up).
-void send_presence_sub(self_ptr self) {
-  auto& st = self->state;
-  json_object msg;
-  msg.value["type"] = "presence_sub";
+// The `presence_sub` message for `users`.
+boost::json::object presence_sub(const std::vector<std::string>& users) {
+  boost::json::object msg;
+  msg["type"] = "presence_sub";
   boost::json::array ids;
-  for (auto& user : st.presence_users)
+  for (auto& user : users)
     ids.emplace_back(user);
-  msg.value["ids"] = std::move(ids);
+  msg["ids"] = std::move(ids);
+  return msg;
+}
+
+// Queues `presence_sub` for the current list (the outbox sends it once a
+// session is up). Returns why it was not queued.
+caf::error send_presence_sub(self_ptr self) {
+  auto& st = self->state;
   auto done = [log = st.log](caf::expected<send_ack> x) {
     if (!x)
       CAF_RTM_LOG(log, warn, "client",
                   "presence_sub not sent: ", render(x.error()));
   };
-  if (auto err = st.out->enqueue_unacked(std::move(msg.value), done,
-                                         self->clock().now()))
+  auto err = st.out->enqueue_unacked(presence_sub(st.presence_users), done,
+                                     self->clock().now());
+  if (err)
     CAF_RTM_LOG(st.log, warn, "client", "presence_sub not sent: ", render(err));
   schedule_wakeup(self);
+  return err;
 }
 
 caf::result<caf::ok_atom> set_presence(self_ptr self,
@@ -122,16 +129,22 @@ caf::result<caf::ok_atom> set_presence(self_ptr self,
                         "presence: user ids must be non-empty, no spaces");
   if (st.closing)
     return make_error(errc::closed, "client is closed");
+  // A list too long for one message would be refused at every hello.
+  if (auto err = st.out->refusal(presence_sub(users)))
+    return err;
   auto had_any = !st.presence_users.empty();
   st.presence_users = std::move(users);
   // An empty list ends the subscription Slack holds for this session.
   if (st.out->session_up() && (had_any || !st.presence_users.empty()))
-    send_presence_sub(self);
+    if (auto err = send_presence_sub(self))
+      return err; // the queue is full: the next hello sends the list
   return caf::ok_atom_v;
 }
 
 caf::result<caf::timespan> send_ping(self_ptr self) {
   auto& st = self->state;
+  if (st.closing)
+    return make_error(errc::closed, "client is closed");
   auto rp = self->make_response_promise<caf::timespan>();
   auto done = [rp](caf::expected<caf::timespan> x) mutable {
     if (x)
@@ -216,6 +229,9 @@ void on_batch(self_ptr self, inbound_batch& batch) {
 
 void on_session_up(self_ptr self, connected& info, frame_writer_actor& conn) {
   auto& st = self->state;
+  // Also a session that came without a `connect` (reconnecting switched back
+  // on after the client went idle): sends go out on it.
+  st.started = true;
   st.out->session_up(info.session, make_writer(std::move(conn)),
                      self->clock().now());
   // A new session knows nothing of the old one's presence subscription.
@@ -229,12 +245,8 @@ void on_session_down(self_ptr self, disconnected& msg) {
   auto& st = self->state;
   st.overlap.session_ended(msg.session, self->clock().now());
   st.out->session_down(msg.session);
-  if (!st.out->session_up() && !st.auto_reconnect) {
-    // No session is coming: sends must fail now, not wait for one.
-    st.started = false;
-    st.out->fail_queued(make_error(errc::not_connected,
-                                   "session ended and auto_reconnect is off"));
-  }
+  // Queued sends wait for the next session; if none is coming, the
+  // supervisor says so (`sessions_idle`).
   schedule_wakeup(self);
   tell_lifecycle(self, msg);
 }
@@ -263,7 +275,6 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
   st.setup_error = cfg.validate();
   if (st.setup_error)
     CAF_RTM_LOG(st.log, error, "client", render(st.setup_error));
-  st.auto_reconnect = cfg.auto_reconnect;
   st.cfg = std::make_shared<const client_config>(std::move(cfg));
   outbox::limits lim;
   lim.rate = st.cfg->send_rate;
@@ -279,7 +290,10 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
     st.own_apis.push_back(st.api);
   }
   st.sessions_closed = [self] {
-    self->state.out->fail_awaiting(make_error(errc::closed, "client closed"));
+    // Also what a connection handed back unwritten while the close ran.
+    auto err = make_error(errc::closed, "client closed");
+    self->state.out->fail_queued(err);
+    self->state.out->fail_awaiting(err);
   };
   supervisor_args args;
   args.cfg = st.cfg;
@@ -395,6 +409,16 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         caf::anon_send(conn, close_atom_v, uint16_t{1000});
       },
       [self](disconnected& msg) { on_session_down(self, msg); },
+      [self](sessions_idle& msg) {
+        // No session and none coming (reconnecting off): queued sends must
+        // not wait for one, and new ones need a `connect` first.
+        auto& st = self->state;
+        if (st.out->session_up())
+          return;
+        st.started = false;
+        st.out->fail_queued(msg.reason);
+        schedule_wakeup(self);
+      },
       [self](const fatal_event& msg) {
         auto& st = self->state;
         st.fatal = msg.reason;

@@ -639,6 +639,9 @@ socket_mode_router_actor::behavior_type socket_mode_router(
         close_if_done(self, session);
       },
       [self](disconnected& msg) { on_session_down(self, msg); },
+      [](const sessions_idle&) {
+        // Nothing waits for a session: Socket Mode sends nothing but acks.
+      },
       [self](const fatal_event& msg) {
         self->state.fatal = msg.reason;
         tell_lifecycle(self, msg);

@@ -141,6 +141,15 @@ void enter_failed(self_ptr self, const caf::error& err) {
 
 void start_attempt(self_ptr self);
 
+// No session is live and none is coming (reconnecting is off): a waiting
+// `connect` and the router's queued sends fail with `why`.
+void enter_idle(self_ptr self, const caf::error& why) {
+  auto& st = self->state;
+  st.state = phase::idle;
+  answer_connects(self, why);
+  self->send(st.args.router, sessions_idle{why});
+}
+
 // Counts a failed attempt (or a session that died young). Returns false if
 // the client gave up. The cap ends only a client that has no live session:
 // failing to add a further Socket Mode connection must not close the ones
@@ -197,8 +206,7 @@ void attempt_failed(self_ptr self, const caf::error& err) {
                                   std::to_string(st.failures + 1) + " failed"});
   if (live_count(self) == 0 && !st.auto_reconnect) {
     ++st.failures;
-    st.state = phase::idle;
-    answer_connects(self, err);
+    enter_idle(self, err);
     return;
   }
   if (!count_failure(self, err))
@@ -394,7 +402,8 @@ void on_session_down(self_ptr self, uint64_t id, bool was_live,
   update_phase(self);
   if (!st.auto_reconnect) {
     if (live_count(self) == 0 && !st.attempt_running && !st.retry_armed)
-      st.state = phase::idle;
+      enter_idle(self, make_error(errc::not_connected,
+                                  "session ended and reconnecting is off"));
     return;
   }
   if (!was_live) {
@@ -518,12 +527,9 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
           if (st.retry_armed) {
             ++st.retry_token;
             st.retry_armed = false;
-            if (live_count(self) == 0 && !st.attempt_running) {
-              st.state = phase::idle;
-              answer_connects(self,
-                              make_error(errc::not_connected,
-                                         "reconnecting was switched off"));
-            }
+            if (live_count(self) == 0 && !st.attempt_running)
+              enter_idle(self, make_error(errc::not_connected,
+                                          "reconnecting was switched off"));
           }
           return caf::ok_atom_v;
         }

@@ -428,7 +428,7 @@ void start_call(web_api_self self, api_call x,
   call.repeatable = x.retry == api_retry::always || safe_to_repeat(method);
   call.method = std::move(x.method);
   call.deliver = std::move(deliver);
-  if (x.max_wait.count() > 0)
+  if (x.max_wait.count() > 0 && x.max_wait <= client_config::max_wait_limit)
     call.deadline =
         clock_type::now() +
         std::chrono::duration_cast<clock_type::duration>(x.max_wait);
