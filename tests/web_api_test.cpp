@@ -342,6 +342,27 @@ TEST_CASE_METHOD(api_fixture,
 }
 
 TEST_CASE_METHOD(api_fixture,
+                 "a retried call that Slack answered with its own trouble "
+                 "reports that, not send_expired, at its deadline",
+                 "[web_api][retry][max_wait]") {
+  fake_slack srv;
+  // Enough that the deadline ends the retries, not the script.
+  for (int i = 0; i < 20; ++i)
+    srv.script("auth.test", http_response::error("internal_error"));
+  auto cfg = config_for(srv, logs.get());
+  cfg.api_retry = retry_policy{2s, 2s, 0};
+  auto api = track(sys->spawn(web_api, cfg));
+  api_call x;
+  x.method = "auth.test";
+  x.max_wait = caf::timespan{200ms};
+  auto res = request<json_object>(*self, api, caf::timespan{20s}, call_atom_v,
+                                  std::move(x));
+  REQUIRE_FALSE(res);
+  CHECK(code_of(res.error()) == "slack_error"); // not send_expired
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
                  "after a rate limit, a method's calls go out one at a time",
                  "[web_api][ratelimit]") {
   // Slack's per-channel limit for posts: one per interval, else 429 with

@@ -169,8 +169,9 @@ config::config() {
   add_value(conn.base_url, "base-url",
             "Web API base URL (default: https://slack.com/api/)");
   add_value(conn.ca_file, "ca-file", "extra trusted CA certificates (PEM)");
-  add_value(conn.proxy, "proxy",
-            "HTTP CONNECT proxy (default: $HTTPS_PROXY, $HTTP_PROXY)");
+  add_value(
+      conn.proxy, "proxy",
+      "HTTP CONNECT proxy (default: $HTTPS_PROXY; $HTTP_PROXY for http://)");
   add_value(conn.ping_interval, "ping-interval",
             "seconds between pings (default 5)");
   add_value(conn.pong_timeout, "pong-timeout",

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <limits>
 #include <string_view>
 
 #include <boost/json/serialize.hpp>
@@ -25,15 +26,23 @@ namespace caf::rtm::detail {
 
 namespace {
 
+// Values a server may send that no real hello holds are capped, not wrapped:
+// a count that wrapped to a small one would hide stale connections, seconds
+// beyond ~292 years overflow a timespan.
+constexpr int64_t max_connections = std::numeric_limits<uint32_t>::max();
+constexpr int64_t max_connection_seconds = int64_t{100} * 365 * 24 * 3600;
+
 hello_info to_hello_info(const json::object& hello) {
   hello_info info;
   if (auto* x = hello.if_contains("num_connections");
       x && x->is_int64() && x->get_int64() >= 0)
-    info.num_connections = static_cast<uint32_t>(x->get_int64());
+    info.num_connections =
+        static_cast<uint32_t>(std::min(x->get_int64(), max_connections));
   if (auto* debug = object_field(hello, "debug_info"))
     if (auto* x = debug->if_contains("approximate_connection_time");
         x && x->is_int64() && x->get_int64() >= 0)
-      info.approximate_connection_time = std::chrono::seconds{x->get_int64()};
+      info.approximate_connection_time = std::chrono::seconds{
+          std::min(x->get_int64(), max_connection_seconds)};
   if (auto* conn = object_field(hello, "connection_info"))
     info.app_id = std::string{string_field(*conn, "app_id")};
   return info;

@@ -244,10 +244,14 @@ void retry_or_fail(self_ptr self, uint64_t id, caf::error err) {
   auto& call = st.calls.at(id);
   ++call.failures;
   auto cap = st.cfg.api_retry.max_attempts;
-  if (st.closing || (cap > 0 && call.failures >= cap))
+  if (st.closing || (cap > 0 && call.failures >= cap)) {
+    // An attempt that may have reached Slack tells more than a later one
+    // that did not (a refused connection, say).
+    if (call.may_have_reached && call.last_error)
+      return finish(self, id, std::move(call.last_error));
     return finish(self, id, std::move(err));
+  }
   auto delay = backoff_delay(st.cfg.api_retry, call.failures, st.rng);
-  call.last_error = err;
   if (too_late(call, clock_type::now() + delay))
     return expire(self, id);
   // Not the method's turn while it backs off.
@@ -264,7 +268,11 @@ void wait_out_rate_limit(self_ptr self, uint64_t id,
                          const std::string& retry_after) {
   auto& st = self->state;
   auto& call = st.calls.at(id);
-  if (st.closing || ++call.rate_limit_waits > st.cfg.max_rate_limit_waits)
+  // Slack did not process it: a closing caller ends it as never sent.
+  if (st.closing)
+    return finish(self, id,
+                  make_error(errc::closed, "web API caller is closing"));
+  if (++call.rate_limit_waits > st.cfg.max_rate_limit_waits)
     return finish(self, id,
                   make_error(errc::rate_limited,
                              call.method + " still rate limited after " +
@@ -349,8 +357,13 @@ void on_http_result(self_ptr self, http_result& res) {
     return wait_out_rate_limit(self, id, res.retry_after);
   // Slack's own trouble (internal_error, ...): the call may have had its
   // effect, so only a harmless one is repeated.
-  if (is_transient_slack_error(code) && i->second.repeatable)
-    return retry_or_fail(self, id, make_error(errc::slack_error, code));
+  if (is_transient_slack_error(code) && i->second.repeatable) {
+    // Slack answered: the attempt reached it.
+    auto err = make_error(errc::slack_error, code);
+    i->second.may_have_reached = true;
+    i->second.last_error = err;
+    return retry_or_fail(self, id, std::move(err));
+  }
   finish(self, id, make_error(errc::slack_error, code));
 }
 
@@ -358,6 +371,7 @@ void retry_if_repeatable(self_ptr self, uint64_t id, caf::error err) {
   auto& call = self->state.calls.at(id);
   if (call.repeatable) {
     call.may_have_reached = true;
+    call.last_error = err;
     return retry_or_fail(self, id, std::move(err));
   }
   finish(self, id,

@@ -64,8 +64,9 @@ struct web_api_state {
     /// An attempt failed in a way that may have reached Slack (and the call
     /// is repeatable, or it would have ended there).
     bool may_have_reached = false;
-    /// What the last failed attempt ended with (reported if the deadline
-    /// ends the call after one may have reached Slack).
+    /// What the last attempt that may have reached Slack ended with:
+    /// reported when the deadline or the attempt cap ends the call, also
+    /// after later attempts that surely did not reach Slack.
     caf::error last_error;
     /// Failed attempts so far (rate-limit waits not included).
     uint32_t failures = 0;
