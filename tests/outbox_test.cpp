@@ -436,7 +436,7 @@ TEST_CASE_METHOD(outbox_fixture, "outbox: failing what waits", "[outbox]") {
   out.session_up(1, writer(), t0);
   REQUIRE_FALSE(send(2, t0));
   REQUIRE_FALSE(send(3, t0));
-  out.fail_queued(make_error(errc::closed));
+  CHECK(out.fail_queued(make_error(errc::closed)) == 0);
   CHECK(outcome(3) == "closed");
   CHECK(outcome(1) == "pending");
   out.fail_awaiting(make_error(errc::closed));
@@ -488,6 +488,15 @@ TEST_CASE_METHOD(outbox_fixture,
   out.session_down(2);
   CHECK(out.on_reply(ack(frames[2].id), t0 + 2min));
   CHECK_FALSE(out.next_wakeup(t0 + 2min));
+  // Handed back, then failed with no session to come: answered already, so
+  // the count tells the client to report it.
+  out.session_up(3, writer(), t0 + 3min);
+  REQUIRE_FALSE(sub(3, t0 + 3min));
+  REQUIRE(frames.size() == 4);
+  out.unsent(frames[3].id, t0 + 3min);
+  out.session_down(3);
+  CHECK(out.fail_queued(make_error(errc::not_connected)) == 1);
+  CHECK(out.queued() == 0);
   // The same refusals as any message.
   boost::json::object no_type;
   CHECK(is(out.enqueue_unacked(no_type, nullptr, t0), errc::invalid_argument));

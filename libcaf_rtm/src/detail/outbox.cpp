@@ -405,7 +405,8 @@ void outbox::expire(time_point now) {
 
 // -- ending -------------------------------------------------------------------
 
-void outbox::fail_queued(const caf::error& err) {
+uint64_t outbox::fail_queued(const caf::error& err) {
+  uint64_t answered = 0;
   for (auto* q : {&unsent_, &queue_}) {
     auto items = std::move(*q);
     q->clear();
@@ -416,9 +417,12 @@ void outbox::fail_queued(const caf::error& err) {
         ++stats_.failed;
         if (x.on_ack)
           x.on_ack(err);
+        else if (x.no_ack)
+          ++answered;
       }
     }
   }
+  return answered;
 }
 
 void outbox::fail_awaiting(const caf::error& err) {

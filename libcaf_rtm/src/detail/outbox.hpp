@@ -133,8 +133,10 @@ public:
 
   // -- ending -----------------------------------------------------------------
 
-  /// Fails every message that was not sent yet.
-  void fail_queued(const caf::error& err);
+  /// Fails every message that was not sent yet. Returns how many of them
+  /// were answered already: sent without an ack (answered once handed to
+  /// their connection), handed back unwritten, and now never written.
+  uint64_t fail_queued(const caf::error& err);
 
   /// Fails every message and ping waiting for an answer.
   void fail_awaiting(const caf::error& err);

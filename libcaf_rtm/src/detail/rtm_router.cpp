@@ -69,6 +69,20 @@ enqueue_message(self_ptr self, json_object& msg,
   return rp;
 }
 
+// Fails every message not sent yet with `err`. Those sent without an ack
+// were answered when their connection got them: one handed back unwritten
+// and now never sent is reported, not lost in silence.
+void fail_unsent(self_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  if (auto n = st.out->fail_queued(err); n > 0) {
+    auto what = std::to_string(n) +
+                " message(s) sent without an ack came back unwritten and are "
+                "not sent";
+    CAF_RTM_LOG(st.log, warn, "client", what, ": ", render(err));
+    tell_lifecycle(self, error_event{err, std::move(what)});
+  }
+}
+
 // A message Slack does not ack; answered once written.
 caf::result<caf::ok_atom> enqueue_unacked(self_ptr self, json_object& msg) {
   auto& st = self->state;
@@ -292,7 +306,7 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
   st.sessions_closed = [self] {
     // Also what a connection handed back unwritten while the close ran.
     auto err = make_error(errc::closed, "client closed");
-    self->state.out->fail_queued(err);
+    fail_unsent(self, err);
     self->state.out->fail_awaiting(err);
   };
   supervisor_args args;
@@ -321,7 +335,7 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
                     // gave up): queued sends must not wait for one.
                     if (!self->state.out->session_up()) {
                       self->state.started = false;
-                      self->state.out->fail_queued(err);
+                      fail_unsent(self, err);
                     }
                     rp.deliver(err);
                   });
@@ -368,8 +382,7 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       },
       [self](close_atom) -> caf::result<caf::ok_atom> {
         return start_close(self, [self] {
-          self->state.out->fail_queued(
-              make_error(errc::closed, "client closed"));
+          fail_unsent(self, make_error(errc::closed, "client closed"));
         });
       },
       [self](status_atom) -> caf::result<client_status> {
@@ -416,13 +429,13 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         if (st.out->session_up())
           return;
         st.started = false;
-        st.out->fail_queued(msg.reason);
+        fail_unsent(self, msg.reason);
         schedule_wakeup(self);
       },
       [self](const fatal_event& msg) {
         auto& st = self->state;
         st.fatal = msg.reason;
-        st.out->fail_queued(msg.reason);
+        fail_unsent(self, msg.reason);
         st.out->fail_awaiting(msg.reason);
         tell_lifecycle(self, msg);
       },
