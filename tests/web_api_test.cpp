@@ -1786,11 +1786,20 @@ TEST_CASE_METHOD(api_fixture, "each upload step's failure names the step",
     srv.script(caf::rtm::testing::upload_method,
                http_response{500, {}, "oops", "text/plain"});
     x.retry = api_retry::always;
+    auto log = std::make_shared<progress_log>();
+    x.progress = spawn_progress_sink(*sys, log);
     auto res = upload(*this, api, x);
     REQUIRE(res);
     REQUIRE(srv.uploads().size() == 1);
     CHECK(srv.uploads()[0].posts == 1); // the scripted answer recorded none
     CHECK(srv.requests(caf::rtm::testing::upload_method).size() == 2);
+    // Each attempt reports from 0 again.
+    uint64_t total = x.content.size();
+    REQUIRE(eventually([&] { return log->done(total); }));
+    auto reports = log->get();
+    CHECK(std::count_if(reports.begin(), reports.end(),
+                        [](auto& r) { return r.sent == 0; }) == 2);
+    caf::anon_send_exit(x.progress, caf::exit_reason::user_shutdown);
   }
   SECTION("the bytes: a 429 is waited out") {
     srv.script(caf::rtm::testing::upload_method,

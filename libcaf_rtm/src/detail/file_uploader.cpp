@@ -155,7 +155,7 @@ void send_bytes(web_api_self self, const job_ptr& job, std::string url) {
     // left to the answer, which says the bytes arrived.
     call.body_progress = [sink = job->x.progress,
                           total = job->total](uint64_t sent) {
-      if (sent < total)
+      if (sent < total || sent == 0)
         caf::anon_send(sink, upload_progress{sent, total});
     };
   }
@@ -165,7 +165,8 @@ void send_bytes(web_api_self self, const job_ptr& job, std::string url) {
     job->report(job->total);
     complete(self, job);
   };
-  job->report(0);
+  // Each attempt reports 0 first, when it starts writing (see
+  // `http_request::body_progress`).
   start_request(self, std::move(call));
 }
 

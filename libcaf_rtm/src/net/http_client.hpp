@@ -43,8 +43,9 @@ struct http_request_data {
   /// an idle connection may serve this request, but none is kept after it.
   bool keep_connection = true;
   /// Set: the body goes out in slices of `progress_slice` bytes, and this
-  /// runs (on the I/O thread) after each with the body bytes written so far
-  /// in this attempt. Null: the request is written in one go.
+  /// runs (on the I/O thread) with 0 as each attempt starts writing, then
+  /// after each slice with the body bytes written so far in this attempt.
+  /// Null: the request is written in one go.
   std::function<void(uint64_t)> body_progress;
 };
 

@@ -155,7 +155,10 @@ private:
   // (the serializer's limit caps each write), so that each slice written can
   // be reported. Completion goes to on_write as with a single write.
   void write_header() {
+    // Every attempt reports from the start (a retry, or a kept-alive
+    // connection the server had closed).
     body_written_ = 0;
+    data_.body_progress(0);
     serializer_.emplace(req_);
     serializer_->limit(progress_slice);
     http::async_write_header(
