@@ -415,6 +415,39 @@ TEST_CASE("a dropped session with reconnecting off exits 4", "[cli]") {
   CHECK(p.wait(10s) == 4);
 }
 
+TEST_CASE("the echo bot with reconnecting off exits 4 when it has no "
+          "session; --replies below 0 is a usage error",
+          "[cli][echo_bot]") {
+  SECTION("its session drops") {
+    fake_slack srv;
+    process p{echo_bot, args_for(srv, {"--no-reconnect"}), clean_env};
+    auto s = srv.session(0, 10s);
+    REQUIRE(s);
+    REQUIRE(p.wait_err_contains("connected as", 10s));
+    s->drop();
+    CHECK(p.wait(10s) == 4);
+  }
+  SECTION("it cannot connect") {
+    uint16_t port = 0;
+    {
+      fake_slack gone;
+      port = gone.port();
+    }
+    process p{echo_bot,
+              {"--token", "xoxb-x", "--base-url",
+               "http://127.0.0.1:" + std::to_string(port) + "/api/",
+               "--no-reconnect"},
+              clean_env};
+    CHECK(p.wait(30s) == 4);
+  }
+  SECTION("--replies -1") {
+    fake_slack srv;
+    process p{echo_bot, args_for(srv, {"--replies", "-1"}), clean_env};
+    CHECK(p.wait(10s) == 2);
+    CHECK(p.err().find("--replies") != std::string::npos);
+  }
+}
+
 TEST_CASE("SIGTERM and SIGINT: close frame, exit 0 within a second", "[cli]") {
   for (int sig : {SIGTERM, SIGINT}) {
     fake_slack srv;

@@ -842,6 +842,29 @@ TEST_CASE("caf-rtm --hub prints a workspace's events as from Slack itself",
   CHECK(xs[0].status.lifecycle_subscribers == 0);
 }
 
+TEST_CASE("caf-rtm --hub --send: lines read before the hub answered go out "
+          "once it did",
+          "[hub][cli]") {
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
+  auto s = srv.session(0, 20s);
+  REQUIRE(s);
+  process p{tool, hub_args(h, "acme", {"--send", "--events", "none"}),
+            clean_env};
+  // At once: the tool has not heard from the hub yet.
+  p.write(R"({"type":"message","channel":"C1","text":"early"})"
+          "\n");
+  p.close_stdin();
+  REQUIRE(s->wait_received(1, 20s));
+  CHECK(s->received().at(0).find(R"("text":"early")") != std::string::npos);
+  INFO("stderr: " << p.err());
+  CHECK(p.wait(20s) == 0);
+  auto lines = p.out_lines();
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].find(R"("ok":true)") != std::string::npos);
+}
+
 TEST_CASE("caf-rtm --hub: exit codes as from Slack itself", "[hub][cli]") {
   fake_slack srv;
   temp_dir dir;

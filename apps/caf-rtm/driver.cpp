@@ -199,6 +199,10 @@ std::string result_line(uint64_t n, const caf::expected<send_ack>& res) {
 }
 
 void send_line(self_ptr self, uint64_t n, const std::string& text) {
+  if (!self->state.client) { // --hub: not subscribed yet
+    self->state.waiting_lines.emplace_back(n, text);
+    return;
+  }
   json::error_code ec;
   auto value = json::parse(text, ec);
   if (ec || !value.is_object())
@@ -426,6 +430,10 @@ void on_hub_up(self_ptr self, const hub::hub_up& x) {
   CAF_RTM_LOG(st.opts.log, info, "caf-rtm", "subscribed on hub ", x.hub);
   if (first)
     connect(self);
+  auto lines = std::move(st.waiting_lines);
+  st.waiting_lines.clear();
+  for (auto& [n, text] : lines)
+    send_line(self, n, text);
 }
 
 void on_hub_down(self_ptr self, const hub::hub_down& x) {

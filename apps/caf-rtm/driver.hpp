@@ -92,6 +92,9 @@ struct driver_state {
   uint64_t next_result = 1;
   std::map<uint64_t, std::string> results;
   std::optional<uint64_t> input_lines;
+  /// --send with --hub: lines read before the first hub_up (no client yet),
+  /// sent once it came.
+  std::vector<std::pair<uint64_t, std::string>> waiting_lines;
   uint64_t replies = 0;
   /// Mention replies not answered by Slack yet.
   uint64_t replies_pending = 0;

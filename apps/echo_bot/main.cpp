@@ -47,6 +47,8 @@ struct echo_bot_state {
   std::string mention; // "<@U...>", known once connected (RTM)
   int64_t max_replies = 0;
   int64_t replies = 0;
+  /// Off (`--no-reconnect`): the end of a session ends the bot.
+  bool reconnect_on = true;
   bool stopping = false;
   std::function<void(int)> on_exit;
 };
@@ -140,12 +142,13 @@ caf::result<rtm::json_object> on_envelope(self_ptr self,
 
 // The listener: events or envelopes, and every lifecycle message.
 caf::behavior echo_bot(self_ptr self, const caf::actor& client,
-                       bool socket_mode, int64_t max_replies,
+                       bool socket_mode, int64_t max_replies, bool reconnect_on,
                        std::function<void(int)> on_exit) {
   auto& st = self->state;
   st.client = client;
   st.socket_mode = socket_mode;
   st.max_replies = max_replies;
+  st.reconnect_on = reconnect_on;
   st.on_exit = std::move(on_exit);
   self->request(client, caf::infinite, rtm::connect_atom_v)
       .then(
@@ -163,7 +166,7 @@ caf::behavior echo_bot(self_ptr self, const caf::actor& client,
           [self](caf::error& err) {
             std::fprintf(stderr, "echo_bot: cannot connect: %s\n",
                          rtm::render(err).c_str());
-            stop(self, cli::exit_code_for(err, true));
+            stop(self, cli::exit_code_for(err, self->state.reconnect_on));
           });
   return {
       [self](const rtm::event& ev) { on_event(self, ev); },
@@ -173,11 +176,14 @@ caf::behavior echo_bot(self_ptr self, const caf::actor& client,
         std::fprintf(stderr, "echo_bot: session %llu up\n",
                      static_cast<unsigned long long>(x.session));
       },
-      [](const rtm::disconnected& x) {
+      [self](const rtm::disconnected& x) {
         std::fprintf(stderr, "echo_bot: session %llu ended%s%s\n",
                      static_cast<unsigned long long>(x.session),
                      x.cause ? ": " : "",
                      x.cause ? rtm::render(x.cause).c_str() : "");
+        // As caf-rtm: without reconnecting, no session is coming.
+        if (!self->state.reconnect_on)
+          stop(self, cli::exit_no_connection);
       },
       [](const rtm::reconnecting& x) {
         std::fprintf(
@@ -193,7 +199,7 @@ caf::behavior echo_bot(self_ptr self, const caf::actor& client,
       [self](const rtm::fatal_event& x) {
         std::fprintf(stderr, "echo_bot: giving up: %s\n",
                      rtm::render(x.reason).c_str());
-        stop(self, cli::exit_code_for(x.reason, true));
+        stop(self, cli::exit_code_for(x.reason, self->state.reconnect_on));
       },
       [self](rtm::close_atom) { stop(self, cli::exit_ok); },
   };
@@ -212,6 +218,10 @@ int main(int argc, char** argv) {
   }
   if (cfg.cli_helptext_printed)
     return cli::exit_ok;
+  if (cfg.replies < 0) {
+    std::fprintf(stderr, "echo_bot: --replies must be >= 0 (see --help)\n");
+    return cli::exit_usage;
+  }
   auto socket_mode = cfg.conn.socket_mode;
   rtm::client_config rtm_cfg;
   if (auto res = cli::to_client_config(
@@ -229,9 +239,9 @@ int main(int argc, char** argv) {
           ? caf::actor_cast<caf::actor>(
                 sys.spawn(rtm::socket_mode_client, rtm_cfg))
           : caf::actor_cast<caf::actor>(sys.spawn(rtm::rtm_client, rtm_cfg));
-  auto bot =
-      sys.spawn(echo_bot, client, socket_mode, cfg.replies,
-                [&exit_promise](int code) { exit_promise.set_value(code); });
+  auto bot = sys.spawn(
+      echo_bot, client, socket_mode, cfg.replies, rtm_cfg.auto_reconnect,
+      [&exit_promise](int code) { exit_promise.set_value(code); });
   caf::scoped_actor self{sys, true};
   // What the bot answers goes to it; lifecycle messages too.
   auto types = socket_mode ? std::vector<std::string>{"app_mention", "/echo"}
