@@ -2050,6 +2050,28 @@ enum class drop_when {
   sends_in_flight,
 };
 
+// Sends `n` messages of 15 KB (texts "n0", "n1", ...), each from an actor
+// of its own; their outcomes ("acked" or the errc name) land in the result.
+send_outcomes_ptr send_big_messages(caf::actor_system& sys,
+                                    const rtm_client_actor& hdl, int n) {
+  auto out = std::make_shared<send_outcomes>();
+  std::string filler(15000, 'x');
+  for (int i = 0; i < n; ++i) {
+    json_object msg;
+    msg.value["type"] = "message";
+    msg.value["channel"] = "C1";
+    msg.value["text"] = "n" + std::to_string(i);
+    msg.value["filler"] = filler; // big, but under the 16 KB limit
+    spawn_fn(sys, [hdl, msg, out, i](caf::event_based_actor* a) {
+      auto text = "n" + std::to_string(i);
+      a->request(hdl, caf::infinite, send_atom_v, msg)
+          .then([out, text](send_ack&) { out->put(text, "acked"); },
+                [out, text](caf::error& err) { out->put(text, code_of(err)); });
+    });
+  }
+  return out;
+}
+
 // Sends 1,000 messages of 15 KB to a server that stops reading, drops the
 // session, and checks that what was never written went out on the next one.
 void check_unwritten_resent(client_fixture& fx, drop_when when) {
@@ -2065,29 +2087,7 @@ void check_unwritten_resent(client_fixture& fx, drop_when when) {
   // kernel's buffers (about 4 MB on loopback), so many wait in the client.
   s0->pause_reading();
   constexpr int n = 1000;
-  auto results = std::make_shared<std::vector<std::string>>();
-  auto mtx = std::make_shared<std::mutex>();
-  std::string filler(15000, 'x');
-  for (int i = 0; i < n; ++i) {
-    json_object msg;
-    msg.value["type"] = "message";
-    msg.value["channel"] = "C1";
-    msg.value["text"] = "n" + std::to_string(i);
-    msg.value["filler"] = filler; // big, but under the 16 KB limit
-    auto hdl = c.hdl;
-    spawn_fn(*fx.sys, [hdl, msg, results, mtx](caf::event_based_actor* a) {
-      a->request(hdl, caf::infinite, send_atom_v, msg)
-          .then(
-              [results, mtx](send_ack&) {
-                std::lock_guard<std::mutex> guard{*mtx};
-                results->push_back("acked");
-              },
-              [results, mtx](caf::error& err) {
-                std::lock_guard<std::mutex> guard{*mtx};
-                results->push_back(code_of(err));
-              });
-    });
-  }
+  auto out = send_big_messages(*fx.sys, c.hdl, n);
   if (when == drop_when::socket_full) {
     // Every message reached the client and was handed to the connection (a
     // few may have been read and acked before the reading stopped).
@@ -2107,14 +2107,9 @@ void check_unwritten_resent(client_fixture& fx, drop_when when) {
   }
   s0->drop();
   REQUIRE(c.rec->wait_lifecycle("connected:2", 1));
-  REQUIRE(eventually(
-      [&] {
-        std::lock_guard<std::mutex> guard{*mtx};
-        return results->size() == n;
-      },
-      60s));
+  REQUIRE(eventually([&] { return out->size() == size_t{n}; }, 60s));
   std::map<std::string, int> outcome;
-  for (auto& x : *results)
+  for (auto& [text, x] : out->all())
     ++outcome[x];
   std::string summary;
   for (auto& [what, count] : outcome)
@@ -2170,23 +2165,7 @@ TEST_CASE_METHOD(client_fixture,
   // About 6 MB the server does not read: more than the kernel's buffers.
   s0->pause_reading();
   constexpr int n = 400;
-  auto out = std::make_shared<send_outcomes>();
-  std::string filler(15000, 'x');
-  for (int i = 0; i < n; ++i) {
-    json_object msg;
-    msg.value["type"] = "message";
-    msg.value["channel"] = "C1";
-    msg.value["text"] = "n" + std::to_string(i);
-    msg.value["filler"] = filler;
-    auto hdl = c.hdl;
-    spawn_fn(*sys, [hdl, msg, out, i](caf::event_based_actor* a) {
-      a->request(hdl, caf::infinite, send_atom_v, msg)
-          .then([out, i](send_ack&) { out->put(std::to_string(i), "acked"); },
-                [out, i](caf::error& err) {
-                  out->put(std::to_string(i), code_of(err));
-                });
-    });
-  }
+  auto out = send_big_messages(*sys, c.hdl, n);
   REQUIRE(eventually([&] {
     auto st = status(c.hdl);
     return st.send_queue == 0 && st.awaiting_ack + st.messages_acked == n;
