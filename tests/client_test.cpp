@@ -2219,6 +2219,70 @@ TEST_CASE_METHOD(client_fixture,
 }
 
 TEST_CASE_METHOD(client_fixture,
+                 "a connect right after reconnecting was switched off takes "
+                 "the sends that follow it",
+                 "[client][send][reconnect]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.reconnect = retry_policy{3s, 3s, 0}; // the retry waits while we act
+  auto c = connect_client(*this, cfg);
+  auto busy = std::make_shared<std::atomic<bool>>(true);
+  srv.on("rtm.connect", [&srv, busy](const auto& req) {
+    if (*busy)
+      return http_response{503, {}, "busy", "text/plain"};
+    return srv.default_answer(req);
+  });
+  session(srv, 0)->drop();
+  REQUIRE(c.rec->wait_lifecycle("reconnecting", 1));
+  *busy = false;
+  // One after the other, without waiting: the supervisor says that no
+  // session is coming (reconnecting off) before it takes the connect.
+  auto out = std::make_shared<send_outcomes>();
+  spawn_fn(*sys, [hdl = c.hdl, out](caf::event_based_actor* a) {
+    a->send(hdl, reconnect_atom_v, false);
+    a->request(hdl, caf::timespan{20s}, connect_atom_v)
+        .then([](connected&) {},
+              [out](caf::error& err) { out->put("connect", code_of(err)); });
+    json_object msg;
+    msg.value["type"] = "message";
+    msg.value["channel"] = "C1";
+    msg.value["text"] = "after";
+    a->request(hdl, caf::timespan{20s}, send_atom_v, std::move(msg))
+        .then([out](send_ack& x) { out->put("after", "ok:" + x.ts); },
+              [out](caf::error& err) { out->put("after", code_of(err)); });
+  });
+  REQUIRE(eventually([&] { return out->all().count("after") == 1; }, 20s));
+  INFO("connect: " << out->all()["connect"]);
+  CHECK(out->all()["after"].rfind("ok:", 0) == 0);
+  CHECK(out->all().count("connect") == 0);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "replies to an actor that sent without a request and has no "
+                 "handler for them end nothing",
+                 "[client]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  // Each reply comes back as a plain message; CAF's default for it answers
+  // with an error (`unexpected_message`) to whoever replied: the router, the
+  // supervisor, the Web API caller.
+  auto sender = spawn_fn(*sys, [hdl = c.hdl](caf::event_based_actor* a) {
+    a->send(hdl, status_atom_v);
+    a->send(hdl, reconnect_atom_v, true);
+    a->send(hdl, call_atom_v, std::string{"auth.test"}, api_args{});
+    return caf::behavior{[](int) {}}; // alive, for the replies
+  });
+  REQUIRE(srv.wait_requests("auth.test", 2, 10s));
+  std::this_thread::sleep_for(300ms);
+  caf::anon_send_exit(sender, caf::exit_reason::user_shutdown);
+  auto st = status(c.hdl);
+  CHECK(st.connected);
+  CHECK(send(c.hdl, "still here"));
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
                  "a send's max_wait of timespan::max() is no limit",
                  "[client][send]") {
   fake_slack srv;

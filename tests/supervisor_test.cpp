@@ -651,6 +651,43 @@ TEST_CASE_METHOD(supervisor_fixture,
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: with reconnecting off, opening the connections "
+                 "stops at the first failure or lost session",
+                 "[supervisor]") {
+  target = 2;
+  SECTION("switched off while the second attempt runs, which fails") {
+    start();
+    ask_connect();
+    hello(1);
+    REQUIRE(w->conns.count(2) == 1);
+    ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
+    drop(2, make_error(errc::connection_lost)); // before its hello
+  }
+  SECTION("off from the start: the second attempt fails") {
+    client.auto_reconnect = false;
+    start();
+    ask_connect();
+    hello(1);
+    REQUIRE(w->conns.count(2) == 1);
+    drop(2, make_error(errc::connection_lost));
+  }
+  SECTION("off from the start: the first session ends first") {
+    client.auto_reconnect = false;
+    start();
+    ask_connect();
+    hello(1);
+    REQUIRE(w->conns.count(2) == 1);
+    drop(1, make_error(errc::connection_lost));
+    hello(2); // opens its session, but replaces nothing
+  }
+  advance(1min);
+  CHECK(w->calls_of("rtm.connect") == 2);
+  CHECK(w->count("reconnecting") == 0);
+  ask_status();
+  CHECK(w->replies.back() == "status:connected");
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: the router hears when no session is coming, and "
                  "a waiting connect is answered",
                  "[supervisor]") {

@@ -11,6 +11,7 @@
 #include "caf/rtm/errc.hpp"
 #include "detail/behavior_with.hpp"
 #include "detail/protocol.hpp"
+#include "detail/stray_errors.hpp"
 #include "detail/supervisor.hpp"
 
 namespace caf::rtm::detail {
@@ -317,6 +318,7 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
   args.api = st.api;
   st.supervisor = self->spawn<caf::linked>(supervisor, std::move(args));
   self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
+  ignore_stray_errors(self);
   return behavior_with<rtm_router_actor::behavior_type>(
       shared_handlers<callback_listener>(self),
       // -- what users send (through the public handle) ------------------------
@@ -327,18 +329,24 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         if (st.closing)
           return make_error(errc::closed, "client is closed");
         st.started = true;
+        ++st.connects_pending;
         auto rp = self->make_response_promise<connected>();
         self->request(st.supervisor, caf::infinite, connect_atom_v)
-            .then([rp](connected& info) mutable { rp.deliver(info); },
-                  [self, rp](caf::error& err) mutable {
-                    // No session and none coming (reconnecting off, fatal,
-                    // gave up): queued sends must not wait for one.
-                    if (!self->state.out->session_up()) {
-                      self->state.started = false;
-                      fail_unsent(self, err);
-                    }
-                    rp.deliver(err);
-                  });
+            .then(
+                [self, rp](connected& info) mutable {
+                  --self->state.connects_pending;
+                  rp.deliver(info);
+                },
+                [self, rp](caf::error& err) mutable {
+                  --self->state.connects_pending;
+                  // No session and none coming (reconnecting off, fatal,
+                  // gave up): queued sends must not wait for one.
+                  if (!self->state.out->session_up()) {
+                    self->state.started = false;
+                    fail_unsent(self, err);
+                  }
+                  rp.deliver(err);
+                });
         return rp;
       },
       [self](send_atom, json_object& msg) -> caf::result<send_ack> {
@@ -426,7 +434,8 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         // No session and none coming (reconnecting off): queued sends must
         // not wait for one, and new ones need a `connect` first.
         auto& st = self->state;
-        if (st.out->session_up())
+        // A connect after it starts a session, or fails the queue itself.
+        if (st.out->session_up() || st.connects_pending > 0)
           return;
         st.started = false;
         fail_unsent(self, msg.reason);

@@ -33,6 +33,9 @@ struct rtm_router_state : router_base {
   /// Users whose presence changes the client subscribed to; `presence_sub`
   /// goes out again after every hello.
   std::vector<std::string> presence_users;
+  /// `connect` requests the supervisor has not answered yet: a
+  /// `sessions_idle` it sent before it took them is stale.
+  size_t connects_pending = 0;
 };
 
 rtm_router_actor::behavior_type

@@ -14,6 +14,7 @@
 #include "caf/rtm/errc.hpp"
 #include "detail/behavior_with.hpp"
 #include "detail/protocol.hpp"
+#include "detail/stray_errors.hpp"
 #include "detail/supervisor.hpp"
 
 namespace json = boost::json;
@@ -517,6 +518,7 @@ socket_mode_router_actor::behavior_type socket_mode_router(
   };
   self->set_down_handler(
       [self](caf::down_msg& dm) { on_actor_down(self, dm); });
+  ignore_stray_errors(self);
   return behavior_with<socket_mode_router_actor::behavior_type>(
       shared_handlers<envelope_listener>(self),
       // -- what users send (through the public handle) ------------------------

@@ -6,6 +6,7 @@
 #include "caf/rtm/errc.hpp"
 #include "detail/backoff.hpp"
 #include "detail/slack_answers.hpp"
+#include "detail/stray_errors.hpp"
 #include "net/url.hpp"
 
 namespace caf::rtm::detail {
@@ -63,13 +64,13 @@ uint64_t newest_live(self_ptr self) {
   return 0;
 }
 
-// Whether the client may add a session after an attempt: to reach its
-// connections after `connect`, or to replace lost ones while reconnecting is
-// on. An attempt that was running when reconnecting was switched off opens
-// its session, but no further one follows it.
+// Whether the client may start another attempt: while reconnecting is on,
+// or to open the connections a `connect` asked for (see `filling`). An
+// attempt that was running when reconnecting was switched off opens its
+// session, but no further one follows it.
 bool may_add(self_ptr self) {
   auto& st = self->state;
-  return st.auto_reconnect || !st.filled;
+  return st.auto_reconnect || st.filling;
 }
 
 // Fewer sessions live (or on their way) than the client should run.
@@ -204,6 +205,7 @@ void attempt_failed(self_ptr self, const caf::error& err) {
   self->send(st.args.router,
              error_event{err, "connection attempt " +
                                   std::to_string(st.failures + 1) + " failed"});
+  st.filling = false;
   if (live_count(self) == 0 && !st.auto_reconnect) {
     ++st.failures;
     enter_idle(self, err);
@@ -346,7 +348,7 @@ void on_hello(self_ptr self, uint64_t id, const hello_info& info) {
     }
   }
   if (live_count(self) >= st.args.target)
-    st.filled = true;
+    st.filling = false;
   // More to run (Socket Mode with several connections)?
   if (may_add(self))
     schedule_replacement(self);
@@ -400,6 +402,7 @@ void on_session_down(self_ptr self, uint64_t id, bool was_live,
   if (is_fatal(cause))
     return enter_failed(self, cause);
   update_phase(self);
+  st.filling = false;
   if (!st.auto_reconnect) {
     if (live_count(self) == 0 && !st.attempt_running && !st.retry_armed)
       enter_idle(self, make_error(errc::not_connected,
@@ -459,6 +462,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       return sys.spawn(connection, std::move(x));
     };
   st.rng.seed(st.args.seed != 0 ? st.args.seed : std::random_device{}());
+  ignore_stray_errors(self);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto& [id, entry] : st.sessions) {
@@ -491,7 +495,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         }
         case phase::idle:
           st.failures = 0;
-          st.filled = false;
+          st.filling = true;
           start_attempt(self);
           break;
         default:
@@ -523,6 +527,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         if (stopping(self))
           return caf::ok_atom_v;
         if (!on) {
+          // No attempt follows the one that may be running.
+          st.filling = false;
           // A backoff timer no longer starts anything.
           if (st.retry_armed) {
             ++st.retry_token;

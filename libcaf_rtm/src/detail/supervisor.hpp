@@ -118,10 +118,11 @@ struct supervisor_state {
   bool retry_armed = false;
   uint64_t next_session = 1;
   uint64_t sessions_up = 0;
-  /// The client ran all its connections since `connect`: from then on,
-  /// attempts to make up for lost ones are reconnecting, which
+  /// Since `connect`, every attempt succeeded, no session ended, and the
+  /// client does not run all its connections yet: it opens the next one
+  /// even with reconnecting off. Anything else is reconnecting, which
   /// `auto_reconnect` may switch off.
-  bool filled = false;
+  bool filling = false;
   caf::timespan last_rtt{0};
   /// The latest hello's details (Socket Mode).
   hello_info last_hello;

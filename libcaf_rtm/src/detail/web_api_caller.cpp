@@ -13,6 +13,7 @@
 #include "detail/file_uploader.hpp"
 #include "detail/frame_parser.hpp"
 #include "detail/paged_call.hpp"
+#include "detail/stray_errors.hpp"
 #include "net/http_client.hpp"
 #include "net/net_context.hpp"
 
@@ -486,6 +487,7 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
     st.idle_connections = net::make_connection_cache(
         *st.net, cfg.api_keep_alive, max_idle_connections);
   st.cfg = std::move(cfg);
+  ignore_stray_errors(self);
   return {
       [self](call_atom, std::string& method,
              api_args& args) -> caf::typed_response_promise<json_object> {

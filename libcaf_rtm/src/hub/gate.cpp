@@ -9,6 +9,7 @@
 
 #include "caf/rtm/errc.hpp"
 #include "detail/behavior_with.hpp"
+#include "detail/stray_errors.hpp"
 #include "hub/relay.hpp"
 #include "hub/when_gone.hpp"
 
@@ -127,6 +128,7 @@ template <class Self, class Client>
 void harden(Self* self, const Client& client) {
   self->set_default_handler(caf::drop);
   self->set_exit_handler([](caf::exit_msg&) {});
+  caf::rtm::detail::ignore_stray_errors(self); // an error message ends nothing
   self->set_down_handler(
       [self, client](caf::down_msg& dm) { on_down(self, client, dm); });
 }

@@ -8,6 +8,7 @@
 #include <caf/send.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "detail/stray_errors.hpp"
 #include "hub/drop_log.hpp"
 #include "hub/gate.hpp"
 #include "hub/when_gone.hpp"
@@ -149,6 +150,7 @@ registry_actor::behavior_type registry(registry_actor::pointer self,
   // hub ends the registry with `kill`).
   self->set_default_handler(caf::drop);
   self->set_exit_handler([](caf::exit_msg&) {});
+  caf::rtm::detail::ignore_stray_errors(self); // an error message ends nothing
   // A gate can be killed by any node that reaches it (CAF delivers `kill`
   // whoever sends it): the next lookup gets a new one.
   self->attach_functor([st] { st->close(); });

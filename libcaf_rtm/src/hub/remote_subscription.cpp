@@ -17,6 +17,7 @@
 #include "caf/rtm/hub/registry.hpp"
 #include "caf/rtm/pattern.hpp"
 #include "detail/backoff.hpp"
+#include "detail/stray_errors.hpp"
 #include "hub/forwarder.hpp"
 
 // The subscription's own timer: attempt N of the hub with this index.
@@ -495,6 +496,7 @@ detail::subscription_impl_actor::behavior_type
 subscription_impl(self_ptr self, remote_subscription_config cfg) {
   self->state.cfg = std::move(cfg);
   self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
+  caf::rtm::detail::ignore_stray_errors(self);
   start(self);
   return {
       [self](status_atom) { return status(self); },
