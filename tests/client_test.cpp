@@ -173,6 +173,17 @@ std::map<std::string, int64_t> ids_by_text(const ws_session_ptr& s) {
   return result;
 }
 
+// rtm.connect answers 503 while the flag returned is set.
+std::shared_ptr<std::atomic<bool>> refuse_rtm_connect(fake_slack& srv) {
+  auto busy = std::make_shared<std::atomic<bool>>(true);
+  srv.on("rtm.connect", [&srv, busy](const auto& req) {
+    if (*busy)
+      return http_response{503, {}, "busy", "text/plain"};
+    return srv.default_answer(req);
+  });
+  return busy;
+}
+
 double cpu_seconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -2187,12 +2198,7 @@ TEST_CASE_METHOD(client_fixture,
   fake_slack srv;
   auto c = connect_client(*this, config(srv));
   // No next session while `busy`: every attempt fails.
-  auto busy = std::make_shared<std::atomic<bool>>(true);
-  srv.on("rtm.connect", [&srv, busy](const auto& req) {
-    if (*busy)
-      return http_response{503, {}, "busy", "text/plain"};
-    return srv.default_answer(req);
-  });
+  auto busy = refuse_rtm_connect(srv);
   session(srv, 0)->drop();
   REQUIRE(c.rec->wait_lifecycle("disconnected:1", 1));
   auto out = std::make_shared<send_outcomes>();
@@ -2226,12 +2232,7 @@ TEST_CASE_METHOD(client_fixture,
   auto cfg = config(srv);
   cfg.reconnect = retry_policy{3s, 3s, 0}; // the retry waits while we act
   auto c = connect_client(*this, cfg);
-  auto busy = std::make_shared<std::atomic<bool>>(true);
-  srv.on("rtm.connect", [&srv, busy](const auto& req) {
-    if (*busy)
-      return http_response{503, {}, "busy", "text/plain"};
-    return srv.default_answer(req);
-  });
+  auto busy = refuse_rtm_connect(srv);
   session(srv, 0)->drop();
   REQUIRE(c.rec->wait_lifecycle("reconnecting", 1));
   *busy = false;
@@ -2271,7 +2272,8 @@ TEST_CASE_METHOD(client_fixture,
     a->send(hdl, status_atom_v);
     a->send(hdl, reconnect_atom_v, true);
     a->send(hdl, call_atom_v, std::string{"auth.test"}, api_args{});
-    return caf::behavior{[](int) {}}; // alive, for the replies
+    return caf::behavior{[](int) {
+    }}; // alive, for the replies
   });
   REQUIRE(srv.wait_requests("auth.test", 2, 10s));
   std::this_thread::sleep_for(300ms);
