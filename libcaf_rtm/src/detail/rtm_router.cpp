@@ -84,6 +84,18 @@ void fail_unsent(self_ptr self, const caf::error& err) {
   }
 }
 
+// No session is up and none is coming (a failed `connect`, or the
+// supervisor's `sessions_idle`): queued sends fail with `err`, and new ones
+// need a `connect` first.
+void no_session_coming(self_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  if (st.out->session_up())
+    return;
+  st.started = false;
+  fail_unsent(self, err);
+  schedule_wakeup(self);
+}
+
 // A message Slack does not ack; answered once written.
 caf::result<caf::ok_atom> enqueue_unacked(self_ptr self, json_object& msg) {
   auto& st = self->state;
@@ -339,12 +351,8 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
                 },
                 [self, rp](caf::error& err) mutable {
                   --self->state.connects_pending;
-                  // No session and none coming (reconnecting off, fatal,
-                  // gave up): queued sends must not wait for one.
-                  if (!self->state.out->session_up()) {
-                    self->state.started = false;
-                    fail_unsent(self, err);
-                  }
+                  // Reconnecting off, fatal, gave up.
+                  no_session_coming(self, err);
                   rp.deliver(err);
                 });
         return rp;
@@ -431,15 +439,10 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       },
       [self](disconnected& msg) { on_session_down(self, msg); },
       [self](sessions_idle& msg) {
-        // No session and none coming (reconnecting off): queued sends must
-        // not wait for one, and new ones need a `connect` first.
-        auto& st = self->state;
-        // A connect after it starts a session, or fails the queue itself.
-        if (st.out->session_up() || st.connects_pending > 0)
-          return;
-        st.started = false;
-        fail_unsent(self, msg.reason);
-        schedule_wakeup(self);
+        // Stale if a connect came after it: that one starts a session, or
+        // its failure ends the wait.
+        if (self->state.connects_pending == 0)
+          no_session_coming(self, msg.reason);
       },
       [self](const fatal_event& msg) {
         auto& st = self->state;

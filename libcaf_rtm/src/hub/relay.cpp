@@ -12,6 +12,7 @@
 #include "caf/rtm/hub/messages.hpp"
 #include "caf/rtm/json_object.hpp"
 #include "detail/internal_messages.hpp"
+#include "detail/stray_errors.hpp"
 
 namespace caf::rtm::hub::detail {
 
@@ -211,7 +212,7 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
   });
   // A target that does not know the report (a bot's own actor subscribed
   // directly, say) answers it with an error: that ends nothing either.
-  self->set_error_handler([](caf::error&) {});
+  caf::rtm::detail::ignore_stray_errors(self);
   self->set_down_handler([](caf::down_msg&) {});
   return {
       [self](event& ev) { pass_on(self, std::move(ev)); },
