@@ -5,6 +5,7 @@
 //   caf-rtm-hub --config FILE [--port P] [--bind ADDR]
 //               [--cert FILE --key FILE --ca FILE] [--remote-window-kb N]
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -180,5 +181,7 @@ int main(int argc, char** argv) {
   opts.level = level;
   opts.remote_window = static_cast<size_t>(cfg.remote_window_kb) * 1024;
   caf::actor_system sys{cfg};
-  return caf::rtm::hub_app::serve(sys, std::move(opts));
+  auto code = caf::rtm::hub_app::serve(sys, std::move(opts));
+  caf::rtm::hub_app::bound_teardown(std::chrono::seconds{20});
+  return code;
 }

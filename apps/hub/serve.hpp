@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -31,7 +32,13 @@ struct serve_options {
 
 /// Runs the hub in `sys` until SIGINT or SIGTERM (blocked by the caller
 /// before the actor system started); returns the exit code: 0 after an
-/// orderly stop, 1 when the hub cannot listen.
+/// orderly stop, 1 when the hub cannot listen. A stop whose actors do not all
+/// end in time ends the process with exit code 1 and says how many were left.
 int serve(caf::actor_system& sys, serve_options opts);
+
+/// Bounds what is left of a stop once `serve` returned (CAF's network layer
+/// and scheduler end as the actor system is destroyed): past `limit`, says so
+/// on stderr and ends the process with exit code 1.
+void bound_teardown(std::chrono::seconds limit);
 
 } // namespace caf::rtm::hub_app
