@@ -174,7 +174,11 @@ int serve(caf::actor_system& sys, serve_options opts) {
   reg_opts.log = log;
   auto registry = sys.spawn(hub::registry, clients, reg_opts);
   auto port = publish(registry, opts, opts.port);
+  // The port closes first: a bot node that reaches for this hub while it
+  // stops is refused at once (and tries its other hubs) rather than let in.
   auto stop = [&] {
+    if (port)
+      unpublish(sys, registry, opts, *port);
     close_all(sys, clients, log);
     caf::anon_send_exit(registry, caf::exit_reason::kill);
   };
