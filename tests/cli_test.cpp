@@ -95,7 +95,7 @@ TEST_CASE("the last lines of a burst show while the run goes on, and so does "
   CHECK(p.wait(10s) == 0);
 }
 
-TEST_CASE("event filter; --name=value works too", "[cli]") {
+TEST_CASE("event filter, and --name=value works too", "[cli]") {
   fake_slack srv;
   process p{tool,
             {"--token=" + srv.options().token, "--base-url=" + srv.base_url(),
@@ -416,7 +416,7 @@ TEST_CASE("a dropped session with reconnecting off exits 4", "[cli]") {
 }
 
 TEST_CASE("the echo bot with reconnecting off exits 4 when it has no "
-          "session; --replies below 0 is a usage error",
+          "session, and --replies below 0 is a usage error",
           "[cli][echo_bot]") {
   SECTION("its session drops") {
     fake_slack srv;

@@ -627,7 +627,7 @@ TEST_CASE_METHOD(client_fixture, "disconnect starts a fresh session",
 }
 
 TEST_CASE_METHOD(client_fixture,
-                 "reconnecting switched off and on at run time; status says "
+                 "reconnecting switched off and on at run time, status says "
                  "who the client is",
                  "[client]") {
   fake_slack srv;
@@ -1156,7 +1156,7 @@ TEST_CASE_METHOD(client_fixture, "send: ids, acks and echoes",
   close_client(*this, c.hdl);
 }
 
-TEST_CASE_METHOD(client_fixture, "acks matched out of order; error acks",
+TEST_CASE_METHOD(client_fixture, "acks matched out of order, error acks",
                  "[client][send]") {
   fake_slack_options opts;
   opts.acks = ack_policy::manual;
@@ -1247,7 +1247,7 @@ TEST_CASE_METHOD(client_fixture,
 }
 
 TEST_CASE_METHOD(client_fixture,
-                 "sends without acks; presence_sub again after every hello; "
+                 "sends without acks, presence_sub again after every hello, "
                  "thread replies",
                  "[client][send]") {
   fake_slack srv;
@@ -2193,7 +2193,7 @@ TEST_CASE_METHOD(client_fixture,
 
 TEST_CASE_METHOD(client_fixture,
                  "reconnecting switched off while a retry waits fails queued "
-                 "sends; a session that comes back takes sends again",
+                 "sends, and a session that comes back takes sends again",
                  "[client][send][reconnect]") {
   fake_slack srv;
   auto c = connect_client(*this, config(srv));

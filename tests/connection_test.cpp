@@ -189,9 +189,10 @@ TEST_CASE("connection: a close that names an earlier batch waits for the "
   CHECK(f.router->with([](auto& x) { return x.unsent_acks.empty(); }));
 }
 
-TEST_CASE("connection: a close that names the latest batch closes at once; an "
-          "ack after it comes back unsent",
-          "[connection][socket_mode]") {
+TEST_CASE(
+    "connection: a close that names the latest batch closes at once, and an "
+    "ack after it comes back unsent",
+    "[connection][socket_mode]") {
   connection_fixture f;
   f.session->send_event(mention(1));
   REQUIRE(eventually([&] { return f.router->batch_count() == 2; }));

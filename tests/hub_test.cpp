@@ -635,7 +635,7 @@ TEST_CASE("remote nodes cannot close, disconnect or make the hub read files",
   CHECK(srv.session_count() == 1);
 }
 
-TEST_CASE("remote nodes reach only the registry and the gates of a hub; "
+TEST_CASE("remote nodes reach only the registry and the gates of a hub: "
           "forged internal messages change nothing",
           "[hub]") {
   fake_slack srv;
@@ -903,7 +903,7 @@ TEST_CASE("caf-rtm --hub: exit codes as from Slack itself", "[hub][cli]") {
   }
 }
 
-TEST_CASE("a bot process that dies is dropped; the hub, its clients and the "
+TEST_CASE("a bot process that dies is dropped: the hub, its clients and the "
           "other bots go on",
           "[hub][cli]") {
   fake_slack srv;

@@ -796,7 +796,7 @@ TEST_CASE_METHOD(unclaimed_fixture,
 
 TEST_CASE_METHOD(unclaimed_fixture,
                  "socket mode router: an event nobody subscribed to while "
-                 "others are is acked; one its subscriber refused is left",
+                 "others are is acked, one its subscriber refused is left",
                  "[socket_mode_router]") {
   SECTION("subscribers for other types only") {
     auto hdl = sys->spawn(ordering_subscriber, w);

@@ -617,7 +617,7 @@ TEST_CASE_METHOD(sm_fixture,
 
 TEST_CASE_METHOD(sm_fixture,
                  "socket mode: refresh_requested makes the next connection "
-                 "before the old one breaks; nothing lost or doubled",
+                 "before the old one breaks, nothing lost or doubled",
                  "[socket_mode][refresh]") {
   fake_slack srv;
   auto c = connect(config(srv));

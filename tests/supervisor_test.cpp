@@ -379,7 +379,7 @@ TEST_CASE_METHOD(supervisor_fixture,
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
-                 "supervisor: failed attempts back off; fatal errors stop",
+                 "supervisor: failed attempts back off, fatal errors stop",
                  "[supervisor]") {
   w->failures["rtm.connect"].push_back(
       make_error(errc::http_error, uint16_t{503}, "server error"));
@@ -495,7 +495,7 @@ std::string show_ok(caf::ok_atom&) {
 
 TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: with every session on its way out, the state "
-                 "says so; connect waits for the next hello and close answers",
+                 "says so, connect waits for the next hello and close answers",
                  "[supervisor]") {
   target = 2;
   start();

@@ -1006,7 +1006,7 @@ TEST_CASE_METHOD(api_fixture,
 }
 
 TEST_CASE_METHOD(api_fixture,
-                 "reads are retried; a call marked always is retried",
+                 "reads are retried, a call marked always is retried",
                  "[web_api][retry]") {
   fake_slack srv;
   srv.script("users.info", http_response{500, {}, "oops", "text/plain"});
