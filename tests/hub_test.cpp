@@ -1005,7 +1005,9 @@ TEST_CASE("kill -9 the hub and start it again: the bot subscribes again and "
   CHECK(status->hubs[0].state == "up");
   // SIGTERM: every client closes with a close frame, the hub exits 0.
   second.proc->signal(SIGTERM);
-  auto code = second.proc->wait(30s);
+  // Long enough for the hub's own limits on a stop (10 s + 20 s + 20 s), so
+  // that a stop that hangs tells where.
+  auto code = second.proc->wait(60s);
   INFO("hub's stderr:\n" << second.proc->err());
   CHECK(code == 0);
   CHECK(s1->close_code_received() == uint16_t{1000});

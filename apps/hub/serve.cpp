@@ -54,6 +54,10 @@ logger_ptr make_logger(log_level level, std::string who) {
 // this one's status) whatever happens: a client reconnects on its own.
 caf::behavior starter(caf::event_based_actor* self, const caf::actor& client,
                       const logger_ptr& log) {
+  // A client killed while it connects drops the request unanswered (CAF
+  // 0.17 sends no broken_promise): its down message ends the starter.
+  self->monitor(client);
+  self->set_down_handler([self](caf::down_msg&) { self->quit(); });
   self->request(client, caf::infinite, connect_atom_v)
       .then(
           [self, log](const connected& info) {
@@ -84,21 +88,28 @@ void wait_for_signal() {
   sigwait(&set, &signal);
 }
 
-// Closes every client (close frames, sockets, threads), one after the
-// other, each bounded; one that does not answer in time is killed.
+// Closes every client (close frames, sockets, threads), all at once, each
+// bounded; one that does not answer in time is killed.
 void close_all(caf::actor_system& sys,
                const std::vector<hub::workspace_info>& clients,
                const logger_ptr& log) {
   caf::scoped_actor self{sys, true};
+  using handle = decltype(self->request(
+      clients.front().handle(), std::chrono::seconds{10}, close_atom_v));
+  std::vector<handle> closing;
   for (auto& ws : clients)
-    self->request(ws.handle(), std::chrono::seconds{10}, close_atom_v)
-        .receive([](caf::ok_atom) {},
-                 [&](caf::error& err) {
-                   CAF_RTM_LOG(log, warn, "hub", ws.name,
-                               ": close failed: ", render(err));
-                   caf::anon_send_exit(ws.handle(),
-                                       caf::exit_reason::user_shutdown);
-                 });
+    closing.push_back(
+        self->request(ws.handle(), std::chrono::seconds{10}, close_atom_v));
+  for (size_t i = 0; i < clients.size(); ++i) {
+    auto& ws = clients[i];
+    closing[i].receive([](caf::ok_atom) {},
+                       [&](caf::error& err) {
+                         CAF_RTM_LOG(log, warn, "hub", ws.name,
+                                     ": close failed: ", render(err));
+                         caf::anon_send_exit(ws.handle(),
+                                             caf::exit_reason::user_shutdown);
+                       });
+  }
 }
 
 // Publishes the registry where the hub listens (SO_REUSEADDR: a hub

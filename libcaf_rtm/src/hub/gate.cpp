@@ -1,5 +1,6 @@
 #include "hub/gate.hpp"
 
+#include <algorithm>
 #include <tuple>
 #include <utility>
 
@@ -18,6 +19,8 @@ namespace caf::rtm::hub::detail {
 gate_state::~gate_state() {
   for (auto& [addr, relay] : relays)
     caf::anon_send_exit(relay.hdl, caf::exit_reason::kill);
+  for (auto& relay : retiring)
+    caf::anon_send_exit(relay, caf::exit_reason::kill);
 }
 
 namespace {
@@ -217,14 +220,15 @@ auto shared_handlers(Self* self, const Client& client) {
           // Its flag stays unset: nobody misses what it did not report.
           auto relay = i->second.hdl;
           relays.erase(i);
+          self->state.retiring.push_back(relay);
+          auto retire = [self, relay] {
+            caf::anon_send_exit(relay, caf::exit_reason::kill);
+            auto& xs = self->state.retiring;
+            xs.erase(std::remove(xs.begin(), xs.end(), relay), xs.end());
+          };
           self->request(client, caf::infinite, x, relay)
-              .then(
-                  [relay](ok_atom) {
-                    caf::anon_send_exit(relay, caf::exit_reason::kill);
-                  },
-                  [relay](caf::error&) {
-                    caf::anon_send_exit(relay, caf::exit_reason::kill);
-                  });
+              .then([retire](ok_atom) { retire(); },
+                    [retire](caf::error&) { retire(); });
         }
         return forward<ok_atom>(self, client, x, std::move(hdl));
       },

@@ -17,6 +17,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
@@ -52,6 +53,9 @@ struct gate_state {
   std::set<caf::actor_addr> watched;
   /// The relay in front of each remote subscriber (see relay.hpp).
   std::map<caf::actor_addr, relay_handle> relays;
+  /// Relays of subscriptions being undone: each ends once the client let it
+  /// go, or with the gate, whichever comes first.
+  std::vector<caf::actor> retiring;
 
   ~gate_state();
 };
