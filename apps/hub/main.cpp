@@ -180,8 +180,14 @@ int main(int argc, char** argv) {
   opts.tls = node.tls.enabled();
   opts.level = level;
   opts.remote_window = static_cast<size_t>(cfg.remote_window_kb) * 1024;
-  caf::actor_system sys{cfg};
-  auto code = caf::rtm::hub_app::serve(sys, std::move(opts));
-  caf::rtm::hub_app::bound_teardown(std::chrono::seconds{20});
+  caf::rtm::hub_app::stop_watchdog watchdog;
+  int code = 0;
+  {
+    caf::actor_system sys{cfg};
+    code = caf::rtm::hub_app::serve(sys, std::move(opts), watchdog);
+    watchdog.watch("CAF's network layer and scheduler",
+                   std::chrono::seconds{20});
+  }
+  watchdog.stop_watching();
   return code;
 }

@@ -57,7 +57,12 @@ caf::behavior starter(caf::event_based_actor* self, const caf::actor& client,
   // A client killed while it connects drops the request unanswered (CAF
   // 0.17 sends no broken_promise): its down message ends the starter.
   self->monitor(client);
-  self->set_down_handler([self](caf::down_msg&) { self->quit(); });
+  self->set_down_handler([self, log](caf::down_msg& dm) {
+    if (dm.reason && dm.reason != caf::exit_reason::user_shutdown)
+      CAF_RTM_LOG(log, error, "hub",
+                  "the client ended while connecting: ", render(dm.reason));
+    self->quit();
+  });
   self->request(client, caf::infinite, connect_atom_v)
       .then(
           [self, log](const connected& info) {
@@ -88,6 +93,9 @@ void wait_for_signal() {
   sigwait(&set, &signal);
 }
 
+// How long each client may take to close.
+constexpr auto close_limit = std::chrono::seconds{10};
+
 // Closes every client (close frames, sockets, threads), all at once, each
 // bounded; one that does not answer in time is killed.
 void close_all(caf::actor_system& sys,
@@ -97,9 +105,9 @@ void close_all(caf::actor_system& sys,
   using handle = decltype(self->request(
       clients.front().handle(), std::chrono::seconds{10}, close_atom_v));
   std::vector<handle> closing;
+  closing.reserve(clients.size());
   for (auto& ws : clients)
-    closing.push_back(
-        self->request(ws.handle(), std::chrono::seconds{10}, close_atom_v));
+    closing.push_back(self->request(ws.handle(), close_limit, close_atom_v));
   for (size_t i = 0; i < clients.size(); ++i) {
     auto& ws = clients[i];
     closing[i].receive([](caf::ok_atom) {},
@@ -153,18 +161,7 @@ size_t await_actors(caf::actor_system& sys, std::chrono::seconds limit) {
 
 } // namespace
 
-void bound_teardown(std::chrono::seconds limit) {
-  std::thread{[limit] {
-    std::this_thread::sleep_for(limit);
-    std::fprintf(stderr,
-                 "caf-rtm-hub: CAF's network layer and scheduler did not end "
-                 "within %lld s of the stop: exiting without them\n",
-                 static_cast<long long>(limit.count()));
-    std::_Exit(1);
-  }}.detach();
-}
-
-int serve(caf::actor_system& sys, serve_options opts) {
+int serve(caf::actor_system& sys, serve_options opts, stop_watchdog& watchdog) {
   auto log = make_logger(opts.level, "");
   std::vector<hub::workspace_info> clients;
   for (auto& ws : opts.workspaces) {
@@ -188,10 +185,13 @@ int serve(caf::actor_system& sys, serve_options opts) {
   // The port closes first: a bot node that reaches for this hub while it
   // stops is refused at once (and tries its other hubs) rather than let in.
   auto stop = [&] {
+    watchdog.watch("closing the port and every client",
+                   close_limit + std::chrono::seconds{5});
     if (port)
       unpublish(sys, registry, opts, *port);
     close_all(sys, clients, log);
     caf::anon_send_exit(registry, caf::exit_reason::kill);
+    watchdog.stop_watching();
   };
   if (!port) {
     std::fprintf(

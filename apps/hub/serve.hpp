@@ -4,7 +4,6 @@
 
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -15,6 +14,7 @@
 #include "caf/rtm/hub/registry.hpp"
 #include "caf/rtm/hub/workspaces.hpp"
 #include "caf/rtm/logger.hpp"
+#include "hub/stop_watchdog.hpp"
 
 namespace caf::rtm::hub_app {
 
@@ -32,13 +32,11 @@ struct serve_options {
 
 /// Runs the hub in `sys` until SIGINT or SIGTERM (blocked by the caller
 /// before the actor system started); returns the exit code: 0 after an
-/// orderly stop, 1 when the hub cannot listen. A stop whose actors do not all
-/// end in time ends the process with exit code 1 and says how many were left.
-int serve(caf::actor_system& sys, serve_options opts);
-
-/// Bounds what is left of a stop once `serve` returned (CAF's network layer
-/// and scheduler end as the actor system is destroyed): past `limit`, says so
-/// on stderr and ends the process with exit code 1.
-void bound_teardown(std::chrono::seconds limit);
+/// orderly stop, 1 when the hub cannot listen. `watchdog` bounds closing the
+/// port and the clients; a stop whose actors do not all end in time ends the
+/// process with exit code 1 and says how many were left. What comes after
+/// `serve` (CAF's network layer and scheduler end with the actor system) is
+/// the caller's to bound.
+int serve(caf::actor_system& sys, serve_options opts, stop_watchdog& watchdog);
 
 } // namespace caf::rtm::hub_app
