@@ -102,8 +102,8 @@ void close_all(caf::actor_system& sys,
                const std::vector<hub::workspace_info>& clients,
                const logger_ptr& log) {
   caf::scoped_actor self{sys, true};
-  using handle = decltype(self->request(
-      clients.front().handle(), std::chrono::seconds{10}, close_atom_v));
+  using handle = decltype(self->request(clients.front().handle(), close_limit,
+                                        close_atom_v));
   std::vector<handle> closing;
   closing.reserve(clients.size());
   for (auto& ws : clients)
