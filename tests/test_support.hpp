@@ -30,26 +30,29 @@ namespace caf::rtm::test {
 
 using namespace std::chrono_literals;
 
-/// Collects every log line (all levels) for later inspection.
+/// Collects every log line (all levels) for later inspection. The lines live
+/// as long as the logger: a test that fails early leaves its client running
+/// past the fixture member that holds this, and the client logs on.
 class log_capture {
 public:
-  log_capture()
-      : log_(std::make_shared<logger>(
-            log_level::debug, [this](log_level, const std::string& line) {
-              std::lock_guard<std::mutex> guard{mtx_};
-              // CAF_RTM_TEST_LOG=1 shows the client's log while a test runs.
-              if (std::getenv("CAF_RTM_TEST_LOG") != nullptr)
-                std::fprintf(stderr, "[log] %s\n", line.c_str());
-              lines_.push_back(line);
-            })) {}
+  log_capture() : state_(std::make_shared<state>()) {
+    log_ = std::make_shared<logger>(
+        log_level::debug, [st = state_](log_level, const std::string& line) {
+          std::lock_guard<std::mutex> guard{st->mtx};
+          // CAF_RTM_TEST_LOG=1 shows the client's log while a test runs.
+          if (std::getenv("CAF_RTM_TEST_LOG") != nullptr)
+            std::fprintf(stderr, "[log] %s\n", line.c_str());
+          st->lines.push_back(line);
+        });
+  }
 
   logger_ptr get() const {
     return log_;
   }
 
   std::vector<std::string> lines() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return lines_;
+    std::lock_guard<std::mutex> guard{state_->mtx};
+    return state_->lines;
   }
 
   bool contains(const std::string& needle) const {
@@ -60,8 +63,11 @@ public:
   }
 
 private:
-  mutable std::mutex mtx_;
-  std::vector<std::string> lines_;
+  struct state {
+    std::mutex mtx;
+    std::vector<std::string> lines;
+  };
+  std::shared_ptr<state> state_;
   logger_ptr log_;
 };
 
