@@ -1526,6 +1526,52 @@ TEST_CASE_METHOD(client_fixture,
   close_client(*this, c.hdl);
 }
 
+TEST_CASE_METHOD(client_fixture,
+                 "a close that the WebSocket layer starts itself ends at "
+                 "close_timeout with its own reason",
+                 "[client][frames]") {
+  auto tls = GENERATE(false, true);
+  auto oversized = GENERATE(true, false);
+  CAPTURE(tls, oversized);
+  fake_slack_options opts;
+  opts.tls = tls;
+  fake_slack srv{opts};
+  auto cfg = config(srv);
+  cfg.max_message_size = size_t{64} * 1024;
+  // Neither the ping monitor nor the hello deadline may end the session
+  // first: only close_timeout bounds the close.
+  cfg.ping_interval = std::chrono::seconds{60};
+  cfg.hello_timeout = std::chrono::seconds{60};
+  cfg.close_timeout = std::chrono::milliseconds{300};
+  auto c = connect_client(*this, cfg);
+  auto s0 = session(srv, 0);
+  // The server never answers the client's close frame nor ends TCP.
+  s0->ignore_close();
+  if (oversized) {
+    // A text frame header announcing 1 GiB, followed by a little data.
+    std::string header{"\x81\x7f", 2};
+    uint64_t len = uint64_t{1} << 30;
+    for (int i = 7; i >= 0; --i)
+      header.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+    s0->send_raw(header + std::string(1000, 'x'));
+    REQUIRE(c.rec->wait_lifecycle("disconnected:1:incoming_too_large", 1,
+                                  std::chrono::seconds{20}));
+    CHECK(s0->close_code_received() == std::optional<uint16_t>{1009});
+  } else {
+    // A masked frame from the server is a protocol error.
+    s0->send_raw(encode_frame(0x1, message(1), true, true));
+    REQUIRE(c.rec->wait_lifecycle("disconnected:1:websocket_error", 1,
+                                  std::chrono::seconds{20}));
+    CHECK(s0->close_code_received() == std::optional<uint16_t>{1002});
+  }
+  CHECK(s0->wait_ended(std::chrono::seconds{5}));
+  // The client goes on with a new session.
+  auto s1 = session(srv, 1);
+  s1->send(message(1));
+  REQUIRE(eventually([&] { return texts(c.rec->events()) == range(1, 1); }));
+  close_client(*this, c.hdl);
+}
+
 TEST_CASE_METHOD(client_fixture, "a masked server frame ends the session",
                  "[client][frames]") {
   fake_slack srv;

@@ -25,6 +25,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -34,9 +35,11 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/role.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 #include <boost/system/error_code.hpp>
 
@@ -73,6 +76,21 @@ public:
   /// first write after clearing it sends everything gathered.
   void cork(bool value) noexcept {
     corked_ = value;
+  }
+
+  /// Bounds the teardown of a close that Beast starts by itself (it fails
+  /// the connection: a message over the size limit, a protocol error, text
+  /// that is not UTF-8). Beast then sends its close frame and waits for the
+  /// server to end TCP, with no limit of its own. Once `limit` is over, the
+  /// socket is closed and the teardown counts as done, so that the read
+  /// reports Beast's reason. Zero: no limit (the session bounds the closes
+  /// it starts or answers with a timer of its own).
+  void teardown_limit(std::chrono::steady_clock::duration limit) noexcept {
+    teardown_limit_ = limit;
+  }
+
+  std::chrono::steady_clock::duration teardown_limit() const noexcept {
+    return teardown_limit_;
   }
 
   template <class MutableBuffers, class Handler>
@@ -218,7 +236,43 @@ private:
   size_t chunk_end_ = 0;
   /// The last read filled its whole buffer: more is probably waiting.
   bool backlog_ = false;
+  std::chrono::steady_clock::duration teardown_limit_{0};
 };
+
+// The teardown below this layer, bounded by `limit` (see teardown_limit).
+template <class Next, class Handler>
+void bounded_teardown(boost::beast::role_type role, corked_stream<Next>& stream,
+                      std::chrono::steady_clock::duration limit,
+                      Handler handler) {
+  using boost::beast::websocket::async_teardown;
+  using error_code = boost::system::error_code;
+  struct state {
+    explicit state(typename Next::executor_type ex) : timer(std::move(ex)) {
+      // nop
+    }
+    boost::asio::steady_timer timer;
+    bool expired = false;
+    bool done = false;
+  };
+  auto st = std::make_shared<state>(stream.next_layer().get_executor());
+  st->timer.expires_after(limit);
+  st->timer.async_wait([st, &stream](error_code ec) {
+    // `done`: the teardown ended first, and the stream may be gone.
+    if (ec || st->done)
+      return;
+    st->expired = true;
+    error_code ignored;
+    boost::beast::get_lowest_layer(stream).close(ignored);
+  });
+  async_teardown(role, stream.next_layer(),
+                 boost::asio::bind_executor(
+                     stream.get_executor(),
+                     [st, handler = std::move(handler)](error_code ec) mutable {
+                       st->done = true;
+                       st->timer.cancel();
+                       handler(st->expired ? error_code{} : ec);
+                     }));
+}
 
 /// Writes what was gathered, then tears down the stream below. Beast may
 /// answer a close frame from the server while the session's frames are
@@ -232,7 +286,10 @@ void async_teardown(boost::beast::role_type role, corked_stream<Next>& stream,
           boost::system::error_code) mutable {
         // Beast's teardown of a plain socket, or that of the stream below.
         using boost::beast::websocket::async_teardown;
-        async_teardown(role, stream.next_layer(), std::move(handler));
+        if (auto limit = stream.teardown_limit(); limit > limit.zero())
+          bounded_teardown(role, stream, limit, std::move(handler));
+        else
+          async_teardown(role, stream.next_layer(), std::move(handler));
       }));
 }
 

@@ -184,6 +184,8 @@ private:
     if (state_ != state_type::handshaking)
       return;
     state_ = state_type::open;
+    // A close that Beast starts itself ends within close_timeout too.
+    ws_->next_layer().teardown_limit(opts_.close_timeout);
     caf::anon_send(owner_, detail::opened_atom_v);
     do_read();
     do_write();
@@ -387,6 +389,7 @@ private:
     if (state_ != state_type::open)
       return; // closing: our own close armed the timer already
     state_ = state_type::closing;
+    ws_->next_layer().teardown_limit({}); // the timer bounds it
     close_timer_.expires_after(opts_.close_timeout);
     close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
       if (!ec)
@@ -402,6 +405,7 @@ private:
       return;
     case state_type::open:
       state_ = state_type::closing;
+      ws_->next_layer().teardown_limit({}); // the timer bounds it
       close_timer_.expires_after(opts_.close_timeout);
       close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
         if (!ec)

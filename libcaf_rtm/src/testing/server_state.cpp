@@ -311,6 +311,10 @@ void session_record::pause_reading() {
   with_control([](session_control& ctrl) { ctrl.post_pause_reading(); });
 }
 
+void session_record::ignore_close() {
+  with_control([](session_control& ctrl) { ctrl.post_ignore_close(); });
+}
+
 void session_record::go_silent() {
   with_control([](session_control& ctrl) { ctrl.post_silent(); });
 }

@@ -47,6 +47,7 @@ public:
   virtual void post_drop() = 0;
   virtual void post_silent() = 0;
   virtual void post_pause_reading() = 0;
+  virtual void post_ignore_close() = 0;
 };
 
 /// The `ws_session` handed to tests: recorded data plus weak links to the
@@ -81,6 +82,7 @@ public:
   void drop() override;
   void go_silent() override;
   void pause_reading() override;
+  void ignore_close() override;
   std::vector<std::string> received() const override;
   bool wait_received(std::size_t n, std::chrono::milliseconds timeout) override;
   std::size_t pings_received() const override;

@@ -118,6 +118,10 @@ public:
     post([](ws_peer& self) { self.pause_reading(); });
   }
 
+  void post_ignore_close() override {
+    post([](ws_peer& self) { self.ignore_close_ = true; });
+  }
+
   void post_silent() override {
     post([](ws_peer& self) {
       // Queued frames are dropped too: a silent peer writes nothing at all.
@@ -343,7 +347,7 @@ private:
           static_cast<uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
                                 static_cast<unsigned char>(payload[1]));
     rec_->set_close_code(code);
-    if (silent_)
+    if (silent_ || ignore_close_)
       return; // keep reading until the client gives up and closes TCP
     switch (phase_) {
     case phase::open: {
@@ -659,6 +663,8 @@ private:
   /// Set by go_silent(): nothing is sent from then on except an explicit
   /// close, and client close frames are only recorded.
   bool silent_ = false;
+  /// Set by ignore_close(): a close frame from the client gets no answer.
+  bool ignore_close_ = false;
   /// An admitted Socket Mode session: envelopes may go to it while open.
   bool live_ = false;
   std::shared_ptr<session_record> rec_;

@@ -299,6 +299,11 @@ public:
   /// Stops reading from the socket: what the client writes piles up in the
   /// kernel's buffers and then in the client's own queue.
   virtual void pause_reading() = 0;
+  /// From now on a close frame from the client is recorded
+  /// (`close_code_received`) but not answered, and the TCP connection stays
+  /// open until the client ends it: a server that never finishes the close
+  /// handshake.
+  virtual void ignore_close() = 0;
 
   // -- observing --------------------------------------------------------------
 
