@@ -1545,15 +1545,20 @@ TEST_CASE_METHOD(client_fixture,
   cfg.close_timeout = std::chrono::milliseconds{300};
   auto c = connect_client(*this, cfg);
   auto s0 = session(srv, 0);
-  // The server never answers the client's close frame nor ends TCP.
+  // The server never answers the client's close frame nor ends TCP. Nothing
+  // follows the bad frame either: Beast 1.81's teardown ends at the first
+  // bytes it reads after its close frame (teardown.hpp tests the count of
+  // the coroutine's argument, always 0, instead of that of its read). Most
+  // runs of each case wait for the limit; some end early that way (bytes
+  // of the frame left on the socket), with the same outcome.
   s0->ignore_close();
   if (oversized) {
-    // A text frame header announcing 1 GiB, followed by a little data.
+    // A text frame header announcing 1 GiB.
     std::string header{"\x81\x7f", 2};
     uint64_t len = uint64_t{1} << 30;
     for (int i = 7; i >= 0; --i)
       header.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
-    s0->send_raw(header + std::string(1000, 'x'));
+    s0->send_raw(header);
     REQUIRE(c.rec->wait_lifecycle("disconnected:1:incoming_too_large", 1,
                                   std::chrono::seconds{20}));
     CHECK(s0->close_code_received() == std::optional<uint16_t>{1009});
@@ -2313,20 +2318,34 @@ TEST_CASE_METHOD(client_fixture,
   auto c = connect_client(*this, config(srv));
   // Each reply comes back as a plain message; CAF's default for it answers
   // with an error (`unexpected_message`) to whoever replied: the router, the
-  // supervisor, the Web API caller.
-  auto sender = spawn_fn(*sys, [hdl = c.hdl](caf::event_based_actor* a) {
-    a->send(hdl, status_atom_v);
-    a->send(hdl, reconnect_atom_v, true);
-    a->send(hdl, call_atom_v, std::string{"auth.test"}, api_args{});
-    return caf::behavior{[](int) {
-    }}; // alive, for the replies
-  });
-  REQUIRE(srv.wait_requests("auth.test", 2, 10s));
-  std::this_thread::sleep_for(300ms);
+  // supervisor, the Web API caller. The sender counts what reaches that
+  // default.
+  auto replies = std::make_shared<std::atomic<int>>(0);
+  auto sender =
+      spawn_fn(*sys, [hdl = c.hdl, replies](caf::event_based_actor* a) {
+        a->set_default_handler(
+            [replies](caf::scheduled_actor* x, caf::message_view& msg) {
+              ++*replies;
+              return caf::print_and_drop(x, msg);
+            });
+        a->send(hdl, status_atom_v);
+        a->send(hdl, reconnect_atom_v, true);
+        a->send(hdl, call_atom_v, std::string{"auth.test"}, api_args{});
+        return caf::behavior{[](int x) {
+          return x;
+        }};
+      });
+  REQUIRE(eventually([&] { return replies->load() == 3; }));
+  // Once the sender answers this, it has sent every error: each is in the
+  // mailbox of its actor ahead of what the checks below ask of it.
+  auto pong = request<int>(*self, sender, caf::timespan{5s}, 7);
+  CHECK((pong && *pong == 7));
   caf::anon_send_exit(sender, caf::exit_reason::user_shutdown);
   auto st = status(c.hdl);
   CHECK(st.connected);
   CHECK(send(c.hdl, "still here"));
+  CHECK(request<json_object>(*self, c.hdl, caf::timespan{10s}, call_atom_v,
+                             std::string{"auth.test"}, api_args{}));
   close_client(*this, c.hdl);
 }
 

@@ -84,7 +84,9 @@ public:
   /// server to end TCP, with no limit of its own. Once `limit` is over, the
   /// socket is closed and the teardown counts as done, so that the read
   /// reports Beast's reason. Zero: no limit (the session bounds the closes
-  /// it starts or answers with a timer of its own).
+  /// it starts or answers with a timer of its own). Not bounded: Beast's
+  /// write of its close frame before the teardown (a server that stopped
+  /// reading); the ping monitor ends such a session.
   void teardown_limit(std::chrono::steady_clock::duration limit) noexcept {
     teardown_limit_ = limit;
   }
@@ -239,57 +241,58 @@ private:
   std::chrono::steady_clock::duration teardown_limit_{0};
 };
 
-// The teardown below this layer, bounded by `limit` (see teardown_limit).
+/// Writes what was gathered, then tears down the stream below. Beast may
+/// answer a close frame from the server while the session's frames are
+/// corked: the answer, and the acks gathered before it, go out first. With a
+/// `teardown_limit`, both are bounded by it.
 template <class Next, class Handler>
-void bounded_teardown(boost::beast::role_type role, corked_stream<Next>& stream,
-                      std::chrono::steady_clock::duration limit,
-                      Handler handler) {
-  using boost::beast::websocket::async_teardown;
+void async_teardown(boost::beast::role_type role, corked_stream<Next>& stream,
+                    Handler&& handler) {
   using error_code = boost::system::error_code;
-  struct state {
-    explicit state(typename Next::executor_type ex) : timer(std::move(ex)) {
+  // Shared by the timer and the steps of the teardown (all on the stream's
+  // one thread).
+  struct limit_state {
+    explicit limit_state(typename Next::executor_type ex)
+        : timer(std::move(ex)) {
       // nop
     }
     boost::asio::steady_timer timer;
     bool expired = false;
     bool done = false;
   };
-  auto st = std::make_shared<state>(stream.next_layer().get_executor());
-  st->timer.expires_after(limit);
-  st->timer.async_wait([st, &stream](error_code ec) {
-    // `done`: the teardown ended first, and the stream may be gone.
-    if (ec || st->done)
-      return;
-    st->expired = true;
-    error_code ignored;
-    boost::beast::get_lowest_layer(stream).close(ignored);
-  });
-  async_teardown(role, stream.next_layer(),
-                 boost::asio::bind_executor(
-                     stream.get_executor(),
-                     [st, handler = std::move(handler)](error_code ec) mutable {
-                       st->done = true;
-                       st->timer.cancel();
-                       handler(st->expired ? error_code{} : ec);
-                     }));
-}
-
-/// Writes what was gathered, then tears down the stream below. Beast may
-/// answer a close frame from the server while the session's frames are
-/// corked: the answer, and the acks gathered before it, go out first.
-template <class Next, class Handler>
-void async_teardown(boost::beast::role_type role, corked_stream<Next>& stream,
-                    Handler&& handler) {
+  std::shared_ptr<limit_state> st;
+  if (auto limit = stream.teardown_limit(); limit > limit.zero()) {
+    st = std::make_shared<limit_state>(stream.next_layer().get_executor());
+    st->timer.expires_after(limit);
+    st->timer.async_wait([st, &stream](error_code ec) {
+      // `done`: the teardown ended first, and the stream may be gone.
+      if (ec || st->done)
+        return;
+      st->expired = true;
+      // The pending step fails; the teardown then counts as done.
+      auto& socket = boost::beast::get_lowest_layer(stream);
+      error_code ignored;
+      socket.shutdown(boost::asio::socket_base::shutdown_both, ignored);
+      socket.close(ignored);
+    });
+  }
   stream.async_flush(boost::asio::bind_executor(
       stream.get_executor(),
-      [role, &stream, handler = std::forward<Handler>(handler)](
-          boost::system::error_code) mutable {
+      [role, &stream, st,
+       handler = std::forward<Handler>(handler)](error_code) mutable {
         // Beast's teardown of a plain socket, or that of the stream below.
         using boost::beast::websocket::async_teardown;
-        if (auto limit = stream.teardown_limit(); limit > limit.zero())
-          bounded_teardown(role, stream, limit, std::move(handler));
-        else
-          async_teardown(role, stream.next_layer(), std::move(handler));
+        if (!st)
+          return async_teardown(role, stream.next_layer(), std::move(handler));
+        async_teardown(
+            role, stream.next_layer(),
+            boost::asio::bind_executor(
+                stream.get_executor(),
+                [st, handler = std::move(handler)](error_code ec) mutable {
+                  st->done = true;
+                  st->timer.cancel();
+                  handler(st->expired ? error_code{} : ec);
+                }));
       }));
 }
 

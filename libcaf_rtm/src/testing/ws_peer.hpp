@@ -399,6 +399,15 @@ private:
     pause_timer_.async_wait([self = this->shared_from_this()](error_code) {});
   }
 
+  // ignore_close(): the stream ended above TCP (the client's TLS
+  // close_notify), or the client ended TCP. Only the latter ends the
+  // session: the socket turns readable then.
+  void await_tcp_end() {
+    socket().async_wait(
+        tcp::socket::wait_read,
+        [self = this->shared_from_this()](error_code) { self->hard_close(); });
+  }
+
   void do_read() {
     if (!reading() || read_paused_)
       return;
@@ -408,6 +417,8 @@ private:
   }
 
   void on_read(error_code ec, std::size_t n) {
+    if (ec && ignore_close_ && phase_ != phase::closed)
+      return await_tcp_end();
     if (ec)
       return fail(ec, "read frame");
     frames_.feed(rbuf_.data(), n);
@@ -663,7 +674,8 @@ private:
   /// Set by go_silent(): nothing is sent from then on except an explicit
   /// close, and client close frames are only recorded.
   bool silent_ = false;
-  /// Set by ignore_close(): a close frame from the client gets no answer.
+  /// Set by ignore_close(): a close frame from the client gets no answer,
+  /// and only the end of TCP ends the session.
   bool ignore_close_ = false;
   /// An admitted Socket Mode session: envelopes may go to it while open.
   bool live_ = false;

@@ -301,8 +301,8 @@ public:
   virtual void pause_reading() = 0;
   /// From now on a close frame from the client is recorded
   /// (`close_code_received`) but not answered, and the TCP connection stays
-  /// open until the client ends it: a server that never finishes the close
-  /// handshake.
+  /// open until the client ends it (a TLS close_notify does not end it
+  /// either): a server that never finishes the close handshake.
   virtual void ignore_close() = 0;
 
   // -- observing --------------------------------------------------------------
