@@ -1501,6 +1501,19 @@ TEST_CASE_METHOD(client_fixture,
   close_client(*this, c.hdl);
 }
 
+namespace {
+
+// The header of an unmasked text frame announcing `len` bytes (the 64-bit
+// length form), without the bytes.
+std::string text_frame_header(uint64_t len) {
+  std::string header{"\x81\x7f", 2};
+  for (int i = 7; i >= 0; --i)
+    header.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+  return header;
+}
+
+} // namespace
+
 TEST_CASE_METHOD(client_fixture,
                  "an oversized frame closes with 1009 without "
                  "allocating it",
@@ -1512,11 +1525,7 @@ TEST_CASE_METHOD(client_fixture,
   auto s0 = session(srv, 0);
   auto rss_before = resident_bytes();
   // A text frame header announcing 1 GiB, followed by a little data.
-  std::string header{"\x81\x7f", 2};
-  uint64_t len = uint64_t{1} << 30;
-  for (int i = 7; i >= 0; --i)
-    header.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
-  s0->send_raw(header + std::string(1000, 'x'));
+  s0->send_raw(text_frame_header(uint64_t{1} << 30) + std::string(1000, 'x'));
   REQUIRE(c.rec->wait_lifecycle("disconnected:1:incoming_too_large", 1));
   CHECK(s0->close_code_received() == std::optional<uint16_t>{1009});
   CHECK(resident_bytes() < rss_before + size_t{256} * 1024 * 1024);
@@ -1554,11 +1563,7 @@ TEST_CASE_METHOD(client_fixture,
   s0->ignore_close();
   if (oversized) {
     // A text frame header announcing 1 GiB.
-    std::string header{"\x81\x7f", 2};
-    uint64_t len = uint64_t{1} << 30;
-    for (int i = 7; i >= 0; --i)
-      header.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
-    s0->send_raw(header);
+    s0->send_raw(text_frame_header(uint64_t{1} << 30));
     REQUIRE(c.rec->wait_lifecycle("disconnected:1:incoming_too_large", 1,
                                   std::chrono::seconds{20}));
     CHECK(s0->close_code_received() == std::optional<uint16_t>{1009});
