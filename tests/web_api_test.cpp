@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -1214,8 +1215,11 @@ TEST_CASE_METHOD(api_fixture,
     CHECK(code_of(res.error()) == "response_too_large");
     close(api);
   }
-  SECTION("under 1024: refused") {
-    cfg.max_response_size = 1023;
+  SECTION("under 1024 or over 1 GiB: refused") {
+    // Beast reserves what a Content-Length announces, up to the limit: a
+    // limit near SIZE_MAX let a server make that allocation throw.
+    cfg.max_response_size = GENERATE(size_t{1023}, (size_t{1} << 30) + 1,
+                                     std::numeric_limits<size_t>::max());
     auto api = track(sys->spawn(web_api, cfg));
     auto res = call(api, "users.list");
     REQUIRE_FALSE(res);
@@ -1223,6 +1227,73 @@ TEST_CASE_METHOD(api_fixture,
     CHECK(srv.requests().empty());
     close(api);
   }
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "an answer that is not HTTP is malformed and not retried",
+                 "[web_api][hostile]") {
+  // auth.test is safe to repeat: a failure of the connection would be
+  // retried. Broken framing is the server's answer, not the connection's.
+  fake_slack srv;
+  auto raw = GENERATE(
+      std::string{"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n{}"},
+      std::string{"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\n{}"},
+      std::string{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                  "Content-Length: 3\r\n\r\n{}"},
+      std::string{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "zz\r\n{}\r\n0\r\n\r\n"});
+  http_response broken;
+  broken.raw = raw;
+  srv.script("auth.test", broken);
+  srv.script("auth.test", http_response::ok(R"("user_id":"U1")"));
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto res = call(api, "auth.test");
+  REQUIRE_FALSE(res);
+  CHECK(code_of(res.error()) == "malformed_response");
+  CHECK(srv.requests("auth.test").size() == 1);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "a caller that ends without close answers its calls",
+                 "[web_api]") {
+  // Its front exits (or the client that owns it): CAF drops the promises of
+  // an actor that goes, and a requester without a timeout would wait for
+  // good. The calls in flight and those waiting end with `closed`.
+  fake_slack srv;
+  auto slow = http_response::ok(R"("user_id":"U1")");
+  slow.delay = 10s;
+  srv.script("auth.test", slow);
+  srv.script("users.list", slow);
+  auto api = sys->spawn(web_api, config_for(srv, logs.get()));
+  auto outcomes = std::make_shared<std::vector<caf::error>>();
+  auto mtx = std::make_shared<std::mutex>();
+  for (auto method : {"auth.test", "users.list"})
+    spawn_fn(*sys, [=](caf::event_based_actor* a) {
+      a->request(api, caf::infinite, call_atom_v, std::string{method},
+                 api_args{})
+          .then(
+              [=](json_object&) {
+                std::lock_guard<std::mutex> guard{*mtx};
+                outcomes->emplace_back();
+              },
+              [=](caf::error& err) {
+                std::lock_guard<std::mutex> guard{*mtx};
+                outcomes->push_back(err);
+              });
+    });
+  REQUIRE(srv.wait_requests("auth.test", 1, 5s));
+  REQUIRE(srv.wait_requests("users.list", 1, 5s));
+  auto start = std::chrono::steady_clock::now();
+  caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> guard{*mtx};
+    return outcomes->size() == 2;
+  }));
+  CHECK(std::chrono::steady_clock::now() - start < 8s);
+  std::lock_guard<std::mutex> guard{*mtx};
+  for (auto& err : *outcomes)
+    CHECK(code_of(err) == "closed");
 }
 
 // -- paged lists --------------------------------------------------------------
@@ -1389,6 +1460,25 @@ TEST_CASE_METHOD(api_fixture, "a list handing out a cursor twice ends",
     CHECK(code_of(pages.error()) == "cursor_loop");
     CHECK(srv.requests("conversations.list").size() == 1);
   }
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture, "a list handing out a huge cursor ends",
+                 "[web_api][pages][hostile]") {
+  // Every cursor is kept (to find loops) and sent back: megabytes of them
+  // would grow both, page after page.
+  fake_slack srv;
+  srv.on("conversations.list", [](const recorded_request&) {
+    return http_response::ok(R"("channels":[{"id":"C1"}],)"
+                             R"("response_metadata":{"next_cursor":")" +
+                             std::string(5000, 'c') + "\"}");
+  });
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto pages = all_pages(*this, api, list_call("1"));
+  REQUIRE_FALSE(pages);
+  CHECK(code_of(pages.error()) == "malformed_response");
+  CHECK(render(pages.error()).find("cursor") != std::string::npos);
+  CHECK(srv.requests("conversations.list").size() == 1);
   close(api);
 }
 

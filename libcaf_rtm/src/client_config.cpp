@@ -409,8 +409,11 @@ caf::error client_config::validate(client_kind kind) const {
     return invalid("max_pages must be at least 1");
   if (max_upload_size == 0)
     return invalid("max_upload_size must be at least 1");
-  if (max_response_size < 1024)
-    return invalid("max_response_size must be at least 1024");
+  // Beast reserves what an answer's Content-Length announces (up to the
+  // limit): a limit near SIZE_MAX lets a server make that allocation throw.
+  if (max_response_size < 1024 ||
+      max_response_size > client_config::max_response_size_limit)
+    return invalid("max_response_size must be 1024 to 1 GiB");
   return check_extra_headers(*this);
 }
 

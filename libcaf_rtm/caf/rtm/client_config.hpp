@@ -153,7 +153,8 @@ struct client_config {
   // -- Web API retries --------------------------------------------------------
 
   /// Transient failures (5xx, network, timeouts) of one Web API call. Delays
-  /// at most `max_api_retry_delay` (1 hour).
+  /// at most `max_api_retry_delay` (1 hour). `max_attempts` 0: no cap, a
+  /// failing call ends only at its `max_wait` (or at close).
   retry_policy api_retry{std::chrono::milliseconds{250},
                          std::chrono::seconds{8}, 4};
   /// How often one call waits out `Retry-After` before failing.
@@ -167,7 +168,7 @@ struct client_config {
   /// Largest file an upload takes, from memory or read from disk (Slack's own
   /// limit is 1 GB; the bytes are held in memory while they go out).
   size_t max_upload_size = size_t{100} * 1024 * 1024;
-  /// Largest Web API answer taken (at least 1024): a larger one fails its
+  /// Largest Web API answer taken (1024 to 1 GiB): a larger one fails its
   /// call with `response_too_large` and is never held in memory whole. Raise
   /// it for big pages (`conversations.history` with `limit=1000`, say).
   size_t max_response_size = size_t{4} * 1024 * 1024;
@@ -238,6 +239,7 @@ struct client_config {
   static constexpr caf::timespan max_timeout = std::chrono::hours{24};
   /// A `max_wait` (of a send or a Web API call) above this is no limit.
   static constexpr caf::timespan max_wait_limit = std::chrono::hours{24 * 365};
+  static constexpr size_t max_response_size_limit = size_t{1} << 30;
   static constexpr size_t max_concurrency = 1024;
   static constexpr size_t max_io_threads = 256;
   static constexpr double min_send_rate = 0.01;

@@ -32,6 +32,10 @@ struct paged_job {
 
 using job_ptr = std::shared_ptr<paged_job>;
 
+// Slack's cursors are tens of bytes. Each one is kept (to find loops) and
+// sent back: a server handing out megabytes per page would grow both.
+constexpr size_t max_cursor_size = 4096;
+
 // The cursor goes where the call's other arguments are.
 void set_cursor(api_call& x, const std::string& cursor) {
   if (!x.json.value.empty())
@@ -73,6 +77,11 @@ void fetch_next(web_api_self self, const job_ptr& job) {
     if (cursor.empty())
       return job->done(job->pages);
     const auto& method = job->call.method;
+    if (cursor.size() > max_cursor_size)
+      return job->done(make_error(
+          errc::malformed_response, method,
+          "page " + std::to_string(index) + " handed out a cursor over " +
+              std::to_string(max_cursor_size) + " bytes"));
     if (!job->cursors.insert(cursor).second)
       return job->done(make_error(
           errc::cursor_loop, method,

@@ -308,7 +308,8 @@ void on_http_result(self_ptr self, http_result& res) {
   release_slot(self);
   if (res.error) {
     if (is_fatal(res.error) || is(res.error, errc::closed) ||
-        is(res.error, errc::response_too_large))
+        is(res.error, errc::response_too_large) ||
+        is(res.error, errc::malformed_response))
       return finish(self, id, std::move(res.error));
     if (res.sent)
       return retry_if_repeatable(self, id, std::move(res.error));
@@ -488,6 +489,22 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
         *st.net, cfg.api_keep_alive, max_idle_connections);
   st.cfg = std::move(cfg);
   ignore_stray_errors(self);
+  // Ended without close (its front or the client exits): every call still
+  // open gets `closed` now. CAF drops a response promise that goes with its
+  // actor without a word, and a requester without a timeout would wait for
+  // good.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    auto& st = self->state;
+    st.closing = true;
+    st.waiting_for_slot.clear();
+    while (!st.calls.empty()) {
+      auto i = st.calls.begin();
+      if (i->second.http)
+        i->second.http->cancel();
+      finish(self, i->first, make_error(errc::closed, "web API caller ended"));
+    }
+    self->quit(std::move(msg.reason));
+  });
   return {
       [self](call_atom, std::string& method,
              api_args& args) -> caf::typed_response_promise<json_object> {

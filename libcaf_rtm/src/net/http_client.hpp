@@ -87,7 +87,9 @@ make_connection_cache(const net_context& ctx, caf::timespan idle_timeout,
 void shutdown_connection_cache(const std::shared_ptr<connection_cache>& cache,
                                std::function<void()> done);
 
-/// Starts an exchange; `handler` runs once, on an I/O thread.
+/// Starts an exchange; `handler` runs once, on an I/O thread (or, for an
+/// exchange whose operations were dropped without an answer, where its last
+/// reference goes).
 http_call_ptr start_http_post(const net_context& ctx, http_request_data req,
                               http_call::handler_type handler);
 

@@ -60,6 +60,29 @@ public:
     prepare_request();
   }
 
+  // An exchange that ends without an answer (a handler threw and the I/O
+  // thread dropped it, with the chain of operations that would have
+  // completed it) still answers its call once, when its last operation
+  // lets go of it: by the deadline at the latest (the timer holds it).
+  ~http_exchange() override {
+    if (done_ || !handler_)
+      return;
+    http_response_data result;
+    result.sent = sent_;
+    if (cancelled_)
+      result.error = make_error(errc::closed, "request cancelled");
+    else if (timed_out_)
+      result.error = make_error(errc::timeout, "request timed out");
+    else
+      result.error = make_error(errc::connect_failed,
+                                "the exchange ended without an answer");
+    try {
+      handler_(std::move(result));
+    } catch (...) {
+      // nothing left to tell it with
+    }
+  }
+
   /// Starts the exchange on its executor.
   void start() {
     boost::asio::post(ex_, [self = this->shared_from_this()] { self->run(); });
@@ -108,6 +131,9 @@ public:
       if (self->done_)
         return;
       self->cancelled_ = true;
+      // The pending operation fails and reports; with none pending, the
+      // timer no longer holds the exchange until its deadline.
+      self->timer_.cancel();
       if (self->stream_)
         close_socket(boost::beast::get_lowest_layer(*self->stream_));
       else if (self->opening_)
@@ -291,7 +317,21 @@ private:
       return finish(make_error(errc::closed, "request cancelled"));
     if (timed_out_)
       return finish(to_error(boost::beast::error::timeout, step));
+    if (broken_framing(ec))
+      return finish(make_error(errc::malformed_response,
+                               std::string{step} + ": " + ec.message()));
     finish(to_error(ec, step));
+  }
+
+  // An answer that is no HTTP (a bad status line, field or Content-Length,
+  // a broken chunk): the server's fault, not the connection's. Only an
+  // answer cut short is the connection's.
+  static bool broken_framing(const error_code& ec) {
+    namespace http = boost::beast::http;
+    return ec.category() ==
+               make_error_code(http::error::bad_value).category() &&
+           ec != http::error::end_of_stream &&
+           ec != http::error::partial_message && ec != http::error::short_read;
   }
 
   void finish(caf::error err) {
