@@ -1731,6 +1731,62 @@ TEST_CASE_METHOD(client_fixture,
 }
 
 TEST_CASE_METHOD(client_fixture,
+                 "with reconnecting off, connect after disconnect opens a new "
+                 "session",
+                 "[client][send]") {
+  // The session the disconnect closes is no answer to a connect: it ends,
+  // and with it the client would go idle.
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.auto_reconnect = false;
+  auto c = connect_client(*this, cfg);
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{10s},
+                                disconnect_atom_v));
+  auto up =
+      request<connected>(*self, c.hdl, caf::timespan{10s}, connect_atom_v);
+  REQUIRE(up);
+  CHECK(up->session == 2);
+  REQUIRE(c.rec->wait_lifecycle("disconnected:1", 1));
+  auto ack = send(c.hdl, "on the new session");
+  REQUIRE(ack);
+  CHECK(session(srv, 1)->received().size() == 1);
+  CHECK(srv.requests("rtm.connect").size() == 2);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "with reconnecting off, sends after a goodbye fail at once "
+                 "while the server keeps the session",
+                 "[client][send]") {
+  // No next session is coming, and the old one writes no more: a send must
+  // not wait for the server to end it. A connect opens the next one.
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.auto_reconnect = false;
+  auto c = connect_client(*this, cfg);
+  auto s0 = session(srv, 0);
+  s0->send_goodbye();
+  REQUIRE(eventually([&] {
+    for (auto& ev : c.rec->events())
+      if (ev.type() == "goodbye")
+        return true;
+    return false;
+  }));
+  auto r1 = send(c.hdl, "after goodbye");
+  REQUIRE_FALSE(r1);
+  CHECK(code_of(r1.error()) == "not_connected");
+  auto up =
+      request<connected>(*self, c.hdl, caf::timespan{10s}, connect_atom_v);
+  REQUIRE(up);
+  CHECK(up->session == 2);
+  auto r2 = send(c.hdl, "on the new session");
+  REQUIRE(r2);
+  CHECK(session(srv, 1)->received().size() == 1);
+  CHECK(s0->received().empty());
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
                  "after goodbye, sends wait for the next session",
                  "[client][send]") {
   fake_slack srv;

@@ -431,6 +431,36 @@ TEST_CASE_METHOD(outbox_fixture,
   CHECK_FALSE(out.next_wakeup(t0 + 1s)); // nothing left to time out
 }
 
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: a ping still waiting for a token fails when its "
+                 "session stops writing",
+                 "[outbox]") {
+  std::optional<caf::expected<caf::timespan>> rtt;
+  auto on_pong = [&](caf::expected<caf::timespan> x) {
+    rtt = std::move(x);
+  };
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(send(1, t0));
+  REQUIRE_FALSE(send(2, t0));
+  REQUIRE_FALSE(out.ping(on_pong, t0));
+  REQUIRE_FALSE(send(3, t0));
+  REQUIRE(frames.size() == 2); // the ping and message 3 wait for tokens
+  SECTION("a goodbye") {
+    out.session_ending(1);
+  }
+  SECTION("a drop") {
+    out.session_down(1);
+  }
+  REQUIRE(rtt);
+  REQUIRE_FALSE(*rtt);
+  CHECK(is(rtt->error(), errc::not_connected));
+  // The message waits for the next session; the ping does not go with it.
+  CHECK(out.queued() == 1);
+  out.session_up(2, writer(), t0 + 5s);
+  REQUIRE(frames.size() == 3);
+  CHECK(frames[2].json.at("type") == "message");
+}
+
 TEST_CASE_METHOD(outbox_fixture, "outbox: failing what waits", "[outbox]") {
   REQUIRE_FALSE(send(1, t0));
   out.session_up(1, writer(), t0);

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include <caf/send.hpp>
 
 #include "caf/rtm/event.hpp"
+#include "caf/rtm/json_object.hpp"
 #include "detail/rtm_router.hpp"
 
 using namespace caf::rtm;
@@ -84,7 +86,67 @@ struct rtm_router_fixture {
   std::vector<caf::actor> actors;
 };
 
+// A stand-in connection: records the ids of the messages written on it.
+frame_writer_actor::behavior_type
+recording_writer(frame_writer_actor::pointer,
+                 const std::shared_ptr<std::vector<int64_t>>& ids) {
+  return {
+      [ids](send_atom, int64_t id, const std::string&) { ids->push_back(id); },
+      [](ack_atom, const std::string&, const std::string&) {},
+  };
+}
+
 } // namespace
+
+TEST_CASE_METHOD(rtm_router_fixture,
+                 "rtm router: a session whose end came before its connected "
+                 "gets no sends",
+                 "[rtm_router]") {
+  // The connection tells the router of its end directly, the supervisor
+  // relays its hello: nothing orders the two. A server that says hello and
+  // drops (or says goodbye) at once can make the end come first. A session
+  // installed after that would take sends that no connection writes or hands
+  // back.
+  auto on7 = std::make_shared<std::vector<int64_t>>();
+  auto on8 = std::make_shared<std::vector<int64_t>>();
+  auto w7 = sys->spawn(recording_writer, on7);
+  auto w8 = sys->spawn(recording_writer, on8);
+  actors.push_back(caf::actor_cast<caf::actor>(w7));
+  actors.push_back(caf::actor_cast<caf::actor>(w8));
+  SECTION("drained") {
+    caf::anon_send(router, session_drained{7, 0});
+  }
+  SECTION("goodbye") {
+    hand_over(7, true);
+  }
+  sched->run();
+  connected up7;
+  up7.session = 7;
+  caf::anon_send(router, up7, w7);
+  sched->run();
+  auto outcome = std::make_shared<std::optional<caf::expected<send_ack>>>();
+  actors.push_back(sys->spawn(
+      [outcome](caf::event_based_actor* self, const rtm_router_actor& dest) {
+        boost::json::object msg;
+        msg["type"] = "message";
+        msg["channel"] = "C1";
+        msg["text"] = "hi";
+        self->request(dest, caf::infinite, send_atom_v, json_object{msg})
+            .then([outcome](send_ack& x) { *outcome = x; },
+                  [outcome](caf::error& err) { *outcome = err; });
+      },
+      router));
+  sched->run();
+  CHECK(on7->empty());
+  CHECK_FALSE(outcome->has_value()); // waits for the next session
+  caf::anon_send(router, disconnected{7, caf::error{}, 0});
+  connected up8;
+  up8.session = 8;
+  caf::anon_send(router, up8, w8);
+  sched->run();
+  CHECK(on7->empty());
+  CHECK(on8->size() == 1);
+}
 
 TEST_CASE_METHOD(rtm_router_fixture,
                  "rtm router: an actor subscribed one by one and in batches "

@@ -739,6 +739,22 @@ TEST_CASE("overlap filter drops copies from the other session only",
   CHECK_FALSE(f.active());
 }
 
+TEST_CASE("overlap filter: a later overlap starts with nothing seen",
+          "[units][overlap]") {
+  // Events without a ts (presence changes, typing) repeat byte for byte: one
+  // seen in an earlier overlap must not make both copies of it in the next
+  // one look like duplicates, however long no event came in between.
+  overlap_filter f{100ms};
+  auto t0 = std::chrono::steady_clock::now();
+  auto text = std::string{R"({"type":"presence_change","user":"U1"})"};
+  f.begin(1);
+  CHECK_FALSE(f.duplicate(event::parse(text, 1), t0));
+  f.session_ended(1, t0);
+  f.begin(2);
+  CHECK_FALSE(f.duplicate(event::parse(text, 2), t0 + 1h));
+  CHECK(f.duplicate(event::parse(text, 3), t0 + 1h)); // a copy in this one
+}
+
 TEST_CASE("errors: classification and rendering", "[units][errc]") {
   auto fatal = make_error(errc::slack_error, std::string{"invalid_auth"});
   CHECK(is_fatal(fatal));

@@ -114,6 +114,9 @@ struct session_goodbye {
 /// for a session must fail now, with `reason`.
 struct sessions_idle {
   caf::error reason;
+  /// Set: this session said goodbye and nothing replaces it; it writes no
+  /// more, though it still delivers until the server ends it.
+  uint64_t goodbye_session = 0;
 };
 
 /// What the supervisor answers the router's status request with.

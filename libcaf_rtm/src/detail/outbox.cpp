@@ -159,8 +159,28 @@ void outbox::session_up(uint64_t session, writer write, time_point now) {
 }
 
 void outbox::session_ending(uint64_t session) {
-  if (session == session_)
-    write_ = nullptr;
+  if (session != session_ || !write_)
+    return;
+  write_ = nullptr;
+  fail_queued_pings();
+}
+
+void outbox::fail_queued_pings() {
+  // A user's ping checks the session it was asked on: one still waiting for
+  // a token when that session stops writing never goes out, and no next
+  // session may be coming.
+  std::vector<ping_handler> failed;
+  for (auto i = queue_.begin(); i != queue_.end();) {
+    if (i->on_pong) {
+      failed.push_back(std::move(i->on_pong));
+      i = queue_.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  for (auto& f : failed)
+    f(make_error(errc::not_connected,
+                 "session ended before the ping went out"));
 }
 
 void outbox::session_down(uint64_t session) {
@@ -173,7 +193,10 @@ void outbox::session_down(uint64_t session) {
     i = i->second.session == session ? unacked_.erase(i) : std::next(i);
   if (session == session_) {
     session_ = 0;
-    write_ = nullptr;
+    if (write_) {
+      write_ = nullptr;
+      fail_queued_pings();
+    }
   }
   // A ping's pong comes on its own session or never.
   for (auto i = pongs_.begin(); i != pongs_.end();) {

@@ -208,6 +208,9 @@ private:
 
   void pump(time_point now);
 
+  /// Fails the user pings still queued: their session writes no more.
+  void fail_queued_pings();
+
   caf::error check(boost::json::object& msg, std::string& body) const;
 
   void on_ack(const event& ev, int64_t id);

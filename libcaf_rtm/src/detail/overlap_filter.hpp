@@ -30,6 +30,13 @@ public:
 
   /// Session `old_session` said goodbye: a second session is coming.
   void begin(uint64_t old_session) {
+    // The old session of an earlier overlap ended: what it delivered says
+    // nothing about this one. (Only an event that came after the grace
+    // clears it otherwise, and a quiet workspace may send none.)
+    if (ends_at_) {
+      seen_.clear();
+      order_.clear();
+    }
     active_ = true;
     old_session_ = old_session;
     ends_at_.reset();

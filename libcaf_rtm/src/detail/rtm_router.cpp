@@ -20,6 +20,10 @@ namespace {
 
 using self_ptr = rtm_router_actor::stateful_pointer<rtm_router_state>;
 
+// Sessions the router remembers as ended before their `connected`: only the
+// newest attempts can still come up.
+constexpr size_t max_ended_before_up = 16;
+
 // -- sending ------------------------------------------------------------------
 
 // Arms the outbox timer for its next deadline, unless an earlier one is set.
@@ -218,6 +222,22 @@ void deliver(self_ptr self, std::vector<event>& events) {
   }
 }
 
+// Session `id` ended or announced its end. If its `connected` has not come
+// yet, it must not become the session sends go out on.
+void note_session_end(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  // Session ids grow: one that came up already, or an older one, needs no
+  // note.
+  if (id <= st.newest_up)
+    return;
+  auto& early = st.ended_before_up;
+  if (std::find(early.begin(), early.end(), id) != early.end())
+    return;
+  if (early.size() >= max_ended_before_up)
+    early.erase(early.begin());
+  early.push_back(id);
+}
+
 void on_batch(self_ptr self, inbound_batch& batch) {
   auto& st = self->state;
   forward_frames(self, batch, batch.events);
@@ -229,6 +249,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
     // events both sessions deliver meanwhile are dropped once.
     st.overlap.begin(batch.session);
     st.out->session_ending(batch.session);
+    note_session_end(self, batch.session);
   }
   auto now = self->clock().now();
   std::vector<event> events;
@@ -259,6 +280,21 @@ void on_session_up(self_ptr self, connected& info, frame_writer_actor& conn) {
   // Also a session that came without a `connect` (reconnecting switched back
   // on after the client went idle): sends go out on it.
   st.started = true;
+  auto& early = st.ended_before_up;
+  auto ended =
+      std::find(early.begin(), early.end(), info.session) != early.end();
+  // Sessions before this one never come up any more.
+  early.erase(std::remove_if(early.begin(), early.end(),
+                             [&](uint64_t x) { return x <= info.session; }),
+              early.end());
+  st.newest_up = std::max(st.newest_up, info.session);
+  if (ended) {
+    // Its connection is gone or going: what the outbox wrote on it would be
+    // lost (a drained connection hands nothing back). Sends wait for the
+    // next session; `disconnected` follows.
+    tell_lifecycle(self, info);
+    return;
+  }
   st.out->session_up(info.session, make_writer(std::move(conn)),
                      self->clock().now());
   // A new session knows nothing of the old one's presence subscription.
@@ -426,6 +462,7 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         // the overlap going.
         self->state.overlap.session_ended(msg.session, now);
         self->state.out->unsent_after(msg.session, msg.last_handed, now);
+        note_session_end(self, msg.session);
         schedule_wakeup(self);
       },
       // -- from the supervisor ------------------------------------------------
@@ -439,6 +476,8 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       },
       [self](disconnected& msg) { on_session_down(self, msg); },
       [self](sessions_idle& msg) {
+        if (msg.goodbye_session != 0)
+          self->state.out->session_ending(msg.goodbye_session);
         // Stale if a connect came after it: that one starts a session, or
         // its failure ends the wait.
         if (self->state.connects_pending == 0)

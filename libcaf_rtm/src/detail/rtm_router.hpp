@@ -36,6 +36,13 @@ struct rtm_router_state : router_base {
   /// `connect` requests the supervisor has not answered yet: a
   /// `sessions_idle` it sent before it took them is stale.
   size_t connects_pending = 0;
+  /// Sessions whose end (drained, or goodbye) reached the router before
+  /// their `connected` from the supervisor (the connection tells the router
+  /// directly, and nothing orders that against the supervisor's word): no
+  /// send goes out on them. The newest few; older ones never come up.
+  std::vector<uint64_t> ended_before_up;
+  /// The newest session whose `connected` came.
+  uint64_t newest_up = 0;
 };
 
 rtm_router_actor::behavior_type

@@ -55,6 +55,16 @@ size_t live_count(self_ptr self) {
   return n;
 }
 
+// Live sessions that did not say goodbye while reconnecting was off: those
+// stay, and `connect` answers with them.
+size_t staying_count(self_ptr self) {
+  size_t n = 0;
+  for (auto& [id, x] : self->state.sessions)
+    if (live(x) && !x.goodbye_unanswered)
+      ++n;
+  return n;
+}
+
 // The newest live session (0: none): the one RTM sends on.
 uint64_t newest_live(self_ptr self) {
   auto& xs = self->state.sessions;
@@ -365,6 +375,15 @@ void replace_session(self_ptr self, uint64_t id, bool count_as_failure) {
   // unless reconnecting comes back on first (then it is replaced as now).
   if (!st.auto_reconnect) {
     i->second.goodbye_unanswered = true;
+    // It delivers until the server ends it, but sends must not wait for a
+    // session that is not coming (with the id: the router stops writing on
+    // it even if this overtakes the connection's own word).
+    if (staying_count(self) == 0 && !st.attempt_running && !st.retry_armed)
+      self->send(st.args.router,
+                 sessions_idle{make_error(errc::not_connected,
+                                          "the session said goodbye and "
+                                          "reconnecting is off"),
+                               id});
     return;
   }
   // No longer live from here: a goodbye soon after hello counts towards
@@ -488,18 +507,25 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
           return make_error(errc::closed, "client is closed");
         case phase::connected: {
           auto i = st.sessions.find(newest_live(self));
-          if (i != st.sessions.end())
+          if (i != st.sessions.end() && !i->second.goodbye_unanswered)
             return make_connected(self, i->first, i->second.endpoint,
                                   st.last_hello);
-          break; // none live after all: answered by the next hello
+          break; // none staying after all: answered by the next hello
         }
         case phase::idle:
           st.failures = 0;
-          st.filling = true;
-          start_attempt(self);
           break;
         default:
           break;
+        }
+        // Idle, or with reconnecting off the sessions a `disconnect` closed
+        // are still ending or the one left said goodbye: no hello would come
+        // to answer this otherwise.
+        if (st.state == phase::idle ||
+            (staying_count(self) == 0 && !st.attempt_running &&
+             !st.retry_armed)) {
+          st.filling = true;
+          start_attempt(self);
         }
         auto rp = self->make_response_promise<connected>();
         st.connect_promises.push_back(rp);
@@ -516,9 +542,15 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
             // A fresh session replaces each one, made before the old breaks.
             replace_session(self, id, false);
           } else {
-            self->send(st.sessions[id].conn, close_atom_v, uint16_t{1000});
+            // Closing: neither live (a `connect` now opens a new session)
+            // nor to be closed again by a later hello.
+            auto& entry = st.sessions[id];
+            entry.ending = true;
+            entry.up_since.reset();
+            self->send(entry.conn, close_atom_v, uint16_t{1000});
           }
         }
+        update_phase(self);
         return caf::ok_atom_v;
       },
       [self](reconnect_atom, bool on) -> caf::ok_atom {
