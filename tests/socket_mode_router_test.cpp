@@ -95,7 +95,7 @@ caf::behavior answering_with(caf::event_based_actor*, caf::error err) {
 }
 
 // A subscriber whose answers wait until it is told `ok_atom`; then each is
-// a payload.
+// a payload. Told an index and an error, it answers that one with it.
 caf::behavior holding_subscriber(caf::event_based_actor* self,
                                  const world_ptr& w) {
   return {
@@ -105,6 +105,7 @@ caf::behavior holding_subscriber(caf::event_based_actor* self,
         w->held.push_back(rp);
         return rp;
       },
+      [w](uint64_t i, const caf::error& err) { w->held.at(i).deliver(err); },
       [w](caf::ok_atom) {
         for (auto& rp : w->held)
           rp.deliver(json_object_from(R"({"text":"late"})"));
@@ -374,6 +375,23 @@ TEST_CASE_METHOD(held_envelope_fixture,
     end_connection();
     check_lost_once();
   }
+}
+
+TEST_CASE_METHOD(held_envelope_fixture,
+                 "socket mode router: a connection's drain notice fails its "
+                 "unanswered envelopes before its end is seen",
+                 "[socket_mode_router]") {
+  // A connection says it drained, then quits: until the router sees it
+  // gone, an answer would find its writer and count an ack that nothing
+  // writes (here the stand-in stays, as if its down message were late).
+  connected up;
+  up.session = 1;
+  caf::anon_send(router, std::move(up),
+                 caf::actor_cast<frame_writer_actor>(conn));
+  sched->run();
+  caf::anon_send(router, session_drained{1, 0});
+  sched->run();
+  check_lost_once();
 }
 
 TEST_CASE_METHOD(held_envelope_fixture,
@@ -792,6 +810,34 @@ TEST_CASE_METHOD(unclaimed_fixture,
   sched->run();
   CHECK(status().envelopes_unclaimed == 2);
   CHECK(w->acks.empty());
+}
+
+TEST_CASE_METHOD(unclaimed_fixture,
+                 "socket mode router: a late answer for an envelope left to "
+                 "Slack does not settle its copy with the same id",
+                 "[socket_mode_router]") {
+  auto listener = add_subscriber(holding_subscriber);
+  hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+  // Its connection ends: left to Slack, which sends it again with the same
+  // envelope id on the next one, while the first request is still open.
+  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+  sched->run();
+  CHECK(status().envelopes_unclaimed == 1);
+  conn = add_connection(w, batch(1, {}));
+  sched->run();
+  hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+  REQUIRE(w->held.size() == 2);
+  // The subscriber declines the first one, late: the copy waits on.
+  caf::anon_send(listener, uint64_t{0}, make_error(errc::not_taken));
+  sched->run();
+  CHECK(status().envelopes_unclaimed == 1);
+  CHECK(w->acks.empty());
+  // It takes the copy: acked.
+  caf::anon_send(listener, uint64_t{1}, make_error(errc::no_payload));
+  sched->run();
+  CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})"});
+  CHECK(status().envelopes_unclaimed == 1);
+  w->held.clear();
 }
 
 TEST_CASE_METHOD(unclaimed_fixture,

@@ -831,17 +831,23 @@ TEST_CASE_METHOD(sm_fixture,
   s0->send_binary("\x01\x02");
   s0->send(R"({"type":"something_new"})");
   s0->send(R"({"envelope_id":"E9","type":"events_api","payload":7})");
+  // An id of 300 bytes (Slack's are about 36): neither delivered nor acked.
+  s0->send(R"({"envelope_id":")" + std::string(300, 'x') +
+           R"(","type":"events_api","payload":{"event":{"type":"x"}}})");
   s0->send_event(app_mention(1));
   REQUIRE(c.rec->wait_envelopes(2));
   auto st = status(c.hdl);
   CHECK(st.frames_not_object == 1);
-  CHECK(st.frames_malformed == 2);
+  CHECK(st.frames_malformed == 3);
   CHECK(st.frames_binary == 1);
   CHECK(st.frames_unknown == 1);
   CHECK(st.connections == 1);
   CHECK(st.sessions == 1);
   // The envelope with an odd payload is acked and delivered like any other.
   REQUIRE(srv.wait_acks(2, 10s));
+  CHECK(c.rec->envelope_count() == 2);
+  for (auto& ack : srv.acks())
+    CHECK(ack.envelope_id.size() < 300);
   close(c.hdl);
 }
 

@@ -31,6 +31,8 @@ namespace {
 // beyond ~292 years overflow a timespan.
 constexpr int64_t max_connections = std::numeric_limits<uint32_t>::max();
 constexpr int64_t max_connection_seconds = int64_t{100} * 365 * 24 * 3600;
+/// Longer envelope ids are dropped as malformed (Slack's are about 36).
+constexpr size_t max_envelope_id_size = 255;
 
 hello_info to_hello_info(const json::object& hello) {
   hello_info info;
@@ -113,6 +115,16 @@ public:
           ++out.not_object;
         CAF_RTM_LOG(ctx.log(), debug, "connection", "session ", ctx.session(),
                     ": dropped a frame: ", ctx.parser().last_error());
+        keep_other(frame, out);
+        continue;
+      }
+      if (env.id().size() > max_envelope_id_size) {
+        // Slack's ids are about 36 characters. One of megabytes would be
+        // copied into every ack, wait and report made for it.
+        ++out.malformed;
+        CAF_RTM_LOG(ctx.log(), warn, "connection", "session ", ctx.session(),
+                    ": dropped an envelope with an id of ", env.id().size(),
+                    " bytes");
         keep_other(frame, out);
         continue;
       }

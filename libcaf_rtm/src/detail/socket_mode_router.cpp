@@ -175,16 +175,18 @@ void complete(self_ptr self, const std::string& id,
 }
 
 // A subscriber answered envelope `id` without a payload (`taken`), or ended
-// before it answered.
-void on_no_payload(self_ptr self, const std::string& id, bool taken);
+// before it answered. `wait` is the wait it answered (see `generation`).
+void on_no_payload(self_ptr self, const std::string& id, uint64_t wait,
+                   bool taken);
 
 // A subscriber answered envelope `id` with a payload.
-void on_payload(self_ptr self, const std::string& id, json::object& payload) {
+void on_payload(self_ptr self, const std::string& id, uint64_t wait,
+                json::object& payload) {
   auto i = self->state.awaiting.find(id);
-  if (i == self->state.awaiting.end())
+  if (i == self->state.awaiting.end() || i->second.generation != wait)
     return;
   if (!i->second.accepts_payload)
-    return on_no_payload(self, id, true); // an answer all the same
+    return on_no_payload(self, id, wait, true); // an answer all the same
   i->second.taken = true;
   auto size = json::serialize(payload).size();
   if (size + id.size() + 32 > max_ack_size) {
@@ -201,10 +203,11 @@ void on_payload(self_ptr self, const std::string& id, json::object& payload) {
   complete(self, id, std::move(payload));
 }
 
-void on_no_payload(self_ptr self, const std::string& id, bool taken) {
+void on_no_payload(self_ptr self, const std::string& id, uint64_t wait,
+                   bool taken) {
   auto& st = self->state;
   auto i = st.awaiting.find(id);
-  if (i == st.awaiting.end())
+  if (i == st.awaiting.end() || i->second.generation != wait)
     return;
   if (taken)
     i->second.taken = true;
@@ -270,6 +273,8 @@ void request_payload(self_ptr self, const envelope& env,
   x.taken = claimed;
   x.keys = keys;
   x.due = self->clock().now() + st.cfg->ack_deadline;
+  x.generation = st.next_generation++;
+  auto wait = x.generation;
   if (actors.empty()) {
     if (x.unclaimed() &&
         ((st.subs.actors().empty() && st.subs.callbacks().empty()) ||
@@ -285,15 +290,15 @@ void request_payload(self_ptr self, const envelope& env,
   for (auto& hdl : actors) {
     self->request(hdl, st.cfg->ack_deadline, env)
         .then(
-            [self, id](json_object& payload) {
-              on_payload(self, id, payload.value);
+            [self, id, wait](json_object& payload) {
+              on_payload(self, id, wait, payload.value);
             },
-            [self, id](caf::error& err) {
+            [self, id, wait](caf::error& err) {
               // The deadline has its own timer; a subscriber that ended or
               // refused took nothing; anything else (no payload in the
               // reply, no handler) is an answer without payload.
               if (err != caf::sec::request_timeout)
-                on_no_payload(self, id, !not_taken(err));
+                on_no_payload(self, id, wait, !not_taken(err));
             });
   }
   self->delayed_send(self, st.cfg->ack_deadline, timeout_atom_v, id);
@@ -623,8 +628,11 @@ socket_mode_router_actor::behavior_type socket_mode_router(
                          " envelope(s) of session " + std::to_string(session) +
                          ": the connection ended before they were written");
       },
-      [](const session_drained&) {
-        // Likewise: no message of Socket Mode waits for its session.
+      [self](const session_drained& msg) {
+        // The connection's last word (after all its batches): it writes
+        // nothing more, though its down message may still be on its way.
+        // Answers that come meanwhile must not count as acks.
+        forget_connection(self, msg.session);
       },
       // -- from the supervisor ------------------------------------------------
       [self](connected& info, frame_writer_actor& conn) {

@@ -54,6 +54,10 @@ struct socket_mode_router_state : router_base {
     /// Its `ack_deadline`: a timer of an earlier envelope with the same id
     /// (left to Slack and sent again) that fires before it is not its own.
     caf::actor_clock::time_point due;
+    /// Which wait this is: a copy that Slack sent again after the first wait
+    /// was left to it waits under the same id, and the late answers to the
+    /// first wait's requests must not settle it.
+    uint64_t generation = 0;
   };
 
   /// Web API calls with the bot token (null without one).
@@ -61,6 +65,8 @@ struct socket_mode_router_state : router_base {
   /// apps.connections.open with the app-level token.
   web_api_actor endpoint_api;
   envelope_filter filter;
+  /// The next `awaiting_response::generation`.
+  uint64_t next_generation = 1;
   /// A session the supervisor replaced: closed once no envelope of it awaits
   /// its ack.
   struct replaced_session {
