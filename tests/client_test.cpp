@@ -49,6 +49,18 @@ struct client_fixture : system_fixture {
     return s;
   }
 
+  // Session `s` says goodbye; returns once the client handled it (its
+  // subscriber sees the goodbye only after that).
+  void say_goodbye(const ws_session_ptr& s, const connected_client& c) {
+    s->send_goodbye();
+    REQUIRE(eventually([&] {
+      for (auto& ev : c.rec->events())
+        if (ev.type() == "goodbye")
+          return true;
+      return false;
+    }));
+  }
+
   caf::expected<send_ack> send(const rtm_client_actor& hdl,
                                const std::string& text,
                                const std::string& channel = "C1") {
@@ -1765,13 +1777,7 @@ TEST_CASE_METHOD(client_fixture,
   cfg.auto_reconnect = false;
   auto c = connect_client(*this, cfg);
   auto s0 = session(srv, 0);
-  s0->send_goodbye();
-  REQUIRE(eventually([&] {
-    for (auto& ev : c.rec->events())
-      if (ev.type() == "goodbye")
-        return true;
-    return false;
-  }));
+  say_goodbye(s0, c);
   auto r1 = send(c.hdl, "after goodbye");
   REQUIRE_FALSE(r1);
   CHECK(code_of(r1.error()) == "not_connected");
@@ -1792,14 +1798,7 @@ TEST_CASE_METHOD(client_fixture,
   fake_slack srv;
   auto c = connect_client(*this, config(srv));
   auto s0 = session(srv, 0);
-  s0->send_goodbye();
-  // The subscriber sees the goodbye only after the client handled it.
-  REQUIRE(eventually([&] {
-    for (auto& ev : c.rec->events())
-      if (ev.type() == "goodbye")
-        return true;
-    return false;
-  }));
+  say_goodbye(s0, c);
   auto ack = send(c.hdl, "after goodbye");
   REQUIRE(ack);
   auto s1 = session(srv, 1);

@@ -375,23 +375,14 @@ TEST_CASE_METHOD(held_envelope_fixture,
     end_connection();
     check_lost_once();
   }
-}
-
-TEST_CASE_METHOD(held_envelope_fixture,
-                 "socket mode router: a connection's drain notice fails its "
-                 "unanswered envelopes before its end is seen",
-                 "[socket_mode_router]") {
-  // A connection says it drained, then quits: until the router sees it
-  // gone, an answer would find its writer and count an ack that nothing
-  // writes (here the stand-in stays, as if its down message were late).
-  connected up;
-  up.session = 1;
-  caf::anon_send(router, std::move(up),
-                 caf::actor_cast<frame_writer_actor>(conn));
-  sched->run();
-  caf::anon_send(router, session_drained{1, 0});
-  sched->run();
-  check_lost_once();
+  SECTION("the connection drains first: its waits end with its notice") {
+    // It says it drained, then quits: until the router sees it gone, an
+    // answer would find its writer and count an ack that nothing writes
+    // (here the stand-in stays, as if its down message were late).
+    caf::anon_send(router, session_drained{1, 0});
+    sched->run();
+    check_lost_once();
+  }
 }
 
 TEST_CASE_METHOD(held_envelope_fixture,
@@ -622,6 +613,18 @@ struct unclaimed_fixture : router_fixture {
     CHECK(st.events_delivered == 1); // the copy; the one left is not counted
   }
 
+  // E1, held by a subscriber: its connection ends, it is left to Slack, and
+  // Slack sends it again with the same envelope id on the next connection.
+  void resent_after_connection_ends() {
+    caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+    sched->run();
+    CHECK(status().envelopes_unclaimed == 1);
+    conn = add_connection(w, batch(1, {}));
+    sched->run();
+    hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
+    REQUIRE(w->held.size() == 2);
+  }
+
   // Subscribes an actor that hands each envelope on to one that has ended.
   void subscribe_to_gone() {
     // With an argument: CAF 0.17 spawns a function without one through a
@@ -792,15 +795,8 @@ TEST_CASE_METHOD(unclaimed_fixture,
   add_subscriber(holding_subscriber);
   hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
   sched->advance_time(std::chrono::seconds{1});
-  // Its connection ends: left to Slack, which sends it again with the same
-  // envelope id on the next one, 1 s into E1's first deadline.
-  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
-  sched->run();
-  CHECK(status().envelopes_unclaimed == 1);
-  conn = add_connection(w, batch(1, {}));
-  sched->run();
-  hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
-  REQUIRE(w->held.size() == 2);
+  // 1 s into E1's first deadline.
+  resent_after_connection_ends();
   // The first deadline passes: not the copy's.
   sched->advance_time(std::chrono::milliseconds{1600});
   sched->run();
@@ -818,15 +814,8 @@ TEST_CASE_METHOD(unclaimed_fixture,
                  "[socket_mode_router]") {
   auto listener = add_subscriber(holding_subscriber);
   hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
-  // Its connection ends: left to Slack, which sends it again with the same
-  // envelope id on the next one, while the first request is still open.
-  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
-  sched->run();
-  CHECK(status().envelopes_unclaimed == 1);
-  conn = add_connection(w, batch(1, {}));
-  sched->run();
-  hand_over(2, {events_api_copy("E1", "EvA", 0, 1)});
-  REQUIRE(w->held.size() == 2);
+  // While the first request is still open.
+  resent_after_connection_ends();
   // The subscriber declines the first one, late: the copy waits on.
   caf::anon_send(listener, uint64_t{0}, make_error(errc::not_taken));
   sched->run();
