@@ -865,6 +865,34 @@ TEST_CASE("caf-rtm --hub --send: lines read before the hub answered go out "
   CHECK(lines[0].find(R"("ok":true)") != std::string::npos);
 }
 
+TEST_CASE("caf-rtm --hub --send: a line whose result went with the link to "
+          "the hub gets delivery_unknown",
+          "[hub][cli]") {
+  // CAF answers no request to a node that went away: the line would wait
+  // for its result for good, and with it every later line and the exit.
+  fake_slack_options opts;
+  opts.acks = caf::rtm::testing::ack_policy::manual; // sent, never acked
+  fake_slack srv{opts};
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
+  auto s = srv.session(0, 20s);
+  REQUIRE(s);
+  process p{tool, hub_args(h, "acme", {"--send", "--events", "none"}),
+            clean_env};
+  p.write(R"({"type":"message","channel":"C1","text":"lost"})"
+          "\n");
+  REQUIRE(s->wait_received(1, 20s));
+  h.proc->signal(SIGKILL);
+  CHECK(h.proc->wait(30s) == 128 + SIGKILL);
+  REQUIRE(eventually([&] { return p.out_lines().size() == 1; }, 30s));
+  auto line = p.out_lines().at(0);
+  CHECK(line.find(R"("ok":false)") != std::string::npos);
+  CHECK(line.find("delivery_unknown") != std::string::npos);
+  p.close_stdin();
+  INFO("stderr: " << p.err());
+  CHECK(p.wait(30s) == 0);
+}
+
 TEST_CASE("caf-rtm --hub: exit codes as from Slack itself", "[hub][cli]") {
   fake_slack srv;
   temp_dir dir;

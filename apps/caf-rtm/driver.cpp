@@ -210,14 +210,18 @@ void send_line(self_ptr self, uint64_t n, const std::string& text) {
         self, n,
         result_line(n, make_error(errc::invalid_argument,
                                   "line is not a JSON object")));
-  // The result line of `n`, in input order.
+  // The result line of `n`, in input order; none if its link to a hub
+  // broke meanwhile (reported then).
   auto on_ack = [self, n](send_ack& ack) {
-    store_result(self, n, result_line(n, ack));
+    if (self->state.pending_sends.erase(n) > 0)
+      store_result(self, n, result_line(n, ack));
   };
   auto on_error = [self, n](caf::error& err) {
-    store_result(self, n, result_line(n, std::move(err)));
+    if (self->state.pending_sends.erase(n) > 0)
+      store_result(self, n, result_line(n, std::move(err)));
   };
   json_object msg{std::move(value.get_object())};
+  self->state.pending_sends.insert(n);
   auto& client = self->state.client;
   if (auto max_wait = self->state.opts.max_wait; max_wait.count() > 0)
     self->request(client, caf::infinite, send_atom_v, std::move(msg), max_wait)
@@ -447,6 +451,15 @@ void on_hub_down(self_ptr self, const hub::hub_down& x) {
         std::chrono::duration_cast<std::chrono::milliseconds>(x.retry_in)
             .count(),
         " ms");
+    // Their results went with the link: the hub may or may not have sent
+    // them. (Later lines go to the hub that comes next.)
+    auto lost = std::move(st.pending_sends);
+    st.pending_sends.clear();
+    for (auto n : lost)
+      store_result(self, n,
+                   result_line(n, make_error(errc::delivery_unknown,
+                                             "the link to the hub broke "
+                                             "before the result came")));
     return;
   }
   std::fprintf(stderr, "caf-rtm: hub %s: %s\n", x.hub.c_str(),

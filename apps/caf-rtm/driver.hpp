@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,10 @@ struct driver_state {
   /// --send with --hub: lines read before the first hub_up (no client yet),
   /// sent once it came.
   std::vector<std::pair<uint64_t, std::string>> waiting_lines;
+  /// --send: lines sent whose result has not come. With --hub, a link that
+  /// breaks takes their results along (CAF answers no request to a node
+  /// that went away): they are reported as `delivery_unknown` then.
+  std::set<uint64_t> pending_sends;
   uint64_t replies = 0;
   /// Mention replies not answered by Slack yet.
   uint64_t replies_pending = 0;
