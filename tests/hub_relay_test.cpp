@@ -25,6 +25,7 @@
 #include "caf/rtm/hub/type_ids.hpp"
 #include "caf/rtm/json_object.hpp"
 #include "hub/drop_log.hpp"
+#include "hub/forwarder.hpp"
 #include "hub/relay.hpp"
 
 using namespace caf::rtm;
@@ -389,6 +390,49 @@ TEST_CASE_METHOD(relay_fixture,
   // 900 bytes out; the fourth would make 1200.
   CHECK(log->got == strings{"events 1", "events 1", "events 1"});
   caf::anon_send_exit(other, caf::exit_reason::kill);
+}
+
+TEST_CASE_METHOD(relay_fixture,
+                 "a bot's forwarders end with their target only, not with "
+                 "an error or an exit a node sends them",
+                 "[hub]") {
+  // Every hub a forwarder subscribes on knows its address; its end drops the
+  // bot actor's subscription on all of them.
+  auto fwd = sys->spawn(hub::detail::forwarder, target, caf::actor_addr{},
+                        std::chrono::milliseconds{1000}, size_t{16},
+                        std::make_shared<std::atomic<uint64_t>>(0));
+  auto lifecycle = sys->spawn(hub::detail::lifecycle_forwarder, target);
+  auto downs = std::make_shared<strings>();
+  auto watcher = sys->spawn(
+      [downs](caf::event_based_actor* self, const caf::actor& a,
+              const caf::actor& b) -> caf::behavior {
+        self->monitor(a);
+        self->monitor(b);
+        self->set_down_handler([downs](caf::down_msg& dm) {
+          downs->push_back(to_string(dm.reason));
+        });
+        return {[](int) {
+        }};
+      },
+      fwd, lifecycle);
+  sched->run();
+  for (auto& x : {fwd, lifecycle}) {
+    caf::anon_send(x, caf::make_error(caf::sec::runtime_error, "forged"));
+    caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(x, caf::exit_reason::unhandled_exception);
+  }
+  sched->run();
+  CHECK(downs->empty());
+  // Still forwarding.
+  caf::anon_send(fwd, make_event(1));
+  sched->run();
+  CHECK(log->got == strings{"events 1"});
+  // Its target's end ends both.
+  caf::anon_send_exit(target, caf::exit_reason::kill);
+  sched->run();
+  CHECK(downs->size() == 2);
+  caf::anon_send_exit(watcher, caf::exit_reason::kill);
+  sched->run();
 }
 
 TEST_CASE("a drop log adds what relays could not report to what a node "

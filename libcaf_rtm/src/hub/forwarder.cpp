@@ -7,12 +7,17 @@
 #include "caf/rtm/hub/messages.hpp"
 #include "caf/rtm/messages.hpp"
 #include "detail/frame_parser.hpp"
+#include "detail/stray_errors.hpp"
 
 namespace caf::rtm::hub::detail {
 
 namespace {
 
 // Ends the forwarder with its target: the hubs then drop its subscriptions.
+// Nothing else ends it: every hub it subscribes on knows its address, and
+// an error message or an exit a node sends it must not end the bot actor's
+// subscription on all of them. (Its subscription ends it with `kill`, which
+// CAF delivers whatever the actor says.)
 template <class Self>
 void follow(Self* self, const caf::actor& target) {
   self->monitor(target);
@@ -20,6 +25,8 @@ void follow(Self* self, const caf::actor& target) {
     if (dm.source == addr)
       self->quit();
   });
+  self->set_exit_handler([](caf::exit_msg&) {});
+  caf::rtm::detail::ignore_stray_errors(self);
   self->set_default_handler(caf::drop);
 }
 
