@@ -609,6 +609,11 @@ TEST_CASE("remote nodes cannot close, disconnect or make the hub read files",
                                    rtm::reconnect_atom_v, false);
   REQUIRE_FALSE(off);
   CHECK(code_of(off.error()) == "not_permitted");
+  // Ids name callbacks and hooks: only the hub's own process has them.
+  auto unhooked = request<caf::ok_atom>(self, client, caf::timespan{10s},
+                                        rtm::unsubscribe_atom_v, uint64_t{1});
+  REQUIRE_FALSE(unhooked);
+  CHECK(code_of(unhooked.error()) == "not_permitted");
   rtm::file_upload file;
   file.filename = "hub.ini";
   file.path = dir.path + "/hub.ini"; // the tokens are in there

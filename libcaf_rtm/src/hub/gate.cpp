@@ -242,7 +242,13 @@ auto shared_handlers(Self* self, const Client& client) {
       [=](subscribe_atom x, hook_listener& hooks) {
         return forward<uint64_t>(self, client, x, std::move(hooks));
       },
-      [=](unsubscribe_atom x, uint64_t id) {
+      [=](unsubscribe_atom x, uint64_t id) -> caf::result<ok_atom> {
+        // Ids name callbacks and hooks, which only this process can have
+        // subscribed (they do not cross the wire): a remote node would cut
+        // off the listeners of a program that embeds the hub.
+        if (auto sender = self->current_sender();
+            !sender || sender->node() != self->node())
+          return owner_only("unsubscribe by id");
         return forward<ok_atom>(self, client, x, id);
       },
       [=](call_atom x, std::string& method, api_args& args) {
