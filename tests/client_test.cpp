@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -1819,10 +1820,14 @@ struct lagging_client {
       std::make_shared<std::atomic<int>>(0);
 };
 
-lagging_client connect_lagging(client_fixture& f, const fake_slack& srv,
-                               size_t callback_backlog) {
+lagging_client
+connect_lagging(client_fixture& f, const fake_slack& srv,
+                size_t callback_backlog,
+                const std::function<void(client_config&)>& adjust = nullptr) {
   auto cfg = f.config(srv);
   cfg.callback_backlog = callback_backlog;
+  if (adjust)
+    adjust(cfg);
   cfg.concurrency = 1;
   lagging_client result{connect_client(f, cfg, {"hello"})};
   REQUIRE(request<uint64_t>(
@@ -1868,6 +1873,28 @@ TEST_CASE_METHOD(client_fixture,
   *c.slow = false;
   REQUIRE(eventually([&] { return c.done->load() == int{n}; }, 60s));
   CHECK(srv.session_count() == 1);
+  close_client(*this, c.client.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "an ack behind the events that slow callbacks hold back is "
+                 "no ack_timeout",
+                 "[client][callbacks][send]") {
+  // While the callbacks lag, the client hands no frame on: the ack of a
+  // message Slack accepted may wait among them longer than ack_timeout.
+  fake_slack srv;
+  auto c = connect_lagging(*this, srv, 10,
+                           [](client_config& cfg) { cfg.ack_timeout = 1s; });
+  auto s = session(srv, 0);
+  // About 2 s of callbacks (1 ms each), in batches of about 256 KB: the
+  // router takes the next one only when the callbacks caught up.
+  s->flood(2000, messages_of(1000));
+  REQUIRE(eventually([&] { return c.done->load() > 0; }));
+  auto ack = send(c.client.hdl, "behind the flood");
+  REQUIRE(ack);
+  CHECK(c.done->load() < 2000); // it did wait behind them
+  CHECK(status(c.client.hdl).messages_failed == 0);
+  *c.slow = false;
   close_client(*this, c.client.hdl);
 }
 

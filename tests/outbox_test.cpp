@@ -461,6 +461,37 @@ TEST_CASE_METHOD(outbox_fixture,
   CHECK(frames[2].json.at("type") == "message");
 }
 
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: while the client reads nothing, the acks and pongs "
+                 "it waits for do not time out",
+                 "[outbox]") {
+  // Slow callbacks hold the reading back: the ack may be among the frames
+  // not read. A message Slack accepted must not fail with ack_timeout.
+  std::optional<caf::expected<caf::timespan>> rtt;
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(send(1, t0));
+  REQUIRE_FALSE(out.ping(
+      [&](caf::expected<caf::timespan> x) { rtt = std::move(x); }, t0));
+  REQUIRE(frames.size() == 2);
+  out.hold_replies(t0 + 1s);
+  CHECK_FALSE(out.next_wakeup(t0 + 1s)); // no deadline runs
+  out.on_wakeup(t0 + 30s);
+  CHECK(results.count(1) == 0);
+  CHECK_FALSE(rtt);
+  // Reading again after 40 s: the 10 s each had left at the hold remain.
+  out.release_replies(t0 + 41s);
+  REQUIRE(out.next_wakeup(t0 + 41s));
+  CHECK(*out.next_wakeup(t0 + 41s) == t0 + 50s);
+  CHECK(out.on_reply(ack(frames[0].id), t0 + 42s));
+  CHECK(outcome(1) == "acked");
+  // The pong does not come: it times out 10 s after its hold-free wait.
+  out.on_wakeup(t0 + 49s);
+  CHECK_FALSE(rtt);
+  out.on_wakeup(t0 + 50s);
+  REQUIRE(rtt);
+  CHECK(is(rtt->error(), errc::ack_timeout));
+}
+
 TEST_CASE_METHOD(outbox_fixture, "outbox: failing what waits", "[outbox]") {
   REQUIRE_FALSE(send(1, t0));
   out.session_up(1, writer(), t0);

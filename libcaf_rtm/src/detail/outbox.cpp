@@ -313,10 +313,12 @@ std::optional<outbox::time_point> outbox::next_wakeup(time_point now) {
   };
   if (write_ && queued() > 0)
     consider(now + bucket_.time_to_next(now));
-  for (auto& [id, x] : acks_)
-    consider(x.deadline);
-  for (auto& [id, x] : pongs_)
-    consider(x.deadline);
+  if (!replies_held_since_) {
+    for (auto& [id, x] : acks_)
+      consider(x.deadline);
+    for (auto& [id, x] : pongs_)
+      consider(x.deadline);
+  }
   for (auto& [id, x] : unacked_)
     consider(x.deadline);
   for (const auto* xs : {&unsent_, &queue_})
@@ -397,6 +399,8 @@ void outbox::expire(time_point now) {
     i = i->second.deadline <= now ? unacked_.erase(i) : std::next(i);
   expire_queued(unsent_, now);
   expire_queued(queue_, now);
+  if (replies_held_since_)
+    return; // their clocks stand still
   for (auto i = acks_.begin(); i != acks_.end();) {
     if (i->second.deadline > now) {
       ++i;
@@ -424,6 +428,22 @@ void outbox::expire(time_point now) {
     i = pongs_.erase(i);
     done(make_error(errc::ack_timeout, "no pong"));
   }
+}
+
+void outbox::hold_replies(time_point now) {
+  if (!replies_held_since_)
+    replies_held_since_ = now;
+}
+
+void outbox::release_replies(time_point now) {
+  if (!replies_held_since_)
+    return;
+  auto held = now - *replies_held_since_;
+  replies_held_since_.reset();
+  for (auto& [id, x] : acks_)
+    x.deadline += held;
+  for (auto& [id, x] : pongs_)
+    x.deadline += held;
 }
 
 // -- ending -------------------------------------------------------------------

@@ -131,6 +131,14 @@ public:
   /// When `on_wakeup` has something to do next, if ever.
   std::optional<time_point> next_wakeup(time_point now);
 
+  /// From `now` on the client reads no frames (its callbacks lag behind):
+  /// the acks and pongs it waits for may be among those not read. Their
+  /// deadlines stand still until `release_replies`.
+  void hold_replies(time_point now);
+
+  /// The client reads again: the deadlines move on by the time held.
+  void release_replies(time_point now);
+
   // -- ending -----------------------------------------------------------------
 
   /// Fails every message that was not sent yet. Returns how many of them
@@ -229,6 +237,8 @@ private:
   int64_t next_id_;
   uint64_t session_ = 0;
   writer write_;
+  /// Set while the client reads no frames (see hold_replies).
+  std::optional<time_point> replies_held_since_;
   std::deque<queued_item> queue_;
   /// Messages a connection could not write; they go out before the queue.
   std::deque<queued_item> unsent_;

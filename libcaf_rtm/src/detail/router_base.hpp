@@ -55,6 +55,9 @@ struct router_base {
   /// Batches not yet acknowledged to their connection because the callbacks
   /// lag behind.
   std::vector<caf::typed_response_promise<caf::ok_atom>> held_batches;
+  /// Told when the connections stop reading (a batch held) and when they read
+  /// again (RTM: the acks and pongs waited for are among the frames not read).
+  std::function<void(bool held)> reading_held;
   /// The client's own bot (from auth.test); empty for user tokens.
   std::string own_bot_id;
 
@@ -295,6 +298,8 @@ caf::result<caf::ok_atom> batch_done(Self* self) {
   if (st.callback_backlog <= st.cfg->callback_backlog)
     return caf::ok_atom_v;
   auto rp = self->template make_response_promise<caf::ok_atom>();
+  if (st.held_batches.empty() && st.reading_held)
+    st.reading_held(true);
   st.held_batches.push_back(rp);
   return rp;
 }
@@ -304,11 +309,13 @@ template <class Self>
 void on_progress(Self* self, uint64_t n) {
   auto& st = self->state;
   st.callback_backlog -= std::min(n, st.callback_backlog);
-  if (st.callback_backlog > st.cfg->callback_backlog)
+  if (st.callback_backlog > st.cfg->callback_backlog || st.held_batches.empty())
     return;
   for (auto& rp : st.held_batches)
     rp.deliver(caf::ok_atom_v);
   st.held_batches.clear();
+  if (st.reading_held)
+    st.reading_held(false);
 }
 
 template <class Self>

@@ -346,6 +346,18 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
   lim.max_message_size = st.cfg->max_send_size;
   lim.ack_timeout = st.cfg->ack_timeout;
   st.out.emplace(lim, self->clock().now());
+  // While the connection reads nothing (the callbacks lag behind), the acks
+  // and pongs it waits for may be among the frames not read: a message Slack
+  // accepted must not fail with ack_timeout because a callback was slow.
+  st.reading_held = [self](bool held) {
+    auto& out = *self->state.out;
+    if (held) {
+      out.hold_replies(self->clock().now());
+    } else {
+      out.release_replies(self->clock().now());
+      schedule_wakeup(self);
+    }
+  };
   if (st.cfg->api) {
     st.api = st.cfg->api; // the user's, shared: never closed by the client
   } else {
