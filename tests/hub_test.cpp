@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include <caf/io/middleman.hpp>
 #include <caf/io/remote_actor.hpp>
@@ -1466,6 +1468,27 @@ TEST_CASE("Socket Mode through the hub: envelopes, answers through the ack, "
   REQUIRE(eventually([&] { return batch_log->envelope_count() == 1; }));
   CHECK(batch_log->with([](auto& x) { return x.batches; }) == 0);
   REQUIRE(eventually([&] { return log->envelope_count() == 4; }));
+  // A call still in flight when its gate ends (below) is answered: CAF
+  // would drop the gate's promise without a word, and a caller without a
+  // timeout would wait for good (this one gives up after a minute).
+  auto slow = caf::rtm::testing::http_response::ok(R"("user":{"id":"U1"})");
+  slow.delay = std::chrono::seconds{15};
+  srv.script("users.info", slow);
+  auto outcome = std::make_shared<std::pair<std::mutex, std::string>>();
+  bot.sys->spawn(
+      [outcome](caf::event_based_actor* a,
+                const rtm::socket_mode_client_actor& gate) {
+        auto set = [outcome](std::string x) {
+          std::lock_guard<std::mutex> guard{outcome->first};
+          outcome->second = std::move(x);
+        };
+        a->request(gate, caf::timespan{60s}, rtm::call_atom_v,
+                   std::string{"users.info"}, rtm::api_args{{"user", "U1"}})
+            .then([set](rtm::json_object&) { set("answered"); },
+                  [set](caf::error& err) { set(code_of(err)); });
+      },
+      info.socket_mode);
+  REQUIRE(srv.wait_requests("users.info", 1, 10s));
   // CAF delivers `kill` to any actor a node can address: a killed relay
   // ends its gate, and the bot subscribes again through a new one (with a
   // gap report) instead of waiting for envelopes that never come.
@@ -1473,6 +1496,12 @@ TEST_CASE("Socket Mode through the hub: envelopes, answers through the ack, "
     caf::anon_send_exit(caf::actor_cast<caf::actor>(addr),
                         caf::exit_reason::kill);
   REQUIRE(eventually([&] { return log->up_count() == 2; }, 30s));
+  CHECK(eventually(
+      [&] {
+        std::lock_guard<std::mutex> guard{outcome->first};
+        return outcome->second == "connection_lost";
+      },
+      10s));
   CHECK(log->last_up().info.socket_mode != info.socket_mode);
   CHECK(log->with([](auto& l) { return l.gaps.size(); }) == 1);
   srv.send_event(mention(3));

@@ -16,7 +16,24 @@
 
 namespace caf::rtm::hub::detail {
 
+namespace {
+
+// Fails the requests still forwarded: the gate ends, their answers with it.
+void fail_forwarding(gate_state& st) {
+  auto xs = std::move(st.forwarding);
+  st.forwarding.clear();
+  for (auto& [id, fail] : xs)
+    fail(make_error(errc::connection_lost,
+                    "the hub's gate for this workspace ended before the "
+                    "answer; look the workspace up again"));
+}
+
+} // namespace
+
 gate_state::~gate_state() {
+  // Ended by `kill` (the registry's, or any node's): the last moment to
+  // answer.
+  fail_forwarding(*this);
   for (auto& [addr, relay] : relays)
     caf::anon_send_exit(relay.hdl, caf::exit_reason::kill);
   for (auto& relay : retiring)
@@ -30,9 +47,19 @@ namespace {
 template <class R, class Self, class Client, class... Ts>
 caf::result<R> forward(Self* self, const Client& client, Ts&&... xs) {
   auto rp = self->template make_response_promise<R>();
+  auto id = ++self->state.next_forwarding;
+  self->state.forwarding.emplace(
+      id, [rp](const caf::error& err) mutable { rp.deliver(err); });
   self->request(client, caf::infinite, std::forward<Ts>(xs)...)
-      .then([rp](R& x) mutable { rp.deliver(std::move(x)); },
-            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      .then(
+          [self, rp, id](R& x) mutable {
+            self->state.forwarding.erase(id);
+            rp.deliver(std::move(x));
+          },
+          [self, rp, id](caf::error& err) mutable {
+            self->state.forwarding.erase(id);
+            rp.deliver(std::move(err));
+          });
   return rp;
 }
 
@@ -83,8 +110,10 @@ bool is_relay(Self* self, const caf::actor_addr& addr) {
 template <class Self>
 void on_relay_down(Self* self, const caf::actor_addr& addr) {
   when_gone(self, caf::actor_cast<caf::actor>(addr), [self, addr] {
-    if (is_relay(self, addr))
+    if (is_relay(self, addr)) {
+      fail_forwarding(self->state);
       self->quit(make_error(errc::connection_lost, "a relay was killed"));
+    }
   });
 }
 

@@ -13,6 +13,8 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -56,6 +58,12 @@ struct gate_state {
   /// Relays of subscriptions being undone: each ends once the client let it
   /// go, or with the gate, whichever comes first.
   std::vector<caf::actor> retiring;
+  /// The requests forwarded to the client and not answered yet, each with
+  /// the way to fail it: a gate that ends answers them (CAF 0.17 drops the
+  /// promises of an actor that goes without a word, and a remote caller
+  /// without a timeout would wait for good).
+  std::map<uint64_t, std::function<void(const caf::error&)>> forwarding;
+  uint64_t next_forwarding = 0;
 
   ~gate_state();
 };
