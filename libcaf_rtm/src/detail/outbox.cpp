@@ -192,11 +192,8 @@ void outbox::session_down(uint64_t session) {
   for (auto i = unacked_.begin(); i != unacked_.end();)
     i = i->second.session == session ? unacked_.erase(i) : std::next(i);
   if (session == session_) {
+    session_ending(session);
     session_ = 0;
-    if (write_) {
-      write_ = nullptr;
-      fail_queued_pings();
-    }
   }
   // A ping's pong comes on its own session or never.
   for (auto i = pongs_.begin(); i != pongs_.end();) {

@@ -46,21 +46,13 @@ bool live(const supervisor_state::session_entry& x) {
   return x.up_since && !x.ending;
 }
 
-// Sessions that said hello and did not announce their end.
-size_t live_count(self_ptr self) {
+// Sessions that said hello and did not announce their end; with
+// `staying_only`, those that did not say goodbye while reconnecting was off
+// either (they stay, and `connect` answers with them).
+size_t live_count(self_ptr self, bool staying_only = false) {
   size_t n = 0;
   for (auto& [id, x] : self->state.sessions)
-    if (live(x))
-      ++n;
-  return n;
-}
-
-// Live sessions that did not say goodbye while reconnecting was off: those
-// stay, and `connect` answers with them.
-size_t staying_count(self_ptr self) {
-  size_t n = 0;
-  for (auto& [id, x] : self->state.sessions)
-    if (live(x) && !x.goodbye_unanswered)
+    if (live(x) && !(staying_only && x.goodbye_unanswered))
       ++n;
   return n;
 }
@@ -378,7 +370,7 @@ void replace_session(self_ptr self, uint64_t id, bool count_as_failure) {
     // It delivers until the server ends it, but sends must not wait for a
     // session that is not coming (with the id: the router stops writing on
     // it even if this overtakes the connection's own word).
-    if (staying_count(self) == 0 && !st.attempt_running && !st.retry_armed)
+    if (live_count(self, true) == 0 && !st.attempt_running && !st.retry_armed)
       self->send(st.args.router,
                  sessions_idle{make_error(errc::not_connected,
                                           "the session said goodbye and "
@@ -522,7 +514,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         // are still ending or the one left said goodbye: no hello would come
         // to answer this otherwise.
         if (st.state == phase::idle ||
-            (staying_count(self) == 0 && !st.attempt_running &&
+            (live_count(self, true) == 0 && !st.attempt_running &&
              !st.retry_armed)) {
           st.filling = true;
           start_attempt(self);
