@@ -797,6 +797,35 @@ TEST_CASE("socket mode: --respond answers from stdin, else empty at the "
   CHECK(srv.acks().at(2).envelope_id == last);
 }
 
+TEST_CASE("socket mode: --respond reads stdin no faster than it answers",
+          "[cli][socket_mode]") {
+  // Nobody reads stdout: the first envelope, printed as one line larger than
+  // the pipe holds, blocks the tool's printing, and with it its answers.
+  fake_slack srv;
+  process p{tool, sm_args_for(srv, {"--respond"}), clean_sm_env,
+            stdout_to{stdout_to::unread, {}}};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  s->send_envelope("slash_commands",
+                   R"({"command":"/a","text":")" +
+                       std::string(256 * 1024, 'x') + R"("})",
+                   true);
+  REQUIRE(p.wait_stdout_full(10s));
+  // 4 MB of answers: the tool reads a window of lines ahead of its answers
+  // (256 of 42 bytes), plus what the pipe and one read hold. Without a
+  // window, it read all of them into memory.
+  std::string line = R"({"envelope_id":"e-unknown","payload":{}})"
+                     "\n";
+  std::string answers;
+  while (answers.size() < (size_t{4} << 20))
+    answers += line;
+  auto taken = p.write_for(answers, 3s);
+  CHECK(taken < (size_t{1} << 20));
+  p.signal(SIGTERM);
+  CHECK(p.wait(20s) == 1);
+  CHECK(p.err().find("stdout is not being read") != std::string::npos);
+}
+
 TEST_CASE("socket mode: exit codes", "[cli][socket_mode]") {
   SECTION("no app token: 2") {
     fake_slack srv;

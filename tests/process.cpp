@@ -1,10 +1,13 @@
 #include "process.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
@@ -114,6 +117,31 @@ void process::write(const std::string& data) {
   }
 }
 
+size_t process::write_for(const std::string& data,
+                          std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  size_t done = 0;
+  while (in_ >= 0 && done < data.size()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      break;
+    pollfd pfd{in_, POLLOUT, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0)
+      continue;
+    // Non-blocking: a pipe with room for less than the rest takes part.
+    auto flags = ::fcntl(in_, F_GETFL);
+    ::fcntl(in_, F_SETFL, flags | O_NONBLOCK);
+    auto n = ::write(in_, data.data() + done, data.size() - done);
+    ::fcntl(in_, F_SETFL, flags);
+    if (n > 0)
+      done += static_cast<size_t>(n);
+    else if (n < 0 && errno != EAGAIN)
+      break;
+  }
+  return done;
+}
+
 void process::close_stdin() {
   if (in_ >= 0) {
     ::close(in_);
@@ -198,6 +226,22 @@ bool process::wait_err_contains(const std::string& needle,
     std::this_thread::sleep_for(std::chrono::milliseconds{5});
   }
   return true;
+}
+
+bool process::wait_stdout_full(std::chrono::milliseconds timeout) const {
+  if (unread_out_ < 0)
+    return false;
+  auto capacity = ::fcntl(unread_out_, F_GETPIPE_SZ);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int waiting = 0;
+    if (::ioctl(unread_out_, FIONREAD, &waiting) == 0 && capacity > 0 &&
+        waiting >= capacity)
+      return true;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  }
 }
 
 } // namespace caf::rtm::test

@@ -39,6 +39,9 @@ public:
   process& operator=(const process&) = delete;
 
   void write(const std::string& data);
+  /// Writes as much of `data` as the child takes within `timeout`; the bytes
+  /// written.
+  size_t write_for(const std::string& data, std::chrono::milliseconds timeout);
   void close_stdin();
   void signal(int sig);
 
@@ -53,6 +56,9 @@ public:
   bool wait_out_lines(size_t n, std::chrono::milliseconds timeout) const;
   bool wait_err_contains(const std::string& needle,
                          std::chrono::milliseconds timeout) const;
+  /// An unread stdout: waits until its pipe is full (the child's next write
+  /// blocks).
+  bool wait_stdout_full(std::chrono::milliseconds timeout) const;
 
 private:
   void drain(int fd, std::string& sink);

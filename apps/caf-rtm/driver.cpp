@@ -173,11 +173,17 @@ void maybe_done_sending(self_ptr self) {
     finish(self, exit_ok);
 }
 
+// A stdin line is done (handled, or has its result): the reader may read
+// one more.
+void line_done(self_ptr self) {
+  if (self->state.opts.lines_done)
+    ++*self->state.opts.lines_done;
+}
+
 void store_result(self_ptr self, uint64_t n, std::string line) {
   auto& st = self->state;
   st.results.emplace(n, std::move(line));
-  if (st.opts.results_done)
-    ++*st.opts.results_done;
+  line_done(self);
   for (auto i = st.results.find(st.next_result); i != st.results.end();
        i = st.results.find(st.next_result)) {
     emit(self, i->second);
@@ -534,20 +540,24 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
           finish(self, *st.exit_when_drained);
       },
       [self](line_atom, uint64_t n, const std::string& text) {
-        if (self->state.opts.respond)
+        if (self->state.opts.respond) {
           answer_from_stdin(self, text);
-        else
+          line_done(self);
+        } else {
           send_line(self, n, text);
+        }
       },
       [self](long_line_atom, uint64_t n) {
         auto what = "line over " + std::to_string(max_line_size) + " bytes";
-        if (self->state.opts.respond)
+        if (self->state.opts.respond) {
           std::fprintf(stderr, "caf-rtm: --respond: %s, dropped\n",
                        what.c_str());
-        else
+          line_done(self);
+        } else {
           store_result(self, n,
                        result_line(n, make_error(errc::invalid_argument,
                                                  std::move(what))));
+        }
       },
       [self](eof_atom, uint64_t lines) {
         // --respond goes on answering until the end; --send is done.

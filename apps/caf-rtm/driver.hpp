@@ -59,9 +59,12 @@ struct driver_options {
   bool sends = false;
   /// How long a line may wait to be written (--max-wait; 0: no limit).
   caf::timespan max_wait{0};
-  /// --send: counts the lines that have their result; the stdin reader
-  /// reads on while fewer than the client's send queue holds are open.
-  std::shared_ptr<std::atomic<uint64_t>> results_done;
+  /// Counts the stdin lines that are done: --send, those that have their
+  /// result; --respond, those handled. The stdin reader reads on while
+  /// fewer than its window are open, so that a driver that lags (a blocked
+  /// stdout, a slow rate limiter) slows the reader instead of growing its
+  /// mailbox.
+  std::shared_ptr<std::atomic<uint64_t>> lines_done;
   /// Answer mentions and `/echo` (the demo).
   bool answer_mentions = false;
   /// The client is a hub's (--hub): it arrives with `hub::hub_up` (and

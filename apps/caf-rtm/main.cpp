@@ -190,11 +190,15 @@ bool subscribed_printer(caf::scoped_actor& self, const caf::actor& client,
   return ok;
 }
 
+// --respond: lines read ahead of the driver. Each answers one envelope, and
+// the driver takes it at once unless a blocked stdout holds the driver up.
+constexpr uint64_t respond_window = 256;
+
 // Reads stdin line by line without blocking forever, so the thread can be
-// joined when the program ends first.
-// Hands stdin's lines to the driver. With `done` (--send), it reads on while
-// fewer than `window` lines wait for their result: a long input waits for
-// the rate limiter instead of overflowing the client's send queue.
+// joined when the program ends first, and hands the lines to the driver. It
+// reads on while fewer than `window` lines are not `done`: a long input to
+// --send waits for the rate limiter instead of overflowing the client's send
+// queue, and one to --respond waits for a driver that stdout holds up.
 void read_stdin(caf::actor driver, const std::atomic<bool>& stop,
                 std::shared_ptr<std::atomic<uint64_t>> done, uint64_t window) {
   std::string pending;
@@ -374,8 +378,8 @@ int main(int argc, char** argv) {
     opts.respond = cfg.respond;
     opts.ack_deadline = rtm_cfg.ack_deadline;
     opts.sends = cfg.send;
-    if (cfg.send)
-      opts.results_done = std::make_shared<std::atomic<uint64_t>>(0);
+    if (cfg.send || cfg.respond)
+      opts.lines_done = std::make_shared<std::atomic<uint64_t>>(0);
     opts.max_wait = std::chrono::duration_cast<caf::timespan>(
         std::chrono::duration<double>{cfg.max_wait});
     opts.from_hub = from_hub;
@@ -418,8 +422,9 @@ int main(int argc, char** argv) {
     std::atomic<bool> stop{false};
     std::thread input;
     if (cfg.send || cfg.respond)
-      input = std::thread{read_stdin, drv, std::cref(stop), opts.results_done,
-                          uint64_t{rtm_cfg.send_queue_size}};
+      input = std::thread{read_stdin, drv, std::cref(stop), opts.lines_done,
+                          cfg.send ? uint64_t{rtm_cfg.send_queue_size}
+                                   : respond_window};
     // When the program must end: at a signal, or after --duration.
     using clock = std::chrono::steady_clock;
     std::atomic<clock::rep> end_due{
