@@ -730,6 +730,8 @@ TEST_CASE("socket mode: envelopes as received, acked, duplicates not printed",
   // The last one may still be on its way when the statistics are taken.
   CHECK(stats.at("acks").as_int64() >= 3);
   CHECK(stats.at("late_acks").as_int64() == 0);
+  // Every envelope had a subscriber (the printer): none left to Slack.
+  CHECK(stats.at("unclaimed").as_int64() == 0);
   CHECK(stats.at("connections").as_int64() == 1);
 }
 

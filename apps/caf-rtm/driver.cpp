@@ -90,7 +90,6 @@ void complete(self_ptr self, int code, const client_status* st) {
   if (s.stdout_closed && code == exit_ok)
     code = exit_other;
   if (s.opts.stats) {
-
     auto elapsed = std::chrono::duration<double>(
                        std::chrono::steady_clock::now() - s.started)
                        .count();
@@ -113,6 +112,7 @@ void complete(self_ptr self, int code, const client_status* st) {
         stats["duplicates"] = st->events_duplicate;
         stats["late_acks"] = st->acks_late;
         stats["failed_acks"] = st->acks_failed;
+        stats["unclaimed"] = st->envelopes_unclaimed;
         stats["connections"] = st->connections;
         stats["ack_latency_max_ms"] =
             std::chrono::duration<double, std::milli>(st->ack_latency_max)
