@@ -285,6 +285,13 @@ TEST_CASE("usage errors exit 2 and name the option", "[cli]") {
     CHECK(p.err().find("--log-level") != std::string::npos);
   }
   {
+    // Read by the library: named with its category.
+    process p{tool, args_for(srv, {"--caf-rtm.log-level", "verbos"}),
+              clean_env};
+    CHECK(p.wait(10s) == 2);
+    CHECK(p.err().find("log-level") != std::string::npos);
+  }
+  {
     process p{tool, args_for(srv, {"--count"}), clean_env};
     CHECK(p.wait(10s) == 2);
     CHECK(p.err().find("--count") != std::string::npos);
@@ -887,7 +894,8 @@ TEST_CASE("socket mode: exit codes", "[cli][socket_mode]") {
 TEST_CASE("socket mode: SIGTERM closes every connection with 1000, exit 0",
           "[cli][socket_mode]") {
   fake_slack srv;
-  process p{tool, sm_args_for(srv, {"--connections", "2"}), clean_sm_env};
+  process p{tool, sm_args_for(srv, {"--connections", "2", "--stats"}),
+            clean_sm_env};
   auto s0 = srv.session(0, 10s);
   auto s1 = srv.session(1, 10s);
   REQUIRE(s0);
@@ -899,6 +907,9 @@ TEST_CASE("socket mode: SIGTERM closes every connection with 1000, exit 0",
   REQUIRE(s1->wait_ended(5s));
   CHECK(s0->close_code_received() == std::optional<uint16_t>{1000});
   CHECK(s1->close_code_received() == std::optional<uint16_t>{1000});
+  // Two connections at once are no reconnect.
+  auto stats = parse_object(p.err().substr(p.err().rfind('{')));
+  CHECK(stats.at("reconnects").as_int64() == 0);
 }
 
 TEST_CASE("socket mode: the demo runs and exits 0",

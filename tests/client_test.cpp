@@ -783,6 +783,27 @@ TEST_CASE_METHOD(client_fixture,
 }
 
 TEST_CASE_METHOD(client_fixture,
+                 "an actor linked to the client closes it when it ends, "
+                 "normally too",
+                 "[client][close]") {
+  fake_slack srv;
+  auto actors_before = sys->registry().running();
+  auto client = sys->spawn(rtm_client, config(srv));
+  REQUIRE(
+      request<connected>(*self, client, caf::timespan{10s}, connect_atom_v));
+  // The user's actor links to the client and is done.
+  sys->spawn([client](caf::event_based_actor* a) {
+    a->link_to(client);
+    a->quit();
+  });
+  // Closed with 1000, not dropped; nothing of it keeps running.
+  REQUIRE(session(srv, 0)->wait_ended(5s));
+  CHECK(session(srv, 0)->close_code_received() ==
+        std::optional<uint16_t>{1000});
+  CHECK(eventually([&] { return sys->registry().running() <= actors_before; }));
+}
+
+TEST_CASE_METHOD(client_fixture,
                  "trace logs every frame in and out, pings and pongs",
                  "[client][log]") {
   fake_slack srv;
@@ -812,6 +833,40 @@ TEST_CASE_METHOD(client_fixture,
   CHECK(eventually([&] { return logged("-> ping"); }));
   CHECK(eventually([&] { return logged("<- pong"); }));
   CHECK_FALSE(logged("xoxb-test-token"));
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "pongs that answer no ping stop at the I/O layer",
+                 "[client][ping]") {
+  // A server may send pongs nobody asked for (RFC 6455 allows them as
+  // heartbeats); a flood of them must not become a flood of messages.
+  fake_slack srv;
+  auto lines = std::make_shared<std::vector<std::string>>();
+  auto mtx = std::make_shared<std::mutex>();
+  auto cfg = config(srv);
+  cfg.log = std::make_shared<logger>(
+      log_level::trace, [lines, mtx](log_level, const std::string& line) {
+        std::lock_guard<std::mutex> guard{*mtx};
+        lines->push_back(line);
+      });
+  cfg.ping_interval = 60s; // no ping of the client's own in this test
+  auto c = connect_client(*this, cfg);
+  auto s = session(srv, 0);
+  std::string pongs;
+  for (int i = 0; i < 1000; ++i)
+    pongs += std::string{"\x8a\x01x", 3}; // unmasked pong, payload "x"
+  s->send_raw(pongs);
+  s->send(message(1));
+  REQUIRE(c.rec->wait_events(2)); // hello, m1: read after every pong
+  auto pongs_logged = [&] {
+    std::lock_guard<std::mutex> guard{*mtx};
+    return std::count_if(lines->begin(), lines->end(), [](const auto& x) {
+      return x.find("<- pong") != std::string::npos;
+    });
+  };
+  // Only the pongs of the client's own pings (one as the session starts).
+  CHECK(pongs_logged() <= static_cast<long>(s->pings_received()));
   close_client(*this, c.hdl);
 }
 
@@ -2437,7 +2492,8 @@ TEST_CASE_METHOD(client_fixture,
 }
 
 TEST_CASE_METHOD(client_fixture,
-                 "a send's max_wait of timespan::max() is no limit",
+                 "a send's max_wait of 0 or timespan::max() is no limit, a "
+                 "negative one is refused",
                  "[client][send]") {
   fake_slack srv;
   auto c = connect_client(*this, config(srv));
@@ -2445,9 +2501,16 @@ TEST_CASE_METHOD(client_fixture,
   send_in_background(*sys, c.hdl, "forever", out, caf::timespan::max());
   send_in_background(*sys, c.hdl, "a year", out,
                      caf::timespan{std::chrono::hours{24 * 365}});
-  REQUIRE(eventually([&] { return out->size() == 2; }));
-  for (auto& [text, outcome] : out->all())
-    CHECK(outcome.rfind("ok:", 0) == 0);
+  send_in_background(*sys, c.hdl, "zero", out, caf::timespan{0});
+  send_in_background(*sys, c.hdl, "negative", out, caf::timespan{-1});
+  REQUIRE(eventually([&] { return out->size() == 4; }));
+  for (auto& [text, outcome] : out->all()) {
+    INFO(text << ": " << outcome);
+    if (text == "negative")
+      CHECK(outcome.find("invalid_argument") != std::string::npos);
+    else
+      CHECK(outcome.rfind("ok:", 0) == 0);
+  }
   close_client(*this, c.hdl);
 }
 

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -211,4 +212,35 @@ TEST_CASE(
   }));
   CHECK(f.router->with([](auto& x) { return x.unsent_acks.front(); }) == id);
   CHECK(f.srv.acks().empty());
+}
+
+TEST_CASE("connection: empty frames count against the read-ahead too",
+          "[connection][socket_mode]") {
+  // While the router holds a batch, the I/O layer reads ahead up to its
+  // limit and cuts what it read into batches of a bounded size. Empty
+  // frames (two bytes on the wire, none of payload) must reach both bounds:
+  // else a flood of them grows one batch, and memory, without end.
+  connection_fixture f;
+  constexpr size_t flood = 150'000;
+  f.session->flood(flood, [](size_t, int64_t) { return std::string{}; });
+  REQUIRE(eventually([&] { return f.router->batch_count() >= 2; }));
+  INFO("batches: " << f.router->batch_count());
+  REQUIRE(f.session->wait_written(10s));
+  std::this_thread::sleep_for(300ms); // the client reads what it may
+  auto frames_of = [](const detail::inbound_batch& x) {
+    return x.envelopes.size() + x.malformed + x.not_object + x.unknown +
+           x.binary;
+  };
+  size_t seen = 0;
+  size_t largest = 0;
+  for (size_t i = 1; seen < flood; ++i) {
+    REQUIRE(eventually([&] { return f.router->batch_count() > i; }));
+    auto batch = f.router->with([i](auto& x) { return x.batches.at(i); });
+    seen += frames_of(batch);
+    largest = std::max(largest, frames_of(batch));
+    f.router->release();
+  }
+  CHECK(seen == flood);
+  // A batch holds about 256 KB, each frame counted with an overhead.
+  CHECK(largest <= 20'000);
 }

@@ -854,7 +854,7 @@ TEST_CASE("config validation: retry delays and send_rate in range",
     cfg.send_burst = 0;
     CHECK(refused(cfg));
   }
-  SECTION("timeouts and intervals: at most a day") {
+  SECTION("timeouts and intervals: 1 ms to a day") {
     cfg.ack_timeout = 24h;
     cfg.ping_interval = 24h;
     CHECK_FALSE(cfg.validate());
@@ -862,6 +862,27 @@ TEST_CASE("config validation: retry delays and send_rate in range",
     CHECK(refused(cfg));
     cfg.ack_timeout = 10s;
     cfg.healthy_session = 25h;
+    CHECK(refused(cfg));
+    cfg.healthy_session = 0s;
+    cfg.ping_interval = 1ms;
+    cfg.hello_timeout = 1ms;
+    CHECK_FALSE(cfg.validate());
+    // A unit off: every session would fail its first check.
+    cfg.hello_timeout = 999us;
+    CHECK(refused(cfg));
+    cfg.hello_timeout = 1s;
+    cfg.ping_interval = 1ns;
+    CHECK(refused(cfg));
+    cfg.ping_interval = 1s;
+    cfg.pong_timeout = 1ns;
+    CHECK(refused(cfg));
+    cfg.pong_timeout = 0s; // the ping interval
+    CHECK_FALSE(cfg.validate());
+  }
+  SECTION("max_send_size: at least 1024") {
+    cfg.max_send_size = 1024;
+    CHECK_FALSE(cfg.validate());
+    cfg.max_send_size = 0;
     CHECK(refused(cfg));
   }
   SECTION("listener actors and I/O threads: bounded") {
@@ -1233,6 +1254,24 @@ TEST_CASE("option values that do not fit their field are errors",
   REQUIRE(x.option_error);
   CHECK(render(x.validate()).find("reconnect-max-attempts") !=
         std::string::npos);
+}
+
+TEST_CASE("a log level that is none is an error, not the default",
+          "[units][config]") {
+  struct config : caf::actor_system_config {
+    config() {
+      add_options(custom_options_);
+    }
+  } cfg;
+  cfg.set("caf-rtm.token", "xoxb-1");
+  cfg.set("caf-rtm.log-level", "verbos");
+  auto x = client_config::from(cfg);
+  CHECK(render(x.validate()).find("log-level") != std::string::npos);
+  cfg.set("caf-rtm.log-level", "trace");
+  auto y = client_config::from(cfg);
+  CHECK_FALSE(y.validate());
+  REQUIRE(y.log);
+  CHECK(y.log->enabled(log_level::trace));
 }
 
 TEST_CASE("log lines mask tokens and WebSocket tickets", "[units][log]") {

@@ -1,5 +1,6 @@
 #include "caf-rtm/driver.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <boost/json/parse.hpp>
@@ -99,7 +100,7 @@ void complete(self_ptr self, int code, const client_status* st) {
     stats["elapsed_s"] = elapsed;
     stats["events_per_s"] =
         elapsed > 0 ? static_cast<double>(printed) / elapsed : 0.0;
-    stats["reconnects"] = s.sessions > 0 ? s.sessions - 1 : 0;
+    stats["reconnects"] = s.sessions - std::min(s.sessions, s.opts.connections);
     stats["rtt_ms"] =
         st ? std::chrono::duration<double, std::milli>(st->last_rtt).count()
            : 0.0;

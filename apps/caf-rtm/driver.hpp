@@ -50,6 +50,9 @@ struct driver_options {
   bool reconnect_on = true;
   /// The client is a socket_mode_client (else an rtm_client).
   bool socket_mode = false;
+  /// Sessions the client keeps open at once (Socket Mode: `connections`):
+  /// the first ones are no reconnects.
+  uint64_t connections = 1;
   /// Socket Mode: stdin lines answer envelopes that accept a response.
   bool respond = false;
   /// --respond: how long the client waits for an answer (its ack_deadline);

@@ -375,6 +375,8 @@ int main(int argc, char** argv) {
     opts.log = rtm_cfg.log;
     opts.answer_mentions = cfg.demo;
     opts.socket_mode = socket_mode;
+    if (socket_mode && !from_hub)
+      opts.connections = rtm_cfg.connections;
     opts.respond = cfg.respond;
     opts.ack_deadline = rtm_cfg.ack_deadline;
     opts.sends = cfg.send;

@@ -260,7 +260,7 @@ parse_result to_client_config(const config& cfg, client_config& out,
     auto level = parse_log_level(c.log_level);
     if (!level)
       return {exit_usage,
-              "--log-level must be quiet, error, warn, info or debug"};
+              "--log-level must be quiet, error, warn, info, debug or trace"};
     out.log = std::make_shared<logger>(*level);
   } else if (!out.log) {
     out.log = std::make_shared<logger>(log_level::warn);

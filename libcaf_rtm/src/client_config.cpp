@@ -230,14 +230,19 @@ const std::vector<option>& options() {
                    CAF_RTM_FIELD(send_burst)),
       opt<timespan>("ack-timeout", "time an ack may take",
                     CAF_RTM_FIELD(ack_timeout)),
-      {"log-level", "quiet, error, warn, info or debug",
+      {"log-level", "quiet, error, warn, info, debug or trace",
        [](caf::config_option_adder& adder, const char* n, const char* h) {
          adder.add<std::string>(sv(n), sv(h));
        },
        [](const caf::settings& xs, const char* n, client_config& cfg) {
-         if (auto value = caf::get_if<std::string>(&xs, key(n)))
+         if (auto value = caf::get_if<std::string>(&xs, key(n))) {
            if (auto lvl = parse_log_level(*value))
              cfg.log = std::make_shared<logger>(*lvl);
+           else if (!cfg.option_error)
+             cfg.option_error =
+                 invalid("caf-rtm.log-level = \"" + *value +
+                         "\": want quiet, error, warn, info, debug or trace");
+         }
        }},
   };
   return result;
@@ -365,6 +370,15 @@ caf::error client_config::validate(client_kind kind) const {
       hello_timeout.count() <= 0 || ack_timeout.count() <= 0 ||
       close_timeout.count() <= 0)
     return invalid("timeouts must be positive");
+  // Shorter ones are mistakes too (a unit off): a session that could not
+  // pass its first pong or hello check, or pings without pause.
+  for (auto x : {ping_interval, connect_timeout, request_timeout, hello_timeout,
+                 ack_timeout, close_timeout})
+    if (x < client_config::min_timeout)
+      return invalid("timeouts and intervals must be at least 1 ms");
+  if (pong_timeout.count() > 0 && pong_timeout < client_config::min_timeout)
+    return invalid("pong_timeout must be 0 (the ping interval) or at least "
+                   "1 ms");
   if (api_keep_alive.count() < 0)
     return invalid("api_keep_alive must not be negative");
   if (healthy_session.count() < 0)
@@ -378,6 +392,8 @@ caf::error client_config::validate(client_kind kind) const {
       return invalid("timeouts and intervals must be at most 1 day");
   if (max_message_size < 1024)
     return invalid("max_message_size must be at least 1024");
+  if (max_send_size < 1024)
+    return invalid("max_send_size must be at least 1024");
   if (concurrency == 0 || concurrency > client_config::max_concurrency)
     return invalid("concurrency must be 1 to 1024");
   if (io_threads == 0 || io_threads > client_config::max_io_threads)

@@ -219,7 +219,7 @@ struct client_config {
   double send_rate = 1.0;
   size_t send_burst = 5;
   caf::timespan ack_timeout = std::chrono::seconds{10};
-  /// Largest outgoing message (Slack disconnects above 16 KB).
+  /// Largest outgoing message (Slack disconnects above 16 KB); at least 1024.
   size_t max_send_size = size_t{16} * 1024;
 
   // -- diagnostics ------------------------------------------------------------
@@ -237,6 +237,8 @@ struct client_config {
   static constexpr caf::timespan max_reconnect_delay = std::chrono::hours{24};
   /// Timeouts, intervals and `api_keep_alive`.
   static constexpr caf::timespan max_timeout = std::chrono::hours{24};
+  /// Timeouts and intervals that are not 0 for "off" or "the default".
+  static constexpr caf::timespan min_timeout = std::chrono::milliseconds{1};
   /// A `max_wait` (of a send or a Web API call) above this is no limit.
   static constexpr caf::timespan max_wait_limit = std::chrono::hours{24 * 365};
   static constexpr size_t max_response_size_limit = size_t{1} << 30;

@@ -8,8 +8,9 @@
 //   // ... any return or throw closes the client here.
 //
 // For code outside actors (caf_main, threads, tests): the destructor waits
-// for the close. Inside an actor, link to the client or send it close_atom
-// yourself: actors must not block.
+// for the close. Inside an actor, link to the client (it closes when the
+// actor ends, normally too) or send it close_atom yourself: actors must not
+// block.
 
 #pragma once
 

@@ -47,7 +47,8 @@ using rtm_client_actor = caf::typed_actor<
     // Runs the hooks (raw frames, errors, closes) on the listener pool;
     // replies with a subscription id.
     caf::replies_to<subscribe_atom, hook_listener>::with<uint64_t>,
-    // Ends every subscription of the actor, or only these patterns.
+    // Ends every subscription of the actor (its lifecycle one too), or only
+    // these patterns.
     caf::replies_to<unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
     caf::replies_to<unsubscribe_atom, caf::actor,
                     std::vector<std::string>>::with<caf::ok_atom>,
@@ -60,7 +61,7 @@ using rtm_client_actor = caf::typed_actor<
     caf::replies_to<send_atom, json_object>::with<send_ack>,
     // The same, but a message not written within this time (waiting for a
     // session or the rate limiter) fails with `send_expired` and is never
-    // written.
+    // written (0: no limit).
     caf::replies_to<send_atom, json_object, caf::timespan>::with<send_ack>,
     // Sends a message Slack does not ack (custom types; see presence_atom
     // for presence_sub): replies once it is written to a session. One the
@@ -71,7 +72,9 @@ using rtm_client_actor = caf::typed_actor<
     // list ends the subscription.
     caf::replies_to<presence_atom,
                     std::vector<std::string>>::with<caf::ok_atom>,
-    // Sends a typing indicator for a channel; false if one went out < 3 s ago.
+    // Sends a typing indicator for a channel if it costs real messages
+    // nothing: false if one went out < 3 s ago, or with no session, messages
+    // waiting or no token free in the rate limiter.
     caf::replies_to<typing_atom, std::string>::with<bool>,
     // RTM-level ping; replies with the round-trip time.
     caf::replies_to<ping_atom>::with<caf::timespan>,

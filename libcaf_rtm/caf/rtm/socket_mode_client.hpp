@@ -54,7 +54,8 @@ using socket_mode_client_actor = caf::typed_actor<
     // Runs the hooks (raw frames, errors, closes) on the listener pool;
     // replies with a subscription id.
     caf::replies_to<subscribe_atom, hook_listener>::with<uint64_t>,
-    // Ends every subscription of the actor, or only these patterns.
+    // Ends every subscription of the actor (its lifecycle one too), or only
+    // these patterns.
     caf::replies_to<unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
     caf::replies_to<unsubscribe_atom, caf::actor,
                     std::vector<std::string>>::with<caf::ok_atom>,

@@ -15,21 +15,32 @@
 #include <caf/actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scheduled_actor.hpp>
+#include <caf/send.hpp>
 
 #include "caf/rtm/messages.hpp"
 #include "detail/web_api_forwarding.hpp"
 
 namespace caf::rtm::detail {
 
-/// Spawns the router, linked, and makes `self` end with it. Anything outside
-/// the interface (a forged internal message, from this node or a remote one)
-/// is refused: a request gets `unexpected_message`, nothing is printed.
+/// Spawns the router, linked, and makes `self` end with it. An actor of the
+/// user linked to the client that ends closes the client: normally, with an
+/// orderly close (CAF's router would ignore a normal exit and live on with no
+/// handle left to close it); with an error, at once. Anything outside the
+/// interface (a forged internal message, from this node or a remote one) is
+/// refused: a request gets `unexpected_message`, nothing is printed.
 template <class Self, class Fun, class... Ts>
 auto start_front(Self* self, Fun router_fun, Ts&&... xs) {
   auto router =
       self->template spawn<caf::linked>(router_fun, std::forward<Ts>(xs)...);
-  self->set_exit_handler(
-      [self](caf::exit_msg& msg) { self->quit(msg.reason); });
+  self->set_exit_handler([self, router](caf::exit_msg& msg) {
+    if (msg.source != router.address() &&
+        msg.reason == caf::exit_reason::normal) {
+      // The router's exit, once it closed, ends this actor.
+      caf::anon_send(router, close_atom_v);
+      return;
+    }
+    self->quit(msg.reason);
+  });
   self->set_default_handler(caf::drop);
   return router;
 }

@@ -191,7 +191,8 @@ void on_frames(self_ptr self, frame_batch& batch) {
   if (out.binary > 0)
     CAF_RTM_LOG(st.log, debug, "connection", "dropped ", out.binary,
                 " binary frame(s)");
-  auto bytes = batch.bytes.size();
+  auto bytes = batch.bytes.size() +
+               (batch.sizes.size() + batch.binary) * net::frame_overhead;
   st.held_bytes += bytes;
   ++st.held_batches;
   self->request(st.args.router, caf::infinite, std::move(out))

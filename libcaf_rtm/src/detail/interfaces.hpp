@@ -172,10 +172,10 @@ using rtm_router_actor = rtm_client_actor::extend_with<
 
 /// The Socket Mode client's router: everything users may send (forwarded by
 /// the public handle), the roles above, and the ack deadline of an envelope
-/// that accepts a response payload.
+/// that waits for its subscribers (its id and which wait it is).
 using socket_mode_router_actor = socket_mode_client_actor::extend_with<
-    batch_sink_actor, session_listener_actor,
-    worker_sink_actor>::extend<caf::reacts_to<timeout_atom, std::string>>;
+    batch_sink_actor, session_listener_actor, worker_sink_actor>::
+    extend<caf::reacts_to<timeout_atom, std::string, uint64_t>>;
 
 // -- the web-API caller -------------------------------------------------------
 

@@ -310,12 +310,12 @@ std::optional<outbox::time_point> outbox::next_wakeup(time_point now) {
   };
   if (write_ && queued() > 0)
     consider(now + bucket_.time_to_next(now));
-  if (!replies_held_since_) {
-    for (auto& [id, x] : acks_)
-      consider(x.deadline);
-    for (auto& [id, x] : pongs_)
-      consider(x.deadline);
-  }
+  // While held, a deadline moves on by the time held, up to max_hold().
+  auto stretch = replies_held_since_ ? max_hold() : caf::timespan{0};
+  for (auto& [id, x] : acks_)
+    consider(x.deadline + stretch);
+  for (auto& [id, x] : pongs_)
+    consider(x.deadline + stretch);
   for (auto& [id, x] : unacked_)
     consider(x.deadline);
   for (const auto* xs : {&unsent_, &queue_})
@@ -396,10 +396,13 @@ void outbox::expire(time_point now) {
     i = i->second.deadline <= now ? unacked_.erase(i) : std::next(i);
   expire_queued(unsent_, now);
   expire_queued(queue_, now);
-  if (replies_held_since_)
-    return; // their clocks stand still
+  // While held, their clocks stand still, but not for longer than
+  // max_hold(): a callback that waits for the answer to its own send keeps
+  // the reading held, and the ack it waits for may be among the frames not
+  // read. It gets ack_timeout instead of waiting for good.
+  auto stretch = replies_held_since_ ? max_hold() : caf::timespan{0};
   for (auto i = acks_.begin(); i != acks_.end();) {
-    if (i->second.deadline > now) {
+    if (i->second.deadline + stretch > now) {
       ++i;
       continue;
     }
@@ -417,7 +420,7 @@ void outbox::expire(time_point now) {
                       "no ack for message " + std::to_string(id)));
   }
   for (auto i = pongs_.begin(); i != pongs_.end();) {
-    if (i->second.deadline > now) {
+    if (i->second.deadline + stretch > now) {
       ++i;
       continue;
     }
@@ -435,7 +438,7 @@ void outbox::hold_replies(time_point now) {
 void outbox::release_replies(time_point now) {
   if (!replies_held_since_)
     return;
-  auto held = now - *replies_held_since_;
+  auto held = std::min<caf::timespan>(now - *replies_held_since_, max_hold());
   replies_held_since_.reset();
   for (auto& [id, x] : acks_)
     x.deadline += held;

@@ -133,8 +133,15 @@ public:
 
   /// From `now` on the client reads no frames (its callbacks lag behind):
   /// the acks and pongs it waits for may be among those not read. Their
-  /// deadlines stand still until `release_replies`.
+  /// deadlines stand still until `release_replies`, for `max_hold()` at most.
   void hold_replies(time_point now);
+
+  /// How long a hold stops the clocks of acks and pongs at most.
+  caf::timespan max_hold() const noexcept {
+    return limits_.ack_timeout * max_hold_factor;
+  }
+
+  static constexpr int max_hold_factor = 6;
 
   /// The client reads again: the deadlines move on by the time held.
   void release_replies(time_point now);

@@ -56,6 +56,8 @@ enqueue_message(self_ptr self, json_object& msg,
     return make_error(errc::closed, "client is closed");
   if (!st.started)
     return make_error(errc::not_connected, "connect first");
+  if (max_wait && max_wait->count() < 0)
+    return make_error(errc::invalid_argument, "send with a negative max_wait");
   auto rp = self->make_response_promise<send_ack>();
   auto done = [rp](caf::expected<send_ack> x) mutable {
     if (x)
@@ -66,7 +68,9 @@ enqueue_message(self_ptr self, json_object& msg,
   // The promise took over the request: refusals go through it too.
   auto now = self->clock().now();
   std::optional<outbox::time_point> deadline;
-  if (max_wait && *max_wait <= client_config::max_wait_limit)
+  // 0, or above a year: no limit (as for a Web API call).
+  if (max_wait && max_wait->count() > 0 &&
+      *max_wait <= client_config::max_wait_limit)
     deadline = now + *max_wait;
   if (auto err = st.out->enqueue(std::move(msg.value), done, now, deadline))
     rp.deliver(std::move(err));

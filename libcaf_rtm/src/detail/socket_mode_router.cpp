@@ -272,7 +272,6 @@ void request_payload(self_ptr self, const envelope& env,
                     env.retry_attempt() < last_retry;
   x.taken = claimed;
   x.keys = keys;
-  x.due = self->clock().now() + st.cfg->ack_deadline;
   x.generation = st.next_generation++;
   auto wait = x.generation;
   if (actors.empty()) {
@@ -301,7 +300,7 @@ void request_payload(self_ptr self, const envelope& env,
                 on_no_payload(self, id, wait, !not_taken(err));
             });
   }
-  self->delayed_send(self, st.cfg->ack_deadline, timeout_atom_v, id);
+  self->delayed_send(self, st.cfg->ack_deadline, timeout_atom_v, id, wait);
 }
 
 void on_batch(self_ptr self, inbound_batch& batch) {
@@ -657,12 +656,12 @@ socket_mode_router_actor::behavior_type socket_mode_router(
         tell_lifecycle(self, msg);
       },
       // -- its own timers -----------------------------------------------------
-      [self](timeout_atom, const std::string& id) {
+      [self](timeout_atom, const std::string& id, uint64_t wait) {
         auto& st = self->state;
         auto i = st.awaiting.find(id);
-        // Not there: answered by now. Not due yet: the timer of an earlier
+        // Not there: answered by now. Another wait: the timer of an earlier
         // envelope with this id, left to Slack and sent again.
-        if (i == st.awaiting.end() || self->clock().now() < i->second.due)
+        if (i == st.awaiting.end() || i->second.generation != wait)
           return;
         // Unless nobody took it: then it is left to Slack.
         if (!i->second.unclaimed()) {

@@ -51,12 +51,9 @@ struct socket_mode_router_state : router_base {
     /// The envelope ids (filter keys) of copies that came meanwhile and were
     /// not acked: they share its fate.
     std::vector<uint64_t> copies;
-    /// Its `ack_deadline`: a timer of an earlier envelope with the same id
-    /// (left to Slack and sent again) that fires before it is not its own.
-    caf::actor_clock::time_point due;
     /// Which wait this is: a copy that Slack sent again after the first wait
     /// was left to it waits under the same id, and the late answers to the
-    /// first wait's requests must not settle it.
+    /// first wait's requests and its deadline timer must not settle it.
     uint64_t generation = 0;
   };
 

@@ -159,7 +159,7 @@ private:
     ws_->control_callback(
         [this](websocket::frame_type kind, boost::beast::string_view payload) {
           if (kind == websocket::frame_type::pong)
-            caf::anon_send(owner_, detail::pong_atom_v, std::string{payload});
+            on_pong(payload);
           else if (kind == websocket::frame_type::close)
             on_peer_close();
         });
@@ -219,8 +219,8 @@ private:
     buffer_.consume(buffer_.size());
     if (buffer_.capacity() > size_t{1024} * 1024)
       buffer_.shrink_to_fit(); // after a rare huge message
-    buffered_bytes_ += n;
-    chunk.bytes += n;
+    buffered_bytes_ += n + frame_overhead;
+    chunk.bytes += n + frame_overhead;
     hand_over();
     if (buffered_bytes_ < opts_.max_buffered_bytes ||
         state_ == state_type::closing)
@@ -331,7 +331,9 @@ private:
   }
 
   void do_write() {
-    if (writing_ || writes_.empty())
+    // After the server's close frame nothing more goes out (Beast answers
+    // it itself): what is queued stays queued and comes back as unsent.
+    if (writing_ || writes_.empty() || peer_closed_)
       return;
     writing_ = true;
     auto& x = writes_.front();
@@ -351,6 +353,9 @@ private:
                        std::move(next));
       break;
     case outgoing::ping:
+      if (pings_out_.size() == max_pings_out)
+        pings_out_.pop_front();
+      pings_out_.push_back(x.payload.substr(0, 125));
       ws_->async_ping(websocket::ping_data{x.payload.substr(0, 125).c_str()},
                       [self = this->shared_from_this()](error_code ec) {
                         self->on_write(ec, 0);
@@ -380,12 +385,24 @@ private:
     do_write();
   }
 
+  // A pong reaches the actor if it answers a ping written (the ping monitor
+  // checks the payload); the pings before it went unanswered.
+  void on_pong(boost::beast::string_view payload) {
+    auto i = std::find(pings_out_.begin(), pings_out_.end(),
+                       std::string_view{payload.data(), payload.size()});
+    if (i == pings_out_.end())
+      return;
+    pings_out_.erase(pings_out_.begin(), i + 1);
+    caf::anon_send(owner_, detail::pong_atom_v, std::string{payload});
+  }
+
   // -- ending -----------------------------------------------------------------
 
   // The server sent its close frame: Beast answers it and then waits for the
   // server to end the TCP connection, which a broken server never does.
   // Nothing can be written any more; the wait ends at close_timeout.
   void on_peer_close() {
+    peer_closed_ = true;
     if (state_ != state_type::open)
       return; // closing: our own close armed the timer already
     state_ = state_type::closing;
@@ -483,6 +500,8 @@ private:
     size_t bytes = 0;
   };
   static constexpr size_t max_batch_bytes = size_t{256} * 1024;
+  /// Pings remembered for their pongs (the monitor has one out at a time).
+  static constexpr size_t max_pings_out = 8;
   /// Smaller batches (a connection that is not flooded) start empty.
   static constexpr size_t min_reserved_batch = size_t{16} * 1024;
   std::deque<pending_batch> pending_;
@@ -497,6 +516,12 @@ private:
   bool reading_ = false;
   std::deque<outgoing> writes_;
   bool writing_ = false;
+  /// The server's close frame came.
+  bool peer_closed_ = false;
+  /// Payloads of the pings written and not answered yet, oldest first: a
+  /// pong that answers none (unsolicited) is dropped here, so that a flood
+  /// of them costs the actors nothing.
+  std::deque<std::string> pings_out_;
   caf::error abort_reason_;
 };
 

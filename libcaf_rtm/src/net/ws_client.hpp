@@ -34,6 +34,11 @@ struct ws_options {
   size_t max_buffered_bytes = size_t{2} * 1024 * 1024;
 };
 
+/// What a frame costs besides its payload (its size entry, its parse, the
+/// slot of its event or envelope), counted against `max_buffered_bytes` and
+/// the batch size: a flood of empty frames must reach those limits too.
+constexpr size_t frame_overhead = 16;
+
 class ws_client {
 public:
   virtual ~ws_client();
