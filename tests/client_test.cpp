@@ -792,7 +792,7 @@ TEST_CASE_METHOD(client_fixture,
   REQUIRE(
       request<connected>(*self, client, caf::timespan{10s}, connect_atom_v));
   // The user's actor links to the client and is done.
-  sys->spawn([client](caf::event_based_actor* a) {
+  spawn_fn(*sys, [client](caf::event_based_actor* a) {
     a->link_to(client);
     a->quit();
   });
