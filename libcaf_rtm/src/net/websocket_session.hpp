@@ -222,6 +222,11 @@ private:
     buffered_bytes_ += n + frame_overhead;
     chunk.bytes += n + frame_overhead;
     hand_over();
+    // Torn down: the socket is closed, though a read-ahead chunk may still
+    // serve frames. The end is reported now, with every frame read, not
+    // once the actor returns its credit.
+    if (abort_reason_)
+      return report_down(abort_reason_);
     if (buffered_bytes_ < opts_.max_buffered_bytes ||
         state_ == state_type::closing)
       do_read();
