@@ -807,24 +807,16 @@ TEST_CASE_METHOD(client_fixture,
                  "trace logs every frame in and out, pings and pongs",
                  "[client][log]") {
   fake_slack srv;
-  auto lines = std::make_shared<std::vector<std::string>>();
-  auto mtx = std::make_shared<std::mutex>();
+  log_capture logs{log_level::trace};
   auto cfg = config(srv);
-  cfg.log = std::make_shared<logger>(
-      log_level::trace, [lines, mtx](log_level, const std::string& line) {
-        std::lock_guard<std::mutex> guard{*mtx};
-        lines->push_back(line);
-      });
+  cfg.log = logs.get();
   cfg.ping_interval = 100ms;
   auto c = connect_client(*this, cfg);
   auto s = session(srv, 0);
   s->send(message(1));
   REQUIRE(send(c.hdl, "traced"));
   auto logged = [&](const std::string& needle) {
-    std::lock_guard<std::mutex> guard{*mtx};
-    return std::any_of(lines->begin(), lines->end(), [&](const auto& x) {
-      return x.find(needle) != std::string::npos;
-    });
+    return logs.contains(needle);
   };
   CHECK(logged(R"(session 1 <- {"type":"hello"})"));
   CHECK(logged("session 1 <- " + message(1)));
@@ -842,14 +834,9 @@ TEST_CASE_METHOD(client_fixture,
   // A server may send pongs nobody asked for (RFC 6455 allows them as
   // heartbeats); a flood of them must not become a flood of messages.
   fake_slack srv;
-  auto lines = std::make_shared<std::vector<std::string>>();
-  auto mtx = std::make_shared<std::mutex>();
+  log_capture logs{log_level::trace};
   auto cfg = config(srv);
-  cfg.log = std::make_shared<logger>(
-      log_level::trace, [lines, mtx](log_level, const std::string& line) {
-        std::lock_guard<std::mutex> guard{*mtx};
-        lines->push_back(line);
-      });
+  cfg.log = logs.get();
   cfg.ping_interval = 60s; // no ping of the client's own in this test
   auto c = connect_client(*this, cfg);
   auto s = session(srv, 0);
@@ -859,14 +846,8 @@ TEST_CASE_METHOD(client_fixture,
   s->send_raw(pongs);
   s->send(message(1));
   REQUIRE(c.rec->wait_events(2)); // hello, m1: read after every pong
-  auto pongs_logged = [&] {
-    std::lock_guard<std::mutex> guard{*mtx};
-    return std::count_if(lines->begin(), lines->end(), [](const auto& x) {
-      return x.find("<- pong") != std::string::npos;
-    });
-  };
   // Only the pongs of the client's own pings (one as the session starts).
-  CHECK(pongs_logged() <= static_cast<long>(s->pings_received()));
+  CHECK(logs.count("<- pong") <= s->pings_received());
   close_client(*this, c.hdl);
 }
 

@@ -35,9 +35,10 @@ using namespace std::chrono_literals;
 /// past the fixture member that holds this, and the client logs on.
 class log_capture {
 public:
-  log_capture() : state_(std::make_shared<state>()) {
+  explicit log_capture(log_level level = log_level::debug)
+      : state_(std::make_shared<state>()) {
     log_ = std::make_shared<logger>(
-        log_level::debug, [st = state_](log_level, const std::string& line) {
+        level, [st = state_](log_level, const std::string& line) {
           std::lock_guard<std::mutex> guard{st->mtx};
           // CAF_RTM_TEST_LOG=1 shows the client's log while a test runs.
           if (std::getenv("CAF_RTM_TEST_LOG") != nullptr)
@@ -56,10 +57,15 @@ public:
   }
 
   bool contains(const std::string& needle) const {
+    return count(needle) > 0;
+  }
+
+  size_t count(const std::string& needle) const {
+    size_t result = 0;
     for (auto& line : lines())
       if (line.find(needle) != std::string::npos)
-        return true;
-    return false;
+        ++result;
+    return result;
   }
 
 private:

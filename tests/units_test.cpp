@@ -1239,7 +1239,8 @@ TEST_CASE("tokens with whitespace or control characters are refused",
   CHECK_FALSE(cfg.validate());
 }
 
-TEST_CASE("option values that do not fit their field are errors",
+TEST_CASE("option values that do not fit their field, or name no log level, "
+          "are errors",
           "[units][config]") {
   struct config : caf::actor_system_config {
     config() {
@@ -1247,31 +1248,25 @@ TEST_CASE("option values that do not fit their field are errors",
     }
   } cfg;
   cfg.set("caf-rtm.token", "xoxb-1");
-  cfg.set("caf-rtm.reconnect-max-attempts", int64_t{4294967296});
-  cfg.set("caf-rtm.concurrency", int64_t{-3});
-  auto x = client_config::from(cfg);
-  CHECK(x.reconnect.max_attempts == 0); // untouched, not wrapped
-  REQUIRE(x.option_error);
-  CHECK(render(x.validate()).find("reconnect-max-attempts") !=
-        std::string::npos);
-}
-
-TEST_CASE("a log level that is none is an error, not the default",
-          "[units][config]") {
-  struct config : caf::actor_system_config {
-    config() {
-      add_options(custom_options_);
-    }
-  } cfg;
-  cfg.set("caf-rtm.token", "xoxb-1");
-  cfg.set("caf-rtm.log-level", "verbos");
-  auto x = client_config::from(cfg);
-  CHECK(render(x.validate()).find("log-level") != std::string::npos);
-  cfg.set("caf-rtm.log-level", "trace");
-  auto y = client_config::from(cfg);
-  CHECK_FALSE(y.validate());
-  REQUIRE(y.log);
-  CHECK(y.log->enabled(log_level::trace));
+  SECTION("counts out of range") {
+    cfg.set("caf-rtm.reconnect-max-attempts", int64_t{4294967296});
+    cfg.set("caf-rtm.concurrency", int64_t{-3});
+    auto x = client_config::from(cfg);
+    CHECK(x.reconnect.max_attempts == 0); // untouched, not wrapped
+    REQUIRE(x.option_error);
+    CHECK(render(x.validate()).find("reconnect-max-attempts") !=
+          std::string::npos);
+  }
+  SECTION("a log level that is none is not the default") {
+    cfg.set("caf-rtm.log-level", "verbos");
+    auto x = client_config::from(cfg);
+    CHECK(render(x.validate()).find("log-level") != std::string::npos);
+    cfg.set("caf-rtm.log-level", "trace");
+    auto y = client_config::from(cfg);
+    CHECK_FALSE(y.validate());
+    REQUIRE(y.log);
+    CHECK(y.log->enabled(log_level::trace));
+  }
 }
 
 TEST_CASE("log lines mask tokens and WebSocket tickets", "[units][log]") {
