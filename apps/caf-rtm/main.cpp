@@ -154,7 +154,7 @@ cli::parse_result hub_subscription(tool_config& cfg,
     auto parsed = caf::rtm::parse_log_level(name);
     if (!parsed)
       return {cli::exit_usage,
-              "--log-level must be quiet, error, warn, info or debug"};
+              "--log-level must be quiet, error, warn, info, debug or trace"};
     level = *parsed;
   }
   rtm_cfg.log = std::make_shared<caf::rtm::logger>(level);

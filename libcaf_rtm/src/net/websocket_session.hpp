@@ -224,9 +224,10 @@ private:
     hand_over();
     // Torn down: the socket is closed, though a read-ahead chunk may still
     // serve frames. The end is reported now, with every frame read, not
-    // once the actor returns its credit.
+    // once the actor returns its credit; the server's close frame, if one
+    // came, still says why.
     if (abort_reason_)
-      return report_down(abort_reason_);
+      return report_down(read_error({}, "read"));
     if (buffered_bytes_ < opts_.max_buffered_bytes ||
         state_ == state_type::closing)
       do_read();
@@ -505,8 +506,11 @@ private:
     size_t bytes = 0;
   };
   static constexpr size_t max_batch_bytes = size_t{256} * 1024;
-  /// Pings remembered for their pongs (the monitor has one out at a time).
-  static constexpr size_t max_pings_out = 8;
+  /// Pings remembered for their pongs. The monitor pings every interval,
+  /// pong or not, and gives up after pong_timeout: about pong_timeout /
+  /// ping_interval + 1 wait at once; more only with odd settings, and then
+  /// the oldest is forgotten first.
+  static constexpr size_t max_pings_out = 64;
   /// Smaller batches (a connection that is not flooded) start empty.
   static constexpr size_t min_reserved_batch = size_t{16} * 1024;
   std::deque<pending_batch> pending_;
