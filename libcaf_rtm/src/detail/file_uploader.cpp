@@ -17,6 +17,7 @@
 #include <caf/send.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "detail/wait_deadline.hpp"
 #include "net/url.hpp"
 
 namespace json = boost::json;
@@ -225,10 +226,7 @@ void start_upload(web_api_self self, file_upload x,
     x.content.clear();
   }
   job->total = job->bytes.size();
-  if (x.max_wait.count() > 0 && x.max_wait <= client_config::max_wait_limit)
-    job->deadline =
-        clock_type::now() +
-        std::chrono::duration_cast<clock_type::duration>(x.max_wait);
+  job->deadline = wait_deadline(clock_type::now(), x.max_wait);
   job->x = std::move(x);
   job->deliver = std::move(deliver);
   get_upload_url(self, job);

@@ -13,6 +13,7 @@
 #include "detail/protocol.hpp"
 #include "detail/stray_errors.hpp"
 #include "detail/supervisor.hpp"
+#include "detail/wait_deadline.hpp"
 
 namespace caf::rtm::detail {
 
@@ -68,10 +69,8 @@ enqueue_message(self_ptr self, json_object& msg,
   // The promise took over the request: refusals go through it too.
   auto now = self->clock().now();
   std::optional<outbox::time_point> deadline;
-  // 0, or above a year: no limit (as for a Web API call).
-  if (max_wait && max_wait->count() > 0 &&
-      *max_wait <= client_config::max_wait_limit)
-    deadline = now + *max_wait;
+  if (max_wait)
+    deadline = wait_deadline(now, *max_wait);
   if (auto err = st.out->enqueue(std::move(msg.value), done, now, deadline))
     rp.deliver(std::move(err));
   schedule_wakeup(self);

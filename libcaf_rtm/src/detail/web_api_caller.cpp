@@ -14,6 +14,7 @@
 #include "detail/frame_parser.hpp"
 #include "detail/paged_call.hpp"
 #include "detail/stray_errors.hpp"
+#include "detail/wait_deadline.hpp"
 #include "net/http_client.hpp"
 #include "net/net_context.hpp"
 
@@ -444,10 +445,7 @@ void start_call(web_api_self self, api_call x,
   call.repeatable = x.retry == api_retry::always || safe_to_repeat(method);
   call.method = std::move(x.method);
   call.deliver = std::move(deliver);
-  if (x.max_wait.count() > 0 && x.max_wait <= client_config::max_wait_limit)
-    call.deadline =
-        clock_type::now() +
-        std::chrono::duration_cast<clock_type::duration>(x.max_wait);
+  call.deadline = wait_deadline(clock_type::now(), x.max_wait);
   start_request(self, std::move(call));
 }
 
