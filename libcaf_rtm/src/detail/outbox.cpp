@@ -310,8 +310,7 @@ std::optional<outbox::time_point> outbox::next_wakeup(time_point now) {
   };
   if (write_ && queued() > 0)
     consider(now + bucket_.time_to_next(now));
-  // While held, a deadline moves on by the time held, up to max_hold().
-  auto stretch = replies_held_since_ ? max_hold() : caf::timespan{0};
+  auto stretch = reply_stretch();
   for (auto& [id, x] : acks_)
     consider(x.deadline + stretch);
   for (auto& [id, x] : pongs_)
@@ -396,11 +395,7 @@ void outbox::expire(time_point now) {
     i = i->second.deadline <= now ? unacked_.erase(i) : std::next(i);
   expire_queued(unsent_, now);
   expire_queued(queue_, now);
-  // While held, their clocks stand still, but not for longer than
-  // max_hold(): a callback that waits for the answer to its own send keeps
-  // the reading held, and the ack it waits for may be among the frames not
-  // read. It gets ack_timeout instead of waiting for good.
-  auto stretch = replies_held_since_ ? max_hold() : caf::timespan{0};
+  auto stretch = reply_stretch();
   for (auto i = acks_.begin(); i != acks_.end();) {
     if (i->second.deadline + stretch > now) {
       ++i;

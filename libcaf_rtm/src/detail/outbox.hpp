@@ -141,6 +141,15 @@ public:
     return limits_.ack_timeout * max_hold_factor;
   }
 
+  /// What a deadline of an ack or pong counts for now: while held, it moves
+  /// on by the time held, up to max_hold(). Not for longer: a callback that
+  /// waits for the answer to its own send keeps the reading held, and the
+  /// ack it waits for may be among the frames not read. It gets ack_timeout
+  /// instead of waiting for good.
+  caf::timespan reply_stretch() const noexcept {
+    return replies_held_since_ ? max_hold() : caf::timespan{0};
+  }
+
   static constexpr int max_hold_factor = 6;
 
   /// The client reads again: the deadlines move on by the time held.

@@ -362,7 +362,7 @@ private:
       if (pings_out_.size() == max_pings_out)
         pings_out_.pop_front();
       pings_out_.push_back(x.payload.substr(0, 125));
-      ws_->async_ping(websocket::ping_data{x.payload.substr(0, 125).c_str()},
+      ws_->async_ping(websocket::ping_data{pings_out_.back().c_str()},
                       [self = this->shared_from_this()](error_code ec) {
                         self->on_write(ec, 0);
                       });
