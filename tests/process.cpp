@@ -206,10 +206,13 @@ std::vector<std::string> process::out_lines() const {
   return lines;
 }
 
-bool process::wait_out_lines(size_t n,
-                             std::chrono::milliseconds timeout) const {
+namespace {
+
+// Polls `done` every 5 ms until it holds (true) or `timeout` is over.
+template <class Pred>
+bool wait_until(Pred done, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (out_lines().size() < n) {
+  while (!done()) {
     if (std::chrono::steady_clock::now() >= deadline)
       return false;
     std::this_thread::sleep_for(std::chrono::milliseconds{5});
@@ -217,31 +220,30 @@ bool process::wait_out_lines(size_t n,
   return true;
 }
 
+} // namespace
+
+bool process::wait_out_lines(size_t n,
+                             std::chrono::milliseconds timeout) const {
+  return wait_until([&] { return out_lines().size() >= n; }, timeout);
+}
+
 bool process::wait_err_contains(const std::string& needle,
                                 std::chrono::milliseconds timeout) const {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (err().find(needle) == std::string::npos) {
-    if (std::chrono::steady_clock::now() >= deadline)
-      return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds{5});
-  }
-  return true;
+  return wait_until([&] { return err().find(needle) != std::string::npos; },
+                    timeout);
 }
 
 bool process::wait_stdout_full(std::chrono::milliseconds timeout) const {
   if (unread_out_ < 0)
     return false;
   auto capacity = ::fcntl(unread_out_, F_GETPIPE_SZ);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    int waiting = 0;
-    if (::ioctl(unread_out_, FIONREAD, &waiting) == 0 && capacity > 0 &&
-        waiting >= capacity)
-      return true;
-    if (std::chrono::steady_clock::now() >= deadline)
-      return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds{5});
-  }
+  return wait_until(
+      [&] {
+        int waiting = 0;
+        return ::ioctl(unread_out_, FIONREAD, &waiting) == 0 && capacity > 0 &&
+               waiting >= capacity;
+      },
+      timeout);
 }
 
 } // namespace caf::rtm::test
