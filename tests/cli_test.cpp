@@ -226,11 +226,14 @@ TEST_CASE("send mode: a long input waits for the send queue instead of "
 
 TEST_CASE("send mode: a line over 1 MiB is refused without being held",
           "[cli]") {
+  // Far over, and just over: the newline then comes in the read that takes
+  // the line past the limit.
+  auto size = GENERATE(size_t{3} << 20, (size_t{1} << 20) + 100);
   fake_slack srv;
   process p{tool, args_for(srv, {"--send", "--events", "none"}), clean_env};
   auto s = srv.session(0, 10s);
   REQUIRE(s);
-  p.write(std::string(3 << 20, 'x') + "\n" +
+  p.write(std::string(size, 'x') + "\n" +
           R"({"type":"message","channel":"C1","text":"after"})" + "\n");
   p.close_stdin();
   REQUIRE(p.wait(20s) == 0);
@@ -244,6 +247,18 @@ TEST_CASE("send mode: a line over 1 MiB is refused without being held",
   auto r2 = parse_object(lines[1]);
   CHECK(r2.at("sent").as_int64() == 2);
   CHECK(r2.at("ok").as_bool());
+}
+
+TEST_CASE("send mode: stdin that cannot be read is an error, not the end "
+          "of the input",
+          "[cli]") {
+  fake_slack srv;
+  // A directory as stdin: poll says readable, read fails with EISDIR.
+  auto args = args_for(srv, {"--send", "--events", "none"});
+  args.insert(args.begin(), {"-c", R"(exec "$0" "$@" < /)", tool});
+  process p{"/bin/sh", args, clean_env};
+  CHECK(p.wait(20s) == 1);
+  CHECK_THAT(p.err(), Catch::Contains("stdin: Is a directory"));
 }
 
 TEST_CASE("stats: one JSON line on stderr", "[cli]") {
@@ -305,8 +320,9 @@ TEST_CASE("usage errors exit 2 and name the option", "[cli]") {
   for (auto [opt, value] :
        {std::pair{"--max-attempts", "4294967296"},
         std::pair{"--max-attempts", "-1"}, std::pair{"--ping-interval", "-1"},
-        std::pair{"--pong-timeout", "1e-12"},
-        std::pair{"--duration", "1e-10"}}) {
+        std::pair{"--pong-timeout", "1e-12"}, std::pair{"--duration", "1e-10"},
+        // Socket Mode options, which RTM would ignore.
+        std::pair{"--connections", "2"}, std::pair{"--app-token", "xapp-1"}}) {
     process p{tool, args_for(srv, {opt, value}), clean_env};
     CHECK(p.wait(10s) == 2);
     CHECK(p.err().find(opt) != std::string::npos);

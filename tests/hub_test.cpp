@@ -873,7 +873,7 @@ TEST_CASE("caf-rtm --hub --send: lines read before the hub answered go out "
 }
 
 TEST_CASE("caf-rtm --hub --send: a line whose result went with the link to "
-          "the hub gets delivery_unknown",
+          "the hub gets delivery_unknown, later lines go to the next hub",
           "[hub][cli]") {
   // CAF answers no request to a node that went away: the line would wait
   // for its result for good, and with it every later line and the exit.
@@ -881,7 +881,8 @@ TEST_CASE("caf-rtm --hub --send: a line whose result went with the link to "
   opts.acks = caf::rtm::testing::ack_policy::manual; // sent, never acked
   fake_slack srv{opts};
   temp_dir dir;
-  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
+  auto config = dir.write("hub.ini", hub_config(rtm_entry("acme", srv)));
+  hub_proc h{config};
   auto s = srv.session(0, 20s);
   REQUIRE(s);
   process p{tool, hub_args(h, "acme", {"--send", "--events", "none"}),
@@ -895,9 +896,25 @@ TEST_CASE("caf-rtm --hub --send: a line whose result went with the link to "
   auto line = p.out_lines().at(0);
   CHECK(line.find(R"("ok":false)") != std::string::npos);
   CHECK(line.find("delivery_unknown") != std::string::npos);
+  // A line read while no hub delivers waits for the next one, not for an
+  // answer from the handle of the hub that went away.
+  p.write(R"({"type":"message","channel":"C1","text":"later"})"
+          "\n");
   p.close_stdin();
+  hub_proc second{config, {"--port", std::to_string(h.port)}};
+  auto s1 = srv.session(1, 20s);
+  REQUIRE(s1);
+  REQUIRE(s1->wait_received(1, 60s));
+  auto sent = s1->received().at(0);
+  CHECK(sent.find(R"("text":"later")") != std::string::npos);
+  auto id_at = sent.find(R"("id":)");
+  REQUIRE(id_at != std::string::npos);
+  s1->ack(std::stoll(sent.substr(id_at + 5)), "1.000200");
   INFO("stderr: " << p.err());
   CHECK(p.wait(30s) == 0);
+  auto lines = p.out_lines();
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[1].find(R"("ok":true)") != std::string::npos);
 }
 
 TEST_CASE("caf-rtm --hub: exit codes as from Slack itself", "[hub][cli]") {
@@ -923,6 +940,14 @@ TEST_CASE("caf-rtm --hub: exit codes as from Slack itself", "[hub][cli]") {
     process token{tool, hub_args(h, "acme", {"--token", "xoxb-1"}), clean_env};
     CHECK(token.wait(30s) == 2);
     CHECK_THAT(token.err(), Catch::Contains("the hub holds the tokens"));
+    // How the hub connects to Slack is the hub's to say.
+    for (auto [opt, value] :
+         {std::pair{"--ping-interval", "-1"}, std::pair{"--connections", "0"},
+          std::pair{"--base-url", "ftp://x"}}) {
+      process ignored{tool, hub_args(h, "acme", {opt, value}), clean_env};
+      CHECK(ignored.wait(30s) == 2);
+      CHECK_THAT(ignored.err(), Catch::Contains(opt));
+    }
     process bad{tool, {"--hub", "nowhere", "--workspace", "acme"}, clean_env};
     CHECK(bad.wait(30s) == 2);
     process alone{tool, {"--workspace", "acme"}, clean_env};

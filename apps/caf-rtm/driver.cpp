@@ -161,7 +161,7 @@ void finish(self_ptr self, int code) {
                   complete(self, code, status ? &*status : nullptr);
                 });
       };
-  if (!st.client) // a hub that never answered
+  if (!st.client) // --hub: no hub delivers now
     return close_then_complete(std::nullopt);
   self->request(st.client, std::chrono::milliseconds{150}, status_atom_v)
       .then([=](client_status& s) { close_then_complete(std::move(s)); },
@@ -206,7 +206,7 @@ std::string result_line(uint64_t n, const caf::expected<send_ack>& res) {
 }
 
 void send_line(self_ptr self, uint64_t n, const std::string& text) {
-  if (!self->state.client) { // --hub: not subscribed yet
+  if (!self->state.client) { // --hub: no hub delivers now
     self->state.waiting_lines.emplace_back(n, text);
     return;
   }
@@ -423,7 +423,8 @@ void on_hub_up(self_ptr self, const hub::hub_up& x) {
   auto& st = self->state;
   if (st.finishing)
     return;
-  auto first = !st.client;
+  auto first = !st.hub_seen;
+  st.hub_seen = true;
   st.client = x.info.handle();
   st.opts.socket_mode = x.info.kind == client_kind::socket_mode;
   // Only now is it known which kind of client the workspace has.
@@ -459,7 +460,9 @@ void on_hub_down(self_ptr self, const hub::hub_down& x) {
             .count(),
         " ms");
     // Their results went with the link: the hub may or may not have sent
-    // them. (Later lines go to the hub that comes next.)
+    // them. Later lines wait for the hub that comes next: CAF answers no
+    // request to the node that went away, so they must not go to its handle.
+    st.client = nullptr;
     auto lost = std::move(st.pending_sends);
     st.pending_sends.clear();
     for (auto n : lost)
@@ -567,6 +570,13 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
         self->state.input_lines = lines;
         maybe_done_sending(self);
       },
+      [self](eof_atom, uint64_t, const std::string& failure) {
+        // Reading stdin failed: the rest of the input is unknown.
+        if (self->state.finishing)
+          return;
+        std::fprintf(stderr, "caf-rtm: %s\n", failure.c_str());
+        finish(self, exit_other);
+      },
       [self](close_atom) { finish(self, exit_ok); },
       [self](caf::timeout_atom) { finish(self, exit_ok); },
       [self](caf::timeout_atom, const std::string& envelope_id) {
@@ -581,7 +591,9 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
         auto& st = self->state;
         CAF_RTM_LOG(st.opts.log, info, "caf-rtm", "session ", x.session,
                     " ended: ", x.cause ? describe(x.cause) : "closed");
-        if (!st.opts.reconnect_on)
+        // A hub's client reconnects on its own; --no-reconnect with --hub
+        // only limits the attempts to reach the hub.
+        if (!st.opts.reconnect_on && !st.opts.from_hub)
           finish(self, exit_no_connection);
       },
       [self](const connecting& x) {

@@ -99,9 +99,11 @@ struct driver_state {
   uint64_t next_result = 1;
   std::map<uint64_t, std::string> results;
   std::optional<uint64_t> input_lines;
-  /// --send with --hub: lines read before the first hub_up (no client yet),
-  /// sent once it came.
+  /// --send with --hub: lines read while no hub delivers (before the first
+  /// hub_up, or after a link broke), sent at the next hub_up.
   std::vector<std::pair<uint64_t, std::string>> waiting_lines;
+  /// --hub: a hub delivered once (the client was asked who it is).
+  bool hub_seen = false;
   /// --send: lines sent whose result has not come. With --hub, a link that
   /// breaks takes their results along (CAF answers no request to a node
   /// that went away): they are reported as `delivery_unknown` then.
@@ -127,10 +129,10 @@ struct driver_state {
 constexpr size_t max_line_size = size_t{1} << 20;
 
 /// Messages: events or envelopes and lifecycle (from the client), (line, N,
-/// text), (longLine, N) and (eof, lines) from the stdin reader, flush and
-/// enough from the printer, close_atom to stop (signals); with `from_hub`,
-/// hub_up, hub_down and hub_gap from the remote subscription (`client` is null
-/// until the first hub_up).
+/// text), (longLine, N) and (eof, lines) or (eof, lines, failure) from the
+/// stdin reader, flush and enough from the printer, close_atom to stop
+/// (signals); with `from_hub`, hub_up, hub_down and hub_gap from the remote
+/// subscription (`client` is null while no hub delivers).
 caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
                      driver_options opts);
 

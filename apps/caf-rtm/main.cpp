@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <future>
 #include <iostream>
 #include <optional>
@@ -100,6 +102,14 @@ const char* hub_usage_error(const tool_config& cfg) {
     return "--hub: the hub's configuration says RTM or Socket Mode";
   if (!cfg.conn.token.empty() || !cfg.conn.app_token.empty())
     return "--hub: the hub holds the tokens (no --token or --app-token)";
+  // Only how to reach the hub is set here (--no-reconnect, --max-attempts).
+  const auto& c = cfg.conn;
+  if (c.connections != c.not_given || !c.base_url.empty() ||
+      !c.ca_file.empty() || !c.proxy.empty() ||
+      c.ping_interval != c.not_given_s || c.pong_timeout != c.not_given_s)
+    return "--hub: the hub's configuration sets how it connects to Slack (no "
+           "--connections, --base-url, --ca-file, --proxy, --ping-interval or "
+           "--pong-timeout)";
   return nullptr;
 }
 
@@ -224,15 +234,28 @@ void read_stdin(caf::actor driver, const std::atomic<bool>& stop,
     if (ready <= 0)
       continue;
     auto n = read(STDIN_FILENO, buf, sizeof(buf));
-    if (n <= 0)
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+      continue;
+    if (n < 0) {
+      // Not the end of the input: what follows was never read.
+      caf::anon_send(driver, cli::eof_atom_v, lines,
+                     std::string{"stdin: "} + std::strerror(errno));
+      return;
+    }
+    if (n == 0)
       break;
     pending.append(buf, static_cast<size_t>(n));
     for (auto nl = pending.find('\n', scanned); nl != std::string::npos;
          nl = pending.find('\n')) {
-      if (too_long)
+      if (too_long) {
         too_long = false; // its end
-      else
+      } else if (nl > cli::max_line_size) {
+        // Its newline came in the read that took it over the limit.
+        wait_for_room();
+        caf::anon_send(driver, cli::long_line_atom_v, ++lines);
+      } else {
         send_line(pending.substr(0, nl));
+      }
       pending.erase(0, nl + 1);
     }
     scanned = pending.size();
@@ -309,7 +332,8 @@ int main(int argc, char** argv) {
   if (cfg.demo) {
     fake.emplace();
     cfg.conn.token = fake->options().token;
-    cfg.conn.app_token = fake->options().app_token;
+    if (socket_mode)
+      cfg.conn.app_token = fake->options().app_token;
     cfg.conn.base_url = fake->base_url();
     // Narrated by default; a log level given still wins.
     if (cfg.conn.log_level.empty() &&
@@ -473,6 +497,17 @@ int main(int argc, char** argv) {
     code = exit_code.get();
     if (demo_failed && code == cli::exit_ok)
       code = cli::exit_other;
+    // From here on the program only winds down, with signals no longer
+    // watched: the joins, the hub's unsubscribe (bounded) and the actor
+    // system's end, which waits for the printer. A printer with lines left
+    // for a reader that stopped reading would hold that end for good.
+    std::thread{[code] {
+      std::this_thread::sleep_for(std::chrono::seconds{10});
+      std::fprintf(stderr, "caf-rtm: shutting down took too long (stdout "
+                           "not read?); exiting\n");
+      std::fflush(stderr);
+      std::_Exit(code == cli::exit_ok ? cli::exit_other : code);
+    }}.detach();
     stop = true;
     if (input.joinable())
       input.join();

@@ -214,6 +214,11 @@ parse_result to_client_config(const config& cfg, client_config& out,
         field = env;
   };
   if (kind == client_kind::rtm) {
+    // Given and then ignored would be worse than refused.
+    if (!c.app_token.empty())
+      return {exit_usage, "--app-token goes with --socket-mode"};
+    if (c.connections != c.not_given)
+      return {exit_usage, "--connections goes with --socket-mode"};
     if (!c.token.empty())
       out.token = c.token;
     from_env(out.token, "SLACK_BOT_TOKEN");

@@ -9,6 +9,7 @@
 //   echo_bot --token xoxb-... [--replies N] [connection options, see --help]
 //   echo_bot --socket-mode --app-token xapp-... --token xoxb-... [...]
 
+#include <csignal>
 #include <cstdio>
 #include <future>
 #include <string>
@@ -209,6 +210,8 @@ caf::behavior echo_bot(self_ptr self, const caf::actor& client,
 
 int main(int argc, char** argv) {
   cli::block_termination_signals();
+  // A closed stderr is no reason to die without a close frame.
+  std::signal(SIGPIPE, SIG_IGN);
   bot_config cfg;
   rtm::add_message_types(cfg);
   auto parsed = cfg.parse_command_line(argc, argv);
@@ -246,12 +249,22 @@ int main(int argc, char** argv) {
   // What the bot answers goes to it; lifecycle messages too.
   auto types = socket_mode ? std::vector<std::string>{"app_mention", "/echo"}
                            : std::vector<std::string>{"message"};
+  // A bot that is not subscribed would run without answering anything.
+  bool subscribed = true;
+  auto on_error = [&subscribed](caf::error& err) {
+    std::fprintf(stderr, "echo_bot: subscribing failed: %s\n",
+                 rtm::render(err).c_str());
+    subscribed = false;
+  };
   self->request(client, std::chrono::seconds{5}, rtm::subscribe_atom_v, bot,
                 types)
-      .receive([](caf::ok_atom) {}, [](caf::error&) {});
-  self->request(client, std::chrono::seconds{5}, rtm::subscribe_atom_v,
-                rtm::lifecycle_atom_v, bot)
-      .receive([](caf::ok_atom) {}, [](caf::error&) {});
+      .receive([](caf::ok_atom) {}, on_error);
+  if (subscribed)
+    self->request(client, std::chrono::seconds{5}, rtm::subscribe_atom_v,
+                  rtm::lifecycle_atom_v, bot)
+        .receive([](caf::ok_atom) {}, on_error);
+  if (!subscribed)
+    caf::anon_send(bot, rtm::close_atom_v);
   int code = 0;
   {
     cli::signal_watcher signals{[bot] {
@@ -260,5 +273,5 @@ int main(int argc, char** argv) {
     code = exit_code.get();
   }
   caf::anon_send_exit(bot, caf::exit_reason::user_shutdown);
-  return code;
+  return subscribed ? code : cli::exit_other;
 }
