@@ -1287,6 +1287,12 @@ TEST_CASE("log lines mask tokens and WebSocket tickets", "[units][log]") {
   CHECK(lines[1] == R"(connection: {"url":"wss://x/?ticket=<redacted>"})");
   CHECK(parse_log_level("trace") == log_level::trace);
   CHECK_FALSE(log->enabled(log_level::quiet));
+  // A secret that is part of the mask itself is masked once, not again in
+  // the mask (which never ended).
+  log->add_secret("reda");
+  log->log(log_level::trace, "x", "reda and reda");
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[2] == "x: <redacted> and <redacted>");
 }
 
 TEST_CASE("an I/O handler that throws does not end its I/O thread",

@@ -72,10 +72,13 @@ std::string logger::redact(std::string text) const {
 }
 
 std::string logger::redact_locked(std::string text) const {
+  constexpr std::string_view redacted = "<redacted>";
   for (const auto& secret : secrets_) {
+    // Searching on after the replacement: a secret that is part of
+    // "<redacted>" would otherwise be found in it again and again.
     for (auto pos = text.find(secret); pos != std::string::npos;
-         pos = text.find(secret, pos))
-      text.replace(pos, secret.size(), "<redacted>");
+         pos = text.find(secret, pos + redacted.size()))
+      text.replace(pos, secret.size(), redacted);
   }
   // WebSocket URLs carry a single-use ticket: worthless once used, but not
   // for anyone reading a log of a live session.
@@ -86,7 +89,7 @@ std::string logger::redact_locked(std::string text) const {
     auto end = text.find_first_of("&\"' \\", pos);
     if (end == std::string::npos)
       end = text.size();
-    text.replace(pos, end - pos, "<redacted>");
+    text.replace(pos, end - pos, redacted);
   }
   return text;
 }
