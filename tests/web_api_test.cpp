@@ -199,6 +199,34 @@ TEST_CASE_METHOD(api_fixture, "429 with Retry-After in seconds is honoured",
   close(api);
 }
 
+TEST_CASE_METHOD(api_fixture,
+                 "a rate limit holds the method's calls with the same token "
+                 "only",
+                 "[web_api][ratelimit]") {
+  fake_slack srv;
+  srv.script("chat.postMessage", http_response::rate_limited("60"));
+  srv.script("chat.postMessage", http_response::ok(R"("ts":"1.0")"));
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  spawn_fn(*sys, [api](caf::event_based_actor* a) {
+    a->request(api, caf::infinite, call_atom_v, "chat.postMessage",
+               api_args{{"channel", "C1"}, {"text", "limited"}})
+        .then([](json_object&) {}, [](caf::error&) {});
+  });
+  REQUIRE(eventually([&] { return logs.contains("rate limited"); }));
+  // Another workspace's token: its own limit, not the first one's minute.
+  api_call other;
+  other.method = "chat.postMessage";
+  other.token = "xoxb-other-workspace";
+  other.args = {{"channel", "C2"}, {"text", "free"}};
+  auto res = request<json_object>(*self, api, caf::timespan{20s}, call_atom_v,
+                                  std::move(other));
+  REQUIRE(res);
+  auto reqs = srv.requests("chat.postMessage");
+  REQUIRE(reqs.size() == 2);
+  CHECK(reqs[1].form["text"] == "free");
+  close(api);
+}
+
 TEST_CASE_METHOD(api_fixture, "429 with Retry-After as an HTTP date",
                  "[web_api][ratelimit]") {
   fake_slack srv;
@@ -685,15 +713,20 @@ TEST_CASE_METHOD(api_fixture, "the token appears in no log line or error",
 }
 
 TEST_CASE_METHOD(api_fixture, "close cancels calls in flight", "[web_api]") {
+  // A read is `closed`; a post whose request went out may have been posted.
+  auto [method, expected] =
+      GENERATE(std::pair<std::string, std::string>{"auth.test", "closed"},
+               std::pair<std::string, std::string>{"chat.postMessage",
+                                                   "delivery_unknown"});
   fake_slack srv;
   auto slow = http_response::ok(R"("user_id":"U1")");
   slow.delay = 5s;
-  srv.script("auth.test", slow);
+  srv.script(method, slow);
   auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
   std::mutex mtx;
   std::optional<caf::error> outcome;
-  spawn_fn(*sys, [&](caf::event_based_actor* a) {
-    a->request(api, caf::timespan{20s}, call_atom_v, "auth.test", api_args{})
+  spawn_fn(*sys, [&, method = method](caf::event_based_actor* a) {
+    a->request(api, caf::timespan{20s}, call_atom_v, method, api_args{})
         .then(
             [&](json_object&) {
               std::lock_guard<std::mutex> guard{mtx};
@@ -704,7 +737,7 @@ TEST_CASE_METHOD(api_fixture, "close cancels calls in flight", "[web_api]") {
               outcome = err;
             });
   });
-  REQUIRE(srv.wait_requests("auth.test", 1, 5s));
+  REQUIRE(srv.wait_requests(method, 1, 5s));
   auto start = std::chrono::steady_clock::now();
   close(api);
   REQUIRE(eventually([&] {
@@ -713,7 +746,46 @@ TEST_CASE_METHOD(api_fixture, "close cancels calls in flight", "[web_api]") {
   }));
   CHECK(std::chrono::steady_clock::now() - start < 4s);
   std::lock_guard<std::mutex> guard{mtx};
-  CHECK(code_of(*outcome) == "closed");
+  CHECK(code_of(*outcome) == expected);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "a caller that ends with a long rate-limit line answers every "
+                 "call in it",
+                 "[web_api][rate_limit]") {
+  // Each call in line used to be finished from within the one before it
+  // (the probe's end moved the line on): one stack frame deeper per call.
+  constexpr int waiting = 20000;
+  fake_slack srv;
+  srv.script("chat.postMessage", http_response::rate_limited("1"));
+  auto slow = http_response::ok(R"("ts":"1.0")");
+  slow.delay = 10s;
+  srv.script("chat.postMessage", slow);
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  std::atomic<int> answered{0};
+  std::atomic<int> closed{0};
+  auto post = [&](caf::event_based_actor* a) {
+    a->request(api, caf::infinite, call_atom_v, "chat.postMessage",
+               api_args{{"channel", "C1"}, {"text", "x"}})
+        .then([&](json_object&) { ++answered; },
+              [&](caf::error& err) {
+                if (code_of(err) == "closed")
+                  ++closed;
+                ++answered;
+              });
+  };
+  spawn_fn(*sys, post);
+  REQUIRE(eventually([&] { return logs.contains("rate limited"); }));
+  // All of these wait in the method's line, behind the first call.
+  spawn_fn(*sys, [&](caf::event_based_actor* a) {
+    for (int i = 0; i < waiting; ++i)
+      post(a);
+  });
+  // The first call goes again after the wait and is held by the server.
+  REQUIRE(srv.wait_requests("chat.postMessage", 2, 10s));
+  caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
+  REQUIRE(eventually([&] { return answered == waiting + 1; }, 30s));
+  CHECK(closed == waiting + 1);
 }
 
 TEST_CASE_METHOD(api_fixture, "a TLS handshake that never completes times out",

@@ -210,6 +210,8 @@ void start_upload(web_api_self self, file_upload x,
     return invalid("file_upload with a thread_ts but no channel_id");
   if (x.max_wait.count() < 0)
     return invalid("file_upload with a negative max_wait");
+  // Counted from its arrival: reading the file is part of the wait.
+  auto arrived = clock_type::now();
   auto limit = self->state.cfg.max_upload_size;
   auto job = std::make_shared<upload_job>();
   if (!x.path.empty()) {
@@ -226,7 +228,7 @@ void start_upload(web_api_self self, file_upload x,
     x.content.clear();
   }
   job->total = job->bytes.size();
-  job->deadline = wait_deadline(clock_type::now(), x.max_wait);
+  job->deadline = wait_deadline(arrived, x.max_wait);
   job->x = std::move(x);
   job->deliver = std::move(deliver);
   get_upload_url(self, job);

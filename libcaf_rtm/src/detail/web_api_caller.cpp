@@ -1,6 +1,8 @@
 #include "detail/web_api_caller.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <string>
 #include <utility>
 
 #include <boost/json/value.hpp>
@@ -69,16 +71,15 @@ void maybe_finish_close(self_ptr self) {
 
 void issue(self_ptr self, uint64_t id);
 
-void next_in_line(self_ptr self, const std::string& method);
+void next_in_line(self_ptr self, const std::string& key);
 
-// The call `id` of `method` no longer holds its method's line (answered,
+// The call `id` no longer holds the line of its rate limit `key` (answered,
 // failed or waiting for a retry): the next call in line goes.
-void leave_line(self_ptr self, const std::string& method, uint64_t id) {
+void leave_line(self_ptr self, const std::string& key, uint64_t id) {
   auto& limits = self->state.rate_limits;
-  if (auto r = limits.find(method);
-      r != limits.end() && r->second.probe == id) {
+  if (auto r = limits.find(key); r != limits.end() && r->second.probe == id) {
     r->second.probe = 0;
-    next_in_line(self, method);
+    next_in_line(self, key);
   }
 }
 
@@ -89,12 +90,13 @@ void finish(self_ptr self, uint64_t id, caf::expected<json_object> result) {
     return;
   auto deliver = std::move(i->second.deliver);
   auto method = std::move(i->second.method);
+  auto key = std::move(i->second.limit_key);
   if (!result)
     CAF_RTM_LOG(self->state.log, info, "web_api", method,
                 " failed: ", render(result.error()));
   calls.erase(i);
   deliver(std::move(result));
-  leave_line(self, method, id);
+  leave_line(self, key, id);
   maybe_finish_close(self);
 }
 
@@ -119,24 +121,23 @@ void expire(self_ptr self, uint64_t id) {
 
 // -- rate limits --------------------------------------------------------------
 
-// A `retry_atom` for `method` once its wait is over (one at a time).
-void arm(self_ptr self, const std::string& method,
-         web_api_state::rate_limit& rl) {
+// A `retry_atom` for the limit `key` once its wait is over (one at a time).
+void arm(self_ptr self, const std::string& key, web_api_state::rate_limit& rl) {
   if (rl.timer_armed || rl.probe != 0)
     return;
   rl.timer_armed = true;
   auto now = clock_type::now();
   auto wait = rl.until > now ? rl.until - now : clock_type::duration{0};
   self->delayed_send(self, std::chrono::duration_cast<caf::timespan>(wait),
-                     retry_atom_v, method);
+                     retry_atom_v, key);
 }
 
-// Puts call `id` in the line of `method` (in order of arrival: a call that
-// ran into the limit itself goes before later ones), or ends it if the wait
-// surely ends after its deadline.
-void hold(self_ptr self, const std::string& method, uint64_t id) {
+// Puts call `id` in the line of the limit `key` (in order of arrival: a call
+// that ran into the limit itself goes before later ones), or ends it if the
+// wait surely ends after its deadline.
+void hold(self_ptr self, const std::string& key, uint64_t id) {
   auto& st = self->state;
-  auto& rl = st.rate_limits[method];
+  auto& rl = st.rate_limits[key];
   if (too_late(st.calls.at(id), rl.until)) {
     expire(self, id); // not the probe: leaves `rl` alone
   } else {
@@ -144,29 +145,39 @@ void hold(self_ptr self, const std::string& method, uint64_t id) {
     if (pos == rl.line.end() || *pos != id)
       rl.line.insert(pos, id);
   }
-  arm(self, method, rl);
+  arm(self, key, rl);
 }
 
-// The wait of `method` is over: the first call in line goes.
-void next_in_line(self_ptr self, const std::string& method) {
+// The wait of the limit `key` is over: the first call in line goes.
+void next_in_line(self_ptr self, const std::string& key) {
   auto& st = self->state;
-  auto r = st.rate_limits.find(method);
+  auto r = st.rate_limits.find(key);
   if (r == st.rate_limits.end())
     return;
   auto& rl = r->second;
   if (rl.probe != 0 || rl.timer_armed)
     return;
   if (clock_type::now() < rl.until)
-    return arm(self, method, rl);
+    return arm(self, key, rl);
   while (!rl.line.empty()) {
     auto id = rl.line.front();
     rl.line.pop_front();
-    if (st.calls.count(id) > 0) {
-      rl.probe = id;
-      // May finish the call at once (its deadline passed): that moves the
-      // line on by itself.
-      return issue(self, id);
+    auto call = st.calls.find(id);
+    if (call == st.calls.end())
+      continue;
+    // A call that ends without going out ends here, not as the probe:
+    // finishing a probe moves the line on from within, and a long line
+    // would go one call deeper into the stack each time.
+    if (st.closing) {
+      finish(self, id, make_error(errc::closed, "web API caller closed"));
+      continue;
     }
+    if (too_late(call->second, clock_type::now())) {
+      expire(self, id);
+      continue;
+    }
+    rl.probe = id;
+    return issue(self, id);
   }
   st.rate_limits.erase(r);
 }
@@ -197,7 +208,7 @@ void issue(self_ptr self, uint64_t id) {
   if (too_late(call, clock_type::now()))
     return expire(self, id);
   // The method ran into a rate limit: its calls go in line, one at a time.
-  if (auto r = st.rate_limits.find(call.method);
+  if (auto r = st.rate_limits.find(call.limit_key);
       r != st.rate_limits.end() && r->second.probe != id)
     return hold(self, r->first, id);
   if (st.running >= max_exchanges) {
@@ -257,7 +268,7 @@ void retry_or_fail(self_ptr self, uint64_t id, caf::error err) {
   if (too_late(call, clock_type::now() + delay))
     return expire(self, id);
   // Not the method's turn while it backs off.
-  leave_line(self, call.method, id);
+  leave_line(self, call.limit_key, id);
   CAF_RTM_LOG(
       st.log, info, "web_api", call.method, ": ", render(err), "; retry ",
       call.failures, " in ",
@@ -284,7 +295,7 @@ void wait_out_rate_limit(self_ptr self, uint64_t id,
       std::min(parse_retry_after(retry_after)
                    .value_or(caf::timespan{default_retry_after}),
                caf::timespan{max_retry_after});
-  auto& rl = st.rate_limits[call.method];
+  auto& rl = st.rate_limits[call.limit_key];
   rl.until = std::max(rl.until, clock_type::now() + wait);
   if (rl.probe == id)
     rl.probe = 0;
@@ -293,8 +304,8 @@ void wait_out_rate_limit(self_ptr self, uint64_t id,
       std::chrono::duration_cast<std::chrono::milliseconds>(wait).count(),
       " ms");
   // Slack did not process this attempt; the call waits in line.
-  auto method = call.method;
-  hold(self, method, id);
+  auto key = call.limit_key;
+  hold(self, key, id);
 }
 
 // Slack answers most errors with status 200 and `ok:false`; anything else is
@@ -308,6 +319,10 @@ void on_http_result(self_ptr self, http_result& res) {
   i->second.http.reset();
   release_slot(self);
   if (res.error) {
+    // Cancelled by `close` after the request went out: Slack may have it,
+    // and a post must not look as if it was never sent.
+    if (is(res.error, errc::closed) && res.sent)
+      return retry_if_repeatable(self, id, std::move(res.error));
     if (is_fatal(res.error) || is(res.error, errc::closed) ||
         is(res.error, errc::response_too_large) ||
         is(res.error, errc::malformed_response))
@@ -404,6 +419,8 @@ void start_request(web_api_self self, web_api_state::pending_call call) {
     return call.deliver(make_error(errc::closed, "web API caller is closing"));
   auto id = st.next_id++;
   auto deadline = call.deadline;
+  call.limit_key = call.method + ' ' +
+                   std::to_string(std::hash<std::string>{}(call.authorization));
   st.calls.emplace(id, std::move(call));
   // Answers in time even while the call waits for a slot or in a line.
   if (deadline)
@@ -572,11 +589,11 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
       },
       [self](http_result& res) { on_http_result(self, res); },
       [self](retry_atom, uint64_t id) { issue(self, id); },
-      [self](retry_atom, std::string& method) {
+      [self](retry_atom, std::string& key) {
         auto& limits = self->state.rate_limits;
-        if (auto r = limits.find(method); r != limits.end())
+        if (auto r = limits.find(key); r != limits.end())
           r->second.timer_armed = false;
-        next_in_line(self, method);
+        next_in_line(self, key);
       },
       [self](timeout_atom, uint64_t id) {
         auto& calls = self->state.calls;

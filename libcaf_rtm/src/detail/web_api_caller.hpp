@@ -41,8 +41,11 @@ struct web_api_state {
 
   struct pending_call {
     /// The Web API method, or what the request is (`upload_url`) when it goes
-    /// to `url`: names it in logs and errors, and keys its rate limit.
+    /// to `url`: names it in logs and errors.
     std::string method;
+    /// Its rate limit's key: the method, per token (Slack limits each
+    /// workspace on its own). Holds no token, only a hash of it.
+    std::string limit_key;
     /// Where the request goes when it is no Web API method (an upload URL);
     /// empty: `{base_url}{method}`. Never logged: it is a credential.
     std::string url;
@@ -96,6 +99,7 @@ struct web_api_state {
     /// A `retry_atom` for the method is on its way.
     bool timer_armed = false;
   };
+  /// By `pending_call::limit_key`.
   std::unordered_map<std::string, rate_limit> rate_limits;
   /// Calls waiting for a free exchange slot (at most `max_exchanges` run at
   /// once), oldest first.
