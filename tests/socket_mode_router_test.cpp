@@ -383,6 +383,16 @@ TEST_CASE_METHOD(held_envelope_fixture,
     sched->run();
     check_lost_once();
   }
+  SECTION("the connection drains, then the supervisor's word that it was "
+          "replaced comes: nothing is asked of it any more") {
+    caf::anon_send(router, session_drained{1, 0});
+    sched->run();
+    auto logged = w->log.size();
+    caf::anon_send(router, close_atom_v, uint64_t{1},
+                   caf::actor_cast<session_closer_actor>(conn));
+    sched->run();
+    CHECK(w->log.size() == logged);
+  }
 }
 
 TEST_CASE_METHOD(held_envelope_fixture,

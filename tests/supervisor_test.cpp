@@ -554,6 +554,27 @@ TEST_CASE_METHOD(supervisor_fixture,
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: a session a disconnect ended is closed when "
+                 "reconnecting is switched off before its successor came",
+                 "[supervisor]") {
+  start();
+  ask_connect();
+  hello(1);
+  advance(1min);
+  // The successor's attempt fails: the old session delivers meanwhile.
+  w->failures["rtm.connect"].push_back(
+      make_error(errc::http_error, uint16_t{503}, "server error"));
+  ask_with<caf::ok_atom>(show_ok, disconnect_atom_v);
+  REQUIRE(w->count("reconnecting") == 1);
+  CHECK(w->closes[1].empty());
+  // No successor is coming now: nothing else would ever close it.
+  ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
+  CHECK(w->closes[1] == std::vector<uint16_t>{1000});
+  ask_status();
+  CHECK(w->replies.back() == "status:idle");
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: the end of a session being replaced does not "
                  "cut short the backoff of its failed successor",
                  "[supervisor]") {
@@ -757,6 +778,26 @@ TEST_CASE_METHOD(supervisor_fixture,
     ask_status();
     CHECK(w->replies.back() == "status:idle");
   }
+}
+
+TEST_CASE_METHOD(
+    supervisor_fixture,
+    "supervisor: with reconnecting off, a connect after the newest "
+    "of two sessions said goodbye answers with the one that stays",
+    "[supervisor]") {
+  target = 2;
+  client.auto_reconnect = false;
+  start();
+  ask_connect();
+  hello(1);
+  hello(2);
+  advance(1min);
+  goodbye(2);
+  auto replies = w->replies.size();
+  ask_connect(); // no hello comes with reconnecting off: answered at once
+  REQUIRE(w->replies.size() == replies + 1);
+  CHECK(w->replies.back() == "connected:1");
+  CHECK(w->calls_of("rtm.connect") == 2);
 }
 
 TEST_CASE_METHOD(supervisor_fixture,

@@ -107,6 +107,11 @@ public:
   /// Session `session` is gone: its unacked messages are orphaned.
   void session_down(uint64_t session);
 
+  /// The session sends go out on now; 0: none.
+  uint64_t writing_session() const noexcept {
+    return write_ ? session_ : 0;
+  }
+
   /// The connection never wrote message `id`: it goes out again first thing
   /// on the next session (it was never written, so this is no duplicate).
   /// Its session writes no more (as after `session_ending`).

@@ -481,9 +481,6 @@ auto shared_handlers(Self* self) {
       [self](reconnect_atom, bool on) -> caf::result<ok_atom> {
         return self->delegate(self->state.supervisor, reconnect_atom_v, on);
       },
-      [self](disconnect_atom) -> caf::result<ok_atom> {
-        return self->delegate(self->state.supervisor, disconnect_atom_v);
-      },
       // -- from the supervisor ------------------------------------------------
       [self](identity& me) { self->state.own_bot_id = me.bot_id; },
       [self](const connecting& msg) { tell_lifecycle(self, msg); },

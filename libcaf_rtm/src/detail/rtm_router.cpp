@@ -385,6 +385,14 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
   return behavior_with<rtm_router_actor::behavior_type>(
       shared_handlers<callback_listener>(self),
       // -- what users send (through the public handle) ------------------------
+      [self](disconnect_atom) -> caf::result<caf::ok_atom> {
+        // Make-before-break, as after a goodbye: the old session delivers
+        // until the next one is up, and an event both deliver comes once.
+        auto& st = self->state;
+        if (auto session = st.out->writing_session(); session != 0)
+          st.overlap.begin(session);
+        return self->delegate(st.supervisor, disconnect_atom_v);
+      },
       [self](connect_atom) -> caf::result<connected> {
         auto& st = self->state;
         if (st.setup_error)

@@ -526,6 +526,10 @@ socket_mode_router_actor::behavior_type socket_mode_router(
   return behavior_with<socket_mode_router_actor::behavior_type>(
       shared_handlers<envelope_listener>(self),
       // -- what users send (through the public handle) ------------------------
+      [self](disconnect_atom) -> caf::result<caf::ok_atom> {
+        // Envelopes both connections deliver meanwhile: the filter.
+        return self->delegate(self->state.supervisor, disconnect_atom_v);
+      },
       [self](connect_atom) -> caf::result<connected> {
         auto& st = self->state;
         if (st.setup_error)
@@ -641,7 +645,10 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       [self](close_atom, uint64_t session, session_closer_actor& conn) {
         // Make-before-break: the envelopes that wait for an answer on the old
         // connection get their acks there first (a slash command is never
-        // redelivered).
+        // redelivered). A connection forgotten already is gone: nothing to
+        // close, and an entry now would never be removed.
+        if (self->state.writers.count(session) == 0)
+          return;
         self->state.replaced.try_emplace(
             session, socket_mode_router_state::replaced_session{std::move(conn),
                                                                 std::nullopt});

@@ -1,5 +1,7 @@
 #include "detail/supervisor.hpp"
 
+#include <algorithm>
+
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
@@ -148,6 +150,14 @@ void start_attempt(self_ptr self);
 // `connect` and the router's queued sends fail with `why`.
 void enter_idle(self_ptr self, const caf::error& why) {
   auto& st = self->state;
+  // A session `disconnect` ended waits for its successor's hello to close,
+  // and none is coming (reconnecting was switched off meanwhile): closed
+  // now, as `disconnect` does with reconnecting off.
+  for (auto& [id, entry] : st.sessions)
+    if (entry.disconnected && entry.up_since) {
+      entry.up_since.reset();
+      self->send(entry.conn, close_atom_v, uint16_t{1000});
+    }
   st.state = phase::idle;
   answer_connects(self, why);
   self->send(st.args.router, sessions_idle{why});
@@ -498,8 +508,13 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         case phase::closed:
           return make_error(errc::closed, "client is closed");
         case phase::connected: {
-          auto i = st.sessions.find(newest_live(self));
-          if (i != st.sessions.end() && !i->second.goodbye_unanswered)
+          // The newest session that stays: with reconnecting off, one that
+          // said goodbye does not, but an older one may.
+          auto i = std::find_if(
+              st.sessions.rbegin(), st.sessions.rend(), [](const auto& x) {
+                return live(x.second) && !x.second.goodbye_unanswered;
+              });
+          if (i != st.sessions.rend())
             return make_connected(self, i->first, i->second.endpoint,
                                   st.last_hello);
           break; // none staying after all: answered by the next hello
@@ -532,6 +547,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         for (auto id : ids) {
           if (st.auto_reconnect) {
             // A fresh session replaces each one, made before the old breaks.
+            st.sessions[id].disconnected = true;
             replace_session(self, id, false);
           } else {
             // Closing: neither live (a `connect` now opens a new session)

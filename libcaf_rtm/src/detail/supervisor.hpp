@@ -94,6 +94,9 @@ struct supervisor_state {
     /// Announced its end while reconnecting was off: replaced, made before
     /// the break, once reconnecting is switched back on.
     bool goodbye_unanswered = false;
+    /// Ended by `disconnect`: no server ends it, the client closes it (once
+    /// its successor said hello, or when none is coming).
+    bool disconnected = false;
   };
 
   supervisor_args args;
