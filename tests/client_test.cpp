@@ -820,6 +820,40 @@ TEST_CASE_METHOD(client_fixture,
 }
 
 TEST_CASE_METHOD(client_fixture,
+                 "an actor linked to the client that fails closes it in "
+                 "order, then the client ends with its reason",
+                 "[client][close]") {
+  fake_slack_options opts;
+  opts.acks = ack_policy::manual; // a send waits for its ack
+  fake_slack srv{opts};
+  auto client = sys->spawn(rtm_client, config(srv));
+  REQUIRE(
+      request<connected>(*self, client, caf::timespan{10s}, connect_atom_v));
+  auto out = std::make_shared<send_outcomes>();
+  send_in_background(*sys, client, "waits", out);
+  auto s = session(srv, 0);
+  REQUIRE(s->wait_received(1, 5s));
+  (*self)->monitor(client);
+  auto failure = caf::make_error(caf::sec::runtime_error);
+  spawn_fn(*sys, [client, failure](caf::event_based_actor* a) {
+    a->link_to(client);
+    a->quit(failure);
+  });
+  REQUIRE(s->wait_ended(5s));
+  CHECK(s->close_code_received() == std::optional<uint16_t>{1000});
+  // The send that waited for its ack is answered, not dropped.
+  REQUIRE(eventually([&] { return out->size() == 1; }));
+  bool ended = false;
+  (*self)->receive(
+      [&](caf::down_msg& dm) {
+        ended = true;
+        CHECK(dm.reason == failure);
+      },
+      caf::after(std::chrono::seconds{10}) >> [] {});
+  CHECK(ended);
+}
+
+TEST_CASE_METHOD(client_fixture,
                  "trace logs every frame in and out, pings and pongs",
                  "[client][log]") {
   fake_slack srv;

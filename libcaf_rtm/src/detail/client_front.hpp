@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -23,23 +24,29 @@
 namespace caf::rtm::detail {
 
 /// Spawns the router, linked, and makes `self` end with it. An actor of the
-/// user linked to the client that ends closes the client: normally, with an
-/// orderly close (CAF's router would ignore a normal exit and live on with no
-/// handle left to close it); with an error, at once. Anything outside the
-/// interface (a forged internal message, from this node or a remote one) is
-/// refused: a request gets `unexpected_message`, nothing is printed.
+/// user linked to the client that ends closes the client in order, however
+/// it ends: close frames, and every request answered (CAF 0.17 drops the
+/// promises of an actor that ends at once, and a requester without a timeout
+/// would wait for good; CAF's router would ignore a normal exit and live on
+/// with no handle left to close it). The client then ends with that actor's
+/// reason, so that an error still reaches the actors linked to the client.
+/// Anything outside the interface (a forged internal message, from this node
+/// or a remote one) is refused: a request gets `unexpected_message`, nothing
+/// is printed.
 template <class Self, class Fun, class... Ts>
 auto start_front(Self* self, Fun router_fun, Ts&&... xs) {
   auto router =
       self->template spawn<caf::linked>(router_fun, std::forward<Ts>(xs)...);
-  self->set_exit_handler([self, router](caf::exit_msg& msg) {
-    if (msg.source != router.address() &&
-        msg.reason == caf::exit_reason::normal) {
+  auto linked_reason = std::make_shared<caf::error>();
+  self->set_exit_handler([self, router, linked_reason](caf::exit_msg& msg) {
+    if (msg.source != router.address()) {
       // The router's exit, once it closed, ends this actor.
+      if (!*linked_reason)
+        *linked_reason = msg.reason;
       caf::anon_send(router, close_atom_v);
       return;
     }
-    self->quit(msg.reason);
+    self->quit(*linked_reason && !msg.reason ? *linked_reason : msg.reason);
   });
   self->set_default_handler(caf::drop);
   return router;
