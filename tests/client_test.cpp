@@ -9,6 +9,7 @@
 #include <atomic>
 #include <csignal>
 #include <functional>
+#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -796,6 +797,36 @@ TEST_CASE_METHOD(client_fixture,
   CHECK_FALSE(guard.get());
   CHECK(guard.close()); // nothing to do
   close_client(*this, hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "a client guard ends a client whose close does not answer in "
+                 "time",
+                 "[client][close]") {
+  fake_slack srv;
+  auto client = sys->spawn(rtm_client, config(srv));
+  REQUIRE(
+      request<connected>(*self, client, caf::timespan{10s}, connect_atom_v));
+  // A callback that does not return: the close waits for it.
+  auto release = std::make_shared<std::promise<void>>();
+  auto entered = std::make_shared<std::atomic<bool>>(false);
+  auto released = release->get_future().share();
+  REQUIRE(request<uint64_t>(
+      *self, client, caf::timespan{5s}, subscribe_atom_v,
+      callback_listener{{"message"}, [entered, released](const event&) {
+                          *entered = true;
+                          released.wait();
+                        }}));
+  session(srv, 0)->send(message(1));
+  REQUIRE(eventually([&] { return entered->load(); }));
+  (*self)->monitor(client);
+  client_guard<rtm_client_actor> guard{*sys, client, caf::timespan{300ms}};
+  CHECK_FALSE(guard.close());
+  bool ended = false;
+  (*self)->receive([&](caf::down_msg&) { ended = true; },
+                   caf::after(std::chrono::seconds{10}) >> [] {});
+  CHECK(ended);
+  release->set_value();
 }
 
 TEST_CASE_METHOD(client_fixture,

@@ -39,6 +39,11 @@ auto start_front(Self* self, Fun router_fun, Ts&&... xs) {
       self->template spawn<caf::linked>(router_fun, std::forward<Ts>(xs)...);
   auto linked_reason = std::make_shared<caf::error>();
   self->set_exit_handler([self, router, linked_reason](caf::exit_msg& msg) {
+    // An exit with an error sent to the client itself (`anon_send_exit`,
+    // whose source is the receiver: say, after a close that was not answered
+    // in time) ends it at once.
+    if (msg.source == self->address() && msg.reason)
+      return self->quit(msg.reason);
     if (msg.source != router.address()) {
       // The router's exit, once it closed, ends this actor.
       if (!*linked_reason)
