@@ -575,6 +575,27 @@ TEST_CASE_METHOD(supervisor_fixture,
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: with two connections disconnected and "
+                 "reconnecting switched off, the one no attempt replaces is "
+                 "closed at once, the other at its successor's hello",
+                 "[supervisor]") {
+  target = 2;
+  start();
+  ask_connect();
+  hello(1);
+  hello(2);
+  advance(1min);
+  ask_with<caf::ok_atom>(show_ok, disconnect_atom_v);
+  REQUIRE(w->conns.count(3) == 1); // one attempt at a time
+  ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
+  CHECK(w->closes[1].empty()); // the running attempt's hello closes it
+  CHECK(w->closes[2] == std::vector<uint16_t>{1000});
+  hello(3);
+  CHECK(w->closes[1] == std::vector<uint16_t>{1000});
+  CHECK(w->conns.count(4) == 0);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: the end of a session being replaced does not "
                  "cut short the backoff of its failed successor",
                  "[supervisor]") {

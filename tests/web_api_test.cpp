@@ -777,10 +777,13 @@ TEST_CASE_METHOD(api_fixture,
   spawn_fn(*sys, post);
   REQUIRE(eventually([&] { return logs.contains("rate limited"); }));
   // All of these wait in the method's line, behind the first call.
+  std::atomic<bool> all_sent{false};
   spawn_fn(*sys, [&](caf::event_based_actor* a) {
     for (int i = 0; i < waiting; ++i)
       post(a);
+    all_sent = true;
   });
+  REQUIRE(eventually([&] { return all_sent.load(); }));
   // The first call goes again after the wait and is held by the server.
   REQUIRE(srv.wait_requests("chat.postMessage", 2, 10s));
   caf::anon_send_exit(api, caf::exit_reason::user_shutdown);

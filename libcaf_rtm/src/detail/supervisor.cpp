@@ -148,16 +148,34 @@ void start_attempt(self_ptr self);
 
 // No session is live and none is coming (reconnecting is off): a waiting
 // `connect` and the router's queued sends fail with `why`.
+// A session `disconnect` ended waits for its successor's hello to close.
+// With reconnecting switched off meanwhile, no successor comes but the one
+// of the attempt that runs (its hello closes the oldest session that is
+// ending): the others are closed now, as `disconnect` does with reconnecting
+// off. Through the router, which first writes the acks owed on them.
+void close_unreplaced(self_ptr self) {
+  auto& st = self->state;
+  if (may_add(self))
+    return;
+  auto spared = !st.attempt_running;
+  for (auto& [id, entry] : st.sessions) {
+    if (!entry.ending || !entry.up_since)
+      continue;
+    if (!spared) {
+      spared = true;
+      continue;
+    }
+    if (entry.disconnected) {
+      entry.up_since.reset(); // closing: neither live nor closed again
+      self->send(st.args.router, close_atom_v, id,
+                 session_closer_actor{entry.conn});
+    }
+  }
+}
+
 void enter_idle(self_ptr self, const caf::error& why) {
   auto& st = self->state;
-  // A session `disconnect` ended waits for its successor's hello to close,
-  // and none is coming (reconnecting was switched off meanwhile): closed
-  // now, as `disconnect` does with reconnecting off.
-  for (auto& [id, entry] : st.sessions)
-    if (entry.disconnected && entry.up_since) {
-      entry.up_since.reset();
-      self->send(entry.conn, close_atom_v, uint16_t{1000});
-    }
+  close_unreplaced(self);
   st.state = phase::idle;
   answer_connects(self, why);
   self->send(st.args.router, sessions_idle{why});
@@ -218,6 +236,7 @@ void attempt_failed(self_ptr self, const caf::error& err) {
              error_event{err, "connection attempt " +
                                   std::to_string(st.failures + 1) + " failed"});
   st.filling = false;
+  close_unreplaced(self);
   if (live_count(self) == 0 && !st.auto_reconnect) {
     ++st.failures;
     enter_idle(self, err);
@@ -364,6 +383,8 @@ void on_hello(self_ptr self, uint64_t id, const hello_info& info) {
   // More to run (Socket Mode with several connections)?
   if (may_add(self))
     schedule_replacement(self);
+  else
+    close_unreplaced(self);
 }
 
 // Session `id` goes away soon (goodbye, refresh, user's disconnect): the
@@ -577,6 +598,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
               enter_idle(self, make_error(errc::not_connected,
                                           "reconnecting was switched off"));
           }
+          close_unreplaced(self);
           return caf::ok_atom_v;
         }
         // Switched back on: sessions that said goodbye meanwhile get their
