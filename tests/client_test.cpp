@@ -804,7 +804,7 @@ TEST_CASE_METHOD(client_fixture,
                  "time",
                  "[client][close]") {
   fake_slack srv;
-  auto client = sys->spawn(rtm_client, config(srv));
+  auto client = track(sys->spawn(rtm_client, config(srv)));
   REQUIRE(
       request<connected>(*self, client, caf::timespan{10s}, connect_atom_v));
   // A callback that does not return: the close waits for it.
@@ -857,20 +857,20 @@ TEST_CASE_METHOD(client_fixture,
   fake_slack_options opts;
   opts.acks = ack_policy::manual; // a send waits for its ack
   fake_slack srv{opts};
-  auto client = sys->spawn(rtm_client, config(srv));
+  auto client = track(sys->spawn(rtm_client, config(srv)));
   REQUIRE(
       request<connected>(*self, client, caf::timespan{10s}, connect_atom_v));
   auto out = std::make_shared<send_outcomes>();
   send_in_background(*sys, client, "waits", out);
   auto s = session(srv, 0);
-  REQUIRE(s->wait_received(1, 5s));
+  REQUIRE(s->wait_received(1, 10s));
   (*self)->monitor(client);
   auto failure = caf::make_error(caf::sec::runtime_error);
   spawn_fn(*sys, [client, failure](caf::event_based_actor* a) {
     a->link_to(client);
     a->quit(failure);
   });
-  REQUIRE(s->wait_ended(5s));
+  REQUIRE(s->wait_ended(10s));
   CHECK(s->close_code_received() == std::optional<uint16_t>{1000});
   // The send that waited for its ack is answered, not dropped.
   REQUIRE(eventually([&] { return out->size() == 1; }));

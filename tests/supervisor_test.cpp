@@ -577,7 +577,8 @@ TEST_CASE_METHOD(supervisor_fixture,
 TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: with two connections disconnected and "
                  "reconnecting switched off, the one no attempt replaces is "
-                 "closed at once, the other at its successor's hello",
+                 "closed at once, the other when its successor's attempt "
+                 "ends",
                  "[supervisor]") {
   target = 2;
   start();
@@ -590,7 +591,12 @@ TEST_CASE_METHOD(supervisor_fixture,
   ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
   CHECK(w->closes[1].empty()); // the running attempt's hello closes it
   CHECK(w->closes[2] == std::vector<uint16_t>{1000});
-  hello(3);
+  SECTION("the attempt's session says hello") {
+    hello(3);
+  }
+  SECTION("the attempt fails") {
+    drop(3, make_error(errc::connection_lost)); // before its hello
+  }
   CHECK(w->closes[1] == std::vector<uint16_t>{1000});
   CHECK(w->conns.count(4) == 0);
 }

@@ -30,6 +30,8 @@ namespace caf::rtm::detail {
 /// would wait for good; CAF's router would ignore a normal exit and live on
 /// with no handle left to close it). The client then ends with that actor's
 /// reason, so that an error still reaches the actors linked to the client.
+/// An exit with an error sent to the client itself ends it at once: the last
+/// resort after a close that did not finish.
 /// Anything outside the interface (a forged internal message, from this node
 /// or a remote one) is refused: a request gets `unexpected_message`, nothing
 /// is printed.

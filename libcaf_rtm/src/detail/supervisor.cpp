@@ -146,8 +146,6 @@ void enter_failed(self_ptr self, const caf::error& err) {
 
 void start_attempt(self_ptr self);
 
-// No session is live and none is coming (reconnecting is off): a waiting
-// `connect` and the router's queued sends fail with `why`.
 // A session `disconnect` ended waits for its successor's hello to close.
 // With reconnecting switched off meanwhile, no successor comes but the one
 // of the attempt that runs (its hello closes the oldest session that is
@@ -173,6 +171,8 @@ void close_unreplaced(self_ptr self) {
   }
 }
 
+// No session is live and none is coming (reconnecting is off): a waiting
+// `connect` and the router's queued sends fail with `why`.
 void enter_idle(self_ptr self, const caf::error& why) {
   auto& st = self->state;
   close_unreplaced(self);
