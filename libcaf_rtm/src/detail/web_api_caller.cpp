@@ -119,6 +119,21 @@ void expire(self_ptr self, uint64_t id) {
                     call.method + " not sent within its max_wait"));
 }
 
+// Ends call `id` if it can no longer go out: nothing goes out once close
+// began, and a call past its deadline never will. True if it ended.
+bool ended_unsent(self_ptr self, uint64_t id,
+                  const web_api_state::pending_call& call) {
+  if (self->state.closing) {
+    finish(self, id, make_error(errc::closed, "web API caller closed"));
+    return true;
+  }
+  if (too_late(call, clock_type::now())) {
+    expire(self, id);
+    return true;
+  }
+  return false;
+}
+
 // -- rate limits --------------------------------------------------------------
 
 // A `retry_atom` for the limit `key` once its wait is over (one at a time).
@@ -168,14 +183,8 @@ void next_in_line(self_ptr self, const std::string& key) {
     // A call that ends without going out ends here, not as the probe:
     // finishing a probe moves the line on from within, and a long line
     // would go one call deeper into the stack each time.
-    if (st.closing) {
-      finish(self, id, make_error(errc::closed, "web API caller closed"));
+    if (ended_unsent(self, id, call->second))
       continue;
-    }
-    if (too_late(call->second, clock_type::now())) {
-      expire(self, id);
-      continue;
-    }
     rl.probe = id;
     return issue(self, id);
   }
@@ -201,12 +210,8 @@ void issue(self_ptr self, uint64_t id) {
   if (i == st.calls.end())
     return;
   auto& call = i->second;
-  // Nothing goes out once close began (a line moving on as close finishes
-  // the calls in it, say).
-  if (st.closing)
-    return finish(self, id, make_error(errc::closed, "web API caller closed"));
-  if (too_late(call, clock_type::now()))
-    return expire(self, id);
+  if (ended_unsent(self, id, call))
+    return;
   // The method ran into a rate limit: its calls go in line, one at a time.
   if (auto r = st.rate_limits.find(call.limit_key);
       r != st.rate_limits.end() && r->second.probe != id)
