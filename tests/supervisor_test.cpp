@@ -246,6 +246,13 @@ struct supervisor_fixture {
     sched->run();
   }
 
+  // The next `n` rtm.connect calls fail as a server in trouble does.
+  void fail_next_connects(int n = 1) {
+    for (int i = 0; i < n; ++i)
+      w->failures["rtm.connect"].push_back(
+          make_error(errc::http_error, uint16_t{503}, "server error"));
+  }
+
   void goodbye(uint64_t session) {
     caf::anon_send(sup, session_goodbye{session, "goodbye"});
     sched->run();
@@ -381,8 +388,7 @@ TEST_CASE_METHOD(supervisor_fixture,
 TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: failed attempts back off, fatal errors stop",
                  "[supervisor]") {
-  w->failures["rtm.connect"].push_back(
-      make_error(errc::http_error, uint16_t{503}, "server error"));
+  fail_next_connects();
   w->failures["rtm.connect"].push_back(
       make_error(errc::slack_error, "invalid_auth"));
   start();
@@ -537,9 +543,7 @@ TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: a disconnect after a healthy session replaces "
                  "it at once, whatever failed before it",
                  "[supervisor]") {
-  for (int i = 0; i < 2; ++i)
-    w->failures["rtm.connect"].push_back(
-        make_error(errc::http_error, uint16_t{503}, "server error"));
+  fail_next_connects(2);
   start();
   ask_connect();
   advance(1s);
@@ -562,8 +566,7 @@ TEST_CASE_METHOD(supervisor_fixture,
   hello(1);
   advance(1min);
   // The successor's attempt fails: the old session delivers meanwhile.
-  w->failures["rtm.connect"].push_back(
-      make_error(errc::http_error, uint16_t{503}, "server error"));
+  fail_next_connects();
   ask_with<caf::ok_atom>(show_ok, disconnect_atom_v);
   REQUIRE(w->count("reconnecting") == 1);
   CHECK(w->closes[1].empty());
@@ -609,8 +612,7 @@ TEST_CASE_METHOD(supervisor_fixture,
   ask_connect();
   hello(1);
   advance(1min);
-  w->failures["rtm.connect"].push_back(
-      make_error(errc::http_error, uint16_t{503}, "server error"));
+  fail_next_connects();
   goodbye(1);
   CHECK(w->calls_of("rtm.connect") == 2);
   CHECK(w->count("reconnecting:2") == 1);
@@ -749,8 +751,7 @@ TEST_CASE_METHOD(supervisor_fixture,
     CHECK(w->count("idle:not_connected") == 1);
   }
   SECTION("reconnecting is switched off while a retry waits") {
-    w->failures["rtm.connect"].push_back(
-        make_error(errc::http_error, uint16_t{503}, "server error"));
+    fail_next_connects();
     drop(1, make_error(errc::connection_lost)); // its successor fails
     REQUIRE(w->count("reconnecting") == 1);
     ask_connect(); // waits for the next session
@@ -857,8 +858,7 @@ TEST_CASE_METHOD(supervisor_fixture,
   start();
   ask_connect();
   hello(1);
-  w->failures["rtm.connect"].push_back(
-      make_error(errc::http_error, uint16_t{503}, "server error"));
+  fail_next_connects();
   goodbye(1); // its successor fails, a timer is armed
   REQUIRE(w->count("reconnecting") == 1);
   ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
@@ -877,9 +877,7 @@ TEST_CASE_METHOD(supervisor_fixture,
   client.healthy_session = 1s;
   start();
   ask_connect();
-  for (int i = 0; i < 2; ++i)
-    w->failures["rtm.connect"].push_back(
-        make_error(errc::http_error, uint16_t{503}, "server error"));
+  fail_next_connects(2);
   hello(1);    // the attempt for the second connection fails ...
   advance(1s); // ... and again: a timer is armed
   REQUIRE(w->calls_of("rtm.connect") == 3);
