@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,6 +36,8 @@ struct router_log {
   std::vector<detail::inbound_batch> batches;
   std::vector<caf::typed_response_promise<caf::ok_atom>> held;
   std::vector<std::string> unsent_acks;
+  std::vector<int64_t> written;
+  std::vector<int64_t> unsent;
   bool drained = false;
 
   template <class F>
@@ -72,7 +75,12 @@ stand_in_router(detail::batch_sink_actor::pointer self, router_log_ptr log) {
         });
         return rp;
       },
-      [](detail::unsent_atom, int64_t) {},
+      [log](detail::written_atom, int64_t id) {
+        log->with([&](auto& x) { x.written.push_back(id); });
+      },
+      [log](detail::unsent_atom, int64_t id) {
+        log->with([&](auto& x) { x.unsent.push_back(id); });
+      },
       [log](detail::unsent_atom, std::string& id) {
         log->with([&](auto& x) { x.unsent_acks.push_back(std::move(id)); });
       },
@@ -243,4 +251,52 @@ TEST_CASE("connection: empty frames count against the read-ahead too",
   CHECK(seen == flood);
   // A batch holds about 256 KB, each frame counted with an overhead.
   CHECK(largest <= 20'000);
+}
+
+TEST_CASE("connection: a message is reported written once its socket has it, "
+          "and one never written comes back unsent instead",
+          "[connection]") {
+  // A message Slack does not ack is forgotten by the router only when it is
+  // reported written: a write that stalls for long and then fails must hand
+  // it back, however long it stalled.
+  connection_fixture f;
+  caf::anon_send(f.conn, send_atom_v, int64_t{1},
+                 std::string{R"({"id":1,"type":"typing","channel":"C1"})"});
+  REQUIRE(f.session->wait_received(1, 10s));
+  REQUIRE(eventually([&] {
+    return f.router->with([](auto& x) { return x.written.size(); }) == 1;
+  }));
+  CHECK(f.router->with([](auto& x) { return x.written.front(); }) == 1);
+  // The server stops reading: writes stall once the socket buffers are full
+  // (16 MB is more than loopback buffers hold), then the server drops.
+  f.session->pause_reading();
+  constexpr int64_t n = 64;
+  auto filler = std::string(256 * 1024, 'x');
+  for (int64_t id = 2; id < 2 + n; ++id)
+    caf::anon_send(f.conn, send_atom_v, id,
+                   R"({"id":)" + std::to_string(id) +
+                       R"(,"type":"message","channel":"C1","text":")" + filler +
+                       R"("})");
+  REQUIRE(eventually([&] {
+    return f.router->with([](auto& x) { return x.written.size(); }) > 1;
+  }));
+  std::this_thread::sleep_for(300ms); // the writes stall
+  f.session->drop();
+  REQUIRE(eventually(
+      [&] { return f.router->with([](auto& x) { return x.drained; }); }));
+  auto [written, unsent] = f.router->with(
+      [](auto& x) { return std::make_pair(x.written, x.unsent); });
+  INFO("written " << written.size() << ", unsent " << unsent.size());
+  // The writes stalled: most never reached the socket and came back.
+  CHECK(unsent.size() > n / 2);
+  // Each message is one or the other, never both; only the one being
+  // written when the socket broke may be neither (part of it went out).
+  std::sort(written.begin(), written.end());
+  std::sort(unsent.begin(), unsent.end());
+  std::vector<int64_t> both;
+  std::set_intersection(written.begin(), written.end(), unsent.begin(),
+                        unsent.end(), std::back_inserter(both));
+  CHECK(both.empty());
+  CHECK(written.size() + unsent.size() >= static_cast<size_t>(n));
+  CHECK(std::adjacent_find(unsent.begin(), unsent.end()) == unsent.end());
 }

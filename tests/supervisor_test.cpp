@@ -110,6 +110,7 @@ connection_actor::behavior_type fake_connection(connection_actor::pointer self,
       [](opened_atom) {},
       [](frame_batch&) {},
       [](pong_atom, std::string&) {},
+      [](written_atom, int64_t) {},
       [](unsent_atom, std::vector<int64_t>&) {},
       [](unsent_atom, uint32_t) {},
       [self](closed_atom, caf::error& reason) {

@@ -337,6 +337,9 @@ connection(connection_actor::stateful_pointer<connection_state> self,
         if (self->state.monitor)
           self->send(self->state.monitor, pong_atom_v, std::move(payload));
       },
+      [self](written_atom, int64_t id) {
+        self->send(self->state.args.router, written_atom_v, id);
+      },
       [self](unsent_atom, const std::vector<int64_t>& ids) {
         for (auto id : ids)
           self->send(self->state.args.router, unsent_atom_v, id);

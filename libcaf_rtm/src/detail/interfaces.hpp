@@ -45,14 +45,16 @@ using ping_target_actor =
     caf::typed_actor<caf::reacts_to<ping_atom, std::string>,
                      caf::reacts_to<dead_link_atom>>;
 
-/// What the I/O layer reports: handshake done; frames; a pong; messages it
-/// never wrote; how many acks (frames written first) it never wrote; the
-/// session is over (exactly once, after everything but
-/// messages that were on their way to the I/O thread as it ended); every
-/// call before drain() was handled (messages among them came back unsent).
+/// What the I/O layer reports: handshake done; frames; a pong; message N
+/// written to the socket; messages it never wrote; how many acks (frames
+/// written first) it never wrote; the session is over (exactly once, after
+/// everything but messages that were on their way to the I/O thread as it
+/// ended); every call before drain() was handled (messages among them came
+/// back unsent).
 using io_sink_actor =
     caf::typed_actor<caf::reacts_to<opened_atom>, caf::reacts_to<frame_batch>,
                      caf::reacts_to<pong_atom, std::string>,
+                     caf::reacts_to<written_atom, int64_t>,
                      caf::reacts_to<unsent_atom, std::vector<int64_t>>,
                      caf::reacts_to<unsent_atom, uint32_t>,
                      caf::reacts_to<closed_atom, caf::error>,
@@ -134,13 +136,14 @@ using listener_worker_actor = caf::typed_actor<
 // -- the router ---------------------------------------------------------------
 
 /// What a connection hands the router: events or envelopes (the reply lets
-/// the connection read on; late while callbacks lag behind: backpressure); a
-/// message it could not write any more; the ack of an envelope it could not
-/// write any more; how many acks of session N its I/O layer dropped (queued
-/// when the socket ended); as its last word, which messages never reached
-/// its I/O layer.
+/// the connection read on; late while callbacks lag behind: backpressure);
+/// message N written to the socket; a message it could not write any more;
+/// the ack of an envelope it could not write any more; how many acks of
+/// session N its I/O layer dropped (queued when the socket ended); as its
+/// last word, which messages never reached its I/O layer.
 using batch_sink_actor =
     caf::typed_actor<caf::replies_to<inbound_batch>::with<caf::ok_atom>,
+                     caf::reacts_to<written_atom, int64_t>,
                      caf::reacts_to<unsent_atom, int64_t>,
                      caf::reacts_to<unsent_atom, std::string>,
                      caf::reacts_to<unsent_atom, uint64_t, uint32_t>,

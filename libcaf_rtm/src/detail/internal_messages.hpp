@@ -32,6 +32,7 @@ CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, rtt_atom, "rtt")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, tick_atom, "tick")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, timeout_atom, "timeout")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, unsent_atom, "unsent")
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, written_atom, "written")
 
 namespace caf::rtm::detail {
 

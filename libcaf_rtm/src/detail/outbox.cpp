@@ -206,6 +206,10 @@ void outbox::session_down(uint64_t session) {
   }
 }
 
+void outbox::written(int64_t id) {
+  unacked_.erase(id);
+}
+
 void outbox::unsent(int64_t id, time_point now) {
   // A connection hands a message back only once its session writes no more:
   // whatever went to that session from here on would be lost with it.
@@ -315,8 +319,6 @@ std::optional<outbox::time_point> outbox::next_wakeup(time_point now) {
     consider(x.deadline + stretch);
   for (auto& [id, x] : pongs_)
     consider(x.deadline + stretch);
-  for (auto& [id, x] : unacked_)
-    consider(x.deadline);
   for (const auto* xs : {&unsent_, &queue_})
     for (auto& x : *xs)
       if (x.deadline)
@@ -351,11 +353,10 @@ void outbox::pump(time_point now) {
     auto frame = with_id(id, item.body);
     ++stats_.sent;
     if (item.no_ack) {
-      // Answered now; kept until the ack timeout only in case the
+      // Answered now; kept until its socket has it only in case the
       // connection hands it back unwritten.
       auto done = std::move(item.on_ack);
-      unacked_.emplace(id, written_unacked{session_, now + limits_.ack_timeout,
-                                           std::move(item.body)});
+      unacked_.emplace(id, written_unacked{session_, std::move(item.body)});
       write_(id, std::move(frame));
       if (done) {
         send_ack ack;
@@ -390,9 +391,6 @@ void outbox::expire_queued(std::deque<queued_item>& xs, time_point now) {
 }
 
 void outbox::expire(time_point now) {
-  // Unacked messages long written: no hand-back comes any more.
-  for (auto i = unacked_.begin(); i != unacked_.end();)
-    i = i->second.deadline <= now ? unacked_.erase(i) : std::next(i);
   expire_queued(unsent_, now);
   expire_queued(queue_, now);
   auto stretch = reply_stretch();

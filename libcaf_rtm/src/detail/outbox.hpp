@@ -112,6 +112,10 @@ public:
     return write_ ? session_ : 0;
   }
 
+  /// The connection wrote message `id` to its socket: one sent without an ack
+  /// can no longer come back unwritten.
+  void written(int64_t id);
+
   /// The connection never wrote message `id`: it goes out again first thing
   /// on the next session (it was never written, so this is no duplicate).
   /// Its session writes no more (as after `session_ending`).
@@ -218,12 +222,12 @@ private:
     std::optional<time_point> send_by;
   };
 
-  /// A message written that Slack does not ack, kept only in case the
-  /// connection hands it back; forgotten at `deadline` or when its session
-  /// ends.
+  /// A message handed to the connection that Slack does not ack, kept in case
+  /// the connection hands it back: forgotten once its socket has it or its
+  /// session ends, never by a timer (a write may stall for longer than any
+  /// timeout before the dead link shows, and then the message comes back).
   struct written_unacked {
     uint64_t session = 0;
-    time_point deadline;
     std::string body;
   };
 

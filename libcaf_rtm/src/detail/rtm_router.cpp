@@ -474,6 +474,7 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       [](unsent_atom, uint64_t, uint32_t) {
         // Likewise.
       },
+      [self](written_atom, int64_t id) { self->state.out->written(id); },
       [self](unsent_atom, int64_t id) {
         self->state.out->unsent(id, self->clock().now());
         schedule_wakeup(self);

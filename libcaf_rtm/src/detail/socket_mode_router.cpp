@@ -614,8 +614,11 @@ socket_mode_router_actor::behavior_type socket_mode_router(
           close_if_done(self, session);
         return batch_done(self);
       },
-      [](unsent_atom, int64_t) {
+      [](written_atom, int64_t) {
         // RTM only: Socket Mode sends nothing but acks.
+      },
+      [](unsent_atom, int64_t) {
+        // Likewise.
       },
       [self](unsent_atom, const std::string& id) {
         // The connection had begun to close (not at this router's request)

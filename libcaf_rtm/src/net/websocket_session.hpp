@@ -387,6 +387,10 @@ private:
       teardown(read_error(ec, "write"));
       return;
     }
+    // A message with an id can no longer come back unsent: the actor may
+    // forget it (one without an ack is kept only for that).
+    if (auto id = writes_.front().id; id != 0)
+      caf::anon_send(owner_, detail::written_atom_v, id);
     writes_.pop_front();
     do_write();
   }
