@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
@@ -619,8 +620,18 @@ TEST_CASE_METHOD(sm_fixture,
                  "socket mode: refresh_requested makes the next connection "
                  "before the old one breaks, nothing lost or doubled",
                  "[socket_mode][refresh]") {
-  fake_slack srv;
+  // The test says hello itself: had the new connection's hello come first,
+  // the client would close the old one before reading what it still sent.
+  fake_slack_options opts;
+  opts.send_hello = false;
+  fake_slack srv{opts};
+  constexpr auto hello = R"({"type":"hello","num_connections":1})";
+  auto hello0 = std::async(std::launch::async, [&] {
+    if (auto s = srv.session(0, 10s))
+      s->send(hello);
+  });
   auto c = connect(config(srv));
+  hello0.get();
   auto s0 = session(srv, 0);
   for (int i = 1; i <= 3; ++i)
     s0->send_event(app_mention(i));
@@ -628,7 +639,9 @@ TEST_CASE_METHOD(sm_fixture,
   // The old connection keeps delivering (and acking) until the new one is up.
   for (int i = 4; i <= 6; ++i)
     s0->send_event(app_mention(i));
+  REQUIRE(c.rec->wait_envelopes(6));
   auto s1 = session(srv, 1);
+  s1->send(hello);
   REQUIRE(c.rec->wait_lifecycle("connected:2", 1));
   REQUIRE(s0->wait_ended(10s));
   CHECK(s0->close_code_received() == std::optional<uint16_t>{1000});
