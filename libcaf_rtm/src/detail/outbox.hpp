@@ -74,9 +74,9 @@ public:
                      std::optional<time_point> deadline = std::nullopt);
 
   /// Queues a message Slack does not ack (`presence_sub`, custom types):
-  /// `done` runs once it is written, with only the id set. A message the
-  /// connection hands back unwritten goes out on the next session like any
-  /// other; nothing waits for an ack.
+  /// `done` runs once it is handed to the connection, with only the id set. A
+  /// message the connection hands back unwritten goes out on the next session
+  /// like any other; nothing waits for an ack.
   caf::error enqueue_unacked(boost::json::object msg, send_handler done,
                              time_point now);
 

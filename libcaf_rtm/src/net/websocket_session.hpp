@@ -382,6 +382,18 @@ private:
     // this write was in flight.
     if (state_ == state_type::ended)
       return;
+    if (end_after_write_) {
+      // The session ended while this write ran: written, or back unsent.
+      if (!ec) {
+        if (auto id = writes_.front().id; id != 0)
+          caf::anon_send(owner_, detail::written_atom_v, id);
+        writes_.pop_front();
+      }
+      auto err = std::move(*end_after_write_);
+      end_after_write_.reset();
+      report_down(std::move(err));
+      return;
+    }
     if (ec) {
       // The pending read reports why; make sure it does.
       teardown(read_error(ec, "write"));
@@ -466,17 +478,23 @@ private:
   }
 
   void report_down(caf::error err) {
-    if (state_ == state_type::ended)
+    if (state_ == state_type::ended || end_after_write_)
       return;
-    state_ = state_type::ended;
-    close_timer_.cancel();
     if (ws_)
       close_socket(beast::get_lowest_layer(*ws_));
-    // Messages still queued were never written (the front one may be
-    // partly written when a write is in flight): the actor gets them back.
+    if (writing_) {
+      // Whether the frame being written went out decides whether it comes
+      // back unsent: the end waits for its write, which the closed socket
+      // ends at once.
+      end_after_write_ = std::move(err);
+      return;
+    }
+    state_ = state_type::ended;
+    close_timer_.cancel();
+    // Messages still queued were never written: the actor gets them back.
     std::vector<int64_t> unwritten;
     uint32_t acks = 0;
-    for (size_t i = writing_ ? 1 : 0; i < writes_.size(); ++i)
+    for (size_t i = 0; i < writes_.size(); ++i)
       if (writes_[i].id != 0)
         unwritten.push_back(writes_[i].id);
       else if (writes_[i].packed)
@@ -536,6 +554,8 @@ private:
   /// of them costs the actors nothing.
   std::deque<std::string> pings_out_;
   caf::error abort_reason_;
+  /// The session ended while a write ran: reported once that write is done.
+  std::optional<caf::error> end_after_write_;
 };
 
 template <class Stream>
