@@ -228,8 +228,8 @@ private:
     // came, still says why.
     if (abort_reason_)
       return report_down(read_error({}, "read"));
-    if (buffered_bytes_ < opts_.max_buffered_bytes ||
-        state_ == state_type::closing)
+    if (!end_after_write_ && (buffered_bytes_ < opts_.max_buffered_bytes ||
+                              state_ == state_type::closing))
       do_read();
   }
 
@@ -273,8 +273,10 @@ private:
     buffered_bytes_ -= in_flight_bytes_;
     in_flight_bytes_ = 0;
     hand_over();
-    // Resume reading if backpressure had paused it.
-    if (!reading_ && buffered_bytes_ < opts_.max_buffered_bytes &&
+    // Resume reading if backpressure had paused it (not once the session
+    // ended: a read could still find frames in a buffer, after the end).
+    if (!reading_ && !end_after_write_ &&
+        buffered_bytes_ < opts_.max_buffered_bytes &&
         (state_ == state_type::open || state_ == state_type::closing))
       do_read();
   }
@@ -437,6 +439,8 @@ private:
   }
 
   void start_close(uint16_t code) {
+    if (end_after_write_)
+      return; // ended; the report waits for the write in flight
     switch (state_) {
     case state_type::opening:
     case state_type::handshaking:
