@@ -498,6 +498,32 @@ TEST_CASE_METHOD(held_envelope_fixture,
   CHECK(st.acks_failed == 1);
 }
 
+TEST_CASE_METHOD(held_envelope_fixture,
+                 "socket mode router: an ack that reached its connection after "
+                 "the connection's last word is counted as failed",
+                 "[socket_mode_router]") {
+  answer();
+  REQUIRE(w->acks.size() == 1);
+  CHECK(status().envelopes_acked == 1);
+  SECTION("the connection took it") {
+    caf::anon_send(router, session_drained{1, 0, 1});
+    sched->run();
+    CHECK(w->errors.empty());
+    CHECK(status().envelopes_acked == 1);
+  }
+  SECTION("it was still in the mailbox of the connection as that ended") {
+    caf::anon_send(router, session_drained{1, 0, 0});
+    sched->run();
+    CHECK(w->errors ==
+          std::vector<std::string>{"cannot ack 1 envelope(s) of session 1: "
+                                   "they reached its connection after it "
+                                   "ended"});
+    auto st = status();
+    CHECK(st.envelopes_acked == 0);
+    CHECK(st.acks_failed == 1);
+  }
+}
+
 namespace {
 
 // A batched subscriber that records the order in which envelopes reach it,

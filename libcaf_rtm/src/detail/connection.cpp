@@ -299,6 +299,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       [self](ack_atom, std::string& id, std::string& text) {
         // A Socket Mode ack with a response payload: ahead of anything
         // queued, on the connection the envelope came from.
+        ++self->state.acks_taken;
         if (!self->state.context->write_first(text))
           self->send(self->state.args.router, unsent_atom_v, std::move(id));
       },
@@ -367,8 +368,9 @@ connection(connection_actor::stateful_pointer<connection_state> self,
         auto& st = self->state;
         // Sends still in the mailbox now are lost with the actor: the router
         // sends everything after the latest one handed over again.
-        self->send(st.args.router,
-                   session_drained{st.args.session, st.last_handed});
+        self->send(
+            st.args.router,
+            session_drained{st.args.session, st.last_handed, st.acks_taken});
         self->quit(std::move(st.closed_reason));
       },
       // -- from the supervisor ------------------------------------------------

@@ -91,6 +91,8 @@ struct connection_state {
   bool close_deferred = false;
   /// The id of the latest message handed to the I/O layer.
   int64_t last_handed = 0;
+  /// Socket Mode acks taken from the router.
+  uint64_t acks_taken = 0;
   /// Ids of the ping monitor's JSON pings (RTM).
   int64_t next_monitor_ping_id;
 };

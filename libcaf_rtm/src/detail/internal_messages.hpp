@@ -142,6 +142,9 @@ struct supervisor_status {
 struct session_drained {
   uint64_t session = 0;
   int64_t last_handed = 0;
+  /// Socket Mode acks the connection took from the router (written, or
+  /// handed back unsent): one sent to it later was lost with the actor.
+  uint64_t acks_taken = 0;
 };
 
 /// Frame texts for the raw-frame hooks, in wire order.

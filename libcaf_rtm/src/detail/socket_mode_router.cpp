@@ -80,6 +80,7 @@ void write_ack(self_ptr self, uint64_t session, const std::string& id,
   if (payload)
     ack["payload"] = *payload;
   caf::anon_send(i->second, ack_atom_v, id, json::serialize(ack));
+  ++st.acks_sent[session];
   ++st.stats.envelopes_acked;
 }
 
@@ -429,6 +430,7 @@ void forget_connection(self_ptr self, uint64_t session) {
   auto& st = self->state;
   st.replaced.erase(session);
   st.seen.erase(session);
+  st.acks_sent.erase(session);
   if (auto i = st.writers.find(session); i != st.writers.end()) {
     self->demonitor(i->second.address());
     st.writers.erase(i);
@@ -637,7 +639,17 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       [self](const session_drained& msg) {
         // The connection's last word (after all its batches): it writes
         // nothing more, though its down message may still be on its way.
-        // Answers that come meanwhile must not count as acks.
+        // Answers that come meanwhile must not count as acks, nor those
+        // that reached it after its last word.
+        if (auto i = self->state.acks_sent.find(msg.session);
+            i != self->state.acks_sent.end() && i->second > msg.acks_taken) {
+          auto n = i->second - msg.acks_taken;
+          uncount_acks(self, n, make_error(errc::not_waiting),
+                       "cannot ack " + std::to_string(n) +
+                           " envelope(s) of session " +
+                           std::to_string(msg.session) +
+                           ": they reached its connection after it ended");
+        }
         forget_connection(self, msg.session);
       },
       // -- from the supervisor ------------------------------------------------

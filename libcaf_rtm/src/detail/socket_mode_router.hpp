@@ -87,6 +87,9 @@ struct socket_mode_router_state : router_base {
 
   /// Where to write acks, by live session.
   std::map<uint64_t, frame_writer_actor> writers;
+  /// Acks sent to each live session's connection: those it did not take
+  /// before it ended were lost with it.
+  std::map<uint64_t, uint64_t> acks_sent;
   /// The latest batch (`inbound_batch::seq`) of each live session.
   std::map<uint64_t, uint64_t> seen;
   using awaiting_map = std::unordered_map<std::string, awaiting_response>;
