@@ -44,6 +44,18 @@ struct client_fixture : system_fixture {
     return config_for(srv, logs.get());
   }
 
+  // Connects to a fake without `send_hello`, saying the first session's
+  // hello for it: a test then decides when later sessions say theirs.
+  connected_client connect_saying_hello(const fake_slack& srv) {
+    auto hello0 = std::async(std::launch::async, [&] {
+      if (auto s = srv.session(0, 10s))
+        s->send(R"({"type":"hello"})");
+    });
+    auto c = connect_client(*this, config(srv));
+    hello0.get();
+    return c;
+  }
+
   ws_session_ptr session(const fake_slack& srv, size_t i) {
     auto s = srv.session(i, 10s);
     if (!s)
@@ -348,12 +360,7 @@ TEST_CASE_METHOD(client_fixture,
   fake_slack_options opts;
   opts.send_hello = false;
   fake_slack srv{opts};
-  auto hello0 = std::async(std::launch::async, [&] {
-    if (auto s = srv.session(0, 10s))
-      s->send(R"({"type":"hello"})");
-  });
-  auto c = connect_client(*this, config(srv));
-  hello0.get();
+  auto c = connect_saying_hello(srv);
   auto s0 = session(srv, 0);
   for (int i = 1; i <= 3; ++i)
     s0->send(message(i));
@@ -646,12 +653,7 @@ TEST_CASE_METHOD(client_fixture,
   fake_slack_options opts;
   opts.send_hello = false;
   fake_slack srv{opts};
-  auto hello0 = std::async(std::launch::async, [&] {
-    if (auto s = srv.session(0, 10s))
-      s->send(R"({"type":"hello"})");
-  });
-  auto c = connect_client(*this, config(srv));
-  hello0.get();
+  auto c = connect_saying_hello(srv);
   auto s0 = session(srv, 0);
   s0->send(message(1));
   REQUIRE(eventually([&] { return texts(c.rec->events()).size() == 1; }));
