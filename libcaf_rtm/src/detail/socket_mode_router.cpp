@@ -430,7 +430,6 @@ void forget_connection(self_ptr self, uint64_t session) {
   auto& st = self->state;
   st.replaced.erase(session);
   st.seen.erase(session);
-  st.acks_sent.erase(session);
   if (auto i = st.writers.find(session); i != st.writers.end()) {
     self->demonitor(i->second.address());
     st.writers.erase(i);
@@ -454,6 +453,7 @@ void forget_connection(self_ptr self, uint64_t session) {
 }
 
 void on_session_down(self_ptr self, disconnected& msg) {
+  self->state.acks_sent.erase(msg.session); // drained before, if at all
   forget_connection(self, msg.session);
   tell_lifecycle(self, msg);
 }
@@ -461,8 +461,10 @@ void on_session_down(self_ptr self, disconnected& msg) {
 // A watched actor is gone: a connection (see add_writer) or a subscriber.
 void on_actor_down(self_ptr self, caf::down_msg& dm) {
   for (auto& [session, conn] : self->state.writers)
-    if (conn.address() == dm.source)
+    if (conn.address() == dm.source) {
+      self->state.acks_sent.erase(session); // drained before, if at all
       return forget_connection(self, session);
+    }
   if (self->state.cfg->redeliver_unclaimed &&
       dm.reason == caf::exit_reason::remote_link_unreachable)
     remember_departed(self, dm.source);
@@ -641,14 +643,19 @@ socket_mode_router_actor::behavior_type socket_mode_router(
         // nothing more, though its down message may still be on its way.
         // Answers that come meanwhile must not count as acks, nor those
         // that reached it after its last word.
-        if (auto i = self->state.acks_sent.find(msg.session);
-            i != self->state.acks_sent.end() && i->second > msg.acks_taken) {
-          auto n = i->second - msg.acks_taken;
-          uncount_acks(self, n, make_error(errc::not_waiting),
-                       "cannot ack " + std::to_string(n) +
-                           " envelope(s) of session " +
-                           std::to_string(msg.session) +
-                           ": they reached its connection after it ended");
+        // (A closing batch may have made the router forget the connection
+        // already: the count of acks sent stays until here.)
+        auto& st = self->state;
+        if (auto i = st.acks_sent.find(msg.session); i != st.acks_sent.end()) {
+          if (i->second > msg.acks_taken) {
+            auto n = i->second - msg.acks_taken;
+            uncount_acks(self, n, make_error(errc::not_waiting),
+                         "cannot ack " + std::to_string(n) +
+                             " envelope(s) of session " +
+                             std::to_string(msg.session) +
+                             ": they reached its connection after it ended");
+          }
+          st.acks_sent.erase(i);
         }
         forget_connection(self, msg.session);
       },
