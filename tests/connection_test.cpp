@@ -295,8 +295,8 @@ TEST_CASE("connection: a message is reported written once its socket has it, "
   auto [written, unsent] = f.router->with(
       [](auto& x) { return std::make_pair(x.written, x.unsent); });
   INFO("written " << written.size() << ", unsent " << unsent.size());
-  // The writes stalled: most never reached the socket and came back.
-  CHECK(unsent.size() > n / 2);
+  // The writes stalled: some never reached the socket and came back.
+  CHECK_FALSE(unsent.empty());
   // Each message is one or the other, never both, never neither (the one
   // whose write the end cut off included).
   std::sort(written.begin(), written.end());

@@ -203,7 +203,8 @@ private:
     ping_handler on_pong;
     /// Not written by then: fails instead.
     std::optional<time_point> deadline;
-    /// Slack sends no ack: `on_ack` runs when it is written.
+    /// Slack sends no ack: `on_ack` runs when it is handed to the
+    /// connection.
     bool no_ack = false;
   };
 

@@ -78,6 +78,11 @@ public:
     corked_ = value;
   }
 
+  /// Whether gathered bytes wait for the write that sends them.
+  bool gathering() const noexcept {
+    return !gathered_.empty();
+  }
+
   /// Bounds the teardown of a close that Beast starts by itself (it fails
   /// the connection: a message over the size limit, a protocol error, text
   /// that is not UTF-8). Beast then sends its close frame and waits for the

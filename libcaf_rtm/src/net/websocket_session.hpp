@@ -223,9 +223,9 @@ private:
     chunk.bytes += n + frame_overhead;
     hand_over();
     // Torn down: the socket is closed, though a read-ahead chunk may still
-    // serve frames. The end is reported now, with every frame read, not
-    // once the actor returns its credit; the server's close frame, if one
-    // came, still says why.
+    // serve frames. The end is reported now (or once a write in flight is
+    // done), with every frame read, not once the actor returns its credit;
+    // the server's close frame, if one came, still says why.
     if (abort_reason_)
       return report_down(read_error({}, "read"));
     if (!end_after_write_ && (buffered_bytes_ < opts_.max_buffered_bytes ||
@@ -380,17 +380,14 @@ private:
 
   void on_write(error_code ec, size_t) {
     writing_ = false;
-    // A teardown may have ended the session (and dropped the queue) while
-    // this write was in flight.
+    // Only a guard: the end waits for a write in flight (end_after_write_),
+    // and none starts after it.
     if (state_ == state_type::ended)
       return;
     if (end_after_write_) {
       // The session ended while this write ran: written, or back unsent.
-      if (!ec) {
-        if (auto id = writes_.front().id; id != 0)
-          caf::anon_send(owner_, detail::written_atom_v, id);
-        writes_.pop_front();
-      }
+      if (!ec)
+        pop_written();
       auto err = std::move(*end_after_write_);
       end_after_write_.reset();
       report_down(std::move(err));
@@ -401,12 +398,24 @@ private:
       teardown(read_error(ec, "write"));
       return;
     }
+    pop_written();
+    do_write();
+  }
+
+  // The front frame's write completed: it reached the socket, or (corked)
+  // the gather buffer, which a later write empties.
+  void pop_written() {
+    auto& x = writes_.front();
     // A message with an id can no longer come back unsent: the actor may
     // forget it (one without an ack is kept only for that).
-    if (auto id = writes_.front().id; id != 0)
-      caf::anon_send(owner_, detail::written_atom_v, id);
+    if (x.id != 0)
+      caf::anon_send(owner_, detail::written_atom_v, x.id);
+    // Acks gathered and not sent yet are lost if the session ends first.
+    if (!ws_->next_layer().gathering())
+      unflushed_acks_ = 0;
+    else if (x.packed)
+      ++unflushed_acks_;
     writes_.pop_front();
-    do_write();
   }
 
   // A pong reaches the actor if it answers a ping written (the ping monitor
@@ -497,7 +506,8 @@ private:
     close_timer_.cancel();
     // Messages still queued were never written: the actor gets them back.
     std::vector<int64_t> unwritten;
-    uint32_t acks = 0;
+    uint32_t acks = unflushed_acks_;
+    unflushed_acks_ = 0;
     for (size_t i = 0; i < writes_.size(); ++i)
       if (writes_[i].id != 0)
         unwritten.push_back(writes_[i].id);
@@ -551,6 +561,8 @@ private:
   bool reading_ = false;
   std::deque<outgoing> writes_;
   bool writing_ = false;
+  /// Acks whose writes completed into the gather buffer, not yet sent.
+  uint32_t unflushed_acks_ = 0;
   /// The server's close frame came.
   bool peer_closed_ = false;
   /// Payloads of the pings written and not answered yet, oldest first: a
