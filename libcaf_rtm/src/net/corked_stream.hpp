@@ -83,6 +83,12 @@ public:
     return !gathered_.empty();
   }
 
+  /// How many times gathered bytes went out: Beast's own writes (a pong, a
+  /// close frame) may send them too, unseen by the session.
+  uint64_t flushes() const noexcept {
+    return flushes_;
+  }
+
   /// Bounds the teardown of a close that Beast starts by itself (it fails
   /// the connection: a message over the size limit, a protocol error, text
   /// that is not UTF-8). Beast then sends its close frame and waits for the
@@ -172,8 +178,11 @@ public:
               boost::asio::post(get_executor(), std::move(self));
             return;
           }
-          if (flush)
+          if (flush) {
+            if (!ec)
+              ++flushes_;
             release();
+          }
           self.complete(ec, ec ? 0 : size);
         },
         handler, *this);
@@ -195,6 +204,8 @@ public:
                                        std::move(self));
             return;
           }
+          if (!ec && !gathered_.empty())
+            ++flushes_;
           release();
           self.complete(ec);
         },
@@ -237,6 +248,7 @@ private:
   Next next_;
   std::string gathered_;
   bool corked_ = false;
+  uint64_t flushes_ = 0;
   /// Read from the socket, not yet taken by Beast: [chunk_pos_, chunk_end_).
   std::unique_ptr<char[]> chunk_;
   size_t chunk_pos_ = 0;

@@ -411,11 +411,19 @@ private:
     if (x.id != 0)
       caf::anon_send(owner_, detail::written_atom_v, x.id);
     // Acks gathered and not sent yet are lost if the session ends first.
-    if (!ws_->next_layer().gathering())
-      unflushed_acks_ = 0;
-    else if (x.packed)
+    sync_unflushed();
+    if (x.packed && ws_->next_layer().gathering())
       ++unflushed_acks_;
     writes_.pop_front();
+  }
+
+  // Gathered acks went out (by any write, Beast's own included): none of
+  // those counted waits any more.
+  void sync_unflushed() {
+    if (auto n = ws_->next_layer().flushes(); n != flushes_seen_) {
+      flushes_seen_ = n;
+      unflushed_acks_ = 0;
+    }
   }
 
   // A pong reaches the actor if it answers a ping written (the ping monitor
@@ -506,6 +514,8 @@ private:
     close_timer_.cancel();
     // Messages still queued were never written: the actor gets them back.
     std::vector<int64_t> unwritten;
+    if (ws_)
+      sync_unflushed();
     uint32_t acks = unflushed_acks_;
     unflushed_acks_ = 0;
     for (size_t i = 0; i < writes_.size(); ++i)
@@ -563,6 +573,8 @@ private:
   bool writing_ = false;
   /// Acks whose writes completed into the gather buffer, not yet sent.
   uint32_t unflushed_acks_ = 0;
+  /// `corked_stream::flushes()` when `unflushed_acks_` was last checked.
+  uint64_t flushes_seen_ = 0;
   /// The server's close frame came.
   bool peer_closed_ = false;
   /// Payloads of the pings written and not answered yet, oldest first: a
