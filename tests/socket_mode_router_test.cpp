@@ -299,6 +299,22 @@ struct held_envelope_fixture : router_fixture {
     sched->run();
   }
 
+  // E1 is answered: its ack goes to the connection and counts as acked.
+  void answer_acked() {
+    answer();
+    REQUIRE(w->acks.size() == 1);
+    CHECK(status().envelopes_acked == 1);
+  }
+
+  // The ack written for E1 turned out lost: it counts as failed, not as
+  // acked, and `error` says why.
+  void check_ack_failed(const std::string& error) {
+    CHECK(w->errors == std::vector<std::string>{error});
+    auto st = status();
+    CHECK(st.envelopes_acked == 0);
+    CHECK(st.acks_failed == 1);
+  }
+
   // E1 was reported lost once, and its late answer writes no ack and counts
   // none as written.
   void check_lost_once() {
@@ -470,50 +486,30 @@ TEST_CASE_METHOD(held_envelope_fixture,
                  "[socket_mode_router]") {
   // The connection began to close on its own (a dead link, say) while the
   // ack was on its way to it, and sent it back.
-  answer();
-  REQUIRE(w->acks.size() == 1);
-  CHECK(status().envelopes_acked == 1);
+  answer_acked();
   caf::anon_send(router, unsent_atom_v, std::string{"E1"});
   sched->run();
-  CHECK(w->errors == std::vector<std::string>{
-                         "cannot ack envelope E1: its connection was closing"});
-  auto st = status();
-  CHECK(st.envelopes_acked == 0);
-  CHECK(st.acks_failed == 1);
+  check_ack_failed("cannot ack envelope E1: its connection was closing");
 }
 
 TEST_CASE_METHOD(held_envelope_fixture,
                  "socket mode router: acks its connection's I/O layer dropped "
                  "are counted as failed, not as acked",
                  "[socket_mode_router]") {
-  answer();
-  CHECK(status().envelopes_acked == 1);
+  answer_acked();
   caf::anon_send(router, unsent_atom_v, uint64_t{1}, uint32_t{1});
   sched->run();
-  CHECK(w->errors ==
-        std::vector<std::string>{"cannot ack 1 envelope(s) of session 1: the "
-                                 "connection ended before they were written"});
-  auto st = status();
-  CHECK(st.envelopes_acked == 0);
-  CHECK(st.acks_failed == 1);
+  check_ack_failed("cannot ack 1 envelope(s) of session 1: the connection "
+                   "ended before they were written");
 }
 
 TEST_CASE_METHOD(held_envelope_fixture,
                  "socket mode router: an ack that reached its connection after "
                  "the connection's last word is counted as failed",
                  "[socket_mode_router]") {
-  answer();
-  REQUIRE(w->acks.size() == 1);
-  CHECK(status().envelopes_acked == 1);
-  auto check_failed = [this] {
-    CHECK(w->errors ==
-          std::vector<std::string>{"cannot ack 1 envelope(s) of session 1: "
-                                   "they reached its connection after it "
-                                   "ended"});
-    auto st = status();
-    CHECK(st.envelopes_acked == 0);
-    CHECK(st.acks_failed == 1);
-  };
+  answer_acked();
+  auto late = "cannot ack 1 envelope(s) of session 1: they reached its "
+              "connection after it ended";
   SECTION("the connection took it") {
     caf::anon_send(router, session_drained{1, 0, 1});
     sched->run();
@@ -523,7 +519,7 @@ TEST_CASE_METHOD(held_envelope_fixture,
   SECTION("it was still in the mailbox of the connection as that ended") {
     caf::anon_send(router, session_drained{1, 0, 0});
     sched->run();
-    check_failed();
+    check_ack_failed(late);
   }
   SECTION("the same, after a batch read while the connection was closing") {
     // That batch makes the router forget the connection; the count of the
@@ -534,7 +530,7 @@ TEST_CASE_METHOD(held_envelope_fixture,
     sched->run();
     caf::anon_send(router, session_drained{1, 0, 0});
     sched->run();
-    check_failed();
+    check_ack_failed(late);
   }
 }
 
