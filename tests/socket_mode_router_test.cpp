@@ -412,6 +412,37 @@ TEST_CASE_METHOD(held_envelope_fixture,
 }
 
 TEST_CASE_METHOD(held_envelope_fixture,
+                 "socket mode router: a copy of an envelope that waits for its "
+                 "answer gets no ack of its own, and the answer acks it once",
+                 "[socket_mode_router]") {
+  // An empty ack for the copy would settle the slash command before its
+  // answer: Slack would show the user nothing.
+  auto other = std::make_shared<world>();
+  SECTION("the copy on the same connection") {
+    caf::anon_send(conn, batch_of(1, 2, {"E1"}));
+  }
+  SECTION("the copy on another connection") {
+    add_connection(other, 2, "E1");
+  }
+  sched->run();
+  CHECK(w->acks.empty());
+  CHECK(other->acks.empty());
+  CHECK(status().events_duplicate == 1);
+  answer();
+  REQUIRE(w->acks.size() == 1);
+  CHECK(w->acks[0] == R"({"envelope_id":"E1","payload":{"text":"late"}})");
+  CHECK(other->acks.empty());
+  auto st = status();
+  CHECK(st.envelopes_acked == 1);
+  CHECK(st.acks_failed == 0);
+  // Once answered, a further copy is acked as a duplicate again.
+  caf::anon_send(conn, batch_of(1, 3, {"E1"}));
+  sched->run();
+  CHECK(w->acks.size() == 2);
+  CHECK(w->acks.back() == R"({"envelope_id":"E1"})");
+}
+
+TEST_CASE_METHOD(held_envelope_fixture,
                  "socket mode router: a replaced session is closed after the "
                  "acks it owes, and only with all of its batches in hand",
                  "[socket_mode_router]") {

@@ -355,6 +355,12 @@ void on_batch(self_ptr self, inbound_batch& batch) {
     auto skip = [&] {
       if (!held)
         return;
+      // A copy with the id of an envelope that still waits for its
+      // subscribers' answer gets no ack of its own: an empty ack now would
+      // settle the envelope before the answer (a slash command's reply
+      // lost), and the original's ack answers for both.
+      if (st.awaiting.count(std::string{env.id()}) > 0)
+        return;
       // Every copy gets its ack, except a copy of an envelope that still
       // waits for its subscribers and may be left to Slack: acked, it would
       // end Slack's retries. It shares that envelope's fate: left to Slack,
