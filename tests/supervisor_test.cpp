@@ -830,6 +830,28 @@ TEST_CASE_METHOD(
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: with reconnecting off, a connect after a goodbye "
+                 "whose attempt fails is answered with the error",
+                 "[supervisor]") {
+  // The session that said goodbye still delivers until the server ends it,
+  // but no hello will answer the connect: it must not wait for that end.
+  client.auto_reconnect = false;
+  start();
+  ask_connect();
+  hello(1);
+  advance(1min);
+  goodbye(1);
+  fail_next_connects();
+  auto replies = w->replies.size();
+  ask_connect();
+  CHECK(w->calls_of("rtm.connect") == 2);
+  REQUIRE(w->replies.size() == replies + 1);
+  CHECK(w->replies.back() == "error:http_error");
+  ask_connect(); // a new try starts a new attempt
+  CHECK(w->calls_of("rtm.connect") == 3);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: a goodbye while reconnecting is off is replaced "
                  "before the break once reconnecting is back on",
                  "[supervisor]") {

@@ -237,7 +237,9 @@ void attempt_failed(self_ptr self, const caf::error& err) {
                                   std::to_string(st.failures + 1) + " failed"});
   st.filling = false;
   close_unreplaced(self);
-  if (live_count(self) == 0 && !st.auto_reconnect) {
+  // With reconnecting off, a session that said goodbye counts as gone: the
+  // `connect` that started this attempt must not wait for its end.
+  if (live_count(self, true) == 0 && !st.auto_reconnect) {
     ++st.failures;
     enter_idle(self, err);
     return;
