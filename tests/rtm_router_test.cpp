@@ -18,6 +18,7 @@
 
 #include "caf/rtm/event.hpp"
 #include "caf/rtm/json_object.hpp"
+#include "caf/rtm/web_api.hpp"
 #include "detail/rtm_router.hpp"
 
 using namespace caf::rtm;
@@ -235,5 +236,43 @@ TEST_CASE("rtm router: callbacks and hooks are refused when no listener "
         std::vector<std::string>{"invalid_config", "invalid_config"});
   caf::anon_send_exit(asker, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+  sched.run();
+}
+
+TEST_CASE("rtm router: a status asked while the client closes is answered",
+          "[rtm_router]") {
+  // With a web-API caller of the user's, the router has none of its own to
+  // close: it ends as soon as its supervisor answered the close. The
+  // supervisor's answer to a status asked meanwhile (an error: it has quit)
+  // would come after that end.
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.policy", caf::atom("testing"));
+  caf::actor_system sys{cfg};
+  auto& sched =
+      dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  client_config client;
+  client.token = "xoxb-test";
+  client.base_url = "http://127.0.0.1:1/api/";
+  auto api = sys.spawn(web_api, client);
+  client.api = api;
+  auto router = sys.spawn(rtm_router, client);
+  sched.run();
+  auto closed = std::make_shared<bool>(false);
+  auto state = std::make_shared<std::string>();
+  auto asker = sys.spawn(
+      [closed, state](caf::event_based_actor* self,
+                      const rtm_router_actor& dest) {
+        self->request(dest, caf::infinite, close_atom_v)
+            .then([closed](caf::ok_atom) { *closed = true; });
+        self->request(dest, caf::infinite, status_atom_v)
+            .then([state](client_status& x) { *state = x.state; },
+                  [state](caf::error& err) { *state = caf::to_string(err); });
+      },
+      router);
+  sched.run();
+  CHECK(*closed);
+  CHECK(*state == "closing");
+  caf::anon_send_exit(asker, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
   sched.run();
 }

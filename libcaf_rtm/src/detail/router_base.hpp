@@ -415,6 +415,16 @@ inline void count_subscribers(const router_base& st, client_status& out) {
 /// the protocol's router knows.
 template <class Self, class Fill>
 caf::result<client_status> status(Self* self, Fill fill) {
+  if (self->state.closing) {
+    // The supervisor may have quit already, and its answer (an error) could
+    // come after this router's own end, which drops the promise: a status
+    // asked during a close would never be answered.
+    auto result = self->state.stats;
+    fill(result);
+    count_subscribers(self->state, result);
+    result.state = "closing";
+    return result;
+  }
   auto rp = self->template make_response_promise<client_status>();
   self->request(self->state.supervisor, caf::infinite, status_atom_v)
       .then(
