@@ -271,7 +271,7 @@ TEST_CASE("rtm router: a status asked while the client closes is answered",
       router);
   sched.run();
   CHECK(*closed);
-  CHECK(*state == "closing");
+  CHECK(*state == "closing"); // asked before the supervisor answered
   caf::anon_send_exit(asker, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
   sched.run();

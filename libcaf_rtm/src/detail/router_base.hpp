@@ -65,6 +65,8 @@ struct router_base {
 
   bool started = false;
   bool closing = false;
+  /// Closing, and the supervisor answered: no session is left.
+  bool sessions_gone = false;
   caf::error fatal;
   std::vector<caf::typed_response_promise<caf::ok_atom>> close_promises;
   /// Listener workers still ending after a close.
@@ -377,8 +379,15 @@ caf::result<caf::ok_atom> start_close(Self* self, OnStart on_start) {
   st.closing = true;
   on_start();
   self->request(st.supervisor, caf::infinite, close_atom_v)
-      .then([self](caf::ok_atom) { close_apis(self, 0); },
-            [self](caf::error&) { close_apis(self, 0); });
+      .then(
+          [self](caf::ok_atom) {
+            self->state.sessions_gone = true;
+            close_apis(self, 0);
+          },
+          [self](caf::error&) {
+            self->state.sessions_gone = true;
+            close_apis(self, 0);
+          });
   return rp;
 }
 
@@ -422,7 +431,7 @@ caf::result<client_status> status(Self* self, Fill fill) {
     auto result = self->state.stats;
     fill(result);
     count_subscribers(self->state, result);
-    result.state = "closing";
+    result.state = self->state.sessions_gone ? "closed" : "closing";
     return result;
   }
   auto rp = self->template make_response_promise<client_status>();
