@@ -104,10 +104,11 @@ stand_in_observer(detail::session_observer_actor::pointer,
 // A Socket Mode connection whose envelopes wait for the router's ack (the
 // router owes acks for what it holds).
 struct connection_fixture {
-  connection_fixture() {
+  explicit connection_fixture(caf::timespan pong_timeout = {}) {
     cfg = socket_mode_config_for(srv, logs.get());
     cfg.ack_after_delivery = true;
     cfg.ping_interval = std::chrono::seconds{60};
+    cfg.pong_timeout = pong_timeout;
     // The single-use URL, as the supervisor gets it.
     auto api_cfg = cfg;
     api_cfg.token = cfg.app_token;
@@ -252,6 +253,33 @@ TEST_CASE("connection: empty frames count against the read-ahead too",
   CHECK(seen == flood);
   // A batch holds about 256 KB, each frame counted with an overhead.
   CHECK(largest <= 20'000);
+}
+
+TEST_CASE("connection: no pong in time soon after reading was paused is a "
+          "slow consumer, not a dead link",
+          "[connection]") {
+  // The router held batches, so reading paused; once it resumes, a pong
+  // still waits behind the backlog the pause left in the socket. Found dead
+  // in that window, the link would be cut under a consumer that is merely
+  // slow, and what Slack still had for the session lost.
+  connection_fixture f{1s};
+  f.session->send_event(mention(1));
+  REQUIRE(eventually([&] { return f.router->batch_count() == 2; }));
+  f.session->send_event(mention(2));
+  // The router holds batch 2: batch 3 pauses reading until it is taken.
+  REQUIRE(eventually([&] { return f.router->batch_count() == 3; }));
+  f.router->release();
+  f.router->release(); // reading resumes
+  caf::anon_send(f.conn, detail::dead_link_atom_v);
+  std::this_thread::sleep_for(300ms);
+  CHECK_FALSE(f.session->ended());
+  CHECK_FALSE(f.router->with([](auto& x) { return x.drained; }));
+  // A pong timeout after the pause, no pong in time is a dead link again.
+  std::this_thread::sleep_for(1200ms);
+  caf::anon_send(f.conn, detail::dead_link_atom_v);
+  REQUIRE(f.session->wait_ended(10s));
+  REQUIRE(eventually(
+      [&] { return f.router->with([](auto& x) { return x.drained; }); }));
 }
 
 TEST_CASE("connection: a message is reported written once its socket has it, "

@@ -148,12 +148,15 @@ bool may_read_on(self_ptr self) {
          st.held_bytes <= max_unrouted_bytes;
 }
 
-// Lets the I/O layer read on (it waits for the credit of its latest batch).
-void credit(self_ptr self) {
+// Lets the I/O layer read on (it waits for the credit of its latest batch);
+// `held`: reading was paused until now, not only while a batch came in.
+void credit(self_ptr self, bool held = true) {
   auto& st = self->state;
   if (!st.io_paused)
     return;
   st.io_paused = false;
+  if (held)
+    st.resumed_at = self->clock().now();
   if (st.ws)
     st.ws->consumed();
   if (st.monitor_stopped && !st.ending)
@@ -179,7 +182,7 @@ void on_frames(self_ptr self, frame_batch& batch) {
   // is on its way while this one is parsed.
   st.io_paused = true;
   if (may_read_on(self))
-    credit(self);
+    credit(self, false);
   inbound_batch out;
   out.session = st.args.session;
   out.seq = ++st.batches_sent;
@@ -314,6 +317,16 @@ connection(connection_actor::stateful_pointer<connection_state> self,
           // so pongs wait unread: a slow consumer, not a dead link. A new
           // monitor starts once the router takes the batch.
           st.monitor_stopped = true;
+          return;
+        }
+        if (st.resumed_at && self->clock().now() - *st.resumed_at <
+                                 st.args.cfg->effective_pong_timeout()) {
+          // Reading resumed only lately: the pong may still wait behind the
+          // backlog the pause left. A new monitor gives it a full timeout.
+          CAF_RTM_LOG(st.log, debug, "connection", "session ", st.args.session,
+                      ": no pong in time, but reading was paused lately");
+          if (!st.ending)
+            start_monitor(self);
           return;
         }
         CAF_RTM_LOG(st.log, warn, "connection", "session ", st.args.session,

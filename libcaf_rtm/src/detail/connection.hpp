@@ -73,6 +73,10 @@ struct connection_state {
   bool io_paused = false;
   /// The monitor gave up while a batch was held; restart it.
   bool monitor_stopped = false;
+  /// When reading last resumed after a pause. A pong that waited unread
+  /// behind a pause still has the backlog before it to get through: no pong
+  /// in time within a pong timeout of a pause is a slow consumer too.
+  std::optional<caf::actor_clock::time_point> resumed_at;
   bool hello = false;
   /// While a batch is parsed: the frames the protocol writes first (acks),
   /// handed to the I/O layer together once the batch is done.
