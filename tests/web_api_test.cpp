@@ -1079,6 +1079,39 @@ TEST_CASE_METHOD(api_fixture,
     CHECK(srv.requests("chat.postMessage").size() == 1);
     close(api);
   }
+  SECTION("an answer that cannot be read: not JSON, not Slack's, not HTTP, "
+          "too large") {
+    // The request went out and something answered: Slack may have posted
+    // it. malformed_response or response_too_large would read as a failure,
+    // and a bot would post again.
+    fake_slack srv;
+    auto cfg = config_for(srv, logs.get());
+    auto answer =
+        GENERATE(as<std::string>{}, "html", "neither", "not http", "too large");
+    INFO(answer);
+    if (answer == "html") {
+      srv.script("chat.postMessage",
+                 http_response{200, {}, "<html>ok</html>", "text/html"});
+    } else if (answer == "neither") {
+      srv.script("chat.postMessage",
+                 http_response{200, {}, R"({"ts":"1.0"})", "application/json"});
+    } else if (answer == "not http") {
+      http_response garbage;
+      garbage.raw = "HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n";
+      srv.script("chat.postMessage", garbage);
+    } else {
+      cfg.max_response_size = 1024;
+      srv.script(
+          "chat.postMessage",
+          http_response::ok(R"("junk":")" + std::string(2048, 'x') + "\""));
+    }
+    auto api = track(sys->spawn(web_api, cfg));
+    auto res = post(*this, api);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "delivery_unknown");
+    CHECK(srv.requests("chat.postMessage").size() == 1);
+    close(api);
+  }
 }
 
 TEST_CASE_METHOD(api_fixture,

@@ -313,6 +313,22 @@ void wait_out_rate_limit(self_ptr self, uint64_t id,
   hold(self, key, id);
 }
 
+// Call `id` got an answer it cannot read (`err`: not HTTP, not JSON, too
+// large). Its request went out: a call that is not harmless to repeat may
+// have had its effect, and must not look as if it failed (a bot would post
+// again).
+void finish_unreadable(self_ptr self, uint64_t id, caf::error err) {
+  auto& call = self->state.calls.at(id);
+  if (call.repeatable)
+    return finish(self, id, std::move(err));
+  finish(self, id,
+         make_error(errc::delivery_unknown,
+                    call.method +
+                        " may have reached Slack; its answer could "
+                        "not be read (" +
+                        render(err) + ")"));
+}
+
 // Slack answers most errors with status 200 and `ok:false`; anything else is
 // HTTP-level trouble.
 void on_http_result(self_ptr self, http_result& res) {
@@ -328,6 +344,10 @@ void on_http_result(self_ptr self, http_result& res) {
     // and a post must not look as if it was never sent.
     if (is(res.error, errc::closed) && res.sent)
       return retry_if_repeatable(self, id, std::move(res.error));
+    if ((is(res.error, errc::response_too_large) ||
+         is(res.error, errc::malformed_response)) &&
+        res.sent)
+      return finish_unreadable(self, id, std::move(res.error));
     if (is_fatal(res.error) || is(res.error, errc::closed) ||
         is(res.error, errc::response_too_large) ||
         is(res.error, errc::malformed_response))
@@ -359,10 +379,11 @@ void on_http_result(self_ptr self, http_result& res) {
   if (ec || !body.is_object()) {
     if (res.status != 200)
       return unexpected_status();
-    return finish(self, id,
-                  make_error(errc::malformed_response,
-                             ec ? "body is not JSON: " + ec.message()
-                                : std::string{"body is not a JSON object"}));
+    return finish_unreadable(
+        self, id,
+        make_error(errc::malformed_response,
+                   ec ? "body is not JSON: " + ec.message()
+                      : std::string{"body is not a JSON object"}));
   }
   auto& obj = body.get_object();
   auto* ok = obj.if_contains("ok");
@@ -372,9 +393,10 @@ void on_http_result(self_ptr self, http_result& res) {
   if (code.empty()) {
     if (res.status != 200)
       return unexpected_status();
-    return finish(self, id,
-                  make_error(errc::malformed_response,
-                             "answer has neither ok:true nor error"));
+    return finish_unreadable(self, id,
+                             make_error(errc::malformed_response,
+                                        "answer has neither ok:true nor "
+                                        "error"));
   }
   if (code == "ratelimited")
     return wait_out_rate_limit(self, id, res.retry_after);
