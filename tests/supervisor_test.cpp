@@ -525,6 +525,20 @@ TEST_CASE_METHOD(supervisor_fixture,
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: a disconnect before any connect leaves the "
+                 "client idle, and reconnecting switched on starts nothing",
+                 "[supervisor]") {
+  start();
+  ask_with<caf::ok_atom>(show_ok, disconnect_atom_v);
+  ask_status();
+  CHECK(w->replies.back() == "status:idle");
+  ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, true);
+  CHECK(w->calls.empty()); // only a connect starts a client
+  ask_status();
+  CHECK(w->replies.back() == "status:idle");
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: max_attempts applies to sessions that say "
                  "goodbye soon after hello",
                  "[supervisor]") {

@@ -581,7 +581,10 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
             self->send(entry.conn, close_atom_v, uint16_t{1000});
           }
         }
-        update_phase(self);
+        // An idle client has nothing to disconnect, and stays idle: only a
+        // `connect` starts it.
+        if (st.state != phase::idle)
+          update_phase(self);
         return caf::ok_atom_v;
       },
       [self](reconnect_atom, bool on) -> caf::ok_atom {
