@@ -443,6 +443,35 @@ TEST_CASE_METHOD(held_envelope_fixture,
 }
 
 TEST_CASE_METHOD(held_envelope_fixture,
+                 "socket mode router: when the connection of an envelope that "
+                 "waits for its answer ends, a copy's connection takes its ack",
+                 "[socket_mode_router]") {
+  // Slack sends an envelope again on another connection when the first one
+  // goes away; the router may see the copy before the end.
+  auto other = std::make_shared<world>();
+  add_connection(other, 2, "E1");
+  sched->run();
+  CHECK(other->acks.empty());
+  SECTION("the connection's actor ends") {
+    end_connection();
+  }
+  SECTION("the supervisor says its session ended") {
+    disconnected gone;
+    gone.session = 1;
+    caf::anon_send(router, std::move(gone));
+    sched->run();
+  }
+  CHECK(w->errors.empty());
+  answer();
+  CHECK(w->acks.empty());
+  REQUIRE(other->acks.size() == 1);
+  CHECK(other->acks[0] == R"({"envelope_id":"E1","payload":{"text":"late"}})");
+  auto st = status();
+  CHECK(st.envelopes_acked == 1);
+  CHECK(st.acks_failed == 0);
+}
+
+TEST_CASE_METHOD(held_envelope_fixture,
                  "socket mode router: a replaced session is closed after the "
                  "acks it owes, and only with all of its batches in hand",
                  "[socket_mode_router]") {

@@ -358,9 +358,16 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       // A copy with the id of an envelope that still waits for its
       // subscribers' answer gets no ack of its own: an empty ack now would
       // settle the envelope before the answer (a slash command's reply
-      // lost), and the original's ack answers for both.
-      if (st.awaiting.count(std::string{env.id()}) > 0)
-        return;
+      // lost), and the original's ack answers for both, on the copy's
+      // connection if the original's goes first.
+      std::string id{env.id()};
+      auto same = st.awaiting.find(id);
+      if (same != st.awaiting.end()) {
+        auto& xs = same->second.copy_sessions;
+        if (env.connection() != same->second.session &&
+            std::find(xs.begin(), xs.end(), env.connection()) == xs.end())
+          xs.push_back(env.connection());
+      }
       // Every copy gets its ack, except a copy of an envelope that still
       // waits for its subscribers and may be left to Slack: acked, it would
       // end Slack's retries. It shares that envelope's fate: left to Slack,
@@ -373,7 +380,8 @@ void on_batch(self_ptr self, inbound_batch& batch) {
           return;
         }
       }
-      write_ack(self, env.connection(), std::string{env.id()}, std::nullopt);
+      if (same == st.awaiting.end())
+        write_ack(self, env.connection(), id, std::nullopt);
     };
     if (st.filter.seen(ids, now)) {
       ++st.stats.events_duplicate;
@@ -442,6 +450,19 @@ void forget_connection(self_ptr self, uint64_t session) {
   }
   for (auto i = st.awaiting.begin(); i != st.awaiting.end();) {
     if (i->second.session != session) {
+      ++i;
+      continue;
+    }
+    // A copy came on a connection that is still there: the ack goes there.
+    auto& xs = i->second.copy_sessions;
+    xs.erase(std::remove_if(xs.begin(), xs.end(),
+                            [&st, session](uint64_t x) {
+                              return x == session || st.writers.count(x) == 0;
+                            }),
+             xs.end());
+    if (!xs.empty()) {
+      i->second.session = xs.front();
+      xs.erase(xs.begin());
       ++i;
       continue;
     }

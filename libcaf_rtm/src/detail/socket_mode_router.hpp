@@ -51,6 +51,10 @@ struct socket_mode_router_state : router_base {
     /// The envelope ids (filter keys) of copies that came meanwhile and were
     /// not acked: they share its fate.
     std::vector<uint64_t> copies;
+    /// Other connections a copy with the same envelope id came on (Slack
+    /// sends it again elsewhere when its connection goes): the ack goes to
+    /// one of them if `session` ends first.
+    std::vector<uint64_t> copy_sessions;
     /// Which wait this is: a copy that Slack sent again after the first wait
     /// was left to it waits under the same id, and the late answers to the
     /// first wait's requests and its deadline timer must not settle it.
