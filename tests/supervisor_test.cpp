@@ -863,6 +863,13 @@ TEST_CASE_METHOD(supervisor_fixture,
   CHECK(w->replies.back() == "error:http_error");
   ask_connect(); // a new try starts a new attempt
   CHECK(w->calls_of("rtm.connect") == 3);
+  ask_status();
+  CHECK(w->replies.back() == "status:reconnecting");
+  ask_connect(); // waits for the same attempt
+  CHECK(w->calls_of("rtm.connect") == 3);
+  hello(2);
+  CHECK(w->replies.back() == "connected:2");
+  CHECK(w->replies[w->replies.size() - 2] == "connected:2");
 }
 
 TEST_CASE_METHOD(supervisor_fixture,

@@ -299,7 +299,9 @@ void start_attempt(self_ptr self) {
   // Whatever started this attempt, a backoff timer armed earlier is stale.
   ++st.retry_token;
   st.retry_armed = false;
-  if (live_count(self) == 0)
+  // Sessions that said goodbye with reconnecting off do not count: an idle
+  // client with one of them left is idle no more.
+  if (live_count(self, true) == 0)
     st.state = st.sessions_up == 0 ? phase::connecting : phase::reconnecting;
   self->send(st.args.router, connecting{st.failures + 1});
   if (st.me || !st.args.proto->wants_identity())
@@ -551,7 +553,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         // Idle, or with reconnecting off the sessions a `disconnect` closed
         // are still ending or the one left said goodbye: no hello would come
         // to answer this otherwise.
-        if (st.state == phase::idle ||
+        if ((st.state == phase::idle && !st.attempt_running) ||
             (live_count(self, true) == 0 && !st.attempt_running &&
              !st.retry_armed)) {
           st.filling = true;
