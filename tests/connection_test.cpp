@@ -255,27 +255,49 @@ TEST_CASE("connection: empty frames count against the read-ahead too",
   CHECK(largest <= 20'000);
 }
 
-TEST_CASE("connection: no pong in time soon after reading was paused is a "
-          "slow consumer, not a dead link",
+TEST_CASE("connection: no pong in time while reading was paused for much of "
+          "the wait is a slow consumer, not a dead link",
           "[connection]") {
   // The router held batches, so reading paused; once it resumes, a pong
   // still waits behind the backlog the pause left in the socket. Found dead
-  // in that window, the link would be cut under a consumer that is merely
-  // slow, and what Slack still had for the session lost.
-  connection_fixture f{1s};
+  // then, the link would be cut under a consumer that is merely slow, and
+  // what Slack still had for the session lost. Pauses that took little of
+  // the wait excuse nothing: reading goes on, and a pong would have come.
+  connection_fixture f{3s};
+  // The test plays the monitor: a ping goes out, and a pong timeout later
+  // the monitor gives up on it.
+  caf::anon_send(f.conn, ping_atom_v, std::string{"test-ping-1"});
   f.session->send_event(mention(1));
   REQUIRE(eventually([&] { return f.router->batch_count() == 2; }));
   f.session->send_event(mention(2));
   // The router holds batch 2: batch 3 pauses reading until it is taken.
   REQUIRE(eventually([&] { return f.router->batch_count() == 3; }));
+  // Acked, so that the fake does not send them again meanwhile.
+  for (size_t i = 1; i < 3; ++i) {
+    auto id = f.router->with([i](auto& x) {
+      return std::string{x.batches.at(i).envelopes.at(0).id()};
+    });
+    caf::anon_send(f.conn, detail::ack_atom_v, id, ack_of(id));
+  }
+  REQUIRE(f.srv.wait_acks(2, 10s));
+  std::this_thread::sleep_for(2s);
   f.router->release();
   f.router->release(); // reading resumes
+  // Seen read: the connection took the router's answers by now.
+  f.session->send_event(mention(3));
+  REQUIRE(eventually([&] { return f.router->batch_count() == 4; }));
+  auto id = f.router->with([](auto& x) {
+    return std::string{x.batches.at(3).envelopes.at(0).id()};
+  });
+  caf::anon_send(f.conn, detail::ack_atom_v, id, ack_of(id));
+  REQUIRE(f.srv.wait_acks(3, 10s));
   caf::anon_send(f.conn, detail::dead_link_atom_v);
   std::this_thread::sleep_for(300ms);
   CHECK_FALSE(f.session->ended());
   CHECK_FALSE(f.router->with([](auto& x) { return x.drained; }));
-  // A pong timeout after the pause, no pong in time is a dead link again.
-  std::this_thread::sleep_for(1200ms);
+  // A ping long after the pause: no pong in time is a dead link again.
+  std::this_thread::sleep_for(4s);
+  caf::anon_send(f.conn, ping_atom_v, std::string{"test-ping-2"});
   caf::anon_send(f.conn, detail::dead_link_atom_v);
   REQUIRE(f.session->wait_ended(10s));
   REQUIRE(eventually(

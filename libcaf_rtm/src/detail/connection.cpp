@@ -148,15 +148,16 @@ bool may_read_on(self_ptr self) {
          st.held_bytes <= max_unrouted_bytes;
 }
 
-// Lets the I/O layer read on (it waits for the credit of its latest batch);
-// `held`: reading was paused until now, not only while a batch came in.
-void credit(self_ptr self, bool held = true) {
+// Lets the I/O layer read on (it waits for the credit of its latest batch).
+void credit(self_ptr self) {
   auto& st = self->state;
   if (!st.io_paused)
     return;
   st.io_paused = false;
-  if (held)
-    st.resumed_at = self->clock().now();
+  if (st.paused_since) {
+    st.paused_total += self->clock().now() - *st.paused_since;
+    st.paused_since.reset();
+  }
   if (st.ws)
     st.ws->consumed();
   if (st.monitor_stopped && !st.ending)
@@ -182,7 +183,9 @@ void on_frames(self_ptr self, frame_batch& batch) {
   // is on its way while this one is parsed.
   st.io_paused = true;
   if (may_read_on(self))
-    credit(self, false);
+    credit(self);
+  else if (!st.paused_since)
+    st.paused_since = self->clock().now();
   inbound_batch out;
   out.session = st.args.session;
   out.seq = ++st.batches_sent;
@@ -226,10 +229,46 @@ void start_monitor(self_ptr self) {
   st.monitor_stopped = false;
 }
 
+// Reading was paused for this long in all, up to now.
+caf::timespan paused_until_now(self_ptr self) {
+  auto& st = self->state;
+  auto result = st.paused_total;
+  if (st.paused_since)
+    result += self->clock().now() - *st.paused_since;
+  return result;
+}
+
+// How long reading was paused while the monitor waited for the pong it gave
+// up on: that ping went out a pong timeout ago.
+caf::timespan paused_for_ping(self_ptr self) {
+  auto& st = self->state;
+  auto timeout = st.args.cfg->effective_pong_timeout();
+  // The mark is taken when this actor sends the ping, a little after the
+  // monitor's timer started.
+  auto slack = std::min(st.args.cfg->ping_interval, timeout) / 4;
+  auto since = self->clock().now() - timeout - slack;
+  auto i = std::find_if(st.ping_marks.begin(), st.ping_marks.end(),
+                        [since](const auto& x) { return x.first >= since; });
+  if (i == st.ping_marks.end())
+    return caf::timespan{0};
+  return paused_until_now(self) - i->second;
+}
+
+// Pings whose marks may still be asked for, at most.
+constexpr size_t max_ping_marks = 256;
+
 void send_ping(self_ptr self, const std::string& payload) {
   auto& st = self->state;
   if (!st.ws)
     return;
+  auto now = self->clock().now();
+  auto& marks = st.ping_marks;
+  auto keep =
+      st.args.cfg->effective_pong_timeout() + st.args.cfg->ping_interval;
+  while (!marks.empty() &&
+         (marks.size() >= max_ping_marks || marks.front().first < now - keep))
+    marks.pop_front();
+  marks.emplace_back(now, paused_until_now(self));
   CAF_RTM_LOG(st.log, trace, "connection", "session ", st.args.session,
               " -> ping ", payload);
   if (st.args.cfg->pings == ping_mode::websocket ||
@@ -319,13 +358,14 @@ connection(connection_actor::stateful_pointer<connection_state> self,
           st.monitor_stopped = true;
           return;
         }
-        if (st.resumed_at && self->clock().now() - *st.resumed_at <
-                                 st.args.cfg->effective_pong_timeout()) {
-          // Reading resumed only lately: the pong may still wait behind the
-          // backlog the pause left. A new monitor gives it a full timeout.
+        if (paused_for_ping(self) * 2 >=
+            st.args.cfg->effective_pong_timeout()) {
+          // Reading resumed, but was paused for half the pong's wait or
+          // more: the pong may still be behind the backlog the pause left.
+          // A new monitor gives it a full timeout.
           CAF_RTM_LOG(st.log, debug, "connection", "session ", st.args.session,
-                      ": no pong in time, but reading was paused lately");
-          if (!st.ending)
+                      ": no pong in time, but reading was paused meanwhile");
+          if (writable(self))
             start_monitor(self);
           return;
         }

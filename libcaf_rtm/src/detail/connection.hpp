@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,10 +74,14 @@ struct connection_state {
   bool io_paused = false;
   /// The monitor gave up while a batch was held; restart it.
   bool monitor_stopped = false;
-  /// When reading last resumed after a pause. A pong that waited unread
-  /// behind a pause still has the backlog before it to get through: no pong
-  /// in time within a pong timeout of a pause is a slow consumer too.
-  std::optional<caf::actor_clock::time_point> resumed_at;
+  /// Since when reading is paused (while `io_paused` lasts beyond the
+  /// arrival of a batch), and how long it was paused before in all.
+  std::optional<caf::actor_clock::time_point> paused_since;
+  caf::timespan paused_total{0};
+  /// For each ping sent lately: when, and the time reading had been paused
+  /// in all by then. A pong read late because reading was paused for much
+  /// of its wait tells of a slow consumer, not of a dead link.
+  std::deque<std::pair<caf::actor_clock::time_point, caf::timespan>> ping_marks;
   bool hello = false;
   /// While a batch is parsed: the frames the protocol writes first (acks),
   /// handed to the I/O layer together once the batch is done.
