@@ -265,8 +265,11 @@ TEST_CASE("rtm router: a status asked while the client closes is answered",
         self->request(dest, caf::infinite, close_atom_v)
             .then([closed](caf::ok_atom) { *closed = true; });
         self->request(dest, caf::infinite, status_atom_v)
-            .then([state](client_status& x) { *state = x.state; },
-                  [state](caf::error& err) { *state = caf::to_string(err); });
+            .then(
+                [state](client_status& x) {
+                  *state = x.state + (x.auto_reconnect ? "+reconnect" : "");
+                },
+                [state](caf::error& err) { *state = caf::to_string(err); });
       },
       router);
   sched.run();

@@ -432,6 +432,8 @@ caf::result<client_status> status(Self* self, Fill fill) {
     fill(result);
     count_subscribers(self->state, result);
     result.state = self->state.sessions_gone ? "closed" : "closing";
+    // What else the supervisor would tell: no session comes any more.
+    result.auto_reconnect = false;
     return result;
   }
   auto rp = self->template make_response_promise<client_status>();
