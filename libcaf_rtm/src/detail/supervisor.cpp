@@ -576,11 +576,14 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
             replace_session(self, id, false);
           } else {
             // Closing: neither live (a `connect` now opens a new session)
-            // nor to be closed again by a later hello.
+            // nor to be closed again by a later hello. Through the router,
+            // which first writes the acks owed on it (a slash command's
+            // answer is never redelivered).
             auto& entry = st.sessions[id];
             entry.ending = true;
             entry.up_since.reset();
-            self->send(entry.conn, close_atom_v, uint16_t{1000});
+            self->send(st.args.router, close_atom_v, id,
+                       session_closer_actor{entry.conn});
           }
         }
         // An idle client has nothing to disconnect, and stays idle: only a
