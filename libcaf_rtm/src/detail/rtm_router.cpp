@@ -409,9 +409,11 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
                   rp.deliver(info);
                 },
                 [self, rp](caf::error& err) mutable {
-                  --self->state.connects_pending;
-                  // Reconnecting off, fatal, gave up.
-                  no_session_coming(self, err);
+                  // Reconnecting off, fatal, gave up. A later `connect` may
+                  // have started another attempt meanwhile: the sends wait
+                  // for its outcome.
+                  if (--self->state.connects_pending == 0)
+                    no_session_coming(self, err);
                   rp.deliver(err);
                 });
         return rp;
