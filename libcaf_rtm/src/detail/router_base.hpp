@@ -459,6 +459,7 @@ caf::result<client_status> status(Self* self, Fill fill) {
             fill(result);
             count_subscribers(self->state, result);
             result.state = "closed";
+            result.auto_reconnect = false;
             rp.deliver(std::move(result));
           });
   return rp;
