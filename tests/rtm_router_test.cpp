@@ -34,15 +34,40 @@ caf::behavior counting_subscriber(caf::event_based_actor*,
   };
 }
 
+// A client that never reaches a server (nothing here connects).
+client_config offline_client() {
+  client_config client;
+  client.token = "xoxb-test";
+  client.base_url = "http://127.0.0.1:1/api/";
+  return client;
+}
+
+// An actor system under CAF's deterministic test scheduler.
+struct deterministic_system {
+  deterministic_system()
+      : sys(with_test_scheduler(cfg)),
+        sched(
+            dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
+    // nop
+  }
+
+  static caf::actor_system_config&
+  with_test_scheduler(caf::actor_system_config& x) {
+    x.set("scheduler.policy", caf::atom("testing"));
+    return x;
+  }
+
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+};
+
 struct rtm_router_fixture {
   rtm_router_fixture() {
     cfg.set("scheduler.policy", caf::atom("testing"));
     sys = std::make_unique<caf::actor_system>(cfg);
     sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
-    client_config client;
-    client.token = "xoxb-test";
-    client.base_url = "http://127.0.0.1:1/api/";
-    router = sys->spawn(rtm_router, client);
+    router = sys->spawn(rtm_router, offline_client());
     subscriber = sys->spawn(counting_subscriber, delivered);
     actors.push_back(subscriber);
     auto ok = std::make_shared<bool>(false);
@@ -197,14 +222,10 @@ TEST_CASE_METHOD(rtm_router_fixture,
 TEST_CASE("rtm router: callbacks and hooks are refused when no listener "
           "could run them",
           "[rtm_router]") {
-  caf::actor_system_config cfg;
-  cfg.set("scheduler.policy", caf::atom("testing"));
-  caf::actor_system sys{cfg};
-  auto& sched =
-      dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  client_config client;
-  client.token = "xoxb-test";
-  client.base_url = "http://127.0.0.1:1/api/";
+  deterministic_system world;
+  auto& sys = world.sys;
+  auto& sched = world.sched;
+  auto client = offline_client();
   client.concurrency = 0; // `connect` refuses it; so do these
   auto router = sys.spawn(rtm_router, client);
   auto results = std::make_shared<std::vector<std::string>>();
@@ -245,14 +266,10 @@ TEST_CASE("rtm router: a status asked while the client closes is answered",
   // close: it ends as soon as its supervisor answered the close. The
   // supervisor's answer to a status asked meanwhile (an error: it has quit)
   // would come after that end.
-  caf::actor_system_config cfg;
-  cfg.set("scheduler.policy", caf::atom("testing"));
-  caf::actor_system sys{cfg};
-  auto& sched =
-      dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  client_config client;
-  client.token = "xoxb-test";
-  client.base_url = "http://127.0.0.1:1/api/";
+  deterministic_system world;
+  auto& sys = world.sys;
+  auto& sched = world.sched;
+  auto client = offline_client();
   auto api = sys.spawn(web_api, client);
   client.api = api;
   auto router = sys.spawn(rtm_router, client);

@@ -661,49 +661,16 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
-                 "socket mode: with reconnecting off, a disconnect closes the "
-                 "connection only once the answers it owes are acked on it",
-                 "[socket_mode][respond]") {
-  fake_slack srv;
-  auto cfg = config(srv);
-  cfg.auto_reconnect = false;
-  cfg.ack_deadline = 2500ms;
-  auto c = connect(cfg, {"hello"});
-  auto& hdl = c.hdl;
-  auto gated = track(spawn_gated_responder(*sys));
-  REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
-                                gated, std::vector<std::string>{"/deploy"}));
-  auto s0 = session(srv, 0);
-  // A slash command (never redelivered) whose answer is still being made.
-  auto slash = s0->send_envelope(
-      "slash_commands",
-      R"({"command":"/deploy","text":"v2","channel_id":"C2","user_id":"U2"})",
-      true);
-  REQUIRE(eventually([&] { return status(hdl).events_received == 1; }));
-  REQUIRE(
-      request<caf::ok_atom>(*self, hdl, caf::timespan{5s}, disconnect_atom_v));
-  CHECK_FALSE(s0->wait_ended(300ms)); // it waits for the answer
-  caf::anon_send(gated, caf::ok_atom_v);
-  REQUIRE(srv.wait_acks(1, 10s));
-  auto ack = srv.acks().at(0);
-  CHECK(ack.envelope_id == slash);
-  REQUIRE(ack.payload);
-  CHECK(ack.payload->find("taken") != std::string::npos);
-  REQUIRE(s0->wait_ended(10s));
-  CHECK(s0->close_code_received() == std::optional<uint16_t>{1000});
-  auto st = status(hdl);
-  CHECK(st.envelopes_acked == 1);
-  CHECK(st.acks_failed == 0);
-  CHECK(srv.session_count() == 1); // no new connection
-  close(hdl);
-}
-
-TEST_CASE_METHOD(sm_fixture,
-                 "socket mode: a refreshed connection closes only once the "
-                 "answers it owes are acked on it",
+                 "socket mode: a connection a refresh or a disconnect closes "
+                 "closes only once the answers it owes are acked on it",
                  "[socket_mode][refresh][respond]") {
+  // With reconnecting on, the refresh makes a new connection first; with it
+  // off, the user's disconnect closes the only one.
+  auto refresh = GENERATE(true, false);
+  INFO((refresh ? "refresh" : "disconnect, reconnecting off"));
   fake_slack srv;
   auto cfg = config(srv);
+  cfg.auto_reconnect = refresh;
   cfg.ack_deadline = 2500ms;
   // The recorder takes only the lifecycle; the gated responder the command.
   auto c = connect(cfg, {"hello"});
@@ -713,15 +680,20 @@ TEST_CASE_METHOD(sm_fixture,
                                 gated, std::vector<std::string>{"/deploy"}));
   auto s0 = session(srv, 0);
   // A slash command (never redelivered) whose answer is still being made
-  // when the connection is refreshed.
+  // when the connection is to close.
   auto slash = s0->send_envelope(
       "slash_commands",
       R"({"command":"/deploy","text":"v2","channel_id":"C2","user_id":"U2"})",
       true);
   REQUIRE(eventually([&] { return status(hdl).events_received == 1; }));
-  s0->send_disconnect("refresh_requested");
-  REQUIRE(c.rec->wait_lifecycle("connected:2", 1));
-  // The new connection is up; the old one waits for the answer.
+  if (refresh) {
+    s0->send_disconnect("refresh_requested");
+    REQUIRE(c.rec->wait_lifecycle("connected:2", 1));
+  } else {
+    REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{5s},
+                                  disconnect_atom_v));
+  }
+  // The old connection waits for the answer.
   CHECK_FALSE(s0->wait_ended(300ms));
   caf::anon_send(gated, caf::ok_atom_v);
   REQUIRE(srv.wait_acks(1, 10s));
@@ -735,6 +707,7 @@ TEST_CASE_METHOD(sm_fixture,
   auto st = status(hdl);
   CHECK(st.envelopes_acked == 1);
   CHECK(st.acks_failed == 0);
+  CHECK(srv.session_count() == (refresh ? 2u : 1u));
   close(hdl);
 }
 

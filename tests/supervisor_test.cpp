@@ -271,6 +271,16 @@ struct supervisor_fixture {
     sched->run();
   }
 
+  // Reconnecting off: session 1 came up, lived a minute and said goodbye.
+  void goodbye_with_reconnecting_off() {
+    client.auto_reconnect = false;
+    start();
+    ask_connect();
+    hello(1);
+    advance(1min);
+    goodbye(1);
+  }
+
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   caf::scheduler::test_coordinator* sched = nullptr;
@@ -849,12 +859,7 @@ TEST_CASE_METHOD(supervisor_fixture,
                  "[supervisor]") {
   // The session that said goodbye still delivers until the server ends it,
   // but no hello will answer the connect: it must not wait for that end.
-  client.auto_reconnect = false;
-  start();
-  ask_connect();
-  hello(1);
-  advance(1min);
-  goodbye(1);
+  goodbye_with_reconnecting_off();
   fail_next_connects();
   auto replies = w->replies.size();
   ask_connect();
@@ -876,12 +881,7 @@ TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: a goodbye while reconnecting is off is replaced "
                  "before the break once reconnecting is back on",
                  "[supervisor]") {
-  client.auto_reconnect = false;
-  start();
-  ask_connect();
-  hello(1);
-  advance(1min);
-  goodbye(1);
+  goodbye_with_reconnecting_off();
   REQUIRE(w->calls_of("rtm.connect") == 1);
   ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, true);
   CHECK(w->calls_of("rtm.connect") == 2);
