@@ -806,12 +806,7 @@ TEST_CASE_METHOD(supervisor_fixture,
                  "backoff timer armed before opens a session",
                  "[supervisor]") {
   SECTION("a goodbye") {
-    client.auto_reconnect = false;
-    start();
-    ask_connect();
-    hello(1);
-    advance(1min);
-    goodbye(1);
+    goodbye_with_reconnecting_off();
     CHECK(w->calls_of("rtm.connect") == 1);
     drop(1, make_error(errc::connection_closed));
     ask_status();
