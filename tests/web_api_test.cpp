@@ -1913,6 +1913,32 @@ TEST_CASE_METHOD(api_fixture,
   close(api);
 }
 
+TEST_CASE_METHOD(api_fixture,
+                 "a rate limit on one upload's URL holds no other upload",
+                 "[web_api][upload]") {
+  // The bytes go to a URL of their own, without the token: a 429 there
+  // says nothing about the other uploads' URLs.
+  fake_slack srv;
+  srv.script(caf::rtm::testing::upload_method,
+             http_response::rate_limited("30"));
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  file_upload x;
+  x.filename = "a.txt";
+  x.content = "hello";
+  x.channel_id = "C1";
+  caf::scoped_actor first{*sys};
+  first->request(api, caf::timespan{60s}, upload_atom_v, x);
+  REQUIRE(eventually([&] {
+    return srv.requests(caf::rtm::testing::upload_method).size() == 1;
+  }));
+  x.filename = "b.txt";
+  auto second =
+      request<json_object>(*self, api, caf::timespan{10s}, upload_atom_v, x);
+  CHECK(second);
+  CHECK(srv.requests(caf::rtm::testing::upload_method).size() == 2);
+  close(api);
+}
+
 TEST_CASE_METHOD(api_fixture, "each upload step's failure names the step",
                  "[web_api][upload]") {
   fake_slack srv;

@@ -446,8 +446,12 @@ void start_request(web_api_self self, web_api_state::pending_call call) {
     return call.deliver(make_error(errc::closed, "web API caller is closing"));
   auto id = st.next_id++;
   auto deadline = call.deadline;
+  // Slack limits each method per workspace (token). A request to a URL of
+  // its own (an upload's bytes, sent without the token) is limited on that
+  // URL only: one upload's 429 must not hold every other upload in line.
   call.limit_key = call.method + ' ' +
-                   std::to_string(std::hash<std::string>{}(call.authorization));
+                   std::to_string(std::hash<std::string>{}(
+                       call.url.empty() ? call.authorization : call.url));
   st.calls.emplace(id, std::move(call));
   // Answers in time even while the call waits for a slot or in a line.
   if (deadline)
