@@ -277,10 +277,14 @@ TEST_CASE("connection: no pong in time while reading was paused for much of "
     caf::anon_send(f.conn, detail::ack_atom_v, id, ack_of(id));
     REQUIRE(f.srv.wait_acks(++acked, 10s));
   };
-  auto dead_link_ends_session = [&] {
-    // The test plays the monitor, which gives up on a ping.
+  // The test plays the monitor, which gives up on a ping.
+  auto give_up = [&] {
     caf::anon_send(f.conn, detail::dead_link_atom_v);
-    return f.session->wait_ended(1s);
+  };
+  auto check_ended = [&] {
+    REQUIRE(f.session->wait_ended(10s));
+    REQUIRE(eventually(
+        [&] { return f.router->with([](auto& x) { return x.drained; }); }));
   };
   SECTION("paused for most of the wait") {
     deliver(1);
@@ -290,7 +294,8 @@ TEST_CASE("connection: no pong in time while reading was paused for much of "
     f.router->release();
     f.router->release(); // reading resumes
     deliver(3);          // read: the connection took the answers by now
-    CHECK_FALSE(dead_link_ends_session());
+    give_up();
+    CHECK_FALSE(f.session->wait_ended(1s));
     CHECK_FALSE(f.router->with([](auto& x) { return x.drained; }));
   }
   SECTION("paused for a little of the wait, just before the end") {
@@ -301,9 +306,22 @@ TEST_CASE("connection: no pong in time while reading was paused for much of "
     f.router->release();
     f.router->release(); // reading resumes
     deliver(3);
-    CHECK(dead_link_ends_session());
-    REQUIRE(eventually(
-        [&] { return f.router->with([](auto& x) { return x.drained; }); }));
+    give_up();
+    check_ended();
+  }
+  SECTION("paused for long before the ping went out") {
+    deliver(1);
+    deliver(2); // reading pauses
+    std::this_thread::sleep_for(3s);
+    f.router->release();
+    f.router->release(); // reading resumes
+    caf::anon_send(f.conn, ping_atom_v, std::string{"test-ping-1"});
+    deliver(3);
+    // The monitor gives up a pong timeout after its ping (the marks of
+    // earlier pings are out of the reckoning then).
+    std::this_thread::sleep_for(5s);
+    give_up();
+    check_ended();
   }
 }
 

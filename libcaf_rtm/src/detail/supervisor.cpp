@@ -578,13 +578,10 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
             // Closing: neither live (a `connect` now opens a new session)
             // nor to be closed again by a later hello. Through the router,
             // which first writes the acks owed on it (a slash command's
-            // answer is never redelivered). The connection reads nothing
-            // more meanwhile (a close naming no batch): each envelope read
-            // would put the close off, and no successor takes the traffic.
+            // answer is never redelivered).
             auto& entry = st.sessions[id];
             entry.ending = true;
             entry.up_since.reset();
-            self->send(entry.conn, close_atom_v, uint16_t{1000}, uint64_t{0});
             self->send(st.args.router, close_atom_v, id,
                        session_closer_actor{entry.conn});
           }
