@@ -62,16 +62,13 @@ struct deterministic_system {
   caf::scheduler::test_coordinator& sched;
 };
 
-struct rtm_router_fixture {
+struct rtm_router_fixture : deterministic_system {
   rtm_router_fixture() {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    sys = std::make_unique<caf::actor_system>(cfg);
-    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
-    router = sys->spawn(rtm_router, offline_client());
-    subscriber = sys->spawn(counting_subscriber, delivered);
+    router = sys.spawn(rtm_router, offline_client());
+    subscriber = sys.spawn(counting_subscriber, delivered);
     actors.push_back(subscriber);
     auto ok = std::make_shared<bool>(false);
-    actors.push_back(sys->spawn(
+    actors.push_back(sys.spawn(
         [ok](caf::event_based_actor* self, const rtm_router_actor& dest,
              const caf::actor& listener) {
           self->request(dest, caf::infinite, subscribe_atom_v, listener,
@@ -79,7 +76,7 @@ struct rtm_router_fixture {
               .then([ok](caf::ok_atom) { *ok = true; });
         },
         router, subscriber));
-    sched->run();
+    sched.run();
     REQUIRE(*ok);
   }
 
@@ -87,7 +84,7 @@ struct rtm_router_fixture {
     for (auto& x : actors)
       caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
-    sched->run();
+    sched.run();
   }
 
   // Session `session` hands over one frame, the same every time.
@@ -100,12 +97,9 @@ struct rtm_router_fixture {
         R"("ts":"1.000001"})",
         session));
     caf::anon_send(router, std::move(batch));
-    sched->run();
+    sched.run();
   }
 
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  caf::scheduler::test_coordinator* sched = nullptr;
   rtm_router_actor router;
   std::shared_ptr<size_t> delivered = std::make_shared<size_t>(0);
   caf::actor subscriber;
@@ -135,8 +129,8 @@ TEST_CASE_METHOD(rtm_router_fixture,
   // back.
   auto on7 = std::make_shared<std::vector<int64_t>>();
   auto on8 = std::make_shared<std::vector<int64_t>>();
-  auto w7 = sys->spawn(recording_writer, on7);
-  auto w8 = sys->spawn(recording_writer, on8);
+  auto w7 = sys.spawn(recording_writer, on7);
+  auto w8 = sys.spawn(recording_writer, on8);
   actors.push_back(caf::actor_cast<caf::actor>(w7));
   actors.push_back(caf::actor_cast<caf::actor>(w8));
   SECTION("drained") {
@@ -145,13 +139,13 @@ TEST_CASE_METHOD(rtm_router_fixture,
   SECTION("goodbye") {
     hand_over(7, true);
   }
-  sched->run();
+  sched.run();
   connected up7;
   up7.session = 7;
   caf::anon_send(router, up7, w7);
-  sched->run();
+  sched.run();
   auto outcome = std::make_shared<std::optional<caf::expected<send_ack>>>();
-  actors.push_back(sys->spawn(
+  actors.push_back(sys.spawn(
       [outcome](caf::event_based_actor* self, const rtm_router_actor& dest) {
         boost::json::object msg;
         msg["type"] = "message";
@@ -162,14 +156,14 @@ TEST_CASE_METHOD(rtm_router_fixture,
                   [outcome](caf::error& err) { *outcome = err; });
       },
       router));
-  sched->run();
+  sched.run();
   CHECK(on7->empty());
   CHECK_FALSE(outcome->has_value()); // waits for the next session
   caf::anon_send(router, disconnected{7, caf::error{}, 0});
   connected up8;
   up8.session = 8;
   caf::anon_send(router, up8, w8);
-  sched->run();
+  sched.run();
   CHECK(on7->empty());
   CHECK(on8->size() == 1);
 }
@@ -180,7 +174,7 @@ TEST_CASE_METHOD(rtm_router_fixture,
                  "[rtm_router]") {
   auto subscribers = std::make_shared<uint64_t>(0);
   auto ok = std::make_shared<bool>(false);
-  actors.push_back(sys->spawn(
+  actors.push_back(sys.spawn(
       [ok, subscribers](caf::event_based_actor* self,
                         const rtm_router_actor& dest,
                         const caf::actor& listener) {
@@ -195,7 +189,7 @@ TEST_CASE_METHOD(rtm_router_fixture,
             });
       },
       router, subscriber));
-  sched->run();
+  sched.run();
   REQUIRE(*ok);
   CHECK(*subscribers == 1);
 }
@@ -212,9 +206,9 @@ TEST_CASE_METHOD(rtm_router_fixture,
   hand_over(2);
   CHECK(*delivered == 1); // the same frame from the next session: a copy
   caf::anon_send(router, session_drained{1, 0});
-  sched->run();
-  sched->advance_time(4s); // past the overlap's grace of 3 s
-  sched->run();
+  sched.run();
+  sched.advance_time(4s); // past the overlap's grace of 3 s
+  sched.run();
   hand_over(2);
   CHECK(*delivered == 2); // no overlap any more: delivered
 }

@@ -420,22 +420,30 @@ inline void count_subscribers(const router_base& st, client_status& out) {
   out.lifecycle_subscribers = st.subs.lifecycle().size();
 }
 
+/// The router's own part of a status (`fill` adds what only the protocol's
+/// router knows), for a client whose sessions are ending or gone: `state`,
+/// and no session comes any more.
+template <class Self, class Fill>
+client_status status_without_sessions(Self* self, Fill& fill,
+                                      std::string state) {
+  auto result = self->state.stats;
+  fill(result);
+  count_subscribers(self->state, result);
+  result.state = std::move(state);
+  result.auto_reconnect = false;
+  return result;
+}
+
 /// The router's counters plus the supervisor's view; `fill` adds what only
 /// the protocol's router knows.
 template <class Self, class Fill>
 caf::result<client_status> status(Self* self, Fill fill) {
-  if (self->state.closing) {
+  if (self->state.closing)
     // The supervisor may have quit already, and its answer (an error) could
     // come after this router's own end, which drops the promise: a status
     // asked during a close would never be answered.
-    auto result = self->state.stats;
-    fill(result);
-    count_subscribers(self->state, result);
-    result.state = self->state.sessions_gone ? "closed" : "closing";
-    // What else the supervisor would tell: no session comes any more.
-    result.auto_reconnect = false;
-    return result;
-  }
+    return status_without_sessions(
+        self, fill, self->state.sessions_gone ? "closed" : "closing");
   auto rp = self->template make_response_promise<client_status>();
   self->request(self->state.supervisor, caf::infinite, status_atom_v)
       .then(
@@ -455,12 +463,7 @@ caf::result<client_status> status(Self* self, Fill fill) {
             rp.deliver(std::move(result));
           },
           [self, rp, fill](caf::error&) mutable {
-            auto result = self->state.stats;
-            fill(result);
-            count_subscribers(self->state, result);
-            result.state = "closed";
-            result.auto_reconnect = false;
-            rp.deliver(std::move(result));
+            rp.deliver(status_without_sessions(self, fill, "closed"));
           });
   return rp;
 }

@@ -344,13 +344,11 @@ void on_http_result(self_ptr self, http_result& res) {
     // and a post must not look as if it was never sent.
     if (is(res.error, errc::closed) && res.sent)
       return retry_if_repeatable(self, id, std::move(res.error));
-    if ((is(res.error, errc::response_too_large) ||
-         is(res.error, errc::malformed_response)) &&
-        res.sent)
-      return finish_unreadable(self, id, std::move(res.error));
-    if (is_fatal(res.error) || is(res.error, errc::closed) ||
-        is(res.error, errc::response_too_large) ||
+    if (is(res.error, errc::response_too_large) ||
         is(res.error, errc::malformed_response))
+      return res.sent ? finish_unreadable(self, id, std::move(res.error))
+                      : finish(self, id, std::move(res.error));
+    if (is_fatal(res.error) || is(res.error, errc::closed))
       return finish(self, id, std::move(res.error));
     if (res.sent)
       return retry_if_repeatable(self, id, std::move(res.error));
