@@ -425,11 +425,11 @@ inline void count_subscribers(const router_base& st, client_status& out) {
 /// and no session comes any more.
 template <class Self, class Fill>
 client_status status_without_sessions(Self* self, Fill& fill,
-                                      std::string state) {
+                                      const char* state) {
   auto result = self->state.stats;
   fill(result);
   count_subscribers(self->state, result);
-  result.state = std::move(state);
+  result.state = state;
   result.auto_reconnect = false;
   return result;
 }
