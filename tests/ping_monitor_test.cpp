@@ -25,6 +25,8 @@ namespace {
 struct observed {
   std::vector<std::string> pings;
   int dead_links = 0;
+  /// The payloads of the pings the monitor gave up on.
+  std::vector<std::string> given_up;
   std::vector<caf::timespan> rtts;
 };
 
@@ -34,7 +36,10 @@ ping_target_actor::behavior_type
 fake_connection(const std::shared_ptr<observed>& obs) {
   return {
       [obs](ping_atom, std::string& payload) { obs->pings.push_back(payload); },
-      [obs](dead_link_atom) { ++obs->dead_links; },
+      [obs](dead_link_atom, std::string& payload) {
+        ++obs->dead_links;
+        obs->given_up.push_back(std::move(payload));
+      },
   };
 }
 
@@ -94,6 +99,8 @@ TEST_CASE_METHOD(deterministic_fixture,
   CHECK(obs->dead_links == 0);
   advance(1ms);
   CHECK(obs->dead_links == 1);
+  // The connection learns which ping went unanswered.
+  CHECK(obs->given_up == obs->pings);
   advance(20s); // reported once, no more pings after death
   CHECK(obs->dead_links == 1);
   CHECK(obs->pings.size() == 1);
@@ -128,6 +135,9 @@ TEST_CASE_METHOD(
   CHECK(obs->dead_links == 0);
   advance(1ms);
   CHECK(obs->dead_links == 1);
+  // The ping given up on is the second, not the answered first.
+  REQUIRE(obs->given_up.size() == 1);
+  CHECK(obs->given_up.front() == obs->pings.at(1));
 }
 
 TEST_CASE_METHOD(deterministic_fixture,

@@ -238,20 +238,16 @@ caf::timespan paused_until_now(self_ptr self) {
   return result;
 }
 
-// How long reading was paused while the monitor waited for the pong it gave
-// up on: that ping went out a pong timeout ago.
-caf::timespan paused_for_ping(self_ptr self) {
-  auto& st = self->state;
-  auto timeout = st.args.cfg->effective_pong_timeout();
-  // The mark is taken when this actor sends the ping, a little after the
-  // monitor's timer started.
-  auto slack = std::min(st.args.cfg->ping_interval, timeout) / 4;
-  auto since = self->clock().now() - timeout - slack;
-  auto i = std::find_if(st.ping_marks.begin(), st.ping_marks.end(),
-                        [since](const auto& x) { return x.first >= since; });
-  if (i == st.ping_marks.end())
+// How long reading was paused since the ping with this payload went out:
+// while the monitor waited for its pong. The latest mark counts (a new
+// monitor numbers its pings from the start again); none excuses nothing.
+caf::timespan paused_for_ping(self_ptr self, const std::string& payload) {
+  auto& marks = self->state.ping_marks;
+  auto i = std::find_if(marks.rbegin(), marks.rend(),
+                        [&](const auto& x) { return x.payload == payload; });
+  if (i == marks.rend())
     return caf::timespan{0};
-  return paused_until_now(self) - i->second;
+  return paused_until_now(self) - i->paused_before;
 }
 
 // Pings whose marks may still be asked for, at most.
@@ -266,9 +262,9 @@ void send_ping(self_ptr self, const std::string& payload) {
   auto keep =
       st.args.cfg->effective_pong_timeout() + st.args.cfg->ping_interval;
   while (!marks.empty() &&
-         (marks.size() >= max_ping_marks || marks.front().first < now - keep))
+         (marks.size() >= max_ping_marks || marks.front().sent < now - keep))
     marks.pop_front();
-  marks.emplace_back(now, paused_until_now(self));
+  marks.push_back({payload, now, paused_until_now(self)});
   CAF_RTM_LOG(st.log, trace, "connection", "session ", st.args.session,
               " -> ping ", payload);
   if (st.args.cfg->pings == ping_mode::websocket ||
@@ -349,7 +345,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       [self](ping_atom, const std::string& payload) {
         send_ping(self, payload);
       },
-      [self](dead_link_atom) {
+      [self](dead_link_atom, const std::string& payload) {
         auto& st = self->state;
         if (st.io_paused) {
           // Reading pauses while the router holds batches (slow callbacks),
@@ -358,7 +354,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
           st.monitor_stopped = true;
           return;
         }
-        if (paused_for_ping(self) * 2 >=
+        if (paused_for_ping(self, payload) * 2 >=
             st.args.cfg->effective_pong_timeout()) {
           // Reading resumed, but was paused for half the pong's wait or
           // more: the pong may still be behind the backlog the pause left.

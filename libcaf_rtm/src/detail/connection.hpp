@@ -78,10 +78,16 @@ struct connection_state {
   /// arrival of a batch), and how long it was paused before in all.
   std::optional<caf::actor_clock::time_point> paused_since;
   caf::timespan paused_total{0};
-  /// For each ping sent lately: when, and the time reading had been paused
-  /// in all by then. A pong read late because reading was paused for much
-  /// of its wait tells of a slow consumer, not of a dead link.
-  std::deque<std::pair<caf::actor_clock::time_point, caf::timespan>> ping_marks;
+  /// For each ping sent lately: its payload, when it went out, and the time
+  /// reading had been paused in all by then. A pong read late because
+  /// reading was paused for much of its wait tells of a slow consumer, not
+  /// of a dead link.
+  struct ping_mark {
+    std::string payload;
+    caf::actor_clock::time_point sent;
+    caf::timespan paused_before;
+  };
+  std::deque<ping_mark> ping_marks;
   bool hello = false;
   /// While a batch is parsed: the frames the protocol writes first (acks),
   /// handed to the I/O layer together once the batch is done.

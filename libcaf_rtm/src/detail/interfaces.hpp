@@ -40,10 +40,10 @@ using frame_writer_actor = caf::typed_actor<
     caf::reacts_to<ack_atom, std::string /* id */, std::string /* text */>>;
 
 /// What a ping monitor may send its connection: ping with this payload; no
-/// pong came in time.
+/// pong came in time for the ping with this payload.
 using ping_target_actor =
     caf::typed_actor<caf::reacts_to<ping_atom, std::string>,
-                     caf::reacts_to<dead_link_atom>>;
+                     caf::reacts_to<dead_link_atom, std::string>>;
 
 /// What the I/O layer reports: handshake done; frames; a pong; message N
 /// written to the socket; messages it never wrote; how many acks (frames

@@ -50,7 +50,8 @@ ping_monitor(ping_monitor_actor::stateful_pointer<ping_monitor_state> self,
         if (st.dead || st.outstanding.count(n) == 0)
           return;
         st.dead = true;
-        self->send(st.args.connection, dead_link_atom_v);
+        self->send(st.args.connection, dead_link_atom_v,
+                   ping_payload(st.args.session, n));
       },
       [self](pong_atom, const std::string& payload) {
         auto& st = self->state;
