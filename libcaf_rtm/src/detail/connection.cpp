@@ -225,6 +225,8 @@ void start_monitor(self_ptr self) {
   args.rtt_sink = st.args.rtt_sink;
   if (st.monitor)
     caf::anon_send_exit(st.monitor, caf::exit_reason::user_shutdown);
+  // The new monitor numbers its pings from the start again.
+  st.ping_marks.clear();
   st.monitor = self->spawn(ping_monitor, std::move(args));
   st.monitor_stopped = false;
 }
@@ -239,8 +241,9 @@ caf::timespan paused_until_now(self_ptr self) {
 }
 
 // How long reading was paused since the ping with this payload went out:
-// while the monitor waited for its pong. The latest mark counts (a new
-// monitor numbers its pings from the start again); none excuses nothing.
+// while the monitor waited for its pong. The marks are the current
+// monitor's (its pings have payloads of their own); the latest counts all
+// the same. None excuses nothing.
 caf::timespan paused_for_ping(self_ptr self, const std::string& payload) {
   auto& marks = self->state.ping_marks;
   auto i = std::find_if(marks.rbegin(), marks.rend(),
@@ -250,21 +253,20 @@ caf::timespan paused_for_ping(self_ptr self, const std::string& payload) {
   return paused_until_now(self) - i->paused_before;
 }
 
-// Pings whose marks may still be asked for, at most.
+// Marks kept, at most: the oldest goes first. A monitor gives up after its
+// first unanswered ping's timeout, so only `pong_timeout` over
+// `ping_interval` above this drops a mark still waited for. Not pruned by
+// age: the monitor's word may come late (a starved core).
 constexpr size_t max_ping_marks = 256;
 
 void send_ping(self_ptr self, const std::string& payload) {
   auto& st = self->state;
   if (!st.ws)
     return;
-  auto now = self->clock().now();
   auto& marks = st.ping_marks;
-  auto keep =
-      st.args.cfg->effective_pong_timeout() + st.args.cfg->ping_interval;
-  while (!marks.empty() &&
-         (marks.size() >= max_ping_marks || marks.front().sent < now - keep))
+  if (marks.size() >= max_ping_marks)
     marks.pop_front();
-  marks.push_back({payload, now, paused_until_now(self)});
+  marks.push_back({payload, paused_until_now(self)});
   CAF_RTM_LOG(st.log, trace, "connection", "session ", st.args.session,
               " -> ping ", payload);
   if (st.args.cfg->pings == ping_mode::websocket ||

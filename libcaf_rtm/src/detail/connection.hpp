@@ -78,13 +78,12 @@ struct connection_state {
   /// arrival of a batch), and how long it was paused before in all.
   std::optional<caf::actor_clock::time_point> paused_since;
   caf::timespan paused_total{0};
-  /// For each ping sent lately: its payload, when it went out, and the time
-  /// reading had been paused in all by then. A pong read late because
-  /// reading was paused for much of its wait tells of a slow consumer, not
-  /// of a dead link.
+  /// For each of the current monitor's latest pings: its payload, and the
+  /// time reading had been paused in all when it went out. A pong
+  /// read late because reading was paused for much of its wait tells of a
+  /// slow consumer, not of a dead link.
   struct ping_mark {
     std::string payload;
-    caf::actor_clock::time_point sent;
     caf::timespan paused_before;
   };
   std::deque<ping_mark> ping_marks;
