@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <caf/actor_addr.hpp>
 #include <caf/expected.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -112,6 +113,22 @@ struct web_api_state {
   /// Waiting for the idle connections to close before `close` replies.
   bool closing_idle = false;
   std::vector<caf::typed_response_promise<caf::ok_atom>> close_promises;
+  /// A streamed list whose sink has not taken its latest page yet: it goes
+  /// on (or ends with the error) once the sink answered, ends when the sink
+  /// does, and with `closed` on close or exit.
+  struct page_wait {
+    caf::actor_addr sink;
+    std::string method;
+    uint64_t index = 0;
+    std::function<void(caf::error)> next;
+  };
+  /// By a number of their own.
+  std::unordered_map<uint64_t, page_wait> page_waits;
+  uint64_t next_page_wait = 1;
+  /// The sinks of the lists streaming now, monitored (a sink that ends
+  /// without answering would leave its list waiting for good), with the
+  /// number of their lists.
+  std::unordered_map<caf::actor_addr, size_t> page_sinks;
 };
 
 using web_api_self = web_api_core_actor::stateful_pointer<web_api_state>;
