@@ -156,7 +156,8 @@ using web_api_actor = caf::typed_actor<
                     all_pages_atom>::with<std::vector<json_object>>,
     // The same, sending each page as `api_page` to the actor as it arrives;
     // replies with the number of pages, or with the error that ended the list
-    // (pages sent stay sent).
+    // (pages sent stay sent). An actor that ends ends the list
+    // (`invalid_argument`).
     caf::replies_to<call_atom, api_call, caf::actor>::with<uint64_t>,
     // Uploads a file; replies with files.completeUploadExternal's answer.
     // Errors name the step that failed in their last context element.

@@ -21,17 +21,11 @@ void collect_pages(web_api_self self, api_call first,
 
 /// Fetches every page, sending each to `sink` as an `api_page` as it
 /// arrives; replies with the number of pages (or with the error that ended
-/// the list). The next page is fetched once the sink has handled the last
-/// one: a slow sink slows the list down, one that ended (or does not handle
-/// pages) ends it.
+/// the list). A sink that ends ends its lists.
 void stream_pages(web_api_self self, api_call first, const caf::actor& sink,
                   caf::typed_response_promise<uint64_t> rp);
 
-/// Ends every streamed list waiting for its sink with `err` (close, exit).
-void end_page_waits(web_api_self self, const caf::error& err);
-
-/// Ends the streamed lists waiting for `sink`, which ended (its down
-/// message).
-void end_page_waits_of(web_api_self self, const caf::actor_addr& sink);
+/// The sink of streamed lists at `addr` ended (its down message).
+void page_sink_ended(web_api_self self, const caf::actor_addr& addr);
 
 } // namespace caf::rtm::detail

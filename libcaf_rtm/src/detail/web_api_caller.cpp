@@ -547,12 +547,11 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
         i->second.http->cancel();
       finish(self, i->first, make_error(errc::closed, "web API caller ended"));
     }
-    end_page_waits(self, make_error(errc::closed, "web API caller ended"));
     self->quit(std::move(msg.reason));
   });
-  // Only the sinks of streamed lists are monitored.
+  // Only the actors that streamed lists send their pages to are monitored.
   self->set_down_handler(
-      [self](caf::down_msg& msg) { end_page_waits_of(self, msg.source); });
+      [self](caf::down_msg& msg) { page_sink_ended(self, msg.source); });
   return {
       [self](call_atom, std::string& method,
              api_args& args) -> caf::typed_response_promise<json_object> {
@@ -613,7 +612,6 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
         st.waiting_for_slot.clear();
         for (auto id : waiting)
           finish(self, id, make_error(errc::closed, "web API caller closed"));
-        end_page_waits(self, make_error(errc::closed, "web API caller closed"));
         maybe_finish_close(self);
         return rp;
       },

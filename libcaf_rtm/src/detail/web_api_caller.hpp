@@ -113,22 +113,15 @@ struct web_api_state {
   /// Waiting for the idle connections to close before `close` replies.
   bool closing_idle = false;
   std::vector<caf::typed_response_promise<caf::ok_atom>> close_promises;
-  /// A streamed list whose sink has not taken its latest page yet: it goes
-  /// on (or ends with the error) once the sink answered, ends when the sink
-  /// does, and with `closed` on close or exit.
-  struct page_wait {
-    caf::actor_addr sink;
-    std::string method;
-    uint64_t index = 0;
-    std::function<void(caf::error)> next;
+  /// An actor that streamed lists send their pages to, monitored while any
+  /// does: once it ended, they end instead of fetching on for nobody.
+  struct page_sink {
+    /// The lists streaming to it now.
+    size_t lists = 0;
+    bool ended = false;
   };
-  /// By a number of their own.
-  std::unordered_map<uint64_t, page_wait> page_waits;
-  uint64_t next_page_wait = 1;
-  /// The sinks of the lists streaming now, monitored (a sink that ends
-  /// without answering would leave its list waiting for good), with the
-  /// number of their lists.
-  std::unordered_map<caf::actor_addr, size_t> page_sinks;
+  /// By the actor's address; a list holds its entry until it ends.
+  std::unordered_map<caf::actor_addr, std::shared_ptr<page_sink>> page_sinks;
 };
 
 using web_api_self = web_api_core_actor::stateful_pointer<web_api_state>;
