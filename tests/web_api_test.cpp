@@ -1537,6 +1537,8 @@ TEST_CASE_METHOD(api_fixture, "pages stream to an actor in order",
   close(api);
 }
 
+namespace {
+
 // A list of `n` one-channel pages, each answered after `delay`: long enough
 // to do something while it streams.
 http_response slow_page(const recorded_request& r, int n,
@@ -1550,6 +1552,8 @@ http_response slow_page(const recorded_request& r, int n,
   res.delay = delay;
   return res;
 }
+
+} // namespace
 
 TEST_CASE_METHOD(api_fixture, "a streamed list ends when its actor ends",
                  "[web_api][pages]") {
