@@ -1568,17 +1568,23 @@ TEST_CASE_METHOD(api_fixture, "a streamed list ends when its actor ends",
     return srv.requests("conversations.list").size();
   };
   SECTION("while it streams") {
-    // A list to the same actor that ended before must not take the other
-    // list's watch with it.
+    // Lists to the same actor that end before it, one before the long list
+    // starts and one while it streams, must not take its watch with them.
     auto last = list_call("1");
     last.args["cursor"] = "c99";
-    auto one = request<uint64_t>(*self, api, caf::timespan{20s}, call_atom_v,
-                                 last, sink);
-    REQUIRE(one);
-    CHECK(*one == 1);
+    auto short_list = [&] {
+      auto one = request<uint64_t>(*self, api, caf::timespan{20s}, call_atom_v,
+                                   last, sink);
+      REQUIRE(one);
+      CHECK(*one == 1);
+    };
+    short_list();
     auto pending = (*self)->request(api, caf::timespan{20s}, call_atom_v,
                                     list_call("1"), sink);
     REQUIRE(eventually([&] { return log->size() >= 3; }));
+    short_list();
+    auto seen = log->size();
+    REQUIRE(eventually([&] { return log->size() >= seen + 2; }));
     caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
     // No test assertion inside a handler: an exception thrown through
     // receive() would keep the actor system from shutting down.
