@@ -4,7 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include <boost/json/parse.hpp>
@@ -285,6 +288,34 @@ TEST_CASE("a duration ends the run with 0", "[cli]") {
   process p{tool, args_for(srv, {"--duration", "0.5"}), clean_env};
   REQUIRE(p.wait(10s) == 0);
   CHECK(p.out_lines().size() == 1); // hello
+}
+
+TEST_CASE("a --log-level given overrides a bad log level in the config file",
+          "[cli]") {
+  fake_slack srv;
+  auto path = std::filesystem::temp_directory_path() /
+              ("caf-rtm-cli-test-" + std::to_string(::getpid()) + ".ini");
+  {
+    std::ofstream file{path};
+    file << "caf-rtm {\n  log-level = \"verbos\"\n}\n";
+  }
+  auto config_file = "--config-file=" + path.string();
+  SECTION("given") {
+    process p{
+        tool,
+        args_for(srv, {config_file, "--log-level", "warn", "--count", "1"}),
+        clean_env};
+    CHECK(p.wait(10s) == 0);
+    auto lines = p.out_lines();
+    REQUIRE(lines.size() == 1);
+    CHECK(parse_object(lines[0]).at("type").as_string() == "hello");
+  }
+  SECTION("not given: the file's level is refused") {
+    process p{tool, args_for(srv, {config_file, "--count", "1"}), clean_env};
+    CHECK(p.wait(10s) == 2);
+    CHECK(p.err().find("log-level") != std::string::npos);
+  }
+  std::filesystem::remove(path);
 }
 
 TEST_CASE("usage errors exit 2 and name the option", "[cli]") {

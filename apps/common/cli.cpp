@@ -208,6 +208,12 @@ parse_result to_client_config(const config& cfg, client_config& out,
                               client_kind kind) {
   const auto& c = cfg.conn;
   out = client_config::from(cfg);
+  // --log-level overrides the config file's `caf-rtm.log-level`, a bad one
+  // too. The library reads that option last and keeps the first bad option
+  // only, so an error naming it is the only one.
+  if (!c.log_level.empty() && out.option_error &&
+      render(out.option_error).find("caf-rtm.log-level") != std::string::npos)
+    out.option_error = caf::error{};
   auto from_env = [](std::string& field, const char* name) {
     if (field.empty())
       if (auto* env = std::getenv(name); env != nullptr && *env != '\0')
