@@ -293,29 +293,43 @@ TEST_CASE("a duration ends the run with 0", "[cli]") {
 TEST_CASE("a --log-level given overrides a bad log level in the config file",
           "[cli]") {
   fake_slack srv;
-  auto path = std::filesystem::temp_directory_path() /
-              ("caf-rtm-cli-test-" + std::to_string(::getpid()) + ".ini");
-  {
-    std::ofstream file{path};
-    file << "caf-rtm {\n  log-level = \"verbos\"\n}\n";
-  }
-  auto config_file = "--config-file=" + path.string();
+  // Removed at the end, also when a check fails.
+  struct temp_file {
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() /
+        ("caf-rtm-cli-test-" + std::to_string(::getpid()) + ".ini");
+    ~temp_file() {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    }
+  } file;
+  // An extra header quoting the option's name is a bad option of its own.
+  auto header = GENERATE(false, true);
+  std::ofstream{file.path}
+      << "caf-rtm {\n  log-level = \"verbos\"\n"
+      << (header ? "  extra-headers = [\"caf-rtm.log-level\"]\n" : "") << "}\n";
+  auto config_file = "--config-file=" + file.path.string();
   SECTION("given") {
     process p{
         tool,
         args_for(srv, {config_file, "--log-level", "warn", "--count", "1"}),
         clean_env};
-    CHECK(p.wait(10s) == 0);
-    auto lines = p.out_lines();
-    REQUIRE(lines.size() == 1);
-    CHECK(parse_object(lines[0]).at("type").as_string() == "hello");
+    if (header) {
+      // Refused for the header, which --log-level does not excuse.
+      CHECK(p.wait(10s) == 2);
+      CHECK(p.err().find("extra-headers") != std::string::npos);
+    } else {
+      CHECK(p.wait(10s) == 0);
+      auto lines = p.out_lines();
+      REQUIRE(lines.size() == 1);
+      CHECK(parse_object(lines[0]).at("type").as_string() == "hello");
+    }
   }
   SECTION("not given: the file's level is refused") {
     process p{tool, args_for(srv, {config_file, "--count", "1"}), clean_env};
     CHECK(p.wait(10s) == 2);
     CHECK(p.err().find("log-level") != std::string::npos);
   }
-  std::filesystem::remove(path);
 }
 
 TEST_CASE("usage errors exit 2 and name the option", "[cli]") {

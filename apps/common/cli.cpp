@@ -202,6 +202,16 @@ bool to_timespan(double seconds, caf::timespan& out) {
   return seconds == 0 || out.count() > 0;
 }
 
+// The library's error for a bad `caf-rtm.log-level` (its text starts so; an
+// error of another option may quote user text, which may say anything).
+bool is_log_level_error(const caf::error& err) {
+  if (!err)
+    return false;
+  const auto& ctx = err.context();
+  return !ctx.empty() && ctx.match_element<std::string>(0) &&
+         ctx.get_as<std::string>(0).rfind("caf-rtm.log-level = \"", 0) == 0;
+}
+
 } // namespace
 
 parse_result to_client_config(const config& cfg, client_config& out,
@@ -210,9 +220,8 @@ parse_result to_client_config(const config& cfg, client_config& out,
   out = client_config::from(cfg);
   // --log-level overrides the config file's `caf-rtm.log-level`, a bad one
   // too. The library reads that option last and keeps the first bad option
-  // only, so an error naming it is the only one.
-  if (!c.log_level.empty() && out.option_error &&
-      render(out.option_error).find("caf-rtm.log-level") != std::string::npos)
+  // only, so an error about it is the only one.
+  if (!c.log_level.empty() && is_log_level_error(out.option_error))
     out.option_error = caf::error{};
   auto from_env = [](std::string& field, const char* name) {
     if (field.empty())
