@@ -230,6 +230,8 @@ const std::vector<option>& options() {
                    CAF_RTM_FIELD(send_burst)),
       opt<timespan>("ack-timeout", "time an ack may take",
                     CAF_RTM_FIELD(ack_timeout)),
+      // Keep last: the tools' --log-level excuses a bad one only because no
+      // option after it can have failed (the first bad option is kept).
       {"log-level", "quiet, error, warn, info, debug or trace",
        [](caf::config_option_adder& adder, const char* n, const char* h) {
          adder.add<std::string>(sv(n), sv(h));
