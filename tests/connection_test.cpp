@@ -277,45 +277,49 @@ TEST_CASE("connection: no pong in time while reading was paused for much of "
     caf::anon_send(f.conn, detail::ack_atom_v, id, ack_of(id));
     REQUIRE(f.srv.wait_acks(++acked, 10s));
   };
-  // The test plays the monitor, which gives up on a ping.
+  // The test plays the monitor, which sends pings and gives up on one.
+  auto ping = [&](const char* payload) {
+    caf::anon_send(f.conn, ping_atom_v, std::string{payload});
+  };
   auto give_up = [&](const char* payload) {
     caf::anon_send(f.conn, detail::dead_link_atom_v, std::string{payload});
+  };
+  // The router holds event 1's batch when event 2 comes: reading pauses for
+  // `d`, then resumes. A ping named goes out once the pause began.
+  auto pause_reading_for = [&](caf::timespan d, const char* ping_in_pause) {
+    deliver(1);
+    deliver(2);
+    if (ping_in_pause != nullptr)
+      ping(ping_in_pause);
+    std::this_thread::sleep_for(d);
+    f.router->release();
+    f.router->release();
   };
   auto check_ended = [&] {
     REQUIRE(f.session->wait_ended(10s));
     REQUIRE(eventually(
         [&] { return f.router->with([](auto& x) { return x.drained; }); }));
   };
-  SECTION("paused for most of the wait") {
-    deliver(1);
-    deliver(2); // the router holds event 1's batch: reading pauses
-    caf::anon_send(f.conn, ping_atom_v, std::string{"test-ping-1"});
-    std::this_thread::sleep_for(3s);
-    f.router->release();
-    f.router->release(); // reading resumes
-    deliver(3);          // read: the connection took the answers by now
-    give_up("test-ping-1");
+  auto check_alive = [&] {
     CHECK_FALSE(f.session->wait_ended(1s));
     CHECK_FALSE(f.router->with([](auto& x) { return x.drained; }));
+  };
+  SECTION("paused for most of the wait") {
+    pause_reading_for(3s, "test-ping-1");
+    deliver(3); // read: the connection took the answers by now
+    give_up("test-ping-1");
+    check_alive();
   }
   SECTION("paused for a little of the wait, just before the end") {
-    caf::anon_send(f.conn, ping_atom_v, std::string{"test-ping-1"});
-    deliver(1);
-    deliver(2); // reading pauses
-    std::this_thread::sleep_for(500ms);
-    f.router->release();
-    f.router->release(); // reading resumes
+    ping("test-ping-1");
+    pause_reading_for(500ms, nullptr);
     deliver(3);
     give_up("test-ping-1");
     check_ended();
   }
   SECTION("paused for long before the ping went out") {
-    deliver(1);
-    deliver(2); // reading pauses
-    std::this_thread::sleep_for(3s);
-    f.router->release();
-    f.router->release(); // reading resumes
-    caf::anon_send(f.conn, ping_atom_v, std::string{"test-ping-1"});
+    pause_reading_for(3s, nullptr);
+    ping("test-ping-1");
     deliver(3);
     give_up("test-ping-1");
     check_ended();
@@ -324,18 +328,13 @@ TEST_CASE("connection: no pong in time while reading was paused for much of "
     // The monitor's word can come late (a starved core): the ping it gave
     // up on is then older than a pong timeout, and a later ping went out
     // since, after the pause.
-    caf::anon_send(f.conn, ping_atom_v, std::string{"test-ping-1"});
-    deliver(1);
-    deliver(2); // reading pauses
-    std::this_thread::sleep_for(3s);
-    f.router->release();
-    f.router->release(); // reading resumes
+    ping("test-ping-1");
+    pause_reading_for(3s, nullptr);
     deliver(3); // the router holds it, but reading goes on
     std::this_thread::sleep_for(4s);
-    caf::anon_send(f.conn, ping_atom_v, std::string{"test-ping-2"});
+    ping("test-ping-2");
     give_up("test-ping-1");
-    CHECK_FALSE(f.session->wait_ended(1s));
-    CHECK_FALSE(f.router->with([](auto& x) { return x.drained; }));
+    check_alive();
   }
 }
 
