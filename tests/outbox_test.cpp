@@ -585,6 +585,63 @@ TEST_CASE_METHOD(outbox_fixture,
   CHECK(is(out.enqueue_unacked(no_type, nullptr, t0), errc::invalid_argument));
 }
 
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: a message without an ack handed back after the "
+                 "waiting ones failed is still failed with a word",
+                 "[outbox]") {
+  // A fatal error fails what waits for an answer while the connections
+  // still close: one may hand back a message without an ack it never wrote.
+  boost::json::object msg;
+  msg["type"] = "presence_sub";
+  msg["ids"] = boost::json::array{"U1"};
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(out.enqueue_unacked(
+      std::move(msg),
+      [this](caf::expected<send_ack> x) {
+        results.insert_or_assign(1, std::move(x));
+      },
+      t0));
+  REQUIRE(frames.size() == 1);
+  CHECK(outcome(1) == "acked"); // answered once handed over
+  out.fail_awaiting(make_error(errc::slack_error, "invalid_auth"));
+  out.unsent(frames[0].id, t0 + 1s);
+  CHECK(out.queued() == 1);
+  out.session_down(1);
+  // The client reports each one it had answered already.
+  CHECK(out.fail_queued(make_error(errc::slack_error, "invalid_auth")) == 1);
+  CHECK(out.stats().failed == 1);
+  CHECK(out.queued() == 0);
+}
+
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: a ping waits for its pong while an older session "
+                 "ends and no session takes new sends",
+                 "[outbox]") {
+  std::optional<caf::expected<caf::timespan>> rtt;
+  out.session_up(1, writer(), t0);
+  out.session_ending(1); // a goodbye
+  out.session_up(2, writer(), t0 + 1s);
+  REQUIRE_FALSE(out.ping(
+      [&](caf::expected<caf::timespan> x) { rtt = std::move(x); }, t0 + 1s));
+  REQUIRE(frames.size() == 1);
+  out.session_ending(2); // its own goodbye: it writes no more, but reads on
+  out.session_down(1);
+  CHECK_FALSE(rtt); // its pong may still come on session 2
+  SECTION("the pong comes") {
+    auto pong = event::parse(R"({"type":"pong","reply_to":)" +
+                             std::to_string(frames[0].id) + "}");
+    CHECK(out.on_reply(pong, t0 + 2s));
+    REQUIRE(rtt);
+    CHECK(*rtt);
+  }
+  SECTION("its own session ends") {
+    out.session_down(2);
+    REQUIRE(rtt);
+    REQUIRE_FALSE(*rtt);
+    CHECK(is(rtt->error(), errc::not_connected));
+  }
+}
+
 // -- subscription table -------------------------------------------------------
 
 namespace {

@@ -16,8 +16,10 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
+#include "caf/rtm/errc.hpp"
 #include "caf/rtm/event.hpp"
 #include "caf/rtm/json_object.hpp"
+#include "caf/rtm/messages.hpp"
 #include "caf/rtm/web_api.hpp"
 #include "detail/rtm_router.hpp"
 
@@ -166,6 +168,62 @@ TEST_CASE_METHOD(rtm_router_fixture,
   sched.run();
   CHECK(on7->empty());
   CHECK(on8->size() == 1);
+}
+
+TEST_CASE_METHOD(rtm_router_fixture,
+                 "rtm router: a message without an ack that comes back "
+                 "unwritten after a fatal error is reported",
+                 "[rtm_router]") {
+  // The supervisor tells the router of the fatal error, then closes the
+  // sessions: a connection still closing hands back what it never wrote.
+  auto lifecycle = std::make_shared<std::vector<std::string>>();
+  actors.push_back(sys.spawn(
+      [lifecycle](caf::event_based_actor* self,
+                  const rtm_router_actor& dest) -> caf::behavior {
+        self->request(dest, caf::infinite, subscribe_atom_v, lifecycle_atom_v,
+                      caf::actor{self})
+            .then([](caf::ok_atom) {});
+        self->set_default_handler(caf::drop);
+        return {
+            [lifecycle](const error_event& x) {
+              lifecycle->push_back("error: " + x.what);
+            },
+            [lifecycle](const fatal_event&) { lifecycle->push_back("fatal"); },
+            [](const connected&) {},
+        };
+      },
+      router));
+  auto on7 = std::make_shared<std::vector<int64_t>>();
+  auto w7 = sys.spawn(recording_writer, on7);
+  actors.push_back(caf::actor_cast<caf::actor>(w7));
+  connected up7;
+  up7.session = 7;
+  caf::anon_send(router, up7, w7);
+  sched.run();
+  auto answered = std::make_shared<bool>(false);
+  actors.push_back(sys.spawn(
+      [answered](caf::event_based_actor* self, const rtm_router_actor& dest) {
+        boost::json::object msg;
+        msg["type"] = "presence_sub";
+        msg["ids"] = boost::json::array{"U1"};
+        self->request(dest, caf::infinite, send_atom_v, json_object{msg},
+                      no_ack_atom_v)
+            .then([answered](caf::ok_atom) { *answered = true; });
+      },
+      router));
+  sched.run();
+  REQUIRE(*answered); // answered once its connection has it
+  REQUIRE(on7->size() == 1);
+  caf::anon_send(router,
+                 fatal_event{make_error(errc::slack_error, "invalid_auth")});
+  sched.run();
+  caf::anon_send(router, unsent_atom_v, on7->front());
+  sched.run();
+  REQUIRE(lifecycle->size() == 2);
+  CHECK(lifecycle->at(0) == "fatal");
+  CHECK(lifecycle->at(1) ==
+        "error: 1 message(s) sent without an ack came back unwritten and "
+        "are not sent");
 }
 
 TEST_CASE_METHOD(rtm_router_fixture,

@@ -197,7 +197,7 @@ void outbox::session_down(uint64_t session) {
   }
   // A ping's pong comes on its own session or never.
   for (auto i = pongs_.begin(); i != pongs_.end();) {
-    if (i->second.session == session || !write_) {
+    if (i->second.session == session) {
       i->second.on_pong(make_error(errc::not_connected, "session ended"));
       i = pongs_.erase(i);
     } else {
@@ -464,7 +464,9 @@ uint64_t outbox::fail_queued(const caf::error& err) {
 void outbox::fail_awaiting(const caf::error& err) {
   auto acks = std::move(acks_);
   acks_.clear();
-  unacked_.clear();
+  // Messages without an ack are answered already; their connection still
+  // tells whether it wrote them, and one handed back must fail with a word
+  // (`fail_queued`), not vanish.
   for (auto& [id, x] : acks) {
     ++stats_.failed;
     x.on_ack(make_error(errc::delivery_unknown,

@@ -171,7 +171,9 @@ public:
   /// their connection), handed back unwritten, and now never written.
   uint64_t fail_queued(const caf::error& err);
 
-  /// Fails every message and ping waiting for an answer.
+  /// Fails every message and ping waiting for an answer. Messages sent
+  /// without an ack stay known until their connection reports them written
+  /// or hands them back (then queued, for `fail_queued`).
   void fail_awaiting(const caf::error& err);
 
   // -- observers --------------------------------------------------------------

@@ -91,6 +91,14 @@ void fail_unsent(self_ptr self, const caf::error& err) {
   }
 }
 
+// After a fatal error no session comes: whatever a connection hands back
+// unwritten fails at once (with an `error_event` for messages sent without
+// an ack, answered already).
+void fail_unsent_if_fatal(self_ptr self) {
+  if (auto& st = self->state; st.fatal)
+    fail_unsent(self, st.fatal);
+}
+
 // No session is up and none is coming (a failed `connect`, or the
 // supervisor's `sessions_idle`): queued sends fail with `err`, and new ones
 // need a `connect` first.
@@ -479,6 +487,7 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       [self](written_atom, int64_t id) { self->state.out->written(id); },
       [self](unsent_atom, int64_t id) {
         self->state.out->unsent(id, self->clock().now());
+        fail_unsent_if_fatal(self);
         schedule_wakeup(self);
       },
       [self](const session_drained& msg) {
@@ -488,6 +497,7 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
         // the overlap going.
         self->state.overlap.session_ended(msg.session, now);
         self->state.out->unsent_after(msg.session, msg.last_handed, now);
+        fail_unsent_if_fatal(self);
         note_session_end(self, msg.session);
         schedule_wakeup(self);
       },
