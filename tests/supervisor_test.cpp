@@ -583,6 +583,36 @@ TEST_CASE_METHOD(supervisor_fixture,
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: max_attempts does not end a client whose "
+                 "session a disconnect ended still delivers",
+                 "[supervisor]") {
+  client.reconnect.max_attempts = 3;
+  start();
+  ask_connect();
+  hello(1);
+  advance(1min);
+  // Slack's Web API is down while the user asks for a fresh session: the
+  // old one stays until a successor says hello.
+  fail_next_connects(4);
+  ask_with<caf::ok_atom>(show_ok, disconnect_atom_v);
+  for (int i = 0; i < 4; ++i)
+    advance(8s);
+  CHECK(w->calls_of("rtm.connect") == 6); // 1 + 4 failed + 1
+  CHECK(w->count("fatal") == 0);
+  CHECK(w->closes[1].empty());
+  REQUIRE(w->conns.count(2) == 1);
+  hello(2);
+  CHECK(w->closes[1] == std::vector<uint16_t>{1000});
+  CHECK(w->count("fatal") == 0);
+  // The cap applies again once nothing delivers.
+  fail_next_connects(3);
+  drop(2, make_error(errc::connection_lost));
+  for (int i = 0; i < 4; ++i)
+    advance(8s);
+  CHECK(w->count("fatal:gave_up") == 1);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: a session a disconnect ended is closed when "
                  "reconnecting is switched off before its successor came",
                  "[supervisor]") {

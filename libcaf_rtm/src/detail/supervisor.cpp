@@ -59,6 +59,16 @@ size_t live_count(self_ptr self, bool staying_only = false) {
   return n;
 }
 
+// Whether a session still delivers though none is live: one a user's
+// `disconnect` ended stays until its successor says hello (no server ends
+// it), so the attempts for that successor must not end the client.
+bool disconnected_one_delivers(self_ptr self) {
+  for (auto& [id, x] : self->state.sessions)
+    if (x.disconnected && x.up_since)
+      return true;
+  return false;
+}
+
 // The newest live session (0: none): the one RTM sends on.
 uint64_t newest_live(self_ptr self) {
   auto& xs = self->state.sessions;
@@ -189,7 +199,8 @@ bool count_failure(self_ptr self, const caf::error& err) {
   auto& st = self->state;
   ++st.failures;
   auto cap = st.args.cfg->reconnect.max_attempts;
-  if (cap > 0 && st.failures >= cap && live_count(self) == 0) {
+  if (cap > 0 && st.failures >= cap && live_count(self) == 0 &&
+      !disconnected_one_delivers(self)) {
     enter_failed(
         self, make_error(errc::gave_up, std::to_string(st.failures) +
                                             " attempts, last: " + render(err)));
