@@ -153,6 +153,26 @@ TEST_CASE_METHOD(deterministic_fixture,
   CHECK(obs->rtts.empty());
 }
 
+TEST_CASE_METHOD(deterministic_fixture,
+                 "a monitor started again numbers on: a late pong to the last "
+                 "monitor's ping does not count",
+                 "[ping]") {
+  // The connection starts a new monitor after a slow consumer's pause; the
+  // old monitor's pongs may still be in the backlog read after it.
+  ping_monitor_args args{7, 10s, 2s, conn, sup};
+  args.first_ping = 4; // the last monitor sent pings 1 to 3
+  auto m = sys->spawn(ping_monitor, args);
+  sched->run();
+  REQUIRE(obs->pings.size() == 1);
+  CHECK(obs->pings.front() == ping_payload(7, 4));
+  caf::anon_send(m, pong_atom_v, ping_payload(7, 1));
+  sched->run();
+  CHECK(obs->rtts.empty());
+  advance(2s);
+  CHECK(obs->dead_links == 1);
+  CHECK(obs->given_up == obs->pings);
+}
+
 TEST_CASE_METHOD(deterministic_fixture, "the monitor ends with its connection",
                  "[ping]") {
   auto m = start(1s, 1s);

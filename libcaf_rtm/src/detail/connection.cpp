@@ -1,5 +1,7 @@
 #include "detail/connection.hpp"
 
+#include <algorithm>
+
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -223,9 +225,11 @@ void start_monitor(self_ptr self) {
   args.timeout = st.args.cfg->effective_pong_timeout();
   args.connection = caf::actor_cast<ping_target_actor>(self);
   args.rtt_sink = st.args.rtt_sink;
+  args.first_ping = st.next_ping_number;
   if (st.monitor)
     caf::anon_send_exit(st.monitor, caf::exit_reason::user_shutdown);
-  // The new monitor numbers its pings from the start again.
+  // The marks are the last monitor's; the new one numbers on from its pings
+  // (the last one gave up, or is new: all its pings came before this).
   st.ping_marks.clear();
   st.monitor = self->spawn(ping_monitor, std::move(args));
   st.monitor_stopped = false;
@@ -345,6 +349,11 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       },
       // -- from the ping monitor ----------------------------------------------
       [self](ping_atom, const std::string& payload) {
+        uint64_t session = 0;
+        uint64_t n = 0;
+        if (parse_ping_payload(payload, session, n))
+          self->state.next_ping_number =
+              std::max(self->state.next_ping_number, n + 1);
         send_ping(self, payload);
       },
       [self](dead_link_atom, const std::string& payload) {

@@ -65,6 +65,9 @@ struct connection_state {
   /// How the protocol part acts on the session.
   std::unique_ptr<session_context> context;
   ping_monitor_actor monitor;
+  /// The number after the highest of the session's pings so far: where a
+  /// new monitor starts (no two pings of the session share a payload).
+  uint64_t next_ping_number = 1;
   /// Bytes of the batches the router has not taken yet.
   size_t held_bytes = 0;
   /// Batches sent to the router and not answered yet.

@@ -29,6 +29,7 @@ ping_monitor_actor::behavior_type
 ping_monitor(ping_monitor_actor::stateful_pointer<ping_monitor_state> self,
              ping_monitor_args args) {
   self->state.args = std::move(args);
+  self->state.next_ping = self->state.args.first_ping;
   // The monitor lives exactly as long as its connection.
   self->monitor(self->state.args.connection);
   self->set_down_handler([self](caf::down_msg&) { self->quit(); });

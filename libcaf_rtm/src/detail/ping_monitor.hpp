@@ -27,6 +27,10 @@ struct ping_monitor_args {
   ping_target_actor connection;
   /// Gets (rtt, session, round-trip time) for every matching pong.
   rtt_sink_actor rtt_sink;
+  /// The number of the first ping. A monitor started again on a session
+  /// numbers on from the last one's pings: a late pong to one of those must
+  /// not count for a ping of its own.
+  uint64_t first_ping = 1;
 };
 
 struct ping_monitor_state {
