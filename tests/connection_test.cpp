@@ -21,6 +21,7 @@
 #include "detail/connection.hpp"
 #include "detail/interfaces.hpp"
 #include "detail/internal_messages.hpp"
+#include "detail/ping_monitor.hpp"
 #include "detail/protocol.hpp"
 #include "net/ws_client.hpp"
 #include "test_support.hpp"
@@ -305,10 +306,23 @@ TEST_CASE("connection: no pong in time while reading was paused for much of "
     CHECK_FALSE(f.router->with([](auto& x) { return x.drained; }));
   };
   SECTION("paused for most of the wait") {
-    pause_reading_for(3s, "test-ping-1");
+    // A ping as the monitor names them: the monitor started after the
+    // excuse numbers on from it, so that a late pong to this ping cannot
+    // count for a ping of its own.
+    auto payload = detail::ping_payload(1, 7);
+    pause_reading_for(3s, payload.c_str());
     deliver(3); // read: the connection took the answers by now
-    give_up("test-ping-1");
+    give_up(payload.c_str());
     check_alive();
+    auto next = detail::ping_payload(1, 8);
+    CHECK(eventually([&] {
+      auto xs = f.session->ping_payloads();
+      return std::find(xs.begin(), xs.end(), next) != xs.end();
+    }));
+    auto xs = f.session->ping_payloads();
+    // The first monitor's one ping, the test's, the new monitor's first.
+    CHECK(xs ==
+          std::vector<std::string>{detail::ping_payload(1, 1), payload, next});
   }
   SECTION("paused for a little of the wait, just before the end") {
     ping("test-ping-1");

@@ -332,6 +332,11 @@ bool session_record::wait_received(std::size_t n,
 
 std::size_t session_record::pings_received() const {
   std::lock_guard<std::mutex> guard{mtx_};
+  return pings_.size();
+}
+
+std::vector<std::string> session_record::ping_payloads() const {
+  std::lock_guard<std::mutex> guard{mtx_};
   return pings_;
 }
 
@@ -389,9 +394,9 @@ void session_record::add_text(std::string text) {
   cv_.notify_all();
 }
 
-void session_record::add_ping() {
+void session_record::add_ping(std::string payload) {
   std::lock_guard<std::mutex> guard{mtx_};
-  ++pings_;
+  pings_.push_back(std::move(payload));
   cv_.notify_all();
 }
 

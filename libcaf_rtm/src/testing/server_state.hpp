@@ -86,6 +86,7 @@ public:
   std::vector<std::string> received() const override;
   bool wait_received(std::size_t n, std::chrono::milliseconds timeout) override;
   std::size_t pings_received() const override;
+  std::vector<std::string> ping_payloads() const override;
   std::vector<std::string> pongs_received() const override;
   bool ended() const override;
   bool wait_ended(std::chrono::milliseconds timeout) override;
@@ -100,7 +101,7 @@ public:
   void detach();
   ack_policy policy() const;
   void add_text(std::string text);
-  void add_ping();
+  void add_ping(std::string payload);
   void add_pong(std::string payload);
   void set_close_code(uint16_t code);
   void add_written(std::size_t frames);
@@ -125,7 +126,7 @@ private:
   ack_policy policy_;
   // Deques: a flood of 200,000 frames must not copy the record as it grows.
   std::deque<std::string> texts_;
-  std::size_t pings_ = 0;
+  std::vector<std::string> pings_;
   std::vector<std::string> pongs_;
   std::optional<uint16_t> close_code_;
   bool ended_ = false;

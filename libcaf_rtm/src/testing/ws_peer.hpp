@@ -450,7 +450,7 @@ private:
       on_text(ev.payload);
       break;
     case op_ping:
-      rec_->add_ping();
+      rec_->add_ping(ev.payload);
       if (may_send()) {
         std::string pong;
         append_frame(pong, op_pong, ev.payload);

@@ -314,6 +314,8 @@ public:
                              std::chrono::milliseconds timeout) = 0;
   /// WebSocket ping frames received from the client.
   virtual std::size_t pings_received() const = 0;
+  /// Their payloads, in order.
+  virtual std::vector<std::string> ping_payloads() const = 0;
   /// Payloads of the WebSocket pong frames received from the client (answers
   /// to pings sent with `send_raw(encode_frame(0x9, payload))`).
   virtual std::vector<std::string> pongs_received() const = 0;
