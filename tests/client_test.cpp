@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include <boost/json/parse.hpp>
@@ -2299,6 +2300,55 @@ TEST_CASE_METHOD(client_fixture,
            [](size_t i, int64_t) { return message(static_cast<int>(i)); });
   REQUIRE(eventually([&] { return seen == 5000; }, 30s));
   CHECK(status(hdl).state == "connected");
+  close_client(*this, hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "error hooks that lag behind a callback throwing on every "
+                 "event hold the reading",
+                 "[client][callbacks]") {
+  // Every throw is an error for the hooks. A slow on_error hook must slow the
+  // socket down as a slow callback does, not let the errors for it pile up.
+  constexpr int n = 6000;
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.concurrency = 1;
+  cfg.callback_backlog = 10;
+  auto hdl = track(sys->spawn(rtm_client, cfg));
+  std::atomic<int> thrown{0};
+  std::atomic<int> reported{0};
+  std::atomic<int> max_lag{0};
+  hook_listener hooks;
+  hooks.on_error = [&](const caf::error&, bool) {
+    auto lag = thrown.load() - reported.load();
+    if (lag > max_lag)
+      max_lag = lag;
+    ++reported;
+    std::this_thread::sleep_for(100us);
+  };
+  REQUIRE(request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                            hooks));
+  callback_listener failing{{"message"}, [&](const event&) {
+                              ++thrown;
+                              throw std::runtime_error("bad deploy");
+                            }};
+  REQUIRE(request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                            failing));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  auto s = session(srv, 0);
+  // Events of 2 KB: the client reads ahead 2 MB at most, about 1,000 of them.
+  auto padding = std::string(2000, 'x');
+  s->flood(n, [padding](size_t i, int64_t) {
+    return R"({"type":"message","channel":"C1","user":"U1","text":"m)" +
+           std::to_string(i) + padding + R"(","ts":")" + std::to_string(i) +
+           R"(.0"})";
+  });
+  REQUIRE(eventually([&] { return reported == n; }, 60s));
+  CHECK(thrown == n);
+  // What the client read ahead, not the flood.
+  INFO("errors waiting for the hook at most: " << max_lag);
+  CHECK(max_lag < n / 2);
+  CHECK(status(hdl).listener_errors == static_cast<uint64_t>(n));
   close_client(*this, hdl);
 }
 

@@ -105,14 +105,18 @@ listener_worker_actor::behavior_type listener_worker(
         self->send(self->state.router, progress_atom_v,
                    static_cast<uint64_t>(frames.texts.size()));
       },
+      // Each counts as one item (see tell_lifecycle).
       [self](const error_event& x) {
         run_hooks(self, &hook_listener::on_error, "error", x.reason, false);
+        self->send(self->state.router, progress_atom_v, uint64_t{1});
       },
       [self](const fatal_event& x) {
         run_hooks(self, &hook_listener::on_error, "error", x.reason, true);
+        self->send(self->state.router, progress_atom_v, uint64_t{1});
       },
       [self](const disconnected& x) {
         run_hooks(self, &hook_listener::on_close, "close", x);
+        self->send(self->state.router, progress_atom_v, uint64_t{1});
       },
       [self](unsubscribe_atom, uint64_t id) {
         auto& xs = self->state.callbacks;

@@ -88,8 +88,13 @@ void tell_lifecycle(Self* self, const T& msg, bool hooks_too = true) {
   if constexpr (std::is_same_v<T, error_event> ||
                 std::is_same_v<T, fatal_event> ||
                 std::is_same_v<T, disconnected>)
-    if (hooks_too && st.subs.has_hooks() && st.pool.hook_worker())
+    if (hooks_too && st.subs.has_hooks() && st.pool.hook_worker()) {
+      // Counted as frames for the hooks are: hooks that lag behind a flood
+      // of errors (a callback that throws on every event) hold the reading
+      // instead of letting a queue grow at their worker.
+      ++st.callback_backlog;
       self->send(st.pool.hook_worker(), msg);
+    }
 }
 
 /// Hands the raw-frame hooks every frame of `batch`, in wire order: the
