@@ -506,6 +506,35 @@ TEST_CASE_METHOD(outbox_fixture,
   }
 }
 
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: holds stop an ack's clock for six ack_timeouts in "
+                 "all, and only from when it went out",
+                 "[outbox]") {
+  out.session_up(1, writer(), t0);
+  SECTION("two holds share one allowance") {
+    REQUIRE_FALSE(send(1, t0));
+    out.hold_replies(t0 + 1s);
+    out.release_replies(t0 + 51s); // 50 s of the 60 s used
+    out.hold_replies(t0 + 52s);
+    REQUIRE(out.next_wakeup(t0 + 52s));
+    CHECK(*out.next_wakeup(t0 + 52s) == t0 + 70s);
+    out.on_wakeup(t0 + 69s);
+    CHECK(outcome(1) == "pending");
+    out.on_wakeup(t0 + 70s);
+    CHECK(outcome(1) == "ack_timeout");
+  }
+  SECTION("sent during a hold") {
+    out.hold_replies(t0);
+    REQUIRE_FALSE(send(1, t0 + 30s));
+    REQUIRE(frames.size() == 1);
+    out.release_replies(t0 + 40s); // held for 10 s of its wait
+    REQUIRE(out.next_wakeup(t0 + 40s));
+    CHECK(*out.next_wakeup(t0 + 40s) == t0 + 50s);
+    out.on_wakeup(t0 + 50s);
+    CHECK(outcome(1) == "ack_timeout");
+  }
+}
+
 TEST_CASE_METHOD(outbox_fixture, "outbox: failing what waits", "[outbox]") {
   REQUIRE_FALSE(send(1, t0));
   out.session_up(1, writer(), t0);

@@ -314,11 +314,10 @@ std::optional<outbox::time_point> outbox::next_wakeup(time_point now) {
   };
   if (write_ && queued() > 0)
     consider(now + bucket_.time_to_next(now));
-  auto stretch = reply_stretch();
   for (auto& [id, x] : acks_)
-    consider(x.deadline + stretch);
+    consider(effective_deadline(x));
   for (auto& [id, x] : pongs_)
-    consider(x.deadline + stretch);
+    consider(effective_deadline(x));
   for (const auto* xs : {&unsent_, &queue_})
     for (auto& x : *xs)
       if (x.deadline)
@@ -346,7 +345,8 @@ void outbox::pump(time_point now) {
     auto id = next_id_++;
     if (item.on_pong) {
       pongs_.emplace(id, awaiting_pong{std::move(item.on_pong), now,
-                                       now + limits_.ack_timeout, session_});
+                                       now + limits_.ack_timeout,
+                                       caf::timespan{0}, session_});
       write_(id, with_id(id, item.body));
       continue;
     }
@@ -365,9 +365,9 @@ void outbox::pump(time_point now) {
       }
       continue;
     }
-    acks_.emplace(id, awaiting{std::move(item.on_ack), session_,
-                               now + limits_.ack_timeout, false,
-                               std::move(item.body), item.deadline});
+    acks_.emplace(id, awaiting{std::move(item.on_ack), session_, now,
+                               now + limits_.ack_timeout, caf::timespan{0},
+                               false, std::move(item.body), item.deadline});
     write_(id, std::move(frame));
   }
 }
@@ -393,9 +393,8 @@ void outbox::expire_queued(std::deque<queued_item>& xs, time_point now) {
 void outbox::expire(time_point now) {
   expire_queued(unsent_, now);
   expire_queued(queue_, now);
-  auto stretch = reply_stretch();
   for (auto i = acks_.begin(); i != acks_.end();) {
-    if (i->second.deadline + stretch > now) {
+    if (effective_deadline(i->second) > now) {
       ++i;
       continue;
     }
@@ -413,7 +412,7 @@ void outbox::expire(time_point now) {
                       "no ack for message " + std::to_string(id)));
   }
   for (auto i = pongs_.begin(); i != pongs_.end();) {
-    if (i->second.deadline + stretch > now) {
+    if (effective_deadline(i->second) > now) {
       ++i;
       continue;
     }
@@ -431,12 +430,11 @@ void outbox::hold_replies(time_point now) {
 void outbox::release_replies(time_point now) {
   if (!replies_held_since_)
     return;
-  auto held = std::min<caf::timespan>(now - *replies_held_since_, max_hold());
-  replies_held_since_.reset();
   for (auto& [id, x] : acks_)
-    x.deadline += held;
+    extend(x, now);
   for (auto& [id, x] : pongs_)
-    x.deadline += held;
+    extend(x, now);
+  replies_held_since_.reset();
 }
 
 // -- ending -------------------------------------------------------------------

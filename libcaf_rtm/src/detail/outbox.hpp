@@ -9,6 +9,7 @@
 
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -150,18 +151,10 @@ public:
     return limits_.ack_timeout * max_hold_factor;
   }
 
-  /// What a deadline of an ack or pong counts for now: while held, it moves
-  /// on by the time held, up to max_hold(). Not for longer: a callback that
-  /// waits for the answer to its own send keeps the reading held, and the
-  /// ack it waits for may be among the frames not read. It gets ack_timeout
-  /// instead of waiting for good.
-  caf::timespan reply_stretch() const noexcept {
-    return replies_held_since_ ? max_hold() : caf::timespan{0};
-  }
-
   static constexpr int max_hold_factor = 6;
 
-  /// The client reads again: the deadlines move on by the time held.
+  /// The client reads again: the deadlines move on by the time held since
+  /// each went out, each by max_hold() at most over all holds.
   void release_replies(time_point now);
 
   // -- ending -----------------------------------------------------------------
@@ -214,7 +207,10 @@ private:
   struct awaiting {
     send_handler on_ack;
     uint64_t session = 0;
+    time_point sent;
     time_point deadline;
+    /// How far holds moved `deadline` on so far (max_hold() at most).
+    caf::timespan held{0};
     /// Its session ended before the ack.
     bool orphaned = false;
     /// Kept until the ack: a message the connection could not write goes out
@@ -238,11 +234,36 @@ private:
     ping_handler on_pong;
     time_point sent;
     time_point deadline;
+    /// How far holds moved `deadline` on so far (max_hold() at most).
+    caf::timespan held{0};
     /// Where it went: the pong comes on that session or never.
     uint64_t session = 0;
   };
 
   void pump(time_point now);
+
+  /// What the deadline of an ack or pong counts for now: during a hold, it
+  /// may move on by what is left of its max_hold(). Not for longer: a
+  /// callback that waits for the answer to its own send keeps the reading
+  /// held, and the ack it waits for may be among the frames not read. It
+  /// gets ack_timeout instead of waiting for good.
+  template <class Awaiting>
+  time_point effective_deadline(const Awaiting& x) const noexcept {
+    return replies_held_since_ ? x.deadline + (max_hold() - x.held)
+                               : x.deadline;
+  }
+
+  /// Moves `x`'s deadline on by the time the hold that ends at `now` lasted
+  /// since `x` went out, within what is left of its max_hold().
+  template <class Awaiting>
+  void extend(Awaiting& x, time_point now) const noexcept {
+    auto from = std::max(*replies_held_since_, x.sent);
+    if (now <= from)
+      return;
+    auto add = std::min<caf::timespan>(now - from, max_hold() - x.held);
+    x.deadline += add;
+    x.held += add;
+  }
 
   /// Fails the user pings still queued: their session writes no more.
   void fail_queued_pings();
