@@ -612,6 +612,59 @@ TEST_CASE_METHOD(api_fixture, "calls go on while another waits for a retry",
   close(api);
 }
 
+TEST_CASE_METHOD(api_fixture,
+                 "a call waiting for a slot while another call of its method "
+                 "gets a 429 waits out the Retry-After too",
+                 "[web_api][ratelimit]") {
+  // All 16 exchanges run: 15 slow calls and X; W waits for a slot. X's 429
+  // frees a slot, and W must find the method's line there already.
+  fake_slack srv;
+  srv.on("slow.method", [](const caf::rtm::testing::recorded_request&) {
+    auto res = http_response::ok();
+    res.delay = std::chrono::milliseconds{3000};
+    return res;
+  });
+  auto limited = http_response::rate_limited("1");
+  limited.delay = std::chrono::milliseconds{300};
+  srv.script("chat.postMessage", limited);
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto answers = std::make_shared<std::atomic<int>>(0);
+  auto start = [&](std::string method, api_args args) {
+    spawn_fn(*sys, [api, answers, method, args](caf::event_based_actor* a) {
+      a->request(api, caf::timespan{30s}, call_atom_v, method, args)
+          .then([answers](json_object&) { ++*answers; },
+                [answers](caf::error&) { ++*answers; });
+    });
+  };
+  for (int i = 0; i < 15; ++i)
+    start("slow.method", {});
+  REQUIRE(srv.wait_requests("slow.method", 15, 10s));
+  start("chat.postMessage", {{"channel", "C1"}, {"text", "X"}});
+  REQUIRE(srv.wait_requests("chat.postMessage", 1, 10s));
+  start("chat.postMessage", {{"channel", "C1"}, {"text", "W"}});
+  REQUIRE(eventually([&] { return answers->load() == 17; }, 30s));
+  auto reqs = srv.requests("chat.postMessage");
+  REQUIRE(reqs.size() == 3); // X, X again, W
+  // Nothing of the method went out before the Retry-After had passed.
+  CHECK(reqs[1].received_at - reqs[0].received_at >= 1s);
+  CHECK(reqs[2].received_at - reqs[0].received_at >= 1s);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "a close is answered when the caller is stopped while it "
+                 "closes its idle connections",
+                 "[web_api]") {
+  fake_slack srv;
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  REQUIRE(auth_test(api)); // a kept-alive connection to close
+  auto closing = (*self)->request(api, caf::timespan{10s}, close_atom_v);
+  caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
+  bool answered = false;
+  closing.receive([&](caf::ok_atom) { answered = true; }, [&](caf::error&) {});
+  CHECK(answered);
+}
+
 TEST_CASE_METHOD(api_fixture, "HTTP CONNECT proxy, with credentials",
                  "[web_api][proxy]") {
   fake_slack srv;

@@ -244,6 +244,7 @@ void issue(self_ptr self, uint64_t id) {
                 call.body.size(), " bytes)");
   auto hdl = caf::actor_cast<web_api_core_actor>(self);
   ++st.running;
+  call.in_flight = true;
   call.http = net::start_http_post(
       *st.net, std::move(req), [hdl, id](net::http_response_data res) {
         caf::anon_send(hdl, http_result{id, std::move(res.error), res.sent,
@@ -337,8 +338,16 @@ void on_http_result(self_ptr self, http_result& res) {
   if (i == st.calls.end())
     return;
   auto id = res.request_id;
+  i->second.in_flight = false;
   i->second.http.reset();
-  release_slot(self);
+  // The slot goes to the next call once this result is handled: after a 429,
+  // the method's line must stand before another call of it goes out.
+  struct slot_release {
+    self_ptr self;
+    ~slot_release() {
+      release_slot(self);
+    }
+  } release{self};
   if (res.error) {
     // Cancelled by `close` after the request went out: Slack may have it,
     // and a post must not look as if it was never sent.
@@ -504,8 +513,8 @@ caf::error add_context(caf::error err, std::string what) {
 
 web_api_state::~web_api_state() {
   for (auto& [id, call] : calls)
-    if (call.http)
-      call.http->cancel();
+    if (auto http = call.http.lock())
+      http->cancel();
   if (idle_connections)
     net::shutdown_connection_cache(idle_connections, nullptr);
 }
@@ -543,10 +552,14 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
     st.waiting_for_slot.clear();
     while (!st.calls.empty()) {
       auto i = st.calls.begin();
-      if (i->second.http)
-        i->second.http->cancel();
+      if (auto http = i->second.http.lock())
+        http->cancel();
       finish(self, i->first, make_error(errc::closed, "web API caller ended"));
     }
+    // A `close` waiting for the idle connections is answered too.
+    for (auto& rp : st.close_promises)
+      rp.deliver(caf::ok_atom_v);
+    st.close_promises.clear();
     self->quit(std::move(msg.reason));
   });
   // Only the actors that streamed lists send their pages to are monitored.
@@ -593,10 +606,13 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
         st.closing = true;
         std::vector<uint64_t> waiting;
         for (auto& [id, call] : st.calls) {
-          if (call.http)
-            call.http->cancel(); // its result finishes the call
-          else
+          if (call.in_flight) {
+            // Its result finishes the call.
+            if (auto http = call.http.lock())
+              http->cancel();
+          } else {
             waiting.push_back(id);
+          }
         }
         // After the cancellations above (same executor, run in order): a call
         // that still completes cannot put its connection back. Before finishing
@@ -630,7 +646,7 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
       [self](timeout_atom, uint64_t id) {
         auto& calls = self->state.calls;
         // An attempt in flight started in time: its answer stands.
-        if (auto i = calls.find(id); i != calls.end() && !i->second.http)
+        if (auto i = calls.find(id); i != calls.end() && !i->second.in_flight)
           expire(self, id);
       },
   };

@@ -75,8 +75,12 @@ struct web_api_state {
     /// Failed attempts so far (rate-limit waits not included).
     uint32_t failures = 0;
     uint32_t rate_limit_waits = 0;
-    /// The HTTP exchange in flight, if any.
-    std::shared_ptr<net::http_call> http;
+    /// An HTTP exchange is in flight: its `http_result` is on its way.
+    bool in_flight = false;
+    /// That exchange, to cancel it. Not owned: its own operations hold it,
+    /// and should they stop (a handler threw on the I/O thread), its
+    /// destructor still answers, by the request's deadline at the latest.
+    std::weak_ptr<net::http_call> http;
   };
 
   client_config cfg;
