@@ -118,6 +118,15 @@ recording_writer(frame_writer_actor::pointer,
   };
 }
 
+// A stand-in connection that ends with the fixture; `ids` records its writes.
+frame_writer_actor
+spawn_writer(rtm_router_fixture& f,
+             const std::shared_ptr<std::vector<int64_t>>& ids) {
+  auto w = f.sys.spawn(recording_writer, ids);
+  f.actors.push_back(caf::actor_cast<caf::actor>(w));
+  return w;
+}
+
 } // namespace
 
 TEST_CASE_METHOD(rtm_router_fixture,
@@ -131,10 +140,8 @@ TEST_CASE_METHOD(rtm_router_fixture,
   // back.
   auto on7 = std::make_shared<std::vector<int64_t>>();
   auto on8 = std::make_shared<std::vector<int64_t>>();
-  auto w7 = sys.spawn(recording_writer, on7);
-  auto w8 = sys.spawn(recording_writer, on8);
-  actors.push_back(caf::actor_cast<caf::actor>(w7));
-  actors.push_back(caf::actor_cast<caf::actor>(w8));
+  auto w7 = spawn_writer(*this, on7);
+  auto w8 = spawn_writer(*this, on8);
   SECTION("drained") {
     caf::anon_send(router, session_drained{7, 0});
   }
@@ -195,10 +202,8 @@ TEST_CASE_METHOD(rtm_router_fixture,
       router));
   auto on6 = std::make_shared<std::vector<int64_t>>();
   auto on7 = std::make_shared<std::vector<int64_t>>();
-  auto w6 = sys.spawn(recording_writer, on6);
-  auto w7 = sys.spawn(recording_writer, on7);
-  actors.push_back(caf::actor_cast<caf::actor>(w6));
-  actors.push_back(caf::actor_cast<caf::actor>(w7));
+  auto w6 = spawn_writer(*this, on6);
+  auto w7 = spawn_writer(*this, on7);
   connected up6;
   up6.session = 6;
   caf::anon_send(router, up6, w6);
