@@ -625,7 +625,7 @@ TEST_CASE_METHOD(api_fixture,
     return res;
   });
   auto limited = http_response::rate_limited("1");
-  limited.delay = std::chrono::milliseconds{300};
+  limited.delay = std::chrono::milliseconds{1500}; // W waits for a slot by then
   srv.script("chat.postMessage", limited);
   auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
   auto answers = std::make_shared<std::atomic<int>>(0);

@@ -332,22 +332,9 @@ void finish_unreadable(self_ptr self, uint64_t id, caf::error err) {
 
 // Slack answers most errors with status 200 and `ok:false`; anything else is
 // HTTP-level trouble.
-void on_http_result(self_ptr self, http_result& res) {
-  auto& st = self->state;
-  auto i = st.calls.find(res.request_id);
-  if (i == st.calls.end())
-    return;
+void handle_http_result(self_ptr self, http_result& res,
+                        web_api_state::call_map::iterator i) {
   auto id = res.request_id;
-  i->second.in_flight = false;
-  i->second.http.reset();
-  // The slot goes to the next call once this result is handled: after a 429,
-  // the method's line must stand before another call of it goes out.
-  struct slot_release {
-    self_ptr self;
-    ~slot_release() {
-      release_slot(self);
-    }
-  } release{self};
   if (res.error) {
     // Cancelled by `close` after the request went out: Slack may have it,
     // and a post must not look as if it was never sent.
@@ -417,6 +404,19 @@ void on_http_result(self_ptr self, http_result& res) {
     return retry_or_fail(self, id, std::move(err));
   }
   finish(self, id, make_error(errc::slack_error, code));
+}
+
+void on_http_result(self_ptr self, http_result& res) {
+  auto& st = self->state;
+  auto i = st.calls.find(res.request_id);
+  if (i == st.calls.end())
+    return;
+  i->second.in_flight = false;
+  i->second.http.reset();
+  handle_http_result(self, res, i);
+  // The slot goes to the next call only now: after a 429, the method's line
+  // must stand before another call of it goes out.
+  release_slot(self);
 }
 
 void retry_if_repeatable(self_ptr self, uint64_t id, caf::error err) {

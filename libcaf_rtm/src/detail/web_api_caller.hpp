@@ -90,7 +90,8 @@ struct web_api_state {
   caf::error setup_error;
   std::string authorization;
   uint64_t next_id = 1;
-  std::unordered_map<uint64_t, pending_call> calls;
+  using call_map = std::unordered_map<uint64_t, pending_call>;
+  call_map calls;
   /// A method after a 429 or `ratelimited`: its calls wait in line until
   /// `until`, then go out one at a time (each after the previous one's
   /// answer) until the line is empty. Released all at once, a burst would run
