@@ -243,6 +243,48 @@ TEST_CASE_METHOD(rtm_router_fixture,
 }
 
 TEST_CASE_METHOD(rtm_router_fixture,
+                 "rtm router: a ping still queued at a fatal error fails with "
+                 "its reason",
+                 "[rtm_router]") {
+  auto on7 = std::make_shared<std::vector<int64_t>>();
+  auto w7 = spawn_writer(*this, on7);
+  connected up7;
+  up7.session = 7;
+  caf::anon_send(router, up7, w7);
+  sched.run();
+  // Six messages: the rate limiter's burst of five goes out, and the ping
+  // waits behind the sixth for a token.
+  auto outcome = std::make_shared<std::string>("pending");
+  actors.push_back(sys.spawn(
+      [outcome](caf::event_based_actor* self, const rtm_router_actor& dest) {
+        for (int i = 0; i < 6; ++i) {
+          boost::json::object msg;
+          msg["type"] = "message";
+          msg["channel"] = "C1";
+          msg["text"] = "hi";
+          self->request(dest, caf::infinite, send_atom_v, json_object{msg})
+              .then([](send_ack&) {}, [](caf::error&) {});
+        }
+        self->request(dest, caf::infinite, ping_atom_v)
+            .then([outcome](caf::timespan) { *outcome = "pong"; },
+                  [outcome](caf::error& err) {
+                    *outcome = slack_error_code(err);
+                    if (outcome->empty())
+                      *outcome = to_string(static_cast<errc>(err.code()));
+                  });
+      },
+      router));
+  sched.run();
+  REQUIRE(on7->size() == 5);
+  CHECK(*outcome == "pending");
+  caf::anon_send(router,
+                 fatal_event{make_error(errc::slack_error, "invalid_auth")});
+  sched.run();
+  CHECK(*outcome == "invalid_auth");
+  CHECK(on7->size() == 5);
+}
+
+TEST_CASE_METHOD(rtm_router_fixture,
                  "rtm router: an actor subscribed one by one and in batches "
                  "counts as one subscriber",
                  "[rtm_router]") {

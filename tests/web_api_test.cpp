@@ -621,7 +621,7 @@ TEST_CASE_METHOD(api_fixture,
   fake_slack srv;
   srv.on("slow.method", [](const caf::rtm::testing::recorded_request&) {
     auto res = http_response::ok();
-    res.delay = std::chrono::milliseconds{3000};
+    res.delay = std::chrono::milliseconds{9000}; // no slot frees before X's 429
     return res;
   });
   auto limited = http_response::rate_limited("1");
@@ -645,9 +645,10 @@ TEST_CASE_METHOD(api_fixture,
   REQUIRE(eventually([&] { return answers->load() == 17; }, 30s));
   auto reqs = srv.requests("chat.postMessage");
   REQUIRE(reqs.size() == 3); // X, X again, W
-  // Nothing of the method went out before the Retry-After had passed.
-  CHECK(reqs[1].received_at - reqs[0].received_at >= 1s);
-  CHECK(reqs[2].received_at - reqs[0].received_at >= 1s);
+  // Nothing of the method went out before the Retry-After had passed: the
+  // 429 left 1.5 s after X came, and asked for 1 s.
+  CHECK(reqs[1].received_at - reqs[0].received_at >= 2500ms);
+  CHECK(reqs[2].received_at - reqs[0].received_at >= 2500ms);
   close(api);
 }
 

@@ -522,10 +522,10 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       [self](const fatal_event& msg) {
         auto& st = self->state;
         st.fatal = msg.reason;
+        fail_unsent(self, msg.reason); // queued pings fail with the reason too
         // Nothing goes out any more (the supervisor closes the sessions
         // next): what an older session hands back must not go to this one.
         st.out->session_ending(st.out->writing_session());
-        fail_unsent(self, msg.reason);
         st.out->fail_awaiting(msg.reason);
         tell_lifecycle(self, msg);
       },
