@@ -47,16 +47,19 @@ void run_hooks(self_ptr self, Member member, std::string_view what,
           self, id, what, [&] { fn(xs...); }, true);
 }
 
+// Done means done: the router holds the socket while too many items wait
+// here, so it must learn exactly when they are through.
+void report_done(self_ptr self, size_t items) {
+  self->send(self->state.router, progress_atom_v, static_cast<uint64_t>(items));
+}
+
 template <class T>
 void run_all(self_ptr self, const std::vector<T>& items) {
   for (const auto& x : items)
     for (auto& cb : self->state.callbacks)
       if (cb.wants(x))
         guarded(self, cb.id, x.type(), [&] { cb.run(x); });
-  // Done means done: the router holds the socket while too many items wait
-  // here, so it must learn exactly when they are through.
-  self->send(self->state.router, progress_atom_v,
-             static_cast<uint64_t>(items.size()));
+  report_done(self, items.size());
 }
 
 } // namespace
@@ -102,21 +105,20 @@ listener_worker_actor::behavior_type listener_worker(
           run_hooks(self, &hook_listener::on_frame, "raw frame",
                     std::string_view{text});
         // Frames count like events: reading waits while hooks lag behind.
-        self->send(self->state.router, progress_atom_v,
-                   static_cast<uint64_t>(frames.texts.size()));
+        report_done(self, frames.texts.size());
       },
       // Each counts as one item (see tell_lifecycle).
       [self](const error_event& x) {
         run_hooks(self, &hook_listener::on_error, "error", x.reason, false);
-        self->send(self->state.router, progress_atom_v, uint64_t{1});
+        report_done(self, 1);
       },
       [self](const fatal_event& x) {
         run_hooks(self, &hook_listener::on_error, "error", x.reason, true);
-        self->send(self->state.router, progress_atom_v, uint64_t{1});
+        report_done(self, 1);
       },
       [self](const disconnected& x) {
         run_hooks(self, &hook_listener::on_close, "close", x);
-        self->send(self->state.router, progress_atom_v, uint64_t{1});
+        report_done(self, 1);
       },
       [self](unsubscribe_atom, uint64_t id) {
         auto& xs = self->state.callbacks;
