@@ -200,6 +200,36 @@ TEST_CASE_METHOD(api_fixture, "429 with Retry-After in seconds is honoured",
 }
 
 TEST_CASE_METHOD(api_fixture,
+                 "a call that gives up on a rate limit still holds the "
+                 "method's next call for the Retry-After",
+                 "[web_api][ratelimit]") {
+  fake_slack srv;
+  srv.script("chat.postMessage", http_response::rate_limited("2"));
+  srv.on("chat.postMessage", [](const recorded_request&) {
+    return http_response::ok(R"("ts":"1.0")");
+  });
+  auto cfg = config_for(srv, logs.get());
+  cfg.max_rate_limit_waits = 0; // the first 429 ends a call
+  auto api = track(sys->spawn(web_api, cfg));
+  auto post = [&](std::string text) {
+    return call(api, "chat.postMessage",
+                api_args{{"channel", "C1"}, {"text", std::move(text)}});
+  };
+  auto first = post("first");
+  REQUIRE_FALSE(first);
+  CHECK(code_of(first.error()) == "rate_limited");
+  // Slack asked for 2 s: the next post waits for them, not only a call
+  // that still waits itself.
+  auto second = post("second");
+  REQUIRE(second);
+  auto reqs = srv.requests("chat.postMessage");
+  REQUIRE(reqs.size() == 2);
+  CHECK(reqs[1].form["text"] == "second");
+  CHECK(reqs[1].received_at - reqs[0].received_at >= 2s);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
                  "a rate limit holds the method's calls with the same token "
                  "only",
                  "[web_api][ratelimit]") {

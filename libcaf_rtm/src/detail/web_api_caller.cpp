@@ -291,18 +291,26 @@ void wait_out_rate_limit(self_ptr self, uint64_t id,
   if (st.closing)
     return finish(self, id,
                   make_error(errc::closed, "web API caller is closing"));
-  if (++call.rate_limit_waits > st.cfg.max_rate_limit_waits)
-    return finish(self, id,
-                  make_error(errc::rate_limited,
-                             call.method + " still rate limited after " +
-                                 std::to_string(call.rate_limit_waits - 1) +
-                                 " waits"));
   caf::timespan wait =
       std::min(parse_retry_after(retry_after)
                    .value_or(caf::timespan{default_retry_after}),
                caf::timespan{max_retry_after});
+  // The method's other calls wait for Slack's `Retry-After` even when this
+  // call gives up: without it the next one would go out at once, into the
+  // limit.
   auto& rl = st.rate_limits[call.limit_key];
   rl.until = std::max(rl.until, clock_type::now() + wait);
+  if (++call.rate_limit_waits > st.cfg.max_rate_limit_waits) {
+    auto key = call.limit_key;
+    finish(self, id,
+           make_error(errc::rate_limited,
+                      call.method + " still rate limited after " +
+                          std::to_string(call.rate_limit_waits - 1) +
+                          " waits"));
+    // Arms the limit's timer unless the line already moved on: the limit
+    // then ends (and is forgotten) when its wait is over.
+    return next_in_line(self, key);
+  }
   if (rl.probe == id)
     rl.probe = 0;
   CAF_RTM_LOG(
