@@ -24,6 +24,7 @@
 #include "detail/ping_monitor.hpp"
 #include "detail/protocol.hpp"
 #include "net/ws_client.hpp"
+#include "tcp_tap.hpp"
 #include "test_support.hpp"
 
 using namespace caf::rtm;
@@ -438,4 +439,38 @@ TEST_CASE("connection: a server that floods instead of answering the close "
   // it; twice that leaves room for a close that starts a read.
   CHECK(frames * (frame_size + net::frame_overhead) <=
         4 * 1024 * 1024 + frame_size + net::frame_overhead);
+}
+
+TEST_CASE("connection: a server that ends the connection during the "
+          "WebSocket handshake is a lost connection, not a refusal",
+          "[connection]") {
+  fake_slack srv;
+  log_capture logs;
+  system_fixture fx;
+  // Accepts, then closes at once: no HTTP answer to the upgrade at all.
+  tcp_tap tap{srv.port()};
+  tap.refuse(true);
+  auto shared_cfg = std::make_shared<const client_config>(
+      socket_mode_config_for(srv, logs.get()));
+  detail::connection_args args;
+  args.session = 1;
+  args.url =
+      "ws://127.0.0.1:" + std::to_string(tap.port()) + "/link/?ticket=t1";
+  args.cfg = shared_cfg;
+  args.proto = detail::make_socket_mode_protocol(*shared_cfg);
+  auto hello = std::make_shared<std::atomic<bool>>(false);
+  args.router =
+      fx.track(fx.sys->spawn(stand_in_router, std::make_shared<router_log>()));
+  args.observer = fx.track(fx.sys->spawn(stand_in_observer, hello));
+  auto conn = fx.sys->spawn(detail::connection, std::move(args));
+  (*fx.self)->monitor(conn);
+  std::optional<caf::error> reason;
+  (*fx.self)->receive([&](caf::down_msg& dm) { reason = dm.reason; },
+                      caf::after(std::chrono::seconds{20}) >> [] {});
+  REQUIRE(reason);
+  CAPTURE(caf::to_string(*reason));
+  // Beast's untouched answer reads 200: no "refused with HTTP status 200".
+  CHECK(code_of(*reason) == "connection_lost");
+  CHECK(caf::to_string(*reason).find("HTTP status") == std::string::npos);
+  CHECK_FALSE(hello->load());
 }

@@ -174,11 +174,13 @@ private:
     if (ec) {
       if (state_ == state_type::ended)
         return;
-      auto status = handshake_res_.result_int();
-      if (status != 0 && status != 101)
+      // Beast fills the response only once a whole answer came, and an
+      // untouched one reads 200: only this error says the server refused.
+      if (ec == boost::beast::websocket::error::upgrade_declined)
         return report_down(make_error(errc::websocket_error,
                                       "handshake rejected with HTTP status " +
-                                          std::to_string(status)));
+                                          std::to_string(
+                                              handshake_res_.result_int())));
       return report_down(read_error(ec, "WebSocket handshake"));
     }
     if (state_ != state_type::handshaking)
