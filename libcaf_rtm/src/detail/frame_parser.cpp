@@ -1,6 +1,7 @@
 #include "detail/frame_parser.hpp"
 
 #include <cmath>
+#include <optional>
 
 // basic_parser_impl.hpp: the parser's template code, instantiated here for
 // strict_handler (once in the library, as Boost.JSON asks).
@@ -130,32 +131,49 @@ json::parse_options options_with_depth(size_t max_depth) {
 class strict_json_parser {
 public:
   explicit strict_json_parser(size_t max_depth)
-      : p_(options_with_depth(max_depth)) {
-    // nop
+      : opts_(options_with_depth(max_depth)) {
+    p_.emplace(opts_);
   }
 
   /// Parses all of `text` into a value allocated from `sp`; a null value and
   /// `ec` set on failure.
   json::value parse(std::string_view text, json::storage_ptr sp,
                     json::error_code& ec) {
-    p_.reset();
-    p_.handler().st.reset(std::move(sp));
-    auto n = p_.write_some(false, text.data(), text.size(), ec);
-    if (!ec && n < text.size())
-      ec = json::error::extra_data;
-    if (ec || !p_.done()) {
-      if (!ec)
-        ec = json::error::incomplete;
-      // Drops what was built and the arena it points into.
-      p_.reset();
-      p_.handler().st.reset();
-      return nullptr;
-    }
-    return p_.handler().st.release();
+    auto result = parse_once(text, std::move(sp), ec);
+    // The handler's scratch stack (every value of the arrays and objects
+    // still open) only grows: one large frame would keep many times its
+    // size for the connection's life. A new parser lets it go.
+    if (text.size() > rebuild_above)
+      p_.emplace(opts_);
+    return result;
   }
 
 private:
-  json::basic_parser<strict_handler> p_;
+  // Larger frames are rare (Slack's events are a few KB): rebuilding after
+  // them costs nothing noticeable and bounds what a parser keeps.
+  static constexpr size_t rebuild_above = 64 * 1024;
+
+  json::value parse_once(std::string_view text, json::storage_ptr sp,
+                         json::error_code& ec) {
+    auto& p = *p_;
+    p.reset();
+    p.handler().st.reset(std::move(sp));
+    auto n = p.write_some(false, text.data(), text.size(), ec);
+    if (!ec && n < text.size())
+      ec = json::error::extra_data;
+    if (ec || !p.done()) {
+      if (!ec)
+        ec = json::error::incomplete;
+      // Drops what was built and the arena it points into.
+      p.reset();
+      p.handler().st.reset();
+      return nullptr;
+    }
+    return p.handler().st.release();
+  }
+
+  json::parse_options opts_;
+  std::optional<json::basic_parser<strict_handler>> p_;
 };
 
 json::value parse_json(std::string_view text, json::error_code& ec,
