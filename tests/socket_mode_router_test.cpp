@@ -770,6 +770,38 @@ TEST_CASE_METHOD(unclaimed_fixture,
 }
 
 TEST_CASE_METHOD(unclaimed_fixture,
+                 "socket mode router: an envelope id that comes again while "
+                 "its first envelope waits is a copy, though the filter "
+                 "forgot it",
+                 "[socket_mode_router]") {
+  // A faulty server reuses envelope ids for other events.
+  add_subscriber(holding_subscriber);
+  hand_over(2, {events_api_copy("A", "E1", 0, 1)});
+  sched->advance_time(std::chrono::milliseconds{100});
+  sched->run();
+  hand_over(3, {events_api_copy("B", "E2", 0, 1)});
+  // B again, as a copy of E1: it waits with A.
+  hand_over(4, {events_api_copy("B", "E1", 1, 1)});
+  // A is left to Slack: the filter forgets A, E1 and B with it.
+  sched->advance_time(std::chrono::milliseconds{2450});
+  sched->run();
+  CHECK(status().envelopes_unclaimed == 2);
+  // B once more, with another event, while the first B still waits.
+  hand_over(5, {events_api_copy("B", "E3", 0, 1)});
+  CHECK(w->answered == std::vector<std::string>{"A", "B"});
+  CHECK(status().events_duplicate == 2);
+  // The first B is left to Slack in its turn, and counted.
+  sched->advance_time(std::chrono::seconds{3});
+  sched->run();
+  CHECK(status().envelopes_unclaimed == 3);
+  // Slack's copy of E2 is new again: delivered, not swallowed.
+  hand_over(6, {events_api_copy("C", "E2", 1, 1)});
+  CHECK(w->answered == std::vector<std::string>{"A", "B", "C"});
+  CHECK(w->acks.empty());
+  CHECK(w->errors.empty());
+}
+
+TEST_CASE_METHOD(unclaimed_fixture,
                  "socket mode router: what Slack sends no more copies of is "
                  "acked even if nobody took it",
                  "[socket_mode_router]") {

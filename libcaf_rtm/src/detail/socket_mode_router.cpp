@@ -376,14 +376,22 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       if (ids.event != 0 && env.retry_attempt() < last_retry) {
         if (auto i = st.awaiting_events.find(ids.event);
             i != st.awaiting_events.end()) {
-          st.awaiting[i->second].copies.push_back(ids.envelope);
-          return;
+          if (auto w = st.awaiting.find(i->second); w != st.awaiting.end()) {
+            w->second.copies.push_back(ids.envelope);
+            return;
+          }
+          st.awaiting_events.erase(i); // its envelope waits no more
         }
       }
       if (same == st.awaiting.end())
         write_ack(self, env.connection(), id, std::nullopt);
     };
-    if (st.filter.seen(ids, now)) {
+    // An id that still waits for its subscribers is a copy even if the
+    // filter forgot it (a server reusing ids; the filter's size limit): a
+    // second entry under that id would replace the first one's books.
+    if (st.filter.seen(ids, now) ||
+        (held && !st.awaiting.empty() &&
+         st.awaiting.count(std::string{env.id()}) > 0)) {
       ++st.stats.events_duplicate;
       skip();
       continue;
