@@ -437,6 +437,25 @@ TEST_CASE("the token comes from SLACK_BOT_TOKEN", "[cli]") {
   CHECK(p.out_lines().size() == 1);
 }
 
+TEST_CASE("a token with a line break or spaces around it is trimmed, as the "
+          "library trims its own options",
+          "[cli]") {
+  fake_slack srv;
+  auto env = clean_env;
+  std::vector<std::string> args{"--base-url", srv.base_url(), "--count", "1"};
+  SECTION("from SLACK_BOT_TOKEN, saved with CRLF") {
+    env.back() = "SLACK_BOT_TOKEN=" + srv.options().token + "\r\n";
+  }
+  SECTION("from --token") {
+    args.push_back("--token");
+    args.push_back(" " + srv.options().token + " ");
+  }
+  process p{tool, args, env};
+  CHECK(p.wait(10s) == 0);
+  CHECK(p.out_lines().size() == 1);
+  CHECK(p.err().find("whitespace") == std::string::npos);
+}
+
 TEST_CASE("a fatal Slack error exits 3 and names the code, not the token",
           "[cli]") {
   fake_slack srv;
