@@ -145,7 +145,7 @@ void send_bytes(web_api_self self, const job_ptr& job, std::string url) {
   call.method = bytes_step;
   call.url = std::move(url);
   // The URL is single-use and signed: the token stays with the Web API.
-  call.body = std::move(job->bytes);
+  call.body = std::make_shared<const std::string>(std::move(job->bytes));
   call.content_type = "application/octet-stream";
   call.repeatable = job->x.retry == api_retry::always;
   call.raw_answer = true;

@@ -241,7 +241,7 @@ void issue(self_ptr self, uint64_t id) {
                 call.method);
   else
     CAF_RTM_LOG(st.log, debug, "web_api", "POST ", call.method, " (",
-                call.body.size(), " bytes)");
+                call.body ? call.body->size() : size_t{0}, " bytes)");
   auto hdl = caf::actor_cast<web_api_core_actor>(self);
   ++st.running;
   call.in_flight = true;
@@ -498,10 +498,11 @@ void start_call(web_api_self self, api_call x,
   }
   web_api_state::pending_call call;
   if (!x.json.value.empty()) {
-    call.body = to_json(x.json);
+    call.body = std::make_shared<const std::string>(to_json(x.json));
     call.content_type = "application/json; charset=utf-8";
   } else {
-    call.body = net::form_encode({x.args.begin(), x.args.end()});
+    call.body = std::make_shared<const std::string>(
+        net::form_encode({x.args.begin(), x.args.end()}));
     call.content_type = "application/x-www-form-urlencoded";
   }
   call.authorization = x.token.empty() ? st.authorization : "Bearer " + x.token;

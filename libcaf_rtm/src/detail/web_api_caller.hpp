@@ -51,7 +51,7 @@ struct web_api_state {
     /// empty: `{base_url}{method}`. Never logged: it is a credential.
     std::string url;
     /// The encoded request body and its content type.
-    std::string body;
+    std::shared_ptr<const std::string> body;
     std::string content_type;
     /// `Bearer <token>` (the caller's or the call's own token); empty: none.
     std::string authorization;

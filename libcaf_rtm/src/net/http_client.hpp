@@ -23,7 +23,9 @@ class connection_cache;
 
 struct http_request_data {
   endpoint_url url;
-  std::string body;
+  /// Shared with the call, which keeps it for its retries: not copied per
+  /// attempt (an upload's bytes can be 100 MB). Null: an empty body.
+  std::shared_ptr<const std::string> body;
   std::string content_type = "application/x-www-form-urlencoded";
   /// Value of the Authorization header (never logged).
   std::string authorization;

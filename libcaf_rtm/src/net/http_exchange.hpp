@@ -16,6 +16,7 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -39,12 +40,12 @@ class http_exchange
       public std::enable_shared_from_this<http_exchange<Stream>> {
 public:
   using error_code = boost::system::error_code;
-  using request_type =
-      boost::beast::http::request<boost::beast::http::string_body>;
+  // The body is a view of `data_.body`, which the exchange holds.
+  using request_body = boost::beast::http::span_body<const char>;
+  using request_type = boost::beast::http::request<request_body>;
   using parser_type =
       boost::beast::http::response_parser<boost::beast::http::string_body>;
-  using serializer_type =
-      boost::beast::http::request_serializer<boost::beast::http::string_body>;
+  using serializer_type = boost::beast::http::request_serializer<request_body>;
 
   http_exchange(const net_context& ctx, http_request_data req,
                 handler_type handler)
@@ -223,7 +224,9 @@ private:
     for (const auto& [name, value] : ctx_.extra_headers)
       req_.insert(name, value);
     req_.keep_alive(data_.cache != nullptr && data_.keep_connection);
-    req_.body() = std::move(data_.body);
+    if (data_.body)
+      req_.body() =
+          request_body::value_type{data_.body->data(), data_.body->size()};
     req_.prepare_payload();
   }
 
