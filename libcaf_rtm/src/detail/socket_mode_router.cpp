@@ -121,13 +121,13 @@ void close_if_done(self_ptr self, uint64_t session) {
 // comes here again is delivered.
 void leave_to_slack(self_ptr self, const std::string& id,
                     const envelope_filter::keys& keys,
-                    const std::vector<uint64_t>& copies = {}) {
+                    const std::vector<envelope_filter::keys>& copies = {}) {
   auto& st = self->state;
   st.filter.forget(keys);
   // Copies that came meanwhile were not acked either; should Slack send one
   // of them again, it is new too.
-  for (auto key : copies)
-    st.filter.forget(envelope_filter::keys{key, 0});
+  for (const auto& key : copies)
+    st.filter.forget(key);
   st.stats.envelopes_unclaimed += 1 + copies.size();
   // Counted as delivered when it went to the subscribers, which took nothing.
   --st.stats.events_delivered;
@@ -377,7 +377,8 @@ void on_batch(self_ptr self, inbound_batch& batch) {
         if (auto i = st.awaiting_events.find(ids.event);
             i != st.awaiting_events.end()) {
           if (auto w = st.awaiting.find(i->second); w != st.awaiting.end()) {
-            w->second.copies.push_back(ids.envelope);
+            // Its event is the one that waits: forgotten with it.
+            w->second.copies.push_back({ids.envelope, 0});
             return;
           }
           st.awaiting_events.erase(i); // its envelope waits no more
@@ -386,12 +387,20 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       if (same == st.awaiting.end())
         write_ack(self, env.connection(), id, std::nullopt);
     };
-    // An id that still waits for its subscribers is a copy even if the
-    // filter forgot it (a server reusing ids; the filter's size limit): a
-    // second entry under that id would replace the first one's books.
-    if (st.filter.seen(ids, now) ||
-        (held && !st.awaiting.empty() &&
-         st.awaiting.count(std::string{env.id()}) > 0)) {
+    auto seen = st.filter.seen(ids, now);
+    if (!seen && held && !st.awaiting.empty()) {
+      // An id that still waits for its subscribers is a copy even if the
+      // filter forgot it (a server reusing ids for other events): a second
+      // entry under that id would replace the first one's books. What it
+      // carries shares the first one's fate: forgotten and counted with it
+      // if that one is left to Slack, so that Slack's next copy is new.
+      if (auto i = st.awaiting.find(std::string{env.id()});
+          i != st.awaiting.end()) {
+        i->second.copies.push_back(ids);
+        seen = true;
+      }
+    }
+    if (seen) {
       ++st.stats.events_duplicate;
       skip();
       continue;

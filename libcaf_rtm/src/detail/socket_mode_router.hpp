@@ -48,9 +48,9 @@ struct socket_mode_router_state : router_base {
     bool unclaimed() const {
       return redeliverable && !taken;
     }
-    /// The envelope ids (filter keys) of copies that came meanwhile and were
-    /// not acked: they share its fate.
-    std::vector<uint64_t> copies;
+    /// The filter keys of copies that came meanwhile and were not acked:
+    /// they share its fate.
+    std::vector<envelope_filter::keys> copies;
     /// Other connections a copy with the same envelope id came on (Slack
     /// sends it again elsewhere when its connection goes): the ack goes to
     /// one of them if `session` ends first.
