@@ -223,13 +223,13 @@ parse_result to_client_config(const config& cfg, client_config& out,
   // only, so an error about it is the only one.
   if (!c.log_level.empty() && is_log_level_error(out.option_error))
     out.option_error = caf::error{};
-  // Trimmed as the library trims a token in its own options: one read from a
-  // file or a secret with a line break still works.
+  // Trimmed as the library trims a token in its own options: one read from
+  // a file or a secret with a line break still works (CAF's parser trims
+  // the command line's). Blank counts as not set, as empty does.
   auto from_env = [](std::string& field, const char* name) {
     if (field.empty())
-      if (auto* env = std::getenv(name); env != nullptr && *env != '\0')
-        field = env;
-    field = trim_token(field);
+      if (auto* env = std::getenv(name); env != nullptr)
+        field = trim_token(env);
   };
   if (kind == client_kind::rtm) {
     // Given and then ignored would be worse than refused.
