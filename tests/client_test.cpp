@@ -11,6 +11,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -1571,6 +1572,45 @@ TEST_CASE_METHOD(client_fixture, "sending before connect fails at once",
   close_client(*this, hdl);
 }
 
+TEST_CASE_METHOD(client_fixture,
+                 "an error reply to a plain send goes to the sender's error "
+                 "handler, as README says",
+                 "[client][send]") {
+  fake_slack srv;
+  auto hdl = track(sys->spawn(rtm_client, config(srv)));
+  auto with_handler = GENERATE(false, true);
+  CAPTURE(with_handler);
+  auto seen = std::make_shared<std::atomic<bool>>(false);
+  auto sender = sys->spawn(
+      [](caf::event_based_actor* a, rtm_client_actor dest, bool handle,
+         std::shared_ptr<std::atomic<bool>> got) {
+        if (handle)
+          a->set_error_handler([got](caf::error&) { *got = true; });
+        json_object msg;
+        msg.value["type"] = "message";
+        msg.value["channel"] = "C1";
+        msg.value["text"] = "too early";
+        a->send(dest, send_atom_v, std::move(msg)); // not_connected
+        return caf::behavior{[](int) {
+        }};
+      },
+      hdl, with_handler, seen);
+  (*self)->monitor(sender);
+  std::optional<caf::error> ended;
+  (*self)->receive([&](caf::down_msg& dm) { ended = dm.reason; },
+                   caf::after(std::chrono::seconds{2}) >> [] {});
+  if (with_handler) {
+    CHECK_FALSE(ended);
+    CHECK(seen->load());
+    caf::anon_send_exit(sender, caf::exit_reason::user_shutdown);
+  } else {
+    // CAF 0.17's default error handler ends the actor.
+    REQUIRE(ended);
+    CHECK(code_of(*ended) == "not_connected");
+  }
+  close_client(*this, hdl);
+}
+
 TEST_CASE_METHOD(client_fixture, "a full send queue refuses at once",
                  "[client][send]") {
   fake_slack srv;
@@ -2277,6 +2317,44 @@ TEST_CASE_METHOD(client_fixture, "a hook that blocks holds up no callback",
   CHECK(eventually([&] { return calls == 2; }));
   release = true;
   CHECK(eventually([&] { return frames == 3; }));
+  close_client(*this, hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "an on_frame hook that throws is an error for the on_error "
+                 "hooks",
+                 "[client][callbacks]") {
+  fake_slack srv;
+  auto hdl = track(sys->spawn(rtm_client, config(srv)));
+  // Shared: the worker may still run these after a failed check.
+  struct seen {
+    std::mutex mtx;
+    std::vector<std::string> errors;
+  };
+  auto x = std::make_shared<seen>();
+  hook_listener hooks;
+  hooks.on_frame = [](std::string_view) {
+    throw std::runtime_error("frame hook failed");
+  };
+  hooks.on_error = [x](const caf::error& err, bool fatal) {
+    std::lock_guard<std::mutex> guard{x->mtx};
+    x->errors.push_back(code_of(err) + (fatal ? ":fatal" : ""));
+  };
+  REQUIRE(request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                            hooks));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  session(srv, 0)->send(message(1));
+  // The hello and the message: one failure each.
+  CHECK(eventually([&] {
+    std::lock_guard<std::mutex> guard{x->mtx};
+    return x->errors.size() == 2;
+  }));
+  {
+    std::lock_guard<std::mutex> guard{x->mtx};
+    CHECK(x->errors ==
+          std::vector<std::string>{"listener_failed", "listener_failed"});
+  }
+  CHECK(status(hdl).listener_errors == 2);
   close_client(*this, hdl);
 }
 

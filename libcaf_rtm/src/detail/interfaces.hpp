@@ -118,7 +118,8 @@ using supervisor_actor =
 struct callback_failure {
   caf::error reason;
   std::string what;
-  /// A hook threw: logged and counted, but not handed to the hooks again.
+  /// An `on_error` hook threw: logged and counted, but not handed to the
+  /// hooks (it would feed itself).
   bool from_hook = false;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 #include <functional>
+#include <type_traits>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
@@ -15,11 +16,13 @@ namespace {
 
 using self_ptr = listener_worker_actor::stateful_pointer<listener_worker_state>;
 
+enum class runs { callback, hook, error_hook };
+
 // Runs `f`; a throwing callback must not cost the other callbacks this item,
 // nor the worker its later items.
 template <class F>
 void guarded(self_ptr self, uint64_t id, std::string_view type, F f,
-             bool hook = false) {
+             runs kind = runs::callback) {
   std::string what;
   try {
     f();
@@ -31,20 +34,26 @@ void guarded(self_ptr self, uint64_t id, std::string_view type, F f,
   }
   self->send(self->state.router,
              callback_failure{make_error(errc::listener_failed, what),
-                              (hook ? "hook " : "callback ") +
+                              (kind == runs::callback ? "callback " : "hook ") +
                                   std::to_string(id) + " threw on a " +
                                   std::string{type} + " event",
-                              hook});
+                              kind == runs::error_hook});
 }
 
-// Runs the `Member` hook of every hook subscription with `xs`.
+// Runs the `Member` hook of every hook subscription with `xs`. The failure
+// of an `on_frame` or `on_close` hook goes to the `on_error` hooks as any
+// other; that of an `on_error` hook does not (it would feed itself).
 template <class Member, class... Ts>
 void run_hooks(self_ptr self, Member member, std::string_view what,
                const Ts&... xs) {
+  constexpr auto kind =
+      std::is_same_v<Member, decltype(&hook_listener::on_error)>
+          ? runs::error_hook
+          : runs::hook;
   for (auto& [id, hooks] : self->state.hooks)
     if (auto& fn = hooks.*member)
       guarded(
-          self, id, what, [&] { fn(xs...); }, true);
+          self, id, what, [&] { fn(xs...); }, kind);
 }
 
 // Done means done: the router holds the socket while too many items wait
