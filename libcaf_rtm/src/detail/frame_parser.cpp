@@ -151,7 +151,7 @@ public:
 private:
   // Larger frames are rare (Slack's events are a few KB): rebuilding after
   // them costs nothing noticeable and bounds what a parser keeps.
-  static constexpr size_t rebuild_above = 64 * 1024;
+  static constexpr size_t rebuild_above = size_t{64} * 1024;
 
   json::value parse_once(std::string_view text, json::storage_ptr sp,
                          json::error_code& ec) {
