@@ -437,8 +437,8 @@ TEST_CASE("the token comes from SLACK_BOT_TOKEN", "[cli]") {
   CHECK(p.out_lines().size() == 1);
 }
 
-TEST_CASE("a token from the environment with a line break or spaces around "
-          "it is trimmed, as the library trims its own options",
+TEST_CASE("a token with a line break or spaces around it is trimmed, as the "
+          "library trims its own options",
           "[cli]") {
   fake_slack srv;
   auto env = clean_env;
@@ -448,6 +448,10 @@ TEST_CASE("a token from the environment with a line break or spaces around "
   }
   SECTION("from SLACK_BOT_TOKEN, with a space before") {
     env.back() = "SLACK_BOT_TOKEN= " + srv.options().token;
+  }
+  SECTION("from --token, with a carriage return after") {
+    args.push_back("--token");
+    args.push_back(srv.options().token + "\r");
   }
   process p{tool, args, env};
   CHECK(p.wait(10s) == 0);

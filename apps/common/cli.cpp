@@ -224,8 +224,8 @@ parse_result to_client_config(const config& cfg, client_config& out,
   if (!c.log_level.empty() && is_log_level_error(out.option_error))
     out.option_error = caf::error{};
   // Trimmed as the library trims a token in its own options: one read from
-  // a file or a secret with a line break still works (CAF's parser trims
-  // the command line's). Blank counts as not set, as empty does.
+  // a file or a secret with a line break still works. Blank counts as not
+  // set, as empty does.
   auto from_env = [](std::string& field, const char* name) {
     if (field.empty())
       if (auto* env = std::getenv(name); env != nullptr)
@@ -238,19 +238,19 @@ parse_result to_client_config(const config& cfg, client_config& out,
     if (c.connections != c.not_given)
       return {exit_usage, "--connections goes with --socket-mode"};
     if (!c.token.empty())
-      out.token = c.token;
+      out.token = trim_token(c.token);
     from_env(out.token, "SLACK_BOT_TOKEN");
     if (out.token.empty())
       return {exit_usage, "no token: use --token or set SLACK_BOT_TOKEN"};
   } else {
     if (!c.app_token.empty())
-      out.app_token = c.app_token;
+      out.app_token = trim_token(c.app_token);
     from_env(out.app_token, "SLACK_APP_TOKEN");
     if (out.app_token.empty())
       return {exit_usage,
               "no app token: use --app-token or set SLACK_APP_TOKEN"};
     if (!c.token.empty())
-      out.bot_token = c.token;
+      out.bot_token = trim_token(c.token);
     from_env(out.bot_token, "SLACK_BOT_TOKEN");
     if (c.connections != c.not_given) {
       if (c.connections < 1 || c.connections > 10)

@@ -352,6 +352,8 @@ void on_batch(self_ptr self, inbound_batch& batch) {
     // Acked on receipt by the connection, or here once its subscribers
     // answered.
     auto held = env.accepts_response_payload() || st.cfg->ack_after_delivery;
+    // Recorded as a copy of the waiting envelope with its id (see below).
+    auto same_id_copy = false;
     auto skip = [&] {
       if (!held)
         return;
@@ -373,7 +375,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       // end Slack's retries. It shares that envelope's fate: left to Slack,
       // or, once that one is acked, Slack's next copy (if any) is acked as
       // a duplicate.
-      if (ids.event != 0 && env.retry_attempt() < last_retry) {
+      if (!same_id_copy && ids.event != 0 && env.retry_attempt() < last_retry) {
         if (auto i = st.awaiting_events.find(ids.event);
             i != st.awaiting_events.end()) {
           if (auto w = st.awaiting.find(i->second); w != st.awaiting.end()) {
@@ -397,7 +399,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       if (auto i = st.awaiting.find(std::string{env.id()});
           i != st.awaiting.end()) {
         i->second.copies.push_back(ids);
-        seen = true;
+        seen = same_id_copy = true;
       }
     }
     if (seen) {
