@@ -607,14 +607,49 @@ TEST_CASE_METHOD(supervisor_fixture,
     CHECK(w->closes[1] == std::vector<uint16_t>{1000});
     CHECK(w->count("fatal") == 0);
   }
-  SECTION("the old session ends first: the cap applies again") {
-    fail_next_connects();
+  SECTION("the old session ends first: the cap counts from there") {
+    fail_next_connects(3);
     drop(1, make_error(errc::connection_lost));
-    CHECK(w->count("fatal") == 0);
-    advance(8s); // the next attempt fails, and nothing delivers
+    // The attempt already armed, and the next one, fail.
+    for (int i = 0; i < 2; ++i) {
+      advance(1min);
+      CHECK(w->count("fatal") == 0);
+    }
+    CHECK(w->calls_of("rtm.connect") == 8);
+    advance(1min); // the third failure since nothing delivers
+    CHECK(w->calls_of("rtm.connect") == 9);
     CHECK(w->count("fatal:gave_up") == 1);
     CHECK(w->conns.count(2) == 0);
   }
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: failing to add a connection beside one that "
+                 "works does not count toward max_attempts",
+                 "[supervisor]") {
+  target = 2;
+  client.reconnect.max_attempts = 3;
+  client.healthy_session = 1h; // session 1 ends young below
+  start();
+  ask_connect();
+  hello(1);
+  REQUIRE(w->conns.count(2) == 1);
+  // Three attempts to add the second connection fail while the first works.
+  drop(2, make_error(errc::connection_lost)); // before its hello
+  fail_next_connects(2);
+  for (int i = 0; i < 20 && w->calls_of("rtm.connect") < 4; ++i)
+    advance(1s);
+  REQUIRE(w->calls_of("rtm.connect") == 4);
+  CHECK(w->count("fatal") == 0);
+  // The working one drops: the client tries as often as if it had been the
+  // only one, instead of giving up at once.
+  fail_next_connects(3);
+  drop(1, make_error(errc::connection_lost));
+  CHECK(w->count("fatal") == 0);
+  advance(1min);
+  CHECK(w->count("fatal") == 0);
+  advance(1min);
+  CHECK(w->count("fatal:gave_up") == 1);
 }
 
 TEST_CASE_METHOD(supervisor_fixture,

@@ -198,15 +198,24 @@ void enter_idle(self_ptr self, const caf::error& why) {
 bool count_failure(self_ptr self, const caf::error& err) {
   auto& st = self->state;
   ++st.failures;
+  if (live_count(self) > 0 || disconnected_one_delivers(self))
+    return true;
+  ++st.failures_down;
   auto cap = st.args.cfg->reconnect.max_attempts;
-  if (cap > 0 && st.failures >= cap && live_count(self) == 0 &&
-      !disconnected_one_delivers(self)) {
+  if (cap > 0 && st.failures_down >= cap) {
     enter_failed(
-        self, make_error(errc::gave_up, std::to_string(st.failures) +
+        self, make_error(errc::gave_up, std::to_string(st.failures_down) +
                                             " attempts, last: " + render(err)));
     return false;
   }
   return true;
+}
+
+// A session proved healthy, or the user started anew: the next failure is
+// the first in a row.
+void reset_failures(self_ptr self) {
+  self->state.failures = 0;
+  self->state.failures_down = 0;
 }
 
 // The next attempt starts after `delay`; the router hears of it.
@@ -431,7 +440,7 @@ void replace_session(self_ptr self, uint64_t id, bool count_as_failure) {
   i->second.ending = true;
   update_phase(self);
   if (healthy(self, id))
-    st.failures = 0;
+    reset_failures(self);
   else if (count_as_failure &&
            !count_failure(self, make_error(errc::connection_closed,
                                            "goodbye soon after hello")))
@@ -473,7 +482,7 @@ void on_session_down(self_ptr self, uint64_t id, bool was_live,
     return;
   }
   if (was_healthy) {
-    st.failures = 0;
+    reset_failures(self);
   } else {
     if (!cause)
       cause = make_error(errc::connection_closed, uint16_t{1000},
@@ -556,7 +565,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
           break; // none staying after all: answered by the next hello
         }
         case phase::idle:
-          st.failures = 0;
+          reset_failures(self);
           break;
         default:
           break;

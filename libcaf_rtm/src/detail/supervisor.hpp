@@ -112,8 +112,14 @@ struct supervisor_state {
   /// The session of the attempt in progress, once its actor exists (0: none).
   uint64_t pending = 0;
   bool attempt_running = false;
-  /// Failed attempts in a row, sessions that died young included.
+  /// Failed attempts in a row, sessions that died young included: what the
+  /// backoff grows with.
   uint32_t failures = 0;
+  /// Those of them that came while no session delivered: what
+  /// `reconnect.max_attempts` caps (failing to add a connection, or to
+  /// replace one a `disconnect` ended, beside one that works is not an
+  /// outage).
+  uint32_t failures_down = 0;
   /// Identifies the backoff timer that may start the next attempt.
   uint64_t retry_token = 0;
   /// That timer is running: the next attempt is arranged, and whoever would
