@@ -624,6 +624,27 @@ TEST_CASE_METHOD(supervisor_fixture,
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: an attempt that failed while reconnecting was "
+                 "off counts toward max_attempts once it is back on",
+                 "[supervisor]") {
+  client.reconnect.max_attempts = 3;
+  start();
+  ask_connect();
+  hello(1);
+  advance(1min);
+  ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
+  drop(1, make_error(errc::connection_lost));
+  fail_next_connects(3);
+  ask_connect(); // its attempt fails: idle again
+  CHECK(w->replies.back() == "error:http_error");
+  ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, true);
+  for (int i = 0; i < 3; ++i)
+    advance(1min);
+  CHECK(w->calls_of("rtm.connect") == 4); // 1 + 3 failed in a row
+  CHECK(w->count("fatal:gave_up") == 1);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: failing to add a connection beside one that "
                  "works does not count toward max_attempts",
                  "[supervisor]") {

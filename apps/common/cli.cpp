@@ -178,8 +178,8 @@ config::config() {
             "seconds a pong may take (default: the ping interval)");
   add_flag(conn.no_reconnect, "no-reconnect", "do not reconnect");
   add_value(conn.max_attempts, "max-attempts",
-            "connection attempts in a row before giving up (default 0: no "
-            "cap)");
+            "failed connection attempts in a row while no connection is up "
+            "before giving up (default 0: no cap)");
   add_value(conn.log_level, "log-level",
             "quiet|error|warn|info|debug|trace (default warn)");
 }

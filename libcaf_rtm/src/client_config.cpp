@@ -210,8 +210,10 @@ const std::vector<option>& options() {
                     CAF_RTM_FIELD(reconnect.initial_delay)),
       opt<timespan>("reconnect-max-delay", "largest reconnect backoff",
                     CAF_RTM_FIELD(reconnect.max_delay)),
-      opt<int64_t>("reconnect-max-attempts", "attempts in a row (0: no cap)",
-                   CAF_RTM_FIELD(reconnect.max_attempts)),
+      opt<int64_t>(
+          "reconnect-max-attempts",
+          "failed attempts in a row while no connection is up (0: no cap)",
+          CAF_RTM_FIELD(reconnect.max_attempts)),
       opt<timespan>("reconnect-healthy-session",
                     "sessions ending sooner count as failed attempts",
                     CAF_RTM_FIELD(healthy_session)),

@@ -191,16 +191,24 @@ void enter_idle(self_ptr self, const caf::error& why) {
   self->send(st.args.router, sessions_idle{why});
 }
 
+// Adds a failure; one while no session delivers counts toward the cap too.
+void add_failure(self_ptr self) {
+  auto& st = self->state;
+  ++st.failures;
+  if (live_count(self) == 0 && !disconnected_one_delivers(self))
+    ++st.failures_down;
+}
+
 // Counts a failed attempt (or a session that died young). Returns false if
 // the client gave up. The cap ends only a client that has no live session:
 // failing to add a further Socket Mode connection must not close the ones
 // that work (the attempts go on at the backoff's ceiling).
 bool count_failure(self_ptr self, const caf::error& err) {
   auto& st = self->state;
-  ++st.failures;
-  if (live_count(self) > 0 || disconnected_one_delivers(self))
+  auto before = st.failures_down;
+  add_failure(self);
+  if (st.failures_down == before) // something delivers
     return true;
-  ++st.failures_down;
   auto cap = st.args.cfg->reconnect.max_attempts;
   if (cap > 0 && st.failures_down >= cap) {
     enter_failed(
@@ -260,7 +268,7 @@ void attempt_failed(self_ptr self, const caf::error& err) {
   // With reconnecting off, a session that said goodbye counts as gone: the
   // `connect` that started this attempt must not wait for its end.
   if (live_count(self, true) == 0 && !st.auto_reconnect) {
-    ++st.failures;
+    add_failure(self);
     enter_idle(self, err);
     return;
   }
