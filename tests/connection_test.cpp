@@ -469,7 +469,8 @@ TEST_CASE("connection: a server that ends the connection during the "
                       caf::after(std::chrono::seconds{20}) >> [] {});
   REQUIRE(reason);
   CAPTURE(caf::to_string(*reason));
-  // Beast's untouched answer reads 200: no "refused with HTTP status 200".
+  // Beast's untouched answer reads 200: no "handshake rejected with HTTP
+  // status 200".
   CHECK(code_of(*reason) == "connection_lost");
   CHECK(caf::to_string(*reason).find("HTTP status") == std::string::npos);
   CHECK_FALSE(hello->load());

@@ -1,5 +1,6 @@
 // Parses frames into events or envelopes, reusing one JSON parser (and its
-// scratch memory) for every frame of a connection.
+// scratch memory) for the frames of a connection; a frame over 64 KB gets
+// the next frames a new one, so that its scratch memory is let go.
 
 #pragma once
 

@@ -120,7 +120,7 @@ struct callback_failure {
   std::string what;
   /// An `on_error` hook threw: logged and counted, but not handed to the
   /// hooks (it would feed itself).
-  bool from_hook = false;
+  bool from_error_hook = false;
 };
 
 /// One actor of the listener pool: runs callback listeners on the events (or

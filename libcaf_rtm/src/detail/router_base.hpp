@@ -332,7 +332,7 @@ void on_callback_failure(Self* self, callback_failure& x) {
   CAF_RTM_LOG(st.log, warn, "client", x.what, ": ", render(x.reason));
   // A hook that throws on errors must not be fed its own failure.
   tell_lifecycle(self, error_event{std::move(x.reason), std::move(x.what)},
-                 !x.from_hook);
+                 !x.from_error_hook);
 }
 
 // -- closing ------------------------------------------------------------------
