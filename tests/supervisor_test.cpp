@@ -271,13 +271,18 @@ struct supervisor_fixture {
     sched->run();
   }
 
-  // Reconnecting off: session 1 came up, lived a minute and said goodbye.
-  void goodbye_with_reconnecting_off() {
-    client.auto_reconnect = false;
+  // Session 1 came up and lived a minute: healthy.
+  void start_with_healthy_session() {
     start();
     ask_connect();
     hello(1);
     advance(1min);
+  }
+
+  // Reconnecting off: session 1 came up, lived a minute and said goodbye.
+  void goodbye_with_reconnecting_off() {
+    client.auto_reconnect = false;
+    start_with_healthy_session();
     goodbye(1);
   }
 
@@ -336,10 +341,7 @@ TEST_CASE_METHOD(supervisor_fixture,
 TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: a healthy session that drops is replaced at once",
                  "[supervisor]") {
-  start();
-  ask_connect();
-  hello(1);
-  advance(1min);
+  start_with_healthy_session();
   drop(1, make_error(errc::connection_lost));
   CHECK(w->count("disconnected:1:connection_lost") == 1);
   CHECK(w->calls_of("rtm.connect") == 2); // no backoff
@@ -434,10 +436,7 @@ TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: close closes every session with 1000, then "
                  "replies",
                  "[supervisor]") {
-  start();
-  ask_connect();
-  hello(1);
-  advance(1min);
+  start_with_healthy_session();
   goodbye(1); // two sessions alive: 1 and the pending 2
   REQUIRE(w->conns.size() == 2);
   ask_close();
@@ -477,10 +476,7 @@ TEST_CASE_METHOD(supervisor_fixture,
 TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: reconnecting switched off and on at run time",
                  "[supervisor]") {
-  start();
-  ask_connect();
-  hello(1);
-  advance(1min);
+  start_with_healthy_session();
   ask_with<caf::ok_atom>([](caf::ok_atom&) { return std::string{"ok"}; },
                          reconnect_atom_v, false);
   ask<supervisor_status>(status_atom_v, [](supervisor_status& x) {
@@ -587,10 +583,7 @@ TEST_CASE_METHOD(supervisor_fixture,
                  "session a disconnect ended still delivers",
                  "[supervisor]") {
   client.reconnect.max_attempts = 3;
-  start();
-  ask_connect();
-  hello(1);
-  advance(1min);
+  start_with_healthy_session();
   // Slack's Web API is down while the user asks for a fresh session: the
   // old one stays until a successor says hello.
   fail_next_connects(5);
@@ -628,10 +621,7 @@ TEST_CASE_METHOD(supervisor_fixture,
                  "off counts toward max_attempts once it is back on",
                  "[supervisor]") {
   client.reconnect.max_attempts = 3;
-  start();
-  ask_connect();
-  hello(1);
-  advance(1min);
+  start_with_healthy_session();
   ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
   drop(1, make_error(errc::connection_lost));
   fail_next_connects(3);
@@ -677,10 +667,7 @@ TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: a session a disconnect ended is closed when "
                  "reconnecting is switched off before its successor came",
                  "[supervisor]") {
-  start();
-  ask_connect();
-  hello(1);
-  advance(1min);
+  start_with_healthy_session();
   // The successor's attempt fails: the old session delivers meanwhile.
   fail_next_connects();
   ask_with<caf::ok_atom>(show_ok, disconnect_atom_v);
@@ -724,10 +711,7 @@ TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: the end of a session being replaced does not "
                  "cut short the backoff of its failed successor",
                  "[supervisor]") {
-  start();
-  ask_connect();
-  hello(1);
-  advance(1min);
+  start_with_healthy_session();
   fail_next_connects();
   goodbye(1);
   CHECK(w->calls_of("rtm.connect") == 2);
@@ -857,10 +841,7 @@ TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: the router hears when no session is coming, and "
                  "a waiting connect is answered",
                  "[supervisor]") {
-  start();
-  ask_connect();
-  hello(1);
-  advance(1min);
+  start_with_healthy_session();
   SECTION("the last session ends while reconnecting is off") {
     ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
     drop(1, make_error(errc::connection_lost));
