@@ -1,7 +1,6 @@
 #include "detail/frame_parser.hpp"
 
 #include <cmath>
-#include <optional>
 
 // basic_parser_impl.hpp: the parser's template code, instantiated here for
 // strict_handler (once in the library, as Boost.JSON asks).
@@ -131,49 +130,32 @@ json::parse_options options_with_depth(size_t max_depth) {
 class strict_json_parser {
 public:
   explicit strict_json_parser(size_t max_depth)
-      : opts_(options_with_depth(max_depth)) {
-    p_.emplace(opts_);
+      : p_(options_with_depth(max_depth)) {
+    // nop
   }
 
   /// Parses all of `text` into a value allocated from `sp`; a null value and
   /// `ec` set on failure.
   json::value parse(std::string_view text, json::storage_ptr sp,
                     json::error_code& ec) {
-    auto result = parse_once(text, std::move(sp), ec);
-    // The handler's scratch stack (every value of the arrays and objects
-    // still open) only grows: one large frame would keep many times its
-    // size for the connection's life. A new parser lets it go.
-    if (text.size() > rebuild_above)
-      p_.emplace(opts_);
-    return result;
-  }
-
-private:
-  // Larger frames are rare (Slack's events are a few KB): rebuilding after
-  // them costs nothing noticeable and bounds what a parser keeps.
-  static constexpr size_t rebuild_above = size_t{64} * 1024;
-
-  json::value parse_once(std::string_view text, json::storage_ptr sp,
-                         json::error_code& ec) {
-    auto& p = *p_;
-    p.reset();
-    p.handler().st.reset(std::move(sp));
-    auto n = p.write_some(false, text.data(), text.size(), ec);
+    p_.reset();
+    p_.handler().st.reset(std::move(sp));
+    auto n = p_.write_some(false, text.data(), text.size(), ec);
     if (!ec && n < text.size())
       ec = json::error::extra_data;
-    if (ec || !p.done()) {
+    if (ec || !p_.done()) {
       if (!ec)
         ec = json::error::incomplete;
       // Drops what was built and the arena it points into.
-      p.reset();
-      p.handler().st.reset();
+      p_.reset();
+      p_.handler().st.reset();
       return nullptr;
     }
-    return p.handler().st.release();
+    return p_.handler().st.release();
   }
 
-  json::parse_options opts_;
-  std::optional<json::basic_parser<strict_handler>> p_;
+private:
+  json::basic_parser<strict_handler> p_;
 };
 
 json::value parse_json(std::string_view text, json::error_code& ec,
@@ -183,7 +165,8 @@ json::value parse_json(std::string_view text, json::error_code& ec,
 }
 
 frame_parser::frame_parser(size_t max_depth, memory mem)
-    : parser_(std::make_unique<strict_json_parser>(max_depth)),
+    : max_depth_(max_depth),
+      parser_(std::make_unique<strict_json_parser>(max_depth)),
       pool_(mem == memory::pooled ? frame_pool_owner{}
                                   : frame_pool_owner{nullptr}) {
   // nop
@@ -245,6 +228,11 @@ caf::intrusive_ptr<T> frame_parser::parse(std::string_view frame,
   auto overflows = arena_overflow::count();
   auto value = parser_->parse(d->raw, json::storage_ptr{&d->arena}, ec);
   learn(arena_overflow::count() != overflows);
+  // The JSON parser's scratch stack (every value of the arrays and objects
+  // still open) only grows: one large frame would keep many times its size
+  // for the connection's life. A new parser lets it go.
+  if (frame.size() > rebuild_parser_above)
+    parser_ = std::make_unique<strict_json_parser>(max_depth_);
   if (ec) {
     last_error_ = ec == json::error::exponent_overflow
                       ? "malformed JSON: a number out of range"

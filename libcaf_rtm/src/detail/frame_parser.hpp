@@ -91,6 +91,11 @@ private:
   static constexpr size_t max_arena_factor = 8;
   static constexpr size_t frames_before_shrinking = 1024;
 
+  // Larger frames are rare (Slack's events are a few KB): a new JSON parser
+  // after them costs nothing noticeable and bounds what a parser keeps.
+  static constexpr size_t rebuild_parser_above = size_t{64} * 1024;
+
+  size_t max_depth_;
   std::unique_ptr<strict_json_parser> parser_;
   /// Where the events and envelopes of this parser get their memory (the
   /// heap if it holds no pool).
