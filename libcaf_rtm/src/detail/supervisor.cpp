@@ -192,11 +192,14 @@ void enter_idle(self_ptr self, const caf::error& why) {
 }
 
 // Adds a failure; one while no session delivers counts toward the cap too.
-void add_failure(self_ptr self) {
+// Returns whether it did.
+bool add_failure(self_ptr self) {
   auto& st = self->state;
   ++st.failures;
-  if (live_count(self) == 0 && !disconnected_one_delivers(self))
-    ++st.failures_down;
+  if (live_count(self) > 0 || disconnected_one_delivers(self))
+    return false;
+  ++st.failures_down;
+  return true;
 }
 
 // Counts a failed attempt (or a session that died young). Returns false if
@@ -204,11 +207,9 @@ void add_failure(self_ptr self) {
 // failing to add a further Socket Mode connection must not close the ones
 // that work (the attempts go on at the backoff's ceiling).
 bool count_failure(self_ptr self, const caf::error& err) {
-  auto& st = self->state;
-  auto before = st.failures_down;
-  add_failure(self);
-  if (st.failures_down == before) // something delivers
+  if (!add_failure(self)) // something delivers
     return true;
+  auto& st = self->state;
   auto cap = st.args.cfg->reconnect.max_attempts;
   if (cap > 0 && st.failures_down >= cap) {
     enter_failed(

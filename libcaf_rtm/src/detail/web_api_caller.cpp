@@ -59,13 +59,18 @@ std::string string_at(const json::object& x, std::string_view key) {
 
 // -- completing calls ---------------------------------------------------------
 
+void answer_closes(self_ptr self) {
+  auto& st = self->state;
+  for (auto& rp : st.close_promises)
+    rp.deliver(caf::ok_atom_v);
+  st.close_promises.clear();
+}
+
 void maybe_finish_close(self_ptr self) {
   auto& st = self->state;
   if (!st.closing || !st.calls.empty() || st.closing_idle)
     return;
-  for (auto& rp : st.close_promises)
-    rp.deliver(caf::ok_atom_v);
-  st.close_promises.clear();
+  answer_closes(self);
   self->quit();
 }
 
@@ -566,9 +571,7 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
       finish(self, i->first, make_error(errc::closed, "web API caller ended"));
     }
     // A `close` waiting for the idle connections is answered too.
-    for (auto& rp : st.close_promises)
-      rp.deliver(caf::ok_atom_v);
-    st.close_promises.clear();
+    answer_closes(self);
     self->quit(std::move(msg.reason));
   });
   // Only the actors that streamed lists send their pages to are monitored.
