@@ -1001,6 +1001,7 @@ TEST_CASE("socket mode: the demo runs and exits 0",
   REQUIRE(p.wait(60s) == 0);
   size_t envelopes = 0;
   size_t posted = 0;
+  size_t responded = 0;
   std::set<std::string> event_ids;
   for (auto& line : p.out_lines()) {
     auto obj = parse_object(line);
@@ -1009,12 +1010,18 @@ TEST_CASE("socket mode: the demo runs and exits 0",
       ++posted;
       continue;
     }
+    if (obj.contains("responded")) {
+      CHECK(obj.at("ok").as_bool());
+      ++responded;
+      continue;
+    }
     ++envelopes;
     if (auto* payload = obj.at("payload").as_object().if_contains("event_id"))
       CHECK(event_ids.insert(std::string{payload->as_string()}).second);
   }
-  CHECK(envelopes == 5); // the retried one once
+  CHECK(envelopes == 6); // the retried one once
   CHECK(posted == 1);
+  CHECK(responded == 1); // /deploy, through its response_url
   CHECK(p.err().find("demo: done") != std::string::npos);
 }
 

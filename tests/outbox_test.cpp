@@ -615,6 +615,46 @@ TEST_CASE_METHOD(outbox_fixture,
 }
 
 TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: a standing request goes out as last stated, is not "
+                 "sent again when handed back, and fails as no user message",
+                 "[outbox][presence]") {
+  auto state = [this](int n, const char* user, time_point now) {
+    boost::json::object msg;
+    msg["type"] = "presence_sub";
+    msg["ids"] = boost::json::array{user};
+    return out.enqueue_standing(
+        std::move(msg),
+        [this, n](caf::expected<send_ack> x) {
+          results.insert_or_assign(n, std::move(x));
+        },
+        now);
+  };
+  // Stated twice before a session: only the latest goes out.
+  REQUIRE_FALSE(state(1, "U1", t0));
+  REQUIRE_FALSE(state(2, "U2", t0));
+  CHECK(out.queued() == 1);
+  out.session_up(1, writer(), t0);
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0].json.at("ids") == boost::json::array{"U2"});
+  CHECK(outcome(2) == "acked");
+  CHECK(outcome(1) == "pending"); // replaced, never written
+  // Handed back unwritten: dropped, the next hello states the list anew.
+  out.unsent(frames[0].id, t0 + 1s);
+  CHECK(out.queued() == 0);
+  CHECK(out.stats().sent == 0);
+  out.session_down(1);
+  // A statement still queued is dropped when the request changes.
+  REQUIRE_FALSE(state(3, "U3", t0 + 2s));
+  out.drop_standing();
+  CHECK(out.queued() == 0);
+  // One that fails is no user message: not counted, nothing to report.
+  REQUIRE_FALSE(state(4, "U4", t0 + 3s));
+  CHECK(out.fail_queued(make_error(errc::not_connected)) == 0);
+  CHECK(outcome(4) == "not_connected");
+  CHECK(out.stats().failed == 0);
+}
+
+TEST_CASE_METHOD(outbox_fixture,
                  "outbox: a message without an ack handed back after the "
                  "waiting ones failed is still failed with a word",
                  "[outbox]") {

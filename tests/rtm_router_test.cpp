@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
@@ -127,7 +130,96 @@ spawn_writer(rtm_router_fixture& f,
   return w;
 }
 
+// A stand-in connection that records the frames written on it.
+frame_writer_actor::behavior_type
+frame_recorder(frame_writer_actor::pointer,
+               const std::shared_ptr<std::vector<std::string>>& frames) {
+  return {
+      [frames](send_atom, int64_t, const std::string& frame) {
+        frames->push_back(frame);
+      },
+      [](ack_atom, const std::string&, const std::string&) {},
+  };
+}
+
+// The `presence_sub` frames of `frames` as their `ids` lists.
+std::vector<std::string> presence_subs(const std::vector<std::string>& frames) {
+  std::vector<std::string> result;
+  for (auto& frame : frames) {
+    auto msg = boost::json::parse(frame).as_object();
+    if (msg.at("type") == "presence_sub")
+      result.push_back(boost::json::serialize(msg.at("ids")));
+  }
+  return result;
+}
+
 } // namespace
+
+TEST_CASE_METHOD(rtm_router_fixture,
+                 "rtm router: a hello states the presence list once, as it "
+                 "is then",
+                 "[rtm_router][presence]") {
+  auto on7 = std::make_shared<std::vector<std::string>>();
+  auto on8 = std::make_shared<std::vector<std::string>>();
+  auto w7 = sys.spawn(frame_recorder, on7);
+  auto w8 = sys.spawn(frame_recorder, on8);
+  actors.push_back(caf::actor_cast<caf::actor>(w7));
+  actors.push_back(caf::actor_cast<caf::actor>(w8));
+  connected up7;
+  up7.session = 7;
+  caf::anon_send(router, up7, w7);
+  sched.run();
+  auto presence = [this](std::vector<std::string> users) {
+    auto ok = std::make_shared<bool>(false);
+    actors.push_back(sys.spawn(
+        [ok, users](caf::event_based_actor* self,
+                    const rtm_router_actor& dest) {
+          self->request(dest, caf::infinite, presence_atom_v, users)
+              .then([ok](caf::ok_atom) { *ok = true; });
+        },
+        router));
+    sched.run();
+    return *ok;
+  };
+  // Five messages use up the rate limiter's burst: the list waits.
+  actors.push_back(sys.spawn(
+      [](caf::event_based_actor* self, const rtm_router_actor& dest) {
+        for (int i = 0; i < 5; ++i) {
+          boost::json::object msg;
+          msg["type"] = "message";
+          msg["channel"] = "C1";
+          msg["text"] = "hi";
+          self->request(dest, caf::infinite, send_atom_v, json_object{msg})
+              .then([](send_ack&) {}, [](caf::error&) {});
+        }
+      },
+      router));
+  sched.run();
+  REQUIRE(presence({"U1"}));
+  REQUIRE(on7->size() == 5);
+  caf::anon_send(router, disconnected{7, caf::error{}, 0});
+  sched.run();
+  std::vector<std::string> expected;
+  SECTION("a list ended while no session is up stays ended") {
+    REQUIRE(presence({}));
+  }
+  SECTION("a list kept goes out once") {
+    expected.push_back(R"(["U1"])");
+  }
+  SECTION("a list changed goes out as it is now") {
+    REQUIRE(presence({"U2"}));
+    expected.push_back(R"(["U2"])");
+  }
+  connected up8;
+  up8.session = 8;
+  caf::anon_send(router, up8, w8);
+  sched.run();
+  for (int i = 0; i < 5; ++i) {
+    sched.advance_time(std::chrono::seconds{1});
+    sched.run();
+  }
+  CHECK(presence_subs(*on8) == expected);
+}
 
 TEST_CASE_METHOD(rtm_router_fixture,
                  "rtm router: a session whose end came before its connected "

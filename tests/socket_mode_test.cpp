@@ -18,6 +18,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "caf/rtm/reply.hpp"
 #include "caf/rtm/socket_mode_client.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
 #include "test_support.hpp"
@@ -466,6 +467,53 @@ TEST_CASE_METHOD(sm_fixture,
   CHECK(ack.envelope_id == id);
   REQUIRE(payload_of(ack));
   CHECK(*payload_of(ack) == answer);
+  close(hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: a command acked at once is answered later "
+                 "through its response_url",
+                 "[socket_mode][respond][webhook]") {
+  fake_slack srv;
+  auto hdl = track(sys->spawn(socket_mode_client, config(srv)));
+  auto answered = std::make_shared<std::atomic<int>>(0);
+  socket_mode_client_actor client = hdl;
+  // Acks without a payload, then answers through the client.
+  auto worker =
+      track(spawn_fn(*sys, [client, answered](caf::event_based_actor* self) {
+        return caf::behavior{
+            [self, client, answered](const envelope& cmd) -> response {
+              auto post = respond(cmd, "deployed", respond_as::in_channel);
+              if (!post) {
+                answered->store(-1);
+                return no_payload();
+              }
+              self->request(client, caf::timespan{20s}, webhook_atom_v, *post)
+                  .then([answered](caf::ok_atom) { answered->store(1); },
+                        [answered](caf::error&) { answered->store(-2); });
+              return no_payload();
+            },
+        };
+      }));
+  REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                                worker, std::vector<std::string>{"/deploy"}));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  auto url = srv.webhook_url("T0TEAM/42/key");
+  session(srv, 0)->send_envelope(
+      "slash_commands",
+      R"({"command":"/deploy","channel_id":"C1","response_url":")" + url +
+          R"("})",
+      true);
+  REQUIRE(srv.wait_acks(1, 10s));
+  CHECK_FALSE(srv.acks().at(0).payload);
+  REQUIRE(eventually([&] { return answered->load() != 0; }));
+  CHECK(answered->load() == 1);
+  auto posts = srv.requests(caf::rtm::testing::webhook_method);
+  REQUIRE(posts.size() == 1);
+  CHECK(posts[0].target == "/hooks/T0TEAM/42/key");
+  auto body = json_object_from(posts[0].body).value;
+  CHECK(body.at("text") == "deployed");
+  CHECK(body.at("response_type") == "in_channel");
   close(hdl);
 }
 

@@ -95,6 +95,9 @@ web_api_actor::behavior_type fake_api(web_api_actor::pointer,
       [](upload_atom, file_upload&) -> caf::result<json_object> {
         return make_error(errc::invalid_argument, "not used here");
       },
+      [](webhook_atom, webhook_post&) -> caf::result<caf::ok_atom> {
+        return make_error(errc::invalid_argument, "not used here");
+      },
       [](close_atom) { return caf::ok_atom_v; },
   };
 }

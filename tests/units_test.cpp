@@ -41,6 +41,7 @@
 #include "detail/overlap_filter.hpp"
 #include "detail/ping_monitor.hpp"
 #include "detail/token_bucket.hpp"
+#include "detail/webhook_poster.hpp"
 #include "net/io_pool.hpp"
 #include "net/text_frames.hpp"
 #include "net/url.hpp"
@@ -495,6 +496,108 @@ TEST_CASE("replies go where the message was said", "[units][reply]") {
   CHECK(reply_call(command, "ok", reply_in::thread).args.count("thread_ts") ==
         0);
   CHECK(reply_call(command, "ok").args.at("channel") == "C4");
+}
+
+TEST_CASE("replies to edits, deletions and reactions go to their message",
+          "[units][reply]") {
+  // The event's own ts is the edit's; the message is in a thread.
+  auto edit = event::parse(
+      R"({"type":"message","subtype":"message_changed","channel":"C1",)"
+      R"("message":{"ts":"1.5","thread_ts":"1.0","text":"new"},)"
+      R"("ts":"2.0","event_ts":"2.0"})");
+  CHECK(reply_call(edit, "x").args.at("thread_ts") == "1.0");
+  auto top_edit = event::parse(
+      R"({"type":"message","subtype":"message_changed","channel":"C1",)"
+      R"("message":{"ts":"1.5"},"ts":"2.0"})");
+  CHECK(reply_call(top_edit, "x").args.count("thread_ts") == 0);
+  CHECK(reply_call(top_edit, "x", reply_in::thread).args.at("thread_ts") ==
+        "1.5");
+  auto deletion = event::parse(
+      R"({"type":"message","subtype":"message_deleted","channel":"C1",)"
+      R"("previous_message":{"ts":"1.6","thread_ts":"1.0"},"ts":"2.1"})");
+  CHECK(reply_message(deletion, "x").value.at("thread_ts") == "1.0");
+  // A reaction: under the message it is on, never under its event_ts.
+  auto reaction =
+      event::parse(R"({"type":"reaction_added","reaction":"eyes",)"
+                   R"("item":{"type":"message","channel":"C2","ts":"3.3"},)"
+                   R"("event_ts":"9.9"})");
+  auto call = reply_call(reaction, "thanks", reply_in::thread);
+  CHECK(call.args.at("channel") == "C2");
+  CHECK(call.args.at("thread_ts") == "3.3");
+  CHECK(reply_call(reaction, "x").args.count("thread_ts") == 0);
+  auto wrapped = envelope::parse(
+      R"({"envelope_id":"E","type":"events_api","payload":{"event":)"
+      R"({"type":"reaction_added","item":{"type":"message","channel":"C2",)"
+      R"("ts":"3.3"},"event_ts":"9.9"}}})");
+  CHECK(reply_call(wrapped, "x", reply_in::thread).args.at("thread_ts") ==
+        "3.3");
+  // An event that names no message starts no thread.
+  auto join = event::parse(R"({"type":"member_joined_channel","channel":"C3",)"
+                           R"("user":"U1","event_ts":"7.7"})");
+  CHECK(reply_call(join, "welcome", reply_in::thread).args.count("thread_ts") ==
+        0);
+  auto file_reaction =
+      event::parse(R"({"type":"reaction_added","item":{"type":"file",)"
+                   R"("file":"F1"},"event_ts":"9.9"})");
+  CHECK(reply_message(file_reaction, "x", reply_in::thread)
+            .value.count("thread_ts") == 0);
+}
+
+TEST_CASE("respond() posts to a command's or interaction's response_url",
+          "[units][reply][webhook]") {
+  auto command = envelope::parse(
+      R"({"envelope_id":"E","type":"slash_commands","payload":)"
+      R"({"command":"/x","channel_id":"C4",)"
+      R"("response_url":"https://hooks.slack.com/commands/T/1/a"}})");
+  auto post = respond(command, "done");
+  REQUIRE(post);
+  CHECK(post->url == "https://hooks.slack.com/commands/T/1/a");
+  CHECK(post->message.value.at("text") == "done");
+  CHECK(post->message.value.at("response_type") == "ephemeral");
+  CHECK(post->retry == api_retry::automatic);
+  CHECK(respond(command, "x", respond_as::in_channel)
+            ->message.value.at("response_type") == "in_channel");
+  auto replaced = respond(command, "x", respond_as::replacement);
+  CHECK(replaced->message.value.at("replace_original") == true);
+  CHECK_FALSE(replaced->message.value.contains("response_type"));
+  // A view submission's first response_url.
+  auto submit = envelope::parse(
+      R"({"envelope_id":"E","type":"interactive","payload":)"
+      R"({"type":"view_submission","response_urls":[{"channel_id":"C1",)"
+      R"("response_url":"https://hooks.slack.com/app/T/2/b"}]}})");
+  CHECK(respond(submit, "x")->url == "https://hooks.slack.com/app/T/2/b");
+  auto mention = envelope::parse(
+      R"({"envelope_id":"E","type":"events_api","payload":{"event":)"
+      R"({"type":"app_mention","channel":"C2","ts":"3.3"}}})");
+  auto none = respond(mention, "x");
+  REQUIRE_FALSE(none);
+  CHECK(is(none.error(), errc::invalid_argument));
+}
+
+TEST_CASE("answers of response URLs and webhooks", "[units][webhook]") {
+  using detail::read_webhook_answer;
+  CHECK(read_webhook_answer(200, "ok"));
+  CHECK(read_webhook_answer(200, R"({"ok":true})"));
+  CHECK(read_webhook_answer(204, ""));
+  auto code_of_answer = [](unsigned status, std::string_view body) {
+    auto res = read_webhook_answer(status, body);
+    REQUIRE_FALSE(res);
+    return render(res.error());
+  };
+  // Slack's codes, in text or in JSON, whatever the status.
+  CHECK(code_of_answer(404, "used_url\n") == "caf_rtm: slack_error (used_url)");
+  CHECK(code_of_answer(400, " no_text\n") == "caf_rtm: slack_error (no_text)");
+  CHECK(code_of_answer(200, R"({"ok":false,"error":"invalid_blocks"})") ==
+        "caf_rtm: slack_error (invalid_blocks)");
+  CHECK(code_of_answer(403, R"({"ok":false,"error":"action_prohibited"})") ==
+        "caf_rtm: slack_error (action_prohibited)");
+  // Anything else is the HTTP status.
+  auto http_error = [](std::string_view text) {
+    return text.rfind("caf_rtm: http_error", 0) == 0;
+  };
+  CHECK(http_error(code_of_answer(403, "<html>Forbidden</html>")));
+  CHECK(http_error(code_of_answer(302, "")));
+  CHECK(http_error(code_of_answer(200, R"({"ok":false})")));
 }
 
 TEST_CASE("envelopes: every indexed field, in any order, odd types absent",
@@ -1110,6 +1213,15 @@ file_upload sample(tag<file_upload>) {
 
 upload_progress sample(tag<upload_progress>) {
   return {65536, 100000};
+}
+
+webhook_post sample(tag<webhook_post>) {
+  webhook_post x;
+  x.url = "https://hooks.slack.com/commands/T1/2/abc";
+  x.message = sample(tag<json_object>{});
+  x.retry = api_retry::always;
+  x.max_wait = std::chrono::seconds{5};
+  return x;
 }
 
 event_batch sample(tag<event_batch>) {

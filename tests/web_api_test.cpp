@@ -2007,6 +2007,32 @@ TEST_CASE_METHOD(api_fixture, "a file uploads from a path",
   close(api);
 }
 
+TEST_CASE_METHOD(api_fixture,
+                 "an empty file reports its progress once, when it arrived",
+                 "[web_api][upload]") {
+  fake_slack srv;
+  temp_file file{""};
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto log = std::make_shared<progress_log>();
+  auto sink = spawn_progress_sink(*sys, log);
+  file_upload x;
+  x.filename = "empty.txt";
+  x.path = file.path;
+  x.progress = sink;
+  REQUIRE(upload(*this, api, x));
+  // Every report was sent before the answer: a marker sent after it comes
+  // after them all.
+  caf::anon_send(sink, upload_progress{7, 7});
+  REQUIRE(eventually([&] { return log->done(7); }));
+  auto reports = log->get();
+  REQUIRE(reports.size() == 2);
+  CHECK(reports[0].sent == 0);
+  CHECK(reports[0].total == 0);
+  CHECK(srv.uploads().at(0).posts == 1);
+  caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  close(api);
+}
+
 TEST_CASE_METHOD(api_fixture, "upload arguments are checked first",
                  "[web_api][upload]") {
   fake_slack srv;
@@ -2322,18 +2348,160 @@ TEST_CASE("upload URLs from the Web API are checked",
           "[web_api][upload][security]") {
   client_config cfg;
   cfg.token = "xoxb-1";
-  CHECK(net::check_upload_url(cfg, "https://files.slack.com/upload/v1/abc"));
-  auto plain = net::check_upload_url(cfg, "http://files.slack.com/upload/v1/a");
+  CHECK(net::check_post_url(cfg, "https://files.slack.com/upload/v1/abc",
+                            "upload URL"));
+  auto plain = net::check_post_url(cfg, "http://files.slack.com/upload/v1/a",
+                                   "upload URL");
   REQUIRE_FALSE(plain);
   CHECK(code_of(plain.error()) == "untrusted_url");
-  auto elsewhere = net::check_upload_url(cfg, "https://evil.example/up/abc");
+  auto elsewhere =
+      net::check_post_url(cfg, "https://evil.example/up/abc", "upload URL");
   REQUIRE_FALSE(elsewhere);
   CHECK(code_of(elsewhere.error()) == "untrusted_url");
   // The URL is a credential: errors name the host only.
   CHECK(render(elsewhere.error()).find("abc") == std::string::npos);
-  CHECK_FALSE(net::check_upload_url(cfg, "wss://files.slack.com/x"));
+  CHECK_FALSE(
+      net::check_post_url(cfg, "wss://files.slack.com/x", "upload URL"));
   cfg.ws_hosts = ".example";
-  CHECK(net::check_upload_url(cfg, "https://evil.example/up/abc"));
+  CHECK(net::check_post_url(cfg, "https://evil.example/up/abc", "upload URL"));
   cfg.base_url = "http://127.0.0.1:8080/api/";
-  CHECK(net::check_upload_url(cfg, "http://127.0.0.1:9090/upload/v1/x"));
+  CHECK(net::check_post_url(cfg, "http://127.0.0.1:9090/upload/v1/x",
+                            "upload URL"));
+}
+
+// -- response URLs and incoming webhooks --------------------------------------
+
+namespace {
+
+caf::expected<caf::ok_atom> post_to(api_fixture& fx, const web_api_actor& api,
+                                    webhook_post x) {
+  return request<caf::ok_atom>(*fx.self, api, caf::timespan{20s},
+                               webhook_atom_v, std::move(x));
+}
+
+webhook_post hook_post(const fake_slack& srv, const std::string& name,
+                       std::string message_json) {
+  webhook_post x;
+  x.url = srv.webhook_url(name);
+  x.message = json_object_from(message_json);
+  return x;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(api_fixture,
+                 "a webhook post reaches its URL as JSON, without the token",
+                 "[web_api][webhook]") {
+  auto tls = GENERATE(false, true);
+  CAPTURE(tls);
+  fake_slack srv{tls ? tls_options() : fake_slack_options{}};
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto x = hook_post(srv, "T0TEAM/1/secret",
+                     R"({"text":"done","response_type":"in_channel"})");
+  REQUIRE(post_to(*this, api, x));
+  auto posts = srv.requests(caf::rtm::testing::webhook_method);
+  REQUIRE(posts.size() == 1);
+  CHECK(posts[0].tls == tls);
+  CHECK(posts[0].target == "/hooks/T0TEAM/1/secret");
+  CHECK(posts[0].http_method == "POST");
+  CHECK(posts[0].headers["content-type"] == "application/json; charset=utf-8");
+  CHECK(posts[0].headers.count("authorization") == 0); // the URL is the key
+  CHECK(json_object_from(posts[0].body).value == x.message.value);
+  // Nothing went to the Web API.
+  CHECK(srv.requests().size() == 1);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "Slack's answers to webhook posts are typed errors",
+                 "[web_api][webhook]") {
+  fake_slack srv;
+  auto cfg = config_for(srv, logs.get());
+  cfg.api_retry = retry_policy{20ms, 100ms, 3};
+  auto api = track(sys->spawn(web_api, cfg));
+  SECTION("a message without text") {
+    auto res = post_to(*this, api, hook_post(srv, "a", R"({"x":1})"));
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "slack_error");
+    CHECK(slack_error_code(res.error()) == "no_text");
+  }
+  SECTION("a response_url used up after five posts") {
+    for (int i = 0; i < 5; ++i)
+      REQUIRE(post_to(*this, api, hook_post(srv, "b", R"({"text":"n"})")));
+    auto res = post_to(*this, api, hook_post(srv, "b", R"({"text":"n"})"));
+    REQUIRE_FALSE(res);
+    CHECK(slack_error_code(res.error()) == "used_url");
+    CHECK(srv.requests(caf::rtm::testing::webhook_method).size() == 6);
+  }
+  SECTION("an error in JSON") {
+    srv.script(
+        caf::rtm::testing::webhook_method,
+        http_response{200, {}, R"({"ok":false,"error":"invalid_blocks"})"});
+    auto res = post_to(*this, api, hook_post(srv, "c", R"({"text":"n"})"));
+    REQUIRE_FALSE(res);
+    CHECK(slack_error_code(res.error()) == "invalid_blocks");
+  }
+  SECTION("a rate limit is waited out") {
+    srv.script(caf::rtm::testing::webhook_method,
+               http_response::rate_limited("1"));
+    REQUIRE(post_to(*this, api, hook_post(srv, "d", R"({"text":"n"})")));
+    auto posts = srv.requests(caf::rtm::testing::webhook_method);
+    REQUIRE(posts.size() == 2);
+    CHECK(posts[1].received_at - posts[0].received_at >= 900ms);
+  }
+  SECTION("a server error is not repeated: the post may have gone out") {
+    srv.script(caf::rtm::testing::webhook_method,
+               http_response{500, {}, "rollup_error", "text/plain"});
+    auto res = post_to(*this, api, hook_post(srv, "e", R"({"text":"n"})"));
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "delivery_unknown");
+    CHECK(srv.requests(caf::rtm::testing::webhook_method).size() == 1);
+  }
+  SECTION("unless the caller says it is harmless") {
+    srv.script(caf::rtm::testing::webhook_method,
+               http_response{503, {}, "unavailable", "text/plain"});
+    auto x = hook_post(srv, "f", R"({"text":"n","replace_original":true})");
+    x.retry = api_retry::always;
+    REQUIRE(post_to(*this, api, x));
+    CHECK(srv.requests(caf::rtm::testing::webhook_method).size() == 2);
+  }
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "webhook posts are checked before anything goes out",
+                 "[web_api][webhook][security]") {
+  fake_slack srv;
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  // Outside Slack's domain (the fake's: 127.0.0.1), not http(s), malformed.
+  for (auto url : {"http://evil.example/hooks/x", "ws://127.0.0.1:1/hooks/x",
+                   "not a url"}) {
+    INFO(url);
+    auto x = hook_post(srv, "x", R"({"text":"n"})");
+    x.url = url;
+    auto res = post_to(*this, api, x);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "untrusted_url");
+  }
+  auto empty = hook_post(srv, "x", "{}");
+  auto res = post_to(*this, api, empty);
+  REQUIRE_FALSE(res);
+  CHECK(code_of(res.error()) == "invalid_argument");
+  auto negative = hook_post(srv, "x", R"({"text":"n"})");
+  negative.max_wait = -1s;
+  res = post_to(*this, api, negative);
+  REQUIRE_FALSE(res);
+  CHECK(code_of(res.error()) == "invalid_argument");
+  CHECK(srv.requests().empty());
+  // An https base URL takes no plain http:// webhook (the URL is a key).
+  client_config cfg;
+  cfg.token = "xoxb-1";
+  auto plain = net::check_post_url(cfg, "http://hooks.slack.com/commands/x",
+                                   "webhook URL");
+  REQUIRE_FALSE(plain);
+  CHECK(code_of(plain.error()) == "untrusted_url");
+  CHECK(render(plain.error()).find("commands") == std::string::npos);
+  CHECK(net::check_post_url(cfg, "https://hooks.slack.com/commands/x",
+                            "webhook URL"));
+  close(api);
 }

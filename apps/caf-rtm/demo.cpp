@@ -156,6 +156,20 @@ void play_socket_mode_demo(testing::fake_slack& srv,
   if (!wait_for(stop, 5s, [&] { return answered(srv, echo); }))
     return fail("no answer to /echo");
   pause();
+  say("Alice runs /deploy; the app acks at once and answers later through "
+      "the command's response_url");
+  auto deploy = s0->send_envelope(
+      "slash_commands",
+      R"({"command":"/deploy","text":"v1.2","channel_id":"C0GENERAL",)"
+      R"("user_id":"U0ALICE","response_url":")" +
+          srv.webhook_url("T0TEAM/1700000003/deploy") + R"("})",
+      true);
+  if (!wait_for(stop, 5s, [&] {
+        return acked(srv, deploy) &&
+               srv.requests(testing::webhook_method).size() >= 1;
+      }))
+    return fail("no later answer to /deploy");
+  pause();
   say("Slack sends an event again (its ack seemed late): acked, shown once");
   auto event = R"("type":"events_api","accepts_response_payload":false,)"
                R"("payload":{"event_id":"Ev0DEMO","type":"event_callback",)"

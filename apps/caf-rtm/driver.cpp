@@ -10,6 +10,7 @@
 #include "caf-rtm/printer.hpp"
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/hub/messages.hpp"
+#include "caf/rtm/reply.hpp"
 #include "common/cli.hpp"
 
 namespace json = boost::json;
@@ -312,6 +313,29 @@ void answer_app_mention(self_ptr self, const envelope& env) {
           });
 }
 
+// The demo's Socket Mode bot: /deploy is acked at once (a deploy takes longer
+// than the ack's three seconds) and answered through its response_url.
+void answer_later(self_ptr self, const envelope& cmd) {
+  auto post = respond(cmd, "Deployed", respond_as::in_channel);
+  if (!post)
+    return;
+  auto n = ++self->state.replies;
+  auto done = start_reply(self);
+  auto line = [n](bool ok, const std::string& error) {
+    json::object x;
+    x["responded"] = n;
+    x["ok"] = ok;
+    if (!error.empty())
+      x["error"] = error;
+    return json::serialize(x);
+  };
+  self->request(self->state.client, caf::infinite, webhook_atom_v,
+                std::move(*post))
+      .then(
+          [done, line](caf::ok_atom) { done(line(true, {})); },
+          [done, line](caf::error& err) { done(line(false, describe(err))); });
+}
+
 // An envelope that accepts a response payload, under --respond: the stdin
 // line `{"envelope_id":...,"payload":{...}}` answers it.
 void answer_from_stdin(self_ptr self, const std::string& text) {
@@ -354,6 +378,8 @@ caf::result<json_object> on_envelope(self_ptr self, const envelope& env) {
   }
   if (st.opts.answer_mentions && env.event_type() == "app_mention")
     answer_app_mention(self, env);
+  if (st.opts.answer_mentions && env.event_type() == "/deploy")
+    answer_later(self, env);
   std::optional<caf::result<json_object>> answer;
   if (env.accepts_response_payload()) {
     if (st.opts.answer_mentions && env.event_type() == "/echo") {

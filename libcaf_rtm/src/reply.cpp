@@ -2,6 +2,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "caf/rtm/errc.hpp"
 #include "detail/event_fields.hpp"
 
 namespace caf::rtm {
@@ -16,6 +17,45 @@ std::string thread_of(std::string_view thread_ts, std::string_view ts,
   if (where == reply_in::place)
     return {};
   return std::string{ts};
+}
+
+const boost::json::object* object_at(const boost::json::object& x,
+                                     std::string_view key) {
+  const auto* val = x.if_contains(key);
+  return val != nullptr && val->is_object() ? &val->get_object() : nullptr;
+}
+
+std::string_view string_at(const boost::json::object& x, std::string_view key) {
+  const auto* val = x.if_contains(key);
+  return val != nullptr && val->is_string()
+             ? std::string_view{val->get_string()}
+             : std::string_view{};
+}
+
+// The message a reply to event `ev` answers: its thread and its `ts` (empty
+// when it names no message, so that no reply is threaded under an event's
+// own `event_ts`).
+struct replied_message {
+  std::string_view thread_ts;
+  std::string_view ts;
+};
+
+replied_message replied_to(const boost::json::object& ev) {
+  // An edit or a deletion: the event's own ts is the change's, the thread is
+  // the message's.
+  auto subtype = string_at(ev, "subtype");
+  const boost::json::object* inner = nullptr;
+  if (subtype == "message_changed")
+    inner = object_at(ev, "message");
+  else if (subtype == "message_deleted")
+    inner = object_at(ev, "previous_message");
+  if (inner != nullptr)
+    return {string_at(*inner, "thread_ts"), string_at(*inner, "ts")};
+  // A reaction, a pin, a star: the item is the message (if it is one). The
+  // item's thread is not in the event.
+  if (const auto* item = object_at(ev, "item"))
+    return {{}, string_at(*item, "ts")};
+  return {string_at(ev, "thread_ts"), string_at(ev, "ts")};
 }
 
 api_call post(std::string_view channel, std::string text, std::string thread,
@@ -35,13 +75,15 @@ api_call post(std::string_view channel, std::string text, std::string thread,
 } // namespace
 
 std::string reply_thread(const event& ev, reply_in where) {
-  return thread_of(ev.thread_ts(), ev.ts(), where);
+  auto msg = replied_to(ev.json());
+  return thread_of(msg.thread_ts, msg.ts, where);
 }
 
 std::string reply_thread(const envelope& env, reply_in where) {
-  // events_api: the inner event's fields, indexed at parse time.
-  if (!env.event().empty())
-    return thread_of(env.thread_ts(), env.ts(), where);
+  if (!env.event().empty()) {
+    auto msg = replied_to(env.event());
+    return thread_of(msg.thread_ts, msg.ts, where);
+  }
   // An interaction: the message it came from, if any, read by the same
   // rules as an event (`ts`, else `event_ts`).
   const auto* val = env.payload().if_contains("message");
@@ -72,6 +114,36 @@ api_call reply_call(const event& ev, std::string text, reply_in where) {
 
 api_call reply_call(const envelope& env, std::string text, reply_in where) {
   return post(env.channel(), std::move(text), reply_thread(env, where), where);
+}
+
+caf::expected<webhook_post> respond(const envelope& env, std::string text,
+                                    respond_as how) {
+  const auto& payload = env.payload();
+  const boost::json::value* url = payload.if_contains("response_url");
+  // A view submission has one per conversation its modal asked for.
+  if (url == nullptr)
+    if (const auto* urls = payload.if_contains("response_urls");
+        urls != nullptr && urls->is_array() && !urls->get_array().empty() &&
+        urls->get_array().front().is_object())
+      url = urls->get_array().front().get_object().if_contains("response_url");
+  if (url == nullptr || !url->is_string() || url->get_string().empty())
+    return make_error(errc::invalid_argument,
+                      "the envelope carries no response_url");
+  webhook_post result;
+  result.url = std::string{url->get_string()};
+  result.message.value["text"] = text;
+  switch (how) {
+  case respond_as::ephemeral:
+    result.message.value["response_type"] = "ephemeral";
+    break;
+  case respond_as::in_channel:
+    result.message.value["response_type"] = "in_channel";
+    break;
+  case respond_as::replacement:
+    result.message.value["replace_original"] = true;
+    break;
+  }
+  return result;
 }
 
 } // namespace caf::rtm

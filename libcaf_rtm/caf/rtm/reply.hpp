@@ -1,5 +1,7 @@
 // Answering where something was said: the channel and thread of an event or
-// envelope, as an RTM message or a `chat.postMessage` call.
+// envelope, as an RTM message or a `chat.postMessage` call; or, for a slash
+// command or an interaction, through its `response_url` (later than the
+// ack's three seconds, up to five times within 30 minutes).
 //
 //   [=](const rtm::event& ev) {
 //     self->request(client, caf::infinite, rtm::send_atom_v,
@@ -10,11 +12,18 @@
 //                   rtm::reply_call(env, "pong", rtm::reply_in::thread));
 //     return rtm::no_payload();
 //   }
+//   [=](const rtm::envelope& cmd) -> rtm::response {   // slash_commands
+//     if (auto post = rtm::respond(cmd, "done", rtm::respond_as::in_channel))
+//       self->request(client, caf::infinite, rtm::webhook_atom_v, *post);
+//     return rtm::no_payload();
+//   }
 
 #pragma once
 
 #include <string>
 #include <string_view>
+
+#include <caf/expected.hpp>
 
 #include "caf/rtm/envelope.hpp"
 #include "caf/rtm/event.hpp"
@@ -52,5 +61,21 @@ api_call reply_call(const event& ev, std::string text,
 /// event, command or interaction inside `env`.
 api_call reply_call(const envelope& env, std::string text,
                     reply_in where = reply_in::place);
+
+/// How a message posted to a `response_url` shows.
+enum class respond_as {
+  /// Only to the user who ran the command or clicked (Slack's default).
+  ephemeral,
+  /// To everyone in the channel.
+  in_channel,
+  /// In place of the message the interaction came from.
+  replacement,
+};
+
+/// A post of `text` to the `response_url` of the slash command or
+/// interaction in `env` (the first of a view submission's `response_urls`),
+/// to send with `webhook_atom`; `invalid_argument` if `env` carries none.
+caf::expected<webhook_post> respond(const envelope& env, std::string text,
+                                    respond_as how = respond_as::ephemeral);
 
 } // namespace caf::rtm

@@ -86,6 +86,8 @@ using rtm_client_actor = caf::typed_actor<
                     all_pages_atom>::with<std::vector<json_object>>,
     caf::replies_to<call_atom, api_call, caf::actor>::with<uint64_t>,
     caf::replies_to<upload_atom, file_upload>::with<json_object>,
+    // Posts to a response_url or an incoming webhook (see webhook_post).
+    caf::replies_to<webhook_atom, webhook_post>::with<caf::ok_atom>,
     // Ends the current session (a new one follows with auto-reconnect).
     caf::replies_to<disconnect_atom>::with<caf::ok_atom>,
     // Switches reconnecting on or off at run time (`auto_reconnect`).

@@ -35,6 +35,7 @@ struct client_status;
 struct api_page;
 struct file_upload;
 struct upload_progress;
+struct webhook_post;
 
 } // namespace caf::rtm
 
@@ -84,6 +85,8 @@ CAF_ADD_ATOM(caf_rtm, caf::rtm, upload_atom, "upload")
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::event_batch))
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::envelope_batch))
 CAF_ADD_ATOM(caf_rtm, caf::rtm, batch_atom, "batch")
+CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::webhook_post))
+CAF_ADD_ATOM(caf_rtm, caf::rtm, webhook_atom, "webhook")
 
 CAF_END_TYPE_ID_BLOCK(caf_rtm)
 

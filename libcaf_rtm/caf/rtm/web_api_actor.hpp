@@ -129,7 +129,8 @@ typename Inspector::result_type inspect(Inspector& f, file_upload& x) {
 
 /// How far the bytes of an upload went: `sent` of `total` bytes. The first
 /// report of an attempt has `sent == 0`; `sent == total` comes once, after
-/// the upload URL accepted the bytes.
+/// the upload URL accepted the bytes (for an empty file, that is the only
+/// report).
 struct upload_progress {
   uint64_t sent = 0;
   uint64_t total = 0;
@@ -138,6 +139,36 @@ struct upload_progress {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, upload_progress& x) {
   return f(caf::meta::type_name("caf::rtm::upload_progress"), x.sent, x.total);
+}
+
+// -- response URLs and incoming webhooks --------------------------------------
+
+/// A message posted to a URL Slack handed out instead of a Web API method:
+/// the `response_url` of a slash command or an interaction (Slack takes up
+/// to five within 30 minutes, so a bot can answer after the ack's three
+/// seconds), or an incoming webhook's URL. No token goes with it: the URL is
+/// the credential, and no error or log line repeats it. Like an upload URL,
+/// it must be https:// and in the domain of `base_url` (or listed in
+/// `ws_hosts`); plain http:// only where the configuration allows it for
+/// the Web API itself.
+struct webhook_post {
+  std::string url;
+  /// The message, as Slack documents it for these URLs: `text` and/or
+  /// `blocks`; for a response_url also `response_type` ("ephemeral", the
+  /// default, or "in_channel"), `replace_original`, `delete_original`,
+  /// `thread_ts`. Must not be empty.
+  json_object message;
+  /// Sent again after a failure that may have reached Slack only with
+  /// `api_retry::always` (a post is never repeated by default).
+  api_retry retry = api_retry::automatic;
+  /// As `api_call::max_wait` (0: no limit; negative: `invalid_argument`).
+  caf::timespan max_wait{0};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, webhook_post& x) {
+  return f(caf::meta::type_name("caf::rtm::webhook_post"), x.url, x.message,
+           x.retry, x.max_wait);
 }
 
 // -- the actor ----------------------------------------------------------------
@@ -162,6 +193,10 @@ using web_api_actor = caf::typed_actor<
     // Uploads a file; replies with files.completeUploadExternal's answer.
     // Errors name the step that failed in their last context element.
     caf::replies_to<upload_atom, file_upload>::with<json_object>,
+    // Posts to a response_url or webhook; replies `ok_atom` once Slack took
+    // the message, else with Slack's code (`errc::slack_error`: `no_text`,
+    // `expired_url`, `used_url`, ...) or the HTTP or network error.
+    caf::replies_to<webhook_atom, webhook_post>::with<caf::ok_atom>,
     // Cancels every call in flight; replies once their sockets are closed.
     caf::replies_to<close_atom>::with<caf::ok_atom>>;
 

@@ -138,7 +138,8 @@ void complete(web_api_self self, const job_ptr& job) {
 }
 
 void send_bytes(web_api_self self, const job_ptr& job, std::string url) {
-  auto checked = net::check_upload_url(self->state.cfg, url);
+  auto checked =
+      net::check_post_url(self->state.cfg, url, "upload URL from the Web API");
   if (!checked)
     return job->fail(std::move(checked.error()), bytes_step);
   web_api_state::pending_call call;
@@ -148,7 +149,7 @@ void send_bytes(web_api_self self, const job_ptr& job, std::string url) {
   call.body = std::make_shared<const std::string>(std::move(job->bytes));
   call.content_type = "application/octet-stream";
   call.repeatable = job->x.retry == api_retry::always;
-  call.raw_answer = true;
+  call.answer = web_api_state::pending_call::answer_kind::status_only;
   call.deadline = job->deadline;
   if (job->x.progress) {
     // Runs on the I/O thread, after the report below and before the answer
@@ -156,7 +157,7 @@ void send_bytes(web_api_self self, const job_ptr& job, std::string url) {
     // left to the answer, which says the bytes arrived.
     call.body_progress = [sink = job->x.progress,
                           total = job->total](uint64_t sent) {
-      if (sent < total || sent == 0)
+      if (sent < total)
         caf::anon_send(sink, upload_progress{sent, total});
     };
   }

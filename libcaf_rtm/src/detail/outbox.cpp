@@ -80,6 +80,24 @@ caf::error outbox::enqueue_unacked(json::object msg, send_handler done,
   return caf::none;
 }
 
+caf::error outbox::enqueue_standing(json::object msg, send_handler done,
+                                    time_point now) {
+  drop_standing();
+  std::string body;
+  if (auto err = check(msg, body))
+    return err;
+  queue_.push_back(
+      {std::move(body), std::move(done), nullptr, std::nullopt, true, true});
+  pump(now);
+  return caf::none;
+}
+
+void outbox::drop_standing() noexcept {
+  queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
+                              [](const queued_item& x) { return x.standing; }),
+               queue_.end());
+}
+
 caf::error outbox::refusal(const json::object& msg) const {
   auto copy = msg;
   std::string body;
@@ -223,8 +241,10 @@ void outbox::unsent(int64_t id, time_point now) {
   } else if (auto k = unacked_.find(id); k != unacked_.end()) {
     session_ending(k->second.session);
     --stats_.sent;
-    unsent_.push_back(
-        {std::move(k->second.body), nullptr, nullptr, std::nullopt, true});
+    // The next hello states a standing request as it is by then.
+    if (!k->second.standing)
+      unsent_.push_back(
+          {std::move(k->second.body), nullptr, nullptr, std::nullopt, true});
     unacked_.erase(k);
     pump(now);
   } else if (auto j = pongs_.find(id); j != pongs_.end()) {
@@ -356,7 +376,8 @@ void outbox::pump(time_point now) {
       // Answered now; kept until its socket has it only in case the
       // connection hands it back unwritten.
       auto done = std::move(item.on_ack);
-      unacked_.emplace(id, written_unacked{session_, std::move(item.body)});
+      unacked_.emplace(
+          id, written_unacked{session_, std::move(item.body), item.standing});
       write_(id, std::move(frame));
       if (done) {
         send_ack ack;
@@ -447,6 +468,8 @@ uint64_t outbox::fail_queued(const caf::error& err) {
     for (auto& x : items) {
       if (x.on_pong) {
         x.on_pong(err);
+      } else if (x.standing) {
+        x.on_ack(err); // the client's own: no user message failed
       } else {
         ++stats_.failed;
         if (x.on_ack)

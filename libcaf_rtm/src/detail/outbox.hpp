@@ -81,6 +81,19 @@ public:
   caf::error enqueue_unacked(boost::json::object msg, send_handler done,
                              time_point now);
 
+  /// Queues the client's own statement of a standing request that it makes
+  /// again at every hello (`presence_sub`), without an ack like
+  /// `enqueue_unacked`. Only the latest statement counts: it replaces one
+  /// still queued, one handed back unwritten is dropped (the next hello
+  /// states the request as it is then), and one that fails is no user
+  /// message (`done` hears of it, no counter or `fail_queued` does).
+  caf::error enqueue_standing(boost::json::object msg, send_handler done,
+                              time_point now);
+
+  /// Drops the standing request's statement still queued: the request
+  /// changed, and the next hello or statement says it as it is now.
+  void drop_standing() noexcept;
+
   /// Why `msg` could never be sent (no string type, text or size over
   /// Slack's limits), or none; also what `enqueue` checks first.
   caf::error refusal(const boost::json::object& msg) const;
@@ -201,6 +214,8 @@ private:
     /// Slack sends no ack: `on_ack` runs when it is handed to the
     /// connection.
     bool no_ack = false;
+    /// From enqueue_standing (no_ack too).
+    bool standing = false;
   };
 
   /// A message written and not acked yet.
@@ -228,6 +243,8 @@ private:
   struct written_unacked {
     uint64_t session = 0;
     std::string body;
+    /// From enqueue_standing: not sent again when handed back.
+    bool standing = false;
   };
 
   struct awaiting_pong {

@@ -154,8 +154,8 @@ caf::error send_presence_sub(self_ptr self) {
       CAF_RTM_LOG(log, warn, "client",
                   "presence_sub not sent: ", render(x.error()));
   };
-  auto err = st.out->enqueue_unacked(presence_sub(st.presence_users), done,
-                                     self->clock().now());
+  auto err = st.out->enqueue_standing(presence_sub(st.presence_users), done,
+                                      self->clock().now());
   if (err)
     CAF_RTM_LOG(st.log, warn, "client", "presence_sub not sent: ", render(err));
   schedule_wakeup(self);
@@ -176,6 +176,9 @@ caf::result<caf::ok_atom> set_presence(self_ptr self,
     return err;
   auto had_any = !st.presence_users.empty();
   st.presence_users = std::move(users);
+  // A statement of the old list still waiting must not go out after this
+  // one, nor on the next session (whose hello states the list as it is).
+  st.out->drop_standing();
   // An empty list ends the subscription Slack holds for this session.
   if (st.out->session_up() && (had_any || !st.presence_users.empty()))
     if (auto err = send_presence_sub(self))
@@ -464,6 +467,9 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       },
       [self](upload_atom, file_upload& file) -> caf::result<json_object> {
         return self->delegate(self->state.api, upload_atom_v, std::move(file));
+      },
+      [self](webhook_atom, webhook_post& post) -> caf::result<caf::ok_atom> {
+        return self->delegate(self->state.api, webhook_atom_v, std::move(post));
       },
       [self](close_atom) -> caf::result<caf::ok_atom> {
         return start_close(self, [self] {

@@ -626,6 +626,13 @@ socket_mode_router_actor::behavior_type socket_mode_router(
           return no_bot_token();
         return self->delegate(api, upload_atom_v, std::move(file));
       },
+      // Needs no token: the bot's caller if there is one, else the one that
+      // opens connections.
+      [self](webhook_atom, webhook_post& post) -> caf::result<caf::ok_atom> {
+        auto& st = self->state;
+        return self->delegate(st.api ? st.api : st.endpoint_api, webhook_atom_v,
+                              std::move(post));
+      },
       [self](close_atom) -> caf::result<caf::ok_atom> {
         return start_close(self, [self] {
           // Whatever still waits for an answer is acked (empty) before the

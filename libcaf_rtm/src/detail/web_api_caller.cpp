@@ -17,6 +17,7 @@
 #include "detail/paged_call.hpp"
 #include "detail/stray_errors.hpp"
 #include "detail/wait_deadline.hpp"
+#include "detail/webhook_poster.hpp"
 #include "net/http_client.hpp"
 #include "net/net_context.hpp"
 
@@ -368,7 +369,10 @@ void handle_http_result(self_ptr self, http_result& res,
   if (res.status >= 500)
     return retry_if_repeatable(
         self, id, make_error(errc::http_error, res.status, "server error"));
-  if (i->second.raw_answer) {
+  using answer_kind = web_api_state::pending_call::answer_kind;
+  if (i->second.answer == answer_kind::webhook)
+    return finish(self, id, read_webhook_answer(res.status, res.body));
+  if (i->second.answer == answer_kind::status_only) {
     if (res.status >= 200 && res.status < 300)
       return finish(self, id, json_object{});
     return finish(
@@ -609,6 +613,18 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
              file_upload& x) -> caf::typed_response_promise<json_object> {
         auto rp = self->make_response_promise<json_object>();
         start_upload(self, std::move(x), make_deliver(rp));
+        return rp;
+      },
+      [self](webhook_atom,
+             webhook_post& x) -> caf::typed_response_promise<caf::ok_atom> {
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        start_webhook_post(self, std::move(x),
+                           [rp](caf::expected<json_object> res) mutable {
+                             if (res)
+                               rp.deliver(caf::ok_atom_v);
+                             else
+                               rp.deliver(std::move(res.error()));
+                           });
         return rp;
       },
       [self](close_atom) -> caf::typed_response_promise<caf::ok_atom> {

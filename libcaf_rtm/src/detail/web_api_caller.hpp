@@ -57,9 +57,19 @@ struct web_api_state {
     std::string authorization;
     /// May a failure that might have reached Slack be retried?
     bool repeatable = false;
-    /// Any 2xx answer is success, whatever the body (an upload URL answers
-    /// with plain text); delivered as an empty object.
-    bool raw_answer = false;
+    /// How the answer is read.
+    enum class answer_kind : uint8_t {
+      /// Slack's Web API JSON: `ok:true`, or an `error` code.
+      web_api,
+      /// Any 2xx is success, whatever the body (an upload URL answers with
+      /// plain text); delivered as an empty object.
+      status_only,
+      /// A response_url or webhook: 2xx is success (delivered as an empty
+      /// object) unless its body is JSON with `ok:false`; else Slack's code
+      /// is the body's text (`no_text`, `expired_url`) or its JSON `error`.
+      webhook,
+    };
+    answer_kind answer = answer_kind::web_api;
     /// Reports the body bytes written so far (on the I/O thread); optional.
     std::function<void(uint64_t)> body_progress;
     deliver_fn deliver;

@@ -15,8 +15,9 @@
 
 namespace caf::rtm::detail {
 
-/// Calls (single, paged, streamed) and uploads, delegated to `target`; to be
-/// combined with the actor's other handlers (see behavior_with.hpp).
+/// Calls (single, paged, streamed), uploads and webhook posts, delegated to
+/// `target`; to be combined with the actor's other handlers (see
+/// behavior_with.hpp).
 template <class Self, class Target>
 auto web_api_forwarding(Self* self, const Target& target) {
   return std::make_tuple(
@@ -34,6 +35,9 @@ auto web_api_forwarding(Self* self, const Target& target) {
       },
       [=](upload_atom x, file_upload& file) {
         return self->delegate(target, x, std::move(file));
+      },
+      [=](webhook_atom x, webhook_post& post) {
+        return self->delegate(target, x, std::move(post));
       });
 }
 

@@ -303,6 +303,9 @@ auto shared_handlers(Self* self, const Client& client) {
           return err;
         return forward<json_object>(self, client, x, std::move(file));
       },
+      [=](webhook_atom x, webhook_post& post) {
+        return forward<ok_atom>(self, client, x, std::move(post));
+      },
       [=](disconnect_atom) -> caf::result<ok_atom> {
         return owner_only("disconnect");
       },

@@ -202,26 +202,27 @@ caf::error check_ws_url(const client_config& cfg, std::string_view text) {
                    " (list it in ws_hosts to allow it)");
 }
 
-caf::expected<endpoint_url> check_upload_url(const client_config& cfg,
-                                             std::string_view text) {
+caf::expected<endpoint_url> check_post_url(const client_config& cfg,
+                                           std::string_view text,
+                                           std::string_view what) {
   // The URL itself is a credential: no error repeats it.
+  std::string name{what};
   auto url = parse_endpoint(text);
   if (!url)
-    return untrusted("upload URL from the Web API: " + render(url.error()));
+    return untrusted(name + ": " + render(url.error()));
   if (url->websocket)
-    return untrusted("upload URL from the Web API is not http:// or https://");
+    return untrusted(name + " is not http:// or https://");
   auto base = parse_endpoint(cfg.base_url);
   if (!base)
     return std::move(base.error());
   if (!url->tls && !cfg.allow_insecure &&
       (base->tls || !is_loopback_host(url->host)))
-    return untrusted("the Web API handed out a plain http:// upload URL (set "
-                     "allow_insecure to allow it)");
+    return untrusted(name +
+                     " is plain http:// (set allow_insecure to allow it)");
   auto host = lower(url->host);
   if (in_domain(host, domain_of(*base)) || listed(cfg.ws_hosts, host))
     return url;
-  return untrusted("the Web API handed out an upload URL for " + host +
-                   ", outside " + domain_of(*base) +
+  return untrusted(name + " is for " + host + ", outside " + domain_of(*base) +
                    " (list it in ws_hosts to allow it)");
 }
 

@@ -47,13 +47,16 @@ bool is_loopback_host(std::string_view host);
 /// `ws_hosts`. Fails with `untrusted_url`, a server error worth retrying.
 caf::error check_ws_url(const client_config& cfg, std::string_view url);
 
-/// Whether an upload URL from files.getUploadURLExternal may get a file's
-/// bytes, by the same rules: http or https; https when the base URL is
+/// Whether a URL Slack handed out for a POST without the token (an upload
+/// URL from files.getUploadURLExternal, a response_url, a webhook) may get
+/// the bytes, by the same rules: http or https; https when the base URL is
 /// https, plain http only for a loopback host or with `allow_insecure`; the
 /// host in the base URL's domain or in `ws_hosts`. Fails with
-/// `untrusted_url`.
-caf::expected<endpoint_url> check_upload_url(const client_config& cfg,
-                                             std::string_view url);
+/// `untrusted_url`; its text names `what` ("upload URL") and the host, never
+/// the URL (a credential).
+caf::expected<endpoint_url> check_post_url(const client_config& cfg,
+                                           std::string_view url,
+                                           std::string_view what);
 
 /// Joins a base URL ending in '/' (or not) and a Web API method name.
 std::string join_url(std::string_view base, std::string_view method);

@@ -178,6 +178,10 @@ std::string fake_slack::base_url() const {
   return impl_->state->base_url();
 }
 
+std::string fake_slack::webhook_url(const std::string& name) const {
+  return impl_->state->webhook_url(name);
+}
+
 std::string fake_slack::ca_pem() const {
   return impl_->certs.ca_pem;
 }

@@ -154,9 +154,10 @@ private:
     if (path == "/link" || path == "/link/")
       return on_handshake(req, ws_endpoint::socket_mode, "", query, next);
     auto api = path.rfind("/api/", 0) == 0;
-    if (api || path.rfind("/upload/", 0) == 0) {
+    auto hook = path.rfind("/hooks/", 0) == 0;
+    if (api || hook || path.rfind("/upload/", 0) == 0) {
       recorded_request rr;
-      rr.method = api ? path.substr(5) : upload_method;
+      rr.method = api ? path.substr(5) : hook ? webhook_method : upload_method;
       rr.http_method = std::string{req.method_string()};
       rr.target = std::move(target);
       for (auto& field : req) {

@@ -452,6 +452,11 @@ std::string server_state::base_url() const {
          std::to_string(port()) + "/api/";
 }
 
+std::string server_state::webhook_url(const std::string& name) const {
+  return (opts.tls ? "https://" : "http://") + host() + ":" +
+         std::to_string(port()) + "/hooks/" + name;
+}
+
 uint16_t server_state::port() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return port_;
@@ -512,6 +517,8 @@ http_response server_state::default_response(const recorded_request& req) {
   // The upload URL is the credential: no token needed.
   if (req.method == upload_method)
     return receive_upload(req);
+  if (req.method == webhook_method)
+    return receive_webhook(req);
   auto token = bearer_token(req);
   if (token.empty())
     if (auto i = req.form.find("token"); i != req.form.end())
@@ -639,6 +646,32 @@ http_response server_state::receive_upload(const recorded_request& req) {
   ++rec.posts;
   result.body = "OK - " + std::to_string(rec.bytes.size());
   return result;
+}
+
+http_response server_state::receive_webhook(const recorded_request& req) {
+  // Slack's webhooks answer in plain text: "ok" or an error code.
+  auto answer = [](unsigned status, std::string body) {
+    http_response result;
+    result.status = status;
+    result.content_type = "text/plain";
+    result.body = std::move(body);
+    return result;
+  };
+  json::error_code ec;
+  auto value = json::parse(req.body, ec);
+  if (ec || !value.is_object())
+    return answer(400, "invalid_payload");
+  const auto& obj = value.get_object();
+  if (!obj.contains("text") && !obj.contains("blocks") &&
+      !obj.contains("delete_original"))
+    return answer(400, "no_text");
+  auto path = req.target.substr(0, req.target.find('?'));
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& posts = webhook_posts_[path];
+  if (posts >= 5)
+    return answer(404, "used_url");
+  ++posts;
+  return answer(200, "ok");
 }
 
 http_response server_state::complete_upload(const recorded_request& req) {

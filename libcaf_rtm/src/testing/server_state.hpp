@@ -188,6 +188,7 @@ public:
   /// Host part of every URL the fake hands out.
   std::string host() const;
   std::string base_url() const;
+  std::string webhook_url(const std::string& name) const;
   uint16_t port() const;
   void set_port(uint16_t port);
 
@@ -294,6 +295,7 @@ private:
   http_response conversations_list(const recorded_request& req);
   http_response get_upload_url(const recorded_request& req);
   http_response receive_upload(const recorded_request& req);
+  http_response receive_webhook(const recorded_request& req);
   http_response complete_upload(const recorded_request& req);
   std::string next_ts();
   /// A random live Socket Mode session (nullptr if none); needs `mtx_`.
@@ -326,6 +328,8 @@ private:
   std::vector<recorded_upload> uploads_;
   /// Upload URL ticket -> index in `uploads_`.
   std::map<std::string, std::size_t> upload_tickets_;
+  /// Posts Slack took per webhook path.
+  std::map<std::string, std::size_t> webhook_posts_;
 
   // Socket Mode
   std::shared_ptr<scheduler> scheduler_;

@@ -1,7 +1,8 @@
 // A Slack-compatible fake server for tests, the demo and benchmarks.
 //
 // One loopback port serves Slack's Web API (`POST /api/<method>`), upload URLs
-// (`POST /upload/v1/<ticket>`, from `files.getUploadURLExternal`), the RTM
+// (`POST /upload/v1/<ticket>`, from `files.getUploadURLExternal`), response
+// URLs and incoming webhooks (`POST /hooks/<name>`, see `webhook_url`), the RTM
 // WebSocket endpoint (`GET /ws/<ticket>` with an upgrade) and the Socket Mode
 // endpoint (`GET /link/?ticket=...`, URLs from `apps.connections.open`), over
 // plain TCP or TLS with a certificate generated at start-up. The server runs
@@ -61,10 +62,15 @@ struct http_response {
 /// can be scripted (`script`, `on`).
 inline const std::string upload_method = "upload";
 
+/// The method name under which POSTs to webhook URLs (`fake_slack::
+/// webhook_url`) are recorded, and can be scripted.
+inline const std::string webhook_method = "webhook";
+
 /// One request the fake received on its Web API.
 struct recorded_request {
   /// Slack method name, e.g. "auth.test" (the path after `/api/`), or
-  /// `upload_method` for a request to an upload URL.
+  /// `upload_method` for a request to an upload URL, `webhook_method` for one
+  /// to a webhook URL.
   std::string method;
   std::string http_method;
   std::string target;
@@ -372,6 +378,13 @@ public:
   http_response default_answer(const recorded_request& req);
   /// Every file announced by `files.getUploadURLExternal`, in order.
   std::vector<recorded_upload> uploads() const;
+  /// A response_url or incoming webhook URL on the fake,
+  /// `http(s)://127.0.0.1:<port>/hooks/<name>`. Answers as Slack does, in
+  /// plain text: `ok`; 400 `invalid_payload` for a body that is no JSON
+  /// object, 400 `no_text` without `text`, `blocks` or `delete_original`;
+  /// 404 `used_url` after five posts to the same URL (a response_url's
+  /// limit).
+  std::string webhook_url(const std::string& name) const;
 
   // -- WebSocket sessions -----------------------------------------------------
 

@@ -1,0 +1,95 @@
+#include "detail/webhook_poster.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <boost/json/value.hpp>
+
+#include "caf/rtm/errc.hpp"
+#include "detail/frame_parser.hpp"
+#include "detail/wait_deadline.hpp"
+#include "net/url.hpp"
+
+namespace caf::rtm::detail {
+
+namespace {
+
+// Names the request in logs and errors (the URL is never shown).
+constexpr const char* webhook_name = "webhook";
+
+// Slack's codes are short words of lower-case letters, digits and '_'.
+bool is_bare_code(std::string_view text) {
+  return !text.empty() && text.size() <= 64 &&
+         std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+         });
+}
+
+std::string_view trimmed(std::string_view text) {
+  constexpr std::string_view space = " \t\r\n";
+  auto first = text.find_first_not_of(space);
+  if (first == std::string_view::npos)
+    return {};
+  return text.substr(first, text.find_last_not_of(space) - first + 1);
+}
+
+} // namespace
+
+caf::expected<json_object> read_webhook_answer(unsigned status,
+                                               std::string_view body) {
+  auto success = status >= 200 && status < 300;
+  boost::json::error_code ec;
+  auto value = parse_json(body, ec);
+  if (!ec && value.is_object()) {
+    const auto& obj = value.get_object();
+    const auto* ok = obj.if_contains("ok");
+    const auto* code = obj.if_contains("error");
+    auto refused = ok != nullptr && ok->is_bool() && !ok->get_bool();
+    if ((refused || !success) && code != nullptr && code->is_string() &&
+        !code->get_string().empty())
+      return make_error(errc::slack_error, std::string{code->get_string()});
+    if (success && !refused)
+      return json_object{};
+  } else {
+    // "ok", or a code such as "no_text" (Slack's webhooks answer in text).
+    if (success)
+      return json_object{};
+    if (auto code = trimmed(body); is_bare_code(code))
+      return make_error(errc::slack_error, std::string{code});
+  }
+  return make_error(errc::http_error, status,
+                    success ? "answer with ok:false and no error"
+                            : "unexpected HTTP status");
+}
+
+void start_webhook_post(web_api_self self, webhook_post x,
+                        web_api_state::deliver_fn deliver) {
+  auto& st = self->state;
+  if (st.setup_error)
+    return deliver(st.setup_error);
+  if (x.message.value.empty())
+    return deliver(
+        make_error(errc::invalid_argument, "webhook_post without a message"));
+  if (x.max_wait.count() < 0)
+    return deliver(
+        make_error(errc::invalid_argument, "max_wait must not be negative"));
+  auto checked = net::check_post_url(st.cfg, x.url, "webhook URL");
+  if (!checked)
+    return deliver(std::move(checked.error()));
+  web_api_state::pending_call call;
+  call.method = webhook_name;
+  call.url = std::move(x.url);
+  call.body = std::make_shared<const std::string>(to_json(x.message));
+  call.content_type = "application/json; charset=utf-8";
+  // A post: repeated after a failure that may have reached Slack only when
+  // the caller says it is harmless.
+  call.repeatable = x.retry == api_retry::always;
+  call.answer = web_api_state::pending_call::answer_kind::webhook;
+  call.deliver = std::move(deliver);
+  call.deadline = wait_deadline(web_api_state::clock_type::now(), x.max_wait);
+  start_request(self, std::move(call));
+}
+
+} // namespace caf::rtm::detail
