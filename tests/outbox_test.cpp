@@ -614,10 +614,11 @@ TEST_CASE_METHOD(outbox_fixture,
   CHECK(is(out.enqueue_unacked(no_type, nullptr, t0), errc::invalid_argument));
 }
 
-TEST_CASE_METHOD(outbox_fixture,
-                 "outbox: a standing request goes out as last stated, is not "
-                 "sent again when handed back, and fails as no user message",
-                 "[outbox][presence]") {
+TEST_CASE_METHOD(
+    outbox_fixture,
+    "outbox: a standing request goes out as last stated and is not "
+    "sent again when handed back and fails as no user message",
+    "[outbox][presence]") {
   auto state = [this](int n, const char* user, time_point now) {
     boost::json::object msg;
     msg["type"] = "presence_sub";

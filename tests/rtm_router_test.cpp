@@ -156,7 +156,7 @@ std::vector<std::string> presence_subs(const std::vector<std::string>& frames) {
 } // namespace
 
 TEST_CASE_METHOD(rtm_router_fixture,
-                 "rtm router: a hello states the presence list once, as it "
+                 "rtm router: a hello states the presence list once and as it "
                  "is then",
                  "[rtm_router][presence]") {
   auto on7 = std::make_shared<std::vector<std::string>>();

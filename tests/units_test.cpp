@@ -498,7 +498,7 @@ TEST_CASE("replies go where the message was said", "[units][reply]") {
   CHECK(reply_call(command, "ok").args.at("channel") == "C4");
 }
 
-TEST_CASE("replies to edits, deletions and reactions go to their message",
+TEST_CASE("replies to edits and deletions and to reactions go to their message",
           "[units][reply]") {
   // The event's own ts is the edit's; the message is in a thread.
   auto edit = event::parse(

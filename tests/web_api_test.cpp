@@ -2008,7 +2008,7 @@ TEST_CASE_METHOD(api_fixture, "a file uploads from a path",
 }
 
 TEST_CASE_METHOD(api_fixture,
-                 "an empty file reports its progress once, when it arrived",
+                 "an empty file reports its progress once when it arrived",
                  "[web_api][upload]") {
   fake_slack srv;
   temp_file file{""};
@@ -2390,7 +2390,7 @@ webhook_post hook_post(const fake_slack& srv, const std::string& name,
 } // namespace
 
 TEST_CASE_METHOD(api_fixture,
-                 "a webhook post reaches its URL as JSON, without the token",
+                 "a webhook post reaches its URL as JSON without the token",
                  "[web_api][webhook]") {
   auto tls = GENERATE(false, true);
   CAPTURE(tls);
