@@ -630,19 +630,24 @@ TEST_CASE_METHOD(
         },
         now);
   };
-  // Stated twice before a session: only the latest goes out.
+  // Stated twice while the rate limiter holds it back: only the latest goes
+  // out.
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(send(10, t0));
+  REQUIRE_FALSE(send(11, t0)); // the burst is used up
   REQUIRE_FALSE(state(1, "U1", t0));
   REQUIRE_FALSE(state(2, "U2", t0));
   CHECK(out.queued() == 1);
-  out.session_up(1, writer(), t0);
-  REQUIRE(frames.size() == 1);
-  CHECK(frames[0].json.at("ids") == boost::json::array{"U2"});
+  out.on_wakeup(t0 + 1s);
+  REQUIRE(frames.size() == 3);
+  CHECK(frames[2].json.at("ids") == boost::json::array{"U2"});
   CHECK(outcome(2) == "acked");
   CHECK(outcome(1) == "pending"); // replaced, never written
+  CHECK(out.stats().sent == 3);
   // Handed back unwritten: dropped, the next hello states the list anew.
-  out.unsent(frames[0].id, t0 + 1s);
+  out.unsent(frames[2].id, t0 + 1s);
   CHECK(out.queued() == 0);
-  CHECK(out.stats().sent == 0);
+  CHECK(out.stats().sent == 2);
   out.session_down(1);
   // A statement still queued is dropped when the request changes.
   REQUIRE_FALSE(state(3, "U3", t0 + 2s));
@@ -653,6 +658,16 @@ TEST_CASE_METHOD(
   CHECK(out.fail_queued(make_error(errc::not_connected)) == 0);
   CHECK(outcome(4) == "not_connected");
   CHECK(out.stats().failed == 0);
+  boost::json::object quiet;
+  quiet["type"] = "presence_sub";
+  REQUIRE_FALSE(out.enqueue_standing(quiet, nullptr, t0 + 3s));
+  CHECK(out.fail_queued(make_error(errc::closed)) == 0);
+  // Still queued when a session comes up: said for an older one, dropped
+  // (its owner states the request anew for the new session).
+  REQUIRE_FALSE(state(5, "U5", t0 + 4s));
+  out.session_up(2, writer(), t0 + 10s);
+  CHECK(frames.size() == 3);
+  CHECK(out.queued() == 0);
 }
 
 TEST_CASE_METHOD(outbox_fixture,

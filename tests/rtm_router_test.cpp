@@ -210,6 +210,10 @@ TEST_CASE_METHOD(rtm_router_fixture,
     REQUIRE(presence({"U2"}));
     expected.push_back(R"(["U2"])");
   }
+  // A reconnect takes a while: the rate limiter has tokens again by the
+  // hello.
+  sched.advance_time(std::chrono::seconds{2});
+  sched.run();
   connected up8;
   up8.session = 8;
   caf::anon_send(router, up8, w8);

@@ -536,6 +536,18 @@ TEST_CASE("replies to edits and deletions and to reactions go to their message",
                            R"("user":"U1","event_ts":"7.7"})");
   CHECK(reply_call(join, "welcome", reply_in::thread).args.count("thread_ts") ==
         0);
+  // A pin or a star carries its message; a message about an item is the
+  // message.
+  auto pin = event::parse(
+      R"({"type":"pin_added","channel_id":"C1","item":{"type":"message",)"
+      R"("channel":"C1","message":{"ts":"3.3","thread_ts":"3.0"}},)"
+      R"("event_ts":"9"})");
+  CHECK(reply_call(pin, "x", reply_in::thread).args.at("thread_ts") == "3.0");
+  auto pinned = event::parse(
+      R"({"type":"message","subtype":"pinned_item","channel":"C1",)"
+      R"("ts":"5.5","item":{}})");
+  CHECK(reply_call(pinned, "x", reply_in::thread).args.at("thread_ts") ==
+        "5.5");
   auto file_reaction =
       event::parse(R"({"type":"reaction_added","item":{"type":"file",)"
                    R"("file":"F1"},"event_ts":"9.9"})");

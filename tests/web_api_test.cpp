@@ -2505,3 +2505,37 @@ TEST_CASE_METHOD(api_fixture,
                             "webhook URL"));
   close(api);
 }
+
+TEST_CASE_METHOD(api_fixture, "a webhook URL appears in no log line or error",
+                 "[web_api][webhook][secrets]") {
+  // The URL is the credential: a 5xx, a rate limit given up on, a bad
+  // answer and a connection refused all fail without showing it.
+  fake_slack srv;
+  srv.script(caf::rtm::testing::webhook_method,
+             http_response{503, {}, "unavailable", "text/plain"});
+  srv.script(caf::rtm::testing::webhook_method,
+             http_response::rate_limited("0"));
+  srv.script(caf::rtm::testing::webhook_method,
+             http_response{403, {}, "<html>no</html>", "text/html"});
+  auto cfg = config_for(srv, logs.get());
+  cfg.max_rate_limit_waits = 0;
+  auto api = track(sys->spawn(web_api, cfg));
+  std::vector<std::string> rendered;
+  for (int i = 0; i < 3; ++i) {
+    auto res =
+        post_to(*this, api, hook_post(srv, "T0/1/s3cr3t", R"({"text":"n"})"));
+    REQUIRE_FALSE(res);
+    rendered.push_back(render(res.error()));
+  }
+  auto refused = hook_post(srv, "T0/1/s3cr3t", R"({"text":"n"})");
+  refused.url = "http://127.0.0.1:1/hooks/T0/1/s3cr3t";
+  auto res = post_to(*this, api, refused);
+  REQUIRE_FALSE(res);
+  rendered.push_back(render(res.error()));
+  close(api);
+  REQUIRE_FALSE(logs.lines().empty());
+  for (auto& line : logs.lines())
+    CHECK(line.find("s3cr3t") == std::string::npos);
+  for (auto& text : rendered)
+    CHECK(text.find("s3cr3t") == std::string::npos);
+}

@@ -51,11 +51,19 @@ replied_message replied_to(const boost::json::object& ev) {
     inner = object_at(ev, "previous_message");
   if (inner != nullptr)
     return {string_at(*inner, "thread_ts"), string_at(*inner, "ts")};
-  // A reaction, a pin, a star: the item is the message (if it is one). The
-  // item's thread is not in the event.
-  if (const auto* item = object_at(ev, "item"))
-    return {{}, string_at(*item, "ts")};
-  return {string_at(ev, "thread_ts"), string_at(ev, "ts")};
+  // An event about an item, without a ts of its own (a message with one,
+  // such as a `pinned_item`, is the message): a reaction names the message
+  // by `item.ts`, a pin or a star carries it as `item.message`. The
+  // message's thread is not in the event.
+  auto ts = string_at(ev, "ts");
+  if (const auto* item = object_at(ev, "item"); item != nullptr && ts.empty()) {
+    if (auto item_ts = string_at(*item, "ts"); !item_ts.empty())
+      return {{}, item_ts};
+    if (const auto* msg = object_at(*item, "message"))
+      return {string_at(*msg, "thread_ts"), string_at(*msg, "ts")};
+    return {};
+  }
+  return {string_at(ev, "thread_ts"), ts};
 }
 
 api_call post(std::string_view channel, std::string text, std::string thread,

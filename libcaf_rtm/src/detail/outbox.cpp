@@ -169,6 +169,9 @@ caf::error outbox::ping(ping_handler done, time_point now) {
 void outbox::session_up(uint64_t session, writer write, time_point now) {
   session_ = session;
   write_ = std::move(write);
+  // Its owner states a standing request anew for every session: what still
+  // waits of it was said for an older one.
+  drop_standing();
   auto grace = std::min<caf::timespan>(orphan_grace, limits_.ack_timeout);
   for (auto& [id, x] : acks_)
     if (x.orphaned)
@@ -469,7 +472,8 @@ uint64_t outbox::fail_queued(const caf::error& err) {
       if (x.on_pong) {
         x.on_pong(err);
       } else if (x.standing) {
-        x.on_ack(err); // the client's own: no user message failed
+        if (x.on_ack) // the client's own: no user message failed
+          x.on_ack(err);
       } else {
         ++stats_.failed;
         if (x.on_ack)

@@ -82,11 +82,12 @@ public:
                              time_point now);
 
   /// Queues the client's own statement of a standing request that it makes
-  /// again at every hello (`presence_sub`), without an ack like
-  /// `enqueue_unacked`. Only the latest statement counts: it replaces one
-  /// still queued, one handed back unwritten is dropped (the next hello
-  /// states the request as it is then), and one that fails is no user
-  /// message (`done` hears of it, no counter or `fail_queued` does).
+  /// again at every hello, after `session_up` (`presence_sub`), without an
+  /// ack like `enqueue_unacked`. Only the latest statement counts: it
+  /// replaces one still queued, a new session drops one still queued, one
+  /// handed back unwritten is dropped (the next hello states the request as
+  /// it is then), and one that fails is no user message (`done`, if set,
+  /// hears of it; no counter or `fail_queued` does).
   caf::error enqueue_standing(boost::json::object msg, send_handler done,
                               time_point now);
 
