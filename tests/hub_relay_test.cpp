@@ -458,6 +458,30 @@ TEST_CASE("a drop log adds what relays could not report to what a node "
   CHECK_FALSE(drops.take(node, 200, t0 + 2s).known);
 }
 
+TEST_CASE("a drop log drops what comes in for a node's outage after the "
+          "node came back",
+          "[hub]") {
+  using namespace std::chrono_literals;
+  hub::detail::drop_log drops;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  const auto& node = sys.node();
+  auto t0 = caf::make_timestamp();
+  // The node went away at t0 and looked the workspace up again at t0 + 1s,
+  // before the gate's record of t0 (and a relay's report) came in.
+  CHECK_FALSE(drops.came_back(node, t0 + 1s));
+  drops.record(node, t0, 100);
+  drops.add_unreported(node, t0 - 1s, 50);
+  CHECK_FALSE(drops.contains(node, t0 + 2s));
+  // Its next outage counts from its own record, nothing of the first.
+  drops.record(node, t0 + 10s, 500);
+  CHECK(drops.came_back(node, t0 + 20s));
+  auto missed = drops.take(node, 510, t0 + 20s);
+  CHECK(missed.known);
+  CHECK(missed.since == t0 + 10s);
+  CHECK(missed.count == 10);
+}
+
 namespace {
 
 // A relay with a window of three events and a drop log that drops two

@@ -1634,6 +1634,34 @@ TEST_CASE("two hubs for one RTM workspace: one delivers, the other stands by "
   REQUIRE(eventually([&] { return log->event_count() == 2; }));
 }
 
+TEST_CASE("a hub that never answers does not hold up the others", "[hub]") {
+  // CAF's middleman connects blocking, one after the other: a connect to a
+  // host that drops every packet takes the kernel's two minutes, and every
+  // connect behind it waits. The hub that answers comes up at once.
+  fake_slack srv;
+  temp_dir dir;
+  auto config = dir.write("hub.ini", hub_config(rtm_entry("acme", srv)));
+  black_hole stuck;
+  hub_proc good{config};
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  auto sub = bot.subscribe({{"127.0.0.1", stuck.port()}, good.endpoint()},
+                           "acme", actor, {"message"});
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 20s));
+  CHECK(log->last_up().hub == hub::to_string(good.endpoint()));
+  auto session = srv.session(0, 20s);
+  REQUIRE(session);
+  session->send(message(1));
+  REQUIRE(eventually([&] { return log->event_count() == 1; }));
+  // The one that never answers is still tried, on its own.
+  auto st = request<hub::remote_subscription_status>(
+      *bot.self, sub, caf::timespan{10s}, rtm::status_atom_v);
+  REQUIRE(st);
+  REQUIRE(st->hubs.size() == 2);
+  CHECK(st->hubs[0].state != "up");
+}
+
 TEST_CASE("two hubs for one RTM workspace: a takeover does not report the "
           "missed count of an older gap again",
           "[hub]") {

@@ -175,4 +175,28 @@ void tcp_tap::pump(pair* p) {
   p->target = -1;
 }
 
+black_hole::black_hole() {
+  listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  // A backlog of 0 holds one connection: the filler's.
+  if (listener_ < 0 ||
+      ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+      ::listen(listener_, 0) != 0 ||
+      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    throw std::runtime_error("black_hole: cannot listen");
+  port_ = ntohs(addr.sin_port);
+  filler_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (filler_ < 0 ||
+      ::connect(filler_, reinterpret_cast<sockaddr*>(&addr), len) != 0)
+    throw std::runtime_error("black_hole: cannot fill the backlog");
+}
+
+black_hole::~black_hole() {
+  ::close(filler_);
+  ::close(listener_);
+}
+
 } // namespace caf::rtm::test

@@ -72,4 +72,26 @@ private:
   std::thread acceptor_;
 };
 
+/// A loopback port whose TCP handshakes are never answered, as of a host that
+/// is powered off or behind a firewall that drops packets: a listener that
+/// never accepts, its backlog filled by one connection of its own, so that
+/// the kernel drops every further SYN (a connect waits until its timeout).
+class black_hole {
+public:
+  black_hole();
+  ~black_hole();
+
+  black_hole(const black_hole&) = delete;
+  black_hole& operator=(const black_hole&) = delete;
+
+  uint16_t port() const {
+    return port_;
+  }
+
+private:
+  int listener_ = -1;
+  int filler_ = -1;
+  uint16_t port_ = 0;
+};
+
 } // namespace caf::rtm::test

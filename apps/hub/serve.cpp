@@ -233,8 +233,9 @@ int serve(caf::actor_system& sys, serve_options opts, stop_watchdog& watchdog) {
             registry = sys.spawn(hub::registry, clients, reg_opts);
             self->monitor(registry);
             if (auto again = publish(registry, opts, *port); !again) {
-              CAF_RTM_LOG(log, error, "hub",
-                          "cannot listen again: ", sys.render(again.error()));
+              // Ends the hub with exit 1: said whatever the log level.
+              std::fprintf(stderr, "caf-rtm-hub: cannot listen again: %s\n",
+                           sys.render(again.error()).c_str());
               code = 1;
               running = false;
             }
@@ -245,8 +246,11 @@ int serve(caf::actor_system& sys, serve_options opts, stop_watchdog& watchdog) {
     CAF_RTM_LOG(log, info, "hub", "stopping: closing every client");
   stop();
   if (auto left = await_actors(sys, actors_limit); left > 0) {
-    CAF_RTM_LOG(log, error, "hub", left, " actors did not end within ",
-                actors_limit.count(), " s of the stop: exiting without them");
+    // Said whatever the log level: the hub exits 1 for it.
+    std::fprintf(stderr,
+                 "caf-rtm-hub: %zu actors did not end within %lld s of the "
+                 "stop: exiting without them\n",
+                 left, static_cast<long long>(actors_limit.count()));
     std::_Exit(1);
   }
   if (code == 0)

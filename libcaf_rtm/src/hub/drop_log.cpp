@@ -34,7 +34,7 @@ void drop_log::record(const caf::node_id& node, caf::timestamp at,
                       uint64_t events_received) {
   std::lock_guard<std::mutex> guard{mtx_};
   expire(at);
-  if (entries_.count(node) > 0)
+  if (entries_.count(node) > 0 || back_since(node, at))
     return;
   make_room(entries_, capacity_);
   entries_.emplace(node, entry{at, events_received});
@@ -44,6 +44,8 @@ void drop_log::add_unreported(const caf::node_id& node, caf::timestamp since,
                               uint64_t count) {
   std::lock_guard<std::mutex> guard{mtx_};
   expire(since);
+  if (back_since(node, since))
+    return;
   if (auto i = unreported_.find(node); i != unreported_.end()) {
     i->second.at = std::min(i->second.at, since);
     i->second.count = std::max(i->second.count, count);
@@ -57,6 +59,23 @@ bool drop_log::contains(const caf::node_id& node, caf::timestamp now) {
   std::lock_guard<std::mutex> guard{mtx_};
   expire(now);
   return entries_.count(node) > 0;
+}
+
+bool drop_log::came_back(const caf::node_id& node, caf::timestamp now) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  expire(now);
+  if (auto i = returns_.find(node); i != returns_.end()) {
+    i->second.at = std::max(i->second.at, now);
+  } else {
+    make_room(returns_, capacity_);
+    returns_.emplace(node, return_time{now});
+  }
+  return entries_.count(node) > 0;
+}
+
+bool drop_log::back_since(const caf::node_id& node, caf::timestamp at) const {
+  auto i = returns_.find(node);
+  return i != returns_.end() && i->second.at > at;
 }
 
 uint64_t events_counted(const client_status& status) {
@@ -96,6 +115,7 @@ size_t drop_log::size(caf::timestamp now) {
 void drop_log::expire(caf::timestamp now) {
   erase_expired(entries_, now, ttl_);
   erase_expired(unreported_, now, ttl_);
+  erase_expired(returns_, now, ttl_);
 }
 
 } // namespace caf::rtm::hub::detail

@@ -43,7 +43,9 @@ public:
 
   /// Node `node` went away at `at`, when the client had received
   /// `events_received` events. The first record of a node stays until it is
-  /// taken (its subscribers go away one by one).
+  /// taken (its subscribers go away one by one). A record that comes after
+  /// the node came back (`came_back` later than `at`) is dropped: its lookup
+  /// is over, and the record would be added to its next outage.
   void record(const caf::node_id& node, caf::timestamp at,
               uint64_t events_received);
 
@@ -51,12 +53,18 @@ public:
   /// dropped since `since` and not reported to the node (the node went away
   /// before it answered again). If the node's record comes as well, they add
   /// to what it missed; the largest count of its relays counts, as their
-  /// stretches overlap.
+  /// stretches overlap. Dropped, as a record is, when the node came back
+  /// after `since`.
   void add_unreported(const caf::node_id& node, caf::timestamp since,
                       uint64_t count);
 
   /// Whether a record for `node` is waiting.
   bool contains(const caf::node_id& node, caf::timestamp now);
+
+  /// Node `node` looks the workspace up at `now`: it is back. Returns whether
+  /// a record waits for it (to `take`); records of its earlier outages that
+  /// come from now on are dropped.
+  bool came_back(const caf::node_id& node, caf::timestamp now);
 
   /// Takes the record of `node`, if any: what it missed given the client's
   /// count now.
@@ -78,13 +86,22 @@ private:
     uint64_t count;
   };
 
+  struct return_time {
+    /// The node's latest lookup.
+    caf::timestamp at;
+  };
+
   void expire(caf::timestamp now);
+
+  /// Whether `node` came back after `at` (what happened at `at` is over).
+  bool back_since(const caf::node_id& node, caf::timestamp at) const;
 
   std::mutex mtx_;
   size_t capacity_;
   caf::timespan ttl_;
   std::map<caf::node_id, entry> entries_;
   std::map<caf::node_id, unreported> unreported_;
+  std::map<caf::node_id, return_time> returns_;
 };
 
 } // namespace caf::rtm::hub::detail

@@ -114,7 +114,7 @@ caf::result<workspace_info> lookup(self_ptr self, const state_ptr& st,
   auto& entry = i->second;
   auto sender = self->current_sender();
   auto now = caf::make_timestamp();
-  if (sender == nullptr || !entry.drops->contains(sender->node(), now))
+  if (sender == nullptr || !entry.drops->came_back(sender->node(), now))
     return entry.shared;
   // The node was seen to go away: what it missed is the client's count now
   // minus the count then.

@@ -1,6 +1,7 @@
 #include "caf/rtm/hub/remote_subscription.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <random>
@@ -19,6 +20,7 @@
 #include "detail/backoff.hpp"
 #include "detail/stray_errors.hpp"
 #include "hub/forwarder.hpp"
+#include "hub/reachability.hpp"
 
 // The subscription's own timer: attempt N of the hub with this index.
 CAF_ADD_ATOM(caf_rtm_hub, caf::rtm::hub::detail, attempt_atom, "attempt")
@@ -135,8 +137,13 @@ struct subscription_state {
   uint64_t dropped = 0;
   caf::error config_error;
   bool closing = false;
+  /// Set when the subscription ends: its reachability probes give up at
+  /// once instead of holding the actor system's shutdown for their timeout.
+  std::shared_ptr<std::atomic<bool>> ended =
+      std::make_shared<std::atomic<bool>>(false);
 
   ~subscription_state() {
+    ended->store(true);
     for (auto& sub : subs)
       caf::anon_send_exit(sub.fwd, caf::exit_reason::kill);
     if (lifecycle_fwd)
@@ -341,14 +348,15 @@ void on_registry(self_ptr self, size_t i, uint64_t id, caf::node_id&,
             [self, i, id](caf::error& err) { fail(self, i, id, err); });
 }
 
-void start_attempt(self_ptr self, size_t i) {
+// The hub answered a probe: CAF's middleman actor (plain or TLS) connects
+// and does CAF's handshake; the same node reached twice shares one
+// connection.
+void connect_node(self_ptr self, size_t i, uint64_t id) {
   auto& st = self->state;
   auto& x = st.links[i];
-  x.state = phase::connecting;
-  auto id = ++x.attempt;
+  if (x.attempt != id || x.state != phase::connecting)
+    return;
   auto& sys = self->home_system();
-  // CAF's middleman actor (plain or TLS) connects and does CAF's handshake;
-  // the same node reached twice shares one connection.
   auto mm = st.cfg.tls ? sys.openssl_manager().actor_handle()
                        : sys.middleman().actor_handle();
   self->request(mm, st.cfg.step_timeout, caf::connect_atom_v, x.where.host,
@@ -359,6 +367,22 @@ void start_attempt(self_ptr self, size_t i) {
             on_registry(self, i, id, nid, ptr, ifs);
           },
           [self, i, id](caf::error& err) { fail(self, i, id, err); });
+}
+
+void start_attempt(self_ptr self, size_t i) {
+  auto& st = self->state;
+  auto& x = st.links[i];
+  x.state = phase::connecting;
+  auto id = ++x.attempt;
+  // The middleman connects blocking, one hub after the other: a hub that
+  // never answers must not get there (see reachability.hpp).
+  auto probe = detail::spawn_reachability_probe(self->home_system(),
+                                                x.where.host, x.where.port,
+                                                st.cfg.step_timeout, st.ended);
+  self->request(probe, st.cfg.step_timeout + std::chrono::seconds{1},
+                caf::connect_atom_v)
+      .then([self, i, id](caf::ok_atom) { connect_node(self, i, id); },
+            [self, i, id](caf::error& err) { fail(self, i, id, err); });
 }
 
 caf::error check_system(self_ptr self) {

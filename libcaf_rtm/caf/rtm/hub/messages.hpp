@@ -102,7 +102,9 @@ typename Inspector::result_type inspect(Inspector& f, workspace_status& x) {
 
 /// Subscribed on a hub: events of the workspace flow from it (again). `info`
 /// holds the client handle for sends and calls; it changes when a hub
-/// restarts, so keep the latest.
+/// restarts, so keep the latest per hub (`hub`), and drop a hub's handle at
+/// its `hub_down`: with two Socket Mode hubs, the other hub's handle is the
+/// one that works then, and its `hub_up` does not come again.
 struct hub_up {
   std::string workspace;
   /// host:port as configured.
@@ -148,10 +150,14 @@ typename Inspector::result_type inspect(Inspector& f, hub_down& x) {
 /// meanwhile), `since` and `until` are when it dropped the first and the last
 /// of them, and `missed.count` is exact. They are one stretch: the hub sends
 /// that actor nothing more until the node has caught up. Socket Mode
-/// envelopes among them are acked (empty), so Slack does not send them
-/// again. The report goes through the remote subscription to the lifecycle
-/// actor, so it may reach the bot after some later events. If the node goes
-/// away before the report, the count joins `missed` of the next gap.
+/// envelopes among them whose ack waited for the bot (`ack-after-delivery`,
+/// a hub's default) are left to Slack with `redeliver-unclaimed` (also a
+/// hub's default), which sends them again: they may still arrive, through
+/// this hub or another. Without that option, and for envelopes acked on
+/// arrival, they are lost for the bot. The report goes through the remote
+/// subscription to the lifecycle actor, so it may reach the bot after some
+/// later events. If the node goes away before the report, the count joins
+/// `missed` of the next gap.
 struct hub_gap {
   std::string workspace;
   /// The hub the subscription came back on (with `dropped`: that dropped).

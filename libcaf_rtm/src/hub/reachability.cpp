@@ -1,0 +1,130 @@
+#include "hub/reachability.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+
+#include <caf/sec.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace caf::rtm::hub::detail {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct addrinfo_deleter {
+  void operator()(addrinfo* x) const noexcept {
+    freeaddrinfo(x);
+  }
+};
+
+struct fd_closer {
+  int fd;
+  ~fd_closer() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
+// Looks at a cancelled probe this often while it waits.
+constexpr int64_t poll_slice_ms = 100;
+
+// Opens and closes one TCP connection to `addr` by `deadline`; the reason
+// if it did not.
+std::string try_address(const addrinfo& addr, clock_type::time_point deadline,
+                        const std::atomic<bool>& cancelled) {
+  fd_closer sock{::socket(addr.ai_family,
+                          addr.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                          addr.ai_protocol)};
+  if (sock.fd < 0)
+    return std::strerror(errno);
+  if (::connect(sock.fd, addr.ai_addr, addr.ai_addrlen) == 0)
+    return {};
+  if (errno != EINPROGRESS)
+    return std::strerror(errno);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - clock_type::now());
+    if (left.count() <= 0)
+      return "no answer in time";
+    if (cancelled)
+      return "cancelled";
+    pollfd p{sock.fd, POLLOUT, 0};
+    auto n = ::poll(
+        &p, 1,
+        static_cast<int>(std::min<int64_t>(left.count(), poll_slice_ms)));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return std::strerror(errno);
+    if (n == 0)
+      continue; // the checks above end it
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (::getsockopt(sock.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+      return std::strerror(errno);
+    return err == 0 ? std::string{} : std::strerror(err);
+  }
+}
+
+caf::error probe(const std::string& host, uint16_t port, caf::timespan timeout,
+                 const std::atomic<bool>& cancelled) {
+  auto deadline = clock_type::now() +
+                  std::chrono::duration_cast<clock_type::duration>(timeout);
+  auto failed = [&](const std::string& why) {
+    return caf::make_error(caf::sec::cannot_connect_to_node,
+                           host + ":" + std::to_string(port) + ": " + why);
+  };
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  auto service = std::to_string(port);
+  if (auto rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
+      rc != 0)
+    return failed(::gai_strerror(rc));
+  std::unique_ptr<addrinfo, addrinfo_deleter> addrs{found};
+  std::string why = "no address";
+  for (auto* x = addrs.get(); x != nullptr; x = x->ai_next) {
+    why = try_address(*x, deadline, cancelled);
+    if (why.empty())
+      return caf::none;
+    if (clock_type::now() >= deadline)
+      break;
+  }
+  return failed(why);
+}
+
+} // namespace
+
+reachability_probe_actor
+spawn_reachability_probe(caf::actor_system& sys, std::string host,
+                         uint16_t port, caf::timespan timeout,
+                         std::shared_ptr<const std::atomic<bool>> cancelled) {
+  return sys.spawn<caf::detached + caf::hidden>(
+      [host = std::move(host), port, timeout,
+       cancelled](reachability_probe_actor::pointer self)
+          -> reachability_probe_actor::behavior_type {
+        return {
+            [self, host, port, timeout,
+             cancelled](caf::connect_atom) -> caf::result<caf::ok_atom> {
+              self->quit();
+              if (auto err = probe(host, port, timeout, *cancelled))
+                return err;
+              return caf::ok_atom_v;
+            },
+        };
+      });
+}
+
+} // namespace caf::rtm::hub::detail
