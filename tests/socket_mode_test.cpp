@@ -854,6 +854,24 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: a handshake refused with 429 waits for its "
+                 "Retry-After",
+                 "[socket_mode]") {
+  fake_slack srv;
+  srv.script_handshake(429, "1");
+  auto cfg = config(srv);
+  cfg.reconnect = retry_policy{20ms, 100ms, 0};
+  auto c = connect(cfg);
+  CHECK(srv.rejected_handshakes() == 1);
+  auto opens = srv.requests("apps.connections.open");
+  REQUIRE(opens.size() == 2);
+  // The backoff alone would wait at most 100 ms.
+  CHECK(opens[1].received_at - opens[0].received_at >= 1s);
+  CHECK(c.rec->lifecycle_count("error:rate_limited") == 1);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: apps.connections.open honours Retry-After and "
                  "retries 5xx and answers without url",
                  "[socket_mode]") {

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <string>
 
+#include "caf/rtm/errc.hpp"
+
 namespace caf::rtm::detail {
 
 caf::timespan backoff_ceiling(const retry_policy& policy, uint32_t attempt) {
@@ -26,6 +28,22 @@ caf::timespan backoff_ceiling(const retry_policy& policy, uint32_t attempt) {
   if (doublings >= 63 || initial > (max >> doublings))
     return policy.max_delay;
   return caf::timespan{initial << doublings};
+}
+
+caf::error rate_limited_error(std::string what,
+                              std::optional<caf::timespan> wait) {
+  if (wait)
+    return make_error(errc::rate_limited, std::move(what), *wait);
+  return make_error(errc::rate_limited, std::move(what));
+}
+
+std::optional<caf::timespan> retry_after_of(const caf::error& err) {
+  if (!is(err, errc::rate_limited))
+    return std::nullopt;
+  const auto& ctx = err.context();
+  if (ctx.empty() || !ctx.match_element<caf::timespan>(ctx.size() - 1))
+    return std::nullopt;
+  return ctx.get_as<caf::timespan>(ctx.size() - 1);
 }
 
 std::optional<caf::timespan>

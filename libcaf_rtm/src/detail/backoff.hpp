@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <string>
 #include <string_view>
+
+#include <caf/error.hpp>
 
 #include <caf/timespan.hpp>
 
@@ -32,6 +35,19 @@ caf::timespan backoff_delay(const retry_policy& policy, uint32_t attempt,
   std::uniform_int_distribution<int64_t> dist{0, ceiling};
   return caf::timespan{dist(rng)};
 }
+
+/// The longest `Retry-After` a reconnect honours: a larger one is a server's
+/// mistake, and the client would look dead.
+constexpr caf::timespan max_reconnect_retry_after = std::chrono::minutes{5};
+
+/// A refusal that says when to come back (an HTTP 429 with `Retry-After`):
+/// `errc::rate_limited` with `what` and, if there is one, the wait as its
+/// last context element.
+caf::error rate_limited_error(std::string what,
+                              std::optional<caf::timespan> wait);
+
+/// The wait a `rate_limited_error` asked for, if any.
+std::optional<caf::timespan> retry_after_of(const caf::error& err);
 
 /// Parses a `Retry-After` header: delta-seconds or an HTTP date (RFC 9110).
 /// Returns the delay from `now`, never negative; nullopt if unparsable.

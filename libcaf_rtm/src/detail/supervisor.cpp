@@ -278,8 +278,12 @@ void attempt_failed(self_ptr self, const caf::error& err) {
   update_phase(self);
   if (!may_add(self))
     return;
-  // Unlike a session that died young, a failed attempt always waits.
-  arm_retry(self, backoff_delay(st.args.cfg->reconnect, st.failures, st.rng));
+  // Unlike a session that died young, a failed attempt always waits; at
+  // least as long as a server that refused it for too many connects asked.
+  auto delay = backoff_delay(st.args.cfg->reconnect, st.failures, st.rng);
+  if (auto wait = retry_after_of(err))
+    delay = std::max(delay, std::min(*wait, max_reconnect_retry_after));
+  arm_retry(self, delay);
 }
 
 void open_session(self_ptr self, rtm_endpoint ep) {

@@ -23,6 +23,7 @@
 #include <caf/send.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "detail/backoff.hpp"
 #include "net/corked_stream.hpp"
 #include "net/http_exchange.hpp"
 #include "net/transport.hpp"
@@ -176,11 +177,18 @@ private:
         return;
       // Beast fills the response only once a whole answer came, and an
       // untouched one reads 200: only this error says the server refused.
-      if (ec == boost::beast::websocket::error::upgrade_declined)
-        return report_down(make_error(errc::websocket_error,
-                                      "handshake rejected with HTTP status " +
-                                          std::to_string(
-                                              handshake_res_.result_int())));
+      if (ec == boost::beast::websocket::error::upgrade_declined) {
+        auto status = handshake_res_.result_int();
+        auto what =
+            "handshake rejected with HTTP status " + std::to_string(status);
+        // Too many connects: the next attempt waits as long as asked.
+        if (status == 429)
+          return report_down(detail::rate_limited_error(
+              std::move(what),
+              detail::parse_retry_after(std::string_view{
+                  handshake_res_[boost::beast::http::field::retry_after]})));
+        return report_down(make_error(errc::websocket_error, std::move(what)));
+      }
       return report_down(read_error(ec, "WebSocket handshake"));
     }
     if (state_ != state_type::handshaking)

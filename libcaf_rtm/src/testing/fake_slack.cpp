@@ -269,8 +269,8 @@ void fake_slack::drop_all() {
     rec->drop();
 }
 
-void fake_slack::script_handshake(unsigned status) {
-  impl_->state->script_handshake(status);
+void fake_slack::script_handshake(unsigned status, std::string retry_after) {
+  impl_->state->script_handshake(status, std::move(retry_after));
 }
 
 std::size_t fake_slack::rejected_handshakes() const {

@@ -287,7 +287,10 @@ private:
       // new ticket on a new one.
       auto body =
           plan_.status == 401 ? "invalid or used ticket" : "handshake refused";
-      return respond(plain_response(plan_.status, body), next_step::shut_down);
+      auto refusal = plain_response(plan_.status, body);
+      if (!plan_.retry_after.empty())
+        refusal.headers.emplace_back("Retry-After", plan_.retry_after);
+      return respond(std::move(refusal), next_step::shut_down);
     }
     phase_ = phase::upgrading;
     upgrade_.emplace(http::status::switching_protocols, 11);

@@ -798,7 +798,8 @@ handshake_plan server_state::plan_handshake(ws_endpoint endpoint,
     tickets.erase(i); // single-use, also when the handshake is refused
   }
   if (!handshake_scripts_.empty()) {
-    plan.status = handshake_scripts_.front();
+    plan.status = handshake_scripts_.front().first;
+    plan.retry_after = std::move(handshake_scripts_.front().second);
     handshake_scripts_.pop_front();
   }
   // A scripted 101 is no refusal: the handshake goes on as usual.
@@ -810,9 +811,9 @@ handshake_plan server_state::plan_handshake(ws_endpoint endpoint,
   return plan;
 }
 
-void server_state::script_handshake(unsigned status) {
+void server_state::script_handshake(unsigned status, std::string retry_after) {
   std::lock_guard<std::mutex> guard{mtx_};
-  handshake_scripts_.push_back(status);
+  handshake_scripts_.emplace_back(status, std::move(retry_after));
 }
 
 std::size_t server_state::rejected_handshakes() const {

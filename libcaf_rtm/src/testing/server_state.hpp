@@ -156,6 +156,8 @@ struct handshake_plan {
   ws_endpoint endpoint = ws_endpoint::rtm;
   /// 101 upgrades; anything else is the HTTP status of a refusal.
   unsigned status = 101;
+  /// A refusal's `Retry-After` header (none if empty).
+  std::string retry_after;
   /// RTM only: an upgrade with an invalid ticket gets Slack's error event
   /// and a close frame (Socket Mode refuses those handshakes instead).
   bool ticket_valid = false;
@@ -231,7 +233,7 @@ public:
   /// ticket and counts refusals.
   handshake_plan plan_handshake(ws_endpoint endpoint, const std::string& ticket,
                                 const std::string& query);
-  void script_handshake(unsigned status);
+  void script_handshake(unsigned status, std::string retry_after);
   std::size_t rejected_handshakes() const;
   /// Opens the record of an RTM session.
   std::shared_ptr<session_record>
@@ -334,7 +336,8 @@ private:
   // Socket Mode
   std::shared_ptr<scheduler> scheduler_;
   std::map<std::string, clock_type::time_point> app_tickets_;
-  std::deque<unsigned> handshake_scripts_;
+  /// Scripted refusals: status and Retry-After.
+  std::deque<std::pair<unsigned, std::string>> handshake_scripts_;
   std::size_t rejected_handshakes_ = 0;
   /// Indices of the live Socket Mode sessions.
   std::set<std::size_t> live_socket_mode_;

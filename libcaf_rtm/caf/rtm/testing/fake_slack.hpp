@@ -389,9 +389,10 @@ public:
   // -- WebSocket sessions -----------------------------------------------------
 
   /// Answers the next WebSocket handshake (RTM or Socket Mode) with HTTP
-  /// `status` (e.g. 408, 409, 503) instead of 101; its ticket is used up. One
-  /// handshake per call, in order.
-  void script_handshake(unsigned status);
+  /// `status` (e.g. 408, 409, 429, 503) instead of 101, with a
+  /// `Retry-After: <retry_after>` header unless it is empty; its ticket is
+  /// used up. One handshake per call, in order.
+  void script_handshake(unsigned status, std::string retry_after = "");
   /// Handshakes answered with something else than 101: scripted ones and
   /// Socket Mode tickets that were used, expired or unknown (HTTP 401).
   std::size_t rejected_handshakes() const;
