@@ -44,8 +44,6 @@ void drop_log::add_unreported(const caf::node_id& node, caf::timestamp since,
                               uint64_t count) {
   std::lock_guard<std::mutex> guard{mtx_};
   expire(since);
-  if (back_since(node, since))
-    return;
   if (auto i = unreported_.find(node); i != unreported_.end()) {
     i->second.at = std::min(i->second.at, since);
     i->second.count = std::max(i->second.count, count);

@@ -53,8 +53,9 @@ public:
   /// dropped since `since` and not reported to the node (the node went away
   /// before it answered again). If the node's record comes as well, they add
   /// to what it missed; the largest count of its relays counts, as their
-  /// stretches overlap. Dropped, as a record is, when the node came back
-  /// after `since`.
+  /// stretches overlap. (`since` is when the relay began dropping, while the
+  /// node was still there: it cannot tell a late report from one of the
+  /// current outage, so a late one is kept.)
   void add_unreported(const caf::node_id& node, caf::timestamp since,
                       uint64_t count);
 

@@ -94,12 +94,18 @@ caf::error probe(const std::string& host, uint16_t port, caf::timespan timeout,
       rc != 0)
     return failed(::gai_strerror(rc));
   std::unique_ptr<addrinfo, addrinfo_deleter> addrs{found};
+  size_t left = 0;
+  for (auto* x = addrs.get(); x != nullptr; x = x->ai_next)
+    ++left;
+  // Each address gets its share of what is left: one that drops packets
+  // (a broken IPv6 route, say) must not use up the time of the next.
   std::string why = "no address";
-  for (auto* x = addrs.get(); x != nullptr; x = x->ai_next) {
-    why = try_address(*x, deadline, cancelled);
+  for (auto* x = addrs.get(); x != nullptr; x = x->ai_next, --left) {
+    auto share = (deadline - clock_type::now()) / static_cast<int64_t>(left);
+    why = try_address(*x, clock_type::now() + share, cancelled);
     if (why.empty())
       return caf::none;
-    if (clock_type::now() >= deadline)
+    if (cancelled || clock_type::now() >= deadline)
       break;
   }
   return failed(why);
@@ -110,16 +116,20 @@ caf::error probe(const std::string& host, uint16_t port, caf::timespan timeout,
 reachability_probe_actor
 spawn_reachability_probe(caf::actor_system& sys, std::string host,
                          uint16_t port, caf::timespan timeout,
-                         std::shared_ptr<const std::atomic<bool>> cancelled) {
+                         std::shared_ptr<const std::atomic<bool>> cancelled,
+                         std::shared_ptr<std::atomic<bool>> running) {
+  running->store(true);
   return sys.spawn<caf::detached + caf::hidden>(
-      [host = std::move(host), port, timeout,
-       cancelled](reachability_probe_actor::pointer self)
+      [host = std::move(host), port, timeout, cancelled,
+       running](reachability_probe_actor::pointer self)
           -> reachability_probe_actor::behavior_type {
         return {
-            [self, host, port, timeout,
-             cancelled](caf::connect_atom) -> caf::result<caf::ok_atom> {
+            [self, host, port, timeout, cancelled,
+             running](caf::connect_atom) -> caf::result<caf::ok_atom> {
               self->quit();
-              if (auto err = probe(host, port, timeout, *cancelled))
+              auto err = probe(host, port, timeout, *cancelled);
+              running->store(false);
+              if (err)
                 return err;
               return caf::ok_atom_v;
             },

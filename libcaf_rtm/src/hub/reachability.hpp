@@ -5,7 +5,9 @@
 // packets): one such hub would hold up the connects to every other hub
 // behind it, and its attempts would pile up there. The probe runs on a
 // thread of its own and gives up after the step timeout, so the middleman
-// only gets hubs that answered a moment ago.
+// only gets hubs that answered a moment ago. (CAF connects to the first
+// address of a name, falling back from IPv6 to IPv4 only: a name whose
+// first address drops packets still holds the middleman.)
 
 #pragma once
 
@@ -28,12 +30,17 @@ namespace caf::rtm::hub::detail {
 using reachability_probe_actor =
     caf::typed_actor<caf::replies_to<caf::connect_atom>::with<caf::ok_atom>>;
 
-/// A probe of `host`:`port` that tries for at most `timeout`, on a thread of
-/// its own (name lookup included), and gives up within 100 ms once
-/// `cancelled` is set (its asker ended: the actor system would wait for it).
+/// A probe of `host`:`port` on a thread of its own: its connects try for at
+/// most `timeout` in all (each address its share of it), and give up within
+/// 100 ms once `cancelled` is set (its asker ended: the actor system waits
+/// for the thread). The name lookup before them is the system resolver's,
+/// bounded only by the resolver's own timeouts and not cancellable.
+/// `running` is set until the probe is done, lookup included: a stalled
+/// resolver must not get one more probe thread per attempt.
 reachability_probe_actor
 spawn_reachability_probe(caf::actor_system& sys, std::string host,
                          uint16_t port, caf::timespan timeout,
-                         std::shared_ptr<const std::atomic<bool>> cancelled);
+                         std::shared_ptr<const std::atomic<bool>> cancelled,
+                         std::shared_ptr<std::atomic<bool>> running);
 
 } // namespace caf::rtm::hub::detail

@@ -112,6 +112,9 @@ struct link {
   caf::actor client;
   /// Subscriptions of the current attempt not confirmed yet.
   size_t pending = 0;
+  /// A reachability probe of this hub still runs (see reachability.hpp).
+  std::shared_ptr<std::atomic<bool>> probing =
+      std::make_shared<std::atomic<bool>>(false);
 };
 
 struct subscriber {
@@ -374,11 +377,18 @@ void start_attempt(self_ptr self, size_t i) {
   auto& x = st.links[i];
   x.state = phase::connecting;
   auto id = ++x.attempt;
+  // A probe whose name lookup stalls outlives its attempt: the next attempt
+  // waits for it instead of adding a thread.
+  if (x.probing->load())
+    return fail(self, i, id,
+                caf::make_error(caf::sec::cannot_connect_to_node,
+                                x.name + ": the name lookup of the previous "
+                                         "attempt still runs"));
   // The middleman connects blocking, one hub after the other: a hub that
   // never answers must not get there (see reachability.hpp).
-  auto probe = detail::spawn_reachability_probe(self->home_system(),
-                                                x.where.host, x.where.port,
-                                                st.cfg.step_timeout, st.ended);
+  auto probe = detail::spawn_reachability_probe(
+      self->home_system(), x.where.host, x.where.port, st.cfg.step_timeout,
+      st.ended, x.probing);
   self->request(probe, st.cfg.step_timeout + std::chrono::seconds{1},
                 caf::connect_atom_v)
       .then([self, i, id](caf::ok_atom) { connect_node(self, i, id); },
