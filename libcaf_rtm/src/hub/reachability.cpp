@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 
+#include <caf/expected.hpp>
 #include <caf/sec.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -38,6 +39,15 @@ struct fd_closer {
 
 // Looks at a cancelled probe this often while it waits.
 constexpr int64_t poll_slice_ms = 100;
+
+// The numeric form of `addr` ("10.0.0.1", "::1").
+std::string numeric_host(const addrinfo& addr) {
+  char host[NI_MAXHOST];
+  if (::getnameinfo(addr.ai_addr, addr.ai_addrlen, host, sizeof(host), nullptr,
+                    0, NI_NUMERICHOST) != 0)
+    return {};
+  return host;
+}
 
 // Opens and closes one TCP connection to `addr` by `deadline`; the reason
 // if it did not.
@@ -77,8 +87,9 @@ std::string try_address(const addrinfo& addr, clock_type::time_point deadline,
   }
 }
 
-caf::error probe(const std::string& host, uint16_t port, caf::timespan timeout,
-                 const std::atomic<bool>& cancelled) {
+caf::expected<std::string> probe(const std::string& host, uint16_t port,
+                                 caf::timespan timeout,
+                                 const std::atomic<bool>& cancelled) {
   auto deadline = clock_type::now() +
                   std::chrono::duration_cast<clock_type::duration>(timeout);
   auto failed = [&](const std::string& why) {
@@ -103,8 +114,11 @@ caf::error probe(const std::string& host, uint16_t port, caf::timespan timeout,
   for (auto* x = addrs.get(); x != nullptr; x = x->ai_next, --left) {
     auto share = (deadline - clock_type::now()) / static_cast<int64_t>(left);
     why = try_address(*x, clock_type::now() + share, cancelled);
-    if (why.empty())
-      return caf::none;
+    if (why.empty()) {
+      if (auto numeric = numeric_host(*x); !numeric.empty())
+        return numeric;
+      return host;
+    }
     if (cancelled || clock_type::now() >= deadline)
       break;
   }
@@ -125,13 +139,20 @@ spawn_reachability_probe(caf::actor_system& sys, std::string host,
           -> reachability_probe_actor::behavior_type {
         return {
             [self, host, port, timeout, cancelled,
-             running](caf::connect_atom) -> caf::result<caf::ok_atom> {
+             running](caf::connect_atom) -> caf::result<std::string> {
               self->quit();
-              auto err = probe(host, port, timeout, *cancelled);
-              running->store(false);
-              if (err)
-                return err;
-              return caf::ok_atom_v;
+              // Cleared however the probe ends: a flag left set would keep
+              // every later attempt of the hub waiting.
+              struct clear_on_exit {
+                std::atomic<bool>& flag;
+                ~clear_on_exit() {
+                  flag.store(false);
+                }
+              } clear{*running};
+              auto res = probe(host, port, timeout, *cancelled);
+              if (!res)
+                return std::move(res.error());
+              return std::move(*res);
             },
         };
       });

@@ -5,9 +5,9 @@
 // packets): one such hub would hold up the connects to every other hub
 // behind it, and its attempts would pile up there. The probe runs on a
 // thread of its own and gives up after the step timeout, so the middleman
-// only gets hubs that answered a moment ago. (CAF connects to the first
-// address of a name, falling back from IPv6 to IPv4 only: a name whose
-// first address drops packets still holds the middleman.)
+// only gets hubs that answered a moment ago, at the address that answered
+// (CAF would look the name up again, blocking, and connect to its first
+// address only).
 
 #pragma once
 
@@ -24,11 +24,11 @@
 
 namespace caf::rtm::hub::detail {
 
-/// Answers one `connect_atom` with `ok_atom` once a TCP connection to its
-/// host and port opened (and closes it again), or with
+/// Answers one `connect_atom` with the numeric address that took a TCP
+/// connection to its port (closed again at once), or with
 /// `sec::cannot_connect_to_node`; then ends.
 using reachability_probe_actor =
-    caf::typed_actor<caf::replies_to<caf::connect_atom>::with<caf::ok_atom>>;
+    caf::typed_actor<caf::replies_to<caf::connect_atom>::with<std::string>>;
 
 /// A probe of `host`:`port` on a thread of its own: its connects try for at
 /// most `timeout` in all (each address its share of it), and give up within

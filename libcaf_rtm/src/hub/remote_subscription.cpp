@@ -183,6 +183,10 @@ bool other_delivers(const subscription_state& st, size_t i) {
 void start_attempt(self_ptr self, size_t i);
 void subscribe(self_ptr self, size_t i);
 
+// How often an attempt looks again whether the previous attempt's probe (its
+// name lookup) is done.
+constexpr auto probe_recheck = std::chrono::milliseconds{500};
+
 // Ends the attempt of hub i: the next one follows with backoff, unless the
 // error is fatal or the attempts are used up.
 void fail(self_ptr self, size_t i, uint64_t attempt, const caf::error& err) {
@@ -351,10 +355,11 @@ void on_registry(self_ptr self, size_t i, uint64_t id, caf::node_id&,
             [self, i, id](caf::error& err) { fail(self, i, id, err); });
 }
 
-// The hub answered a probe: CAF's middleman actor (plain or TLS) connects
-// and does CAF's handshake; the same node reached twice shares one
-// connection.
-void connect_node(self_ptr self, size_t i, uint64_t id) {
+// The hub answered a probe at `address`: CAF's middleman actor (plain or
+// TLS) connects there and does CAF's handshake; the same node reached twice
+// shares one connection. The address, not the name: the middleman would look
+// the name up again, blocking, and connect to its first address only.
+void connect_node(self_ptr self, size_t i, uint64_t id, std::string address) {
   auto& st = self->state;
   auto& x = st.links[i];
   if (x.attempt != id || x.state != phase::connecting)
@@ -362,8 +367,8 @@ void connect_node(self_ptr self, size_t i, uint64_t id) {
   auto& sys = self->home_system();
   auto mm = st.cfg.tls ? sys.openssl_manager().actor_handle()
                        : sys.middleman().actor_handle();
-  self->request(mm, st.cfg.step_timeout, caf::connect_atom_v, x.where.host,
-                x.where.port)
+  self->request(mm, st.cfg.step_timeout, caf::connect_atom_v,
+                std::move(address), x.where.port)
       .then(
           [self, i, id](caf::node_id& nid, caf::strong_actor_ptr& ptr,
                         std::set<std::string>& ifs) {
@@ -375,15 +380,16 @@ void connect_node(self_ptr self, size_t i, uint64_t id) {
 void start_attempt(self_ptr self, size_t i) {
   auto& st = self->state;
   auto& x = st.links[i];
+  // A probe whose name lookup stalls outlives its attempt: the next attempt
+  // waits for it instead of adding a thread, and counts as no failure (it
+  // tried nothing).
+  if (x.probing->load()) {
+    self->delayed_send(self, probe_recheck, detail::attempt_atom_v, uint64_t{i},
+                       x.attempt);
+    return;
+  }
   x.state = phase::connecting;
   auto id = ++x.attempt;
-  // A probe whose name lookup stalls outlives its attempt: the next attempt
-  // waits for it instead of adding a thread.
-  if (x.probing->load())
-    return fail(self, i, id,
-                caf::make_error(caf::sec::cannot_connect_to_node,
-                                x.name + ": the name lookup of the previous "
-                                         "attempt still runs"));
   // The middleman connects blocking, one hub after the other: a hub that
   // never answers must not get there (see reachability.hpp).
   auto probe = detail::spawn_reachability_probe(
@@ -391,8 +397,11 @@ void start_attempt(self_ptr self, size_t i) {
       st.ended, x.probing);
   self->request(probe, st.cfg.step_timeout + std::chrono::seconds{1},
                 caf::connect_atom_v)
-      .then([self, i, id](caf::ok_atom) { connect_node(self, i, id); },
-            [self, i, id](caf::error& err) { fail(self, i, id, err); });
+      .then(
+          [self, i, id](std::string& address) {
+            connect_node(self, i, id, std::move(address));
+          },
+          [self, i, id](caf::error& err) { fail(self, i, id, err); });
 }
 
 caf::error check_system(self_ptr self) {
