@@ -19,6 +19,7 @@
 #include <caf/send.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "detail/backoff.hpp"
 #include "detail/supervisor.hpp"
 
 using namespace caf::rtm;
@@ -664,6 +665,31 @@ TEST_CASE_METHOD(supervisor_fixture,
   CHECK(w->count("fatal") == 0);
   advance(1min);
   CHECK(w->count("fatal:gave_up") == 1);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: no attempt starts inside the wait a handshake "
+                 "refused with 429 asked for",
+                 "[supervisor]") {
+  target = 2;
+  start();
+  ask_connect();
+  hello(1);
+  advance(1min); // session 1 is healthy
+  REQUIRE(w->conns.count(2) == 1);
+  // The second connection's handshake is refused: come back in 30 s.
+  drop(2, rate_limited_error("handshake rejected with HTTP status 429", 30s));
+  auto asked = w->calls_of("rtm.connect");
+  advance(10s);
+  CHECK(w->calls_of("rtm.connect") == asked);
+  // The healthy one drops: its replacement waits for the rest of the 30 s
+  // too (before, a healthy session's end wiped the slate and started one).
+  drop(1, make_error(errc::connection_lost));
+  CHECK(w->calls_of("rtm.connect") == asked);
+  advance(19s);
+  CHECK(w->calls_of("rtm.connect") == asked);
+  advance(2s);
+  CHECK(w->calls_of("rtm.connect") == asked + 1);
 }
 
 TEST_CASE_METHOD(supervisor_fixture,

@@ -19,7 +19,9 @@ enum class errc : uint8_t {
   slack_error,
   /// Unexpected HTTP status; context: the status (uint16_t).
   http_error,
-  /// Still rate limited after the allowed number of waits.
+  /// Still rate limited after the allowed number of waits; or a WebSocket
+  /// handshake refused with 429 (context: what, and the `Retry-After` wait
+  /// as a timespan if there was one).
   rate_limited,
   /// The response body is not the JSON the method promises.
   malformed_response,
@@ -35,8 +37,9 @@ enum class errc : uint8_t {
   proxy_error,
   /// A URL (base URL, proxy, WebSocket URL) that cannot be used.
   invalid_url,
-  /// A WebSocket URL from the Web API that points elsewhere or downgrades to
-  /// plain ws:// (retried: a server error, not a configuration one).
+  /// A WebSocket or upload URL from the Web API that points elsewhere or
+  /// downgrades to plain ws:// or http:// (retried: a server error, not a
+  /// configuration one); or a `webhook_post` URL that does (not retried).
   untrusted_url,
   /// A configuration value that cannot be used; context: which and why.
   invalid_config,

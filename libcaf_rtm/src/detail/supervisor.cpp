@@ -246,6 +246,11 @@ void schedule_replacement(self_ptr self) {
   // another one back off).
   if (st.retry_armed && st.failures > 0)
     return;
+  if (auto now = self->clock().now(); st.not_before && now < *st.not_before) {
+    if (!st.retry_armed)
+      arm_retry(self, *st.not_before - now);
+    return;
+  }
   if (st.failures <= 1)
     return start_attempt(self);
   arm_retry(self,
@@ -281,8 +286,11 @@ void attempt_failed(self_ptr self, const caf::error& err) {
   // Unlike a session that died young, a failed attempt always waits; at
   // least as long as a server that refused it for too many connects asked.
   auto delay = backoff_delay(st.args.cfg->reconnect, st.failures, st.rng);
-  if (auto wait = retry_after_of(err))
-    delay = std::max(delay, std::min(*wait, max_reconnect_retry_after));
+  if (auto wait = retry_after_of(err)) {
+    auto asked = std::min(*wait, max_reconnect_retry_after);
+    delay = std::max(delay, asked);
+    st.not_before = self->clock().now() + asked;
+  }
   arm_retry(self, delay);
 }
 

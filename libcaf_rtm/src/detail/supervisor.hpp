@@ -125,6 +125,10 @@ struct supervisor_state {
   /// That timer is running: the next attempt is arranged, and whoever would
   /// arrange it again must not cut its delay short or draw a new one.
   bool retry_armed = false;
+  /// A server refused an attempt for too many connects and asked for a wait
+  /// (`Retry-After`): no attempt starts before this, whatever wiped the
+  /// slate since.
+  std::optional<time_point> not_before;
   uint64_t next_session = 1;
   uint64_t sessions_up = 0;
   /// Since `connect`, every attempt succeeded, no session ended, and the
