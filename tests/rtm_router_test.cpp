@@ -111,6 +111,15 @@ struct rtm_router_fixture : deterministic_system {
   std::vector<caf::actor> actors;
 };
 
+// An RTM message to send: "hi" in C1.
+json_object hi_message() {
+  boost::json::object msg;
+  msg["type"] = "message";
+  msg["channel"] = "C1";
+  msg["text"] = "hi";
+  return json_object{std::move(msg)};
+}
+
 // A stand-in connection: records the ids of the messages written on it.
 frame_writer_actor::behavior_type
 recording_writer(frame_writer_actor::pointer,
@@ -185,11 +194,7 @@ TEST_CASE_METHOD(rtm_router_fixture,
   actors.push_back(sys.spawn(
       [](caf::event_based_actor* self, const rtm_router_actor& dest) {
         for (int i = 0; i < 5; ++i) {
-          boost::json::object msg;
-          msg["type"] = "message";
-          msg["channel"] = "C1";
-          msg["text"] = "hi";
-          self->request(dest, caf::infinite, send_atom_v, json_object{msg})
+          self->request(dest, caf::infinite, send_atom_v, hi_message())
               .then([](send_ack&) {}, [](caf::error&) {});
         }
       },
@@ -252,11 +257,7 @@ TEST_CASE_METHOD(rtm_router_fixture,
   auto outcome = std::make_shared<std::optional<caf::expected<send_ack>>>();
   actors.push_back(sys.spawn(
       [outcome](caf::event_based_actor* self, const rtm_router_actor& dest) {
-        boost::json::object msg;
-        msg["type"] = "message";
-        msg["channel"] = "C1";
-        msg["text"] = "hi";
-        self->request(dest, caf::infinite, send_atom_v, json_object{msg})
+        self->request(dest, caf::infinite, send_atom_v, hi_message())
             .then([outcome](send_ack& x) { *outcome = x; },
                   [outcome](caf::error& err) { *outcome = err; });
       },
@@ -354,11 +355,7 @@ TEST_CASE_METHOD(rtm_router_fixture,
   actors.push_back(sys.spawn(
       [outcome](caf::event_based_actor* self, const rtm_router_actor& dest) {
         for (int i = 0; i < 6; ++i) {
-          boost::json::object msg;
-          msg["type"] = "message";
-          msg["channel"] = "C1";
-          msg["text"] = "hi";
-          self->request(dest, caf::infinite, send_atom_v, json_object{msg})
+          self->request(dest, caf::infinite, send_atom_v, hi_message())
               .then([](send_ack&) {}, [](caf::error&) {});
         }
         self->request(dest, caf::infinite, ping_atom_v)

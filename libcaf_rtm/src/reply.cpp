@@ -124,7 +124,7 @@ api_call reply_call(const envelope& env, std::string text, reply_in where) {
   return post(env.channel(), std::move(text), reply_thread(env, where), where);
 }
 
-caf::expected<webhook_post> respond(const envelope& env, std::string text,
+caf::expected<webhook_post> respond(const envelope& env, std::string_view text,
                                     respond_as how) {
   const auto& payload = env.payload();
   const boost::json::value* url = payload.if_contains("response_url");

@@ -75,7 +75,7 @@ enum class respond_as {
 /// A post of `text` to the `response_url` of the slash command or
 /// interaction in `env` (the first of a view submission's `response_urls`),
 /// to send with `webhook_atom`; `invalid_argument` if `env` carries none.
-caf::expected<webhook_post> respond(const envelope& env, std::string text,
+caf::expected<webhook_post> respond(const envelope& env, std::string_view text,
                                     respond_as how = respond_as::ephemeral);
 
 } // namespace caf::rtm

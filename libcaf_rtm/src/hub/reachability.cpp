@@ -134,8 +134,8 @@ spawn_reachability_probe(caf::actor_system& sys, std::string host,
                          std::shared_ptr<std::atomic<bool>> running) {
   running->store(true);
   return sys.spawn<caf::detached + caf::hidden>(
-      [host = std::move(host), port, timeout, cancelled,
-       running](reachability_probe_actor::pointer self)
+      [host = std::move(host), port, timeout, cancelled = std::move(cancelled),
+       running = std::move(running)](reachability_probe_actor::pointer self)
           -> reachability_probe_actor::behavior_type {
         return {
             [self, host, port, timeout, cancelled,
