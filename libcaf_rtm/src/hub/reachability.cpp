@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -40,8 +41,13 @@ struct fd_closer {
 // Looks at a cancelled probe this often while it waits.
 constexpr int64_t poll_slice_ms = 100;
 
-// The numeric form of `addr` ("10.0.0.1", "::1").
+// The numeric form of `addr` ("10.0.0.1", "::1"); empty for a scoped IPv6
+// address (link-local, "fe80::1%eth0"): CAF 0.17 parses the text without
+// its scope, so the name is the better hint there.
 std::string numeric_host(const addrinfo& addr) {
+  if (addr.ai_family == AF_INET6 &&
+      reinterpret_cast<const sockaddr_in6*>(addr.ai_addr)->sin6_scope_id != 0)
+    return {};
   char host[NI_MAXHOST];
   if (::getnameinfo(addr.ai_addr, addr.ai_addrlen, host, sizeof(host), nullptr,
                     0, NI_NUMERICHOST) != 0)
@@ -125,6 +131,38 @@ caf::expected<std::string> probe(const std::string& host, uint16_t port,
   return failed(why);
 }
 
+// What a probe actor needs.
+struct probe_args {
+  std::string host;
+  uint16_t port = 0;
+  caf::timespan timeout{0};
+  std::shared_ptr<const std::atomic<bool>> cancelled;
+  std::shared_ptr<std::atomic<bool>> running;
+};
+
+// Spawned with its arguments rather than a lambda capturing them: CAF 0.17
+// binds a reference to a null pointer when an actor function takes none.
+reachability_probe_actor::behavior_type
+probe_actor(reachability_probe_actor::pointer self, probe_args args) {
+  return {
+      [self, args](caf::connect_atom) -> caf::result<std::string> {
+        self->quit();
+        // Cleared however the probe ends: a flag left set would keep every
+        // later attempt of the hub waiting.
+        struct clear_on_exit {
+          std::atomic<bool>& flag;
+          ~clear_on_exit() {
+            flag.store(false);
+          }
+        } clear{*args.running};
+        auto res = probe(args.host, args.port, args.timeout, *args.cancelled);
+        if (!res)
+          return std::move(res.error());
+        return std::move(*res);
+      },
+  };
+}
+
 } // namespace
 
 reachability_probe_actor
@@ -134,28 +172,8 @@ spawn_reachability_probe(caf::actor_system& sys, std::string host,
                          std::shared_ptr<std::atomic<bool>> running) {
   running->store(true);
   return sys.spawn<caf::detached + caf::hidden>(
-      [host = std::move(host), port, timeout, cancelled = std::move(cancelled),
-       running = std::move(running)](reachability_probe_actor::pointer self)
-          -> reachability_probe_actor::behavior_type {
-        return {
-            [self, host, port, timeout, cancelled,
-             running](caf::connect_atom) -> caf::result<std::string> {
-              self->quit();
-              // Cleared however the probe ends: a flag left set would keep
-              // every later attempt of the hub waiting.
-              struct clear_on_exit {
-                std::atomic<bool>& flag;
-                ~clear_on_exit() {
-                  flag.store(false);
-                }
-              } clear{*running};
-              auto res = probe(host, port, timeout, *cancelled);
-              if (!res)
-                return std::move(res.error());
-              return std::move(*res);
-            },
-        };
-      });
+      probe_actor, probe_args{std::move(host), port, timeout,
+                              std::move(cancelled), std::move(running)});
 }
 
 } // namespace caf::rtm::hub::detail
