@@ -693,6 +693,35 @@ TEST_CASE_METHOD(supervisor_fixture,
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: after a healthy session's end the wait a "
+                 "handshake refused with 429 asked for is not stretched to a "
+                 "longer backoff",
+                 "[supervisor]") {
+  target = 2;
+  client.reconnect = retry_policy{40s, 40s, 0};
+  start();
+  ask_connect();
+  hello(1);
+  advance(1min); // session 1 is healthy
+  REQUIRE(w->conns.count(2) == 1);
+  // A first failure to add the second connection (its backoff, drawn with
+  // the fixture's seed, is 1.2 s), then a refusal with a wait of 2 s whose
+  // backoff is drawn at 9.6 s.
+  drop(2, make_error(errc::connection_lost));
+  advance(2s);
+  REQUIRE(w->conns.count(3) == 1);
+  drop(3, rate_limited_error("handshake rejected with HTTP status 429", 2s));
+  auto asked = w->calls_of("rtm.connect");
+  advance(1s);
+  // The healthy one drops: the failure no longer counts, the server's wait
+  // does.
+  drop(1, make_error(errc::connection_lost));
+  CHECK(w->calls_of("rtm.connect") == asked);
+  advance(1500ms);
+  CHECK(w->calls_of("rtm.connect") == asked + 1);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: a session a disconnect ended is closed when "
                  "reconnecting is switched off before its successor came",
                  "[supervisor]") {

@@ -231,6 +231,7 @@ void reset_failures(self_ptr self) {
 void arm_retry(self_ptr self, caf::timespan delay) {
   auto& st = self->state;
   st.retry_armed = true;
+  st.retry_due = self->clock().now() + delay;
   self->send(st.args.router, reconnecting{st.failures + 1, delay});
   self->delayed_send(self, delay, retry_atom_v, ++st.retry_token);
 }
@@ -247,7 +248,9 @@ void schedule_replacement(self_ptr self) {
   if (st.retry_armed && st.failures > 0)
     return;
   if (auto now = self->clock().now(); st.not_before && now < *st.not_before) {
-    if (!st.retry_armed)
+    // An armed backoff longer than the server's wait was drawn for failures
+    // that no longer count.
+    if (!st.retry_armed || st.retry_due > *st.not_before)
       arm_retry(self, *st.not_before - now);
     return;
   }

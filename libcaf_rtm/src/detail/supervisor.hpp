@@ -125,6 +125,8 @@ struct supervisor_state {
   /// That timer is running: the next attempt is arranged, and whoever would
   /// arrange it again must not cut its delay short or draw a new one.
   bool retry_armed = false;
+  /// When that timer fires.
+  time_point retry_due;
   /// A server refused an attempt for too many connects and asked for a wait
   /// (`Retry-After`): no attempt starts before this, whatever wiped the
   /// slate since.
