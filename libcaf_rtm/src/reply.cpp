@@ -4,6 +4,7 @@
 
 #include "caf/rtm/errc.hpp"
 #include "detail/event_fields.hpp"
+#include "detail/json_views.hpp"
 
 namespace caf::rtm {
 
@@ -19,19 +20,6 @@ std::string thread_of(std::string_view thread_ts, std::string_view ts,
   return std::string{ts};
 }
 
-const boost::json::object* object_at(const boost::json::object& x,
-                                     std::string_view key) {
-  const auto* val = x.if_contains(key);
-  return val != nullptr && val->is_object() ? &val->get_object() : nullptr;
-}
-
-std::string_view string_at(const boost::json::object& x, std::string_view key) {
-  const auto* val = x.if_contains(key);
-  return val != nullptr && val->is_string()
-             ? std::string_view{val->get_string()}
-             : std::string_view{};
-}
-
 // The message a reply to event `ev` answers: its thread and its `ts` (empty
 // when it names no message, so that no reply is threaded under an event's
 // own `event_ts`).
@@ -43,27 +31,30 @@ struct replied_message {
 replied_message replied_to(const boost::json::object& ev) {
   // An edit or a deletion: the event's own ts is the change's, the thread is
   // the message's.
-  auto subtype = string_at(ev, "subtype");
+  auto subtype = detail::string_field(ev, "subtype");
   const boost::json::object* inner = nullptr;
   if (subtype == "message_changed")
-    inner = object_at(ev, "message");
+    inner = detail::object_field(ev, "message");
   else if (subtype == "message_deleted")
-    inner = object_at(ev, "previous_message");
+    inner = detail::object_field(ev, "previous_message");
   if (inner != nullptr)
-    return {string_at(*inner, "thread_ts"), string_at(*inner, "ts")};
+    return {detail::string_field(*inner, "thread_ts"),
+            detail::string_field(*inner, "ts")};
   // An event about an item, without a ts of its own (a message with one,
   // such as a `pinned_item`, is the message): a reaction names the message
   // by `item.ts`, a pin or a star carries it as `item.message`. The
   // message's thread is not in the event.
-  auto ts = string_at(ev, "ts");
-  if (const auto* item = object_at(ev, "item"); item != nullptr && ts.empty()) {
-    if (auto item_ts = string_at(*item, "ts"); !item_ts.empty())
+  auto ts = detail::string_field(ev, "ts");
+  if (const auto* item = detail::object_field(ev, "item");
+      item != nullptr && ts.empty()) {
+    if (auto item_ts = detail::string_field(*item, "ts"); !item_ts.empty())
       return {{}, item_ts};
-    if (const auto* msg = object_at(*item, "message"))
-      return {string_at(*msg, "thread_ts"), string_at(*msg, "ts")};
+    if (const auto* msg = detail::object_field(*item, "message"))
+      return {detail::string_field(*msg, "thread_ts"),
+              detail::string_field(*msg, "ts")};
     return {};
   }
-  return {string_at(ev, "thread_ts"), ts};
+  return {detail::string_field(ev, "thread_ts"), ts};
 }
 
 api_call post(std::string_view channel, std::string text, std::string thread,

@@ -9,6 +9,7 @@
 
 #include "caf/rtm/errc.hpp"
 #include "detail/frame_parser.hpp"
+#include "detail/json_views.hpp"
 #include "detail/wait_deadline.hpp"
 #include "net/url.hpp"
 
@@ -27,14 +28,6 @@ bool is_bare_code(std::string_view text) {
          });
 }
 
-std::string_view trimmed(std::string_view text) {
-  constexpr std::string_view space = " \t\r\n";
-  auto first = text.find_first_not_of(space);
-  if (first == std::string_view::npos)
-    return {};
-  return text.substr(first, text.find_last_not_of(space) - first + 1);
-}
-
 } // namespace
 
 caf::expected<json_object> read_webhook_answer(unsigned status,
@@ -45,19 +38,18 @@ caf::expected<json_object> read_webhook_answer(unsigned status,
   if (!ec && value.is_object()) {
     const auto& obj = value.get_object();
     const auto* ok = obj.if_contains("ok");
-    const auto* code = obj.if_contains("error");
+    auto code = string_field(obj, "error");
     auto refused = ok != nullptr && ok->is_bool() && !ok->get_bool();
-    if ((refused || !success) && code != nullptr && code->is_string() &&
-        !code->get_string().empty())
-      return make_error(errc::slack_error, std::string{code->get_string()});
+    if ((refused || !success) && !code.empty())
+      return make_error(errc::slack_error, std::string{code});
     if (success && !refused)
       return json_object{};
   } else {
     // "ok", or a code such as "no_text" (Slack's webhooks answer in text).
     if (success)
       return json_object{};
-    if (auto code = trimmed(body); is_bare_code(code))
-      return make_error(errc::slack_error, std::string{code});
+    if (auto code = trim_token(body); is_bare_code(code))
+      return make_error(errc::slack_error, std::move(code));
   }
   return make_error(errc::http_error, status,
                     success ? "answer with ok:false and no error"
