@@ -17,6 +17,7 @@
 #include <caf/send.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "detail/json_views.hpp"
 #include "detail/wait_deadline.hpp"
 #include "net/url.hpp"
 
@@ -106,12 +107,6 @@ caf::expected<std::string> read_file(const std::string& path, size_t limit) {
   return result;
 }
 
-std::string string_at(const json::object& x, std::string_view key) {
-  if (auto* v = x.if_contains(key); v && v->is_string())
-    return std::string{v->get_string()};
-  return {};
-}
-
 void complete(web_api_self self, const job_ptr& job) {
   json::object entry;
   entry["id"] = job->file_id;
@@ -186,8 +181,8 @@ void get_upload_url(web_api_self self, const job_ptr& job) {
       self, std::move(call), [self, job](caf::expected<json_object> res) {
         if (!res)
           return job->fail(std::move(res.error()), get_url_step);
-        auto url = string_at(res->value, "upload_url");
-        job->file_id = string_at(res->value, "file_id");
+        auto url = std::string{string_field(res->value, "upload_url")};
+        job->file_id = std::string{string_field(res->value, "file_id")};
         if (url.empty() || job->file_id.empty())
           return job->fail(make_error(errc::malformed_response,
                                       "answer without upload_url or file_id"),
@@ -209,8 +204,8 @@ void start_upload(web_api_self self, file_upload x,
     return invalid("file_upload needs either content or a path (not both)");
   if (!x.thread_ts.empty() && x.channel_id.empty())
     return invalid("file_upload with a thread_ts but no channel_id");
-  if (x.max_wait.count() < 0)
-    return invalid("file_upload with a negative max_wait");
+  if (auto err = check_max_wait(x.max_wait, "file_upload"))
+    return deliver(std::move(err));
   // Counted from its arrival: reading the file is part of the wait.
   auto arrived = clock_type::now();
   auto limit = self->state.cfg.max_upload_size;

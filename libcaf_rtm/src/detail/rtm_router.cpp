@@ -57,8 +57,9 @@ enqueue_message(self_ptr self, json_object& msg,
     return make_error(errc::closed, "client is closed");
   if (!st.started)
     return make_error(errc::not_connected, "connect first");
-  if (max_wait && max_wait->count() < 0)
-    return make_error(errc::invalid_argument, "send with a negative max_wait");
+  if (max_wait)
+    if (auto err = check_max_wait(*max_wait, "send"))
+      return err;
   auto rp = self->make_response_promise<send_ack>();
   auto done = [rp](caf::expected<send_ack> x) mutable {
     if (x)

@@ -5,10 +5,13 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 
+#include <caf/error.hpp>
 #include <caf/timespan.hpp>
 
 #include "caf/rtm/client_config.hpp"
+#include "caf/rtm/errc.hpp"
 
 namespace caf::rtm::detail {
 
@@ -21,6 +24,15 @@ std::optional<TimePoint> wait_deadline(TimePoint now, caf::timespan max_wait) {
     return std::nullopt;
   return now +
          std::chrono::duration_cast<typename TimePoint::duration>(max_wait);
+}
+
+/// `invalid_argument` for a negative `max_wait` of `what` ("send",
+/// "file_upload", ...); none otherwise.
+inline caf::error check_max_wait(caf::timespan max_wait, const char* what) {
+  if (max_wait.count() < 0)
+    return make_error(errc::invalid_argument,
+                      std::string{what} + " with a negative max_wait");
+  return {};
 }
 
 } // namespace caf::rtm::detail

@@ -14,6 +14,7 @@
 #include "detail/backoff.hpp"
 #include "detail/file_uploader.hpp"
 #include "detail/frame_parser.hpp"
+#include "detail/json_views.hpp"
 #include "detail/paged_call.hpp"
 #include "detail/stray_errors.hpp"
 #include "detail/wait_deadline.hpp"
@@ -51,12 +52,6 @@ bool opens_session(const std::string& method) {
 // HTTP exchanges of one caller at once; more calls wait for a free slot, so
 // a burst of calls cannot open connections without bound.
 constexpr size_t max_exchanges = 16;
-
-std::string string_at(const json::object& x, std::string_view key) {
-  if (auto* v = x.if_contains(key); v && v->is_string())
-    return std::string{v->get_string()};
-  return {};
-}
 
 // -- completing calls ---------------------------------------------------------
 
@@ -400,7 +395,7 @@ void handle_http_result(self_ptr self, http_result& res,
   auto* ok = obj.if_contains("ok");
   if (ok != nullptr && ok->is_bool() && ok->get_bool() && res.status == 200)
     return finish(self, id, json_object{std::move(obj)});
-  auto code = string_at(obj, "error");
+  auto code = std::string{string_field(obj, "error")};
   if (code.empty()) {
     if (res.status != 200)
       return unexpected_status();
@@ -497,9 +492,8 @@ void start_call(web_api_self self, api_call x,
   if (method.empty() || method.find_first_of("/?# ") != std::string::npos)
     return deliver(make_error(errc::invalid_argument,
                               "not a Web API method name: " + method));
-  if (x.max_wait.count() < 0)
-    return deliver(
-        make_error(errc::invalid_argument, "max_wait must not be negative"));
+  if (auto err = check_max_wait(x.max_wait, "call"))
+    return deliver(std::move(err));
   if (!x.token.empty()) {
     if (auto err = check_token(x.token, "the call's token"))
       return deliver(std::move(err));

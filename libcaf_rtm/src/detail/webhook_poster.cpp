@@ -64,9 +64,8 @@ void start_webhook_post(web_api_self self, webhook_post x,
   if (x.message.value.empty())
     return deliver(
         make_error(errc::invalid_argument, "webhook_post without a message"));
-  if (x.max_wait.count() < 0)
-    return deliver(
-        make_error(errc::invalid_argument, "max_wait must not be negative"));
+  if (auto err = check_max_wait(x.max_wait, "webhook_post"))
+    return deliver(std::move(err));
   auto checked = net::check_post_url(st.cfg, x.url, "webhook URL");
   if (!checked)
     return deliver(std::move(checked.error()));

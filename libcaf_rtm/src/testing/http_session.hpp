@@ -172,15 +172,7 @@ private:
       rr.connection = slot_.id();
       return respond(state().handle_api(std::move(rr)), next);
     }
-    respond(plain_response(404, "not found"), next);
-  }
-
-  static http_response plain_response(unsigned status, std::string body) {
-    http_response result;
-    result.status = status;
-    result.content_type = "text/plain";
-    result.body = std::move(body);
-    return result;
+    respond(http_response::text(404, "not found"), next);
   }
 
   static std::string lower(beast::string_view str) {
@@ -280,14 +272,15 @@ private:
                     const std::string& ticket, const std::string& query,
                     next_step next) {
     if (!is_websocket_upgrade(req))
-      return respond(plain_response(400, "expected a WebSocket upgrade"), next);
+      return respond(http_response::text(400, "expected a WebSocket upgrade"),
+                     next);
     plan_ = state().plan_handshake(endpoint, ticket, query);
     if (plan_.status != 101) {
       // A refused handshake ends the connection: the client retries with a
       // new ticket on a new one.
       auto body =
           plan_.status == 401 ? "invalid or used ticket" : "handshake refused";
-      auto refusal = plain_response(plan_.status, body);
+      auto refusal = http_response::text(plan_.status, body);
       if (!plan_.retry_after.empty())
         refusal.headers.emplace_back("Retry-After", plan_.retry_after);
       return respond(std::move(refusal), next_step::shut_down);

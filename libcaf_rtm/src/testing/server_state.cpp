@@ -50,6 +50,14 @@ http_response http_response::rate_limited(std::string retry_after) {
   return result;
 }
 
+http_response http_response::text(unsigned status, std::string body) {
+  http_response result;
+  result.status = status;
+  result.content_type = "text/plain";
+  result.body = std::move(body);
+  return result;
+}
+
 ws_session::~ws_session() {
   // nop
 }
@@ -447,14 +455,17 @@ std::string server_state::host() const {
   return "127.0.0.1";
 }
 
-std::string server_state::base_url() const {
+std::string server_state::origin() const {
   return (opts.tls ? "https://" : "http://") + host() + ":" +
-         std::to_string(port()) + "/api/";
+         std::to_string(port());
+}
+
+std::string server_state::base_url() const {
+  return origin() + "/api/";
 }
 
 std::string server_state::webhook_url(const std::string& name) const {
-  return (opts.tls ? "https://" : "http://") + host() + ":" +
-         std::to_string(port()) + "/hooks/" + name;
+  return origin() + "/hooks/" + name;
 }
 
 uint16_t server_state::port() const {
@@ -495,17 +506,10 @@ http_response server_state::handle_api(recorded_request req) {
     try {
       return fn(req);
     } catch (const std::exception& e) {
-      http_response result;
-      result.status = 500;
-      result.content_type = "text/plain";
-      result.body = std::string{"handler threw: "} + e.what();
-      return result;
+      return http_response::text(500,
+                                 std::string{"handler threw: "} + e.what());
     } catch (...) {
-      http_response result;
-      result.status = 500;
-      result.content_type = "text/plain";
-      result.body = "handler threw";
-      return result;
+      return http_response::text(500, "handler threw");
     }
   }
   return default_response(req);
@@ -621,8 +625,7 @@ http_response server_state::get_upload_url(const recorded_request& req) {
   }
   json::object obj;
   obj["ok"] = true;
-  obj["upload_url"] = (opts.tls ? "https://" : "http://") + host() + ":" +
-                      std::to_string(port()) + "/upload/v1/" + ticket;
+  obj["upload_url"] = origin() + "/upload/v1/" + ticket;
   obj["file_id"] = file_id;
   http_response result;
   result.body = json::serialize(obj);
@@ -632,31 +635,19 @@ http_response server_state::get_upload_url(const recorded_request& req) {
 http_response server_state::receive_upload(const recorded_request& req) {
   auto path = req.target.substr(0, req.target.find('?'));
   auto ticket = path.substr(path.rfind('/') + 1);
-  http_response result;
-  result.content_type = "text/plain";
   std::lock_guard<std::mutex> guard{mtx_};
   auto i = upload_tickets_.find(ticket);
-  if (i == upload_tickets_.end()) {
-    result.status = 404;
-    result.body = "unknown upload URL";
-    return result;
-  }
+  if (i == upload_tickets_.end())
+    return http_response::text(404, "unknown upload URL");
   auto& rec = uploads_[i->second];
   rec.bytes = req.body;
   ++rec.posts;
-  result.body = "OK - " + std::to_string(rec.bytes.size());
-  return result;
+  return http_response::text(200, "OK - " + std::to_string(rec.bytes.size()));
 }
 
 http_response server_state::receive_webhook(const recorded_request& req) {
   // Slack's webhooks answer in plain text: "ok" or an error code.
-  auto answer = [](unsigned status, std::string body) {
-    http_response result;
-    result.status = status;
-    result.content_type = "text/plain";
-    result.body = std::move(body);
-    return result;
-  };
+  auto answer = http_response::text;
   json::error_code ec;
   auto value = json::parse(req.body, ec);
   if (ec || !value.is_object())

@@ -189,6 +189,8 @@ public:
 
   /// Host part of every URL the fake hands out.
   std::string host() const;
+  /// `http(s)://host:port`, the start of every URL the fake hands out.
+  std::string origin() const;
   std::string base_url() const;
   std::string webhook_url(const std::string& name) const;
   uint16_t port() const;

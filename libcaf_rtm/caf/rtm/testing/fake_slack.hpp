@@ -56,6 +56,8 @@ struct http_response {
   static http_response error(const std::string& code);
   /// Status 429 with `Retry-After: <retry_after>` (omitted when empty).
   static http_response rate_limited(std::string retry_after);
+  /// A plain-text answer, as webhooks, upload URLs and failing servers give.
+  static http_response text(unsigned status, std::string body);
 };
 
 /// The method name under which requests to upload URLs are recorded, and
