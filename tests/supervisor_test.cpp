@@ -38,6 +38,10 @@ struct world {
   // Connections by session, and the close codes each one was told.
   std::map<uint64_t, connection_actor> conns;
   std::map<uint64_t, std::vector<uint16_t>> closes;
+  // Router: set, sessions it is asked to close stay open in `held` (a close
+  // handshake still running) instead of closing at once.
+  bool hold_closes = false;
+  std::vector<session_closer_actor> held;
   // Router: lifecycle messages as text, and sessions handed over.
   std::vector<std::string> lifecycle;
   std::vector<uint64_t> sessions_up;
@@ -140,8 +144,11 @@ session_listener_actor::behavior_type fake_router(const world_ptr& w) {
         w->lifecycle.push_back("connected:" + std::to_string(x.session));
       },
       // As the RTM router: a replaced session is closed at once.
-      [](close_atom, uint64_t, session_closer_actor& conn) {
-        caf::anon_send(conn, close_atom_v, uint16_t{1000});
+      [w](close_atom, uint64_t, session_closer_actor& conn) {
+        if (w->hold_closes)
+          w->held.push_back(std::move(conn));
+        else
+          caf::anon_send(conn, close_atom_v, uint16_t{1000});
       },
       [w](sessions_idle& x) {
         w->lifecycle.push_back("idle:" + code(x.reason));
@@ -736,6 +743,37 @@ TEST_CASE_METHOD(supervisor_fixture,
   CHECK(w->closes[1] == std::vector<uint16_t>{1000});
   ask_status();
   CHECK(w->replies.back() == "status:idle");
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: a disconnect with reconnecting off is idle at "
+                 "once while its session still closes",
+                 "[supervisor]") {
+  client.auto_reconnect = false;
+  start_with_healthy_session();
+  w->hold_closes = true;
+  ask_with<caf::ok_atom>(show_ok, disconnect_atom_v);
+  REQUIRE(w->held.size() == 1);
+  ask_status();
+  CHECK(w->replies.back() == "status:idle");
+  SECTION("the session's close ends") {
+    caf::anon_send(w->held.front(), close_atom_v, uint16_t{1000});
+    sched->run();
+    ask_status();
+    CHECK(w->replies.back() == "status:idle");
+    CHECK(w->count("idle:not_connected") == 1);
+    CHECK(w->calls_of("rtm.connect") == 1);
+  }
+  SECTION("a connect meanwhile opens a new session") {
+    ask_connect();
+    CHECK(w->calls_of("rtm.connect") == 2);
+    caf::anon_send(w->held.front(), close_atom_v, uint16_t{1000});
+    sched->run();
+    hello(2);
+    CHECK(w->replies.back() == "connected:2");
+    ask_status();
+    CHECK(w->replies.back() == "status:connected");
+  }
 }
 
 TEST_CASE_METHOD(supervisor_fixture,

@@ -632,8 +632,15 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         }
         // An idle client has nothing to disconnect, and stays idle: only a
         // `connect` starts it.
-        if (st.state != phase::idle)
-          update_phase(self);
+        if (st.state == phase::idle)
+          return caf::ok_atom_v;
+        update_phase(self);
+        // With reconnecting off and nothing live or on its way, the client
+        // is idle now, not reconnecting: the closing sessions' ends only
+        // confirm it.
+        if (!stopping(self) && !st.auto_reconnect && live_count(self) == 0 &&
+            !st.attempt_running && !st.retry_armed)
+          st.state = phase::idle;
         return caf::ok_atom_v;
       },
       [self](reconnect_atom, bool on) -> caf::ok_atom {
