@@ -2363,6 +2363,48 @@ TEST_CASE_METHOD(client_fixture,
 }
 
 TEST_CASE_METHOD(client_fixture,
+                 "callbacks and hooks that fail while the client closes are "
+                 "errors for the on_error hooks",
+                 "[client][callbacks]") {
+  fake_slack srv;
+  auto hdl = track(sys->spawn(rtm_client, config(srv)));
+  // Shared: the workers may still run these after a failed check.
+  struct seen {
+    std::mutex mtx;
+    std::vector<std::string> errors;
+    std::atomic<bool> callback_running{false};
+  };
+  auto x = std::make_shared<seen>();
+  hook_listener hooks;
+  // Both fail late: after the close has begun to stop the workers.
+  hooks.on_close = [](const disconnected&) {
+    std::this_thread::sleep_for(200ms);
+    throw std::runtime_error("close hook failed");
+  };
+  hooks.on_error = [x](const caf::error& err, bool fatal) {
+    std::lock_guard<std::mutex> guard{x->mtx};
+    x->errors.push_back(code_of(err) + (fatal ? ":fatal" : ""));
+  };
+  REQUIRE(request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                            hooks));
+  callback_listener slow{{"message"}, [x](const event&) {
+                           x->callback_running = true;
+                           std::this_thread::sleep_for(300ms);
+                           throw std::runtime_error("callback failed");
+                         }};
+  REQUIRE(
+      request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v, slow));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  session(srv, 0)->send(message(1));
+  REQUIRE(eventually([&] { return x->callback_running.load(); }));
+  close_client(*this, hdl);
+  // The close answers once the workers are through: nothing comes later.
+  std::lock_guard<std::mutex> guard{x->mtx};
+  CHECK(x->errors ==
+        std::vector<std::string>{"listener_failed", "listener_failed"});
+}
+
+TEST_CASE_METHOD(client_fixture,
                  "a small callback backlog never freezes delivery",
                  "[client][callbacks]") {
   fake_slack srv;

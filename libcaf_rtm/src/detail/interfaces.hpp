@@ -118,9 +118,10 @@ using supervisor_actor =
 struct callback_failure {
   caf::error reason;
   std::string what;
-  /// An `on_error` hook threw: logged and counted, but not handed to the
-  /// hooks (it would feed itself).
-  bool from_error_hook = false;
+  /// A hook threw, and the hook worker ran the `on_error` hooks on it
+  /// already (or it was one of them, which must not be fed its own
+  /// failure): logged, counted and told lifecycle actors, not the hooks.
+  bool hooks_told = false;
 };
 
 /// One actor of the listener pool: runs callback listeners on the events (or

@@ -4,6 +4,7 @@
 #include <exception>
 #include <functional>
 #include <type_traits>
+#include <vector>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
@@ -16,44 +17,53 @@ namespace {
 
 using self_ptr = listener_worker_actor::stateful_pointer<listener_worker_state>;
 
-enum class runs { callback, hook, error_hook };
+enum class runs { callback, hook };
 
 // Runs `f`; a throwing callback must not cost the other callbacks this item,
-// nor the worker its later items.
+// nor the worker its later items. Reports a failure to the router, and
+// returns it.
 template <class F>
-void guarded(self_ptr self, uint64_t id, std::string_view type, F f,
-             runs kind = runs::callback) {
+caf::error guarded(self_ptr self, uint64_t id, std::string_view type, F f,
+                   runs kind = runs::callback) {
   std::string what;
   try {
     f();
-    return;
+    return {};
   } catch (const std::exception& e) {
     what = e.what();
   } catch (...) {
     what = "unknown exception";
   }
+  auto reason = make_error(errc::listener_failed, what);
   self->send(self->state.router,
-             callback_failure{make_error(errc::listener_failed, what),
+             callback_failure{reason,
                               (kind == runs::callback ? "callback " : "hook ") +
                                   std::to_string(id) + " threw on a " +
                                   std::string{type} + " event",
-                              kind == runs::error_hook});
+                              kind == runs::hook});
+  return reason;
 }
 
 // Runs the `Member` hook of every hook subscription with `xs`. The failure
-// of an `on_frame` or `on_close` hook goes to the `on_error` hooks as any
-// other; that of an `on_error` hook does not (it would feed itself).
+// of an `on_frame` or `on_close` hook goes to the `on_error` hooks here, on
+// the hook worker, not through the router: a close stops this worker once
+// the callback workers are through, and the session's last `on_close` may
+// fail after that. That of an `on_error` hook goes to no hook (it would feed
+// itself).
 template <class Member, class... Ts>
 void run_hooks(self_ptr self, Member member, std::string_view what,
                const Ts&... xs) {
-  constexpr auto kind =
-      std::is_same_v<Member, decltype(&hook_listener::on_error)>
-          ? runs::error_hook
-          : runs::hook;
+  constexpr bool error_hooks =
+      std::is_same_v<Member, decltype(&hook_listener::on_error)>;
+  std::vector<caf::error> failures;
   for (auto& [id, hooks] : self->state.hooks)
     if (auto& fn = hooks.*member)
-      guarded(
-          self, id, what, [&] { fn(xs...); }, kind);
+      if (auto err = guarded(
+              self, id, what, [&] { fn(xs...); }, runs::hook))
+        failures.push_back(std::move(err));
+  if constexpr (!error_hooks)
+    for (auto& err : failures)
+      run_hooks(self, &hook_listener::on_error, "error", err, false);
 }
 
 // Done means done: the router holds the socket while too many items wait

@@ -98,13 +98,18 @@ public:
     return result;
   }
 
-  /// Ends every worker after the events already sent to it; returns them so
-  /// the caller can wait for their termination.
+  /// Ends the callback workers, if any run, after the events already sent
+  /// to them; else the hook worker, if any. Returns the workers it ends so
+  /// the caller can wait for their termination before the next call: the
+  /// hook worker stays until the callbacks are through, for the `on_error`
+  /// hooks of their failures.
   template <class Self>
-  std::vector<listener_worker_actor> stop(Self* self) {
-    auto result = all();
-    workers_.clear();
-    hook_worker_ = listener_worker_actor{};
+  std::vector<listener_worker_actor> stop_next(Self* self) {
+    std::vector<listener_worker_actor> result;
+    if (!workers_.empty())
+      result.swap(workers_);
+    else if (hook_worker_)
+      result.push_back(std::exchange(hook_worker_, listener_worker_actor{}));
     for (auto& w : result) {
       // Unlinked first: the worker's exit must not take the owner along.
       self->unlink_from(w);

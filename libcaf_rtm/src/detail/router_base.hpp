@@ -330,9 +330,8 @@ void on_callback_failure(Self* self, callback_failure& x) {
   auto& st = self->state;
   ++st.stats.listener_errors;
   CAF_RTM_LOG(st.log, warn, "client", x.what, ": ", render(x.reason));
-  // A hook that throws on errors must not be fed its own failure.
   tell_lifecycle(self, error_event{std::move(x.reason), std::move(x.what)},
-                 !x.from_error_hook);
+                 !x.hooks_told);
 }
 
 // -- closing ------------------------------------------------------------------
@@ -346,6 +345,20 @@ void reply_closed(Self* self) {
   self->quit();
 }
 
+// Ends the listener workers, callback workers first (their failures still
+// reach the hooks), then the hook worker; the close is complete when none is
+// left.
+template <class Self>
+void stop_workers(Self* self) {
+  auto& st = self->state;
+  for (auto& w : st.pool.stop_next(self)) {
+    st.ending_workers.push_back(w.address());
+    self->monitor(w);
+  }
+  if (st.ending_workers.empty())
+    reply_closed(self);
+}
+
 // Sessions and the web-API callers are gone; the listener workers finish the
 // events they have, then the close is complete.
 template <class Self>
@@ -353,12 +366,7 @@ void finish_close(Self* self) {
   auto& st = self->state;
   if (st.sessions_closed)
     st.sessions_closed();
-  for (auto& w : st.pool.stop(self)) {
-    st.ending_workers.push_back(w.address());
-    self->monitor(w);
-  }
-  if (st.ending_workers.empty())
-    reply_closed(self);
+  stop_workers(self);
 }
 
 template <class Self>
@@ -405,7 +413,7 @@ void on_down(Self* self, caf::down_msg& dm) {
       i != ending.end()) {
     ending.erase(i);
     if (ending.empty())
-      reply_closed(self);
+      stop_workers(self);
     return;
   }
   // A subscriber died: it leaves every list.
