@@ -134,6 +134,13 @@ TEST_CASE("Retry-After as seconds or HTTP date", "[units][backoff]") {
         caf::timespan{3s});
   CHECK(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now) ==
         caf::timespan{0});
+  // The wait reads as one in a rate limit's text, whichever form it came in.
+  CHECK(render(rate_limited_error(
+            "refused",
+            parse_retry_after("Sun, 06 Nov 1994 08:50:37 GMT", now + 250ms))) ==
+        "caf_rtm: rate_limited (refused, 1min)");
+  CHECK(render(rate_limited_error("refused", parse_retry_after("5"))) ==
+        "caf_rtm: rate_limited (refused, 5s)");
   // Far in the future (past what a timespan holds): capped, no overflow.
   auto far = parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now);
   REQUIRE(far);
