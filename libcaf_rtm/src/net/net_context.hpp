@@ -4,11 +4,13 @@
 
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
 #include <caf/expected.hpp>
@@ -33,6 +35,12 @@ struct net_context {
   std::string user_agent = "caf-rtm";
   /// Sent with every Web API request (not with WebSocket handshakes).
   std::vector<std::pair<std::string, std::string>> extra_headers;
+  /// Set: answers every name lookup (host, port) in place of the system's
+  /// resolver, addresses in the order to try. For tests: the system's
+  /// answers cannot be chosen (an address that drops packets first, say).
+  std::function<std::vector<boost::asio::ip::tcp::endpoint>(const std::string&,
+                                                            const std::string&)>
+      resolve;
 };
 
 using net_context_ptr = std::shared_ptr<const net_context>;

@@ -11,7 +11,6 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -122,8 +121,9 @@ class open_op : public transport_open,
 public:
   open_op(const executor_type& ex, const net_context& ctx,
           const endpoint_url& url, handler_type handler)
-      : ex_(ex), deadline_(ex), stream_(std::make_unique<tcp_stream>(ex)),
-        tls_ctx_(ctx.tls), proxy_(url.tls ? ctx.proxy : ctx.plain_proxy),
+      : ex_(ex), deadline_(ex), address_deadline_(ex),
+        stream_(std::make_unique<tcp_stream>(ex)), tls_ctx_(ctx.tls),
+        resolve_(ctx.resolve), proxy_(url.tls ? ctx.proxy : ctx.plain_proxy),
         url_(url), use_proxy_(proxy_.applies_to(url.host)),
         timeout_(ctx.connect_timeout), log_(ctx.log),
         handler_(std::move(handler)) {
@@ -139,6 +139,13 @@ public:
     CAF_RTM_LOG(log_, debug, "net", "connecting to ", host, ":", port,
                 use_proxy_ ? " (proxy)" : "");
     resolving_ = true;
+    if (resolve_) {
+      asio::post(ex_, [self = shared_from_this(),
+                       found = resolve_(host, port)]() mutable {
+        self->on_resolve(error_code{}, std::move(found));
+      });
+      return;
+    }
     lookup(ex_, host, port,
            beast::bind_front_handler(&open_op::on_resolve, shared_from_this()));
   }
@@ -166,18 +173,62 @@ private:
     return abort_reason_ || timed_out_;
   }
 
-  void on_resolve(error_code ec, const endpoints& results) {
+  void on_resolve(error_code ec, endpoints results) {
     resolving_ = false;
     if (finished_)
       return; // timed out or cancelled meanwhile: reported already
+    if (!ec && results.empty())
+      ec = asio::error::host_not_found;
     if (ec || stopped())
       return fail(ec, "resolve");
-    asio::async_connect(
-        *stream_, results,
+    addresses_ = std::move(results);
+    connect_next();
+  }
+
+  // Tries the next address. Each gets its share of the time left: the kernel
+  // tries one that drops packets (a broken IPv6 route, say) for about two
+  // minutes, which must not use up the time of the addresses after it.
+  void connect_next() {
+    auto left = static_cast<int64_t>(addresses_.size() - next_address_);
+    auto share =
+        (deadline_.expiry() - asio::steady_timer::clock_type::now()) / left;
+    connecting_ = true;
+    address_timed_out_ = false;
+    address_deadline_.expires_after(share);
+    address_deadline_.async_wait(beast::bind_front_handler(
+        &open_op::on_address_deadline, shared_from_this(), next_address_));
+    // The failed attempt's socket may be of the other address family.
+    error_code ignored;
+    stream_->close(ignored);
+    stream_->async_connect(
+        addresses_[next_address_++],
         beast::bind_front_handler(&open_op::on_connect, shared_from_this()));
   }
 
-  void on_connect(error_code ec, const tcp::endpoint&) {
+  void on_address_deadline(size_t address, error_code ec) {
+    if (ec || finished_ || !connecting_ || address + 1 != next_address_)
+      return;
+    address_timed_out_ = true;
+    error_code ignored;
+    stream_->close(ignored); // the connect completes with operation_aborted
+  }
+
+  void on_connect(error_code ec) {
+    connecting_ = false;
+    address_deadline_.cancel();
+    // Connected just as its time ran out: the socket is closed already.
+    if (!ec && address_timed_out_)
+      ec = asio::error::timed_out;
+    if (ec && !stopped()) {
+      CAF_RTM_LOG(log_, debug, "net", "connect to ",
+                  addresses_[next_address_ - 1], " failed: ",
+                  address_timed_out_ ? "no answer in its share of the time"
+                                     : ec.message());
+      if (next_address_ < addresses_.size())
+        return connect_next();
+      // The last address used up the time left.
+      timed_out_ = address_timed_out_;
+    }
     if (ec || stopped())
       return fail(ec, "connect");
     stream_->set_option(tcp::no_delay{true}, ec);
@@ -309,6 +360,7 @@ private:
       return;
     finished_ = true;
     deadline_.cancel();
+    address_deadline_.cancel();
     opened_stream result;
     if (!err) {
       if (tls_)
@@ -322,9 +374,12 @@ private:
 
   executor_type ex_;
   asio::steady_timer deadline_;
+  /// The current address's share of the time (see connect_next).
+  asio::steady_timer address_deadline_;
   std::unique_ptr<tcp_stream> stream_;
   std::unique_ptr<tls_stream> tls_;
   std::shared_ptr<ssl::context> tls_ctx_;
+  decltype(net_context::resolve) resolve_;
   proxy_settings proxy_;
   endpoint_url url_;
   bool use_proxy_;
@@ -339,6 +394,13 @@ private:
   bool finished_ = false;
   /// A lookup is under way.
   bool resolving_ = false;
+  /// What the lookup found, and the next of them to try.
+  endpoints addresses_;
+  size_t next_address_ = 0;
+  /// A connect to `addresses_[next_address_ - 1]` is under way.
+  bool connecting_ = false;
+  /// That connect was stopped at the end of its share of the time.
+  bool address_timed_out_ = false;
 };
 
 } // namespace

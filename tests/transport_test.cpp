@@ -1,0 +1,162 @@
+// Opening a stream (net::transport_open) to a host with several addresses,
+// over loopback: the name lookup's answer is set by the test
+// (net_context::resolve), the addresses are real sockets.
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "caf/rtm/errc.hpp"
+#include "caf/rtm/logger.hpp"
+#include "caf/rtm/testing/fake_slack.hpp"
+#include "net/io_pool.hpp"
+#include "net/net_context.hpp"
+#include "net/transport.hpp"
+#include "net/url.hpp"
+#include "tcp_tap.hpp"
+#include "test_support.hpp"
+
+using namespace caf::rtm;
+using namespace std::chrono_literals;
+using caf::rtm::testing::fake_slack;
+using caf::rtm::testing::fake_slack_options;
+using tcp = boost::asio::ip::tcp;
+
+namespace {
+
+// A name the system cannot resolve: only the test's lookup knows it.
+constexpr const char* test_host = "slack.transport.test";
+
+struct open_result {
+  caf::error err;
+  bool opened = false;
+};
+
+struct transport_fixture {
+  transport_fixture() {
+    log = std::make_shared<logger>(log_level::debug,
+                                   [this](log_level, const std::string& line) {
+                                     std::lock_guard<std::mutex> guard{mtx};
+                                     lines.push_back(line);
+                                   });
+  }
+
+  // Opens a stream to `test_host` whose lookup answers `addresses`.
+  open_result open(const fake_slack& srv, std::vector<tcp::endpoint> addresses,
+                   caf::timespan connect_timeout) {
+    auto cfg = test::config_for(srv, log);
+    cfg.connect_timeout = connect_timeout;
+    auto made = net::make_net_context(cfg, log);
+    REQUIRE(made);
+    auto ctx = **made;
+    ctx.resolve = [addresses](const std::string&, const std::string&) {
+      return addresses;
+    };
+    auto url =
+        net::parse_endpoint(std::string{srv.options().tls ? "https" : "http"} +
+                            "://" + test_host + ":1/api/");
+    REQUIRE(url);
+    // Shared: an open that outlives a failed wait must find it.
+    auto done = std::make_shared<std::promise<open_result>>();
+    auto result = done->get_future();
+    auto& io = pool.context();
+    boost::asio::post(io, [this, &io, ctx, url = *url, done] {
+      op = net::transport_open::start(
+          io.get_executor(), ctx, url,
+          [done](caf::error err, net::opened_stream stream) {
+            done->set_value(open_result{std::move(err), !net::empty(stream)});
+          });
+    });
+    // Far beyond connect_timeout: an open that ignores it fails here.
+    REQUIRE(result.wait_for(60s) == std::future_status::ready);
+    return result.get();
+  }
+
+  bool logged(const std::string& text) {
+    std::lock_guard<std::mutex> guard{mtx};
+    for (auto& line : lines)
+      if (line.find(text) != std::string::npos)
+        return true;
+    return false;
+  }
+
+  static tcp::endpoint loopback(uint16_t port) {
+    return {boost::asio::ip::make_address("127.0.0.1"), port};
+  }
+
+  std::mutex mtx;
+  std::vector<std::string> lines;
+  logger_ptr log;
+  net::io_pool pool{1};
+  std::shared_ptr<net::transport_open> op;
+};
+
+} // namespace
+
+TEST_CASE_METHOD(transport_fixture,
+                 "transport: an address that drops packets leaves the next "
+                 "address its share of the connect timeout",
+                 "[transport]") {
+  fake_slack_options opts;
+  opts.tls = GENERATE(false, true);
+  opts.cert_names.emplace_back(test_host);
+  fake_slack srv{opts};
+  test::black_hole hole;
+  // The kernel would wait about two minutes for the first address: each gets
+  // 5 s.
+  auto res = open(srv, {loopback(hole.port()), loopback(srv.port())}, 10s);
+  CHECK_FALSE(res.err);
+  CHECK(res.opened);
+  CHECK(logged("127.0.0.1:" + std::to_string(hole.port()) +
+               " failed: no answer in its share of the time"));
+}
+
+TEST_CASE_METHOD(transport_fixture,
+                 "transport: a refused address is followed by the next one "
+                 "at once",
+                 "[transport]") {
+  fake_slack srv;
+  uint16_t closed_port = 0;
+  {
+    // A port that was just free: a connect to it is refused.
+    test::black_hole scratch;
+    closed_port = scratch.port();
+  }
+  auto res = open(srv, {loopback(closed_port), loopback(srv.port())}, 4s);
+  CHECK_FALSE(res.err);
+  CHECK(res.opened);
+  // Refused, not waited out.
+  CHECK(logged("127.0.0.1:" + std::to_string(closed_port) +
+               " failed: Connection refused"));
+}
+
+TEST_CASE_METHOD(transport_fixture,
+                 "transport: addresses that all drop packets end in a timeout "
+                 "within connect_timeout",
+                 "[transport]") {
+  fake_slack srv;
+  test::black_hole first;
+  test::black_hole second;
+  auto res = open(srv, {loopback(first.port()), loopback(second.port())}, 1s);
+  CHECK(is(res.err, errc::timeout));
+  CHECK_FALSE(res.opened);
+  // The second address had its turn.
+  CHECK(logged("127.0.0.1:" + std::to_string(first.port()) +
+               " failed: no answer in its share of the time"));
+}
+
+TEST_CASE_METHOD(transport_fixture,
+                 "transport: a lookup without addresses is a failed connect",
+                 "[transport]") {
+  fake_slack srv;
+  auto res = open(srv, {}, 1s);
+  CHECK(is(res.err, errc::connect_failed));
+  CHECK_FALSE(res.opened);
+}
