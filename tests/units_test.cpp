@@ -490,6 +490,15 @@ TEST_CASE("replies go where the message was said", "[units][reply]") {
   CHECK(reply_call(top_click, "ok").args.count("thread_ts") == 0);
   CHECK(reply_call(top_click, "ok", reply_in::thread).args.at("thread_ts") ==
         "5.5");
+  // A thread's first message names itself as its thread once it has
+  // replies: it is in the channel all the same.
+  auto parent_click =
+      envelope::parse(R"({"envelope_id":"E","type":"interactive","payload":)"
+                      R"({"type":"block_actions","channel":{"id":"C3"},)"
+                      R"("message":{"ts":"6.0","thread_ts":"6.0"}}})");
+  CHECK(reply_call(parent_click, "ok").args.count("thread_ts") == 0);
+  CHECK(reply_call(parent_click, "ok", reply_in::thread).args.at("thread_ts") ==
+        "6.0");
   auto event_ts_click =
       envelope::parse(R"({"envelope_id":"E","type":"interactive","payload":)"
                       R"({"type":"block_actions","channel":{"id":"C3"},)"
@@ -519,6 +528,18 @@ TEST_CASE("replies to edits and deletions and to reactions go to their message",
   CHECK(reply_call(top_edit, "x").args.count("thread_ts") == 0);
   CHECK(reply_call(top_edit, "x", reply_in::thread).args.at("thread_ts") ==
         "1.5");
+  // An edit of a thread's first message (it names itself as its thread),
+  // and a new reply under it: the message is in the channel.
+  for (auto subtype : {"message_changed", "message_replied"}) {
+    INFO(subtype);
+    auto parent = event::parse(
+        std::string{R"({"type":"message","subtype":")"} + subtype +
+        R"(","channel":"C1","message":{"ts":"1.0","thread_ts":"1.0",)"
+        R"("reply_count":2},"ts":"3.0","event_ts":"3.0"})");
+    CHECK(reply_call(parent, "x").args.count("thread_ts") == 0);
+    CHECK(reply_call(parent, "x", reply_in::thread).args.at("thread_ts") ==
+          "1.0");
+  }
   auto deletion = event::parse(
       R"({"type":"message","subtype":"message_deleted","channel":"C1",)"
       R"("previous_message":{"ts":"1.6","thread_ts":"1.0"},"ts":"2.1"})");
@@ -1424,6 +1445,35 @@ TEST_CASE("log lines mask tokens and WebSocket tickets", "[units][log]") {
   log->log(log_level::trace, "x", "reda and reda");
   REQUIRE(lines.size() == 3);
   CHECK(lines[2] == "x: <redacted> and <redacted>");
+}
+
+TEST_CASE("log lines mask Slack tokens by their shape", "[units][log]") {
+  std::vector<std::string> lines;
+  auto log = std::make_shared<logger>(
+      log_level::trace,
+      [&](log_level, const std::string& line) { lines.push_back(line); });
+  // A bot of many workspaces passes a token with each call: each is masked
+  // without being kept.
+  for (int i = 0; i < 100000; ++i)
+    log->add_secret("xoxb-" + std::to_string(i) + "-workspace");
+  log->log(log_level::trace, "x",
+           "bot xoxb-1-2-abc user xoxp-9 app xapp-1-A1-xyz rotating "
+           "xoxe.xoxp-1-abc refresh xoxe-1-def glued id_xoxb-7 "
+           R"(json {"token":"xoxa-2-q"} last xoxb-99999-workspace)");
+  // Not tokens: prefixes alone, other words.
+  log->log(log_level::trace, "x", "xoxb- xox xapp xoxo-? box-1 xylophone");
+  // Registered secrets that are no token's shape are masked whole, also
+  // where they overlap one.
+  log->add_secret("xoxb-1/a%2F");
+  log->add_secret("a/xoxb-2");
+  log->log(log_level::trace, "x", "odd xoxb-1/a%2F! glued a/xoxb-2-3-secret");
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0] == "x: bot <redacted> user <redacted> app <redacted> "
+                    "rotating <redacted> refresh <redacted> glued "
+                    R"(id_<redacted> json {"token":"<redacted>"} last )"
+                    "<redacted>");
+  CHECK(lines[1] == "x: xoxb- xox xapp xoxo-? box-1 xylophone");
+  CHECK(lines[2] == "x: odd <redacted>! glued <redacted>");
 }
 
 TEST_CASE("an I/O handler that throws does not end its I/O thread",

@@ -4,6 +4,9 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "detail/printable.hpp"
 
@@ -50,6 +53,63 @@ void write_to_stderr(log_level lvl, const std::string& line) {
                std::string{to_string(lvl)}.c_str(), line.c_str());
 }
 
+bool is_token_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+}
+
+bool is_lower(char c) {
+  return c >= 'a' && c <= 'z';
+}
+
+// The length of the Slack token prefix at the start of `x` ("xoxb-",
+// "xoxe.xoxp-", "xapp-", ...), dash included; 0 if there is none.
+size_t token_prefix(std::string_view x) {
+  if (x.substr(0, 5) == "xapp-")
+    return 5;
+  if (x.size() < 5 || x.substr(0, 3) != "xox" || !is_lower(x[3]))
+    return 0;
+  if (x[4] == '-')
+    return 5;
+  // A rotating token: "xoxe." and the token it refreshes.
+  if (x[4] == '.' && x.size() >= 10 && x.substr(5, 3) == "xox" &&
+      is_lower(x[8]) && x[9] == '-')
+    return 10;
+  return 0;
+}
+
+// Where the Slack token that starts at `pos` ends, or `pos` if none does:
+// its prefix and at least one character more. Wherever it starts: glued to
+// other text ("id_xoxb-...") it is a token all the same.
+size_t token_end(std::string_view text, size_t pos) {
+  auto prefix = token_prefix(text.substr(pos));
+  if (prefix == 0)
+    return pos;
+  auto end = pos + prefix;
+  while (end < text.size() && is_token_char(text[end]))
+    ++end;
+  return end > pos + prefix ? end : pos;
+}
+
+// Adds where Slack's tokens (bot, user, app-level, refresh) are in `text`,
+// found by their shape, whether registered or not: a bot serving many
+// workspaces passes a token with each call, and keeping each for an exact
+// search would grow without end.
+void find_slack_tokens(std::string_view text,
+                       std::vector<std::pair<size_t, size_t>>& out) {
+  for (auto pos = text.find('x'); pos != std::string_view::npos;
+       pos = text.find('x', pos + 1)) {
+    if (auto end = token_end(text, pos); end != pos) {
+      out.emplace_back(pos, end);
+      pos = end - 1;
+    }
+  }
+}
+
+bool is_slack_token(std::string_view x) {
+  return !x.empty() && token_end(x, 0) == x.size();
+}
+
 } // namespace
 
 logger::logger(log_level level) : logger(level, write_to_stderr) {}
@@ -58,7 +118,8 @@ logger::logger(log_level level, sink_type sink)
     : level_(level), sink_(std::move(sink)) {}
 
 void logger::add_secret(std::string secret) {
-  if (secret.size() < 4)
+  // Slack's tokens are masked by their shape anyway.
+  if (secret.size() < 4 || is_slack_token(secret))
     return;
   std::lock_guard<std::mutex> guard{mtx_};
   // Every session of a client registers its token again: keep one copy.
@@ -73,12 +134,30 @@ std::string logger::redact(std::string text) const {
 
 std::string logger::redact_locked(std::string text) const {
   constexpr std::string_view redacted = "<redacted>";
-  for (const auto& secret : secrets_) {
-    // Searching on after the replacement: a secret that is part of
-    // "<redacted>" would otherwise be found in it again and again.
+  // Every match in the original text, then each run of overlapping ones
+  // replaced once: masking one kind first could cut a match of the other
+  // in two and leave its rest readable.
+  std::vector<std::pair<size_t, size_t>> found;
+  for (const auto& secret : secrets_)
     for (auto pos = text.find(secret); pos != std::string::npos;
-         pos = text.find(secret, pos + redacted.size()))
-      text.replace(pos, secret.size(), redacted);
+         pos = text.find(secret, pos + 1))
+      found.emplace_back(pos, pos + secret.size());
+  find_slack_tokens(text, found);
+  if (!found.empty()) {
+    std::sort(found.begin(), found.end());
+    std::string out;
+    out.reserve(text.size());
+    size_t done = 0;
+    for (size_t i = 0; i < found.size();) {
+      auto [begin, end] = found[i];
+      for (++i; i < found.size() && found[i].first <= end; ++i)
+        end = std::max(end, found[i].second);
+      out.append(text, done, begin - done);
+      out += redacted;
+      done = end;
+    }
+    out.append(text, done, std::string::npos);
+    text = std::move(out);
   }
   // WebSocket URLs carry a single-use ticket: worthless once used, but not
   // for anyone reading a log of a live session.

@@ -10,10 +10,12 @@ namespace caf::rtm {
 
 namespace {
 
-// The thread of a message with these `thread_ts` and `ts` fields.
+// The thread of a message with these `thread_ts` and `ts` fields. A thread's
+// first message carries its own ts as `thread_ts` once it has replies (in an
+// edit, in a button's message): it is in the channel, not in its thread.
 std::string thread_of(std::string_view thread_ts, std::string_view ts,
                       reply_in where) {
-  if (!thread_ts.empty())
+  if (!thread_ts.empty() && thread_ts != ts)
     return std::string{thread_ts};
   if (where == reply_in::place)
     return {};
@@ -29,11 +31,11 @@ struct replied_message {
 };
 
 replied_message replied_to(const boost::json::object& ev) {
-  // An edit or a deletion: the event's own ts is the change's, the thread is
-  // the message's.
+  // An edit, a deletion or a new reply in a thread: the event's own ts is
+  // the change's, the thread is the message's.
   auto subtype = detail::string_field(ev, "subtype");
   const boost::json::object* inner = nullptr;
-  if (subtype == "message_changed")
+  if (subtype == "message_changed" || subtype == "message_replied")
     inner = detail::object_field(ev, "message");
   else if (subtype == "message_deleted")
     inner = detail::object_field(ev, "previous_message");

@@ -1,7 +1,7 @@
 // Diagnostics of caf-rtm. A logger filters by level and hands each line to a
-// sink; it masks every registered secret (the token) in every line, so no
-// log line can carry it even by accident, and shows control characters as
-// \xNN. Thread-safe; the sink is called from actors and from I/O threads,
+// sink; it masks every registered secret (the token), and anything shaped as
+// a Slack token, in every line, so no log line can carry one even by
+// accident, and shows control characters as \xNN. Thread-safe; the sink is called from actors and from I/O threads,
 // possibly at the same time, without a lock held (a slow sink delays only
 // the line's own thread): it must be thread-safe itself.
 
@@ -44,7 +44,8 @@ public:
     return x != log_level::quiet && x <= level_;
   }
 
-  /// Masks `secret` in every later line (ignored when shorter than 4).
+  /// Masks `secret` in every later line (ignored when shorter than 4; a
+  /// Slack token is masked by its shape, registered or not).
   void add_secret(std::string secret);
 
   /// Writes one line (the sink adds the newline, if any).
