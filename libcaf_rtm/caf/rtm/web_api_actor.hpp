@@ -25,10 +25,11 @@ namespace caf::rtm {
 enum class api_retry : uint8_t {
   /// Retried only if the method is safe to repeat: reads (`*.list`,
   /// `*.info`, `*.history`, `*.replies`, `*.members`, `*.get*`,
-  /// `*.lookup*`, `search.*`), `auth.test`, `rtm.connect`,
-  /// `apps.connections.open`, `conversations.open`. Anything else (say
-  /// `chat.postMessage`) fails with `delivery_unknown` instead of posting
-  /// twice.
+  /// `*.lookup*`, `*.search*`, `search.*`, `users.conversations` and a few
+  /// more), `auth.test`, `rtm.connect`, `apps.connections.open`,
+  /// `conversations.open`, and every page of a paged call. Anything else
+  /// (say `chat.postMessage`) fails with `delivery_unknown` instead of
+  /// posting twice.
   automatic,
   /// Always retried: for calls the caller knows to be idempotent.
   always,
@@ -106,8 +107,9 @@ struct file_upload {
   std::string initial_comment;
   /// A token for this upload only; empty: the caller's own.
   std::string token;
-  /// Whether the bytes and files.completeUploadExternal are sent again after
-  /// a failure that may have reached Slack (see api_retry; automatic: not).
+  /// Whether files.completeUploadExternal is sent again after a failure that
+  /// may have reached Slack (see api_retry; automatic: not). The bytes are
+  /// sent again either way: nothing is shared before that last step.
   api_retry retry = api_retry::automatic;
   /// Receives `upload_progress` messages, if set.
   caf::actor progress;

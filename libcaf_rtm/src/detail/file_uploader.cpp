@@ -143,7 +143,9 @@ void send_bytes(web_api_self self, const job_ptr& job, std::string url) {
   // The URL is single-use and signed: the token stays with the Web API.
   call.body = std::make_shared<const std::string>(std::move(job->bytes));
   call.content_type = "application/octet-stream";
-  call.repeatable = job->x.retry == api_retry::always;
+  // Nothing is shared before files.completeUploadExternal: bytes that may
+  // have arrived are harmless to send again.
+  call.repeatable = true;
   call.answer = web_api_state::pending_call::answer_kind::status_only;
   call.deadline = job->deadline;
   if (job->x.progress) {

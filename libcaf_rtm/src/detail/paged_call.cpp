@@ -110,6 +110,10 @@ void start_pages(web_api_self self, api_call first, page_fn on_page,
   if (auto cursor = cursor_of(first); !cursor.empty())
     job->cursors.insert(std::move(cursor));
   job->call = std::move(first);
+  // Only reads take a cursor: a page is safe to fetch again, whatever its
+  // method's name says.
+  if (job->call.retry == api_retry::automatic)
+    job->call.retry = api_retry::always;
   job->on_page = std::move(on_page);
   job->done = std::move(done);
   job->check = std::move(check);
