@@ -817,6 +817,31 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: at the app's connection limit a refresh closes "
+                 "the old connection before it opens the next",
+                 "[socket_mode]") {
+  fake_slack_options opts;
+  opts.max_socket_mode_connections = 1;
+  fake_slack srv{opts};
+  auto cfg = config(srv);
+  cfg.reconnect = retry_policy{100ms, 500ms, 3};
+  auto c = connect(cfg);
+  auto s0 = session(srv, 0);
+  s0->send_disconnect("warning");
+  // The successor is refused (too_many_websockets): the old connection
+  // goes first, with its acks, and the next attempt has room.
+  REQUIRE(s0->wait_ended(10s));
+  CHECK(s0->close_code_received() == std::optional<uint16_t>{1000});
+  REQUIRE(c.rec->wait_lifecycle("connected:", 2));
+  CHECK(c.rec->lifecycle_count("fatal") == 0);
+  CHECK(status(c.hdl).state == "connected");
+  auto s2 = session(srv, 2);
+  s2->send_event(app_mention(1));
+  REQUIRE(c.rec->wait_envelopes(1));
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: max_attempts does not close a working "
                  "connection because a further one cannot be added",
                  "[socket_mode]") {
@@ -1002,6 +1027,9 @@ TEST_CASE_METHOD(sm_fixture,
   auto first = connect(cfg);
   auto second = connect(cfg);
   CHECK(status(second.hdl).num_connections == 2);
+  // A refresh: at the new connection's hello Slack counts the old one too.
+  session(srv, 0)->send_disconnect("refresh_requested");
+  REQUIRE(first.rec->wait_lifecycle("connected:", 2));
   // Without the option, a third process reports the other two.
   auto third = connect(config(srv));
   REQUIRE(third.rec->wait_lifecycle("error:stale_connections", 1));

@@ -181,6 +181,29 @@ void close_unreplaced(self_ptr self) {
   }
 }
 
+// Slack refused an attempt for one socket too many (`too_many_websockets`)
+// while a session it replaces still delivers: an app at its limit (10) has
+// no room to make the next connection before breaking the old one. The
+// oldest such session goes first, through the router (it writes the acks
+// owed on it, then closes); its end starts the next attempt. Returns whether
+// there was one.
+bool break_before_make(self_ptr self, const caf::error& err) {
+  if (slack_error_code(err) != "too_many_websockets")
+    return false;
+  auto& st = self->state;
+  for (auto& [id, entry] : st.sessions) {
+    if (entry.ending && entry.up_since) {
+      CAF_RTM_LOG(st.log, info, "supervisor", "no room for the successor of ",
+                  st.args.proto->name(), " session ", id, ": closing it first");
+      entry.up_since.reset(); // closing: neither live nor closed again
+      self->send(st.args.router, close_atom_v, id,
+                 session_closer_actor{entry.conn});
+      return true;
+    }
+  }
+  return false;
+}
+
 // No session is live and none is coming (reconnecting is off): a waiting
 // `connect` and the router's queued sends fail with `why`.
 void enter_idle(self_ptr self, const caf::error& why) {
@@ -279,6 +302,12 @@ void attempt_failed(self_ptr self, const caf::error& err) {
   if (live_count(self, true) == 0 && !st.auto_reconnect) {
     add_failure(self);
     enter_idle(self, err);
+    return;
+  }
+  // Not counted: the refusal was to be expected, and the next attempt has
+  // room once the old session is gone.
+  if (break_before_make(self, err)) {
+    update_phase(self);
     return;
   }
   if (!count_failure(self, err))
@@ -403,8 +432,12 @@ void on_hello(self_ptr self, uint64_t id, const hello_info& info) {
   self->send(st.args.router, msg, frame_writer_actor{i->second.conn});
   answer_connects(self, msg);
   // Slack counts every socket it still believes open, of every process of
-  // the app; more than they hold means stale ones eat the app's limit.
-  auto held = std::max(st.sessions.size(), st.args.cfg->app_connections);
+  // the app; more than they hold means stale ones eat the app's limit. This
+  // client's sessions beyond its own count (one being replaced, as now at a
+  // refresh) come on top of the app's.
+  auto own = st.sessions.size();
+  auto extra = own > st.args.target ? own - st.args.target : size_t{0};
+  auto held = std::max(own, st.args.cfg->app_connections + extra);
   if (info.num_connections > held) {
     auto what =
         "Slack counts " + std::to_string(info.num_connections) +
