@@ -834,6 +834,8 @@ TEST_CASE_METHOD(sm_fixture,
   CHECK(s0->close_code_received() == std::optional<uint16_t>{1000});
   REQUIRE(c.rec->wait_lifecycle("connected:", 2));
   CHECK(c.rec->lifecycle_count("fatal") == 0);
+  // An expected refusal: no error to report.
+  CHECK(c.rec->lifecycle_count("error") == 0);
   CHECK(status(c.hdl).state == "connected");
   auto s2 = session(srv, 2);
   s2->send_event(app_mention(1));

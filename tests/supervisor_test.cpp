@@ -746,6 +746,48 @@ TEST_CASE_METHOD(supervisor_fixture,
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: a successor refused for one socket too many "
+                 "closes the session it replaces first",
+                 "[supervisor]") {
+  target = 1;
+  start_with_healthy_session();
+  goodbye(1);
+  REQUIRE(w->conns.count(2) == 1);
+  w->lifecycle.clear();
+  drop(2, make_error(errc::slack_error, "too_many_websockets"));
+  CHECK(w->closes[1] == std::vector<uint16_t>{1000});
+  CHECK(w->count("error") == 0); // to be expected at an app's limit
+  // Its end starts the next attempt at once.
+  REQUIRE(w->conns.count(3) == 1);
+  SECTION("room now") {
+    hello(3);
+    ask_status();
+    CHECK(w->replies.back() == "status:connected");
+  }
+  SECTION("refused again: an error, counted and backed off") {
+    drop(3, make_error(errc::slack_error, "too_many_websockets"));
+    CHECK(w->count("error:slack_error") == 1);
+    CHECK(w->count("reconnecting") == 1);
+    CHECK(w->conns.count(4) == 0);
+  }
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: with reconnecting off a refused successor "
+                 "leaves the session it would have replaced to Slack",
+                 "[supervisor]") {
+  start_with_healthy_session();
+  goodbye(1);
+  REQUIRE(w->conns.count(2) == 1);
+  ask_with<caf::ok_atom>(show_ok, reconnect_atom_v, false);
+  drop(2, make_error(errc::slack_error, "too_many_websockets"));
+  // No room to make: it delivers until Slack ends it.
+  CHECK(w->closes[1].empty());
+  CHECK(w->count("error:slack_error") == 1);
+  CHECK(w->conns.count(3) == 0);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: a disconnect with reconnecting off is idle at "
                  "once while its session still closes",
                  "[supervisor]") {

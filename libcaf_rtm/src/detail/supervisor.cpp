@@ -188,7 +188,7 @@ void close_unreplaced(self_ptr self) {
 // owed on it, then closes); its end starts the next attempt. Returns whether
 // there was one.
 bool break_before_make(self_ptr self, const caf::error& err) {
-  if (slack_error_code(err) != "too_many_websockets")
+  if (slack_error_code(err) != "too_many_websockets" || !may_add(self))
     return false;
   auto& st = self->state;
   for (auto& [id, entry] : st.sessions) {
@@ -290,6 +290,12 @@ void attempt_failed(self_ptr self, const caf::error& err) {
   // A fatal error is reported once, as such.
   if (is_fatal(err))
     return enter_failed(self, err);
+  // Neither an error nor counted: the refusal was to be expected, and the
+  // next attempt has room once the old session is gone.
+  if (break_before_make(self, err)) {
+    update_phase(self);
+    return;
+  }
   CAF_RTM_LOG(st.log, warn, "supervisor", "connection attempt ",
               st.failures + 1, " failed: ", render(err));
   self->send(st.args.router,
@@ -302,12 +308,6 @@ void attempt_failed(self_ptr self, const caf::error& err) {
   if (live_count(self, true) == 0 && !st.auto_reconnect) {
     add_failure(self);
     enter_idle(self, err);
-    return;
-  }
-  // Not counted: the refusal was to be expected, and the next attempt has
-  // room once the old session is gone.
-  if (break_before_make(self, err)) {
-    update_phase(self);
     return;
   }
   if (!count_failure(self, err))
