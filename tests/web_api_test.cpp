@@ -1597,6 +1597,13 @@ TEST_CASE_METHOD(api_fixture,
   REQUIRE(pages);
   CHECK(pages->size() == 2);
   CHECK(srv.requests(method).size() == 3);
+  // The first page carries no cursor: the method's name decides, as for any
+  // call.
+  srv.script(method, http_response{502, {}, "bad gateway", "text/plain"});
+  auto first = all_pages(*this, api, x);
+  REQUIRE_FALSE(first);
+  CHECK(code_of(first.error()) == "delivery_unknown");
+  CHECK(srv.requests(method).size() == 4);
   close(api);
 }
 
@@ -2155,6 +2162,39 @@ TEST_CASE_METHOD(api_fixture,
       request<json_object>(*self, api, caf::timespan{10s}, upload_atom_v, x);
   CHECK(second);
   CHECK(srv.requests(caf::rtm::testing::upload_method).size() == 2);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "upload bytes that time out are not sent again unless asked",
+                 "[web_api][upload]") {
+  fake_slack srv;
+  auto cfg = config_for(srv, logs.get());
+  cfg.request_timeout = 300ms;
+  auto api = track(sys->spawn(web_api, cfg));
+  file_upload x;
+  x.filename = "a.txt";
+  x.content = "hello";
+  x.channel_id = "C1";
+  auto slow = http_response::text(200, "OK - 5");
+  slow.delay = 2s;
+  // As many as api_retry allows attempts.
+  for (int i = 0; i < 3; ++i)
+    srv.script(caf::rtm::testing::upload_method, slow);
+  SECTION("automatic: the timeout is the answer") {
+    auto res = upload(*this, api, x);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "timeout");
+    CHECK(srv.requests(caf::rtm::testing::upload_method).size() == 1);
+  }
+  SECTION("always: sent again") {
+    x.retry = api_retry::always;
+    auto res = upload(*this, api, x);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "timeout");
+    CHECK(srv.requests(caf::rtm::testing::upload_method).size() == 3);
+  }
+  CHECK(srv.requests("files.completeUploadExternal").empty());
   close(api);
 }
 

@@ -1,9 +1,10 @@
 // Diagnostics of caf-rtm. A logger filters by level and hands each line to a
 // sink; it masks every registered secret (the token), and anything shaped as
 // a Slack token, in every line, so no log line can carry one even by
-// accident, and shows control characters as \xNN. Thread-safe; the sink is called from actors and from I/O threads,
-// possibly at the same time, without a lock held (a slow sink delays only
-// the line's own thread): it must be thread-safe itself.
+// accident, and shows control characters as \xNN. Thread-safe; the sink is
+// called from actors and from I/O threads, possibly at the same time, without a
+// lock held (a slow sink delays only the line's own thread): it must be
+// thread-safe itself.
 
 #pragma once
 

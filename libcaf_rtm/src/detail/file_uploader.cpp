@@ -144,8 +144,11 @@ void send_bytes(web_api_self self, const job_ptr& job, std::string url) {
   call.body = std::make_shared<const std::string>(std::move(job->bytes));
   call.content_type = "application/octet-stream";
   // Nothing is shared before files.completeUploadExternal: bytes that may
-  // have arrived are harmless to send again.
+  // have arrived are harmless to send again. Not after a timeout, unless
+  // asked: a body too large for `request_timeout` would only go out again
+  // and again.
   call.repeatable = true;
+  call.repeat_timeouts = job->x.retry == api_retry::always;
   call.answer = web_api_state::pending_call::answer_kind::status_only;
   call.deadline = job->deadline;
   if (job->x.progress) {

@@ -47,6 +47,13 @@ void set_cursor(api_call& x, const std::string& cursor) {
     x.args["cursor"] = cursor;
 }
 
+// Only reads take a cursor: a call with one is safe to repeat, whatever its
+// method's name says.
+void read_with_cursor(api_call& x) {
+  if (x.retry == api_retry::automatic)
+    x.retry = api_retry::always;
+}
+
 std::string cursor_of(const api_call& x) {
   if (!x.json.value.empty()) {
     if (auto* c = x.json.value.if_contains("cursor"); c && c->is_string())
@@ -99,6 +106,7 @@ void fetch_next(web_api_self self, const job_ptr& job) {
           make_error(errc::too_many_pages, method,
                      "more than max_pages (" + std::to_string(cap) + ")"));
     set_cursor(job->call, cursor);
+    read_with_cursor(job->call);
     fetch_next(self, job);
   });
 }
@@ -110,10 +118,8 @@ void start_pages(web_api_self self, api_call first, page_fn on_page,
   if (auto cursor = cursor_of(first); !cursor.empty())
     job->cursors.insert(std::move(cursor));
   job->call = std::move(first);
-  // Only reads take a cursor: a page is safe to fetch again, whatever its
-  // method's name says.
-  if (job->call.retry == api_retry::automatic)
-    job->call.retry = api_retry::always;
+  if (!job->cursors.empty())
+    read_with_cursor(job->call);
   job->on_page = std::move(on_page);
   job->done = std::move(done);
   job->check = std::move(check);

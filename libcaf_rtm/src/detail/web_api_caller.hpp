@@ -57,6 +57,10 @@ struct web_api_state {
     std::string authorization;
     /// May a failure that might have reached Slack be retried?
     bool repeatable = false;
+    /// With `repeatable`: also a timeout after the request went out (false:
+    /// the timeout is the answer; a large upload's body that did not make
+    /// it in time would not make it the next time either).
+    bool repeat_timeouts = true;
     /// How the answer is read.
     enum class answer_kind : uint8_t {
       /// Slack's Web API JSON: `ok:true`, or an `error` code.
