@@ -591,14 +591,19 @@ TEST_CASE_METHOD(supervisor_fixture,
 
 TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: max_attempts does not end a client whose "
-                 "session a disconnect ended still delivers",
+                 "session a disconnect or a goodbye ended still delivers",
                  "[supervisor]") {
   client.reconnect.max_attempts = 3;
   start_with_healthy_session();
-  // Slack's Web API is down while the user asks for a fresh session: the
-  // old one stays until a successor says hello.
+  // Slack's Web API is down while the session is to be replaced: the old
+  // one stays until a successor says hello (or its server ends it).
   fail_next_connects(5);
-  ask_with<caf::ok_atom>(show_ok, disconnect_atom_v);
+  auto by_goodbye = GENERATE(false, true);
+  INFO((by_goodbye ? "goodbye" : "disconnect"));
+  if (by_goodbye)
+    goodbye(1);
+  else
+    ask_with<caf::ok_atom>(show_ok, disconnect_atom_v);
   for (int i = 0; i < 4; ++i)
     advance(8s);
   CHECK(w->calls_of("rtm.connect") == 6); // 1 + 5 failed

@@ -59,12 +59,13 @@ size_t live_count(self_ptr self, bool staying_only = false) {
   return n;
 }
 
-// Whether a session still delivers though none is live: one a user's
-// `disconnect` ended stays until its successor says hello (no server ends
-// it), so the attempts for that successor must not end the client.
-bool disconnected_one_delivers(self_ptr self) {
+// Whether a session other than `except` still delivers: a live one, or one
+// on its way out that is still up (a user's `disconnect` ended it, or it said
+// goodbye): it stays until its successor says hello or its server ends it,
+// so the attempts for that successor must not end the client meanwhile.
+bool one_delivers(self_ptr self, uint64_t except = 0) {
   for (auto& [id, x] : self->state.sessions)
-    if (x.disconnected && x.up_since)
+    if (x.up_since && id != except)
       return true;
   return false;
 }
@@ -214,12 +215,13 @@ void enter_idle(self_ptr self, const caf::error& why) {
   self->send(st.args.router, sessions_idle{why});
 }
 
-// Adds a failure; one while no session delivers counts toward the cap too.
-// Returns whether it did.
-bool add_failure(self_ptr self) {
+// Adds a failure; one while no session delivers (`except` aside: the
+// session whose own end is the failure) counts toward the cap too. Returns
+// whether it did.
+bool add_failure(self_ptr self, uint64_t except = 0) {
   auto& st = self->state;
   ++st.failures;
-  if (live_count(self) > 0 || disconnected_one_delivers(self))
+  if (one_delivers(self, except))
     return false;
   ++st.failures_down;
   return true;
@@ -229,8 +231,8 @@ bool add_failure(self_ptr self) {
 // the client gave up. The cap ends only a client that has no live session:
 // failing to add a further Socket Mode connection must not close the ones
 // that work (the attempts go on at the backoff's ceiling).
-bool count_failure(self_ptr self, const caf::error& err) {
-  if (!add_failure(self)) // something delivers
+bool count_failure(self_ptr self, const caf::error& err, uint64_t except = 0) {
+  if (!add_failure(self, except)) // something delivers
     return true;
   auto& st = self->state;
   auto cap = st.args.cfg->reconnect.max_attempts;
@@ -499,8 +501,10 @@ void replace_session(self_ptr self, uint64_t id, bool count_as_failure) {
   if (healthy(self, id))
     reset_failures(self);
   else if (count_as_failure &&
-           !count_failure(self, make_error(errc::connection_closed,
-                                           "goodbye soon after hello")))
+           !count_failure(
+               self,
+               make_error(errc::connection_closed, "goodbye soon after hello"),
+               id))
     return;
   // The old session keeps delivering until the next one is up.
   schedule_replacement(self);
