@@ -408,9 +408,11 @@ TEST_CASE("option errors say what was expected and never show a token",
 
 TEST_CASE("the dump-config option shows the configuration, tokens redacted",
           "[cli][secrets]") {
+  // A proxy URL's user and password are secret too.
   process p{tool,
             {"--dump-config", "--token", "xoxb-dumped-5",
-             "--caf-rtm.app-token=xapp-dumped-6"},
+             "--caf-rtm.app-token=xapp-dumped-6",
+             "--caf-rtm.proxy=http://user:pw-dumped-7@127.0.0.1:3128"},
             clean_env};
   CHECK(p.wait(10s) == 0);
   auto text = p.out() + p.err();
@@ -887,6 +889,35 @@ TEST_CASE("socket mode: --respond answers from stdin, else empty at the "
   REQUIRE(p.wait(10s) == 0);
   REQUIRE(srv.wait_acks(3, 10s));
   CHECK(srv.acks().at(2).envelope_id == last);
+}
+
+TEST_CASE("socket mode: --respond with --count ends once the envelopes "
+          "printed are answered",
+          "[cli][socket_mode]") {
+  fake_slack srv;
+  process p{tool, sm_args_for(srv, {"--respond", "--count", "1"}),
+            clean_sm_env};
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  auto id = s->send_envelope("slash_commands", R"({"command":"/a"})", true);
+  REQUIRE(p.wait_out_lines(1, 10s));
+  p.write(R"({"envelope_id":")" + id +
+          R"(","payload":{"text":"answer"}})"
+          "\n");
+  REQUIRE(p.wait(10s) == 0);
+  REQUIRE(srv.wait_acks(1, 10s));
+  auto ack = srv.acks().at(0);
+  CHECK(ack.envelope_id == id);
+  REQUIRE(ack.payload);
+  CHECK(parse_object(*ack.payload).at("text").as_string() == "answer");
+}
+
+TEST_CASE("--send and --respond do not mix, with --hub too", "[cli]") {
+  process p{tool,
+            {"--hub", "127.0.0.1:1", "--workspace", "w", "--send", "--respond"},
+            clean_env};
+  CHECK(p.wait(10s) == 2);
+  CHECK(p.err().find("--send and --respond") != std::string::npos);
 }
 
 TEST_CASE("socket mode: --respond reads stdin no faster than it answers",

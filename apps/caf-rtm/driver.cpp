@@ -365,12 +365,14 @@ void answer_from_stdin(self_ptr self, const std::string& text) {
     answer.value = payload->get_object();
   i->second.deliver(std::move(answer));
   st.responses.erase(i);
+  if (st.done_when_answered && st.responses.empty())
+    finish(self, exit_ok);
 }
 
 // Prints an envelope (if wanted); answers it where the program should.
 caf::result<json_object> on_envelope(self_ptr self, const envelope& env) {
   auto& st = self->state;
-  if (st.finishing)
+  if (st.finishing || st.done_when_answered)
     return make_error(errc::closed, "exiting");
   if (matches(st.opts.events, env)) {
     emit(self, line_of(env));
@@ -400,8 +402,14 @@ caf::result<json_object> on_envelope(self_ptr self, const envelope& env) {
       answer = caf::result<json_object>{caf::delegated<json_object>{}};
     }
   }
-  if (st.opts.count > 0 && st.printed >= st.opts.count)
-    finish(self, exit_ok);
+  if (st.opts.count > 0 && st.printed >= st.opts.count) {
+    // --respond: the answers of the envelopes printed come after them (a
+    // close now would ack them empty).
+    if (st.responses.empty())
+      finish(self, exit_ok);
+    else
+      st.done_when_answered = true;
+  }
   if (answer)
     return std::move(*answer);
   // No payload: the client acks it empty at once.
@@ -606,7 +614,10 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
       [self](close_atom) { finish(self, exit_ok); },
       [self](caf::timeout_atom) { finish(self, exit_ok); },
       [self](caf::timeout_atom, const std::string& envelope_id) {
-        self->state.responses.erase(envelope_id);
+        auto& st = self->state;
+        if (st.responses.erase(envelope_id) > 0 && st.done_when_answered &&
+            st.responses.empty())
+          finish(self, exit_ok);
       },
       [self](enough_atom) { finish(self, exit_ok); },
       // Lifecycle: diagnostics on stderr, exits on fatal errors.

@@ -115,6 +115,9 @@ struct driver_state {
   std::optional<int> exit_when_drained;
   /// --respond: envelopes waiting for their stdin line, by envelope id.
   std::map<std::string, caf::response_promise> responses;
+  /// --respond with --count: the count is reached; the program ends once
+  /// the envelopes printed are answered (or their time is up).
+  bool done_when_answered = false;
   // Output is batched until the mailbox is drained.
   std::string out;
   bool flush_pending = false;

@@ -312,6 +312,8 @@ int main(int argc, char** argv) {
     usage_error = "--max-wait goes with --send";
   else if ((cfg.send || cfg.respond) && cfg.demo)
     usage_error = "--send and --respond do not mix with --demo";
+  else if (cfg.send && cfg.respond)
+    usage_error = "--send and --respond do not mix";
   else if (cfg.send && socket_mode)
     usage_error = "--send is RTM only (Socket Mode sends through the Web API)";
   else if (cfg.respond && !socket_mode && cfg.hub.empty())

@@ -61,15 +61,29 @@ std::string caf_escaped(const std::string& x) {
   return result;
 }
 
+// A proxy URL's user and password: `scheme://<redacted>@host:port`.
+void redact_userinfo(std::string& url) {
+  auto start = url.find("://");
+  start = start == std::string::npos ? 0 : start + 3;
+  auto at = url.find('@', start);
+  if (at == std::string::npos || url.find('/', start) < at)
+    return;
+  url.replace(start, at - start, "<redacted>");
+}
+
 void redact_tokens(caf::settings& xs) {
   for (auto& [key, value] : xs) {
     if (auto* dict = caf::get_if<caf::settings>(&value)) {
       redact_tokens(*dict);
       continue;
     }
+    auto* str = caf::get_if<std::string>(&value);
+    if (str == nullptr || str->empty())
+      continue;
     if (key.find("token") != std::string::npos)
-      if (auto* str = caf::get_if<std::string>(&value); str && !str->empty())
-        *str = "<redacted>";
+      *str = "<redacted>";
+    else if (key.find("proxy") != std::string::npos)
+      redact_userinfo(*str);
   }
 }
 
