@@ -912,7 +912,7 @@ TEST_CASE("socket mode: --respond with --count ends once the envelopes "
   CHECK(parse_object(*ack.payload).at("text").as_string() == "answer");
 }
 
-TEST_CASE("--send and --respond do not mix, with --hub too", "[cli]") {
+TEST_CASE("send and respond do not mix also with a hub", "[cli]") {
   process p{tool,
             {"--hub", "127.0.0.1:1", "--workspace", "w", "--send", "--respond"},
             clean_env};

@@ -590,6 +590,33 @@ TEST_CASE_METHOD(supervisor_fixture,
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: max_attempts applies to goodbyes soon after "
+                 "hello with two connections too",
+                 "[supervisor]") {
+  client.reconnect.max_attempts = 3;
+  target = 2;
+  start();
+  ask_connect();
+  hello(1);
+  hello(2);
+  advance(1min);
+  goodbye(1);
+  goodbye(2);
+  // From here on every session says goodbye right after hello: an older one
+  // still winding down must not make the failures of the new ones count for
+  // nothing.
+  for (uint64_t id = 3; id <= 20 && w->count("fatal") == 0; ++id) {
+    if (w->conns.count(id) == 0)
+      advance(8s); // the backoff's ceiling
+    if (w->conns.count(id) == 0)
+      break;
+    hello(id);
+    goodbye(id);
+  }
+  CHECK(w->count("fatal:gave_up") == 1);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
                  "supervisor: max_attempts does not end a client whose "
                  "session a disconnect or a goodbye ended still delivers",
                  "[supervisor]") {

@@ -372,8 +372,10 @@ void answer_from_stdin(self_ptr self, const std::string& text) {
 // Prints an envelope (if wanted); answers it where the program should.
 caf::result<json_object> on_envelope(self_ptr self, const envelope& env) {
   auto& st = self->state;
+  // Declined, not taken: one that waits for its ack is left to Slack where
+  // the client's configuration says so (redeliver_unclaimed).
   if (st.finishing || st.done_when_answered)
-    return make_error(errc::closed, "exiting");
+    return make_error(errc::not_taken, "exiting");
   if (matches(st.opts.events, env)) {
     emit(self, line_of(env));
     ++st.printed;

@@ -59,13 +59,16 @@ size_t live_count(self_ptr self, bool staying_only = false) {
   return n;
 }
 
-// Whether a session other than `except` still delivers: a live one, or one
-// on its way out that is still up (a user's `disconnect` ended it, or it said
-// goodbye): it stays until its successor says hello or its server ends it,
-// so the attempts for that successor must not end the client meanwhile.
-bool one_delivers(self_ptr self, uint64_t except = 0) {
+// Whether a session still delivers: a live one, or one on its way out that
+// is still up (a user's `disconnect` ended it, or it said goodbye): it stays
+// until its successor says hello or its server ends it, so the attempts for
+// that successor must not end the client meanwhile. Not one that said
+// goodbye soon after hello: that was a failure itself (else a server that
+// does so to every session, with several connections, would always leave
+// one such session up, and the cap would never apply).
+bool one_delivers(self_ptr self) {
   for (auto& [id, x] : self->state.sessions)
-    if (x.up_since && id != except)
+    if (x.up_since && !x.ended_young)
       return true;
   return false;
 }
@@ -215,13 +218,12 @@ void enter_idle(self_ptr self, const caf::error& why) {
   self->send(st.args.router, sessions_idle{why});
 }
 
-// Adds a failure; one while no session delivers (`except` aside: the
-// session whose own end is the failure) counts toward the cap too. Returns
-// whether it did.
-bool add_failure(self_ptr self, uint64_t except = 0) {
+// Adds a failure; one while no session delivers counts toward the cap too.
+// Returns whether it did.
+bool add_failure(self_ptr self) {
   auto& st = self->state;
   ++st.failures;
-  if (one_delivers(self, except))
+  if (one_delivers(self))
     return false;
   ++st.failures_down;
   return true;
@@ -231,8 +233,8 @@ bool add_failure(self_ptr self, uint64_t except = 0) {
 // the client gave up. The cap ends only a client that has no live session:
 // failing to add a further Socket Mode connection must not close the ones
 // that work (the attempts go on at the backoff's ceiling).
-bool count_failure(self_ptr self, const caf::error& err, uint64_t except = 0) {
-  if (!add_failure(self, except)) // something delivers
+bool count_failure(self_ptr self, const caf::error& err) {
+  if (!add_failure(self)) // something delivers
     return true;
   auto& st = self->state;
   auto cap = st.args.cfg->reconnect.max_attempts;
@@ -498,14 +500,14 @@ void replace_session(self_ptr self, uint64_t id, bool count_as_failure) {
   // what runs.
   i->second.ending = true;
   update_phase(self);
-  if (healthy(self, id))
+  if (healthy(self, id)) {
     reset_failures(self);
-  else if (count_as_failure &&
-           !count_failure(
-               self,
-               make_error(errc::connection_closed, "goodbye soon after hello"),
-               id))
-    return;
+  } else if (count_as_failure) {
+    i->second.ended_young = true;
+    if (!count_failure(self, make_error(errc::connection_closed,
+                                        "goodbye soon after hello")))
+      return;
+  }
   // The old session keeps delivering until the next one is up.
   schedule_replacement(self);
 }

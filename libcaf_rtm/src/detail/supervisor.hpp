@@ -97,6 +97,9 @@ struct supervisor_state {
     /// Ended by `disconnect`: no server ends it, the client closes it (once
     /// its successor said hello, or when none is coming).
     bool disconnected = false;
+    /// Said goodbye soon after hello: a failed attempt, however long it
+    /// goes on delivering until its successor comes.
+    bool ended_young = false;
   };
 
   supervisor_args args;
