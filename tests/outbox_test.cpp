@@ -857,3 +857,64 @@ TEST_CASE("subscription table: batched subscriptions are their own entries",
   CHECK(subs.actors().empty());
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: messages Slack never acks are answered once written",
+                 "[outbox]") {
+  out.session_up(1, writer(), t0);
+  int n = 0;
+  for (auto type : {"typing", "presence_sub", "presence_query"}) {
+    INFO(type);
+    ++n;
+    boost::json::object msg;
+    msg["type"] = type;
+    msg["channel"] = "C1";
+    REQUIRE_FALSE(out.enqueue(
+        std::move(msg),
+        [this, n](caf::expected<send_ack> x) {
+          results.insert_or_assign(n, std::move(x));
+        },
+        t0 + std::chrono::seconds{n}));
+    CHECK(outcome(n) == "acked");
+  }
+  CHECK(frames.size() == 3);
+  CHECK(out.awaiting_ack() == 0);
+  // Nothing times out later.
+  out.on_wakeup(t0 + 1min);
+  CHECK(out.stats().failed == 0);
+}
+
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: a ping sent as a message is acked by its pong",
+                 "[outbox]") {
+  out.session_up(1, writer(), t0);
+  boost::json::object msg;
+  msg["type"] = "ping";
+  REQUIRE_FALSE(out.enqueue(
+      std::move(msg),
+      [this](caf::expected<send_ack> x) {
+        results.insert_or_assign(1, std::move(x));
+      },
+      t0));
+  REQUIRE(frames.size() == 1);
+  auto pong = event::parse(R"({"type":"pong","reply_to":)" +
+                           std::to_string(frames[0].id) + "}");
+  CHECK(out.on_reply(pong, t0 + 40ms)); // consumed: no event
+  CHECK(outcome(1) == "acked");
+  CHECK(out.awaiting_ack() == 0);
+}
+
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: a ping Slack refuses fails with its error",
+                 "[outbox]") {
+  std::optional<caf::expected<caf::timespan>> rtt;
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(out.ping(
+      [&](caf::expected<caf::timespan> x) { rtt = std::move(x); }, t0));
+  REQUIRE(frames.size() == 1);
+  CHECK(out.on_reply(ack(frames[0].id, false), t0 + 10ms));
+  REQUIRE(rtt);
+  REQUIRE_FALSE(*rtt);
+  CHECK(is(rtt->error(), errc::send_rejected));
+  CHECK_FALSE(out.next_wakeup(t0 + 10ms)); // nothing left to time out
+}

@@ -59,12 +59,42 @@ outbox::outbox(limits lim, time_point now)
 
 // -- commands -----------------------------------------------------------------
 
+namespace {
+
+// Messages Slack never acks: sent as any message, they would wait for an
+// ack until `ack_timeout` and count as failed.
+bool never_acked(const json::object& msg) {
+  auto type = msg.at("type").get_string();
+  return type == "typing" || type == "presence_sub" || type == "presence_query";
+}
+
+// Slack's code and text of an `ok:false` reply.
+caf::error rejection(const event& ev) {
+  std::string code = "unknown";
+  std::string msg;
+  if (auto* e = ev.json().if_contains("error"); e && e->is_object()) {
+    const auto& obj = e->get_object();
+    if (auto* c = obj.if_contains("code"))
+      code = json::serialize(*c);
+    if (auto* m = obj.if_contains("msg"); m && m->is_string())
+      msg = std::string{m->get_string()};
+  } else if (e && e->is_string()) {
+    code = std::string{e->get_string()};
+  }
+  return make_error(errc::send_rejected, code, msg);
+}
+
+} // namespace
+
 caf::error outbox::enqueue(json::object msg, send_handler done, time_point now,
                            std::optional<time_point> deadline) {
   std::string body;
   if (auto err = check(msg, body))
     return err;
-  queue_.push_back({std::move(body), std::move(done), nullptr, deadline});
+  // Answered once written, as with enqueue_unacked.
+  auto no_ack = never_acked(msg);
+  queue_.push_back(
+      {std::move(body), std::move(done), nullptr, deadline, no_ack});
   pump(now);
   return caf::none;
 }
@@ -281,11 +311,22 @@ bool outbox::on_reply(const event& ev, time_point now) {
     on_ack(ev, *reply_to);
     return true;
   }
-  if (auto i = pongs_.find(*reply_to);
-      i != pongs_.end() && ev.type() == "pong") {
+  if (ev.type() != "pong")
+    return false;
+  if (auto i = pongs_.find(*reply_to); i != pongs_.end()) {
     i->second.on_pong(
         std::chrono::duration_cast<caf::timespan>(now - i->second.sent));
     pongs_.erase(i);
+    return true;
+  }
+  // A ping sent as a message: its pong is its ack.
+  if (auto i = acks_.find(*reply_to); i != acks_.end()) {
+    auto done = std::move(i->second.on_ack);
+    acks_.erase(i);
+    ++stats_.acked;
+    send_ack ack;
+    ack.id = *reply_to;
+    done(std::move(ack));
     return true;
   }
   return false;
@@ -293,8 +334,15 @@ bool outbox::on_reply(const event& ev, time_point now) {
 
 void outbox::on_ack(const event& ev, int64_t id) {
   auto i = acks_.find(id);
-  if (i == acks_.end())
+  if (i == acks_.end()) {
+    // Slack refused a ping (sent too fast): that is its answer, no pong
+    // comes.
+    if (auto j = pongs_.find(id); j != pongs_.end() && !*ev.ok()) {
+      j->second.on_pong(rejection(ev));
+      pongs_.erase(j);
+    }
     return; // e.g. the ack of a typing indicator, or of a timed-out message
+  }
   auto done = std::move(i->second.on_ack);
   acks_.erase(i);
   if (*ev.ok()) {
@@ -308,18 +356,7 @@ void outbox::on_ack(const event& ev, int64_t id) {
     return;
   }
   ++stats_.failed;
-  std::string code = "unknown";
-  std::string msg;
-  if (auto* e = ev.json().if_contains("error"); e && e->is_object()) {
-    const auto& obj = e->get_object();
-    if (auto* c = obj.if_contains("code"))
-      code = json::serialize(*c);
-    if (auto* m = obj.if_contains("msg"); m && m->is_string())
-      msg = std::string{m->get_string()};
-  } else if (e && e->is_string()) {
-    code = std::string{e->get_string()};
-  }
-  done(make_error(errc::send_rejected, code, msg));
+  done(rejection(ev));
 }
 
 // -- time ---------------------------------------------------------------------
