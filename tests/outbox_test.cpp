@@ -863,7 +863,7 @@ TEST_CASE_METHOD(outbox_fixture,
                  "[outbox]") {
   out.session_up(1, writer(), t0);
   int n = 0;
-  for (auto type : {"typing", "presence_sub", "presence_query"}) {
+  for (auto type : {"typing", "presence_query", "typing"}) {
     INFO(type);
     ++n;
     boost::json::object msg;
@@ -882,6 +882,37 @@ TEST_CASE_METHOD(outbox_fixture,
   // Nothing times out later.
   out.on_wakeup(t0 + 1min);
   CHECK(out.stats().failed == 0);
+  // A list of the user's own would last only until the next hello.
+  boost::json::object sub;
+  sub["type"] = "presence_sub";
+  CHECK(is(out.enqueue(
+               std::move(sub), [](caf::expected<send_ack>) {}, t0 + 1min),
+           errc::invalid_argument));
+}
+
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: one Slack never acks keeps its max_wait when handed "
+                 "back",
+                 "[outbox]") {
+  out.session_up(1, writer(), t0);
+  boost::json::object msg;
+  msg["type"] = "typing";
+  msg["channel"] = "C1";
+  REQUIRE_FALSE(out.enqueue(
+      std::move(msg),
+      [this](caf::expected<send_ack> x) {
+        results.insert_or_assign(1, std::move(x));
+      },
+      t0, t0 + 2s));
+  REQUIRE(frames.size() == 1);
+  CHECK(outcome(1) == "acked");
+  // The connection could not write it; no session comes before its time.
+  out.session_ending(1);
+  out.unsent(frames[0].id, t0 + 1s);
+  out.session_down(1);
+  out.on_wakeup(t0 + 3s);
+  out.session_up(2, writer(), t0 + 4s);
+  CHECK(frames.size() == 1); // never written after its max_wait
 }
 
 TEST_CASE_METHOD(outbox_fixture,
@@ -902,6 +933,13 @@ TEST_CASE_METHOD(outbox_fixture,
   CHECK(out.on_reply(pong, t0 + 40ms)); // consumed: no event
   CHECK(outcome(1) == "acked");
   CHECK(out.awaiting_ack() == 0);
+  // A pong acks no other message.
+  REQUIRE_FALSE(send(2, t0 + 1s));
+  REQUIRE(frames.size() == 2);
+  auto stray = event::parse(R"({"type":"pong","reply_to":)" +
+                            std::to_string(frames[1].id) + "}");
+  CHECK_FALSE(out.on_reply(stray, t0 + 1s));
+  CHECK(outcome(2) == "pending");
 }
 
 TEST_CASE_METHOD(outbox_fixture,

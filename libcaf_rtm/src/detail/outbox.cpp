@@ -1,6 +1,7 @@
 #include "detail/outbox.hpp"
 
 #include <algorithm>
+#include <string_view>
 #include <vector>
 
 #include <boost/json/serialize.hpp>
@@ -63,9 +64,8 @@ namespace {
 
 // Messages Slack never acks: sent as any message, they would wait for an
 // ack until `ack_timeout` and count as failed.
-bool never_acked(const json::object& msg) {
-  auto type = msg.at("type").get_string();
-  return type == "typing" || type == "presence_sub" || type == "presence_query";
+bool never_acked(std::string_view type) {
+  return type == "typing" || type == "presence_query";
 }
 
 // Slack's code and text of an `ok:false` reply.
@@ -91,10 +91,15 @@ caf::error outbox::enqueue(json::object msg, send_handler done, time_point now,
   std::string body;
   if (auto err = check(msg, body))
     return err;
-  // Answered once written, as with enqueue_unacked.
-  auto no_ack = never_acked(msg);
-  queue_.push_back(
-      {std::move(body), std::move(done), nullptr, deadline, no_ack});
+  std::string_view type = msg.at("type").get_string();
+  // The router states the list after every hello: a list of the user's
+  // own would last until the next one.
+  if (type == "presence_sub")
+    return make_error(errc::invalid_argument,
+                      "presence_sub goes through presence_atom");
+  // Answered once handed to the connection, as with enqueue_unacked.
+  queue_.push_back({std::move(body), std::move(done), nullptr, deadline,
+                    never_acked(type), false, type == "ping"});
   pump(now);
   return caf::none;
 }
@@ -268,7 +273,8 @@ void outbox::unsent(int64_t id, time_point now) {
     session_ending(i->second.session);
     --stats_.sent;
     unsent_.push_back({std::move(i->second.body), std::move(i->second.on_ack),
-                       nullptr, i->second.send_by});
+                       nullptr, i->second.send_by, false, false,
+                       i->second.ping});
     acks_.erase(i);
     pump(now);
   } else if (auto k = unacked_.find(id); k != unacked_.end()) {
@@ -276,8 +282,8 @@ void outbox::unsent(int64_t id, time_point now) {
     --stats_.sent;
     // The next hello states a standing request as it is by then.
     if (!k->second.standing)
-      unsent_.push_back(
-          {std::move(k->second.body), nullptr, nullptr, std::nullopt, true});
+      unsent_.push_back({std::move(k->second.body), nullptr, nullptr,
+                         k->second.send_by, true});
     unacked_.erase(k);
     pump(now);
   } else if (auto j = pongs_.find(id); j != pongs_.end()) {
@@ -320,7 +326,7 @@ bool outbox::on_reply(const event& ev, time_point now) {
     return true;
   }
   // A ping sent as a message: its pong is its ack.
-  if (auto i = acks_.find(*reply_to); i != acks_.end()) {
+  if (auto i = acks_.find(*reply_to); i != acks_.end() && i->second.ping) {
     auto done = std::move(i->second.on_ack);
     acks_.erase(i);
     ++stats_.acked;
@@ -416,8 +422,8 @@ void outbox::pump(time_point now) {
       // Answered now; kept until its socket has it only in case the
       // connection hands it back unwritten.
       auto done = std::move(item.on_ack);
-      unacked_.emplace(
-          id, written_unacked{session_, std::move(item.body), item.standing});
+      unacked_.emplace(id, written_unacked{session_, std::move(item.body),
+                                           item.standing, item.deadline});
       write_(id, std::move(frame));
       if (done) {
         send_ack ack;
@@ -426,9 +432,10 @@ void outbox::pump(time_point now) {
       }
       continue;
     }
-    acks_.emplace(id, awaiting{std::move(item.on_ack), session_, now,
-                               now + limits_.ack_timeout, caf::timespan{0},
-                               false, std::move(item.body), item.deadline});
+    acks_.emplace(id,
+                  awaiting{std::move(item.on_ack), session_, now,
+                           now + limits_.ack_timeout, caf::timespan{0}, false,
+                           std::move(item.body), item.deadline, item.ping});
     write_(id, std::move(frame));
   }
 }
@@ -447,7 +454,9 @@ void outbox::expire_queued(std::deque<queued_item>& xs, time_point now) {
     }
     auto done = std::move(i->on_ack);
     i = xs.erase(i);
-    fail_expired(done);
+    // One without an ack was answered when it was first handed over.
+    if (done)
+      fail_expired(done);
   }
 }
 

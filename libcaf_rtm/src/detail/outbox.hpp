@@ -217,6 +217,8 @@ private:
     bool no_ack = false;
     /// From enqueue_standing (no_ack too).
     bool standing = false;
+    /// A `ping` sent as a message: its pong is its ack.
+    bool ping = false;
   };
 
   /// A message written and not acked yet.
@@ -235,6 +237,8 @@ private:
     /// Its `max_wait` deadline: a message handed back unwritten still fails
     /// instead of going out after it.
     std::optional<time_point> send_by;
+    /// A `ping` sent as a message: its pong is its ack.
+    bool ping = false;
   };
 
   /// A message handed to the connection that Slack does not ack, kept in case
@@ -246,6 +250,8 @@ private:
     std::string body;
     /// From enqueue_standing: not sent again when handed back.
     bool standing = false;
+    /// Its `max_wait` deadline, kept for a hand-back.
+    std::optional<time_point> send_by;
   };
 
   struct awaiting_pong {
