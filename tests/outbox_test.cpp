@@ -910,9 +910,16 @@ TEST_CASE_METHOD(outbox_fixture,
   out.session_ending(1);
   out.unsent(frames[0].id, t0 + 1s);
   out.session_down(1);
-  out.on_wakeup(t0 + 3s);
+  SECTION("its time runs out first") {
+    out.on_wakeup(t0 + 3s);
+  }
+  SECTION("the next session comes first") {
+    // Nothing left to answer: dropped, counted.
+  }
   out.session_up(2, writer(), t0 + 4s);
   CHECK(frames.size() == 1); // never written after its max_wait
+  CHECK(out.stats().failed == 1);
+  CHECK(out.queued() == 0);
 }
 
 TEST_CASE_METHOD(outbox_fixture,

@@ -1586,7 +1586,7 @@ TEST_CASE_METHOD(api_fixture,
       return http_response::ok(
           R"("items":[1],"response_metadata":{"next_cursor":"p2"})");
     if (!failed->exchange(true))
-      return http_response{502, {}, "bad gateway", "text/plain"};
+      return http_response::text(502, "bad gateway");
     return http_response::ok(
         R"("items":[2],"response_metadata":{"next_cursor":""})");
   });
@@ -1599,7 +1599,7 @@ TEST_CASE_METHOD(api_fixture,
   CHECK(srv.requests(method).size() == 3);
   // The first page carries no cursor: the method's name decides, as for any
   // call.
-  srv.script(method, http_response{502, {}, "bad gateway", "text/plain"});
+  srv.script(method, http_response::text(502, "bad gateway"));
   auto first = all_pages(*this, api, x);
   REQUIRE_FALSE(first);
   CHECK(code_of(first.error()) == "delivery_unknown");
@@ -2243,7 +2243,7 @@ TEST_CASE_METHOD(api_fixture, "each upload step's failure names the step",
   SECTION("the bytes: a 5xx is sent again (nothing is shared before the "
           "last step)") {
     srv.script(caf::rtm::testing::upload_method,
-               http_response{500, {}, "oops", "text/plain"});
+               http_response::text(500, "oops"));
     auto res = upload(*this, api, x);
     REQUIRE(res);
     CHECK(srv.requests(caf::rtm::testing::upload_method).size() == 2);
@@ -2255,7 +2255,7 @@ TEST_CASE_METHOD(api_fixture, "each upload step's failure names the step",
   SECTION("the bytes: failing on is that failure, not delivery_unknown") {
     for (int i = 0; i < 4; ++i)
       srv.script(caf::rtm::testing::upload_method,
-                 http_response{500, {}, "oops", "text/plain"});
+                 http_response::text(500, "oops"));
     auto res = upload(*this, api, x);
     REQUIRE_FALSE(res);
     CHECK(code_of(res.error()) == "http_error");

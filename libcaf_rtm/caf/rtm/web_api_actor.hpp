@@ -27,9 +27,9 @@ enum class api_retry : uint8_t {
   /// `*.info`, `*.history`, `*.replies`, `*.members`, `*.get*`,
   /// `*.lookup*`, `*.search*`, `search.*`, `users.conversations` and a few
   /// more), `auth.test`, `rtm.connect`, `apps.connections.open`,
-  /// `conversations.open`, and every page of a paged call. Anything else
-  /// (say `chat.postMessage`) fails with `delivery_unknown` instead of
-  /// posting twice.
+  /// `conversations.open`, and every page of a paged call that carries a
+  /// cursor. Anything else (say `chat.postMessage`) fails with
+  /// `delivery_unknown` instead of posting twice.
   automatic,
   /// Always retried: for calls the caller knows to be idempotent.
   always,
@@ -108,8 +108,9 @@ struct file_upload {
   /// A token for this upload only; empty: the caller's own.
   std::string token;
   /// Whether files.completeUploadExternal is sent again after a failure that
-  /// may have reached Slack (see api_retry; automatic: not). The bytes are
-  /// sent again either way: nothing is shared before that last step.
+  /// may have reached Slack (see api_retry; automatic: not), and the bytes
+  /// after a timeout. The bytes are sent again after other failures either
+  /// way: nothing is shared before that last step.
   api_retry retry = api_retry::automatic;
   /// Receives `upload_progress` messages, if set.
   caf::actor progress;

@@ -355,7 +355,9 @@ void handle_http_result(self_ptr self, http_result& res,
                       : finish(self, id, std::move(res.error));
     if (is_fatal(res.error) || is(res.error, errc::closed))
       return finish(self, id, std::move(res.error));
-    if (res.sent && is(res.error, errc::timeout) && i->second.repeatable &&
+    // Sent whole or cut off while written: the next attempt would take as
+    // long.
+    if (is(res.error, errc::timeout) && i->second.repeatable &&
         !i->second.repeat_timeouts)
       return finish(self, id, std::move(res.error));
     if (res.sent)

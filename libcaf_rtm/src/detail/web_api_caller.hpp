@@ -57,9 +57,9 @@ struct web_api_state {
     std::string authorization;
     /// May a failure that might have reached Slack be retried?
     bool repeatable = false;
-    /// With `repeatable`: also a timeout after the request went out (false:
-    /// the timeout is the answer; a large upload's body that did not make
-    /// it in time would not make it the next time either).
+    /// With `repeatable`: also a timeout (false: the timeout is the answer,
+    /// whether the request went out whole or not; a large upload's body that
+    /// did not make it in time would not make it the next time either).
     bool repeat_timeouts = true;
     /// How the answer is read.
     enum class answer_kind : uint8_t {
