@@ -57,32 +57,32 @@ struct outbox_fixture {
     };
   }
 
-  // Queues a message; its outcome lands in results[n].
-  caf::error send(int n, time_point now, const std::string& text = "hi") {
+  // Queues a frame of `type` in channel C1 (with `text`, if any), to be
+  // written by `deadline` if set; its outcome lands in results[n].
+  caf::error send_frame(int n, const std::string& type, time_point now,
+                        const std::string& text = "",
+                        std::optional<time_point> deadline = std::nullopt) {
     boost::json::object msg;
-    msg["type"] = "message";
+    msg["type"] = type;
     msg["channel"] = "C1";
-    msg["text"] = text;
-    return out.enqueue(
-        std::move(msg),
-        [this, n](caf::expected<send_ack> x) {
-          results.insert_or_assign(n, std::move(x));
-        },
-        now);
-  }
-
-  // Queues message "n<n>", to be written by `deadline` (its max_wait).
-  caf::error send_by(int n, time_point now, time_point deadline) {
-    boost::json::object msg;
-    msg["type"] = "message";
-    msg["channel"] = "C1";
-    msg["text"] = "n" + std::to_string(n);
+    if (!text.empty())
+      msg["text"] = text;
     return out.enqueue(
         std::move(msg),
         [this, n](caf::expected<send_ack> x) {
           results.insert_or_assign(n, std::move(x));
         },
         now, deadline);
+  }
+
+  // Queues a message; its outcome lands in results[n].
+  caf::error send(int n, time_point now, const std::string& text = "hi") {
+    return send_frame(n, "message", now, text);
+  }
+
+  // Queues message "n<n>", to be written by `deadline` (its max_wait).
+  caf::error send_by(int n, time_point now, time_point deadline) {
+    return send_frame(n, "message", now, "n" + std::to_string(n), deadline);
   }
 
   // Slack's ack of message `id`.
@@ -866,15 +866,7 @@ TEST_CASE_METHOD(outbox_fixture,
   for (auto type : {"typing", "presence_query", "typing"}) {
     INFO(type);
     ++n;
-    boost::json::object msg;
-    msg["type"] = type;
-    msg["channel"] = "C1";
-    REQUIRE_FALSE(out.enqueue(
-        std::move(msg),
-        [this, n](caf::expected<send_ack> x) {
-          results.insert_or_assign(n, std::move(x));
-        },
-        t0 + std::chrono::seconds{n}));
+    REQUIRE_FALSE(send_frame(n, type, t0 + std::chrono::seconds{n}));
     CHECK(outcome(n) == "acked");
   }
   CHECK(frames.size() == 3);
@@ -883,11 +875,7 @@ TEST_CASE_METHOD(outbox_fixture,
   out.on_wakeup(t0 + 1min);
   CHECK(out.stats().failed == 0);
   // A list of the user's own would last only until the next hello.
-  boost::json::object sub;
-  sub["type"] = "presence_sub";
-  CHECK(is(out.enqueue(
-               std::move(sub), [](caf::expected<send_ack>) {}, t0 + 1min),
-           errc::invalid_argument));
+  CHECK(is(send_frame(4, "presence_sub", t0 + 1min), errc::invalid_argument));
 }
 
 TEST_CASE_METHOD(outbox_fixture,
@@ -895,15 +883,7 @@ TEST_CASE_METHOD(outbox_fixture,
                  "back",
                  "[outbox]") {
   out.session_up(1, writer(), t0);
-  boost::json::object msg;
-  msg["type"] = "typing";
-  msg["channel"] = "C1";
-  REQUIRE_FALSE(out.enqueue(
-      std::move(msg),
-      [this](caf::expected<send_ack> x) {
-        results.insert_or_assign(1, std::move(x));
-      },
-      t0, t0 + 2s));
+  REQUIRE_FALSE(send_frame(1, "typing", t0, "", t0 + 2s));
   REQUIRE(frames.size() == 1);
   CHECK(outcome(1) == "acked");
   // The connection could not write it; no session comes before its time.
@@ -926,14 +906,7 @@ TEST_CASE_METHOD(outbox_fixture,
                  "outbox: a ping sent as a message is acked by its pong",
                  "[outbox]") {
   out.session_up(1, writer(), t0);
-  boost::json::object msg;
-  msg["type"] = "ping";
-  REQUIRE_FALSE(out.enqueue(
-      std::move(msg),
-      [this](caf::expected<send_ack> x) {
-        results.insert_or_assign(1, std::move(x));
-      },
-      t0));
+  REQUIRE_FALSE(send_frame(1, "ping", t0));
   REQUIRE(frames.size() == 1);
   auto pong = event::parse(R"({"type":"pong","reply_to":)" +
                            std::to_string(frames[0].id) + "}");
