@@ -161,6 +161,28 @@ void enter_failed(self_ptr self, const caf::error& err) {
 void start_attempt(self_ptr self);
 
 // A session `disconnect` ended waits for its successor's hello to close.
+// Session `id` closes through the router, which first writes the acks owed
+// on it (a slash command's answer is never redelivered). From here on it is
+// neither live nor closed again.
+void close_session(self_ptr self, uint64_t id,
+                   supervisor_state::session_entry& entry) {
+  entry.up_since.reset();
+  self->send(self->state.args.router, close_atom_v, id,
+             session_closer_actor{entry.conn});
+}
+
+// Closes the oldest session that announced its end and is still up; returns
+// its id (0: there is none).
+uint64_t close_oldest_leaving(self_ptr self) {
+  for (auto& [id, entry] : self->state.sessions) {
+    if (entry.ending && entry.up_since) {
+      close_session(self, id, entry);
+      return id;
+    }
+  }
+  return 0;
+}
+
 // With reconnecting switched off meanwhile, no successor comes but the one
 // of the attempt that runs (its hello closes the oldest session that is
 // ending): the others are closed now, as `disconnect` does with reconnecting
@@ -177,11 +199,8 @@ void close_unreplaced(self_ptr self) {
       spared = true;
       continue;
     }
-    if (entry.disconnected) {
-      entry.up_since.reset(); // closing: neither live nor closed again
-      self->send(st.args.router, close_atom_v, id,
-                 session_closer_actor{entry.conn});
-    }
+    if (entry.disconnected)
+      close_session(self, id, entry);
   }
 }
 
@@ -194,18 +213,13 @@ void close_unreplaced(self_ptr self) {
 bool break_before_make(self_ptr self, const caf::error& err) {
   if (slack_error_code(err) != "too_many_websockets" || !may_add(self))
     return false;
+  auto id = close_oldest_leaving(self);
+  if (id == 0)
+    return false;
   auto& st = self->state;
-  for (auto& [id, entry] : st.sessions) {
-    if (entry.ending && entry.up_since) {
-      CAF_RTM_LOG(st.log, info, "supervisor", "no room for the successor of ",
-                  st.args.proto->name(), " session ", id, ": closing it first");
-      entry.up_since.reset(); // closing: neither live nor closed again
-      self->send(st.args.router, close_atom_v, id,
-                 session_closer_actor{entry.conn});
-      return true;
-    }
-  }
-  return false;
+  CAF_RTM_LOG(st.log, info, "supervisor", "no room for the successor of ",
+              st.args.proto->name(), " session ", id, ": closed it first");
+  return true;
 }
 
 // No session is live and none is coming (reconnecting is off): a waiting
@@ -453,16 +467,8 @@ void on_hello(self_ptr self, uint64_t id, const hello_info& info) {
                error_event{make_error(errc::stale_connections, what), what});
   }
   // Make-before-break: the oldest session that announced its end goes only
-  // now that its successor is up, through the router: it closes the
-  // connection once the acks it owes on it are written.
-  for (auto& [old, entry] : st.sessions) {
-    if (entry.ending && entry.up_since) {
-      entry.up_since.reset(); // closing: neither live nor to be closed again
-      self->send(st.args.router, close_atom_v, old,
-                 session_closer_actor{entry.conn});
-      break;
-    }
-  }
+  // now that its successor is up.
+  close_oldest_leaving(self);
   if (live_count(self) >= st.args.target)
     st.filling = false;
   // More to run (Socket Mode with several connections)?
@@ -659,14 +665,10 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
             replace_session(self, id, false);
           } else {
             // Closing: neither live (a `connect` now opens a new session)
-            // nor to be closed again by a later hello. Through the router,
-            // which first writes the acks owed on it (a slash command's
-            // answer is never redelivered).
+            // nor to be closed again by a later hello.
             auto& entry = st.sessions[id];
             entry.ending = true;
-            entry.up_since.reset();
-            self->send(st.args.router, close_atom_v, id,
-                       session_closer_actor{entry.conn});
+            close_session(self, id, entry);
           }
         }
         // An idle client has nothing to disconnect, and stays idle: only a
