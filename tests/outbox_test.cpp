@@ -900,6 +900,9 @@ TEST_CASE_METHOD(outbox_fixture,
   CHECK(frames.size() == 1); // never written after its max_wait
   CHECK(out.stats().failed == 1);
   CHECK(out.queued() == 0);
+  // Its caller had its answer: the owner hears of it, once.
+  CHECK(out.take_expired_answered() == 1);
+  CHECK(out.take_expired_answered() == 0);
 }
 
 TEST_CASE_METHOD(outbox_fixture,

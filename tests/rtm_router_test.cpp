@@ -105,6 +105,31 @@ struct rtm_router_fixture : deterministic_system {
     sched.run();
   }
 
+  // The router's error and fatal events, as "error: <what>" and "fatal".
+  std::shared_ptr<std::vector<std::string>> record_lifecycle() {
+    auto lifecycle = std::make_shared<std::vector<std::string>>();
+    actors.push_back(sys.spawn(
+        [lifecycle](caf::event_based_actor* self,
+                    const rtm_router_actor& dest) -> caf::behavior {
+          self->request(dest, caf::infinite, subscribe_atom_v, lifecycle_atom_v,
+                        caf::actor{self})
+              .then([](caf::ok_atom) {});
+          self->set_default_handler(caf::drop);
+          return {
+              [lifecycle](const error_event& x) {
+                lifecycle->push_back("error: " + x.what);
+              },
+              [lifecycle](const fatal_event&) {
+                lifecycle->push_back("fatal");
+              },
+              [](const connected&) {},
+          };
+        },
+        router));
+    sched.run();
+    return lifecycle;
+  }
+
   rtm_router_actor router;
   std::shared_ptr<size_t> delivered = std::make_shared<size_t>(0);
   caf::actor subscriber;
@@ -280,23 +305,7 @@ TEST_CASE_METHOD(rtm_router_fixture,
                  "[rtm_router]") {
   // The supervisor tells the router of the fatal error, then closes the
   // sessions: a connection still closing hands back what it never wrote.
-  auto lifecycle = std::make_shared<std::vector<std::string>>();
-  actors.push_back(sys.spawn(
-      [lifecycle](caf::event_based_actor* self,
-                  const rtm_router_actor& dest) -> caf::behavior {
-        self->request(dest, caf::infinite, subscribe_atom_v, lifecycle_atom_v,
-                      caf::actor{self})
-            .then([](caf::ok_atom) {});
-        self->set_default_handler(caf::drop);
-        return {
-            [lifecycle](const error_event& x) {
-              lifecycle->push_back("error: " + x.what);
-            },
-            [lifecycle](const fatal_event&) { lifecycle->push_back("fatal"); },
-            [](const connected&) {},
-        };
-      },
-      router));
+  auto lifecycle = record_lifecycle();
   auto on6 = std::make_shared<std::vector<int64_t>>();
   auto on7 = std::make_shared<std::vector<int64_t>>();
   auto w6 = spawn_writer(*this, on6);
@@ -337,6 +346,42 @@ TEST_CASE_METHOD(rtm_router_fixture,
   CHECK(lifecycle->at(1) ==
         "error: 1 message(s) sent without an ack came back unwritten and "
         "are not sent");
+}
+
+TEST_CASE_METHOD(rtm_router_fixture,
+                 "rtm router: a typing indicator handed back unwritten and "
+                 "dropped at its max_wait is reported",
+                 "[rtm_router]") {
+  auto lifecycle = record_lifecycle();
+  auto on6 = std::make_shared<std::vector<int64_t>>();
+  connected up6;
+  up6.session = 6;
+  caf::anon_send(router, up6, spawn_writer(*this, on6));
+  sched.run();
+  auto answered = std::make_shared<bool>(false);
+  actors.push_back(sys.spawn(
+      [answered](caf::event_based_actor* self, const rtm_router_actor& dest) {
+        boost::json::object msg;
+        msg["type"] = "typing";
+        msg["channel"] = "C1";
+        self->request(dest, caf::infinite, send_atom_v, json_object{msg},
+                      caf::timespan{2s})
+            .then([answered](const send_ack&) { *answered = true; });
+      },
+      router));
+  sched.run();
+  REQUIRE(*answered); // Slack acks no typing: answered once handed over
+  REQUIRE(on6->size() == 1);
+  // The connection could not write it, and no session comes in time.
+  caf::anon_send(router, unsent_atom_v, on6->front());
+  sched.run();
+  CHECK(lifecycle->empty());
+  sched.advance_time(3s);
+  sched.run();
+  REQUIRE(lifecycle->size() == 1);
+  CHECK(lifecycle->front() ==
+        "error: 1 message(s) sent without an ack came back unwritten and "
+        "were not sent within their max_wait");
 }
 
 TEST_CASE_METHOD(rtm_router_fixture,

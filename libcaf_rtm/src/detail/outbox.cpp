@@ -446,6 +446,8 @@ void outbox::fail_expired(const send_handler& done) {
   // caller asked for no late write, and gets no second answer.
   if (done)
     done(make_error(errc::send_expired, "not sent within its max_wait"));
+  else
+    ++expired_answered_;
 }
 
 void outbox::expire_queued(std::deque<queued_item>& xs, time_point now) {

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include <boost/json/object.hpp>
 
@@ -183,6 +184,13 @@ public:
   /// or hands them back (then queued, for `fail_queued`).
   void fail_awaiting(const caf::error& err);
 
+  /// How many messages answered when first handed over (sent without an
+  /// ack), then handed back unwritten, missed their `max_wait` since the last
+  /// call: no caller hears of them, so the owner reports them.
+  uint64_t take_expired_answered() noexcept {
+    return std::exchange(expired_answered_, 0);
+  }
+
   // -- observers --------------------------------------------------------------
 
   const counters& stats() const noexcept {
@@ -320,6 +328,7 @@ private:
   std::unordered_map<int64_t, awaiting_pong> pongs_;
   std::unordered_map<std::string, time_point> last_typing_;
   counters stats_;
+  uint64_t expired_answered_ = 0;
 };
 
 } // namespace caf::rtm::detail

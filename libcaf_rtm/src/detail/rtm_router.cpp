@@ -27,8 +27,26 @@ constexpr size_t max_ended_before_up = 16;
 
 // -- sending ------------------------------------------------------------------
 
+// Messages sent without an ack were answered when their connection got them:
+// one handed back unwritten and dropped at its max_wait is reported, not lost
+// in silence.
+void report_expired_answered(self_ptr self) {
+  auto& st = self->state;
+  if (auto n = st.out->take_expired_answered(); n > 0) {
+    auto what = std::to_string(n) +
+                " message(s) sent without an ack came back unwritten and were "
+                "not sent within their max_wait";
+    CAF_RTM_LOG(st.log, warn, "client", what);
+    tell_lifecycle(self,
+                   error_event{make_error(errc::send_expired, what), what});
+  }
+}
+
 // Arms the outbox timer for its next deadline, unless an earlier one is set.
+// Every change to the outbox ends here: it also reports what the change
+// dropped.
 void schedule_wakeup(self_ptr self) {
+  report_expired_answered(self);
   auto& st = self->state;
   auto now = self->clock().now();
   auto next = st.out->next_wakeup(now);
