@@ -906,6 +906,30 @@ TEST_CASE_METHOD(outbox_fixture,
 }
 
 TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: Slack's refusal of a message answered already is "
+                 "reported once",
+                 "[outbox]") {
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(send_frame(1, "typing", t0));
+  REQUIRE_FALSE(send(2, t0));
+  REQUIRE(frames.size() == 2);
+  CHECK(outcome(1) == "acked"); // answered when handed over
+  out.on_wakeup(t0 + 11s);
+  CHECK(outcome(2) == "ack_timeout");
+  // Slack's ok:true to either is news to no one.
+  CHECK(out.on_reply(ack(frames[0].id), t0 + 12s));
+  CHECK(out.take_late_refusals().count == 0);
+  // Its refusals come too late for their callers: the owner hears of them.
+  CHECK(out.on_reply(ack(frames[0].id, false), t0 + 12s));
+  CHECK(out.on_reply(ack(frames[1].id, false), t0 + 12s));
+  auto late = out.take_late_refusals();
+  CHECK(late.count == 2);
+  CHECK(is(late.first, errc::send_rejected));
+  CHECK(out.take_late_refusals().count == 0);
+  CHECK(out.stats().failed == 1); // the timeout; a refusal adds none
+}
+
+TEST_CASE_METHOD(outbox_fixture,
                  "outbox: a ping sent as a message is acked by its pong",
                  "[outbox]") {
   out.session_up(1, writer(), t0);

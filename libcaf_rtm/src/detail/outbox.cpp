@@ -341,13 +341,18 @@ bool outbox::on_reply(const event& ev, time_point now) {
 void outbox::on_ack(const event& ev, int64_t id) {
   auto i = acks_.find(id);
   if (i == acks_.end()) {
+    if (*ev.ok())
+      return; // e.g. the ack of a typing indicator, or of a timed-out message
     // Slack refused a ping (sent too fast): that is its answer, no pong
     // comes.
-    if (auto j = pongs_.find(id); j != pongs_.end() && !*ev.ok()) {
+    if (auto j = pongs_.find(id); j != pongs_.end()) {
       j->second.on_pong(rejection(ev));
       pongs_.erase(j);
+      return;
     }
-    return; // e.g. the ack of a typing indicator, or of a timed-out message
+    if (late_refusals_.count++ == 0)
+      late_refusals_.first = rejection(ev);
+    return;
   }
   auto done = std::move(i->second.on_ack);
   acks_.erase(i);

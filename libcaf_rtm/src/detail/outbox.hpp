@@ -191,6 +191,19 @@ public:
     return std::exchange(expired_answered_, 0);
   }
 
+  /// Slack's refusals (`ok: false`) since the last call of messages whose
+  /// sender had its answer already: sent without an ack, or past their ack
+  /// timeout. No caller hears of them, so the owner reports them.
+  struct late_refusals {
+    uint64_t count = 0;
+    /// The first one's reason.
+    caf::error first;
+  };
+
+  late_refusals take_late_refusals() {
+    return std::exchange(late_refusals_, {});
+  }
+
   // -- observers --------------------------------------------------------------
 
   const counters& stats() const noexcept {
@@ -329,6 +342,7 @@ private:
   std::unordered_map<std::string, time_point> last_typing_;
   counters stats_;
   uint64_t expired_answered_ = 0;
+  late_refusals late_refusals_;
 };
 
 } // namespace caf::rtm::detail

@@ -27,10 +27,11 @@ constexpr size_t max_ended_before_up = 16;
 
 // -- sending ------------------------------------------------------------------
 
-// Messages sent without an ack were answered when their connection got them:
-// one handed back unwritten and dropped at its max_wait is reported, not lost
-// in silence.
-void report_expired_answered(self_ptr self) {
+// Messages sent without an ack were answered when their connection got them,
+// those that timed out when their time was up: one of them handed back
+// unwritten and dropped at its max_wait, or refused by Slack later, is
+// reported, not lost in silence.
+void report_late_failures(self_ptr self) {
   auto& st = self->state;
   if (auto n = st.out->take_expired_answered(); n > 0) {
     auto what = std::to_string(n) +
@@ -40,13 +41,21 @@ void report_expired_answered(self_ptr self) {
     tell_lifecycle(self,
                    error_event{make_error(errc::send_expired, what), what});
   }
+  if (auto late = st.out->take_late_refusals(); late.count > 0) {
+    auto what = "Slack refused " + std::to_string(late.count) +
+                " message(s) whose send was answered already (sent without "
+                "an ack, or timed out): " +
+                render(late.first);
+    CAF_RTM_LOG(st.log, warn, "client", what);
+    tell_lifecycle(self, error_event{std::move(late.first), std::move(what)});
+  }
 }
 
 // Arms the outbox timer for its next deadline, unless an earlier one is set.
 // Every change to the outbox ends here: it also reports what the change
 // dropped.
 void schedule_wakeup(self_ptr self) {
-  report_expired_answered(self);
+  report_late_failures(self);
   auto& st = self->state;
   auto now = self->clock().now();
   auto next = st.out->next_wakeup(now);
