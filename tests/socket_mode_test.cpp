@@ -344,6 +344,38 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: the bot's own events are skipped, also when "
+                 "a shared caller makes the Web API calls",
+                 "[socket_mode]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  SECTION("the client's own caller, with the bot token") {
+    cfg.bot_token = srv.options().token;
+  }
+  SECTION("a shared caller, without a bot token") {
+    auto api_cfg = cfg;
+    api_cfg.token = srv.options().token;
+    cfg.api = track(sys->spawn(web_api, api_cfg));
+  }
+  auto c = connect(cfg);
+  CHECK(srv.requests("auth.test").size() == 1);
+  auto s0 = session(srv, 0);
+  s0->send_event(R"({"type":"message","bot_id":")" + srv.options().bot_id +
+                 R"(","channel":"C1","text":"mine","ts":"1.0"})");
+  s0->send_event(R"({"type":"message","bot_id":"BOTHER","channel":"C1",)"
+                 R"("text":"theirs","ts":"2.0"})");
+  REQUIRE(c.rec->wait_envelopes(1));
+  // The client's own is acked (Slack must not send it again) but not
+  // delivered; status is read after both arrived, so both are counted.
+  REQUIRE(srv.wait_acks(2, 10s));
+  auto envs = c.rec->envelopes();
+  REQUIRE(envs.size() == 1);
+  CHECK(envs[0].event().at("text") == "theirs");
+  CHECK(status(c.hdl).events_own_skipped == 1);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: envelopes of every type are delivered with "
                  "their views and acked on their connection",
                  "[socket_mode]") {

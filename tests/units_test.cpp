@@ -24,6 +24,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "caf/rtm/client_config.hpp"
 #include "caf/rtm/envelope.hpp"
@@ -808,6 +809,49 @@ TEST_CASE("frames with numbers that are not finite doubles are malformed",
   CHECK(ev.json().at("tiny").as_double() == 0.0);
 }
 
+TEST_CASE("copies of an event's JSON are the copier's own", "[units][event]") {
+  // Boost.JSON gives a copy its source's storage: a copy of an event's JSON
+  // must not live in the event's arena, which the next frame reuses once
+  // the event is gone and which threads sharing the event must not fill.
+  frame_parser parser;
+  auto frame = [](int n) {
+    return R"({"type":"message","channel":"C1","text":"a text too long )"
+           R"(to fit in place, number )" +
+           std::to_string(n) + R"(","blocks":[{"type":"section","n":)" +
+           std::to_string(n) + "}]}";
+  };
+  auto ev = parser.parse_event(frame(1), 1);
+  REQUIRE(ev);
+  boost::json::value text = ev.json().at("text");
+  boost::json::object whole = ev.json();
+  json_object message{ev.json()};
+  auto expected = boost::json::serialize(whole);
+  ev = event{};
+  // The pooled block of the first event carries the next ones.
+  for (int i = 2; i < 10; ++i)
+    REQUIRE(parser.parse_event(frame(i), 1));
+  CHECK(text.as_string() == "a text too long to fit in place, number 1");
+  CHECK(boost::json::serialize(whole) == expected);
+  CHECK(to_json(message) == expected);
+  // Threads that share an event copy from it at once.
+  auto shared = parser.parse_event(frame(42), 1);
+  REQUIRE(shared);
+  auto copies = [&shared] {
+    size_t good = 0;
+    for (int i = 0; i < 2000; ++i) {
+      boost::json::object x = shared.json();
+      x["text"] = "changed " + std::to_string(i);
+      good += x.at("blocks").at(0).at("n") == 42 ? 1 : 0;
+    }
+    return good;
+  };
+  auto other = std::async(std::launch::async, copies);
+  CHECK(copies() == 2000);
+  CHECK(other.get() == 2000);
+  CHECK(shared.json().at("text") ==
+        "a text too long to fit in place, number 42");
+}
+
 TEST_CASE("a frame parser sizes its arenas after the frames it saw",
           "[units][event]") {
   frame_parser parser;
@@ -1294,6 +1338,24 @@ void check_registered_types(caf::actor_system& sys,
 }
 
 } // namespace
+
+TEST_CASE("a json_object loads as deep as a frame may be, or fails",
+          "[units][serialize]") {
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  caf::actor_system sys{cfg};
+  std::string deep = R"({"a":1})";
+  for (int i = 0; i < 40; ++i)
+    deep = R"({"x":)" + deep + "}";
+  auto x = json_object_from(deep);
+  REQUIRE_FALSE(x.value.empty());
+  CHECK(deserialize<json_object>(sys, serialize(sys, x)).value == x.value);
+  json_object y;
+  CHECK(load_json_object("[1]", y));
+  CHECK(load_json_object("{\"a\":", y));
+  CHECK_FALSE(load_json_object(deep, y));
+  CHECK(y.value == x.value);
+}
 
 TEST_CASE("every registered message type survives serialization",
           "[units][serialize]") {

@@ -31,7 +31,10 @@ class frame_parser;
 /// or a type this library does not know), parsed once and shared immutably:
 /// copying an envelope copies a pointer. The client has acknowledged it to
 /// Slack already, unless it accepts a response payload (then the first
-/// subscriber's answer, or an empty ack at `ack_deadline`, does).
+/// subscriber's answer, or an empty ack at `ack_deadline`, does) or the
+/// client acks after delivery (`ack_after_delivery`). A copy of its JSON
+/// (`boost::json::value v = env.payload().at("view")`) is the copier's own,
+/// on the heap, and may outlive the envelope.
 class envelope {
 public:
   envelope() = default;
@@ -69,8 +72,10 @@ public:
   std::string_view user() const noexcept;
   /// `payload.event.bot_id`, if the event was caused by a bot.
   std::string_view bot_id() const noexcept;
-  /// `payload.event.ts`, else `payload.event.event_ts` (events_api): the
-  /// message to reply to or thread under.
+  /// `payload.event.ts`, else `payload.event.event_ts` (events_api). For an
+  /// event about an item (a reaction, a pin, a star) that is the event's own
+  /// time, which names no message: `reply_thread` and `reply_call` find the
+  /// message to answer.
   std::string_view ts() const noexcept;
   /// `payload.event.text` (events_api), JSON escapes decoded.
   std::string_view text() const noexcept;

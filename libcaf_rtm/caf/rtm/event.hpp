@@ -27,7 +27,9 @@ class frame_parser;
 
 /// One RTM event, parsed once and shared immutably: copying an event copies a
 /// pointer, so every subscriber sees the same parsed JSON. The frame, its
-/// parsed JSON and the field views live in a single allocation.
+/// parsed JSON and the field views live in a single allocation. A copy of
+/// its JSON (`boost::json::value v = ev.json().at("text")`) is the copier's
+/// own, on the heap, and may outlive the event.
 class event {
 public:
   event() = default;

@@ -34,15 +34,17 @@ std::string to_json(const json_object& x);
 /// Parses `text`; an empty object if `text` is no JSON object.
 json_object json_object_from(std::string_view text);
 
+/// Parses `text` into `x` (for `inspect`): an error if `text` is no JSON
+/// object, nested as deep as a frame may be.
+caf::error load_json_object(std::string_view text, json_object& x);
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, json_object& x) {
   std::string text;
   if constexpr (Inspector::reads_state)
     text = to_json(x);
-  auto load = caf::meta::load_callback([&]() -> caf::error {
-    x = json_object_from(text);
-    return caf::none;
-  });
+  auto load = caf::meta::load_callback(
+      [&]() -> caf::error { return load_json_object(text, x); });
   return f(caf::meta::type_name("caf::rtm::json_object"), text, load);
 }
 

@@ -36,6 +36,36 @@ private:
   bool do_is_equal(const memory_resource& other) const noexcept override;
 };
 
+/// The storage of every frame's parsed JSON, and so of every copy made from
+/// it: Boost.JSON gives a copy the storage of its source. While a parser
+/// fills a frame (`filling`), it serves that frame's arena on the parser's
+/// thread; otherwise it is the heap. A copy of an event's JSON, made by any
+/// of the threads that share the event, then neither races for the arena
+/// nor dies with it.
+class frame_storage final : public boost::json::memory_resource {
+public:
+  /// The one instance; never destroyed (copies may outlive everything).
+  static frame_storage* instance();
+
+  /// While alive, this thread's allocations through the frame storage come
+  /// from `arena` and are never given back one by one.
+  class filling {
+  public:
+    explicit filling(boost::json::memory_resource& arena) noexcept;
+    ~filling();
+    filling(const filling&) = delete;
+    filling& operator=(const filling&) = delete;
+
+  private:
+    boost::json::memory_resource* previous_;
+  };
+
+private:
+  void* do_allocate(size_t n, size_t align) override;
+  void do_deallocate(void* p, size_t n, size_t align) override;
+  bool do_is_equal(const memory_resource& other) const noexcept override;
+};
+
 /// What every parsed frame holds; event::data and envelope::data add the
 /// fields they index.
 struct frame_data {
@@ -43,15 +73,27 @@ struct frame_data {
              size_t arena_size, uint64_t session_nr)
       : raw(frame), arena(arena_mem, arena_size,
                           boost::json::storage_ptr{arena_overflow::instance()}),
-        value(boost::json::storage_ptr{&arena}), session(session_nr) {
+        value(boost::json::storage_ptr{frame_storage::instance()}),
+        session(session_nr) {
     // nop
   }
+
+  // `value` is not destroyed: everything it holds lies in the arena, which
+  // goes as a whole (a destructor would hand its parts to the heap).
+  ~frame_data() {} // NOLINT(modernize-use-equals-default): union member
+
+  frame_data(const frame_data&) = delete;
+  frame_data& operator=(const frame_data&) = delete;
 
   mutable std::atomic<size_t> refs{1};
   std::string_view raw;
   // Declared before `value`: the arena must outlive the value it holds.
   boost::json::monotonic_resource arena;
-  boost::json::value value;
+  union {
+    /// Filled from `arena` by the parser (see frame_storage), read-only
+    /// afterwards.
+    boost::json::value value;
+  };
   /// The client-local number of the session that received the frame.
   uint64_t session;
   /// Where the block goes back to (null: the heap).

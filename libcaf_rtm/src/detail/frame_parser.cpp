@@ -183,7 +183,41 @@ namespace {
 
 thread_local size_t arena_overflows = 0;
 
+// The arena this thread fills, if any (frame_storage::filling).
+thread_local json::memory_resource* filled_arena = nullptr;
+
 } // namespace
+
+frame_storage* frame_storage::instance() {
+  static auto* ptr = new frame_storage;
+  return ptr;
+}
+
+frame_storage::filling::filling(json::memory_resource& arena) noexcept
+    : previous_(filled_arena) {
+  filled_arena = &arena;
+}
+
+frame_storage::filling::~filling() {
+  filled_arena = previous_;
+}
+
+void* frame_storage::do_allocate(size_t n, size_t align) {
+  if (filled_arena != nullptr)
+    return filled_arena->allocate(n, align);
+  return ::operator new (n, std::align_val_t{align});
+}
+
+void frame_storage::do_deallocate(void* p, size_t n, size_t align) {
+  // The arena gives back nothing one by one; it goes as a whole.
+  if (filled_arena != nullptr)
+    return;
+  ::operator delete (p, n, std::align_val_t{align});
+}
+
+bool frame_storage::do_is_equal(const memory_resource& other) const noexcept {
+  return this == &other;
+}
 
 size_t arena_overflow::count() noexcept {
   return arena_overflows;
@@ -224,9 +258,12 @@ caf::intrusive_ptr<T> frame_parser::parse(std::string_view frame,
                                         frame.size() * arena_factor_ + 256,
                                         pool_.get()),
                           false};
+  // Before `value`, so that all of it is gone when the filling ends.
+  frame_storage::filling filling{d->arena};
   json::error_code ec;
   auto overflows = arena_overflow::count();
-  auto value = parser_->parse(d->raw, json::storage_ptr{&d->arena}, ec);
+  auto value =
+      parser_->parse(d->raw, json::storage_ptr{frame_storage::instance()}, ec);
   learn(arena_overflow::count() != overflows);
   // The JSON parser's scratch stack (every value of the arrays and objects
   // still open) only grows: one large frame would keep many times its size

@@ -53,7 +53,9 @@ hello_info to_hello_info(const json::object& hello) {
 class socket_mode_protocol : public protocol {
 public:
   explicit socket_mode_protocol(const client_config& cfg)
-      : with_identity_(!cfg.bot_token.empty()),
+      // The bot's own identity comes from whichever caller makes its Web
+      // API calls: the client's own with `bot_token`, or the shared one.
+      : with_identity_(!cfg.bot_token.empty() || cfg.api != nullptr),
         debug_reconnects_(cfg.debug_reconnects),
         ack_after_delivery_(cfg.ack_after_delivery) {
     // nop
