@@ -1040,6 +1040,30 @@ TEST_CASE_METHOD(client_fixture, "clients share a web-API caller given to them",
   REQUIRE(request<caf::ok_atom>(*self, api, caf::timespan{10s}, close_atom_v));
 }
 
+TEST_CASE_METHOD(client_fixture,
+                 "a shared web-API caller that has ended stops the client",
+                 "[client][web_api]") {
+  fake_slack srv;
+  auto base = config(srv);
+  auto api = sys->spawn(web_api, base);
+  {
+    caf::scoped_actor watcher{*sys};
+    watcher->monitor(api);
+    watcher->send_exit(api, caf::exit_reason::kill);
+    watcher->receive([](const caf::down_msg&) {});
+  }
+  auto cfg = base;
+  cfg.token.clear();
+  cfg.api = api;
+  // No retry can reach a caller that is gone: the connect fails at once
+  // (a timeout of this request would mean it is retried for ever).
+  auto c = connect_client(*this, cfg, {"*"}, false);
+  REQUIRE(c.rec->wait_lifecycle("fatal:closed", 1));
+  CHECK(status(c.hdl).state == "failed");
+  CHECK(srv.requests("auth.test").empty());
+  close_client(*this, c.hdl);
+}
+
 // -- closing and resources ----------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture, "close leaves no actor, socket or thread",

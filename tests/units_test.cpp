@@ -982,6 +982,15 @@ TEST_CASE("config validation", "[units][config]") {
   CHECK_FALSE(cfg.validate());
   cfg.base_url = "ftp://x/";
   CHECK(is(cfg.validate(), errc::invalid_url));
+  // Method names are appended to the base URL: nothing may follow its path,
+  // and user info would be dropped.
+  for (auto bad : {"https://slack.com/api/?tenant=x", "https://slack.com/api/#",
+                   "https://user:secret@slack.com/api/"}) {
+    cfg.base_url = bad;
+    auto err = cfg.validate();
+    CHECK(is(err, errc::invalid_url));
+    CHECK(render(err).find("secret") == std::string::npos);
+  }
   cfg.base_url = "http://127.0.0.1:1/api/";
   cfg.ping_interval = caf::timespan{0};
   CHECK(is(cfg.validate(), errc::invalid_config));

@@ -2418,8 +2418,13 @@ TEST_CASE("Web API options come from CAF's config", "[web_api][headers]") {
   CHECK_FALSE(x.validate());
   options_config bad;
   REQUIRE_FALSE(bad.parse(std::vector<std::string>{
-      "--caf-rtm.token=xoxb-cli", R"(--caf-rtm.extra-headers=["X-A"])"}));
-  CHECK(code_of(client_config::from(bad).validate()) == "invalid_config");
+      "--caf-rtm.token=xoxb-cli",
+      R"(--caf-rtm.extra-headers=["X-A: 1", "X-Key=s3cr3t"])"}));
+  auto err = client_config::from(bad).validate();
+  CHECK(code_of(err) == "invalid_config");
+  // The entry is named by its place: its text may hold a credential.
+  CHECK(render(err).find("entry 2") != std::string::npos);
+  CHECK(render(err).find("s3cr3t") == std::string::npos);
   options_config zero;
   REQUIRE_FALSE(zero.parse(std::vector<std::string>{"--caf-rtm.token=xoxb-cli",
                                                     "--caf-rtm.max-pages=0"}));

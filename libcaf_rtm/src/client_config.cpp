@@ -61,12 +61,16 @@ void assign(Field& field, const Value& value, const char* name,
 // "Name: value" lines into `extra_headers`; a line without a colon is an
 // option error (checking names and values is validate()'s job).
 void read_headers(const std::vector<std::string>& lines, client_config& cfg) {
+  size_t n = 0;
   for (const auto& line : lines) {
+    ++n;
     auto colon = line.find(':');
     if (colon == std::string::npos) {
+      // Named by its place, not its text: a value may be a credential.
       if (!cfg.option_error)
-        cfg.option_error = invalid("caf-rtm.extra-headers: \"" + line +
-                                   "\" is not \"Name: value\"");
+        cfg.option_error =
+            invalid("caf-rtm.extra-headers: entry " + std::to_string(n) +
+                    " is not \"Name: value\"");
       return;
     }
     auto value = line.substr(colon + 1);
@@ -362,6 +366,12 @@ caf::error client_config::validate(client_kind kind) const {
     return make_error(errc::invalid_url,
                       "base_url must be an http:// or https:// URL" +
                           (url ? std::string{} : ": " + render(url.error())));
+  // Method names are appended to it: after a query or a fragment they would
+  // name no method, and user info would be dropped (and logged).
+  if (auto problem = net::base_url_problem(base_url); !problem.empty())
+    return make_error(errc::invalid_url,
+                      "base_url must not carry " + problem +
+                          ": method names are appended to it");
   if (!url->tls && !allow_insecure && !net::is_loopback_host(url->host))
     return invalid("base_url is http:// for a host that is not loopback: the "
                    "token would travel in clear (set allow_insecure to allow "

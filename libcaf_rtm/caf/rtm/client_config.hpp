@@ -120,8 +120,10 @@ struct client_config {
   // -- network ----------------------------------------------------------------
 
   /// HTTP CONNECT proxy, e.g. http://user:pass@proxy:3128. Empty: taken from
-  /// HTTPS_PROXY, https_proxy, HTTP_PROXY or http_proxy when
-  /// `proxy_from_environment` is set.
+  /// the environment when `proxy_from_environment` is set: HTTPS_PROXY or
+  /// https_proxy for https:// and wss://, http_proxy or HTTP_PROXY for plain
+  /// http:// only (as curl: HTTP_PROXY never carries a TLS connection's
+  /// tokens).
   std::string proxy;
   /// Hosts that bypass the proxy (NO_PROXY syntax). Empty: from NO_PROXY or
   /// no_proxy when `proxy_from_environment` is set.

@@ -62,7 +62,9 @@ using socket_mode_client_actor = caf::typed_actor<
     // Ends a callback or hook subscription: once answered, none of its calls
     // starts any more (one already running may still be finishing).
     caf::replies_to<unsubscribe_atom, uint64_t>::with<caf::ok_atom>,
-    // Any Web API method with the bot token (fails without `bot_token`).
+    // Any Web API method with the bot token, or through the shared caller
+    // (`client_config::api`); without either, only a call that carries its
+    // own token works.
     caf::replies_to<call_atom, std::string, api_args>::with<json_object>,
     caf::replies_to<call_atom, api_call>::with<json_object>,
     // Paged lists and file uploads, as the web-API caller does them.

@@ -362,6 +362,15 @@ void open_session(self_ptr self, rtm_endpoint ep) {
   st.pending = id;
 }
 
+// A Web API caller that has ended answers nothing again. The client's own
+// end with it (linked); a shared one (`client_config::api`) its owner ended
+// is as final as one that is closing (`closed`): no retry can help.
+caf::error from_caller(caf::error err) {
+  if (err == caf::sec::request_receiver_down)
+    return make_error(errc::closed, "the Web API caller has ended");
+  return err;
+}
+
 void request_url(self_ptr self) {
   auto& st = self->state;
   self->request(st.args.endpoint_api, caf::infinite, call_atom_v,
@@ -380,7 +389,7 @@ void request_url(self_ptr self) {
           },
           [self](caf::error& err) {
             if (!stopping(self))
-              attempt_failed(self, err);
+              attempt_failed(self, from_caller(std::move(err)));
           });
 }
 
@@ -416,7 +425,7 @@ void start_attempt(self_ptr self) {
           },
           [self](caf::error& err) {
             if (!stopping(self))
-              attempt_failed(self, err);
+              attempt_failed(self, from_caller(std::move(err)));
           });
 }
 

@@ -127,6 +127,19 @@ caf::expected<endpoint_url> parse_endpoint(std::string_view text) {
   return result;
 }
 
+std::string base_url_problem(std::string_view url) {
+  auto parsed = urls::parse_uri(url);
+  if (!parsed)
+    return "no URL";
+  if (parsed->has_query())
+    return "a query";
+  if (parsed->has_fragment())
+    return "a fragment";
+  if (parsed->has_userinfo())
+    return "user info";
+  return {};
+}
+
 bool is_loopback_host(std::string_view host) {
   if (lower(host) == "localhost")
     return true;

@@ -38,6 +38,11 @@ struct endpoint_url {
 /// the path ("host:443api/"); an empty port is the scheme's default.
 caf::expected<endpoint_url> parse_endpoint(std::string_view url);
 
+/// What keeps `url` (parsed by parse_endpoint already) from being a base URL
+/// that method names are appended to: "a query", "a fragment" or "user
+/// info"; empty if nothing does.
+std::string base_url_problem(std::string_view url);
+
 /// True for `localhost` and loopback addresses (127.0.0.0/8, ::1).
 bool is_loopback_host(std::string_view host);
 
