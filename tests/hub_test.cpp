@@ -15,6 +15,9 @@
 #include <thread>
 #include <utility>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include <caf/io/middleman.hpp>
 #include <caf/io/remote_actor.hpp>
 #include <caf/openssl/remote_actor.hpp>
@@ -616,6 +619,31 @@ TEST_CASE("remote nodes cannot close, disconnect or make the hub read files",
                                         rtm::unsubscribe_atom_v, uint64_t{1});
   REQUIRE_FALSE(unhooked);
   CHECK(code_of(unhooked.error()) == "not_permitted");
+  // Nor end the hub's token for good, however the method is spelled; a call
+  // with a token of its own is the node's business.
+  auto revoked = request<rtm::json_object>(
+      self, client, caf::timespan{10s}, rtm::call_atom_v,
+      std::string{"auth.revoke"}, rtm::api_args{});
+  REQUIRE_FALSE(revoked);
+  CHECK(code_of(revoked.error()) == "not_permitted");
+  rtm::api_call uninstall;
+  uninstall.method = "Apps.Uninstall";
+  auto uninstalled = request<rtm::json_object>(self, client, caf::timespan{10s},
+                                               rtm::call_atom_v, uninstall);
+  REQUIRE_FALSE(uninstalled);
+  CHECK(code_of(uninstalled.error()) == "not_permitted");
+  srv.script("auth.revoke",
+             caf::rtm::testing::http_response::ok(R"("revoked":true)"));
+  rtm::api_call own;
+  own.method = "auth.revoke";
+  own.token = "xoxb-the-nodes-own";
+  CHECK(request<rtm::json_object>(self, client, caf::timespan{20s},
+                                  rtm::call_atom_v, own));
+  auto revokes = srv.requests("auth.revoke");
+  REQUIRE(revokes.size() == 1);
+  CHECK(revokes[0].headers["authorization"] == "Bearer xoxb-the-nodes-own");
+  CHECK(srv.requests("apps.uninstall").empty());
+  CHECK(srv.requests("Apps.Uninstall").empty());
   rtm::file_upload file;
   file.filename = "hub.ini";
   file.path = dir.path + "/hub.ini"; // the tokens are in there
@@ -1243,14 +1271,14 @@ struct test_pki {
     auto rogue = certs::issue_cert(rogue_ca, {"bot.example"});
     ca_file = dir.write("ca.pem", ca.cert_pem);
     hub_files = {dir.write("hub.pem", hub.cert_pem),
-                 dir.write("hub.key", hub.key_pem), ca_file};
+                 dir.write("hub.key", hub.key_pem), ca_file, ""};
     bot_files = {dir.write("bot.pem", bot.cert_pem),
-                 dir.write("bot.key", bot.key_pem), ca_file};
+                 dir.write("bot.key", bot.key_pem), ca_file, ""};
     rogue_files = {dir.write("rogue.pem", rogue.cert_pem),
                    dir.write("rogue.key", rogue.key_pem),
-                   dir.write("rogue-ca.pem", rogue_ca.cert_pem)};
+                   dir.write("rogue-ca.pem", rogue_ca.cert_pem), ""};
     // A bot certificate of the wrong CA that trusts the right one.
-    impostor_files = {rogue_files.cert, rogue_files.key, ca_file};
+    impostor_files = {rogue_files.cert, rogue_files.key, ca_file, ""};
   }
 
   std::vector<std::string> hub_args() const {
@@ -1270,6 +1298,47 @@ struct test_pki {
 };
 
 } // namespace
+
+namespace {
+
+// `pem`, a private key, encrypted with `pass`.
+std::string encrypted_key(const std::string& pem, const std::string& pass) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> in{
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free};
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key{
+      PEM_read_bio_PrivateKey(in.get(), nullptr, nullptr, nullptr),
+      EVP_PKEY_free};
+  std::unique_ptr<BIO, decltype(&BIO_free)> out{BIO_new(BIO_s_mem()), BIO_free};
+  if (!key || PEM_write_bio_PKCS8PrivateKey(
+                  out.get(), key.get(), EVP_aes_256_cbc(), pass.data(),
+                  static_cast<int>(pass.size()), nullptr, nullptr) != 1)
+    throw std::runtime_error("cannot encrypt the key");
+  char* data = nullptr;
+  auto n = BIO_get_mem_data(out.get(), &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+} // namespace
+
+TEST_CASE("TLS: an encrypted key is used with its passphrase, and refused "
+          "without one",
+          "[hub][tls]") {
+  temp_dir dir;
+  test_pki pki{dir};
+  std::ifstream plain{pki.bot_files.key};
+  std::string pem{std::istreambuf_iterator<char>{plain}, {}};
+  auto files = pki.bot_files;
+  files.key = dir.write("locked.key", encrypted_key(pem, "open sesame"));
+  files.passphrase = "open sesame";
+  CHECK_FALSE(hub::check(files));
+  // No passphrase or a wrong one: refused at once, never asked for.
+  for (auto pass : {"", "open sesamf"}) {
+    files.passphrase = pass;
+    auto err = hub::check(files);
+    CHECK(code_of(err) == "invalid_config");
+    CHECK(rtm::render(err).find("locked.key") != std::string::npos);
+  }
+}
 
 TEST_CASE("TLS: bot nodes with a certificate of the hub's CA get in, others "
           "do not",

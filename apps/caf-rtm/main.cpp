@@ -138,7 +138,7 @@ cli::parse_result hub_subscription(tool_config& cfg,
   sub.hubs = {*where};
   sub.workspace = cfg.workspace;
   hub::node_options node;
-  node.tls = {cfg.hub_cert, cfg.hub_key, cfg.hub_ca};
+  node.tls = {cfg.hub_cert, cfg.hub_key, cfg.hub_ca, cfg.openssl_passphrase};
   sub.tls = node.tls.enabled();
   if (auto err = hub::configure_node(cfg, node))
     return {cli::exit_usage, caf::rtm::render(err)};

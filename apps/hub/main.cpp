@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
   node.tls.cert = cfg.cert.empty() ? cfg.openssl_certificate : cfg.cert;
   node.tls.key = cfg.key.empty() ? cfg.openssl_key : cfg.key;
   node.tls.ca = cfg.ca.empty() ? cfg.openssl_cafile : cfg.ca;
+  node.tls.passphrase = cfg.openssl_passphrase;
   // Plain CAF::io lets anyone who reaches the port use every workspace:
   // only this machine may, unless TLS checks who connects.
   if (!hub::is_loopback(cfg.bind) && !node.tls.enabled())

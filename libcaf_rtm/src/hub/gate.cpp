@@ -1,6 +1,9 @@
 #include "hub/gate.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 
@@ -77,6 +80,24 @@ caf::error check_upload(const file_upload& file) {
     return make_error(errc::not_permitted,
                       "upload of a file by path: a hub reads no files for "
                       "remote callers, send the bytes in `content`");
+  return caf::none;
+}
+
+// Methods that end the hub's token or the app's installation for good: one
+// call from a node would cut off every client that uses the token. A call
+// with a token of its own ends only that token, the caller's business.
+// Slack's method names are lower case; an escaped one ("auth%2Erevoke") is
+// refused as well, whatever Slack would make of it.
+caf::error check_method(std::string_view method, const std::string& token) {
+  if (!token.empty())
+    return caf::none;
+  std::string name{method};
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) {
+    return static_cast<char>(std::tolower(c));
+  });
+  if (name == "auth.revoke" || name == "apps.uninstall" ||
+      name.find('%') != std::string::npos)
+    return owner_only(name.c_str());
   return caf::none;
 }
 
@@ -171,6 +192,10 @@ void harden(Self* self, const Client& client) {
 // anonymous caller, which could be anywhere, none.
 template <class Self>
 caf::error check_named(Self* self, const caf::actor& hdl) {
+  // A relay is the gate's own: no caller has a reason to name one, and a
+  // node running a modified CAF can claim to be a local sender.
+  if (hdl && is_relay(self, hdl.address()))
+    return make_error(errc::not_permitted, "a relay of the hub is its own");
   auto sender = self->current_sender();
   if (sender && sender->node() == self->node())
     return caf::none;
@@ -271,28 +296,37 @@ auto shared_handlers(Self* self, const Client& client) {
       [=](subscribe_atom x, hook_listener& hooks) {
         return forward<uint64_t>(self, client, x, std::move(hooks));
       },
-      [=](unsubscribe_atom x, uint64_t id) -> caf::result<ok_atom> {
+      [=](unsubscribe_atom, uint64_t) -> caf::result<ok_atom> {
         // Ids name callbacks and hooks, which only this process can have
         // subscribed (they do not cross the wire): a remote node would cut
-        // off the listeners of a program that embeds the hub.
-        if (auto sender = self->current_sender();
-            !sender || sender->node() != self->node())
-          return owner_only("unsubscribe by id");
-        return forward<ok_atom>(self, client, x, id);
+        // off the listeners of a program that embeds the hub. That program
+        // holds the client itself, and a sender that claims to be local may
+        // be forged: nobody unsubscribes by id through a gate.
+        return owner_only("unsubscribe by id");
       },
-      [=](call_atom x, std::string& method, api_args& args) {
+      [=](call_atom x, std::string& method,
+          api_args& args) -> caf::result<json_object> {
+        if (auto err = check_method(method, {}))
+          return err;
         return forward<json_object>(self, client, x, std::move(method),
                                     std::move(args));
       },
-      [=](call_atom x, api_call& call) {
+      [=](call_atom x, api_call& call) -> caf::result<json_object> {
+        if (auto err = check_method(call.method, call.token))
+          return err;
         return forward<json_object>(self, client, x, std::move(call));
       },
-      [=](call_atom x, api_call& call, all_pages_atom y) {
+      [=](call_atom x, api_call& call,
+          all_pages_atom y) -> caf::result<std::vector<json_object>> {
+        if (auto err = check_method(call.method, call.token))
+          return err;
         return forward<std::vector<json_object>>(self, client, x,
                                                  std::move(call), y);
       },
       [=](call_atom x, api_call& call,
           caf::actor& sink) -> caf::result<uint64_t> {
+        if (auto err = check_method(call.method, call.token))
+          return err;
         if (auto err = check_named(self, sink))
           return err;
         return forward<uint64_t>(self, client, x, std::move(call),

@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <cstring>
 #include <fstream>
 #include <memory>
 
@@ -50,6 +51,16 @@ caf::error unreadable(const char* what, const std::string& path) {
   return caf::none;
 }
 
+// Hands OpenSSL the key's passphrase; with none, an encrypted key fails at
+// once instead of OpenSSL asking on the terminal (a service has none).
+int give_passphrase(char* buf, int size, int, void* userdata) {
+  const auto* pass = static_cast<const std::string*>(userdata);
+  if (pass->empty() || pass->size() > static_cast<size_t>(size))
+    return 0;
+  std::memcpy(buf, pass->data(), pass->size());
+  return static_cast<int>(pass->size());
+}
+
 } // namespace
 
 caf::error check(const tls_files& files) {
@@ -66,6 +77,9 @@ caf::error check(const tls_files& files) {
   if (!ctx)
     return invalid("TLS: " + openssl_reason());
   ERR_clear_error();
+  SSL_CTX_set_default_passwd_cb(ctx.get(), give_passphrase);
+  SSL_CTX_set_default_passwd_cb_userdata(
+      ctx.get(), const_cast<std::string*>(&files.passphrase));
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.cert.c_str()) != 1)
     return invalid("TLS certificate " + files.cert + ": " + openssl_reason());
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), files.key.c_str(),
@@ -98,6 +112,7 @@ caf::error configure_node(caf::actor_system_config& cfg,
     cfg.openssl_certificate = opts.tls.cert;
     cfg.openssl_key = opts.tls.key;
     cfg.openssl_cafile = opts.tls.ca;
+    cfg.openssl_passphrase = opts.tls.passphrase;
     cfg.load<caf::openssl::manager>();
     detail::clear_openssl_errors_before_io();
   }

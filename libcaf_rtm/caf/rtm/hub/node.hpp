@@ -30,6 +30,9 @@ struct tls_files {
   std::string cert;
   std::string key;
   std::string ca;
+  /// The key's passphrase, if it is encrypted (CAF's
+  /// `caf.openssl.passphrase`); OpenSSL never asks on a terminal.
+  std::string passphrase;
 
   bool enabled() const noexcept {
     return !cert.empty() || !key.empty() || !ca.empty();
