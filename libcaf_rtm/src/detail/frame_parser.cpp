@@ -208,11 +208,11 @@ void* frame_storage::do_allocate(size_t n, size_t align) {
   return ::operator new (n, std::align_val_t{align});
 }
 
-void frame_storage::do_deallocate(void* p, size_t n, size_t align) {
+void frame_storage::do_deallocate(void* p, size_t, size_t align) {
   // The arena gives back nothing one by one; it goes as a whole.
   if (filled_arena != nullptr)
     return;
-  ::operator delete (p, n, std::align_val_t{align});
+  ::operator delete (p, std::align_val_t{align});
 }
 
 bool frame_storage::do_is_equal(const memory_resource& other) const noexcept {

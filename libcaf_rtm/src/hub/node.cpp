@@ -3,7 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include <cstring>
+#include <algorithm>
 #include <fstream>
 #include <memory>
 
@@ -57,7 +57,8 @@ int give_passphrase(char* buf, int size, int, void* userdata) {
   const auto* pass = static_cast<const std::string*>(userdata);
   if (pass->empty() || pass->size() > static_cast<size_t>(size))
     return 0;
-  std::memcpy(buf, pass->data(), pass->size());
+  // OpenSSL takes the length: no terminating NUL.
+  std::copy_n(pass->data(), pass->size(), buf);
   return static_cast<int>(pass->size());
 }
 
