@@ -922,6 +922,8 @@ TEST_CASE_METHOD(outbox_fixture,
   // Its refusals come too late for their callers: the owner hears of them.
   CHECK(out.on_reply(ack(frames[0].id, false), t0 + 12s));
   CHECK(out.on_reply(ack(frames[1].id, false), t0 + 12s));
+  // The ping monitor's own pings are none of the user's business.
+  CHECK(out.on_reply(ack(message_ids::first_monitor_ping_id, false), t0 + 12s));
   auto late = out.take_late_refusals();
   CHECK(late.count == 2);
   CHECK(is(late.first, errc::send_rejected));

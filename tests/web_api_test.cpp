@@ -1608,25 +1608,29 @@ TEST_CASE_METHOD(api_fixture,
 }
 
 TEST_CASE_METHOD(api_fixture,
-                 "a paged call with a JSON body gets the cursor "
-                 "in the body",
+                 "a paged call's JSON arguments go as a form, which every "
+                 "read takes",
                  "[web_api][pages]") {
+  // Slack takes JSON bodies for most write methods only; the fake ignores
+  // one for conversations.list, as Slack may.
   fake_slack srv;
   auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
   api_call x;
   x.method = "conversations.list";
-  x.json = json_object_from(R"({"limit":3,"types":"public_channel"})");
+  x.json = json_object_from(
+      R"({"limit":3,"types":"public_channel","exclude_archived":true})");
   auto pages = all_pages(*this, api, x);
   REQUIRE(pages);
   REQUIRE(pages->size() == 2);
   auto reqs = srv.requests("conversations.list");
   REQUIRE(reqs.size() == 2);
-  CHECK(reqs[1].headers["content-type"] == "application/json; charset=utf-8");
-  auto body = json_object_from(reqs[1].body);
-  CHECK(body.value.at("cursor").as_string() == "next:3");
-  CHECK(body.value.at("limit").as_int64() == 3);
-  CHECK(body.value.at("types").as_string() == "public_channel");
-  CHECK(reqs[1].form.empty());
+  for (auto& req : reqs)
+    CHECK(req.headers["content-type"] == "application/x-www-form-urlencoded");
+  CHECK(reqs[0].form.count("cursor") == 0);
+  CHECK(reqs[1].form["cursor"] == "next:3");
+  CHECK(reqs[1].form["limit"] == "3");
+  CHECK(reqs[1].form["types"] == "public_channel");
+  CHECK(reqs[1].form["exclude_archived"] == "true");
   close(api);
 }
 
@@ -2422,8 +2426,17 @@ TEST_CASE("Web API options come from CAF's config", "[web_api][headers]") {
       R"(--caf-rtm.extra-headers=["X-A: 1", "X-Key=s3cr3t"])"}));
   auto err = client_config::from(bad).validate();
   CHECK(code_of(err) == "invalid_config");
-  // The entry is named by its place: its text may hold a credential.
+  // The entry is named by its place: its text may hold a credential, also
+  // when a colon follows it.
   CHECK(render(err).find("entry 2") != std::string::npos);
+  CHECK(render(err).find("s3cr3t") == std::string::npos);
+  options_config colon;
+  REQUIRE_FALSE(colon.parse(std::vector<std::string>{
+      "--caf-rtm.token=xoxb-cli",
+      R"(--caf-rtm.extra-headers=["Authorization=Bearer s3cr3t:x"])"}));
+  err = client_config::from(colon).validate();
+  CHECK(code_of(err) == "invalid_config");
+  CHECK(render(err).find("entry 1") != std::string::npos);
   CHECK(render(err).find("s3cr3t") == std::string::npos);
   options_config zero;
   REQUIRE_FALSE(zero.parse(std::vector<std::string>{"--caf-rtm.token=xoxb-cli",

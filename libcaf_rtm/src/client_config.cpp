@@ -298,9 +298,14 @@ bool is_reserved_header(std::string_view name) {
 caf::error check_extra_headers(const client_config& cfg) {
   if (has_control_chars(cfg.user_agent_suffix))
     return invalid("user_agent_suffix contains control characters");
+  size_t n = 0;
   for (const auto& [name, value] : cfg.extra_headers) {
+    ++n;
+    // Named by its place: a name that is no token may hold a value, and a
+    // value a credential ("Authorization=Bearer xoxb-...:x").
     if (!is_token(name))
-      return invalid("extra_headers: \"" + name + "\" is not a header name");
+      return invalid("extra_headers: entry " + std::to_string(n) +
+                     " has no header name");
     if (is_reserved_header(name))
       return invalid("extra_headers: " + name + " is set by the client itself");
     if (has_control_chars(value))

@@ -140,7 +140,16 @@ public:
                     json::error_code& ec) {
     p_.reset();
     p_.handler().st.reset(std::move(sp));
-    auto n = p_.write_some(false, text.data(), text.size(), ec);
+    size_t n = 0;
+    try {
+      n = p_.write_some(false, text.data(), text.size(), ec);
+    } catch (...) {
+      // Out of memory: what was built points into the frame's arena, which
+      // goes with the frame. Dropped now, while the caller still fills it.
+      p_.reset();
+      p_.handler().st.reset();
+      throw;
+    }
     if (!ec && n < text.size())
       ec = json::error::extra_data;
     if (ec || !p_.done()) {

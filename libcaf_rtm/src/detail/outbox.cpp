@@ -350,6 +350,9 @@ void outbox::on_ack(const event& ev, int64_t id) {
       pongs_.erase(j);
       return;
     }
+    // The ping monitor's own pings (`pings = rtm`) are none of the user's.
+    if (!message_ids::is_router_id(id))
+      return;
     if (late_refusals_.count++ == 0)
       late_refusals_.first = rejection(ev);
     return;

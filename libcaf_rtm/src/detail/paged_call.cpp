@@ -6,6 +6,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <caf/send.hpp>
@@ -39,12 +40,27 @@ using job_ptr = std::shared_ptr<paged_job>;
 // sent back: a server handing out megabytes per page would grow both.
 constexpr size_t max_cursor_size = 4096;
 
-// The cursor goes where the call's other arguments are.
+// Slack takes JSON bodies for most write methods only, and a paged list is
+// a read: its JSON arguments go as a form instead, as Slack takes them from
+// every method (strings as they are, other values as their JSON text, the
+// form's way for arrays). A JSON body replaces the form, so the JSON's
+// fields replace `args`.
+void as_form(api_call& x) {
+  if (x.json.value.empty())
+    return;
+  api_args args;
+  for (const auto& field : x.json.value) {
+    const auto& v = field.value();
+    args.emplace(std::string{field.key()}, v.is_string()
+                                               ? std::string{v.get_string()}
+                                               : boost::json::serialize(v));
+  }
+  x.args = std::move(args);
+  x.json.value = {};
+}
+
 void set_cursor(api_call& x, const std::string& cursor) {
-  if (!x.json.value.empty())
-    x.json.value["cursor"] = cursor;
-  else
-    x.args["cursor"] = cursor;
+  x.args["cursor"] = cursor;
 }
 
 // Only reads take a cursor: a call with one is safe to repeat, whatever its
@@ -55,11 +71,6 @@ void read_with_cursor(api_call& x) {
 }
 
 std::string cursor_of(const api_call& x) {
-  if (!x.json.value.empty()) {
-    if (auto* c = x.json.value.if_contains("cursor"); c && c->is_string())
-      return std::string{c->get_string()};
-    return {};
-  }
   auto i = x.args.find("cursor");
   return i != x.args.end() ? i->second : std::string{};
 }
@@ -114,6 +125,7 @@ void fetch_next(web_api_self self, const job_ptr& job) {
 void start_pages(web_api_self self, api_call first, page_fn on_page,
                  done_fn done, check_fn check = nullptr) {
   auto job = std::make_shared<paged_job>();
+  as_form(first);
   // A cursor the caller starts from counts as used.
   if (auto cursor = cursor_of(first); !cursor.empty())
     job->cursors.insert(std::move(cursor));

@@ -572,7 +572,9 @@ http_response server_state::default_response(const recorded_request& req) {
 }
 
 http_response server_state::conversations_list(const recorded_request& req) {
-  auto args = args_of(req);
+  // A read: Slack takes JSON bodies for most write methods only, and may
+  // ignore one here. So does the fake.
+  auto args = req.form;
   std::size_t offset = 0;
   if (auto& cursor = args["cursor"]; !cursor.empty()) {
     auto n = parse_count(cursor.rfind("next:", 0) == 0 ? cursor.substr(5) : "");
@@ -607,7 +609,8 @@ http_response server_state::conversations_list(const recorded_request& req) {
 }
 
 http_response server_state::get_upload_url(const recorded_request& req) {
-  auto args = args_of(req);
+  // Slack refuses a JSON body here (invalid_arguments): a form only.
+  auto args = req.form;
   auto length = parse_count(args["length"]);
   if (args["filename"].empty() || !length)
     return http_response::error("invalid_arguments");

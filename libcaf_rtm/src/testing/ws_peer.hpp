@@ -638,6 +638,10 @@ private:
       return fail(ec, "write frames");
     if (wframes_ > 0)
       rec_->add_written(wframes_);
+    // Dropped (by the test, say) while the write was under way: nothing
+    // after it happens, a close frame's wait included.
+    if (phase_ == phase::closed)
+      return;
     switch (wafter_) {
     case after_write::none:
       break;

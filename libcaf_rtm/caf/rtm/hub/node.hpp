@@ -30,8 +30,8 @@ struct tls_files {
   std::string cert;
   std::string key;
   std::string ca;
-  /// The key's passphrase, if it is encrypted (CAF's
-  /// `caf.openssl.passphrase`); OpenSSL never asks on a terminal.
+  /// The key's passphrase, if it is encrypted (CAF's option
+  /// `openssl.passphrase`); OpenSSL never asks on a terminal.
   std::string passphrase;
 
   bool enabled() const noexcept {
@@ -57,9 +57,9 @@ struct node_options {
 
 /// Prepares `cfg` before the actor system starts: caf-rtm's and the hub's
 /// message types, CAF's middleman, the heartbeats, and with TLS the OpenSSL
-/// manager with `caf.openssl.certificate`, `.key` and `.cafile` set to the
-/// files. Do not load the middleman yourself as well. Fails (and changes
-/// nothing) when the TLS files are unusable.
+/// manager with `openssl.certificate`, `.key`, `.cafile` and `.passphrase`
+/// set from `opts.tls`. Do not load the middleman yourself as well. Fails (and
+/// changes nothing) when the TLS files are unusable.
 caf::error configure_node(caf::actor_system_config& cfg,
                           const node_options& opts = {});
 
