@@ -8,7 +8,9 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/ip/address.hpp>
@@ -16,10 +18,14 @@
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/logger.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
+#include "caf/rtm/web_api.hpp"
+#include "detail/interfaces.hpp"
+#include "detail/internal_messages.hpp"
 #include "net/io_pool.hpp"
 #include "net/net_context.hpp"
 #include "net/transport.hpp"
 #include "net/url.hpp"
+#include "net/ws_client.hpp"
 #include "tcp_tap.hpp"
 #include "test_support.hpp"
 
@@ -159,4 +165,91 @@ TEST_CASE_METHOD(transport_fixture,
   auto res = open(srv, {}, 1s);
   CHECK(is(res.err, errc::connect_failed));
   CHECK_FALSE(res.opened);
+}
+
+// -- a WebSocket session's close ----------------------------------------------
+
+namespace {
+
+// What a WebSocket session reported to its owner.
+struct session_reports {
+  std::mutex mtx;
+  size_t opened = 0;
+  size_t batches = 0;
+  std::optional<caf::error> closed;
+
+  template <class F>
+  auto with(F f) {
+    std::lock_guard<std::mutex> guard{mtx};
+    return f(*this);
+  }
+};
+
+detail::io_sink_actor::behavior_type
+recording_owner(detail::io_sink_actor::pointer,
+                const std::shared_ptr<session_reports>& log) {
+  return {
+      [log](detail::opened_atom) { log->with([](auto& x) { ++x.opened; }); },
+      [log](detail::frame_batch&) { log->with([](auto& x) { ++x.batches; }); },
+      [](detail::pong_atom, std::string&) {},
+      [](detail::written_atom, int64_t) {},
+      [](detail::unsent_atom, std::vector<int64_t>&) {},
+      [](detail::unsent_atom, uint32_t) {},
+      [log](detail::closed_atom, caf::error& err) {
+        log->with([&err](auto& x) { x.closed = std::move(err); });
+      },
+      [](detail::drained_atom) {},
+  };
+}
+
+} // namespace
+
+TEST_CASE_METHOD(transport_fixture,
+                 "websocket session: a close while the server's close frame "
+                 "waits in the read buffer ends the session",
+                 "[transport][websocket]") {
+  // Reading paused by backpressure with the server's close frame read but
+  // not yet taken: the read our close starts finds it in the buffer. Beast
+  // 1.81 deadlocked there with a control callback set, and the session
+  // never reported its end.
+  fake_slack srv;
+  test::system_fixture fx;
+  auto cfg = test::config_for(srv, log);
+  auto api = fx.track(fx.sys->spawn(web_api, cfg));
+  auto answer =
+      test::request<json_object>(*fx.self, api, caf::timespan{10s}, call_atom_v,
+                                 "rtm.connect", api_args{});
+  REQUIRE(answer);
+  auto url =
+      net::parse_endpoint(std::string{answer->value.at("url").as_string()});
+  REQUIRE(url);
+  auto made = net::make_net_context(cfg, log);
+  REQUIRE(made);
+  net::ws_options opts;
+  opts.max_buffered_bytes = 1; // every batch pauses reading until consumed
+  opts.close_timeout = 1s;
+  auto reports = std::make_shared<session_reports>();
+  auto owner = fx.track(fx.sys->spawn(recording_owner, reports));
+  auto ws = net::start_ws_client(**made, *url, opts, owner);
+  // hello: the first batch, and reading pauses.
+  REQUIRE(test::eventually(
+      [&] { return reports->with([](auto& x) { return x.batches == 1; }); }));
+  auto s = srv.session(0, 10s);
+  REQUIRE(s);
+  // A message and the server's close frame, in one write: one read takes
+  // both into Beast's buffer and returns the message.
+  s->send_raw(testing::encode_frame(0x1, R"({"type":"message","text":"m"})") +
+              testing::encode_frame(0x8, std::string{"\x03\xe8", 2} + "bye"));
+  std::this_thread::sleep_for(200ms);
+  ws->consumed();
+  REQUIRE(test::eventually(
+      [&] { return reports->with([](auto& x) { return x.batches == 2; }); }));
+  std::this_thread::sleep_for(100ms);
+  ws->close(1000);
+  CHECK(test::eventually(
+      [&] {
+        return reports->with([](auto& x) { return x.closed.has_value(); });
+      },
+      5s));
+  ws->abort(make_error(errc::closed, "test over"));
 }

@@ -992,6 +992,12 @@ TEST_CASE("config validation", "[units][config]") {
     CHECK(render(err).find("secret") == std::string::npos);
   }
   cfg.base_url = "http://127.0.0.1:1/api/";
+  // Frame sizes travel as 32 bits: a limit beyond 1 GiB is refused.
+  cfg.max_message_size = (size_t{1} << 32) + 1;
+  CHECK(is(cfg.validate(), errc::invalid_config));
+  cfg.max_message_size = size_t{1} << 30;
+  CHECK_FALSE(cfg.validate());
+  cfg.max_message_size = client_config{}.max_message_size;
   cfg.ping_interval = caf::timespan{0};
   CHECK(is(cfg.validate(), errc::invalid_config));
   cfg.ping_interval = 5s;

@@ -409,8 +409,9 @@ caf::error client_config::validate(client_kind kind) const {
                  healthy_session})
     if (x > client_config::max_timeout)
       return invalid("timeouts and intervals must be at most 1 day");
-  if (max_message_size < 1024)
-    return invalid("max_message_size must be at least 1024");
+  // Frame sizes travel as 32 bits from the I/O thread to the parser.
+  if (max_message_size < 1024 || max_message_size > (size_t{1} << 30))
+    return invalid("max_message_size must be 1024 to 1 GiB");
   if (max_send_size < 1024)
     return invalid("max_send_size must be at least 1024");
   if (concurrency == 0 || concurrency > client_config::max_concurrency)

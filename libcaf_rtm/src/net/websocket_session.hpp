@@ -212,6 +212,8 @@ private:
 
   void on_read(error_code ec, size_t n) {
     reading_ = false;
+    if (state_ == state_type::ended)
+      return; // only a guard: the end waits for the read
     if (ec)
       return report_down(read_error(ec, "read"));
     if (pending_.empty() || pending_.back().bytes >= max_batch_bytes)
@@ -475,6 +477,16 @@ private:
       return;
     case state_type::open:
       state_ = state_type::closing;
+      // Beast 1.81 deadlocks when a read started after our close frame
+      // finds the server's close frame already in its buffer: with a control
+      // callback set, that read first defers itself holding the read lock,
+      // our close (write lock held, frame written) waits for the read lock,
+      // and the read then waits for the write lock. Neither ever ends, nor
+      // does the session. Without a callback the read takes the close frame
+      // at once and Beast's own path for a crossing close runs. While
+      // closing, pongs no longer matter, and the server's close frame is
+      // seen as the read's end.
+      ws_->control_callback();
       ws_->next_layer().teardown_limit({}); // the timer bounds it
       close_timer_.expires_after(opts_.close_timeout);
       close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
