@@ -164,6 +164,34 @@ spawn_writer(rtm_router_fixture& f,
   return w;
 }
 
+// Session `session` says hello with a stand-in connection; the ids written
+// on it land in the result.
+std::shared_ptr<std::vector<int64_t>> say_hello(rtm_router_fixture& f,
+                                                uint64_t session) {
+  auto ids = std::make_shared<std::vector<int64_t>>();
+  connected up;
+  up.session = session;
+  caf::anon_send(f.router, up, spawn_writer(f, ids));
+  f.sched.run();
+  return ids;
+}
+
+// Asks the router `xs` from a test actor; the result turns true once an
+// `Answer` came back.
+template <class Answer, class... Ts>
+std::shared_ptr<bool> ask(rtm_router_fixture& f, Ts... xs) {
+  auto answered = std::make_shared<bool>(false);
+  f.actors.push_back(f.sys.spawn(
+      [answered, xs...](caf::event_based_actor* self,
+                        const rtm_router_actor& dest) {
+        self->request(dest, caf::infinite, xs...)
+            .then([answered](const Answer&) { *answered = true; });
+      },
+      f.router));
+  f.sched.run();
+  return answered;
+}
+
 // A stand-in connection that records the frames written on it.
 frame_writer_actor::behavior_type
 frame_recorder(frame_writer_actor::pointer,
@@ -306,35 +334,18 @@ TEST_CASE_METHOD(rtm_router_fixture,
   // The supervisor tells the router of the fatal error, then closes the
   // sessions: a connection still closing hands back what it never wrote.
   auto lifecycle = record_lifecycle();
-  auto on6 = std::make_shared<std::vector<int64_t>>();
-  auto on7 = std::make_shared<std::vector<int64_t>>();
-  auto w6 = spawn_writer(*this, on6);
-  auto w7 = spawn_writer(*this, on7);
-  connected up6;
-  up6.session = 6;
-  caf::anon_send(router, up6, w6);
-  sched.run();
-  auto answered = std::make_shared<bool>(false);
-  actors.push_back(sys.spawn(
-      [answered](caf::event_based_actor* self, const rtm_router_actor& dest) {
-        boost::json::object msg;
-        msg["type"] = "presence_sub";
-        msg["ids"] = boost::json::array{"U1"};
-        self->request(dest, caf::infinite, send_atom_v, json_object{msg},
-                      no_ack_atom_v)
-            .then([answered](caf::ok_atom) { *answered = true; });
-      },
-      router));
-  sched.run();
+  auto on6 = say_hello(*this, 6);
+  boost::json::object msg;
+  msg["type"] = "presence_sub";
+  msg["ids"] = boost::json::array{"U1"};
+  auto answered =
+      ask<caf::ok_atom>(*this, send_atom_v, json_object{msg}, no_ack_atom_v);
   REQUIRE(*answered); // answered once its connection has it
   REQUIRE(on6->size() == 1);
   // Session 6 says goodbye and 7 takes the sends; 6 still closes when the
   // fatal error comes (the attempt after a disconnect of 7, say).
   hand_over(6, true);
-  connected up7;
-  up7.session = 7;
-  caf::anon_send(router, up7, w7);
-  sched.run();
+  auto on7 = say_hello(*this, 7);
   caf::anon_send(router,
                  fatal_event{make_error(errc::slack_error, "invalid_auth")});
   sched.run();
@@ -353,23 +364,12 @@ TEST_CASE_METHOD(rtm_router_fixture,
                  "dropped at its max_wait is reported",
                  "[rtm_router]") {
   auto lifecycle = record_lifecycle();
-  auto on6 = std::make_shared<std::vector<int64_t>>();
-  connected up6;
-  up6.session = 6;
-  caf::anon_send(router, up6, spawn_writer(*this, on6));
-  sched.run();
-  auto answered = std::make_shared<bool>(false);
-  actors.push_back(sys.spawn(
-      [answered](caf::event_based_actor* self, const rtm_router_actor& dest) {
-        boost::json::object msg;
-        msg["type"] = "typing";
-        msg["channel"] = "C1";
-        self->request(dest, caf::infinite, send_atom_v, json_object{msg},
-                      caf::timespan{2s})
-            .then([answered](const send_ack&) { *answered = true; });
-      },
-      router));
-  sched.run();
+  auto on6 = say_hello(*this, 6);
+  boost::json::object msg;
+  msg["type"] = "typing";
+  msg["channel"] = "C1";
+  auto answered =
+      ask<send_ack>(*this, send_atom_v, json_object{msg}, caf::timespan{2s});
   REQUIRE(*answered); // Slack acks no typing: answered once handed over
   REQUIRE(on6->size() == 1);
   // The connection could not write it, and no session comes in time.
