@@ -206,12 +206,22 @@ recording_owner(detail::io_sink_actor::pointer,
 
 TEST_CASE_METHOD(transport_fixture,
                  "websocket session: a close while the server's close frame "
-                 "waits in the read buffer ends the session",
+                 "or a bad frame waits in the read buffer ends the session",
                  "[transport][websocket]") {
-  // Reading paused by backpressure with the server's close frame read but
+  // Reading paused by backpressure with the server's last frame read but
   // not yet taken: the read our close starts finds it in the buffer. Beast
-  // 1.81 deadlocked there with a control callback set, and the session
-  // never reported its end.
+  // 1.81 deadlocked the read and our close against each other there, and
+  // the session never reported its end.
+  struct variant {
+    std::string frame;
+    errc code;
+    std::string says;
+  };
+  auto x = GENERATE(
+      variant{testing::encode_frame(0x8, std::string{"\x03\xe8", 2} + "bye"),
+              errc::connection_closed, "bye"},
+      variant{testing::encode_frame(0x1, "\xff\xfe"), errc::websocket_error,
+              ""});
   fake_slack srv;
   test::system_fixture fx;
   auto cfg = test::config_for(srv, log);
@@ -227,29 +237,34 @@ TEST_CASE_METHOD(transport_fixture,
   REQUIRE(made);
   net::ws_options opts;
   opts.max_buffered_bytes = 1; // every batch pauses reading until consumed
-  opts.close_timeout = 1s;
+  // Far beyond the wait below: neither the close timeout nor the last
+  // resort after it may end the session in time for this test.
+  opts.close_timeout = 20s;
   auto reports = std::make_shared<session_reports>();
   auto owner = fx.track(fx.sys->spawn(recording_owner, reports));
   auto ws = net::start_ws_client(**made, *url, opts, owner);
   // hello: the first batch, and reading pauses.
   REQUIRE(test::eventually(
-      [&] { return reports->with([](auto& x) { return x.batches == 1; }); }));
+      [&] { return reports->with([](auto& r) { return r.batches == 1; }); }));
   auto s = srv.session(0, 10s);
   REQUIRE(s);
-  // A message and the server's close frame, in one write: one read takes
-  // both into Beast's buffer and returns the message.
+  // A message and the last frame, in one write: one read takes both into
+  // Beast's buffer and returns the message.
   s->send_raw(testing::encode_frame(0x1, R"({"type":"message","text":"m"})") +
-              testing::encode_frame(0x8, std::string{"\x03\xe8", 2} + "bye"));
+              x.frame);
   std::this_thread::sleep_for(200ms);
   ws->consumed();
   REQUIRE(test::eventually(
-      [&] { return reports->with([](auto& x) { return x.batches == 2; }); }));
+      [&] { return reports->with([](auto& r) { return r.batches == 2; }); }));
   std::this_thread::sleep_for(100ms);
   ws->close(1000);
-  CHECK(test::eventually(
+  REQUIRE(test::eventually(
       [&] {
-        return reports->with([](auto& x) { return x.closed.has_value(); });
+        return reports->with([](auto& r) { return r.closed.has_value(); });
       },
       5s));
+  auto closed = reports->with([](auto& r) { return *r.closed; });
+  CHECK(closed.code() == static_cast<uint8_t>(x.code));
+  CHECK(render(closed).find(x.says) != std::string::npos);
   ws->abort(make_error(errc::closed, "test over"));
 }

@@ -477,15 +477,19 @@ private:
       return;
     case state_type::open:
       state_ = state_type::closing;
-      // Beast 1.81 deadlocks when a read started after our close frame
-      // finds the server's close frame already in its buffer: with a control
-      // callback set, that read first defers itself holding the read lock,
-      // our close (write lock held, frame written) waits for the read lock,
-      // and the read then waits for the write lock. Neither ever ends, nor
-      // does the session. Without a callback the read takes the close frame
-      // at once and Beast's own path for a crossing close runs. While
-      // closing, pongs no longer matter, and the server's close frame is
-      // seen as the read's end.
+      // Beast 1.81 deadlocks when a read that holds its read lock meets the
+      // server's close frame, or a bad frame, while our close op (write lock
+      // held, its frame written) waits for that read lock: the read then
+      // waits for the write lock, and neither ever ends, nor does the
+      // session. Two such reads are avoided here: one with a control
+      // callback set defers itself holding the lock before it takes a close
+      // frame already in its buffer, and one started after our close frame
+      // meets what is in its buffer only after the close op went out. So
+      // the callback goes (while closing, pongs no longer matter, and the
+      // server's close frame still ends the read with its reason), and the
+      // read starts first: what is in its buffer is taken before our close
+      // frame, by Beast's own paths. What is left (a bad frame that arrives
+      // just as our close goes out) the last resort in `teardown` ends.
       ws_->control_callback();
       ws_->next_layer().teardown_limit({}); // the timer bounds it
       close_timer_.expires_after(opts_.close_timeout);
@@ -493,11 +497,11 @@ private:
         if (!ec)
           self->teardown(make_error(errc::timeout, "close handshake"));
       });
-      enqueue(outgoing{outgoing::close, {}, code, 0});
       // The server's close frame must be read even while the actor lags
       // behind (backpressure paused reading): read on until the end.
       if (!reading_)
         do_read();
+      enqueue(outgoing{outgoing::close, {}, code, 0});
       return;
     default:
       return;
@@ -517,7 +521,33 @@ private:
     if (ws_)
       close_socket(beast::get_lowest_layer(*ws_));
     if (!reading_)
-      report_down(abort_reason_);
+      return report_down(abort_reason_);
+    // The closed socket fails the read, which reports the end. One parked
+    // inside Beast (see start_close) never returns: end without it.
+    abandon_after(abandon_grace);
+  }
+
+  // Operations Beast parked against each other stay parked: closing the
+  // socket wakes only those waiting on it. After `grace`, the session ends
+  // without them, and destroying the stream frees their handlers (which hold
+  // this session).
+  static constexpr auto abandon_grace = std::chrono::seconds{1};
+
+  void abandon_after(std::chrono::steady_clock::duration grace) {
+    close_timer_.expires_after(grace);
+    close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+      if (ec || self->state_ == state_type::ended)
+        return;
+      self->reading_ = false;
+      self->writing_ = false;
+      auto err = self->end_after_write_ ? std::move(*self->end_after_write_)
+                                        : self->abort_reason_;
+      self->end_after_write_.reset();
+      self->report_down(std::move(err));
+      // Not from inside a handler of the stream: posted, holding this
+      // session while the parked handlers go.
+      asio::post(self->ex_, [self] { self->ws_.reset(); });
+    });
   }
 
   void report_down(caf::error err) {
@@ -528,8 +558,9 @@ private:
     if (writing_) {
       // Whether the frame being written went out decides whether it comes
       // back unsent: the end waits for its write, which the closed socket
-      // ends at once.
+      // ends at once (or, parked inside Beast, the last resort).
       end_after_write_ = std::move(err);
+      abandon_after(abandon_grace);
       return;
     }
     state_ = state_type::ended;
