@@ -42,7 +42,8 @@ public:
   websocket_session(const net_context& ctx, const endpoint_url& url,
                     const ws_options& opts, detail::io_sink_actor owner)
       : ex_(ctx.pool->context().get_executor()), ctx_(ctx), url_(url),
-        opts_(opts), owner_(std::move(owner)), close_timer_(ex_) {
+        opts_(opts), owner_(std::move(owner)), close_timer_(ex_),
+        abandon_timer_(ex_) {
     // The session must not keep the pool alive (see io_pool.hpp).
     ctx_.pool.reset();
   }
@@ -488,8 +489,10 @@ private:
       // the callback goes (while closing, pongs no longer matter, and the
       // server's close frame still ends the read with its reason), and the
       // read starts first: what is in its buffer is taken before our close
-      // frame, by Beast's own paths. What is left (a bad frame that arrives
-      // just as our close goes out) the last resort in `teardown` ends.
+      // frame, by Beast's own paths. A bad frame behind other frames, or
+      // still on its way, can still meet our close frame that way: the
+      // session then ends a second after close_timeout, by the last resort
+      // (see abandon_after).
       ws_->control_callback();
       ws_->next_layer().teardown_limit({}); // the timer bounds it
       close_timer_.expires_after(opts_.close_timeout);
@@ -529,24 +532,25 @@ private:
 
   // Operations Beast parked against each other stay parked: closing the
   // socket wakes only those waiting on it. After `grace`, the session ends
-  // without them, and destroying the stream frees their handlers (which hold
-  // this session).
+  // without them. Their handlers (which hold this session) stay with the
+  // stream until the I/O pool ends: destroying it here could pull it from
+  // under a step of the stream below still queued behind a stalled thread.
   static constexpr auto abandon_grace = std::chrono::seconds{1};
 
   void abandon_after(std::chrono::steady_clock::duration grace) {
-    close_timer_.expires_after(grace);
-    close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+    abandon_timer_.expires_after(grace);
+    abandon_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
       if (ec || self->state_ == state_type::ended)
         return;
+      CAF_RTM_LOG(self->ctx_.log, warn, "net",
+                  "WebSocket operations still parked a second after the "
+                  "socket closed: the session ends without them");
       self->reading_ = false;
       self->writing_ = false;
       auto err = self->end_after_write_ ? std::move(*self->end_after_write_)
                                         : self->abort_reason_;
       self->end_after_write_.reset();
       self->report_down(std::move(err));
-      // Not from inside a handler of the stream: posted, holding this
-      // session while the parked handlers go.
-      asio::post(self->ex_, [self] { self->ws_.reset(); });
     });
   }
 
@@ -565,6 +569,7 @@ private:
     }
     state_ = state_type::ended;
     close_timer_.cancel();
+    abandon_timer_.cancel();
     // Messages still queued were never written: the actor gets them back.
     std::vector<int64_t> unwritten;
     if (ws_)
@@ -591,6 +596,8 @@ private:
   ws_options opts_;
   detail::io_sink_actor owner_;
   asio::steady_timer close_timer_;
+  /// The last resort's (see abandon_after).
+  asio::steady_timer abandon_timer_;
   state_type state_ = state_type::opening;
   std::shared_ptr<transport_open> opening_;
   std::optional<ws_stream> ws_;
