@@ -544,3 +544,30 @@ TEST_CASE("rtm router: a status asked while the client closes is answered",
   caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
   sched.run();
 }
+
+TEST_CASE_METHOD(rtm_router_fixture,
+                 "rtm router: Slack's refusal of a typing indicator, answered "
+                 "already, is reported",
+                 "[rtm_router]") {
+  auto lifecycle = record_lifecycle();
+  auto on6 = say_hello(*this, 6);
+  boost::json::object msg;
+  msg["type"] = "typing";
+  msg["channel"] = "C1";
+  auto answered = ask<send_ack>(*this, send_atom_v, json_object{msg});
+  REQUIRE(*answered); // Slack acks no typing: answered once handed over
+  REQUIRE(on6->size() == 1);
+  inbound_batch batch;
+  batch.session = 6;
+  batch.events.push_back(
+      event::parse(R"({"ok":false,"reply_to":)" + std::to_string(on6->front()) +
+                       R"(,"error":{"code":2,"msg":"too fast"}})",
+                   6));
+  caf::anon_send(router, std::move(batch));
+  sched.run();
+  REQUIRE(lifecycle->size() == 1);
+  CHECK(lifecycle->front() ==
+        "error: Slack refused 1 message(s) whose send was answered already "
+        "(sent without an ack, or timed out)");
+  CHECK(*delivered == 0); // the reply is no event
+}

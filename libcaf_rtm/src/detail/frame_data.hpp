@@ -87,7 +87,7 @@ struct frame_data {
 
   mutable std::atomic<size_t> refs{1};
   std::string_view raw;
-  // Declared before `value`: the arena must outlive the value it holds.
+  /// Where the parser puts `value` (see frame_storage); freed as a whole.
   boost::json::monotonic_resource arena;
   union {
     /// Filled from `arena` by the parser (see frame_storage), read-only

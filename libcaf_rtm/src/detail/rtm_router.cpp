@@ -1,6 +1,7 @@
 #include "detail/rtm_router.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include <boost/json/array.hpp>
 
@@ -27,28 +28,30 @@ constexpr size_t max_ended_before_up = 16;
 
 // -- sending ------------------------------------------------------------------
 
+// A failure of messages whose senders had their answer already: logged and
+// told to the lifecycle subscribers, not lost in silence.
+void report_answered(self_ptr self, caf::error err, std::string what) {
+  CAF_RTM_LOG(self->state.log, warn, "client", what, ": ", render(err));
+  tell_lifecycle(self, error_event{std::move(err), std::move(what)});
+}
+
 // Messages sent without an ack were answered when their connection got them,
 // those that timed out when their time was up: one of them handed back
 // unwritten and dropped at its max_wait, or refused by Slack later, is
-// reported, not lost in silence.
+// reported.
 void report_late_failures(self_ptr self) {
   auto& st = self->state;
-  if (auto n = st.out->take_expired_answered(); n > 0) {
-    auto what = std::to_string(n) +
-                " message(s) sent without an ack came back unwritten and were "
-                "not sent within their max_wait";
-    CAF_RTM_LOG(st.log, warn, "client", what);
-    tell_lifecycle(self,
-                   error_event{make_error(errc::send_expired, what), what});
-  }
-  if (auto late = st.out->take_late_refusals(); late.count > 0) {
-    auto what = "Slack refused " + std::to_string(late.count) +
-                " message(s) whose send was answered already (sent without "
-                "an ack, or timed out): " +
-                render(late.first);
-    CAF_RTM_LOG(st.log, warn, "client", what);
-    tell_lifecycle(self, error_event{std::move(late.first), std::move(what)});
-  }
+  if (auto n = st.out->take_expired_answered(); n > 0)
+    report_answered(self,
+                    make_error(errc::send_expired, "not sent within max_wait"),
+                    std::to_string(n) +
+                        " message(s) sent without an ack came back unwritten "
+                        "and were not sent within their max_wait");
+  if (auto late = st.out->take_late_refusals(); late.count > 0)
+    report_answered(self, std::move(late.first),
+                    "Slack refused " + std::to_string(late.count) +
+                        " message(s) whose send was answered already (sent "
+                        "without an ack, or timed out)");
 }
 
 // Arms the outbox timer for its next deadline, unless an earlier one is set.
@@ -110,13 +113,11 @@ enqueue_message(self_ptr self, json_object& msg,
 // and now never sent is reported, not lost in silence.
 void fail_unsent(self_ptr self, const caf::error& err) {
   auto& st = self->state;
-  if (auto n = st.out->fail_queued(err); n > 0) {
-    auto what = std::to_string(n) +
-                " message(s) sent without an ack came back unwritten and are "
-                "not sent";
-    CAF_RTM_LOG(st.log, warn, "client", what, ": ", render(err));
-    tell_lifecycle(self, error_event{err, std::move(what)});
-  }
+  if (auto n = st.out->fail_queued(err); n > 0)
+    report_answered(self, err,
+                    std::to_string(n) +
+                        " message(s) sent without an ack came back unwritten "
+                        "and are not sent");
 }
 
 // After a fatal error no session comes: whatever a connection hands back

@@ -86,8 +86,8 @@ caf::error check_upload(const file_upload& file) {
 // Methods that end the hub's token or the app's installation for good: one
 // call from a node would cut off every client that uses the token. A call
 // with a token of its own ends only that token, the caller's business.
-// Slack's method names are lower case; an escaped one ("auth%2Erevoke") is
-// refused as well, whatever Slack would make of it.
+// Slack's method names are letters, digits and dots: any other name
+// ("auth%2Erevoke") is refused as well, whatever Slack would make of it.
 caf::error check_method(std::string_view method, const std::string& token) {
   if (!token.empty())
     return caf::none;
@@ -95,8 +95,10 @@ caf::error check_method(std::string_view method, const std::string& token) {
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) {
     return static_cast<char>(std::tolower(c));
   });
-  if (name == "auth.revoke" || name == "apps.uninstall" ||
-      name.find('%') != std::string::npos)
+  auto odd = std::any_of(name.begin(), name.end(), [](unsigned char c) {
+    return std::isalnum(c) == 0 && c != '.' && c != '_';
+  });
+  if (odd || name == "auth.revoke" || name == "apps.uninstall")
     return owner_only(name.c_str());
   return caf::none;
 }

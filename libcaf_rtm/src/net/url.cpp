@@ -130,7 +130,7 @@ caf::expected<endpoint_url> parse_endpoint(std::string_view text) {
 std::string base_url_problem(std::string_view url) {
   auto parsed = urls::parse_uri(url);
   if (!parsed)
-    return "no URL";
+    return {}; // parse_endpoint says why
   if (parsed->has_query())
     return "a query";
   if (parsed->has_fragment())

@@ -214,7 +214,7 @@ private:
   void on_read(error_code ec, size_t n) {
     reading_ = false;
     if (state_ == state_type::ended)
-      return; // only a guard: the end waits for the read
+      return; // the end waits for the read, unless the last resort gave up
     if (ec)
       return report_down(read_error(ec, "read"));
     if (pending_.empty() || pending_.back().bytes >= max_batch_bytes)
@@ -393,8 +393,8 @@ private:
 
   void on_write(error_code ec, size_t) {
     writing_ = false;
-    // Only a guard: the end waits for a write in flight (end_after_write_),
-    // and none starts after it.
+    // The end waits for a write in flight (end_after_write_), unless the
+    // last resort gave up on it, and none starts after it.
     if (state_ == state_type::ended)
       return;
     if (end_after_write_) {
@@ -491,8 +491,8 @@ private:
       // read starts first: what is in its buffer is taken before our close
       // frame, by Beast's own paths. A bad frame behind other frames, or
       // still on its way, can still meet our close frame that way: the
-      // session then ends a second after close_timeout, by the last resort
-      // (see abandon_after).
+      // session then ends after close_timeout, by the last resort (see
+      // abandon_later).
       ws_->control_callback();
       ws_->next_layer().teardown_limit({}); // the timer bounds it
       close_timer_.expires_after(opts_.close_timeout);
@@ -527,24 +527,23 @@ private:
       return report_down(abort_reason_);
     // The closed socket fails the read, which reports the end. One parked
     // inside Beast (see start_close) never returns: end without it.
-    abandon_after(abandon_grace);
+    abandon_later();
   }
 
   // Operations Beast parked against each other stay parked: closing the
-  // socket wakes only those waiting on it. After `grace`, the session ends
-  // without them. Their handlers (which hold this session) stay with the
-  // stream until the I/O pool ends: destroying it here could pull it from
-  // under a step of the stream below still queued behind a stalled thread.
-  static constexpr auto abandon_grace = std::chrono::seconds{1};
-
-  void abandon_after(std::chrono::steady_clock::duration grace) {
-    abandon_timer_.expires_after(grace);
+  // socket wakes only those waiting on it. After `abandon_grace`, the
+  // session ends without them. Their handlers (which hold this session) stay
+  // with the stream until the I/O pool ends: destroying it here could pull
+  // it from under a step of the stream below still queued behind a stalled
+  // thread.
+  void abandon_later() {
+    abandon_timer_.expires_after(opts_.abandon_grace);
     abandon_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
       if (ec || self->state_ == state_type::ended)
         return;
       CAF_RTM_LOG(self->ctx_.log, warn, "net",
-                  "WebSocket operations still parked a second after the "
-                  "socket closed: the session ends without them");
+                  "WebSocket operations still parked after the socket "
+                  "closed: the session ends without them");
       self->reading_ = false;
       self->writing_ = false;
       auto err = self->end_after_write_ ? std::move(*self->end_after_write_)
@@ -564,7 +563,7 @@ private:
       // back unsent: the end waits for its write, which the closed socket
       // ends at once (or, parked inside Beast, the last resort).
       end_after_write_ = std::move(err);
-      abandon_after(abandon_grace);
+      abandon_later();
       return;
     }
     state_ = state_type::ended;
@@ -596,7 +595,7 @@ private:
   ws_options opts_;
   detail::io_sink_actor owner_;
   asio::steady_timer close_timer_;
-  /// The last resort's (see abandon_after).
+  /// The last resort's (see abandon_later).
   asio::steady_timer abandon_timer_;
   state_type state_ = state_type::opening;
   std::shared_ptr<transport_open> opening_;

@@ -30,6 +30,9 @@ struct ws_options {
   caf::timespan handshake_timeout = std::chrono::seconds{10};
   /// Limit for the close handshake before the socket is closed anyway.
   caf::timespan close_timeout = std::chrono::seconds{2};
+  /// How long after the socket was closed a read or write the WebSocket
+  /// layer still holds may take before the session ends without it.
+  caf::timespan abandon_grace = std::chrono::seconds{1};
   /// Bytes waiting for the actor before reading pauses.
   size_t max_buffered_bytes = size_t{2} * 1024 * 1024;
 };

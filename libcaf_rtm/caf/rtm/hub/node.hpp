@@ -7,7 +7,7 @@
 //   };
 //   config cfg;
 //   caf::rtm::hub::node_options opts;
-//   opts.tls = {"bot.pem", "bot.key", "ca.pem"}; // or leave empty: no TLS
+//   opts.tls = {"bot.pem", "bot.key", "ca.pem", ""}; // empty: no TLS
 //   if (auto err = caf::rtm::hub::configure_node(cfg, opts)) ...
 //   caf::actor_system sys{cfg};
 
