@@ -136,6 +136,14 @@ struct rtm_router_fixture : deterministic_system {
   std::vector<caf::actor> actors;
 };
 
+// A typing indicator in C1, which Slack never acks.
+json_object typing_in_c1() {
+  boost::json::object msg;
+  msg["type"] = "typing";
+  msg["channel"] = "C1";
+  return json_object{std::move(msg)};
+}
+
 // An RTM message to send: "hi" in C1.
 json_object hi_message() {
   boost::json::object msg;
@@ -365,11 +373,8 @@ TEST_CASE_METHOD(rtm_router_fixture,
                  "[rtm_router]") {
   auto lifecycle = record_lifecycle();
   auto on6 = say_hello(*this, 6);
-  boost::json::object msg;
-  msg["type"] = "typing";
-  msg["channel"] = "C1";
   auto answered =
-      ask<send_ack>(*this, send_atom_v, json_object{msg}, caf::timespan{2s});
+      ask<send_ack>(*this, send_atom_v, typing_in_c1(), caf::timespan{2s});
   REQUIRE(*answered); // Slack acks no typing: answered once handed over
   REQUIRE(on6->size() == 1);
   // The connection could not write it, and no session comes in time.
@@ -551,10 +556,7 @@ TEST_CASE_METHOD(rtm_router_fixture,
                  "[rtm_router]") {
   auto lifecycle = record_lifecycle();
   auto on6 = say_hello(*this, 6);
-  boost::json::object msg;
-  msg["type"] = "typing";
-  msg["channel"] = "C1";
-  auto answered = ask<send_ack>(*this, send_atom_v, json_object{msg});
+  auto answered = ask<send_ack>(*this, send_atom_v, typing_in_c1());
   REQUIRE(*answered); // Slack acks no typing: answered once handed over
   REQUIRE(on6->size() == 1);
   inbound_batch batch;
