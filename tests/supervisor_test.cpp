@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@ struct world {
   // Web API: calls in order; scripted answers per method (default: ok).
   std::vector<std::string> calls;
   std::map<std::string, std::deque<caf::error>> failures;
+  // Calls of these methods are held, never answered (a caller busy with
+  // them when it is killed).
+  std::set<std::string> held_methods;
+  std::vector<caf::typed_response_promise<json_object>> held_calls;
   // The URL rtm.connect hands out.
   std::string url = "ws://127.0.0.1:1/ws/x";
   // Connections by session, and the close codes each one was told.
@@ -67,12 +72,16 @@ std::string code(const caf::error& err) {
   return err ? to_string(static_cast<errc>(err.code())) : "none";
 }
 
-web_api_actor::behavior_type fake_api(web_api_actor::pointer,
+web_api_actor::behavior_type fake_api(web_api_actor::pointer self,
                                       const world_ptr& w) {
   return {
-      [w](call_atom, std::string& method,
-          api_args&) -> caf::result<json_object> {
+      [self, w](call_atom, std::string& method,
+                api_args&) -> caf::result<json_object> {
         w->calls.push_back(method);
+        if (w->held_methods.count(method) > 0) {
+          w->held_calls.push_back(self->make_response_promise<json_object>());
+          return w->held_calls.back();
+        }
         if (auto& q = w->failures[method]; !q.empty()) {
           auto err = q.front();
           q.pop_front();
@@ -407,6 +416,30 @@ TEST_CASE_METHOD(supervisor_fixture,
   CHECK(w->calls_of("rtm.connect") == 3);
   ask_connect();
   CHECK(w->replies.back() == "error:gave_up");
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: a caller killed while it holds the attempt's "
+                 "call ends the attempt",
+                 "[supervisor]") {
+  for (auto method : {"auth.test", "rtm.connect"}) {
+    DYNAMIC_SECTION(method) {
+      w->held_methods.insert(method);
+      start();
+      ask_connect();
+      REQUIRE(w->calls_of(method) == 1);
+      CHECK(w->replies.empty());
+      // CAF answers no request a killed actor held: without its down
+      // message, the connect would wait for ever.
+      caf::anon_send_exit(api, caf::exit_reason::kill);
+      sched->run();
+      CHECK(w->count("fatal:closed") == 1);
+      REQUIRE(w->replies.size() == 1);
+      CHECK(w->replies.back() == "error:closed");
+      advance(1min);
+      CHECK(w->calls.size() == (std::string{method} == "auth.test" ? 1 : 2));
+    }
+  }
 }
 
 TEST_CASE_METHOD(supervisor_fixture,

@@ -373,11 +373,13 @@ caf::error from_caller(caf::error err) {
 
 void request_url(self_ptr self) {
   auto& st = self->state;
+  st.call_open = true;
   self->request(st.args.endpoint_api, caf::infinite, call_atom_v,
                 st.args.proto->endpoint_method(),
                 st.args.proto->endpoint_args())
       .then(
           [self](json_object& answer) {
+            self->state.call_open = false;
             if (stopping(self))
               return;
             auto ep = self->state.args.proto->to_endpoint(answer.value);
@@ -388,6 +390,7 @@ void request_url(self_ptr self) {
             open_session(self, std::move(*ep));
           },
           [self](caf::error& err) {
+            self->state.call_open = false;
             if (!stopping(self))
               attempt_failed(self, from_caller(std::move(err)));
           });
@@ -406,10 +409,12 @@ void start_attempt(self_ptr self) {
   self->send(st.args.router, connecting{st.failures + 1});
   if (st.me || !st.args.proto->wants_identity())
     return request_url(self);
+  st.call_open = true;
   self->request(st.args.api, caf::infinite, call_atom_v, "auth.test",
                 api_args{})
       .then(
           [self](json_object& answer) {
+            self->state.call_open = false;
             if (stopping(self))
               return;
             auto me = to_identity(answer.value);
@@ -424,6 +429,7 @@ void start_attempt(self_ptr self) {
             request_url(self);
           },
           [self](caf::error& err) {
+            self->state.call_open = false;
             if (!stopping(self))
               attempt_failed(self, from_caller(std::move(err)));
           });
@@ -607,8 +613,22 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     };
   st.rng.seed(st.args.seed != 0 ? st.args.seed : std::random_device{}());
   ignore_stray_errors(self);
+  // A shared caller (`client_config::api`) may be killed by its owner while
+  // it holds an attempt's request.
+  if (st.args.api)
+    self->monitor(st.args.api);
+  if (st.args.endpoint_api && st.args.endpoint_api != st.args.api)
+    self->monitor(st.args.endpoint_api);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
+    if (dm.source == st.args.api.address() ||
+        dm.source == st.args.endpoint_api.address()) {
+      if (st.call_open && !stopping(self)) {
+        st.call_open = false;
+        attempt_failed(self, from_caller(caf::sec::request_receiver_down));
+      }
+      return;
+    }
     for (auto& [id, entry] : st.sessions) {
       if (entry.conn.address() == dm.source) {
         auto session = id;
