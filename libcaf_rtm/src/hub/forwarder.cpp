@@ -6,6 +6,7 @@
 #include "caf/rtm/event.hpp"
 #include "caf/rtm/hub/messages.hpp"
 #include "caf/rtm/messages.hpp"
+#include "caf/rtm/type_ids.hpp"
 #include "detail/frame_parser.hpp"
 #include "detail/stray_errors.hpp"
 
@@ -76,6 +77,9 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
             rtm::detail::send_pooled(st.messages.get(), st.target, envs[i],
                                      rtm::detail::next_block(envs, i));
       },
+      // A hub's relay asks behind what it sent: the answer shows that all
+      // of it arrived.
+      [](caf::rtm::ping_atom) {},
       [self](hub_gap& gap) {
         // What a hub's relay dropped for this actor while this node did not
         // take it in time.

@@ -1,6 +1,7 @@
 #include "hub/relay.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/sec.hpp>
@@ -11,6 +12,7 @@
 #include "caf/rtm/event.hpp"
 #include "caf/rtm/hub/messages.hpp"
 #include "caf/rtm/json_object.hpp"
+#include "caf/rtm/type_ids.hpp"
 #include "detail/internal_messages.hpp"
 #include "detail/stray_errors.hpp"
 
@@ -164,6 +166,44 @@ bool take_room(self_ptr self, size_t count, size_t bytes) {
   return false;
 }
 
+// Asks the target for an answer behind everything sent so far, unless a
+// probe is on its way already or nothing waits for one.
+void probe(self_ptr self) {
+  auto& st = self->state;
+  if (st.probing || st.timed_out == 0)
+    return;
+  st.probing = true;
+  st.probed = st.timed_out;
+  // Any answer shows that what was sent before reached the node: the
+  // forwarder's is empty, an actor that does not know the probe answers
+  // with an error.
+  auto done = [self] {
+    auto& st = self->state;
+    st.probing = false;
+    auto n = std::exchange(st.probed, 0);
+    st.timed_out -= std::min(n, st.timed_out);
+    answered(self, n);
+    probe(self); // for requests that timed out since
+  };
+  self->request(st.target, st.args.confirm_timeout, caf::rtm::ping_atom_v)
+      .then([done] { done(); },
+            [self, done](caf::error& err) {
+              if (err != caf::sec::request_timeout)
+                return done();
+              // The link may still move, slower than that: ask again.
+              self->state.probing = false;
+              probe(self);
+            });
+}
+
+// A request of `bytes` got no answer in time. Its bytes may still wait in
+// CAF's buffer of a slow link, so they stay in the window until a probe sent
+// after it is answered.
+void timed_out(self_ptr self, size_t bytes) {
+  self->state.timed_out += bytes;
+  probe(self);
+}
+
 // Whether `err`, the answer to an envelope sent to the remote subscriber,
 // says that it never took it: it was gone (CAF 0.17 bounces a request to an
 // actor that ended, or to a node that does not know it, with
@@ -189,7 +229,12 @@ void pass_on(self_ptr self, T msg) {
   self->request(self->state.target, self->state.args.confirm_timeout,
                 std::move(msg))
       .then([self, bytes] { answered(self, bytes); },
-            [self, bytes](caf::error&) { answered(self, bytes); });
+            [self, bytes](caf::error& err) {
+              if (err == caf::sec::request_timeout)
+                timed_out(self, bytes);
+              else
+                answered(self, bytes);
+            });
 }
 
 } // namespace
@@ -237,10 +282,8 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
         // (`redeliver_unclaimed`, see `not_taken`). In the window as well: a
         // dropped one is refused at once, counted like any drop, and the
         // client acks it empty or leaves it to Slack, as at the deadline.
-        // Its room comes back at the latest after `answer_timeout`, also if
-        // the node never took it: a node that stalls keeps a window more
-        // unconfirmed per `answer_timeout` until CAF's connection timeout
-        // ends the link.
+        // Unanswered after `answer_timeout`, its room comes back with a
+        // probe's answer (see `relay_args::confirm_timeout`).
         auto bytes = charge(self, env);
         if (!take_room(self, 1, bytes))
           return make_error(errc::not_taken,
@@ -255,7 +298,10 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
                   rp.deliver(std::move(x));
                 },
                 [self, rp, bytes](caf::error& err) mutable {
-                  answered(self, bytes);
+                  if (err == caf::sec::request_timeout)
+                    timed_out(self, bytes);
+                  else
+                    answered(self, bytes);
                   if (not_taken(err))
                     rp.deliver(make_error(caf::sec::request_receiver_down));
                   else

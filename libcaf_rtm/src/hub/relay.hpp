@@ -54,10 +54,13 @@ struct relay_args {
   /// Bytes each message counts in the window besides its events' text:
   /// many small messages hold more of the hub than their text says.
   size_t message_overhead = 256;
-  /// After this long without an answer, events count as taken: an answer
-  /// that never comes (a subscriber that drops them unanswered) must not
-  /// hold the window shut. Far above CAF's connection timeout, which ends a
-  /// link that stalls long before.
+  /// How long a request of events, or a probe, waits for its answer. What a
+  /// request that got none holds of the window is freed only by the answer
+  /// to a probe sent after it: CAF delivers in order on one link, so that
+  /// answer shows the request left the hub. A link too slow for the
+  /// workspace, which CAF's connection timeout never ends while anything
+  /// still moves, thus holds at most the window; and a subscriber that
+  /// answers nothing but probes does not hold the window shut.
   caf::timespan confirm_timeout = std::chrono::seconds{60};
   /// The hub's log: where a stretch of drops begins, and its count once
   /// reported.
@@ -82,6 +85,11 @@ struct relay_state {
   relay_args args;
   /// Bytes sent and not answered yet.
   size_t unanswered = 0;
+  /// Those of them whose request timed out: they wait for a probe's answer.
+  size_t timed_out = 0;
+  /// A probe is on its way; its answer frees `probed` bytes.
+  bool probing = false;
+  size_t probed = 0;
   /// Events (or envelopes) dropped since the last report, and when the first
   /// and the last of them came.
   uint64_t dropped = 0;
