@@ -414,12 +414,15 @@ TEST_CASE("the dump-config option shows the configuration, tokens redacted",
   process p{tool,
             {"--dump-config", "--token", "xoxb-dumped-5",
              "--caf-rtm.app-token=xapp-dumped-6",
-             "--caf-rtm.proxy=http://user:pw-dumped-7@127.0.0.1:3128"},
+             "--caf-rtm.proxy=http://user:pw-dumped-7@127.0.0.1:3128",
+             "--openssl.passphrase=pass-dumped-8",
+             R"(--caf-rtm.extra-headers=["X-Api-Key: key-dumped-9"])"},
             clean_env};
   CHECK(p.wait(10s) == 0);
   auto text = p.out() + p.err();
   CHECK(text.find("caf-rtm") != std::string::npos);
   CHECK(text.find("<redacted>") != std::string::npos);
+  CHECK(text.find("X-Api-Key") != std::string::npos);
   CHECK(text.find("dumped") == std::string::npos);
 }
 

@@ -6,7 +6,8 @@
 # for CAF_RTM_FUZZ_SECONDS (default 10) each. Exits non-zero if anything fails
 # or the fuzzer finds anything.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -23,7 +24,7 @@ run_suite build/release -DCMAKE_BUILD_TYPE=Release
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # CAF's own BASP objects that can outlive a test's actor system (lsan.supp).
-export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp}
 run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCAF_RTM_SANITIZERS=ON \
   -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
 

@@ -71,16 +71,45 @@ void redact_userinfo(std::string& url) {
   url.replace(start, at - start, "<redacted>");
 }
 
+// Keys whose values are credentials as a whole: tokens, the TLS key's
+// passphrase (`openssl.passphrase`), and anything named like a password.
+bool secret_key(const std::string& key) {
+  for (auto word : {"token", "passphrase", "password", "secret"})
+    if (key.find(word) != std::string::npos)
+      return true;
+  return false;
+}
+
+// "Name: value" header lines keep their names only: a gateway's API key
+// goes in a value.
+void redact_header_values(caf::config_value::list& lines) {
+  for (auto& line : lines) {
+    auto* str = caf::get_if<std::string>(&line);
+    if (str == nullptr)
+      continue;
+    auto colon = str->find(':');
+    *str = colon == std::string::npos ? "<redacted>"
+                                      : str->substr(0, colon) + ": <redacted>";
+  }
+}
+
 void redact_tokens(caf::settings& xs) {
   for (auto& [key, value] : xs) {
     if (auto* dict = caf::get_if<caf::settings>(&value)) {
       redact_tokens(*dict);
       continue;
     }
+    if (auto* list = caf::get_if<caf::config_value::list>(&value)) {
+      if (key == "extra-headers")
+        redact_header_values(*list);
+      else if (secret_key(key))
+        *list = caf::config_value::list{};
+      continue;
+    }
     auto* str = caf::get_if<std::string>(&value);
     if (str == nullptr || str->empty())
       continue;
-    if (key.find("token") != std::string::npos)
+    if (secret_key(key))
       *str = "<redacted>";
     else if (key.find("proxy") != std::string::npos)
       redact_userinfo(*str);
