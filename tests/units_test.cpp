@@ -1522,6 +1522,18 @@ TEST_CASE("log lines mask tokens and WebSocket tickets", "[units][log]") {
   log->log(log_level::trace, "x", "reda and reda");
   REQUIRE(lines.size() == 3);
   CHECK(lines[2] == "x: <redacted> and <redacted>");
+  // A frame logged at trace: an envelope's response URL is a credential as
+  // it stands, an Events API payload carries the verification token.
+  log->log(log_level::trace, "connection",
+           R"({"payload":{"token":"verif-1","response_url":)"
+           R"("https:\/\/hooks.slack.com\/commands\/T1\/2\/s3"},)"
+           R"("response_urls":[{"response_url" : "https://h/x\"y"}],)"
+           R"("response_url":1,"token"})");
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[3] == R"(connection: {"payload":{"token":"<redacted>",)"
+                    R"("response_url":"<redacted>"},"response_urls":)"
+                    R"([{"response_url" : "<redacted>"}],"response_url":1,)"
+                    R"("token"})");
 }
 
 TEST_CASE("log lines mask Slack tokens by their shape", "[units][log]") {
@@ -1617,6 +1629,12 @@ TEST_CASE("server text in errors and log lines shows control characters",
   log.log(log_level::warn, "test", "a\nb");
   REQUIRE(lines.size() == 1);
   CHECK(lines[0] == "test: a\\x0ab");
+  // C1 controls in UTF-8 (CSI, U+009B, is C2 9B); other text as it is.
+  log.log(log_level::warn, "test",
+          "a\xc2\x9b"
+          "2Jb \xc2\xa0\xc3\xa9");
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[1] == "test: a\\xc2\\x9b2Jb \xc2\xa0\xc3\xa9");
 }
 
 // -- envelope filter ----------------------------------------------------------

@@ -106,6 +106,30 @@ void find_slack_tokens(std::string_view text,
   }
 }
 
+// Masks the string values of `"<key>":` in JSON text (a frame logged at
+// trace): an envelope's `response_url` is a credential as it stands, and an
+// Events API payload carries the app's verification `token`.
+void redact_json_values(std::string& text, std::string_view key,
+                        std::string_view mask) {
+  for (auto pos = text.find(key); pos != std::string::npos;
+       pos = text.find(key, pos)) {
+    pos += key.size();
+    auto colon = text.find_first_not_of(" \t", pos);
+    if (colon == std::string::npos || text[colon] != ':')
+      continue;
+    auto quote = text.find_first_not_of(" \t", colon + 1);
+    if (quote == std::string::npos || text[quote] != '"')
+      continue;
+    auto begin = quote + 1;
+    auto end = begin;
+    while (end < text.size() && text[end] != '"')
+      end += text[end] == '\\' ? 2 : 1;
+    end = std::min(end, text.size());
+    text.replace(begin, end - begin, mask);
+    pos = begin + mask.size();
+  }
+}
+
 bool is_slack_token(std::string_view x) {
   return !x.empty() && token_end(x, 0) == x.size();
 }
@@ -170,6 +194,8 @@ std::string logger::redact_locked(std::string text) const {
       end = text.size();
     text.replace(pos, end - pos, redacted);
   }
+  for (auto key : {R"("response_url")", R"("token")"})
+    redact_json_values(text, key, redacted);
   return text;
 }
 
