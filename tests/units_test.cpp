@@ -398,6 +398,11 @@ TEST_CASE("events: fields, nested ids, acks", "[units][event]") {
   auto reaction = event::parse(
       R"({"type":"reaction_added","item":{"type":"message","channel":"C3"}})");
   CHECK(reaction.channel() == "C3");
+  // Events API events about files, pins and calls: `channel_id`, so that
+  // callbacks take them in their channel's order.
+  auto shared = event::parse(
+      R"({"type":"file_shared","channel_id":"C4","file_id":"F1"})");
+  CHECK(shared.channel() == "C4");
 
   auto ack = event::parse(R"({"ok":true,"reply_to":12,"ts":"1.1"})");
   REQUIRE(ack.reply_to());

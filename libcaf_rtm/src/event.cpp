@@ -28,6 +28,8 @@ namespace detail {
 event_fields scan_event(const json::object& ev) {
   event_fields out;
   std::string_view event_ts;
+  // Events API events about files, pins and calls name their channel so.
+  std::string_view channel_id;
   const json::object* item = nullptr;
   for (const auto& member : ev) {
     auto key = std::string_view{member.key()};
@@ -72,12 +74,18 @@ event_fields scan_event(const json::object& ev) {
       if (key == "thread_ts")
         out.thread_ts = as_string(x);
       break;
+    case 10:
+      if (key == "channel_id")
+        channel_id = as_string(x);
+      break;
     default:
       break;
     }
   }
   if (out.ts.empty())
     out.ts = event_ts;
+  if (out.channel.empty())
+    out.channel = channel_id;
   if (out.channel.empty() && item != nullptr)
     out.channel = string_field(*item, "channel");
   return out;

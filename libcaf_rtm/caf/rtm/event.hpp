@@ -51,7 +51,8 @@ public:
   /// The `type` field ("" if absent, e.g. for acks).
   std::string_view type() const noexcept;
   std::string_view subtype() const noexcept;
-  /// `channel` (or `channel.id`, or `item.channel` for reactions).
+  /// `channel` (or `channel.id`; or `channel_id`, as Events API events
+  /// about files, pins and calls have it; or `item.channel` for reactions).
   std::string_view channel() const noexcept;
   /// `user` (or `user.id`).
   std::string_view user() const noexcept;
