@@ -550,6 +550,46 @@ TEST_CASE("rtm router: a status asked while the client closes is answered",
   sched.run();
 }
 
+TEST_CASE("rtm router: a closed router leaves no monitor on its subscribers",
+          "[rtm_router]") {
+  // A monitor lives on the watched actor and holds a weak reference to the
+  // watcher, which keeps the watcher's memory: subscribers that outlive the
+  // client must not keep the router's.
+  deterministic_system world;
+  auto& sys = world.sys;
+  auto& sched = world.sched;
+  auto client = offline_client();
+  auto api = sys.spawn(web_api, client);
+  client.api = api;
+  auto router = sys.spawn(rtm_router, client);
+  auto count = std::make_shared<size_t>(0);
+  auto subscriber = sys.spawn(counting_subscriber, count);
+  auto closed = std::make_shared<bool>(false);
+  auto asker = sys.spawn(
+      [closed](caf::event_based_actor* self, const rtm_router_actor& dest,
+               const caf::actor& sub) {
+        self->request(dest, caf::infinite, subscribe_atom_v, sub,
+                      std::vector<std::string>{"message"})
+            .then([](caf::ok_atom) {});
+        self->request(dest, caf::infinite, subscribe_atom_v, lifecycle_atom_v,
+                      sub)
+            .then([](caf::ok_atom) {});
+        self->request(dest, caf::infinite, close_atom_v)
+            .then([closed](caf::ok_atom) { *closed = true; });
+      },
+      router, subscriber);
+  sched.run();
+  REQUIRE(*closed);
+  auto ctrl = caf::actor_cast<caf::strong_actor_ptr>(router);
+  auto weak_after_close = ctrl->weak_refs.load();
+  caf::anon_send_exit(subscriber, caf::exit_reason::user_shutdown);
+  sched.run();
+  CHECK(ctrl->weak_refs.load() == weak_after_close);
+  caf::anon_send_exit(asker, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
+  sched.run();
+}
+
 TEST_CASE_METHOD(rtm_router_fixture,
                  "rtm router: Slack's refusal of a typing indicator, answered "
                  "already, is reported",

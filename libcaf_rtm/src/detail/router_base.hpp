@@ -342,6 +342,13 @@ void reply_closed(Self* self) {
   for (auto& rp : st.close_promises)
     rp.deliver(caf::ok_atom_v);
   st.close_promises.clear();
+  // A monitor lives on the actor it watches and keeps the watcher's memory
+  // (a few KB) until that actor ends: a subscriber that outlives many
+  // clients would gather them.
+  for (const auto& x : st.subs.actors())
+    self->demonitor(x.hdl);
+  for (const auto& x : st.subs.lifecycle())
+    self->demonitor(x);
   self->quit();
 }
 
