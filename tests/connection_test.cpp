@@ -106,7 +106,9 @@ stand_in_observer(detail::session_observer_actor::pointer,
 // A Socket Mode connection whose envelopes wait for the router's ack (the
 // router owes acks for what it holds).
 struct connection_fixture {
-  explicit connection_fixture(caf::timespan pong_timeout = {}) {
+  explicit connection_fixture(caf::timespan pong_timeout = {},
+                              log_level level = log_level::debug)
+      : logs(level) {
     cfg = socket_mode_config_for(srv, logs.get());
     cfg.ack_after_delivery = true;
     cfg.ping_interval = std::chrono::seconds{60};
@@ -255,6 +257,29 @@ TEST_CASE("connection: empty frames count against the read-ahead too",
   CHECK(seen == flood);
   // A batch holds about 256 KB, each frame counted with an overhead.
   CHECK(largest <= 20'000);
+}
+
+TEST_CASE("connection: a pong that came before the monitor's verdict keeps "
+          "the session",
+          "[connection]") {
+  // The pong waits in the connection's mailbox (a busy scheduler) while the
+  // monitor's timer fires: its verdict must not end a live link.
+  connection_fixture f{5s, log_level::trace};
+  auto payload = detail::ping_payload(1, 7);
+  caf::anon_send(f.conn, ping_atom_v, payload);
+  REQUIRE(eventually([&] { return f.logs.contains("<- pong " + payload); }));
+  caf::anon_send(f.conn, detail::dead_link_atom_v, payload);
+  CHECK_FALSE(f.session->wait_ended(1s));
+  CHECK_FALSE(f.router->with([](auto& x) { return x.drained; }));
+  // A new monitor numbers on from the ping.
+  auto next = detail::ping_payload(1, 8);
+  CHECK(eventually([&] {
+    auto xs = f.session->ping_payloads();
+    return std::find(xs.begin(), xs.end(), next) != xs.end();
+  }));
+  // A verdict on a ping newer than any pong still ends it.
+  caf::anon_send(f.conn, detail::dead_link_atom_v, detail::ping_payload(1, 9));
+  CHECK(f.session->wait_ended(10s));
 }
 
 TEST_CASE("connection: no pong in time while reading was paused for much of "

@@ -176,6 +176,8 @@ struct session_reports {
   std::mutex mtx;
   size_t opened = 0;
   size_t batches = 0;
+  /// The counts of acks that came back unwritten, one per message.
+  std::vector<uint32_t> unsent_acks;
   std::optional<caf::error> closed;
 
   template <class F>
@@ -194,7 +196,9 @@ recording_owner(detail::io_sink_actor::pointer,
       [](detail::pong_atom, std::string&) {},
       [](detail::written_atom, int64_t) {},
       [](detail::unsent_atom, std::vector<int64_t>&) {},
-      [](detail::unsent_atom, uint32_t) {},
+      [log](detail::unsent_atom, uint32_t n) {
+        log->with([n](auto& x) { x.unsent_acks.push_back(n); });
+      },
       [log](detail::closed_atom, caf::error& err) {
         log->with([&err](auto& x) { x.closed = std::move(err); });
       },
@@ -258,6 +262,43 @@ std::optional<caf::error> close_with_buffered(transport_fixture& f,
 constexpr const char* given_up = "still parked after the socket closed";
 
 } // namespace
+
+TEST_CASE_METHOD(transport_fixture,
+                 "websocket session: acks handed over after the close began "
+                 "come back as one count",
+                 "[transport][websocket]") {
+  // A Socket Mode session that ends with much read ahead hands over the
+  // acks of all of it at once: one message back, not one per ack (each
+  // would be a warning and an error_event).
+  fake_slack srv;
+  test::system_fixture fx;
+  auto cfg = test::config_for(srv, log);
+  auto api = fx.track(fx.sys->spawn(web_api, cfg));
+  auto answer =
+      test::request<json_object>(*fx.self, api, caf::timespan{10s}, call_atom_v,
+                                 "rtm.connect", api_args{});
+  REQUIRE(answer);
+  auto url =
+      net::parse_endpoint(std::string{answer->value.at("url").as_string()});
+  REQUIRE(url);
+  auto made = net::make_net_context(cfg, log);
+  REQUIRE(made);
+  auto reports = std::make_shared<session_reports>();
+  auto owner = fx.track(fx.sys->spawn(recording_owner, reports));
+  auto ws = net::start_ws_client(**made, *url, net::ws_options{}, owner);
+  REQUIRE(test::eventually(
+      [&] { return reports->with([](auto& r) { return r.batches == 1; }); }));
+  ws->close(1000);
+  net::text_frames acks;
+  for (auto id : {"e1", "e2", "e3"})
+    acks.add(std::string{R"({"envelope_id":")"} + id + R"("})");
+  ws->send_texts_first(std::move(acks));
+  REQUIRE(test::eventually([&] {
+    return reports->with([](auto& r) { return r.closed.has_value(); });
+  }));
+  CHECK(reports->with([](auto& r) { return r.unsent_acks; }) ==
+        std::vector<uint32_t>{3});
+}
 
 TEST_CASE_METHOD(transport_fixture,
                  "websocket session: a close while the server's close frame "

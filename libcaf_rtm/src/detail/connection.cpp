@@ -41,6 +41,15 @@ bool writable(self_ptr self) {
   return st.ws && !st.ending && !st.io_closed;
 }
 
+// A pong of one of the session's own pings (WebSocket or RTM) came.
+void note_pong(self_ptr self, const std::string& payload) {
+  auto& st = self->state;
+  uint64_t session = 0;
+  uint64_t n = 0;
+  if (parse_ping_payload(payload, session, n) && session == st.args.session)
+    st.newest_pong = std::max(st.newest_pong, n);
+}
+
 // Ends the session: `reason` becomes the exit reason once the I/O side is
 // done (none = normal exit). An orderly end sends a close frame with `code`.
 void end_session(self_ptr self, caf::error reason, bool orderly,
@@ -104,6 +113,7 @@ public:
   }
 
   void monitor_pong(std::string payload) override {
+    note_pong(self_, payload);
     if (self_->state.monitor)
       self_->send(self_->state.monitor, pong_atom_v, std::move(payload));
   }
@@ -358,6 +368,17 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       },
       [self](dead_link_atom, const std::string& payload) {
         auto& st = self->state;
+        if (uint64_t session = 0, n = 0;
+            parse_ping_payload(payload, session, n) &&
+            session == st.args.session && st.newest_pong >= n) {
+          // The pong came in time, and waited here while the monitor's
+          // timer fired: the link is alive. A new monitor goes on.
+          CAF_RTM_LOG(st.log, debug, "connection", "session ", st.args.session,
+                      ": the pong crossed the monitor's verdict");
+          if (writable(self))
+            start_monitor(self);
+          return;
+        }
         if (st.io_paused) {
           // Reading pauses while the router holds batches (slow callbacks),
           // so pongs wait unread: a slow consumer, not a dead link. A new
@@ -395,6 +416,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       [self](pong_atom, std::string& payload) {
         CAF_RTM_LOG(self->state.log, trace, "connection", "session ",
                     self->state.args.session, " <- pong ", payload);
+        note_pong(self, payload);
         if (self->state.monitor)
           self->send(self->state.monitor, pong_atom_v, std::move(payload));
       },

@@ -68,6 +68,10 @@ struct connection_state {
   /// The number after the highest of the session's pings so far: where a
   /// new monitor starts (no two pings of the session share a payload).
   uint64_t next_ping_number = 1;
+  /// The number of the newest ping of the session whose pong came: a
+  /// monitor's verdict on an older ping crossed it (its pong waited in this
+  /// actor's mailbox while the monitor's timer fired).
+  uint64_t newest_pong = 0;
   /// Bytes of the batches the router has not taken yet.
   size_t held_bytes = 0;
   /// Batches sent to the router and not answered yet.

@@ -63,6 +63,14 @@ public:
   void send_texts_first(text_frames texts) override {
     auto packed = std::make_shared<const text_frames>(std::move(texts));
     post([packed = std::move(packed)](websocket_session& self) {
+      // Too late for all of them: one count, not one message each (a
+      // session that ends with much read ahead hands over thousands).
+      if (self.state_ == state_type::ended ||
+          self.state_ == state_type::closing) {
+        caf::anon_send(self.owner_, detail::unsent_atom_v,
+                       static_cast<uint32_t>(packed->size()));
+        return;
+      }
       // Each goes to the front: the last one first keeps them in order.
       for (auto i = packed->size(); i-- > 0;)
         self.enqueue(outgoing{outgoing::text, {}, 0, 0, packed, i}, true);
