@@ -559,6 +559,28 @@ TEST_CASE("a drop log drops a node's record that comes in after the node "
   CHECK(missed.count == 10);
 }
 
+TEST_CASE("a drop log replaces the record of an outage that is over when the "
+          "node goes away again",
+          "[hub]") {
+  using namespace std::chrono_literals;
+  hub::detail::drop_log drops;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  const auto& node = sys.node();
+  auto t0 = caf::make_timestamp();
+  // The node went away at t0 and came back at t0 + 1s, but its lookup took
+  // nothing (the client's status did not answer in time).
+  drops.record(node, t0, 100);
+  CHECK(drops.came_back(node, t0 + 1s));
+  // It goes away again: what it misses counts from then, not from t0.
+  drops.record(node, t0 + 10s, 500);
+  CHECK(drops.came_back(node, t0 + 20s));
+  auto missed = drops.take(node, 510, t0 + 20s);
+  CHECK(missed.known);
+  CHECK(missed.since == t0 + 10s);
+  CHECK(missed.count == 10);
+}
+
 namespace {
 
 // A relay with a window of three events and a drop log that drops two

@@ -1136,6 +1136,34 @@ struct tapped_bot {
 
 } // namespace
 
+namespace {
+
+// The link of `t` breaks (both processes live on), and five events arrive at
+// the hub while it has no subscriber of the node. Returns what the hub's
+// listing then says.
+void cut_off_for_five_events(tapped_bot& t, bot_node& observer,
+                             const hub::registry_actor& reg) {
+  t.tap.refuse(true);
+  t.tap.cut();
+  REQUIRE(eventually([&] { return t.log->down_count() >= 1; }, 30s));
+  REQUIRE(eventually(
+      [&] {
+        auto xs = observer.list(reg);
+        return xs[0].status.subscribers == 0 && xs[0].nodes_away == 1;
+      },
+      30s));
+  auto received = observer.list(reg)[0].status.events_received;
+  for (int i = 2; i <= 6; ++i)
+    t.session->send(message(i));
+  REQUIRE(eventually(
+      [&] {
+        return observer.list(reg)[0].status.events_received == received + 5;
+      },
+      30s));
+}
+
+} // namespace
+
 TEST_CASE("a broken link to a live hub: the gap's count comes from the hub",
           "[hub]") {
   fake_slack srv;
@@ -1145,26 +1173,9 @@ TEST_CASE("a broken link to a live hub: the gap's count comes from the hub",
   auto& tap = t.tap;
   auto& log = t.log;
   auto& s = t.session;
-  // The link breaks; both processes live on.
   bot_node observer;
   auto reg = observer.registry(h.endpoint());
-  tap.refuse(true);
-  tap.cut();
-  REQUIRE(eventually([&] { return log->down_count() >= 1; }, 30s));
-  REQUIRE(eventually(
-      [&] {
-        auto xs = observer.list(reg);
-        return xs[0].status.subscribers == 0 && xs[0].nodes_away == 1;
-      },
-      30s));
-  auto received = observer.list(reg)[0].status.events_received;
-  for (int i = 2; i <= 6; ++i)
-    s->send(message(i));
-  REQUIRE(eventually(
-      [&] {
-        return observer.list(reg)[0].status.events_received == received + 5;
-      },
-      30s));
+  cut_off_for_five_events(t, observer, reg);
   tap.refuse(false);
   // The gap comes before the hub_up, as two messages.
   REQUIRE(eventually(
@@ -1179,6 +1190,33 @@ TEST_CASE("a broken link to a live hub: the gap's count comes from the hub",
   auto xs = observer.list(reg);
   CHECK(xs[0].nodes_away == 0);
   CHECK(xs[0].status.subscribers == 1);
+}
+
+TEST_CASE("a new subscription of a node the hub saw go away gets what the "
+          "node missed as a gap",
+          "[hub]") {
+  // The bot gave up on its subscription while cut off (say, after a final
+  // hub_down) and makes a new one: it saw no gap of its own, but the hub
+  // counted what the node missed.
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
+  tapped_bot t{srv, h.port};
+  bot_node observer;
+  auto reg = observer.registry(h.endpoint());
+  cut_off_for_five_events(t, observer, reg);
+  caf::anon_send_exit(t.sub, caf::exit_reason::kill);
+  auto log = std::make_shared<bot_log>();
+  auto actor = t.bot.track(spawn_bot(*t.bot.sys, log));
+  t.tap.refuse(false);
+  t.bot.subscribe({{"127.0.0.1", t.tap.port()}}, "acme", actor, {"message"});
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 60s));
+  REQUIRE(log->gap_count() == 1);
+  auto gap = log->with([](auto& x) { return x.gaps.front(); });
+  CHECK(gap.missed.known);
+  CHECK(gap.missed.count == 5);
+  CHECK(gap.since <= gap.until);
+  CHECK(observer.list(reg)[0].nodes_away == 0);
 }
 
 TEST_CASE("a bot node that does not take events in time: the hub drops what "

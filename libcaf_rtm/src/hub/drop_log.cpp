@@ -34,8 +34,15 @@ void drop_log::record(const caf::node_id& node, caf::timestamp at,
                       uint64_t events_received) {
   std::lock_guard<std::mutex> guard{mtx_};
   expire(at);
-  if (entries_.count(node) > 0 || back_since(node, at))
+  if (back_since(node, at))
     return;
+  if (auto i = entries_.find(node); i != entries_.end()) {
+    // The first record of an outage stays; one of an outage that is over
+    // (the node came back, and its lookup took nothing) is replaced.
+    if (!back_since(node, i->second.at))
+      return;
+    entries_.erase(i);
+  }
   make_room(entries_, capacity_);
   entries_.emplace(node, entry{at, events_received});
 }

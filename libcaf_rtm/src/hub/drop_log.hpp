@@ -43,9 +43,10 @@ public:
 
   /// Node `node` went away at `at`, when the client had received
   /// `events_received` events. The first record of a node stays until it is
-  /// taken (its subscribers go away one by one). A record that comes after
-  /// the node came back (`came_back` later than `at`) is dropped: its lookup
-  /// is over, and the record would be added to its next outage.
+  /// taken (its subscribers go away one by one), or until the node came back
+  /// and goes away again (a lookup that took nothing). A record that comes
+  /// after the node came back (`came_back` later than `at`) is dropped: its
+  /// lookup is over, and the record would be added to its next outage.
   void record(const caf::node_id& node, caf::timestamp at,
               uint64_t events_received);
 

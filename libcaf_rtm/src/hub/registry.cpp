@@ -129,7 +129,12 @@ caf::result<workspace_info> lookup(self_ptr self, const state_ptr& st,
                                       caf::make_timestamp());
             rp.deliver(std::move(info));
           },
-          [rp, info](caf::error&) mutable { rp.deliver(std::move(info)); });
+          [rp, info, drops, node](caf::error&) mutable {
+            // No count to give: the record goes, so that it cannot count
+            // for a later outage of the node.
+            drops->take(node, 0, caf::make_timestamp());
+            rp.deliver(std::move(info));
+          });
   return rp;
 }
 

@@ -261,10 +261,15 @@ void on_up(self_ptr self, size_t i) {
   x.failures = 0;
   x.last_error = caf::none;
   // The gap first: a bot that sees hub_up knows of every gap before it.
-  if (st.gap_since) {
+  // The hub may know of one this subscription did not see (the node was
+  // cut off under an earlier one, or another hub delivered meanwhile): its
+  // count is a gap all the same.
+  auto& missed = x.info.missed;
+  if (st.gap_since || (missed.known && missed.count > 0)) {
     ++st.gaps;
-    tell(self, hub_gap{st.cfg.workspace, x.name, *st.gap_since,
-                       caf::make_timestamp(), x.info.missed});
+    auto since = st.gap_since ? *st.gap_since : missed.since;
+    tell(self, hub_gap{st.cfg.workspace, x.name, since, caf::make_timestamp(),
+                       missed});
     st.gap_since.reset();
   }
   // The lookup's record counts once: a later gap is not this one.
