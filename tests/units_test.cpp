@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <deque>
 #include <fstream>
@@ -16,6 +17,9 @@
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include <signal.h>
+#include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -1579,6 +1583,33 @@ TEST_CASE("an I/O handler that throws does not end its I/O thread",
   boost::asio::post(pool.context(), [&ran] { ran.set_value(); });
   CHECK(ran.get_future().wait_for(std::chrono::seconds{10}) ==
         std::future_status::ready);
+}
+
+TEST_CASE("the default log sink survives a stderr pipe nobody reads",
+          "[units][log]") {
+  // `bot 2>&1 | tee x`, and tee is gone: a warning must not kill a program
+  // that does not ignore SIGPIPE (a library must not need that).
+  auto old_handler = std::signal(SIGPIPE, SIG_DFL);
+  REQUIRE(old_handler != SIG_ERR);
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  close(fds[0]);
+  std::fflush(stderr);
+  auto saved = dup(2);
+  REQUIRE(saved >= 0);
+  REQUIRE(dup2(fds[1], 2) == 2);
+  close(fds[1]);
+  logger log{log_level::warn};
+  log.log(log_level::warn, "test", "nobody reads this");
+  dup2(saved, 2);
+  close(saved);
+  clearerr(stderr);
+  std::signal(SIGPIPE, old_handler);
+  // Still here, and the write's SIGPIPE was taken back, not left pending.
+  sigset_t pending;
+  sigemptyset(&pending);
+  REQUIRE(sigpending(&pending) == 0);
+  CHECK(sigismember(&pending, SIGPIPE) == 0);
 }
 
 TEST_CASE("the log sink runs without the logger's lock", "[units][log]") {

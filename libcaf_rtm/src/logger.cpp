@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <pthread.h>
+#include <signal.h>
 
 #include "detail/printable.hpp"
 
@@ -40,6 +44,35 @@ std::optional<log_level> parse_log_level(std::string_view x) {
 
 namespace {
 
+// Writes under SIGPIPE blocked on this thread, and takes back the SIGPIPE
+// the write raised: stderr may be a pipe whose reader went (`bot 2>&1 |
+// tee`), and a log line must not kill a program that did not ignore it.
+template <class F>
+void without_sigpipe(F write) {
+  sigset_t pipe_only;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  sigset_t old;
+  if (pthread_sigmask(SIG_BLOCK, &pipe_only, &old) != 0) {
+    write();
+    return;
+  }
+  sigset_t pending;
+  sigemptyset(&pending);
+  sigpending(&pending);
+  auto was_pending = sigismember(&pending, SIGPIPE) == 1;
+  write();
+  if (!was_pending) {
+    sigemptyset(&pending);
+    sigpending(&pending);
+    if (sigismember(&pending, SIGPIPE) == 1) {
+      timespec no_wait{0, 0};
+      sigtimedwait(&pipe_only, nullptr, &no_wait);
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
 void write_to_stderr(log_level lvl, const std::string& line) {
   using namespace std::chrono;
   auto now = system_clock::now();
@@ -49,8 +82,10 @@ void write_to_stderr(log_level lvl, const std::string& line) {
   gmtime_r(&secs, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
-  std::fprintf(stderr, "%s.%03d %-5s %s\n", stamp, static_cast<int>(ms),
-               std::string{to_string(lvl)}.c_str(), line.c_str());
+  without_sigpipe([&] {
+    std::fprintf(stderr, "%s.%03d %-5s %s\n", stamp, static_cast<int>(ms),
+                 std::string{to_string(lvl)}.c_str(), line.c_str());
+  });
 }
 
 bool is_token_char(char c) {

@@ -3,8 +3,13 @@
 // a Slack token, in every line, so no log line can carry one even by
 // accident, and shows control characters as \xNN. Thread-safe; the sink is
 // called from actors and from I/O threads, possibly at the same time, without a
-// lock held (a slow sink delays only the line's own thread): it must be
-// thread-safe itself.
+// lock held of the logger's (a slow sink of your own delays only the line's
+// own thread): it must be thread-safe itself.
+//
+// The default sink writes to stderr. Stdio writes one line at a time, so a
+// stderr nobody reads (a full pipe) holds up every thread that logs; a pipe
+// whose reader went raises no SIGPIPE (the line is lost, the program goes
+// on).
 
 #pragma once
 
@@ -32,7 +37,7 @@ class logger {
 public:
   using sink_type = std::function<void(log_level, const std::string&)>;
 
-  /// Writes lines at `level` and above to stderr.
+  /// Writes lines at `level` and above to stderr (see above).
   explicit logger(log_level level = log_level::warn);
 
   logger(log_level level, sink_type sink);
