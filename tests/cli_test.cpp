@@ -678,6 +678,14 @@ TEST_CASE("the demo ends by itself whatever is printed", "[cli][demo]") {
       tool, {"--demo", "--log-level", "warn", "--events", "none"}, clean_env};
   REQUIRE(quiet.wait(60s) == 0);
   CHECK(quiet.err().find(" info ") == std::string::npos);
+  // Options meant for Slack have no part in the demo: a proxy (nothing
+  // listens on port 1) and a CA file that does not exist.
+  process direct{tool,
+                 {"--demo", "--events", "none", "--proxy",
+                  "http://127.0.0.1:1", "--ca-file", "/nonexistent/ca.pem"},
+                 clean_env};
+  REQUIRE(direct.wait(60s) == 0);
+  CHECK(direct.err().find("demo: done") != std::string::npos);
 }
 
 TEST_CASE("the library's caf-rtm.* options work on every program",

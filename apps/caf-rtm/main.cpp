@@ -361,8 +361,13 @@ int main(int argc, char** argv) {
       return res.exit;
     }
   }
-  if (cfg.demo)
-    rtm_cfg.proxy_from_environment = false; // the fake is on loopback
+  if (cfg.demo) {
+    // The fake is on loopback, with a certificate of its own: a proxy or CA
+    // file given for Slack has no part in the demo.
+    rtm_cfg.proxy_from_environment = false;
+    rtm_cfg.proxy.clear();
+    rtm_cfg.ca_file.clear();
+  }
   // Events are printed from the client's listener pool (backpressure on a
   // slow pipe), unless the driver needs them itself: the demo answers
   // mentions, --respond answers envelopes, and a hub's client is remote.

@@ -2,9 +2,9 @@
 // sink; it masks every registered secret (the token), and anything shaped as
 // a Slack token, in every line, so no log line can carry one even by
 // accident, and shows control characters as \xNN. Thread-safe; the sink is
-// called from actors and from I/O threads, possibly at the same time, without a
-// lock held of the logger's (a slow sink of your own delays only the line's
-// own thread): it must be thread-safe itself.
+// called from actors and from I/O threads, possibly at the same time, without
+// the logger's lock held (a slow sink of your own delays only the line's own
+// thread): it must be thread-safe itself.
 //
 // The default sink writes to stderr. Stdio writes one line at a time, so a
 // stderr nobody reads (a full pipe) holds up every thread that logs; a pipe
