@@ -406,6 +406,11 @@ TEST_CASE("option errors say what was expected and never show a token",
   std::tie(code, err) = run({"--caf#caf-rtm.token=xoxb-\"q\\w-4", "--count=x"});
   CHECK(code == 2);
   CHECK(err.find("xoxb-") == std::string::npos);
+  // Nor a header line's value (a gateway's key), however broken the list.
+  std::tie(code, err) = run({"--caf-rtm.extra-headers=[X-Api-Key: key-5"});
+  CHECK(code == 2);
+  CHECK(err.find("extra-headers") != std::string::npos);
+  CHECK(err.find("key-5") == std::string::npos);
 }
 
 TEST_CASE("the dump-config option shows the configuration, tokens redacted",
@@ -681,8 +686,8 @@ TEST_CASE("the demo ends by itself whatever is printed", "[cli][demo]") {
   // Options meant for Slack have no part in the demo: a proxy (nothing
   // listens on port 1) and a CA file that does not exist.
   process direct{tool,
-                 {"--demo", "--events", "none", "--proxy",
-                  "http://127.0.0.1:1", "--ca-file", "/nonexistent/ca.pem"},
+                 {"--demo", "--events", "none", "--proxy", "http://127.0.0.1:1",
+                  "--ca-file", "/nonexistent/ca.pem"},
                  clean_env};
   REQUIRE(direct.wait(60s) == 0);
   CHECK(direct.err().find("demo: done") != std::string::npos);

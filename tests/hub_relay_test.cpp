@@ -67,7 +67,7 @@ caf::behavior holding_target(caf::event_based_actor* self,
         log->got.push_back("gap " + std::to_string(gap.missed.count));
         log->gaps.push_back(std::move(gap));
       },
-      [self, log](ping_atom) {
+      [self, log](hub::detail::probe_atom) {
         log->got.push_back("probe");
         log->probes.push_back(self->make_response_promise());
         return log->probes.back();
@@ -413,7 +413,7 @@ TEST_CASE_METHOD(relay_fixture,
 
 TEST_CASE_METHOD(relay_fixture,
                  "a request that timed out keeps its room until the answer to "
-                 "a probe sent after it shows that it left the hub",
+                 "a later request shows that it left the hub",
                  "[hub]") {
   // A link slower than the workspace, which CAF never ends while anything
   // moves: what timed out may still wait in the hub's buffer for it.
@@ -429,10 +429,23 @@ TEST_CASE_METHOD(relay_fixture,
   CHECK(log->got == strings{"events 3", "probe", "gap 1"});
   deliver(make_event(5));
   CHECK(log->got.back() == "events 1");
-  // An envelope that waits for an answer: after `answer_timeout` the client
-  // hears that the node did not take it, but its room stays taken.
   target_does(caf::ok_atom_v); // the batch's request, answered too late
   target_does(caf::ok_atom_v); // event 5: nothing is unanswered now
+  // The answer to any later request does as well as a probe's.
+  deliver(make_batch(6, 2));
+  sched->trigger_timeouts();
+  sched->run();
+  CHECK(log->got.back() == "probe");
+  deliver(make_event(8)); // 300 bytes out, 200 of them timed out
+  CHECK(log->got.back() == "events 1");
+  target_does(caf::ok_atom_v); // batch 6, too late
+  target_does(caf::ok_atom_v); // event 8: batch 6 arrived before it
+  deliver(make_batch(9, 3));
+  CHECK(log->got.back() == "events 3");
+  target_does(caf::ok_atom_v);
+  target_does(caf::add_atom_v); // the probe: nothing left to free
+  // An envelope that waits for an answer: after `answer_timeout` the client
+  // hears that the node did not take it, but its room stays taken.
   ask(make_envelope(1));
   sched->trigger_timeouts();
   sched->run();

@@ -210,6 +210,7 @@ struct supervisor_fixture {
     args.proto = make_rtm_protocol(client);
     args.router = router;
     args.api = api;
+    args.endpoint_api = endpoint_api;
     args.seed = 42;
     args.target = target;
     args.spawn_connection = [wp = w](caf::actor_system& sys,
@@ -311,6 +312,8 @@ struct supervisor_fixture {
   caf::scheduler::test_coordinator* sched = nullptr;
   world_ptr w;
   web_api_actor api;
+  /// Set: the URL method's own caller (as Socket Mode's app-token caller).
+  web_api_actor endpoint_api;
   session_listener_actor router;
   supervisor_actor sup;
   client_config client;
@@ -440,6 +443,45 @@ TEST_CASE_METHOD(supervisor_fixture,
       CHECK(w->calls.size() == (std::string{method} == "auth.test" ? 1 : 2));
     }
   }
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: a caller killed while another holds the "
+                 "attempt's call ends nothing",
+                 "[supervisor]") {
+  // Socket Mode: the URL comes from the app-token caller, the identity from
+  // a shared one, which its owner may end meanwhile.
+  endpoint_api = sys->spawn(fake_api, w);
+  w->held_methods.insert("rtm.connect");
+  start();
+  ask_connect();
+  REQUIRE(w->held_calls.size() == 1);
+  caf::anon_send_exit(api, caf::exit_reason::kill);
+  sched->run();
+  // Still waiting for the URL, which the other caller may yet give.
+  CHECK(w->count("fatal:") == 0);
+  CHECK(w->replies.empty());
+  ask_status();
+  CHECK(w->replies.back() == "status:connecting");
+  caf::anon_send_exit(endpoint_api, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(supervisor_fixture,
+                 "supervisor: a closed supervisor leaves no monitor on its "
+                 "callers",
+                 "[supervisor]") {
+  // A monitor lives on the watched actor and keeps the watcher's memory: a
+  // shared caller outlives many clients.
+  start();
+  ask_connect();
+  hello(1);
+  ask_close();
+  REQUIRE(w->replies.back() == "ok");
+  auto ctrl = caf::actor_cast<caf::strong_actor_ptr>(sup);
+  auto weak_after_close = ctrl->weak_refs.load();
+  caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
+  sched->run();
+  CHECK(ctrl->weak_refs.load() == weak_after_close);
 }
 
 TEST_CASE_METHOD(supervisor_fixture,

@@ -35,8 +35,10 @@ struct probe_log {
   /// Messages to send as soon as a session goes down (once).
   size_t sends_on_down = 0;
   std::optional<clock_type::time_point> sent_at;
-  /// The client's send queue right after it took those messages (asked
-  /// behind them): they waited there for the next session's hello.
+  /// The client's send queue when it answered a status request sent right
+  /// behind those messages (0 if that failed): at least their number if they
+  /// waited there for the next session's hello (fewer if the hello came
+  /// while the status was on its way).
   std::optional<uint64_t> queue_after_sends;
   std::vector<clock_type::time_point> acks;
   std::vector<std::string> send_errors;
@@ -97,7 +99,9 @@ caf::actor spawn_probe(caf::actor_system& sys, const probe_ptr& log,
                   [log](client_status& x) {
                     log->update([&] { log->queue_after_sends = x.send_queue; });
                   },
-                  [](caf::error&) {});
+                  [log](caf::error&) {
+                    log->update([&] { log->queue_after_sends = 0; });
+                  });
         };
         return {
             [log](const event& ev) {
@@ -316,8 +320,8 @@ void run_reconnect(env& e) {
              "new session's hello -> all 5 acked", std::move(from_hello));
   e.out.note("queued sends",
              std::to_string(queued) + " of " + std::to_string(reps) +
-                 " runs had all sends in the client's queue when it took "
-                 "them (no session up)");
+                 " runs still had all sends in the client's queue when it "
+                 "answered a status asked right behind them (no session up)");
 }
 
 } // namespace caf::rtm::bench

@@ -80,6 +80,12 @@ bool secret_key(const std::string& key) {
   return false;
 }
 
+// Options whose values no message may show: the secret ones, and the header
+// lines (whose values may be a gateway's key).
+bool secret_option(const std::string& name) {
+  return secret_key(name) || name.find("extra-headers") != std::string::npos;
+}
+
 // "Name: value" header lines keep their names only: a gateway's API key
 // goes in a value.
 void redact_header_values(caf::config_value::list& lines) {
@@ -146,7 +152,7 @@ parse_result base_config::parse_command_line(int argc, char** argv) {
     if (starts_with(arg, "--caf#")) {
       // CAF's own spelling of any option (--caf#caf-rtm.token=...).
       if (auto eq = arg.find('=');
-          eq != std::string::npos && arg.find("token") < eq)
+          eq != std::string::npos && secret_option(arg.substr(0, eq)))
         secret(arg.substr(eq + 1));
       args.push_back(std::move(arg));
       continue;
@@ -167,7 +173,7 @@ parse_result base_config::parse_command_line(int argc, char** argv) {
       arg += '=';
       arg += argv[++i];
     }
-    if (name.find("token") != std::string::npos)
+    if (secret_option(name))
       secret(arg.substr(arg.find('=') + 1));
     // A value of the wrong type gets a message that names option and type
     // (CAF's own is a parser_error tuple).
@@ -177,8 +183,8 @@ parse_result base_config::parse_command_line(int argc, char** argv) {
         auto type = opt->type_name();
         auto msg =
             "--" + name + ": expected " + std::string{type.data(), type.size()};
-        // A token's value is never shown, not even a broken one.
-        if (name.find("token") == std::string::npos)
+        // A secret's value is never shown, not even a broken one.
+        if (!secret_option(name))
           msg += ", got '" + value + "'";
         return {exit_usage, mask_token_like(masker.redact(std::move(msg)))};
       }

@@ -238,13 +238,16 @@ void logger::log(log_level x, std::string_view component,
                  std::string_view text) {
   if (!enabled(x) || !sink_)
     return;
-  std::string line{component};
-  line += ": ";
-  line += detail::printable(text);
+  // Masked before control characters are escaped: a JSON value after a tab
+  // or a newline is found as such.
+  std::string masked;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    line = redact_locked(std::move(line));
+    masked = redact_locked(std::string{text});
   }
+  std::string line{component};
+  line += ": ";
+  line += detail::printable(masked);
   // Outside the lock: a slow sink must not hold up the other threads
   // (I/O threads log too), only the caller.
   sink_(x, line);

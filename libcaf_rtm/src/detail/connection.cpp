@@ -46,7 +46,10 @@ void note_pong(self_ptr self, const std::string& payload) {
   auto& st = self->state;
   uint64_t session = 0;
   uint64_t n = 0;
-  if (parse_ping_payload(payload, session, n) && session == st.args.session)
+  // Only numbers of pings sent: a pong the server (or a user's own RTM ping)
+  // makes up must not excuse every later verdict.
+  if (parse_ping_payload(payload, session, n) && session == st.args.session &&
+      n < st.next_ping_number)
     st.newest_pong = std::max(st.newest_pong, n);
 }
 

@@ -135,6 +135,12 @@ void maybe_finish_close(self_ptr self) {
   for (auto& rp : st.close_promises)
     rp.deliver(caf::ok_atom_v);
   st.close_promises.clear();
+  // A monitor lives on the actor it watches and keeps the watcher's memory
+  // until that actor ends: a shared caller outlives many clients.
+  if (st.args.api)
+    self->demonitor(st.args.api.address());
+  if (st.args.endpoint_api)
+    self->demonitor(st.args.endpoint_api.address());
   self->quit();
 }
 
@@ -373,13 +379,13 @@ caf::error from_caller(caf::error err) {
 
 void request_url(self_ptr self) {
   auto& st = self->state;
-  st.call_open = true;
+  st.call_open = st.args.endpoint_api.address();
   self->request(st.args.endpoint_api, caf::infinite, call_atom_v,
                 st.args.proto->endpoint_method(),
                 st.args.proto->endpoint_args())
       .then(
           [self](json_object& answer) {
-            self->state.call_open = false;
+            self->state.call_open = nullptr;
             if (stopping(self))
               return;
             auto ep = self->state.args.proto->to_endpoint(answer.value);
@@ -390,7 +396,7 @@ void request_url(self_ptr self) {
             open_session(self, std::move(*ep));
           },
           [self](caf::error& err) {
-            self->state.call_open = false;
+            self->state.call_open = nullptr;
             if (!stopping(self))
               attempt_failed(self, from_caller(std::move(err)));
           });
@@ -409,12 +415,12 @@ void start_attempt(self_ptr self) {
   self->send(st.args.router, connecting{st.failures + 1});
   if (st.me || !st.args.proto->wants_identity())
     return request_url(self);
-  st.call_open = true;
+  st.call_open = st.args.api.address();
   self->request(st.args.api, caf::infinite, call_atom_v, "auth.test",
                 api_args{})
       .then(
           [self](json_object& answer) {
-            self->state.call_open = false;
+            self->state.call_open = nullptr;
             if (stopping(self))
               return;
             auto me = to_identity(answer.value);
@@ -429,7 +435,7 @@ void start_attempt(self_ptr self) {
             request_url(self);
           },
           [self](caf::error& err) {
-            self->state.call_open = false;
+            self->state.call_open = nullptr;
             if (!stopping(self))
               attempt_failed(self, from_caller(std::move(err)));
           });
@@ -623,8 +629,10 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     auto& st = self->state;
     if (dm.source == st.args.api.address() ||
         dm.source == st.args.endpoint_api.address()) {
-      if (st.call_open && !stopping(self)) {
-        st.call_open = false;
+      // Only the caller the attempt waits for matters now: a later
+      // attempt's call to one that is gone fails at once.
+      if (dm.source == st.call_open && !stopping(self)) {
+        st.call_open = nullptr;
         attempt_failed(self, from_caller(caf::sec::request_receiver_down));
       }
       return;

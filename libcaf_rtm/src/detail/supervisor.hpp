@@ -115,10 +115,10 @@ struct supervisor_state {
   /// The session of the attempt in progress, once its actor exists (0: none).
   uint64_t pending = 0;
   bool attempt_running = false;
-  /// The attempt waits for a Web API caller's answer (auth.test or the URL).
-  /// A killed caller answers no request it holds: its down message ends the
-  /// wait instead.
-  bool call_open = false;
+  /// The Web API caller whose answer the attempt waits for (auth.test or
+  /// the URL), if any. A killed caller answers no request it holds: its down
+  /// message ends the wait instead.
+  caf::actor_addr call_open;
   /// Failed attempts in a row, sessions that died young included: what the
   /// backoff grows with.
   uint32_t failures = 0;

@@ -6,9 +6,9 @@
 #include "caf/rtm/event.hpp"
 #include "caf/rtm/hub/messages.hpp"
 #include "caf/rtm/messages.hpp"
-#include "caf/rtm/type_ids.hpp"
 #include "detail/frame_parser.hpp"
 #include "detail/stray_errors.hpp"
+#include "hub/relay.hpp"
 
 namespace caf::rtm::hub::detail {
 
@@ -79,7 +79,7 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
       },
       // A hub's relay asks behind what it sent: the answer shows that all
       // of it arrived.
-      [](caf::rtm::ping_atom) {},
+      [](probe_atom) {},
       [self](hub_gap& gap) {
         // What a hub's relay dropped for this actor while this node did not
         // take it in time.

@@ -1,7 +1,6 @@
 #include "hub/relay.hpp"
 
 #include <algorithm>
-#include <utility>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/sec.hpp>
@@ -12,7 +11,6 @@
 #include "caf/rtm/event.hpp"
 #include "caf/rtm/hub/messages.hpp"
 #include "caf/rtm/json_object.hpp"
-#include "caf/rtm/type_ids.hpp"
 #include "detail/internal_messages.hpp"
 #include "detail/stray_errors.hpp"
 
@@ -166,41 +164,49 @@ bool take_room(self_ptr self, size_t count, size_t bytes) {
   return false;
 }
 
+// The target answered request `n` of `bytes` (or failed it other than by
+// the timeout): as CAF delivers in order on one link, every request sent
+// before it reached the node too, those that timed out included.
+void answered(self_ptr self, uint64_t n, size_t bytes) {
+  auto& st = self->state;
+  auto i = st.timed_out.begin();
+  for (; i != st.timed_out.end() && i->first < n; ++i)
+    bytes += i->second;
+  st.timed_out.erase(st.timed_out.begin(), i);
+  answered(self, bytes);
+}
+
 // Asks the target for an answer behind everything sent so far, unless a
 // probe is on its way already or nothing waits for one.
 void probe(self_ptr self) {
   auto& st = self->state;
-  if (st.probing || st.timed_out == 0)
+  if (st.probing || st.timed_out.empty())
     return;
   st.probing = true;
-  st.probed = st.timed_out;
-  // Any answer shows that what was sent before reached the node: the
-  // forwarder's is empty, an actor that does not know the probe answers
-  // with an error.
-  auto done = [self] {
-    auto& st = self->state;
-    st.probing = false;
-    auto n = std::exchange(st.probed, 0);
-    st.timed_out -= std::min(n, st.timed_out);
-    answered(self, n);
-    probe(self); // for requests that timed out since
-  };
-  self->request(st.target, st.args.confirm_timeout, caf::rtm::ping_atom_v)
-      .then([done] { done(); },
-            [self, done](caf::error& err) {
-              if (err != caf::sec::request_timeout)
-                return done();
-              // The link may still move, slower than that: ask again.
-              self->state.probing = false;
-              probe(self);
-            });
+  // Any answer counts: the forwarder's is empty, an actor that does not know
+  // the probe answers with an error.
+  auto n = ++st.last_request;
+  self->request(st.target, st.args.confirm_timeout, probe_atom_v)
+      .then(
+          [self, n] {
+            self->state.probing = false;
+            answered(self, n, 0);
+            probe(self); // for requests that timed out since
+          },
+          [self, n](caf::error& err) {
+            self->state.probing = false;
+            // After a timeout, the link may still move, slower than that.
+            if (err != caf::sec::request_timeout)
+              answered(self, n, 0);
+            probe(self);
+          });
 }
 
-// A request of `bytes` got no answer in time. Its bytes may still wait in
-// CAF's buffer of a slow link, so they stay in the window until a probe sent
-// after it is answered.
-void timed_out(self_ptr self, size_t bytes) {
-  self->state.timed_out += bytes;
+// Request `n` of `bytes` got no answer in time. Its bytes may still wait in
+// CAF's buffer of a slow link, so they stay in the window until a later
+// request is answered.
+void timed_out(self_ptr self, uint64_t n, size_t bytes) {
+  self->state.timed_out.emplace(n, bytes);
   probe(self);
 }
 
@@ -226,14 +232,15 @@ void pass_on(self_ptr self, T msg) {
   // Any answer counts: the forwarder's is empty (for an envelope, the error
   // `no_payload`), other actors may answer with a value or an error (a value
   // not expected here ends in the error handler as well).
+  auto n = ++self->state.last_request;
   self->request(self->state.target, self->state.args.confirm_timeout,
                 std::move(msg))
-      .then([self, bytes] { answered(self, bytes); },
-            [self, bytes](caf::error& err) {
+      .then([self, n, bytes] { answered(self, n, bytes); },
+            [self, n, bytes](caf::error& err) {
               if (err == caf::sec::request_timeout)
-                timed_out(self, bytes);
+                timed_out(self, n, bytes);
               else
-                answered(self, bytes);
+                answered(self, n, bytes);
             });
 }
 
@@ -282,8 +289,8 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
         // (`redeliver_unclaimed`, see `not_taken`). In the window as well: a
         // dropped one is refused at once, counted like any drop, and the
         // client acks it empty or leaves it to Slack, as at the deadline.
-        // Unanswered after `answer_timeout`, its room comes back with a
-        // probe's answer (see `relay_args::confirm_timeout`).
+        // Unanswered after `answer_timeout`, its room comes back with the
+        // answer to a later request (see `relay_args::confirm_timeout`).
         auto bytes = charge(self, env);
         if (!take_room(self, 1, bytes))
           return make_error(errc::not_taken,
@@ -291,17 +298,18 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
                             "sent it: envelope dropped at the hub");
         auto& st = self->state;
         auto rp = self->make_response_promise<json_object>();
+        auto n = ++st.last_request;
         self->request(st.target, st.args.answer_timeout, std::move(env))
             .then(
-                [self, rp, bytes](json_object& x) mutable {
-                  answered(self, bytes);
+                [self, rp, n, bytes](json_object& x) mutable {
+                  answered(self, n, bytes);
                   rp.deliver(std::move(x));
                 },
-                [self, rp, bytes](caf::error& err) mutable {
+                [self, rp, n, bytes](caf::error& err) mutable {
                   if (err == caf::sec::request_timeout)
-                    timed_out(self, bytes);
+                    timed_out(self, n, bytes);
                   else
-                    answered(self, bytes);
+                    answered(self, n, bytes);
                   if (not_taken(err))
                     rp.deliver(make_error(caf::sec::request_receiver_down));
                   else

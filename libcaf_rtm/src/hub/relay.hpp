@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -33,10 +34,16 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/timespan.hpp>
 #include <caf/timestamp.hpp>
+#include <caf/type_id.hpp>
 
 #include "caf/rtm/hub/registry.hpp"
 #include "caf/rtm/logger.hpp"
 #include "hub/drop_log.hpp"
+
+// Asks a bot node's forwarder for an answer behind what the relay sent it.
+// Not a public atom: a subscriber that handles one of those (`ping_atom`,
+// say) must not act on a probe.
+CAF_ADD_ATOM(caf_rtm_hub, caf::rtm::hub::detail, probe_atom, "rtm_probe")
 
 namespace caf::rtm::hub::detail {
 
@@ -56,11 +63,11 @@ struct relay_args {
   size_t message_overhead = 256;
   /// How long a request of events, or a probe, waits for its answer. What a
   /// request that got none holds of the window is freed only by the answer
-  /// to a probe sent after it: CAF delivers in order on one link, so that
-  /// answer shows the request left the hub. A link too slow for the
-  /// workspace, which CAF's connection timeout never ends while anything
-  /// still moves, thus holds at most the window; and a subscriber that
-  /// answers nothing but probes does not hold the window shut.
+  /// to a request sent after it (a probe, if nothing else is answered): CAF
+  /// delivers in order on one link, so that answer shows the request left
+  /// the hub. A link too slow for the workspace, which CAF's connection
+  /// timeout never ends while anything still moves, thus holds at most the
+  /// window.
   caf::timespan confirm_timeout = std::chrono::seconds{60};
   /// The hub's log: where a stretch of drops begins, and its count once
   /// reported.
@@ -85,11 +92,14 @@ struct relay_state {
   relay_args args;
   /// Bytes sent and not answered yet.
   size_t unanswered = 0;
-  /// Those of them whose request timed out: they wait for a probe's answer.
-  size_t timed_out = 0;
-  /// A probe is on its way; its answer frees `probed` bytes.
+  /// Numbers the requests to the target (probes included) in the order
+  /// sent.
+  uint64_t last_request = 0;
+  /// The bytes of requests that timed out, by number: still in `unanswered`
+  /// until a later request is answered.
+  std::map<uint64_t, size_t> timed_out;
+  /// A probe is on its way.
   bool probing = false;
-  size_t probed = 0;
   /// Events (or envelopes) dropped since the last report, and when the first
   /// and the last of them came.
   uint64_t dropped = 0;

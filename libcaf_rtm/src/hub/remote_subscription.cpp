@@ -1,5 +1,6 @@
 #include "caf/rtm/hub/remote_subscription.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -267,9 +268,11 @@ void on_up(self_ptr self, size_t i) {
   auto& missed = x.info.missed;
   if (st.gap_since || (missed.known && missed.count > 0)) {
     ++st.gaps;
+    // The hub's clock says when the node went away; this node's may run
+    // behind it.
     auto since = st.gap_since ? *st.gap_since : missed.since;
-    tell(self, hub_gap{st.cfg.workspace, x.name, since, caf::make_timestamp(),
-                       missed});
+    auto until = std::max(since, caf::make_timestamp());
+    tell(self, hub_gap{st.cfg.workspace, x.name, since, until, missed});
     st.gap_since.reset();
   }
   // The lookup's record counts once: a later gap is not this one.
