@@ -549,6 +549,23 @@ TEST_CASE("a drop log adds what relays could not report to what a node "
   CHECK_FALSE(drops.take(node, 200, t0 + 2s).known);
 }
 
+namespace {
+
+// The node goes away at t0 + 10s, with the client at 500 events, and comes
+// back at t0 + 20s, with it at 510: what it missed counts from then.
+void check_second_outage(hub::detail::drop_log& drops, const caf::node_id& node,
+                         caf::timestamp t0) {
+  using namespace std::chrono_literals;
+  drops.record(node, t0 + 10s, 500);
+  CHECK(drops.came_back(node, t0 + 20s));
+  auto missed = drops.take(node, 510, t0 + 20s);
+  CHECK(missed.known);
+  CHECK(missed.since == t0 + 10s);
+  CHECK(missed.count == 10);
+}
+
+} // namespace
+
 TEST_CASE("a drop log drops a node's record that comes in after the node "
           "came back",
           "[hub]") {
@@ -564,12 +581,7 @@ TEST_CASE("a drop log drops a node's record that comes in after the node "
   drops.record(node, t0, 100);
   CHECK_FALSE(drops.contains(node, t0 + 2s));
   // Its next outage counts from its own record, nothing of the first.
-  drops.record(node, t0 + 10s, 500);
-  CHECK(drops.came_back(node, t0 + 20s));
-  auto missed = drops.take(node, 510, t0 + 20s);
-  CHECK(missed.known);
-  CHECK(missed.since == t0 + 10s);
-  CHECK(missed.count == 10);
+  check_second_outage(drops, node, t0);
 }
 
 TEST_CASE("a drop log replaces the record of an outage that is over when the "
@@ -586,12 +598,7 @@ TEST_CASE("a drop log replaces the record of an outage that is over when the "
   drops.record(node, t0, 100);
   CHECK(drops.came_back(node, t0 + 1s));
   // It goes away again: what it misses counts from then, not from t0.
-  drops.record(node, t0 + 10s, 500);
-  CHECK(drops.came_back(node, t0 + 20s));
-  auto missed = drops.take(node, 510, t0 + 20s);
-  CHECK(missed.known);
-  CHECK(missed.since == t0 + 10s);
-  CHECK(missed.count == 10);
+  check_second_outage(drops, node, t0);
 }
 
 namespace {

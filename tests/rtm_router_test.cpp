@@ -513,19 +513,39 @@ TEST_CASE("rtm router: callbacks and hooks are refused when no listener "
   sched.run();
 }
 
+namespace {
+
+// A router with a web-API caller of the user's (`client_config::api`): it
+// has none of its own to close.
+struct router_with_users_api : deterministic_system {
+  router_with_users_api() {
+    auto client = offline_client();
+    api = sys.spawn(web_api, client);
+    client.api = api;
+    router = sys.spawn(rtm_router, client);
+  }
+
+  ~router_with_users_api() {
+    caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  web_api_actor api;
+  rtm_router_actor router;
+};
+
+} // namespace
+
 TEST_CASE("rtm router: a status asked while the client closes is answered",
           "[rtm_router]") {
   // With a web-API caller of the user's, the router has none of its own to
   // close: it ends as soon as its supervisor answered the close. The
   // supervisor's answer to a status asked meanwhile (an error: it has quit)
   // would come after that end.
-  deterministic_system world;
+  router_with_users_api world;
   auto& sys = world.sys;
   auto& sched = world.sched;
-  auto client = offline_client();
-  auto api = sys.spawn(web_api, client);
-  client.api = api;
-  auto router = sys.spawn(rtm_router, client);
+  auto& router = world.router;
   sched.run();
   auto closed = std::make_shared<bool>(false);
   auto state = std::make_shared<std::string>();
@@ -546,8 +566,6 @@ TEST_CASE("rtm router: a status asked while the client closes is answered",
   CHECK(*closed);
   CHECK(*state == "closing"); // asked before the supervisor answered
   caf::anon_send_exit(asker, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
-  sched.run();
 }
 
 TEST_CASE("rtm router: a closed router leaves no monitor on its subscribers",
@@ -555,13 +573,10 @@ TEST_CASE("rtm router: a closed router leaves no monitor on its subscribers",
   // A monitor lives on the watched actor and holds a weak reference to the
   // watcher, which keeps the watcher's memory: subscribers that outlive the
   // client must not keep the router's.
-  deterministic_system world;
+  router_with_users_api world;
   auto& sys = world.sys;
   auto& sched = world.sched;
-  auto client = offline_client();
-  auto api = sys.spawn(web_api, client);
-  client.api = api;
-  auto router = sys.spawn(rtm_router, client);
+  auto& router = world.router;
   auto count = std::make_shared<size_t>(0);
   auto subscriber = sys.spawn(counting_subscriber, count);
   auto closed = std::make_shared<bool>(false);
@@ -586,8 +601,6 @@ TEST_CASE("rtm router: a closed router leaves no monitor on its subscribers",
   sched.run();
   CHECK(ctrl->weak_refs.load() == weak_after_close);
   caf::anon_send_exit(asker, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
-  sched.run();
 }
 
 TEST_CASE_METHOD(rtm_router_fixture,

@@ -206,6 +206,20 @@ recording_owner(detail::io_sink_actor::pointer,
   };
 }
 
+// The WebSocket URL rtm.connect hands out for `cfg`.
+net::endpoint_url ws_url_of(test::system_fixture& fx,
+                            const client_config& cfg) {
+  auto api = fx.track(fx.sys->spawn(web_api, cfg));
+  auto answer =
+      test::request<json_object>(*fx.self, api, caf::timespan{10s}, call_atom_v,
+                                 "rtm.connect", api_args{});
+  REQUIRE(answer);
+  auto url =
+      net::parse_endpoint(std::string{answer->value.at("url").as_string()});
+  REQUIRE(url);
+  return *url;
+}
+
 // A WebSocket session to the fake, with a one-byte read-ahead (every batch
 // pauses reading until consumed), closed by the client while `frames` (sent
 // after hello in one write, behind a first message) wait in Beast's buffer.
@@ -218,14 +232,7 @@ std::optional<caf::error> close_with_buffered(transport_fixture& f,
   fake_slack srv;
   test::system_fixture fx;
   auto cfg = test::config_for(srv, f.log);
-  auto api = fx.track(fx.sys->spawn(web_api, cfg));
-  auto answer =
-      test::request<json_object>(*fx.self, api, caf::timespan{10s}, call_atom_v,
-                                 "rtm.connect", api_args{});
-  REQUIRE(answer);
-  auto url =
-      net::parse_endpoint(std::string{answer->value.at("url").as_string()});
-  REQUIRE(url);
+  auto url = ws_url_of(fx, cfg);
   auto made = net::make_net_context(cfg, f.log);
   REQUIRE(made);
   net::ws_options opts;
@@ -234,7 +241,7 @@ std::optional<caf::error> close_with_buffered(transport_fixture& f,
   opts.abandon_grace = abandon_grace;
   auto reports = std::make_shared<session_reports>();
   auto owner = fx.track(fx.sys->spawn(recording_owner, reports));
-  auto ws = net::start_ws_client(**made, *url, opts, owner);
+  auto ws = net::start_ws_client(**made, url, opts, owner);
   // hello: the first batch, and reading pauses.
   REQUIRE(test::eventually(
       [&] { return reports->with([](auto& r) { return r.batches == 1; }); }));
@@ -273,19 +280,12 @@ TEST_CASE_METHOD(transport_fixture,
   fake_slack srv;
   test::system_fixture fx;
   auto cfg = test::config_for(srv, log);
-  auto api = fx.track(fx.sys->spawn(web_api, cfg));
-  auto answer =
-      test::request<json_object>(*fx.self, api, caf::timespan{10s}, call_atom_v,
-                                 "rtm.connect", api_args{});
-  REQUIRE(answer);
-  auto url =
-      net::parse_endpoint(std::string{answer->value.at("url").as_string()});
-  REQUIRE(url);
+  auto url = ws_url_of(fx, cfg);
   auto made = net::make_net_context(cfg, log);
   REQUIRE(made);
   auto reports = std::make_shared<session_reports>();
   auto owner = fx.track(fx.sys->spawn(recording_owner, reports));
-  auto ws = net::start_ws_client(**made, *url, net::ws_options{}, owner);
+  auto ws = net::start_ws_client(**made, url, net::ws_options{}, owner);
   REQUIRE(test::eventually(
       [&] { return reports->with([](auto& r) { return r.batches == 1; }); }));
   ws->close(1000);
