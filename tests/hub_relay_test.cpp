@@ -526,30 +526,16 @@ TEST_CASE_METHOD(relay_fixture,
   sched->run();
 }
 
-TEST_CASE("a drop log adds what relays could not report to what a node "
-          "missed, for a node it saw go away",
-          "[hub]") {
-  using namespace std::chrono_literals;
+namespace {
+
+// A drop log and a node id, at `t0`.
+struct drop_log_fixture {
   hub::detail::drop_log drops;
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  const auto& node = sys.node();
-  auto t0 = caf::make_timestamp();
-  // Two relays of the node: their stretches overlap, the larger counts.
-  drops.add_unreported(node, t0 - 2s, 5);
-  drops.add_unreported(node, t0 - 1s, 7);
-  CHECK_FALSE(drops.contains(node, t0));
-  drops.record(node, t0, 100);
-  auto missed = drops.take(node, 110, t0 + 1s);
-  CHECK(missed.known);
-  CHECK(missed.count == 10 + 7);
-  CHECK(missed.since == t0 - 2s);
-  // Taken: nothing left, and unreported drops alone make no record.
-  drops.add_unreported(node, t0, 3);
-  CHECK_FALSE(drops.take(node, 200, t0 + 2s).known);
-}
-
-namespace {
+  const caf::node_id& node = sys.node();
+  caf::timestamp t0 = caf::make_timestamp();
+};
 
 // The node goes away at t0 + 10s, with the client at 500 events, and comes
 // back at t0 + 20s, with it at 510: what it missed counts from then.
@@ -566,15 +552,31 @@ void check_second_outage(hub::detail::drop_log& drops, const caf::node_id& node,
 
 } // namespace
 
-TEST_CASE("a drop log drops a node's record that comes in after the node "
-          "came back",
-          "[hub]") {
+TEST_CASE_METHOD(drop_log_fixture,
+                 "a drop log adds what relays could not report to what a node "
+                 "missed, for a node it saw go away",
+                 "[hub]") {
   using namespace std::chrono_literals;
-  hub::detail::drop_log drops;
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  const auto& node = sys.node();
-  auto t0 = caf::make_timestamp();
+  // Two relays of the node: their stretches overlap, the larger counts.
+  drops.add_unreported(node, t0 - 2s, 5);
+  drops.add_unreported(node, t0 - 1s, 7);
+  CHECK_FALSE(drops.contains(node, t0));
+  drops.record(node, t0, 100);
+  auto missed = drops.take(node, 110, t0 + 1s);
+  CHECK(missed.known);
+  CHECK(missed.count == 10 + 7);
+  CHECK(missed.since == t0 - 2s);
+  // Taken: nothing left, and unreported drops alone make no record.
+  drops.add_unreported(node, t0, 3);
+  CHECK_FALSE(drops.take(node, 200, t0 + 2s).known);
+}
+
+TEST_CASE_METHOD(
+    drop_log_fixture,
+    "a drop log drops a node's record that comes in after the node "
+    "came back",
+    "[hub]") {
+  using namespace std::chrono_literals;
   // The node went away at t0 and looked the workspace up again at t0 + 1s,
   // before the gate's record of t0 (and a relay's report) came in.
   CHECK_FALSE(drops.came_back(node, t0 + 1s));
@@ -584,15 +586,12 @@ TEST_CASE("a drop log drops a node's record that comes in after the node "
   check_second_outage(drops, node, t0);
 }
 
-TEST_CASE("a drop log replaces the record of an outage that is over when the "
-          "node goes away again",
-          "[hub]") {
+TEST_CASE_METHOD(
+    drop_log_fixture,
+    "a drop log replaces the record of an outage that is over when the "
+    "node goes away again",
+    "[hub]") {
   using namespace std::chrono_literals;
-  hub::detail::drop_log drops;
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  const auto& node = sys.node();
-  auto t0 = caf::make_timestamp();
   // The node went away at t0 and came back at t0 + 1s, but its lookup took
   // nothing (the client's status did not answer in time).
   drops.record(node, t0, 100);
