@@ -467,16 +467,22 @@ TEST_CASE_METHOD(supervisor_fixture,
 }
 
 TEST_CASE_METHOD(supervisor_fixture,
-                 "supervisor: a closed supervisor leaves no monitor on its "
-                 "callers",
+                 "supervisor: a supervisor that ended leaves no monitor on "
+                 "its callers",
                  "[supervisor]") {
   // A monitor lives on the watched actor and keeps the watcher's memory: a
   // shared caller outlives many clients.
   start();
   ask_connect();
   hello(1);
-  ask_close();
-  REQUIRE(w->replies.back() == "ok");
+  SECTION("closed") {
+    ask_close();
+    REQUIRE(w->replies.back() == "ok");
+  }
+  SECTION("killed") {
+    caf::anon_send_exit(sup, caf::exit_reason::kill);
+    sched->run();
+  }
   auto ctrl = caf::actor_cast<caf::strong_actor_ptr>(sup);
   auto weak_after_close = ctrl->weak_refs.load();
   caf::anon_send_exit(api, caf::exit_reason::user_shutdown);

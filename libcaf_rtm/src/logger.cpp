@@ -149,10 +149,10 @@ void redact_json_values(std::string& text, std::string_view key,
   for (auto pos = text.find(key); pos != std::string::npos;
        pos = text.find(key, pos)) {
     pos += key.size();
-    auto colon = text.find_first_not_of(" \t", pos);
+    auto colon = text.find_first_not_of(" \t\r\n", pos);
     if (colon == std::string::npos || text[colon] != ':')
       continue;
-    auto quote = text.find_first_not_of(" \t", colon + 1);
+    auto quote = text.find_first_not_of(" \t\r\n", colon + 1);
     if (quote == std::string::npos || text[quote] != '"')
       continue;
     auto begin = quote + 1;
@@ -163,6 +163,14 @@ void redact_json_values(std::string& text, std::string_view key,
     text.replace(begin, end - begin, mask);
     pos = begin + mask.size();
   }
+}
+
+// Where a ticket in a URL ends: at the URL's next parameter, its quote, a
+// space or a control character.
+bool ends_ticket(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return u < 0x20 || u == 0x7f ||
+         std::string_view{"&\"' \\"}.find(c) != std::string_view::npos;
 }
 
 bool is_slack_token(std::string_view x) {
@@ -224,9 +232,9 @@ std::string logger::redact_locked(std::string text) const {
   for (auto pos = text.find(ticket); pos != std::string::npos;
        pos = text.find(ticket, pos)) {
     pos += ticket.size();
-    auto end = text.find_first_of("&\"' \\", pos);
-    if (end == std::string::npos)
-      end = text.size();
+    auto end = pos;
+    while (end < text.size() && !ends_ticket(text[end]))
+      ++end;
     text.replace(pos, end - pos, redacted);
   }
   for (auto key : {R"("response_url")", R"("token")"})

@@ -135,12 +135,6 @@ void maybe_finish_close(self_ptr self) {
   for (auto& rp : st.close_promises)
     rp.deliver(caf::ok_atom_v);
   st.close_promises.clear();
-  // A monitor lives on the actor it watches and keeps the watcher's memory
-  // until that actor ends: a shared caller outlives many clients.
-  if (st.args.api)
-    self->demonitor(st.args.api.address());
-  if (st.args.endpoint_api)
-    self->demonitor(st.args.endpoint_api.address());
   self->quit();
 }
 
@@ -625,6 +619,16 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     self->monitor(st.args.api);
   if (st.args.endpoint_api && st.args.endpoint_api != st.args.api)
     self->monitor(st.args.endpoint_api);
+  // A monitor lives on the actor it watches and keeps the watcher's memory
+  // until that actor ends: a shared caller outlives many clients. Dropped
+  // however the supervisor ends (a kill skips every handler).
+  self->attach_functor([self, api = st.args.api.address(),
+                        endpoint_api = st.args.endpoint_api.address()] {
+    if (api)
+      self->demonitor(api);
+    if (endpoint_api)
+      self->demonitor(endpoint_api);
+  });
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     if (dm.source == st.args.api.address() ||
