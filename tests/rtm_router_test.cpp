@@ -568,7 +568,8 @@ TEST_CASE("rtm router: a status asked while the client closes is answered",
   caf::anon_send_exit(asker, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("rtm router: a closed router leaves no monitor on its subscribers",
+TEST_CASE("rtm router: a router that ended leaves no monitor on its "
+          "subscribers",
           "[rtm_router]") {
   // A monitor lives on the watched actor and holds a weak reference to the
   // watcher, which keeps the watcher's memory: subscribers that outlive the
@@ -581,20 +582,32 @@ TEST_CASE("rtm router: a closed router leaves no monitor on its subscribers",
   auto subscriber = sys.spawn(counting_subscriber, count);
   auto closed = std::make_shared<bool>(false);
   auto asker = sys.spawn(
-      [closed](caf::event_based_actor* self, const rtm_router_actor& dest,
-               const caf::actor& sub) {
+      [](caf::event_based_actor* self, const rtm_router_actor& dest,
+         const caf::actor& sub) {
         self->request(dest, caf::infinite, subscribe_atom_v, sub,
                       std::vector<std::string>{"message"})
             .then([](caf::ok_atom) {});
         self->request(dest, caf::infinite, subscribe_atom_v, lifecycle_atom_v,
                       sub)
             .then([](caf::ok_atom) {});
-        self->request(dest, caf::infinite, close_atom_v)
-            .then([closed](caf::ok_atom) { *closed = true; });
       },
       router, subscriber);
   sched.run();
-  REQUIRE(*closed);
+  SECTION("closed") {
+    auto closer = sys.spawn(
+        [closed](caf::event_based_actor* self, const rtm_router_actor& dest) {
+          self->request(dest, caf::infinite, close_atom_v)
+              .then([closed](caf::ok_atom) { *closed = true; });
+        },
+        router);
+    sched.run();
+    caf::anon_send_exit(closer, caf::exit_reason::user_shutdown);
+    REQUIRE(*closed);
+  }
+  SECTION("killed") {
+    caf::anon_send_exit(router, caf::exit_reason::kill);
+    sched.run();
+  }
   auto ctrl = caf::actor_cast<caf::strong_actor_ptr>(router);
   auto weak_after_close = ctrl->weak_refs.load();
   caf::anon_send_exit(subscriber, caf::exit_reason::user_shutdown);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <caf/actor_addr.hpp>
+#include <caf/default_attachable.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -34,6 +35,20 @@
 namespace caf::rtm::detail {
 
 struct router_base {
+  /// A monitor lives on the actor it watches and keeps the watcher's memory
+  /// (a few KB) until that actor ends: subscribers that outlive the client
+  /// would gather them. Dropped here, however the router ends.
+  ~router_base() {
+    caf::default_attachable::observe_token tk{me,
+                                              caf::default_attachable::monitor};
+    for (const auto& x : subs.actors())
+      x.hdl->detach(tk);
+    for (const auto& x : subs.lifecycle())
+      x->detach(tk);
+  }
+
+  /// The router's own address, as its monitors name it.
+  caf::actor_addr me;
   std::shared_ptr<const client_config> cfg;
   logger_ptr log;
   /// Why the configuration cannot work; `connect` fails with it.
@@ -181,8 +196,10 @@ caf::result<caf::ok_atom> subscribe_actor(Self* self, const caf::actor& hdl,
     return make_error(errc::invalid_argument, "subscribe needs an actor");
   if (auto err = check_patterns(types))
     return err;
-  if (self->state.subs.add_actor(hdl, types, batched))
+  if (self->state.subs.add_actor(hdl, types, batched)) {
+    self->state.me = self->address();
     self->monitor(hdl);
+  }
   return caf::ok_atom_v;
 }
 
@@ -191,8 +208,10 @@ caf::result<caf::ok_atom> subscribe_lifecycle(Self* self,
                                               const caf::actor& hdl) {
   if (!hdl)
     return make_error(errc::invalid_argument, "invalid actor handle");
-  if (self->state.subs.add_lifecycle(hdl))
+  if (self->state.subs.add_lifecycle(hdl)) {
+    self->state.me = self->address();
     self->monitor(hdl);
+  }
   return caf::ok_atom_v;
 }
 
@@ -342,13 +361,6 @@ void reply_closed(Self* self) {
   for (auto& rp : st.close_promises)
     rp.deliver(caf::ok_atom_v);
   st.close_promises.clear();
-  // A monitor lives on the actor it watches and keeps the watcher's memory
-  // (a few KB) until that actor ends: a subscriber that outlives many
-  // clients would gather them.
-  for (const auto& x : st.subs.actors())
-    self->demonitor(x.hdl);
-  for (const auto& x : st.subs.lifecycle())
-    self->demonitor(x);
   self->quit();
 }
 
