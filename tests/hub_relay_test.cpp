@@ -535,18 +535,16 @@ struct drop_log_fixture {
   caf::actor_system sys{cfg};
   const caf::node_id& node = sys.node();
   caf::timestamp t0 = caf::make_timestamp();
-  /// The actor of the node that looks the workspace up.
-  caf::actor_id asker = 7;
 };
 
 // The node goes away at t0 + 10s, with the client at 500 events, and comes
 // back at t0 + 20s, with it at 510: what it missed counts from then.
 void check_second_outage(hub::detail::drop_log& drops, const caf::node_id& node,
-                         caf::actor_id asker, caf::timestamp t0) {
+                         caf::timestamp t0) {
   using namespace std::chrono_literals;
   drops.record(node, t0 + 10s, 500);
-  CHECK(drops.came_back(node, asker, t0 + 20s));
-  auto missed = drops.take(node, asker, 510, t0 + 20s);
+  CHECK(drops.came_back(node, t0 + 20s));
+  auto missed = drops.take(node, 510, t0 + 20s);
   CHECK(missed.known);
   CHECK(missed.since == t0 + 10s);
   CHECK(missed.count == 10);
@@ -564,13 +562,13 @@ TEST_CASE_METHOD(drop_log_fixture,
   drops.add_unreported(node, t0 - 1s, 7);
   CHECK_FALSE(drops.contains(node, t0));
   drops.record(node, t0, 100);
-  auto missed = drops.take(node, asker, 110, t0 + 1s);
+  auto missed = drops.take(node, 110, t0 + 1s);
   CHECK(missed.known);
   CHECK(missed.count == 10 + 7);
   CHECK(missed.since == t0 - 2s);
   // Taken: nothing left, and unreported drops alone make no record.
   drops.add_unreported(node, t0, 3);
-  CHECK_FALSE(drops.take(node, asker, 200, t0 + 2s).known);
+  CHECK_FALSE(drops.take(node, 200, t0 + 2s).known);
 }
 
 TEST_CASE_METHOD(
@@ -581,37 +579,11 @@ TEST_CASE_METHOD(
   using namespace std::chrono_literals;
   // The node went away at t0 and looked the workspace up again at t0 + 1s,
   // before the gate's record of t0 (and a relay's report) came in.
-  CHECK_FALSE(drops.came_back(node, asker, t0 + 1s));
+  CHECK_FALSE(drops.came_back(node, t0 + 1s));
   drops.record(node, t0, 100);
   CHECK_FALSE(drops.contains(node, t0 + 2s));
   // Its next outage counts from its own record, nothing of the first.
-  check_second_outage(drops, node, asker, t0);
-}
-
-TEST_CASE_METHOD(drop_log_fixture,
-                 "a drop log gives each actor of a node what it missed, once",
-                 "[hub]") {
-  using namespace std::chrono_literals;
-  // Two remote subscriptions in one bot process, each with its own lookup.
-  drops.add_unreported(node, t0 - 1s, 3);
-  drops.record(node, t0, 100);
-  CHECK(drops.size(t0) == 1);
-  CHECK(drops.came_back(node, asker, t0 + 1s));
-  auto first = drops.take(node, asker, 110, t0 + 1s);
-  CHECK(first.known);
-  CHECK(first.count == 10 + 3);
-  CHECK(first.since == t0 - 1s);
-  CHECK(drops.size(t0 + 1s) == 0); // the node is back
-  // The same actor again: nothing new.
-  CHECK_FALSE(drops.came_back(node, asker, t0 + 2s));
-  CHECK_FALSE(drops.take(node, asker, 115, t0 + 2s).known);
-  // The other one missed what came until its own lookup.
-  caf::actor_id other = asker + 1;
-  CHECK(drops.came_back(node, other, t0 + 3s));
-  auto second = drops.take(node, other, 120, t0 + 3s);
-  CHECK(second.known);
-  CHECK(second.count == 20 + 3);
-  CHECK(second.since == t0 - 1s);
+  check_second_outage(drops, node, t0);
 }
 
 TEST_CASE_METHOD(
@@ -623,9 +595,9 @@ TEST_CASE_METHOD(
   // The node went away at t0 and came back at t0 + 1s, but its lookup took
   // nothing (the client's status did not answer in time).
   drops.record(node, t0, 100);
-  CHECK(drops.came_back(node, asker, t0 + 1s));
+  CHECK(drops.came_back(node, t0 + 1s));
   // It goes away again: what it misses counts from then, not from t0.
-  check_second_outage(drops, node, asker, t0);
+  check_second_outage(drops, node, t0);
 }
 
 namespace {
@@ -658,7 +630,7 @@ hub::missed_events drops_left_by_a_relay_that_ends(relay_fixture& fx,
   // events, and looks the workspace up again with the client still there.
   const auto& node = fx.sys->node();
   drops->record(node, caf::make_timestamp(), 50);
-  return drops->take(node, 1, 50, caf::make_timestamp());
+  return drops->take(node, 50, caf::make_timestamp());
 }
 
 } // namespace

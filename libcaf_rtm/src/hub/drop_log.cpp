@@ -38,13 +38,13 @@ void drop_log::record(const caf::node_id& node, caf::timestamp at,
     return;
   if (auto i = entries_.find(node); i != entries_.end()) {
     // The first record of an outage stays; one of an outage that is over
-    // (the node came back since) is replaced.
+    // (the node came back, and its lookup took nothing) is replaced.
     if (!back_since(node, i->second.at))
       return;
     entries_.erase(i);
   }
   make_room(entries_, capacity_);
-  entries_.emplace(node, entry{at, events_received, std::nullopt, {}});
+  entries_.emplace(node, entry{at, events_received});
 }
 
 void drop_log::add_unreported(const caf::node_id& node, caf::timestamp since,
@@ -66,8 +66,7 @@ bool drop_log::contains(const caf::node_id& node, caf::timestamp now) {
   return entries_.count(node) > 0;
 }
 
-bool drop_log::came_back(const caf::node_id& node, caf::actor_id asker,
-                         caf::timestamp now) {
+bool drop_log::came_back(const caf::node_id& node, caf::timestamp now) {
   std::lock_guard<std::mutex> guard{mtx_};
   expire(now);
   if (auto i = returns_.find(node); i != returns_.end()) {
@@ -76,8 +75,7 @@ bool drop_log::came_back(const caf::node_id& node, caf::actor_id asker,
     make_room(returns_, capacity_);
     returns_.emplace(node, return_time{now});
   }
-  auto i = entries_.find(node);
-  return i != entries_.end() && i->second.takers.count(asker) == 0;
+  return entries_.count(node) > 0;
 }
 
 bool drop_log::back_since(const caf::node_id& node, caf::timestamp at) const {
@@ -90,32 +88,25 @@ uint64_t events_counted(const client_status& status) {
          std::min(status.envelopes_unclaimed, status.events_received);
 }
 
-missed_events drop_log::take(const caf::node_id& node, caf::actor_id asker,
-                             uint64_t events_received, caf::timestamp now) {
+missed_events drop_log::take(const caf::node_id& node, uint64_t events_received,
+                             caf::timestamp now) {
   std::lock_guard<std::mutex> guard{mtx_};
   expire(now);
   missed_events result;
   auto i = entries_.find(node);
   if (i == entries_.end())
     return result;
-  auto& x = i->second;
-  if (x.takers.empty()) {
-    if (auto j = unreported_.find(node); j != unreported_.end()) {
-      x.drops = j->second;
-      unreported_.erase(j);
-    }
-  }
-  if (!x.takers.insert(asker).second)
-    return result;
   result.known = true;
-  result.since = x.at;
+  result.since = i->second.at;
   // The counter only grows while the client lives.
-  result.count = events_received >= x.events_received
-                     ? events_received - x.events_received
+  result.count = events_received >= i->second.events_received
+                     ? events_received - i->second.events_received
                      : 0;
-  if (x.drops) {
-    result.count += x.drops->count;
-    result.since = std::min(result.since, x.drops->at);
+  entries_.erase(i);
+  if (auto j = unreported_.find(node); j != unreported_.end()) {
+    result.count += j->second.count;
+    result.since = std::min(result.since, j->second.at);
+    unreported_.erase(j);
   }
   return result;
 }
@@ -123,9 +114,7 @@ missed_events drop_log::take(const caf::node_id& node, caf::actor_id asker,
 size_t drop_log::size(caf::timestamp now) {
   std::lock_guard<std::mutex> guard{mtx_};
   expire(now);
-  return static_cast<size_t>(
-      std::count_if(entries_.begin(), entries_.end(),
-                    [](const auto& x) { return x.second.takers.empty(); }));
+  return entries_.size();
 }
 
 void drop_log::expire(caf::timestamp now) {

@@ -13,9 +13,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 
-#include <caf/actor_addr.hpp>
 #include <caf/node_id.hpp>
 #include <caf/timestamp.hpp>
 
@@ -65,38 +63,29 @@ public:
   /// Whether a record for `node` is waiting.
   bool contains(const caf::node_id& node, caf::timestamp now);
 
-  /// Actor `asker` on node `node` looks the workspace up at `now`: the node
-  /// is back. Returns whether a record waits for that actor (to `take`);
-  /// records of the node's earlier outages that come from now on are
-  /// dropped.
-  bool came_back(const caf::node_id& node, caf::actor_id asker,
-                 caf::timestamp now);
+  /// Node `node` looks the workspace up at `now`: it is back. Returns whether
+  /// a record waits for it (to `take`); records of its earlier outages that
+  /// come from now on are dropped.
+  bool came_back(const caf::node_id& node, caf::timestamp now);
 
-  /// What the node of actor `asker` missed given the client's count now, if
-  /// a record of it waits and that actor has not taken it yet. Every actor
-  /// of the node (two remote subscriptions in one bot process, say) takes
-  /// it once: each missed what came until its own lookup.
-  missed_events take(const caf::node_id& node, caf::actor_id asker,
-                     uint64_t events_received, caf::timestamp now);
+  /// Takes the record of `node`, if any: what it missed given the client's
+  /// count now.
+  missed_events take(const caf::node_id& node, uint64_t events_received,
+                     caf::timestamp now);
 
-  /// Records no actor of their node has taken yet: nodes away.
+  /// Records waiting.
   size_t size(caf::timestamp now);
 
 private:
+  struct entry {
+    caf::timestamp at;
+    uint64_t events_received;
+  };
+
   struct unreported {
     /// When the first relay began dropping.
     caf::timestamp at;
     uint64_t count;
-  };
-
-  struct entry {
-    caf::timestamp at;
-    uint64_t events_received;
-    /// What the node's relays could not report, moved here by the first
-    /// take (so that the node's next outage starts afresh).
-    std::optional<unreported> drops;
-    /// The actors of the node that took the record.
-    std::set<caf::actor_id> takers;
   };
 
   struct return_time {

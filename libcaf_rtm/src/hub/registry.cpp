@@ -114,28 +114,25 @@ caf::result<workspace_info> lookup(self_ptr self, const state_ptr& st,
   auto& entry = i->second;
   auto sender = self->current_sender();
   auto now = caf::make_timestamp();
-  if (sender == nullptr ||
-      !entry.drops->came_back(sender->node(), sender->id(), now))
+  if (sender == nullptr || !entry.drops->came_back(sender->node(), now))
     return entry.shared;
   // The node was seen to go away: what it missed is the client's count now
   // minus the count then.
   auto node = sender->node();
-  auto asker = sender->id();
   auto info = entry.shared;
   auto drops = entry.drops;
   auto rp = self->make_response_promise<workspace_info>();
   self->request(entry.own.handle(), std::chrono::seconds{5}, status_atom_v)
       .then(
-          [rp, info, drops, node, asker](client_status& status) mutable {
-            info.missed =
-                drops->take(node, asker, detail::events_counted(status),
-                            caf::make_timestamp());
+          [rp, info, drops, node](client_status& status) mutable {
+            info.missed = drops->take(node, detail::events_counted(status),
+                                      caf::make_timestamp());
             rp.deliver(std::move(info));
           },
-          [rp, info, drops, node, asker](caf::error&) mutable {
-            // No count to give: taken all the same, so that it cannot count
+          [rp, info, drops, node](caf::error&) mutable {
+            // No count to give: the record goes, so that it cannot count
             // for a later outage of the node.
-            drops->take(node, asker, 0, caf::make_timestamp());
+            drops->take(node, 0, caf::make_timestamp());
             rp.deliver(std::move(info));
           });
   return rp;
