@@ -199,6 +199,19 @@ TEST_CASE_METHOD(api_fixture, "429 with Retry-After in seconds is honoured",
   close(api);
 }
 
+TEST_CASE_METHOD(api_fixture, "a Retry-After of 0 waits a second all the same",
+                 "[web_api][ratelimit]") {
+  // Else the line's calls would go back to back into the limit.
+  fake_slack srv;
+  srv.script("auth.test", http_response::rate_limited("0"));
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  REQUIRE(auth_test(api));
+  auto reqs = srv.requests("auth.test");
+  REQUIRE(reqs.size() == 2);
+  CHECK(reqs[1].received_at - reqs[0].received_at >= 1s);
+  close(api);
+}
+
 TEST_CASE_METHOD(api_fixture,
                  "a call that gives up on a rate limit still holds the "
                  "method's next call for the Retry-After",
@@ -683,6 +696,46 @@ TEST_CASE_METHOD(api_fixture,
 }
 
 TEST_CASE_METHOD(api_fixture,
+                 "a call that opens a session goes ahead of the calls waiting "
+                 "for a slot",
+                 "[web_api]") {
+  // All 16 exchanges run; one frees early. A post and then rtm.connect wait
+  // for a slot: the reconnect must not wait behind the backlog.
+  fake_slack srv;
+  auto count = std::make_shared<std::atomic<int>>(0);
+  srv.on("slow.method", [count](const caf::rtm::testing::recorded_request&) {
+    auto res = http_response::ok();
+    res.delay = std::chrono::milliseconds{++*count == 1 ? 1000 : 6000};
+    return res;
+  });
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto answers = std::make_shared<std::atomic<int>>(0);
+  for (int i = 0; i < 16; ++i)
+    spawn_fn(*sys, [api, answers](caf::event_based_actor* a) {
+      a->request(api, caf::timespan{30s}, call_atom_v, "slow.method",
+                 api_args{})
+          .then([answers](json_object&) { ++*answers; },
+                [answers](caf::error&) { ++*answers; });
+    });
+  REQUIRE(srv.wait_requests("slow.method", 16, 10s));
+  // One sender: the post reaches the caller first.
+  spawn_fn(*sys, [api, answers](caf::event_based_actor* a) {
+    for (auto method : {"chat.postMessage", "rtm.connect"})
+      a->request(api, caf::timespan{30s}, call_atom_v, method,
+                 api_args{{"channel", "C1"}, {"text", "W"}})
+          .then([answers](json_object&) { ++*answers; },
+                [answers](caf::error&) { ++*answers; });
+  });
+  REQUIRE(eventually([&] { return answers->load() == 18; }, 30s));
+  auto post = srv.requests("chat.postMessage");
+  auto reconnect = srv.requests("rtm.connect");
+  REQUIRE(post.size() == 1);
+  REQUIRE(reconnect.size() == 1);
+  CHECK(reconnect[0].received_at < post[0].received_at);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
                  "a close is answered when the caller is stopped while it "
                  "closes its idle connections",
                  "[web_api]") {
@@ -1125,12 +1178,25 @@ TEST_CASE_METHOD(api_fixture,
     close(api);
   }
   SECTION("Slack's internal_error") {
+    // Slack: "it's possible some aspect of the operation succeeded".
     fake_slack srv;
     srv.script("chat.postMessage", http_response::error("internal_error"));
     auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
     auto res = post(*this, api);
     REQUIRE_FALSE(res);
-    CHECK(slack_error_code(res.error()) == "internal_error");
+    CHECK(code_of(res.error()) == "delivery_unknown");
+    CHECK(render(res.error()).find("internal_error") != std::string::npos);
+    CHECK(srv.requests("chat.postMessage").size() == 1);
+    close(api);
+  }
+  SECTION("Slack's migration_in_progress: not done") {
+    fake_slack srv;
+    srv.script("chat.postMessage",
+               http_response::error("migration_in_progress"));
+    auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+    auto res = post(*this, api);
+    REQUIRE_FALSE(res);
+    CHECK(slack_error_code(res.error()) == "migration_in_progress");
     CHECK(srv.requests("chat.postMessage").size() == 1);
     close(api);
   }
@@ -2099,6 +2165,24 @@ TEST_CASE_METHOD(api_fixture, "upload arguments are checked first",
   REQUIRE_FALSE(res);
   CHECK(code_of(res.error()) == "invalid_argument");
   CHECK(srv.requests().empty());
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "an upload to a caller that cannot send it reads no file",
+                 "[web_api][upload]") {
+  // A caller closing or misconfigured answers at once, before it reads up
+  // to max_upload_size from disk.
+  fake_slack srv;
+  auto cfg = config_for(srv, logs.get());
+  cfg.max_response_size = 1023; // refused by validate()
+  auto api = track(sys->spawn(web_api, cfg));
+  file_upload x;
+  x.filename = "a.txt";
+  x.path = "/nonexistent/a.txt"; // read first, this would fail otherwise
+  auto res = upload(*this, api, x);
+  REQUIRE_FALSE(res);
+  CHECK(code_of(res.error()) == "invalid_config");
   close(api);
 }
 

@@ -203,6 +203,12 @@ void start_upload(web_api_self self, file_upload x,
   auto invalid = [&](std::string what) {
     deliver(make_error(errc::invalid_argument, std::move(what)));
   };
+  // Before the file is read: a caller that cannot send it answers at once.
+  auto& st = self->state;
+  if (st.setup_error)
+    return deliver(st.setup_error);
+  if (st.closing)
+    return deliver(make_error(errc::closed, "web API caller is closing"));
   if (x.filename.empty())
     return invalid("file_upload without a filename");
   if (x.content.empty() == x.path.empty())
@@ -213,7 +219,7 @@ void start_upload(web_api_self self, file_upload x,
     return deliver(std::move(err));
   // Counted from its arrival: reading the file is part of the wait.
   auto arrived = clock_type::now();
-  auto limit = self->state.cfg.max_upload_size;
+  auto limit = st.cfg.max_upload_size;
   auto job = std::make_shared<upload_job>();
   if (!x.path.empty()) {
     auto bytes = read_file(x.path, limit);

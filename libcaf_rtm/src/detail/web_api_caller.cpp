@@ -37,6 +37,9 @@ constexpr auto default_retry_after = std::chrono::seconds{30};
 // must not block a method for years.
 constexpr auto max_retry_after = std::chrono::minutes{5};
 
+// The shortest wait after a rate limit.
+constexpr auto min_retry_after = std::chrono::seconds{1};
+
 // Idle keep-alive connections kept at most (all to the same host, normally).
 constexpr size_t max_idle_connections = 4;
 
@@ -218,7 +221,12 @@ void issue(self_ptr self, uint64_t id) {
       r != st.rate_limits.end() && r->second.probe != id)
     return hold(self, r->first, id);
   if (st.running >= max_exchanges) {
-    st.waiting_for_slot.push_back(id);
+    // The calls that bring a client's connection back go first: behind a
+    // backlog of uploads or posts, a reconnect would wait for all of them.
+    if (opens_session(call.method) || call.method == "auth.test")
+      st.waiting_for_slot.push_front(id);
+    else
+      st.waiting_for_slot.push_back(id);
     return;
   }
   auto url = net::parse_endpoint(
@@ -292,10 +300,12 @@ void wait_out_rate_limit(self_ptr self, uint64_t id,
   if (st.closing)
     return finish(self, id,
                   make_error(errc::closed, "web API caller is closing"));
-  caf::timespan wait =
-      std::min(parse_retry_after(retry_after)
-                   .value_or(caf::timespan{default_retry_after}),
-               caf::timespan{max_retry_after});
+  // At least a second: a `Retry-After: 0` (or a date already past, with a
+  // clock behind the server's) would send the line's calls back to back.
+  caf::timespan wait = std::clamp(
+      parse_retry_after(retry_after)
+          .value_or(caf::timespan{default_retry_after}),
+      caf::timespan{min_retry_after}, caf::timespan{max_retry_after});
   // The method's other calls wait for Slack's `Retry-After` even when this
   // call gives up: without it the next one would go out at once, into the
   // limit.
@@ -420,6 +430,15 @@ void handle_http_result(self_ptr self, http_result& res,
     i->second.last_error = err;
     return retry_or_fail(self, id, std::move(err));
   }
+  // Slack's documentation of these two: "it's possible some aspect of the
+  // operation succeeded". A post may be in the channel: as for any failure
+  // that may have reached Slack. (Its other codes say nothing was done.)
+  if (code == "internal_error" || code == "fatal_error")
+    return finish(self, id,
+                  make_error(errc::delivery_unknown,
+                             i->second.method +
+                                 " may have reached Slack: Slack answered " +
+                                 code));
   finish(self, id, make_error(errc::slack_error, code));
 }
 
