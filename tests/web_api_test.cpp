@@ -699,16 +699,19 @@ TEST_CASE_METHOD(api_fixture,
                  "a call that opens a session goes ahead of the calls waiting "
                  "for a slot",
                  "[web_api]") {
-  // All 16 exchanges run; one frees early. A post and then rtm.connect wait
-  // for a slot: the reconnect must not wait behind the backlog.
+  // All 16 exchanges run; the last to start frees its slot first. A post and
+  // then rtm.connect wait for a slot: the reconnect must not wait behind the
+  // backlog.
   fake_slack srv;
   auto count = std::make_shared<std::atomic<int>>(0);
   srv.on("slow.method", [count](const caf::rtm::testing::recorded_request&) {
     auto res = http_response::ok();
-    res.delay = std::chrono::milliseconds{++*count == 1 ? 1000 : 6000};
+    res.delay = std::chrono::milliseconds{++*count == 16 ? 2000 : 9000};
     return res;
   });
-  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto cfg = config_for(srv, logs.get());
+  cfg.request_timeout = 20s; // the slow calls end with their answers
+  auto api = track(sys->spawn(web_api, cfg));
   auto answers = std::make_shared<std::atomic<int>>(0);
   for (int i = 0; i < 16; ++i)
     spawn_fn(*sys, [api, answers](caf::event_based_actor* a) {
@@ -2624,6 +2627,15 @@ TEST_CASE_METHOD(api_fixture,
     auto res = post_to(*this, api, hook_post(srv, "c", R"({"text":"n"})"));
     REQUIRE_FALSE(res);
     CHECK(slack_error_code(res.error()) == "invalid_blocks");
+  }
+  SECTION("Slack's internal_error: the post may have gone out") {
+    srv.script(
+        caf::rtm::testing::webhook_method,
+        http_response{200, {}, R"({"ok":false,"error":"internal_error"})"});
+    auto res = post_to(*this, api, hook_post(srv, "g", R"({"text":"n"})"));
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "delivery_unknown");
+    CHECK(render(res.error()).find("internal_error") != std::string::npos);
   }
   SECTION("a rate limit is waited out") {
     srv.script(caf::rtm::testing::webhook_method,

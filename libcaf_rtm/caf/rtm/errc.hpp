@@ -72,9 +72,10 @@ enum class errc : uint8_t {
   /// No ack arrived within the ack timeout.
   ack_timeout,
   /// The session died before the ack and no later session acked it: the
-  /// message may or may not have been delivered. For a Web API call that is
-  /// not safe to repeat: a failure that may have reached Slack (its answer
-  /// lost or unreadable, a 5xx, Slack's `internal_error` or `fatal_error`).
+  /// message may or may not have been delivered. For a Web API call or a
+  /// webhook post that is not safe to repeat: a failure that may have reached
+  /// Slack (its answer lost or unreadable, a 5xx, Slack's `internal_error`
+  /// or `fatal_error`).
   delivery_unknown,
   /// Slack answered a message with `ok:false`; context: code, message.
   send_rejected,

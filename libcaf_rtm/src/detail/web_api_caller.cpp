@@ -199,9 +199,13 @@ void next_in_line(self_ptr self, const std::string& key) {
 void release_slot(self_ptr self) {
   auto& st = self->state;
   --st.running;
-  while (!st.waiting_for_slot.empty() && st.running < max_exchanges) {
-    auto next = st.waiting_for_slot.front();
-    st.waiting_for_slot.pop_front();
+  while (st.running < max_exchanges) {
+    auto& queue = !st.reconnects_waiting.empty() ? st.reconnects_waiting
+                                                 : st.waiting_for_slot;
+    if (queue.empty())
+      break;
+    auto next = queue.front();
+    queue.pop_front();
     issue(self, next);
   }
 }
@@ -224,7 +228,7 @@ void issue(self_ptr self, uint64_t id) {
     // The calls that bring a client's connection back go first: behind a
     // backlog of uploads or posts, a reconnect would wait for all of them.
     if (opens_session(call.method) || call.method == "auth.test")
-      st.waiting_for_slot.push_front(id);
+      st.reconnects_waiting.push_back(id);
     else
       st.waiting_for_slot.push_back(id);
     return;
@@ -349,6 +353,20 @@ void finish_unreadable(self_ptr self, uint64_t id, caf::error err) {
                         render(err) + ")"));
 }
 
+// Slack's documentation of these two codes: "it's possible some aspect of
+// the operation succeeded". A post may be in the channel. (Its other codes
+// say nothing was done.)
+bool maybe_done(std::string_view code) {
+  return code == "internal_error" || code == "fatal_error";
+}
+
+// A call not safe to repeat that Slack answered so: as any failure that may
+// have reached Slack.
+caf::error may_have_reached(const std::string& method, const caf::error& err) {
+  return make_error(errc::delivery_unknown,
+                    method + " may have reached Slack: " + render(err));
+}
+
 // Slack answers most errors with status 200 and `ok:false`; anything else is
 // HTTP-level trouble.
 void handle_http_result(self_ptr self, http_result& res,
@@ -380,8 +398,14 @@ void handle_http_result(self_ptr self, http_result& res,
     return retry_if_repeatable(
         self, id, make_error(errc::http_error, res.status, "server error"));
   using answer_kind = web_api_state::pending_call::answer_kind;
-  if (i->second.answer == answer_kind::webhook)
-    return finish(self, id, read_webhook_answer(res.status, res.body));
+  if (i->second.answer == answer_kind::webhook) {
+    auto answer = read_webhook_answer(res.status, res.body);
+    if (!answer && !i->second.repeatable &&
+        maybe_done(slack_error_code(answer.error())))
+      return finish(self, id,
+                    may_have_reached(i->second.method, answer.error()));
+    return finish(self, id, std::move(answer));
+  }
   if (i->second.answer == answer_kind::status_only) {
     if (res.status >= 200 && res.status < 300)
       return finish(self, id, json_object{});
@@ -430,15 +454,10 @@ void handle_http_result(self_ptr self, http_result& res,
     i->second.last_error = err;
     return retry_or_fail(self, id, std::move(err));
   }
-  // Slack's documentation of these two: "it's possible some aspect of the
-  // operation succeeded". A post may be in the channel: as for any failure
-  // that may have reached Slack. (Its other codes say nothing was done.)
-  if (code == "internal_error" || code == "fatal_error")
+  if (maybe_done(code))
     return finish(self, id,
-                  make_error(errc::delivery_unknown,
-                             i->second.method +
-                                 " may have reached Slack: Slack answered " +
-                                 code));
+                  may_have_reached(i->second.method,
+                                   make_error(errc::slack_error, code)));
   finish(self, id, make_error(errc::slack_error, code));
 }
 
@@ -585,6 +604,7 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& st = self->state;
     st.closing = true;
+    st.reconnects_waiting.clear();
     st.waiting_for_slot.clear();
     while (!st.calls.empty()) {
       auto i = st.calls.begin();
@@ -671,6 +691,7 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
               [hdl] { caf::anon_send(hdl, closed_atom_v); });
         }
         // Calls waiting for a slot have no exchange: finished below.
+        st.reconnects_waiting.clear();
         st.waiting_for_slot.clear();
         for (auto id : waiting)
           finish(self, id, make_error(errc::closed, "web API caller closed"));

@@ -122,7 +122,9 @@ struct web_api_state {
   /// By `pending_call::limit_key`.
   std::unordered_map<std::string, rate_limit> rate_limits;
   /// Calls waiting for a free exchange slot (at most `max_exchanges` run at
-  /// once), oldest first.
+  /// once), oldest first: those that bring a client's connection back ahead
+  /// of the others.
+  std::deque<uint64_t> reconnects_waiting;
   std::deque<uint64_t> waiting_for_slot;
   size_t running = 0;
   std::minstd_rand rng;
