@@ -706,16 +706,16 @@ TEST_CASE_METHOD(api_fixture,
   auto count = std::make_shared<std::atomic<int>>(0);
   srv.on("slow.method", [count](const caf::rtm::testing::recorded_request&) {
     auto res = http_response::ok();
-    res.delay = std::chrono::milliseconds{++*count == 16 ? 2000 : 9000};
+    res.delay = std::chrono::milliseconds{++*count == 16 ? 5000 : 15000};
     return res;
   });
   auto cfg = config_for(srv, logs.get());
-  cfg.request_timeout = 20s; // the slow calls end with their answers
+  cfg.request_timeout = 30s; // the slow calls end with their answers
   auto api = track(sys->spawn(web_api, cfg));
   auto answers = std::make_shared<std::atomic<int>>(0);
   for (int i = 0; i < 16; ++i)
     spawn_fn(*sys, [api, answers](caf::event_based_actor* a) {
-      a->request(api, caf::timespan{30s}, call_atom_v, "slow.method",
+      a->request(api, caf::timespan{60s}, call_atom_v, "slow.method",
                  api_args{})
           .then([answers](json_object&) { ++*answers; },
                 [answers](caf::error&) { ++*answers; });
@@ -724,12 +724,12 @@ TEST_CASE_METHOD(api_fixture,
   // One sender: the post reaches the caller first.
   spawn_fn(*sys, [api, answers](caf::event_based_actor* a) {
     for (auto method : {"chat.postMessage", "rtm.connect"})
-      a->request(api, caf::timespan{30s}, call_atom_v, method,
+      a->request(api, caf::timespan{60s}, call_atom_v, method,
                  api_args{{"channel", "C1"}, {"text", "W"}})
           .then([answers](json_object&) { ++*answers; },
                 [answers](caf::error&) { ++*answers; });
   });
-  REQUIRE(eventually([&] { return answers->load() == 18; }, 30s));
+  REQUIRE(eventually([&] { return answers->load() == 18; }, 60s));
   auto post = srv.requests("chat.postMessage");
   auto reconnect = srv.requests("rtm.connect");
   REQUIRE(post.size() == 1);
@@ -2636,6 +2636,15 @@ TEST_CASE_METHOD(api_fixture,
     REQUIRE_FALSE(res);
     CHECK(code_of(res.error()) == "delivery_unknown");
     CHECK(render(res.error()).find("internal_error") != std::string::npos);
+  }
+  SECTION("Slack's internal_error: repeated if the caller says so") {
+    srv.script(
+        caf::rtm::testing::webhook_method,
+        http_response{200, {}, R"({"ok":false,"error":"internal_error"})"});
+    auto x = hook_post(srv, "h", R"({"text":"n","replace_original":true})");
+    x.retry = api_retry::always;
+    REQUIRE(post_to(*this, api, x));
+    CHECK(srv.requests(caf::rtm::testing::webhook_method).size() == 2);
   }
   SECTION("a rate limit is waited out") {
     srv.script(caf::rtm::testing::webhook_method,

@@ -400,10 +400,15 @@ void handle_http_result(self_ptr self, http_result& res,
   using answer_kind = web_api_state::pending_call::answer_kind;
   if (i->second.answer == answer_kind::webhook) {
     auto answer = read_webhook_answer(res.status, res.body);
-    if (!answer && !i->second.repeatable &&
-        maybe_done(slack_error_code(answer.error())))
-      return finish(self, id,
-                    may_have_reached(i->second.method, answer.error()));
+    if (!answer && maybe_done(slack_error_code(answer.error()))) {
+      // As for a call: repeated if harmless (`retry = always`).
+      if (!i->second.repeatable)
+        return finish(self, id,
+                      may_have_reached(i->second.method, answer.error()));
+      i->second.may_have_reached = true;
+      i->second.last_error = answer.error();
+      return retry_or_fail(self, id, answer.error());
+    }
     return finish(self, id, std::move(answer));
   }
   if (i->second.answer == answer_kind::status_only) {

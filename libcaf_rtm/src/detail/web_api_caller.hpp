@@ -122,8 +122,8 @@ struct web_api_state {
   /// By `pending_call::limit_key`.
   std::unordered_map<std::string, rate_limit> rate_limits;
   /// Calls waiting for a free exchange slot (at most `max_exchanges` run at
-  /// once), oldest first: those that bring a client's connection back ahead
-  /// of the others.
+  /// once), oldest first, in two queues: those that bring a client's
+  /// connection back go ahead of the others.
   std::deque<uint64_t> reconnects_waiting;
   std::deque<uint64_t> waiting_for_slot;
   size_t running = 0;
