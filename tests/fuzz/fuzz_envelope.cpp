@@ -53,6 +53,8 @@ struct expected_views {
       bot_id = string_field(*ev, "bot_id");
       channel = id_of(*ev, "channel");
       if (channel.empty())
+        channel = string_field(*ev, "channel_id");
+      if (channel.empty())
         if (auto* item = object_field(*ev, "item"))
           channel = string_field(*item, "channel");
       user = id_of(*ev, "user");

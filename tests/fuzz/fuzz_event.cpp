@@ -42,6 +42,8 @@ struct expected_views {
     if (auto* x = obj.if_contains("channel"))
       channel = as_string_or_id(*x);
     if (channel.empty())
+      channel = string_field(obj, "channel_id");
+    if (channel.empty())
       if (auto* item = obj.if_contains("item"); item && item->is_object())
         channel = string_field(item->get_object(), "channel");
     if (auto* x = obj.if_contains("user"))
