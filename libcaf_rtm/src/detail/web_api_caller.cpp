@@ -296,6 +296,15 @@ void retry_or_fail(self_ptr self, uint64_t id, caf::error err) {
   self->delayed_send(self, delay, retry_atom_v, id);
 }
 
+// A repeatable call whose attempt may have reached Slack: tried again; if the
+// tries run out, that attempt's error is the one reported.
+void retry_reached(self_ptr self, uint64_t id, caf::error err) {
+  auto& call = self->state.calls.at(id);
+  call.may_have_reached = true;
+  call.last_error = err;
+  retry_or_fail(self, id, std::move(err));
+}
+
 void wait_out_rate_limit(self_ptr self, uint64_t id,
                          const std::string& retry_after) {
   auto& st = self->state;
@@ -405,9 +414,7 @@ void handle_http_result(self_ptr self, http_result& res,
       if (!i->second.repeatable)
         return finish(self, id,
                       may_have_reached(i->second.method, answer.error()));
-      i->second.may_have_reached = true;
-      i->second.last_error = answer.error();
-      return retry_or_fail(self, id, answer.error());
+      return retry_reached(self, id, answer.error());
     }
     return finish(self, id, std::move(answer));
   }
@@ -454,10 +461,7 @@ void handle_http_result(self_ptr self, http_result& res,
   // effect, so only a harmless one is repeated.
   if (is_transient_slack_error(code) && i->second.repeatable) {
     // Slack answered: the attempt reached it.
-    auto err = make_error(errc::slack_error, code);
-    i->second.may_have_reached = true;
-    i->second.last_error = err;
-    return retry_or_fail(self, id, std::move(err));
+    return retry_reached(self, id, make_error(errc::slack_error, code));
   }
   if (maybe_done(code))
     return finish(self, id,
@@ -481,11 +485,8 @@ void on_http_result(self_ptr self, http_result& res) {
 
 void retry_if_repeatable(self_ptr self, uint64_t id, caf::error err) {
   auto& call = self->state.calls.at(id);
-  if (call.repeatable) {
-    call.may_have_reached = true;
-    call.last_error = err;
-    return retry_or_fail(self, id, std::move(err));
-  }
+  if (call.repeatable)
+    return retry_reached(self, id, std::move(err));
   finish(self, id,
          make_error(errc::delivery_unknown,
                     call.method + " may have reached Slack; not repeated (" +

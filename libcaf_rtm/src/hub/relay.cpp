@@ -186,20 +186,16 @@ void probe(self_ptr self) {
   // Any answer counts: the forwarder's is empty, an actor that does not know
   // the probe answers with an error.
   auto n = ++st.last_request;
+  auto done = [self, n](const caf::error& err) {
+    self->state.probing = false;
+    // After a timeout, the link may still move, slower than that.
+    if (err != caf::sec::request_timeout)
+      answered(self, n, 0);
+    probe(self); // for requests that timed out since
+  };
   self->request(st.target, st.args.confirm_timeout, probe_atom_v)
-      .then(
-          [self, n] {
-            self->state.probing = false;
-            answered(self, n, 0);
-            probe(self); // for requests that timed out since
-          },
-          [self, n](caf::error& err) {
-            self->state.probing = false;
-            // After a timeout, the link may still move, slower than that.
-            if (err != caf::sec::request_timeout)
-              answered(self, n, 0);
-            probe(self);
-          });
+      .then([done] { done(caf::error{}); },
+            [done](caf::error& err) { done(err); });
 }
 
 // Request `n` of `bytes` got no answer in time. Its bytes may still wait in
@@ -208,6 +204,14 @@ void probe(self_ptr self) {
 void timed_out(self_ptr self, uint64_t n, size_t bytes) {
   self->state.timed_out.emplace(n, bytes);
   probe(self);
+}
+
+// Request `n` of `bytes` ended with `err` (none: answered).
+void settle(self_ptr self, uint64_t n, size_t bytes, const caf::error& err) {
+  if (err == caf::sec::request_timeout)
+    timed_out(self, n, bytes);
+  else
+    answered(self, n, bytes);
 }
 
 // Whether `err`, the answer to an envelope sent to the remote subscriber,
@@ -236,12 +240,7 @@ void pass_on(self_ptr self, T msg) {
   self->request(self->state.target, self->state.args.confirm_timeout,
                 std::move(msg))
       .then([self, n, bytes] { answered(self, n, bytes); },
-            [self, n, bytes](caf::error& err) {
-              if (err == caf::sec::request_timeout)
-                timed_out(self, n, bytes);
-              else
-                answered(self, n, bytes);
-            });
+            [self, n, bytes](caf::error& err) { settle(self, n, bytes, err); });
 }
 
 } // namespace
@@ -306,10 +305,7 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
                   rp.deliver(std::move(x));
                 },
                 [self, rp, n, bytes](caf::error& err) mutable {
-                  if (err == caf::sec::request_timeout)
-                    timed_out(self, n, bytes);
-                  else
-                    answered(self, n, bytes);
+                  settle(self, n, bytes, err);
                   if (not_taken(err))
                     rp.deliver(make_error(caf::sec::request_receiver_down));
                   else
