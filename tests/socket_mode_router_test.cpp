@@ -516,6 +516,55 @@ TEST_CASE_METHOD(held_envelope_fixture,
 }
 
 TEST_CASE_METHOD(held_envelope_fixture,
+                 "socket mode router: close waits for the answers envelopes "
+                 "wait for, at most ack_deadline",
+                 "[socket_mode_router]") {
+  // A restart (`close`) while a subscriber works on a slash command: its
+  // reply must reach Slack, not an empty ack that closes the command.
+  auto closed = std::make_shared<bool>(false);
+  ask([closed](caf::ok_atom) { *closed = true; }, close_atom_v);
+  CHECK(w->acks.empty());
+  CHECK_FALSE(*closed);
+  SECTION("the answer comes: acked with it, then the client closes") {
+    answer();
+    CHECK(w->acks == std::vector<std::string>{
+                         R"({"envelope_id":"E1","payload":{"text":"late"}})"});
+    CHECK(w->errors.empty());
+    CHECK(*closed);
+  }
+  SECTION("no answer by ack_deadline: acked empty, reported, and the client "
+          "closes") {
+    sched->trigger_timeouts();
+    sched->run();
+    CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})"});
+    CHECK(w->errors ==
+          std::vector<std::string>{"no response payload for envelope E1 by "
+                                   "ack_deadline; acked empty"});
+    CHECK(*closed);
+  }
+  SECTION("an envelope that came after the close began and has no answer "
+          "when the wait ends is acked empty, and reported") {
+    sched->advance_time(std::chrono::seconds{1});
+    caf::anon_send(conn, batch_of(1, 2, {"E2"}));
+    sched->run();
+    CHECK(w->held.size() == 2);
+    // The close's wait ends with E1's deadline, before E2's.
+    sched->advance_time(std::chrono::milliseconds{1500});
+    sched->run();
+    CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})",
+                                              R"({"envelope_id":"E2"})"});
+    CHECK(w->errors ==
+          std::vector<std::string>{
+              "no response payload for envelope E1 by ack_deadline; acked "
+              "empty",
+              "1 envelope(s) still waited for their subscribers when the "
+              "client closed: acked empty (or left to Slack if nobody took "
+              "them)"});
+    CHECK(*closed);
+  }
+}
+
+TEST_CASE_METHOD(held_envelope_fixture,
                  "socket mode router: envelopes read while their connection "
                  "was closing are delivered, their acks counted as failed",
                  "[socket_mode_router]") {

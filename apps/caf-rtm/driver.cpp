@@ -144,6 +144,11 @@ void finish(self_ptr self, int code) {
     return;
   }
   st.finishing = true;
+  // Envelopes whose answer from stdin has not come are acked empty now: the
+  // client's close would wait for them until its ack deadline.
+  for (auto& [id, rp] : st.responses)
+    rp.deliver(make_error(errc::no_payload));
+  st.responses.clear();
   flush(self);
   auto close_then_complete =
       [self, code](const std::optional<client_status>& status) {

@@ -93,11 +93,13 @@ struct client_config {
   size_t app_connections = 0;
   /// How long a subscriber may take to answer an envelope that accepts a
   /// response payload before the client acks it empty. Slack's limit is 3 s.
+  /// `close` waits for such answers up to this long.
   caf::timespan ack_deadline = std::chrono::milliseconds{2500};
   /// Asks Slack to refresh each connection every 360 s (to test refreshes).
   bool debug_reconnects = false;
-  /// Acks `events_api` envelopes once the subscribed actors answered them
-  /// (request and reply, bounded by `ack_deadline`) instead of on receipt.
+  /// Acks every envelope (events, and interactions without a response
+  /// payload too) once the subscribed actors answered it (request and
+  /// reply, bounded by `ack_deadline`) instead of on receipt.
   /// A client that dies before the ack leaves the envelope to Slack, which
   /// sends it again on another connection of the app: what a hub sets for
   /// its remote bots (two hubs for one app then lose nothing when one is

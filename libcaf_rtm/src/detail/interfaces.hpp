@@ -176,11 +176,13 @@ using rtm_router_actor = rtm_client_actor::extend_with<
     worker_sink_actor>::extend<caf::reacts_to<tick_atom>>;
 
 /// The Socket Mode client's router: everything users may send (forwarded by
-/// the public handle), the roles above, and the ack deadline of an envelope
-/// that waits for its subscribers (its id and which wait it is).
+/// the public handle), the roles above, the ack deadline of an envelope
+/// that waits for its subscribers (its id and which wait it is) and the end
+/// of `close`'s wait for them.
 using socket_mode_router_actor = socket_mode_client_actor::extend_with<
     batch_sink_actor, session_listener_actor, worker_sink_actor>::
-    extend<caf::reacts_to<timeout_atom, std::string, uint64_t>>;
+    extend<caf::reacts_to<timeout_atom, std::string, uint64_t>,
+           caf::reacts_to<timeout_atom, close_atom>>;
 
 // -- the web-API caller -------------------------------------------------------
 

@@ -398,18 +398,10 @@ void close_apis(Self* self, size_t i) {
             [self, i](caf::error&) { close_apis(self, i + 1); });
 }
 
-/// Closes the sessions (close frames), then the web-API callers (their
-/// sockets), then the listener workers; replies when all are gone.
-/// `on_start` runs once, when the close begins.
-template <class Self, class OnStart>
-caf::result<caf::ok_atom> start_close(Self* self, OnStart on_start) {
+/// Closes the sessions for good (see `start_close`).
+template <class Self>
+void close_sessions(Self* self) {
   auto& st = self->state;
-  auto rp = self->template make_response_promise<caf::ok_atom>();
-  st.close_promises.push_back(rp);
-  if (st.closing)
-    return rp;
-  st.closing = true;
-  on_start();
   self->request(st.supervisor, caf::infinite, close_atom_v)
       .then(
           [self](caf::ok_atom) {
@@ -420,6 +412,22 @@ caf::result<caf::ok_atom> start_close(Self* self, OnStart on_start) {
             self->state.sessions_gone = true;
             close_apis(self, 0);
           });
+}
+
+/// Closes the sessions (close frames), then the web-API callers (their
+/// sockets), then the listener workers; replies when all are gone.
+/// `on_start` runs once, when the close begins; if it returns false, the
+/// router calls `close_sessions` itself later.
+template <class Self, class OnStart>
+caf::result<caf::ok_atom> start_close(Self* self, OnStart on_start) {
+  auto& st = self->state;
+  auto rp = self->template make_response_promise<caf::ok_atom>();
+  st.close_promises.push_back(rp);
+  if (st.closing)
+    return rp;
+  st.closing = true;
+  if (on_start())
+    close_sessions(self);
   return rp;
 }
 

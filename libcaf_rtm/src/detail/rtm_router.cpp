@@ -503,6 +503,7 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       [self](close_atom) -> caf::result<caf::ok_atom> {
         return start_close(self, [self] {
           fail_unsent(self, make_error(errc::closed, "client closed"));
+          return true;
         });
       },
       [self](status_atom) -> caf::result<client_status> {

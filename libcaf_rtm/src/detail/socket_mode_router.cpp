@@ -158,6 +158,8 @@ take_awaiting(self_ptr self,
   return x;
 }
 
+void close_if_answered(self_ptr self);
+
 // Envelope `id` gets its ack now, or is left to Slack if nobody took it;
 // `payload` is the first answer, if any.
 void complete(self_ptr self, const std::string& id,
@@ -173,6 +175,36 @@ void complete(self_ptr self, const std::string& id,
     write_ack(self, x.session, id, x.accepts_payload ? payload : std::nullopt);
   if (!st.replaced.empty())
     close_if_done(self, x.session);
+  close_if_answered(self);
+}
+
+// Ends `close`'s wait: whatever still waits for an answer (what came after
+// the close began) is acked empty, or left to Slack if nobody took it, and
+// the connections close: the acks reach each connection's mailbox before
+// its close does.
+void close_now(self_ptr self) {
+  auto& st = self->state;
+  st.close_waits = false;
+  std::vector<std::string> ids;
+  for (auto& [id, x] : st.awaiting)
+    ids.push_back(id);
+  if (!ids.empty())
+    report(self, make_error(errc::closed),
+           std::to_string(ids.size()) +
+               " envelope(s) still waited for their subscribers when the "
+               "client closed: acked empty (or left to Slack if nobody took "
+               "them)");
+  for (auto& id : ids)
+    complete(self, id, std::nullopt);
+  close_sessions(self);
+}
+
+// `close` waits for the envelopes in `awaiting`: the last one answered ends
+// its wait.
+void close_if_answered(self_ptr self) {
+  auto& st = self->state;
+  if (st.close_waits && st.awaiting.empty())
+    close_now(self);
 }
 
 // A subscriber answered envelope `id` without a payload (`taken`), or ended
@@ -496,6 +528,7 @@ void forget_connection(self_ptr self, uint64_t session) {
     report(self, make_error(errc::not_waiting, id),
            "cannot ack envelope " + id + ": its connection is gone");
   }
+  close_if_answered(self);
 }
 
 void on_session_down(self_ptr self, disconnected& msg) {
@@ -635,14 +668,17 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       },
       [self](close_atom) -> caf::result<caf::ok_atom> {
         return start_close(self, [self] {
-          // Whatever still waits for an answer is acked (empty) before the
-          // connections close, or left to Slack if nobody took it: the acks
-          // reach each connection's mailbox before its close does.
-          std::vector<std::string> ids;
-          for (auto& [id, x] : self->state.awaiting)
-            ids.push_back(id);
-          for (auto& id : ids)
-            complete(self, id, std::nullopt);
+          auto& st = self->state;
+          if (st.awaiting.empty())
+            return true;
+          // A slash command's reply on its way must not be lost to a
+          // restart: the connections stay until the envelopes that wait
+          // have their answers, or for `ack_deadline` (each one's own
+          // deadline ends its wait within that time too).
+          st.close_waits = true;
+          self->delayed_send(self, st.cfg->ack_deadline, timeout_atom_v,
+                             close_atom_v);
+          return false;
         });
       },
       [self](status_atom) -> caf::result<client_status> {
@@ -738,6 +774,10 @@ socket_mode_router_actor::behavior_type socket_mode_router(
         tell_lifecycle(self, msg);
       },
       // -- its own timers -----------------------------------------------------
+      [self](timeout_atom, close_atom) {
+        if (self->state.close_waits)
+          close_now(self);
+      },
       [self](timeout_atom, const std::string& id, uint64_t wait) {
         auto& st = self->state;
         auto i = st.awaiting.find(id);

@@ -103,6 +103,9 @@ struct socket_mode_router_state : router_base {
   /// which would end Slack's retries of an envelope nobody may take.
   std::unordered_map<uint64_t, std::string> awaiting_events;
   std::map<uint64_t, replaced_session> replaced;
+  /// `close` waits for the subscribers' answers to the envelopes in
+  /// `awaiting` (at most `ack_deadline`) before it closes the connections.
+  bool close_waits = false;
   /// Acks on receipt (from the connections' batches).
   uint64_t acks_timed = 0;
   caf::timespan ack_latency_sum{0};
