@@ -578,7 +578,7 @@ TEST_CASE("a signal ends the tool even while nobody reads its stdout",
   // Far more than the pipe and stdio's buffer hold.
   for (int i = 0; i < 5000; ++i)
     s->send(message(i));
-  std::this_thread::sleep_for(500ms);
+  REQUIRE(p.wait_stdout_full(10s));
   p.signal(SIGTERM);
   // Within the 5 s of grace after the signal and the close (bounded); the
   // bound here only catches a hang on a loaded machine.
@@ -663,6 +663,7 @@ TEST_CASE("the demo ends by itself whatever is printed", "[cli][demo]") {
   // Nothing printed but the answers to the two mentions.
   process none{tool, {"--demo", "--events", "none"}, clean_env};
   REQUIRE(none.wait(60s) == 0);
+  CHECK(none.out_lines().size() == 2);
   for (auto& line : none.out_lines())
     CHECK(parse_object(line).contains("sent"));
   CHECK(none.err().find("demo: done") != std::string::npos);
@@ -892,8 +893,9 @@ TEST_CASE("socket mode: --respond answers from stdin, else empty at the "
   CHECK(srv.acks().at(1).envelope_id == ignored);
   CHECK_FALSE(srv.acks().at(1).payload);
   // An answer after the deadline is reported and changes nothing (the
-  // tool's own deadline runs out just after the client's).
-  std::this_thread::sleep_for(300ms);
+  // tool's own deadline runs out just after the client's; a second covers
+  // a late timer on a loaded machine).
+  std::this_thread::sleep_for(1s);
   p.write(R"({"envelope_id":")" + ignored +
           R"(","payload":{"text":"late"}})"
           "\n");

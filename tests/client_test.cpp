@@ -610,6 +610,7 @@ TEST_CASE_METHOD(client_fixture,
   CHECK(slack_error_code(up.error()) == "invalid_auth");
   CHECK(srv.requests("auth.test").size() == 1);
   CHECK(srv.requests("rtm.connect").empty());
+  REQUIRE_FALSE(logs.lines().empty());
   for (auto& line : logs.lines())
     CHECK(line.find("xoxb-revoked") == std::string::npos);
   close_client(*this, hdl);
@@ -2187,15 +2188,30 @@ TEST_CASE_METHOD(client_fixture,
 
 namespace {
 
-// A callback that counts its calls and blocks until released.
+// A callback that counts its calls and blocks until released. What the
+// workers touch is shared, and released when the test ends (a failed check
+// included): they must not spin on a finished test's stack.
 struct blocking_callback {
-  std::atomic<int> calls{0};
-  std::atomic<bool> release{false};
+  struct shared {
+    std::atomic<int> calls{0};
+    std::atomic<bool> release{false};
+  };
+  std::shared_ptr<shared> state = std::make_shared<shared>();
+  std::atomic<int>& calls = state->calls;
+  std::atomic<bool>& release = state->release;
+
+  blocking_callback() = default;
+  blocking_callback(const blocking_callback&) = delete;
+  blocking_callback& operator=(const blocking_callback&) = delete;
+
+  ~blocking_callback() {
+    release = true;
+  }
 
   callback_listener listener(std::vector<std::string> types) {
-    return {std::move(types), [this](const event&) {
-              ++calls;
-              while (!release)
+    return {std::move(types), [st = state](const event&) {
+              ++st->calls;
+              while (!st->release)
                 std::this_thread::sleep_for(5ms);
             }};
   }
@@ -2321,19 +2337,21 @@ TEST_CASE_METHOD(client_fixture, "a hook that blocks holds up no callback",
   auto cfg = config(srv);
   cfg.concurrency = 1;
   auto hdl = track(sys->spawn(rtm_client, cfg));
-  std::atomic<bool> release{false};
-  std::atomic<int> frames{0};
+  // Shared with the workers, and the hook released however the test ends.
+  blocking_callback hook;
+  auto& release = hook.release;
+  auto& frames = hook.calls;
   hook_listener hooks;
-  hooks.on_frame = [&](std::string_view) {
-    ++frames;
-    while (!release)
+  hooks.on_frame = [st = hook.state](std::string_view) {
+    ++st->calls;
+    while (!st->release)
       std::this_thread::sleep_for(5ms);
   };
   REQUIRE(request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
                             hooks));
-  std::atomic<int> calls{0};
-  callback_listener counting{{"message"}, [&](const event&) {
-                               ++calls;
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  callback_listener counting{{"message"}, [calls](const event&) {
+                               ++*calls;
                              }};
   REQUIRE(request<uint64_t>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
                             counting));
@@ -2342,7 +2360,7 @@ TEST_CASE_METHOD(client_fixture, "a hook that blocks holds up no callback",
   REQUIRE(eventually([&] { return frames == 1; })); // blocked on the hello
   s->send(message(1));
   s->send(message(2));
-  CHECK(eventually([&] { return calls == 2; }));
+  CHECK(eventually([&] { return *calls == 2; }));
   release = true;
   CHECK(eventually([&] { return frames == 3; }));
   close_client(*this, hdl);

@@ -185,7 +185,7 @@ struct raw_ws {
 
 /// Polls `pred` until it holds or `timeout` passes.
 template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 1s) {
+bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!pred()) {
     if (std::chrono::steady_clock::now() > deadline)
@@ -290,7 +290,7 @@ TEST_CASE("fake_slack: auth.test and rtm.connect are answered and recorded") {
   CHECK(field(rtm.body(), "domain") == "testteam");
   auto again = client.post("/api/rtm.connect", "", token);
   CHECK(field(again.body(), "url") != url); // a fresh ticket each time
-  REQUIRE(fake.wait_requests("rtm.connect", 2, 1s));
+  REQUIRE(fake.wait_requests("rtm.connect", 2, 10s));
   auto reqs = fake.requests();
   REQUIRE(reqs.size() == 3);
   CHECK(reqs[0].method == "auth.test");
@@ -355,7 +355,7 @@ TEST_CASE(
                     std::chrono::steady_clock::now() - start)
                     .count();
     }};
-    REQUIRE(fake.wait_requests("auth.test", 1, 2s));
+    REQUIRE(fake.wait_requests("auth.test", 1, 10s));
     auto start = std::chrono::steady_clock::now();
     CHECK(field(client.post("/api/auth.test").body(), "ok") == "true");
     // Well before the slow answer, even on a slow machine.
@@ -379,7 +379,7 @@ TEST_CASE(
   fake_slack fake;
   ws_client client{fake.port(), ws_path(fake)};
   CHECK(client.read() == R"({"type":"hello"})");
-  auto session = fake.session(0, 1s);
+  auto session = fake.session(0, 10s);
   REQUIRE(session != nullptr);
   CHECK(session->index() == 0);
   CHECK(fake.session_count() == 1);
@@ -388,7 +388,7 @@ TEST_CASE(
   SECTION("text frames in both directions") {
     client.write("first");
     client.write("second");
-    REQUIRE(session->wait_received(2, 1s));
+    REQUIRE(session->wait_received(2, 10s));
     CHECK(session->received() == std::vector<std::string>{"first", "second"});
     session->send("from the server");
     CHECK(client.read() == "from the server");
@@ -439,7 +439,7 @@ TEST_CASE(
     session->set_ack_policy(ack_policy::manual);
     client.write(R"({"id":4,"type":"message","channel":"C1","text":"four"})");
     client.write(R"({"id":5,"type":"message","channel":"C1","text":"five"})");
-    REQUIRE(session->wait_received(5, 1s));
+    REQUIRE(session->wait_received(5, 10s));
     session->ack(5, "1700000099.000001"); // out of order on purpose
     session->ack_error(4, 3, "too fast");
     auto ack5 = client.read();
@@ -457,7 +457,7 @@ TEST_CASE(
     client.ws.write_buffer_bytes(8);
     std::string long_text(100, 'x');
     client.write(long_text);
-    REQUIRE(session->wait_received(1, 1s));
+    REQUIRE(session->wait_received(1, 10s));
     CHECK(session->received().front() == long_text);
   }
 
@@ -477,7 +477,7 @@ TEST_CASE(
     client.ws.ping("during flood");
     for (std::size_t i = 0; i < 1000; ++i)
       REQUIRE(field(client.read(), "n") == std::to_string(i));
-    REQUIRE(session->wait_written(1s));
+    REQUIRE(session->wait_written(10s));
     CHECK(session->frames_written() == 1000);
     // The flood may be out before the ping arrives.
     REQUIRE(eventually([&] { return session->pings_received() == 1; }));
@@ -494,13 +494,13 @@ TEST_CASE(
       CHECK(client.read() == std::to_string(i));
     // Frame 4 is due 40 ms after frame 0.
     CHECK(std::chrono::steady_clock::now() - start >= 39ms);
-    REQUIRE(session->wait_written(1s));
+    REQUIRE(session->wait_written(10s));
     CHECK(session->frames_written() == 5);
   }
 
   SECTION("the client's close code is recorded") {
     client.ws.close(websocket::close_code::going_away);
-    REQUIRE(session->wait_ended(2s));
+    REQUIRE(session->wait_ended(10s));
     CHECK(session->close_code_received() == uint16_t{1001});
     CHECK(fake.open_sessions() == 0);
   }
@@ -513,7 +513,7 @@ TEST_CASE(
     CHECK(ec == websocket::error::closed);
     CHECK(client.ws.reason().code == 4000);
     CHECK(client.ws.reason().reason == "bye");
-    REQUIRE(session->wait_ended(2s));
+    REQUIRE(session->wait_ended(10s));
     CHECK(session->close_code_received() == uint16_t{4000});
   }
 
@@ -524,18 +524,18 @@ TEST_CASE(
     client.ws.read(buf, ec);
     CHECK(ec);
     CHECK(ec != websocket::error::closed);
-    REQUIRE(session->wait_ended(1s));
+    REQUIRE(session->wait_ended(10s));
     CHECK_FALSE(session->close_code_received());
   }
 
   SECTION("drop_all() ends every session") {
     ws_client second{fake.port(), ws_path(fake)};
     CHECK(second.read() == R"({"type":"hello"})");
-    REQUIRE(fake.session(1, 1s) != nullptr);
+    REQUIRE(fake.session(1, 10s) != nullptr);
     CHECK(fake.open_sessions() == 2);
     fake.drop_all();
-    REQUIRE(session->wait_ended(1s));
-    REQUIRE(fake.session(1, 1s)->wait_ended(1s));
+    REQUIRE(session->wait_ended(10s));
+    REQUIRE(fake.session(1, 10s)->wait_ended(10s));
     CHECK(fake.open_sessions() == 0);
   }
 
@@ -543,7 +543,7 @@ TEST_CASE(
     session->go_silent();
     client.write(R"({"id":1,"type":"ping"})");
     client.ws.ping("");
-    REQUIRE(session->wait_received(1, 1s));
+    REQUIRE(session->wait_received(1, 10s));
     CHECK(eventually([&] { return session->pings_received() == 1; }));
     session->send("never sent");
     bool got_something = false;
@@ -595,9 +595,9 @@ TEST_CASE(
     client.ws.read(buf, ec);
     CHECK(ec == websocket::error::closed);
     CHECK(client.ws.reason().code == 1000);
-    auto session = fake.session(index, 1s);
+    auto session = fake.session(index, 10s);
     REQUIRE(session != nullptr);
-    CHECK(session->wait_ended(2s));
+    CHECK(session->wait_ended(10s));
   };
   auto path = ws_path(fake);
   {
@@ -643,9 +643,9 @@ TEST_CASE(
     CHECK(close_code_of(payload) == 1002);
   }
 
-  auto session = fake.session(0, 1s);
+  auto session = fake.session(0, 10s);
   REQUIRE(session != nullptr);
-  CHECK(session->wait_ended(2s));
+  CHECK(session->wait_ended(10s));
 }
 
 TEST_CASE(
@@ -661,8 +661,8 @@ TEST_CASE(
   auto [op, payload] = client.read_frame();
   CHECK(op == 0xA);
   CHECK(payload == "in between");
-  auto session = fake.session(0, 1s);
-  REQUIRE(session->wait_received(1, 1s));
+  auto session = fake.session(0, 10s);
+  REQUIRE(session->wait_received(1, 10s));
   CHECK(session->received().front() == "part one part two");
 }
 
@@ -695,21 +695,21 @@ TEST_CASE("fake_slack: garbage and hang-ups end only their own connection") {
         c = static_cast<char>(gen());
       net::write(client.socket, net::buffer(noise));
     }
-    REQUIRE(fake.session(0, 1s)->wait_ended(2s));
+    REQUIRE(fake.session(0, 10s)->wait_ended(10s));
     {
       ws_client client{fake.port(), ws_path(fake)};
       client.read();
-      fake.session(1, 1s)->flood(100000, make);
+      fake.session(1, 10s)->flood(100000, make);
       CHECK(client.read() == "0");
       beast::get_lowest_layer(client.ws).socket().close();
     }
-    REQUIRE(fake.session(1, 1s)->wait_ended(2s));
+    REQUIRE(fake.session(1, 10s)->wait_ended(10s));
     http_client client{fake.port()};
     CHECK(field(client.post("/api/auth.test").body(), "ok") == "true");
     // The fake goes away in the middle of a flood to a client that does
     // not read.
     last.emplace(fake.port(), ws_path(fake));
-    survivor = fake.session(2, 1s);
+    survivor = fake.session(2, 10s);
     REQUIRE(survivor != nullptr);
     survivor->flood(1000000, make);
   }
@@ -750,7 +750,7 @@ TEST_CASE("fake_slack: apps.connections.open wants the app token") {
   http_client client{fake.port()};
   CHECK(field(client.post("/api/auth.test", "", app_token).body(), "error") ==
         "invalid_auth");
-  REQUIRE(fake.wait_requests("apps.connections.open", 6, 1s));
+  REQUIRE(fake.wait_requests("apps.connections.open", 6, 10s));
 
   SECTION("scripted answers and handlers work for it too") {
     fake.script("apps.connections.open", http_response::rate_limited("3"));
@@ -775,18 +775,18 @@ TEST_CASE("fake_slack: Socket Mode hello counts sessions and ghosts") {
   CHECK(first.read() == socket_mode_hello(1 + 2));
   ws_client second{fake.port(), link_path(fake)};
   CHECK(second.read() == socket_mode_hello(2 + 2));
-  auto session = fake.session(0, 1s);
+  auto session = fake.session(0, 10s);
   REQUIRE(session != nullptr);
   CHECK(session->socket_mode());
   CHECK(fake.live_socket_mode_sessions() == 2);
   // RTM sessions are no Socket Mode sessions.
   ws_client rtm{fake.port(), ws_path(fake)};
   CHECK(rtm.read() == R"({"type":"hello"})");
-  CHECK_FALSE(fake.session(2, 1s)->socket_mode());
+  CHECK_FALSE(fake.session(2, 10s)->socket_mode());
   CHECK(fake.live_socket_mode_sessions() == 2);
   // A session the client closes no longer counts.
   first.ws.close(websocket::close_code::normal);
-  REQUIRE(session->wait_ended(2s));
+  REQUIRE(session->wait_ended(10s));
   CHECK(session->close_code_received() == uint16_t{1000});
   CHECK(fake.live_socket_mode_sessions() == 1);
   ws_client third{fake.port(), link_path(fake)};
@@ -843,7 +843,7 @@ TEST_CASE("fake_slack: envelopes, events and acks") {
   fake_slack fake;
   ws_client client{fake.port(), link_path(fake)};
   CHECK(client.read() == socket_mode_hello(1));
-  auto session = fake.session(0, 1s);
+  auto session = fake.session(0, 10s);
   REQUIRE(session != nullptr);
 
   SECTION("an envelope on a session, acked with a payload") {
@@ -859,8 +859,8 @@ TEST_CASE("fake_slack: envelopes, events and acks") {
     client.write(ack);
     client.write("not an ack");
     client.write(R"({"envelope_id":42})");
-    REQUIRE(fake.wait_acks(1, 1s));
-    REQUIRE(session->wait_received(3, 1s));
+    REQUIRE(fake.wait_acks(1, 10s));
+    REQUIRE(session->wait_received(3, 10s));
     auto acks = fake.acks();
     REQUIRE(acks.size() == 1);
     CHECK(acks[0].envelope_id == id);
@@ -900,7 +900,7 @@ TEST_CASE("fake_slack: envelopes, events and acks") {
                               event_id + R"(","event_time":)"));
     CHECK(std::stoll(field(frame, "event_time")) > 1700000000);
     client.write(R"({"envelope_id":")" + envelope_id + "\"}");
-    REQUIRE(fake.wait_acks(1, 1s));
+    REQUIRE(fake.wait_acks(1, 10s));
     CHECK(fake.acks()[0].envelope_id == envelope_id);
     CHECK_FALSE(fake.acks()[0].payload);
     auto sent = fake.envelopes();
@@ -927,7 +927,7 @@ TEST_CASE("fake_slack: envelopes, events and acks") {
     for (int i = 0; i < 3; ++i)
       client.write(R"({"envelope_id":")" + field(client.read(), "envelope_id") +
                    "\"}");
-    REQUIRE(fake.wait_acks(3, 1s));
+    REQUIRE(fake.wait_acks(3, 10s));
     CHECK(fake.acks()[2].envelope_id == "pre-2");
     CHECK(fake.envelopes().empty()); // not sent by send_envelope
   }
@@ -953,7 +953,7 @@ TEST_CASE("fake_slack: unacked events are redelivered") {
   fake_slack fake{opts};
   ws_client client{fake.port(), link_path(fake)};
   CHECK(client.read() == socket_mode_hello(1));
-  auto session = fake.session(0, 1s);
+  auto session = fake.session(0, 10s);
   REQUIRE(session != nullptr);
 
   SECTION("until an ack of any copy") {
@@ -973,7 +973,7 @@ TEST_CASE("fake_slack: unacked events are redelivered") {
     CHECK(payload_of(second) == payload_of(first));
     // Acking the retry stops the third attempt (due 1.5 s later).
     client.write(R"({"envelope_id":")" + field(second, "envelope_id") + "\"}");
-    REQUIRE(fake.wait_acks(1, 1s));
+    REQUIRE(fake.wait_acks(1, 10s));
     std::this_thread::sleep_for(2s);
     auto sent = envelopes_of(fake, event_id);
     REQUIRE(sent.size() == 2);
@@ -1020,11 +1020,11 @@ TEST_CASE("fake_slack: redelivery moves to another session") {
     {
       ws_client first{fake.port(), link_path(fake)};
       CHECK(first.read() == socket_mode_hello(1));
-      event_id = fake.session(0, 1s)->send_event(R"({"type":"message"})");
+      event_id = fake.session(0, 10s)->send_event(R"({"type":"message"})");
       first_id = field(first.read(), "envelope_id");
       first.ws.close(websocket::close_code::normal);
     }
-    REQUIRE(fake.session(0, 1s)->wait_ended(2s));
+    REQUIRE(fake.session(0, 10s)->wait_ended(10s));
     ws_client second{fake.port(), link_path(fake)};
     CHECK(second.read() == socket_mode_hello(1));
     auto retry = second.read();
@@ -1037,7 +1037,7 @@ TEST_CASE("fake_slack: redelivery moves to another session") {
     CHECK(sent[1].session == 1);
     // An ack on another session than the delivery's counts as well.
     second.write(R"({"envelope_id":")" + first_id + "\"}");
-    REQUIRE(fake.wait_acks(1, 1s));
+    REQUIRE(fake.wait_acks(1, 10s));
     CHECK(fake.acks()[0].session == 1);
   }
 
@@ -1092,10 +1092,10 @@ TEST_CASE("fake_slack: too many Socket Mode connections") {
     second.ws.read(buf, ec);
     CHECK(ec);
     CHECK(ec != websocket::error::closed); // no close frame: 1006
-    auto turned_away = fake.session(1, 1s);
+    auto turned_away = fake.session(1, 10s);
     REQUIRE(turned_away != nullptr);
     CHECK(turned_away->socket_mode());
-    REQUIRE(turned_away->wait_ended(2s));
+    REQUIRE(turned_away->wait_ended(10s));
     CHECK_FALSE(turned_away->close_code_received());
   }
   CHECK(fake.live_socket_mode_sessions() == 1);
@@ -1105,8 +1105,8 @@ TEST_CASE("fake_slack: too many Socket Mode connections") {
   for (auto& env : fake.envelopes())
     CHECK(env.session == 0);
   // Once the first one is gone, there is room again.
-  fake.session(0, 1s)->drop();
-  REQUIRE(fake.session(0, 1s)->wait_ended(2s));
+  fake.session(0, 10s)->drop();
+  REQUIRE(fake.session(0, 10s)->wait_ended(10s));
   CHECK(fake.live_socket_mode_sessions() == 0);
   ws_client third{fake.port(), link_path(fake)};
   CHECK(third.read() == socket_mode_hello(1));
@@ -1122,7 +1122,7 @@ TEST_CASE("fake_slack: debug_reconnects asks for a refresh") {
   ws_client plain{fake.port(), link_path(fake)};
   CHECK(plain.read() == socket_mode_hello(2));
   std::this_thread::sleep_for(300ms);
-  fake.session(1, 1s)->send("marker");
+  fake.session(1, 10s)->send("marker");
   CHECK(plain.read() == "marker"); // no refresh without the flag
 }
 
@@ -1132,7 +1132,7 @@ TEST_CASE("fake_slack: server pings on Socket Mode sessions") {
   fake_slack fake{opts};
   ws_client client{fake.port(), link_path(fake)};
   CHECK(client.read() == socket_mode_hello(1));
-  auto session = fake.session(0, 1s);
+  auto session = fake.session(0, 10s);
   REQUIRE(session != nullptr);
   std::vector<std::string> pings;
   client.ws.control_callback(
@@ -1166,7 +1166,7 @@ TEST_CASE("fake_slack: server pings on Socket Mode sessions") {
   client.ws.async_read(buf, [](beast::error_code, std::size_t) {});
   client.ioc.restart();
   client.ioc.run_for(200ms);
-  std::this_thread::sleep_for(100ms); // the last pongs on their way
+  std::this_thread::sleep_for(500ms); // the last pongs on their way
   auto count = session->pongs_received().size();
   client.ioc.run_for(300ms);
   CHECK(session->pongs_received().size() == count);
@@ -1223,11 +1223,11 @@ TEST_CASE("fake_slack: TLS with a generated certificate") {
       CHECK(beast::buffers_to_string(msg.data()) == R"({"type":"hello"})");
       wss.text(true);
       wss.write(net::buffer(std::string{"over tls"}));
-      auto session = fake.session(0, 1s);
-      REQUIRE(session->wait_received(1, 1s));
+      auto session = fake.session(0, 10s);
+      REQUIRE(session->wait_received(1, 10s));
       CHECK(session->received().front() == "over tls");
       wss.close(websocket::close_code::normal);
-      CHECK(session->wait_ended(2s));
+      CHECK(session->wait_ended(10s));
       CHECK(session->close_code_received() == uint16_t{1000});
     }
 
@@ -1256,7 +1256,7 @@ TEST_CASE("fake_slack: TLS with a generated certificate") {
         return beast::buffers_to_string(msg.data());
       };
       CHECK(read() == socket_mode_hello(1));
-      auto session = fake.session(0, 1s);
+      auto session = fake.session(0, 10s);
       REQUIRE(session != nullptr);
       auto event_id = session->send_event(R"({"type":"message"})");
       auto frame = read();
@@ -1264,12 +1264,12 @@ TEST_CASE("fake_slack: TLS with a generated certificate") {
       wss.text(true);
       wss.write(net::buffer(R"({"envelope_id":")" +
                             field(frame, "envelope_id") + "\"}"));
-      REQUIRE(fake.wait_acks(1, 1s));
+      REQUIRE(fake.wait_acks(1, 10s));
       CHECK(fake.acks()[0].envelope_id == field(frame, "envelope_id"));
       session->send_disconnect("warning");
       CHECK(read() == disconnect("warning"));
       wss.close(websocket::close_code::normal);
-      CHECK(session->wait_ended(2s));
+      CHECK(session->wait_ended(10s));
       CHECK(fake.live_socket_mode_sessions() == 0);
     }
 

@@ -1543,9 +1543,12 @@ TEST_CASE("Socket Mode through the hub: envelopes, answers through the ack, "
     WARN("hub err: " << h.proc->err());
   }
   REQUIRE(answered);
-  for (auto& ack : srv.acks())
-    if (ack.envelope_id == id)
-      CHECK(*ack.payload == R"({"text":"answered )" + id + R"("})");
+  for (auto& ack : srv.acks()) {
+    if (ack.envelope_id != id)
+      continue;
+    REQUIRE(ack.payload);
+    CHECK(*ack.payload == R"({"text":"answered )" + id + R"("})");
+  }
   // Web API calls go out with the hub's bot token.
   srv.script("chat.postMessage", caf::rtm::testing::http_response::ok(
                                      R"("channel":"C1","ts":"5.0")"));

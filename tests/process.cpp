@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
@@ -237,11 +238,26 @@ bool process::wait_stdout_full(std::chrono::milliseconds timeout) const {
   if (unread_out_ < 0)
     return false;
   auto capacity = ::fcntl(unread_out_, F_GETPIPE_SZ);
+  // Writes that do not fill whole pages leave part of each page of the pipe
+  // unused: a pipe that holds at least half its capacity and takes nothing
+  // more for 300 ms is full too.
+  int last = -1;
+  auto since = std::chrono::steady_clock::now();
   return wait_until(
       [&] {
         int waiting = 0;
-        return ::ioctl(unread_out_, FIONREAD, &waiting) == 0 && capacity > 0 &&
-               waiting >= capacity;
+        if (::ioctl(unread_out_, FIONREAD, &waiting) != 0 || capacity <= 0)
+          return false;
+        if (waiting >= capacity)
+          return true;
+        auto now = std::chrono::steady_clock::now();
+        if (waiting != last) {
+          last = waiting;
+          since = now;
+          return false;
+        }
+        return waiting >= capacity / 2 &&
+               now - since >= std::chrono::milliseconds{300};
       },
       timeout);
 }

@@ -57,7 +57,8 @@ public:
   bool wait_err_contains(const std::string& needle,
                          std::chrono::milliseconds timeout) const;
   /// An unread stdout: waits until its pipe is full (the child's next write
-  /// blocks).
+  /// blocks), or holds at least half its capacity and has taken nothing for
+  /// 300 ms (writes of part of a page leave the rest of the page unused).
   bool wait_stdout_full(std::chrono::milliseconds timeout) const;
 
 private:

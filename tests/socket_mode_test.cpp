@@ -337,6 +337,7 @@ TEST_CASE_METHOD(sm_fixture,
   CHECK(st.num_connections == 1);
   CHECK(st.app_id == "A0APP");
   close(c.hdl);
+  REQUIRE_FALSE(logs.lines().empty());
   for (auto& line : logs.lines()) {
     CHECK(line.find(srv.options().app_token) == std::string::npos);
     CHECK(line.find(srv.options().token) == std::string::npos);
@@ -1106,8 +1107,10 @@ TEST_CASE_METHOD(sm_fixture,
   session(srv, 0)->go_silent();
   auto t0 = std::chrono::steady_clock::now();
   close(c.hdl);
-  // Bounded by close_timeout, not by the fake's 2 s wait or TCP timeouts.
-  CHECK(std::chrono::steady_clock::now() - t0 < 1900ms);
+  // Bounded by close_timeout (200 ms), not by the ping monitor or TCP
+  // timeouts (the silent fake never ends the session); the bound here
+  // leaves room for a loaded machine.
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
 }
 
 TEST_CASE_METHOD(sm_fixture, "socket mode: over TLS", "[socket_mode][tls]") {
