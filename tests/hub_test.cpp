@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <caf/io/basp_broker.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/remote_actor.hpp>
 #include <caf/openssl/remote_actor.hpp>
@@ -661,6 +662,25 @@ TEST_CASE("remote nodes cannot close, disconnect or make the hub read files",
   REQUIRE(uploaded);
   REQUIRE(srv.uploads().size() == 1);
   CHECK(srv.uploads()[0].bytes == "a,b\n1,2\n");
+  // Its progress goes to an actor of the caller's node, not to one of the
+  // hub's (or of another node).
+  file.progress = caf::actor_cast<caf::actor>(bot.registry(h.endpoint()));
+  auto misdirected = request<rtm::json_object>(self, client, caf::timespan{10s},
+                                               rtm::upload_atom_v, file);
+  REQUIRE_FALSE(misdirected);
+  CHECK(code_of(misdirected.error()) == "not_permitted");
+  CHECK(srv.uploads().size() == 1);
+  // CAF's own named actors are not there to be looked up: ConfigServ,
+  // which answers lookups by name (as middleman::remote_lookup asks it,
+  // without its five minutes' wait), does not answer.
+  auto basp = bot.sys->middleman().named_broker<caf::io::basp_broker>(
+      caf::atom("BASP"));
+  self->send(basp, caf::forward_atom_v, client.node(), caf::atom("ConfigServ"),
+             caf::make_message(caf::get_atom_v, caf::atom("SpawnServ")));
+  bool answered = false;
+  self->receive([&](caf::strong_actor_ptr&) { answered = true; },
+                caf::after(std::chrono::seconds{3}) >> [] {});
+  CHECK_FALSE(answered);
   // The client is still up, with its one session.
   auto status = request<rtm::client_status>(self, client, caf::timespan{10s},
                                             rtm::status_atom_v);
@@ -1357,6 +1377,17 @@ std::string encrypted_key(const std::string& pem, const std::string& pass) {
 }
 
 } // namespace
+
+TEST_CASE("TLS: a node trusts the one CA file, never a directory of CAs",
+          "[hub][tls]") {
+  // With openssl.capath, CAF::openssl would accept any certificate of the
+  // directory's CAs (a system directory: any public CA's).
+  caf::actor_system_config cfg;
+  cfg.openssl_capath = "/etc/ssl/certs";
+  auto err = hub::configure_node(cfg);
+  REQUIRE(err);
+  CHECK(code_of(err) == "invalid_config");
+}
 
 TEST_CASE("TLS: an encrypted key is used with its passphrase, and refused "
           "without one",

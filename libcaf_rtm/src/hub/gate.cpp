@@ -7,6 +7,7 @@
 #include <tuple>
 #include <utility>
 
+#include <caf/default_attachable.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -37,6 +38,13 @@ gate_state::~gate_state() {
   // Ended by `kill` (the registry's, or any node's): the last moment to
   // answer.
   fail_forwarding(*this);
+  // A monitor lives on the watched actor (here its proxy) and keeps the
+  // gate's memory until that actor ends: dropped however the gate ends.
+  caf::default_attachable::observe_token tk{me,
+                                            caf::default_attachable::monitor};
+  for (const auto& addr : watched)
+    if (auto hdl = caf::actor_cast<caf::strong_actor_ptr>(addr))
+      hdl->get()->detach(tk);
   for (auto& [addr, relay] : relays)
     caf::anon_send_exit(relay.hdl, caf::exit_reason::kill);
   for (auto& relay : retiring)
@@ -337,6 +345,10 @@ auto shared_handlers(Self* self, const Client& client) {
       [=](upload_atom x, file_upload& file) -> caf::result<json_object> {
         if (auto err = check_upload(file))
           return err;
+        // Its progress goes to an actor of the caller's own node only.
+        if (file.progress)
+          if (auto err = check_named(self, file.progress))
+            return err;
         return forward<json_object>(self, client, x, std::move(file));
       },
       [=](webhook_atom x, webhook_post& post) {
@@ -358,6 +370,7 @@ rtm_client_actor::behavior_type
 rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
          const rtm_client_actor& client, gate_args args) {
   self->state.args = std::move(args);
+  self->state.me = self->address();
   harden(self, client);
   using caf::ok_atom;
   return caf::rtm::detail::behavior_with<rtm_client_actor::behavior_type>(
@@ -387,6 +400,7 @@ socket_mode_client_actor::behavior_type
 socket_mode_gate(socket_mode_client_actor::stateful_pointer<gate_state> self,
                  const socket_mode_client_actor& client, gate_args args) {
   self->state.args = std::move(args);
+  self->state.me = self->address();
   harden(self, client);
   using caf::ok_atom;
   return caf::rtm::detail::behavior_with<

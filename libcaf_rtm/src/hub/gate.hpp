@@ -51,6 +51,8 @@ struct gate_state {
   static inline const char* name = "caf-rtm.hub.gate";
 
   gate_args args;
+  /// The gate's own address, as its monitors name it.
+  caf::actor_addr me;
   /// Remote subscribers, monitored to notice their node going away.
   std::set<caf::actor_addr> watched;
   /// The relay in front of each remote subscriber (see relay.hpp).

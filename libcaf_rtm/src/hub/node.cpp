@@ -96,6 +96,11 @@ caf::error check(const tls_files& files) {
 
 caf::error configure_node(caf::actor_system_config& cfg,
                           const node_options& opts) {
+  // CAF::openssl would trust every CA of the directory as well as the CA
+  // file: any certificate of a public CA would get in.
+  if (!cfg.openssl_capath.empty())
+    return invalid("openssl.capath is not supported: peers must chain to the "
+                   "one CA file (openssl.cafile)");
   if (opts.tls.enabled())
     if (auto err = check(opts.tls))
       return err;

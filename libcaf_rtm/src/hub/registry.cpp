@@ -4,6 +4,8 @@
 #include <map>
 #include <memory>
 
+#include <caf/actor_registry.hpp>
+#include <caf/atom.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
@@ -145,6 +147,11 @@ registry_actor::behavior_type registry(registry_actor::pointer self,
                                        registry_options options) {
   auto st = std::make_shared<registry_state>();
   st->options = std::move(options);
+  // CAF registers these two under names any connected node can look up:
+  // ConfigServ keeps whatever it is sent, for good, and SpawnServ spawns
+  // actors for remote nodes. A hub serves neither.
+  self->system().registry().erase(caf::atom("ConfigServ"));
+  self->system().registry().erase(caf::atom("SpawnServ"));
   for (auto& ws : workspaces) {
     auto& entry = st->workspaces[ws.name];
     entry.own = std::move(ws);

@@ -59,7 +59,8 @@ struct node_options {
 /// message types, CAF's middleman, the heartbeats, and with TLS the OpenSSL
 /// manager with `openssl.certificate`, `.key`, `.cafile` and `.passphrase`
 /// set from `opts.tls`. Do not load the middleman yourself as well. Fails (and
-/// changes nothing) when the TLS files are unusable.
+/// changes nothing) when the TLS files are unusable, or when `openssl.capath`
+/// is set (it would add every CA of a directory to the one CA file).
 caf::error configure_node(caf::actor_system_config& cfg,
                           const node_options& opts = {});
 

@@ -56,7 +56,9 @@ struct registry_options {
 /// Spawn with `sys.spawn(caf::rtm::hub::registry, workspaces, options)`: one
 /// entry per client the hub runs, with the client's own handle (the registry
 /// never hands it out). The registry does not own the clients: closing them
-/// is the hub's job. When the registry ends, so do its gates.
+/// is the hub's job. When the registry ends, so do its gates. It takes CAF's
+/// `ConfigServ` and `SpawnServ` out of the actor system's registry: remote
+/// nodes could look them up by name (the first stores what it is sent).
 registry_actor::behavior_type registry(registry_actor::pointer self,
                                        std::vector<workspace_info> workspaces,
                                        registry_options options);
