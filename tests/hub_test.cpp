@@ -690,6 +690,47 @@ TEST_CASE("remote nodes cannot close, disconnect or make the hub read files",
   CHECK(srv.session_count() == 1);
 }
 
+TEST_CASE("a remote node cannot answer what the hub asks for another node",
+          "[hub]") {
+  // CAF 0.17 takes any message with the id of a pending request as its
+  // answer, whoever sends it, and request ids count up from 1: a node that
+  // reaches a gate could answer the gate's requests to the client.
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
+  bot_node bot;
+  auto& self = *bot.self;
+  auto info = request<hub::workspace_info>(
+      self, bot.registry(h.endpoint()), caf::timespan{10s}, hub::lookup_atom_v,
+      std::string{"acme"});
+  REQUIRE(info);
+  auto client = info->rtm;
+  auto slow = caf::rtm::testing::http_response::ok(R"("real":true)");
+  slow.delay = 2s;
+  srv.script("users.info", slow);
+  auto pending = self->request(client, caf::timespan{20s}, rtm::call_atom_v,
+                               std::string{"users.info"}, rtm::api_args{});
+  REQUIRE(srv.wait_requests("users.info", 1, 10s));
+  // Another node's forgeries, for the gate's first request ids.
+  caf::scoped_actor forger{*bot.sys};
+  rtm::json_object forged;
+  forged.value = {{"forged", true}};
+  auto* gate = caf::actor_cast<caf::abstract_actor*>(client);
+  for (uint64_t n = 1; n <= 200; ++n)
+    gate->enqueue(forger->ctrl(), caf::make_message_id(n).response_id(),
+                  caf::make_message(forged), nullptr);
+  bool real = false;
+  bool fake = false;
+  pending.receive(
+      [&](rtm::json_object& x) {
+        real = x.value.contains("real");
+        fake = x.value.contains("forged");
+      },
+      [](caf::error&) {});
+  CHECK(real);
+  CHECK_FALSE(fake);
+}
+
 TEST_CASE("remote nodes reach only the registry and the gates of a hub: "
           "forged internal messages change nothing",
           "[hub]") {

@@ -49,28 +49,30 @@ gate_state::~gate_state() {
     caf::anon_send_exit(relay.hdl, caf::exit_reason::kill);
   for (auto& relay : retiring)
     caf::anon_send_exit(relay, caf::exit_reason::kill);
+  caf::anon_send_exit(requester, caf::exit_reason::kill);
 }
 
 namespace {
 
-// Asks the client and answers with its reply: the reply's sender is the
-// gate, whoever answered inside the client.
+// Asks the client (through the requester) and answers with its reply: the
+// reply's sender is the gate, whoever answered inside the client.
 template <class R, class Self, class Client, class... Ts>
 caf::result<R> forward(Self* self, const Client& client, Ts&&... xs) {
   auto rp = self->template make_response_promise<R>();
   auto id = ++self->state.next_forwarding;
   self->state.forwarding.emplace(
       id, [rp](const caf::error& err) mutable { rp.deliver(err); });
-  self->request(client, caf::infinite, std::forward<Ts>(xs)...)
-      .then(
-          [self, rp, id](R& x) mutable {
-            self->state.forwarding.erase(id);
-            rp.deliver(std::move(x));
-          },
-          [self, rp, id](caf::error& err) mutable {
-            self->state.forwarding.erase(id);
-            rp.deliver(std::move(err));
-          });
+  request_privately<R>(
+      self, self->state.requester, client, caf::infinite,
+      [self, rp, id](R& x) mutable {
+        self->state.forwarding.erase(id);
+        rp.deliver(std::move(x));
+      },
+      [self, rp, id](caf::error& err) mutable {
+        self->state.forwarding.erase(id);
+        rp.deliver(std::move(err));
+      },
+      std::forward<Ts>(xs)...);
   return rp;
 }
 
@@ -175,14 +177,15 @@ void on_down(Self* self, const Client& client, caf::down_msg& dm) {
   auto node = dm.source.node();
   auto at = caf::make_timestamp();
   auto drops = st.args.relay.drops;
-  self->request(client, std::chrono::seconds{10}, status_atom_v)
-      .then(
-          [drops, node, at](client_status& status) {
-            drops->record(node, at, events_counted(status));
-          },
-          [](caf::error&) {
-            // The client is gone: nothing to count against.
-          });
+  request_privately<client_status>(
+      self, st.requester, client, std::chrono::seconds{10},
+      [drops, node, at](client_status& status) {
+        drops->record(node, at, events_counted(status));
+      },
+      [](caf::error&) {
+        // The client is gone: nothing to count against.
+      },
+      status_atom_v);
 }
 
 // Gates are reachable from remote nodes: unknown messages are dropped, exit
@@ -290,9 +293,10 @@ auto shared_handlers(Self* self, const Client& client) {
             auto& xs = self->state.retiring;
             xs.erase(std::remove(xs.begin(), xs.end(), relay), xs.end());
           };
-          self->request(client, caf::infinite, x, relay)
-              .then([retire](ok_atom) { retire(); },
-                    [retire](caf::error&) { retire(); });
+          request_privately<ok_atom>(
+              self, self->state.requester, client, caf::infinite,
+              [retire](ok_atom) { retire(); },
+              [retire](caf::error&) { retire(); }, x, relay);
         }
         return forward<ok_atom>(self, client, x, std::move(hdl));
       },
@@ -366,15 +370,19 @@ auto shared_handlers(Self* self, const Client& client) {
 
 } // namespace
 
-rtm_client_actor::behavior_type
-rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
+rtm_gate_actor::behavior_type
+rtm_gate(rtm_gate_actor::stateful_pointer<gate_state> self,
          const rtm_client_actor& client, gate_args args) {
   self->state.args = std::move(args);
   self->state.me = self->address();
+  self->state.requester = self->spawn(requester);
   harden(self, client);
   using caf::ok_atom;
-  return caf::rtm::detail::behavior_with<rtm_client_actor::behavior_type>(
+  return caf::rtm::detail::behavior_with<rtm_gate_actor::behavior_type>(
       shared_handlers(self, client),
+      [self](continuation& k) {
+        run_continuation(self, self->state.requester, k);
+      },
       [=](subscribe_atom x, callback_listener& listener) {
         return forward<uint64_t>(self, client, x, std::move(listener));
       },
@@ -396,16 +404,19 @@ rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
       [=](ping_atom x) { return forward<caf::timespan>(self, client, x); });
 }
 
-socket_mode_client_actor::behavior_type
-socket_mode_gate(socket_mode_client_actor::stateful_pointer<gate_state> self,
+socket_mode_gate_actor::behavior_type
+socket_mode_gate(socket_mode_gate_actor::stateful_pointer<gate_state> self,
                  const socket_mode_client_actor& client, gate_args args) {
   self->state.args = std::move(args);
   self->state.me = self->address();
+  self->state.requester = self->spawn(requester);
   harden(self, client);
   using caf::ok_atom;
-  return caf::rtm::detail::behavior_with<
-      socket_mode_client_actor::behavior_type>(
+  return caf::rtm::detail::behavior_with<socket_mode_gate_actor::behavior_type>(
       shared_handlers(self, client),
+      [self](continuation& k) {
+        run_continuation(self, self->state.requester, k);
+      },
       [=](subscribe_atom x, envelope_listener& listener) {
         return forward<uint64_t>(self, client, x, std::move(listener));
       });

@@ -3,7 +3,9 @@
 // (request and promise, never delegation), so the replies that reach a remote
 // node come from the gate and no address of the client's internal actors
 // (router, web-API callers) ever leaves the hub: their internal messages
-// cannot be sent from there. It refuses what only the hub's owner may do,
+// cannot be sent from there. Its own requests go through a requester no node
+// can address (private_requests.hpp): any node could answer the gate's
+// requests otherwise. It refuses what only the hub's owner may do,
 // notices when a remote subscriber's node goes away (for the missed events
 // of that node, see drop_log), and puts a relay between the client and each
 // remote subscriber (relay.hpp: what a node does not take in time is
@@ -29,6 +31,7 @@
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/socket_mode_client.hpp"
 #include "hub/drop_log.hpp"
+#include "hub/private_requests.hpp"
 #include "hub/relay.hpp"
 
 namespace caf::rtm::hub::detail {
@@ -66,16 +69,23 @@ struct gate_state {
   /// without a timeout would wait for good).
   std::map<uint64_t, std::function<void(const caf::error&)>> forwarding;
   uint64_t next_forwarding = 0;
+  /// Makes the gate's requests (see private_requests.hpp).
+  caf::actor requester;
 
   ~gate_state();
 };
 
-rtm_client_actor::behavior_type
-rtm_gate(rtm_client_actor::stateful_pointer<gate_state> self,
+/// A gate: the client's interface, and the answers its requester hands back.
+using rtm_gate_actor = rtm_client_actor::extend<caf::reacts_to<continuation>>;
+using socket_mode_gate_actor =
+    socket_mode_client_actor::extend<caf::reacts_to<continuation>>;
+
+rtm_gate_actor::behavior_type
+rtm_gate(rtm_gate_actor::stateful_pointer<gate_state> self,
          const rtm_client_actor& client, gate_args args);
 
-socket_mode_client_actor::behavior_type
-socket_mode_gate(socket_mode_client_actor::stateful_pointer<gate_state> self,
+socket_mode_gate_actor::behavior_type
+socket_mode_gate(socket_mode_gate_actor::stateful_pointer<gate_state> self,
                  const socket_mode_client_actor& client, gate_args args);
 
 } // namespace caf::rtm::hub::detail
