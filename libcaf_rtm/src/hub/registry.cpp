@@ -13,6 +13,7 @@
 #include "detail/stray_errors.hpp"
 #include "hub/drop_log.hpp"
 #include "hub/gate.hpp"
+#include "hub/private_requests.hpp"
 #include "hub/when_gone.hpp"
 
 namespace caf::rtm::hub {
@@ -35,12 +36,15 @@ struct registry_state {
   std::map<std::string, workspace_entry> workspaces;
   registry_options options;
   bool closed = false;
+  /// Makes the registry's requests (see private_requests.hpp).
+  caf::actor requester;
 
   // The gates end with the registry.
   void close() {
     closed = true;
     for (auto& [name, entry] : workspaces)
       caf::anon_send_exit(entry.shared.handle(), caf::exit_reason::kill);
+    caf::anon_send_exit(requester, caf::exit_reason::kill);
   }
 };
 
@@ -100,9 +104,10 @@ caf::result<std::vector<workspace_status>> list(self_ptr self,
       if (--out->pending == 0)
         out->rp.deliver(std::move(out->lines));
     };
-    self->request(entry.own.handle(), std::chrono::seconds{5}, status_atom_v)
-        .then([done](client_status& status) { done(&status); },
-              [done](caf::error&) { done(nullptr); });
+    detail::request_privately<client_status>(
+        self, st->requester, entry.own.handle(), std::chrono::seconds{5},
+        [done](client_status& status) { done(&status); },
+        [done](caf::error&) { done(nullptr); }, status_atom_v);
   }
   return out->rp;
 }
@@ -124,19 +129,20 @@ caf::result<workspace_info> lookup(self_ptr self, const state_ptr& st,
   auto info = entry.shared;
   auto drops = entry.drops;
   auto rp = self->make_response_promise<workspace_info>();
-  self->request(entry.own.handle(), std::chrono::seconds{5}, status_atom_v)
-      .then(
-          [rp, info, drops, node](client_status& status) mutable {
-            info.missed = drops->take(node, detail::events_counted(status),
-                                      caf::make_timestamp());
-            rp.deliver(std::move(info));
-          },
-          [rp, info, drops, node](caf::error&) mutable {
-            // No count to give: the record goes, so that it cannot count
-            // for a later outage of the node.
-            drops->take(node, 0, caf::make_timestamp());
-            rp.deliver(std::move(info));
-          });
+  detail::request_privately<client_status>(
+      self, st->requester, entry.own.handle(), std::chrono::seconds{5},
+      [rp, info, drops, node](client_status& status) mutable {
+        info.missed = drops->take(node, detail::events_counted(status),
+                                  caf::make_timestamp());
+        rp.deliver(std::move(info));
+      },
+      [rp, info, drops, node](caf::error&) mutable {
+        // No count to give: the record goes, so that it cannot count for a
+        // later outage of the node.
+        drops->take(node, 0, caf::make_timestamp());
+        rp.deliver(std::move(info));
+      },
+      status_atom_v);
   return rp;
 }
 
@@ -147,6 +153,7 @@ registry_actor::behavior_type registry(registry_actor::pointer self,
                                        registry_options options) {
   auto st = std::make_shared<registry_state>();
   st->options = std::move(options);
+  st->requester = self->spawn(detail::requester);
   // CAF registers these two under names any connected node can look up:
   // ConfigServ keeps whatever it is sent, for good, and SpawnServ spawns
   // actors for remote nodes. A hub serves neither.
@@ -159,8 +166,18 @@ registry_actor::behavior_type registry(registry_actor::pointer self,
     open_gate(self, st->options, entry);
   }
   // Published: unknown messages are dropped, exit messages end nothing (the
-  // hub ends the registry with `kill`).
-  self->set_default_handler(caf::drop);
+  // hub ends the registry with `kill`). The answers its requester hands
+  // back come here as well (they are no part of the published interface).
+  self->set_default_handler(
+      [self, st](caf::scheduled_actor* ptr,
+                 caf::message_view& x) -> caf::result<caf::message> {
+        auto& xs = x.content();
+        if (!xs.match_elements<detail::continuation>())
+          return caf::drop(ptr, x);
+        auto& k = *static_cast<detail::continuation*>(xs.get_mutable(0));
+        detail::run_continuation(self, st->requester, k);
+        return caf::message{};
+      });
   self->set_exit_handler([](caf::exit_msg&) {});
   caf::rtm::detail::ignore_stray_errors(self); // an error message ends nothing
   // A gate can be killed by any node that reaches it (CAF delivers `kill`
