@@ -3,10 +3,17 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "hub/stop_watchdog.hpp"
@@ -71,4 +78,42 @@ TEST_CASE("stop watchdog: a step that ends in time, or a later step, "
     dog.watch("unfinished", std::chrono::hours{1});
   } // Destroyed while watching: it ends without reporting.
   CHECK(log.wait_for(1).size() == 1);
+}
+
+TEST_CASE("stop watchdog: its exit comes even while stderr blocks",
+          "[hub][stop]") {
+  // A logging thread blocked on a stderr nobody reads holds the stdio lock:
+  // a last line written through stdio would wait for it for good.
+  auto child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int fds[2];
+    if (pipe(fds) != 0 || dup2(fds[1], 2) != 2)
+      _exit(3);
+    // Full, and never read.
+    fcntl(2, F_SETFL, O_NONBLOCK);
+    char block[4096] = {};
+    while (write(2, block, sizeof(block)) > 0) {
+      // fill
+    }
+    fcntl(2, F_SETFL, 0);
+    flockfile(stderr);
+    caf::rtm::hub_app::exit_saying("caf-rtm-hub: gone\n", 5);
+  }
+  // A child stuck on a lock some other thread held at the fork is killed
+  // rather than waited for.
+  int status = 0;
+  auto waited = pid_t{0};
+  for (int i = 0; i < 1000 && waited == 0; ++i) {
+    waited = waitpid(child, &status, WNOHANG);
+    if (waited == 0)
+      std::this_thread::sleep_for(10ms);
+  }
+  if (waited == 0) {
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+    FAIL("the child did not end within 10 s");
+  }
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 5);
 }

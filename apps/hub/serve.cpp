@@ -247,11 +247,11 @@ int serve(caf::actor_system& sys, serve_options opts, stop_watchdog& watchdog) {
   stop();
   if (auto left = await_actors(sys, actors_limit); left > 0) {
     // Said whatever the log level: the hub exits 1 for it.
-    std::fprintf(stderr,
-                 "caf-rtm-hub: %zu actors did not end within %lld s of the "
-                 "stop: exiting without them\n",
-                 left, static_cast<long long>(actors_limit.count()));
-    std::_Exit(1);
+    exit_saying("caf-rtm-hub: " + std::to_string(left) +
+                    " actors did not end within " +
+                    std::to_string(actors_limit.count()) +
+                    " s of the stop: exiting without them\n",
+                1);
   }
   if (code == 0)
     CAF_RTM_LOG(log, info, "hub", "every client closed and every actor ended");

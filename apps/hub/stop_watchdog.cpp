@@ -1,7 +1,11 @@
 #include "hub/stop_watchdog.hpp"
 
-#include <cstdio>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <future>
+#include <memory>
+#include <string>
 #include <utility>
 
 namespace caf::rtm::hub_app {
@@ -41,11 +45,26 @@ void stop_watchdog::stop_watching() {
 
 void stop_watchdog::exit_process(const std::string& step,
                                  std::chrono::seconds limit) {
-  std::fprintf(stderr,
-               "caf-rtm-hub: stopping: %s took more than %lld s; exiting "
-               "without waiting longer\n",
-               step.c_str(), static_cast<long long>(limit.count()));
-  std::_Exit(1);
+  exit_saying("caf-rtm-hub: stopping: " + step + " took more than " +
+                  std::to_string(limit.count()) +
+                  " s; exiting without waiting longer\n",
+              1);
+}
+
+void exit_saying(const std::string& line, int code) {
+  auto written = std::make_shared<std::promise<void>>();
+  auto done = written->get_future();
+  std::thread{[line, written] {
+    for (size_t at = 0; at < line.size();) {
+      auto n = ::write(STDERR_FILENO, line.data() + at, line.size() - at);
+      if (n <= 0)
+        break;
+      at += static_cast<size_t>(n);
+    }
+    written->set_value();
+  }}.detach();
+  done.wait_for(std::chrono::seconds{1});
+  std::_Exit(code);
 }
 
 void stop_watchdog::run() {
