@@ -2,7 +2,8 @@
 // benchmark), then the client configuration made of it. The input is split
 // into argv entries at NUL and '\n' bytes. Parsing must never crash, a usage
 // error must say what is wrong, and no message may show a token given on the
-// command line (with --token, --app-token, --caf-rtm.token, ...).
+// command line (with --token, --app-token, --caf-rtm.token, ...), nor a
+// passphrase or a header line.
 
 #include <cstddef>
 #include <cstdint>
@@ -60,14 +61,19 @@ const option_lookup& options() {
   return instance;
 }
 
+// Options whose values no message may show: tokens, anything named like a
+// passphrase, password or secret (`openssl.passphrase`), and header lines
+// (a gateway's key goes in a value).
 bool is_token_option(const caf::config_option* opt) {
   if (opt == nullptr)
     return false;
   auto full = opt->full_name();
   std::string_view name{full.data(), full.size()};
-  return name == "global.token" || name == "global.app-token" ||
-         name == "caf-rtm.token" || name == "caf-rtm.app-token" ||
-         name == "caf-rtm.bot-token";
+  for (std::string_view word :
+       {"token", "passphrase", "password", "secret", "extra-headers"})
+    if (name.find(word) != std::string_view::npos)
+      return true;
+  return false;
 }
 
 // The token values among `args`, read as parse_command_line reads them:
