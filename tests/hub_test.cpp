@@ -852,8 +852,17 @@ TEST_CASE("a remote node that kills the registry or a gate, or forges their "
 
   REQUIRE(alive(gate));
   // A forged down message for the gate: the registry checks and keeps it.
+  // Nor do forged answers to the question it asks the gate (any node could
+  // answer a request of the registry's own, by its id).
   caf::anon_send(caf::actor_cast<caf::actor>(reg),
                  caf::down_msg{gate.address(), caf::exit_reason::kill});
+  caf::scoped_actor forger{*bot.sys};
+  auto* reg_ptr = caf::actor_cast<caf::abstract_actor*>(reg);
+  for (uint64_t n = 1; n <= 200; ++n)
+    reg_ptr->enqueue(
+        forger->ctrl(), caf::make_message_id(n).response_id(),
+        caf::make_message(caf::make_error(caf::sec::request_receiver_down)),
+        nullptr);
   std::this_thread::sleep_for(500ms);
   auto same = lookup(reg);
   REQUIRE(same);

@@ -142,12 +142,14 @@ bool is_relay(Self* self, const caf::actor_addr& addr) {
 // forged down message names a relay that still answers: it changes nothing.
 template <class Self>
 void on_relay_down(Self* self, const caf::actor_addr& addr) {
-  when_gone(self, caf::actor_cast<caf::actor>(addr), [self, addr] {
-    if (is_relay(self, addr)) {
-      fail_forwarding(self->state);
-      self->quit(make_error(errc::connection_lost, "a relay was killed"));
-    }
-  });
+  when_gone(self, self->state.requester, caf::actor_cast<caf::actor>(addr),
+            [self, addr] {
+              if (is_relay(self, addr)) {
+                fail_forwarding(self->state);
+                self->quit(
+                    make_error(errc::connection_lost, "a relay was killed"));
+              }
+            });
 }
 
 // A remote subscriber went away. When its node is gone (rather than the

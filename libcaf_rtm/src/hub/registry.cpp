@@ -192,7 +192,7 @@ registry_actor::behavior_type registry(registry_actor::pointer self,
       // A gate that is still alive keeps serving.
       auto gate = entry.shared.handle();
       auto* e = &entry;
-      detail::when_gone(self, gate, [self, st, gate, e] {
+      detail::when_gone(self, st->requester, gate, [self, st, gate, e] {
         if (!st->closed && e->shared.handle() == gate)
           open_gate(self, st->options, *e);
       });

@@ -1,6 +1,8 @@
 // Down messages can be forged by any node that reaches a hub's actors: before
 // acting on one, a hub actor asks the actor it names. One that answers at all
-// (even if only that it does not know the question) is alive.
+// (even if only that it does not know the question) is alive. The question
+// goes through the asking actor's requester (private_requests.hpp): a node
+// could forge the answer to a question the hub actor asked itself.
 
 #pragma once
 
@@ -13,17 +15,21 @@
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
 
+#include "hub/private_requests.hpp"
+
 namespace caf::rtm::hub::detail {
 
 /// Calls `f` once `hdl` is known to be gone; never if it is alive.
 template <class Self, class F>
-void when_gone(Self* self, const caf::actor& hdl, F f) {
-  self->request(hdl, std::chrono::seconds{5}, caf::atom("alive"))
-      .then([](caf::message&) {},
-            [f = std::move(f)](caf::error& err) mutable {
-              if (err == caf::sec::request_receiver_down)
-                f();
-            });
+void when_gone(Self* self, const caf::actor& requester, const caf::actor& hdl,
+               F f) {
+  request_privately<caf::message>(
+      self, requester, hdl, std::chrono::seconds{5}, [](caf::message&) {},
+      [f = std::move(f)](caf::error& err) mutable {
+        if (err == caf::sec::request_receiver_down)
+          f();
+      },
+      caf::atom("alive"));
 }
 
 } // namespace caf::rtm::hub::detail
