@@ -493,8 +493,12 @@ int main(int argc, char** argv) {
         continue;
       std::fprintf(stderr, "caf-rtm: stdout is not being read; exiting "
                            "without the lines still to write\n");
+      // A Socket Mode close waits up to the ack deadline for answers the
+      // blocked driver will not give.
       if (rtm)
-        self->request(rtm, std::chrono::milliseconds{800},
+        self->request(rtm,
+                      std::chrono::milliseconds{800} +
+                          (socket_mode ? opts.ack_deadline : caf::timespan{0}),
                       caf::rtm::close_atom_v)
             .receive([](caf::ok_atom) {}, [](caf::error&) {});
       // The actor system would wait for the listener blocked on stdout.
