@@ -564,26 +564,6 @@ TEST_CASE_METHOD(held_envelope_fixture,
   }
 }
 
-TEST_CASE_METHOD(router_fixture,
-                 "socket mode router: an envelope's ack deadline counts from "
-                 "when its frame was read",
-                 "[socket_mode_router]") {
-  // Slack's 3 s run from when it sent the envelope: a batch that waited in
-  // the client (behind callbacks that lag) has that much less time.
-  add_subscriber(holding_subscriber);
-  auto batch = first_batch(1, "E1");
-  batch.read_at = std::chrono::steady_clock::now() - std::chrono::seconds{2};
-  add_connection(w, std::move(batch));
-  sched->run();
-  REQUIRE(w->held.size() == 1);
-  // Well within ack_deadline (2.5 s) of the router seeing it, but past it
-  // counted from the read.
-  sched->advance_time(std::chrono::milliseconds{600});
-  sched->run();
-  CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})"});
-  CHECK(status().acks_late == 1);
-}
-
 TEST_CASE_METHOD(held_envelope_fixture,
                  "socket mode router: envelopes read while their connection "
                  "was closing are delivered, their acks counted as failed",

@@ -92,8 +92,7 @@ struct client_config {
   /// `stale_connections`.
   size_t app_connections = 0;
   /// How long a subscriber may take to answer an envelope that accepts a
-  /// response payload before the client acks it empty, counted from when the
-  /// client read its frame. Slack's limit is 3 s.
+  /// response payload before the client acks it empty. Slack's limit is 3 s.
   /// `close` waits for such answers up to this long.
   caf::timespan ack_deadline = std::chrono::milliseconds{2500};
   /// Asks Slack to refresh each connection every 360 s (to test refreshes).

@@ -205,7 +205,6 @@ void on_frames(self_ptr self, frame_batch& batch) {
   out.session = st.args.session;
   out.seq = ++st.batches_sent;
   out.binary = batch.binary;
-  out.read_at = batch.read_at;
   st.first_frames.emplace();
   st.args.proto->on_frames(batch, out, *st.context);
   flush_first_frames(self);

@@ -79,8 +79,6 @@ struct inbound_batch {
   /// already begun to close (a WebSocket sends nothing after its close
   /// frame).
   uint32_t acks_unwritten = 0;
-  /// When the I/O layer read the batch's frames (none: now).
-  std::chrono::steady_clock::time_point read_at{};
   /// The connection was closing when it handed this batch over: nothing can
   /// be written on it any more, acks included.
   bool closing = false;

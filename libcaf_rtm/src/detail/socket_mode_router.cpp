@@ -294,8 +294,7 @@ void remember_departed(self_ptr self, const caf::actor_addr& addr) {
 // bring it back, four times in five minutes.
 void request_payload(self_ptr self, const envelope& env,
                      const std::vector<caf::actor>& actors,
-                     const envelope_filter::keys& keys, bool claimed,
-                     caf::timespan deadline) {
+                     const envelope_filter::keys& keys, bool claimed) {
   auto& st = self->state;
   std::string id{env.id()};
   socket_mode_router_state::awaiting_response x;
@@ -321,7 +320,7 @@ void request_payload(self_ptr self, const envelope& env,
     st.awaiting_events[x.keys.event] = id;
   st.awaiting[id] = std::move(x);
   for (auto& hdl : actors) {
-    self->request(hdl, deadline, env)
+    self->request(hdl, st.cfg->ack_deadline, env)
         .then(
             [self, id, wait](json_object& payload) {
               on_payload(self, id, wait, payload.value);
@@ -334,25 +333,11 @@ void request_payload(self_ptr self, const envelope& env,
                 on_no_payload(self, id, wait, !not_taken(err));
             });
   }
-  self->delayed_send(self, deadline, timeout_atom_v, id, wait);
-}
-
-// How long the subscribers of the envelopes of `batch` may take: Slack's
-// deadline counts from when it sent them, so the time the batch waited in
-// the client since it was read (behind callbacks that lag, say) is taken off
-// `ack_deadline`.
-caf::timespan answer_deadline(self_ptr self, const inbound_batch& batch) {
-  auto deadline = self->state.cfg->ack_deadline;
-  if (batch.read_at == std::chrono::steady_clock::time_point{})
-    return deadline;
-  auto waited = std::chrono::duration_cast<caf::timespan>(
-      std::chrono::steady_clock::now() - batch.read_at);
-  return std::max(deadline - waited, caf::timespan{0});
+  self->delayed_send(self, st.cfg->ack_deadline, timeout_atom_v, id, wait);
 }
 
 void on_batch(self_ptr self, inbound_batch& batch) {
   auto& st = self->state;
-  auto deadline = answer_deadline(self, batch);
   forward_frames(self, batch, batch.envelopes);
   st.stats.frames_malformed += batch.malformed;
   st.stats.frames_not_object += batch.not_object;
@@ -471,7 +456,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
           actors.push_back(sub.hdl);
       });
       request_payload(self, env, actors, ids,
-                      !runs.empty() && st.subs.callback_wants(env), deadline);
+                      !runs.empty() && st.subs.callback_wants(env));
     } else {
       to_actors.deliver(env, i + 1 < envs.size() ? &envs[i + 1] : nullptr);
     }
