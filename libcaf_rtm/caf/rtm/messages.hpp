@@ -200,7 +200,9 @@ struct client_status {
   /// Envelopes no subscriber took, left unacked for Slack to send again
   /// (`redeliver_unclaimed`).
   uint64_t envelopes_unclaimed = 0;
-  /// Ack latency, from reading the frame to writing the ack: mean and max.
+  /// Ack latency of the acks written on receipt, from reading the frame to
+  /// writing the ack: mean and max (acks that wait for subscribers are not
+  /// timed).
   caf::timespan ack_latency_mean{0};
   caf::timespan ack_latency_max{0};
   /// What Slack counted at the latest hello (more than `connections` means
