@@ -377,7 +377,7 @@ rtm_gate(rtm_gate_actor::stateful_pointer<gate_state> self,
          const rtm_client_actor& client, gate_args args) {
   self->state.args = std::move(args);
   self->state.me = self->address();
-  self->state.requester = self->spawn(requester);
+  self->state.requester = self->spawn(requester, self->address());
   harden(self, client);
   using caf::ok_atom;
   return caf::rtm::detail::behavior_with<rtm_gate_actor::behavior_type>(
@@ -411,7 +411,7 @@ socket_mode_gate(socket_mode_gate_actor::stateful_pointer<gate_state> self,
                  const socket_mode_client_actor& client, gate_args args) {
   self->state.args = std::move(args);
   self->state.me = self->address();
-  self->state.requester = self->spawn(requester);
+  self->state.requester = self->spawn(requester, self->address());
   harden(self, client);
   using caf::ok_atom;
   return caf::rtm::detail::behavior_with<socket_mode_gate_actor::behavior_type>(

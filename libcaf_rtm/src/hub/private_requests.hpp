@@ -33,8 +33,9 @@ struct request_job {
   std::function<void(caf::event_based_actor*)> run;
 };
 
-/// The requester: makes the requests it is handed.
-caf::behavior requester(caf::event_based_actor* self);
+/// The requester of `owner`: makes the requests it is handed, and ends with
+/// its owner.
+caf::behavior requester(caf::event_based_actor* self, caf::actor_addr owner);
 
 /// Has `owner`'s requester ask `dest` for an `R` with `xs`; `on_value(R&)`
 /// or `on_error(caf::error&)` then runs in `owner`, which hands each

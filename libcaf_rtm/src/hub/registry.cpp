@@ -153,7 +153,7 @@ registry_actor::behavior_type registry(registry_actor::pointer self,
                                        registry_options options) {
   auto st = std::make_shared<registry_state>();
   st->options = std::move(options);
-  st->requester = self->spawn(detail::requester);
+  st->requester = self->spawn(detail::requester, self->address());
   // CAF registers these two under names any connected node can look up:
   // ConfigServ keeps whatever it is sent, for good, and SpawnServ spawns
   // actors for remote nodes. A hub serves neither.
