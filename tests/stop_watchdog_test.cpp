@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/exit_saying.hpp"
 #include "hub/stop_watchdog.hpp"
 
 using caf::rtm::hub_app::stop_watchdog;
@@ -98,7 +99,7 @@ TEST_CASE("stop watchdog: its exit comes even while stderr blocks",
     }
     fcntl(2, F_SETFL, 0);
     flockfile(stderr);
-    caf::rtm::hub_app::exit_saying("caf-rtm-hub: gone\n", 5);
+    caf::rtm::cli::exit_saying("caf-rtm-hub: gone\n", 5);
   }
   // A child stuck on a lock some other thread held at the fork is killed
   // rather than waited for.

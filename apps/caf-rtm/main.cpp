@@ -34,6 +34,7 @@
 #include "caf/rtm/socket_mode_client.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
 #include "common/cli.hpp"
+#include "common/exit_saying.hpp"
 
 namespace cli = caf::rtm::cli;
 namespace hub = caf::rtm::hub;
@@ -491,8 +492,6 @@ int main(int argc, char** argv) {
       if (due == 0 || clock::now().time_since_epoch().count() <
                           due + clock::duration{grace}.count())
         continue;
-      std::fprintf(stderr, "caf-rtm: stdout is not being read; exiting "
-                           "without the lines still to write\n");
       // A Socket Mode close waits up to the ack deadline for answers the
       // blocked driver will not give.
       if (rtm)
@@ -501,9 +500,11 @@ int main(int argc, char** argv) {
                           (socket_mode ? opts.ack_deadline : caf::timespan{0}),
                       caf::rtm::close_atom_v)
             .receive([](caf::ok_atom) {}, [](caf::error&) {});
-      // The actor system would wait for the listener blocked on stdout.
-      std::fflush(stderr);
-      std::_Exit(cli::exit_other);
+      // The actor system would wait for the listener blocked on stdout; a
+      // line through stdio could wait for a log line blocked on stderr.
+      cli::exit_saying("caf-rtm: stdout is not being read; exiting without "
+                       "the lines still to write\n",
+                       cli::exit_other);
     }
     code = exit_code.get();
     if (demo_failed && code == cli::exit_ok)
@@ -514,10 +515,9 @@ int main(int argc, char** argv) {
     // for a reader that stopped reading would hold that end for good.
     std::thread{[code] {
       std::this_thread::sleep_for(std::chrono::seconds{10});
-      std::fprintf(stderr, "caf-rtm: shutting down took too long (stdout "
-                           "not read?); exiting\n");
-      std::fflush(stderr);
-      std::_Exit(code == cli::exit_ok ? cli::exit_other : code);
+      cli::exit_saying("caf-rtm: shutting down took too long (stdout not "
+                       "read?); exiting\n",
+                       code == cli::exit_ok ? cli::exit_other : code);
     }}.detach();
     stop = true;
     if (input.joinable())

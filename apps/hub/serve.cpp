@@ -23,6 +23,7 @@
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/hub/endpoint.hpp"
 #include "caf/rtm/hub/registry.hpp"
+#include "common/exit_saying.hpp"
 
 namespace caf::rtm::hub_app {
 
@@ -247,11 +248,11 @@ int serve(caf::actor_system& sys, serve_options opts, stop_watchdog& watchdog) {
   stop();
   if (auto left = await_actors(sys, actors_limit); left > 0) {
     // Said whatever the log level: the hub exits 1 for it.
-    exit_saying("caf-rtm-hub: " + std::to_string(left) +
-                    " actors did not end within " +
-                    std::to_string(actors_limit.count()) +
-                    " s of the stop: exiting without them\n",
-                1);
+    cli::exit_saying("caf-rtm-hub: " + std::to_string(left) +
+                         " actors did not end within " +
+                         std::to_string(actors_limit.count()) +
+                         " s of the stop: exiting without them\n",
+                     1);
   }
   if (code == 0)
     CAF_RTM_LOG(log, info, "hub", "every client closed and every actor ended");

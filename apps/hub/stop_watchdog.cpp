@@ -1,11 +1,7 @@
 #include "hub/stop_watchdog.hpp"
 
-#include <unistd.h>
+#include "common/exit_saying.hpp"
 
-#include <cerrno>
-#include <cstdlib>
-#include <future>
-#include <memory>
 #include <string>
 #include <utility>
 
@@ -46,32 +42,10 @@ void stop_watchdog::stop_watching() {
 
 void stop_watchdog::exit_process(const std::string& step,
                                  std::chrono::seconds limit) {
-  exit_saying("caf-rtm-hub: stopping: " + step + " took more than " +
-                  std::to_string(limit.count()) +
-                  " s; exiting without waiting longer\n",
-              1);
-}
-
-void exit_saying(const std::string& line, int code) {
-  auto written = std::make_shared<std::promise<void>>();
-  auto done = written->get_future();
-  try {
-    std::thread{[line, written] {
-      for (size_t at = 0; at < line.size();) {
-        auto n = ::write(STDERR_FILENO, line.data() + at, line.size() - at);
-        if (n < 0 && errno == EINTR)
-          continue;
-        if (n <= 0)
-          break;
-        at += static_cast<size_t>(n);
-      }
-      written->set_value();
-    }}.detach();
-    done.wait_for(std::chrono::seconds{1});
-  } catch (...) {
-    // No thread to spare: exit without the line.
-  }
-  std::_Exit(code);
+  cli::exit_saying("caf-rtm-hub: stopping: " + step + " took more than " +
+                       std::to_string(limit.count()) +
+                       " s; exiting without waiting longer\n",
+                   1);
 }
 
 void stop_watchdog::run() {

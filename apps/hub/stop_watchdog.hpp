@@ -50,10 +50,4 @@ private:
   std::thread thread_;
 };
 
-/// Writes `line` to stderr and exits with `code` at once, without running
-/// destructors or exit handlers. The line goes out by a plain write on its
-/// own thread, bounded: a stderr nobody reads (or a thread that holds the
-/// stdio lock while blocked on it) must not keep the process alive.
-[[noreturn]] void exit_saying(const std::string& line, int code);
-
 } // namespace caf::rtm::hub_app
