@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "caf/rtm/envelope.hpp"
 #include "caf/rtm/errc.hpp"
 #include "caf/rtm/json_object.hpp"
+#include "detail/frame_parser.hpp"
 #include "detail/socket_mode_router.hpp"
 
 using namespace caf::rtm;
@@ -562,6 +564,50 @@ TEST_CASE_METHOD(held_envelope_fixture,
               "them)"});
     CHECK(*closed);
   }
+}
+
+TEST_CASE_METHOD(router_fixture,
+                 "socket mode router: an envelope's ack deadline counts from "
+                 "when its frame was read, not from when the router saw it",
+                 "[socket_mode_router]") {
+  // E1 waited 2 s in the client before the router took its batch (behind
+  // subscribers or callbacks that lag): 0.5 s of its 2.5 s are left, and its
+  // empty ack must go out then, inside Slack's 3 s, not 2.5 s later. E2 was
+  // read just now: it keeps its whole deadline.
+  auto listener = add_subscriber(holding_subscriber);
+  auto watcher = sys->spawn(lifecycle_recorder, w);
+  actors.push_back(watcher);
+  subscribe_lifecycle(watcher);
+  auto command = [](const std::string& id,
+                    std::chrono::steady_clock::time_point read_at) {
+    frame_parser parser{frame_parser::default_max_depth,
+                        frame_parser::memory::heap};
+    return parser.parse_envelope(slash_command(id, 1).raw(), 1, read_at);
+  };
+  auto now = std::chrono::steady_clock::now();
+  inbound_batch batch;
+  batch.session = 1;
+  batch.seq = 1;
+  batch.envelopes.push_back(command("E1", now - std::chrono::seconds{2}));
+  batch.envelopes.push_back(command("E2", now));
+  REQUIRE(frame_parser::read_at(batch.envelopes[1]) == now);
+  add_connection(w, std::move(batch));
+  sched->run();
+  REQUIRE(w->held.size() == 2);
+  sched->advance_time(std::chrono::milliseconds{600});
+  sched->run();
+  CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})"});
+  CHECK(w->errors ==
+        std::vector<std::string>{"no response payload for envelope E1 by "
+                                 "ack_deadline; acked empty"});
+  // E2's answer comes in its time and is its ack (E1's late one is dropped).
+  sched->advance_time(std::chrono::milliseconds{1000});
+  caf::anon_send(listener, caf::ok_atom_v);
+  sched->run();
+  CHECK(w->acks == std::vector<std::string>{
+                       R"({"envelope_id":"E1"})",
+                       R"({"envelope_id":"E2","payload":{"text":"late"}})"});
+  CHECK(w->errors.size() == 1);
 }
 
 TEST_CASE_METHOD(held_envelope_fixture,

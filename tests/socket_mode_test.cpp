@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <map>
 #include <memory>
@@ -383,6 +384,9 @@ TEST_CASE_METHOD(sm_fixture,
   fake_slack srv;
   auto c = connect(config(srv));
   auto s0 = session(srv, 0);
+  // The ack latencies count from the read of each frame, which came after
+  // this (a latency from no read time at all would be the clock's age).
+  auto sent_at = std::chrono::steady_clock::now();
   auto event_id = s0->send_event(app_mention(1));
   auto slash = s0->send_envelope(
       "slash_commands",
@@ -427,6 +431,8 @@ TEST_CASE_METHOD(sm_fixture,
   auto st = status(c.hdl);
   CHECK(st.events_received == 4);
   CHECK(st.envelopes_acked == 4);
+  CHECK(st.ack_latency_max > caf::timespan{0});
+  CHECK(st.ack_latency_max < std::chrono::steady_clock::now() - sent_at);
   close(c.hdl);
 }
 

@@ -44,8 +44,10 @@
 #include "detail/envelope_filter.hpp"
 #include "detail/frame_data.hpp"
 #include "detail/frame_parser.hpp"
+#include "detail/internal_messages.hpp"
 #include "detail/overlap_filter.hpp"
 #include "detail/ping_monitor.hpp"
+#include "detail/protocol.hpp"
 #include "detail/token_bucket.hpp"
 #include "detail/webhook_poster.hpp"
 #include "net/io_pool.hpp"
@@ -1838,4 +1840,86 @@ TEST_CASE("text frames: packed in one buffer, each read back as added",
   // Moving keeps every view's text (the I/O thread takes them this way).
   auto moved = std::move(frames);
   CHECK(moved[2] == R"({"envelope_id":"E\\"2"})");
+}
+
+namespace {
+
+// A session that writes every ack (for the protocol tests).
+class acking_session final : public session_context {
+public:
+  uint64_t session() const noexcept override {
+    return 1;
+  }
+  frame_parser& parser() noexcept override {
+    return parser_;
+  }
+  const logger_ptr& log() const noexcept override {
+    return log_;
+  }
+  void hello(hello_info) override {
+    // Not sent here.
+  }
+  void goodbye(std::string) override {
+    // Not sent here.
+  }
+  void end(caf::error, bool) override {
+    // Not sent here.
+  }
+  void monitor_pong(std::string) override {
+    // Socket Mode has none.
+  }
+  bool write_first(std::string_view text) override {
+    acks.emplace_back(text);
+    return true;
+  }
+
+  std::vector<std::string> acks;
+
+private:
+  frame_parser parser_;
+  logger_ptr log_ = std::make_shared<logger>(log_level::quiet, nullptr);
+};
+
+} // namespace
+
+TEST_CASE("socket mode: each envelope keeps when its frame was read, and "
+          "each ack's latency counts from there",
+          "[units][envelope]") {
+  // A batch gathers frames for as long as the one before it waits: its
+  // first frame's time is not the others'.
+  client_config cfg;
+  cfg.app_token = "xapp-1-A1-test";
+  auto proto = make_socket_mode_protocol(cfg);
+  auto now = std::chrono::steady_clock::now();
+  frame_batch in;
+  auto add = [&in](std::string_view frame,
+                   std::chrono::steady_clock::time_point read_at) {
+    in.bytes.append(frame.data(), frame.size());
+    in.sizes.push_back(static_cast<uint32_t>(frame.size()));
+    in.read_at.push_back(read_at);
+  };
+  add(R"({"envelope_id":"E1","type":"events_api","payload":{}})", now - 3s);
+  add(R"({"envelope_id":"E2","type":"slash_commands",)"
+      R"("accepts_response_payload":true,"payload":{}})",
+      now - 2s);
+  add(R"({"envelope_id":"E3","type":"events_api","payload":{}})", now - 1s);
+  acking_session ctx;
+  inbound_batch out;
+  proto->on_frames(in, out, ctx);
+  REQUIRE(out.envelopes.size() == 3);
+  for (size_t i = 0; i < 3; ++i)
+    CHECK(frame_parser::read_at(out.envelopes[i]) == in.read_at[i]);
+  // E1 and E3 were acked on receipt (E2 waits for its answer): 3 s and 1 s
+  // after they were read, plus the time this test took since `now`.
+  CHECK(ctx.acks.size() == 2);
+  REQUIRE(out.acked == 2);
+  auto later = std::chrono::duration_cast<caf::timespan>(
+      std::chrono::steady_clock::now() - now);
+  CHECK(out.ack_latency_max >= 3s);
+  CHECK(out.ack_latency_max <= 3s + later);
+  CHECK(out.ack_latency_sum >= 4s);
+  CHECK(out.ack_latency_sum <= 4s + 2 * later);
+  // An envelope parsed from text has no read time.
+  CHECK(frame_parser::read_at(envelope::parse(R"({"envelope_id":"E4"})")) ==
+        std::chrono::steady_clock::time_point{});
 }

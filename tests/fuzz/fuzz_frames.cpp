@@ -169,10 +169,18 @@ void check_socket_mode(const frame_batch& in, const client_config& cfg) {
   CAF_RTM_FUZZ_CHECK(
       std::is_sorted(ctx.written.begin(), ctx.written.end(), std::greater<>{}));
   size_t next_ack = 0;
+  // Each envelope keeps the read time of its own frame: the frames' times
+  // all differ and rise, and so do the envelopes'.
+  std::chrono::steady_clock::time_point last_read{};
   for (const auto& env : out.envelopes) {
     CAF_RTM_FUZZ_CHECK(env.valid());
     CAF_RTM_FUZZ_CHECK(!env.id().empty());
     CAF_RTM_FUZZ_CHECK(env.connection() == session_nr);
+    auto read_at = frame_parser::read_at(env);
+    CAF_RTM_FUZZ_CHECK(
+        std::binary_search(in.read_at.begin(), in.read_at.end(), read_at));
+    CAF_RTM_FUZZ_CHECK(read_at > last_read);
+    last_read = read_at;
     if (env.accepts_response_payload())
       continue;
     CAF_RTM_FUZZ_CHECK(next_ack < ctx.writes.size());
@@ -187,8 +195,13 @@ void check_socket_mode(const frame_batch& in, const client_config& cfg) {
         id && id->is_string() && id->get_string() == env.id(), text);
   }
   CAF_RTM_FUZZ_CHECK(next_ack == ctx.writes.size());
-  CAF_RTM_FUZZ_CHECK(out.ack_latency_max.count() >= 0);
-  CAF_RTM_FUZZ_CHECK(out.ack_latency_sum >= out.ack_latency_max);
+  // Every frame was read more than a second ago (two seconds, plus a
+  // nanosecond per frame before it); the first acked one the longest ago.
+  CAF_RTM_FUZZ_CHECK(out.acked == 0 ||
+                     out.ack_latency_max >= std::chrono::seconds{1});
+  CAF_RTM_FUZZ_CHECK(out.ack_latency_sum >=
+                     std::chrono::seconds{1} * out.acked);
+  CAF_RTM_FUZZ_CHECK(out.ack_latency_sum <= out.ack_latency_max * out.acked);
   for (const auto& info : ctx.hellos) {
     CAF_RTM_FUZZ_CHECK(info.approximate_connection_time.count() >= 0);
     fuzz::touch(info.app_id);
@@ -200,7 +213,8 @@ void check_socket_mode(const frame_batch& in, const client_config& cfg) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input{reinterpret_cast<const char*>(data), size};
   frame_batch in;
-  in.read_at = std::chrono::steady_clock::now();
+  // Each frame read a nanosecond after the one before, two seconds ago.
+  auto read_at = std::chrono::steady_clock::now() - std::chrono::seconds{2};
   size_t pos = 0;
   for (;;) {
     auto end = input.find('\n', pos);
@@ -209,6 +223,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                         : end - pos);
     in.bytes.append(frame.data(), frame.size());
     in.sizes.push_back(static_cast<uint32_t>(frame.size()));
+    in.read_at.push_back(read_at);
+    read_at += std::chrono::nanoseconds{1};
     if (end == std::string_view::npos)
       break;
     pos = end + 1;

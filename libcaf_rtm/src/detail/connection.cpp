@@ -334,6 +334,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
   opts.max_message_size = cfg.max_message_size;
   opts.handshake_timeout = cfg.hello_timeout;
   opts.close_timeout = cfg.close_timeout;
+  opts.time_frames = st.args.proto->times_frames();
   // The URL is single-use but still a credential: log the host only.
   CAF_RTM_LOG(st.log, info, "connection", "session ", st.args.session,
               ": connecting to ", url->host, ":", url->port);

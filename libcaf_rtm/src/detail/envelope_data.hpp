@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 
@@ -31,6 +32,10 @@ struct envelope::data : detail::frame_data {
   const boost::json::object* payload = nullptr;
   /// `payload.event` (events_api), else null.
   const boost::json::object* event = nullptr;
+  /// When the I/O layer read the frame (unset for an envelope parsed from
+  /// text): the ack deadline of one that waits for its subscribers counts
+  /// from then, however long it waited in the client before.
+  std::chrono::steady_clock::time_point read_at{};
 };
 
 } // namespace caf::rtm

@@ -320,6 +320,11 @@ memory_span frame_parser::block_of(const envelope& x) noexcept {
   return block_span(x.data_.get());
 }
 
+std::chrono::steady_clock::time_point
+frame_parser::read_at(const envelope& x) noexcept {
+  return x.data_ ? x.data_->read_at : std::chrono::steady_clock::time_point{};
+}
+
 event frame_parser::parse_event(std::string_view frame, uint64_t session) {
   auto d = parse<event::data>(frame, session);
   if (!d)
@@ -327,11 +332,13 @@ event frame_parser::parse_event(std::string_view frame, uint64_t session) {
   return event{caf::intrusive_ptr<const event::data>{std::move(d)}};
 }
 
-envelope frame_parser::parse_envelope(std::string_view frame,
-                                      uint64_t session) {
+envelope
+frame_parser::parse_envelope(std::string_view frame, uint64_t session,
+                             std::chrono::steady_clock::time_point read_at) {
   auto d = parse<envelope::data>(frame, session);
   if (!d)
     return {};
+  d->read_at = read_at;
   return envelope{caf::intrusive_ptr<const envelope::data>{std::move(d)}};
 }
 

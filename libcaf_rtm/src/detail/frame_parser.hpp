@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -58,7 +59,14 @@ public:
   /// Copies `frame` into a new envelope and parses it. Returns an invalid
   /// envelope on failure; `last_failure()` says why. Any JSON object parses:
   /// whether it is an envelope (has an envelope_id) is the caller's question.
-  envelope parse_envelope(std::string_view frame, uint64_t session);
+  /// `read_at` is when the I/O layer read it (see `read_at` below).
+  envelope parse_envelope(std::string_view frame, uint64_t session,
+                          std::chrono::steady_clock::time_point read_at = {});
+
+  /// When the I/O layer read the frame of `x`; unset (the epoch) for an
+  /// envelope parsed from text or received from another node.
+  static std::chrono::steady_clock::time_point
+  read_at(const envelope& x) noexcept;
 
   /// The block of `x` (its fields, its frame and its parsed JSON, as one
   /// allocation), for a prefetch; empty for an invalid one.

@@ -43,8 +43,11 @@ struct frame_batch {
   std::string bytes;
   std::vector<uint32_t> sizes;
   uint32_t binary = 0;
-  /// When the I/O layer read the first of these frames (for ack latency).
-  std::chrono::steady_clock::time_point read_at;
+  /// When the I/O layer read each text frame (a batch may gather frames for
+  /// seconds while the one before it waits): Socket Mode's ack deadlines and
+  /// ack latencies count from there. Empty unless the protocol asked for it
+  /// (`times_frames`).
+  std::vector<std::chrono::steady_clock::time_point> read_at;
 
   bool empty() const noexcept {
     return sizes.empty() && binary == 0;

@@ -89,6 +89,11 @@ public:
   /// so that acks never wait for slow subscribers.
   virtual bool acks_on_receipt() const noexcept = 0;
 
+  /// Whether the I/O layer records when it read each frame (`read_at` of a
+  /// frame_batch): Socket Mode's ack deadlines count from there. A clock
+  /// reading per frame that RTM does without.
+  virtual bool times_frames() const noexcept = 0;
+
   /// Turns the frames of one batch into `out`, acting on control frames
   /// through `ctx`.
   virtual void on_frames(const frame_batch& in, inbound_batch& out,

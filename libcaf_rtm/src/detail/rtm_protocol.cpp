@@ -74,6 +74,10 @@ public:
     return false;
   }
 
+  bool times_frames() const noexcept override {
+    return false;
+  }
+
   void on_frames(const frame_batch& in, inbound_batch& out,
                  session_context& ctx) const override {
     out.events.reserve(in.sizes.size());

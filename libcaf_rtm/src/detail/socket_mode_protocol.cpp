@@ -34,6 +34,35 @@ constexpr int64_t max_connection_seconds = int64_t{100} * 365 * 24 * 3600;
 /// Longer envelope ids are dropped as malformed (Slack's are about 36).
 constexpr size_t max_envelope_id_size = 255;
 
+using clock_type = std::chrono::steady_clock;
+
+// When the frames acked on receipt in a batch were read, for the latencies
+// of their acks once those are written: offsets from the first of them, so
+// that no sum of clock readings can overflow.
+class ack_read_times {
+public:
+  void add(clock_type::time_point read_at) noexcept {
+    if (count_++ == 0)
+      first_ = read_at;
+    offsets_ += read_at - first_;
+  }
+
+  // The acks were written at `now`.
+  void report(clock_type::time_point now, inbound_batch& out) const {
+    if (count_ == 0)
+      return;
+    auto longest = std::chrono::duration_cast<caf::timespan>(now - first_);
+    out.ack_latency_max = std::max(out.ack_latency_max, longest);
+    out.ack_latency_sum +=
+        longest * count_ - std::chrono::duration_cast<caf::timespan>(offsets_);
+  }
+
+private:
+  uint32_t count_ = 0;
+  clock_type::time_point first_{};
+  clock_type::duration offsets_{0};
+};
+
 hello_info to_hello_info(const json::object& hello) {
   hello_info info;
   if (auto* x = hello.if_contains("num_connections");
@@ -100,15 +129,22 @@ public:
     return !ack_after_delivery_;
   }
 
+  bool times_frames() const noexcept override {
+    return true;
+  }
+
   void on_frames(const frame_batch& in, inbound_batch& out,
                  session_context& ctx) const override {
     out.envelopes.reserve(in.sizes.size());
     std::string_view bytes{in.bytes};
     size_t offset = 0;
-    for (auto size : in.sizes) {
-      auto frame = bytes.substr(offset, size);
-      offset += size;
-      auto env = ctx.parser().parse_envelope(frame, ctx.session());
+    ack_read_times acked;
+    for (size_t i = 0; i < in.sizes.size(); ++i) {
+      auto frame = bytes.substr(offset, in.sizes[i]);
+      offset += in.sizes[i];
+      auto read_at =
+          i < in.read_at.size() ? in.read_at[i] : clock_type::time_point{};
+      auto env = ctx.parser().parse_envelope(frame, ctx.session(), read_at);
       if (!env) {
         // E.g. `UNAUTHENTICATED: cache_error` as plain text.
         if (ctx.parser().last_failure() == frame_parser::failure::malformed)
@@ -132,8 +168,9 @@ public:
       }
       if (!env.id().empty()) {
         // The router acks the others once subscribers answered.
-        if (!env.accepts_response_payload() && !ack_after_delivery_)
-          ack(env, out, ctx);
+        if (!env.accepts_response_payload() && !ack_after_delivery_ &&
+            ack(env, out, ctx))
+          acked.add(read_at);
         out.envelopes.push_back(std::move(env));
         continue;
       }
@@ -152,12 +189,7 @@ public:
     }
     // The acks of a batch go to the I/O layer together, once it is parsed:
     // one clock reading for all of them.
-    if (out.acked > 0) {
-      auto latency = std::chrono::duration_cast<caf::timespan>(
-          std::chrono::steady_clock::now() - in.read_at);
-      out.ack_latency_sum += latency * out.acked;
-      out.ack_latency_max = std::max(out.ack_latency_max, latency);
-    }
+    acked.report(clock_type::now(), out);
   }
 
 private:
@@ -166,7 +198,8 @@ private:
                                   std::string{frame});
   }
 
-  static void ack(const envelope& env, inbound_batch& out,
+  // Returns whether the ack was written.
+  static bool ack(const envelope& env, inbound_batch& out,
                   session_context& ctx) {
     // Built as text, on the stack for the ids Slack sends: no JSON object
     // and no allocation per envelope (the connection packs the acks of a
@@ -197,6 +230,7 @@ private:
       ++out.acked;
     else
       ++out.acks_unwritten;
+    return written;
   }
 
   static void on_disconnect(const std::string& reason, inbound_batch& out,

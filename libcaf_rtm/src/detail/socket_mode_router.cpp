@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <optional>
 
 #include <boost/json/serialize.hpp>
@@ -13,6 +14,7 @@
 
 #include "caf/rtm/errc.hpp"
 #include "detail/behavior_with.hpp"
+#include "detail/frame_parser.hpp"
 #include "detail/protocol.hpp"
 #include "detail/stray_errors.hpp"
 #include "detail/supervisor.hpp"
@@ -281,6 +283,21 @@ void remember_departed(self_ptr self, const caf::actor_addr& addr) {
   }
 }
 
+// What is left of the ack deadline of `env`: it counts from when the I/O
+// layer read the frame, so an envelope that waited in the client (its batch
+// behind subscribers or callbacks that lag) has less of it, and is acked
+// empty in time rather than answered after Slack gave up on it. One without
+// a read time (parsed from text) has all of it.
+caf::timespan ack_time_left(self_ptr self, const envelope& env) {
+  auto deadline = self->state.cfg->ack_deadline;
+  auto read_at = frame_parser::read_at(env);
+  if (read_at == std::chrono::steady_clock::time_point{})
+    return deadline;
+  auto waited = std::chrono::duration_cast<caf::timespan>(
+      std::chrono::steady_clock::now() - read_at);
+  return std::max(caf::timespan{0}, deadline - waited);
+}
+
 // Asks the subscribed actors of an envelope whose ack waits for them (one
 // that accepts a response payload, or any with `ack_after_delivery`); acks it
 // empty right away when nobody could answer, or leaves it to Slack
@@ -319,8 +336,9 @@ void request_payload(self_ptr self, const envelope& env,
   if (x.redeliverable && x.keys.event != 0)
     st.awaiting_events[x.keys.event] = id;
   st.awaiting[id] = std::move(x);
+  auto time_left = ack_time_left(self, env);
   for (auto& hdl : actors) {
-    self->request(hdl, st.cfg->ack_deadline, env)
+    self->request(hdl, time_left, env)
         .then(
             [self, id, wait](json_object& payload) {
               on_payload(self, id, wait, payload.value);
@@ -333,7 +351,7 @@ void request_payload(self_ptr self, const envelope& env,
                 on_no_payload(self, id, wait, !not_taken(err));
             });
   }
-  self->delayed_send(self, st.cfg->ack_deadline, timeout_atom_v, id, wait);
+  self->delayed_send(self, time_left, timeout_atom_v, id, wait);
 }
 
 void on_batch(self_ptr self, inbound_batch& batch) {

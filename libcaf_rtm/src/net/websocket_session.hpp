@@ -234,6 +234,8 @@ private:
       chunk.batch.bytes.append(static_cast<const char*>(data.data()),
                                data.size());
       chunk.batch.sizes.push_back(static_cast<uint32_t>(data.size()));
+      if (opts_.time_frames)
+        chunk.batch.read_at.push_back(std::chrono::steady_clock::now());
     } else {
       ++chunk.batch.binary;
     }
@@ -259,13 +261,14 @@ private:
   // empty took a dozen reallocations and copies on this thread.
   void start_batch() {
     auto& chunk = pending_.emplace_back();
-    chunk.batch.read_at = std::chrono::steady_clock::now();
     if (last_batch_.bytes < min_reserved_batch)
       return;
     chunk.batch.bytes.reserve(
         std::min(last_batch_.bytes + last_batch_.bytes / 8,
                  max_batch_bytes + max_batch_bytes / 8));
     chunk.batch.sizes.reserve(last_batch_.frames + last_batch_.frames / 8);
+    if (opts_.time_frames)
+      chunk.batch.read_at.reserve(last_batch_.frames + last_batch_.frames / 8);
   }
 
   // Hands the next pending batch to the actor unless one is in flight.

@@ -35,6 +35,8 @@ struct ws_options {
   caf::timespan abandon_grace = std::chrono::seconds{1};
   /// Bytes waiting for the actor before reading pauses.
   size_t max_buffered_bytes = size_t{2} * 1024 * 1024;
+  /// Records when each text frame was read (`frame_batch::read_at`).
+  bool time_frames = false;
 };
 
 /// What a frame costs besides its payload (its size entry, its parse, the
