@@ -633,6 +633,12 @@ TEST_CASE("remote nodes cannot close, disconnect or make the hub read files",
                                                rtm::call_atom_v, uninstall);
   REQUIRE_FALSE(uninstalled);
   CHECK(code_of(uninstalled.error()) == "not_permitted");
+  // A name no Slack method has, that a server might still decode to one.
+  auto encoded = request<rtm::json_object>(
+      self, client, caf::timespan{10s}, rtm::call_atom_v,
+      std::string{"auth%2Erevoke"}, rtm::api_args{});
+  REQUIRE_FALSE(encoded);
+  CHECK(code_of(encoded.error()) == "not_permitted");
   srv.script("auth.revoke",
              caf::rtm::testing::http_response::ok(R"("revoked":true)"));
   rtm::api_call own;
@@ -645,6 +651,7 @@ TEST_CASE("remote nodes cannot close, disconnect or make the hub read files",
   CHECK(revokes[0].headers["authorization"] == "Bearer xoxb-the-nodes-own");
   CHECK(srv.requests("apps.uninstall").empty());
   CHECK(srv.requests("Apps.Uninstall").empty());
+  CHECK(srv.requests("auth%2Erevoke").empty());
   rtm::file_upload file;
   file.filename = "hub.ini";
   file.path = dir.path + "/hub.ini"; // the tokens are in there

@@ -742,6 +742,24 @@ TEST_CASE("events: field precedence and odd field types", "[units][event]") {
       R"({"ts":"","event_ts":"2.0","channel":"","item":{"channel":"C2"}})");
   CHECK(b.ts() == "2.0");
   CHECK(b.channel() == "C2");
+  // The channel: `channel` (a string, or an object's id), else `channel_id`
+  // (events about files, pins and calls), else `item.channel`.
+  CHECK(event::parse(R"({"item":{"channel":"C2"},"channel_id":"C3",)"
+                     R"("channel":"C1"})")
+            .channel() == "C1");
+  CHECK(
+      event::parse(R"({"channel":{"id":"C4"},"channel_id":"C3"})").channel() ==
+      "C4");
+  CHECK(event::parse(R"({"item":{"channel":"C2"},"channel_id":"C3"})")
+            .channel() == "C3");
+  CHECK(
+      event::parse(R"({"channel_id":"","item":{"channel":"C2"}})").channel() ==
+      "C2");
+  // The same inside an envelope.
+  CHECK(envelope::parse(R"({"envelope_id":"E1","type":"events_api",)"
+                        R"("payload":{"event":{"item":{"channel":"C2"},)"
+                        R"("channel_id":"C3"}}})")
+            .channel() == "C3");
   // Fields of the wrong type read as absent.
   auto c = event::parse(
       R"({"type":1,"channel":["C1"],"user":{"name":"x"},"bot_id":null,"text":2,)"

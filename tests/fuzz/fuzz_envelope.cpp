@@ -49,8 +49,15 @@ struct expected_views {
       return;
     event_id = string_field(*payload, "event_id");
     if (auto* ev = object_field(*payload, "event")) {
+      event = ev;
       event_type = string_field(*ev, "type");
+      event_subtype = string_field(*ev, "subtype");
       bot_id = string_field(*ev, "bot_id");
+      ts = string_field(*ev, "ts");
+      if (ts.empty())
+        ts = string_field(*ev, "event_ts");
+      text = string_field(*ev, "text");
+      thread_ts = string_field(*ev, "thread_ts");
       channel = id_of(*ev, "channel");
       if (channel.empty())
         channel = string_field(*ev, "channel_id");
@@ -79,6 +86,9 @@ struct expected_views {
   }
 
   std::string_view id, type, event_type, event_id, channel, user, bot_id;
+  /// Of the inner event (events_api) only.
+  std::string_view event_subtype, ts, text, thread_ts;
+  const json::object* event = nullptr;
   std::string_view retry_reason;
   uint32_t retry_attempt = 0;
   bool accepts_response_payload = false;
@@ -89,7 +99,8 @@ void check_views(const envelope& env) {
   using caf::rtm::fuzz::touch;
   for (auto x :
        {env.id(), env.type(), env.event_type(), env.event_id(), env.channel(),
-        env.user(), env.bot_id(), env.retry_reason(), env.raw()})
+        env.user(), env.bot_id(), env.retry_reason(), env.raw(),
+        env.event_subtype(), env.ts(), env.text(), env.thread_ts()})
     touch(x);
   expected_views want{env.json()};
   CAF_RTM_FUZZ_CHECK_MSG(env.id() == want.id, env.id());
@@ -99,6 +110,15 @@ void check_views(const envelope& env) {
   CAF_RTM_FUZZ_CHECK_MSG(env.channel() == want.channel, env.channel());
   CAF_RTM_FUZZ_CHECK_MSG(env.user() == want.user, env.user());
   CAF_RTM_FUZZ_CHECK_MSG(env.bot_id() == want.bot_id, env.bot_id());
+  CAF_RTM_FUZZ_CHECK_MSG(env.event_subtype() == want.event_subtype,
+                         env.event_subtype());
+  CAF_RTM_FUZZ_CHECK_MSG(env.ts() == want.ts, env.ts());
+  CAF_RTM_FUZZ_CHECK_MSG(env.text() == want.text, env.text());
+  CAF_RTM_FUZZ_CHECK_MSG(env.thread_ts() == want.thread_ts, env.thread_ts());
+  if (want.event != nullptr)
+    CAF_RTM_FUZZ_CHECK(&env.event() == want.event);
+  else
+    CAF_RTM_FUZZ_CHECK(env.event().empty());
   CAF_RTM_FUZZ_CHECK_MSG(env.retry_reason() == want.retry_reason,
                          env.retry_reason());
   CAF_RTM_FUZZ_CHECK(env.retry_attempt() == want.retry_attempt);

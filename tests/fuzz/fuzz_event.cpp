@@ -53,6 +53,8 @@ struct expected_views {
     ts = string_field(obj, "ts");
     if (ts.empty())
       ts = string_field(obj, "event_ts");
+    text = string_field(obj, "text");
+    thread_ts = string_field(obj, "thread_ts");
     if (auto* x = obj.if_contains("reply_to")) {
       if (x->is_int64())
         reply_to = x->get_int64();
@@ -63,7 +65,7 @@ struct expected_views {
       ok = x->get_bool();
   }
 
-  std::string_view type, subtype, channel, user, bot_id, ts;
+  std::string_view type, subtype, channel, user, bot_id, ts, text, thread_ts;
   std::optional<int64_t> reply_to;
   std::optional<bool> ok;
 };
@@ -76,6 +78,8 @@ void check_views(const event& ev) {
   touch(ev.user());
   touch(ev.bot_id());
   touch(ev.ts());
+  touch(ev.text());
+  touch(ev.thread_ts());
   touch(ev.raw());
   expected_views want{ev.json()};
   CAF_RTM_FUZZ_CHECK_MSG(ev.type() == want.type, ev.type());
@@ -84,6 +88,8 @@ void check_views(const event& ev) {
   CAF_RTM_FUZZ_CHECK_MSG(ev.user() == want.user, ev.user());
   CAF_RTM_FUZZ_CHECK_MSG(ev.bot_id() == want.bot_id, ev.bot_id());
   CAF_RTM_FUZZ_CHECK_MSG(ev.ts() == want.ts, ev.ts());
+  CAF_RTM_FUZZ_CHECK_MSG(ev.text() == want.text, ev.text());
+  CAF_RTM_FUZZ_CHECK_MSG(ev.thread_ts() == want.thread_ts, ev.thread_ts());
   CAF_RTM_FUZZ_CHECK(ev.reply_to() == want.reply_to);
   CAF_RTM_FUZZ_CHECK(ev.ok() == want.ok);
 }
