@@ -644,6 +644,10 @@ TEST_CASE("answers of response URLs and webhooks", "[units][webhook]") {
         "caf_rtm: slack_error (invalid_blocks)");
   CHECK(code_of_answer(403, R"({"ok":false,"error":"action_prohibited"})") ==
         "caf_rtm: slack_error (action_prohibited)");
+  // An error code without `ok` refuses as well.
+  CHECK(code_of_answer(200, R"({"error":"expired_url"})") ==
+        "caf_rtm: slack_error (expired_url)");
+  CHECK(read_webhook_answer(200, R"({"ok":true,"error":"none"})"));
   // Anything else is the HTTP status.
   auto http_error = [](std::string_view text) {
     return text.rfind("caf_rtm: http_error", 0) == 0;

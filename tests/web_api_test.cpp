@@ -539,6 +539,28 @@ TEST_CASE_METHOD(api_fixture, "malformed and non-JSON bodies are typed errors",
 }
 
 TEST_CASE_METHOD(api_fixture,
+                 "ok:true with another 2xx status than 200 is done",
+                 "[web_api]") {
+  // A post that Slack did must not read as failed because something between
+  // answered 201 or 203.
+  fake_slack srv;
+  srv.script(
+      "chat.postMessage",
+      http_response{201, {}, R"({"ok":true,"ts":"1.1"})", "application/json"});
+  srv.script(
+      "chat.postMessage",
+      http_response{203, {}, R"({"ok":true,"ts":"1.2"})", "application/json"});
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  for (auto ts : {"1.1", "1.2"}) {
+    auto res = call(api, "chat.postMessage");
+    REQUIRE(res);
+    CHECK(res->value.at("ts").as_string() == ts);
+  }
+  CHECK(srv.requests("chat.postMessage").size() == 2);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
                  "an answer with a number out of range is malformed",
                  "[web_api]") {
   // Boost.JSON reads 1e999 as inf: the answer would reach the caller with a

@@ -444,7 +444,10 @@ void handle_http_result(self_ptr self, http_result& res,
   }
   auto& obj = body.get_object();
   auto* ok = obj.if_contains("ok");
-  if (ok != nullptr && ok->is_bool() && ok->get_bool() && res.status == 200)
+  // Slack answers 200; another 2xx (from a proxy, say) with ok:true is done
+  // all the same, and a post must not read as failed.
+  if (ok != nullptr && ok->is_bool() && ok->get_bool() && res.status >= 200 &&
+      res.status < 300)
     return finish(self, id, json_object{std::move(obj)});
   auto code = std::string{string_field(obj, "error")};
   if (code.empty()) {

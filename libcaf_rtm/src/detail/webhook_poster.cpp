@@ -39,7 +39,9 @@ caf::expected<json_object> read_webhook_answer(unsigned status,
     const auto& obj = value.get_object();
     const auto* ok = obj.if_contains("ok");
     auto code = string_field(obj, "error");
-    auto refused = ok != nullptr && ok->is_bool() && !ok->get_bool();
+    // An error code without `ok` refuses too (`{"error":"expired_url"}`).
+    auto refused =
+        ok != nullptr ? ok->is_bool() && !ok->get_bool() : !code.empty();
     if ((refused || !success) && !code.empty())
       return make_error(errc::slack_error, std::string{code});
     if (success && !refused)
