@@ -572,8 +572,9 @@ TEST_CASE_METHOD(router_fixture,
                  "[socket_mode_router]") {
   // E1 waited 2 s in the client before the router took its batch (behind
   // subscribers or callbacks that lag): 0.5 s of its 2.5 s are left, and its
-  // empty ack must go out then, inside Slack's 3 s, not 2.5 s later. E2 was
-  // read just now: it keeps its whole deadline.
+  // empty ack must go out then, inside Slack's 3 s, not 2.5 s later. E2 has
+  // no read time (the scheduler's clock is not the real one): it keeps its
+  // whole deadline.
   auto listener = add_subscriber(holding_subscriber);
   auto watcher = sys->spawn(lifecycle_recorder, w);
   actors.push_back(watcher);
@@ -589,8 +590,9 @@ TEST_CASE_METHOD(router_fixture,
   batch.session = 1;
   batch.seq = 1;
   batch.envelopes.push_back(command("E1", now - std::chrono::seconds{2}));
-  batch.envelopes.push_back(command("E2", now));
-  REQUIRE(frame_parser::read_at(batch.envelopes[1]) == now);
+  batch.envelopes.push_back(slash_command("E2", 1));
+  REQUIRE(frame_parser::read_at(batch.envelopes[0]) ==
+          now - std::chrono::seconds{2});
   add_connection(w, std::move(batch));
   sched->run();
   REQUIRE(w->held.size() == 2);
@@ -862,6 +864,34 @@ TEST_CASE_METHOD(unclaimed_fixture,
   CHECK(w->errors.empty());
   check_copy_delivered(3);
   CHECK(status().envelopes_unclaimed == 1);
+}
+
+TEST_CASE_METHOD(unclaimed_fixture,
+                 "socket mode router: an event that may be left to Slack keeps "
+                 "its whole deadline, however long it waited in the client",
+                 "[socket_mode_router]") {
+  // Read 3 s ago: Slack retries it whatever the client does now. What its
+  // deadline decides is whether a subscriber took it: left to Slack while
+  // the subscriber was still at it, it would be delivered twice.
+  auto listener = add_subscriber(holding_subscriber);
+  frame_parser parser{frame_parser::default_max_depth,
+                      frame_parser::memory::heap};
+  auto late = parser.parse_envelope(events_api_copy("E1", "EvA", 0, 1).raw(), 1,
+                                    std::chrono::steady_clock::now() -
+                                        std::chrono::seconds{3});
+  hand_over(2, {late});
+  REQUIRE(w->held.size() == 1);
+  sched->advance_time(std::chrono::seconds{1});
+  sched->run();
+  CHECK(w->acks.empty());
+  caf::anon_send(listener, caf::ok_atom_v);
+  sched->run();
+  CHECK(w->acks == std::vector<std::string>{R"({"envelope_id":"E1"})"});
+  CHECK(status().envelopes_unclaimed == 0);
+  // Slack's retry is a duplicate.
+  hand_over(3, {events_api_copy("E1b", "EvA", 1, 1)});
+  CHECK(w->answered == std::vector<std::string>{"E1"});
+  CHECK(status().events_duplicate == 1);
 }
 
 TEST_CASE_METHOD(unclaimed_fixture,

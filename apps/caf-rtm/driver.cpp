@@ -374,6 +374,14 @@ void answer_from_stdin(self_ptr self, const std::string& text) {
     finish(self, exit_ok);
 }
 
+// Envelope `id` takes no answer from stdin any more: its time is up.
+void forget_response(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  if (st.responses.erase(id) > 0 && st.done_when_answered &&
+      st.responses.empty())
+    finish(self, exit_ok);
+}
+
 // Prints an envelope (if wanted); answers it where the program should.
 caf::result<json_object> on_envelope(self_ptr self, const envelope& env) {
   auto& st = self->state;
@@ -621,10 +629,7 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
       [self](close_atom) { finish(self, exit_ok); },
       [self](caf::timeout_atom) { finish(self, exit_ok); },
       [self](caf::timeout_atom, const std::string& envelope_id) {
-        auto& st = self->state;
-        if (st.responses.erase(envelope_id) > 0 && st.done_when_answered &&
-            st.responses.empty())
-          finish(self, exit_ok);
+        forget_response(self, envelope_id);
       },
       [self](enough_atom) { finish(self, exit_ok); },
       // Lifecycle: diagnostics on stderr, exits on fatal errors.
@@ -651,8 +656,13 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
                 .count(),
             " ms");
       },
-      [](const error_event&) {
-        // The client logged it already (same logger).
+      [self](const error_event& x) {
+        // The client logged it already (same logger). An envelope it acked
+        // empty at its deadline (which may come before the driver's own:
+        // it counts from the frame's read) takes no answer any more.
+        if (is(x.reason, errc::no_response) && !x.reason.context().empty() &&
+            x.reason.context().match_element<std::string>(0))
+          forget_response(self, x.reason.context().get_as<std::string>(0));
       },
       [self](const hub::hub_up& x) { on_hub_up(self, x); },
       [self](const hub::hub_down& x) { on_hub_down(self, x); },

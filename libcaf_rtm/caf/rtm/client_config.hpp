@@ -93,8 +93,12 @@ struct client_config {
   size_t app_connections = 0;
   /// How long a subscriber may take to answer an envelope that accepts a
   /// response payload before the client acks it empty. Slack's limit is 3 s.
-  /// It counts from when the frame was read: an envelope that waited in the
-  /// client (behind subscribers or callbacks that lag) has the rest of it.
+  /// It counts from when the client read the frame: an envelope that waited
+  /// in the client (behind subscribers or callbacks that lag) has the rest
+  /// of it (time spent unread in the socket, once the client's read-ahead is
+  /// full, is not counted). With `redeliver_unclaimed`, an `events_api`
+  /// envelope has all of it: its deadline decides whether a subscriber took
+  /// it, and Slack retries it anyway once 3 s are past.
   /// `close` waits for such answers up to this long.
   caf::timespan ack_deadline = std::chrono::milliseconds{2500};
   /// Asks Slack to refresh each connection every 360 s (to test refreshes).

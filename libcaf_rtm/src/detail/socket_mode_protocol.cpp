@@ -168,9 +168,11 @@ public:
       }
       if (!env.id().empty()) {
         // The router acks the others once subscribers answered.
+        // A frame without a read time (none should come) is not timed.
         if (!env.accepts_response_payload() && !ack_after_delivery_ &&
             ack(env, out, ctx))
-          acked.add(read_at);
+          acked.add(read_at != clock_type::time_point{} ? read_at
+                                                        : clock_type::now());
         out.envelopes.push_back(std::move(env));
         continue;
       }

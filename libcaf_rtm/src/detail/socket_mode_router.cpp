@@ -283,19 +283,24 @@ void remember_departed(self_ptr self, const caf::actor_addr& addr) {
   }
 }
 
-// What is left of the ack deadline of `env`: it counts from when the I/O
-// layer read the frame, so an envelope that waited in the client (its batch
-// behind subscribers or callbacks that lag) has less of it, and is acked
-// empty in time rather than answered after Slack gave up on it. One without
-// a read time (parsed from text) has all of it.
-caf::timespan ack_time_left(self_ptr self, const envelope& env) {
+// How long the subscribers of `env` have to answer. The ack deadline counts
+// from when the I/O layer read the frame, so an envelope that waited in the
+// client (its batch behind subscribers or callbacks that lag) has less of
+// it, and is acked empty in time rather than answered after Slack gave up on
+// it. One without a read time (parsed from text) has all of it, and so does
+// one that may be left to Slack: what its deadline decides is whether a
+// subscriber took it, not an ack in Slack's time (a late ack changes nothing
+// Slack does, while leaving to Slack what a subscriber was still taking
+// would deliver it twice).
+caf::timespan answer_time(self_ptr self, const envelope& env,
+                          bool redeliverable) {
   auto deadline = self->state.cfg->ack_deadline;
   auto read_at = frame_parser::read_at(env);
-  if (read_at == std::chrono::steady_clock::time_point{})
+  if (redeliverable || read_at == std::chrono::steady_clock::time_point{})
     return deadline;
   auto waited = std::chrono::duration_cast<caf::timespan>(
       std::chrono::steady_clock::now() - read_at);
-  return std::max(caf::timespan{0}, deadline - waited);
+  return std::clamp(deadline - waited, caf::timespan{0}, deadline);
 }
 
 // Asks the subscribed actors of an envelope whose ack waits for them (one
@@ -335,8 +340,8 @@ void request_payload(self_ptr self, const envelope& env,
   }
   if (x.redeliverable && x.keys.event != 0)
     st.awaiting_events[x.keys.event] = id;
+  auto time_left = answer_time(self, env, x.redeliverable);
   st.awaiting[id] = std::move(x);
-  auto time_left = ack_time_left(self, env);
   for (auto& hdl : actors) {
     self->request(hdl, time_left, env)
         .then(
