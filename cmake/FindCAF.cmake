@@ -1,8 +1,8 @@
 # FindCAF.cmake: locates the C++ Actor Framework (CAF) 0.17 as Debian 12 ships
 # it (libcaf-dev: headers and shared libraries, but no CMake package config).
 #
-# Creates the imported targets CAF ≥ 0.18 exports itself (CAF::core, CAF::io,
-# CAF::openssl), so a later CAF only needs this module removed.
+# Creates the imported targets, named as CAF ≥ 0.18 exports them itself
+# (CAF::core, CAF::io, CAF::openssl). caf-rtm needs CAF 0.17's API.
 #
 # Result variables: CAF_FOUND, CAF_VERSION, CAF_INCLUDE_DIR and
 # CAF_<component>_LIBRARY for each of core, io, openssl.
