@@ -76,24 +76,22 @@ using logger_ptr = std::shared_ptr<logger>;
 logger_ptr make_logger(const logger_ptr& configured,
                        const std::vector<std::string>& secrets);
 
-namespace detail {
-
+/// The text of a log line made of `xs` (each written with `<<`).
 template <class... Ts>
-std::string concat(const Ts&... xs) {
+std::string log_text(const Ts&... xs) {
   std::ostringstream out;
   (out << ... << xs);
   return out.str();
 }
 
-} // namespace detail
-
 } // namespace caf::rtm
 
-// Formats only when the level is enabled: `CAF_RTM_LOG(log, info, "net", "x=",
-// x)`.
+// Logs through a logger_ptr, formatting only when the level is enabled:
+// `CAF_RTM_LOG(log, info, "my_bot", "x=", x)`. For a program's own lines in
+// the same log, masked the same way.
 #define CAF_RTM_LOG(log_ptr, lvl, component, ...)                              \
   do {                                                                         \
     if ((log_ptr) && (log_ptr)->enabled(::caf::rtm::log_level::lvl))           \
       (log_ptr)->log(::caf::rtm::log_level::lvl, component,                    \
-                     ::caf::rtm::detail::concat(__VA_ARGS__));                 \
+                     ::caf::rtm::log_text(__VA_ARGS__));                       \
   } while (false)
