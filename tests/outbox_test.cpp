@@ -557,7 +557,7 @@ TEST_CASE_METHOD(outbox_fixture,
                  "[outbox]") {
   auto sub = [this](int n, time_point now) {
     boost::json::object msg;
-    msg["type"] = "presence_sub";
+    msg["type"] = "custom_signal";
     msg["ids"] = boost::json::array{"U1"};
     return out.enqueue_unacked(
         std::move(msg),
@@ -570,7 +570,7 @@ TEST_CASE_METHOD(outbox_fixture,
   CHECK(outcome(1) == "pending"); // no session yet
   out.session_up(1, writer(), t0);
   REQUIRE(frames.size() == 1);
-  CHECK(frames[0].json.at("type") == "presence_sub");
+  CHECK(frames[0].json.at("type") == "custom_signal");
   CHECK(outcome(1) == "acked"); // written
   CHECK(results.at(1)->id == frames[0].id);
   CHECK(out.awaiting_ack() == 0);
@@ -593,7 +593,7 @@ TEST_CASE_METHOD(outbox_fixture,
   out.session_down(1);
   out.session_up(2, writer(), t0 + 32min);
   REQUIRE(frames.size() == 3);
-  CHECK(frames[2].json.at("type") == "presence_sub");
+  CHECK(frames[2].json.at("type") == "custom_signal");
   CHECK(frames[2].id > frames[1].id);
   CHECK(out.stats().sent == 2);
   // Written ones of an ended session are done; an ack, if any, is ignored.
@@ -609,9 +609,14 @@ TEST_CASE_METHOD(outbox_fixture,
   out.session_down(3);
   CHECK(out.fail_queued(make_error(errc::not_connected)) == 1);
   CHECK(out.queued() == 0);
-  // The same refusals as any message.
+  // The same refusals as any message, and presence_sub: the client's list
+  // (enqueue_standing) would be replaced by it until the next hello.
   boost::json::object no_type;
   CHECK(is(out.enqueue_unacked(no_type, nullptr, t0), errc::invalid_argument));
+  boost::json::object presence;
+  presence["type"] = "presence_sub";
+  presence["ids"] = boost::json::array{"U1"};
+  CHECK(is(out.enqueue_unacked(presence, nullptr, t0), errc::invalid_argument));
 }
 
 TEST_CASE_METHOD(
@@ -677,7 +682,7 @@ TEST_CASE_METHOD(outbox_fixture,
   // A fatal error fails what waits for an answer while the connections
   // still close: one may hand back a message without an ack it never wrote.
   boost::json::object msg;
-  msg["type"] = "presence_sub";
+  msg["type"] = "custom_signal";
   msg["ids"] = boost::json::array{"U1"};
   out.session_up(1, writer(), t0);
   REQUIRE_FALSE(out.enqueue_unacked(
@@ -964,4 +969,67 @@ TEST_CASE_METHOD(outbox_fixture,
   REQUIRE_FALSE(*rtt);
   CHECK(is(rtt->error(), errc::send_rejected));
   CHECK_FALSE(out.next_wakeup(t0 + 10ms)); // nothing left to time out
+}
+
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: the standing request goes first, even past a full "
+                 "queue",
+                 "[outbox][presence]") {
+  // A backlog at hello (the queue full, no token left): the session's
+  // presence_sub must not be refused until the next hello, nor wait behind
+  // the backlog.
+  out.session_up(1, writer(), t0);
+  for (int n = 1; n <= 6; ++n)
+    REQUIRE_FALSE(send(n, t0));
+  REQUIRE(frames.size() == 2);
+  REQUIRE(is(send(7, t0), errc::send_queue_full));
+  boost::json::object msg;
+  msg["type"] = "presence_sub";
+  msg["ids"] = boost::json::array{"U1"};
+  REQUIRE_FALSE(out.enqueue_standing(msg, nullptr, t0));
+  // Still one at most: stated again, it replaces the queued one.
+  REQUIRE_FALSE(out.enqueue_standing(msg, nullptr, t0));
+  CHECK(out.queued() == 5);
+  out.on_wakeup(t0 + 1s);
+  REQUIRE(frames.size() == 3);
+  CHECK(frames[2].json.at("type") == "presence_sub");
+  out.on_wakeup(t0 + 2s);
+  REQUIRE(frames.size() == 4);
+  CHECK(frames[3].json.at("type") == "message");
+  CHECK(out.queued() == 3);
+}
+
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: messages handed back go out again in the order they "
+                 "were first handed on, however they come back",
+                 "[outbox]") {
+  // A and B wait in the I/O layer of a session that ends; C, handed to its
+  // connection just after, is bounced at once and comes back first.
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(send_frame(1, "message", t0, "A"));
+  REQUIRE_FALSE(send_frame(2, "message", t0, "B"));
+  REQUIRE_FALSE(send_frame(3, "message", t0, "C"));
+  out.on_wakeup(t0 + 1s);
+  REQUIRE(frames.size() == 3);
+  out.unsent(frames[2].id, t0 + 1s);
+  out.unsent(frames[0].id, t0 + 1s);
+  out.unsent(frames[1].id, t0 + 1s);
+  out.session_down(1);
+  out.session_up(2, writer(), t0 + 10s);
+  out.on_wakeup(t0 + 11s);
+  REQUIRE(frames.size() == 6);
+  CHECK(frames[3].json.at("text") == "A");
+  CHECK(frames[4].json.at("text") == "B");
+  CHECK(frames[5].json.at("text") == "C");
+}
+
+TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: a typing indicator over the size limit is not sent",
+                 "[outbox]") {
+  // Slack ends the session of a client that sends too large a frame.
+  out.session_up(1, writer(), t0);
+  CHECK_FALSE(out.typing(std::string(2000, 'C'), t0));
+  CHECK(frames.empty());
+  CHECK(out.typing("C1", t0));
+  CHECK(frames.size() == 1);
 }

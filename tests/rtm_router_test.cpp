@@ -344,7 +344,7 @@ TEST_CASE_METHOD(rtm_router_fixture,
   auto lifecycle = record_lifecycle();
   auto on6 = say_hello(*this, 6);
   boost::json::object msg;
-  msg["type"] = "presence_sub";
+  msg["type"] = "custom_signal";
   msg["ids"] = boost::json::array{"U1"};
   auto answered =
       ask<caf::ok_atom>(*this, send_atom_v, json_object{msg}, no_ack_atom_v);

@@ -109,6 +109,9 @@ caf::error outbox::enqueue_unacked(json::object msg, send_handler done,
   std::string body;
   if (auto err = check(msg, body))
     return err;
+  if (msg.at("type").get_string() == "presence_sub")
+    return make_error(errc::invalid_argument,
+                      "presence_sub goes through presence_atom");
   queue_.push_back(
       {std::move(body), std::move(done), nullptr, std::nullopt, true});
   pump(now);
@@ -119,9 +122,12 @@ caf::error outbox::enqueue_standing(json::object msg, send_handler done,
                                     time_point now) {
   drop_standing();
   std::string body;
-  if (auto err = check(msg, body))
+  // There is one at most: a full queue does not keep it out, and it goes
+  // first (the session's subscription must not wait behind a backlog, nor be
+  // lost to one until the next hello).
+  if (auto err = check(msg, body); err && err != errc::send_queue_full)
     return err;
-  queue_.push_back(
+  queue_.push_front(
       {std::move(body), std::move(done), nullptr, std::nullopt, true, true});
   pump(now);
   return caf::none;
@@ -177,13 +183,18 @@ bool outbox::typing(const std::string& channel, time_point now) {
     for (auto i = last_typing_.begin(); i != last_typing_.end();)
       i = now - i->second >= typing_interval ? last_typing_.erase(i) : ++i;
   }
-  last_typing_[channel] = now;
   json::object msg;
-  auto id = next_id_++;
+  auto id = next_id_;
   msg["id"] = id;
   msg["type"] = "typing";
   msg["channel"] = channel;
-  write_(id, json::serialize(msg));
+  auto frame = json::serialize(msg);
+  // Slack ends the session of a client that sends a frame over its limit.
+  if (frame.size() > limits_.max_message_size)
+    return false;
+  ++next_id_;
+  last_typing_[channel] = now;
+  write_(id, std::move(frame));
   return true;
 }
 
@@ -272,9 +283,8 @@ void outbox::unsent(int64_t id, time_point now) {
   if (auto i = acks_.find(id); i != acks_.end()) {
     session_ending(i->second.session);
     --stats_.sent;
-    unsent_.push_back({std::move(i->second.body), std::move(i->second.on_ack),
-                       nullptr, i->second.send_by, false, false,
-                       i->second.ping});
+    hand_back({std::move(i->second.body), std::move(i->second.on_ack), nullptr,
+               i->second.send_by, false, false, i->second.ping, id});
     acks_.erase(i);
     pump(now);
   } else if (auto k = unacked_.find(id); k != unacked_.end()) {
@@ -282,14 +292,24 @@ void outbox::unsent(int64_t id, time_point now) {
     --stats_.sent;
     // The next hello states a standing request as it is by then.
     if (!k->second.standing)
-      unsent_.push_back({std::move(k->second.body), nullptr, nullptr,
-                         k->second.send_by, true});
+      hand_back({std::move(k->second.body), nullptr, nullptr, k->second.send_by,
+                 true, false, false, id});
     unacked_.erase(k);
     pump(now);
   } else if (auto j = pongs_.find(id); j != pongs_.end()) {
     j->second.on_pong(make_error(errc::not_connected, "session ended"));
     pongs_.erase(j);
   }
+}
+
+void outbox::hand_back(queued_item item) {
+  // In the order they were first handed on, however they come back: one the
+  // connection bounced at once (its session was ending) comes back before
+  // older ones still queued in its I/O layer.
+  auto pos = std::upper_bound(
+      unsent_.begin(), unsent_.end(), item.handed_id,
+      [](int64_t id, const queued_item& x) { return id < x.handed_id; });
+  unsent_.insert(pos, std::move(item));
 }
 
 void outbox::unsent_after(uint64_t session, int64_t last_handed,

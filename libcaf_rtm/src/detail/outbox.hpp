@@ -75,7 +75,8 @@ public:
   caf::error enqueue(boost::json::object msg, send_handler done, time_point now,
                      std::optional<time_point> deadline = std::nullopt);
 
-  /// Queues a message Slack does not ack (`presence_sub`, custom types):
+  /// Queues a message Slack does not ack (custom types; `presence_sub` goes
+  /// through `enqueue_standing`):
   /// `done` runs once it is handed to the connection, with only the id set. A
   /// message the connection hands back unwritten goes out on the next session
   /// like any other; nothing waits for an ack.
@@ -88,7 +89,8 @@ public:
   /// replaces one still queued, a new session drops one still queued, one
   /// handed back unwritten is dropped (the next hello states the request as
   /// it is then), and one that fails is no user message (`done`, if set,
-  /// hears of it; no counter or `fail_queued` does).
+  /// hears of it; no counter or `fail_queued` does). It goes ahead of the
+  /// messages queued, and a full queue does not keep it out.
   caf::error enqueue_standing(boost::json::object msg, send_handler done,
                               time_point now);
 
@@ -102,7 +104,8 @@ public:
 
   /// Sends a typing indicator for `channel` right away, or returns false:
   /// no session, one went out for that channel less than 3 s ago, messages
-  /// are waiting, or the rate limiter has no token. Typing never waits.
+  /// are waiting, the rate limiter has no token, or the frame would be over
+  /// `max_message_size`. Typing never waits.
   bool typing(const std::string& channel, time_point now);
 
   /// Queues an RTM ping like a message (it counts against the rate limit);
@@ -240,6 +243,9 @@ private:
     bool standing = false;
     /// A `ping` sent as a message: its pong is its ack.
     bool ping = false;
+    /// Handed back unwritten: the id it had, which orders it among the
+    /// others handed back (ids rise in the order messages were handed on).
+    int64_t handed_id = 0;
   };
 
   /// A message written and not acked yet.
@@ -286,6 +292,10 @@ private:
   };
 
   void pump(time_point now);
+
+  /// Puts a message handed back unwritten into `unsent_`, in the order the
+  /// messages there were first handed on.
+  void hand_back(queued_item item);
 
   /// What the deadline of an ack or pong counts for now: during a hold, it
   /// may move on by what is left of its max_hold(). Not for longer: a

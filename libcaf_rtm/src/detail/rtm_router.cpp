@@ -211,7 +211,7 @@ caf::result<caf::ok_atom> set_presence(self_ptr self,
   // An empty list ends the subscription Slack holds for this session.
   if (st.out->session_up() && (had_any || !st.presence_users.empty()))
     if (auto err = send_presence_sub(self))
-      return err; // the queue is full: the next hello sends the list
+      return err;
   return caf::ok_atom_v;
 }
 
