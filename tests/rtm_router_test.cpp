@@ -636,6 +636,6 @@ TEST_CASE_METHOD(rtm_router_fixture,
   REQUIRE(lifecycle->size() == 1);
   CHECK(lifecycle->front() ==
         "error: Slack refused 1 message(s) whose send was answered already "
-        "(sent without an ack, or timed out)");
+        "(sent without an ack or as a typing indicator, or timed out)");
   CHECK(*delivered == 0); // the reply is no event
 }

@@ -51,7 +51,8 @@ void report_late_failures(self_ptr self) {
     report_answered(self, std::move(late.first),
                     "Slack refused " + std::to_string(late.count) +
                         " message(s) whose send was answered already (sent "
-                        "without an ack, or timed out)");
+                        "without an ack or as a typing indicator, or timed "
+                        "out)");
 }
 
 // Arms the outbox timer for its next deadline, unless an earlier one is set.
