@@ -1000,6 +1000,28 @@ TEST_CASE_METHOD(outbox_fixture,
 }
 
 TEST_CASE_METHOD(outbox_fixture,
+                 "outbox: a session's standing statement goes before the "
+                 "backlog takes the burst, and before what came back",
+                 "[outbox][presence]") {
+  // A backlog waits for the session (the queue full), and a message came
+  // back unwritten from the session before.
+  out.session_up(1, writer(), t0);
+  REQUIRE_FALSE(send_frame(1, "message", t0, "back"));
+  out.unsent(frames[0].id, t0);
+  out.session_down(1);
+  for (int n = 2; n <= 4; ++n)
+    REQUIRE_FALSE(send(n, t0));
+  REQUIRE(is(send(5, t0), errc::send_queue_full));
+  boost::json::object msg;
+  msg["type"] = "presence_sub";
+  msg["ids"] = boost::json::array{"U1"};
+  REQUIRE_FALSE(out.session_up(2, writer(), t0 + 10s, msg, nullptr));
+  REQUIRE(frames.size() == 3);
+  CHECK(frames[1].json.at("type") == "presence_sub");
+  CHECK(frames[2].json.at("text") == "back");
+}
+
+TEST_CASE_METHOD(outbox_fixture,
                  "outbox: messages handed back go out again in the order they "
                  "were first handed on, however they come back",
                  "[outbox]") {
@@ -1015,12 +1037,21 @@ TEST_CASE_METHOD(outbox_fixture,
   out.unsent(frames[0].id, t0 + 1s);
   out.unsent(frames[1].id, t0 + 1s);
   out.session_down(1);
+  // Session 2 gets A out again (with a new id), then ends before writing
+  // it: A comes back last, and still goes first.
   out.session_up(2, writer(), t0 + 10s);
-  out.on_wakeup(t0 + 11s);
-  REQUIRE(frames.size() == 6);
+  REQUIRE(frames.size() == 5);
   CHECK(frames[3].json.at("text") == "A");
   CHECK(frames[4].json.at("text") == "B");
-  CHECK(frames[5].json.at("text") == "C");
+  out.unsent(frames[4].id, t0 + 10s);
+  out.unsent(frames[3].id, t0 + 10s);
+  out.session_down(2);
+  out.session_up(3, writer(), t0 + 20s);
+  out.on_wakeup(t0 + 21s);
+  REQUIRE(frames.size() == 8);
+  CHECK(frames[5].json.at("text") == "A");
+  CHECK(frames[6].json.at("text") == "B");
+  CHECK(frames[7].json.at("text") == "C");
 }
 
 TEST_CASE_METHOD(outbox_fixture,
@@ -1030,6 +1061,8 @@ TEST_CASE_METHOD(outbox_fixture,
   out.session_up(1, writer(), t0);
   CHECK_FALSE(out.typing(std::string(2000, 'C'), t0));
   CHECK(frames.empty());
+  // It took no token: the burst of 2 is still there.
   CHECK(out.typing("C1", t0));
-  CHECK(frames.size() == 1);
+  CHECK(out.typing("C2", t0));
+  CHECK(frames.size() == 2);
 }

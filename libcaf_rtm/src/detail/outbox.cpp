@@ -99,7 +99,7 @@ caf::error outbox::enqueue(json::object msg, send_handler done, time_point now,
                       "presence_sub goes through presence_atom");
   // Answered once handed to the connection, as with enqueue_unacked.
   queue_.push_back({std::move(body), std::move(done), nullptr, deadline,
-                    never_acked(type), false, type == "ping"});
+                    never_acked(type), false, type == "ping", next_seq_++});
   pump(now);
   return caf::none;
 }
@@ -112,14 +112,20 @@ caf::error outbox::enqueue_unacked(json::object msg, send_handler done,
   if (msg.at("type").get_string() == "presence_sub")
     return make_error(errc::invalid_argument,
                       "presence_sub goes through presence_atom");
-  queue_.push_back(
-      {std::move(body), std::move(done), nullptr, std::nullopt, true});
+  queue_.push_back({std::move(body), std::move(done), nullptr, std::nullopt,
+                    true, false, false, next_seq_++});
   pump(now);
   return caf::none;
 }
 
 caf::error outbox::enqueue_standing(json::object msg, send_handler done,
                                     time_point now) {
+  auto err = queue_standing(std::move(msg), std::move(done));
+  pump(now);
+  return err;
+}
+
+caf::error outbox::queue_standing(json::object msg, send_handler done) {
   drop_standing();
   std::string body;
   // There is one at most: a full queue does not keep it out, and it goes
@@ -127,9 +133,8 @@ caf::error outbox::enqueue_standing(json::object msg, send_handler done,
   // lost to one until the next hello).
   if (auto err = check(msg, body); err && err != errc::send_queue_full)
     return err;
-  queue_.push_front(
-      {std::move(body), std::move(done), nullptr, std::nullopt, true, true});
-  pump(now);
+  queue_.push_front({std::move(body), std::move(done), nullptr, std::nullopt,
+                     true, true, false, next_seq_++});
   return caf::none;
 }
 
@@ -176,13 +181,6 @@ bool outbox::typing(const std::string& channel, time_point now) {
   if (auto i = last_typing_.find(channel);
       i != last_typing_.end() && now - i->second < typing_interval)
     return false;
-  // Typing is best effort: it never waits for, nor delays, real messages.
-  if (!queue_.empty() || !unsent_.empty() || !bucket_.try_take(now))
-    return false;
-  if (last_typing_.size() >= typing_channels_kept) {
-    for (auto i = last_typing_.begin(); i != last_typing_.end();)
-      i = now - i->second >= typing_interval ? last_typing_.erase(i) : ++i;
-  }
   json::object msg;
   auto id = next_id_;
   msg["id"] = id;
@@ -192,6 +190,13 @@ bool outbox::typing(const std::string& channel, time_point now) {
   // Slack ends the session of a client that sends a frame over its limit.
   if (frame.size() > limits_.max_message_size)
     return false;
+  // Typing is best effort: it never waits for, nor delays, real messages.
+  if (!queue_.empty() || !unsent_.empty() || !bucket_.try_take(now))
+    return false;
+  if (last_typing_.size() >= typing_channels_kept) {
+    for (auto i = last_typing_.begin(); i != last_typing_.end();)
+      i = now - i->second >= typing_interval ? last_typing_.erase(i) : ++i;
+  }
   ++next_id_;
   last_typing_[channel] = now;
   write_(id, std::move(frame));
@@ -204,8 +209,8 @@ caf::error outbox::ping(ping_handler done, time_point now) {
   if (queued() >= limits_.queue_size)
     return make_error(errc::send_queue_full,
                       std::to_string(queued()) + " messages waiting");
-  queue_.push_back(
-      {R"({"type":"ping"})", nullptr, std::move(done), std::nullopt});
+  queue_.push_back({R"({"type":"ping"})", nullptr, std::move(done),
+                    std::nullopt, false, false, false, next_seq_++});
   pump(now);
   return caf::none;
 }
@@ -213,16 +218,26 @@ caf::error outbox::ping(ping_handler done, time_point now) {
 // -- sessions -----------------------------------------------------------------
 
 void outbox::session_up(uint64_t session, writer write, time_point now) {
+  session_up(session, std::move(write), now, {}, nullptr);
+}
+
+caf::error outbox::session_up(uint64_t session, writer write, time_point now,
+                              json::object statement, send_handler done) {
   session_ = session;
   write_ = std::move(write);
   // Its owner states a standing request anew for every session: what still
-  // waits of it was said for an older one.
+  // waits of it was said for an older one. The new statement goes before
+  // anything the burst would send now.
   drop_standing();
+  caf::error err;
+  if (!statement.empty())
+    err = queue_standing(std::move(statement), std::move(done));
   auto grace = std::min<caf::timespan>(orphan_grace, limits_.ack_timeout);
   for (auto& [id, x] : acks_)
     if (x.orphaned)
       x.deadline = std::min(x.deadline, now + grace);
   pump(now);
+  return err;
 }
 
 void outbox::session_ending(uint64_t session) {
@@ -284,7 +299,7 @@ void outbox::unsent(int64_t id, time_point now) {
     session_ending(i->second.session);
     --stats_.sent;
     hand_back({std::move(i->second.body), std::move(i->second.on_ack), nullptr,
-               i->second.send_by, false, false, i->second.ping, id});
+               i->second.send_by, false, false, i->second.ping, i->second.seq});
     acks_.erase(i);
     pump(now);
   } else if (auto k = unacked_.find(id); k != unacked_.end()) {
@@ -293,7 +308,7 @@ void outbox::unsent(int64_t id, time_point now) {
     // The next hello states a standing request as it is by then.
     if (!k->second.standing)
       hand_back({std::move(k->second.body), nullptr, nullptr, k->second.send_by,
-                 true, false, false, id});
+                 true, false, false, k->second.seq});
     unacked_.erase(k);
     pump(now);
   } else if (auto j = pongs_.find(id); j != pongs_.end()) {
@@ -303,12 +318,13 @@ void outbox::unsent(int64_t id, time_point now) {
 }
 
 void outbox::hand_back(queued_item item) {
-  // In the order they were first handed on, however they come back: one the
+  // In the order they were first queued, however they come back: one the
   // connection bounced at once (its session was ending) comes back before
-  // older ones still queued in its I/O layer.
+  // older ones still queued in its I/O layer, and one sent again and handed
+  // back again keeps its place.
   auto pos = std::upper_bound(
-      unsent_.begin(), unsent_.end(), item.handed_id,
-      [](int64_t id, const queued_item& x) { return id < x.handed_id; });
+      unsent_.begin(), unsent_.end(), item.seq,
+      [](uint64_t seq, const queued_item& x) { return seq < x.seq; });
   unsent_.insert(pos, std::move(item));
 }
 
@@ -421,7 +437,10 @@ std::optional<outbox::time_point> outbox::next_wakeup(time_point now) {
 
 void outbox::pump(time_point now) {
   while (write_ && (!unsent_.empty() || !queue_.empty())) {
-    auto& from = unsent_.empty() ? queue_ : unsent_;
+    // The standing statement first (it is at the front of queue_ if
+    // queued), then what came back unwritten, then the queue.
+    auto standing_first = !queue_.empty() && queue_.front().standing;
+    auto& from = unsent_.empty() || standing_first ? queue_ : unsent_;
     // Past its max_wait (the wakeup that fails it may not have come yet):
     // never written.
     if (auto& x = from.front(); x.deadline && *x.deadline <= now) {
@@ -450,8 +469,9 @@ void outbox::pump(time_point now) {
       // Answered now; kept until its socket has it only in case the
       // connection hands it back unwritten.
       auto done = std::move(item.on_ack);
-      unacked_.emplace(id, written_unacked{session_, std::move(item.body),
-                                           item.standing, item.deadline});
+      unacked_.emplace(id,
+                       written_unacked{session_, std::move(item.body),
+                                       item.standing, item.deadline, item.seq});
       write_(id, std::move(frame));
       if (done) {
         send_ack ack;
@@ -460,10 +480,10 @@ void outbox::pump(time_point now) {
       }
       continue;
     }
-    acks_.emplace(id,
-                  awaiting{std::move(item.on_ack), session_, now,
-                           now + limits_.ack_timeout, caf::timespan{0}, false,
-                           std::move(item.body), item.deadline, item.ping});
+    acks_.emplace(id, awaiting{std::move(item.on_ack), session_, now,
+                               now + limits_.ack_timeout, caf::timespan{0},
+                               false, std::move(item.body), item.deadline,
+                               item.ping, item.seq});
     write_(id, std::move(frame));
   }
 }

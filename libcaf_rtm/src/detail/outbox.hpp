@@ -90,7 +90,8 @@ public:
   /// handed back unwritten is dropped (the next hello states the request as
   /// it is then), and one that fails is no user message (`done`, if set,
   /// hears of it; no counter or `fail_queued` does). It goes ahead of the
-  /// messages queued, and a full queue does not keep it out.
+  /// messages queued and of those handed back, and a full queue does not
+  /// keep it out.
   caf::error enqueue_standing(boost::json::object msg, send_handler done,
                               time_point now);
 
@@ -118,6 +119,12 @@ public:
   /// session died get the ack from this session right after hello, if at
   /// all, so they wait at most a short grace from now.
   void session_up(uint64_t session, writer write, time_point now);
+
+  /// The same, with the owner's statement of its standing request for this
+  /// session (see `enqueue_standing`), which goes ahead of everything the
+  /// session sends. Returns why the statement was not queued.
+  caf::error session_up(uint64_t session, writer write, time_point now,
+                        boost::json::object statement, send_handler done);
 
   /// The current session announced its end (goodbye): new sends wait for the
   /// next one.
@@ -243,9 +250,9 @@ private:
     bool standing = false;
     /// A `ping` sent as a message: its pong is its ack.
     bool ping = false;
-    /// Handed back unwritten: the id it had, which orders it among the
-    /// others handed back (ids rise in the order messages were handed on).
-    int64_t handed_id = 0;
+    /// When it was first queued (counting up): orders it among the messages
+    /// handed back, however often it was sent and handed back before.
+    uint64_t seq = 0;
   };
 
   /// A message written and not acked yet.
@@ -266,6 +273,8 @@ private:
     std::optional<time_point> send_by;
     /// A `ping` sent as a message: its pong is its ack.
     bool ping = false;
+    /// Of its queued_item.
+    uint64_t seq = 0;
   };
 
   /// A message handed to the connection that Slack does not ack, kept in case
@@ -279,6 +288,8 @@ private:
     bool standing = false;
     /// Its `max_wait` deadline, kept for a hand-back.
     std::optional<time_point> send_by;
+    /// Of its queued_item.
+    uint64_t seq = 0;
   };
 
   struct awaiting_pong {
@@ -294,8 +305,12 @@ private:
   void pump(time_point now);
 
   /// Puts a message handed back unwritten into `unsent_`, in the order the
-  /// messages there were first handed on.
+  /// messages there were first queued.
   void hand_back(queued_item item);
+
+  /// Queues the standing statement `msg` at the front, replacing one still
+  /// queued (see enqueue_standing); does not send.
+  caf::error queue_standing(boost::json::object msg, send_handler done);
 
   /// What the deadline of an ack or pong counts for now: during a hold, it
   /// may move on by what is left of its max_hold(). Not for longer: a
@@ -339,6 +354,8 @@ private:
   limits limits_;
   token_bucket bucket_;
   int64_t next_id_;
+  /// The `seq` of the next message queued.
+  uint64_t next_seq_ = 1;
   uint64_t session_ = 0;
   writer write_;
   /// Set while the client reads no frames (see hold_replies).

@@ -175,17 +175,22 @@ boost::json::object presence_sub(const std::vector<std::string>& users) {
   return msg;
 }
 
-// Queues `presence_sub` for the current list (the outbox sends it once a
-// session is up). Returns why it was not queued.
-caf::error send_presence_sub(self_ptr self) {
-  auto& st = self->state;
-  auto done = [log = st.log](caf::expected<send_ack> x) {
+// Logs a `presence_sub` that was not sent.
+outbox::send_handler presence_sub_done(const logger_ptr& log) {
+  return [log](caf::expected<send_ack> x) {
     if (!x)
       CAF_RTM_LOG(log, warn, "client",
                   "presence_sub not sent: ", render(x.error()));
   };
-  auto err = st.out->enqueue_standing(presence_sub(st.presence_users), done,
-                                      self->clock().now());
+}
+
+// Queues `presence_sub` for the current list (the outbox sends it once a
+// session is up). Returns why it was not queued.
+caf::error send_presence_sub(self_ptr self) {
+  auto& st = self->state;
+  auto err =
+      st.out->enqueue_standing(presence_sub(st.presence_users),
+                               presence_sub_done(st.log), self->clock().now());
   if (err)
     CAF_RTM_LOG(st.log, warn, "client", "presence_sub not sent: ", render(err));
   schedule_wakeup(self);
@@ -339,11 +344,14 @@ void on_session_up(self_ptr self, connected& info, frame_writer_actor& conn) {
     tell_lifecycle(self, info);
     return;
   }
-  st.out->session_up(info.session, make_writer(std::move(conn)),
-                     self->clock().now());
-  // A new session knows nothing of the old one's presence subscription.
-  if (!st.presence_users.empty())
-    send_presence_sub(self);
+  // A new session knows nothing of the old one's presence subscription: the
+  // list goes first, before the backlog takes the burst.
+  auto statement = st.presence_users.empty() ? boost::json::object{}
+                                             : presence_sub(st.presence_users);
+  if (auto err = st.out->session_up(info.session, make_writer(std::move(conn)),
+                                    self->clock().now(), std::move(statement),
+                                    presence_sub_done(st.log)))
+    CAF_RTM_LOG(st.log, warn, "client", "presence_sub not sent: ", render(err));
   schedule_wakeup(self);
   tell_lifecycle(self, info);
 }
