@@ -172,6 +172,20 @@ TEST_CASE("token bucket: burst, then the sustained rate", "[units][rate]") {
   CHECK(bucket.tokens(t0 + 1h) == Approx(3.0));
 }
 
+TEST_CASE("token bucket: after the wait it names, the token is there",
+          "[units][rate]") {
+  // Rates whose token time is a fraction of a nanosecond short of a whole
+  // one (1e9/1008 per second): the wait must not be rounded down.
+  auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  for (double ns : {1008.0, 3.0, 7.0, 1000.0, 123457.0}) {
+    CAPTURE(ns);
+    token_bucket bucket{1e9 / ns, 1, t0};
+    REQUIRE(bucket.try_take(t0));
+    auto wait = bucket.time_to_next(t0);
+    CHECK(bucket.try_take(t0 + wait));
+  }
+}
+
 TEST_CASE("token bucket: a tiny or broken rate waits a bounded time",
           "[units][rate]") {
   auto t0 = std::chrono::steady_clock::time_point{} + 1h;

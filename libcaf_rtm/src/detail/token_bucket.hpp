@@ -50,7 +50,10 @@ public:
     constexpr auto max_secs = std::chrono::duration<double>{max_wait}.count();
     if (!(secs < max_secs))
       return max_wait;
-    return std::chrono::duration_cast<caf::timespan>(
+    // Rounded up, and a nanosecond more: after the wait the token is there
+    // (rounded down, a rate such as 1e9/1008 per second left 0.9999999999999999
+    // tokens after it, and the sender woke again a nanosecond later).
+    return std::chrono::ceil<caf::timespan>(
                std::chrono::duration<double>{secs}) +
            caf::timespan{1};
   }
