@@ -97,8 +97,9 @@ struct client_config {
   /// in the client (behind subscribers or callbacks that lag) has the rest
   /// of it (time spent unread in the socket, once the client's read-ahead is
   /// full, is not counted). With `redeliver_unclaimed`, an `events_api`
-  /// envelope has all of it: its deadline decides whether a subscriber took
-  /// it, and Slack retries it anyway once 3 s are past.
+  /// envelope that may still be left to Slack (not its last retry) has all
+  /// of it: its deadline decides whether a subscriber took it, and Slack
+  /// retries it anyway once 3 s are past.
   /// `close` waits for such answers up to this long.
   caf::timespan ack_deadline = std::chrono::milliseconds{2500};
   /// Asks Slack to refresh each connection every 360 s (to test refreshes).

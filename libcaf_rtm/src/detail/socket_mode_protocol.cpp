@@ -168,7 +168,8 @@ public:
       }
       if (!env.id().empty()) {
         // The router acks the others once subscribers answered.
-        // A frame without a read time (none should come) is not timed.
+        // A frame without a read time (none should come) counts as acked
+        // at once: no latency from the clock's epoch.
         if (!env.accepts_response_payload() && !ack_after_delivery_ &&
             ack(env, out, ctx))
           acked.add(read_at != clock_type::time_point{} ? read_at
