@@ -16,13 +16,15 @@ if(CAF_INCLUDE_DIR AND EXISTS "${CAF_INCLUDE_DIR}/caf/config.hpp")
        REGEX "^#define CAF_VERSION [0-9]+")
   string(REGEX REPLACE "^#define CAF_VERSION ([0-9]+).*" "\\1" _caf_version_num
                        "${_caf_version_line}")
-  # CAF 1.0 moved the version elsewhere: no version, which no request for
-  # 0.17 accepts.
+  # CAF 1.0 moved the version elsewhere: an empty version, which no request
+  # for a version accepts (an undefined one, any).
   if(_caf_version_num MATCHES "^[0-9]+$")
     math(EXPR _caf_major "${_caf_version_num} / 10000")
     math(EXPR _caf_minor "(${_caf_version_num} / 100) % 100")
     math(EXPR _caf_patch "${_caf_version_num} % 100")
     set(CAF_VERSION "${_caf_major}.${_caf_minor}.${_caf_patch}")
+  else()
+    set(CAF_VERSION "")
   endif()
 endif()
 
