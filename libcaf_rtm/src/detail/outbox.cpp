@@ -68,6 +68,16 @@ bool never_acked(std::string_view type) {
   return type == "typing" || type == "presence_query";
 }
 
+// A user's own `presence_sub` (plain or without an ack) is refused: the
+// router states its list after every hello (enqueue_standing), and a list of
+// the user's would replace it until the next one.
+caf::error users_presence_sub(std::string_view type) {
+  if (type == "presence_sub")
+    return make_error(errc::invalid_argument,
+                      "presence_sub goes through presence_atom");
+  return caf::none;
+}
+
 // Slack's code and text of an `ok:false` reply.
 caf::error rejection(const event& ev) {
   std::string code = "unknown";
@@ -92,11 +102,8 @@ caf::error outbox::enqueue(json::object msg, send_handler done, time_point now,
   if (auto err = check(msg, body))
     return err;
   std::string_view type = msg.at("type").get_string();
-  // The router states the list after every hello: a list of the user's
-  // own would last until the next one.
-  if (type == "presence_sub")
-    return make_error(errc::invalid_argument,
-                      "presence_sub goes through presence_atom");
+  if (auto err = users_presence_sub(type))
+    return err;
   // Answered once handed to the connection, as with enqueue_unacked.
   queue_.push_back({std::move(body), std::move(done), nullptr, deadline,
                     never_acked(type), false, type == "ping", next_seq_++});
@@ -109,9 +116,8 @@ caf::error outbox::enqueue_unacked(json::object msg, send_handler done,
   std::string body;
   if (auto err = check(msg, body))
     return err;
-  if (msg.at("type").get_string() == "presence_sub")
-    return make_error(errc::invalid_argument,
-                      "presence_sub goes through presence_atom");
+  if (auto err = users_presence_sub(msg.at("type").get_string()))
+    return err;
   queue_.push_back({std::move(body), std::move(done), nullptr, std::nullopt,
                     true, false, false, next_seq_++});
   pump(now);
