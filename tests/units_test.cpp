@@ -1010,6 +1010,17 @@ TEST_CASE("errors: classification and rendering", "[units][errc]") {
   CHECK(render(closed) == "caf_rtm: connection_closed (4000, bye)");
   CHECK(is(closed, errc::connection_closed));
   CHECK_FALSE(is(caf::error{}, errc::connection_closed));
+  // An error's subject, whatever its code; "" where there is no string.
+  CHECK(context_string(closed, 1) == "bye");
+  CHECK(context_string(closed).empty());
+  CHECK(context_string(closed, 2).empty());
+  CHECK(context_string(make_error(errc::no_response, std::string{"env-1"})) ==
+        "env-1");
+  CHECK(context_string(make_error(errc::timeout)).empty());
+  CHECK(context_string(caf::error{}).empty());
+  CHECK(context_string(caf::make_error(caf::sec::runtime_error,
+                                       std::string{"not ours"}))
+            .empty());
 }
 
 TEST_CASE("ping payloads", "[units][ping]") {

@@ -660,9 +660,9 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
         // The client logged it already (same logger). An envelope it acked
         // empty at its deadline (which may come before the driver's own:
         // it counts from the frame's read) takes no answer any more.
-        if (is(x.reason, errc::no_response) && !x.reason.context().empty() &&
-            x.reason.context().match_element<std::string>(0))
-          forget_response(self, x.reason.context().get_as<std::string>(0));
+        if (is(x.reason, errc::no_response))
+          if (auto id = context_string(x.reason); !id.empty())
+            forget_response(self, id);
       },
       [self](const hub::hub_up& x) { on_hub_up(self, x); },
       [self](const hub::hub_down& x) { on_hub_down(self, x); },

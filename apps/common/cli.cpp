@@ -254,11 +254,8 @@ bool to_timespan(double seconds, caf::timespan& out) {
 // The library's error for a bad `caf-rtm.log-level` (its text starts so; an
 // error of another option may quote user text, which may say anything).
 bool is_log_level_error(const caf::error& err) {
-  if (!err)
-    return false;
-  const auto& ctx = err.context();
-  return !ctx.empty() && ctx.match_element<std::string>(0) &&
-         ctx.get_as<std::string>(0).rfind("caf-rtm.log-level = \"", 0) == 0;
+  return is(err, errc::invalid_config) &&
+         context_string(err).rfind("caf-rtm.log-level = \"", 0) == 0;
 }
 
 } // namespace

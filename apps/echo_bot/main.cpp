@@ -1,13 +1,14 @@
-// echo_bot: a small Slack bot written the way README.md tells users to write
-// one. It spawns a client (RTM, or Socket Mode with --socket-mode), subscribes
-// its own listener actor, and echoes what it is told:
+// caf-rtm-echo-bot: a small Slack bot written the way README.md tells users to
+// write one. It spawns a client (RTM, or Socket Mode with --socket-mode),
+// subscribes its own listener actor, and echoes what it is told:
 //
 // - RTM: every message that mentions the bot, through the client's send API;
 // - Socket Mode: every app_mention through chat.postMessage (Web API, bot
 //   token), and the slash command /echo through the ack's response payload.
 //
-//   echo_bot --token xoxb-... [--replies N] [connection options, see --help]
-//   echo_bot --socket-mode --app-token xapp-... --token xoxb-... [...]
+//   caf-rtm-echo-bot --token xoxb-... [--replies N] [connection options, see
+//   --help] caf-rtm-echo-bot --socket-mode --app-token xapp-... --token
+//   xoxb-... [...]
 
 #include <csignal>
 #include <cstdio>
@@ -67,7 +68,7 @@ void stop(self_ptr self, int code) {
 }
 
 void replied(self_ptr self, const std::string& how) {
-  std::fprintf(stderr, "echo_bot: replied (%s)\n", how.c_str());
+  std::fprintf(stderr, "caf-rtm-echo-bot: replied (%s)\n", how.c_str());
   auto& st = self->state;
   // Stops after the current message: an answer returned by this handler
   // (the /echo payload) must reach the client before the close does.
@@ -105,7 +106,7 @@ void on_event(self_ptr self, const rtm::event& ev) {
             [](caf::error& err) {
               // e.g. send_rejected, ack_timeout, delivery_unknown, rate
               // limits: never silent.
-              std::fprintf(stderr, "echo_bot: reply failed: %s\n",
+              std::fprintf(stderr, "caf-rtm-echo-bot: reply failed: %s\n",
                            rtm::render(err).c_str());
             });
 }
@@ -133,7 +134,8 @@ caf::result<rtm::json_object> on_envelope(self_ptr self,
                   std::move(args))
         .then([self](rtm::json_object&) { replied(self, "chat.postMessage"); },
               [](caf::error& err) {
-                std::fprintf(stderr, "echo_bot: chat.postMessage failed: %s\n",
+                std::fprintf(stderr,
+                             "caf-rtm-echo-bot: chat.postMessage failed: %s\n",
                              rtm::render(err).c_str());
               });
   }
@@ -155,17 +157,17 @@ caf::behavior echo_bot(self_ptr self, const caf::actor& client,
       .then(
           [self](rtm::connected& info) {
             if (self->state.socket_mode) {
-              std::fprintf(stderr, "echo_bot: connected as app %s\n",
+              std::fprintf(stderr, "caf-rtm-echo-bot: connected as app %s\n",
                            info.app_id.c_str());
               return;
             }
             self->state.mention = "<@" + info.endpoint.self_id + ">";
-            std::fprintf(stderr, "echo_bot: connected as %s (%s)\n",
+            std::fprintf(stderr, "caf-rtm-echo-bot: connected as %s (%s)\n",
                          info.endpoint.self_name.c_str(),
                          info.endpoint.self_id.c_str());
           },
           [self](caf::error& err) {
-            std::fprintf(stderr, "echo_bot: cannot connect: %s\n",
+            std::fprintf(stderr, "caf-rtm-echo-bot: cannot connect: %s\n",
                          rtm::render(err).c_str());
             stop(self, cli::exit_code_for(err, self->state.reconnect_on));
           });
@@ -174,11 +176,11 @@ caf::behavior echo_bot(self_ptr self, const caf::actor& client,
       [self](const rtm::envelope& env) { return on_envelope(self, env); },
       [](const rtm::connecting&) {},
       [](const rtm::connected& x) {
-        std::fprintf(stderr, "echo_bot: session %llu up\n",
+        std::fprintf(stderr, "caf-rtm-echo-bot: session %llu up\n",
                      static_cast<unsigned long long>(x.session));
       },
       [self](const rtm::disconnected& x) {
-        std::fprintf(stderr, "echo_bot: session %llu ended%s%s\n",
+        std::fprintf(stderr, "caf-rtm-echo-bot: session %llu ended%s%s\n",
                      static_cast<unsigned long long>(x.session),
                      x.cause ? ": " : "",
                      x.cause ? rtm::render(x.cause).c_str() : "");
@@ -188,17 +190,17 @@ caf::behavior echo_bot(self_ptr self, const caf::actor& client,
       },
       [](const rtm::reconnecting& x) {
         std::fprintf(
-            stderr, "echo_bot: reconnecting in %lld ms\n",
+            stderr, "caf-rtm-echo-bot: reconnecting in %lld ms\n",
             static_cast<long long>(
                 std::chrono::duration_cast<std::chrono::milliseconds>(x.delay)
                     .count()));
       },
       [](const rtm::error_event& x) {
-        std::fprintf(stderr, "echo_bot: %s: %s\n", x.what.c_str(),
+        std::fprintf(stderr, "caf-rtm-echo-bot: %s: %s\n", x.what.c_str(),
                      rtm::render(x.reason).c_str());
       },
       [self](const rtm::fatal_event& x) {
-        std::fprintf(stderr, "echo_bot: giving up: %s\n",
+        std::fprintf(stderr, "caf-rtm-echo-bot: giving up: %s\n",
                      rtm::render(x.reason).c_str());
         stop(self, cli::exit_code_for(x.reason, self->state.reconnect_on));
       },
@@ -216,13 +218,15 @@ int main(int argc, char** argv) {
   rtm::add_message_types(cfg);
   auto parsed = cfg.parse_command_line(argc, argv);
   if (!parsed.error.empty()) {
-    std::fprintf(stderr, "echo_bot: %s (see --help)\n", parsed.error.c_str());
+    std::fprintf(stderr, "caf-rtm-echo-bot: %s (see --help)\n",
+                 parsed.error.c_str());
     return parsed.exit;
   }
   if (cfg.cli_helptext_printed)
     return cli::exit_ok;
   if (cfg.replies < 0) {
-    std::fprintf(stderr, "echo_bot: --replies must be >= 0 (see --help)\n");
+    std::fprintf(stderr,
+                 "caf-rtm-echo-bot: --replies must be >= 0 (see --help)\n");
     return cli::exit_usage;
   }
   auto socket_mode = cfg.conn.socket_mode;
@@ -231,7 +235,8 @@ int main(int argc, char** argv) {
           cfg, rtm_cfg,
           socket_mode ? rtm::client_kind::socket_mode : rtm::client_kind::rtm);
       res.exit != 0) {
-    std::fprintf(stderr, "echo_bot: %s (see --help)\n", res.error.c_str());
+    std::fprintf(stderr, "caf-rtm-echo-bot: %s (see --help)\n",
+                 res.error.c_str());
     return res.exit;
   }
   std::promise<int> exit_promise;
@@ -252,7 +257,7 @@ int main(int argc, char** argv) {
   // A bot that is not subscribed would run without answering anything.
   bool subscribed = true;
   auto on_error = [&subscribed](caf::error& err) {
-    std::fprintf(stderr, "echo_bot: subscribing failed: %s\n",
+    std::fprintf(stderr, "caf-rtm-echo-bot: subscribing failed: %s\n",
                  rtm::render(err).c_str());
     subscribed = false;
   };

@@ -94,11 +94,9 @@ std::vector<std::string> normalise(int argc, char** argv,
 
 // The reason of a configuration error without the category prefix.
 std::string describe(const caf::error& err) {
-  if (caf::rtm::is(err, caf::rtm::errc::invalid_config)) {
-    const auto& ctx = err.context();
-    if (ctx.size() == 1 && ctx.match_element<std::string>(0))
-      return ctx.get_as<std::string>(0);
-  }
+  if (caf::rtm::is(err, caf::rtm::errc::invalid_config))
+    if (auto reason = caf::rtm::context_string(err); !reason.empty())
+      return reason;
   return caf::rtm::render(err);
 }
 

@@ -106,13 +106,19 @@ bool is(const caf::error& err, errc code) {
          err.code() == static_cast<uint8_t>(code);
 }
 
+std::string context_string(const caf::error& err, size_t index) {
+  if (!err || err.category() != error_category)
+    return {};
+  const auto& ctx = err.context();
+  if (index >= ctx.size() || !ctx.match_element<std::string>(index))
+    return {};
+  return ctx.get_as<std::string>(index);
+}
+
 std::string slack_error_code(const caf::error& err) {
   if (!is(err, errc::slack_error) && !is(err, errc::send_rejected))
     return {};
-  const auto& ctx = err.context();
-  if (ctx.empty() || !ctx.match_element<std::string>(0))
-    return {};
-  return ctx.get_as<std::string>(0);
+  return context_string(err);
 }
 
 uint16_t close_code(const caf::error& err) {

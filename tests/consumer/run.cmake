@@ -17,6 +17,21 @@ function(run)
 endfunction()
 
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
+
+# The installed programs carry the project's name (bin/ is shared with every
+# other package) and start from there.
+file(GLOB programs RELATIVE ${prefix}/bin ${prefix}/bin/*)
+list(SORT programs)
+if(NOT programs STREQUAL "caf-rtm;caf-rtm-echo-bot;caf-rtm-hub")
+  message(FATAL_ERROR "installed programs: ${programs}")
+endif()
+foreach(program IN LISTS programs)
+  execute_process(COMMAND ${prefix}/bin/${program} --help
+                  RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${program} --help failed (${rc})")
+  endif()
+endforeach()
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build --parallel 2)

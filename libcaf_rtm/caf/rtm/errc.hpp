@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -132,6 +133,11 @@ constexpr caf::atom_value error_category = caf::atom("caf_rtm");
 
 /// True if `err` belongs to caf-rtm and has code `code`.
 bool is(const caf::error& err, errc code);
+
+/// The string at `index` of a caf-rtm error's context (its subject: the
+/// reason of an `invalid_config`, the envelope id of a `no_response`, ...),
+/// or "" if `err` is not caf-rtm's or that element is not a string.
+std::string context_string(const caf::error& err, size_t index = 0);
 
 /// The Slack error code carried by an `errc::slack_error` or
 /// `errc::send_rejected` error, or "" for other errors.
