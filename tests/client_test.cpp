@@ -2469,6 +2469,90 @@ TEST_CASE_METHOD(client_fixture,
   close_client(*this, hdl);
 }
 
+namespace {
+
+// A callback that blocks on its first event until the test opens the gate,
+// and counts the events it finished.
+struct gated_callback {
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  std::atomic<int> done{0};
+};
+
+} // namespace
+
+TEST_CASE_METHOD(client_fixture,
+                 "a callback that never returns is reported once, and the "
+                 "client reads on when it does",
+                 "[client][callbacks][stall]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.concurrency = 1;
+  cfg.callback_backlog = 10;
+  cfg.listener_stall_timeout = 300ms;
+  auto c = connect_client(*this, cfg, {"hello"});
+  auto g = std::make_shared<gated_callback>();
+  REQUIRE(request<uint64_t>(*self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
+                            callback_listener{{"message"}, [g](const event&) {
+                                                g->opened.wait();
+                                                ++g->done;
+                                              }}));
+  constexpr int n = 500;
+  auto s = session(srv, 0);
+  s->flood(n, [](size_t i, int64_t) { return message(static_cast<int>(i)); });
+  REQUIRE(c.rec->wait_lifecycle("error:listener_stalled", 1, 10s));
+  auto st = status(c.hdl);
+  CHECK(st.reading_held);
+  CHECK(st.callback_backlog > cfg.callback_backlog);
+  CHECK(st.listener_stalls == 1);
+  CHECK(st.state == "connected");
+  // Told once per stall, however long it lasts.
+  std::this_thread::sleep_for(1s);
+  CHECK(c.rec->lifecycle_count("error:listener_stalled") == 1);
+  g->gate.set_value();
+  REQUIRE(eventually([&] { return g->done.load() == n; }, 20s));
+  st = status(c.hdl);
+  CHECK_FALSE(st.reading_held);
+  CHECK(st.callback_backlog == 0);
+  CHECK(st.listener_stalls == 1);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
+                 "a close that waits for a callback that does not return "
+                 "says so, and ends when it returns",
+                 "[client][callbacks][stall][close]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.concurrency = 1;
+  cfg.listener_stall_timeout = 300ms;
+  auto c = connect_client(*this, cfg, {"hello"});
+  auto g = std::make_shared<gated_callback>();
+  REQUIRE(request<uint64_t>(*self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
+                            callback_listener{{"message"}, [g](const event&) {
+                                                g->opened.wait();
+                                                ++g->done;
+                                              }}));
+  session(srv, 0)->send(message(1));
+  // Below the backlog: reading is not held, only the close waits.
+  REQUIRE(eventually([&] { return status(c.hdl).callback_backlog == 1; }));
+  std::atomic<bool> closed{false};
+  std::thread closer{[&] {
+    try {
+      close_client(*this, c.hdl);
+      closed = true;
+    } catch (const std::exception&) {
+      // closed stays false: the check below fails
+    }
+  }};
+  CHECK(c.rec->wait_lifecycle("error:listener_stalled", 1, 10s));
+  CHECK_FALSE(closed.load());
+  g->gate.set_value();
+  closer.join();
+  CHECK(closed.load());
+  CHECK(g->done.load() == 1);
+}
+
 TEST_CASE_METHOD(client_fixture,
                  "error hooks that lag behind a callback throwing on every "
                  "event hold the reading",

@@ -799,6 +799,42 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: a successor refused for good still lets the "
+                 "old connection write a command's answer before it closes",
+                 "[socket_mode][refresh]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.ack_deadline = 2500ms;
+  auto c = connect(cfg, {"hello"});
+  auto gated = track(spawn_gated_responder(*sys));
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                subscribe_atom_v, gated,
+                                std::vector<std::string>{"/deploy"}));
+  auto s0 = session(srv, 0);
+  auto slash = s0->send_envelope(
+      "slash_commands",
+      R"({"command":"/deploy","text":"v2","channel_id":"C2","user_id":"U2"})",
+      true);
+  REQUIRE(eventually([&] { return status(c.hdl).events_received == 1; }));
+  // The refresh's successor: Slack refuses it for good.
+  srv.script("apps.connections.open", http_response::error("invalid_auth"));
+  s0->send_disconnect("warning");
+  REQUIRE(c.rec->wait_lifecycle("fatal:slack_error", 1));
+  // The old connection waits for the answer it owes.
+  CHECK_FALSE(s0->wait_ended(300ms));
+  caf::anon_send(gated, caf::ok_atom_v);
+  REQUIRE(srv.wait_acks(1, 10s));
+  auto ack = srv.acks().at(0);
+  CHECK(ack.envelope_id == slash);
+  REQUIRE(ack.payload);
+  CHECK(ack.payload->find("taken") != std::string::npos);
+  REQUIRE(s0->wait_ended(10s));
+  CHECK(s0->close_code_received() == std::optional<uint16_t>{1000});
+  CHECK(status(c.hdl).acks_failed == 0);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: a warning starts the next connection early",
                  "[socket_mode][refresh]") {
   fake_slack srv;
@@ -852,6 +888,28 @@ TEST_CASE_METHOD(sm_fixture,
   // The live connection still delivers.
   session(srv, 0)->send_event(app_mention(1));
   REQUIRE(c.rec->wait_envelopes(1));
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: too_many_websockets on a connection that "
+                 "worked: the next attempt at once, a refusal of it backs "
+                 "off",
+                 "[socket_mode]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.healthy_session = 50ms;
+  cfg.reconnect = retry_policy{100ms, 200ms, 0};
+  auto c = connect(cfg);
+  std::this_thread::sleep_for(200ms); // healthy by now
+  srv.script("apps.connections.open",
+             http_response::error("too_many_websockets"));
+  session(srv, 0)->send_disconnect("too_many_websockets");
+  REQUIRE(c.rec->wait_lifecycle("connected:", 2, 10s));
+  CHECK(srv.requests("apps.connections.open").size() == 3);
+  // A refused attempt always waits, which a reconnecting message
+  // announces.
+  CHECK(c.rec->lifecycle_count("reconnecting:") >= 1);
   close(c.hdl);
 }
 
@@ -916,6 +974,23 @@ TEST_CASE_METHOD(sm_fixture,
   CHECK(srv.rejected_handshakes() == 2);
   CHECK(srv.requests("apps.connections.open").size() == 3);
   CHECK(c.rec->lifecycle_count("error:websocket_error") == 2);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: an upgrade answer without end fails its "
+                 "handshake at 1 MB, and the next attempt connects",
+                 "[socket_mode][hostile]") {
+  fake_slack srv;
+  // A refusal whose chunk-size line never ends: Beast's parser would wait
+  // for its end, and its buffer would grow, until hello_timeout.
+  srv.script_handshake_raw("HTTP/1.1 500 Internal Server Error\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n1;" +
+                           std::string(size_t{3} << 20, 'a'));
+  auto c = connect(config(srv));
+  CHECK(srv.rejected_handshakes() == 1);
+  CHECK(c.rec->lifecycle_count("error:websocket_error") == 1);
+  CHECK(logs.contains("the answer exceeds 1048576 bytes"));
   close(c.hdl);
 }
 

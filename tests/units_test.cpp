@@ -669,6 +669,13 @@ TEST_CASE("answers of response URLs and webhooks", "[units][webhook]") {
   CHECK(http_error(code_of_answer(403, "<html>Forbidden</html>")));
   CHECK(http_error(code_of_answer(302, "")));
   CHECK(http_error(code_of_answer(200, R"({"ok":false})")));
+  // The status is a uint16_t, as for the Web API's http_error.
+  auto forbidden = read_webhook_answer(403, "<html>Forbidden</html>");
+  REQUIRE_FALSE(forbidden);
+  const auto& ctx = forbidden.error().context();
+  REQUIRE_FALSE(ctx.empty());
+  REQUIRE(ctx.match_element<uint16_t>(0));
+  CHECK(ctx.get_as<uint16_t>(0) == 403);
 }
 
 TEST_CASE("envelopes: every indexed field, in any order, odd types absent",
@@ -1003,6 +1010,14 @@ TEST_CASE("errors: classification and rendering", "[units][errc]") {
                             std::string{"certificate verify failed: x"})));
   CHECK_FALSE(is_fatal(
       make_error(errc::tls_error, std::string{"handshake: short read"})));
+  // The peer's alert names a certificate; the client's check did not fail.
+  CHECK_FALSE(is_fatal(make_error(
+      errc::tls_error,
+      std::string{
+          "TLS handshake: sslv3 alert bad certificate (SSL routines)"})));
+  CHECK(is_fatal(make_error(
+      errc::tls_error,
+      std::string{"cannot check the certificate for host example.com"})));
   auto closed =
       make_error(errc::connection_closed, uint16_t{4000}, std::string{"bye"});
   CHECK(close_code(closed) == 4000);
@@ -1018,8 +1033,8 @@ TEST_CASE("errors: classification and rendering", "[units][errc]") {
         "env-1");
   CHECK(context_string(make_error(errc::timeout)).empty());
   CHECK(context_string(caf::error{}).empty());
-  CHECK(context_string(caf::make_error(caf::sec::runtime_error,
-                                       std::string{"not ours"}))
+  CHECK(context_string(
+            caf::make_error(caf::sec::runtime_error, std::string{"not ours"}))
             .empty());
 }
 
@@ -1332,6 +1347,9 @@ client_status sample(tag<client_status>) {
   x.send_queue = 4;
   x.awaiting_ack = 1;
   x.listener_errors = 1;
+  x.callback_backlog = 7;
+  x.reading_held = true;
+  x.listener_stalls = 1;
   x.last_rtt = std::chrono::milliseconds{3};
   x.connections = 2;
   x.frames_unknown = 1;

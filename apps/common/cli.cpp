@@ -209,7 +209,8 @@ config::config() {
            "Socket Mode (a Slack app) instead of RTM");
   add_value(conn.token, "token",
             "Slack token (default: caf-rtm.token or $SLACK_BOT_TOKEN); with "
-            "--socket-mode the optional bot token");
+            "--socket-mode the optional bot token (default: "
+            "caf-rtm.bot-token or $SLACK_BOT_TOKEN)");
   add_value(conn.app_token, "app-token",
             "Socket Mode app-level token (default: caf-rtm.app-token or "
             "$SLACK_APP_TOKEN)");

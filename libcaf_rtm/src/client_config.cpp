@@ -228,6 +228,9 @@ const std::vector<option>& options() {
       opt<int64_t>("callback-backlog",
                    "events waiting for callbacks before reading pauses",
                    CAF_RTM_FIELD(callback_backlog)),
+      opt<timespan>("listener-stall-timeout",
+                    "callbacks finishing nothing this long are reported",
+                    CAF_RTM_FIELD(listener_stall_timeout)),
       opt<int64_t>("send-queue-size", "messages waiting to be sent",
                    CAF_RTM_FIELD(send_queue_size)),
       opt<double>("send-rate", "sustained messages per second",
@@ -387,12 +390,12 @@ caf::error client_config::validate(client_kind kind) const {
     return invalid("pong_timeout must not be negative");
   if (connect_timeout.count() <= 0 || request_timeout.count() <= 0 ||
       hello_timeout.count() <= 0 || ack_timeout.count() <= 0 ||
-      close_timeout.count() <= 0)
+      close_timeout.count() <= 0 || listener_stall_timeout.count() <= 0)
     return invalid("timeouts must be positive");
   // Shorter ones are mistakes too (a unit off): a session that could not
   // pass its first pong or hello check, or pings without pause.
   for (auto x : {ping_interval, connect_timeout, request_timeout, hello_timeout,
-                 ack_timeout, close_timeout})
+                 ack_timeout, close_timeout, listener_stall_timeout})
     if (x < client_config::min_timeout)
       return invalid("timeouts and intervals must be at least 1 ms");
   if (pong_timeout.count() > 0 && pong_timeout < client_config::min_timeout)
@@ -406,7 +409,7 @@ caf::error client_config::validate(client_kind kind) const {
   // them would overflow the clock.
   for (auto x : {ping_interval, pong_timeout, connect_timeout, request_timeout,
                  hello_timeout, ack_timeout, close_timeout, api_keep_alive,
-                 healthy_session})
+                 healthy_session, listener_stall_timeout})
     if (x > client_config::max_timeout)
       return invalid("timeouts and intervals must be at most 1 day");
   // Frame sizes travel as 32 bits from the I/O thread to the parser.

@@ -92,6 +92,8 @@ std::string to_string(errc x) {
     return "not_permitted";
   case errc::not_taken:
     return "not_taken";
+  case errc::listener_stalled:
+    return "listener_stalled";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }
@@ -171,11 +173,13 @@ bool is_fatal(const caf::error& err) {
   case errc::slack_error:
     return is_fatal_slack_error(slack_error_code(err));
   case errc::tls_error: {
-    // A certificate that fails verification stays invalid; a handshake cut
-    // short by the network is worth another try.
-    const auto& ctx = err.context();
-    return !ctx.empty() && ctx.match_element<std::string>(0) &&
-           ctx.get_as<std::string>(0).find("certificate") != std::string::npos;
+    // A certificate that fails the client's own verification stays invalid;
+    // a handshake cut short by the network, or ended by an alert of the
+    // server or of a box on the way (whose text may name a certificate:
+    // "alert bad certificate"), is worth another try.
+    auto what = context_string(err);
+    return what.rfind("certificate verify failed", 0) == 0 ||
+           what.rfind("cannot check the certificate", 0) == 0;
   }
   case errc::invalid_url:
   case errc::invalid_config:

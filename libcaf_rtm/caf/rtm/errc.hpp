@@ -90,14 +90,17 @@ enum class errc : uint8_t {
   /// Slack counts more connections for the app than the client holds: stale
   /// sockets eat the limit of 10; context: the numbers.
   stale_connections,
-  /// A Socket Mode envelope that accepts a response payload got none by
-  /// `ack_deadline` and was acked empty; context: the envelope id.
+  /// The subscribers of a Socket Mode envelope had not answered by
+  /// `ack_deadline` (one that accepts a response payload, or with
+  /// `ack_after_delivery` any that is not left to Slack): acked empty;
+  /// context: the envelope id.
   no_response,
   /// A subscriber answered an envelope without a response payload (see
   /// `no_payload()`): not a failure, the envelope is acked empty.
   no_payload,
-  /// A response payload for an envelope that is not waiting for one
-  /// (unknown, acked already, or its connection is gone).
+  /// An ack (with or without a payload) that cannot be written: the
+  /// connection its envelope came on is closing or gone. An answer for an
+  /// envelope that is unknown or acked already is dropped without an error.
   not_waiting,
   /// A paged list handed out a cursor it had handed out before: it would
   /// never end; context: the method, which page did it.
@@ -115,6 +118,11 @@ enum class errc : uint8_t {
   /// `redeliver_unclaimed`, an envelope no subscriber took is left to Slack
   /// to send again; otherwise it is acked empty.
   not_taken,
+  /// The listener workers finished nothing for `listener_stall_timeout`
+  /// while events wait for them (reading from the socket is held) or while
+  /// a close waits for them to end: a callback or hook that does not return;
+  /// context: what waits.
+  listener_stalled,
 };
 
 std::string to_string(errc x);
@@ -149,8 +157,10 @@ bool is_fatal_slack_error(const std::string& code);
 /// Slack error codes worth retrying later (ratelimited, internal_error, ...).
 bool is_transient_slack_error(const std::string& code);
 
-/// True if retrying cannot fix `err`: fatal Slack errors, certificate
-/// failures, invalid URLs and configuration.
+/// True if retrying cannot fix `err`: fatal Slack errors, a server
+/// certificate that fails the client's verification (not a TLS alert of the
+/// server), invalid URLs and configuration, a closed client, an unknown
+/// workspace.
 bool is_fatal(const caf::error& err);
 
 /// The WebSocket close code carried by an `errc::connection_closed` error,

@@ -96,7 +96,7 @@ struct connected {
   caf::timespan approximate_connection_time{0};
   std::string app_id;
   /// Who the client is (`auth.test`): user id, bot id, team, enterprise.
-  /// Empty for Socket Mode without a bot token.
+  /// Empty for Socket Mode without a bot token or a shared `api` caller.
   identity self;
 };
 
@@ -185,6 +185,14 @@ struct client_status {
   uint64_t send_queue = 0;
   uint64_t awaiting_ack = 0;
   uint64_t listener_errors = 0;
+  /// Events (and calls of hooks) handed to the listener workers and not yet
+  /// done.
+  uint64_t callback_backlog = 0;
+  /// Reading from the socket waits until the callbacks catch up (more than
+  /// `callback_backlog` wait).
+  bool reading_held = false;
+  /// Stalls of the listener workers reported (`listener_stall_timeout`).
+  uint64_t listener_stalls = 0;
   /// Round-trip time of the latest ping (0 before the first pong).
   caf::timespan last_rtt{0};
   // -- Socket Mode ------------------------------------------------------------
@@ -192,8 +200,9 @@ struct client_status {
   uint64_t frames_unknown = 0;
   /// Acks written, on receipt or with a response payload.
   uint64_t envelopes_acked = 0;
-  /// Envelopes that accept a response payload and got none by
-  /// `ack_deadline`: acked empty.
+  /// Envelopes acked empty at `ack_deadline` because their subscribers had
+  /// not answered: those that accept a response payload, and with
+  /// `ack_after_delivery` those a subscriber took (not those left to Slack).
   uint64_t acks_late = 0;
   /// Acks that could not be written (their connection was gone).
   uint64_t acks_failed = 0;
@@ -228,7 +237,8 @@ typename Inspector::result_type inspect(Inspector& f, client_status& x) {
            x.last_rtt, x.connections, x.frames_unknown, x.envelopes_acked,
            x.acks_late, x.acks_failed, x.envelopes_unclaimed,
            x.ack_latency_mean, x.ack_latency_max, x.num_connections, x.app_id,
-           x.subscribers, x.lifecycle_subscribers);
+           x.subscribers, x.lifecycle_subscribers, x.callback_backlog,
+           x.reading_held, x.listener_stalls);
 }
 
 } // namespace caf::rtm

@@ -64,8 +64,9 @@ using rtm_client_actor = caf::typed_actor<
     // written (0: no limit).
     caf::replies_to<send_atom, json_object, caf::timespan>::with<send_ack>,
     // Sends a message Slack does not ack (custom types; see presence_atom
-    // for presence_sub): replies once it is written to a session. One the
-    // connection could not write goes out on the next session.
+    // for presence_sub): replies once its connection has it (before the
+    // socket write). One the connection hands back unwritten goes out on the
+    // next session.
     caf::replies_to<send_atom, json_object, no_ack_atom>::with<caf::ok_atom>,
     // Subscribes to presence changes of these users (`presence_sub`),
     // replacing the previous list; sent again after every hello. An empty

@@ -183,9 +183,10 @@ using web_api_actor = caf::typed_actor<
     caf::replies_to<call_atom, std::string, api_args>::with<json_object>,
     caf::replies_to<call_atom, api_call>::with<json_object>,
     // A paged list (cursor pagination): every page's answer, in order. The
-    // cursor goes into `args` or `json`, whichever the call uses; `limit` is
-    // the caller's. More than `max_pages` pages fail with `too_many_pages`, a
-    // cursor handed out twice with `cursor_loop`.
+    // cursor goes into `args`; a `json` body goes as a form (its fields
+    // replace `args`: a read takes no JSON body); `limit` is the caller's. More
+    // than `max_pages` pages fail with `too_many_pages`, a cursor handed out
+    // twice with `cursor_loop`.
     caf::replies_to<call_atom, api_call,
                     all_pages_atom>::with<std::vector<json_object>>,
     // The same, sending each page as `api_page` to the actor as it arrives;

@@ -165,9 +165,11 @@ using session_listener_actor =
                      caf::reacts_to<error_event>, caf::reacts_to<fatal_event>>;
 
 /// What listener workers tell the router: events done; a callback threw.
+/// And the router's own check of their progress (`listener_stall_timeout`).
 using worker_sink_actor =
     caf::typed_actor<caf::reacts_to<progress_atom, uint64_t>,
-                     caf::reacts_to<callback_failure>>;
+                     caf::reacts_to<callback_failure>,
+                     caf::reacts_to<timeout_atom, progress_atom>>;
 
 /// The RTM client's router: everything users may send (forwarded by the
 /// public handle), the roles above, and its send timer.

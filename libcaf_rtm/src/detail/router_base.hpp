@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -19,12 +20,14 @@
 #include <vector>
 
 #include <caf/actor_addr.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/default_attachable.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include "caf/rtm/client_config.hpp"
 #include "caf/rtm/errc.hpp"
+#include "caf/rtm/logger.hpp"
 #include "caf/rtm/pattern.hpp"
 #include "detail/frame_parser.hpp"
 #include "detail/interfaces.hpp"
@@ -73,6 +76,12 @@ struct router_base {
   /// Told when the connections stop reading (a batch held) and when they read
   /// again (RTM: the acks and pongs waited for are among the frames not read).
   std::function<void(bool held)> reading_held;
+  /// The watch over the workers while something waits for them (held
+  /// batches, a close): a check is pending; when they last finished
+  /// something (read only while the watch runs); their stall was reported.
+  bool stall_watch = false;
+  caf::actor_clock::time_point last_progress;
+  bool stall_reported = false;
   /// The client's own bot (from auth.test); empty for user tokens.
   std::string own_bot_id;
 
@@ -316,6 +325,63 @@ caf::ok_atom unsubscribe_callback(Self* self, uint64_t id) {
 
 // -- backpressure -------------------------------------------------------------
 
+/// Whether something waits for the listener workers: reading (held
+/// batches) or a close (workers still ending).
+inline bool waiting_for_workers(const router_base& st) {
+  return !st.held_batches.empty() || !st.ending_workers.empty();
+}
+
+/// Starts the watch over the workers, unless it runs: a worker that finishes
+/// nothing for `listener_stall_timeout` while something waits for it (a
+/// callback that never returns) would otherwise stop the client without a
+/// word.
+template <class Self>
+void watch_workers(Self* self) {
+  auto& st = self->state;
+  if (st.stall_watch)
+    return;
+  st.stall_watch = true;
+  st.last_progress = self->clock().now();
+  self->delayed_send(self, st.cfg->listener_stall_timeout, timeout_atom_v,
+                     progress_atom_v);
+}
+
+/// The watch's check: reports a stall once, then checks again while
+/// something waits.
+template <class Self>
+void on_stall_check(Self* self) {
+  auto& st = self->state;
+  st.stall_watch = false;
+  if (!waiting_for_workers(st))
+    return;
+  auto quiet = self->clock().now() - st.last_progress;
+  auto limit = st.cfg->listener_stall_timeout;
+  if (quiet < limit) {
+    st.stall_watch = true;
+    self->delayed_send(self, limit - quiet, timeout_atom_v, progress_atom_v);
+    return;
+  }
+  if (st.stall_reported)
+    return; // told once; progress starts the watch again
+  st.stall_reported = true;
+  ++st.stats.listener_stalls;
+  auto secs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(quiet).count() /
+      1000.0;
+  auto what = st.held_batches.empty()
+                  ? log_text("the close waits for ", st.ending_workers.size(),
+                             " listener worker(s) to end")
+                  : log_text("reading from the socket waits for ",
+                             st.callback_backlog, " callback or hook calls");
+  auto reason = make_error(
+      errc::listener_stalled,
+      log_text(what, "; the listener workers finished nothing for ", secs,
+               " s (a callback or hook that does not return?)"));
+  CAF_RTM_LOG(st.log, error, "client", render(reason));
+  tell_lifecycle(self, error_event{std::move(reason), "listener workers"},
+                 false);
+}
+
 /// Acknowledges a batch to its connection at once, or later while the
 /// callbacks lag behind (the connection reads on only then).
 template <class Self>
@@ -327,6 +393,7 @@ caf::result<caf::ok_atom> batch_done(Self* self) {
   if (st.held_batches.empty() && st.reading_held)
     st.reading_held(true);
   st.held_batches.push_back(rp);
+  watch_workers(self);
   return rp;
 }
 
@@ -335,6 +402,15 @@ template <class Self>
 void on_progress(Self* self, uint64_t n) {
   auto& st = self->state;
   st.callback_backlog -= std::min(n, st.callback_backlog);
+  if (st.stall_watch)
+    st.last_progress = self->clock().now();
+  if (st.stall_reported) {
+    st.stall_reported = false;
+    CAF_RTM_LOG(st.log, info, "client",
+                "the listener workers finish calls again");
+    if (waiting_for_workers(st))
+      watch_workers(self);
+  }
   if (st.callback_backlog > st.cfg->callback_backlog || st.held_batches.empty())
     return;
   for (auto& rp : st.held_batches)
@@ -376,6 +452,8 @@ void stop_workers(Self* self) {
   }
   if (st.ending_workers.empty())
     reply_closed(self);
+  else
+    watch_workers(self);
 }
 
 // Sessions and the web-API callers are gone; the listener workers finish the
@@ -449,8 +527,10 @@ void on_down(Self* self, caf::down_msg& dm) {
 
 // -- status -------------------------------------------------------------------
 
-/// The subscriber counts of a status snapshot.
+/// The subscriber counts of a status snapshot, and the workers' backlog.
 inline void count_subscribers(const router_base& st, client_status& out) {
+  out.callback_backlog = st.callback_backlog;
+  out.reading_held = !st.held_batches.empty();
   // An actor subscribed one by one and in batches is one subscriber.
   std::vector<caf::actor_addr> seen;
   for (auto& sub : st.subs.actors())
@@ -553,6 +633,7 @@ auto shared_handlers(Self* self) {
       [self](const error_event& msg) { tell_lifecycle(self, msg); },
       // -- from listener workers ----------------------------------------------
       [self](progress_atom, uint64_t n) { on_progress(self, n); },
+      [self](timeout_atom, progress_atom) { on_stall_check(self); },
       [self](callback_failure& x) { on_callback_failure(self, x); });
 }
 

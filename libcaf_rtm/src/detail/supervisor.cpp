@@ -127,6 +127,17 @@ void close_sessions(self_ptr self) {
     self->send(entry.conn, close_atom_v, uint16_t{1000});
 }
 
+// A session `disconnect` ended waits for its successor's hello to close.
+// Session `id` closes through the router, which first writes the acks owed
+// on it (a slash command's answer is never redelivered). From here on it is
+// neither live nor closed again.
+void close_session(self_ptr self, uint64_t id,
+                   supervisor_state::session_entry& entry) {
+  entry.up_since.reset();
+  self->send(self->state.args.router, close_atom_v, id,
+             session_closer_actor{entry.conn});
+}
+
 void maybe_finish_close(self_ptr self) {
   auto& st = self->state;
   if (st.state != phase::closing || !st.sessions.empty())
@@ -155,21 +166,18 @@ void enter_failed(self_ptr self, const caf::error& err) {
   CAF_RTM_LOG(st.log, error, "supervisor", "giving up: ", render(err));
   self->send(st.args.router, fatal_event{err});
   answer_connects(self, err);
-  close_sessions(self);
+  // Sessions that are up close through the router, which first writes the
+  // acks owed on them: Slack refusing a successor for good (a revoked
+  // token) must not cost the answer to a slash command on the old one.
+  for (auto& [id, entry] : st.sessions) {
+    if (entry.up_since)
+      close_session(self, id, entry);
+    else
+      self->send(entry.conn, close_atom_v, uint16_t{1000});
+  }
 }
 
 void start_attempt(self_ptr self);
-
-// A session `disconnect` ended waits for its successor's hello to close.
-// Session `id` closes through the router, which first writes the acks owed
-// on it (a slash command's answer is never redelivered). From here on it is
-// neither live nor closed again.
-void close_session(self_ptr self, uint64_t id,
-                   supervisor_state::session_entry& entry) {
-  entry.up_since.reset();
-  self->send(self->state.args.router, close_atom_v, id,
-             session_closer_actor{entry.conn});
-}
 
 // Closes the oldest session that announced its end and is still up; returns
 // its id (0: there is none).

@@ -53,9 +53,10 @@ caf::expected<json_object> read_webhook_answer(unsigned status,
     if (auto code = trim_token(body); is_bare_code(code))
       return make_error(errc::slack_error, std::move(code));
   }
-  return make_error(errc::http_error, status,
-                    success ? "answer with ok:false and no error"
-                            : "unexpected HTTP status");
+  // The status as errc.hpp says: a uint16_t (HTTP's are three digits).
+  return make_error(
+      errc::http_error, static_cast<uint16_t>(std::min(status, 65535u)),
+      success ? "answer with ok:false and no error" : "unexpected HTTP status");
 }
 
 void start_webhook_post(web_api_self self, webhook_post x,

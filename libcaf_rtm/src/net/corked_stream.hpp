@@ -106,6 +106,20 @@ public:
     return teardown_limit_;
   }
 
+  /// Fails reads with `boost::asio::error::message_size` once `limit` bytes
+  /// were read since this call (0: no limit). For the WebSocket upgrade's
+  /// answer: Beast reads it into a buffer without a bound, and its parser
+  /// waits without one for the end of a chunk's header or trailer.
+  void read_limit(size_t limit) noexcept {
+    read_limit_ = limit;
+    read_count_ = 0;
+  }
+
+  /// Whether a read failed on `read_limit`.
+  bool over_read_limit() const noexcept {
+    return read_limit_ > 0 && read_count_ >= read_limit_;
+  }
+
   template <class MutableBuffers, class Handler>
   auto async_read_some(const MutableBuffers& buffers, Handler&& handler) {
     enum step { start, direct, chunked, served };
@@ -114,7 +128,14 @@ public:
                                     size_t n = 0) mutable {
           switch (at) {
           case start:
-            if (chunk_pos_ < chunk_end_) {
+            if (over_read_limit()) {
+              at = served;
+              boost::asio::post(
+                  get_executor(),
+                  boost::beast::bind_front_handler(
+                      std::move(self),
+                      error_code{boost::asio::error::message_size}, size_t{0}));
+            } else if (chunk_pos_ < chunk_end_) {
               // Served from the chunk, but never from within this call.
               at = served;
               boost::asio::post(
@@ -138,6 +159,7 @@ public:
             return;
           case direct:
             backlog_ = !ec && n == boost::asio::buffer_size(buffers);
+            count_read(n);
             self.complete(ec, n);
             return;
           case chunked:
@@ -145,9 +167,11 @@ public:
             chunk_end_ = ec ? 0 : n;
             backlog_ = !ec && n == chunk_size;
             n = take(buffers);
+            count_read(ec ? 0 : n);
             self.complete(ec, ec ? 0 : n);
             return;
           case served:
+            count_read(n);
             self.complete(ec, n);
             return;
           }
@@ -229,6 +253,11 @@ private:
     return k;
   }
 
+  void count_read(size_t n) noexcept {
+    if (read_limit_ > 0)
+      read_count_ += n;
+  }
+
   // Keeps a small buffer for the next batch, not a large one for good.
   void release() {
     if (gathered_.capacity() > keep_capacity)
@@ -256,6 +285,9 @@ private:
   /// The last read filled its whole buffer: more is probably waiting.
   bool backlog_ = false;
   std::chrono::steady_clock::duration teardown_limit_{0};
+  size_t read_limit_ = 0;
+  /// Bytes handed to reads since `read_limit` was set.
+  size_t read_count_ = 0;
 };
 
 /// Writes what was gathered, then tears down the stream below. Beast may

@@ -273,6 +273,10 @@ void fake_slack::script_handshake(unsigned status, std::string retry_after) {
   impl_->state->script_handshake(status, std::move(retry_after));
 }
 
+void fake_slack::script_handshake_raw(std::string bytes) {
+  impl_->state->script_handshake_raw(std::move(bytes));
+}
+
 std::size_t fake_slack::rejected_handshakes() const {
   return impl_->state->rejected_handshakes();
 }

@@ -275,6 +275,11 @@ private:
       return respond(http_response::text(400, "expected a WebSocket upgrade"),
                      next);
     plan_ = state().plan_handshake(endpoint, ticket, query);
+    if (!plan_.raw.empty()) {
+      http_response odd;
+      odd.raw = std::move(plan_.raw);
+      return respond(std::move(odd), next_step::shut_down);
+    }
     if (plan_.status != 101) {
       // A refused handshake ends the connection: the client retries with a
       // new ticket on a new one.

@@ -792,8 +792,10 @@ handshake_plan server_state::plan_handshake(ws_endpoint endpoint,
     tickets.erase(i); // single-use, also when the handshake is refused
   }
   if (!handshake_scripts_.empty()) {
-    plan.status = handshake_scripts_.front().first;
-    plan.retry_after = std::move(handshake_scripts_.front().second);
+    auto& script = handshake_scripts_.front();
+    plan.status = script.status;
+    plan.retry_after = std::move(script.retry_after);
+    plan.raw = std::move(script.raw);
     handshake_scripts_.pop_front();
   }
   // A scripted 101 is no refusal: the handshake goes on as usual.
@@ -807,7 +809,18 @@ handshake_plan server_state::plan_handshake(ws_endpoint endpoint,
 
 void server_state::script_handshake(unsigned status, std::string retry_after) {
   std::lock_guard<std::mutex> guard{mtx_};
-  handshake_scripts_.emplace_back(status, std::move(retry_after));
+  handshake_plan script;
+  script.status = status;
+  script.retry_after = std::move(retry_after);
+  handshake_scripts_.push_back(std::move(script));
+}
+
+void server_state::script_handshake_raw(std::string bytes) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  handshake_plan script;
+  script.status = 0; // no upgrade
+  script.raw = std::move(bytes);
+  handshake_scripts_.push_back(std::move(script));
 }
 
 std::size_t server_state::rejected_handshakes() const {

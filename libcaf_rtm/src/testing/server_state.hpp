@@ -158,6 +158,9 @@ struct handshake_plan {
   unsigned status = 101;
   /// A refusal's `Retry-After` header (none if empty).
   std::string retry_after;
+  /// Set: the answer, byte for byte, instead of a refusal made of the
+  /// fields above.
+  std::string raw;
   /// RTM only: an upgrade with an invalid ticket gets Slack's error event
   /// and a close frame (Socket Mode refuses those handshakes instead).
   bool ticket_valid = false;
@@ -236,6 +239,7 @@ public:
   handshake_plan plan_handshake(ws_endpoint endpoint, const std::string& ticket,
                                 const std::string& query);
   void script_handshake(unsigned status, std::string retry_after);
+  void script_handshake_raw(std::string bytes);
   std::size_t rejected_handshakes() const;
   /// Opens the record of an RTM session.
   std::shared_ptr<session_record>
@@ -339,7 +343,7 @@ private:
   std::shared_ptr<scheduler> scheduler_;
   std::map<std::string, clock_type::time_point> app_tickets_;
   /// Scripted refusals: status and Retry-After.
-  std::deque<std::pair<unsigned, std::string>> handshake_scripts_;
+  std::deque<handshake_plan> handshake_scripts_;
   std::size_t rejected_handshakes_ = 0;
   /// Indices of the live Socket Mode sessions.
   std::set<std::size_t> live_socket_mode_;

@@ -82,8 +82,9 @@ struct remote_subscription_config {
   size_t dedupe_capacity = 200000;
 
   /// `invalid_config` when a remote subscription cannot work: no hub, no
-  /// workspace, no subscriber, a subscriber without valid patterns, a bad
-  /// retry policy.
+  /// workspace, neither a subscriber nor a lifecycle subscriber, a
+  /// subscriber without an actor, a bad retry policy; `invalid_argument`
+  /// for a subscriber's pattern that is not valid.
   caf::error validate() const;
 };
 

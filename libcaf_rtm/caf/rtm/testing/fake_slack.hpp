@@ -395,6 +395,9 @@ public:
   /// `Retry-After: <retry_after>` header unless it is empty; its ticket is
   /// used up. One handshake per call, in order.
   void script_handshake(unsigned status, std::string retry_after = "");
+  /// Answers the next WebSocket handshake with `bytes` as they are (odd or
+  /// endless HTTP), then ends the connection; its ticket is used up.
+  void script_handshake_raw(std::string bytes);
   /// Handshakes answered with something else than 101: scripted ones and
   /// Socket Mode tickets that were used, expired or unknown (HTTP 401).
   std::size_t rejected_handshakes() const;
