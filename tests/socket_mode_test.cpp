@@ -821,7 +821,7 @@ TEST_CASE_METHOD(sm_fixture,
   s0->send_disconnect("warning");
   REQUIRE(c.rec->wait_lifecycle("fatal:slack_error", 1));
   // The old connection waits for the answer it owes.
-  CHECK_FALSE(s0->wait_ended(300ms));
+  CHECK_FALSE(s0->wait_ended(150ms));
   caf::anon_send(gated, caf::ok_atom_v);
   REQUIRE(srv.wait_acks(1, 10s));
   auto ack = srv.acks().at(0);

@@ -26,6 +26,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
+#include <caf/event_based_actor.hpp>
 
 #include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
@@ -50,6 +51,7 @@
 #include "detail/protocol.hpp"
 #include "detail/token_bucket.hpp"
 #include "detail/webhook_poster.hpp"
+#include "detail/worker_watch.hpp"
 #include "net/io_pool.hpp"
 #include "net/text_frames.hpp"
 #include "net/url.hpp"
@@ -1348,7 +1350,7 @@ client_status sample(tag<client_status>) {
   x.awaiting_ack = 1;
   x.listener_errors = 1;
   x.callback_backlog = 7;
-  x.reading_held = true;
+  x.batches_held = 1;
   x.listener_stalls = 1;
   x.last_rtt = std::chrono::milliseconds{3};
   x.connections = 2;
@@ -1357,6 +1359,7 @@ client_status sample(tag<client_status>) {
   x.acks_late = 1;
   x.acks_failed = 1;
   x.envelopes_unclaimed = 2;
+  x.duplicate_ids_evicted = 3;
   x.ack_latency_mean = std::chrono::microseconds{40};
   x.ack_latency_max = std::chrono::microseconds{90};
   x.num_connections = 3;
@@ -1784,6 +1787,59 @@ TEST_CASE("the envelope filter catches a repeat by envelope id or event id",
         7); // e1, Ev1, e2, Ev1 and e1 in the other kind, e3, Ev3
 }
 
+TEST_CASE("the worker watch reports a stuck worker once, whatever the "
+          "others do",
+          "[units][worker_watch]") {
+  using caf::rtm::detail::worker_watch;
+  using namespace std::chrono_literals;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto a = sys.spawn(
+      [](caf::event_based_actor*, int) -> caf::behavior {
+        return {[](int) {
+        }};
+      },
+      1);
+  auto b = sys.spawn(
+      [](caf::event_based_actor*, int) -> caf::behavior {
+        return {[](int) {
+        }};
+      },
+      2);
+  worker_watch w;
+  caf::timespan limit = 30s;
+  worker_watch::time_point t0{};
+  CHECK_FALSE(w.next_check(limit));
+  w.assigned(a.address(), 5, t0);
+  w.assigned(b.address(), 5, t0 + 1s);
+  REQUIRE(w.next_check(limit));
+  CHECK(*w.next_check(limit) == t0 + 30s);
+  // b makes progress all along; a finishes nothing.
+  w.done(b.address(), 1, t0 + 20s);
+  w.done(b.address(), 1, t0 + 40s);
+  CHECK(w.newly_stalled(t0 + 29s, limit).empty());
+  auto stuck = w.newly_stalled(t0 + 30s, limit);
+  REQUIRE(stuck.size() == 1);
+  CHECK(stuck[0].worker == a.address());
+  CHECK(stuck[0].owed == 5);
+  // Told once; b is next, from its latest progress.
+  CHECK(w.newly_stalled(t0 + 60s, limit).empty());
+  CHECK(*w.next_check(limit) == t0 + 70s);
+  // a makes progress: a new stall of it is told again.
+  w.done(a.address(), 1, t0 + 61s);
+  CHECK(*w.next_check(limit) == t0 + 70s);
+  CHECK(w.newly_stalled(t0 + 91s, limit).size() == 2);
+  // An idle worker owes nothing: new work starts its time anew.
+  w.done(b.address(), 3, t0 + 100s);
+  w.assigned(b.address(), 1, t0 + 200s);
+  w.forget(a.address());
+  CHECK(*w.next_check(limit) == t0 + 230s);
+  w.done(b.address(), 1, t0 + 201s);
+  CHECK_FALSE(w.next_check(limit));
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("the envelope filter forgets ids after its window",
           "[units][envelope_filter]") {
   using caf::rtm::detail::envelope_filter;
@@ -1828,9 +1884,18 @@ TEST_CASE("the envelope filter drops its oldest ids beyond its capacity",
   for (auto id : {"e1", "e2", "e3", "e4"})
     CHECK_FALSE(filter.seen(id, "", now));
   CHECK(filter.size() == 3);
+  CHECK(filter.evicted() == 1);
   CHECK_FALSE(filter.seen("e1", "", now)); // dropped: new again (drops e2)
   CHECK(filter.seen("e4", "", now));
   CHECK(filter.size() == 3);
+  CHECK(filter.evicted() == 2);
+  // An entry whose id was forgotten drops nothing when it goes.
+  filter.forget(envelope_filter::keys_of("e3", ""));
+  CHECK_FALSE(filter.seen("e5", "", now)); // its entry goes: e3's
+  CHECK(filter.evicted() == 2);
+  // Expired ids are no evictions.
+  CHECK_FALSE(filter.seen("e6", "", now + std::chrono::minutes{15}));
+  CHECK(filter.evicted() == 2);
 }
 
 TEST_CASE("the envelope filter agrees with a plain set under heavy churn",

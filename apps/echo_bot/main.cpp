@@ -6,9 +6,11 @@
 // - Socket Mode: every app_mention through chat.postMessage (Web API, bot
 //   token), and the slash command /echo through the ack's response payload.
 //
-//   caf-rtm-echo-bot --token xoxb-... [--replies N] [connection options, see
-//   --help] caf-rtm-echo-bot --socket-mode --app-token xapp-... --token
-//   xoxb-... [...]
+// Usage (connection options: see --help):
+//
+//   caf-rtm-echo-bot --token xoxb-... [--replies N] [...]
+//
+//   caf-rtm-echo-bot --socket-mode --app-token xapp-... --token xoxb-... [...]
 
 #include <csignal>
 #include <cstdio>

@@ -220,11 +220,10 @@ struct client_config {
   /// Events waiting for callbacks before the client stops reading from the
   /// socket (backpressure from slow callbacks).
   size_t callback_backlog = 10000;
-  /// How long the listener workers may finish nothing while reading is held
-  /// for them, or while a close waits for them to end, before the client
-  /// reports them stalled (a callback or hook that does not return): an
-  /// `error_event` with `errc::listener_stalled`, once per stall, and
-  /// `client_status::listener_stalls`.
+  /// How long a listener worker that owes callback or hook calls may finish
+  /// none before the client reports it stuck (a callback or hook that does
+  /// not return): an `error_event` with `errc::listener_stalled`, once per
+  /// stall, and `client_status::listener_stalls`.
   caf::timespan listener_stall_timeout = std::chrono::seconds{30};
 
   // -- sending ----------------------------------------------------------------

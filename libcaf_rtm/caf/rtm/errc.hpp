@@ -118,10 +118,9 @@ enum class errc : uint8_t {
   /// `redeliver_unclaimed`, an envelope no subscriber took is left to Slack
   /// to send again; otherwise it is acked empty.
   not_taken,
-  /// The listener workers finished nothing for `listener_stall_timeout`
-  /// while events wait for them (reading from the socket is held) or while
-  /// a close waits for them to end: a callback or hook that does not return;
-  /// context: what waits.
+  /// A listener worker that owes callback or hook calls finished none for
+  /// `listener_stall_timeout`: a callback or hook that does not return;
+  /// context: what it owes, and what waits for it.
   listener_stalled,
 };
 

@@ -188,10 +188,12 @@ struct client_status {
   /// Events (and calls of hooks) handed to the listener workers and not yet
   /// done.
   uint64_t callback_backlog = 0;
-  /// Reading from the socket waits until the callbacks catch up (more than
-  /// `callback_backlog` wait).
-  bool reading_held = false;
-  /// Stalls of the listener workers reported (`listener_stall_timeout`).
+  /// Batches of frames the client holds back until the callbacks catch up
+  /// (more than `callback_backlog` wait): an RTM connection reads nothing
+  /// meanwhile, a Socket Mode connection that acks on receipt reads on until
+  /// 16 MB wait.
+  uint64_t batches_held = 0;
+  /// Listener workers found stuck (`listener_stall_timeout`), once per stall.
   uint64_t listener_stalls = 0;
   /// Round-trip time of the latest ping (0 before the first pong).
   caf::timespan last_rtt{0};
@@ -209,6 +211,11 @@ struct client_status {
   /// Envelopes no subscriber took, left unacked for Slack to send again
   /// (`redeliver_unclaimed`).
   uint64_t envelopes_unclaimed = 0;
+  /// Ids the duplicate filter dropped at its capacity (200,000 envelope and
+  /// event ids) before their 15 minutes were up: above about 330
+  /// `events_api` envelopes/s sustained (two ids each), Slack's retry after
+  /// 5 minutes may pass as a second delivery.
+  uint64_t duplicate_ids_evicted = 0;
   /// Ack latency of the acks written on receipt, from reading the frame to
   /// writing the ack: mean and max (acks that wait for subscribers are not
   /// timed).
@@ -238,7 +245,7 @@ typename Inspector::result_type inspect(Inspector& f, client_status& x) {
            x.acks_late, x.acks_failed, x.envelopes_unclaimed,
            x.ack_latency_mean, x.ack_latency_max, x.num_connections, x.app_id,
            x.subscribers, x.lifecycle_subscribers, x.callback_backlog,
-           x.reading_held, x.listener_stalls);
+           x.batches_held, x.listener_stalls, x.duplicate_ids_evicted);
 }
 
 } // namespace caf::rtm

@@ -74,7 +74,10 @@ bool envelope_filter::check_and_add(uint64_t key, time_point now) {
     return true;
   order_.push_back({now, key});
   if (order_.size() > capacity_) {
-    erase(order_.front().key);
+    // Not expired (expire ran first): dropped young. An entry whose key was
+    // forgotten already drops nothing.
+    if (erase(order_.front().key))
+      ++evicted_;
     order_.pop_front();
   }
   return false;
@@ -111,11 +114,11 @@ bool envelope_filter::insert(uint64_t key) {
   return true;
 }
 
-void envelope_filter::erase(uint64_t key) {
+bool envelope_filter::erase(uint64_t key) {
   auto mask = slots_.size() - 1;
   auto hole = find(key);
   if (slots_[hole] != key)
-    return;
+    return false;
   // Backward shift: a key further along the run moves into the hole unless
   // its probe starts after the hole (then it must stay where it is found).
   for (auto j = (hole + 1) & mask; slots_[j] != 0; j = (j + 1) & mask) {
@@ -129,6 +132,7 @@ void envelope_filter::erase(uint64_t key) {
   }
   slots_[hole] = 0;
   --size_;
+  return true;
 }
 
 void envelope_filter::grow() {

@@ -81,6 +81,12 @@ public:
     return size_;
   }
 
+  /// Ids dropped at the capacity before their window ended: a copy of such
+  /// an envelope that Slack sends later passes as new.
+  uint64_t evicted() const noexcept {
+    return evicted_;
+  }
+
 private:
   struct entry {
     time_point at;
@@ -99,8 +105,8 @@ private:
   /// Adds `key`; false if it was there already.
   bool insert(uint64_t key);
 
-  /// Removes `key`, if it is there.
-  void erase(uint64_t key);
+  /// Removes `key`, if it is there; whether it was.
+  bool erase(uint64_t key);
 
   /// Where the probe for `key` starts.
   size_t home_of(uint64_t key) const noexcept;
@@ -118,6 +124,7 @@ private:
   /// 0 marks an empty slot (a key 0 is stored as 1). At most half full.
   std::vector<uint64_t> slots_;
   size_t size_ = 0;
+  uint64_t evicted_ = 0;
   /// 64 minus log2 of the table size.
   unsigned shift_ = 64;
 };

@@ -1,9 +1,11 @@
 #include "detail/listener_pool.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <functional>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <caf/event_based_actor.hpp>
@@ -72,13 +74,51 @@ void report_done(self_ptr self, size_t items) {
   self->send(self->state.router, progress_atom_v, static_cast<uint64_t>(items));
 }
 
+// Tells the router what a message's items did: at its end, and at least
+// every `progress_interval` within it (a batch may hold hundreds of slow
+// calls), so that the router's watch never takes slow callbacks for stuck
+// ones.
+class progress_report {
+public:
+  explicit progress_report(self_ptr self)
+      : self_(self), last_(std::chrono::steady_clock::now()) {
+    // nop
+  }
+
+  void step() {
+    ++done_;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_ >= self_->state.progress_interval) {
+      flush();
+      last_ = now;
+    }
+  }
+
+  void finish() {
+    flush();
+  }
+
+private:
+  void flush() {
+    if (done_ > 0)
+      report_done(self_, std::exchange(done_, 0));
+  }
+
+  self_ptr self_;
+  std::chrono::steady_clock::time_point last_;
+  size_t done_ = 0;
+};
+
 template <class T>
 void run_all(self_ptr self, const std::vector<T>& items) {
-  for (const auto& x : items)
+  progress_report progress{self};
+  for (const auto& x : items) {
     for (auto& cb : self->state.callbacks)
       if (cb.wants(x))
         guarded(self, cb.id, x.type(), [&] { cb.run(x); });
-  report_done(self, items.size());
+    progress.step();
+  }
+  progress.finish();
 }
 
 } // namespace
@@ -101,8 +141,9 @@ void listener_worker_state::entry::run(const envelope& env) const {
 
 listener_worker_actor::behavior_type listener_worker(
     listener_worker_actor::stateful_pointer<listener_worker_state> self,
-    worker_sink_actor router) {
+    worker_sink_actor router, caf::timespan progress_interval) {
   self->state.router = std::move(router);
+  self->state.progress_interval = progress_interval;
   return {
       [self](const std::vector<event>& events) { run_all(self, events); },
       [self](const std::vector<envelope>& envelopes) {
@@ -120,11 +161,14 @@ listener_worker_actor::behavior_type listener_worker(
         self->state.hooks.emplace_back(id, std::move(hooks));
       },
       [self](const raw_frames& frames) {
-        for (const auto& text : frames.texts)
+        // Frames count like events: reading waits while hooks lag behind.
+        progress_report progress{self};
+        for (const auto& text : frames.texts) {
           run_hooks(self, &hook_listener::on_frame, "raw frame",
                     std::string_view{text});
-        // Frames count like events: reading waits while hooks lag behind.
-        report_done(self, frames.texts.size());
+          progress.step();
+        }
+        progress.finish();
       },
       // Each counts as one item (see tell_lifecycle).
       [self](const error_event& x) {

@@ -8,6 +8,8 @@
 
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include <caf/send.hpp>
+#include <caf/timespan.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "detail/interfaces.hpp"
@@ -38,6 +41,10 @@ struct listener_worker_state {
   };
 
   worker_sink_actor router;
+  /// Within a long message, progress goes to the router at least this often
+  /// (its watch takes a worker silent for `listener_stall_timeout` for
+  /// stuck).
+  caf::timespan progress_interval{std::chrono::seconds{1}};
   std::vector<entry> callbacks;
   /// Hooks (on the hook worker only), by subscription id.
   std::vector<std::pair<uint64_t, hook_listener>> hooks;
@@ -45,7 +52,7 @@ struct listener_worker_state {
 
 listener_worker_actor::behavior_type listener_worker(
     listener_worker_actor::stateful_pointer<listener_worker_state> self,
-    worker_sink_actor router);
+    worker_sink_actor router, caf::timespan progress_interval);
 
 /// The router's pool: callback workers are spawned when the first callback
 /// subscribes, the hook worker when the first hooks do.
@@ -122,8 +129,12 @@ private:
   template <class Self>
   static listener_worker_actor spawn_worker(Self* self) {
     worker_sink_actor router = caf::actor_cast<worker_sink_actor>(self);
+    // A quarter of the stall timeout, at most a second: a worker busy with
+    // slow calls is never silent for long.
+    auto interval = std::min(caf::timespan{std::chrono::seconds{1}},
+                             self->state.cfg->listener_stall_timeout / 4);
     return self->template spawn<caf::linked + caf::detached>(listener_worker,
-                                                             router);
+                                                             router, interval);
   }
 
   std::vector<listener_worker_actor> workers_;

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -34,6 +35,7 @@
 #include "detail/listener_pool.hpp"
 #include "detail/pooled_message.hpp"
 #include "detail/subscription_table.hpp"
+#include "detail/worker_watch.hpp"
 
 namespace caf::rtm::detail {
 
@@ -76,12 +78,10 @@ struct router_base {
   /// Told when the connections stop reading (a batch held) and when they read
   /// again (RTM: the acks and pongs waited for are among the frames not read).
   std::function<void(bool held)> reading_held;
-  /// The watch over the workers while something waits for them (held
-  /// batches, a close): a check is pending; when they last finished
-  /// something (read only while the watch runs); their stall was reported.
-  bool stall_watch = false;
-  caf::actor_clock::time_point last_progress;
-  bool stall_reported = false;
+  /// What each worker owes and when it last finished something; when the
+  /// pending check of it is due, if one is.
+  worker_watch watch;
+  std::optional<caf::actor_clock::time_point> stall_check_due;
   /// The client's own bot (from auth.test); empty for user tokens.
   std::string own_bot_id;
 
@@ -102,6 +102,34 @@ struct router_base {
   client_status stats;
 };
 
+// -- the watch over the listener workers --------------------------------------
+
+/// Arms the check of the watch for when the next worker may become stuck,
+/// unless one is pending (work handed out or done later only moves that time
+/// on).
+template <class Self>
+void arm_stall_check(Self* self) {
+  auto& st = self->state;
+  if (st.stall_check_due)
+    return;
+  auto due = st.watch.next_check(st.cfg->listener_stall_timeout);
+  if (!due)
+    return;
+  st.stall_check_due = *due;
+  auto now = self->clock().now();
+  self->delayed_send(self, *due > now ? *due - now : caf::timespan{0},
+                     timeout_atom_v, progress_atom_v);
+}
+
+/// `n` calls (events for callbacks, or items for the hooks) go to `worker`.
+template <class Self, class Handle>
+void hand_to_worker(Self* self, const Handle& worker, uint64_t n) {
+  auto& st = self->state;
+  st.callback_backlog += n;
+  st.watch.assigned(worker.address(), n, self->clock().now());
+  arm_stall_check(self);
+}
+
 /// Tells lifecycle subscribers, and the hooks what they take (errors and
 /// ends of sessions).
 template <class Self, class T>
@@ -116,7 +144,7 @@ void tell_lifecycle(Self* self, const T& msg, bool hooks_too = true) {
       // Counted as frames for the hooks are: hooks that lag behind a flood
       // of errors (a callback that throws on every event) hold the reading
       // instead of letting a queue grow at their worker.
-      ++st.callback_backlog;
+      hand_to_worker(self, st.pool.hook_worker(), 1);
       self->send(st.pool.hook_worker(), msg);
     }
 }
@@ -143,8 +171,36 @@ void forward_frames(Self* self, const inbound_batch& batch,
   flush_until(items.size());
   if (out.texts.empty())
     return;
-  st.callback_backlog += out.texts.size();
+  hand_to_worker(self, st.pool.hook_worker(), out.texts.size());
   self->send(st.pool.hook_worker(), std::move(out));
+}
+
+/// The check of the watch: reports each worker that finished nothing for
+/// `listener_stall_timeout` while it owes calls, once per stall; a callback
+/// or hook that does not return would otherwise stop events without a word
+/// (reading waits for the backlog) or hold a close forever.
+template <class Self>
+void on_stall_check(Self* self) {
+  auto& st = self->state;
+  st.stall_check_due.reset();
+  auto now = self->clock().now();
+  for (auto& x : st.watch.newly_stalled(now, st.cfg->listener_stall_timeout)) {
+    ++st.stats.listener_stalls;
+    auto quiet =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - x.since);
+    auto reason = make_error(
+        errc::listener_stalled,
+        log_text("a listener worker owes ", x.owed,
+                 " callback or hook calls and finished none for ",
+                 quiet.count() / 1000.0,
+                 " s (a callback or hook that does not return?)",
+                 st.held_batches.empty() ? "" : "; reading waits for it",
+                 st.closing ? "; the close waits for it" : ""));
+    CAF_RTM_LOG(st.log, error, "client", render(reason));
+    tell_lifecycle(self, error_event{std::move(reason), "listener worker"},
+                   false);
+  }
+  arm_stall_check(self);
 }
 
 /// Hands the items (events or envelopes) of one batch of frames to the
@@ -325,63 +381,6 @@ caf::ok_atom unsubscribe_callback(Self* self, uint64_t id) {
 
 // -- backpressure -------------------------------------------------------------
 
-/// Whether something waits for the listener workers: reading (held
-/// batches) or a close (workers still ending).
-inline bool waiting_for_workers(const router_base& st) {
-  return !st.held_batches.empty() || !st.ending_workers.empty();
-}
-
-/// Starts the watch over the workers, unless it runs: a worker that finishes
-/// nothing for `listener_stall_timeout` while something waits for it (a
-/// callback that never returns) would otherwise stop the client without a
-/// word.
-template <class Self>
-void watch_workers(Self* self) {
-  auto& st = self->state;
-  if (st.stall_watch)
-    return;
-  st.stall_watch = true;
-  st.last_progress = self->clock().now();
-  self->delayed_send(self, st.cfg->listener_stall_timeout, timeout_atom_v,
-                     progress_atom_v);
-}
-
-/// The watch's check: reports a stall once, then checks again while
-/// something waits.
-template <class Self>
-void on_stall_check(Self* self) {
-  auto& st = self->state;
-  st.stall_watch = false;
-  if (!waiting_for_workers(st))
-    return;
-  auto quiet = self->clock().now() - st.last_progress;
-  auto limit = st.cfg->listener_stall_timeout;
-  if (quiet < limit) {
-    st.stall_watch = true;
-    self->delayed_send(self, limit - quiet, timeout_atom_v, progress_atom_v);
-    return;
-  }
-  if (st.stall_reported)
-    return; // told once; progress starts the watch again
-  st.stall_reported = true;
-  ++st.stats.listener_stalls;
-  auto secs =
-      std::chrono::duration_cast<std::chrono::milliseconds>(quiet).count() /
-      1000.0;
-  auto what = st.held_batches.empty()
-                  ? log_text("the close waits for ", st.ending_workers.size(),
-                             " listener worker(s) to end")
-                  : log_text("reading from the socket waits for ",
-                             st.callback_backlog, " callback or hook calls");
-  auto reason = make_error(
-      errc::listener_stalled,
-      log_text(what, "; the listener workers finished nothing for ", secs,
-               " s (a callback or hook that does not return?)"));
-  CAF_RTM_LOG(st.log, error, "client", render(reason));
-  tell_lifecycle(self, error_event{std::move(reason), "listener workers"},
-                 false);
-}
-
 /// Acknowledges a batch to its connection at once, or later while the
 /// callbacks lag behind (the connection reads on only then).
 template <class Self>
@@ -393,7 +392,6 @@ caf::result<caf::ok_atom> batch_done(Self* self) {
   if (st.held_batches.empty() && st.reading_held)
     st.reading_held(true);
   st.held_batches.push_back(rp);
-  watch_workers(self);
   return rp;
 }
 
@@ -402,15 +400,9 @@ template <class Self>
 void on_progress(Self* self, uint64_t n) {
   auto& st = self->state;
   st.callback_backlog -= std::min(n, st.callback_backlog);
-  if (st.stall_watch)
-    st.last_progress = self->clock().now();
-  if (st.stall_reported) {
-    st.stall_reported = false;
-    CAF_RTM_LOG(st.log, info, "client",
-                "the listener workers finish calls again");
-    if (waiting_for_workers(st))
-      watch_workers(self);
-  }
+  st.watch.done(caf::actor_cast<caf::actor_addr>(self->current_sender()), n,
+                self->clock().now());
+  arm_stall_check(self);
   if (st.callback_backlog > st.cfg->callback_backlog || st.held_batches.empty())
     return;
   for (auto& rp : st.held_batches)
@@ -452,8 +444,6 @@ void stop_workers(Self* self) {
   }
   if (st.ending_workers.empty())
     reply_closed(self);
-  else
-    watch_workers(self);
 }
 
 // Sessions and the web-API callers are gone; the listener workers finish the
@@ -516,6 +506,7 @@ void on_down(Self* self, caf::down_msg& dm) {
   auto& ending = st.ending_workers;
   if (auto i = std::find(ending.begin(), ending.end(), dm.source);
       i != ending.end()) {
+    st.watch.forget(dm.source);
     ending.erase(i);
     if (ending.empty())
       stop_workers(self);
@@ -530,7 +521,7 @@ void on_down(Self* self, caf::down_msg& dm) {
 /// The subscriber counts of a status snapshot, and the workers' backlog.
 inline void count_subscribers(const router_base& st, client_status& out) {
   out.callback_backlog = st.callback_backlog;
-  out.reading_held = !st.held_batches.empty();
+  out.batches_held = st.held_batches.size();
   // An actor subscribed one by one and in batches is one subscriber.
   std::vector<caf::actor_addr> seen;
   for (auto& sub : st.subs.actors())

@@ -266,7 +266,7 @@ void deliver(self_ptr self, std::vector<event>& events) {
   for (size_t i = 0; i < runs.size(); ++i) {
     if (runs[i].empty())
       continue;
-    st.callback_backlog += runs[i].size();
+    hand_to_worker(self, st.pool.workers()[i], runs[i].size());
     self->send(st.pool.workers()[i], std::move(runs[i]));
   }
 }

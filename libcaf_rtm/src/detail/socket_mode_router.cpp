@@ -490,7 +490,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
   for (size_t i = 0; i < runs.size(); ++i) {
     if (runs[i].empty())
       continue;
-    st.callback_backlog += runs[i].size();
+    hand_to_worker(self, st.pool.workers()[i], runs[i].size());
     self->send(st.pool.workers()[i], std::move(runs[i]));
   }
 }
@@ -576,6 +576,7 @@ void on_actor_down(self_ptr self, caf::down_msg& dm) {
 caf::result<client_status> client_status_of(self_ptr self) {
   return status(self, [self](client_status& result) {
     auto& st = self->state;
+    result.duplicate_ids_evicted = st.filter.evicted();
     if (st.acks_timed > 0)
       result.ack_latency_mean =
           st.ack_latency_sum / static_cast<int64_t>(st.acks_timed);

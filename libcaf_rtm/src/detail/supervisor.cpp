@@ -134,6 +134,7 @@ void close_sessions(self_ptr self) {
 void close_session(self_ptr self, uint64_t id,
                    supervisor_state::session_entry& entry) {
   entry.up_since.reset();
+  entry.closing_via_router = true;
   self->send(self->state.args.router, close_atom_v, id,
              session_closer_actor{entry.conn});
 }
@@ -169,10 +170,11 @@ void enter_failed(self_ptr self, const caf::error& err) {
   // Sessions that are up close through the router, which first writes the
   // acks owed on them: Slack refusing a successor for good (a revoked
   // token) must not cost the answer to a slash command on the old one.
+  // Those the router closes already are left to it.
   for (auto& [id, entry] : st.sessions) {
     if (entry.up_since)
       close_session(self, id, entry);
-    else
+    else if (!entry.closing_via_router)
       self->send(entry.conn, close_atom_v, uint16_t{1000});
   }
 }

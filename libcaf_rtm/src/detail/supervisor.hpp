@@ -100,6 +100,8 @@ struct supervisor_state {
     /// Said goodbye soon after hello: a failed attempt, however long it
     /// goes on delivering until its successor comes.
     bool ended_young = false;
+    /// Handed to the router to close (after the acks owed on it).
+    bool closing_via_router = false;
   };
 
   supervisor_args args;

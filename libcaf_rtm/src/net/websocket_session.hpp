@@ -347,8 +347,7 @@ private:
 
   // -- writing ----------------------------------------------------------------
 
-  // `first`: ahead of every frame not yet being written (the front one is in
-  // flight while `writing_`).
+  // `first`: ahead of every frame not yet being written.
   void enqueue(outgoing x, bool first = false) {
     if (state_ == state_type::ended ||
         (state_ == state_type::closing && x.kind != outgoing::close)) {
@@ -362,7 +361,7 @@ private:
       return;
     }
     if (first)
-      writes_.insert(writes_.begin() + (writing_ ? 1 : 0), std::move(x));
+      writes_.push_front(std::move(x));
     else
       writes_.push_back(std::move(x));
     if (state_ == state_type::open || state_ == state_type::closing)
@@ -375,13 +374,17 @@ private:
     if (writing_ || writes_.empty() || peer_closed_)
       return;
     writing_ = true;
-    auto& x = writes_.front();
+    // Out of the queue while Beast writes from its bytes: an insert into a
+    // deque may move elements, and a short payload lives inside its string.
+    current_.emplace(std::move(writes_.front()));
+    writes_.pop_front();
+    auto& x = *current_;
     // Text frames queued back to back (a batch of acks) leave in one write:
     // the last one queued sends them all. Not a frame with an id (an RTM
     // message): one that never went out must come back as unsent.
     ws_->next_layer().cork(x.kind == outgoing::text && x.id == 0 &&
-                           writes_.size() > 1 &&
-                           writes_[1].kind == outgoing::text);
+                           !writes_.empty() &&
+                           writes_.front().kind == outgoing::text);
     auto next = beast::bind_front_handler(&websocket_session::on_write,
                                           this->shared_from_this());
     namespace websocket = boost::beast::websocket;
@@ -433,10 +436,10 @@ private:
     do_write();
   }
 
-  // The front frame's write completed: it reached the socket, or (corked)
+  // The current frame's write completed: it reached the socket, or (corked)
   // the gather buffer, which a later write empties.
   void pop_written() {
-    auto& x = writes_.front();
+    auto& x = *current_;
     // A message with an id can no longer come back unsent: the actor may
     // forget it (one without an ack is kept only for that).
     if (x.id != 0)
@@ -445,7 +448,7 @@ private:
     sync_unflushed();
     if (x.packed && ws_->next_layer().gathering())
       ++unflushed_acks_;
-    writes_.pop_front();
+    current_.reset();
   }
 
   // Gathered acks went out (by any write, Beast's own included): none of
@@ -593,6 +596,9 @@ private:
       sync_unflushed();
     uint32_t acks = unflushed_acks_;
     unflushed_acks_ = 0;
+    // The frame whose write failed or was given up on first.
+    if (current_)
+      writes_.push_front(std::move(*std::exchange(current_, std::nullopt)));
     for (size_t i = 0; i < writes_.size(); ++i)
       if (writes_[i].id != 0)
         unwritten.push_back(writes_[i].id);
@@ -651,6 +657,9 @@ private:
   bool batch_in_flight_ = false;
   bool reading_ = false;
   std::deque<outgoing> writes_;
+  /// The frame being written (while `writing_`), or the one whose write
+  /// failed.
+  std::optional<outgoing> current_;
   bool writing_ = false;
   /// Acks whose writes completed into the gather buffer, not yet sent.
   uint32_t unflushed_acks_ = 0;
