@@ -188,14 +188,14 @@ void on_stall_check(Self* self) {
     ++st.stats.listener_stalls;
     auto quiet =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - x.since);
-    auto reason = make_error(
-        errc::listener_stalled,
-        log_text("a listener worker owes ", x.owed,
-                 " callback or hook calls and finished none for ",
-                 quiet.count() / 1000.0,
-                 " s (a callback or hook that does not return?)",
-                 st.held_batches.empty() ? "" : "; reading waits for it",
-                 st.closing ? "; the close waits for it" : ""));
+    auto reason =
+        make_error(errc::listener_stalled,
+                   log_text("a listener worker owes ", x.owed,
+                            " callback or hook calls and finished none for ",
+                            quiet.count() / 1000.0,
+                            " s (a callback or hook that does not return?)",
+                            st.held_batches.empty() ? "" : "; batches are held",
+                            st.closing ? "; the close waits for it" : ""));
     CAF_RTM_LOG(st.log, error, "client", render(reason));
     tell_lifecycle(self, error_event{std::move(reason), "listener worker"},
                    false);

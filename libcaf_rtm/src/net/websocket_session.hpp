@@ -371,7 +371,7 @@ private:
   void do_write() {
     // After the server's close frame nothing more goes out (Beast answers
     // it itself): what is queued stays queued and comes back as unsent.
-    if (writing_ || writes_.empty() || peer_closed_)
+    if (writing_ || current_ || writes_.empty() || peer_closed_)
       return;
     writing_ = true;
     // Out of the queue while Beast writes from its bytes: an insert into a
@@ -428,6 +428,9 @@ private:
       return;
     }
     if (ec) {
+      // Back at the head of the queue, which comes back unsent at the end
+      // (a frame queued meanwhile must not take its place).
+      writes_.push_front(std::move(*std::exchange(current_, std::nullopt)));
       // The pending read reports why; make sure it does.
       teardown(read_error(ec, "write"));
       return;
@@ -657,8 +660,8 @@ private:
   bool batch_in_flight_ = false;
   bool reading_ = false;
   std::deque<outgoing> writes_;
-  /// The frame being written (while `writing_`), or the one whose write
-  /// failed.
+  /// The frame being written (while `writing_`, and after it while the end
+  /// waits for its write: `end_after_write_`, the last resort).
   std::optional<outgoing> current_;
   bool writing_ = false;
   /// Acks whose writes completed into the gather buffer, not yet sent.
