@@ -2479,6 +2479,18 @@ struct gated_callback {
   std::atomic<int> done{0};
 };
 
+// Subscribes a gated callback to every message.
+std::shared_ptr<gated_callback> subscribe_gated(client_fixture& f,
+                                                const rtm_client_actor& hdl) {
+  auto g = std::make_shared<gated_callback>();
+  REQUIRE(request<uint64_t>(*f.self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                            callback_listener{{"message"}, [g](const event&) {
+                                                g->opened.wait();
+                                                ++g->done;
+                                              }}));
+  return g;
+}
+
 } // namespace
 
 TEST_CASE_METHOD(client_fixture,
@@ -2491,12 +2503,7 @@ TEST_CASE_METHOD(client_fixture,
   cfg.callback_backlog = 10;
   cfg.listener_stall_timeout = 300ms;
   auto c = connect_client(*this, cfg, {"hello"});
-  auto g = std::make_shared<gated_callback>();
-  REQUIRE(request<uint64_t>(*self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
-                            callback_listener{{"message"}, [g](const event&) {
-                                                g->opened.wait();
-                                                ++g->done;
-                                              }}));
+  auto g = subscribe_gated(*this, c.hdl);
   constexpr int n = 500;
   auto s = session(srv, 0);
   s->flood(n, [](size_t i, int64_t) { return message(static_cast<int>(i)); });
@@ -2594,12 +2601,7 @@ TEST_CASE_METHOD(client_fixture,
   cfg.concurrency = 1;
   cfg.listener_stall_timeout = 1s;
   auto c = connect_client(*this, cfg, {"hello"});
-  auto g = std::make_shared<gated_callback>();
-  REQUIRE(request<uint64_t>(*self, c.hdl, caf::timespan{5s}, subscribe_atom_v,
-                            callback_listener{{"message"}, [g](const event&) {
-                                                g->opened.wait();
-                                                ++g->done;
-                                              }}));
+  auto g = subscribe_gated(*this, c.hdl);
   session(srv, 0)->send(message(1));
   // Below the backlog: reading is not held, only the close waits.
   REQUIRE(eventually([&] { return status(c.hdl).callback_backlog == 1; }));
