@@ -1149,6 +1149,11 @@ TEST_CASE("config validation: retry delays and send_rate in range",
     cfg.hello_timeout = 999us;
     CHECK(refused(cfg));
     cfg.hello_timeout = 1s;
+    // Progress comes every quarter of it, on a clock of kernel ticks.
+    cfg.listener_stall_timeout = 99ms;
+    CHECK(refused(cfg));
+    cfg.listener_stall_timeout = 100ms;
+    CHECK_FALSE(cfg.validate());
     cfg.ping_interval = 1ns;
     CHECK(refused(cfg));
     cfg.ping_interval = 1s;

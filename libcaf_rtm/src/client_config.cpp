@@ -405,6 +405,10 @@ caf::error client_config::validate(client_kind kind) const {
     return invalid("api_keep_alive must not be negative");
   if (healthy_session.count() < 0)
     return invalid("healthy_session must not be negative");
+  // Workers report progress every quarter of it, on a clock that moves in
+  // steps of up to 10 ms: a shorter one would take busy workers for stuck.
+  if (listener_stall_timeout < client_config::min_stall_timeout)
+    return invalid("listener_stall_timeout must be at least 100 ms");
   // Longer ones are mistakes (a unit off), and deadlines computed from
   // them would overflow the clock.
   for (auto x : {ping_interval, pong_timeout, connect_timeout, request_timeout,

@@ -223,7 +223,7 @@ struct client_config {
   /// How long a listener worker that owes callback or hook calls may finish
   /// none before the client reports it stuck (a callback or hook that does
   /// not return): an `error_event` with `errc::listener_stalled`, once per
-  /// stall, and `client_status::listener_stalls`.
+  /// stall, and `client_status::listener_stalls`. At least 100 ms.
   caf::timespan listener_stall_timeout = std::chrono::seconds{30};
 
   // -- sending ----------------------------------------------------------------
@@ -255,6 +255,9 @@ struct client_config {
   static constexpr caf::timespan max_timeout = std::chrono::hours{24};
   /// Timeouts and intervals that are not 0 for "off" or "the default".
   static constexpr caf::timespan min_timeout = std::chrono::milliseconds{1};
+  /// The shortest `listener_stall_timeout`.
+  static constexpr caf::timespan min_stall_timeout =
+      std::chrono::milliseconds{100};
   /// A `max_wait` (of a send or a Web API call) above this is no limit.
   static constexpr caf::timespan max_wait_limit = std::chrono::hours{24 * 365};
   static constexpr size_t max_response_size_limit = size_t{1} << 30;

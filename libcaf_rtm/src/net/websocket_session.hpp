@@ -371,7 +371,10 @@ private:
   void do_write() {
     // After the server's close frame nothing more goes out (Beast answers
     // it itself): what is queued stays queued and comes back as unsent.
-    if (writing_ || current_ || writes_.empty() || peer_closed_)
+    // Torn down (`abort_reason_`): the socket is closed, a write would fail
+    // at once and put the end off; what is queued comes back unsent.
+    if (writing_ || current_ || writes_.empty() || peer_closed_ ||
+        abort_reason_)
       return;
     writing_ = true;
     // Out of the queue while Beast writes from its bytes: an insert into a
