@@ -29,6 +29,7 @@ namespace caf::rtm::net {
 
 /// Unparsed bytes an answer may hold at once (its header, a chunk's
 /// framing); more fails the call as malformed instead of growing memory.
+/// Also what a WebSocket upgrade's whole answer may take.
 constexpr size_t max_unparsed_bytes = size_t{1} << 20;
 
 /// Interim answers (1xx) taken before the real one.

@@ -174,7 +174,9 @@ private:
             on_peer_close();
         });
     state_ = state_type::handshaking;
-    ws_->next_layer().read_limit(max_handshake_answer);
+    // A server that sends an endless header or chunk fails the handshake
+    // instead of growing memory until `hello_timeout`.
+    ws_->next_layer().read_limit(max_unparsed_bytes);
     ws_->async_handshake(
         handshake_res_, url_.host_header(), url_.target,
         beast::bind_front_handler(&websocket_session::on_handshake,
@@ -203,7 +205,7 @@ private:
         return report_down(
             make_error(errc::websocket_error,
                        "WebSocket handshake: the answer exceeds " +
-                           std::to_string(max_handshake_answer) + " bytes"));
+                           std::to_string(max_unparsed_bytes) + " bytes"));
       return report_down(read_error(ec, "WebSocket handshake"));
     }
     if (state_ != state_type::handshaking)
@@ -641,10 +643,6 @@ private:
     size_t bytes = 0;
   };
   static constexpr size_t max_batch_bytes = size_t{256} * 1024;
-  /// Bytes the upgrade's answer may take (as a Web API answer's unparsed
-  /// bytes): a server that sends an endless header or chunk fails the
-  /// handshake instead of growing memory until `hello_timeout`.
-  static constexpr size_t max_handshake_answer = size_t{1} << 20;
   /// Pings remembered for their pongs. The monitor pings every interval,
   /// pong or not, and gives up after pong_timeout: about pong_timeout /
   /// ping_interval + 1 wait at once; more only with odd settings, and then
