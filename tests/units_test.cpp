@@ -132,6 +132,21 @@ TEST_CASE("full jitter stays within [0, ceiling] and spreads",
   }
 }
 
+TEST_CASE("a Retry-After wait is lengthened by up to a second, drawn at "
+          "random",
+          "[units][backoff]") {
+  std::minstd_rand rng{42};
+  std::set<int64_t> seen;
+  for (int i = 0; i < 200; ++i) {
+    auto d = retry_after_jitter(rng);
+    REQUIRE(d >= caf::timespan{0});
+    REQUIRE(d <= retry_after_spread);
+    seen.insert(d.count());
+  }
+  CHECK(seen.size() > 150);
+  CHECK(retry_after_spread == caf::timespan{1s});
+}
+
 TEST_CASE("Retry-After as seconds or HTTP date", "[units][backoff]") {
   CHECK(parse_retry_after("5") == caf::timespan{5s});
   CHECK(parse_retry_after(" 0 ") == caf::timespan{0});

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -197,6 +198,52 @@ TEST_CASE_METHOD(api_fixture, "429 with Retry-After in seconds is honoured",
   REQUIRE(reqs.size() == 2);
   CHECK(reqs[1].received_at - reqs[0].received_at >= 1s);
   close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "callers refused in the same second come back spread over "
+                 "the next one",
+                 "[web_api][ratelimit]") {
+  // Slack says Retry-After in whole seconds: the processes of one app it
+  // refused together (as `apps.connections.open` does) must not all come
+  // back in the same instant.
+  constexpr size_t n = 6;
+  fake_slack srv;
+  for (size_t i = 0; i < n; ++i)
+    srv.script("auth.test", http_response::rate_limited("1"));
+  std::vector<web_api_actor> callers;
+  for (size_t i = 0; i < n; ++i)
+    callers.push_back(track(sys->spawn(web_api, config_for(srv, logs.get()))));
+  auto done = std::make_shared<std::atomic<size_t>>(0);
+  for (size_t i = 0; i < n; ++i)
+    spawn_fn(*sys, [api = callers[i], i, done](caf::event_based_actor* a) {
+      api_call x;
+      x.method = "auth.test";
+      x.args = {{"caller", std::to_string(i)}};
+      a->request(api, caf::timespan{20s}, call_atom_v, std::move(x))
+          .then([done](json_object&) { ++*done; }, [](caf::error&) {});
+    });
+  REQUIRE(eventually([&] { return done->load() == n; }, 15s));
+  auto reqs = srv.requests("auth.test");
+  REQUIRE(reqs.size() == 2 * n);
+  // Each caller's wait between its refusal and its retry.
+  std::map<std::string, std::vector<decltype(reqs[0].received_at)>> by_caller;
+  for (auto& req : reqs)
+    by_caller[req.form["caller"]].push_back(req.received_at);
+  REQUIRE(by_caller.size() == n);
+  std::vector<decltype(reqs[1].received_at - reqs[0].received_at)> waits;
+  for (auto& [caller, times] : by_caller) {
+    REQUIRE(times.size() == 2);
+    waits.push_back(times[1] - times[0]);
+    CHECK(waits.back() >= 1s);
+  }
+  auto [shortest, longest] = std::minmax_element(waits.begin(), waits.end());
+  // Drawn uniformly over a second, six waits within 100 ms of each other
+  // happen about once in 20,000 runs; without the spread they all were a
+  // second and a few milliseconds.
+  CHECK(*longest - *shortest >= 100ms);
+  for (auto& api : callers)
+    close(api);
 }
 
 TEST_CASE_METHOD(api_fixture, "a Retry-After of 0 waits a second all the same",

@@ -40,6 +40,20 @@ caf::timespan backoff_delay(const retry_policy& policy, uint32_t attempt,
 /// mistake, and the client would look dead.
 constexpr caf::timespan max_reconnect_retry_after = std::chrono::minutes{5};
 
+/// The most a `Retry-After` is lengthened by. Slack says it in whole seconds,
+/// so clients refused in the same second (processes of one app, a hub's
+/// workspaces) are told the same instant; each adds its own part of a second
+/// and they come back spread over it instead of all at once.
+constexpr caf::timespan retry_after_spread = std::chrono::seconds{1};
+
+/// A delay drawn uniformly from [0, retry_after_spread], added to a wait a
+/// server asked for.
+template <class RandomEngine>
+caf::timespan retry_after_jitter(RandomEngine& rng) {
+  std::uniform_int_distribution<int64_t> dist{0, retry_after_spread.count()};
+  return caf::timespan{dist(rng)};
+}
+
 /// A refusal that says when to come back (an HTTP 429 with `Retry-After`):
 /// `errc::rate_limited` with `what` and, if there is one, the wait as its
 /// last context element.

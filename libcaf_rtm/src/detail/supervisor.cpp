@@ -347,7 +347,8 @@ void attempt_failed(self_ptr self, const caf::error& err) {
   // least as long as a server that refused it for too many connects asked.
   auto delay = backoff_delay(st.args.cfg->reconnect, st.failures, st.rng);
   if (auto wait = retry_after_of(err)) {
-    auto asked = std::min(*wait, max_reconnect_retry_after);
+    auto asked =
+        std::min(*wait, max_reconnect_retry_after) + retry_after_jitter(st.rng);
     delay = std::max(delay, asked);
     st.not_before = self->clock().now() + asked;
   }

@@ -319,6 +319,7 @@ void wait_out_rate_limit(self_ptr self, uint64_t id,
       parse_retry_after(retry_after)
           .value_or(caf::timespan{default_retry_after}),
       caf::timespan{min_retry_after}, caf::timespan{max_retry_after});
+  wait += retry_after_jitter(st.rng);
   // The method's other calls wait for Slack's `Retry-After` even when this
   // call gives up: without it the next one would go out at once, into the
   // limit.
