@@ -175,12 +175,16 @@ boost::json::object presence_sub(const std::vector<std::string>& users) {
   return msg;
 }
 
-// Logs a `presence_sub` that was not sent.
+// A `presence_sub` that was not queued or not written: the list stays and
+// goes out again after the next hello.
+void log_presence_sub_unsent(const logger_ptr& log, const caf::error& err) {
+  CAF_RTM_LOG(log, warn, "client", "presence_sub not sent: ", render(err));
+}
+
 outbox::send_handler presence_sub_done(const logger_ptr& log) {
   return [log](caf::expected<send_ack> x) {
     if (!x)
-      CAF_RTM_LOG(log, warn, "client",
-                  "presence_sub not sent: ", render(x.error()));
+      log_presence_sub_unsent(log, x.error());
   };
 }
 
@@ -192,7 +196,7 @@ caf::error send_presence_sub(self_ptr self) {
       st.out->enqueue_standing(presence_sub(st.presence_users),
                                presence_sub_done(st.log), self->clock().now());
   if (err)
-    CAF_RTM_LOG(st.log, warn, "client", "presence_sub not sent: ", render(err));
+    log_presence_sub_unsent(st.log, err);
   schedule_wakeup(self);
   return err;
 }
@@ -351,7 +355,7 @@ void on_session_up(self_ptr self, connected& info, frame_writer_actor& conn) {
   if (auto err = st.out->session_up(info.session, make_writer(std::move(conn)),
                                     self->clock().now(), std::move(statement),
                                     presence_sub_done(st.log)))
-    CAF_RTM_LOG(st.log, warn, "client", "presence_sub not sent: ", render(err));
+    log_presence_sub_unsent(st.log, err);
   schedule_wakeup(self);
   tell_lifecycle(self, info);
 }
