@@ -688,6 +688,75 @@ TEST_CASE_METHOD(api_fixture, "generic calls send form-encoded arguments",
   close(api);
 }
 
+TEST_CASE_METHOD(api_fixture,
+                 "past api_queue_size open requests a call fails at once; "
+                 "calls that bring a connection back still go",
+                 "[web_api][ratelimit]") {
+  // Posts made faster than Slack takes them: they wait in the method's line
+  // after a 429, up to the cap.
+  fake_slack srv;
+  srv.script("chat.postMessage", http_response::rate_limited("1"));
+  srv.on("chat.postMessage", [](const recorded_request&) {
+    return http_response::ok(R"("ts":"1.5")");
+  });
+  auto cfg = config_for(srv, logs.get());
+  cfg.api_queue_size = 4;
+  auto api = track(sys->spawn(web_api, cfg));
+  std::mutex mtx;
+  std::map<std::string, std::string> results; // text -> "ok" or error code
+  // From one actor: the caller gets the posts in this order.
+  auto post = [&](std::vector<std::string> texts) {
+    spawn_fn(*sys, [&, texts](caf::event_based_actor* a) {
+      for (const auto& text : texts)
+        a->request(api, caf::timespan{20s}, call_atom_v,
+                   std::string{"chat.postMessage"},
+                   api_args{{"channel", "C1"}, {"text", text}})
+            .then(
+                [&, text](json_object&) {
+                  std::lock_guard<std::mutex> guard{mtx};
+                  results[text] = "ok";
+                },
+                [&, text](caf::error& err) {
+                  std::lock_guard<std::mutex> guard{mtx};
+                  results[text] = code_of(err);
+                });
+    });
+  };
+  auto result_of = [&](const std::string& text) {
+    std::lock_guard<std::mutex> guard{mtx};
+    auto i = results.find(text);
+    return i == results.end() ? std::string{} : i->second;
+  };
+  post({"p1"});
+  REQUIRE(eventually([&] { return logs.contains("rate limited"); }));
+  // Four open: the fifth is refused at once, long before the wait ends.
+  post({"p2", "p3", "p4", "p5"});
+  REQUIRE(eventually([&] { return !result_of("p5").empty(); }));
+  CHECK(result_of("p5") == "send_queue_full");
+  CHECK(result_of("p1").empty());
+  // The call that tells a reconnecting client who it is goes all the same.
+  CHECK(auth_test(api));
+  REQUIRE(eventually(
+      [&] {
+        for (auto text : {"p1", "p2", "p3", "p4"})
+          if (result_of(text).empty())
+            return false;
+        return true;
+      },
+      10s));
+  for (auto text : {"p1", "p2", "p3", "p4"}) {
+    INFO(text);
+    CHECK(result_of(text) == "ok");
+  }
+  // The refused one never went out; once the line drained, posts go again.
+  auto reqs = srv.requests("chat.postMessage");
+  CHECK(reqs.size() == 5); // p1 twice (429, then ok), p2-p4
+  for (auto& req : reqs)
+    CHECK(req.form["text"] != "p5");
+  CHECK(call(api, "chat.postMessage", {{"channel", "C1"}, {"text", "p6"}}));
+  close(api);
+}
+
 TEST_CASE_METHOD(api_fixture, "calls go on while another waits for a retry",
                  "[web_api][ratelimit]") {
   fake_slack srv;
@@ -2565,6 +2634,7 @@ TEST_CASE("Web API options come from CAF's config", "[web_api][headers]") {
       "--caf-rtm.user-agent=app/2.0",
       R"(--caf-rtm.extra-headers=["X-A: 1", "X-B:two words"])",
       "--caf-rtm.max-pages=7",
+      "--caf-rtm.api-queue-size=9",
       "--caf-rtm.max-upload-size=4096",
       "--caf-rtm.max-response-size=65536"};
   REQUIRE_FALSE(cfg.parse(args));
@@ -2573,6 +2643,7 @@ TEST_CASE("Web API options come from CAF's config", "[web_api][headers]") {
   using headers = std::vector<std::pair<std::string, std::string>>;
   CHECK(x.extra_headers == headers{{"X-A", "1"}, {"X-B", "two words"}});
   CHECK(x.max_pages == 7);
+  CHECK(x.api_queue_size == 9);
   CHECK(x.max_upload_size == 4096);
   CHECK(x.max_response_size == 65536);
   CHECK_FALSE(x.validate());
@@ -2598,6 +2669,10 @@ TEST_CASE("Web API options come from CAF's config", "[web_api][headers]") {
   REQUIRE_FALSE(zero.parse(std::vector<std::string>{"--caf-rtm.token=xoxb-cli",
                                                     "--caf-rtm.max-pages=0"}));
   CHECK(code_of(client_config::from(zero).validate()) == "invalid_config");
+  options_config no_queue;
+  REQUIRE_FALSE(no_queue.parse(std::vector<std::string>{
+      "--caf-rtm.token=xoxb-cli", "--caf-rtm.api-queue-size=0"}));
+  CHECK(code_of(client_config::from(no_queue).validate()) == "invalid_config");
 }
 
 TEST_CASE("upload URLs from the Web API are checked",

@@ -129,11 +129,17 @@ caf::result<rtm::json_object> on_envelope(self_ptr self,
     std::string said{env.text()};
     if (auto pos = said.find('>'); pos != std::string::npos)
       said.erase(0, pos + 1);
-    rtm::api_args args{{"channel", std::string{env.channel()}},
-                       {"text", "echo:" + said}};
-    self->request(self->state.client, std::chrono::seconds{30},
-                  rtm::call_atom_v, std::string{"chat.postMessage"},
-                  std::move(args))
+    rtm::api_call post;
+    post.method = "chat.postMessage";
+    post.args = {{"channel", std::string{env.channel()}},
+                 {"text", "echo:" + said}};
+    // A late echo is no echo: not sent after 20 s (a rate limit's wait). The
+    // answer comes by then plus one request's time (`request_timeout`, 30 s
+    // by default): the bot waits that long, rather than report a post as
+    // failed that still goes out.
+    post.max_wait = std::chrono::seconds{20};
+    self->request(self->state.client, std::chrono::seconds{60},
+                  rtm::call_atom_v, std::move(post))
         .then([self](rtm::json_object&) { replied(self, "chat.postMessage"); },
               [](caf::error& err) {
                 std::fprintf(stderr,

@@ -184,6 +184,8 @@ const std::vector<option>& options() {
                    CAF_RTM_FIELD(api_retry.max_attempts)),
       opt<int64_t>("max-rate-limit-waits", "Retry-After waits per call",
                    CAF_RTM_FIELD(max_rate_limit_waits)),
+      opt<int64_t>("api-queue-size", "Web API requests open at once",
+                   CAF_RTM_FIELD(api_queue_size)),
       opt<int64_t>("max-pages", "pages of one paged list at most",
                    CAF_RTM_FIELD(max_pages)),
       opt<int64_t>("max-upload-size", "largest file to upload (bytes)",
@@ -448,6 +450,8 @@ caf::error client_config::validate(client_kind kind) const {
   if (!proxy.empty())
     if (auto settings = net::make_proxy_settings(*this); !settings)
       return std::move(settings.error());
+  if (api_queue_size == 0)
+    return invalid("api_queue_size must be at least 1");
   if (max_pages == 0)
     return invalid("max_pages must be at least 1");
   if (max_upload_size == 0)

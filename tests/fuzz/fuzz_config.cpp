@@ -142,6 +142,8 @@ void check_usable(const client_config& cfg, client_kind kind) {
   CAF_RTM_FUZZ_CHECK(cfg.max_message_size >= 1024 &&
                      cfg.max_message_size <= (size_t{1} << 30));
   CAF_RTM_FUZZ_CHECK(cfg.send_burst >= 1);
+  // A Web API caller that could take no request would refuse every post.
+  CAF_RTM_FUZZ_CHECK(cfg.api_queue_size >= 1);
   // A listener worker's progress comes every quarter of it (at least 25 ms,
   // above a kernel tick of the coarse clock).
   CAF_RTM_FUZZ_CHECK(cfg.listener_stall_timeout >=

@@ -170,6 +170,13 @@ struct client_config {
                          std::chrono::seconds{8}, 4};
   /// How often one call waits out `Retry-After` before failing.
   uint32_t max_rate_limit_waits = 5;
+  /// Web API requests one caller holds at once (at least 1): out, waiting for
+  /// a free connection or in a rate-limited method's line (each step of an
+  /// upload and each page of a list counts while it runs). Past it a request
+  /// fails at once with `send_queue_full`: posts made faster than Slack takes
+  /// them must not pile up in memory without a bound. The calls that bring a
+  /// client's connection back are never refused.
+  size_t api_queue_size = 10000;
 
   // -- Web API lists and uploads ----------------------------------------------
 

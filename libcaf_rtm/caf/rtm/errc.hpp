@@ -65,7 +65,8 @@ enum class errc : uint8_t {
   message_too_large,
   /// The `text` of an outgoing message exceeds 4,000 characters.
   text_too_long,
-  /// The bounded queue of messages waiting to be sent is full.
+  /// The bounded queue of messages waiting to be sent is full (RTM:
+  /// `send_queue_size`); for the Web API, `api_queue_size` requests are open.
   send_queue_full,
   /// A message given a `max_wait` could not be written in time; it never
   /// will be.

@@ -52,6 +52,12 @@ bool opens_session(const std::string& method) {
          method == "apps.connections.open";
 }
 
+// A call that brings a client's connection back (`auth.test` tells a new
+// client who it is): it goes ahead of a backlog, and is never refused for it.
+bool brings_connection(const web_api_state::pending_call& call) {
+  return opens_session(call.method) || call.method == "auth.test";
+}
+
 // HTTP exchanges of one caller at once; more calls wait for a free slot, so
 // a burst of calls cannot open connections without bound.
 constexpr size_t max_exchanges = 16;
@@ -227,7 +233,7 @@ void issue(self_ptr self, uint64_t id) {
   if (st.running >= max_exchanges) {
     // The calls that bring a client's connection back go first: behind a
     // backlog of uploads or posts, a reconnect would wait for all of them.
-    if (opens_session(call.method) || call.method == "auth.test")
+    if (brings_connection(call))
       st.reconnects_waiting.push_back(id);
     else
       st.waiting_for_slot.push_back(id);
@@ -516,6 +522,11 @@ void start_request(web_api_self self, web_api_state::pending_call call) {
     return call.deliver(st.setup_error);
   if (st.closing)
     return call.deliver(make_error(errc::closed, "web API caller is closing"));
+  if (st.calls.size() >= st.cfg.api_queue_size && !brings_connection(call))
+    return call.deliver(
+        make_error(errc::send_queue_full,
+                   call.method + ": " + std::to_string(st.calls.size()) +
+                       " Web API requests are open (api_queue_size)"));
   auto id = st.next_id++;
   auto deadline = call.deadline;
   // Slack limits each method per workspace (token). A request to a URL of
