@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -585,6 +586,64 @@ TEST_CASE("a bot node gets events through the hub and sends and calls "
   REQUIRE(status);
   CHECK(status->subscribers == 0);
   CHECK(status->lifecycle_subscribers == 0);
+  h.proc->signal(SIGTERM);
+  CHECK(h.proc->wait(30s) == 0);
+}
+
+TEST_CASE("a remote subscription answers every close, and closes when an "
+          "actor linked to it ends",
+          "[hub]") {
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(rtm_entry("acme", srv)))};
+  bot_node bot;
+  auto& self = *bot.self;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  auto subscribers_of = [&](const auto& client) {
+    auto status = request<rtm::client_status>(self, client, caf::timespan{10s},
+                                              rtm::status_atom_v);
+    return status ? status->subscribers + status->lifecycle_subscribers
+                  : size_t{999};
+  };
+  SECTION("two closes while the unsubscribes are out") {
+    auto sub = bot.subscribe({h.endpoint()}, "acme", actor, {"message"});
+    REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+    auto client = log->last_up().info.rtm;
+    REQUIRE(subscribers_of(client) == 2);
+    // The second close arrives before the hub answered the first one's
+    // unsubscribes: it was answered by nobody.
+    auto answers = std::make_shared<std::atomic<int>>(0);
+    spawn_fn(*bot.sys, [sub, answers](caf::event_based_actor* a) {
+      for (int i = 0; i < 2; ++i)
+        a->request(sub, caf::timespan{20s}, rtm::close_atom_v)
+            .then([answers](caf::ok_atom) { ++*answers; }, [](caf::error&) {});
+    });
+    REQUIRE(eventually([&] { return answers->load() == 2; }, 20s));
+    CHECK(subscribers_of(client) == 0);
+  }
+  SECTION("a linked actor ends normally") {
+    auto sub = bot.subscribe({h.endpoint()}, "acme", actor, {"message"});
+    REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+    auto client = log->last_up().info.rtm;
+    REQUIRE(subscribers_of(client) == 2);
+    auto owner = spawn_fn(*bot.sys, [sub](caf::event_based_actor* a) {
+      a->link_to(sub);
+      return caf::behavior{[a](int) {
+        a->quit();
+      }};
+    });
+    self->monitor(sub);
+    caf::anon_send(owner, 1);
+    // Its unsubscribes went out, then it ended: nothing keeps delivering to
+    // the bot with no handle left to stop it.
+    bool ended = false;
+    self->receive(
+        [&](caf::down_msg& dm) { ended = dm.source == sub.address(); },
+        caf::after(std::chrono::seconds{20}) >> [] {});
+    CHECK(ended);
+    CHECK(subscribers_of(client) == 0);
+  }
   h.proc->signal(SIGTERM);
   CHECK(h.proc->wait(30s) == 0);
 }

@@ -1,8 +1,9 @@
-// The public actor of either client. The public handle belongs to it: it
-// accepts exactly what users may send and forwards it to the router, which
-// also takes the messages of the client's own actors. Delegation keeps the
-// original sender, so the router answers users directly. When the router ends
-// (close, or an error), so does this actor.
+// The public actor of either client (and of a hub's remote subscription).
+// The public handle belongs to it: it accepts exactly what users may send and
+// forwards it to the router, which also takes the messages of the client's
+// own actors. Delegation keeps the original sender, so the router answers
+// users directly. When the router ends (close, or an error), so does this
+// actor.
 
 #pragma once
 

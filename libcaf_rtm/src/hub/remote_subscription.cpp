@@ -19,6 +19,7 @@
 #include "caf/rtm/hub/registry.hpp"
 #include "caf/rtm/pattern.hpp"
 #include "detail/backoff.hpp"
+#include "detail/client_front.hpp"
 #include "detail/stray_errors.hpp"
 #include "hub/forwarder.hpp"
 #include "hub/reachability.hpp"
@@ -141,6 +142,9 @@ struct subscription_state {
   uint64_t dropped = 0;
   caf::error config_error;
   bool closing = false;
+  /// Every `close` asked while the unsubscribes are out: all are answered
+  /// when they are done.
+  std::vector<caf::typed_response_promise<caf::ok_atom>> close_promises;
   /// Set when the subscription ends: its reachability probes give up at
   /// once instead of holding the actor system's shutdown for their timeout.
   std::shared_ptr<std::atomic<bool>> ended =
@@ -508,18 +512,27 @@ remote_subscription_status status(self_ptr self) {
   return result;
 }
 
+// Answers every `close` and ends.
+void closed(self_ptr self) {
+  for (auto& rp : self->state.close_promises)
+    rp.deliver(caf::ok_atom_v);
+  self->state.close_promises.clear();
+  self->quit();
+}
+
 // Unsubscribes on every hub that delivers (bounded by the step timeout),
-// then ends.
+// then ends. A second `close` meanwhile waits for the first one's end.
 caf::result<caf::ok_atom> close(self_ptr self) {
   auto& st = self->state;
-  st.closing = true;
   auto rp = self->make_response_promise<caf::ok_atom>();
+  st.close_promises.push_back(rp);
+  if (st.closing)
+    return rp;
+  st.closing = true;
   auto pending = std::make_shared<size_t>(0);
-  auto done = [self, rp, pending]() mutable {
-    if (--*pending == 0) {
-      rp.deliver(caf::ok_atom_v);
-      self->quit();
-    }
+  auto done = [self, pending] {
+    if (--*pending == 0)
+      closed(self);
   };
   std::vector<caf::actor> mine;
   for (auto& sub : st.subs)
@@ -527,19 +540,20 @@ caf::result<caf::ok_atom> close(self_ptr self) {
   if (st.lifecycle_fwd)
     mine.push_back(st.lifecycle_fwd);
   for (auto& x : st.links) {
+    // What an attempt still gets (a lookup, a subscription's answer) is
+    // stale now: no hub is subscribed on, nor reported up, after `close`.
+    ++x.attempt;
     if (x.state != phase::up && x.state != phase::subscribing)
       continue;
     for (auto& fwd : mine) {
       ++*pending;
       self->request(x.client, st.cfg.step_timeout, unsubscribe_atom_v, fwd)
-          .then([done](caf::ok_atom) mutable { done(); },
-                [done](caf::error&) mutable { done(); });
+          .then([done](caf::ok_atom) { done(); },
+                [done](caf::error&) { done(); });
     }
   }
-  if (*pending == 0) {
-    rp.deliver(caf::ok_atom_v);
-    self->quit();
-  }
+  if (*pending == 0)
+    closed(self);
   return rp;
 }
 
@@ -567,13 +581,12 @@ subscription_impl(self_ptr self, remote_subscription_config cfg) {
 } // namespace
 
 // The public handle belongs to this actor; the subscription's own timers go
-// to the one behind it.
+// to the one behind it. An actor linked to the handle that ends closes the
+// subscription (its unsubscribes go out), as it closes a client.
 remote_subscription_actor::behavior_type
 remote_subscription(remote_subscription_actor::pointer self,
                     remote_subscription_config cfg) {
-  auto impl = self->spawn<caf::linked>(subscription_impl, std::move(cfg));
-  self->set_exit_handler(
-      [self](caf::exit_msg& msg) { self->quit(msg.reason); });
+  auto impl = rtm::detail::start_front(self, subscription_impl, std::move(cfg));
   return {
       [=](status_atom x) { return self->delegate(impl, x); },
       [=](close_atom x) { return self->delegate(impl, x); },
