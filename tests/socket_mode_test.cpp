@@ -207,6 +207,37 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: a server that sends and reads nothing ends its "
+                 "session once 16 MB of acks wait, not at the client's memory",
+                 "[socket_mode][hostile]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.auto_reconnect = false;
+  cfg.ping_interval = 60s; // not found dead by the ping monitor first
+  auto c = connect(cfg, {"nothing"});
+  auto s0 = session(srv, 0);
+  s0->pause_reading();
+  // Acks of about 230 bytes: 34 MB of them, more than the client's queue
+  // and the kernel's buffers hold.
+  constexpr size_t n = 150000;
+  s0->flood(n, [](size_t i, int64_t) {
+    return raw_event_envelope("E" + std::string(200, 'x') + std::to_string(i),
+                              "Ev" + std::to_string(i), static_cast<int>(i));
+  });
+  REQUIRE(c.rec->wait_lifecycle("disconnected", 1, 60s));
+  CHECK(logs.contains("the server reads nothing"));
+  // The acks that never went out are counted as failed.
+  REQUIRE(eventually(
+      [&] {
+        auto st = status(c.hdl);
+        return st.acks_failed > 0 &&
+               st.envelopes_acked + st.acks_failed == st.events_received;
+      },
+      10s));
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: with ack_after_delivery an event is acked once "
                  "its subscriber answered, without a payload",
                  "[socket_mode][respond]") {

@@ -689,7 +689,7 @@ TEST_CASE_METHOD(api_fixture, "generic calls send form-encoded arguments",
 }
 
 TEST_CASE_METHOD(api_fixture,
-                 "past api_queue_size open requests a call fails at once; "
+                 "past api_queue_size open requests a call fails at once and "
                  "calls that bring a connection back still go",
                  "[web_api][ratelimit]") {
   // Posts made faster than Slack takes them: they wait in the method's line
@@ -1039,7 +1039,9 @@ TEST_CASE_METHOD(api_fixture,
   auto slow = http_response::ok(R"("ts":"1.0")");
   slow.delay = 10s;
   srv.script("chat.postMessage", slow);
-  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto cfg = config_for(srv, logs.get());
+  cfg.api_queue_size = waiting + 1;
+  auto api = track(sys->spawn(web_api, cfg));
   std::atomic<int> answered{0};
   std::atomic<int> closed{0};
   auto post = [&](caf::event_based_actor* a) {

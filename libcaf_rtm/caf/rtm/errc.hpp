@@ -50,7 +50,8 @@ enum class errc : uint8_t {
   connection_closed,
   /// The connection ended without a close frame (EOF, reset).
   connection_lost,
-  /// No matching pong arrived within the pong timeout.
+  /// No matching pong arrived within the pong timeout, or the server reads
+  /// nothing: over 16 MB of frames (acks) wait to be written.
   dead_link,
   /// An incoming message exceeded `max_message_size` (the session is closed
   /// with 1009).

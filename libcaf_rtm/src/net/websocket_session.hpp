@@ -362,12 +362,31 @@ private:
         caf::anon_send(owner_, detail::unsent_atom_v, uint32_t{1});
       return;
     }
+    queued_bytes_ += x.bytes().size();
     if (first)
       writes_.push_front(std::move(x));
     else
       writes_.push_back(std::move(x));
+    // A server that sends and reads nothing (a Socket Mode flood, one ack
+    // per envelope) would grow the queue at its send rate until the ping
+    // monitor gives up, and the ping waits behind the acks. What is queued
+    // comes back unsent with the session's end.
+    if (queued_bytes_ > max_queued_bytes && !abort_reason_) {
+      teardown(make_error(errc::dead_link,
+                          "the server reads nothing: over " +
+                              std::to_string(max_queued_bytes) +
+                              " bytes of frames wait to be written"));
+      return;
+    }
     if (state_ == state_type::open || state_ == state_type::closing)
       do_write();
+  }
+
+  // Back at the head of the queue: the frame whose write failed, or was
+  // given up on.
+  void requeue_current() {
+    queued_bytes_ += current_->bytes().size();
+    writes_.push_front(std::move(*std::exchange(current_, std::nullopt)));
   }
 
   void do_write() {
@@ -383,6 +402,7 @@ private:
     // deque may move elements, and a short payload lives inside its string.
     current_.emplace(std::move(writes_.front()));
     writes_.pop_front();
+    queued_bytes_ -= current_->bytes().size();
     auto& x = *current_;
     // Text frames queued back to back (a batch of acks) leave in one write:
     // the last one queued sends them all. Not a frame with an id (an RTM
@@ -435,7 +455,7 @@ private:
     if (ec) {
       // Back at the head of the queue, which comes back unsent at the end
       // (a frame queued meanwhile must not take its place).
-      writes_.push_front(std::move(*std::exchange(current_, std::nullopt)));
+      requeue_current();
       // The pending read reports why; make sure it does.
       teardown(read_error(ec, "write"));
       return;
@@ -606,13 +626,14 @@ private:
     unflushed_acks_ = 0;
     // The frame whose write failed or was given up on first.
     if (current_)
-      writes_.push_front(std::move(*std::exchange(current_, std::nullopt)));
+      requeue_current();
     for (size_t i = 0; i < writes_.size(); ++i)
       if (writes_[i].id != 0)
         unwritten.push_back(writes_[i].id);
       else if (writes_[i].packed)
         ++acks;
     writes_.clear();
+    queued_bytes_ = 0;
     if (!unwritten.empty())
       caf::anon_send(owner_, detail::unsent_atom_v, std::move(unwritten));
     if (acks > 0)
@@ -648,6 +669,8 @@ private:
   /// ping_interval + 1 wait at once; more only with odd settings, and then
   /// the oldest is forgotten first.
   static constexpr size_t max_pings_out = 64;
+  /// Frames waiting to be written past this end the session (see enqueue).
+  static constexpr size_t max_queued_bytes = size_t{16} * 1024 * 1024;
   /// Smaller batches (a connection that is not flooded) start empty.
   static constexpr size_t min_reserved_batch = size_t{16} * 1024;
   std::deque<pending_batch> pending_;
@@ -661,6 +684,8 @@ private:
   bool batch_in_flight_ = false;
   bool reading_ = false;
   std::deque<outgoing> writes_;
+  /// The bytes of the frames in `writes_`.
+  size_t queued_bytes_ = 0;
   /// The frame being written (while `writing_`, and after it while the end
   /// waits for its write: `end_after_write_`, the last resort).
   std::optional<outgoing> current_;
