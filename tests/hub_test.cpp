@@ -174,9 +174,13 @@ struct bot_log {
 using bot_log_ptr = std::shared_ptr<bot_log>;
 
 // A bot's actor: records everything; answers envelopes that accept a
-// response payload with {"text":"answered <envelope id>"}.
+// response payload with {"text":"answered <envelope id>"}, but for the
+// command `/hold`, which it never answers.
 caf::actor spawn_bot(caf::actor_system& sys, const bot_log_ptr& log) {
   return spawn_fn(sys, [log](caf::event_based_actor* self) -> caf::behavior {
+    using held_answers =
+        std::vector<caf::typed_response_promise<rtm::json_object>>;
+    auto held = std::make_shared<held_answers>();
     auto note = [self, log](auto&& f) {
       std::lock_guard<std::mutex> guard{log->mtx};
       log->senders.push_back(self->current_sender());
@@ -202,6 +206,10 @@ caf::actor spawn_bot(caf::actor_system& sys, const bot_log_ptr& log) {
         },
         [=](const rtm::envelope& env) -> caf::result<rtm::json_object> {
           note([&](auto& x) { x.envelopes.push_back(env); });
+          if (env.event_type() == "/hold") {
+            held->push_back(self->make_response_promise<rtm::json_object>());
+            return held->back();
+          }
           if (!env.accepts_response_payload())
             return rtm::no_payload();
           rtm::json_object answer;
@@ -1795,6 +1803,42 @@ TEST_CASE("Socket Mode through the hub: envelopes, answers through the ack, "
   CHECK(log->with([](auto& l) { return l.gaps.size(); }) == 1);
   srv.send_event(mention(3));
   REQUIRE(eventually([&] { return log->envelope_count() == 5; }, 20s));
+}
+
+TEST_CASE("Socket Mode through the hub: a relay that ends answers the "
+          "envelopes it waits for, and the client blames no subscriber",
+          "[hub][socket_mode]") {
+  fake_slack srv;
+  temp_dir dir;
+  hub_proc h{dir.write("hub.ini", hub_config(socket_mode_entry("shop", srv)))};
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  auto actor = bot.track(spawn_bot(*bot.sys, log));
+  bot.subscribe({h.endpoint()}, "shop", actor, {"app_mention", "/hold"});
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+  auto s = srv.session(0, 20s);
+  REQUIRE(s);
+  REQUIRE(eventually([&] { return srv.live_socket_mode_sessions() == 1; }));
+  // The bot holds the command: the hub's relay waits for its answer.
+  s->send_envelope("slash_commands",
+                   R"({"command":"/hold","channel_id":"C1","user_id":"U1"})",
+                   true);
+  REQUIRE(eventually([&] { return log->envelope_count() == 1; }));
+  caf::actor relay;
+  for (auto& x : log->with([](auto& l) { return l.senders; }))
+    if (x && x->node() != bot.sys->node())
+      relay = caf::actor_cast<caf::actor>(x);
+  REQUIRE(relay);
+  caf::anon_send_exit(relay, caf::exit_reason::kill);
+  REQUIRE(eventually([&] { return log->up_count() == 2; }, 30s));
+  // Past the ack deadline (2.5 s): the relay's end answered the client's
+  // request at once (not taken), so no answer came late.
+  std::this_thread::sleep_for(4s);
+  auto status =
+      request<rtm::client_status>(*bot.self, log->last_up().info.socket_mode,
+                                  caf::timespan{10s}, rtm::status_atom_v);
+  REQUIRE(status);
+  CHECK(status->acks_late == 0);
 }
 
 TEST_CASE("Socket Mode through a hub that acks on receipt: envelopes cross "

@@ -30,6 +30,8 @@ void log_reported(const relay_state& st) {
 } // namespace
 
 relay_state::~relay_state() {
+  for (auto& [n, rp] : envelopes_open)
+    rp.deliver(caf::make_error(caf::sec::request_receiver_down));
   if (unlogged > 0)
     log_reported(*this);
   if (dropped > 0 && args.drops && target && args.node_gone &&
@@ -298,18 +300,27 @@ caf::behavior relay(caf::stateful_actor<relay_state>* self, caf::actor target,
         auto& st = self->state;
         auto rp = self->make_response_promise<json_object>();
         auto n = ++st.last_request;
+        st.envelopes_open.emplace(n, rp);
+        // The promise leaves the map with its answer.
+        auto take = [self, n] {
+          auto& open = self->state.envelopes_open;
+          auto i = open.find(n);
+          auto result = std::move(i->second);
+          open.erase(i);
+          return result;
+        };
         self->request(st.target, st.args.answer_timeout, std::move(env))
             .then(
-                [self, rp, n, bytes](json_object& x) mutable {
+                [self, take, n, bytes](json_object& x) {
                   answered(self, n, bytes);
-                  rp.deliver(std::move(x));
+                  take().deliver(std::move(x));
                 },
-                [self, rp, n, bytes](caf::error& err) mutable {
+                [self, take, n, bytes](caf::error& err) {
                   settle(self, n, bytes, err);
                   if (not_taken(err))
-                    rp.deliver(make_error(caf::sec::request_receiver_down));
+                    take().deliver(make_error(caf::sec::request_receiver_down));
                   else
-                    rp.deliver(std::move(err));
+                    take().deliver(std::move(err));
                 });
         return rp;
       },

@@ -35,6 +35,7 @@
 #include <caf/timespan.hpp>
 #include <caf/timestamp.hpp>
 #include <caf/type_id.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "caf/rtm/hub/registry.hpp"
 #include "caf/rtm/logger.hpp"
@@ -114,12 +115,18 @@ struct relay_state {
   /// A timer writes what the rate limit held back, should no later report
   /// come to write it.
   bool log_flush_armed = false;
+  /// The client's requests for envelopes the node has not answered yet, by
+  /// request number: a relay that ends answers them (CAF drops a promise
+  /// that goes with its actor, and the client would wait for its deadline
+  /// and blame a subscriber).
+  std::map<uint64_t, caf::typed_response_promise<caf::rtm::json_object>>
+      envelopes_open;
 
   /// Hands unreported drops to the drop log if the gate ended the relay
   /// because its node went away (`relay_args::node_gone`; the gate then ends
   /// it with `remote_link_unreachable`, else with `kill`): the drop log
   /// counts them only for a node it saw go away. Writes the reports the
-  /// log's rate limit held back.
+  /// log's rate limit held back. Answers the open envelopes: not taken.
   ~relay_state();
 };
 
