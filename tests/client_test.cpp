@@ -23,6 +23,7 @@
 
 #include "caf/rtm/client_guard.hpp"
 #include "caf/rtm/hooks.hpp"
+#include "caf/rtm/pattern.hpp"
 #include "caf/rtm/rtm_client.hpp"
 #include "caf/rtm/testing/fake_slack.hpp"
 #include "caf/rtm/web_api.hpp"
@@ -278,6 +279,22 @@ TEST_CASE_METHOD(client_fixture,
                                           }});
   REQUIRE_FALSE(cb);
   CHECK(code_of(cb.error()) == "invalid_argument");
+  // A subscription holds at most max_patterns, counted over the subscribes
+  // that add to it: every event is matched against each of them.
+  auto many = [](size_t from, size_t n) {
+    std::vector<std::string> xs;
+    for (size_t i = from; i < from + n; ++i)
+      xs.push_back("t" + std::to_string(i));
+    return xs;
+  };
+  auto spare = track(spawn_recorder(*sys, std::make_shared<recorder>()));
+  REQUIRE(subscribe(spare, many(0, max_patterns - 1)));
+  REQUIRE(subscribe(spare, many(0, max_patterns))); // one more, the rest known
+  auto over = subscribe(spare, many(max_patterns, 1));
+  REQUIRE_FALSE(over);
+  CHECK(code_of(over.error()) == "invalid_argument");
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                unsubscribe_atom_v, spare));
   auto s = session(srv, 0);
   s->send(R"({"type":"message","subtype":"bot_message","bot_id":"B9",)"
           R"("text":"m1"})");

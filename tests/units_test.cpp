@@ -489,6 +489,11 @@ TEST_CASE("subscription patterns: types, subtypes, malformed ones",
   CHECK(check_patterns({}));
   CHECK(check_patterns({"message", ""}));
   CHECK_FALSE(check_patterns({"message", "reaction_added"}));
+  // Every event is matched against every pattern: both are bounded.
+  CHECK_FALSE(check_pattern(std::string(max_pattern_size, 'x')));
+  CHECK(check_pattern(std::string(max_pattern_size + 1, 'x')));
+  CHECK_FALSE(check_patterns(std::vector<std::string>(max_patterns, "x")));
+  CHECK(check_patterns(std::vector<std::string>(max_patterns + 1, "x")));
 }
 
 TEST_CASE("replies go where the message was said", "[units][reply]") {

@@ -19,6 +19,12 @@ bool valid_part(std::string_view x) noexcept {
 
 } // namespace
 
+caf::error too_many_patterns() {
+  return make_error(errc::invalid_argument, "a subscription holds at most " +
+                                                std::to_string(max_patterns) +
+                                                " patterns");
+}
+
 caf::error check_pattern(std::string_view pattern) {
   if (pattern == "*")
     return caf::none;
@@ -29,6 +35,10 @@ caf::error check_pattern(std::string_view pattern) {
   };
   if (pattern.empty())
     return bad("empty");
+  if (pattern.size() > max_pattern_size)
+    return make_error(errc::invalid_argument,
+                      "subscription pattern over " +
+                          std::to_string(max_pattern_size) + " bytes");
   auto sep = pattern.find(separator);
   if (sep == std::string_view::npos)
     return valid_part(pattern)
@@ -45,6 +55,8 @@ caf::error check_patterns(const std::vector<std::string>& patterns) {
   if (patterns.empty())
     return make_error(errc::invalid_argument,
                       "a subscription needs at least one pattern");
+  if (patterns.size() > max_patterns)
+    return too_many_patterns();
   for (const auto& x : patterns)
     if (auto err = check_pattern(x))
       return err;

@@ -261,6 +261,8 @@ caf::result<caf::ok_atom> subscribe_actor(Self* self, const caf::actor& hdl,
     return make_error(errc::invalid_argument, "subscribe needs an actor");
   if (auto err = check_patterns(types))
     return err;
+  if (self->state.subs.patterns_with(hdl, types, batched) > max_patterns)
+    return too_many_patterns();
   if (self->state.subs.add_actor(hdl, types, batched)) {
     self->state.me = self->address();
     self->monitor(hdl);

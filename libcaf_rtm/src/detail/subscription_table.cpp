@@ -28,6 +28,21 @@ bool subscription_table::add_actor(const caf::actor& hdl,
   return is_new;
 }
 
+size_t subscription_table::patterns_with(const caf::actor& hdl,
+                                         const std::vector<std::string>& types,
+                                         bool batched) const {
+  std::vector<std::string_view> all;
+  auto i = std::find_if(actors_.begin(), actors_.end(), [&](const auto& x) {
+    return x.hdl == hdl && x.batched == batched;
+  });
+  if (i != actors_.end())
+    all.assign(i->types.begin(), i->types.end());
+  for (const auto& type : types)
+    if (std::find(all.begin(), all.end(), type) == all.end())
+      all.emplace_back(type);
+  return all.size();
+}
+
 bool subscription_table::add_lifecycle(const caf::actor& hdl) {
   auto is_new = !known(hdl.address());
   if (std::find(lifecycle_.begin(), lifecycle_.end(), hdl) == lifecycle_.end())

@@ -5,6 +5,7 @@
 
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -41,6 +42,11 @@ public:
   /// subscription of any kind before (the caller then monitors it).
   bool add_actor(const caf::actor& hdl, const std::vector<std::string>& types,
                  bool batched = false);
+
+  /// The patterns the subscription of `hdl` would hold with `types` added.
+  size_t patterns_with(const caf::actor& hdl,
+                       const std::vector<std::string>& types,
+                       bool batched = false) const;
 
   /// Subscribes `hdl` to lifecycle messages. Returns true if `hdl` had no
   /// subscription of any kind before.
