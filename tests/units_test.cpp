@@ -1680,6 +1680,21 @@ TEST_CASE("log lines mask Slack tokens by their shape", "[units][log]") {
   CHECK(lines[2] == "x: odd <redacted>! glued <redacted>");
 }
 
+TEST_CASE("a logger registers at most max_secrets secrets", "[units][log]") {
+  // Every line is searched for each: calls that bring ever new tokens of no
+  // Slack shape must not make every line slower without a bound.
+  std::vector<std::string> lines;
+  auto log = std::make_shared<logger>(
+      log_level::trace,
+      [&](log_level, const std::string& line) { lines.push_back(line); });
+  for (size_t i = 0; i < logger::max_secrets + 10; ++i)
+    log->add_secret("secret-" + std::to_string(i));
+  log->log(log_level::trace, "x", "secret-0 secret-63 secret-64 secret-73");
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0] == "x: <redacted> <redacted> secret-64 secret-73");
+  CHECK(logger::max_secrets == 64);
+}
+
 TEST_CASE("an I/O handler that throws does not end its I/O thread",
           "[units][io]") {
   caf::rtm::net::io_pool pool{1};

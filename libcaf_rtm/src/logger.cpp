@@ -190,7 +190,8 @@ void logger::add_secret(std::string secret) {
     return;
   std::lock_guard<std::mutex> guard{mtx_};
   // Every session of a client registers its token again: keep one copy.
-  if (std::find(secrets_.begin(), secrets_.end(), secret) == secrets_.end())
+  if (secrets_.size() < max_secrets &&
+      std::find(secrets_.begin(), secrets_.end(), secret) == secrets_.end())
     secrets_.push_back(std::move(secret));
 }
 

@@ -13,6 +13,7 @@
 
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -50,8 +51,16 @@ public:
     return x != log_level::quiet && x <= level_;
   }
 
-  /// Masks `secret` in every later line (ignored when shorter than 4; a
-  /// Slack token is masked by its shape, registered or not).
+  /// Secrets registered at most: every line is searched for each of them.
+  /// Slack's tokens need no place (they are masked by their shape); the
+  /// library registers others (a proxy's password, a token of another
+  /// shape) as it meets them, a call's own token included, and a peer that
+  /// sends calls with ever new tokens must not make every line slower.
+  static constexpr size_t max_secrets = 64;
+
+  /// Masks `secret` in every later line (ignored when shorter than 4, or
+  /// once `max_secrets` are registered; a Slack token is masked by its
+  /// shape, registered or not).
   void add_secret(std::string secret);
 
   /// Writes one line (the sink adds the newline, if any).
