@@ -1688,10 +1688,11 @@ TEST_CASE("a logger registers at most max_secrets secrets", "[units][log]") {
       log_level::trace,
       [&](log_level, const std::string& line) { lines.push_back(line); });
   for (size_t i = 0; i < logger::max_secrets + 10; ++i)
-    log->add_secret("secret-" + std::to_string(i));
-  log->log(log_level::trace, "x", "secret-0 secret-63 secret-64 secret-73");
+    log->add_secret("secret-" + std::to_string(i) + "-end");
+  log->log(log_level::trace, "x",
+           "secret-0-end secret-63-end secret-64-end secret-73-end");
   REQUIRE(lines.size() == 1);
-  CHECK(lines[0] == "x: <redacted> <redacted> secret-64 secret-73");
+  CHECK(lines[0] == "x: <redacted> <redacted> secret-64-end secret-73-end");
   CHECK(logger::max_secrets == 64);
 }
 
