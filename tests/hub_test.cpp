@@ -1820,6 +1820,7 @@ TEST_CASE("Socket Mode through the hub: a relay that ends answers the "
   REQUIRE(s);
   REQUIRE(eventually([&] { return srv.live_socket_mode_sessions() == 1; }));
   // The bot holds the command: the hub's relay waits for its answer.
+  auto sent_at = std::chrono::steady_clock::now();
   s->send_envelope("slash_commands",
                    R"({"command":"/hold","channel_id":"C1","user_id":"U1"})",
                    true);
@@ -1830,15 +1831,21 @@ TEST_CASE("Socket Mode through the hub: a relay that ends answers the "
       relay = caf::actor_cast<caf::actor>(x);
   REQUIRE(relay);
   caf::anon_send_exit(relay, caf::exit_reason::kill);
+  // Killed before the ack deadline (2.5 s from when the client read it), or
+  // the check below says nothing.
+  auto in_time = std::chrono::steady_clock::now() - sent_at < 2s;
   REQUIRE(eventually([&] { return log->up_count() == 2; }, 30s));
-  // Past the ack deadline (2.5 s): the relay's end answered the client's
-  // request at once (not taken), so no answer came late.
+  // Past the ack deadline: the relay's end answered the client's request at
+  // once (not taken), so no answer came late.
   std::this_thread::sleep_for(4s);
   auto status =
       request<rtm::client_status>(*bot.self, log->last_up().info.socket_mode,
                                   caf::timespan{10s}, rtm::status_atom_v);
   REQUIRE(status);
-  CHECK(status->acks_late == 0);
+  if (in_time)
+    CHECK(status->acks_late == 0);
+  else
+    WARN("the relay was killed too late to test anything");
 }
 
 TEST_CASE("Socket Mode through a hub that acks on receipt: envelopes cross "

@@ -1687,13 +1687,17 @@ TEST_CASE("a logger registers at most max_secrets secrets", "[units][log]") {
   auto log = std::make_shared<logger>(
       log_level::trace,
       [&](log_level, const std::string& line) { lines.push_back(line); });
-  for (size_t i = 0; i < logger::max_secrets + 10; ++i)
-    log->add_secret("secret-" + std::to_string(i) + "-end");
-  log->log(log_level::trace, "x",
-           "secret-0-end secret-63-end secret-64-end secret-73-end");
+  // One that cannot be taken says so: the caller refuses what brought it.
+  for (size_t i = 0; i < logger::max_secrets; ++i)
+    CHECK(log->add_secret("secret-" + std::to_string(i) + "-end"));
+  CHECK_FALSE(log->add_secret("secret-x-end"));
+  CHECK(log->add_secret("secret-0-end"));    // known
+  CHECK(log->add_secret("xoxb-1-2-shaped")); // masked by its shape
+  CHECK_FALSE(log->add_secret("abc"));       // too short to mask
+  log->log(log_level::trace, "x", "secret-0-end xoxb-1-2-shaped");
   REQUIRE(lines.size() == 1);
-  CHECK(lines[0] == "x: <redacted> <redacted> secret-64-end secret-73-end");
-  CHECK(logger::max_secrets == 64);
+  CHECK(lines[0] == "x: <redacted> <redacted>");
+  CHECK(logger::max_secrets == 256);
 }
 
 TEST_CASE("an I/O handler that throws does not end its I/O thread",

@@ -184,15 +184,20 @@ logger::logger(log_level level) : logger(level, write_to_stderr) {}
 logger::logger(log_level level, sink_type sink)
     : level_(level), sink_(std::move(sink)) {}
 
-void logger::add_secret(std::string secret) {
+bool logger::add_secret(std::string secret) {
+  if (secret.size() < 4)
+    return false;
   // Slack's tokens are masked by their shape anyway.
-  if (secret.size() < 4 || is_slack_token(secret))
-    return;
+  if (is_slack_token(secret))
+    return true;
   std::lock_guard<std::mutex> guard{mtx_};
   // Every session of a client registers its token again: keep one copy.
-  if (secrets_.size() < max_secrets &&
-      std::find(secrets_.begin(), secrets_.end(), secret) == secrets_.end())
-    secrets_.push_back(std::move(secret));
+  if (std::find(secrets_.begin(), secrets_.end(), secret) != secrets_.end())
+    return true;
+  if (secrets_.size() >= max_secrets)
+    return false;
+  secrets_.push_back(std::move(secret));
+  return true;
 }
 
 std::string logger::redact(std::string text) const {
@@ -267,7 +272,10 @@ logger_ptr make_logger(const logger_ptr& configured,
   auto log =
       configured ? configured : std::make_shared<logger>(log_level::warn);
   for (const auto& secret : secrets)
-    log->add_secret(secret);
+    if (!log->add_secret(secret) && secret.size() >= 4)
+      log->log(log_level::warn, "log",
+               "a token of no Slack shape is not masked: the logger holds " +
+                   std::to_string(logger::max_secrets) + " secrets already");
   return log;
 }
 

@@ -4,6 +4,7 @@
 
 #include "caf/rtm/errc.hpp"
 #include "detail/printable.hpp"
+#include "detail/subscription_table.hpp"
 
 namespace caf::rtm {
 
@@ -18,12 +19,6 @@ bool valid_part(std::string_view x) noexcept {
 }
 
 } // namespace
-
-caf::error too_many_patterns() {
-  return make_error(errc::invalid_argument, "a subscription holds at most " +
-                                                std::to_string(max_patterns) +
-                                                " patterns");
-}
 
 caf::error check_pattern(std::string_view pattern) {
   if (pattern == "*")
@@ -56,7 +51,7 @@ caf::error check_patterns(const std::vector<std::string>& patterns) {
     return make_error(errc::invalid_argument,
                       "a subscription needs at least one pattern");
   if (patterns.size() > max_patterns)
-    return too_many_patterns();
+    return detail::too_many_patterns();
   for (const auto& x : patterns)
     if (auto err = check_pattern(x))
       return err;

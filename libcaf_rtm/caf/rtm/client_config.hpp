@@ -171,11 +171,13 @@ struct client_config {
   /// How often one call waits out `Retry-After` before failing.
   uint32_t max_rate_limit_waits = 5;
   /// Web API requests one caller holds at once (at least 1): out, waiting for
-  /// a free connection or in a rate-limited method's line (each step of an
-  /// upload and each page of a list counts while it runs). Past it a request
+  /// a free connection or in a rate-limited method's line (an upload or a
+  /// list counts as one, its steps follow one another). Past it a new request
   /// fails at once with `send_queue_full`: posts made faster than Slack takes
   /// them must not pile up in memory without a bound. The calls that bring a
-  /// client's connection back are never refused.
+  /// client's connection back (`rtm.connect`, `apps.connections.open`,
+  /// `auth.test`) have 64 more, so that a backlog of posts cannot keep a
+  /// client from reconnecting.
   size_t api_queue_size = 10000;
 
   // -- Web API lists and uploads ----------------------------------------------

@@ -52,16 +52,17 @@ public:
   }
 
   /// Secrets registered at most: every line is searched for each of them.
-  /// Slack's tokens need no place (they are masked by their shape); the
-  /// library registers others (a proxy's password, a token of another
-  /// shape) as it meets them, a call's own token included, and a peer that
-  /// sends calls with ever new tokens must not make every line slower.
-  static constexpr size_t max_secrets = 64;
+  /// Slack's tokens need no place (they are masked by their shape); tokens
+  /// of another shape do (a Slack-compatible server's), a call's own token
+  /// included, and a peer that sends calls with ever new tokens must not make
+  /// every line slower without a bound.
+  static constexpr size_t max_secrets = 256;
 
-  /// Masks `secret` in every later line (ignored when shorter than 4, or
-  /// once `max_secrets` are registered; a Slack token is masked by its
-  /// shape, registered or not).
-  void add_secret(std::string secret);
+  /// Masks `secret` in every later line; a Slack token is masked by its
+  /// shape, registered or not. Returns false if it will not be masked:
+  /// shorter than 4, or `max_secrets` are registered (the Web API caller then
+  /// refuses the call that brought it).
+  bool add_secret(std::string secret);
 
   /// Writes one line (the sink adds the newline, if any).
   void log(log_level x, std::string_view component, std::string_view text);

@@ -39,9 +39,6 @@ caf::error check_pattern(std::string_view pattern);
 /// `max_patterns`).
 caf::error check_patterns(const std::vector<std::string>& patterns);
 
-/// The error of a subscription that would hold over `max_patterns` patterns.
-caf::error too_many_patterns();
-
 /// Whether `pattern` matches an event of `type` and `subtype` ("" if none).
 bool pattern_matches(std::string_view pattern, std::string_view type,
                      std::string_view subtype) noexcept;

@@ -1,8 +1,18 @@
 #include "detail/subscription_table.hpp"
 
 #include <algorithm>
+#include <string>
+
+#include "caf/rtm/errc.hpp"
+#include "caf/rtm/pattern.hpp"
 
 namespace caf::rtm::detail {
+
+caf::error too_many_patterns() {
+  return make_error(errc::invalid_argument, "a subscription holds at most " +
+                                                std::to_string(max_patterns) +
+                                                " patterns");
+}
 
 bool subscription_table::known(const caf::actor_addr& addr) const {
   return std::any_of(actors_.begin(), actors_.end(),

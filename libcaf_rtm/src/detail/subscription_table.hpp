@@ -14,11 +14,15 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
+#include <caf/error.hpp>
 
 #include "caf/rtm/envelope.hpp"
 #include "caf/rtm/event.hpp"
 
 namespace caf::rtm::detail {
+
+/// The error of a subscription that would hold over `max_patterns` patterns.
+caf::error too_many_patterns();
 
 class subscription_table {
 public:

@@ -53,10 +53,15 @@ bool opens_session(const std::string& method) {
 }
 
 // A call that brings a client's connection back (`auth.test` tells a new
-// client who it is): it goes ahead of a backlog, and is never refused for it.
-bool brings_connection(const web_api_state::pending_call& call) {
-  return opens_session(call.method) || call.method == "auth.test";
+// client who it is): it goes ahead of a backlog.
+bool brings_connection(const std::string& method) {
+  return opens_session(method) || method == "auth.test";
 }
+
+// Requests over `api_queue_size` that bring a connection back may open: a
+// backlog of posts must not keep a client from reconnecting. A reserve, not
+// an exemption: anyone may call these methods (a hub's nodes too).
+constexpr size_t connection_reserve = 64;
 
 // HTTP exchanges of one caller at once; more calls wait for a free slot, so
 // a burst of calls cannot open connections without bound.
@@ -233,7 +238,7 @@ void issue(self_ptr self, uint64_t id) {
   if (st.running >= max_exchanges) {
     // The calls that bring a client's connection back go first: behind a
     // backlog of uploads or posts, a reconnect would wait for all of them.
-    if (brings_connection(call))
+    if (brings_connection(call.method))
       st.reconnects_waiting.push_back(id);
     else
       st.waiting_for_slot.push_back(id);
@@ -514,6 +519,20 @@ make_deliver(caf::typed_response_promise<json_object> rp) {
   };
 }
 
+// Why a new request for `method` cannot start: `api_queue_size` requests
+// are open. Checked where a request comes in, not for the later steps of an
+// upload or a list, which replace the step before them.
+caf::error queue_full(web_api_self self, const std::string& method) {
+  auto& st = self->state;
+  auto cap = st.cfg.api_queue_size +
+             (brings_connection(method) ? connection_reserve : 0);
+  if (st.calls.size() < cap)
+    return caf::none;
+  return make_error(errc::send_queue_full,
+                    method + ": " + std::to_string(st.calls.size()) +
+                        " Web API requests are open (api_queue_size)");
+}
+
 } // namespace
 
 void start_request(web_api_self self, web_api_state::pending_call call) {
@@ -522,11 +541,6 @@ void start_request(web_api_self self, web_api_state::pending_call call) {
     return call.deliver(st.setup_error);
   if (st.closing)
     return call.deliver(make_error(errc::closed, "web API caller is closing"));
-  if (st.calls.size() >= st.cfg.api_queue_size && !brings_connection(call))
-    return call.deliver(
-        make_error(errc::send_queue_full,
-                   call.method + ": " + std::to_string(st.calls.size()) +
-                       " Web API requests are open (api_queue_size)"));
   auto id = st.next_id++;
   auto deadline = call.deadline;
   // Slack limits each method per workspace (token). A request to a URL of
@@ -561,7 +575,13 @@ void start_call(web_api_self self, api_call x,
   if (!x.token.empty()) {
     if (auto err = check_token(x.token, "the call's token"))
       return deliver(std::move(err));
-    st.log->add_secret(x.token);
+    // Its token could show in no line unmasked: a call whose token the
+    // logger cannot take (no Slack token, and the logger full) is refused.
+    if (!st.log->add_secret(x.token))
+      return deliver(make_error(
+          errc::invalid_argument,
+          "the call's token is no Slack token and the logger holds " +
+              std::to_string(logger::max_secrets) + " secrets already"));
   }
   web_api_state::pending_call call;
   if (!x.json.value.empty()) {
@@ -644,6 +664,10 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
       [self](call_atom, std::string& method,
              api_args& args) -> caf::typed_response_promise<json_object> {
         auto rp = self->make_response_promise<json_object>();
+        if (auto err = queue_full(self, method)) {
+          rp.deliver(std::move(err));
+          return rp;
+        }
         api_call x;
         x.method = std::move(method);
         x.args = std::move(args);
@@ -653,30 +677,51 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
       [self](call_atom,
              api_call& x) -> caf::typed_response_promise<json_object> {
         auto rp = self->make_response_promise<json_object>();
+        if (auto err = queue_full(self, x.method)) {
+          rp.deliver(std::move(err));
+          return rp;
+        }
         start_call(self, std::move(x), make_deliver(rp));
         return rp;
       },
       [self](call_atom, api_call& x, all_pages_atom)
           -> caf::typed_response_promise<std::vector<json_object>> {
         auto rp = self->make_response_promise<std::vector<json_object>>();
+        if (auto err = queue_full(self, x.method)) {
+          rp.deliver(std::move(err));
+          return rp;
+        }
         collect_pages(self, std::move(x), rp);
         return rp;
       },
       [self](call_atom, api_call& x,
              caf::actor& sink) -> caf::typed_response_promise<uint64_t> {
         auto rp = self->make_response_promise<uint64_t>();
+        if (auto err = queue_full(self, x.method)) {
+          rp.deliver(std::move(err));
+          return rp;
+        }
         stream_pages(self, std::move(x), sink, rp);
         return rp;
       },
       [self](upload_atom,
              file_upload& x) -> caf::typed_response_promise<json_object> {
         auto rp = self->make_response_promise<json_object>();
+        // Before the file is read.
+        if (auto err = queue_full(self, "upload")) {
+          rp.deliver(std::move(err));
+          return rp;
+        }
         start_upload(self, std::move(x), make_deliver(rp));
         return rp;
       },
       [self](webhook_atom,
              webhook_post& x) -> caf::typed_response_promise<caf::ok_atom> {
         auto rp = self->make_response_promise<caf::ok_atom>();
+        if (auto err = queue_full(self, "webhook post")) {
+          rp.deliver(std::move(err));
+          return rp;
+        }
         start_webhook_post(self, std::move(x),
                            [rp](caf::expected<json_object> res) mutable {
                              if (res)

@@ -152,6 +152,10 @@ struct subscription_state {
 
   ~subscription_state() {
     ended->store(true);
+    // Ended before its unsubscribes came back (the front's last resort, an
+    // exit with an error sent to it): every close is answered all the same.
+    for (auto& rp : close_promises)
+      rp.deliver(caf::ok_atom_v);
     for (auto& sub : subs)
       caf::anon_send_exit(sub.fwd, caf::exit_reason::kill);
     if (lifecycle_fwd)

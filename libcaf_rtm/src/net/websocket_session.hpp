@@ -72,8 +72,15 @@ public:
         return;
       }
       // Each goes to the front: the last one first keeps them in order.
-      for (auto i = packed->size(); i-- > 0;)
+      for (auto i = packed->size(); i-- > 0;) {
+        // Ended by the queue's bound on the way: the rest in one count.
+        if (self.state_ == state_type::ended) {
+          caf::anon_send(self.owner_, detail::unsent_atom_v,
+                         static_cast<uint32_t>(i + 1));
+          return;
+        }
         self.enqueue(outgoing{outgoing::text, {}, 0, 0, packed, i}, true);
+      }
     });
   }
 

@@ -97,7 +97,10 @@ using remote_subscription_actor = caf::typed_actor<
 /// Spawn with `sys.spawn(caf::rtm::hub::remote_subscription, cfg)`. A
 /// configuration that cannot work is reported once (hub_down with `final`
 /// to the lifecycle subscriber, `last_error` in the status) and nothing is
-/// attempted.
+/// attempted. An actor linked to the handle that ends, however it ends,
+/// closes the subscription as `close_atom` does; an exit with an error sent
+/// to the handle itself ends it at once (every `close` still answered), the
+/// last resort after a close that did not finish.
 remote_subscription_actor::behavior_type
 remote_subscription(remote_subscription_actor::pointer self,
                     remote_subscription_config cfg);
