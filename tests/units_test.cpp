@@ -1680,24 +1680,27 @@ TEST_CASE("log lines mask Slack tokens by their shape", "[units][log]") {
   CHECK(lines[2] == "x: odd <redacted>! glued <redacted>");
 }
 
-TEST_CASE("a logger registers at most max_secrets secrets", "[units][log]") {
+TEST_CASE("a logger keeps the last max_transient_secrets secrets of "
+          "requests, and every configured one",
+          "[units][log]") {
   // Every line is searched for each: calls that bring ever new tokens of no
-  // Slack shape must not make every line slower without a bound.
+  // Slack shape must not make every line slower without a bound, nor push
+  // out the configured secrets.
   std::vector<std::string> lines;
   auto log = std::make_shared<logger>(
       log_level::trace,
       [&](log_level, const std::string& line) { lines.push_back(line); });
-  // One that cannot be taken says so: the caller refuses what brought it.
-  for (size_t i = 0; i < logger::max_secrets; ++i)
-    CHECK(log->add_secret("secret-" + std::to_string(i) + "-end"));
-  CHECK_FALSE(log->add_secret("secret-x-end"));
-  CHECK(log->add_secret("secret-0-end"));    // known
-  CHECK(log->add_secret("xoxb-1-2-shaped")); // masked by its shape
-  CHECK_FALSE(log->add_secret("abc"));       // too short to mask
-  log->log(log_level::trace, "x", "secret-0-end xoxb-1-2-shaped");
+  log->add_secret("configured-secret");
+  auto n = logger::max_transient_secrets;
+  for (size_t i = 0; i < n + 10; ++i)
+    log->add_transient_secret("call-" + std::to_string(i) + "-end");
+  auto oldest_kept = "call-" + std::to_string(10) + "-end";
+  auto newest = "call-" + std::to_string(n + 9) + "-end";
+  log->log(log_level::trace, "x",
+           "configured-secret call-9-end " + oldest_kept + " " + newest);
   REQUIRE(lines.size() == 1);
-  CHECK(lines[0] == "x: <redacted> <redacted>");
-  CHECK(logger::max_secrets == 256);
+  CHECK(lines[0] == "x: <redacted> call-9-end <redacted> <redacted>");
+  CHECK(logger::max_transient_secrets == 256);
 }
 
 TEST_CASE("an I/O handler that throws does not end its I/O thread",

@@ -184,20 +184,28 @@ logger::logger(log_level level) : logger(level, write_to_stderr) {}
 logger::logger(log_level level, sink_type sink)
     : level_(level), sink_(std::move(sink)) {}
 
-bool logger::add_secret(std::string secret) {
-  if (secret.size() < 4)
-    return false;
+void logger::add_secret(std::string secret) {
   // Slack's tokens are masked by their shape anyway.
-  if (is_slack_token(secret))
-    return true;
+  if (secret.size() < 4 || is_slack_token(secret))
+    return;
   std::lock_guard<std::mutex> guard{mtx_};
   // Every session of a client registers its token again: keep one copy.
+  if (std::find(secrets_.begin(), secrets_.end(), secret) == secrets_.end())
+    secrets_.push_back(std::move(secret));
+}
+
+void logger::add_transient_secret(std::string secret) {
+  if (secret.size() < 4 || is_slack_token(secret))
+    return;
+  std::lock_guard<std::mutex> guard{mtx_};
   if (std::find(secrets_.begin(), secrets_.end(), secret) != secrets_.end())
-    return true;
-  if (secrets_.size() >= max_secrets)
-    return false;
-  secrets_.push_back(std::move(secret));
-  return true;
+    return;
+  if (auto i = std::find(transient_.begin(), transient_.end(), secret);
+      i != transient_.end())
+    transient_.erase(i); // the newest again
+  else if (transient_.size() == max_transient_secrets)
+    transient_.pop_front();
+  transient_.push_back(std::move(secret));
 }
 
 std::string logger::redact(std::string text) const {
@@ -211,10 +219,15 @@ std::string logger::redact_locked(std::string text) const {
   // replaced once: masking one kind first could cut a match of the other
   // in two and leave its rest readable.
   std::vector<std::pair<size_t, size_t>> found;
-  for (const auto& secret : secrets_)
+  auto find_all = [&](const std::string& secret) {
     for (auto pos = text.find(secret); pos != std::string::npos;
          pos = text.find(secret, pos + 1))
       found.emplace_back(pos, pos + secret.size());
+  };
+  for (const auto& secret : secrets_)
+    find_all(secret);
+  for (const auto& secret : transient_)
+    find_all(secret);
   find_slack_tokens(text, found);
   if (!found.empty()) {
     std::sort(found.begin(), found.end());
@@ -272,10 +285,7 @@ logger_ptr make_logger(const logger_ptr& configured,
   auto log =
       configured ? configured : std::make_shared<logger>(log_level::warn);
   for (const auto& secret : secrets)
-    if (!log->add_secret(secret) && secret.size() >= 4)
-      log->log(log_level::warn, "log",
-               "a token of no Slack shape is not masked: the logger holds " +
-                   std::to_string(logger::max_secrets) + " secrets already");
+    log->add_secret(secret);
   return log;
 }
 

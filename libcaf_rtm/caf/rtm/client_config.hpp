@@ -175,9 +175,9 @@ struct client_config {
   /// list counts as one, its steps follow one another). Past it a new request
   /// fails at once with `send_queue_full`: posts made faster than Slack takes
   /// them must not pile up in memory without a bound. The calls that bring a
-  /// client's connection back (`rtm.connect`, `apps.connections.open`,
-  /// `auth.test`) have 64 more, so that a backlog of posts cannot keep a
-  /// client from reconnecting.
+  /// client's connection back (`rtm.connect`, `rtm.start`,
+  /// `apps.connections.open`, `auth.test`) have 64 more, so that a backlog of
+  /// posts cannot keep a client from reconnecting.
   size_t api_queue_size = 10000;
 
   // -- Web API lists and uploads ----------------------------------------------

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -51,18 +52,20 @@ public:
     return x != log_level::quiet && x <= level_;
   }
 
-  /// Secrets registered at most: every line is searched for each of them.
-  /// Slack's tokens need no place (they are masked by their shape); tokens
-  /// of another shape do (a Slack-compatible server's), a call's own token
-  /// included, and a peer that sends calls with ever new tokens must not make
-  /// every line slower without a bound.
-  static constexpr size_t max_secrets = 256;
+  /// Masks `secret` in every later line (ignored when shorter than 4; a
+  /// Slack token is masked by its shape, registered or not).
+  void add_secret(std::string secret);
 
-  /// Masks `secret` in every later line; a Slack token is masked by its
-  /// shape, registered or not. Returns false if it will not be masked:
-  /// shorter than 4, or `max_secrets` are registered (the Web API caller then
-  /// refuses the call that brought it).
-  bool add_secret(std::string secret);
+  /// Secrets of `add_transient_secret` kept at most: every line is searched
+  /// for each of them.
+  static constexpr size_t max_transient_secrets = 256;
+
+  /// `add_secret` for a secret that comes with a request (a Web API call's
+  /// own token): among the last `max_transient_secrets` of them, the oldest
+  /// forgotten first. A peer that sends calls with ever new tokens of no
+  /// Slack shape must not make every line slower without a bound, nor push
+  /// out the configured ones.
+  void add_transient_secret(std::string secret);
 
   /// Writes one line (the sink adds the newline, if any).
   void log(log_level x, std::string_view component, std::string_view text);
@@ -77,6 +80,8 @@ private:
   sink_type sink_;
   mutable std::mutex mtx_;
   std::vector<std::string> secrets_;
+  /// Oldest first.
+  std::deque<std::string> transient_;
 };
 
 using logger_ptr = std::shared_ptr<logger>;

@@ -524,6 +524,9 @@ make_deliver(caf::typed_response_promise<json_object> rp) {
 // upload or a list, which replace the step before them.
 caf::error queue_full(web_api_self self, const std::string& method) {
   auto& st = self->state;
+  // Closing, or unable to call at all: the request fails for that reason.
+  if (st.closing || st.setup_error)
+    return caf::none;
   auto cap = st.cfg.api_queue_size +
              (brings_connection(method) ? connection_reserve : 0);
   if (st.calls.size() < cap)
@@ -575,13 +578,7 @@ void start_call(web_api_self self, api_call x,
   if (!x.token.empty()) {
     if (auto err = check_token(x.token, "the call's token"))
       return deliver(std::move(err));
-    // Its token could show in no line unmasked: a call whose token the
-    // logger cannot take (no Slack token, and the logger full) is refused.
-    if (!st.log->add_secret(x.token))
-      return deliver(make_error(
-          errc::invalid_argument,
-          "the call's token is no Slack token and the logger holds " +
-              std::to_string(logger::max_secrets) + " secrets already"));
+    st.log->add_transient_secret(x.token);
   }
   web_api_state::pending_call call;
   if (!x.json.value.empty()) {
