@@ -2004,6 +2004,24 @@ TEST_CASE_METHOD(api_fixture, "a list handing out a huge cursor ends",
   close(api);
 }
 
+TEST_CASE_METHOD(api_fixture,
+                 "a list counts as one request against api_queue_size",
+                 "[web_api][pages]") {
+  // Each page follows the one before: its call is never refused for the
+  // list's own.
+  fake_slack_options opts;
+  opts.conversation_count = 10;
+  fake_slack srv{opts};
+  auto cfg = config_for(srv, logs.get());
+  cfg.api_queue_size = 1;
+  auto api = track(sys->spawn(web_api, cfg));
+  auto pages = all_pages(*this, api, list_call("3"));
+  REQUIRE(pages);
+  CHECK(pages->size() == 4);
+  CHECK(srv.requests("conversations.list").size() == 4);
+  close(api);
+}
+
 TEST_CASE_METHOD(api_fixture, "a list longer than max_pages ends",
                  "[web_api][pages]") {
   fake_slack_options opts;
