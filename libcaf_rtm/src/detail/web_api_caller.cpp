@@ -536,6 +536,17 @@ caf::error queue_full(web_api_self self, const std::string& method) {
                         " Web API requests are open (api_queue_size)");
 }
 
+// Answers `rp` with `queue_full`'s error, if any; true if it did.
+template <class Promise>
+bool refused_when_full(web_api_self self, Promise& rp,
+                       const std::string& method) {
+  auto err = queue_full(self, method);
+  if (!err)
+    return false;
+  rp.deliver(std::move(err));
+  return true;
+}
+
 } // namespace
 
 void start_request(web_api_self self, web_api_state::pending_call call) {
@@ -661,10 +672,8 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
       [self](call_atom, std::string& method,
              api_args& args) -> caf::typed_response_promise<json_object> {
         auto rp = self->make_response_promise<json_object>();
-        if (auto err = queue_full(self, method)) {
-          rp.deliver(std::move(err));
+        if (refused_when_full(self, rp, method))
           return rp;
-        }
         api_call x;
         x.method = std::move(method);
         x.args = std::move(args);
@@ -674,30 +683,24 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
       [self](call_atom,
              api_call& x) -> caf::typed_response_promise<json_object> {
         auto rp = self->make_response_promise<json_object>();
-        if (auto err = queue_full(self, x.method)) {
-          rp.deliver(std::move(err));
+        if (refused_when_full(self, rp, x.method))
           return rp;
-        }
         start_call(self, std::move(x), make_deliver(rp));
         return rp;
       },
       [self](call_atom, api_call& x, all_pages_atom)
           -> caf::typed_response_promise<std::vector<json_object>> {
         auto rp = self->make_response_promise<std::vector<json_object>>();
-        if (auto err = queue_full(self, x.method)) {
-          rp.deliver(std::move(err));
+        if (refused_when_full(self, rp, x.method))
           return rp;
-        }
         collect_pages(self, std::move(x), rp);
         return rp;
       },
       [self](call_atom, api_call& x,
              caf::actor& sink) -> caf::typed_response_promise<uint64_t> {
         auto rp = self->make_response_promise<uint64_t>();
-        if (auto err = queue_full(self, x.method)) {
-          rp.deliver(std::move(err));
+        if (refused_when_full(self, rp, x.method))
           return rp;
-        }
         stream_pages(self, std::move(x), sink, rp);
         return rp;
       },
@@ -705,20 +708,16 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
              file_upload& x) -> caf::typed_response_promise<json_object> {
         auto rp = self->make_response_promise<json_object>();
         // Before the file is read.
-        if (auto err = queue_full(self, "upload")) {
-          rp.deliver(std::move(err));
+        if (refused_when_full(self, rp, "upload"))
           return rp;
-        }
         start_upload(self, std::move(x), make_deliver(rp));
         return rp;
       },
       [self](webhook_atom,
              webhook_post& x) -> caf::typed_response_promise<caf::ok_atom> {
         auto rp = self->make_response_promise<caf::ok_atom>();
-        if (auto err = queue_full(self, "webhook post")) {
-          rp.deliver(std::move(err));
+        if (refused_when_full(self, rp, "webhook post"))
           return rp;
-        }
         start_webhook_post(self, std::move(x),
                            [rp](caf::expected<json_object> res) mutable {
                              if (res)
