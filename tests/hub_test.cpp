@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -21,6 +22,7 @@
 
 #include <caf/io/basp_broker.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/io/publish.hpp>
 #include <caf/io/remote_actor.hpp>
 #include <caf/openssl/remote_actor.hpp>
 
@@ -964,6 +966,98 @@ TEST_CASE("a remote node that kills the registry or a gate, or forges their "
   // And the hub still stops cleanly.
   h.proc->signal(SIGTERM);
   CHECK(h.proc->wait(30s) == 0);
+}
+
+TEST_CASE("a program that embeds a hub and whose client ends: the gate ends "
+          "with it, answers what it forwarded, and no new one opens",
+          "[hub]") {
+  // A connect and a call the fake holds.
+  fake_slack srv;
+  srv.on("rtm.connect", [&](const caf::rtm::testing::recorded_request& req) {
+    auto res = srv.default_answer(req);
+    res.delay = 30s;
+    return res;
+  });
+  auto held = caf::rtm::testing::http_response::ok();
+  held.delay = 30s;
+  srv.script("conversations.info", held);
+  // The program: its own client, and a registry in front of it.
+  bot_node program;
+  auto client = program.sys->spawn(rtm::rtm_client, config_for(srv, nullptr));
+  hub::workspace_info ws;
+  ws.name = "acme";
+  ws.rtm = client;
+  auto reg =
+      program.sys->spawn(hub::registry, std::vector<hub::workspace_info>{ws},
+                         hub::registry_options{});
+  program.track(reg);
+  auto port = caf::io::publish(reg, 0, "127.0.0.1");
+  REQUIRE(port);
+  hub::hub_endpoint where{"127.0.0.1", *port};
+  // A bot node subscribed through it, and a connect and a call of its on
+  // the way.
+  bot_node bot;
+  auto log = std::make_shared<bot_log>();
+  bot.subscribe({where}, "acme", spawn_bot(*bot.sys, log));
+  REQUIRE(eventually([&] { return log->up_count() == 1; }, 30s));
+  auto remote = bot.registry(where);
+  auto lookup = [&] {
+    return request<hub::workspace_info>(*bot.self, remote, caf::timespan{10s},
+                                        hub::lookup_atom_v,
+                                        std::string{"acme"});
+  };
+  auto info = lookup();
+  REQUIRE(info);
+  auto gate = info->handle();
+  auto connect = std::async(std::launch::async, [&] {
+    caf::scoped_actor caller{*bot.sys};
+    return request<rtm::connected>(caller, gate, caf::timespan{60s},
+                                   rtm::connect_atom_v);
+  });
+  auto call = std::async(std::launch::async, [&] {
+    caf::scoped_actor caller{*bot.sys};
+    return request<rtm::json_object>(
+        caller, gate, caf::timespan{60s}, rtm::call_atom_v,
+        std::string{"conversations.info"}, rtm::api_args{});
+  });
+  REQUIRE(srv.wait_requests("rtm.connect", 1, 10s));
+  REQUIRE(srv.wait_requests("conversations.info", 1, 10s));
+
+  // The program ends its client while the hub runs.
+  caf::anon_send_exit(client, caf::exit_reason::kill);
+  // Both are answered at once, not when their own time runs out: the
+  // connect (which the client held) by the gate, the call by the gate or
+  // the client's Web API caller, whichever comes first.
+  REQUIRE(connect.wait_for(20s) == std::future_status::ready);
+  auto connected = connect.get();
+  REQUIRE_FALSE(connected);
+  CHECK(code_of(connected.error()) == "connection_lost");
+  REQUIRE(call.wait_for(20s) == std::future_status::ready);
+  auto res = call.get();
+  REQUIRE_FALSE(res);
+  auto code = code_of(res.error());
+  CHECK((code == "connection_lost" || code == "closed"));
+  // The subscription hears that the hub delivers no more.
+  CHECK(eventually([&] { return log->down_count() >= 1; }, 10s));
+  // Lookups fail from now on, and the gate is not replaced.
+  CHECK(eventually(
+      [&] {
+        auto x = lookup();
+        return !x && code_of(x.error()) == "connection_lost";
+      },
+      10s));
+  auto listing = bot.list(remote);
+  REQUIRE(listing.size() == 1);
+  CHECK(listing[0].status.state == "closed");
+  auto downs = log->down_count();
+  std::this_thread::sleep_for(1s);
+  auto x = lookup();
+  REQUIRE_FALSE(x);
+  CHECK(code_of(x.error()) == "connection_lost");
+  // The subscription keeps trying (another program may come up there), at
+  // its backoff's pace.
+  CHECK(log->down_count() > downs);
+  CHECK(log->up_count() == 1);
 }
 
 // -- the caf-rtm tool as a bot node -------------------------------------------

@@ -9,6 +9,7 @@
 
 #include <caf/default_attachable.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/sec.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -22,14 +23,18 @@ namespace caf::rtm::hub::detail {
 
 namespace {
 
+constexpr const char* client_ended =
+    "the hub's client for this workspace ended";
+
 // Fails the requests still forwarded: the gate ends, their answers with it.
-void fail_forwarding(gate_state& st) {
+void fail_forwarding(gate_state& st,
+                     const char* why = "the hub's gate for this workspace "
+                                       "ended before the answer; look the "
+                                       "workspace up again") {
   auto xs = std::move(st.forwarding);
   st.forwarding.clear();
   for (auto& [id, fail] : xs)
-    fail(make_error(errc::connection_lost,
-                    "the hub's gate for this workspace ended before the "
-                    "answer; look the workspace up again"));
+    fail(make_error(errc::connection_lost, why));
 }
 
 } // namespace
@@ -45,6 +50,8 @@ gate_state::~gate_state() {
   for (const auto& addr : watched)
     if (auto hdl = caf::actor_cast<caf::strong_actor_ptr>(addr))
       hdl->get()->detach(tk);
+  if (auto hdl = caf::actor_cast<caf::strong_actor_ptr>(client))
+    hdl->get()->detach(tk);
   for (auto& [addr, relay] : relays)
     caf::anon_send_exit(relay.hdl, caf::exit_reason::kill);
   for (auto& relay : retiring)
@@ -70,6 +77,10 @@ caf::result<R> forward(Self* self, const Client& client, Ts&&... xs) {
       },
       [self, rp, id](caf::error& err) mutable {
         self->state.forwarding.erase(id);
+        // Only the client can be gone here (nobody else learns the
+        // requester's address): the gate is about to end with it.
+        if (err == caf::sec::request_receiver_down)
+          err = make_error(errc::connection_lost, client_ended);
         rp.deliver(std::move(err));
       },
       std::forward<Ts>(xs)...);
@@ -152,11 +163,26 @@ void on_relay_down(Self* self, const caf::actor_addr& addr) {
             });
 }
 
+// The client ended (its program closed it, or it failed): the gate ends
+// with it. The requests it forwarded get no answer from the client any more,
+// and the remote subscriptions, which watch the gate, see it go and say so
+// (the registry opens no new gate in front of a client that is gone).
+template <class Self, class Client>
+void on_client_down(Self* self, const Client& client) {
+  when_gone(self, self->state.requester, caf::actor_cast<caf::actor>(client),
+            [self] {
+              fail_forwarding(self->state, client_ended);
+              self->quit(make_error(errc::connection_lost, client_ended));
+            });
+}
+
 // A remote subscriber went away. When its node is gone (rather than the
 // actor ending), the hub records what the client had received by then.
 template <class Self, class Client>
 void on_down(Self* self, const Client& client, caf::down_msg& dm) {
   auto& st = self->state;
+  if (dm.source == st.client)
+    return on_client_down(self, client);
   if (is_relay(self, dm.source))
     return on_relay_down(self, dm.source);
   // Down messages can be forged by any node that reaches the gate: only
@@ -199,6 +225,8 @@ void harden(Self* self, const Client& client) {
   caf::rtm::detail::ignore_stray_errors(self); // an error message ends nothing
   self->set_down_handler(
       [self, client](caf::down_msg& dm) { on_down(self, client, dm); });
+  self->state.client = client.address();
+  self->monitor(client);
 }
 
 // A remote caller may name only actors of its own node: naming another

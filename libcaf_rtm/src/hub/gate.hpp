@@ -56,6 +56,8 @@ struct gate_state {
   gate_args args;
   /// The gate's own address, as its monitors name it.
   caf::actor_addr me;
+  /// The client, monitored: the gate ends with it.
+  caf::actor_addr client;
   /// Remote subscribers, monitored to notice their node going away.
   std::set<caf::actor_addr> watched;
   /// The relay in front of each remote subscriber (see relay.hpp).

@@ -6,6 +6,7 @@
 
 #include <caf/actor_registry.hpp>
 #include <caf/atom.hpp>
+#include <caf/default_attachable.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
@@ -29,6 +30,9 @@ struct workspace_entry {
   /// What the gates' relays dropped for nodes that fell behind.
   std::shared_ptr<std::atomic<uint64_t>> dropped =
       std::make_shared<std::atomic<uint64_t>>(0);
+  /// The client ended (a program that embeds the hub closed it, or it
+  /// failed): no gate opens in front of it again, lookups fail.
+  bool client_gone = false;
 };
 
 // Shared by the registry's handlers.
@@ -38,12 +42,21 @@ struct registry_state {
   bool closed = false;
   /// Makes the registry's requests (see private_requests.hpp).
   caf::actor requester;
+  /// The registry's own address, as its monitors name it.
+  caf::actor_addr me;
 
-  // The gates end with the registry.
+  // The gates end with the registry. Its monitors of the clients go: they
+  // would keep the registry's memory until the clients end (a node that
+  // kills the registry makes the hub publish a new one).
   void close() {
     closed = true;
-    for (auto& [name, entry] : workspaces)
+    caf::default_attachable::observe_token tk{me,
+                                              caf::default_attachable::monitor};
+    for (auto& [name, entry] : workspaces) {
       caf::anon_send_exit(entry.shared.handle(), caf::exit_reason::kill);
+      if (auto hdl = caf::actor_cast<caf::strong_actor_ptr>(entry.own.handle()))
+        hdl->get()->detach(tk);
+    }
     caf::anon_send_exit(requester, caf::exit_reason::kill);
   }
 };
@@ -119,6 +132,9 @@ caf::result<workspace_info> lookup(self_ptr self, const state_ptr& st,
   if (i == all.end())
     return make_error(errc::unknown_workspace, name);
   auto& entry = i->second;
+  if (entry.client_gone)
+    return make_error(errc::connection_lost,
+                      "the hub's client for " + name + " ended");
   auto sender = self->current_sender();
   auto now = caf::make_timestamp();
   if (sender == nullptr || !entry.drops->came_back(sender->node(), now))
@@ -154,6 +170,7 @@ registry_actor::behavior_type registry(registry_actor::pointer self,
   auto st = std::make_shared<registry_state>();
   st->options = std::move(options);
   st->requester = self->spawn(detail::requester, self->address());
+  st->me = self->address();
   // CAF registers these two under names any connected node can look up:
   // ConfigServ keeps whatever it is sent, for good, and SpawnServ spawns
   // actors for remote nodes. A hub serves neither.
@@ -163,6 +180,7 @@ registry_actor::behavior_type registry(registry_actor::pointer self,
     auto& entry = st->workspaces[ws.name];
     entry.own = std::move(ws);
     entry.drops = std::make_shared<detail::drop_log>();
+    self->monitor(entry.own.handle());
     open_gate(self, st->options, entry);
   }
   // Published: unknown messages are dropped, exit messages end nothing (the
@@ -187,14 +205,28 @@ registry_actor::behavior_type registry(registry_actor::pointer self,
     if (st->closed)
       return;
     for (auto& [name, entry] : st->workspaces) {
+      auto* e = &entry;
+      if (dm.source == entry.own.handle().address()) {
+        // Its gate sees it too, and ends.
+        detail::when_gone(self, st->requester, entry.own.handle(),
+                          [e] { e->client_gone = true; });
+        continue;
+      }
       if (dm.source != entry.shared.handle().address())
         continue;
-      // A gate that is still alive keeps serving.
+      // A gate that is still alive keeps serving; one in front of a client
+      // that is gone is not replaced (it ended because its client did).
       auto gate = entry.shared.handle();
-      auto* e = &entry;
       detail::when_gone(self, st->requester, gate, [self, st, gate, e] {
-        if (!st->closed && e->shared.handle() == gate)
-          open_gate(self, st->options, *e);
+        if (st->closed || e->client_gone || e->shared.handle() != gate)
+          return;
+        detail::check_alive(
+            self, st->requester, e->own.handle(),
+            [self, st, gate, e] {
+              if (!st->closed && !e->client_gone && e->shared.handle() == gate)
+                open_gate(self, st->options, *e);
+            },
+            [e] { e->client_gone = true; });
       });
     }
   });

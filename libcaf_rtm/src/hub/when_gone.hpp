@@ -19,17 +19,29 @@
 
 namespace caf::rtm::hub::detail {
 
+/// Calls `gone` once `hdl` is known to be gone, `alive` once it answered or
+/// did not within the time (a busy actor is alive).
+template <class Self, class Alive, class Gone>
+void check_alive(Self* self, const caf::actor& requester, const caf::actor& hdl,
+                 Alive alive, Gone gone) {
+  request_privately<caf::message>(
+      self, requester, hdl, std::chrono::seconds{5},
+      [alive](caf::message&) mutable { alive(); },
+      [alive, gone](caf::error& err) mutable {
+        if (err == caf::sec::request_receiver_down)
+          gone();
+        else
+          alive();
+      },
+      caf::atom("alive"));
+}
+
 /// Calls `f` once `hdl` is known to be gone; never if it is alive.
 template <class Self, class F>
 void when_gone(Self* self, const caf::actor& requester, const caf::actor& hdl,
                F f) {
-  request_privately<caf::message>(
-      self, requester, hdl, std::chrono::seconds{5}, [](caf::message&) {},
-      [f = std::move(f)](caf::error& err) mutable {
-        if (err == caf::sec::request_receiver_down)
-          f();
-      },
-      caf::atom("alive"));
+  check_alive(
+      self, requester, hdl, [] {}, std::move(f));
 }
 
 } // namespace caf::rtm::hub::detail
