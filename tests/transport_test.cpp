@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,7 @@
 #include "detail/interfaces.hpp"
 #include "detail/internal_messages.hpp"
 #include "net/io_pool.hpp"
+#include "net/name_lookups.hpp"
 #include "net/net_context.hpp"
 #include "net/transport.hpp"
 #include "net/url.hpp"
@@ -339,4 +341,148 @@ TEST_CASE_METHOD(transport_fixture,
       1s, 1s, 10s);
   REQUIRE(closed);
   CHECK(logged(given_up));
+}
+
+// -- name lookups -------------------------------------------------------------
+
+namespace {
+
+// A resolver that blocks until the test opens it, counting its lookups.
+// Shared with the lookups' threads, which may outlive a failed test.
+struct held_resolver : std::enable_shared_from_this<held_resolver> {
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool open = false;
+  std::vector<std::string> hosts;
+
+  net::name_lookups::resolver_type fn() {
+    return [self = shared_from_this()](const std::string& host,
+                                       const std::string&) {
+      std::unique_lock<std::mutex> guard{self->mtx};
+      self->hosts.push_back(host);
+      self->cv.notify_all();
+      self->cv.wait(guard, [&] { return self->open; });
+      return std::make_pair(
+          net::name_lookups::error_code{},
+          net::name_lookups::endpoints{
+              {boost::asio::ip::make_address("127.0.0.1"), 443}});
+    };
+  }
+
+  size_t count() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return hosts.size();
+  }
+
+  void release() {
+    std::lock_guard<std::mutex> guard{mtx};
+    open = true;
+    cv.notify_all();
+  }
+};
+
+// What the lookups' handlers got, in the order they ran.
+struct lookup_answers : std::enable_shared_from_this<lookup_answers> {
+  std::mutex mtx;
+  std::vector<std::pair<std::string, size_t>> xs; // the error, addresses
+
+  net::name_lookups::handler_type handler() {
+    return [self = shared_from_this()](net::name_lookups::error_code ec,
+                                       net::name_lookups::endpoints found) {
+      std::lock_guard<std::mutex> guard{self->mtx};
+      self->xs.emplace_back(ec ? ec.message() : "", found.size());
+    };
+  }
+
+  size_t size() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return xs.size();
+  }
+};
+
+} // namespace
+
+TEST_CASE("name lookups: overlapping lookups of one host share one thread "
+          "and one answer, at most max_threads run, an address needs none",
+          "[transport]") {
+  net::io_pool pool{1};
+  auto ex = pool.context().get_executor();
+  auto resolver_ptr = std::make_shared<held_resolver>();
+  auto answers_ptr = std::make_shared<lookup_answers>();
+  auto& resolver = *resolver_ptr;
+  auto& answers = *answers_ptr;
+  net::name_lookups lookups{resolver.fn(), 2, std::chrono::minutes{1}};
+  // A failed check leaves no thread waiting for good.
+  struct release_at_end {
+    held_resolver& r;
+    ~release_at_end() {
+      r.release();
+    }
+  } at_end{resolver};
+  for (int i = 0; i < 20; ++i)
+    lookups.lookup(ex, "slack.com", "443", answers.handler());
+  REQUIRE(test::eventually([&] { return resolver.count() == 1; }));
+  CHECK(lookups.running() == 1);
+  // A second host: the second thread; a third is refused at once, while a
+  // fourth lookup of a host under way joins it.
+  lookups.lookup(ex, "wss-primary.slack.com", "443", answers.handler());
+  REQUIRE(test::eventually([&] { return resolver.count() == 2; }));
+  lookups.lookup(ex, "files.slack.com", "443", answers.handler());
+  REQUIRE(test::eventually([&] { return answers.size() == 1; }));
+  {
+    std::lock_guard<std::mutex> guard{answers.mtx};
+    CHECK(answers.xs[0].first ==
+          boost::asio::error::make_error_code(boost::asio::error::try_again)
+              .message());
+    CHECK(answers.xs[0].second == 0);
+  }
+  lookups.lookup(ex, "wss-primary.slack.com", "443", answers.handler());
+  // An address is no lookup.
+  lookups.lookup(ex, "127.0.0.1", "443", answers.handler());
+  REQUIRE(test::eventually([&] { return answers.size() == 2; }));
+  CHECK(resolver.count() == 2);
+  CHECK(lookups.running() == 2);
+
+  resolver.release();
+  REQUIRE(test::eventually([&] { return answers.size() == 24; }));
+  CHECK(lookups.running() == 0);
+  CHECK(resolver.count() == 2);
+  {
+    std::lock_guard<std::mutex> guard{answers.mtx};
+    for (size_t i = 1; i < answers.xs.size(); ++i) {
+      CHECK(answers.xs[i].first.empty());
+      CHECK(answers.xs[i].second == 1);
+    }
+  }
+  // A lookup after the answer asks again.
+  lookups.lookup(ex, "slack.com", "443", answers.handler());
+  REQUIRE(test::eventually([&] { return answers.size() == 25; }));
+  CHECK(resolver.count() == 3);
+}
+
+TEST_CASE("name lookups: a lookup older than its join window takes no more "
+          "callers",
+          "[transport]") {
+  net::io_pool pool{1};
+  auto ex = pool.context().get_executor();
+  auto resolver_ptr = std::make_shared<held_resolver>();
+  auto answers_ptr = std::make_shared<lookup_answers>();
+  auto& resolver = *resolver_ptr;
+  auto& answers = *answers_ptr;
+  // No window: every lookup is too old to join (as one that hangs in a name
+  // server's timeout after the network came back).
+  net::name_lookups lookups{resolver.fn(), 4, std::chrono::seconds{0}};
+  struct release_at_end {
+    held_resolver& r;
+    ~release_at_end() {
+      r.release();
+    }
+  } at_end{resolver};
+  lookups.lookup(ex, "slack.com", "443", answers.handler());
+  lookups.lookup(ex, "slack.com", "443", answers.handler());
+  REQUIRE(test::eventually([&] { return resolver.count() == 2; }));
+  CHECK(lookups.running() == 2);
+  resolver.release();
+  REQUIRE(test::eventually([&] { return answers.size() == 2; }));
+  CHECK(lookups.running() == 0);
 }

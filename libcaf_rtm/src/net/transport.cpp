@@ -1,14 +1,9 @@
 #include "net/transport.hpp"
 
-#include <netdb.h>
-#include <sys/socket.h>
-
-#include <cstring>
 #include <functional>
 #include <optional>
 #include <string>
 #include <system_error>
-#include <thread>
 #include <vector>
 
 #include <boost/asio/error.hpp>
@@ -24,7 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "caf/rtm/errc.hpp"
-#include "net/io_pool.hpp"
+#include "net/name_lookups.hpp"
 
 // asio, beast, http and ssl: the aliases of net/transport.hpp.
 using tcp = boost::asio::ip::tcp; // from <boost/asio/ip/tcp.hpp>
@@ -53,68 +48,6 @@ void close_socket(tcp_stream& stream) {
 namespace {
 
 using endpoints = std::vector<tcp::endpoint>;
-using lookup_handler = std::function<void(error_code, endpoints)>;
-
-// Resolves `host` on a thread of its own and posts the result to `ex`.
-// getaddrinfo cannot be interrupted, and Asio runs all lookups of an I/O
-// context one after the other on a single thread: one slow name server would
-// hold up every connection of the process, past any connect_timeout. Here a
-// lookup that outlives its caller finishes in the background and its result
-// is dropped. An address needs no lookup at all.
-void lookup(const executor_type& ex, const std::string& host,
-            const std::string& port, lookup_handler handler) {
-  error_code ec;
-  auto addr = asio::ip::make_address(host, ec);
-  if (!ec) {
-    auto num = static_cast<unsigned short>(std::stoul(port));
-    asio::post(ex, [handler = std::move(handler), addr, num] {
-      handler(error_code{}, endpoints{tcp::endpoint{addr, num}});
-    });
-    return;
-  }
-  // The context outlives its pool while the lookup runs (see keep_alive):
-  // the result is posted to it, and its end destroys the handler.
-  auto job = [ex, host, port, handler,
-              keep = io_pool::keep_alive(ex.context())]() mutable {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG;
-    addrinfo* res = nullptr;
-    auto rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
-    endpoints result;
-    error_code err;
-    if (rc != 0) {
-      err = rc == EAI_NONAME || rc == EAI_NODATA
-                ? make_error_code(asio::error::host_not_found)
-                : make_error_code(asio::error::host_not_found_try_again);
-    } else {
-      for (auto* x = res; x != nullptr; x = x->ai_next) {
-        tcp::endpoint ep;
-        if (x->ai_addrlen <= ep.capacity()) {
-          std::memcpy(ep.data(), x->ai_addr, x->ai_addrlen);
-          ep.resize(x->ai_addrlen);
-          result.push_back(ep);
-        }
-      }
-      ::freeaddrinfo(res);
-    }
-    asio::post(ex, [handler = std::move(handler), err,
-                    result = std::move(result)]() mutable {
-      handler(err, std::move(result));
-    });
-    // Last: a context whose pool is gone ends here, with what was posted.
-    keep.reset();
-  };
-  try {
-    std::thread{std::move(job)}.detach();
-  } catch (const std::system_error&) {
-    // No thread to be had (resource limits): a failed attempt, not a crash.
-    asio::post(ex, [handler = std::move(handler)] {
-      handler(make_error_code(asio::error::no_memory), endpoints{});
-    });
-  }
-}
 
 class open_op : public transport_open,
                 public std::enable_shared_from_this<open_op> {
@@ -146,8 +79,9 @@ public:
       });
       return;
     }
-    lookup(ex_, host, port,
-           beast::bind_front_handler(&open_op::on_resolve, shared_from_this()));
+    name_lookups::system().lookup(
+        ex_, host, port,
+        beast::bind_front_handler(&open_op::on_resolve, shared_from_this()));
   }
 
   void cancel(caf::error reason) override {
