@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <future>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -755,6 +756,75 @@ TEST_CASE_METHOD(api_fixture,
   for (auto& req : reqs)
     CHECK(req.form["text"] != "p5");
   CHECK(call(api, "chat.postMessage", {{"channel", "C1"}, {"text", "p6"}}));
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "the calls that bring a connection back have 64 requests "
+                 "more than api_queue_size, and no more",
+                 "[web_api][ratelimit]") {
+  // auth.test calls wait in their line after a 429: each stays open.
+  fake_slack srv;
+  srv.script("auth.test", http_response::rate_limited("3"));
+  srv.on("auth.test", [](const recorded_request&) {
+    return http_response::ok(R"("user_id":"U1","user":"bot")");
+  });
+  auto cfg = config_for(srv, logs.get());
+  cfg.api_queue_size = 1;
+  auto api = track(sys->spawn(web_api, cfg));
+  std::mutex mtx;
+  std::map<std::string, std::string> results; // name -> "ok" or error code
+  // From one actor: the caller gets the calls in this order.
+  auto calls = [&](const std::string& method, std::vector<std::string> names) {
+    spawn_fn(*sys, [&, method, names](caf::event_based_actor* a) {
+      for (const auto& name : names)
+        a->request(api, caf::timespan{30s}, call_atom_v, method,
+                   api_args{{"channel", "C1"}, {"text", name}})
+            .then(
+                [&, name](json_object&) {
+                  std::lock_guard<std::mutex> guard{mtx};
+                  results[name] = "ok";
+                },
+                [&, name](caf::error& err) {
+                  std::lock_guard<std::mutex> guard{mtx};
+                  results[name] = code_of(err);
+                });
+    });
+  };
+  auto result_of = [&](const std::string& name) {
+    std::lock_guard<std::mutex> guard{mtx};
+    auto i = results.find(name);
+    return i == results.end() ? std::string{} : i->second;
+  };
+  calls("auth.test", {"a1"});
+  REQUIRE(eventually([&] { return logs.contains("rate limited"); }));
+  // One request open: a post is refused at once.
+  calls("chat.postMessage", {"post"});
+  REQUIRE(eventually([&] { return !result_of("post").empty(); }));
+  CHECK(result_of("post") == "send_queue_full");
+  // auth.test goes on up to 1 + 64 open requests; the next is refused.
+  std::vector<std::string> more;
+  for (int i = 2; i <= 66; ++i)
+    more.push_back("a" + std::to_string(i));
+  calls("auth.test", more);
+  REQUIRE(eventually([&] { return !result_of("a66").empty(); }));
+  CHECK(result_of("a66") == "send_queue_full");
+  CHECK(result_of("a65").empty());
+  REQUIRE(eventually(
+      [&] {
+        for (int i = 1; i <= 65; ++i)
+          if (result_of("a" + std::to_string(i)).empty())
+            return false;
+        return true;
+      },
+      20s));
+  for (int i = 1; i <= 65; ++i) {
+    INFO(i);
+    CHECK(result_of("a" + std::to_string(i)) == "ok");
+  }
+  // a1 twice (429, then ok), a2-a65 once; the refused calls never went out.
+  CHECK(srv.requests("auth.test").size() == 66);
+  CHECK(srv.requests("chat.postMessage").empty());
   close(api);
 }
 
@@ -2151,6 +2221,45 @@ struct temp_file {
 };
 
 } // namespace
+
+TEST_CASE_METHOD(api_fixture,
+                 "an upload counts as one request against api_queue_size",
+                 "[web_api][upload]") {
+  // Its three steps follow one another: none is refused for the upload's
+  // own; a call next to it is.
+  fake_slack srv;
+  srv.on("files.completeUploadExternal", [&](const recorded_request& req) {
+    auto res = srv.default_answer(req);
+    res.delay = 1500ms;
+    return res;
+  });
+  auto cfg = config_for(srv, logs.get());
+  cfg.api_queue_size = 1;
+  auto api = track(sys->spawn(web_api, cfg));
+  file_upload x;
+  x.filename = "data.bin";
+  x.content = some_bytes(64 * 1024 + 3);
+  x.channel_id = "C1";
+  auto pending = std::async(std::launch::async, [&] {
+    caf::scoped_actor uploader{*sys};
+    return request<json_object>(uploader, api, caf::timespan{20s},
+                                upload_atom_v, x);
+  });
+  REQUIRE(srv.wait_requests("files.completeUploadExternal", 1, 10s));
+  // Its last step is open: the one request there is room for.
+  auto other = call(api, "chat.postMessage", {{"channel", "C1"}});
+  REQUIRE_FALSE(other);
+  CHECK(code_of(other.error()) == "send_queue_full");
+  auto res = pending.get();
+  REQUIRE(res);
+  auto ups = srv.uploads();
+  REQUIRE(ups.size() == 1);
+  CHECK(ups[0].length == x.content.size());
+  CHECK(srv.requests("files.getUploadURLExternal").size() == 1);
+  CHECK(srv.requests(caf::rtm::testing::upload_method).size() == 1);
+  CHECK(srv.requests("chat.postMessage").empty());
+  close(api);
+}
 
 TEST_CASE_METHOD(api_fixture, "a file uploads from memory, with progress",
                  "[web_api][upload]") {
