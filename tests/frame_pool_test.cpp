@@ -13,10 +13,12 @@
 
 #include "detail/frame_parser.hpp"
 #include "detail/frame_pool.hpp"
+#include "detail/pool_trim.hpp"
 
 using caf::rtm::detail::frame_parser;
 using caf::rtm::detail::frame_pool;
 using caf::rtm::detail::frame_pool_owner;
+using caf::rtm::detail::pool_trim;
 
 namespace {
 
@@ -108,6 +110,86 @@ TEST_CASE("a pool keeps a bounded amount of freed blocks", "[frame_pool]") {
   CHECK(p.get()->cached_blocks() > 0);
   CHECK(p.get()->cached_blocks() * size <= frame_pool::max_cached_bytes);
   frame_pool::deallocate(p.get(), x, c);
+}
+
+TEST_CASE("a trimmed pool gives every cached block back to the heap",
+          "[frame_pool]") {
+  frame_pool_owner p;
+  // A burst: blocks of two classes, freed here and on another thread.
+  auto small = allocate_n(p.get(), 400, 200);
+  auto large = allocate_n(p.get(), 300, 3000);
+  free_all(p.get(), small);
+  std::thread{[&] {
+    free_all(p.get(), large);
+  }}.join();
+  // Some come back to the owner's lists, some are reused.
+  auto again = allocate_n(p.get(), 100, 200);
+  CHECK(p.get()->cached_blocks() > 0);
+  auto expected = (400 - 100) * frame_pool::block_size(0) +
+                  300 * frame_pool::block_size(11);
+  CHECK(p.get()->cached_bytes() == expected);
+  p.get()->trim();
+  CHECK(p.get()->cached_blocks() == 0);
+  CHECK(p.get()->cached_bytes() == 0);
+  // The pool goes on as before: freed blocks are cached again, and taken
+  // back for the next frames.
+  free_all(p.get(), again);
+  CHECK(p.get()->cached_bytes() == 100 * frame_pool::block_size(0));
+  auto more = allocate_n(p.get(), 100, 200);
+  std::set<void*> reused;
+  for (auto& x : again)
+    reused.insert(x.ptr);
+  for (auto& x : more)
+    CHECK(reused.count(x.ptr) == 1);
+  free_all(p.get(), more);
+}
+
+namespace {
+
+// Stands in for the actor that owns a pool: counts the trims it arms.
+struct trim_owner {
+  int armed = 0;
+
+  template <class... Ts>
+  void delayed_send(trim_owner*, caf::timespan, Ts&&...) {
+    ++armed;
+  }
+};
+
+} // namespace
+
+TEST_CASE("a pool is trimmed after its use, and again while blocks are out",
+          "[frame_pool]") {
+  frame_pool_owner p;
+  trim_owner self;
+  pool_trim trim;
+  auto blocks = allocate_n(p.get(), 200, 200);
+  trim.note_use(&self);
+  trim.note_use(&self);
+  CHECK(self.armed == 1); // one timer at a time
+  // Half came back by the time: trimmed, and the next trim armed for the
+  // rest.
+  std::vector<block> first(blocks.begin(), blocks.begin() + 100);
+  std::vector<block> rest(blocks.begin() + 100, blocks.end());
+  free_all(p.get(), first);
+  CHECK(p.get()->blocks_out() == 100);
+  trim.run(&self, p.get());
+  CHECK(p.get()->cached_bytes() == 0);
+  CHECK(self.armed == 2);
+  // The rest came back later, with no use of the pool since: the next trim
+  // takes it, and arms none.
+  free_all(p.get(), rest);
+  CHECK(p.get()->blocks_out() == 0);
+  CHECK(p.get()->cached_bytes() > 0);
+  trim.run(&self, p.get());
+  CHECK(p.get()->cached_bytes() == 0);
+  CHECK(self.armed == 2);
+  // The next use arms it again.
+  trim.note_use(&self);
+  CHECK(self.armed == 3);
+  // An owner without a pool (blocks from the heap) has nothing to trim.
+  trim.run(&self, nullptr);
+  CHECK(self.armed == 3);
 }
 
 TEST_CASE("blocks may outlive the pool's owner", "[frame_pool]") {

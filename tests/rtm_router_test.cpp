@@ -639,3 +639,32 @@ TEST_CASE_METHOD(rtm_router_fixture,
         "(sent without an ack or as a typing indicator, or timed out)");
   CHECK(*delivered == 0); // the reply is no event
 }
+
+TEST_CASE_METHOD(rtm_router_fixture,
+                 "rtm router: the memory of its messages goes back to the heap "
+                 "once a burst is over",
+                 "[rtm_router]") {
+  auto* self = dynamic_cast<rtm_router_actor::stateful_base<rtm_router_state>*>(
+      caf::actor_cast<caf::abstract_actor*>(router));
+  REQUIRE(self != nullptr);
+  auto& pool = *self->state.messages.get();
+  // A burst: the subscriber's messages come back to the router's pool.
+  for (uint64_t i = 0; i < 50; ++i)
+    hand_over(1);
+  CHECK(*delivered == 50);
+  CHECK(pool.cached_bytes() > 0);
+  // Within the interval it stays, for the next events.
+  sched.advance_time(pool_trim::interval / 2);
+  sched.run();
+  CHECK(pool.cached_bytes() > 0);
+  sched.advance_time(pool_trim::interval / 2);
+  sched.run();
+  CHECK(pool.cached_bytes() == 0);
+  // Events after it fill it again, and it is trimmed again after them.
+  hand_over(1);
+  CHECK(*delivered == 51);
+  CHECK(pool.cached_bytes() > 0);
+  sched.advance_time(pool_trim::interval);
+  sched.run();
+  CHECK(pool.cached_bytes() == 0);
+}

@@ -141,6 +141,7 @@ connection_actor::behavior_type fake_connection(connection_actor::pointer self,
       [](close_atom, uint16_t, uint64_t) {
         // The Socket Mode router's; this router is the RTM one's kind.
       },
+      [](timeout_atom, trim_atom) {},
       [](timeout_atom) {},
   };
 }

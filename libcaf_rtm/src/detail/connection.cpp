@@ -201,6 +201,7 @@ void on_frames(self_ptr self, frame_batch& batch) {
     credit(self);
   else if (!st.paused_since)
     st.paused_since = self->clock().now();
+  st.trim.note_use(self);
   inbound_batch out;
   out.session = st.args.session;
   out.seq = ++st.batches_sent;
@@ -417,6 +418,10 @@ connection(connection_actor::stateful_pointer<connection_state> self,
         start_monitor(self);
       },
       [self](frame_batch& batch) { on_frames(self, batch); },
+      [self](timeout_atom, trim_atom) {
+        auto& st = self->state;
+        st.trim.run(self, st.parser ? st.parser->pool() : nullptr);
+      },
       [self](pong_atom, std::string& payload) {
         CAF_RTM_LOG(self->state.log, trace, "connection", "session ",
                     self->state.args.session, " <- pong ", payload);

@@ -26,6 +26,7 @@
 #include "caf/rtm/client_config.hpp"
 #include "detail/frame_parser.hpp"
 #include "detail/interfaces.hpp"
+#include "detail/pool_trim.hpp"
 #include "detail/protocol.hpp"
 #include "net/text_frames.hpp"
 
@@ -107,6 +108,8 @@ struct connection_state {
   caf::error closed_reason;
   /// Batches handed to the router so far (the latest one's `seq`).
   uint64_t batches_sent = 0;
+  /// When the parser's pool gives back what a burst left in it.
+  pool_trim trim;
   /// The router asked to close before it had every batch: reading stopped,
   /// it asks again.
   bool close_deferred = false;

@@ -81,6 +81,11 @@ public:
     return last_error_;
   }
 
+  /// Where its events and envelopes get their memory (null: the heap).
+  frame_pool* pool() const noexcept {
+    return pool_.get();
+  }
+
   /// Bytes of arena per byte of frame that the next frame gets.
   size_t arena_factor() const noexcept {
     return arena_factor_;

@@ -111,6 +111,37 @@ void frame_pool::deallocate(frame_pool* pool, void* ptr,
   pool->unref(1);
 }
 
+void frame_pool::trim() noexcept {
+  size_t freed = 0;
+  auto free_list = [&freed](node* n, size_t size) {
+    while (n != nullptr) {
+      auto* next = n->next;
+      ::operator delete(n);
+      freed += size;
+      n = next;
+    }
+  };
+  for (uint8_t c = 0; c < classes; ++c) {
+    free_list(local_[c], block_size(c));
+    local_[c] = nullptr;
+    free_list(remote_[c].exchange(nullptr, std::memory_order_acquire),
+              block_size(c));
+  }
+  // The blocks reused since the bound was last told are no longer cached
+  // either.
+  cached_bytes_.fetch_sub(freed + reused_bytes_, std::memory_order_relaxed);
+  reused_bytes_ = 0;
+}
+
+size_t frame_pool::cached_bytes() const noexcept {
+  return cached_bytes_.load(std::memory_order_relaxed) - reused_bytes_;
+}
+
+size_t frame_pool::blocks_out() const noexcept {
+  // One reference for the owner, its credit, and one per block out.
+  return refs_.load(std::memory_order_acquire) - 1 - credit_;
+}
+
 size_t frame_pool::cached_blocks() const noexcept {
   size_t result = 0;
   for (auto* head : local_)

@@ -70,8 +70,20 @@ public:
     return (size_t{size_class} + 1) * granularity;
   }
 
+  /// Gives every cached block back to the heap (by the owner only). For an
+  /// owner gone quiet: the cache a burst filled would stay for the owner's
+  /// whole life otherwise, up to `max_cached_bytes` per pool.
+  void trim() noexcept;
+
   /// Blocks free in the owner's lists (for tests).
   size_t cached_blocks() const noexcept;
+
+  /// Bytes of freed blocks the pool keeps (by the owner; approximate while
+  /// other threads free).
+  size_t cached_bytes() const noexcept;
+
+  /// Blocks handed out and not freed yet (by the owner).
+  size_t blocks_out() const noexcept;
 
 private:
   struct node {

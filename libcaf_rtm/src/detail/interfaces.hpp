@@ -69,10 +69,15 @@ using session_closer_actor =
     caf::typed_actor<caf::reacts_to<close_atom, uint16_t>,
                      caf::reacts_to<close_atom, uint16_t, uint64_t>>;
 
+/// An actor's own timer: the time came to trim its frame pool (see
+/// pool_trim.hpp).
+using pool_trim_actor =
+    caf::typed_actor<caf::reacts_to<timeout_atom, trim_atom>>;
+
 /// One WebSocket session: the roles above plus its hello deadline.
 using connection_actor = frame_writer_actor::extend_with<
-    ping_target_actor, io_sink_actor,
-    session_closer_actor>::extend<caf::reacts_to<timeout_atom>>;
+    ping_target_actor, io_sink_actor, session_closer_actor,
+    pool_trim_actor>::extend<caf::reacts_to<timeout_atom>>;
 
 // -- the ping monitor ---------------------------------------------------------
 
@@ -174,17 +179,19 @@ using worker_sink_actor =
 /// The RTM client's router: everything users may send (forwarded by the
 /// public handle), the roles above, and its send timer.
 using rtm_router_actor = rtm_client_actor::extend_with<
-    batch_sink_actor, session_listener_actor,
-    worker_sink_actor>::extend<caf::reacts_to<tick_atom>>;
+    batch_sink_actor, session_listener_actor, worker_sink_actor,
+    pool_trim_actor>::extend<caf::reacts_to<tick_atom>>;
 
 /// The Socket Mode client's router: everything users may send (forwarded by
 /// the public handle), the roles above, the ack deadline of an envelope
 /// that waits for its subscribers (its id and which wait it is) and the end
 /// of `close`'s wait for them.
-using socket_mode_router_actor = socket_mode_client_actor::extend_with<
-    batch_sink_actor, session_listener_actor, worker_sink_actor>::
-    extend<caf::reacts_to<timeout_atom, std::string, uint64_t>,
-           caf::reacts_to<timeout_atom, close_atom>>;
+using socket_mode_router_actor =
+    socket_mode_client_actor::extend_with<batch_sink_actor,
+                                          session_listener_actor,
+                                          worker_sink_actor, pool_trim_actor>::
+        extend<caf::reacts_to<timeout_atom, std::string, uint64_t>,
+               caf::reacts_to<timeout_atom, close_atom>>;
 
 // -- the web-API caller -------------------------------------------------------
 

@@ -31,6 +31,7 @@ CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, retry_atom, "retry")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, rtt_atom, "rtt")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, tick_atom, "tick")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, timeout_atom, "timeout")
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, trim_atom, "trim")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, unsent_atom, "unsent")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, written_atom, "written")
 

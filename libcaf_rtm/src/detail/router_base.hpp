@@ -33,6 +33,7 @@
 #include "detail/frame_parser.hpp"
 #include "detail/interfaces.hpp"
 #include "detail/listener_pool.hpp"
+#include "detail/pool_trim.hpp"
 #include "detail/pooled_message.hpp"
 #include "detail/subscription_table.hpp"
 #include "detail/worker_watch.hpp"
@@ -67,6 +68,8 @@ struct router_base {
   subscription_table subs;
   /// Memory of the messages to per-item subscribers.
   frame_pool_owner messages;
+  /// When `messages` gives back what a burst left in it.
+  pool_trim messages_trim;
   listener_pool pool;
   /// Per callback or hook subscription: set once it ends (see until_ended).
   std::map<uint64_t, std::shared_ptr<std::atomic<bool>>> listener_ended;
@@ -627,6 +630,10 @@ auto shared_handlers(Self* self) {
       // -- from listener workers ----------------------------------------------
       [self](progress_atom, uint64_t n) { on_progress(self, n); },
       [self](timeout_atom, progress_atom) { on_stall_check(self); },
+      [self](timeout_atom, trim_atom) {
+        auto& st = self->state;
+        st.messages_trim.run(self, st.messages.get());
+      },
       [self](callback_failure& x) { on_callback_failure(self, x); });
 }
 

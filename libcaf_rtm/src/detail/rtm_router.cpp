@@ -259,6 +259,7 @@ void deliver(self_ptr self, std::vector<event>& events) {
   if (st.pool.started())
     runs.resize(st.pool.workers().size());
   actor_fanout<event_batch, event> to_actors{st.subs, st.messages.get()};
+  st.messages_trim.note_use(self);
   for (size_t i = 0; i < events.size(); ++i) {
     auto& ev = events[i];
     to_actors.deliver(ev, i + 1 < events.size() ? &events[i + 1] : nullptr);

@@ -385,6 +385,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
   if (st.pool.started())
     runs.resize(st.pool.workers().size());
   actor_fanout<envelope_batch, envelope> to_actors{st.subs, st.messages.get()};
+  st.messages_trim.note_use(self);
   // The filter's keys are taken a few envelopes ahead, so that their
   // lookups can be prefetched; a ring holds those taken and not yet checked.
   auto& envs = batch.envelopes;

@@ -63,6 +63,7 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
       [self](const event& ev) { caf::anon_send(self->state.target, ev); },
       [self](const event_batch& batch) {
         auto& st = self->state;
+        st.messages_trim.note_use(self);
         const auto& evs = batch.events;
         for (size_t i = 0; i < evs.size(); ++i)
           rtm::detail::send_pooled(st.messages.get(), st.target, evs[i],
@@ -70,12 +71,21 @@ caf::behavior forwarder(caf::stateful_actor<forwarder_state>* self,
       },
       [self](const envelope_batch& batch) {
         auto& st = self->state;
+        st.messages_trim.note_use(self);
         auto now = std::chrono::steady_clock::now();
         const auto& envs = batch.envelopes;
         for (size_t i = 0; i < envs.size(); ++i)
           if (!seen_before(self, envs[i], now))
             rtm::detail::send_pooled(st.messages.get(), st.target, envs[i],
                                      rtm::detail::next_block(envs, i));
+      },
+      [self](rtm::detail::timeout_atom, rtm::detail::trim_atom) {
+        // Its own timer only: nodes reach this actor too.
+        if (caf::actor_cast<caf::actor_addr>(self->current_sender()) !=
+            self->address())
+          return;
+        auto& st = self->state;
+        st.messages_trim.run(self, st.messages.get());
       },
       // A hub's relay asks behind what it sent: the answer shows that all
       // of it arrived.

@@ -18,6 +18,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "detail/envelope_filter.hpp"
+#include "detail/pool_trim.hpp"
 #include "detail/pooled_message.hpp"
 
 namespace caf::rtm::hub::detail {
@@ -31,6 +32,8 @@ struct forwarder_state {
   caf::actor_addr subscription;
   /// Memory of the messages of unpacked batches (see pooled_message.hpp).
   rtm::detail::frame_pool_owner messages;
+  /// When `messages` gives back what a burst left in it.
+  rtm::detail::pool_trim messages_trim;
   rtm::detail::envelope_filter filter;
   /// Shared with the remote subscription for its status.
   std::shared_ptr<std::atomic<uint64_t>> duplicates;
