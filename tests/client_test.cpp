@@ -1324,6 +1324,39 @@ TEST_CASE_METHOD(client_fixture,
   close_client(*this, c.hdl);
 }
 
+TEST_CASE_METHOD(client_fixture,
+                 "a subscribed actor that fails is reported, one that quits "
+                 "is not",
+                 "[client][callbacks]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv), {"hello"});
+  // One actor throws at its first event (CAF ends it), one quits.
+  auto failing = spawn_fn(*sys, [](caf::event_based_actor*) -> caf::behavior {
+    return {[](const event&) {
+      throw std::runtime_error("subscriber bug");
+    }};
+  });
+  auto quitting =
+      spawn_fn(*sys, [](caf::event_based_actor* self) -> caf::behavior {
+        return {[self](const event&) {
+          self->quit();
+        }};
+      });
+  for (auto& hdl : {failing, quitting})
+    REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                  subscribe_atom_v, hdl,
+                                  std::vector<std::string>{"message"}));
+  session(srv, 0)->send(
+      R"({"type":"message","channel":"C1","text":"x","ts":"1.0"})");
+  REQUIRE(c.rec->wait_lifecycle("error:listener_failed", 1));
+  // Both are gone from the subscriptions; one failure was told.
+  CHECK(eventually([&] { return status(c.hdl).subscribers == 1; }));
+  CHECK(status(c.hdl).listener_errors == 1);
+  std::this_thread::sleep_for(200ms);
+  CHECK(c.rec->lifecycle_count("error:listener_failed") == 1);
+  close_client(*this, c.hdl);
+}
+
 // -- sending ------------------------------------------------------------------
 
 TEST_CASE_METHOD(client_fixture, "send: ids, acks and echoes",

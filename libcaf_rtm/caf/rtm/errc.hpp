@@ -87,7 +87,8 @@ enum class errc : uint8_t {
   gave_up,
   /// A malformed argument in a request to an actor.
   invalid_argument,
-  /// A listener callback threw; context: what it said.
+  /// A listener callback threw, or a subscribed actor ended with an error
+  /// (an exception it did not handle, say); context: what it said.
   listener_failed,
   /// Slack counts more connections for the app than the client holds: stale
   /// sockets eat the limit of 10; context: the numbers.

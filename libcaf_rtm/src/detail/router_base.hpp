@@ -23,6 +23,7 @@
 #include <caf/actor_addr.hpp>
 #include <caf/actor_clock.hpp>
 #include <caf/default_attachable.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -504,6 +505,21 @@ caf::result<caf::ok_atom> start_close(Self* self, OnStart on_start) {
   return rp;
 }
 
+/// Whether a subscriber that ended with `reason` failed: ended neither on
+/// its own (`quit()`), nor by a shutdown or kill of its program, nor with
+/// its node (a hub's relay).
+inline bool subscriber_failed(const caf::error& reason) {
+  if (!reason)
+    return false;
+  for (auto x :
+       {caf::exit_reason::normal, caf::exit_reason::user_shutdown,
+        caf::exit_reason::kill, caf::exit_reason::remote_link_unreachable,
+        caf::exit_reason::unreachable})
+    if (reason == x)
+      return false;
+  return true;
+}
+
 /// A listener worker ended (closing) or a subscriber died.
 template <class Self>
 void on_down(Self* self, caf::down_msg& dm) {
@@ -517,8 +533,17 @@ void on_down(Self* self, caf::down_msg& dm) {
       stop_workers(self);
     return;
   }
-  // A subscriber died: it leaves every list.
-  st.subs.remove_actor(dm.source);
+  // A subscriber died: it leaves every list. One that failed (an exception
+  // it did not handle, say) is reported: its events stop, and without a word
+  // a bot would go deaf.
+  if (st.subs.remove_actor(dm.source) && subscriber_failed(dm.reason)) {
+    ++st.stats.listener_errors;
+    auto what = "a subscribed actor ended with " + render(dm.reason) +
+                "; it gets no more events";
+    CAF_RTM_LOG(st.log, warn, "client", what);
+    tell_lifecycle(self,
+                   error_event{make_error(errc::listener_failed, what), what});
+  }
 }
 
 // -- status -------------------------------------------------------------------

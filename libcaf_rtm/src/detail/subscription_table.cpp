@@ -66,7 +66,8 @@ uint64_t subscription_table::add_callback(std::vector<std::string> types) {
   return id;
 }
 
-void subscription_table::remove_actor(const caf::actor_addr& addr) {
+bool subscription_table::remove_actor(const caf::actor_addr& addr) {
+  auto before = actors_.size() + lifecycle_.size();
   actors_.erase(
       std::remove_if(actors_.begin(), actors_.end(),
                      [&](const auto& x) { return x.hdl.address() == addr; }),
@@ -75,6 +76,7 @@ void subscription_table::remove_actor(const caf::actor_addr& addr) {
       std::remove_if(lifecycle_.begin(), lifecycle_.end(),
                      [&](const auto& x) { return x.address() == addr; }),
       lifecycle_.end());
+  return actors_.size() + lifecycle_.size() < before;
 }
 
 bool subscription_table::remove_types(const caf::actor& hdl,

@@ -63,8 +63,9 @@ public:
   /// id, from the same range as callbacks.
   uint64_t add_hooks(bool frames);
 
-  /// Ends every subscription of `addr` (unsubscribe, or the actor died).
-  void remove_actor(const caf::actor_addr& addr);
+  /// Ends every subscription of `addr` (unsubscribe, or the actor died);
+  /// false if it had none.
+  bool remove_actor(const caf::actor_addr& addr);
 
   /// Takes `types` off the event subscriptions of `hdl` (batched or not).
   /// Returns true if `hdl` has no subscription of any kind left (the caller
