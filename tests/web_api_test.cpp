@@ -568,6 +568,49 @@ TEST_CASE_METHOD(api_fixture, "fatal Slack errors are not retried",
   close(api);
 }
 
+TEST_CASE_METHOD(api_fixture,
+                 "a Slack error keeps what Slack says beyond its code",
+                 "[web_api]") {
+  fake_slack srv;
+  srv.script("chat.postMessage",
+             http_response{200,
+                           {},
+                           R"({"ok":false,"error":"invalid_blocks",)"
+                           R"("response_metadata":{"messages":[)"
+                           R"("[ERROR] must be more than 0 characters )"
+                           R"([json-pointer:/blocks/0/text/text]",)"
+                           R"("[ERROR] unsupported type [/blocks/1]"]}})",
+                           "application/json"});
+  srv.script("reactions.add", http_response{200,
+                                            {},
+                                            R"({"ok":false,)"
+                                            R"("error":"missing_scope",)"
+                                            R"("needed":"reactions:write",)"
+                                            R"("provided":"chat:write"})",
+                                            "application/json"});
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto post = call(api, "chat.postMessage", {{"channel", "C1"}});
+  REQUIRE_FALSE(post);
+  CHECK(slack_error_code(post.error()) == "invalid_blocks");
+  CHECK(context_string(post.error(), 1) ==
+        "[ERROR] must be more than 0 characters "
+        "[json-pointer:/blocks/0/text/text]; "
+        "[ERROR] unsupported type [/blocks/1]");
+  auto react = call(api, "reactions.add", {{"channel", "C1"}});
+  REQUIRE_FALSE(react);
+  CHECK(slack_error_code(react.error()) == "missing_scope");
+  CHECK(context_string(react.error(), 1) ==
+        "needed: reactions:write; provided: chat:write");
+  CHECK(render(react.error()).find("reactions:write") != std::string::npos);
+  // Without more to say, the code alone, as before.
+  srv.script("chat.postMessage", http_response::error("channel_not_found"));
+  auto plain = call(api, "chat.postMessage", {{"channel", "C1"}});
+  REQUIRE_FALSE(plain);
+  CHECK(slack_error_code(plain.error()) == "channel_not_found");
+  CHECK(plain.error().context().size() == 1);
+  close(api);
+}
+
 TEST_CASE_METHOD(api_fixture, "malformed and non-JSON bodies are typed errors",
                  "[web_api]") {
   fake_slack srv;
@@ -825,6 +868,68 @@ TEST_CASE_METHOD(api_fixture,
   // a1 twice (429, then ok), a2-a65 once; the refused calls never went out.
   CHECK(srv.requests("auth.test").size() == 66);
   CHECK(srv.requests("chat.postMessage").empty());
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "a call with a trigger_id goes ahead of the calls waiting "
+                 "for an exchange slot",
+                 "[web_api]") {
+  // All 16 exchanges run slow calls, one of which ends first; two posts wait
+  // for a slot, then a views.open with a trigger_id comes.
+  fake_slack srv;
+  std::atomic<int> slow_calls{0};
+  srv.on("slow.method", [&](const recorded_request&) {
+    auto res = http_response::ok();
+    res.delay = ++slow_calls == 1 ? 1000ms : 6000ms;
+    return res;
+  });
+  srv.on("chat.postMessage", [](const recorded_request&) {
+    return http_response::ok(R"("ts":"1.5")");
+  });
+  srv.on("views.open", [](const recorded_request&) {
+    return http_response::ok(R"("view":{"id":"V1"})");
+  });
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  std::mutex mtx;
+  std::vector<std::string> order;
+  auto record = [&](std::string what) {
+    std::lock_guard<std::mutex> guard{mtx};
+    order.push_back(std::move(what));
+  };
+  auto call_async = [&](std::string method, api_args args, std::string name) {
+    spawn_fn(*sys, [&, method, args, name](caf::event_based_actor* a) {
+      a->request(api, caf::timespan{30s}, call_atom_v, method, args)
+          .then([&, name](json_object&) { record(name); },
+                [&, name](caf::error&) { record(name + " failed"); });
+    });
+  };
+  for (int i = 0; i < 16; ++i)
+    call_async("slow.method", {}, "slow");
+  REQUIRE(srv.wait_requests("slow.method", 16, 10s));
+  call_async("chat.postMessage", {{"channel", "C1"}}, "post");
+  call_async("chat.postMessage", {{"channel", "C1"}}, "post");
+  std::this_thread::sleep_for(100ms); // the posts wait first
+  call_async("views.open", {{"trigger_id", "13345224609.738474920.8088930"}},
+             "view");
+  // The first slot that frees goes to the view, long before the others.
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> guard{mtx};
+    return std::find(order.begin(), order.end(), "view") != order.end();
+  }));
+  CHECK(srv.requests("chat.postMessage").empty());
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    CHECK(order == std::vector<std::string>{"slow", "view"});
+  }
+  // The posts follow once the slow calls are done.
+  REQUIRE(eventually(
+      [&] {
+        std::lock_guard<std::mutex> guard{mtx};
+        return order.size() == 19;
+      },
+      20s));
+  CHECK(srv.requests("chat.postMessage").size() == 2);
   close(api);
 }
 

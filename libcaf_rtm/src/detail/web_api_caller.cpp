@@ -211,8 +211,8 @@ void release_slot(self_ptr self) {
   auto& st = self->state;
   --st.running;
   while (st.running < max_exchanges) {
-    auto& queue = !st.reconnects_waiting.empty() ? st.reconnects_waiting
-                                                 : st.waiting_for_slot;
+    auto& queue =
+        !st.urgent_waiting.empty() ? st.urgent_waiting : st.waiting_for_slot;
     if (queue.empty())
       break;
     auto next = queue.front();
@@ -236,10 +236,8 @@ void issue(self_ptr self, uint64_t id) {
       r != st.rate_limits.end() && r->second.probe != id)
     return hold(self, r->first, id);
   if (st.running >= max_exchanges) {
-    // The calls that bring a client's connection back go first: behind a
-    // backlog of uploads or posts, a reconnect would wait for all of them.
-    if (brings_connection(call.method))
-      st.reconnects_waiting.push_back(id);
+    if (call.urgent)
+      st.urgent_waiting.push_back(id);
     else
       st.waiting_for_slot.push_back(id);
     return;
@@ -388,6 +386,38 @@ caf::error may_have_reached(const std::string& method, const caf::error& err) {
                     method + " may have reached Slack: " + render(err));
 }
 
+// Slack's refusal: its code, and what it says beyond it (the problems of an
+// `invalid_blocks` in `response_metadata.messages`, the scopes `needed` and
+// `provided` of a `missing_scope`), which tell the caller what to fix.
+caf::error slack_refusal(const boost::json::object& obj,
+                         const std::string& code) {
+  std::string detail;
+  auto add = [&detail](std::string_view x) {
+    if (x.empty())
+      return;
+    if (!detail.empty())
+      detail += "; ";
+    detail += x;
+  };
+  if (auto* meta = obj.if_contains("response_metadata");
+      meta != nullptr && meta->is_object())
+    if (auto* xs = meta->get_object().if_contains("messages");
+        xs != nullptr && xs->is_array())
+      for (auto& x : xs->get_array())
+        if (x.is_string())
+          add(x.get_string());
+  for (auto key : {"needed", "provided"})
+    if (auto x = string_field(obj, key); !x.empty())
+      add(std::string{key} + ": " + std::string{x});
+  // Bounded: a log line, not a second answer.
+  constexpr size_t max_detail = 2048;
+  if (detail.size() > max_detail)
+    detail = detail.substr(0, max_detail) + "...";
+  if (detail.empty())
+    return make_error(errc::slack_error, code);
+  return make_error(errc::slack_error, code, std::move(detail));
+}
+
 // Slack answers most errors with status 200 and `ok:false`; anything else is
 // HTTP-level trouble.
 void handle_http_result(self_ptr self, http_result& res,
@@ -472,17 +502,16 @@ void handle_http_result(self_ptr self, http_result& res,
   }
   if (code == "ratelimited")
     return wait_out_rate_limit(self, id, res.retry_after);
+  auto refusal = slack_refusal(obj, code);
   // Slack's own trouble (internal_error, ...): the call may have had its
   // effect, so only a harmless one is repeated.
   if (is_transient_slack_error(code) && i->second.repeatable) {
     // Slack answered: the attempt reached it.
-    return retry_reached(self, id, make_error(errc::slack_error, code));
+    return retry_reached(self, id, refusal);
   }
   if (maybe_done(code))
-    return finish(self, id,
-                  may_have_reached(i->second.method,
-                                   make_error(errc::slack_error, code)));
-  finish(self, id, make_error(errc::slack_error, code));
+    return finish(self, id, may_have_reached(i->second.method, refusal));
+  finish(self, id, std::move(refusal));
 }
 
 void on_http_result(self_ptr self, http_result& res) {
@@ -602,6 +631,8 @@ void start_call(web_api_self self, api_call x,
   }
   call.authorization = x.token.empty() ? st.authorization : "Bearer " + x.token;
   call.repeatable = x.retry == api_retry::always || safe_to_repeat(method);
+  call.urgent = brings_connection(method) || x.args.count("trigger_id") > 0 ||
+                x.json.value.contains("trigger_id");
   call.method = std::move(x.method);
   call.deliver = std::move(deliver);
   call.deadline = wait_deadline(clock_type::now(), x.max_wait);
@@ -653,7 +684,7 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& st = self->state;
     st.closing = true;
-    st.reconnects_waiting.clear();
+    st.urgent_waiting.clear();
     st.waiting_for_slot.clear();
     while (!st.calls.empty()) {
       auto i = st.calls.begin();
@@ -753,7 +784,7 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
               [hdl] { caf::anon_send(hdl, closed_atom_v); });
         }
         // Calls waiting for a slot have no exchange: finished below.
-        st.reconnects_waiting.clear();
+        st.urgent_waiting.clear();
         st.waiting_for_slot.clear();
         for (auto id : waiting)
           finish(self, id, make_error(errc::closed, "web API caller closed"));

@@ -57,6 +57,11 @@ struct web_api_state {
     std::string authorization;
     /// May a failure that might have reached Slack be retried?
     bool repeatable = false;
+    /// Goes ahead of the other calls waiting for an exchange slot: it brings
+    /// a client's connection back (behind a backlog of uploads or posts, a
+    /// reconnect would wait for all of them), or it carries a `trigger_id`,
+    /// which Slack takes for 3 s after the interaction (`views.open`).
+    bool urgent = false;
     /// With `repeatable`: also a timeout (false: the timeout is the answer,
     /// whether the request went out whole or not; a large upload's body that
     /// did not make it in time would not make it the next time either).
@@ -122,9 +127,9 @@ struct web_api_state {
   /// By `pending_call::limit_key`.
   std::unordered_map<std::string, rate_limit> rate_limits;
   /// Calls waiting for a free exchange slot (at most `max_exchanges` run at
-  /// once), oldest first, in two queues: those that bring a client's
-  /// connection back go ahead of the others.
-  std::deque<uint64_t> reconnects_waiting;
+  /// once), oldest first, in two queues: the urgent ones go ahead of the
+  /// others (see `pending_call::urgent`).
+  std::deque<uint64_t> urgent_waiting;
   std::deque<uint64_t> waiting_for_slot;
   size_t running = 0;
   std::minstd_rand rng;
