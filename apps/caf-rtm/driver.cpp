@@ -84,6 +84,13 @@ std::string describe(const caf::error& err) {
   return text;
 }
 
+// A Slack error code with what Slack said beyond it (missing_scope's
+// needed and provided scopes, say).
+std::string with_detail(const std::string& code, const caf::error& err) {
+  auto detail = slack_error_detail(err);
+  return detail.empty() ? code : code + " (" + detail + ")";
+}
+
 void complete(self_ptr self, int code, const client_status* st) {
   auto& s = self->state;
   flush(self);
@@ -452,7 +459,8 @@ void connect(self_ptr self) {
             if (st.finishing) // a fatal_event said it already
               return;
             if (auto code = slack_error_code(err); !code.empty())
-              std::fprintf(stderr, "caf-rtm: Slack error: %s\n", code.c_str());
+              std::fprintf(stderr, "caf-rtm: Slack error: %s\n",
+                           with_detail(code, err).c_str());
             else
               std::fprintf(stderr, "caf-rtm: could not connect: %s\n",
                            describe(err).c_str());
@@ -671,9 +679,11 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor client,
         if (self->state.finishing)
           return;
         auto code = slack_error_code(x.reason);
-        std::fprintf(stderr, "caf-rtm: %s\n",
-                     code.empty() ? describe(x.reason).c_str()
-                                  : ("Slack error: " + code).c_str());
+        std::fprintf(
+            stderr, "caf-rtm: %s\n",
+            code.empty()
+                ? describe(x.reason).c_str()
+                : ("Slack error: " + with_detail(code, x.reason)).c_str());
         finish(self, exit_code_for(x.reason, self->state.opts.reconnect_on));
       },
   };

@@ -123,6 +123,12 @@ std::string slack_error_code(const caf::error& err) {
   return context_string(err);
 }
 
+std::string slack_error_detail(const caf::error& err) {
+  if (!is(err, errc::slack_error))
+    return {};
+  return context_string(err, 1);
+}
+
 uint16_t close_code(const caf::error& err) {
   if (!is(err, errc::connection_closed))
     return 0;
@@ -201,9 +207,16 @@ std::string render(const caf::error& err) {
   const auto& ctx = err.context();
   if (!ctx.empty()) {
     result += " (";
+    bool first = true;
     for (size_t i = 0; i < ctx.size(); ++i) {
-      if (i > 0)
+      // An empty string says nothing (a Slack error's detail when Slack gave
+      // none).
+      if (ctx.match_element<std::string>(i) &&
+          ctx.get_as<std::string>(i).empty())
+        continue;
+      if (!first)
         result += ", ";
+      first = false;
       if (ctx.match_element<std::string>(i))
         result += detail::printable(ctx.get_as<std::string>(i));
       else

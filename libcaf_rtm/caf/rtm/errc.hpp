@@ -153,6 +153,13 @@ std::string context_string(const caf::error& err, size_t index = 0);
 /// `errc::send_rejected` error, or "" for other errors.
 std::string slack_error_code(const caf::error& err);
 
+/// What Slack said beyond the code of an `errc::slack_error` from a Web API
+/// call or a webhook post: the problems `response_metadata.messages` lists
+/// (an `invalid_blocks` names the block at fault), the scopes `needed` and
+/// `provided` of a `missing_scope`, joined by "; "; "" if Slack said nothing
+/// more, or for other errors.
+std::string slack_error_detail(const caf::error& err);
+
 /// Slack error codes that retrying cannot fix (invalid_auth, not_authed, ...).
 bool is_fatal_slack_error(const std::string& code);
 

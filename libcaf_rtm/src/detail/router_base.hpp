@@ -507,14 +507,16 @@ caf::result<caf::ok_atom> start_close(Self* self, OnStart on_start) {
 
 /// Whether a subscriber that ended with `reason` failed: ended neither on
 /// its own (`quit()`), nor by a shutdown or kill of its program, nor with
-/// its node (a hub's relay).
+/// its node (a hub's relay), nor unseen (CAF's `unknown`: a remote actor
+/// that had ended before its proxy was announced).
 inline bool subscriber_failed(const caf::error& reason) {
   if (!reason)
     return false;
   for (auto x :
        {caf::exit_reason::normal, caf::exit_reason::user_shutdown,
         caf::exit_reason::kill, caf::exit_reason::remote_link_unreachable,
-        caf::exit_reason::unreachable})
+        caf::exit_reason::unreachable, caf::exit_reason::unknown,
+        caf::exit_reason::out_of_workers})
     if (reason == x)
       return false;
   return true;
@@ -536,10 +538,13 @@ void on_down(Self* self, caf::down_msg& dm) {
   // A subscriber died: it leaves every list. One that failed (an exception
   // it did not handle, say) is reported: its events stop, and without a word
   // a bot would go deaf.
-  if (st.subs.remove_actor(dm.source) && subscriber_failed(dm.reason)) {
+  // Only this process's own: a remote node could make the client report
+  // failures to every lifecycle subscriber, other nodes' included.
+  if (st.subs.remove_actor(dm.source) && dm.source.node() == self->node() &&
+      subscriber_failed(dm.reason)) {
     ++st.stats.listener_errors;
-    auto what = "a subscribed actor ended with " + render(dm.reason) +
-                "; it gets no more events";
+    auto what = "subscribed actor #" + std::to_string(dm.source.id()) +
+                " ended with " + render(dm.reason) + "; it gets no more events";
     CAF_RTM_LOG(st.log, warn, "client", what);
     tell_lifecycle(self,
                    error_event{make_error(errc::listener_failed, what), what});

@@ -55,4 +55,41 @@ caf::expected<rtm_endpoint> to_rtm_endpoint(const json::object& x) {
   return result;
 }
 
+// What Slack says beyond the code tells the caller what to fix: the problems
+// of an `invalid_blocks` in `response_metadata.messages`, the scopes `needed`
+// and `provided` of a `missing_scope`. Always a second context string (empty
+// if Slack said nothing more), so that what callers add (an upload's step, a
+// list's page) comes after it.
+caf::error slack_refusal(const boost::json::object& obj,
+                         std::string_view code) {
+  std::string detail;
+  auto add = [&detail](std::string_view x) {
+    if (x.empty())
+      return;
+    if (!detail.empty())
+      detail += "; ";
+    detail += x;
+  };
+  if (auto* meta = obj.if_contains("response_metadata");
+      meta != nullptr && meta->is_object())
+    if (auto* xs = meta->get_object().if_contains("messages");
+        xs != nullptr && xs->is_array())
+      for (auto& x : xs->get_array())
+        if (x.is_string())
+          add(x.get_string());
+  for (auto key : {"needed", "provided"})
+    if (auto* x = obj.if_contains(key); x != nullptr && x->is_string())
+      add(std::string{key} + ": " + std::string{x->get_string()});
+  // Bounded (a log line, not a second answer), cut at a character's start.
+  constexpr size_t max_detail = 2048;
+  if (detail.size() > max_detail) {
+    auto cut = max_detail - 3;
+    while (cut > 0 && (static_cast<unsigned char>(detail[cut]) & 0xC0) == 0x80)
+      --cut;
+    detail.resize(cut);
+    detail += "...";
+  }
+  return make_error(errc::slack_error, std::string{code}, std::move(detail));
+}
+
 } // namespace caf::rtm::detail

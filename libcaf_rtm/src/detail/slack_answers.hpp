@@ -2,6 +2,8 @@
 
 #pragma once
 
+#include <string_view>
+
 #include <boost/json/object.hpp>
 
 #include <caf/expected.hpp>
@@ -12,6 +14,10 @@ namespace caf::rtm::detail {
 
 /// Converts an `auth.test` answer (fails without `user_id`).
 caf::expected<identity> to_identity(const boost::json::object& x);
+
+/// Slack's refusal `code` in the answer `obj`, as a `slack_error`: the code,
+/// and what Slack says beyond it (see `slack_error_detail`).
+caf::error slack_refusal(const boost::json::object& obj, std::string_view code);
 
 /// Converts an `rtm.connect` answer (fails without `url`).
 caf::expected<rtm_endpoint> to_rtm_endpoint(const boost::json::object& x);

@@ -245,7 +245,7 @@ private:
       // `too_many_websockets` (this connection is one too many) comes
       // instead of a hello: a failed attempt, after which the supervisor
       // backs off before it tries again.
-      ctx.end(make_error(errc::slack_error, reason), true);
+      ctx.end(make_error(errc::slack_error, reason, std::string{}), true);
     } else {
       // `warning` (a refresh comes in about 10 s), `refresh_requested`, or a
       // reason this library does not know: the next connection is made

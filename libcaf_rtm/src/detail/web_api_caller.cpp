@@ -16,6 +16,7 @@
 #include "detail/frame_parser.hpp"
 #include "detail/json_views.hpp"
 #include "detail/paged_call.hpp"
+#include "detail/slack_answers.hpp"
 #include "detail/stray_errors.hpp"
 #include "detail/wait_deadline.hpp"
 #include "detail/webhook_poster.hpp"
@@ -211,12 +212,12 @@ void release_slot(self_ptr self) {
   auto& st = self->state;
   --st.running;
   while (st.running < max_exchanges) {
-    auto& queue =
-        !st.urgent_waiting.empty() ? st.urgent_waiting : st.waiting_for_slot;
-    if (queue.empty())
+    auto queue = std::find_if(st.waiting.begin(), st.waiting.end(),
+                              [](const auto& xs) { return !xs.empty(); });
+    if (queue == st.waiting.end())
       break;
-    auto next = queue.front();
-    queue.pop_front();
+    auto next = queue->front();
+    queue->pop_front();
     issue(self, next);
   }
 }
@@ -236,10 +237,7 @@ void issue(self_ptr self, uint64_t id) {
       r != st.rate_limits.end() && r->second.probe != id)
     return hold(self, r->first, id);
   if (st.running >= max_exchanges) {
-    if (call.urgent)
-      st.urgent_waiting.push_back(id);
-    else
-      st.waiting_for_slot.push_back(id);
+    st.waiting[static_cast<size_t>(call.lane)].push_back(id);
     return;
   }
   auto url = net::parse_endpoint(
@@ -384,38 +382,6 @@ bool maybe_done(std::string_view code) {
 caf::error may_have_reached(const std::string& method, const caf::error& err) {
   return make_error(errc::delivery_unknown,
                     method + " may have reached Slack: " + render(err));
-}
-
-// Slack's refusal: its code, and what it says beyond it (the problems of an
-// `invalid_blocks` in `response_metadata.messages`, the scopes `needed` and
-// `provided` of a `missing_scope`), which tell the caller what to fix.
-caf::error slack_refusal(const boost::json::object& obj,
-                         const std::string& code) {
-  std::string detail;
-  auto add = [&detail](std::string_view x) {
-    if (x.empty())
-      return;
-    if (!detail.empty())
-      detail += "; ";
-    detail += x;
-  };
-  if (auto* meta = obj.if_contains("response_metadata");
-      meta != nullptr && meta->is_object())
-    if (auto* xs = meta->get_object().if_contains("messages");
-        xs != nullptr && xs->is_array())
-      for (auto& x : xs->get_array())
-        if (x.is_string())
-          add(x.get_string());
-  for (auto key : {"needed", "provided"})
-    if (auto x = string_field(obj, key); !x.empty())
-      add(std::string{key} + ": " + std::string{x});
-  // Bounded: a log line, not a second answer.
-  constexpr size_t max_detail = 2048;
-  if (detail.size() > max_detail)
-    detail = detail.substr(0, max_detail) + "...";
-  if (detail.empty())
-    return make_error(errc::slack_error, code);
-  return make_error(errc::slack_error, code, std::move(detail));
 }
 
 // Slack answers most errors with status 200 and `ok:false`; anything else is
@@ -631,8 +597,12 @@ void start_call(web_api_self self, api_call x,
   }
   call.authorization = x.token.empty() ? st.authorization : "Bearer " + x.token;
   call.repeatable = x.retry == api_retry::always || safe_to_repeat(method);
-  call.urgent = brings_connection(method) || x.args.count("trigger_id") > 0 ||
-                x.json.value.contains("trigger_id");
+  using lane_kind = web_api_state::pending_call::lane_kind;
+  if (brings_connection(method))
+    call.lane = lane_kind::reconnect;
+  else if (x.args.count("trigger_id") > 0 ||
+           x.json.value.contains("trigger_id"))
+    call.lane = lane_kind::trigger;
   call.method = std::move(x.method);
   call.deliver = std::move(deliver);
   call.deadline = wait_deadline(clock_type::now(), x.max_wait);
@@ -684,8 +654,8 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& st = self->state;
     st.closing = true;
-    st.urgent_waiting.clear();
-    st.waiting_for_slot.clear();
+    for (auto& xs : st.waiting)
+      xs.clear();
     while (!st.calls.empty()) {
       auto i = st.calls.begin();
       if (auto http = i->second.http.lock())
@@ -784,8 +754,8 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
               [hdl] { caf::anon_send(hdl, closed_atom_v); });
         }
         // Calls waiting for a slot have no exchange: finished below.
-        st.urgent_waiting.clear();
-        st.waiting_for_slot.clear();
+        for (auto& xs : st.waiting)
+          xs.clear();
         for (auto id : waiting)
           finish(self, id, make_error(errc::closed, "web API caller closed"));
         maybe_finish_close(self);

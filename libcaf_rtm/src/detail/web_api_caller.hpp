@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -57,11 +58,17 @@ struct web_api_state {
     std::string authorization;
     /// May a failure that might have reached Slack be retried?
     bool repeatable = false;
-    /// Goes ahead of the other calls waiting for an exchange slot: it brings
-    /// a client's connection back (behind a backlog of uploads or posts, a
-    /// reconnect would wait for all of them), or it carries a `trigger_id`,
-    /// which Slack takes for 3 s after the interaction (`views.open`).
-    bool urgent = false;
+    /// Which line it waits in for an exchange slot (see `waiting`).
+    enum class lane_kind : uint8_t {
+      /// It brings a client's connection back: behind a backlog of uploads
+      /// or posts, a reconnect would wait for all of them.
+      reconnect,
+      /// It carries a `trigger_id`, which Slack takes for 3 s after the
+      /// interaction (`views.open`).
+      trigger,
+      other,
+    };
+    lane_kind lane = lane_kind::other;
     /// With `repeatable`: also a timeout (false: the timeout is the answer,
     /// whether the request went out whole or not; a large upload's body that
     /// did not make it in time would not make it the next time either).
@@ -127,10 +134,9 @@ struct web_api_state {
   /// By `pending_call::limit_key`.
   std::unordered_map<std::string, rate_limit> rate_limits;
   /// Calls waiting for a free exchange slot (at most `max_exchanges` run at
-  /// once), oldest first, in two queues: the urgent ones go ahead of the
-  /// others (see `pending_call::urgent`).
-  std::deque<uint64_t> urgent_waiting;
-  std::deque<uint64_t> waiting_for_slot;
+  /// once), oldest first, a line per `pending_call::lane_kind`: a slot goes
+  /// to the first line that holds a call.
+  std::array<std::deque<uint64_t>, 3> waiting;
   size_t running = 0;
   std::minstd_rand rng;
   /// Idle keep-alive connections (null when `api_keep_alive` is 0).

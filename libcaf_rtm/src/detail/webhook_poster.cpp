@@ -10,6 +10,7 @@
 #include "caf/rtm/errc.hpp"
 #include "detail/frame_parser.hpp"
 #include "detail/json_views.hpp"
+#include "detail/slack_answers.hpp"
 #include "detail/wait_deadline.hpp"
 #include "net/url.hpp"
 
@@ -43,7 +44,7 @@ caf::expected<json_object> read_webhook_answer(unsigned status,
     auto refused =
         ok != nullptr ? ok->is_bool() && !ok->get_bool() : !code.empty();
     if ((refused || !success) && !code.empty())
-      return make_error(errc::slack_error, std::string{code});
+      return slack_refusal(obj, code);
     if (success && !refused)
       return json_object{};
   } else {
@@ -51,7 +52,7 @@ caf::expected<json_object> read_webhook_answer(unsigned status,
     if (success)
       return json_object{};
     if (auto code = trim_token(body); is_bare_code(code))
-      return make_error(errc::slack_error, std::move(code));
+      return make_error(errc::slack_error, std::move(code), std::string{});
   }
   // The status as errc.hpp says: a uint16_t (HTTP's are three digits).
   return make_error(
