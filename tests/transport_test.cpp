@@ -400,25 +400,32 @@ struct lookup_answers : std::enable_shared_from_this<lookup_answers> {
   }
 };
 
+// An I/O thread, the held resolver and what the answers were. The lookups'
+// threads and handlers share the last two, and may outlive a failed check.
+struct lookup_fixture {
+  ~lookup_fixture() {
+    // A failed check leaves no thread waiting for good.
+    resolver.release();
+  }
+
+  net::io_pool pool{1};
+  net::name_lookups::executor_type ex = pool.context().get_executor();
+  std::shared_ptr<held_resolver> resolver_ptr =
+      std::make_shared<held_resolver>();
+  std::shared_ptr<lookup_answers> answers_ptr =
+      std::make_shared<lookup_answers>();
+  held_resolver& resolver = *resolver_ptr;
+  lookup_answers& answers = *answers_ptr;
+};
+
 } // namespace
 
-TEST_CASE("name lookups: overlapping lookups of one host share one thread "
-          "and one answer, at most max_threads run, an address needs none",
-          "[transport]") {
-  net::io_pool pool{1};
-  auto ex = pool.context().get_executor();
-  auto resolver_ptr = std::make_shared<held_resolver>();
-  auto answers_ptr = std::make_shared<lookup_answers>();
-  auto& resolver = *resolver_ptr;
-  auto& answers = *answers_ptr;
+TEST_CASE_METHOD(
+    lookup_fixture,
+    "name lookups: overlapping lookups of one host share one thread "
+    "and one answer, at most max_threads run, an address needs none",
+    "[transport]") {
   net::name_lookups lookups{resolver.fn(), 2, std::chrono::minutes{1}};
-  // A failed check leaves no thread waiting for good.
-  struct release_at_end {
-    held_resolver& r;
-    ~release_at_end() {
-      r.release();
-    }
-  } at_end{resolver};
   for (int i = 0; i < 20; ++i)
     lookups.lookup(ex, "slack.com", "443", answers.handler());
   REQUIRE(test::eventually([&] { return resolver.count() == 1; }));
@@ -460,24 +467,13 @@ TEST_CASE("name lookups: overlapping lookups of one host share one thread "
   CHECK(resolver.count() == 3);
 }
 
-TEST_CASE("name lookups: a lookup older than its join window takes no more "
-          "callers",
-          "[transport]") {
-  net::io_pool pool{1};
-  auto ex = pool.context().get_executor();
-  auto resolver_ptr = std::make_shared<held_resolver>();
-  auto answers_ptr = std::make_shared<lookup_answers>();
-  auto& resolver = *resolver_ptr;
-  auto& answers = *answers_ptr;
+TEST_CASE_METHOD(lookup_fixture,
+                 "name lookups: a lookup older than its join window takes no "
+                 "more callers",
+                 "[transport]") {
   // No window: every lookup is too old to join (as one that hangs in a name
   // server's timeout after the network came back).
   net::name_lookups lookups{resolver.fn(), 4, std::chrono::seconds{0}};
-  struct release_at_end {
-    held_resolver& r;
-    ~release_at_end() {
-      r.release();
-    }
-  } at_end{resolver};
   lookups.lookup(ex, "slack.com", "443", answers.handler());
   lookups.lookup(ex, "slack.com", "443", answers.handler());
   REQUIRE(test::eventually([&] { return resolver.count() == 2; }));

@@ -49,6 +49,7 @@
 #include "detail/overlap_filter.hpp"
 #include "detail/ping_monitor.hpp"
 #include "detail/protocol.hpp"
+#include "detail/slack_answers.hpp"
 #include "detail/token_bucket.hpp"
 #include "detail/webhook_poster.hpp"
 #include "detail/worker_watch.hpp"
@@ -1017,6 +1018,47 @@ TEST_CASE("overlap filter: a later overlap starts with nothing seen",
   f.begin(2);
   CHECK_FALSE(f.duplicate(event::parse(text, 2), t0 + 1h));
   CHECK(f.duplicate(event::parse(text, 3), t0 + 1h)); // a copy in this one
+}
+
+TEST_CASE("errors: what Slack says beyond the code of a refusal",
+          "[units][errc]") {
+  namespace json = boost::json;
+  // Nothing more: an empty detail, rendered as the code alone.
+  json::object plain{{"ok", false}, {"error", "channel_not_found"}};
+  auto err = detail::slack_refusal(plain, "channel_not_found");
+  CHECK(slack_error_code(err) == "channel_not_found");
+  CHECK(slack_error_detail(err).empty());
+  CHECK(render(err) == "caf_rtm: slack_error (channel_not_found)");
+  // Messages and scopes, joined; control characters escaped.
+  json::object more{{"ok", false},
+                    {"error", "missing_scope"},
+                    {"needed", "chat:write"},
+                    {"provided", "channels:read"},
+                    {"response_metadata",
+                     json::object{{"messages", json::array{"bad\x1b[2Jone"}}}}};
+  err = detail::slack_refusal(more, "missing_scope");
+  CHECK(slack_error_detail(err) ==
+        "bad\\x1b[2Jone; needed: chat:write; provided: channels:read");
+  CHECK(render(err) == "caf_rtm: slack_error (missing_scope, "
+                       "bad\\x1b[2Jone; needed: chat:write; provided: "
+                       "channels:read)");
+  // At most 2 KB, cut where a character starts.
+  std::string long_text;
+  for (int i = 0; i < 1500; ++i)
+    long_text += "\xc3\xa9"; // é
+  json::object huge{{"response_metadata",
+                     json::object{{"messages", json::array{long_text}}}}};
+  auto detail_text = slack_error_detail(detail::slack_refusal(huge, "x"));
+  CHECK(detail_text.size() <= 2048);
+  REQUIRE(detail_text.size() > 3);
+  CHECK(detail_text.substr(detail_text.size() - 3) == "...");
+  auto body = detail_text.substr(0, detail_text.size() - 3);
+  CHECK(body.size() % 2 == 0); // whole characters only
+  CHECK(body == long_text.substr(0, body.size()));
+  // Other errors have no detail; an empty string elsewhere still shows.
+  CHECK(slack_error_detail(make_error(errc::timeout, "x", "y")).empty());
+  CHECK(render(make_error(errc::send_rejected, std::string{}, "m")) ==
+        "caf_rtm: send_rejected (, m)");
 }
 
 TEST_CASE("errors: classification and rendering", "[units][errc]") {

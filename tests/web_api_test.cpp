@@ -3016,6 +3016,20 @@ TEST_CASE_METHOD(api_fixture,
     auto res = post_to(*this, api, hook_post(srv, "c", R"({"text":"n"})"));
     REQUIRE_FALSE(res);
     CHECK(slack_error_code(res.error()) == "invalid_blocks");
+    CHECK(slack_error_detail(res.error()).empty());
+  }
+  SECTION("an error in JSON with what Slack says beyond the code") {
+    srv.script(caf::rtm::testing::webhook_method,
+               http_response{200,
+                             {},
+                             R"({"ok":false,"error":"invalid_blocks",)"
+                             R"("response_metadata":{"messages":[)"
+                             R"("[ERROR] no more than 50 items allowed"]}})"});
+    auto res = post_to(*this, api, hook_post(srv, "c", R"({"text":"n"})"));
+    REQUIRE_FALSE(res);
+    CHECK(slack_error_code(res.error()) == "invalid_blocks");
+    CHECK(slack_error_detail(res.error()) ==
+          "[ERROR] no more than 50 items allowed");
   }
   SECTION("Slack's internal_error: the post may have gone out") {
     srv.script(

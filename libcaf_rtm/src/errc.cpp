@@ -209,9 +209,9 @@ std::string render(const caf::error& err) {
     result += " (";
     bool first = true;
     for (size_t i = 0; i < ctx.size(); ++i) {
-      // An empty string says nothing (a Slack error's detail when Slack gave
-      // none).
-      if (ctx.match_element<std::string>(i) &&
+      // A Slack error's empty detail (Slack said nothing beyond the code).
+      if (i == 1 && is(err, errc::slack_error) &&
+          ctx.match_element<std::string>(i) &&
           ctx.get_as<std::string>(i).empty())
         continue;
       if (!first)

@@ -16,7 +16,10 @@ namespace caf::rtm {
 
 enum class errc : uint8_t {
   none = 0,
-  /// Slack answered `ok:false`; context: the Slack error code (string).
+  /// Slack answered `ok:false`; context: the Slack error code (string), and
+  /// for a Web API call or a webhook post what Slack said beyond it (string,
+  /// empty if nothing: see `slack_error_detail`), then what the caller adds
+  /// (an upload's step, a list's page).
   slack_error,
   /// Unexpected HTTP status; context: the status (uint16_t).
   http_error,

@@ -6,6 +6,7 @@
 #include <boost/json/value.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "detail/printable.hpp"
 
 namespace json = boost::json;
 
@@ -59,7 +60,8 @@ caf::expected<rtm_endpoint> to_rtm_endpoint(const json::object& x) {
 // of an `invalid_blocks` in `response_metadata.messages`, the scopes `needed`
 // and `provided` of a `missing_scope`. Always a second context string (empty
 // if Slack said nothing more), so that what callers add (an upload's step, a
-// list's page) comes after it.
+// list's page) comes after it. Control characters are escaped (it reaches
+// logs and terminals).
 caf::error slack_refusal(const boost::json::object& obj,
                          std::string_view code) {
   std::string detail;
@@ -76,10 +78,10 @@ caf::error slack_refusal(const boost::json::object& obj,
         xs != nullptr && xs->is_array())
       for (auto& x : xs->get_array())
         if (x.is_string())
-          add(x.get_string());
+          add(printable(x.get_string()));
   for (auto key : {"needed", "provided"})
     if (auto* x = obj.if_contains(key); x != nullptr && x->is_string())
-      add(std::string{key} + ": " + std::string{x->get_string()});
+      add(std::string{key} + ": " + printable(x->get_string()));
   // Bounded (a log line, not a second answer), cut at a character's start.
   constexpr size_t max_detail = 2048;
   if (detail.size() > max_detail) {

@@ -16,7 +16,10 @@ namespace caf::rtm::detail {
 caf::expected<identity> to_identity(const boost::json::object& x);
 
 /// Slack's refusal `code` in the answer `obj`, as a `slack_error`: the code,
-/// and what Slack says beyond it (see `slack_error_detail`).
+/// and what Slack says beyond it (see `slack_error_detail`). Every
+/// `slack_error` of a call or a webhook post is made here or has the same
+/// two strings: `slack_error_detail` reads the second, and callers add
+/// their context after it.
 caf::error slack_refusal(const boost::json::object& obj, std::string_view code);
 
 /// Converts an `rtm.connect` answer (fails without `url`).
