@@ -103,7 +103,7 @@ void name_lookups::lookup(const executor_type& ex, const std::string& host,
     }}.detach();
   } catch (const std::system_error&) {
     // No thread to be had (resource limits): failed attempts, not a crash.
-    fail_flight(st_, id, make_error_code(asio::error::no_memory));
+    answer_flight(st_, id, make_error_code(asio::error::no_memory), {});
   }
 }
 
@@ -126,12 +126,16 @@ auto take_waiters(State& st, uint64_t id) {
 
 } // namespace
 
-void name_lookups::fail_flight(const std::shared_ptr<shared_state>& st,
-                               uint64_t id, error_code err) {
+void name_lookups::answer_flight(const std::shared_ptr<shared_state>& st,
+                                 uint64_t id, error_code err,
+                                 const endpoints& found) {
   for (auto& x : take_waiters(*st, id)) {
-    asio::post(x.ex, [handler = std::move(x.handler), err] {
-      handler(err, endpoints{});
+    // A copy per caller, moved into its handler.
+    asio::post(x.ex, [handler = std::move(x.handler), err,
+                      copy = endpoints{found}]() mutable {
+      handler(err, std::move(copy));
     });
+    // Last: a context whose pool is gone ends here, with what was posted.
     x.keep.reset();
   }
 }
@@ -143,13 +147,7 @@ void name_lookups::run(const std::shared_ptr<shared_state>& st, uint64_t id) {
     key = st->flights.at(id).key;
   }
   auto [err, found] = st->resolve(key.first, key.second);
-  for (auto& x : take_waiters(*st, id)) {
-    asio::post(x.ex,
-               [handler = std::move(x.handler), err = err,
-                found = found]() mutable { handler(err, std::move(found)); });
-    // Last: a context whose pool is gone ends here, with what was posted.
-    x.keep.reset();
-  }
+  answer_flight(st, id, err, found);
 }
 
 size_t name_lookups::running() const {

@@ -103,9 +103,10 @@ private:
 
   static void run(const std::shared_ptr<shared_state>& st, uint64_t id);
 
-  // Fails the callers of lookup `id`, which got no thread.
-  static void fail_flight(const std::shared_ptr<shared_state>& st, uint64_t id,
-                          error_code err);
+  // Answers the callers of lookup `id` (and takes it out of the tables).
+  static void answer_flight(const std::shared_ptr<shared_state>& st,
+                            uint64_t id, error_code err,
+                            const endpoints& found);
 
   std::shared_ptr<shared_state> st_;
 };
