@@ -734,6 +734,47 @@ TEST_CASE_METHOD(api_fixture, "generic calls send form-encoded arguments",
   close(api);
 }
 
+namespace {
+
+// Calls made in order from one actor (the caller gets them in this order),
+// each named by its `text` argument, and what each got: "ok", or the error's
+// code; "" while open. The actors share the results: they may outlive a
+// failed check.
+struct ordered_calls {
+  struct results {
+    std::mutex mtx;
+    std::map<std::string, std::string> by_name;
+  };
+
+  void operator()(const std::string& method, std::vector<std::string> names) {
+    spawn_fn(sys, [res = res, api = api, timeout = timeout, method,
+                   names](caf::event_based_actor* a) {
+      auto note = [res](const std::string& name, std::string what) {
+        std::lock_guard<std::mutex> guard{res->mtx};
+        res->by_name[name] = std::move(what);
+      };
+      for (const auto& name : names)
+        a->request(api, timeout, call_atom_v, method,
+                   api_args{{"channel", "C1"}, {"text", name}})
+            .then([note, name](json_object&) { note(name, "ok"); },
+                  [note, name](caf::error& err) { note(name, code_of(err)); });
+    });
+  }
+
+  std::string result_of(const std::string& name) const {
+    std::lock_guard<std::mutex> guard{res->mtx};
+    auto i = res->by_name.find(name);
+    return i == res->by_name.end() ? std::string{} : i->second;
+  }
+
+  caf::actor_system& sys;
+  web_api_actor api;
+  caf::timespan timeout;
+  std::shared_ptr<results> res = std::make_shared<results>();
+};
+
+} // namespace
+
 TEST_CASE_METHOD(api_fixture,
                  "past api_queue_size open requests a call fails at once and "
                  "calls that bring a connection back still go",
@@ -748,30 +789,12 @@ TEST_CASE_METHOD(api_fixture,
   auto cfg = config_for(srv, logs.get());
   cfg.api_queue_size = 4;
   auto api = track(sys->spawn(web_api, cfg));
-  std::mutex mtx;
-  std::map<std::string, std::string> results; // text -> "ok" or error code
-  // From one actor: the caller gets the posts in this order.
+  ordered_calls calls{*sys, api, caf::timespan{20s}};
   auto post = [&](std::vector<std::string> texts) {
-    spawn_fn(*sys, [&, texts](caf::event_based_actor* a) {
-      for (const auto& text : texts)
-        a->request(api, caf::timespan{20s}, call_atom_v,
-                   std::string{"chat.postMessage"},
-                   api_args{{"channel", "C1"}, {"text", text}})
-            .then(
-                [&, text](json_object&) {
-                  std::lock_guard<std::mutex> guard{mtx};
-                  results[text] = "ok";
-                },
-                [&, text](caf::error& err) {
-                  std::lock_guard<std::mutex> guard{mtx};
-                  results[text] = code_of(err);
-                });
-    });
+    calls("chat.postMessage", std::move(texts));
   };
   auto result_of = [&](const std::string& text) {
-    std::lock_guard<std::mutex> guard{mtx};
-    auto i = results.find(text);
-    return i == results.end() ? std::string{} : i->second;
+    return calls.result_of(text);
   };
   post({"p1"});
   REQUIRE(eventually([&] { return logs.contains("rate limited"); }));
@@ -816,29 +839,9 @@ TEST_CASE_METHOD(api_fixture,
   auto cfg = config_for(srv, logs.get());
   cfg.api_queue_size = 1;
   auto api = track(sys->spawn(web_api, cfg));
-  std::mutex mtx;
-  std::map<std::string, std::string> results; // name -> "ok" or error code
-  // From one actor: the caller gets the calls in this order.
-  auto calls = [&](const std::string& method, std::vector<std::string> names) {
-    spawn_fn(*sys, [&, method, names](caf::event_based_actor* a) {
-      for (const auto& name : names)
-        a->request(api, caf::timespan{30s}, call_atom_v, method,
-                   api_args{{"channel", "C1"}, {"text", name}})
-            .then(
-                [&, name](json_object&) {
-                  std::lock_guard<std::mutex> guard{mtx};
-                  results[name] = "ok";
-                },
-                [&, name](caf::error& err) {
-                  std::lock_guard<std::mutex> guard{mtx};
-                  results[name] = code_of(err);
-                });
-    });
-  };
+  ordered_calls calls{*sys, api, caf::timespan{30s}};
   auto result_of = [&](const std::string& name) {
-    std::lock_guard<std::mutex> guard{mtx};
-    auto i = results.find(name);
-    return i == results.end() ? std::string{} : i->second;
+    return calls.result_of(name);
   };
   calls("auth.test", {"a1"});
   REQUIRE(eventually([&] { return logs.contains("rate limited"); }));
