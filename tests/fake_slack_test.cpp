@@ -32,6 +32,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -321,6 +323,53 @@ TEST_CASE("fake_slack: the Web API rejects bad tokens and unknown methods") {
   CHECK(field(auth.body(), "ok") == "true");
   CHECK_FALSE(contains(auth.body(), "bot_id"));
   CHECK(client.post("/elsewhere").result_int() == 404);
+}
+
+TEST_CASE("fake_slack: common writes answer as Slack does, with its errors "
+          "for missing arguments") {
+  fake_slack fake;
+  http_client client{fake.port()};
+  auto body = [&](const std::string& method, const std::string& form) {
+    return client.post("/api/" + method, form).body();
+  };
+  auto posted = body("chat.postMessage", "channel=C1&text=hi&thread_ts=1.0");
+  CHECK(field(posted, "ok") == "true");
+  auto ts = field(posted, "ts");
+  CHECK_FALSE(ts.empty());
+  CHECK(contains(posted, R"("thread_ts":"1.0")"));
+  // Each post gets a new ts.
+  CHECK(field(body("chat.postMessage", "channel=C1&text=again"), "ts") != ts);
+  CHECK(field(body("chat.update", "channel=C1&ts=" + ts + "&text=new"), "ts") ==
+        ts);
+  CHECK(field(body("chat.delete", "channel=C1&ts=" + ts), "ok") == "true");
+  CHECK(field(body("chat.postEphemeral", "channel=C1&user=U1&text=x"),
+              "message_ts") != "");
+  CHECK(field(body("reactions.add", "channel=C1&timestamp=1.0&name=eyes"),
+              "ok") == "true");
+  auto view = body("views.open", "trigger_id=tr&view=%7B%22type%22%3A%22modal"
+                                 "%22%7D");
+  CHECK(field(view, "ok") == "true");
+  CHECK(field(view, "type") == "modal");
+  CHECK(field(view, "id").rfind('V', 0) == 0);
+  CHECK(field(body("views.update", "view_id=V1&view=%7B%7D"), "id") == "V1");
+  CHECK(field(body("views.publish", "user_id=U1&view=%7B%7D"), "ok") == "true");
+  for (auto [method, form, error] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"chat.postMessage", "text=x", "channel_not_found"},
+           {"chat.postMessage", "channel=C1", "no_text"},
+           {"chat.update", "channel=C1&text=x", "message_not_found"},
+           {"chat.delete", "channel=C1", "message_not_found"},
+           {"chat.postEphemeral", "channel=C1&text=x", "user_not_in_channel"},
+           {"reactions.add", "channel=C1&timestamp=1.0", "invalid_name"},
+           {"reactions.add", "channel=C1&name=eyes", "no_item_specified"},
+           {"views.open", "view=%7B%7D", "invalid_arguments"},
+           {"views.push", "trigger_id=tr&view=nope", "invalid_arguments"},
+           {"views.update", "view=%7B%7D", "invalid_arguments"},
+           {"views.publish", "view=%7B%7D", "invalid_arguments"},
+           {"chat.scheduleMessage", "channel=C1&text=x", "unknown_method"}}) {
+    INFO(method << " " << form);
+    CHECK(field(body(method, form), "error") == error);
+  }
 }
 
 TEST_CASE(

@@ -409,6 +409,159 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: interactions go to the subscribers of their "
+                 "action_id or callback_id",
+                 "[socket_mode]") {
+  fake_slack srv;
+  // One module per button and per modal, and one that takes every click.
+  auto c = connect(config(srv), {"block_actions::approve"});
+  auto forms = std::make_shared<recorder>();
+  auto clicks = std::make_shared<recorder>();
+  auto forms_hdl = track(spawn_recorder(*sys, forms));
+  auto clicks_hdl = track(spawn_recorder(*sys, clicks));
+  REQUIRE(request<caf::ok_atom>(
+      *self, c.hdl, caf::timespan{5s}, subscribe_atom_v, forms_hdl,
+      std::vector<std::string>{"view_submission::deploy_form"}));
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{5s},
+                                subscribe_atom_v, clicks_hdl,
+                                std::vector<std::string>{"block_actions"}));
+  auto s0 = session(srv, 0);
+  auto approve = s0->send_envelope(
+      "interactive",
+      R"({"type":"block_actions","trigger_id":"tr1","team":{"id":"T1"},)"
+      R"("actions":[{"action_id":"approve","value":"42"}]})",
+      false);
+  auto reject = s0->send_envelope(
+      "interactive",
+      R"({"type":"block_actions","actions":[{"action_id":"reject"}]})", false);
+  auto other_form = s0->send_envelope(
+      "interactive",
+      R"({"type":"view_submission","view":{"callback_id":"other_form"}})",
+      true);
+  auto form = s0->send_envelope(
+      "interactive",
+      R"({"type":"view_submission","view":{"callback_id":"deploy_form",)"
+      R"("private_metadata":"C9"}})",
+      true);
+  // Last: once it arrived, whatever came before it to the same subscriber
+  // has too.
+  auto approve_again = s0->send_envelope(
+      "interactive",
+      R"({"type":"block_actions","actions":[{"action_id":"approve"}]})", false);
+  REQUIRE(srv.wait_acks(5, 10s));
+  REQUIRE(c.rec->wait_envelopes(2));
+  REQUIRE(forms->wait_envelopes(1));
+  REQUIRE(clicks->wait_envelopes(3));
+  auto mine = c.rec->envelopes();
+  REQUIRE(mine.size() == 2);
+  CHECK(mine[0].id() == approve);
+  CHECK(mine[1].id() == approve_again);
+  CHECK(mine[0].action_id() == "approve");
+  CHECK(mine[0].action().at("value") == "42");
+  CHECK(mine[0].trigger_id() == "tr1");
+  CHECK(mine[0].team_id() == "T1");
+  auto submitted = forms->envelopes();
+  REQUIRE(submitted.size() == 1);
+  CHECK(submitted[0].id() == form);
+  CHECK(submitted[0].private_metadata() == "C9");
+  auto all_clicks = clicks->envelopes();
+  REQUIRE(all_clicks.size() == 3);
+  CHECK(all_clicks[0].id() == approve);
+  CHECK(all_clicks[1].id() == reject);
+  CHECK(all_clicks[2].id() == approve_again);
+  // The modal nobody subscribed to went to no one and was acked all the
+  // same.
+  std::set<std::string> acked;
+  for (auto& ack : srv.acks())
+    acked.insert(ack.envelope_id);
+  CHECK(acked.count(other_form) == 1);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: a bot answers a click with the reply helpers "
+                 "against the fake's default answers",
+                 "[socket_mode][reply]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.bot_token = srv.options().token;
+  auto c = connect(cfg, {"block_actions::deploy"});
+  auto s0 = session(srv, 0);
+  s0->send_envelope(
+      "interactive",
+      R"({"type":"block_actions","trigger_id":"tr1","user":{"id":"U7"},)"
+      R"("channel":{"id":"C7"},"message":{"ts":"7.0"},)"
+      R"("actions":[{"action_id":"deploy","value":"v1.2"}]})",
+      false);
+  REQUIRE(c.rec->wait_envelopes(1));
+  auto click = c.rec->envelopes().at(0);
+  auto call = [&](const api_call& x) {
+    return request<json_object>(*self, c.hdl, caf::timespan{10s}, call_atom_v,
+                                x);
+  };
+  // Only the user who clicked sees the note.
+  auto note = reply_ephemeral(
+      click,
+      "deploying " + std::string{click.action().at("value").as_string()});
+  REQUIRE(note);
+  auto noted = call(*note);
+  REQUIRE(noted);
+  CHECK(noted->value.contains("message_ts"));
+  // A modal on the click's trigger.
+  api_call open;
+  open.method = "views.open";
+  open.json.value = {{"trigger_id", click.trigger_id()},
+                     {"view", {{"type", "modal"}, {"callback_id", "form"}}}};
+  auto opened = call(open);
+  REQUIRE(opened);
+  CHECK(opened->value.at("view").at("callback_id") == "form");
+  // A post with blocks, then its update and its deletion.
+  auto blocks = boost::json::array{
+      {{"type", "section"},
+       {"text", {{"type", "mrkdwn"}, {"text", "*Deploying*"}}}}};
+  auto posted = call(with_blocks(reply_call(click, "Deploying"), blocks));
+  REQUIRE(posted);
+  CHECK(posted->value.at("channel") == "C7");
+  auto update = update_call(*posted, "Deployed");
+  REQUIRE(update);
+  auto updated = call(with_blocks(*update, blocks));
+  REQUIRE(updated);
+  CHECK(updated->value.at("ts") == posted->value.at("ts"));
+  auto remove = delete_call(*updated);
+  REQUIRE(remove);
+  REQUIRE(call(*remove));
+  // What reached Slack: a form for the note, JSON for blocks and the view.
+  auto notes = srv.requests("chat.postEphemeral");
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0].form["user"] == "U7");
+  CHECK(notes[0].form["channel"] == "C7");
+  CHECK(notes[0].form["text"] == "deploying v1.2");
+  auto opens = srv.requests("views.open");
+  REQUIRE(opens.size() == 1);
+  CHECK(json::parse(opens[0].body).at("trigger_id") == "tr1");
+  auto posts = srv.requests("chat.postMessage");
+  REQUIRE(posts.size() == 1);
+  CHECK(posts[0].headers["content-type"].rfind("application/json", 0) == 0);
+  auto body = json::parse(posts[0].body);
+  CHECK(body.at("blocks") == blocks);
+  CHECK(body.at("channel") == "C7");
+  auto updates = srv.requests("chat.update");
+  REQUIRE(updates.size() == 1);
+  CHECK(json::parse(updates[0].body).at("text") == "Deployed");
+  auto deletes = srv.requests("chat.delete");
+  REQUIRE(deletes.size() == 1);
+  CHECK(deletes[0].form["ts"] == posted->value.at("ts").as_string().c_str());
+  // Slack's errors for what is missing.
+  api_call bare;
+  bare.method = "chat.postMessage";
+  bare.args = {{"channel", "C7"}};
+  auto no_text = call(bare);
+  REQUIRE_FALSE(no_text);
+  CHECK(slack_error_code(no_text.error()) == "no_text");
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: envelopes of every type are delivered with "
                  "their views and acked on their connection",
                  "[socket_mode]") {

@@ -478,10 +478,13 @@ TEST_CASE("subscription patterns: types, subtypes, malformed ones",
   CHECK_FALSE(matches({"message::file_share"}, env));
   CHECK(env.event_subtype() == "bot_message");
   for (auto good : {"*", "message", "message::bot_message", "/deploy",
-                    "block_actions", "events_api"})
+                    "block_actions", "events_api", "block_actions::vote:yes",
+                    "block_actions::a::b", "view_submission::\xc3\xbc"})
     CHECK_FALSE(check_pattern(good));
-  for (auto bad : {"", " ", "message ", "message:bot_message", "::x",
-                   "x::", "a::b::c", "mes*", "*::bot_message", "a\nb"}) {
+  for (auto bad :
+       {"", " ", "message ", "message:bot_message", "::x", "x::", "a:b::c",
+        "mes*", "*::bot_message", "a\nb", "block_actions::a b",
+        "block_actions::a*", "block_actions::a\x7f", "message:::bot_message"}) {
     INFO(bad);
     auto err = check_pattern(bad);
     REQUIRE(err);
@@ -562,6 +565,97 @@ TEST_CASE("replies go where the message was said", "[units][reply]") {
   CHECK(reply_call(command, "ok", reply_in::thread).args.count("thread_ts") ==
         0);
   CHECK(reply_call(command, "ok").args.at("channel") == "C4");
+}
+
+TEST_CASE("ephemeral replies, updates, deletions and blocks",
+          "[units][reply]") {
+  auto threaded =
+      event::parse(R"({"type":"message","channel":"C1","user":"U1","ts":"1.5",)"
+                   R"("thread_ts":"1.0"})");
+  auto note = reply_ephemeral(threaded, "only you");
+  REQUIRE(note);
+  CHECK(note->method == "chat.postEphemeral");
+  CHECK(note->args == api_args{{"channel", "C1"},
+                               {"user", "U1"},
+                               {"text", "only you"},
+                               {"thread_ts", "1.0"}});
+  // A click: the clicking user, the channel of the message it was on.
+  auto click =
+      envelope::parse(R"({"envelope_id":"E","type":"interactive","payload":)"
+                      R"({"type":"block_actions","user":{"id":"U2"},)"
+                      R"("container":{"channel_id":"C2"}}})");
+  auto clicked = reply_ephemeral(click, "noted");
+  REQUIRE(clicked);
+  CHECK(clicked->args.at("user") == "U2");
+  CHECK(clicked->args.at("channel") == "C2");
+  CHECK(clicked->args.count("thread_ts") == 0);
+  // A bot's message names no user; a user-less event no channel either.
+  auto bot = event::parse(R"({"type":"message","channel":"C1","bot_id":"B"})");
+  auto no_user = reply_ephemeral(bot, "x");
+  REQUIRE_FALSE(no_user);
+  CHECK(no_user.error().code() == static_cast<uint8_t>(errc::invalid_argument));
+  CHECK_FALSE(reply_ephemeral(event::parse(R"({"user":"U1"})"), "x"));
+  // Slack's answer to a post names the message to update or delete.
+  json_object answer{{{"ok", true}, {"channel", "C3"}, {"ts", "3.0"}}};
+  auto update = update_call(answer, "done");
+  REQUIRE(update);
+  CHECK(update->method == "chat.update");
+  // Text alone: the blocks go (Slack would keep them).
+  CHECK(update->args == api_args{{"channel", "C3"},
+                                 {"ts", "3.0"},
+                                 {"text", "done"},
+                                 {"blocks", "[]"}});
+  CHECK(with_blocks(*update, {{{"type", "divider"}}})
+            .json.value.at("blocks")
+            .as_array()
+            .size() == 1);
+  auto gone = delete_call(answer);
+  REQUIRE(gone);
+  CHECK(gone->method == "chat.delete");
+  CHECK(gone->args == api_args{{"channel", "C3"}, {"ts", "3.0"}});
+  // An ephemeral post's answer (message_ts only) names no message to change.
+  json_object ephemeral_answer{{{"ok", true}, {"message_ts", "4.0"}}};
+  auto refused = update_call(ephemeral_answer, "x");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code() == static_cast<uint8_t>(errc::invalid_argument));
+  CHECK_FALSE(delete_call(json_object{}));
+  // Blocks: the arguments move into a JSON body, flags as booleans.
+  auto blocks = boost::json::array{{{"type", "divider"}}};
+  auto with = with_blocks(
+      reply_call(threaded, "fallback", reply_in::thread_and_channel), blocks);
+  CHECK(with.method == "chat.postMessage");
+  CHECK(with.args.empty());
+  CHECK(with.json.value.at("channel") == "C1");
+  CHECK(with.json.value.at("text") == "fallback");
+  CHECK(with.json.value.at("thread_ts") == "1.0");
+  CHECK(with.json.value.at("reply_broadcast") == true);
+  CHECK(with.json.value.at("blocks") == blocks);
+  // Only Slack's flags become booleans, only its nested arguments JSON.
+  api_call odd;
+  odd.method = "chat.postMessage";
+  odd.args = {{"text", "true"},
+              {"unfurl_links", "false"},
+              {"metadata", R"({"event_type":"deployed"})"},
+              {"attachments", "not json"}};
+  auto mixed = with_blocks(odd, blocks);
+  CHECK(mixed.json.value.at("text") == "true");
+  CHECK(mixed.json.value.at("unfurl_links") == false);
+  CHECK(mixed.json.value.at("metadata").at("event_type") == "deployed");
+  CHECK(mixed.json.value.at("attachments") == "not json");
+  // A call with a JSON body already keeps it.
+  api_call open;
+  open.method = "views.open";
+  open.json.value["trigger_id"] = "tr1";
+  auto opened = with_blocks(open, blocks);
+  CHECK(opened.json.value.at("trigger_id") == "tr1");
+  CHECK(opened.json.value.at("blocks") == blocks);
+  webhook_post post;
+  post.url = "https://hooks/1";
+  post.message.value["text"] = "t";
+  auto hooked = with_blocks(post, blocks);
+  CHECK(hooked.url == "https://hooks/1");
+  CHECK(hooked.message.value.at("text") == "t");
+  CHECK(hooked.message.value.at("blocks") == blocks);
 }
 
 TEST_CASE("replies to edits and deletions and to reactions go to their message",
@@ -745,7 +839,7 @@ TEST_CASE("envelopes: every indexed field, in any order, odd types absent",
   CHECK(c.user() == "U3");
   CHECK(c.event().empty()); // no inner event
   CHECK(c.ts().empty());
-  CHECK(c.text().empty()); // the form post's text is in payload()
+  CHECK(c.text().empty()); // the command came without text
   // interactive: the container's channel when there is no channel.
   auto d =
       envelope::parse(R"({"envelope_id":"E4","type":"interactive","payload":)"
@@ -775,6 +869,135 @@ TEST_CASE("envelopes: every indexed field, in any order, odd types absent",
   CHECK(f.event().empty());
   CHECK(envelope{}.event().empty());
   CHECK(envelope{}.ts().empty());
+}
+
+TEST_CASE("envelopes: what commands and interactions carry, and their "
+          "action_id or callback_id as subtype",
+          "[units][envelope]") {
+  auto click = envelope::parse(
+      R"({"envelope_id":"E1","type":"interactive","payload":)"
+      R"({"type":"block_actions","team":{"id":"T1"},"user":{"id":"U1"},)"
+      R"("trigger_id":"tr1","response_url":"https://hooks/1",)"
+      R"("view":{"callback_id":"form","private_metadata":"{\"k\":1}"},)"
+      R"("actions":[{"action_id":"approve","value":"v1"},)"
+      R"({"action_id":"other"}]}})");
+  REQUIRE(click);
+  CHECK(click.team_id() == "T1");
+  CHECK(click.trigger_id() == "tr1");
+  CHECK(click.response_url() == "https://hooks/1");
+  // The first action; the click was in a modal, whose callback is known too.
+  CHECK(click.action_id() == "approve");
+  CHECK(click.action().at("value") == "v1");
+  CHECK(click.callback_id() == "form");
+  CHECK(click.private_metadata() == R"({"k":1})");
+  CHECK(click.view().at("callback_id") == "form");
+  CHECK(click.event_subtype() == "approve");
+  CHECK(matches({"block_actions::approve"}, click));
+  CHECK(matches({"block_actions"}, click));
+  CHECK_FALSE(matches({"block_actions::other"}, click));
+  CHECK_FALSE(matches({"block_actions::form"}, click));
+  // A submission: its view's callback; the first of its response_urls.
+  auto submit = envelope::parse(
+      R"({"envelope_id":"E2","type":"interactive","payload":)"
+      R"({"type":"view_submission","team":{"id":"T1"},)"
+      R"("response_urls":[{"response_url":"https://hooks/2"},)"
+      R"({"response_url":"https://hooks/3"}],)"
+      R"("view":{"callback_id":"deploy_form","state":{"values":{}}}}})");
+  CHECK(submit.callback_id() == "deploy_form");
+  CHECK(submit.action_id().empty());
+  CHECK(submit.action().empty());
+  CHECK(submit.response_url() == "https://hooks/2");
+  CHECK(submit.view().contains("state"));
+  CHECK(matches({"view_submission::deploy_form"}, submit));
+  CHECK_FALSE(matches({"view_submission::other_form"}, submit));
+  // A shortcut's own callback; a suggestion request's own action_id.
+  auto shortcut = envelope::parse(
+      R"({"envelope_id":"E3","type":"interactive","payload":)"
+      R"({"type":"shortcut","callback_id":"new_ticket","trigger_id":"tr3"}})");
+  CHECK(shortcut.callback_id() == "new_ticket");
+  CHECK(matches({"shortcut::new_ticket"}, shortcut));
+  auto suggest = envelope::parse(
+      R"({"envelope_id":"E4","type":"interactive","payload":)"
+      R"({"type":"block_suggestion","action_id":"pick:user","value":"al"}})");
+  CHECK(suggest.action_id() == "pick:user");
+  CHECK(matches({"block_suggestion::pick:user"}, suggest));
+  // A message action and a closed modal: their callbacks.
+  auto action =
+      envelope::parse(R"({"envelope_id":"E8","type":"interactive","payload":)"
+                      R"({"type":"message_action","callback_id":"file_bug",)"
+                      R"("message":{"ts":"1.0"}}})");
+  CHECK(matches({"message_action::file_bug"}, action));
+  auto closed = envelope::parse(
+      R"({"envelope_id":"E9","type":"interactive","payload":)"
+      R"({"type":"view_closed","view":{"callback_id":"deploy_form"}}})");
+  CHECK(matches({"view_closed::deploy_form"}, closed));
+  CHECK_FALSE(matches({"view_submission::deploy_form"}, closed));
+  // A legacy attachment button: actions without action_id, the callback.
+  auto legacy = envelope::parse(
+      R"({"envelope_id":"E10","type":"interactive","payload":)"
+      R"({"type":"interactive_message","callback_id":"old_poll",)"
+      R"("actions":[{"name":"vote","value":"yes"}]}})");
+  CHECK(legacy.action_id().empty());
+  CHECK(legacy.action().at("value") == "yes");
+  CHECK(legacy.event_subtype() == "old_poll");
+  // The workspace: a whole-organisation install sends `team: null`, then the
+  // user's; a modal in a shared channel names the installing workspace.
+  auto org =
+      envelope::parse(R"({"envelope_id":"E11","type":"interactive","payload":)"
+                      R"({"type":"block_actions","team":null,)"
+                      R"("user":{"id":"U1","team_id":"T5"}}})");
+  CHECK(org.team_id() == "T5");
+  auto shared = envelope::parse(
+      R"({"envelope_id":"E12","type":"interactive","payload":)"
+      R"({"type":"view_submission","team":{"id":"T6"},)"
+      R"("view":{"team_id":"T6","app_installed_team_id":"T7"}}})");
+  CHECK(shared.team_id() == "T7");
+  auto only_view = envelope::parse(
+      R"({"envelope_id":"E13","type":"interactive","payload":)"
+      R"({"type":"view_closed","team":null,"view":{"team_id":"T8"}}})");
+  CHECK(only_view.team_id() == "T8");
+  // An event in a channel shared with another organisation: the installing
+  // workspace is the authorization's.
+  auto connect = envelope::parse(
+      R"({"envelope_id":"E14","type":"events_api","payload":)"
+      R"({"team_id":"T_OTHER","authorizations":[{"team_id":"T_MINE"}],)"
+      R"("event":{"type":"message"}}})");
+  CHECK(connect.team_id() == "T_MINE");
+  // A slash command: its text, team, trigger and response_url.
+  auto command = envelope::parse(
+      R"({"envelope_id":"E5","type":"slash_commands","payload":)"
+      R"({"command":"/deploy","text":"v1.2 now","team_id":"T2",)"
+      R"("trigger_id":"tr5","response_url":"https://hooks/5"}})");
+  CHECK(command.text() == "v1.2 now");
+  CHECK(command.team_id() == "T2");
+  CHECK(command.trigger_id() == "tr5");
+  CHECK(command.response_url() == "https://hooks/5");
+  CHECK(command.event_subtype().empty());
+  // An event: its team; what only commands and interactions carry is empty,
+  // even if the event has fields of those names.
+  auto mention = envelope::parse(
+      R"({"envelope_id":"E6","type":"events_api","payload":{"team_id":"T3",)"
+      R"("event":{"type":"app_mention","text":"hi"},)"
+      R"("response_url":"x","trigger_id":"y"}})");
+  CHECK(mention.team_id() == "T3");
+  CHECK(mention.trigger_id().empty());
+  CHECK(mention.response_url().empty());
+  CHECK(mention.text() == "hi");
+  // Fields of the wrong type read as absent.
+  auto odd = envelope::parse(
+      R"({"envelope_id":"E7","type":"interactive","payload":)"
+      R"({"type":"block_actions","team":"T9","trigger_id":1,"actions":{},)"
+      R"("view":[],"response_urls":[1],"callback_id":{}}})");
+  REQUIRE(odd);
+  CHECK(odd.team_id() == "T9");
+  CHECK(odd.trigger_id().empty());
+  CHECK(odd.action().empty());
+  CHECK(odd.view().empty());
+  CHECK(odd.response_url().empty());
+  CHECK(odd.callback_id().empty());
+  CHECK(odd.event_subtype().empty());
+  CHECK(envelope{}.action_id().empty());
+  CHECK(envelope{}.view().empty());
 }
 
 TEST_CASE("events: field precedence and odd field types", "[units][event]") {

@@ -612,6 +612,66 @@ TEST_CASE_METHOD(api_fixture,
   close(api);
 }
 
+TEST_CASE_METHOD(api_fixture,
+                 "a repeat that Slack refuses because the attempt before it "
+                 "went through is a success",
+                 "[web_api][retry]") {
+  fake_slack srv;
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto always = [](std::string method) {
+    api_call x;
+    x.method = std::move(method);
+    x.args = {{"channel", "C1"},
+              {"timestamp", "1.0"},
+              {"ts", "1.0"},
+              {"name", "eyes"}};
+    x.retry = api_retry::always;
+    return x;
+  };
+  auto run = [&](const api_call& x) {
+    return request<json_object>(*self, api, caf::timespan{20s}, call_atom_v, x);
+  };
+  // The first attempt's answer is lost to a 5xx (Slack may have done it);
+  // the repeat finds the reaction there.
+  srv.script("reactions.add", http_response::text(503, "unavailable"));
+  srv.script("reactions.add", http_response::error("already_reacted"));
+  auto reacted = run(always("reactions.add"));
+  REQUIRE(reacted);
+  CHECK(reacted->value.at("ok") == true);
+  CHECK(reacted->value.at("warning") == "already_reacted");
+  CHECK(srv.requests("reactions.add").size() == 2);
+  // Slack said internal_error: the deletion may have happened.
+  srv.script("chat.delete", http_response::error("internal_error"));
+  srv.script("chat.delete", http_response::error("message_not_found"));
+  auto deleted = run(always("chat.delete"));
+  REQUIRE(deleted);
+  CHECK(deleted->value.at("warning") == "message_not_found");
+  // On a first attempt the same code is Slack's refusal.
+  srv.script("reactions.add", http_response::error("already_reacted"));
+  auto first = run(always("reactions.add"));
+  REQUIRE_FALSE(first);
+  CHECK(slack_error_code(first.error()) == "already_reacted");
+  // Slack did nothing with a 429 or a service_unavailable: the reaction was
+  // there before the call.
+  srv.script("reactions.add", http_response::rate_limited("1"));
+  srv.script("reactions.add", http_response::error("already_reacted"));
+  auto after_limit = run(always("reactions.add"));
+  REQUIRE_FALSE(after_limit);
+  CHECK(slack_error_code(after_limit.error()) == "already_reacted");
+  srv.script("reactions.add", http_response::error("service_unavailable"));
+  srv.script("reactions.add", http_response::error("already_reacted"));
+  auto after_unavailable = run(always("reactions.add"));
+  REQUIRE_FALSE(after_unavailable);
+  CHECK(slack_error_code(after_unavailable.error()) == "already_reacted");
+  // Another method's refusal after a 5xx stays a refusal.
+  srv.script("chat.update", http_response::text(503, "unavailable"));
+  srv.script("chat.update", http_response::error("message_not_found"));
+  auto update = run(always("chat.update"));
+  REQUIRE_FALSE(update);
+  CHECK(slack_error_code(update.error()) == "message_not_found");
+  close(api);
+}
+
 TEST_CASE_METHOD(api_fixture, "malformed and non-JSON bodies are typed errors",
                  "[web_api]") {
   fake_slack srv;
@@ -2372,7 +2432,11 @@ TEST_CASE_METHOD(api_fixture,
   auto ups = srv.uploads();
   REQUIRE(ups.size() == 1);
   CHECK(ups[0].length == x.content.size());
-  CHECK(srv.requests("files.getUploadURLExternal").size() == 1);
+  auto get_url = srv.requests("files.getUploadURLExternal");
+  REQUIRE(get_url.size() == 1);
+  // Neither asked for: not sent.
+  CHECK(get_url[0].form.count("alt_txt") == 0);
+  CHECK(get_url[0].form.count("snippet_type") == 0);
   CHECK(srv.requests(caf::rtm::testing::upload_method).size() == 1);
   CHECK(srv.requests("chat.postMessage").empty());
   close(api);
@@ -2457,6 +2521,8 @@ TEST_CASE_METHOD(api_fixture, "a file uploads from a path",
   file_upload x;
   x.filename = "log.txt";
   x.title = "The log";
+  x.alt_text = "What the service wrote today";
+  x.snippet_type = "text";
   x.path = file.path;
   x.channel_id = "C2";
   x.thread_ts = "1700000000.000100";
@@ -2467,6 +2533,8 @@ TEST_CASE_METHOD(api_fixture, "a file uploads from a path",
   REQUIRE(ups.size() == 1);
   CHECK(ups[0].bytes == bytes);
   CHECK(ups[0].title == "The log");
+  CHECK(ups[0].alt_text == "What the service wrote today");
+  CHECK(ups[0].snippet_type == "text");
   CHECK(ups[0].thread_ts == "1700000000.000100");
   CHECK(ups[0].channel_id == "C2");
   for (auto& r : srv.requests())

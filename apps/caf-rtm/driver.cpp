@@ -409,10 +409,7 @@ caf::result<json_object> on_envelope(self_ptr self, const envelope& env) {
     if (st.opts.answer_mentions && env.event_type() == "/echo") {
       // The demo answers /echo through the ack's payload.
       json_object payload;
-      auto* text = env.payload().if_contains("text");
-      payload.value["text"] = "echo: " + (text && text->is_string()
-                                              ? std::string{text->get_string()}
-                                              : std::string{});
+      payload.value["text"] = "echo: " + std::string{env.text()};
       answer = std::move(payload);
     } else if (st.opts.respond) {
       auto rp = self->make_response_promise();

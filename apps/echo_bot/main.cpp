@@ -118,10 +118,7 @@ caf::result<rtm::json_object> on_envelope(self_ptr self,
                                           const rtm::envelope& env) {
   if (env.event_type() == "/echo") {
     rtm::json_object payload;
-    auto* text = env.payload().if_contains("text");
-    payload.value["text"] =
-        "echo: " + (text && text->is_string() ? std::string{text->get_string()}
-                                              : std::string{});
+    payload.value["text"] = "echo: " + std::string{env.text()};
     replied(self, "/echo through the ack");
     return payload;
   }

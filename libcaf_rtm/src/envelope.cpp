@@ -34,11 +34,30 @@ struct payload_fields {
   std::string_view type;
   std::string_view channel_id;
   std::string_view user_id;
+  std::string_view text;
+  std::string_view team_id;
+  std::string_view trigger_id;
+  std::string_view response_url;
+  std::string_view action_id;
+  std::string_view callback_id;
   const json::object* event = nullptr;
   const json::value* channel = nullptr;
   const json::value* user = nullptr;
+  const json::value* team = nullptr;
   const json::object* container = nullptr;
+  const json::object* view = nullptr;
+  /// The first of `actions`, `response_urls` and `authorizations`.
+  const json::object* action = nullptr;
+  const json::object* response_urls = nullptr;
+  const json::object* authorization = nullptr;
 };
+
+const json::object* first_object(const json::value& x) {
+  if (x.is_array() && !x.get_array().empty() &&
+      x.get_array().front().is_object())
+    return &x.get_array().front().get_object();
+  return nullptr;
+}
 
 payload_fields fields_of_payload(const json::object& payload) {
   payload_fields out;
@@ -62,6 +81,28 @@ payload_fields fields_of_payload(const json::object& payload) {
       out.user = &x;
     else if (key == "user_id")
       out.user_id = detail::as_string(x);
+    else if (key == "text")
+      out.text = detail::as_string(x);
+    else if (key == "team_id")
+      out.team_id = detail::as_string(x);
+    else if (key == "team")
+      out.team = &x;
+    else if (key == "trigger_id")
+      out.trigger_id = detail::as_string(x);
+    else if (key == "response_url")
+      out.response_url = detail::as_string(x);
+    else if (key == "response_urls")
+      out.response_urls = first_object(x);
+    else if (key == "authorizations")
+      out.authorization = first_object(x);
+    else if (key == "action_id")
+      out.action_id = detail::as_string(x);
+    else if (key == "callback_id")
+      out.callback_id = detail::as_string(x);
+    else if (key == "actions")
+      out.action = first_object(x);
+    else if (key == "view" && x.is_object())
+      out.view = &x.get_object();
     else if (key == "container" && x.is_object())
       out.container = &x.get_object();
   }
@@ -99,16 +140,29 @@ void envelope::data::index() {
   auto p = fields_of_payload(*payload);
   event_id = p.event_id;
   if (p.event != nullptr) {
-    // events_api: what an Events API endpoint would get.
+    // events_api: what an Events API endpoint would get. The workspace the
+    // app is installed in comes first: in a channel shared with another
+    // organisation, `team_id` may be the other one's.
     event = p.event;
     inner = scan_event(*p.event);
+    if (p.authorization != nullptr)
+      team_id = string_field(*p.authorization, "team_id");
+    if (team_id.empty())
+      team_id = p.team_id;
     return;
   }
+  trigger_id = p.trigger_id;
+  // A view submission has one per conversation its inputs chose.
+  response_url = p.response_url;
+  if (response_url.empty() && p.response_urls != nullptr)
+    response_url = string_field(*p.response_urls, "response_url");
   if (!p.command.empty()) {
     // slash_commands: the fields of the command's form post.
     inner.type = p.command;
     inner.channel = p.channel_id;
     inner.user = p.user_id;
+    inner.text = p.text;
+    team_id = p.team_id;
     return;
   }
   // interactive: block_actions, view_submission, shortcut, ...
@@ -117,6 +171,33 @@ void envelope::data::index() {
   if (inner.channel.empty() && p.container != nullptr)
     inner.channel = string_field(*p.container, "channel_id");
   inner.user = string_or_id(p.user);
+  view = p.view;
+  action = p.action;
+  // The workspace the app is installed in (a modal in a channel shared with
+  // another organisation), else the interaction's; an install for a whole
+  // organisation may send `team: null`, then the user's or the view's.
+  if (view != nullptr)
+    team_id = string_field(*view, "app_installed_team_id");
+  if (team_id.empty())
+    team_id = string_or_id(p.team);
+  if (team_id.empty())
+    team_id = p.team_id;
+  if (team_id.empty() && p.user != nullptr && p.user->is_object())
+    team_id = string_field(p.user->get_object(), "team_id");
+  if (team_id.empty() && view != nullptr)
+    team_id = string_field(*view, "team_id");
+  // A click names its action (a suggestion request at the top, block_actions
+  // in its first action); a view, shortcut or message action its callback.
+  action_id = p.action_id;
+  if (action_id.empty() && action != nullptr)
+    action_id = string_field(*action, "action_id");
+  callback_id = p.callback_id;
+  if (callback_id.empty() && view != nullptr)
+    callback_id = string_field(*view, "callback_id");
+  if (view != nullptr)
+    private_metadata = string_field(*view, "private_metadata");
+  // What `type::subtype` patterns route by.
+  inner.subtype = !action_id.empty() ? action_id : callback_id;
 }
 
 envelope envelope::parse(std::string_view raw, uint64_t connection,
@@ -208,6 +289,40 @@ std::string_view envelope::raw() const noexcept {
 
 std::string envelope::to_json() const {
   return json::serialize(json());
+}
+
+std::string_view envelope::team_id() const noexcept {
+  return data_ ? data_->team_id : std::string_view{};
+}
+
+std::string_view envelope::trigger_id() const noexcept {
+  return data_ ? data_->trigger_id : std::string_view{};
+}
+
+std::string_view envelope::response_url() const noexcept {
+  return data_ ? data_->response_url : std::string_view{};
+}
+
+std::string_view envelope::action_id() const noexcept {
+  return data_ ? data_->action_id : std::string_view{};
+}
+
+std::string_view envelope::callback_id() const noexcept {
+  return data_ ? data_->callback_id : std::string_view{};
+}
+
+std::string_view envelope::private_metadata() const noexcept {
+  return data_ ? data_->private_metadata : std::string_view{};
+}
+
+const json::object& envelope::view() const noexcept {
+  static const json::object empty;
+  return data_ && data_->view ? *data_->view : empty;
+}
+
+const json::object& envelope::action() const noexcept {
+  static const json::object empty;
+  return data_ && data_->action ? *data_->action : empty;
 }
 
 uint64_t envelope::connection() const noexcept {

@@ -18,6 +18,17 @@ bool valid_part(std::string_view x) noexcept {
   });
 }
 
+// A subtype may also be an interaction's `action_id` or `callback_id`, which
+// the app chose: ':' and UTF-8 are allowed there ("block_actions::vote:yes"),
+// but not first: "message:::bot_message" is a typo, not an id.
+bool valid_subtype(std::string_view x) noexcept {
+  return !x.empty() && x.front() != ':' &&
+         std::all_of(x.begin(), x.end(), [](char c) {
+           auto b = static_cast<unsigned char>(c);
+           return b > ' ' && b != 127 && c != '*';
+         });
+}
+
 } // namespace
 
 caf::error check_pattern(std::string_view pattern) {
@@ -40,9 +51,9 @@ caf::error check_pattern(std::string_view pattern) {
                ? caf::none
                : bad("expected a type (no spaces, ':' or '*') or \"*\"");
   if (!valid_part(pattern.substr(0, sep)) ||
-      !valid_part(pattern.substr(sep + separator.size())))
-    return bad("expected type::subtype, both parts non-empty, no spaces, ':' "
-               "or '*'");
+      !valid_subtype(pattern.substr(sep + separator.size())))
+    return bad("expected type::subtype, both parts non-empty, no spaces or "
+               "'*', no ':' in the type or first in the subtype");
   return caf::none;
 }
 

@@ -1,6 +1,10 @@
 #include "caf/rtm/reply.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 
 #include "caf/rtm/errc.hpp"
 #include "detail/event_fields.hpp"
@@ -73,6 +77,39 @@ api_call post(std::string_view channel, std::string text, std::string thread,
   return call;
 }
 
+caf::expected<api_call> ephemeral(std::string_view channel,
+                                  std::string_view user, std::string thread,
+                                  std::string text) {
+  if (channel.empty() || user.empty())
+    return make_error(errc::invalid_argument,
+                      channel.empty()
+                          ? "an ephemeral reply needs a channel to go to"
+                          : "an ephemeral reply needs a user to show it to");
+  api_call call;
+  call.method = "chat.postEphemeral";
+  call.args["channel"] = std::string{channel};
+  call.args["user"] = std::string{user};
+  call.args["text"] = std::move(text);
+  if (!thread.empty())
+    call.args["thread_ts"] = std::move(thread);
+  return call;
+}
+
+// `chat.update` or `chat.delete` of the message a post's answer names.
+caf::expected<api_call> change(const json_object& posted, const char* method) {
+  auto channel = detail::string_field(posted.value, "channel");
+  auto ts = detail::string_field(posted.value, "ts");
+  if (channel.empty() || ts.empty())
+    return make_error(errc::invalid_argument,
+                      std::string{method} +
+                          ": the answer names no message (channel and ts)");
+  api_call call;
+  call.method = method;
+  call.args["channel"] = std::string{channel};
+  call.args["ts"] = std::string{ts};
+  return call;
+}
+
 } // namespace
 
 std::string reply_thread(const event& ev, reply_in where) {
@@ -117,21 +154,77 @@ api_call reply_call(const envelope& env, std::string text, reply_in where) {
   return post(env.channel(), std::move(text), reply_thread(env, where), where);
 }
 
+caf::expected<api_call> reply_ephemeral(const event& ev, std::string text) {
+  return ephemeral(ev.channel(), ev.user(), reply_thread(ev, reply_in::place),
+                   std::move(text));
+}
+
+caf::expected<api_call> reply_ephemeral(const envelope& env, std::string text) {
+  return ephemeral(env.channel(), env.user(),
+                   reply_thread(env, reply_in::place), std::move(text));
+}
+
+caf::expected<api_call> update_call(const json_object& posted,
+                                    std::string text) {
+  auto call = change(posted, "chat.update");
+  if (call) {
+    call->args["text"] = std::move(text);
+    // Without it, Slack keeps the message's blocks and changes only the
+    // notification text. `with_blocks` sets new ones.
+    call->args["blocks"] = "[]";
+  }
+  return call;
+}
+
+caf::expected<api_call> delete_call(const json_object& posted) {
+  return change(posted, "chat.delete");
+}
+
+api_call with_blocks(api_call call, boost::json::array blocks) {
+  // A form carries everything as text; in JSON, Slack's flags are booleans
+  // and its nested arguments JSON. Every other argument stays a string (a
+  // text "true" included).
+  static constexpr std::string_view flags[] = {
+      "reply_broadcast", "unfurl_links", "unfurl_media",
+      "mrkdwn",          "link_names",   "as_user"};
+  static constexpr std::string_view nested[] = {"attachments", "metadata"};
+  auto is_one_of = [](std::string_view key, const auto& names) {
+    return std::find(std::begin(names), std::end(names), key) !=
+           std::end(names);
+  };
+  for (auto& [key, val] : call.args) {
+    if (is_one_of(key, flags) && (val == "true" || val == "false")) {
+      call.json.value[key] = val == "true";
+      continue;
+    }
+    if (is_one_of(key, nested)) {
+      boost::json::error_code ec;
+      auto parsed = boost::json::parse(val, ec);
+      if (!ec) {
+        call.json.value[key] = std::move(parsed);
+        continue;
+      }
+    }
+    call.json.value[key] = val;
+  }
+  call.args.clear();
+  call.json.value["blocks"] = std::move(blocks);
+  return call;
+}
+
+webhook_post with_blocks(webhook_post post, boost::json::array blocks) {
+  post.message.value["blocks"] = std::move(blocks);
+  return post;
+}
+
 caf::expected<webhook_post> respond(const envelope& env, std::string_view text,
                                     respond_as how) {
-  const auto& payload = env.payload();
-  const boost::json::value* url = payload.if_contains("response_url");
-  // A view submission has one per conversation its modal asked for.
-  if (url == nullptr)
-    if (const auto* urls = payload.if_contains("response_urls");
-        urls != nullptr && urls->is_array() && !urls->get_array().empty() &&
-        urls->get_array().front().is_object())
-      url = urls->get_array().front().get_object().if_contains("response_url");
-  if (url == nullptr || !url->is_string() || url->get_string().empty())
+  auto url = env.response_url();
+  if (url.empty())
     return make_error(errc::invalid_argument,
                       "the envelope carries no response_url");
   webhook_post result;
-  result.url = std::string{url->get_string()};
+  result.url = std::string{url};
   result.message.value["text"] = text;
   switch (how) {
   case respond_as::ephemeral:

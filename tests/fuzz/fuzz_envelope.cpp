@@ -49,6 +49,10 @@ struct expected_views {
       return;
     event_id = string_field(*payload, "event_id");
     if (auto* ev = object_field(*payload, "event")) {
+      if (auto* auth = first_object(*payload, "authorizations"))
+        team_id = string_field(*auth, "team_id");
+      if (team_id.empty())
+        team_id = string_field(*payload, "team_id");
       event = ev;
       event_type = string_field(*ev, "type");
       event_subtype = string_field(*ev, "subtype");
@@ -65,18 +69,59 @@ struct expected_views {
         if (auto* item = object_field(*ev, "item"))
           channel = string_field(*item, "channel");
       user = id_of(*ev, "user");
-    } else if (auto cmd = string_field(*payload, "command"); !cmd.empty()) {
+      return;
+    }
+    trigger_id = string_field(*payload, "trigger_id");
+    response_url = string_field(*payload, "response_url");
+    if (response_url.empty())
+      if (auto* first = first_object(*payload, "response_urls"))
+        response_url = string_field(*first, "response_url");
+    if (auto cmd = string_field(*payload, "command"); !cmd.empty()) {
       event_type = cmd;
       channel = string_field(*payload, "channel_id");
       user = string_field(*payload, "user_id");
-    } else {
-      event_type = string_field(*payload, "type");
-      channel = id_of(*payload, "channel");
-      if (channel.empty())
-        if (auto* container = object_field(*payload, "container"))
-          channel = string_field(*container, "channel_id");
-      user = id_of(*payload, "user");
+      text = string_field(*payload, "text");
+      team_id = string_field(*payload, "team_id");
+      return;
     }
+    event_type = string_field(*payload, "type");
+    channel = id_of(*payload, "channel");
+    if (channel.empty())
+      if (auto* container = object_field(*payload, "container"))
+        channel = string_field(*container, "channel_id");
+    user = id_of(*payload, "user");
+    view = object_field(*payload, "view");
+    action = first_object(*payload, "actions");
+    if (view != nullptr)
+      team_id = string_field(*view, "app_installed_team_id");
+    if (team_id.empty())
+      team_id = id_of(*payload, "team");
+    if (team_id.empty())
+      team_id = string_field(*payload, "team_id");
+    if (team_id.empty())
+      if (auto* u = object_field(*payload, "user"))
+        team_id = string_field(*u, "team_id");
+    if (team_id.empty() && view != nullptr)
+      team_id = string_field(*view, "team_id");
+    action_id = string_field(*payload, "action_id");
+    if (action_id.empty() && action != nullptr)
+      action_id = string_field(*action, "action_id");
+    callback_id = string_field(*payload, "callback_id");
+    if (callback_id.empty() && view != nullptr)
+      callback_id = string_field(*view, "callback_id");
+    if (view != nullptr)
+      private_metadata = string_field(*view, "private_metadata");
+    event_subtype = !action_id.empty() ? action_id : callback_id;
+  }
+
+  // The first element of the array `key`, if it is an object.
+  static const json::object* first_object(const json::object& obj,
+                                          std::string_view key) {
+    auto* x = obj.if_contains(key);
+    if (x == nullptr || !x->is_array() || x->get_array().empty() ||
+        !x->get_array().front().is_object())
+      return nullptr;
+    return &x->get_array().front().get_object();
   }
 
   static std::string_view id_of(const json::object& obj, std::string_view key) {
@@ -86,9 +131,15 @@ struct expected_views {
   }
 
   std::string_view id, type, event_type, event_id, channel, user, bot_id;
-  /// Of the inner event (events_api) only.
+  /// Of the inner event (events_api); a command's text; an interaction's
+  /// action_id or callback_id as its subtype.
   std::string_view event_subtype, ts, text, thread_ts;
+  /// Of commands and interactions (team_id: of every kind).
+  std::string_view team_id, trigger_id, response_url, action_id, callback_id,
+      private_metadata;
   const json::object* event = nullptr;
+  const json::object* view = nullptr;
+  const json::object* action = nullptr;
   std::string_view retry_reason;
   uint32_t retry_attempt = 0;
   bool accepts_response_payload = false;
@@ -100,7 +151,9 @@ void check_views(const envelope& env) {
   for (auto x :
        {env.id(), env.type(), env.event_type(), env.event_id(), env.channel(),
         env.user(), env.bot_id(), env.retry_reason(), env.raw(),
-        env.event_subtype(), env.ts(), env.text(), env.thread_ts()})
+        env.event_subtype(), env.ts(), env.text(), env.thread_ts(),
+        env.team_id(), env.trigger_id(), env.response_url(), env.action_id(),
+        env.callback_id(), env.private_metadata()})
     touch(x);
   expected_views want{env.json()};
   CAF_RTM_FUZZ_CHECK_MSG(env.id() == want.id, env.id());
@@ -119,6 +172,23 @@ void check_views(const envelope& env) {
     CAF_RTM_FUZZ_CHECK(&env.event() == want.event);
   else
     CAF_RTM_FUZZ_CHECK(env.event().empty());
+  CAF_RTM_FUZZ_CHECK_MSG(env.team_id() == want.team_id, env.team_id());
+  CAF_RTM_FUZZ_CHECK_MSG(env.trigger_id() == want.trigger_id, env.trigger_id());
+  CAF_RTM_FUZZ_CHECK_MSG(env.response_url() == want.response_url,
+                         env.response_url());
+  CAF_RTM_FUZZ_CHECK_MSG(env.action_id() == want.action_id, env.action_id());
+  CAF_RTM_FUZZ_CHECK_MSG(env.callback_id() == want.callback_id,
+                         env.callback_id());
+  CAF_RTM_FUZZ_CHECK_MSG(env.private_metadata() == want.private_metadata,
+                         env.private_metadata());
+  if (want.view != nullptr)
+    CAF_RTM_FUZZ_CHECK(&env.view() == want.view);
+  else
+    CAF_RTM_FUZZ_CHECK(env.view().empty());
+  if (want.action != nullptr)
+    CAF_RTM_FUZZ_CHECK(&env.action() == want.action);
+  else
+    CAF_RTM_FUZZ_CHECK(env.action().empty());
   CAF_RTM_FUZZ_CHECK_MSG(env.retry_reason() == want.retry_reason,
                          env.retry_reason());
   CAF_RTM_FUZZ_CHECK(env.retry_attempt() == want.retry_attempt);

@@ -62,7 +62,10 @@ public:
   /// `app_mention`), `payload.type` for interactive (e.g. `block_actions`),
   /// `payload.command` for slash_commands (e.g. `/echo`).
   std::string_view event_type() const noexcept;
-  /// `payload.event.subtype` (events_api), e.g. `bot_message`.
+  /// `payload.event.subtype` (events_api), e.g. `bot_message`; for an
+  /// interaction its `action_id()`, else its `callback_id()`. Patterns
+  /// `type::subtype` route by it: `block_actions::approve`,
+  /// `view_submission::deploy_form`, `shortcut::new_ticket`.
   std::string_view event_subtype() const noexcept;
   /// `payload.event_id` (events_api): the same for every redelivery.
   std::string_view event_id() const noexcept;
@@ -77,10 +80,40 @@ public:
   /// time, which names no message: `reply_thread` and `reply_call` find the
   /// message to answer.
   std::string_view ts() const noexcept;
-  /// `payload.event.text` (events_api), JSON escapes decoded.
+  /// `payload.event.text` (events_api), or what followed a slash command
+  /// (`payload.text`), JSON escapes decoded.
   std::string_view text() const noexcept;
   /// `payload.event.thread_ts` (events_api), for messages in a thread.
   std::string_view thread_ts() const noexcept;
+  /// The workspace the app acts in, to choose its token: for an event, the
+  /// first of `payload.authorizations` (in a channel shared with another
+  /// organisation, `payload.team_id` may be the other one's), else
+  /// `payload.team_id`; for a command, `payload.team_id`; for an
+  /// interaction, `view.app_installed_team_id`, else `payload.team` (its
+  /// `id`), `payload.team_id`, `payload.user.team_id`, `view.team_id` (an
+  /// install for a whole organisation may send `team: null`).
+  std::string_view team_id() const noexcept;
+  /// `payload.trigger_id` of a command or interaction: opens a modal
+  /// (`views.open`) within three seconds of the user's action.
+  std::string_view trigger_id() const noexcept;
+  /// `payload.response_url` of a command or interaction, else the first of a
+  /// view submission's `response_urls` (see `respond`).
+  std::string_view response_url() const noexcept;
+  /// The `action_id` of an interaction: of its first action
+  /// (`block_actions`), or its own (`block_suggestion`).
+  std::string_view action_id() const noexcept;
+  /// The `callback_id` of an interaction: its own (`shortcut`,
+  /// `message_action`), else its view's (`view_submission`, `view_closed`,
+  /// and clicks in a modal).
+  std::string_view callback_id() const noexcept;
+  /// `payload.view.private_metadata`: what the app stored in its modal.
+  std::string_view private_metadata() const noexcept;
+  /// `payload.view` of an interaction (the modal with its `state.values`),
+  /// else an empty object.
+  const boost::json::object& view() const noexcept;
+  /// The first of `payload.actions` (`block_actions`: its `value`,
+  /// `selected_option`, ...), else an empty object.
+  const boost::json::object& action() const noexcept;
   /// `retry_attempt` (0 for a first delivery) and `retry_reason`.
   uint32_t retry_attempt() const noexcept;
   std::string_view retry_reason() const noexcept;
@@ -151,8 +184,9 @@ typename Inspector::result_type inspect(Inspector& f, envelope_batch& x) {
 
 /// Does a subscription to `types` cover `x`? A pattern matches the envelope
 /// type or the inner event type (`message` every message, whatever its
-/// subtype), `type::subtype` only that subtype of the inner event
-/// (`message::bot_message`); `"*"` matches all. See `check_pattern`.
+/// subtype), `type::subtype` only that `event_subtype()`
+/// (`message::bot_message`, `block_actions::approve`); `"*"` matches all.
+/// See `check_pattern`.
 bool matches(const std::vector<std::string>& types, const envelope& x);
 
 /// What a subscribed actor answers an envelope with: a `json_object` becomes

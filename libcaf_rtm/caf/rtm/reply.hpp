@@ -12,6 +12,11 @@
 //                   rtm::reply_call(env, "pong", rtm::reply_in::thread));
 //     return rtm::no_payload();
 //   }
+//   [=](const rtm::envelope& click) -> rtm::response {  // block_actions
+//     if (auto note = rtm::reply_ephemeral(click, "on it"))
+//       self->request(client, caf::infinite, rtm::call_atom_v, *note);
+//     return rtm::no_payload();
+//   }
 //   [=](const rtm::envelope& cmd) -> rtm::response {   // slash_commands
 //     if (auto post = rtm::respond(cmd, "done", rtm::respond_as::in_channel))
 //       self->request(client, caf::infinite, rtm::webhook_atom_v, *post);
@@ -22,6 +27,8 @@
 
 #include <string>
 #include <string_view>
+
+#include <boost/json/array.hpp>
 
 #include <caf/expected.hpp>
 
@@ -61,6 +68,34 @@ api_call reply_call(const event& ev, std::string text,
 /// event, command or interaction inside `env`.
 api_call reply_call(const envelope& env, std::string text,
                     reply_in where = reply_in::place);
+
+/// A `chat.postEphemeral` call: `text` shown only to the user of `ev` (or
+/// of the event, command or interaction in `env`), in its channel and
+/// thread. `invalid_argument` if it names no channel or no user (a bot's
+/// message, say).
+caf::expected<api_call> reply_ephemeral(const event& ev, std::string text);
+caf::expected<api_call> reply_ephemeral(const envelope& env, std::string text);
+
+/// A `chat.update` of the message that `posted` names (Slack's answer to
+/// the `chat.postMessage` or `chat.update` that made it, with its `channel`
+/// and `ts`) to `text` alone: its blocks go (an empty `blocks`; Slack would
+/// keep them otherwise). `with_blocks` gives it new ones. `invalid_argument`
+/// if the answer names no message.
+caf::expected<api_call> update_call(const json_object& posted,
+                                    std::string text);
+
+/// A `chat.delete` of the message that `posted` names (see `update_call`).
+caf::expected<api_call> delete_call(const json_object& posted);
+
+/// `call` with Block Kit `blocks`, sent as a JSON body: its `args` move into
+/// it as strings, but Slack's flags (`reply_broadcast`, `unfurl_links`,
+/// `unfurl_media`, `mrkdwn`, `link_names`, `as_user`) as booleans and
+/// `attachments` and `metadata` as JSON. Keep a `text`: Slack shows it in
+/// notifications and to screen readers.
+api_call with_blocks(api_call call, boost::json::array blocks);
+
+/// `post` with Block Kit `blocks`.
+webhook_post with_blocks(webhook_post post, boost::json::array blocks);
 
 /// How a message posted to a `response_url` shows.
 enum class respond_as {

@@ -31,7 +31,12 @@ enum class api_retry : uint8_t {
   /// cursor. Anything else (say `chat.postMessage`) fails with
   /// `delivery_unknown` instead of posting twice.
   automatic,
-  /// Always retried: for calls the caller knows to be idempotent.
+  /// Always retried: for calls the caller knows to be idempotent. A repeat
+  /// that Slack refuses because the attempt before it went through
+  /// (`already_reacted` for `reactions.add`, `message_not_found` for
+  /// `chat.delete`, and the like for pins, stars, archiving, kicks and
+  /// `files.delete`) is a success: `{"ok":true,"warning":"<code>"}`, with no
+  /// other field of Slack's answer.
   always,
 };
 
@@ -95,6 +100,12 @@ struct file_upload {
   std::string filename;
   /// Shown instead of the name; empty: the name.
   std::string title;
+  /// A description of an image for screen readers (Slack's `alt_txt`, up to
+  /// 1,000 characters); empty: none.
+  std::string alt_text;
+  /// The syntax a text file is highlighted as (`python`, `cpp`, ...); empty:
+  /// Slack guesses.
+  std::string snippet_type;
   /// The bytes themselves...
   std::string content;
   /// ...or the file to read them from (read by the web-API caller).
@@ -126,8 +137,9 @@ struct file_upload {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, file_upload& x) {
   return f(caf::meta::type_name("caf::rtm::file_upload"), x.filename, x.title,
-           x.content, x.path, x.channel_id, x.thread_ts, x.initial_comment,
-           x.token, x.retry, x.progress, x.max_wait);
+           x.alt_text, x.snippet_type, x.content, x.path, x.channel_id,
+           x.thread_ts, x.initial_comment, x.token, x.retry, x.progress,
+           x.max_wait);
 }
 
 /// How far the bytes of an upload went: `sent` of `total` bytes. The first

@@ -32,6 +32,17 @@ struct envelope::data : detail::frame_data {
   const boost::json::object* payload = nullptr;
   /// `payload.event` (events_api), else null.
   const boost::json::object* event = nullptr;
+  /// What a command or an interaction carries besides (see the accessors of
+  /// the same names).
+  std::string_view team_id;
+  std::string_view trigger_id;
+  std::string_view response_url;
+  std::string_view action_id;
+  std::string_view callback_id;
+  std::string_view private_metadata;
+  /// `payload.view` and the first of `payload.actions`, else null.
+  const boost::json::object* view = nullptr;
+  const boost::json::object* action = nullptr;
   /// When the I/O layer read the frame (unset for an envelope parsed from
   /// text): the ack deadline of one that waits for its subscribers counts
   /// from then, however long it waited in the client before.

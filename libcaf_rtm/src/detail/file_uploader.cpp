@@ -177,6 +177,10 @@ void get_upload_url(web_api_self self, const job_ptr& job) {
   call.method = get_url_step;
   call.args["filename"] = job->x.filename;
   call.args["length"] = std::to_string(job->total);
+  if (!job->x.alt_text.empty())
+    call.args["alt_txt"] = job->x.alt_text;
+  if (!job->x.snippet_type.empty())
+    call.args["snippet_type"] = job->x.snippet_type;
   call.token = job->x.token;
   // Only hands out an id and a URL: repeating it is harmless.
   call.retry = api_retry::always;

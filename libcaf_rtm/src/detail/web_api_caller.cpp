@@ -377,6 +377,30 @@ bool maybe_done(std::string_view code) {
   return code == "internal_error" || code == "fatal_error";
 }
 
+// Whether Slack refuses `method` with `code` because what it asks for is
+// done: after an attempt that may have gone through, the repeat's refusal
+// means that attempt did.
+bool done_already(std::string_view method, std::string_view code) {
+  static constexpr std::pair<std::string_view, std::string_view> pairs[] = {
+      {"reactions.add", "already_reacted"},
+      {"reactions.remove", "no_reaction"},
+      {"pins.add", "already_pinned"},
+      {"pins.remove", "no_pin"},
+      {"pins.remove", "not_pinned"},
+      {"stars.add", "already_starred"},
+      {"stars.remove", "not_starred"},
+      {"chat.delete", "message_not_found"},
+      {"conversations.archive", "already_archived"},
+      {"conversations.unarchive", "not_archived"},
+      {"conversations.kick", "not_in_channel"},
+      {"files.delete", "file_deleted"},
+  };
+  for (auto [m, c] : pairs)
+    if (method == m && code == c)
+      return true;
+  return false;
+}
+
 // A call not safe to repeat that Slack answered so: as any failure that may
 // have reached Slack.
 caf::error may_have_reached(const std::string& method, const caf::error& err) {
@@ -468,12 +492,23 @@ void handle_http_result(self_ptr self, http_result& res,
   }
   if (code == "ratelimited")
     return wait_out_rate_limit(self, id, res.retry_after);
+  if (i->second.may_have_reached && done_already(i->second.method, code)) {
+    // Slack's way of marking a success with something to say.
+    json::object done;
+    done["ok"] = true;
+    done["warning"] = code;
+    return finish(self, id, json_object{std::move(done)});
+  }
   auto refusal = slack_refusal(obj, code);
   // Slack's own trouble (internal_error, ...): the call may have had its
   // effect, so only a harmless one is repeated.
   if (is_transient_slack_error(code) && i->second.repeatable) {
-    // Slack answered: the attempt reached it.
-    return retry_reached(self, id, refusal);
+    // Slack answered, but only these say that part of the work may be done
+    // (`service_unavailable` and the like did nothing): a later "done
+    // already" then means this attempt did it.
+    if (maybe_done(code))
+      return retry_reached(self, id, refusal);
+    return retry_or_fail(self, id, refusal);
   }
   if (maybe_done(code))
     return finish(self, id, may_have_reached(i->second.method, refusal));

@@ -568,7 +568,114 @@ http_response server_state::default_response(const recorded_request& req) {
     return get_upload_url(req);
   if (req.method == "files.completeUploadExternal")
     return complete_upload(req);
+  if (req.method.rfind("chat.", 0) == 0)
+    if (auto answer = chat_write(req))
+      return std::move(*answer);
+  if (req.method.rfind("views.", 0) == 0)
+    if (auto answer = views_write(req))
+      return std::move(*answer);
+  if (req.method == "reactions.add" || req.method == "reactions.remove") {
+    auto args = args_of(req);
+    if (args["channel"].empty() || args["timestamp"].empty())
+      return http_response::error("no_item_specified");
+    if (args["name"].empty())
+      return http_response::error("invalid_name");
+    return http_response::ok();
+  }
   return http_response::error("unknown_method");
+}
+
+std::optional<http_response>
+server_state::chat_write(const recorded_request& req) {
+  const auto& m = req.method;
+  if (m != "chat.postMessage" && m != "chat.postEphemeral" &&
+      m != "chat.update" && m != "chat.delete")
+    return std::nullopt;
+  // JSON bodies carry blocks as arrays: read them as JSON, the rest as text.
+  auto args = args_of(req);
+  const auto& channel = args["channel"];
+  if (channel.empty())
+    return http_response::error("channel_not_found");
+  auto has_content = !args["text"].empty() || !args["blocks"].empty() ||
+                     !args["attachments"].empty();
+  if (m != "chat.delete" && !has_content)
+    return http_response::error("no_text");
+  json::object obj;
+  obj["ok"] = true;
+  if (m == "chat.postEphemeral") {
+    if (args["user"].empty())
+      return http_response::error("user_not_in_channel");
+    obj["message_ts"] = next_ts();
+  } else if (m == "chat.postMessage") {
+    auto ts = next_ts();
+    obj["channel"] = channel;
+    obj["ts"] = ts;
+    json::object msg;
+    msg["type"] = "message";
+    msg["text"] = args["text"];
+    msg["user"] = opts.user_id;
+    if (!opts.bot_id.empty())
+      msg["bot_id"] = opts.bot_id;
+    msg["ts"] = ts;
+    if (!args["thread_ts"].empty())
+      msg["thread_ts"] = args["thread_ts"];
+    obj["message"] = std::move(msg);
+  } else {
+    // chat.update, chat.delete: the message the arguments name.
+    if (args["ts"].empty())
+      return http_response::error("message_not_found");
+    obj["channel"] = channel;
+    obj["ts"] = args["ts"];
+    if (m == "chat.update") {
+      obj["text"] = args["text"];
+      json::object msg;
+      msg["type"] = "message";
+      msg["text"] = args["text"];
+      msg["user"] = opts.user_id;
+      if (!opts.bot_id.empty())
+        msg["bot_id"] = opts.bot_id;
+      obj["message"] = std::move(msg);
+    }
+  }
+  http_response result;
+  result.body = json::serialize(obj);
+  return result;
+}
+
+std::optional<http_response>
+server_state::views_write(const recorded_request& req) {
+  const auto& m = req.method;
+  if (m != "views.open" && m != "views.push" && m != "views.update" &&
+      m != "views.publish")
+    return std::nullopt;
+  auto args = args_of(req);
+  if ((m == "views.open" || m == "views.push") && args["trigger_id"].empty())
+    return http_response::error("invalid_arguments");
+  if (m == "views.update" && args["view_id"].empty() &&
+      args["external_id"].empty())
+    return http_response::error("invalid_arguments");
+  if (m == "views.publish" && args["user_id"].empty())
+    return http_response::error("invalid_arguments");
+  // `view` is a JSON object, in a form's field or in a JSON body.
+  json::error_code ec;
+  auto view = json::parse(args["view"], ec);
+  if (ec || !view.is_object())
+    return http_response::error("invalid_arguments");
+  auto& v = view.get_object();
+  if (m == "views.update" && !args["view_id"].empty())
+    v["id"] = args["view_id"];
+  else
+    v["id"] = "V" + random_hex(8);
+  if (!args["external_id"].empty())
+    v["external_id"] = args["external_id"];
+  // What a views.update may pass back to fail on a concurrent change.
+  v["hash"] = random_hex(8);
+  json::object obj;
+  obj["ok"] = true;
+  obj["view"] = std::move(view);
+  http_response result;
+  result.body = json::serialize(obj);
+  return result;
 }
 
 http_response server_state::conversations_list(const recorded_request& req) {
@@ -623,6 +730,8 @@ http_response server_state::get_upload_url(const recorded_request& req) {
     rec.file_id = file_id;
     rec.filename = args["filename"];
     rec.length = *length;
+    rec.alt_text = args["alt_txt"];
+    rec.snippet_type = args["snippet_type"];
     upload_tickets_[ticket] = uploads_.size();
     uploads_.push_back(std::move(rec));
   }

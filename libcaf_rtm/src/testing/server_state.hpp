@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -305,6 +306,10 @@ private:
   http_response receive_upload(const recorded_request& req);
   http_response receive_webhook(const recorded_request& req);
   http_response complete_upload(const recorded_request& req);
+  /// Slack's answers to chat.postMessage, postEphemeral, update and delete,
+  /// and to views.open, push, update and publish; nothing for other methods.
+  std::optional<http_response> chat_write(const recorded_request& req);
+  std::optional<http_response> views_write(const recorded_request& req);
   std::string next_ts();
   /// A random live Socket Mode session (nullptr if none); needs `mtx_`.
   std::shared_ptr<session_record> pick_live_locked();

@@ -191,6 +191,9 @@ struct recorded_upload {
   /// As `files.getUploadURLExternal` announced them.
   std::string filename;
   std::size_t length = 0;
+  /// `alt_txt` and `snippet_type`, if given.
+  std::string alt_text;
+  std::string snippet_type;
   /// The bytes of the latest POST to the upload URL.
   std::string bytes;
   /// POSTs to the upload URL.
