@@ -977,6 +977,28 @@ TEST_CASE_METHOD(client_fixture,
 }
 
 TEST_CASE_METHOD(client_fixture,
+                 "the client tells the status of the caller that makes its "
+                 "calls",
+                 "[client][web_api][status]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  auto before = request<api_status>(*self, c.hdl, caf::timespan{5s},
+                                    status_atom_v, call_atom_v);
+  REQUIRE(before);
+  // The connect's own calls (rtm.connect, and auth.test if it asked).
+  CHECK(before->requests_succeeded >= 1);
+  REQUIRE_FALSE(request<json_object>(*self, c.hdl, caf::timespan{10s},
+                                     call_atom_v, "chat.postMessage",
+                                     api_args{{"text", "no channel"}}));
+  auto after = request<api_status>(*self, c.hdl, caf::timespan{5s},
+                                   status_atom_v, call_atom_v);
+  REQUIRE(after);
+  CHECK(after->requests_failed == before->requests_failed + 1);
+  CHECK(after->requests_open == 0);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(client_fixture,
                  "Web API calls through the client: answers, Slack's errors, "
                  "JSON bodies, pages and uploads",
                  "[client][web_api]") {

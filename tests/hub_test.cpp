@@ -544,6 +544,11 @@ TEST_CASE("a bot node gets events through the hub and sends and calls "
   auto reqs = srv.requests("chat.postMessage");
   REQUIRE(reqs.size() == 1);
   CHECK(reqs[0].form["text"] == "posted from afar");
+  // The status of the hub client's caller crosses the network too.
+  auto calls = request<rtm::api_status>(self, client, caf::timespan{10s},
+                                        rtm::status_atom_v, rtm::call_atom_v);
+  REQUIRE(calls);
+  CHECK(calls->requests_succeeded >= 2); // the connect's and the post
   rtm::json_object too_long;
   too_long.value = {
       {"type", "message"}, {"channel", "C1"}, {"text", std::string(5000, 'x')}};

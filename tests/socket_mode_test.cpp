@@ -479,6 +479,21 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: the client tells the status of its caller, the "
+                 "app token's without a bot token",
+                 "[socket_mode][status]") {
+  fake_slack srv;
+  auto c = connect(config(srv), {"nothing"});
+  // apps.connections.open went through the app token's caller.
+  auto st = request<api_status>(*self, c.hdl, caf::timespan{5s}, status_atom_v,
+                                call_atom_v);
+  REQUIRE(st);
+  CHECK(st->requests_succeeded >= 1);
+  CHECK(st->requests_open == 0);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: a bot answers a click with the reply helpers "
                  "against the fake's default answers",
                  "[socket_mode][reply]") {

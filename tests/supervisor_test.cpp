@@ -112,6 +112,7 @@ web_api_actor::behavior_type fake_api(web_api_actor::pointer self,
       [](webhook_atom, webhook_post&) -> caf::result<caf::ok_atom> {
         return make_error(errc::invalid_argument, "not used here");
       },
+      [](status_atom, call_atom) { return api_status{}; },
       [](close_atom) { return caf::ok_atom_v; },
   };
 }

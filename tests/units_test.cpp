@@ -1669,6 +1669,8 @@ file_upload sample(tag<file_upload>) {
   file_upload x;
   x.filename = "report.csv";
   x.title = "Report";
+  x.alt_text = "Sales per region";
+  x.snippet_type = "csv";
   x.content = "a,b\n1,2\n";
   x.path = "/tmp/report.csv";
   x.channel_id = "C1";
@@ -1691,6 +1693,10 @@ webhook_post sample(tag<webhook_post>) {
   x.retry = api_retry::always;
   x.max_wait = std::chrono::seconds{5};
   return x;
+}
+
+api_status sample(tag<api_status>) {
+  return {3, 1, 1, 100, 4, 2, 7, 9};
 }
 
 event_batch sample(tag<event_batch>) {

@@ -291,6 +291,54 @@ TEST_CASE_METHOD(api_fixture,
 }
 
 TEST_CASE_METHOD(api_fixture,
+                 "the caller's status counts its requests, rate limits, "
+                 "retries and refusals",
+                 "[web_api][status]") {
+  fake_slack srv;
+  auto cfg = config_for(srv, logs.get());
+  cfg.api_queue_size = 1;
+  auto api = track(sys->spawn(web_api, cfg));
+  auto status = [&] {
+    auto st = request<api_status>(*self, api, caf::timespan{5s}, status_atom_v,
+                                  call_atom_v);
+    if (!st)
+      throw std::runtime_error("no status");
+    return *st;
+  };
+  auto fresh = status();
+  CHECK(fresh.requests_open == 0);
+  CHECK(fresh.requests_succeeded == 0);
+  // A read repeated after a 5xx: one success, one retry.
+  srv.script("auth.test", http_response::text(503, "unavailable"));
+  REQUIRE(auth_test(api));
+  // Slack's refusal: a failure.
+  REQUIRE_FALSE(call(api, "reactions.add", {{"name", "eyes"}}));
+  // A post held by a minute's rate limit, the only request there is room
+  // for: the next one is refused.
+  srv.script("chat.postMessage", http_response::rate_limited("60"));
+  spawn_fn(*sys, [api](caf::event_based_actor* a) {
+    a->request(api, caf::infinite, call_atom_v, "chat.postMessage",
+               api_args{{"channel", "C1"}, {"text", "held"}})
+        .then([](json_object&) {}, [](caf::error&) {});
+  });
+  REQUIRE(eventually([&] { return status().methods_rate_limited == 1; }));
+  auto refused = call(api, "chat.postMessage", {{"channel", "C1"}});
+  REQUIRE_FALSE(refused);
+  CHECK(code_of(refused.error()) == "send_queue_full");
+  auto st = status();
+  CHECK(st.requests_open == 1);
+  CHECK(st.requests_in_flight == 0);
+  CHECK(st.methods_rate_limited == 1);
+  CHECK(st.rate_limit_hits == 1);
+  CHECK(st.retries == 1);
+  CHECK(st.requests_succeeded == 1);
+  CHECK(st.requests_failed == 1);
+  CHECK(st.requests_refused == 1);
+  // The held post ends with the caller's close: a failure.
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
                  "a rate limit holds the method's calls with the same token "
                  "only",
                  "[web_api][ratelimit]") {

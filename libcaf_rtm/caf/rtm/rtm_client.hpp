@@ -89,6 +89,8 @@ using rtm_client_actor = caf::typed_actor<
     caf::replies_to<upload_atom, file_upload>::with<json_object>,
     // Posts to a response_url or an incoming webhook (see webhook_post).
     caf::replies_to<webhook_atom, webhook_post>::with<caf::ok_atom>,
+    // The status of the web-API caller that makes the client's calls.
+    caf::replies_to<status_atom, call_atom>::with<api_status>,
     // Ends the current session (a new one follows with auto-reconnect).
     caf::replies_to<disconnect_atom>::with<caf::ok_atom>,
     // Switches reconnecting on or off at run time (`auto_reconnect`).

@@ -74,6 +74,8 @@ using socket_mode_client_actor = caf::typed_actor<
     caf::replies_to<upload_atom, file_upload>::with<json_object>,
     // Posts to a response_url or an incoming webhook (see webhook_post).
     caf::replies_to<webhook_atom, webhook_post>::with<caf::ok_atom>,
+    // The status of the web-API caller that makes the client's calls.
+    caf::replies_to<status_atom, call_atom>::with<api_status>,
     // Refreshes every connection (a new one is made before the old breaks).
     caf::replies_to<disconnect_atom>::with<caf::ok_atom>,
     // Switches reconnecting on or off at run time (`auto_reconnect`).

@@ -36,6 +36,7 @@ struct api_page;
 struct file_upload;
 struct upload_progress;
 struct webhook_post;
+struct api_status;
 
 } // namespace caf::rtm
 
@@ -87,6 +88,7 @@ CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::envelope_batch))
 CAF_ADD_ATOM(caf_rtm, caf::rtm, batch_atom, "batch")
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::webhook_post))
 CAF_ADD_ATOM(caf_rtm, caf::rtm, webhook_atom, "webhook")
+CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::api_status))
 
 CAF_END_TYPE_ID_BLOCK(caf_rtm)
 

@@ -186,6 +186,43 @@ typename Inspector::result_type inspect(Inspector& f, webhook_post& x) {
            x.retry, x.max_wait);
 }
 
+// -- status -------------------------------------------------------------------
+
+/// What a web-API caller holds and has done (`status_atom, call_atom`): its
+/// lines, Slack's rate limits, retries. A request is one HTTP exchange with
+/// its retries: a call, a page of a list, a step of an upload, a webhook
+/// post. One refused before it was taken in (bad arguments, an unreadable
+/// file, the caller closing or misconfigured) counts nowhere. A caller
+/// shared by several clients (`client_config::api`) counts them all.
+struct api_status {
+  /// Requests it holds now: out, waiting for a free connection, in a rate
+  /// limit's line or backing off before a retry.
+  uint64_t requests_open = 0;
+  /// Of those, out on a connection now.
+  uint64_t requests_in_flight = 0;
+  /// Methods (per token), upload URLs and webhook URLs still inside a 429's
+  /// or `ratelimited`'s wait now.
+  uint64_t methods_rate_limited = 0;
+  /// Since the caller started: requests that ended with Slack's success, and
+  /// with an error (Slack's refusals included).
+  uint64_t requests_succeeded = 0;
+  uint64_t requests_failed = 0;
+  /// Requests refused at once: `api_queue_size` were open (`send_queue_full`).
+  uint64_t requests_refused = 0;
+  /// 429s and `ratelimited` answers taken, and attempts scheduled again
+  /// after a failure (a re-send on a fresh connection after a kept-alive one
+  /// closed is not counted).
+  uint64_t rate_limit_hits = 0;
+  uint64_t retries = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, api_status& x) {
+  return f(caf::meta::type_name("caf::rtm::api_status"), x.requests_open,
+           x.requests_in_flight, x.methods_rate_limited, x.requests_succeeded,
+           x.requests_failed, x.requests_refused, x.rate_limit_hits, x.retries);
+}
+
 // -- the actor ----------------------------------------------------------------
 
 /// The web-API caller, as users see it.
@@ -213,6 +250,8 @@ using web_api_actor = caf::typed_actor<
     // the message, else with Slack's code (`errc::slack_error`: `no_text`,
     // `expired_url`, `used_url`, ...) or the HTTP or network error.
     caf::replies_to<webhook_atom, webhook_post>::with<caf::ok_atom>,
+    // What the caller holds and has done (see api_status).
+    caf::replies_to<status_atom, call_atom>::with<api_status>,
     // Cancels every call in flight; replies once their sockets are closed.
     caf::replies_to<close_atom>::with<caf::ok_atom>>;
 

@@ -514,6 +514,9 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
       [self](webhook_atom, webhook_post& post) -> caf::result<caf::ok_atom> {
         return self->delegate(self->state.api, webhook_atom_v, std::move(post));
       },
+      [self](status_atom x, call_atom y) -> caf::result<api_status> {
+        return self->delegate(self->state.api, x, y);
+      },
       [self](close_atom) -> caf::result<caf::ok_atom> {
         return start_close(self, [self] {
           fail_unsent(self, make_error(errc::closed, "client closed"));

@@ -691,6 +691,11 @@ socket_mode_router_actor::behavior_type socket_mode_router(
         return self->delegate(st.api ? st.api : st.endpoint_api, webhook_atom_v,
                               std::move(post));
       },
+      // The same caller: the one that makes the bot's calls if there is one.
+      [self](status_atom x, call_atom y) -> caf::result<api_status> {
+        auto& st = self->state;
+        return self->delegate(st.api ? st.api : st.endpoint_api, x, y);
+      },
       [self](close_atom) -> caf::result<caf::ok_atom> {
         return start_close(self, [self] {
           auto& st = self->state;

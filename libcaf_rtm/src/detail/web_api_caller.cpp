@@ -111,6 +111,8 @@ void finish(self_ptr self, uint64_t id, caf::expected<json_object> result) {
     CAF_RTM_LOG(self->state.log, info, "web_api", method,
                 " failed: ", render(result.error()));
   calls.erase(i);
+  ++(result ? self->state.stats.requests_succeeded
+            : self->state.stats.requests_failed);
   deliver(std::move(result));
   leave_line(self, key, id);
   maybe_finish_close(self);
@@ -293,6 +295,7 @@ void retry_or_fail(self_ptr self, uint64_t id, caf::error err) {
   auto delay = backoff_delay(st.cfg.api_retry, call.failures, st.rng);
   if (too_late(call, clock_type::now() + delay))
     return expire(self, id);
+  ++st.stats.retries;
   // Not the method's turn while it backs off.
   leave_line(self, call.limit_key, id);
   CAF_RTM_LOG(
@@ -316,6 +319,7 @@ void wait_out_rate_limit(self_ptr self, uint64_t id,
                          const std::string& retry_after) {
   auto& st = self->state;
   auto& call = st.calls.at(id);
+  ++st.stats.rate_limit_hits;
   // Slack did not process it: a closing caller ends it as never sent.
   if (st.closing)
     return finish(self, id,
@@ -573,6 +577,7 @@ bool refused_when_full(web_api_self self, Promise& rp,
   auto err = queue_full(self, method);
   if (!err)
     return false;
+  ++self->state.stats.requests_refused;
   rp.deliver(std::move(err));
   return true;
 }
@@ -748,6 +753,17 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
           return rp;
         start_upload(self, std::move(x), make_deliver(rp));
         return rp;
+      },
+      [self](status_atom, call_atom) {
+        auto& st = self->state;
+        auto result = st.stats;
+        result.requests_open = st.calls.size();
+        result.requests_in_flight = st.running;
+        auto now = clock_type::now();
+        result.methods_rate_limited = static_cast<uint64_t>(std::count_if(
+            st.rate_limits.begin(), st.rate_limits.end(),
+            [now](const auto& kv) { return kv.second.until > now; }));
+        return result;
       },
       [self](webhook_atom,
              webhook_post& x) -> caf::typed_response_promise<caf::ok_atom> {

@@ -138,6 +138,9 @@ struct web_api_state {
   /// to the first line that holds a call.
   std::array<std::deque<uint64_t>, 3> waiting;
   size_t running = 0;
+  /// The counters of `status_atom, call_atom` (the rest is read off the
+  /// state when asked).
+  api_status stats;
   std::minstd_rand rng;
   /// Idle keep-alive connections (null when `api_keep_alive` is 0).
   std::shared_ptr<net::connection_cache> idle_connections;

@@ -15,7 +15,8 @@
 
 namespace caf::rtm::detail {
 
-/// Calls (single, paged, streamed), uploads and webhook posts, delegated to
+/// Calls (single, paged, streamed), uploads, webhook posts and the caller's
+/// status, delegated to
 /// `target`; to be combined with the actor's other handlers (see
 /// behavior_with.hpp).
 template <class Self, class Target>
@@ -38,7 +39,8 @@ auto web_api_forwarding(Self* self, const Target& target) {
       },
       [=](webhook_atom x, webhook_post& post) {
         return self->delegate(target, x, std::move(post));
-      });
+      },
+      [=](status_atom x, call_atom y) { return self->delegate(target, x, y); });
 }
 
 } // namespace caf::rtm::detail

@@ -388,6 +388,9 @@ auto shared_handlers(Self* self, const Client& client) {
       [=](webhook_atom x, webhook_post& post) {
         return forward<ok_atom>(self, client, x, std::move(post));
       },
+      [=](status_atom x, call_atom y) {
+        return forward<api_status>(self, client, x, y);
+      },
       [=](disconnect_atom) -> caf::result<ok_atom> {
         return owner_only("disconnect");
       },

@@ -602,6 +602,16 @@ server_state::chat_write(const recorded_request& req) {
     return http_response::error("no_text");
   json::object obj;
   obj["ok"] = true;
+  // The message as Slack shows it in its answer: the bot's, with the text.
+  auto bot_message = [&] {
+    json::object msg;
+    msg["type"] = "message";
+    msg["text"] = args["text"];
+    msg["user"] = opts.user_id;
+    if (!opts.bot_id.empty())
+      msg["bot_id"] = opts.bot_id;
+    return msg;
+  };
   if (m == "chat.postEphemeral") {
     if (args["user"].empty())
       return http_response::error("user_not_in_channel");
@@ -610,12 +620,7 @@ server_state::chat_write(const recorded_request& req) {
     auto ts = next_ts();
     obj["channel"] = channel;
     obj["ts"] = ts;
-    json::object msg;
-    msg["type"] = "message";
-    msg["text"] = args["text"];
-    msg["user"] = opts.user_id;
-    if (!opts.bot_id.empty())
-      msg["bot_id"] = opts.bot_id;
+    auto msg = bot_message();
     msg["ts"] = ts;
     if (!args["thread_ts"].empty())
       msg["thread_ts"] = args["thread_ts"];
@@ -628,13 +633,7 @@ server_state::chat_write(const recorded_request& req) {
     obj["ts"] = args["ts"];
     if (m == "chat.update") {
       obj["text"] = args["text"];
-      json::object msg;
-      msg["type"] = "message";
-      msg["text"] = args["text"];
-      msg["user"] = opts.user_id;
-      if (!opts.bot_id.empty())
-        msg["bot_id"] = opts.bot_id;
-      obj["message"] = std::move(msg);
+      obj["message"] = bot_message();
     }
   }
   http_response result;
