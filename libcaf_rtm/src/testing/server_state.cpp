@@ -19,6 +19,17 @@ namespace urls = boost::urls;
 
 namespace caf::rtm::testing {
 
+namespace {
+
+/// A 200 answer with `obj` as its JSON body: every answer of Slack's Web API.
+http_response json_answer(const json::object& obj) {
+  http_response result;
+  result.body = json::serialize(obj);
+  return result;
+}
+
+} // namespace
+
 // -- http_response ------------------------------------------------------------
 
 http_response http_response::ok(const std::string& json_fields) {
@@ -33,12 +44,10 @@ http_response http_response::ok(const std::string& json_fields) {
 }
 
 http_response http_response::error(const std::string& code) {
-  http_response result;
   json::object obj;
   obj["ok"] = false;
   obj["error"] = code;
-  result.body = json::serialize(obj);
-  return result;
+  return json_answer(obj);
 }
 
 http_response http_response::rate_limited(std::string retry_after) {
@@ -531,7 +540,6 @@ http_response server_state::default_response(const recorded_request& req) {
     return http_response::error("not_authed");
   if (token != opts.token)
     return http_response::error("invalid_auth");
-  http_response result;
   if (req.method == "auth.test") {
     json::object obj;
     obj["ok"] = true;
@@ -542,8 +550,7 @@ http_response server_state::default_response(const recorded_request& req) {
     obj["user_id"] = opts.user_id;
     if (!opts.bot_id.empty())
       obj["bot_id"] = opts.bot_id;
-    result.body = json::serialize(obj);
-    return result;
+    return json_answer(obj);
   }
   if (req.method == "rtm.connect") {
     auto ticket = random_hex(16);
@@ -559,8 +566,7 @@ http_response server_state::default_response(const recorded_request& req) {
     obj["team"] = {{"id", opts.team_id},
                    {"name", opts.team_name},
                    {"domain", opts.team_domain}};
-    result.body = json::serialize(obj);
-    return result;
+    return json_answer(obj);
   }
   if (req.method == "conversations.list")
     return conversations_list(req);
@@ -636,9 +642,7 @@ server_state::chat_write(const recorded_request& req) {
       obj["message"] = bot_message();
     }
   }
-  http_response result;
-  result.body = json::serialize(obj);
-  return result;
+  return json_answer(obj);
 }
 
 std::optional<http_response>
@@ -672,9 +676,7 @@ server_state::views_write(const recorded_request& req) {
   json::object obj;
   obj["ok"] = true;
   obj["view"] = std::move(view);
-  http_response result;
-  result.body = json::serialize(obj);
-  return result;
+  return json_answer(obj);
 }
 
 http_response server_state::conversations_list(const recorded_request& req) {
@@ -709,9 +711,7 @@ http_response server_state::conversations_list(const recorded_request& req) {
   obj["response_metadata"] = {
       {"next_cursor",
        end < opts.conversation_count ? "next:" + std::to_string(end) : ""}};
-  http_response result;
-  result.body = json::serialize(obj);
-  return result;
+  return json_answer(obj);
 }
 
 http_response server_state::get_upload_url(const recorded_request& req) {
@@ -738,9 +738,7 @@ http_response server_state::get_upload_url(const recorded_request& req) {
   obj["ok"] = true;
   obj["upload_url"] = origin() + "/upload/v1/" + ticket;
   obj["file_id"] = file_id;
-  http_response result;
-  result.body = json::serialize(obj);
-  return result;
+  return json_answer(obj);
 }
 
 http_response server_state::receive_upload(const recorded_request& req) {
@@ -810,9 +808,7 @@ http_response server_state::complete_upload(const recorded_request& req) {
   json::object obj;
   obj["ok"] = true;
   obj["files"] = std::move(answer);
-  http_response result;
-  result.body = json::serialize(obj);
-  return result;
+  return json_answer(obj);
 }
 
 std::vector<recorded_upload> server_state::uploads() const {
@@ -839,9 +835,7 @@ http_response server_state::connections_open(const recorded_request& req) {
   obj["url"] = (opts.tls ? "wss://" : "ws://") + host() + ":" +
                std::to_string(port()) + "/link/?ticket=" + ticket +
                "&app_id=" + urls::encode(opts.app_id, urls::unreserved_chars);
-  http_response result;
-  result.body = json::serialize(obj);
-  return result;
+  return json_answer(obj);
 }
 
 void server_state::script(const std::string& method, http_response response) {
