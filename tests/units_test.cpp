@@ -642,6 +642,10 @@ TEST_CASE("ephemeral replies, updates, deletions and blocks",
   CHECK(mixed.json.value.at("unfurl_links") == false);
   CHECK(mixed.json.value.at("metadata").at("event_type") == "deployed");
   CHECK(mixed.json.value.at("attachments") == "not json");
+  // A number JSON cannot carry back (1e999 would serialize as Infinity)
+  // leaves the argument a string.
+  odd.args = {{"metadata", R"({"n":1e999})"}};
+  CHECK(with_blocks(odd, blocks).json.value.at("metadata") == R"({"n":1e999})");
   // A call with a JSON body already keeps it.
   api_call open;
   open.method = "views.open";

@@ -4,10 +4,10 @@
 #include <iterator>
 
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
 
 #include "caf/rtm/errc.hpp"
 #include "detail/event_fields.hpp"
+#include "detail/frame_parser.hpp"
 #include "detail/json_views.hpp"
 
 namespace caf::rtm {
@@ -199,7 +199,7 @@ api_call with_blocks(api_call call, boost::json::array blocks) {
     }
     if (is_one_of(key, nested)) {
       boost::json::error_code ec;
-      auto parsed = boost::json::parse(val, ec);
+      auto parsed = detail::parse_json(val, ec);
       if (!ec) {
         call.json.value[key] = std::move(parsed);
         continue;
