@@ -51,6 +51,7 @@
 #include "detail/protocol.hpp"
 #include "detail/slack_answers.hpp"
 #include "detail/token_bucket.hpp"
+#include "detail/token_refresh.hpp"
 #include "detail/webhook_poster.hpp"
 #include "detail/worker_watch.hpp"
 #include "net/io_pool.hpp"
@@ -1703,6 +1704,10 @@ api_status sample(tag<api_status>) {
   return {3, 1, 1, 100, 4, 2, 7, 9};
 }
 
+token_rotated sample(tag<token_rotated>) {
+  return {"xoxe.xoxb-1-abc", "xoxe-1-def", 1800000000, "T1"};
+}
+
 event_batch sample(tag<event_batch>) {
   return {{sample(tag<event>{}),
            event::parse(R"({"type":"reaction_added","item":{}})", 4)}};
@@ -2375,4 +2380,133 @@ TEST_CASE("socket mode: each envelope keeps when its frame was read, and "
   // An envelope parsed from text has no read time.
   CHECK(frame_parser::read_at(envelope::parse(R"({"envelope_id":"E4"})")) ==
         std::chrono::steady_clock::time_point{});
+}
+
+// -- token rotation
+// -------------------------------------------------------------
+
+TEST_CASE("a refresh asks with the newest refresh token and the app's "
+          "credentials",
+          "[units][rotation]") {
+  token_rotation rot;
+  rot.client_id = "12.34";
+  rot.client_secret = "s&cret";
+  rot.refresh_token = "xoxe-1-old";
+  auto body = detail::refresh_request_body(rot, "xoxe-1-newest");
+  CHECK(body == "grant_type=refresh_token&refresh_token=xoxe-1-newest&"
+                "client_id=12.34&client_secret=s%26cret");
+}
+
+TEST_CASE("a refresh answer gives the new tokens and their expiry",
+          "[units][rotation]") {
+  using std::chrono::system_clock;
+  auto now = system_clock::time_point{std::chrono::seconds{1000000}};
+  auto answer = json_object_from(
+      R"({"ok":true,"access_token":"xoxe.xoxb-1-new","token_type":"bot",)"
+      R"("refresh_token":"xoxe-1-next","expires_in":43200,)"
+      R"("team":{"id":"T9","name":"x"},"enterprise":null})");
+  auto x = detail::read_refresh_answer(answer, now);
+  REQUIRE(x);
+  CHECK(x->access_token == "xoxe.xoxb-1-new");
+  CHECK(x->refresh_token == "xoxe-1-next");
+  CHECK(x->expires_at == 1000000 + 43200);
+  CHECK(x->team_id == "T9");
+  // No expiry, no refresh token: still a token.
+  auto bare = detail::read_refresh_answer(
+      json_object_from(R"({"ok":true,"access_token":"xoxb-2",)"
+                       R"("expires_in":"soon","team":"T1"})"),
+      now);
+  REQUIRE(bare);
+  CHECK(bare->expires_at == 0);
+  CHECK(bare->refresh_token.empty());
+  CHECK(bare->team_id.empty());
+  for (auto odd : {-5.0, 0.0, 1e12})
+    CHECK(detail::read_refresh_answer(
+              json_object_from(R"({"access_token":"xoxb-3","expires_in":)" +
+                               std::to_string(static_cast<int64_t>(odd)) + "}"),
+              now)
+              ->expires_at == 0);
+}
+
+TEST_CASE("a refresh answer without a token that fits a header is refused",
+          "[units][rotation]") {
+  auto now = std::chrono::system_clock::now();
+  for (const char* text :
+       {R"({"ok":true})", R"({"ok":true,"access_token":""})",
+        R"({"ok":true,"access_token":42})",
+        R"({"ok":true,"access_token":"xoxb-1\r\nX-Evil: 1"})",
+        R"({"ok":true,"access_token":"xoxb-1","refresh_token":"a b"})",
+        R"([1])"}) {
+    INFO(text);
+    auto x = detail::read_refresh_answer(json_object_from(text), now);
+    CHECK(is(x.error(), errc::malformed_response));
+  }
+}
+
+TEST_CASE("a rotated token is refreshed before its expiry, not before half "
+          "its lifetime",
+          "[units][rotation]") {
+  using namespace std::chrono;
+  auto now = system_clock::time_point{seconds{1000000}};
+  auto at = [&](int64_t expires_in, caf::timespan before) {
+    return duration_cast<seconds>(
+               detail::next_refresh(1000000 + expires_in, now, before) - now)
+        .count();
+  };
+  CHECK(at(43200, hours{2}) == 43200 - 7200);
+  CHECK(at(43200, hours{0}) == 43200);
+  // Two hours before a one-hour token would be now: half its lifetime.
+  CHECK(at(3600, hours{2}) == 1800);
+  CHECK(at(1, hours{2}) == 0); // half a second, cut to whole seconds
+  CHECK(detail::next_refresh(0, now, hours{2}) ==
+        system_clock::time_point::max());
+  // Already expired: now.
+  CHECK(detail::next_refresh(999000, now, hours{2}) == now);
+}
+
+TEST_CASE("a rotation needs credentials and a token of the client's own",
+          "[units][rotation][config]") {
+  client_config cfg;
+  cfg.token = "xoxe.xoxb-1-current";
+  cfg.rotation.refresh_token = "xoxe-1-r";
+  CHECK(is(cfg.validate(), errc::invalid_config)); // no credentials
+  cfg.rotation.client_id = "1.2";
+  cfg.rotation.client_secret = "secret";
+  // Without a listener the new refresh token would be lost.
+  CHECK(is(cfg.validate(), errc::invalid_config));
+  caf::actor_system_config sys_cfg;
+  caf::actor_system sys{sys_cfg};
+  cfg.rotation.listener = sys.spawn([]() -> caf::behavior {
+    return {[](token_rotated&) {
+    }};
+  });
+  CHECK_FALSE(cfg.validate());
+  auto with = [&](auto change) {
+    auto copy = cfg;
+    change(copy);
+    return copy.validate();
+  };
+  CHECK(with([](client_config& c) { c.rotation.client_secret = "a\nb"; }));
+  CHECK(with([](client_config& c) { c.rotation.client_id.clear(); }));
+  CHECK(with([](client_config& c) { c.rotation.refresh_token = "x y"; }));
+  CHECK(with([](client_config& c) { c.rotation.expires_at = -1; }));
+  // Milliseconds by mistake.
+  CHECK(with([](client_config& c) { c.rotation.expires_at = 1700000000000; }));
+  CHECK_FALSE(
+      with([](client_config& c) { c.rotation.expires_at = 1700000000; }));
+  CHECK(with([](client_config& c) {
+    c.rotation.refresh_before = std::chrono::hours{13};
+  }));
+  CHECK(with([](client_config& c) {
+    c.rotation.refresh_before = std::chrono::seconds{-1};
+  }));
+  CHECK_FALSE(with(
+      [](client_config& c) { c.rotation.refresh_before = caf::timespan{0}; }));
+  // Socket Mode rotates the bot token: without one there is nothing to
+  // rotate.
+  cfg.app_token = "xapp-1-x";
+  CHECK(is(cfg.validate(client_kind::socket_mode), errc::invalid_config));
+  cfg.bot_token = "xoxe.xoxb-1-current";
+  CHECK_FALSE(cfg.validate(client_kind::socket_mode));
+  caf::anon_send_exit(cfg.rotation.listener, caf::exit_reason::kill);
 }

@@ -343,6 +343,44 @@ std::string trim_token(std::string_view token) {
   return std::string{token};
 }
 
+namespace {
+
+// A rotation needs the app's credentials and a token of the client's own to
+// rotate.
+caf::error check_rotation(const client_config& cfg, client_kind kind) {
+  const auto& rot = cfg.rotation;
+  if (rot.refresh_token.empty())
+    return caf::none;
+  if (cfg.api)
+    return invalid("rotation does not apply to a shared caller (api): set it "
+                   "in the configuration the caller was spawned with");
+  if (kind == client_kind::socket_mode && cfg.bot_token.empty())
+    return invalid("rotation needs a bot_token to rotate");
+  if (rot.client_id.empty() || rot.client_secret.empty())
+    return invalid("rotation needs client_id and client_secret");
+  // Slack spends the refresh token it was given: the new one exists nowhere
+  // else, and a process that starts without it cannot refresh.
+  if (!rot.listener)
+    return invalid("rotation needs a listener to store the new tokens");
+  for (auto [value, name] :
+       {std::pair{&rot.refresh_token, "rotation.refresh_token"},
+        std::pair{&rot.client_id, "rotation.client_id"},
+        std::pair{&rot.client_secret, "rotation.client_secret"}})
+    if (auto err = check_token(*value, name))
+      return err;
+  // Beyond 2100 it is no time in seconds (milliseconds, say), and would
+  // overflow the clock.
+  if (rot.expires_at < 0 || rot.expires_at > token_rotation::max_expires_at)
+    return invalid("rotation.expires_at must be Unix seconds (0 to the year "
+                   "2100), not milliseconds");
+  if (rot.refresh_before.count() < 0 ||
+      rot.refresh_before > std::chrono::hours{12})
+    return invalid("rotation.refresh_before must be 0 to 12 hours");
+  return caf::none;
+}
+
+} // namespace
+
 caf::error client_config::validate(client_kind kind) const {
   if (option_error)
     return option_error;
@@ -461,6 +499,8 @@ caf::error client_config::validate(client_kind kind) const {
   if (max_response_size < 1024 ||
       max_response_size > client_config::max_response_size_limit)
     return invalid("max_response_size must be 1024 to 1 GiB");
+  if (auto err = check_rotation(*this, kind))
+    return err;
   return check_extra_headers(*this);
 }
 

@@ -142,13 +142,16 @@ namespace {
 
 // From Slack's documentation of rtm.connect, apps.connections.open and the
 // Web API's common errors; link_disabled is Socket Mode switched off for the
-// app (a disconnect reason).
-constexpr std::array<std::string_view, 15> fatal_slack_errors = {
+// app (a disconnect reason). The last four refuse a token rotation's refresh
+// for good (a spent refresh token, wrong app credentials).
+constexpr std::array<std::string_view, 19> fatal_slack_errors = {
     "invalid_auth",           "not_authed",        "account_inactive",
     "token_revoked",          "token_expired",     "no_permission",
     "not_allowed_token_type", "missing_scope",     "team_disabled",
     "user_removed_from_team", "invalid_arg_name",  "invalid_arguments",
     "org_login_required",     "ekm_access_denied", "link_disabled",
+    "invalid_refresh_token",  "bad_client_secret", "invalid_client_id",
+    "invalid_grant_type",
 };
 
 constexpr std::array<std::string_view, 7> transient_slack_errors = {

@@ -32,6 +32,34 @@ struct retry_policy {
   uint32_t max_attempts = 0;
 };
 
+/// Token rotation (an app with "token rotation" on): the token a Web API
+/// caller uses expires after 12 hours, and the caller exchanges the refresh
+/// token for a new pair (`oauth.v2.access`, `grant_type=refresh_token`)
+/// before it does, and again when Slack answers `token_expired`. Calls wait
+/// for the new token; a call with a token of its own (`api_call::token`) is
+/// left alone.
+struct token_rotation {
+  /// The app's credentials (its "Basic Information" page).
+  std::string client_id;
+  std::string client_secret;
+  /// The refresh token (xoxe-) that goes with the current token; empty: no
+  /// rotation. Slack revokes it once it was used: start with the newest one
+  /// `listener` got.
+  std::string refresh_token;
+  /// When the current token expires, in seconds since the Unix epoch; 0:
+  /// unknown, so the caller refreshes before its first call.
+  int64_t expires_at = 0;
+  /// A token is refreshed this long before it expires (as python-slack-sdk's
+  /// rotator), but not before half its lifetime has passed (at most 12 h).
+  caf::timespan refresh_before = std::chrono::minutes{120};
+  /// Receives `token_rotated` after each refresh, to store the new tokens
+  /// (required).
+  caf::actor listener;
+
+  /// The latest `expires_at` (2100-01-01).
+  static constexpr int64_t max_expires_at = 4102444800;
+};
+
 /// How the ping monitor checks the link.
 enum class ping_mode {
   /// WebSocket ping frames with a session-tagged payload.
@@ -73,6 +101,10 @@ struct client_config {
   /// Socket Mode still opens connections with `app_token` on a caller of
   /// its own and uses this one for the Web API calls users make.
   web_api_actor api;
+
+  /// Rotates `token` (Socket Mode: `bot_token`) when `refresh_token` is set.
+  /// Not with `api`: a shared caller rotates by its own configuration.
+  token_rotation rotation;
 
   // -- Socket Mode ------------------------------------------------------------
 

@@ -37,6 +37,7 @@ struct file_upload;
 struct upload_progress;
 struct webhook_post;
 struct api_status;
+struct token_rotated;
 
 } // namespace caf::rtm
 
@@ -89,6 +90,7 @@ CAF_ADD_ATOM(caf_rtm, caf::rtm, batch_atom, "batch")
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::webhook_post))
 CAF_ADD_ATOM(caf_rtm, caf::rtm, webhook_atom, "webhook")
 CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::api_status))
+CAF_ADD_TYPE_ID(caf_rtm, (caf::rtm::token_rotated))
 
 CAF_END_TYPE_ID_BLOCK(caf_rtm)
 

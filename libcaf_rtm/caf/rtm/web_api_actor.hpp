@@ -223,6 +223,28 @@ typename Inspector::result_type inspect(Inspector& f, api_status& x) {
            x.requests_failed, x.requests_refused, x.rate_limit_hits, x.retries);
 }
 
+// -- token rotation -----------------------------------------------------------
+
+/// What Slack answered a refresh of the caller's token with (see
+/// `token_rotation`), sent to `token_rotation::listener`. Store
+/// `refresh_token` first: Slack revoked the one it replaced, and a process
+/// that starts with that one cannot refresh any more.
+struct token_rotated {
+  std::string access_token;
+  std::string refresh_token;
+  /// When `access_token` expires, in seconds since the Unix epoch; 0: Slack
+  /// gave no expiry.
+  int64_t expires_at = 0;
+  /// The workspace of the token (Slack's `team.id`), if the answer says.
+  std::string team_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_rotated& x) {
+  return f(caf::meta::type_name("caf::rtm::token_rotated"), x.access_token,
+           x.refresh_token, x.expires_at, x.team_id);
+}
+
 // -- the actor ----------------------------------------------------------------
 
 /// The web-API caller, as users see it.

@@ -605,6 +605,8 @@ socket_mode_router_actor::behavior_type socket_mode_router(
   // It calls once per connection, hours apart: a connection kept alive for
   // the next call would only hold a TLS session's buffers (~80 KB) idle.
   endpoint_cfg.api_keep_alive = caf::timespan{0};
+  // App-level tokens do not rotate; the bot token's caller does.
+  endpoint_cfg.rotation = token_rotation{};
   st.endpoint_api = self->spawn<caf::linked>(web_api, endpoint_cfg);
   st.own_apis.push_back(st.endpoint_api);
   if (cfg.api) {

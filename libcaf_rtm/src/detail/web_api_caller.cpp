@@ -18,6 +18,7 @@
 #include "detail/paged_call.hpp"
 #include "detail/slack_answers.hpp"
 #include "detail/stray_errors.hpp"
+#include "detail/token_refresh.hpp"
 #include "detail/wait_deadline.hpp"
 #include "detail/webhook_poster.hpp"
 #include "net/http_client.hpp"
@@ -137,16 +138,40 @@ void expire(self_ptr self, uint64_t id) {
                     call.method + " not sent within its max_wait"));
 }
 
+// -- token rotation -----------------------------------------------------------
+
+// A refresh failed a moment ago: calls that need one fail with its error
+// rather than ask Slack again for each of them.
+constexpr auto refresh_hold = std::chrono::seconds{10};
+
+// Whether a call with the caller's own token must wait for a refresh first.
+bool refresh_due(const web_api_state::rotation_state& rot) {
+  return rot.on &&
+         (rot.refreshing || std::chrono::system_clock::now() >= rot.refresh_at);
+}
+
+bool refresh_held(const web_api_state::rotation_state& rot) {
+  return refresh_due(rot) && !rot.refreshing && rot.failure &&
+         clock_type::now() < rot.failed_until;
+}
+
 // Ends call `id` if it can no longer go out: nothing goes out once close
-// began, and a call past its deadline never will. True if it ended.
+// began, a call past its deadline never will, and one that needs the
+// token a refresh just failed to get has that refresh's error. True if it
+// ended.
 bool ended_unsent(self_ptr self, uint64_t id,
                   const web_api_state::pending_call& call) {
-  if (self->state.closing) {
+  auto& st = self->state;
+  if (st.closing) {
     finish(self, id, make_error(errc::closed, "web API caller closed"));
     return true;
   }
   if (too_late(call, clock_type::now())) {
     expire(self, id);
+    return true;
+  }
+  if (call.own_token && refresh_held(st.rotation)) {
+    finish(self, id, st.rotation.failure);
     return true;
   }
   return false;
@@ -224,6 +249,124 @@ void release_slot(self_ptr self) {
   }
 }
 
+// -- token rotation -----------------------------------------------------------
+
+void on_refreshed(self_ptr self, caf::expected<json_object> answer);
+
+// Sends the refresh; one at a time, as each refresh token is good once.
+void start_refresh(self_ptr self) {
+  auto& st = self->state;
+  auto& rot = st.rotation;
+  rot.refreshing = true;
+  web_api_state::pending_call call;
+  call.method = "oauth.v2.access";
+  call.body = std::make_shared<const std::string>(
+      refresh_request_body(st.cfg.rotation, rot.refresh_token));
+  call.content_type = "application/x-www-form-urlencoded";
+  // No token: the app's credentials are in the body. A repeat after a lost
+  // answer is refused if Slack took the first (the refresh token is spent),
+  // and reported as such.
+  call.repeatable = true;
+  call.survives_close = true;
+  call.lane = web_api_state::pending_call::lane_kind::reconnect;
+  call.deliver = [self](caf::expected<json_object> answer) {
+    on_refreshed(self, std::move(answer));
+  };
+  CAF_RTM_LOG(st.log, info, "web_api", "refreshing the rotated token");
+  start_request(self, std::move(call));
+}
+
+// Call `id` needs the caller's token and a refresh is due: it waits for it.
+// True if it waits.
+bool waits_for_token(self_ptr self, uint64_t id) {
+  auto& rot = self->state.rotation;
+  if (!refresh_due(rot))
+    return false;
+  rot.waiting.push_back(id);
+  if (!rot.refreshing)
+    start_refresh(self);
+  return true;
+}
+
+// Slack refused call `id` with `token_expired`: it goes again once with a
+// new token (Slack did nothing with it). True if it does.
+bool renews_token(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto& call = st.calls.at(id);
+  if (!st.rotation.on || !call.own_token || call.renewed ||
+      refresh_held(st.rotation))
+    return false;
+  call.renewed = true;
+  // Slack says the token is expired, whatever it was said to live; a
+  // refresh since the call went out: the new token may do.
+  if (call.authorization == st.authorization) {
+    st.rotation.refresh_at = {};
+    st.rotation.expiry = {};
+  }
+  self->send(self, retry_atom_v, id);
+  return true;
+}
+
+void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
+  auto& st = self->state;
+  auto& rot = st.rotation;
+  rot.refreshing = false;
+  auto waiting = std::exchange(rot.waiting, {});
+  auto now = std::chrono::system_clock::now();
+  auto tokens = answer ? read_refresh_answer(*answer, now)
+                       : caf::expected<token_rotated>{answer.error()};
+  if (!tokens && st.closing) {
+    // The calls that waited are closed already; nothing more goes out.
+    CAF_RTM_LOG(st.log, info, "web_api",
+                "token rotation ended by close: ", render(tokens.error()));
+    for (auto id : waiting)
+      finish(self, id, make_error(errc::closed, "web API caller closed"));
+    return;
+  }
+  if (!tokens && now < rot.expiry) {
+    // The token still works: the calls go with it, and the refresh is tried
+    // again after the hold (or when the token expires, if sooner).
+    CAF_RTM_LOG(st.log, warn, "web_api",
+                "token rotation failed: ", render(tokens.error()),
+                "; the current token goes on until it expires");
+    rot.refresh_at = std::min(
+        now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                  caf::timespan{refresh_hold}),
+        rot.expiry);
+    for (auto id : waiting)
+      issue(self, id);
+    return;
+  }
+  if (!tokens) {
+    rot.failure = add_context(std::move(tokens.error()), "token rotation");
+    rot.failed_until = clock_type::now() + refresh_hold;
+    CAF_RTM_LOG(st.log, error, "web_api",
+                "token rotation failed: ", render(rot.failure));
+    for (auto id : waiting)
+      finish(self, id, rot.failure);
+    return;
+  }
+  rot.failure = caf::error{};
+  st.log->add_transient_secret(tokens->access_token);
+  st.authorization = "Bearer " + tokens->access_token;
+  if (!tokens->refresh_token.empty()) {
+    st.log->add_transient_secret(tokens->refresh_token);
+    rot.refresh_token = tokens->refresh_token;
+  }
+  rot.refresh_at =
+      next_refresh(tokens->expires_at, now, st.cfg.rotation.refresh_before);
+  rot.expiry = tokens->expires_at > 0
+                   ? std::chrono::system_clock::time_point{std::chrono::seconds{
+                         tokens->expires_at}}
+                   : std::chrono::system_clock::time_point::max();
+  CAF_RTM_LOG(st.log, info, "web_api", "token rotated; expires at ",
+              tokens->expires_at);
+  if (st.cfg.rotation.listener)
+    caf::anon_send(st.cfg.rotation.listener, std::move(*tokens));
+  for (auto id : waiting)
+    issue(self, id);
+}
+
 // -- issuing requests ---------------------------------------------------------
 
 void issue(self_ptr self, uint64_t id) {
@@ -234,6 +377,11 @@ void issue(self_ptr self, uint64_t id) {
   auto& call = i->second;
   if (ended_unsent(self, id, call))
     return;
+  if (call.own_token) {
+    if (waits_for_token(self, id))
+      return;
+    call.authorization = st.authorization;
+  }
   // The method ran into a rate limit: its calls go in line, one at a time.
   if (auto r = st.rate_limits.find(call.limit_key);
       r != st.rate_limits.end() && r->second.probe != id)
@@ -496,6 +644,8 @@ void handle_http_result(self_ptr self, http_result& res,
   }
   if (code == "ratelimited")
     return wait_out_rate_limit(self, id, res.retry_after);
+  if (code == "token_expired" && renews_token(self, id))
+    return;
   if (i->second.may_have_reached && done_already(i->second.method, code)) {
     // Slack's way of marking a success with something to say.
     json::object done;
@@ -595,9 +745,12 @@ void start_request(web_api_self self, web_api_state::pending_call call) {
   // Slack limits each method per workspace (token). A request to a URL of
   // its own (an upload's bytes, sent without the token) is limited on that
   // URL only: one upload's 429 must not hold every other upload in line.
+  // The caller's own token: one key whatever token rotation made of it.
   call.limit_key = call.method + ' ' +
                    std::to_string(std::hash<std::string>{}(
-                       call.url.empty() ? call.authorization : call.url));
+                       !call.url.empty() ? call.url
+                       : call.own_token  ? std::string{"own token"}
+                                         : call.authorization));
   st.calls.emplace(id, std::move(call));
   // Answers in time even while the call waits for a slot or in a line.
   if (deadline)
@@ -635,7 +788,9 @@ void start_call(web_api_self self, api_call x,
         net::form_encode({x.args.begin(), x.args.end()}));
     call.content_type = "application/x-www-form-urlencoded";
   }
-  call.authorization = x.token.empty() ? st.authorization : "Bearer " + x.token;
+  call.own_token = x.token.empty();
+  if (!call.own_token)
+    call.authorization = "Bearer " + x.token;
   call.repeatable = x.retry == api_retry::always || safe_to_repeat(method);
   using lane_kind = web_api_state::pending_call::lane_kind;
   if (brings_connection(method))
@@ -668,9 +823,25 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
                                                  client_config cfg) {
   auto& st = self->state;
   cfg.token = trim_token(cfg.token);
-  cfg.log = make_logger(cfg.log, {cfg.token});
+  cfg.log = make_logger(cfg.log, {cfg.token, cfg.rotation.client_secret,
+                                  cfg.rotation.refresh_token});
   st.log = cfg.log;
   st.authorization = "Bearer " + cfg.token;
+  if (!cfg.rotation.refresh_token.empty()) {
+    auto& rot = st.rotation;
+    rot.on = true;
+    rot.refresh_token = cfg.rotation.refresh_token;
+    // The token's age is unknown: refreshed `refresh_before` its expiry, or
+    // before the first call when that is unknown too.
+    if (cfg.rotation.expires_at > 0) {
+      rot.expiry = std::chrono::system_clock::time_point{
+          std::chrono::seconds{cfg.rotation.expires_at}};
+      rot.refresh_at =
+          rot.expiry -
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(
+              cfg.rotation.refresh_before);
+    }
+  }
   st.rng.seed(std::random_device{}());
   if (auto err = cfg.validate()) {
     st.setup_error = std::move(err);
@@ -788,7 +959,7 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
         for (auto& [id, call] : st.calls) {
           if (call.in_flight) {
             // Its result finishes the call.
-            if (auto http = call.http.lock())
+            if (auto http = call.http.lock(); http && !call.survives_close)
               http->cancel();
           } else {
             waiting.push_back(id);

@@ -101,6 +101,14 @@ struct web_api_state {
     /// Failed attempts so far (rate-limit waits not included).
     uint32_t failures = 0;
     uint32_t rate_limit_waits = 0;
+    /// It calls with the caller's own token (`authorization` is set when an
+    /// attempt starts): a rotated token takes over.
+    bool own_token = false;
+    /// It went out again with a new token after a `token_expired` (once).
+    bool renewed = false;
+    /// A refresh of the rotated token: `close` lets it end, as Slack may
+    /// spend the refresh token, and only its answer holds the next one.
+    bool survives_close = false;
     /// An HTTP exchange is in flight: its `http_result` is on its way.
     bool in_flight = false;
     /// That exchange, to cancel it. Not owned: its own operations hold it,
@@ -138,6 +146,25 @@ struct web_api_state {
   /// to the first line that holds a call.
   std::array<std::deque<uint64_t>, 3> waiting;
   size_t running = 0;
+  /// The rotation of the caller's own token (`cfg.rotation`).
+  struct rotation_state {
+    bool on = false;
+    /// The refresh token to use next (each is good for one refresh).
+    std::string refresh_token;
+    /// When the token is refreshed before the next call; the epoch: now.
+    std::chrono::system_clock::time_point refresh_at;
+    /// When the current token expires; the epoch: unknown.
+    std::chrono::system_clock::time_point expiry;
+    /// The refresh is out; calls that need the token wait in `waiting`.
+    bool refreshing = false;
+    std::vector<uint64_t> waiting;
+    /// The last refresh failed with this and the token is expired (or of
+    /// unknown age): calls that need a refresh fail with it until
+    /// `failed_until` instead of asking Slack again at once.
+    caf::error failure;
+    clock_type::time_point failed_until;
+  };
+  rotation_state rotation;
   /// The counters of `status_atom, call_atom` (the rest is read off the
   /// state when asked).
   api_status stats;

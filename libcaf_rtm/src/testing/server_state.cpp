@@ -532,14 +532,19 @@ http_response server_state::default_response(const recorded_request& req) {
     return receive_upload(req);
   if (req.method == webhook_method)
     return receive_webhook(req);
+  // The app's credentials are in the form, no token.
+  if (req.method == "oauth.v2.access")
+    return refresh_token(req);
   auto token = bearer_token(req);
   if (token.empty())
     if (auto i = req.form.find("token"); i != req.form.end())
       token = i->second;
   if (token.empty())
     return http_response::error("not_authed");
-  if (token != opts.token)
-    return http_response::error("invalid_auth");
+  if (token != opts.token) {
+    if (auto refusal = check_rotated(token))
+      return std::move(*refusal);
+  }
   if (req.method == "auth.test") {
     json::object obj;
     obj["ok"] = true;
@@ -589,6 +594,59 @@ http_response server_state::default_response(const recorded_request& req) {
     return http_response::ok();
   }
   return http_response::error("unknown_method");
+}
+
+http_response server_state::refresh_token(const recorded_request& req) {
+  auto arg = [&](const char* name) {
+    auto i = req.form.find(name);
+    return i != req.form.end() ? i->second : std::string{};
+  };
+  if (arg("grant_type") != "refresh_token")
+    return http_response::error("invalid_grant_type");
+  if (arg("client_id") != opts.client_id)
+    return http_response::error("invalid_client_id");
+  if (arg("client_secret") != opts.client_secret)
+    return http_response::error("bad_client_secret");
+  auto ttl = opts.rotated_token_ttl;
+  json::object obj;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto& current =
+        refresh_token_.empty() ? opts.refresh_token : refresh_token_;
+    if (arg("refresh_token") != current)
+      return http_response::error("invalid_refresh_token");
+    auto n = std::to_string(++refreshes_);
+    auto access = "xoxe.xoxb-1-rotated-" + n;
+    // The one just used is spent.
+    refresh_token_ = "xoxe-1-refresh-" + n;
+    rotated_tokens_[access] = clock_type::now() + ttl;
+    obj["ok"] = true;
+    obj["access_token"] = access;
+    obj["refresh_token"] = refresh_token_;
+  }
+  obj["token_type"] = "bot";
+  obj["scope"] = "chat:write";
+  obj["bot_user_id"] = opts.user_id;
+  obj["app_id"] = opts.app_id;
+  obj["team"] = {{"id", opts.team_id}, {"name", opts.team_name}};
+  obj["enterprise"] = nullptr;
+  obj["is_enterprise_install"] = false;
+  auto expires_in = opts.rotated_expires_in.count() > 0
+                        ? opts.rotated_expires_in
+                        : std::chrono::duration_cast<std::chrono::seconds>(ttl);
+  obj["expires_in"] = std::max<int64_t>(1, expires_in.count());
+  return json_answer(obj);
+}
+
+std::optional<http_response>
+server_state::check_rotated(const std::string& token) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = rotated_tokens_.find(token);
+  if (i == rotated_tokens_.end())
+    return http_response::error("invalid_auth");
+  if (clock_type::now() >= i->second)
+    return http_response::error("token_expired");
+  return std::nullopt;
 }
 
 std::optional<http_response>

@@ -306,6 +306,11 @@ private:
   http_response receive_upload(const recorded_request& req);
   http_response receive_webhook(const recorded_request& req);
   http_response complete_upload(const recorded_request& req);
+  /// `oauth.v2.access` with a refresh token (token rotation).
+  http_response refresh_token(const recorded_request& req);
+  /// Whether `token` is one a refresh handed out: `token_expired` once its
+  /// time is over, else nothing (accepted).
+  std::optional<http_response> check_rotated(const std::string& token);
   /// Slack's answers to chat.postMessage, postEphemeral, update and delete,
   /// and to views.open, push, update and publish; nothing for other methods.
   std::optional<http_response> chat_write(const recorded_request& req);
@@ -343,6 +348,11 @@ private:
   std::map<std::string, std::size_t> upload_tickets_;
   /// Posts Slack took per webhook path.
   std::map<std::string, std::size_t> webhook_posts_;
+  /// Token rotation: the refresh token accepted next (empty: the options'),
+  /// the refreshes so far, and every token they handed out with its expiry.
+  std::string refresh_token_;
+  uint64_t refreshes_ = 0;
+  std::map<std::string, clock_type::time_point> rotated_tokens_;
 
   // Socket Mode
   std::shared_ptr<scheduler> scheduler_;

@@ -105,8 +105,24 @@ struct fake_slack_options {
   bool tls = false;
   /// Host names and IP addresses the generated certificate is valid for.
   std::vector<std::string> cert_names = {"localhost", "127.0.0.1"};
-  /// The only token the fake accepts; other tokens get `invalid_auth`.
+  /// The token the fake accepts (besides those a refresh hands out, see
+  /// `refresh_token`); other tokens get `invalid_auth`.
   std::string token = "xoxb-test-token";
+  /// Token rotation: `oauth.v2.access` with `grant_type=refresh_token`,
+  /// these credentials and the newest refresh token (at first this one)
+  /// answers as Slack does, with a new token `xoxe.xoxb-1-rotated-<n>` and
+  /// refresh token `xoxe-1-refresh-<n>` (n = 1, 2, ...) and `expires_in`
+  /// (`rotated_token_ttl` in whole seconds, at least 1). The refresh token
+  /// used is spent (`invalid_refresh_token` from then on); a rotated token
+  /// gets `token_expired` once `rotated_token_ttl` is over. Wrong credentials
+  /// get `invalid_client_id` or `bad_client_secret`.
+  std::string client_id = "1234.5678";
+  std::string client_secret = "test-client-secret";
+  std::string refresh_token = "xoxe-1-test-refresh";
+  std::chrono::milliseconds rotated_token_ttl{std::chrono::hours{12}};
+  /// The `expires_in` a refresh reports; 0: `rotated_token_ttl`'s. A token
+  /// that ends before the client expects it to: as one Slack revoked.
+  std::chrono::seconds rotated_expires_in{0};
   /// Identity returned by `auth.test` and `rtm.connect`. An empty `bot_id` is
   /// a user token: `auth.test` then carries no `bot_id` field.
   std::string user_id = "U0BOT";

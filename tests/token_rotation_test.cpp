@@ -1,0 +1,375 @@
+// Token rotation over loopback against the fake Slack: the web-API caller
+// exchanges its refresh token before the first call, when the token is due
+// and when Slack answers `token_expired`; the clients rotate through it.
+
+#include <catch2/catch.hpp>
+
+#include <future>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "caf/rtm/web_api.hpp"
+#include "test_support.hpp"
+
+using namespace caf::rtm;
+using namespace caf::rtm::test;
+using caf::rtm::testing::fake_slack;
+using caf::rtm::testing::fake_slack_options;
+using caf::rtm::testing::http_response;
+using caf::rtm::testing::recorded_request;
+
+namespace {
+
+// What a rotation listener got.
+struct rotations {
+  std::mutex mtx;
+  std::vector<token_rotated> got;
+
+  std::vector<token_rotated> all() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return got;
+  }
+};
+
+struct rotation_fixture : system_fixture {
+  log_capture logs;
+  std::shared_ptr<rotations> seen = std::make_shared<rotations>();
+
+  caf::actor listener() {
+    return track(spawn_fn(*sys, [seen = seen](caf::event_based_actor*) {
+      return caf::behavior{[seen](token_rotated& x) {
+        std::lock_guard<std::mutex> guard{seen->mtx};
+        seen->got.push_back(std::move(x));
+      }};
+    }));
+  }
+
+  // A config for `srv` whose token rotates with the fake's credentials.
+  client_config rotating(const fake_slack& srv, std::string token,
+                         int64_t expires_at = 0) {
+    auto cfg = config_for(srv, logs.get());
+    cfg.token = std::move(token);
+    cfg.rotation.client_id = srv.options().client_id;
+    cfg.rotation.client_secret = srv.options().client_secret;
+    cfg.rotation.refresh_token = srv.options().refresh_token;
+    cfg.rotation.expires_at = expires_at;
+    cfg.rotation.listener = listener();
+    return cfg;
+  }
+
+  caf::expected<json_object> call(const web_api_actor& api, std::string method,
+                                  api_args args = {}) {
+    return request<json_object>(*self, api, caf::timespan{20s}, call_atom_v,
+                                std::move(method), std::move(args));
+  }
+
+  // Calls `method` `n` times at once, each from a thread of its own.
+  std::vector<caf::expected<json_object>>
+  call_at_once(const web_api_actor& api, const std::string& method, int n) {
+    std::vector<std::future<caf::expected<json_object>>> futures;
+    for (int i = 0; i < n; ++i)
+      futures.push_back(std::async(std::launch::async, [&] {
+        caf::scoped_actor s{*sys};
+        return request<json_object>(s, api, caf::timespan{20s}, call_atom_v,
+                                    method, api_args{});
+      }));
+    std::vector<caf::expected<json_object>> result;
+    for (auto& f : futures)
+      result.push_back(f.get());
+    return result;
+  }
+
+  void close(const web_api_actor& api) {
+    CHECK(request<caf::ok_atom>(*self, api, caf::timespan{10s}, close_atom_v));
+  }
+};
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+} // namespace
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a token of unknown age is refreshed once before the first "
+                 "calls, and the listener gets the new pair",
+                 "[rotation]") {
+  fake_slack srv;
+  // The fake would refuse this one: only the rotated token may go out.
+  auto api = track(sys->spawn(web_api, rotating(srv, "xoxe.xoxb-1-stale")));
+  auto before = unix_now();
+  auto results = call_at_once(api, "auth.test", 4);
+  for (auto& res : results) {
+    REQUIRE(res);
+    CHECK(res->value.at("user_id") == "U0BOT");
+  }
+  auto refreshes = srv.requests("oauth.v2.access");
+  REQUIRE(refreshes.size() == 1);
+  CHECK(refreshes[0].form["grant_type"] == "refresh_token");
+  CHECK(refreshes[0].form["refresh_token"] == "xoxe-1-test-refresh");
+  CHECK(refreshes[0].form["client_id"] == srv.options().client_id);
+  CHECK(refreshes[0].form["client_secret"] == srv.options().client_secret);
+  CHECK(refreshes[0].headers.count("authorization") == 0);
+  auto calls = srv.requests("auth.test");
+  REQUIRE(calls.size() == 4);
+  for (auto& req : calls)
+    CHECK(req.headers["authorization"] == "Bearer xoxe.xoxb-1-rotated-1");
+  REQUIRE(eventually([&] { return seen->all().size() == 1; }));
+  auto got = seen->all().front();
+  CHECK(got.access_token == "xoxe.xoxb-1-rotated-1");
+  CHECK(got.refresh_token == "xoxe-1-refresh-1");
+  CHECK(got.team_id == "T0TEAM");
+  CHECK(got.expires_at >= before + 43200);
+  CHECK(got.expires_at <= unix_now() + 43200);
+  // A valid token is not refreshed again.
+  REQUIRE(call(api, "auth.test"));
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  // The refresh token it used is spent: a second process started with it
+  // cannot refresh.
+  auto other = track(sys->spawn(web_api, rotating(srv, "xoxe.xoxb-1-stale")));
+  auto refused = call(other, "auth.test");
+  REQUIRE_FALSE(refused);
+  CHECK(code_of(refused.error()) == "slack_error");
+  CHECK(render(refused.error()).find("invalid_refresh_token") !=
+        std::string::npos);
+  CHECK(render(refused.error()).find("token rotation") != std::string::npos);
+  close(other);
+  close(api);
+  for (auto& line : logs.lines()) {
+    CHECK(line.find(srv.options().client_secret) == std::string::npos);
+    CHECK(line.find("rotated-1") == std::string::npos);
+  }
+}
+
+TEST_CASE_METHOD(rotation_fixture, "a token that is not due goes out as it is",
+                 "[rotation]") {
+  fake_slack srv;
+  auto api = track(sys->spawn(
+      web_api, rotating(srv, srv.options().token, unix_now() + 43200)));
+  REQUIRE(call(api, "auth.test"));
+  CHECK(srv.requests("oauth.v2.access").empty());
+  CHECK(srv.requests("auth.test").at(0).headers["authorization"] ==
+        "Bearer " + srv.options().token);
+  close(api);
+  CHECK(seen->all().empty());
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a token within refresh_before of its expiry is refreshed "
+                 "first",
+                 "[rotation]") {
+  fake_slack srv;
+  auto cfg = rotating(srv, srv.options().token, unix_now() + 3600);
+  cfg.rotation.refresh_before = std::chrono::hours{2};
+  auto api = track(sys->spawn(web_api, cfg));
+  REQUIRE(call(api, "auth.test"));
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  CHECK(srv.requests("auth.test").at(0).headers["authorization"] ==
+        "Bearer xoxe.xoxb-1-rotated-1");
+  close(api);
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "token_expired refreshes and repeats the call once, even a "
+                 "post",
+                 "[rotation]") {
+  fake_slack srv;
+  auto api = track(sys->spawn(
+      web_api, rotating(srv, srv.options().token, unix_now() + 43200)));
+  // Slack did nothing with a call it refused so: a post goes again.
+  srv.script("chat.postMessage", http_response::error("token_expired"));
+  auto posted =
+      call(api, "chat.postMessage", {{"channel", "C1"}, {"text", "hi"}});
+  REQUIRE(posted);
+  auto posts = srv.requests("chat.postMessage");
+  REQUIRE(posts.size() == 2);
+  CHECK(posts[0].headers["authorization"] == "Bearer " + srv.options().token);
+  CHECK(posts[1].headers["authorization"] == "Bearer xoxe.xoxb-1-rotated-1");
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  // Refused again with the new token: once is enough, Slack's answer stands.
+  srv.script("chat.postMessage", http_response::error("token_expired"));
+  srv.script("chat.postMessage", http_response::error("token_expired"));
+  auto refused =
+      call(api, "chat.postMessage", {{"channel", "C1"}, {"text", "again"}});
+  REQUIRE_FALSE(refused);
+  CHECK(render(refused.error()).find("token_expired") != std::string::npos);
+  CHECK(srv.requests("chat.postMessage").size() == 4);
+  CHECK(srv.requests("oauth.v2.access").size() == 2);
+  close(api);
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a rotated token that expires early is replaced when Slack "
+                 "says so",
+                 "[rotation]") {
+  fake_slack_options opts;
+  // Slack's answer says 12 hours, the fake ends the token after 1.5 s (as
+  // one revoked).
+  opts.rotated_token_ttl = std::chrono::milliseconds{1500};
+  opts.rotated_expires_in = std::chrono::hours{12};
+  fake_slack srv{opts};
+  auto api = track(sys->spawn(web_api, rotating(srv, "xoxe.xoxb-1-stale")));
+  REQUIRE(call(api, "auth.test"));
+  std::this_thread::sleep_for(std::chrono::milliseconds{1600});
+  REQUIRE(call(api, "auth.test"));
+  auto calls = srv.requests("auth.test");
+  REQUIRE(calls.size() == 3);
+  CHECK(calls[0].headers["authorization"] == "Bearer xoxe.xoxb-1-rotated-1");
+  CHECK(calls[2].headers["authorization"] == "Bearer xoxe.xoxb-1-rotated-2");
+  auto refreshes = srv.requests("oauth.v2.access");
+  REQUIRE(refreshes.size() == 2);
+  CHECK(refreshes[1].form["refresh_token"] == "xoxe-1-refresh-1");
+  REQUIRE(eventually([&] { return seen->all().size() == 2; }));
+  CHECK(seen->all().back().refresh_token == "xoxe-1-refresh-2");
+  close(api);
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a failed refresh fails the calls that waited, and the next "
+                 "ones for a while without asking again",
+                 "[rotation]") {
+  fake_slack srv;
+  auto cfg = rotating(srv, "xoxe.xoxb-1-stale");
+  cfg.rotation.client_secret = "wrong-secret";
+  auto api = track(sys->spawn(web_api, cfg));
+  auto results = call_at_once(api, "auth.test", 3);
+  for (auto& res : results) {
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "slack_error");
+    CHECK(render(res.error()).find("bad_client_secret") != std::string::npos);
+  }
+  auto later = call(api, "auth.test");
+  REQUIRE_FALSE(later);
+  CHECK(render(later.error()).find("bad_client_secret") != std::string::npos);
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  CHECK(srv.requests("auth.test").empty());
+  // A call with a token of its own does not need the rotated one.
+  api_call own;
+  own.method = "auth.test";
+  own.token = srv.options().token;
+  CHECK(request<json_object>(*self, api, caf::timespan{20s}, call_atom_v,
+                             std::move(own)));
+  CHECK(logs.contains("token rotation failed"));
+  close(api);
+  CHECK(seen->all().empty());
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "close ends the calls that wait for a refresh, but lets the "
+                 "refresh end and reports its tokens",
+                 "[rotation]") {
+  fake_slack srv;
+  // Slow to answer: close comes first. Slack spends the refresh token it
+  // was given, so the new one must not be lost.
+  srv.on("oauth.v2.access", [&srv](const recorded_request& req) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{500});
+    return srv.default_answer(req);
+  });
+  auto api = track(sys->spawn(web_api, rotating(srv, "xoxe.xoxb-1-stale")));
+  auto pending = std::async(std::launch::async, [&] {
+    caf::scoped_actor s{*sys};
+    return request<json_object>(s, api, caf::timespan{20s}, call_atom_v,
+                                std::string{"auth.test"}, api_args{});
+  });
+  REQUIRE(srv.wait_requests("oauth.v2.access", 1, std::chrono::seconds{5}));
+  close(api);
+  auto res = pending.get();
+  REQUIRE_FALSE(res);
+  CHECK(code_of(res.error()) == "closed");
+  CHECK(srv.requests("auth.test").empty());
+  REQUIRE(eventually([&] { return seen->all().size() == 1; }));
+  CHECK(seen->all().front().refresh_token == "xoxe-1-refresh-1");
+  CHECK_FALSE(logs.contains("token rotation failed"));
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a failed early refresh leaves the current token in use "
+                 "until it expires",
+                 "[rotation]") {
+  fake_slack srv;
+  auto cfg = rotating(srv, srv.options().token, unix_now() + 3600);
+  cfg.rotation.refresh_before = std::chrono::hours{2};
+  cfg.rotation.client_secret = "wrong-secret";
+  auto api = track(sys->spawn(web_api, cfg));
+  REQUIRE(call(api, "auth.test"));
+  REQUIRE(call(api, "auth.test"));
+  // One refresh, tried again only after a hold; the token still works.
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  auto calls = srv.requests("auth.test");
+  REQUIRE(calls.size() == 2);
+  for (auto& req : calls)
+    CHECK(req.headers["authorization"] == "Bearer " + srv.options().token);
+  CHECK(logs.contains("the current token goes on until it expires"));
+  close(api);
+  CHECK(seen->all().empty());
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a client whose refresh is refused for good stops",
+                 "[rotation][client]") {
+  fake_slack srv;
+  auto cfg = rotating(srv, "xoxe.xoxb-1-stale");
+  cfg.rotation.refresh_token = "xoxe-1-spent";
+  auto hdl = track(sys->spawn(rtm_client, cfg));
+  auto up = request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v);
+  REQUIRE_FALSE(up);
+  CHECK(render(up.error()).find("invalid_refresh_token") != std::string::npos);
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  CHECK(srv.requests("rtm.connect").empty());
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "an RTM client connects with the rotated token",
+                 "[rotation][client]") {
+  fake_slack srv;
+  auto cfg = rotating(srv, "xoxe.xoxb-1-stale");
+  auto c = connect_client(*this, cfg, {"*"});
+  auto connects = srv.requests("rtm.connect");
+  REQUIRE(connects.size() == 1);
+  CHECK(connects[0].headers["authorization"] == "Bearer xoxe.xoxb-1-rotated-1");
+  auto posted =
+      request<json_object>(*self, c.hdl, caf::timespan{20s}, call_atom_v,
+                           std::string{"chat.postMessage"},
+                           api_args{{"channel", "C1"}, {"text", "hi"}});
+  REQUIRE(posted);
+  CHECK(srv.requests("chat.postMessage").at(0).headers["authorization"] ==
+        "Bearer xoxe.xoxb-1-rotated-1");
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a Socket Mode client rotates its bot token, not its app "
+                 "token",
+                 "[rotation][socket_mode]") {
+  fake_slack srv;
+  auto cfg = socket_mode_config_for(srv, logs.get());
+  auto rot = rotating(srv, "unused");
+  cfg.bot_token = "xoxe.xoxb-1-stale";
+  cfg.rotation = rot.rotation;
+  auto hdl = track(sys->spawn(socket_mode_client, cfg));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  auto opens = srv.requests("apps.connections.open");
+  REQUIRE(opens.size() == 1);
+  CHECK(opens[0].headers["authorization"] ==
+        "Bearer " + srv.options().app_token);
+  auto auth = srv.requests("auth.test");
+  REQUIRE(auth.size() == 1);
+  CHECK(auth[0].headers["authorization"] == "Bearer xoxe.xoxb-1-rotated-1");
+  auto posted =
+      request<json_object>(*self, hdl, caf::timespan{20s}, call_atom_v,
+                           std::string{"chat.postMessage"},
+                           api_args{{"channel", "C1"}, {"text", "hi"}});
+  REQUIRE(posted);
+  CHECK(srv.requests("chat.postMessage").at(0).headers["authorization"] ==
+        "Bearer xoxe.xoxb-1-rotated-1");
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  REQUIRE(eventually([&] { return seen->all().size() == 1; }));
+  CHECK(request<caf::ok_atom>(*self, hdl, caf::timespan{20s}, close_atom_v));
+}
