@@ -11,6 +11,7 @@
 
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
 #include "caf/rtm/web_api.hpp"
 #include "test_support.hpp"
@@ -162,16 +163,21 @@ TEST_CASE_METHOD(rotation_fixture, "a token that is not due goes out as it is",
 
 TEST_CASE_METHOD(rotation_fixture,
                  "a token within refresh_before of its expiry is refreshed "
-                 "first",
+                 "while calls go on with it",
                  "[rotation]") {
   fake_slack srv;
   auto cfg = rotating(srv, srv.options().token, unix_now() + 3600);
   cfg.rotation.refresh_before = std::chrono::hours{2};
   auto api = track(sys->spawn(web_api, cfg));
   REQUIRE(call(api, "auth.test"));
-  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  // It did not wait for the refresh: the token is good for an hour.
   CHECK(srv.requests("auth.test").at(0).headers["authorization"] ==
+        "Bearer " + srv.options().token);
+  REQUIRE(eventually([&] { return seen->all().size() == 1; }));
+  REQUIRE(call(api, "auth.test"));
+  CHECK(srv.requests("auth.test").at(1).headers["authorization"] ==
         "Bearer xoxe.xoxb-1-rotated-1");
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
   close(api);
 }
 
@@ -209,14 +215,14 @@ TEST_CASE_METHOD(rotation_fixture,
                  "says so",
                  "[rotation]") {
   fake_slack_options opts;
-  // Slack's answer says 12 hours, the fake ends the token after 1.5 s (as
+  // Slack's answer says 12 hours, the fake ends the token after 4 s (as
   // one revoked).
-  opts.rotated_token_ttl = std::chrono::milliseconds{1500};
+  opts.rotated_token_ttl = std::chrono::milliseconds{4000};
   opts.rotated_expires_in = std::chrono::hours{12};
   fake_slack srv{opts};
   auto api = track(sys->spawn(web_api, rotating(srv, "xoxe.xoxb-1-stale")));
   REQUIRE(call(api, "auth.test"));
-  std::this_thread::sleep_for(std::chrono::milliseconds{1600});
+  std::this_thread::sleep_for(std::chrono::milliseconds{4200});
   REQUIRE(call(api, "auth.test"));
   auto calls = srv.requests("auth.test");
   REQUIRE(calls.size() == 3);
@@ -265,10 +271,12 @@ TEST_CASE_METHOD(rotation_fixture,
                  "refresh end and reports its tokens",
                  "[rotation]") {
   fake_slack srv;
-  // Slow to answer: close comes first. Slack spends the refresh token it
-  // was given, so the new one must not be lost.
-  srv.on("oauth.v2.access", [&srv](const recorded_request& req) {
-    std::this_thread::sleep_for(std::chrono::milliseconds{500});
+  // Answered once the test says so: close comes first. Slack spends the
+  // refresh token it was given, so the new one must not be lost.
+  std::promise<void> release;
+  auto gate = release.get_future().share();
+  srv.on("oauth.v2.access", [&srv, gate](const recorded_request& req) {
+    gate.wait_for(std::chrono::seconds{10});
     return srv.default_answer(req);
   });
   auto api = track(sys->spawn(web_api, rotating(srv, "xoxe.xoxb-1-stale")));
@@ -278,14 +286,50 @@ TEST_CASE_METHOD(rotation_fixture,
                                 std::string{"auth.test"}, api_args{});
   });
   REQUIRE(srv.wait_requests("oauth.v2.access", 1, std::chrono::seconds{5}));
-  close(api);
+  auto closing = std::async(std::launch::async, [&] {
+    caf::scoped_actor s{*sys};
+    return request<caf::ok_atom>(s, api, caf::timespan{20s}, close_atom_v);
+  });
   auto res = pending.get();
+  release.set_value();
   REQUIRE_FALSE(res);
   CHECK(code_of(res.error()) == "closed");
+  CHECK(closing.get());
   CHECK(srv.requests("auth.test").empty());
   REQUIRE(eventually([&] { return seen->all().size() == 1; }));
   CHECK(seen->all().front().refresh_token == "xoxe-1-refresh-1");
   CHECK_FALSE(logs.contains("token rotation failed"));
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a caller that ends while a refresh is out still reports "
+                 "its tokens",
+                 "[rotation]") {
+  fake_slack srv;
+  std::promise<void> release;
+  auto gate = release.get_future().share();
+  srv.on("oauth.v2.access", [&srv, gate](const recorded_request& req) {
+    gate.wait_for(std::chrono::seconds{10});
+    return srv.default_answer(req);
+  });
+  // Another caller of the process keeps the I/O threads (the last user of
+  // the pool ends every exchange with it).
+  auto other = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto api = sys->spawn(web_api, rotating(srv, "xoxe.xoxb-1-stale"));
+  // A killed actor answers nobody: this call just ends at its timeout.
+  caf::anon_send(api, call_atom_v, std::string{"auth.test"}, api_args{});
+  REQUIRE(srv.wait_requests("oauth.v2.access", 1, std::chrono::seconds{5}));
+  (*self)->monitor(api);
+  caf::anon_send_exit(api, caf::exit_reason::kill);
+  bool down = false;
+  (*self)->receive([&](caf::down_msg&) { down = true; },
+                   caf::after(std::chrono::seconds{10}) >> [] {});
+  REQUIRE(down);
+  release.set_value();
+  REQUIRE(eventually([&] { return seen->all().size() == 1; }));
+  CHECK(seen->all().front().refresh_token == "xoxe-1-refresh-1");
+  CHECK(srv.requests("auth.test").empty());
+  close(other);
 }
 
 TEST_CASE_METHOD(rotation_fixture,
@@ -299,13 +343,15 @@ TEST_CASE_METHOD(rotation_fixture,
   auto api = track(sys->spawn(web_api, cfg));
   REQUIRE(call(api, "auth.test"));
   REQUIRE(call(api, "auth.test"));
-  // One refresh, tried again only after a hold; the token still works.
+  // Refused for good: not asked again before the token expires, which
+  // still works meanwhile.
+  REQUIRE(eventually([&] { return logs.contains("token rotation refused"); }));
+  REQUIRE(call(api, "auth.test"));
   CHECK(srv.requests("oauth.v2.access").size() == 1);
   auto calls = srv.requests("auth.test");
-  REQUIRE(calls.size() == 2);
+  REQUIRE(calls.size() == 3);
   for (auto& req : calls)
     CHECK(req.headers["authorization"] == "Bearer " + srv.options().token);
-  CHECK(logs.contains("the current token goes on until it expires"));
   close(api);
   CHECK(seen->all().empty());
 }

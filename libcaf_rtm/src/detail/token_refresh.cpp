@@ -6,6 +6,7 @@
 #include <boost/json/value.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "detail/frame_parser.hpp"
 #include "detail/json_views.hpp"
 #include "net/url.hpp"
 
@@ -65,6 +66,25 @@ caf::expected<token_rotated> read_refresh_answer(const json_object& answer,
   if (const auto* team = object_field(obj, "team"))
     result.team_id = std::string{string_field(*team, "id")};
   return result;
+}
+
+std::optional<token_rotated> tokens_of_refresh(unsigned status,
+                                               const std::string& body,
+                                               system_clock::time_point now) {
+  if (status < 200 || status >= 300)
+    return std::nullopt;
+  boost::json::error_code ec;
+  auto answer = parse_json(body, ec);
+  if (ec || !answer.is_object())
+    return std::nullopt;
+  auto* ok = answer.get_object().if_contains("ok");
+  if (ok == nullptr || !ok->is_bool() || !ok->get_bool())
+    return std::nullopt;
+  auto tokens =
+      read_refresh_answer(json_object{std::move(answer.get_object())}, now);
+  if (!tokens)
+    return std::nullopt;
+  return std::move(*tokens);
 }
 
 system_clock::time_point next_refresh(int64_t expires_at,

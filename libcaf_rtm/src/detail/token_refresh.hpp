@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include <caf/expected.hpp>
@@ -26,6 +27,13 @@ std::string refresh_request_body(const token_rotation& cfg,
 caf::expected<token_rotated>
 read_refresh_answer(const json_object& answer,
                     std::chrono::system_clock::time_point now);
+
+/// The tokens of an HTTP answer to a refresh (status, body), if it is
+/// Slack's success; read on the I/O thread, so that the tokens reach the
+/// listener even when the caller that asked is gone by then.
+std::optional<token_rotated>
+tokens_of_refresh(unsigned status, const std::string& body,
+                  std::chrono::system_clock::time_point now);
 
 /// When a token that expires at `expires_at` (Unix seconds; 0: never) and
 /// was refreshed at `now` is due again: `refresh_before` ahead of its

@@ -276,15 +276,18 @@ void start_refresh(self_ptr self) {
   start_request(self, std::move(call));
 }
 
-// Call `id` needs the caller's token and a refresh is due: it waits for it.
-// True if it waits.
+// Call `id` needs the caller's token and a refresh is due: it waits for it,
+// unless the token is still good (an early refresh runs alongside). True if
+// it waits.
 bool waits_for_token(self_ptr self, uint64_t id) {
   auto& rot = self->state.rotation;
   if (!refresh_due(rot))
     return false;
-  rot.waiting.push_back(id);
   if (!rot.refreshing)
     start_refresh(self);
+  if (std::chrono::system_clock::now() < rot.expiry)
+    return false;
+  rot.waiting.push_back(id);
   return true;
 }
 
@@ -293,9 +296,13 @@ bool waits_for_token(self_ptr self, uint64_t id) {
 bool renews_token(self_ptr self, uint64_t id) {
   auto& st = self->state;
   auto& call = st.calls.at(id);
-  if (!st.rotation.on || !call.own_token || call.renewed ||
-      refresh_held(st.rotation))
+  if (!st.rotation.on || !call.own_token || call.renewed)
     return false;
+  // A refresh just failed: its error says more than Slack's.
+  if (refresh_held(st.rotation)) {
+    finish(self, id, st.rotation.failure);
+    return true;
+  }
   call.renewed = true;
   // Slack says the token is expired, whatever it was said to live; a
   // refresh since the call went out: the new token may do.
@@ -325,14 +332,24 @@ void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
   }
   if (!tokens && now < rot.expiry) {
     // The token still works: the calls go with it, and the refresh is tried
-    // again after the hold (or when the token expires, if sooner).
-    CAF_RTM_LOG(st.log, warn, "web_api",
-                "token rotation failed: ", render(tokens.error()),
-                "; the current token goes on until it expires");
-    rot.refresh_at = std::min(
-        now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                  caf::timespan{refresh_hold}),
-        rot.expiry);
+    // again after the hold (or when the token expires, if sooner). A refusal
+    // for good (a spent refresh token, wrong credentials) is not asked again
+    // before the token expires.
+    auto for_good = is_fatal(tokens.error());
+    if (for_good)
+      CAF_RTM_LOG(st.log, error, "web_api",
+                  "token rotation refused: ", render(tokens.error()),
+                  "; the current token goes on until it expires");
+    else
+      CAF_RTM_LOG(st.log, warn, "web_api",
+                  "token rotation failed: ", render(tokens.error()),
+                  "; the current token goes on until it expires");
+    rot.refresh_at =
+        for_good ? rot.expiry
+                 : std::min(now + std::chrono::duration_cast<
+                                      std::chrono::system_clock::duration>(
+                                      caf::timespan{refresh_hold}),
+                            rot.expiry);
     for (auto id : waiting)
       issue(self, id);
     return;
@@ -359,10 +376,9 @@ void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
                    ? std::chrono::system_clock::time_point{std::chrono::seconds{
                          tokens->expires_at}}
                    : std::chrono::system_clock::time_point::max();
+  // The listener got the tokens from the I/O thread already.
   CAF_RTM_LOG(st.log, info, "web_api", "token rotated; expires at ",
               tokens->expires_at);
-  if (st.cfg.rotation.listener)
-    caf::anon_send(st.cfg.rotation.listener, std::move(*tokens));
   for (auto id : waiting)
     issue(self, id);
 }
@@ -415,8 +431,19 @@ void issue(self_ptr self, uint64_t id) {
   auto hdl = caf::actor_cast<web_api_core_actor>(self);
   ++st.running;
   call.in_flight = true;
+  // A refresh's tokens go to the listener from here: the caller may be gone
+  // when they come (an exit does not cancel a refresh), and Slack spent the
+  // refresh token it was given.
+  caf::actor listener;
+  if (call.survives_close)
+    listener = st.cfg.rotation.listener;
   call.http = net::start_http_post(
-      *st.net, std::move(req), [hdl, id](net::http_response_data res) {
+      *st.net, std::move(req),
+      [hdl, id, listener](net::http_response_data res) {
+        if (listener && !res.error)
+          if (auto tokens = tokens_of_refresh(res.status, res.body,
+                                              std::chrono::system_clock::now()))
+            caf::anon_send(listener, std::move(*tokens));
         caf::anon_send(hdl, http_result{id, std::move(res.error), res.sent,
                                         static_cast<uint16_t>(res.status),
                                         std::move(res.retry_after),
@@ -812,8 +839,9 @@ caf::error add_context(caf::error err, std::string what) {
 }
 
 web_api_state::~web_api_state() {
+  // A refresh runs on: its tokens go to the listener (see `issue`).
   for (auto& [id, call] : calls)
-    if (auto http = call.http.lock())
+    if (auto http = call.http.lock(); http && !call.survives_close)
       http->cancel();
   if (idle_connections)
     net::shutdown_connection_cache(idle_connections, nullptr);
@@ -869,7 +897,7 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
       xs.clear();
     while (!st.calls.empty()) {
       auto i = st.calls.begin();
-      if (auto http = i->second.http.lock())
+      if (auto http = i->second.http.lock(); http && !i->second.survives_close)
         http->cancel();
       finish(self, i->first, make_error(errc::closed, "web API caller ended"));
     }

@@ -601,6 +601,10 @@ http_response server_state::refresh_token(const recorded_request& req) {
     auto i = req.form.find(name);
     return i != req.form.end() ? i->second : std::string{};
   };
+  // Without a grant type it is an install's code exchange, which the fake
+  // does not do.
+  if (req.form.count("grant_type") == 0)
+    return http_response::error("invalid_code");
   if (arg("grant_type") != "refresh_token")
     return http_response::error("invalid_grant_type");
   if (arg("client_id") != opts.client_id)
