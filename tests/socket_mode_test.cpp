@@ -756,6 +756,85 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: the fake's slash command, click, modal and "
+                 "shortcut reach their subscribers in Slack's shape",
+                 "[socket_mode][fake]") {
+  fake_slack srv;
+  auto cfg = config(srv);
+  cfg.bot_token = srv.options().token;
+  auto c =
+      connect(cfg, {"/deploy", "block_actions::approve",
+                    "view_submission::deploy_form", "shortcut::new_ticket"});
+  // Sent one after another: each on a random live session, of which there
+  // is one, so they arrive in this order.
+  auto cmd = srv.send_slash_command("/deploy", "prod now", "U7", "C7");
+  auto click = srv.send_block_action("approve", "42", "U8", "C8", "5.000200");
+  auto form =
+      srv.send_view_submission("deploy_form",
+                               R"({"env":{"pick":{"type":"static_select",)"
+                               R"("selected_option":{"value":"prod"}}}})",
+                               "C9");
+  auto shortcut = srv.send_shortcut("new_ticket", "U9");
+  srv.send_block_action("reject", "0"); // nobody's
+  for (const auto& id : {cmd, click, form, shortcut})
+    CHECK_FALSE(id.empty());
+  REQUIRE(c.rec->wait_envelopes(4));
+  REQUIRE(srv.wait_acks(5, 10s));
+  auto envs = c.rec->envelopes();
+  REQUIRE(envs.size() == 4);
+  // The slash command.
+  CHECK(envs[0].id() == cmd);
+  CHECK(envs[0].type() == "slash_commands");
+  CHECK(envs[0].accepts_response_payload());
+  CHECK(envs[0].event_type() == "/deploy");
+  CHECK(envs[0].text() == "prod now");
+  CHECK(envs[0].user() == "U7");
+  CHECK(envs[0].channel() == "C7");
+  CHECK(envs[0].team_id() == "T0TEAM");
+  CHECK_FALSE(envs[0].trigger_id().empty());
+  CHECK(envs[0].response_url().rfind(srv.webhook_url("commands-"), 0) == 0);
+  // The click.
+  CHECK(envs[1].id() == click);
+  CHECK(envs[1].event_type() == "block_actions");
+  CHECK(envs[1].action_id() == "approve");
+  CHECK(envs[1].action().at("value") == "42");
+  CHECK(envs[1].user() == "U8");
+  CHECK(envs[1].channel() == "C8");
+  CHECK(envs[1].payload().at("container").at("message_ts") == "5.000200");
+  CHECK(envs[1].response_url().rfind(srv.webhook_url("actions-"), 0) == 0);
+  CHECK_FALSE(envs[1].accepts_response_payload());
+  // The modal.
+  CHECK(envs[2].id() == form);
+  CHECK(envs[2].callback_id() == "deploy_form");
+  CHECK(envs[2].private_metadata() == "C9");
+  CHECK(envs[2]
+            .view()
+            .at("state")
+            .at("values")
+            .at("env")
+            .at("pick")
+            .at("selected_option")
+            .at("value") == "prod");
+  CHECK(envs[2].accepts_response_payload());
+  CHECK(envs[2].response_url().empty());
+  // The shortcut.
+  CHECK(envs[3].id() == shortcut);
+  CHECK(envs[3].callback_id() == "new_ticket");
+  CHECK(envs[3].user() == "U9");
+  CHECK_FALSE(envs[3].trigger_id().empty());
+  // The command's response_url takes a reply on the fake.
+  auto post = respond(envs[0], "deployed", respond_as::in_channel);
+  REQUIRE(post);
+  REQUIRE(request<caf::ok_atom>(*self, c.hdl, caf::timespan{10s},
+                                webhook_atom_v, *post));
+  auto posts = srv.requests(caf::rtm::testing::webhook_method);
+  REQUIRE(posts.size() == 1);
+  CHECK(json_object_from(posts[0].body).value.at("text") == "deployed");
+  CHECK_THROWS_AS(srv.send_view_submission("f", "[1]"), std::invalid_argument);
+  close(c.hdl);
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: without an answer by ack_deadline the envelope "
                  "is acked empty and reported",
                  "[socket_mode][respond]") {

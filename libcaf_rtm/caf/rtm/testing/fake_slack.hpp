@@ -446,6 +446,38 @@ public:
   std::string send_envelope(const std::string& type,
                             const std::string& payload_json,
                             bool accepts_response_payload);
+  /// What a user does, as Slack sends it (on a random live session, as
+  /// `send_envelope`; each returns the envelope id, or "" if no session is
+  /// live). Payloads carry the options' team, app and bot, a new
+  /// `trigger_id` and, but for modals and shortcuts, a `response_url` on the
+  /// fake (`webhook_url("commands-<hex>")`, `"actions-<hex>"`).
+  ///
+  /// A `slash_commands` envelope for `command` ("/deploy") with `text`, the
+  /// fields of the form Slack posts for it; it accepts a response payload.
+  std::string send_slash_command(const std::string& command,
+                                 const std::string& text,
+                                 const std::string& user_id = "U1",
+                                 const std::string& channel_id = "C1");
+  /// An `interactive` envelope of a `block_actions` payload: `user_id`
+  /// clicked the button `action_id` (carrying `value`) of the bot's message
+  /// `message_ts` in `channel_id`.
+  std::string send_block_action(const std::string& action_id,
+                                const std::string& value,
+                                const std::string& user_id = "U1",
+                                const std::string& channel_id = "C1",
+                                const std::string& message_ts = "1.000100");
+  /// An `interactive` envelope of a `view_submission`: `user_id` submitted
+  /// the modal `callback_id` whose `state.values` are `values_json` (block
+  /// id -> action id -> value); it accepts a response payload
+  /// (`response_action`). Throws `std::invalid_argument` if `values_json` is
+  /// no JSON object.
+  std::string send_view_submission(const std::string& callback_id,
+                                   const std::string& values_json,
+                                   const std::string& private_metadata = "",
+                                   const std::string& user_id = "U1");
+  /// An `interactive` envelope of a global `shortcut` with `callback_id`.
+  std::string send_shortcut(const std::string& callback_id,
+                            const std::string& user_id = "U1");
   /// Every ack received so far, in order of arrival.
   std::vector<recorded_ack> acks() const;
   /// Waits until at least `n` acks arrived; false on timeout.
