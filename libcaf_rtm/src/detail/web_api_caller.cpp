@@ -283,12 +283,14 @@ bool waits_for_token(self_ptr self, uint64_t id) {
   auto& rot = self->state.rotation;
   if (!refresh_due(rot))
     return false;
+  // In line before the refresh starts: one that ends at once (a bad URL)
+  // must find it there.
+  auto waits = std::chrono::system_clock::now() >= rot.expiry;
+  if (waits)
+    rot.waiting.push_back(id);
   if (!rot.refreshing)
     start_refresh(self);
-  if (std::chrono::system_clock::now() < rot.expiry)
-    return false;
-  rot.waiting.push_back(id);
-  return true;
+  return waits;
 }
 
 // Slack refused call `id` with `token_expired`: it goes again once with a
@@ -419,7 +421,9 @@ void issue(self_ptr self, uint64_t id) {
   req.body = call.body;
   req.content_type = call.content_type;
   req.replay_safe = call.repeatable;
-  req.cache = st.idle_connections;
+  // A refresh takes a fresh connection: re-sent after a kept-alive one
+  // turned out closed, it could spend its refresh token twice.
+  req.cache = call.survives_close ? nullptr : st.idle_connections;
   req.keep_connection = !opens_session(call.method);
   req.body_progress = call.body_progress;
   if (call.url.empty())
@@ -440,14 +444,18 @@ void issue(self_ptr self, uint64_t id) {
   call.http = net::start_http_post(
       *st.net, std::move(req),
       [hdl, id, listener](net::http_response_data res) {
+        std::optional<token_rotated> tokens;
         if (listener && !res.error)
-          if (auto tokens = tokens_of_refresh(res.status, res.body,
-                                              std::chrono::system_clock::now()))
-            caf::anon_send(listener, std::move(*tokens));
+          tokens = tokens_of_refresh(res.status, res.body,
+                                     std::chrono::system_clock::now());
         caf::anon_send(hdl, http_result{id, std::move(res.error), res.sent,
                                         static_cast<uint16_t>(res.status),
                                         std::move(res.retry_after),
                                         std::move(res.body)});
+        // After the result: a call made once the listener has the tokens
+        // finds the caller using them.
+        if (tokens)
+          caf::anon_send(listener, std::move(*tokens));
       });
 }
 

@@ -136,8 +136,9 @@ std::string fake_slack::send_view_submission(
       {"hash", "1700000000." + random_hex(4)},
       {"app_id", opts.app_id},
       {"app_installed_team_id", opts.team_id},
-      {"bot_id", opts.bot_id},
   };
+  if (!opts.bot_id.empty())
+    view["bot_id"] = opts.bot_id;
   json::object payload{
       {"type", "view_submission"},
       {"team", team_of(opts)},

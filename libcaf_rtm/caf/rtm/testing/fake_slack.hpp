@@ -468,7 +468,9 @@ public:
                                 const std::string& message_ts = "1.000100");
   /// An `interactive` envelope of a `view_submission`: `user_id` submitted
   /// the modal `callback_id` whose `state.values` are `values_json` (block
-  /// id -> action id -> value); it accepts a response payload
+  /// id -> action id -> the element's state, as Slack writes it:
+  /// `{"type":"plain_text_input","value":"..."}`, `{"type":"static_select",
+  /// "selected_option":{...}}`); it accepts a response payload
   /// (`response_action`). Throws `std::invalid_argument` if `values_json` is
   /// no JSON object.
   std::string send_view_submission(const std::string& callback_id,
