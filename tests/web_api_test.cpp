@@ -1036,10 +1036,15 @@ TEST_CASE_METHOD(api_fixture,
              "view");
   std::this_thread::sleep_for(100ms);
   call_async("auth.test", {}, "auth");
-  // auth.test first, then the view, then the posts.
+  // auth.test first, then the view, then the posts. The slow call's answer
+  // frees the slot, but its requester may record it after auth.test's (a
+  // busy machine, a sanitizer): its place among them says nothing.
   REQUIRE(eventually([&] { return order().size() >= 5; }, 10s));
-  CHECK(order() ==
-        std::vector<std::string>{"slow", "auth", "view", "post", "post"});
+  auto answered = order();
+  auto slow = std::find(answered.begin(), answered.end(), "slow");
+  REQUIRE(slow != answered.end());
+  answered.erase(slow);
+  CHECK(answered == std::vector<std::string>{"auth", "view", "post", "post"});
   auto auth = srv.requests("auth.test");
   auto view = srv.requests("views.open");
   auto posts = srv.requests("chat.postMessage");
