@@ -988,14 +988,20 @@ TEST_CASE_METHOD(api_fixture,
                  "for an exchange slot, behind those that bring a connection "
                  "back",
                  "[web_api]") {
-  // All 16 exchanges run slow calls, of which the last to arrive ends first;
-  // two posts wait for a slot, then a views.open with a trigger_id, then an
-  // auth.test. The one slot that frees serves them one after the other.
+  // All 16 exchanges run slow calls, of which the last to arrive ends first,
+  // once the test lets it; two posts wait for a slot, then a views.open with
+  // a trigger_id, then an auth.test. The one slot that frees serves them one
+  // after the other.
   fake_slack srv;
   std::atomic<int> slow_calls{0};
-  srv.on("slow.method", [&](const recorded_request&) {
+  std::promise<void> release;
+  auto gate = release.get_future().share();
+  srv.on("slow.method", [&slow_calls, gate](const recorded_request&) {
     auto res = http_response::ok();
-    res.delay = ++slow_calls == 16 ? 3000ms : 9000ms;
+    if (++slow_calls == 16)
+      gate.wait_for(20s);
+    else
+      res.delay = 9000ms;
     return res;
   });
   srv.on("chat.postMessage", [](const recorded_request&) {
@@ -1028,14 +1034,24 @@ TEST_CASE_METHOD(api_fixture,
   };
   for (int i = 0; i < 16; ++i)
     call_async("slow.method", {}, "slow");
+  // Each waits in the caller before the next comes (by the caller's count
+  // of open requests), and the slot frees only once all four wait.
+  auto open_requests = [&] {
+    auto st = request<api_status>(*self, api, caf::timespan{5s}, status_atom_v,
+                                  call_atom_v);
+    return st ? st->requests_open : uint64_t{0};
+  };
   REQUIRE(srv.wait_requests("slow.method", 16, 10s));
   call_async("chat.postMessage", {{"channel", "C1"}}, "post");
+  REQUIRE(eventually([&] { return open_requests() == 17; }));
   call_async("chat.postMessage", {{"channel", "C1"}}, "post");
-  std::this_thread::sleep_for(100ms); // the posts wait first
+  REQUIRE(eventually([&] { return open_requests() == 18; }));
   call_async("views.open", {{"trigger_id", "13345224609.738474920.8088930"}},
              "view");
-  std::this_thread::sleep_for(100ms);
+  REQUIRE(eventually([&] { return open_requests() == 19; }));
   call_async("auth.test", {}, "auth");
+  REQUIRE(eventually([&] { return open_requests() == 20; }));
+  release.set_value();
   // auth.test first, then the view, then the posts. The slow call's answer
   // frees the slot, but its requester may record it after auth.test's (a
   // busy machine, a sanitizer): its place among them says nothing.
