@@ -84,6 +84,18 @@ struct rotation_fixture : system_fixture {
     return result;
   }
 
+  // Holds the fake's answers to refreshes until the promise is set (10 s at
+  // most), then answers as the fake does.
+  static std::promise<void> hold_refreshes(fake_slack& srv) {
+    std::promise<void> release;
+    srv.on("oauth.v2.access", [&srv, gate = release.get_future().share()](
+                                  const recorded_request& req) {
+      gate.wait_for(std::chrono::seconds{10});
+      return srv.default_answer(req);
+    });
+    return release;
+  }
+
   void close(const web_api_actor& api) {
     CHECK(request<caf::ok_atom>(*self, api, caf::timespan{10s}, close_atom_v));
   }
@@ -273,12 +285,7 @@ TEST_CASE_METHOD(rotation_fixture,
   fake_slack srv;
   // Answered once the test says so: close comes first. Slack spends the
   // refresh token it was given, so the new one must not be lost.
-  std::promise<void> release;
-  auto gate = release.get_future().share();
-  srv.on("oauth.v2.access", [&srv, gate](const recorded_request& req) {
-    gate.wait_for(std::chrono::seconds{10});
-    return srv.default_answer(req);
-  });
+  auto release = hold_refreshes(srv);
   auto api = track(sys->spawn(web_api, rotating(srv, "xoxe.xoxb-1-stale")));
   auto pending = std::async(std::launch::async, [&] {
     caf::scoped_actor s{*sys};
@@ -309,12 +316,7 @@ TEST_CASE_METHOD(rotation_fixture,
   auto reason =
       GENERATE(caf::exit_reason::kill, caf::exit_reason::user_shutdown);
   fake_slack srv;
-  std::promise<void> release;
-  auto gate = release.get_future().share();
-  srv.on("oauth.v2.access", [&srv, gate](const recorded_request& req) {
-    gate.wait_for(std::chrono::seconds{10});
-    return srv.default_answer(req);
-  });
+  auto release = hold_refreshes(srv);
   // Another caller of the process keeps the I/O threads (the last user of
   // the pool ends every exchange with it).
   auto other = track(sys->spawn(web_api, config_for(srv, logs.get())));

@@ -92,7 +92,7 @@ system_clock::time_point next_refresh(int64_t expires_at,
                                       caf::timespan refresh_before) {
   if (expires_at <= 0)
     return system_clock::time_point::max();
-  auto expiry = system_clock::time_point{std::chrono::seconds{expires_at}};
+  auto expiry = unix_time(expires_at);
   if (expiry <= now)
     return now;
   auto lifetime = expiry - now;

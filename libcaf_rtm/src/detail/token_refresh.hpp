@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -16,6 +17,12 @@
 #include "caf/rtm/web_api_actor.hpp"
 
 namespace caf::rtm::detail {
+
+/// `seconds` since the Unix epoch as a time of the system clock (callers
+/// keep it below 2100, where nanoseconds overflow later).
+inline std::chrono::system_clock::time_point unix_time(int64_t seconds) {
+  return std::chrono::system_clock::time_point{std::chrono::seconds{seconds}};
+}
 
 /// The form body of a refresh with `refresh_token` (the newest one).
 std::string refresh_request_body(const token_rotation& cfg,

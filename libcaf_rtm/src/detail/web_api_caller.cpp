@@ -375,8 +375,7 @@ void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
   rot.refresh_at =
       next_refresh(tokens->expires_at, now, st.cfg.rotation.refresh_before);
   rot.expiry = tokens->expires_at > 0
-                   ? std::chrono::system_clock::time_point{std::chrono::seconds{
-                         tokens->expires_at}}
+                   ? unix_time(tokens->expires_at)
                    : std::chrono::system_clock::time_point::max();
   // The listener got the tokens from the I/O thread already.
   CAF_RTM_LOG(st.log, info, "web_api", "token rotated; expires at ",
@@ -870,8 +869,7 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
     // The token's age is unknown: refreshed `refresh_before` its expiry, or
     // before the first call when that is unknown too.
     if (cfg.rotation.expires_at > 0) {
-      rot.expiry = std::chrono::system_clock::time_point{
-          std::chrono::seconds{cfg.rotation.expires_at}};
+      rot.expiry = unix_time(cfg.rotation.expires_at);
       rot.refresh_at =
           rot.expiry -
           std::chrono::duration_cast<std::chrono::system_clock::duration>(
