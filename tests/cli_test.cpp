@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -421,7 +422,10 @@ TEST_CASE("the dump-config option shows the configuration, tokens redacted",
              "--caf-rtm.app-token=xapp-dumped-6",
              "--caf-rtm.proxy=http://user:pw-dumped-7@127.0.0.1:3128",
              "--openssl.passphrase=pass-dumped-8",
-             R"(--caf-rtm.extra-headers=["X-Api-Key: key-dumped-9"])"},
+             R"(--caf-rtm.extra-headers=["X-Api-Key: key-dumped-9"])",
+             "--caf-rtm.client-secret=secret-dumped-10",
+             "--caf-rtm.refresh-token=xoxe-1-dumped-11",
+             "--caf-rtm.token-file=/var/lib/bot/tokens.json"},
             clean_env};
   CHECK(p.wait(10s) == 0);
   auto text = p.out() + p.err();
@@ -429,6 +433,8 @@ TEST_CASE("the dump-config option shows the configuration, tokens redacted",
   CHECK(text.find("<redacted>") != std::string::npos);
   CHECK(text.find("X-Api-Key") != std::string::npos);
   CHECK(text.find("dumped") == std::string::npos);
+  // Where the tokens are kept is no secret.
+  CHECK(text.find("/var/lib/bot/tokens.json") != std::string::npos);
 }
 
 TEST_CASE("help exits 0", "[cli]") {
@@ -731,6 +737,69 @@ TEST_CASE("the library's caf-rtm.* options work on every program",
   s->send(R"({"type":"message","channel":"C1","user":"U1",)"
           R"("text":"<@U0BOT> ping","ts":"1.0"})");
   REQUIRE(bot.wait(10s) == 0);
+}
+
+TEST_CASE("a rotating token: refreshed, kept in its token file, and read "
+          "from it at the next start",
+          "[cli][rotation]") {
+  fake_slack srv;
+  char tmpl[] = "/tmp/caf-rtm-cli-rotation-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto file = dir + "/tokens.json";
+  // The configured token is one the fake refuses: only the rotated one
+  // works.
+  std::vector<std::string> args{"--token",
+                                "xoxe.xoxb-1-stale",
+                                "--base-url",
+                                srv.base_url(),
+                                "--caf-rtm.client-id",
+                                srv.options().client_id,
+                                "--caf-rtm.client-secret",
+                                srv.options().client_secret,
+                                "--caf-rtm.refresh-token",
+                                srv.options().refresh_token,
+                                "--caf-rtm.token-file",
+                                file,
+                                "--count",
+                                "1"};
+  auto debug = args;
+  debug.insert(debug.end(), {"--log-level", "debug"});
+  process first{tool, debug, clean_env};
+  REQUIRE(first.wait(10s) == 0);
+  CHECK(parse_object(first.out_lines().at(0)).at("type").as_string() ==
+        "hello");
+  CHECK(srv.requests("rtm.connect").at(0).headers["authorization"] ==
+        "Bearer xoxe.xoxb-1-rotated-1");
+  std::ifstream in{file};
+  std::stringstream text;
+  text << in.rdbuf();
+  auto stored = parse_object(text.str());
+  CHECK(stored.at("access_token").as_string() == "xoxe.xoxb-1-rotated-1");
+  CHECK(stored.at("refresh_token").as_string() == "xoxe-1-refresh-1");
+  // Neither the app's secret nor a refresh token shows in the logs.
+  for (const std::string& secret :
+       {srv.options().client_secret, srv.options().refresh_token,
+        std::string{"xoxe-1-refresh-1"}, std::string{"rotated-1"}}) {
+    INFO(secret);
+    CHECK(first.err().find(secret) == std::string::npos);
+  }
+  // The same command again: its refresh token is spent and its token
+  // refused, but the file's tokens work.
+  process second{tool, args, clean_env};
+  REQUIRE(second.wait(10s) == 0);
+  CHECK(srv.requests("rtm.connect").at(1).headers["authorization"] ==
+        "Bearer xoxe.xoxb-1-rotated-1");
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  // Without a file (or a listener, which a command line cannot give) the
+  // new tokens would be lost: refused before anything is spent.
+  auto no_file = args;
+  no_file.erase(no_file.begin() + 10, no_file.begin() + 12);
+  process refused{tool, no_file, clean_env};
+  CHECK(refused.wait(10s) == 2);
+  CHECK_THAT(refused.err(), Catch::Contains("token-file"));
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 TEST_CASE("the echo bot answers mentions", "[cli][echo_bot]") {

@@ -452,6 +452,53 @@ TEST_CASE("workspaces: mistakes name the entry", "[hub]") {
   CHECK_THAT(error_of(bad_level), Catch::Contains("log-level: expected"));
 }
 
+TEST_CASE("workspaces: a rotating token keeps its own token file", "[hub]") {
+  caf::settings defaults;
+  defaults["client-id"] = std::string{"12.34"};
+  defaults["client-secret"] = std::string{" s3cret\n"};
+  caf::settings acme;
+  acme["token"] = std::string{"xoxe.xoxb-1-acme"};
+  acme["refresh-token"] = std::string{"xoxe-1-acme"};
+  acme["token-expires-at"] = int64_t{1700000000};
+  acme["refresh-before"] = caf::timespan{std::chrono::minutes{30}};
+  acme["token-file"] = std::string{"/var/lib/bot/acme.json"};
+  caf::settings all;
+  all["acme"] = acme;
+  auto ws = hub::read_workspaces(defaults, all);
+  REQUIRE(ws);
+  const auto& rot = (*ws)[0].cfg.rotation;
+  CHECK(rot.client_id == "12.34");
+  CHECK(rot.client_secret == "s3cret"); // trimmed, as tokens are
+  CHECK(rot.refresh_token == "xoxe-1-acme");
+  CHECK(rot.expires_at == 1700000000);
+  CHECK(rot.refresh_before == std::chrono::minutes{30});
+  CHECK(rot.file == "/var/lib/bot/acme.json");
+  // A hub has no listener to give: without a file the new tokens would be
+  // lost.
+  caf::settings no_file;
+  for (const auto& [key, x] : acme)
+    if (key != "token-file")
+      no_file[key] = x;
+  all["acme"] = no_file;
+  ws = hub::read_workspaces(defaults, all);
+  REQUIRE_FALSE(ws);
+  CHECK_THAT(rtm::render(ws.error()), Catch::Contains("token-file"));
+  // Two workspaces on one file: each would spend the refresh token the other
+  // stored.
+  all["acme"] = acme;
+  auto shop = acme;
+  shop["token"] = std::string{"xoxe.xoxb-1-shop"};
+  all["shop"] = shop;
+  ws = hub::read_workspaces(defaults, all);
+  REQUIRE_FALSE(ws);
+  CHECK_THAT(rtm::render(ws.error()),
+             Catch::Contains("workspace shop: token-file "
+                             "/var/lib/bot/acme.json is workspace acme's too"));
+  shop["token-file"] = std::string{"/var/lib/bot/shop.json"};
+  all["shop"] = shop;
+  CHECK(hub::read_workspaces(defaults, all));
+}
+
 TEST_CASE("workspaces: the [caf-rtm] defaults are checked like an entry",
           "[hub]") {
   // As written in the file; CAF itself drops a value of the wrong type.

@@ -4,8 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -426,4 +429,108 @@ TEST_CASE_METHOD(rotation_fixture,
   CHECK(srv.requests("oauth.v2.access").size() == 1);
   REQUIRE(eventually([&] { return seen->all().size() == 1; }));
   CHECK(request<caf::ok_atom>(*self, hdl, caf::timespan{20s}, close_atom_v));
+}
+
+namespace {
+
+// A directory for token files, removed at the end.
+struct token_dir {
+  std::string path;
+
+  token_dir() {
+    char tmpl[] = "/tmp/caf-rtm-rotation-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+
+  ~token_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+// The tokens a token file holds now (empty fields when it is not there).
+token_rotated stored(const std::string& file) {
+  token_rotated result;
+  std::ifstream in{file};
+  std::stringstream text;
+  text << in.rdbuf();
+  // Empty when the text is no JSON object.
+  auto obj = json_object_from(text.str());
+  if (auto* x = obj.value.if_contains("access_token"); x && x->is_string())
+    result.access_token = std::string{x->get_string()};
+  if (auto* x = obj.value.if_contains("refresh_token"); x && x->is_string())
+    result.refresh_token = std::string{x->get_string()};
+  if (auto* x = obj.value.if_contains("expires_at"); x && x->is_int64())
+    result.expires_at = x->get_int64();
+  return result;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a token file carries the newest tokens to the next start",
+                 "[rotation][file]") {
+  fake_slack srv;
+  token_dir dir;
+  auto file = dir.path + "/tokens.json";
+  auto cfg = rotating(srv, "xoxe.xoxb-1-stale");
+  // No listener: the file is where the tokens go.
+  cfg.rotation.listener = caf::actor{};
+  cfg.rotation.file = file;
+  auto api = track(sys->spawn(web_api, cfg));
+  REQUIRE(call(api, "auth.test"));
+  // Written before the caller used the new token.
+  auto first = stored(file);
+  CHECK(first.access_token == "xoxe.xoxb-1-rotated-1");
+  CHECK(first.refresh_token == "xoxe-1-refresh-1");
+  CHECK(first.expires_at > unix_now());
+  close(api);
+  // A restart with the same configuration: its refresh token is spent, and
+  // the fake refuses its token. The file's tokens go out instead.
+  auto again = track(sys->spawn(web_api, cfg));
+  REQUIRE(call(again, "auth.test"));
+  CHECK(srv.requests("auth.test").back().headers["authorization"] ==
+        "Bearer xoxe.xoxb-1-rotated-1");
+  CHECK(srv.requests("oauth.v2.access").size() == 1); // not due
+  close(again);
+  // The next refresh spends the file's refresh token, and the file gets the
+  // new pair: due at once when refreshed 12 hours ahead of the expiry.
+  cfg.rotation.refresh_before = std::chrono::hours{12};
+  auto later = track(sys->spawn(web_api, cfg));
+  REQUIRE(call(later, "auth.test"));
+  REQUIRE(eventually(
+      [&] { return stored(file).refresh_token == "xoxe-1-refresh-2"; }));
+  auto refreshes = srv.requests("oauth.v2.access");
+  REQUIRE(refreshes.size() == 2);
+  CHECK(refreshes[1].form["refresh_token"] == "xoxe-1-refresh-1");
+  CHECK(stored(file).access_token == "xoxe.xoxb-1-rotated-2");
+  close(later);
+  // An RTM client reads the file too: it connects with the newest token.
+  cfg.rotation.refresh_before = std::chrono::hours{2};
+  auto c = connect_client(*this, cfg, {"*"});
+  CHECK(srv.requests("rtm.connect").at(0).headers["authorization"] ==
+        "Bearer xoxe.xoxb-1-rotated-2");
+  close_client(*this, c.hdl);
+  CHECK(srv.requests("oauth.v2.access").size() == 2);
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a client whose token file cannot be used does not start",
+                 "[rotation][file]") {
+  fake_slack srv;
+  token_dir dir;
+  auto cfg = rotating(srv, "xoxe.xoxb-1-stale");
+  cfg.rotation.file = dir.path + "/tokens.json";
+  std::ofstream{cfg.rotation.file} << "{not json";
+  auto hdl = track(sys->spawn(rtm_client, cfg));
+  auto up = request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v);
+  REQUIRE_FALSE(up);
+  CHECK(is(up.error(), errc::invalid_config));
+  CHECK_THAT(render(up.error()), Catch::Contains(cfg.rotation.file));
+  auto api = track(sys->spawn(web_api, cfg));
+  auto res = call(api, "auth.test");
+  REQUIRE_FALSE(res);
+  CHECK(is(res.error(), errc::invalid_config));
+  CHECK(srv.requests("oauth.v2.access").empty());
+  CHECK(srv.requests("rtm.connect").empty());
 }

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <limits>
@@ -19,6 +20,7 @@
 #include <thread>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,6 +53,7 @@
 #include "detail/protocol.hpp"
 #include "detail/slack_answers.hpp"
 #include "detail/token_bucket.hpp"
+#include "detail/token_file.hpp"
 #include "detail/token_refresh.hpp"
 #include "detail/webhook_poster.hpp"
 #include "detail/worker_watch.hpp"
@@ -2513,4 +2516,162 @@ TEST_CASE("a rotation needs credentials and a token of the client's own",
   cfg.bot_token = "xoxe.xoxb-1-current";
   CHECK_FALSE(cfg.validate(client_kind::socket_mode));
   caf::anon_send_exit(cfg.rotation.listener, caf::exit_reason::kill);
+}
+
+TEST_CASE("a rotation may keep its tokens in a file instead of a listener",
+          "[units][rotation][config]") {
+  client_config cfg;
+  cfg.token = "xoxe.xoxb-1-current";
+  cfg.rotation.client_id = "1.2";
+  cfg.rotation.client_secret = "secret";
+  cfg.rotation.file = "/var/lib/bot/tokens.json";
+  // The refresh token may be in the file: it is read when the client starts.
+  CHECK_FALSE(cfg.validate());
+  cfg.rotation.refresh_token = "xoxe-1-r";
+  CHECK_FALSE(cfg.validate());
+  cfg.rotation.client_secret.clear();
+  CHECK(is(cfg.validate(), errc::invalid_config));
+}
+
+namespace {
+
+// A directory of its own for token files, removed at the end.
+struct token_dir {
+  std::string path;
+
+  token_dir() {
+    char tmpl[] = "/tmp/caf-rtm-token-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+
+  ~token_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+
+  std::string write(const std::string& name, const std::string& text) const {
+    auto file = path + "/" + name;
+    std::ofstream{file} << text;
+    return file;
+  }
+};
+
+std::string read_text(const std::string& file) {
+  std::ifstream in{file};
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+} // namespace
+
+TEST_CASE("a token file keeps the newest tokens across restarts",
+          "[units][rotation]") {
+  token_dir dir;
+  auto file = dir.path + "/tokens.json";
+  token_rotation rot;
+  rot.refresh_token = "xoxe-1-configured";
+  rot.file = file;
+  std::string token = "xoxe.xoxb-1-configured";
+  // The first start: no file yet, the configured tokens go on.
+  REQUIRE_FALSE(detail::load_token_file(rot, token));
+  CHECK(token == "xoxe.xoxb-1-configured");
+  CHECK(rot.refresh_token == "xoxe-1-configured");
+  token_rotated got{"xoxe.xoxb-1-new", "xoxe-1-next", 1700043200, "T9"};
+  REQUIRE_FALSE(detail::save_token_file(file, got));
+  // Live credentials: for the owner's eyes only, and no half-written copy
+  // left next to it.
+  struct stat st {};
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK_FALSE(std::filesystem::exists(file + ".new"));
+  // The next start: the file's tokens replace the configured ones.
+  REQUIRE_FALSE(detail::load_token_file(rot, token));
+  CHECK(token == "xoxe.xoxb-1-new");
+  CHECK(rot.refresh_token == "xoxe-1-next");
+  CHECK(rot.expires_at == 1700043200);
+  // A later refresh replaces the file whole.
+  got = token_rotated{"xoxe.xoxb-1-newer", "xoxe-1-after", 0, ""};
+  REQUIRE_FALSE(detail::save_token_file(file, got));
+  REQUIRE_FALSE(detail::load_token_file(rot, token));
+  CHECK(token == "xoxe.xoxb-1-newer");
+  CHECK(rot.refresh_token == "xoxe-1-after");
+  CHECK(rot.expires_at == 0);
+  CHECK(read_text(file).find("xoxe-1-next") == std::string::npos);
+  // No file configured: nothing is read.
+  token_rotation none;
+  std::string untouched = "xoxb-1";
+  CHECK_FALSE(detail::load_token_file(none, untouched));
+  CHECK(untouched == "xoxb-1");
+}
+
+TEST_CASE("a token file that cannot be used stops the start with its name",
+          "[units][rotation]") {
+  token_dir dir;
+  auto load = [](const std::string& file, std::string refresh_token) {
+    token_rotation rot;
+    rot.refresh_token = std::move(refresh_token);
+    rot.file = file;
+    std::string token = "xoxb-1";
+    auto err = detail::load_token_file(rot, token);
+    // Nothing half-read is kept.
+    if (err) {
+      CHECK(token == "xoxb-1");
+      CHECK(is(err, errc::invalid_config));
+      CHECK_THAT(render(err), Catch::Contains(file));
+    }
+    return err;
+  };
+  // Not there, and nothing to start with.
+  CHECK(load(dir.path + "/missing.json", ""));
+  // Not there, and no place to put it: found at the start, not when the
+  // first refresh has spent the refresh token.
+  CHECK(load(dir.path + "/no/such/dir/tokens.json", "xoxe-1-r"));
+  for (const char* text :
+       {"", "not json", "[1]", R"({"access_token":"xoxb-2"})",
+        R"({"access_token":"xoxb-2","refresh_token":""})",
+        R"({"access_token":"xoxb 2","refresh_token":"xoxe-1-r"})",
+        R"({"access_token":"xoxb-2","refresh_token":"xoxe-1-r
+"})",
+        // Milliseconds by mistake, a negative or a fractional time.
+        R"({"access_token":"xoxb-2","refresh_token":"xoxe-1-r",)"
+        R"("expires_at":1700000000000})",
+        R"({"access_token":"xoxb-2","refresh_token":"xoxe-1-r",)"
+        R"("expires_at":-1})",
+        R"({"access_token":"xoxb-2","refresh_token":"xoxe-1-r",)"
+        R"("expires_at":1.5})"}) {
+    INFO(text);
+    CHECK(load(dir.write("bad.json", text), "xoxe-1-r"));
+  }
+  CHECK(load(dir.write("huge.json", std::string(100000, ' ')), "xoxe-1-r"));
+  // A directory where the file belongs cannot be read as one.
+  std::filesystem::create_directory(dir.path + "/a_dir");
+  CHECK(load(dir.path + "/a_dir", "xoxe-1-r"));
+  // Nor written: the error says which step failed.
+  auto err = detail::save_token_file(dir.path + "/no/such/dir/t.json",
+                                     token_rotated{"a", "b", 0, ""});
+  REQUIRE(err);
+  CHECK_THAT(render(err), Catch::Contains("cannot create its new version"));
+}
+
+TEST_CASE("the rotation options come from CAF's configuration",
+          "[units][rotation][config]") {
+  caf::actor_system_config sys_cfg;
+  caf::settings xs;
+  xs["token"] = std::string{"xoxe.xoxb-1-t"};
+  xs["client-id"] = std::string{"12.34"};
+  xs["client-secret"] = std::string{"s3cret\n"};
+  xs["refresh-token"] = std::string{" xoxe-1-r"};
+  xs["token-expires-at"] = int64_t{1700000000};
+  xs["refresh-before"] = caf::timespan{std::chrono::minutes{30}};
+  xs["token-file"] = std::string{"/var/lib/bot/tokens.json"};
+  sys_cfg.content["caf-rtm"] = std::move(xs);
+  auto cfg = client_config::from(sys_cfg);
+  CHECK(cfg.rotation.client_id == "12.34");
+  CHECK(cfg.rotation.client_secret == "s3cret");
+  CHECK(cfg.rotation.refresh_token == "xoxe-1-r");
+  CHECK(cfg.rotation.expires_at == 1700000000);
+  CHECK(cfg.rotation.refresh_before == std::chrono::minutes{30});
+  CHECK(cfg.rotation.file == "/var/lib/bot/tokens.json");
+  CHECK_FALSE(cfg.validate());
 }

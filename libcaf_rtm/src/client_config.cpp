@@ -115,6 +115,26 @@ const std::vector<option>& options() {
       opt<std::string>("token", "Slack token (bot xoxb- or user xoxp-)",
                        CAF_RTM_FIELD(token)),
       opt<std::string>("base-url", "Web API base URL", CAF_RTM_FIELD(base_url)),
+      opt<std::string>("client-id", "token rotation: the app's client ID",
+                       CAF_RTM_FIELD(rotation.client_id)),
+      opt<std::string>("client-secret",
+                       "token rotation: the app's client secret",
+                       CAF_RTM_FIELD(rotation.client_secret)),
+      opt<std::string>("refresh-token",
+                       "token rotation: the refresh token (xoxe-) to start "
+                       "with",
+                       CAF_RTM_FIELD(rotation.refresh_token)),
+      opt<int64_t>("token-expires-at",
+                   "token rotation: when the token expires, Unix seconds "
+                   "(0: unknown)",
+                   CAF_RTM_FIELD(rotation.expires_at)),
+      opt<timespan>("refresh-before",
+                    "token rotation: refresh this long before the expiry",
+                    CAF_RTM_FIELD(rotation.refresh_before)),
+      opt<std::string>("token-file",
+                       "token rotation: file that keeps the newest tokens "
+                       "across restarts",
+                       CAF_RTM_FIELD(rotation.file)),
       opt<bool>("allow-insecure",
                 "allow http:// and ws:// to hosts that are not loopback",
                 CAF_RTM_FIELD(allow_insecure)),
@@ -349,7 +369,9 @@ namespace {
 // rotate.
 caf::error check_rotation(const client_config& cfg, client_kind kind) {
   const auto& rot = cfg.rotation;
-  if (rot.refresh_token.empty())
+  // With a file, the refresh token may be in it (read when the client
+  // starts).
+  if (rot.refresh_token.empty() && rot.file.empty())
     return caf::none;
   if (cfg.api)
     return invalid("rotation does not apply to a shared caller (api): set it "
@@ -360,14 +382,16 @@ caf::error check_rotation(const client_config& cfg, client_kind kind) {
     return invalid("rotation needs client_id and client_secret");
   // Slack spends the refresh token it was given: the new one exists nowhere
   // else, and a process that starts without it cannot refresh.
-  if (!rot.listener)
-    return invalid("rotation needs a listener to store the new tokens");
+  if (!rot.listener && rot.file.empty())
+    return invalid("rotation needs a listener or a file (token-file) to "
+                   "store the new tokens");
   for (auto [value, name] :
        {std::pair{&rot.refresh_token, "rotation.refresh_token"},
         std::pair{&rot.client_id, "rotation.client_id"},
         std::pair{&rot.client_secret, "rotation.client_secret"}})
-    if (auto err = check_token(*value, name))
-      return err;
+    if (!value->empty() || value != &rot.refresh_token)
+      if (auto err = check_token(*value, name))
+        return err;
   // Beyond 2100 it is no time in seconds (milliseconds, say), and would
   // overflow the clock.
   if (rot.expires_at < 0 || rot.expires_at > token_rotation::max_expires_at)
@@ -509,7 +533,10 @@ client_config client_config::from(const caf::actor_system_config& cfg) {
   client_config result;
   for (const auto& x : options())
     x.read(xs, x.name, result);
-  for (auto* token : {&result.token, &result.app_token, &result.bot_token})
+  for (auto* token :
+       {&result.token, &result.app_token, &result.bot_token,
+        &result.rotation.client_id, &result.rotation.client_secret,
+        &result.rotation.refresh_token})
     *token = trim_token(*token);
   return result;
 }

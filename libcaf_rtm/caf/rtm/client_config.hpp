@@ -53,8 +53,17 @@ struct token_rotation {
   /// rotator), but not before half its lifetime has passed (at most 12 h).
   caf::timespan refresh_before = std::chrono::minutes{120};
   /// Receives `token_rotated` after each refresh, to store the new tokens
-  /// (required).
+  /// (this or `file` is required).
   caf::actor listener;
+  /// A file that keeps the newest tokens across restarts (JSON, mode 0600);
+  /// empty: none. When a client or caller starts and the file exists, its
+  /// tokens replace the configured token, `refresh_token` and `expires_at`
+  /// (they are newer: Slack revoked the configured refresh token when it
+  /// was used). Rewritten after each refresh (a new file, then renamed over
+  /// the old one), before `listener` hears of the refresh; a write that
+  /// fails is logged as an error. Without the file, `refresh_token` is
+  /// required. One file per token: two clients must not share one.
+  std::string file;
 
   /// The latest `expires_at` (2100-01-01).
   static constexpr int64_t max_expires_at = 4102444800;

@@ -14,6 +14,7 @@
 #include "detail/protocol.hpp"
 #include "detail/stray_errors.hpp"
 #include "detail/supervisor.hpp"
+#include "detail/token_file.hpp"
 #include "detail/wait_deadline.hpp"
 
 namespace caf::rtm::detail {
@@ -390,9 +391,11 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
            client_config cfg) {
   auto& st = self->state;
   cfg.token = trim_token(cfg.token);
+  // The file's tokens are newer than the configured ones.
+  auto file_error = load_token_file(cfg.rotation, cfg.token);
   cfg.log = make_logger(cfg.log, {cfg.token});
   st.log = cfg.log;
-  st.setup_error = cfg.validate();
+  st.setup_error = file_error ? std::move(file_error) : cfg.validate();
   if (st.setup_error)
     CAF_RTM_LOG(st.log, error, "client", render(st.setup_error));
   st.cfg = std::make_shared<const client_config>(std::move(cfg));

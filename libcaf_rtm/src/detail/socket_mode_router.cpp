@@ -18,6 +18,7 @@
 #include "detail/protocol.hpp"
 #include "detail/stray_errors.hpp"
 #include "detail/supervisor.hpp"
+#include "detail/token_file.hpp"
 
 namespace json = boost::json;
 
@@ -592,9 +593,12 @@ socket_mode_router_actor::behavior_type socket_mode_router(
   auto& st = self->state;
   cfg.app_token = trim_token(cfg.app_token);
   cfg.bot_token = trim_token(cfg.bot_token);
+  // The file's tokens are newer than the configured ones.
+  auto file_error = load_token_file(cfg.rotation, cfg.bot_token);
   cfg.log = make_logger(cfg.log, {cfg.app_token, cfg.bot_token});
   st.log = cfg.log;
-  st.setup_error = cfg.validate(client_kind::socket_mode);
+  st.setup_error = file_error ? std::move(file_error)
+                              : cfg.validate(client_kind::socket_mode);
   if (st.setup_error)
     CAF_RTM_LOG(st.log, error, "client", render(st.setup_error));
   st.cfg = std::make_shared<const client_config>(cfg);

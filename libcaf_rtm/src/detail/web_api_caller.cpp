@@ -18,6 +18,7 @@
 #include "detail/paged_call.hpp"
 #include "detail/slack_answers.hpp"
 #include "detail/stray_errors.hpp"
+#include "detail/token_file.hpp"
 #include "detail/token_refresh.hpp"
 #include "detail/wait_deadline.hpp"
 #include "detail/webhook_poster.hpp"
@@ -386,6 +387,28 @@ void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
 
 // -- issuing requests ---------------------------------------------------------
 
+// Where a refresh's tokens go, on the I/O thread that reads its answer.
+struct token_keeper {
+  caf::actor listener;
+  std::string file;
+  // The refresh token the refresh spends: the one to keep if Slack's answer
+  // holds no new one.
+  std::string spent;
+  logger_ptr log;
+
+  void save(const token_rotated& tokens) const {
+    if (file.empty())
+      return;
+    auto kept = tokens;
+    if (kept.refresh_token.empty())
+      kept.refresh_token = spent;
+    if (auto err = save_token_file(file, kept))
+      CAF_RTM_LOG(log, error, "web_api",
+                  "the rotated tokens could not be stored: ", render(err),
+                  "; a restart will not find them");
+  }
+};
+
 void issue(self_ptr self, uint64_t id) {
   auto& st = self->state;
   auto i = st.calls.find(id);
@@ -434,27 +457,32 @@ void issue(self_ptr self, uint64_t id) {
   auto hdl = caf::actor_cast<web_api_core_actor>(self);
   ++st.running;
   call.in_flight = true;
-  // A refresh's tokens go to the listener from here: the caller may be gone
-  // when they come (an exit does not cancel a refresh), and Slack spent the
-  // refresh token it was given.
-  caf::actor listener;
+  // A refresh's tokens go to the file and the listener from here: the caller
+  // may be gone when they come (an exit does not cancel a refresh), and
+  // Slack spent the refresh token it was given.
+  std::optional<token_keeper> keeper;
   if (call.survives_close)
-    listener = st.cfg.rotation.listener;
+    keeper = token_keeper{st.cfg.rotation.listener, st.cfg.rotation.file,
+                          st.rotation.refresh_token, st.log};
   call.http = net::start_http_post(
       *st.net, std::move(req),
-      [hdl, id, listener](net::http_response_data res) {
+      [hdl, id, keeper{std::move(keeper)}](net::http_response_data res) {
         std::optional<token_rotated> tokens;
-        if (listener && !res.error)
+        if (keeper && !res.error)
           tokens = tokens_of_refresh(res.status, res.body,
                                      std::chrono::system_clock::now());
+        // Before the caller uses the new token: a process that ends after
+        // a call with it must find its refresh token on disk.
+        if (tokens)
+          keeper->save(*tokens);
         caf::anon_send(hdl, http_result{id, std::move(res.error), res.sent,
                                         static_cast<uint16_t>(res.status),
                                         std::move(res.retry_after),
                                         std::move(res.body)});
         // After the result: a call made once the listener has the tokens
         // finds the caller using them.
-        if (tokens)
-          caf::anon_send(listener, std::move(*tokens));
+        if (tokens && keeper->listener)
+          caf::anon_send(keeper->listener, std::move(*tokens));
       });
 }
 
@@ -858,6 +886,8 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
                                                  client_config cfg) {
   auto& st = self->state;
   cfg.token = trim_token(cfg.token);
+  // The file's tokens are newer than the configured ones.
+  auto file_error = load_token_file(cfg.rotation, cfg.token);
   cfg.log = make_logger(cfg.log, {cfg.token, cfg.rotation.client_secret,
                                   cfg.rotation.refresh_token});
   st.log = cfg.log;
@@ -877,7 +907,9 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
     }
   }
   st.rng.seed(std::random_device{}());
-  if (auto err = cfg.validate()) {
+  if (file_error) {
+    st.setup_error = std::move(file_error);
+  } else if (auto err = cfg.validate()) {
     st.setup_error = std::move(err);
   } else if (auto ctx = net::make_net_context(cfg, st.log)) {
     st.net = std::move(*ctx);

@@ -132,6 +132,12 @@ read_workspaces(const caf::settings& defaults,
         ws.cfg.app_token.empty() ? client_kind::rtm : client_kind::socket_mode;
     if (auto err = ws.cfg.validate(ws.kind))
       return invalid(name, render(err));
+    // Each would spend the refresh token the other just stored.
+    for (const auto& other : result)
+      if (!ws.cfg.rotation.file.empty() &&
+          other.cfg.rotation.file == ws.cfg.rotation.file)
+        return invalid(name, "token-file " + ws.cfg.rotation.file +
+                                 " is workspace " + other.name + "'s too");
     result.push_back(std::move(ws));
   }
   return result;
