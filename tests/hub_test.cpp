@@ -488,15 +488,25 @@ TEST_CASE("workspaces: a rotating token keeps its own token file", "[hub]") {
   all["acme"] = acme;
   auto shop = acme;
   shop["token"] = std::string{"xoxe.xoxb-1-shop"};
+  shop["refresh-token"] = std::string{"xoxe-1-shop"};
+  shop["token-file"] = std::string{"/var/lib/bot/../bot/./acme.json"};
   all["shop"] = shop;
   ws = hub::read_workspaces(defaults, all);
   REQUIRE_FALSE(ws);
   CHECK_THAT(rtm::render(ws.error()),
              Catch::Contains("workspace shop: token-file "
-                             "/var/lib/bot/acme.json is workspace acme's too"));
+                             "/var/lib/bot/../bot/./acme.json is workspace "
+                             "acme's too"));
   shop["token-file"] = std::string{"/var/lib/bot/shop.json"};
   all["shop"] = shop;
   CHECK(hub::read_workspaces(defaults, all));
+  // Nor one refresh token for two.
+  shop["refresh-token"] = std::string{"xoxe-1-acme"};
+  all["shop"] = shop;
+  ws = hub::read_workspaces(defaults, all);
+  REQUIRE_FALSE(ws);
+  CHECK_THAT(rtm::render(ws.error()),
+             Catch::Contains("refresh-token is workspace acme's too"));
 }
 
 TEST_CASE("workspaces: the [caf-rtm] defaults are checked like an entry",

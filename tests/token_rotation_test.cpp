@@ -282,6 +282,53 @@ TEST_CASE_METHOD(rotation_fixture,
 }
 
 TEST_CASE_METHOD(rotation_fixture,
+                 "a refresh answered with a 429 waits out its Retry-After, "
+                 "and the calls that waited go with the new token",
+                 "[rotation]") {
+  fake_slack srv;
+  srv.script("oauth.v2.access", http_response::rate_limited("1"));
+  auto api = track(sys->spawn(web_api, rotating(srv, "xoxe.xoxb-1-stale")));
+  auto results = call_at_once(api, "auth.test", 2);
+  for (auto& res : results)
+    REQUIRE(res);
+  // The refused refresh spent nothing: the same refresh token went again.
+  auto refreshes = srv.requests("oauth.v2.access");
+  REQUIRE(refreshes.size() == 2);
+  CHECK(refreshes[1].form["refresh_token"] == "xoxe-1-test-refresh");
+  for (auto& req : srv.requests("auth.test"))
+    CHECK(req.headers["authorization"] == "Bearer xoxe.xoxb-1-rotated-1");
+  REQUIRE(eventually([&] { return seen->all().size() == 1; }));
+  close(api);
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a refresh that failed while the token was good is tried "
+                 "again after the hold, the calls going on meanwhile",
+                 "[rotation]") {
+  fake_slack srv;
+  // Due (refreshed two hours ahead), but good for another hour.
+  auto cfg = rotating(srv, srv.options().token, unix_now() + 3600);
+  cfg.api_retry.max_attempts = 1;
+  srv.script("oauth.v2.access", http_response::text(503, "busy"));
+  auto api = track(sys->spawn(web_api, cfg));
+  REQUIRE(call(api, "auth.test"));
+  REQUIRE(eventually([&] { return logs.contains("token rotation failed"); }));
+  // Held: the next calls go with the current token and ask for nothing.
+  REQUIRE(call(api, "auth.test"));
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds{10500});
+  REQUIRE(call(api, "auth.test"));
+  REQUIRE(eventually([&] { return seen->all().size() == 1; }));
+  CHECK(srv.requests("oauth.v2.access").size() == 2);
+  for (auto& req : srv.requests("auth.test"))
+    CHECK(req.headers["authorization"] == "Bearer " + srv.options().token);
+  REQUIRE(call(api, "auth.test"));
+  CHECK(srv.requests("auth.test").back().headers["authorization"] ==
+        "Bearer xoxe.xoxb-1-rotated-1");
+  close(api);
+}
+
+TEST_CASE_METHOD(rotation_fixture,
                  "close ends the calls that wait for a refresh, but lets the "
                  "refresh end and reports its tokens",
                  "[rotation]") {

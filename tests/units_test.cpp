@@ -2584,7 +2584,8 @@ TEST_CASE("a token file keeps the newest tokens across restarts",
   struct stat st {};
   REQUIRE(::stat(file.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
-  CHECK_FALSE(std::filesystem::exists(file + ".new"));
+  CHECK(std::distance(std::filesystem::directory_iterator{dir.path},
+                      std::filesystem::directory_iterator{}) == 1);
   // The next start: the file's tokens replace the configured ones.
   REQUIRE_FALSE(detail::load_token_file(rot, token));
   CHECK(token == "xoxe.xoxb-1-new");
@@ -2598,6 +2599,14 @@ TEST_CASE("a token file keeps the newest tokens across restarts",
   CHECK(rot.refresh_token == "xoxe-1-after");
   CHECK(rot.expires_at == 0);
   CHECK(read_text(file).find("xoxe-1-next") == std::string::npos);
+  // A file left there with wider permissions, or a link where the next
+  // version is made, never gets the tokens: each version is a new file.
+  ::chmod(file.c_str(), 0644);
+  std::filesystem::create_symlink(dir.path + "/elsewhere", file + ".new");
+  REQUIRE_FALSE(detail::save_token_file(file, got));
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK_FALSE(std::filesystem::exists(dir.path + "/elsewhere"));
   // No file configured: nothing is read.
   token_rotation none;
   std::string untouched = "xoxb-1";
@@ -2644,9 +2653,12 @@ TEST_CASE("a token file that cannot be used stops the start with its name",
     CHECK(load(dir.write("bad.json", text), "xoxe-1-r"));
   }
   CHECK(load(dir.write("huge.json", std::string(100000, ' ')), "xoxe-1-r"));
-  // A directory where the file belongs cannot be read as one.
+  // A directory or a FIFO where the file belongs is not read as one (a
+  // FIFO would block the start).
   std::filesystem::create_directory(dir.path + "/a_dir");
   CHECK(load(dir.path + "/a_dir", "xoxe-1-r"));
+  REQUIRE(::mkfifo((dir.path + "/a_fifo").c_str(), 0600) == 0);
+  CHECK(load(dir.path + "/a_fifo", "xoxe-1-r"));
   // Nor written: the error says which step failed.
   auto err = detail::save_token_file(dir.path + "/no/such/dir/t.json",
                                      token_rotated{"a", "b", 0, ""});

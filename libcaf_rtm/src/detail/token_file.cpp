@@ -1,10 +1,11 @@
 #include "detail/token_file.hpp"
 
 #include <cerrno>
-#include <cstring>
 #include <optional>
+#include <system_error>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json/object.hpp>
@@ -26,8 +27,9 @@ caf::error invalid_file(const std::string& path, const std::string& what) {
                     "rotation.file " + path + ": " + what);
 }
 
+// Thread-safe, unlike strerror (a save runs on an I/O thread).
 std::string errno_text(int code) {
-  return std::strerror(code);
+  return std::generic_category().message(code);
 }
 
 // The directory a rename in `path`'s place needs to write to.
@@ -40,37 +42,67 @@ std::string directory_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
-// Writes all of `data` to `fd`.
-bool write_all(int fd, const std::string& data) {
+// Writes all of `data` to `fd`; 0 or the error's code.
+int write_all(int fd, const std::string& data) {
   const char* pos = data.data();
   auto left = data.size();
   while (left > 0) {
     auto n = ::write(fd, pos, left);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n <= 0)
-      return false;
+    if (n < 0)
+      return errno;
+    if (n == 0)
+      return EIO;
     pos += n;
     left -= static_cast<size_t>(n);
   }
-  return true;
+  return 0;
 }
 
-// Up to `max_file_size` + 1 bytes of `fd` (one more tells a file too large).
-std::optional<std::string> read_all(int fd) {
-  std::string result;
+// Up to `max_file_size` + 1 bytes of `fd` (one more tells a file too large),
+// or the error's code.
+int read_all(int fd, std::string& out) {
   char buf[4096];
-  while (result.size() <= max_file_size) {
+  while (out.size() <= max_file_size) {
     auto n = ::read(fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)
-      return std::nullopt;
+      return errno;
     if (n == 0)
       break;
-    result.append(buf, static_cast<size_t>(n));
+    out.append(buf, static_cast<size_t>(n));
   }
-  return result;
+  return 0;
+}
+
+// A new file next to `path`, for the owner only, with a name nobody else
+// chose: an existing one (a symlink, another user's file, a leftover with
+// wider permissions) is never written to. Its descriptor, or -1 with errno.
+int create_temp(const std::string& path, std::string& name) {
+  name = path + ".XXXXXX";
+  int fd = ::mkstemp(name.data());
+  if (fd < 0)
+    return -1;
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return fd;
+}
+
+// Whether a new version of `path` can be made and renamed into place now:
+// found out at the start, not after a refresh spent the old refresh token.
+caf::error check_writable(const std::string& path) {
+  std::string name;
+  int fd = create_temp(path, name);
+  if (fd < 0) {
+    auto code = errno;
+    return invalid_file(
+        path, "its directory " + directory_of(path) +
+                  " cannot take its new versions: " + errno_text(code));
+  }
+  ::close(fd);
+  ::unlink(name.c_str());
+  return caf::none;
 }
 
 caf::error save_error(const std::string& path, const char* step, int code) {
@@ -84,31 +116,38 @@ caf::error load_token_file(token_rotation& rotation, std::string& token) {
   const auto& path = rotation.file;
   if (path.empty())
     return caf::none;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (auto err = check_writable(path))
+    return err;
+  // Non-blocking: a FIFO in its place must not hold the client's start.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     auto code = errno;
     if (code != ENOENT)
       return invalid_file(path, "cannot be read: " + errno_text(code));
-    // The first start: the configured tokens, and a place for the next ones
-    // (found out now, not when the first refresh has spent the old token).
+    // The first start: the configured tokens.
     if (rotation.refresh_token.empty())
       return invalid_file(path, "does not exist, and there is no "
                                 "rotation.refresh_token to start with");
-    auto dir = directory_of(path);
-    if (::access(dir.c_str(), W_OK | X_OK) != 0)
-      return invalid_file(path,
-                          "does not exist, and its directory " + dir +
-                              " cannot be written to: " + errno_text(errno));
     return caf::none;
   }
-  auto text = read_all(fd);
+  struct stat info {};
+  std::string text;
+  int code = 0;
+  if (::fstat(fd, &info) != 0)
+    code = errno;
+  else if (!S_ISREG(info.st_mode))
+    code = EINVAL;
+  else
+    code = read_all(fd, text);
   ::close(fd);
-  if (!text)
-    return invalid_file(path, "cannot be read");
-  if (text->size() > max_file_size)
+  if (code == EINVAL)
+    return invalid_file(path, "is not a regular file");
+  if (code != 0)
+    return invalid_file(path, "cannot be read: " + errno_text(code));
+  if (text.size() > max_file_size)
     return invalid_file(path, "is too large for a token file");
   boost::json::error_code ec;
-  auto doc = parse_json(*text, ec);
+  auto doc = parse_json(text, ec);
   if (ec || !doc.is_object())
     return invalid_file(path, "is not a JSON object");
   const auto& obj = doc.get_object();
@@ -142,15 +181,17 @@ caf::error save_token_file(const std::string& path,
   obj["team_id"] = tokens.team_id;
   auto text = boost::json::serialize(obj);
   text += '\n';
-  auto tmp = path + ".new";
-  // Created for its owner only: it holds live credentials.
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  std::string tmp;
+  int fd = create_temp(path, tmp);
+  auto code = fd < 0 ? errno : 0;
   if (fd < 0)
-    return save_error(path, "cannot create its new version", errno);
-  auto written = write_all(fd, text) && ::fsync(fd) == 0;
-  auto code = errno;
-  ::close(fd);
-  if (!written) {
+    return save_error(path, "cannot create its new version", code);
+  code = write_all(fd, text);
+  if (code == 0 && ::fsync(fd) != 0)
+    code = errno;
+  if (::close(fd) != 0 && code == 0)
+    code = errno;
+  if (code != 0) {
     ::unlink(tmp.c_str());
     return save_error(path, "cannot write its new version", code);
   }
@@ -161,11 +202,15 @@ caf::error save_token_file(const std::string& path,
   }
   // The rename itself reaches the disk with its directory.
   auto dir = directory_of(path);
-  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      dfd >= 0) {
-    ::fsync(dfd);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  code = dfd < 0 ? errno : 0;
+  if (dfd >= 0) {
+    if (::fsync(dfd) != 0)
+      code = errno;
     ::close(dfd);
   }
+  if (code != 0)
+    return save_error(path, "saved, but its directory cannot be flushed", code);
   return caf::none;
 }
 

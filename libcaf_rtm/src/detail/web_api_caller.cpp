@@ -887,10 +887,14 @@ web_api_core_actor::behavior_type web_api_caller(web_api_self self,
   auto& st = self->state;
   cfg.token = trim_token(cfg.token);
   // The file's tokens are newer than the configured ones.
+  auto configured = cfg.token;
   auto file_error = load_token_file(cfg.rotation, cfg.token);
   cfg.log = make_logger(cfg.log, {cfg.token, cfg.rotation.client_secret,
                                   cfg.rotation.refresh_token});
   st.log = cfg.log;
+  if (!file_error && cfg.token != configured)
+    CAF_RTM_LOG(st.log, info, "web_api", "the tokens of ", cfg.rotation.file,
+                " replace the configured ones");
   st.authorization = "Bearer " + cfg.token;
   if (!cfg.rotation.refresh_token.empty()) {
     auto& rot = st.rotation;

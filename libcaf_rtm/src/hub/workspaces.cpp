@@ -1,6 +1,8 @@
 #include "caf/rtm/hub/workspaces.hpp"
 
 #include <cctype>
+#include <filesystem>
+#include <system_error>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/config_option_set.hpp>
@@ -64,6 +66,19 @@ checked_value(const caf::config_option_set& options, const std::string& key,
                                 "info, debug or trace");
   }
   return typed;
+}
+
+// Whether two paths name one file (`a.json` and `./a.json`, or a link and
+// its target), whether it exists yet or not.
+bool same_file(const std::string& x, const std::string& y) {
+  std::error_code ec;
+  auto cx = std::filesystem::weakly_canonical(x, ec);
+  if (ec)
+    return x == y;
+  auto cy = std::filesystem::weakly_canonical(y, ec);
+  if (ec)
+    return x == y;
+  return cx == cy;
 }
 
 } // namespace
@@ -133,11 +148,17 @@ read_workspaces(const caf::settings& defaults,
     if (auto err = ws.cfg.validate(ws.kind))
       return invalid(name, render(err));
     // Each would spend the refresh token the other just stored.
-    for (const auto& other : result)
-      if (!ws.cfg.rotation.file.empty() &&
-          other.cfg.rotation.file == ws.cfg.rotation.file)
-        return invalid(name, "token-file " + ws.cfg.rotation.file +
-                                 " is workspace " + other.name + "'s too");
+    const auto& rot = ws.cfg.rotation;
+    for (const auto& other : result) {
+      if (!rot.file.empty() && !other.cfg.rotation.file.empty() &&
+          same_file(other.cfg.rotation.file, rot.file))
+        return invalid(name, "token-file " + rot.file + " is workspace " +
+                                 other.name + "'s too");
+      if (!rot.refresh_token.empty() &&
+          other.cfg.rotation.refresh_token == rot.refresh_token)
+        return invalid(name,
+                       "refresh-token is workspace " + other.name + "'s too");
+    }
     result.push_back(std::move(ws));
   }
   return result;
