@@ -791,10 +791,18 @@ TEST_CASE("remote nodes cannot close, disconnect or make the hub read files",
                                           rtm::upload_atom_v, file);
   REQUIRE_FALSE(upload);
   CHECK(code_of(upload.error()) == "not_permitted");
-  CHECK(srv.requests("files.getUploadURLExternal").empty());
-  // Bytes sent along are fine.
+  // Nor as a further file of an upload whose first file has its bytes.
   file.path.clear();
   file.content = "a,b\n1,2\n";
+  file.more_files.push_back(
+      rtm::upload_file{"hub.ini", "", "", "", "", dir.path + "/hub.ini"});
+  upload = request<rtm::json_object>(self, client, caf::timespan{10s},
+                                     rtm::upload_atom_v, file);
+  REQUIRE_FALSE(upload);
+  CHECK(code_of(upload.error()) == "not_permitted");
+  file.more_files.clear();
+  CHECK(srv.requests("files.getUploadURLExternal").empty());
+  // Bytes sent along are fine.
   auto uploaded = request<rtm::json_object>(self, client, caf::timespan{20s},
                                             rtm::upload_atom_v, file);
   REQUIRE(uploaded);

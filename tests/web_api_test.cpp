@@ -25,6 +25,7 @@
 #include <thread>
 
 #include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include <caf/actor_system_config.hpp>
@@ -2662,6 +2663,117 @@ TEST_CASE_METHOD(api_fixture,
   CHECK(reports[0].total == 0);
   CHECK(srv.uploads().at(0).posts == 1);
   caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "several files go in one message, one after another, with "
+                 "blocks",
+                 "[web_api][upload]") {
+  fake_slack srv;
+  auto big = some_bytes(150000);
+  temp_file from_disk{big};
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  auto log = std::make_shared<progress_log>();
+  auto sink = spawn_progress_sink(*sys, log);
+  file_upload x;
+  x.filename = "a.csv";
+  x.title = "First";
+  x.content = "a,b\n1,2\n";
+  x.more_files.push_back(
+      upload_file{"b.log", "", "A log", "text", "", from_disk.path});
+  x.more_files.push_back(upload_file{"c.txt", "Third", "", "", "ccc", ""});
+  x.channel_id = "C1";
+  x.thread_ts = "1700000000.000100";
+  x.blocks = R"([{"type":"section","text":{"type":"mrkdwn","text":"*3*"}}])";
+  x.progress = sink;
+  auto res = upload(*this, api, x);
+  REQUIRE(res);
+  auto ups = srv.uploads();
+  REQUIRE(ups.size() == 3);
+  CHECK(ups[0].filename == "a.csv");
+  CHECK(ups[0].bytes == "a,b\n1,2\n");
+  CHECK(ups[0].title == "First");
+  CHECK(ups[1].filename == "b.log");
+  CHECK(ups[1].bytes == big);
+  CHECK(ups[1].title == "b.log"); // no title: the name
+  CHECK(ups[1].alt_text == "A log");
+  CHECK(ups[1].snippet_type == "text");
+  CHECK(ups[2].bytes == "ccc");
+  CHECK(ups[2].title == "Third");
+  for (const auto& up : ups) {
+    CHECK(up.completed);
+    CHECK(up.posts == 1);
+    CHECK(up.channel_id == "C1");
+    CHECK(up.thread_ts == "1700000000.000100");
+    CHECK(up.blocks == x.blocks);
+  }
+  // One completeUploadExternal shares them all, in order.
+  auto completes = srv.requests("files.completeUploadExternal");
+  REQUIRE(completes.size() == 1);
+  auto files = boost::json::parse(completes[0].form["files"]).as_array();
+  REQUIRE(files.size() == 3);
+  for (size_t i = 0; i < files.size(); ++i)
+    CHECK(files[i].at("id").as_string() == ups[i].file_id);
+  CHECK(res->value.at("files").as_array().size() == 3);
+  // Progress counts the bytes of all files: up to the total once, never
+  // back (no attempt was retried).
+  uint64_t total = 8 + big.size() + 3;
+  REQUIRE(eventually([&] { return log->done(total); }));
+  auto reports = log->get();
+  REQUIRE(reports.size() >= 3);
+  CHECK(reports.front().sent == 0);
+  size_t finals = 0;
+  for (size_t i = 0; i < reports.size(); ++i) {
+    CHECK(reports[i].total == total);
+    if (i > 0)
+      CHECK(reports[i].sent >= reports[i - 1].sent);
+    finals += reports[i].sent == total ? 1 : 0;
+  }
+  CHECK(finals == 1);
+  // The third file's first report starts after the first two files.
+  CHECK(std::any_of(reports.begin(), reports.end(),
+                    [&](auto& r) { return r.sent == 8 + big.size(); }));
+  caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "the files of an upload are checked, and bounded together, "
+                 "before any request",
+                 "[web_api][upload]") {
+  fake_slack srv;
+  auto cfg = config_for(srv, logs.get());
+  cfg.max_upload_size = 1000;
+  auto api = track(sys->spawn(web_api, cfg));
+  file_upload x;
+  x.filename = "a.txt";
+  x.content = std::string(600, 'a');
+  auto refused = [&](const file_upload& y, const std::string& says) {
+    auto res = upload(*this, api, y);
+    REQUIRE_FALSE(res);
+    CHECK(code_of(res.error()) == "invalid_argument");
+    CHECK_THAT(render(res.error()), Catch::Contains(says));
+  };
+  auto y = x;
+  y.more_files.push_back(upload_file{"", "", "", "", "b", ""});
+  refused(y, "more_files[0] without a filename");
+  y.more_files[0].filename = "b.txt";
+  y.more_files[0].path = "/etc/hostname";
+  refused(y, "more_files[0] needs either content or a path");
+  // Each under the limit, together over it.
+  y.more_files[0].path.clear();
+  y.more_files[0].content = std::string(600, 'b');
+  refused(y, "over max_upload_size");
+  y = x;
+  y.blocks = R"({"type":"section"})";
+  refused(y, "not a JSON array");
+  y.blocks = "[";
+  refused(y, "not a JSON array");
+  y.blocks = "[]";
+  y.initial_comment = "hi";
+  refused(y, "both initial_comment and blocks");
+  CHECK(srv.requests().empty());
   close(api);
 }
 

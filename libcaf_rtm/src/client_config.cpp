@@ -208,7 +208,7 @@ const std::vector<option>& options() {
                    CAF_RTM_FIELD(api_queue_size)),
       opt<int64_t>("max-pages", "pages of one paged list at most",
                    CAF_RTM_FIELD(max_pages)),
-      opt<int64_t>("max-upload-size", "largest file to upload (bytes)",
+      opt<int64_t>("max-upload-size", "largest upload, all its files (bytes)",
                    CAF_RTM_FIELD(max_upload_size)),
       opt<int64_t>("max-response-size", "largest Web API answer (bytes)",
                    CAF_RTM_FIELD(max_response_size)),

@@ -226,8 +226,9 @@ struct client_config {
   /// Pages one paged list may have (at least 1): a server that keeps handing
   /// out new cursors ends with `too_many_pages`, never in an endless loop.
   size_t max_pages = 1000;
-  /// Largest file an upload takes, from memory or read from disk (Slack's own
-  /// limit is 1 GB; the bytes are held in memory while they go out).
+  /// Largest upload, all its files together, from memory or read from disk
+  /// (Slack's own limit is 1 GB a file; the bytes are held in memory while
+  /// they go out).
   size_t max_upload_size = size_t{100} * 1024 * 1024;
   /// Largest Web API answer taken (1024 to 1 GiB): a larger one fails its
   /// call with `response_too_large` and is never held in memory whole. Raise

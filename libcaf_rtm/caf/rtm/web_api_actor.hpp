@@ -92,9 +92,27 @@ typename Inspector::result_type inspect(Inspector& f, api_page& x) {
 
 // -- file uploads -------------------------------------------------------------
 
-/// A file to upload and where to share it. The bytes come from `content` or
-/// from the file at `path` (exactly one of the two), at most
-/// `client_config::max_upload_size` of them.
+/// A further file of an upload (`file_upload::more_files`), shared in the
+/// same message as the first. Its fields mean what the same fields of
+/// `file_upload` mean.
+struct upload_file {
+  std::string filename;
+  std::string title;
+  std::string alt_text;
+  std::string snippet_type;
+  std::string content;
+  std::string path;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, upload_file& x) {
+  return f(caf::meta::type_name("caf::rtm::upload_file"), x.filename, x.title,
+           x.alt_text, x.snippet_type, x.content, x.path);
+}
+
+/// A file (or several) to upload and where to share it. The bytes come from
+/// `content` or from the file at `path` (exactly one of the two); all files
+/// of an upload hold at most `client_config::max_upload_size` bytes.
 struct file_upload {
   /// The file's name in Slack (required), e.g. "report.csv".
   std::string filename;
@@ -116,6 +134,11 @@ struct file_upload {
   std::string thread_ts;
   /// A message posted with the file.
   std::string initial_comment;
+  /// Instead of `initial_comment` (not with it: Slack would ignore the
+  /// blocks): the message's blocks, a JSON array as text.
+  std::string blocks;
+  /// Further files shared in the same message, after this one.
+  std::vector<upload_file> more_files;
   /// A token for this upload only; empty: the caller's own.
   std::string token;
   /// Whether files.completeUploadExternal is sent again after a failure that
@@ -138,14 +161,15 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, file_upload& x) {
   return f(caf::meta::type_name("caf::rtm::file_upload"), x.filename, x.title,
            x.alt_text, x.snippet_type, x.content, x.path, x.channel_id,
-           x.thread_ts, x.initial_comment, x.token, x.retry, x.progress,
-           x.max_wait);
+           x.thread_ts, x.initial_comment, x.blocks, x.more_files, x.token,
+           x.retry, x.progress, x.max_wait);
 }
 
-/// How far the bytes of an upload went: `sent` of `total` bytes. The first
-/// report of an attempt has `sent == 0`; `sent == total` comes once, after
-/// the upload URL accepted the bytes (for an empty file, that is the only
-/// report).
+/// How far the bytes of an upload went: `sent` of `total` bytes (of all its
+/// files, which go one after another). The first report of an attempt has
+/// `sent` at the bytes of the files before it (0 for the first);
+/// `sent == total` comes once, after the last file's upload URL accepted its
+/// bytes (for empty files, that is the only report).
 struct upload_progress {
   uint64_t sent = 0;
   uint64_t total = 0;

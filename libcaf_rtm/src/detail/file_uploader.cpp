@@ -8,9 +8,11 @@
 #include <string>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -38,12 +40,23 @@ caf::error in_step(caf::error err, const char* step) {
   return add_context(std::move(err), std::string{"step: "} + step);
 }
 
-struct upload_job {
-  file_upload x;
-  /// The bytes, from `x.content` or read from `x.path`, until they go out.
+// One file of an upload: its name and the like, and its bytes (from its
+// `content` or read from its `path`) until they go out.
+struct upload_part {
+  upload_file file;
   std::string bytes;
-  uint64_t total = 0;
+  uint64_t size = 0;
   std::string file_id;
+};
+
+struct upload_job {
+  /// Where and how the files are shared (their own fields are in `parts`).
+  file_upload x;
+  std::vector<upload_part> parts;
+  /// The part whose steps run now; the bytes of the parts before it.
+  size_t current = 0;
+  uint64_t done = 0;
+  uint64_t total = 0;
   /// No step starts after this (`x.max_wait`).
   std::optional<clock_type::time_point> deadline;
   web_api_state::deliver_fn deliver;
@@ -95,7 +108,7 @@ caf::expected<std::string> read_file(const std::string& path, size_t limit) {
   if (size > limit)
     return make_error(errc::invalid_argument,
                       path + " has " + std::to_string(size) +
-                          " bytes, over max_upload_size (" +
+                          " bytes, over what max_upload_size leaves (" +
                           std::to_string(limit) + ")");
   std::ifstream in{path, std::ios::binary};
   std::string result(static_cast<size_t>(size), '\0');
@@ -108,19 +121,26 @@ caf::expected<std::string> read_file(const std::string& path, size_t limit) {
 }
 
 void complete(web_api_self self, const job_ptr& job) {
-  json::object entry;
-  entry["id"] = job->file_id;
-  entry["title"] = job->x.title.empty() ? job->x.filename : job->x.title;
+  json::array files;
+  for (const auto& part : job->parts) {
+    json::object entry;
+    entry["id"] = part.file_id;
+    entry["title"] =
+        part.file.title.empty() ? part.file.filename : part.file.title;
+    files.emplace_back(std::move(entry));
+  }
   api_call call;
   call.method = complete_step;
   // Slack takes `files` as a JSON array in a form field.
-  call.args["files"] = json::serialize(json::array{std::move(entry)});
+  call.args["files"] = json::serialize(files);
   if (!job->x.channel_id.empty())
     call.args["channel_id"] = job->x.channel_id;
   if (!job->x.thread_ts.empty())
     call.args["thread_ts"] = job->x.thread_ts;
   if (!job->x.initial_comment.empty())
     call.args["initial_comment"] = job->x.initial_comment;
+  if (!job->x.blocks.empty())
+    call.args["blocks"] = job->x.blocks;
   call.token = job->x.token;
   call.retry = job->x.retry;
   if (!bound_step(job, call, complete_step))
@@ -132,6 +152,8 @@ void complete(web_api_self self, const job_ptr& job) {
   });
 }
 
+void get_upload_url(web_api_self self, const job_ptr& job);
+
 void send_bytes(web_api_self self, const job_ptr& job, std::string url) {
   auto checked =
       net::check_post_url(self->state.cfg, url, "upload URL from the Web API");
@@ -141,7 +163,8 @@ void send_bytes(web_api_self self, const job_ptr& job, std::string url) {
   call.method = bytes_step;
   call.url = std::move(url);
   // The URL is single-use and signed: the token stays with the Web API.
-  call.body = std::make_shared<const std::string>(std::move(job->bytes));
+  auto& part = job->parts[job->current];
+  call.body = std::make_shared<const std::string>(std::move(part.bytes));
   call.content_type = "application/octet-stream";
   // Nothing is shared before files.completeUploadExternal: bytes that may
   // have arrived are harmless to send again. Not after a timeout, unless
@@ -155,15 +178,20 @@ void send_bytes(web_api_self self, const job_ptr& job, std::string url) {
     // Runs on the I/O thread, after the report below and before the answer
     // reaches this actor: the reports arrive in order. `sent == total` is
     // left to the answer, which says the bytes arrived.
-    call.body_progress = [sink = job->x.progress,
+    call.body_progress = [sink = job->x.progress, done = job->done,
                           total = job->total](uint64_t sent) {
-      if (sent < total)
-        caf::anon_send(sink, upload_progress{sent, total});
+      if (done + sent < total)
+        caf::anon_send(sink, upload_progress{done + sent, total});
     };
   }
   call.deliver = [self, job](caf::expected<json_object> res) {
     if (!res)
       return job->fail(std::move(res.error()), bytes_step);
+    // The files go one after another: each step of each is a request of its
+    // own, with its own retries.
+    job->done += job->parts[job->current].size;
+    if (++job->current < job->parts.size())
+      return get_upload_url(self, job);
     job->report(job->total);
     complete(self, job);
   };
@@ -173,14 +201,15 @@ void send_bytes(web_api_self self, const job_ptr& job, std::string url) {
 }
 
 void get_upload_url(web_api_self self, const job_ptr& job) {
+  const auto& part = job->parts[job->current];
   api_call call;
   call.method = get_url_step;
-  call.args["filename"] = job->x.filename;
-  call.args["length"] = std::to_string(job->total);
-  if (!job->x.alt_text.empty())
-    call.args["alt_txt"] = job->x.alt_text;
-  if (!job->x.snippet_type.empty())
-    call.args["snippet_type"] = job->x.snippet_type;
+  call.args["filename"] = part.file.filename;
+  call.args["length"] = std::to_string(part.size);
+  if (!part.file.alt_text.empty())
+    call.args["alt_txt"] = part.file.alt_text;
+  if (!part.file.snippet_type.empty())
+    call.args["snippet_type"] = part.file.snippet_type;
   call.token = job->x.token;
   // Only hands out an id and a URL: repeating it is harmless.
   call.retry = api_retry::always;
@@ -191,8 +220,9 @@ void get_upload_url(web_api_self self, const job_ptr& job) {
         if (!res)
           return job->fail(std::move(res.error()), get_url_step);
         auto url = std::string{string_field(res->value, "upload_url")};
-        job->file_id = std::string{string_field(res->value, "file_id")};
-        if (url.empty() || job->file_id.empty())
+        auto& file_id = job->parts[job->current].file_id;
+        file_id = std::string{string_field(res->value, "file_id")};
+        if (url.empty() || file_id.empty())
           return job->fail(make_error(errc::malformed_response,
                                       "answer without upload_url or file_id"),
                            get_url_step);
@@ -202,43 +232,110 @@ void get_upload_url(web_api_self self, const job_ptr& job) {
 
 } // namespace
 
+namespace {
+
+// The upload's files as parts, the first one from `x`'s own fields.
+std::vector<upload_part> parts_of(file_upload& x) {
+  std::vector<upload_part> result;
+  result.reserve(1 + x.more_files.size());
+  upload_part first;
+  first.file = upload_file{std::move(x.filename), std::move(x.title),
+                           std::move(x.alt_text), std::move(x.snippet_type),
+                           std::move(x.content),  std::move(x.path)};
+  result.push_back(std::move(first));
+  for (auto& file : x.more_files) {
+    upload_part part;
+    part.file = std::move(file);
+    result.push_back(std::move(part));
+  }
+  x.more_files.clear();
+  return result;
+}
+
+// Checks each file, then takes its bytes (all files together at most
+// `limit`), naming the file in errors.
+caf::error take_bytes(std::vector<upload_part>& parts, size_t limit) {
+  auto name = [&](size_t i) {
+    return i == 0 ? std::string{"file_upload"}
+                  : "file_upload's more_files[" + std::to_string(i - 1) + "]";
+  };
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const auto& file = parts[i].file;
+    if (file.filename.empty())
+      return make_error(errc::invalid_argument,
+                        name(i) + " without a filename");
+    if (file.content.empty() == file.path.empty())
+      return make_error(errc::invalid_argument,
+                        name(i) + " needs either content or a path (not both)");
+  }
+  size_t taken = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    auto& part = parts[i];
+    auto left = limit - taken;
+    if (!part.file.path.empty()) {
+      auto bytes = read_file(part.file.path, left);
+      if (!bytes)
+        return std::move(bytes.error());
+      part.bytes = std::move(*bytes);
+    } else {
+      if (part.file.content.size() > left)
+        return make_error(
+            errc::invalid_argument,
+            name(i) + " of " + std::to_string(part.file.content.size()) +
+                " bytes, over max_upload_size (" + std::to_string(limit) +
+                ") with the files before it");
+      part.bytes = std::move(part.file.content);
+      part.file.content.clear();
+    }
+    part.size = part.bytes.size();
+    taken += part.bytes.size();
+  }
+  return caf::none;
+}
+
+// `blocks` is a JSON array, and comes without `initial_comment`.
+caf::error check_blocks(const file_upload& x) {
+  if (x.blocks.empty())
+    return caf::none;
+  if (!x.initial_comment.empty())
+    return make_error(errc::invalid_argument,
+                      "file_upload with both initial_comment and blocks: "
+                      "Slack would ignore the blocks");
+  json::error_code ec;
+  auto value = json::parse(x.blocks, ec);
+  if (ec || !value.is_array())
+    return make_error(errc::invalid_argument,
+                      "file_upload's blocks are not a JSON array");
+  return caf::none;
+}
+
+} // namespace
+
 void start_upload(web_api_self self, file_upload x,
                   web_api_state::deliver_fn deliver) {
-  auto invalid = [&](std::string what) {
-    deliver(make_error(errc::invalid_argument, std::move(what)));
-  };
-  // Before the file is read: a caller that cannot send it answers at once.
+  // Before the files are read: a caller that cannot send them answers at
+  // once.
   auto& st = self->state;
   if (st.setup_error)
     return deliver(st.setup_error);
   if (st.closing)
     return deliver(make_error(errc::closed, "web API caller is closing"));
-  if (x.filename.empty())
-    return invalid("file_upload without a filename");
-  if (x.content.empty() == x.path.empty())
-    return invalid("file_upload needs either content or a path (not both)");
   if (!x.thread_ts.empty() && x.channel_id.empty())
-    return invalid("file_upload with a thread_ts but no channel_id");
+    return deliver(make_error(errc::invalid_argument,
+                              "file_upload with a thread_ts but no "
+                              "channel_id"));
+  if (auto err = check_blocks(x))
+    return deliver(std::move(err));
   if (auto err = check_max_wait(x.max_wait, "file_upload"))
     return deliver(std::move(err));
-  // Counted from its arrival: reading the file is part of the wait.
+  // Counted from its arrival: reading the files is part of the wait.
   auto arrived = clock_type::now();
-  auto limit = st.cfg.max_upload_size;
   auto job = std::make_shared<upload_job>();
-  if (!x.path.empty()) {
-    auto bytes = read_file(x.path, limit);
-    if (!bytes)
-      return deliver(std::move(bytes.error()));
-    job->bytes = std::move(*bytes);
-  } else {
-    if (x.content.size() > limit)
-      return invalid("file_upload of " + std::to_string(x.content.size()) +
-                     " bytes, over max_upload_size (" + std::to_string(limit) +
-                     ")");
-    job->bytes = std::move(x.content);
-    x.content.clear();
-  }
-  job->total = job->bytes.size();
+  job->parts = parts_of(x);
+  if (auto err = take_bytes(job->parts, st.cfg.max_upload_size))
+    return deliver(std::move(err));
+  for (const auto& part : job->parts)
+    job->total += part.size;
   job->deadline = wait_deadline(arrived, x.max_wait);
   job->x = std::move(x);
   job->deliver = std::move(deliver);

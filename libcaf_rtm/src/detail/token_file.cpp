@@ -20,7 +20,7 @@ namespace caf::rtm::detail {
 namespace {
 
 // A token file is a few hundred bytes: anything much larger is not one.
-constexpr size_t max_file_size = 64 * 1024;
+constexpr size_t max_file_size = size_t{64} * 1024;
 
 caf::error invalid_file(const std::string& path, const std::string& what) {
   return make_error(errc::invalid_config,

@@ -97,7 +97,10 @@ caf::error owner_only(const char* what) {
 // hub read (and post to Slack) files of its own disk, its configuration
 // with the tokens included.
 caf::error check_upload(const file_upload& file) {
-  if (!file.path.empty())
+  auto by_path = !file.path.empty();
+  for (const auto& more : file.more_files)
+    by_path = by_path || !more.path.empty();
+  if (by_path)
     return make_error(errc::not_permitted,
                       "upload of a file by path: a hub reads no files for "
                       "remote callers, send the bytes in `content`");

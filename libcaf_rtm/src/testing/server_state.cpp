@@ -862,6 +862,7 @@ http_response server_state::complete_upload(const recorded_request& req) {
     rec->channel_id = args["channel_id"];
     rec->thread_ts = args["thread_ts"];
     rec->initial_comment = args["initial_comment"];
+    rec->blocks = args["blocks"];
     answer.push_back({{"id", rec->file_id},
                       {"name", rec->filename},
                       {"title", rec->title},

@@ -220,6 +220,8 @@ struct recorded_upload {
   std::string channel_id;
   std::string thread_ts;
   std::string initial_comment;
+  /// The message's blocks as sent (a JSON array as text), if any.
+  std::string blocks;
 };
 
 /// One Socket Mode acknowledgement: a text frame from the client that is a
