@@ -1684,6 +1684,9 @@ file_upload sample(tag<file_upload>) {
   x.channel_id = "C1";
   x.thread_ts = "1.2";
   x.initial_comment = "here";
+  x.blocks = R"([{"type":"divider"}])";
+  x.more_files.push_back(
+      upload_file{"b.txt", "B", "alt", "text", "bbb", "/tmp/b.txt"});
   x.token = "xoxb-other";
   x.retry = api_retry::always;
   // `progress` stays null: an actor handle needs a live actor to serialize.

@@ -2704,6 +2704,7 @@ TEST_CASE_METHOD(api_fixture,
   for (const auto& up : ups) {
     CHECK(up.completed);
     CHECK(up.posts == 1);
+    CHECK(up.length == up.bytes.size()); // each file announced its own
     CHECK(up.channel_id == "C1");
     CHECK(up.thread_ts == "1700000000.000100");
     CHECK(up.blocks == x.blocks);
@@ -2735,6 +2736,34 @@ TEST_CASE_METHOD(api_fixture,
   CHECK(std::any_of(reports.begin(), reports.end(),
                     [&](auto& r) { return r.sent == 8 + big.size(); }));
   caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "a step of a later file that fails names the file, and "
+                 "nothing is shared",
+                 "[web_api][upload]") {
+  fake_slack srv;
+  std::atomic<int> asked{0};
+  srv.on("files.getUploadURLExternal", [&](const recorded_request& req) {
+    if (++asked == 2)
+      return http_response::error("invalid_arguments");
+    return srv.default_answer(req);
+  });
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  file_upload x;
+  x.filename = "a.txt";
+  x.content = "aaa";
+  x.more_files.push_back(upload_file{"b.txt", "", "", "", "bbb", ""});
+  x.channel_id = "C1";
+  auto res = upload(*this, api, x);
+  REQUIRE_FALSE(res);
+  auto text = render(res.error());
+  CHECK_THAT(text, Catch::Contains("invalid_arguments"));
+  CHECK_THAT(text, Catch::Contains("more_files[0] (b.txt)"));
+  CHECK_THAT(text, Catch::Contains("step: files.getUploadURLExternal"));
+  CHECK(srv.uploads().at(0).posts == 1); // the first file's bytes went
+  CHECK(srv.requests("files.completeUploadExternal").empty());
   close(api);
 }
 

@@ -12,13 +12,13 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <caf/send.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "detail/frame_parser.hpp"
 #include "detail/json_views.hpp"
 #include "detail/wait_deadline.hpp"
 #include "net/url.hpp"
@@ -62,6 +62,11 @@ struct upload_job {
   web_api_state::deliver_fn deliver;
 
   void fail(caf::error err, const char* step) {
+    // Which file, when it is not the first (the step stays last).
+    if (current > 0 && current < parts.size())
+      err = add_context(std::move(err),
+                        "file: more_files[" + std::to_string(current - 1) +
+                            "] (" + parts[current].file.filename + ")");
     deliver(in_step(std::move(err), step));
   }
 
@@ -92,10 +97,22 @@ bool bound_step(const job_ptr& job, api_call& call, const char* step) {
   return true;
 }
 
-// Reads a whole file, refusing one over `limit` before reading it. Blocks
-// the caller for as long as reading `limit` bytes from disk takes, which the
-// limit bounds; no other file type (FIFOs, devices) is read at all.
-caf::expected<std::string> read_file(const std::string& path, size_t limit) {
+// Says why a file of an upload is too large: ", over max_upload_size (L)",
+// with the bytes of the files before it if there are any.
+std::string over_limit(size_t limit, size_t taken) {
+  auto text = ", over max_upload_size (" + std::to_string(limit) + ")";
+  if (taken > 0)
+    text +=
+        " with the " + std::to_string(taken) + " bytes of the files before it";
+  return text;
+}
+
+// Reads a whole file, refusing one over what `limit` leaves after `taken`
+// bytes of the files before it, before reading it. Blocks the caller for as
+// long as reading that much from disk takes, which the limit bounds; no
+// other file type (FIFOs, devices) is read at all.
+caf::expected<std::string> read_file(const std::string& path, size_t limit,
+                                     size_t taken) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     return make_error(errc::invalid_argument,
@@ -105,11 +122,10 @@ caf::expected<std::string> read_file(const std::string& path, size_t limit) {
   if (ec)
     return make_error(errc::invalid_argument,
                       "cannot upload " + path + ": " + ec.message());
-  if (size > limit)
+  if (size > limit - taken)
     return make_error(errc::invalid_argument,
-                      path + " has " + std::to_string(size) +
-                          " bytes, over what max_upload_size leaves (" +
-                          std::to_string(limit) + ")");
+                      path + " has " + std::to_string(size) + " bytes" +
+                          over_limit(limit, taken));
   std::ifstream in{path, std::ios::binary};
   std::string result(static_cast<size_t>(size), '\0');
   if (!in.read(result.data(), static_cast<std::streamsize>(size)) ||
@@ -271,19 +287,17 @@ caf::error take_bytes(std::vector<upload_part>& parts, size_t limit) {
   size_t taken = 0;
   for (size_t i = 0; i < parts.size(); ++i) {
     auto& part = parts[i];
-    auto left = limit - taken;
     if (!part.file.path.empty()) {
-      auto bytes = read_file(part.file.path, left);
+      auto bytes = read_file(part.file.path, limit, taken);
       if (!bytes)
         return std::move(bytes.error());
       part.bytes = std::move(*bytes);
     } else {
-      if (part.file.content.size() > left)
-        return make_error(
-            errc::invalid_argument,
-            name(i) + " of " + std::to_string(part.file.content.size()) +
-                " bytes, over max_upload_size (" + std::to_string(limit) +
-                ") with the files before it");
+      if (part.file.content.size() > limit - taken)
+        return make_error(errc::invalid_argument,
+                          name(i) + " of " +
+                              std::to_string(part.file.content.size()) +
+                              " bytes" + over_limit(limit, taken));
       part.bytes = std::move(part.file.content);
       part.file.content.clear();
     }
@@ -302,7 +316,7 @@ caf::error check_blocks(const file_upload& x) {
                       "file_upload with both initial_comment and blocks: "
                       "Slack would ignore the blocks");
   json::error_code ec;
-  auto value = json::parse(x.blocks, ec);
+  auto value = parse_json(x.blocks, ec);
   if (ec || !value.is_array())
     return make_error(errc::invalid_argument,
                       "file_upload's blocks are not a JSON array");
