@@ -3174,3 +3174,33 @@ TEST_CASE_METHOD(client_fixture,
   slow.release = true;
   close_client(*this, hdl);
 }
+
+TEST_CASE_METHOD(client_fixture,
+                 "a rate limit on the client's calls is told to its lifecycle "
+                 "subscribers, once per wait",
+                 "[client][web_api]") {
+  fake_slack srv;
+  auto c = connect_client(*this, config(srv));
+  srv.script("chat.postMessage",
+             caf::rtm::testing::http_response::rate_limited("1"));
+  // Two calls run into the one wait: the first gets the 429, the second
+  // waits in line behind it.
+  auto post = [&](const std::string& text) {
+    return std::async(std::launch::async, [this, &c, text] {
+      caf::scoped_actor s{*sys};
+      return request<json_object>(s, c.hdl, caf::timespan{20s}, call_atom_v,
+                                  std::string{"chat.postMessage"},
+                                  api_args{{"channel", "C1"}, {"text", text}});
+    });
+  };
+  auto first = post("one");
+  REQUIRE(c.rec->wait_lifecycle("error:rate_limited", 1, 10s));
+  auto second = post("two");
+  REQUIRE(first.get());
+  REQUIRE(second.get());
+  CHECK(srv.requests("chat.postMessage").size() == 3);
+  CHECK(c.rec->lifecycle_count("error:rate_limited") == 1);
+  // The client goes on as it was.
+  CHECK(c.rec->lifecycle_count("disconnected") == 0);
+  close_client(*this, c.hdl);
+}

@@ -581,3 +581,25 @@ TEST_CASE_METHOD(rotation_fixture,
   CHECK(srv.requests("oauth.v2.access").empty());
   CHECK(srv.requests("rtm.connect").empty());
 }
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a client's failed refresh is told to its lifecycle "
+                 "subscribers while the client goes on",
+                 "[rotation][client]") {
+  fake_slack srv;
+  // Due (two hours ahead of its expiry), good for another hour.
+  auto cfg = rotating(srv, srv.options().token, unix_now() + 3600);
+  cfg.rotation.client_secret = "wrong-secret";
+  auto c = connect_client(*this, cfg, {"*"});
+  REQUIRE(c.rec->wait_lifecycle("error:slack_error", 1, 10s));
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  // Its token works on: posts go, and the client stays up.
+  auto posted =
+      request<json_object>(*self, c.hdl, caf::timespan{20s}, call_atom_v,
+                           std::string{"chat.postMessage"},
+                           api_args{{"channel", "C1"}, {"text", "hi"}});
+  REQUIRE(posted);
+  CHECK(c.rec->lifecycle_count("disconnected") == 0);
+  CHECK(c.rec->lifecycle_count("fatal") == 0);
+  close_client(*this, c.hdl);
+}

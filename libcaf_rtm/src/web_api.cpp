@@ -3,6 +3,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "detail/behavior_with.hpp"
+#include "detail/client_web_api.hpp"
 #include "detail/web_api_caller.hpp"
 #include "detail/web_api_forwarding.hpp"
 
@@ -45,15 +46,36 @@ bool safe_to_repeat(std::string_view method) {
 // The public handle belongs to this actor: it accepts exactly what users may
 // send and forwards it to the caller, which also takes the results of its
 // HTTP exchanges and its own timers. It ends with the caller.
-web_api_actor::behavior_type web_api(web_api_actor::pointer self,
-                                     client_config cfg) {
-  auto caller =
-      self->spawn<caf::linked>(detail::web_api_caller, std::move(cfg));
+namespace {
+
+web_api_actor::behavior_type forward_to(web_api_actor::pointer self,
+                                        detail::web_api_core_actor caller) {
   self->set_exit_handler(
       [self](caf::exit_msg& msg) { self->quit(msg.reason); });
   return detail::behavior_with<web_api_actor::behavior_type>(
       detail::web_api_forwarding(self, caller),
       [=](close_atom x) { return self->delegate(caller, x); });
 }
+
+} // namespace
+
+web_api_actor::behavior_type web_api(web_api_actor::pointer self,
+                                     client_config cfg) {
+  return forward_to(self,
+                    self->spawn<caf::linked>(detail::web_api_caller,
+                                             std::move(cfg), caf::actor{}));
+}
+
+namespace detail {
+
+web_api_actor::behavior_type client_web_api(web_api_actor::pointer self,
+                                            client_config cfg,
+                                            caf::actor client) {
+  return forward_to(self, self->spawn<caf::linked>(detail::web_api_caller,
+                                                   std::move(cfg),
+                                                   std::move(client)));
+}
+
+} // namespace detail
 
 } // namespace caf::rtm

@@ -131,7 +131,8 @@ typename Inspector::result_type inspect(Inspector& f, reconnecting& x) {
 }
 
 /// Something went wrong but the client goes on (a failed attempt, a dropped
-/// frame, a listener that threw).
+/// frame, a listener that threw, a rate limit its Web API calls ran into, a
+/// failed refresh of its rotated token).
 struct error_event {
   caf::error reason;
   std::string what;

@@ -11,6 +11,7 @@
 
 #include "caf/rtm/errc.hpp"
 #include "detail/behavior_with.hpp"
+#include "detail/client_web_api.hpp"
 #include "detail/protocol.hpp"
 #include "detail/stray_errors.hpp"
 #include "detail/supervisor.hpp"
@@ -421,7 +422,8 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
   if (st.cfg->api) {
     st.api = st.cfg->api; // the user's, shared: never closed by the client
   } else {
-    st.api = self->spawn<caf::linked>(web_api, *st.cfg);
+    st.api = self->spawn<caf::linked>(client_web_api, *st.cfg,
+                                      caf::actor_cast<caf::actor>(self));
     st.own_apis.push_back(st.api);
   }
   st.sessions_closed = [self] {

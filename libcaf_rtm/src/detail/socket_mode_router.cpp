@@ -14,6 +14,7 @@
 
 #include "caf/rtm/errc.hpp"
 #include "detail/behavior_with.hpp"
+#include "detail/client_web_api.hpp"
 #include "detail/frame_parser.hpp"
 #include "detail/protocol.hpp"
 #include "detail/stray_errors.hpp"
@@ -611,14 +612,16 @@ socket_mode_router_actor::behavior_type socket_mode_router(
   endpoint_cfg.api_keep_alive = caf::timespan{0};
   // App-level tokens do not rotate; the bot token's caller does.
   endpoint_cfg.rotation = token_rotation{};
-  st.endpoint_api = self->spawn<caf::linked>(web_api, endpoint_cfg);
+  st.endpoint_api = self->spawn<caf::linked>(client_web_api, endpoint_cfg,
+                                             caf::actor_cast<caf::actor>(self));
   st.own_apis.push_back(st.endpoint_api);
   if (cfg.api) {
     st.api = cfg.api; // the user's, shared: never closed by the client
   } else if (!cfg.bot_token.empty()) {
     auto api_cfg = cfg;
     api_cfg.token = cfg.bot_token;
-    st.api = self->spawn<caf::linked>(web_api, api_cfg);
+    st.api = self->spawn<caf::linked>(client_web_api, api_cfg,
+                                      caf::actor_cast<caf::actor>(self));
     st.own_apis.push_back(st.api);
   }
   supervisor_args args;

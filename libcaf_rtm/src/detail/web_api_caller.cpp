@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "caf/rtm/errc.hpp"
+#include "caf/rtm/messages.hpp"
 #include "detail/backoff.hpp"
 #include "detail/file_uploader.hpp"
 #include "detail/frame_parser.hpp"
@@ -137,6 +138,13 @@ void expire(self_ptr self, uint64_t id) {
   finish(self, id,
          make_error(errc::send_expired,
                     call.method + " not sent within its max_wait"));
+}
+
+// Tells the client whose caller this is (if any) what went wrong while its
+// calls go on, for its lifecycle subscribers.
+void tell_client(self_ptr self, caf::error reason, std::string what) {
+  if (auto client = caf::actor_cast<caf::actor>(self->state.client))
+    caf::anon_send(client, error_event{std::move(reason), std::move(what)});
 }
 
 // -- token rotation -----------------------------------------------------------
@@ -347,6 +355,9 @@ void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
       CAF_RTM_LOG(st.log, warn, "web_api",
                   "token rotation failed: ", render(tokens.error()),
                   "; the current token goes on until it expires");
+    tell_client(self, add_context(tokens.error(), "token rotation"),
+                "token rotation failed; the current token goes on until it "
+                "expires");
     rot.refresh_at =
         for_good ? rot.expiry
                  : std::min(now + std::chrono::duration_cast<
@@ -362,6 +373,8 @@ void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
     rot.failed_until = clock_type::now() + refresh_hold;
     CAF_RTM_LOG(st.log, error, "web_api",
                 "token rotation failed: ", render(rot.failure));
+    tell_client(self, rot.failure,
+                "token rotation failed; calls that need the token fail");
     for (auto id : waiting)
       finish(self, id, rot.failure);
     return;
@@ -525,6 +538,10 @@ void retry_reached(self_ptr self, uint64_t id, caf::error err) {
   retry_or_fail(self, id, std::move(err));
 }
 
+int64_t to_ms(caf::timespan x) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(x).count();
+}
+
 void wait_out_rate_limit(self_ptr self, uint64_t id,
                          const std::string& retry_after) {
   auto& st = self->state;
@@ -545,7 +562,16 @@ void wait_out_rate_limit(self_ptr self, uint64_t id,
   // call gives up: without it the next one would go out at once, into the
   // limit.
   auto& rl = st.rate_limits[call.limit_key];
-  rl.until = std::max(rl.until, clock_type::now() + wait);
+  auto now = clock_type::now();
+  // Once per wait that starts (the calls in line and those that were out
+  // together run into the same one).
+  if (rl.until <= now)
+    tell_client(self,
+                make_error(errc::rate_limited,
+                           call.method + " rate limited by Slack for " +
+                               std::to_string(to_ms(wait)) + " ms"),
+                "web API");
+  rl.until = std::max(rl.until, now + wait);
   if (++call.rate_limit_waits > st.cfg.max_rate_limit_waits) {
     auto key = call.limit_key;
     finish(self, id,
@@ -559,10 +585,8 @@ void wait_out_rate_limit(self_ptr self, uint64_t id,
   }
   if (rl.probe == id)
     rl.probe = 0;
-  CAF_RTM_LOG(
-      st.log, info, "web_api", call.method, " rate limited; retrying in ",
-      std::chrono::duration_cast<std::chrono::milliseconds>(wait).count(),
-      " ms");
+  CAF_RTM_LOG(st.log, info, "web_api", call.method,
+              " rate limited; retrying in ", to_ms(wait), " ms");
   // Slack did not process this attempt; the call waits in line.
   auto key = call.limit_key;
   hold(self, key, id);
@@ -882,9 +906,11 @@ web_api_state::~web_api_state() {
     net::shutdown_connection_cache(idle_connections, nullptr);
 }
 
-web_api_core_actor::behavior_type web_api_caller(web_api_self self,
-                                                 client_config cfg) {
+web_api_core_actor::behavior_type
+web_api_caller(web_api_self self, client_config cfg, caf::actor client) {
   auto& st = self->state;
+  if (client)
+    st.client = client.address();
   cfg.token = trim_token(cfg.token);
   // The file's tokens are newer than the configured ones.
   auto configured = cfg.token;

@@ -119,6 +119,10 @@ struct web_api_state {
 
   client_config cfg;
   logger_ptr log;
+  /// The client whose caller this is, told of rate limits and failed
+  /// refreshes (see `web_api_caller`); null for a caller of its own. Weak:
+  /// the client holds its caller, not the other way round.
+  caf::actor_addr client;
   std::shared_ptr<const net::net_context> net;
   /// Why the network context could not be built (bad CA file, proxy URL).
   caf::error setup_error;
@@ -188,8 +192,10 @@ struct web_api_state {
 
 using web_api_self = web_api_core_actor::stateful_pointer<web_api_state>;
 
-web_api_core_actor::behavior_type web_api_caller(web_api_self self,
-                                                 client_config cfg);
+/// `client`, if set, gets an `error_event` when a method runs into a rate
+/// limit and when a refresh of the caller's token fails.
+web_api_core_actor::behavior_type
+web_api_caller(web_api_self self, client_config cfg, caf::actor client);
 
 /// Starts one Web API call; `deliver` runs once, in the actor's context.
 /// Multi-call jobs (paged lists, uploads) chain their calls through it, so
