@@ -584,21 +584,39 @@ TEST_CASE_METHOD(rotation_fixture,
 
 TEST_CASE_METHOD(rotation_fixture,
                  "a client's failed refresh is told to its lifecycle "
-                 "subscribers while the client goes on",
+                 "subscribers once, while the client goes on",
                  "[rotation][client]") {
   fake_slack srv;
   // Due (two hours ahead of its expiry), good for another hour.
   auto cfg = rotating(srv, srv.options().token, unix_now() + 3600);
-  cfg.rotation.client_secret = "wrong-secret";
+  cfg.api_retry.max_attempts = 1;
+  srv.script("oauth.v2.access", http_response::text(503, "busy"));
+  srv.script("oauth.v2.access", http_response::text(503, "busy"));
   auto c = connect_client(*this, cfg, {"*"});
-  REQUIRE(c.rec->wait_lifecycle("error:slack_error", 1, 10s));
-  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  REQUIRE(c.rec->wait_lifecycle("error:", 1, 10s));
+  auto post = [&] {
+    return request<json_object>(*self, c.hdl, caf::timespan{20s}, call_atom_v,
+                                std::string{"chat.postMessage"},
+                                api_args{{"channel", "C1"}, {"text", "hi"}});
+  };
   // Its token works on: posts go, and the client stays up.
-  auto posted =
-      request<json_object>(*self, c.hdl, caf::timespan{20s}, call_atom_v,
-                           std::string{"chat.postMessage"},
-                           api_args{{"channel", "C1"}, {"text", "hi"}});
-  REQUIRE(posted);
+  REQUIRE(post());
+  // After the hold, the next call tries again, and it fails again: told
+  // once is enough (the log has each).
+  std::this_thread::sleep_for(std::chrono::milliseconds{10500});
+  REQUIRE(post());
+  REQUIRE(eventually([&] {
+    auto st = request<api_status>(*self, c.hdl, caf::timespan{5s},
+                                  status_atom_v, call_atom_v);
+    return st && st->requests_failed == 2;
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds{300});
+  CHECK(c.rec->lifecycle_count("error:") == 1);
+  CHECK(srv.requests("oauth.v2.access").size() == 2);
+  // The third works.
+  std::this_thread::sleep_for(std::chrono::milliseconds{10500});
+  REQUIRE(post());
+  REQUIRE(eventually([&] { return seen->all().size() == 1; }));
   CHECK(c.rec->lifecycle_count("disconnected") == 0);
   CHECK(c.rec->lifecycle_count("fatal") == 0);
   close_client(*this, c.hdl);

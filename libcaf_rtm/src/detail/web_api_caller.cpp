@@ -325,6 +325,16 @@ bool renews_token(self_ptr self, uint64_t id) {
   return true;
 }
 
+// The client hears of the first failure since the last refresh that worked
+// (the log has every one).
+void tell_refresh_failure(self_ptr self, caf::error reason, std::string what) {
+  auto& rot = self->state.rotation;
+  if (rot.failure_told)
+    return;
+  rot.failure_told = true;
+  tell_client(self, std::move(reason), std::move(what));
+}
+
 void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
   auto& st = self->state;
   auto& rot = st.rotation;
@@ -355,9 +365,9 @@ void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
       CAF_RTM_LOG(st.log, warn, "web_api",
                   "token rotation failed: ", render(tokens.error()),
                   "; the current token goes on until it expires");
-    tell_client(self, add_context(tokens.error(), "token rotation"),
-                "token rotation failed; the current token goes on until it "
-                "expires");
+    tell_refresh_failure(self, add_context(tokens.error(), "token rotation"),
+                         "token rotation failed; the current token goes on "
+                         "until it expires");
     rot.refresh_at =
         for_good ? rot.expiry
                  : std::min(now + std::chrono::duration_cast<
@@ -373,13 +383,15 @@ void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
     rot.failed_until = clock_type::now() + refresh_hold;
     CAF_RTM_LOG(st.log, error, "web_api",
                 "token rotation failed: ", render(rot.failure));
-    tell_client(self, rot.failure,
-                "token rotation failed; calls that need the token fail");
+    tell_refresh_failure(
+        self, rot.failure,
+        "token rotation failed; calls that need the token fail");
     for (auto id : waiting)
       finish(self, id, rot.failure);
     return;
   }
   rot.failure = caf::error{};
+  rot.failure_told = false;
   st.log->add_transient_secret(tokens->access_token);
   st.authorization = "Bearer " + tokens->access_token;
   if (!tokens->refresh_token.empty()) {

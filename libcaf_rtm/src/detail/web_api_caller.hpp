@@ -167,6 +167,9 @@ struct web_api_state {
     /// `failed_until` instead of asking Slack again at once.
     caf::error failure;
     clock_type::time_point failed_until;
+    /// The client heard of a failure since the last refresh that worked:
+    /// a refresh retried every 10 s for hours would tell it each time.
+    bool failure_told = false;
   };
   rotation_state rotation;
   /// The counters of `status_atom, call_atom` (the rest is read off the
