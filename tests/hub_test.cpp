@@ -50,27 +50,6 @@ const std::vector<std::string> clean_env{
     "HTTPS_PROXY=", "https_proxy=",     "HTTP_PROXY=",
     "http_proxy=",  "SLACK_BOT_TOKEN=", "SLACK_APP_TOKEN="};
 
-// A directory for configuration files and certificates, removed at the end.
-struct temp_dir {
-  temp_dir() {
-    char tmpl[] = "/tmp/caf-rtm-hub-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-
-  std::string write(const std::string& name, const std::string& content) {
-    auto file = path + "/" + name;
-    std::ofstream{file} << content;
-    return file;
-  }
-
-  std::string path;
-};
-
 // Client options for the fake in a hub's configuration: quick retries.
 const std::string fast_defaults = R"([caf-rtm]
 proxy-from-environment = false

@@ -1,5 +1,12 @@
 #include "test_support.hpp"
 
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <system_error>
+
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
@@ -177,6 +184,25 @@ void close_client(system_fixture& fx, const rtm_client_actor& hdl) {
       request<caf::ok_atom>(*fx.self, hdl, caf::timespan{20s}, close_atom_v);
   if (!ok)
     throw std::runtime_error("close failed: " + render(ok.error()));
+}
+
+temp_dir::temp_dir() {
+  char tmpl[] = "/tmp/caf-rtm-test-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr)
+    throw std::runtime_error("mkdtemp failed");
+  path = tmpl;
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+std::string temp_dir::write(const std::string& name,
+                            const std::string& content) const {
+  auto file = path + "/" + name;
+  std::ofstream{file} << content;
+  return file;
 }
 
 } // namespace caf::rtm::test

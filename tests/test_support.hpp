@@ -191,6 +191,20 @@ connected_client connect_client(system_fixture& fx, const client_config& cfg,
 /// Closes a client and waits for the reply.
 void close_client(system_fixture& fx, const rtm_client_actor& hdl);
 
+/// A directory of its own under /tmp (configuration files, certificates,
+/// token files), removed with what is in it at the end.
+struct temp_dir {
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  /// Writes `content` to the file `name` in it; returns the file's path.
+  std::string write(const std::string& name, const std::string& content) const;
+
+  std::string path;
+};
+
 using testing::resident_bytes;
 using testing::thread_count;
 

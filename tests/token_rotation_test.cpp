@@ -4,7 +4,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <filesystem>
 #include <fstream>
 #include <future>
 #include <mutex>
@@ -480,21 +479,6 @@ TEST_CASE_METHOD(rotation_fixture,
 
 namespace {
 
-// A directory for token files, removed at the end.
-struct token_dir {
-  std::string path;
-
-  token_dir() {
-    char tmpl[] = "/tmp/caf-rtm-rotation-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-
-  ~token_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
-
 // The tokens a token file holds now (empty fields when it is not there).
 token_rotated stored(const std::string& file) {
   token_rotated result;
@@ -518,7 +502,7 @@ TEST_CASE_METHOD(rotation_fixture,
                  "a token file carries the newest tokens to the next start",
                  "[rotation][file]") {
   fake_slack srv;
-  token_dir dir;
+  temp_dir dir;
   auto file = dir.path + "/tokens.json";
   auto cfg = rotating(srv, "xoxe.xoxb-1-stale");
   // No listener: the file is where the tokens go.
@@ -565,7 +549,7 @@ TEST_CASE_METHOD(rotation_fixture,
                  "a client whose token file cannot be used does not start",
                  "[rotation][file]") {
   fake_slack srv;
-  token_dir dir;
+  temp_dir dir;
   auto cfg = rotating(srv, "xoxe.xoxb-1-stale");
   cfg.rotation.file = dir.path + "/tokens.json";
   std::ofstream{cfg.rotation.file} << "{not json";

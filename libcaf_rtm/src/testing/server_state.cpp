@@ -844,6 +844,8 @@ http_response server_state::complete_upload(const recorded_request& req) {
     return http_response::error("invalid_arguments");
   json::array answer;
   std::lock_guard<std::mutex> guard{mtx_};
+  // All or nothing: every id is checked before any file counts as shared.
+  std::vector<recorded_upload*> recs;
   for (auto& entry : files.get_array()) {
     auto* obj = entry.if_object();
     auto* id = obj != nullptr ? obj->if_contains("id") : nullptr;
@@ -854,6 +856,11 @@ http_response server_state::complete_upload(const recorded_request& req) {
     });
     if (rec == uploads_.end() || rec->posts == 0)
       return http_response::error("file_not_found");
+    recs.push_back(&*rec);
+  }
+  for (size_t i = 0; i < recs.size(); ++i) {
+    auto* rec = recs[i];
+    const auto* obj = files.get_array()[i].if_object();
     rec->completed = true;
     auto* title = obj->if_contains("title");
     rec->title = title != nullptr && title->is_string()
