@@ -48,8 +48,9 @@ bool safe_to_repeat(std::string_view method) {
 // HTTP exchanges and its own timers. It ends with the caller.
 namespace {
 
-web_api_actor::behavior_type forward_to(web_api_actor::pointer self,
-                                        detail::web_api_core_actor caller) {
+web_api_actor::behavior_type
+forward_to(web_api_actor::pointer self,
+           const detail::web_api_core_actor& caller) {
   self->set_exit_handler(
       [self](caf::exit_msg& msg) { self->quit(msg.reason); });
   return detail::behavior_with<web_api_actor::behavior_type>(

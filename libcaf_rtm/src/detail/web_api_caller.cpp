@@ -919,7 +919,7 @@ web_api_state::~web_api_state() {
 }
 
 web_api_core_actor::behavior_type
-web_api_caller(web_api_self self, client_config cfg, caf::actor client) {
+web_api_caller(web_api_self self, client_config cfg, const caf::actor& client) {
   auto& st = self->state;
   if (client)
     st.client = client.address();

@@ -198,7 +198,7 @@ using web_api_self = web_api_core_actor::stateful_pointer<web_api_state>;
 /// `client`, if set, gets an `error_event` when a method runs into a rate
 /// limit and when a refresh of the caller's token fails.
 web_api_core_actor::behavior_type
-web_api_caller(web_api_self self, client_config cfg, caf::actor client);
+web_api_caller(web_api_self self, client_config cfg, const caf::actor& client);
 
 /// Starts one Web API call; `deliver` runs once, in the actor's context.
 /// Multi-call jobs (paged lists, uploads) chain their calls through it, so
