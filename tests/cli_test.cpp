@@ -425,7 +425,8 @@ TEST_CASE("the dump-config option shows the configuration, tokens redacted",
              R"(--caf-rtm.extra-headers=["X-Api-Key: key-dumped-9"])",
              "--caf-rtm.client-secret=secret-dumped-10",
              "--caf-rtm.refresh-token=xoxe-1-dumped-11",
-             "--caf-rtm.token-file=/var/lib/bot/tokens.json"},
+             "--caf-rtm.token-file=/var/lib/bot/tokens.json",
+             "--caf-rtm.token-expires-at=1700000000"},
             clean_env};
   CHECK(p.wait(10s) == 0);
   auto text = p.out() + p.err();
@@ -433,8 +434,9 @@ TEST_CASE("the dump-config option shows the configuration, tokens redacted",
   CHECK(text.find("<redacted>") != std::string::npos);
   CHECK(text.find("X-Api-Key") != std::string::npos);
   CHECK(text.find("dumped") == std::string::npos);
-  // Where the tokens are kept is no secret.
+  // Where the tokens are kept, and when they expire, is no secret.
   CHECK(text.find("/var/lib/bot/tokens.json") != std::string::npos);
+  CHECK(text.find("1700000000") != std::string::npos);
 }
 
 TEST_CASE("help exits 0", "[cli]") {
@@ -743,9 +745,8 @@ TEST_CASE("a rotating token: refreshed, kept in its token file, and read "
           "from it at the next start",
           "[cli][rotation]") {
   fake_slack srv;
-  char tmpl[] = "/tmp/caf-rtm-cli-rotation-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  auto file = dir + "/tokens.json";
+  temp_dir dir;
+  auto file = dir.path + "/tokens.json";
   // The configured token is one the fake refuses: only the rotated one
   // works.
   std::vector<std::string> args{"--token",
@@ -798,8 +799,6 @@ TEST_CASE("a rotating token: refreshed, kept in its token file, and read "
   CHECK(refused.wait(10s) == 2);
   CHECK_THAT(refused.err(), Catch::Contains("token-file"));
   CHECK(srv.requests("oauth.v2.access").size() == 1);
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
 }
 
 TEST_CASE("the echo bot answers mentions", "[cli][echo_bot]") {

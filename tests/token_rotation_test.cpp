@@ -605,3 +605,28 @@ TEST_CASE_METHOD(rotation_fixture,
   CHECK(c.rec->lifecycle_count("fatal") == 0);
   close_client(*this, c.hdl);
 }
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a client hears again when a refused refresh makes its "
+                 "calls fail at the expiry",
+                 "[rotation][client]") {
+  fake_slack srv;
+  // Due at once, and it expires in 3 s.
+  auto cfg = rotating(srv, srv.options().token, unix_now() + 3);
+  cfg.rotation.client_secret = "wrong-secret";
+  auto c = connect_client(*this, cfg, {"*"});
+  // Refused for good: the current token goes on, and it is not asked again
+  // before the expiry.
+  REQUIRE(c.rec->wait_lifecycle("error:", 1, 10s));
+  std::this_thread::sleep_for(std::chrono::milliseconds{4000});
+  auto posted =
+      request<json_object>(*self, c.hdl, caf::timespan{20s}, call_atom_v,
+                           std::string{"chat.postMessage"},
+                           api_args{{"channel", "C1"}, {"text", "hi"}});
+  REQUIRE_FALSE(posted);
+  CHECK_THAT(render(posted.error()), Catch::Contains("bad_client_secret"));
+  // Calls now fail: that is news.
+  REQUIRE(c.rec->wait_lifecycle("error:", 2, 10s));
+  CHECK(srv.requests("oauth.v2.access").size() == 2);
+  close_client(*this, c.hdl);
+}

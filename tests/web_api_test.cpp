@@ -2743,8 +2743,9 @@ TEST_CASE_METHOD(api_fixture,
                  "a step of a later file that fails names the file, and "
                  "nothing is shared",
                  "[web_api][upload]") {
-  fake_slack srv;
+  // Before the fake: its handler may run until the fake is gone.
   std::atomic<int> asked{0};
+  fake_slack srv;
   srv.on("files.getUploadURLExternal", [&](const recorded_request& req) {
     if (++asked == 2)
       return http_response::error("invalid_arguments");

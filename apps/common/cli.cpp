@@ -75,11 +75,12 @@ void redact_userinfo(std::string& url) {
 // Keys whose values are credentials as a whole: tokens, the TLS key's
 // passphrase (`openssl.passphrase`), and anything named like a password.
 bool secret_key(const std::string& key) {
-  // Where the tokens are kept is no secret; the file is (mode 0600).
-  auto file = std::string_view{"token-file"};
-  if (key.size() >= file.size() &&
-      key.compare(key.size() - file.size(), file.size(), file) == 0)
-    return false;
+  // Where the tokens are kept, and when they expire, is no secret; the file
+  // is (mode 0600).
+  for (std::string_view open : {"token-file", "token-expires-at"})
+    if (key.size() >= open.size() &&
+        key.compare(key.size() - open.size(), open.size(), open) == 0)
+      return false;
   for (auto word : {"token", "passphrase", "password", "secret"})
     if (key.find(word) != std::string::npos)
       return true;

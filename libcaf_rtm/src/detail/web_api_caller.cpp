@@ -325,14 +325,20 @@ bool renews_token(self_ptr self, uint64_t id) {
   return true;
 }
 
-// The client hears of the first failure since the last refresh that worked
-// (the log has every one).
-void tell_refresh_failure(self_ptr self, caf::error reason, std::string what) {
+// The client hears of the first failure since the last refresh that worked,
+// and again when calls start failing with it (the log has every one).
+void tell_refresh_failure(self_ptr self, caf::error reason,
+                          web_api_state::rotation_state::told kind) {
   auto& rot = self->state.rotation;
-  if (rot.failure_told)
+  if (rot.failure_told == kind)
     return;
-  rot.failure_told = true;
-  tell_client(self, std::move(reason), std::move(what));
+  rot.failure_told = kind;
+  using told = web_api_state::rotation_state::told;
+  tell_client(self, std::move(reason),
+              kind == told::calls_fail
+                  ? "token rotation failed; calls that need the token fail"
+                  : "token rotation failed; the current token goes on until "
+                    "it expires");
 }
 
 void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
@@ -366,8 +372,7 @@ void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
                   "token rotation failed: ", render(tokens.error()),
                   "; the current token goes on until it expires");
     tell_refresh_failure(self, add_context(tokens.error(), "token rotation"),
-                         "token rotation failed; the current token goes on "
-                         "until it expires");
+                         web_api_state::rotation_state::told::token_goes_on);
     rot.refresh_at =
         for_good ? rot.expiry
                  : std::min(now + std::chrono::duration_cast<
@@ -383,15 +388,14 @@ void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
     rot.failed_until = clock_type::now() + refresh_hold;
     CAF_RTM_LOG(st.log, error, "web_api",
                 "token rotation failed: ", render(rot.failure));
-    tell_refresh_failure(
-        self, rot.failure,
-        "token rotation failed; calls that need the token fail");
+    tell_refresh_failure(self, rot.failure,
+                         web_api_state::rotation_state::told::calls_fail);
     for (auto id : waiting)
       finish(self, id, rot.failure);
     return;
   }
   rot.failure = caf::error{};
-  rot.failure_told = false;
+  rot.failure_told = web_api_state::rotation_state::told::nothing;
   st.log->add_transient_secret(tokens->access_token);
   st.authorization = "Bearer " + tokens->access_token;
   if (!tokens->refresh_token.empty()) {

@@ -167,9 +167,11 @@ struct web_api_state {
     /// `failed_until` instead of asking Slack again at once.
     caf::error failure;
     clock_type::time_point failed_until;
-    /// The client heard of a failure since the last refresh that worked:
-    /// a refresh retried every 10 s for hours would tell it each time.
-    bool failure_told = false;
+    /// What the client heard of since the last refresh that worked: a
+    /// refresh retried every 10 s for hours would tell it each time, but
+    /// calls that start failing once the token expired are news.
+    enum class told { nothing, token_goes_on, calls_fail };
+    told failure_told = told::nothing;
   };
   rotation_state rotation;
   /// The counters of `status_atom, call_atom` (the rest is read off the
