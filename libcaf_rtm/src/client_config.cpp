@@ -386,12 +386,14 @@ caf::error check_rotation(const client_config& cfg, client_kind kind) {
     return invalid("rotation needs a listener or a file (token-file) to "
                    "store the new tokens");
   for (auto [value, name] :
-       {std::pair{&rot.refresh_token, "rotation.refresh_token"},
-        std::pair{&rot.client_id, "rotation.client_id"},
+       {std::pair{&rot.client_id, "rotation.client_id"},
         std::pair{&rot.client_secret, "rotation.client_secret"}})
-    if (!value->empty() || value != &rot.refresh_token)
-      if (auto err = check_token(*value, name))
-        return err;
+    if (auto err = check_token(*value, name))
+      return err;
+  // Empty: it comes from the file.
+  if (!rot.refresh_token.empty())
+    if (auto err = check_token(rot.refresh_token, "rotation.refresh_token"))
+      return err;
   // Beyond 2100 it is no time in seconds (milliseconds, say), and would
   // overflow the clock.
   if (rot.expires_at < 0 || rot.expires_at > token_rotation::max_expires_at)

@@ -246,10 +246,6 @@ void get_upload_url(web_api_self self, const job_ptr& job) {
       });
 }
 
-} // namespace
-
-namespace {
-
 // The upload's files as parts, the first one from `x`'s own fields.
 std::vector<upload_part> parts_of(file_upload& x) {
   std::vector<upload_part> result;
