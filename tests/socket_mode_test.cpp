@@ -801,6 +801,10 @@ TEST_CASE_METHOD(sm_fixture,
   CHECK(envs[1].user() == "U8");
   CHECK(envs[1].channel() == "C8");
   CHECK(envs[1].payload().at("container").at("message_ts") == "5.000200");
+  // The clicked message shows its button.
+  const auto& blocks = envs[1].payload().at("message").at("blocks");
+  REQUIRE(blocks.is_array());
+  CHECK(blocks.at(0).at("elements").at(0).at("action_id") == "approve");
   CHECK(envs[1].response_url().rfind(srv.webhook_url("actions-"), 0) == 0);
   CHECK_FALSE(envs[1].accepts_response_payload());
   // The modal.
@@ -815,6 +819,14 @@ TEST_CASE_METHOD(sm_fixture,
             .at("pick")
             .at("selected_option")
             .at("value") == "prod");
+  // The modal's inputs as blocks, and its place in a stack of views.
+  CHECK(envs[2].view().at("blocks").at(0).at("block_id") == "env");
+  CHECK(envs[2].view().at("blocks").at(0).at("element").at("action_id") ==
+        "pick");
+  CHECK(envs[2].view().at("blocks").at(0).at("element").at("type") ==
+        "static_select");
+  CHECK(envs[2].view().at("root_view_id") == envs[2].view().at("id"));
+  CHECK(envs[2].view().at("previous_view_id").is_null());
   CHECK(envs[2].accepts_response_payload());
   CHECK(envs[2].response_url().empty());
   // The shortcut.

@@ -87,10 +87,22 @@ std::string fake_slack::send_block_action(const std::string& action_id,
       {"type", "button"},
       {"action_ts", now_ts()},
   };
-  json::object message{{"type", "message"},
-                       {"user", opts.user_id},
-                       {"ts", message_ts},
-                       {"text", "a message with buttons"}};
+  // The message shows the button that was clicked, as Slack sends it.
+  json::object button{
+      {"type", "button"},
+      {"action_id", action_id},
+      {"text", {{"type", "plain_text"}, {"text", action_id}}},
+      {"value", value},
+  };
+  json::object message{
+      {"type", "message"},
+      {"user", opts.user_id},
+      {"ts", message_ts},
+      {"text", "a message with buttons"},
+      {"blocks", json::array{{{"type", "actions"},
+                              {"block_id", "actions"},
+                              {"elements", json::array{std::move(button)}}}}},
+  };
   if (!opts.bot_id.empty())
     message["bot_id"] = opts.bot_id;
   json::object payload{
@@ -125,17 +137,43 @@ std::string fake_slack::send_view_submission(
     throw std::invalid_argument("send_view_submission: values_json is not a "
                                 "JSON object");
   const auto& opts = options();
+  // An input block for each input the values name, as the modal had them.
+  json::array blocks;
+  for (const auto& [block_id, inputs] : values.get_object())
+    if (inputs.is_object())
+      for (const auto& [action_id, input] : inputs.get_object()) {
+        const auto* type = input.is_object()
+                               ? input.get_object().if_contains("type")
+                               : nullptr;
+        blocks.push_back(json::object{
+            {"type", "input"},
+            {"block_id", block_id},
+            {"label", {{"type", "plain_text"}, {"text", block_id}}},
+            {"element",
+             {{"type",
+               type != nullptr ? *type : json::value{"plain_text_input"}},
+              {"action_id", action_id}}},
+        });
+      }
+  auto view_id = "V" + random_hex(5);
   json::object view{
-      {"id", "V" + random_hex(5)},
+      {"id", view_id},
       {"team_id", opts.team_id},
       {"type", "modal"},
       {"callback_id", callback_id},
       {"private_metadata", private_metadata},
       {"title", {{"type", "plain_text"}, {"text", callback_id}}},
+      {"submit", {{"type", "plain_text"}, {"text", "Submit"}}},
+      {"blocks", std::move(blocks)},
       {"state", {{"values", std::move(values)}}},
       {"hash", "1700000000." + random_hex(4)},
       {"app_id", opts.app_id},
       {"app_installed_team_id", opts.team_id},
+      {"external_id", ""},
+      {"root_view_id", view_id},
+      {"previous_view_id", nullptr},
+      {"clear_on_close", false},
+      {"notify_on_close", false},
   };
   if (!opts.bot_id.empty())
     view["bot_id"] = opts.bot_id;
