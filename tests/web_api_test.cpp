@@ -2769,6 +2769,55 @@ TEST_CASE_METHOD(api_fixture,
 }
 
 TEST_CASE_METHOD(api_fixture,
+                 "a later file's bytes are sent again after a 5xx, and a "
+                 "failure on names the file",
+                 "[web_api][upload]") {
+  // Before the fake: its handler may run until the fake is gone.
+  std::atomic<int> posts{0};
+  std::atomic<int> failing{1};
+  fake_slack srv;
+  // The first file's bytes go; the second's fail `failing` times.
+  srv.on(caf::rtm::testing::upload_method, [&](const recorded_request& req) {
+    if (++posts >= 2 && failing > 0) {
+      --failing;
+      return http_response::text(500, "oops");
+    }
+    return srv.default_answer(req);
+  });
+  auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
+  file_upload x;
+  x.filename = "a.txt";
+  x.content = "aaa";
+  x.more_files.push_back(upload_file{"b.txt", "", "", "", "bbb", ""});
+  x.channel_id = "C1";
+  SECTION("once: sent again, and both are shared") {
+    auto res = upload(*this, api, x);
+    REQUIRE(res);
+    CHECK(posts == 3);
+    auto ups = srv.uploads();
+    REQUIRE(ups.size() == 2);
+    CHECK(ups[0].bytes == "aaa");
+    CHECK(ups[1].bytes == "bbb");
+    CHECK(ups[0].completed);
+    CHECK(ups[1].completed);
+    CHECK(srv.requests("files.completeUploadExternal").size() == 1);
+  }
+  SECTION("on: its failure names the file, and nothing is shared") {
+    failing = 100;
+    auto res = upload(*this, api, x);
+    REQUIRE_FALSE(res);
+    auto text = render(res.error());
+    CHECK(code_of(res.error()) == "http_error");
+    CHECK_THAT(text, Catch::Contains("more_files[0] (b.txt)"));
+    CHECK_THAT(text, Catch::Contains("step: upload_url"));
+    CHECK(srv.requests("files.completeUploadExternal").empty());
+    for (const auto& up : srv.uploads())
+      CHECK_FALSE(up.completed);
+  }
+  close(api);
+}
+
+TEST_CASE_METHOD(api_fixture,
                  "the files of an upload are checked, and bounded together, "
                  "before any request",
                  "[web_api][upload]") {
