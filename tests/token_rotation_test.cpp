@@ -4,9 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -592,7 +594,7 @@ TEST_CASE_METHOD(rotation_fixture,
   REQUIRE(eventually([&] {
     auto st = request<api_status>(*self, c.hdl, caf::timespan{5s},
                                   status_atom_v, call_atom_v);
-    return st && st->requests_failed == 2;
+    return st && st->requests_failed == 2 && st->token_refreshes_failed == 2;
   }));
   std::this_thread::sleep_for(std::chrono::milliseconds{300});
   CHECK(c.rec->lifecycle_count("error:") == 1);
@@ -629,4 +631,111 @@ TEST_CASE_METHOD(rotation_fixture,
   REQUIRE(c.rec->wait_lifecycle("error:", 2, 10s));
   CHECK(srv.requests("oauth.v2.access").size() == 2);
   close_client(*this, c.hdl);
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "tokens the token file does not take are told and written "
+                 "again until it takes them",
+                 "[rotation][file][socket_mode]") {
+  fake_slack srv;
+  temp_dir dir;
+  auto file = dir.path + "/tokens.json";
+  // At the refresh, a directory takes the file's place: the new version
+  // cannot be renamed over it (for root neither).
+  srv.on("oauth.v2.access", [&srv, file](const recorded_request& req) {
+    std::filesystem::create_directories(file + "/in_the_way");
+    return srv.default_answer(req);
+  });
+  auto cfg = socket_mode_config_for(srv, logs.get());
+  cfg.bot_token = "xoxe.xoxb-1-stale";
+  cfg.rotation = rotating(srv, "unused").rotation;
+  cfg.rotation.listener = caf::actor{};
+  cfg.rotation.file = file;
+  auto rec = std::make_shared<recorder>();
+  auto hdl = track(sys->spawn(socket_mode_client, cfg));
+  auto listener = track(spawn_recorder(*sys, rec));
+  REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{5s}, subscribe_atom_v,
+                                lifecycle_atom_v, listener));
+  REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
+  // The client hears of it, and goes on with the new token.
+  REQUIRE(rec->wait_lifecycle("error:invalid_config", 1, 10s));
+  CHECK(srv.requests("auth.test").at(0).headers["authorization"] ==
+        "Bearer xoxe.xoxb-1-rotated-1");
+  CHECK(stored(file).refresh_token.empty());
+  // Once the place is free, the file takes them.
+  std::filesystem::remove_all(file);
+  REQUIRE(eventually(
+      [&] { return stored(file).refresh_token == "xoxe-1-refresh-1"; }, 20s));
+  CHECK(stored(file).access_token == "xoxe.xoxb-1-rotated-1");
+  CHECK(rec->lifecycle_count("error:") == 1);
+  auto st = request<api_status>(*self, hdl, caf::timespan{5s}, status_atom_v,
+                                call_atom_v);
+  REQUIRE(st);
+  CHECK(st->tokens_rotated == 1);
+  CHECK(st->token_refreshes_failed == 0);
+  REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{20s}, close_atom_v));
+  // A restart with the spent configuration uses the file's tokens.
+  auto again = track(sys->spawn(socket_mode_client, cfg));
+  REQUIRE(request<connected>(*self, again, caf::timespan{20s}, connect_atom_v));
+  CHECK(srv.requests("auth.test").back().headers["authorization"] ==
+        "Bearer xoxe.xoxb-1-rotated-1");
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  REQUIRE(
+      request<caf::ok_atom>(*self, again, caf::timespan{20s}, close_atom_v));
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "two callers of one token file do not both refresh",
+                 "[rotation][file]") {
+  fake_slack srv;
+  temp_dir dir;
+  auto cfg = rotating(srv, "xoxe.xoxb-1-stale");
+  cfg.rotation.listener = caf::actor{};
+  cfg.rotation.file = dir.path + "/tokens.json";
+  auto api = track(sys->spawn(web_api, cfg));
+  REQUIRE(call(api, "auth.test"));
+  // A second caller (or a second process) with the file: refused before
+  // it spends the refresh token the first one holds.
+  auto other = track(sys->spawn(web_api, cfg));
+  auto res = call(other, "auth.test");
+  REQUIRE_FALSE(res);
+  CHECK(is(res.error(), errc::invalid_config));
+  CHECK_THAT(render(res.error()), Catch::Contains("in use"));
+  CHECK(srv.requests("oauth.v2.access").size() == 1);
+  // A client with it cannot connect.
+  auto c = connect_client(*this, cfg, {"*"}, false);
+  CHECK(srv.requests("rtm.connect").empty());
+  close_client(*this, c.hdl);
+  // Once the first closed, the next one takes over.
+  close(api);
+  auto next = track(sys->spawn(web_api, cfg));
+  REQUIRE(call(next, "auth.test"));
+  CHECK(srv.requests("auth.test").back().headers["authorization"] ==
+        "Bearer xoxe.xoxb-1-rotated-1");
+  close(next);
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a refresh answered without a new refresh token keeps the "
+                 "one it spent, in the file too",
+                 "[rotation][file]") {
+  fake_slack srv;
+  temp_dir dir;
+  srv.on("oauth.v2.access", [&srv](const recorded_request& req) {
+    auto res = srv.default_answer(req);
+    res.body = std::regex_replace(
+        res.body, std::regex{R"("refresh_token":"[^"]*",?)"}, "");
+    return res;
+  });
+  auto cfg = rotating(srv, "xoxe.xoxb-1-stale");
+  cfg.rotation.listener = caf::actor{};
+  cfg.rotation.file = dir.path + "/tokens.json";
+  auto api = track(sys->spawn(web_api, cfg));
+  REQUIRE(call(api, "auth.test"));
+  auto kept = stored(cfg.rotation.file);
+  CHECK(kept.access_token == "xoxe.xoxb-1-rotated-1");
+  CHECK(kept.refresh_token == srv.options().refresh_token);
+  CHECK(srv.requests("oauth.v2.access").at(0).form["refresh_token"] ==
+        srv.options().refresh_token);
+  close(api);
 }

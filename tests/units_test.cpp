@@ -2578,7 +2578,9 @@ TEST_CASE("a token file keeps the newest tokens across restarts",
   rot.file = file;
   std::string token = "xoxe.xoxb-1-configured";
   // The first start: no file yet, the configured tokens go on.
-  REQUIRE_FALSE(detail::load_token_file(rot, token));
+  auto loaded = detail::load_token_file(rot, token);
+  REQUIRE(loaded);
+  CHECK_FALSE(*loaded);
   CHECK(token == "xoxe.xoxb-1-configured");
   CHECK(rot.refresh_token == "xoxe-1-configured");
   token_rotated got{"xoxe.xoxb-1-new", "xoxe-1-next", 1700043200, "T9"};
@@ -2591,14 +2593,18 @@ TEST_CASE("a token file keeps the newest tokens across restarts",
   CHECK(std::distance(std::filesystem::directory_iterator{dir.path},
                       std::filesystem::directory_iterator{}) == 1);
   // The next start: the file's tokens replace the configured ones.
-  REQUIRE_FALSE(detail::load_token_file(rot, token));
+  loaded = detail::load_token_file(rot, token);
+  REQUIRE(loaded);
+  CHECK(*loaded);
   CHECK(token == "xoxe.xoxb-1-new");
   CHECK(rot.refresh_token == "xoxe-1-next");
   CHECK(rot.expires_at == 1700043200);
   // A later refresh replaces the file whole.
   got = token_rotated{"xoxe.xoxb-1-newer", "xoxe-1-after", 0, ""};
   REQUIRE_FALSE(detail::save_token_file(file, got));
-  REQUIRE_FALSE(detail::load_token_file(rot, token));
+  loaded = detail::load_token_file(rot, token);
+  REQUIRE(loaded);
+  CHECK(*loaded);
   CHECK(token == "xoxe.xoxb-1-newer");
   CHECK(rot.refresh_token == "xoxe-1-after");
   CHECK(rot.expires_at == 0);
@@ -2612,7 +2618,9 @@ TEST_CASE("a token file keeps the newest tokens across restarts",
   // No file configured: nothing is read.
   token_rotation none;
   std::string untouched = "xoxb-1";
-  CHECK_FALSE(detail::load_token_file(none, untouched));
+  loaded = detail::load_token_file(none, untouched);
+  REQUIRE(loaded);
+  CHECK_FALSE(*loaded);
   CHECK(untouched == "xoxb-1");
 }
 
@@ -2624,14 +2632,14 @@ TEST_CASE("a token file that cannot be used stops the start with its name",
     rot.refresh_token = std::move(refresh_token);
     rot.file = file;
     std::string token = "xoxb-1";
-    auto err = detail::load_token_file(rot, token);
+    auto loaded = detail::load_token_file(rot, token);
+    if (loaded)
+      return caf::error{};
     // Nothing half-read is kept.
-    if (err) {
-      CHECK(token == "xoxb-1");
-      CHECK(is(err, errc::invalid_config));
-      CHECK_THAT(render(err), Catch::Contains(file));
-    }
-    return err;
+    CHECK(token == "xoxb-1");
+    CHECK(is(loaded.error(), errc::invalid_config));
+    CHECK_THAT(render(loaded.error()), Catch::Contains(file));
+    return loaded.error();
   };
   // Not there, and nothing to start with.
   CHECK(load(dir.path + "/missing.json", ""));
@@ -2666,6 +2674,27 @@ TEST_CASE("a token file that cannot be used stops the start with its name",
                                      token_rotated{"a", "b", 0, ""});
   REQUIRE(err);
   CHECK_THAT(render(err), Catch::Contains("cannot create its new version"));
+}
+
+TEST_CASE("one caller at a time refreshes with a token file",
+          "[units][rotation]") {
+  token_dir dir;
+  auto file = dir.path + "/tokens.json";
+  auto first = detail::lock_token_file(file);
+  REQUIRE(first);
+  // A second caller, in this process or another, would spend the same
+  // refresh token.
+  auto second = detail::lock_token_file(file);
+  REQUIRE_FALSE(second);
+  CHECK(is(second.error(), errc::invalid_config));
+  CHECK_THAT(render(second.error()), Catch::Contains(file));
+  CHECK_THAT(render(second.error()), Catch::Contains("in use"));
+  // Free again once the first lets go.
+  first->reset();
+  CHECK(detail::lock_token_file(file));
+  auto nowhere = detail::lock_token_file(dir.path + "/no/such/dir/t.json");
+  REQUIRE_FALSE(nowhere);
+  CHECK_THAT(render(nowhere.error()), Catch::Contains("cannot be opened"));
 }
 
 TEST_CASE("the rotation options come from CAF's configuration",

@@ -238,13 +238,18 @@ struct api_status {
   /// closed is not counted).
   uint64_t rate_limit_hits = 0;
   uint64_t retries = 0;
+  /// Refreshes of the caller's rotating token (`token_rotation`) that got new
+  /// tokens, and that failed.
+  uint64_t tokens_rotated = 0;
+  uint64_t token_refreshes_failed = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, api_status& x) {
   return f(caf::meta::type_name("caf::rtm::api_status"), x.requests_open,
            x.requests_in_flight, x.methods_rate_limited, x.requests_succeeded,
-           x.requests_failed, x.requests_refused, x.rate_limit_hits, x.retries);
+           x.requests_failed, x.requests_refused, x.rate_limit_hits, x.retries,
+           x.tokens_rotated, x.token_refreshes_failed);
 }
 
 // -- token rotation -----------------------------------------------------------

@@ -201,7 +201,8 @@ using socket_mode_router_actor =
 using web_api_core_actor = web_api_actor::extend<
     caf::reacts_to<http_result>, caf::reacts_to<retry_atom, uint64_t>,
     caf::reacts_to<retry_atom, std::string>,
-    caf::reacts_to<timeout_atom, uint64_t>, caf::reacts_to<closed_atom>>;
+    caf::reacts_to<timeout_atom, uint64_t>, caf::reacts_to<closed_atom>,
+    caf::reacts_to<unstored_tokens>, caf::reacts_to<store_atom, uint64_t>>;
 
 } // namespace caf::rtm::detail
 

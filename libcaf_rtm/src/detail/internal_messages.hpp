@@ -18,6 +18,7 @@
 #include "caf/rtm/event.hpp"
 #include "caf/rtm/messages.hpp"
 #include "caf/rtm/type_ids.hpp"
+#include "caf/rtm/web_api_actor.hpp"
 
 // Internal atoms (the public ones are in type_ids.hpp).
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, ack_atom, "ack")
@@ -34,6 +35,7 @@ CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, timeout_atom, "timeout")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, trim_atom, "trim")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, unsent_atom, "unsent")
 CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, written_atom, "written")
+CAF_ADD_ATOM(caf_rtm, caf::rtm::detail, store_atom, "store")
 
 namespace caf::rtm::detail {
 
@@ -169,6 +171,14 @@ struct http_result {
   std::string body;
 };
 
+/// A refresh's tokens that the I/O thread could not write to the token file
+/// (a full disk, say): the only copy of the new refresh token is in the
+/// process now.
+struct unstored_tokens {
+  token_rotated tokens;
+  caf::error reason;
+};
+
 } // namespace caf::rtm::detail
 
 // Local messages only: never serialized.
@@ -180,4 +190,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::sessions_idle)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::session_drained)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::supervisor_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::http_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::unstored_tokens)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::rtm::detail::raw_frames)

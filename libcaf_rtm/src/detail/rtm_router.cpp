@@ -393,14 +393,13 @@ rtm_router(rtm_router_actor::stateful_pointer<rtm_router_state> self,
   auto& st = self->state;
   cfg.token = trim_token(cfg.token);
   // The file's tokens are newer than the configured ones.
-  auto configured = cfg.token;
-  auto file_error = load_token_file(cfg.rotation, cfg.token);
+  auto from_file = load_token_file(cfg.rotation, cfg.token);
   cfg.log = make_logger(cfg.log, {cfg.token});
   st.log = cfg.log;
-  if (!file_error && cfg.token != configured)
+  if (from_file && *from_file)
     CAF_RTM_LOG(st.log, info, "client", "the tokens of ", cfg.rotation.file,
                 " replace the configured ones");
-  st.setup_error = file_error ? std::move(file_error) : cfg.validate();
+  st.setup_error = from_file ? cfg.validate() : std::move(from_file.error());
   if (st.setup_error)
     CAF_RTM_LOG(st.log, error, "client", render(st.setup_error));
   st.cfg = std::make_shared<const client_config>(std::move(cfg));

@@ -595,15 +595,14 @@ socket_mode_router_actor::behavior_type socket_mode_router(
   cfg.app_token = trim_token(cfg.app_token);
   cfg.bot_token = trim_token(cfg.bot_token);
   // The file's tokens are newer than the configured ones.
-  auto configured = cfg.bot_token;
-  auto file_error = load_token_file(cfg.rotation, cfg.bot_token);
+  auto from_file = load_token_file(cfg.rotation, cfg.bot_token);
   cfg.log = make_logger(cfg.log, {cfg.app_token, cfg.bot_token});
   st.log = cfg.log;
-  if (!file_error && cfg.bot_token != configured)
+  if (from_file && *from_file)
     CAF_RTM_LOG(st.log, info, "client", "the tokens of ", cfg.rotation.file,
                 " replace the configured ones");
-  st.setup_error = file_error ? std::move(file_error)
-                              : cfg.validate(client_kind::socket_mode);
+  st.setup_error = from_file ? cfg.validate(client_kind::socket_mode)
+                             : std::move(from_file.error());
   if (st.setup_error)
     CAF_RTM_LOG(st.log, error, "client", render(st.setup_error));
   st.cfg = std::make_shared<const client_config>(cfg);

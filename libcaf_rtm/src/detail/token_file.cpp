@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -112,10 +113,11 @@ caf::error save_error(const std::string& path, const char* step, int code) {
 
 } // namespace
 
-caf::error load_token_file(token_rotation& rotation, std::string& token) {
+caf::expected<bool> load_token_file(token_rotation& rotation,
+                                    std::string& token) {
   const auto& path = rotation.file;
   if (path.empty())
-    return caf::none;
+    return false;
   if (auto err = check_writable(path))
     return err;
   // Non-blocking: a FIFO in its place must not hold the client's start.
@@ -128,7 +130,7 @@ caf::error load_token_file(token_rotation& rotation, std::string& token) {
     if (rotation.refresh_token.empty())
       return invalid_file(path, "does not exist, and there is no "
                                 "rotation.refresh_token to start with");
-    return caf::none;
+    return false;
   }
   struct stat info {};
   std::string text;
@@ -169,7 +171,35 @@ caf::error load_token_file(token_rotation& rotation, std::string& token) {
   token = std::move(access);
   rotation.refresh_token = std::move(refresh);
   rotation.expires_at = expires_at;
-  return caf::none;
+  return true;
+}
+
+token_file_lock::~token_file_lock() {
+  ::close(fd_);
+}
+
+caf::expected<token_file_lock_ptr> lock_token_file(const std::string& path) {
+  auto name = path + ".lock";
+  // O_NOFOLLOW: a link planted there does not make the lock create a file
+  // elsewhere.
+  int fd =
+      ::open(name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    auto code = errno;
+    return invalid_file(path, "its lock file " + name +
+                                  " cannot be opened: " + errno_text(code));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    auto code = errno;
+    ::close(fd);
+    if (code == EWOULDBLOCK)
+      return invalid_file(path, "is in use by another caller, in this "
+                                "process or another (both would spend the "
+                                "same refresh token)");
+    return invalid_file(path, "its lock file " + name +
+                                  " cannot be locked: " + errno_text(code));
+  }
+  return std::make_shared<token_file_lock>(fd);
 }
 
 caf::error save_token_file(const std::string& path,

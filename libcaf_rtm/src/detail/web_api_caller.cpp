@@ -32,6 +32,23 @@ namespace caf::rtm::detail {
 
 namespace {
 
+// The caller ends: tokens the file did not take get a last try, and the file
+// is free for the next caller. (A refresh still out holds the lock until it
+// stored its tokens.)
+void let_go_of_token_file(web_api_state& st) {
+  if (auto& unstored = st.rotation.unstored) {
+    if (auto err = save_token_file(st.cfg.rotation.file, *unstored))
+      CAF_RTM_LOG(st.log, error, "web_api",
+                  "the rotated tokens were never stored: ", render(err),
+                  "; a restart will not find them");
+    else
+      CAF_RTM_LOG(st.log, info, "web_api", "the rotated tokens are stored in ",
+                  st.cfg.rotation.file, " now");
+    unstored.reset();
+  }
+  st.token_file.reset();
+}
+
 using self_ptr = web_api_self;
 using clock_type = web_api_state::clock_type;
 
@@ -75,6 +92,8 @@ constexpr size_t max_exchanges = 16;
 
 void answer_closes(self_ptr self) {
   auto& st = self->state;
+  // Before the reply: a caller started after it finds the file free.
+  let_go_of_token_file(st);
   for (auto& rp : st.close_promises)
     rp.deliver(caf::ok_atom_v);
   st.close_promises.clear();
@@ -357,6 +376,8 @@ void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
       finish(self, id, make_error(errc::closed, "web API caller closed"));
     return;
   }
+  if (!tokens)
+    ++st.stats.token_refreshes_failed;
   if (!tokens && now < rot.expiry) {
     // The token still works: the calls go with it, and the refresh is tried
     // again after the hold (or when the token expires, if sooner). A refusal
@@ -394,8 +415,15 @@ void on_refreshed(self_ptr self, caf::expected<json_object> answer) {
       finish(self, id, rot.failure);
     return;
   }
+  ++st.stats.tokens_rotated;
   rot.failure = caf::error{};
   rot.failure_told = web_api_state::rotation_state::told::nothing;
+  // The file took this refresh's tokens (else `unstored` holds them now):
+  // older ones must not be written over them.
+  if (rot.unstored && rot.unstored->access_token != tokens->access_token) {
+    rot.unstored.reset();
+    ++rot.store_round;
+  }
   st.log->add_transient_secret(tokens->access_token);
   st.authorization = "Bearer " + tokens->access_token;
   if (!tokens->refresh_token.empty()) {
@@ -424,19 +452,65 @@ struct token_keeper {
   // holds no new one.
   std::string spent;
   logger_ptr log;
+  // Nobody else refreshes with the file's tokens until these are stored.
+  token_file_lock_ptr lock;
 
-  void save(const token_rotated& tokens) const {
+  // The tokens the file failed to take, if any.
+  std::optional<unstored_tokens> save(const token_rotated& tokens) const {
     if (file.empty())
-      return;
+      return std::nullopt;
     auto kept = tokens;
     if (kept.refresh_token.empty())
       kept.refresh_token = spent;
-    if (auto err = save_token_file(file, kept))
-      CAF_RTM_LOG(log, error, "web_api",
-                  "the rotated tokens could not be stored: ", render(err),
-                  "; a restart will not find them");
+    auto err = save_token_file(file, kept);
+    if (!err)
+      return std::nullopt;
+    CAF_RTM_LOG(log, error, "web_api",
+                "the rotated tokens could not be stored: ", render(err),
+                "; tried again until they are");
+    return unstored_tokens{std::move(kept), std::move(err)};
   }
 };
+
+// A refresh's tokens that the file did not take: a restart would find only
+// the spent refresh token, so they are written again until the file takes
+// them, the first time after a second, then less and less often.
+constexpr auto first_store_pause = caf::timespan{std::chrono::seconds{1}};
+constexpr auto max_store_pause = caf::timespan{std::chrono::minutes{5}};
+
+void on_unstored(self_ptr self, unstored_tokens x) {
+  auto& rot = self->state.rotation;
+  rot.unstored = std::move(x.tokens);
+  rot.store_pause = first_store_pause;
+  ++rot.store_round;
+  // The reason names the file.
+  tell_client(self, std::move(x.reason),
+              "token rotation: the new tokens could not be stored; tried "
+              "again until they are");
+  self->delayed_send(self, rot.store_pause, store_atom_v, rot.store_round);
+}
+
+void store_again(self_ptr self, uint64_t round) {
+  auto& st = self->state;
+  auto& rot = st.rotation;
+  if (round != rot.store_round || !rot.unstored)
+    return;
+  if (auto err = save_token_file(st.cfg.rotation.file, *rot.unstored)) {
+    rot.store_pause = std::min(rot.store_pause * 2, max_store_pause);
+    CAF_RTM_LOG(
+        st.log, warn, "web_api",
+        "the rotated tokens still cannot be stored: ", render(err),
+        "; next try in ",
+        std::chrono::duration_cast<std::chrono::seconds>(rot.store_pause)
+            .count(),
+        " s");
+    self->delayed_send(self, rot.store_pause, store_atom_v, rot.store_round);
+    return;
+  }
+  rot.unstored.reset();
+  CAF_RTM_LOG(st.log, info, "web_api", "the rotated tokens are stored in ",
+              st.cfg.rotation.file, " now");
+}
 
 void issue(self_ptr self, uint64_t id) {
   auto& st = self->state;
@@ -492,7 +566,7 @@ void issue(self_ptr self, uint64_t id) {
   std::optional<token_keeper> keeper;
   if (call.survives_close)
     keeper = token_keeper{st.cfg.rotation.listener, st.cfg.rotation.file,
-                          st.rotation.refresh_token, st.log};
+                          st.rotation.refresh_token, st.log, st.token_file};
   call.http = net::start_http_post(
       *st.net, std::move(req),
       [hdl, id, keeper{std::move(keeper)}](net::http_response_data res) {
@@ -503,7 +577,8 @@ void issue(self_ptr self, uint64_t id) {
         // Before the caller uses the new token: a process that ends after
         // a call with it must find its refresh token on disk.
         if (tokens)
-          keeper->save(*tokens);
+          if (auto unstored = keeper->save(*tokens))
+            caf::anon_send(hdl, std::move(*unstored));
         caf::anon_send(hdl, http_result{id, std::move(res.error), res.sent,
                                         static_cast<uint16_t>(res.status),
                                         std::move(res.retry_after),
@@ -914,6 +989,7 @@ caf::error add_context(caf::error err, std::string what) {
 }
 
 web_api_state::~web_api_state() {
+  let_go_of_token_file(*this);
   // A refresh runs on: its tokens go to the listener (see `issue`).
   for (auto& [id, call] : calls)
     if (auto http = call.http.lock(); http && !call.survives_close)
@@ -928,13 +1004,14 @@ web_api_caller(web_api_self self, client_config cfg, const caf::actor& client) {
   if (client)
     st.client = client.address();
   cfg.token = trim_token(cfg.token);
-  // The file's tokens are newer than the configured ones.
-  auto configured = cfg.token;
-  auto file_error = load_token_file(cfg.rotation, cfg.token);
+  // The file's tokens are newer than the configured ones. (A client's own
+  // caller reads the file its client read a moment before: the same tokens,
+  // logged by the client.)
+  auto from_file = load_token_file(cfg.rotation, cfg.token);
   cfg.log = make_logger(cfg.log, {cfg.token, cfg.rotation.client_secret,
                                   cfg.rotation.refresh_token});
   st.log = cfg.log;
-  if (!file_error && cfg.token != configured)
+  if (from_file && *from_file && !client)
     CAF_RTM_LOG(st.log, info, "web_api", "the tokens of ", cfg.rotation.file,
                 " replace the configured ones");
   st.authorization = "Bearer " + cfg.token;
@@ -953,14 +1030,20 @@ web_api_caller(web_api_self self, client_config cfg, const caf::actor& client) {
     }
   }
   st.rng.seed(std::random_device{}());
-  if (file_error) {
-    st.setup_error = std::move(file_error);
+  if (!from_file) {
+    st.setup_error = std::move(from_file.error());
   } else if (auto err = cfg.validate()) {
     st.setup_error = std::move(err);
   } else if (auto ctx = net::make_net_context(cfg, st.log)) {
     st.net = std::move(*ctx);
   } else {
     st.setup_error = std::move(ctx.error());
+  }
+  if (!st.setup_error && st.rotation.on && !cfg.rotation.file.empty()) {
+    if (auto lock = lock_token_file(cfg.rotation.file))
+      st.token_file = std::move(*lock);
+    else
+      st.setup_error = std::move(lock.error());
   }
   if (st.setup_error)
     // Every call fails with it; the callers report it.
@@ -1095,6 +1178,8 @@ web_api_caller(web_api_self self, client_config cfg, const caf::actor& client) {
         maybe_finish_close(self);
         return rp;
       },
+      [self](unstored_tokens& x) { on_unstored(self, std::move(x)); },
+      [self](store_atom, uint64_t round) { store_again(self, round); },
       [self](closed_atom) {
         self->state.closing_idle = false;
         maybe_finish_close(self);

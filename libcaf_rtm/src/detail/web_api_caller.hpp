@@ -23,6 +23,7 @@
 
 #include "caf/rtm/client_config.hpp"
 #include "detail/interfaces.hpp"
+#include "detail/token_file.hpp"
 
 namespace caf::rtm::net {
 struct net_context;
@@ -172,7 +173,15 @@ struct web_api_state {
     /// calls that start failing once the token expired are news.
     enum class told { nothing, token_goes_on, calls_fail };
     told failure_told = told::nothing;
+    /// A refresh's tokens the token file did not take: written again, with
+    /// growing pauses, until it does or a later refresh's tokens are stored.
+    std::optional<token_rotated> unstored;
+    /// Tells the pending try from those of tokens that are stale now.
+    uint64_t store_round = 0;
+    caf::timespan store_pause{};
   };
+  /// Held while the caller may refresh with `rotation.file`'s tokens.
+  token_file_lock_ptr token_file;
   rotation_state rotation;
   /// The counters of `status_atom, call_atom` (the rest is read off the
   /// state when asked).
