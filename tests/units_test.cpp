@@ -481,14 +481,23 @@ TEST_CASE("subscription patterns: types, subtypes, malformed ones",
   CHECK(matches({"message::bot_message"}, env));
   CHECK_FALSE(matches({"message::file_share"}, env));
   CHECK(env.event_subtype() == "bot_message");
-  for (auto good : {"*", "message", "message::bot_message", "/deploy",
-                    "block_actions", "events_api", "block_actions::vote:yes",
-                    "block_actions::a::b", "view_submission::\xc3\xbc"})
+  for (auto good :
+       {"*", "message", "message::bot_message", "/deploy", "block_actions",
+        "events_api", "block_actions::vote:yes", "block_actions::a::b",
+        "view_submission::\xc3\xbc",
+        // Two, three and four bytes at the edges of their ranges.
+        "a::\xc2\x80\xdf\xbf", "a::\xe0\xa0\x80\xed\x9f\xbf",
+        "a::\xee\x80\x80\xef\xbf\xbf", "a::\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"})
     CHECK_FALSE(check_pattern(good));
   for (auto bad :
        {"", " ", "message ", "message:bot_message", "::x", "x::", "a:b::c",
         "mes*", "*::bot_message", "a\nb", "block_actions::a b",
-        "block_actions::a*", "block_actions::a\x7f", "message:::bot_message"}) {
+        "block_actions::a*", "block_actions::a\x7f", "message:::bot_message",
+        // Not UTF-8: Latin-1, a stray continuation byte, a cut-off sequence,
+        // overlong forms, a surrogate, past U+10FFFF.
+        "a::\xfc", "a::\x80", "a::x\xc3", "a::\xe2\x82", "a::\xc0\xaf",
+        "a::\xe0\x80\xaf", "a::\xed\xa0\x80", "a::\xf4\x90\x80\x80",
+        "a::\xf8\x88\x80\x80\x80"}) {
     INFO(bad);
     auto err = check_pattern(bad);
     REQUIRE(err);

@@ -18,15 +18,59 @@ bool valid_part(std::string_view x) noexcept {
   });
 }
 
+// Whether `x` is well-formed UTF-8: no stray or missing continuation bytes,
+// overlong forms, surrogates or code points past U+10FFFF. Slack's ids are,
+// so a subtype that is not (Latin-1 text, say) could never match.
+bool valid_utf8(std::string_view x) noexcept {
+  size_t i = 0;
+  while (i < x.size()) {
+    auto lead = static_cast<unsigned char>(x[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    // The continuation bytes that follow, and the range of the first one
+    // (narrower where a wider range would be overlong, a surrogate or past
+    // U+10FFFF).
+    size_t n = 0;
+    unsigned lo = 0x80;
+    unsigned hi = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      n = 1;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      n = 2;
+      lo = lead == 0xE0 ? 0xA0 : lo;
+      hi = lead == 0xED ? 0x9F : hi;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      n = 3;
+      lo = lead == 0xF0 ? 0x90 : lo;
+      hi = lead == 0xF4 ? 0x8F : hi;
+    } else {
+      return false;
+    }
+    if (x.size() - i <= n)
+      return false;
+    for (size_t k = 1; k <= n; ++k) {
+      auto c = static_cast<unsigned char>(x[i + k]);
+      if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF))
+        return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
 // A subtype may also be an interaction's `action_id` or `callback_id`, which
 // the app chose: ':' and UTF-8 are allowed there ("block_actions::vote:yes"),
 // but not first: "message:::bot_message" is a typo, not an id.
 bool valid_subtype(std::string_view x) noexcept {
   return !x.empty() && x.front() != ':' &&
-         std::all_of(x.begin(), x.end(), [](char c) {
-           auto b = static_cast<unsigned char>(c);
-           return b > ' ' && b != 127 && c != '*';
-         });
+         std::all_of(x.begin(), x.end(),
+                     [](char c) {
+                       auto b = static_cast<unsigned char>(c);
+                       return b > ' ' && b != 127 && c != '*';
+                     }) &&
+         valid_utf8(x);
 }
 
 } // namespace
@@ -53,7 +97,8 @@ caf::error check_pattern(std::string_view pattern) {
   if (!valid_part(pattern.substr(0, sep)) ||
       !valid_subtype(pattern.substr(sep + separator.size())))
     return bad("expected type::subtype, both parts non-empty, no spaces or "
-               "'*', no ':' in the type or first in the subtype");
+               "'*', no ':' in the type or first in the subtype, the subtype "
+               "UTF-8");
   return caf::none;
 }
 
