@@ -665,7 +665,7 @@ TEST_CASE_METHOD(rotation_fixture,
   // Once the place is free, the file takes them.
   std::filesystem::remove_all(file);
   REQUIRE(eventually(
-      [&] { return stored(file).refresh_token == "xoxe-1-refresh-1"; }, 20s));
+      [&] { return stored(file).refresh_token == "xoxe-1-refresh-1"; }, 40s));
   CHECK(stored(file).access_token == "xoxe.xoxb-1-rotated-1");
   CHECK(rec->lifecycle_count("error:") == 1);
   auto st = request<api_status>(*self, hdl, caf::timespan{5s}, status_atom_v,

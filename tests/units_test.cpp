@@ -1716,7 +1716,7 @@ webhook_post sample(tag<webhook_post>) {
 }
 
 api_status sample(tag<api_status>) {
-  return {3, 1, 1, 100, 4, 2, 7, 9};
+  return {3, 1, 1, 100, 4, 2, 7, 9, 5, 6};
 }
 
 token_rotated sample(tag<token_rotated>) {
@@ -2698,6 +2698,9 @@ TEST_CASE("one caller at a time refreshes with a token file",
   CHECK(is(second.error(), errc::invalid_config));
   CHECK_THAT(render(second.error()), Catch::Contains(file));
   CHECK_THAT(render(second.error()), Catch::Contains("in use"));
+  // Another spelling of the same file shares its lock.
+  std::filesystem::create_directory_symlink(dir.path, dir.path + "/link");
+  CHECK_FALSE(detail::lock_token_file(dir.path + "/link/./tokens.json"));
   // Free again once the first lets go.
   first->reset();
   CHECK(detail::lock_token_file(file));

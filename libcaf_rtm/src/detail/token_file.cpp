@@ -1,6 +1,7 @@
 #include "detail/token_file.hpp"
 
 #include <cerrno>
+#include <filesystem>
 #include <optional>
 #include <system_error>
 
@@ -179,7 +180,11 @@ token_file_lock::~token_file_lock() {
 }
 
 caf::expected<token_file_lock_ptr> lock_token_file(const std::string& path) {
-  auto name = path + ".lock";
+  // By the file's real path: two spellings of one file (a link, "./") share
+  // one lock.
+  std::error_code ec;
+  auto real = std::filesystem::weakly_canonical(path, ec);
+  auto name = (ec ? path : real.string()) + ".lock";
   // O_NOFOLLOW: a link planted there does not make the lock create a file
   // elsewhere.
   int fd =

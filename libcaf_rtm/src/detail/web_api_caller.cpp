@@ -34,10 +34,14 @@ namespace {
 
 // The caller ends: tokens the file did not take get a last try, and the file
 // is free for the next caller. (A refresh still out holds the lock until it
-// stored its tokens.)
+// stored its tokens, newer than those: they are not written over them.)
 void let_go_of_token_file(web_api_state& st) {
   if (auto& unstored = st.rotation.unstored) {
-    if (auto err = save_token_file(st.cfg.rotation.file, *unstored))
+    if (st.rotation.refreshing)
+      CAF_RTM_LOG(st.log, error, "web_api",
+                  "the rotated tokens were never stored; a refresh still out "
+                  "stores its own");
+    else if (auto err = save_token_file(st.cfg.rotation.file, *unstored))
       CAF_RTM_LOG(st.log, error, "web_api",
                   "the rotated tokens were never stored: ", render(err),
                   "; a restart will not find them");
@@ -466,8 +470,7 @@ struct token_keeper {
     if (!err)
       return std::nullopt;
     CAF_RTM_LOG(log, error, "web_api",
-                "the rotated tokens could not be stored: ", render(err),
-                "; tried again until they are");
+                "the rotated tokens could not be stored: ", render(err));
     return unstored_tokens{std::move(kept), std::move(err)};
   }
 };
@@ -480,6 +483,9 @@ constexpr auto max_store_pause = caf::timespan{std::chrono::minutes{5}};
 
 void on_unstored(self_ptr self, unstored_tokens x) {
   auto& rot = self->state.rotation;
+  CAF_RTM_LOG(self->state.log, info, "web_api",
+              "the rotated tokens are written again until ",
+              self->state.cfg.rotation.file, " takes them");
   rot.unstored = std::move(x.tokens);
   rot.store_pause = first_store_pause;
   ++rot.store_round;
@@ -495,6 +501,13 @@ void store_again(self_ptr self, uint64_t round) {
   auto& rot = st.rotation;
   if (round != rot.store_round || !rot.unstored)
     return;
+  // A refresh is out: its I/O thread may be storing newer tokens right now,
+  // which these must not replace. Tried again after it (`on_refreshed`
+  // drops these if its tokens were stored).
+  if (rot.refreshing) {
+    self->delayed_send(self, rot.store_pause, store_atom_v, rot.store_round);
+    return;
+  }
   if (auto err = save_token_file(st.cfg.rotation.file, *rot.unstored)) {
     rot.store_pause = std::min(rot.store_pause * 2, max_store_pause);
     CAF_RTM_LOG(
@@ -569,7 +582,8 @@ void issue(self_ptr self, uint64_t id) {
                           st.rotation.refresh_token, st.log, st.token_file};
   call.http = net::start_http_post(
       *st.net, std::move(req),
-      [hdl, id, keeper{std::move(keeper)}](net::http_response_data res) {
+      [hdl, id,
+       keeper{std::move(keeper)}](net::http_response_data res) mutable {
         std::optional<token_rotated> tokens;
         if (keeper && !res.error)
           tokens = tokens_of_refresh(res.status, res.body,
@@ -579,6 +593,10 @@ void issue(self_ptr self, uint64_t id) {
         if (tokens)
           if (auto unstored = keeper->save(*tokens))
             caf::anon_send(hdl, std::move(*unstored));
+        // Before the result: a caller that closes once it has the result
+        // leaves the file free for the next one.
+        if (keeper)
+          keeper->lock.reset();
         caf::anon_send(hdl, http_result{id, std::move(res.error), res.sent,
                                         static_cast<uint16_t>(res.status),
                                         std::move(res.retry_after),
@@ -1004,10 +1022,19 @@ web_api_caller(web_api_self self, client_config cfg, const caf::actor& client) {
   if (client)
     st.client = client.address();
   cfg.token = trim_token(cfg.token);
-  // The file's tokens are newer than the configured ones. (A client's own
-  // caller reads the file its client read a moment before: the same tokens,
-  // logged by the client.)
-  auto from_file = load_token_file(cfg.rotation, cfg.token);
+  // The file's tokens are newer than the configured ones. Locked before it
+  // is read: a caller that let go of it a moment ago may have stored newer
+  // tokens than those a client read before it spawned this one. (The
+  // client logs that the file replaced its tokens.)
+  caf::expected<bool> from_file{false};
+  if (!cfg.rotation.file.empty()) {
+    if (auto lock = lock_token_file(cfg.rotation.file))
+      st.token_file = std::move(*lock);
+    else
+      from_file = std::move(lock.error());
+  }
+  if (from_file)
+    from_file = load_token_file(cfg.rotation, cfg.token);
   cfg.log = make_logger(cfg.log, {cfg.token, cfg.rotation.client_secret,
                                   cfg.rotation.refresh_token});
   st.log = cfg.log;
@@ -1039,12 +1066,9 @@ web_api_caller(web_api_self self, client_config cfg, const caf::actor& client) {
   } else {
     st.setup_error = std::move(ctx.error());
   }
-  if (!st.setup_error && st.rotation.on && !cfg.rotation.file.empty()) {
-    if (auto lock = lock_token_file(cfg.rotation.file))
-      st.token_file = std::move(*lock);
-    else
-      st.setup_error = std::move(lock.error());
-  }
+  // A caller that cannot refresh leaves the file to one that can.
+  if (st.setup_error)
+    st.token_file.reset();
   if (st.setup_error)
     // Every call fails with it; the callers report it.
     CAF_RTM_LOG(st.log, debug, "web_api", render(st.setup_error));
