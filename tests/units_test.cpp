@@ -2698,9 +2698,17 @@ TEST_CASE("one caller at a time refreshes with a token file",
   CHECK(is(second.error(), errc::invalid_config));
   CHECK_THAT(render(second.error()), Catch::Contains(file));
   CHECK_THAT(render(second.error()), Catch::Contains("in use"));
-  // Another spelling of the same file shares its lock.
+  // Another spelling of its directory shares its lock.
   std::filesystem::create_directory_symlink(dir.path, dir.path + "/link");
   CHECK_FALSE(detail::lock_token_file(dir.path + "/link/./tokens.json"));
+  // The file as a link: a save replaces the link, so its lock stays by the
+  // name in the directory, not by the link's target.
+  std::filesystem::create_symlink(dir.path + "/elsewhere.json",
+                                  dir.path + "/linked.json");
+  auto linked = detail::lock_token_file(dir.path + "/linked.json");
+  REQUIRE(linked);
+  CHECK(std::filesystem::exists(dir.path + "/linked.json.lock"));
+  CHECK_FALSE(std::filesystem::exists(dir.path + "/elsewhere.json.lock"));
   // Free again once the first lets go.
   first->reset();
   CHECK(detail::lock_token_file(file));

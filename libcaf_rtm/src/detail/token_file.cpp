@@ -180,11 +180,16 @@ token_file_lock::~token_file_lock() {
 }
 
 caf::expected<token_file_lock_ptr> lock_token_file(const std::string& path) {
-  // By the file's real path: two spellings of one file (a link, "./") share
-  // one lock.
+  // In the real directory the saves rename into: two spellings of it (a
+  // link, "./") share one lock. Not by the file's own target: a save
+  // replaces a link there with a file.
+  std::filesystem::path file{path};
   std::error_code ec;
-  auto real = std::filesystem::weakly_canonical(path, ec);
-  auto name = (ec ? path : real.string()) + ".lock";
+  std::filesystem::path dir;
+  if (file.has_parent_path())
+    dir = std::filesystem::weakly_canonical(file.parent_path(), ec);
+  auto name =
+      (ec || dir.empty() ? path : (dir / file.filename()).string()) + ".lock";
   // O_NOFOLLOW: a link planted there does not make the lock create a file
   // elsewhere.
   int fd =

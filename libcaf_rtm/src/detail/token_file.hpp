@@ -40,9 +40,9 @@ using token_file_lock_ptr = std::shared_ptr<token_file_lock>;
 
 /// Locks `path` for the one caller that refreshes its tokens, in this
 /// process or another: two would spend the same refresh token, and Slack
-/// refuses the second. The lock is on a file of its own next to the file's
-/// real path (`<path>.lock`, left there), since a save replaces `path`
-/// itself.
+/// refuses the second. The lock is on a file of its own next to it, in the
+/// directory's real path (`<path>.lock`, left there), since a save replaces
+/// `path` itself.
 /// Errors are `invalid_config` and name the file.
 caf::expected<token_file_lock_ptr> lock_token_file(const std::string& path);
 

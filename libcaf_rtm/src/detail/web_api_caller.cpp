@@ -1084,6 +1084,15 @@ web_api_caller(web_api_self self, client_config cfg, const caf::actor& client) {
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& st = self->state;
     st.closing = true;
+    // A refresh out runs on (see `issue`), and its I/O thread stores its
+    // own, newer tokens: older ones must not be written over them once the
+    // loop below has finished its call.
+    if (st.rotation.refreshing && st.rotation.unstored) {
+      CAF_RTM_LOG(st.log, error, "web_api",
+                  "the rotated tokens were never stored; a refresh still out "
+                  "stores its own");
+      st.rotation.unstored.reset();
+    }
     for (auto& xs : st.waiting)
       xs.clear();
     while (!st.calls.empty()) {
