@@ -66,6 +66,15 @@ struct rotation_fixture : system_fixture {
     return cfg;
   }
 
+  // A Socket Mode config for `srv` whose bot token rotates.
+  client_config rotating_socket_mode(const fake_slack& srv,
+                                     std::string bot_token) {
+    auto cfg = socket_mode_config_for(srv, logs.get());
+    cfg.bot_token = std::move(bot_token);
+    cfg.rotation = rotating(srv, "unused").rotation;
+    return cfg;
+  }
+
   caf::expected<json_object> call(const web_api_actor& api, std::string method,
                                   api_args args = {}) {
     return request<json_object>(*self, api, caf::timespan{20s}, call_atom_v,
@@ -454,10 +463,7 @@ TEST_CASE_METHOD(rotation_fixture,
                  "token",
                  "[rotation][socket_mode]") {
   fake_slack srv;
-  auto cfg = socket_mode_config_for(srv, logs.get());
-  auto rot = rotating(srv, "unused");
-  cfg.bot_token = "xoxe.xoxb-1-stale";
-  cfg.rotation = rot.rotation;
+  auto cfg = rotating_socket_mode(srv, "xoxe.xoxb-1-stale");
   auto hdl = track(sys->spawn(socket_mode_client, cfg));
   REQUIRE(request<connected>(*self, hdl, caf::timespan{20s}, connect_atom_v));
   auto opens = srv.requests("apps.connections.open");
@@ -646,9 +652,7 @@ TEST_CASE_METHOD(rotation_fixture,
     std::filesystem::create_directories(file + "/in_the_way");
     return srv.default_answer(req);
   });
-  auto cfg = socket_mode_config_for(srv, logs.get());
-  cfg.bot_token = "xoxe.xoxb-1-stale";
-  cfg.rotation = rotating(srv, "unused").rotation;
+  auto cfg = rotating_socket_mode(srv, "xoxe.xoxb-1-stale");
   cfg.rotation.listener = caf::actor{};
   cfg.rotation.file = file;
   auto rec = std::make_shared<recorder>();

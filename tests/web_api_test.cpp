@@ -2430,6 +2430,16 @@ caf::actor spawn_progress_sink(caf::actor_system& sys,
   });
 }
 
+// Two small files ("a.txt", "b.txt") in one message to C1.
+file_upload two_files() {
+  file_upload x;
+  x.filename = "a.txt";
+  x.content = "aaa";
+  x.more_files.push_back(upload_file{"b.txt", "", "", "", "bbb", ""});
+  x.channel_id = "C1";
+  return x;
+}
+
 caf::expected<json_object> upload(api_fixture& fx, const web_api_actor& api,
                                   file_upload x) {
   return request<json_object>(*fx.self, api, caf::timespan{20s}, upload_atom_v,
@@ -2752,11 +2762,7 @@ TEST_CASE_METHOD(api_fixture,
     return srv.default_answer(req);
   });
   auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
-  file_upload x;
-  x.filename = "a.txt";
-  x.content = "aaa";
-  x.more_files.push_back(upload_file{"b.txt", "", "", "", "bbb", ""});
-  x.channel_id = "C1";
+  auto x = two_files();
   auto res = upload(*this, api, x);
   REQUIRE_FALSE(res);
   auto text = render(res.error());
@@ -2785,11 +2791,7 @@ TEST_CASE_METHOD(api_fixture,
     return srv.default_answer(req);
   });
   auto api = track(sys->spawn(web_api, config_for(srv, logs.get())));
-  file_upload x;
-  x.filename = "a.txt";
-  x.content = "aaa";
-  x.more_files.push_back(upload_file{"b.txt", "", "", "", "bbb", ""});
-  x.channel_id = "C1";
+  auto x = two_files();
   SECTION("once: sent again, and both are shared") {
     auto res = upload(*this, api, x);
     REQUIRE(res);

@@ -32,16 +32,25 @@ namespace caf::rtm::detail {
 
 namespace {
 
+// The caller ends while a refresh is out: that refresh runs on (see
+// `issue`), and its I/O thread stores its own, newer tokens. Older ones the
+// file did not take must not be written over them.
+void drop_unstored_behind_refresh(web_api_state& st) {
+  if (st.rotation.refreshing && st.rotation.unstored) {
+    CAF_RTM_LOG(st.log, error, "web_api",
+                "the rotated tokens were never stored; a refresh still out "
+                "stores its own");
+    st.rotation.unstored.reset();
+  }
+}
+
 // The caller ends: tokens the file did not take get a last try, and the file
 // is free for the next caller. (A refresh still out holds the lock until it
-// stored its tokens, newer than those: they are not written over them.)
+// stored its tokens.)
 void let_go_of_token_file(web_api_state& st) {
+  drop_unstored_behind_refresh(st);
   if (auto& unstored = st.rotation.unstored) {
-    if (st.rotation.refreshing)
-      CAF_RTM_LOG(st.log, error, "web_api",
-                  "the rotated tokens were never stored; a refresh still out "
-                  "stores its own");
-    else if (auto err = save_token_file(st.cfg.rotation.file, *unstored))
+    if (auto err = save_token_file(st.cfg.rotation.file, *unstored))
       CAF_RTM_LOG(st.log, error, "web_api",
                   "the rotated tokens were never stored: ", render(err),
                   "; a restart will not find them");
@@ -1066,15 +1075,15 @@ web_api_caller(web_api_self self, client_config cfg, const caf::actor& client) {
   } else {
     st.setup_error = std::move(ctx.error());
   }
-  // A caller that cannot refresh leaves the file to one that can.
-  if (st.setup_error)
-    st.token_file.reset();
-  if (st.setup_error)
+  if (st.setup_error) {
     // Every call fails with it; the callers report it.
     CAF_RTM_LOG(st.log, debug, "web_api", render(st.setup_error));
-  else if (cfg.api_keep_alive.count() > 0)
+    // A caller that cannot refresh leaves the file to one that can.
+    st.token_file.reset();
+  } else if (cfg.api_keep_alive.count() > 0) {
     st.idle_connections = net::make_connection_cache(
         *st.net, cfg.api_keep_alive, max_idle_connections);
+  }
   st.cfg = std::move(cfg);
   ignore_stray_errors(self);
   // Ended without close (its front or the client exits): every call still
@@ -1084,15 +1093,9 @@ web_api_caller(web_api_self self, client_config cfg, const caf::actor& client) {
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& st = self->state;
     st.closing = true;
-    // A refresh out runs on (see `issue`), and its I/O thread stores its
-    // own, newer tokens: older ones must not be written over them once the
-    // loop below has finished its call.
-    if (st.rotation.refreshing && st.rotation.unstored) {
-      CAF_RTM_LOG(st.log, error, "web_api",
-                  "the rotated tokens were never stored; a refresh still out "
-                  "stores its own");
-      st.rotation.unstored.reset();
-    }
+    // Before the loop below finishes the refresh's call (which clears
+    // `refreshing`).
+    drop_unstored_behind_refresh(st);
     for (auto& xs : st.waiting)
       xs.clear();
     while (!st.calls.empty()) {
