@@ -376,6 +376,141 @@ TEST_CASE_METHOD(sm_fixture,
   }
 }
 
+// An `events_api` payload from workspace `team` (its `team_id` and
+// `authorizations`, as Slack sends them).
+std::string payload_from(const std::string& team, const std::string& event_id,
+                         const std::string& event_json) {
+  return R"({"team_id":")" + team +
+         R"(","api_app_id":"A0APP","type":"event_callback","event_id":")" +
+         event_id + R"(","authorizations":[{"team_id":")" + team +
+         R"(","is_bot":true}],"event":)" + event_json + "}";
+}
+
+TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: an app in several workspaces answers each "
+                 "with its own token and skips its own bot in each",
+                 "[socket_mode][team_tokens]") {
+  fake_slack_options opts;
+  opts.workspaces = {{"T0TWO", "xoxb-two", "U0BOT2", "B0BOT2"},
+                     {"T0GONE", "xoxb-uninstalled", "U0BOT3", "B0BOT3"}};
+  fake_slack srv{opts};
+  // The app was uninstalled from one workspace: its token no longer works.
+  srv.on("auth.test", [&srv](const testing::recorded_request& req) {
+    if (req.headers.at("authorization") == "Bearer xoxb-uninstalled")
+      return http_response::error("account_inactive");
+    return srv.default_answer(req);
+  });
+  auto cfg = config(srv);
+  auto with_bot_token = false;
+  SECTION("with a bot token for the other workspaces") {
+    cfg.bot_token = srv.options().token;
+    with_bot_token = true;
+  }
+  SECTION("with the workspaces' tokens alone") {
+    // nop
+  }
+  cfg.team_tokens["T0TWO"] = "  xoxb-two\n"; // trimmed as bot_token is
+  cfg.team_tokens["T0GONE"] = "xoxb-uninstalled";
+  auto c = connect(cfg);
+  // The bots of both tokens were asked for before the client connected; the
+  // one that failed was reported and did not keep the client from working.
+  CHECK(srv.requests("auth.test").size() == (with_bot_token ? 3 : 2));
+  REQUIRE(c.rec->wait_lifecycle("error:slack_error", 1));
+  auto s0 = session(srv, 0);
+  // Its own bot in the second workspace (learned with auth.test) is
+  // skipped there as in its first.
+  s0->send_envelope("events_api",
+                    payload_from("T0TWO", "Ev1",
+                                 R"({"type":"message","bot_id":"B0BOT2",)"
+                                 R"("channel":"C2","text":"mine","ts":"1.0"})"),
+                    false);
+  s0->send_envelope("events_api",
+                    payload_from("T0TWO", "Ev2",
+                                 R"({"type":"message","user":"U2",)"
+                                 R"("channel":"C2","text":"two","ts":"2.0"})"),
+                    false);
+  s0->send_envelope("events_api",
+                    payload_from(srv.options().team_id, "Ev3",
+                                 R"({"type":"message","user":"U1",)"
+                                 R"("channel":"C1","text":"one","ts":"3.0"})"),
+                    false);
+  REQUIRE(c.rec->wait_envelopes(2));
+  REQUIRE(srv.wait_acks(3, 10s));
+  auto envs = c.rec->envelopes();
+  REQUIRE(envs.size() == 2);
+  CHECK(envs[0].event().at("text") == "two");
+  CHECK(envs[1].event().at("text") == "one");
+  CHECK(status(c.hdl).events_own_skipped == 1);
+  auto post = [&](const api_call& call) {
+    return request<json_object>(*self, c.hdl, caf::timespan{10s}, call_atom_v,
+                                call);
+  };
+  // A reply goes to its workspace with that workspace's token.
+  auto to_two = reply_call(envs[0], "hi two");
+  CHECK(to_two.team_id == "T0TWO");
+  REQUIRE(post(to_two));
+  auto ephemeral = reply_ephemeral(envs[0], "only you");
+  REQUIRE(ephemeral);
+  REQUIRE(post(*ephemeral));
+  // A call's own token wins over its team's.
+  auto own = to_two;
+  own.token = srv.options().token;
+  REQUIRE(post(own));
+  // The workspace of the bot token, or a call without a team: the bot
+  // token, or an error that says which token is missing.
+  auto to_one = reply_call(envs[1], "hi one");
+  CHECK(to_one.team_id == srv.options().team_id);
+  api_call no_team;
+  no_team.method = "chat.postMessage";
+  no_team.args = {{"channel", "C1"}, {"text", "x"}};
+  file_upload file;
+  file.filename = "a.txt";
+  file.content = "a";
+  file.channel_id = "C2";
+  file.team_id = "T0TWO";
+  auto uploaded = request<json_object>(*self, c.hdl, caf::timespan{10s},
+                                       upload_atom_v, file);
+  REQUIRE(uploaded);
+  auto bearer = [](const testing::recorded_request& req) {
+    return req.headers.at("authorization");
+  };
+  auto bot = "Bearer " + srv.options().token;
+  if (with_bot_token) {
+    REQUIRE(post(to_one));
+    REQUIRE(post(no_team));
+  } else {
+    auto failed = post(to_one);
+    REQUIRE_FALSE(failed);
+    CHECK(code_of(failed.error()) == "invalid_config");
+    CHECK(caf::to_string(failed.error()).find("no token for team T0TEAM") !=
+          std::string::npos);
+    failed = post(no_team);
+    REQUIRE_FALSE(failed);
+    CHECK(code_of(failed.error()) == "invalid_config");
+  }
+  auto posts = srv.requests("chat.postMessage");
+  REQUIRE(posts.size() == (with_bot_token ? 4 : 2));
+  CHECK(bearer(posts[0]) == "Bearer xoxb-two");
+  CHECK(bearer(posts[1]) == bot);
+  if (with_bot_token) {
+    CHECK(bearer(posts[2]) == bot);
+    CHECK(bearer(posts[3]) == bot);
+  }
+  auto ephemerals = srv.requests("chat.postEphemeral");
+  REQUIRE(ephemerals.size() == 1);
+  CHECK(bearer(ephemerals[0]) == "Bearer xoxb-two");
+  for (const auto& step :
+       {"files.getUploadURLExternal", "files.completeUploadExternal"}) {
+    auto reqs = srv.requests(step);
+    REQUIRE(reqs.size() == 1);
+    CHECK(bearer(reqs[0]) == "Bearer xoxb-two");
+  }
+  // No log line shows a workspace's token.
+  for (const auto& line : logs.lines())
+    CHECK(line.find("xoxb-two") == std::string::npos);
+  close(c.hdl);
+}
+
 TEST_CASE_METHOD(sm_fixture,
                  "socket mode: the bot's own events are skipped, also when "
                  "a shared caller makes the Web API calls",

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <future>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -2737,4 +2738,54 @@ TEST_CASE("the rotation options come from CAF's configuration",
   CHECK(cfg.rotation.refresh_before == std::chrono::minutes{30});
   CHECK(cfg.rotation.file == "/var/lib/bot/tokens.json");
   CHECK_FALSE(cfg.validate());
+}
+
+TEST_CASE("team tokens come from options and are checked",
+          "[units][config][team_tokens]") {
+  options_config opts;
+  auto path = std::string{"caf-rtm-team-tokens-test.conf"};
+  {
+    std::ofstream out{path};
+    out << "caf-rtm {\n  app-token = \"xapp-1\"\n"
+        << "  team-tokens = [\"T0ONE=xoxb-one\", \" E0ORG = xoxb-org \"]\n}\n";
+  }
+  auto err = opts.parse(std::vector<std::string>{"--config-file=" + path});
+  std::remove(path.c_str());
+  REQUIRE_FALSE(err);
+  auto cfg = client_config::from(opts);
+  CHECK(cfg.team_tokens == std::map<std::string, std::string>{
+                               {"T0ONE", "xoxb-one"}, {"E0ORG", "xoxb-org"}});
+  CHECK_FALSE(cfg.validate(client_kind::socket_mode));
+  // RTM and a plain web-API caller serve one workspace.
+  CHECK(render(cfg.validate(client_kind::rtm)).find("socket_mode_client") !=
+        std::string::npos);
+  auto refused = [&](const std::string& team, const std::string& token,
+                     const std::string& why) {
+    auto x = cfg;
+    x.team_tokens = {{team, token}};
+    auto what = render(x.validate(client_kind::socket_mode));
+    CAPTURE(team, what);
+    CHECK(what.find(why) != std::string::npos);
+    // The token is never repeated.
+    CHECK((token.size() < 6 || what.find(token) == std::string::npos));
+  };
+  refused("", "xoxb-1", "is not a team id");
+  refused("t0lower", "xoxb-1", "is not a team id");
+  refused("T0\n1", "xoxb-1", "is not a team id");
+  refused("T0ONE", "", "team_tokens[T0ONE] is empty");
+  refused("T0ONE", "xoxb-a b", "whitespace or control characters");
+  refused("T0ONE", "xoxe.xoxb-1-rotating", "rotating token");
+  refused("T0ONE", "xapp-1-app-level", "app-level token");
+  SECTION("an entry without a team id") {
+    cfg = {};
+    std::ofstream{path} << "caf-rtm {\n  team-tokens = [\"xoxb-secret\"]\n}\n";
+    options_config again;
+    REQUIRE_FALSE(
+        again.parse(std::vector<std::string>{"--config-file=" + path}));
+    std::remove(path.c_str());
+    auto x = client_config::from(again);
+    auto what = render(x.validate(client_kind::socket_mode));
+    CHECK(what.find("team-tokens: entry 1") != std::string::npos);
+    CHECK(what.find("xoxb-secret") == std::string::npos);
+  }
 }

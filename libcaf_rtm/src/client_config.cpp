@@ -1,5 +1,6 @@
 #include "caf/rtm/client_config.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <caf/config_option_adder.hpp>
 #include <caf/settings.hpp>
 
+#include "detail/printable.hpp"
 #include "net/url.hpp"
 
 #include "caf/rtm/errc.hpp"
@@ -76,6 +78,26 @@ void read_headers(const std::vector<std::string>& lines, client_config& cfg) {
     auto value = line.substr(colon + 1);
     value.erase(0, value.find_first_not_of(" \t"));
     cfg.extra_headers.emplace_back(line.substr(0, colon), std::move(value));
+  }
+}
+
+// `caf-rtm.team-tokens`: "T0123=xoxb-..." entries.
+void read_team_tokens(const std::vector<std::string>& entries,
+                      client_config& cfg) {
+  size_t n = 0;
+  for (const auto& entry : entries) {
+    ++n;
+    auto eq = entry.find('=');
+    if (eq == std::string::npos) {
+      // Named by its place, not its text: the text holds a token.
+      if (!cfg.option_error)
+        cfg.option_error =
+            invalid("caf-rtm.team-tokens: entry " + std::to_string(n) +
+                    " is not \"TEAM_ID=xoxb-...\"");
+      return;
+    }
+    cfg.team_tokens[trim_token(std::string_view{entry}.substr(0, eq))] =
+        trim_token(std::string_view{entry}.substr(eq + 1));
   }
 }
 
@@ -146,6 +168,15 @@ const std::vector<option>& options() {
                        CAF_RTM_FIELD(app_token)),
       opt<std::string>("bot-token", "Socket Mode: bot token for Web API calls",
                        CAF_RTM_FIELD(bot_token)),
+      {"team-tokens",
+       "Socket Mode: a bot token per workspace, [\"T0123=xoxb-...\", ...]",
+       [](caf::config_option_adder& adder, const char* n, const char* h) {
+         adder.add<std::vector<std::string>>(sv(n), sv(h));
+       },
+       [](const caf::settings& xs, const char* n, client_config& cfg) {
+         if (auto value = caf::get_if<std::vector<std::string>>(&xs, key(n)))
+           read_team_tokens(*value, cfg);
+       }},
       opt<int64_t>("connections", "Socket Mode connections (1-10)",
                    CAF_RTM_FIELD(connections)),
       opt<int64_t>("app-connections",
@@ -405,11 +436,38 @@ caf::error check_rotation(const client_config& cfg, client_kind kind) {
   return caf::none;
 }
 
+// Team ids as Slack writes them (`T0123ABC`, `E...` for an organisation)
+// and tokens that work for the client's whole life.
+caf::error check_team_tokens(const client_config& cfg) {
+  for (const auto& [team, token] : cfg.team_tokens) {
+    auto upper_alnum = [](char c) {
+      return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    };
+    if (team.empty() || !std::all_of(team.begin(), team.end(), upper_alnum))
+      return invalid("team_tokens: \"" + detail::printable(team) +
+                     "\" is not a team id (T0123ABC)");
+    auto what = "team_tokens[" + team + "]";
+    if (auto err = check_token(token, what))
+      return err;
+    // A rotating token expires after 12 hours, and only `bot_token` rotates.
+    if (token.rfind("xoxe.", 0) == 0)
+      return invalid(what + " is a rotating token (xoxe.): only bot_token "
+                            "rotates");
+    if (token.rfind("xapp-", 0) == 0)
+      return invalid(what + " is an app-level token: a bot token (xoxb-) "
+                            "makes the calls");
+  }
+  return caf::none;
+}
+
 } // namespace
 
 caf::error client_config::validate(client_kind kind) const {
   if (option_error)
     return option_error;
+  if (kind != client_kind::socket_mode && !team_tokens.empty())
+    return invalid("team_tokens is for socket_mode_client (RTM serves one "
+                   "workspace)");
   if (kind == client_kind::rtm && token.empty() && !api)
     return invalid("token is empty");
   if (kind == client_kind::rtm && !token.empty())
@@ -425,6 +483,8 @@ caf::error client_config::validate(client_kind kind) const {
         return err;
     if (app_token.rfind("xapp-", 0) != 0)
       return invalid("app_token must be an app-level token (xapp-...)");
+    if (auto err = check_team_tokens(*this))
+      return err;
     if (connections < 1 || connections > 10)
       return invalid("connections must be 1 to 10");
     if (app_connections != 0 &&

@@ -151,7 +151,10 @@ api_call reply_call(const event& ev, std::string text, reply_in where) {
 }
 
 api_call reply_call(const envelope& env, std::string text, reply_in where) {
-  return post(env.channel(), std::move(text), reply_thread(env, where), where);
+  auto call =
+      post(env.channel(), std::move(text), reply_thread(env, where), where);
+  call.team_id = std::string{env.team_id()};
+  return call;
 }
 
 caf::expected<api_call> reply_ephemeral(const event& ev, std::string text) {
@@ -160,8 +163,11 @@ caf::expected<api_call> reply_ephemeral(const event& ev, std::string text) {
 }
 
 caf::expected<api_call> reply_ephemeral(const envelope& env, std::string text) {
-  return ephemeral(env.channel(), env.user(),
-                   reply_thread(env, reply_in::place), std::move(text));
+  auto call = ephemeral(env.channel(), env.user(),
+                        reply_thread(env, reply_in::place), std::move(text));
+  if (call)
+    call->team_id = std::string{env.team_id()};
+  return call;
 }
 
 caf::expected<api_call> update_call(const json_object& posted,

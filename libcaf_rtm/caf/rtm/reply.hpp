@@ -65,14 +65,15 @@ api_call reply_call(const event& ev, std::string text,
                     reply_in where = reply_in::place);
 
 /// A `chat.postMessage` call with `text` in the channel (and thread) of the
-/// event, command or interaction inside `env`.
+/// event, command or interaction inside `env`, for its workspace
+/// (`api_call::team_id`: see `client_config::team_tokens`).
 api_call reply_call(const envelope& env, std::string text,
                     reply_in where = reply_in::place);
 
 /// A `chat.postEphemeral` call: `text` shown only to the user of `ev` (or
 /// of the event, command or interaction in `env`), in its channel and
 /// thread. `invalid_argument` if it names no channel or no user (a bot's
-/// message, say).
+/// message, say). For an envelope, with its `team_id`.
 caf::expected<api_call> reply_ephemeral(const event& ev, std::string text);
 caf::expected<api_call> reply_ephemeral(const envelope& env, std::string text);
 
@@ -80,7 +81,8 @@ caf::expected<api_call> reply_ephemeral(const envelope& env, std::string text);
 /// the `chat.postMessage` or `chat.update` that made it, with its `channel`
 /// and `ts`) to `text` alone: its blocks go (an empty `blocks`; Slack would
 /// keep them otherwise). `with_blocks` gives it new ones. `invalid_argument`
-/// if the answer names no message.
+/// if the answer names no message. The answer names no workspace: with
+/// `client_config::team_tokens`, set `team_id` (the reply's).
 caf::expected<api_call> update_call(const json_object& posted,
                                     std::string text);
 

@@ -54,6 +54,10 @@ struct api_call {
   /// A token for this call only (a bot serving several workspaces, a user
   /// token); empty: the caller's own.
   std::string token;
+  /// The workspace the call is for: a Socket Mode client with
+  /// `client_config::team_tokens` sends it with that workspace's token
+  /// (unless `token` is set). Other callers ignore it.
+  std::string team_id;
   api_retry retry = api_retry::automatic;
   /// Zero: no limit. Else no attempt of the call starts later than this
   /// after it arrived (waiting out a rate limit, a retry's backoff or a free
@@ -70,7 +74,7 @@ struct api_call {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, api_call& x) {
   return f(caf::meta::type_name("caf::rtm::api_call"), x.method, x.args, x.json,
-           x.token, x.retry, x.max_wait);
+           x.token, x.team_id, x.retry, x.max_wait);
 }
 
 // -- paged lists --------------------------------------------------------------
@@ -141,6 +145,8 @@ struct file_upload {
   std::vector<upload_file> more_files;
   /// A token for this upload only; empty: the caller's own.
   std::string token;
+  /// The workspace the upload is for, as `api_call::team_id`.
+  std::string team_id;
   /// Whether files.completeUploadExternal is sent again after a failure that
   /// may have reached Slack (see api_retry; automatic: not), and the bytes
   /// after a timeout. The bytes are sent again after other failures either
@@ -162,7 +168,7 @@ typename Inspector::result_type inspect(Inspector& f, file_upload& x) {
   return f(caf::meta::type_name("caf::rtm::file_upload"), x.filename, x.title,
            x.alt_text, x.snippet_type, x.content, x.path, x.channel_id,
            x.thread_ts, x.initial_comment, x.blocks, x.more_files, x.token,
-           x.retry, x.progress, x.max_wait);
+           x.team_id, x.retry, x.progress, x.max_wait);
 }
 
 /// How far the bytes of an upload went: `sent` of `total` bytes (of all its

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <memory>
 #include <optional>
 
 #include <boost/json/serialize.hpp>
@@ -16,7 +17,9 @@
 #include "detail/behavior_with.hpp"
 #include "detail/client_web_api.hpp"
 #include "detail/frame_parser.hpp"
+#include "detail/printable.hpp"
 #include "detail/protocol.hpp"
+#include "detail/slack_answers.hpp"
 #include "detail/stray_errors.hpp"
 #include "detail/supervisor.hpp"
 #include "detail/token_file.hpp"
@@ -46,23 +49,86 @@ constexpr size_t max_departed = 256;
 
 // The caller for a Web API call: the bot token's; without one, a call that
 // brings its own token goes through the app token's caller (its token is
-// replaced for the call); else none.
-web_api_actor caller_for(self_ptr self, const std::string& call_token) {
+// replaced for the call); else none. A call for a workspace listed in
+// `team_tokens` brings that workspace's token (unless it has its own).
+caf::expected<web_api_actor> caller_for(self_ptr self, std::string& call_token,
+                                        const std::string& team_id) {
   auto& st = self->state;
+  if (call_token.empty() && !team_id.empty()) {
+    const auto& tokens = st.cfg->team_tokens;
+    if (auto i = tokens.find(team_id); i != tokens.end())
+      call_token = i->second;
+  }
   if (st.api)
     return st.api;
   if (!call_token.empty())
     return st.endpoint_api;
-  return {};
-}
-
-caf::error no_bot_token() {
-  return make_error(errc::invalid_config, "Web API calls need a bot_token");
+  if (st.cfg->team_tokens.empty())
+    return make_error(errc::invalid_config, "Web API calls need a bot_token");
+  return make_error(errc::invalid_config,
+                    team_id.empty()
+                        ? std::string{"a call names no team_id, and there is "
+                                      "no bot_token for it"}
+                        : "no token for team " + detail::printable(team_id) +
+                              " (team_tokens) and no bot_token");
 }
 
 void report(self_ptr self, caf::error reason, std::string what) {
   CAF_RTM_LOG(self->state.log, warn, "client", what, ": ", render(reason));
   tell_lifecycle(self, error_event{std::move(reason), std::move(what)});
+}
+
+// Asks auth.test which bot each of `team_tokens` is, for `skip_own_events`,
+// and calls `done` once all answered (the supervisor asks for `bot_token`'s
+// before it connects: the first connect waits for both, so that no own event
+// slips through at the start). A workspace that does not answer (an app
+// uninstalled there) is reported; the others go on.
+template <class Done>
+void learn_team_bots(self_ptr self, Done done) {
+  auto& st = self->state;
+  auto left = std::make_shared<size_t>(st.cfg->team_tokens.size());
+  auto shared_done = std::make_shared<Done>(std::move(done));
+  auto one_less = [left, shared_done] {
+    if (--*left == 0)
+      (*shared_done)();
+  };
+  for (const auto& [team, token] : st.cfg->team_tokens) {
+    api_call call;
+    call.method = "auth.test";
+    call.token = token;
+    auto api = st.api ? st.api : st.endpoint_api;
+    self->request(api, caf::infinite, call_atom_v, std::move(call))
+        .then(
+            [self, team = team, one_less](json_object& answer) {
+              auto me = to_identity(answer.value);
+              if (!me) {
+                report(self, std::move(me.error()),
+                       "auth.test of team " + team);
+              } else {
+                if (!me->team_id.empty() && me->team_id != team)
+                  CAF_RTM_LOG(self->state.log, warn, "client",
+                              "team_tokens[", team, "] is a token of team ",
+                              me->team_id);
+                if (!me->bot_id.empty())
+                  self->state.team_bot_ids.insert(me->bot_id);
+              }
+              one_less();
+            },
+            [self, team = team, one_less](caf::error& err) {
+              report(self, std::move(err), "auth.test of team " + team);
+              one_less();
+            });
+  }
+}
+
+// Whether `bot_id` is the client's own bot, in its own workspace or in one
+// of `team_tokens`.
+bool own_bot(const socket_mode_router_state& st, std::string_view bot_id) {
+  if (bot_id.empty())
+    return false;
+  return bot_id == st.own_bot_id ||
+         (!st.team_bot_ids.empty() &&
+          st.team_bot_ids.count(std::string{bot_id}) > 0);
 }
 
 // -- acks ---------------------------------------------------------------------
@@ -465,8 +531,7 @@ void on_batch(self_ptr self, inbound_batch& batch) {
       skip();
       continue;
     }
-    if (st.cfg->skip_own_events && !st.own_bot_id.empty() &&
-        env.bot_id() == st.own_bot_id) {
+    if (st.cfg->skip_own_events && own_bot(st, env.bot_id())) {
       ++st.stats.events_own_skipped;
       skip();
       continue;
@@ -596,7 +661,12 @@ socket_mode_router_actor::behavior_type socket_mode_router(
   cfg.bot_token = trim_token(cfg.bot_token);
   // The file's tokens are newer than the configured ones.
   auto from_file = load_token_file(cfg.rotation, cfg.bot_token);
-  cfg.log = make_logger(cfg.log, {cfg.app_token, cfg.bot_token});
+  std::vector<std::string> secrets{cfg.app_token, cfg.bot_token};
+  for (auto& [team, token] : cfg.team_tokens) {
+    token = trim_token(token);
+    secrets.push_back(token);
+  }
+  cfg.log = make_logger(cfg.log, secrets);
   st.log = cfg.log;
   if (from_file && *from_file)
     CAF_RTM_LOG(st.log, info, "client", "the tokens of ", cfg.rotation.file,
@@ -610,9 +680,14 @@ socket_mode_router_actor::behavior_type socket_mode_router(
   // has its own caller.
   auto endpoint_cfg = cfg;
   endpoint_cfg.token = cfg.app_token;
+  endpoint_cfg.team_tokens.clear();
   // It calls once per connection, hours apart: a connection kept alive for
   // the next call would only hold a TLS session's buffers (~80 KB) idle.
-  endpoint_cfg.api_keep_alive = caf::timespan{0};
+  // Unless it makes the workspaces' calls too, with no bot caller.
+  if (cfg.bot_token.empty() && !cfg.api && !cfg.team_tokens.empty())
+    endpoint_cfg.api_keep_alive = cfg.api_keep_alive;
+  else
+    endpoint_cfg.api_keep_alive = caf::timespan{0};
   // App-level tokens do not rotate; the bot token's caller does.
   endpoint_cfg.rotation = token_rotation{};
   st.endpoint_api = self->spawn<caf::linked>(client_web_api, endpoint_cfg,
@@ -623,6 +698,7 @@ socket_mode_router_actor::behavior_type socket_mode_router(
   } else if (!cfg.bot_token.empty()) {
     auto api_cfg = cfg;
     api_cfg.token = cfg.bot_token;
+    api_cfg.team_tokens.clear(); // the client picks them per call
     st.api = self->spawn<caf::linked>(client_web_api, api_cfg,
                                       caf::actor_cast<caf::actor>(self));
     st.own_apis.push_back(st.api);
@@ -656,7 +732,15 @@ socket_mode_router_actor::behavior_type socket_mode_router(
           return st.setup_error;
         if (st.closing)
           return make_error(errc::closed, "client is closed");
+        auto first = !st.started;
         st.started = true;
+        if (first && !st.cfg->team_tokens.empty()) {
+          auto rp = self->make_response_promise<connected>();
+          learn_team_bots(self, [self, rp]() mutable {
+            rp.delegate(self->state.supervisor, connect_atom_v);
+          });
+          return rp;
+        }
         return self->delegate(st.supervisor, connect_atom_v);
       },
       [self](call_atom, std::string& method,
@@ -669,32 +753,32 @@ socket_mode_router_actor::behavior_type socket_mode_router(
                               std::move(args));
       },
       [self](call_atom, api_call& call) -> caf::result<json_object> {
-        auto api = caller_for(self, call.token);
+        auto api = caller_for(self, call.token, call.team_id);
         if (!api)
-          return no_bot_token();
-        return self->delegate(api, call_atom_v, std::move(call));
+          return std::move(api.error());
+        return self->delegate(*api, call_atom_v, std::move(call));
       },
       [self](call_atom, api_call& call,
              all_pages_atom) -> caf::result<std::vector<json_object>> {
-        auto api = caller_for(self, call.token);
+        auto api = caller_for(self, call.token, call.team_id);
         if (!api)
-          return no_bot_token();
-        return self->delegate(api, call_atom_v, std::move(call),
+          return std::move(api.error());
+        return self->delegate(*api, call_atom_v, std::move(call),
                               all_pages_atom_v);
       },
       [self](call_atom, api_call& call,
              caf::actor& sink) -> caf::result<uint64_t> {
-        auto api = caller_for(self, call.token);
+        auto api = caller_for(self, call.token, call.team_id);
         if (!api)
-          return no_bot_token();
-        return self->delegate(api, call_atom_v, std::move(call),
+          return std::move(api.error());
+        return self->delegate(*api, call_atom_v, std::move(call),
                               std::move(sink));
       },
       [self](upload_atom, file_upload& file) -> caf::result<json_object> {
-        auto api = caller_for(self, file.token);
+        auto api = caller_for(self, file.token, file.team_id);
         if (!api)
-          return no_bot_token();
-        return self->delegate(api, upload_atom_v, std::move(file));
+          return std::move(api.error());
+        return self->delegate(*api, upload_atom_v, std::move(file));
       },
       // Needs no token: the bot's caller if there is one, else the one that
       // opens connections.

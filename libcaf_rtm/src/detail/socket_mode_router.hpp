@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/actor_clock.hpp>
@@ -63,8 +64,12 @@ struct socket_mode_router_state : router_base {
 
   /// Web API calls with the bot token (null without one).
   web_api_actor api;
-  /// apps.connections.open with the app-level token.
+  /// apps.connections.open with the app-level token (and, without `api`,
+  /// the calls with a token of their own or of `team_tokens`).
   web_api_actor endpoint_api;
+  /// The bots of `team_tokens` (auth.test): their events are the client's
+  /// own too.
+  std::unordered_set<std::string> team_bot_ids;
   envelope_filter filter;
   /// The next `awaiting_response::generation`.
   uint64_t next_generation = 1;

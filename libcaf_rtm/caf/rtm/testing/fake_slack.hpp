@@ -101,6 +101,17 @@ enum class ack_policy {
   manual,
 };
 
+/// A further workspace the app is installed in (see
+/// `fake_slack_options::workspaces`).
+struct fake_workspace {
+  std::string team_id;
+  /// Its installation's bot token: accepted like `fake_slack_options::token`.
+  std::string token;
+  /// What auth.test answers for the token.
+  std::string user_id;
+  std::string bot_id;
+};
+
 struct fake_slack_options {
   bool tls = false;
   /// Host names and IP addresses the generated certificate is valid for.
@@ -131,6 +142,9 @@ struct fake_slack_options {
   std::string team_id = "T0TEAM";
   std::string team_name = "Test Team";
   std::string team_domain = "testteam";
+  /// Further workspaces of the app (`client_config::team_tokens`): their
+  /// tokens are accepted too, and auth.test answers with their identity.
+  std::vector<fake_workspace> workspaces;
   /// Sends `{"type":"hello"}` as soon as a WebSocket session opens.
   bool send_hello = true;
   /// A `rtm.connect` URL is single-use and expires after this long; a session
