@@ -512,6 +512,136 @@ TEST_CASE_METHOD(sm_fixture,
 }
 
 TEST_CASE_METHOD(sm_fixture,
+                 "socket mode: the workspaces' bots are asked for again after "
+                 "a passing failure; connects wait for the first lookup or "
+                 "end with close",
+                 "[socket_mode][team_tokens]") {
+  fake_slack_options opts;
+  opts.workspaces = {{"T0TWO", "xoxb-two", "U0BOT2", "B0BOT2"}};
+  fake_slack srv{opts};
+  auto cfg = config(srv);
+  cfg.bot_token = srv.options().token;
+  cfg.team_tokens["T0TWO"] = "xoxb-two";
+  auto for_two = [](const testing::recorded_request& req) {
+    return req.headers.at("authorization") == "Bearer xoxb-two";
+  };
+  // The second workspace's bot's message and one of a user after it.
+  auto send_own_and_marker = [](const ws_session_ptr& s, int n) {
+    auto k = std::to_string(n);
+    s->send_envelope("events_api",
+                     payload_from("T0TWO", "EvOwn" + k,
+                                  R"({"type":"message","bot_id":"B0BOT2",)"
+                                  R"("channel":"C2","text":"mine","ts":")" +
+                                      k + R"(.0"})"),
+                     false);
+    s->send_envelope("events_api",
+                     payload_from("T0TWO", "EvUser" + k,
+                                  R"({"type":"message","user":"U2",)"
+                                  R"("channel":"C2","text":"user","ts":")" +
+                                      k + R"(.5"})"),
+                     false);
+  };
+  SECTION("a 5xx: asked again with the next connection") {
+    cfg.api_retry.max_attempts = 1;
+    auto failed_once = std::make_shared<std::atomic<bool>>(false);
+    srv.on("auth.test",
+           [&srv, for_two, failed_once](const testing::recorded_request& req) {
+             if (for_two(req) && !failed_once->exchange(true))
+               return http_response::text(500, "down for a moment");
+             return srv.default_answer(req);
+           });
+    auto c = connect(cfg);
+    REQUIRE(c.rec->wait_lifecycle("error:", 1));
+    session(srv, 0)->drop();
+    REQUIRE(c.rec->wait_lifecycle("connected:", 2));
+    auto s1 = session(srv, 1);
+    // The second ask's answer and the events race: its bot's messages are
+    // skipped from the answer on (each round waits for its user event).
+    size_t users = 0;
+    for (int n = 1; n <= 40 && status(c.hdl).events_own_skipped == 0; ++n) {
+      send_own_and_marker(s1, n);
+      users += 1;
+      std::vector<envelope> envs;
+      for (int i = 0; i < 200; ++i) {
+        envs = c.rec->envelopes();
+        auto user_events =
+            std::count_if(envs.begin(), envs.end(), [](const envelope& e) {
+              return e.event().at("text") == "user";
+            });
+        if (static_cast<size_t>(user_events) == users)
+          break;
+        std::this_thread::sleep_for(10ms);
+      }
+    }
+    CHECK(status(c.hdl).events_own_skipped == 1);
+    auto asked = srv.requests("auth.test");
+    CHECK(std::count_if(asked.begin(), asked.end(), for_two) == 2);
+    close(c.hdl);
+  }
+  SECTION("a second connect waits for the lookup too") {
+    srv.on("auth.test", [&srv, for_two](const testing::recorded_request& req) {
+      auto answer = srv.default_answer(req);
+      if (for_two(req))
+        answer.delay = 500ms;
+      return answer;
+    });
+    auto rec = std::make_shared<recorder>();
+    auto hdl = track(sys->spawn(socket_mode_client, cfg));
+    auto listener = track(spawn_recorder(*sys, rec));
+    REQUIRE(request<caf::ok_atom>(*self, hdl, caf::timespan{5s},
+                                  subscribe_atom_v, listener,
+                                  std::vector<std::string>{"*"}));
+    auto started = std::chrono::steady_clock::now();
+    auto connect_in_own_actor = [this, hdl] {
+      caf::scoped_actor other{*sys};
+      return request<connected>(other, hdl, caf::timespan{20s}, connect_atom_v);
+    };
+    auto first = std::async(std::launch::async, connect_in_own_actor);
+    // The second workspace's lookup is out (the bot token's comes once the
+    // supervisor has the connect).
+    REQUIRE(srv.wait_requests("auth.test", 1, 10s));
+    auto second = std::async(std::launch::async, connect_in_own_actor);
+    REQUIRE(second.get());
+    // Not sooner than the lookup's answer: a lower bound, whatever the
+    // machine's speed.
+    CHECK(std::chrono::steady_clock::now() - started >= 500ms);
+    REQUIRE(first.get());
+    auto s0 = session(srv, 0);
+    send_own_and_marker(s0, 1);
+    REQUIRE(rec->wait_envelopes(1));
+    REQUIRE(srv.wait_acks(2, 10s));
+    CHECK(rec->envelopes().size() == 1);
+    CHECK(status(hdl).events_own_skipped == 1);
+    close(hdl);
+  }
+  SECTION("close answers a connect that waits (a shared caller's lookup "
+          "outlives the client)") {
+    srv.on("auth.test", [&srv, for_two](const testing::recorded_request& req) {
+      auto answer = srv.default_answer(req);
+      if (for_two(req))
+        answer.delay = 3s;
+      return answer;
+    });
+    auto api_cfg = cfg;
+    api_cfg.token = cfg.bot_token;
+    api_cfg.team_tokens.clear();
+    cfg.api = track(sys->spawn(web_api, api_cfg));
+    cfg.bot_token.clear();
+    auto hdl = track(sys->spawn(socket_mode_client, cfg));
+    auto waiting = std::async(std::launch::async, [this, hdl] {
+      caf::scoped_actor other{*sys};
+      return request<connected>(other, hdl, caf::timespan{20s}, connect_atom_v);
+    });
+    REQUIRE(srv.wait_requests("auth.test", 1, 10s));
+    close(hdl);
+    auto answer = waiting.get();
+    REQUIRE_FALSE(answer);
+    CHECK(code_of(answer.error()) == "closed");
+    CHECK(srv.session_count() == 0);
+  }
+}
+
+TEST_CASE_METHOD(sm_fixture,
                  "socket mode: the bot's own events are skipped, also when "
                  "a shared caller makes the Web API calls",
                  "[socket_mode]") {

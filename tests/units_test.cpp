@@ -2747,14 +2747,14 @@ TEST_CASE("team tokens come from options and are checked",
   {
     std::ofstream out{path};
     out << "caf-rtm {\n  app-token = \"xapp-1\"\n"
-        << "  team-tokens = [\"T0ONE=xoxb-one\", \" E0ORG = xoxb-org \"]\n}\n";
+        << "  team-tokens = [\"T0ONE=xoxb-one\", \" T0TWO = xoxb-two \"]\n}\n";
   }
   auto err = opts.parse(std::vector<std::string>{"--config-file=" + path});
   std::remove(path.c_str());
   REQUIRE_FALSE(err);
   auto cfg = client_config::from(opts);
   CHECK(cfg.team_tokens == std::map<std::string, std::string>{
-                               {"T0ONE", "xoxb-one"}, {"E0ORG", "xoxb-org"}});
+                               {"T0ONE", "xoxb-one"}, {"T0TWO", "xoxb-two"}});
   CHECK_FALSE(cfg.validate(client_kind::socket_mode));
   // RTM and a plain web-API caller serve one workspace.
   CHECK(render(cfg.validate(client_kind::rtm)).find("socket_mode_client") !=
@@ -2769,9 +2769,20 @@ TEST_CASE("team tokens come from options and are checked",
     // The token is never repeated.
     CHECK((token.size() < 6 || what.find(token) == std::string::npos));
   };
-  refused("", "xoxb-1", "is not a team id");
-  refused("t0lower", "xoxb-1", "is not a team id");
-  refused("T0\n1", "xoxb-1", "is not a team id");
+  refused("", "xoxb-1", "is not a workspace id");
+  refused("t0lower", "xoxb-1", "is not a workspace id");
+  refused("T0\n1", "xoxb-1", "is not a workspace id");
+  refused("U0123", "xoxb-1", "is not a workspace id");
+  refused("E0ORG", "xoxb-1",
+          "an organisation's (E...) token goes in bot_token");
+  // Key and value swapped: the message names the entry, not the token.
+  refused("xoxb-swapped-secret", "T0ONE", "looks like a token");
+  CHECK(render([&] {
+          auto x = cfg;
+          x.team_tokens = {{"xoxb-swapped-secret", "T0ONE"}};
+          return x.validate(client_kind::socket_mode);
+        }())
+            .find("xoxb-swapped") == std::string::npos);
   refused("T0ONE", "", "team_tokens[T0ONE] is empty");
   refused("T0ONE", "xoxb-a b", "whitespace or control characters");
   refused("T0ONE", "xoxe.xoxb-1-rotating", "rotating token");

@@ -436,16 +436,27 @@ caf::error check_rotation(const client_config& cfg, client_kind kind) {
   return caf::none;
 }
 
-// Team ids as Slack writes them (`T0123ABC`, `E...` for an organisation)
-// and tokens that work for the client's whole life.
+// Workspace ids as Slack writes them (`T0123ABC`: `envelope::team_id()` is
+// always a workspace's, also in an organisation) and tokens that work for the
+// client's whole life.
 caf::error check_team_tokens(const client_config& cfg) {
+  size_t n = 0;
   for (const auto& [team, token] : cfg.team_tokens) {
+    ++n;
     auto upper_alnum = [](char c) {
       return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     };
-    if (team.empty() || !std::all_of(team.begin(), team.end(), upper_alnum))
-      return invalid("team_tokens: \"" + detail::printable(team) +
-                     "\" is not a team id (T0123ABC)");
+    if (team.size() < 2 || team[0] != 'T' ||
+        !std::all_of(team.begin(), team.end(), upper_alnum)) {
+      // Named by its place, not its text: a key may be a token put first.
+      auto what = "team_tokens: the key of entry " + std::to_string(n) +
+                  " (in team id order) is not a workspace id (T0123ABC)";
+      if (team.rfind("xox", 0) == 0)
+        what += "; it looks like a token";
+      else if (!team.empty() && team[0] == 'E')
+        what += "; an organisation's (E...) token goes in bot_token";
+      return invalid(std::move(what));
+    }
     auto what = "team_tokens[" + team + "]";
     if (auto err = check_token(token, what))
       return err;

@@ -124,16 +124,17 @@ struct client_config {
   /// The bot token (xoxb-) for Web API calls through the client and for its
   /// identity (auth.test); optional.
   std::string bot_token;
-  /// A bot token per workspace, by team id (`T...`; `E...` for an org-wide
-  /// install), for an app installed in several workspaces: Slack sends all
+  /// A bot token per workspace, by team id (`T...`; an org-wide install's
+  /// one token goes in `bot_token`), for an app installed in several
+  /// workspaces: Slack sends all
   /// their envelopes on the app's connections, but each workspace answers
   /// only its own installation's token. A call whose `api_call::team_id`
   /// (or `file_upload::team_id`) is listed here goes with that token; the
   /// reply helpers for envelopes set `team_id`. A call for a team not listed
   /// (or without one) goes with `bot_token`, or fails with `invalid_config`
-  /// without one. The tokens do not rotate (`xoxe.` tokens are refused); the
-  /// bot of each is learned with auth.test when the client connects, for
-  /// `skip_own_events`.
+  /// without one. The tokens do not rotate (`xoxe.` tokens are refused). With
+  /// `skip_own_events`, the bot of each is learned with auth.test before the
+  /// first connection.
   std::map<std::string, std::string> team_tokens;
   /// Connections kept open at once (1 to 10: Slack's limit per app). Slack
   /// sends each envelope to one of them; more give redundancy and gapless

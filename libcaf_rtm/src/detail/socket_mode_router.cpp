@@ -78,45 +78,65 @@ void report(self_ptr self, caf::error reason, std::string what) {
   tell_lifecycle(self, error_event{std::move(reason), std::move(what)});
 }
 
-// Asks auth.test which bot each of `team_tokens` is, for `skip_own_events`,
-// and calls `done` once all answered (the supervisor asks for `bot_token`'s
-// before it connects: the first connect waits for both, so that no own event
-// slips through at the start). A workspace that does not answer (an app
-// uninstalled there) is reported; the others go on.
-template <class Done>
-void learn_team_bots(self_ptr self, Done done) {
+// The connects that waited for the bots of `team_tokens` go on to the
+// supervisor, or fail if the client is closing.
+void release_connects(self_ptr self, bool closing) {
   auto& st = self->state;
-  auto left = std::make_shared<size_t>(st.cfg->team_tokens.size());
-  auto shared_done = std::make_shared<Done>(std::move(done));
-  auto one_less = [left, shared_done] {
-    if (--*left == 0)
-      (*shared_done)();
-  };
-  for (const auto& [team, token] : st.cfg->team_tokens) {
+  auto waiting = std::move(st.connects_waiting);
+  st.connects_waiting.clear();
+  for (auto& rp : waiting) {
+    if (closing)
+      rp.deliver(make_error(errc::closed, "client is closed"));
+    else
+      rp.delegate(st.supervisor, connect_atom_v);
+  }
+}
+
+// Asks auth.test which bot each workspace of `team_tokens` not known yet is,
+// for `skip_own_events` (the supervisor asks for `bot_token`'s before it
+// connects), then lets the connects that wait go on: the first connection
+// waits for the answers, so that no own event slips through at the start.
+// Failures are reported. A workspace that refuses the token for good (the
+// app was uninstalled there) is not asked again; after a passing failure (the
+// network, a 5xx or 429 past the caller's retries) it is asked again with the
+// next connection.
+void learn_team_bots(self_ptr self) {
+  auto& st = self->state;
+  if (st.bots_asked > 0) // the connects wait for the lookup under way
+    return;
+  if (st.teams_to_learn.empty())
+    return release_connects(self, st.closing);
+  auto api = st.api ? st.api : st.endpoint_api;
+  for (const auto& team : st.teams_to_learn) {
+    ++st.bots_asked;
     api_call call;
     call.method = "auth.test";
-    call.token = token;
-    auto api = st.api ? st.api : st.endpoint_api;
+    call.token = st.cfg->team_tokens.at(team);
     self->request(api, caf::infinite, call_atom_v, std::move(call))
         .then(
-            [self, team = team, one_less](json_object& answer) {
-              auto me = to_identity(answer.value);
-              if (!me) {
+            [self, team = team](json_object& answer) {
+              auto& st = self->state;
+              if (auto me = to_identity(answer.value)) {
+                if (!me->team_id.empty() && me->team_id != team)
+                  CAF_RTM_LOG(st.log, warn, "client", "team_tokens[", team,
+                              "] is a token of team ", me->team_id);
+                if (!me->bot_id.empty())
+                  st.team_bot_ids.insert(me->bot_id);
+                st.teams_to_learn.erase(team);
+              } else {
                 report(self, std::move(me.error()),
                        "auth.test of team " + team);
-              } else {
-                if (!me->team_id.empty() && me->team_id != team)
-                  CAF_RTM_LOG(self->state.log, warn, "client",
-                              "team_tokens[", team, "] is a token of team ",
-                              me->team_id);
-                if (!me->bot_id.empty())
-                  self->state.team_bot_ids.insert(me->bot_id);
               }
-              one_less();
+              if (--st.bots_asked == 0)
+                release_connects(self, st.closing);
             },
-            [self, team = team, one_less](caf::error& err) {
+            [self, team = team](caf::error& err) {
+              auto& st = self->state;
+              if (is_fatal(err))
+                st.teams_to_learn.erase(team);
               report(self, std::move(err), "auth.test of team " + team);
-              one_less();
+              if (--st.bots_asked == 0)
+                release_connects(self, st.closing);
             });
   }
 }
@@ -676,6 +696,9 @@ socket_mode_router_actor::behavior_type socket_mode_router(
   if (st.setup_error)
     CAF_RTM_LOG(st.log, error, "client", render(st.setup_error));
   st.cfg = std::make_shared<const client_config>(cfg);
+  if (cfg.skip_own_events)
+    for (const auto& entry : cfg.team_tokens)
+      st.teams_to_learn.insert(entry.first);
   // The app token opens connections, the bot token makes Web API calls; each
   // has its own caller.
   auto endpoint_cfg = cfg;
@@ -734,12 +757,19 @@ socket_mode_router_actor::behavior_type socket_mode_router(
           return make_error(errc::closed, "client is closed");
         auto first = !st.started;
         st.started = true;
-        if (first && !st.cfg->team_tokens.empty()) {
-          auto rp = self->make_response_promise<connected>();
-          learn_team_bots(self, [self, rp]() mutable {
-            rp.delegate(self->state.supervisor, connect_atom_v);
-          });
+        // While the first lookup of the workspaces' bots runs, every connect
+        // waits for it.
+        if (first && !st.teams_to_learn.empty()) {
+          st.connects_waiting.push_back(
+              self->make_response_promise<connected>());
+          auto rp = st.connects_waiting.back();
+          learn_team_bots(self);
           return rp;
+        }
+        if (!st.connects_waiting.empty()) {
+          st.connects_waiting.push_back(
+              self->make_response_promise<connected>());
+          return st.connects_waiting.back();
         }
         return self->delegate(st.supervisor, connect_atom_v);
       },
@@ -793,6 +823,9 @@ socket_mode_router_actor::behavior_type socket_mode_router(
         return self->delegate(st.api ? st.api : st.endpoint_api, x, y);
       },
       [self](close_atom) -> caf::result<caf::ok_atom> {
+        // A connect that waits for the workspaces' bots gets its answer now:
+        // the lookup may outlive the client (a shared caller's).
+        release_connects(self, true);
         return start_close(self, [self] {
           auto& st = self->state;
           if (st.awaiting.empty())
@@ -878,6 +911,9 @@ socket_mode_router_actor::behavior_type socket_mode_router(
       [self](connected& info, frame_writer_actor& conn) {
         add_writer(self, info.session, std::move(conn));
         tell_lifecycle(self, info);
+        // Workspaces whose bot a passing failure kept unknown.
+        if (!self->state.closing)
+          learn_team_bots(self);
       },
       [self](close_atom, uint64_t session, session_closer_actor& conn) {
         // Make-before-break: the envelopes that wait for an answer on the old

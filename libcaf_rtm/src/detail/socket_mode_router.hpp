@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -18,6 +19,7 @@
 
 #include <caf/actor_clock.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "caf/rtm/client_config.hpp"
 #include "detail/envelope_filter.hpp"
@@ -70,6 +72,14 @@ struct socket_mode_router_state : router_base {
   /// The bots of `team_tokens` (auth.test): their events are the client's
   /// own too.
   std::unordered_set<std::string> team_bot_ids;
+  /// Workspaces of `team_tokens` whose bot is not known yet (with
+  /// `skip_own_events`): asked for at the first connect and again with each
+  /// new connection until they answer or refuse the token for good.
+  std::set<std::string> teams_to_learn;
+  /// auth.test requests for `teams_to_learn` that have not answered yet.
+  size_t bots_asked = 0;
+  /// Connects that wait for the first lookup of the workspaces' bots.
+  std::vector<caf::typed_response_promise<connected>> connects_waiting;
   envelope_filter filter;
   /// The next `awaiting_response::generation`.
   uint64_t next_generation = 1;
