@@ -513,8 +513,8 @@ TEST_CASE_METHOD(sm_fixture,
 
 TEST_CASE_METHOD(sm_fixture,
                  "socket mode: the workspaces' bots are asked for again after "
-                 "a passing failure; connects wait for the first lookup or "
-                 "end with close",
+                 "a passing failure and connects wait for the first lookup "
+                 "or end with close",
                  "[socket_mode][team_tokens]") {
   fake_slack_options opts;
   opts.workspaces = {{"T0TWO", "xoxb-two", "U0BOT2", "B0BOT2"}};
