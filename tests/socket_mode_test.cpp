@@ -543,19 +543,22 @@ TEST_CASE_METHOD(sm_fixture,
   };
   SECTION("a 5xx: asked again with the next connection") {
     cfg.api_retry.max_attempts = 1;
-    auto failed_once = std::make_shared<std::atomic<bool>>(false);
+    // The first lookup and the one with the first connection fail: the one
+    // with the next connection finds the bot.
+    auto failures = std::make_shared<std::atomic<int>>(0);
     srv.on("auth.test",
-           [&srv, for_two, failed_once](const testing::recorded_request& req) {
-             if (for_two(req) && !failed_once->exchange(true))
+           [&srv, for_two, failures](const testing::recorded_request& req) {
+             if (for_two(req) && failures->fetch_add(1) < 2)
                return http_response::text(500, "down for a moment");
              return srv.default_answer(req);
            });
     auto c = connect(cfg);
-    REQUIRE(c.rec->wait_lifecycle("error:", 1));
+    REQUIRE(c.rec->wait_lifecycle("error:", 2));
+    REQUIRE(srv.wait_requests("auth.test", 3, 10s)); // the bot token's too
     session(srv, 0)->drop();
     REQUIRE(c.rec->wait_lifecycle("connected:", 2));
     auto s1 = session(srv, 1);
-    // The second ask's answer and the events race: its bot's messages are
+    // The third ask's answer and the events race: its bot's messages are
     // skipped from the answer on (each round waits for its user event).
     size_t users = 0;
     for (int n = 1; n <= 40 && status(c.hdl).events_own_skipped == 0; ++n) {
@@ -575,7 +578,8 @@ TEST_CASE_METHOD(sm_fixture,
     }
     CHECK(status(c.hdl).events_own_skipped == 1);
     auto asked = srv.requests("auth.test");
-    CHECK(std::count_if(asked.begin(), asked.end(), for_two) == 2);
+    CHECK(std::count_if(asked.begin(), asked.end(), for_two) == 3);
+    CHECK(c.rec->lifecycle_count("error:") == 2);
     close(c.hdl);
   }
   SECTION("a second connect waits for the lookup too") {
@@ -619,7 +623,7 @@ TEST_CASE_METHOD(sm_fixture,
     srv.on("auth.test", [&srv, for_two](const testing::recorded_request& req) {
       auto answer = srv.default_answer(req);
       if (for_two(req))
-        answer.delay = 3s;
+        answer.delay = 1s;
       return answer;
     });
     auto api_cfg = cfg;
@@ -637,6 +641,9 @@ TEST_CASE_METHOD(sm_fixture,
     auto answer = waiting.get();
     REQUIRE_FALSE(answer);
     CHECK(code_of(answer.error()) == "closed");
+    // The lookup's late answer opens no connection.
+    std::this_thread::sleep_for(1500ms);
+    CHECK(srv.requests("apps.connections.open").empty());
     CHECK(srv.session_count() == 0);
   }
 }

@@ -92,6 +92,47 @@ void release_connects(self_ptr self, bool closing) {
   }
 }
 
+// One answer of a lookup less out; the last lets the connects that wait go
+// on.
+void team_bot_answered(self_ptr self) {
+  auto& st = self->state;
+  if (--st.bots_asked == 0)
+    release_connects(self, st.closing);
+}
+
+void on_team_bot(self_ptr self, const std::string& team, const identity& me) {
+  auto& st = self->state;
+  if (!me.team_id.empty() && me.team_id != team)
+    CAF_RTM_LOG(st.log, warn, "client", "team_tokens[", team,
+                "] is a token of team ", me.team_id);
+  if (!me.bot_id.empty())
+    st.team_bot_ids.insert(me.bot_id);
+  st.teams_to_learn.erase(team);
+  team_bot_answered(self);
+}
+
+// Only a passing failure is asked again (the network, a 5xx or 429 past the
+// caller's retries, a transient Slack error): any other answer would be the
+// same on the next connection.
+void on_team_bot_failed(self_ptr self, const std::string& team,
+                        caf::error err) {
+  auto& st = self->state;
+  // The client's own caller ends a call that was out when the client closed.
+  if (st.closing)
+    return team_bot_answered(self);
+  auto slack_code = slack_error_code(err);
+  auto passing =
+      !is_fatal(err) && !is(err, errc::malformed_response) &&
+      (!is(err, errc::slack_error) || is_transient_slack_error(slack_code));
+  if (!passing)
+    st.teams_to_learn.erase(team);
+  report(self, std::move(err),
+         "auth.test of team " + team +
+             (passing ? " (asked again with the next connection)"
+                      : ": its bot's own events are not recognised"));
+  team_bot_answered(self);
+}
+
 // Asks auth.test which bot each workspace of `team_tokens` not known yet is,
 // for `skip_own_events` (the supervisor asks for `bot_token`'s before it
 // connects), then lets the connects that wait go on: the first connection
@@ -115,28 +156,14 @@ void learn_team_bots(self_ptr self) {
     self->request(api, caf::infinite, call_atom_v, std::move(call))
         .then(
             [self, team = team](json_object& answer) {
-              auto& st = self->state;
-              if (auto me = to_identity(answer.value)) {
-                if (!me->team_id.empty() && me->team_id != team)
-                  CAF_RTM_LOG(st.log, warn, "client", "team_tokens[", team,
-                              "] is a token of team ", me->team_id);
-                if (!me->bot_id.empty())
-                  st.team_bot_ids.insert(me->bot_id);
-                st.teams_to_learn.erase(team);
-              } else {
-                report(self, std::move(me.error()),
-                       "auth.test of team " + team);
-              }
-              if (--st.bots_asked == 0)
-                release_connects(self, st.closing);
+              auto me = to_identity(answer.value);
+              if (me)
+                on_team_bot(self, team, *me);
+              else
+                on_team_bot_failed(self, team, std::move(me.error()));
             },
             [self, team = team](caf::error& err) {
-              auto& st = self->state;
-              if (is_fatal(err))
-                st.teams_to_learn.erase(team);
-              report(self, std::move(err), "auth.test of team " + team);
-              if (--st.bots_asked == 0)
-                release_connects(self, st.closing);
+              on_team_bot_failed(self, team, std::move(err));
             });
   }
 }
