@@ -60,45 +60,48 @@ void assign(Field& field, const Value& value, const char* name,
   }
 }
 
-// "Name: value" lines into `extra_headers`; a line without a colon is an
-// option error (checking names and values is validate()'s job).
-void read_headers(const std::vector<std::string>& lines, client_config& cfg) {
+// Splits each entry of a list option at `sep` and hands both sides to
+// `add`; an entry without it is an option error, named by its place, not
+// its text (a value may be a credential).
+template <class Add>
+void read_pairs(const std::vector<std::string>& entries, char sep,
+                const char* option, const char* form, client_config& cfg,
+                Add add) {
   size_t n = 0;
-  for (const auto& line : lines) {
+  for (const auto& entry : entries) {
     ++n;
-    auto colon = line.find(':');
-    if (colon == std::string::npos) {
-      // Named by its place, not its text: a value may be a credential.
+    auto pos = entry.find(sep);
+    if (pos == std::string::npos) {
       if (!cfg.option_error)
         cfg.option_error =
-            invalid("caf-rtm.extra-headers: entry " + std::to_string(n) +
-                    " is not \"Name: value\"");
+            invalid(std::string{"caf-rtm."} + option + ": entry " +
+                    std::to_string(n) + " is not \"" + form + "\"");
       return;
     }
-    auto value = line.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(" \t"));
-    cfg.extra_headers.emplace_back(line.substr(0, colon), std::move(value));
+    add(std::string_view{entry}.substr(0, pos),
+        std::string_view{entry}.substr(pos + 1));
   }
+}
+
+// "Name: value" lines into `extra_headers` (checking names and values is
+// validate()'s job).
+void read_headers(const std::vector<std::string>& lines, client_config& cfg) {
+  read_pairs(lines, ':', "extra-headers", "Name: value", cfg,
+             [&cfg](std::string_view name, std::string_view value) {
+               value.remove_prefix(
+                   std::min(value.find_first_not_of(" \t"), value.size()));
+               cfg.extra_headers.emplace_back(std::string{name},
+                                              std::string{value});
+             });
 }
 
 // `caf-rtm.team-tokens`: "T0123=xoxb-..." entries.
 void read_team_tokens(const std::vector<std::string>& entries,
                       client_config& cfg) {
-  size_t n = 0;
-  for (const auto& entry : entries) {
-    ++n;
-    auto eq = entry.find('=');
-    if (eq == std::string::npos) {
-      // Named by its place, not its text: the text holds a token.
-      if (!cfg.option_error)
-        cfg.option_error =
-            invalid("caf-rtm.team-tokens: entry " + std::to_string(n) +
-                    " is not \"TEAM_ID=xoxb-...\"");
-      return;
-    }
-    cfg.team_tokens[trim_token(std::string_view{entry}.substr(0, eq))] =
-        trim_token(std::string_view{entry}.substr(eq + 1));
-  }
+  read_pairs(entries, '=', "team-tokens", "TEAM_ID=xoxb-...", cfg,
+             [&cfg](std::string_view team, std::string_view token) {
+               cfg.team_tokens[trim_token(team)] = trim_token(token);
+             });
 }
 
 // One option: how CAF declares it and how client_config reads it. The table
