@@ -376,14 +376,20 @@ TEST_CASE_METHOD(sm_fixture,
   }
 }
 
-// An `events_api` payload from workspace `team` (its `team_id` and
-// `authorizations`, as Slack sends them).
-std::string payload_from(const std::string& team, const std::string& event_id,
-                         const std::string& event_json) {
-  return R"({"team_id":")" + team +
-         R"(","api_app_id":"A0APP","type":"event_callback","event_id":")" +
-         event_id + R"(","authorizations":[{"team_id":")" + team +
-         R"(","is_bot":true}],"event":)" + event_json + "}";
+// Sends an `events_api` envelope with a message in workspace `team` (its
+// `team_id` and `authorizations`, as Slack sends them), from `sender`:
+// `"user":"U2"` or `"bot_id":"B0"`.
+void send_message_from(const ws_session_ptr& s, const std::string& team,
+                       const std::string& event_id, const std::string& sender,
+                       const std::string& text, const std::string& ts) {
+  s->send_envelope(
+      "events_api",
+      R"({"team_id":")" + team +
+          R"(","api_app_id":"A0APP","type":"event_callback","event_id":")" +
+          event_id + R"(","authorizations":[{"team_id":")" + team +
+          R"(","is_bot":true}],"event":{"type":"message",)" + sender +
+          R"(,"channel":"C1","text":")" + text + R"(","ts":")" + ts + R"("}})",
+      false);
 }
 
 TEST_CASE_METHOD(sm_fixture,
@@ -419,21 +425,10 @@ TEST_CASE_METHOD(sm_fixture,
   auto s0 = session(srv, 0);
   // Its own bot in the second workspace (learned with auth.test) is
   // skipped there as in its first.
-  s0->send_envelope("events_api",
-                    payload_from("T0TWO", "Ev1",
-                                 R"({"type":"message","bot_id":"B0BOT2",)"
-                                 R"("channel":"C2","text":"mine","ts":"1.0"})"),
-                    false);
-  s0->send_envelope("events_api",
-                    payload_from("T0TWO", "Ev2",
-                                 R"({"type":"message","user":"U2",)"
-                                 R"("channel":"C2","text":"two","ts":"2.0"})"),
-                    false);
-  s0->send_envelope("events_api",
-                    payload_from(srv.options().team_id, "Ev3",
-                                 R"({"type":"message","user":"U1",)"
-                                 R"("channel":"C1","text":"one","ts":"3.0"})"),
-                    false);
+  send_message_from(s0, "T0TWO", "Ev1", R"("bot_id":"B0BOT2")", "mine", "1.0");
+  send_message_from(s0, "T0TWO", "Ev2", R"("user":"U2")", "two", "2.0");
+  send_message_from(s0, srv.options().team_id, "Ev3", R"("user":"U1")", "one",
+                    "3.0");
   REQUIRE(c.rec->wait_envelopes(2));
   REQUIRE(srv.wait_acks(3, 10s));
   auto envs = c.rec->envelopes();
@@ -528,18 +523,10 @@ TEST_CASE_METHOD(sm_fixture,
   // The second workspace's bot's message and one of a user after it.
   auto send_own_and_marker = [](const ws_session_ptr& s, int n) {
     auto k = std::to_string(n);
-    s->send_envelope("events_api",
-                     payload_from("T0TWO", "EvOwn" + k,
-                                  R"({"type":"message","bot_id":"B0BOT2",)"
-                                  R"("channel":"C2","text":"mine","ts":")" +
-                                      k + R"(.0"})"),
-                     false);
-    s->send_envelope("events_api",
-                     payload_from("T0TWO", "EvUser" + k,
-                                  R"({"type":"message","user":"U2",)"
-                                  R"("channel":"C2","text":"user","ts":")" +
-                                      k + R"(.5"})"),
-                     false);
+    send_message_from(s, "T0TWO", "EvOwn" + k, R"("bot_id":"B0BOT2")", "mine",
+                      k + ".0");
+    send_message_from(s, "T0TWO", "EvUser" + k, R"("user":"U2")", "user",
+                      k + ".5");
   };
   SECTION("a 5xx: asked again with the next connection") {
     cfg.api_retry.max_attempts = 1;

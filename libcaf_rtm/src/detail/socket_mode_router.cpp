@@ -120,10 +120,9 @@ void on_team_bot_failed(self_ptr self, const std::string& team,
   // The client's own caller ends a call that was out when the client closed.
   if (st.closing)
     return team_bot_answered(self);
-  auto slack_code = slack_error_code(err);
-  auto passing =
-      !is_fatal(err) && !is(err, errc::malformed_response) &&
-      (!is(err, errc::slack_error) || is_transient_slack_error(slack_code));
+  auto passing = !is_fatal(err) && !is(err, errc::malformed_response) &&
+                 (!is(err, errc::slack_error) ||
+                  is_transient_slack_error(slack_error_code(err)));
   if (!passing)
     st.teams_to_learn.erase(team);
   report(self, std::move(err),
@@ -786,17 +785,14 @@ socket_mode_router_actor::behavior_type socket_mode_router(
         st.started = true;
         // While the first lookup of the workspaces' bots runs, every connect
         // waits for it.
-        if (first && !st.teams_to_learn.empty()) {
+        if ((first && !st.teams_to_learn.empty()) ||
+            !st.connects_waiting.empty()) {
           st.connects_waiting.push_back(
               self->make_response_promise<connected>());
           auto rp = st.connects_waiting.back();
-          learn_team_bots(self);
+          if (first)
+            learn_team_bots(self);
           return rp;
-        }
-        if (!st.connects_waiting.empty()) {
-          st.connects_waiting.push_back(
-              self->make_response_promise<connected>());
-          return st.connects_waiting.back();
         }
         return self->delegate(st.supervisor, connect_atom_v);
       },

@@ -541,25 +541,23 @@ http_response server_state::default_response(const recorded_request& req) {
       token = i->second;
   if (token.empty())
     return http_response::error("not_authed");
-  const fake_workspace* other = nullptr;
-  for (const auto& ws : opts.workspaces)
-    if (ws.token == token)
-      other = &ws;
-  if (token != opts.token && other == nullptr) {
+  auto other = std::find_if(
+      opts.workspaces.begin(), opts.workspaces.end(),
+      [&token](const fake_workspace& ws) { return ws.token == token; });
+  auto of_other = other != opts.workspaces.end();
+  if (token != opts.token && !of_other) {
     if (auto refusal = check_rotated(token))
       return std::move(*refusal);
-  }
-  if (req.method == "auth.test" && other != nullptr) {
-    json::object obj;
-    obj["ok"] = true;
-    obj["team_id"] = other->team_id;
-    obj["user_id"] = other->user_id;
-    obj["bot_id"] = other->bot_id;
-    return json_answer(obj);
   }
   if (req.method == "auth.test") {
     json::object obj;
     obj["ok"] = true;
+    if (of_other) {
+      obj["team_id"] = other->team_id;
+      obj["user_id"] = other->user_id;
+      obj["bot_id"] = other->bot_id;
+      return json_answer(obj);
+    }
     obj["url"] = "https://" + opts.team_domain + ".slack.com/";
     obj["team"] = opts.team_name;
     obj["user"] = opts.user_name;
